@@ -1,0 +1,616 @@
+"""Input adapters: one columnar view over every kind of tabular input prodml accepts.
+
+Every module reads user data through this layer, so that pandas DataFrames, pyarrow
+Tables and RecordBatches, iterables of those (e.g. a Parquet file read in batches) and
+single dict records all behave the same, and so that every conversion error is a
+:class:`~prodml.errors.SchemaError` naming the column, the value and the row.
+
+Views are zero-copy where the source allows it (a float64 numpy-backed pandas column, a
+single-chunk float64 arrow column without nulls); such arrays are read-only. Callers must
+never write into arrays returned here.
+
+Logical kinds reported by :func:`column_kind` are plain strings: ``"float"``, ``"int"``,
+``"bool"``, ``"string"``, ``"category"``, ``"datetime"``, ``"null"`` (every value null, so
+any declared type fits) and ``"mixed"`` (values of incompatible Python types).
+
+Examples
+--------
+>>> import pandas as pd
+>>> cols = as_columns(pd.DataFrame({"x": [1.0, None], "c": ["a", "b"]}))
+>>> cols.names, cols.num_rows
+(('x', 'c'), 2)
+>>> cols.float64("x")
+array([ 1., nan])
+>>> column_kind(cols.raw("c")).kind
+'string'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import numbers
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from prodml.errors import SchemaError, SchemaProblem
+
+__all__ = [
+    "Columns",
+    "KindInfo",
+    "Tabular",
+    "as_columns",
+    "column_kind",
+    "is_record",
+    "is_tabular",
+    "iter_columns",
+    "py_value",
+    "record_datetime64",
+    "record_float",
+    "type_name",
+    "type_problem",
+]
+
+Tabular: TypeAlias = "pd.DataFrame | pa.Table | pa.RecordBatch"
+RawColumn: TypeAlias = "pd.Series | pa.ChunkedArray | pa.Array"
+
+_ACCEPTED = (
+    "a pandas DataFrame, a pyarrow Table or RecordBatch, a dict record, "
+    "or an iterable of DataFrames/Tables/RecordBatches"
+)
+
+
+def type_name(value: object) -> str:
+    """Short, user-facing name of a value's type (``'str'``, ``'numpy.float32'``)."""
+    t = type(value)
+    mod = t.__module__
+    if mod == "builtins":
+        return t.__qualname__
+    return f"{mod.split('.')[0]}.{t.__qualname__}"
+
+
+def py_value(value: object) -> object:
+    """A numpy scalar as the equivalent Python value, for messages; others unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def is_tabular(data: object) -> bool:
+    """Return whether ``data`` is one in-memory table (DataFrame, Table or RecordBatch)."""
+    return isinstance(data, pd.DataFrame | pa.Table | pa.RecordBatch)
+
+
+def is_record(data: object) -> bool:
+    """Return whether ``data`` is a single dict-like record."""
+    return isinstance(data, Mapping)
+
+
+def _input_error(data: object, what: str) -> SchemaError:
+    return SchemaError(
+        problems=[
+            SchemaProblem(
+                None, "input", f"{what} must be {_ACCEPTED}; got {type_name(data)} instead"
+            )
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------- kinds
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """The logical kind of a column, and for ``"mixed"`` the first value that broke it."""
+
+    kind: str
+    example: object = None
+    row: int | None = None
+
+
+_NUMERIC_INFERRED = {"floating", "integer", "mixed-integer-float", "decimal"}
+
+
+def column_kind(raw: RawColumn) -> KindInfo:
+    """Infer the logical kind of a pandas or arrow column from its type (and values)."""
+    if isinstance(raw, pd.Series):
+        return _pandas_kind(raw)
+    return _arrow_kind(raw.type)
+
+
+def _arrow_kind(t: pa.DataType) -> KindInfo:
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return KindInfo("float")
+    if pa.types.is_integer(t):
+        return KindInfo("int")
+    if pa.types.is_boolean(t):
+        return KindInfo("bool")
+    if pa.types.is_dictionary(t):
+        return KindInfo("category")
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return KindInfo("string")
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return KindInfo("datetime")
+    if pa.types.is_null(t):
+        return KindInfo("null")
+    return KindInfo("mixed", example=str(t))
+
+
+def _pandas_kind(s: pd.Series) -> KindInfo:
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return KindInfo("category")
+    if isinstance(dtype, pd.StringDtype):
+        return KindInfo("string")
+    if isinstance(dtype, pd.ArrowDtype):
+        return _arrow_kind(dtype.pyarrow_dtype)
+    if pd.api.types.is_bool_dtype(dtype):
+        return KindInfo("bool")
+    if pd.api.types.is_float_dtype(dtype):
+        return KindInfo("float")
+    if pd.api.types.is_integer_dtype(dtype):
+        return KindInfo("int")
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return KindInfo("datetime")
+    if not pd.api.types.is_object_dtype(dtype):
+        return KindInfo("mixed", example=str(dtype))
+    inferred = pd.api.types.infer_dtype(s, skipna=True)
+    if inferred == "empty":
+        return KindInfo("null")
+    if inferred == "string":
+        return KindInfo("string")
+    if inferred == "integer":
+        return KindInfo("int")
+    if inferred in _NUMERIC_INFERRED:
+        return KindInfo("float")
+    if inferred == "boolean":
+        return KindInfo("bool")
+    if inferred in ("datetime", "datetime64", "date"):
+        return KindInfo("datetime")
+    # Mixed: report the first value whose type differs from the first non-null value's.
+    values = s.to_numpy()
+    first_kind: str | None = None
+    for i, v in enumerate(values):
+        k = _scalar_kind(v)
+        if k == "null":
+            continue
+        if first_kind is None:
+            first_kind = k
+        elif k != first_kind and {k, first_kind} != {"int", "float"}:
+            return KindInfo("mixed", example=py_value(v), row=i)
+    return KindInfo("mixed", example=values[0] if len(values) else None, row=0)
+
+
+def _scalar_kind(v: object) -> str:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return "null"
+    if isinstance(v, bool | np.bool_):
+        return "bool"
+    if isinstance(v, numbers.Integral):
+        return "int"
+    if isinstance(v, float | np.floating):
+        return "null" if np.isnan(v) else "float"
+    if isinstance(v, numbers.Real | decimal.Decimal):
+        return "float"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, _dt.date | np.datetime64):
+        return "datetime"
+    return type_name(v)
+
+
+# -------------------------------------------------------------------------- columns
+
+
+class Columns:
+    """Read-only columnar view over one DataFrame, Table or RecordBatch.
+
+    Parameters
+    ----------
+    source
+        The table. A pandas index is ignored; column names must be strings and unique.
+    """
+
+    __slots__ = ("_names", "_pos", "num_rows", "source")
+
+    def __init__(self, source: pd.DataFrame | pa.Table | pa.RecordBatch) -> None:
+        if isinstance(source, pd.DataFrame):
+            names = list(source.columns)
+        else:
+            names = list(source.schema.names)
+        bad = [n for n in names if not isinstance(n, str)]
+        if bad:
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        None,
+                        "input",
+                        f"column names must be strings; got {bad[0]!r} ({type_name(bad[0])})",
+                    )
+                ]
+            )
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SchemaError(
+                problems=[SchemaProblem(d, "input", "column name appears twice") for d in dupes]
+            )
+        self.source = source
+        self._names: tuple[str, ...] = tuple(names)
+        self._pos = {n: i for i, n in enumerate(names)}
+        self.num_rows: int = len(source) if isinstance(source, pd.DataFrame) else source.num_rows
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in source order."""
+        return self._names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._pos
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def _require(self, name: str) -> None:
+        if name not in self._pos:
+            raise SchemaError(
+                problems=[SchemaProblem(name, "missing", "column is missing from the input")]
+            )
+
+    def raw(self, name: str) -> RawColumn:
+        """The column as the source holds it: a pandas Series or an arrow ChunkedArray."""
+        self._require(name)
+        if isinstance(self.source, pd.DataFrame):
+            return self.source.iloc[:, self._pos[name]]
+        col = self.source.column(self._pos[name])
+        # RecordBatch columns are Arrays; hand out one type so callers need one code path.
+        return col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
+
+    def kind(self, name: str) -> KindInfo:
+        """Logical kind of a column; see :func:`column_kind`."""
+        return column_kind(self.raw(name))
+
+    def arrow(self, name: str) -> pa.ChunkedArray:
+        """The column as an arrow ChunkedArray (converted from pandas when needed)."""
+        raw = self.raw(name)
+        if isinstance(raw, pd.Series):
+            try:
+                return pa.chunked_array([pa.Array.from_pandas(raw)])
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+                kind = column_kind(raw)
+                raise SchemaError(
+                    problems=[
+                        SchemaProblem(
+                            name,
+                            "type",
+                            f"values of mixed types, e.g. {kind.example!r}",
+                            kind.row,
+                        )
+                    ]
+                ) from err
+        if isinstance(raw, pa.Array):
+            return pa.chunked_array([raw])
+        return raw
+
+    def null_mask(self, name: str) -> npt.NDArray[np.bool_]:
+        """Boolean mask of nulls (None, NaN, NaT, pd.NA)."""
+        raw = self.raw(name)
+        if isinstance(raw, pd.Series):
+            return np.asarray(raw.isna().to_numpy(), dtype=bool)
+        mask = raw.is_null(nan_is_null=True)
+        return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+
+    # -- typed views -------------------------------------------------------------
+
+    def float64(self, name: str, *, allow_bool: bool = True) -> npt.NDArray[np.float64]:
+        """The column as float64 with NaN for every null.
+
+        Ints, floats and decimals convert; bools convert to 0/1 unless ``allow_bool`` is
+        false. Anything else (strings such as ``'1.5'``, datetimes, mixed objects) raises.
+
+        Raises
+        ------
+        SchemaError
+            Naming the column, the first offending value and its row.
+        """
+        raw = self.raw(name)
+        kind = column_kind(raw)
+        ok = {"float", "int", "null"} | ({"bool"} if allow_bool else set())
+        if kind.kind not in ok and not (
+            allow_bool and kind.kind == "mixed" and _numbers_and_bools(raw)
+        ):
+            raise _type_error(name, "float", raw, kind)
+        if isinstance(raw, pd.Series):
+            if raw.dtype == np.float64:
+                return raw.to_numpy(copy=False)
+            return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+        if (
+            len(chunks) == 1
+            and chunks[0].type == pa.float64()
+            and chunks[0].null_count == 0
+            and chunks[0].offset == 0
+        ):
+            return chunks[0].to_numpy(zero_copy_only=True)
+        casted = pc.cast(raw, pa.float64())
+        out = casted.to_numpy()
+        return np.asarray(out, dtype=np.float64)
+
+    def objects(self, name: str) -> npt.NDArray[np.object_]:
+        """The column as an object array of Python values, ``None`` for every null."""
+        raw = self.raw(name)
+        if isinstance(raw, pd.Series):
+            arr: npt.NDArray[np.object_] = np.array(raw.to_numpy(dtype=object), dtype=object)
+            # NaN, NaT and pd.NA are all nulls; the copy above makes the write safe.
+            mask = raw.isna().to_numpy()
+            if mask.any():
+                arr[mask] = None
+            return arr
+        if pa.types.is_dictionary(raw.type):
+            # Decode first: to_numpy on a dictionary array turns nulls into a category.
+            raw = raw.cast(raw.type.value_type)
+        return np.asarray(raw.to_numpy(zero_copy_only=False), dtype=object)
+
+    def datetime64(self, name: str, *, utc: bool = False) -> npt.NDArray[np.datetime64]:
+        """The column as ``datetime64[ns]`` with NaT for nulls.
+
+        Time-zone-aware values are returned as wall-clock time in their zone, or in UTC
+        when ``utc`` is true. Strings are not parsed: they raise.
+
+        Raises
+        ------
+        SchemaError
+            When the column holds anything but datetimes or dates.
+        """
+        raw = self.raw(name)
+        kind = column_kind(raw)
+        if kind.kind not in ("datetime", "null"):
+            raise _type_error(name, "datetime", raw, kind)
+        series = raw if isinstance(raw, pd.Series) else raw.to_pandas()
+        if kind.kind == "null":
+            return np.full(len(series), np.datetime64("NaT", "ns"))
+        if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+            series = pd.to_datetime(series, utc=utc if _has_tz_objects(series) else False)
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC") if utc else series
+            series = series.dt.tz_localize(None)
+        return np.asarray(series.to_numpy(dtype="datetime64[ns]"))
+
+    def select(self, names: Sequence[str]) -> Columns:
+        """A view over a subset of columns, in the order given."""
+        for n in names:
+            self._require(n)
+        if isinstance(self.source, pd.DataFrame):
+            return Columns(self.source.iloc[:, [self._pos[n] for n in names]])
+        return Columns(self.source.select(list(names)))
+
+    def to_arrow(self) -> pa.Table:
+        """The whole view as a pyarrow Table."""
+        if isinstance(self.source, pa.Table):
+            return self.source
+        if isinstance(self.source, pa.RecordBatch):
+            return pa.Table.from_batches([self.source])
+        return pa.table({n: self.arrow(n) for n in self.names})
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The whole view as a pandas DataFrame (the source itself when it is one)."""
+        if isinstance(self.source, pd.DataFrame):
+            return self.source
+        return self.source.to_pandas()
+
+
+def _numbers_and_bools(raw: RawColumn) -> bool:
+    # An object column mixing bools with numbers converts like the record path does.
+    if not isinstance(raw, pd.Series) or raw.dtype != object:
+        return False
+    return all(_scalar_kind(v) in ("int", "float", "bool", "null") for v in raw.to_numpy())
+
+
+def _has_tz_objects(series: pd.Series) -> bool:
+    for v in series:
+        if isinstance(v, _dt.datetime):
+            return v.tzinfo is not None
+    return False
+
+
+def type_problem(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> SchemaProblem:
+    """The problem of a column whose kind does not fit ``expected``, showing a value."""
+    if kind.kind == "mixed" and kind.row is None:
+        return SchemaProblem(
+            name, "type", f"expected {expected}, got unsupported type {kind.example}"
+        )
+    if kind.kind == "mixed":
+        example, row = kind.example, kind.row
+    else:
+        example, row = _first_non_null(raw)
+    if row is None:
+        return SchemaProblem(name, "type", f"expected {expected}, got {kind.kind} values")
+    return SchemaProblem(
+        name, "type", f"expected {expected}, got {type_name(example)} {example!r}", row
+    )
+
+
+def _type_error(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> SchemaError:
+    return SchemaError(problems=[type_problem(name, expected, raw, kind)])
+
+
+def _first_non_null(raw: RawColumn) -> tuple[object, int | None]:
+    if isinstance(raw, pd.Series):
+        mask = raw.notna().to_numpy()
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return None, None
+        return py_value(raw.iloc[int(idx[0])]), int(idx[0])
+    offset = 0
+    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+    for chunk in chunks:
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+        idx = np.flatnonzero(valid)
+        if idx.size:
+            value = chunk[int(idx[0])]
+            if hasattr(value, "as_py"):
+                value = value.as_py()
+            return value, offset + int(idx[0])
+        offset += len(chunk)
+    return None, None
+
+
+# ------------------------------------------------------------------------- builders
+
+
+def as_columns(data: object, *, what: str = "data") -> Columns:
+    """View one table or record as :class:`Columns`.
+
+    Parameters
+    ----------
+    data
+        A pandas DataFrame, pyarrow Table or RecordBatch, or a dict record (one row).
+    what
+        How to call the input in error messages.
+
+    Raises
+    ------
+    SchemaError
+        For any other type of input.
+    """
+    if is_tabular(data):
+        return Columns(data)
+    if isinstance(data, Mapping):
+        return Columns(_record_frame(data))
+    raise _input_error(data, what)
+
+
+def _record_frame(record: Mapping[object, object]) -> pd.DataFrame:
+    columns: dict[object, pd.Series] = {}
+    for key, value in record.items():
+        # Keep each value as the object it is: no parsing, no implicit up-casting.
+        columns[key] = pd.Series([value], dtype=object if isinstance(value, str) else None)
+    return pd.DataFrame(columns) if columns else pd.DataFrame(index=[0])
+
+
+def iter_columns(
+    data: object, *, batch_rows: int | None = None, what: str = "data"
+) -> Iterator[Columns]:
+    """Yield :class:`Columns` batches from a table, a Parquet file or an iterable of tables.
+
+    Parameters
+    ----------
+    data
+        A DataFrame, Table, RecordBatch, dict record, ``pyarrow.parquet.ParquetFile``,
+        ``pyarrow.dataset.Dataset``, or an iterable of tables (chunks).
+    batch_rows
+        When given, split large in-memory tables (and Parquet reads) into batches of at
+        most this many rows; otherwise an in-memory table is yielded whole.
+    what
+        How to call the input in error messages.
+
+    Raises
+    ------
+    SchemaError
+        For an unsupported input, or an unsupported element inside an iterable.
+    """
+    if is_tabular(data) or isinstance(data, Mapping):
+        cols = as_columns(data, what=what)
+        if batch_rows is None or cols.num_rows <= batch_rows:
+            yield cols
+            return
+        src = cols.source
+        for start in range(0, cols.num_rows, batch_rows):
+            if isinstance(src, pd.DataFrame):
+                yield Columns(src.iloc[start : start + batch_rows])
+            else:
+                yield Columns(src.slice(start, batch_rows))
+        return
+    if isinstance(data, pq.ParquetFile):
+        for batch in data.iter_batches(batch_size=batch_rows or 65_536):
+            yield Columns(batch)
+        return
+    if _is_arrow_dataset(data):
+        for batch in data.to_batches(batch_size=batch_rows or 131_072):  # type: ignore[attr-defined]
+            yield Columns(batch)
+        return
+    if isinstance(data, str | bytes | bytearray) or not isinstance(data, Iterable):
+        raise _input_error(data, what)
+    for i, chunk in enumerate(data):
+        if not is_tabular(chunk):
+            err = _input_error(chunk, f"chunk {i} of {what}")
+            raise err
+        yield from iter_columns(chunk, batch_rows=batch_rows, what=what)
+
+
+def _is_arrow_dataset(data: object) -> bool:
+    try:
+        import pyarrow.dataset as ds  # noqa: PLC0415 - optional pyarrow component
+    except ImportError:  # pragma: no cover - pyarrow builds without dataset
+        return False
+    return isinstance(data, ds.Dataset)
+
+
+# -------------------------------------------------------------------------- records
+
+
+def record_float(value: object, column: str, *, allow_bool: bool = True) -> float:
+    """Convert one record value to float exactly as :meth:`Columns.float64` would.
+
+    ``None``, NaN and ``pd.NA`` give NaN; bools give 0.0/1.0 unless ``allow_bool`` is false.
+
+    Raises
+    ------
+    SchemaError
+        For strings (``'1.5'`` included) and any other non-numeric value.
+
+    Examples
+    --------
+    >>> record_float(3, "age")
+    3.0
+    >>> record_float("1.5", "age")
+    Traceback (most recent call last):
+    ...
+    prodml.errors.SchemaError: column 'age': expected float, got str '1.5'
+    """
+    if value is None or value is pd.NA:
+        return float("nan")
+    if isinstance(value, float):
+        return value
+    is_bool = isinstance(value, bool | np.bool_)
+    if (is_bool and allow_bool) or (
+        not is_bool and isinstance(value, numbers.Real | decimal.Decimal)
+    ):
+        return float(value)  # type: ignore[arg-type]
+    raise SchemaError(
+        problems=[
+            SchemaProblem(column, "type", f"expected float, got {type_name(value)} {value!r}")
+        ]
+    )
+
+
+def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.datetime64:
+    """Convert one record value to ``datetime64[ns]`` as :meth:`Columns.datetime64` would.
+
+    Raises
+    ------
+    SchemaError
+        For strings and any other non-datetime value.
+    """
+    if value is None or value is pd.NaT or value is pd.NA:
+        return np.datetime64("NaT", "ns")
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[ns]")
+    if isinstance(value, _dt.datetime):
+        ts = pd.Timestamp(value)
+        if ts.tzinfo is not None:
+            ts = ts.tz_convert("UTC") if utc else ts
+            ts = ts.tz_localize(None)
+        return np.datetime64(ts.value, "ns")
+    if isinstance(value, _dt.date):
+        return np.datetime64(value, "ns")
+    raise SchemaError(
+        problems=[
+            SchemaProblem(column, "type", f"expected datetime, got {type_name(value)} {value!r}")
+        ]
+    )

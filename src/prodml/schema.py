@@ -1,0 +1,671 @@
+"""Table contracts: :class:`Schema` and :class:`Column`, to and from pyarrow, and validation.
+
+A :class:`Schema` lists the columns a table (or a single record) must have, each with a
+logical type (``float``, ``int``, ``bool``, ``string``, ``category``, ``datetime``),
+whether nulls are allowed, and optionally the allowed values or a numeric range.
+:meth:`Schema.validate` checks a pandas DataFrame, a pyarrow Table or RecordBatch, or a
+dict record against it and raises one :class:`~prodml.errors.SchemaError` that lists every
+problem found.
+
+Type rules used by validation: an ``int`` column satisfies ``float``; a ``float`` column
+satisfies ``int`` when every value is integral (pandas stores ints with nulls as floats);
+``string`` and ``category`` accept each other's values (text); nothing is parsed, so the
+string ``'1.5'`` in a ``float`` column is a type error. NaN, None, NaT and ``pd.NA`` are
+all nulls.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from prodml.schema import Column, Schema
+>>> schema = Schema(
+...     [
+...         Column("age", "int", nullable=False, min=0, max=130),
+...         Column("plan", "category", allowed=["free", "pro"]),
+...     ]
+... )
+>>> schema.validate(pd.DataFrame({"age": [34, 200], "plan": ["pro", "gold"]}))
+Traceback (most recent call last):
+...
+prodml.errors.SchemaError: 2 problems found:
+  - column 'age': 1 value above the maximum 130, e.g. 200 (first at row 1)
+  - column 'plan': 1 value not among the allowed values ['free', 'pro'], e.g. 'gold' (first at row 1)
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from prodml._data import (
+    Columns,
+    KindInfo,
+    as_columns,
+    column_kind,
+    iter_columns,
+    py_value,
+    type_name,
+    type_problem,
+)
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.fingerprint import fingerprint_spec
+
+__all__ = ["Column", "LogicalType", "Schema"]
+
+FORMAT_VERSION = 1
+_META_KEY = b"prodml"
+
+
+class LogicalType(str, Enum):
+    """The logical type of a column, independent of its physical storage."""
+
+    FLOAT = "float"
+    INT = "int"
+    BOOL = "bool"
+    STRING = "string"
+    CATEGORY = "category"
+    DATETIME = "datetime"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_NUMERIC = (LogicalType.FLOAT, LogicalType.INT)
+_TEXT = (LogicalType.STRING, LogicalType.CATEGORY)
+# Which observed kinds (see prodml._data.column_kind) satisfy each declared type; int
+# from float is decided by the values (see _integral).
+_ACCEPTS: dict[LogicalType, frozenset[str]] = {
+    LogicalType.FLOAT: frozenset({"float", "int", "null"}),
+    LogicalType.INT: frozenset({"int", "null"}),
+    LogicalType.BOOL: frozenset({"bool", "null"}),
+    LogicalType.STRING: frozenset({"string", "category", "null"}),
+    LogicalType.CATEGORY: frozenset({"string", "category", "null"}),
+    LogicalType.DATETIME: frozenset({"datetime", "null"}),
+}
+
+Scalar = str | bool | int | float
+_UNSET: Any = object()
+
+
+class _Model(BaseModel):
+    """Base for prodml's pydantic models: frozen, no unknown fields, ConfigError on bad input."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise _config_error(type(self).__name__, err) from err
+
+
+def _config_error(owner: str, err: ValidationError) -> ConfigError:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or owner
+        inner = e.get("ctx", {}).get("error")
+        # A nested prodml model already wrote a full message; keep it instead of wrapping it.
+        msg = str(inner) if isinstance(inner, ConfigError) else e["msg"]
+        parts.append(f"{loc}: {msg}")
+    first = err.errors()[0]["loc"] if err.errors() else ()
+    return ConfigError(
+        f"Invalid {owner}: " + "; ".join(parts),
+        parameter=str(first[0]) if first else None,
+    )
+
+
+class Column(_Model):
+    """One column of a :class:`Schema`.
+
+    Parameters
+    ----------
+    name
+        Column name, as it appears in the data.
+    dtype
+        Logical type: ``"float"``, ``"int"``, ``"bool"``, ``"string"``, ``"category"`` or
+        ``"datetime"``.
+    nullable
+        Whether nulls (None, NaN, NaT) are allowed.
+    allowed
+        When given, every non-null value must be one of these.
+    min, max
+        Inclusive numeric bounds for ``float`` and ``int`` columns.
+    timezone
+        IANA time zone of a ``datetime`` column, or ``None`` for naive timestamps.
+    description
+        Free text for people.
+
+    Examples
+    --------
+    >>> Column("price", "float", min=0).dtype
+    <LogicalType.FLOAT: 'float'>
+    """
+
+    name: str = Field(min_length=1)
+    dtype: LogicalType
+    nullable: bool = True
+    allowed: tuple[Scalar, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    timezone: str | None = None
+    description: str = ""
+
+    def __init__(self, name: Any = _UNSET, dtype: Any = _UNSET, /, **data: Any) -> None:
+        # Positional name and dtype for people; keywords for pydantic's nested validation.
+        if name is not _UNSET:
+            data["name"] = name
+        if dtype is not _UNSET:
+            data["dtype"] = dtype
+        super().__init__(**data)
+
+    @model_validator(mode="after")
+    def _check_consistent(self) -> Column:
+        if (self.min is not None or self.max is not None) and self.dtype not in _NUMERIC:
+            raise ValueError(f"min/max apply to float and int columns, not {self.dtype}")
+        for bound in (self.min, self.max):
+            if bound is not None and math.isnan(bound):
+                raise ValueError("min/max must not be NaN")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.timezone is not None and self.dtype is not LogicalType.DATETIME:
+            raise ValueError("timezone applies to datetime columns only")
+        if self.allowed is not None:
+            if self.dtype is LogicalType.DATETIME:
+                raise ValueError("allowed values are not supported for datetime columns")
+            wrong = [v for v in self.allowed if not _scalar_fits(v, self.dtype)]
+            if wrong:
+                raise ValueError(f"allowed value {wrong[0]!r} is not a {self.dtype}")
+        return self
+
+
+def _scalar_fits(v: object, dtype: LogicalType) -> bool:
+    if dtype in _TEXT:
+        return isinstance(v, str)
+    if dtype is LogicalType.BOOL:
+        return isinstance(v, bool)
+    if isinstance(v, bool):
+        return False
+    if dtype is LogicalType.INT:
+        return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+    return isinstance(v, int | float)
+
+
+class Schema(_Model):
+    """An ordered set of :class:`Column` contracts for a table or record.
+
+    Parameters
+    ----------
+    columns
+        The columns, in order; names must be unique.
+    strict
+        Whether :meth:`validate` reports columns that the schema does not list.
+
+    Examples
+    --------
+    >>> s = Schema([Column("x", "float"), Column("c", "category")])
+    >>> s.names
+    ['x', 'c']
+    >>> Schema.from_json(s.to_json()) == s
+    True
+    """
+
+    columns: tuple[Column, ...] = ()
+    strict: bool = False
+
+    def __init__(self, columns: Any = _UNSET, /, **data: Any) -> None:
+        if columns is not _UNSET:
+            data["columns"] = tuple(columns)
+        super().__init__(**data)
+
+    @model_validator(mode="after")
+    def _check_unique(self) -> Schema:
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"column names must be unique; repeated: {dupes}")
+        return self
+
+    # -- access -------------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        """Column names, in order."""
+        return [c.name for c in self.columns]
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def __contains__(self, name: object) -> bool:
+        return any(c.name == name for c in self.columns)
+
+    def __getitem__(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise SchemaError(problems=[SchemaProblem(name, "missing", "column is not in the schema")])
+
+    def select(self, names: Sequence[str]) -> Schema:
+        """The sub-schema of ``names``, in that order."""
+        return Schema([self[n] for n in names], strict=self.strict)
+
+    # -- validation ---------------------------------------------------------------
+
+    def validate(self, data: object, *, strict: bool | None = None) -> None:  # type: ignore[override]
+        """Check ``data`` against the schema; raise one error listing every problem.
+
+        Parameters
+        ----------
+        data
+            A pandas DataFrame, pyarrow Table or RecordBatch, or a dict record.
+        strict
+            Report columns not in the schema; defaults to the schema's ``strict``.
+
+        Raises
+        ------
+        SchemaError
+            With one :class:`~prodml.errors.SchemaProblem` per missing column, extra column
+            (when strict), wrong type, disallowed null, out-of-range or disallowed value.
+        """
+        cols = as_columns(data)
+        problems = self.problems(cols, strict=self.strict if strict is None else strict)
+        if problems:
+            raise SchemaError(problems=problems)
+
+    def problems(self, cols: Columns, *, strict: bool = False) -> list[SchemaProblem]:
+        """Every problem of a :class:`~prodml._data.Columns` view, without raising."""
+        found: list[SchemaProblem] = []
+        for col in self.columns:
+            if col.name not in cols:
+                found.append(SchemaProblem(col.name, "missing", "column is missing"))
+                continue
+            found.extend(_column_problems(col, cols))
+        if strict:
+            known = set(self.names)
+            found.extend(
+                SchemaProblem(n, "extra", "column is not in the schema")
+                for n in cols.names
+                if n not in known
+            )
+        return found
+
+    # -- construction -------------------------------------------------------------
+
+    @classmethod
+    def infer(
+        cls,
+        data: object,
+        *,
+        nullable: Literal["always", "observed"] = "always",
+        strict: bool = False,
+    ) -> Schema:
+        """Infer a schema from a DataFrame, Table, RecordBatch, record or chunk iterable.
+
+        Parameters
+        ----------
+        data
+            The data; chunks are combined (an int chunk and a float chunk give ``float``).
+        nullable
+            ``"always"`` marks every column nullable (so that serving data with a null is
+            not rejected for a training set that happened to have none); ``"observed"``
+            marks a column nullable only when it contains a null.
+        strict
+            The ``strict`` flag of the result.
+
+        Returns
+        -------
+        Schema
+            One column per input column, in order. A column whose values are all null
+            and whose storage type says nothing is inferred as ``string``.
+
+        Raises
+        ------
+        SchemaError
+            When a column holds values of incompatible types, or chunks disagree.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> s = Schema.infer(pd.DataFrame({"x": [1.5, None], "n": [1, 2]}), nullable="observed")
+        >>> [(c.name, c.dtype.value, c.nullable) for c in s.columns]
+        [('x', 'float', True), ('n', 'int', False)]
+        """
+        kinds: dict[str, str] = {}
+        has_null: dict[str, bool] = {}
+        tz: dict[str, str | None] = {}
+        problems: list[SchemaProblem] = []
+        seen_any = False
+        for cols in iter_columns(data):
+            seen_any = True
+            if kinds and list(cols.names) != list(kinds):
+                problems.append(
+                    SchemaProblem(
+                        None,
+                        "input",
+                        f"chunks have different columns: {list(kinds)} vs {list(cols.names)}",
+                    )
+                )
+                break
+            for name in cols.names:
+                raw = cols.raw(name)
+                info = column_kind(raw)
+                if info.kind == "mixed":
+                    problems.append(_mixed_problem(name, info))
+                    continue
+                merged = _merge_kinds(kinds.get(name, "null"), info.kind)
+                if merged is None:
+                    problems.append(
+                        SchemaProblem(
+                            name,
+                            "type",
+                            f"chunks disagree on the type: {kinds[name]} then {info.kind}",
+                        )
+                    )
+                    continue
+                kinds[name] = merged
+                has_null[name] = has_null.get(name, False) or bool(cols.null_mask(name).any())
+                if info.kind == "datetime":
+                    tz[name] = _timezone_of(raw)
+        if not seen_any:
+            raise SchemaError(problems=[SchemaProblem(None, "input", "no data to infer from")])
+        if problems:
+            raise SchemaError(problems=problems)
+        columns = [
+            Column(
+                name,
+                "string" if kind == "null" else kind,
+                nullable=True if nullable == "always" else has_null[name],
+                timezone=tz.get(name),
+            )
+            for name, kind in kinds.items()
+        ]
+        return cls(columns, strict=strict)
+
+    # -- pyarrow ------------------------------------------------------------------
+
+    def to_arrow(self) -> pa.Schema:
+        """The equivalent ``pyarrow.Schema``.
+
+        Types: float64, int64, bool, string, dictionary<int32, string> (category) and
+        timestamp[ns] (with the time zone). Allowed values, ranges and descriptions travel
+        in field metadata, so :meth:`from_arrow` restores them exactly.
+        """
+        fields = []
+        for c in self.columns:
+            extra = {
+                k: v
+                for k, v in (
+                    ("allowed", list(c.allowed) if c.allowed is not None else None),
+                    ("min", c.min),
+                    ("max", c.max),
+                    ("description", c.description or None),
+                )
+                if v is not None
+            }
+            meta = {_META_KEY: json.dumps(extra).encode()} if extra else None
+            fields.append(pa.field(c.name, _ARROW_TYPES[c.dtype](c), c.nullable, meta))
+        meta = {_META_KEY: b'{"strict": true}'} if self.strict else None
+        return pa.schema(fields, metadata=meta)
+
+    @classmethod
+    def from_arrow(cls, schema: pa.Schema) -> Schema:
+        """Build a schema from a ``pyarrow.Schema``.
+
+        Raises
+        ------
+        SchemaError
+            For arrow types with no logical equivalent (lists, structs, binary, ...).
+        """
+        columns = []
+        problems = []
+        for f in schema:
+            kind = column_kind(pa.chunked_array([], type=f.type)).kind
+            if kind in ("mixed", "null"):
+                problems.append(
+                    SchemaProblem(f.name, "type", f"arrow type {f.type} has no logical type")
+                )
+                continue
+            extra = (
+                json.loads(f.metadata[_META_KEY]) if f.metadata and _META_KEY in f.metadata else {}
+            )
+            tz = getattr(f.type, "tz", None) if kind == "datetime" else None
+            columns.append(
+                Column(
+                    f.name,
+                    kind,
+                    nullable=f.nullable,
+                    timezone=tz,
+                    allowed=extra.get("allowed"),
+                    min=extra.get("min"),
+                    max=extra.get("max"),
+                    description=extra.get("description", ""),
+                )
+            )
+        if problems:
+            raise SchemaError(problems=problems)
+        smeta = (
+            json.loads(schema.metadata[_META_KEY])
+            if schema.metadata and _META_KEY in schema.metadata
+            else {}
+        )
+        return cls(columns, strict=bool(smeta.get("strict", False)))
+
+    # -- serialisation ------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with a ``format_version``."""
+        d = self.model_dump(mode="json", exclude_defaults=False)
+        return {"format_version": FORMAT_VERSION, **d}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Schema:
+        """Rebuild from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown ``format_version`` or invalid content.
+        """
+        d = dict(d)
+        version = d.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise ConfigError(
+                f"Schema format_version {version!r} is not supported (expected {FORMAT_VERSION})",
+                parameter="format_version",
+            )
+        return cls(**d)
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, s: str) -> Schema:
+        """Rebuild from :meth:`to_json` output."""
+        try:
+            d = json.loads(s)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"Schema JSON is malformed: {err}") from err
+        if not isinstance(d, dict):
+            raise ConfigError("Schema JSON must be an object")
+        return cls.from_dict(d)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 hex of the schema's canonical JSON."""
+        return fingerprint_spec(self.to_dict())
+
+    def diff(self, other: Schema) -> list[str]:
+        """Differences that would make data valid for ``self`` invalid for ``other``.
+
+        Used to check that a new model version accepts what the current one accepts.
+
+        Examples
+        --------
+        >>> a = Schema([Column("x", "float"), Column("y", "int")])
+        >>> b = Schema([Column("x", "int", nullable=False)])
+        >>> a.diff(b)
+        ["column 'x': type float -> int", "column 'x': nulls no longer allowed"]
+        """
+        out: list[str] = []
+        for c in other.columns:
+            if c.name not in self:
+                out.append(f"column {c.name!r}: required but not provided")
+                continue
+            mine = self[c.name]
+            if mine.dtype != c.dtype and not (
+                (mine.dtype, c.dtype) == (LogicalType.INT, LogicalType.FLOAT)
+                or {mine.dtype, c.dtype} <= set(_TEXT)
+            ):
+                out.append(f"column {c.name!r}: type {mine.dtype} -> {c.dtype}")
+            if mine.nullable and not c.nullable:
+                out.append(f"column {c.name!r}: nulls no longer allowed")
+        return out
+
+
+_ARROW_TYPES = {
+    LogicalType.FLOAT: lambda c: pa.float64(),
+    LogicalType.INT: lambda c: pa.int64(),
+    LogicalType.BOOL: lambda c: pa.bool_(),
+    LogicalType.STRING: lambda c: pa.string(),
+    LogicalType.CATEGORY: lambda c: pa.dictionary(pa.int32(), pa.string()),
+    LogicalType.DATETIME: lambda c: pa.timestamp("ns", tz=c.timezone),
+}
+
+
+def _merge_kinds(a: str, b: str) -> str | None:
+    if b in (a, "null"):
+        return a
+    if a == "null":
+        return b
+    if {a, b} == {"int", "float"}:
+        return "float"
+    if {a, b} == {"string", "category"}:
+        return "category"
+    return None
+
+
+def _timezone_of(raw: object) -> str | None:
+    if isinstance(raw, pd.Series):
+        tz = getattr(raw.dtype, "tz", None)
+        return str(tz) if tz is not None else None
+    return getattr(raw.type, "tz", None)  # type: ignore[attr-defined]
+
+
+def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
+    if info.row is None:
+        return SchemaProblem(name, "type", f"unsupported type {info.example}")
+    return SchemaProblem(
+        name,
+        "type",
+        f"values of mixed types, e.g. {type_name(info.example)} {info.example!r}",
+        info.row,
+    )
+
+
+def _first(mask: np.ndarray) -> int:
+    """Position of the first true entry; callers check ``mask.any()`` first."""
+    return int(np.flatnonzero(mask)[0])
+
+
+def _integral(values: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.isnan(values) | (np.floor(values) == values)
+
+
+def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
+    name = col.name
+    raw = cols.raw(name)
+    info = column_kind(raw)
+    expected = col.dtype
+    numeric: np.ndarray | None = None
+    if info.kind not in _ACCEPTS[expected]:
+        if expected is LogicalType.INT and info.kind == "float":
+            numeric = cols.float64(name)
+            bad = ~_integral(numeric)
+            if bad.any():
+                row = _first(bad)
+                return [
+                    SchemaProblem(
+                        name,
+                        "type",
+                        f"expected int, got non-integral float {float(numeric[row])!r}",
+                        row,
+                    )
+                ]
+        else:
+            return [type_problem(name, expected.value, raw, info)]
+    if info.kind == "category" and not _text_categories(raw):
+        return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
+    found: list[SchemaProblem] = []
+    nulls = cols.null_mask(name)
+    if not col.nullable and nulls.any():
+        found.append(
+            SchemaProblem(
+                name,
+                "null",
+                f"{int(nulls.sum())} null value(s) where nulls are not allowed",
+                _first(nulls),
+            )
+        )
+    if col.min is not None or col.max is not None:
+        if numeric is None:
+            numeric = cols.float64(name)
+        for bound, op, word in (
+            (col.min, np.less, "below the minimum"),
+            (col.max, np.greater, "above the maximum"),
+        ):
+            if bound is None:
+                continue
+            with np.errstate(invalid="ignore"):
+                out = op(numeric, bound)
+            if out.any():
+                row = _first(out)
+                found.append(
+                    SchemaProblem(
+                        name,
+                        "range",
+                        f"{int(out.sum())} value{'s' if out.sum() > 1 else ''} {word} "
+                        f"{_num(bound)}, e.g. {_num(numeric[row])}",
+                        row,
+                    )
+                )
+    if col.allowed is not None:
+        values = cols.objects(name)
+        allowed: list[Any] = list(col.allowed)
+        ok = pd.Index(values, dtype=object).isin(allowed) | nulls
+        if not ok.all():
+            bad = ~np.asarray(ok)
+            row = _first(bad)
+            found.append(
+                SchemaProblem(
+                    name,
+                    "allowed",
+                    f"{int(bad.sum())} value{'s' if bad.sum() > 1 else ''} not among the allowed "
+                    f"values {list(col.allowed)!r}, e.g. {py_value(values[row])!r}",
+                    row,
+                )
+            )
+    return found
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _text_categories(raw: pd.Series | pa.ChunkedArray) -> bool:
+    if isinstance(raw, pd.Series):
+        cats = raw.cat.categories
+        return len(cats) == 0 or pd.api.types.infer_dtype(cats, skipna=True) == "string"
+    t = raw.type.value_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return True
+    # An all-null pandas categorical arrives with an empty dictionary of any value type.
+    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+    return all(len(c.dictionary) == 0 for c in chunks)

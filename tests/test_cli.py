@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from prodml import __version__
+from prodml.cli import main
+from prodml.fingerprint import fingerprint_table
+
+
+@pytest.fixture
+def table_files(tmp_path: Path) -> tuple[Path, Path]:
+    df = pd.DataFrame({"x": [1.5, None, 3.0], "n": [1, 2, 3], "c": ["a", "b", "a"]})
+    parquet = tmp_path / "t.parquet"
+    csv = tmp_path / "t.csv"
+    df.to_parquet(parquet, index=False)
+    df.to_csv(csv, index=False)
+    return parquet, csv
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__
+
+
+def test_schema_command(table_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    parquet, csv = table_files
+    assert main(["schema", str(parquet)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["x  float", "n  int  not null", "c  string  not null"]
+    assert main(["schema", str(csv), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [c["dtype"] for c in d["columns"]] == ["float", "int", "string"]
+
+
+def test_fingerprint_command(
+    table_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    parquet, csv = table_files
+    assert main(["fingerprint", "--content", str(parquet)]) == 0
+    from_parquet = capsys.readouterr().out.strip()
+    assert main(["fingerprint", "--content", str(csv)]) == 0
+    assert capsys.readouterr().out.strip() == from_parquet
+    assert from_parquet == fingerprint_table(pd.read_parquet(parquet))
+    assert main(["fingerprint", str(parquet)]) == 0
+    assert capsys.readouterr().out.strip() != from_parquet  # file bytes, not content
+
+
+def test_errors_exit_2_with_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", str(tmp_path / "missing.parquet")]) == 2
+    assert "error: no such file" in capsys.readouterr().err
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    assert main(["schema", str(bad)]) == 2
+    assert "expected a .parquet or .csv file" in capsys.readouterr().err
+
+
+def test_demo_writes_artefacts(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "prodml.cli", "demo", "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "prodml demo:" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fingerprint_chunking_invariant"] is True
+    rejected = {r["request"]: r["problems"] for r in summary["requests_rejected"]}
+    assert sorted(rejected) == [17, 42]
+    assert "expected float, got str '12.5'" in rejected[17][0]
+    assert (out / "schema.json").exists()

@@ -1,0 +1,92 @@
+"""The public surface: every ``__all__`` name resolves, and the names are exactly these.
+
+Adding a public name means adding it here too, on purpose (httpx's test_exported_members).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+
+import prodml
+
+EXPECTED: dict[str, set[str]] = {
+    "prodml": {"Column", "ProdMLError", "Schema", "__version__"},
+    "prodml.errors": {
+        "ConfigError",
+        "ConflictError",
+        "DriftError",
+        "IntegrityError",
+        "MissingExtraError",
+        "NotFittedError",
+        "NotFoundError",
+        "PolicyError",
+        "ProdMLError",
+        "RegistryError",
+        "SchemaError",
+        "SchemaProblem",
+    },
+    "prodml.schema": {"Column", "LogicalType", "Schema"},
+    "prodml.fingerprint": {
+        "TableHasher",
+        "fingerprint_bytes",
+        "fingerprint_file",
+        "fingerprint_path",
+        "fingerprint_spec",
+        "fingerprint_table",
+    },
+    "prodml.cli": {"main"},
+    "prodml.testing": set(),
+    "prodml.testing.strategies": {
+        "chunkings",
+        "column_names",
+        "columns",
+        "records",
+        "schemas",
+        "schemas_and_tables",
+        "split_table",
+        "tables",
+    },
+}
+
+
+def public_modules() -> list[str]:
+    names = ["prodml"]
+    for info in pkgutil.walk_packages(prodml.__path__, "prodml."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        names.append(info.name)
+    return sorted(names)
+
+
+def test_every_public_module_is_listed() -> None:
+    assert set(public_modules()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_all_is_exact_sorted_and_resolves(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = getattr(module, "__all__", None)
+    assert exported is not None, f"{module_name} has no __all__"
+    assert set(exported) == EXPECTED[module_name]
+    assert list(exported) == sorted(exported), f"{module_name}.__all__ is not sorted"
+    assert len(exported) == len(set(exported)), f"{module_name}.__all__ repeats a name"
+    for name in exported:
+        assert hasattr(module, name), f"{module_name}.__all__ lists {name!r}, which is missing"
+    assert module.__doc__, f"{module_name} has no docstring"
+
+
+def test_importing_prodml_does_not_import_optional_extras() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, prodml, prodml.schema, prodml.fingerprint\n"
+        "heavy = {'dask', 'distributed', 'prometheus_client', 'matplotlib', 'psycopg', 's3fs',"
+        " 'hypothesis', 'mlflow', 'torch'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
