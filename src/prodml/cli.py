@@ -113,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in _PLUGINS:
         try:
             module = importlib.import_module(module_name)
-        except ImportError:
+        except ModuleNotFoundError as err:
+            # A plugin module that is not there is skipped; a broken one is an error.
+            if err.name is None or not (module_name + ".").startswith(err.name + "."):
+                raise
             continue
         add: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = (
             module.add_parser
