@@ -135,8 +135,10 @@ class Column(_Model):
         Whether nulls (None, NaN, NaT) are allowed.
     allowed
         When given, every non-null value must be one of these.
-    min, max
-        Inclusive numeric bounds for ``float`` and ``int`` columns.
+    min
+        Inclusive lower bound for ``float`` and ``int`` columns.
+    max
+        Inclusive upper bound for ``float`` and ``int`` columns.
     timezone
         IANA time zone of a ``datetime`` column, or ``None`` for naive timestamps.
     description
@@ -157,8 +159,29 @@ class Column(_Model):
     timezone: str | None = None
     description: str = ""
 
-    def __init__(self, name: Any = _UNSET, dtype: Any = _UNSET, /, **data: Any) -> None:
+    def __init__(
+        self,
+        name: Any = _UNSET,
+        dtype: Any = _UNSET,
+        /,
+        *,
+        nullable: bool = True,
+        allowed: Sequence[Scalar] | None = None,
+        min: float | None = None,  # noqa: A002 - the field's name
+        max: float | None = None,  # noqa: A002 - the field's name
+        timezone: str | None = None,
+        description: str = "",
+        **data: Any,
+    ) -> None:
         # Positional name and dtype for people; keywords for pydantic's nested validation.
+        data.update(
+            nullable=nullable,
+            allowed=allowed,
+            min=min,
+            max=max,
+            timezone=timezone,
+            description=description,
+        )
         if name is not _UNSET:
             data["name"] = name
         if dtype is not _UNSET:
@@ -219,7 +242,8 @@ class Schema(_Model):
     columns: tuple[Column, ...] = ()
     strict: bool = False
 
-    def __init__(self, columns: Any = _UNSET, /, **data: Any) -> None:
+    def __init__(self, columns: Any = _UNSET, /, *, strict: bool = False, **data: Any) -> None:
+        data["strict"] = strict
         if columns is not _UNSET:
             data["columns"] = tuple(columns)
         super().__init__(**data)

@@ -12,62 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from prodml import __version__
+from prodml._demo.data import PLANS, make_churn_data
 from prodml.errors import SchemaError
 from prodml.fingerprint import fingerprint_table
 from prodml.schema import Schema
 
-__all__ = ["make_churn_data", "run_demo"]
-
-PLANS = ["free", "basic", "pro", "team", "enterprise"]
-REGIONS = [f"region-{i:02d}" for i in range(12)]
-
-
-def make_churn_data(n: int, *, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
-    """A synthetic churn table; ``shift`` > 0 moves usage down and prices up (drift).
-
-    Examples
-    --------
-    >>> df = make_churn_data(5, seed=1)
-    >>> list(df.columns)
-    ['tenure_months', 'monthly_spend', 'sessions_7d', 'support_tickets', 'plan', 'region', 'signup_at', 'churned']
-    """  # noqa: E501
-    rng = np.random.default_rng(seed)
-    tenure = rng.gamma(2.0, 12.0, n)
-    spend = rng.lognormal(3.5 + 0.3 * shift, 0.6, n)
-    sessions = rng.poisson(np.maximum(0.5, 12.0 - 6.0 * shift), n).astype(float)
-    tickets = rng.poisson(0.4 + 0.8 * shift, n)
-    plan = rng.choice(PLANS, n, p=[0.35, 0.25, 0.2, 0.15, 0.05])
-    region_p = np.arange(1, len(REGIONS) + 1, dtype=float) ** -1.1
-    region = rng.choice(REGIONS, n, p=region_p / region_p.sum())
-    start = np.datetime64("2022-01-01T00:00:00", "s").astype(np.int64)
-    signup = pd.to_datetime(start + rng.integers(0, 3 * 365 * 86_400, n), unit="s")
-    # Missing values, as real exports have them.
-    spend[rng.random(n) < 0.03] = np.nan
-    sessions[rng.random(n) < 0.05] = np.nan
-    logit = (
-        -1.2
-        - 0.04 * tenure
-        + 0.01 * np.nan_to_num(spend, nan=40)
-        - 0.12 * np.nan_to_num(sessions, nan=6)
-        + 0.5 * tickets
-        + np.where(plan == "free", 0.6, 0.0)
-    )
-    churned = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
-    return pd.DataFrame(
-        {
-            "tenure_months": tenure,
-            "monthly_spend": spend,
-            "sessions_7d": sessions,
-            "support_tickets": tickets,
-            "plan": plan,
-            "region": region,
-            "signup_at": signup,
-            "churned": churned.astype(int),
-        }
-    )
+__all__ = ["run_demo"]
 
 
 class _Progress:

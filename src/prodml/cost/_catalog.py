@@ -1,0 +1,386 @@
+"""Price catalogs as data: every price carries the date it was read and where from.
+
+A missing price is an :class:`UnpricedError`, never a silent zero. A catalog older than a
+threshold emits :class:`StaleCatalogWarning` when loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import json
+import warnings
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from prodml.errors import ConfigError, ProdMLError
+
+__all__ = [
+    "Accelerator",
+    "Instance",
+    "Price",
+    "PriceCatalog",
+    "StaleCatalogWarning",
+    "Tier",
+    "TieredPrice",
+    "UnpricedError",
+    "load_catalog",
+]
+
+_SECTIONS = ("instances", "storage", "egress", "accelerators")
+
+
+class UnpricedError(ProdMLError, KeyError):
+    """A price (or hardware figure) the estimate needs is not in the catalog.
+
+    Attributes
+    ----------
+    item
+        The key looked up, e.g. ``"p5.48xlarge"``.
+    section
+        The catalog section: ``"instances"``, ``"storage"``, ``"egress"`` or
+        ``"accelerators"``.
+    """
+
+    # KeyError.__str__ wraps the message in quotes; show it as written instead.
+    __str__ = Exception.__str__
+
+    def __init__(self, message: str, *, item: str | None = None, section: str | None = None):
+        self.item = item
+        self.section = section
+        super().__init__(message)
+
+
+class StaleCatalogWarning(UserWarning):
+    """A catalog holds prices older than the freshness threshold."""
+
+
+# Users catch these as prodml.cost.X; show them under that name in tracebacks too.
+UnpricedError.__module__ = StaleCatalogWarning.__module__ = "prodml.cost"
+
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Price(BaseModel):
+    """One list price: ``amount`` per ``unit`` (``"hour"``, ``"GB-month"``, ``"GB"``)."""
+
+    model_config = _FROZEN
+
+    amount: float = Field(ge=0, allow_inf_nan=False)
+    unit: str
+    as_of: _dt.date
+    source: str = Field(min_length=1)
+    notes: str = ""
+
+
+class Tier(BaseModel):
+    """A tier of a tiered price: ``amount`` per unit for quantities up to ``up_to``."""
+
+    model_config = _FROZEN
+
+    up_to: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    amount: float = Field(ge=0, allow_inf_nan=False)
+
+
+class TieredPrice(BaseModel):
+    """A volume-tiered price (e.g. internet egress), tiers in increasing ``up_to``."""
+
+    model_config = _FROZEN
+
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+    unit: str
+    as_of: _dt.date
+    source: str = Field(min_length=1)
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _increasing(self) -> TieredPrice:
+        bounds = [t.up_to for t in self.tiers]
+        if any(b is None for b in bounds[:-1]):
+            raise ValueError("only the last tier may be unbounded (up_to=None)")
+        finite = [b for b in bounds if b is not None]
+        if any(b2 <= b1 for b1, b2 in itertools.pairwise(finite)):
+            raise ValueError("tier bounds 'up_to' must increase")
+        return self
+
+    def cost(self, quantity: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Total price of ``quantity`` units (vectorised over an array of quantities).
+
+        Raises
+        ------
+        UnpricedError
+            When a quantity exceeds the last bounded tier.
+        """
+        q = np.asarray(quantity, dtype=np.float64)
+        last = self.tiers[-1].up_to
+        if last is not None and np.any(q > last):
+            raise UnpricedError(
+                f"The tiered price has no tier above {last:g} {self.unit}; got "
+                f"{float(np.max(q)):g}. Add an unbounded last tier (up_to=None).",
+                item=self.unit,
+            )
+        total = np.zeros_like(q)
+        start = 0.0
+        for tier in self.tiers:
+            end = np.inf if tier.up_to is None else tier.up_to
+            total += tier.amount * np.clip(q - start, 0.0, end - start)
+            start = end
+        return total
+
+
+class Instance(BaseModel):
+    """A machine type and its hourly price."""
+
+    model_config = _FROZEN
+
+    provider: str
+    region: str
+    vcpus: int = Field(ge=1)
+    memory_gib: float = Field(gt=0)
+    accelerator: str | None = None
+    accelerators: int = Field(default=0, ge=0)
+    price: Price
+
+    @property
+    def price_per_hour(self) -> float:
+        """Price of the whole instance per hour."""
+        return self.price.amount
+
+    @property
+    def price_per_accelerator_hour(self) -> float:
+        """Price per accelerator (GPU) per hour.
+
+        Raises
+        ------
+        ConfigError
+            When the instance has no accelerators.
+        """
+        if self.accelerators == 0:
+            raise ConfigError(
+                "This instance has no accelerators; use price_per_hour.",
+                parameter="accelerators",
+            )
+        return self.price.amount / self.accelerators
+
+
+class Accelerator(BaseModel):
+    """Peak throughput and board power of one accelerator."""
+
+    model_config = _FROZEN
+
+    peak_flops: float = Field(gt=0, allow_inf_nan=False)
+    power_watts: float = Field(gt=0, allow_inf_nan=False)
+    precision: str
+    as_of: _dt.date
+    source: str = Field(min_length=1)
+
+
+class PriceCatalog(BaseModel):
+    """Prices by section; look-ups raise :class:`UnpricedError` when a key is missing.
+
+    Examples
+    --------
+    >>> cat = load_catalog("sample", max_age_days=None)
+    >>> cat.instance("g4dn.xlarge").price_per_hour
+    0.526
+    >>> cat.instance("x9.huge")
+    Traceback (most recent call last):
+    ...
+    prodml.cost.UnpricedError: No price for instance 'x9.huge' in catalog 'sample'. ...
+    >>> mine = cat.merge(
+    ...     {
+    ...         "instances": {
+    ...             "g4dn.xlarge": {
+    ...                 "provider": "aws",
+    ...                 "region": "us-east-1",
+    ...                 "vcpus": 4,
+    ...                 "memory_gib": 16,
+    ...                 "accelerator": "t4",
+    ...                 "accelerators": 1,
+    ...                 "price": {
+    ...                     "amount": 0.3,
+    ...                     "unit": "hour",
+    ...                     "as_of": "2026-11-01",
+    ...                     "source": "our contract",
+    ...                 },
+    ...             }
+    ...         }
+    ...     }
+    ... )
+    >>> mine.instance("g4dn.xlarge").price_per_hour, mine.instance("g5.xlarge").price_per_hour
+    (0.3, 1.006)
+    """
+
+    model_config = _FROZEN
+
+    name: str = "custom"
+    currency: str = "USD"
+    description: str = ""
+    instances: dict[str, Instance] = Field(default_factory=dict)
+    storage: dict[str, Price] = Field(default_factory=dict)
+    egress: dict[str, TieredPrice] = Field(default_factory=dict)
+    accelerators: dict[str, Accelerator] = Field(default_factory=dict)
+
+    def _get(self, section: str, key: str) -> Any:
+        table: Mapping[str, Any] = getattr(self, section)
+        if key in table:
+            return table[key]
+        what = section[:-1] if section != "storage" else "storage class"
+        known = ", ".join(sorted(table)) or "none"
+        raise UnpricedError(
+            f"No price for {what} {key!r} in catalog {self.name!r}. Known: {known}. "
+            f"Add it with catalog.merge({{{section!r}: {{{key!r}: ...}}}}).",
+            item=key,
+            section=section,
+        )
+
+    def instance(self, name: str) -> Instance:
+        """The instance type ``name``."""
+        result: Instance = self._get("instances", name)
+        return result
+
+    def storage_price(self, name: str) -> Price:
+        """The storage class ``name``, priced per GB-month."""
+        result: Price = self._get("storage", name)
+        return result
+
+    def egress_price(self, name: str) -> TieredPrice:
+        """The egress route ``name``, tiered per GB per month."""
+        result: TieredPrice = self._get("egress", name)
+        return result
+
+    def accelerator(self, name: str) -> Accelerator:
+        """Peak FLOP/s and power of accelerator ``name``."""
+        result: Accelerator = self._get("accelerators", name)
+        return result
+
+    def accelerator_of(self, instance: str) -> Accelerator:
+        """The accelerator fitted to ``instance``."""
+        inst = self.instance(instance)
+        if inst.accelerator is None:
+            raise UnpricedError(
+                f"Instance {instance!r} has no accelerator.", item=instance, section="instances"
+            )
+        return self.accelerator(inst.accelerator)
+
+    def dates(self) -> dict[str, _dt.date]:
+        """The ``as_of`` date of every entry, keyed ``"section/key"``."""
+        out: dict[str, _dt.date] = {}
+        for name, inst in self.instances.items():
+            out[f"instances/{name}"] = inst.price.as_of
+        for section in ("storage", "egress", "accelerators"):
+            for key, entry in getattr(self, section).items():
+                out[f"{section}/{key}"] = entry.as_of
+        return out
+
+    def stale_entries(self, max_age_days: int, *, today: _dt.date | None = None) -> list[str]:
+        """Entries whose ``as_of`` is more than ``max_age_days`` before ``today``."""
+        today = today or _dt.datetime.now(_dt.timezone.utc).date()
+        limit = today - _dt.timedelta(days=max_age_days)
+        return [key for key, when in self.dates().items() if when < limit]
+
+    def check_freshness(self, max_age_days: int = 365, *, today: _dt.date | None = None) -> None:
+        """Warn with :class:`StaleCatalogWarning` when any entry is too old."""
+        stale = self.stale_entries(max_age_days, today=today)
+        if stale:
+            oldest = min(self.dates()[k] for k in stale)
+            warnings.warn(
+                f"Catalog {self.name!r}: {len(stale)} price(s) are older than {max_age_days} "
+                f"days (oldest as of {oldest.isoformat()}, e.g. {stale[0]}). Check the "
+                "sources and override them with catalog.merge(...).",
+                StaleCatalogWarning,
+                stacklevel=2,
+            )
+
+    def merge(self, overrides: PriceCatalog | Mapping[str, Any]) -> PriceCatalog:
+        """A new catalog: this one with ``overrides``' entries added or replaced."""
+        other = (
+            overrides
+            if isinstance(overrides, PriceCatalog)
+            else _validate({"name": self.name, "currency": self.currency, **overrides})
+        )
+        if other.currency != self.currency:
+            raise ConfigError(
+                f"Cannot merge a {other.currency} catalog into a {self.currency} catalog.",
+                parameter="currency",
+            )
+        data = self.model_dump()
+        for section in _SECTIONS:
+            data[section].update(other.model_dump()[section])
+        return _validate(data)
+
+    def to_json(self) -> str:
+        """The catalog as JSON (the format :func:`load_catalog` reads)."""
+        return self.model_dump_json(indent=2)
+
+
+def _validate(data: Mapping[str, Any]) -> PriceCatalog:
+    try:
+        return PriceCatalog.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"Invalid price catalog at {where!r}: {first['msg']} ({err.error_count()} "
+            "problem(s) in total).",
+            parameter=where,
+        ) from err
+
+
+def load_catalog(
+    source: str | Path | Mapping[str, Any] = "sample",
+    *,
+    max_age_days: int | None = 365,
+    today: _dt.date | None = None,
+) -> PriceCatalog:
+    """Load a price catalog: a shipped one by name, a JSON file, or a dict.
+
+    Parameters
+    ----------
+    source
+        ``"sample"`` (shipped with prodml), a path to a JSON file, or a mapping.
+    max_age_days
+        Warn with :class:`StaleCatalogWarning` when any price is older; ``None`` skips.
+    today
+        The reference date for the freshness check (default: today, UTC).
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing or the catalog is malformed.
+    """
+    if isinstance(source, Mapping):
+        catalog = _validate(source)
+    else:
+        text = _read(source)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"Price catalog {str(source)!r} is not valid JSON: {err}") from err
+        catalog = _validate(data)
+    if max_age_days is not None:
+        catalog.check_freshness(max_age_days, today=today)
+    return catalog
+
+
+def _read(source: str | Path) -> str:
+    if isinstance(source, str) and "/" not in source and not source.endswith(".json"):
+        shipped = resources.files("prodml.cost").joinpath("catalogs").joinpath(f"{source}.json")
+        if not shipped.is_file():
+            raise ConfigError(
+                f"No shipped price catalog named {source!r} (shipped: 'sample'); pass a path "
+                "to a JSON file instead.",
+                parameter="source",
+            )
+        return shipped.read_text(encoding="utf-8")
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"Price catalog file {str(path)!r} does not exist.", parameter="source")
+    return path.read_text(encoding="utf-8")

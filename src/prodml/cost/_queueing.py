@@ -1,0 +1,135 @@
+"""M/M/c queueing: Erlang C and response-time quantiles, vectorised over numpy arrays.
+
+``c`` identical servers each complete a request in an exponential time with mean
+``service_time``; requests arrive as a Poisson stream of ``arrival_rate`` per second and
+wait in one FCFS queue. With offered load ``a = arrival_rate * service_time`` (Erlangs)
+and ``a < c``, the probability that a request waits is Erlang C,
+
+    C(c, a) = c B / (c - a (1 - B)),   B = Erlang B(c, a) = pmf(c; a) / cdf(c; a)
+
+with ``pmf``/``cdf`` the Poisson(a) distribution (a stable form of the textbook sums).
+The wait is 0 with probability ``1 - C`` and otherwise Exponential(theta),
+``theta = c / service_time - arrival_rate``; the response time is the wait plus an
+independent Exponential service time (Kleinrock, *Queueing Systems* vol. 1, 1975, sec. 3.5;
+Gross & Harris, *Fundamentals of Queueing Theory*, sec. 2.3).
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from prodml.errors import ConfigError
+
+__all__ = ["erlang_c", "mmc_response_quantile", "mmc_response_survival"]
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+
+
+def _stable(servers: FloatArray, load: FloatArray) -> None:
+    if np.any(servers < 1) or np.any(load < 0) or np.any(load >= servers):
+        raise ConfigError(
+            "The queue is unstable or ill-defined: it needs servers >= 1 and "
+            "0 <= offered load < servers (utilisation below 1).",
+            parameter="servers",
+        )
+
+
+def erlang_c(servers: npt.ArrayLike, load: npt.ArrayLike) -> FloatArray:
+    """Probability that an arrival waits in an M/M/c queue (Erlang C).
+
+    Parameters
+    ----------
+    servers
+        Number of servers ``c`` (integers >= 1).
+    load
+        Offered load ``a = arrival_rate * service_time`` in Erlangs, ``0 <= a < c``.
+
+    Examples
+    --------
+    The textbook value for 3 servers offered 2 Erlangs is 4/9:
+
+    >>> float(erlang_c(3, 2.0))
+    0.444444...
+    """
+    c = np.asarray(servers, dtype=np.float64)
+    a = np.asarray(load, dtype=np.float64)
+    _stable(c, a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_b = stats.poisson.logpmf(c, a) - stats.poisson.logcdf(c, a)
+    b = np.where(a == 0, 0.0, np.exp(log_b))
+    out = c * b / (c - a * (1.0 - b))
+    return np.asarray(out, dtype=np.float64)
+
+
+def _sum_exp_tail(t: FloatArray, mu: FloatArray, theta: FloatArray) -> FloatArray:
+    # P(E_theta + S_mu > t) for independent exponentials, (theta e^{-mu t} - mu e^{-theta t})
+    # / (theta - mu), rewritten to stay stable for theta ~ mu and for large t:
+    # e^{-m t} [1 + m t g(|theta - mu| t)], m = min(mu, theta), g(x) = (1 - e^{-x}) / x.
+    m = np.minimum(mu, theta)
+    x = np.abs(theta - mu) * t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(x < 1e-12, 1.0 - x / 2.0, -np.expm1(-x) / x)
+    return np.asarray(np.exp(-m * t) * (1.0 + m * t * g), dtype=np.float64)
+
+
+def mmc_response_survival(
+    t: npt.ArrayLike,
+    *,
+    servers: npt.ArrayLike,
+    arrival_rate: npt.ArrayLike,
+    service_time: npt.ArrayLike,
+) -> FloatArray:
+    """``P(response time > t)`` in an M/M/c queue (wait plus service)."""
+    c = np.asarray(servers, dtype=np.float64)
+    lam = np.asarray(arrival_rate, dtype=np.float64)
+    s = np.asarray(service_time, dtype=np.float64)
+    tt = np.asarray(t, dtype=np.float64)
+    pw = erlang_c(c, lam * s)
+    mu = 1.0 / s
+    theta = c * mu - lam
+    out = (1.0 - pw) * np.exp(-mu * tt) + pw * _sum_exp_tail(tt, mu, theta)
+    return np.asarray(out, dtype=np.float64)
+
+
+def mmc_response_quantile(
+    q: float, *, servers: npt.ArrayLike, arrival_rate: npt.ArrayLike, service_time: npt.ArrayLike
+) -> FloatArray:
+    """The ``q``-quantile of the response time (wait plus service) in an M/M/c queue.
+
+    Solved by vectorised bisection to a relative precision of about 1e-12.
+
+    Examples
+    --------
+    M/M/1 response time is Exponential(mu - lambda): its median at mu=10, lambda=5/s is
+    ln 2 / 5 s.
+
+    >>> float(mmc_response_quantile(0.5, servers=1, arrival_rate=5.0, service_time=0.1))
+    0.138629...
+    """
+    if not 0.0 < q < 1.0:
+        raise ConfigError(f"The quantile must be in (0, 1). Got {q!r} instead.", parameter="q")
+    c, lam, s = np.broadcast_arrays(
+        np.asarray(servers, dtype=np.float64),
+        np.asarray(arrival_rate, dtype=np.float64),
+        np.asarray(service_time, dtype=np.float64),
+    )
+    tail = 1.0 - q
+    rate = np.minimum(1.0 / s, c / s - lam)
+    _stable(c, lam * s)
+    hi = np.asarray(-np.log(tail) / rate, dtype=np.float64)
+    for _ in range(200):
+        above = mmc_response_survival(hi, servers=c, arrival_rate=lam, service_time=s) > tail
+        if not above.any():
+            break
+        hi = np.where(above, hi * 2.0, hi)
+    lo = np.zeros_like(hi)
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        above = mmc_response_survival(mid, servers=c, arrival_rate=lam, service_time=s) > tail
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return np.asarray(0.5 * (lo + hi), dtype=np.float64)

@@ -1,0 +1,354 @@
+"""Retraining cadence: fit a decay curve, find the cheapest interval, decide when to retrain.
+
+A model ``t`` time units after training has lost ``drop(t)`` of its metric; each unit of
+drop costs ``value_per_unit`` per unit time, so the loss rate is
+``l(t) = value_per_unit * drop(t)``. Retraining every ``T`` costs on average
+
+    g(T) = (C_r + integral_0^T l(t) dt) / T        per unit time.
+
+For a linear loss rate ``l(t) = d t``, ``g(T) = C_r / T + d T / 2`` is smallest at
+``T* = sqrt(2 C_r / d)`` (the economic-order-quantity square root: Harris 1913; for
+model retraining see e.g. Zliobaite et al. 2015, "Towards cost-sensitive adaptation
+... "). For any other curve ``g`` is minimised numerically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+from scipy import integrate, optimize
+
+from prodml._data import as_columns, is_tabular
+from prodml._params import Interval, OneOf, check_params
+from prodml.errors import ConfigError
+
+__all__ = [
+    "DecayCurve",
+    "RetrainDecision",
+    "RetrainPlan",
+    "fit_decay",
+    "optimal_retrain_interval",
+    "should_retrain",
+]
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+DropCurve: TypeAlias = "DecayCurve | Callable[[float], float]"
+
+
+@dataclass(frozen=True)
+class DecayCurve:
+    """A fitted performance decay: ``linear`` or ``exponential`` (towards a floor).
+
+    - linear: ``performance(t) = initial - rate * t`` (``+`` when lower is better)
+    - exponential: ``performance(t) = floor + (initial - floor) * exp(-rate * t)``
+    """
+
+    kind: Literal["linear", "exponential"]
+    initial: float
+    rate: float
+    floor: float = math.nan
+    higher_is_better: bool = True
+    rmse: float = math.nan
+
+    def performance(self, t: npt.ArrayLike) -> FloatArray:
+        """The metric at age ``t``."""
+        tt = np.asarray(t, dtype=np.float64)
+        if self.kind == "linear":
+            sign = 1.0 if self.higher_is_better else -1.0
+            return self.initial - sign * self.rate * tt
+        return self.floor + (self.initial - self.floor) * np.exp(-self.rate * tt)
+
+    def drop(self, t: npt.ArrayLike) -> FloatArray:
+        """How much worse than at age 0 the metric is at age ``t``."""
+        sign = 1.0 if self.higher_is_better else -1.0
+        return np.asarray(sign * (self.initial - self.performance(t)), dtype=np.float64)
+
+    def cumulative_drop(self, t: npt.ArrayLike) -> FloatArray:
+        """``integral_0^t drop(s) ds`` in closed form."""
+        tt = np.asarray(t, dtype=np.float64)
+        if self.kind == "linear":
+            return np.asarray(self.rate * tt**2 / 2.0, dtype=np.float64)
+        sign = 1.0 if self.higher_is_better else -1.0
+        amp = sign * (self.initial - self.floor)
+        return np.asarray(amp * (tt + np.expm1(-self.rate * tt) / self.rate), dtype=np.float64)
+
+
+def _history(ages: object, values: object, age: str, metric: str) -> tuple[FloatArray, FloatArray]:
+    if values is None:
+        if not is_tabular(ages):
+            raise ConfigError(
+                "fit_decay needs ages and values, or a table with the age and metric columns.",
+                parameter="values",
+            )
+        cols = as_columns(ages, what="performance history")
+        return cols.float64(age), cols.float64(metric)
+    try:
+        t = np.asarray(ages, dtype=np.float64).ravel()
+        y = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"fit_decay: ages and values must be numeric ({err}).") from err
+    return t, y
+
+
+def fit_decay(
+    ages: object,
+    values: object = None,
+    *,
+    kind: Literal["linear", "exponential"] = "exponential",
+    higher_is_better: bool = True,
+    age: str = "age",
+    metric: str = "metric",
+) -> DecayCurve:
+    """Fit a decay curve to a monitored performance history.
+
+    Parameters
+    ----------
+    ages, values
+        Model age at each measurement and the metric measured; or pass a table (pandas,
+        pyarrow) as ``ages`` and name its columns with ``age`` and ``metric``.
+    kind
+        ``"linear"`` (least squares) or ``"exponential"`` towards a floor
+        (``scipy.optimize.curve_fit``).
+    higher_is_better
+        Whether a larger metric is better (AUC: yes; RMSE: no).
+
+    Examples
+    --------
+    >>> t = [0, 10, 20, 30, 40]
+    >>> curve = fit_decay(t, [0.90, 0.88, 0.86, 0.84, 0.82], kind="linear")
+    >>> round(curve.rate, 6), round(float(curve.drop(50)), 6)
+    (0.002, 0.1)
+    """
+    check_params(
+        "fit_decay",
+        {"kind": kind, "higher_is_better": higher_is_better},
+        {"kind": [OneOf(("linear", "exponential"))], "higher_is_better": [OneOf((True, False))]},
+    )
+    t, y = _history(ages, values, age, metric)
+    need = 2 if kind == "linear" else 4
+    if t.shape != y.shape or t.size < need:
+        raise ConfigError(
+            f"fit_decay ({kind}) needs ages and values of equal length, at least {need} points. "
+            f"Got {t.size} ages and {y.size} values.",
+            parameter="values",
+        )
+    if not (np.isfinite(t).all() and np.isfinite(y).all()):
+        raise ConfigError("fit_decay: ages and values must be finite (no NaN).", parameter="values")
+    if np.ptp(t) == 0:
+        raise ConfigError("fit_decay: the ages must not all be equal.", parameter="ages")
+    if kind == "linear":
+        slope, intercept = np.polyfit(t, y, 1)
+        sign = 1.0 if higher_is_better else -1.0
+        curve = DecayCurve(
+            "linear", float(intercept), float(-sign * slope), math.nan, higher_is_better
+        )
+    else:
+        curve = _fit_exponential(t, y, higher_is_better)
+    resid = curve.performance(t) - y
+    return DecayCurve(
+        curve.kind,
+        curve.initial,
+        curve.rate,
+        curve.floor,
+        higher_is_better,
+        float(np.sqrt(np.mean(resid**2))),
+    )
+
+
+def _fit_exponential(t: FloatArray, y: FloatArray, higher_is_better: bool) -> DecayCurve:
+    def f(tt: FloatArray, initial: float, floor: float, rate: float) -> FloatArray:
+        return floor + (initial - floor) * np.exp(-rate * tt)
+
+    order = np.argsort(t)
+    p0 = [y[order[0]], y[order[-1]], 3.0 / float(np.ptp(t))]
+    try:
+        (initial, floor, rate), _ = optimize.curve_fit(
+            f,
+            t,
+            y,
+            p0=p0,
+            bounds=([-np.inf, -np.inf, 0.0], [np.inf, np.inf, np.inf]),
+            maxfev=20_000,
+        )
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(f"fit_decay: the exponential fit did not converge ({err}).") from err
+    return DecayCurve("exponential", float(initial), float(rate), float(floor), higher_is_better)
+
+
+@dataclass(frozen=True)
+class RetrainPlan:
+    """The cheapest retraining interval and its average cost per unit time."""
+
+    interval: float
+    cost_rate: float
+    retrain_cost: float
+    method: str
+    at_bound: bool = False
+
+
+def _rates(
+    curve: DropCurve, value: float
+) -> tuple[Callable[[float], float], Callable[[float], float]]:
+    if isinstance(curve, DecayCurve):
+        return (
+            lambda t: value * float(curve.drop(t)),
+            lambda t: value * float(curve.cumulative_drop(t)),
+        )
+    if not callable(curve):
+        raise ConfigError(
+            "curve must be a DecayCurve or a function of age returning the metric drop.",
+            parameter="curve",
+        )
+
+    def cumulative(t: float) -> float:
+        return value * float(integrate.quad(curve, 0.0, t, limit=200)[0])
+
+    return (lambda t: value * float(curve(t))), cumulative
+
+
+def optimal_retrain_interval(
+    retrain_cost: float,
+    *,
+    decay_rate: float | None = None,
+    curve: DropCurve | None = None,
+    value_per_unit: float = 1.0,
+    max_interval: float = 1e6,
+) -> RetrainPlan:
+    """The retraining interval that minimises retraining plus degradation cost.
+
+    Parameters
+    ----------
+    retrain_cost
+        Cost of one retraining C_r (compute, people, validation).
+    decay_rate
+        ``d``, the growth of the loss rate per unit time (currency / time^2): the closed
+        form ``T* = sqrt(2 C_r / d)``.
+    curve, value_per_unit
+        Or a :class:`DecayCurve` (or a function of age giving the metric drop) and the
+        cost per unit of drop per unit time: minimised numerically (Brent's method in log
+        time, polished by solving the first-order condition ``T l(T) = C_r + L(T)``).
+    max_interval
+        Upper end of the numeric search, in the curve's time unit.
+
+    Examples
+    --------
+    >>> optimal_retrain_interval(500.0, decay_rate=10.0).interval
+    10.0
+    >>> curve = DecayCurve("linear", initial=0.9, rate=0.001)
+    >>> round(optimal_retrain_interval(500.0, curve=curve, value_per_unit=10_000).interval, 9)
+    10.0
+    """
+    check_params(
+        "optimal_retrain_interval",
+        {
+            "retrain_cost": retrain_cost,
+            "value_per_unit": value_per_unit,
+            "max_interval": max_interval,
+        },
+        {
+            "retrain_cost": [Interval(float, 0, None, "neither")],
+            "value_per_unit": [Interval(float, 0, None, "neither")],
+            "max_interval": [Interval(float, 0, None, "neither")],
+        },
+    )
+    if (decay_rate is None) == (curve is None):
+        raise ConfigError(
+            "optimal_retrain_interval needs exactly one of decay_rate= (linear decay, closed "
+            "form) or curve= (numeric).",
+            parameter="curve",
+        )
+    if decay_rate is not None:
+        check_params(
+            "optimal_retrain_interval",
+            {"decay_rate": decay_rate},
+            {"decay_rate": [Interval(float, 0, None, "neither")]},
+        )
+        t_star = math.sqrt(2.0 * retrain_cost / decay_rate)
+        return RetrainPlan(
+            t_star, math.sqrt(2.0 * retrain_cost * decay_rate), retrain_cost, "closed form"
+        )
+    assert curve is not None  # noqa: S101 - narrowed by the check above
+    rate, cumulative = _rates(curve, value_per_unit)
+
+    def g(log_t: float) -> float:
+        t = math.exp(log_t)
+        return (retrain_cost + cumulative(t)) / t
+
+    lo, hi = math.log(max_interval) - 40.0, math.log(max_interval)
+    res = optimize.minimize_scalar(g, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+    t_opt = math.exp(float(res.x))
+
+    def foc(t: float) -> float:
+        return t * rate(t) - retrain_cost - cumulative(t)
+
+    a, b = t_opt / 1.5, min(t_opt * 1.5, max_interval)
+    if foc(a) < 0.0 < foc(b):
+        t_opt = float(optimize.brentq(foc, a, b, xtol=1e-14 * t_opt, rtol=1e-14))
+    at_bound = t_opt >= max_interval * (1.0 - 1e-6)
+    return RetrainPlan(t_opt, g(math.log(t_opt)), retrain_cost, "numeric", at_bound)
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """Whether to retrain now: the avoidable loss over the horizon against the cost."""
+
+    retrain: bool
+    expected_loss: float
+    retrain_cost: float
+    horizon: float
+    age: float
+
+    @property
+    def reason(self) -> str:
+        """The decision in words."""
+        op = ">" if self.retrain else "<="
+        return (
+            f"expected avoidable loss over the next {self.horizon:g} "
+            f"({self.expected_loss:,.2f}) {op} retraining cost ({self.retrain_cost:,.2f})"
+        )
+
+
+def should_retrain(
+    age: float,
+    *,
+    curve: DropCurve,
+    horizon: float,
+    retrain_cost: float,
+    value_per_unit: float = 1.0,
+) -> RetrainDecision:
+    """Retrain when the loss avoided over ``horizon`` exceeds the retraining cost.
+
+    The avoidable loss is what keeping the current model (age ``age``) loses over the
+    next ``horizon`` compared with a freshly trained one:
+    ``value_per_unit * (L(age + horizon) - L(age) - L(horizon))``, ``L`` the cumulative
+    drop.
+
+    Examples
+    --------
+    >>> curve = DecayCurve("linear", initial=0.9, rate=0.001)
+    >>> should_retrain(30, curve=curve, horizon=7, retrain_cost=500, value_per_unit=10_000)
+    RetrainDecision(retrain=True, expected_loss=2100.0..., retrain_cost=500, horizon=7, age=30)
+    """
+    check_params(
+        "should_retrain",
+        {
+            "age": age,
+            "horizon": horizon,
+            "retrain_cost": retrain_cost,
+            "value_per_unit": value_per_unit,
+        },
+        {
+            "age": [Interval(float, 0, None)],
+            "horizon": [Interval(float, 0, None, "neither")],
+            "retrain_cost": [Interval(float, 0, None)],
+            "value_per_unit": [Interval(float, 0, None, "neither")],
+        },
+    )
+    _, cumulative = _rates(curve, value_per_unit)
+    loss = cumulative(age + horizon) - cumulative(age) - cumulative(horizon)
+    return RetrainDecision(loss > retrain_cost, loss, retrain_cost, horizon, age)
