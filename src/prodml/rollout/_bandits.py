@@ -1,0 +1,424 @@
+"""Multi-armed bandits: the shared base, epsilon-greedy and UCB1.
+
+Thompson sampling lives in ``_thompson``.
+
+The hot paths (``choose``, ``update``) are plain Python on lists with a lock around them:
+no numpy call, no validation beyond a finiteness check, so a single call costs about a
+microsecond. Randomness comes from :class:`random.Random`, whose whole state is a tuple
+of integers, so it round-trips through JSON and a restored bandit draws exactly the
+same arms as the original would have.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from prodml._params import NONE, Interval, check_params
+from prodml.errors import PolicyError
+from prodml.rollout._base import PolicyBase, check_state
+
+__all__ = ["UCB1", "Bandit", "EpsilonGreedy"]
+
+_B = TypeVar("_B", bound="Bandit")
+
+
+class Bandit(PolicyBase):
+    """Shared state of every bandit: per-arm count, mean and squared deviations.
+
+    Subclasses implement :meth:`_pick` (the index of the arm to play), called with the
+    lock held.
+    """
+
+    _kind: ClassVar[str] = "Bandit"
+
+    def __init__(self, arms: Sequence[str], *, seed: int | None = None) -> None:
+        super().__init__()
+        self.arms = arms
+        self.seed = seed
+        self._ready = False
+
+    # -- setup -------------------------------------------------------------------------
+    def _check(self) -> None:
+        """Validate settings; subclasses extend with their own parameters."""
+        arms = self.arms
+        if isinstance(arms, str) or not isinstance(arms, Sequence) or len(arms) < 1:
+            raise PolicyError(f"{self._kind} needs a non-empty list of arm names. Got {arms!r}.")
+        for a in arms:
+            if not isinstance(a, str) or not a:
+                raise PolicyError(f"{self._kind}: arm names must be non-empty strings. Got {a!r}.")
+        if len(set(arms)) != len(arms):
+            raise PolicyError(f"{self._kind}: arm names must be unique. Got {list(arms)}.")
+        check_params(self._kind, {"seed": self.seed}, {"seed": [Interval(int, 0, None), NONE]})
+
+    def _setup(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            self._check()
+            self._names: tuple[str, ...] = tuple(self.arms)
+            self._index = {a: i for i, a in enumerate(self._names)}
+            k = len(self._names)
+            self._n: list[int] = [0] * k
+            self._mean: list[float] = [0.0] * k
+            self._m2: list[float] = [0.0] * k
+            self._t = 0
+            self._rng = random.Random(self.seed)  # noqa: S311 - not for cryptography
+            self._random = self._rng.random
+            self._low, self._high = self._reward_range()
+            self._init_extra()
+            self._ready = True
+
+    def _init_extra(self) -> None:
+        """Hook run once, with the lock held, at the end of setup."""
+
+    def _reward_range(self) -> tuple[float, float]:
+        """Finite bounds of a valid reward (the largest floats by default)."""
+        return -sys.float_info.max, sys.float_info.max
+
+    # -- public API --------------------------------------------------------------------
+    def choose(self) -> str:
+        """Return the arm to play next."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            return self._names[self._pick()]
+
+    def choose_many(self, n: int) -> list[str]:
+        """Return ``n`` arms, exactly as ``n`` calls of :meth:`choose` would (no updates between).
+
+        Raises
+        ------
+        ConfigError
+            When ``n`` is not an int >= 0.
+        """
+        check_params(f"{self._kind}.choose_many", {"n": n}, {"n": [Interval(int, 0, None)]})
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            names, pick = self._names, self._pick
+            return [names[pick()] for _ in range(n)]
+
+    def _arm_index(self, arm: str) -> int:
+        try:
+            return self._index[arm]
+        except (KeyError, TypeError):
+            raise PolicyError(
+                f"{self._kind}: unknown arm {arm!r}; arms are {list(self._names)}.", variant=arm
+            ) from None
+
+    def _check_reward(self, arm: str, reward: float) -> float:
+        try:
+            r = float(reward)
+        except (TypeError, ValueError, OverflowError):
+            raise PolicyError(
+                f"{self._kind}: the reward of arm {arm!r} must be a number. Got {reward!r}.",
+                variant=arm,
+            ) from None
+        if not math.isfinite(r):
+            raise PolicyError(
+                f"{self._kind}: the reward of arm {arm!r} must be finite. Got {reward!r}.",
+                variant=arm,
+            )
+        return r
+
+    def update(self, arm: str, reward: float) -> None:
+        """Record the ``reward`` obtained by playing ``arm``.
+
+        Raises
+        ------
+        PolicyError
+            For an unknown arm or a NaN, infinite or out-of-range reward.
+        """
+        if not self._ready:
+            self._setup()
+        try:
+            i = self._index[arm]
+        except (KeyError, TypeError):
+            i = self._arm_index(arm)
+        # Fast path: a plain number inside the range (NaN and inf fail the comparison).
+        tr = type(reward)
+        if (tr is float or tr is int) and self._low <= reward <= self._high:
+            r = reward
+        else:
+            r = self._check_reward(arm, reward)
+        with self._lock:
+            n = self._n[i] + 1
+            mean = self._mean[i]
+            delta = r - mean
+            mean += delta / n
+            self._n[i] = n
+            self._mean[i] = mean
+            self._m2[i] += delta * (r - mean)
+            self._t += 1
+            self._after_update(i)
+
+    def update_many(self, arms: Sequence[str], rewards: ArrayLike) -> None:
+        """Record many ``(arm, reward)`` pairs; all are validated before any is applied.
+
+        The result equals calling :meth:`update` on each pair in order, to float rounding.
+
+        Raises
+        ------
+        PolicyError
+            When the lengths differ, or for the first unknown arm or bad reward.
+        """
+        if not self._ready:
+            self._setup()
+        arm_list = list(arms)
+        try:
+            values = np.asarray(rewards, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise PolicyError(f"{self._kind}.update_many: rewards must be numeric.") from None
+        if values.size != len(arm_list):
+            raise PolicyError(
+                f"{self._kind}.update_many: got {len(arm_list)} arms and {values.size} rewards."
+            )
+        index = self._index
+        try:
+            idx = np.array([index[a] for a in arm_list], dtype=np.intp)
+        except (KeyError, TypeError):
+            for a in arm_list:  # name the first unknown arm
+                self._arm_index(a)
+            raise  # pragma: no cover - _arm_index raised above
+        bad = ~np.isfinite(values)
+        if bad.any():
+            j = int(np.argmax(bad))
+            self._check_reward(arm_list[j], values[j])
+        for j in self._invalid_rewards(values):
+            self._check_reward(arm_list[j], values[j])
+        k = len(self._names)
+        counts = np.bincount(idx, minlength=k)
+        sums = np.bincount(idx, weights=values, minlength=k)
+        batch_means = sums / np.maximum(counts, 1)
+        dev = values - batch_means[idx]  # two-pass: squared deviations from the batch mean
+        m2s = np.bincount(idx, weights=dev * dev, minlength=k)
+        with self._lock:
+            for i in np.flatnonzero(counts).tolist():
+                nb = int(counts[i])
+                mb = float(batch_means[i])
+                m2b = float(m2s[i])
+                na, ma = self._n[i], self._mean[i]
+                n = na + nb
+                delta = mb - ma
+                self._mean[i] = ma + delta * nb / n
+                self._m2[i] += m2b + delta * delta * na * nb / n
+                self._n[i] = n
+            self._t += len(arm_list)
+            self._after_update_all()
+
+    def _invalid_rewards(self, values: np.ndarray) -> list[int]:
+        """Positions of rewards outside the bandit's range (none by default)."""
+        return []
+
+    def _after_update(self, i: int) -> None:
+        """Hook run with the lock held after arm ``i`` was updated."""
+
+    def _after_update_all(self) -> None:
+        """Hook run with the lock held after a batch update."""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of rewards recorded per arm."""
+        self._setup()
+        with self._lock:
+            return dict(zip(self._names, self._n, strict=True))
+
+    @property
+    def means(self) -> dict[str, float]:
+        """Mean reward per arm (0.0 for an arm never updated)."""
+        self._setup()
+        with self._lock:
+            return dict(zip(self._names, self._mean, strict=True))
+
+    # -- state -------------------------------------------------------------------------
+    def _params(self) -> dict[str, Any]:
+        return {"arms": list(self.arms), "seed": self.seed}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return settings, per-arm statistics and the RNG state as a JSON-safe dict."""
+        self._setup()
+        with self._lock:
+            version, internal, gauss = self._rng.getstate()
+            return {
+                **self._header(),
+                "params": self._params(),
+                "n": list(self._n),
+                "mean": list(self._mean),
+                "m2": list(self._m2),
+                "t": self._t,
+                "rng": [version, list(internal), gauss],
+            }
+
+    @classmethod
+    def from_dict(cls: type[_B], data: Mapping[str, Any]) -> _B:
+        """Rebuild a bandit written by :meth:`to_dict`; it continues exactly where it was."""
+        check_state(data, cls._kind)
+        try:
+            bandit = cls(**data["params"])
+            bandit._setup()
+            k = len(bandit._names)
+            n, mean, m2 = list(data["n"]), list(data["mean"]), list(data["m2"])
+            if not len(n) == len(mean) == len(m2) == k:
+                raise PolicyError(f"Stored {cls._kind} state has statistics for the wrong arms.")
+            bandit._n = [int(x) for x in n]
+            bandit._mean = [float(x) for x in mean]
+            bandit._m2 = [float(x) for x in m2]
+            bandit._t = int(data["t"])
+            version, internal, gauss = data["rng"]
+            bandit._rng.setstate((version, tuple(internal), gauss))
+        except (KeyError, TypeError, ValueError) as err:
+            if isinstance(err, PolicyError):
+                raise
+            raise PolicyError(f"Stored {cls._kind} state is malformed: {err!r}.") from err
+        bandit._after_update_all()
+        return bandit
+
+    def _pick(self) -> int:  # pragma: no cover - every bandit overrides
+        raise NotImplementedError
+
+
+class EpsilonGreedy(Bandit):
+    """Play the best arm so far, and a uniformly random arm with probability ``epsilon``.
+
+    Ties go to the arm listed first. The best arm is tracked on update, so ``choose`` is
+    O(1).
+
+    Parameters
+    ----------
+    arms
+        Arm names.
+    epsilon
+        Exploration probability, in [0, 1].
+    seed
+        Seed of the random generator, for reproducible choices.
+
+    Examples
+    --------
+    >>> bandit = EpsilonGreedy(["a", "b"], epsilon=0.1, seed=7)
+    >>> bandit.update_many(["a", "b", "b"], [0.0, 1.0, 1.0])
+    >>> bandit.choose_many(8)
+    ['b', 'b', 'b', 'b', 'b', 'b', 'a', 'a']
+    """
+
+    _kind: ClassVar[str] = "EpsilonGreedy"
+
+    def __init__(
+        self, arms: Sequence[str], *, epsilon: float = 0.1, seed: int | None = None
+    ) -> None:
+        super().__init__(arms, seed=seed)
+        self.epsilon = epsilon
+
+    def _check(self) -> None:
+        super()._check()
+        check_params(self._kind, {"epsilon": self.epsilon}, {"epsilon": [Interval(float, 0, 1)]})
+
+    def _init_extra(self) -> None:
+        self._best = 0
+        self._eps = float(self.epsilon)
+
+    def _after_update(self, i: int) -> None:
+        best = self._best
+        if i == best:
+            self._after_update_all()
+        elif self._mean[i] > self._mean[best] or (self._mean[i] == self._mean[best] and i < best):
+            self._best = i
+
+    def _after_update_all(self) -> None:
+        m = self._mean
+        self._best = m.index(max(m))
+
+    def _pick(self) -> int:
+        rand = self._random
+        if rand() < self._eps:
+            return int(rand() * len(self._names))
+        return self._best
+
+    def choose(self) -> str:
+        """Return the arm to play next.
+
+        Lock-free: one draw of the (internally locked) generator and one read of the
+        best arm's index, which updates replace atomically.
+        """
+        if not self._ready:
+            self._setup()
+        rand = self._random
+        if rand() < self._eps:
+            return self._names[int(rand() * len(self._names))]
+        return self._names[self._best]
+
+    def _params(self) -> dict[str, Any]:
+        return {**super()._params(), "epsilon": self.epsilon}
+
+
+class UCB1(Bandit):
+    """Upper confidence bound: play ``argmax mean + c * sqrt(2 ln t / n)``.
+
+    Every arm is played once first, in order. Rewards are assumed to lie in [0, 1] for
+    the usual regret guarantee; ``c`` scales exploration for other ranges.
+
+    Parameters
+    ----------
+    arms
+        Arm names.
+    c
+        Exploration multiplier (1 is the textbook UCB1).
+    seed
+        Unused by the rule itself (it is deterministic); kept for a uniform interface.
+
+    Examples
+    --------
+    >>> bandit = UCB1(["a", "b"])
+    >>> bandit.choose(), bandit.update("a", 1.0), bandit.choose()
+    ('a', None, 'b')
+    """
+
+    _kind: ClassVar[str] = "UCB1"
+
+    def __init__(self, arms: Sequence[str], *, c: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(arms, seed=seed)
+        self.c = c
+
+    def _check(self) -> None:
+        super()._check()
+        check_params(self._kind, {"c": self.c}, {"c": [Interval(float, 0, None)]})
+
+    def _init_extra(self) -> None:
+        self._cached = -1
+
+    def _after_update(self, i: int) -> None:
+        self._cached = -1
+
+    def _after_update_all(self) -> None:
+        self._cached = -1
+
+    def choose(self) -> str:
+        """Return the arm to play next (cached until the next update)."""
+        if self._ready:
+            cached = self._cached
+            if cached >= 0:
+                return self._names[cached]
+        return super().choose()
+
+    def _pick(self) -> int:
+        # Deterministic given the counts: computed once per update, not once per call.
+        if self._cached >= 0:
+            return self._cached
+        ns = self._n
+        if 0 in ns:
+            self._cached = ns.index(0)
+            return self._cached
+        log_t = 2.0 * math.log(self._t)
+        c, sqrt = float(self.c), math.sqrt
+        scores = [m + c * sqrt(log_t / n) for m, n in zip(self._mean, ns, strict=True)]
+        self._cached = scores.index(max(scores))
+        return self._cached
+
+    def _params(self) -> dict[str, Any]:
+        return {**super()._params(), "c": self.c}

@@ -1,0 +1,100 @@
+"""Shared machinery of rollout policies: a lock, a decision log and JSON round-trips."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from prodml.errors import PolicyError
+from prodml.rollout._decision import Decision
+
+__all__ = ["FORMAT_VERSION", "PolicyBase", "check_state"]
+
+FORMAT_VERSION = 1
+"""Version of the JSON state format written by every policy's ``to_dict``."""
+
+_P = TypeVar("_P", bound="PolicyBase")
+
+
+def check_state(data: Mapping[str, Any], kind: str) -> None:
+    """Check that stored state was written by ``kind`` in a format this version reads."""
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"Stored {kind} state must be a dict. Got {type(data).__name__}.")
+    if data.get("type") != kind:
+        raise PolicyError(f"Stored state is of type {data.get('type')!r}, not {kind!r}.")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise PolicyError(
+            f"Stored {kind} state has format_version {data.get('format_version')!r}; "
+            f"this prodml reads version {FORMAT_VERSION}."
+        )
+
+
+class PolicyBase:
+    """A lock around mutations, an auditable decision log and JSON helpers."""
+
+    _kind: ClassVar[str] = "PolicyBase"
+
+    def __init__(self) -> None:
+        # Re-entrant: evaluate() calls helpers that take the lock themselves.
+        self._lock = threading.RLock()
+        self._log: list[Decision] = []
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """Every decision taken so far, oldest first (a copy: the audit log)."""
+        with self._lock:
+            return list(self._log)
+
+    def _record(self, decision: Decision) -> Decision:
+        """Append ``decision`` to the log and return it.
+
+        A ``hold`` or ``pause`` repeating the last entry's action and reason replaces
+        it (with its evidence and time, and a ``repeats`` count), so a service that
+        evaluates after every request does not grow the log without bound.
+        """
+        last = self._log[-1] if self._log else None
+        if (
+            last is not None
+            and decision.action in ("hold", "pause")
+            and (last.action, last.reason) == (decision.action, decision.reason)
+        ):
+            repeats = int(last.evidence.get("repeats", 1)) + 1
+            decision = Decision(
+                decision.action,
+                decision.reason,
+                {**decision.evidence, "repeats": repeats},
+                time=decision.time,
+            )
+            self._log[-1] = decision
+        else:
+            self._log.append(decision)
+        return decision
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every policy overrides
+        """Return the full state as a JSON-safe dict."""
+        raise NotImplementedError
+
+    def to_json(self) -> str:
+        """Return the full state as a JSON string (see ``to_dict``)."""
+        return json.dumps(self.to_dict(), allow_nan=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls: type[_P], text: str, **kwargs: Any) -> _P:
+        """Rebuild a policy from :meth:`to_json` output; ``kwargs`` go to ``from_dict``."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise PolicyError(f"Stored {cls._kind} state is not valid JSON: {err}") from err
+        builder: Callable[..., _P] = getattr(cls, "from_dict")  # noqa: B009 - typed hook
+        return builder(data, **kwargs)
+
+    def _header(self) -> dict[str, Any]:
+        return {"type": self._kind, "format_version": FORMAT_VERSION}
+
+    def _log_to_list(self) -> list[dict[str, Any]]:
+        return [d.to_dict() for d in self._log]
+
+    def _log_from_list(self, items: list[dict[str, Any]]) -> None:
+        self._log = [Decision.from_dict(d) for d in items]

@@ -1,0 +1,266 @@
+"""Blue-green deployment: verify a preview environment, then switch all traffic at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from numpy.typing import ArrayLike
+
+from prodml._params import Interval, TypeOf, check_params
+from prodml.errors import PolicyError
+from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout._decision import Action, Decision
+from prodml.rollout._gates import Gate, MetricStore
+from prodml.rollout._hashing import Key
+
+__all__ = ["BlueGreen"]
+
+
+class BlueGreen(PolicyBase):
+    """Keep live traffic on the active environment while the preview is verified.
+
+    During the *preview* phase every key routes to ``active``; the service sends its
+    verification traffic (smoke tests, replayed requests) to the preview and reports the
+    results with ``observe(preview, ...)``. :meth:`evaluate` then tests the gates on the
+    preview (relative gates compare it with the active environment's metrics):
+
+    * all gates pass with ``min_samples`` each: ``promote`` (with ``auto_switch`` the
+      switch happens at once; otherwise call :meth:`switch`);
+    * a gate fails: ``rollback`` (the preview is discarded, traffic never moved);
+    * otherwise ``hold``: no data and inconclusive never count as a pass.
+
+    After a switch, :meth:`rollback` moves all traffic back to ``active`` instantly (keep
+    it running until you are sure). For the next release, build a new policy with the
+    roles swapped.
+
+    Parameters
+    ----------
+    active, preview
+        Names of the live ("blue") and the new ("green") environment.
+    gates
+        Checks on the preview's metrics.
+    alpha, min_samples, sequential
+        As in :class:`~prodml.rollout.Canary`.
+    auto_switch
+        Switch traffic as soon as verification passes.
+    clock
+        Callable returning seconds, stamped on decisions.
+
+    Examples
+    --------
+    >>> bg = BlueGreen("blue", "green", gates=[Gate("error", threshold=0.05)], clock=lambda: 1.0)
+    >>> bg.route("user-1")
+    'blue'
+    >>> bg.observe_many("green", error=[0.0] * 500)
+    >>> bg.evaluate().action, bg.route("user-1")
+    ('promote', 'green')
+    >>> bg.rollback().action, bg.route("user-1")
+    ('rollback', 'blue')
+    """
+
+    _kind = "BlueGreen"
+
+    def __init__(
+        self,
+        active: str = "blue",
+        preview: str = "green",
+        *,
+        gates: Sequence[Gate] = (),
+        alpha: float = 0.05,
+        min_samples: int = 100,
+        sequential: bool = True,
+        auto_switch: bool = True,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.active = active
+        self.preview = preview
+        self.gates = gates
+        self.alpha = alpha
+        self.min_samples = min_samples
+        self.sequential = sequential
+        self.auto_switch = auto_switch
+        self.clock = clock
+        self._ready = False
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "min_samples": self.min_samples,
+            "sequential": self.sequential,
+            "auto_switch": self.auto_switch,
+        }
+
+    def _setup(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            check_params(
+                "BlueGreen",
+                {**self._params(), "active": self.active, "preview": self.preview},
+                {
+                    "active": [TypeOf(str, "a str")],
+                    "preview": [TypeOf(str, "a str")],
+                    "alpha": [Interval(float, 0, 1, "neither")],
+                    "min_samples": [Interval(int, 1, None)],
+                    "sequential": [TypeOf(bool, "a bool")],
+                    "auto_switch": [TypeOf(bool, "a bool")],
+                },
+            )
+            if self.active == self.preview:
+                raise PolicyError(f"BlueGreen: active and preview are both {self.active!r}.")
+            self._gates = tuple(self.gates)
+            for g in self._gates:
+                if not isinstance(g, Gate):
+                    raise PolicyError(f"BlueGreen: gates must be Gate objects. Got {g!r}.")
+            self._store = MetricStore((self.active, self.preview), self._gates)
+            # phase: "preview" (verifying), "verified" (passed, waiting for switch),
+            # "switched" (preview is live), "discarded" (verification failed).
+            self._phase = "preview"
+            self._live = self.active
+            self._ready = True
+
+    @property
+    def phase(self) -> str:
+        """``preview``, ``verified``, ``switched`` or ``discarded``."""
+        self._setup()
+        return self._phase
+
+    @property
+    def live(self) -> str:
+        """The environment serving traffic now."""
+        self._setup()
+        return self._live
+
+    def route(self, key: Key) -> str:
+        """Return the live environment (every key goes to the same one)."""
+        if not self._ready:
+            self._setup()
+        return self._live
+
+    def observe(self, variant: str, **metrics: float) -> None:
+        """Record one request's metrics for ``variant`` (active or preview)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe(variant, metrics)
+
+    def observe_many(self, variant: str, **metrics: ArrayLike) -> None:
+        """Record many requests' metrics at once (equal-length arrays)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe_many(variant, metrics)
+
+    def _now(self) -> float:
+        return float((self.clock or time.time)())
+
+    def evaluate(self) -> Decision:
+        """Verify the preview against the gates and decide (logged)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            if self._phase in ("switched", "discarded"):
+                return self._log[-1]
+            results = [
+                self._store.evaluate(
+                    g,
+                    self.preview,
+                    self.active,
+                    alpha=self.alpha,
+                    min_samples=self.min_samples,
+                    sequential=self.sequential,
+                )
+                for g in self._gates
+            ]
+            evidence: dict[str, Any] = {
+                "phase": self._phase,
+                "requests": dict(self._store.requests),
+            }
+            evidence["gates"] = results
+            failed = [r["gate"] for r in results if r["verdict"] == "fail"]
+            action: Action
+            if failed:
+                action, reason = "rollback", f"verification failed: {'; '.join(failed)}"
+                self._phase = "discarded"
+            elif self._store.requests[self.preview] < self.min_samples:
+                action = "hold"
+                reason = f"waiting for {self.min_samples} verification requests"
+            elif all(r["verdict"] == "pass" for r in results):
+                action, reason = "promote", "verification passed"
+                self._phase = "verified"
+                if self.auto_switch:
+                    self._phase, self._live = "switched", self.preview
+                    reason += "; switched"
+            else:
+                pending = [
+                    f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
+                ]
+                action, reason = "hold", f"gates not passed yet: {'; '.join(pending)}"
+            return self._record(Decision(action, reason, evidence, time=self._now()))
+
+    def switch(self, reason: str = "switched by operator") -> Decision:
+        """Send all traffic to the preview now (after verification, or overriding it)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            if self._phase == "switched":
+                raise PolicyError("BlueGreen: traffic is already on the preview.")
+            self._phase, self._live = "switched", self.preview
+            evidence = {"manual": True, "requests": dict(self._store.requests)}
+            return self._record(Decision("promote", reason, evidence, time=self._now()))
+
+    def rollback(self, reason: str = "rolled back by operator") -> Decision:
+        """Send all traffic back to the previous environment now."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._phase, self._live = "discarded", self.active
+            evidence = {"manual": True, "requests": dict(self._store.requests)}
+            return self._record(Decision("rollback", reason, evidence, time=self._now()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return settings, phase, metric summaries and the decision log (JSON-safe)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            return {
+                **self._header(),
+                "active": self.active,
+                "preview": self.preview,
+                "params": self._params(),
+                "gates": [g.to_dict() for g in self._gates],
+                "phase": self._phase,
+                "live": self._live,
+                "metrics": self._store.to_dict(),
+                "log": self._log_to_list(),
+            }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, clock: Callable[[], float] | None = None
+    ) -> BlueGreen:
+        """Rebuild a blue-green policy written by :meth:`to_dict`."""
+        check_state(data, cls._kind)
+        try:
+            bg = cls(
+                data["active"],
+                data["preview"],
+                gates=[Gate.from_dict(g) for g in data["gates"]],
+                clock=clock,
+                **data["params"],
+            )
+            bg._setup()
+            bg._phase = str(data["phase"])
+            bg._live = str(data["live"])
+            if bg._phase not in ("preview", "verified", "switched", "discarded"):
+                raise PolicyError(f"Stored BlueGreen state has an unknown phase {bg._phase!r}.")
+            if bg._live not in (bg.active, bg.preview):
+                raise PolicyError(f"Stored BlueGreen state serves an unknown {bg._live!r}.")
+            bg._store.load(data["metrics"])
+            bg._log_from_list(data["log"])
+        except (KeyError, TypeError) as err:
+            raise PolicyError(f"Stored BlueGreen state is malformed: {err!r}.") from err
+        return bg

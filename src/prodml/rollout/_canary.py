@@ -1,0 +1,437 @@
+"""Canary rollout: a candidate takes growing shares of traffic while guardrails hold."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from numpy.typing import ArrayLike
+
+from prodml._params import Interval, OneOf, TypeOf, check_params
+from prodml.errors import PolicyError
+from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout._decision import Action, Decision
+from prodml.rollout._gates import Gate, MetricStore
+from prodml.rollout._hashing import Key
+from prodml.rollout._router import Router
+
+__all__ = ["DEFAULT_GATES", "DEFAULT_STEPS", "Canary", "Step"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a canary: the candidate's share and how long to watch it.
+
+    Parameters
+    ----------
+    weight
+        Share of traffic routed to the candidate, in (0, 1].
+    min_samples
+        Candidate requests to observe during this step before it may advance.
+    min_duration
+        Seconds to stay at this step before it may advance.
+    """
+
+    weight: float
+    min_samples: int = 1000
+    min_duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the step as a JSON-safe dict."""
+        return asdict(self)
+
+
+DEFAULT_STEPS = (Step(0.05), Step(0.25), Step(0.5))
+"""5 %, 25 %, 50 % of traffic, 1000 candidate requests each, then promote."""
+
+DEFAULT_GATES = (Gate("error_rate", ratio=1.1),)
+"""Candidate error rate at most 1.1 x the baseline's."""
+
+
+def _as_step(step: object, i: int) -> Step:
+    if isinstance(step, Step):
+        s = step
+    elif isinstance(step, Mapping):
+        try:
+            s = Step(**step)
+        except TypeError as err:
+            raise PolicyError(f"Canary: step {i} is not a valid step: {err}.") from err
+    elif isinstance(step, int | float) and not isinstance(step, bool):
+        s = Step(float(step))
+    else:
+        raise PolicyError(f"Canary: step {i} must be a Step, a dict or a weight. Got {step!r}.")
+    try:
+        check_params(
+            f"Canary step {i}",
+            asdict(s),
+            {
+                "weight": [Interval(float, 0, 1, "right")],
+                "min_samples": [Interval(int, 0, None)],
+                "min_duration": [Interval(float, 0, None)],
+            },
+        )
+    except ValueError as err:
+        raise PolicyError(str(err)) from err
+    return s
+
+
+class Canary(PolicyBase):
+    """Shift traffic to a candidate step by step, promoting or rolling back on guardrails.
+
+    At each step the candidate gets ``step.weight`` of the keys (sticky: a key routed to
+    the candidate at 5 % stays there at 25 %). :meth:`evaluate` tests every gate on all
+    data observed so far and decides:
+
+    * ``rollback`` (or ``pause`` with ``on_failure="pause"``) as soon as a gate *fails*;
+    * ``hold`` while the step's ``min_samples`` / ``min_duration`` are not reached, or
+      while a gate is *inconclusive* or has *no data* (neither ever counts as a pass);
+    * ``advance`` to the next step when every gate passes, and ``promote`` after the
+      last step.
+
+    Gates use always-valid intervals by default, so evaluating after every request does
+    not raise the chance of a false rollback above ``alpha``.
+
+    Parameters
+    ----------
+    steps
+        Increasing candidate weights, as :class:`Step`, dicts or plain floats.
+    gates
+        Guardrails on the candidate's metrics; default ``error_rate <= 1.1 x baseline``.
+    baseline, candidate
+        Variant names, as used by :meth:`route` and :meth:`observe`.
+    alpha
+        Error probability of each gate's interval.
+    min_samples
+        Observations per variant a gate needs before it can pass or fail.
+    sequential
+        Use always-valid intervals (safe under continuous evaluation); ``False`` uses a
+        fixed-horizon interval, valid only if you evaluate once per step.
+    on_failure
+        ``"rollback"`` or ``"pause"`` (stop and wait for :meth:`resume`, :meth:`promote`
+        or :meth:`rollback`) when a gate fails.
+    salt
+        Routing salt; use one per rollout.
+    clock
+        Callable returning seconds (default :func:`time.time`); inject one in tests.
+
+    Examples
+    --------
+    >>> now = [0.0]
+    >>> canary = Canary(
+    ...     steps=[Step(0.1, min_samples=200), Step(0.5, min_samples=200)],
+    ...     gates=[Gate("error_rate", threshold=0.1)],
+    ...     clock=lambda: now[0],
+    ... )
+    >>> canary.observe_summary("candidate", 2000, {"error_rate": 0.01})
+    >>> canary.evaluate().action, canary.weight
+    ('advance', 0.5)
+    >>> canary.observe_summary("candidate", 2000, {"error_rate": 0.01})
+    >>> canary.evaluate().action, canary.state, canary.weight
+    ('promote', 'promoted', 1.0)
+    """
+
+    _kind = "Canary"
+
+    def __init__(
+        self,
+        steps: Sequence[Step | Mapping[str, Any] | float] = DEFAULT_STEPS,
+        gates: Sequence[Gate] = DEFAULT_GATES,
+        *,
+        baseline: str = "baseline",
+        candidate: str = "candidate",
+        alpha: float = 0.05,
+        min_samples: int = 100,
+        sequential: bool = True,
+        on_failure: str = "rollback",
+        salt: str = "",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.steps = steps
+        self.gates = gates
+        self.baseline = baseline
+        self.candidate = candidate
+        self.alpha = alpha
+        self.min_samples = min_samples
+        self.sequential = sequential
+        self.on_failure = on_failure
+        self.salt = salt
+        self.clock = clock
+        self._ready = False
+
+    # -- setup -------------------------------------------------------------------------
+    def _setup(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            check_params(
+                "Canary",
+                self._params(),
+                {
+                    "baseline": [TypeOf(str, "a str")],
+                    "candidate": [TypeOf(str, "a str")],
+                    "alpha": [Interval(float, 0, 1, "neither")],
+                    "min_samples": [Interval(int, 1, None)],
+                    "sequential": [TypeOf(bool, "a bool")],
+                    "on_failure": [OneOf(("rollback", "pause"))],
+                    "salt": [TypeOf(str, "a str")],
+                },
+            )
+            if self.baseline == self.candidate:
+                raise PolicyError(f"Canary: baseline and candidate are both {self.baseline!r}.")
+            if isinstance(self.steps, str | bytes) or not self.steps:
+                raise PolicyError(f"Canary needs at least one step. Got {self.steps!r}.")
+            self._steps = tuple(_as_step(s, i) for i, s in enumerate(self.steps))
+            for i in range(1, len(self._steps)):
+                if self._steps[i].weight <= self._steps[i - 1].weight:
+                    raise PolicyError(
+                        f"Canary: step weights must increase. Step {i} has weight "
+                        f"{self._steps[i].weight} after {self._steps[i - 1].weight}."
+                    )
+            self._gates = tuple(self.gates)
+            for g in self._gates:
+                if not isinstance(g, Gate):
+                    raise PolicyError(f"Canary: gates must be Gate objects. Got {g!r}.")
+            self._clock = self.clock or time.time
+            self._store = MetricStore((self.baseline, self.candidate), self._gates)
+            self._state = "running"
+            self._step = 0
+            self._router = Router(self._weights(), salt=self.salt)
+            self._step_started = float(self._clock())
+            self._step_start_n = 0
+            self._ready = True
+
+    def _weights(self) -> dict[str, float]:
+        w = {"running": None, "paused": None, "promoted": 1.0, "rolled_back": 0.0}[self._state]
+        if w is None:
+            w = self._steps[self._step].weight
+        # Candidate first: its range starts at 0 and only grows with the weight.
+        return {self.candidate: w, self.baseline: 1.0 - w}
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "alpha": self.alpha,
+            "min_samples": self.min_samples,
+            "sequential": self.sequential,
+            "on_failure": self.on_failure,
+            "salt": self.salt,
+        }
+
+    # -- properties --------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """``running``, ``paused``, ``promoted`` or ``rolled_back``."""
+        self._setup()
+        return self._state
+
+    @property
+    def step(self) -> int:
+        """Index of the current step (0-based)."""
+        self._setup()
+        return self._step
+
+    @property
+    def weight(self) -> float:
+        """Share of traffic the candidate gets now."""
+        self._setup()
+        return self._weights()[self.candidate]
+
+    # -- traffic -----------------------------------------------------------------------
+    def route(self, key: Key) -> str:
+        """Return ``baseline`` or ``candidate`` for ``key`` (sticky across steps)."""
+        if not self._ready:
+            self._setup()
+        return self._router.route(key)
+
+    def observe(self, variant: str, **metrics: float) -> None:
+        """Record one request's metrics for ``variant`` (e.g. ``error_rate=0.0``).
+
+        Raises
+        ------
+        PolicyError
+            For an unknown variant or a NaN, infinite or non-numeric value.
+        """
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe(variant, metrics)
+
+    def observe_many(self, variant: str, **metrics: ArrayLike) -> None:
+        """Record many requests' metrics at once (equal-length arrays)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe_many(variant, metrics)
+
+    def observe_summary(
+        self,
+        variant: str,
+        count: int,
+        means: Mapping[str, float],
+        stds: Mapping[str, float] | None = None,
+    ) -> None:
+        """Record ``count`` requests from pre-aggregated means (and stds for non-rates)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe_summary(variant, count, means, stds)
+
+    # -- decisions ---------------------------------------------------------------------
+    def evaluate(self) -> Decision:
+        """Test the gates and decide; the decision is applied and logged.
+
+        Returns
+        -------
+        Decision
+            With ``evidence`` holding the step, weight, sample counts, elapsed time and
+            every gate's verdict, estimate, limit and interval.
+        """
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            if self._state in ("promoted", "rolled_back"):
+                return self._log[-1]
+            now = float(self._clock())
+            st = self._steps[self._step]
+            n_step = self._store.requests[self.candidate] - self._step_start_n
+            elapsed = now - self._step_started
+            results = [
+                self._store.evaluate(
+                    g,
+                    self.candidate,
+                    self.baseline,
+                    alpha=self.alpha,
+                    min_samples=self.min_samples,
+                    sequential=self.sequential,
+                )
+                for g in self._gates
+            ]
+            evidence: dict[str, Any] = {
+                "step": self._step,
+                "weight": st.weight,
+                "state": self._state,
+                "requests": dict(self._store.requests),
+                "step_samples": n_step,
+                "step_elapsed": elapsed,
+                "gates": results,
+            }
+            where = f"step {self._step + 1} of {len(self._steps)} ({st.weight:g})"
+            failed = [r["gate"] for r in results if r["verdict"] == "fail"]
+            action: Action
+            if self._state == "paused":
+                action, reason = "pause", f"{where}: paused; waiting for resume or rollback"
+            elif failed:
+                action = "rollback" if self.on_failure == "rollback" else "pause"
+                reason = f"{where}: gate failed: {'; '.join(failed)}"
+            elif n_step < st.min_samples or elapsed < st.min_duration:
+                action = "hold"
+                reason = (
+                    f"{where}: waiting for {st.min_samples} candidate samples "
+                    f"and {st.min_duration:g} s"
+                )
+            elif all(r["verdict"] == "pass" for r in results):
+                last = self._step == len(self._steps) - 1
+                action = "promote" if last else "advance"
+                reason = f"{where}: every gate passed"
+            else:
+                pending = [
+                    f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
+                ]
+                action, reason = "hold", f"{where}: gates not passed yet: {'; '.join(pending)}"
+            return self._apply(Decision(action, reason, evidence, time=now), now)
+
+    def _apply(self, decision: Decision, now: float) -> Decision:
+        if decision.action == "advance":
+            self._step += 1
+            self._step_started = now
+            self._step_start_n = self._store.requests[self.candidate]
+        elif decision.action == "promote":
+            self._state = "promoted"
+        elif decision.action == "rollback":
+            self._state = "rolled_back"
+        elif decision.action == "pause":
+            self._state = "paused"
+        self._router.set_weights(self._weights())
+        return self._record(decision)
+
+    def _manual(self, action: Action, reason: str, allowed: tuple[str, ...]) -> Decision:
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            if self._state not in allowed:
+                raise PolicyError(f"Canary: cannot {action} a rollout that is {self._state}.")
+            now = float(self._clock())
+            evidence = {"manual": True, "step": self._step, "requests": dict(self._store.requests)}
+            if action == "advance":  # resume: restart the step's clock and samples
+                self._state = "running"
+                self._step_started = now
+                self._step_start_n = self._store.requests[self.candidate]
+                self._router.set_weights(self._weights())
+                return self._record(Decision("hold", reason, evidence, time=now))
+            return self._apply(Decision(action, reason, evidence, time=now), now)
+
+    def pause(self, reason: str = "paused by operator") -> Decision:
+        """Stop progressing (traffic stays where it is) until :meth:`resume`."""
+        return self._manual("pause", reason, ("running",))
+
+    def resume(self, reason: str = "resumed by operator") -> Decision:
+        """Continue a paused rollout; the current step starts over."""
+        return self._manual("advance", reason, ("paused",))
+
+    def promote(self, reason: str = "promoted by operator") -> Decision:
+        """Send all traffic to the candidate now."""
+        return self._manual("promote", reason, ("running", "paused"))
+
+    def rollback(self, reason: str = "rolled back by operator") -> Decision:
+        """Send all traffic back to the baseline now."""
+        return self._manual("rollback", reason, ("running", "paused"))
+
+    # -- state -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Return settings, step, metric summaries and the decision log (JSON-safe)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            return {
+                **self._header(),
+                "params": self._params(),
+                "steps": [s.to_dict() for s in self._steps],
+                "gates": [g.to_dict() for g in self._gates],
+                "state": self._state,
+                "step": self._step,
+                "step_started": self._step_started,
+                "step_start_n": self._step_start_n,
+                "metrics": self._store.to_dict(),
+                "log": self._log_to_list(),
+            }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, clock: Callable[[], float] | None = None
+    ) -> Canary:
+        """Rebuild a canary written by :meth:`to_dict`; ``clock`` is not stored."""
+        check_state(data, cls._kind)
+        try:
+            canary = cls(
+                [Step(**s) for s in data["steps"]],
+                [Gate.from_dict(g) for g in data["gates"]],
+                clock=clock,
+                **data["params"],
+            )
+            canary._setup()
+            canary._state = str(data["state"])
+            canary._step = int(data["step"])
+            canary._step_started = float(data["step_started"])
+            canary._step_start_n = int(data["step_start_n"])
+            canary._store.load(data["metrics"])
+            canary._log_from_list(data["log"])
+            canary._router.set_weights(canary._weights())
+        except (KeyError, TypeError, IndexError, ValueError) as err:
+            if isinstance(err, PolicyError):
+                raise
+            raise PolicyError(f"Stored Canary state is malformed: {err!r}.") from err
+        return canary

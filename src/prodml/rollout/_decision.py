@@ -1,0 +1,104 @@
+"""The outcome of evaluating a rollout policy, with the evidence behind it.
+
+A :class:`Decision` is what a service acts on (advance the canary, promote, roll back)
+and what an auditor reads later: every decision a policy takes is appended to its
+decision log with the metric values, intervals and sample sizes that led to it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from prodml.errors import PolicyError
+
+__all__ = ["ACTIONS", "Action", "Decision", "jsonable"]
+
+Action = Literal["advance", "hold", "promote", "rollback", "pause"]
+ACTIONS: tuple[str, ...] = get_args(Action)
+"""Every action a policy can decide: ``advance``, ``hold``, ``promote``, ``rollback``, ``pause``."""
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` with numpy scalars unwrapped and non-finite floats as ``None``.
+
+    Evidence goes into JSON logs; ``NaN`` is not valid JSON, so an undefined number
+    (a ratio with no baseline) is written as ``null``.
+    """
+    t = type(value)
+    if t is float:
+        return value if math.isfinite(value) else None
+    if t is int or t is str or t is bool or value is None:
+        return value
+    if t is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if hasattr(value, "item"):  # numpy scalar
+        return jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a policy decided, why, and on which numbers.
+
+    Parameters
+    ----------
+    action
+        One of ``advance``, ``hold``, ``promote``, ``rollback``, ``pause``.
+    reason
+        One sentence a person can read in an incident review.
+    evidence
+        JSON-safe details: per-gate estimates, intervals, sample sizes, step, weights.
+    time
+        Clock reading (seconds) when the decision was taken.
+
+    Examples
+    --------
+    >>> d = Decision("hold", "waiting for 1000 samples", {"n": 12}, time=5.0)
+    >>> d.action, Decision.from_dict(d.to_dict()) == d
+    ('hold', True)
+    """
+
+    action: Action
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    time: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise PolicyError(f"A decision's action must be one of {ACTIONS}. Got {self.action!r}.")
+        object.__setattr__(self, "evidence", jsonable(dict(self.evidence)))
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the action ends the rollout (``promote`` or ``rollback``)."""
+        return self.action in ("promote", "rollback")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "evidence": self.evidence,
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """Rebuild a decision written by :meth:`to_dict`."""
+        try:
+            return cls(data["action"], data["reason"], dict(data["evidence"]), data["time"])
+        except KeyError as err:
+            raise PolicyError(f"A stored decision is missing the field {err.args[0]!r}.") from err

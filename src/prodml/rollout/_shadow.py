@@ -1,0 +1,322 @@
+"""Shadow deployment: mirror a share of traffic to a candidate and compare, never serve it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from hashlib import blake2b
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from prodml._params import Interval, TypeOf, check_params
+from prodml.errors import PolicyError
+from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout._decision import Action, Decision
+from prodml.rollout._gates import Gate, MetricStore
+from prodml.rollout._hashing import SPACE, Key, key_bytes
+from prodml.rollout._summary import check_value
+
+__all__ = ["Shadow"]
+
+_AGREEMENT = "agreement"
+_ABS_DIFF = "abs_diff"
+_LATENCY = "latency"
+
+
+class Shadow(PolicyBase):
+    """Send a copy of some requests to a candidate and compare its answers and latency.
+
+    :meth:`route` always answers ``primary``: the candidate's output is only compared,
+    never served. :meth:`should_mirror` says (sticky, by salted hash) whether to also
+    call the candidate for a key; the service then reports both answers with
+    :meth:`compare`. Two outputs *agree* when they are equal, or for numbers when
+    ``|a - b| <= tolerance``; numeric outputs also feed the mean absolute difference.
+
+    :meth:`evaluate` tests the gates on the candidate's comparison metrics: by default
+    the agreement rate must be at least ``min_agreement``; add gates on ``"abs_diff"``
+    or ``"latency"`` (for example ``Gate("latency", ratio=1.2)`` against the primary).
+    All pass: ``promote`` (the candidate is fit for a canary); a gate fails:
+    ``rollback`` (stop mirroring); otherwise ``hold``.
+
+    Parameters
+    ----------
+    primary, shadow
+        Names of the serving model and the candidate.
+    mirror
+        Share of keys mirrored to the candidate, in [0, 1].
+    min_agreement
+        Lower bound on the agreement rate (``None``: no agreement gate).
+    tolerance
+        Numeric outputs within this absolute distance agree.
+    gates
+        Extra gates on ``"agreement"``, ``"abs_diff"`` or ``"latency"``.
+    alpha, min_samples, sequential
+        As in :class:`~prodml.rollout.Canary`.
+    salt
+        Salt of the mirroring hash.
+    clock
+        Callable returning seconds, stamped on decisions.
+
+    Examples
+    --------
+    >>> sh = Shadow(mirror=0.5, min_agreement=0.9, tolerance=0.01, clock=lambda: 0.0)
+    >>> sh.route("user-7"), sum(sh.should_mirror(f"user-{i}") for i in range(1000))
+    ('primary', 485)
+    >>> sh.compare_many(
+    ...     [1.0] * 400, [1.001] * 400, primary_latency=[10.0] * 400, shadow_latency=[12.0] * 400
+    ... )
+    >>> report = sh.report()
+    >>> report["agreement"], round(report["mean_abs_diff"], 6), report["latency"]["shadow"]
+    (1.0, 0.001, 12.0)
+    >>> sh.evaluate().action
+    'promote'
+    """
+
+    _kind = "Shadow"
+
+    def __init__(
+        self,
+        primary: str = "primary",
+        shadow: str = "shadow",
+        *,
+        mirror: float = 0.1,
+        min_agreement: float | None = 0.99,
+        tolerance: float = 0.0,
+        gates: Sequence[Gate] = (),
+        alpha: float = 0.05,
+        min_samples: int = 100,
+        sequential: bool = True,
+        salt: str = "",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.primary = primary
+        self.shadow = shadow
+        self.mirror = mirror
+        self.min_agreement = min_agreement
+        self.tolerance = tolerance
+        self.gates = gates
+        self.alpha = alpha
+        self.min_samples = min_samples
+        self.sequential = sequential
+        self.salt = salt
+        self.clock = clock
+        self._ready = False
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "mirror": self.mirror,
+            "min_agreement": self.min_agreement,
+            "tolerance": self.tolerance,
+            "alpha": self.alpha,
+            "min_samples": self.min_samples,
+            "sequential": self.sequential,
+            "salt": self.salt,
+        }
+
+    def _setup(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            check_params(
+                "Shadow",
+                {**self._params(), "primary": self.primary, "shadow": self.shadow},
+                {
+                    "primary": [TypeOf(str, "a str")],
+                    "shadow": [TypeOf(str, "a str")],
+                    "mirror": [Interval(float, 0, 1)],
+                    "min_agreement": [Interval(float, 0, 1), TypeOf(type(None), "None")],
+                    "tolerance": [Interval(float, 0, None)],
+                    "alpha": [Interval(float, 0, 1, "neither")],
+                    "min_samples": [Interval(int, 1, None)],
+                    "sequential": [TypeOf(bool, "a bool")],
+                    "salt": [TypeOf(str, "a str")],
+                },
+            )
+            if self.primary == self.shadow:
+                raise PolicyError(f"Shadow: primary and shadow are both {self.primary!r}.")
+            gates = list(self.gates)
+            for g in gates:
+                if not isinstance(g, Gate) or g.metric not in (_AGREEMENT, _ABS_DIFF, _LATENCY):
+                    raise PolicyError(
+                        "Shadow: gates must be Gate objects on 'agreement', 'abs_diff' or "
+                        f"'latency'. Got {g!r}."
+                    )
+            if self.min_agreement is not None:
+                gates.insert(
+                    0, Gate(_AGREEMENT, threshold=self.min_agreement, higher_is_better=True)
+                )
+            self._gates = tuple(gates)
+            self._store = MetricStore((self.primary, self.shadow), self._gates)
+            self._salt = self.salt.encode() + b"\x1f"
+            self._cut = round(float(self.mirror) * SPACE)
+            self._ready = True
+
+    # -- traffic -----------------------------------------------------------------------
+    def route(self, key: Key) -> str:
+        """Return ``primary``: the shadow never serves."""
+        if not self._ready:
+            self._setup()
+        return self.primary
+
+    def should_mirror(self, key: Key) -> bool:
+        """Whether to also send ``key``'s request to the shadow (sticky per key)."""
+        if not self._ready:
+            self._setup()
+        data = key.encode() if type(key) is str else key_bytes(key)
+        return int.from_bytes(blake2b(self._salt + data, digest_size=8).digest(), "big") < self._cut
+
+    def _agree(self, a: object, b: object) -> tuple[float, float | None]:
+        if isinstance(a, int | float) and isinstance(b, int | float):
+            x = check_value(self.primary, "output", a)
+            y = check_value(self.shadow, "output", b)
+            diff = abs(x - y)
+            return float(diff <= self.tolerance), diff
+        return float(a == b), None
+
+    def compare(
+        self,
+        primary_output: object,
+        shadow_output: object,
+        *,
+        primary_latency: float | None = None,
+        shadow_latency: float | None = None,
+    ) -> bool:
+        """Record one mirrored request; return whether the outputs agree."""
+        self._setup()
+        agree, diff = self._agree(primary_output, shadow_output)
+        metrics: dict[str, float] = {_AGREEMENT: agree}
+        if diff is not None:
+            metrics[_ABS_DIFF] = diff
+        if shadow_latency is not None:
+            metrics[_LATENCY] = shadow_latency
+        with self._lock:
+            if primary_latency is not None:
+                self._store.observe(self.primary, {_LATENCY: primary_latency})
+            self._store.observe(self.shadow, metrics)
+        return agree == 1.0
+
+    def compare_many(
+        self,
+        primary_outputs: ArrayLike,
+        shadow_outputs: ArrayLike,
+        *,
+        primary_latency: ArrayLike | None = None,
+        shadow_latency: ArrayLike | None = None,
+    ) -> None:
+        """Record many mirrored requests (numeric outputs, compared with ``tolerance``)."""
+        self._setup()
+        try:
+            a = np.asarray(primary_outputs, dtype=np.float64).ravel()
+            b = np.asarray(shadow_outputs, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise PolicyError("Shadow.compare_many needs numeric outputs.") from None
+        if a.size != b.size:
+            raise PolicyError(f"Shadow.compare_many: {a.size} primary and {b.size} shadow outputs.")
+        diff = np.abs(a - b)
+        metrics: dict[str, ArrayLike] = {
+            _AGREEMENT: (diff <= self.tolerance).astype(np.float64),
+            _ABS_DIFF: diff,
+        }
+        if shadow_latency is not None:
+            metrics[_LATENCY] = shadow_latency
+        with self._lock:
+            if primary_latency is not None:
+                self._store.observe_many(self.primary, {_LATENCY: primary_latency})
+            self._store.observe_many(self.shadow, metrics)
+
+    def observe(self, variant: str, **metrics: float) -> None:
+        """Record other per-request metrics (e.g. ``latency=12.5``) for either variant."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe(variant, metrics)
+
+    # -- results -----------------------------------------------------------------------
+    def report(self) -> dict[str, Any]:
+        """Agreement rate, mean absolute difference and mean latency per variant."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            agree = self._store.get(self.shadow, _AGREEMENT)
+            diff = self._store.get(self.shadow, _ABS_DIFF)
+            lat = {v: self._store.get(v, _LATENCY) for v in (self.primary, self.shadow)}
+            return {
+                "compared": agree.n,
+                "agreement": agree.mean if agree.n else math.nan,
+                "mean_abs_diff": diff.mean if diff.n else math.nan,
+                "latency": {v: s.mean if s.n else math.nan for v, s in lat.items()},
+            }
+
+    def evaluate(self) -> Decision:
+        """Test the gates on the comparisons so far and decide (logged)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            results = [
+                self._store.evaluate(
+                    g,
+                    self.shadow,
+                    self.primary,
+                    alpha=self.alpha,
+                    min_samples=self.min_samples,
+                    sequential=self.sequential,
+                )
+                for g in self._gates
+            ]
+            evidence = {**self.report(), "gates": results}
+            failed = [r["gate"] for r in results if r["verdict"] == "fail"]
+            action: Action
+            if failed:
+                action, reason = "rollback", f"shadow failed: {'; '.join(failed)}"
+            elif not results:
+                action, reason = "hold", "no gates to check"
+            elif all(r["verdict"] == "pass" for r in results):
+                action, reason = "promote", "shadow passed every gate"
+            else:
+                pending = [
+                    f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
+                ]
+                action, reason = "hold", f"gates not passed yet: {'; '.join(pending)}"
+            now = float((self.clock or time.time)())
+            return self._record(Decision(action, reason, evidence, time=now))
+
+    # -- state -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Return settings, comparison summaries and the decision log (JSON-safe)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            return {
+                **self._header(),
+                "primary": self.primary,
+                "shadow": self.shadow,
+                "params": self._params(),
+                "gates": [g.to_dict() for g in self.gates],
+                "metrics": self._store.to_dict(),
+                "log": self._log_to_list(),
+            }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, clock: Callable[[], float] | None = None
+    ) -> Shadow:
+        """Rebuild a shadow policy written by :meth:`to_dict`."""
+        check_state(data, cls._kind)
+        try:
+            sh = cls(
+                data["primary"],
+                data["shadow"],
+                gates=[Gate.from_dict(g) for g in data["gates"]],
+                clock=clock,
+                **data["params"],
+            )
+            sh._setup()
+            sh._store.load(data["metrics"])
+            sh._log_from_list(data["log"])
+        except (KeyError, TypeError) as err:
+            raise PolicyError(f"Stored Shadow state is malformed: {err!r}.") from err
+        return sh

@@ -1,0 +1,128 @@
+"""A mergeable quantile sketch with relative accuracy (logarithmic buckets).
+
+A value ``x > 0`` falls in bucket ``ceil(log(x) / log(gamma))``, so every value in a bucket
+is within a factor ``gamma`` of the others, and the bucket's midpoint is within
+``(gamma - 1) / (gamma + 1)`` (1 % for ``gamma = 1.02``) of any of them. Latencies from
+1 microsecond to a day fit in about 1600 buckets; in practice a few hundred are used.
+Negative values use mirrored buckets and zeros a counter of their own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["GAMMA", "QuantileSketch"]
+
+GAMMA = 1.02
+"""Ratio between bucket bounds: quantiles are exact to about 1 % of their value."""
+
+_LOG_GAMMA = math.log(GAMMA)
+
+
+def _bucket(x: float) -> int:
+    return math.ceil(math.log(x) / _LOG_GAMMA)
+
+
+def _value(i: int) -> float:
+    # Midpoint (in the relative sense) of (gamma**(i-1), gamma**i].
+    return 2.0 * GAMMA**i / (GAMMA + 1.0)
+
+
+class QuantileSketch:
+    """Counts of values per logarithmic bucket; quantiles to ~1 % relative error.
+
+    Examples
+    --------
+    >>> s = QuantileSketch()
+    >>> s.add_many(range(1, 1001))
+    >>> s.n, round(s.quantile(0.99), 1), round(s.quantile(0.5), 1)
+    (1000, 993.4, 496.7)
+    >>> s.count_above(700.0)  # 300 exactly; buckets straddling 700 blur it
+    298
+    """
+
+    __slots__ = ("negative", "positive", "zeros")
+
+    def __init__(self) -> None:
+        self.positive: dict[int, int] = {}
+        self.negative: dict[int, int] = {}
+        self.zeros = 0
+
+    @property
+    def n(self) -> int:
+        """Number of values added."""
+        return self.zeros + sum(self.positive.values()) + sum(self.negative.values())
+
+    def add(self, x: float) -> None:
+        """Add one finite value."""
+        if x > 0:
+            i = _bucket(x)
+            self.positive[i] = self.positive.get(i, 0) + 1
+        elif x < 0:
+            i = _bucket(-x)
+            self.negative[i] = self.negative.get(i, 0) + 1
+        else:
+            self.zeros += 1
+
+    def add_many(self, values: ArrayLike) -> None:
+        """Add many finite values at once."""
+        arr = np.asarray(values, dtype=np.float64).ravel()
+        self.zeros += int(np.count_nonzero(arr == 0))
+        for side, part in ((self.positive, arr[arr > 0]), (self.negative, -arr[arr < 0])):
+            if part.size:
+                idx = np.ceil(np.log(part) / _LOG_GAMMA).astype(np.int64)
+                keys, counts = np.unique(idx, return_counts=True)
+                for k, c in zip(keys.tolist(), counts.tolist(), strict=True):
+                    side[k] = side.get(k, 0) + c
+
+    def merge(self, other: QuantileSketch) -> None:
+        """Fold ``other`` into this sketch."""
+        for mine, theirs in ((self.positive, other.positive), (self.negative, other.negative)):
+            for k, c in theirs.items():
+                mine[k] = mine.get(k, 0) + c
+        self.zeros += other.zeros
+
+    def _sorted(self) -> list[tuple[float, int]]:
+        neg = [(-_value(i), c) for i, c in sorted(self.negative.items(), reverse=True)]
+        zero = [(0.0, self.zeros)] if self.zeros else []
+        pos = [(_value(i), c) for i, c in sorted(self.positive.items())]
+        return neg + zero + pos
+
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile (nearest rank), or NaN when empty."""
+        n = self.n
+        if n == 0:
+            return math.nan
+        rank = min(n, max(1, math.ceil(q * n)))
+        seen = 0
+        for v, c in self._sorted():
+            seen += c
+            if seen >= rank:
+                return v
+        return math.nan  # pragma: no cover - unreachable: counts add up to n
+
+    def count_above(self, threshold: float) -> int:
+        """Number of values whose bucket lies above ``threshold`` (to bucket accuracy)."""
+        return sum(c for v, c in self._sorted() if v > threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the counts as a JSON-safe dict."""
+        return {
+            "positive": {str(k): c for k, c in self.positive.items()},
+            "negative": {str(k): c for k, c in self.negative.items()},
+            "zeros": self.zeros,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QuantileSketch:
+        """Rebuild a sketch written by :meth:`to_dict`."""
+        s = cls()
+        s.positive = {int(k): int(c) for k, c in data["positive"].items()}
+        s.negative = {int(k): int(c) for k, c in data["negative"].items()}
+        s.zeros = int(data["zeros"])
+        return s
