@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from prodml._data import as_columns
 from prodml.errors import ConfigError, SchemaError
 from prodml.schema import Column, LogicalType, Schema
 from prodml.testing.strategies import schemas, schemas_and_tables
@@ -354,3 +355,61 @@ def test_diff_reports_incompatibilities() -> None:
         "column 'z': required but not provided",
     ]
     assert SCHEMA.diff(SCHEMA) == []
+
+
+# -- the fast path for clean dict records -----------------------------------------------
+
+
+@given(st.data())
+def test_clean_record_fast_path_never_hides_a_problem(data: st.DataObject) -> None:
+    from prodml.schema import _record_is_clean
+    from prodml.testing.strategies import records
+
+    schema = data.draw(schemas())
+    record = data.draw(records(schema=schema))
+    # Mutate one value now and then into something that may or may not be valid.
+    if record and data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(record)))
+        record[key] = data.draw(
+            st.one_of(
+                st.none(),
+                st.floats(allow_nan=True),
+                st.integers(-(2**40), 2**40),
+                st.booleans(),
+                st.text(max_size=3),
+            )
+        )
+    if data.draw(st.booleans()):
+        record["zz_extra"] = 1
+    strict = data.draw(st.booleans())
+    slow = schema.problems(as_columns(record), strict=strict)
+    if _record_is_clean(schema, record, strict=strict):
+        assert slow == []
+    if slow:
+        with pytest.raises(SchemaError) as info:
+            schema.validate(record, strict=strict)
+        assert list(info.value.problems) == slow
+    else:
+        schema.validate(record, strict=strict)
+
+
+def test_clean_record_fast_path_is_taken_for_plain_requests() -> None:
+    from prodml.schema import _record_is_clean
+
+    schema = Schema(
+        [
+            Column("age", "int", min=0),
+            Column("spend", "float", nullable=True),
+            Column("plan", "string", allowed=["free", "pro"]),
+            Column("active", "bool"),
+        ]
+    )
+    clean = {"age": 3, "spend": None, "plan": "pro", "active": True}
+    assert _record_is_clean(schema, clean, strict=True)
+    assert not _record_is_clean(schema, {**clean, "age": -1}, strict=True)
+    assert not _record_is_clean(schema, {**clean, "plan": "team"}, strict=True)
+    assert not _record_is_clean(schema, {**clean, "age": True}, strict=True)
+    assert not _record_is_clean(schema, {**clean, "extra": 1}, strict=True)
+    assert _record_is_clean(schema, {**clean, "extra": 1}, strict=False)
+    with pytest.raises(SchemaError, match="plan"):
+        schema.validate({**clean, "plan": "team"})

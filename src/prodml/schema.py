@@ -297,8 +297,11 @@ class Schema(_Model):
             With one :class:`~prodml.errors.SchemaProblem` per missing column, extra column
             (when strict), wrong type, disallowed null, out-of-range or disallowed value.
         """
+        strict = self.strict if strict is None else strict
+        if isinstance(data, Mapping) and _record_is_clean(self, data, strict=strict):
+            return  # the common serving case, checked without building a table
         cols = as_columns(data)
-        problems = self.problems(cols, strict=self.strict if strict is None else strict)
+        problems = self.problems(cols, strict=strict)
         if problems:
             raise SchemaError(problems=problems)
 
@@ -596,6 +599,49 @@ def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
 def _first(mask: np.ndarray) -> int:
     """Position of the first true entry; callers check ``mask.any()`` first."""
     return int(np.flatnonzero(mask)[0])
+
+
+def _record_is_clean(schema: Schema, record: Mapping[Any, Any], *, strict: bool) -> bool:
+    """Whether a dict record certainly has no problem, checked in plain Python.
+
+    Conservative: ``True`` only for values whose check is unambiguous (exact Python types,
+    no bound or allowed-value violation); anything else returns ``False`` and takes the
+    table path, which finds and words every problem. Serving requests are mostly clean,
+    so they skip the cost of building a one-row table.
+    """
+    if strict and len(record) != len(schema.columns):
+        return False
+    for col in schema.columns:
+        try:
+            v = record[col.name]
+        except KeyError:
+            return False
+        kind = type(v)
+        if v is None or (kind is float and v != v):  # noqa: PLR0124 - NaN test
+            if not col.nullable:
+                return False
+            continue
+        dtype = col.dtype
+        if dtype is LogicalType.FLOAT:
+            if kind is not float and kind is not int:
+                return False
+        elif dtype is LogicalType.INT:
+            if kind is not int:
+                return False
+        elif dtype is LogicalType.BOOL:
+            if kind is not bool:
+                return False
+        elif dtype is LogicalType.DATETIME:
+            # Naive timestamps only; time zones take the table path.
+            if kind is not pd.Timestamp or v.tzinfo is not None or col.timezone is not None:
+                return False
+        elif kind is not str:
+            return False
+        if (col.min is not None and v < col.min) or (col.max is not None and v > col.max):
+            return False
+        if col.allowed is not None and v not in col.allowed:
+            return False
+    return True
 
 
 def _integral(values: np.ndarray) -> np.ndarray:
