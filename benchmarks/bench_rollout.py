@@ -4,9 +4,12 @@ Workloads (the same for both libraries, in one run):
 
 * single update: one ``(arm, reward)`` at a time (prodml ``update`` vs MABWiser
   ``partial_fit([arm], [reward])``);
-* single decision: one arm at a time (prodml ``choose`` vs MABWiser ``predict()``);
+* single decision: one arm at a time (prodml ``choose`` vs MABWiser ``predict()``), with
+  no update in between;
 * decide+update: the serving loop, one ``choose`` then one ``update`` per request;
 * batch update: ``n`` pairs at once (``update_many`` vs ``partial_fit``);
+* prodml's Gaussian Thompson sampling is compared with MABWiser's (Beta-Bernoulli only)
+  Thompson sampling on the same 0/1 rewards;
 * ``Router.route(key)`` and ``Canary.route(key)``: per-call latency percentiles.
 
 Run ``python benchmarks/bench_rollout.py`` (``--quick`` for a smoke run). Figures go to
@@ -72,6 +75,9 @@ def mabwiser_models(seed: int) -> dict[str, Any] | None:
         "EpsilonGreedy": MAB(ARMS, LearningPolicy.EpsilonGreedy(epsilon=0.1), seed=seed),
         "UCB1": MAB(ARMS, LearningPolicy.UCB1(alpha=1.0), seed=seed),
         "ThompsonSampling": MAB(ARMS, LearningPolicy.ThompsonSampling(), seed=seed),
+        # MABWiser's Thompson sampling is Beta-Bernoulli only: it is the reference for
+        # prodml's Gaussian variant too (same 0/1 rewards, same workload).
+        "ThompsonSampling (gaussian)": MAB(ARMS, LearningPolicy.ThompsonSampling(), seed=seed),
     }
     warm_arms = ARMS * 10
     warm_rewards = [float(i % 2) for i in range(len(warm_arms))]
@@ -85,6 +91,7 @@ def prodml_models(seed: int) -> dict[str, Any]:
         "EpsilonGreedy": EpsilonGreedy(ARMS, epsilon=0.1, seed=seed),
         "UCB1": UCB1(ARMS, seed=seed),
         "ThompsonSampling": ThompsonSampling(ARMS, seed=seed),
+        "ThompsonSampling (gaussian)": ThompsonSampling(ARMS, reward="gaussian", seed=seed),
     }
     warm_arms = ARMS * 10
     warm_rewards = [float(i % 2) for i in range(len(warm_arms))]
@@ -115,7 +122,7 @@ def main() -> None:
         "sizes": {"single": n_single, "single_mabwiser": n_single_mab, "batch": n_batch},
         "bandits": {},
     }
-    header = f"{'policy':<18}{'workload':<17}{'prodml /s':>14}{'MABWiser /s':>14}{'ratio':>9}"
+    header = f"{'policy':<29}{'workload':<17}{'prodml /s':>14}{'MABWiser /s':>14}{'ratio':>9}"
     print(header)
     print("-" * len(header))
     for name, model in ours.items():
@@ -151,7 +158,7 @@ def main() -> None:
                     theirs_rate = rate(theirs_fn, n_single_mab, repeat=2)
             ratio = ours_rate / theirs_rate
             figures[workload] = {"prodml": ours_rate, "mabwiser": theirs_rate, "ratio": ratio}
-            print(f"{name:<18}{workload:<17}{ours_rate:>14,.0f}{theirs_rate:>14,.0f}{ratio:>8.1f}x")
+            print(f"{name:<29}{workload:<17}{ours_rate:>14,.0f}{theirs_rate:>14,.0f}{ratio:>8.1f}x")
         # Batch update: rewards per second.
         t0 = time.perf_counter()
         model.update_many(arms, rewards)
@@ -166,7 +173,7 @@ def main() -> None:
         ratio = ours_rate / theirs_rate
         figures["batch update"] = {"prodml": ours_rate, "mabwiser": theirs_rate, "ratio": ratio}
         print(
-            f"{name:<18}{'batch update':<17}{ours_rate:>14,.0f}{theirs_rate:>14,.0f}{ratio:>8.1f}x"
+            f"{name:<29}{'batch update':<17}{ours_rate:>14,.0f}{theirs_rate:>14,.0f}{ratio:>8.1f}x"
         )
         results["bandits"][name] = figures
 

@@ -1,8 +1,55 @@
-"""The end-to-end demo behind ``prodml demo``: offline, seeded, on embedded defaults."""
+"""The end-to-end demo behind ``prodml demo``: offline, seeded, on embedded defaults.
+
+It trains a churn model, registers it, serves drifting traffic under a monitor that raises
+alerts, retrains, runs two canaries (one promotes, one rolls back), estimates costs, and
+writes ``report.html``, ``drift.html``, ``summary.json`` and the local registry to the
+output folder.
+"""
 
 from __future__ import annotations
 
-from prodml._demo._legacy import run_demo
+import json
+import time
+from pathlib import Path
+
 from prodml._demo.data import make_churn_data
 
 __all__ = ["make_churn_data", "run_demo"]
+
+
+class _Progress:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.t0:6.2f}s] {message}", flush=True)
+
+
+def run_demo(out: Path, *, seed: int = 0, quiet: bool = False) -> int:
+    """Run the demo, writing its artefacts to ``out``; return the exit code (0)."""
+    from prodml._demo.report import render_report  # noqa: PLC0415 - imports every module
+    from prodml._demo.scenario import run_scenario  # noqa: PLC0415
+
+    out.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(quiet)
+    result = run_scenario(out, seed=seed, step=progress)
+    progress("writing report.html, drift.html and summary.json")
+    (out / "report.html").write_text(render_report(result), encoding="utf-8")
+    if result.drift_report is not None:
+        result.drift_report.to_html(out / "drift.html")
+    s = result.summary
+    s["seconds"] = round(time.perf_counter() - progress.t0, 2)
+    (out / "summary.json").write_text(json.dumps(s, indent=2, default=str), encoding="utf-8")
+    firing = sorted({e.rule for e in result.alerts if e.state == "firing"})
+    outcomes = ", ".join(
+        f"{name}: {v['outcome']}" for name, v in s["rollout"].items() if isinstance(v, dict)
+    )
+    print(
+        f"prodml demo: {s['serving']['requests']} requests served, "
+        f"{len(s['serving']['rejected'])} rejected; alerts fired: {', '.join(firing) or 'none'}; "
+        f"canaries: {outcomes}; production is v{s['production_version']}; "
+        f"report in {out / 'report.html'}"
+    )
+    return 0

@@ -1,0 +1,481 @@
+"""The demo's story, one step per part of prodml, on a generated churn data set.
+
+1. Train: infer a schema, fit a feature pipeline and a logistic regression.
+2. Register the pair with lineage in a local registry and alias it ``production``.
+3. Serve traffic (single-record path) while a :class:`~prodml.monitoring.ModelMonitor`
+   watches it; half-way the customers change (data and concept drift), and the monitor
+   raises drift and accuracy alerts.
+4. Retrain on fresh labelled data, register the candidate and run a canary that promotes
+   it; then run a second canary with a worse candidate, which is rolled back.
+5. Estimate what serving and retraining cost, and how often retraining pays.
+
+Every step writes what it found into ``DemoResult``; :mod:`prodml._demo.report` turns that
+into ``report.html`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from prodml import __version__
+from prodml._demo.data import PLANS, make_churn_data
+from prodml.cost import (
+    CostEstimate,
+    fit_decay,
+    optimal_retrain_interval,
+    serving_cost,
+    should_retrain,
+    training_cost_from_run,
+)
+from prodml.drift import ADWIN, DriftDetector, DriftReport
+from prodml.errors import SchemaError
+from prodml.features import FeaturePipeline, steps
+from prodml.fingerprint import fingerprint_table
+from prodml.monitoring import AlertEvent, AlertRule, CountWindow, InMemorySink, ModelMonitor
+from prodml.registry import (
+    ModelRegistry,
+    NotWorseThanCurrent,
+    PromotionError,
+    SignatureCompatible,
+)
+from prodml.rollout import Canary, Decision, Gate, Step
+from prodml.schema import Schema
+
+__all__ = ["DemoResult", "run_scenario"]
+
+NUMERIC = ["tenure_months", "monthly_spend", "sessions_7d", "support_tickets"]
+CATEGORICAL = ["plan", "region"]
+LABEL = "churned"
+MODEL = "churn"
+
+Pair = tuple[FeaturePipeline, LogisticRegression]
+
+
+@dataclass
+class DemoResult:
+    """Everything the demo measured, for the report and ``summary.json``."""
+
+    summary: dict[str, Any] = field(default_factory=dict)
+    drift_report: DriftReport | None = None
+    alerts: list[AlertEvent] = field(default_factory=list)
+    accuracy_timeline: list[tuple[int, float]] = field(default_factory=list)
+    rollouts: dict[str, list[Decision]] = field(default_factory=dict)
+    costs: dict[str, CostEstimate] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def make_pipeline() -> FeaturePipeline:
+    """The demo's feature pipeline: impute and scale numbers, one-hot text, date parts."""
+    return FeaturePipeline(
+        [
+            steps.Impute(NUMERIC, strategy="median"),
+            steps.StandardScale(NUMERIC),
+            steps.Impute(CATEGORICAL, strategy="most_frequent"),
+            steps.OneHot(CATEGORICAL, max_categories=10),
+            steps.DateParts(["signup_at"], parts=["month", "dayofweek"]),
+        ]
+    )
+
+
+def _train(data: pd.DataFrame, *, seed: int) -> tuple[FeaturePipeline, LogisticRegression, float]:
+    start = time.perf_counter()
+    features = data.drop(columns=[LABEL])
+    pipe = make_pipeline().fit(features)
+    model = LogisticRegression(max_iter=1000, random_state=seed)
+    model.fit(pipe.transform(features), data[LABEL].to_numpy())
+    return pipe, model, time.perf_counter() - start
+
+
+def _scores(pair: Pair, data: pd.DataFrame) -> np.ndarray:
+    pipe, model = pair
+    return np.asarray(model.predict_proba(pipe.transform(data.drop(columns=[LABEL])))[:, 1])
+
+
+def _evaluate(pair: Pair, data: pd.DataFrame) -> dict[str, float]:
+    scores = _scores(pair, data)
+    y = data[LABEL].to_numpy()
+    return {
+        "accuracy": round(float(accuracy_score(y, scores >= 0.5)), 4),
+        "auc": round(float(roc_auc_score(y, scores)), 4),
+    }
+
+
+def _records(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Serving requests as a client sends them: JSON-like dicts, None for missing."""
+    frame = data.drop(columns=[LABEL]).astype(object)
+    frame = frame.where(frame.notna(), None)
+    return frame.to_dict("records")
+
+
+def run_scenario(
+    out: Path, *, seed: int = 0, step: Callable[[str], None] = lambda _msg: None
+) -> DemoResult:
+    """Run the whole story, writing the registry under ``out``; return what it measured."""
+    result = DemoResult()
+    result.summary.update({"prodml_version": __version__, "seed": seed})
+    schema, train, pair = _train_step(out, result, seed=seed, step=step)
+    registry = ModelRegistry.local(out / "registry")
+    try:
+        step("registering churn v1 in a local registry (SQLite + files) as production")
+        v1 = registry.register(
+            MODEL,
+            pair,
+            signature=schema,
+            metrics=result.summary["training"]["holdout"],
+            lineage={
+                "data_fingerprint": result.summary["data_fingerprint"],
+                "pipeline_fingerprint": pair[0].fingerprint,
+                "code_version": __version__,
+            },
+            tags={"trained_on": "baseline"},
+            description="logistic regression on the baseline customers",
+        )
+        registry.set_alias(MODEL, "production", v1.version)
+        latencies = _serve_step(registry, schema, train, result, seed=seed, step=step)
+        fit_seconds = _rollout_step(registry, schema, pair, result, seed=seed, step=step)
+    finally:
+        registry.close()
+    step("estimating serving and retraining costs")
+    result.costs, result.summary["costs"] = _costs(pair, latencies, fit_seconds, seed=seed)
+    return result
+
+
+def _train_step(
+    out: Path, result: DemoResult, *, seed: int, step: Callable[[str], None]
+) -> tuple[Schema, pd.DataFrame, Pair]:
+    step("generating 20,000 training rows and 5,000 holdout rows")
+    train = make_churn_data(20_000, seed=seed)
+    holdout = make_churn_data(5_000, seed=seed + 1)
+    inferred = Schema.infer(train.drop(columns=[LABEL]), nullable="observed")
+    schema = Schema(
+        [
+            c if c.name != "plan" else c.model_copy(update={"allowed": tuple(PLANS)})
+            for c in inferred.columns
+        ]
+    )
+    (out / "schema.json").write_text(schema.to_json())
+    result.summary["data_fingerprint"] = fingerprint_table(train)
+
+    step("fitting the feature pipeline and a logistic regression")
+    pipe, model, fit_seconds = _train(train, seed=seed)
+    metrics = _evaluate((pipe, model), holdout)
+    result.summary["training"] = {
+        "rows": len(train),
+        "features_out": len(pipe.feature_names_out),
+        "fit_seconds": round(fit_seconds, 3),
+        "holdout": metrics,
+        "pipeline_fingerprint": pipe.fingerprint,
+    }
+    step(f"  holdout accuracy {metrics['accuracy']:.3f}, AUC {metrics['auc']:.3f}")
+    return schema, train, (pipe, model)
+
+
+def _monitor(train: pd.DataFrame, clock: list[float], sink: InMemorySink) -> ModelMonitor:
+    return ModelMonitor(
+        MODEL,
+        window=CountWindow(500),
+        rules=[
+            AlertRule(
+                "accuracy_low",
+                metric="accuracy",
+                op="<",
+                fire=0.8,
+                clear=0.85,
+                for_s=60.0,
+                min_count=300,
+                severity="page",
+            ),
+            AlertRule(
+                "data_drift", metric="drift_share", op=">", fire=0.25, clear=0.1, severity="ticket"
+            ),
+            AlertRule(
+                "concept_drift",
+                metric="concept_drift_events",
+                op=">",
+                fire=0.5,
+                clear=0.0,
+                severity="ticket",
+            ),
+            AlertRule(
+                "latency_p99_high",
+                metric="latency_p99",
+                op=">",
+                fire=0.05,
+                min_count=100,
+                severity="ticket",
+            ),
+        ],
+        sinks=[sink],
+        clock=lambda: clock[0],
+        evaluate_every_s=30.0,
+        reference=train.drop(columns=[LABEL]),
+        drift_window=1_000,
+        concept_detector=ADWIN(),
+    )
+
+
+def _serve_step(
+    registry: ModelRegistry,
+    schema: Schema,
+    train: pd.DataFrame,
+    result: DemoResult,
+    *,
+    seed: int,
+    step: Callable[[str], None],
+) -> np.ndarray:
+    step("serving 6,000 requests one by one; customers change after request 3,000")
+    serving = pd.concat(
+        [
+            make_churn_data(3_000, seed=seed + 2),
+            make_churn_data(3_000, seed=seed + 3, shift=1.0, concept=1.0),
+        ],
+        ignore_index=True,
+    )
+    requests = _records(serving)
+    requests[17]["monthly_spend"] = "12.5"  # a client sends a number as text
+    requests[42]["plan"] = "platinum"  # an unknown plan
+    labels = serving[LABEL].to_numpy()
+    clock = [0.0]
+    sink = InMemorySink()
+    monitor = _monitor(train, clock, sink)
+    pipe, model = registry.load(f"{MODEL}@production")
+    coef, intercept = model.coef_[0], float(model.intercept_[0])
+    batch_rows = pipe.transform(serving.drop(columns=[LABEL]).iloc[:200])
+    rejected: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    same = checked = 0
+    label_delay = 100  # labels arrive 100 requests after their prediction
+    for i, record in enumerate(requests):
+        clock[0] = float(i)  # one request per second
+        t0 = time.perf_counter()
+        try:
+            schema.validate(record)
+        except SchemaError as err:
+            rejected.append({"request": i, "problems": [str(p) for p in err.problems]})
+            continue
+        x = pipe.transform_record(record)
+        score = 1.0 / (1.0 + math.exp(-(float(x @ coef) + intercept)))
+        latency = time.perf_counter() - t0
+        latencies.append(latency)
+        if i < len(batch_rows):
+            checked += 1
+            same += bool(np.array_equal(x, batch_rows[i]))
+        monitor.log_prediction(i, record, score, latency_s=latency)
+        if i >= label_delay:
+            monitor.log_label(i - label_delay, int(labels[i - label_delay]))
+        if i % 250 == 249:
+            acc = monitor.metrics().get("accuracy", math.nan)
+            result.accuracy_timeline.append((i + 1, round(float(acc), 4)))
+    result.alerts = list(sink.events)
+    for event in result.alerts:
+        step(f"  alert {event.rule} {event.state} at request {int(event.at)}: {event.message}")
+    lat = np.asarray(latencies)
+    result.summary["serving"] = {
+        "requests": len(requests),
+        "rejected": rejected,
+        "record_equals_batch_row": f"{same}/{checked}",
+        "latency_us": {
+            "p50": round(float(np.percentile(lat, 50)) * 1e6, 1),
+            "p99": round(float(np.percentile(lat, 99)) * 1e6, 1),
+        },
+        "alerts": [
+            {"rule": e.rule, "state": e.state, "at_request": int(e.at), "value": e.value}
+            for e in result.alerts
+        ],
+        "monitor_counters": monitor.counters(),
+    }
+    step("drift report: training data vs the last 3,000 requests")
+    detector = DriftDetector().fit(train.drop(columns=[LABEL]))
+    result.drift_report = detector.detect(serving.iloc[3_000:].drop(columns=[LABEL]))
+    result.summary["drift"] = {"drifted_columns": result.drift_report.drifted_columns}
+    return lat
+
+
+def _rollout_step(
+    registry: ModelRegistry,
+    schema: Schema,
+    v1_pair: Pair,
+    result: DemoResult,
+    *,
+    seed: int,
+    step: Callable[[str], None],
+) -> float:
+    step("retraining on 8,000 fresh labelled rows and registering churn v2")
+    fresh = make_churn_data(8_000, seed=seed + 4, shift=1.0, concept=1.0)
+    recent = make_churn_data(5_000, seed=seed + 5, shift=1.0, concept=1.0)
+    pipe2, model2, fit_seconds = _train(fresh, seed=seed)
+    v2 = registry.register(
+        MODEL,
+        (pipe2, model2),
+        signature=schema,
+        metrics=_evaluate((pipe2, model2), recent),
+        lineage={
+            "data_fingerprint": fingerprint_table(fresh),
+            "pipeline_fingerprint": pipe2.fingerprint,
+            "code_version": __version__,
+            "parent_version": 1,
+        },
+        tags={"trained_on": "fresh"},
+    )
+    result.summary["retraining"] = {"v1_on_recent": _evaluate(v1_pair, recent), "v2": v2.metrics}
+
+    step("canary 1: v2 against production v1 on live traffic")
+    live = make_churn_data(40_000, seed=seed + 6, shift=1.0, concept=1.0)
+    first = result.rollouts["v2 vs v1"] = _canary(v1_pair, (pipe2, model2), live)
+    step(f"  {first[-1].action}: {first[-1].reason}")
+    if first[-1].action == "promote":
+        registry.promote(MODEL, v2.version, "production", checks=[SignatureCompatible()])
+
+    step("canary 2: a candidate trained on shuffled labels against production v2")
+    shuffled = fresh.copy()
+    shuffled[LABEL] = np.random.default_rng(seed).permutation(shuffled[LABEL].to_numpy())
+    pipe3, model3, _ = _train(shuffled, seed=seed)
+    v3 = registry.register(
+        MODEL,
+        (pipe3, model3),
+        signature=schema,
+        metrics=_evaluate((pipe3, model3), recent),
+        lineage={"pipeline_fingerprint": pipe3.fingerprint, "parent_version": v2.version},
+        tags={"trained_on": "shuffled labels"},
+    )
+    live = make_churn_data(40_000, seed=seed + 7, shift=1.0, concept=1.0)
+    second = result.rollouts["v3 vs v2"] = _canary((pipe2, model2), (pipe3, model3), live)
+    step(f"  {second[-1].action}: {second[-1].reason}")
+    try:
+        registry.promote(MODEL, v3.version, "production", checks=[NotWorseThanCurrent("accuracy")])
+        gate = "accepted"
+    except PromotionError as err:
+        gate = f"refused: {err}"
+    step(f"  registry promotion gate for v3: {gate}")
+    rollout: dict[str, Any] = {
+        name: {"outcome": d[-1].action, "reason": d[-1].reason, "decisions": len(d)}
+        for name, d in result.rollouts.items()
+    }
+    rollout["registry_gate_on_v3"] = gate
+    result.summary["rollout"] = rollout
+    result.summary["production_version"] = registry.get(f"{MODEL}@production").version
+    result.history = [
+        {
+            "at": e.at.isoformat(timespec="seconds"),
+            "actor": e.actor,
+            "action": e.action,
+            "version": e.version,
+            "alias": e.alias,
+        }
+        for e in registry.history(MODEL)
+    ]
+    return fit_seconds
+
+
+def _canary(
+    baseline: Pair,
+    candidate: Pair,
+    traffic: pd.DataFrame,
+) -> list[Decision]:
+    """Route ``traffic`` through a canary, one simulated minute per 500 requests."""
+    now = [0.0]
+    canary = Canary(
+        steps=[
+            Step(0.05, min_samples=200),
+            Step(0.25, min_samples=500),
+            Step(0.5, min_samples=1000),
+        ],
+        gates=[Gate("error_rate", ratio=1.1)],
+        clock=lambda: now[0],
+        salt="demo",
+    )
+    wrong = {
+        "baseline": _scores(baseline, traffic) >= 0.5,
+        "candidate": _scores(candidate, traffic) >= 0.5,
+    }
+    y = traffic[LABEL].to_numpy().astype(bool)
+    decisions: list[Decision] = []
+    for i in range(len(traffic)):
+        variant = canary.route(f"customer-{i}")
+        canary.observe(variant, error_rate=float(wrong[variant][i] != y[i]))
+        if i % 500 == 499:
+            now[0] += 60.0
+            decision = canary.evaluate()
+            decisions.append(decision)
+            if decision.action in ("promote", "rollback"):
+                break
+    return decisions
+
+
+def _costs(
+    pair: Pair,
+    latencies: np.ndarray,
+    fit_seconds: float,
+    *,
+    seed: int,
+) -> tuple[dict[str, CostEstimate], dict[str, Any]]:
+    # The measured model time plus an assumed 3-10 ms for the HTTP stack around it.
+    p50 = float(np.percentile(latencies, 50))
+    p99 = float(np.percentile(latencies, 99))
+    traffic: dict[str, Any] = {
+        "peak_rps": (300.0, 500.0, 900.0),
+        "mean_rps": (80.0, 120.0, 200.0),
+        "latency_s": (0.003 + p50, 0.005 + p50, 0.010 + p99),
+        "price_per_replica_hour": 0.0832,  # a 2-vCPU general-purpose instance, on demand
+        "concurrency": 2,
+        "min_replicas": 2,
+        "seed": seed,
+    }
+    serving = serving_cost(**traffic, slo_s=0.05)
+    per_1k = serving_cost(**traffic, per="1k")
+    retrain = training_cost_from_run(
+        run_seconds=fit_seconds,
+        run_steps=1,
+        total_steps=(1.0, 1.0, 3.0),  # one fit, up to three with a hyper-parameter search
+        price_per_device_hour=0.0832,
+        seed=seed,
+    )
+    # How fast does v1 lose accuracy as customers drift? Evaluate it on a gradual drift.
+    weeks = np.arange(0, 9, dtype=float)
+    accuracy = [
+        _evaluate(pair, make_churn_data(3_000, seed=100 + int(w), shift=w / 8, concept=w / 8))[
+            "accuracy"
+        ]
+        for w in weeks
+    ]
+    curve = fit_decay(weeks, np.asarray(accuracy), kind="linear")
+    # Each point (0.01) of accuracy lost costs 200 USD a week in missed retention offers;
+    # one retraining costs its compute plus a 200 USD review.
+    retrain_total = 200.0 + retrain.expected
+    plan = optimal_retrain_interval(retrain_total, curve=curve, value_per_unit=20_000.0)
+    decision = should_retrain(
+        8.0, curve=curve, horizon=4.0, retrain_cost=retrain_total, value_per_unit=20_000.0
+    )
+    estimates = {
+        "serving per month": serving,
+        "serving per 1k predictions": per_1k,
+        "one retraining (compute)": retrain,
+    }
+    summary = {
+        name: {
+            "low": float(f"{e.low:.6g}"),
+            "expected": float(f"{e.expected:.6g}"),
+            "high": float(f"{e.high:.6g}"),
+            "unit": e.unit,
+        }
+        for name, e in estimates.items()
+    }
+    summary["retraining_cadence"] = {
+        "weekly_accuracy_of_v1": accuracy,
+        "decay_per_week": round(curve.rate, 5),
+        "optimal_interval_weeks": round(plan.interval, 2),
+        "cost_per_week_at_optimum": round(plan.cost_rate, 2),
+        "retrain_now_at_week_8": decision.retrain,
+        "reason": decision.reason,
+    }
+    return estimates, summary

@@ -1,0 +1,179 @@
+"""Column states of a :class:`~prodml.drift.Profile`: exact values, a log-bucket sketch, counts.
+
+The sketch maps each non-zero value ``x`` to the integer bucket ``ceil(log|x| / log(gamma))``
+with ``gamma = (1 + a) / (1 - a)`` (``a`` the relative accuracy), signed and offset so that
+keys sort like the values; the bucket's representative is within ``a * |x|`` of ``x``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["CategoricalColumn", "ColumnState", "NumericColumn"]
+
+_OFFSET = 1 << 40  # keeps sketch keys of positive values > 0 and of negatives < 0
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def _encode(arr: npt.NDArray[Any]) -> str:
+    return base64.b64encode(
+        np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
+    ).decode()
+
+
+def _decode(text: str, dtype: str) -> npt.NDArray[Any]:
+    return np.frombuffer(base64.b64decode(text), dtype=np.dtype(dtype).newbyteorder("<")).astype(
+        dtype
+    )
+
+
+@dataclass
+class NumericColumn:
+    """Summary of a numeric (or datetime, as epoch seconds) column.
+
+    Exact while at most ``max_exact`` values were seen (``points``, sorted once
+    finalised); beyond that a sketch of counts per log bucket (``keys``, ``counts``) in
+    which every value is represented within a relative error ``relative_accuracy``.
+    """
+
+    kind: str
+    n_null: int = 0
+    pending: list[FloatArray] = field(default_factory=list)
+    points: FloatArray | None = None
+    keys: IntArray | None = None
+    counts: IntArray | None = None
+    released: int = 0
+    std: float | None = None  # cached by the detector; cleared by every addition
+
+    @property
+    def exact(self) -> bool:
+        """Whether every value is held exactly (no sketch)."""
+        return self.keys is None
+
+    @property
+    def count(self) -> int:
+        """Number of non-null values."""
+        if self.counts is not None:
+            return int(self.counts.sum())
+        held = self.released + (0 if self.points is None else self.points.size)
+        return held + sum(p.size for p in self.pending)
+
+    def release(self) -> None:
+        """Free the values once compared, keeping the count (the detector's last step)."""
+        self.finalize()
+        if self.points is not None:
+            self.released += self.points.size
+            self.points = None
+
+    def add(self, x: FloatArray, max_exact: int, log_gamma: float) -> None:
+        """Add finite values (already copied: the column owns them)."""
+        if x.size == 0:
+            return
+        self.std = None
+        if self.keys is not None:
+            self._add_keys(*_unique_counts(_sketch_keys(x, log_gamma)))
+            return
+        self.pending.append(x)
+        if self.count > max_exact:
+            self.finalize()
+            assert self.points is not None  # noqa: S101 - set by finalize
+            self.keys, self.counts = _unique_counts(_sketch_keys(self.points, log_gamma))
+            self.points = None
+
+    def _add_keys(self, keys: IntArray, counts: IntArray) -> None:
+        assert self.keys is not None  # noqa: S101
+        assert self.counts is not None  # noqa: S101
+        self.std = None
+        k = np.concatenate([self.keys, keys])
+        c = np.concatenate([self.counts, counts])
+        self.keys, self.counts = _unique_counts(k, c)
+
+    def finalize(self) -> None:
+        """Sort pending exact values into ``values``."""
+        if self.keys is not None or not self.pending:
+            return
+        parts = ([] if self.points is None else [self.points]) + self.pending
+        values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        values.sort()
+        self.points, self.pending = values, []
+
+    def sample(self, log_gamma: float) -> tuple[FloatArray, IntArray | None]:
+        """Sorted values and, for a sketch, the count of each (bucket representatives)."""
+        self.finalize()
+        if self.keys is None:
+            return (self.points if self.points is not None else np.empty(0)), None
+        assert self.counts is not None  # noqa: S101
+        return _representatives(self.keys, log_gamma), self.counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state."""
+        self.finalize()
+        out: dict[str, Any] = {"kind": self.kind, "n_null": self.n_null}
+        if self.keys is None:
+            out["points"] = _encode(self.points if self.points is not None else np.empty(0))
+        else:
+            assert self.counts is not None  # noqa: S101
+            out["keys"], out["counts"] = _encode(self.keys), _encode(self.counts)
+        return out
+
+
+@dataclass
+class CategoricalColumn:
+    """Exact counts of each category of a string, categorical or boolean column."""
+
+    kind: str = "categorical"
+    n_null: int = 0
+    counts: dict[Any, int] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        """Number of non-null values."""
+        return sum(self.counts.values())
+
+    def add(self, counts: dict[Any, int]) -> None:
+        """Add counts per category."""
+        for value, c in counts.items():
+            self.counts[value] = self.counts.get(value, 0) + c
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state; categories in a stable order."""
+        items = sorted(self.counts.items(), key=lambda kv: (type(kv[0]).__name__, str(kv[0])))
+        return {"kind": self.kind, "n_null": self.n_null, "counts": [[k, c] for k, c in items]}
+
+
+ColumnState = NumericColumn | CategoricalColumn
+
+
+def _sketch_keys(x: FloatArray, log_gamma: float) -> IntArray:
+    """Order-preserving integer bucket of each value; 0 for exact zeros."""
+    mag = np.abs(x)
+    with np.errstate(divide="ignore"):
+        k = np.ceil(np.log(mag) / log_gamma)
+    k = np.where(mag > 0, np.maximum(k + _OFFSET, 1), 0).astype(np.int64)
+    return np.where(x < 0, -k, k)
+
+
+def _representatives(keys: IntArray, log_gamma: float) -> FloatArray:
+    gamma = math.exp(log_gamma)
+    k = np.abs(keys).astype(np.float64) - _OFFSET
+    with np.errstate(over="ignore"):  # the top bucket's midpoint can pass the largest float
+        rep = np.exp(k * log_gamma + math.log(2.0 / (gamma + 1.0)))
+    rep = np.minimum(rep, np.finfo(np.float64).max)
+    return np.where(keys == 0, 0.0, np.sign(keys) * rep)
+
+
+def _unique_counts(keys: IntArray, counts: IntArray | None = None) -> tuple[IntArray, IntArray]:
+    if counts is None:
+        uniq, n = np.unique(keys, return_counts=True)
+        return uniq.astype(np.int64), n.astype(np.int64)
+    uniq, inv = np.unique(keys, return_inverse=True)
+    summed = np.bincount(inv, weights=counts, minlength=uniq.size)
+    return uniq.astype(np.int64), np.rint(summed).astype(np.int64)

@@ -1,0 +1,181 @@
+"""Compare one column of two profiles: test statistic, p-value, effect, distances, plot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from prodml.drift import stats
+from prodml.drift._columns import (
+    CategoricalColumn,
+    NumericColumn,
+    _representatives,
+    _sketch_keys,
+    _unique_counts,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_PLOT_BINS = 40
+_PLOT_CATEGORIES = 15
+_FMAX = float(np.finfo(np.float64).max)
+
+
+@dataclass
+class Comparison:
+    """Raw outcome of one column's comparison, before the multiple-testing correction."""
+
+    method: str
+    statistic: float
+    p_value: float
+    effect: float
+    error_bound: float = 0.0
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    plot: dict[str, Any] = field(default_factory=dict)
+
+
+def _as_sketch(col: NumericColumn, log_gamma: float) -> tuple[IntArray, IntArray]:
+    if col.keys is not None:
+        assert col.counts is not None  # noqa: S101
+        return col.keys, col.counts
+    points = col.points if col.points is not None else np.empty(0)
+    return _unique_counts(_sketch_keys(points, log_gamma))
+
+
+def _on_common_grid(
+    ref: NumericColumn, cur: NumericColumn, log_gamma: float
+) -> tuple[FloatArray, IntArray, FloatArray, IntArray, float]:
+    """Both columns as weighted bucket representatives, and the KS error bound."""
+    kr, cr = _as_sketch(ref, log_gamma)
+    kc, cc = _as_sketch(cur, log_gamma)
+    keys = np.union1d(kr, kc)
+    wr = np.zeros(keys.size, np.int64)
+    wc = np.zeros(keys.size, np.int64)
+    wr[np.searchsorted(keys, kr)] = cr
+    wc[np.searchsorted(keys, kc)] = cc
+    bound = float(max((wr / wr.sum()).max(), (wc / wc.sum()).max()))
+    rep = _representatives(keys, log_gamma)
+    # Zero weights are harmless for every statistic and keep one grid for both sides.
+    return rep, wr, rep, wc, bound
+
+
+def _weighted_std(values: FloatArray, weights: IntArray | None) -> float:
+    if weights is None:
+        return float(np.std(values))
+    mean = np.average(values, weights=weights)
+    return float(np.sqrt(np.average((values - mean) ** 2, weights=weights)))
+
+
+def _bin_props(values: FloatArray, weights: IntArray | None, edges: FloatArray) -> FloatArray:
+    cdf = stats.ecdf(values, weights, edges)
+    return np.diff(np.concatenate(([0.0], cdf, [1.0])))
+
+
+def _quantile_edges(values: FloatArray, weights: IntArray | None, bins: int) -> FloatArray:
+    probs = np.arange(1, bins) / bins
+    if weights is None:
+        idx = np.minimum((probs * values.size).astype(np.int64), values.size - 1)
+        return np.unique(values[idx])
+    cum = np.cumsum(weights)
+    idx = np.minimum(np.searchsorted(cum, probs * cum[-1], side="right"), values.size - 1)
+    return np.unique(values[idx])
+
+
+def _plot_edges(
+    a: FloatArray, wa: IntArray | None, b: FloatArray, wb: IntArray | None
+) -> FloatArray:
+    lo_hi = [_quantile_edges(v, w, 200) for v, w in ((a, wa), (b, wb))]
+    lo = min(float(e[0]) if e.size else float(v[0]) for e, v in zip(lo_hi, (a, b), strict=True))
+    hi = max(float(e[-1]) if e.size else float(v[-1]) for e, v in zip(lo_hi, (a, b), strict=True))
+    if hi <= lo:
+        lo, hi = min(float(a[0]), float(b[0])), max(float(a[-1]), float(b[-1]))
+    if hi <= lo:  # a constant: centre it in a visible range
+        half = max(0.5, abs(lo) * 0.05)
+        lo, hi = lo - half, hi + half
+    return np.linspace(lo, hi, _PLOT_BINS + 1)
+
+
+def compare_numeric(
+    ref: NumericColumn,
+    cur: NumericColumn,
+    *,
+    test: str,
+    bins: int,
+    log_gamma: float,
+) -> Comparison:
+    """KS (or CvM) test, KS distance as effect, binned distances and Wasserstein."""
+    ref.finalize()
+    cur.finalize()
+    if ref.exact and cur.exact:
+        a, wa = ref.sample(log_gamma)
+        b, wb = cur.sample(log_gamma)
+        bound = 0.0
+    else:
+        a, wa_, b, wb_, bound = _on_common_grid(ref, cur, log_gamma)
+        wa, wb = wa_, wb_
+    d, p = stats.ks_2samp(a, b, wa, wb)
+    statistic, method = d, "ks"
+    if test == "cvm":
+        statistic, p = stats.cramervonmises_2samp(a, b, wa, wb)
+        method = "cvm"
+    # Distances do arithmetic on values: rescale huge ones by a power of two (exact) so
+    # that differences and squares cannot overflow; every distance used is scale-free.
+    big = max(abs(float(a[0])), abs(float(a[-1])), abs(float(b[0])), abs(float(b[-1])))
+    scale = float(np.ldexp(1.0, -int(np.frexp(big)[1]))) if big > 1e100 else 1.0
+    sa, sb = (a * scale, b * scale) if scale != 1.0 else (a, b)
+    if scale != 1.0:
+        std = _weighted_std(sa, wa)
+    else:
+        if ref.std is None:  # the reference is compared many times: compute once
+            ref.std = _weighted_std(a, wa)
+        std = ref.std
+    w1 = stats.wasserstein(sa, sb, wa, wb)
+    edges = _quantile_edges(a, wa, bins)
+    pr, pc = _bin_props(a, wa, edges), _bin_props(b, wb, edges)
+    metrics: dict[str, float | None] = {
+        "psi": stats.psi(pr, pc),
+        "jensen_shannon": stats.jensen_shannon(pr, pc),
+        "hellinger": stats.hellinger(pr, pc),
+        "wasserstein": (w1 / std) if std > 0 else (0.0 if w1 == 0 else None),
+    }
+    plot_edges = _plot_edges(sa, wa, sb, wb)
+    with np.errstate(over="ignore"):  # labels only: clip a padded edge past the largest float
+        labels = np.clip(plot_edges / scale, -_FMAX, _FMAX)
+    plot = {
+        "type": "hist",
+        "edges": labels.tolist(),
+        "reference": np.diff(stats.ecdf(sa, wa, plot_edges)).tolist(),
+        "current": np.diff(stats.ecdf(sb, wb, plot_edges)).tolist(),
+    }
+    return Comparison(method, statistic, p, d, bound, metrics, plot)
+
+
+def compare_categorical(ref: CategoricalColumn, cur: CategoricalColumn) -> Comparison:
+    """Chi-square homogeneity test, total variation distance as effect, distances."""
+    cats = list(ref.counts)
+    cats += [c for c in cur.counts if c not in ref.counts]
+    rc = np.array([ref.counts.get(c, 0) for c in cats], dtype=np.int64)
+    cc = np.array([cur.counts.get(c, 0) for c in cats], dtype=np.int64)
+    stat, p, _ = stats.chi2_homogeneity(rc, cc)
+    pr, pc = rc / rc.sum(), cc / cc.sum()
+    tv = float(0.5 * np.abs(pr - pc).sum())
+    metrics: dict[str, float | None] = {
+        "psi": stats.psi(rc, cc),
+        "jensen_shannon": stats.jensen_shannon(rc, cc),
+        "hellinger": stats.hellinger(rc, cc),
+        "wasserstein": None,
+    }
+    order = np.argsort(-np.maximum(pr, pc), kind="stable")
+    top = order[:_PLOT_CATEGORIES]
+    labels = [str(cats[i]) for i in top]
+    ref_p, cur_p = pr[top].tolist(), pc[top].tolist()
+    if len(cats) > _PLOT_CATEGORIES:
+        labels.append(f"(other {len(cats) - _PLOT_CATEGORIES})")
+        ref_p.append(float(1 - sum(ref_p)))
+        cur_p.append(float(1 - sum(cur_p)))
+    plot = {"type": "bar", "labels": labels, "reference": ref_p, "current": cur_p}
+    return Comparison("chi2", stat, p, tv, 0.0, metrics, plot)

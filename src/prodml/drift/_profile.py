@@ -1,0 +1,404 @@
+"""Mergeable per-column summaries of a table, the input of every batch drift test.
+
+A :class:`Profile` is built chunk by chunk (``update``), combined across partitions
+(``merge``) and saved as JSON (``to_json``). Numeric columns keep their exact values up to
+``max_exact`` per column, then switch to a log-bucket sketch; categorical columns keep
+exact counts. See ``docs/drift.md`` for the error bounds of sketched columns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prodml._data import Columns, iter_columns, type_problem
+from prodml._params import Interval, check_params
+from prodml.drift._columns import (
+    CategoricalColumn,
+    ColumnState,
+    FloatArray,
+    NumericColumn,
+    _decode,
+    _sketch_keys,
+    _unique_counts,
+)
+from prodml.errors import DriftError, SchemaError, SchemaProblem
+
+__all__ = ["CategoricalColumn", "NumericColumn", "Profile"]
+
+FORMAT_VERSION = 1
+_KINDS = {
+    "float": "numeric",
+    "int": "numeric",
+    "datetime": "datetime",
+    "string": "categorical",
+    "category": "categorical",
+    "bool": "categorical",
+    "null": "null",
+}
+
+
+def _category_counts(cols: Columns, name: str) -> tuple[dict[Any, int], int]:
+    raw = cols.raw(name)
+    if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.CategoricalDtype):
+        codes = raw.cat.codes.to_numpy()
+        valid = codes >= 0
+        binc = np.bincount(codes[valid], minlength=len(raw.cat.categories))
+        cats = list(raw.cat.categories)
+        return {_py(cats[i]): int(c) for i, c in enumerate(binc) if c}, int((~valid).sum())
+    arr = cols.arrow(name)
+    out: dict[Any, int] = {}
+    for chunk in arr.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            idx = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            binc = np.bincount(idx[idx >= 0], minlength=len(chunk.dictionary))
+            pairs = zip(chunk.dictionary.to_pylist(), binc.tolist(), strict=True)
+        else:
+            vc = pc.value_counts(chunk)
+            pairs = zip(vc.field(0).to_pylist(), vc.field(1).to_pylist(), strict=True)
+        for value, c in pairs:
+            if value is not None and c:
+                out[value] = out.get(value, 0) + int(c)
+    return out, int(arr.null_count)
+
+
+def _py(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _numeric_values(cols: Columns, name: str, kind: str) -> tuple[FloatArray, int]:
+    """Finite non-null values (a private copy) and the number of nulls."""
+    if kind == "datetime":
+        ns = cols.datetime64(name).astype("int64")
+        valid = ns != np.iinfo(np.int64).min
+        return ns[valid].astype(np.float64) / 1e9, int((~valid).sum())
+    x = cols.float64(name)
+    if np.isfinite(x).all():  # the common case: one pass, then the copy the profile owns
+        return x.copy(), 0
+    nan = np.isnan(x)
+    inf = np.isinf(x)
+    if inf.any():
+        first = int(np.flatnonzero(inf)[0])
+        raise DriftError(
+            f"column {name!r} holds {int(inf.sum())} infinite value(s) (first at row {first} "
+            "of its chunk); drift tests need finite numbers: drop, clip or null them first",
+            column=name,
+        )
+    return x[~nan], int(nan.sum())
+
+
+class Profile:
+    """Mergeable summary of a table, column by column, for drift tests.
+
+    Parameters
+    ----------
+    max_exact
+        Numeric columns keep exact values up to this many non-null values; beyond, a
+        log-bucket sketch whose KS statistic is within a reported bound of the exact one.
+    relative_accuracy
+        Relative error of a value in the sketch (bucket width).
+    columns
+        Profile only these columns (others in the data are ignored); ``None`` for all.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"x": [1.0, 2.0], "c": ["u", "v"]})
+    >>> b = pd.DataFrame({"x": [3.0, None], "c": ["u", None]})
+    >>> merged = Profile().update(a).merge(Profile().update(b))
+    >>> merged == Profile().update([a, b])
+    True
+    >>> merged.n_rows, merged.kinds
+    (4, {'x': 'numeric', 'c': 'categorical'})
+    >>> Profile.from_json(merged.to_json()) == merged
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        max_exact: int = 2_000_000,
+        relative_accuracy: float = 1e-3,
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        self.max_exact = max_exact
+        self.relative_accuracy = relative_accuracy
+        self.select = None if columns is None else list(columns)
+        self.n_rows = 0
+        self.columns: dict[str, ColumnState | None] = {}
+        self._started = False
+        # Nulls of columns that were entirely null so far (no kind known yet).
+        self._null_rows: dict[str, int] = {}
+
+    @property
+    def log_gamma(self) -> float:
+        """Natural log of the sketch's bucket growth factor."""
+        a = self.relative_accuracy
+        return math.log((1 + a) / (1 - a))
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        """Kind of each column: ``numeric``, ``datetime``, ``categorical`` or ``null``."""
+        return {n: ("null" if s is None else s.kind) for n, s in self.columns.items()}
+
+    def _check(self) -> None:
+        check_params(
+            "Profile",
+            {"max_exact": self.max_exact, "relative_accuracy": self.relative_accuracy},
+            {
+                "max_exact": [Interval(int, 10_000, None)],
+                "relative_accuracy": [Interval(float, 0, 0.1, "neither")],
+            },
+        )
+
+    @classmethod
+    def from_data(cls, data: object, **params: Any) -> Profile:
+        """Profile of a table or an iterable of chunks in one call."""
+        return cls(**params).update(data)
+
+    def update(self, data: object) -> Profile:
+        """Add a table, or every chunk of an iterable of tables; return ``self``.
+
+        Raises
+        ------
+        SchemaError
+            A chunk whose columns differ from the first chunk's, or a column whose type
+            changes (numeric in one chunk, text in another).
+        DriftError
+            A numeric column holding an infinite value.
+        """
+        self._check()
+        for cols in iter_columns(data, what="data to profile"):
+            self._update_one(cols)
+        return self
+
+    def _update_one(self, cols: Columns) -> None:
+        # Selected columns are read in place (no copy of the table).
+        names = list(cols.names) if self.select is None else self.select
+        if self.select is not None:
+            _check_same_columns(self.select, [n for n in cols.names if n in self.select], "data")
+        if not self._started:
+            self.columns = dict.fromkeys(names)
+            self._started = True
+        _check_same_columns(list(self.columns), [n for n in names if n in cols])
+        for name in self.columns:
+            info = cols.kind(name)
+            if info.kind not in _KINDS:
+                raise SchemaError(
+                    problems=[
+                        type_problem(name, "a number, datetime or category", cols.raw(name), info)
+                    ]
+                )
+            kind = _KINDS[info.kind]
+            state = self._state_for(name, kind, cols.num_rows)
+            if state is None:
+                continue
+            if isinstance(state, NumericColumn):
+                values, n_null = _numeric_values(cols, name, kind)
+                state.add(values, self.max_exact, self.log_gamma)
+            else:
+                counts, n_null = _category_counts(cols, name)
+                state.add(counts)
+            state.n_null += n_null
+        self.n_rows += cols.num_rows
+
+    def _state_for(self, name: str, kind: str, n_null: int) -> ColumnState | None:
+        state = self.columns[name]
+        if kind == "null":
+            if state is None:
+                self.columns[name] = None
+                self._null_rows[name] = self._null_rows.get(name, 0) + n_null
+                return None
+            state.n_null += n_null
+            return None
+        if state is None:
+            state = NumericColumn(kind) if kind != "categorical" else CategoricalColumn()
+            state.n_null = self._null_rows.pop(name, 0)
+            self.columns[name] = state
+        elif state.kind != kind:
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        name, "type", f"column was {state.kind} in earlier data, now {kind}"
+                    )
+                ]
+            )
+        return state
+
+    def finalize(self) -> Profile:
+        """Sort pending values; idempotent. Called by every reader; return ``self``."""
+        for state in self.columns.values():
+            if isinstance(state, NumericColumn):
+                state.finalize()
+        return self
+
+    def n_null(self, name: str) -> int:
+        """Number of nulls seen in a column."""
+        state = self.columns[name]
+        return self._null_rows.get(name, 0) if state is None else state.n_null
+
+    def adopt(self, other: Profile, name: str) -> None:
+        """Take column ``name`` (state and nulls) from ``other``, replacing ours."""
+        self.columns[name] = other.columns[name]
+        if other.columns[name] is None:
+            self._null_rows[name] = other.n_null(name)
+
+    def merge(self, other: Profile) -> Profile:
+        """A new profile of both inputs, equal to profiling their concatenation.
+
+        Raises
+        ------
+        SchemaError
+            When the two profiles have different columns or column kinds.
+        DriftError
+            When their sketch settings differ.
+        """
+        if (self.max_exact, self.relative_accuracy) != (other.max_exact, other.relative_accuracy):
+            raise DriftError(
+                "cannot merge profiles built with different max_exact/relative_accuracy"
+            )
+        if not self._started:
+            return Profile.from_dict(other.to_dict())
+        out = Profile.from_dict(self.to_dict())
+        if not other._started:
+            return out
+        _check_same_columns(list(self.columns), list(other.columns))
+        for name, theirs in other.columns.items():
+            if theirs is None:
+                mine = out.columns[name]
+                if mine is None:
+                    out._null_rows[name] = out._null_rows.get(name, 0) + other.n_null(name)
+                else:
+                    mine.n_null += other.n_null(name)
+                continue
+            mine = out._state_for(name, theirs.kind, 0)
+            assert mine is not None  # noqa: S101
+            mine.n_null += theirs.n_null
+            if isinstance(mine, CategoricalColumn):
+                assert isinstance(theirs, CategoricalColumn)  # noqa: S101
+                mine.add(theirs.counts)
+            else:
+                assert isinstance(theirs, NumericColumn)  # noqa: S101
+                _merge_numeric(mine, theirs, self.max_exact, self.log_gamma)
+        out.n_rows += other.n_rows
+        return out
+
+    # -- serialisation ---------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state with ``format_version``; arrays as base64 little-endian bytes."""
+        self.finalize()
+        return {
+            "format_version": FORMAT_VERSION,
+            "max_exact": self.max_exact,
+            "relative_accuracy": self.relative_accuracy,
+            "n_rows": self.n_rows,
+            "started": self._started,
+            "columns": {
+                n: ({"kind": "null", "n_null": self.n_null(n)} if s is None else s.to_dict())
+                for n, s in self.columns.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Profile:
+        """Rebuild a profile saved by :meth:`to_dict`.
+
+        Raises
+        ------
+        DriftError
+            For an unknown ``format_version`` or a malformed state.
+        """
+        version = state.get("format_version") if isinstance(state, dict) else None
+        if version != FORMAT_VERSION:
+            raise DriftError(
+                f"unsupported Profile format_version {version!r}; expected {FORMAT_VERSION}"
+            )
+        try:
+            prof = cls(max_exact=state["max_exact"], relative_accuracy=state["relative_accuracy"])
+            prof.n_rows = int(state["n_rows"])
+            prof._started = bool(state["started"])
+            for name, col in state["columns"].items():
+                prof.columns[name] = _column_from_dict(col)
+                if col["kind"] == "null":
+                    prof._null_rows[name] = int(col["n_null"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise DriftError(f"malformed Profile state: {err!r}") from err
+        return prof
+
+    def to_json(self) -> str:
+        """The state of :meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Profile:
+        """Rebuild a profile saved by :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Profile):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Profile(n_rows={self.n_rows}, columns={self.kinds})"
+
+
+def _merge_numeric(
+    mine: NumericColumn, theirs: NumericColumn, max_exact: int, log_gamma: float
+) -> None:
+    theirs.finalize()
+    if theirs.keys is not None:
+        assert theirs.counts is not None  # noqa: S101
+        if mine.keys is None:
+            mine.finalize()
+            own = np.empty(0) if mine.points is None else mine.points
+            mine.keys, mine.counts = _unique_counts(_sketch_keys(own, log_gamma))
+            mine.points = None
+        mine._add_keys(theirs.keys, theirs.counts)
+    elif theirs.points is not None:
+        mine.add(theirs.points.copy(), max_exact, log_gamma)
+    mine.finalize()
+
+
+def _column_from_dict(col: dict[str, Any]) -> ColumnState | None:
+    kind = col["kind"]
+    if kind == "null":
+        return None
+    if kind == "categorical":
+        return CategoricalColumn(
+            n_null=int(col["n_null"]), counts={k: int(c) for k, c in col["counts"]}
+        )
+    if kind not in ("numeric", "datetime"):
+        raise ValueError(f"unknown column kind {kind!r}")
+    out = NumericColumn(kind, n_null=int(col["n_null"]))
+    if "points" in col:
+        out.points = _decode(col["points"], "float64")
+    else:
+        out.keys, out.counts = _decode(col["keys"], "int64"), _decode(col["counts"], "int64")
+    return out
+
+
+def _check_same_columns(expected: list[str], got: Iterable[str], where: str = "this chunk") -> None:
+    got = list(got)
+    problems = [
+        SchemaProblem(n, "missing", f"column is missing from {where}")
+        for n in expected
+        if n not in got
+    ]
+    problems += [
+        SchemaProblem(n, "extra", "column is not in the first chunk")
+        for n in got
+        if n not in expected
+    ]
+    if problems:
+        raise SchemaError(problems=problems)

@@ -1,0 +1,214 @@
+"""Drift results: one :class:`DriftResult` per column, gathered in a :class:`DriftReport`."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["DriftReport", "DriftResult"]
+
+REPORT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """The verdict on one column (or on the whole table, for the classifier check).
+
+    Attributes
+    ----------
+    column
+        Column name (``"<multivariate>"`` for the classifier check).
+    kind
+        ``numeric``, ``datetime``, ``categorical``, ``null`` or ``table``.
+    method
+        The test behind the p-value: ``ks``, ``cvm``, ``chi2`` or ``classifier``.
+    statistic
+        The test statistic; ``None`` when the column is not testable.
+    p_value
+        Raw p-value; ``None`` when not testable.
+    p_adjusted
+        p-value after the multiple-testing correction.
+    effect
+        Effect size the ``min_effect`` floor applies to: the KS distance
+        ``max |F_ref - F_cur|`` (numeric), the total variation distance
+        ``0.5 * sum |p_ref - p_cur|`` (categorical), ``2 * AUC - 1`` (classifier).
+    drifted
+        ``p_adjusted <= alpha and effect >= min_effect``.
+    testable
+        ``False`` when the column cannot be tested (see ``note``); then ``drifted`` is false.
+    note
+        Why a column is not testable, or a remark (sketch bound, classifier size).
+    n_reference, n_current
+        Non-null values compared.
+    null_fraction_reference, null_fraction_current
+        Share of nulls in each sample.
+    error_bound
+        Bound on ``|statistic - exact statistic|`` for the KS distance when a sketched
+        profile was used; 0 when exact.
+    metrics
+        Distances: ``psi``, ``jensen_shannon``, ``hellinger`` (over reference-decile bins
+        or categories) and ``wasserstein`` (numeric, divided by the reference std).
+    plot
+        Data of the distribution plot (bin edges or category labels, proportions).
+    """
+
+    column: str
+    kind: str
+    method: str
+    statistic: float | None
+    p_value: float | None
+    p_adjusted: float | None
+    effect: float | None
+    drifted: bool
+    testable: bool = True
+    note: str = ""
+    n_reference: int = 0
+    n_current: int = 0
+    null_fraction_reference: float = 0.0
+    null_fraction_current: float = 0.0
+    error_bound: float = 0.0
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    plot: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (non-finite floats become ``None``)."""
+        return _json_safe(asdict(self))
+
+
+_FRAME_COLUMNS = [
+    "column",
+    "kind",
+    "method",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "effect",
+    "drifted",
+    "testable",
+    "note",
+    "n_reference",
+    "n_current",
+    "null_fraction_reference",
+    "null_fraction_current",
+    "error_bound",
+]
+
+
+class DriftReport:
+    """Per-column drift verdicts of one :meth:`DriftDetector.detect` call.
+
+    Parameters
+    ----------
+    results
+        One result per column, in the reference's column order (then the classifier
+        check, when run).
+    settings
+        The detector settings that produced them (alpha, correction, min_effect...).
+    n_reference, n_current
+        Rows in each sample.
+    """
+
+    def __init__(
+        self,
+        results: list[DriftResult],
+        *,
+        settings: dict[str, Any],
+        n_reference: int,
+        n_current: int,
+    ) -> None:
+        self.results = list(results)
+        self.settings = dict(settings)
+        self.n_reference = n_reference
+        self.n_current = n_current
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        """Names of the columns judged drifted, in column order."""
+        return [r.column for r in self.results if r.drifted and r.kind != "table"]
+
+    @property
+    def drift_detected(self) -> bool:
+        """Whether any column (or the classifier check) found drift."""
+        return any(r.drifted for r in self.results)
+
+    def __getitem__(self, column: str) -> DriftResult:
+        for r in self.results:
+            if r.column == column:
+                return r
+        raise KeyError(column)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per result; metrics as ``psi``, ``jensen_shannon``... columns."""
+        rows = []
+        for r in self.results:
+            row = {k: getattr(r, k) for k in _FRAME_COLUMNS}
+            row.update(r.metrics)
+            rows.append(row)
+        frame = pd.DataFrame(rows, columns=None if rows else _FRAME_COLUMNS)
+        return frame.astype(
+            {"statistic": float, "p_value": float, "p_adjusted": float, "effect": float}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict with ``format_version``."""
+        return {
+            "format_version": REPORT_FORMAT_VERSION,
+            "settings": _json_safe(self.settings),
+            "n_reference": self.n_reference,
+            "n_current": self.n_current,
+            "drifted_columns": self.drifted_columns,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> DriftReport:
+        """Rebuild a report saved by :meth:`to_dict`."""
+        return cls(
+            [DriftResult(**r) for r in state["results"]],
+            settings=state["settings"],
+            n_reference=state["n_reference"],
+            n_current=state["n_current"],
+        )
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The report as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """A self-contained HTML page (inline SVG plots); also written to ``path`` when given."""
+        from prodml.drift._html import render_page  # noqa: PLC0415 - only reports need it
+
+        page = render_page(self)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
+    def _repr_html_(self) -> str:
+        from prodml.drift._html import render_fragment  # noqa: PLC0415
+
+        return render_fragment(self)
+
+    def __repr__(self) -> str:
+        tested = sum(r.testable for r in self.results if r.kind != "table")
+        return (
+            f"DriftReport({len(self.drifted_columns)} of {tested} tested columns drifted: "
+            f"{self.drifted_columns})"
+        )
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value

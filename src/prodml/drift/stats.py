@@ -1,0 +1,391 @@
+"""Two-sample drift statistics on sorted samples and category counts.
+
+Every function here is a building block of :class:`~prodml.drift.DriftDetector`, usable
+on its own. Numeric samples are passed **sorted** (the detector sorts each column once
+and reuses it for every statistic); a sample may carry integer ``weights`` (counts per
+distinct value, as a sketched :class:`~prodml.drift.Profile` column holds it).
+
+* :func:`ks_2samp` equals :func:`scipy.stats.ks_2samp` (two-sided, ``method="auto"``):
+  same statistic bit for bit, same p-value (exact for samples of at most 10,000, else
+  Smirnov's asymptotic distribution).
+* :func:`chi2_homogeneity` equals :func:`scipy.stats.chi2_contingency` on the 2 x K table
+  of counts with ``correction=False``: a test that both samples come from one
+  distribution, not a goodness-of-fit test that treats the reference as exact.
+* :func:`psi`, :func:`jensen_shannon` and :func:`hellinger` compare two vectors of
+  proportions; :func:`wasserstein` is the 1-Wasserstein (earth mover's) distance.
+* :func:`adjust_pvalues` applies Holm, Bonferroni or Benjamini-Hochberg.
+
+Examples
+--------
+>>> import numpy as np
+>>> a = np.sort(np.random.default_rng(0).normal(size=500))
+>>> b = np.sort(np.random.default_rng(1).normal(0.5, size=400))
+>>> d, p = ks_2samp(a, b)
+>>> round(d, 4), p < 1e-6
+(0.21, True)
+>>> adjust_pvalues([0.01, 0.04, 0.03], "holm")
+array([0.03, 0.06, 0.06])
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats as _sps
+
+__all__ = [
+    "CORRECTIONS",
+    "adjust_pvalues",
+    "chi2_homogeneity",
+    "cramervonmises_2samp",
+    "ecdf",
+    "hellinger",
+    "jensen_shannon",
+    "ks_2samp",
+    "psi",
+    "wasserstein",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+CORRECTIONS = ("bonferroni", "fdr_bh", "holm", "none")
+"""Names accepted by :func:`adjust_pvalues`."""
+
+_EXACT_KS_MAX_N = 10_000  # scipy's switch from the exact to the asymptotic KS p-value
+_PSI_FLOOR = 1e-4  # proportion used in place of 0 in PSI, so empty bins stay finite
+
+
+def ecdf(
+    values: FloatArray, weights: IntArray | None, x: FloatArray, total: int | None = None
+) -> FloatArray:
+    """Empirical CDF of a sorted (optionally weighted) sample at points ``x``.
+
+    Computed exactly as scipy does: ``searchsorted(values, x, side="right") / n``.
+    """
+    idx = np.searchsorted(values, x, side="right")
+    if weights is None:
+        return idx / (values.size if total is None else total)
+    cum = np.concatenate(([0], np.cumsum(weights)))
+    n = int(cum[-1]) if total is None else total
+    return cum[idx] / n
+
+
+def _size(values: FloatArray, weights: IntArray | None) -> int:
+    return int(values.size if weights is None else weights.sum())
+
+
+def _cdf_gaps(
+    a: FloatArray,
+    b: FloatArray,
+    wa: IntArray | None = None,
+    wb: IntArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """The pooled sorted points and F_a - F_b at each of them."""
+    pooled = np.sort(np.concatenate([a, b]), kind="stable")  # two sorted runs: a merge
+    return pooled, ecdf(a, wa, pooled) - ecdf(b, wb, pooled)
+
+
+def ks_2samp(
+    a: FloatArray,
+    b: FloatArray,
+    wa: IntArray | None = None,
+    wb: IntArray | None = None,
+) -> tuple[float, float]:
+    """Two-sided two-sample Kolmogorov-Smirnov test on sorted samples.
+
+    Parameters
+    ----------
+    a, b
+        Sorted finite samples (or sorted distinct values when weighted).
+    wa, wb
+        Optional counts of each value of ``a`` / ``b``.
+
+    Returns
+    -------
+    tuple of float
+        The statistic ``D = sup |F_a - F_b|`` and its p-value, equal to
+        :func:`scipy.stats.ks_2samp` with ``method="auto"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ks_2samp(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
+    (0.0, 1.0)
+    """
+    n1, n2 = _size(a, wa), _size(b, wb)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("ks_2samp needs two non-empty samples")
+    if max(n1, n2) <= _EXACT_KS_MAX_N:
+        # Small samples: scipy's exact distribution, on the samples themselves.
+        xa = a if wa is None else np.repeat(a, wa)
+        xb = b if wb is None else np.repeat(b, wb)
+        res = _sps.ks_2samp(xa, xb, method="auto")
+        return float(res.statistic), float(res.pvalue)
+    if wa is None and wb is None:
+        hi, lo = _sorted_extremes(a, b)
+    else:
+        gaps = _cdf_gaps(a, b, wa, wb)[1]
+        hi, lo = float(gaps.max()), float(gaps.min())
+    return _ks_result(hi, lo, n1, n2)
+
+
+@functools.lru_cache(maxsize=4)
+def _steps(n: int) -> FloatArray:
+    """``arange(n + 1) / n``, cached: the reference's size is the same for every column."""
+    out = np.arange(n + 1) / n
+    out.flags.writeable = False
+    return out
+
+
+def _count_le_self(a: FloatArray) -> IntArray:
+    """For sorted ``a``: how many elements are <= each element (ties share the count)."""
+    step = a[1:] != a[:-1]
+    if step.all():
+        return np.arange(1, a.size + 1)
+    last = np.flatnonzero(np.concatenate((step, [True])))
+    group = np.concatenate(([0], np.cumsum(step)))
+    return last[group] + 1
+
+
+def _sorted_extremes(a: FloatArray, b: FloatArray) -> tuple[float, float]:
+    """Max and min of F_a - F_b over every point of two sorted unweighted samples.
+
+    The counts are the integers scipy's searchsorted calls give, and each gap is computed
+    as ``count_a / n1 - count_b / n2`` like scipy does, so the KS statistic is
+    bit-identical; but one searchsorted of ``a`` into ``b`` replaces two over the pooled
+    sample, and no pooled sort is needed.
+    """
+    n1, n2 = a.size, b.size
+    right = np.searchsorted(b, a, side="right")  # count_b(<= a_i)
+    tied = b[np.maximum(right - 1, 0)] == a
+    tied &= right > 0
+    if not tied.any() and (a[1:] != a[:-1]).all():
+        # No value of a repeats or appears in b. F_a - F_b rises only at points of a and
+        # falls only at points of b, so its max is at a point a_i, where it is
+        # (i + 1)/n1 - right_i/n2, and its min at the last b before some a_i (or at the
+        # end, where it is 0), where it is i/n1 - right_i/n2: the same integers and
+        # divisions as scipy's, at the points where the extremes lie.
+        steps = _steps(n1)
+        r = right / n2
+        return float((steps[1:] - r).max()), min(float((steps[:-1] - r).min()), 0.0)
+    left = np.searchsorted(b, a, side="left") if tied.any() else right  # count_b(< a_i)
+    # a_i <= b_j  <=>  j >= count_b(< a_i): count_a(<= b_j) is a cumulative histogram.
+    count_a_at_b = np.cumsum(np.bincount(left, minlength=n2 + 1)[:n2])
+    at_a = _count_le_self(a) / n1
+    at_a -= right / n2
+    at_b = count_a_at_b / n1
+    at_b -= _count_le_self(b) / n2
+    return max(float(at_a.max()), float(at_b.max())), min(float(at_a.min()), float(at_b.min()))
+
+
+def _ks_result(hi: float, lo: float, n1: int, n2: int) -> tuple[float, float]:
+    """KS statistic and Smirnov's asymptotic p-value from the extreme CDF gaps (as scipy)."""
+    neg = float(np.clip(-lo, 0, 1))
+    d = neg if neg > hi else hi  # as scipy: ties go to the positive side (no -0.0)
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = m * n / (m + n)
+    p = float(np.clip(_sps.kstwo.sf(d, np.round(en)), 0, 1))
+    return d, p
+
+
+def wasserstein(
+    a: FloatArray,
+    b: FloatArray,
+    wa: IntArray | None = None,
+    wb: IntArray | None = None,
+) -> float:
+    """1-Wasserstein distance between two sorted samples, ``integral |F_a - F_b| dx``.
+
+    Equals :func:`scipy.stats.wasserstein_distance` (to rounding).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> wasserstein(np.array([0.0, 1.0]), np.array([0.5, 1.5]))
+    0.5
+    """
+    if wa is None and wb is None:
+        return _wasserstein_sorted(a, b)
+    pooled, gaps = _cdf_gaps(a, b, wa, wb)
+    return _wasserstein_from_gaps(pooled, gaps)
+
+
+def _wasserstein_sorted(a: FloatArray, b: FloatArray) -> float:
+    """``integral_0^1 |Q_a(u) - Q_b(u)| du`` over the merged quantile breakpoints."""
+    n1, n2 = a.size, b.size
+    if n1 == n2:
+        return float(np.mean(np.abs(a - b)))
+    # Breakpoints i/n1 and j/n2 in units of 1/(n1 * n2): integers, merged by an int sort.
+    ends = np.sort(np.concatenate((np.arange(1, n1 + 1) * n2, np.arange(1, n2 + 1) * n1)))
+    widths = np.diff(ends, prepend=0)
+    ia = (ends + n2 - 1) // n2 - 1
+    ib = (ends + n1 - 1) // n1 - 1
+    return float(np.dot(widths, np.abs(a[ia] - b[ib])) / (n1 * n2))
+
+
+def _wasserstein_from_gaps(pooled: FloatArray, gaps: FloatArray) -> float:
+    """1-Wasserstein distance from pooled sorted points and the CDF gaps at them."""
+    return float(np.dot(np.abs(gaps[:-1]), np.diff(pooled)))
+
+
+def cramervonmises_2samp(
+    a: FloatArray,
+    b: FloatArray,
+    wa: IntArray | None = None,
+    wb: IntArray | None = None,
+) -> tuple[float, float]:
+    """Two-sample Cramer-von Mises test (delegates to :func:`scipy.stats.cramervonmises_2samp`).
+
+    Weighted samples are expanded to their values first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t, p = cramervonmises_2samp(np.arange(30.0), np.arange(30.0) + 15)
+    >>> round(t, 4), round(p, 4)
+    (2.5014, 0.0)
+    """
+    xa = a if wa is None else np.repeat(a, wa)
+    xb = b if wb is None else np.repeat(b, wb)
+    if xa.size < 2 or xb.size < 2:
+        raise ValueError("cramervonmises_2samp needs at least two values in each sample")
+    res = _sps.cramervonmises_2samp(xa, xb)
+    return float(res.statistic), float(res.pvalue)
+
+
+def chi2_homogeneity(ref_counts: IntArray, cur_counts: IntArray) -> tuple[float, float, int]:
+    """Chi-square test of homogeneity on the 2 x K table of category counts.
+
+    Categories absent from both samples are dropped. Equal to
+    ``scipy.stats.chi2_contingency(table, correction=False)``.
+
+    Returns
+    -------
+    tuple
+        The statistic, its p-value and the degrees of freedom (``K - 1``). With a single
+        category present the samples cannot differ: ``(0.0, 1.0, 0)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stat, p, dof = chi2_homogeneity(np.array([50, 30, 20]), np.array([40, 40, 20]))
+    >>> round(stat, 4), round(p, 4), dof
+    (2.5397, 0.2809, 2)
+    """
+    table = np.vstack([ref_counts, cur_counts]).astype(np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    k = table.shape[1]
+    if k < 2:
+        return 0.0, 1.0, 0
+    rows = table.sum(axis=1, keepdims=True)
+    cols = table.sum(axis=0, keepdims=True)
+    expected = rows * cols / table.sum()
+    stat = float(np.sum((table - expected) ** 2 / expected))
+    return stat, float(_sps.chi2.sf(stat, k - 1)), k - 1
+
+
+def _proportions(x: npt.ArrayLike) -> FloatArray:
+    arr = np.asarray(x, dtype=np.float64)
+    total = arr.sum()
+    if arr.ndim != 1 or arr.size == 0 or not np.isfinite(total) or total <= 0 or (arr < 0).any():
+        raise ValueError("expected a non-empty 1-D vector of non-negative counts")
+    return arr / total
+
+
+def psi(expected: npt.ArrayLike, actual: npt.ArrayLike) -> float:
+    """Population stability index ``sum((a - e) * ln(a / e))`` over bins or categories.
+
+    Counts or proportions are accepted; a zero proportion is replaced by 1e-4 so that
+    empty bins give a large but finite value. Rules of thumb: < 0.1 stable, 0.1-0.25
+    moderate shift, > 0.25 major shift.
+
+    Examples
+    --------
+    >>> round(psi([50, 50], [60, 40]), 4)
+    0.0405
+    """
+    e = np.maximum(_proportions(expected), _PSI_FLOOR)
+    a = np.maximum(_proportions(actual), _PSI_FLOOR)
+    # Each term (a - e) * ln(a / e) is >= 0; clip rounding noise on equal proportions.
+    return float(np.sum(np.maximum((a - e) * np.log(a / e), 0.0)))
+
+
+def jensen_shannon(p: npt.ArrayLike, q: npt.ArrayLike) -> float:
+    """Jensen-Shannon distance (base 2, in [0, 1]) between two count/proportion vectors.
+
+    Equals :func:`scipy.spatial.distance.jensenshannon` with ``base=2``.
+
+    Examples
+    --------
+    >>> jensen_shannon([1, 0], [0, 1])
+    1.0
+    """
+    pp, qq = _proportions(p), _proportions(q)
+    m = (pp + qq) / 2
+
+    def _kl(x: FloatArray) -> float:
+        nz = x > 0
+        return float(np.sum(x[nz] * np.log2(x[nz] / m[nz])))
+
+    return math.sqrt(max((_kl(pp) + _kl(qq)) / 2, 0.0))
+
+
+def hellinger(p: npt.ArrayLike, q: npt.ArrayLike) -> float:
+    """Hellinger distance ``sqrt(sum((sqrt(p) - sqrt(q))**2) / 2)``, in [0, 1].
+
+    Equal to ``sqrt(1 - sum(sqrt(p * q)))`` for proportion vectors.
+
+    Examples
+    --------
+    >>> hellinger([1, 0], [0, 1])
+    1.0
+    """
+    # The Euclidean form is exactly 0 for equal inputs (1 - sum(sqrt(p*q)) is not).
+    diff = np.sqrt(_proportions(p)) - np.sqrt(_proportions(q))
+    return min(math.sqrt(0.5 * float(np.dot(diff, diff))), 1.0)
+
+
+def adjust_pvalues(pvalues: Sequence[float] | FloatArray, method: str = "holm") -> FloatArray:
+    """Adjust p-values for multiple testing.
+
+    Parameters
+    ----------
+    pvalues
+        Raw p-values, in any order.
+    method
+        ``"holm"`` (step-down, controls the family-wise error rate), ``"bonferroni"``,
+        ``"fdr_bh"`` (Benjamini-Hochberg, controls the false discovery rate) or ``"none"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values in the input order, as ``statsmodels.stats.multitest.multipletests``
+        returns them; reject where adjusted <= alpha.
+
+    Examples
+    --------
+    >>> adjust_pvalues([0.01, 0.02, 0.03], "fdr_bh")
+    array([0.03, 0.03, 0.03])
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    m = p.size
+    if method not in CORRECTIONS:
+        raise ValueError(f"unknown correction {method!r}; expected one of {CORRECTIONS}")
+    if m == 0 or method == "none":
+        return p.copy()
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    if method == "holm":
+        adj = np.maximum.accumulate(ranked * (m - np.arange(m)))
+    else:  # fdr_bh
+        adj = np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out

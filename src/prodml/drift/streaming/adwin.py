@@ -1,0 +1,466 @@
+"""ADWIN: adaptive windowing (Bifet and Gavaldà, 2007), in blocks of ``clock`` values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from prodml._params import Constraint, Interval
+from prodml.drift.streaming._adwin_kernels import (
+    GROUP_LEVEL,
+    BoolArray,
+    IntArray,
+    Screen,
+    confidence_terms,
+    counts,
+    cut_test,
+    cuts,
+    gather,
+    group_bound,
+    group_stats,
+    levels,
+)
+from prodml.drift.streaming.base import FloatArray, StreamingDetector, run_segments
+
+__all__ = ["ADWIN"]
+
+_log = math.log
+_sqrt = math.sqrt
+
+
+class ADWIN(StreamingDetector):
+    r"""Adaptive windowing drift detector for real-valued streams.
+
+    ADWIN keeps the window of values seen since the last alarm, compressed into an
+    exponential histogram of buckets (ADWIN2: at most ``max_buckets`` buckets of each
+    size, the two oldest merged when one more arrives). Every ``clock`` values it tests
+    each split of the window into an older part :math:`W_0` and a newer part
+    :math:`W_1` at a bucket boundary, and raises an alarm when their means differ by
+    more than
+
+    .. math::
+
+        \epsilon = \sqrt{2 m \sigma^2_W \delta'} + \tfrac{2}{3} m \delta', \quad
+        m = \frac{1}{n_0 - \ell + 1} + \frac{1}{n_1 - \ell + 1}, \quad
+        \delta' = \ln \frac{2 \ln |W|}{\delta},
+
+    with :math:`\sigma^2_W` the window's variance and :math:`\ell` the
+    ``min_window_length`` (the bound of river's ``ADWIN``). After an alarm the
+    detector starts afresh with the next value, as river's does.
+
+    **Blocks.** The histogram's unit is a block of ``clock`` values (river's unit is
+    one value), so cuts fall on multiples of ``clock`` values from the window's start.
+    Tests run at the same moments as river's (every ``clock`` values); with
+    ``clock=1`` the bucket structure is river's. Blocks make ``update`` cheap and let
+    ``update_many`` build the histogram of every test point at once with numpy.
+
+    Parameters
+    ----------
+    delta
+        Confidence of the cut test; smaller values mean fewer false alarms.
+    clock
+        Test for change every ``clock`` values (and the histogram's unit).
+    max_buckets
+        Buckets of each size kept before the two oldest are merged.
+    min_window_length
+        Smallest sub-window (in values) considered at a cut.
+    grace_period
+        No test until the window holds more than this many values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prodml.drift.streaming import ADWIN
+    >>> rng = np.random.default_rng(42)
+    >>> stream = np.concatenate([rng.normal(0, 1, 1000), rng.normal(1, 1, 1000)])
+    >>> adwin = ADWIN()
+    >>> for i, x in enumerate(stream):
+    ...     if adwin.update(x):
+    ...         print(f"Change detected at index {i}")
+    Change detected at index 1055
+    >>> ADWIN().update_many(stream)
+    array([1055])
+    """
+
+    __slots__ = (
+        "_buf",
+        "_k",
+        "_m2",
+        "_n",
+        "_need",
+        "_q",
+        "_s",
+        "_screen",
+        "_tot",
+        "_u",
+        "_x0",
+        "clock",
+        "delta",
+        "grace_period",
+        "max_buckets",
+        "min_window_length",
+    )
+    _PARAMS = ("delta", "clock", "max_buckets", "min_window_length", "grace_period")
+
+    def __init__(
+        self,
+        delta: float = 0.002,
+        clock: int = 32,
+        max_buckets: int = 5,
+        min_window_length: int = 5,
+        grace_period: int = 10,
+    ) -> None:
+        self.delta = delta
+        self.clock = clock
+        self.max_buckets = max_buckets
+        self.min_window_length = min_window_length
+        self.grace_period = grace_period
+        self._init_base()
+
+    def _constraints(self) -> Mapping[str, list[Constraint]]:
+        return {
+            "delta": [Interval(float, 0, 1, "neither")],
+            "clock": [Interval(int, 1, None)],
+            "max_buckets": [Interval(int, 2, None)],
+            "min_window_length": [Interval(int, 1, None)],
+            "grace_period": [Interval(int, 0, None)],
+        }
+
+    def _clear(self) -> None:
+        # The open block is ``_n`` folded values (first value ``_x0``, sums ``_s`` and
+        # ``_q`` of ``x - x0`` and its square) followed by the raw values in ``_buf``;
+        # folding runs the same additions in the same order whenever it happens.
+        self._n = 0
+        self._x0 = 0.0
+        self._s = 0.0
+        self._q = 0.0
+        self._buf: list[float] = []
+        self._need = self.clock  # values that close the open block
+        self._screen = Screen()  # a cache that speeds up the cut test, never saved
+        self._k = 0  # closed blocks in the window
+        self._u = 0.0  # sum of the window's closed values
+        self._m2 = 0.0  # sum of squared deviations from the window's mean
+        self._tot: list[list[float]] = []  # level r: totals of 2**r blocks, oldest first
+
+    # -- public ----------------------------------------------------------------------------
+
+    @property
+    def width(self) -> int:
+        """Number of values in the current window."""
+        if not self._ready:
+            return 0
+        return self._k * self.clock + self._n + len(self._buf)
+
+    @property
+    def estimation(self) -> float:
+        """Mean of the current window (0.0 when empty)."""
+        if not self._ready or self.width == 0:
+            return 0.0
+        self._fold()
+        return (self._u + self._n * self._x0 + self._s) / self.width
+
+    def update(self, x: float) -> bool:
+        """Feed one value; return whether it raises a drift alarm.
+
+        Raises
+        ------
+        DriftError
+            If ``x`` is not a finite number.
+        """
+        if type(x) is not float:
+            x = self._as_float(x)
+        elif x - x != 0.0:
+            raise self._bad_value(x)
+        if self._drift:
+            self._restart()
+        buf = self._buf
+        buf.append(x)
+        if len(buf) < self._need:
+            return False
+        return self._close_block()
+
+    # -- the scalar path -------------------------------------------------------------------
+
+    def _fold(self) -> None:
+        """Fold the buffered values into the open block's first value and sums."""
+        buf = self._buf
+        if not buf:
+            return
+        if self._n == 0:
+            x0 = buf[0]
+            s = q = 0.0
+        else:
+            x0, s, q = self._x0, self._s, self._q
+        for x in buf:  # the first value of a new block adds 0.0: sums unchanged
+            d = x - x0
+            s += d
+            q += d * d
+        self._n += len(buf)
+        self._x0, self._s, self._q = x0, s, q
+        buf.clear()
+        self._need = self.clock - self._n
+
+    def _close_block(self) -> bool:
+        self._fold()
+        self._n = 0
+        self._need = self.clock
+        c = float(self.clock)
+        s = self._s
+        total = c * self._x0 + s
+        m2b = self._q - s * s / c
+        self._x0 = self._s = self._q = 0.0
+        m2b = max(m2b, 0.0)
+        k = self._k
+        if k == 0:
+            inc = m2b
+        else:
+            w = k * c
+            dm = self._u / w - total / c
+            inc = m2b + (w * c / (w + c)) * dm * dm
+        self._m2 += inc
+        self._u += total
+        self._k = k = k + 1
+        screen = self._screen
+        screen.abs_sum += abs(total)
+        tot = self._tot
+        full = self.max_buckets + 1
+        level = 0
+        while True:
+            if level == len(tot):
+                tot.append([])
+            row = tot[level]
+            row.append(total)
+            if len(row) < full:
+                break
+            total = row[0] + row[1]
+            del row[:2]
+            level += 1
+            if level == GROUP_LEVEL:  # the screened group changes
+                screen.n_cached = -1.0
+                if screen.ok:
+                    screen.promote(total, float(1 << level) * c, k * c)
+        width = k * c
+        if width <= self.grace_period or width < 2.0:  # a cut needs two values
+            self._drift = False
+            return False
+        drift = cut_test(
+            tot,
+            c,
+            self._u,
+            width,
+            self._m2,
+            _log(2.0 * _log(width) / self.delta),
+            float(self.min_window_length),
+            screen,
+        )
+        self._drift = drift
+        return drift
+
+    # -- the vectorised path ---------------------------------------------------------------
+
+    def _run(self, values: FloatArray) -> list[int]:
+        return run_segments(self, values, self._scan, first_chunk=64 * self.clock)
+
+    def _scan(self, chunk: FloatArray) -> int:
+        clock = self.clock
+        self._fold()
+        pos = 0
+        head = min((clock - self._n) % clock, len(chunk))
+        for pos in range(head):  # finish the open block value by value
+            if self.update(float(chunk[pos])):
+                return pos
+        pos = head
+        nblocks = (len(chunk) - pos) // clock
+        if nblocks:
+            blocks = chunk[pos : pos + nblocks * clock].reshape(nblocks, clock)
+            with np.errstate(all="ignore"):  # huge values: inf, as in the scalar path
+                hit = self._scan_blocks(blocks)
+            if hit >= 0:
+                return pos + (hit + 1) * clock - 1
+            pos += nblocks * clock
+        for i in range(pos, len(chunk)):  # open the next block; no test before it closes
+            self.update(float(chunk[i]))
+        return -1
+
+    def _scan_blocks(self, blocks: FloatArray) -> int:
+        """Close whole blocks; return the first block raising an alarm, or -1."""
+        c = float(self.clock)
+        nb = len(blocks)
+        x0 = blocks[:, 0]
+        s = np.zeros(nb)
+        q = np.zeros(nb)
+        columns = np.ascontiguousarray(blocks.T)
+        for j in range(1, self.clock):  # the scalar path's additions, in its order
+            d = columns[j] - x0
+            s += d
+            q += d * d
+        total = c * x0 + s
+        m2b = q - s * s / c
+        m2b = np.where(m2b < 0.0, 0.0, m2b)
+        u_all = np.cumsum(np.concatenate(([self._u], total)))
+        k0 = self._k
+        w_prev = np.arange(k0, k0 + nb, dtype=np.float64) * c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dm = u_all[:-1] / w_prev - total / c
+            inc = np.where(w_prev == 0.0, m2b, m2b + (w_prev * c / (w_prev + c)) * dm * dm)
+        m2_all = np.cumsum(np.concatenate(([self._m2], inc)))
+        ks = np.arange(k0 + 1, k0 + nb + 1, dtype=np.int64)
+        lows = self._lows()
+        trees = self._trees(total)
+        width = ks.astype(np.float64) * c
+        tested = np.flatnonzero((width > self.grace_period) & (width >= 2.0))
+        abs_sum = self._screen.abs_sum + np.cumsum(np.abs(total))
+        hit = -1
+        step = 1024
+        for start in range(0, len(tested), step):
+            rows = tested[start : start + step]
+            cut = self._cut_rows(
+                trees, lows, ks[rows], width[rows], u_all[rows + 1], m2_all[rows + 1], abs_sum[rows]
+            )
+            if cut.any():
+                hit = int(rows[np.argmax(cut)])
+                break
+        last = hit if hit >= 0 else nb - 1
+        self._k = k0 + last + 1
+        self._u = float(u_all[last + 1])
+        self._m2 = float(m2_all[last + 1])
+        self._tot = levels(trees, lows, self._k, self.max_buckets)
+        self._n = 0
+        self._x0 = self._s = self._q = 0.0
+        self._need = self.clock
+        screen = self._screen
+        screen.ok = False
+        screen.n_cached = -1.0
+        screen.abs_sum += float(np.abs(total[: last + 1]).sum())
+        self._drift = hit >= 0
+        return hit
+
+    def _cut_rows(  # noqa: PLR0917 - private, called from one place
+        self,
+        trees: list[FloatArray],
+        lows: list[int],
+        ks: IntArray,
+        width: FloatArray,
+        total: FloatArray,
+        m2: FloatArray,
+        abs_sum: FloatArray,
+    ) -> BoolArray:
+        """The cut test of consecutive test points (rows), batched.
+
+        Rows where the group of old buckets (levels >= ``GROUP_LEVEL``) changed, or
+        that have none, test every boundary; the others test the newer levels only
+        when the group bound, carried from the row where the group last changed,
+        proves that no old boundary is a cut (see ``_adwin_kernels``).
+        """
+        c = float(self.clock)
+        mb = self.max_buckets
+        low = float(self.min_window_length)
+        dp = confidence_terms(width, self.delta)
+        n = len(ks)
+        cut = np.zeros(n, dtype=bool)
+        lv = counts(ks, mb)
+        if len(lv) > GROUP_LEVEL:
+            entered = lv[GROUP_LEVEL][0]
+            grouped = entered > 0
+            config = grouped.copy()
+            config[1:] &= entered[1:] != entered[:-1]
+        else:
+            grouped = config = np.zeros(n, dtype=bool)
+        full = ~grouped | config
+        fr = np.flatnonzero(full)
+        if fr.size:
+            tot, size, valid = gather(trees, lows, lv, mb, c, fr)
+            cut[fr] = cuts(tot, size, valid, total[fr], width[fr], m2[fr], dp[fr], low, c)
+        rest = np.flatnonzero(grouped & ~config)
+        if not rest.size:
+            return cut
+        sel = config[fr]
+        ncols = (tot.shape[1] // mb - GROUP_LEVEL) * mb
+        cfg = fr[sel]
+        z_c, u_c, n_c = group_stats(
+            tot[sel, :ncols], size[sel, :ncols], valid[sel, :ncols], width[cfg], total[cfg]
+        )
+        own = (np.cumsum(config) - 1)[rest]  # each row's latest group change
+        a = 2.0 * (m2[rest] / width[rest]) * dp[rest]
+        mu_c = total[cfg] / width[cfg]
+        safe = group_bound(
+            z_c[own], mu_c[own], n_c[own], width[rest], total[rest], abs_sum[rest], a, c
+        )
+        fl = rest[~safe]
+        if fl.size:
+            tot, size, valid = gather(trees, lows, lv, mb, c, fl)
+            cut[fl] = cuts(tot, size, valid, total[fl], width[fl], m2[fl], dp[fl], low, c)
+        pr = rest[safe]
+        if pr.size:
+            own = own[safe]
+            tot, size, valid = gather(trees, lows, lv, mb, c, pr, below=GROUP_LEVEL)
+            one = np.ones((len(pr), 1), dtype=bool)
+            cut[pr] = cuts(
+                np.concatenate((u_c[own][:, None], tot), axis=1),
+                np.concatenate((n_c[own][:, None], size), axis=1),
+                np.concatenate((one, valid), axis=1),
+                total[pr],
+                width[pr],
+                m2[pr],
+                dp[pr],
+                low,
+                c,
+            )
+        return cut
+
+    def _lows(self) -> list[int]:
+        """Index (in buckets of its level) of each level's oldest bucket now."""
+        lows = []
+        m = self._k
+        for row in self._tot:
+            m = m - len(row)
+            lows.append(m)
+            m //= 2
+        return lows
+
+    def _trees(self, totals: FloatArray) -> list[FloatArray]:
+        """Per level: the old buckets followed by every merge the new blocks can form."""
+        trees = []
+        below = np.asarray(self._tot[0] if self._tot else [], dtype=np.float64)
+        below = np.concatenate((below, totals))
+        level = 0
+        while len(below):
+            trees.append(below)
+            level += 1
+            half = len(below) // 2
+            merged = below[0 : 2 * half : 2] + below[1 : 2 * half : 2]
+            old = self._tot[level] if level < len(self._tot) else []
+            below = np.concatenate((np.asarray(old, dtype=np.float64), merged))
+        return trees
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _get_state(self) -> dict[str, Any]:
+        self._fold()
+        return {
+            "n": self._n,
+            "x0": self._x0,
+            "s": self._s,
+            "q": self._q,
+            "k": self._k,
+            "u": self._u,
+            "m2": self._m2,
+            "buckets": [list(row) for row in self._tot],
+        }
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        self._n = int(state["n"])
+        self._x0 = float(state["x0"])
+        self._s = float(state["s"])
+        self._q = float(state["q"])
+        self._buf = []
+        self._need = self.clock - self._n
+        self._screen = Screen()
+        self._screen.abs_sum = math.inf  # unknown: no group screen until a restart
+        self._k = int(state["k"])
+        self._u = float(state["u"])
+        self._m2 = float(state["m2"])
+        self._tot = [[float(t) for t in row] for row in state["buckets"]]

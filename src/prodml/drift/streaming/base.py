@@ -1,0 +1,328 @@
+"""The interface every streaming drift detector implements.
+
+A detector watches one stream of numbers (a metric, a residual, a 0/1 error indicator)
+and raises an alarm when the stream's distribution changes. ``update(x)`` is the hot path
+and returns whether ``x`` raises an alarm; ``update_many(values)`` feeds a whole array
+and returns the positions of the alarms, exactly those the loop of ``update`` raises, and
+leaves the detector in exactly the state the loop leaves. After an alarm the detector
+starts afresh with the next value (the river convention). State round-trips through
+``to_dict()``/``from_dict()``, so a detector restored mid-stream raises exactly the alarms
+one that never stopped raises.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from prodml._params import Constraint, check_params
+from prodml.errors import ConfigError, DriftError
+
+__all__ = ["FORMAT_VERSION", "StreamingDetector"]
+
+FORMAT_VERSION = 1
+"""Version of the ``to_dict`` layout; bumped when a detector's state changes shape."""
+
+_D = TypeVar("_D", bound="StreamingDetector")
+_REGISTRY: dict[str, type[StreamingDetector]] = {}
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+Domain = Literal["real", "binary", "unit"]
+
+_DOMAIN_WORDS = {
+    "real": "finite numbers",
+    "binary": "0/1 error indicators",
+    "unit": "numbers in [0, 1]",
+}
+
+
+class StreamingDetector(abc.ABC):
+    """Base class of the streaming drift detectors (ADWIN, PageHinkley, CUSUM, DDM, ...).
+
+    Subclasses list their constructor parameters in ``_PARAMS`` and give their
+    constraints in ``_constraints``; ``__init__`` stores parameters unchanged, and they
+    are checked on first use (``update``, ``update_many``, ``reset``, ``to_dict``).
+    Values outside the detector's ``domain`` raise :class:`~prodml.errors.DriftError`.
+
+    Examples
+    --------
+    Save a detector mid-stream, restore it, and it raises the alarms it would have:
+
+    >>> import json
+    >>> import numpy as np
+    >>> from prodml.drift.streaming import PageHinkley, StreamingDetector
+    >>> rng = np.random.default_rng(0)
+    >>> stream = np.concatenate([rng.normal(0, 1, 3000), rng.normal(1, 1, 3000)])
+    >>> PageHinkley().update_many(stream)
+    array([3027])
+    >>> det = PageHinkley()
+    >>> det.update_many(stream[:2000])
+    array([], dtype=int64)
+    >>> saved = json.dumps(det.to_dict())
+    >>> restored = StreamingDetector.from_dict(json.loads(saved))
+    >>> restored.update_many(stream[2000:]) + 2000
+    array([3027])
+    """
+
+    __slots__ = ("_drift", "_ready")
+
+    _PARAMS: ClassVar[tuple[str, ...]] = ()
+    domain: ClassVar[Domain] = "real"
+    """What values the detector takes: ``"real"``, ``"binary"`` (0/1) or ``"unit"``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not getattr(cls, "__abstractmethods__", None):
+            _REGISTRY[cls.__name__] = cls
+
+    def _init_base(self) -> None:
+        # ``_drift`` starts True so that the first update takes the restart path, which
+        # checks the parameters and builds the state: the hot path pays nothing for it.
+        self._drift = True
+        self._ready = False
+
+    # -- to implement ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def update(self, x: float) -> bool:
+        """Feed one value; return whether it raises a drift alarm."""
+
+    @abc.abstractmethod
+    def _clear(self) -> None:
+        """Set the learned state to that of a fresh detector (parameters are valid)."""
+
+    @abc.abstractmethod
+    def _run(self, values: FloatArray) -> list[int]:
+        """Feed checked values; return alarm positions; leave state as after the loop."""
+
+    @abc.abstractmethod
+    def _get_state(self) -> dict[str, Any]:
+        """Return the learned state as JSON-safe values."""
+
+    @abc.abstractmethod
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore the learned state from :meth:`_get_state` output."""
+
+    def _constraints(self) -> Mapping[str, list[Constraint]]:
+        """Constraints of each parameter, for :func:`prodml._params.check_params`."""
+        return {}
+
+    def _check_extra(self) -> None:  # noqa: B027 - an optional hook, empty by default
+        """Check relations between parameters (after each one passed its own check)."""
+
+    # -- shared behaviour ------------------------------------------------------------------
+
+    @property
+    def drift_detected(self) -> bool:
+        """Whether the last value fed raised a drift alarm."""
+        return self._drift and self._ready
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor parameters by name."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def _restart(self) -> None:
+        """Start afresh: on first use (checking parameters) and after an alarm."""
+        if not self._ready:
+            check_params(type(self).__name__, self.get_params(), self._constraints())
+            self._check_extra()
+            self._ready = True
+        self._drift = False
+        self._clear()
+
+    def reset(self) -> None:
+        """Forget everything seen so far, as if the detector had just been created.
+
+        Also re-checks the parameters, so a changed setting takes effect here.
+
+        Raises
+        ------
+        ConfigError
+            If a parameter is invalid.
+        """
+        self._ready = False
+        self._restart()
+
+    def update_many(self, values: npt.ArrayLike) -> IntArray:
+        """Feed an array of values; return the positions (into ``values``) of the alarms.
+
+        Gives exactly the alarms, and leaves exactly the state, of calling ``update`` on
+        each value in turn; ``drift_detected`` then describes the last value.
+
+        Parameters
+        ----------
+        values
+            One-dimensional array-like of numbers in the detector's ``domain``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted int64 positions of the values that raised an alarm.
+
+        Raises
+        ------
+        DriftError
+            If a value is not a finite number (or outside the detector's domain); the
+            detector is then left untouched.
+        ConfigError
+            If a parameter is invalid.
+        """
+        arr = self._as_values(values)
+        if not self._ready:
+            self._restart()
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self._run(arr), dtype=np.int64)
+
+    def _as_values(self, values: npt.ArrayLike) -> FloatArray:
+        name = type(self).__name__
+        raw = np.asarray(values)
+        if raw.dtype.kind not in "biuf":
+            raise DriftError(
+                f"{name}.update_many takes {_DOMAIN_WORDS[self.domain]}; "
+                f"got an array of dtype {raw.dtype}."
+            )
+        if raw.ndim != 1:
+            raise DriftError(f"{name}.update_many takes a 1-D array; got shape {raw.shape}.")
+        arr = raw.astype(np.float64, copy=False)
+        if self.domain == "binary":
+            bad = np.flatnonzero((arr != 0.0) & (arr != 1.0))
+        elif self.domain == "unit":
+            bad = np.flatnonzero(~((arr >= 0.0) & (arr <= 1.0)))
+        else:
+            bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            i = int(bad[0])
+            raise DriftError(
+                f"{name} takes {_DOMAIN_WORDS[self.domain]}; got {arr[i]!r} at position {i}."
+            )
+        return arr
+
+    def _bad_value(self, x: object) -> DriftError:
+        """The error for a bad value given to ``update`` (hot paths raise it)."""
+        return DriftError(f"{type(self).__name__} takes {_DOMAIN_WORDS[self.domain]}; got {x!r}.")
+
+    def _as_float(self, x: object) -> float:
+        """Slow path of ``update``'s input check, for anything but a plain ``float``."""
+        if isinstance(x, np.timedelta64):
+            raise self._bad_value(x)
+        if isinstance(x, numbers.Real | np.bool_):
+            value = float(x)
+            if math.isfinite(value):
+                return value
+        raise self._bad_value(x)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the parameters and full state as a JSON-safe dict.
+
+        ``type(self).from_dict(d)`` (or ``StreamingDetector.from_dict(d)``) rebuilds a
+        detector that continues exactly where this one stopped.
+        """
+        if not self._ready:
+            self._restart()
+        return {
+            "type": type(self).__name__,
+            "format_version": FORMAT_VERSION,
+            "params": self.get_params(),
+            "state": {"drift": self._drift, **self._get_state()},
+        }
+
+    @classmethod
+    def from_dict(cls: type[_D], data: Mapping[str, Any]) -> _D:
+        """Rebuild a detector from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ConfigError
+            If ``data`` is not a detector state this version can read, is for another
+            detector class than ``cls``, or holds invalid parameters.
+        """
+        try:
+            kind, version = data["type"], data["format_version"]
+            params, state = data["params"], data["state"]
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"Not a streaming detector state: missing {err}.") from err
+        if version != FORMAT_VERSION:
+            raise ConfigError(
+                f"Unsupported format_version {version!r} for {kind}; "
+                f"this version reads {FORMAT_VERSION}."
+            )
+        target = _REGISTRY.get(kind) if isinstance(kind, str) else None
+        if target is None or not issubclass(target, cls):
+            raise ConfigError(f"State of a {kind!r} detector cannot be loaded as {cls.__name__}.")
+        try:
+            det = target(**params)
+        except TypeError as err:
+            raise ConfigError(f"Corrupt {kind} parameters: {err}.") from err
+        det.reset()
+        try:
+            det._set_state(state)
+            det._drift = bool(state["drift"])
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise ConfigError(f"Corrupt {kind} state: {err!r}.") from err
+        return det
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def first_true(mask: npt.NDArray[np.bool_]) -> int:
+    """Position of the first true entry of ``mask``, or -1."""
+    i = int(np.argmax(mask)) if mask.size else 0
+    return i if mask.size and mask[i] else -1
+
+
+def run_segments(
+    det: StreamingDetector, values: FloatArray, scan: Any, first_chunk: int = 4096
+) -> list[int]:
+    """Drive a vectorised ``scan`` over ``values`` with restart-after-alarm semantics.
+
+    ``scan(chunk)`` feeds ``chunk`` from the detector's current state and returns the
+    position of its first alarm (the state then being that right after the alarm
+    value) or -1 (state at the chunk's end). Chunks start small after each restart and
+    double, so that many alarms cost O(n log n) and none costs O(n).
+    """
+    alarms: list[int] = []
+    pos, n, size = 0, len(values), first_chunk
+    while pos < n:
+        if det._drift:
+            det._restart()
+            size = first_chunk
+        chunk = values[pos : pos + size]
+        hit = scan(chunk)
+        if hit >= 0:
+            det._drift = True
+            alarms.append(pos + hit)
+            pos += hit + 1
+        else:
+            pos += len(chunk)
+            size *= 2
+    return alarms
+
+
+def tracker_index(score: FloatArray, best: float, *, lowest: bool = True) -> IntArray:
+    """For each position, the last position whose score became the running best so far.
+
+    A position becomes the best when its score is <= the best before it (>= when
+    ``lowest`` is false), ties moving the tracker forward; ``best`` is the best score
+    before the first position. -1 means the tracker has not moved yet.
+    """
+    prior = np.concatenate(([best], score[:-1]))
+    if lowest:
+        prior = np.minimum.accumulate(prior)
+        moved = score <= prior
+    else:
+        prior = np.maximum.accumulate(prior)
+        moved = score >= prior
+    idx = np.where(moved, np.arange(len(score)), -1)
+    return np.maximum.accumulate(idx) if len(idx) else idx.astype(np.int64)

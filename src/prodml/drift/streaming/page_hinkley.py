@@ -1,0 +1,188 @@
+"""Page-Hinkley test (Page, 1954) for changes in the mean of a real-valued stream."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from prodml._params import Constraint, Interval, OneOf
+from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
+
+__all__ = ["PageHinkley"]
+
+
+class PageHinkley(StreamingDetector):
+    r"""Page-Hinkley test for a change in the mean, upwards, downwards or both.
+
+    With :math:`\bar x_t` the mean of the values seen since the last restart,
+
+    .. math::
+
+        U_t = \sum_{s \le t} (x_s - \bar x_s - \delta), \qquad
+        L_t = \sum_{s \le t} (x_s - \bar x_s + \delta),
+
+    and an alarm is raised when, after ``min_instances`` values,
+    :math:`U_t - \min_{s \le t} U_s > \lambda` (an increase) or
+    :math:`\max_{s \le t} L_s - L_t > \lambda` (a decrease); the minimum and maximum
+    include the starting value 0. ``delta`` and ``threshold`` are in the data's units:
+    the defaults suit data with a standard deviation near 1 and catch a shift of about
+    half a standard deviation (use :class:`~prodml.drift.streaming.CUSUM` for a
+    scale-free test).
+
+    Unlike ``river.drift.PageHinkley`` there is no forgetting factor (river's
+    ``alpha``): without it, ``update_many`` is a handful of cumulative sums.
+
+    Parameters
+    ----------
+    min_instances
+        No alarm before this many values since the last restart.
+    delta
+        Magnitude of change ignored (the allowance), in data units.
+    threshold
+        Alarm threshold :math:`\lambda`, in data units.
+    mode
+        ``"both"``, ``"up"`` (increases only) or ``"down"`` (decreases only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from prodml.drift.streaming import PageHinkley
+    >>> rng = np.random.default_rng(42)
+    >>> stream = np.concatenate([rng.normal(0, 1, 1000), rng.normal(1, 1, 1000)])
+    >>> ph = PageHinkley()
+    >>> for i, x in enumerate(stream):
+    ...     if ph.update(x):
+    ...         print(f"Change detected at index {i}")
+    Change detected at index 1036
+    >>> PageHinkley().update_many(stream)
+    array([1036])
+    """
+
+    __slots__ = (
+        "_hi",
+        "_lo",
+        "_max_lo",
+        "_min_hi",
+        "_n",
+        "_sum",
+        "delta",
+        "min_instances",
+        "mode",
+        "threshold",
+    )
+    _PARAMS = ("min_instances", "delta", "threshold", "mode")
+
+    def __init__(
+        self,
+        min_instances: int = 30,
+        delta: float = 0.25,
+        threshold: float = 30.0,
+        mode: str = "both",
+    ) -> None:
+        self.min_instances = min_instances
+        self.delta = delta
+        self.threshold = threshold
+        self.mode = mode
+        self._init_base()
+
+    def _constraints(self) -> Mapping[str, list[Constraint]]:
+        return {
+            "min_instances": [Interval(int, 1, None)],
+            "delta": [Interval(float, 0, None)],
+            "threshold": [Interval(float, 0, None, "neither")],
+            "mode": [OneOf(("both", "up", "down"))],
+        }
+
+    def _clear(self) -> None:
+        self._n = 0
+        self._sum = 0.0
+        self._hi = 0.0
+        self._min_hi = 0.0
+        self._lo = 0.0
+        self._max_lo = 0.0
+
+    def update(self, x: float) -> bool:
+        """Feed one value; return whether it raises a drift alarm.
+
+        Raises
+        ------
+        DriftError
+            If ``x`` is not a finite number.
+        """
+        if type(x) is not float:
+            x = self._as_float(x)
+        elif x - x != 0.0:
+            raise self._bad_value(x)
+        if self._drift:
+            self._restart()
+        n = self._n + 1
+        self._n = n
+        total = self._sum + x
+        self._sum = total
+        dev = x - total / n
+        delta = self.delta
+        hi = self._hi + (dev - delta)
+        lo = self._lo + (dev + delta)
+        self._hi = hi
+        self._lo = lo
+        min_hi = self._min_hi
+        if hi < min_hi:
+            self._min_hi = min_hi = hi
+        max_lo = self._max_lo
+        if lo > max_lo:
+            self._max_lo = max_lo = lo
+        if n < self.min_instances:
+            return False
+        mode = self.mode
+        threshold = self.threshold
+        drift = (mode != "down" and hi - min_hi > threshold) or (
+            mode != "up" and max_lo - lo > threshold
+        )
+        self._drift = drift
+        return drift
+
+    def _scan(self, chunk: FloatArray) -> int:
+        k = len(chunk)
+        total = np.cumsum(np.concatenate(([self._sum], chunk)))[1:]
+        n = np.arange(self._n + 1, self._n + k + 1, dtype=np.float64)
+        dev = chunk - total / n
+        hi = np.cumsum(np.concatenate(([self._hi], dev - self.delta)))[1:]
+        lo = np.cumsum(np.concatenate(([self._lo], dev + self.delta)))[1:]
+        min_hi = np.minimum.accumulate(np.concatenate(([self._min_hi], hi)))[1:]
+        max_lo = np.maximum.accumulate(np.concatenate(([self._max_lo], lo)))[1:]
+        alarm = np.zeros(k, dtype=bool)
+        if self.mode != "down":
+            alarm |= hi - min_hi > self.threshold
+        if self.mode != "up":
+            alarm |= max_lo - lo > self.threshold
+        alarm &= n >= self.min_instances
+        hit = first_true(alarm)
+        last = hit if hit >= 0 else k - 1
+        self._n += last + 1
+        self._sum = float(total[last])
+        self._hi, self._min_hi = float(hi[last]), float(min_hi[last])
+        self._lo, self._max_lo = float(lo[last]), float(max_lo[last])
+        return hit
+
+    def _run(self, values: FloatArray) -> list[int]:
+        return run_segments(self, values, self._scan)
+
+    def _get_state(self) -> dict[str, Any]:
+        return {
+            "n": self._n,
+            "sum": self._sum,
+            "hi": self._hi,
+            "min_hi": self._min_hi,
+            "lo": self._lo,
+            "max_lo": self._max_lo,
+        }
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        self._n = int(state["n"])
+        self._sum = float(state["sum"])
+        self._hi = float(state["hi"])
+        self._min_hi = float(state["min_hi"])
+        self._lo = float(state["lo"])
+        self._max_lo = float(state["max_lo"])

@@ -1,0 +1,351 @@
+"""Value steps: imputation and scaling (fitted statistics)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from prodml._params import NONE, Constraint, Interval, OneOf, Predicate, TypeOf
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.features._base import (
+    NUMBER,
+    TEXT,
+    Step,
+    Text,
+    ValueFn,
+)
+from prodml.features._stats import Counts, Extremes, Moments, Quantiles
+
+__all__ = ["Impute", "MinMaxScale", "RobustScale", "StandardScale"]
+
+
+def _no_values(column: str, what: str) -> SchemaError:
+    return SchemaError(
+        problems=[SchemaProblem(column, "null", f"no non-null values to compute the {what} from")]
+    )
+
+
+def _finite(column: str, value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise SchemaError(
+            problems=[
+                SchemaProblem(
+                    column, "range", f"the {what} is {value!r}: values too large for float64"
+                )
+            ]
+        )
+    return value
+
+
+class Impute(Step):
+    """Replace nulls (None, NaN, NaT, pd.NA) with a statistic or a constant.
+
+    Parameters
+    ----------
+    columns
+        Columns to impute; number or text columns.
+    strategy
+        ``"mean"``, ``"median"`` (numbers), ``"most_frequent"`` or ``"constant"``.
+        Medians are exact up to 2**20 non-null values per column, then come from a
+        mergeable sketch (see :class:`prodml.features._stats.Quantiles`).
+    fill_value
+        The constant for ``strategy="constant"``; defaults to ``0.0`` for numbers and
+        ``"missing"`` for text.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> pipe = FeaturePipeline([steps.Impute(["x"], strategy="median")])
+    >>> pipe.fit(pd.DataFrame({"x": [1.0, None, 3.0, 10.0]})).transform_record({"x": None})
+    array([3.])
+    """
+
+    accepts = frozenset({NUMBER, TEXT})
+    takes_nulls = True
+    fitted_attrs = ("statistics_",)
+
+    def __init__(
+        self, columns: Sequence[str], *, strategy: str = "mean", fill_value: Any = None
+    ) -> None:
+        self.columns = columns
+        self.strategy = strategy
+        self.fill_value = fill_value
+
+    def _constraints(self) -> dict[str, list[Constraint]]:
+        return {
+            "strategy": [OneOf(("mean", "median", "most_frequent", "constant"))],
+            "fill_value": [NONE, Interval(float), TypeOf(str, "a str")],
+        }
+
+    def out_kind(self, column: str, kind: str) -> str:
+        """Kind is kept; mean and median need numbers."""
+        super().out_kind(column, kind)
+        if kind == TEXT and self.strategy in ("mean", "median"):
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        column,
+                        "type",
+                        f"Impute strategy {self.strategy!r} needs numbers; the column holds "
+                        "text (use 'most_frequent' or 'constant')",
+                    )
+                ]
+            )
+        fill = self.fill_value
+        if self.strategy == "constant" and fill is not None:
+            if kind == TEXT and not isinstance(fill, str):
+                raise ConfigError(
+                    f"Impute fill_value {fill!r} is not a str for text column {column!r}"
+                )
+            if kind == NUMBER and isinstance(fill, str):
+                raise ConfigError(
+                    f"Impute fill_value {fill!r} is not a number for column {column!r}"
+                )
+        return kind
+
+    def new_state(self, column: str, kind: str) -> Any:
+        """Moments, Quantiles or Counts, by strategy."""
+        if self.strategy == "mean":
+            return Moments()
+        if self.strategy == "median":
+            return Quantiles()
+        if self.strategy == "most_frequent":
+            return Counts()
+        return None
+
+    def update_state(self, state: Any, values: Any, kind: str) -> None:
+        """Feed the non-null values."""
+        if kind == NUMBER:
+            state.update(values[~np.isnan(values)])
+            return
+        state.add(*values.counts())
+
+    def finalize(self, column: str, state: Any, kind: str) -> None:
+        """Compute the fill value."""
+        if self.strategy == "constant":
+            fill = self.fill_value
+            value: Any = fill if fill is not None else (0.0 if kind == NUMBER else "missing")
+            self.statistics_[column] = float(value) if kind == NUMBER else value
+            return
+        if state.n == 0:
+            raise _no_values(column, self.strategy.replace("_", " ") + " value")
+        if self.strategy == "mean":
+            self.statistics_[column] = _finite(column, state.mean(), "mean")
+        elif self.strategy == "median":
+            self.statistics_[column] = state.quantiles([0.5])[0]
+        else:
+            self.statistics_[column] = state.most_frequent()
+
+    def transform_values(self, column: str, values: Any, kind: str) -> Any:
+        """Fill the nulls."""
+        fill = self.statistics_[column]
+        if kind == NUMBER:
+            nan = np.isnan(values)
+            return np.where(nan, fill, values) if nan.any() else values
+        nulls = values.codes < 0
+        if not nulls.any():
+            return values
+        try:
+            code, table = values.values.index(fill), values.values
+        except ValueError:
+            code, table = len(values.values), [*values.values, fill]
+        return Text(np.where(nulls, code, values.codes), table)
+
+    def record_code(
+        self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
+    ) -> list[str] | None:
+        """Inline fill."""
+        ns[key + "fill"] = self.statistics_[column]
+        test = "v != v" if kind == NUMBER else "v is None"
+        return [f"if {test}: v = {key}fill"]
+
+    def record_fn(self, column: str, kind: str) -> ValueFn:
+        """Fill a null."""
+        fill = self.statistics_[column]
+        if kind == NUMBER:
+            return lambda v: fill if v != v else v  # noqa: PLR0124 - the fastest NaN test
+        return lambda v: fill if v is None else v
+
+
+class StandardScale(Step):
+    """Centre on the mean and divide by the (population) standard deviation.
+
+    ``(x - mean_) / scale_``, as scikit-learn's StandardScaler; a zero deviation scales
+    by 1. Fitting is chunking-independent (see :class:`prodml.features._stats.Moments`).
+
+    Parameters
+    ----------
+    columns
+        Number columns.
+    with_mean, with_std
+        Whether to centre and whether to scale.
+    """
+
+    fitted_attrs = ("mean_", "scale_")
+
+    def __init__(
+        self, columns: Sequence[str], *, with_mean: bool = True, with_std: bool = True
+    ) -> None:
+        self.columns = columns
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def _constraints(self) -> dict[str, list[Constraint]]:
+        return {"with_mean": [TypeOf(bool, "a bool")], "with_std": [TypeOf(bool, "a bool")]}
+
+    def new_state(self, column: str, kind: str) -> Any:
+        """Moments."""
+        return Moments()
+
+    def finalize(self, column: str, state: Any, kind: str) -> None:
+        """Mean and scale."""
+        if state.n == 0:
+            raise _no_values(column, "mean")
+        std = math.sqrt(_finite(column, state.var(), "variance"))
+        self.mean_[column] = state.mean() if self.with_mean else 0.0
+        self.scale_[column] = std if self.with_std and std > 0.0 else 1.0
+
+    def transform_values(self, column: str, values: Any, kind: str) -> Any:
+        """Scale."""
+        return (values - self.mean_[column]) / self.scale_[column]
+
+    def record_code(
+        self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
+    ) -> list[str] | None:
+        """Inline scaling."""
+        ns[key + "m"], ns[key + "s"] = self.mean_[column], self.scale_[column]
+        return [f"v = (v - {key}m) / {key}s"]
+
+    def record_fn(self, column: str, kind: str) -> ValueFn:
+        """Scale one value."""
+        m, s = self.mean_[column], self.scale_[column]
+        return lambda v: (v - m) / s
+
+
+def _pair(value: object) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and float(value[0]) < float(value[1])
+    )
+
+
+class MinMaxScale(Step):
+    """Map ``[min, max]`` seen at fit onto ``feature_range``.
+
+    ``(x - data_min_) * scale_ + low`` with ``scale_ = (high - low) / (max - min)``
+    (1 for a constant column).
+
+    Parameters
+    ----------
+    columns
+        Number columns.
+    feature_range
+        ``(low, high)`` of the output, ``low < high``.
+    """
+
+    fitted_attrs = ("data_min_", "scale_")
+
+    def __init__(
+        self, columns: Sequence[str], *, feature_range: Sequence[float] = (0.0, 1.0)
+    ) -> None:
+        self.columns = columns
+        self.feature_range = feature_range
+
+    def _constraints(self) -> dict[str, list[Constraint]]:
+        return {"feature_range": [Predicate(_pair, "a (low, high) pair with low < high")]}
+
+    def new_state(self, column: str, kind: str) -> Any:
+        """Extremes."""
+        return Extremes()
+
+    def finalize(self, column: str, state: Any, kind: str) -> None:
+        """Minimum and scale."""
+        if state.n == 0:
+            raise _no_values(column, "range")
+        low, high = (float(v) for v in self.feature_range)
+        span = _finite(column, state.high - state.low, "range")
+        self.data_min_[column] = state.low
+        self.scale_[column] = (high - low) / span if span > 0.0 else 1.0
+
+    def transform_values(self, column: str, values: Any, kind: str) -> Any:
+        """Scale."""
+        low = float(self.feature_range[0])
+        return (values - self.data_min_[column]) * self.scale_[column] + low
+
+    def record_code(
+        self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
+    ) -> list[str] | None:
+        """Inline scaling."""
+        ns[key + "m"], ns[key + "s"] = self.data_min_[column], self.scale_[column]
+        ns[key + "low"] = float(self.feature_range[0])
+        return [f"v = (v - {key}m) * {key}s + {key}low"]
+
+    def record_fn(self, column: str, kind: str) -> ValueFn:
+        """Scale one value."""
+        m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
+        return lambda v: (v - m) * s + low
+
+
+class RobustScale(Step):
+    """Centre on the median and divide by an inter-quantile range.
+
+    ``(x - center_) / scale_``; quantiles use numpy's "linear" definition (as
+    scikit-learn's RobustScaler), exact up to 2**20 values per column, then sketched.
+
+    Parameters
+    ----------
+    columns
+        Number columns.
+    quantile_range
+        Percentiles ``(q_low, q_high)`` of the range, in ``[0, 100]``.
+    """
+
+    fitted_attrs = ("center_", "scale_")
+
+    def __init__(
+        self, columns: Sequence[str], *, quantile_range: Sequence[float] = (25.0, 75.0)
+    ) -> None:
+        self.columns = columns
+        self.quantile_range = quantile_range
+
+    def _constraints(self) -> dict[str, list[Constraint]]:
+        ok = Predicate(
+            lambda v: _pair(v) and v[0] >= 0 and v[1] <= 100,  # type: ignore[index]
+            "a (low, high) pair of percentiles with 0 <= low < high <= 100",
+        )
+        return {"quantile_range": [ok]}
+
+    def new_state(self, column: str, kind: str) -> Any:
+        """Quantiles."""
+        return Quantiles()
+
+    def finalize(self, column: str, state: Any, kind: str) -> None:
+        """Median and range."""
+        if state.n == 0:
+            raise _no_values(column, "median")
+        lo, hi = (float(v) / 100 for v in self.quantile_range)
+        q_lo, med, q_hi = state.quantiles([lo, 0.5, hi])
+        self.center_[column] = med
+        self.scale_[column] = _finite(column, q_hi - q_lo, "range") if q_hi > q_lo else 1.0
+
+    def transform_values(self, column: str, values: Any, kind: str) -> Any:
+        """Scale."""
+        return (values - self.center_[column]) / self.scale_[column]
+
+    def record_code(
+        self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
+    ) -> list[str] | None:
+        """Inline scaling."""
+        ns[key + "c"], ns[key + "s"] = self.center_[column], self.scale_[column]
+        return [f"v = (v - {key}c) / {key}s"]
+
+    def record_fn(self, column: str, kind: str) -> ValueFn:
+        """Scale one value."""
+        c, s = self.center_[column], self.scale_[column]
+        return lambda v: (v - c) / s

@@ -1,0 +1,288 @@
+"""Mergeable fit statistics: moments, min/max, value counts and quantiles.
+
+Every state has ``update(values)``, ``merge(other)`` and a read-out. Fed the same values in
+the same order, a state gives the same bits however the values are cut into chunks:
+
+* :class:`Moments` sums in fixed blocks of :data:`BLOCK` values aligned to the stream (not
+  to the chunks) and accumulates the block sums exactly (as integers), so chunking cannot
+  change the rounding. ``merge`` of independently fed states is exact in the block sums
+  and agrees with one pass to floating rounding.
+* :class:`Extremes` and :class:`Counts` are exact and order-free.
+* :class:`Quantiles` keeps every value while there are at most ``capacity`` of them
+  (exact, numpy's ``"linear"`` definition); beyond that it compacts full sorted blocks
+  pairwise (a deterministic merge-and-reduce sketch, Manku-Rajagopalan-Lindsay style).
+  Each compaction at level ``h`` moves any rank by at most ``2**h``, so the normalised
+  rank error is at most ``levels / (2 * capacity)`` (:attr:`Quantiles.rank_error_bound`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["BLOCK", "Counts", "Extremes", "Moments", "Quantiles"]
+
+BLOCK = 1024
+_SCALE = 1126  # 2**-1126 divides every finite float64 exactly (frexp mantissa * 2**53)
+
+Floats = npt.NDArray[np.float64]
+
+
+def _exact_int(values: Floats) -> int:
+    """The exact sum of finite floats, as an integer multiple of ``2**-_SCALE``."""
+    total = 0
+    for v in values.tolist():
+        m, e = math.frexp(v)
+        total += int(m * 2.0**53) << (e - 53 + _SCALE)
+    return total
+
+
+def _as_fraction(scaled: int) -> Fraction:
+    return Fraction(scaled, 1 << _SCALE)
+
+
+class Moments:
+    """Count, mean and (population) variance, chunking-independent.
+
+    Values are shifted by the first value seen, which keeps the variance accurate when
+    the mean is large compared to the spread. Sums that overflow float64 make
+    :attr:`overflow` true (and the read-outs infinite).
+    """
+
+    __slots__ = ("_rest", "_s1", "_s2", "n", "overflow", "shift")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.shift: float | None = None
+        self.overflow = False
+        self._rest: Floats = np.empty(0)
+        self._s1 = 0
+        self._s2 = 0
+
+    def _add(self, s1: Floats, s2: Floats) -> None:
+        if np.isfinite(s1).all() and np.isfinite(s2).all():
+            self._s1 += _exact_int(s1)
+            self._s2 += _exact_int(s2)
+        else:
+            self.overflow = True
+
+    def update(self, values: Floats) -> None:
+        """Add finite values (a 1-D float64 array)."""
+        if values.size == 0:
+            return
+        if self.shift is None:
+            self.shift = float(values[0])
+        self.n += int(values.size)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = np.concatenate([self._rest, values - self.shift])
+            full = d.size - d.size % BLOCK
+            blocks = d[:full].reshape(-1, BLOCK)
+            s1, s2 = blocks.sum(axis=1), (blocks * blocks).sum(axis=1)
+        if full:
+            self._add(s1, s2)
+        self._rest = d[full:].copy()
+
+    def _sums(self) -> tuple[Fraction, Fraction]:
+        r = self._rest
+        with np.errstate(over="ignore", invalid="ignore"):
+            t1, t2 = np.array([r.sum()]), np.array([(r * r).sum()])
+        if self.overflow or not (np.isfinite(t1).all() and np.isfinite(t2).all()):
+            raise OverflowError("the sums overflow float64")
+        return _as_fraction(self._s1 + _exact_int(t1)), _as_fraction(self._s2 + _exact_int(t2))
+
+    def merge(self, other: Moments) -> None:
+        """Add another state's values (exact in the block sums)."""
+        if other.n == 0:
+            return
+        if self.shift is None:
+            self.n, self.shift, self.overflow = other.n, other.shift, other.overflow
+            self._rest, self._s1, self._s2 = other._rest.copy(), other._s1, other._s2
+            return
+        if other.overflow or self.overflow:
+            self.overflow = True
+            self.n += other.n
+            return
+        assert other.shift is not None  # noqa: S101 - n > 0 implies a shift
+        o1, o2 = other._sums()
+        delta = Fraction(other.shift) - Fraction(self.shift)
+        # Re-centre the other state's sums on this state's shift, exactly.
+        s1 = o1 + other.n * delta
+        s2 = o2 + 2 * delta * o1 + other.n * delta * delta
+        self._s1 += int(s1 * (1 << _SCALE))
+        self._s2 += int(s2 * (1 << _SCALE))
+        self.n += other.n
+
+    def mean(self) -> float:
+        """The mean (NaN when empty, inf on overflow)."""
+        if self.n == 0 or self.shift is None:
+            return math.nan
+        try:
+            s1, _ = self._sums()
+        except OverflowError:
+            return math.inf
+        return float(Fraction(self.shift) + s1 / self.n)
+
+    def var(self) -> float:
+        """The population variance (``ddof=0``, as scikit-learn's StandardScaler)."""
+        if self.n == 0:
+            return math.nan
+        try:
+            s1, s2 = self._sums()
+        except OverflowError:
+            return math.inf
+        try:
+            return max(float((s2 - s1 * s1 / self.n) / self.n), 0.0)
+        except OverflowError:
+            return math.inf
+
+
+class Extremes:
+    """Minimum and maximum."""
+
+    __slots__ = ("high", "low", "n")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.low = math.inf
+        self.high = -math.inf
+
+    def update(self, values: Floats) -> None:
+        """Add finite values."""
+        if values.size:
+            self.n += int(values.size)
+            self.low = min(self.low, float(values.min()))
+            self.high = max(self.high, float(values.max()))
+
+    def merge(self, other: Extremes) -> None:
+        """Add another state's values."""
+        self.n += other.n
+        self.low = min(self.low, other.low)
+        self.high = max(self.high, other.high)
+
+
+class Counts:
+    """Exact value counts of hashable values."""
+
+    __slots__ = ("counts", "n")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.counts: dict[Hashable, int] = {}
+
+    def add(self, values: Sequence[Hashable], counts: Sequence[int]) -> None:
+        """Add ``counts[i]`` occurrences of ``values[i]``."""
+        c = self.counts
+        for v, k in zip(values, counts, strict=True):
+            c[v] = c.get(v, 0) + k
+            self.n += k
+
+    def update(self, values: Floats) -> None:
+        """Add float values."""
+        u, k = np.unique(values, return_counts=True)
+        self.add(u.tolist(), k.tolist())
+
+    def merge(self, other: Counts) -> None:
+        """Add another state's counts."""
+        self.add(list(other.counts), list(other.counts.values()))
+
+    def most_frequent(self) -> Hashable:
+        """The most frequent value; ties go to the smallest (as scikit-learn)."""
+        best = max(self.counts.values())
+        return min(v for v, k in self.counts.items() if k == best)  # type: ignore[type-var]
+
+
+class Quantiles:
+    """Quantiles, exact up to ``capacity`` values, then a mergeable sketch.
+
+    Parameters
+    ----------
+    capacity
+        Values kept exactly; also the block size of the sketch.
+    """
+
+    __slots__ = ("_buf", "_flips", "_levels", "capacity", "n")
+
+    def __init__(self, capacity: int = 1 << 20) -> None:
+        self.capacity = capacity
+        self.n = 0
+        self._buf: list[Floats] = []
+        self._levels: list[Floats | None] = []
+        self._flips: list[int] = []
+
+    @property
+    def exact(self) -> bool:
+        """Whether every value is still kept (no compaction happened)."""
+        return not self._levels
+
+    @property
+    def rank_error_bound(self) -> float:
+        """Bound on the normalised rank error of :meth:`quantiles` (0 when exact)."""
+        if self.exact:
+            return 0.0
+        return len(self._levels) / (2 * self.capacity)
+
+    def update(self, values: Floats) -> None:
+        """Add finite values."""
+        if values.size == 0:
+            return
+        self.n += int(values.size)
+        self._buf.append(np.array(values, dtype=np.float64))
+        held = sum(b.size for b in self._buf)
+        if held < self.capacity:
+            return
+        allv = np.concatenate(self._buf)
+        k = self.capacity
+        full = allv.size - allv.size % k
+        for start in range(0, full, k):
+            self._push(np.sort(allv[start : start + k]), 0)
+        self._buf = [allv[full:].copy()] if full < allv.size else []
+
+    def _push(self, block: Floats, level: int) -> None:
+        while True:
+            if level == len(self._levels):
+                self._levels.append(None)
+                self._flips.append(0)
+            held = self._levels[level]
+            if held is None:
+                self._levels[level] = block
+                return
+            merged = np.sort(np.concatenate([held, block]), kind="mergesort")
+            # Alternate which half survives, so that errors do not pile up one way.
+            block = merged[self._flips[level] :: 2].copy()
+            self._flips[level] ^= 1
+            self._levels[level] = None
+            level += 1
+
+    def merge(self, other: Quantiles) -> None:
+        """Add another state's values (exact while both are exact and fit together)."""
+        for level, block in enumerate(other._levels):
+            if block is not None:
+                self.n += block.size << level
+                self._push(block.copy(), level)
+        for b in other._buf:
+            self.update(b)
+
+    def quantiles(self, qs: list[float]) -> list[float]:
+        """Quantiles at the probabilities ``qs`` (NaN when empty)."""
+        if self.n == 0:
+            return [math.nan for _ in qs]
+        if self.exact:
+            values = np.concatenate(self._buf)
+            return [float(v) for v in np.quantile(values, qs)]
+        items = [np.concatenate(self._buf)] if self._buf else []
+        weights = [np.ones(items[0].size)] if items else []
+        for level, block in enumerate(self._levels):
+            if block is not None:
+                items.append(block)
+                weights.append(np.full(block.size, float(1 << level)))
+        values = np.concatenate(items)
+        w = np.concatenate(weights)
+        order = np.argsort(values, kind="mergesort")
+        values, cum = values[order], np.cumsum(w[order])
+        total = cum[-1]
+        idx = np.searchsorted(cum, np.asarray(qs) * total, side="left")
+        return [float(values[min(int(i), values.size - 1)]) for i in idx]

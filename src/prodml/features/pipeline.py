@@ -1,0 +1,665 @@
+"""FeaturePipeline: fit once, transform batches and single records identically.
+
+Composition: each input column flows through the steps that name it, in pipeline order
+(a column named by Impute and then StandardScale is scaled after imputation). Outputs are
+the final representation of each column, columns in order of first appearance in the
+steps: a number column gives one output named after it, an encoder gives its own outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from prodml._data import (
+    Columns,
+    is_tabular,
+    iter_columns,
+    type_name,
+)
+from prodml._params import TypeOf, check_params
+from prodml.errors import ConfigError, NotFittedError, SchemaError, SchemaProblem
+from prodml.features import _dates, _encoders, _functions, _numeric
+from prodml.features._base import NUMBER, TEXT, TIME, Floats, Step, null_error
+from prodml.features._program import (
+    KINDS,
+    Program,
+    chunk_source,
+    input_error,
+    null_rows,
+    raw_value,
+    read_values,
+)
+from prodml.features._record import build_record_fn
+from prodml.fingerprint import canonical_json, fingerprint_spec
+from prodml.schema import Schema
+
+__all__ = ["ExtraColumnWarning", "FeaturePipeline"]
+
+FORMAT_VERSION = 1
+STEP_TYPES: dict[str, type[Step]] = {
+    cls.__name__: cls
+    for cls in (
+        _numeric.Impute,
+        _numeric.StandardScale,
+        _numeric.MinMaxScale,
+        _numeric.RobustScale,
+        _functions.Clip,
+        _functions.Log1p,
+        _functions.Function,
+        _encoders.OneHot,
+        _encoders.Ordinal,
+        _encoders.Hashing,
+        _encoders.Bucketize,
+        _dates.DateParts,
+    )
+}
+
+
+class ExtraColumnWarning(UserWarning):
+    """Input has columns the pipeline did not see at fit (ignored unless ``strict``)."""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+_Plan = tuple[Schema, list[Program], dict[str, int], dict[str, tuple[int, Any]]]
+"""An open distributed fit: schema, programs, step positions, the open pass's states."""
+
+
+def _open_pass(programs: list[Program], pos: dict[str, int]) -> dict[str, tuple[int, Any]]:
+    """Open the next fit pass: each column's next stateful step and a fresh state.
+
+    Stateless steps on the way are finalized; ``pos`` moves to the stateful step.
+    """
+    states = {}
+    for p in programs:
+        i = pos[p.column]
+        while i < len(p.steps):
+            state = p.steps[i].new_state(p.column, p.kinds[i])
+            if state is not None:
+                states[p.column] = (i, state)
+                break
+            p.steps[i].finalize(p.column, None, p.kinds[i])
+            i += 1
+        pos[p.column] = i
+    return states
+
+
+def _fresh(
+    programs: list[Program], opened: dict[str, tuple[int, Any]]
+) -> dict[str, tuple[int, Any]]:
+    """New empty states for the columns of an open pass."""
+    by_col = {p.column: p for p in programs}
+    out = {}
+    for col, (i, _) in opened.items():
+        p = by_col[col]
+        out[col] = (i, p.steps[i].new_state(col, p.kinds[i]))
+    return out
+
+
+class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """A fitted chain of feature steps with identical batch and single-record paths.
+
+    Parameters
+    ----------
+    steps
+        Steps from :mod:`prodml.features.steps`, each naming its input columns.
+    strict
+        Whether input columns not seen at fit are a SchemaError (else a warning).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> df = pd.DataFrame({"x": [1.0, None, 3.0], "c": ["a", "b", "a"]})
+    >>> pipe = FeaturePipeline(
+    ...     [
+    ...         steps.Impute(["x"], strategy="median"),
+    ...         steps.StandardScale(["x"]),
+    ...         steps.OneHot(["c"]),
+    ...     ]
+    ... ).fit(df)
+    >>> pipe.feature_names_out
+    ['x', 'c=a', 'c=b']
+    >>> pipe.transform_record({"x": None, "c": "b"})
+    array([0., 0., 1.])
+    >>> bool((pipe.transform(df)[1] == pipe.transform_record({"x": None, "c": "b"})).all())
+    True
+    """
+
+    def __init__(self, steps: Sequence[Step], *, strict: bool = False) -> None:
+        self.steps = steps
+        self.strict = strict
+
+    # -- layout ---------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        check_params(
+            "FeaturePipeline",
+            {"steps": self.steps, "strict": self.strict},
+            {
+                "steps": [TypeOf(list | tuple, "a list of steps")],  # type: ignore[arg-type]
+                "strict": [TypeOf(bool, "a bool")],
+            },
+        )
+        if not self.steps:
+            raise ConfigError("FeaturePipeline needs at least one step", parameter="steps")
+        for i, step in enumerate(self.steps):
+            if not isinstance(step, Step):
+                raise ConfigError(
+                    f"steps[{i}] of FeaturePipeline must be a prodml.features step; got "
+                    f"{type_name(step)}",
+                    parameter="steps",
+                )
+            step.validate_params()
+
+    def _programs(self, schema: Schema) -> list[Program]:
+        order: dict[str, list[Step]] = {}
+        for step in self.steps:
+            for col in step.columns:
+                chain = order.setdefault(col, [])
+                if chain and chain[-1].terminal:
+                    raise ConfigError(
+                        f"column {col!r} is already encoded by {type(chain[-1]).__name__}; "
+                        f"{type(step).__name__} cannot follow it",
+                        parameter="steps",
+                    )
+                chain.append(step)
+        missing = [c for c in order if c not in schema]
+        if missing:
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(c, "missing", "column is missing from the input") for c in missing
+                ]
+            )
+        programs = []
+        for col, chain in order.items():
+            kind = KINDS.get(schema[col].dtype.value, TIME)
+            kinds = [kind]
+            for step in chain:
+                kinds.append(step.out_kind(col, kinds[-1]))
+            if not chain[-1].terminal and kinds[-1] != NUMBER:
+                raise ConfigError(
+                    f"column {col!r} is still {kinds[-1]} after its last step; end it with "
+                    + ("OneHot, Ordinal or Hashing" if kinds[-1] == TEXT else "DateParts"),
+                    parameter="steps",
+                )
+            null_at = next((i for i, s in enumerate(chain) if not s.takes_nulls), len(chain))
+            programs.append(Program(col, kind, chain, kinds[:-1], null_at))
+        return programs
+
+    def _run(self, p: Program, cols: Columns, values: Any, start: int, stop: int) -> Any:
+        """Apply steps ``[start, stop)``, checking nulls where they must be gone."""
+        for j in range(start, stop + 1):
+            if j == p.null_at:
+                rows = null_rows(values, p.kinds[j] if j < len(p.kinds) else NUMBER)
+                if rows.size:
+                    where = type(p.steps[j]).__name__ if j < len(p.steps) else "the output"
+                    row = int(rows[0])
+                    raise null_error(p.column, raw_value(cols, p.column, row), row, where)
+            if j < stop:
+                values = p.steps[j].transform_values(p.column, values, p.kinds[j])
+        return values
+
+    # -- fit ------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any = None) -> FeaturePipeline:  # noqa: N803 - scikit-learn's name
+        """Fit every step, in as many passes over the data as the chains need.
+
+        Parameters
+        ----------
+        X
+            A DataFrame, Table or RecordBatch, or an iterable of them (chunks). Pass a
+            re-iterable (a list, a ``ParquetFile``, a pyarrow Dataset) to keep memory
+            bounded: a one-shot iterator is buffered when more than one pass is needed.
+        y
+            Ignored (scikit-learn compatibility).
+
+        Returns
+        -------
+        FeaturePipeline
+            ``self``.
+
+        Raises
+        ------
+        SchemaError
+            For a missing column, a column of the wrong type, or a null a step cannot take.
+        ConfigError
+            For invalid step parameters or chains.
+        """
+        self._check_params()
+        if is_tabular(X):
+            single: Columns | None = Columns(X)
+            source: Any = X
+        elif not chunk_source(X):
+            raise input_error(X)
+        else:
+            single = None
+            source = list(X) if isinstance(X, Iterator) else X
+        schema = Schema.infer(source, nullable="always")
+        programs = self._programs(schema)
+        for step in self.steps:
+            step.start_fit()
+        cache: dict[str, tuple[int, Any]] = {}
+        pos = {p.column: 0 for p in programs}
+        while True:
+            states = _open_pass(programs, pos)
+            if not states:
+                break
+            chunks = [single] if single is not None else iter_columns(source)
+            for cols in chunks:
+                for p in programs:
+                    if p.column not in states:
+                        continue
+                    i, state = states[p.column]
+                    start, values = cache.get(p.column, (0, None))
+                    if values is None:
+                        values = read_values(cols, p.column, p.kind)
+                    values = self._run(p, cols, values, start, i)
+                    if single is not None:
+                        cache[p.column] = (i, values)
+                    if len(values):
+                        p.steps[i].update_state(state, values, p.kinds[i])
+            for p in programs:
+                if p.column in states:
+                    i, state = states[p.column]
+                    p.steps[i].finalize(p.column, state, p.kinds[i])
+                    pos[p.column] = i + 1
+        self._compile(schema, programs)
+        return self
+
+    # -- fit from partition states (distributed fit) ----------------------------------
+
+    def start_fit(self, schema: Schema) -> FeaturePipeline:
+        """Start a fit whose passes are computed elsewhere, from partition states.
+
+        The protocol behind :func:`prodml.integrations.dask.fit_pipeline`: while
+        :attr:`fit_pending`, compute :meth:`partition_states` of every partition (on any
+        machine, from a pickled copy of this pipeline), combine them with
+        :meth:`merge_states` and hand the result to :meth:`finish_pass`. The fitted
+        pipeline equals :meth:`fit` on the concatenated partitions wherever the states'
+        ``merge`` is exact (see ``docs/scale-out.md``).
+
+        Parameters
+        ----------
+        schema
+            The input schema, as :meth:`fit` would infer it (``nullable="always"``).
+
+        Returns
+        -------
+        FeaturePipeline
+            ``self``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from prodml.features import FeaturePipeline, steps
+        >>> from prodml.schema import Schema
+        >>> parts = [pd.DataFrame({"c": ["a", "b"]}), pd.DataFrame({"c": ["a", None]})]
+        >>> def make():
+        ...     return FeaturePipeline(
+        ...         [steps.Impute(["c"], strategy="most_frequent"), steps.OneHot(["c"])]
+        ...     )
+        >>> pipe = make().start_fit(Schema.infer(parts, nullable="always"))
+        >>> while pipe.fit_pending:
+        ...     states = [pipe.partition_states(part) for part in parts]
+        ...     _ = pipe.finish_pass(FeaturePipeline.merge_states(states))
+        >>> pipe.feature_names_out
+        ['c=a', 'c=b']
+        >>> pipe.fingerprint == make().fit(pd.concat(parts)).fingerprint
+        True
+        """
+        self._check_params()
+        programs = self._programs(schema)
+        for step in self.steps:
+            step.start_fit()
+        for attr in ("programs_", "feature_names_out_", "input_schema_"):
+            self.__dict__.pop(attr, None)
+        pos = {p.column: 0 for p in programs}
+        self._fit_plan: _Plan | None = (schema, programs, pos, _open_pass(programs, pos))
+        self._finish_if_done()
+        return self
+
+    @property
+    def fit_pending(self) -> bool:
+        """Whether a fit started by :meth:`start_fit` waits for partition states."""
+        return getattr(self, "_fit_plan", None) is not None
+
+    def _plan(self) -> _Plan:
+        plan = getattr(self, "_fit_plan", None)
+        if plan is None:
+            raise NotFittedError(
+                "This FeaturePipeline has no fit pass open; call start_fit(schema) first",
+                estimator="FeaturePipeline",
+            )
+        return plan
+
+    def partition_states(self, data: Any) -> dict[str, Any]:
+        """Fit states of the open pass over one partition (a table or chunks).
+
+        Returns
+        -------
+        dict
+            Column name to a fresh mergeable state fed with this partition's values.
+
+        Raises
+        ------
+        NotFittedError
+            When no pass is open.
+        SchemaError
+            As :meth:`fit`, for the partition's values.
+        """
+        _, programs, _, opened = self._plan()
+        states = {col: p_state[1] for col, p_state in _fresh(programs, opened).items()}
+        if not is_tabular(data) and not chunk_source(data):
+            raise input_error(data)
+        for cols in iter_columns(data):
+            for p in programs:
+                if p.column not in opened:
+                    continue
+                i = opened[p.column][0]
+                values = self._run(p, cols, read_values(cols, p.column, p.kind), 0, i)
+                if len(values):
+                    p.steps[i].update_state(states[p.column], values, p.kinds[i])
+        return states
+
+    @staticmethod
+    def merge_states(states: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        """Merge partition states in order (a tree of merges is fine too).
+
+        Returns
+        -------
+        dict
+            The first dict, with every later one merged into its states (in place).
+        """
+        out: dict[str, Any] | None = None
+        for part in states:
+            if out is None:
+                out = part
+                continue
+            for col, state in part.items():
+                out[col].merge(state)
+        if out is None:
+            raise ConfigError("merge_states needs at least one dict of partition states")
+        return out
+
+    def finish_pass(self, states: Mapping[str, Any]) -> FeaturePipeline:
+        """Finalize the open pass from merged states; compile when it was the last.
+
+        Raises
+        ------
+        NotFittedError
+            When no pass is open.
+        ConfigError
+            When ``states`` does not hold a state for each column of the pass.
+        """
+        schema, programs, pos, opened = self._plan()
+        if not isinstance(states, Mapping) or set(states) != set(opened):
+            got = sorted(states) if isinstance(states, Mapping) else type_name(states)
+            raise ConfigError(
+                f"finish_pass needs the states of columns {sorted(opened)}; got {got}",
+                parameter="states",
+            )
+        for p in programs:
+            if p.column in opened:
+                i = opened[p.column][0]
+                p.steps[i].finalize(p.column, states[p.column], p.kinds[i])
+                pos[p.column] = i + 1
+        self._fit_plan = (schema, programs, pos, _open_pass(programs, pos))
+        self._finish_if_done()
+        return self
+
+    def _finish_if_done(self) -> None:
+        schema, programs, _, opened = self._plan()
+        if not opened:
+            self._fit_plan = None
+            self._compile(schema, programs)
+
+    def _compile(self, schema: Schema, programs: list[Program]) -> None:
+        names: list[str] = []
+        for p in programs:
+            p.offset = len(names)
+            enc = p.encoder
+            names.extend(enc.names_out(p.column) if enc is not None else [p.column])
+            p.width = len(names) - p.offset
+        self.input_schema_ = schema
+        self.feature_names_out_ = names
+        self.programs_ = programs
+        self._known = frozenset(schema.names)
+        self._record_fn = build_record_fn(programs, len(names))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled record path is code, not data: rebuild it after unpickling.
+        state: dict[str, Any] = dict(super().__getstate__())  # a copy: never the live __dict__
+        state.pop("_record_fn", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "programs_" in state:
+            self._record_fn = build_record_fn(self.programs_, len(self.feature_names_out_))
+
+    # -- checks ---------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "programs_"):
+            raise NotFittedError(
+                "This FeaturePipeline is not fitted yet; call fit(data) first",
+                estimator="FeaturePipeline",
+            )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "programs_")
+
+    def _extra(self, names: Iterable[str]) -> None:
+        extra = [n for n in names if n not in self._known]
+        if not extra:
+            return
+        if self.strict:
+            raise SchemaError(
+                problems=[SchemaProblem(n, "extra", "column was not seen at fit") for n in extra]
+            )
+        warnings.warn(
+            f"ignoring columns not seen at fit: {extra}", ExtraColumnWarning, stacklevel=3
+        )
+
+    # -- transform ------------------------------------------------------------------
+
+    def transform(
+        self,
+        X: Any,  # noqa: N803 - scikit-learn's name
+        output: Literal["numpy", "pandas", "arrow"] = "numpy",
+    ) -> Any:
+        """Transform a batch (or an iterable of chunks, stacked) into features.
+
+        Parameters
+        ----------
+        X
+            A DataFrame, Table, RecordBatch, or an iterable of them.
+        output
+            ``"numpy"``: a 2-D float64 array (Fortran order, one column per feature);
+            ``"pandas"`` or ``"arrow"``: a table with :attr:`feature_names_out` columns.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        SchemaError
+            Naming the column and value at fault.
+        """
+        self._check_fitted()
+        if output not in ("numpy", "pandas", "arrow"):
+            raise ConfigError(
+                "The 'output' parameter of FeaturePipeline.transform must be one of "
+                f"{{'arrow', 'numpy', 'pandas'}}. Got {output!r} instead.",
+                parameter="output",
+            )
+        if is_tabular(X):
+            out = self._transform_cols(Columns(X))
+        elif not chunk_source(X):
+            raise input_error(X)
+        else:
+            parts = [self._transform_cols(cols) for cols in iter_columns(X)]
+            out = (
+                np.asfortranarray(np.vstack(parts))
+                if parts
+                else np.empty((0, len(self.feature_names_out_)))
+            )
+        if output == "pandas":
+            index = X.index if isinstance(X, pd.DataFrame) else None
+            return pd.DataFrame(out, columns=self.feature_names_out_, index=index)
+        if output == "arrow":
+            return pa.table({n: out[:, j] for j, n in enumerate(self.feature_names_out_)})
+        return out
+
+    def _transform_cols(self, cols: Columns) -> Floats:
+        missing = [p.column for p in self.programs_ if p.column not in cols]
+        if missing:
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(c, "missing", "column is missing from the input") for c in missing
+                ]
+            )
+        self._extra(cols.names)
+        out = np.empty((cols.num_rows, len(self.feature_names_out_)), order="F")
+        for p in self.programs_:
+            values = self._run(p, cols, read_values(cols, p.column, p.kind), 0, p.n_values)
+            enc = p.encoder
+            if enc is None:
+                out[:, p.offset] = values
+            else:
+                enc.write_batch(
+                    p.column, values, out[:, p.offset : p.offset + p.width], p.kinds[-1]
+                )
+        return out
+
+    def transform_record(self, record: Mapping[str, Any]) -> Floats:
+        """Transform one dict record; equal bit for bit to its row of :meth:`transform`.
+
+        Uses no pandas: plain Python over parameters precomputed at fit.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        SchemaError
+            Naming the column and value at fault.
+        """
+        try:
+            fn = self._record_fn
+        except AttributeError:
+            self._check_fitted()
+            raise
+        if type(record) is not dict and not isinstance(record, Mapping):
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        None, "input", f"a record must be a dict; got {type_name(record)} instead"
+                    )
+                ]
+            )
+        if not self._known.issuperset(record):
+            self._extra(record)
+        return fn(record)
+
+    # -- names and scikit-learn -------------------------------------------------------
+
+    @property
+    def feature_names_out(self) -> list[str]:
+        """Names of the output features, in output order."""
+        self._check_fitted()
+        return list(self.feature_names_out_)
+
+    @property
+    def input_schema(self) -> Schema:
+        """The :class:`~prodml.schema.Schema` of the input, inferred at fit."""
+        self._check_fitted()
+        return self.input_schema_
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output feature names as an object array (scikit-learn API)."""
+        return np.asarray(self.feature_names_out, dtype=object)
+
+    # -- state as data ------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pipeline (parameters and fitted state) as JSON-safe data with a version."""
+        fitted = hasattr(self, "programs_")
+        return {
+            "format_version": FORMAT_VERSION,
+            "strict": self.strict,
+            "steps": [
+                {
+                    "type": type(s).__name__,
+                    "params": {k: _jsonable(v) for k, v in s.get_params(deep=False).items()},
+                    "fitted": s.fitted_to_dict() if fitted else None,
+                }
+                for s in self.steps
+            ],
+            "input_schema": self.input_schema_.to_dict() if fitted else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FeaturePipeline:
+        """Rebuild a pipeline from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown format version, step type or invalid content.
+        """
+        if not isinstance(d, Mapping) or d.get("format_version") != FORMAT_VERSION:
+            version = d.get("format_version") if isinstance(d, Mapping) else None
+            raise ConfigError(
+                f"FeaturePipeline format_version {version!r} is not supported "
+                f"(expected {FORMAT_VERSION})",
+                parameter="format_version",
+            )
+        try:
+            built = []
+            for spec in d["steps"]:
+                step_cls = STEP_TYPES.get(spec["type"])
+                if step_cls is None:
+                    raise ConfigError(f"unknown feature step type {spec['type']!r}")
+                step = step_cls(**spec["params"])
+                if spec.get("fitted") is not None:
+                    step.fitted_from_dict(dict(spec["fitted"]))
+                built.append(step)
+            pipe = cls(built, strict=bool(d["strict"]))
+            pipe._check_params()
+            if d.get("input_schema") is not None:
+                schema = Schema.from_dict(d["input_schema"])
+                pipe._compile(schema, pipe._programs(schema))
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"invalid FeaturePipeline data: {err!r}") from err
+        return pipe
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as canonical JSON text."""
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_json(cls, s: str) -> FeaturePipeline:
+        """Rebuild a pipeline from :meth:`to_json` output."""
+        try:
+            d = json.loads(s)
+        except (json.JSONDecodeError, TypeError) as err:
+            raise ConfigError(f"FeaturePipeline JSON is malformed: {err}") from err
+        return cls.from_dict(d)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 hex of the fitted pipeline (parameters and every fitted value)."""
+        self._check_fitted()
+        return fingerprint_spec(self.to_dict())

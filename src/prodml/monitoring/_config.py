@@ -1,0 +1,153 @@
+"""Checks of ModelMonitor settings and per-call inputs, with their error messages (private)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from prodml._params import NONE, Constraint, Interval, OneOf, TypeOf, check_params
+from prodml.errors import ConfigError, SchemaError
+from prodml.monitoring import _values
+from prodml.monitoring.alerts import AlertRule, BurnRateRule
+from prodml.monitoring.sinks import Sink
+from prodml.monitoring.windows import Window
+
+if TYPE_CHECKING:
+    from prodml.monitoring.monitor import ModelMonitor
+
+__all__ = ["bad_input", "check_config", "check_rules", "check_time", "severity"]
+
+
+def severity(rule: AlertRule | BurnRateRule) -> str:
+    """The severity a rule reports before it has fired."""
+    return rule.severity if isinstance(rule, AlertRule) else rule.windows[0].severity
+
+
+def _is_finite_number(x: object) -> bool:
+    try:
+        return -math.inf < x < math.inf  # type: ignore[operator]
+    except TypeError:
+        return False
+
+
+def check_time(t: object, name: str = "timestamp") -> float:
+    """``t`` as a float, or a SchemaError when it is not a finite number of seconds."""
+    if isinstance(t, bool) or not _is_finite_number(t):
+        raise SchemaError(
+            f"{name} must be a finite number of clock seconds. Got {t!r} instead.", column=name
+        )
+    return float(t)  # type: ignore[arg-type]
+
+
+def bad_input(task: str, prediction_id: object, t: object, output: object) -> SchemaError:
+    """The error for a log_prediction call whose fast check failed (the slow path)."""
+    if not _is_finite_number(t):
+        return SchemaError(
+            f"timestamp must be a finite number of clock seconds. Got {t!r} instead.",
+            column="timestamp",
+        )
+    try:
+        hash(prediction_id)
+    except TypeError:
+        return SchemaError(
+            f"prediction_id must be hashable (a str or int). Got {prediction_id!r} instead.",
+            column="prediction_id",
+        )
+    expected = "a score in [0, 1]" if task == "binary" else "a finite number"
+    return SchemaError(
+        f"output of a {task} model must be {expected}. Got {output!r} instead.", column="output"
+    )
+
+
+def check_config(params: Mapping[str, Any]) -> None:
+    """Check the constructor arguments of ModelMonitor (``locals()`` of ``__init__``)."""
+    check_params(
+        "ModelMonitor",
+        {k: params[k] for k in _CONSTRAINTS},
+        _CONSTRAINTS,
+    )
+    if not callable(params["clock"]):
+        raise ConfigError(
+            f"The 'clock' parameter of ModelMonitor must be a callable returning seconds. "
+            f"Got {params['clock']!r} instead.",
+            parameter="clock",
+        )
+    ratio = params["stats_window_s"] / params["stats_interval_s"]
+    if abs(ratio - round(ratio)) > 1e-9:
+        raise ConfigError(
+            "The 'stats_window_s' parameter of ModelMonitor must be a multiple of "
+            f"stats_interval_s={params['stats_interval_s']!r}. Got "
+            f"{params['stats_window_s']!r} instead.",
+            parameter="stats_window_s",
+        )
+    for sink in params["sinks"]:
+        if not isinstance(sink, Sink):
+            raise ConfigError(
+                f"Each sink of ModelMonitor must be a prodml.monitoring.Sink. Got {sink!r}.",
+                parameter="sinks",
+            )
+    det = params["concept_detector"]
+    if det is not None and not callable(getattr(det, "update", None)):
+        raise ConfigError(
+            "The 'concept_detector' parameter of ModelMonitor must have an update(x) method "
+            f"(a prodml.drift streaming detector). Got {det!r} instead.",
+            parameter="concept_detector",
+        )
+    domain = getattr(det, "domain", "real")
+    if params["task"] == "regression" and domain != "real":
+        raise ConfigError(
+            f"The concept detector {type(det).__name__} takes {domain} values, but a "
+            "regression monitor feeds it absolute errors; use one for real values (ADWIN, "
+            "PageHinkley, CUSUM).",
+            parameter="concept_detector",
+        )
+
+
+def check_rules(mon: ModelMonitor) -> None:
+    """Check the rules of a monitor: types, unique names, known metrics."""
+    names: set[str] = set()
+    known = _values.metric_names(
+        mon.task, drift=mon.reference is not None, concept=mon.concept_detector is not None
+    )
+    for rule in mon.rules:
+        if not isinstance(rule, (AlertRule, BurnRateRule)):
+            raise ConfigError(
+                f"Each rule of ModelMonitor must be an AlertRule or a BurnRateRule. Got {rule!r}.",
+                parameter="rules",
+            )
+        if rule.name in names:
+            raise ConfigError(f"Two alert rules are named {rule.name!r}.", parameter="rules")
+        names.add(rule.name)
+        if isinstance(rule, AlertRule) and rule.metric not in known:
+            raise ConfigError(
+                f"Alert rule {rule.name!r} watches unknown metric {rule.metric!r} for a "
+                f"{mon.task} monitor; known metrics: {sorted(known)}.",
+                parameter="rules",
+            )
+        if (
+            isinstance(rule, BurnRateRule)
+            and mon.task != "regression"
+            and rule.sli == "errors"
+            and rule.error_tolerance != 0.0
+        ):
+            raise ConfigError(
+                f"Burn-rate rule {rule.name!r}: error_tolerance applies to regression "
+                f"monitors only.",
+                parameter="rules",
+            )
+
+
+_CONSTRAINTS: dict[str, list[Constraint]] = {
+    "model": [TypeOf(str, "a str")],
+    "task": [OneOf(("binary", "multiclass", "regression"))],
+    "window": [TypeOf(Window, "a CountWindow or TimeWindow"), NONE],
+    "threshold": [Interval(float, 0, 1)],
+    "max_pending": [Interval(int, 1, None)],
+    "pending_ttl_s": [Interval(float, 0, None, "neither"), NONE],
+    "stats_window_s": [Interval(float, 0, None, "neither")],
+    "stats_interval_s": [Interval(float, 0, None, "neither")],
+    "evaluate_every_s": [Interval(float, 0, None), NONE],
+    "drift_window": [Interval(int, 2, None)],
+    "concept_window_s": [Interval(float, 0, None, "neither")],
+}

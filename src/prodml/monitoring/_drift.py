@@ -1,0 +1,101 @@
+"""Data drift on live traffic through :mod:`prodml.drift` (private).
+
+``prodml.drift`` is imported inside the functions, at the first window boundary, so that
+importing :mod:`prodml.monitoring` stays cheap and works whatever state drift is in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prodml.errors import ConfigError
+
+__all__ = ["DriftSummary", "fit_detector", "run"]
+
+
+def _num(value: object) -> float:
+    return math.nan if value is None else float(value)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    """What the last data-drift window found, reduced to numbers for alerts and sinks."""
+
+    at: float | None
+    n_rows: int
+    columns: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> DriftSummary:
+        """No window tested yet."""
+        return cls(at=None, n_rows=0)
+
+    def values(self) -> dict[str, float]:
+        """``drift_share`` (drifted / tested columns), ``drifted_columns``, ``drift_count``."""
+        tested = [c for c in self.columns.values() if c["testable"]]
+        drifted = sum(c["drifted"] for c in tested)
+        return {
+            "drift_count": float(self.n_rows),
+            "drift_share": drifted / len(tested) if tested else math.nan,
+            "drifted_columns": float(drifted),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state (``nan`` becomes ``None``)."""
+        return {
+            "at": self.at,
+            "n_rows": self.n_rows,
+            "columns": {
+                name: {k: (None if math.isnan(v) else v) for k, v in col.items()}
+                for name, col in self.columns.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriftSummary:
+        """Rebuild a summary saved by :meth:`to_dict`."""
+        return cls(
+            at=data["at"],
+            n_rows=int(data["n_rows"]),
+            columns={
+                name: {k: _num(v) for k, v in col.items()} for name, col in data["columns"].items()
+            },
+        )
+
+
+def fit_detector(detector: Any, reference: object) -> Any:
+    """Fit ``detector`` (default ``prodml.drift.DriftDetector()``) on ``reference``."""
+    if detector is None:
+        from prodml.drift import DriftDetector  # noqa: PLC0415 - lazy: composed module
+
+        detector = DriftDetector()
+    if not callable(getattr(detector, "fit", None)) or not callable(
+        getattr(detector, "detect", None)
+    ):
+        raise ConfigError(
+            "The 'drift_detector' parameter of ModelMonitor must have fit() and detect() "
+            f"(a prodml.drift.DriftDetector). Got {detector!r} instead.",
+            parameter="drift_detector",
+        )
+    return detector.fit(reference)
+
+
+def run(detector: Any, rows: Sequence[Mapping[str, Any]], now: float) -> DriftSummary:
+    """Test one window of feature records against the fitted reference."""
+    import pandas as pd  # noqa: PLC0415 - only at window boundaries, never on the hot path
+
+    report = detector.detect(pd.DataFrame.from_records(list(rows)))
+    columns = {
+        r.column: {
+            "drifted": float(bool(r.drifted)),
+            "testable": float(bool(getattr(r, "testable", True))),
+            "statistic": _num(r.statistic),
+            "p_value": _num(r.p_value),
+            "effect": _num(getattr(r, "effect", None)),
+        }
+        for r in report.results
+    }
+    return DriftSummary(at=now, n_rows=len(rows), columns=columns)

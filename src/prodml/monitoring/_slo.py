@@ -1,0 +1,104 @@
+"""Good/bad event counts in time buckets, for burn-rate rules (private).
+
+Memory is one bucket per ``resolution_s`` of the horizon (3 days at 60 s: 4320 buckets).
+Buckets keep running totals, so a window sum is two bisections and a subtraction whatever
+its length. A window includes every bucket whose start is within it, so a window is
+measured to within one bucket width.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Mapping
+from typing import Any
+
+from prodml.errors import ConfigError
+
+__all__ = ["SLOCounter"]
+
+
+class SLOCounter:
+    """Bucketed counts of total and bad events over a bounded horizon."""
+
+    __slots__ = ("_bad", "_base", "_head", "_starts", "_total", "horizon_s", "resolution_s")
+
+    def __init__(self, resolution_s: float, horizon_s: float) -> None:
+        self.resolution_s = float(resolution_s)
+        self.horizon_s = float(horizon_s)
+        # Bucket starts and running totals (events since the counter began, up to and
+        # including the bucket). Buckets before _head are expired; _base holds the running
+        # totals just before bucket _head.
+        self._starts: list[float] = []
+        self._total: list[float] = []
+        self._bad: list[float] = []
+        self._head = 0
+        self._base = (0.0, 0.0)
+
+    def record(self, t: float, bad: bool) -> None:
+        """Count one event at time ``t``."""
+        starts = self._starts
+        if starts and t < starts[-1] + self.resolution_s:
+            self._total[-1] += 1.0
+            if bad:
+                self._bad[-1] += 1.0
+            return
+        prev_total = self._total[-1] if starts else 0.0
+        prev_bad = self._bad[-1] if starts else 0.0
+        starts.append(t - (t % self.resolution_s))
+        self._total.append(prev_total + 1.0)
+        self._bad.append(prev_bad + (1.0 if bad else 0.0))
+        self._expire(t)
+
+    def _expire(self, t: float) -> None:
+        cutoff = t - self.horizon_s - self.resolution_s
+        head, starts = self._head, self._starts
+        while starts[head] < cutoff:
+            head += 1
+        if head != self._head:
+            self._base = (self._total[head - 1], self._bad[head - 1])
+            self._head = head
+        if head > 1024 and head * 2 > len(starts):  # compact now and then: O(1) amortised
+            del starts[:head], self._total[:head], self._bad[:head]
+            self._head = 0
+
+    def window(self, now: float, seconds: float) -> tuple[float, float]:
+        """Total and bad events in buckets starting at or after ``now - seconds``."""
+        starts = self._starts
+        if len(starts) == self._head:
+            return 0.0, 0.0
+        i = bisect_left(starts, now - seconds, lo=self._head)
+        if i == len(starts):
+            return 0.0, 0.0
+        before = (self._total[i - 1], self._bad[i - 1]) if i > self._head else self._base
+        return self._total[-1] - before[0], self._bad[-1] - before[1]
+
+    def buckets(self) -> list[list[float]]:
+        """Live buckets as ``[start, total, bad]`` (per bucket, not running)."""
+        out = []
+        prev_total, prev_bad = self._base
+        for i in range(self._head, len(self._starts)):
+            out.append([self._starts[i], self._total[i] - prev_total, self._bad[i] - prev_bad])
+            prev_total, prev_bad = self._total[i], self._bad[i]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state."""
+        return {
+            "resolution_s": self.resolution_s,
+            "horizon_s": self.horizon_s,
+            "buckets": self.buckets(),
+        }
+
+    def load(self, data: Mapping[str, Any]) -> None:
+        """Replace the counts with those saved by :meth:`to_dict`."""
+        self._starts, self._total, self._bad = [], [], []
+        self._head, self._base = 0, (0.0, 0.0)
+        total = bad = 0.0
+        for b in data["buckets"]:
+            if len(b) != 3:
+                raise ConfigError("SLO counter state is inconsistent: a bucket needs 3 numbers.")
+            total += float(b[1])
+            bad += float(b[2])
+            self._starts.append(float(b[0]))
+            self._total.append(total)
+            self._bad.append(bad)

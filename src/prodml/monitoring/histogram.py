@@ -1,0 +1,233 @@
+"""Fixed-bucket histograms with quantile estimates, for latency and throughput.
+
+A :class:`Histogram` keeps one counter per bucket (cumulative bounds as in Prometheus, the
+last bucket being ``+Inf``), the count, the sum and the observed minimum and maximum. Its
+memory is fixed by the buckets, whatever the number of observations, and it maps 1:1 onto a
+Prometheus histogram.
+
+Quantile estimate
+-----------------
+``quantile(q)`` finds the bucket holding the observation of rank ``r = q * count`` and
+interpolates linearly inside it, as Prometheus' ``histogram_quantile`` does, with two
+refinements: the first bucket starts at the observed minimum (not 0) and the ``+Inf``
+bucket ends at the observed maximum, and the result is clipped to ``[min, max]``.
+
+Error bound: the estimate lies in the same bucket ``(lower, upper]`` as the exact
+quantile of the inverted-CDF definition (``numpy.quantile(x, q, method="inverted_cdf")``),
+so the absolute error is at most that bucket's width (narrowed by the observed min and
+max at the ends). Choose buckets as tight as the precision you need near the quantiles you
+alert on.
+
+Examples
+--------
+>>> h = Histogram((0.01, 0.05, 0.1, 0.5))
+>>> for v in (0.004, 0.02, 0.03, 0.07, 0.2):
+...     h.observe(v)
+>>> h.count, h.bucket_counts
+(5, [1, 2, 1, 1, 0])
+>>> round(h.quantile(0.5), 4)
+0.04
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from prodml.errors import ConfigError
+
+__all__ = [
+    "Histogram",
+]
+
+#: Upper bounds (seconds) for model latency: 1 ms to 10 s, about 2.5x apart.
+DEFAULT_LATENCY_BUCKETS: tuple[float, ...] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+#: Upper bounds (predictions per second) for throughput measured per interval.
+DEFAULT_THROUGHPUT_BUCKETS: tuple[float, ...] = (
+    1.0,
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    500.0,
+    1000.0,
+    2500.0,
+    5000.0,
+    10000.0,
+)
+
+
+def check_buckets(buckets: object, name: str = "buckets") -> tuple[float, ...]:
+    """Validate bucket upper bounds: finite, strictly increasing, at least one."""
+    try:
+        bounds = tuple(float(b) for b in buckets)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"The {name!r} parameter must be a sequence of numbers. Got {buckets!r} instead.",
+            parameter=name,
+        ) from err
+    if not bounds or not all(math.isfinite(b) for b in bounds):
+        raise ConfigError(
+            f"The {name!r} parameter must hold at least one finite upper bound (+Inf is "
+            f"implicit). Got {buckets!r} instead.",
+            parameter=name,
+        )
+    if any(b <= a for a, b in itertools.pairwise(bounds)):
+        raise ConfigError(
+            f"The {name!r} parameter must be strictly increasing. Got {buckets!r} instead.",
+            parameter=name,
+        )
+    return bounds
+
+
+class Histogram:
+    """Counts of observations per bucket, with count, sum, min, max and quantiles.
+
+    Parameters
+    ----------
+    buckets
+        Finite, strictly increasing upper bounds; a ``+Inf`` bucket is added. A value
+        equal to a bound falls in that bound's bucket (``le`` semantics).
+    """
+
+    __slots__ = ("bounds", "bucket_counts", "count", "max", "min", "sum")
+
+    def __init__(self, buckets: Sequence[float] = DEFAULT_LATENCY_BUCKETS) -> None:
+        self.bounds: tuple[float, ...] = check_buckets(buckets)
+        self.bucket_counts: list[int] = [0] * (len(self.bounds) + 1)
+        self.count = 0
+        self.sum = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+
+    def observe(self, value: float) -> None:
+        """Add one observation (the hot path: a bisect and a few additions)."""
+        self.bucket_counts[bisect_left(self.bounds, value)] += 1
+        self.count += 1
+        self.sum += value
+        # Plain comparisons: min()/max() calls cost more on this hot path.
+        if value < self.min:  # noqa: PLR1730
+            self.min = value
+        if value > self.max:  # noqa: PLR1730
+            self.max = value
+
+    def observe_repeated(self, value: float, times: int) -> None:
+        """Add ``times`` observations of the same value at once."""
+        if times <= 0:
+            return
+        self.bucket_counts[bisect_left(self.bounds, value)] += times
+        self.count += times
+        self.sum += value * times
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+
+    def observe_many(self, values: Iterable[float]) -> None:
+        """Add every value of ``values``."""
+        for v in values:
+            self.observe(v)
+
+    def cumulative_counts(self) -> list[int]:
+        """Cumulative counts per upper bound, the last one (``+Inf``) equal to count."""
+        out, total = [], 0
+        for c in self.bucket_counts:
+            total += c
+            out.append(total)
+        return out
+
+    def quantile(self, q: float) -> float:
+        """Estimate the ``q`` quantile (see the module docstring for the error bound).
+
+        Returns ``nan`` when the histogram is empty.
+        """
+        if not 0.0 <= q <= 1.0:
+            raise ConfigError(f"A quantile must be in [0, 1]. Got {q!r} instead.", parameter="q")
+        if self.count == 0:
+            return math.nan
+        rank = q * self.count
+        below = 0
+        for i, c in enumerate(self.bucket_counts):
+            if c and below + c >= rank:
+                lower = self.bounds[i - 1] if i > 0 else self.min
+                upper = self.bounds[i] if i < len(self.bounds) else self.max
+                lower, upper = max(lower, self.min), min(upper, self.max)
+                est = lower + (upper - lower) * max(rank - below, 0.0) / c
+                return min(max(est, self.min), self.max)
+            below += c
+        return self.max  # pragma: no cover - rank <= count always stops the loop
+
+    def merge(self, other: Histogram) -> None:
+        """Add the observations of ``other`` (same buckets) into this histogram."""
+        if other.bounds != self.bounds:
+            raise ConfigError("Cannot merge histograms with different buckets.")
+        for i, c in enumerate(other.bucket_counts):
+            self.bucket_counts[i] += c
+        self.count += other.count
+        self.sum += other.sum
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
+    def copy(self) -> Histogram:
+        """An independent copy."""
+        h = Histogram.__new__(Histogram)
+        h.bounds = self.bounds
+        h.bucket_counts = list(self.bucket_counts)
+        h.count, h.sum, h.min, h.max = self.count, self.sum, self.min, self.max
+        return h
+
+    def empty_like(self) -> Histogram:
+        """A new empty histogram with the same (already checked) buckets."""
+        h = Histogram.__new__(Histogram)
+        h.bounds = self.bounds
+        h.bucket_counts = [0] * (len(self.bounds) + 1)
+        h.count, h.sum, h.min, h.max = 0, 0.0, math.inf, -math.inf
+        return h
+
+    def reset(self) -> None:
+        """Forget every observation, keeping the buckets."""
+        self.bucket_counts = [0] * (len(self.bounds) + 1)
+        self.count, self.sum = 0, 0.0
+        self.min, self.max = math.inf, -math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state (infinite min/max of an empty histogram become ``None``)."""
+        return {
+            "bounds": list(self.bounds),
+            "bucket_counts": list(self.bucket_counts),
+            "count": self.count,
+            "sum": self.sum,
+            "min": self.min if self.count else None,
+            "max": self.max if self.count else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
+        """Rebuild a histogram saved by :meth:`to_dict`."""
+        h = cls(data["bounds"])
+        counts = [int(c) for c in data["bucket_counts"]]
+        if len(counts) != len(h.bucket_counts) or sum(counts) != int(data["count"]):
+            raise ConfigError("Histogram state is inconsistent: bucket counts do not add up.")
+        h.bucket_counts = counts
+        h.count = int(data["count"])
+        h.sum = float(data["sum"])
+        h.min = math.inf if data["min"] is None else float(data["min"])
+        h.max = -math.inf if data["max"] is None else float(data["max"])
+        return h

@@ -1,0 +1,524 @@
+"""ModelMonitor: predictions, late labels and drift in; windowed metrics and alerts out.
+
+The per-call paths (:meth:`ModelMonitor.log_prediction`, :meth:`ModelMonitor.log_label`)
+do O(1) work in plain Python: a dict insert or pop, a histogram bisect, a counter. All
+heavier work (metrics over the window, drift tests, rule evaluation, sinks) happens in
+:meth:`ModelMonitor.evaluate`, which the monitor calls itself once every
+``evaluate_every_s`` seconds of its clock, or which the caller runs on a schedule.
+
+Examples
+--------
+>>> clock = iter(range(1000)).__next__  # a fake clock: 0, 1, 2, ... seconds
+>>> mon = ModelMonitor(
+...     "churn",
+...     window=CountWindow(4),
+...     rules=[AlertRule("acc", metric="accuracy", op="<", fire=0.6, clear=0.8)],
+...     clock=clock,
+...     evaluate_every_s=None,
+... )
+>>> for i, (score, label) in enumerate([(0.9, 1), (0.2, 0), (0.8, 0), (0.7, 0)]):
+...     mon.log_prediction(i, None, score, latency_s=0.004)
+...     _ = mon.log_label(i, label)
+>>> m = mon.metrics()
+>>> m["accuracy"], m["window_count"]
+(0.5, 4.0)
+>>> [(e.rule, e.state) for e in mon.evaluate()]
+[('acc', 'firing')]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from bisect import bisect_left
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from prodml.errors import ProdMLError, SchemaError
+from prodml.monitoring import _config, _drift, _values
+from prodml.monitoring._slo import SLOCounter
+from prodml.monitoring._stats import SlotStats
+from prodml.monitoring.alerts import AlertEvent, AlertRule, BurnRateRule, RuleState
+from prodml.monitoring.histogram import (
+    DEFAULT_LATENCY_BUCKETS,
+    DEFAULT_THROUGHPUT_BUCKETS,
+    check_buckets,
+)
+from prodml.monitoring.sinks import MetricsSnapshot, Sink
+from prodml.monitoring.windows import CountWindow, Window
+
+__all__ = ["ModelMonitor"]
+
+_log = logging.getLogger("prodml.monitoring")
+_INF, _NEG_INF = math.inf, -math.inf
+_BAD: tuple[float, Any] = (math.nan, None)  # sentinel: an invalid log_label call
+
+Task = Literal["binary", "multiclass", "regression"]
+Rule = AlertRule | BurnRateRule
+
+
+class ModelMonitor:
+    """Monitor one model in production: performance, latency, throughput, drift, alerts.
+
+    Parameters
+    ----------
+    model
+        Name of the model, used in alert fingerprints and as the ``model`` label.
+    task
+        ``"binary"``: outputs are scores (probability of the positive class) in [0, 1],
+        labels 0/1, the predicted class is ``score >= threshold``; metrics accuracy,
+        error_rate, precision, recall, auc, log_loss. ``"multiclass"``: outputs and labels
+        are class labels; metrics accuracy, error_rate and macro precision/recall.
+        ``"regression"``: outputs and labels are numbers; metrics mae and rmse.
+    window
+        :class:`~prodml.monitoring.windows.CountWindow` or
+        :class:`~prodml.monitoring.windows.TimeWindow` over labelled predictions (keyed by
+        the label's arrival time). Default ``CountWindow(1000)``.
+    rules
+        Alert rules (:class:`~prodml.monitoring.alerts.AlertRule`,
+        :class:`~prodml.monitoring.alerts.BurnRateRule`); names must be unique.
+    sinks
+        Where alert events and snapshots go.
+    clock
+        Callable returning the current time in seconds; inject a fake one for tests.
+    threshold
+        Decision threshold on binary scores.
+    max_pending
+        Bound on predictions waiting for a label; beyond it the oldest is evicted and
+        counted in ``evicted_total``.
+    pending_ttl_s
+        Predictions older than this without a label are expired at evaluation and counted
+        in ``expired_total``; ``None`` keeps them until evicted.
+    latency_buckets, throughput_buckets
+        Histogram upper bounds, in seconds and predictions per second.
+    stats_window_s, stats_interval_s
+        Latency and throughput are windowed over the last ``stats_window_s`` seconds, in
+        slots of ``stats_interval_s`` (a multiple of it).
+    evaluate_every_s
+        The monitor evaluates itself when this many clock seconds have passed since the
+        last evaluation; ``None`` leaves evaluation to the caller.
+    reference
+        Reference data (any tabular input of ``prodml.drift``) that turns data drift on:
+        every ``drift_window`` feature rows logged form a window tested against it.
+    drift_detector
+        An unfitted ``prodml.drift.DriftDetector`` with the settings to use; default
+        ``DriftDetector()``. Fitted on ``reference`` at the first drift window.
+    drift_window
+        Rows of features per data-drift window.
+    concept_detector
+        A streaming detector of ``prodml.drift`` (``ADWIN()``, ``DDM()``...) fed with the
+        error of each labelled prediction (0/1 for classification, absolute error for
+        regression); its alarms count in ``concept_drift_events`` over
+        ``concept_window_s``.
+    concept_window_s
+        Seconds over which detector alarms are counted.
+    """
+
+    def __init__(
+        self,
+        model: str = "model",
+        *,
+        task: Task = "binary",
+        window: Window | None = None,
+        rules: Sequence[Rule] = (),
+        sinks: Sequence[Sink] = (),
+        clock: Callable[[], float] = time.time,
+        threshold: float = 0.5,
+        max_pending: int = 100_000,
+        pending_ttl_s: float | None = None,
+        latency_buckets: Sequence[float] = DEFAULT_LATENCY_BUCKETS,
+        throughput_buckets: Sequence[float] = DEFAULT_THROUGHPUT_BUCKETS,
+        stats_window_s: float = 300.0,
+        stats_interval_s: float = 10.0,
+        evaluate_every_s: float | None = 10.0,
+        reference: object = None,
+        drift_detector: Any = None,
+        drift_window: int = 1000,
+        concept_detector: Any = None,
+        concept_window_s: float = 3600.0,
+    ) -> None:
+        _config.check_config(locals())
+        self.model = model
+        self.task: Task = task
+        self.window = window if window is not None else CountWindow(1000)
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self.sinks: list[Sink] = list(sinks)
+        self.clock = clock
+        self.threshold = float(threshold)
+        self.max_pending = max_pending
+        self.pending_ttl_s = pending_ttl_s
+        self.stats_window_s = float(stats_window_s)
+        self.stats_interval_s = float(stats_interval_s)
+        self.evaluate_every_s = evaluate_every_s
+        self.reference = reference
+        self.drift_detector = drift_detector
+        self.drift_window = drift_window
+        self.concept_detector = concept_detector
+        self.concept_window_s = float(concept_window_s)
+        _config.check_rules(self)
+
+        # An OrderedDict, not a dict: evicting the oldest entry is O(1) (a dict's first key
+        # is found by scanning past the slots of deleted entries, O(n) per eviction).
+        self._pending: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._stats = SlotStats(
+            check_buckets(latency_buckets, "latency_buckets"),
+            check_buckets(throughput_buckets, "throughput_buckets"),
+            self.stats_interval_s,
+            round(self.stats_window_s / self.stats_interval_s),
+        )
+        self._counters: dict[str, int] = dict.fromkeys(_values.COUNTERS, 0)
+        self._states: dict[str, RuleState] = {r.name: RuleState() for r in self.rules}
+        self._slo: dict[str, SLOCounter] = {
+            r.name: SLOCounter(r.resolution_s, r.horizon_s)
+            for r in self.rules
+            if isinstance(r, BurnRateRule)
+        }
+        self._latency_slos = [
+            (r.latency_threshold_s, self._slo[r.name])
+            for r in self.rules
+            if isinstance(r, BurnRateRule) and r.sli == "latency"
+        ]
+        self._error_slos = [
+            (r.error_tolerance, self._slo[r.name])
+            for r in self.rules
+            if isinstance(r, BurnRateRule) and r.sli == "errors"
+        ]
+        self._drift_rows: list[Mapping[str, Any]] | None = [] if reference is not None else None
+        self._drift_ready: list[Mapping[str, Any]] | None = None
+        # The reference is profiled once, here, so a bad reference fails at construction
+        # rather than inside a later log_prediction call.
+        self._drift_fitted: Any = (
+            _drift.fit_detector(drift_detector, reference) if reference is not None else None
+        )
+        self._drift_summary = _drift.DriftSummary.empty()
+        self._concept_alarms: deque[float] = deque(maxlen=10_000)
+        self._next_eval = -math.inf if evaluate_every_s is not None else math.inf
+        self._last_eval: float | None = None
+        self._numeric_output = task != "multiclass"
+        self._binary = task == "binary"
+        big = sys.float_info.max
+        self._out_low, self._out_high = (-big, big) if task == "regression" else (0.0, 1.0)
+        # The hottest counter is an attribute (cheaper than a dict item); see counters().
+        self._n_predictions = 0
+
+    # ------------------------------------------------------------------ hot paths
+    def log_prediction(
+        self,
+        prediction_id: Hashable,
+        features: Mapping[str, Any] | None,
+        output: Any,
+        *,
+        latency_s: float | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """Record one prediction; its label may come later through :meth:`log_label`.
+
+        Parameters
+        ----------
+        prediction_id
+            Hashable id joining the prediction to its label (a str or int to be saved).
+        features
+            The model's input record, used for data drift; may be ``None``.
+        output
+            A score in [0, 1] (binary), a class label (multiclass) or a number (regression).
+        latency_s
+            Time the model took, in seconds.
+        timestamp
+            Event time in clock seconds; defaults to ``clock()``.
+
+        Raises
+        ------
+        SchemaError
+            When ``output`` or ``latency_s`` is not what the task expects.
+        """
+        t = self.clock() if timestamp is None else timestamp
+        pending = self._pending
+        try:
+            # One cheap check for the usual case. NaN and infinities fail the comparisons;
+            # a str or None raises TypeError, as does an unhashable id.
+            ok = _NEG_INF < t < _INF and (
+                not self._numeric_output or self._out_low <= output <= self._out_high
+            )
+            seen = ok and prediction_id in pending
+        except TypeError:
+            ok = False
+        if not ok:
+            raise _config.bad_input(self.task, prediction_id, t, output)
+        if seen:
+            self._counters["duplicate_predictions_total"] += 1
+            del pending[prediction_id]
+        pending[prediction_id] = (t, output)
+        if len(pending) > self.max_pending:
+            pending.popitem(last=False)
+            self._counters["evicted_total"] += 1
+        self._n_predictions += 1
+        stats = self._stats
+        if t >= stats.slot_end:
+            stats.rotate(t)
+        stats.current_count += 1
+        if latency_s is not None:
+            try:
+                ok = latency_s >= 0.0
+            except TypeError:
+                ok = False
+            if not ok:
+                raise SchemaError(
+                    f"latency_s must be a number of seconds >= 0. Got {latency_s!r} instead.",
+                    column="latency_s",
+                )
+            # Histogram.observe, inlined: this is the hottest line of the monitor.
+            h = stats.current
+            h.bucket_counts[bisect_left(h.bounds, latency_s)] += 1
+            h.count += 1
+            h.sum += latency_s
+            if latency_s < h.min:  # noqa: PLR1730 - cheaper than min() here
+                h.min = latency_s
+            if latency_s > h.max:  # noqa: PLR1730
+                h.max = latency_s
+            for limit, counter in self._latency_slos:
+                counter.record(t, latency_s > limit)  # type: ignore[operator]
+        rows = self._drift_rows
+        if rows is not None and features is not None:
+            rows.append(features)
+            if len(rows) >= self.drift_window:
+                self._close_drift_window()
+        if t >= self._next_eval:
+            self.evaluate(t)
+
+    def log_label(
+        self, prediction_id: Hashable, label: Any, *, timestamp: float | None = None
+    ) -> bool:
+        """Join a (late) label to its prediction and add the pair to the window.
+
+        Returns
+        -------
+        bool
+            ``True`` when the prediction was pending; ``False`` when it is unknown (never
+            logged, already labelled, evicted or expired), counted in ``unmatched_total``.
+
+        Raises
+        ------
+        SchemaError
+            When ``label`` is not what the task expects (0/1 for binary, a number for
+            regression); the prediction then stays pending.
+        """
+        t = self.clock() if timestamp is None else timestamp
+        try:
+            entry = self._pending.get(prediction_id) if _NEG_INF < t < _INF else _BAD
+        except TypeError:
+            entry = _BAD
+        if entry is _BAD:
+            raise _config.bad_input(self.task, prediction_id, t, 0.0)
+        if entry is None:
+            self._counters["unmatched_total"] += 1
+            return False
+        if not (self._binary and type(label) is int and label in (0, 1)):
+            label = _values.check_label(self.task, label)  # the general (slower) check
+        del self._pending[prediction_id]
+        output = entry[1]
+        self.window.add(t, label, output)
+        self._counters["labels_total"] += 1
+        if self.task == "binary":
+            err = float((output >= self.threshold) != (label == 1))
+        elif self.task == "multiclass":
+            err = float(output != label)
+        else:
+            err = abs(float(output) - float(label))
+        for tolerance, counter in self._error_slos:
+            counter.record(t, err > tolerance)
+        det = self.concept_detector
+        if det is not None and det.update(err):
+            self._concept_alarms.append(t)
+            self._counters["concept_drift_total"] += 1
+        if t >= self._next_eval:
+            self.evaluate(t)
+        return True
+
+    # ------------------------------------------------------------------ evaluation
+    def _close_drift_window(self) -> None:
+        if self._drift_ready is not None:
+            self._counters["drift_windows_skipped_total"] += 1
+        self._drift_ready, self._drift_rows = self._drift_rows, []
+
+    def _advance(self, now: float) -> None:
+        if now >= self._stats.slot_end:
+            self._stats.rotate(now)
+        self.window.expire(now)
+        if self.pending_ttl_s is not None:
+            cutoff = now - self.pending_ttl_s
+            pending = self._pending
+            while pending:
+                first = next(iter(pending))
+                if pending[first][0] > cutoff:
+                    break
+                pending.popitem(last=False)
+                self._counters["expired_total"] += 1
+        if self._drift_ready is not None:
+            rows, self._drift_ready = self._drift_ready, None
+            try:
+                self._drift_summary = _drift.run(self._drift_fitted, rows, now)
+            except ProdMLError:  # bad live features must not take the server down
+                self._counters["drift_errors_total"] += 1
+                _log.exception("prodml monitor %r: data-drift window failed", self.model)
+            else:
+                self._counters["drift_windows_total"] += 1
+
+    def metrics(self, now: float | None = None) -> dict[str, float]:
+        """Current windowed values and counters by name (``nan`` when undefined).
+
+        Expires old window contents at ``now`` (default ``clock()``) first.
+        """
+        now = _config.check_time(self.clock() if now is None else now, "now")
+        self._advance(now)
+        return self._values(now)
+
+    def _values(self, now: float) -> dict[str, float]:
+        values = _values.performance(self.task, self.window, self.threshold)
+        values.update(_values.latency(self._stats, now))
+        values.update({k: float(v) for k, v in self.counters().items()})
+        values["pending"] = float(len(self._pending))
+        if self.reference is not None:
+            values.update(self._drift_summary.values())
+        if self.concept_detector is not None:
+            cutoff = now - self.concept_window_s
+            values["concept_drift_events"] = float(
+                sum(1 for a in self._concept_alarms if a > cutoff)
+            )
+        return values
+
+    def evaluate(self, now: float | None = None) -> list[AlertEvent]:
+        """Evaluate every rule, send transitions and a snapshot to the sinks.
+
+        Returns
+        -------
+        list of AlertEvent
+            The transitions of this evaluation (already sent to the sinks).
+        """
+        now = _config.check_time(self.clock() if now is None else now, "now")
+        if self.evaluate_every_s is not None:
+            self._next_eval = now + self.evaluate_every_s
+        self._last_eval = now
+        self._advance(now)
+        values = self._values(now)
+        events: list[AlertEvent] = []
+        for rule in self.rules:
+            state = self._states[rule.name]
+            if isinstance(rule, AlertRule):
+                value = values.get(rule.metric, math.nan)
+                traffic = values[_values.traffic_metric(rule.metric)]
+                change = state.step(rule, value, traffic=traffic, now=now)
+                severity = rule.severity
+                what = f"{rule.metric}={value:.6g} ({rule.op} {rule.fire:g} fires)"
+            else:
+                firing, value, severity = _values.burn_rate(rule, self._slo[rule.name], now)
+                change = state.set_firing(firing, value, now, severity)
+                severity = state.severity or severity
+                what = f"burn rate {value:.4g}x of the {rule.objective:g} objective"
+            if change is not None:
+                if change == "firing":
+                    self._counters["alerts_fired_total"] += 1
+                events.append(AlertEvent(rule.name, change, value, now, severity, self.model, what))
+        snapshot = self._snapshot(now, values)
+        for sink in self.sinks:
+            for event in events:
+                self._deliver(sink.send_alert, event)
+            self._deliver(sink.send_metrics, snapshot)
+        return events
+
+    def _deliver(self, send: Callable[[Any], Any], payload: object) -> None:
+        try:
+            send(payload)
+        except Exception:  # noqa: BLE001 - a broken sink must not take the server down
+            self._counters["sink_errors_total"] += 1
+            _log.exception("prodml monitor %r: sink %r failed", self.model, send)
+
+    def _snapshot(self, now: float, values: Mapping[str, float]) -> MetricsSnapshot:
+        counters = {k: float(v) for k, v in self.counters().items()}
+        return MetricsSnapshot(
+            model=self.model,
+            at=now,
+            values={k: v for k, v in values.items() if k not in counters},
+            counters=counters,
+            histograms={
+                "latency_seconds": self._stats.cumulative_latency(),
+                "throughput_per_second": self._stats.throughput_total.copy(),
+            },
+            drift_columns=self._drift_summary.columns,
+            alerts={
+                r.name: (
+                    self._states[r.name].state,
+                    self._states[r.name].severity or _config.severity(r),
+                )
+                for r in self.rules
+            },
+        )
+
+    def counters(self) -> dict[str, int]:
+        """Monotonic totals since the monitor started, by name."""
+        self._counters["predictions_total"] = self._n_predictions
+        return dict(self._counters)
+
+    def alert_states(self) -> dict[str, str]:
+        """State of each rule by name: ``inactive``, ``pending`` or ``firing``."""
+        return {name: s.state for name, s in self._states.items()}
+
+    @property
+    def pending_count(self) -> int:
+        """Predictions waiting for their label."""
+        return len(self._pending)
+
+    # ------------------------------------------------------------------ state
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe configuration and state (see :mod:`prodml.monitoring._state`)."""
+        from prodml.monitoring import _state  # noqa: PLC0415 - _state imports this module
+
+        return _state.dump(self)
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        sinks: Iterable[Sink] = (),
+        clock: Callable[[], float] = time.time,
+        reference: object = None,
+        drift_detector: Any = None,
+        concept_detector: Any = None,
+    ) -> ModelMonitor:
+        """Rebuild a monitor saved by :meth:`to_dict`; alerts keep their states.
+
+        Sinks, the clock and the drift reference are not saved: pass them again (data
+        drift stays off without a reference). A concept detector with ``to_dict`` is
+        restored from the state; ``concept_detector`` is used only when none was saved.
+        Alerts that were firing stay firing without a new event; resolved ones stay quiet.
+        """
+        from prodml.monitoring import _state  # noqa: PLC0415 - _state imports this module
+
+        return _state.load(
+            cls,
+            data,
+            sinks=sinks,
+            clock=clock,
+            reference=reference,
+            drift_detector=drift_detector,
+            concept_detector=concept_detector,
+        )
+
+    @classmethod
+    def from_json(cls, text: str, **kwargs: Any) -> ModelMonitor:
+        """Rebuild a monitor from :meth:`to_json` output (keywords as :meth:`from_dict`)."""
+        return cls.from_dict(json.loads(text), **kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelMonitor({self.model!r}, task={self.task!r}, window={self.window!r}, "
+            f"rules={len(self.rules)}, sinks={len(self.sinks)})"
+        )

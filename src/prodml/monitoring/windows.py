@@ -1,0 +1,202 @@
+"""Sliding windows over labelled predictions, by count or by time, with bounded memory.
+
+A window holds ``(timestamp, label, output)`` triples of predictions whose label has
+arrived; the monitor computes its performance metrics on the window's contents. A
+:class:`CountWindow` keeps the last ``size`` triples. A :class:`TimeWindow` keeps those
+whose timestamp is within the last ``seconds`` of the monitor's clock, and at most
+``max_size`` of them: when traffic exceeds that, the oldest are dropped and counted in
+``dropped``, so memory stays bounded whatever the traffic.
+
+Examples
+--------
+>>> w = CountWindow(size=2)
+>>> for t, y in enumerate([1, 0, 1]):
+...     w.add(float(t), y, y)
+>>> len(w), w.labels()
+(2, [0, 1])
+>>> tw = TimeWindow(seconds=10.0)
+>>> tw.add(0.0, 1, 1)
+>>> tw.add(5.0, 0, 1)
+>>> tw.expire(now=12.0)
+>>> len(tw)
+1
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from prodml._params import Interval, check_params
+from prodml.errors import ConfigError
+
+__all__ = ["CountWindow", "TimeWindow", "Window", "window_from_dict"]
+
+Scalar = float | int | str | bool
+
+
+def _py(value: Any) -> Any:
+    """A Python scalar for a numpy scalar; anything else unchanged."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
+
+
+class Window:
+    """Base of the sliding windows: a bounded deque of ``(time, label, output)``."""
+
+    kind = "base"
+
+    def __init__(self, max_size: int) -> None:
+        self._times: deque[float] = deque()
+        self._labels: deque[Scalar] = deque()
+        self._outputs: deque[Scalar] = deque()
+        self._max_size = max_size
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def add(self, time: float, label: Scalar, output: Scalar) -> None:
+        """Append one labelled prediction, evicting the oldest beyond the size cap."""
+        self._times.append(time)
+        self._labels.append(label)
+        self._outputs.append(output)
+        if len(self._times) > self._max_size:
+            self._pop_oldest()
+            self._on_overflow()
+
+    def _on_overflow(self) -> None:
+        """Count a triple pushed out by the size cap (a time window counts it)."""
+
+    def _pop_oldest(self) -> None:
+        self._times.popleft()
+        self._labels.popleft()
+        self._outputs.popleft()
+
+    def expire(self, now: float) -> None:
+        """Drop triples that fell out of the window at time ``now`` (time windows only)."""
+
+    def clear(self) -> None:
+        """Forget every triple."""
+        self._times.clear()
+        self._labels.clear()
+        self._outputs.clear()
+
+    def times(self) -> list[float]:
+        """Timestamps, oldest first."""
+        return list(self._times)
+
+    def labels(self) -> list[Scalar]:
+        """Labels, oldest first."""
+        return list(self._labels)
+
+    def outputs(self) -> list[Scalar]:
+        """Model outputs, oldest first."""
+        return list(self._outputs)
+
+    def config(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        """Constructor arguments, JSON-safe."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state: the configuration and the contents (numpy scalars as Python)."""
+        return {
+            "kind": self.kind,
+            "config": self.config(),
+            "times": self.times(),
+            "labels": [_py(y) for y in self._labels],
+            "outputs": [_py(o) for o in self._outputs],
+            "dropped": self.dropped,
+        }
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        times, labels, outputs = data["times"], data["labels"], data["outputs"]
+        if not len(times) == len(labels) == len(outputs):
+            raise ConfigError("Window state is inconsistent: columns differ in length.")
+        for t, y, o in zip(times, labels, outputs, strict=True):
+            self.add(float(t), y, o)
+        self.dropped = int(data.get("dropped", 0))
+
+
+class CountWindow(Window):
+    """The last ``size`` labelled predictions.
+
+    Parameters
+    ----------
+    size
+        Number of labelled predictions the metrics are computed on.
+    """
+
+    kind = "count"
+
+    def __init__(self, size: int = 1000) -> None:
+        check_params("CountWindow", {"size": size}, {"size": [Interval(int, 1, None)]})
+        super().__init__(max_size=size)
+        self.size = size
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-safe."""
+        return {"size": self.size}
+
+    def __repr__(self) -> str:
+        return f"CountWindow(size={self.size})"
+
+
+class TimeWindow(Window):
+    """Labelled predictions of the last ``seconds``, at most ``max_size`` of them.
+
+    Parameters
+    ----------
+    seconds
+        Window length, in seconds of the monitor's clock.
+    max_size
+        Memory bound: beyond it the oldest triples are dropped and counted in ``dropped``.
+    """
+
+    kind = "time"
+
+    def __init__(self, seconds: float = 3600.0, max_size: int = 100_000) -> None:
+        check_params(
+            "TimeWindow",
+            {"seconds": seconds, "max_size": max_size},
+            {
+                "seconds": [Interval(float, 0, None, "neither")],
+                "max_size": [Interval(int, 1, None)],
+            },
+        )
+        super().__init__(max_size=max_size)
+        self.seconds = float(seconds)
+        self.max_size = max_size
+
+    def _on_overflow(self) -> None:
+        self.dropped += 1
+
+    def expire(self, now: float) -> None:
+        """Drop triples older than ``now - seconds``."""
+        cutoff = now - self.seconds
+        times = self._times
+        while times and times[0] <= cutoff:
+            self._pop_oldest()
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-safe."""
+        return {"seconds": self.seconds, "max_size": self.max_size}
+
+    def __repr__(self) -> str:
+        return f"TimeWindow(seconds={self.seconds!r}, max_size={self.max_size})"
+
+
+def window_from_dict(data: Mapping[str, Any]) -> Window:
+    """Rebuild a window saved by :meth:`Window.to_dict`."""
+    kind = data.get("kind")
+    window: Window
+    if kind == "count":
+        window = CountWindow(**data["config"])
+    elif kind == "time":
+        window = TimeWindow(**data["config"])
+    else:
+        raise ConfigError(f"Unknown window kind {kind!r}; expected 'count' or 'time'.")
+    window._load(data)
+    return window

@@ -1,0 +1,108 @@
+"""Validation of registry inputs: references and the fields of a new version."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from prodml.errors import ConfigError
+from prodml.fingerprint import canonical_json
+from prodml.registry.entities import Lineage, check_alias, check_name
+from prodml.schema import Schema
+
+__all__ = ["check_fields", "parse_ref"]
+
+
+def parse_ref(ref: str, version: int | str | None) -> tuple[str, int | str | None]:
+    """Split ``"name@selector"`` (or ``name`` plus ``version``) into name and selector.
+
+    Examples
+    --------
+    >>> parse_ref("churn@3", None), parse_ref("churn", "production")
+    (('churn', 3), ('churn', 'production'))
+    """
+    if not isinstance(ref, str):
+        raise ConfigError(f"model reference must be a str, got {ref!r}", parameter="ref")
+    name, at, selector = ref.partition("@")
+    check_name(name)
+    if at and version is not None:
+        raise ConfigError(
+            f"give the version either in the reference {ref!r} or as version=, not both",
+            parameter="version",
+        )
+    sel: int | str | None = selector if at else version
+    if isinstance(sel, str):
+        if sel.isdigit():
+            return name, int(sel)
+        if sel != "latest":
+            check_alias(sel)
+    elif sel is not None and (isinstance(sel, bool) or not isinstance(sel, int)):
+        raise ConfigError(f"version must be an int or alias, got {sel!r}", parameter="version")
+    return name, sel
+
+
+def check_fields(
+    tags: Mapping[str, str] | None,
+    description: str,
+    signature: Schema | None,
+    metrics: Mapping[str, float] | None,
+    lineage: Lineage | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The checked ``ModelVersion`` fields; ConfigError naming the bad one."""
+    tags = dict(tags or {})
+    for k, v in tags.items():
+        if (
+            not isinstance(k, str)
+            or not k
+            or len(k) > 256
+            or not isinstance(v, str)
+            or "\0" in k
+            or "\0" in v
+        ):
+            raise ConfigError(
+                f"tag {k!r}: {v!r} must be a non-empty str key (<= 256 chars) and a str "
+                "value, without NUL characters",
+                parameter="tags",
+            )
+    metrics = dict(metrics or {})
+    for k, m in metrics.items():
+        if (
+            not isinstance(k, str)
+            or not k
+            or len(k) > 256
+            or "\0" in k
+            or isinstance(m, bool)
+            or not isinstance(m, int | float)
+            or not math.isfinite(m)
+        ):
+            raise ConfigError(
+                f"metric {k!r}: {m!r} must be a finite number under a non-empty str name",
+                parameter="metrics",
+            )
+    if not isinstance(description, str):
+        raise ConfigError("description must be a str", parameter="description")
+    if signature is not None and not isinstance(signature, Schema):
+        raise ConfigError(
+            f"signature must be a prodml Schema, got {type(signature).__name__}",
+            parameter="signature",
+        )
+    if lineage is None:
+        lin = Lineage()
+    elif isinstance(lineage, Lineage):
+        lin = lineage
+    elif isinstance(lineage, Mapping):
+        canonical_json(dict(lineage))
+        try:
+            lin = Lineage(**lineage)
+        except ValueError as err:
+            raise ConfigError(f"invalid lineage: {err}", parameter="lineage") from err
+    else:
+        raise ConfigError("lineage must be a mapping or Lineage", parameter="lineage")
+    return {
+        "tags": tags,
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "description": description,
+        "signature": signature,
+        "lineage": lin,
+    }

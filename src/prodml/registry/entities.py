@@ -1,0 +1,171 @@
+"""Registry entities: model versions, lineage, audit events and pages of results.
+
+Every backend returns these pydantic models, never raw rows, so code written against one
+store works against any other.
+
+Examples
+--------
+>>> from prodml.registry.entities import Lineage
+>>> Lineage(code_version="abc123", parent_version=2).parent_version
+2
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prodml.errors import ConfigError
+from prodml.schema import Schema
+
+__all__ = [
+    "AuditEvent",
+    "Lineage",
+    "ModelVersion",
+    "Page",
+    "Status",
+    "check_alias",
+    "check_name",
+]
+
+Status = Literal["ready", "archived", "deleted"]
+Action = Literal[
+    "register", "set_alias", "delete_alias", "rollback", "archive", "restore", "delete"
+]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+RESERVED_ALIASES = frozenset({"latest"})
+
+T = TypeVar("T")
+
+
+def check_name(name: object) -> str:
+    """Return ``name`` if it is a valid model name, else raise :class:`ConfigError`.
+
+    A model name is 1-128 characters of letters, digits, ``_``, ``.`` and ``-``, starting
+    with a letter or digit, and never ``..``: it becomes part of storage keys, so
+    separators and path traversal are refused.
+
+    Examples
+    --------
+    >>> check_name("churn-v2")
+    'churn-v2'
+    >>> check_name("../etc")
+    Traceback (most recent call last):
+    ...
+    prodml.errors.ConfigError: Invalid model name '../etc': ...
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(
+            f"Invalid model name {name!r}: use 1-128 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit, without '..' or path separators",
+            parameter="name",
+        )
+    return name
+
+
+def check_alias(alias: object) -> str:
+    """Return ``alias`` if it is a valid alias name, else raise :class:`ConfigError`.
+
+    Aliases start with a letter or ``_`` (so ``churn@3`` always means version 3) and
+    ``latest`` is reserved.
+
+    Examples
+    --------
+    >>> check_alias("production")
+    'production'
+    """
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or alias in RESERVED_ALIASES:
+        raise ConfigError(
+            f"Invalid alias {alias!r}: use 1-64 letters, digits, '_' or '-', starting with a "
+            "letter or '_'; 'latest' is reserved",
+            parameter="alias",
+        )
+    return alias
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Lineage(BaseModel):
+    """Where a model version came from.
+
+    Known fields are typed; any other JSON-able key (``run_id``, ``dataset``...) is kept.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    data_fingerprint: str | None = None
+    pipeline_fingerprint: str | None = None
+    code_version: str | None = None
+    parent_version: int | None = None
+
+
+class ModelVersion(_Frozen):
+    """One immutable, registered version of a model.
+
+    ``files`` maps each artifact file (relative POSIX path) to its sha256, checked on
+    every load. Only ``status`` changes after registration (archive, restore, delete).
+    """
+
+    name: str
+    version: int
+    status: Status = "ready"
+    flavour: str
+    flavour_meta: dict[str, Any] = Field(default_factory=dict)
+    artifact_key: str
+    files: dict[str, str]
+    created_at: datetime
+    created_by: str
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    signature: Schema | None = None
+    lineage: Lineage = Field(default_factory=Lineage)
+
+    @property
+    def ref(self) -> str:
+        """The reference string ``name@version``."""
+        return f"{self.name}@{self.version}"
+
+
+class AuditEvent(_Frozen):
+    """One entry of a model's append-only audit log."""
+
+    seq: int
+    name: str
+    action: Action
+    version: int | None = None
+    alias: str | None = None
+    previous_version: int | None = None
+    actor: str
+    at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of results; pass ``next_token`` back to get the next page.
+
+    Examples
+    --------
+    >>> p = Page(items=[1, 2], next_token="2")
+    >>> list(p), len(p), p.next_token
+    ([1, 2], 2, '2')
+    """
+
+    items: list[T] = field(default_factory=list)
+    next_token: str | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)

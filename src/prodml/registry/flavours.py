@@ -1,0 +1,272 @@
+"""Flavours: how a kind of model is written to files and read back.
+
+============  ==============================================  ===========================
+flavour       handles                                         files
+============  ==============================================  ===========================
+``files``     a :class:`pathlib.Path` to a file or directory  ``files/<name>``
+``prodml``    a ``prodml.*`` object with ``to_json`` and a    ``object.json``
+              ``from_json`` classmethod (Schema, pipelines)
+``pair``      a 2-tuple ``(pipeline, model)`` of the above    ``pipeline/``, ``model/``
+``sklearn``   a scikit-learn estimator                        ``model.skops`` (skops) or
+                                                              ``model.joblib``
+============  ==============================================  ===========================
+
+Loading never runs pickle unless asked: skops files load only types skops trusts by
+default unless ``trusted`` lists more (or is ``True``), and joblib files (used when skops is
+not installed) load only with ``trusted=True``. JSON flavours import only classes in the
+``prodml.`` namespace. Add a flavour with :func:`register_flavour`.
+
+Examples
+--------
+>>> from prodml.schema import Column, Schema
+>>> flavour_for(Schema([Column("x", "float")])).name
+'prodml'
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from prodml.errors import ConfigError, RegistryError
+
+__all__ = [
+    "FilesFlavour",
+    "Flavour",
+    "PairFlavour",
+    "ProdMLJSONFlavour",
+    "SklearnFlavour",
+    "Trust",
+    "flavour_for",
+    "get_flavour",
+    "register_flavour",
+]
+
+Trust = bool | Sequence[str]
+
+
+class Flavour(abc.ABC):
+    """Writes one kind of model into an empty directory and reads it back."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def handles(self, obj: object) -> bool:
+        """Whether this flavour can save ``obj``."""
+
+    @abc.abstractmethod
+    def save(self, obj: Any, path: Path) -> dict[str, Any]:
+        """Write ``obj`` under directory ``path``; return JSON-able metadata for load."""
+
+    @abc.abstractmethod
+    def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Any:
+        """Read the object back from ``path`` (files already verified by the registry)."""
+
+
+_FLAVOURS: dict[str, Flavour] = {}
+
+
+def register_flavour(flavour: Flavour, *, first: bool = True) -> None:
+    """Add (or replace) a flavour; ``first`` makes it win automatic detection."""
+    _FLAVOURS.pop(flavour.name, None)
+    if first:
+        items = [(flavour.name, flavour), *_FLAVOURS.items()]
+        _FLAVOURS.clear()
+        _FLAVOURS.update(items)
+    else:
+        _FLAVOURS[flavour.name] = flavour
+
+
+def get_flavour(name: str) -> Flavour:
+    """The flavour registered as ``name``."""
+    try:
+        return _FLAVOURS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown flavour {name!r}; known: {', '.join(_FLAVOURS)}", parameter="flavour"
+        ) from None
+
+
+def flavour_for(obj: object) -> Flavour:
+    """The first registered flavour that handles ``obj``."""
+    for flavour in _FLAVOURS.values():
+        if flavour.handles(obj):
+            return flavour
+    raise ConfigError(
+        f"no flavour can save an object of type {type(obj).__name__}: register a "
+        "scikit-learn estimator, a prodml object, a (pipeline, model) pair or a "
+        "pathlib.Path, or add a flavour with register_flavour()",
+        parameter="model",
+    )
+
+
+class FilesFlavour(Flavour):
+    """Any file or directory, given as a :class:`pathlib.Path`; loads as a fresh copy."""
+
+    name = "files"
+
+    def handles(self, obj: object) -> bool:
+        """Whether this flavour can save ``obj``."""
+        return isinstance(obj, os.PathLike)
+
+    def save(self, obj: Any, path: Path) -> dict[str, Any]:
+        """Write ``obj`` under ``path``; return the metadata load needs."""
+        src = Path(obj)
+        if not src.exists():
+            raise ConfigError(f"cannot register {str(src)!r}: no such file or directory")
+        dest = path / "files" / src.name
+        dest.parent.mkdir(parents=True)
+        if src.is_dir():
+            shutil.copytree(src, dest)
+        else:
+            shutil.copyfile(src, dest)
+        return {"basename": src.name, "kind": "dir" if src.is_dir() else "file"}
+
+    def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Path:
+        """Read the object back from a verified directory."""
+        out = Path(tempfile.mkdtemp(prefix="prodml-files-")) / str(meta["basename"])
+        src = path / "files" / str(meta["basename"])
+        if meta.get("kind") == "dir":
+            shutil.copytree(src, out)
+        else:
+            shutil.copyfile(src, out)
+        return out
+
+
+class ProdMLJSONFlavour(Flavour):
+    """A ``prodml.*`` object saved as its own JSON (``to_json`` / ``from_json``)."""
+
+    name = "prodml"
+
+    def handles(self, obj: object) -> bool:
+        """Whether this flavour can save ``obj``."""
+        cls = type(obj)
+        return (
+            cls.__module__.startswith("prodml.")
+            and callable(getattr(obj, "to_json", None))
+            and callable(getattr(cls, "from_json", None))
+        )
+
+    def save(self, obj: Any, path: Path) -> dict[str, Any]:
+        """Write ``obj`` under ``path``; return the metadata load needs."""
+        cls = type(obj)
+        (path / "object.json").write_text(obj.to_json(), encoding="utf-8")
+        return {"class": f"{cls.__module__}:{cls.__qualname__}"}
+
+    def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Any:
+        """Read the object back from a verified directory."""
+        target = str(meta.get("class", ""))
+        module_name, _, qualname = target.partition(":")
+        if not module_name.startswith("prodml.") or not qualname:
+            raise RegistryError(
+                f"refusing to load class {target!r}: JSON artifacts load only prodml.* classes"
+            )
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        from_json = getattr(obj, "from_json", None)
+        if not isinstance(obj, type) or not callable(from_json):
+            raise RegistryError(f"{target!r} is not a class with from_json")
+        return from_json((path / "object.json").read_text(encoding="utf-8"))
+
+
+class PairFlavour(Flavour):
+    """A ``(pipeline, model)`` tuple; each part is saved with its own flavour."""
+
+    name = "pair"
+    _parts = ("pipeline", "model")
+
+    def handles(self, obj: object) -> bool:
+        """Whether this flavour can save ``obj``."""
+        if not isinstance(obj, tuple) or len(obj) != 2:
+            return False
+        try:
+            return all(flavour_for(part).name not in ("pair",) for part in obj)
+        except ConfigError:
+            return False
+
+    def save(self, obj: Any, path: Path) -> dict[str, Any]:
+        """Write ``obj`` under ``path``; return the metadata load needs."""
+        parts = []
+        for label, part in zip(self._parts, obj, strict=True):
+            flavour = flavour_for(part)
+            sub = path / label
+            sub.mkdir()
+            parts.append({"flavour": flavour.name, "meta": flavour.save(part, sub)})
+        return {"parts": parts}
+
+    def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Any:
+        """Read the object back from a verified directory."""
+        return tuple(
+            get_flavour(p["flavour"]).load(path / label, p["meta"], trusted=trusted)
+            for label, p in zip(self._parts, meta["parts"], strict=True)
+        )
+
+
+class SklearnFlavour(Flavour):
+    """A scikit-learn estimator, via skops when installed, else joblib.
+
+    skops loads without running pickle; any type skops does not trust by default must be
+    named in ``trusted`` (or ``trusted=True``). joblib is pickle, so it needs
+    ``trusted=True``.
+    """
+
+    name = "sklearn"
+
+    def handles(self, obj: object) -> bool:
+        """Whether this flavour can save ``obj``."""
+        from sklearn.base import BaseEstimator  # noqa: PLC0415 - keep import prodml light
+
+        return isinstance(obj, BaseEstimator)
+
+    def save(self, obj: Any, path: Path) -> dict[str, Any]:
+        """Write ``obj`` under ``path``; return the metadata load needs."""
+        try:
+            import skops.io as sio  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415 - optional
+        except ImportError:
+            import joblib  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415
+
+            joblib.dump(obj, path / "model.joblib")
+            return {"format": "joblib"}
+        sio.dump(obj, path / "model.skops")
+        return {"format": "skops"}
+
+    def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Any:
+        """Read the object back from a verified directory."""
+        if meta.get("format") == "joblib":
+            if trusted is not True:
+                raise RegistryError(
+                    "this model was saved with joblib (pickle), which can run arbitrary code "
+                    "when loaded; pass trusted=True only if you trust whoever can write to "
+                    "this registry, or install skops and register it again"
+                )
+            import joblib  # noqa: PLC0415
+
+            return joblib.load(path / "model.joblib")
+        from prodml._extras import require  # noqa: PLC0415
+
+        sio = require("skops.io", extra="sklearn", feature="Loading a skops model")
+        file = path / "model.skops"
+        if trusted is True:
+            return sio.load(file, trusted=list(sio.get_untrusted_types(file=file)))
+        allowed = list(trusted) if trusted else None
+        try:
+            return sio.load(file, trusted=allowed)
+        except Exception as err:
+            refused = sorted(set(sio.get_untrusted_types(file=file)) - set(allowed or ()))
+            if not refused:
+                raise
+            raise RegistryError(
+                f"the model holds types skops does not trust by default: {refused}; "
+                "pass trusted=[...] naming them (or trusted=True) to load it"
+            ) from err
+
+
+for _flavour in (FilesFlavour(), ProdMLJSONFlavour(), PairFlavour(), SklearnFlavour()):
+    register_flavour(_flavour, first=False)

@@ -1,0 +1,62 @@
+"""Backends for the registry tests: memory and SQLite always; PostgreSQL and S3 from the env.
+
+PostgreSQL: each test gets its own schema in the database at $PRODML_TEST_POSTGRES_URL.
+S3: each test gets its own prefix in one bucket at the endpoint $PRODML_TEST_S3_ENDPOINT
+(moto's standalone server in CI). Unset variables skip those tests, unless
+PRODML_REQUIRE_SERVICES=1, which fails them (see .ci/services.sh).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from prodml.testing.registry import service_url
+
+POSTGRES_HINT = "pip install 'prodml[postgres]' and start PostgreSQL, e.g. `source .ci/services.sh`"
+S3_HINT = (
+    "pip install 'prodml[s3]' 'moto[server]' and run moto_server, e.g. `source .ci/services.sh`"
+)
+S3_BUCKET = "prodml-test"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_options() -> dict[str, Any]:
+    endpoint = service_url("PRODML_TEST_S3_ENDPOINT", S3_HINT)
+    options: dict[str, Any] = {
+        "endpoint_url": endpoint,
+        "key": "testing",
+        "secret": "testing",
+    }
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**options)
+    if not fs.exists(S3_BUCKET):
+        fs.mkdir(S3_BUCKET)
+    return options
+
+
+@pytest.fixture
+def s3_url(s3_options: dict[str, Any]) -> str:
+    return f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"

@@ -1,0 +1,90 @@
+"""The end-to-end demo tells the story the README promises, with these exact outcomes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prodml._demo import make_churn_data, run_demo
+from prodml.registry import ModelRegistry
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("demo")
+    assert run_demo(out, seed=0, quiet=True) == 0
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def test_demo_writes_every_artefact(demo: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = demo
+    for name in ("report.html", "drift.html", "summary.json", "schema.json"):
+        assert (out / name).stat().st_size > 500, name
+    html = (out / "report.html").read_text()
+    for heading in ("Training and registration", "Alerts", "Data drift", "Canary", "Costs"):
+        assert heading in html
+    assert "<svg" in html  # the accuracy timeline and the drift plots are inline
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # self-contained
+
+
+def test_serving_rejects_the_two_bad_requests_and_matches_the_batch_path(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    _, s = demo
+    rejected = {r["request"]: r["problems"] for r in s["serving"]["rejected"]}
+    assert sorted(rejected) == [17, 42]
+    assert "expected float, got str '12.5'" in rejected[17][0]
+    assert "platinum" in rejected[42][0]
+    assert s["serving"]["record_equals_batch_row"] == "198/198"
+
+
+def test_monitor_fires_drift_and_accuracy_alerts_after_the_change(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    _, s = demo
+    firing = {a["rule"]: a["at_request"] for a in s["serving"]["alerts"] if a["state"] == "firing"}
+    assert set(firing) == {"accuracy_low", "concept_drift", "data_drift"}
+    # Customers change at request 3,000: nothing fires before, everything within 1,100 after.
+    assert all(3_000 < at <= 4_100 for at in firing.values()), firing
+    assert {"monthly_spend", "sessions_7d", "support_tickets"} <= set(s["drift"]["drifted_columns"])
+    assert "plan" not in s["drift"]["drifted_columns"]
+
+
+def test_canaries_promote_the_retrained_model_and_roll_back_the_bad_one(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    out, s = demo
+    assert s["rollout"]["v2 vs v1"]["outcome"] == "promote"
+    assert s["rollout"]["v3 vs v2"]["outcome"] == "rollback"
+    assert s["rollout"]["registry_gate_on_v3"].startswith("refused")
+    assert s["retraining"]["v2"]["accuracy"] > s["retraining"]["v1_on_recent"]["accuracy"]
+    registry = ModelRegistry.local(out / "registry")
+    try:
+        production = registry.get("churn@production")
+        assert production.version == s["production_version"] == 2
+        assert production.lineage.parent_version == 1
+        assert [e.action for e in registry.history("churn")].count("register") == 3
+    finally:
+        registry.close()
+
+
+def test_costs_are_consistent(demo: tuple[Path, dict[str, Any]]) -> None:
+    _, s = demo
+    costs = s["costs"]
+    for name in ("serving per month", "serving per 1k predictions", "one retraining (compute)"):
+        c = costs[name]
+        assert 0 < c["low"] <= c["expected"] <= c["high"], name
+    cadence = costs["retraining_cadence"]
+    assert cadence["weekly_accuracy_of_v1"][0] > cadence["weekly_accuracy_of_v1"][-1]
+    assert cadence["optimal_interval_weeks"] > 0
+    assert cadence["retrain_now_at_week_8"] is True
+
+
+def test_demo_data_is_seeded() -> None:
+    a = make_churn_data(100, seed=3, shift=1.0, concept=1.0)
+    b = make_churn_data(100, seed=3, shift=1.0, concept=1.0)
+    assert a.equals(b)
+    assert not a.equals(make_churn_data(100, seed=4, shift=1.0, concept=1.0))
