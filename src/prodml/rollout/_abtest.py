@@ -7,11 +7,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from numpy.typing import ArrayLike
-
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
 from prodml.errors import PolicyError
-from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout._base import MetricPolicy, check_state
 from prodml.rollout._decision import Action, Decision
 from prodml.rollout._gates import MetricStore
 from prodml.rollout._hashing import Key
@@ -30,7 +28,7 @@ from prodml.rollout.stats import (
 __all__ = ["ABTest"]
 
 
-class ABTest(PolicyBase):
+class ABTest(MetricPolicy):
     """Split traffic between a control and treatments and test one metric.
 
     :meth:`evaluate` first checks the sample ratio (a mismatch means the assignment or
@@ -177,33 +175,6 @@ class ABTest(PolicyBase):
         if not self._ready:
             self._setup()
         return self._router.route(key)
-
-    def observe(self, variant: str, **metrics: float) -> None:
-        """Record one unit's metrics for ``variant``."""
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            self._store.observe(variant, metrics)
-
-    def observe_many(self, variant: str, **metrics: ArrayLike) -> None:
-        """Record many units' metrics at once (equal-length arrays)."""
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            self._store.observe_many(variant, metrics)
-
-    def observe_summary(
-        self,
-        variant: str,
-        count: int,
-        means: Mapping[str, float],
-        stds: Mapping[str, float] | None = None,
-    ) -> None:
-        """Record ``count`` units from pre-aggregated means (and stds for non-rates)."""
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            self._store.observe_summary(variant, count, means, stds)
 
     # -- statistics --------------------------------------------------------------------
     def srm(self) -> SRMResult:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from prodml.errors import PolicyError
 from prodml.rollout._decision import Decision
 
-__all__ = ["FORMAT_VERSION", "PolicyBase", "check_state"]
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from prodml.rollout._gates import MetricStore
+
+__all__ = ["FORMAT_VERSION", "MetricPolicy", "PolicyBase", "check_state"]
 
 FORMAT_VERSION = 1
 """Version of the JSON state format written by every policy's ``to_dict``."""
@@ -98,3 +103,46 @@ class PolicyBase:
 
     def _log_from_list(self, items: list[dict[str, Any]]) -> None:
         self._log = [Decision.from_dict(d) for d in items]
+
+
+class MetricPolicy(PolicyBase):
+    """A policy that collects per-variant metrics for its gates (canary, blue-green, A/B)."""
+
+    _ready: bool
+    _store: MetricStore
+
+    def _setup(self) -> None:  # pragma: no cover - every policy overrides
+        raise NotImplementedError
+
+    def observe(self, variant: str, **metrics: float) -> None:
+        """Record one request's metrics for ``variant`` (e.g. ``error_rate=0.0``).
+
+        Raises
+        ------
+        PolicyError
+            For an unknown variant or a NaN, infinite or non-numeric value.
+        """
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe(variant, metrics)
+
+    def observe_many(self, variant: str, **metrics: ArrayLike) -> None:
+        """Record many requests' metrics at once (equal-length arrays)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe_many(variant, metrics)
+
+    def observe_summary(
+        self,
+        variant: str,
+        count: int,
+        means: Mapping[str, float],
+        stds: Mapping[str, float] | None = None,
+    ) -> None:
+        """Record ``count`` requests from pre-aggregated means (and stds for non-rates)."""
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            self._store.observe_summary(variant, count, means, stds)

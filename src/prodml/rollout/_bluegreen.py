@@ -6,11 +6,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from numpy.typing import ArrayLike
-
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import PolicyError
-from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout._base import MetricPolicy, check_state
 from prodml.rollout._decision import Action, Decision
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import Key
@@ -18,7 +16,7 @@ from prodml.rollout._hashing import Key
 __all__ = ["BlueGreen"]
 
 
-class BlueGreen(PolicyBase):
+class BlueGreen(MetricPolicy):
     """Keep live traffic on the active environment while the preview is verified.
 
     During the *preview* phase every key routes to ``active``; the service sends its
@@ -139,20 +137,6 @@ class BlueGreen(PolicyBase):
         if not self._ready:
             self._setup()
         return self._live
-
-    def observe(self, variant: str, **metrics: float) -> None:
-        """Record one request's metrics for ``variant`` (active or preview)."""
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            self._store.observe(variant, metrics)
-
-    def observe_many(self, variant: str, **metrics: ArrayLike) -> None:
-        """Record many requests' metrics at once (equal-length arrays)."""
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            self._store.observe_many(variant, metrics)
 
     def _now(self) -> float:
         return float((self.clock or time.time)())

@@ -7,11 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from numpy.typing import ArrayLike
-
 from prodml._params import Interval, OneOf, TypeOf, check_params
 from prodml.errors import PolicyError
-from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout._base import MetricPolicy, check_state
 from prodml.rollout._decision import Action, Decision
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import Key
@@ -77,7 +75,7 @@ def _as_step(step: object, i: int) -> Step:
     return s
 
 
-class Canary(PolicyBase):
+class Canary(MetricPolicy):
     """Shift traffic to a candidate step by step, promoting or rolling back on guardrails.
 
     At each step the candidate gets ``step.weight`` of the keys (sticky: a key routed to
@@ -246,39 +244,6 @@ class Canary(PolicyBase):
         if not self._ready:
             self._setup()
         return self._router.route(key)
-
-    def observe(self, variant: str, **metrics: float) -> None:
-        """Record one request's metrics for ``variant`` (e.g. ``error_rate=0.0``).
-
-        Raises
-        ------
-        PolicyError
-            For an unknown variant or a NaN, infinite or non-numeric value.
-        """
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            self._store.observe(variant, metrics)
-
-    def observe_many(self, variant: str, **metrics: ArrayLike) -> None:
-        """Record many requests' metrics at once (equal-length arrays)."""
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            self._store.observe_many(variant, metrics)
-
-    def observe_summary(
-        self,
-        variant: str,
-        count: int,
-        means: Mapping[str, float],
-        stds: Mapping[str, float] | None = None,
-    ) -> None:
-        """Record ``count`` requests from pre-aggregated means (and stds for non-rates)."""
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            self._store.observe_summary(variant, count, means, stds)
 
     # -- decisions ---------------------------------------------------------------------
     def evaluate(self) -> Decision:
