@@ -12,8 +12,9 @@ nbformat = pytest.importorskip("nbformat", reason="notebook tests need the 'test
 nbclient = pytest.importorskip("nbclient", reason="notebook tests need the 'test' extra")
 
 
-def test_there_are_notebooks() -> None:
-    assert [p.name for p in NOTEBOOKS if p.name == "quickstart.ipynb"] == ["quickstart.ipynb"]
+def test_there_is_a_quickstart_and_one_notebook_per_module() -> None:
+    names = {p.stem for p in NOTEBOOKS}
+    assert {"quickstart", "features", "drift", "registry", "rollout", "cost", "monitoring"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -28,3 +29,11 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # Every code cell ran, in order, so nothing was silently skipped.
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1))
+    # A warning printed by a cell is a problem the notebook would show every reader.
+    warnings = [
+        out.get("text", "")
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if out.get("name") == "stderr" and "Warning" in out.get("text", "")
+    ]
+    assert warnings == []

@@ -336,6 +336,14 @@ EXPECTED: dict[str, set[str]] = {
         "ProcessConformance",
         "service_url",
     },
+    "prodml.integrations": set(),
+    "prodml.integrations.dask": {
+        "detect",
+        "fit_detector",
+        "fit_pipeline",
+        "profile",
+        "transform",
+    },
     "prodml.cli": {"main"},
     "prodml.testing": set(),
     "prodml.testing.strategies": {

@@ -32,7 +32,7 @@ import decimal
 import numbers
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -485,6 +485,27 @@ def as_columns(data: object, *, what: str = "data") -> Columns:
     raise _input_error(data, what)
 
 
+def _dataset_batches(data: Any, batch_rows: int) -> Iterator[Columns]:
+    """Scan a pyarrow Dataset in bounded memory.
+
+    The scanner's defaults read 16 batches and several files ahead and pre-buffer whole
+    Parquet column chunks, which held over 2 GB for a 5 GB dataset; one batch and one
+    file of read-ahead keep the peak to about one row group.
+    """
+    import pyarrow.dataset as ds  # noqa: PLC0415 - only datasets need it
+
+    options = None
+    if isinstance(getattr(data, "format", None), ds.ParquetFileFormat):
+        options = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    for batch in data.to_batches(
+        batch_size=batch_rows,
+        batch_readahead=1,
+        fragment_readahead=1,
+        fragment_scan_options=options,
+    ):
+        yield Columns(batch)
+
+
 def _record_frame(record: Mapping[object, object]) -> pd.DataFrame:
     columns: dict[object, pd.Series] = {}
     for key, value in record.items():
@@ -531,8 +552,7 @@ def iter_columns(
             yield Columns(batch)
         return
     if _is_arrow_dataset(data):
-        for batch in data.to_batches(batch_size=batch_rows or 131_072):  # type: ignore[attr-defined]
-            yield Columns(batch)
+        yield from _dataset_batches(data, batch_rows or 131_072)
         return
     if isinstance(data, str | bytes | bytearray) or not isinstance(data, Iterable):
         raise _input_error(data, what)

@@ -319,3 +319,16 @@ def test_extreme_finite_values_do_not_overflow(values: list[float], max_exact: i
     assert res.metrics["wasserstein"] == 0.0
     assert all(np.isfinite(res.plot["edges"]))
     assert "<svg" in report.to_html()
+
+
+def test_chi_square_does_not_depend_on_the_order_categories_are_seen() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.choice([f"c{i}" for i in range(40)], 5_000, p=np.full(40, 1 / 40))
+    ref = pd.DataFrame({"cat": values})
+    cur = pd.DataFrame({"cat": rng.choice(values, 4_000)})
+    forward = DriftDetector().fit(ref).detect(cur)["cat"]
+    backward = DriftDetector().fit(ref.iloc[::-1]).detect(cur.iloc[::-1])["cat"]
+    merged = Profile().update(ref.iloc[2_500:]).merge(Profile().update(ref.iloc[:2_500]))
+    from_merged = DriftDetector().fit(merged).detect(cur)["cat"]
+    assert forward.statistic == backward.statistic == from_merged.statistic
+    assert forward.p_value == backward.p_value == from_merged.p_value

@@ -156,8 +156,9 @@ def compare_numeric(
 
 def compare_categorical(ref: CategoricalColumn, cur: CategoricalColumn) -> Comparison:
     """Chi-square homogeneity test, total variation distance as effect, distances."""
-    cats = list(ref.counts)
-    cats += [c for c in cur.counts if c not in ref.counts]
+    # One canonical order: sums in the statistic then do not depend on the order in which
+    # categories were first seen, so merged, reloaded and fresh profiles agree exactly.
+    cats = sorted({*ref.counts, *cur.counts}, key=lambda c: (type(c).__name__, c))
     rc = np.array([ref.counts.get(c, 0) for c in cats], dtype=np.int64)
     cc = np.array([cur.counts.get(c, 0) for c in cats], dtype=np.int64)
     stat, p, _ = stats.chi2_homogeneity(rc, cc)

@@ -38,6 +38,7 @@ from prodml.features._program import (
     read_values,
 )
 from prodml.features._record import build_record_fn
+from prodml.features._stats import BLOCK, Moments
 from prodml.fingerprint import canonical_json, fingerprint_spec
 from prodml.schema import Schema
 
@@ -71,6 +72,93 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
     return value
+
+
+Position = tuple[int, float | None]
+"""Where a partition's values start in one pass's stream: (offset, first value of the stream)."""
+
+
+class _Probe:
+    """Stands in for a Moments state: counts the values a step would feed it."""
+
+    __slots__ = ("first", "n")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.first: float | None = None
+
+    def update(self, values: Floats) -> None:
+        if values.size:
+            if self.first is None:
+                self.first = float(values[0])
+            self.n += int(values.size)
+
+
+class _MomentsPiece:
+    """One partition's share of a Moments stream, summed in blocks aligned to the stream.
+
+    ``Moments`` sums blocks of ``BLOCK`` values aligned to the start of the whole stream,
+    shifted by its first value. Knowing its offset and that first value, a partition sums
+    the whole blocks it holds exactly as one pass would, and keeps the values before its
+    first block boundary (``head``) and after its last (the inner state's rest); merging
+    pieces in stream order completes the straddling blocks, so the merged state is the one
+    a single pass builds, bit for bit.
+    """
+
+    __slots__ = ("crossed", "head", "inner", "need")
+
+    def __init__(self, offset: int, shift: float) -> None:
+        self.need = (-offset) % BLOCK
+        self.head: Floats = np.empty(0)
+        self.crossed = self.need == 0
+        self.inner = Moments()
+        self.inner.shift = shift
+
+    def update(self, values: Floats) -> None:
+        if values.size == 0:
+            return
+        if not self.crossed:
+            take = self.need - self.head.size
+            assert self.inner.shift is not None  # noqa: S101 - set at construction
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.head = np.concatenate([self.head, values[:take] - self.inner.shift])
+            values = values[take:]
+            if self.head.size < self.need:
+                return
+            self.crossed = True
+        self.inner.update(values)
+
+    def merge(self, other: _MomentsPiece) -> None:
+        """Append ``other``, the piece that follows this one in the stream."""
+        if not self.crossed:  # all of self is head: other continues the same block
+            self.head = np.concatenate([self.head, other.head])
+            self.crossed, self.inner = other.crossed, other.inner
+            return
+        # The private sums of Moments are read here on purpose: this class completes the
+        # blocks a partition boundary cut, which only the state's own layout can express.
+        mine, theirs = self.inner, other.inner
+        combined = np.concatenate([mine._rest, other.head])
+        mine.n += int(other.head.size)
+        if combined.size == BLOCK:
+            blocks = combined.reshape(-1, BLOCK)
+            with np.errstate(over="ignore", invalid="ignore"):
+                s1, s2 = blocks.sum(axis=1), (blocks * blocks).sum(axis=1)
+            mine._add(s1, s2)
+            combined = combined[:0]
+        if not other.crossed:
+            mine._rest = combined
+            return
+        mine.n += theirs.n
+        mine.overflow = mine.overflow or theirs.overflow
+        mine._s1 += theirs._s1
+        mine._s2 += theirs._s2
+        mine._rest = theirs._rest
+
+    def result(self) -> Moments:
+        """The Moments state of the merged stream (the piece at offset 0)."""
+        if self.head.size:  # pragma: no cover - a stream's first piece has no head
+            raise ConfigError("partition positions do not start at offset 0")
+        return self.inner
 
 
 _Plan = tuple[Schema, list[Program], dict[str, int], dict[str, tuple[int, Any]]]
@@ -287,9 +375,11 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         The protocol behind :func:`prodml.integrations.dask.fit_pipeline`: while
         :attr:`fit_pending`, compute :meth:`partition_states` of every partition (on any
         machine, from a pickled copy of this pipeline), combine them with
-        :meth:`merge_states` and hand the result to :meth:`finish_pass`. The fitted
-        pipeline equals :meth:`fit` on the concatenated partitions wherever the states'
-        ``merge`` is exact (see ``docs/scale-out.md``).
+        :meth:`merge_states` and hand the result to :meth:`finish_pass`. When
+        :attr:`fit_needs_positions`, pass each partition its position from
+        :meth:`plan_positions` (over every partition's :meth:`partition_counts`): then the
+        fitted pipeline equals :meth:`fit` on the concatenated partitions bit for bit
+        (up to 2**20 values per quantile column; see ``docs/scale-out.md``).
 
         Parameters
         ----------
@@ -306,17 +396,29 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         >>> import pandas as pd
         >>> from prodml.features import FeaturePipeline, steps
         >>> from prodml.schema import Schema
-        >>> parts = [pd.DataFrame({"c": ["a", "b"]}), pd.DataFrame({"c": ["a", None]})]
+        >>> parts = [
+        ...     pd.DataFrame({"x": [0.1, 0.7], "c": ["a", "b"]}),
+        ...     pd.DataFrame({"x": [0.2, None], "c": ["a", None]}),
+        ... ]
         >>> def make():
         ...     return FeaturePipeline(
-        ...         [steps.Impute(["c"], strategy="most_frequent"), steps.OneHot(["c"])]
+        ...         [
+        ...             steps.Impute(["x"], strategy="mean"),
+        ...             steps.StandardScale(["x"]),
+        ...             steps.Impute(["c"], strategy="most_frequent"),
+        ...             steps.OneHot(["c"]),
+        ...         ]
         ...     )
         >>> pipe = make().start_fit(Schema.infer(parts, nullable="always"))
         >>> while pipe.fit_pending:
-        ...     states = [pipe.partition_states(part) for part in parts]
+        ...     where = [None] * len(parts)
+        ...     if pipe.fit_needs_positions:
+        ...         counts = [pipe.partition_counts(part) for part in parts]
+        ...         where = FeaturePipeline.plan_positions(counts)
+        ...     states = [pipe.partition_states(p, w) for p, w in zip(parts, where)]
         ...     _ = pipe.finish_pass(FeaturePipeline.merge_states(states))
         >>> pipe.feature_names_out
-        ['c=a', 'c=b']
+        ['x', 'c=a', 'c=b']
         >>> pipe.fingerprint == make().fit(pd.concat(parts)).fingerprint
         True
         """
@@ -345,8 +447,18 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
             )
         return plan
 
-    def partition_states(self, data: Any) -> dict[str, Any]:
+    def partition_states(
+        self, data: Any, positions: Mapping[str, Position] | None = None
+    ) -> dict[str, Any]:
         """Fit states of the open pass over one partition (a table or chunks).
+
+        Parameters
+        ----------
+        data
+            The partition.
+        positions
+            From :meth:`plan_positions`, for this partition: makes mean/variance states
+            merge into exactly the one-pass result (else they agree to rounding).
 
         Returns
         -------
@@ -362,6 +474,19 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         """
         _, programs, _, opened = self._plan()
         states = {col: p_state[1] for col, p_state in _fresh(programs, opened).items()}
+        for col, (offset, first) in (positions or {}).items():
+            if isinstance(states.get(col), Moments) and first is not None:
+                states[col] = _MomentsPiece(offset, first)
+        self._feed(data, programs, opened, states)
+        return states
+
+    def _feed(
+        self,
+        data: Any,
+        programs: list[Program],
+        opened: dict[str, tuple[int, Any]],
+        states: dict[str, Any],
+    ) -> None:
         if not is_tabular(data) and not chunk_source(data):
             raise input_error(data)
         for cols in iter_columns(data):
@@ -372,7 +497,69 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
                 values = self._run(p, cols, read_values(cols, p.column, p.kind), 0, i)
                 if len(values):
                     p.steps[i].update_state(states[p.column], values, p.kinds[i])
-        return states
+
+    @property
+    def fit_needs_positions(self) -> bool:
+        """Whether the open pass has mean/variance states.
+
+        They merge into exactly the one-pass result only when each partition knows its
+        position in the stream (:meth:`partition_counts`, then :meth:`plan_positions`).
+        """
+        plan = getattr(self, "_fit_plan", None)
+        return plan is not None and any(isinstance(st, Moments) for _, st in plan[3].values())
+
+    def partition_counts(self, data: Any) -> dict[str, tuple[int, float | None]]:
+        """Count the values this partition feeds each mean/variance state of the pass.
+
+        Returns
+        -------
+        dict
+            Column name to (number of values, the first of them or None).
+
+        Raises
+        ------
+        NotFittedError
+            When no pass is open.
+        SchemaError
+            As :meth:`fit`, for the partition's values.
+        """
+        _, programs, _, opened = self._plan()
+        moments = {c: o for c, o in opened.items() if isinstance(o[1], Moments)}
+        probes: dict[str, Any] = {c: _Probe() for c in moments}
+        self._feed(data, programs, moments, probes)
+        return {c: (p.n, p.first) for c, p in probes.items()}
+
+    @staticmethod
+    def plan_positions(
+        counts: Sequence[Mapping[str, tuple[int, float | None]]],
+    ) -> list[dict[str, Position]]:
+        """Each partition's position per column, for :meth:`partition_states`.
+
+        Parameters
+        ----------
+        counts
+            :meth:`partition_counts` of every partition, in stream order.
+
+        Returns
+        -------
+        list of dict
+            Per partition, column name to (offset of its first value in the pass's
+            stream, first value of the whole stream).
+        """
+        firsts: dict[str, float | None] = {}
+        for part in counts:
+            for col, (_, first) in part.items():
+                if firsts.get(col) is None:
+                    firsts[col] = first
+        offsets = dict.fromkeys(firsts, 0)
+        out = []
+        for part in counts:
+            here: dict[str, Position] = {}
+            for col, (n, _) in part.items():
+                here[col] = (offsets[col], firsts[col])
+                offsets[col] += n
+            out.append(here)
+        return out
 
     @staticmethod
     def merge_states(states: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -414,7 +601,10 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         for p in programs:
             if p.column in opened:
                 i = opened[p.column][0]
-                p.steps[i].finalize(p.column, states[p.column], p.kinds[i])
+                state = states[p.column]
+                if isinstance(state, _MomentsPiece):
+                    state = state.result()
+                p.steps[i].finalize(p.column, state, p.kinds[i])
                 pos[p.column] = i + 1
         self._fit_plan = (schema, programs, pos, _open_pass(programs, pos))
         self._finish_if_done()

@@ -250,7 +250,9 @@ def test_the_group_screen_engages_and_is_dropped_on_restore():
     assert not back._screen.ok
 
 
-@pytest.mark.parametrize(("shift", "clock", "seed"), [(0.06, 32, 0), (0.06, 8, 2), (0.08, 32, 2), (0.1, 8, 0)])
+@pytest.mark.parametrize(
+    ("shift", "clock", "seed"), [(0.06, 32, 0), (0.06, 8, 2), (0.08, 32, 2), (0.1, 8, 0)]
+)
 def test_small_late_found_shifts_equal_the_plain_algorithm(shift, clock, seed):
     # A small shift is found long after it happened, at a cut between old, large
     # buckets: the boundaries the carried group bound stands in for.

@@ -51,6 +51,7 @@ IntArray = npt.NDArray[np.int64]
 _log = math.log
 _sqrt = math.sqrt
 _INF = math.inf
+_isnan = math.isnan
 
 SHRINK = 1.0 - 2.0**-40
 """Per-boundary screen factor.
@@ -88,7 +89,7 @@ class Screen:
         n = self.n_hi + size
         d = s - n * self.mu_ref
         z = width * d * d / (n * (width - n))
-        if not z <= self.z_max:  # also takes NaN (then the screen fails: safe)
+        if z > self.z_max or _isnan(z):  # a NaN sticks (then the screen fails: safe)
             self.z_max = z
         self.sum_hi = s
         self.n_hi = n
@@ -155,7 +156,7 @@ def cut_test(  # noqa: PLR0915, PLR0917 - one hot kernel
                     n1 = width - n0
                     dz = u0 - n0 * mu
                     z = width * dz * dz / (n0 * n1)
-                    if not z <= z_max:
+                    if z > z_max or _isnan(z):  # a NaN sticks
                         z_max = z
                     if n1 < low:
                         return False
@@ -192,6 +193,28 @@ def cut_test(  # noqa: PLR0915, PLR0917 - one hot kernel
             if abs(d) > _sqrt(m * a) + b * m:
                 return True
     return False
+
+
+def block_sums(blocks: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """First value, and sums of ``x - x0`` and its square, of each row of ``blocks``.
+
+    The scalar path's additions in its order (left to right within a block): by
+    column when blocks are many, else along rows with ``cumsum`` (never ``sum``,
+    whose pairwise order would round differently).
+    """
+    nb, clock = blocks.shape
+    x0 = blocks[:, 0]
+    if clock <= nb:
+        s = np.zeros(nb)
+        q = np.zeros(nb)
+        columns = np.ascontiguousarray(blocks.T)
+        for j in range(1, clock):
+            d = columns[j] - x0
+            s += d
+            q += d * d
+        return x0, s, q
+    dev = blocks - x0[:, None]
+    return x0, np.cumsum(dev, axis=1)[:, -1], np.cumsum(dev * dev, axis=1)[:, -1]
 
 
 def confidence_terms(width: FloatArray, delta: float) -> FloatArray:

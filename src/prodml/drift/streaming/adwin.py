@@ -14,6 +14,7 @@ from prodml.drift.streaming._adwin_kernels import (
     BoolArray,
     IntArray,
     Screen,
+    block_sums,
     confidence_terms,
     counts,
     cut_test,
@@ -289,14 +290,7 @@ class ADWIN(StreamingDetector):
         """Close whole blocks; return the first block raising an alarm, or -1."""
         c = float(self.clock)
         nb = len(blocks)
-        x0 = blocks[:, 0]
-        s = np.zeros(nb)
-        q = np.zeros(nb)
-        columns = np.ascontiguousarray(blocks.T)
-        for j in range(1, self.clock):  # the scalar path's additions, in its order
-            d = columns[j] - x0
-            s += d
-            q += d * d
+        x0, s, q = block_sums(blocks)
         total = c * x0 + s
         m2b = q - s * s / c
         m2b = np.where(m2b < 0.0, 0.0, m2b)

@@ -1,0 +1,412 @@
+"""Feature pipelines and drift profiles over Dask DataFrames and partitioned Parquet.
+
+Every function takes a Dask DataFrame, or a path or list of paths of Parquet files read
+as one partitioned dataset. Each partition updates a mergeable state on the workers,
+the states merge in a tree, and the client finalizes: the fitted pipeline, the profile
+and the drift report equal the single-machine ones, exactly where the states' ``merge``
+is exact (see ``docs/scale-out.md``).
+
+Dask is imported on first use; without it (``pip install 'prodml[dask]'``) every function
+raises :class:`~prodml.errors.MissingExtraError`.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> import dask.dataframe as dd
+>>> from prodml.features import FeaturePipeline, steps
+>>> from prodml.integrations import dask as pdask
+>>> df = pd.DataFrame({"x": np.arange(8.0), "c": list("abcaabca")})
+>>> ddf = dd.from_pandas(df, npartitions=3)
+>>> pipe = pdask.fit_pipeline(
+...     FeaturePipeline([steps.Impute(["x"], strategy="median"), steps.OneHot(["c"])]), ddf
+... )
+>>> pipe.feature_names_out
+['x', 'c=a', 'c=b', 'c=c']
+>>> bool((pdask.transform(pipe, ddf).compute() == pipe.transform(df)).all())
+True
+>>> pdask.profile(ddf) == pdask.profile(df)
+True
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from prodml._data import type_name
+from prodml._extras import require
+from prodml._params import Interval, OneOf, TypeOf, check_params
+from prodml.drift import DriftDetector, DriftReport, Profile
+from prodml.drift._profile import CategoricalColumn
+from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
+from prodml.features import ExtraColumnWarning, FeaturePipeline
+from prodml.schema import Schema
+
+__all__ = ["detect", "fit_detector", "fit_pipeline", "profile", "transform"]
+
+_FEATURE = "prodml.integrations.dask"
+_PIPE = TypeOf(FeaturePipeline, "a prodml.features.FeaturePipeline")
+_DETECTOR = TypeOf(DriftDetector, "a prodml.drift.DriftDetector")
+
+
+def _dd() -> ModuleType:
+    return require("dask.dataframe", extra="dask", feature=_FEATURE)
+
+
+def _is_paths(data: object) -> bool:
+    if isinstance(data, str | os.PathLike):
+        return True
+    return (
+        isinstance(data, list | tuple)
+        and len(data) > 0
+        and all(isinstance(p, str | os.PathLike) for p in data)
+    )
+
+
+def _frame(data: object) -> Any:
+    """A Dask DataFrame from a Dask DataFrame, a pandas DataFrame, or Parquet path(s).
+
+    Raises
+    ------
+    SchemaError
+        For any other input, or Parquet paths that cannot be read.
+    """
+    dd = _dd()
+    if isinstance(data, dd.DataFrame):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return dd.from_pandas(data, npartitions=1)
+    if isinstance(data, str | os.PathLike):
+        data = [data]
+    if _is_paths(data):
+        paths = [os.fspath(p) for p in data]  # type: ignore[attr-defined]
+        try:
+            return dd.read_parquet(paths)
+        except (OSError, ValueError) as err:
+            raise SchemaError(
+                problems=[SchemaProblem(None, "input", f"cannot read Parquet {paths!r}: {err}")]
+            ) from err
+    raise SchemaError(
+        problems=[
+            SchemaProblem(
+                None,
+                "input",
+                "expected a dask DataFrame, a pandas DataFrame, or a path or list of paths "
+                f"of Parquet files; got {type_name(data)} instead",
+            )
+        ]
+    )
+
+
+def _check_split_every(split_every: object, owner: str) -> None:
+    check_params(owner, {"split_every": split_every}, {"split_every": [Interval(int, 2, None)]})
+
+
+def _tree_reduce(leaves: Sequence[Any], combine: Callable[..., Any], split_every: int) -> Any:
+    """Combine delayed ``leaves`` in order, ``split_every`` at a time, and compute."""
+    dask = require("dask", extra="dask", feature=_FEATURE)
+    items = list(leaves)
+    while len(items) > 1:
+        items = [
+            dask.delayed(combine)(*items[i : i + split_every])
+            for i in range(0, len(items), split_every)
+        ]
+    return dask.compute(items[0])[0]
+
+
+def _shared(obj: object) -> Any:
+    """One graph key for an object every task needs (serialised once, not per task)."""
+    dask = require("dask", extra="dask", feature=_FEATURE)
+    return dask.delayed(obj, name=f"prodml-{uuid.uuid4().hex}", traverse=False)
+
+
+# -- feature pipelines ---------------------------------------------------------------
+
+
+def _witness(part: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a partition that decide its inferred schema (types are kept).
+
+    The first non-null row of each column, and the first row (a null for all-null
+    columns): ``Schema.infer`` over the witnesses equals it over the partitions.
+    """
+    Schema.infer(part)  # raises the partition's own type problems (mixed values...)
+    if len(part) == 0:
+        return part
+    rows = {0}
+    for j in range(part.shape[1]):
+        present = part.iloc[:, j].notna().to_numpy()
+        if present.any():
+            rows.add(int(np.argmax(present)))
+    return part.iloc[sorted(rows)]
+
+
+def _partition_states(
+    pipe: FeaturePipeline, part: pd.DataFrame, positions: dict[str, Any] | None
+) -> dict[str, Any]:
+    return pipe.partition_states(part, positions)
+
+
+def _partition_counts(pipe: FeaturePipeline, part: pd.DataFrame) -> dict[str, Any]:
+    return pipe.partition_counts(part)
+
+
+def _merge_states(*states: dict[str, Any]) -> dict[str, Any]:
+    return FeaturePipeline.merge_states(states)
+
+
+def fit_pipeline(pipe: FeaturePipeline, data: object, *, split_every: int = 8) -> FeaturePipeline:
+    """Fit ``pipe`` over a Dask DataFrame or Parquet dataset, one pass per step depth.
+
+    Each pass computes the states of every partition on the workers (from a copy of the
+    pipeline fitted so far), merges them in a tree of fan-in ``split_every`` in partition
+    order, and finalizes on the client. A pass with means or variances (``StandardScale``,
+    ``Impute(strategy="mean")``) first counts each partition's values, so that every
+    partition sums its values in the blocks one pass would: the fit is bit for bit the
+    single-machine one.
+
+    Parameters
+    ----------
+    pipe
+        An unfitted (or to-be-refitted) :class:`~prodml.features.FeaturePipeline`.
+    data
+        A Dask DataFrame, or a path or list of paths of Parquet files.
+    split_every
+        Fan-in of the merge tree.
+
+    Returns
+    -------
+    FeaturePipeline
+        ``pipe``, fitted.
+
+    Raises
+    ------
+    SchemaError
+        As :meth:`FeaturePipeline.fit`, raised from the worker that met the problem.
+    ConfigError
+        For invalid steps or ``split_every``.
+    """
+    check_params(
+        "fit_pipeline",
+        {"pipe": pipe, "split_every": split_every},
+        {"pipe": [_PIPE], "split_every": [Interval(int, 2, None)]},
+    )
+    frame = _frame(data)
+    dask = require("dask", extra="dask", feature=_FEATURE)
+    parts = frame.to_delayed()
+    witnesses = dask.compute(*[dask.delayed(_witness)(p) for p in parts])
+    pipe.start_fit(Schema.infer(list(witnesses), nullable="always"))
+    while pipe.fit_pending:
+        shared = _shared(pipe)
+        positions: list[Any] = [None] * len(parts)
+        if pipe.fit_needs_positions:  # means/variances: one cheap counting round first
+            counts = dask.compute(*[dask.delayed(_partition_counts)(shared, p) for p in parts])
+            positions = FeaturePipeline.plan_positions(list(counts))
+        leaves = [
+            dask.delayed(_partition_states)(shared, part, where)
+            for part, where in zip(parts, positions, strict=True)
+        ]
+        pipe.finish_pass(_tree_reduce(leaves, _merge_states, split_every))
+    return pipe
+
+
+def _transform_part(part: pd.DataFrame, pipe: FeaturePipeline, output: str) -> Any:
+    with warnings.catch_warnings():
+        # Extra columns were reported (or refused) once, on the client.
+        warnings.simplefilter("ignore", ExtraColumnWarning)
+        return pipe.transform(part, output="pandas" if output == "frame" else "numpy")
+
+
+def transform(
+    pipe: FeaturePipeline, data: object, *, output: Literal["array", "frame"] = "array"
+) -> Any:
+    """Transform every partition lazily, as :meth:`FeaturePipeline.transform` would.
+
+    Parameters
+    ----------
+    pipe
+        A fitted pipeline.
+    data
+        A Dask DataFrame, or a path or list of paths of Parquet files.
+    output
+        ``"array"``: a 2-D float64 Dask array (chunk row counts unknown until computed:
+        call ``compute_chunk_sizes()`` if you need them); ``"frame"``: a Dask DataFrame
+        with :attr:`~FeaturePipeline.feature_names_out` columns and the input's index.
+
+    Returns
+    -------
+    dask.array.Array or dask.dataframe.DataFrame
+        Lazy; row ``i`` equals ``pipe.transform`` of row ``i`` bit for bit.
+
+    Raises
+    ------
+    NotFittedError
+        Before the pipeline is fitted.
+    SchemaError
+        For a missing column (at once), or a bad value (from the worker, on compute).
+    """
+    check_params(
+        "transform",
+        {"pipe": pipe, "output": output},
+        {"pipe": [_PIPE], "output": [OneOf(("array", "frame"))]},
+    )
+    names = pipe.feature_names_out  # raises NotFittedError first
+    frame = _frame(data)
+    known = pipe.input_schema.names
+    have = list(frame.columns)
+    missing = [c for c in known if c not in have]
+    if missing:
+        raise SchemaError(
+            problems=[
+                SchemaProblem(c, "missing", "column is missing from the input") for c in missing
+            ]
+        )
+    extra = [c for c in have if c not in known]
+    if extra:
+        if pipe.strict:
+            raise SchemaError(
+                problems=[SchemaProblem(n, "extra", "column was not seen at fit") for n in extra]
+            )
+        warnings.warn(
+            f"ignoring columns not seen at fit: {extra}", ExtraColumnWarning, stacklevel=2
+        )
+    shared = _shared(pipe)
+    if output == "frame":
+        meta = pd.DataFrame({n: pd.Series(dtype="float64") for n in names}, index=frame._meta.index)
+    else:
+        meta = np.empty((0, len(names)))
+    return frame.map_partitions(_transform_part, shared, output, meta=meta)
+
+
+# -- drift ---------------------------------------------------------------------------
+
+
+def _profile_part(params: dict[str, Any], part: pd.DataFrame) -> Profile:
+    return Profile(**params).update(part)
+
+
+def _merge_profiles(*profiles: Profile) -> Profile:
+    out = profiles[0]
+    for other in profiles[1:]:
+        merged = out.merge(other)
+        # Profile.merge lists categories in sorted order, profiling one table in order of
+        # first appearance; the chi-square sums follow that order, so keep the stream's
+        # order (first appearance over the partitions in order), as one pass would.
+        for name, state in merged.columns.items():
+            if isinstance(state, CategoricalColumn):
+                order = [
+                    *_categories(out.columns.get(name)),
+                    *_categories(other.columns.get(name)),
+                ]
+                state.counts = {k: state.counts[k] for k in dict.fromkeys(order)}
+        out = merged
+    return out
+
+
+def _categories(state: object) -> list[Any]:
+    return list(state.counts) if isinstance(state, CategoricalColumn) else []
+
+
+def profile(
+    data: object,
+    *,
+    max_exact: int = 2_000_000,
+    relative_accuracy: float = 1e-3,
+    columns: Sequence[str] | None = None,
+    split_every: int = 8,
+) -> Profile:
+    """Drift :class:`~prodml.drift.Profile` of a Dask DataFrame or Parquet dataset.
+
+    Each partition is profiled on a worker; the profiles merge in a tree. The result
+    equals ``Profile(...).update(data.compute())`` (``==``), sketched columns included.
+
+    Parameters
+    ----------
+    data
+        A Dask DataFrame, a pandas DataFrame, or a path or list of paths of Parquet files.
+    max_exact, relative_accuracy, columns
+        As :class:`~prodml.drift.Profile`.
+    split_every
+        Fan-in of the merge tree.
+
+    Raises
+    ------
+    ConfigError
+        For invalid parameters.
+    SchemaError
+        For unsupported column types or missing ``columns``.
+    DriftError
+        For an infinite value in a numeric column.
+    """
+    _check_split_every(split_every, "profile")
+    params: dict[str, Any] = {
+        "max_exact": max_exact,
+        "relative_accuracy": relative_accuracy,
+        "columns": None if columns is None else list(columns),
+    }
+    frame = _frame(data)
+    Profile(**params).update(frame._meta)  # parameters and columns, checked at once
+    dask = require("dask", extra="dask", feature=_FEATURE)
+    leaves = [dask.delayed(_profile_part)(params, part) for part in frame.to_delayed()]
+    result: Profile = _tree_reduce(leaves, _merge_profiles, split_every)
+    return result.finalize()
+
+
+def _profile_for(detector: DriftDetector, data: object, columns: Sequence[str] | None) -> Profile:
+    check_params("fit_detector/detect", {"detector": detector}, {"detector": [_DETECTOR]})
+    if detector.multivariate:
+        raise DriftError(
+            "multivariate=True needs the rows in memory; the dask functions build profiles "
+            "only (use a DriftDetector with multivariate=False)"
+        )
+    return profile(
+        data,
+        max_exact=detector.max_exact,
+        relative_accuracy=detector.relative_accuracy,
+        columns=columns,
+    )
+
+
+def fit_detector(detector: DriftDetector, reference: object) -> DriftDetector:
+    """Fit ``detector`` on the profile of a Dask DataFrame or Parquet dataset.
+
+    Returns
+    -------
+    DriftDetector
+        ``detector``, fitted as ``detector.fit(reference.compute())`` would be.
+
+    Raises
+    ------
+    DriftError
+        For ``multivariate=True`` (it needs rows) or an empty reference.
+    """
+    prof = _profile_for(detector, reference, getattr(detector, "columns", None))
+    return detector.fit(prof)
+
+
+def detect(detector: DriftDetector, current: object) -> DriftReport:
+    """Compare a Dask DataFrame or Parquet dataset with a fitted detector's reference.
+
+    Returns
+    -------
+    DriftReport
+        Equal to ``detector.detect(current.compute())``.
+
+    Raises
+    ------
+    NotFittedError
+        Before the detector is fitted.
+    """
+    check_params("detect", {"detector": detector}, {"detector": [_DETECTOR]})
+    if not hasattr(detector, "reference_"):
+        raise NotFittedError(
+            "This DriftDetector is not fitted yet; call fit(reference) first.",
+            estimator="DriftDetector",
+        )
+    return detector.detect(_profile_for(detector, current, detector.columns_))
