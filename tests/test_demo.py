@@ -88,3 +88,16 @@ def test_demo_data_is_seeded() -> None:
     b = make_churn_data(100, seed=3, shift=1.0, concept=1.0)
     assert a.equals(b)
     assert not a.equals(make_churn_data(100, seed=4, shift=1.0, concept=1.0))
+
+
+def test_running_the_demo_again_tells_the_same_story(demo: tuple[Path, dict[str, Any]]) -> None:
+    out, first = demo
+    assert run_demo(out, seed=0, quiet=True) == 0
+    second = json.loads((out / "summary.json").read_text())
+    assert second["production_version"] == first["production_version"] == 2
+    assert second["rollout"] == first["rollout"]
+    registry = ModelRegistry.local(out / "registry")
+    try:
+        assert sorted(mv.version for mv in registry.search("churn")) == [1, 2, 3]
+    finally:
+        registry.close()

@@ -16,6 +16,7 @@ into ``report.html`` and ``summary.json``.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,6 +125,8 @@ def run_scenario(
     result = DemoResult()
     result.summary.update({"prodml_version": __version__, "seed": seed})
     schema, train, pair = _train_step(out, result, seed=seed, step=step)
+    # The registry is the demo's own: start it afresh so that every run tells the same story.
+    shutil.rmtree(out / "registry", ignore_errors=True)
     registry = ModelRegistry.local(out / "registry")
     try:
         step("registering churn v1 in a local registry (SQLite + files) as production")
@@ -248,7 +251,10 @@ def _serve_step(
     clock = [0.0]
     sink = InMemorySink()
     monitor = _monitor(train, clock, sink)
-    pipe, model = registry.load(f"{MODEL}@production")
+    # The demo wrote this registry moments ago, so it may trust it even when the model was
+    # stored with joblib (no skops installed). A service reading a shared registry installs
+    # prodml[sklearn] and loads without trusted=True.
+    pipe, model = registry.load(f"{MODEL}@production", trusted=True)
     coef, intercept = model.coef_[0], float(model.intercept_[0])
     batch_rows = pipe.transform(serving.drop(columns=[LABEL]).iloc[:200])
     rejected: list[dict[str, Any]] = []
