@@ -28,6 +28,14 @@ from prodml._params import TypeOf, check_params
 from prodml.errors import ConfigError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features import _dates, _encoders, _functions, _numeric
 from prodml.features._base import NUMBER, TEXT, TIME, Floats, Step, null_error
+from prodml.features._partition import (
+    MomentsPiece,
+    Plan,
+    Position,
+    Probe,
+    fresh_states,
+    open_pass,
+)
 from prodml.features._program import (
     KINDS,
     Program,
@@ -38,7 +46,7 @@ from prodml.features._program import (
     read_values,
 )
 from prodml.features._record import build_record_fn
-from prodml.features._stats import BLOCK, Moments
+from prodml.features._stats import Moments
 from prodml.fingerprint import canonical_json, fingerprint_spec
 from prodml.schema import Schema
 
@@ -72,128 +80,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
     return value
-
-
-Position = tuple[int, float | None]
-"""Where a partition's values start in one pass's stream: (offset, first value of the stream)."""
-
-
-class _Probe:
-    """Stands in for a Moments state: counts the values a step would feed it."""
-
-    __slots__ = ("first", "n")
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.first: float | None = None
-
-    def update(self, values: Floats) -> None:
-        if values.size:
-            if self.first is None:
-                self.first = float(values[0])
-            self.n += int(values.size)
-
-
-class _MomentsPiece:
-    """One partition's share of a Moments stream, summed in blocks aligned to the stream.
-
-    ``Moments`` sums blocks of ``BLOCK`` values aligned to the start of the whole stream,
-    shifted by its first value. Knowing its offset and that first value, a partition sums
-    the whole blocks it holds exactly as one pass would, and keeps the values before its
-    first block boundary (``head``) and after its last (the inner state's rest); merging
-    pieces in stream order completes the straddling blocks, so the merged state is the one
-    a single pass builds, bit for bit.
-    """
-
-    __slots__ = ("crossed", "head", "inner", "need")
-
-    def __init__(self, offset: int, shift: float) -> None:
-        self.need = (-offset) % BLOCK
-        self.head: Floats = np.empty(0)
-        self.crossed = self.need == 0
-        self.inner = Moments()
-        self.inner.shift = shift
-
-    def update(self, values: Floats) -> None:
-        if values.size == 0:
-            return
-        if not self.crossed:
-            take = self.need - self.head.size
-            assert self.inner.shift is not None  # noqa: S101 - set at construction
-            with np.errstate(over="ignore", invalid="ignore"):
-                self.head = np.concatenate([self.head, values[:take] - self.inner.shift])
-            values = values[take:]
-            if self.head.size < self.need:
-                return
-            self.crossed = True
-        self.inner.update(values)
-
-    def merge(self, other: _MomentsPiece) -> None:
-        """Append ``other``, the piece that follows this one in the stream."""
-        if not self.crossed:  # all of self is head: other continues the same block
-            self.head = np.concatenate([self.head, other.head])
-            self.crossed, self.inner = other.crossed, other.inner
-            return
-        # The private sums of Moments are read here on purpose: this class completes the
-        # blocks a partition boundary cut, which only the state's own layout can express.
-        mine, theirs = self.inner, other.inner
-        combined = np.concatenate([mine._rest, other.head])
-        mine.n += int(other.head.size)
-        if combined.size == BLOCK:
-            blocks = combined.reshape(-1, BLOCK)
-            with np.errstate(over="ignore", invalid="ignore"):
-                s1, s2 = blocks.sum(axis=1), (blocks * blocks).sum(axis=1)
-            mine._add(s1, s2)
-            combined = combined[:0]
-        if not other.crossed:
-            mine._rest = combined
-            return
-        mine.n += theirs.n
-        mine.overflow = mine.overflow or theirs.overflow
-        mine._s1 += theirs._s1
-        mine._s2 += theirs._s2
-        mine._rest = theirs._rest
-
-    def result(self) -> Moments:
-        """The Moments state of the merged stream (the piece at offset 0)."""
-        if self.head.size:  # pragma: no cover - a stream's first piece has no head
-            raise ConfigError("partition positions do not start at offset 0")
-        return self.inner
-
-
-_Plan = tuple[Schema, list[Program], dict[str, int], dict[str, tuple[int, Any]]]
-"""An open distributed fit: schema, programs, step positions, the open pass's states."""
-
-
-def _open_pass(programs: list[Program], pos: dict[str, int]) -> dict[str, tuple[int, Any]]:
-    """Open the next fit pass: each column's next stateful step and a fresh state.
-
-    Stateless steps on the way are finalized; ``pos`` moves to the stateful step.
-    """
-    states = {}
-    for p in programs:
-        i = pos[p.column]
-        while i < len(p.steps):
-            state = p.steps[i].new_state(p.column, p.kinds[i])
-            if state is not None:
-                states[p.column] = (i, state)
-                break
-            p.steps[i].finalize(p.column, None, p.kinds[i])
-            i += 1
-        pos[p.column] = i
-    return states
-
-
-def _fresh(
-    programs: list[Program], opened: dict[str, tuple[int, Any]]
-) -> dict[str, tuple[int, Any]]:
-    """New empty states for the columns of an open pass."""
-    by_col = {p.column: p for p in programs}
-    out = {}
-    for col, (i, _) in opened.items():
-        p = by_col[col]
-        out[col] = (i, p.steps[i].new_state(col, p.kinds[i]))
-    return out
 
 
 class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
@@ -342,7 +228,7 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         cache: dict[str, tuple[int, Any]] = {}
         pos = {p.column: 0 for p in programs}
         while True:
-            states = _open_pass(programs, pos)
+            states = open_pass(programs, pos)
             if not states:
                 break
             chunks = [single] if single is not None else iter_columns(source)
@@ -429,7 +315,7 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         for attr in ("programs_", "feature_names_out_", "input_schema_"):
             self.__dict__.pop(attr, None)
         pos = {p.column: 0 for p in programs}
-        self._fit_plan: _Plan | None = (schema, programs, pos, _open_pass(programs, pos))
+        self._fit_plan: Plan | None = (schema, programs, pos, open_pass(programs, pos))
         self._finish_if_done()
         return self
 
@@ -438,7 +324,7 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         """Whether a fit started by :meth:`start_fit` waits for partition states."""
         return getattr(self, "_fit_plan", None) is not None
 
-    def _plan(self) -> _Plan:
+    def _plan(self) -> Plan:
         plan = getattr(self, "_fit_plan", None)
         if plan is None:
             raise NotFittedError(
@@ -473,10 +359,10 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
             As :meth:`fit`, for the partition's values.
         """
         _, programs, _, opened = self._plan()
-        states = {col: p_state[1] for col, p_state in _fresh(programs, opened).items()}
+        states = {col: p_state[1] for col, p_state in fresh_states(programs, opened).items()}
         for col, (offset, first) in (positions or {}).items():
             if isinstance(states.get(col), Moments) and first is not None:
-                states[col] = _MomentsPiece(offset, first)
+                states[col] = MomentsPiece(offset, first)
         self._feed(data, programs, opened, states)
         return states
 
@@ -525,7 +411,7 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         """
         _, programs, _, opened = self._plan()
         moments = {c: o for c, o in opened.items() if isinstance(o[1], Moments)}
-        probes: dict[str, Any] = {c: _Probe() for c in moments}
+        probes: dict[str, Any] = {c: Probe() for c in moments}
         self._feed(data, programs, moments, probes)
         return {c: (p.n, p.first) for c, p in probes.items()}
 
@@ -602,11 +488,11 @@ class FeaturePipeline(BaseEstimator, TransformerMixin):  # type: ignore[misc]
             if p.column in opened:
                 i = opened[p.column][0]
                 state = states[p.column]
-                if isinstance(state, _MomentsPiece):
+                if isinstance(state, MomentsPiece):
                     state = state.result()
                 p.steps[i].finalize(p.column, state, p.kinds[i])
                 pos[p.column] = i + 1
-        self._fit_plan = (schema, programs, pos, _open_pass(programs, pos))
+        self._fit_plan = (schema, programs, pos, open_pass(programs, pos))
         self._finish_if_done()
         return self
 
