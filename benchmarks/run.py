@@ -2,7 +2,7 @@
 
 Each ``bench_*.py`` script runs prodml and the tool a user would otherwise pick on the same
 workload, in one process, and prints its figures; lines that carry a ratio contain the word
-``ratio`` (or ``x faster`` / ``x slower``). This runner executes them one after another,
+``ratio`` or a figure such as ``38.3x``. This runner executes them one after another,
 keeps each script's full output in ``benchmarks/results/<name>.txt`` and writes the ratio
 lines of all of them to ``benchmarks/results/summary.md``.
 
@@ -28,7 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-RATIO_LINE = re.compile(r"ratio|x faster|x slower|speed-?up", re.IGNORECASE)
+# A line with a ratio: "ratio", "3.2x faster", or a figure such as "38.3x" in a table row.
+RATIO_LINE = re.compile(r"ratio|speed-?up|\b\d+(?:\.\d+)?x\b", re.IGNORECASE)
 
 
 def _machine() -> str:

@@ -50,7 +50,7 @@ def _timeline_svg(points: list[tuple[int, float]], change_at: int) -> str:
     path = " ".join(f"{x(n):.1f},{y(a):.1f}" for n, a in points if not math.isnan(a))
     grid = "".join(
         f'<line x1="{pad}" x2="{w - pad}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eee"/>'
-        f'<text x="4" y="{y(t) + 4:.1f}" font-size="10">{t:.1f}</text>'
+        f'<text x="4" y="{y(t) + 4:.1f}" font-size="10">{t:.2f}</text>'
         for t in (0.0, 0.25, 0.5, 0.75, 1.0)
     )
     change = (
@@ -132,8 +132,11 @@ def render_report(result: DemoResult) -> str:
         parts += [
             f"<h3>Canary {escape(name)}</h3>",
             _table(
-                ["#", "action", "reason"],
-                [[i + 1, d.action, d.reason] for i, d in enumerate(decisions)],
+                ["#", "action", "reason", "evaluations"],
+                [
+                    [i + 1, d.action, d.reason, d.evidence.get("repeats", 1)]
+                    for i, d in enumerate(decisions)
+                ],
                 [d.action if d.action in ("promote", "rollback") else "" for d in decisions],
             ),
         ]
@@ -162,7 +165,7 @@ def render_report(result: DemoResult) -> str:
     cad = s["costs"]["retraining_cadence"]
     parts += [
         (
-            f"<p>v1 loses {-cad['decay_per_week']:.4f} accuracy per week as customers drift; "
+            f"<p>v1 loses {cad['decay_per_week']:.4f} accuracy per week as customers drift; "
             f"retraining every {cad['optimal_interval_weeks']} weeks minimises retraining plus "
             f"degradation cost ({cad['cost_per_week_at_optimum']:,.2f} USD a week). At week 8: "
             f"{escape(cad['reason'])}.</p>"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from prodml.drift._report import DriftReport, DriftResult
@@ -68,7 +71,14 @@ def _table(report: DriftReport) -> str:
     return f'<table class="pm">{head}{"".join(rows)}</table>'
 
 
-def _svg_hist(plot: dict[str, Any]) -> str:
+def _edge_label(value: float, *, datetime: bool) -> str:
+    """An axis label: a number, or the date of epoch seconds for datetime columns."""
+    if datetime and math.isfinite(value) and abs(value) < 1e11:
+        return str(np.datetime64(round(value), "s").astype("datetime64[D]"))
+    return _fmt(value, 3)
+
+
+def _svg_hist(plot: dict[str, Any], *, datetime: bool = False) -> str:
     edges, ref, cur = plot["edges"], plot["reference"], plot["current"]
     top = max(*ref, *cur, 1e-12)
     lo, hi = edges[0], edges[-1]
@@ -94,8 +104,9 @@ def _svg_hist(plot: dict[str, Any]) -> str:
         )
     axis = (
         f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#999"/>'
-        f'<text x="{_PAD}" y="{_H - 8}" font-size="10">{_fmt(lo, 3)}</text>'
-        f'<text x="{_W - _PAD}" y="{_H - 8}" font-size="10" text-anchor="end">{_fmt(hi, 3)}</text>'
+        f'<text x="{_PAD}" y="{_H - 8}" font-size="10">{_edge_label(lo, datetime=datetime)}</text>'
+        f'<text x="{_W - _PAD}" y="{_H - 8}" font-size="10" text-anchor="end">'
+        f"{_edge_label(hi, datetime=datetime)}</text>"
     )
     return _svg("".join(parts) + axis)
 
@@ -134,7 +145,7 @@ def _svg(body: str) -> str:
 
 def _card(r: DriftResult) -> str:
     if r.plot.get("type") == "hist":
-        svg = _svg_hist(r.plot)
+        svg = _svg_hist(r.plot, datetime=r.kind == "datetime")
     elif r.plot.get("type") == "bar":
         svg = _svg_bar(r.plot)
     else:
