@@ -156,3 +156,13 @@ def test_every_svg_is_well_formed_xml(report: DriftReport) -> None:
         root = ET.fromstring(svg)  # noqa: S314 - our own output, not untrusted input
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
         assert len(root) > 0
+
+
+def test_datetime_plots_are_labelled_with_dates() -> None:
+    start = np.datetime64("2022-01-01T00:00:00", "s").astype(np.int64)
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"at": pd.to_datetime(start + rng.integers(0, 86_400 * 365, 500), unit="s")})
+    cur = pd.DataFrame({"at": pd.to_datetime(start + rng.integers(0, 86_400 * 365, 500), unit="s")})
+    page = DriftDetector().fit(ref).detect(cur).to_html()
+    assert "2022-01-01" in page or "2022-01-02" in page
+    assert "e+09" not in page
