@@ -17,20 +17,20 @@ Examples
 The example needs ``opentelemetry-sdk`` (not part of prodml's test extra yet, so it is
 skipped as a doctest; ``tests/monitoring/test_otel.py`` runs the same steps):
 
->>> from opentelemetry.sdk.metrics import MeterProvider  # doctest: +SKIP
->>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # doctest: +SKIP
->>> from prodml.monitoring import ModelMonitor  # doctest: +SKIP
->>> reader = InMemoryMetricReader()  # doctest: +SKIP
->>> sink = OpenTelemetrySink(MeterProvider(metric_readers=[reader]))  # doctest: +SKIP
->>> mon = ModelMonitor("churn", sinks=[sink], clock=lambda: 0.0)  # doctest: +SKIP
->>> mon.log_prediction("a", None, 0.9, latency_s=0.02)  # doctest: +SKIP
->>> points = {  # doctest: +SKIP
+>>> from opentelemetry.sdk.metrics import MeterProvider
+>>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+>>> from prodml.monitoring import ModelMonitor
+>>> reader = InMemoryMetricReader()
+>>> sink = OpenTelemetrySink(MeterProvider(metric_readers=[reader]))
+>>> mon = ModelMonitor("churn", sinks=[sink], clock=lambda: 0.0)
+>>> mon.log_prediction("a", None, 0.9, latency_s=0.02)
+>>> points = {
 ...     m.name: m.data.data_points[0].value
 ...     for rm in reader.get_metrics_data().resource_metrics
 ...     for sm in rm.scope_metrics
 ...     for m in sm.metrics
 ... }
->>> points["prodml.predictions"]  # doctest: +SKIP
+>>> points["prodml.predictions"]
 1.0
 """
 
