@@ -1,0 +1,109 @@
+"""The ``prodml registry`` subcommand: list the models, versions and aliases of a registry.
+
+``prodml registry PATH`` opens a local registry (``ModelRegistry.local(PATH)``);
+``--db URL --artifacts URL`` opens any other. Without a model name it lists every model
+with its newest version and aliases; with one, that model's versions, newest first.
+Exit codes: 0 listed, 2 an error (no such registry or model), as for every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import ConfigError
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``registry`` on the ``prodml`` command's subparsers."""
+    p = subparsers.add_parser(
+        "registry",
+        help="list the models, versions and aliases of a model registry",
+        description="List a registry's models (newest version and aliases), or one model's "
+        "versions with their status, aliases, metrics and tags.",
+    )
+    p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
+    p.add_argument("model", nargs="?", help="list this model's versions")
+    p.add_argument("--db", metavar="URL", help="metadata store URL instead of PATH")
+    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List what ``args`` asks for; return the exit code."""
+    from prodml.registry import ModelRegistry  # noqa: PLC0415 - keep `prodml --help` fast
+
+    if args.db:
+        if not args.artifacts:
+            raise ConfigError("--db needs --artifacts too", parameter="artifacts")
+        registry = ModelRegistry(args.db, args.artifacts)
+    elif args.path:
+        if not (Path(args.path) / "registry.db").exists():
+            raise ConfigError(f"no registry at {args.path} (expected {args.path}/registry.db)")
+        registry = ModelRegistry.local(args.path)
+    else:
+        raise ConfigError("give a registry folder, or --db URL --artifacts URL")
+    try:
+        rows = _versions(registry, args.model) if args.model else _models(registry)
+    finally:
+        registry.close()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        print(_table(rows))
+    return 0
+
+
+def _models(registry: Any) -> list[dict[str, Any]]:
+    rows = []
+    for name in registry.models():
+        newest = registry.get(name, "latest")
+        aliases = registry.aliases(name)
+        rows.append(
+            {
+                "model": name,
+                "latest": newest.version,
+                "aliases": ", ".join(f"{a}->v{v}" for a, v in sorted(aliases.items())),
+            }
+        )
+    return rows
+
+
+def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
+    registry.get(name, "latest")  # NotFoundError naming the model when there is none
+    by_version: dict[int, list[str]] = {}
+    for alias, version in registry.aliases(name).items():
+        by_version.setdefault(version, []).append(alias)
+    rows: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = registry.search(name, page_token=token)
+        rows.extend(
+            {
+                "version": mv.version,
+                "status": mv.status,
+                "aliases": ", ".join(sorted(by_version.get(mv.version, []))),
+                "created": mv.created_at.isoformat(timespec="seconds"),
+                "metrics": ", ".join(f"{k}={v:g}" for k, v in sorted(mv.metrics.items())),
+                "tags": ", ".join(f"{k}={v}" for k, v in sorted(mv.tags.items())),
+            }
+            for mv in page
+        )
+        token = page.next_token
+        if token is None:
+            return rows
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(empty)"
+    keys = list(rows[0])
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
+    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
