@@ -154,7 +154,9 @@ def test_adjust_pvalues_hand_values() -> None:
 
 
 def test_adjust_pvalues_matches_statsmodels() -> None:
-    multitest = pytest.importorskip("statsmodels.stats.multitest")
+    multitest = pytest.importorskip(
+        "statsmodels.stats.multitest", reason="needs statsmodels (the 'test' extra)"
+    )
     rng = np.random.default_rng(7)
     p = rng.uniform(0, 0.2, 25)
     for method in ("holm", "bonferroni", "fdr_bh"):

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("dask.dataframe")
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("dask.dataframe", reason="needs the 'dask' extra")
+distributed = pytest.importorskip("distributed", reason="needs the 'dask' extra")
 
 import dask  # noqa: E402 - after the importorskip
 import dask.dataframe as dd  # noqa: E402

@@ -10,14 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from prodml.drift import DriftDetector, streaming
 from prodml.errors import ConfigError, DriftError
 from prodml.monitoring import AlertRule, InMemorySink, ModelMonitor
 
 from .conftest import FakeClock, binary_stream, same_values
-
-drift = pytest.importorskip("prodml.drift", reason="prodml.drift is not importable yet")
-DriftDetector = drift.DriftDetector
-streaming = pytest.importorskip("prodml.drift.streaming")
 
 
 def reference(rng: np.random.Generator, n: int = 3000) -> pd.DataFrame:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("opentelemetry.sdk.metrics")
+pytest.importorskip(
+    "opentelemetry.sdk.metrics", reason="needs the 'otel' extra and opentelemetry-sdk"
+)
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-prometheus_client = pytest.importorskip("prometheus_client")
+prometheus_client = pytest.importorskip("prometheus_client", reason="needs the 'prometheus' extra")
 
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402

@@ -191,7 +191,7 @@ def test_failed_commit_removes_uploaded_files() -> None:
 
 
 def test_sklearn_saved_with_skops_loads_without_pickle(reg: ModelRegistry) -> None:
-    pytest.importorskip("skops", reason="skops not installed (pip install skops)")
+    pytest.importorskip("skops", reason="needs the 'sklearn' extra (skops)")
     model, X = _fitted()
     mv = reg.register("clf", model)
     assert mv.flavour_meta == {"format": "skops"}
@@ -200,7 +200,7 @@ def test_sklearn_saved_with_skops_loads_without_pickle(reg: ModelRegistry) -> No
 
 
 def test_skops_untrusted_types_need_opt_in(reg: ModelRegistry) -> None:
-    pytest.importorskip("skops", reason="skops not installed (pip install skops)")
+    pytest.importorskip("skops", reason="needs the 'sklearn' extra (skops)")
     X = np.array([[1.0, -2.0], [3.0, 4.0]])
     model = FunctionTransformer(func=operator.neg).fit(X)
     reg.register("fn", model)
@@ -245,10 +245,8 @@ def test_prodml_object_flavour_schema_round_trip(reg: ModelRegistry) -> None:
 
 
 def test_feature_pipeline_round_trip(reg: ModelRegistry) -> None:
-    try:
-        from prodml.features import FeaturePipeline, steps
-    except ImportError as err:  # written concurrently by another module's owner
-        pytest.skip(f"prodml.features is not available yet: {err}")
+    from prodml.features import FeaturePipeline, steps
+
     df = pd.DataFrame({"a": [1.0, None, 3.0, 4.0], "b": [0.5, 1.5, 2.5, None]})
     pipe = FeaturePipeline(
         [steps.Impute(["a", "b"], strategy="median"), steps.StandardScale(["a", "b"])]

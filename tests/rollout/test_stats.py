@@ -23,7 +23,9 @@ from prodml.rollout.stats import (
 
 
 def _statsmodels_power() -> Any:
-    return pytest.importorskip("statsmodels.stats.power")
+    return pytest.importorskip(
+        "statsmodels.stats.power", reason="needs statsmodels (the 'test' extra)"
+    )
 
 
 def test_srm_flags_52_48_at_100k() -> None:
@@ -58,7 +60,9 @@ def test_srm_bad_input(observed: list[int], weights: list[float]) -> None:
 
 @pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
 def test_proportions_ztest_matches_statsmodels(alternative: str) -> None:
-    sm_ztest = pytest.importorskip("statsmodels.stats.proportion").proportions_ztest
+    sm_ztest = pytest.importorskip(
+        "statsmodels.stats.proportion", reason="needs statsmodels (the 'test' extra)"
+    ).proportions_ztest
     r = proportions_ztest(500, 10_000, 580, 10_000, alternative=alternative)  # type: ignore[arg-type]
     z, p = sm_ztest([580, 500], [10_000, 10_000], alternative=alternative)
     assert r.statistic == pytest.approx(z, rel=1e-9)

@@ -9,8 +9,8 @@ from scipy import stats
 from prodml.drift.streaming import ADWIN, CUSUM, DDM, EDDM, HDDM_A, HDDM_W, KSWIN, PageHinkley
 from prodml.drift.streaming.kswin import _ks_rows, _ks_scaled
 
-river_drift = pytest.importorskip("river.drift")
-river_binary = pytest.importorskip("river.drift.binary")
+river_drift = pytest.importorskip("river.drift", reason="needs river (the 'test' extra)")
+river_binary = pytest.importorskip("river.drift.binary", reason="needs river (the 'test' extra)")
 
 
 def river_alarms(det, values: np.ndarray) -> list[int]:
