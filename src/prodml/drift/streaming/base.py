@@ -117,6 +117,16 @@ class StreamingDetector(abc.ABC):
     def _check_extra(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Check relations between parameters (after each one passed its own check)."""
 
+    def _require_order(self, name: str, relation: Literal["<=", ">="], other: str) -> None:
+        """Raise ConfigError unless setting ``name`` is ``relation`` setting ``other``."""
+        value, bound = getattr(self, name), getattr(self, other)
+        if not (value <= bound if relation == "<=" else value >= bound):
+            raise ConfigError(
+                f"The {name!r} parameter of {type(self).__name__} must be {relation} {other} "
+                f"({bound!r}). Got {value!r} instead.",
+                parameter=name,
+            )
+
     # -- shared behaviour ------------------------------------------------------------------
 
     @property

@@ -16,7 +16,6 @@ from prodml.drift.streaming.base import (
     run_segments,
     tracker_index,
 )
-from prodml.errors import ConfigError
 
 __all__ = ["DDM"]
 
@@ -99,12 +98,7 @@ class DDM(StreamingDetector):
         }
 
     def _check_extra(self) -> None:
-        if self.warning_threshold > self.drift_threshold:
-            raise ConfigError(
-                "The 'warning_threshold' parameter of DDM must be <= drift_threshold "
-                f"({self.drift_threshold!r}). Got {self.warning_threshold!r} instead.",
-                parameter="warning_threshold",
-            )
+        self._require_order("warning_threshold", "<=", "drift_threshold")
 
     def _clear(self) -> None:
         self._n = 0

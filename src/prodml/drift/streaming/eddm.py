@@ -10,7 +10,6 @@ import numpy as np
 
 from prodml._params import Constraint, Interval
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
-from prodml.errors import ConfigError
 
 __all__ = ["EDDM"]
 
@@ -89,12 +88,7 @@ class EDDM(StreamingDetector):
         }
 
     def _check_extra(self) -> None:
-        if self.beta > self.alpha:
-            raise ConfigError(
-                "The 'beta' parameter of EDDM must be <= alpha "
-                f"({self.alpha!r}). Got {self.beta!r} instead.",
-                parameter="beta",
-            )
+        self._require_order("beta", "<=", "alpha")
 
     def _clear(self) -> None:
         self._n = 0

@@ -16,7 +16,6 @@ from prodml.drift.streaming.base import (
     run_segments,
     tracker_index,
 )
-from prodml.errors import ConfigError
 
 __all__ = ["HDDM_A"]
 
@@ -108,12 +107,7 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
         }
 
     def _check_extra(self) -> None:
-        if self.warning_confidence < self.drift_confidence:
-            raise ConfigError(
-                "The 'warning_confidence' parameter of HDDM_A must be >= drift_confidence "
-                f"({self.drift_confidence!r}). Got {self.warning_confidence!r} instead.",
-                parameter="warning_confidence",
-            )
+        self._require_order("warning_confidence", ">=", "drift_confidence")
 
     def _clear(self) -> None:
         self._log_b = _log(1.0 / self.drift_confidence)

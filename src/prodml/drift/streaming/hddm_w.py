@@ -8,7 +8,6 @@ from typing import Any
 
 from prodml._params import Constraint, Interval, TypeOf
 from prodml.drift.streaming.base import FloatArray, StreamingDetector
-from prodml.errors import ConfigError
 
 __all__ = ["HDDM_W"]
 
@@ -104,12 +103,7 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
         }
 
     def _check_extra(self) -> None:
-        if self.warning_confidence < self.drift_confidence:
-            raise ConfigError(
-                "The 'warning_confidence' parameter of HDDM_W must be >= drift_confidence "
-                f"({self.drift_confidence!r}). Got {self.warning_confidence!r} instead.",
-                parameter="warning_confidence",
-            )
+        self._require_order("warning_confidence", ">=", "drift_confidence")
 
     def _clear(self) -> None:
         self._log_d = _log(1.0 / self.drift_confidence)
