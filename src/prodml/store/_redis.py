@@ -21,7 +21,7 @@ __all__ = ["RedisOnlineStore"]
 
 _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{0,64}")
 # KEYS are the records' keys, ARGV their values; a record replaces the stored one when
-# the versions differ or its (event, created) is >= the stored one's.
+# the versions differ, its (event, created) is greater, or equal with other values.
 _WRITE = """
 local n = 0
 for i, k in ipairs(KEYS) do
@@ -33,7 +33,7 @@ for i, k in ipairs(KEYS) do
     local nv, ne, nc = string.match(new, '^([^|]*)|(-?%d+)|(-?%d+)|')
     if cv == nv then
       ce = tonumber(ce); cc = tonumber(cc); ne = tonumber(ne); nc = tonumber(nc)
-      if ne < ce or (ne == ce and nc < cc) then put = false end
+      if ne < ce or (ne == ce and nc < cc) or new == cur then put = false end
     end
   end
   if put then

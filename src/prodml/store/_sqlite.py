@@ -29,7 +29,8 @@ UPSERT = (
     "version = excluded.version, event_us = excluded.event_us, "
     "created_us = excluded.created_us, payload = excluded.payload "
     "WHERE excluded.version <> {t}.version OR excluded.event_us > {t}.event_us OR "
-    "(excluded.event_us = {t}.event_us AND excluded.created_us >= {t}.created_us)"
+    "(excluded.event_us = {t}.event_us AND (excluded.created_us > {t}.created_us OR "
+    "(excluded.created_us = {t}.created_us AND excluded.payload <> {t}.payload)))"
 )
 
 

@@ -10,9 +10,9 @@ else (encoding, typing, ttl, missing entities) is done once by
 :class:`prodml.testing.store.OnlineStoreConformance`.
 
 The write rule makes materialization idempotent and order-independent: a record replaces
-the stored one when its version differs, or when its ``(event, created)`` is greater than
-or equal to the stored one's. Writing the same records twice, or an old window after a
-new one, changes nothing.
+the stored one when its version differs, when its ``(event, created)`` is greater, or when
+that is equal and its values differ (a tie is won by the later write). Writing the same
+records twice, or an old window after a new one, changes nothing and counts nothing.
 """
 
 from __future__ import annotations
