@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from prodml.testing.registry import service_url
 
 pytest.importorskip("duckdb", reason="the store tests need the 'store' extra")
 
+from prodml.store import Entity, FeatureStore, FeatureView  # noqa: E402
 from tests.registry.conftest import postgres_url  # noqa: E402, F401 - the shared fixture
 
 REDIS_HINT = "pip install 'prodml[redis]' and start redis-server, e.g. `source .ci/services.sh`"
@@ -34,3 +38,42 @@ def redis_url() -> Iterator[str]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+H = timedelta(hours=1)
+
+
+def txn_rows() -> pa.Table:
+    """Two users' transactions: features of every logical type, one backfilled row."""
+    return pa.table(
+        {
+            "user_id": pa.array([1, 1, 2, 1], pa.int64()),
+            "event_at": [T0, T0 + 2 * H, T0 + H, T0 + 3 * H],
+            "created_at": [T0, T0 + 2 * H, T0 + H, T0 + 30 * H],
+            "amount": [10.0, 20.0, 5.0, 99.0],
+            "n_txn": pa.array([1, 2, 1, 3], pa.int64()),
+            "flagged": [False, True, False, True],
+            "country": ["fr", "de", "fr", "it"],
+            "last_seen": [T0, T0 + 2 * H, T0 + H, T0 + 3 * H],
+        }
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FeatureStore]:
+    fs = FeatureStore.local(tmp_path / "fs")
+    source = fs.offline_store.write_source(
+        "txn", txn_rows(), timestamp="event_at", created="created_at"
+    )
+    user = Entity("user", keys=["user_id"])
+    view = FeatureView(
+        "txn",
+        entity=user,
+        source=source,
+        features=["amount", "n_txn", "flagged", "country", "last_seen"],
+        ttl=timedelta(days=2),
+    )
+    fs.apply([user, view])
+    yield fs
+    fs.close()

@@ -374,7 +374,7 @@ class FeatureStore:
         views = {q.view.name: q.view.fingerprint for q in queries}
         if output is not None:
             out = os.fspath(output)
-            self.offline_store.point_in_time(ent, queries, output=out)
+            _write_joined(self.offline_store, ent, queries, table, out)
             return TrainingSet(None, features=refs, columns=columns, views=views, path=out)
         result = self.offline_store.point_in_time(ent, queries)
         if result is None:  # pragma: no cover - a backend breaking the contract
@@ -388,9 +388,7 @@ class FeatureStore:
                 frame[c] = feats[c]
             data = frame
         else:
-            data = table
-            for c in columns:
-                data = data.append_column(c, typed.column(c))
+            data = _joined(table, typed, queries)
         return TrainingSet(data, features=refs, columns=columns, views=views)
 
     # -- serving ----------------------------------------------------------------------
@@ -496,6 +494,8 @@ class FeatureStore:
         if how not in ("none", "error"):
             check_params("FeatureStore.online", {"missing": how}, {"missing": _MISSING})
         self._refresh()
+        if isinstance(features, str):
+            self._queries(features, full_names=False)  # the error for a bare string
         plan = self._plan(tuple(features))
         now = micros(at, "at") if at is not None else _now_us()
         single = isinstance(entity, Mapping)
@@ -607,6 +607,39 @@ class FeatureStore:
                 parameter="features",
             )
         return refs
+
+
+def _write_joined(
+    offline: OfflineStore, ent: pa.Table, queries: Sequence[ViewQuery], table: pa.Table, out: str
+) -> None:
+    """Join into a Parquet file at ``out`` without holding the features in memory.
+
+    The offline store writes ``__row`` and the features to a scratch file; its batches
+    are then written next to the matching slices of the entity table.
+    """
+    import tempfile  # noqa: PLC0415
+
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(dir=Path(out).resolve().parent) as tmp:
+        scratch = str(Path(tmp) / "features.parquet")
+        offline.point_in_time(ent, queries, output=scratch)
+        source = pq.ParquetFile(scratch)
+        batches = source.iter_batches(batch_size=65_536)
+        done = 0
+        with pq.ParquetWriter(out, _joined(table.slice(0, 0), source.schema_arrow.empty_table(),
+                                           queries).schema) as writer:
+            for batch in batches:
+                part = table.slice(done, batch.num_rows)
+                writer.write_table(_joined(part, pa.Table.from_batches([batch]), queries))
+                done += batch.num_rows
+
+
+def _joined(part: pa.Table, features: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
+    typed = _typed(features, queries)
+    for name in typed.column_names:
+        part = part.append_column(name, typed.column(name))
+    return part
 
 
 def micros_of(td: Any) -> int:

@@ -196,8 +196,8 @@ def _entity_with_types(entity: Entity, found: list[LogicalType], view: str) -> E
                         SchemaProblem(
                             key,
                             "type",
-                            f"entity {entity.name!r} declares {want} keys, but the source "
-                            f"of view {view!r} has {got}",
+                            f"entity key type mismatch: entity {entity.name!r} has {want} "
+                            f"keys, but the source of view {view!r} has {got}",
                         )
                     ]
                 )
