@@ -217,11 +217,8 @@ def _bare_sqlite(path: Path, calls: int) -> dict[str, float]:
     import sqlite3
 
     con = sqlite3.connect(path)
-    sql = (
-        "SELECT view, key, version, event_us, payload FROM prodml_online "
-        "WHERE (key, view) IN (VALUES (?, ?), (?, ?), (?, ?))"
-    )
-    args = [x for v in range(N_VIEWS) for x in ("42", f"v{v}")]
+    sql = "SELECT view, payload FROM prodml_online WHERE key = ? AND view IN (?, ?, ?)"
+    args = ["42", *(f"v{v}" for v in range(N_VIEWS))]
     return _online_loop(lambda: con.execute(sql, args).fetchall(), calls)
 
 

@@ -26,9 +26,11 @@ from prodml.store.offline import OfflineStore, ViewQuery
 
 __all__ = ["DuckDBOfflineStore"]
 
-_SIZE = Predicate(
-    lambda v: isinstance(v, str) and v.strip()[:1].isdigit(), "a size such as '2GB'"
-)
+_SIZE = Predicate(lambda v: isinstance(v, str) and _bytes(v) > 0, "a size such as '2GB'")
+
+
+# A row's position in the source: file number, then row in the file.
+_POS = "(file_index::BIGINT * 1099511627776 + file_row_number)"
 
 
 class DuckDBOfflineStore(OfflineStore):
@@ -44,6 +46,10 @@ class DuckDBOfflineStore(OfflineStore):
         Where DuckDB spills; defaults to ``<dir>/tmp`` with a directory, else DuckDB's.
     threads
         Worker threads; defaults to DuckDB's choice (the number of cores).
+    partitions
+        Join each view in this many parts, split by a hash of the entity key, so that
+        each part's sort fits in memory. By default one part, or with ``memory_limit``
+        enough parts for about 256 bytes of limit per source row.
 
     Examples
     --------
@@ -64,16 +70,25 @@ class DuckDBOfflineStore(OfflineStore):
         memory_limit: str | None = None,
         temp_directory: str | None = None,
         threads: int | None = None,
+        partitions: int | None = None,
     ) -> None:
         check_params(
             "DuckDBOfflineStore",
-            {"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads},
+            {
+                "memory_limit": memory_limit,
+                "temp_directory": temp_directory,
+                "threads": threads,
+                "partitions": partitions,
+            },
             {
                 "memory_limit": [_SIZE, NONE],
                 "temp_directory": [TypeOf(str, "a path"), NONE],
                 "threads": [Interval(int, 1, None), NONE],
+                "partitions": [Interval(int, 1, 4096), NONE],
             },
         )
+        self.memory_limit = _bytes(memory_limit) if memory_limit is not None else None
+        self.partitions = partitions
         if not isinstance(url, str) or not url.lower().startswith("duckdb://"):
             raise ConfigError(f"not a duckdb:// URL: {str(url)[:60]!r}", parameter="url")
         path = url[len("duckdb://") :]
@@ -109,8 +124,8 @@ class DuckDBOfflineStore(OfflineStore):
         glob = str(p / "**" / "*.parquet") if p.is_dir() else source.path
         lit = glob.replace("'", "''")
         return (
-            f"read_parquet('{lit}', filename = true, file_row_number = true, "
-            "hive_partitioning = false, union_by_name = true)"
+            f"read_parquet('{lit}', file_row_number = true, hive_partitioning = false, "
+            "union_by_name = true)"
         )
 
     def _sql(self, query: str) -> Any:
@@ -123,73 +138,166 @@ class DuckDBOfflineStore(OfflineStore):
         """The arrow schema of the Parquet files of ``source``."""
         with self._lock:
             schema = self._sql(f"SELECT * FROM {self._scan(source)} LIMIT 0").to_arrow_table()
-        schema = schema.schema
-        keep = [f for f in schema if f.name not in ("filename", "file_row_number")]
-        return pa.schema(keep)
+        return pa.schema([f for f in schema.schema if f.name != "file_row_number"])
 
     def _rows(self, view: FeatureView, **kwargs: Any) -> str:
         naive = {f.name for f in self.source_schema(view.source) if _naive_ts(f)}
-        return _sql.available_rows(
-            view, self._scan(view.source), ["filename", "file_row_number"], naive=naive, **kwargs
+        return _sql.available_rows(view, self._scan(view.source), [_POS], naive=naive, **kwargs)
+
+    def _parts(self, view: FeatureView) -> int:
+        if self.partitions is not None:
+            return self.partitions
+        if self.memory_limit is None:
+            return 1
+        with self._lock:
+            rows = self._sql(f"SELECT count(*) FROM {self._scan(view.source)}").fetchall()[0][0]
+        return max(1, min(4096, -(-int(rows) * 256 // self.memory_limit)))
+
+    def _view_sql(
+        self, q: ViewQuery, lo: int | None, hi: int | None, part: tuple[int, int] = (0, 1)
+    ) -> str:
+        """``__row`` and ``q``'s columns for every entity row, in ``__row`` order.
+
+        One sort: the source's rows by (key, availability) with a running maximum of
+        ``__k``, the (event, created) pair packed into one HUGEINT; the entity rows take
+        the maximum at their time (ASOF JOIN) and pick, among the rows with that pair
+        (all available at the same instant), the last in the source.
+        """
+        view = q.view
+        keys = view.entity.keys
+        k = (
+            "(epoch_us(__e)::HUGEINT * 18446744073709551616 "
+            "+ epoch_us(__c)::HUGEINT + 4611686018427387904)"
+        )
+        p, n = part
+        where = ent_where = None
+        if n > 1:
+            where = f"{_hash(view, '')} % {n} = {p}"
+            ent_where = f"{_hash(view, 'ent.')} % {n} = {p}"
+        # Two scans: the sort sees keys and times only, the last join streams features.
+        times = self._rows(view, lo_us=lo, hi_us=hi, features=(), where=where)
+        full = self._rows(view, lo_us=lo, hi_us=hi, features=q.features, where=where)
+        src = f"SELECT *, {k} AS __k FROM ({times}) AS r"
+        feats = f"SELECT *, {k} AS __k FROM ({full}) AS r"
+        ks = _sql.keys_sql(view)
+        if view.source.created is None:
+            timeline = f"SELECT {ks}, __a, __k AS __best FROM src"  # __k grows with __a
+        else:
+            timeline = (
+                f"SELECT {ks}, __a, max(__k) OVER (PARTITION BY {ks} ORDER BY __a RANGE "
+                "BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __best FROM src"
+            )
+        on_t = " AND ".join(f"ent.{_sql.ident(c)} = t.{_sql.ident(c)}" for c in keys)
+        on_s = " AND ".join(f"s.{_sql.ident(c)} = j.{_sql.ident(c)}" for c in keys)
+        ttl = _sql.ttl_interval(view)
+        cols = ", ".join(
+            (f"CASE WHEN m.__e >= m.__ts - {ttl} THEN m.{_sql.ident(f)} END" if ttl
+             else f"m.{_sql.ident(f)}") + f" AS {_sql.ident(c)}"
+            for f, c in zip(q.features, q.columns, strict=True)
+        )
+        ent_keys = ", ".join(f"ent.{_sql.ident(c)}" for c in keys)
+        return (
+            f"WITH src AS ({src}), t AS ({timeline}), "
+            f"j AS (SELECT ent.__row, ent.__ts, {ent_keys}, t.__best FROM __entity ent "
+            f"ASOF LEFT JOIN t ON {on_t} AND ent.__ts >= t.__a"
+            + (f" WHERE {ent_where}" if ent_where else "")
+            + "), "
+            f"m AS (SELECT j.__row, j.__ts, s.* FROM j LEFT JOIN ({feats}) s ON {on_s} "
+            "AND s.__k = j.__best QUALIFY row_number() OVER (PARTITION BY j.__row "
+            "ORDER BY s.__pos0 DESC NULLS LAST) = 1) "
+            f"SELECT m.__row, {cols} FROM m ORDER BY m.__row"
         )
 
     def point_in_time(
         self, entity: pa.Table, queries: Sequence[ViewQuery], *, output: str | None = None
     ) -> pa.Table | None:
-        """The point-in-time join of ``entity`` with each query's view (DuckDB ASOF JOIN)."""
+        """The point-in-time join of ``entity`` with each query's view (DuckDB ASOF JOIN).
+
+        In memory, views are joined one after another (so that only one view's rows are
+        sorted at a time) and their columns put side by side; with ``output``, one query
+        writes every view's columns to the Parquet file, spilling as it needs to.
+        """
         ts = entity.column("__ts")
         lo = hi = None
         if entity.num_rows:
             lo = _us(pc.min(ts))
             hi = _us(pc.max(ts))
-        ctes: list[str] = []
-        select = ["ent.__row"]
-        joins: list[str] = []
-        for i, q in enumerate(queries):
-            view = q.view
-            rows = self._rows(view, lo_us=lo, hi_us=hi, features=q.features)
-            ctes.append(f"s{i} AS MATERIALIZED ({_sql.ranked(view, rows, 2)})")
-            ctes.append(f"t{i} AS ({_sql.timeline(view, f's{i}')})")
-            on_t = " AND ".join(f"ent.{_sql.ident(k)} = t.{_sql.ident(k)}" for k in view.entity.keys)
-            on_s = " AND ".join(f"s.{_sql.ident(k)} = t.{_sql.ident(k)}" for k in view.entity.keys)
-            ttl = _sql.ttl_interval(view)
-            cols = [
-                (
-                    f"CASE WHEN s.__e >= ent.__ts - {ttl} THEN s.{_sql.ident(f)} END"
-                    if ttl
-                    else f"s.{_sql.ident(f)}"
-                )
-                + f" AS {_sql.ident(c)}"
-                for f, c in zip(q.features, q.columns, strict=True)
-            ]
-            ctes.append(
-                f"j{i} AS (SELECT ent.__row, {', '.join(cols)} FROM __entity ent "
-                f"ASOF LEFT JOIN t{i} t ON {on_t} AND ent.__ts >= t.__a "
-                f"LEFT JOIN s{i} s ON {on_s} AND s.__rk = t.__best)"
-            )
-            select += [f"j{i}.{_sql.ident(c)}" for c in q.columns]
-            joins.append(f"LEFT JOIN j{i} ON j{i}.__row = ent.__row")
-        query = (
-            ("WITH " + ", ".join(ctes) + " " if ctes else "")
-            + f"SELECT {', '.join(select)} FROM __entity ent {' '.join(joins)} ORDER BY ent.__row"
-        )
         with self._lock:
             self._con.register("__entity", entity)
             try:
-                if output is not None:
-                    out = output.replace("'", "''")
-                    self._con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet)")
-                    return None
-                return self._sql(query).to_arrow_table()
+                if output is None:
+                    return self._in_memory(entity, queries, lo, hi)
+                self._to_file(entity, queries, lo, hi, output)
+                return None
+            except self._duckdb.OutOfMemoryException as err:
+                raise ConfigError(
+                    f"DuckDB ran out of memory ({str(err).splitlines()[0][:120]}); raise "
+                    "memory_limit or pass more partitions",
+                    parameter="memory_limit",
+                ) from err
             finally:
                 self._con.unregister("__entity")
+
+    def _in_memory(
+        self, entity: pa.Table, queries: Sequence[ViewQuery], lo: int | None, hi: int | None
+    ) -> pa.Table:
+        result = pa.table({"__row": entity.column("__row")})
+        for q in queries:
+            n = self._parts(q.view)
+            pieces = [
+                self._sql(self._view_sql(q, lo, hi, (p, n))).to_arrow_table() for p in range(n)
+            ]
+            part = pa.concat_tables(pieces)
+            if n > 1:
+                part = part.take(pc.sort_indices(part.column("__row")))
+            for c in q.columns:
+                result = result.append_column(c, part.column(c))
+        return result
+
+    def _to_file(
+        self,
+        entity: pa.Table,
+        queries: Sequence[ViewQuery],
+        lo: int | None,
+        hi: int | None,
+        output: str,
+    ) -> None:
+        """Each view part to a scratch file, then one ordered join of them to ``output``."""
+        scratch = Path(output).parent / f".{Path(output).name}.parts"
+        scratch.mkdir(exist_ok=True)
+        try:
+            files = []
+            for i, q in enumerate(queries):
+                n = self._parts(q.view)
+                for p in range(n):
+                    path = str(scratch / f"v{i}-{p}.parquet").replace("'", "''")
+                    self._con.execute(
+                        f"COPY ({self._view_sql(q, lo, hi, (p, n))}) TO '{path}' (FORMAT parquet)"
+                    )
+                files.append(str(scratch / f"v{i}-*.parquet").replace("'", "''"))
+            select = ["ent.__row"] + [
+                f"v{i}.{_sql.ident(c)}" for i, q in enumerate(queries) for c in q.columns
+            ]
+            joins = " ".join(
+                f"LEFT JOIN read_parquet('{f}') v{i} ON v{i}.__row = ent.__row"
+                for i, f in enumerate(files)
+            )
+            out = output.replace("'", "''")
+            self._con.execute(
+                f"COPY (SELECT {', '.join(select)} FROM __entity ent {joins} ORDER BY ent.__row) "
+                f"TO '{out}' (FORMAT parquet)"
+            )
+        finally:
+            for f in scratch.glob("*.parquet"):
+                f.unlink()
+            scratch.rmdir()
 
     def latest(
         self, view: FeatureView, *, start_us: int | None, end_us: int, batch_rows: int = 65_536
     ) -> Iterator[pa.RecordBatch]:
         """Per entity, the best row that became available in ``(start, end]``."""
         rows = _sql.window_filter(view, self._rows(view), start_us, end_us)
-        query = _sql.latest(view, rows, 2)
+        query = _sql.latest(view, rows, 1)
         with self._lock:
             reader = self._sql(query).to_arrow_reader(batch_rows)
             yield from reader
@@ -216,6 +324,34 @@ class DuckDBOfflineStore(OfflineStore):
         pq.write_table(table, tmp)
         tmp.replace(folder / f"part-{n:06d}.parquet")  # readers never see half a file
         return Source.parquet(str(folder), timestamp=timestamp, created=created)
+
+
+def _hash(view: FeatureView, prefix: str) -> str:
+    """A hash of the view's key columns, the same for entity and source rows."""
+    cast = {"int": "BIGINT", "string": "VARCHAR"}
+    parts = [
+        f"CAST({prefix}{_sql.ident(k)} AS {cast[str(t)]})"
+        for k, t in zip(view.entity.keys, view.entity.dtypes or (), strict=True)
+    ]
+    return f"hash({', '.join(parts)})"
+
+
+_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20,
+          "gib": 2**30, "tib": 2**40}
+
+
+def _bytes(size: str) -> int:
+    """Bytes of a DuckDB size string such as ``'2GB'`` or ``'512 MiB'``."""
+    text = size.strip().lower()
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = text[len(number) :].strip() or "b"
+    if unit not in _UNITS:
+        raise ConfigError(
+            f"The 'memory_limit' parameter of DuckDBOfflineStore must be a size such as "
+            f"'2GB'. Got {size[:20]!r} instead.",
+            parameter="memory_limit",
+        )
+    return int(float(number) * _UNITS[unit])
 
 
 def _naive_ts(f: pa.Field) -> bool:

@@ -78,12 +78,12 @@ class PostgresOnlineStore(OnlineStore):
 
     def read(self, pairs: Sequence[tuple[str, str]]) -> list[StoredValue | None]:
         """One ``SELECT`` for every (view, key) pair."""
-        keys = [k for _, k in pairs]
-        views = [v for v, _ in pairs]
+        keys = list(dict.fromkeys(k for _, k in pairs))
+        views = list(dict.fromkeys(v for v, _ in pairs))
         with self._lock:
             rows = self._con.execute(
                 "SELECT view, key, version, event_us, payload FROM prodml_online "
-                "WHERE (key, view) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                "WHERE key = ANY(%s) AND view = ANY(%s)",
                 (keys, views),
                 prepare=True,
             ).fetchall()

@@ -65,12 +65,14 @@ def available_rows(
     lo_us: int | None = None,
     hi_us: int | None = None,
     features: tuple[str, ...] | None = None,
+    where: str | None = None,
 ) -> str:
     """SELECT of the source's rows with ``__e``, ``__c``, ``__a``, ``__pos*`` and features.
 
     ``naive`` names the timestamp columns stored without a time zone (read in
     ``Source.timezone``). Rows with a null event time are skipped; ``hi_us`` drops rows
-    available after it, ``lo_us`` rows whose event is older than ``lo_us - ttl``.
+    available after it, ``lo_us`` rows whose event is older than ``lo_us - ttl``;
+    ``where`` is any further condition on the source's columns.
     """
     src = view.source
     zone = src.timezone
@@ -81,17 +83,18 @@ def available_rows(
     cols += [f"{p} AS __pos{i}" for i, p in enumerate(position)]
     cols += [ident(f) for f in feats]
     inner = f"SELECT {', '.join(cols)} FROM {from_sql}"
-    where = ["__e IS NOT NULL"]
+    inner += f" WHERE {where}" if where else ""
+    conditions = ["__e IS NOT NULL"]
     if hi_us is not None:
-        where.append(f"greatest(__e, __c) <= {ts_literal(hi_us)}")
+        conditions.append(f"greatest(__e, __c) <= {ts_literal(hi_us)}")
     ttl = ttl_interval(view)
     if lo_us is not None and ttl is not None:
-        where.append(f"__e >= {ts_literal(lo_us)} - {ttl}")
+        conditions.append(f"__e >= {ts_literal(lo_us)} - {ttl}")
     outer = ", ".join(f"__pos{i}" for i in range(len(position)))
     feat_cols = "".join(", " + ident(f) for f in feats)
     return (
         f"SELECT {keys_sql(view)}, __e, __c, greatest(__e, __c) AS __a, {outer}{feat_cols} "
-        f"FROM ({inner}) AS raw WHERE {' AND '.join(where)}"
+        f"FROM ({inner}) AS raw WHERE {' AND '.join(conditions)}"
     )
 
 

@@ -34,6 +34,10 @@ UPSERT = (
 )
 
 
+_UNION_MAX = 200  # SQLite allows at most 500 terms in a compound SELECT
+_stored = tuple.__new__  # builds a StoredValue from a row slice without re-checking it
+
+
 class SQLiteOnlineStore(OnlineStore):
     """Online values in a SQLite file (or in memory).
 
@@ -72,6 +76,7 @@ class SQLiteOnlineStore(OnlineStore):
             for statement in _SCHEMA:
                 self._con.execute(statement)
         self._upsert = UPSERT.format(t="prodml_online", p="?")
+        self._cur = self._con.cursor()
         self._reads: dict[int, str] = {}
 
     def __repr__(self) -> str:
@@ -97,20 +102,39 @@ class SQLiteOnlineStore(OnlineStore):
             return self._con.total_changes - before
 
     def read(self, pairs: Sequence[tuple[str, str]]) -> list[StoredValue | None]:
-        """One ``SELECT`` for every (view, key) pair."""
+        """One ``SELECT`` for every (view, key) pair: a primary-key probe per pair."""
         n = len(pairs)
+        if n > _UNION_MAX:
+            return self._read_many(pairs)
         sql = self._reads.get(n)
         if sql is None:
-            values = ", ".join(["(?, ?)"] * n)
-            sql = (
-                "SELECT view, key, version, event_us, payload FROM prodml_online "
-                f"WHERE (key, view) IN (VALUES {values})"
+            # A UNION ALL of point lookups, each tagged with its pair's position.
+            sql = " UNION ALL ".join(
+                f"SELECT {i}, version, event_us, payload FROM prodml_online "
+                "WHERE key = ? AND view = ?"
+                for i in range(n)
             )
             self._reads[n] = sql
         args = [x for view, key in pairs for x in (key, view)]
+        out: list[StoredValue | None] = [None] * n
         with self._lock:
-            rows = self._con.execute(sql, args).fetchall()
-        found = {(v, k): StoredValue(ver, e, p) for v, k, ver, e, p in rows}
+            rows = self._cur.execute(sql, args).fetchall()
+        for r in rows:
+            out[r[0]] = _stored(StoredValue, r[1:])
+        return out
+
+    def _read_many(self, pairs: Sequence[tuple[str, str]]) -> list[StoredValue | None]:
+        keys = list(dict.fromkeys([k for _, k in pairs]))
+        views = list(dict.fromkeys([v for v, _ in pairs]))
+        # key IN (...) AND view IN (...): one probe per combination; the combinations
+        # nobody asked for are dropped below.
+        sql = (
+            "SELECT view, key, version, event_us, payload FROM prodml_online WHERE key IN "
+            f"({', '.join('?' * len(keys))}) AND view IN ({', '.join('?' * len(views))})"
+        )
+        with self._lock:
+            rows = self._con.execute(sql, keys + views).fetchall()
+        found = {(r[0], r[1]): _stored(StoredValue, r[2:]) for r in rows}
         return [found.get(pair) for pair in pairs]
 
     def get_state(self, name: str) -> str | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,7 +16,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
-from prodml._params import NONE, OneOf, TypeOf, check_params
+from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
 from prodml.errors import ConfigError, ProdMLError, SchemaError, SchemaProblem
 from prodml.schema import LogicalType, Schema
 from prodml.store import _codec, _state
@@ -54,9 +56,24 @@ class OnlineRow(dict[str, Any]):
 
 
 @dataclass(frozen=True)
+class _ViewRead:
+    """How :meth:`FeatureStore.online` reads one view: precomputed once per feature list."""
+
+    name: str
+    entity: int  # index into _ReadPlan.entities
+    version: str
+    ttl_us: int | None
+    columns: tuple[str, ...]
+    indices: tuple[int, ...]
+    decoders: tuple[Any, ...] | None  # None when every value is used as JSON gives it
+    refs: tuple[str, ...]
+    whole: bool  # every feature of the view, in its order, with no decoder
+
+
+@dataclass(frozen=True)
 class _ReadPlan:
-    pairs: tuple[tuple[str, Entity, str, int | None, tuple[tuple[str, int, Any], ...]], ...]
-    refs: tuple[tuple[str, ...], ...]
+    entities: tuple[Entity, ...]
+    views: tuple[_ViewRead, ...]
 
 
 def _full(view: str, feature: str) -> str:
@@ -82,6 +99,10 @@ class FeatureStore:
         What :meth:`online` does for an entity without a current value: ``"none"`` gives
         ``None`` and lists the reference in ``OnlineRow.missing``; ``"error"`` raises
         :class:`EntityNotFoundError`.
+    refresh_seconds
+        :meth:`online` re-reads the applied definitions at most this often, so that a
+        serving process picks up another process's :meth:`apply` without paying a
+        lookup per read. Every other method reads them each call.
 
     Examples
     --------
@@ -98,8 +119,15 @@ class FeatureStore:
         *,
         offline_options: Mapping[str, Any] | None = None,
         missing: Missing = "none",
+        refresh_seconds: float = 1.0,
     ) -> None:
         check_params("FeatureStore", {"missing": missing}, {"missing": _MISSING})
+        check_params(
+            "FeatureStore",
+            {"refresh_seconds": refresh_seconds},
+            {"refresh_seconds": [Interval(float, 0, None)]},
+        )
+        self.refresh_seconds = refresh_seconds
         check_params(
             "FeatureStore",
             {"offline_options": offline_options},
@@ -120,6 +148,8 @@ class FeatureStore:
         self._lock = threading.Lock()
         self._plans: dict[tuple[str, ...], _ReadPlan] = {}
         self._loaded: str | None = None
+        self._checked = -math.inf
+        self._loads = _codec.json_loads()
         self._entities: dict[str, Entity] = {}
         self._views: dict[str, FeatureView] = {}
 
@@ -151,7 +181,11 @@ class FeatureStore:
 
     # -- definitions -------------------------------------------------------------------
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, force: bool = True) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked < self.refresh_seconds:
+            return
+        self._checked = now
         text = self.online_store.get_state(_state.DEFINITIONS)
         if text != self._loaded:
             self._entities, self._views = _state.load_definitions(text)
@@ -434,19 +468,31 @@ class FeatureStore:
         plan = self._plans.get(features)
         if plan is not None:
             return plan
-        queries, refs, columns = self._queries(list(features), full_names=False)
-        pairs = []
-        by_view = []
+        queries, _, _ = self._queries(list(features), full_names=False)
+        entities: dict[str, int] = {}
+        reads = []
         for q in queries:
             view = q.view
-            schema = view.schema or Schema()
-            decode = _codec.decoders(schema)
+            decode = _codec.decoders(view.schema or Schema())
             index = {f: i for i, f in enumerate(view.features)}
-            picks = tuple((c, index[f], decode[index[f]]) for f, c in zip(q.features, q.columns))
-            ttl = None if view.ttl is None else micros_of(view.ttl)
-            pairs.append((view.name, view.entity, view.storage_version, ttl, picks))
-            by_view.append(tuple(f"{view.name}:{f}" for f in q.features))
-        plan = _ReadPlan(tuple(pairs), tuple(by_view))
+            indices = tuple(index[f] for f in q.features)
+            decoders = tuple(decode[i] for i in indices)
+            reads.append(
+                _ViewRead(
+                    name=view.name,
+                    entity=entities.setdefault(view.entity.name, len(entities)),
+                    version=view.storage_version,
+                    ttl_us=None if view.ttl is None else micros_of(view.ttl),
+                    columns=q.columns,
+                    indices=indices,
+                    decoders=None if all(d is None for d in decoders) else decoders,
+                    refs=tuple(f"{view.name}:{f}" for f in q.features),
+                    whole=indices == tuple(range(len(view.features)))
+                    and all(d is None for d in decoders),
+                )
+            )
+        by_name = {q.view.entity.name: q.view.entity for q in queries}
+        plan = _ReadPlan(tuple(by_name[n] for n in entities), tuple(reads))
         self._plans[features] = plan
         return plan
 
@@ -493,42 +539,53 @@ class FeatureStore:
         how = self.missing if missing is None else missing
         if how not in ("none", "error"):
             check_params("FeatureStore.online", {"missing": how}, {"missing": _MISSING})
-        self._refresh()
-        if isinstance(features, str):
-            self._queries(features, full_names=False)  # the error for a bare string
-        plan = self._plan(tuple(features))
+        self._refresh(force=False)
+        key = features if type(features) is tuple else tuple(features)
+        plan = self._plans.get(key)
+        if plan is None:
+            if isinstance(features, str):
+                self._queries(features, full_names=False)  # the error for a bare string
+            plan = self._plan(key)
         now = micros(at, "at") if at is not None else _now_us()
-        single = isinstance(entity, Mapping)
-        records: Sequence[Mapping[str, Any]] = [entity] if single else entity  # type: ignore[list-item]
+        single = type(entity) is dict or isinstance(entity, Mapping)
         if not single and not isinstance(entity, Sequence):
             raise ConfigError("entity must be a mapping or a list of mappings", parameter="entity")
-        pairs = [
-            (name, _codec.record_key(ent, rec))
-            for rec in records
-            for name, ent, _, _, _ in plan.pairs
-        ]
+        records: Sequence[Mapping[str, Any]] = [entity] if single else entity  # type: ignore[list-item]
+        pairs = []
+        for rec in records:
+            keys = [_codec.record_key(e, rec) for e in plan.entities]
+            pairs.extend((v.name, keys[v.entity]) for v in plan.views)
         stored = self.online_store.read(pairs)
         rows = []
-        n = len(plan.pairs)
-        loads = json.loads
-        for r in range(len(records)):
+        loads = self._loads
+        hits = iter(stored)
+        for rec in records:
             row = OnlineRow()
             absent: list[str] = []
-            for i, (_, _, version, ttl, picks) in enumerate(plan.pairs):
-                hit = stored[r * n + i]
-                if hit is None or hit.version != version or (ttl is not None and hit.event_us < now - ttl):
-                    for c, _, _ in picks:
-                        row[c] = None
-                    absent.extend(plan.refs[i])
+            for v in plan.views:
+                hit = next(hits)
+                if (
+                    hit is None
+                    or hit.version != v.version
+                    or (v.ttl_us is not None and hit.event_us < now - v.ttl_us)
+                ):
+                    row.update(dict.fromkeys(v.columns))
+                    absent.extend(v.refs)
                     continue
                 values = loads(hit.payload)
-                for c, idx, decode in picks:
-                    v = values[idx]
-                    row[c] = v if decode is None else decode(v)
+                if v.whole:
+                    row.update(zip(v.columns, values))
+                elif v.decoders is None:
+                    row.update(zip(v.columns, [values[i] for i in v.indices]))
+                else:
+                    row.update(
+                        (c, values[i] if d is None else d(values[i]))
+                        for c, i, d in zip(v.columns, v.indices, v.decoders)
+                    )
             if absent:
                 if how == "error":
                     raise EntityNotFoundError(
-                        f"no current value for {absent} of entity {dict(records[r])!r}"[:300],
+                        f"no current value for {absent} of entity {dict(rec)!r}"[:300],
                         features=absent,
                     )
                 row.missing = tuple(absent)
