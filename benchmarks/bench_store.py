@@ -28,12 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -169,9 +167,11 @@ def bench_prodml(root: Path, redis_url: str | None, calls: int) -> dict[str, Any
     store_dir = root / "prodml"
     store = prodml_setup(root, store_dir)
     refs = [r for v in store.views.values() for r in v.refs()]
-    res = subprocess.run(
+    res = subprocess.run(  # noqa: S603 - our own script
         [sys.executable, "-c", PRODML_HISTORICAL, str(root), str(store_dir)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     out["historical"] = json.loads(res.stdout.strip().splitlines()[-1])
     end = end_time(root)
@@ -185,8 +185,12 @@ def bench_prodml(root: Path, redis_url: str | None, calls: int) -> dict[str, Any
     if redis_url:
         url = f"{redis_url}{'&' if '?' in redis_url else '?'}prefix=benchprodml:"
         rstore = FeatureStore(store.offline_store, url)
-        rstore.apply([*{v.entity.name: v.entity for v in store.views.values()}.values(),
-                      *store.views.values()])
+        rstore.apply(
+            [
+                *{v.entity.name: v.entity for v in store.views.values()}.values(),
+                *store.views.values(),
+            ]
+        )
         t0 = time.perf_counter()
         rstore.materialize(end)
         out["materialize_redis_s"] = time.perf_counter() - t0
@@ -197,7 +201,7 @@ def bench_prodml(root: Path, redis_url: str | None, calls: int) -> dict[str, Any
         out["bare_redis"] = _online_loop(lambda: client.mget(keys), calls)
         for k in client.scan_iter(match="benchprodml:*", count=10_000):
             client.delete(k)
-    out["online_row"] = {k: v for k, v in row_sqlite.items()}
+    out["online_row"] = dict(row_sqlite.items())
     return out
 
 
@@ -233,8 +237,8 @@ FEAST_DRIVER = PEAK_SAMPLER + textwrap.dedent(
     from feast import Entity, FeatureStore, FeatureView, Field, FileSource
     from feast.types import Float64
     from feast.value_type import ValueType
-    root, repo, online, calls, end = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-    end = datetime.fromisoformat(end)
+    root, repo, online = sys.argv[1], sys.argv[2], sys.argv[3]
+    calls, end = int(sys.argv[4]), datetime.fromisoformat(sys.argv[5])
     import os
     os.makedirs(repo, exist_ok=True)
     with open(repo + "/feature_store.yaml", "w") as f:
@@ -245,7 +249,8 @@ FEAST_DRIVER = PEAK_SAMPLER + textwrap.dedent(
         src = FileSource(path=f"{root}/v{v}/part-0.parquet", timestamp_field="event_at",
                          created_timestamp_column="created_at")
         views.append(FeatureView(name=f"v{v}", entities=[user], ttl=timedelta(days=30),
-                                 schema=[Field(name=f"v{v}_f{i}", dtype=Float64) for i in range(10)],
+                                 schema=[Field(name=f"v{v}_f{i}", dtype=Float64)
+                                         for i in range(10)],
                                  source=src, online=True))
     store = FeatureStore(repo_path=repo)
     store.apply([user, *views])
@@ -270,7 +275,8 @@ FEAST_DRIVER = PEAK_SAMPLER + textwrap.dedent(
     for _ in range(calls):
         t0 = time.perf_counter(); read(); times.append(time.perf_counter() - t0)
     arr = np.array(times) * 1e6
-    out["online"] = {"p50_us": float(np.percentile(arr, 50)), "p99_us": float(np.percentile(arr, 99))}
+    out["online"] = {"p50_us": float(np.percentile(arr, 50)),
+                     "p99_us": float(np.percentile(arr, 99))}
     out["online_row"] = {k: v[0] for k, v in read().items() if k != "user_id"}
     print(json.dumps(out))
     """
@@ -287,10 +293,21 @@ def bench_feast(root: Path, feast_py: str, redis_url: str | None, calls: int) ->
         f"online_store:\n  type: sqlite\n  path: {root}/feast/online.db\n"
         "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
     )
-    res = subprocess.run(
-        [feast_py, "-c", FEAST_DRIVER, str(root), f"{root}/feast", sqlite_yaml, str(calls), end,
-         "historical"],
-        capture_output=True, text=True,
+    res = subprocess.run(  # noqa: S603 - our own driver in the Feast venv
+        [
+            feast_py,
+            "-c",
+            FEAST_DRIVER,
+            str(root),
+            f"{root}/feast",
+            sqlite_yaml,
+            str(calls),
+            end,
+            "historical",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if res.returncode:
         return {"error": res.stderr[-3000:]}
@@ -309,10 +326,20 @@ def bench_feast(root: Path, feast_py: str, redis_url: str | None, calls: int) ->
             f"online_store:\n  type: redis\n  connection_string: {u.hostname}:{u.port},db={db}\n"
             "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
         )
-        res = subprocess.run(
-            [feast_py, "-c", FEAST_DRIVER, str(root), f"{root}/feast_r", redis_yaml, str(calls),
-             end],
-            capture_output=True, text=True,
+        res = subprocess.run(  # noqa: S603 - our own driver in the Feast venv
+            [
+                feast_py,
+                "-c",
+                FEAST_DRIVER,
+                str(root),
+                f"{root}/feast_r",
+                redis_yaml,
+                str(calls),
+                end,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if res.returncode:
             out["redis_error"] = res.stderr[-3000:]
@@ -339,14 +366,18 @@ def check_against_brute_force(root: Path, name: str) -> dict[str, Any]:
     out = pd.read_parquet(path)
     dropped = len(entity) - out["row_id"].nunique()
     # A tool that drops entity rows gets NaN there, counted as wrong where a value exists.
-    got = entity[["row_id"]].merge(out.drop(columns=["user_id", "event_timestamp"]), on="row_id",
-                                   how="left")
+    got = entity[["row_id"]].merge(
+        out.drop(columns=["user_id", "event_timestamp"]), on="row_id", how="left"
+    )
     user = Entity("user", keys=["user_id"])
     wrong = leaks = 0
     for v in range(N_VIEWS):
         feats = [f"v{v}_f{f}" for f in range(N_FEATS)]
         view = FeatureView(
-            f"v{v}", entity=user, ttl=TTL, features=feats,
+            f"v{v}",
+            entity=user,
+            ttl=TTL,
+            features=feats,
             source=Source.parquet(str(root / f"v{v}"), timestamp="event_at", created="created_at"),
         )
         src = pq.read_table(root / f"v{v}")
@@ -358,13 +389,24 @@ def check_against_brute_force(root: Path, name: str) -> dict[str, Any]:
         if bad.any():
             # A leak: the tool's value comes from a row created after the entity row's time.
             frame = src.select(["user_id", "created_at", feats[0]]).to_pandas()
-            created = dict(zip(zip(frame["user_id"], frame[feats[0]]), frame["created_at"]))
+            created = dict(
+                zip(
+                    zip(frame["user_id"], frame[feats[0]], strict=False),
+                    frame["created_at"],
+                    strict=False,
+                )
+            )
             for i in np.flatnonzero(bad):
                 c = created.get((entity["user_id"][i], actual[i]))
                 if c is not None and c > entity["event_timestamp"][i]:
                     leaks += 1
-    return {"checked": True, "rows": len(entity) * N_VIEWS, "dropped_entity_rows": dropped,
-            "wrong": wrong, "leaks": leaks}
+    return {
+        "checked": True,
+        "rows": len(entity) * N_VIEWS,
+        "dropped_entity_rows": dropped,
+        "wrong": wrong,
+        "leaks": leaks,
+    }
 
 
 # ------------------------------------------------------------------------------ main
@@ -377,7 +419,9 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("PRODML_TEST_REDIS_URL"))
     parser.add_argument("--calls", type=int, default=None)
     args = parser.parse_args()
-    events, entities, users = (100_000, 10_000, 10_000) if args.quick else (1_000_000, 100_000, 100_000)
+    events, entities, users = (
+        (100_000, 10_000, 10_000) if args.quick else (1_000_000, 100_000, 100_000)
+    )
     calls = args.calls or (2_000 if args.quick else 10_000)
     import duckdb
     import redis
@@ -388,16 +432,34 @@ def main() -> None:
         prodml = bench_prodml(root, args.redis, calls)
         feast = bench_feast(root, args.feast_python, args.redis, calls)
         checks = {n: check_against_brute_force(root, n) for n in ("prodml", "feast")}
-    feast_version = subprocess.run(
-        [args.feast_python, "-c", "import feast; print(feast.__version__)"],
-        capture_output=True, text=True,
-    ).stdout.strip() if Path(args.feast_python).exists() else None
+    feast_version = (
+        subprocess.run(  # noqa: S603 - the Feast venv's own python
+            [args.feast_python, "-c", "import feast; print(feast.__version__)"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if Path(args.feast_python).exists()
+        else None
+    )
     report = {
-        "workload": {"events_per_view": events, "views": N_VIEWS, "features": N_VIEWS * N_FEATS,
-                     "entity_rows": entities, "users": users, "online_calls": calls},
-        "versions": {"duckdb": duckdb.__version__, "redis-py": redis.__version__,
-                     "feast": feast_version, "python": sys.version.split()[0]},
-        "prodml": prodml, "feast": feast, "checks": checks,
+        "workload": {
+            "events_per_view": events,
+            "views": N_VIEWS,
+            "features": N_VIEWS * N_FEATS,
+            "entity_rows": entities,
+            "users": users,
+            "online_calls": calls,
+        },
+        "versions": {
+            "duckdb": duckdb.__version__,
+            "redis-py": redis.__version__,
+            "feast": feast_version,
+            "python": sys.version.split()[0],
+        },
+        "prodml": prodml,
+        "feast": feast,
+        "checks": checks,
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, default=str))
@@ -423,10 +485,26 @@ def _print(r: dict[str, Any]) -> None:
         ("output size (MiB)", ph["output_bytes"] * mb, (fh.get("output_bytes") or 0) * mb),
         ("materialize sqlite (s)", p["materialize_sqlite_s"], f.get("materialize_sqlite_s")),
         ("materialize redis (s)", p.get("materialize_redis_s"), f.get("materialize_redis_s")),
-        ("online sqlite p50 (us)", p["online_sqlite"]["p50_us"], f.get("online_sqlite", {}).get("p50_us")),
-        ("online sqlite p99 (us)", p["online_sqlite"]["p99_us"], f.get("online_sqlite", {}).get("p99_us")),
-        ("online redis p50 (us)", p.get("online_redis", {}).get("p50_us"), f.get("online_redis", {}).get("p50_us")),
-        ("online redis p99 (us)", p.get("online_redis", {}).get("p99_us"), f.get("online_redis", {}).get("p99_us")),
+        (
+            "online sqlite p50 (us)",
+            p["online_sqlite"]["p50_us"],
+            f.get("online_sqlite", {}).get("p50_us"),
+        ),
+        (
+            "online sqlite p99 (us)",
+            p["online_sqlite"]["p99_us"],
+            f.get("online_sqlite", {}).get("p99_us"),
+        ),
+        (
+            "online redis p50 (us)",
+            p.get("online_redis", {}).get("p50_us"),
+            f.get("online_redis", {}).get("p50_us"),
+        ),
+        (
+            "online redis p99 (us)",
+            p.get("online_redis", {}).get("p99_us"),
+            f.get("online_redis", {}).get("p99_us"),
+        ),
     ]
     for name, a, b in rows:
         fa = f"{a:,.2f}" if a is not None else "-"
@@ -437,8 +515,10 @@ def _print(r: dict[str, Any]) -> None:
         bare = p.get(f"bare_{kind}")
         mine = p.get(f"online_{kind}")
         if bare and mine:
-            print(f"online {kind} p50 vs bare {kind} read: {mine['p50_us'] / bare['p50_us']:.2f}x "
-                  f"(bare p50 {bare['p50_us']:.1f} us, p99 {bare['p99_us']:.1f} us)")
+            print(
+                f"online {kind} p50 vs bare {kind} read: {mine['p50_us'] / bare['p50_us']:.2f}x "
+                f"(bare p50 {bare['p50_us']:.1f} us, p99 {bare['p99_us']:.1f} us)"
+            )
     for name, c in r["checks"].items():
         print(f"{name} vs brute force: {c}")
     if "error" in f:

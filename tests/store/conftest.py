@@ -19,8 +19,9 @@ from prodml.testing.registry import service_url
 
 pytest.importorskip("duckdb", reason="the store tests need the 'store' extra")
 
-from prodml.store import Entity, FeatureStore, FeatureView  # noqa: E402
-from tests.registry.conftest import postgres_url  # noqa: E402, F401 - the shared fixture
+from tests.registry.conftest import postgres_url  # noqa: F401 - the shared fixture
+
+from prodml.store import Entity, FeatureStore, FeatureView
 
 REDIS_HINT = "pip install 'prodml[redis]' and start redis-server, e.g. `source .ci/services.sh`"
 

@@ -23,7 +23,9 @@ def _data(n: int, users: int, seed: int = 0) -> tuple[pa.Table, pd.DataFrame]:
     rows = pa.table(
         {
             "user_id": rng.integers(0, users, n),
-            "event_at": pa.array(pd.to_datetime(event, unit="s", utc=True), pa.timestamp("us", tz="UTC")),
+            "event_at": pa.array(
+                pd.to_datetime(event, unit="s", utc=True), pa.timestamp("us", tz="UTC")
+            ),
             "created_at": pa.array(
                 pd.to_datetime(event + rng.integers(0, 7_200, n), unit="s", utc=True),
                 pa.timestamp("us", tz="UTC"),
@@ -43,11 +45,22 @@ def _data(n: int, users: int, seed: int = 0) -> tuple[pa.Table, pd.DataFrame]:
 
 def _store(path: Path, rows: pa.Table, **options) -> FeatureStore:
     store = FeatureStore.local(path, offline_options=options or None)
-    source = store.offline_store.write_source("big", rows, timestamp="event_at",
-                                              created="created_at")
+    source = store.offline_store.write_source(
+        "big", rows, timestamp="event_at", created="created_at"
+    )
     user = Entity("user", keys=["user_id"])
-    store.apply([user, FeatureView("big", entity=user, source=source,
-                                   features=[f"f{i}" for i in range(4)], ttl=timedelta(days=7))])
+    store.apply(
+        [
+            user,
+            FeatureView(
+                "big",
+                entity=user,
+                source=source,
+                features=[f"f{i}" for i in range(4)],
+                ttl=timedelta(days=7),
+            ),
+        ]
+    )
     return store
 
 
@@ -62,7 +75,8 @@ def test_out_of_core_equals_in_memory(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(got, expected)
     out = tmp_path / "train.parquet"
     to_file = small.historical(entity_df, refs, output=out)
-    assert to_file.path == str(out) and to_file.num_rows == len(entity_df)
+    assert to_file.path == str(out)
+    assert to_file.num_rows == len(entity_df)
     pd.testing.assert_frame_equal(to_file.to_pandas(), expected)
     assert to_file.fingerprint == small.historical(entity_df, refs).fingerprint
     assert not list((tmp_path).glob(".train.parquet.parts"))  # scratch files removed
@@ -71,7 +85,7 @@ def test_out_of_core_equals_in_memory(tmp_path: Path) -> None:
 def test_running_out_of_memory_is_a_clear_error(tmp_path: Path) -> None:
     rows, entity_df = _data(200_000, 5_000)
     store = _store(tmp_path, rows, memory_limit="8MB", partitions=1)
-    with pytest.raises(ConfigError, match="ran out of memory.*memory_limit") as err:
+    with pytest.raises(ConfigError, match=r"ran out of memory.*memory_limit") as err:
         store.historical(entity_df, ["big:f0"])
     assert err.value.parameter == "memory_limit"
 
@@ -80,7 +94,10 @@ def test_running_out_of_memory_is_a_clear_error(tmp_path: Path) -> None:
 def client():
     distributed = pytest.importorskip("distributed", reason="needs the 'dask' extra")
     cluster = distributed.LocalCluster(
-        n_workers=1, processes=True, threads_per_worker=2, dashboard_address=":0",
+        n_workers=1,
+        processes=True,
+        threads_per_worker=2,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
     )
     c = distributed.Client(cluster)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests.store.conftest import T0, H
 
 from prodml.errors import ConfigError, SchemaError
 from prodml.store import FeatureStore
-from tests.store.conftest import H, T0
 
 REFS = ["txn:amount", "txn:n_txn", "txn:country"]
 
@@ -22,8 +22,9 @@ def served_log(store: FeatureStore, n: int = 60) -> pd.DataFrame:
     for t, u in zip(times, users, strict=True):  # in time order, as a service serves
         if t > max(store.watermarks().values(), default=T0 - H):
             store.materialize(t)
-        rows.append({"user_id": u, "event_timestamp": t,
-                     **store.online({"user_id": u}, REFS, at=t)})
+        rows.append(
+            {"user_id": u, "event_timestamp": t, **store.online({"user_id": u}, REFS, at=t)}
+        )
     return pd.DataFrame(rows)
 
 
@@ -33,7 +34,8 @@ def test_served_values_equal_the_offline_recompute(store: FeatureStore) -> None:
     assert report.ok, report.to_frame()
     assert [f.feature for f in report.features] == REFS
     assert all(f.mismatches == 0 and f.rows == len(log) for f in report.features)
-    assert report.drift is not None and report.drift.drifted_columns == []
+    assert report.drift is not None
+    assert report.drift.drifted_columns == []
 
 
 def test_mismatches_are_counted_per_feature_and_drift_is_tested(store: FeatureStore) -> None:
@@ -44,11 +46,13 @@ def test_mismatches_are_counted_per_feature_and_drift_is_tested(store: FeatureSt
     bad.loc[9, "n_txn"] = None
     report = store.skew(bad)
     assert not report.ok
-    assert report["txn:amount"].mismatches == 2 and report["txn:amount"].first_row == 3
+    assert report["txn:amount"].mismatches == 2
+    assert report["txn:amount"].first_row == 3
     assert report["amount"].mismatch_rate == pytest.approx(2 / len(bad))
     assert report["txn:country"].mismatches == 1
     n_txn = report["txn:n_txn"]
-    assert n_txn.mismatches == 1 and n_txn.served_nulls == n_txn.offline_nulls + 1
+    assert n_txn.mismatches == 1
+    assert n_txn.served_nulls == n_txn.offline_nulls + 1
     assert report.mismatched_features == REFS
     frame = report.to_frame()
     assert list(frame["mismatches"]) == [2, 1, 1]
@@ -71,8 +75,9 @@ def test_a_registered_model_traces_to_the_view_definitions_and_data(
     from prodml.registry import ModelRegistry
     from prodml.schema import Schema
 
-    entity_df = pd.DataFrame({"user_id": [1, 2, 1], "event_timestamp": [T0 + H, T0 + 2 * H,
-                                                                         T0 + 5 * H]})
+    entity_df = pd.DataFrame(
+        {"user_id": [1, 2, 1], "event_timestamp": [T0 + H, T0 + 2 * H, T0 + 5 * H]}
+    )
     train = store.historical(entity_df, REFS)
     registry = ModelRegistry.local(tmp_path / "registry")
     mv = registry.register("churn", Schema([]), lineage=train.lineage(code_version="abc"))

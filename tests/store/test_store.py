@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
 import pytest
+from tests.store.conftest import T0, H
 
 from prodml.errors import ConfigError, SchemaError
 from prodml.schema import Column
 from prodml.store import Entity, EntityNotFoundError, FeatureStore, FeatureView, Source
-from tests.store.conftest import H, T0
 
 REFS = ["txn:amount", "txn:n_txn", "txn:flagged", "txn:country", "txn:last_seen"]
 
@@ -46,14 +46,16 @@ def test_online_is_typed_per_schema_and_equals_historical(store: FeatureStore) -
         "last_seen": T0 + 3 * H,
     }
     assert [type(v) for v in row.values()] == [float, int, bool, str, datetime]
-    assert row["last_seen"] == hist["last_seen"] and row["amount"] == hist["amount"]
+    assert row["last_seen"] == hist["last_seen"]
+    assert row["amount"] == hist["amount"]
     assert row.missing == ()
 
 
 def test_online_reports_missing_and_expired_entities(store: FeatureStore) -> None:
     store.materialize(T0 + 31 * H)
     row = store.online({"user_id": 7}, ["txn:amount"], at=T0 + 31 * H)
-    assert row == {"amount": None} and row.missing == ("txn:amount",)
+    assert row == {"amount": None}
+    assert row.missing == ("txn:amount",)
     # User 2's only value is from +1h; the ttl is two days.
     expired = store.online({"user_id": 2}, ["txn:amount"], at=T0 + 50 * H)
     assert expired.missing == ("txn:amount",)
@@ -80,8 +82,9 @@ def test_online_async(store: FeatureStore) -> None:
 def test_a_changed_view_hides_values_of_the_old_definition(store: FeatureStore) -> None:
     store.materialize(T0 + 5 * H)
     old = store.view("txn")
-    narrower = FeatureView("txn", entity=old.entity, source=old.source,
-                           features=["amount", "n_txn"], ttl=old.ttl)
+    narrower = FeatureView(
+        "txn", entity=old.entity, source=old.source, features=["amount", "n_txn"], ttl=old.ttl
+    )
     assert store.apply([narrower]) == {"txn": "updated"}
     row = store.online({"user_id": 1}, ["txn:amount"], at=T0 + 5 * H)
     assert row.missing == ("txn:amount",)  # written under the old definition
@@ -148,16 +151,31 @@ def test_unknown_or_malformed_references(store: FeatureStore, refs, match) -> No
     ("df", "column", "match"),
     [
         (pd.DataFrame({"user_id": [1]}), "event_timestamp", "no timestamp column"),
-        (pd.DataFrame({"user_id": [1], "event_timestamp": [datetime(2024, 1, 1)]}),
-         "event_timestamp", "naive"),
-        (pd.DataFrame({"user_id": [1], "event_timestamp": ["2024-01-01"]}),
-         "event_timestamp", "must hold timestamps"),
+        (
+            pd.DataFrame({"user_id": [1], "event_timestamp": [datetime(2024, 1, 1)]}),
+            "event_timestamp",
+            "naive",
+        ),
+        (
+            pd.DataFrame({"user_id": [1], "event_timestamp": ["2024-01-01"]}),
+            "event_timestamp",
+            "must hold timestamps",
+        ),
         (pd.DataFrame({"user_id": ["1"], "event_timestamp": [T0]}), "user_id", "int keys"),
         (pd.DataFrame({"user_id": [1.0], "event_timestamp": [T0]}), "user_id", "int keys"),
         (pd.DataFrame({"uid": [1], "event_timestamp": [T0]}), "user_id", "no key column"),
-        (pd.DataFrame({"user_id": [1], "event_timestamp": [T0, ]}).assign(
-            event_timestamp=pd.Series([pd.NaT], dtype="datetime64[us, UTC]")),
-         "event_timestamp", "null"),
+        (
+            pd.DataFrame(
+                {
+                    "user_id": [1],
+                    "event_timestamp": [
+                        T0,
+                    ],
+                }
+            ).assign(event_timestamp=pd.Series([pd.NaT], dtype="datetime64[us, UTC]")),
+            "event_timestamp",
+            "null",
+        ),
     ],
 )
 def test_bad_entity_frames_name_the_column(store: FeatureStore, df, column, match) -> None:
@@ -173,8 +191,11 @@ def test_bad_entity_frame_type(store: FeatureStore) -> None:
 
 @pytest.mark.parametrize(
     ("entity", "match"),
-    [({"user_id": "1"}, "int keys, got str"), ({"user_id": True}, "int keys, got bool"),
-     ({"uid": 1}, "needs key 'user_id'")],
+    [
+        ({"user_id": "1"}, "int keys, got str"),
+        ({"user_id": True}, "int keys, got bool"),
+        ({"uid": 1}, "needs key 'user_id'"),
+    ],
 )
 def test_bad_online_keys(store: FeatureStore, entity, match) -> None:
     with pytest.raises(SchemaError, match=match):
@@ -198,8 +219,12 @@ def test_apply_refuses_duplicates_and_strangers(store: FeatureStore) -> None:
 
 def test_apply_names_every_missing_source_column(store: FeatureStore) -> None:
     view = store.view("txn")
-    bad = FeatureView("bad", entity=view.entity, features=["amount", "nope"],
-                      source=Source.parquet(view.source.path, timestamp="when"))
+    bad = FeatureView(
+        "bad",
+        entity=view.entity,
+        features=["amount", "nope"],
+        source=Source.parquet(view.source.path, timestamp="when"),
+    )
     with pytest.raises(SchemaError) as err:
         store.apply([bad])
     assert err.value.columns == ["when", "nope"]
@@ -208,8 +233,9 @@ def test_apply_names_every_missing_source_column(store: FeatureStore) -> None:
 def test_entity_key_type_mismatch_between_views(store: FeatureStore) -> None:
     rows = pa.table({"user_id": ["a"], "event_at": [T0], "score": [1.0]})
     source = store.offline_store.write_source("strkeys", rows, timestamp="event_at")
-    view = FeatureView("scores", entity=Entity("user", keys=["user_id"]), source=source,
-                       features=["score"])
+    view = FeatureView(
+        "scores", entity=Entity("user", keys=["user_id"]), source=source, features=["score"]
+    )
     with pytest.raises(SchemaError, match="key type mismatch") as err:
         store.apply([view])
     assert err.value.column == "user_id"
@@ -217,24 +243,30 @@ def test_entity_key_type_mismatch_between_views(store: FeatureStore) -> None:
 
 def test_declared_feature_types_are_checked(store: FeatureStore) -> None:
     view = store.view("txn")
-    wrong = FeatureView("typed", entity=view.entity, source=view.source,
-                        features=[Column("country", "float")])
+    wrong = FeatureView(
+        "typed", entity=view.entity, source=view.source, features=[Column("country", "float")]
+    )
     with pytest.raises(SchemaError, match="declared float"):
         store.apply([wrong])
 
 
 def test_a_view_for_another_backend_is_refused(store: FeatureStore) -> None:
     view = store.view("txn")
-    sql = view.model_copy(update={"name": "sqlview", "source": Source.sql(
-        "txn", timestamp="event_at")})
+    sql = view.model_copy(
+        update={"name": "sqlview", "source": Source.sql("txn", timestamp="event_at")}
+    )
     with pytest.raises(ConfigError, match="reads \\['parquet'\\]"):
         store.apply([sql])
 
 
 def test_missing_source_files(store: FeatureStore, tmp_path) -> None:
     view = store.view("txn")
-    gone = view.model_copy(update={"name": "gone", "source": Source.parquet(
-        str(tmp_path / "none" / "*.parquet"), timestamp="event_at")})
+    gone = view.model_copy(
+        update={
+            "name": "gone",
+            "source": Source.parquet(str(tmp_path / "none" / "*.parquet"), timestamp="event_at"),
+        }
+    )
     with pytest.raises(ConfigError, match="DuckDB cannot read"):
         store.apply([gone])
 
@@ -250,8 +282,13 @@ def test_missing_source_files(store: FeatureStore, tmp_path) -> None:
     ],
 )
 def test_bad_definitions(kwargs, match) -> None:
-    args = {"name": "v", "entity": Entity("user", keys=["user_id"]),
-            "source": Source.parquet("x/", timestamp="t"), "features": ["x"], **kwargs}
+    args = {
+        "name": "v",
+        "entity": Entity("user", keys=["user_id"]),
+        "source": Source.parquet("x/", timestamp="t"),
+        "features": ["x"],
+        **kwargs,
+    }
     with pytest.raises(ConfigError, match=match):
         FeatureView(args.pop("name"), **args)
 
@@ -270,10 +307,14 @@ def test_bad_sources_and_entities() -> None:
 
 
 def test_definitions_round_trip() -> None:
-    view = FeatureView("v", entity=Entity("user", keys=["user_id"], description="people"),
-                       source=Source.parquet("x/", timestamp="t", created="c", timezone="UTC"),
-                       features=[Column("x", "float"), Column("n", "int")],
-                       ttl=timedelta(hours=5, microseconds=3), tags={"team": "risk"})
+    view = FeatureView(
+        "v",
+        entity=Entity("user", keys=["user_id"], description="people"),
+        source=Source.parquet("x/", timestamp="t", created="c", timezone="UTC"),
+        features=[Column("x", "float"), Column("n", "int")],
+        ttl=timedelta(hours=5, microseconds=3),
+        tags={"team": "risk"},
+    )
     d = json.loads(json.dumps(view.to_dict()))
     assert FeatureView.from_dict(d) == view
     assert FeatureView.from_dict(d).fingerprint == view.fingerprint

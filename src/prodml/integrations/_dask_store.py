@@ -24,6 +24,7 @@ _FEATURE = "prodml.integrations.dask.historical"
 
 def _partition(
     part: pd.DataFrame,
+    *,
     offline: str,
     options: dict[str, Any],
     definitions: str,
@@ -97,25 +98,29 @@ def historical(
     from prodml.store import FeatureStore  # noqa: PLC0415
     from prodml.store._state import DEFINITIONS  # noqa: PLC0415
 
-    check_params("historical", {"store": store}, {"store": [TypeOf(FeatureStore, "a FeatureStore")]})
+    check_params(
+        "historical", {"store": store}, {"store": [TypeOf(FeatureStore, "a FeatureStore")]}
+    )
     if store.offline_url is None:
         raise ConfigError(
             "the workers open the offline store by URL: build the FeatureStore from a URL",
             parameter="store",
         )
     dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
-    frame = entity_df if isinstance(entity_df, dd.DataFrame) else dd.from_pandas(
-        entity_df, npartitions=1
+    frame = (
+        entity_df
+        if isinstance(entity_df, dd.DataFrame)
+        else dd.from_pandas(entity_df, npartitions=1)
     )
     definitions = store.online_store.get_state(DEFINITIONS) or ""
     store.historical(frame._meta, list(features), timestamp=timestamp, full_names=full_names)
-    args = (
-        store.offline_url,
-        dict(store.offline_options),
-        definitions,
-        list(features),
-        timestamp,
-        full_names,
-    )
-    meta = _partition(frame._meta, *args)
-    return frame.map_partitions(_partition, *args, meta=meta)
+    args = {
+        "offline": store.offline_url,
+        "options": dict(store.offline_options),
+        "definitions": definitions,
+        "features": list(features),
+        "timestamp": timestamp,
+        "full_names": full_names,
+    }
+    meta = _partition(frame._meta, **args)
+    return frame.map_partitions(_partition, meta=meta, **args)

@@ -23,8 +23,9 @@ Examples
 >>> rows = pa.table({"user_id": [1, 1], "at": [t(1), t(5)], "spend": [10.0, 20.0]})
 >>> source = store.offline_store.write_source("spend", rows, timestamp="at")
 >>> user = Entity("user", keys=["user_id"])
->>> view = FeatureView("spend", entity=user, source=source, features=["spend"],
-...                    ttl=timedelta(days=30))
+>>> view = FeatureView(
+...     "spend", entity=user, source=source, features=["spend"], ttl=timedelta(days=30)
+... )
 >>> store.apply([user, view])
 {'user': 'created', 'spend': 'created'}
 >>> entity_df = pd.DataFrame({"user_id": [1, 1], "event_timestamp": [t(3), t(6)]})

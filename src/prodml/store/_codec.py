@@ -167,7 +167,7 @@ def entity_table(
     for entity in entities:
         try:
             cols.update(key_columns(entity, table, what=what))
-        except SchemaError as err:
+        except SchemaError as err:  # noqa: PERF203 - one error lists every entity's problems
             problems.extend(err.problems)
     if problems:
         raise SchemaError(problems=problems)
@@ -228,4 +228,3 @@ def decoders(schema: Schema) -> list[Callable[[Any], Any] | None]:
         else:
             out.append(None)
     return out
-

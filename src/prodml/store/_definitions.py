@@ -138,7 +138,7 @@ class Source(_Model):
     Build one with :meth:`parquet` (read by the DuckDB offline store) or :meth:`sql`
     (a table in the PostgreSQL offline store).
 
-    Parameters
+    Attributes
     ----------
     kind
         ``"parquet"`` or ``"sql"``.
@@ -216,7 +216,7 @@ def _fspath(path: object) -> str:
     import os  # noqa: PLC0415 - only for os.fspath of a PathLike
 
     if isinstance(path, str | os.PathLike):
-        return os.fspath(path)  # type: ignore[return-value]
+        return os.fspath(path)
     return path  # type: ignore[return-value]  # pydantic reports the wrong type
 
 
@@ -296,8 +296,10 @@ class FeatureView(_Model):
         if features is not _UNSET:
             if isinstance(features, Schema):
                 features = list(features.columns)
-            if isinstance(features, list | tuple) and features and all(
-                isinstance(f, Column) for f in features
+            if (
+                isinstance(features, list | tuple)
+                and features
+                and all(isinstance(f, Column) for f in features)
             ):
                 data.setdefault("schema", Schema(list(features)))
                 features = [f.name for f in features]
@@ -316,7 +318,7 @@ class FeatureView(_Model):
         dupes = sorted({f for f in self.features if self.features.count(f) > 1})
         if dupes:
             raise ValueError(f"feature names repeat: {dupes}")
-        reserved = {*self.entity.keys, self.source.timestamp, self.source.created}
+        reserved = {*self.entity.keys, self.source.timestamp, self.source.created or ""}
         clash = sorted(reserved & set(self.features))
         if clash:
             raise ValueError(f"features {clash} are also key or timestamp columns")
@@ -328,8 +330,9 @@ class FeatureView(_Model):
             )
         return self
 
+    # Shadows pydantic's deprecated classmethod schema(): the contract name for features.
     @property
-    def schema(self) -> Schema | None:
+    def schema(self) -> Schema | None:  # type: ignore[override]
         """The features' :class:`~prodml.schema.Schema`; resolved from the source at apply."""
         return self.schema_
 

@@ -191,8 +191,12 @@ class DuckDBOfflineStore(OfflineStore):
         on_s = " AND ".join(f"s.{_sql.ident(c)} = j.{_sql.ident(c)}" for c in keys)
         ttl = _sql.ttl_interval(view)
         cols = ", ".join(
-            (f"CASE WHEN m.__e >= m.__ts - {ttl} THEN m.{_sql.ident(f)} END" if ttl
-             else f"m.{_sql.ident(f)}") + f" AS {_sql.ident(c)}"
+            (
+                f"CASE WHEN m.__e >= m.__ts - {ttl} THEN m.{_sql.ident(f)} END"
+                if ttl
+                else f"m.{_sql.ident(f)}"
+            )
+            + f" AS {_sql.ident(c)}"
             for f, c in zip(q.features, q.columns, strict=True)
         )
         ent_keys = ", ".join(f"ent.{_sql.ident(c)}" for c in keys)
@@ -336,8 +340,17 @@ def _hash(view: FeatureView, prefix: str) -> str:
     return f"hash({', '.join(parts)})"
 
 
-_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20,
-          "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "b": 1,
+    "kb": 1e3,
+    "mb": 1e6,
+    "gb": 1e9,
+    "tb": 1e12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 
 
 def _bytes(size: str) -> int:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from prodml._params import Interval, check_params
 from prodml.errors import ConfigError
-from prodml.store import _codec, _state
 from prodml.schema import Schema
+from prodml.store import _codec, _state
 from prodml.store._time import micros
 from prodml.store.online import OnlineRecord
 

@@ -159,15 +159,12 @@ class PostgresOfflineStore(OfflineStore):
                         value = f"CASE WHEN s{i}.__e >= ent.__ts - {ttl} THEN {value} END"
                     select.append(f"{value} AS {_sql.ident(c)}")
             cur.execute(
-                f"SELECT {', '.join(select)} FROM __entity ent {' '.join(joins)} "
-                "ORDER BY ent.__row"
+                f"SELECT {', '.join(select)} FROM __entity ent {' '.join(joins)} ORDER BY ent.__row"
             )
             rows_out = cur.fetchall()
             names = [d.name for d in cur.description]
         columns = list(zip(*rows_out, strict=True)) if rows_out else [() for _ in names]
-        table = pa.table(
-            {n: pa.array(list(col)) for n, col in zip(names, columns, strict=True)}
-        )
+        table = pa.table({n: pa.array(list(col)) for n, col in zip(names, columns, strict=True)})
         if output is not None:
             import pyarrow.parquet as pq  # noqa: PLC0415 - only for file output
 

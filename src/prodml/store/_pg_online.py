@@ -19,9 +19,11 @@ from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 __all__ = ["PostgresOnlineStore", "connect"]
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS prodml_online (key TEXT NOT NULL, view TEXT NOT NULL, "
-    "version TEXT NOT NULL, event_us BIGINT NOT NULL, created_us BIGINT NOT NULL, "
-    "payload TEXT NOT NULL, PRIMARY KEY (key, view))",
+    (
+        "CREATE TABLE IF NOT EXISTS prodml_online (key TEXT NOT NULL, view TEXT NOT NULL, "
+        "version TEXT NOT NULL, event_us BIGINT NOT NULL, created_us BIGINT NOT NULL, "
+        "payload TEXT NOT NULL, PRIMARY KEY (key, view))"
+    ),
     "CREATE TABLE IF NOT EXISTS prodml_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
@@ -30,9 +32,7 @@ def connect(url: str, feature: str) -> Any:
     """A psycopg connection (autocommit) for a ``postgresql[+psycopg]://`` URL."""
     scheme, sep, rest = url.partition("://") if isinstance(url, str) else ("", "", "")
     if not sep or scheme.lower() not in ("postgresql", "postgresql+psycopg", "postgres"):
-        raise ConfigError(
-            f"not a postgresql:// URL: {redact(str(url))[:60]!r}", parameter="url"
-        )
+        raise ConfigError(f"not a postgresql:// URL: {redact(str(url))[:60]!r}", parameter="url")
     psycopg = require("psycopg", extra="postgres", feature=feature)
     try:
         return psycopg.connect(f"postgresql://{rest}", autocommit=True)

@@ -18,9 +18,11 @@ from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 __all__ = ["SQLiteOnlineStore"]
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS prodml_online (key TEXT NOT NULL, view TEXT NOT NULL, "
-    "version TEXT NOT NULL, event_us INTEGER NOT NULL, created_us INTEGER NOT NULL, "
-    "payload TEXT NOT NULL, PRIMARY KEY (key, view)) WITHOUT ROWID",
+    (
+        "CREATE TABLE IF NOT EXISTS prodml_online (key TEXT NOT NULL, view TEXT NOT NULL, "
+        "version TEXT NOT NULL, event_us INTEGER NOT NULL, created_us INTEGER NOT NULL, "
+        "payload TEXT NOT NULL, PRIMARY KEY (key, view)) WITHOUT ROWID"
+    ),
     "CREATE TABLE IF NOT EXISTS prodml_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 UPSERT = (

@@ -137,7 +137,7 @@ class Watermark:
     runs: tuple[MaterializeRun, ...] = field(default_factory=tuple)
 
     def with_run(self, run: MaterializeRun, version: str) -> Watermark:
-        """This record after ``run`` (the watermark never moves back)."""
+        """The record after ``run`` (the watermark never moves back)."""
         same = version == self.version
         end = max(self.end_us, run.end_us) if same else run.end_us
         runs = ((*self.runs, run) if same else (run,))[-_MAX_RUNS:]

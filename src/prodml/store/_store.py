@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -11,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -26,7 +25,7 @@ from prodml.store._time import micros
 from prodml.store._training import TrainingSet
 from prodml.store.backends import offline_store_for, online_store_for
 from prodml.store.offline import OfflineStore, ViewQuery
-from prodml.store.online import OnlineRecord, OnlineStore
+from prodml.store.online import OnlineStore
 
 __all__ = ["EntityNotFoundError", "FeatureStore", "OnlineRow"]
 
@@ -232,35 +231,35 @@ class FeatureStore:
         new_entities: dict[str, Entity] = {}
         new_views: dict[str, FeatureView] = {}
         for obj in objects:
-            target: dict[str, Any]
-            if isinstance(obj, Entity):
-                target, kind = new_entities, "entity"
-            elif isinstance(obj, FeatureView):
-                target, kind = new_views, "feature view"
-            else:
+            if not isinstance(obj, Entity | FeatureView):
                 raise ConfigError(
                     f"apply takes Entity and FeatureView objects, got {type(obj).__name__}",
                     parameter="objects",
                 )
-            if obj.name in target:
+            kind = "entity" if isinstance(obj, Entity) else "feature view"
+            if obj.name in (new_entities if isinstance(obj, Entity) else new_views):
                 raise ConfigError(
                     f"duplicate definitions: {kind} {obj.name!r} is given twice",
                     parameter="objects",
                 )
-            target[obj.name] = obj
+            if isinstance(obj, Entity):
+                new_entities[obj.name] = obj
+            else:
+                new_views[obj.name] = obj
         with self._lock:
             self._refresh()
             entities = dict(self._entities)
             views = dict(self._views)
             status: dict[str, str] = {}
-            for name, entity in new_entities.items():
+            for name, given in new_entities.items():
                 old = entities.get(name)
-                if old is not None and entity.dtypes is None:
-                    entity = entity.model_copy(update={"dtypes": old.dtypes})
+                entity = given
+                if old is not None and given.dtypes is None:
+                    entity = given.model_copy(update={"dtypes": old.dtypes})
                 status[name] = "unchanged" if old == entity else "updated" if old else "created"
                 entities[name] = entity
-            for name, view in new_views.items():
-                view = self._resolve(view, entities)
+            for name, new in new_views.items():
+                view = self._resolve(new, entities)
                 entities[view.entity.name] = view.entity
                 old_view = views.get(name)
                 status[name] = (
@@ -288,15 +287,15 @@ class FeatureStore:
         known = entities.get(view.entity.name)
         given = view.entity
         if known is not None:
-            if (known.keys, known.description) != (given.keys, given.description) or (
-                given.dtypes is not None and given.dtypes != known.dtypes
-            ):
-                if known.dtypes is None or given.keys != known.keys:
-                    raise ConfigError(
-                        f"view {view.name!r} uses an entity {given.name!r} that differs from "
-                        f"the one applied: keys {list(given.keys)} vs {list(known.keys)}",
-                        parameter="objects",
-                    )
+            if (
+                (known.keys, known.description) != (given.keys, given.description)
+                or (given.dtypes is not None and given.dtypes != known.dtypes)
+            ) and (known.dtypes is None or given.keys != known.keys):
+                raise ConfigError(
+                    f"view {view.name!r} uses an entity {given.name!r} that differs from "
+                    f"the one applied: keys {list(given.keys)} vs {list(known.keys)}",
+                    parameter="objects",
+                )
             view = view.model_copy(update={"entity": known})
         resolved = self.offline_store.resolve(view)
         if known is not None and known.dtypes is not None and resolved.entity != known:
@@ -550,8 +549,8 @@ class FeatureStore:
         single = type(entity) is dict or isinstance(entity, Mapping)
         if not single and not isinstance(entity, Sequence):
             raise ConfigError("entity must be a mapping or a list of mappings", parameter="entity")
-        records: Sequence[Mapping[str, Any]] = [entity] if single else entity  # type: ignore[list-item]
-        pairs = []
+        records = cast("Sequence[Mapping[str, Any]]", [entity] if single else entity)
+        pairs: list[tuple[str, str]] = []
         for rec in records:
             keys = [_codec.record_key(e, rec) for e in plan.entities]
             pairs.extend((v.name, keys[v.entity]) for v in plan.views)
@@ -574,13 +573,13 @@ class FeatureStore:
                     continue
                 values = loads(hit.payload)
                 if v.whole:
-                    row.update(zip(v.columns, values))
+                    row.update(zip(v.columns, values, strict=False))
                 elif v.decoders is None:
-                    row.update(zip(v.columns, [values[i] for i in v.indices]))
+                    row.update(zip(v.columns, [values[i] for i in v.indices], strict=False))
                 else:
                     row.update(
                         (c, values[i] if d is None else d(values[i]))
-                        for c, i, d in zip(v.columns, v.indices, v.decoders)
+                        for c, i, d in zip(v.columns, v.indices, v.decoders, strict=False)
                     )
             if absent:
                 if how == "error":
@@ -645,7 +644,9 @@ class FeatureStore:
         missing = [c for c in columns if c not in log.columns]
         if missing:
             raise SchemaError(
-                problems=[SchemaProblem(c, "missing", "served_log has no such column") for c in missing]
+                problems=[
+                    SchemaProblem(c, "missing", "served_log has no such column") for c in missing
+                ]
             )
         keys = {k for q in queries for k in q.view.entity.keys}
         base = log[[c for c in log.columns if c in keys or c == timestamp]]
@@ -684,8 +685,9 @@ def _write_joined(
         source = pq.ParquetFile(scratch)
         batches = source.iter_batches(batch_size=65_536)
         done = 0
-        with pq.ParquetWriter(out, _joined(table.slice(0, 0), source.schema_arrow.empty_table(),
-                                           queries).schema) as writer:
+        with pq.ParquetWriter(
+            out, _joined(table.slice(0, 0), source.schema_arrow.empty_table(), queries).schema
+        ) as writer:
             for batch in batches:
                 part = table.slice(done, batch.num_rows)
                 writer.write_table(_joined(part, pa.Table.from_batches([batch]), queries))

@@ -99,7 +99,5 @@ def _naive(column: str, what: str) -> SchemaError:
 
 def _not_ts(column: str, got: str, what: str) -> SchemaError:
     return SchemaError(
-        problems=[
-            SchemaProblem(column, "type", f"{what} column must hold timestamps, got {got}")
-        ]
+        problems=[SchemaProblem(column, "type", f"{what} column must hold timestamps, got {got}")]
     )

@@ -58,7 +58,7 @@ class TrainingSet:
     def num_rows(self) -> int:
         """Number of rows (one per entity row)."""
         if self._data is None:
-            return int(pq.ParquetFile(self.path).metadata.num_rows)  # type: ignore[arg-type]
+            return int(pq.ParquetFile(self.path).metadata.num_rows)
         return len(self._data) if isinstance(self._data, pd.DataFrame) else self._data.num_rows
 
     def to_pandas(self) -> pd.DataFrame:
@@ -90,8 +90,9 @@ class TrainingSet:
 
         Examples
         --------
-        >>> ts = TrainingSet(pa.table({"x": [1.0]}), features=["v:x"], columns=["x"],
-        ...                  views={"v": "ab12"})
+        >>> ts = TrainingSet(
+        ...     pa.table({"x": [1.0]}), features=["v:x"], columns=["x"], views={"v": "ab12"}
+        ... )
         >>> sorted(ts.lineage(code_version="c0ffee"))
         ['code_version', 'data_fingerprint', 'feature_views', 'features']
         """

@@ -124,7 +124,9 @@ def offline_store_for(url: str, **options: Any) -> OfflineStore:
     """Open the offline store for ``url`` (options go to the store's constructor)."""
     store = _load("offline", url)(url, **options)
     if not isinstance(store, OfflineStore):
-        raise ConfigError(f"backend for {redact(url)!r} is not an OfflineStore", parameter="offline")
+        raise ConfigError(
+            f"backend for {redact(url)!r} is not an OfflineStore", parameter="offline"
+        )
     return store
 
 
@@ -137,14 +139,24 @@ def online_store_for(url: str, **options: Any) -> OnlineStore:
 
 
 _PKG = "prodml.store"
-register_backend("duckdb", f"{_PKG}._duckdb.DuckDBOfflineStore", kind="offline",
-                 requires={"duckdb": "store"})
+register_backend(
+    "duckdb", f"{_PKG}._duckdb.DuckDBOfflineStore", kind="offline", requires={"duckdb": "store"}
+)
 register_backend("sqlite", f"{_PKG}._sqlite.SQLiteOnlineStore", kind="online")
 for _scheme in ("redis", "rediss"):
-    register_backend(_scheme, f"{_PKG}._redis.RedisOnlineStore", kind="online",
-                     requires={"redis": "redis"})
+    register_backend(
+        _scheme, f"{_PKG}._redis.RedisOnlineStore", kind="online", requires={"redis": "redis"}
+    )
 for _scheme in ("postgresql", "postgresql+psycopg", "postgres"):
-    register_backend(_scheme, f"{_PKG}._pg_offline.PostgresOfflineStore", kind="offline",
-                     requires={"psycopg": "postgres"})
-    register_backend(_scheme, f"{_PKG}._pg_online.PostgresOnlineStore", kind="online",
-                     requires={"psycopg": "postgres"})
+    register_backend(
+        _scheme,
+        f"{_PKG}._pg_offline.PostgresOfflineStore",
+        kind="offline",
+        requires={"psycopg": "postgres"},
+    )
+    register_backend(
+        _scheme,
+        f"{_PKG}._pg_online.PostgresOnlineStore",
+        kind="online",
+        requires={"psycopg": "postgres"},
+    )

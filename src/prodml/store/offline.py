@@ -66,11 +66,10 @@ class OfflineStore(abc.ABC):
     def latest(
         self, view: FeatureView, *, start_us: int | None, end_us: int, batch_rows: int = 65_536
     ) -> Iterator[pa.RecordBatch]:
-        """Per entity, the best row available at ``end`` among rows that became available
-        in ``(start, end]`` and are within ``ttl`` of ``end``.
+        """Per entity, the best row among those that became available in ``(start, end]``.
 
-        Batches hold the key columns, ``__e`` and ``__c`` (event and created time as
-        ``timestamp[us, UTC]``) and the view's features.
+        Only rows within ``ttl`` of ``end`` count. Batches hold the key columns, ``__e`` and
+        ``__c`` (event and created time as ``timestamp[us, UTC]``) and the view's features.
         """
 
     def write_source(
@@ -118,7 +117,9 @@ class OfflineStore(abc.ABC):
         for key in view.entity.keys:
             kind = _logical(by_name.get(key))
             if key not in by_name:
-                problems.append(SchemaProblem(key, "missing", f"key column is missing from {where}"))
+                problems.append(
+                    SchemaProblem(key, "missing", f"key column is missing from {where}")
+                )
             elif kind not in KEY_TYPES:
                 problems.append(
                     SchemaProblem(key, "type", f"keys must be int or string, {where} has {kind}")

@@ -51,7 +51,7 @@ def _times(draw: Any, n: int, zone: str) -> list[datetime]:
     return [(T0 + s * STEP).astimezone(z) for s in steps]
 
 
-@_st.composite
+@_st.composite  # type: ignore[untyped-decorator]
 def _view(draw: Any, index: int, keys: list[int]) -> ViewCase:
     n = draw(_st.integers(0, 14))
     ttl = draw(_st.sampled_from([None, STEP, 3 * STEP, 48 * STEP]))
@@ -76,7 +76,7 @@ def _view(draw: Any, index: int, keys: list[int]) -> ViewCase:
     return ViewCase(f"v{index}", ttl, created, pa.table(cols))
 
 
-@_st.composite
+@_st.composite  # type: ignore[untyped-decorator]
 def pit_cases(draw: Any, max_views: int = 3) -> PitCase:
     """A :class:`PitCase`: 1-``max_views`` views of the entity ``user_id`` (int)."""
     keys = draw(_st.lists(_st.integers(1, 5), min_size=1, max_size=3, unique=True))

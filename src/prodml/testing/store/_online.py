@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -35,7 +36,9 @@ class OnlineStoreConformance:
     """
 
     def test_round_trip_and_missing_keys(self, online_store: OnlineStore) -> None:
-        assert online_store.write("rt", [_rec("1", 10, payload="[1.5,null]"), _rec("s:x|y", 5)]) == 2
+        assert (
+            online_store.write("rt", [_rec("1", 10, payload="[1.5,null]"), _rec("s:x|y", 5)]) == 2
+        )
         got = online_store.read([("rt", "2"), ("rt", "1"), ("other", "1"), ("rt", "s:x|y")])
         assert got == [None, StoredValue("v1", 10, "[1.5,null]"), None, StoredValue("v1", 5, "[1]")]
 
@@ -55,9 +58,10 @@ class OnlineStoreConformance:
         assert online_store.read_one("ver", "k") == StoredValue("v2", 1, "[9]")
 
     def test_one_read_of_many_pairs_keeps_their_order(self, online_store: OnlineStore) -> None:
-        keys = [str(i) for i in range(300)] + ["é", "a:b", "[1,\"x\"]"]
-        online_store.write_all("many", [_rec(k, i, payload=f"[{i}]") for i, k in enumerate(keys)],
-                               batch=64)
+        keys = [str(i) for i in range(300)] + ["é", "a:b", '[1,"x"]']
+        online_store.write_all(
+            "many", [_rec(k, i, payload=f"[{i}]") for i, k in enumerate(keys)], batch=64
+        )
         pairs = [("many", k) for k in reversed(keys)] + [("many", "absent")]
         got = online_store.read(pairs)
         assert [g.payload if g else None for g in got] == [
@@ -85,9 +89,13 @@ class OnlineStoreConformance:
             fs.offline_store.close()
 
     def test_online_equals_historical_for_now(self, feature_store: FeatureStore) -> None:
-        @_hyp.settings(max_examples=20, deadline=None, derandomize=True,
-                       suppress_health_check=[_hyp.HealthCheck.too_slow])
-        @_hyp.given(case=pit_cases())
+        @_hyp.settings(  # type: ignore[untyped-decorator]
+            max_examples=20,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=[_hyp.HealthCheck.too_slow],
+        )
+        @_hyp.given(case=pit_cases())  # type: ignore[untyped-decorator]
         def check(case: PitCase) -> None:
             views = apply_case(feature_store, case)
             feature_store.materialize(NOW, views=[v.name for v, _ in views])
@@ -101,15 +109,21 @@ class OnlineStoreConformance:
                 assert rows_equal(dict(row), expected), (keys[i], dict(row), expected)
                 missing_refs = {r for r in refs if expected[r.split(":")[1]] is None}
                 assert set(row.missing) == missing_refs
-                assert all(type(v) is float for k, v in row.items() if k[0] == "f" and v is not None)
+                assert all(
+                    type(v) is float for k, v in row.items() if k[0] == "f" and v is not None
+                )
                 assert all(type(v) is int for k, v in row.items() if k[0] == "g" and v is not None)
 
         check()
 
     def test_materialize_is_incremental_and_idempotent(self, feature_store: FeatureStore) -> None:
-        @_hyp.settings(max_examples=10, deadline=None, derandomize=True,
-                       suppress_health_check=[_hyp.HealthCheck.too_slow])
-        @_hyp.given(case=pit_cases(max_views=1))
+        @_hyp.settings(  # type: ignore[untyped-decorator]
+            max_examples=10,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=[_hyp.HealthCheck.too_slow],
+        )
+        @_hyp.given(case=pit_cases(max_views=1))  # type: ignore[untyped-decorator]
         def check(case: PitCase) -> None:
             [(view, _)] = apply_case(feature_store, case)
             mid = datetime(2024, 3, 9, 15, tzinfo=timezone.utc)
@@ -117,8 +131,9 @@ class OnlineStoreConformance:
             [run] = feature_store.materialize(NOW, views=[view.name])
             assert run.start_us is not None  # continued from the watermark
             assert feature_store.materialize(NOW, views=[view.name]) == []
-            again = feature_store.materialize(NOW, start=datetime(2024, 1, 1, tzinfo=timezone.utc),
-                                              views=[view.name])
+            again = feature_store.materialize(
+                NOW, start=datetime(2024, 1, 1, tzinfo=timezone.utc), views=[view.name]
+            )
             assert again[0].written == 0  # re-running a window changes nothing
             assert feature_store.watermarks()[view.name] == NOW
 
@@ -126,6 +141,6 @@ class OnlineStoreConformance:
 
 
 def _py(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and v != v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     return v.item() if hasattr(v, "item") else v

@@ -6,6 +6,7 @@ row. Used by the conformance suites, the property tests and the benchmark.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -73,6 +74,9 @@ def brute_force_historical(
         times = _micros(entity_df[timestamp], None)
         for i, ent in enumerate(entity_df.to_dict("records")):
             t = times[i]
+            if t is None:  # no time, no value
+                out[i].update(dict.fromkeys(view.features))
+                continue
             key = tuple(ent[k] for k in view.entity.keys)
             best = None
             # Rows of other entities can never match: scanning only this entity's rows is
@@ -101,9 +105,8 @@ def rows_equal(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def _same(x: Any, y: Any) -> bool:
-    nx = x is None or (isinstance(x, float) and x != x) or x is pd.NaT
-    ny = y is None or (isinstance(y, float) and y != y) or y is pd.NaT
+    nx = x is None or x is pd.NaT or (isinstance(x, float) and math.isnan(x))
+    ny = y is None or y is pd.NaT or (isinstance(y, float) and math.isnan(y))
     if nx or ny:
         return nx and ny
     return bool(x == y)
-
