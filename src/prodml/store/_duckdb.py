@@ -124,8 +124,7 @@ class DuckDBOfflineStore(OfflineStore):
         glob = str(p / "**" / "*.parquet") if p.is_dir() else source.path
         lit = glob.replace("'", "''")
         return (
-            f"read_parquet('{lit}', file_row_number = true, hive_partitioning = false, "
-            "union_by_name = true)"
+            f"read_parquet('{lit}', file_row_number = true, hive_partitioning = false)"
         )
 
     def _sql(self, query: str) -> Any:
@@ -158,17 +157,14 @@ class DuckDBOfflineStore(OfflineStore):
     ) -> str:
         """``__row`` and ``q``'s columns for every entity row, in ``__row`` order.
 
-        One sort: the source's rows by (key, availability) with a running maximum of
-        ``__k``, the (event, created) pair packed into one HUGEINT; the entity rows take
-        the maximum at their time (ASOF JOIN) and pick, among the rows with that pair
-        (all available at the same instant), the last in the source.
+        One sort: the source rows (at their availability instant) and the entity rows (just
+        after the source rows of the same instant) of each key, in time order, with a
+        running maximum of the event time; an entity row's maximum is the event time of its
+        value. The value is then the source row with that event time, available by then,
+        with the greatest (created, position): a hash join, not a second sort.
         """
         view = q.view
         keys = view.entity.keys
-        k = (
-            "(epoch_us(__e)::HUGEINT * 18446744073709551616 "
-            "+ epoch_us(__c)::HUGEINT + 4611686018427387904)"
-        )
         p, n = part
         where = ent_where = None
         if n > 1:
@@ -176,18 +172,11 @@ class DuckDBOfflineStore(OfflineStore):
             ent_where = f"{_hash(view, 'ent.')} % {n} = {p}"
         # Two scans: the sort sees keys and times only, the last join streams features.
         times = self._rows(view, lo_us=lo, hi_us=hi, features=(), where=where)
-        full = self._rows(view, lo_us=lo, hi_us=hi, features=q.features, where=where)
-        src = f"SELECT *, {k} AS __k FROM ({times}) AS r"
-        feats = f"SELECT *, {k} AS __k FROM ({full}) AS r"
+        # Pruning the feature scan would only shrink DuckDB's estimate of it, and a small
+        # estimate makes it the hash join's build side (a table of every feature row).
+        full = self._rows(view, features=q.features, where=where)
         ks = _sql.keys_sql(view)
-        if view.source.created is None:
-            timeline = f"SELECT {ks}, __a, __k AS __best FROM src"  # __k grows with __a
-        else:
-            timeline = (
-                f"SELECT {ks}, __a, max(__k) OVER (PARTITION BY {ks} ORDER BY __a RANGE "
-                "BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __best FROM src"
-            )
-        on_t = " AND ".join(f"ent.{_sql.ident(c)} = t.{_sql.ident(c)}" for c in keys)
+        ent_ks = ", ".join(f"ent.{_sql.ident(c)}" for c in keys)
         on_s = " AND ".join(f"s.{_sql.ident(c)} = j.{_sql.ident(c)}" for c in keys)
         ttl = _sql.ttl_interval(view)
         cols = ", ".join(
@@ -199,16 +188,23 @@ class DuckDBOfflineStore(OfflineStore):
             + f" AS {_sql.ident(c)}"
             for f, c in zip(q.features, q.columns, strict=True)
         )
-        ent_keys = ", ".join(f"ent.{_sql.ident(c)}" for c in keys)
+        timeline = (
+            f"SELECT {ks}, epoch_us(__a) * 2 AS __o, epoch_us(__e) AS __eu, "
+            f"NULL::BIGINT AS __row FROM ({times}) AS t UNION ALL "
+            f"SELECT {ent_ks}, epoch_us(ent.__ts) * 2 + 1, NULL::BIGINT, ent.__row "
+            "FROM __entity ent" + (f" WHERE {ent_where}" if ent_where else "")
+        )
         return (
-            f"WITH src AS ({src}), t AS ({timeline}), "
-            f"j AS (SELECT ent.__row, ent.__ts, {ent_keys}, t.__best FROM __entity ent "
-            f"ASOF LEFT JOIN t ON {on_t} AND ent.__ts >= t.__a"
-            + (f" WHERE {ent_where}" if ent_where else "")
-            + "), "
-            f"m AS (SELECT j.__row, j.__ts, s.* FROM j LEFT JOIN ({feats}) s ON {on_s} "
-            "AND s.__k = j.__best QUALIFY row_number() OVER (PARTITION BY j.__row "
-            "ORDER BY s.__pos0 DESC NULLS LAST) = 1) "
+            f"WITH u AS ({timeline}), "
+            f"w AS (SELECT {ks}, __row, max(__eu) OVER (PARTITION BY {ks} ORDER BY __o "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __best FROM u), "
+            f"j AS (SELECT {', '.join(f'w.{_sql.ident(c)}' for c in keys)}, w.__row, ent.__ts, "
+            "w.__best FROM w JOIN __entity ent ON ent.__row = w.__row), "
+            f"m AS (SELECT j.__row, j.__ts, s.* FROM j LEFT JOIN "
+            f"(SELECT *, epoch_us(__e) AS __eu FROM ({full}) AS f) s ON {on_s} "
+            "AND s.__eu = j.__best AND s.__a <= j.__ts "
+            "QUALIFY row_number() OVER (PARTITION BY j.__row "
+            "ORDER BY s.__c DESC NULLS LAST, s.__pos0 DESC NULLS LAST) = 1) "
             f"SELECT m.__row, {cols} FROM m ORDER BY m.__row"
         )
 
