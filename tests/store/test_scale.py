@@ -70,7 +70,7 @@ def test_out_of_core_equals_in_memory(tmp_path: Path) -> None:
     expected = _store(tmp_path / "a", rows).historical(entity_df, refs).to_pandas()
     # The source decodes to ~17 MB and its sort needs several times that: under a 40 MB
     # limit DuckDB joins it in hash partitions and spills to path/tmp.
-    small = _store(tmp_path / "b", rows, memory_limit="40MB", partitions=4)
+    small = _store(tmp_path / "b", rows, memory_limit="40MB", partitions=4, threads=1)
     got = small.historical(entity_df, refs).to_pandas()
     pd.testing.assert_frame_equal(got, expected)
     out = tmp_path / "train.parquet"
