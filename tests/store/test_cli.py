@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from tests.store.conftest import T0, H
 
 from prodml.cli import main
 from prodml.store import Entity, FeatureStore, FeatureView
-from tests.store.conftest import H, T0
 
 
 @pytest.fixture
@@ -41,7 +41,8 @@ def test_apply_materialize_list_and_read(
     assert (run["view"], run["entities"], run["written"]) == ("spend", 2, 2)
     assert main(["store", "views", fs]) == 0
     table = capsys.readouterr().out
-    assert "spend" in table and "2024-01-01T02:00:00+00:00" in table
+    assert "spend" in table
+    assert "2024-01-01T02:00:00+00:00" in table
     assert (
         main(["store", "online", fs, "--entity", '{"user_id": 2}', "--feature", "spend:spend"]) == 0
     )

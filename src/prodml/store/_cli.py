@@ -123,10 +123,7 @@ def _definitions(path: Path) -> list[Any]:
         raise ConfigError(f"cannot read definitions from {path}: {err}") from err
     if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
         raise ConfigError(f"{path}: expected a JSON list of definition objects")
-    return [
-        (FeatureView if "features" in d else Entity).from_dict(d)  # type: ignore[attr-defined]
-        for d in items
-    ]
+    return [(FeatureView if "features" in d else Entity).from_dict(d) for d in items]
 
 
 def _table(out: Any) -> str:

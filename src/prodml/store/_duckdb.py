@@ -123,9 +123,7 @@ class DuckDBOfflineStore(OfflineStore):
         p = Path(source.path)
         glob = str(p / "**" / "*.parquet") if p.is_dir() else source.path
         lit = glob.replace("'", "''")
-        return (
-            f"read_parquet('{lit}', file_row_number = true, hive_partitioning = false)"
-        )
+        return f"read_parquet('{lit}', file_row_number = true, hive_partitioning = false)"
 
     def _sql(self, query: str) -> Any:
         try:
