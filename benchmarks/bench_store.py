@@ -283,68 +283,75 @@ FEAST_DRIVER = PEAK_SAMPLER + textwrap.dedent(
 )
 
 
-def bench_feast(root: Path, feast_py: str, redis_url: str | None, calls: int) -> dict[str, Any]:
-    if not Path(feast_py).exists():
-        return {"skipped": f"no Feast virtualenv at {feast_py}"}
-    end = end_time(root).isoformat()
-    out: dict[str, Any] = {}
-    sqlite_yaml = (
-        f"project: bench\nregistry: {root}/feast/registry.db\nprovider: local\n"
-        f"online_store:\n  type: sqlite\n  path: {root}/feast/online.db\n"
-        "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
-    )
+def _run_feast(
+    feast_py: str,
+    root: Path,
+    repo: str,
+    yaml: str,
+    *,
+    calls: int,
+    end: str,
+    extra: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Run the Feast driver in its own virtualenv; its JSON figures, or the error."""
     res = subprocess.run(  # noqa: S603 - our own driver in the Feast venv
-        [
-            feast_py,
-            "-c",
-            FEAST_DRIVER,
-            str(root),
-            f"{root}/feast",
-            sqlite_yaml,
-            str(calls),
-            end,
-            "historical",
-        ],
+        [feast_py, "-c", FEAST_DRIVER, str(root), f"{root}/{repo}", yaml, str(calls), end, *extra],
         capture_output=True,
         text=True,
         check=False,
     )
     if res.returncode:
         return {"error": res.stderr[-3000:]}
-    sqlite = json.loads(res.stdout.strip().splitlines()[-1])
-    out["historical"] = sqlite["historical"]
-    out["materialize_sqlite_s"] = sqlite["materialize_s"]
-    out["online_sqlite"] = sqlite["online"]
-    out["online_row"] = sqlite["online_row"]
+    return dict(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def _feast_yaml(root: Path, project: str, online: str) -> str:
+    return (
+        f"project: {project}\nregistry: {root}/{project}/registry.db\nprovider: local\n"
+        f"online_store:\n{online}offline_store:\n  type: file\n"
+        "entity_key_serialization_version: 3\n"
+    )
+
+
+def bench_feast(root: Path, feast_py: str, redis_url: str | None, calls: int) -> dict[str, Any]:
+    if not Path(feast_py).exists():
+        return {"skipped": f"no Feast virtualenv at {feast_py}"}
+    end = end_time(root).isoformat()
+    sqlite_online = f"  type: sqlite\n  path: {root}/feast/online.db\n"
+    sqlite = _run_feast(
+        feast_py,
+        root,
+        "feast",
+        _feast_yaml(root, "feast", sqlite_online),
+        calls=calls,
+        end=end,
+        extra=("historical",),
+    )
+    if "error" in sqlite:
+        return sqlite
+    out: dict[str, Any] = {
+        "historical": sqlite["historical"],
+        "materialize_sqlite_s": sqlite["materialize_s"],
+        "online_sqlite": sqlite["online"],
+        "online_row": sqlite["online_row"],
+    }
     if redis_url:
         from urllib.parse import urlsplit
 
         u = urlsplit(redis_url)
         db = (u.path or "/0").strip("/") or "0"
-        redis_yaml = (
-            f"project: benchfeast\nregistry: {root}/feast_r/registry.db\nprovider: local\n"
-            f"online_store:\n  type: redis\n  connection_string: {u.hostname}:{u.port},db={db}\n"
-            "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
+        redis_online = f"  type: redis\n  connection_string: {u.hostname}:{u.port},db={db}\n"
+        r = _run_feast(
+            feast_py,
+            root,
+            "feast_r",
+            _feast_yaml(root, "feast_r", redis_online),
+            calls=calls,
+            end=end,
         )
-        res = subprocess.run(  # noqa: S603 - our own driver in the Feast venv
-            [
-                feast_py,
-                "-c",
-                FEAST_DRIVER,
-                str(root),
-                f"{root}/feast_r",
-                redis_yaml,
-                str(calls),
-                end,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if res.returncode:
-            out["redis_error"] = res.stderr[-3000:]
+        if "error" in r:
+            out["redis_error"] = r["error"]
         else:
-            r = json.loads(res.stdout.strip().splitlines()[-1])
             out["materialize_redis_s"] = r["materialize_s"]
             out["online_redis"] = r["online"]
     return out

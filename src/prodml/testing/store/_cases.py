@@ -8,6 +8,7 @@ they have a created column, and every timestamp column has its own time zone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,11 +21,23 @@ from prodml._extras import require
 
 _st = require("hypothesis.strategies", extra="test", feature="prodml.testing.store")
 
-__all__ = ["PitCase", "ViewCase", "pit_cases"]
+__all__ = ["PitCase", "ViewCase", "pit_cases", "settings"]
 
 ZONES = ("UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham")
 T0 = datetime(2024, 3, 9, 12, tzinfo=timezone.utc)  # a DST change in New York follows
 STEP = timedelta(hours=1)
+
+
+def settings(examples: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The suites' hypothesis settings: ``examples`` cases, replayable, no deadline."""
+    hypothesis = require("hypothesis", extra="test", feature="prodml.testing.store")
+    decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = hypothesis.settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[hypothesis.HealthCheck.too_slow],
+    )
+    return decorate
 
 
 @dataclass(frozen=True)

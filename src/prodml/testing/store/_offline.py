@@ -13,7 +13,7 @@ from prodml.errors import SchemaError
 from prodml.store import Entity, FeatureStore, FeatureView
 from prodml.store.backends import OfflineStore
 from prodml.testing.registry._common import pytest
-from prodml.testing.store._cases import PitCase, pit_cases
+from prodml.testing.store._cases import PitCase, pit_cases, settings
 from prodml.testing.store._reference import brute_force_historical, rows_equal
 
 _hyp = pytest.importorskip("hypothesis")
@@ -73,12 +73,7 @@ class OfflineStoreConformance:
         pd.testing.assert_frame_equal(got[list(case.entity_df.columns)], case.entity_df)
 
     def test_historical_equals_brute_force(self, store: FeatureStore) -> None:
-        @_hyp.settings(  # type: ignore[untyped-decorator]
-            max_examples=30,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=[_hyp.HealthCheck.too_slow],
-        )
+        @settings(30)
         @_hyp.given(case=pit_cases())  # type: ignore[untyped-decorator]
         def check(case: PitCase) -> None:
             self._check(store, case)
@@ -192,12 +187,7 @@ class OfflineStoreConformance:
         assert [None if pd.isna(v) else v for v in out] == [3.0, 2.0, None]
 
     def test_latest_is_the_historical_value_at_the_end(self, store: FeatureStore) -> None:
-        @_hyp.settings(  # type: ignore[untyped-decorator]
-            max_examples=15,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=[_hyp.HealthCheck.too_slow],
-        )
+        @settings(15)
         @_hyp.given(case=pit_cases(max_views=1))  # type: ignore[untyped-decorator]
         def check(case: PitCase) -> None:
             [(view, rows)] = apply_case(store, case)

@@ -13,7 +13,7 @@ import pandas as pd
 from prodml.store import FeatureStore
 from prodml.store.backends import OnlineRecord, OnlineStore, StoredValue
 from prodml.testing.registry._common import pytest
-from prodml.testing.store._cases import PitCase, pit_cases
+from prodml.testing.store._cases import PitCase, pit_cases, settings
 from prodml.testing.store._offline import apply_case
 from prodml.testing.store._reference import rows_equal
 
@@ -89,12 +89,7 @@ class OnlineStoreConformance:
             fs.offline_store.close()
 
     def test_online_equals_historical_for_now(self, feature_store: FeatureStore) -> None:
-        @_hyp.settings(  # type: ignore[untyped-decorator]
-            max_examples=20,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=[_hyp.HealthCheck.too_slow],
-        )
+        @settings(20)
         @_hyp.given(case=pit_cases())  # type: ignore[untyped-decorator]
         def check(case: PitCase) -> None:
             views = apply_case(feature_store, case)
@@ -117,12 +112,7 @@ class OnlineStoreConformance:
         check()
 
     def test_materialize_is_incremental_and_idempotent(self, feature_store: FeatureStore) -> None:
-        @_hyp.settings(  # type: ignore[untyped-decorator]
-            max_examples=10,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=[_hyp.HealthCheck.too_slow],
-        )
+        @settings(10)
         @_hyp.given(case=pit_cases(max_views=1))  # type: ignore[untyped-decorator]
         def check(case: PitCase) -> None:
             [(view, _)] = apply_case(feature_store, case)
