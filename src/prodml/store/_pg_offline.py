@@ -1,7 +1,7 @@
 """The SQL offline store on PostgreSQL: sources are tables, joins run in the database.
 
 ``postgresql+psycopg://user@host/db``. The point-in-time join follows the same plan as the
-DuckDB store (see :mod:`prodml.store._sql`); PostgreSQL has no ``ASOF JOIN``, so the as-of
+DuckDB store's rules (see :mod:`prodml.store._sql`); PostgreSQL has no ``ASOF JOIN``, so the as-of
 step is an index probe per entity row (``LATERAL ... ORDER BY __a DESC LIMIT 1``) into a
 temporary, indexed timeline. Ties on (event, created) are broken by physical row order
 (``ctid``), which is insertion order for an append-only table. Needs the ``postgres``

@@ -1,7 +1,7 @@
 """SQL text shared by the DuckDB and PostgreSQL offline stores.
 
-Both run the same plan; only the as-of step differs (DuckDB's ``ASOF JOIN``, a
-``LATERAL`` index probe on PostgreSQL). For one view:
+Both read the source through :func:`available_rows`; PostgreSQL then runs this plan (the
+DuckDB store has a one-sort variant of it, see :mod:`prodml.store._duckdb`). For one view:
 
 ``src``
     The source's rows with ``__e`` (event), ``__c`` (created, or the event time when
@@ -22,7 +22,17 @@ from __future__ import annotations
 from prodml.store._definitions import FeatureView
 from prodml.store._time import from_micros
 
-__all__ = ["available_rows", "ident", "keys_sql", "timeline", "ts_literal", "ttl_interval"]
+__all__ = [
+    "available_rows",
+    "ident",
+    "keys_sql",
+    "latest",
+    "ranked",
+    "timeline",
+    "ts_literal",
+    "ttl_interval",
+    "window_filter",
+]
 
 
 def ident(name: str) -> str:
