@@ -39,9 +39,10 @@ Examples
 from __future__ import annotations
 
 from prodml.store._definitions import Entity, FeatureView, Source
+from prodml.store._reads import EntityNotFoundError, OnlineRow
 from prodml.store._skew import FeatureSkew, SkewReport
 from prodml.store._state import MaterializeRun
-from prodml.store._store import EntityNotFoundError, FeatureStore, OnlineRow
+from prodml.store._store import FeatureStore
 from prodml.store._training import TrainingSet
 
 __all__ = [

@@ -7,8 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -16,63 +15,25 @@ import pandas as pd
 import pyarrow as pa
 
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
-from prodml.errors import ConfigError, ProdMLError, SchemaError, SchemaProblem
-from prodml.schema import LogicalType, Schema
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.store import _codec, _state
 from prodml.store._definitions import Entity, FeatureView
+from prodml.store._reads import (
+    ReadPlan,
+    plan_reads,
+    read,
+)
 from prodml.store._skew import SkewReport, compare
 from prodml.store._time import micros
-from prodml.store._training import TrainingSet
+from prodml.store._training import TrainingSet, joined, typed, write_joined
 from prodml.store.backends import offline_store_for, online_store_for
 from prodml.store.offline import OfflineStore, ViewQuery
 from prodml.store.online import OnlineStore
 
-__all__ = ["EntityNotFoundError", "FeatureStore", "OnlineRow"]
+__all__ = ["FeatureStore"]
 
 Missing = Literal["none", "error"]
 _MISSING = [OneOf(("none", "error"))]
-
-
-class EntityNotFoundError(ProdMLError, KeyError):
-    """An online read found no current value for an entity (with ``missing="error"``)."""
-
-    __str__ = Exception.__str__
-
-    def __init__(self, message: str, *, features: Sequence[str] = ()) -> None:
-        self.features = tuple(features)
-        super().__init__(message)
-
-
-class OnlineRow(dict[str, Any]):
-    """An online read: feature name -> typed value; ``missing`` lists refs without one.
-
-    A reference is missing when the entity has no materialized row in its view, the row
-    is older than the view's ttl, or it was written under an older view definition; its
-    value is then ``None``.
-    """
-
-    missing: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _ViewRead:
-    """How :meth:`FeatureStore.online` reads one view: precomputed once per feature list."""
-
-    name: str
-    entity: int  # index into _ReadPlan.entities
-    version: str
-    ttl_us: int | None
-    columns: tuple[str, ...]
-    indices: tuple[int, ...]
-    decoders: tuple[Any, ...] | None  # None when every value is used as JSON gives it
-    refs: tuple[str, ...]
-    whole: bool  # every feature of the view, in its order, with no decoder
-
-
-@dataclass(frozen=True)
-class _ReadPlan:
-    entities: tuple[Entity, ...]
-    views: tuple[_ViewRead, ...]
 
 
 def _full(view: str, feature: str) -> str:
@@ -145,7 +106,7 @@ class FeatureStore:
             online if isinstance(online, OnlineStore) else online_store_for(online)
         )
         self._lock = threading.Lock()
-        self._plans: dict[tuple[str, ...], _ReadPlan] = {}
+        self._plans: dict[tuple[str, ...], ReadPlan] = {}
         self._loaded: str | None = None
         self._checked = -math.inf
         self._loads = _codec.json_loads()
@@ -407,21 +368,21 @@ class FeatureStore:
         views = {q.view.name: q.view.fingerprint for q in queries}
         if output is not None:
             out = os.fspath(output)
-            _write_joined(self.offline_store, ent, queries, table, out)
+            write_joined(self.offline_store, ent, queries, table, out)
             return TrainingSet(None, features=refs, columns=columns, views=views, path=out)
         result = self.offline_store.point_in_time(ent, queries)
         if result is None:  # pragma: no cover - a backend breaking the contract
             raise ConfigError("the offline store returned no rows")
-        typed = _typed(result, queries)
+        feats = typed(result, queries)
         data: pd.DataFrame | pa.Table
         if isinstance(entity_df, pd.DataFrame):
             frame = entity_df.reset_index(drop=True).copy()
-            feats = typed.to_pandas()
+            values = feats.to_pandas()
             for c in columns:
-                frame[c] = feats[c]
+                frame[c] = values[c]
             data = frame
         else:
-            data = _joined(table, typed, queries)
+            data = joined(table, feats, queries)
         return TrainingSet(data, features=refs, columns=columns, views=views)
 
     # -- serving ----------------------------------------------------------------------
@@ -462,38 +423,6 @@ class FeatureStore:
             if wm is not None:
                 out[name] = from_micros(wm.end_us)
         return out
-
-    def _plan(self, features: tuple[str, ...]) -> _ReadPlan:
-        plan = self._plans.get(features)
-        if plan is not None:
-            return plan
-        queries, _, _ = self._queries(list(features), full_names=False)
-        entities: dict[str, int] = {}
-        reads = []
-        for q in queries:
-            view = q.view
-            decode = _codec.decoders(view.schema or Schema())
-            index = {f: i for i, f in enumerate(view.features)}
-            indices = tuple(index[f] for f in q.features)
-            decoders = tuple(decode[i] for i in indices)
-            reads.append(
-                _ViewRead(
-                    name=view.name,
-                    entity=entities.setdefault(view.entity.name, len(entities)),
-                    version=view.storage_version,
-                    ttl_us=None if view.ttl is None else micros_of(view.ttl),
-                    columns=q.columns,
-                    indices=indices,
-                    decoders=None if all(d is None for d in decoders) else decoders,
-                    refs=tuple(f"{view.name}:{f}" for f in q.features),
-                    whole=indices == tuple(range(len(view.features)))
-                    and all(d is None for d in decoders),
-                )
-            )
-        by_name = {q.view.entity.name: q.view.entity for q in queries}
-        plan = _ReadPlan(tuple(by_name[n] for n in entities), tuple(reads))
-        self._plans[features] = plan
-        return plan
 
     def online(
         self,
@@ -544,51 +473,13 @@ class FeatureStore:
         if plan is None:
             if isinstance(features, str):
                 self._queries(features, full_names=False)  # the error for a bare string
-            plan = self._plan(key)
+            plan = self._plans[key] = plan_reads(self._queries(list(key), full_names=False)[0])
         now = micros(at, "at") if at is not None else _now_us()
         single = type(entity) is dict or isinstance(entity, Mapping)
         if not single and not isinstance(entity, Sequence):
             raise ConfigError("entity must be a mapping or a list of mappings", parameter="entity")
         records = cast("Sequence[Mapping[str, Any]]", [entity] if single else entity)
-        pairs: list[tuple[str, str]] = []
-        for rec in records:
-            keys = [_codec.record_key(e, rec) for e in plan.entities]
-            pairs.extend((v.name, keys[v.entity]) for v in plan.views)
-        stored = self.online_store.read(pairs)
-        rows = []
-        loads = self._loads
-        hits = iter(stored)
-        for rec in records:
-            row = OnlineRow()
-            absent: list[str] = []
-            for v in plan.views:
-                hit = next(hits)
-                if (
-                    hit is None
-                    or hit.version != v.version
-                    or (v.ttl_us is not None and hit.event_us < now - v.ttl_us)
-                ):
-                    row.update(dict.fromkeys(v.columns))
-                    absent.extend(v.refs)
-                    continue
-                values = loads(hit.payload)
-                if v.whole:
-                    row.update(zip(v.columns, values, strict=False))
-                elif v.decoders is None:
-                    row.update(zip(v.columns, [values[i] for i in v.indices], strict=False))
-                else:
-                    row.update(
-                        (c, values[i] if d is None else d(values[i]))
-                        for c, i, d in zip(v.columns, v.indices, v.decoders, strict=False)
-                    )
-            if absent:
-                if how == "error":
-                    raise EntityNotFoundError(
-                        f"no current value for {absent} of entity {dict(rec)!r}"[:300],
-                        features=absent,
-                    )
-                row.missing = tuple(absent)
-            rows.append(row)
+        rows = read(plan, self.online_store, records, now_us=now, how=how, loads=self._loads)
         return rows[0] if single else rows
 
     async def online_async(
@@ -667,47 +558,8 @@ class FeatureStore:
         return refs
 
 
-def _write_joined(
-    offline: OfflineStore, ent: pa.Table, queries: Sequence[ViewQuery], table: pa.Table, out: str
-) -> None:
-    """Join into a Parquet file at ``out`` without holding the features in memory.
-
-    The offline store writes ``__row`` and the features to a scratch file; its batches
-    are then written next to the matching slices of the entity table.
-    """
-    import tempfile  # noqa: PLC0415
-
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    with tempfile.TemporaryDirectory(dir=Path(out).resolve().parent) as tmp:
-        scratch = str(Path(tmp) / "features.parquet")
-        offline.point_in_time(ent, queries, output=scratch)
-        source = pq.ParquetFile(scratch)
-        batches = source.iter_batches(batch_size=65_536)
-        done = 0
-        with pq.ParquetWriter(
-            out, _joined(table.slice(0, 0), source.schema_arrow.empty_table(), queries).schema
-        ) as writer:
-            for batch in batches:
-                part = table.slice(done, batch.num_rows)
-                writer.write_table(_joined(part, pa.Table.from_batches([batch]), queries))
-                done += batch.num_rows
-
-
-def _joined(part: pa.Table, features: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
-    typed = _typed(features, queries)
-    for name in typed.column_names:
-        part = part.append_column(name, typed.column(name))
-    return part
-
-
-def micros_of(td: Any) -> int:
-    """A timedelta in microseconds."""
-    return int(td.days * 86_400_000_000 + td.seconds * 1_000_000 + td.microseconds)
-
-
 def _now_us() -> int:
-    return micros(datetime.now(timezone.utc), "now")
+    return time.time_ns() // 1000
 
 
 def _split(ref: object) -> tuple[str, str]:
@@ -717,19 +569,3 @@ def _split(ref: object) -> tuple[str, str]:
         )
     view, feature = ref.split(":")
     return view, feature
-
-
-def _typed(result: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
-    cols = {}
-    for q in queries:
-        schema = q.view.schema or Schema()
-        arrow = schema.to_arrow()
-        for f, c in zip(q.features, q.columns, strict=True):
-            target = arrow.field(f).type
-            col = result.column(c)
-            if schema[f].dtype is LogicalType.DATETIME:
-                target = pa.timestamp("us", tz=schema[f].timezone or "UTC")
-            if col.type != target:
-                col = col.cast(target)
-            cols[c] = col
-    return pa.table(cols)

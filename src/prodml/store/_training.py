@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.fingerprint import TableHasher, fingerprint_table
+from prodml.schema import LogicalType, Schema
+from prodml.store.offline import OfflineStore, ViewQuery
 
-__all__ = ["TrainingSet"]
+__all__ = ["TrainingSet", "joined", "typed", "write_joined"]
 
 
 class TrainingSet:
@@ -102,3 +106,51 @@ class TrainingSet:
             "features": list(self.features),
             **extra,
         }
+
+
+def write_joined(
+    offline: OfflineStore, ent: pa.Table, queries: Sequence[ViewQuery], table: pa.Table, out: str
+) -> None:
+    """Join into a Parquet file at ``out`` without holding the features in memory.
+
+    The offline store writes ``__row`` and the features to a scratch file; its batches
+    are then written next to the matching slices of the entity table.
+    """
+    with tempfile.TemporaryDirectory(dir=Path(out).resolve().parent) as tmp:
+        scratch = str(Path(tmp) / "features.parquet")
+        offline.point_in_time(ent, queries, output=scratch)
+        source = pq.ParquetFile(scratch)
+        batches = source.iter_batches(batch_size=65_536)
+        done = 0
+        with pq.ParquetWriter(
+            out, joined(table.slice(0, 0), source.schema_arrow.empty_table(), queries).schema
+        ) as writer:
+            for batch in batches:
+                part = table.slice(done, batch.num_rows)
+                writer.write_table(joined(part, pa.Table.from_batches([batch]), queries))
+                done += batch.num_rows
+
+
+def joined(part: pa.Table, features: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
+    """``part`` with ``features``' columns, typed per their views, appended."""
+    cast = typed(features, queries)
+    for name in cast.column_names:
+        part = part.append_column(name, cast.column(name))
+    return part
+
+
+def typed(result: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
+    """The feature columns of ``result`` cast to their views' schema types."""
+    cols = {}
+    for q in queries:
+        schema = q.view.schema or Schema()
+        arrow = schema.to_arrow()
+        for f, c in zip(q.features, q.columns, strict=True):
+            target = arrow.field(f).type
+            col = result.column(c)
+            if schema[f].dtype is LogicalType.DATETIME:
+                target = pa.timestamp("us", tz=schema[f].timezone or "UTC")
+            if col.type != target:
+                col = col.cast(target)
+            cols[c] = col
+    return pa.table(cols)
