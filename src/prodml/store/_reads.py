@@ -80,7 +80,7 @@ def _key_function(entity: Entity) -> Callable[[Mapping[str, Any]], str]:
         v = rec.get(name)
         if type(v) is not want:
             return _codec.record_key(entity, rec)  # numpy ints, or the error naming the key
-        return str(v) if want is int else "s" + v
+        return str(v) if want is int else "s" + str(v)
 
     return key
 
