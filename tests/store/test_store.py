@@ -319,6 +319,9 @@ def test_definitions_round_trip() -> None:
     assert FeatureView.from_dict(d) == view
     assert FeatureView.from_dict(d).fingerprint == view.fingerprint
     assert Entity.from_dict(view.entity.to_dict()) == view.entity
+    assert Source.from_dict(view.source.to_dict()) == view.source
+    with pytest.raises(ConfigError, match="format_version"):
+        Source.from_dict({**view.source.to_dict(), "format_version": 2})
 
 
 def test_store_settings_are_checked(tmp_path) -> None:

@@ -196,6 +196,15 @@ class Source(_Model):
         """A table of the SQL (PostgreSQL) offline store."""
         return cls(kind="sql", path=table, timestamp=timestamp, created=created, timezone=timezone)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with a ``format_version``."""
+        return {"format_version": FORMAT_VERSION, **self.model_dump(mode="json")}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Source:
+        """Rebuild from :meth:`to_dict` output; :class:`ConfigError` on invalid content."""
+        return cls(**_versioned("Source", d))
+
     @model_validator(mode="after")
     def _check(self) -> Source:
         check_identifier(self.timestamp, "timestamp column")
