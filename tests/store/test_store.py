@@ -241,6 +241,16 @@ def test_entity_key_type_mismatch_between_views(store: FeatureStore) -> None:
     assert err.value.column == "user_id"
 
 
+def test_a_view_with_another_definition_of_the_entity_is_refused(store: FeatureStore) -> None:
+    view = store.view("txn")
+    for other in (
+        Entity("user", keys=["uid"]),
+        Entity("user", keys=["user_id"], dtypes=["string"]),
+    ):
+        with pytest.raises(ConfigError, match="differs from the one applied"):
+            store.apply([view.model_copy(update={"name": "again", "entity": other})])
+
+
 def test_declared_feature_types_are_checked(store: FeatureStore) -> None:
     view = store.view("txn")
     wrong = FeatureView(

@@ -245,33 +245,29 @@ class FeatureStore:
         return status
 
     def _resolve(self, view: FeatureView, entities: Mapping[str, Entity]) -> FeatureView:
+        """``view`` on the applied entity of its name, resolved against its source.
+
+        A view may carry its own copy of the entity (its description may be older); its
+        keys, and its key types where both say them, must match the applied entity's.
+        The source's key types are checked by the offline store ("entity key type
+        mismatch").
+        """
         known = entities.get(view.entity.name)
-        given = view.entity
         if known is not None:
-            if (
-                (known.keys, known.description) != (given.keys, given.description)
-                or (given.dtypes is not None and given.dtypes != known.dtypes)
-            ) and (known.dtypes is None or given.keys != known.keys):
+            given = view.entity
+            if given.keys != known.keys or (
+                given.dtypes is not None
+                and known.dtypes is not None
+                and given.dtypes != known.dtypes
+            ):
                 raise ConfigError(
-                    f"view {view.name!r} uses an entity {given.name!r} that differs from "
-                    f"the one applied: keys {list(given.keys)} vs {list(known.keys)}",
+                    f"view {view.name!r} uses an entity {given.name!r} that differs from the "
+                    f"one applied: keys {list(given.keys)} vs {list(known.keys)}, types "
+                    f"{_types(given)} vs {_types(known)}",
                     parameter="objects",
                 )
             view = view.model_copy(update={"entity": known})
-        resolved = self.offline_store.resolve(view)
-        if known is not None and known.dtypes is not None and resolved.entity != known:
-            raise SchemaError(
-                problems=[
-                    SchemaProblem(
-                        view.entity.keys[0],
-                        "type",
-                        f"entity key type mismatch: view {view.name!r} has "
-                        f"{[str(t) for t in resolved.entity.dtypes or ()]} keys, entity "
-                        f"{known.name!r} has {[str(t) for t in known.dtypes]}",
-                    )
-                ]
-            )
-        return resolved
+        return self.offline_store.resolve(view)
 
     def _queries(
         self, features: Sequence[str], *, full_names: bool
@@ -556,6 +552,10 @@ class FeatureStore:
                 parameter="features",
             )
         return refs
+
+
+def _types(entity: Entity) -> list[str] | None:
+    return None if entity.dtypes is None else [str(t) for t in entity.dtypes]
 
 
 def _now_us() -> int:
