@@ -1,0 +1,619 @@
+"""Predictor: one call from a raw record to a monitored, routed, versioned prediction."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml.errors import ConfigError, ProdMLError, SchemaError
+from prodml.schema import Schema
+from prodml.serving._metrics import ServingStats, render
+from prodml.serving._served import ModelError, Served, jsonable
+from prodml.serving._shadow import ShadowWorker
+from prodml.serving._source import RegistrySource, Watcher
+
+__all__ = ["DEFAULT_VARIANT", "Prediction", "Predictor"]
+
+_log = logging.getLogger("prodml.serving")
+_perf = time.perf_counter
+DEFAULT_VARIANT = "default"
+"""The variant name of a predictor without a rollout policy."""
+
+
+class Prediction(NamedTuple):
+    """One prediction and where it came from.
+
+    Attributes
+    ----------
+    value
+        The model's answer: a score in [0, 1] for a binary classifier (``output="auto"``),
+        else what ``predict`` returns, as a Python scalar.
+    version
+        Registry version of the model that answered (``None`` if not from a registry).
+    variant
+        Rollout variant that answered (``"default"`` without a policy).
+    latency_s
+        Seconds from the call to the value (validation, features, model).
+    id
+        Prediction id, as given or generated; join labels to it (``ModelMonitor.log_label``).
+    model
+        Model name.
+    explanation
+        What the explainer returned, when asked for.
+    """
+
+    value: Any
+    version: int | None
+    variant: str
+    latency_s: float
+    id: Any
+    model: str
+    explanation: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields (the explanation through its ``to_dict`` when it has one)."""
+        d = self._asdict()
+        if self.explanation is None:
+            del d["explanation"]
+        else:
+            d["explanation"] = jsonable(self.explanation)
+        return d
+
+
+class _State(NamedTuple):
+    """What serves now, swapped as one object so a request never sees a mix."""
+
+    versions: dict[str, Served]
+    home: str
+
+
+def _policy_variants(policy: Any) -> tuple[str, ...]:
+    """The policy's variant names, the one the main model serves first."""
+    from prodml.rollout import (  # noqa: PLC0415 - only when a policy is given
+        ABTest,
+        BlueGreen,
+        Canary,
+        Router,
+        Shadow,
+    )
+
+    if isinstance(policy, Canary):
+        return (policy.baseline, policy.candidate)
+    if isinstance(policy, BlueGreen):
+        return (policy.active, policy.preview)
+    if isinstance(policy, Shadow):
+        return (policy.primary, policy.shadow)
+    if isinstance(policy, Router | ABTest):
+        return tuple(policy.weights)
+    arms = getattr(policy, "arms", None)
+    if callable(getattr(policy, "choose", None)) and arms is not None:
+        return tuple(arms)
+    raise ConfigError(
+        f"policy {type(policy).__name__} is not a prodml rollout policy (Canary, BlueGreen, "
+        "Shadow, ABTest, Router or a bandit)",
+        parameter="policy",
+    )
+
+
+class Predictor:
+    """Serve a feature pipeline and a model: validate, transform, predict, route, monitor.
+
+    One :meth:`predict_record` call checks the record against the schema (every problem
+    listed in one :class:`~prodml.errors.SchemaError`), runs
+    :meth:`~prodml.features.FeaturePipeline.transform_record` and the model, optionally
+    an explanation, logs the prediction to the monitor and, with a rollout policy, routes
+    the request to a variant (canary or blue-green split, A/B assignment) or mirrors it to
+    a shadow version off the response path. Thread-safe.
+
+    Parameters
+    ----------
+    pipeline, model
+        The fitted :class:`~prodml.features.FeaturePipeline` and the model fed with its
+        output; they serve the policy's baseline (or the only) variant.
+    schema
+        The request contract; default ``pipeline.input_schema``.
+    name, version
+        Model name and version reported with each prediction.
+    variants
+        Other variants of the policy, by name: ``(pipeline, model)`` pairs (from a
+        registry: references, see :meth:`from_registry`).
+    policy
+        A :mod:`prodml.rollout` policy. Its first variant (Canary baseline, BlueGreen
+        active, Shadow primary, ABTest control, first Router variant or bandit arm) is
+        served by ``pipeline, model``.
+    monitor
+        A :class:`~prodml.monitoring.ModelMonitor`, or one per variant name; the shadow's
+        answers are never logged.
+    explainer
+        An object with ``explain_record(record)`` (``prodml.explain.Explainer``), or a
+        factory ``f(pipeline, model)`` building one for each served version.
+    key_column
+        Record field holding the routing key (sticky routing per customer, say); without
+        it the prediction id is the key.
+    output
+        ``"auto"`` (score of the positive class for a binary classifier, else
+        ``predict``), ``"proba"``, ``"predict"`` or ``"decision_function"``.
+    shadow_queue
+        Mirrored requests waiting for the shadow worker before new ones are dropped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> df = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "plan": ["a", "b", "a", "b"]})
+    >>> pipe = FeaturePipeline([steps.StandardScale(["age"]), steps.OneHot(["plan"])]).fit(df)
+    >>> model = LogisticRegression().fit(pipe.transform(df), [0, 0, 1, 1])
+    >>> pred = Predictor(pipe, model, name="churn", version=1)
+    >>> p = pred.predict_record({"age": 45.0, "plan": "a"}, id="req-1")
+    >>> round(p.value, 3), p.version, p.variant, p.id
+    (0.729, 1, 'default', 'req-1')
+    >>> pred.predict_batch(df).round(3).tolist()
+    [0.238, 0.364, 0.636, 0.762]
+    """
+
+    def __init__(
+        self,
+        pipeline: Any,
+        model: Any,
+        *,
+        schema: Schema | None = None,
+        name: str = "model",
+        version: int | None = None,
+        variants: Mapping[str, tuple[Any, Any]] | None = None,
+        policy: Any = None,
+        monitor: Any = None,
+        explainer: Any = None,
+        key_column: str | None = None,
+        output: str = "auto",
+        shadow_queue: int = 1000,
+    ) -> None:
+        home = Served(
+            pipeline, model, schema=schema, name=name, version=version, output=output,
+            explainer=explainer,
+        )  # fmt: skip
+        home.verify()
+        others = {
+            v: Served(*pair, name=name, output=output, explainer=explainer)
+            for v, pair in (variants or {}).items()
+        }
+        for served in others.values():
+            served.verify()
+        self._setup(home, others, policy, monitor, key_column, shadow_queue)
+        self._source: RegistrySource | None = None
+        self._watcher: Watcher | None = None
+
+    def _setup(
+        self,
+        home: Served,
+        others: Mapping[str, Served],
+        policy: Any,
+        monitor: Any,
+        key_column: str | None,
+        shadow_queue: int,
+    ) -> None:
+        check_params(
+            "Predictor",
+            {"key_column": key_column, "shadow_queue": shadow_queue},
+            {
+                "key_column": [TypeOf(str, "a str"), NONE],
+                "shadow_queue": [Interval(int, 1, None)],
+            },
+        )
+        names = _policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
+        unknown = sorted(set(others) - set(names))
+        missing = [v for v in names[1:] if v not in others]
+        if unknown or missing:
+            raise ConfigError(
+                f"variants {unknown or missing} do not match the policy's variants "
+                f"{list(names)}: give one model for each variant but the first, which "
+                f"{home.name!r} serves",
+                parameter="variants",
+            )
+        self.policy = policy
+        self.key_column = key_column
+        self.stats = ServingStats()
+        self._state = _State({names[0]: home, **{v: others[v] for v in names[1:]}}, names[0])
+        self._monitors = self._check_monitors(monitor, names)
+        self._route = None if policy is None else getattr(policy, "route", None)
+        self._choose = None if policy is None else getattr(policy, "choose", None)
+        mirror = getattr(policy, "should_mirror", None)
+        self._mirror = mirror if callable(mirror) else None
+        self._shadow_variant: str | None = names[1] if self._mirror is not None else None
+        self._shadow = ShadowWorker(policy, self.stats, shadow_queue) if self._mirror else None
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(4) + "-"
+        self._reload_lock = threading.Lock()
+        # variant -> the (name, version) last refused for it, not retried while wanted
+        self._refused: dict[str, tuple[str, int | None]] = {}
+
+    @staticmethod
+    def _check_monitors(monitor: Any, names: Sequence[str]) -> dict[str, Any]:
+        if monitor is None:
+            return {}
+        if isinstance(monitor, Mapping):
+            unknown = sorted(set(monitor) - set(names))
+            if unknown:
+                raise ConfigError(
+                    f"monitors given for unknown variants {unknown}; variants: {list(names)}",
+                    parameter="monitor",
+                )
+            monitors = dict(monitor)
+        else:
+            monitors = dict.fromkeys(names, monitor)
+        for m in monitors.values():
+            if not callable(getattr(m, "log_prediction", None)):
+                raise ConfigError(
+                    "monitor must be a prodml ModelMonitor (or a dict of them by variant)",
+                    parameter="monitor",
+                )
+        return monitors
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_registry(
+        cls,
+        registry: Any,
+        ref: str,
+        *,
+        variants: Mapping[str, str] | None = None,
+        policy: Any = None,
+        monitor: Any = None,
+        explainer: Any = None,
+        key_column: str | None = None,
+        output: str = "auto",
+        trusted: Any = False,
+        probe: Sequence[Mapping[str, Any]] | None = None,
+        watch_every_s: float | None = 5.0,
+        shadow_queue: int = 1000,
+    ) -> Predictor:
+        """Serve ``ref`` (``"churn@production"``) from a :class:`~prodml.registry.ModelRegistry`.
+
+        The version must be a ``(pipeline, model)`` pair registered as one version; its
+        ``signature``, when set, is the request schema. Every version is verified
+        (artifact hashes) and checked before it serves.
+
+        Parameters
+        ----------
+        registry
+            The registry to load from (and to watch).
+        ref
+            Reference served by the policy's first variant.
+        variants
+            References of the other variants; a variant not given is served by the
+            alias named like it (``"churn@candidate"`` for a canary's ``candidate``).
+        trusted
+            Passed to :meth:`ModelRegistry.load` (needed for joblib-pickled models).
+        probe
+            Example records run through every version before it serves.
+        watch_every_s
+            Seconds between checks of the references; when one moves, the new version
+            serves from the next request on (``None``: only :meth:`refresh` reloads).
+        policy, monitor, explainer, key_column, output, shadow_queue
+            As for :class:`Predictor`.
+
+        Raises
+        ------
+        NotFoundError
+            When a reference does not resolve.
+        IntegrityError, ConfigError, ModelError
+            When a version fails verification or its check.
+        """
+        check_params(
+            "Predictor.from_registry",
+            {"watch_every_s": watch_every_s},
+            {"watch_every_s": [Interval(float, 0, None, "neither"), NONE]},
+        )
+        names = _policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
+        name = ref.partition("@")[0]
+        given = dict(variants or {})
+        refs = {names[0]: ref, **{v: given.pop(v, f"{name}@{v}") for v in names[1:]}}
+        if given:
+            raise ConfigError(
+                f"variants {sorted(given)} are not variants of the policy {list(names)}",
+                parameter="variants",
+            )
+        source = RegistrySource(
+            registry,
+            refs,
+            trusted=trusted,
+            output=output,
+            explainer=explainer,
+            probe=list(probe) if probe is not None else None,
+        )
+        loaded: dict[tuple[str, int], Served] = {}
+        served: dict[str, Served] = {}
+        for variant, mv in source.resolve().items():
+            key = (mv.name, mv.version)
+            if key not in loaded:
+                loaded[key] = source.load(mv)
+            served[variant] = loaded[key]
+        self = cls.__new__(cls)
+        others = {v: s for v, s in served.items() if v != names[0]}
+        self._setup(served[names[0]], others, policy, monitor, key_column, shadow_queue)
+        self.stats.reloads["loaded"] = len(loaded)
+        self._source = source
+        self._watcher = Watcher(self.refresh, watch_every_s) if watch_every_s else None
+        return self
+
+    # ------------------------------------------------------------------ hot path
+
+    def predict_record(
+        self,
+        record: Mapping[str, Any],
+        *,
+        id: Any = None,  # noqa: A002 - the prediction id, as ModelMonitor names it
+        key: Any = None,
+        explain: bool = False,
+    ) -> Prediction:
+        """Predict one dict record.
+
+        Parameters
+        ----------
+        record
+            Raw input values by column (fields the pipeline does not read are ignored).
+        id
+            Prediction id for the monitor and the response; generated when omitted.
+        key
+            Routing key; default ``record[key_column]``, else the id.
+        explain
+            Also run the explainer (its answer is in ``Prediction.explanation``).
+
+        Raises
+        ------
+        SchemaError
+            Listing every problem of the record.
+        ModelError
+            When the model or the explainer raises (the cause is chained).
+        """
+        t0 = _perf()
+        if id is None:
+            id = self._id_prefix + str(next(self._ids))  # noqa: A001
+        state = self._state
+        variant = state.home if self.policy is None else self._pick(record, key, id)
+        served = state.versions[variant]
+        try:
+            served.schema.validate(record)
+            x = served.pipeline.transform_record(
+                record if served.known.issuperset(record) else served.strip(record)
+            )
+        except SchemaError:
+            self.stats.request(variant, "invalid")
+            raise
+        try:
+            value = served.score_one(x)
+        except Exception as err:
+            self.stats.request(variant, "error")
+            raise self._model_error(served, variant, err) from err
+        latency = _perf() - t0
+        explanation = self._explain(served, variant, record) if explain else None
+        self._log(variant, id, record, value, latency)
+        if self._mirror is not None and self._mirror(id if key is None else key):
+            self._shadow_submit(state, record, value, latency)
+        self.stats.request(variant, "ok")
+        return Prediction(value, served.version, variant, latency, id, served.name, explanation)
+
+    def _pick(self, record: Mapping[str, Any], key: Any, id: Any) -> str:  # noqa: A002
+        if key is None:
+            key = id if self.key_column is None else record.get(self.key_column, id)
+        if self._route is not None:
+            return str(self._route(key))
+        return str(self._choose())  # type: ignore[misc]
+
+    def _explain(self, served: Served, variant: str, record: Mapping[str, Any]) -> Any:
+        if served.explainer is None:
+            raise ConfigError("explain=True needs an explainer", parameter="explainer")
+        try:
+            return served.explainer.explain_record(served.strip(record))
+        except ProdMLError:
+            raise
+        except Exception as err:
+            raise self._model_error(served, variant, err, what="explainer") from err
+
+    def _log(self, variant: str, id: Any, record: Any, value: Any, latency: float) -> None:  # noqa: A002
+        monitor = self._monitors.get(variant)
+        if monitor is None:
+            return
+        try:
+            monitor.log_prediction(id, record, value, latency_s=latency)
+        except Exception as err:  # noqa: BLE001 - monitoring must not fail a served request
+            self.stats.monitor_error()
+            _log.warning("prodml serving: monitor.log_prediction failed: %s", err)
+
+    def _shadow_submit(self, state: _State, record: Any, value: Any, latency: float) -> None:
+        assert self._shadow is not None and self._shadow_variant is not None  # noqa: S101
+        self._shadow.submit(state.versions[self._shadow_variant], record, value, latency)
+
+    @staticmethod
+    def _model_error(
+        served: Served, variant: str, err: BaseException, what: str = "model"
+    ) -> ModelError:
+        return ModelError(
+            f"the {what} of {served.name!r} version {served.version} (variant {variant!r}) "
+            f"raised {type(err).__name__}",
+            model_name=served.name,
+            version=served.version,
+            variant=variant,
+        )
+
+    # ------------------------------------------------------------------ batches
+
+    def predict_batch(
+        self, data: Any, *, variant: str | None = None, output: str = "numpy"
+    ) -> Any:
+        """Predict every row of a table with one variant's model (no routing, no monitor).
+
+        Parameters
+        ----------
+        data
+            A pandas DataFrame, pyarrow Table or RecordBatch.
+        variant
+            Which variant's model; default the policy's first (the only one without one).
+        output
+            ``"numpy"`` (an array of values) or ``"arrow"`` (a table with a
+            ``prediction`` column).
+
+        Raises
+        ------
+        SchemaError
+            Listing every problem of the table.
+        ModelError
+            When the model raises.
+        """
+        if output not in ("numpy", "arrow"):
+            raise ConfigError(
+                "The 'output' parameter of Predictor.predict_batch must be one of "
+                f"{{'arrow', 'numpy'}}. Got {output!r} instead.",
+                parameter="output",
+            )
+        state = self._state
+        variant = state.home if variant is None else variant
+        served = self._served(state, variant)
+        values = self.score_table(served, variant, data)
+        if output == "arrow":
+            import pyarrow as pa  # noqa: PLC0415
+
+            return pa.table({"prediction": values})
+        return values
+
+    def score_table(self, served: Served, variant: str, data: Any) -> np.ndarray:
+        """Validate, transform and score a whole table with ``served``."""
+        served.schema.validate(data)
+        X = served.pipeline.transform(data)  # noqa: N806 - a feature matrix
+        try:
+            return served.score_many(X)
+        except Exception as err:
+            raise self._model_error(served, variant, err) from err
+
+    def _served(self, state: _State, variant: str) -> Served:
+        try:
+            return state.versions[variant]
+        except KeyError:
+            raise ConfigError(
+                f"unknown variant {variant!r}; variants: {list(state.versions)}",
+                parameter="variant",
+            ) from None
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def name(self) -> str:
+        """Name of the model the first variant serves."""
+        state = self._state
+        return state.versions[state.home].name
+
+    @property
+    def version(self) -> int | None:
+        """Version the first variant serves now."""
+        state = self._state
+        return state.versions[state.home].version
+
+    @property
+    def variants(self) -> dict[str, Served]:
+        """What each variant serves now (a snapshot)."""
+        return dict(self._state.versions)
+
+    @property
+    def home(self) -> str:
+        """The first variant: served by the main model."""
+        return self._state.home
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version, schema and fingerprint of what serves now, per variant."""
+        state = self._state
+        home = state.versions[state.home]
+        return {
+            **home.describe(),
+            "variant": state.home,
+            "policy": None if self.policy is None else type(self.policy).__name__,
+            "variants": {
+                v: {"name": s.name, "version": s.version, "fingerprint": s.fingerprint}
+                for v, s in state.versions.items()
+            },
+        }
+
+    def metrics_text(self) -> str:
+        """Serving metrics in the Prometheus text format."""
+        return render(self.stats, {v: s.version for v, s in self._state.versions.items()})
+
+    # ------------------------------------------------------------------ reload
+
+    def refresh(self) -> dict[str, int | None]:
+        """Check the registry now; load and swap in versions whose reference moved.
+
+        A version failing verification or its check is refused (logged, counted in
+        ``prodml_serving_reloads_total{outcome="refused"}``, not retried until the
+        reference moves again) and the version serving before keeps serving.
+
+        Returns
+        -------
+        dict
+            The version each variant serves after the check.
+        """
+        if self._source is None:
+            return {v: s.version for v, s in self._state.versions.items()}
+        with self._reload_lock:
+            state = self._state
+            wanted = self._source.resolve()
+            by_key = {(s.name, s.version): s for s in state.versions.values()}
+            versions = dict(state.versions)
+            for variant, mv in wanted.items():
+                key = (mv.name, mv.version)
+                if key in by_key:
+                    versions[variant] = by_key[key]
+                    self._refused.pop(variant, None)
+                    continue
+                if self._refused.get(variant) == key:
+                    continue
+                try:
+                    by_key[key] = versions[variant] = self._source.load(mv)
+                except Exception as err:  # noqa: BLE001 - refuse, keep serving the old one
+                    self._refused[variant] = key
+                    self.stats.count("reloads", "refused")
+                    _log.error(
+                        "prodml serving: refused %s version %s for variant %r: %s",
+                        mv.name,
+                        mv.version,
+                        variant,
+                        err,
+                    )
+                    continue
+                self._refused.pop(variant, None)
+                self.stats.count("reloads", "loaded")
+                _log.info("prodml serving: %r now serves %s", variant, mv.ref)
+            if versions != state.versions:
+                self._state = _State(versions, state.home)
+            return {v: s.version for v, s in versions.items()}
+
+    def close(self) -> None:
+        """Stop watching the registry and finish queued shadow work."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        if self._shadow is not None:
+            self._shadow.close()
+
+    def drain_shadow(self) -> None:
+        """Wait until every mirrored request has been scored by the shadow."""
+        if self._shadow is not None:
+            self._shadow.drain()
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = self._state
+        served = ", ".join(f"{v}={s.name}@{s.version}" for v, s in state.versions.items())
+        return f"Predictor({served})"
