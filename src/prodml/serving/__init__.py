@@ -20,13 +20,17 @@ one version, with the request :class:`~prodml.schema.Schema` as its ``signature`
 
 from __future__ import annotations
 
+from prodml.serving._app import create_app
 from prodml.serving._predictor import DEFAULT_VARIANT, Prediction, Predictor
 from prodml.serving._served import ExplainerLike, ModelError
+from prodml.serving._server import BackgroundServer
 
 __all__ = [
     "DEFAULT_VARIANT",
+    "BackgroundServer",
     "ExplainerLike",
     "ModelError",
     "Prediction",
     "Predictor",
+    "create_app",
 ]

@@ -115,9 +115,7 @@ def render(stats: ServingStats, versions: Mapping[str, int | None]) -> str:
         ("prodml_serving_shadow_total", "Shadow requests by outcome.", shadow),
     ):
         lines += [f"# HELP {name} {doc}", f"# TYPE {name} counter"]
-        lines += [
-            f"{name}{_labels({'outcome': k})} {float(v)!r}" for k, v in sorted(table.items())
-        ]
+        lines += [f"{name}{_labels({'outcome': k})} {float(v)!r}" for k, v in sorted(table.items())]
     lines += [
         "# HELP prodml_serving_monitor_errors_total ModelMonitor.log_prediction failures.",
         "# TYPE prodml_serving_monitor_errors_total counter",

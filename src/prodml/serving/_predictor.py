@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -191,7 +193,7 @@ class Predictor:
         self._source: RegistrySource | None = None
         self._watcher: Watcher | None = None
 
-    def _setup(
+    def _setup(  # noqa: PLR0917 - private, called from __init__ and from_registry only
         self,
         home: Served,
         others: Mapping[str, Served],
@@ -382,7 +384,8 @@ class Predictor:
         variant = state.home if self.policy is None else self._pick(record, key, id)
         served = state.versions[variant]
         try:
-            served.schema.validate(record)
+            if not (type(record) is dict and served.check(record)):
+                served.schema.validate(record)
             x = served.pipeline.transform_record(
                 record if served.known.issuperset(record) else served.strip(record)
             )
@@ -430,8 +433,8 @@ class Predictor:
             _log.warning("prodml serving: monitor.log_prediction failed: %s", err)
 
     def _shadow_submit(self, state: _State, record: Any, value: Any, latency: float) -> None:
-        assert self._shadow is not None and self._shadow_variant is not None  # noqa: S101
-        self._shadow.submit(state.versions[self._shadow_variant], record, value, latency)
+        if self._shadow is not None and self._shadow_variant is not None:
+            self._shadow.submit(state.versions[self._shadow_variant], record, value, latency)
 
     @staticmethod
     def _model_error(
@@ -445,11 +448,108 @@ class Predictor:
             variant=variant,
         )
 
+    # ------------------------------------------------------------------ many records
+
+    def predict_many(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        ids: Sequence[Any] | None = None,
+        keys: Sequence[Any] | None = None,
+        explain: bool = False,
+        atomic: bool = False,
+        started: Sequence[float] | None = None,
+    ) -> list[Any]:
+        """Predict many records; each answer equals :meth:`predict_record`'s bit for bit.
+
+        Records are routed and checked one by one, then each variant's feature rows go
+        to its model in one call when that model's batch answers equal its one-row
+        answers (checked on probe rows when the version was loaded: true of tree
+        ensembles, not of scikit-learn's linear models, whose BLAS kernels sum in another
+        order for one row); otherwise the model is called once per row.
+
+        Parameters
+        ----------
+        records
+            Dict records.
+        ids, keys
+            Per-record prediction ids and routing keys (generated / derived when omitted).
+        explain
+            Also run the explainer on each record.
+        atomic
+            When a record is invalid, predict (and log) none: the answer then holds the
+            errors, and ``None`` for the valid records.
+        started
+            Per-record start times (``time.perf_counter``) for the latencies; default now.
+
+        Returns
+        -------
+        list
+            Per record, in order: a :class:`Prediction`, or the
+            :class:`~prodml.errors.SchemaError` / :class:`ModelError` it raised (a
+            schema problem's ``row`` is the record's position).
+        """
+        t0 = _perf()
+        n = len(records)
+        if ids is None:
+            ids = [self._id_prefix + str(next(self._ids)) for _ in range(n)]
+        state = self._state
+        out: list[Any] = [None] * n
+        groups: dict[str, list[tuple[int, Any]]] = {}
+        for i, record in enumerate(records):
+            key = None if keys is None else keys[i]
+            variant = state.home if self.policy is None else self._pick(record, key, ids[i])
+            served = state.versions[variant]
+            try:
+                served.validate(record)
+                x = served.pipeline.transform_record(served.strip(record))
+            except SchemaError as err:
+                self.stats.request(variant, "invalid")
+                out[i] = SchemaError(problems=[replace(p, row=i) for p in err.problems])
+                continue
+            groups.setdefault(variant, []).append((i, x))
+        if atomic and any(r is not None for r in out):
+            return out
+        for variant, items in groups.items():
+            served = state.versions[variant]
+            for (i, _), value in zip(items, self._score_rows(served, variant, items), strict=True):
+                if isinstance(value, ModelError):
+                    out[i] = value
+                    continue
+                record = records[i]
+                latency = _perf() - (t0 if started is None else started[i])
+                try:
+                    explanation = self._explain(served, variant, record) if explain else None
+                except ModelError as err:
+                    out[i] = err
+                    continue
+                self._log(variant, ids[i], record, value, latency)
+                key = ids[i] if keys is None else keys[i]
+                if self._mirror is not None and self._mirror(key):
+                    self._shadow_submit(state, record, value, latency)
+                out[i] = Prediction(
+                    value, served.version, variant, latency, ids[i], served.name, explanation
+                )
+            self.stats.request(variant, "ok", sum(isinstance(out[i], Prediction) for i, _ in items))
+        return out
+
+    def _score_rows(self, served: Served, variant: str, items: list[tuple[int, Any]]) -> list[Any]:
+        if served.row_stable and len(items) > 1:
+            with contextlib.suppress(Exception):  # then row by row, to find the failing rows
+                values: list[Any] = served.score_many(np.vstack([x for _, x in items])).tolist()
+                return values
+        return [self._score_row(served, variant, x) for _, x in items]
+
+    def _score_row(self, served: Served, variant: str, x: Any) -> Any:
+        try:
+            return served.score_one(x)
+        except Exception as err:  # noqa: BLE001 - reported for this record only
+            self.stats.request(variant, "error")
+            return self._model_error(served, variant, err)
+
     # ------------------------------------------------------------------ batches
 
-    def predict_batch(
-        self, data: Any, *, variant: str | None = None, output: str = "numpy"
-    ) -> Any:
+    def predict_batch(self, data: Any, *, variant: str | None = None, output: str = "numpy") -> Any:
         """Predict every row of a table with one variant's model (no routing, no monitor).
 
         Parameters
@@ -521,6 +621,11 @@ class Predictor:
     def variants(self) -> dict[str, Served]:
         """What each variant serves now (a snapshot)."""
         return dict(self._state.versions)
+
+    @property
+    def monitors(self) -> dict[str, Any]:
+        """The monitor of each variant that has one."""
+        return dict(self._monitors)
 
     @property
     def home(self) -> str:

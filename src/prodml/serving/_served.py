@@ -15,6 +15,7 @@ import numpy as np
 from prodml.errors import ConfigError, ProdMLError
 from prodml.fingerprint import fingerprint_bytes, fingerprint_spec
 from prodml.schema import Schema
+from prodml.serving._check import compile_check
 
 __all__ = ["OUTPUTS", "ExplainerLike", "ModelError", "Served", "check_pair", "jsonable"]
 
@@ -36,9 +37,7 @@ class ModelError(ProdMLError, RuntimeError):
     The message names the model, version and variant, never the input values.
     """
 
-    def __init__(
-        self, message: str, *, model_name: str, version: int | None, variant: str
-    ) -> None:
+    def __init__(self, message: str, *, model_name: str, version: int | None, variant: str) -> None:
         self.model_name = model_name
         self.version = version
         self.variant = variant
@@ -83,10 +82,8 @@ def _pick_output(model: Any, output: str) -> str:
             )
         return output
     classes = getattr(model, "classes_", None)
-    if callable(getattr(model, "predict_proba", None)) and classes is not None:
-        if len(classes) == 2:
-            return "proba"
-    return "predict"
+    binary = classes is not None and len(classes) == 2
+    return "proba" if binary and callable(getattr(model, "predict_proba", None)) else "predict"
 
 
 def py_value(v: Any) -> Any:
@@ -152,6 +149,7 @@ class Served:
         self.schema: Schema = schema if schema is not None else pipeline.input_schema
         if not isinstance(self.schema, Schema):
             raise ConfigError(f"{where}: schema must be a prodml Schema", parameter="schema")
+        self.check = compile_check(self.schema)
         self.name = name
         self.version = version
         self.output = _pick_output(model, output)
@@ -225,7 +223,7 @@ class Served:
             batch = self.score_many(rows)
             singles = [self.score_one(rows[i]) for i in range(_PROBE_ROWS)]
             for record in probe or ():
-                self.schema.validate(record)
+                self.validate(record)
                 self.score_one(self.pipeline.transform_record(self.strip(record)))
         except ProdMLError:
             raise
@@ -245,6 +243,11 @@ class Served:
                 variant="",
             )
         self.row_stable = [py_value(v) for v in batch.tolist()] == singles
+
+    def validate(self, record: Any) -> None:
+        """Raise the :class:`~prodml.errors.SchemaError` of ``Schema.validate``, if any."""
+        if not (type(record) is dict and self.check(record)):
+            self.schema.validate(record)
 
     def strip(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
         """``record`` without the keys the pipeline does not read (ids, routing keys)."""

@@ -47,9 +47,7 @@ class ShadowWorker:
     def _start(self) -> None:
         with self._start_lock:
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="prodml-shadow", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="prodml-shadow", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
@@ -65,7 +63,7 @@ class ShadowWorker:
     def _score(self, served: Served, record: Mapping[str, Any], value: Any, lat: float) -> None:
         try:
             t0 = time.perf_counter()
-            served.schema.validate(record)
+            served.validate(record)
             shadow_value = served.score_one(served.pipeline.transform_record(served.strip(record)))
             shadow_lat = time.perf_counter() - t0
             self.policy.compare(value, shadow_value, primary_latency=lat, shadow_latency=shadow_lat)

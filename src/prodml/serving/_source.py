@@ -94,10 +94,13 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
-                self._refresh()
-            except Exception:  # noqa: BLE001 - the watcher must outlive a registry hiccup
-                _log.exception("prodml serving: checking the registry for new versions failed")
+            self._check()
+
+    def _check(self) -> None:
+        try:
+            self._refresh()
+        except Exception:  # noqa: BLE001 - the watcher must outlive a registry hiccup
+            _log.exception("prodml serving: checking the registry for new versions failed")
 
     def stop(self) -> None:
         """Stop watching (waits for a refresh in progress)."""
