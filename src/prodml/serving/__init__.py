@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from prodml.serving._app import create_app
 from prodml.serving._predictor import DEFAULT_VARIANT, Prediction, Predictor
+from prodml.serving._score import ScoreReport, score
 from prodml.serving._served import ExplainerLike, ModelError
 from prodml.serving._server import BackgroundServer
 
@@ -32,5 +33,7 @@ __all__ = [
     "ModelError",
     "Prediction",
     "Predictor",
+    "ScoreReport",
     "create_app",
+    "score",
 ]

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml.errors import ConfigError, ProdMLError, SchemaError
@@ -588,6 +589,11 @@ class Predictor:
     def score_table(self, served: Served, variant: str, data: Any) -> np.ndarray:
         """Validate, transform and score a whole table with ``served``."""
         served.schema.validate(data)
+        frame = isinstance(data, pd.DataFrame)
+        names = list(data.columns) if frame else list(getattr(data, "column_names", []))
+        if not served.known.issuperset(names):  # ids, keys: not the pipeline's business
+            keep = [n for n in names if n in served.known]
+            data = data[keep] if frame else data.select(keep)
         X = served.pipeline.transform(data)  # noqa: N806 - a feature matrix
         try:
             return served.score_many(X)
