@@ -157,7 +157,8 @@ class Served:
         self.n_features = len(pipeline.feature_names_out)
         self._files = dict(files) if files is not None else None
         self._fingerprint: str | None = None
-        if explainer is not None and not isinstance(explainer, ExplainerLike):
+        factory = isinstance(explainer, type) or not isinstance(explainer, ExplainerLike)
+        if explainer is not None and factory:
             if not callable(explainer):
                 raise ConfigError(
                     "explainer must have an explain_record(record) method, or be a factory "
