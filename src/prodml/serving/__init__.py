@@ -26,9 +26,10 @@ from prodml.serving._score import ScoreReport, score
 from prodml.serving._served import ExplainerLike, ModelError
 from prodml.serving._server import BackgroundServer
 
-__all__ = [
-    "DEFAULT_VARIANT",
+# Plain sorted() order, which tests/test_public_api.py checks.
+__all__ = [  # noqa: RUF022
     "BackgroundServer",
+    "DEFAULT_VARIANT",
     "ExplainerLike",
     "ModelError",
     "Prediction",
