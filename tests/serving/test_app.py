@@ -38,11 +38,19 @@ def test_predict_one_and_many(served: tuple[Predictor, str], data: pd.DataFrame)
     pred, url = served
     recs = records(data.head(5))
     r = httpx.post(f"{url}/v1/predict", json=jsonable(recs[0]), headers={"X-Request-ID": "abc"})
-    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
     body = r.json()
     assert body["value"] == pred.predict_record(recs[0]).value  # JSON floats round-trip exactly
-    assert (body["id"], body["version"], body["variant"], body["model"]) == ("abc", 4, "default", "churn")
-    r = httpx.post(f"{url}/v1/predict", json=[jsonable(x) for x in recs], headers={"X-Request-ID": "b"})
+    assert (body["id"], body["version"], body["variant"], body["model"]) == (
+        "abc",
+        4,
+        "default",
+        "churn",
+    )
+    r = httpx.post(
+        f"{url}/v1/predict", json=[jsonable(x) for x in recs], headers={"X-Request-ID": "b"}
+    )
     assert r.status_code == 200
     assert [p["value"] for p in r.json()] == [pred.predict_record(x).value for x in recs]
     assert [p["id"] for p in r.json()] == [f"b-{i}" for i in range(5)]
@@ -52,7 +60,9 @@ def problem(r: httpx.Response, status: int) -> dict[str, Any]:
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
-    assert body["status"] == status and body["type"] == "about:blank" and body["title"]
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["title"]
     return body
 
 
@@ -64,7 +74,9 @@ def test_every_schema_problem_in_one_422(served: tuple[Predictor, str], data: pd
     body = problem(httpx.post(f"{url}/v1/predict", json=bad), 422)
     assert {e["pointer"] for e in body["errors"]} == {"/f0", "/f1", "/s0", "/ts"}
     assert all(e["detail"] for e in body["errors"])
-    body = problem(httpx.post(f"{url}/v1/predict", json=[good, bad, good, {**good, "f2": "x"}]), 422)
+    body = problem(
+        httpx.post(f"{url}/v1/predict", json=[good, bad, good, {**good, "f2": "x"}]), 422
+    )
     assert {e["pointer"] for e in body["errors"]} == {"/1/f0", "/1/f1", "/1/s0", "/1/ts", "/3/f2"}
     assert body["detail"] == "2 of 4 records are invalid"
     body = problem(httpx.post(f"{url}/v1/predict", json=[1, 2]), 422)
@@ -74,7 +86,9 @@ def test_every_schema_problem_in_one_422(served: tuple[Predictor, str], data: pd
 def test_bad_bodies(served: tuple[Predictor, str]) -> None:
     _, url = served
     problem(httpx.post(f"{url}/v1/predict", content=b"{not json"), 400)
-    problem(httpx.post(f"{url}/v1/predict", content=b"a=1", headers={"content-type": "text/plain"}), 415)
+    problem(
+        httpx.post(f"{url}/v1/predict", content=b"a=1", headers={"content-type": "text/plain"}), 415
+    )
     problem(httpx.post(f"{url}/v1/predict", content=b"[" + b"1," * 20_000 + b"1]"), 413)
 
     def chunked() -> Iterator[bytes]:  # no content-length: the limit applies while reading
@@ -113,7 +127,8 @@ def test_model_info_probes_and_metrics(pipe: Any, lr: Any, data: pd.DataFrame) -
         info = httpx.get(f"{url}/v1/model").json()
         assert (info["name"], info["version"], info["variant"]) == ("churn", 4, "default")
         assert info["schema"] == SCHEMA.to_dict()
-        assert info["fingerprint"] == pred.variants["default"].fingerprint and len(info["fingerprint"]) == 64
+        assert info["fingerprint"] == pred.variants["default"].fingerprint
+        assert len(info["fingerprint"]) == 64
         assert httpx.get(f"{url}/healthz").status_code == 200
         assert httpx.get(f"{url}/readyz").json() == {"status": "ready"}
         for rec in records(data.head(3)):
@@ -129,9 +144,12 @@ def test_model_info_probes_and_metrics(pipe: Any, lr: Any, data: pd.DataFrame) -
         }
         ok = ("prodml_serving_requests_total", (("outcome", "ok"), ("variant", "default")))
         bad = ("prodml_serving_requests_total", (("outcome", "invalid"), ("variant", "default")))
-        assert parsed[ok] == 3.0 and parsed[bad] == 1.0
+        assert parsed[ok] == 3.0
+        assert parsed[bad] == 1.0
         assert parsed[("prodml_predictions_total", (("model", "churn"),))] == 3.0
-        assert parsed[("prodml_serving_model_info", (("variant", "default"), ("version", "4")))] == 1.0
+        assert (
+            parsed[("prodml_serving_model_info", (("variant", "default"), ("version", "4")))] == 1.0
+        )
     with pytest.raises(ConfigError, match="Predictor"):
         create_app("not a predictor")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="max_batch"):
@@ -145,7 +163,9 @@ def test_datetime_strings_are_parsed(served: tuple[Predictor, str], data: pd.Dat
     assert r.json()["value"] == pred.predict_record(rec).value
 
 
-def test_graceful_shutdown_drains_in_flight_requests(pipe: Any, lr: Any, data: pd.DataFrame) -> None:
+def test_graceful_shutdown_drains_in_flight_requests(
+    pipe: Any, lr: Any, data: pd.DataFrame
+) -> None:
     slow = Slow(lr)
     pred = Predictor(pipe, slow, schema=SCHEMA)
     rec = jsonable(records(data.head(1))[0])
@@ -161,12 +181,15 @@ def test_graceful_shutdown_drains_in_flight_requests(pipe: Any, lr: Any, data: p
         slow.gate.set()
         response = future.result()
         stopper.join(20)
-    assert response.status_code == 200 and 0 <= response.json()["value"] <= 1
+    assert response.status_code == 200
+    assert 0 <= response.json()["value"] <= 1
     assert not stopper.is_alive()
 
 
 @pytest.mark.parametrize("model_name", ["lr", "gbc"])
-def test_micro_batching_equals_unbatched_bit_for_bit(model_name: str, request: Any, pipe: Any, data: pd.DataFrame) -> None:
+def test_micro_batching_equals_unbatched_bit_for_bit(
+    model_name: str, request: Any, pipe: Any, data: pd.DataFrame
+) -> None:
     model = request.getfixturevalue(model_name)
     pred = Predictor(pipe, model, schema=SCHEMA)
     recs = records(data.head(120))
@@ -175,7 +198,9 @@ def test_micro_batching_equals_unbatched_bit_for_bit(model_name: str, request: A
     with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
 
         def post(i: int) -> Any:
-            return client.post("/v1/predict", json=jsonable(recs[i]), headers={"X-Request-ID": str(i)})
+            return client.post(
+                "/v1/predict", json=jsonable(recs[i]), headers={"X-Request-ID": str(i)}
+            )
 
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             responses = list(pool.map(post, range(len(recs))))
@@ -186,8 +211,11 @@ def test_micro_batching_equals_unbatched_bit_for_bit(model_name: str, request: A
     assert [r.json()["value"] for r in responses] == expected
     assert [r.json()["id"] for r in responses] == [str(i) for i in range(len(recs))]
     sizes = pred.stats.batch_size
-    assert sizes.count >= 1 and sizes.sum == len(recs) + 1 and sizes.sum > sizes.count  # batches formed
-    assert "prodml_serving_batch_size_count" in text and "prodml_serving_batch_wait_seconds_sum" in text
+    assert sizes.count >= 1
+    assert sizes.sum == len(recs) + 1
+    assert sizes.sum > sizes.count
+    assert "prodml_serving_batch_size_count" in text
+    assert "prodml_serving_batch_wait_seconds_sum" in text
 
 
 def post_bad(client: httpx.Client, rec: dict[str, Any]) -> httpx.Response:
@@ -207,5 +235,7 @@ def test_numpy_values_in_explanations_serialise(pipe: Any, lr: Any, data: pd.Dat
     pred = Predictor(pipe, lr, schema=SCHEMA, explainer=Exp())
     for lib in ("json", "orjson"):
         with BackgroundServer(create_app(pred, json_library=lib)) as server:
-            r = httpx.post(f"{server.url}/v1/predict?explain=true", json=jsonable(records(data.head(1))[0]))
+            r = httpx.post(
+                f"{server.url}/v1/predict?explain=true", json=jsonable(records(data.head(1))[0])
+            )
         assert r.json()["explanation"] == {"values": [0.0, 1.0, 2.0], "base": 0.5}

@@ -22,7 +22,9 @@ from .conftest import SCHEMA, Broken, records
 
 
 def expected_scores(pipe: Any, model: Any, df: pd.DataFrame) -> np.ndarray:
-    return np.array([model.predict_proba(pipe.transform_record(r)[None, :])[0, 1] for r in records(df)])
+    return np.array(
+        [model.predict_proba(pipe.transform_record(r)[None, :])[0, 1] for r in records(df)]
+    )
 
 
 def test_predict_record_equals_pipeline_and_model(data: pd.DataFrame, pipe: Any, lr: Any) -> None:
@@ -72,7 +74,9 @@ def test_compiled_check_agrees_with_schema_fast_path(data: st.DataObject) -> Non
     record = data.draw(pst.records(schema=schema))
     if data.draw(st.booleans()) and schema.columns:  # and some records with a hole or junk
         col = data.draw(st.sampled_from(schema.names))
-        record[col] = data.draw(st.one_of(st.none(), st.integers(), st.text(max_size=3), st.floats()))
+        record[col] = data.draw(
+            st.one_of(st.none(), st.integers(), st.text(max_size=3), st.floats())
+        )
     assert compile_check(schema)(record) == _record_is_clean(schema, record, strict=schema.strict)
 
 
@@ -82,7 +86,8 @@ def test_model_error_is_wrapped_without_values(pipe: Any, lr: Any, data: Any) ->
     with pytest.raises(ModelError) as err:
         pred.predict_record(rec)
     assert isinstance(err.value.__cause__, RuntimeError)
-    assert "12345" not in str(err.value) and "45" not in str(err.value)
+    assert "12345" not in str(err.value)
+    assert "45" not in str(err.value)
     assert (err.value.model_name, err.value.version, err.value.variant) == ("churn", 3, "default")
     assert pred.stats.requests[("default", "error")] == 1
 
@@ -176,7 +181,8 @@ def test_shadow_failures_never_fail_requests(pipe: Any, lr: Any, data: Any) -> N
     recs = [{**r, "f0": 45.0} for r in records(data.head(20))]
     got = [pred.predict_record(r) for r in recs]
     pred.drain_shadow()
-    assert len(got) == 20 and pred.stats.shadow["error"] == 20
+    assert len(got) == 20
+    assert pred.stats.shadow["error"] == 20
     assert shadow.report()["compared"] == 0
     pred.close()
 
@@ -188,7 +194,11 @@ class Explainer:
 
     def explain_record(self, record: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(record)
-        return {"values": np.array([0.5, -0.25]), "base_values": 0.1, "model": type(self.model).__name__}
+        return {
+            "values": np.array([0.5, -0.25]),
+            "base_values": 0.1,
+            "model": type(self.model).__name__,
+        }
 
 
 def test_explainer_object_and_factory(pipe: Any, lr: Any, lr2: Any, data: Any) -> None:
@@ -197,10 +207,16 @@ def test_explainer_object_and_factory(pipe: Any, lr: Any, lr2: Any, data: Any) -
     p = Predictor(pipe, lr, explainer=explainer).predict_record(rec, explain=True)
     assert p.explanation["base_values"] == 0.1
     assert "request_id" not in explainer.calls[0]  # the explainer sees the model's inputs
-    assert p.to_dict()["explanation"] == {"values": [0.5, -0.25], "base_values": 0.1, "model": "LogisticRegression"}
+    assert p.to_dict()["explanation"] == {
+        "values": [0.5, -0.25],
+        "base_values": 0.1,
+        "model": "LogisticRegression",
+    }
     assert Predictor(pipe, lr, explainer=explainer).predict_record(rec).explanation is None
     canary = Canary(steps=[Step(1.0)])
-    pred = Predictor(pipe, lr, variants={"candidate": (pipe, lr2)}, policy=canary, explainer=Explainer)
+    pred = Predictor(
+        pipe, lr, variants={"candidate": (pipe, lr2)}, policy=canary, explainer=Explainer
+    )
     assert pred.predict_record(rec, explain=True).explanation["model"] == "LogisticRegression"
     with pytest.raises(ConfigError, match="explainer"):
         Predictor(pipe, lr).predict_record(rec, explain=True)
@@ -219,7 +235,9 @@ def test_explainer_failure_is_a_model_error(pipe: Any, lr: Any, data: Any) -> No
 
 
 @pytest.mark.parametrize("model_name", ["lr", "gbc"])
-def test_predict_many_equals_predict_record_bit_for_bit(model_name: str, request: Any, pipe: Any, data: Any) -> None:
+def test_predict_many_equals_predict_record_bit_for_bit(
+    model_name: str, request: Any, pipe: Any, data: Any
+) -> None:
     model = request.getfixturevalue(model_name)
     pred = Predictor(pipe, model, schema=SCHEMA)
     recs = records(data.head(64))
@@ -233,7 +251,8 @@ def test_predict_many_equals_predict_record_bit_for_bit(model_name: str, request
             continue
         assert got.value == pred.predict_record(r).value
         assert type(got.value) is float
-    assert isinstance(many[9], SchemaError) and len(many[9].problems) == 2
+    assert isinstance(many[9], SchemaError)
+    assert len(many[9].problems) == 2
     atomic = pred.predict_many(recs, atomic=True)
     assert sum(r is None for r in atomic) == 62
 

@@ -28,7 +28,9 @@ def corrupt(reg: ModelRegistry, version: int) -> None:
     target.write_bytes(target.read_bytes() + b" ")
 
 
-def test_from_registry_serves_the_alias(registry: ModelRegistry, data: pd.DataFrame, lr: Any, pipe: Any) -> None:
+def test_from_registry_serves_the_alias(
+    registry: ModelRegistry, data: pd.DataFrame, lr: Any, pipe: Any
+) -> None:
     with Predictor.from_registry(registry, "churn@production", watch_every_s=None) as pred:
         rec = records(data.head(1))[0]
         p = pred.predict_record(rec)
@@ -78,7 +80,9 @@ def test_construction_refuses_bad_versions(registry: ModelRegistry, lr: Any, pip
 def test_variants_resolve_by_alias_convention(registry: ModelRegistry, data: pd.DataFrame) -> None:
     registry.set_alias("churn", "candidate", 2)
     canary = Canary(steps=[Step(0.5)], salt="c")
-    with Predictor.from_registry(registry, "churn@production", policy=canary, watch_every_s=None) as pred:
+    with Predictor.from_registry(
+        registry, "churn@production", policy=canary, watch_every_s=None
+    ) as pred:
         assert {v: s.version for v, s in pred.variants.items()} == {"baseline": 1, "candidate": 2}
         recs = records(data.head(40))
         seen = {(p.variant, p.version) for p in (pred.predict_record(r) for r in recs)}
@@ -101,7 +105,9 @@ def test_shadow_from_registry(registry: ModelRegistry, data: pd.DataFrame) -> No
     assert shadow.report()["compared"] == 10
 
 
-def test_hot_reload_under_load_fails_no_request(registry: ModelRegistry, pipe: Any, lr: Any, data: pd.DataFrame) -> None:
+def test_hot_reload_under_load_fails_no_request(
+    registry: ModelRegistry, pipe: Any, lr: Any, data: pd.DataFrame
+) -> None:
     """Concurrent clients while the alias moves 1 -> 2 -> 3 (tampered) -> 4: no failure."""
     registry.register("churn", (pipe, lr), signature=SCHEMA)  # v3, tampered below
     registry.register("churn", (pipe, lr), signature=SCHEMA)  # v4
@@ -141,6 +147,7 @@ def test_hot_reload_under_load_fails_no_request(registry: ModelRegistry, pipe: A
     versions = {v for _, v in results}
     assert statuses == {200}, f"{sum(s != 200 for s, _ in results)} failed of {len(results)}"
     assert len(results) > 100
-    assert {1, 2, 4} <= versions and 3 not in versions
+    assert {1, 2, 4} <= versions
+    assert 3 not in versions
     assert final == 4
     assert pred.stats.reloads["refused"] == 1

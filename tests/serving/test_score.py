@@ -40,7 +40,8 @@ def test_score_writes_parts_with_metadata(tmp_path: Path, registry: ModelRegistr
     pred = Predictor.from_registry(registry, "churn@production", watch_every_s=None)
     report = score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=400, keep_columns=["row_id"])
     assert (report.rows, report.parts_written, report.parts_skipped) == (2500, 8, 0)
-    assert report.version == 1 and report.rows_per_second > 0
+    assert report.version == 1
+    assert report.rows_per_second > 0
     out = pq.read_table(tmp_path / "out").to_pandas()
     assert out.row_id.tolist() == list(range(2500))  # input order, no row twice
     expected = pred.predict_batch(df.drop(columns=["row_id"]))
@@ -49,11 +50,14 @@ def test_score_writes_parts_with_metadata(tmp_path: Path, registry: ModelRegistr
     fp = fingerprint_spec(sorted(fingerprint_file(f) for f in files))
     first = pq.read_schema(sorted((tmp_path / "out").glob("part-*"))[0])
     meta = json.loads(first.metadata[b"prodml.scoring"])
-    assert meta["model"] == "churn" and meta["version"] == 1 and meta["input_fingerprint"] == fp
+    assert meta["model"] == "churn"
+    assert meta["version"] == 1
+    assert meta["input_fingerprint"] == fp
     assert meta["model_fingerprint"] == pred.variants["default"].fingerprint
     assert (meta["input_file"], meta["chunk"]) == ("in-0.parquet", 0)
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
-    assert manifest["complete"] and manifest["rows"] == 2500
+    assert manifest["complete"]
+    assert manifest["rows"] == 2500
     again = score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=400, keep_columns=["row_id"])
     assert (again.parts_written, again.parts_skipped) == (0, 8)
 
@@ -70,7 +74,10 @@ def test_bad_inputs_and_outputs(tmp_path: Path, registry: ModelRegistry) -> None
     score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=100)
     with pytest.raises(ConfigError, match="chunk_rows"):  # another setting: no silent mix
         score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=50)
-    assert score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=50, resume=False).parts_written == 6
+    assert (
+        score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=50, resume=False).parts_written
+        == 6
+    )
     registry.set_alias("churn", "production", 2)
     pred.refresh()
     with pytest.raises(ConfigError, match="version"):
@@ -113,11 +120,19 @@ print(r.parts_written, r.parts_skipped)
 """
 
 
-def test_resume_after_kill_loses_and_repeats_no_row(tmp_path: Path, registry: ModelRegistry) -> None:
+def test_resume_after_kill_loses_and_repeats_no_row(
+    tmp_path: Path, registry: ModelRegistry
+) -> None:
     df = write_input(tmp_path / "in", 10_000)
     script = tmp_path / "job.py"
     script.write_text(textwrap.dedent(SCRIPT))
-    args = [sys.executable, str(script), str(tmp_path / "registry"), str(tmp_path / "in"), str(tmp_path / "out")]
+    args = [
+        sys.executable,
+        str(script),
+        str(tmp_path / "registry"),
+        str(tmp_path / "in"),
+        str(tmp_path / "out"),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
     manifest = tmp_path / "out" / MANIFEST
     deadline = time.monotonic() + 60
@@ -134,7 +149,8 @@ def test_resume_after_kill_loses_and_repeats_no_row(tmp_path: Path, registry: Mo
     assert 5 <= done_before < 40
     finished = subprocess.run(args, capture_output=True, text=True, check=True)
     written, skipped = map(int, finished.stdout.split())
-    assert skipped == done_before and written + skipped == 40
+    assert skipped == done_before
+    assert written + skipped == 40
     out = pq.read_table(tmp_path / "out").to_pandas()
     assert out.row_id.tolist() == list(range(10_000))
     pred = Predictor.from_registry(registry, "churn@production", watch_every_s=None)
@@ -144,15 +160,21 @@ def test_resume_after_kill_loses_and_repeats_no_row(tmp_path: Path, registry: Mo
     assert not [p for p in os.listdir(tmp_path / "out") if p.startswith(".")]
 
 
-def test_dask_partitions_equal_the_single_machine_scores(tmp_path: Path, registry: ModelRegistry) -> None:
+def test_dask_partitions_equal_the_single_machine_scores(
+    tmp_path: Path, registry: ModelRegistry
+) -> None:
     pytest.importorskip("dask.dataframe", reason="needs the 'dask' extra")
     from prodml.integrations import dask as pdask
 
     df = write_input(tmp_path / "in", 1200, files=3)
     pred = Predictor.from_registry(registry, "churn@production", watch_every_s=None)
-    out = pdask.score(pred, sorted(str(p) for p in (tmp_path / "in").glob("*.parquet")), keep_columns=["row_id"])
+    out = pdask.score(
+        pred, sorted(str(p) for p in (tmp_path / "in").glob("*.parquet")), keep_columns=["row_id"]
+    )
     got = out.compute().sort_values("row_id")
-    np.testing.assert_array_equal(got.prediction.to_numpy(), pred.predict_batch(df.drop(columns="row_id")))
+    np.testing.assert_array_equal(
+        got.prediction.to_numpy(), pred.predict_batch(df.drop(columns="row_id"))
+    )
     with pytest.raises(SchemaError, match="nope"):
         pdask.score(pred, df, keep_columns=["nope"])
     with pytest.raises(ConfigError, match="Predictor"):
@@ -161,6 +183,9 @@ def test_dask_partitions_equal_the_single_machine_scores(tmp_path: Path, registr
 
 def test_score_report_and_progress(tmp_path: Path, pipe: Any, lr: Any, capsys: Any) -> None:
     write_input(tmp_path / "in", 500, files=1)
-    report = score(Predictor(pipe, lr), tmp_path / "in", tmp_path / "out", chunk_rows=100, progress=True)
+    report = score(
+        Predictor(pipe, lr), tmp_path / "in", tmp_path / "out", chunk_rows=100, progress=True
+    )
     err = capsys.readouterr().err
-    assert "scoring 500/500 rows (100%)" in err and report.version is None
+    assert "scoring 500/500 rows (100%)" in err
+    assert report.version is None
