@@ -27,7 +27,14 @@ def _registry_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--trusted",
         action="store_true",
-        help="allow pickle-based (joblib) models: only for a registry you trust",
+        help="load any type, pickle (joblib) included: only for a registry you trust",
+    )
+    p.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a type skops does not trust by default, e.g. sklearn.tree._tree.Tree (repeatable)",
     )
 
 
@@ -48,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--max-batch", type=int, metavar="N", help="micro-batch up to N requests")
     serve.add_argument("--max-wait-ms", type=float, default=2.0, help="micro-batch wait")
     serve.add_argument("--max-body-bytes", type=int, default=1_048_576)
+    serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
     serve.set_defaults(func=run_serve)
 
     score = subparsers.add_parser(
@@ -82,6 +90,10 @@ def _open_registry(args: argparse.Namespace) -> Any:
     return ModelRegistry.local(args.registry)
 
 
+def _trusted(args: argparse.Namespace) -> Any:
+    return True if args.trusted else list(args.trust)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; return the exit code."""
     from prodml.serving import Predictor, create_app  # noqa: PLC0415
@@ -90,7 +102,7 @@ def run_serve(args: argparse.Namespace) -> int:
     registry = _open_registry(args)
     try:
         pred = Predictor.from_registry(
-            registry, args.ref, trusted=args.trusted, watch_every_s=args.watch_every or None
+            registry, args.ref, trusted=_trusted(args), watch_every_s=args.watch_every or None
         )
         try:
             app = create_app(
@@ -98,6 +110,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 max_batch=args.max_batch,
                 max_wait_ms=args.max_wait_ms,
                 max_body_bytes=args.max_body_bytes,
+                json_library=args.json_library,
             )
             run(app, host=args.host, port=args.port, log_level="warning")
         finally:
@@ -113,7 +126,9 @@ def run_score(args: argparse.Namespace) -> int:
 
     registry = _open_registry(args)
     try:
-        pred = Predictor.from_registry(registry, args.ref, trusted=args.trusted, watch_every_s=None)
+        pred = Predictor.from_registry(
+            registry, args.ref, trusted=_trusted(args), watch_every_s=None
+        )
         report = score(
             pred,
             args.source,
