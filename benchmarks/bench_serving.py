@@ -349,7 +349,8 @@ def http_bench(work: Path, fitted: dict[str, Any], seconds: float, quick: bool) 
             server = Server(kind, model, work)
             try:
                 bodies = work / f"bodies-{kind}-{model}.txt"
-                r = wrk(server, bodies, 8, seconds, delay_ms=8 / rate * 1000)
+                wrk(server, bodies, 8, 1)  # warm-up
+                r = wrk(server, bodies, 8, 2 * seconds, delay_ms=8 / rate * 1000)
                 results[f"{model}/{kind}/paced"] = r
                 show(f"{model} {kind} paced at ~{rate:.0f}/s", r)
             finally:

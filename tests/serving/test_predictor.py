@@ -297,3 +297,17 @@ def test_outputs_and_bad_pairs(pipe: Any, lr: Any, data: Any) -> None:
     narrow = LogisticRegression().fit(np.zeros((4, 2)) + np.arange(4)[:, None], [0, 0, 1, 1])
     with pytest.raises(ConfigError, match="expects 2 features"):
         Predictor(pipe, narrow)
+
+
+def test_router_and_bandit_policies(pipe: Any, lr: Any, lr2: Any, data: Any) -> None:
+    from prodml.rollout import EpsilonGreedy, Router
+
+    rec = records(data.head(1))[0]
+    router = Router({"new": 0.5, "old": 0.5}, salt="r")
+    pred = Predictor(pipe, lr, variants={"old": (pipe, lr2)}, policy=router)
+    keys = [f"k{i}" for i in range(50)]
+    assert [pred.predict_record(rec, key=k).variant for k in keys] == router.route_many(keys)
+    bandit = EpsilonGreedy(["a", "b"], seed=0)
+    pred = Predictor(pipe, lr, variants={"b": (pipe, lr2)}, policy=bandit)
+    chosen = {pred.predict_record(rec).variant for _ in range(60)}
+    assert chosen == {"a", "b"}

@@ -3,7 +3,9 @@
 Each input file is read ``chunk_rows`` rows at a time (only the columns the model and
 ``keep_columns`` need); each chunk is validated, transformed and scored as one batch and
 written as its own part file, ``part-FFFFF-CCCCCC.parquet`` (input file F, chunk C), first
-under a hidden temporary name and then renamed, so a part is either whole or absent. A
+under a hidden temporary name and then renamed, so a part is either whole or absent.
+Reading the next chunk and writing the previous part run on two threads while a chunk is
+scored (Parquet decoding and encoding release the GIL). A
 manifest, ``_prodml_score.json``, lists the finished parts and is rewritten (atomically)
 after each one. On ``resume`` a run skips the parts the manifest lists and redoes the
 rest: chunks are cut the same way every time, so no row is lost and none is written twice.
@@ -17,14 +19,17 @@ bytes), the input file and chunk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -187,8 +192,9 @@ def score(
     dest
         Output folder (created); it may hold only a previous run's parts.
     chunk_rows
-        Rows per chunk, and so per part file: memory is bounded by one chunk and its
-        features (plus one Parquet row group being decoded).
+        Rows per chunk, and so per part file. Memory is bounded by a few chunks: one
+        being read ahead (with its Parquet row group), one being scored with its
+        features, one queued and one being written.
     resume
         Keep the parts a previous, interrupted run of the same model, input and settings
         finished; ``False`` deletes them and starts over.
@@ -259,31 +265,28 @@ def score(
     sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
     bar = _Progress(sum(sizes), progress, sys.stderr)
     manifest = {"format_version": FORMAT_VERSION, **expected, "done": done, "complete": False}
+    writer = _Writer(out, manifest)
     written = skipped = 0
     try:
-        for f_i, (file, n_rows) in enumerate(zip(files, sizes, strict=True)):
-            n_chunks = -(-n_rows // chunk_rows)
-            names = [f"part-{f_i:05d}-{c:06d}.parquet" for c in range(n_chunks)]
-            if all(name in done for name in names):
-                skipped += n_chunks
-                bar.add(n_rows)
+        todo = _todo(files, sizes, chunk_rows, done, columns, keep)
+        for f_i, c, name, batch in _prefetch(todo):
+            if batch is None:  # a whole file already done
+                skipped += -(-sizes[f_i] // chunk_rows)
+                bar.add(sizes[f_i])
                 continue
-            meta = {**expected, "input_file": file.name}
-            for c, batch in enumerate(_chunks(file, _present(file, columns, keep), chunk_rows)):
-                if names[c] in done:
-                    skipped += 1
-                else:
-                    table = _score_chunk(predictor, served, variant, batch, keep, c * chunk_rows)
-                    meta["chunk"] = c
-                    _write_part(out / names[c], table, meta)
-                    done[names[c]] = batch.num_rows
-                    _write_json(out / MANIFEST, manifest)
-                    written += 1
-                bar.add(batch.num_rows)
+            if name in done:
+                skipped += 1
+            else:
+                table = _score_chunk(predictor, served, variant, batch, keep, c * chunk_rows)
+                writer.put(name, table, {**expected, "input_file": files[f_i].name, "chunk": c})
+                written += 1
+            bar.add(batch.num_rows)
+        writer.close()
         manifest["complete"] = True
         manifest["rows"] = sum(done.values())
         _write_json(out / MANIFEST, manifest)
     finally:
+        writer.close(raise_error=False)
         bar.close()
     return ScoreReport(
         output=str(out),
@@ -295,6 +298,102 @@ def score(
         version=served.version,
         input_fingerprint=input_fp,
     )
+
+
+def _todo(  # noqa: PLR0917 - private helper of score
+    files: list[Path],
+    sizes: list[int],
+    chunk_rows: int,
+    done: dict[str, int],
+    columns: list[str],
+    keep: list[str],
+) -> Iterator[tuple[int, int, str, pa.RecordBatch | None]]:
+    """Every chunk in order: (file index, chunk index, part name, rows or None if skipped)."""
+    for f_i, (file, n_rows) in enumerate(zip(files, sizes, strict=True)):
+        names = [f"part-{f_i:05d}-{c:06d}.parquet" for c in range(-(-n_rows // chunk_rows))]
+        if all(name in done for name in names):
+            yield f_i, 0, "", None
+            continue
+        for c, batch in enumerate(_chunks(file, _present(file, columns, keep), chunk_rows)):
+            yield f_i, c, names[c], batch
+
+
+_T = TypeVar("_T")
+_END = object()
+
+
+def _prefetch(items: Iterator[_T]) -> Iterator[_T]:
+    """``items``, read one ahead on a thread (Parquet decoding overlaps scoring)."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    with contextlib.suppress(queue.Full):
+                        q.put(item, timeout=0.05)
+                        break
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the consumer
+            q.put(err)
+
+    thread = threading.Thread(target=run, name="prodml-score-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            q.get_nowait()
+        thread.join()
+
+
+class _Writer:
+    """Writes parts and then the manifest, in order, on a thread (one part queued)."""
+
+    def __init__(self, out: Path, manifest: dict[str, Any]) -> None:
+        self.out, self.manifest = out, manifest
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name="prodml-score-write", daemon=True
+        )
+        self._thread.start()
+
+    def put(self, name: str, table: pa.Table, meta: dict[str, Any]) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put((name, table, meta))
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain: the main thread raises the error at its next put
+            name, table, meta = job
+            try:
+                _write_part(self.out / name, table, meta)
+                self.manifest["done"][name] = table.num_rows
+                _write_json(self.out / MANIFEST, self.manifest)
+            except BaseException as err:  # noqa: BLE001 - re-raised in the main thread
+                self.error = err
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Finish the queued parts; raise a write error if there was one."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if raise_error and self.error is not None:
+            raise self.error
 
 
 def _present(file: Path, columns: list[str], keep: list[str]) -> list[str]:
