@@ -311,3 +311,20 @@ def test_router_and_bandit_policies(pipe: Any, lr: Any, lr2: Any, data: Any) -> 
     pred = Predictor(pipe, lr, variants={"b": (pipe, lr2)}, policy=bandit)
     chosen = {pred.predict_record(rec).variant for _ in range(60)}
     assert chosen == {"a", "b"}
+
+
+def test_shadow_mirrors_by_the_routing_key(pipe: Any, lr: Any, lr2: Any, data: Any) -> None:
+    shadow = Shadow(mirror=0.5, salt="m", min_agreement=None)
+    pred = Predictor(
+        pipe, lr, variants={"shadow": (pipe, lr2)}, policy=shadow, key_column="customer"
+    )
+    recs = [{**r, "customer": f"c{i}"} for i, r in enumerate(records(data.head(60)))]
+    for r in recs:
+        pred.predict_record(r)
+    pred.predict_many(recs)
+    pred.drain_shadow()
+    mirrored = sum(shadow.should_mirror(r["customer"]) for r in recs)
+    assert shadow.report()["compared"] == 2 * mirrored
+    with pytest.raises(SchemaError):  # not a dict: no key column to read, still a clean error
+        pred.predict_record([1, 2])  # type: ignore[arg-type]
+    pred.close()

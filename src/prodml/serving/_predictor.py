@@ -382,7 +382,11 @@ class Predictor:
         if id is None:
             id = self._id_prefix + str(next(self._ids))  # noqa: A001
         state = self._state
-        variant = state.home if self.policy is None else self._pick(record, key, id)
+        if self.policy is not None:
+            key = self._key(record, key, id)
+            variant = self._pick(key)
+        else:
+            variant = state.home
         served = state.versions[variant]
         try:
             if not (type(record) is dict and served.check(record)):
@@ -401,14 +405,20 @@ class Predictor:
         latency = _perf() - t0
         explanation = self._explain(served, variant, record) if explain else None
         self._log(variant, id, record, value, latency)
-        if self._mirror is not None and self._mirror(id if key is None else key):
+        if self._mirror is not None and self._mirror(key):
             self._shadow_submit(state, record, value, latency)
         self.stats.request(variant, "ok")
         return Prediction(value, served.version, variant, latency, id, served.name, explanation)
 
-    def _pick(self, record: Mapping[str, Any], key: Any, id: Any) -> str:  # noqa: A002
-        if key is None:
-            key = id if self.key_column is None else record.get(self.key_column, id)
+    def _key(self, record: Any, key: Any, id: Any) -> Any:  # noqa: A002
+        """The routing key: as given, else the record's key column, else the id."""
+        if key is not None:
+            return key
+        if self.key_column is not None and isinstance(record, Mapping):
+            return record.get(self.key_column, id)
+        return id
+
+    def _pick(self, key: Any) -> str:
         if self._route is not None:
             return str(self._route(key))
         return str(self._choose())  # type: ignore[misc]
@@ -497,9 +507,11 @@ class Predictor:
         state = self._state
         out: list[Any] = [None] * n
         groups: dict[str, list[tuple[int, Any]]] = {}
+        route_keys = [
+            self._key(r, None if keys is None else keys[i], ids[i]) for i, r in enumerate(records)
+        ]
         for i, record in enumerate(records):
-            key = None if keys is None else keys[i]
-            variant = state.home if self.policy is None else self._pick(record, key, ids[i])
+            variant = state.home if self.policy is None else self._pick(route_keys[i])
             served = state.versions[variant]
             try:
                 served.validate(record)
@@ -525,8 +537,7 @@ class Predictor:
                     out[i] = err
                     continue
                 self._log(variant, ids[i], record, value, latency)
-                key = ids[i] if keys is None else keys[i]
-                if self._mirror is not None and self._mirror(key):
+                if self._mirror is not None and self._mirror(route_keys[i]):
                     self._shadow_submit(state, record, value, latency)
                 out[i] = Prediction(
                     value, served.version, variant, latency, ids[i], served.name, explanation
