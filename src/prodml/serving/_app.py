@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -28,12 +27,10 @@ from prodml.serving._served import ModelError
 
 __all__ = ["ProblemError", "create_app", "problems"]
 
-_log = logging.getLogger("prodml.serving")
-_PROBLEM = "application/problem+json"
-_METRICS = "text/plain; version=0.0.4; charset=utf-8"
-
 
 class ProblemError(Exception):
+    """An HTTP problem (RFC 9457) raised inside a route and answered as problem+json."""
+
     def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
@@ -132,6 +129,23 @@ def create_app(
     ------
     MissingExtraError
         When starlette is not installed (extra ``serve``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from starlette.testclient import TestClient
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> df = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    >>> pipe = FeaturePipeline([steps.StandardScale(["x"])]).fit(df)
+    >>> pred = Predictor(pipe, LogisticRegression().fit(pipe.transform(df), [0, 0, 1, 1]))
+    >>> with TestClient(create_app(pred)) as client:
+    ...     ok = client.post("/v1/predict", json={"x": 2.5})
+    ...     bad = client.post("/v1/predict", json=[{"x": 1.0}, {"x": "high"}])
+    >>> ok.status_code, ok.json()["variant"]
+    (200, 'default')
+    >>> bad.status_code, bad.headers["content-type"], [e["pointer"] for e in bad.json()["errors"]]
+    (422, 'application/problem+json', ['/1/x'])
     """
     check_params(
         "create_app",
