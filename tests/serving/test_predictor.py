@@ -67,16 +67,18 @@ def test_a_non_dict_record_is_a_schema_error(pipe: Any, lr: Any, bad: Any) -> No
         Predictor(pipe, lr).predict_record(bad)
 
 
-@settings(max_examples=40)
+@settings(max_examples=80)
 @given(st.data())
 def test_compiled_check_agrees_with_schema_fast_path(data: st.DataObject) -> None:
     schema = data.draw(pst.schemas())
     record = data.draw(pst.records(schema=schema))
     if data.draw(st.booleans()) and schema.columns:  # and some records with a hole or junk
         col = data.draw(st.sampled_from(schema.names))
-        record[col] = data.draw(
-            st.one_of(st.none(), st.integers(), st.text(max_size=3), st.floats())
-        )
+        junk = st.sampled_from(
+            [None, float("nan"), 1.5, 3, True, "x", pd.Timestamp("2024-01-01"),
+             pd.Timestamp("2024-01-01", tz="UTC"), pd.NaT, b"x"]
+        )  # fmt: skip
+        record[col] = data.draw(st.one_of(junk, st.integers(), st.text(max_size=3), st.floats()))
     assert compile_check(schema)(record) == _record_is_clean(schema, record, strict=schema.strict)
 
 

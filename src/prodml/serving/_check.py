@@ -5,7 +5,8 @@ answers ``True`` only for a dict record that certainly has no problem, by exactl
 of :meth:`Schema.validate`'s own fast path; anything else answers ``False`` and the
 caller runs :meth:`Schema.validate`, which finds and words every problem (or passes a
 record only the table path can clear). Unrolled per column with the column's settings as
-constants, it is several times faster than the generic loop for wide schemas.
+constants, a column without bounds or allowed values costs one dict read and one set
+lookup of the value's type.
 """
 
 from __future__ import annotations
@@ -15,17 +16,55 @@ from typing import Any
 
 import pandas as pd
 
-from prodml.schema import LogicalType, Schema
+from prodml.schema import Column, LogicalType, Schema
 
 __all__ = ["compile_check"]
 
-_EXACT = {
-    LogicalType.FLOAT: "(t is float or t is int)",
-    LogicalType.INT: "t is int",
-    LogicalType.BOOL: "t is bool",
-    LogicalType.STRING: "t is str",
-    LogicalType.CATEGORY: "t is str",
+_NONE = type(None)
+_TYPES: dict[LogicalType, tuple[type, ...]] = {
+    LogicalType.FLOAT: (float, int),
+    LogicalType.INT: (int,),
+    LogicalType.BOOL: (bool,),
+    LogicalType.STRING: (str,),
+    LogicalType.CATEGORY: (str,),
+    LogicalType.DATETIME: (pd.Timestamp,),
 }
+
+
+def _column(k: int, col: Column, ns: dict[str, Any]) -> list[str]:
+    """Lines that ``return False`` unless column ``k`` of the record is certainly clean."""
+    ns[f"name{k}"] = col.name
+    # Time zones take the table path: only nulls pass here.
+    tz = col.dtype is LogicalType.DATETIME and col.timezone is not None
+    types = () if tz else _TYPES[col.dtype]
+    numeric = float in types
+    # None and NaN are nulls in every column; a float in a non-float column must be NaN.
+    nulls = (_NONE, float) if col.nullable else ()
+    ns[f"ok{k}"] = frozenset(types + nulls)
+    lines = [f"v = record[name{k}]", "t = type(v)", f"if t not in ok{k}: return False"]
+    if numeric and not col.nullable:
+        lines.append("if t is float and v != v: return False")
+    elif col.nullable and not numeric:
+        lines.append("if t is float and v == v: return False")
+    if tz:
+        return lines
+    tests = []
+    if col.dtype is LogicalType.DATETIME:
+        tests.append("v.tzinfo is not None")
+    if col.min is not None:
+        ns[f"low{k}"] = col.min
+        tests.append(f"v < low{k}")
+    if col.max is not None:
+        ns[f"high{k}"] = col.max
+        tests.append(f"v > high{k}")
+    if col.allowed is not None:
+        ns[f"allowed{k}"] = frozenset(col.allowed)
+        tests.append(f"v not in allowed{k}")
+    if tests:
+        # Nulls skip the value tests, as they do in Schema.validate.
+        guard = "t is not NoneType and " + ("v == v" if numeric else "t is not float")
+        lines.append(f"if {guard} and ({' or '.join(tests)}): return False")
+    return lines
 
 
 def compile_check(schema: Schema) -> Callable[[Mapping[str, Any]], bool]:
@@ -38,41 +77,21 @@ def compile_check(schema: Schema) -> Callable[[Mapping[str, Any]], bool]:
     >>> check({"age": 31, "plan": "pro"}), check({"age": -1, "plan": "pro"})
     (True, False)
     """
-    ns: dict[str, Any] = {"Timestamp": pd.Timestamp, "n_columns": len(schema.columns)}
+    ns: dict[str, Any] = {"NoneType": _NONE, "n_columns": len(schema.columns)}
     body: list[str] = []
     if schema.strict:
         body.append("if len(record) != n_columns: return False")
     for k, col in enumerate(schema.columns):
-        ns[f"name{k}"] = col.name
-        body.append(f"v = record.get(name{k}, missing)")
-        body.append("if v is missing: return False")
-        body.append("t = type(v)")
-        null = "return False" if not col.nullable else "pass"
-        body.append(f"if v is None or (t is float and v != v): {null}")
-        if col.dtype is LogicalType.DATETIME:
-            if col.timezone is not None:
-                body.append("else: return False")
-                continue
-            body.append("elif t is not Timestamp or v.tzinfo is not None: return False")
-            continue
-        checks = [f"not {_EXACT[col.dtype]}"]
-        if col.min is not None:
-            ns[f"low{k}"] = col.min
-            checks.append(f"v < low{k}")
-        if col.max is not None:
-            ns[f"high{k}"] = col.max
-            checks.append(f"v > high{k}")
-        if col.allowed is not None:
-            ns[f"allowed{k}"] = frozenset(col.allowed)
-            checks.append(f"v not in allowed{k}")
-        body.append(f"elif {' or '.join(checks)}: return False")
+        body.extend(_column(k, col, ns))
     body.append("return True")
-    inner = "\n".join("        " + line for line in body)
+    inner = "\n".join("            " + line for line in body)
     src = (
         f"def _make({', '.join(ns)}):\n"
-        "    missing = object()\n"
         "    def is_clean(record):\n"
+        "        try:\n"
         f"{inner}\n"
+        "        except KeyError:\n"
+        "            return False\n"
         "    return is_clean\n"
     )
     scope: dict[str, Any] = {}
