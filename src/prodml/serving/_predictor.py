@@ -389,10 +389,14 @@ class Predictor:
             variant = state.home
         served = state.versions[variant]
         try:
-            if not (type(record) is dict and served.check(record)):
+            if type(record) is dict and served.check(record):
+                # Every schema column is there; with as many keys, no other key is.
+                exact = served.exact and len(record) == served.n_known
+            else:
                 served.schema.validate(record)
+                exact = False
             x = served.pipeline.transform_record(
-                record if served.known.issuperset(record) else served.strip(record)
+                record if exact or served.known.issuperset(record) else served.strip(record)
             )
         except SchemaError:
             self.stats.request(variant, "invalid")

@@ -154,6 +154,8 @@ class Served:
         self.version = version
         self.output = _pick_output(model, output)
         self.known = frozenset(pipeline.input_schema.names)
+        self.n_known = len(self.known)
+        self.exact = frozenset(self.schema.names) == self.known
         self.n_features = len(pipeline.feature_names_out)
         self._files = dict(files) if files is not None else None
         self._fingerprint: str | None = None
