@@ -160,6 +160,8 @@ def test_variants_must_match_the_policy(pipe: Any, lr: Any, lr2: Any) -> None:
         Predictor(pipe, lr, variants={"nope": (pipe, lr2)})
     with pytest.raises(ConfigError, match="rollout policy"):
         Predictor(pipe, lr, policy=object())
+    with pytest.raises(ConfigError, match="'candidate' is a LogisticRegression, not a"):
+        Predictor(pipe, lr, policy=Canary(), variants={"candidate": lr2})
 
 
 def test_shadow_scores_off_the_response_path(pipe: Any, lr: Any, lr2: Any, data: Any) -> None:

@@ -67,6 +67,9 @@ def test_bad_inputs_and_outputs(tmp_path: Path, registry: ModelRegistry) -> None
     pred = Predictor.from_registry(registry, "churn@production", watch_every_s=None)
     with pytest.raises(ConfigError, match="no such file"):
         score(pred, tmp_path / "missing", tmp_path / "out")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="not a folder"):
+        score(pred, tmp_path / "in", tmp_path / "afile")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "mine.csv").write_text("x")
     with pytest.raises(ConfigError, match="did not write"):

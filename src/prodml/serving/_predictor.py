@@ -19,7 +19,7 @@ from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
 from prodml.serving._metrics import ServingStats, render
-from prodml.serving._served import ModelError, Served, jsonable
+from prodml.serving._served import ModelError, Served, check_pair, jsonable
 from prodml.serving._shadow import ShadowWorker
 from prodml.serving._source import RegistrySource, Watcher
 
@@ -185,7 +185,9 @@ class Predictor:
         )  # fmt: skip
         home.verify()
         others = {
-            v: Served(*pair, name=name, output=output, explainer=explainer)
+            v: Served(
+                *check_pair(pair, f"variant {v!r}"), name=name, output=output, explainer=explainer
+            )
             for v, pair in (variants or {}).items()
         }
         for served in others.values():

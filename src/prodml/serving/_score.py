@@ -93,6 +93,10 @@ def _manifest(dest: Path, expected: dict[str, Any], resume: bool) -> dict[str, i
     if not dest.exists():
         dest.mkdir(parents=True)
         return {}
+    if not dest.is_dir():
+        raise ConfigError(
+            f"the output {str(dest)[:200]!r} is a file, not a folder", parameter="dest"
+        )
     ours = {f.name for f in dest.iterdir() if f.name.startswith(_OURS)}
     others = sorted(f.name for f in dest.iterdir() if f.name not in ours and f.name != MANIFEST)
     if others:
