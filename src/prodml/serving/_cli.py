@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
-
-from prodml.errors import ConfigError
 
 __all__ = ["add_parser"]
 
@@ -77,17 +74,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _open_registry(args: argparse.Namespace) -> Any:
-    from prodml.registry import ModelRegistry  # noqa: PLC0415 - keep `prodml --help` fast
+    from prodml.registry._cli import open_registry  # noqa: PLC0415 - keep `prodml --help` fast
 
-    if args.db:
-        if not args.artifacts:
-            raise ConfigError("--db needs --artifacts too", parameter="artifacts")
-        return ModelRegistry(args.db, args.artifacts)
-    if not args.registry:
-        raise ConfigError("give --registry PATH, or --db URL --artifacts URL")
-    if not (Path(args.registry) / "registry.db").exists():
-        raise ConfigError(f"no registry at {args.registry} (expected {args.registry}/registry.db)")
-    return ModelRegistry.local(args.registry)
+    return open_registry(args.registry, args.db, args.artifacts)
 
 
 def _trusted(args: argparse.Namespace) -> Any:
