@@ -21,12 +21,10 @@ __all__ = ["score"]
 def _score_part(part: pd.DataFrame, bundle: tuple[Any, ...], keep: list[str]) -> pd.DataFrame:
     from prodml.serving._served import Served  # noqa: PLC0415 - built once per partition
 
-    pipeline, model, schema, output = bundle
+    pipeline, model, schema, output, variant = bundle
     served = Served(pipeline, model, schema=schema, output=output)
-    schema.validate(part)
-    features = part[[c for c in part.columns if c in served.known]]
     out = part[keep].copy() if keep else pd.DataFrame(index=part.index)
-    out["prediction"] = served.score_many(pipeline.transform(features))
+    out["prediction"] = served.score_table(part, variant)
     return out
 
 
@@ -86,7 +84,8 @@ def score(
         {"predictor": [TypeOf(Predictor, "a prodml.serving.Predictor")]},
     )
     state = predictor._state
-    served = predictor._served(state, state.home if variant is None else variant)
+    variant = state.home if variant is None else variant
+    served = predictor._served(state, variant)
     frame = _frame(data)
     keep = list(keep_columns)
     have = set(frame.columns)
@@ -97,7 +96,7 @@ def score(
                 SchemaProblem(c, "missing", "column is missing from the input") for c in missing
             ]
         )
-    bundle = _shared((served.pipeline, served.model, served.schema, served.output))
+    bundle = _shared((served.pipeline, served.model, served.schema, served.output, variant))
     meta = frame._meta[keep].copy() if keep else pd.DataFrame(index=frame._meta.index)
     classes = getattr(served.model, "classes_", None)
     labels = served.output == "predict" and classes is not None

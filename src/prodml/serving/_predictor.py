@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any, NamedTuple
-
-import numpy as np
-import pandas as pd
+from typing import Any
 
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
+from prodml.serving._many import predict_many
 from prodml.serving._metrics import ServingStats, render
-from prodml.serving._served import ModelError, Served, check_pair, jsonable
+from prodml.serving._prediction import (
+    Prediction,
+    State,
+    check_monitors,
+    policy_variants,
+)
+from prodml.serving._served import Served, check_pair, model_error
 from prodml.serving._shadow import ShadowWorker
 from prodml.serving._source import RegistrySource, Watcher
 
@@ -29,81 +31,6 @@ _log = logging.getLogger("prodml.serving")
 _perf = time.perf_counter
 DEFAULT_VARIANT = "default"
 """The variant name of a predictor without a rollout policy."""
-
-
-class Prediction(NamedTuple):
-    """One prediction and where it came from.
-
-    Attributes
-    ----------
-    value
-        The model's answer: a score in [0, 1] for a binary classifier (``output="auto"``),
-        else what ``predict`` returns, as a Python scalar.
-    version
-        Registry version of the model that answered (``None`` if not from a registry).
-    variant
-        Rollout variant that answered (``"default"`` without a policy).
-    latency_s
-        Seconds from the call to the value (validation, features, model).
-    id
-        Prediction id, as given or generated; join labels to it (``ModelMonitor.log_label``).
-    model
-        Model name.
-    explanation
-        What the explainer returned, when asked for.
-    """
-
-    value: Any
-    version: int | None
-    variant: str
-    latency_s: float
-    id: Any
-    model: str
-    explanation: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe fields (the explanation through its ``to_dict`` when it has one)."""
-        d = self._asdict()
-        if self.explanation is None:
-            del d["explanation"]
-        else:
-            d["explanation"] = jsonable(self.explanation)
-        return d
-
-
-class _State(NamedTuple):
-    """What serves now, swapped as one object so a request never sees a mix."""
-
-    versions: dict[str, Served]
-    home: str
-
-
-def _policy_variants(policy: Any) -> tuple[str, ...]:
-    """The policy's variant names, the one the main model serves first."""
-    from prodml.rollout import (  # noqa: PLC0415 - only when a policy is given
-        ABTest,
-        BlueGreen,
-        Canary,
-        Router,
-        Shadow,
-    )
-
-    if isinstance(policy, Canary):
-        return (policy.baseline, policy.candidate)
-    if isinstance(policy, BlueGreen):
-        return (policy.active, policy.preview)
-    if isinstance(policy, Shadow):
-        return (policy.primary, policy.shadow)
-    if isinstance(policy, Router | ABTest):
-        return tuple(policy.weights)
-    arms = getattr(policy, "arms", None)
-    if callable(getattr(policy, "choose", None)) and arms is not None:
-        return tuple(arms)
-    raise ConfigError(
-        f"policy {type(policy).__name__} is not a prodml rollout policy (Canary, BlueGreen, "
-        "Shadow, ABTest, Router or a bandit)",
-        parameter="policy",
-    )
 
 
 class Predictor:
@@ -213,7 +140,7 @@ class Predictor:
                 "shadow_queue": [Interval(int, 1, None)],
             },
         )
-        names = _policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
+        names = policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
         unknown = sorted(set(others) - set(names))
         missing = [v for v in names[1:] if v not in others]
         if unknown or missing:
@@ -226,8 +153,8 @@ class Predictor:
         self.policy = policy
         self.key_column = key_column
         self.stats = ServingStats()
-        self._state = _State({names[0]: home, **{v: others[v] for v in names[1:]}}, names[0])
-        self._monitors = self._check_monitors(monitor, names)
+        self._state = State({names[0]: home, **{v: others[v] for v in names[1:]}}, names[0])
+        self._monitors = check_monitors(monitor, names)
         self._route = None if policy is None else getattr(policy, "route", None)
         self._choose = None if policy is None else getattr(policy, "choose", None)
         mirror = getattr(policy, "should_mirror", None)
@@ -239,28 +166,6 @@ class Predictor:
         self._reload_lock = threading.Lock()
         # variant -> the (name, version) last refused for it, not retried while wanted
         self._refused: dict[str, tuple[str, int | None]] = {}
-
-    @staticmethod
-    def _check_monitors(monitor: Any, names: Sequence[str]) -> dict[str, Any]:
-        if monitor is None:
-            return {}
-        if isinstance(monitor, Mapping):
-            unknown = sorted(set(monitor) - set(names))
-            if unknown:
-                raise ConfigError(
-                    f"monitors given for unknown variants {unknown}; variants: {list(names)}",
-                    parameter="monitor",
-                )
-            monitors = dict(monitor)
-        else:
-            monitors = dict.fromkeys(names, monitor)
-        for m in monitors.values():
-            if not callable(getattr(m, "log_prediction", None)):
-                raise ConfigError(
-                    "monitor must be a prodml ModelMonitor (or a dict of them by variant)",
-                    parameter="monitor",
-                )
-        return monitors
 
     # ------------------------------------------------------------------ construction
 
@@ -318,7 +223,7 @@ class Predictor:
             {"watch_every_s": watch_every_s},
             {"watch_every_s": [Interval(float, 0, None, "neither"), NONE]},
         )
-        names = _policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
+        names = policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
         name = ref.partition("@")[0]
         given = dict(variants or {})
         refs = {names[0]: ref, **{v: given.pop(v, f"{name}@{v}") for v in names[1:]}}
@@ -407,7 +312,7 @@ class Predictor:
             value = served.score_one(x)
         except Exception as err:
             self.stats.request(variant, "error")
-            raise self._model_error(served, variant, err) from err
+            raise model_error(served, variant, err) from err
         latency = _perf() - t0
         explanation = self._explain(served, variant, record) if explain else None
         self._log(variant, id, record, value, latency)
@@ -437,7 +342,7 @@ class Predictor:
         except ProdMLError:
             raise
         except Exception as err:
-            raise self._model_error(served, variant, err, what="explainer") from err
+            raise model_error(served, variant, err, what="explainer") from err
 
     def _log(self, variant: str, id: Any, record: Any, value: Any, latency: float) -> None:  # noqa: A002
         monitor = self._monitors.get(variant)
@@ -449,21 +354,9 @@ class Predictor:
             self.stats.monitor_error()
             _log.warning("prodml serving: monitor.log_prediction failed: %s", err)
 
-    def _shadow_submit(self, state: _State, record: Any, value: Any, latency: float) -> None:
+    def _shadow_submit(self, state: State, record: Any, value: Any, latency: float) -> None:
         if self._shadow is not None and self._shadow_variant is not None:
             self._shadow.submit(state.versions[self._shadow_variant], record, value, latency)
-
-    @staticmethod
-    def _model_error(
-        served: Served, variant: str, err: BaseException, what: str = "model"
-    ) -> ModelError:
-        return ModelError(
-            f"the {what} of {served.name!r} version {served.version} (variant {variant!r}) "
-            f"raised {type(err).__name__}",
-            model_name=served.name,
-            version=served.version,
-            variant=variant,
-        )
 
     # ------------------------------------------------------------------ many records
 
@@ -506,64 +399,9 @@ class Predictor:
             :class:`~prodml.errors.SchemaError` / :class:`ModelError` it raised (a
             schema problem's ``row`` is the record's position).
         """
-        t0 = _perf()
-        n = len(records)
-        if ids is None:
-            ids = [self._id_prefix + str(next(self._ids)) for _ in range(n)]
-        state = self._state
-        out: list[Any] = [None] * n
-        groups: dict[str, list[tuple[int, Any]]] = {}
-        route_keys = [
-            self._key(r, None if keys is None else keys[i], ids[i]) for i, r in enumerate(records)
-        ]
-        for i, record in enumerate(records):
-            variant = state.home if self.policy is None else self._pick(route_keys[i])
-            served = state.versions[variant]
-            try:
-                served.validate(record)
-                x = served.pipeline.transform_record(served.strip(record))
-            except SchemaError as err:
-                self.stats.request(variant, "invalid")
-                out[i] = SchemaError(problems=[replace(p, row=i) for p in err.problems])
-                continue
-            groups.setdefault(variant, []).append((i, x))
-        if atomic and any(r is not None for r in out):
-            return out
-        for variant, items in groups.items():
-            served = state.versions[variant]
-            for (i, _), value in zip(items, self._score_rows(served, variant, items), strict=True):
-                if isinstance(value, ModelError):
-                    out[i] = value
-                    continue
-                record = records[i]
-                latency = _perf() - (t0 if started is None else started[i])
-                try:
-                    explanation = self._explain(served, variant, record) if explain else None
-                except ModelError as err:
-                    out[i] = err
-                    continue
-                self._log(variant, ids[i], record, value, latency)
-                if self._mirror is not None and self._mirror(route_keys[i]):
-                    self._shadow_submit(state, record, value, latency)
-                out[i] = Prediction(
-                    value, served.version, variant, latency, ids[i], served.name, explanation
-                )
-            self.stats.request(variant, "ok", sum(isinstance(out[i], Prediction) for i, _ in items))
-        return out
-
-    def _score_rows(self, served: Served, variant: str, items: list[tuple[int, Any]]) -> list[Any]:
-        if served.row_stable and len(items) > 1:
-            with contextlib.suppress(Exception):  # then row by row, to find the failing rows
-                values: list[Any] = served.score_many(np.vstack([x for _, x in items])).tolist()
-                return values
-        return [self._score_row(served, variant, x) for _, x in items]
-
-    def _score_row(self, served: Served, variant: str, x: Any) -> Any:
-        try:
-            return served.score_one(x)
-        except Exception as err:  # noqa: BLE001 - reported for this record only
-            self.stats.request(variant, "error")
-            return self._model_error(served, variant, err)
+        return predict_many(
+            self, records, ids=ids, keys=keys, explain=explain, atomic=atomic, started=started
+        )
 
     # ------------------------------------------------------------------ batches
 
@@ -596,28 +434,14 @@ class Predictor:
         state = self._state
         variant = state.home if variant is None else variant
         served = self._served(state, variant)
-        values = self.score_table(served, variant, data)
+        values = served.score_table(data, variant)
         if output == "arrow":
             import pyarrow as pa  # noqa: PLC0415
 
             return pa.table({"prediction": values})
         return values
 
-    def score_table(self, served: Served, variant: str, data: Any) -> np.ndarray:
-        """Validate, transform and score a whole table with ``served``."""
-        served.schema.validate(data)
-        frame = isinstance(data, pd.DataFrame)
-        names = list(data.columns) if frame else list(getattr(data, "column_names", []))
-        if not served.known.issuperset(names):  # ids, keys: not the pipeline's business
-            keep = [n for n in names if n in served.known]
-            data = data[keep] if frame else data.select(keep)
-        X = served.pipeline.transform(data)  # noqa: N806 - a feature matrix
-        try:
-            return served.score_many(X)
-        except Exception as err:
-            raise self._model_error(served, variant, err) from err
-
-    def _served(self, state: _State, variant: str) -> Served:
+    def _served(self, state: State, variant: str) -> Served:
         try:
             return state.versions[variant]
         except KeyError:
@@ -691,35 +515,9 @@ class Predictor:
             return {v: s.version for v, s in self._state.versions.items()}
         with self._reload_lock:
             state = self._state
-            wanted = self._source.resolve()
-            by_key = {(s.name, s.version): s for s in state.versions.values()}
-            versions = dict(state.versions)
-            for variant, mv in wanted.items():
-                key = (mv.name, mv.version)
-                if key in by_key:
-                    versions[variant] = by_key[key]
-                    self._refused.pop(variant, None)
-                    continue
-                if self._refused.get(variant) == key:
-                    continue
-                try:
-                    by_key[key] = versions[variant] = self._source.load(mv)
-                except Exception as err:  # noqa: BLE001 - refuse, keep serving the old one
-                    self._refused[variant] = key
-                    self.stats.count("reloads", "refused")
-                    _log.error(
-                        "prodml serving: refused %s version %s for variant %r: %s",
-                        mv.name,
-                        mv.version,
-                        variant,
-                        err,
-                    )
-                    continue
-                self._refused.pop(variant, None)
-                self.stats.count("reloads", "loaded")
-                _log.info("prodml serving: %r now serves %s", variant, mv.ref)
+            versions = self._source.reload(state.versions, self._refused, self.stats)
             if versions != state.versions:
-                self._state = _State(versions, state.home)
+                self._state = State(versions, state.home)
             return {v: s.version for v, s in versions.items()}
 
     def close(self) -> None:

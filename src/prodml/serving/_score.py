@@ -422,7 +422,7 @@ def _score_chunk(  # noqa: PLR0917 - private helper of score
     offset: int,
 ) -> pa.Table:
     try:
-        values = predictor.score_table(served, variant, batch)
+        values = served.score_table(batch, variant)
     except SchemaError as err:
         raise SchemaError(
             problems=[

@@ -11,13 +11,22 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import pandas as pd
 
 from prodml.errors import ConfigError, ProdMLError
 from prodml.fingerprint import fingerprint_bytes, fingerprint_spec
 from prodml.schema import Schema
 from prodml.serving._check import compile_check
 
-__all__ = ["OUTPUTS", "ExplainerLike", "ModelError", "Served", "check_pair", "jsonable"]
+__all__ = [
+    "OUTPUTS",
+    "ExplainerLike",
+    "ModelError",
+    "Served",
+    "check_pair",
+    "jsonable",
+    "model_error",
+]
 
 OUTPUTS = ("auto", "proba", "predict", "decision_function")
 _PROBE_ROWS = 32
@@ -42,6 +51,19 @@ class ModelError(ProdMLError, RuntimeError):
         self.version = version
         self.variant = variant
         super().__init__(message)
+
+
+def model_error(
+    served: Served, variant: str, err: BaseException, what: str = "model"
+) -> ModelError:
+    """The :class:`ModelError` for ``err``, raised by ``served``'s model (or explainer)."""
+    return ModelError(
+        f"the {what} of {served.name!r} version {served.version} (variant {variant!r}) "
+        f"raised {type(err).__name__}",
+        model_name=served.name,
+        version=served.version,
+        variant=variant,
+    )
 
 
 def check_pair(obj: object, where: str) -> tuple[Any, Any]:
@@ -198,6 +220,20 @@ class Served:
         """The model's values for a 2-D feature matrix, one per row."""
         out = np.asarray(self._method(X))
         return out[:, 1] if self.output == "proba" else out
+
+    def score_table(self, data: Any, variant: str) -> np.ndarray:
+        """Validate, transform and score a whole table (a ModelError names ``variant``)."""
+        self.schema.validate(data)
+        frame = isinstance(data, pd.DataFrame)
+        names = list(data.columns) if frame else list(getattr(data, "column_names", []))
+        if not self.known.issuperset(names):  # ids, keys: not the pipeline's business
+            keep = [n for n in names if n in self.known]
+            data = data[keep] if frame else data.select(keep)
+        X = self.pipeline.transform(data)  # noqa: N806 - a feature matrix
+        try:
+            return self.score_many(X)
+        except Exception as err:
+            raise model_error(self, variant, err) from err
 
     def verify(self, probe: list[Mapping[str, Any]] | None = None) -> None:
         """Check that pipeline and model fit together and answer; set :attr:`row_stable`.

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from prodml.serving._metrics import ServingStats
 from prodml.serving._served import Served, check_pair
 
 __all__ = ["RegistrySource", "Watcher"]
@@ -80,6 +81,42 @@ class RegistrySource:
         )
         served.verify(self.probe)
         return served
+
+    def reload(
+        self, current: Mapping[str, Served], refused: dict[str, Any], stats: ServingStats
+    ) -> dict[str, Served]:
+        """What each variant should serve now: ``current``, with moved references loaded.
+
+        ``refused`` maps a variant to the version last refused for it, which is not tried
+        again while its reference stays there; it is updated in place.
+        """
+        by_key = {(s.name, s.version): s for s in current.values()}
+        versions = dict(current)
+        for variant, mv in self.resolve().items():
+            key = (mv.name, mv.version)
+            if key in by_key:
+                versions[variant] = by_key[key]
+                refused.pop(variant, None)
+                continue
+            if refused.get(variant) == key:
+                continue
+            try:
+                by_key[key] = versions[variant] = self.load(mv)
+            except Exception as err:  # noqa: BLE001 - refuse, keep serving the old one
+                refused[variant] = key
+                stats.count("reloads", "refused")
+                _log.error(
+                    "prodml serving: refused %s version %s for variant %r: %s",
+                    mv.name,
+                    mv.version,
+                    variant,
+                    err,
+                )
+                continue
+            refused.pop(variant, None)
+            stats.count("reloads", "loaded")
+            _log.info("prodml serving: %r now serves %s", variant, mv.ref)
+        return versions
 
 
 class Watcher:
