@@ -49,7 +49,7 @@ from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.schema import Schema
 
-__all__ = ["detect", "fit_detector", "fit_pipeline", "profile", "transform"]
+__all__ = ["detect", "fit_detector", "fit_pipeline", "group_metrics", "profile", "transform"]
 
 _FEATURE = "prodml.integrations.dask"
 _PIPE = TypeOf(FeaturePipeline, "a prodml.features.FeaturePipeline")
@@ -410,3 +410,8 @@ def detect(detector: DriftDetector, current: object) -> DriftReport:
             estimator="DriftDetector",
         )
     return detector.detect(_profile_for(detector, current, detector.columns_))
+
+
+# -- fairness ------------------------------------------------------------------------
+
+from prodml.integrations._dask_fairness import group_metrics  # noqa: E402 - uses helpers above

@@ -1,0 +1,157 @@
+"""Counting one chunk of records per group, vectorised (private).
+
+Each sensitive column is factorized once; the codes combine into one local group index
+per row, and a single ``np.bincount`` gives every group's confusion counts (and another
+its score histograms). Only the distinct groups of the chunk then touch Python. Nothing
+here changes the GroupMetrics: the caller adds the result once everything is validated,
+so a bad chunk leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from prodml.errors import SchemaError, SchemaProblem
+from prodml.fairness import _ingest
+from prodml.fairness._ingest import OTHER
+
+if TYPE_CHECKING:
+    from prodml.fairness._group_metrics import Counted, GroupMetrics
+
+__all__ = ["count_chunk"]
+
+IntArray = npt.NDArray[np.int64]
+# Beyond this many possible local groups, compress the combined index with np.unique
+# rather than allocate a bincount of that length.
+_DENSE_LIMIT = 1 << 20
+
+
+def count_chunk(gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any) -> Counted:
+    """Per-group counts of a chunk, validated; nothing is added to ``gm``."""
+    yt = _ingest.label_array(y_true, "y_true")
+    n = len(yt)
+    scores = None
+    if gm.threshold is None:
+        yp = _ingest.label_array(y_pred, "y_pred")
+    else:
+        scores = _ingest.score_array(y_pred, "y_pred")
+        yp = (scores >= gm.threshold).astype(np.int64)
+    if len(yp) != n:
+        raise SchemaError(
+            problems=[
+                SchemaProblem(
+                    "y_pred",
+                    "input",
+                    f"has {len(yp)} values but y_true has {n}; lengths must match",
+                )
+            ]
+        )
+    columns = _ingest.sensitive_columns(groups, gm.sensitive, n)
+    keep = np.ones(n, dtype=np.bool_)
+    dropped: dict[str, int] = {}
+    codes_list: list[IntArray] = []
+    uniques_list: list[list[object]] = []
+    for name, col in zip(gm.sensitive, columns, strict=True):
+        codes, uniques = _ingest.factorize(col, name)
+        codes, uniques, drop = _apply_policies(gm, name, codes, uniques)
+        if drop is not None:
+            newly = drop & keep
+            dropped[name] = int(newly.sum())
+            keep &= ~drop
+        codes_list.append(codes)
+        uniques_list.append(uniques)
+    if not keep.all():
+        yt, yp = yt[keep], yp[keep]
+        codes_list = [c[keep] for c in codes_list]
+        if scores is not None:
+            scores = scores[keep]
+    sizes = [len(u) for u in uniques_list]
+    local, code_rows = _combine(codes_list, sizes)
+    n_local = len(code_rows)
+    conf = np.bincount(local * 4 + 2 * yt + yp, minlength=4 * n_local).reshape(n_local, 4)
+    present = np.flatnonzero(conf.any(axis=1))
+    hist = None
+    if scores is not None:
+        bins = gm.bins
+        b = np.minimum((scores * bins).astype(np.int64), bins - 1)
+        flat = (local * 2 + yt) * bins + b
+        hist = np.bincount(flat, minlength=2 * bins * n_local).reshape(n_local, 2 * bins)
+        hist = hist[present]
+    keys = [
+        tuple(u[c] for u, c in zip(uniques_list, row, strict=True))
+        for row in code_rows[present].tolist()
+    ]
+    return keys, conf[present].tolist(), hist, dropped
+
+
+def _apply_policies(
+    gm: GroupMetrics, name: str, codes: IntArray, uniques: list[object]
+) -> tuple[IntArray, list[object], npt.NDArray[np.bool_] | None]:
+    """Codes after the unseen and missing policies, and the rows they drop (or None)."""
+    drop: npt.NDArray[np.bool_] | None = None
+    allowed = gm._allowed.get(name)
+    if allowed is not None:
+        bad = [i for i, u in enumerate(uniques) if u not in allowed]
+        if bad:
+            is_bad = np.isin(codes, bad)
+            if gm.unseen == "error":
+                row = int(np.argmax(is_bad))
+                raise _policy(name, "unseen", uniques[int(codes[row])], row)
+            if gm.unseen == "drop":
+                drop = is_bad
+            else:
+                kept = [u for u in uniques if u in allowed]
+                remap = np.empty(len(uniques), dtype=np.int64)
+                j = 0
+                for i, u in enumerate(uniques):
+                    if u in allowed:
+                        remap[i] = j
+                        j += 1
+                    else:
+                        remap[i] = len(kept)
+                uniques = [*kept, OTHER]
+                codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    missing = codes < 0
+    if missing.any():
+        if gm.missing == "error":
+            raise _policy(name, "missing", None, int(np.argmax(missing)))
+        if gm.missing == "drop":
+            drop = missing if drop is None else drop | missing
+        else:
+            codes = np.where(missing, len(uniques), codes)
+            uniques = [*uniques, None]
+    return codes, uniques, drop
+
+
+def _policy(column: str, what: str, value: object, row: int) -> SchemaError:
+    from prodml.fairness._group_metrics import _policy_error  # noqa: PLC0415 - cycle
+
+    return _policy_error(column, what, value, row)
+
+
+def _combine(codes_list: list[IntArray], sizes: list[int]) -> tuple[IntArray, IntArray]:
+    """A local group index per row, and each local group's per-column codes.
+
+    Small products of the columns' distinct counts use a mixed-radix index directly (one
+    bincount slot per possible group); larger ones keep only the combinations seen.
+    """
+    total = float(np.prod(np.asarray(sizes, dtype=np.float64)))
+    if total < 2**62:
+        local = codes_list[0].astype(np.int64, copy=True)
+        for codes, size in zip(codes_list[1:], sizes[1:], strict=True):
+            local *= size
+            local += codes
+        if total <= _DENSE_LIMIT:
+            index = np.arange(int(total), dtype=np.int64)
+        else:
+            index, local = np.unique(local, return_inverse=True)
+        rows = np.empty((len(index), len(sizes)), dtype=np.int64)
+        rest = index.copy()
+        for j in range(len(sizes) - 1, -1, -1):
+            rest, rows[:, j] = np.divmod(rest, sizes[j])
+        return local, rows
+    rows, local = np.unique(np.stack(codes_list, axis=1), axis=0, return_inverse=True)
+    return local.ravel().astype(np.int64), rows
