@@ -45,13 +45,14 @@ from prodml.fairness._group_metrics import GroupMetrics
 from prodml.fairness._metrics import DEFAULT_METRICS, METRICS
 from prodml.fairness._report import FairnessReport
 
-__all__ = [
+# Plain sorted() order, which tests/test_public_api.py checks (RUF022 would put constants first).
+__all__ = [  # noqa: RUF022
     "DEFAULT_METRICS",
-    "METRICS",
     "FairnessGate",
     "FairnessReport",
     "Gap",
     "GroupMetrics",
+    "METRICS",
     "demographic_parity_difference",
     "demographic_parity_ratio",
     "equalized_odds_difference",

@@ -84,7 +84,7 @@ class Gap:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe fields (``nan`` and infinities as ``None``)."""
         d = asdict(self)
-        for k in ("value", "lower", "upper", "p_value", "p_adjusted"):
+        for k in ("value", "lower", "upper", "level", "p_value", "p_adjusted"):
             d[k] = _json_float(d[k])
         d["groups"] = list(self.groups)
         d["flagged_pairs"] = [list(p) for p in self.flagged_pairs]

@@ -340,9 +340,19 @@ class GroupMetrics:
         SchemaError
             As :meth:`update` would for this record.
         """
+        try:
+            if type(groups) is dict:
+                raw = (groups[self.sensitive[0]],) if self._one else self._getter(groups)
+            elif type(groups) is tuple:
+                raw = groups
+            else:
+                raw = (groups,)
+            return self._keys[self._cells[raw]]
+        except (KeyError, TypeError):
+            pass
         key = self._record_group(groups)
         if key is not None:
-            self._cell(key)
+            key = self._keys[self._cell(key)]
         return key
 
     def _record_key(self, groups: Any) -> tuple[object, ...]:

@@ -32,6 +32,9 @@ _GAP_SUFFIXES = ("_difference_lower", "_ratio_upper", "_difference", "_ratio", "
 _FAIRNESS_NAMES = frozenset(METRICS) | frozenset(ALIASES)
 TRAFFIC = "group_window_count"
 _ABSENT: Any = object()
+#: Settings of a monitor's GroupMetrics when ``group_by`` is a list of names. Each
+#: evaluation is a look at the window, so alpha is small: see docs/fairness.md.
+MONITOR_DEFAULTS: dict[str, Any] = {"missing": "group", "max_groups": 100, "alpha": 1e-4}
 
 
 def series(key: str) -> tuple[str, str, str] | None:
@@ -163,8 +166,11 @@ def build(
     if isinstance(group_by, GroupMetrics):
         settings = {**group_by.config(), "threshold": threshold}
     elif isinstance(group_by, Sequence) and not isinstance(group_by, str):
-        settings = {"sensitive": list(group_by), "threshold": threshold, "missing": "group",
-                    "max_groups": 100}  # fmt: skip
+        settings = {
+            "sensitive": list(group_by),
+            "threshold": threshold,
+            **MONITOR_DEFAULTS,
+        }
     else:
         raise ConfigError(
             "The 'group_by' parameter of ModelMonitor must be a list of sensitive column "

@@ -127,8 +127,9 @@ class ModelMonitor:
         ``log_prediction(..., groups=...)`` or, when not given, from its ``features``.
         Per-group values (``tpr[sex=F]``) and gaps (``tpr_difference``,
         ``tpr_difference_lower``, ``selection_rate_ratio``...) join :meth:`metrics`;
-        see :mod:`prodml.monitoring._groups`. A list uses ``missing="group"`` and
-        ``max_groups=100``.
+        see :mod:`prodml.monitoring._groups`. A list uses ``missing="group"``,
+        ``max_groups=100`` and ``alpha=1e-4`` (each evaluation is one more look at the
+        window; ``docs/fairness.md`` shows the false alert rate and the delay).
     group_window
         Window of labelled predictions the group metrics are computed on; default: the
         same kind and size as ``window``. Groups split the data, so it is often larger.
