@@ -17,13 +17,16 @@ import numpy.typing as npt
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import _ingest
 from prodml.fairness._ingest import OTHER
+from prodml.fairness._policies import policy_error, too_many
 
 if TYPE_CHECKING:
-    from prodml.fairness._group_metrics import Counted, GroupMetrics
+    from prodml.fairness._group_metrics import GroupMetrics
 
-__all__ = ["count_chunk"]
+__all__ = ["Counted", "add", "count_chunk", "subtract"]
 
 IntArray = npt.NDArray[np.int64]
+Counted = tuple[list[tuple[object, ...]], list[list[int]], "np.ndarray | None", dict[str, int]]
+"""Per-group counts of one chunk: keys, confusion rows, histogram rows, dropped."""
 # Beyond this many possible local groups, compress the combined index with np.unique
 # rather than allocate a bincount of that length.
 _DENSE_LIMIT = 1 << 20
@@ -92,7 +95,7 @@ def _apply_policies(
 ) -> tuple[IntArray, list[object], npt.NDArray[np.bool_] | None]:
     """Codes after the unseen and missing policies, and the rows they drop (or None)."""
     drop: npt.NDArray[np.bool_] | None = None
-    allowed = gm._allowed.get(name)
+    allowed = gm._policies.allowed.get(name)
     if allowed is not None:
         bad = [i for i, u in enumerate(uniques) if u not in allowed]
         if bad:
@@ -127,9 +130,7 @@ def _apply_policies(
 
 
 def _policy(column: str, what: str, value: object, row: int) -> SchemaError:
-    from prodml.fairness._group_metrics import _policy_error  # noqa: PLC0415 - cycle
-
-    return _policy_error(column, what, value, row)
+    return policy_error(column, what, value, row)
 
 
 def _combine(codes_list: list[IntArray], sizes: list[int]) -> tuple[IntArray, IntArray]:
@@ -155,3 +156,56 @@ def _combine(codes_list: list[IntArray], sizes: list[int]) -> tuple[IntArray, In
         return local, rows
     rows, local = np.unique(np.stack(codes_list, axis=1), axis=0, return_inverse=True)
     return local.ravel().astype(np.int64), rows
+
+
+def add(gm: GroupMetrics, counted: Counted) -> None:
+    """Add counted groups to ``gm``; a chunk beyond ``max_groups`` changes nothing."""
+    keys, conf, hist, dropped = counted
+    new = [k for k in dict.fromkeys(keys) if k not in gm._cells]
+    if len(gm._keys) + len(new) > gm.max_groups:
+        raise too_many(gm.max_groups, new[0], gm.sensitive)
+    bins2 = 2 * gm.bins
+    for i, key in enumerate(keys):
+        cell = gm._cell(key)
+        base = 4 * cell
+        for j in range(4):
+            gm._conf[base + j] += conf[i][j]
+        if hist is not None and gm._hist is not None:
+            start = cell * bins2
+            row = hist[i]
+            for j in np.flatnonzero(row).tolist():
+                gm._hist[start + j] += int(row[j])
+    for name, n in dropped.items():
+        if n:
+            gm._dropped[name] = gm._dropped.get(name, 0) + n
+
+
+def subtract(gm: GroupMetrics, counted: Counted) -> None:
+    """Take counted groups out of ``gm``; records never added change nothing and raise."""
+    keys, conf, hist, _ = counted
+    cells = [gm._cells.get(k) for k in keys]
+    bins2 = 2 * gm.bins
+    for i, cell in enumerate(cells):
+        short_of = cell is None or any(gm._conf[4 * cell + j] < conf[i][j] for j in range(4))
+        if not short_of and hist is not None and gm._hist is not None and cell is not None:
+            current = np.asarray(gm._hist[cell * bins2 : (cell + 1) * bins2])
+            short_of = bool((current < hist[i]).any())
+        if short_of:
+            label = _ingest.label_of(gm.sensitive, keys[i])
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        None,
+                        "range",
+                        f"cannot remove records of group {label!r} that were never added",
+                    )
+                ]
+            )
+    for i, cell in enumerate(cells):
+        assert cell is not None  # noqa: S101 - checked above
+        for j in range(4):
+            gm._conf[4 * cell + j] -= conf[i][j]
+        if hist is not None and gm._hist is not None:
+            start = cell * bins2
+            for j in np.flatnonzero(hist[i]).tolist():
+                gm._hist[start + j] -= int(hist[i][j])

@@ -19,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml.fairness import stats
+from prodml.fairness._arrays import MetricArrays
 
-__all__ = ["Gap", "MetricArrays", "PairTests", "between", "pair_tests", "to_overall"]
+__all__ = ["Gap", "PairTests", "between", "evidence", "pair", "pair_tests", "to_overall"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -104,22 +105,6 @@ class Gap:
 
 def _json_float(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
-
-
-@dataclass
-class MetricArrays:
-    """Per-group numbers of one metric: hits and base counts (rates) or AUC and variance."""
-
-    name: str
-    kind: str  # "rate", "auc" or "count"
-    value: FloatArray
-    k: FloatArray
-    n: FloatArray
-    variance: FloatArray
-    ok: npt.NDArray[np.bool_]
-    overall_k: float
-    overall_n: float
-    overall_value: float
 
 
 @dataclass
@@ -211,6 +196,37 @@ def between(
         "groups": (labels[pair[0]], labels[pair[1]]),
         "p_value": p,
         "p_adjusted": p_adj,
+        "status": "ok",
+    }
+
+
+def pair(
+    m: MetricArrays,
+    kind: Literal["difference", "ratio"],
+    tests: PairTests,
+    groups: tuple[int, int],
+    *,
+    alpha: float,
+    labels: list[str],
+) -> dict[str, Any]:
+    """The gap between two groups chosen beforehand, with its nominal-level interval."""
+    a, b = groups
+    where = np.flatnonzero(((tests.i == a) & (tests.j == b)) | ((tests.i == b) & (tests.j == a)))
+    if not (m.ok[a] and m.ok[b]) or not len(where):
+        return {**_too_few(kind, "pair"), "groups": (labels[a], labels[b])}
+    lower, upper = _pair_interval(m, a, b, alpha, kind)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        va, vb = np.float64(m.value[a]), np.float64(m.value[b])
+        value = float(va - vb) if kind == "difference" else float(va / vb)
+    adjusted = tests.p if tests.p_adjusted is None else tests.p_adjusted
+    return {
+        "value": value,
+        "lower": lower,
+        "upper": upper,
+        "level": 1.0 - alpha,
+        "groups": (labels[a], labels[b]),
+        "p_value": float(tests.p[where[0]]),
+        "p_adjusted": float(adjusted[where[0]]),
         "status": "ok",
     }
 

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from prodml._params import NONE, Interval, OneOf, Predicate, TypeOf, check_params
+from prodml._params import check_params
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
-from prodml.fairness import _ingest
-from prodml.fairness._ingest import OTHER, short
+from prodml.fairness._ingest import short
 from prodml.fairness._metrics import DEFAULT_METRICS, canonical
-from prodml.fairness.stats import CORRECTIONS
+from prodml.fairness._policies import SETTINGS, Policies, check_categories, too_many
 
 if TYPE_CHECKING:
     from prodml.fairness._report import FairnessReport
@@ -22,25 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["GroupMetrics"]
 
 Policy = Literal["error", "group", "drop"]
-_POLICIES = ("error", "group", "drop")
 # (y_true, y_pred) -> index in a group's [tn, fp, fn, tp]; bools, floats and numpy
 # scalars hash like the ints they equal, so one dict lookup validates and encodes.
 _CODE = {(0, 0): 0, (0, 1): 1, (1, 0): 2, (1, 1): 3}
 _LABEL = {0: 0, 1: 1}
-MAX_BINS = 10_000
-MAX_GROUPS = 1_000_000
-
-
-def _names(value: object) -> bool:
-    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-        return False
-    return all(isinstance(v, str) and v for v in value) and len(set(value)) == len(value)
-
-
-def _metric_list(value: object) -> bool:
-    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-        return False
-    return all(isinstance(v, str) for v in value) and len(set(value)) == len(value)
 
 
 class GroupMetrics:
@@ -129,24 +113,7 @@ class GroupMetrics:
         min_effect: float = 0.02,
         correction: str = "holm",
     ) -> None:
-        check_params(
-            "GroupMetrics",
-            locals(),
-            {
-                "sensitive": [Predicate(_names, "a non-empty list of distinct column names")],
-                "metrics": [Predicate(_metric_list, "a non-empty list of distinct metric names")],
-                "threshold": [Interval(float, 0, 1), NONE],
-                "bins": [Interval(int, 1, MAX_BINS)],
-                "missing": [OneOf(_POLICIES)],
-                "categories": [TypeOf(Mapping, "a dict of column -> values"), NONE],
-                "unseen": [OneOf(_POLICIES)],
-                "max_groups": [Interval(int, 1, MAX_GROUPS)],
-                "alpha": [Interval(float, 0, 1, "neither")],
-                "min_count": [Interval(int, 0, None)],
-                "min_effect": [Interval(float, 0, 1)],
-                "correction": [OneOf(CORRECTIONS)],
-            },
-        )
+        check_params("GroupMetrics", locals(), SETTINGS)
         self.sensitive: tuple[str, ...] = tuple(sensitive)
         self.metrics: tuple[str, ...] = tuple(metrics)
         for m in self.metrics:
@@ -160,13 +127,13 @@ class GroupMetrics:
         self.bins = bins
         self.missing: Policy = missing
         self.unseen: Policy = unseen
-        self.categories = _check_categories(categories, self.sensitive)
+        self.categories = check_categories(categories, self.sensitive)
         self.max_groups = max_groups
         self.alpha = float(alpha)
         self.min_count = min_count
         self.min_effect = float(min_effect)
         self.correction = correction
-        self._allowed = {c: frozenset(v) for c, v in self.categories.items()}
+        self._policies = Policies(self.sensitive, missing, unseen, self.categories)
         self._one = len(self.sensitive) == 1
         self._getter = itemgetter(*self.sensitive)
         self._cells: dict[tuple[object, ...], int] = {}
@@ -285,7 +252,7 @@ class GroupMetrics:
         """Take back one record added earlier (the fast path of :meth:`remove`)."""
         cell = self._cells.get(groups) if type(groups) is tuple else None
         if cell is None:
-            key = self._record_group(groups)
+            key, _ = self._policies.group(groups)
             if key is None:
                 return
             cell = self._cells.get(key)
@@ -350,82 +317,23 @@ class GroupMetrics:
             return self._keys[self._cells[raw]]
         except (KeyError, TypeError):
             pass
-        key = self._record_group(groups)
-        if key is not None:
-            key = self._keys[self._cell(key)]
-        return key
-
-    def _record_key(self, groups: Any) -> tuple[object, ...]:
-        """The raw values of one record's sensitive features, in ``sensitive`` order."""
-        if groups is None:
-            return (None,) * len(self.sensitive)
-        if isinstance(groups, Mapping):
-            return tuple(groups.get(n) for n in self.sensitive)
-        if isinstance(groups, tuple | list) and not self._one:
-            if len(groups) != len(self.sensitive):
-                raise SchemaError(
-                    problems=[
-                        SchemaProblem(
-                            None,
-                            "input",
-                            f"a record's groups need {len(self.sensitive)} values "
-                            f"({list(self.sensitive)}); got {len(groups)}",
-                        )
-                    ]
-                )
-            return tuple(groups)
-        if isinstance(groups, tuple) and len(groups) == 1:
-            return groups
-        if self._one:
-            return (groups,)
-        raise SchemaError(
-            problems=[
-                SchemaProblem(
-                    None,
-                    "input",
-                    f"a record's groups must be a dict by name or a tuple of "
-                    f"{len(self.sensitive)} values; got {short(groups)}",
-                )
-            ]
-        )
+        key, _ = self._policies.group(groups)
+        return None if key is None else self._keys[self._cell(key)]
 
     def _admit_record(self, groups: Any) -> int:
-        """The cell of a record not found by the fast path; -1 when it is dropped."""
-        key = self._record_group(groups, count_drops=True)
-        return -1 if key is None else self._cell(key)
-
-    def _record_group(self, groups: Any, *, count_drops: bool = False) -> tuple[object, ...] | None:
-        """One record's group after the policies; ``None`` when the record is dropped."""
-        raw = self._record_key(groups)
-        key = []
-        for name, value in zip(self.sensitive, raw, strict=True):
-            v = self._admit_value(name, value)
-            if v is _DROP:
-                if count_drops:
-                    self._dropped[name] = self._dropped.get(name, 0) + 1
-                return None
-            key.append(v)
-        return tuple(key)
-
-    def _admit_value(self, name: str, value: object) -> object:
-        if _ingest.is_missing(value):
-            if self.missing == "error":
-                raise _policy_error(name, "missing", None)
-            return None if self.missing == "group" else _DROP
-        v = _ingest.check_value(value, name)
-        allowed = self._allowed.get(name)
-        if allowed is not None and v not in allowed:
-            if self.unseen == "error":
-                raise _policy_error(name, "unseen", v)
-            return OTHER if self.unseen == "group" else _DROP
-        return v
+        """The cell of a record the fast path did not find; -1 when it is dropped."""
+        key, column = self._policies.group(groups)
+        if key is None:
+            self._dropped[column] = self._dropped.get(column, 0) + 1
+            return -1
+        return self._cell(key)
 
     def _cell(self, key: tuple[object, ...]) -> int:
         cell = self._cells.get(key)
         if cell is not None:
             return cell
         if len(self._keys) >= self.max_groups:
-            raise _too_many(self.max_groups, key, self.sensitive)
+            raise too_many(self.max_groups, key, self.sensitive)
         return self._new_cell(key)
 
     def _new_cell(self, key: tuple[object, ...]) -> int:
@@ -438,62 +346,13 @@ class GroupMetrics:
         return cell
 
     def _update_chunk(self, y_true: Any, y_pred: Any, groups: Any, sign: int) -> None:
-        from prodml.fairness._chunks import count_chunk  # noqa: PLC0415 - keeps import light
+        from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
 
-        counted = count_chunk(self, y_true, y_pred, groups)
+        counted = _chunks.count_chunk(self, y_true, y_pred, groups)
         if sign < 0:
-            self._subtract(counted)
+            _chunks.subtract(self, counted)
         else:
-            self._add(counted)
-
-    def _add(self, counted: Counted) -> None:
-        keys, conf, hist, dropped = counted
-        new = [k for k in dict.fromkeys(keys) if k not in self._cells]
-        if len(self._keys) + len(new) > self.max_groups:
-            raise _too_many(self.max_groups, new[0], self.sensitive)
-        bins2 = 2 * self.bins
-        for i, key in enumerate(keys):
-            cell = self._cell(key)
-            base = 4 * cell
-            for j in range(4):
-                self._conf[base + j] += conf[i][j]
-            if hist is not None and self._hist is not None:
-                start = cell * bins2
-                row = hist[i]
-                for j in np.flatnonzero(row).tolist():
-                    self._hist[start + j] += int(row[j])
-        for name, n in dropped.items():
-            if n:
-                self._dropped[name] = self._dropped.get(name, 0) + n
-
-    def _subtract(self, counted: Counted) -> None:
-        keys, conf, hist, _ = counted
-        cells = [self._cells.get(k) for k in keys]
-        bins2 = 2 * self.bins
-        for i, cell in enumerate(cells):
-            short_of = cell is None or any(self._conf[4 * cell + j] < conf[i][j] for j in range(4))
-            if not short_of and hist is not None and self._hist is not None and cell is not None:
-                current = np.asarray(self._hist[cell * bins2 : (cell + 1) * bins2])
-                short_of = bool((current < hist[i]).any())
-            if short_of:
-                raise SchemaError(
-                    problems=[
-                        SchemaProblem(
-                            None,
-                            "range",
-                            "cannot remove records of group "
-                            f"{_ingest.label_of(self.sensitive, keys[i])!r} that were never added",
-                        )
-                    ]
-                )
-        for i, cell in enumerate(cells):
-            assert cell is not None  # noqa: S101 - checked above
-            for j in range(4):
-                self._conf[4 * cell + j] -= conf[i][j]
-            if hist is not None and self._hist is not None:
-                start = cell * bins2
-                for j in np.flatnonzero(hist[i]).tolist():
-                    self._hist[start + j] -= int(hist[i][j])
+            _chunks.add(self, counted)
 
     # ------------------------------------------------------------------ merging
     def merge(self, other: GroupMetrics) -> GroupMetrics:
@@ -528,7 +387,9 @@ class GroupMetrics:
         hist = None
         if other._hist is not None:
             hist = np.asarray(other._hist, dtype=np.int64).reshape(len(keys), 2 * self.bins)
-        self._add((keys, conf, hist, dict(other._dropped)))
+        from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
+
+        _chunks.add(self, (keys, conf, hist, dict(other._dropped)))
         return self
 
     # ------------------------------------------------------------------ reading
@@ -627,82 +488,8 @@ class GroupMetrics:
         )
 
 
-Counted = tuple[list[tuple[object, ...]], list[list[int]], "np.ndarray | None", dict[str, int]]
-"""Per-group counts of one chunk: keys, confusion rows, histogram rows, dropped."""
-
-
-class _Drop:
-    """Marker of a value whose record the policy drops."""
-
-
-_DROP = _Drop()
-
-
 def _safe_get(table: dict[Any, int], key: object) -> int | None:
     try:
         return table.get(key)
     except TypeError:
         return None
-
-
-def _policy_error(column: str, what: str, value: object, row: int | None = None) -> SchemaError:
-    if what == "missing":
-        message = (
-            "sensitive value is missing; pass it, or choose GroupMetrics(missing='group') "
-            "to keep such records as their own group, or missing='drop' to count and skip them"
-        )
-    else:
-        message = (
-            f"sensitive value {short(value)} is not one of the declared categories; choose "
-            "unseen='group' (an <other> group) or unseen='drop' to accept such records"
-        )
-    return SchemaError(problems=[SchemaProblem(column, what, message, row)])
-
-
-def _too_many(limit: int, key: tuple[object, ...], names: Sequence[str]) -> SchemaError:
-    return SchemaError(
-        problems=[
-            SchemaProblem(
-                names[0] if len(names) == 1 else None,
-                "range",
-                f"more than max_groups={limit} groups (the next would be "
-                f"{short(_ingest.label_of(names, key), 60)}); raise max_groups or declare "
-                "categories with unseen='group'",
-            )
-        ]
-    )
-
-
-def _check_categories(
-    categories: Mapping[str, Sequence[object]] | None, sensitive: Sequence[str]
-) -> dict[str, tuple[object, ...]]:
-    if not categories:
-        return {}
-    out: dict[str, tuple[object, ...]] = {}
-    for name, values in categories.items():
-        if name not in sensitive:
-            raise ConfigError(
-                f"The 'categories' parameter of GroupMetrics names {short(name)}, which is not "
-                f"a sensitive feature ({list(sensitive)}).",
-                parameter="categories",
-            )
-        if isinstance(values, str) or not isinstance(values, Sequence) or not values:
-            raise ConfigError(
-                f"The categories of {name!r} must be a non-empty list of values. "
-                f"Got {short(values)} instead.",
-                parameter="categories",
-            )
-        checked = []
-        for v in values:
-            if _ingest.is_missing(v) or v == OTHER:
-                raise ConfigError(
-                    f"The categories of {name!r} may not include {short(v)}: missing values "
-                    "follow the 'missing' policy and '<other>' is reserved.",
-                    parameter="categories",
-                )
-            try:
-                checked.append(_ingest.check_value(v, name))
-            except SchemaError as err:
-                raise ConfigError(str(err), parameter="categories") from None
-        out[name] = tuple(checked)
-    return out

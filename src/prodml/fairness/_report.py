@@ -13,9 +13,10 @@ import pandas as pd
 from prodml._params import Interval, OneOf, check_params
 from prodml.errors import ConfigError
 from prodml.fairness import _gaps, stats
-from prodml.fairness._gaps import Gap, MetricArrays, PairTests
-from prodml.fairness._ingest import display, label_of, sort_key
-from prodml.fairness._metrics import METRICS, canonical, gap_components
+from prodml.fairness._arrays import aggregate, metric_arrays
+from prodml.fairness._gaps import Gap, PairTests
+from prodml.fairness._ingest import display, label_of
+from prodml.fairness._metrics import gap_components
 
 if TYPE_CHECKING:
     from prodml.fairness._group_metrics import GroupMetrics
@@ -65,7 +66,7 @@ class FairnessReport:
         self.labels = [label_of(self.sensitive, k) for k in keys]
         self._conf = conf
         self._hist = hist
-        self._arrays = {m: self._metric_arrays(m) for m in self.metrics}
+        self._arrays = {m: metric_arrays(m, conf, hist, min_count) for m in self.metrics}
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -98,22 +99,7 @@ class FairnessReport:
             },
         )
         names = _by(by, gm.sensitive)
-        positions = [gm.sensitive.index(n) for n in names]
-        n_cells = len(gm._keys)
-        conf_all = np.asarray(gm._conf, dtype=np.int64).reshape(n_cells, 4)
-        hist_all = None
-        if gm._hist is not None:
-            hist_all = np.asarray(gm._hist, dtype=np.int64).reshape(n_cells, 2, gm.bins)
-        grouped: dict[tuple[object, ...], list[int]] = {}
-        for i, key in enumerate(gm._keys):
-            grouped.setdefault(tuple(key[p] for p in positions), []).append(i)
-        keys = sorted(grouped, key=sort_key)
-        conf = np.array([conf_all[grouped[k]].sum(axis=0) for k in keys], dtype=np.int64)
-        conf = conf.reshape(len(keys), 4)
-        hist = None
-        if hist_all is not None:
-            hist = np.array([hist_all[grouped[k]].sum(axis=0) for k in keys], dtype=np.int64)
-            hist = hist.reshape(len(keys), 2, gm.bins)
+        keys, conf, hist = aggregate(gm, names)
         return cls(
             sensitive=names,
             keys=keys,
@@ -123,38 +109,6 @@ class FairnessReport:
             dropped=gm.dropped,
             **opts,
         )
-
-    def _metric_arrays(self, name: str) -> MetricArrays:
-        d = METRICS[canonical(name)]
-        conf = self._conf.astype(np.float64)
-        n_groups = len(self.keys)
-        total = conf.sum(axis=0)
-        if d.kind == "auc":
-            assert self._hist is not None  # noqa: S101 - GroupMetrics requires a threshold
-            pairs = [stats.auc_and_variance(h[1], h[0]) for h in self._hist]
-            value = np.array([p[0] for p in pairs], dtype=np.float64).reshape(n_groups)
-            var = np.array([p[1] for p in pairs], dtype=np.float64).reshape(n_groups)
-            n_pos, n_neg = conf[:, 2] + conf[:, 3], conf[:, 0] + conf[:, 1]
-            floor = max(self.min_count, 1)
-            ok = (n_pos >= floor) & (n_neg >= floor)
-            overall_hist = self._hist.sum(axis=0)
-            overall, _ = stats.auc_and_variance(overall_hist[1], overall_hist[0])
-            n = conf.sum(axis=1)
-            return MetricArrays(
-                name, "auc", value, n * 0, n, var, ok, math.nan, float(n.sum()), overall
-            )
-        n = conf[:, list(d.base)].sum(axis=1)
-        if d.kind == "count":
-            return MetricArrays(
-                name, "count", n, n, n, n * 0, n > 0, float(n.sum()), float(n.sum()), float(n.sum())
-            )
-        k = conf[:, list(d.hits)].sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = k / n
-        ok = n >= max(self.min_count, 1)
-        ok_k, ok_n = float(total[list(d.hits)].sum()), float(total[list(d.base)].sum())
-        overall = ok_k / ok_n if ok_n > 0 else math.nan
-        return MetricArrays(name, "rate", value, k, n, value * 0, ok, ok_k, ok_n, overall)
 
     # ------------------------------------------------------------------ tables
     def _index(self) -> pd.Index:
@@ -381,54 +335,20 @@ class FairnessReport:
                 f"groups=... compares two groups on one metric; {metric!r} combines {list(parts)}.",
                 parameter="groups",
             )
-        a = self._arrays[parts[0]]
-        ia, ib = (self._find(g) for g in groups)
-        t = self._tests[parts[0]]
-        where = np.flatnonzero(((t.i == ia) & (t.j == ib)) | ((t.i == ib) & (t.j == ia)))
-        if not (a.ok[ia] and a.ok[ib]) or not len(where):
-            return Gap(
-                metric,
-                kind,
-                "pair",
-                math.nan,
-                math.nan,
-                math.nan,
-                math.nan,
-                (self.labels[ia], self.labels[ib]),
-                math.nan,
-                math.nan,
-                False,
-                (),
-                parts[0],
-                TOO_FEW,
-            )
-        lo, hi = _gaps._pair_interval(a, ia, ib, self.alpha, kind)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = (
-                float(a.value[ia] - a.value[ib])
-                if kind == "difference"
-                else float(np.float64(a.value[ia]) / np.float64(a.value[ib]))
-            )
-        pair = (self.labels[ia], self.labels[ib])
-        flagged = pair in self._flagged_pairs(parts[0]) or pair[::-1] in self._flagged_pairs(
-            parts[0]
+        p = parts[0]
+        a, b = (self._find(g) for g in groups)
+        chosen = _gaps.pair(
+            self._arrays[p], kind, self._tests[p], (a, b), alpha=self.alpha, labels=self.labels
         )
-        assert t.p_adjusted is not None  # noqa: S101 - set in _tests
+        flagged = tuple(x for x in self._flagged_pairs(p) if set(x) == set(chosen["groups"]))
         return Gap(
-            metric,
-            kind,
-            "pair",
-            value,
-            lo,
-            hi,
-            1.0 - self.alpha,
-            pair,
-            float(t.p[where[0]]),
-            float(t.p_adjusted[where[0]]),
-            flagged,
-            (pair,) if flagged else (),
-            parts[0],
-            "ok",
+            metric=metric,
+            kind=kind,
+            method="pair",
+            component=p,
+            flagged=bool(flagged),
+            flagged_pairs=flagged,
+            **chosen,
         )
 
     def _find(self, group: Any) -> int:

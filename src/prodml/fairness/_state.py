@@ -171,7 +171,7 @@ def _check_group_value(gm: GroupMetrics, j: int, value: object, path: str) -> ob
     name = gm.sensitive[j]
     if value is None and gm.missing != "group":
         raise _fail(path, f"a value (missing={gm.missing!r} keeps no missing group)", value)
-    allowed = gm._allowed.get(name)
+    allowed = gm._policies.allowed.get(name)
     if value == OTHER and allowed is not None:
         if gm.unseen != "group":
             raise _fail(path, f"a declared category (unseen={gm.unseen!r})", value)
