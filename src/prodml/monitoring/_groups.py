@@ -20,11 +20,14 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.errors import ConfigError, SchemaError
 from prodml.fairness._metrics import ALIASES, METRICS
-from prodml.monitoring.windows import CountWindow, TimeWindow, Window, window_from_dict
+from prodml.monitoring.windows import CountWindow, TimeWindow, Window
+
+if TYPE_CHECKING:
+    from prodml.fairness import GroupMetrics
 
 __all__ = ["GroupWindows", "build", "load_config", "series"]
 
@@ -56,14 +59,21 @@ def series(key: str) -> tuple[str, str, str] | None:
 class GroupWindows:
     """The sliding per-group window of one monitor."""
 
-    def __init__(self, metrics: Any, window: Window, max_pending: int) -> None:
+    def __init__(self, metrics: GroupMetrics, window: Window, max_pending: int) -> None:
         self.metrics = metrics
         self.window_spec = window
         self.max_pending = max_pending
         self._pending: OrderedDict[Hashable, tuple[object, ...] | None] = OrderedDict()
         self._window: deque[tuple[float, tuple[object, ...], int, float]] = deque()
-        self._limit = window.size if isinstance(window, CountWindow) else window.max_size  # type: ignore[attr-defined]
-        self._seconds = window.seconds if isinstance(window, TimeWindow) else math.inf
+        if isinstance(window, TimeWindow):
+            self._limit, self._seconds = window.max_size, window.seconds
+        elif isinstance(window, CountWindow):
+            self._limit, self._seconds = window.size, math.inf
+        else:
+            raise ConfigError(
+                f"group_window must be a CountWindow or TimeWindow. Got {window!r} instead.",
+                parameter="group_window",
+            )
         self.dropped = 0
 
     def accepts(self, name: str) -> bool:
@@ -177,19 +187,7 @@ def build(
             f"names or a prodml.fairness.GroupMetrics. Got {group_by!r} instead.",
             parameter="group_by",
         )
-    spec = (
-        group_window
-        if group_window is not None
-        else window_from_dict(
-            {
-                "kind": window.kind,
-                "config": window.config(),
-                "times": [],
-                "labels": [],
-                "outputs": [],
-            }
-        )
-    )
+    spec = group_window if group_window is not None else _fresh(window.kind, window.config())
     return GroupWindows(GroupMetrics(**settings), spec, max_pending)
 
 
@@ -202,12 +200,20 @@ def load_config(kwargs: dict[str, Any]) -> None:
         return
     try:
         kwargs["group_by"] = GroupMetrics(**saved["group_metrics"])
-        w = saved["window"]
-        kwargs["group_window"] = window_from_dict(
-            {"kind": w["kind"], "config": w["config"], "times": [], "labels": [], "outputs": []}
-        )
-    except (KeyError, TypeError) as err:
+        kwargs["group_window"] = _fresh(saved["window"]["kind"], saved["window"]["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, ConfigError):
+            raise
         raise ConfigError(
             f"Saved ModelMonitor field 'config.group_by' is malformed: {str(err)[:120]}.",
             parameter="config.group_by",
         ) from None
+
+
+def _fresh(kind: object, config: Mapping[str, Any]) -> Window:
+    """An empty window of the given kind and settings."""
+    if kind == "count":
+        return CountWindow(**config)
+    if kind == "time":
+        return TimeWindow(**config)
+    raise ConfigError(f"Unknown window kind {kind!r}; expected 'count' or 'time'.")
