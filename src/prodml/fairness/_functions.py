@@ -47,25 +47,9 @@ def _names_and_groups(sensitive_features: Any) -> tuple[list[str], Any]:
     return ["sensitive_feature_0"], arr
 
 
-def _gap(
-    metrics: list[str],
-    *,
-    kind: Literal["difference", "ratio"],
-    criterion: str,
-    y_true: Any,
-    y_pred: Any,
-    sensitive_features: Any,
-    method: Method,
-) -> float:
+def _report(metrics: list[str], y_true: Any, y_pred: Any, sensitive_features: Any) -> Any:
     names, groups = _names_and_groups(sensitive_features)
-    gm = GroupMetrics(names, metrics, min_count=1).update(y_true, y_pred, groups)
-    report = gm.report()
-    gap = (
-        report.difference(criterion, method=method)
-        if kind == "difference"
-        else report.ratio(criterion, method=method)
-    )
-    return float(gap.value)
+    return GroupMetrics(names, metrics, min_count=1).update(y_true, y_pred, groups).report()
 
 
 def demographic_parity_difference(
@@ -78,37 +62,30 @@ def demographic_parity_difference(
     >>> demographic_parity_difference([0, 1, 1, 0], [1, 1, 0, 0], sensitive_features=list("aabb"))
     1.0
     """
-    return _gap(
-        ["selection_rate"],
-        kind="difference",
-        criterion="demographic_parity",
-        y_true=y_true,
-        y_pred=y_pred,
-        sensitive_features=sensitive_features,
-        method=method,
-    )
+    report = _report(["selection_rate"], y_true, y_pred, sensitive_features)
+    return float(report.difference("selection_rate", method=method).value)
 
 
 def demographic_parity_ratio(
     y_true: Any, y_pred: Any, *, sensitive_features: Any, method: Method = "between_groups"
 ) -> float:
     """Smallest over largest group selection rate (fairlearn's function, same value)."""
-    return _gap(
-        ["selection_rate"],
-        kind="ratio",
-        criterion="demographic_parity",
-        y_true=y_true,
-        y_pred=y_pred,
-        sensitive_features=sensitive_features,
-        method=method,
-    )
+    report = _report(["selection_rate"], y_true, y_pred, sensitive_features)
+    return float(report.ratio("selection_rate", method=method).value)
 
 
-def _check_agg(agg: object) -> None:
+def _equalized_odds(
+    kind: str, y_true: Any, y_pred: Any, *, sensitive_features: Any, method: Method, agg: str
+) -> float:
     if agg not in ("worst_case", "mean"):
         raise ConfigError(
             f"agg must be 'worst_case' or 'mean'. Got {agg!r} instead.", parameter="agg"
         )
+    report = _report(["tpr", "fpr"], y_true, y_pred, sensitive_features)
+    gap = report.difference if kind == "difference" else report.ratio
+    if agg == "worst_case":
+        return float(gap("equalized_odds", method=method).value)
+    return float(np.mean([gap(m, method=method).value for m in ("tpr", "fpr")]))
 
 
 def equalized_odds_difference(
@@ -120,30 +97,9 @@ def equalized_odds_difference(
     agg: Literal["worst_case", "mean"] = "worst_case",
 ) -> float:
     """The larger (or mean) of the tpr and fpr differences (fairlearn's function)."""
-    _check_agg(agg)
-    if agg == "worst_case":
-        return _gap(
-            ["tpr", "fpr"],
-            kind="difference",
-            criterion="equalized_odds",
-            y_true=y_true,
-            y_pred=y_pred,
-            sensitive_features=sensitive_features,
-            method=method,
-        )
-    parts = [
-        _gap(
-            [m],
-            kind="difference",
-            criterion=m,
-            y_true=y_true,
-            y_pred=y_pred,
-            sensitive_features=sensitive_features,
-            method=method,
-        )
-        for m in ("tpr", "fpr")
-    ]
-    return float(np.mean(parts))
+    return _equalized_odds(
+        "difference", y_true, y_pred, sensitive_features=sensitive_features, method=method, agg=agg
+    )
 
 
 def equalized_odds_ratio(
@@ -155,27 +111,6 @@ def equalized_odds_ratio(
     agg: Literal["worst_case", "mean"] = "worst_case",
 ) -> float:
     """The smaller (or mean) of the tpr and fpr ratios (fairlearn's function)."""
-    _check_agg(agg)
-    if agg == "worst_case":
-        return _gap(
-            ["tpr", "fpr"],
-            kind="ratio",
-            criterion="equalized_odds",
-            y_true=y_true,
-            y_pred=y_pred,
-            sensitive_features=sensitive_features,
-            method=method,
-        )
-    parts = [
-        _gap(
-            [m],
-            kind="ratio",
-            criterion=m,
-            y_true=y_true,
-            y_pred=y_pred,
-            sensitive_features=sensitive_features,
-            method=method,
-        )
-        for m in ("tpr", "fpr")
-    ]
-    return float(np.mean(parts))
+    return _equalized_odds(
+        "ratio", y_true, y_pred, sensitive_features=sensitive_features, method=method, agg=agg
+    )
