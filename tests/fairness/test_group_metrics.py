@@ -293,3 +293,32 @@ def test_merge_refuses_other_settings_and_types() -> None:
     assert a.to_dict() == before
     with pytest.raises(ConfigError, match="no score histograms"):
         a.histograms()
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=cases(), scores=st.booleans(), size=st.integers(1, 50))
+def test_large_chunks_counted_in_slices_equal_one_slice(
+    case: Case, scores: bool, size: int
+) -> None:
+    from unittest import mock
+
+    from prodml.fairness import _chunks
+
+    kw: dict[str, object] = {"threshold": 0.5, "bins": 5, "missing": "drop"} if scores else {}
+    if scores:
+        case.y_pred = np.random.default_rng(size).random(len(case.y_true))
+    groups = case.groups.astype(object)
+    groups.iloc[::9, 0] = None  # some missing values, dropped when scores are on
+    whole = GroupMetrics(case.names, **kw)  # type: ignore[arg-type]
+    if not scores:
+        groups = case.groups
+    whole.update(case.y_true, case.y_pred, groups)
+    with mock.patch.object(_chunks, "_SLICE", size):
+        sliced = GroupMetrics(case.names, **kw).update(case.y_true, case.y_pred, groups)  # type: ignore[arg-type]
+        assert sliced == whole
+        bad = groups.astype(object)
+        bad.iloc[-1, 0] = complex(1, 1)  # a bad value in the last slice: nothing is counted
+        before = sliced.to_dict()
+        with pytest.raises(SchemaError, match="s0"):
+            sliced.update(case.y_true, case.y_pred, bad)
+        assert sliced.to_dict() == before

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import _ingest
@@ -30,10 +31,17 @@ Counted = tuple[list[tuple[object, ...]], list[list[int]], "np.ndarray | None", 
 # Beyond this many possible local groups, compress the combined index with np.unique
 # rather than allocate a bincount of that length.
 _DENSE_LIMIT = 1 << 20
+# Rows counted at a time: bounds the temporaries of a large batch (~40 bytes a row).
+_SLICE = 1 << 20
 
 
 def count_chunk(gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any) -> Counted:
-    """Per-group counts of a chunk, validated; nothing is added to ``gm``."""
+    """Per-group counts of a chunk, validated; nothing is added to ``gm``.
+
+    A large chunk is counted ``_SLICE`` rows at a time, so its temporaries stay bounded;
+    the parts are summed before anything is returned, so a bad row anywhere still leaves
+    ``gm`` unchanged.
+    """
     yt = _ingest.label_array(y_true, "y_true")
     n = len(yt)
     scores = None
@@ -41,7 +49,7 @@ def count_chunk(gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any) -> Coun
         yp = _ingest.label_array(y_pred, "y_pred")
     else:
         scores = _ingest.score_array(y_pred, "y_pred")
-        yp = (scores >= gm.threshold).astype(np.int64)
+        yp = (scores >= gm.threshold).view(np.int8)
     if len(yp) != n:
         raise SchemaError(
             problems=[
@@ -53,6 +61,54 @@ def count_chunk(gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any) -> Coun
             ]
         )
     columns = _ingest.sensitive_columns(groups, gm.sensitive, n)
+    if n <= _SLICE:
+        return _count(gm, yt, yp, scores, columns)
+    parts = []
+    for start in range(0, n, _SLICE):
+        s = slice(start, start + _SLICE)
+        part_scores = None if scores is None else scores[s]
+        parts.append(_count(gm, yt[s], yp[s], part_scores, [_rows(c, s) for c in columns]))
+    return _sum(parts)
+
+
+def _rows(column: Any, rows: slice) -> Any:
+    """Rows of a column by position (a pandas Series by ``iloc``, whatever its index)."""
+    return column.iloc[rows] if isinstance(column, pd.Series) else column[rows]
+
+
+def _sum(parts: list[Counted]) -> Counted:
+    """The counts of several parts of one chunk, added up by group."""
+    index: dict[tuple[object, ...], int] = {}
+    conf: list[list[int]] = []
+    hists: list[np.ndarray] = []
+    dropped: dict[str, int] = {}
+    for keys, part_conf, part_hist, part_dropped in parts:
+        for i, key in enumerate(keys):
+            j = index.setdefault(key, len(conf))
+            if j == len(conf):
+                conf.append([0, 0, 0, 0])
+                if part_hist is not None:
+                    hists.append(np.zeros(part_hist.shape[1], dtype=np.int64))
+            conf[j] = [a + b for a, b in zip(conf[j], part_conf[i], strict=True)]
+            if part_hist is not None:
+                hists[j] += part_hist[i]
+        for name, k in part_dropped.items():
+            dropped[name] = dropped.get(name, 0) + k
+    hist = np.array(hists, dtype=np.int64) if hists else None
+    if parts and parts[0][2] is not None and hist is None:
+        hist = np.zeros((0, parts[0][2].shape[1]), dtype=np.int64)
+    return list(index), conf, hist, dropped
+
+
+def _count(
+    gm: GroupMetrics,
+    yt: npt.NDArray[np.int8],
+    yp: npt.NDArray[np.int8],
+    scores: npt.NDArray[np.float64] | None,
+    columns: list[Any],
+) -> Counted:
+    """Per-group counts of validated labels and raw sensitive columns."""
+    n = len(yt)
     keep = np.ones(n, dtype=np.bool_)
     dropped: dict[str, int] = {}
     codes_list: list[IntArray] = []
@@ -74,14 +130,19 @@ def count_chunk(gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any) -> Coun
     sizes = [len(u) for u in uniques_list]
     local, code_rows = _combine(codes_list, sizes)
     n_local = len(code_rows)
-    conf = np.bincount(local * 4 + 2 * yt + yp, minlength=4 * n_local).reshape(n_local, 4)
+    local *= 4
+    local += 2 * yt
+    local += yp
+    conf = np.bincount(local, minlength=4 * n_local).reshape(n_local, 4)
     present = np.flatnonzero(conf.any(axis=1))
     hist = None
     if scores is not None:
         bins = gm.bins
-        b = np.minimum((scores * bins).astype(np.int64), bins - 1)
-        flat = (local * 2 + yt) * bins + b
-        hist = np.bincount(flat, minlength=2 * bins * n_local).reshape(n_local, 2 * bins)
+        local -= yp  # back to 4 * group + 2 * y_true: the histogram row of (group, y_true)
+        local //= 2
+        local *= bins
+        local += np.minimum((scores * bins).astype(np.int64), bins - 1)
+        hist = np.bincount(local, minlength=2 * bins * n_local).reshape(n_local, 2 * bins)
         hist = hist[present]
     keys = [
         tuple(u[c] for u, c in zip(uniques_list, row, strict=True))

@@ -35,7 +35,8 @@ class GroupMetrics:
     of the scores of each class. :meth:`update` adds a record or a chunk,
     :meth:`merge` adds another GroupMetrics (the result equals one pass over all the
     data, exactly), :meth:`report` turns the counts into values, intervals and gap tests
-    that read like fairlearn's ``MetricFrame``.
+    that read like fairlearn's ``MetricFrame``. Not thread-safe: give each thread its own
+    and :meth:`merge` them, or hold a lock (as ``ModelMonitor`` does).
 
     Parameters
     ----------

@@ -199,22 +199,17 @@ def _first_bad(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.argmax(mask))
 
 
-def label_array(values: object, column: str) -> npt.NDArray[np.int64]:
-    """Binary labels or predictions as int64 0/1, or a SchemaError naming the first bad row."""
+def label_array(values: object, column: str) -> npt.NDArray[np.int8]:
+    """Binary labels or predictions as int8 0/1, or a SchemaError naming the first bad row."""
     arr = _numeric(values, column)
     if arr.dtype == np.bool_:
-        return arr.astype(np.int64)
-    if arr.dtype.kind in "iu":
-        bad = (arr != 0) & (arr != 1)
-        if bad.any():
-            i = _first_bad(bad)
-            raise _value_problem(column, arr[i], i, "0 or 1 (or a bool)")
-        return arr.astype(np.int64, copy=False)
-    bad = (arr != 0.0) & (arr != 1.0)
+        return arr.view(np.int8)
+    zero, one = (0, 1) if arr.dtype.kind in "iu" else (0.0, 1.0)
+    bad = (arr != zero) & (arr != one)
     if bad.any():
         i = _first_bad(bad)
         raise _value_problem(column, arr[i], i, "0 or 1 (or a bool)")
-    return arr.astype(np.int64)
+    return arr.astype(np.int8)
 
 
 def score_array(values: object, column: str) -> npt.NDArray[np.float64]:
