@@ -5,48 +5,46 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import tempfile
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from prodml.errors import ConfigError, ConflictError, NotFoundError
+from prodml.errors import (
+    ConfigError,
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    ProdMLError,
+    RegistryError,
+    StorageError,
+)
 from prodml.fingerprint import canonical_json
+from prodml.registry import _gc, _manifest
+from prodml.registry._gc import GCReport
+from prodml.registry._paths import check_version_number
 from prodml.registry._validate import check_fields, parse_ref
 from prodml.registry.backends import artifact_store_for, metadata_store_for
-from prodml.registry.backends.artifacts import ArtifactStore, hash_tree, key_age, new_key
-from prodml.registry.backends.metadata import MetadataStore
+from prodml.registry.backends.artifacts import ArtifactStore, new_key
+from prodml.registry.backends.metadata import ANY, EventDraft, MetadataStore
 from prodml.registry.checks import Check, PromotionError
 from prodml.registry.entities import (
     AuditEvent,
     Lineage,
     ModelVersion,
     Page,
+    Status,
     check_alias,
     check_name,
 )
-from prodml.registry.flavours import Trust, flavour_for, get_flavour
+from prodml.registry.flavours import Flavour, Trust, flavour_for, get_flavour
 from prodml.schema import Schema
 
 __all__ = ["GCReport", "ModelRegistry"]
 
 ACTOR_ENV = "PRODML_ACTOR"
-
-
-@dataclass(frozen=True)
-class GCReport:
-    """What :meth:`ModelRegistry.gc` removed (or would remove, with ``dry_run``)."""
-
-    deleted_versions: list[str] = field(default_factory=list)
-    orphans: list[str] = field(default_factory=list)
-    kept_recent: list[str] = field(default_factory=list)
-
-    @property
-    def removed(self) -> list[str]:
-        """Every artifact key removed."""
-        return sorted(self.deleted_versions + self.orphans)
+_RACE_RETRIES = 50
 
 
 class ModelRegistry:
@@ -64,6 +62,15 @@ class ModelRegistry:
         Passed to fsspec for the artifact store (credentials, ``endpoint_url``).
     actor
         Who is acting, for the audit log. Default: ``$PRODML_ACTOR``, else the login name.
+    read_only
+        Open without writing anything; every write raises :class:`RegistryError`. A
+        SQLite registry on a location this process cannot write opens read-only anyway.
+    lock_timeout
+        Total seconds an operation may wait for the database lock before a
+        :class:`RegistryError` saying it is locked.
+    lease_ttl
+        How long a registration may take (seconds or a timedelta) before gc may reclaim
+        its files; the lease is renewed between writing and uploading the files.
 
     Examples
     --------
@@ -79,7 +86,7 @@ class ModelRegistry:
     >>> reg.load("churn@production") == schema
     True
     >>> [e.action for e in reg.history("churn")]
-    ['register', 'set_alias']
+    ['set_alias', 'register']
     >>> reg.close()
     """
 
@@ -90,20 +97,59 @@ class ModelRegistry:
         *,
         storage_options: Mapping[str, Any] | None = None,
         actor: str | None = None,
+        read_only: bool = False,
+        lock_timeout: float = 30.0,
+        lease_ttl: float | timedelta = timedelta(hours=24),
     ) -> None:
-        self.metadata = db_url if isinstance(db_url, MetadataStore) else metadata_store_for(db_url)
+        self._lease_ttl = _seconds(lease_ttl, "lease_ttl", positive=True)
+        _seconds(lock_timeout, "lock_timeout", positive=True)
         self.artifacts = (
             artifacts_url
             if isinstance(artifacts_url, ArtifactStore)
-            else artifact_store_for(artifacts_url, **dict(storage_options or {}))
+            else artifact_store_for(
+                artifacts_url, read_only=read_only, **dict(storage_options or {})
+            )
         )
+        self.metadata = (
+            db_url
+            if isinstance(db_url, MetadataStore)
+            else metadata_store_for(
+                db_url, lock_timeout=lock_timeout, read_only=read_only, create=False
+            )
+        )
+        try:
+            if not self.metadata.initialised:
+                self._initialise()
+        except BaseException:
+            self.metadata.close()
+            raise
+        self.read_only = read_only or self.metadata.read_only or self.artifacts.read_only
         self._actor = actor
+
+    def _initialise(self) -> None:
+        if self.artifacts.has_keys():
+            raise RegistryError(
+                f"the metadata store {self.metadata.url} holds no registry (it is missing, "
+                f"empty or zero-length) but the artifact store {self.artifacts.url} holds "
+                "model files: opened as an empty registry, every model would look "
+                "unregistered and gc would delete them. Restore the database from a backup "
+                "or point at the right one; nothing was changed"
+            )
+        self.metadata.initialise()
 
     @classmethod
     def local(cls, path: str | os.PathLike[str], **kwargs: Any) -> ModelRegistry:
         """SQLite metadata (``path/registry.db``) and artifacts in ``path/artifacts``."""
         root = Path(path).expanduser().resolve()
-        root.mkdir(parents=True, exist_ok=True)
+        if not kwargs.get("read_only", False):
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StorageError(
+                    f"cannot create the registry directory {root}: {err.strerror}",
+                    path=str(root),
+                    errno=err.errno,
+                ) from err
         return cls(f"sqlite:///{root / 'registry.db'}", f"file://{root / 'artifacts'}", **kwargs)
 
     @property
@@ -129,6 +175,10 @@ class ModelRegistry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        mode = ", read_only=True" if self.read_only else ""
+        return f"ModelRegistry({self.metadata.url!r}, {self.artifacts.url!r}{mode})"
+
     # ---------------------------------------------------------------- register
 
     def register(
@@ -142,50 +192,74 @@ class ModelRegistry:
         metrics: Mapping[str, float] | None = None,
         lineage: Lineage | Mapping[str, Any] | None = None,
         flavour: str | None = None,
+        follow_symlinks: bool = False,
     ) -> ModelVersion:
         """Store ``model`` as the next version of ``name``.
 
-        Files are written to a fresh artifact key first and hashed; the metadata row is
-        committed last, so a failure or a crash leaves no visible version (only an orphan
-        key that :meth:`gc` removes after its grace period).
+        The registration leases a fresh artifact key, lets the flavour write into a
+        staging directory, hashes every file into the version's manifest, moves or
+        uploads the files, and commits the metadata row last (consuming the lease). A
+        failure or a crash leaves no visible version; its files are removed at once, or
+        by :meth:`gc` once the lease expires.
+
+        ``follow_symlinks=True`` lets a registered directory hold symbolic links: a copy
+        of what each points at is stored (and hashed) instead. By default they are
+        refused.
 
         Raises
         ------
         ConfigError
-            For an invalid name, tags, metrics, signature or lineage, or a model no flavour
-            handles.
+            For an invalid name, tags, metrics, signature or lineage, a model no flavour
+            handles, or files a flavour must not write (links, unsafe names).
+        StorageError
+            When the OS refuses a write (disk full, file size limit, permissions).
         """
+        self._check_writable()
         check_name(name)
         draft_fields = check_fields(tags, description, signature, metrics, lineage)
         parent = draft_fields["lineage"].parent_version
         if parent is not None:
-            self.metadata.get_version(name, parent)
+            self.metadata.get_version(name, check_version_number(parent, "parent_version"))
         fl = get_flavour(flavour) if flavour is not None else flavour_for(model)
-        key = new_key(name)
-        with tempfile.TemporaryDirectory(prefix="prodml-save-") as tmp:
-            meta = fl.save(model, Path(tmp))
-            canonical_json(meta)
-            files = hash_tree(Path(tmp))
-            if not files:
-                raise ConfigError(f"flavour {fl.name!r} wrote no files for {name!r}")
-            self.artifacts.put(Path(tmp), key)
         actor = self.actor
-        draft = ModelVersion(
-            name=name,
-            version=0,
-            flavour=fl.name,
-            flavour_meta=meta,
-            artifact_key=key,
-            files=files,
-            created_at=datetime.now(timezone.utc),
-            created_by=actor,
-            **draft_fields,
-        )
+        key = new_key(name)
+        self.metadata.lease(key, name, time.time() + self._lease_ttl)
         try:
-            return self.metadata.create_version(draft, actor)
+            with self.artifacts.stage(key) as staging:
+                meta = _save(fl, model, staging, follow_symlinks)
+                files = _manifest.build(staging)
+                if not files:
+                    raise ConfigError(f"flavour {fl.name!r} wrote no files for {name!r}")
+                draft = ModelVersion(
+                    name=name,
+                    version=1,
+                    flavour=fl.name,
+                    flavour_meta=meta,
+                    artifact_key=key,
+                    files=files,
+                    created_at=datetime.now(timezone.utc),
+                    created_by=actor,
+                    **draft_fields,
+                )
+                try:
+                    _manifest.check(draft)
+                except IntegrityError as err:
+                    raise ConfigError(f"flavour {fl.name!r} returned unusable metadata: {err}") from None
+                self.metadata.lease(key, name, time.time() + self._lease_ttl)
+                self.artifacts.put(staging, key)
+            return self.metadata.create_version(draft, actor, leased=True)
         except BaseException:
-            self.artifacts.delete(key)
+            self._abandon(key)
             raise
+
+    def _abandon(self, key: str) -> None:
+        """Remove a failed registration's files if its lease proves it never committed."""
+        try:
+            if self.metadata.revoke(key):
+                self.artifacts.delete(key)
+                self.metadata.forget(key)
+        except (ProdMLError, OSError):  # the store is failing too: gc collects it later
+            pass
 
     # ---------------------------------------------------------------- read
 
@@ -198,12 +272,14 @@ class ModelRegistry:
         ------
         NotFoundError
             When the model, version or alias does not exist.
+        ConfigError
+            When the reference is malformed (``"m@³"``, a number beyond 2**31 - 1).
         """
         name, selector = parse_ref(ref, version)
         return self.metadata.resolve(name, selector)
 
     def load(self, ref: str, version: int | str | None = None, *, trusted: Trust = False) -> Any:
-        """Load a model after checking every artifact file against its sha256.
+        """Load a model after checking its manifest and every file against its sha256.
 
         ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
         names to trust.
@@ -211,25 +287,36 @@ class ModelRegistry:
         Raises
         ------
         IntegrityError
-            When a file is missing, was changed, or a file was added.
+            When the version's metadata is unsafe (a path leaving its key, a link), or a
+            file is missing, was changed, or a file was added.
         RegistryError
             When loading would need ``trusted`` and it was not given.
         """
-        mv = self.get(ref, version)
+        mv = self._checked(self.get(ref, version))
         path, temporary = self.artifacts.fetch(
             mv.artifact_key, mv.files, model_name=mv.name, version=mv.version
         )
         try:
             return get_flavour(mv.flavour).load(path, dict(mv.flavour_meta), trusted=trusted)
+        except OSError as err:
+            raise StorageError(
+                f"cannot load {mv.ref}: {err.strerror or err} ({getattr(err, 'filename', '')})",
+                path=str(getattr(err, "filename", "")),
+                errno=err.errno,
+            ) from err
         finally:
             if temporary:
                 shutil.rmtree(path, ignore_errors=True)
 
     def verify(self, ref: str, version: int | str | None = None) -> ModelVersion:
-        """Check a version's files against their hashes without loading it."""
-        mv = self.get(ref, version)
+        """Check a version's manifest and files against their hashes without loading it."""
+        mv = self._checked(self.get(ref, version))
         self.artifacts.verify(mv.artifact_key, mv.files, model_name=mv.name, version=mv.version)
         return mv
+
+    def _checked(self, mv: ModelVersion) -> ModelVersion:
+        """The one gate every version passes before its files are touched."""
+        return _manifest.check(mv)
 
     def search(
         self,
@@ -242,14 +329,20 @@ class ModelRegistry:
         page_size: int = 50,
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        """A page of versions matching every filter, by name then newest first."""
+        """A page of versions matching every filter, by name then newest first.
+
+        Pass ``page.next_token`` back as ``page_token`` for the next page (keyset
+        paging: each page costs the same, however deep).
+        """
         if name is not None:
             check_name(name)
+        filters = check_fields(tags, "", None, None, None)["tags"]
+        bounds = [check_fields(None, "", None, m, None)["metrics"] for m in (min_metrics, max_metrics)]
         return self.metadata.search(
             name,
-            tags=tags,
-            min_metrics=min_metrics,
-            max_metrics=max_metrics,
+            tags=filters,
+            min_metrics=bounds[0],
+            max_metrics=bounds[1],
             statuses=("ready", "archived") if include_archived else ("ready",),
             page_size=page_size,
             page_token=page_token,
@@ -263,59 +356,137 @@ class ModelRegistry:
         """Alias -> version of one model."""
         return self.metadata._aliases(check_name(name))
 
-    def history(self, name: str, *, alias: str | None = None) -> list[AuditEvent]:
-        """The audit log of ``name``: every register, alias change, archive and delete."""
-        events = self.metadata.history(check_name(name), alias)
-        if not events and not self.metadata.history(name):
+    def history(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        """A page of the audit log of ``name``, newest first.
+
+        Every register, alias change, archive, restore and delete is there. Pass
+        ``page.next_token`` back as ``page_token`` for older events.
+
+        Raises
+        ------
+        NotFoundError
+            When the model does not exist.
+        """
+        check_name(name)
+        if alias is not None:
+            check_alias(alias)
+        page = self.metadata.history_page(name, alias, page_size=page_size, page_token=page_token)
+        if not page.items and page_token is None and not self.metadata.has_model(name):
             raise NotFoundError(f"model {name!r} does not exist", model_name=name)
-        return events
+        return page
 
     # ---------------------------------------------------------------- aliases
 
-    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        """Point ``name@alias`` at ``version`` (creating or moving the alias)."""
+    def set_alias(
+        self, name: str, alias: str, version: int, *, expected_version: int | None = ANY
+    ) -> ModelVersion:
+        """Point ``name@alias`` at ``version`` (creating or moving the alias).
+
+        Without ``expected_version`` the last writer wins: concurrent calls all succeed,
+        one after the other, each logged with the version it replaced. With it (a
+        version, or ``None`` for "the alias must not exist yet") the move is a
+        compare-and-set.
+
+        Raises
+        ------
+        ConflictError
+            Only when ``expected_version`` is given and the alias points elsewhere, or
+            when ``version`` is archived.
+        NotFoundError
+            When the model or version does not exist.
+        """
+        self._check_writable()
         mv = self._target(name, alias, version)
-        self.metadata.move_alias(name, alias, mv.version, actor=self.actor)
+        self._move(name, alias, mv.version, action="set_alias", expected=expected_version)
         return mv
 
-    def delete_alias(self, name: str, alias: str) -> None:
+    def delete_alias(self, name: str, alias: str, *, expected_version: int | None = ANY) -> None:
         """Remove an alias; its history stays in the audit log."""
-        current = self.metadata.alias_version(check_name(name), check_alias(alias))
-        self.metadata.move_alias(
-            name, alias, None, actor=self.actor, action="delete_alias", expected=current
-        )
+        self._check_writable()
+        check_name(name)
+        check_alias(alias)
+        self._move(name, alias, None, action="delete_alias", expected=expected_version)
+
+    @overload
+    def promote(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        checks: Iterable[Check] = ...,
+        *,
+        expected_version: int | None = ...,
+    ) -> ModelVersion: ...
+
+    @overload
+    def promote(
+        self,
+        name: str,
+        alias: int,
+        version: str,
+        checks: Iterable[Check] = ...,
+        *,
+        expected_version: int | None = ...,
+    ) -> ModelVersion: ...
 
     def promote(
-        self, name: str, version: int, alias: str, checks: Iterable[Check] = ()
+        self,
+        name: str,
+        alias: str | int,
+        version: int | str,
+        checks: Iterable[Check] = (),
+        *,
+        expected_version: int | None = ANY,
     ) -> ModelVersion:
         """Point ``alias`` at ``version`` only if every check passes.
+
+        Reads like :meth:`set_alias`: ``promote("churn", "production", 7, checks=[...])``.
+        The earlier order ``promote(name, version, alias)`` is still accepted (an ``int``
+        second argument is the version). The checks compare the candidate with the
+        version the alias points at; if another writer moves the alias meanwhile, they
+        run again against the new one (unless ``expected_version`` pins it).
 
         Raises
         ------
         PromotionError
             Listing every failed check; the alias is left where it was.
+        ConflictError
+            When ``expected_version`` is given and the alias points elsewhere.
         """
+        self._check_writable()
+        if isinstance(alias, int) and not isinstance(alias, bool) and isinstance(version, str):
+            alias, version = version, alias
+        if not isinstance(alias, str) or not isinstance(version, int):
+            raise ConfigError(
+                "promote takes (name, alias, version): an alias str and a version int",
+                parameter="alias",
+            )
         mv = self._target(name, alias, version)
-        current_no = self.metadata._aliases(name).get(alias)
-        current = self.metadata.get_version(name, current_no) if current_no else None
-        checks = list(checks)
-        failures = [msg for check in checks if (msg := check(mv, current)) is not None]
-        if failures:
-            raise PromotionError(failures, model_name=name, version=mv.version, alias=alias)
-        self.metadata.move_alias(
-            name,
-            alias,
-            mv.version,
-            actor=self.actor,
-            expected=current_no,
-            detail={"checks": [repr(c) for c in checks]},
-        )
-        return mv
+        gates = list(checks)
+        for _ in range(_RACE_RETRIES):
+            current_no = self.metadata._aliases(name).get(alias)
+            current = self.metadata.get_version(name, current_no) if current_no else None
+            failures = [msg for check in gates if (msg := check(mv, current)) is not None]
+            if failures:
+                raise PromotionError(failures, model_name=name, version=mv.version, alias=alias)
+            expected = current_no if expected_version is ANY else expected_version
+            detail = {"checks": [repr(c) for c in gates]}
+            if self._moved(name, alias, mv.version, "set_alias", expected, detail, expected_version):
+                return mv
+        raise self._busy(name, alias)
 
     def rollback(self, name: str, alias: str) -> ModelVersion:
         """Move ``alias`` back to the version it pointed at before its current one.
 
-        Deleted versions are skipped. Repeated rollbacks walk further back.
+        Deleted versions are skipped. Repeated rollbacks walk further back. A rollback
+        raced by another move of the alias starts over from the new state.
 
         Raises
         ------
@@ -324,34 +495,78 @@ class ModelRegistry:
         ConflictError
             When there is no earlier version to go back to.
         """
-        current = self.metadata.alias_version(check_name(name), check_alias(alias))
-        stack = self.metadata.alias_stack(name, alias)
-        if stack and stack[-1] == current:
-            stack.pop()
-        popped = 1
-        while stack:
-            candidate = stack.pop()
-            if candidate != current:
-                try:
-                    mv = self.metadata.get_version(name, candidate)
-                except NotFoundError:
-                    popped += 1
-                    continue
-                self.metadata.move_alias(
-                    name,
-                    alias,
-                    candidate,
-                    actor=self.actor,
-                    action="rollback",
-                    expected=current,
-                    detail={"pop": popped},
+        self._check_writable()
+        check_name(name)
+        check_alias(alias)
+        for _ in range(_RACE_RETRIES):
+            current = self.metadata.alias_version(name, alias)
+            stack = self.metadata.alias_stack(name, alias)
+            if stack and stack[-1] == current:
+                stack.pop()
+            popped = 1
+            target = None
+            while stack and target is None:
+                candidate = stack.pop()
+                if candidate != current:
+                    try:
+                        target = self.metadata.get_version(name, candidate)
+                        break
+                    except NotFoundError:
+                        pass
+                popped += 1
+            if target is None:
+                raise ConflictError(
+                    f"alias {alias!r} of model {name!r} has no earlier version to roll back to",
+                    model_name=name,
+                    version=current,
                 )
-                return mv
-            popped += 1
-        raise ConflictError(
-            f"alias {alias!r} of model {name!r} has no earlier version to roll back to",
+            detail = {"pop": popped}
+            if self._moved(name, alias, target.version, "rollback", current, detail, ANY):
+                return target
+        raise self._busy(name, alias)
+
+    def _move(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        action: str,
+        expected: Any = ANY,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """The one place every alias move passes through (set, delete, promote, rollback)."""
+        self._check_writable()
+        if expected is not ANY and expected is not None:
+            check_version_number(expected, "expected_version")
+        self.metadata.move_alias(
+            name, alias, version, actor=self.actor, action=action, expected=expected, detail=detail
+        )
+
+    def _moved(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        action: str,
+        expected: int | None,
+        detail: dict[str, Any],
+        pinned: Any,
+    ) -> bool:
+        """Move with compare-and-set; ``False`` if the alias moved meanwhile (try again)."""
+        try:
+            self._move(name, alias, version, action=action, expected=expected, detail=detail)
+        except ConflictError:
+            if pinned is not ANY or self.metadata._aliases(name).get(alias) == expected:
+                raise  # the caller's precondition, or a conflict that is not a race
+            return False
+        return True
+
+    def _busy(self, name: str, alias: str) -> RegistryError:
+        return RegistryError(
+            f"alias {alias!r} of model {name!r} kept moving under {_RACE_RETRIES} attempts; "
+            "nothing was changed",
             model_name=name,
-            version=current,
         )
 
     # ---------------------------------------------------------------- lifecycle
@@ -372,60 +587,55 @@ class ModelRegistry:
         ConflictError
             When an alias still points at it.
         """
-        pointing = sorted(a for a, v in self.aliases(name).items() if v == version)
-        if pointing:
-            raise ConflictError(
-                f"cannot delete {name} version {version}: aliases {pointing} point at it",
-                model_name=name,
-                version=version,
-            )
         self._status(name, version, "deleted", "delete")
 
     def gc(
-        self, grace_period: float | timedelta = timedelta(hours=1), *, dry_run: bool = False
+        self,
+        grace_period: float | timedelta = timedelta(hours=1),
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        scan: bool = False,
     ) -> GCReport:
-        """Remove artifacts no version references.
+        """Remove artifact files no version needs any more.
 
-        Files of deleted versions go at once; keys that no version names (left by a
-        failed or killed registration) go once older than ``grace_period``, so a
-        registration still in flight is never touched.
+        Files of deleted versions go at once, and those of failed or killed
+        registrations once their lease has expired; a registration in flight is never
+        touched, whatever ``grace_period``. With ``scan=True`` gc also lists the whole
+        artifact store and removes keys nothing references (left by an older prodml or
+        written by hand) once they are older than ``grace_period``; it costs a listing
+        of the store, where the default costs only what there is to collect.
+
+        gc refuses, unless ``force=True``, when the metadata store holds no versions or
+        when it would delete more than half of the store's keys: both are what a wrong,
+        lost or emptied database looks like. ``dry_run=True`` reports what it would do,
+        with the reason it would refuse in ``refusal``.
+
+        Raises
+        ------
+        RegistryError
+            When gc refuses; the message says why.
         """
-        grace = (
-            grace_period.total_seconds() if isinstance(grace_period, timedelta) else grace_period
+        grace = _seconds(grace_period, "grace_period", positive=False)
+        if not dry_run:
+            self._check_writable()
+        return _gc.collect(
+            self.metadata, self.artifacts, grace, dry_run=dry_run, force=force, scan=scan
         )
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
-            raise ConfigError(
-                "The 'grace_period' parameter of gc must be a float >= 0 or a timedelta. "
-                f"Got {grace_period!r} instead.",
-                parameter="grace_period",
-            )
-        live: set[str] = set()
-        dead: set[str] = set()
-        for mv in self.metadata.all_versions():
-            (dead if mv.status == "deleted" else live).add(mv.artifact_key)
-        report = GCReport()
-        for key in self.artifacts.list_keys():
-            if key in live:
-                continue
-            if key in dead:
-                report.deleted_versions.append(key)
-            elif (age := key_age(key)) is not None and age >= grace:
-                report.orphans.append(key)
-            else:
-                report.kept_recent.append(key)
-                continue
-            if not dry_run:
-                self.artifacts.delete(key)
-        return report
 
     # ---------------------------------------------------------------- helpers
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise RegistryError(
+                "this registry is read-only (opened with read_only=True, or its database "
+                f"location is not writable: {self.metadata.url}); writes are refused"
+            )
 
     def _target(self, name: str, alias: str, version: int) -> ModelVersion:
         check_name(name)
         check_alias(alias)
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise ConfigError(f"version must be an int, got {version!r}", parameter="version")
-        mv = self.metadata.get_version(name, version)
+        mv = self.metadata.get_version(name, check_version_number(version))
         if mv.status != "ready":
             raise ConflictError(
                 f"{name} version {version} is {mv.status}; restore it before aliasing it",
@@ -434,10 +644,53 @@ class ModelRegistry:
             )
         return mv
 
-    def _status(self, name: str, version: int, status: Any, action: str) -> ModelVersion:
-        from prodml.registry.backends.metadata import EventDraft  # noqa: PLC0415
-
-        mv = self.metadata.get_version(check_name(name), version)
+    def _status(self, name: str, version: int, status: Status, action: str) -> ModelVersion:
+        self._check_writable()
+        mv = self.metadata.get_version(check_name(name), check_version_number(version))
         event = EventDraft(name=name, action=action, actor=self.actor, version=version)
-        self.metadata._set_status(name, version, status, event)
+        self.metadata.set_status(name, version, status, event)
         return mv.model_copy(update={"status": status})
+
+
+def _save(fl: Flavour, model: Any, staging: Path, follow_symlinks: bool) -> dict[str, Any]:
+    """Let ``fl`` write ``model`` into ``staging``; OS failures become StorageError."""
+    options = {"follow_symlinks": True} if follow_symlinks else {}
+    try:
+        meta = fl.save(model, staging, **options)
+    except TypeError as err:
+        if options and "follow_symlinks" in str(err):
+            raise ConfigError(
+                f"flavour {fl.name!r} does not take follow_symlinks", parameter="follow_symlinks"
+            ) from err
+        raise
+    except OSError as err:
+        cause = err.strerror or str(err)[:200]
+        raise StorageError(
+            f"cannot write the model into the staging directory {staging}: {cause}",
+            path=str(staging),
+            errno=err.errno,
+        ) from err
+    if not isinstance(meta, dict):
+        raise ConfigError(f"flavour {fl.name!r} returned {type(meta).__name__}, not a dict")
+    canonical_json(meta)
+    return meta
+
+
+def _seconds(value: object, parameter: str, *, positive: bool) -> float:
+    """``value`` (seconds or a timedelta) as seconds, or a ConfigError naming it."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    ok = (
+        not isinstance(seconds, bool)
+        and isinstance(seconds, int | float)
+        and seconds == seconds  # not NaN
+        and (seconds > 0 if positive else seconds >= 0)
+        and seconds != float("inf")
+    )
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        raise ConfigError(
+            f"The {parameter!r} parameter must be a float {bound} (seconds) or a timedelta. "
+            f"Got {value!r} instead.",
+            parameter=parameter,
+        )
+    return float(seconds)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from typing import Any
 
 from prodml.errors import ConfigError
 from prodml.fingerprint import canonical_json
+from prodml.registry._paths import check_version_number
 from prodml.registry.entities import Lineage, check_alias, check_name
 from prodml.schema import Schema
 
@@ -23,7 +24,9 @@ def parse_ref(ref: str, version: int | str | None) -> tuple[str, int | str | Non
     (('churn', 3), ('churn', 'production'))
     """
     if not isinstance(ref, str):
-        raise ConfigError(f"model reference must be a str, got {ref!r}", parameter="ref")
+        raise ConfigError(
+            f"model reference must be a str, got {type(ref).__name__}", parameter="ref"
+        )
     name, at, selector = ref.partition("@")
     check_name(name)
     if at and version is not None:
@@ -33,12 +36,18 @@ def parse_ref(ref: str, version: int | str | None) -> tuple[str, int | str | Non
         )
     sel: int | str | None = selector if at else version
     if isinstance(sel, str):
-        if sel.isdigit():
-            return name, int(sel)
+        if sel.isascii() and sel.isdigit():
+            if len(sel) > 10:
+                check_version_number(10**10)  # raises: too many digits to be a version
+            return name, check_version_number(int(sel))
         if sel != "latest":
             check_alias(sel)
-    elif sel is not None and (isinstance(sel, bool) or not isinstance(sel, int)):
-        raise ConfigError(f"version must be an int or alias, got {sel!r}", parameter="version")
+    elif sel is not None:
+        if isinstance(sel, bool) or not isinstance(sel, int):
+            raise ConfigError(
+                f"version must be an int or alias, got {type(sel).__name__}", parameter="version"
+            )
+        check_version_number(sel)
     return name, sel
 
 
