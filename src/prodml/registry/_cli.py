@@ -3,6 +3,10 @@
 ``prodml registry PATH`` opens a local registry (``ModelRegistry.local(PATH)``);
 ``--db URL --artifacts URL`` opens any other. Without a model name it lists every model
 with its newest version and aliases; with one, that model's versions, newest first.
+The registry is opened read-only: listing never creates or changes anything, so a
+database that does not exist is an error, not a new empty registry. Credentials in the
+URLs never appear in the output. ``--json`` prints a list of objects (aliases, metrics and
+tags as JSON objects).
 Exit codes: 0 listed, 2 an error (no such registry or model), as for every command.
 """
 
@@ -41,11 +45,11 @@ def run(args: argparse.Namespace) -> int:
     if args.db:
         if not args.artifacts:
             raise ConfigError("--db needs --artifacts too", parameter="artifacts")
-        registry = ModelRegistry(args.db, args.artifacts)
+        registry = ModelRegistry(args.db, args.artifacts, read_only=True)
     elif args.path:
-        if not (Path(args.path) / "registry.db").exists():
+        if not (Path(args.path) / "registry.db").is_file():
             raise ConfigError(f"no registry at {args.path} (expected {args.path}/registry.db)")
-        registry = ModelRegistry.local(args.path)
+        registry = ModelRegistry.local(args.path, read_only=True)
     else:
         raise ConfigError("give a registry folder, or --db URL --artifacts URL")
     try:
@@ -55,23 +59,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
-        print(_table(rows))
+        print(_table([{k: _cell(v) for k, v in row.items()} for row in rows]))
     return 0
 
 
 def _models(registry: Any) -> list[dict[str, Any]]:
-    rows = []
-    for name in registry.models():
-        newest = registry.get(name, "latest")
-        aliases = registry.aliases(name)
-        rows.append(
-            {
-                "model": name,
-                "latest": newest.version,
-                "aliases": ", ".join(f"{a}->v{v}" for a, v in sorted(aliases.items())),
-            }
-        )
-    return rows
+    return [
+        {
+            "model": name,
+            "latest": registry.get(name, "latest").version,
+            "aliases": dict(sorted(registry.aliases(name).items())),
+        }
+        for name in registry.models()
+    ]
 
 
 def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
@@ -87,10 +87,10 @@ def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
             {
                 "version": mv.version,
                 "status": mv.status,
-                "aliases": ", ".join(sorted(by_version.get(mv.version, []))),
+                "aliases": sorted(by_version.get(mv.version, [])),
                 "created": mv.created_at.isoformat(timespec="seconds"),
-                "metrics": ", ".join(f"{k}={v:g}" for k, v in sorted(mv.metrics.items())),
-                "tags": ", ".join(f"{k}={v}" for k, v in sorted(mv.tags.items())),
+                "metrics": dict(sorted(mv.metrics.items())),
+                "tags": dict(sorted(mv.tags.items())),
             }
             for mv in page
         )
@@ -99,11 +99,23 @@ def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
             return rows
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
+def _cell(value: Any) -> str:
+    """A JSON row value as a table cell: ``a->v1, b->v2``, ``auc=0.9``, ``x, y``."""
+    if isinstance(value, dict):
+        arrow = all(isinstance(v, int) and not isinstance(v, bool) for v in value.values())
+        if arrow and value:
+            return ", ".join(f"{k}->v{v}" for k, v in value.items())
+        return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _table(rows: list[dict[str, str]]) -> str:
     if not rows:
         return "(empty)"
     keys = list(rows[0])
-    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in keys}
     lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
-    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys) for r in rows]
+    lines += ["  ".join(r[k].ljust(widths[k]) for k in keys) for r in rows]
     return "\n".join(line.rstrip() for line in lines)
