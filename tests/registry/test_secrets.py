@@ -143,7 +143,9 @@ def test_cli_errors_and_listing(tmp_path: Path, collector: Collector) -> None:
     assert "missing.db" in out
     assert not (tmp_path / "missing.db").exists()
     collector.seen.append(out)
-    collector.seen.append(_cli(["registry", "--db", f"mysqlx://u:{CANARY}@h/d", "--artifacts", "x"]))
+    collector.seen.append(
+        _cli(["registry", "--db", f"mysqlx://u:{CANARY}@h/d", "--artifacts", "x"])
+    )
 
 
 def _cli(argv: list[str]) -> str:
@@ -163,9 +165,15 @@ def _cli(argv: list[str]) -> str:
         ("sqlite:////abs.db?mode=ro", "sqlite:////abs.db?mode=ro"),
         ("memory://", "memory://"),
         ("s3://b/p?token=abc&x=1", "s3://b/p?token=***&x=1"),
-        ("postgresql://u:p%40w@h:5/db?sslmode=require", "postgresql://u:***@h:5/db?sslmode=require"),
+        (
+            "postgresql://u:p%40w@h:5/db?sslmode=require",
+            "postgresql://u:***@h:5/db?sslmode=require",
+        ),
         ("gs://user:secret@bucket/x#frag", "gs://user:***@bucket/x"),
-        ("https://h/p?X-Amz-Signature=abc&X-Amz-Credential=k", "https://h/p?X-Amz-Signature=***&X-Amz-Credential=***"),
+        (
+            "https://h/p?X-Amz-Signature=abc&X-Amz-Credential=k",
+            "https://h/p?X-Amz-Signature=***&X-Amz-Credential=***",
+        ),
         ("mysql://user@h/db", "mysql://user@h/db"),
         ("no scheme at all", "no scheme at all"),
     ],

@@ -105,7 +105,9 @@ def _cell(value: Any) -> str:
         arrow = all(isinstance(v, int) and not isinstance(v, bool) for v in value.values())
         if arrow and value:
             return ", ".join(f"{k}->v{v}" for k, v in value.items())
-        return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+        )
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return str(value)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from prodml.errors import RegistryError
 from prodml.registry._paths import key_problem
-from prodml.registry.backends.artifacts import ArtifactStore, key_age
+from prodml.registry.backends._artifact_base import ArtifactStore, key_age
 from prodml.registry.backends.metadata import MetadataStore, Pending
 
 __all__ = ["GCReport", "collect"]
@@ -103,9 +103,13 @@ def collect(
                 due[key] = Pending(key, key.split("/")[0], "deleted", now)
             elif status is None:
                 age = key_age(key, now)
-                (unreferenced if age is not None and age >= grace else report.kept_recent).append(key)
+                (unreferenced if age is not None and age >= grace else report.kept_recent).append(
+                    key
+                )
         staged = [
-            k for k in staging if k not in leases and k not in due and (key_age(k, now) or 0) >= grace
+            k
+            for k in staging
+            if k not in leases and k not in due and (key_age(k, now) or 0) >= grace
         ]
     for key, p in sorted(due.items()):
         (report.deleted_versions if p.state == "deleted" else report.orphans).append(key)

@@ -28,7 +28,7 @@ from typing import Any
 from prodml.errors import ConfigError, IntegrityError
 from prodml.fingerprint import canonical_json, fingerprint_file
 from prodml.registry._paths import path_problem
-from prodml.registry.backends.artifacts import check_files
+from prodml.registry.backends._artifact_base import check_files
 from prodml.registry.entities import ModelVersion
 from prodml.registry.flavours import _FLAVOURS
 

@@ -30,8 +30,8 @@ from prodml.errors import ConfigError
 
 __all__ = [
     "KEY",
-    "NAME",
     "MAX_VERSION",
+    "NAME",
     "check_version_number",
     "is_sha256",
     "key_problem",
@@ -93,7 +93,7 @@ def check_version_number(version: object, parameter: str = "version") -> int:
     >>> check_version_number(10**20)
     Traceback (most recent call last):
     ...
-    prodml.errors.ConfigError: The 'version' parameter must be an int in [1, 2147483647]. Got 100000000000000000000 instead.
+    prodml.errors.ConfigError: The 'version' parameter must be an int in [1, 2147483647]. ...
     """
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
         shown = repr(version) if not isinstance(version, str) else repr(version[:40])

@@ -6,29 +6,27 @@ import getpass
 import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from prodml.errors import (
     ConfigError,
-    ConflictError,
     IntegrityError,
     NotFoundError,
     ProdMLError,
     RegistryError,
     StorageError,
 )
-from prodml.fingerprint import canonical_json
 from prodml.registry import _gc, _manifest
+from prodml.registry._aliases import AliasMoves
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
-from prodml.registry._validate import check_fields, parse_ref
+from prodml.registry._validate import check_fields, parse_ref, save_model, seconds
 from prodml.registry.backends import artifact_store_for, metadata_store_for
-from prodml.registry.backends.artifacts import ArtifactStore, new_key
-from prodml.registry.backends.metadata import ANY, EventDraft, MetadataStore
-from prodml.registry.checks import Check, PromotionError
+from prodml.registry.backends._artifact_base import ArtifactStore, new_key
+from prodml.registry.backends.metadata import EventDraft, MetadataStore
 from prodml.registry.entities import (
     AuditEvent,
     Lineage,
@@ -38,16 +36,15 @@ from prodml.registry.entities import (
     check_alias,
     check_name,
 )
-from prodml.registry.flavours import Flavour, Trust, flavour_for, get_flavour
+from prodml.registry.flavours import Trust, flavour_for, get_flavour
 from prodml.schema import Schema
 
 __all__ = ["GCReport", "ModelRegistry"]
 
 ACTOR_ENV = "PRODML_ACTOR"
-_RACE_RETRIES = 50
 
 
-class ModelRegistry:
+class ModelRegistry(AliasMoves):
     """Versioned models with aliases, lineage, an audit log and verified artifacts.
 
     Parameters
@@ -101,8 +98,8 @@ class ModelRegistry:
         lock_timeout: float = 30.0,
         lease_ttl: float | timedelta = timedelta(hours=24),
     ) -> None:
-        self._lease_ttl = _seconds(lease_ttl, "lease_ttl", positive=True)
-        _seconds(lock_timeout, "lock_timeout", positive=True)
+        self._lease_ttl = seconds(lease_ttl, "lease_ttl", positive=True)
+        seconds(lock_timeout, "lock_timeout", positive=True)
         self.artifacts = (
             artifacts_url
             if isinstance(artifacts_url, ArtifactStore)
@@ -226,7 +223,7 @@ class ModelRegistry:
         self.metadata.lease(key, name, time.time() + self._lease_ttl)
         try:
             with self.artifacts.stage(key) as staging:
-                meta = _save(fl, model, staging, follow_symlinks)
+                meta = save_model(fl, model, staging, follow_symlinks)
                 files = _manifest.build(staging)
                 if not files:
                     raise ConfigError(f"flavour {fl.name!r} wrote no files for {name!r}")
@@ -244,7 +241,9 @@ class ModelRegistry:
                 try:
                     _manifest.check(draft)
                 except IntegrityError as err:
-                    raise ConfigError(f"flavour {fl.name!r} returned unusable metadata: {err}") from None
+                    raise ConfigError(
+                        f"flavour {fl.name!r} returned unusable metadata: {err}"
+                    ) from None
                 self.metadata.lease(key, name, time.time() + self._lease_ttl)
                 self.artifacts.put(staging, key)
             return self.metadata.create_version(draft, actor, leased=True)
@@ -337,7 +336,9 @@ class ModelRegistry:
         if name is not None:
             check_name(name)
         filters = check_fields(tags, "", None, None, None)["tags"]
-        bounds = [check_fields(None, "", None, m, None)["metrics"] for m in (min_metrics, max_metrics)]
+        bounds = [
+            check_fields(None, "", None, m, None)["metrics"] for m in (min_metrics, max_metrics)
+        ]
         return self.metadata.search(
             name,
             tags=filters,
@@ -381,193 +382,6 @@ class ModelRegistry:
         if not page.items and page_token is None and not self.metadata.has_model(name):
             raise NotFoundError(f"model {name!r} does not exist", model_name=name)
         return page
-
-    # ---------------------------------------------------------------- aliases
-
-    def set_alias(
-        self, name: str, alias: str, version: int, *, expected_version: int | None = ANY
-    ) -> ModelVersion:
-        """Point ``name@alias`` at ``version`` (creating or moving the alias).
-
-        Without ``expected_version`` the last writer wins: concurrent calls all succeed,
-        one after the other, each logged with the version it replaced. With it (a
-        version, or ``None`` for "the alias must not exist yet") the move is a
-        compare-and-set.
-
-        Raises
-        ------
-        ConflictError
-            Only when ``expected_version`` is given and the alias points elsewhere, or
-            when ``version`` is archived.
-        NotFoundError
-            When the model or version does not exist.
-        """
-        self._check_writable()
-        mv = self._target(name, alias, version)
-        self._move(name, alias, mv.version, action="set_alias", expected=expected_version)
-        return mv
-
-    def delete_alias(self, name: str, alias: str, *, expected_version: int | None = ANY) -> None:
-        """Remove an alias; its history stays in the audit log."""
-        self._check_writable()
-        check_name(name)
-        check_alias(alias)
-        self._move(name, alias, None, action="delete_alias", expected=expected_version)
-
-    @overload
-    def promote(
-        self,
-        name: str,
-        alias: str,
-        version: int,
-        checks: Iterable[Check] = ...,
-        *,
-        expected_version: int | None = ...,
-    ) -> ModelVersion: ...
-
-    @overload
-    def promote(
-        self,
-        name: str,
-        alias: int,
-        version: str,
-        checks: Iterable[Check] = ...,
-        *,
-        expected_version: int | None = ...,
-    ) -> ModelVersion: ...
-
-    def promote(
-        self,
-        name: str,
-        alias: str | int,
-        version: int | str,
-        checks: Iterable[Check] = (),
-        *,
-        expected_version: int | None = ANY,
-    ) -> ModelVersion:
-        """Point ``alias`` at ``version`` only if every check passes.
-
-        Reads like :meth:`set_alias`: ``promote("churn", "production", 7, checks=[...])``.
-        The earlier order ``promote(name, version, alias)`` is still accepted (an ``int``
-        second argument is the version). The checks compare the candidate with the
-        version the alias points at; if another writer moves the alias meanwhile, they
-        run again against the new one (unless ``expected_version`` pins it).
-
-        Raises
-        ------
-        PromotionError
-            Listing every failed check; the alias is left where it was.
-        ConflictError
-            When ``expected_version`` is given and the alias points elsewhere.
-        """
-        self._check_writable()
-        if isinstance(alias, int) and not isinstance(alias, bool) and isinstance(version, str):
-            alias, version = version, alias
-        if not isinstance(alias, str) or not isinstance(version, int):
-            raise ConfigError(
-                "promote takes (name, alias, version): an alias str and a version int",
-                parameter="alias",
-            )
-        mv = self._target(name, alias, version)
-        gates = list(checks)
-        for _ in range(_RACE_RETRIES):
-            current_no = self.metadata._aliases(name).get(alias)
-            current = self.metadata.get_version(name, current_no) if current_no else None
-            failures = [msg for check in gates if (msg := check(mv, current)) is not None]
-            if failures:
-                raise PromotionError(failures, model_name=name, version=mv.version, alias=alias)
-            expected = current_no if expected_version is ANY else expected_version
-            detail = {"checks": [repr(c) for c in gates]}
-            if self._moved(name, alias, mv.version, "set_alias", expected, detail, expected_version):
-                return mv
-        raise self._busy(name, alias)
-
-    def rollback(self, name: str, alias: str) -> ModelVersion:
-        """Move ``alias`` back to the version it pointed at before its current one.
-
-        Deleted versions are skipped. Repeated rollbacks walk further back. A rollback
-        raced by another move of the alias starts over from the new state.
-
-        Raises
-        ------
-        NotFoundError
-            When the alias does not exist.
-        ConflictError
-            When there is no earlier version to go back to.
-        """
-        self._check_writable()
-        check_name(name)
-        check_alias(alias)
-        for _ in range(_RACE_RETRIES):
-            current = self.metadata.alias_version(name, alias)
-            stack = self.metadata.alias_stack(name, alias)
-            if stack and stack[-1] == current:
-                stack.pop()
-            popped = 1
-            target = None
-            while stack and target is None:
-                candidate = stack.pop()
-                if candidate != current:
-                    try:
-                        target = self.metadata.get_version(name, candidate)
-                        break
-                    except NotFoundError:
-                        pass
-                popped += 1
-            if target is None:
-                raise ConflictError(
-                    f"alias {alias!r} of model {name!r} has no earlier version to roll back to",
-                    model_name=name,
-                    version=current,
-                )
-            detail = {"pop": popped}
-            if self._moved(name, alias, target.version, "rollback", current, detail, ANY):
-                return target
-        raise self._busy(name, alias)
-
-    def _move(
-        self,
-        name: str,
-        alias: str,
-        version: int | None,
-        *,
-        action: str,
-        expected: Any = ANY,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """The one place every alias move passes through (set, delete, promote, rollback)."""
-        self._check_writable()
-        if expected is not ANY and expected is not None:
-            check_version_number(expected, "expected_version")
-        self.metadata.move_alias(
-            name, alias, version, actor=self.actor, action=action, expected=expected, detail=detail
-        )
-
-    def _moved(
-        self,
-        name: str,
-        alias: str,
-        version: int,
-        action: str,
-        expected: int | None,
-        detail: dict[str, Any],
-        pinned: Any,
-    ) -> bool:
-        """Move with compare-and-set; ``False`` if the alias moved meanwhile (try again)."""
-        try:
-            self._move(name, alias, version, action=action, expected=expected, detail=detail)
-        except ConflictError:
-            if pinned is not ANY or self.metadata._aliases(name).get(alias) == expected:
-                raise  # the caller's precondition, or a conflict that is not a race
-            return False
-        return True
-
-    def _busy(self, name: str, alias: str) -> RegistryError:
-        return RegistryError(
-            f"alias {alias!r} of model {name!r} kept moving under {_RACE_RETRIES} attempts; "
-            "nothing was changed",
-            model_name=name,
-        )
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -616,7 +430,7 @@ class ModelRegistry:
         RegistryError
             When gc refuses; the message says why.
         """
-        grace = _seconds(grace_period, "grace_period", positive=False)
+        grace = seconds(grace_period, "grace_period", positive=False)
         if not dry_run:
             self._check_writable()
         return _gc.collect(
@@ -624,73 +438,9 @@ class ModelRegistry:
         )
 
     # ---------------------------------------------------------------- helpers
-
-    def _check_writable(self) -> None:
-        if self.read_only:
-            raise RegistryError(
-                "this registry is read-only (opened with read_only=True, or its database "
-                f"location is not writable: {self.metadata.url}); writes are refused"
-            )
-
-    def _target(self, name: str, alias: str, version: int) -> ModelVersion:
-        check_name(name)
-        check_alias(alias)
-        mv = self.metadata.get_version(name, check_version_number(version))
-        if mv.status != "ready":
-            raise ConflictError(
-                f"{name} version {version} is {mv.status}; restore it before aliasing it",
-                model_name=name,
-                version=version,
-            )
-        return mv
-
     def _status(self, name: str, version: int, status: Status, action: str) -> ModelVersion:
         self._check_writable()
         mv = self.metadata.get_version(check_name(name), check_version_number(version))
         event = EventDraft(name=name, action=action, actor=self.actor, version=version)
         self.metadata.set_status(name, version, status, event)
         return mv.model_copy(update={"status": status})
-
-
-def _save(fl: Flavour, model: Any, staging: Path, follow_symlinks: bool) -> dict[str, Any]:
-    """Let ``fl`` write ``model`` into ``staging``; OS failures become StorageError."""
-    options = {"follow_symlinks": True} if follow_symlinks else {}
-    try:
-        meta = fl.save(model, staging, **options)
-    except TypeError as err:
-        if options and "follow_symlinks" in str(err):
-            raise ConfigError(
-                f"flavour {fl.name!r} does not take follow_symlinks", parameter="follow_symlinks"
-            ) from err
-        raise
-    except OSError as err:
-        cause = err.strerror or str(err)[:200]
-        raise StorageError(
-            f"cannot write the model into the staging directory {staging}: {cause}",
-            path=str(staging),
-            errno=err.errno,
-        ) from err
-    if not isinstance(meta, dict):
-        raise ConfigError(f"flavour {fl.name!r} returned {type(meta).__name__}, not a dict")
-    canonical_json(meta)
-    return meta
-
-
-def _seconds(value: object, parameter: str, *, positive: bool) -> float:
-    """``value`` (seconds or a timedelta) as seconds, or a ConfigError naming it."""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    ok = (
-        not isinstance(seconds, bool)
-        and isinstance(seconds, int | float)
-        and seconds == seconds  # not NaN
-        and (seconds > 0 if positive else seconds >= 0)
-        and seconds != float("inf")
-    )
-    if not ok:
-        bound = "> 0" if positive else ">= 0"
-        raise ConfigError(
-            f"The {parameter!r} parameter must be a float {bound} (seconds) or a timedelta. "
-            f"Got {value!r} instead.",
-            parameter=parameter,
-        )
-    return float(seconds)  # type: ignore[arg-type]

@@ -18,8 +18,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from prodml.errors import NotFoundError
-from prodml.registry.backends.metadata import EventDraft, VersionQuery
+from prodml.errors import IntegrityError, NotFoundError
+from prodml.registry.backends.metadata import ALL, EventDraft, PendingState, VersionQuery
+from prodml.registry.entities import ModelVersion
 
 meta = sa.MetaData()
 models = sa.Table(
@@ -89,7 +90,11 @@ INDEXES = (
     sa.Index("ix_prodml_versions_key", versions.c.artifact_key),
     sa.Index("ix_prodml_tags_lookup", tags.c.key, tags.c.value, tags.c.name, tags.c.version),
     sa.Index(
-        "ix_prodml_metrics_lookup", metrics.c.key, metrics.c.value, metrics.c.name, metrics.c.version
+        "ix_prodml_metrics_lookup",
+        metrics.c.key,
+        metrics.c.value,
+        metrics.c.name,
+        metrics.c.version,
     ),
     sa.Index("ix_prodml_events_model", events.c.name, events.c.seq),
     sa.Index("ix_prodml_events_alias", events.c.name, events.c.alias, events.c.seq),
@@ -127,9 +132,7 @@ def select_versions(query: VersionQuery) -> sa.Select[Any]:
     probing every version; the keyset condition and the order follow the page index.
     """
     v = versions.c
-    stmt = sa.select(v.payload, v.status, v.name, v.version).where(
-        v.status.in_(query.statuses)
-    )
+    stmt = sa.select(v.payload, v.status, v.name, v.version).where(v.status.in_(query.statuses))
     source: sa.FromClause = versions
     for i, (k, val) in enumerate(sorted(query.tags.items())):
         t = tags.alias(f"t{i}")
@@ -176,7 +179,9 @@ def queue_deleted(conn: Connection, key: str, name: str) -> None:
     """Queue the files of a deleted version for gc (replacing any row on its key)."""
     conn.execute(pending.delete().where(pending.c.artifact_key == key))
     conn.execute(
-        pending.insert().values(artifact_key=key, name=name, state="deleted", expires_at=time.time())
+        pending.insert().values(
+            artifact_key=key, name=name, state="deleted", expires_at=time.time()
+        )
     )
 
 
@@ -253,3 +258,30 @@ def listen(engine: Engine, *, sqlite: bool, read_only: bool) -> None:
         # lock. Reads are single statements, which SQLite runs atomically on their own.
         if options.get("prodml_write", False):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def pending_state(value: str) -> PendingState:
+    """A pending row's state; anything unknown counts as an orphan (gc may collect it)."""
+    return "lease" if value == "lease" else "deleted" if value == "deleted" else "orphan"
+
+
+def to_version(payload: str, status: str, name: str, version: int) -> ModelVersion:
+    """A version from its row, checked: the payload must be valid and describe this row."""
+    try:
+        mv = ModelVersion.model_validate_json(payload)
+    except ValueError as err:
+        first = str(err).splitlines()[1:2] or ["invalid"]
+        raise IntegrityError(
+            f"the stored record of {name} version {version} is not a valid version "
+            f"({first[0].strip()[:120]}); it was edited or corrupted",
+            model_name=name,
+            version=version,
+        ) from None
+    if (mv.name, mv.version) != (name, version) or status not in ALL:
+        raise IntegrityError(
+            f"the stored record of {name} version {version} describes {mv.name[:40]} version "
+            f"{mv.version} with status {status[:20]!r}; it was edited or corrupted",
+            model_name=name,
+            version=version,
+        )
+    return mv if mv.status == status else mv.model_copy(update={"status": status})

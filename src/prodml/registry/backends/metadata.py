@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from prodml.errors import ConfigError, ConflictError, NotFoundError, RegistryError
+from prodml.errors import ConfigError, NotFoundError, RegistryError
 from prodml.registry._paths import MAX_VERSION, NAME
 from prodml.registry.entities import AuditEvent, ModelVersion, Page, Status
 
@@ -96,7 +96,7 @@ class EventDraft:
     at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def replacing(self, previous: int | None) -> EventDraft:
-        """This event with ``previous_version`` set."""
+        """The same event with ``previous_version`` set."""
         return dataclasses.replace(self, previous_version=previous)
 
     def build(self, seq: int) -> AuditEvent:
@@ -448,13 +448,15 @@ class MetadataStore(abc.ABC):
 
     def _check_writable(self) -> None:
         if self.read_only:
-            raise RegistryError(
-                f"the metadata store {self.url} is read-only; writes are refused"
-            )
+            raise RegistryError(f"the metadata store {self.url} is read-only; writes are refused")
 
 
 def _check_page_size(page_size: object, owner: str) -> None:
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 10_000:
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= 10_000
+    ):
         raise ConfigError(
             f"The 'page_size' parameter of {owner} must be an int in [1, 10000]. Got "
             f"{page_size!r} instead.",

@@ -40,21 +40,19 @@ from sqlalchemy.engine import Connection, Engine
 
 from prodml.errors import (
     ConflictError,
-    IntegrityError,
     NotFoundError,
     RegistryError,
     StorageError,
 )
 from prodml.registry._secrets import Secrets, redact_url
-from prodml.registry.backends import _sqlschema as S
+from prodml.registry.backends import _sqlschema as sq
 from prodml.registry.backends.memory import _check_target, _lost_lease
 from prodml.registry.backends.metadata import (
-    ANY,
     ALL,
+    ANY,
     EventDraft,
     MetadataStore,
     Pending,
-    PendingState,
     VersionQuery,
 )
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
@@ -111,7 +109,9 @@ class SQLMetadataStore(MetadataStore):
         try:
             parsed = sa.engine.make_url(url)
         except sa_exc.ArgumentError as err:
-            raise RegistryError(self._scrub(f"cannot open metadata store {self.url}: {err}")) from None
+            raise RegistryError(
+                self._scrub(f"cannot open metadata store {self.url}: {err}")
+            ) from None
         database = parsed.database
         plain = parsed.drivername in ("sqlite", "sqlite+pysqlite")
         if plain and database not in (None, "", ":memory:"):
@@ -119,7 +119,7 @@ class SQLMetadataStore(MetadataStore):
             self._engine = self._sqlite_file_engine(self._db_path, engine_kwargs)
         else:
             self._engine = self._url_engine(url, engine_kwargs)
-        S.listen(self._engine, sqlite=self._sqlite, read_only=self.read_only)
+        sq.listen(self._engine, sqlite=self._sqlite, read_only=self.read_only)
         try:
             self.initialised = self._has_schema()
             if not self.initialised and self.read_only:
@@ -130,7 +130,7 @@ class SQLMetadataStore(MetadataStore):
             if create and not self.initialised:
                 self.initialise()
             elif self.initialised and not self.read_only:
-                self._retry(lambda _left: S.migrate(self._engine))
+                self._retry(lambda _left: sq.migrate(self._engine))
         except BaseException:
             self._engine.dispose()
             raise
@@ -147,7 +147,9 @@ class SQLMetadataStore(MetadataStore):
         try:
             return sa.create_engine(url, **engine_kwargs)
         except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as err:
-            raise RegistryError(self._scrub(f"cannot open metadata store {self.url}: {err}")) from None
+            raise RegistryError(
+                self._scrub(f"cannot open metadata store {self.url}: {err}")
+            ) from None
 
     def _sqlite_file_engine(self, db: Path, engine_kwargs: dict[str, Any]) -> Engine:
         if db.is_dir():
@@ -179,7 +181,7 @@ class SQLMetadataStore(MetadataStore):
             self._db_path.is_file() and self._db_path.stat().st_size > 0
         ):
             return False
-        return bool(self._read(lambda conn: sa.inspect(conn).has_table(S.versions.name)))
+        return bool(self._read(lambda conn: sa.inspect(conn).has_table(sq.versions.name)))
 
     def initialise(self) -> None:
         """Create the registry's tables and indexes (idempotent)."""
@@ -193,7 +195,7 @@ class SQLMetadataStore(MetadataStore):
                     path=str(self._db_path),
                     errno=err.errno,
                 ) from err
-        self._retry(lambda _left: S.migrate(self._engine))
+        self._retry(lambda _left: sq.migrate(self._engine))
         self.created = not self.initialised
         self.initialised = True
 
@@ -210,7 +212,7 @@ class SQLMetadataStore(MetadataStore):
             try:
                 return fn(max(deadline - time.monotonic(), 0.001))
             except sa_exc.DBAPIError as err:
-                if not S.transient(err):
+                if not sq.transient(err):
                     raise self._error(err) from (None if self._leaks(err) else err)
                 if isinstance(err, sa_exc.IntegrityError):
                     collisions += 1
@@ -270,20 +272,24 @@ class SQLMetadataStore(MetadataStore):
         self, draft: ModelVersion, actor: str, *, leased: bool = False
     ) -> ModelVersion:
         def tx(conn: Connection) -> ModelVersion:
-            S.lock_model(conn, draft.name, create=True)
+            sq.lock_model(conn, draft.name, create=True)
             if leased:
-                p = S.pending.c
+                p = sq.pending.c
                 gone = conn.execute(
-                    S.pending.delete().where(p.artifact_key == draft.artifact_key, p.state == "lease")
+                    sq.pending.delete().where(
+                        p.artifact_key == draft.artifact_key, p.state == "lease"
+                    )
                 )
                 if gone.rowcount != 1:
                     raise _lost_lease(draft.artifact_key, draft.name)
             top = conn.execute(
-                sa.select(sa.func.max(S.versions.c.version)).where(S.versions.c.name == draft.name)
+                sa.select(sa.func.max(sq.versions.c.version)).where(
+                    sq.versions.c.name == draft.name
+                )
             ).scalar()
             mv = draft.model_copy(update={"version": int(top or 0) + 1})
             conn.execute(
-                S.versions.insert().values(
+                sq.versions.insert().values(
                     name=mv.name,
                     version=mv.version,
                     status=mv.status,
@@ -294,38 +300,40 @@ class SQLMetadataStore(MetadataStore):
             key = {"name": mv.name, "version": mv.version}
             if mv.tags:
                 conn.execute(
-                    S.tags.insert(), [{**key, "key": k, "value": v} for k, v in mv.tags.items()]
+                    sq.tags.insert(), [{**key, "key": k, "value": v} for k, v in mv.tags.items()]
                 )
             if mv.metrics:
                 conn.execute(
-                    S.metrics.insert(),
+                    sq.metrics.insert(),
                     [{**key, "key": k, "value": v} for k, v in mv.metrics.items()],
                 )
-            S.log(conn, EventDraft(name=mv.name, action="register", actor=actor, version=mv.version))
+            sq.log(
+                conn, EventDraft(name=mv.name, action="register", actor=actor, version=mv.version)
+            )
             return mv
 
         return self._write(tx)
 
     def _query_versions(self, query: VersionQuery) -> list[ModelVersion]:
-        stmt = S.select_versions(query)
+        stmt = sq.select_versions(query)
         rows = self._read(lambda conn: conn.execute(stmt).all())
-        return [_to_version(*row) for row in rows]
+        return [sq.to_version(*row) for row in rows]
 
     def resolve(self, name: str, selector: int | str | None) -> ModelVersion:
         """As the base, but an alias resolves in one query (a join)."""
         if not isinstance(selector, str) or selector == "latest":
             return super().resolve(name, selector)
         params = {"name": name, "alias": selector}
-        row = self._read(lambda conn: conn.execute(S.BY_ALIAS, params).first())
+        row = self._read(lambda conn: conn.execute(sq.BY_ALIAS, params).first())
         if row is None:
             return super().resolve(name, selector)  # raises the precise NotFoundError
-        return _to_version(*row)
+        return sq.to_version(*row)
 
     def _set_status(self, name: str, version: int, status: Status, event: EventDraft) -> None:
-        v, a = S.versions.c, S.aliases.c
+        v, a = sq.versions.c, sq.aliases.c
 
         def tx(conn: Connection) -> None:
-            S.lock_model(conn, name, create=False)
+            sq.lock_model(conn, name, create=False)
             row = conn.execute(
                 sa.select(v.status, v.artifact_key).where(v.name == name, v.version == version)
             ).first()
@@ -345,23 +353,23 @@ class SQLMetadataStore(MetadataStore):
                         model_name=name,
                         version=version,
                     )
-                S.queue_deleted(conn, row.artifact_key, name)
+                sq.queue_deleted(conn, row.artifact_key, name)
             conn.execute(
-                S.versions.update()
+                sq.versions.update()
                 .where(v.name == name, v.version == version)
                 .values(status=status)
             )
-            S.log(conn, event)
+            sq.log(conn, event)
 
         self._write(tx)
 
     def _move_alias(
         self, name: str, alias: str, version: int | None, expected: Any, event: EventDraft
     ) -> None:
-        a, v = S.aliases.c, S.versions.c
+        a, v = sq.aliases.c, sq.versions.c
 
         def tx(conn: Connection) -> None:
-            S.lock_model(conn, name, create=False)
+            sq.lock_model(conn, name, create=False)
             where = (a.name == name, a.alias == alias)
             current = conn.execute(sa.select(a.version).where(*where)).scalar()
             if expected is not ANY and current != expected:
@@ -376,22 +384,24 @@ class SQLMetadataStore(MetadataStore):
                     raise NotFoundError(
                         f"model {name!r} has no alias {alias!r}", model_name=name, version=alias
                     )
-                conn.execute(S.aliases.delete().where(*where))
+                conn.execute(sq.aliases.delete().where(*where))
             else:
                 status = conn.execute(
                     sa.select(v.status).where(v.name == name, v.version == version)
                 ).scalar()
                 _check_target(name, version, status)
                 if current is None:
-                    conn.execute(S.aliases.insert().values(name=name, alias=alias, version=version))
+                    conn.execute(
+                        sq.aliases.insert().values(name=name, alias=alias, version=version)
+                    )
                 else:
-                    conn.execute(S.aliases.update().where(*where).values(version=version))
-            S.log(conn, event.replacing(current))
+                    conn.execute(sq.aliases.update().where(*where).values(version=version))
+            sq.log(conn, event.replacing(current))
 
         self._write(tx)
 
     def _aliases(self, name: str) -> dict[str, int]:
-        a = S.aliases.c
+        a = sq.aliases.c
         stmt = sa.select(a.alias, a.version).where(a.name == name)
         rows = self._read(lambda conn: conn.execute(stmt).all())
         return {alias: int(version) for alias, version in rows}
@@ -404,8 +414,8 @@ class SQLMetadataStore(MetadataStore):
         before: int | None = None,
         limit: int | None = None,
     ) -> list[AuditEvent]:
-        e = S.events.c
-        stmt = sa.select(S.events).where(e.name == name)
+        e = sq.events.c
+        stmt = sa.select(sq.events).where(e.name == name)
         if alias is not None:
             stmt = stmt.where(e.alias == alias)
         if limit is None:
@@ -431,11 +441,11 @@ class SQLMetadataStore(MetadataStore):
         ]
 
     def _model_names(self) -> list[str]:
-        stmt = sa.select(S.models.c.name).order_by(S.models.c.name)
+        stmt = sa.select(sq.models.c.name).order_by(sq.models.c.name)
         return list(self._read(lambda conn: conn.execute(stmt).scalars().all()))
 
     def _lease(self, key: str, name: str, expires_at: float) -> None:
-        p = S.pending.c
+        p = sq.pending.c
 
         def tx(conn: Connection) -> None:
             state = conn.execute(
@@ -443,13 +453,13 @@ class SQLMetadataStore(MetadataStore):
             ).scalar()
             if state is None:
                 conn.execute(
-                    S.pending.insert().values(
+                    sq.pending.insert().values(
                         artifact_key=key, name=name, state="lease", expires_at=expires_at
                     )
                 )
             elif state == "lease":
                 conn.execute(
-                    S.pending.update().where(p.artifact_key == key).values(expires_at=expires_at)
+                    sq.pending.update().where(p.artifact_key == key).values(expires_at=expires_at)
                 )
             else:
                 raise _lost_lease(key, name)
@@ -457,14 +467,14 @@ class SQLMetadataStore(MetadataStore):
         self._write(tx)
 
     def _revoke(self, key: str, *, expired_by: float | None = None) -> bool:
-        p = S.pending.c
+        p = sq.pending.c
 
         def tx(conn: Connection) -> bool:
             cond = [p.artifact_key == key, p.state == "lease"]
             if expired_by is not None:
                 cond.append(p.expires_at <= expired_by)
             done = conn.execute(
-                S.pending.update().where(*cond).values(state="orphan", expires_at=time.time())
+                sq.pending.update().where(*cond).values(state="orphan", expires_at=time.time())
             )
             if done.rowcount:
                 return True
@@ -474,49 +484,22 @@ class SQLMetadataStore(MetadataStore):
         return self._write(tx)
 
     def _pending(self, due_by: float | None = None) -> list[Pending]:
-        p = S.pending.c
+        p = sq.pending.c
         stmt = sa.select(p.artifact_key, p.name, p.state, p.expires_at)
         if due_by is not None:
             stmt = stmt.where(p.expires_at <= due_by)
         rows = self._read(lambda conn: conn.execute(stmt.order_by(p.expires_at)).all())
-        return [Pending(k, n, _state(s), float(x)) for k, n, s, x in rows]
+        return [Pending(k, n, sq.pending_state(s), float(x)) for k, n, s, x in rows]
 
     def _forget(self, key: str) -> None:
-        p = S.pending.c
+        p = sq.pending.c
         self._write(
             lambda conn: conn.execute(
-                S.pending.delete().where(p.artifact_key == key, p.state != "lease")
+                sq.pending.delete().where(p.artifact_key == key, p.state != "lease")
             )
         )
 
     def _artifact_keys(self) -> dict[str, Status]:
-        v = S.versions.c
+        v = sq.versions.c
         rows = self._read(lambda conn: conn.execute(sa.select(v.artifact_key, v.status)).all())
         return {k: s for k, s in rows if s in ALL}
-
-
-def _state(value: str) -> PendingState:
-    """A pending row's state; anything unknown counts as an orphan (gc may collect it)."""
-    return "lease" if value == "lease" else "deleted" if value == "deleted" else "orphan"
-
-
-def _to_version(payload: str, status: str, name: str, version: int) -> ModelVersion:
-    """A version from its row, checked: the payload must be valid and describe this row."""
-    try:
-        mv = ModelVersion.model_validate_json(payload)
-    except ValueError as err:
-        first = str(err).splitlines()[1:2] or ["invalid"]
-        raise IntegrityError(
-            f"the stored record of {name} version {version} is not a valid version "
-            f"({first[0].strip()[:120]}); it was edited or corrupted",
-            model_name=name,
-            version=version,
-        ) from None
-    if (mv.name, mv.version) != (name, version) or status not in ALL:
-        raise IntegrityError(
-            f"the stored record of {name} version {version} describes {mv.name[:40]} version "
-            f"{mv.version} with status {status[:20]!r}; it was edited or corrupted",
-            model_name=name,
-            version=version,
-        )
-    return mv if mv.status == status else mv.model_copy(update={"status": status})

@@ -16,7 +16,8 @@ from prodml.registry import (
     ArtifactStore,
     ModelRegistry,
 )
-from prodml.registry.backends.artifacts import FsspecArtifactStore, new_key
+from prodml.registry.backends._artifact_base import new_key
+from prodml.registry.backends.artifacts import FsspecArtifactStore
 from prodml.registry.entities import ModelVersion
 from prodml.testing.registry._artifact_trust import ArtifactTrust
 from prodml.testing.registry._common import _schema, pytest

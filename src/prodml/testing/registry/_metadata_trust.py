@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 from prodml.errors import ConfigError, ConflictError, IntegrityError, NotFoundError, RegistryError
 from prodml.registry import MetadataStore, ModelRegistry
-from prodml.registry.backends.artifacts import new_key
+from prodml.registry.backends._artifact_base import new_key
 from prodml.registry.backends.memory import MemoryMetadataStore
 from prodml.registry.backends.metadata import EventDraft
 from prodml.registry.backends.sql import SQLMetadataStore
@@ -107,7 +108,7 @@ class MetadataTrust:
         errors: list[BaseException] = []
 
         def mover(seed: int) -> None:
-            rng = random.Random(seed)
+            rng = random.Random(seed)  # noqa: S311 - test data, not security
             try:
                 for _ in range(10):
                     registry.set_alias("m", "prod", rng.randint(1, 4))
@@ -123,7 +124,7 @@ class MetadataTrust:
         moves = registry.metadata.history("m", "prod")
         assert len(moves) == 80
         assert moves[0].previous_version is None
-        for earlier, later in zip(moves, moves[1:], strict=False):
+        for earlier, later in itertools.pairwise(moves):
             assert later.previous_version == earlier.version
         assert registry.aliases("m") == {"prod": moves[-1].version}
 
@@ -194,7 +195,7 @@ class MetadataTrust:
             registry.register("m", _model(), tags={"t": "x"})
         first = registry.search("m", tags={"t": "x"}, page_size=2)
         assert [mv.version for mv in first] == [5, 4]
-        assert first.next_token == "m@4"
+        assert first.next_token == "m@4"  # noqa: S105 - a page token, not a password
         registry.register("m", _model(), tags={"t": "x"})  # does not shift the next page
         second = registry.search("m", tags={"t": "x"}, page_size=2, page_token=first.next_token)
         assert [mv.version for mv in second] == [3, 2]
@@ -228,7 +229,7 @@ class MetadataTrust:
             "set_alias"
         ] * 3
         with pytest.raises(ConfigError, match="page_token"):
-            registry.history("m", page_token="soon")
+            registry.history("m", page_token="soon")  # noqa: S106 - not a password
         with pytest.raises(ConfigError, match="page_size"):
             registry.history("m", page_size=0)
 
@@ -264,7 +265,9 @@ class MetadataTrust:
         with pytest.raises(ConflictError):
             store.create_version(draft, "t", leased=True)  # never leased
         store.lease(other, "m", now + 60)
-        mv = store.create_version(draft.model_copy(update={"artifact_key": other}), "t", leased=True)
+        mv = store.create_version(
+            draft.model_copy(update={"artifact_key": other}), "t", leased=True
+        )
         assert mv.version == 1
         assert store.pending() == []
         assert not store.revoke(other)  # committed: nothing to revoke
@@ -428,7 +431,7 @@ class MetadataTrust:
             lambda: ro.archive("m", 1),
             lambda: ro.restore("m", 1),
             lambda: ro.delete("m", 1),
-            lambda: ro.gc(),
+            ro.gc,
         ]
         for write in writes:
             with pytest.raises(RegistryError, match="read-only"):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import multiprocessing
 import os
 import random
@@ -108,7 +109,7 @@ class _ExitingFlavour(Flavour):
         raise NotImplementedError
 
 
-def _crash_worker(
+def _crash_worker(  # noqa: PLR0917 - a Process target takes positional args
     db_url: str,
     artifacts_url: str,
     options: Mapping[str, Any],
@@ -132,7 +133,7 @@ def _alias_worker(
     db_url: str, artifacts_url: str, options: Mapping[str, Any], moves: int, seed: int
 ) -> int:
     reg = ModelRegistry(db_url, artifacts_url, storage_options=options, actor=f"p{seed}")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - test data, not security
     try:
         for _ in range(moves):
             reg.set_alias("race", "prod", rng.randint(1, 4))
@@ -213,7 +214,7 @@ class ProcessConformance:
             reg.close()
 
     @pytest.mark.parametrize(("where", "exitcode", "keys"), [("save", 18, 0), ("commit", 17, 1)])
-    def test_killed_mid_register_leaves_a_lease_gc_collects(
+    def test_killed_mid_register_leaves_a_lease_gc_collects(  # noqa: PLR0917 - fixtures
         self,
         registry_urls: tuple[str, str, dict[str, Any]],
         tmp_path: Path,
@@ -273,7 +274,7 @@ class ProcessConformance:
             assert len(log) == 8 * moves
             assert {e.actor for e in log} == {f"p{seed}" for seed in range(8)}
             assert log[0].previous_version is None
-            for earlier, later in zip(log, log[1:], strict=False):
+            for earlier, later in itertools.pairwise(log):
                 assert later.previous_version == earlier.version
             assert reg.aliases("race") == {"prod": log[-1].version}
         finally:
