@@ -31,13 +31,13 @@ MODEL = Schema([Column("x", "float")])
 # Run in the child: what the store looks like, to compare before and after a failure.
 STATE = """
 def state(reg):
-    import os
-    staging = os.path.join(reg.artifacts.root, ".staging")
+    from pathlib import Path
+    staging = Path(reg.artifacts.root, ".staging")
     return {
         "versions": [mv.ref for mv in reg.search(page_size=1000)],
         "keys": reg.artifacts.list_keys(),
         "pending": [p.key for p in reg.metadata.pending()],
-        "staging": sorted(os.listdir(staging)) if os.path.isdir(staging) else [],
+        "staging": sorted(str(p) for p in staging.rglob("*") if p.is_file()),
         "events": len(reg.history("m")),
     }
 """
@@ -150,17 +150,20 @@ def test_permission_denied(tmp_path: Path) -> None:
     prefix = _unshare("--user")  # no root mapping: no capability overrides file modes
     root = tmp_path / "reg"
     expected = _seed(root)
-    (root / "artifacts").chmod(0o555)
+    dirs = [root / "artifacts", *(p for p in (root / "artifacts").rglob("*") if p.is_dir())]
+    for d in dirs:
+        d.chmod(0o555)
     try:
         code = FAILING_REGISTER.format(
             root=str(root),
             payload=str(_big_file(tmp_path, 1)),
             setup="",
-            teardown="os.chmod(root / 'artifacts', 0o755)",
+            teardown="\n".join(f"os.chmod({str(d)!r}, 0o755)" for d in dirs),
         )
         result = _child(code, prefix=prefix)
     finally:
-        (root / "artifacts").chmod(0o755)
+        for d in dirs:
+            d.chmod(0o755)
     _check_untouched(result, "EACCES", expected)
     assert "Permission denied" in result["failure"]["msg"]
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from prodml.errors import RegistryError
 from prodml.registry._paths import key_problem
 from prodml.registry.backends._artifact_base import ArtifactStore, key_age
-from prodml.registry.backends.metadata import MetadataStore, Pending
+from prodml.registry.backends.metadata import LIVE, MetadataStore, Pending, VersionQuery
+from prodml.registry.entities import Status
 
 __all__ = ["GCReport", "collect"]
 
@@ -85,6 +86,7 @@ def collect(
     unreferenced: list[str] = []
     staged: list[str] = []
     listed: list[str] | None = None
+    versions: dict[str, Status] | None = None
     if scan:
         listed = artifacts.list_keys()
         staging = artifacts.staged_keys()
@@ -115,8 +117,10 @@ def collect(
         (report.deleted_versions if p.state == "deleted" else report.orphans).append(key)
     report.orphans = sorted(report.orphans + unreferenced)
     if not report.removed and not staged:
+        if scan and not dry_run and not artifacts.read_only:
+            artifacts.tidy_staging()
         return report
-    report.refusal = _refusal(metadata, report, unreferenced, listed)
+    report.refusal = _refusal(metadata, report, unreferenced, listed, versions)
     if dry_run:
         return report
     if report.refusal is not None and not force:
@@ -133,29 +137,38 @@ def collect(
         log.info("gc removed unreferenced artifact key %s", key)
     for key in staged:
         artifacts.remove_staging(key)
+    if scan:
+        artifacts.tidy_staging()
     return report
 
 
 def _refusal(
-    metadata: MetadataStore, report: GCReport, unreferenced: list[str], listed: list[str] | None
+    metadata: MetadataStore,
+    report: GCReport,
+    unreferenced: list[str],
+    listed: list[str] | None,
+    versions: dict[str, Status] | None,
 ) -> str | None:
     """Why this deletion looks like a mistake (a wrong or emptied database), or ``None``.
 
     Orphans of expired leases are left out: a lease proves its key never committed.
+    Without a scan this reads at most ``risky + 1`` versions, so it stays cheap.
     """
     risky = len(report.deleted_versions) + len(unreferenced)
     if not risky:
         return None
-    versions = metadata.artifact_keys()
-    if not versions:
+    if versions is not None and not versions:
         return (
             f"the metadata store holds no versions, yet {risky} artifact key(s) would be "
             "deleted. If the database was lost, replaced or emptied (a zero-length "
             "registry.db), deleting them destroys every model; pass force=True only if "
             "you mean it"
         )
-    live = sum(status != "deleted" for status in versions.values())
-    total = len(listed) if listed is not None else live + risky
+    if listed is not None:
+        total = len(listed)
+    else:
+        query = VersionQuery(statuses=LIVE, descending=False, limit=risky + 1)
+        total = len(metadata._query_versions(query)) + risky
     if 2 * risky > total:
         return (
             f"it would delete {risky} of {total} artifact keys, more than half of the store; "

@@ -15,7 +15,7 @@ Examples
 >>> root = Path(tempfile.mkdtemp())
 >>> _ = (root / "model.bin").write_bytes(b"weights")
 >>> build(root)
-{'model.bin': 'ee3e2ef8b9c1a5d9ae4a3a30c4f3f7a5f2b3a1b62b5e09c3bd0e0efb1de1e1e7'}
+{'model.bin': '9a129038d9a00aed0cf6a7ea059ca50a813449061ab87848cf1a13eafdf33b2c'}
 """
 
 from __future__ import annotations

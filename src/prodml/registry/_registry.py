@@ -67,7 +67,8 @@ class ModelRegistry(AliasMoves):
         :class:`RegistryError` saying it is locked.
     lease_ttl
         How long a registration may take (seconds or a timedelta) before gc may reclaim
-        its files; the lease is renewed between writing and uploading the files.
+        its files; the lease is renewed before the upload when the flavour's save took
+        more than half of it.
 
     Examples
     --------
@@ -220,7 +221,8 @@ class ModelRegistry(AliasMoves):
         fl = get_flavour(flavour) if flavour is not None else flavour_for(model)
         actor = self.actor
         key = new_key(name)
-        self.metadata.lease(key, name, time.time() + self._lease_ttl)
+        leased_at = time.time()
+        self.metadata.lease(key, name, leased_at + self._lease_ttl)
         try:
             with self.artifacts.stage(key) as staging:
                 meta = save_model(fl, model, staging, follow_symlinks)
@@ -244,7 +246,8 @@ class ModelRegistry(AliasMoves):
                     raise ConfigError(
                         f"flavour {fl.name!r} returned unusable metadata: {err}"
                     ) from None
-                self.metadata.lease(key, name, time.time() + self._lease_ttl)
+                if time.time() - leased_at > self._lease_ttl / 2:  # a slow save: renew
+                    self.metadata.lease(key, name, time.time() + self._lease_ttl)
                 self.artifacts.put(staging, key)
             return self.metadata.create_version(draft, actor, leased=True)
         except BaseException:

@@ -104,6 +104,7 @@ class ArtifactStore(abc.ABC):
     url: str = ""
     read_only: bool = False
     _secrets: Secrets = Secrets()
+    _tidy_staging = True
 
     @abc.abstractmethod
     def _put_tree(self, src: Path, key: str) -> None:
@@ -150,7 +151,8 @@ class ArtifactStore(abc.ABC):
         path = self.staging_path(key)
         for attempt in range(10):  # a concurrent cleanup may remove an empty parent
             try:
-                os.makedirs(path.parent, mode=0o700, exist_ok=True)
+                if not path.parent.is_dir():
+                    os.makedirs(path.parent, mode=0o700, exist_ok=True)
                 os.mkdir(path, 0o700)
                 break
             except (FileNotFoundError, FileExistsError) as err:
@@ -261,12 +263,24 @@ class ArtifactStore(abc.ABC):
         self.remove_staging(key)
 
     def remove_staging(self, key: str) -> None:
-        """Delete ``key``'s staging directory, and its parents once they are empty."""
+        """Delete ``key``'s staging directory, and its emptied parents in scratch space."""
         self._check_writable()
         path = self.staging_path(key)
-        shutil.rmtree(path, ignore_errors=True)
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        if self._tidy_staging:
+            self.tidy_staging(path)
+
+    def tidy_staging(self, start: Path | None = None) -> None:
+        """Remove empty staging directories (above ``start``, or all of them)."""
         top = self._staging_top
-        for parent in path.parents:
+        if start is None:
+            with contextlib.suppress(OSError):
+                for name in os.scandir(self.staging_root):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(name.path)  # only when empty
+            start = self.staging_root / "_"
+        for parent in start.parents:
             if parent == top or not parent.is_relative_to(top):
                 break
             try:

@@ -88,7 +88,7 @@ pending = sa.Table(
 INDEXES = (
     sa.Index("ix_prodml_versions_page", versions.c.name, versions.c.version.desc()),
     sa.Index("ix_prodml_versions_key", versions.c.artifact_key),
-    sa.Index("ix_prodml_tags_lookup", tags.c.key, tags.c.value, tags.c.name, tags.c.version),
+    sa.Index("ix_prodml_tags_lookup", tags.c.key, tags.c.value, tags.c.name, tags.c.version.desc()),
     sa.Index(
         "ix_prodml_metrics_lookup",
         metrics.c.key,
@@ -129,16 +129,22 @@ def select_versions(query: VersionQuery) -> sa.Select[Any]:
 
     Each tag or metric filter is an inner join on its ``(key, value, name, version)``
     index, so the database starts from the (usually few) matching rows instead of
-    probing every version; the keyset condition and the order follow the page index.
+    probing every version. With a tag filter, the first tag's index rows also give the
+    page order and carry the keyset condition, so a page stops after ``limit`` matches
+    however many there are; without one, the ``(name, version DESC)`` index does.
     """
     v = versions.c
-    stmt = sa.select(v.payload, v.status, v.name, v.version).where(v.status.in_(query.statuses))
     source: sa.FromClause = versions
+    order_by = v  # the columns whose index gives the order: the first tag's, or the version's
     for i, (k, val) in enumerate(sorted(query.tags.items())):
         t = tags.alias(f"t{i}")
-        source = source.join(
-            t, sa.and_(t.c.name == v.name, t.c.version == v.version, t.c.key == k, t.c.value == val)
+        source = sa.join(
+            t,
+            source,
+            sa.and_(t.c.name == v.name, t.c.version == v.version, t.c.key == k, t.c.value == val),
         )
+        if i == 0:
+            order_by = t.c
     bounds = [(k, lo, True) for k, lo in query.min_metrics.items()]
     bounds += [(k, hi, False) for k, hi in query.max_metrics.items()]
     for i, (k, bound, low) in enumerate(bounds):
@@ -147,20 +153,25 @@ def select_versions(query: VersionQuery) -> sa.Select[Any]:
         source = source.join(
             m, sa.and_(m.c.name == v.name, m.c.version == v.version, m.c.key == k, cmp)
         )
-    stmt = stmt.select_from(source)
+    stmt = (
+        sa.select(v.payload, v.status, v.name, v.version)
+        .select_from(source)
+        .where(v.status.in_(query.statuses))
+    )
     if query.name is not None:
-        stmt = stmt.where(v.name == query.name)
+        stmt = stmt.where(order_by.name == query.name)
     if query.version is not None:
-        stmt = stmt.where(v.version == query.version)
+        stmt = stmt.where(order_by.version == query.version)
     if query.after is not None:
         name, version = query.after
-        later = v.version < version if query.descending else v.version > version
+        nm, ver = order_by.name, order_by.version
+        later = ver < version if query.descending else ver > version
         if query.name is not None:
             stmt = stmt.where(later)
         else:
-            stmt = stmt.where(sa.or_(v.name > name, sa.and_(v.name == name, later)))
-    order = v.version.desc() if query.descending else v.version.asc()
-    stmt = stmt.order_by(v.name.asc(), order)
+            stmt = stmt.where(sa.or_(nm > name, sa.and_(nm == name, later)))
+    direction = order_by.version.desc() if query.descending else order_by.version.asc()
+    stmt = stmt.order_by(order_by.name.asc(), direction)
     return stmt if query.limit is None else stmt.limit(query.limit)
 
 
@@ -220,7 +231,7 @@ def transient(err: sa_exc.DBAPIError) -> bool:
     return "locked" in text or "busy" in text or "already exists" in text
 
 
-def listen(engine: Engine, *, sqlite: bool, read_only: bool) -> None:
+def listen(engine: Engine, *, sqlite: bool, read_only: bool, wait_ms: int = 30_000) -> None:
     """Install the connection hooks: SQLite transactions and waits, read-only sessions."""
     if not sqlite:
         if read_only:
@@ -234,8 +245,10 @@ def listen(engine: Engine, *, sqlite: bool, read_only: bool) -> None:
         return
 
     @sa_event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
+    def _connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None
+        dbapi_conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        record.info["prodml_wait_ms"] = int(wait_ms)
         if read_only:
             return
         cur = dbapi_conn.cursor()
@@ -249,11 +262,14 @@ def listen(engine: Engine, *, sqlite: bool, read_only: bool) -> None:
 
     @sa_event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        # Each attempt waits at most what is left of the operation's one deadline.
+        # Each attempt waits at most what is left of the operation's one deadline; the
+        # pragma is only sent when that differs from the connection's setting by > 5%.
         options = conn.get_execution_options()
         wait = int(options.get("prodml_wait_ms", 0))
-        if wait:
+        info = conn.connection.info
+        if wait and abs(wait - info.get("prodml_wait_ms", 0)) > 0.05 * wait:
             conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait}")
+            info["prodml_wait_ms"] = wait
         # Writers take the write lock up front, so two never deadlock upgrading a read
         # lock. Reads are single statements, which SQLite runs atomically on their own.
         if options.get("prodml_write", False):

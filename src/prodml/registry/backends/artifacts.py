@@ -176,6 +176,10 @@ class LocalArtifactStore(FsspecArtifactStore):
         """``ROOT/.staging``: inside the store, where gc sees it."""
         return Path(self.root) / ".staging"
 
+    # Keep ROOT/.staging/NAME after a registration: removing it each time costs directory
+    # syscalls on the hot path; gc with scan=True tidies what stays empty.
+    _tidy_staging = False
+
     @property
     def _staging_top(self) -> Path:
         return Path(self.root)

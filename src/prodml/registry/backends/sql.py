@@ -119,7 +119,12 @@ class SQLMetadataStore(MetadataStore):
             self._engine = self._sqlite_file_engine(self._db_path, engine_kwargs)
         else:
             self._engine = self._url_engine(url, engine_kwargs)
-        sq.listen(self._engine, sqlite=self._sqlite, read_only=self.read_only)
+        sq.listen(
+            self._engine,
+            sqlite=self._sqlite,
+            read_only=self.read_only,
+            wait_ms=int(self.lock_timeout * 1000),
+        )
         try:
             self.initialised = self._has_schema()
             if not self.initialised and self.read_only:

@@ -258,6 +258,8 @@ class ArtifactTrust:
         if isinstance(store, LocalArtifactStore):
             assert staged.is_relative_to(store.root)
             assert store.staged_keys() == []
+            assert [p for p in (Path(store.root) / ".staging").rglob("*") if p.is_file()] == []
+            registry.gc(scan=True)  # tidies the emptied staging directories
             assert not (Path(store.root) / ".staging").exists()
         assert list(scratch.iterdir()) in ([], [scratch / "prodml-staging"])
 

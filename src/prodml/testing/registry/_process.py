@@ -11,6 +11,7 @@ import random
 import tempfile
 import time
 from collections.abc import Mapping
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,7 @@ def _context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__, "psycopg", "s3fs", "sklearn.linear_model"])
+        forkserver.ensure_running()  # its socket goes in today's $TMPDIR
         return ctx
     return multiprocessing.get_context("spawn")  # pragma: no cover - not on Linux
 
@@ -226,12 +228,13 @@ class ProcessConformance:
         db, art, options = registry_urls
         scratch = tmp_path / "scratch"
         scratch.mkdir()
+        ctx = _context()
         monkeypatch.setattr(tempfile, "tempdir", str(scratch))
         reg = ModelRegistry(db, art, storage_options=options)
         try:
             reg.register("crash", _schema("x"))
             args = (db, art, options, "crash", where, str(scratch))
-            proc = _context().Process(target=_crash_worker, args=args)
+            proc = ctx.Process(target=_crash_worker, args=args)
             proc.start()
             proc.join(120)
             assert proc.exitcode == exitcode
@@ -242,7 +245,7 @@ class ProcessConformance:
             assert lease.state == "lease"
             local = isinstance(reg.artifacts, LocalArtifactStore)
             if local:  # staging lives in the store, not in $TMPDIR
-                assert list(scratch.iterdir()) == []
+                assert list(scratch.iterdir()) == [], list(scratch.rglob("*"))
                 assert reg.artifacts.staged_keys() == ([lease.key] if where == "save" else [])
             time.sleep(max(0.0, lease.expires_at - time.time()) + 0.05)
             report = reg.gc(3600)
