@@ -156,6 +156,7 @@ def seed_prodml(root: Path, n: int) -> tuple[Any, float]:
             [(key,) for key, _ in dead],
         )
         cur.execute("COMMIT")
+        cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as a registry grown over time
     finally:
         raw.close()
     return reg, time.perf_counter() - started
@@ -169,11 +170,19 @@ def _auc(i: int) -> dict[str, float]:
     return {"auc": (i % 1000) / 1000}
 
 
-def scale_prodml(root: Path, sizes: list[int], reps: int) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
+def scale_prodml(
+    root: Path, sizes: list[int], reps: int, rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """Per size and workload, one median per round; rounds interleave the sizes."""
+    regs, out = {}, {}
     for n in sizes:
-        reg, seconds = seed_prodml(root / f"prodml-{n}", n)
-        out[str(n)] = {"seed_seconds": seconds, **_time_prodml(reg, n, reps)}
+        regs[n], seconds = seed_prodml(root / f"prodml-{n}", n)
+        out[str(n)] = {"seed_seconds": [seconds]}
+    for _ in range(rounds):
+        for n in sizes:
+            for row, ms in _time_prodml(regs[n], n, reps).items():
+                out[str(n)].setdefault(row, []).append(ms)
+    for reg in regs.values():
         reg.close()
     return out
 
@@ -213,7 +222,15 @@ def mlflow_worker(spec: dict[str, Any]) -> dict[str, Any]:
     root = Path(spec["root"])
     out: dict[str, Any] = {"version": mlflow.__version__}
     out["base"] = _mlflow_base(root, spec["versions"], spec["reps"])
-    out["scale"] = {str(n): _mlflow_scale(root, n, spec["reps"]) for n in spec["sizes"]}
+    clients = {n: _mlflow_seed(root, n) for n in spec["sizes"]}
+    scale: dict[str, dict[str, list[float]]] = {
+        str(n): {"seed_seconds": [seconds]} for n, (_, seconds) in clients.items()
+    }
+    for _ in range(spec["rounds"]):
+        for n, (client, _) in clients.items():
+            for row, ms in _mlflow_time(client, n, spec["reps"]).items():
+                scale[str(n)].setdefault(row, []).append(ms)
+    out["scale"] = scale
     return out
 
 
@@ -273,11 +290,10 @@ def _mlflow_base(root: Path, versions: int, reps: int) -> dict[str, float]:
     return out
 
 
-def _mlflow_scale(root: Path, n: int, reps: int) -> dict[str, float]:
+def _mlflow_seed(root: Path, n: int) -> tuple[Any, float]:
     import mlflow
     import sqlalchemy as sa
     from mlflow import MlflowClient
-    from mlflow.utils.search_utils import SearchUtils
 
     uri = f"sqlite:///{root / f'mlflow-{n}.db'}"
     mlflow.set_registry_uri(uri)
@@ -314,14 +330,17 @@ def _mlflow_scale(root: Path, n: int, reps: int) -> dict[str, float]:
     seconds = time.perf_counter() - started
     hits = client.search_model_versions(f"name='bench' and tags.run='r{n // 2}'")
     assert len(hits) == 1, len(hits)
+    return client, seconds
+
+
+def _mlflow_time(client: Any, n: int, reps: int) -> dict[str, float]:
+    from mlflow.utils.search_utils import SearchUtils
+
     middle = SearchUtils.create_page_token(n // 2)
+    run = f"name='bench' and tags.run='r{n // 2}'"
     return {
-        "seed_seconds": seconds,
         "tag_search_selective": timeit(
-            lambda: client.search_model_versions(
-                f"name='bench' and tags.run='r{n // 2}'", max_results=50
-            ),
-            reps,
+            lambda: client.search_model_versions(run, max_results=50), reps
         ),
         "search_page": timeit(
             lambda: client.search_model_versions("name='bench'", max_results=50), reps
@@ -360,7 +379,7 @@ def setup_mlflow(python: str) -> int:
 
 def report(
     ours: dict[str, float],
-    scale: dict[str, dict[str, float]],
+    scale: dict[str, dict[str, list[float]]],
     theirs: dict[str, Any] | None,
     versions: int,
     reps: int,
@@ -384,22 +403,29 @@ def report(
     small, large = sizes[0], sizes[-1]
     mid = "10000" if "10000" in scale else sizes[len(sizes) // 2]
     other_scale = theirs["scale"] if theirs else {}
-    print(f"\nat scale: ms per call, median of {reps} reps (prodml / mlflow)")
+    rounds = len(scale[small]["search_page"])
+    med = statistics.median
+    print(
+        f"\nat scale: ms per call (median of {reps} reps, median of {rounds} rounds; "
+        "prodml / mlflow); ratios are medians of the per-round ratios"
+    )
     header = "".join(f"{n + ' versions':>24}" for n in sizes)
     print(f"{'workload':<22}{header}{f'prodml {large}/{small}':>18}{f'mlflow/prodml@{mid}':>22}")
     for row in SCALE:
         cells = ""
         for n in sizes:
-            mine = scale[n][row]
+            mine = med(scale[n][row])
             other = other_scale.get(n, {}).get(row)
-            cells += f"{mine:>12.3f} / {other:>8.2f}" if other else f"{mine:>12.3f} /        -"
-        growth = scale[large][row] / scale[small][row]
+            cells += f"{mine:>12.3f} / {med(other):>8.2f}" if other else f"{mine:>12.3f} /        -"
+        growth = med(a / b for a, b in zip(scale[large][row], scale[small][row], strict=True))
         vs = other_scale.get(mid, {}).get(row)
-        vs_text = f"{vs / scale[mid][row]:.1f}x" if vs else "-"
+        vs_text = "-"
+        if vs:
+            vs_text = f"{med(a / b for a, b in zip(vs, scale[mid][row], strict=False)):.1f}x"
         print(f"{row:<22}{cells}{growth:>17.2f}x{vs_text:>22}")
     seeds = ", ".join(
-        f"{n}: {scale[n]['seed_seconds']:.1f} s"
-        + (f" (mlflow {other_scale[n]['seed_seconds']:.1f} s)" if n in other_scale else "")
+        f"{n}: {scale[n]['seed_seconds'][0]:.1f} s"
+        + (f" (mlflow {other_scale[n]['seed_seconds'][0]:.1f} s)" if n in other_scale else "")
         for n in sizes
     )
     print(f"bulk seeding: {seeds}")
@@ -411,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versions", type=int, default=None, help="versions for part 1")
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions")
     parser.add_argument("--sizes", type=int, nargs="*", default=None, help="scale sizes")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved scale rounds")
     parser.add_argument("--mlflow-python", default=MLFLOW_PYTHON, help="MLflow's python")
     parser.add_argument("--setup-mlflow", action="store_true", help="build MLflow's virtualenv")
     parser.add_argument("--mlflow-worker", default=None, help=argparse.SUPPRESS)
@@ -423,12 +450,19 @@ def main(argv: list[str] | None = None) -> int:
     versions = args.versions or (40 if args.quick else 200)
     reps = args.reps or (5 if args.quick else 30)
     sizes = args.sizes or ([200, 2_000] if args.quick else [200, 10_000, 100_000])
+    rounds = args.rounds or (2 if args.quick else 3)
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
         root = Path(tmp)
         ours = bench_prodml(root, small_model(), versions, reps)
-        scale = scale_prodml(root, sizes, reps)
+        scale = scale_prodml(root, sizes, reps, rounds)
         (root / "mlflow").mkdir()
-        spec = {"root": str(root / "mlflow"), "versions": versions, "reps": reps, "sizes": sizes}
+        spec = {
+            "root": str(root / "mlflow"),
+            "versions": versions,
+            "reps": reps,
+            "sizes": sizes,
+            "rounds": rounds,
+        }
         theirs = run_mlflow(args.mlflow_python, spec)
     report(ours, scale, theirs, versions, reps)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -436,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions,
         "reps": reps,
         "sizes": sizes,
+        "rounds": rounds,
         "cores": os.cpu_count(),
         "python": sys.version.split()[0],
         "mlflow": theirs["version"] if theirs else None,
