@@ -21,6 +21,7 @@ symbolic link or special file inside a key fails the check with
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -203,8 +204,43 @@ class LocalArtifactStore(FsspecArtifactStore):
         shutil.copytree(src, dest)
 
     def _open(self, key: str, rel: str) -> IO[bytes]:
+        """Open ``key/rel`` one directory at a time, following no link on the way.
+
+        Even a directory swapped for a link after the walk cannot make the read leave
+        the key: each step opens the next name relative to the directory already open.
+        """
+        if os.open not in os.supports_dir_fd or not hasattr(os, "O_NOFOLLOW"):
+            return self._open_plain(key, rel)  # pragma: no cover - not on Linux or macOS
+        nofollow = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        directory = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            *dirs, name = [*key.split("/"), *rel.split("/")]
+            for part in dirs:
+                try:
+                    step = os.open(part, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=directory)
+                except OSError as err:
+                    if err.errno == errno.ELOOP or _is_link(part, directory):
+                        raise UnsafeEntry(rel, "a symbolic link") from None
+                    raise
+                os.close(directory)
+                directory = step
+            try:
+                # O_NONBLOCK: a FIFO planted here must not block the open.
+                fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=directory)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    raise UnsafeEntry(rel, "a symbolic link") from None
+                raise
+        finally:
+            os.close(directory)
+        return self._regular(fd, rel)
+
+    def _open_plain(self, key: str, rel: str) -> IO[bytes]:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        fd = os.open(self._key_path(key).joinpath(*rel.split("/")), flags)
+        return self._regular(os.open(self._key_path(key).joinpath(*rel.split("/")), flags), rel)
+
+    @staticmethod
+    def _regular(fd: int, rel: str) -> IO[bytes]:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise UnsafeEntry(rel, "a special file")
@@ -294,6 +330,13 @@ class LocalArtifactStore(FsspecArtifactStore):
             shutil.rmtree(path, ignore_errors=True)
         with contextlib.suppress(OSError):
             path.parent.rmdir()  # only when empty
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return False
 
 
 class MemoryArtifactStore(FsspecArtifactStore):

@@ -19,6 +19,8 @@ from prodml.registry.backends.metadata import (
     MetadataStore,
     Pending,
     VersionQuery,
+    check_target,
+    lost_lease,
 )
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
 
@@ -116,7 +118,7 @@ class MemoryMetadataStore(MetadataStore):
             if leased:
                 lease = self._pending_keys.get(draft.artifact_key)
                 if lease is None or lease.state != "lease":
-                    raise _lost_lease(draft.artifact_key, draft.name)
+                    raise lost_lease(draft.artifact_key, draft.name)
                 del self._pending_keys[draft.artifact_key]
             versions = self._versions.setdefault(draft.name, {})
             number = max(versions, default=0) + 1
@@ -176,7 +178,7 @@ class MemoryMetadataStore(MetadataStore):
                 del aliases[alias]
             else:
                 target = self._versions.get(name, {}).get(version)
-                _check_target(name, version, None if target is None else target.status)
+                check_target(name, version, None if target is None else target.status)
                 aliases[alias] = version
             self._append(event.replacing(current))
 
@@ -210,7 +212,7 @@ class MemoryMetadataStore(MetadataStore):
         with self._locked():
             row = self._pending_keys.get(key)
             if row is not None and row.state != "lease":
-                raise _lost_lease(key, name)
+                raise lost_lease(key, name)
             self._pending_keys[key] = Pending(key, name, "lease", expires_at)
 
     def _revoke(self, key: str, *, expired_by: float | None = None) -> bool:
@@ -243,28 +245,6 @@ class MemoryMetadataStore(MetadataStore):
             return {
                 mv.artifact_key: mv.status for vs in self._versions.values() for mv in vs.values()
             }
-
-
-def _lost_lease(key: str, name: str) -> ConflictError:
-    return ConflictError(
-        f"the registration of {name!r} lost its lease on artifact key {key!r}: it took longer "
-        "than lease_ttl and gc reclaimed the key. Register again, with a longer lease_ttl",
-        model_name=name,
-    )
-
-
-def _check_target(name: str, version: int, status: str | None) -> None:
-    """NotFoundError or ConflictError unless ``version`` can receive an alias."""
-    if status is None or status == "deleted":
-        raise NotFoundError(
-            f"model {name!r} has no version {version}", model_name=name, version=version
-        )
-    if status != "ready":
-        raise ConflictError(
-            f"{name} version {version} is {status}; restore it before aliasing it",
-            model_name=name,
-            version=version,
-        )
 
 
 def _check_transition(mv: ModelVersion, status: Status, aliases: dict[str, int]) -> None:

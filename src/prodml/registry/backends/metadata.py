@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from prodml.errors import ConfigError, NotFoundError, RegistryError
+from prodml.errors import ConfigError, ConflictError, NotFoundError, RegistryError
 from prodml.registry._paths import MAX_VERSION, NAME
 from prodml.registry.entities import AuditEvent, ModelVersion, Page, Status
 
@@ -488,3 +488,26 @@ def _parse_seq_token(token: object) -> int | None:
         f"page_token {str(token)[:80]!r} is not a token returned by history",
         parameter="page_token",
     )
+
+
+def lost_lease(key: str, name: str) -> ConflictError:
+    """The error of a registration whose lease gc revoked (or that never had one)."""
+    return ConflictError(
+        f"the registration of {name!r} lost its lease on artifact key {key!r}: it took longer "
+        "than lease_ttl and gc reclaimed the key. Register again, with a longer lease_ttl",
+        model_name=name,
+    )
+
+
+def check_target(name: str, version: int, status: str | None) -> None:
+    """NotFoundError or ConflictError unless ``version`` can receive an alias."""
+    if status is None or status == "deleted":
+        raise NotFoundError(
+            f"model {name!r} has no version {version}", model_name=name, version=version
+        )
+    if status != "ready":
+        raise ConflictError(
+            f"{name} version {version} is {status}; restore it before aliasing it",
+            model_name=name,
+            version=version,
+        )

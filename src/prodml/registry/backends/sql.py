@@ -46,7 +46,6 @@ from prodml.errors import (
 )
 from prodml.registry._secrets import Secrets, redact_url
 from prodml.registry.backends import _sqlschema as sq
-from prodml.registry.backends.memory import _check_target, _lost_lease
 from prodml.registry.backends.metadata import (
     ALL,
     ANY,
@@ -54,6 +53,8 @@ from prodml.registry.backends.metadata import (
     MetadataStore,
     Pending,
     VersionQuery,
+    check_target,
+    lost_lease,
 )
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
 
@@ -286,7 +287,7 @@ class SQLMetadataStore(MetadataStore):
                     )
                 )
                 if gone.rowcount != 1:
-                    raise _lost_lease(draft.artifact_key, draft.name)
+                    raise lost_lease(draft.artifact_key, draft.name)
             top = conn.execute(
                 sa.select(sa.func.max(sq.versions.c.version)).where(
                     sq.versions.c.name == draft.name
@@ -394,7 +395,7 @@ class SQLMetadataStore(MetadataStore):
                 status = conn.execute(
                     sa.select(v.status).where(v.name == name, v.version == version)
                 ).scalar()
-                _check_target(name, version, status)
+                check_target(name, version, status)
                 if current is None:
                     conn.execute(
                         sq.aliases.insert().values(name=name, alias=alias, version=version)
@@ -467,7 +468,7 @@ class SQLMetadataStore(MetadataStore):
                     sq.pending.update().where(p.artifact_key == key).values(expires_at=expires_at)
                 )
             else:
-                raise _lost_lease(key, name)
+                raise lost_lease(key, name)
 
         self._write(tx)
 

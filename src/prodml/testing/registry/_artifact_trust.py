@@ -13,7 +13,11 @@ from typing import Any
 
 from prodml.errors import ConfigError, IntegrityError, ProdMLError
 from prodml.registry import ArtifactStore, ModelRegistry
-from prodml.registry.backends.artifacts import FsspecArtifactStore, LocalArtifactStore
+from prodml.registry.backends.artifacts import (
+    FsspecArtifactStore,
+    LocalArtifactStore,
+    UnsafeEntry,
+)
 from prodml.registry.entities import ModelVersion
 from prodml.testing.registry._common import _model, pytest
 
@@ -219,6 +223,8 @@ class ArtifactTrust:
             with pytest.raises(IntegrityError, match="symbolic link") as info:
                 call(mv.ref)
             assert info.value.path == "files/model/sub"
+        with pytest.raises(UnsafeEntry):  # each step of a read refuses links too
+            store._open(mv.artifact_key, "files/model/sub/a.txt")
         target.unlink()
         os.rename(tmp_path / "moved", target)
         (target / "a.txt").unlink()
@@ -232,6 +238,8 @@ class ArtifactTrust:
         os.mkfifo(target / "pipe")
         with pytest.raises(IntegrityError, match="special file"):
             registry.verify(mv.ref)
+        with pytest.raises(UnsafeEntry, match="special file"):  # and does not block
+            store._open(mv.artifact_key, "files/model/sub/pipe")
 
     def test_staging_lives_in_the_store_and_leaves_nothing(
         self, registry: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
