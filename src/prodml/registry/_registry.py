@@ -64,7 +64,8 @@ class ModelRegistry(AliasMoves):
         SQLite registry on a location this process cannot write opens read-only anyway.
     lock_timeout
         Total seconds an operation may wait for the database lock before a
-        :class:`RegistryError` saying it is locked.
+        :class:`RegistryError` saying it is locked (for a store opened from a URL; a
+        store object keeps its own).
     lease_ttl
         How long a registration may take (seconds or a timedelta) before gc may reclaim
         its files; the lease is renewed before the upload when the flavour's save took
