@@ -47,9 +47,10 @@ from prodml.drift import DriftDetector, DriftReport, Profile
 from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
+from prodml.integrations._dask_score import score
 from prodml.schema import Schema
 
-__all__ = ["detect", "fit_detector", "fit_pipeline", "profile", "transform"]
+__all__ = ["detect", "fit_detector", "fit_pipeline", "profile", "score", "transform"]
 
 _FEATURE = "prodml.integrations.dask"
 _PIPE = TypeOf(FeaturePipeline, "a prodml.features.FeaturePipeline")

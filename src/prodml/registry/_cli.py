@@ -19,7 +19,7 @@ from typing import Any
 
 from prodml.errors import ConfigError
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "open_registry"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,20 +38,30 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """List what ``args`` asks for; return the exit code."""
+def open_registry(
+    path: str | None, db: str | None, artifacts: str | None, *, read_only: bool = True
+) -> Any:
+    """The registry a command names: ``--db URL --artifacts URL``, else a local folder.
+
+    Read-only by default: a command that only reads never creates or changes a registry,
+    so a database that does not exist is an error, not a new empty registry.
+    """
     from prodml.registry import ModelRegistry  # noqa: PLC0415 - keep `prodml --help` fast
 
-    if args.db:
-        if not args.artifacts:
+    if db:
+        if not artifacts:
             raise ConfigError("--db needs --artifacts too", parameter="artifacts")
-        registry = ModelRegistry(args.db, args.artifacts, read_only=True)
-    elif args.path:
-        if not (Path(args.path) / "registry.db").is_file():
-            raise ConfigError(f"no registry at {args.path} (expected {args.path}/registry.db)")
-        registry = ModelRegistry.local(args.path, read_only=True)
-    else:
-        raise ConfigError("give a registry folder, or --db URL --artifacts URL")
+        return ModelRegistry(db, artifacts, read_only=read_only)
+    if path:
+        if not (Path(path) / "registry.db").is_file():
+            raise ConfigError(f"no registry at {path} (expected {path}/registry.db)")
+        return ModelRegistry.local(path, read_only=read_only)
+    raise ConfigError("give a registry folder, or --db URL --artifacts URL")
+
+
+def run(args: argparse.Namespace) -> int:
+    """List what ``args`` asks for; return the exit code."""
+    registry = open_registry(args.path, args.db, args.artifacts)
     try:
         rows = _versions(registry, args.model) if args.model else _models(registry)
     finally:

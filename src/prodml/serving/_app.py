@@ -1,0 +1,270 @@
+"""The ASGI application: a predictor behind ``/v1/predict``, ``/v1/model`` and probes.
+
+Errors are ``application/problem+json`` (RFC 9457): 400 for a body that is not JSON,
+413 for a body over ``max_body_bytes`` or a list over ``max_records``, 415 for another
+content type, 422 listing every schema problem of every record (``errors[].pointer`` is a
+JSON Pointer into the request body), 500 when the model raises, with no traceback, type
+or value of the failure in the body (it is logged on the server with the request id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from prodml._extras import require
+from prodml._params import NONE, Interval, OneOf, check_params
+from prodml.errors import ConfigError, SchemaError
+from prodml.schema import LogicalType
+from prodml.serving._batcher import MicroBatcher
+from prodml.serving._predictor import Prediction, Predictor
+from prodml.serving._served import ModelError
+
+__all__ = ["ProblemError", "create_app", "problems"]
+
+
+class ProblemError(Exception):
+    """An HTTP problem (RFC 9457) raised inside a route and answered as problem+json."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def _codec(json_library: str) -> tuple[Callable[[bytes], Any], Callable[[Any], bytes]]:
+    if json_library in ("auto", "orjson"):
+        try:
+            import orjson  # noqa: PLC0415 - optional, measured faster (benchmarks/)
+        except ImportError:
+            if json_library == "orjson":
+                raise
+        else:
+
+            def dumps_orjson(obj: Any) -> bytes:
+                return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+
+            return orjson.loads, dumps_orjson
+
+    def dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+    return json.loads, dumps
+
+
+def _timestamps(record: Any, columns: tuple[str, ...]) -> Any:
+    """ISO 8601 strings of datetime columns as timestamps (others left for validation)."""
+    if not columns or type(record) is not dict:
+        return record
+    for name in columns:
+        v = record.get(name)
+        if type(v) is str:
+            # A string that is not ISO 8601 stays: validation reports it.
+            with contextlib.suppress(ValueError):
+                record[name] = pd.Timestamp(_dt.datetime.fromisoformat(v))
+    return record
+
+
+def problems(err: SchemaError, *, in_list: bool) -> list[dict[str, Any]]:
+    """Each schema problem as an RFC 9457 ``errors`` entry with a JSON Pointer."""
+    out = []
+    for p in err.problems:
+        where = f"/{p.row}" if in_list and p.row is not None else ""
+        pointer = where + (f"/{_escape(p.column)}" if p.column is not None else "")
+        entry: dict[str, Any] = {
+            "pointer": pointer,
+            "column": p.column,
+            "kind": p.kind,
+            "detail": p.message,
+        }
+        if in_list:
+            entry["record"] = p.row
+        out.append(entry)
+    return out
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def create_app(
+    predictor: Predictor,
+    *,
+    max_body_bytes: int = 1_048_576,
+    max_records: int = 1000,
+    max_batch: int | None = None,
+    max_wait_ms: float = 2.0,
+    json_library: str = "auto",
+) -> Any:
+    """An ASGI (Starlette) application serving ``predictor``.
+
+    Routes: ``POST /v1/predict`` (a JSON object: one record; a JSON array: many, answered
+    as an array; ``?explain=true`` adds explanations; an ``X-Request-ID`` header names the
+    prediction), ``GET /v1/model`` (name, version, schema, fingerprint, variants),
+    ``GET /healthz`` (the process answers), ``GET /readyz`` (a verified model is loaded
+    and the app is not shutting down) and ``GET /metrics`` (Prometheus text: serving
+    counters, plus the monitor's ``PrometheusSink`` registry when it has one).
+
+    Parameters
+    ----------
+    predictor
+        What to serve; the app never closes it.
+    max_body_bytes
+        Larger request bodies get 413 before they are read.
+    max_records
+        Longer lists get 413.
+    max_batch, max_wait_ms
+        Micro-batching (off when ``max_batch`` is ``None``): concurrent single-record
+        requests are predicted together, up to ``max_batch`` of them, the first waiting
+        at most ``max_wait_ms``; answers equal the unbatched ones bit for bit.
+    json_library
+        ``"auto"`` (orjson when installed, else the standard library), ``"orjson"`` or
+        ``"json"``.
+
+    Raises
+    ------
+    MissingExtraError
+        When starlette is not installed (extra ``serve``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from starlette.testclient import TestClient
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> df = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    >>> pipe = FeaturePipeline([steps.StandardScale(["x"])]).fit(df)
+    >>> pred = Predictor(pipe, LogisticRegression().fit(pipe.transform(df), [0, 0, 1, 1]))
+    >>> with TestClient(create_app(pred)) as client:
+    ...     ok = client.post("/v1/predict", json={"x": 2.5})
+    ...     bad = client.post("/v1/predict", json=[{"x": 1.0}, {"x": "high"}])
+    >>> ok.status_code, ok.json()["variant"]
+    (200, 'default')
+    >>> bad.status_code, bad.headers["content-type"], [e["pointer"] for e in bad.json()["errors"]]
+    (422, 'application/problem+json', ['/1/x'])
+    """
+    check_params(
+        "create_app",
+        {
+            "max_body_bytes": max_body_bytes,
+            "max_records": max_records,
+            "max_batch": max_batch,
+            "max_wait_ms": max_wait_ms,
+            "json_library": json_library,
+        },
+        {
+            "max_body_bytes": [Interval(int, 1, None)],
+            "max_records": [Interval(int, 1, None)],
+            "max_batch": [Interval(int, 2, None), NONE],
+            "max_wait_ms": [Interval(float, 0, None)],
+            "json_library": [OneOf(("auto", "orjson", "json"))],
+        },
+    )
+    if not isinstance(predictor, Predictor):
+        raise ConfigError("create_app needs a prodml.serving.Predictor", parameter="predictor")
+    require("starlette", extra="serve", feature="prodml.serving.create_app")
+    from prodml.serving._routes import build_app  # noqa: PLC0415 - imports starlette
+
+    return build_app(
+        _Settings(predictor, max_body_bytes, max_records, max_batch, max_wait_ms / 1000.0),
+        _codec(json_library),
+    )
+
+
+class _Settings:
+    """What the routes need: the predictor, the limits and the batcher (made at startup)."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        max_body_bytes: int,
+        max_records: int,
+        max_batch: int | None,
+        max_wait_s: float,
+    ) -> None:
+        self.predictor = predictor
+        self.max_body_bytes = max_body_bytes
+        self.max_records = max_records
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.batcher: MicroBatcher | None = None
+        self.ready = False
+        self._dt_state: object = None
+        self._dt_columns: tuple[str, ...] = ()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        if self.max_batch is not None:
+            self.batcher = MicroBatcher(self.predictor, self.max_batch, self.max_wait_s)
+        self.ready = True
+        try:
+            yield
+        finally:
+            self.ready = False
+            if self.batcher is not None:
+                self.batcher.flush()
+            self.predictor.drain_shadow()
+
+    def datetime_columns(self) -> tuple[str, ...]:
+        """Datetime columns of every served schema (recomputed when a version changes)."""
+        state = self.predictor._state
+        if state is not self._dt_state:
+            names = {
+                c.name
+                for s in state.versions.values()
+                for c in s.schema.columns
+                if c.dtype is LogicalType.DATETIME
+            }
+            self._dt_columns, self._dt_state = tuple(sorted(names)), state
+        return self._dt_columns
+
+    async def predict_one(self, record: Any, rid: Any, explain: bool) -> Prediction:
+        if self.batcher is not None and not explain:
+            return await self.batcher.predict(record, rid)
+        return self.predictor.predict_record(record, id=rid, explain=explain)
+
+    def predict_list(self, records: list[Any], rid: Any, explain: bool) -> list[Prediction]:
+        ids = None if rid is None else [f"{rid}-{i}" for i in range(len(records))]
+        results = self.predictor.predict_many(records, ids=ids, explain=explain, atomic=True)
+        bad = [r for r in results if isinstance(r, SchemaError)]
+        if bad:
+            found = [p for err in bad for p in problems(err, in_list=True)]
+            raise ProblemError(
+                422,
+                "Invalid records",
+                f"{len(bad)} of {len(records)} records are invalid",
+                errors=found,
+            )
+        failed = [r for r in results if isinstance(r, ModelError)]
+        if failed:
+            raise failed[0]
+        return results
+
+    @staticmethod
+    def problem_body(err: ProblemError) -> dict[str, Any]:
+        return {"type": "about:blank", "title": err.title, "status": err.status,
+                "detail": err.detail, **err.extra}  # fmt: skip
+
+    @staticmethod
+    def model_info(predictor: Predictor) -> Mapping[str, Any]:
+        return predictor.describe()
+
+    def metrics_text(self) -> str:
+        """Serving metrics, then each monitor's ``PrometheusSink`` registry, as text."""
+        from prodml.monitoring.prometheus import PrometheusSink  # noqa: PLC0415
+
+        text = self.predictor.metrics_text()
+        registries: dict[int, Any] = {}
+        for monitor in self.predictor.monitors.values():
+            for sink in getattr(monitor, "sinks", ()):
+                if isinstance(sink, PrometheusSink):
+                    registries.setdefault(id(sink.registry), sink.registry)
+        if registries:
+            from prometheus_client import generate_latest  # noqa: PLC0415 - the sink's extra
+
+            text += "".join(generate_latest(r).decode() for r in registries.values())
+        return text

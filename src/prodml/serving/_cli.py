@@ -1,0 +1,139 @@
+"""The ``prodml serve`` and ``prodml score`` subcommands.
+
+``prodml serve churn@production --registry PATH --port 8000`` serves a registry version
+with uvicorn until SIGINT/SIGTERM (in-flight requests finish first), following the alias.
+``prodml score churn@production IN OUT --registry PATH`` scores Parquet into Parquet parts,
+resuming an interrupted run into the same ``OUT``. ``--db URL --artifacts URL`` open a
+registry other than a local folder. Exit codes: 0 done, 2 an error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["add_parser"]
+
+
+def _registry_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ref", help="model reference, e.g. churn@production")
+    p.add_argument("--registry", metavar="PATH", help="folder of a local registry")
+    p.add_argument("--db", metavar="URL", help="metadata store URL instead of --registry")
+    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
+    p.add_argument(
+        "--trusted",
+        action="store_true",
+        help="load any type, pickle (joblib) included: only for a registry you trust",
+    )
+    p.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a type skops does not trust by default, e.g. sklearn.tree._tree.Tree (repeatable)",
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``serve`` and ``score`` on the ``prodml`` command's subparsers."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve a registry model over HTTP (extra 'serve')",
+        description="Serve a (pipeline, model) version over HTTP: POST /v1/predict, GET "
+        "/v1/model, /healthz, /readyz, /metrics. The alias is watched: when it moves, "
+        "the new version serves once verified.",
+    )
+    _registry_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    serve.add_argument("--port", type=int, default=8000, help="default: %(default)s")
+    serve.add_argument("--watch-every", type=float, default=5.0, metavar="S",
+                       help="seconds between alias checks; 0 turns reload off")  # fmt: skip
+    serve.add_argument("--max-batch", type=int, metavar="N", help="micro-batch up to N requests")
+    serve.add_argument("--max-wait-ms", type=float, default=2.0, help="micro-batch wait")
+    serve.add_argument("--max-body-bytes", type=int, default=1_048_576)
+    serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
+    serve.set_defaults(func=run_serve)
+
+    score = subparsers.add_parser(
+        "score",
+        help="score Parquet files with a registry model into Parquet",
+        description="Score Parquet input (a file or a folder) chunk by chunk into OUT "
+        "(Parquet parts with the model version and input fingerprint in their metadata); "
+        "rerunning into the same OUT resumes an interrupted run.",
+    )
+    _registry_options(score)
+    score.add_argument("source", help="Parquet file or folder")
+    score.add_argument("dest", help="output folder")
+    score.add_argument("--chunk-rows", type=int, default=100_000)
+    score.add_argument("--keep", action="append", default=[], metavar="COLUMN",
+                       help="copy this input column to the output (repeatable)")  # fmt: skip
+    score.add_argument("--restart", action="store_true", help="discard a previous run's parts")
+    score.add_argument("--json", action="store_true", help="print the report as JSON")
+    score.set_defaults(func=run_score)
+
+
+def _open_registry(args: argparse.Namespace) -> Any:
+    from prodml.registry._cli import open_registry  # noqa: PLC0415 - keep `prodml --help` fast
+
+    return open_registry(args.registry, args.db, args.artifacts)
+
+
+def _trusted(args: argparse.Namespace) -> Any:
+    return True if args.trusted else list(args.trust)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; return the exit code."""
+    from prodml.serving import Predictor, create_app  # noqa: PLC0415
+    from prodml.serving._server import run  # noqa: PLC0415
+
+    registry = _open_registry(args)
+    try:
+        pred = Predictor.from_registry(
+            registry, args.ref, trusted=_trusted(args), watch_every_s=args.watch_every or None
+        )
+        try:
+            app = create_app(
+                pred,
+                max_batch=args.max_batch,
+                max_wait_ms=args.max_wait_ms,
+                max_body_bytes=args.max_body_bytes,
+                json_library=args.json_library,
+            )
+            run(app, host=args.host, port=args.port, log_level="warning")
+        finally:
+            pred.close()
+    finally:
+        registry.close()
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Score and print the report; return the exit code."""
+    from prodml.serving import Predictor, score  # noqa: PLC0415
+
+    registry = _open_registry(args)
+    try:
+        pred = Predictor.from_registry(
+            registry, args.ref, trusted=_trusted(args), watch_every_s=None
+        )
+        report = score(
+            pred,
+            args.source,
+            args.dest,
+            chunk_rows=args.chunk_rows,
+            resume=not args.restart,
+            keep_columns=args.keep,
+        )
+    finally:
+        registry.close()
+    if args.json:
+        print(json.dumps({**report.__dict__, "rows_per_second": report.rows_per_second}))
+    else:
+        print(
+            f"scored {report.rows:,} rows with {report.model} version {report.version} into "
+            f"{report.output} ({report.parts_written} parts written, {report.parts_skipped} "
+            f"kept from before) in {report.seconds:.1f} s"
+        )
+    return 0

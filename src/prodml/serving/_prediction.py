@@ -1,0 +1,108 @@
+"""What a predictor answers, what it serves now, and checks of its policy and monitors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from prodml.errors import ConfigError
+from prodml.serving._served import Served, jsonable
+
+__all__ = ["Prediction", "State", "check_monitors", "policy_variants"]
+
+
+class Prediction(NamedTuple):
+    """One prediction and where it came from.
+
+    Attributes
+    ----------
+    value
+        The model's answer: a score in [0, 1] for a binary classifier (``output="auto"``),
+        else what ``predict`` returns, as a Python scalar.
+    version
+        Registry version of the model that answered (``None`` if not from a registry).
+    variant
+        Rollout variant that answered (``"default"`` without a policy).
+    latency_s
+        Seconds from the call to the value (validation, features, model).
+    id
+        Prediction id, as given or generated; join labels to it (``ModelMonitor.log_label``).
+    model
+        Model name.
+    explanation
+        What the explainer returned, when asked for.
+    """
+
+    value: Any
+    version: int | None
+    variant: str
+    latency_s: float
+    id: Any
+    model: str
+    explanation: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields (the explanation through its ``to_dict`` when it has one)."""
+        d = self._asdict()
+        if self.explanation is None:
+            del d["explanation"]
+        else:
+            d["explanation"] = jsonable(self.explanation)
+        return d
+
+
+class State(NamedTuple):
+    """What serves now, swapped as one object so a request never sees a mix."""
+
+    versions: dict[str, Served]
+    home: str
+
+
+def policy_variants(policy: Any) -> tuple[str, ...]:
+    """The policy's variant names, the one the main model serves first."""
+    from prodml.rollout import (  # noqa: PLC0415 - only when a policy is given
+        ABTest,
+        BlueGreen,
+        Canary,
+        Router,
+        Shadow,
+    )
+
+    if isinstance(policy, Canary):
+        return (policy.baseline, policy.candidate)
+    if isinstance(policy, BlueGreen):
+        return (policy.active, policy.preview)
+    if isinstance(policy, Shadow):
+        return (policy.primary, policy.shadow)
+    if isinstance(policy, Router | ABTest):
+        return tuple(policy.weights)
+    arms = getattr(policy, "arms", None)
+    if callable(getattr(policy, "choose", None)) and arms is not None:
+        return tuple(arms)
+    raise ConfigError(
+        f"policy {type(policy).__name__} is not a prodml rollout policy (Canary, BlueGreen, "
+        "Shadow, ABTest, Router or a bandit)",
+        parameter="policy",
+    )
+
+
+def check_monitors(monitor: Any, names: Sequence[str]) -> dict[str, Any]:
+    if monitor is None:
+        return {}
+    if isinstance(monitor, Mapping):
+        unknown = sorted(set(monitor) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"monitors given for unknown variants {unknown}; variants: {list(names)}",
+                parameter="monitor",
+            )
+        monitors = dict(monitor)
+    else:
+        monitors = dict.fromkeys(names, monitor)
+    for m in monitors.values():
+        if not callable(getattr(m, "log_prediction", None)):
+            raise ConfigError(
+                "monitor must be a prodml ModelMonitor (or a dict of them by variant)",
+                parameter="monitor",
+            )
+    return monitors

@@ -1,0 +1,545 @@
+"""Predictor: one call from a raw record to a monitored, routed, versioned prediction."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml.errors import ConfigError, ProdMLError, SchemaError
+from prodml.schema import Schema
+from prodml.serving._many import predict_many
+from prodml.serving._metrics import ServingStats, render
+from prodml.serving._prediction import (
+    Prediction,
+    State,
+    check_monitors,
+    policy_variants,
+)
+from prodml.serving._served import Served, check_pair, model_error
+from prodml.serving._shadow import ShadowWorker
+from prodml.serving._source import RegistrySource, Watcher
+
+__all__ = ["DEFAULT_VARIANT", "Prediction", "Predictor"]
+
+_log = logging.getLogger("prodml.serving")
+_perf = time.perf_counter
+DEFAULT_VARIANT = "default"
+"""The variant name of a predictor without a rollout policy."""
+
+
+class Predictor:
+    """Serve a feature pipeline and a model: validate, transform, predict, route, monitor.
+
+    One :meth:`predict_record` call checks the record against the schema (every problem
+    listed in one :class:`~prodml.errors.SchemaError`), runs
+    :meth:`~prodml.features.FeaturePipeline.transform_record` and the model, optionally
+    an explanation, logs the prediction to the monitor and, with a rollout policy, routes
+    the request to a variant (canary or blue-green split, A/B assignment) or mirrors it to
+    a shadow version off the response path. Thread-safe.
+
+    Parameters
+    ----------
+    pipeline, model
+        The fitted :class:`~prodml.features.FeaturePipeline` and the model fed with its
+        output; they serve the policy's baseline (or the only) variant.
+    schema
+        The request contract; default ``pipeline.input_schema``.
+    name, version
+        Model name and version reported with each prediction.
+    variants
+        Other variants of the policy, by name: ``(pipeline, model)`` pairs (from a
+        registry: references, see :meth:`from_registry`).
+    policy
+        A :mod:`prodml.rollout` policy. Its first variant (Canary baseline, BlueGreen
+        active, Shadow primary, ABTest control, first Router variant or bandit arm) is
+        served by ``pipeline, model``.
+    monitor
+        A :class:`~prodml.monitoring.ModelMonitor`, or one per variant name; the shadow's
+        answers are never logged.
+    explainer
+        An object with ``explain_record(record)`` (``prodml.explain.Explainer``), or a
+        factory ``f(pipeline, model)`` building one for each served version.
+    key_column
+        Record field holding the routing key (sticky routing per customer, say); without
+        it the prediction id is the key.
+    output
+        ``"auto"`` (score of the positive class for a binary classifier, else
+        ``predict``), ``"proba"``, ``"predict"`` or ``"decision_function"``.
+    shadow_queue
+        Mirrored requests waiting for the shadow worker before new ones are dropped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> df = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "plan": ["a", "b", "a", "b"]})
+    >>> pipe = FeaturePipeline([steps.StandardScale(["age"]), steps.OneHot(["plan"])]).fit(df)
+    >>> model = LogisticRegression().fit(pipe.transform(df), [0, 0, 1, 1])
+    >>> pred = Predictor(pipe, model, name="churn", version=1)
+    >>> p = pred.predict_record({"age": 45.0, "plan": "a"}, id="req-1")
+    >>> round(p.value, 3), p.version, p.variant, p.id
+    (0.729, 1, 'default', 'req-1')
+    >>> pred.predict_batch(df).round(3).tolist()
+    [0.238, 0.364, 0.636, 0.762]
+    """
+
+    def __init__(
+        self,
+        pipeline: Any,
+        model: Any,
+        *,
+        schema: Schema | None = None,
+        name: str = "model",
+        version: int | None = None,
+        variants: Mapping[str, tuple[Any, Any]] | None = None,
+        policy: Any = None,
+        monitor: Any = None,
+        explainer: Any = None,
+        key_column: str | None = None,
+        output: str = "auto",
+        shadow_queue: int = 1000,
+    ) -> None:
+        home = Served(
+            pipeline, model, schema=schema, name=name, version=version, output=output,
+            explainer=explainer,
+        )  # fmt: skip
+        home.verify()
+        others = {
+            v: Served(
+                *check_pair(pair, f"variant {v!r}"), name=name, output=output, explainer=explainer
+            )
+            for v, pair in (variants or {}).items()
+        }
+        for served in others.values():
+            served.verify()
+        self._setup(home, others, policy, monitor, key_column, shadow_queue)
+        self._source: RegistrySource | None = None
+        self._watcher: Watcher | None = None
+
+    def _setup(  # noqa: PLR0917 - private, called from __init__ and from_registry only
+        self,
+        home: Served,
+        others: Mapping[str, Served],
+        policy: Any,
+        monitor: Any,
+        key_column: str | None,
+        shadow_queue: int,
+    ) -> None:
+        check_params(
+            "Predictor",
+            {"key_column": key_column, "shadow_queue": shadow_queue},
+            {
+                "key_column": [TypeOf(str, "a str"), NONE],
+                "shadow_queue": [Interval(int, 1, None)],
+            },
+        )
+        names = policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
+        unknown = sorted(set(others) - set(names))
+        missing = [v for v in names[1:] if v not in others]
+        if unknown or missing:
+            raise ConfigError(
+                f"variants {unknown or missing} do not match the policy's variants "
+                f"{list(names)}: give one model for each variant but the first, which "
+                f"{home.name!r} serves",
+                parameter="variants",
+            )
+        self.policy = policy
+        self.key_column = key_column
+        self.stats = ServingStats()
+        self._state = State({names[0]: home, **{v: others[v] for v in names[1:]}}, names[0])
+        self._monitors = check_monitors(monitor, names)
+        self._route = None if policy is None else getattr(policy, "route", None)
+        self._choose = None if policy is None else getattr(policy, "choose", None)
+        mirror = getattr(policy, "should_mirror", None)
+        self._mirror = mirror if callable(mirror) else None
+        self._shadow_variant: str | None = names[1] if self._mirror is not None else None
+        self._shadow = ShadowWorker(policy, self.stats, shadow_queue) if self._mirror else None
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(4) + "-"
+        self._reload_lock = threading.Lock()
+        # variant -> the (name, version) last refused for it, not retried while wanted
+        self._refused: dict[str, tuple[str, int | None]] = {}
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_registry(
+        cls,
+        registry: Any,
+        ref: str,
+        *,
+        variants: Mapping[str, str] | None = None,
+        policy: Any = None,
+        monitor: Any = None,
+        explainer: Any = None,
+        key_column: str | None = None,
+        output: str = "auto",
+        trusted: Any = False,
+        probe: Sequence[Mapping[str, Any]] | None = None,
+        watch_every_s: float | None = 5.0,
+        shadow_queue: int = 1000,
+    ) -> Predictor:
+        """Serve ``ref`` (``"churn@production"``) from a :class:`~prodml.registry.ModelRegistry`.
+
+        The version must be a ``(pipeline, model)`` pair registered as one version; its
+        ``signature``, when set, is the request schema. Every version is verified
+        (artifact hashes) and checked before it serves.
+
+        Parameters
+        ----------
+        registry
+            The registry to load from (and to watch).
+        ref
+            Reference served by the policy's first variant.
+        variants
+            References of the other variants; a variant not given is served by the
+            alias named like it (``"churn@candidate"`` for a canary's ``candidate``).
+        trusted
+            Passed to :meth:`ModelRegistry.load` (needed for joblib-pickled models).
+        probe
+            Example records run through every version before it serves.
+        watch_every_s
+            Seconds between checks of the references; when one moves, the new version
+            serves from the next request on (``None``: only :meth:`refresh` reloads).
+        policy, monitor, explainer, key_column, output, shadow_queue
+            As for :class:`Predictor`.
+
+        Raises
+        ------
+        NotFoundError
+            When a reference does not resolve.
+        IntegrityError, ConfigError, ModelError
+            When a version fails verification or its check.
+        """
+        check_params(
+            "Predictor.from_registry",
+            {"watch_every_s": watch_every_s},
+            {"watch_every_s": [Interval(float, 0, None, "neither"), NONE]},
+        )
+        names = policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
+        name = ref.partition("@")[0]
+        given = dict(variants or {})
+        refs = {names[0]: ref, **{v: given.pop(v, f"{name}@{v}") for v in names[1:]}}
+        if given:
+            raise ConfigError(
+                f"variants {sorted(given)} are not variants of the policy {list(names)}",
+                parameter="variants",
+            )
+        source = RegistrySource(
+            registry,
+            refs,
+            trusted=trusted,
+            output=output,
+            explainer=explainer,
+            probe=list(probe) if probe is not None else None,
+        )
+        loaded: dict[tuple[str, int], Served] = {}
+        served: dict[str, Served] = {}
+        for variant, mv in source.resolve().items():
+            key = (mv.name, mv.version)
+            if key not in loaded:
+                loaded[key] = source.load(mv)
+            served[variant] = loaded[key]
+        self = cls.__new__(cls)
+        others = {v: s for v, s in served.items() if v != names[0]}
+        self._setup(served[names[0]], others, policy, monitor, key_column, shadow_queue)
+        self.stats.reloads["loaded"] = len(loaded)
+        self._source = source
+        self._watcher = Watcher(self.refresh, watch_every_s) if watch_every_s else None
+        return self
+
+    # ------------------------------------------------------------------ hot path
+
+    def predict_record(
+        self,
+        record: Mapping[str, Any],
+        *,
+        id: Any = None,  # noqa: A002 - the prediction id, as ModelMonitor names it
+        key: Any = None,
+        explain: bool = False,
+    ) -> Prediction:
+        """Predict one dict record.
+
+        Parameters
+        ----------
+        record
+            Raw input values by column (fields the pipeline does not read are ignored).
+        id
+            Prediction id for the monitor and the response; generated when omitted.
+        key
+            Routing key; default ``record[key_column]``, else the id.
+        explain
+            Also run the explainer (its answer is in ``Prediction.explanation``).
+
+        Raises
+        ------
+        SchemaError
+            Listing every problem of the record.
+        ModelError
+            When the model or the explainer raises (the cause is chained).
+        """
+        t0 = _perf()
+        if id is None:
+            id = self._id_prefix + str(next(self._ids))  # noqa: A001
+        state = self._state
+        if self.policy is not None:
+            key = self._key(record, key, id)
+            variant = self._pick(key)
+        else:
+            variant = state.home
+        served = state.versions[variant]
+        try:
+            if type(record) is dict and served.check(record):
+                # Every schema column is there; with as many keys, no other key is.
+                exact = served.exact and len(record) == served.n_known
+            else:
+                served.schema.validate(record)
+                exact = False
+            x = served.pipeline.transform_record(
+                record if exact or served.known.issuperset(record) else served.strip(record)
+            )
+        except SchemaError:
+            self.stats.request(variant, "invalid")
+            raise
+        try:
+            value = served.score_one(x)
+        except Exception as err:
+            self.stats.request(variant, "error")
+            raise model_error(served, variant, err) from err
+        latency = _perf() - t0
+        explanation = self._explain(served, variant, record) if explain else None
+        self._log(variant, id, record, value, latency)
+        if self._mirror is not None and self._mirror(key):
+            self._shadow_submit(state, record, value, latency)
+        self.stats.request(variant, "ok")
+        return Prediction(value, served.version, variant, latency, id, served.name, explanation)
+
+    def _key(self, record: Any, key: Any, id: Any) -> Any:  # noqa: A002
+        """The routing key: as given, else the record's key column, else the id."""
+        if key is not None:
+            return key
+        if self.key_column is not None and isinstance(record, Mapping):
+            return record.get(self.key_column, id)
+        return id
+
+    def _pick(self, key: Any) -> str:
+        if self._route is not None:
+            return str(self._route(key))
+        return str(self._choose())  # type: ignore[misc]
+
+    def _explain(self, served: Served, variant: str, record: Mapping[str, Any]) -> Any:
+        if served.explainer is None:
+            raise ConfigError("explain=True needs an explainer", parameter="explainer")
+        try:
+            return served.explainer.explain_record(served.strip(record))
+        except ProdMLError:
+            raise
+        except Exception as err:
+            raise model_error(served, variant, err, what="explainer") from err
+
+    def _log(self, variant: str, id: Any, record: Any, value: Any, latency: float) -> None:  # noqa: A002
+        monitor = self._monitors.get(variant)
+        if monitor is None:
+            return
+        try:
+            monitor.log_prediction(id, record, value, latency_s=latency)
+        except Exception as err:  # noqa: BLE001 - monitoring must not fail a served request
+            self.stats.monitor_error()
+            _log.warning("prodml serving: monitor.log_prediction failed: %s", err)
+
+    def _shadow_submit(self, state: State, record: Any, value: Any, latency: float) -> None:
+        if self._shadow is not None and self._shadow_variant is not None:
+            self._shadow.submit(state.versions[self._shadow_variant], record, value, latency)
+
+    # ------------------------------------------------------------------ many records
+
+    def predict_many(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        ids: Sequence[Any] | None = None,
+        keys: Sequence[Any] | None = None,
+        explain: bool = False,
+        atomic: bool = False,
+        started: Sequence[float] | None = None,
+    ) -> list[Any]:
+        """Predict many records; each answer equals :meth:`predict_record`'s bit for bit.
+
+        Records are routed and checked one by one, then each variant's feature rows go
+        to its model in one call when that model's batch answers equal its one-row
+        answers (checked on probe rows when the version was loaded: true of tree
+        ensembles, not of scikit-learn's linear models, whose BLAS kernels sum in another
+        order for one row); otherwise the model is called once per row.
+
+        Parameters
+        ----------
+        records
+            Dict records.
+        ids, keys
+            Per-record prediction ids and routing keys (generated / derived when omitted).
+        explain
+            Also run the explainer on each record.
+        atomic
+            When a record is invalid, predict (and log) none: the answer then holds the
+            errors, and ``None`` for the valid records.
+        started
+            Per-record start times (``time.perf_counter``) for the latencies; default now.
+
+        Returns
+        -------
+        list
+            Per record, in order: a :class:`Prediction`, or the
+            :class:`~prodml.errors.SchemaError` / :class:`ModelError` it raised (a
+            schema problem's ``row`` is the record's position).
+        """
+        return predict_many(
+            self, records, ids=ids, keys=keys, explain=explain, atomic=atomic, started=started
+        )
+
+    # ------------------------------------------------------------------ batches
+
+    def predict_batch(self, data: Any, *, variant: str | None = None, output: str = "numpy") -> Any:
+        """Predict every row of a table with one variant's model (no routing, no monitor).
+
+        Parameters
+        ----------
+        data
+            A pandas DataFrame, pyarrow Table or RecordBatch.
+        variant
+            Which variant's model; default the policy's first (the only one without one).
+        output
+            ``"numpy"`` (an array of values) or ``"arrow"`` (a table with a
+            ``prediction`` column).
+
+        Raises
+        ------
+        SchemaError
+            Listing every problem of the table.
+        ModelError
+            When the model raises.
+        """
+        if output not in ("numpy", "arrow"):
+            raise ConfigError(
+                "The 'output' parameter of Predictor.predict_batch must be one of "
+                f"{{'arrow', 'numpy'}}. Got {output!r} instead.",
+                parameter="output",
+            )
+        state = self._state
+        variant = state.home if variant is None else variant
+        served = self._served(state, variant)
+        values = served.score_table(data, variant)
+        if output == "arrow":
+            import pyarrow as pa  # noqa: PLC0415
+
+            return pa.table({"prediction": values})
+        return values
+
+    def _served(self, state: State, variant: str) -> Served:
+        try:
+            return state.versions[variant]
+        except KeyError:
+            raise ConfigError(
+                f"unknown variant {variant!r}; variants: {list(state.versions)}",
+                parameter="variant",
+            ) from None
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def name(self) -> str:
+        """Name of the model the first variant serves."""
+        state = self._state
+        return state.versions[state.home].name
+
+    @property
+    def version(self) -> int | None:
+        """Version the first variant serves now."""
+        state = self._state
+        return state.versions[state.home].version
+
+    @property
+    def variants(self) -> dict[str, Served]:
+        """What each variant serves now (a snapshot)."""
+        return dict(self._state.versions)
+
+    @property
+    def monitors(self) -> dict[str, Any]:
+        """The monitor of each variant that has one."""
+        return dict(self._monitors)
+
+    @property
+    def home(self) -> str:
+        """The first variant: served by the main model."""
+        return self._state.home
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version, schema and fingerprint of what serves now, per variant."""
+        state = self._state
+        home = state.versions[state.home]
+        return {
+            **home.describe(),
+            "variant": state.home,
+            "policy": None if self.policy is None else type(self.policy).__name__,
+            "variants": {
+                v: {"name": s.name, "version": s.version, "fingerprint": s.fingerprint}
+                for v, s in state.versions.items()
+            },
+        }
+
+    def metrics_text(self) -> str:
+        """Serving metrics in the Prometheus text format."""
+        return render(self.stats, {v: s.version for v, s in self._state.versions.items()})
+
+    # ------------------------------------------------------------------ reload
+
+    def refresh(self) -> dict[str, int | None]:
+        """Check the registry now; load and swap in versions whose reference moved.
+
+        A version failing verification or its check is refused (logged, counted in
+        ``prodml_serving_reloads_total{outcome="refused"}``, not retried until the
+        reference moves again) and the version serving before keeps serving.
+
+        Returns
+        -------
+        dict
+            The version each variant serves after the check.
+        """
+        if self._source is None:
+            return {v: s.version for v, s in self._state.versions.items()}
+        with self._reload_lock:
+            state = self._state
+            versions = self._source.reload(state.versions, self._refused, self.stats)
+            if versions != state.versions:
+                self._state = State(versions, state.home)
+            return {v: s.version for v, s in versions.items()}
+
+    def close(self) -> None:
+        """Stop watching the registry and finish queued shadow work."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        if self._shadow is not None:
+            self._shadow.close()
+
+    def drain_shadow(self) -> None:
+        """Wait until every mirrored request has been scored by the shadow."""
+        if self._shadow is not None:
+            self._shadow.drain()
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = self._state
+        served = ", ".join(f"{v}={s.name}@{s.version}" for v, s in state.versions.items())
+        return f"Predictor({served})"

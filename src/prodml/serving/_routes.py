@@ -1,0 +1,133 @@
+"""Starlette routes of :func:`prodml.serving.create_app` (imported only with starlette)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from prodml.errors import ProdMLError, SchemaError
+from prodml.serving._app import ProblemError, _Settings, _timestamps, problems
+from prodml.serving._served import ModelError
+
+__all__ = ["build_app"]
+
+_log = logging.getLogger("prodml.serving")
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+_METRICS = "text/plain; version=0.0.4; charset=utf-8"
+_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+Codec = tuple[Callable[[bytes], Any], Callable[[Any], bytes]]
+
+
+def build_app(settings: _Settings, codec: Codec) -> Any:  # noqa: PLR0915 - one closure per route
+    """The Starlette application for ``settings``."""
+    loads, dumps = codec
+    pred = settings.predictor
+
+    def problem(err: ProblemError) -> Response:
+        return Response(dumps(settings.problem_body(err)), err.status, media_type=_PROBLEM)
+
+    async def read_body(request: Request) -> bytes:
+        limit = settings.max_body_bytes
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            raise ProblemError(413, "Content Too Large", f"the request body is over {limit} bytes")
+        kind = request.headers.get("content-type", _JSON).partition(";")[0].strip().lower()
+        if kind != _JSON and not kind.endswith("+json"):
+            raise ProblemError(
+                415, "Unsupported Media Type", "send the records as application/json"
+            )
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ProblemError(
+                    413, "Content Too Large", f"the request body is over {limit} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def predict(request: Request) -> Response:
+        rid = request.headers.get("x-request-id")
+        explain = request.query_params.get("explain", "").lower() in ("1", "true", "yes")
+        try:
+            body = await read_body(request)
+            try:
+                data = loads(body)
+            except ValueError:
+                raise ProblemError(400, "Bad Request", "the request body is not JSON") from None
+            columns = settings.datetime_columns()
+            if isinstance(data, list):
+                if len(data) > settings.max_records:
+                    raise ProblemError(
+                        413,
+                        "Content Too Large",
+                        f"{len(data)} records; at most {settings.max_records} per request",
+                    )
+                records = [_timestamps(r, columns) for r in data]
+                out: Any = [p.to_dict() for p in settings.predict_list(records, rid, explain)]
+            else:
+                result = await settings.predict_one(_timestamps(data, columns), rid, explain)
+                out = result.to_dict()
+        except ProblemError as err:
+            return problem(err)
+        except SchemaError as err:
+            return problem(
+                ProblemError(
+                    422, "Invalid record", str(err.problems[0]) if len(err.problems) == 1
+                    else f"{len(err.problems)} problems found",
+                    errors=problems(err, in_list=False),
+                )
+            )  # fmt: skip
+        except ModelError as err:
+            _log.error("prodml serving: request %s failed: %s", rid, err, exc_info=err.__cause__)
+            return problem(
+                ProblemError(500, "Internal Server Error", "the model failed on this request")
+            )
+        except ProdMLError as err:  # e.g. explain=true without an explainer
+            return problem(ProblemError(400, "Bad Request", str(err)))
+        return Response(dumps(out), media_type=_JSON)
+
+    async def model(request: Request) -> Response:
+        return Response(dumps(settings.model_info(pred)), media_type=_JSON)
+
+    async def healthz(request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type=_JSON)
+
+    async def readyz(request: Request) -> Response:
+        if settings.ready:
+            return Response(b'{"status":"ready"}', media_type=_JSON)
+        return Response(b'{"status":"not ready"}', 503, media_type=_JSON)
+
+    async def metrics(request: Request) -> Response:
+        return Response(settings.metrics_text(), media_type=_METRICS)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        title = _TITLES.get(status, "Error")
+        return problem(ProblemError(status, title, str(getattr(exc, "detail", title))))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        _log.error("prodml serving: unexpected error", exc_info=exc)
+        return problem(ProblemError(500, "Internal Server Error", "the server failed"))
+
+    return Starlette(
+        routes=[
+            Route("/v1/predict", predict, methods=["POST"]),
+            Route("/v1/model", model, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=settings.lifespan,
+    )

@@ -1,0 +1,133 @@
+"""Run an app with uvicorn: on a free loopback port in a thread, or in the foreground."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from prodml._extras import require
+from prodml.errors import ConfigError
+
+__all__ = ["BackgroundServer", "run"]
+
+
+class BackgroundServer:
+    """Serve an ASGI app with uvicorn on a thread; a context manager for tests and demos.
+
+    The port is bound before the server starts (``port=0``: a free one, read back from
+    :attr:`url`). Leaving the ``with`` block shuts the server down gracefully: it stops
+    accepting connections, lets in-flight requests finish (up to ``graceful_s``), then
+    runs the app's shutdown.
+
+    Parameters
+    ----------
+    app
+        An ASGI application, e.g. ``create_app(predictor)``.
+    host, port
+        Where to listen (default: loopback, a free port).
+    graceful_s
+        Seconds in-flight requests get to finish at shutdown.
+    startup_timeout_s
+        Seconds to wait for the server to accept connections.
+    **uvicorn_options
+        More ``uvicorn.Config`` settings (``http="httptools"``, ``log_level``...).
+
+    Examples
+    --------
+    >>> import httpx, pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> from prodml.serving import BackgroundServer, Predictor, create_app
+    >>> df = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    >>> pipe = FeaturePipeline([steps.StandardScale(["x"])]).fit(df)
+    >>> pred = Predictor(pipe, LogisticRegression().fit(pipe.transform(df), [0, 0, 1, 1]))
+    >>> with BackgroundServer(create_app(pred)) as server:
+    ...     r = httpx.post(f"{server.url}/v1/predict", json={"x": 2.5})
+    >>> r.status_code, r.json()["variant"], round(r.json()["value"], 3)
+    (200, 'default', 0.699)
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        graceful_s: float = 10.0,
+        startup_timeout_s: float = 30.0,
+        **uvicorn_options: Any,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.graceful_s = graceful_s
+        self.startup_timeout_s = startup_timeout_s
+        self.uvicorn_options = uvicorn_options
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running server."""
+        if self._server is None:
+            raise ConfigError("the server is not running; use it in a with block")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> BackgroundServer:
+        """Bind, start serving on a thread and wait until it accepts connections."""
+        uvicorn = require("uvicorn", extra="serve", feature="BackgroundServer")
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        options = {"log_level": "warning", "lifespan": "on", **self.uvicorn_options}
+        config = uvicorn.Config(self.app, timeout_graceful_shutdown=self.graceful_s, **options)
+        self._server = uvicorn.Server(config)
+
+        def serve() -> None:
+            try:
+                self._server.run(sockets=[sock])
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                self._error = err
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=serve, name="prodml-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + self.startup_timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise ConfigError(
+                    f"the server did not start on {self.host}:{self.port}"
+                    + (f": {self._error!r}" if self._error else "")
+                )
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        """Shut down gracefully (in-flight requests finish) and wait for the thread."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._server = None
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, **uvicorn_options: Any) -> None:
+    """Serve ``app`` with uvicorn in the foreground until SIGINT/SIGTERM (graceful)."""
+    uvicorn = require("uvicorn", extra="serve", feature="prodml serve")
+    options = {"timeout_graceful_shutdown": 30.0, "lifespan": "on", **uvicorn_options}
+    uvicorn.run(app, host=host, port=port, **options)

@@ -1,0 +1,241 @@
+"""The ASGI app over real HTTP: uvicorn on a free loopback port, driven with httpx."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from prodml.errors import ConfigError
+from prodml.monitoring import ModelMonitor
+from prodml.serving import BackgroundServer, Predictor, create_app
+
+from .conftest import SCHEMA, Broken, Slow, records
+
+prometheus_client = pytest.importorskip("prometheus_client", reason="needs the 'prometheus' extra")
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+
+def jsonable(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in record.items()}
+
+
+@pytest.fixture
+def served(pipe: Any, lr: Any) -> Iterator[tuple[Predictor, str]]:
+    pred = Predictor(pipe, lr, schema=SCHEMA, name="churn", version=4)
+    with BackgroundServer(create_app(pred, max_body_bytes=20_000, max_records=10)) as server:
+        yield pred, server.url
+
+
+def test_predict_one_and_many(served: tuple[Predictor, str], data: pd.DataFrame) -> None:
+    pred, url = served
+    recs = records(data.head(5))
+    r = httpx.post(f"{url}/v1/predict", json=jsonable(recs[0]), headers={"X-Request-ID": "abc"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert body["value"] == pred.predict_record(recs[0]).value  # JSON floats round-trip exactly
+    assert (body["id"], body["version"], body["variant"], body["model"]) == (
+        "abc",
+        4,
+        "default",
+        "churn",
+    )
+    r = httpx.post(
+        f"{url}/v1/predict", json=[jsonable(x) for x in recs], headers={"X-Request-ID": "b"}
+    )
+    assert r.status_code == 200
+    assert [p["value"] for p in r.json()] == [pred.predict_record(x).value for x in recs]
+    assert [p["id"] for p in r.json()] == [f"b-{i}" for i in range(5)]
+
+
+def problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["title"]
+    return body
+
+
+def test_every_schema_problem_in_one_422(served: tuple[Predictor, str], data: pd.DataFrame) -> None:
+    _, url = served
+    good = jsonable(records(data.head(3))[0])
+    bad = {**good, "f0": 99.0, "s0": 7, "ts": "not a date"}
+    del bad["f1"]
+    body = problem(httpx.post(f"{url}/v1/predict", json=bad), 422)
+    assert {e["pointer"] for e in body["errors"]} == {"/f0", "/f1", "/s0", "/ts"}
+    assert all(e["detail"] for e in body["errors"])
+    body = problem(
+        httpx.post(f"{url}/v1/predict", json=[good, bad, good, {**good, "f2": "x"}]), 422
+    )
+    assert {e["pointer"] for e in body["errors"]} == {"/1/f0", "/1/f1", "/1/s0", "/1/ts", "/3/f2"}
+    assert body["detail"] == "2 of 4 records are invalid"
+    body = problem(httpx.post(f"{url}/v1/predict", json=[1, 2]), 422)
+    assert body["errors"][0]["pointer"] == "/0"
+
+
+def test_bad_bodies(served: tuple[Predictor, str]) -> None:
+    _, url = served
+    problem(httpx.post(f"{url}/v1/predict", content=b"{not json"), 400)
+    problem(
+        httpx.post(f"{url}/v1/predict", content=b"a=1", headers={"content-type": "text/plain"}), 415
+    )
+    problem(httpx.post(f"{url}/v1/predict", content=b"[" + b"1," * 20_000 + b"1]"), 413)
+
+    def chunked() -> Iterator[bytes]:  # no content-length: the limit applies while reading
+        for _ in range(50):
+            yield b" " * 1000
+
+    problem(httpx.post(f"{url}/v1/predict", content=chunked()), 413)
+    body = problem(httpx.post(f"{url}/v1/predict", json=[{}] * 11), 413)
+    assert "at most 10" in body["detail"]
+    problem(httpx.get(f"{url}/v1/predict"), 405)
+    problem(httpx.get(f"{url}/nope"), 404)
+    problem(httpx.post(f"{url}/v1/predict?explain=true", json={}), 422)
+
+
+def test_model_error_is_500_without_internals(pipe: Any, lr: Any, data: pd.DataFrame) -> None:
+    pred = Predictor(pipe, Broken(lr), schema=SCHEMA)
+    rec = {**jsonable(records(data.head(1))[0]), "f0": 45.0}
+    with BackgroundServer(create_app(pred)) as server:
+        r = httpx.post(f"{server.url}/v1/predict", json=rec)
+        body = problem(r, 500)
+        assert body["detail"] == "the model failed on this request"
+        for leak in ("12345", "RuntimeError", "Traceback", "45", "secret"):
+            assert leak not in r.text
+        assert httpx.post(f"{server.url}/v1/predict", json={**rec, "f0": 1.0}).status_code == 200
+
+
+def test_model_info_probes_and_metrics(pipe: Any, lr: Any, data: pd.DataFrame) -> None:
+    registry = prometheus_client.CollectorRegistry()
+    from prodml.monitoring.prometheus import PrometheusSink
+
+    mon = ModelMonitor("churn", sinks=[PrometheusSink(registry)], evaluate_every_s=None)
+    pred = Predictor(pipe, lr, schema=SCHEMA, name="churn", version=4, monitor=mon)
+    app = create_app(pred)
+    with BackgroundServer(app) as server:
+        url = server.url
+        info = httpx.get(f"{url}/v1/model").json()
+        assert (info["name"], info["version"], info["variant"]) == ("churn", 4, "default")
+        assert info["schema"] == SCHEMA.to_dict()
+        assert info["fingerprint"] == pred.variants["default"].fingerprint
+        assert len(info["fingerprint"]) == 64
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert httpx.get(f"{url}/readyz").json() == {"status": "ready"}
+        for rec in records(data.head(3)):
+            httpx.post(f"{url}/v1/predict", json=jsonable(rec))
+        httpx.post(f"{url}/v1/predict", json={"f0": "x"})
+        mon.evaluate()
+        text = httpx.get(f"{url}/metrics")
+        assert text.headers["content-type"].startswith("text/plain; version=0.0.4")
+        parsed = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text.text)
+            for s in fam.samples
+        }
+        ok = ("prodml_serving_requests_total", (("outcome", "ok"), ("variant", "default")))
+        bad = ("prodml_serving_requests_total", (("outcome", "invalid"), ("variant", "default")))
+        assert parsed[ok] == 3.0
+        assert parsed[bad] == 1.0
+        assert parsed[("prodml_predictions_total", (("model", "churn"),))] == 3.0
+        assert (
+            parsed[("prodml_serving_model_info", (("variant", "default"), ("version", "4")))] == 1.0
+        )
+    with pytest.raises(ConfigError, match="Predictor"):
+        create_app("not a predictor")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="max_batch"):
+        create_app(pred, max_batch=1)
+
+
+def test_datetime_strings_are_parsed(served: tuple[Predictor, str], data: pd.DataFrame) -> None:
+    pred, url = served
+    rec = records(data.head(1))[0]
+    r = httpx.post(f"{url}/v1/predict", json=jsonable(rec))
+    assert r.json()["value"] == pred.predict_record(rec).value
+
+
+def test_graceful_shutdown_drains_in_flight_requests(
+    pipe: Any, lr: Any, data: pd.DataFrame
+) -> None:
+    slow = Slow(lr)
+    pred = Predictor(pipe, slow, schema=SCHEMA)
+    rec = jsonable(records(data.head(1))[0])
+    server = BackgroundServer(create_app(pred), graceful_s=10).start()
+    slow.gate.clear()
+    slow.entered.clear()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(httpx.post, f"{server.url}/v1/predict", json=rec, timeout=20)
+        assert slow.entered.wait(10)
+        stopper = threading.Thread(target=server.stop)
+        stopper.start()
+        time.sleep(0.3)  # shutdown has begun while the request is in the model
+        slow.gate.set()
+        response = future.result()
+        stopper.join(20)
+    assert response.status_code == 200
+    assert 0 <= response.json()["value"] <= 1
+    assert not stopper.is_alive()
+
+
+@pytest.mark.parametrize("model_name", ["lr", "gbc"])
+def test_micro_batching_equals_unbatched_bit_for_bit(
+    model_name: str, request: Any, pipe: Any, data: pd.DataFrame
+) -> None:
+    model = request.getfixturevalue(model_name)
+    pred = Predictor(pipe, model, schema=SCHEMA)
+    recs = records(data.head(120))
+    expected = [pred.predict_record(r).value for r in recs]
+    app = create_app(pred, max_batch=16, max_wait_ms=20)
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
+
+        def post(i: int) -> Any:
+            return client.post(
+                "/v1/predict", json=jsonable(recs[i]), headers={"X-Request-ID": str(i)}
+            )
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            responses = list(pool.map(post, range(len(recs))))
+        bad = {**jsonable(recs[0]), "f0": "x"}
+        assert post_bad(client, bad).status_code == 422
+        text = client.get("/metrics").text
+    assert [r.status_code for r in responses] == [200] * len(recs)
+    assert [r.json()["value"] for r in responses] == expected
+    assert [r.json()["id"] for r in responses] == [str(i) for i in range(len(recs))]
+    sizes = pred.stats.batch_size
+    assert sizes.count >= 1
+    assert sizes.sum == len(recs) + 1
+    assert sizes.sum > sizes.count
+    assert "prodml_serving_batch_size_count" in text
+    assert "prodml_serving_batch_wait_seconds_sum" in text
+
+
+def post_bad(client: httpx.Client, rec: dict[str, Any]) -> httpx.Response:
+    return client.post("/v1/predict", json=rec)
+
+
+def test_background_server_errors() -> None:
+    with pytest.raises(ConfigError, match="not running"):
+        _ = BackgroundServer(object()).url
+
+
+def test_numpy_values_in_explanations_serialise(pipe: Any, lr: Any, data: pd.DataFrame) -> None:
+    class Exp:
+        def explain_record(self, record: Any) -> Any:
+            return {"values": np.arange(3.0), "base": np.float64(0.5)}
+
+    pred = Predictor(pipe, lr, schema=SCHEMA, explainer=Exp())
+    for lib in ("json", "orjson"):
+        with BackgroundServer(create_app(pred, json_library=lib)) as server:
+            r = httpx.post(
+                f"{server.url}/v1/predict?explain=true", json=jsonable(records(data.head(1))[0])
+            )
+        assert r.json()["explanation"] == {"values": [0.0, 1.0, 2.0], "base": 0.5}

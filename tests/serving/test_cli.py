@@ -1,0 +1,108 @@
+"""``prodml serve`` and ``prodml score`` as a user runs them, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from prodml.cli import main
+from prodml.registry import ModelRegistry
+
+from .conftest import make_data, records
+
+PRODML = [sys.executable, "-m", "prodml.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_then_stops_on_sigterm(tmp_path: Path, registry: ModelRegistry) -> None:
+    port = free_port()
+    cmd = [*PRODML, "serve", "churn@production", "--registry", str(tmp_path / "registry"),
+           "--port", str(port), "--watch-every", "0.2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        rec = {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in records(make_data(3))[0].items()
+        }
+        assert httpx.post(f"{url}/v1/predict", json=rec).json()["version"] == 1
+        registry.set_alias("churn", "production", 2)
+        deadline = time.monotonic() + 30
+        while httpx.post(f"{url}/v1/predict", json=rec).json()["version"] != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    # uvicorn drains, then re-raises the signal so supervisors see how the process ended.
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Traceback" not in err
+
+
+def test_score_command_and_one_line_errors(
+    tmp_path: Path, registry: ModelRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    df = make_data(900, seed=5).drop(columns=["y"]).assign(row_id=np.arange(900))
+    df.to_parquet(tmp_path / "in.parquet")
+    base = ["--registry", str(tmp_path / "registry")]
+    paths = [str(tmp_path / "in.parquet"), str(tmp_path / "out")]
+    options = ["--chunk-rows", "400", "--keep", "row_id", "--json"]
+    cmd = [*PRODML, "score", "churn@production", *paths, *base, *options]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    assert (report["rows"], report["parts_written"], report["version"]) == (900, 3, 1)
+    assert pq.read_table(tmp_path / "out").column_names == ["row_id", "prediction"]
+    bad = [
+        ["score", "churn@nope", str(tmp_path / "in.parquet"), str(tmp_path / "o"), *base],
+        ["score", "churn@1", str(tmp_path / "none.parquet"), str(tmp_path / "o"), *base],
+        [
+            "score",
+            "churn@1",
+            str(tmp_path / "in.parquet"),
+            str(tmp_path / "o"),
+            "--chunk-rows",
+            "0",
+            *base,
+        ],
+        ["serve", "churn@1", "--registry", str(tmp_path / "no-registry")],
+        ["serve", "churn@1", "--db", "sqlite://"],
+        ["serve", "churn@1"],
+    ]
+    for args in bad:
+        capsys.readouterr()
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: "), err
+        assert err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("command", ["serve", "score"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--registry" in capsys.readouterr().out
