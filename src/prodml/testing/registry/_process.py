@@ -144,16 +144,19 @@ def _alias_worker(
 
 
 def _gc_worker(db_url: str, artifacts_url: str, options: Mapping[str, Any], stop: str) -> int:
+    """Collect in a loop (``stop + ".started"`` once running) until ``stop`` exists."""
     reg = ModelRegistry(db_url, artifacts_url, storage_options=options)
     loops = 0
     try:
-        while not os.path.exists(stop):
+        Path(stop + ".started").touch()
+        while True:
             reg.gc(0, scan=True)
             reg.gc(0)
             loops += 1
+            if os.path.exists(stop):
+                return loops
     finally:
         reg.close()
-    return loops
 
 
 _POOLS: dict[int, Any] = {}
@@ -290,6 +293,11 @@ class ProcessConformance:
         stop = tmp_path / "stop"
         pool = _spawn_pool(8)
         collector = pool.apply_async(_gc_worker, (db, art, options, str(stop)))
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "stop.started").exists():  # the writers race a running gc
+            assert not collector.ready(), collector.get()
+            assert time.monotonic() < deadline, "the gc worker did not start"
+            time.sleep(0.01)
         try:
             results = pool.starmap(
                 _register_worker, [(db, art, options, "gcrace", 8)] * 3, chunksize=1
