@@ -27,6 +27,7 @@ EXPECTED: dict[str, set[str]] = {
         "RegistryError",
         "SchemaError",
         "SchemaProblem",
+        "StorageError",
     },
     "prodml.schema": {"Column", "LogicalType", "Schema"},
     "prodml.fingerprint": {
@@ -290,6 +291,7 @@ EXPECTED: dict[str, set[str]] = {
         "LocalArtifactStore",
         "MemoryArtifactStore",
         "S3ArtifactStore",
+        "UnsafeEntry",
     },
     "prodml.registry.backends.memory": {
         "MemoryMetadataStore",
@@ -298,6 +300,7 @@ EXPECTED: dict[str, set[str]] = {
         "ANY",
         "EventDraft",
         "MetadataStore",
+        "Pending",
         "VersionQuery",
     },
     "prodml.registry.backends.sql": {
