@@ -18,6 +18,7 @@ from prodml.errors import (
     RegistryError,
     SchemaError,
     SchemaProblem,
+    StorageError,
 )
 
 TREE = {
@@ -28,6 +29,7 @@ TREE = {
     NotFoundError: (RegistryError, KeyError),
     ConflictError: (RegistryError,),
     IntegrityError: (RegistryError,),
+    StorageError: (RegistryError,),
     DriftError: (ProdMLError,),
     PolicyError: (ProdMLError, ValueError),
     MissingExtraError: (ProdMLError, ImportError),
@@ -93,3 +95,11 @@ def test_errors_survive_pickling_for_multiprocessing() -> None:
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is ConfigError
     assert str(back) == "bad"
+
+
+def test_storage_error_names_path_and_errno() -> None:
+    import errno
+
+    err = StorageError("cannot write /srv/m: No space left", path="/srv/m", errno=errno.ENOSPC)
+    assert (err.path, err.errno, err.model_name) == ("/srv/m", errno.ENOSPC, None)
+    assert isinstance(err, RegistryError)

@@ -27,6 +27,7 @@ EXPECTED: dict[str, set[str]] = {
         "RegistryError",
         "SchemaError",
         "SchemaProblem",
+        "StorageError",
     },
     "prodml.schema": {"Column", "LogicalType", "Schema"},
     "prodml.fingerprint": {
@@ -290,6 +291,7 @@ EXPECTED: dict[str, set[str]] = {
         "LocalArtifactStore",
         "MemoryArtifactStore",
         "S3ArtifactStore",
+        "UnsafeEntry",
     },
     "prodml.registry.backends.memory": {
         "MemoryMetadataStore",
@@ -298,6 +300,7 @@ EXPECTED: dict[str, set[str]] = {
         "ANY",
         "EventDraft",
         "MetadataStore",
+        "Pending",
         "VersionQuery",
     },
     "prodml.registry.backends.sql": {
@@ -374,6 +377,7 @@ EXPECTED: dict[str, set[str]] = {
         "detect",
         "fit_detector",
         "fit_pipeline",
+        "group_metrics",
         "historical",
         "profile",
         "score",
@@ -401,6 +405,30 @@ EXPECTED: dict[str, set[str]] = {
         "schemas_and_tables",
         "split_table",
         "tables",
+    },
+    "prodml.fairness": {
+        "DEFAULT_METRICS",
+        "METRICS",
+        "FairnessGate",
+        "FairnessReport",
+        "Gap",
+        "GroupMetrics",
+        "demographic_parity_difference",
+        "demographic_parity_ratio",
+        "equalized_odds_difference",
+        "equalized_odds_ratio",
+    },
+    "prodml.fairness.stats": {
+        "CORRECTIONS",
+        "adjust_pvalues",
+        "auc_and_variance",
+        "newcombe_interval",
+        "normal_p_value",
+        "ratio_interval",
+        "sequence_halfwidth",
+        "two_proportion_test",
+        "wilson_interval",
+        "z_value",
     },
 }
 

@@ -12,7 +12,8 @@ against ``ValueError`` or ``KeyError`` keeps working::
     ├── RegistryError                                 model registry failures
     │   ├── NotFoundError     (KeyError)              no such model, version or alias
     │   ├── ConflictError                             concurrent or duplicate write
-    │   └── IntegrityError                            stored artifact does not match its hash
+    │   ├── IntegrityError                            stored artifact does not match its hash
+    │   └── StorageError                              the OS refused a read or write of the store
     ├── DriftError                                    a drift test cannot be run
     ├── PolicyError           (ValueError)            bad rollout or bandit input
     └── MissingExtraError     (ImportError)           an optional dependency is not installed
@@ -48,6 +49,7 @@ __all__ = [
     "RegistryError",
     "SchemaError",
     "SchemaProblem",
+    "StorageError",
 ]
 
 
@@ -181,6 +183,37 @@ class IntegrityError(RegistryError):
         version: int | str | None = None,
     ) -> None:
         self.path = path
+        super().__init__(message, model_name=model_name, version=version)
+
+
+class StorageError(RegistryError):
+    """The operating system refused a read or write of the registry's storage.
+
+    Disk full, a file size limit, a permission or read-only location, a path that is a
+    file where a directory was expected: the message names the path and the cause, and
+    the registry is left as it was before the operation.
+
+    Parameters
+    ----------
+    message
+        What failed, naming the path and the cause.
+    path
+        The path or key that could not be read or written.
+    errno
+        The OS error number (``errno.ENOSPC``...), when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        errno: int | None = None,
+        model_name: str | None = None,
+        version: int | str | None = None,
+    ) -> None:
+        self.path = path
+        self.errno = errno
         super().__init__(message, model_name=model_name, version=version)
 
 

@@ -9,7 +9,7 @@ PRODML_REQUIRE_SERVICES=1, which fails them (see .ci/services.sh).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -24,21 +24,34 @@ S3_BUCKET = "prodml-test"
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_schema() -> Iterator[Callable[[], str]]:
+    """Make fresh, empty PostgreSQL schemas (dropped after the test); returns their URLs."""
     import sqlalchemy as sa
 
     base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base else "?"
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        made.append(schema)
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}options=-csearch_path%3D{schema}"
+
     try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+        yield make
     finally:
         with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            for schema in made:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_schema: Callable[[], str]) -> str:
+    return postgres_schema()
 
 
 @pytest.fixture(scope="session")

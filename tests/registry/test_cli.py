@@ -32,9 +32,13 @@ def test_lists_models_with_latest_version_and_aliases(
     assert main(["registry", str(local), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows == [
-        {"model": "churn", "latest": 2, "aliases": "production->v1, staging->v2"},
-        {"model": "fraud", "latest": 1, "aliases": ""},
+        {"model": "churn", "latest": 2, "aliases": {"production": 1, "staging": 2}},
+        {"model": "fraud", "latest": 1, "aliases": {}},
     ]
+    assert main(["registry", str(local)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["churn", "2", "production->v1,", "staging->v2"]
+    assert lines[2].split() == ["fraud", "1"]
 
 
 def test_lists_a_models_versions_newest_first(
@@ -48,6 +52,37 @@ def test_lists_a_models_versions_newest_first(
     assert "auc=0.9" in lines[1]
     assert "production" in lines[2]
     assert "auc=0.8" in lines[2]
+
+
+def test_a_models_versions_as_json(local: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["registry", str(local), "churn", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["version"], r["aliases"], r["metrics"], r["tags"]) for r in rows] == [
+        (2, ["staging"], {"auc": 0.9}, {}),
+        (1, ["production"], {"auc": 0.8}, {}),
+    ]
+
+
+def test_listing_changes_nothing(local: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = {p: p.stat().st_mtime_ns for p in local.rglob("*") if p.is_file()}
+    assert main(["registry", str(local), "churn"]) == 0
+    after = {p: p.stat().st_mtime_ns for p in local.rglob("*") if p.is_file()}
+    assert {p: t for p, t in after.items() if not p.name.endswith(("-wal", "-shm"))} == {
+        p: t for p, t in before.items() if not p.name.endswith(("-wal", "-shm"))
+    }
+
+
+def test_a_database_that_does_not_exist_is_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "nothing-here.db"
+    assert main(["registry", "--db", f"sqlite:///{db}", "--artifacts", tmp_path.as_uri()]) == 2
+    assert "no registry database at" in capsys.readouterr().err
+    assert not db.exists()
+    db.touch()  # a zero-length file is not a registry either
+    assert main(["registry", "--db", f"sqlite:///{db}", "--artifacts", tmp_path.as_uri()]) == 2
+    assert "no registry" in capsys.readouterr().err
+    assert db.stat().st_size == 0
 
 
 def test_any_backend_by_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,11 @@ class TestSQLiteLocalProcesses(ProcessConformance):
     def registry_urls(self, tmp_path: Path) -> tuple[str, str, dict[str, Any]]:
         return f"sqlite:///{tmp_path}/registry.db", f"file://{tmp_path}/artifacts", {}
 
+    @pytest.fixture
+    def empty_db_url(self, tmp_path: Path) -> str:
+        (tmp_path / "zero-length.db").touch()
+        return f"sqlite:///{tmp_path}/zero-length.db"
+
 
 class TestPostgresS3Processes(ProcessConformance):
     @pytest.fixture
@@ -68,3 +74,7 @@ class TestPostgresS3Processes(ProcessConformance):
         self, postgres_url: str, s3_url: str, s3_options: dict[str, Any]
     ) -> tuple[str, str, dict[str, Any]]:
         return postgres_url, s3_url, s3_options
+
+    @pytest.fixture
+    def empty_db_url(self, postgres_schema: Callable[[], str]) -> str:
+        return postgres_schema()

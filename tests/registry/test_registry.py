@@ -178,13 +178,16 @@ def test_unsupported_model_type(reg: ModelRegistry) -> None:
 
 def test_failed_commit_removes_uploaded_files() -> None:
     class Refusing(MemoryMetadataStore):
-        def _insert_version(self, draft: ModelVersion, actor: str) -> ModelVersion:
+        def _insert_version(
+            self, draft: ModelVersion, actor: str, *, leased: bool = False
+        ) -> ModelVersion:
             raise ConflictError("simulated", model_name=draft.name)
 
     reg = ModelRegistry(Refusing(), f"memory://{uuid.uuid4().hex}")
     with pytest.raises(ConflictError):
         reg.register("m", _schema("x"))
     assert reg.artifacts.list_keys() == []
+    assert reg.metadata.pending() == []  # the lease was released with the files
 
 
 # ------------------------------------------------------------------ flavours and safety
@@ -329,14 +332,14 @@ def test_promote_not_worse_and_missing_metric(reg: ModelRegistry) -> None:
     reg.register("m", _schema("x"), metrics={"loss": 0.3})
     reg.register("m", _schema("x"), metrics={"loss": 0.4})
     reg.register("m", _schema("x"))
-    reg.promote("m", 1, "prod")
+    reg.promote("m", "prod", 1)
     gate = NotWorseThanCurrent("loss", higher_is_better=False)
     with pytest.raises(PromotionError, match=r"worse than 0\.3") as info:
-        reg.promote("m", 2, "prod", checks=[gate])
+        reg.promote("m", "prod", 2, checks=[gate])
     assert info.value.alias == "prod"
     assert info.value.model_name == "m"
     with pytest.raises(PromotionError, match="not recorded"):
-        reg.promote("m", 3, "prod", checks=[gate, MetricThreshold("loss", max=1.0)])
+        reg.promote("m", "prod", 3, checks=[gate, MetricThreshold("loss", max=1.0)])
     with pytest.raises(ConfigError):
         MetricThreshold("loss")
     assert reg.get("m@prod").version == 1
@@ -347,8 +350,8 @@ def test_signature_gate_requires_signature(reg: ModelRegistry) -> None:
     reg.register("m", _schema("x"))
     reg.set_alias("m", "prod", 1)
     with pytest.raises(PromotionError, match="no signature"):
-        reg.promote("m", 2, "prod", checks=[SignatureCompatible()])
-    assert reg.promote("m", 2, "prod", checks=[SignatureCompatible(require=False)]).version == 2
+        reg.promote("m", "prod", 2, checks=[SignatureCompatible()])
+    assert reg.promote("m", "prod", 2, checks=[SignatureCompatible(require=False)]).version == 2
 
 
 # ------------------------------------------------------------------ backends table

@@ -340,7 +340,7 @@ def _rollout_step(
     first = result.rollouts["v2 vs v1"] = _canary(v1_pair, (pipe2, model2), live)
     step(f"  {first[-1].action}: {first[-1].reason}")
     if first[-1].action == "promote":
-        registry.promote(MODEL, v2.version, "production", checks=[SignatureCompatible()])
+        registry.promote(MODEL, "production", v2.version, checks=[SignatureCompatible()])
 
     step("canary 2: a candidate trained on shuffled labels against production v2")
     shuffled = fresh.copy()
@@ -358,7 +358,7 @@ def _rollout_step(
     second = result.rollouts["v3 vs v2"] = _canary((pipe2, model2), (pipe3, model3), live)
     step(f"  {second[-1].action}: {second[-1].reason}")
     try:
-        registry.promote(MODEL, v3.version, "production", checks=[NotWorseThanCurrent("accuracy")])
+        registry.promote(MODEL, "production", v3.version, checks=[NotWorseThanCurrent("accuracy")])
         gate = "accepted"
     except PromotionError as err:
         gate = f"refused: {err}"
@@ -378,7 +378,7 @@ def _rollout_step(
             "version": e.version,
             "alias": e.alias,
         }
-        for e in registry.history(MODEL)
+        for e in reversed(registry.history(MODEL).items)  # oldest first
     ]
     return fit_seconds
 

@@ -48,6 +48,7 @@ from prodml.drift import DriftDetector, DriftReport, Profile
 from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
+from prodml.integrations._dask_fairness import group_metrics
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
 from prodml.schema import Schema
@@ -56,6 +57,7 @@ __all__ = [
     "detect",
     "fit_detector",
     "fit_pipeline",
+    "group_metrics",
     "historical",
     "profile",
     "score",

@@ -119,6 +119,9 @@ def check_rules(mon: ModelMonitor) -> None:
         if rule.name in names:
             raise ConfigError(f"Two alert rules are named {rule.name!r}.", parameter="rules")
         names.add(rule.name)
+        groups = mon._groups
+        if isinstance(rule, AlertRule) and groups is not None and groups.accepts(rule.metric):
+            continue
         if isinstance(rule, AlertRule) and rule.metric not in known:
             raise ConfigError(
                 f"Alert rule {rule.name!r} watches unknown metric {rule.metric!r} for a "
@@ -150,4 +153,5 @@ _CONSTRAINTS: dict[str, list[Constraint]] = {
     "evaluate_every_s": [Interval(float, 0, None), NONE],
     "drift_window": [Interval(int, 2, None)],
     "concept_window_s": [Interval(float, 0, None, "neither")],
+    "group_window": [TypeOf(Window, "a CountWindow or TimeWindow"), NONE],
 }

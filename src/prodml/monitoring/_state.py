@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prodml.errors import ConfigError
+from prodml.monitoring import _groups
 from prodml.monitoring._drift import DriftSummary
 from prodml.monitoring.alerts import RuleState, rule_from_dict
 from prodml.monitoring.sinks import Sink
@@ -108,6 +109,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "drift_window": mon.drift_window,
         "concept_window_s": mon.concept_window_s,
         "drift_detector": _detector_settings(mon._drift_fitted),
+        "group_by": None if mon._groups is None else mon._groups.config(),
     }
     rows = mon._drift_rows
     state = {
@@ -124,6 +126,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "concept_alarms": list(mon._concept_alarms),
         "next_eval": _nan_none(mon._next_eval),
         "last_eval": mon._last_eval,
+        "groups": None if mon._groups is None else mon._groups.to_dict(),
     }
     return {
         "format_version": FORMAT_VERSION,
@@ -189,6 +192,7 @@ def _load(
     saved_drift = kwargs.pop("drift_detector", None)
     if runtime["reference"] is not None and runtime["drift_detector"] is None:
         runtime = {**runtime, "drift_detector": _detector_from_settings(saved_drift)}
+    _groups.load_config(kwargs)
     kwargs["window"] = window_from_dict(state["window"])
     kwargs["rules"] = [rule_from_dict(r) for r in config["rules"]]
     mon = cls(
@@ -215,4 +219,6 @@ def _load(
     if state["next_eval"] is not None:
         mon._next_eval = float(state["next_eval"])
     mon._last_eval = state["last_eval"]
+    if mon._groups is not None and state.get("groups") is not None:
+        mon._groups.load(state["groups"])
     return mon

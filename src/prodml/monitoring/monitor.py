@@ -40,7 +40,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from prodml.errors import ProdMLError, SchemaError
-from prodml.monitoring import _config, _drift, _values
+from prodml.monitoring import _config, _drift, _groups, _values
 from prodml.monitoring._slo import SLOCounter
 from prodml.monitoring._stats import SlotStats
 from prodml.monitoring.alerts import AlertEvent, AlertRule, BurnRateRule, RuleState
@@ -120,6 +120,19 @@ class ModelMonitor:
         ``concept_window_s``.
     concept_window_s
         Seconds over which detector alarms are counted.
+    group_by
+        Sensitive features to watch per group (binary monitors): a list of names, or a
+        :class:`prodml.fairness.GroupMetrics` whose settings (metrics, policies,
+        ``alpha``, ``min_count``...) to use. Each prediction's values come from
+        ``log_prediction(..., groups=...)`` or, when not given, from its ``features``.
+        Per-group values (``tpr[sex=F]``) and gaps (``tpr_difference``,
+        ``tpr_difference_lower``, ``selection_rate_ratio``...) join :meth:`metrics`;
+        see :mod:`prodml.monitoring._groups`. A list uses ``missing="group"``,
+        ``max_groups=100`` and ``alpha=1e-4`` (each evaluation is one more look at the
+        window; ``docs/fairness.md`` shows the false alert rate and the delay).
+    group_window
+        Window of labelled predictions the group metrics are computed on; default: the
+        same kind and size as ``window``. Groups split the data, so it is often larger.
     """
 
     def __init__(
@@ -144,6 +157,8 @@ class ModelMonitor:
         drift_window: int = 1000,
         concept_detector: Any = None,
         concept_window_s: float = 3600.0,
+        group_by: Sequence[str] | Any = None,
+        group_window: Window | None = None,
     ) -> None:
         _config.check_config(locals())
         self.model = model
@@ -163,6 +178,16 @@ class ModelMonitor:
         self.drift_window = drift_window
         self.concept_detector = concept_detector
         self.concept_window_s = float(concept_window_s)
+        self.group_by = group_by
+        self.group_window = group_window
+        self._groups = _groups.build(
+            group_by,
+            group_window=group_window,
+            window=self.window,
+            task=task,
+            threshold=self.threshold,
+            max_pending=max_pending,
+        )
         _config.check_rules(self)
 
         # An OrderedDict, not a dict: evicting the oldest entry is O(1) (a dict's first key
@@ -221,6 +246,7 @@ class ModelMonitor:
         *,
         latency_s: float | None = None,
         timestamp: float | None = None,
+        groups: Mapping[str, Any] | None = None,
     ) -> None:
         """Record one prediction; its label may come later through :meth:`log_label`.
 
@@ -236,11 +262,15 @@ class ModelMonitor:
             Time the model took, in seconds.
         timestamp
             Event time in clock seconds; defaults to ``clock()``.
+        groups
+            The sensitive values of the person the prediction is about, by name, for a
+            monitor with ``group_by``; defaults to reading them from ``features``.
 
         Raises
         ------
         SchemaError
-            When ``output`` or ``latency_s`` is not what the task expects.
+            When ``output`` or ``latency_s`` is not what the task expects, or a sensitive
+            value is missing (``missing="error"``) or not valid.
         """
         with self._lock:
             t = self.clock() if timestamp is None else timestamp
@@ -256,6 +286,8 @@ class ModelMonitor:
                 ok = False
             if not ok:
                 raise _config.bad_input(self.task, prediction_id, t, output)
+            if self._groups is not None:
+                self._groups.predict(prediction_id, features if groups is None else groups)
             if seen:
                 self._counters["duplicate_predictions_total"] += 1
                 del pending[prediction_id]
@@ -330,6 +362,8 @@ class ModelMonitor:
             del self._pending[prediction_id]
             output = entry[1]
             self.window.add(t, label, output)
+            if self._groups is not None:
+                self._groups.label(prediction_id, t, label, output)
             self._counters["labels_total"] += 1
             if self.task == "binary":
                 err = float((output >= self.threshold) != (label == 1))
@@ -357,6 +391,8 @@ class ModelMonitor:
         if now >= self._stats.slot_end:
             self._stats.rotate(now)
         self.window.expire(now)
+        if self._groups is not None:
+            self._groups.expire(now)
         if self.pending_ttl_s is not None:
             cutoff = now - self.pending_ttl_s
             pending = self._pending
@@ -393,6 +429,8 @@ class ModelMonitor:
         values["pending"] = float(len(self._pending))
         if self.reference is not None:
             values.update(self._drift_summary.values())
+        if self._groups is not None:
+            values.update(self._groups.values())
         if self.concept_detector is not None:
             cutoff = now - self.concept_window_s
             values["concept_drift_events"] = float(
@@ -420,7 +458,11 @@ class ModelMonitor:
                 state = self._states[rule.name]
                 if isinstance(rule, AlertRule):
                     value = values.get(rule.metric, math.nan)
-                    traffic = values[_values.traffic_metric(rule.metric)]
+                    traffic = values[
+                        _groups.TRAFFIC
+                        if self._groups is not None and self._groups.accepts(rule.metric)
+                        else _values.traffic_metric(rule.metric)
+                    ]
                     change = state.step(rule, value, traffic=traffic, now=now)
                     severity = rule.severity
                     what = f"{rule.metric}={value:.6g} ({rule.op} {rule.fire:g} fires)"

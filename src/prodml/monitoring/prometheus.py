@@ -26,9 +26,17 @@ name                                        type        labels
 ``prodml_drift_column_drifted``             gauge       model, column
 ``prodml_alert_firing``                     gauge       model, alertname, severity
 ``prodml_label_overflow_values``            gauge       label
+``prodml_fairness_group_ratio``             gauge       model, metric, group
+``prodml_fairness_group_records``           gauge       model, group
+``prodml_fairness_gap_ratio``               gauge       model, metric, gap
+``prodml_fairness_flagged_pairs``           gauge       model, metric
 =========================================== =========== =====================================
 
-Bounded cardinality: each label (``model``, ``column``, ``alertname``) takes at most
+The fairness families come from a monitor with ``group_by`` (:mod:`prodml.monitoring._groups`):
+each group's value of each metric (``group="sex=F"``), and each metric's gaps
+(``gap`` is ``difference``, ``difference_lower``, ``ratio`` or ``ratio_upper``).
+
+Bounded cardinality: each label (``model``, ``column``, ``alertname``, ``group``) takes at most
 ``max_label_values`` distinct values over the sink's life; later values are exported as
 ``overflow_value`` (series colliding there are summed for counters and histograms, last
 write wins for gauges) and counted in ``prodml_label_overflow_values``.
@@ -55,6 +63,7 @@ from typing import Any
 from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import ConfigError
+from prodml.monitoring import _groups
 from prodml.monitoring.alerts import AlertEvent
 from prodml.monitoring.histogram import Histogram
 from prodml.monitoring.sinks import MetricsSnapshot, Sink
@@ -97,6 +106,12 @@ _EXTRA_GAUGES = [
     ("prodml_alert_firing", "1 while the alert is firing."),
     ("prodml_label_overflow_values", "Distinct label values exported as the overflow value."),
 ]
+_FAIRNESS = {
+    "group": ("prodml_fairness_group_ratio", "A group's value of a metric, over the group window."),
+    "records": ("prodml_fairness_group_records", "Records of a group in the group window."),
+    "gap": ("prodml_fairness_gap_ratio", "Gap of a metric between groups, group window."),
+    "flagged": ("prodml_fairness_flagged_pairs", "Pairs of groups with a flagged gap."),
+}
 _QUANTILES = {"latency_p50": "0.5", "latency_p95": "0.95", "latency_p99": "0.99"}
 _HISTOGRAMS = {
     "latency_seconds": ("prodml_prediction_latency_seconds", "Model latency in seconds."),
@@ -183,6 +198,22 @@ class PrometheusSink(Sink):
         self._overflowed.setdefault(name, set()).add(value)
         return self.overflow_value
 
+    def _set_fairness(
+        self, acc: _Accumulator, model: str, fair: tuple[str, str, str], value: float
+    ) -> None:
+        kind, metric, group = fair
+        if kind == "group" and metric == "count":
+            acc.set(
+                _FAIRNESS["records"], ("model", "group"), (model, self.label("group", group)), value
+            )
+        elif kind == "group":
+            labels = (model, metric, self.label("group", group))
+            acc.set(_FAIRNESS["group"], ("model", "metric", "group"), labels, value)
+        elif kind == "flagged":
+            acc.set(_FAIRNESS["flagged"], ("model", "metric"), (model, metric), value)
+        else:
+            acc.set(_FAIRNESS["gap"], ("model", "metric", "gap"), (model, metric, kind), value)
+
     def collect_families(self) -> list[Any]:
         """The metric families of the current snapshots (what a scrape returns)."""
         from prometheus_client.core import (  # noqa: PLC0415 - optional extra, lazy
@@ -209,6 +240,8 @@ class PrometheusSink(Sink):
                         acc.set(
                             _EXTRA_GAUGES[0], ("model", "quantile"), (model, _QUANTILES[key]), value
                         )
+                    elif (fair := _groups.series(key)) is not None:
+                        self._set_fairness(acc, model, fair, value)
                 for key, hist in snap.histograms.items():
                     if key in _HISTOGRAMS:
                         acc.add_histogram(_HISTOGRAMS[key], model, hist)
@@ -309,7 +342,7 @@ class _Collector:
 
         for name, doc in _COUNTERS.values():
             yield CounterMetricFamily(name, doc)
-        for name, doc in [*_GAUGES.values(), *_EXTRA_GAUGES]:
+        for name, doc in [*_GAUGES.values(), *_EXTRA_GAUGES, *_FAIRNESS.values()]:
             yield GaugeMetricFamily(name, doc)
         for name, doc in _HISTOGRAMS.values():
             yield HistogramMetricFamily(name, doc)

@@ -3,6 +3,10 @@
 ``prodml registry PATH`` opens a local registry (``ModelRegistry.local(PATH)``);
 ``--db URL --artifacts URL`` opens any other. Without a model name it lists every model
 with its newest version and aliases; with one, that model's versions, newest first.
+The registry is opened read-only: listing never creates or changes anything, so a
+database that does not exist is an error, not a new empty registry. Credentials in the
+URLs never appear in the output. ``--json`` prints a list of objects (aliases, metrics and
+tags as JSON objects).
 Exit codes: 0 listed, 2 an error (no such registry or model), as for every command.
 """
 
@@ -34,18 +38,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.set_defaults(func=run)
 
 
-def open_registry(path: str | None, db: str | None, artifacts: str | None) -> Any:
-    """The registry a command names: ``--db URL --artifacts URL``, else a local folder."""
+def open_registry(
+    path: str | None, db: str | None, artifacts: str | None, *, read_only: bool = True
+) -> Any:
+    """The registry a command names: ``--db URL --artifacts URL``, else a local folder.
+
+    Read-only by default: a command that only reads never creates or changes a registry,
+    so a database that does not exist is an error, not a new empty registry.
+    """
     from prodml.registry import ModelRegistry  # noqa: PLC0415 - keep `prodml --help` fast
 
     if db:
         if not artifacts:
             raise ConfigError("--db needs --artifacts too", parameter="artifacts")
-        return ModelRegistry(db, artifacts)
+        return ModelRegistry(db, artifacts, read_only=read_only)
     if path:
-        if not (Path(path) / "registry.db").exists():
+        if not (Path(path) / "registry.db").is_file():
             raise ConfigError(f"no registry at {path} (expected {path}/registry.db)")
-        return ModelRegistry.local(path)
+        return ModelRegistry.local(path, read_only=read_only)
     raise ConfigError("give a registry folder, or --db URL --artifacts URL")
 
 
@@ -59,23 +69,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
-        print(_table(rows))
+        print(_table([{k: _cell(v) for k, v in row.items()} for row in rows]))
     return 0
 
 
 def _models(registry: Any) -> list[dict[str, Any]]:
-    rows = []
-    for name in registry.models():
-        newest = registry.get(name, "latest")
-        aliases = registry.aliases(name)
-        rows.append(
-            {
-                "model": name,
-                "latest": newest.version,
-                "aliases": ", ".join(f"{a}->v{v}" for a, v in sorted(aliases.items())),
-            }
-        )
-    return rows
+    return [
+        {
+            "model": name,
+            "latest": registry.get(name, "latest").version,
+            "aliases": dict(sorted(registry.aliases(name).items())),
+        }
+        for name in registry.models()
+    ]
 
 
 def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
@@ -91,10 +97,10 @@ def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
             {
                 "version": mv.version,
                 "status": mv.status,
-                "aliases": ", ".join(sorted(by_version.get(mv.version, []))),
+                "aliases": sorted(by_version.get(mv.version, [])),
                 "created": mv.created_at.isoformat(timespec="seconds"),
-                "metrics": ", ".join(f"{k}={v:g}" for k, v in sorted(mv.metrics.items())),
-                "tags": ", ".join(f"{k}={v}" for k, v in sorted(mv.tags.items())),
+                "metrics": dict(sorted(mv.metrics.items())),
+                "tags": dict(sorted(mv.tags.items())),
             }
             for mv in page
         )
@@ -103,11 +109,25 @@ def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
             return rows
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
+def _cell(value: Any) -> str:
+    """A JSON row value as a table cell: ``a->v1, b->v2``, ``auc=0.9``, ``x, y``."""
+    if isinstance(value, dict):
+        arrow = all(isinstance(v, int) and not isinstance(v, bool) for v in value.values())
+        if arrow and value:
+            return ", ".join(f"{k}->v{v}" for k, v in value.items())
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _table(rows: list[dict[str, str]]) -> str:
     if not rows:
         return "(empty)"
     keys = list(rows[0])
-    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in keys}
     lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
-    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys) for r in rows]
+    lines += ["  ".join(r[k].ljust(widths[k]) for k in keys) for r in rows]
     return "\n".join(line.rstrip() for line in lines)

@@ -5,25 +5,34 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import tempfile
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from prodml.errors import ConfigError, ConflictError, NotFoundError
-from prodml.fingerprint import canonical_json
-from prodml.registry._validate import check_fields, parse_ref
+from prodml.errors import (
+    ConfigError,
+    IntegrityError,
+    NotFoundError,
+    ProdMLError,
+    RegistryError,
+    StorageError,
+)
+from prodml.registry import _gc, _manifest
+from prodml.registry._aliases import AliasMoves
+from prodml.registry._gc import GCReport
+from prodml.registry._paths import check_version_number
+from prodml.registry._validate import check_fields, parse_ref, save_model, seconds
 from prodml.registry.backends import artifact_store_for, metadata_store_for
-from prodml.registry.backends.artifacts import ArtifactStore, hash_tree, key_age, new_key
-from prodml.registry.backends.metadata import MetadataStore
-from prodml.registry.checks import Check, PromotionError
+from prodml.registry.backends._artifact_base import ArtifactStore, new_key
+from prodml.registry.backends.metadata import EventDraft, MetadataStore
 from prodml.registry.entities import (
     AuditEvent,
     Lineage,
     ModelVersion,
     Page,
+    Status,
     check_alias,
     check_name,
 )
@@ -35,21 +44,7 @@ __all__ = ["GCReport", "ModelRegistry"]
 ACTOR_ENV = "PRODML_ACTOR"
 
 
-@dataclass(frozen=True)
-class GCReport:
-    """What :meth:`ModelRegistry.gc` removed (or would remove, with ``dry_run``)."""
-
-    deleted_versions: list[str] = field(default_factory=list)
-    orphans: list[str] = field(default_factory=list)
-    kept_recent: list[str] = field(default_factory=list)
-
-    @property
-    def removed(self) -> list[str]:
-        """Every artifact key removed."""
-        return sorted(self.deleted_versions + self.orphans)
-
-
-class ModelRegistry:
+class ModelRegistry(AliasMoves):
     """Versioned models with aliases, lineage, an audit log and verified artifacts.
 
     Parameters
@@ -64,6 +59,17 @@ class ModelRegistry:
         Passed to fsspec for the artifact store (credentials, ``endpoint_url``).
     actor
         Who is acting, for the audit log. Default: ``$PRODML_ACTOR``, else the login name.
+    read_only
+        Open without writing anything; every write raises :class:`RegistryError`. A
+        SQLite registry on a location this process cannot write opens read-only anyway.
+    lock_timeout
+        Total seconds an operation may wait for the database lock before a
+        :class:`RegistryError` saying it is locked (for a store opened from a URL; a
+        store object keeps its own).
+    lease_ttl
+        How long a registration may take (seconds or a timedelta) before gc may reclaim
+        its files; the lease is renewed before the upload when the flavour's save took
+        more than half of it.
 
     Examples
     --------
@@ -79,7 +85,7 @@ class ModelRegistry:
     >>> reg.load("churn@production") == schema
     True
     >>> [e.action for e in reg.history("churn")]
-    ['register', 'set_alias']
+    ['set_alias', 'register']
     >>> reg.close()
     """
 
@@ -90,20 +96,59 @@ class ModelRegistry:
         *,
         storage_options: Mapping[str, Any] | None = None,
         actor: str | None = None,
+        read_only: bool = False,
+        lock_timeout: float = 30.0,
+        lease_ttl: float | timedelta = timedelta(hours=24),
     ) -> None:
-        self.metadata = db_url if isinstance(db_url, MetadataStore) else metadata_store_for(db_url)
+        self._lease_ttl = seconds(lease_ttl, "lease_ttl", positive=True)
+        seconds(lock_timeout, "lock_timeout", positive=True)
         self.artifacts = (
             artifacts_url
             if isinstance(artifacts_url, ArtifactStore)
-            else artifact_store_for(artifacts_url, **dict(storage_options or {}))
+            else artifact_store_for(
+                artifacts_url, read_only=read_only, **dict(storage_options or {})
+            )
         )
+        self.metadata = (
+            db_url
+            if isinstance(db_url, MetadataStore)
+            else metadata_store_for(
+                db_url, lock_timeout=lock_timeout, read_only=read_only, create=False
+            )
+        )
+        try:
+            if not self.metadata.initialised:
+                self._initialise()
+        except BaseException:
+            self.metadata.close()
+            raise
+        self.read_only = read_only or self.metadata.read_only or self.artifacts.read_only
         self._actor = actor
+
+    def _initialise(self) -> None:
+        if self.artifacts.has_keys():
+            raise RegistryError(
+                f"the metadata store {self.metadata.url} holds no registry (it is missing, "
+                f"empty or zero-length) but the artifact store {self.artifacts.url} holds "
+                "model files: opened as an empty registry, every model would look "
+                "unregistered and gc would delete them. Restore the database from a backup "
+                "or point at the right one; nothing was changed"
+            )
+        self.metadata.initialise()
 
     @classmethod
     def local(cls, path: str | os.PathLike[str], **kwargs: Any) -> ModelRegistry:
         """SQLite metadata (``path/registry.db``) and artifacts in ``path/artifacts``."""
         root = Path(path).expanduser().resolve()
-        root.mkdir(parents=True, exist_ok=True)
+        if not kwargs.get("read_only", False):
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StorageError(
+                    f"cannot create the registry directory {root}: {err.strerror}",
+                    path=str(root),
+                    errno=err.errno,
+                ) from err
         return cls(f"sqlite:///{root / 'registry.db'}", f"file://{root / 'artifacts'}", **kwargs)
 
     @property
@@ -129,6 +174,10 @@ class ModelRegistry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        mode = ", read_only=True" if self.read_only else ""
+        return f"ModelRegistry({self.metadata.url!r}, {self.artifacts.url!r}{mode})"
+
     # ---------------------------------------------------------------- register
 
     def register(
@@ -142,50 +191,78 @@ class ModelRegistry:
         metrics: Mapping[str, float] | None = None,
         lineage: Lineage | Mapping[str, Any] | None = None,
         flavour: str | None = None,
+        follow_symlinks: bool = False,
     ) -> ModelVersion:
         """Store ``model`` as the next version of ``name``.
 
-        Files are written to a fresh artifact key first and hashed; the metadata row is
-        committed last, so a failure or a crash leaves no visible version (only an orphan
-        key that :meth:`gc` removes after its grace period).
+        The registration leases a fresh artifact key, lets the flavour write into a
+        staging directory, hashes every file into the version's manifest, moves or
+        uploads the files, and commits the metadata row last (consuming the lease). A
+        failure or a crash leaves no visible version; its files are removed at once, or
+        by :meth:`gc` once the lease expires.
+
+        ``follow_symlinks=True`` lets a registered directory hold symbolic links: a copy
+        of what each points at is stored (and hashed) instead. By default they are
+        refused.
 
         Raises
         ------
         ConfigError
-            For an invalid name, tags, metrics, signature or lineage, or a model no flavour
-            handles.
+            For an invalid name, tags, metrics, signature or lineage, a model no flavour
+            handles, or files a flavour must not write (links, unsafe names).
+        StorageError
+            When the OS refuses a write (disk full, file size limit, permissions).
         """
+        self._check_writable()
         check_name(name)
         draft_fields = check_fields(tags, description, signature, metrics, lineage)
         parent = draft_fields["lineage"].parent_version
         if parent is not None:
-            self.metadata.get_version(name, parent)
+            self.metadata.get_version(name, check_version_number(parent, "parent_version"))
         fl = get_flavour(flavour) if flavour is not None else flavour_for(model)
-        key = new_key(name)
-        with tempfile.TemporaryDirectory(prefix="prodml-save-") as tmp:
-            meta = fl.save(model, Path(tmp))
-            canonical_json(meta)
-            files = hash_tree(Path(tmp))
-            if not files:
-                raise ConfigError(f"flavour {fl.name!r} wrote no files for {name!r}")
-            self.artifacts.put(Path(tmp), key)
         actor = self.actor
-        draft = ModelVersion(
-            name=name,
-            version=0,
-            flavour=fl.name,
-            flavour_meta=meta,
-            artifact_key=key,
-            files=files,
-            created_at=datetime.now(timezone.utc),
-            created_by=actor,
-            **draft_fields,
-        )
+        key = new_key(name)
+        leased_at = time.time()
+        self.metadata.lease(key, name, leased_at + self._lease_ttl)
         try:
-            return self.metadata.create_version(draft, actor)
+            with self.artifacts.stage(key) as staging:
+                meta = save_model(fl, model, staging, follow_symlinks)
+                files = _manifest.build(staging)
+                if not files:
+                    raise ConfigError(f"flavour {fl.name!r} wrote no files for {name!r}")
+                draft = ModelVersion(
+                    name=name,
+                    version=1,
+                    flavour=fl.name,
+                    flavour_meta=meta,
+                    artifact_key=key,
+                    files=files,
+                    created_at=datetime.now(timezone.utc),
+                    created_by=actor,
+                    **draft_fields,
+                )
+                try:
+                    _manifest.check(draft)
+                except IntegrityError as err:
+                    raise ConfigError(
+                        f"flavour {fl.name!r} returned unusable metadata: {err}"
+                    ) from None
+                if time.time() - leased_at > self._lease_ttl / 2:  # a slow save: renew
+                    self.metadata.lease(key, name, time.time() + self._lease_ttl)
+                self.artifacts.put(staging, key)
+            return self.metadata.create_version(draft, actor, leased=True)
         except BaseException:
-            self.artifacts.delete(key)
+            self._abandon(key)
             raise
+
+    def _abandon(self, key: str) -> None:
+        """Remove a failed registration's files if its lease proves it never committed."""
+        try:
+            if self.metadata.revoke(key):
+                self.artifacts.delete(key)
+                self.metadata.forget(key)
+        except (ProdMLError, OSError):  # the store is failing too: gc collects it later
+            pass
 
     # ---------------------------------------------------------------- read
 
@@ -198,12 +275,14 @@ class ModelRegistry:
         ------
         NotFoundError
             When the model, version or alias does not exist.
+        ConfigError
+            When the reference is malformed (``"m@³"``, a number beyond 2**31 - 1).
         """
         name, selector = parse_ref(ref, version)
         return self.metadata.resolve(name, selector)
 
     def load(self, ref: str, version: int | str | None = None, *, trusted: Trust = False) -> Any:
-        """Load a model after checking every artifact file against its sha256.
+        """Load a model after checking its manifest and every file against its sha256.
 
         ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
         names to trust.
@@ -211,25 +290,36 @@ class ModelRegistry:
         Raises
         ------
         IntegrityError
-            When a file is missing, was changed, or a file was added.
+            When the version's metadata is unsafe (a path leaving its key, a link), or a
+            file is missing, was changed, or a file was added.
         RegistryError
             When loading would need ``trusted`` and it was not given.
         """
-        mv = self.get(ref, version)
+        mv = self._checked(self.get(ref, version))
         path, temporary = self.artifacts.fetch(
             mv.artifact_key, mv.files, model_name=mv.name, version=mv.version
         )
         try:
             return get_flavour(mv.flavour).load(path, dict(mv.flavour_meta), trusted=trusted)
+        except OSError as err:
+            raise StorageError(
+                f"cannot load {mv.ref}: {err.strerror or err} ({getattr(err, 'filename', '')})",
+                path=str(getattr(err, "filename", "")),
+                errno=err.errno,
+            ) from err
         finally:
             if temporary:
                 shutil.rmtree(path, ignore_errors=True)
 
     def verify(self, ref: str, version: int | str | None = None) -> ModelVersion:
-        """Check a version's files against their hashes without loading it."""
-        mv = self.get(ref, version)
+        """Check a version's manifest and files against their hashes without loading it."""
+        mv = self._checked(self.get(ref, version))
         self.artifacts.verify(mv.artifact_key, mv.files, model_name=mv.name, version=mv.version)
         return mv
+
+    def _checked(self, mv: ModelVersion) -> ModelVersion:
+        """The one gate every version passes before its files are touched."""
+        return _manifest.check(mv)
 
     def search(
         self,
@@ -242,14 +332,22 @@ class ModelRegistry:
         page_size: int = 50,
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        """A page of versions matching every filter, by name then newest first."""
+        """A page of versions matching every filter, by name then newest first.
+
+        Pass ``page.next_token`` back as ``page_token`` for the next page (keyset
+        paging: each page costs the same, however deep).
+        """
         if name is not None:
             check_name(name)
+        filters = check_fields(tags, "", None, None, None)["tags"]
+        bounds = [
+            check_fields(None, "", None, m, None)["metrics"] for m in (min_metrics, max_metrics)
+        ]
         return self.metadata.search(
             name,
-            tags=tags,
-            min_metrics=min_metrics,
-            max_metrics=max_metrics,
+            tags=filters,
+            min_metrics=bounds[0],
+            max_metrics=bounds[1],
             statuses=("ready", "archived") if include_archived else ("ready",),
             page_size=page_size,
             page_token=page_token,
@@ -263,96 +361,31 @@ class ModelRegistry:
         """Alias -> version of one model."""
         return self.metadata._aliases(check_name(name))
 
-    def history(self, name: str, *, alias: str | None = None) -> list[AuditEvent]:
-        """The audit log of ``name``: every register, alias change, archive and delete."""
-        events = self.metadata.history(check_name(name), alias)
-        if not events and not self.metadata.history(name):
-            raise NotFoundError(f"model {name!r} does not exist", model_name=name)
-        return events
+    def history(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        """A page of the audit log of ``name``, newest first.
 
-    # ---------------------------------------------------------------- aliases
-
-    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        """Point ``name@alias`` at ``version`` (creating or moving the alias)."""
-        mv = self._target(name, alias, version)
-        self.metadata.move_alias(name, alias, mv.version, actor=self.actor)
-        return mv
-
-    def delete_alias(self, name: str, alias: str) -> None:
-        """Remove an alias; its history stays in the audit log."""
-        current = self.metadata.alias_version(check_name(name), check_alias(alias))
-        self.metadata.move_alias(
-            name, alias, None, actor=self.actor, action="delete_alias", expected=current
-        )
-
-    def promote(
-        self, name: str, version: int, alias: str, checks: Iterable[Check] = ()
-    ) -> ModelVersion:
-        """Point ``alias`` at ``version`` only if every check passes.
-
-        Raises
-        ------
-        PromotionError
-            Listing every failed check; the alias is left where it was.
-        """
-        mv = self._target(name, alias, version)
-        current_no = self.metadata._aliases(name).get(alias)
-        current = self.metadata.get_version(name, current_no) if current_no else None
-        checks = list(checks)
-        failures = [msg for check in checks if (msg := check(mv, current)) is not None]
-        if failures:
-            raise PromotionError(failures, model_name=name, version=mv.version, alias=alias)
-        self.metadata.move_alias(
-            name,
-            alias,
-            mv.version,
-            actor=self.actor,
-            expected=current_no,
-            detail={"checks": [repr(c) for c in checks]},
-        )
-        return mv
-
-    def rollback(self, name: str, alias: str) -> ModelVersion:
-        """Move ``alias`` back to the version it pointed at before its current one.
-
-        Deleted versions are skipped. Repeated rollbacks walk further back.
+        Every register, alias change, archive, restore and delete is there. Pass
+        ``page.next_token`` back as ``page_token`` for older events.
 
         Raises
         ------
         NotFoundError
-            When the alias does not exist.
-        ConflictError
-            When there is no earlier version to go back to.
+            When the model does not exist.
         """
-        current = self.metadata.alias_version(check_name(name), check_alias(alias))
-        stack = self.metadata.alias_stack(name, alias)
-        if stack and stack[-1] == current:
-            stack.pop()
-        popped = 1
-        while stack:
-            candidate = stack.pop()
-            if candidate != current:
-                try:
-                    mv = self.metadata.get_version(name, candidate)
-                except NotFoundError:
-                    popped += 1
-                    continue
-                self.metadata.move_alias(
-                    name,
-                    alias,
-                    candidate,
-                    actor=self.actor,
-                    action="rollback",
-                    expected=current,
-                    detail={"pop": popped},
-                )
-                return mv
-            popped += 1
-        raise ConflictError(
-            f"alias {alias!r} of model {name!r} has no earlier version to roll back to",
-            model_name=name,
-            version=current,
-        )
+        check_name(name)
+        if alias is not None:
+            check_alias(alias)
+        page = self.metadata.history_page(name, alias, page_size=page_size, page_token=page_token)
+        if not page.items and page_token is None and not self.metadata.has_model(name):
+            raise NotFoundError(f"model {name!r} does not exist", model_name=name)
+        return page
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -372,72 +405,46 @@ class ModelRegistry:
         ConflictError
             When an alias still points at it.
         """
-        pointing = sorted(a for a, v in self.aliases(name).items() if v == version)
-        if pointing:
-            raise ConflictError(
-                f"cannot delete {name} version {version}: aliases {pointing} point at it",
-                model_name=name,
-                version=version,
-            )
         self._status(name, version, "deleted", "delete")
 
     def gc(
-        self, grace_period: float | timedelta = timedelta(hours=1), *, dry_run: bool = False
+        self,
+        grace_period: float | timedelta = timedelta(hours=1),
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        scan: bool = False,
     ) -> GCReport:
-        """Remove artifacts no version references.
+        """Remove artifact files no version needs any more.
 
-        Files of deleted versions go at once; keys that no version names (left by a
-        failed or killed registration) go once older than ``grace_period``, so a
-        registration still in flight is never touched.
+        Files of deleted versions go at once, and those of failed or killed
+        registrations once their lease has expired; a registration in flight is never
+        touched, whatever ``grace_period``. With ``scan=True`` gc also lists the whole
+        artifact store and removes keys nothing references (left by an older prodml or
+        written by hand) once they are older than ``grace_period``; it costs a listing
+        of the store, where the default costs only what there is to collect.
+
+        gc refuses, unless ``force=True``, when the metadata store holds no versions or
+        when it would delete more than half of the store's keys: both are what a wrong,
+        lost or emptied database looks like. ``dry_run=True`` reports what it would do,
+        with the reason it would refuse in ``refusal``.
+
+        Raises
+        ------
+        RegistryError
+            When gc refuses; the message says why.
         """
-        grace = (
-            grace_period.total_seconds() if isinstance(grace_period, timedelta) else grace_period
+        grace = seconds(grace_period, "grace_period", positive=False)
+        if not dry_run:
+            self._check_writable()
+        return _gc.collect(
+            self.metadata, self.artifacts, grace, dry_run=dry_run, force=force, scan=scan
         )
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
-            raise ConfigError(
-                "The 'grace_period' parameter of gc must be a float >= 0 or a timedelta. "
-                f"Got {grace_period!r} instead.",
-                parameter="grace_period",
-            )
-        live: set[str] = set()
-        dead: set[str] = set()
-        for mv in self.metadata.all_versions():
-            (dead if mv.status == "deleted" else live).add(mv.artifact_key)
-        report = GCReport()
-        for key in self.artifacts.list_keys():
-            if key in live:
-                continue
-            if key in dead:
-                report.deleted_versions.append(key)
-            elif (age := key_age(key)) is not None and age >= grace:
-                report.orphans.append(key)
-            else:
-                report.kept_recent.append(key)
-                continue
-            if not dry_run:
-                self.artifacts.delete(key)
-        return report
 
     # ---------------------------------------------------------------- helpers
-
-    def _target(self, name: str, alias: str, version: int) -> ModelVersion:
-        check_name(name)
-        check_alias(alias)
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise ConfigError(f"version must be an int, got {version!r}", parameter="version")
-        mv = self.metadata.get_version(name, version)
-        if mv.status != "ready":
-            raise ConflictError(
-                f"{name} version {version} is {mv.status}; restore it before aliasing it",
-                model_name=name,
-                version=version,
-            )
-        return mv
-
-    def _status(self, name: str, version: int, status: Any, action: str) -> ModelVersion:
-        from prodml.registry.backends.metadata import EventDraft  # noqa: PLC0415
-
-        mv = self.metadata.get_version(check_name(name), version)
+    def _status(self, name: str, version: int, status: Status, action: str) -> ModelVersion:
+        self._check_writable()
+        mv = self.metadata.get_version(check_name(name), check_version_number(version))
         event = EventDraft(name=name, action=action, actor=self.actor, version=version)
-        self.metadata._set_status(name, version, status, event)
+        self.metadata.set_status(name, version, status, event)
         return mv.model_copy(update={"status": status})

@@ -1,17 +1,21 @@
-"""Validation of registry inputs: references and the fields of a new version."""
+"""Validation of registry inputs: references, the fields of a new version, durations."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, StorageError
 from prodml.fingerprint import canonical_json
+from prodml.registry._paths import check_version_number
 from prodml.registry.entities import Lineage, check_alias, check_name
+from prodml.registry.flavours import Flavour
 from prodml.schema import Schema
 
-__all__ = ["check_fields", "parse_ref"]
+__all__ = ["check_fields", "parse_ref", "save_model", "seconds"]
 
 
 def parse_ref(ref: str, version: int | str | None) -> tuple[str, int | str | None]:
@@ -23,7 +27,9 @@ def parse_ref(ref: str, version: int | str | None) -> tuple[str, int | str | Non
     (('churn', 3), ('churn', 'production'))
     """
     if not isinstance(ref, str):
-        raise ConfigError(f"model reference must be a str, got {ref!r}", parameter="ref")
+        raise ConfigError(
+            f"model reference must be a str, got {type(ref).__name__}", parameter="ref"
+        )
     name, at, selector = ref.partition("@")
     check_name(name)
     if at and version is not None:
@@ -33,12 +39,18 @@ def parse_ref(ref: str, version: int | str | None) -> tuple[str, int | str | Non
         )
     sel: int | str | None = selector if at else version
     if isinstance(sel, str):
-        if sel.isdigit():
-            return name, int(sel)
+        if sel.isascii() and sel.isdigit():
+            if len(sel) > 10:
+                check_version_number(10**10)  # raises: too many digits to be a version
+            return name, check_version_number(int(sel))
         if sel != "latest":
             check_alias(sel)
-    elif sel is not None and (isinstance(sel, bool) or not isinstance(sel, int)):
-        raise ConfigError(f"version must be an int or alias, got {sel!r}", parameter="version")
+    elif sel is not None:
+        if isinstance(sel, bool) or not isinstance(sel, int):
+            raise ConfigError(
+                f"version must be an int or alias, got {type(sel).__name__}", parameter="version"
+            )
+        check_version_number(sel)
     return name, sel
 
 
@@ -106,3 +118,46 @@ def check_fields(
         "signature": signature,
         "lineage": lin,
     }
+
+
+def save_model(fl: Flavour, model: Any, staging: Path, follow_symlinks: bool) -> dict[str, Any]:
+    """Let ``fl`` write ``model`` into ``staging``; OS failures become StorageError."""
+    options = {"follow_symlinks": True} if follow_symlinks else {}
+    try:
+        meta = fl.save(model, staging, **options)
+    except TypeError as err:
+        if options and "follow_symlinks" in str(err):
+            raise ConfigError(
+                f"flavour {fl.name!r} does not take follow_symlinks", parameter="follow_symlinks"
+            ) from err
+        raise
+    except OSError as err:
+        cause = err.strerror or str(err)[:200]
+        raise StorageError(
+            f"cannot write the model into the staging directory {staging}: {cause}",
+            path=str(staging),
+            errno=err.errno,
+        ) from err
+    if not isinstance(meta, dict):
+        raise ConfigError(f"flavour {fl.name!r} returned {type(meta).__name__}, not a dict")
+    canonical_json(meta)
+    return meta
+
+
+def seconds(value: object, parameter: str, *, positive: bool) -> float:
+    """``value`` (seconds or a timedelta) as seconds, or a ConfigError naming it."""
+    secs = value.total_seconds() if isinstance(value, timedelta) else value
+    ok = (
+        not isinstance(secs, bool)
+        and isinstance(secs, int | float)
+        and math.isfinite(secs)
+        and (secs > 0 if positive else secs >= 0)
+    )
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        raise ConfigError(
+            f"The {parameter!r} parameter must be a float {bound} (seconds) or a timedelta. "
+            f"Got {value!r} instead.",
+            parameter=parameter,
+        )
+    return float(secs)  # type: ignore[arg-type]

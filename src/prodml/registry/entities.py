@@ -63,7 +63,7 @@ def check_name(name: object) -> str:
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise ConfigError(
-            f"Invalid model name {name!r}: use 1-128 letters, digits, '_', '.' or '-', "
+            f"Invalid model name {_short(name)}: use 1-128 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit, without '..' or path separators",
             parameter="name",
         )
@@ -83,11 +83,18 @@ def check_alias(alias: object) -> str:
     """
     if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or alias in RESERVED_ALIASES:
         raise ConfigError(
-            f"Invalid alias {alias!r}: use 1-64 letters, digits, '_' or '-', starting with a "
+            f"Invalid alias {_short(alias)}: use 1-64 letters, digits, '_' or '-', starting with a "
             "letter or '_'; 'latest' is reserved",
             parameter="alias",
         )
     return alias
+
+
+def _short(value: object) -> str:
+    """A user value for a message: at most 60 characters of it."""
+    if isinstance(value, str):
+        return repr(value[:60]) + ("..." if len(value) > 60 else "")
+    return repr(value) if value is None or isinstance(value, int | float) else type(value).__name__
 
 
 class _Frozen(BaseModel):

@@ -30,11 +30,12 @@ import importlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from prodml.errors import ConfigError, RegistryError
+from prodml.registry._paths import path_problem
 
 __all__ = [
     "FilesFlavour",
@@ -67,6 +68,18 @@ class Flavour(abc.ABC):
     @abc.abstractmethod
     def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Any:
         """Read the object back from ``path`` (files already verified by the registry)."""
+
+    def check_meta(self, meta: Mapping[str, Any], files: Mapping[str, str]) -> str | None:
+        """Why ``meta`` (as read back from a store) cannot be loaded from ``files``.
+
+        The registry calls this at registration and before every load, with the
+        version's manifest (relative path -> sha256). Return ``None`` when ``meta`` is
+        well formed and every path it names is one of ``files``; otherwise a phrase
+        naming the field at fault (``"basename: ..."``). Override it in any flavour whose
+        metadata names files or classes: everything in ``meta`` may have been written by
+        someone else.
+        """
+        return None
 
 
 _FLAVOURS: dict[str, Flavour] = {}
@@ -107,7 +120,11 @@ def flavour_for(obj: object) -> Flavour:
 
 
 class FilesFlavour(Flavour):
-    """Any file or directory, given as a :class:`pathlib.Path`; loads as a fresh copy."""
+    """Any file or directory, given as a :class:`pathlib.Path`; loads as a fresh copy.
+
+    Symbolic links are refused unless ``follow_symlinks=True`` is passed to ``register``;
+    then each link is replaced by a copy of what it points at, and the copy is hashed.
+    """
 
     name = "files"
 
@@ -115,28 +132,84 @@ class FilesFlavour(Flavour):
         """Whether this flavour can save ``obj``."""
         return isinstance(obj, os.PathLike)
 
-    def save(self, obj: Any, path: Path) -> dict[str, Any]:
+    def save(self, obj: Any, path: Path, *, follow_symlinks: bool = False) -> dict[str, Any]:
         """Write ``obj`` under ``path``; return the metadata load needs."""
         src = Path(obj)
-        if not src.exists():
+        if not src.exists() and not src.is_symlink():
             raise ConfigError(f"cannot register {str(src)!r}: no such file or directory")
+        problem = path_problem(src.name)
+        if problem is not None:
+            raise ConfigError(f"cannot register {str(src)!r}: its name {problem}")
+        if not follow_symlinks:
+            link = _first_link(src)
+            if link is not None:
+                raise ConfigError(
+                    f"cannot register {str(src)!r}: {str(link)!r} is a symbolic link. Links "
+                    "are not stored; pass follow_symlinks=True to store a copy of what each "
+                    "link points at (make sure that is nothing private), or remove them",
+                    parameter="follow_symlinks",
+                )
         dest = path / "files" / src.name
         dest.parent.mkdir(parents=True)
-        if src.is_dir():
-            shutil.copytree(src, dest)
+        _copy(src, dest, frozenset())
+        return {"basename": src.name, "kind": "dir" if dest.is_dir() else "file"}
+
+    def check_meta(self, meta: Mapping[str, Any], files: Mapping[str, str]) -> str | None:
+        """Why ``meta`` cannot be loaded from ``files``, or ``None``."""
+        base = meta.get("basename")
+        problem = path_problem(base)
+        if problem is not None or not isinstance(base, str) or "/" in base:
+            return f"basename {str(base)[:80]!r} {problem or 'has a /'}"
+        kind = meta.get("kind")
+        if kind == "file":
+            if set(files) != {f"files/{base}"}:
+                return f"kind 'file' but the manifest does not hold exactly 'files/{base}'"
+        elif kind == "dir":
+            if any(not rel.startswith(f"files/{base}/") for rel in files):
+                return f"kind 'dir' but the manifest holds files outside 'files/{base}/'"
         else:
-            shutil.copyfile(src, dest)
-        return {"basename": src.name, "kind": "dir" if src.is_dir() else "file"}
+            return f"kind {str(kind)[:20]!r} is not 'file' or 'dir'"
+        return None
 
     def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Path:
         """Read the object back from a verified directory."""
-        out = Path(tempfile.mkdtemp(prefix="prodml-files-")) / str(meta["basename"])
-        src = path / "files" / str(meta["basename"])
+        base = str(meta["basename"])
+        if path_problem(base) is not None or "/" in base:
+            raise RegistryError(f"refusing to load files named {base[:80]!r}")
+        out = Path(tempfile.mkdtemp(prefix="prodml-files-")) / base
+        src = path / "files" / base
         if meta.get("kind") == "dir":
-            shutil.copytree(src, out)
+            shutil.copytree(src, out, symlinks=True)
         else:
-            shutil.copyfile(src, out)
+            shutil.copyfile(src, out, follow_symlinks=False)
         return out
+
+
+def _first_link(src: Path) -> Path | None:
+    """The first symbolic link at or under ``src`` (walked without following links)."""
+    if src.is_symlink():
+        return src
+    for root, dirs, names in os.walk(src):
+        for n in sorted(dirs + names):
+            if os.path.islink(os.path.join(root, n)):
+                return Path(root, n)
+    return None
+
+
+def _copy(src: Path, dest: Path, seen: frozenset[str]) -> None:
+    """Copy ``src`` to ``dest`` following links; refuse loops and special files."""
+    if src.is_dir():
+        real = os.path.realpath(src)
+        if real in seen:
+            raise ConfigError(f"cannot register: {str(src)!r} is a symbolic link loop")
+        dest.mkdir()
+        for entry in sorted(os.listdir(src)):
+            _copy(src / entry, dest / entry, seen | {real})
+    elif src.is_file():
+        shutil.copyfile(src, dest)
+    else:
+        what = "a dangling symbolic link" if src.is_symlink() else "not a regular file"
+        raise ConfigError(f"cannot register {str(src)!r}: it is {what}")
 
 
 class ProdMLJSONFlavour(Flavour):
@@ -158,6 +231,15 @@ class ProdMLJSONFlavour(Flavour):
         cls = type(obj)
         (path / "object.json").write_text(obj.to_json(), encoding="utf-8")
         return {"class": f"{cls.__module__}:{cls.__qualname__}"}
+
+    def check_meta(self, meta: Mapping[str, Any], files: Mapping[str, str]) -> str | None:
+        """Why ``meta`` cannot be loaded from ``files``, or ``None``."""
+        target = meta.get("class")
+        if not isinstance(target, str) or not target.startswith("prodml.") or ":" not in target:
+            return f"class {str(target)[:80]!r} is not a prodml.* class"
+        if set(files) != {"object.json"}:
+            return "the manifest does not hold exactly 'object.json'"
+        return None
 
     def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Any:
         """Read the object back from a verified directory."""
@@ -191,20 +273,43 @@ class PairFlavour(Flavour):
         except ConfigError:
             return False
 
-    def save(self, obj: Any, path: Path) -> dict[str, Any]:
-        """Write ``obj`` under ``path``; return the metadata load needs."""
+    def save(self, obj: Any, path: Path, **options: Any) -> dict[str, Any]:
+        """Write ``obj`` under ``path``; return the metadata load needs.
+
+        ``options`` (``follow_symlinks``) go to the parts saved as files.
+        """
         parts = []
         for label, part in zip(self._parts, obj, strict=True):
             flavour = flavour_for(part)
             sub = path / label
             sub.mkdir()
-            parts.append({"flavour": flavour.name, "meta": flavour.save(part, sub)})
+            extra = options if isinstance(flavour, FilesFlavour) else {}
+            parts.append({"flavour": flavour.name, "meta": flavour.save(part, sub, **extra)})
         return {"parts": parts}
+
+    def check_meta(self, meta: Mapping[str, Any], files: Mapping[str, str]) -> str | None:
+        """Why ``meta`` cannot be loaded from ``files``, or ``None``."""
+        parts = meta.get("parts")
+        if not isinstance(parts, list) or len(parts) != len(self._parts):
+            return "parts is not a list of two entries"
+        covered = 0
+        for i, (label, part) in enumerate(zip(self._parts, parts, strict=True)):
+            if not isinstance(part, dict) or not isinstance(part.get("meta"), dict):
+                return f"parts[{i}] is not an object with a meta object"
+            name = part.get("flavour")
+            if name == self.name or not isinstance(name, str) or name not in _FLAVOURS:
+                return f"parts[{i}].flavour {str(name)[:40]!r} is not a registered flavour"
+            sub = {r[len(label) + 1 :]: h for r, h in files.items() if r.startswith(label + "/")}
+            covered += len(sub)
+            problem = _FLAVOURS[name].check_meta(part["meta"], sub)
+            if problem is not None:
+                return f"parts[{i}].meta.{problem}"
+        return None if covered == len(files) else "the manifest holds files outside the parts"
 
     def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Any:
         """Read the object back from a verified directory."""
         return tuple(
-            get_flavour(p["flavour"]).load(path / label, p["meta"], trusted=trusted)
+            get_flavour(str(p["flavour"])).load(path / label, p["meta"], trusted=trusted)
             for label, p in zip(self._parts, meta["parts"], strict=True)
         )
 
@@ -236,6 +341,15 @@ class SklearnFlavour(Flavour):
             return {"format": "joblib"}
         sio.dump(obj, path / "model.skops")
         return {"format": "skops"}
+
+    def check_meta(self, meta: Mapping[str, Any], files: Mapping[str, str]) -> str | None:
+        """Why ``meta`` cannot be loaded from ``files``, or ``None``."""
+        fmt = meta.get("format")
+        if fmt not in ("skops", "joblib"):
+            return f"format {str(fmt)[:20]!r} is not 'skops' or 'joblib'"
+        if set(files) != {f"model.{fmt}"}:
+            return f"the manifest does not hold exactly 'model.{fmt}'"
+        return None
 
     def load(self, path: Path, meta: dict[str, Any], *, trusted: Trust = False) -> Any:
         """Read the object back from a verified directory."""

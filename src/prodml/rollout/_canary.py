@@ -11,7 +11,7 @@ from prodml._params import Interval, OneOf, TypeOf, check_params
 from prodml.errors import PolicyError
 from prodml.rollout._base import MetricPolicy, check_state
 from prodml.rollout._decision import Action, Decision
-from prodml.rollout._gates import Gate, MetricStore
+from prodml.rollout._gates import CustomGate, Gate, MetricStore
 from prodml.rollout._hashing import Key
 from prodml.rollout._router import Router
 
@@ -97,6 +97,9 @@ class Canary(MetricPolicy):
         Increasing candidate weights, as :class:`Step`, dicts or plain floats.
     gates
         Guardrails on the candidate's metrics; default ``error_rate <= 1.1 x baseline``.
+        Besides :class:`Gate`, any gate that tests the summaries itself
+        (:class:`~prodml.rollout._gates.CustomGate`, e.g.
+        ``prodml.fairness.FairnessGate``, fed through :meth:`observe`).
     baseline, candidate
         Variant names, as used by :meth:`route` and :meth:`observe`.
     alpha
@@ -144,7 +147,7 @@ class Canary(MetricPolicy):
     def __init__(
         self,
         steps: Sequence[Step | Mapping[str, Any] | float] = DEFAULT_STEPS,
-        gates: Sequence[Gate] = DEFAULT_GATES,
+        gates: Sequence[Gate | CustomGate] = DEFAULT_GATES,
         *,
         baseline: str = "baseline",
         candidate: str = "candidate",
@@ -199,8 +202,10 @@ class Canary(MetricPolicy):
                     )
             self._gates = tuple(self.gates)
             for g in self._gates:
-                if not isinstance(g, Gate):
-                    raise PolicyError(f"Canary: gates must be Gate objects. Got {g!r}.")
+                if not isinstance(g, Gate | CustomGate):
+                    raise PolicyError(
+                        f"Canary: gates must be Gate objects or have evaluate_rollout(). Got {g!r}."
+                    )
             self._clock = self.clock or time.time
             self._store = MetricStore((self.baseline, self.candidate), self._gates)
             self._state = "running"
@@ -374,14 +379,22 @@ class Canary(MetricPolicy):
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], *, clock: Callable[[], float] | None = None
+        cls,
+        data: Mapping[str, Any],
+        *,
+        clock: Callable[[], float] | None = None,
+        gates: Sequence[CustomGate | Gate] | None = None,
     ) -> Canary:
-        """Rebuild a canary written by :meth:`to_dict`; ``clock`` is not stored."""
+        """Rebuild a canary written by :meth:`to_dict`; ``clock`` is not stored.
+
+        A saved custom gate (one with a ``"type"``, e.g. a ``FairnessGate``) cannot be
+        rebuilt here: pass the gates again as ``gates``, equal to the saved ones.
+        """
         check_state(data, cls._kind)
         try:
             canary = cls(
                 [Step(**s) for s in data["steps"]],
-                [Gate.from_dict(g) for g in data["gates"]],
+                _saved_gates(data["gates"], gates),
                 clock=clock,
                 **data["params"],
             )
@@ -398,3 +411,18 @@ class Canary(MetricPolicy):
                 raise
             raise PolicyError(f"Stored Canary state is malformed: {err!r}.") from err
         return canary
+
+
+def _saved_gates(saved: Sequence[Any], given: Sequence[Any] | None) -> list[Any]:
+    """The gates of a saved canary: rebuilt, or ``given`` when they match the saved ones."""
+    if given is not None:
+        if [g.to_dict() for g in given] != list(saved):
+            raise PolicyError("Canary.from_dict: gates= differ from the saved gates.")
+        return list(given)
+    for i, g in enumerate(saved):
+        if isinstance(g, Mapping) and "type" in g:
+            raise PolicyError(
+                f"Canary.from_dict: saved gate {i} is a {str(g['type'])[:40]}; pass the gates "
+                "again as from_dict(..., gates=[...])."
+            )
+    return [Gate.from_dict(g) for g in saved]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -33,7 +33,7 @@ from prodml.rollout._sketch import QuantileSketch
 from prodml.rollout._summary import MeanSummary, check_value, check_values
 from prodml.rollout.stats import always_valid_halfwidth
 
-__all__ = ["Gate", "MetricStore", "evaluate_gate"]
+__all__ = ["CustomGate", "Gate", "MetricStore", "evaluate_gate"]
 
 _FLOAT = [Interval(float), NONE]
 
@@ -136,6 +136,34 @@ class Gate:
         return cls(**data)
 
 
+@runtime_checkable
+class CustomGate(Protocol):
+    """A gate that tests the variants' summaries itself (``prodml.fairness.FairnessGate``).
+
+    Policies accept it next to :class:`Gate`: ``evaluate_rollout`` gets each variant's
+    summaries by metric name (objects with ``n`` and ``mean``) and returns a result like
+    :func:`evaluate_gate`'s, with at least ``gate`` (the text a failure reason quotes),
+    ``metric`` and ``verdict``.
+    """
+
+    def describe(self) -> str:
+        """The gate in words."""
+
+    def evaluate_rollout(
+        self,
+        candidate: Mapping[str, MeanSummary],
+        baseline: Mapping[str, MeanSummary],
+        *,
+        alpha: float,
+        min_samples: int,
+        sequential: bool,
+    ) -> dict[str, Any]:
+        """The gate's verdict on the candidate, with the numbers behind it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The gate's settings, JSON-safe, with a ``"type"``."""
+
+
 def evaluate_gate(
     gate: Gate,
     candidate: MeanSummary,
@@ -203,16 +231,17 @@ def evaluate_gate(
 class MetricStore:
     """Per-variant, per-metric summaries, plus exceedance indicators for quantile gates."""
 
-    def __init__(self, variants: Sequence[str], gates: Sequence[Gate]) -> None:
+    def __init__(self, variants: Sequence[str], gates: Sequence[Gate | CustomGate]) -> None:
+        plain = [g for g in gates if isinstance(g, Gate)]  # custom gates keep no sketches
         self.variants = tuple(variants)
         self.summaries: dict[str, dict[str, MeanSummary]] = {v: {} for v in self.variants}
         self.requests: dict[str, int] = dict.fromkeys(self.variants, 0)
         # Quantile-gated metrics also go into a sketch, for quantile estimates.
-        self._sketched = {g.metric for g in gates if g.quantile is not None}
+        self._sketched = {g.metric for g in plain if g.quantile is not None}
         self.sketches: dict[str, dict[str, QuantileSketch]] = {v: {} for v in self.variants}
         # metric -> [(summary key, threshold, count values above it?)]
         self._indicators: dict[str, list[tuple[str, float, bool]]] = {}
-        for g in gates:
+        for g in plain:
             if g.quantile is not None and g.threshold is not None:
                 self._indicators.setdefault(g.metric, []).append(
                     (g.key, g.threshold, not g.higher_is_better)
@@ -345,7 +374,7 @@ class MetricStore:
 
     def evaluate(
         self,
-        gate: Gate,
+        gate: Gate | CustomGate,
         candidate: str,
         baseline: str,
         *,
@@ -354,6 +383,14 @@ class MetricStore:
         sequential: bool = True,
     ) -> dict[str, Any]:
         """Test ``gate`` on ``candidate`` against ``baseline``; see :func:`evaluate_gate`."""
+        if not isinstance(gate, Gate):
+            return gate.evaluate_rollout(
+                self.summaries[candidate],
+                self.summaries[baseline],
+                alpha=alpha,
+                min_samples=min_samples,
+                sequential=sequential,
+            )
         if gate.quantile is None:
             return evaluate_gate(
                 gate,

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from prodml._extras import require
 from prodml.errors import ConfigError
+from prodml.registry._secrets import redact_url
 from prodml.registry.backends.artifacts import ArtifactStore
 from prodml.registry.backends.metadata import MetadataStore
 
@@ -71,8 +72,10 @@ def register_backend(
         The store class, or ``"package.module.ClassName"`` to import on first use.
     kind
         ``"metadata"`` (a :class:`MetadataStore`) or ``"artifacts"`` (an
-        :class:`ArtifactStore`). The class is called with the URL (and, for artifact
-        stores, the storage options).
+        :class:`ArtifactStore`). A metadata store class is called as
+        ``cls(url, lock_timeout=..., read_only=..., create=...)``, an artifact store
+        class as ``cls(url, read_only=..., **storage_options)``. Keep credentials out of
+        ``repr`` and ``url`` (see ``prodml.registry._secrets.redact_url``).
     requires
         Module -> prodml extra, checked before import so a missing dependency names
         the extra to install.
@@ -94,20 +97,22 @@ def register_backend(
 
 
 def _load(kind: Kind, url: str) -> type:
+    parameter = "db_url" if kind == "metadata" else "artifacts_url"
     if not isinstance(url, str) or "://" not in url:
+        shown = repr(redact_url(url)[:200]) if isinstance(url, str) else type(url).__name__
         raise ConfigError(
-            f"{kind} store URL {url!r} has no scheme; expected e.g. "
+            f"{kind} store URL {shown} has no scheme; expected e.g. "
             + ("'sqlite:///registry.db'" if kind == "metadata" else "'file:///srv/artifacts'"),
-            parameter="db_url" if kind == "metadata" else "artifacts_url",
+            parameter=parameter,
         )
     scheme = url.split("://", 1)[0].lower()
     entry = _BACKENDS[kind].get(scheme)
     if entry is None:
         known = ", ".join(sorted(_BACKENDS[kind]))
         raise ConfigError(
-            f"no {kind} store is registered for scheme {scheme!r} (in {url!r}); known: "
-            f"{known}. Add one with register_backend().",
-            parameter="db_url" if kind == "metadata" else "artifacts_url",
+            f"no {kind} store is registered for scheme {scheme[:40]!r} (in "
+            f"{redact_url(url)[:200]!r}); known: {known}. Add one with register_backend().",
+            parameter=parameter,
         )
     for module, extra in entry.requires:
         require(module, extra=extra, feature=f"The {scheme!r} {kind} store")
@@ -118,19 +123,24 @@ def _load(kind: Kind, url: str) -> type:
     return cls
 
 
-def metadata_store_for(url: str, **kwargs: Any) -> MetadataStore:
-    """Open the metadata store for ``url``."""
-    store = _load("metadata", url)(url, **kwargs)
+def metadata_store_for(url: str, **options: Any) -> MetadataStore:
+    """Open the metadata store for ``url`` (``options``: ``lock_timeout``, ``read_only``...)."""
+    store = _load("metadata", url)(url, **options)
     if not isinstance(store, MetadataStore):
-        raise ConfigError(f"backend for {url!r} is not a MetadataStore", parameter="db_url")
+        raise ConfigError(
+            f"backend for {redact_url(url)[:200]!r} is not a MetadataStore", parameter="db_url"
+        )
     return store
 
 
 def artifact_store_for(url: str, **storage_options: Any) -> ArtifactStore:
-    """Open the artifact store for ``url``."""
+    """Open the artifact store for ``url`` (``read_only`` and fsspec storage options)."""
     store = _load("artifacts", url)(url, **storage_options)
     if not isinstance(store, ArtifactStore):
-        raise ConfigError(f"backend for {url!r} is not an ArtifactStore", parameter="artifacts_url")
+        raise ConfigError(
+            f"backend for {redact_url(url)[:200]!r} is not an ArtifactStore",
+            parameter="artifacts_url",
+        )
     return store
 
 

@@ -2,26 +2,44 @@
 
 Layout: each registration writes its files under a fresh key ``NAME/STAMP-UUID/`` where
 ``STAMP`` is the UTC creation time in milliseconds. A key becomes a version only when the
-metadata row that names it is committed, so an interrupted registration leaves a key no
-version references, which :meth:`ArtifactStore.orphans` finds once it is older than a grace
-period. Nothing is ever overwritten, so readers never see a half-written version.
+metadata row that names it is committed; until then the registration holds a *lease* on
+it in the metadata store, which :meth:`ModelRegistry.gc <prodml.registry.ModelRegistry.gc>`
+respects. Nothing is ever overwritten, so readers never see a half-written version.
+
+Flavours write into a *staging* directory first: ``ROOT/.staging/NAME/STAMP-UUID/`` inside
+a local store (then renamed into place, one atomic step), or a per-store scratch directory
+on this machine for remote stores (then uploaded). gc removes staging left by a killed
+registration once its lease has expired.
+
+Every key and relative path is checked (:mod:`prodml.registry._paths`) before any
+filesystem call, so nothing outside a version's key is ever read, written or deleted; a
+symbolic link or special file inside a key fails the check with
+:class:`~prodml.errors.IntegrityError`; an OS failure is a
+:class:`~prodml.errors.StorageError` naming the path and the cause.
 """
 
 from __future__ import annotations
 
-import abc
-import hashlib
+import contextlib
+import errno
 import os
-import re
 import shutil
-import tempfile
-import time
-import uuid
+import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from prodml.errors import IntegrityError
-from prodml.fingerprint import fingerprint_file
+from prodml.errors import ConfigError, StorageError
+from prodml.registry._paths import KEY, NAME
+from prodml.registry._secrets import Secrets, redact_url
+from prodml.registry.backends._artifact_base import (
+    ArtifactStore,
+    UnsafeEntry,
+    _compare,
+    _missing,
+    _unsafe,
+    check_files,
+)
 
 __all__ = [
     "ArtifactStore",
@@ -29,149 +47,8 @@ __all__ = [
     "LocalArtifactStore",
     "MemoryArtifactStore",
     "S3ArtifactStore",
+    "UnsafeEntry",
 ]
-
-_KEY = re.compile(r"^(?P<name>[^/]+)/(?P<stamp>\d{13})-(?P<id>[0-9a-f]{32})$")
-_BLOCK = 1 << 20
-
-
-def new_key(name: str) -> str:
-    """A fresh, never-reused artifact key for model ``name``."""
-    return f"{name}/{int(time.time() * 1000):013d}-{uuid.uuid4().hex}"
-
-
-def key_age(key: str, now: float | None = None) -> float | None:
-    """Seconds since ``key`` was created, or ``None`` if it is not a registry key."""
-    m = _KEY.match(key)
-    if m is None:
-        return None
-    return (time.time() if now is None else now) - int(m.group("stamp")) / 1000.0
-
-
-def hash_tree(root: Path) -> dict[str, str]:
-    """Relative POSIX path -> sha256 of every file under ``root``."""
-    return {
-        p.relative_to(root).as_posix(): fingerprint_file(p)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-class ArtifactStore(abc.ABC):
-    """Base of every artifact store.
-
-    Primitives: :meth:`_put_tree`, :meth:`_get_file`, :meth:`_list_files`,
-    :meth:`_list_keys`, :meth:`_remove`. Verification, fetching and orphan search are
-    derived from them.
-    """
-
-    url: str
-
-    @abc.abstractmethod
-    def _put_tree(self, src: Path, key: str) -> None:
-        """Copy every file under local directory ``src`` to ``key``."""
-
-    @abc.abstractmethod
-    def _get_file(self, key: str, rel: str, dest: Path) -> str:
-        """Copy file ``key/rel`` to local ``dest`` and return its sha256 (FileNotFoundError)."""
-
-    @abc.abstractmethod
-    def _list_files(self, key: str) -> list[str]:
-        """Relative paths of the files under ``key``."""
-
-    @abc.abstractmethod
-    def _list_keys(self) -> list[str]:
-        """Every ``NAME/STAMP-UUID`` key in the store."""
-
-    @abc.abstractmethod
-    def _remove(self, key: str) -> None:
-        """Delete ``key`` and everything under it (no error if absent)."""
-
-    # ------------------------------------------------------------------ derived
-
-    def put(self, src: Path, key: str) -> None:
-        """Upload a local directory as ``key``; on failure remove what was written."""
-        try:
-            self._put_tree(src, key)
-        except BaseException:
-            self._remove(key)
-            raise
-
-    def fetch(
-        self, key: str, files: dict[str, str], *, model_name: str, version: int
-    ) -> tuple[Path, bool]:
-        """A local directory holding exactly ``files``, each checked against its sha256.
-
-        Returns the directory and whether it is a temporary copy the caller must remove.
-
-        Raises
-        ------
-        IntegrityError
-            When a file is missing, has another hash, or is not in the manifest.
-        """
-        tmp = Path(tempfile.mkdtemp(prefix="prodml-load-"))
-        try:
-            for rel, expected in files.items():
-                dest = tmp / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    got = self._get_file(key, rel, dest)
-                except FileNotFoundError:
-                    raise _missing(rel, key, model_name, version) from None
-                _compare(rel, key, expected, got, model_name=model_name, version=version)
-            self._check_no_extra(key, files, model_name, version)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return tmp, True
-
-    def verify(self, key: str, files: dict[str, str], *, model_name: str, version: int) -> None:
-        """Check every file of a version against its recorded sha256 without loading it."""
-        path, temporary = self.fetch(key, files, model_name=model_name, version=version)
-        if temporary:
-            shutil.rmtree(path, ignore_errors=True)
-
-    def _check_no_extra(
-        self, key: str, files: dict[str, str], model_name: str, version: int
-    ) -> None:
-        extra = sorted(set(self._list_files(key)) - set(files))
-        if extra:
-            raise IntegrityError(
-                f"artifact of {model_name!r} version {version} holds file {extra[0]!r} "
-                f"that was not registered (key {key!r})",
-                path=extra[0],
-                model_name=model_name,
-                version=version,
-            )
-
-    def list_keys(self) -> list[str]:
-        """Every artifact key in the store, sorted."""
-        return sorted(self._list_keys())
-
-    def delete(self, key: str) -> None:
-        """Delete one artifact key and its files."""
-        self._remove(key)
-
-
-def _missing(rel: str, key: str, model_name: str, version: int) -> IntegrityError:
-    return IntegrityError(
-        f"artifact file {rel!r} of {model_name!r} version {version} is missing (key {key!r})",
-        path=rel,
-        model_name=model_name,
-        version=version,
-    )
-
-
-def _compare(rel: str, key: str, expected: str, got: str, *, model_name: str, version: int) -> None:
-    if got != expected:
-        raise IntegrityError(
-            f"artifact file {rel!r} of {model_name!r} version {version} does not match its "
-            f"registered sha256 (expected {expected[:12]}..., found {got[:12]}...): it was "
-            f"changed, swapped or truncated after registration (key {key!r})",
-            path=rel,
-            model_name=model_name,
-            version=version,
-        )
 
 
 class FsspecArtifactStore(ArtifactStore):
@@ -180,18 +57,34 @@ class FsspecArtifactStore(ArtifactStore):
     Parameters
     ----------
     url
-        ``PROTOCOL://root/path``.
+        ``PROTOCOL://root/path``. Credentials belong in ``storage_options``.
+    read_only
+        Refuse every write.
     storage_options
         Passed to :func:`fsspec.filesystem` (credentials, ``endpoint_url``...).
     """
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, **storage_options: Any) -> None:
         import fsspec  # noqa: PLC0415 - core dependency, imported when a store is built
 
-        self.url = url
+        self._secrets = Secrets.of(url, storage_options)
+        self.url = redact_url(url)
+        self.read_only = read_only
         protocol, _, root = url.partition("://")
-        self.fs = fsspec.filesystem(protocol, **storage_options)
+        try:
+            self.fs = fsspec.filesystem(protocol, **storage_options)
+        except (ImportError, ValueError, TypeError) as err:
+            raise ConfigError(
+                self._secrets.scrub(f"cannot open artifact store {self.url}: {err}"),
+                parameter="artifacts_url",
+            ) from None
         self.root = self._strip(root).rstrip("/")
+        if self._secrets.found_in(self.root):
+            raise ConfigError(
+                f"artifact store URL {self.url} carries credentials in its path; pass them "
+                "in storage_options instead",
+                parameter="artifacts_url",
+            )
 
     def _strip(self, root: str) -> str:
         return str(self.fs._strip_protocol(root))
@@ -205,13 +98,9 @@ class FsspecArtifactStore(ArtifactStore):
                 self.fs.put_file(str(p), self._path(key, p.relative_to(src).as_posix()))
         self.fs.invalidate_cache()
 
-    def _get_file(self, key: str, rel: str, dest: Path) -> str:
-        h = hashlib.sha256()
-        with self.fs.open(self._path(key, rel), "rb") as src, open(dest, "wb") as out:
-            while block := src.read(_BLOCK):
-                h.update(block)
-                out.write(block)
-        return h.hexdigest()
+    def _open(self, key: str, rel: str) -> IO[bytes]:
+        f: IO[bytes] = self.fs.open(self._path(key, rel), "rb")
+        return f
 
     def _relative(self, found: str, base: str) -> str | None:
         """``found`` relative to ``base``, both normalised by the filesystem."""
@@ -222,6 +111,7 @@ class FsspecArtifactStore(ArtifactStore):
 
     def _list_files(self, key: str) -> list[str]:
         base = self._path(key)
+        self.fs.invalidate_cache()
         try:
             found = self.fs.find(base)
         except FileNotFoundError:
@@ -242,7 +132,7 @@ class FsspecArtifactStore(ArtifactStore):
                 continue
             for sub in subs:
                 key = self._relative(sub, self.root)
-                if key is not None and _KEY.match(key):
+                if key is not None and KEY.fullmatch(key):
                     out.append(key)
         return out
 
@@ -259,6 +149,10 @@ class FsspecArtifactStore(ArtifactStore):
 class LocalArtifactStore(FsspecArtifactStore):
     """Artifacts in a local directory (``file:///path``), verified in place on load.
 
+    Staging lives in ``ROOT/.staging`` on the same filesystem, so a registration's files
+    move into place with one rename. Keys are walked without following links: a symbolic
+    link or special file anywhere under a key fails verification.
+
     Examples
     --------
     >>> import tempfile
@@ -267,42 +161,182 @@ class LocalArtifactStore(FsspecArtifactStore):
     []
     """
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
-        super().__init__(url, **storage_options)
-        Path(self.root).mkdir(parents=True, exist_ok=True)
+    def __init__(self, url: str, *, read_only: bool = False, **storage_options: Any) -> None:
+        super().__init__(url, read_only=read_only, **storage_options)
+        root = Path(self.root)
+        if root.exists() and not root.is_dir():
+            raise StorageError(f"the artifacts path {self.root} is not a directory", path=self.root)
+        if not read_only:
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise self._storage_error(err, "create the artifacts directory", root) from err
+
+    @property
+    def staging_root(self) -> Path:
+        """``ROOT/.staging``: inside the store, where gc sees it."""
+        return Path(self.root) / ".staging"
+
+    # Keep ROOT/.staging/NAME after a registration: removing it each time costs directory
+    # syscalls on the hot path; gc with scan=True tidies what stays empty.
+    _tidy_staging = False
+
+    @property
+    def _staging_top(self) -> Path:
+        return Path(self.root)
+
+    def _key_path(self, key: str) -> Path:
+        return Path(self.root).joinpath(*key.split("/"))
 
     def _put_tree(self, src: Path, key: str) -> None:
-        dest = Path(self._path(key))
+        dest = self._key_path(key)
+        if src == self.staging_path(key):
+            for _ in range(10):  # a concurrent gc may remove the empty model directory
+                try:
+                    os.makedirs(dest.parent, exist_ok=True)
+                    os.rename(src, dest)
+                    return
+                except (FileNotFoundError, FileExistsError):  # noqa: PERF203 - a rare retry
+                    if not src.exists():
+                        raise
+            raise StorageError(f"cannot move {src} into {dest}: it kept vanishing")
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dest)
 
+    def _open(self, key: str, rel: str) -> IO[bytes]:
+        """Open ``key/rel`` one directory at a time, following no link on the way.
+
+        Even a directory swapped for a link after the walk cannot make the read leave
+        the key: each step opens the next name relative to the directory already open.
+        """
+        if os.open not in os.supports_dir_fd or not hasattr(os, "O_NOFOLLOW"):
+            return self._open_plain(key, rel)  # pragma: no cover - not on Linux or macOS
+        nofollow = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        directory = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            *dirs, name = [*key.split("/"), *rel.split("/")]
+            for part in dirs:
+                try:
+                    step = os.open(part, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=directory)
+                except OSError as err:
+                    if err.errno == errno.ELOOP or _is_link(part, directory):
+                        raise UnsafeEntry(rel, "a symbolic link") from None
+                    raise
+                os.close(directory)
+                directory = step
+            try:
+                # O_NONBLOCK: a FIFO planted here must not block the open.
+                fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=directory)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    raise UnsafeEntry(rel, "a symbolic link") from None
+                raise
+        finally:
+            os.close(directory)
+        return self._regular(fd, rel)
+
+    def _open_plain(self, key: str, rel: str) -> IO[bytes]:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        return self._regular(os.open(self._key_path(key).joinpath(*rel.split("/")), flags), rel)
+
+    @staticmethod
+    def _regular(fd: int, rel: str) -> IO[bytes]:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UnsafeEntry(rel, "a special file")
+        return os.fdopen(fd, "rb")
+
+    def verify(self, key: str, files: Mapping[str, str], *, model_name: str, version: int) -> None:
+        """Walk the key first (links refused), then hash every file in place."""
+        files = check_files(key, files, model_name=model_name, version=version)
+        try:
+            found = set(self._list_files(key))
+        except UnsafeEntry as err:
+            raise _unsafe(err, key, model_name, version) from None
+        except OSError as err:
+            raise self._storage_error(err, "list", key) from err
+        for rel, expected in files.items():
+            if rel not in found:
+                raise _missing(rel, key, model_name, version)
+            got = self._copy_hash(key, rel, None, model_name, version)
+            _compare(rel, key, expected, got, model_name=model_name, version=version)
+        if len(found) != len(files):
+            self._check_no_extra(key, files, model_name, version)
+
     def fetch(
-        self, key: str, files: dict[str, str], *, model_name: str, version: int
+        self, key: str, files: Mapping[str, str], *, model_name: str, version: int
     ) -> tuple[Path, bool]:
         """The version's own directory, after checking every file's sha256 in place."""
-        base = Path(self._path(key))
-        for rel, expected in files.items():
-            try:
-                got = fingerprint_file(base / rel)
-            except (FileNotFoundError, IsADirectoryError):
-                raise _missing(rel, key, model_name, version) from None
-            _compare(rel, key, expected, got, model_name=model_name, version=version)
-        self._check_no_extra(key, files, model_name, version)
-        return base, False
+        self.verify(key, files, model_name=model_name, version=version)
+        return self._key_path(key), False
 
     def _list_files(self, key: str) -> list[str]:
-        base = self._path(key)
+        base = self._key_path(key)
+        for part in (base.parent, base):
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISLNK(os.lstat(part).st_mode):
+                    raise UnsafeEntry(".", "a symbolic link in place of its directory")
         out: list[str] = []
-        for root, _dirs, names in os.walk(base):
-            rel = os.path.relpath(root, base)
-            out.extend(n if rel == "." else f"{rel}/{n}".replace(os.sep, "/") for n in names)
+        stack = [("", str(base))]
+        while stack:
+            prefix, directory = stack.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except FileNotFoundError:
+                continue
+            for e in entries:
+                rel = prefix + e.name
+                if e.is_symlink():
+                    raise UnsafeEntry(rel, "a symbolic link")
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((rel + "/", e.path))
+                elif e.is_file(follow_symlinks=False):
+                    out.append(rel)
+                else:
+                    raise UnsafeEntry(rel, "a special file")
         return out
 
+    def _list_keys(self) -> list[str]:
+        out: list[str] = []
+        try:
+            names = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return out
+        for name in names:
+            if not name.is_dir(follow_symlinks=False) or not NAME.fullmatch(name.name):
+                continue
+            with os.scandir(name.path) as it:
+                out.extend(k for e in it if KEY.fullmatch(k := f"{name.name}/{e.name}"))
+        return out
+
+    def has_keys(self) -> bool:
+        """Whether any key exists (stops at the first one)."""
+        try:
+            names = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return False
+        for name in names:
+            if name.is_dir(follow_symlinks=False):
+                with os.scandir(name.path) as it:
+                    if any(KEY.fullmatch(f"{name.name}/{e.name}") for e in it):
+                        return True
+        return False
+
     def _remove(self, key: str) -> None:
-        shutil.rmtree(self._path(key), ignore_errors=True)
-        parent = Path(self._path(key)).parent
-        if parent.is_dir() and not any(parent.iterdir()):
-            os.rmdir(parent)
+        path = self._key_path(key)
+        if path.is_symlink():
+            path.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # only when empty
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return False
 
 
 class MemoryArtifactStore(FsspecArtifactStore):
@@ -315,8 +349,8 @@ class S3ArtifactStore(FsspecArtifactStore):
     ``endpoint_url`` (for MinIO, moto...) and credentials go in ``storage_options``.
     """
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, **storage_options: Any) -> None:
         from prodml._extras import require  # noqa: PLC0415
 
         require("s3fs", extra="s3", feature="The S3 artifact store")
-        super().__init__(url, **storage_options)
+        super().__init__(url, read_only=read_only, **storage_options)

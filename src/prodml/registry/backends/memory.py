@@ -6,11 +6,22 @@ process that names it, like fsspec's memory filesystem.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from prodml.errors import ConflictError, NotFoundError
-from prodml.registry.backends.metadata import ANY, EventDraft, MetadataStore, VersionQuery
+from prodml.errors import ConflictError, NotFoundError, RegistryError
+from prodml.registry.backends.metadata import (
+    ANY,
+    EventDraft,
+    MetadataStore,
+    Pending,
+    VersionQuery,
+    check_target,
+    lost_lease,
+)
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
 
 __all__ = ["MemoryMetadataStore"]
@@ -23,6 +34,12 @@ class MemoryMetadataStore(MetadataStore):
     ----------
     url
         ``memory://`` (a private store) or ``memory://NAME`` (shared in this process).
+    lock_timeout
+        Seconds a call waits for the store's lock before a :class:`RegistryError`.
+    read_only
+        Refuse every write through this handle.
+    create
+        Accepted for symmetry with the SQL store; a memory store always exists.
 
     Examples
     --------
@@ -34,33 +51,75 @@ class MemoryMetadataStore(MetadataStore):
     _shared: ClassVar[dict[str, MemoryMetadataStore]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __new__(cls, url: str = "memory://") -> MemoryMetadataStore:
-        """One store per shared name; a fresh one for ``memory://``."""
+    def __new__(
+        cls,
+        url: str = "memory://",
+        *,
+        lock_timeout: float = 30.0,
+        read_only: bool = False,
+        create: bool = True,
+    ) -> MemoryMetadataStore:
+        """One store per shared name (per read-only flag); a fresh one for ``memory://``."""
         key = url.split("://", 1)[-1].strip("/")
         if not key:
             return super().__new__(cls)
         with cls._shared_lock:
             if key not in cls._shared:
                 cls._shared[key] = super().__new__(cls)
-            return cls._shared[key]
+            shared = cls._shared[key]
+        if not read_only:
+            return shared
+        view = super().__new__(cls)
+        view.__dict__.update(shared.__dict__)
+        view.read_only = True
+        return view
 
-    def __init__(self, url: str = "memory://") -> None:
+    def __init__(
+        self,
+        url: str = "memory://",
+        *,
+        lock_timeout: float = 30.0,
+        read_only: bool = False,
+        create: bool = True,
+    ) -> None:
         if getattr(self, "_ready", False):
             return
         self.url = url
+        self.read_only = read_only
+        self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
         self._versions: dict[str, dict[int, ModelVersion]] = {}
         self._aliases_map: dict[str, dict[str, int]] = {}
         self._log: dict[str, list[AuditEvent]] = {}
-        self._seq = 0
+        self._pending_keys: dict[str, Pending] = {}
+        self._seq = [0]
         self._ready = True
 
-    def _append(self, event: EventDraft) -> None:
-        self._seq += 1
-        self._log.setdefault(event.name, []).append(event.build(self._seq))
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if not self._lock.acquire(timeout=self.lock_timeout):
+            raise RegistryError(
+                f"the metadata store {self.url} is locked: another thread held it for more "
+                f"than {self.lock_timeout:g} s (lock_timeout)"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
 
-    def _insert_version(self, draft: ModelVersion, actor: str) -> ModelVersion:
-        with self._lock:
+    def _append(self, event: EventDraft) -> None:
+        self._seq[0] += 1
+        self._log.setdefault(event.name, []).append(event.build(self._seq[0]))
+
+    def _insert_version(
+        self, draft: ModelVersion, actor: str, *, leased: bool = False
+    ) -> ModelVersion:
+        with self._locked():
+            if leased:
+                lease = self._pending_keys.get(draft.artifact_key)
+                if lease is None or lease.state != "lease":
+                    raise lost_lease(draft.artifact_key, draft.name)
+                del self._pending_keys[draft.artifact_key]
             versions = self._versions.setdefault(draft.name, {})
             number = max(versions, default=0) + 1
             mv = draft.model_copy(update={"version": number})
@@ -69,54 +128,137 @@ class MemoryMetadataStore(MetadataStore):
             return mv
 
     def _query_versions(self, query: VersionQuery) -> list[ModelVersion]:
-        with self._lock:
+        with self._locked():
             names = [query.name] if query.name is not None else sorted(self._versions)
             out: list[ModelVersion] = []
             for name in names:
                 numbers = sorted(self._versions.get(name, {}), reverse=query.descending)
-                out.extend(mv for n in numbers if query.matches(mv := self._versions[name][n]))
-        end = None if query.limit is None else query.offset + query.limit
-        return out[query.offset : end]
+                for n in numbers:
+                    mv = self._versions[name][n]
+                    if query.matches(mv):
+                        out.append(mv)
+                        if query.limit is not None and len(out) >= query.limit:
+                            return out
+        return out
 
     def _set_status(self, name: str, version: int, status: Status, event: EventDraft) -> None:
-        with self._lock:
+        with self._locked():
             try:
                 mv = self._versions[name][version]
             except KeyError:
                 raise NotFoundError(
                     f"model {name!r} has no version {version}", model_name=name, version=version
                 ) from None
+            _check_transition(mv, status, self._aliases_map.get(name, {}))
             self._versions[name][version] = mv.model_copy(update={"status": status})
+            if status == "deleted":
+                self._pending_keys.setdefault(
+                    mv.artifact_key, Pending(mv.artifact_key, name, "deleted", time.time())
+                )
             self._append(event)
 
     def _move_alias(
         self, name: str, alias: str, version: int | None, expected: Any, event: EventDraft
     ) -> None:
-        with self._lock:
+        with self._locked():
             aliases = self._aliases_map.setdefault(name, {})
-            if expected is not ANY and aliases.get(alias) != expected:
+            current = aliases.get(alias)
+            if expected is not ANY and current != expected:
                 raise ConflictError(
-                    f"alias {alias!r} of model {name!r} moved concurrently",
+                    f"alias {alias!r} of model {name!r} points at {current}, not the expected "
+                    f"{expected}: it moved concurrently",
                     model_name=name,
                     version=alias,
                 )
             if version is None:
-                aliases.pop(alias, None)
+                if current is None:
+                    raise NotFoundError(
+                        f"model {name!r} has no alias {alias!r}", model_name=name, version=alias
+                    )
+                del aliases[alias]
             else:
+                target = self._versions.get(name, {}).get(version)
+                check_target(name, version, None if target is None else target.status)
                 aliases[alias] = version
-            self._append(event)
+            self._append(event.replacing(current))
 
     def _aliases(self, name: str) -> dict[str, int]:
-        with self._lock:
+        with self._locked():
             return dict(self._aliases_map.get(name, {}))
 
-    def _events(self, name: str, alias: str | None = None) -> list[AuditEvent]:
-        with self._lock:
+    def _events(
+        self,
+        name: str,
+        alias: str | None = None,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        with self._locked():
             events = list(self._log.get(name, []))
         if alias is not None:
             events = [e for e in events if e.alias == alias]
-        return events
+        if limit is None:
+            return events
+        if before is not None:
+            events = [e for e in events if e.seq < before]
+        return events[::-1][:limit]
 
     def _model_names(self) -> list[str]:
-        with self._lock:
+        with self._locked():
             return sorted(n for n, v in self._versions.items() if v)
+
+    def _lease(self, key: str, name: str, expires_at: float) -> None:
+        with self._locked():
+            row = self._pending_keys.get(key)
+            if row is not None and row.state != "lease":
+                raise lost_lease(key, name)
+            self._pending_keys[key] = Pending(key, name, "lease", expires_at)
+
+    def _revoke(self, key: str, *, expired_by: float | None = None) -> bool:
+        with self._locked():
+            row = self._pending_keys.get(key)
+            if row is None:
+                return False
+            if row.state == "lease":
+                if expired_by is not None and row.expires_at > expired_by:
+                    return False
+                self._pending_keys[key] = Pending(key, row.name, "orphan", time.time())
+            return True
+
+    def _pending(self, due_by: float | None = None) -> list[Pending]:
+        with self._locked():
+            rows = list(self._pending_keys.values())
+        return sorted(
+            (r for r in rows if due_by is None or r.expires_at <= due_by),
+            key=lambda r: (r.expires_at, r.key),
+        )
+
+    def _forget(self, key: str) -> None:
+        with self._locked():
+            row = self._pending_keys.get(key)
+            if row is not None and row.garbage:
+                del self._pending_keys[key]
+
+    def _artifact_keys(self) -> dict[str, Status]:
+        with self._locked():
+            return {
+                mv.artifact_key: mv.status for vs in self._versions.values() for mv in vs.values()
+            }
+
+
+def _check_transition(mv: ModelVersion, status: Status, aliases: dict[str, int]) -> None:
+    """ConflictError if ``mv`` may not take ``status`` (deleted is final; aliased stays)."""
+    if mv.status == "deleted":
+        raise NotFoundError(
+            f"model {mv.name!r} has no version {mv.version}",
+            model_name=mv.name,
+            version=mv.version,
+        )
+    pointing = sorted(a for a, v in aliases.items() if v == mv.version)
+    if status == "deleted" and pointing:
+        raise ConflictError(
+            f"cannot delete {mv.name} version {mv.version}: aliases {pointing} point at it",
+            model_name=mv.name,
+            version=mv.version,
+        )

@@ -1,37 +1,52 @@
 """The metadata store interface: a fat ``abc.ABC`` base with a handful of primitives.
 
-A backend implements seven primitives, each atomic on its own: insert a version (choosing
-the next number), query versions, change a version's status, move an alias with
-compare-and-set, read aliases, read the audit log, list model names. Everything else
-(resolving references, paged search, alias history, rollback targets, the set of
-referenced artifact keys) is written once here on top of them.
+A backend implements a few primitives, each atomic on its own: insert a version (choosing
+the next number, and consuming the registration's lease), query versions, change a
+version's status, move an alias, read aliases, read the audit log, list model names, and
+keep the *pending keys* (leases of registrations in flight, and artifact keys queued for
+garbage collection). Everything else (resolving references, paged search, alias history,
+rollback targets) is written once here on top of them.
 
 Every write that changes state appends its audit event in the same transaction, so the log
 and the state never disagree.
+
+Leases: a registration leases its artifact key (:meth:`MetadataStore._lease`) before it
+writes a file, and the insert of the version consumes the lease in the same transaction.
+Garbage collection only deletes a key whose lease it first *revoked* (turned into an
+``orphan`` row, atomically, once the lease expired) or that a committed ``delete`` queued
+(a ``deleted`` row), so it cannot delete the files of a version that commits, however
+slow: that commit finds its lease gone and fails instead.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
-from prodml.errors import ConfigError, ConflictError, NotFoundError
+from prodml.errors import ConfigError, ConflictError, NotFoundError, RegistryError
+from prodml.registry._paths import MAX_VERSION, NAME
 from prodml.registry.entities import AuditEvent, ModelVersion, Page, Status
 
-__all__ = ["ANY", "EventDraft", "MetadataStore", "VersionQuery"]
+__all__ = ["ANY", "EventDraft", "MetadataStore", "Pending", "VersionQuery"]
 
 ANY: Any = type("_Any", (), {"__repr__": lambda self: "ANY"})()
 """Sentinel for :meth:`MetadataStore._move_alias`: do not check the current version."""
 
 LIVE: tuple[Status, ...] = ("ready", "archived")
+ALL: tuple[Status, ...] = ("ready", "archived", "deleted")
 
 
 @dataclass(frozen=True)
 class VersionQuery:
-    """What :meth:`MetadataStore._query_versions` selects, in version order."""
+    """What :meth:`MetadataStore._query_versions` selects, in (name, version) order.
+
+    ``after`` is a keyset position ``(name, version)``: only versions after it in the
+    query's order are returned (``descending``: newest first within a name).
+    """
 
     name: str | None = None
     version: int | None = None
@@ -40,17 +55,22 @@ class VersionQuery:
     min_metrics: Mapping[str, float] = field(default_factory=dict)
     max_metrics: Mapping[str, float] = field(default_factory=dict)
     descending: bool = True
-    offset: int = 0
+    after: tuple[str, int] | None = None
     limit: int | None = None
 
     def matches(self, mv: ModelVersion) -> bool:
-        """Whether ``mv`` passes every filter (paging aside)."""
+        """Whether ``mv`` passes every filter (the keyset position included)."""
         if self.name is not None and mv.name != self.name:
             return False
         if self.version is not None and mv.version != self.version:
             return False
         if mv.status not in self.statuses:
             return False
+        if self.after is not None:
+            name, version = self.after
+            later = mv.version < version if self.descending else mv.version > version
+            if mv.name < name or (mv.name == name and not later):
+                return False
         if any(mv.tags.get(k) != v for k, v in self.tags.items()):
             return False
         for k, lo in self.min_metrics.items():
@@ -61,7 +81,10 @@ class VersionQuery:
 
 @dataclass(frozen=True)
 class EventDraft:
-    """An audit event before the store gives it its sequence number."""
+    """An audit event before the store gives it its sequence number.
+
+    A store moving an alias fills ``previous_version`` from what it replaced.
+    """
 
     name: str
     action: str
@@ -71,6 +94,10 @@ class EventDraft:
     previous_version: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def replacing(self, previous: int | None) -> EventDraft:
+        """The same event with ``previous_version`` set."""
+        return dataclasses.replace(self, previous_version=previous)
 
     def build(self, seq: int) -> AuditEvent:
         """The :class:`AuditEvent` with sequence number ``seq``."""
@@ -87,19 +114,61 @@ class EventDraft:
         )
 
 
+PendingState = Literal["lease", "orphan", "deleted"]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An artifact key whose fate is pending.
+
+    ``state`` is ``"lease"`` (a registration in flight), ``"orphan"`` (a registration
+    that failed, or whose lease gc revoked) or ``"deleted"`` (the files of a deleted
+    version). ``expires_at`` (seconds since the epoch) is when a lease lapses; for the
+    other states it is when the key was queued, so they are always due.
+    """
+
+    key: str
+    name: str
+    state: PendingState
+    expires_at: float
+
+    @property
+    def garbage(self) -> bool:
+        """Whether gc may delete the key's files (it is not a lease)."""
+        return self.state != "lease"
+
+
 class MetadataStore(abc.ABC):
-    """Base of every metadata store (versions, aliases, audit log).
+    """Base of every metadata store (versions, aliases, audit log, pending keys).
 
     Subclasses implement the ``_`` primitives; the public methods are derived from them.
+
+    Attributes
+    ----------
+    url
+        The store's URL with credentials replaced by ``***``.
+    read_only
+        Whether the store refuses writes (opened read-only, or on a read-only location).
+    initialised
+        Whether the store holds a registry's tables; ``False`` for a database a
+        registry may still create (see :meth:`initialise`).
     """
+
+    url: str = ""
+    read_only: bool = False
+    initialised: bool = True
 
     # ------------------------------------------------------------------ primitives
 
     @abc.abstractmethod
-    def _insert_version(self, draft: ModelVersion, actor: str) -> ModelVersion:
+    def _insert_version(
+        self, draft: ModelVersion, actor: str, *, leased: bool = False
+    ) -> ModelVersion:
         """Store ``draft`` as the next version of its model and log ``register``.
 
         Numbers start at 1 and are consecutive per model, also under concurrent writers.
+        With ``leased``, the lease on ``draft.artifact_key`` is consumed in the same
+        transaction, and a missing lease (revoked by gc) raises ConflictError.
         """
 
     @abc.abstractmethod
@@ -108,7 +177,12 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def _set_status(self, name: str, version: int, status: Status, event: EventDraft) -> None:
-        """Change one version's status and log ``event``; NotFoundError if absent."""
+        """Change one version's status and log ``event``.
+
+        NotFoundError if absent or deleted (deleted is final); ConflictError if
+        ``status`` is ``"deleted"`` and an alias points at it. Deleting queues the
+        version's artifact key for gc (a ``deleted`` row) in the same transaction.
+        """
 
     @abc.abstractmethod
     def _move_alias(
@@ -116,8 +190,11 @@ class MetadataStore(abc.ABC):
     ) -> None:
         """Point ``alias`` at ``version`` (``None`` deletes it) and log ``event``.
 
+        The event is logged with ``previous_version`` set to what the alias pointed at.
         Raises ConflictError when ``expected`` is not :data:`ANY` and the alias does not
-        currently point at ``expected`` (``None``: the alias must not exist).
+        currently point at ``expected`` (``None``: the alias must not exist), or when
+        ``version`` is not ``ready``; NotFoundError when ``version`` does not exist, or
+        when deleting an alias that does not exist.
         """
 
     @abc.abstractmethod
@@ -125,21 +202,65 @@ class MetadataStore(abc.ABC):
         """Alias -> version for one model."""
 
     @abc.abstractmethod
-    def _events(self, name: str, alias: str | None = None) -> list[AuditEvent]:
-        """The audit log of one model (optionally one alias), oldest first."""
+    def _events(
+        self,
+        name: str,
+        alias: str | None = None,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        """The audit log of one model (optionally one alias).
+
+        Oldest first; with ``limit``, the newest ``limit`` events with ``seq < before``
+        (all of them when ``before`` is ``None``), newest first.
+        """
 
     @abc.abstractmethod
     def _model_names(self) -> list[str]:
         """Every model name with at least one version, sorted."""
 
+    @abc.abstractmethod
+    def _lease(self, key: str, name: str, expires_at: float) -> None:
+        """Create or extend the lease on ``key``; ConflictError if it was revoked."""
+
+    @abc.abstractmethod
+    def _revoke(self, key: str, *, expired_by: float | None = None) -> bool:
+        """Turn the lease on ``key`` into an ``orphan`` row (only if it expired by then).
+
+        Returns whether ``key`` is now garbage (it may have been already); ``False`` when
+        it is leased, or has no row (say, its version committed).
+        """
+
+    @abc.abstractmethod
+    def _pending(self, due_by: float | None = None) -> list[Pending]:
+        """Pending keys (with ``due_by``, only those with ``expires_at <= due_by``)."""
+
+    @abc.abstractmethod
+    def _forget(self, key: str) -> None:
+        """Drop the row of ``key`` unless it is a lease (its files are gone)."""
+
+    @abc.abstractmethod
+    def _artifact_keys(self) -> dict[str, Status]:
+        """Artifact key -> status of every version (gc's full scan)."""
+
+    def initialise(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
+        """Create the registry's tables (a no-op for stores that need none)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections; the store is unusable afterwards."""
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
     # ------------------------------------------------------------------ derived
 
-    def create_version(self, draft: ModelVersion, actor: str) -> ModelVersion:
+    def create_version(
+        self, draft: ModelVersion, actor: str, *, leased: bool = False
+    ) -> ModelVersion:
         """Register ``draft`` (its ``version`` is ignored) and return the stored version."""
-        return self._insert_version(draft, actor)
+        self._check_writable()
+        return self._insert_version(draft, actor, leased=leased)
 
     def get_version(
         self, name: str, version: int, *, include_deleted: bool = False
@@ -151,7 +272,7 @@ class MetadataStore(abc.ABC):
         NotFoundError
             When there is no such version (or it was deleted).
         """
-        statuses: tuple[Status, ...] = (*LIVE, "deleted") if include_deleted else LIVE
+        statuses: tuple[Status, ...] = ALL if include_deleted else LIVE
         found = self._query_versions(
             VersionQuery(name=name, version=version, statuses=statuses, limit=1)
         )
@@ -160,6 +281,10 @@ class MetadataStore(abc.ABC):
                 f"model {name!r} has no version {version}", model_name=name, version=version
             )
         return found[0]
+
+    def has_model(self, name: str) -> bool:
+        """Whether ``name`` has at least one version, of any status."""
+        return bool(self._query_versions(VersionQuery(name=name, statuses=ALL, limit=1)))
 
     def latest_version(self, name: str) -> ModelVersion:
         """The highest-numbered live version of ``name``."""
@@ -198,14 +323,13 @@ class MetadataStore(abc.ABC):
         page_size: int = 50,
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        """One page of versions matching every filter, newest first within a model."""
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise ConfigError(
-                f"The 'page_size' parameter of search must be an int >= 1. Got {page_size!r} "
-                "instead.",
-                parameter="page_size",
-            )
-        offset = _parse_token(page_token)
+        """One page of versions matching every filter, newest first within a model.
+
+        Pages are keyset-paged: the token is the reference (``name@version``) of the last
+        version of the previous page, so a page costs the same however deep it is, and a
+        version registered meanwhile never shifts or repeats what the next page holds.
+        """
+        _check_page_size(page_size, "search")
         items = self._query_versions(
             VersionQuery(
                 name=name,
@@ -213,12 +337,13 @@ class MetadataStore(abc.ABC):
                 tags=dict(tags or {}),
                 min_metrics=dict(min_metrics or {}),
                 max_metrics=dict(max_metrics or {}),
-                offset=offset,
+                after=_parse_search_token(page_token),
                 limit=page_size + 1,
             )
         )
         more = len(items) > page_size
-        return Page(items[:page_size], str(offset + page_size) if more else None)
+        items = items[:page_size]
+        return Page(items, items[-1].ref if more else None)
 
     def move_alias(
         self,
@@ -231,25 +356,26 @@ class MetadataStore(abc.ABC):
         expected: Any = ANY,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Set, move or (``version=None``) delete an alias, logging who did it."""
-        current = self._aliases(name).get(alias)
-        if expected is not ANY and current != expected:
-            raise ConflictError(
-                f"alias {alias!r} of model {name!r} moved concurrently "
-                f"(expected {expected}, found {current})",
-                model_name=name,
-                version=alias,
-            )
+        """Set, move or (``version=None``) delete an alias, logging who did it.
+
+        Without ``expected`` the move happens whatever the alias points at (last writer
+        wins); with it, ConflictError when the alias points elsewhere.
+        """
+        self._check_writable()
         event = EventDraft(
             name=name,
             action=action,
             actor=actor,
             version=version,
             alias=alias,
-            previous_version=current,
             detail=detail or {},
         )
-        self._move_alias(name, alias, version, current, event)
+        self._move_alias(name, alias, version, expected, event)
+
+    def set_status(self, name: str, version: int, status: Status, event: EventDraft) -> None:
+        """Change a version's status, logging ``event`` (see :meth:`_set_status`)."""
+        self._check_writable()
+        self._set_status(name, version, status, event)
 
     def alias_stack(self, name: str, alias: str) -> list[int]:
         """The alias's versions as a stack: sets push, rollbacks pop, deletes clear."""
@@ -267,24 +393,121 @@ class MetadataStore(abc.ABC):
         return stack
 
     def history(self, name: str, alias: str | None = None) -> list[AuditEvent]:
-        """The audit log of ``name`` (optionally one alias), oldest first."""
+        """The whole audit log of ``name`` (optionally one alias), oldest first."""
         return self._events(name, alias)
+
+    def history_page(
+        self,
+        name: str,
+        alias: str | None = None,
+        *,
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        """One page of the audit log, newest first; pass ``next_token`` for older events."""
+        _check_page_size(page_size, "history")
+        before = _parse_seq_token(page_token)
+        items = self._events(name, alias, before=before, limit=page_size + 1)
+        more = len(items) > page_size
+        items = items[:page_size]
+        return Page(items, str(items[-1].seq) if more else None)
 
     def model_names(self) -> list[str]:
         """Every model with at least one version, sorted."""
         return self._model_names()
 
     def all_versions(self, *, include_deleted: bool = True) -> list[ModelVersion]:
-        """Every version of every model (for gc and exports)."""
-        statuses: tuple[Status, ...] = (*LIVE, "deleted") if include_deleted else LIVE
+        """Every version of every model (for exports)."""
+        statuses = ALL if include_deleted else LIVE
         return self._query_versions(VersionQuery(statuses=statuses, descending=False))
 
+    # ------------------------------------------------------------------ pending keys
 
-def _parse_token(token: str | None) -> int:
-    if token is None:
-        return 0
-    if not isinstance(token, str) or not token.isdigit():
+    def lease(self, key: str, name: str, expires_at: float) -> None:
+        """Lease ``key`` for a registration until ``expires_at`` (epoch seconds)."""
+        self._check_writable()
+        self._lease(key, name, expires_at)
+
+    def revoke(self, key: str, *, expired_by: float | None = None) -> bool:
+        """Revoke the lease on ``key`` (see :meth:`_revoke`); whether it is now garbage."""
+        self._check_writable()
+        return self._revoke(key, expired_by=expired_by)
+
+    def pending(self, due_by: float | None = None) -> list[Pending]:
+        """Pending keys, those due by ``due_by`` when given."""
+        return self._pending(due_by)
+
+    def forget(self, key: str) -> None:
+        """Drop the row of ``key`` unless it is a lease (its files are gone)."""
+        self._check_writable()
+        self._forget(key)
+
+    def artifact_keys(self) -> dict[str, Status]:
+        """Artifact key -> status of every version."""
+        return self._artifact_keys()
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise RegistryError(f"the metadata store {self.url} is read-only; writes are refused")
+
+
+def _check_page_size(page_size: object, owner: str) -> None:
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= 10_000
+    ):
         raise ConfigError(
-            f"page_token {token!r} is not a token returned by search", parameter="page_token"
+            f"The 'page_size' parameter of {owner} must be an int in [1, 10000]. Got "
+            f"{page_size!r} instead.",
+            parameter="page_size",
         )
-    return int(token)
+
+
+def _parse_search_token(token: object) -> tuple[str, int] | None:
+    if token is None:
+        return None
+    if isinstance(token, str):
+        name, _, number = token.rpartition("@")
+        if NAME.fullmatch(name) and number.isascii() and number.isdigit():
+            version = int(number)
+            if 1 <= version <= MAX_VERSION and len(number) <= 10:
+                return name, version
+    raise ConfigError(
+        f"page_token {str(token)[:80]!r} is not a token returned by search",
+        parameter="page_token",
+    )
+
+
+def _parse_seq_token(token: object) -> int | None:
+    if token is None:
+        return None
+    if isinstance(token, str) and token.isascii() and token.isdigit() and len(token) <= 18:
+        return int(token)
+    raise ConfigError(
+        f"page_token {str(token)[:80]!r} is not a token returned by history",
+        parameter="page_token",
+    )
+
+
+def lost_lease(key: str, name: str) -> ConflictError:
+    """The error of a registration whose lease gc revoked (or that never had one)."""
+    return ConflictError(
+        f"the registration of {name!r} lost its lease on artifact key {key!r}: it took longer "
+        "than lease_ttl and gc reclaimed the key. Register again, with a longer lease_ttl",
+        model_name=name,
+    )
+
+
+def check_target(name: str, version: int, status: str | None) -> None:
+    """NotFoundError or ConflictError unless ``version`` can receive an alias."""
+    if status is None or status == "deleted":
+        raise NotFoundError(
+            f"model {name!r} has no version {version}", model_name=name, version=version
+        )
+    if status != "ready":
+        raise ConflictError(
+            f"{name} version {version} is {status}; restore it before aliasing it",
+            model_name=name,
+            version=version,
+        )

@@ -2,105 +2,65 @@
 
 Every statement is built with SQLAlchemy expressions, so every value is a bound parameter.
 
-Concurrency: a new version number is ``max(version) + 1`` read and written in one
-transaction that holds a lock on the model: on SQLite the transaction starts with
-``BEGIN IMMEDIATE`` (one writer at a time, others wait up to ``timeout``), on PostgreSQL it
-runs ``SELECT ... FOR UPDATE`` on the model's row. ``(name, version)`` is the primary key
-too, and a write that still collides (or finds the database locked) is retried.
+Concurrency: every write transaction first locks the model's row in ``prodml_models``: on
+SQLite the transaction starts with ``BEGIN IMMEDIATE`` (one writer at a time), on
+PostgreSQL it runs ``SELECT ... FOR UPDATE`` on that row. So a new version number is
+``max(version) + 1`` without a race, and alias moves of one model apply one after the
+other. A write that finds the database locked (or a rare unique collision) is retried
+until **one total deadline**, ``lock_timeout`` (30 s by default), has passed; then a
+:class:`~prodml.errors.RegistryError` says the database is locked.
+
+Reads scale with what they return: tag and metric filters join indexes on ``(key, value,
+name, version)``, pages are keyset-paged along an index on ``(name, version DESC)``, and the
+audit log is read through an index on ``(name, seq)``.
+
+Read-only: ``read_only=True``, or a SQLite file on a location this process cannot write,
+opens the database without writing anything (SQLite ``mode=ro``, falling back to
+``immutable=1`` where not even a lock file can be created; PostgreSQL sessions set to
+``READ ONLY``); writes then raise :class:`~prodml.errors.RegistryError`.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from prodml.errors import ConflictError, NotFoundError, RegistryError
-from prodml.registry.backends.metadata import ANY, EventDraft, MetadataStore, VersionQuery
+from prodml.errors import (
+    ConflictError,
+    NotFoundError,
+    RegistryError,
+    StorageError,
+)
+from prodml.registry._secrets import Secrets, redact_url
+from prodml.registry.backends import _sqlschema as sq
+from prodml.registry.backends.metadata import (
+    ALL,
+    ANY,
+    EventDraft,
+    MetadataStore,
+    Pending,
+    VersionQuery,
+    check_target,
+    lost_lease,
+)
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
 
 __all__ = ["SQLMetadataStore"]
 
 T = TypeVar("T")
-_RETRIES = 200
-
-_meta = sa.MetaData()
-_models = sa.Table(
-    "prodml_models",
-    _meta,
-    sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("created_at", sa.String(40), nullable=False),
-)
-_versions = sa.Table(
-    "prodml_versions",
-    _meta,
-    sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("artifact_key", sa.String(512), nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),
-)
-_tags = sa.Table(
-    "prodml_tags",
-    _meta,
-    sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("key", sa.String(256), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-    sa.Index("ix_prodml_tags_kv", "key", "value"),
-)
-_metrics = sa.Table(
-    "prodml_metrics",
-    _meta,
-    sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("key", sa.String(256), primary_key=True),
-    sa.Column("value", sa.Float, nullable=False),
-)
-_aliases_t = sa.Table(
-    "prodml_aliases",
-    _meta,
-    sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("alias", sa.String(64), primary_key=True),
-    sa.Column("version", sa.Integer, nullable=False),
-)
-_events_t = sa.Table(
-    "prodml_events",
-    _meta,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(128), nullable=False, index=True),
-    sa.Column("action", sa.String(32), nullable=False),
-    sa.Column("version", sa.Integer),
-    sa.Column("alias", sa.String(64)),
-    sa.Column("previous_version", sa.Integer),
-    sa.Column("actor", sa.String(256), nullable=False),
-    sa.Column("at", sa.String(40), nullable=False),
-    sa.Column("detail", sa.Text, nullable=False),
-)
-
-
-# Built once: the hot read path then skips statement construction and cache-key work.
-_BY_ALIAS = (
-    sa.select(_versions.c.payload, _versions.c.status)
-    .join(
-        _aliases_t,
-        sa.and_(_aliases_t.c.name == _versions.c.name, _aliases_t.c.version == _versions.c.version),
-    )
-    .where(
-        _aliases_t.c.name == sa.bindparam("name"),
-        _aliases_t.c.alias == sa.bindparam("alias"),
-        _versions.c.status.in_(("ready", "archived")),
-    )
-)
 
 
 class SQLMetadataStore(MetadataStore):
@@ -110,8 +70,14 @@ class SQLMetadataStore(MetadataStore):
     ----------
     url
         A SQLAlchemy database URL. ``postgresql://`` means ``postgresql+psycopg://``.
-    timeout
-        Seconds a SQLite writer waits for the lock before retrying.
+    lock_timeout
+        Total seconds an operation may wait for a database lock, retries included.
+    read_only
+        Open without writing anything, and refuse writes.
+    create
+        Create the registry's tables if they are missing. With ``False`` a missing or
+        empty database is left untouched and :attr:`initialised` is ``False`` until
+        :meth:`initialise` is called.
     engine_kwargs
         Passed to :func:`sqlalchemy.create_engine`.
 
@@ -123,87 +89,213 @@ class SQLMetadataStore(MetadataStore):
     >>> store.close()
     """
 
-    def __init__(self, url: str, *, timeout: float = 30.0, **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        lock_timeout: float = 30.0,
+        read_only: bool = False,
+        create: bool = True,
+        **engine_kwargs: Any,
+    ) -> None:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        self.url = url
+        self._secrets = Secrets.of(url)
+        self.url = redact_url(url)
+        self.lock_timeout = float(lock_timeout)
+        self.read_only = read_only
+        self.created = False
         self._sqlite = url.startswith("sqlite")
-        if self._sqlite:
-            engine_kwargs.setdefault("connect_args", {"timeout": timeout})
-            if url in ("sqlite://", "sqlite:///:memory:"):
-                engine_kwargs.setdefault("poolclass", sa.pool.StaticPool)
-                engine_kwargs["connect_args"]["check_same_thread"] = False
-            else:
-                db = sa.engine.make_url(url).database
-                if db:
-                    Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._db_path: Path | None = None
         try:
-            self._engine: Engine = sa.create_engine(url, **engine_kwargs)
-        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as err:
-            raise RegistryError(f"cannot open metadata store {url!r}: {err}") from err
+            parsed = sa.engine.make_url(url)
+        except sa_exc.ArgumentError as err:
+            raise RegistryError(
+                self._scrub(f"cannot open metadata store {self.url}: {err}")
+            ) from None
+        database = parsed.database
+        plain = parsed.drivername in ("sqlite", "sqlite+pysqlite")
+        if plain and database not in (None, "", ":memory:"):
+            self._db_path = Path(database).expanduser()
+            self._engine = self._sqlite_file_engine(self._db_path, engine_kwargs)
+        else:
+            self._engine = self._url_engine(url, engine_kwargs)
+        sq.listen(
+            self._engine,
+            sqlite=self._sqlite,
+            read_only=self.read_only,
+            wait_ms=int(self.lock_timeout * 1000),
+        )
+        try:
+            self.initialised = self._has_schema()
+            if not self.initialised and self.read_only:
+                raise RegistryError(
+                    f"no prodml registry in {self.url} (its tables are missing), and it was "
+                    "opened read-only, so nothing was created"
+                )
+            if create and not self.initialised:
+                self.initialise()
+            elif self.initialised and not self.read_only:
+                self._retry(lambda _left: sq.migrate(self._engine))
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    # ------------------------------------------------------------ opening
+
+    def _url_engine(self, url: str, engine_kwargs: dict[str, Any]) -> Engine:
         if self._sqlite:
-            _sqlite_transactions(self._engine)
-        self._retry(lambda: _meta.create_all(self._engine))
+            engine_kwargs.setdefault("poolclass", sa.pool.StaticPool)
+            engine_kwargs.setdefault("connect_args", {})["check_same_thread"] = False
+        elif url.startswith("postgresql"):
+            args = engine_kwargs.setdefault("connect_args", {})
+            args.setdefault("connect_timeout", max(2, math.ceil(self.lock_timeout)))
+        try:
+            return sa.create_engine(url, **engine_kwargs)
+        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as err:
+            raise RegistryError(
+                self._scrub(f"cannot open metadata store {self.url}: {err}")
+            ) from None
 
-    # ------------------------------------------------------------ transactions
+    def _sqlite_file_engine(self, db: Path, engine_kwargs: dict[str, Any]) -> Engine:
+        if db.is_dir():
+            raise StorageError(f"the registry database {db} is a directory", path=str(db))
+        exists = db.is_file() and db.stat().st_size > 0
+        if exists and not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
+            self.read_only = True  # a read-only location: open for reading only
+        if self.read_only and not exists:
+            raise RegistryError(f"no registry database at {db}, and it was opened read-only")
+        timeout, read_only = self.lock_timeout, self.read_only
 
-    def _retry(self, fn: Callable[[], T]) -> T:
-        delay = 0.002
-        for attempt in range(_RETRIES):
+        def connect() -> sqlite3.Connection:
+            if not read_only:
+                return sqlite3.connect(db, timeout=timeout, check_same_thread=False)
+            uri = f"file:{quote(str(db.resolve()))}"
             try:
-                return fn()
-            except sa_exc.DBAPIError as err:
-                # A unique collision means another writer won a race; a few retries settle
-                # it, so a persistent one is a real conflict, not worth 200 tries.
-                collisions_done = isinstance(err, sa_exc.IntegrityError) and attempt >= 20
-                if attempt == _RETRIES - 1 or collisions_done or not _transient(err):
-                    raise RegistryError(f"metadata store {self._safe_url} failed: {err}") from err
-            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
-            delay = min(delay * 1.5, 0.2)
-        raise AssertionError("unreachable")  # pragma: no cover
+                conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+                conn.execute("PRAGMA schema_version").fetchone()
+                return conn
+            except sqlite3.OperationalError:  # WAL needs a -shm file it cannot create here
+                return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
 
-    @property
-    def _safe_url(self) -> str:
-        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+        return sa.create_engine(
+            "sqlite://", creator=connect, poolclass=sa.pool.QueuePool, **engine_kwargs
+        )
 
-    def _write(self, fn: Callable[[Connection], T]) -> T:
-        def attempt() -> T:
-            with self._engine.connect() as conn:
-                conn.execution_options(prodml_write=True)
-                with conn.begin():
-                    return fn(conn)
+    def _has_schema(self) -> bool:
+        if self._db_path is not None and not (
+            self._db_path.is_file() and self._db_path.stat().st_size > 0
+        ):
+            return False
+        return bool(self._read(lambda conn: sa.inspect(conn).has_table(sq.versions.name)))
 
-        return self._retry(attempt)
-
-    def _read(self, fn: Callable[[Connection], T]) -> T:
-        def attempt() -> T:
-            with self._engine.connect() as conn:
-                return fn(conn)
-
-        return self._retry(attempt)
+    def initialise(self) -> None:
+        """Create the registry's tables and indexes (idempotent)."""
+        self._check_writable()
+        if self._db_path is not None:
+            try:
+                self._db_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StorageError(
+                    f"cannot create the directory of {self._db_path}: {err.strerror}",
+                    path=str(self._db_path),
+                    errno=err.errno,
+                ) from err
+        self._retry(lambda _left: sq.migrate(self._engine))
+        self.created = not self.initialised
+        self.initialised = True
 
     def close(self) -> None:
         """Dispose of the connection pool."""
         self._engine.dispose()
 
+    # ------------------------------------------------------------ transactions
+
+    def _retry(self, fn: Callable[[float], T]) -> T:
+        deadline = time.monotonic() + self.lock_timeout
+        delay, collisions = 0.002, 0
+        while True:
+            try:
+                return fn(max(deadline - time.monotonic(), 0.001))
+            except sa_exc.DBAPIError as err:
+                if not sq.transient(err):
+                    raise self._error(err) from (None if self._leaks(err) else err)
+                if isinstance(err, sa_exc.IntegrityError):
+                    collisions += 1
+                    if collisions > 20:
+                        raise self._error(err) from None
+                if time.monotonic() + delay >= deadline:
+                    raise RegistryError(
+                        f"the metadata database {self.url} is locked: another writer held it "
+                        f"for more than {self.lock_timeout:g} s (lock_timeout). Nothing was "
+                        "changed; try again, or open the registry with a longer lock_timeout"
+                    ) from None
+            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+            delay = min(delay * 1.5, 0.2)
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        # No read-only check here: the public methods refuse first, and a primitive called
+        # directly on a read-only store meets the database's own refusal.
+        def attempt(left: float) -> T:
+            ms = max(1, int(left * 1000))
+            with self._engine.connect() as conn:
+                conn.execution_options(prodml_write=True, prodml_wait_ms=ms)
+                with conn.begin():
+                    if not self._sqlite:
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                    return fn(conn)
+
+        return self._retry(attempt)
+
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        def attempt(left: float) -> T:
+            with self._engine.connect() as conn:
+                conn.execution_options(prodml_wait_ms=max(1, int(left * 1000)))
+                return fn(conn)
+
+        return self._retry(attempt)
+
+    def _scrub(self, text: str) -> str:
+        return self._secrets.scrub(text)
+
+    def _leaks(self, err: BaseException) -> bool:
+        return self._secrets.found_in(str(err))
+
+    def _error(self, err: sa_exc.DBAPIError) -> RegistryError:
+        text = self._scrub(str(err.orig if err.orig is not None else err).strip())
+        first = text.splitlines()[0][:300] if text else type(err).__name__
+        low = first.lower()
+        where = str(self._db_path) if self._db_path is not None else self.url
+        if "readonly" in low or "read-only" in low or "read only" in low:
+            return RegistryError(f"the metadata store {where} is read-only: {first}")
+        if "disk is full" in low or "unable to open" in low or "disk i/o" in low:
+            return StorageError(f"the metadata database {where} failed: {first}", path=where)
+        return RegistryError(f"metadata store {self.url} failed: {first}")
+
     # ------------------------------------------------------------ primitives
 
-    def _insert_version(self, draft: ModelVersion, actor: str) -> ModelVersion:
+    def _insert_version(
+        self, draft: ModelVersion, actor: str, *, leased: bool = False
+    ) -> ModelVersion:
         def tx(conn: Connection) -> ModelVersion:
-            now = _now()
-            if not conn.execute(
-                sa.select(_models.c.name).where(_models.c.name == draft.name).with_for_update()
-            ).first():
-                conn.execute(_models.insert().values(name=draft.name, created_at=now))
-                conn.execute(
-                    sa.select(_models.c.name).where(_models.c.name == draft.name).with_for_update()
+            sq.lock_model(conn, draft.name, create=True)
+            if leased:
+                p = sq.pending.c
+                gone = conn.execute(
+                    sq.pending.delete().where(
+                        p.artifact_key == draft.artifact_key, p.state == "lease"
+                    )
                 )
+                if gone.rowcount != 1:
+                    raise lost_lease(draft.artifact_key, draft.name)
             top = conn.execute(
-                sa.select(sa.func.max(_versions.c.version)).where(_versions.c.name == draft.name)
+                sa.select(sa.func.max(sq.versions.c.version)).where(
+                    sq.versions.c.name == draft.name
+                )
             ).scalar()
             mv = draft.model_copy(update={"version": int(top or 0) + 1})
             conn.execute(
-                _versions.insert().values(
+                sq.versions.insert().values(
                     name=mv.name,
                     version=mv.version,
                     status=mv.status,
@@ -214,118 +306,131 @@ class SQLMetadataStore(MetadataStore):
             key = {"name": mv.name, "version": mv.version}
             if mv.tags:
                 conn.execute(
-                    _tags.insert(), [{**key, "key": k, "value": v} for k, v in mv.tags.items()]
+                    sq.tags.insert(), [{**key, "key": k, "value": v} for k, v in mv.tags.items()]
                 )
             if mv.metrics:
                 conn.execute(
-                    _metrics.insert(),
+                    sq.metrics.insert(),
                     [{**key, "key": k, "value": v} for k, v in mv.metrics.items()],
                 )
-            _log(conn, EventDraft(name=mv.name, action="register", actor=actor, version=mv.version))
+            sq.log(
+                conn, EventDraft(name=mv.name, action="register", actor=actor, version=mv.version)
+            )
             return mv
 
         return self._write(tx)
 
     def _query_versions(self, query: VersionQuery) -> list[ModelVersion]:
-        v = _versions.c
-        stmt = sa.select(v.payload, v.status).where(v.status.in_(query.statuses))
-        if query.name is not None:
-            stmt = stmt.where(v.name == query.name)
-        if query.version is not None:
-            stmt = stmt.where(v.version == query.version)
-        for k, val in query.tags.items():
-            stmt = stmt.where(
-                sa.exists().where(
-                    _tags.c.name == v.name,
-                    _tags.c.version == v.version,
-                    _tags.c.key == k,
-                    _tags.c.value == val,
-                )
-            )
-        for bounds, op in ((query.min_metrics, "ge"), (query.max_metrics, "le")):
-            for k, bound in bounds.items():
-                cmp = _metrics.c.value >= bound if op == "ge" else _metrics.c.value <= bound
-                stmt = stmt.where(
-                    sa.exists().where(
-                        _metrics.c.name == v.name,
-                        _metrics.c.version == v.version,
-                        _metrics.c.key == k,
-                        cmp,
-                    )
-                )
-        order = v.version.desc() if query.descending else v.version.asc()
-        stmt = stmt.order_by(v.name.asc(), order).offset(query.offset)
-        if query.limit is not None:
-            stmt = stmt.limit(query.limit)
+        stmt = sq.select_versions(query)
         rows = self._read(lambda conn: conn.execute(stmt).all())
-        out = []
-        for payload, status in rows:
-            mv = ModelVersion.model_validate_json(payload)
-            out.append(mv if mv.status == status else mv.model_copy(update={"status": status}))
-        return out
+        return [sq.to_version(*row) for row in rows]
 
     def resolve(self, name: str, selector: int | str | None) -> ModelVersion:
         """As the base, but an alias resolves in one query (a join)."""
         if not isinstance(selector, str) or selector == "latest":
             return super().resolve(name, selector)
         params = {"name": name, "alias": selector}
-        row = self._read(lambda conn: conn.execute(_BY_ALIAS, params).first())
+        row = self._read(lambda conn: conn.execute(sq.BY_ALIAS, params).first())
         if row is None:
             return super().resolve(name, selector)  # raises the precise NotFoundError
-        mv = ModelVersion.model_validate_json(row[0])
-        return mv if mv.status == row[1] else mv.model_copy(update={"status": row[1]})
+        return sq.to_version(*row)
 
     def _set_status(self, name: str, version: int, status: Status, event: EventDraft) -> None:
+        v, a = sq.versions.c, sq.aliases.c
+
         def tx(conn: Connection) -> None:
-            res = conn.execute(
-                _versions.update()
-                .where(_versions.c.name == name, _versions.c.version == version)
-                .values(status=status)
-            )
-            if res.rowcount == 0:
+            sq.lock_model(conn, name, create=False)
+            row = conn.execute(
+                sa.select(v.status, v.artifact_key).where(v.name == name, v.version == version)
+            ).first()
+            if row is None or row.status == "deleted":
                 raise NotFoundError(
                     f"model {name!r} has no version {version}", model_name=name, version=version
                 )
-            _log(conn, event)
+            if status == "deleted":
+                pointing = sorted(
+                    conn.execute(
+                        sa.select(a.alias).where(a.name == name, a.version == version)
+                    ).scalars()
+                )
+                if pointing:
+                    raise ConflictError(
+                        f"cannot delete {name} version {version}: aliases {pointing} point at it",
+                        model_name=name,
+                        version=version,
+                    )
+                sq.queue_deleted(conn, row.artifact_key, name)
+            conn.execute(
+                sq.versions.update()
+                .where(v.name == name, v.version == version)
+                .values(status=status)
+            )
+            sq.log(conn, event)
 
         self._write(tx)
 
     def _move_alias(
         self, name: str, alias: str, version: int | None, expected: Any, event: EventDraft
     ) -> None:
-        a = _aliases_t.c
+        a, v = sq.aliases.c, sq.versions.c
 
         def tx(conn: Connection) -> None:
-            current = conn.execute(
-                sa.select(a.version).where(a.name == name, a.alias == alias).with_for_update()
-            ).scalar()
+            sq.lock_model(conn, name, create=False)
+            where = (a.name == name, a.alias == alias)
+            current = conn.execute(sa.select(a.version).where(*where)).scalar()
             if expected is not ANY and current != expected:
                 raise ConflictError(
-                    f"alias {alias!r} of model {name!r} moved concurrently "
-                    f"(expected {expected}, found {current})",
+                    f"alias {alias!r} of model {name!r} points at {current}, not the expected "
+                    f"{expected}: it moved concurrently",
                     model_name=name,
                     version=alias,
                 )
-            if current is not None:
-                conn.execute(_aliases_t.delete().where(a.name == name, a.alias == alias))
-            if version is not None:
-                conn.execute(_aliases_t.insert().values(name=name, alias=alias, version=version))
-            _log(conn, event)
+            if version is None:
+                if current is None:
+                    raise NotFoundError(
+                        f"model {name!r} has no alias {alias!r}", model_name=name, version=alias
+                    )
+                conn.execute(sq.aliases.delete().where(*where))
+            else:
+                status = conn.execute(
+                    sa.select(v.status).where(v.name == name, v.version == version)
+                ).scalar()
+                check_target(name, version, status)
+                if current is None:
+                    conn.execute(
+                        sq.aliases.insert().values(name=name, alias=alias, version=version)
+                    )
+                else:
+                    conn.execute(sq.aliases.update().where(*where).values(version=version))
+            sq.log(conn, event.replacing(current))
 
         self._write(tx)
 
     def _aliases(self, name: str) -> dict[str, int]:
-        a = _aliases_t.c
+        a = sq.aliases.c
         stmt = sa.select(a.alias, a.version).where(a.name == name)
         rows = self._read(lambda conn: conn.execute(stmt).all())
         return {alias: int(version) for alias, version in rows}
 
-    def _events(self, name: str, alias: str | None = None) -> list[AuditEvent]:
-        e = _events_t.c
-        stmt = sa.select(_events_t).where(e.name == name)
+    def _events(
+        self,
+        name: str,
+        alias: str | None = None,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        e = sq.events.c
+        stmt = sa.select(sq.events).where(e.name == name)
         if alias is not None:
             stmt = stmt.where(e.alias == alias)
-        rows = self._read(lambda conn: conn.execute(stmt.order_by(e.seq)).mappings().all())
+        if limit is None:
+            stmt = stmt.order_by(e.seq)
+        else:
+            if before is not None:
+                stmt = stmt.where(e.seq < before)
+            stmt = stmt.order_by(e.seq.desc()).limit(limit)
+        rows = self._read(lambda conn: conn.execute(stmt).mappings().all())
         return [
             AuditEvent(
                 seq=r["seq"],
@@ -342,60 +447,65 @@ class SQLMetadataStore(MetadataStore):
         ]
 
     def _model_names(self) -> list[str]:
-        stmt = sa.select(_versions.c.name).distinct().order_by(_versions.c.name)
+        stmt = sa.select(sq.models.c.name).order_by(sq.models.c.name)
         return list(self._read(lambda conn: conn.execute(stmt).scalars().all()))
 
+    def _lease(self, key: str, name: str, expires_at: float) -> None:
+        p = sq.pending.c
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+        def tx(conn: Connection) -> None:
+            state = conn.execute(
+                sa.select(p.state).where(p.artifact_key == key).with_for_update()
+            ).scalar()
+            if state is None:
+                conn.execute(
+                    sq.pending.insert().values(
+                        artifact_key=key, name=name, state="lease", expires_at=expires_at
+                    )
+                )
+            elif state == "lease":
+                conn.execute(
+                    sq.pending.update().where(p.artifact_key == key).values(expires_at=expires_at)
+                )
+            else:
+                raise lost_lease(key, name)
 
+        self._write(tx)
 
-def _log(conn: Connection, event: EventDraft) -> None:
-    conn.execute(
-        _events_t.insert().values(
-            name=event.name,
-            action=event.action,
-            version=event.version,
-            alias=event.alias,
-            previous_version=event.previous_version,
-            actor=event.actor,
-            at=event.at.isoformat(),
-            detail=json.dumps(event.detail, sort_keys=True),
+    def _revoke(self, key: str, *, expired_by: float | None = None) -> bool:
+        p = sq.pending.c
+
+        def tx(conn: Connection) -> bool:
+            cond = [p.artifact_key == key, p.state == "lease"]
+            if expired_by is not None:
+                cond.append(p.expires_at <= expired_by)
+            done = conn.execute(
+                sq.pending.update().where(*cond).values(state="orphan", expires_at=time.time())
+            )
+            if done.rowcount:
+                return True
+            state = conn.execute(sa.select(p.state).where(p.artifact_key == key)).scalar()
+            return state is not None and state != "lease"
+
+        return self._write(tx)
+
+    def _pending(self, due_by: float | None = None) -> list[Pending]:
+        p = sq.pending.c
+        stmt = sa.select(p.artifact_key, p.name, p.state, p.expires_at)
+        if due_by is not None:
+            stmt = stmt.where(p.expires_at <= due_by)
+        rows = self._read(lambda conn: conn.execute(stmt.order_by(p.expires_at)).all())
+        return [Pending(k, n, sq.pending_state(s), float(x)) for k, n, s, x in rows]
+
+    def _forget(self, key: str) -> None:
+        p = sq.pending.c
+        self._write(
+            lambda conn: conn.execute(
+                sq.pending.delete().where(p.artifact_key == key, p.state != "lease")
+            )
         )
-    )
 
-
-def _transient(err: sa_exc.DBAPIError) -> bool:
-    """Lock timeouts, serialisation failures and unique collisions are worth a retry."""
-    if isinstance(err, sa_exc.IntegrityError):
-        return True
-    if not isinstance(err, sa_exc.OperationalError | sa_exc.ProgrammingError):
-        return False
-    code = getattr(err.orig, "sqlstate", None) or getattr(err.orig, "pgcode", None)
-    if code in ("40001", "40P01", "55P03", "42P07", "23505"):
-        return True
-    text = str(err.orig).lower()
-    return "locked" in text or "busy" in text or "already exists" in text
-
-
-def _sqlite_transactions(engine: Engine) -> None:
-    """Let SQLAlchemy, not pysqlite, start transactions; writers take the lock up front."""
-
-    @sa_event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        try:
-            # WAL lets readers run while a writer commits; with WAL, synchronous=NORMAL
-            # keeps the database consistent after a crash and skips an fsync per commit.
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-        finally:
-            cur.close()
-
-    @sa_event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # Writers take the write lock up front, so two never deadlock upgrading a read
-        # lock. Reads are single statements, which SQLite runs atomically on their own.
-        if conn.get_execution_options().get("prodml_write", False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _artifact_keys(self) -> dict[str, Status]:
+        v = sq.versions.c
+        rows = self._read(lambda conn: conn.execute(sa.select(v.artifact_key, v.status)).all())
+        return {k: s for k, s in rows if s in ALL}

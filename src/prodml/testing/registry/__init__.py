@@ -13,14 +13,22 @@ A backend opts in with a short pytest subclass that provides one fixture, in the
             return MyStore("mystore://...")
 
 - :class:`MetadataStoreConformance` (fixture ``metadata_store``): numbering, get and
-  resolve, paged search, aliases with history and rollback, archive/delete, promotion.
+  resolve, keyset-paged search and history, aliases (last-writer-wins, compare-and-set,
+  racing threads) with history and rollback, archive/delete, promotion, leases and gc
+  (in-flight registrations survive any grace period; refusals without ``force``), one
+  lock deadline, read-only registries, and forged rows refused before any file is read.
 - :class:`ArtifactStoreConformance` (fixture ``artifact_store``): round trips of every
   flavour, and that a swapped, truncated, deleted or added file fails the load with
-  :class:`~prodml.errors.IntegrityError` naming the file; gc of deleted and orphan keys.
-- :class:`ProcessConformance` (fixture ``registry_urls`` giving ``(db_url,
-  artifacts_url, storage_options)``): writers in separate processes get unique,
-  consecutive version numbers, and a process killed mid-registration leaves no visible
-  version and an orphan that gc removes.
+  :class:`~prodml.errors.IntegrityError` naming the file; gc of deleted and orphan keys;
+  hypothesis-generated hostile manifests and flavour metadata that never touch a
+  sentinel directory outside the store; symbolic links refused at register and at load;
+  staging inside the store.
+- :class:`ProcessConformance` (fixtures ``registry_urls`` giving ``(db_url,
+  artifacts_url, storage_options)``, and ``empty_db_url``, an empty database): writers in
+  separate processes get unique, consecutive version numbers; eight processes moving one
+  alias never conflict; gc racing writers loses no version; a process killed
+  mid-registration leaves a lease that gc collects; an empty database next to stored
+  models is refused.
 
 :func:`service_url` reads a service URL from the environment for a fixture: it skips the
 test when the variable is unset, or fails it when ``PRODML_REQUIRE_SERVICES=1`` (CI).

@@ -16,8 +16,10 @@ from prodml.registry import (
     ArtifactStore,
     ModelRegistry,
 )
-from prodml.registry.backends.artifacts import FsspecArtifactStore, new_key
+from prodml.registry.backends._artifact_base import new_key
+from prodml.registry.backends.artifacts import FsspecArtifactStore
 from prodml.registry.entities import ModelVersion
+from prodml.testing.registry._artifact_trust import ArtifactTrust
 from prodml.testing.registry._common import _schema, pytest
 
 
@@ -35,7 +37,7 @@ def _tamper_delete(store: ArtifactStore, key: str, rel: str) -> None:
     store.fs.invalidate_cache()
 
 
-class ArtifactStoreConformance:
+class ArtifactStoreConformance(ArtifactTrust):
     """Behaviour every :class:`~prodml.registry.ArtifactStore` must have.
 
     Provide an ``artifact_store`` fixture returning a fresh, empty store. Override
@@ -158,12 +160,15 @@ class ArtifactStoreConformance:
         registry.delete("g", gone.version)
         src = tmp_path / "partial-upload"
         src.mkdir()
-        (src / "f.bin").write_bytes(b"partial upload")
+        (src / "f.bin").write_bytes(b"written by hand, or by an older prodml")
         old = "g/0000000001000-" + "0" * 32
         fresh = new_key("g")
         registry.artifacts.put(src, old)
         registry.artifacts.put(src, fresh)
         dry = registry.gc(3600, dry_run=True)
+        assert dry.deleted_versions == [gone.artifact_key]
+        assert dry.orphans == []  # unleased keys are only found by a scan
+        dry = registry.gc(3600, dry_run=True, scan=True)
         assert dry.deleted_versions == [gone.artifact_key]
         assert dry.orphans == [old]
         assert dry.kept_recent == [fresh]
@@ -173,19 +178,20 @@ class ArtifactStoreConformance:
             old,
             fresh,
         }
-        report = registry.gc(3600)
+        report = registry.gc(3600, scan=True)
         assert report.removed == sorted([gone.artifact_key, old])
         assert set(registry.artifacts.list_keys()) == {keep.artifact_key, fresh}
         assert registry.load("g@1") == _schema("a")
-        assert registry.gc(0).orphans == [fresh]
+        assert registry.gc(0, scan=True).orphans == [fresh]
         assert registry.artifacts.list_keys() == [keep.artifact_key]
+        assert registry.metadata.pending() == []
 
     def test_gc_never_touches_foreign_files(self, registry: ModelRegistry) -> None:
         keep = registry.register("g", _schema("a"))
         self.tamper_write(registry.artifacts, "g/not-a-key", "x.bin", b"someone else's")
         self.tamper_write(registry.artifacts, "other", "README.txt", b"not ours")
         assert registry.artifacts.list_keys() == [keep.artifact_key]
-        assert registry.gc(0).removed == []
+        assert registry.gc(0, scan=True).removed == []
         assert registry.load("g") == _schema("a")
         assert isinstance(registry.artifacts, FsspecArtifactStore)
         fs = registry.artifacts.fs

@@ -51,3 +51,52 @@ def _schema(*names: str, dtype: str = "float") -> Schema:
 def _model() -> Any:
     """A small prodml object, stored with the prodml JSON flavour: the suites' model."""
     return _schema("x")
+
+
+def hold_write_lock(store: Any) -> Any:
+    """A context manager holding ``store``'s write lock from elsewhere (shipped stores).
+
+    Readers stay unblocked where the store allows it (SQLite WAL, PostgreSQL
+    ``EXCLUSIVE`` mode), as another writer's transaction would.
+    """
+    import contextlib  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from prodml.registry.backends.memory import MemoryMetadataStore  # noqa: PLC0415
+    from prodml.registry.backends.sql import SQLMetadataStore  # noqa: PLC0415
+
+    @contextlib.contextmanager
+    def held() -> Any:
+        if isinstance(store, MemoryMetadataStore):
+            taken, release = threading.Event(), threading.Event()
+
+            def hold() -> None:
+                with store._lock:
+                    taken.set()
+                    release.wait(60)
+
+            thread = threading.Thread(target=hold, daemon=True)
+            thread.start()
+            taken.wait(10)
+            try:
+                yield
+            finally:
+                release.set()
+                thread.join(10)
+        elif isinstance(store, SQLMetadataStore):
+            conn = store._engine.connect()
+            conn.execution_options(prodml_write=True)
+            tx = conn.begin()
+            if not store._sqlite:
+                conn.exec_driver_sql(
+                    "LOCK TABLE prodml_models, prodml_pending, prodml_versions IN EXCLUSIVE MODE"
+                )
+            try:
+                yield
+            finally:
+                tx.rollback()
+                conn.close()
+        else:  # pragma: no cover - a user's store overrides the suite's hook
+            raise NotImplementedError(f"override hold_write_lock for {type(store).__name__}")
+
+    return held()

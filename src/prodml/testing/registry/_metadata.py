@@ -23,12 +23,15 @@ from prodml.registry import (
 from prodml.registry.backends.metadata import EventDraft, VersionQuery
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
 from prodml.testing.registry._common import _model, _schema, pytest
+from prodml.testing.registry._metadata_trust import MetadataTrust
 
 
-class MetadataStoreConformance:
+class MetadataStoreConformance(MetadataTrust):
     """Behaviour every :class:`~prodml.registry.MetadataStore` must have.
 
-    Provide a ``metadata_store`` fixture returning a fresh, empty store.
+    Provide a ``metadata_store`` fixture returning a fresh, empty store. The hooks of
+    :class:`~prodml.testing.registry._metadata_trust.MetadataTrust` reach into the
+    stores prodml ships; override them for your own.
     """
 
     @pytest.fixture
@@ -128,12 +131,12 @@ class MetadataStoreConformance:
         registry.delete_alias("m", "prod")
         events = registry.history("m", alias="prod")
         assert [(e.action, e.version, e.previous_version, e.actor) for e in events] == [
-            ("set_alias", 1, None, "alice"),
-            ("set_alias", 2, 1, "bob"),
             ("delete_alias", None, 2, "bob"),
+            ("set_alias", 2, 1, "bob"),
+            ("set_alias", 1, None, "alice"),
         ]
-        assert [e.seq for e in events] == sorted(e.seq for e in events)
-        assert [e.action for e in registry.history("m")][:2] == ["register", "register"]
+        assert [e.seq for e in events] == sorted((e.seq for e in events), reverse=True)
+        assert [e.action for e in registry.history("m")][-2:] == ["register", "register"]
         with pytest.raises(NotFoundError):
             registry.get("m@prod")
         with pytest.raises(NotFoundError):
@@ -216,17 +219,17 @@ class MetadataStoreConformance:
         )
         registry.register("m", _model(), metrics={"auc": 0.9}, signature=_schema("x", "y"))
         gates: list[Check] = [MetricThreshold("auc", min=0.75), SignatureCompatible()]
-        registry.promote("m", 1, "prod", checks=gates)
+        registry.promote("m", "prod", 1, checks=gates)
         with pytest.raises(PromotionError) as info:
-            registry.promote("m", 2, "prod", checks=gates)
+            registry.promote("m", "prod", 2, checks=gates)
         assert len(info.value.failures) == 1
         assert "below the minimum 0.75" in str(info.value)
         with pytest.raises(PromotionError, match="incompatible"):
-            registry.promote("m", 3, "prod", checks=gates)
+            registry.promote("m", "prod", 3, checks=gates)
         assert registry.get("m@prod").version == 1
-        assert registry.promote("m", 4, "prod", checks=gates).version == 4
+        assert registry.promote("m", 4, "prod", checks=gates).version == 4  # the old order
         assert registry.get("m@prod").version == 4
-        last = registry.history("m", alias="prod")[-1]
+        last = registry.history("m", alias="prod").items[0]
         assert last.previous_version == 1
         assert "MetricThreshold" in str(last.detail["checks"])
 

@@ -1,0 +1,272 @@
+"""Counting one chunk of records per group, vectorised (private).
+
+Each sensitive column is factorized once; the codes combine into one local group index
+per row, and a single ``np.bincount`` gives every group's confusion counts (and another
+its score histograms). Only the distinct groups of the chunk then touch Python. Nothing
+here changes the GroupMetrics: the caller adds the result once everything is validated,
+so a bad chunk leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from prodml.errors import SchemaError, SchemaProblem
+from prodml.fairness import _ingest
+from prodml.fairness._ingest import OTHER
+from prodml.fairness._policies import policy_error, too_many
+
+if TYPE_CHECKING:
+    from prodml.fairness._group_metrics import GroupMetrics
+
+__all__ = ["Counted", "add", "count_chunk", "subtract"]
+
+IntArray = npt.NDArray[np.int64]
+Counted = tuple[list[tuple[object, ...]], list[list[int]], "np.ndarray | None", dict[str, int]]
+"""Per-group counts of one chunk: keys, confusion rows, histogram rows, dropped."""
+# Beyond this many possible local groups, compress the combined index with np.unique
+# rather than allocate a bincount of that length.
+_DENSE_LIMIT = 1 << 20
+# Rows counted at a time: bounds the temporaries of a large batch (~40 bytes a row).
+_SLICE = 1 << 20
+
+
+def count_chunk(gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any) -> Counted:
+    """Per-group counts of a chunk, validated; nothing is added to ``gm``.
+
+    A large chunk is counted ``_SLICE`` rows at a time, so its temporaries stay bounded;
+    the parts are summed before anything is returned, so a bad row anywhere still leaves
+    ``gm`` unchanged.
+    """
+    yt = _ingest.label_array(y_true, "y_true")
+    n = len(yt)
+    scores = None
+    if gm.threshold is None:
+        yp = _ingest.label_array(y_pred, "y_pred")
+    else:
+        scores = _ingest.score_array(y_pred, "y_pred")
+        yp = (scores >= gm.threshold).view(np.int8)
+    if len(yp) != n:
+        raise SchemaError(
+            problems=[
+                SchemaProblem(
+                    "y_pred",
+                    "input",
+                    f"has {len(yp)} values but y_true has {n}; lengths must match",
+                )
+            ]
+        )
+    columns = _ingest.sensitive_columns(groups, gm.sensitive, n)
+    if n <= _SLICE:
+        return _count(gm, yt, yp, scores, columns)
+    parts = []
+    for start in range(0, n, _SLICE):
+        s = slice(start, start + _SLICE)
+        part_scores = None if scores is None else scores[s]
+        parts.append(_count(gm, yt[s], yp[s], part_scores, [_rows(c, s) for c in columns]))
+    return _sum(parts)
+
+
+def _rows(column: Any, rows: slice) -> Any:
+    """Rows of a column by position (a pandas Series by ``iloc``, whatever its index)."""
+    return column.iloc[rows] if isinstance(column, pd.Series) else column[rows]
+
+
+def _sum(parts: list[Counted]) -> Counted:
+    """The counts of several parts of one chunk, added up by group."""
+    index: dict[tuple[object, ...], int] = {}
+    conf: list[list[int]] = []
+    hists: list[np.ndarray] = []
+    dropped: dict[str, int] = {}
+    for keys, part_conf, part_hist, part_dropped in parts:
+        for i, key in enumerate(keys):
+            j = index.setdefault(key, len(conf))
+            if j == len(conf):
+                conf.append([0, 0, 0, 0])
+                if part_hist is not None:
+                    hists.append(np.zeros(part_hist.shape[1], dtype=np.int64))
+            conf[j] = [a + b for a, b in zip(conf[j], part_conf[i], strict=True)]
+            if part_hist is not None:
+                hists[j] += part_hist[i]
+        for name, k in part_dropped.items():
+            dropped[name] = dropped.get(name, 0) + k
+    hist = np.array(hists, dtype=np.int64) if hists else None
+    if parts and parts[0][2] is not None and hist is None:
+        hist = np.zeros((0, parts[0][2].shape[1]), dtype=np.int64)
+    return list(index), conf, hist, dropped
+
+
+def _count(
+    gm: GroupMetrics,
+    yt: npt.NDArray[np.int8],
+    yp: npt.NDArray[np.int8],
+    scores: npt.NDArray[np.float64] | None,
+    columns: list[Any],
+) -> Counted:
+    """Per-group counts of validated labels and raw sensitive columns."""
+    n = len(yt)
+    keep = np.ones(n, dtype=np.bool_)
+    dropped: dict[str, int] = {}
+    codes_list: list[IntArray] = []
+    uniques_list: list[list[object]] = []
+    for name, col in zip(gm.sensitive, columns, strict=True):
+        codes, uniques = _ingest.factorize(col, name)
+        codes, uniques, drop = _apply_policies(gm, name, codes, uniques)
+        if drop is not None:
+            newly = drop & keep
+            dropped[name] = int(newly.sum())
+            keep &= ~drop
+        codes_list.append(codes)
+        uniques_list.append(uniques)
+    if not keep.all():
+        yt, yp = yt[keep], yp[keep]
+        codes_list = [c[keep] for c in codes_list]
+        if scores is not None:
+            scores = scores[keep]
+    sizes = [len(u) for u in uniques_list]
+    local, code_rows = _combine(codes_list, sizes)
+    n_local = len(code_rows)
+    local *= 4
+    local += 2 * yt
+    local += yp
+    conf = np.bincount(local, minlength=4 * n_local).reshape(n_local, 4)
+    present = np.flatnonzero(conf.any(axis=1))
+    hist = None
+    if scores is not None:
+        bins = gm.bins
+        local -= yp  # back to 4 * group + 2 * y_true: the histogram row of (group, y_true)
+        local //= 2
+        local *= bins
+        local += np.minimum((scores * bins).astype(np.int64), bins - 1)
+        hist = np.bincount(local, minlength=2 * bins * n_local).reshape(n_local, 2 * bins)
+        hist = hist[present]
+    keys = [
+        tuple(u[c] for u, c in zip(uniques_list, row, strict=True))
+        for row in code_rows[present].tolist()
+    ]
+    return keys, conf[present].tolist(), hist, dropped
+
+
+def _apply_policies(
+    gm: GroupMetrics, name: str, codes: IntArray, uniques: list[object]
+) -> tuple[IntArray, list[object], npt.NDArray[np.bool_] | None]:
+    """Codes after the unseen and missing policies, and the rows they drop (or None)."""
+    drop: npt.NDArray[np.bool_] | None = None
+    allowed = gm._policies.allowed.get(name)
+    if allowed is not None:
+        bad = [i for i, u in enumerate(uniques) if u not in allowed]
+        if bad:
+            is_bad = np.isin(codes, bad)
+            if gm.unseen == "error":
+                row = int(np.argmax(is_bad))
+                raise _policy(name, "unseen", uniques[int(codes[row])], row)
+            if gm.unseen == "drop":
+                drop = is_bad
+            else:
+                kept = [u for u in uniques if u in allowed]
+                remap = np.empty(len(uniques), dtype=np.int64)
+                j = 0
+                for i, u in enumerate(uniques):
+                    if u in allowed:
+                        remap[i] = j
+                        j += 1
+                    else:
+                        remap[i] = len(kept)
+                uniques = [*kept, OTHER]
+                codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    missing = codes < 0
+    if missing.any():
+        if gm.missing == "error":
+            raise _policy(name, "missing", None, int(np.argmax(missing)))
+        if gm.missing == "drop":
+            drop = missing if drop is None else drop | missing
+        else:
+            codes = np.where(missing, len(uniques), codes)
+            uniques = [*uniques, None]
+    return codes, uniques, drop
+
+
+def _policy(column: str, what: str, value: object, row: int) -> SchemaError:
+    return policy_error(column, what, value, row)
+
+
+def _combine(codes_list: list[IntArray], sizes: list[int]) -> tuple[IntArray, IntArray]:
+    """A local group index per row, and each local group's per-column codes.
+
+    Small products of the columns' distinct counts use a mixed-radix index directly (one
+    bincount slot per possible group); larger ones keep only the combinations seen.
+    """
+    total = float(np.prod(np.asarray(sizes, dtype=np.float64)))
+    if total < 2**62:
+        local = codes_list[0].astype(np.int64, copy=True)
+        for codes, size in zip(codes_list[1:], sizes[1:], strict=True):
+            local *= size
+            local += codes
+        if total <= _DENSE_LIMIT:
+            index = np.arange(int(total), dtype=np.int64)
+        else:
+            index, local = np.unique(local, return_inverse=True)
+        rows = np.empty((len(index), len(sizes)), dtype=np.int64)
+        rest = index.copy()
+        for j in range(len(sizes) - 1, -1, -1):
+            rest, rows[:, j] = np.divmod(rest, sizes[j])
+        return local, rows
+    rows, local = np.unique(np.stack(codes_list, axis=1), axis=0, return_inverse=True)
+    return local.ravel().astype(np.int64), rows
+
+
+def add(gm: GroupMetrics, counted: Counted) -> None:
+    """Add counted groups to ``gm``; a chunk beyond ``max_groups`` changes nothing."""
+    keys, conf, hist, dropped = counted
+    new = [k for k in dict.fromkeys(keys) if k not in gm._cells]
+    if len(gm._keys) + len(new) > gm.max_groups:
+        raise too_many(gm.max_groups, new[0], gm.sensitive)
+    bins2 = 2 * gm.bins
+    for i, key in enumerate(keys):
+        cell = gm._cell(key)
+        base = 4 * cell
+        for j in range(4):
+            gm._conf[base + j] += conf[i][j]
+        if hist is not None and gm._hist is not None:
+            start = cell * bins2
+            row = hist[i]
+            for j in np.flatnonzero(row).tolist():
+                gm._hist[start + j] += int(row[j])
+    for name, n in dropped.items():
+        if n:
+            gm._dropped[name] = gm._dropped.get(name, 0) + n
+
+
+def subtract(gm: GroupMetrics, counted: Counted) -> None:
+    """Take counted groups out of ``gm``; records never added change nothing and raise."""
+    keys, conf, hist, _ = counted
+    cells = [gm._cells.get(k) for k in keys]
+    bins2 = 2 * gm.bins
+    for i, cell in enumerate(cells):
+        short_of = cell is None or any(gm._conf[4 * cell + j] < conf[i][j] for j in range(4))
+        if not short_of and hist is not None and gm._hist is not None and cell is not None:
+            current = np.asarray(gm._hist[cell * bins2 : (cell + 1) * bins2])
+            short_of = bool((current < hist[i]).any())
+        if short_of:
+            label = _ingest.label_of(gm.sensitive, keys[i])
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        None,
+                        "range",
+                        f"cannot remove records of group {label!r} that were never added",
+                    )
+                ]
+            )
+    for i, cell in enumerate(cells):
+        assert cell is not None  # noqa: S101 - checked above
+        for j in range(4):
+            gm._conf[4 * cell + j] -= conf[i][j]
+        if hist is not None and gm._hist is not None:
+            start = cell * bins2
+            for j in np.flatnonzero(hist[i]).tolist():
+                gm._hist[start + j] -= int(hist[i][j])

@@ -1,0 +1,496 @@
+"""GroupMetrics: per-group confusion counts and score histograms that stream and merge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from prodml._params import check_params
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.fairness._ingest import short
+from prodml.fairness._metrics import DEFAULT_METRICS, canonical
+from prodml.fairness._policies import SETTINGS, Policies, check_categories, too_many
+
+if TYPE_CHECKING:
+    from prodml.fairness._report import FairnessReport
+
+__all__ = ["GroupMetrics"]
+
+Policy = Literal["error", "group", "drop"]
+# (y_true, y_pred) -> index in a group's [tn, fp, fn, tp]; bools, floats and numpy
+# scalars hash like the ints they equal, so one dict lookup validates and encodes.
+_CODE = {(0, 0): 0, (0, 1): 1, (1, 0): 2, (1, 1): 3}
+_LABEL = {0: 0, 1: 1}
+
+
+class GroupMetrics:
+    """Per-group metrics of a binary classifier, kept as mergeable streaming counts.
+
+    The state is, for each group (each combination of the sensitive features' values),
+    the confusion counts ``[tn, fp, fn, tp]`` and, when ``threshold`` is set, histograms
+    of the scores of each class. :meth:`update` adds a record or a chunk,
+    :meth:`merge` adds another GroupMetrics (the result equals one pass over all the
+    data, exactly), :meth:`report` turns the counts into values, intervals and gap tests
+    that read like fairlearn's ``MetricFrame``. Not thread-safe: give each thread its own
+    and :meth:`merge` them, or hold a lock (as ``ModelMonitor`` does).
+
+    Parameters
+    ----------
+    sensitive
+        Names of the sensitive features; groups are the combinations of their values
+        (intersections). Values are always passed explicitly to :meth:`update`.
+    metrics
+        Metrics to report, from ``selection_rate``, ``tpr``, ``fnr``, ``fpr``, ``tnr``,
+        ``precision``, ``npv``, ``accuracy``, ``error_rate``, ``count`` and ``auc``
+        (``auc`` needs ``threshold``); fairlearn's and scikit-learn's names
+        (``true_positive_rate``, ``recall_score``...) are accepted as written.
+    threshold
+        ``None``: ``y_pred`` are predicted labels 0/1. A float: ``y_pred`` are scores in
+        [0, 1], the predicted label is ``score >= threshold``, and per-group score
+        histograms are kept (for ``auc``).
+    bins
+        Number of equal-width score bins in [0, 1] of each histogram.
+    missing
+        What a missing sensitive value (None, NaN) does: ``"error"`` raises a
+        SchemaError naming the column and row, ``"group"`` makes it a group of its own
+        (shown as ``<missing>``), ``"drop"`` leaves the record out and counts it in
+        :attr:`dropped`.
+    categories
+        Declared values per sensitive feature (optional, per column); a value outside
+        them is *unseen*.
+    unseen
+        What an unseen value does: ``"error"``, ``"group"`` (one ``<other>`` group per
+        column) or ``"drop"`` (counted in :attr:`dropped`).
+    max_groups
+        Bound on the number of groups kept (memory, and label sets downstream); a chunk
+        that would exceed it is refused whole with a SchemaError.
+    alpha
+        Error rate of the report's intervals and family-wise error rate of its gap tests.
+    min_count
+        A group whose base for a metric (e.g. its positives, for ``tpr``) has fewer
+        records than this is reported as "too few to say" for that metric: no value and
+        no part in any gap. ``min_count=1`` reports every defined value, as fairlearn
+        does.
+    min_effect
+        Effect floor: a gap is flagged only when its test is significant after correction
+        *and* the difference is at least this, so a huge sample does not flag every
+        0.001 gap.
+    correction
+        Multiple-testing correction across every pair of groups and every metric:
+        ``"holm"``, ``"bonferroni"`` or ``"none"``.
+
+    Examples
+    --------
+    >>> gm = GroupMetrics(["sex"], ["selection_rate", "tpr"], min_count=1)
+    >>> gm = gm.update([1, 0, 1, 1, 0, 1], [1, 0, 0, 1, 1, 1], ["F", "F", "F", "M", "M", "M"])
+    >>> gm.update_record(1, 0, {"sex": "F"})  # one record: about a microsecond
+    >>> r = gm.report()
+    >>> r.by_group
+         selection_rate       tpr
+    sex
+    F              0.25  0.333333
+    M              1.00  1.000000
+    >>> float(r.difference("tpr").value)
+    0.6666666666666667
+    """
+
+    def __init__(
+        self,
+        sensitive: Sequence[str],
+        metrics: Sequence[str] = DEFAULT_METRICS,
+        *,
+        threshold: float | None = None,
+        bins: int = 100,
+        missing: Policy = "error",
+        categories: Mapping[str, Sequence[object]] | None = None,
+        unseen: Policy = "error",
+        max_groups: int = 1000,
+        alpha: float = 0.05,
+        min_count: int = 30,
+        min_effect: float = 0.02,
+        correction: str = "holm",
+    ) -> None:
+        check_params("GroupMetrics", locals(), SETTINGS)
+        self.sensitive: tuple[str, ...] = tuple(sensitive)
+        self.metrics: tuple[str, ...] = tuple(metrics)
+        for m in self.metrics:
+            if canonical(m) == "auc" and threshold is None:
+                raise ConfigError(
+                    "The 'auc' metric needs scores: set GroupMetrics(threshold=...) and pass "
+                    "scores in [0, 1] as y_pred.",
+                    parameter="metrics",
+                )
+        self.threshold = None if threshold is None else float(threshold)
+        self.bins = bins
+        self.missing: Policy = missing
+        self.unseen: Policy = unseen
+        self.categories = check_categories(categories, self.sensitive)
+        self.max_groups = max_groups
+        self.alpha = float(alpha)
+        self.min_count = min_count
+        self.min_effect = float(min_effect)
+        self.correction = correction
+        self._policies = Policies(self.sensitive, missing, unseen, self.categories)
+        self._one = len(self.sensitive) == 1
+        self._getter = itemgetter(*self.sensitive)
+        self._cells: dict[tuple[object, ...], int] = {}
+        self._keys: list[tuple[object, ...]] = []
+        self._conf: list[int] = []
+        self._hist: list[int] | None = [] if self.threshold is not None else None
+        self._dropped: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ settings
+    def config(self) -> dict[str, Any]:
+        """The settings, JSON-safe (what :meth:`from_dict` rebuilds the object from)."""
+        return {
+            "sensitive": list(self.sensitive),
+            "metrics": list(self.metrics),
+            "threshold": self.threshold,
+            "bins": self.bins,
+            "missing": self.missing,
+            "categories": {c: list(v) for c, v in self.categories.items()} or None,
+            "unseen": self.unseen,
+            "max_groups": self.max_groups,
+            "alpha": self.alpha,
+            "min_count": self.min_count,
+            "min_effect": self.min_effect,
+            "correction": self.correction,
+        }
+
+    def clone(self) -> GroupMetrics:
+        """A new, empty GroupMetrics with the same settings."""
+        return type(self)(**self.config())
+
+    # ------------------------------------------------------------------ updates
+    def update(self, y_true: Any, y_pred: Any, groups: Any) -> GroupMetrics:
+        """Add one record or a chunk of records; return ``self``.
+
+        Parameters
+        ----------
+        y_true
+            True labels, 0/1 or bool: one value, or an array-like (numpy, pandas, list).
+        y_pred
+            Predicted labels 0/1, or scores in [0, 1] when ``threshold`` is set; same
+            shape as ``y_true``.
+        groups
+            For one record: a dict of sensitive values by name, a tuple in ``sensitive``
+            order, or (one sensitive feature) the value itself. For a chunk: a pandas
+            DataFrame or dict of columns (extra columns are ignored), a pyarrow Table,
+            a 2-D array in ``sensitive`` order or (one feature) a 1-D array-like.
+
+        Raises
+        ------
+        SchemaError
+            For a label that is not 0/1, a score outside [0, 1], a missing sensitive
+            column, a missing or unseen value under policy ``"error"``, mismatched
+            lengths, or more than ``max_groups`` groups. A chunk is all or nothing: on
+            error nothing of it is counted.
+        """
+        if isinstance(y_true, int | float | np.generic):
+            self.update_record(y_true, y_pred, groups)
+            return self
+        self._update_chunk(y_true, y_pred, groups, 1)
+        return self
+
+    def update_record(self, y_true: Any, y_pred: Any, groups: Any) -> None:
+        """Add one record (the fast path of :meth:`update`, about a microsecond)."""
+        try:
+            if type(groups) is dict:
+                key = (groups[self.sensitive[0]],) if self._one else self._getter(groups)
+            elif type(groups) is tuple:
+                key = groups
+            else:
+                key = (groups,)
+            cell = self._cells[key]
+        except (KeyError, TypeError):
+            cell = self._admit_record(groups)
+            if cell < 0:
+                return
+        hist = self._hist
+        if hist is None:
+            try:
+                code = _CODE.get((y_true, y_pred))
+            except TypeError:
+                code = None
+            if code is None:
+                raise self._bad_record(y_true, y_pred)
+            self._conf[4 * cell + code] += 1
+            return
+        try:
+            label = _LABEL.get(y_true)
+            ok = label is not None and 0.0 <= y_pred <= 1.0
+        except TypeError:
+            ok = False
+        if not ok:
+            raise self._bad_record(y_true, y_pred)
+        self._conf[4 * cell + 2 * label + (y_pred >= self.threshold)] += 1  # type: ignore[operator]
+        b = int(y_pred * self.bins)
+        hist[(2 * cell + label) * self.bins + (b if b < self.bins else self.bins - 1)] += 1  # type: ignore[operator]
+
+    def remove(self, y_true: Any, y_pred: Any, groups: Any) -> GroupMetrics:
+        """Take back records added earlier (for sliding windows); return ``self``.
+
+        Takes the same inputs as :meth:`update`. Records the policies drop are ignored,
+        as they were when added.
+
+        Raises
+        ------
+        SchemaError
+            As :meth:`update`, or when the records were never added (a count would go
+            below zero); nothing is changed then.
+        """
+        if isinstance(y_true, int | float | np.generic):
+            self.remove_record(y_true, y_pred, groups)
+            return self
+        self._update_chunk(y_true, y_pred, groups, -1)
+        return self
+
+    def remove_record(self, y_true: Any, y_pred: Any, groups: Any) -> None:
+        """Take back one record added earlier (the fast path of :meth:`remove`)."""
+        cell = self._cells.get(groups) if type(groups) is tuple else None
+        if cell is None:
+            key, _ = self._policies.group(groups)
+            if key is None:
+                return
+            cell = self._cells.get(key)
+        label = _safe_get(_LABEL, y_true)
+        if self._hist is None:
+            pred = _safe_get(_LABEL, y_pred)
+            b = -1
+        else:
+            try:
+                ok = 0.0 <= y_pred <= 1.0
+            except TypeError:
+                ok = False
+            pred = int(y_pred >= self.threshold) if ok else None
+            b = min(int(y_pred * self.bins), self.bins - 1) if ok else -1
+        if label is None or pred is None:
+            raise self._bad_record(y_true, y_pred)
+        at = -1 if cell is None else 4 * cell + 2 * label + pred
+        h = -1 if cell is None or b < 0 else (2 * cell + label) * self.bins + b
+        if at < 0 or self._conf[at] <= 0 or (h >= 0 and self._hist[h] <= 0):  # type: ignore[index]
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        None,
+                        "range",
+                        f"cannot remove a record of group {short(groups)} that was never added",
+                    )
+                ]
+            )
+        self._conf[at] -= 1
+        if h >= 0:
+            self._hist[h] -= 1  # type: ignore[index]
+
+    def _bad_record(self, y_true: Any, y_pred: Any) -> SchemaError:
+        if _safe_get(_LABEL, y_true) is None:
+            return SchemaError(
+                problems=[SchemaProblem("y_true", "range", f"must be 0 or 1; got {short(y_true)}")]
+            )
+        expected = "0 or 1" if self.threshold is None else "a score in [0, 1]"
+        return SchemaError(
+            problems=[SchemaProblem("y_pred", "range", f"must be {expected}; got {short(y_pred)}")]
+        )
+
+    def group_of(self, groups: Any) -> tuple[object, ...] | None:
+        """The group of one record after the missing/unseen policies, registered if new.
+
+        Returns ``None`` when the policies drop such a record. A monitor calls this when
+        a prediction is logged, so that a bad or surplus group fails then, not later when
+        the label arrives.
+
+        Raises
+        ------
+        SchemaError
+            As :meth:`update` would for this record.
+        """
+        try:
+            if type(groups) is dict:
+                raw = (groups[self.sensitive[0]],) if self._one else self._getter(groups)
+            elif type(groups) is tuple:
+                raw = groups
+            else:
+                raw = (groups,)
+            return self._keys[self._cells[raw]]
+        except (KeyError, TypeError):
+            pass
+        key, _ = self._policies.group(groups)
+        return None if key is None else self._keys[self._cell(key)]
+
+    def _admit_record(self, groups: Any) -> int:
+        """The cell of a record the fast path did not find; -1 when it is dropped."""
+        key, column = self._policies.group(groups)
+        if key is None:
+            self._dropped[column] = self._dropped.get(column, 0) + 1
+            return -1
+        return self._cell(key)
+
+    def _cell(self, key: tuple[object, ...]) -> int:
+        cell = self._cells.get(key)
+        if cell is not None:
+            return cell
+        if len(self._keys) >= self.max_groups:
+            raise too_many(self.max_groups, key, self.sensitive)
+        return self._new_cell(key)
+
+    def _new_cell(self, key: tuple[object, ...]) -> int:
+        cell = len(self._keys)
+        self._cells[key] = cell
+        self._keys.append(key)
+        self._conf.extend((0, 0, 0, 0))
+        if self._hist is not None:
+            self._hist.extend([0] * (2 * self.bins))
+        return cell
+
+    def _update_chunk(self, y_true: Any, y_pred: Any, groups: Any, sign: int) -> None:
+        from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
+
+        counted = _chunks.count_chunk(self, y_true, y_pred, groups)
+        if sign < 0:
+            _chunks.subtract(self, counted)
+        else:
+            _chunks.add(self, counted)
+
+    # ------------------------------------------------------------------ merging
+    def merge(self, other: GroupMetrics) -> GroupMetrics:
+        """Add the counts of ``other`` (same settings) into this one; return ``self``.
+
+        The result equals one pass over both inputs exactly (the state is integer
+        counts), whatever the order of merging.
+
+        Raises
+        ------
+        ConfigError
+            When ``other`` is not a GroupMetrics with the same settings.
+        SchemaError
+            When the union would exceed ``max_groups``; nothing is changed then.
+        """
+        if not isinstance(other, GroupMetrics):
+            raise ConfigError(
+                f"GroupMetrics.merge needs a GroupMetrics. Got {type(other).__name__}.",
+                parameter="other",
+            )
+        mine, theirs = self.config(), other.config()
+        differ = [k for k in mine if mine[k] != theirs[k]]
+        if differ:
+            k = differ[0]
+            raise ConfigError(
+                f"Cannot merge GroupMetrics with different settings: {k}={theirs[k]!r} "
+                f"instead of {mine[k]!r}.",
+                parameter=k,
+            )
+        keys = list(other._keys)
+        conf = [other._conf[4 * i : 4 * i + 4] for i in range(len(keys))]
+        hist = None
+        if other._hist is not None:
+            hist = np.asarray(other._hist, dtype=np.int64).reshape(len(keys), 2 * self.bins)
+        from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
+
+        _chunks.add(self, (keys, conf, hist, dict(other._dropped)))
+        return self
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def groups(self) -> list[tuple[object, ...]]:
+        """The groups seen so far, as tuples of values in ``sensitive`` order."""
+        return list(self._keys)
+
+    @property
+    def count(self) -> int:
+        """Records counted (dropped ones excluded)."""
+        return sum(self._conf)
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Records left out under policy ``"drop"``, by the sensitive column at fault."""
+        return dict(self._dropped)
+
+    def counts(self) -> dict[tuple[object, ...], list[int]]:
+        """Confusion counts ``[tn, fp, fn, tp]`` by group."""
+        return {k: self._conf[4 * i : 4 * i + 4] for i, k in enumerate(self._keys)}
+
+    def histograms(self) -> dict[tuple[object, ...], np.ndarray]:
+        """Score histograms by group, shape ``(2, bins)`` (row 0: negatives, 1: positives).
+
+        Raises
+        ------
+        ConfigError
+            When ``threshold`` is not set (no scores, so no histograms).
+        """
+        if self._hist is None:
+            raise ConfigError(
+                "This GroupMetrics keeps no score histograms: set threshold=... to pass scores.",
+                parameter="threshold",
+            )
+        arr = np.asarray(self._hist, dtype=np.int64).reshape(len(self._keys), 2, self.bins)
+        return {k: arr[i] for i, k in enumerate(self._keys)}
+
+    def report(self, by: Sequence[str] | str | None = None, **settings: Any) -> FairnessReport:
+        """Values, intervals and gap tests per group, as a :class:`FairnessReport`.
+
+        Parameters
+        ----------
+        by
+            Sensitive features to group by (default: all of them, i.e. their
+            intersections); a subset sums the counts over the others (marginal groups).
+        **settings
+            Overrides of ``alpha``, ``min_count``, ``min_effect``, ``correction``.
+        """
+        from prodml.fairness._report import FairnessReport  # noqa: PLC0415 - cycle
+
+        return FairnessReport.from_metrics(self, by, **settings)
+
+    # ------------------------------------------------------------------ state
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe settings and counts, groups in a canonical order."""
+        from prodml.fairness._state import dump  # noqa: PLC0415 - cycle
+
+        return dump(self)
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroupMetrics:
+        """Rebuild a GroupMetrics saved by :meth:`to_dict`, validating every field.
+
+        Raises
+        ------
+        ConfigError
+            Naming the field path at fault (``state.confusion[2][1]``).
+        """
+        from prodml.fairness._state import load  # noqa: PLC0415 - cycle
+
+        return load(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str) -> GroupMetrics:
+        """Rebuild a GroupMetrics from :meth:`to_json` output."""
+        from prodml.fairness._state import parse_json  # noqa: PLC0415 - cycle
+
+        return cls.from_dict(parse_json(text))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GroupMetrics):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"GroupMetrics(sensitive={list(self.sensitive)}, metrics={list(self.metrics)}, "
+            f"groups={len(self._keys)}, count={self.count})"
+        )
+
+
+def _safe_get(table: dict[Any, int], key: object) -> int | None:
+    try:
+        return table.get(key)
+    except TypeError:
+        return None

@@ -1,0 +1,205 @@
+"""JSON-safe save and validated restore of a GroupMetrics (private).
+
+Layout::
+
+    {"format_version": 1, "kind": "GroupMetrics",
+     "config": {...the constructor settings...},
+     "state": {"groups": [[value, ...], ...],             # one list per group
+               "confusion": [[tn, fp, fn, tp], ...],      # same order as groups
+               "histograms": [[...2 * bins ints...], ...] or null,
+               "dropped": {"column": count, ...}}}
+
+Saved state is hostile until checked: every field's type, shape, range and the
+invariants between them (histogram totals equal the confusion counts per class; groups
+distinct and within the policies) are validated, and a ConfigError names the field path
+(``state.confusion[2][1]``) and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from prodml.errors import ConfigError
+from prodml.fairness._ingest import OTHER, short, sort_key
+
+if TYPE_CHECKING:
+    from prodml.fairness._group_metrics import GroupMetrics
+
+__all__ = ["FORMAT_VERSION", "dump", "load", "parse_json"]
+
+FORMAT_VERSION = 1
+_MAX_COUNT = 2**62  # counts beyond this are corrupt (and would lose precision as floats)
+_MAX_JSON = 64 * 1024 * 1024
+
+
+def dump(gm: GroupMetrics) -> dict[str, Any]:
+    """Settings and counts of ``gm``, JSON-safe, groups sorted canonically."""
+    order = sorted(range(len(gm._keys)), key=lambda i: sort_key(gm._keys[i]))
+    bins2 = 2 * gm.bins
+    hist = gm._hist
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "GroupMetrics",
+        "config": gm.config(),
+        "state": {
+            "groups": [list(gm._keys[i]) for i in order],
+            "confusion": [gm._conf[4 * i : 4 * i + 4] for i in order],
+            "histograms": None
+            if hist is None
+            else [hist[i * bins2 : (i + 1) * bins2] for i in order],
+            "dropped": dict(sorted(gm._dropped.items())),
+        },
+    }
+
+
+def parse_json(text: object) -> Any:
+    """``json.loads`` with the failures a hostile file can cause turned into ConfigError."""
+    if not isinstance(text, str | bytes):
+        raise ConfigError(f"GroupMetrics JSON must be a str. Got {type(text).__name__}.")
+    if len(text) > _MAX_JSON:
+        raise ConfigError(f"GroupMetrics JSON is larger than {_MAX_JSON} bytes; refusing it.")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise ConfigError(f"GroupMetrics state is not valid JSON: {str(err)[:120]}") from None
+
+
+def _fail(path: str, expected: str, got: object) -> ConfigError:
+    return ConfigError(
+        f"GroupMetrics state field {path!r} must be {expected}. Got {short(got)} instead.",
+        parameter=path,
+    )
+
+
+def _mapping(data: object, path: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise _fail(path, "a dict", data)
+    return data
+
+
+def _list(data: object, path: str, length: int | None = None) -> list[Any]:
+    if not isinstance(data, list):
+        raise _fail(path, "a list", data)
+    if length is not None and len(data) != length:
+        raise _fail(path, f"a list of {length} items", f"{len(data)} items")
+    return data
+
+
+def _count(value: object, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _MAX_COUNT:
+        raise _fail(path, f"an int in [0, {_MAX_COUNT})", value)
+    return value
+
+
+def _group_value(value: object, path: str) -> object:
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    raise _fail(path, "a str, int, bool, finite float or null", value)
+
+
+def load(cls: type[GroupMetrics], data: object) -> GroupMetrics:
+    """Rebuild a GroupMetrics from :func:`dump` output, validating everything."""
+    top = _mapping(data, "<root>")
+    if top.get("kind") != "GroupMetrics":
+        raise _fail("kind", "'GroupMetrics'", top.get("kind"))
+    if top.get("format_version") != FORMAT_VERSION:
+        raise _fail("format_version", str(FORMAT_VERSION), top.get("format_version"))
+    config = dict(_mapping(top.get("config"), "config"))
+    known = set(cls(["x"]).config())
+    extra = sorted(set(config) - known, key=str)
+    if extra:
+        raise _fail(f"config.{str(extra[0])[:40]}", "a GroupMetrics setting", extra[0])
+    absent = sorted(known - set(config))
+    if absent:
+        raise _fail(f"config.{absent[0]}", "present", None)
+    try:
+        gm = cls(**config)
+    except ConfigError as err:
+        raise ConfigError(
+            f"GroupMetrics state field 'config.{err.parameter}': {err}",
+            parameter=f"config.{err.parameter}",
+        ) from None
+    state = _mapping(top.get("state"), "state")
+    _load_counts(gm, state)
+    return gm
+
+
+def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
+    k = len(gm.sensitive)
+    groups = _list(state.get("groups"), "state.groups")
+    if len(groups) > gm.max_groups:
+        raise _fail("state.groups", f"at most max_groups={gm.max_groups} groups", len(groups))
+    confusion = _list(state.get("confusion"), "state.confusion", len(groups))
+    keys: list[tuple[object, ...]] = []
+    seen: set[tuple[object, ...]] = set()
+    for i, g in enumerate(groups):
+        values = _list(g, f"state.groups[{i}]", k)
+        key = tuple(
+            _check_group_value(
+                gm, j, _group_value(v, f"state.groups[{i}][{j}]"), f"state.groups[{i}][{j}]"
+            )
+            for j, v in enumerate(values)
+        )
+        if key in seen:
+            raise _fail(f"state.groups[{i}]", "a group not listed before", list(key))
+        seen.add(key)
+        keys.append(key)
+    conf = []
+    for i, row in enumerate(confusion):
+        cells = _list(row, f"state.confusion[{i}]", 4)
+        conf.append([_count(c, f"state.confusion[{i}][{j}]") for j, c in enumerate(cells)])
+    hist_rows = _load_histograms(gm, state.get("histograms"), conf)
+    dropped = _mapping(state.get("dropped", {}), "state.dropped")
+    for name, n in dropped.items():
+        if name not in gm.sensitive:
+            raise _fail(f"state.dropped.{str(name)[:40]}", "a sensitive column", name)
+        gm._dropped[name] = _count(n, f"state.dropped.{name}")
+    for i, key in enumerate(keys):
+        cell = gm._new_cell(key)
+        gm._conf[4 * cell : 4 * cell + 4] = conf[i]
+        if hist_rows is not None and gm._hist is not None:
+            bins2 = 2 * gm.bins
+            gm._hist[cell * bins2 : (cell + 1) * bins2] = hist_rows[i]
+
+
+def _check_group_value(gm: GroupMetrics, j: int, value: object, path: str) -> object:
+    name = gm.sensitive[j]
+    if value is None and gm.missing != "group":
+        raise _fail(path, f"a value (missing={gm.missing!r} keeps no missing group)", value)
+    allowed = gm._policies.allowed.get(name)
+    if value == OTHER and allowed is not None:
+        if gm.unseen != "group":
+            raise _fail(path, f"a declared category (unseen={gm.unseen!r})", value)
+        return value
+    if allowed is not None and value is not None and value not in allowed:
+        raise _fail(path, f"one of the declared categories of {name!r}", value)
+    return value
+
+
+def _load_histograms(
+    gm: GroupMetrics, data: object, conf: list[list[int]]
+) -> list[list[int]] | None:
+    if gm.threshold is None:
+        if data is not None:
+            raise _fail("state.histograms", "null (no threshold, so no scores)", data)
+        return None
+    rows = _list(data, "state.histograms", len(conf))
+    out = []
+    bins = gm.bins
+    for i, row in enumerate(rows):
+        cells = _list(row, f"state.histograms[{i}]", 2 * bins)
+        counts = [_count(c, f"state.histograms[{i}][{j}]") for j, c in enumerate(cells)]
+        tn, fp, fn, tp = conf[i]
+        if sum(counts[:bins]) != tn + fp or sum(counts[bins:]) != fn + tp:
+            raise _fail(
+                f"state.histograms[{i}]",
+                f"counts adding up to the group's negatives ({tn + fp}) and positives ({fn + tp})",
+                f"{sum(counts[:bins])} and {sum(counts[bins:])}",
+            )
+        out.append(counts)
+    return out

@@ -1,0 +1,219 @@
+"""Per-group windows of a ModelMonitor: fairness metrics and gaps for alerts (private).
+
+With ``ModelMonitor(group_by=[...])`` each prediction's sensitive values (passed as
+``log_prediction(..., groups={...})``, or read from its features) are kept until its
+label arrives; the labelled prediction then joins a sliding window of a
+:class:`prodml.fairness.GroupMetrics`, whose counts go up for each new record and down
+for each record leaving the window (O(1) per label). At each evaluation the window's
+report becomes named values:
+
+* ``{metric}[{group}]``: each group's value (``tpr[sex=F]``), groups with enough records;
+* ``{metric}_difference``, ``{metric}_ratio``: fairlearn's gap values;
+* ``{metric}_difference_lower``: the largest gap the window shows for sure (family
+  level ``alpha`` across the pairs of groups), 0 when none; ``{metric}_ratio_upper``;
+* ``{metric}_flagged``: pairs flagged (significant after correction, above the floor);
+* ``group_window_count``: labelled predictions in the window (the rules' traffic).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, deque
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from prodml.errors import ConfigError, SchemaError
+from prodml.fairness._metrics import ALIASES, METRICS
+from prodml.monitoring.windows import CountWindow, TimeWindow, Window
+
+if TYPE_CHECKING:
+    from prodml.fairness import GroupMetrics
+
+__all__ = ["GroupWindows", "build", "load_config", "series"]
+
+_GAP_SUFFIXES = ("_difference_lower", "_ratio_upper", "_difference", "_ratio", "_flagged")
+_FAIRNESS_NAMES = frozenset(METRICS) | frozenset(ALIASES)
+TRAFFIC = "group_window_count"
+_ABSENT: Any = object()
+#: Settings of a monitor's GroupMetrics when ``group_by`` is a list of names. Each
+#: evaluation is a look at the window, so alpha is small: see docs/fairness.md.
+MONITOR_DEFAULTS: dict[str, Any] = {"missing": "group", "max_groups": 100, "alpha": 1e-4}
+
+
+def series(key: str) -> tuple[str, str, str] | None:
+    """How a monitor value is exported to Prometheus, or ``None`` for other values.
+
+    ``("group", metric, group)`` for a group's value, ``(gap, metric, "")`` for a gap.
+    """
+    if key.endswith("]") and "[" in key:
+        metric = key[: key.index("[")]
+        if metric in _FAIRNESS_NAMES:
+            return "group", metric, key[len(metric) + 1 : -1]
+        return None
+    for suffix in _GAP_SUFFIXES:
+        if key.endswith(suffix) and key[: -len(suffix)] in _FAIRNESS_NAMES:
+            return suffix[1:], key[: -len(suffix)], ""
+    return None
+
+
+class GroupWindows:
+    """The sliding per-group window of one monitor."""
+
+    def __init__(self, metrics: GroupMetrics, window: Window, max_pending: int) -> None:
+        self.metrics = metrics
+        self.window_spec = window
+        self.max_pending = max_pending
+        self._pending: OrderedDict[Hashable, tuple[object, ...] | None] = OrderedDict()
+        self._window: deque[tuple[float, tuple[object, ...], int, float]] = deque()
+        if isinstance(window, TimeWindow):
+            self._limit, self._seconds = window.max_size, window.seconds
+        elif isinstance(window, CountWindow):
+            self._limit, self._seconds = window.size, math.inf
+        else:
+            raise ConfigError(
+                f"group_window must be a CountWindow or TimeWindow. Got {window!r} instead.",
+                parameter="group_window",
+            )
+        self.dropped = 0
+
+    def accepts(self, name: str) -> bool:
+        """Whether an alert rule may watch ``name``."""
+        kind = series(name)
+        return name == TRAFFIC or (kind is not None and kind[1] in self.metrics.metrics)
+
+    def predict(self, prediction_id: Hashable, groups: Any) -> None:
+        """Remember a prediction's group (validated now, so a bad one fails the call)."""
+        key = self.metrics.group_of(groups)
+        pending = self._pending
+        pending.pop(prediction_id, None)
+        pending[prediction_id] = key
+        if len(pending) > self.max_pending:
+            pending.popitem(last=False)
+
+    def label(self, prediction_id: Hashable, t: float, label: int, output: float) -> None:
+        """Add a labelled prediction to the window, and let the oldest go past its size."""
+        key = self._pending.pop(prediction_id, _ABSENT)
+        if key is _ABSENT:  # logged before the monitor grouped, or evicted
+            return
+        if key is None:  # the missing/unseen policy drops this group
+            self.dropped += 1
+            return
+        self.metrics.update_record(label, output, key)
+        window = self._window
+        window.append((t, key, label, output))
+        if len(window) > self._limit:
+            _, old_key, old_label, old_output = window.popleft()
+            self.metrics.remove_record(old_label, old_output, old_key)
+
+    def expire(self, now: float) -> None:
+        """Drop records older than a time window's length."""
+        cutoff = now - self._seconds
+        window = self._window
+        while window and window[0][0] <= cutoff:
+            _, key, label, output = window.popleft()
+            self.metrics.remove_record(label, output, key)
+
+    def values(self) -> dict[str, float]:
+        """The window's per-group values and gaps, by name."""
+        out = self.metrics.report().to_metrics(counts=False)
+        out[TRAFFIC] = float(len(self._window))
+        out["group_dropped"] = float(self.dropped)
+        return out
+
+    def config(self) -> dict[str, Any]:
+        """The settings, JSON-safe (for ``ModelMonitor.to_dict``)."""
+        return {
+            "group_metrics": self.metrics.config(),
+            "window": {"kind": self.window_spec.kind, "config": self.window_spec.config()},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pending groups and the window's records, JSON-safe."""
+        return {
+            "pending": [[pid, None if k is None else list(k)] for pid, k in self._pending.items()],
+            "window": [[t, list(k), y, out] for t, k, y, out in self._window],
+            "dropped": self.dropped,
+        }
+
+    def load(self, data: Mapping[str, Any]) -> None:
+        """Replay a state saved by :meth:`to_dict` (each record validated again)."""
+        try:
+            for pid, key in data["pending"]:
+                self._pending[pid] = None if key is None else self.metrics.group_of(tuple(key))
+            for t, key, y, out in data["window"]:
+                group = self.metrics.group_of(tuple(key))
+                if group is None:
+                    raise ValueError("a window record has a group the policies drop")
+                self.metrics.update_record(y, out, group)
+                self._window.append((float(t), group, y, out))
+            self.dropped = int(data.get("dropped", 0))
+        except (KeyError, TypeError, ValueError, SchemaError) as err:
+            raise ConfigError(
+                f"Saved ModelMonitor state field 'state.groups' is malformed: {str(err)[:120]}.",
+                parameter="state.groups",
+            ) from None
+
+
+def build(
+    group_by: Any,
+    *,
+    group_window: Window | None,
+    window: Window,
+    task: str,
+    threshold: float,
+    max_pending: int,
+) -> GroupWindows | None:
+    """The per-group windows of a monitor, or ``None`` without ``group_by``."""
+    from prodml.fairness import GroupMetrics  # noqa: PLC0415 - only monitors that group
+
+    if group_by is None or (isinstance(group_by, Sequence) and not group_by):
+        return None
+    if task != "binary":
+        raise ConfigError(
+            f"group_by needs a binary monitor (per-group confusion counts); this one is {task!r}.",
+            parameter="group_by",
+        )
+    if isinstance(group_by, GroupMetrics):
+        settings = {**group_by.config(), "threshold": threshold}
+    elif isinstance(group_by, Sequence) and not isinstance(group_by, str):
+        settings = {
+            "sensitive": list(group_by),
+            "threshold": threshold,
+            **MONITOR_DEFAULTS,
+        }
+    else:
+        raise ConfigError(
+            "The 'group_by' parameter of ModelMonitor must be a list of sensitive column "
+            f"names or a prodml.fairness.GroupMetrics. Got {group_by!r} instead.",
+            parameter="group_by",
+        )
+    spec = group_window if group_window is not None else _fresh(window.kind, window.config())
+    return GroupWindows(GroupMetrics(**settings), spec, max_pending)
+
+
+def load_config(kwargs: dict[str, Any]) -> None:
+    """Turn the saved ``group_by`` / ``group_window`` settings back into constructor values."""
+    from prodml.fairness import GroupMetrics  # noqa: PLC0415 - only monitors that group
+
+    saved = kwargs.pop("group_by", None)
+    if saved is None:
+        return
+    try:
+        kwargs["group_by"] = GroupMetrics(**saved["group_metrics"])
+        kwargs["group_window"] = _fresh(saved["window"]["kind"], saved["window"]["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(
+            f"Saved ModelMonitor field 'config.group_by' is malformed: {str(err)[:120]}.",
+            parameter="config.group_by",
+        ) from None
+
+
+def _fresh(kind: object, config: Mapping[str, Any]) -> Window:
+    """An empty window of the given kind and settings."""
+    if kind == "count":
+        return CountWindow(**config)
+    if kind == "time":
+        return TimeWindow(**config)
+    raise ConfigError(f"Unknown window kind {kind!r}; expected 'count' or 'time'.")

@@ -1,0 +1,259 @@
+"""Alias moves of :class:`~prodml.registry.ModelRegistry`: set, delete, promote, rollback.
+
+Every move goes through :meth:`AliasMoves._move`, the one place a policy on who may move
+which alias (an authorizer, protected aliases) belongs. Without a precondition a move is
+last-writer-wins; ``expected_version=`` makes it a compare-and-set. Promotion and rollback
+decide from the alias's current version, so they compare-and-set against what they read
+and, when another writer moved the alias meanwhile, decide again from the new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, overload
+
+from prodml.errors import ConfigError, ConflictError, NotFoundError, RegistryError
+from prodml.registry._paths import check_version_number
+from prodml.registry.backends.metadata import ANY, MetadataStore
+from prodml.registry.checks import Check, PromotionError
+from prodml.registry.entities import ModelVersion, check_alias, check_name
+
+__all__ = ["AliasMoves"]
+
+_RACE_RETRIES = 50
+
+
+class AliasMoves:
+    """The alias half of :class:`~prodml.registry.ModelRegistry` (a mixin)."""
+
+    metadata: MetadataStore
+    read_only: bool
+
+    if TYPE_CHECKING:
+
+        @property
+        def actor(self) -> str:
+            """Who the audit log records."""
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, expected_version: int | None = ANY
+    ) -> ModelVersion:
+        """Point ``name@alias`` at ``version`` (creating or moving the alias).
+
+        Without ``expected_version`` the last writer wins: concurrent calls all succeed,
+        one after the other, each logged with the version it replaced. With it (a
+        version, or ``None`` for "the alias must not exist yet") the move is a
+        compare-and-set.
+
+        Raises
+        ------
+        ConflictError
+            Only when ``expected_version`` is given and the alias points elsewhere, or
+            when ``version`` is archived.
+        NotFoundError
+            When the model or version does not exist.
+        """
+        self._check_writable()
+        mv = self._target(name, alias, version)
+        self._move(name, alias, mv.version, action="set_alias", expected=expected_version)
+        return mv
+
+    def delete_alias(self, name: str, alias: str, *, expected_version: int | None = ANY) -> None:
+        """Remove an alias; its history stays in the audit log."""
+        self._check_writable()
+        check_name(name)
+        check_alias(alias)
+        self._move(name, alias, None, action="delete_alias", expected=expected_version)
+
+    @overload
+    def promote(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        checks: Iterable[Check] = ...,
+        *,
+        expected_version: int | None = ...,
+    ) -> ModelVersion: ...
+
+    @overload
+    def promote(
+        self,
+        name: str,
+        alias: int,
+        version: str,
+        checks: Iterable[Check] = ...,
+        *,
+        expected_version: int | None = ...,
+    ) -> ModelVersion: ...
+
+    def promote(
+        self,
+        name: str,
+        alias: str | int,
+        version: int | str,
+        checks: Iterable[Check] = (),
+        *,
+        expected_version: int | None = ANY,
+    ) -> ModelVersion:
+        """Point ``alias`` at ``version`` only if every check passes.
+
+        Reads like :meth:`set_alias`: ``promote("churn", "production", 7, checks=[...])``.
+        The earlier order ``promote(name, version, alias)`` is still accepted (an ``int``
+        second argument is the version). The checks compare the candidate with the
+        version the alias points at; if another writer moves the alias meanwhile, they
+        run again against the new one (unless ``expected_version`` pins it).
+
+        Raises
+        ------
+        PromotionError
+            Listing every failed check; the alias is left where it was.
+        ConflictError
+            When ``expected_version`` is given and the alias points elsewhere.
+        """
+        self._check_writable()
+        if isinstance(alias, int) and not isinstance(alias, bool) and isinstance(version, str):
+            alias, version = version, alias
+        if not isinstance(alias, str) or not isinstance(version, int):
+            raise ConfigError(
+                "promote takes (name, alias, version): an alias str and a version int",
+                parameter="alias",
+            )
+        mv = self._target(name, alias, version)
+        gates = list(checks)
+        for _ in range(_RACE_RETRIES):
+            current_no = self.metadata._aliases(name).get(alias)
+            current = self.metadata.get_version(name, current_no) if current_no else None
+            failures = [msg for check in gates if (msg := check(mv, current)) is not None]
+            if failures:
+                raise PromotionError(failures, model_name=name, version=mv.version, alias=alias)
+            expected = current_no if expected_version is ANY else expected_version
+            detail = {"checks": [repr(c) for c in gates]}
+            moved = self._moved(
+                name,
+                alias,
+                mv.version,
+                action="set_alias",
+                expected=expected,
+                detail=detail,
+                pinned=expected_version,
+            )
+            if moved:
+                return mv
+        raise self._busy(name, alias)
+
+    def rollback(self, name: str, alias: str) -> ModelVersion:
+        """Move ``alias`` back to the version it pointed at before its current one.
+
+        Deleted versions are skipped. Repeated rollbacks walk further back. A rollback
+        raced by another move of the alias starts over from the new state.
+
+        Raises
+        ------
+        NotFoundError
+            When the alias does not exist.
+        ConflictError
+            When there is no earlier version to go back to.
+        """
+        self._check_writable()
+        check_name(name)
+        check_alias(alias)
+        for _ in range(_RACE_RETRIES):
+            current = self.metadata.alias_version(name, alias)
+            stack = self.metadata.alias_stack(name, alias)
+            if stack and stack[-1] == current:
+                stack.pop()
+            popped = 1
+            target = None
+            while stack and target is None:
+                candidate = stack.pop()
+                if candidate != current:
+                    try:
+                        target = self.metadata.get_version(name, candidate)
+                        break
+                    except NotFoundError:
+                        pass
+                popped += 1
+            if target is None:
+                raise ConflictError(
+                    f"alias {alias!r} of model {name!r} has no earlier version to roll back to",
+                    model_name=name,
+                    version=current,
+                )
+            detail = {"pop": popped}
+            moved = self._moved(
+                name,
+                alias,
+                target.version,
+                action="rollback",
+                expected=current,
+                detail=detail,
+                pinned=ANY,
+            )
+            if moved:
+                return target
+        raise self._busy(name, alias)
+
+    def _move(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        action: str,
+        expected: Any = ANY,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """The one place every alias move passes through (set, delete, promote, rollback)."""
+        self._check_writable()
+        if expected is not ANY and expected is not None:
+            check_version_number(expected, "expected_version")
+        self.metadata.move_alias(
+            name, alias, version, actor=self.actor, action=action, expected=expected, detail=detail
+        )
+
+    def _moved(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        action: str,
+        expected: int | None,
+        detail: dict[str, Any],
+        pinned: Any,
+    ) -> bool:
+        """Move with compare-and-set; ``False`` if the alias moved meanwhile (try again)."""
+        try:
+            self._move(name, alias, version, action=action, expected=expected, detail=detail)
+        except ConflictError:
+            if pinned is not ANY or self.metadata._aliases(name).get(alias) == expected:
+                raise  # the caller's precondition, or a conflict that is not a race
+            return False
+        return True
+
+    def _busy(self, name: str, alias: str) -> RegistryError:
+        return RegistryError(
+            f"alias {alias!r} of model {name!r} kept moving under {_RACE_RETRIES} attempts; "
+            "nothing was changed",
+            model_name=name,
+        )
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise RegistryError(
+                "this registry is read-only (opened with read_only=True, or its database "
+                f"location is not writable: {self.metadata.url}); writes are refused"
+            )
+
+    def _target(self, name: str, alias: str, version: int) -> ModelVersion:
+        check_name(name)
+        check_alias(alias)
+        mv = self.metadata.get_version(name, check_version_number(version))
+        if mv.status != "ready":
+            raise ConflictError(
+                f"{name} version {version} is {mv.status}; restore it before aliasing it",
+                model_name=name,
+                version=version,
+            )
+        return mv

@@ -1,0 +1,128 @@
+"""A version's manifest: the one place where what a version *is* gets built and checked.
+
+A manifest is the version's files (relative path -> sha256) plus the metadata that decides
+how it behaves when loaded. :func:`build` makes the file half at registration, from the
+staging directory a flavour wrote; :func:`check` validates a version read back from a
+store (its key, every path and digest, its flavour and the flavour's metadata) before
+anything touches a file; :func:`payload` is the exact content a signature must cover.
+:class:`~prodml.registry.ModelRegistry` calls :func:`check` on every version it is about
+to load, verify, fetch or garbage-collect.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> root = Path(tempfile.mkdtemp())
+>>> _ = (root / "model.bin").write_bytes(b"weights")
+>>> build(root)
+{'model.bin': '9a129038d9a00aed0cf6a7ea059ca50a813449061ab87848cf1a13eafdf33b2c'}
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import ConfigError, IntegrityError
+from prodml.fingerprint import canonical_json, fingerprint_file
+from prodml.registry._paths import path_problem
+from prodml.registry.backends._artifact_base import check_files
+from prodml.registry.entities import ModelVersion
+from prodml.registry.flavours import _FLAVOURS
+
+__all__ = ["FORMAT", "build", "canonical", "check", "payload"]
+
+FORMAT = "prodml-manifest-v1"
+"""Names the layout of :func:`payload`; part of what is signed."""
+
+SIGNED_FIELDS = (
+    "name",
+    "version",
+    "flavour",
+    "flavour_meta",
+    "artifact_key",
+    "files",
+    "signature",
+    "lineage",
+    "metrics",
+    "tags",
+    "created_by",
+)
+
+
+def build(staging: Path) -> dict[str, str]:
+    """Relative POSIX path -> sha256 of every file a flavour wrote under ``staging``.
+
+    Raises
+    ------
+    ConfigError
+        When the flavour wrote a symbolic link, a special file, or a file whose name is
+        not a safe relative path; or no file at all.
+    """
+    files: dict[str, str] = {}
+    stack = [("", str(staging))]
+    while stack:
+        prefix, directory = stack.pop()
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            rel = prefix + e.name
+            problem = path_problem(rel)
+            if problem is not None:
+                raise ConfigError(f"the flavour wrote a file named {rel[:80]!r}, which {problem}")
+            mode = e.stat(follow_symlinks=False).st_mode
+            if stat.S_ISDIR(mode):
+                stack.append((rel + "/", e.path))
+            elif stat.S_ISREG(mode):
+                files[rel] = fingerprint_file(e.path)
+            else:
+                what = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
+                raise ConfigError(f"the flavour wrote {what} {rel!r}; artifacts hold only files")
+    return dict(sorted(files.items()))
+
+
+def check(mv: ModelVersion) -> ModelVersion:
+    """``mv`` if its key, manifest and flavour metadata are safe to use.
+
+    Raises
+    ------
+    IntegrityError
+        Naming the field at fault (``flavour_meta.basename``, ``files``...), when the
+        version names an unsafe key or path, an unknown flavour, or flavour metadata
+        that does not match its files.
+    """
+    check_files(mv.artifact_key, mv.files, model_name=mv.name, version=mv.version)
+    flavour = _FLAVOURS.get(mv.flavour)
+    if flavour is None:
+        raise IntegrityError(
+            f"{mv.name} version {mv.version} names flavour {mv.flavour[:40]!r}, which is not "
+            "registered in this process; refusing to load it",
+            model_name=mv.name,
+            version=mv.version,
+        )
+    problem = flavour.check_meta(mv.flavour_meta, mv.files)
+    if problem is not None:
+        raise IntegrityError(
+            f"{mv.name} version {mv.version}: flavour_meta.{problem}; refusing to use it",
+            model_name=mv.name,
+            version=mv.version,
+        )
+    return mv
+
+
+def payload(mv: ModelVersion) -> dict[str, Any]:
+    """Everything that decides what loading ``mv`` does: the content to sign.
+
+    The file digests, the key, the flavour and its metadata, the signature schema,
+    lineage, metrics, tags and who registered it, under a format tag. ``status``,
+    ``description`` and ``created_at`` are left out: they do not change what loads.
+    """
+    data = mv.model_dump(mode="json", include=set(SIGNED_FIELDS))
+    return {"format": FORMAT, **data}
+
+
+def canonical(mv: ModelVersion) -> bytes:
+    """The canonical JSON bytes of :func:`payload` (sorted keys, compact, UTF-8)."""
+    return canonical_json(payload(mv)).encode("utf-8")

@@ -1,0 +1,105 @@
+"""What a path, an artifact key or a version number read from a store may look like.
+
+Every path a registry joins onto a directory or a bucket prefix (a manifest entry, a
+flavour's file name, an artifact key) comes from metadata that someone other than this
+process may have written, so it is checked here, once, before any filesystem call:
+
+- a relative path is 1-1024 characters of non-empty segments separated by ``/``, none of
+  them ``.`` or ``..``, with no backslash, NUL or other control character, no leading
+  ``/`` and no drive letter, and equal to its own POSIX normal form;
+- an artifact key is ``NAME/STAMP-UUID``: a valid model name, 13 digits of UTC
+  milliseconds and 32 lowercase hex digits;
+- a version number is an ``int`` in ``[1, 2**31 - 1]`` (what a SQL ``INTEGER`` holds).
+
+Examples
+--------
+>>> path_problem("model/weights.bin") is None
+True
+>>> path_problem("../etc/passwd")
+"has a '..' segment"
+>>> key_problem("churn/0001700000000000-" + "0" * 32)
+'is not NAME/STAMP-UUID'
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from prodml.errors import ConfigError
+
+__all__ = [
+    "KEY",
+    "MAX_VERSION",
+    "NAME",
+    "check_version_number",
+    "is_sha256",
+    "key_problem",
+    "path_problem",
+]
+
+MAX_VERSION = 2**31 - 1
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+KEY = re.compile(rf"(?P<name>{NAME.pattern})/(?P<id>(?P<stamp>\d{{13}})-[0-9a-f]{{32}})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+_DRIVE = re.compile(r"[A-Za-z]:")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def path_problem(rel: object) -> str | None:
+    """Why ``rel`` is not a safe relative POSIX path, or ``None`` if it is one."""
+    if not isinstance(rel, str):
+        return f"is a {type(rel).__name__}, not a str"
+    if not rel or len(rel) > 1024:
+        return "must be 1-1024 characters"
+    if _CONTROL.search(rel):
+        return "holds a backslash, NUL or control character"
+    if rel.startswith("/") or _DRIVE.match(rel):
+        return "is absolute"
+    segments = rel.split("/")
+    if ".." in segments:
+        return "has a '..' segment"
+    if "" in segments or "." in segments or posixpath.normpath(rel) != rel:
+        return "is not in normal form (empty or '.' segment, or a trailing '/')"
+    if any(len(s.encode("utf-8")) > 255 for s in segments):
+        return "has a segment longer than 255 bytes"
+    return None
+
+
+def key_problem(key: object, name: str | None = None) -> str | None:
+    """Why ``key`` is not an artifact key (of model ``name``, when given), or ``None``."""
+    if not isinstance(key, str) or len(key) > 200:
+        return "is not a str of at most 200 characters"
+    m = KEY.fullmatch(key)
+    if m is None or ".." in m.group("name"):
+        return "is not NAME/STAMP-UUID"
+    if name is not None and m.group("name") != name:
+        return f"belongs to model {m.group('name')!r}, not {name!r}"
+    return None
+
+
+def is_sha256(digest: object) -> bool:
+    """Whether ``digest`` is 64 lowercase hexadecimal digits."""
+    return isinstance(digest, str) and _SHA256.fullmatch(digest) is not None
+
+
+def check_version_number(version: object, parameter: str = "version") -> int:
+    """``version`` if it is a possible version number, else a :class:`ConfigError`.
+
+    Examples
+    --------
+    >>> check_version_number(3)
+    3
+    >>> check_version_number(10**20)
+    Traceback (most recent call last):
+    ...
+    prodml.errors.ConfigError: The 'version' parameter must be an int in [1, 2147483647]. ...
+    """
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        shown = repr(version) if not isinstance(version, str) else repr(version[:40])
+        raise ConfigError(
+            f"The {parameter!r} parameter must be an int in [1, {MAX_VERSION}]. Got {shown} "
+            "instead.",
+            parameter=parameter,
+        )
+    return version
