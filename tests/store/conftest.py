@@ -1,6 +1,6 @@
 """Backends for the store tests: DuckDB and SQLite always; PostgreSQL and Redis from the env.
 
-PostgreSQL: each test gets its own schema (see tests/registry/conftest.py). Redis: each
+PostgreSQL: each test gets its own schema. Redis: each
 test gets its own key prefix on the server at $PRODML_TEST_REDIS_URL. Unset variables skip
 those tests, unless PRODML_REQUIRE_SERVICES=1, which fails them (see .ci/services.sh).
 """
@@ -15,15 +15,31 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from prodml.store import Entity, FeatureStore, FeatureView
 from prodml.testing.registry import service_url
 
 pytest.importorskip("duckdb", reason="the store tests need the 'store' extra")
 
-from tests.registry.conftest import postgres_url  # noqa: F401 - the shared fixture
-
-from prodml.store import Entity, FeatureStore, FeatureView
-
+POSTGRES_HINT = "pip install 'prodml[postgres]' and start PostgreSQL, e.g. `source .ci/services.sh`"
 REDIS_HINT = "pip install 'prodml[redis]' and start redis-server, e.g. `source .ci/services.sh`"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
 
 
 @pytest.fixture
