@@ -1,8 +1,9 @@
-# Services the test suite runs against: a throwaway PostgreSQL cluster and moto's S3 server,
-# both on loopback, on free ports. Sourced by .ci/run (bash, `set -euo pipefail` active), so
-# it never calls `exit`; it exports
+# Services the test suite runs against: a throwaway PostgreSQL cluster, moto's S3 server and
+# a Redis server, all on loopback, on free ports. Sourced by .ci/run (bash, `set -euo pipefail`
+# active), so it never calls `exit`; it exports
 #   PRODML_TEST_POSTGRES_URL   postgresql+psycopg://postgres@127.0.0.1:PORT/prodml_test
 #   PRODML_TEST_S3_ENDPOINT    http://127.0.0.1:PORT
+#   PRODML_TEST_REDIS_URL      redis://127.0.0.1:PORT/0
 #   PRODML_REQUIRE_SERVICES=1  tests that need a service fail instead of skipping
 # and stops both when the shell exits. A developer can `source .ci/services.sh` too.
 
@@ -78,7 +79,41 @@ _prodml_svc_start_moto() {
     return 1
 }
 
+_prodml_svc_start_redis() {
+    local port i
+    if ! command -v redis-server >/dev/null 2>&1; then
+        _prodml_svc_log "installing Redis from the Debian packages"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q >/dev/null
+        apt-get install -y -q redis-server >/dev/null
+    fi
+    port=$(_prodml_svc_free_port)
+    _PRODML_SVC_REDISDIR=$(mktemp -d /tmp/prodml-redis.XXXXXX)
+    # No persistence, loopback only, its own folder: a throwaway server.
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$_PRODML_SVC_REDISDIR" \
+        --save "" --appendonly no --protected-mode yes \
+        >"$_PRODML_SVC_REDISDIR/server.log" 2>&1 &
+    _PRODML_SVC_REDISPID=$!
+    for i in $(seq 1 120); do
+        if python3 -c "import socket; s = socket.create_connection(('127.0.0.1', $port), 1); s.sendall(b'PING\r\n'); assert s.recv(16).startswith(b'+PONG')" \
+            >/dev/null 2>&1; then
+            export PRODML_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+            _prodml_svc_log "Redis up: $PRODML_TEST_REDIS_URL (after ${i} tries)"
+            return 0
+        fi
+        sleep 0.5
+    done
+    _prodml_svc_log "redis-server did not answer on port $port; its log:"
+    cat "$_PRODML_SVC_REDISDIR/server.log" >&2
+    return 1
+}
+
 _prodml_svc_stop() {
+    if [ -n "${_PRODML_SVC_REDISPID:-}" ]; then
+        kill "$_PRODML_SVC_REDISPID" 2>/dev/null || true
+        wait "$_PRODML_SVC_REDISPID" 2>/dev/null || true
+        rm -rf "${_PRODML_SVC_REDISDIR:-}"
+    fi
     if [ -n "${_PRODML_SVC_MOTOPID:-}" ]; then
         kill "$_PRODML_SVC_MOTOPID" 2>/dev/null || true
         wait "$_PRODML_SVC_MOTOPID" 2>/dev/null || true
@@ -100,4 +135,5 @@ _prodml_svc_on_exit() {
 trap _prodml_svc_on_exit EXIT
 _prodml_svc_start_postgres
 _prodml_svc_start_moto
+_prodml_svc_start_redis
 export PRODML_REQUIRE_SERVICES=1

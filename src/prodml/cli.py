@@ -21,7 +21,7 @@ __all__ = ["main"]
 
 # Subcommands contributed by subpackages: module path of a function ``add_parser(subparsers)``.
 # Each is imported only if present, so the CLI works whatever parts are installed.
-_PLUGINS = ("prodml.drift._cli", "prodml.registry._cli", "prodml.serving._cli")
+_PLUGINS = ("prodml.drift._cli", "prodml.registry._cli", "prodml.serving._cli", "prodml.store._cli")
 
 
 def _read_table(path: str) -> object:

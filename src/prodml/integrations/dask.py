@@ -4,7 +4,8 @@ Every function takes a Dask DataFrame, or a path or list of paths of Parquet fil
 as one partitioned dataset. Each partition updates a mergeable state on the workers,
 the states merge in a tree, and the client finalizes: the fitted pipeline, the profile
 and the drift report equal the single-machine ones, exactly where the states' ``merge``
-is exact (see ``docs/scale-out.md``).
+is exact (see ``docs/scale-out.md``). :func:`historical` joins feature store views
+point-in-time on each partition of entity rows (see ``docs/store.md``).
 
 Dask is imported on first use; without it (``pip install 'prodml[dask]'``) every function
 raises :class:`~prodml.errors.MissingExtraError`.
@@ -49,6 +50,7 @@ from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.integrations._dask_fairness import group_metrics
 from prodml.integrations._dask_score import score
+from prodml.integrations._dask_store import historical
 from prodml.schema import Schema
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "fit_detector",
     "fit_pipeline",
     "group_metrics",
+    "historical",
     "profile",
     "score",
     "transform",

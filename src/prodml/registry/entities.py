@@ -105,6 +105,8 @@ class Lineage(BaseModel):
     """Where a model version came from.
 
     Known fields are typed; any other JSON-able key (``run_id``, ``dataset``...) is kept.
+    ``feature_views`` maps each feature store view a training set read to the fingerprint
+    of its definition (``prodml.store.TrainingSet.lineage()`` fills it).
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
@@ -113,6 +115,7 @@ class Lineage(BaseModel):
     pipeline_fingerprint: str | None = None
     code_version: str | None = None
     parent_version: int | None = None
+    feature_views: dict[str, str] | None = None
 
 
 class ModelVersion(_Frozen):

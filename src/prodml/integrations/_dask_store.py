@@ -1,0 +1,126 @@
+"""Feature store training sets over Dask partitions: ``historical`` on each partition.
+
+Each partition of the entity rows is joined point-in-time on a worker, by a
+:class:`~prodml.store.FeatureStore` opened there on the same offline store URL with the
+client's applied definitions (exactly those, not a re-read), so the partitions' rows are
+the rows one :meth:`~prodml.store.FeatureStore.historical` call would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from prodml._extras import require
+from prodml._params import TypeOf, check_params
+from prodml.errors import ConfigError
+
+__all__ = ["historical"]
+
+_FEATURE = "prodml.integrations.dask.historical"
+
+
+def _partition(
+    part: pd.DataFrame,
+    *,
+    offline: str,
+    options: dict[str, Any],
+    definitions: str,
+    features: list[str],
+    timestamp: str,
+    full_names: bool,
+) -> pd.DataFrame:
+    from prodml.store import FeatureStore  # noqa: PLC0415 - on the worker
+    from prodml.store._state import DEFINITIONS  # noqa: PLC0415
+
+    with FeatureStore(offline, "sqlite:///:memory:", offline_options=options) as store:
+        store.online_store.set_state(DEFINITIONS, definitions)
+        out = store.historical(part, features, timestamp=timestamp, full_names=full_names)
+        frame = out.to_pandas()
+    frame.index = part.index
+    return frame
+
+
+def historical(
+    store: Any,
+    entity_df: Any,
+    features: Sequence[str],
+    *,
+    timestamp: str = "event_timestamp",
+    full_names: bool = False,
+) -> Any:
+    """Point-in-time features for a Dask DataFrame of entity rows, partition by partition.
+
+    Parameters
+    ----------
+    store
+        A :class:`~prodml.store.FeatureStore` opened on an offline store URL (the workers
+        open the same URL, so local paths must be visible to them).
+    entity_df
+        A Dask DataFrame (or a pandas one, as one partition) with the key columns and a
+        timezone-aware ``timestamp`` column.
+    features, timestamp, full_names
+        As :meth:`~prodml.store.FeatureStore.historical`.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        The partitions of ``entity_df`` with the feature columns added; the index is kept.
+
+    Raises
+    ------
+    ConfigError
+        When ``store`` has no offline store URL, or for unknown features.
+    SchemaError
+        As :meth:`~prodml.store.FeatureStore.historical`, from the first bad partition.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from datetime import datetime, timezone
+    >>> import pandas as pd, pyarrow as pa
+    >>> import dask.dataframe as dd
+    >>> from prodml.store import Entity, FeatureStore, FeatureView
+    >>> from prodml.integrations import dask as pdask
+    >>> store = FeatureStore.local(tempfile.mkdtemp())
+    >>> day = lambda d: datetime(2024, 1, d, tzinfo=timezone.utc)
+    >>> rows = pa.table({"user_id": [1, 2], "at": [day(1), day(2)], "spend": [5.0, 7.0]})
+    >>> src = store.offline_store.write_source("spend", rows, timestamp="at")
+    >>> user = Entity("user", keys=["user_id"])
+    >>> _ = store.apply([user, FeatureView("s", entity=user, source=src, features=["spend"])])
+    >>> df = pd.DataFrame({"user_id": [1, 2, 2], "event_timestamp": [day(3), day(1), day(3)]})
+    >>> out = pdask.historical(store, dd.from_pandas(df, npartitions=2), ["s:spend"])
+    >>> out.compute()["spend"].tolist()
+    [5.0, nan, 7.0]
+    """
+    from prodml.store import FeatureStore  # noqa: PLC0415
+    from prodml.store._state import DEFINITIONS  # noqa: PLC0415
+
+    check_params(
+        "historical", {"store": store}, {"store": [TypeOf(FeatureStore, "a FeatureStore")]}
+    )
+    if store.offline_url is None:
+        raise ConfigError(
+            "the workers open the offline store by URL: build the FeatureStore from a URL",
+            parameter="store",
+        )
+    dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
+    frame = (
+        entity_df
+        if isinstance(entity_df, dd.DataFrame)
+        else dd.from_pandas(entity_df, npartitions=1)
+    )
+    definitions = store.online_store.get_state(DEFINITIONS) or ""
+    store.historical(frame._meta, list(features), timestamp=timestamp, full_names=full_names)
+    args = {
+        "offline": store.offline_url,
+        "options": dict(store.offline_options),
+        "definitions": definitions,
+        "features": list(features),
+        "timestamp": timestamp,
+        "full_names": full_names,
+    }
+    meta = _partition(frame._meta, **args)
+    return frame.map_partitions(_partition, meta=meta, **args)

@@ -1,0 +1,138 @@
+"""The ``prodml store`` subcommand: apply definitions, materialize, read online values.
+
+``prodml store ACTION PATH`` opens a local store (``FeatureStore.local(PATH)``);
+``--offline URL --online URL`` instead of PATH opens any other. Actions:
+
+- ``views``: the applied views (entity, features, ttl, fingerprint, watermark);
+- ``apply --file FILE``: apply definitions from a JSON file holding a list of
+  ``Entity.to_dict()`` / ``FeatureView.to_dict()`` objects (told apart by ``features``);
+- ``materialize [--end ISO] [--view NAME ...]``: up to ``--end`` (default now, UTC);
+- ``online --entity JSON --feature VIEW:FEATURE ...``: one entity's values as JSON.
+
+Output is a table, or JSON with ``--json`` (``online`` always prints JSON). Exit codes:
+0 done, 2 an error (bad definitions, unknown features, a missing store), as for every
+command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import ConfigError
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``store`` on the ``prodml`` command's subparsers."""
+    p = subparsers.add_parser(
+        "store",
+        help="apply, materialize and read a feature store",
+        description="Apply feature store definitions, materialize them into the online "
+        "store, list them, or read one entity's online values.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("path", nargs="?", help="folder of a local store (FeatureStore.local)")
+    common.add_argument("--offline", metavar="URL", help="offline store URL instead of PATH")
+    common.add_argument("--online", metavar="URL", help="online store URL (with --offline)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sub = p.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    sub.add_parser("views", parents=[common], help="list the applied views")
+    apply = sub.add_parser("apply", parents=[common], help="apply definitions from JSON")
+    apply.add_argument("--file", required=True, help="a JSON list of definitions")
+    mat = sub.add_parser("materialize", parents=[common], help="write the latest values")
+    mat.add_argument("--end", help="ISO time with a zone (default: now, UTC)")
+    mat.add_argument("--view", action="append", help="only this view (repeatable)")
+    onl = sub.add_parser("online", parents=[common], help="read one entity's online values")
+    onl.add_argument("--entity", required=True, help='the keys as JSON, e.g. {"user_id": 42}')
+    onl.add_argument("--feature", action="append", required=True, help="view:feature")
+    p.set_defaults(func=run)
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from prodml.store import FeatureStore  # noqa: PLC0415 - keep `prodml --help` fast
+
+    if args.offline or args.online:
+        if not (args.offline and args.online):
+            raise ConfigError("--offline and --online go together", parameter="online")
+        return FeatureStore(args.offline, args.online)
+    if not args.path:
+        raise ConfigError("give a store folder, or --offline URL --online URL")
+    if args.store_command != "apply" and not (Path(args.path) / "online.db").exists():
+        raise ConfigError(f"no feature store at {args.path} (expected {args.path}/online.db)")
+    return FeatureStore.local(args.path)
+
+
+def _time(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as err:
+        raise ConfigError(f"--end {text[:40]!r} is not an ISO time", parameter="end") from err
+
+
+def run(args: argparse.Namespace) -> int:
+    """Do what ``args`` asks; return the exit code."""
+    store = _open(args)
+    try:
+        out: Any
+        if args.store_command == "apply":
+            out = store.apply(_definitions(Path(args.file)))
+        elif args.store_command == "materialize":
+            out = [r.to_dict() for r in store.materialize(_time(args.end), views=args.view)]
+        elif args.store_command == "online":
+            try:
+                entity = json.loads(args.entity)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"--entity is not JSON: {err}", parameter="entity") from err
+            if not isinstance(entity, dict):
+                raise ConfigError("--entity must be a JSON object", parameter="entity")
+            row = store.online(entity, args.feature)
+            print(json.dumps({"values": dict(row), "missing": list(row.missing)}, default=str))
+            return 0
+        else:
+            marks = store.watermarks()
+            out = [
+                {
+                    "view": v.name,
+                    "entity": v.entity.name,
+                    "features": len(v.features),
+                    "ttl": str(v.ttl) if v.ttl else "-",
+                    "fingerprint": v.fingerprint[:12],
+                    "materialized to": marks[v.name].isoformat() if v.name in marks else "-",
+                }
+                for v in store.views.values()
+            ]
+    finally:
+        store.close()
+    print(json.dumps(out, indent=2, default=str) if args.json else _table(out))
+    return 0
+
+
+def _definitions(path: Path) -> list[Any]:
+    from prodml.store import Entity, FeatureView  # noqa: PLC0415
+
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ConfigError(f"cannot read definitions from {path}: {err}") from err
+    if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
+        raise ConfigError(f"{path}: expected a JSON list of definition objects")
+    return [(FeatureView if "features" in d else Entity).from_dict(d) for d in items]
+
+
+def _table(out: Any) -> str:
+    if isinstance(out, dict):
+        out = [{"name": k, "status": v} for k, v in out.items()]
+    if not out:
+        return "(empty)"
+    keys = list(out[0])
+    widths = {k: max(len(k), *(len(str(r[k])) for r in out)) for k in keys}
+    lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
+    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys) for r in out]
+    return "\n".join(line.rstrip() for line in lines)

@@ -1,0 +1,169 @@
+"""Online reads: a plan per feature list, then one round trip and a JSON decode per view.
+
+:meth:`FeatureStore.online` builds a :class:`ReadPlan` once per feature list (which
+views, under which version and ttl, which value positions and decoders) and caches it; a
+read then encodes the entity keys, asks the online store for every (view, key) pair at
+once and turns each stored JSON array into typed values, with no pandas and no schema
+check per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from prodml.errors import ProdMLError
+from prodml.schema import LogicalType, Schema
+from prodml.store import _codec
+from prodml.store._definitions import Entity
+from prodml.store.offline import ViewQuery
+from prodml.store.online import OnlineStore
+
+__all__ = ["EntityNotFoundError", "OnlineRow", "ReadPlan", "micros_of", "plan_reads", "read"]
+
+
+class EntityNotFoundError(ProdMLError, KeyError):
+    """An online read found no current value for an entity (with ``missing="error"``)."""
+
+    __str__ = Exception.__str__
+
+    def __init__(self, message: str, *, features: Sequence[str] = ()) -> None:
+        self.features = tuple(features)
+        super().__init__(message)
+
+
+class OnlineRow(dict[str, Any]):
+    """An online read: feature name -> typed value; ``missing`` lists refs without one.
+
+    A reference is missing when the entity has no materialized row in its view, the row
+    is older than the view's ttl, or it was written under an older view definition; its
+    value is then ``None``.
+    """
+
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ViewRead:
+    """How :meth:`FeatureStore.online` reads one view: precomputed once per feature list."""
+
+    name: str
+    entity: int  # index into ReadPlan.entities
+    version: str
+    ttl_us: int | None
+    columns: tuple[str, ...]
+    indices: tuple[int, ...]
+    decoders: tuple[Any, ...] | None  # None when every value is used as JSON gives it
+    refs: tuple[str, ...]
+    whole: bool  # every feature of the view, in its order, with no decoder
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """The views of one feature list, and the entities whose keys they need."""
+
+    entities: tuple[Entity, ...]
+    views: tuple[ViewRead, ...]
+    keys: tuple[Callable[[Mapping[str, Any]], str], ...]  # per entity: record -> key
+
+
+def _key_function(entity: Entity) -> Callable[[Mapping[str, Any]], str]:
+    """``record -> online key`` for ``entity``: a shortcut for one int or string key."""
+    if len(entity.keys) != 1:
+        return lambda rec: _codec.record_key(entity, rec)
+    name = entity.keys[0]
+    want = int if entity.dtypes == (LogicalType.INT,) else str
+
+    def key(rec: Mapping[str, Any]) -> str:
+        v = rec.get(name)
+        if type(v) is not want:
+            return _codec.record_key(entity, rec)  # numpy ints, or the error naming the key
+        return str(v) if want is int else "s" + str(v)
+
+    return key
+
+
+def micros_of(td: timedelta) -> int:
+    """A timedelta in microseconds."""
+    return int(td.days * 86_400_000_000 + td.seconds * 1_000_000 + td.microseconds)
+
+
+def plan_reads(queries: Sequence[ViewQuery]) -> ReadPlan:
+    """The :class:`ReadPlan` of the views and features in ``queries``."""
+    entities: dict[str, int] = {}
+    reads = []
+    for q in queries:
+        view = q.view
+        decode = _codec.decoders(view.schema or Schema())
+        index = {f: i for i, f in enumerate(view.features)}
+        indices = tuple(index[f] for f in q.features)
+        decoders = tuple(decode[i] for i in indices)
+        reads.append(
+            ViewRead(
+                name=view.name,
+                entity=entities.setdefault(view.entity.name, len(entities)),
+                version=view.storage_version,
+                ttl_us=None if view.ttl is None else micros_of(view.ttl),
+                columns=q.columns,
+                indices=indices,
+                decoders=None if all(d is None for d in decoders) else decoders,
+                refs=tuple(f"{view.name}:{f}" for f in q.features),
+                whole=indices == tuple(range(len(view.features)))
+                and all(d is None for d in decoders),
+            )
+        )
+    by_name = {q.view.entity.name: q.view.entity for q in queries}
+    ents = tuple(by_name[n] for n in entities)
+    return ReadPlan(ents, tuple(reads), tuple(_key_function(e) for e in ents))
+
+
+def read(
+    plan: ReadPlan,
+    online: OnlineStore,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    now_us: int,
+    how: str,
+    loads: Callable[[str], Any],
+) -> list[OnlineRow]:
+    """One :class:`OnlineRow` per record, from one read of the online store."""
+    pairs: list[tuple[str, str]] = []
+    for rec in records:
+        keys = [key(rec) for key in plan.keys]
+        pairs.extend((v.name, keys[v.entity]) for v in plan.views)
+    hits = iter(online.read(pairs))
+    rows = []
+    for rec in records:
+        row = OnlineRow()
+        absent: list[str] = []
+        for v in plan.views:
+            hit = next(hits)
+            if (
+                hit is None
+                or hit.version != v.version
+                or (v.ttl_us is not None and hit.event_us < now_us - v.ttl_us)
+            ):
+                row.update(dict.fromkeys(v.columns))
+                absent.extend(v.refs)
+                continue
+            values = loads(hit.payload)
+            if v.whole:
+                row.update(zip(v.columns, values, strict=False))
+            elif v.decoders is None:
+                row.update(zip(v.columns, [values[i] for i in v.indices], strict=True))
+            else:
+                row.update(
+                    (c, values[i] if d is None else d(values[i]))
+                    for c, i, d in zip(v.columns, v.indices, v.decoders, strict=True)
+                )
+        if absent:
+            if how == "error":
+                raise EntityNotFoundError(
+                    f"no current value for {absent} of entity {dict(rec)!r}"[:300],
+                    features=absent,
+                )
+            row.missing = tuple(absent)
+        rows.append(row)
+    return rows

@@ -1,0 +1,138 @@
+"""The Redis online store: one string per (view, entity key), read with one ``MGET``.
+
+``redis://host:port/db`` (``rediss://`` for TLS), with an optional ``?prefix=NAME:``
+that namespaces every key (several stores, or tests, can share one server). Each value
+is ``version|event_us|created_us|json``; writes run a Lua script, so a batch applies the
+write rule atomically. Needs the ``redis`` extra (``pip install 'prodml[redis]'``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from prodml._extras import require
+from prodml.errors import ConfigError
+from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
+
+__all__ = ["RedisOnlineStore"]
+
+_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{0,64}")
+# KEYS are the records' keys, ARGV their values; a record replaces the stored one when
+# the versions differ, its (event, created) is greater, or equal with other values.
+_WRITE = """
+local n = 0
+for i, k in ipairs(KEYS) do
+  local new = ARGV[i]
+  local put = true
+  local cur = redis.call('GET', k)
+  if cur then
+    local cv, ce, cc = string.match(cur, '^([^|]*)|(-?%d+)|(-?%d+)|')
+    local nv, ne, nc = string.match(new, '^([^|]*)|(-?%d+)|(-?%d+)|')
+    if cv == nv then
+      ce = tonumber(ce); cc = tonumber(cc); ne = tonumber(ne); nc = tonumber(nc)
+      if ne < ce or (ne == ce and nc < cc) or new == cur then put = false end
+    end
+  end
+  if put then
+    redis.call('SET', k, new)
+    n = n + 1
+  end
+end
+return n
+"""
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and reprs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+class RedisOnlineStore(OnlineStore):
+    """Online values in Redis.
+
+    Parameters
+    ----------
+    url
+        ``redis://[user:password@]host:port/db[?prefix=NAME:]``.
+    """
+
+    def __init__(self, url: str) -> None:
+        if not isinstance(url, str) or urlsplit(url).scheme.lower() not in ("redis", "rediss"):
+            raise ConfigError(f"not a redis:// URL: {str(url)[:40]!r}...", parameter="url")
+        redis = require("redis", extra="redis", feature="The Redis online store")
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        prefix = query.pop("prefix", "prodml:")
+        if not _PREFIX.fullmatch(prefix):
+            raise ConfigError(
+                f"Redis key prefix {prefix[:40]!r} must be 0-64 letters, digits or '_.:-'",
+                parameter="url",
+            )
+        self.url = redact(url)
+        self.prefix = prefix
+        clean = urlunsplit(parts._replace(query=urlencode(query)))
+        self._redis: Any = redis.Redis.from_url(clean, decode_responses=True)
+        self._script = self._redis.register_script(_WRITE)
+        self._state = f"{prefix}__state"
+
+    def __repr__(self) -> str:
+        return f"RedisOnlineStore({self.url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._redis.close()
+
+    def _key(self, view: str, key: str) -> str:
+        return f"{self.prefix}{view}:{key}"
+
+    def write(self, view: str, records: Sequence[OnlineRecord]) -> int:
+        """Upsert ``records`` in one Lua script call (atomic)."""
+        if not records:
+            return 0
+        keys = [self._key(view, r.key) for r in records]
+        values = [f"{r.version}|{r.event_us}|{r.created_us}|{r.payload}" for r in records]
+        return int(self._script(keys=keys, args=values))
+
+    def read(self, pairs: Sequence[tuple[str, str]]) -> list[StoredValue | None]:
+        """One ``MGET`` for every (view, key) pair."""
+        prefix = self.prefix
+        raw = self._redis.mget([f"{prefix}{view}:{key}" for view, key in pairs])
+        out: list[StoredValue | None] = []
+        for value in raw:
+            if value is None:
+                out.append(None)
+                continue
+            version, event, _, payload = value.split("|", 3)
+            out.append(StoredValue(version, int(event), payload))
+        return out
+
+    def get_state(self, name: str) -> str | None:
+        """The state value under ``name``."""
+        value = self._redis.hget(self._state, name)
+        return None if value is None else str(value)
+
+    def set_state(self, name: str, value: str) -> None:
+        """Replace the state value under ``name``."""
+        self._redis.hset(self._state, name, value)
+
+    def delete_view(self, view: str) -> int:
+        """Delete the records of ``view`` (``SCAN`` + ``DEL``)."""
+        pattern = self._key(view, "*").replace("[", "\\[")
+        n = 0
+        batch: list[str] = []
+        for key in self._redis.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                n += int(self._redis.delete(*batch))
+                batch = []
+        if batch:
+            n += int(self._redis.delete(*batch))
+        return n

@@ -1,0 +1,156 @@
+"""The result of :meth:`FeatureStore.historical`: a training set with its lineage."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from prodml.fingerprint import TableHasher, fingerprint_table
+from prodml.schema import LogicalType, Schema
+from prodml.store.offline import OfflineStore, ViewQuery
+
+__all__ = ["TrainingSet", "joined", "typed", "write_joined"]
+
+
+class TrainingSet:
+    """Entity rows joined point-in-time with features, and where they came from.
+
+    Like Feast's retrieval job: call :meth:`to_pandas` or :meth:`to_arrow` for the data.
+    :attr:`fingerprint` hashes the content and :meth:`lineage` gives what the model
+    registry's ``lineage=`` takes, so a registered model traces back to the exact view
+    definitions and data.
+
+    Attributes
+    ----------
+    features
+        The ``"view:feature"`` references, in the order asked for.
+    columns
+        The output column of each reference.
+    views
+        Each view's name -> the fingerprint of its applied definition.
+    path
+        The Parquet file holding the rows when ``historical(..., output=path)`` was used.
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame | pa.Table | None,
+        *,
+        features: list[str],
+        columns: list[str],
+        views: dict[str, str],
+        path: str | None = None,
+    ) -> None:
+        self._data = data
+        self.features = features
+        self.columns = columns
+        self.views = views
+        self.path = path
+
+    def __repr__(self) -> str:
+        where = f"path={self.path!r}" if self.path else f"rows={self.num_rows}"
+        return f"TrainingSet({where}, features={self.features!r})"
+
+    @property
+    def num_rows(self) -> int:
+        """Number of rows (one per entity row)."""
+        if self._data is None:
+            return int(pq.ParquetFile(self.path).metadata.num_rows)
+        return len(self._data) if isinstance(self._data, pd.DataFrame) else self._data.num_rows
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The rows as a pandas DataFrame (the entity rows' columns, then the features)."""
+        if isinstance(self._data, pd.DataFrame):
+            return self._data
+        return self.to_arrow().to_pandas()
+
+    def to_arrow(self) -> pa.Table:
+        """The rows as a pyarrow Table."""
+        if isinstance(self._data, pa.Table):
+            return self._data
+        if isinstance(self._data, pd.DataFrame):
+            return pa.Table.from_pandas(self._data, preserve_index=False)
+        return pq.read_table(self.path)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 hex of the rows' content (:func:`prodml.fingerprint.fingerprint_table`)."""
+        if self._data is not None:
+            return fingerprint_table(self._data)
+        h = TableHasher()
+        for batch in pq.ParquetFile(Path(self.path)).iter_batches():  # type: ignore[arg-type]
+            h.update(batch)
+        return h.hexdigest()
+
+    def lineage(self, **extra: Any) -> dict[str, Any]:
+        """The registry's lineage: data fingerprint, view definitions, feature references.
+
+        Examples
+        --------
+        >>> ts = TrainingSet(
+        ...     pa.table({"x": [1.0]}), features=["v:x"], columns=["x"], views={"v": "ab12"}
+        ... )
+        >>> sorted(ts.lineage(code_version="c0ffee"))
+        ['code_version', 'data_fingerprint', 'feature_views', 'features']
+        """
+        return {
+            "data_fingerprint": self.fingerprint,
+            "feature_views": dict(self.views),
+            "features": list(self.features),
+            **extra,
+        }
+
+
+def write_joined(
+    offline: OfflineStore, ent: pa.Table, queries: Sequence[ViewQuery], table: pa.Table, out: str
+) -> None:
+    """Join into a Parquet file at ``out`` without holding the features in memory.
+
+    The offline store writes ``__row`` and the features to a scratch file; its batches
+    are then written next to the matching slices of the entity table.
+    """
+    with tempfile.TemporaryDirectory(dir=Path(out).resolve().parent) as tmp:
+        scratch = str(Path(tmp) / "features.parquet")
+        offline.point_in_time(ent, queries, output=scratch)
+        source = pq.ParquetFile(scratch)
+        batches = source.iter_batches(batch_size=65_536)
+        done = 0
+        with pq.ParquetWriter(
+            out, joined(table.slice(0, 0), source.schema_arrow.empty_table(), queries).schema
+        ) as writer:
+            for batch in batches:
+                part = table.slice(done, batch.num_rows)
+                writer.write_table(joined(part, pa.Table.from_batches([batch]), queries))
+                done += batch.num_rows
+
+
+def joined(part: pa.Table, features: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
+    """``part`` with ``features``' columns, typed per their views, appended."""
+    cast = typed(features, queries)
+    for name in cast.column_names:
+        part = part.append_column(name, cast.column(name))
+    return part
+
+
+def typed(result: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
+    """The feature columns of ``result`` cast to their views' schema types."""
+    cols = {}
+    for q in queries:
+        schema = q.view.schema or Schema()
+        arrow = schema.to_arrow()
+        for f, c in zip(q.features, q.columns, strict=True):
+            target = arrow.field(f).type
+            col = result.column(c)
+            if schema[f].dtype is LogicalType.DATETIME:
+                target = pa.timestamp("us", tz=schema[f].timezone or "UTC")
+            if col.type != target:
+                col = col.cast(target)
+            cols[c] = col
+    return pa.table(cols)
