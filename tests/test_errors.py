@@ -18,6 +18,7 @@ from prodml.errors import (
     RegistryError,
     SchemaError,
     SchemaProblem,
+    StateError,
     StorageError,
 )
 
@@ -32,6 +33,7 @@ TREE = {
     StorageError: (RegistryError,),
     DriftError: (ProdMLError,),
     PolicyError: (ProdMLError, ValueError),
+    StateError: (ProdMLError, ValueError),
     MissingExtraError: (ProdMLError, ImportError),
 }
 

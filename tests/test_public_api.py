@@ -27,6 +27,7 @@ EXPECTED: dict[str, set[str]] = {
         "RegistryError",
         "SchemaError",
         "SchemaProblem",
+        "StateError",
         "StorageError",
     },
     "prodml.schema": {"Column", "LogicalType", "Schema"},
@@ -396,6 +397,12 @@ EXPECTED: dict[str, set[str]] = {
     },
     "prodml.cli": {"main"},
     "prodml.testing": set(),
+    "prodml.testing.state_mutations": {
+        "HOSTILE_VALUES",
+        "MutationReport",
+        "check_state_mutations",
+        "mutations",
+    },
     "prodml.testing.strategies": {
         "chunkings",
         "column_names",

@@ -575,7 +575,9 @@ class ModelMonitor:
     @classmethod
     def from_json(cls, text: str, **kwargs: Any) -> ModelMonitor:
         """Rebuild a monitor from :meth:`to_json` output (keywords as :meth:`from_dict`)."""
-        return cls.from_dict(json.loads(text), **kwargs)
+        from prodml._state import load_json  # noqa: PLC0415 - only on reload
+
+        return cls.from_dict(load_json(text, owner="ModelMonitor"), **kwargs)
 
     def __repr__(self) -> str:
         return (

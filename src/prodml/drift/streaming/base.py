@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from prodml._data import py_value
 from prodml._params import Constraint, check_params
+from prodml._state import Field, state_error
 from prodml.errors import ConfigError, DriftError
 
 __all__ = ["FORMAT_VERSION", "StreamingDetector"]
@@ -108,8 +109,12 @@ class StreamingDetector(abc.ABC):
         """Return the learned state as JSON-safe values."""
 
     @abc.abstractmethod
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        """Restore the learned state from :meth:`_get_state` output."""
+    def _set_state(self, state: Field) -> None:
+        """Restore the learned state from :meth:`_get_state` output, validating it.
+
+        Read every value through ``state``'s checked readers, and check the invariants
+        between values, so that a loaded detector never fails at its next update.
+        """
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:
         """Constraints of each parameter, for :func:`prodml._params.check_params`."""
@@ -249,42 +254,54 @@ class StreamingDetector(abc.ABC):
 
     @classmethod
     def from_dict(cls: type[_D], data: Mapping[str, Any]) -> _D:
-        """Rebuild a detector from :meth:`to_dict` output.
+        """Rebuild a detector from :meth:`to_dict` output, validating all of it.
 
         Raises
         ------
-        ConfigError
-            If ``data`` is not a detector state this version can read, is for another
-            detector class than ``cls``, or holds invalid parameters.
+        StateError
+            (also a :class:`~prodml.errors.ConfigError`) if ``data`` is not a detector
+            state this version can read, is for another detector class than ``cls``,
+            holds invalid parameters, or a state value outside its invariants (a
+            negative count, a NaN sum, a window longer than ``window_size``); the
+            message names the field path.
         """
-        try:
-            kind, version = data["type"], data["format_version"]
-            params, state = data["params"], data["state"]
-        except (KeyError, TypeError) as err:
-            raise ConfigError(f"Not a streaming detector state: missing {err}.") from err
-        if version != FORMAT_VERSION:
-            raise ConfigError(
-                f"Unsupported format_version {version!r} for {kind}; "
-                f"this version reads {FORMAT_VERSION}."
-            )
-        target = _REGISTRY.get(kind) if isinstance(kind, str) else None
+        root = Field(data, owner=cls.__name__)
+        top = root.dict(keys=("type", "format_version", "params", "state"))
+        kind = root["type"].str(max_len=100)
+        root.owner = kind
+        if top["format_version"] != FORMAT_VERSION:
+            raise root["format_version"].fail(f"{FORMAT_VERSION} (the version this prodml reads)")
+        target = _REGISTRY.get(kind)
         if target is None or not issubclass(target, cls):
-            raise ConfigError(f"State of a {kind!r} detector cannot be loaded as {cls.__name__}.")
+            raise root["type"].fail(f"a {cls.__name__} detector type")
+        params = root["params"].dict(keys=target._PARAMS)
+        for name, value in params.items():
+            _check_json_param(root["params"][name], value)
         try:
             det = target(**params)
-        except TypeError as err:
-            raise ConfigError(f"Corrupt {kind} parameters: {err}.") from err
-        det.reset()
-        try:
-            det._set_state(state)
-            det._drift = bool(state["drift"])
-        except (KeyError, TypeError, ValueError, IndexError) as err:
-            raise ConfigError(f"Corrupt {kind} state: {err!r}.") from err
+            det.reset()
+        except ConfigError as err:
+            path = f"params.{err.parameter}" if err.parameter else "params"
+            raise state_error(
+                f"{kind} state field {path!r}: {err}", path=path, owner=kind
+            ) from None
+        state = root["state"]
+        state.dict()
+        det._set_state(state)
+        det._drift = state["drift"].bool()
         return det
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+def _check_json_param(field: Field, value: object) -> None:
+    """A parameter is a JSON scalar (the detector's own checks then apply)."""
+    if value is not None and not isinstance(value, str | bool | int | float):
+        raise field.fail("a number, string, bool or null")
+    if isinstance(value, str):
+        field.str(max_len=100)
 
 
 def _json_safe(value: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import NONE, Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
 
 __all__ = ["CUSUM"]
@@ -223,7 +224,12 @@ class CUSUM(StreamingDetector):
             "max_lo": self._max_lo,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._n = int(state["n"])
-        for name in ("x0", "s", "q", "hi", "min_hi", "lo", "max_lo"):
-            setattr(self, "_" + name, float(state[name]))
+    def _set_state(self, state: Field) -> None:
+        names = ("x0", "s", "q", "hi", "min_hi", "lo", "max_lo")
+        state.dict(keys=("drift", "n", *names))
+        self._n = state["n"].count()
+        for name in names:
+            setattr(self, "_" + name, state[name].float())
+        state["q"].check(self._q >= 0.0, "a sum of squares >= 0")
+        state["min_hi"].check(self._min_hi <= max(self._hi, 0.0), "<= max(hi, 0)")
+        state["max_lo"].check(self._max_lo >= min(self._lo, 0.0), ">= min(lo, 0)")

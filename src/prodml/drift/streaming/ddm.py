@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming.base import (
     FloatArray,
     StreamingDetector,
@@ -224,14 +225,15 @@ class DDM(StreamingDetector):
             "warning": self._warning,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._n = int(state["n"])
-        self._errors = int(state["errors"])
-        self._p_min = float(state["p_min"])
-        self._s_min = float(state["s_min"])
-        ps_min = state["ps_min"]
-        self._ps_min = math.inf if ps_min is None else float(ps_min)
-        self._warning = bool(state["warning"])
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "n", "errors", "p_min", "s_min", "ps_min", "warning"))
+        self._n = state["n"].count()
+        self._errors = state["errors"].count(hi=self._n)
+        self._p_min = state["p_min"].float(lo=0.0, hi=1.0)
+        self._s_min = state["s_min"].float(lo=0.0, hi=1.0)
+        ps_min = state["ps_min"].optional_float(lo=0.0, hi=2.0)
+        self._ps_min = math.inf if ps_min is None else ps_min
+        self._warning = state["warning"].bool()
 
 
 def _plain(*values: object) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
 
 __all__ = ["EDDM"]
@@ -195,11 +196,16 @@ class EDDM(StreamingDetector):
             "warning": self._warning,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        for name in ("n", "last", "errors", "sum", "sum_sq"):
-            setattr(self, "_" + name, int(state[name]))
-        self._m_max = float(state["m_max"])
-        self._warning = bool(state["warning"])
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "n", "last", "errors", "sum", "sum_sq", "m_max", "warning"))
+        self._n = state["n"].count()
+        self._last = state["last"].count(hi=self._n)
+        self._errors = state["errors"].count(hi=self._n)
+        self._sum = state["sum"].count(hi=self._n)
+        self._sum_sq = state["sum_sq"].count(hi=self._n * self._n)
+        state["sum_sq"].check(self._sum_sq >= self._sum, "a sum of squared distances >= sum")
+        self._m_max = state["m_max"].float(lo=-1.0, hi=3.0 * max(self._n, 1))
+        self._warning = state["warning"].bool()
 
 
 def _ratio_stat(total: Any, total_sq: Any, count: Any) -> Any:

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml._params import Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
 from prodml.errors import ConfigError
 
@@ -157,10 +158,9 @@ class KSWIN(StreamingDetector):
     def _get_state(self) -> dict[str, Any]:
         return {"window": list(self._window)}
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        window = [float(v) for v in state["window"]]
-        if len(window) > self.window_size:
-            raise ValueError(f"window holds {len(window)} values, more than window_size")
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "window"))
+        window = state["window"].floats(max_len=self.window_size)
         self._window = deque(window, maxlen=self.window_size)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Interval, OneOf
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
 
 __all__ = ["PageHinkley"]
@@ -179,10 +180,11 @@ class PageHinkley(StreamingDetector):
             "max_lo": self._max_lo,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._n = int(state["n"])
-        self._sum = float(state["sum"])
-        self._hi = float(state["hi"])
-        self._min_hi = float(state["min_hi"])
-        self._lo = float(state["lo"])
-        self._max_lo = float(state["max_lo"])
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "n", "sum", "hi", "min_hi", "lo", "max_lo"))
+        self._n = state["n"].count()
+        self._sum = state["sum"].float()
+        self._hi = state["hi"].float()
+        self._min_hi = state["min_hi"].float(hi=max(self._hi, 0.0))
+        self._lo = state["lo"].float()
+        self._max_lo = state["max_lo"].float(lo=min(self._lo, 0.0))
