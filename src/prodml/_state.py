@@ -177,6 +177,13 @@ class Field:
         for k, v in d.items():
             yield k, self._child(v, k)
 
+    def values(self, *, max_len: builtins.int | None = None) -> Iterator[Field]:
+        """The children of a dict field, in stored order."""
+        d = self.dict()
+        if max_len is not None and len(d) > max_len:
+            raise self.fail(f"a dict of at most {max_len} items")
+        return (self._child(v, k) for k, v in d.items())
+
     def list(
         self,
         *,

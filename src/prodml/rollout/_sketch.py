@@ -10,13 +10,16 @@ Negative values use mirrored buckets and zeros a counter of their own.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["GAMMA", "QuantileSketch"]
+from prodml.errors import PolicyError
+
+__all__ = ["GAMMA", "QuantileSketch", "max_bucket"]
 
 GAMMA = 1.02
 """Ratio between bucket bounds: quantiles are exact to about 1 % of their value."""
@@ -26,6 +29,11 @@ _LOG_GAMMA = math.log(GAMMA)
 
 def _bucket(x: float) -> int:
     return math.ceil(math.log(x) / _LOG_GAMMA)
+
+
+def max_bucket() -> int:
+    """Largest bucket index whose value is a finite float (a saved sketch's bound)."""
+    return int(math.log(sys.float_info.max) / _LOG_GAMMA) - 1
 
 
 def _value(i: int) -> float:
@@ -120,9 +128,14 @@ class QuantileSketch:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QuantileSketch:
-        """Rebuild a sketch written by :meth:`to_dict`."""
-        s = cls()
-        s.positive = {int(k): int(c) for k, c in data["positive"].items()}
-        s.negative = {int(k): int(c) for k, c in data["negative"].items()}
-        s.zeros = int(data["zeros"])
-        return s
+        """Rebuild a sketch written by :meth:`to_dict`, validating it.
+
+        Raises
+        ------
+        StateError
+            (also a PolicyError) for a count < 1 or a bucket index no float reaches.
+        """
+        from prodml._state import Field  # noqa: PLC0415 - _load imports this module
+        from prodml.rollout._load import sketch  # noqa: PLC0415
+
+        return sketch(Field(data, owner="QuantileSketch", error=PolicyError))
