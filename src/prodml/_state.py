@@ -315,6 +315,26 @@ class Field:
         """A list of ints, each within ``bounds`` (see :meth:`int`)."""
         return [f.int(**bounds) for f in self.each(length=length, min_len=min_len, max_len=max_len)]
 
+    def within(self, err: StateError) -> StateError:
+        """``err`` from loading a nested object, re-pathed under this field.
+
+        ``Histogram state field 'count' must be ...`` raised while loading the field
+        ``state.stats.current`` becomes ``ModelMonitor state field
+        'state.stats.current.count' must be ...``.
+        """
+        inner = err.path if err.path not in (None, "<root>") else ""
+        if inner == self.path or inner.startswith((f"{self.path}.", f"{self.path}[")):
+            path = inner  # raised by a loader that already knew where it was
+        else:
+            path = f"{self.path}.{inner}" if inner and self.path else (inner or self.path)
+        text = str(err)
+        marker = f"field {err.path!r} "
+        tail = text.split(marker, 1)[1] if marker in text else f"is invalid: {text}"
+        who = f"{self.owner} state" if self.owner else "Saved state"
+        return state_error(
+            f"{who} field {path!r} {tail}", path=path, owner=self.owner, base=self.error
+        )
+
     def check(self, ok: builtins.bool, expected: builtins.str) -> None:
         """Raise the error for this field unless ``ok`` (an invariant of the state)."""
         if not ok:

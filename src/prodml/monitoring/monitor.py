@@ -101,7 +101,7 @@ class ModelMonitor:
         Histogram upper bounds, in seconds and predictions per second.
     stats_window_s, stats_interval_s
         Latency and throughput are windowed over the last ``stats_window_s`` seconds, in
-        slots of ``stats_interval_s`` (a multiple of it).
+        slots of ``stats_interval_s`` (a multiple of it, at most 100,000 slots).
     evaluate_every_s
         The monitor evaluates itself when this many clock seconds have passed since the
         last evaluation; ``None`` leaves evaluation to the caller.
