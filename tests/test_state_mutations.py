@@ -415,27 +415,7 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
 }
 
 
-# Classes whose from_dict does not yet validate everything (issue 15 §1, in progress):
-# the test is expected to fail for them, and fails loudly once one is fixed (strict).
-NOT_YET_VALIDATED: set[str] = {
-    "CostEstimate", "FeatureView", "Schema",
-}  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                strict=True, reason="from_dict not yet fully validated (issue 15 §1)"
-            ),
-        )
-        if n in NOT_YET_VALIDATED
-        else n
-        for n in sorted(STATEFUL)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(STATEFUL))
 def test_hostile_state_is_refused_or_works(name: str) -> None:
     factory, use, load = STATEFUL[name]
     report = check_state_mutations(factory(), use=use, load=load)

@@ -23,6 +23,7 @@ prodml.errors.StateError: Canary state field 'summary.count' must be an int >= 0
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import math
 import re
@@ -30,6 +31,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
+import pydantic
 
 from prodml.errors import ConfigError, ProdMLError, StateError
 
@@ -39,6 +41,7 @@ __all__ = [
     "MAX_JSON_BYTES",
     "Field",
     "load_json",
+    "loading",
     "short",
     "state_error",
 ]
@@ -339,6 +342,38 @@ class Field:
         """Raise the error for this field unless ``ok`` (an invariant of the state)."""
         if not ok:
             raise self.fail(expected)
+
+
+_RAW = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
+@contextlib.contextmanager
+def loading(owner: str, error: type[ProdMLError] = ConfigError) -> Iterator[None]:
+    """Translate what a model constructor raises on saved state into a StateError.
+
+    For ``from_dict`` of pydantic models (Schema, CostEstimate, store definitions): a
+    pydantic ``ValidationError`` names its first field path; any other raw exception
+    becomes a StateError saying the state is malformed. ProdMLErrors pass through.
+    """
+    try:
+        yield
+    except ProdMLError:
+        raise
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        path = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise state_error(
+            f"{owner} state field {path!r} is invalid: {str(first['msg'])[:200]}",
+            path=path,
+            owner=owner,
+            base=error,
+        ) from None
+    except _RAW as err:
+        raise state_error(
+            f"{owner} state is malformed: {type(err).__name__}: {str(err)[:200]}",
+            owner=owner,
+            base=error,
+        ) from None
 
 
 def _range_words(lo: float | None, hi: float | None) -> str:
