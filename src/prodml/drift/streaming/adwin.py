@@ -197,17 +197,23 @@ class ADWIN(StreamingDetector):
         DriftError
             If ``x`` is not a finite number.
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        elif x - x != 0.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        buf = self._buf
-        buf.append(x)
-        if len(buf) < self._need:
-            return False
-        return self._close_block()
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            elif x - x != 0.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            buf = self._buf
+            buf.append(x)
+            if len(buf) < self._need:
+                return False
+            return self._close_block()
+        finally:
+            self._busy -= 1
 
     # -- the scalar path -------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import abc
 import math
 import numbers
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -33,6 +35,7 @@ FORMAT_VERSION = 1
 
 _D = TypeVar("_D", bound="StreamingDetector")
 _REGISTRY: dict[str, type[StreamingDetector]] = {}
+_READERS = threading.Lock()  # one snapshot at a time (snapshots are rare, updates are not)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -73,7 +76,7 @@ class StreamingDetector(abc.ABC):
     array([3027])
     """
 
-    __slots__ = ("_drift", "_ready")
+    __slots__ = ("_busy", "_drift", "_hold", "_ready")
 
     _PARAMS: ClassVar[tuple[str, ...]] = ()
     domain: ClassVar[Domain] = "real"
@@ -89,6 +92,11 @@ class StreamingDetector(abc.ABC):
         # checks the parameters and builds the state: the hot path pays nothing for it.
         self._drift = True
         self._ready = False
+        # Snapshot protocol (see ``to_dict``): updates in progress, and whether a reader
+        # in another thread is taking a snapshot. Plain attributes: under the GIL each
+        # read and write is atomic, and the hot path pays two integer updates and a test.
+        self._busy = 0
+        self._hold = False
 
     # -- to implement ----------------------------------------------------------------------
 
@@ -163,8 +171,14 @@ class StreamingDetector(abc.ABC):
         ConfigError
             If a parameter is invalid.
         """
-        self._ready = False
-        self._restart()
+        self._busy += 1
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            self._ready = False
+            self._restart()
+        finally:
+            self._busy -= 1
 
     def update_many(self, values: npt.ArrayLike) -> IntArray:
         """Feed an array of values; return the positions (into ``values``) of the alarms.
@@ -191,11 +205,33 @@ class StreamingDetector(abc.ABC):
             If a parameter is invalid.
         """
         arr = self._as_values(values)
-        if not self._ready:
-            self._restart()
-        if arr.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        return np.asarray(self._run(arr), dtype=np.int64)
+        self._busy += 1
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if not self._ready:
+                self._restart()
+            if arr.size == 0:
+                return np.zeros(0, dtype=np.int64)
+            return np.asarray(self._run(arr), dtype=np.int64)
+        finally:
+            self._busy -= 1
+
+    def _wait_for_reader(self) -> None:
+        """Slow path of an update that found a snapshot being taken: wait until it is done.
+
+        An update nested in another (``update_many`` feeding ``update``) goes on: the
+        reader is waiting for the outer one to finish.
+        """
+        if self._busy > 1:
+            return
+        while True:
+            self._busy -= 1
+            while self._hold:
+                time.sleep(0)  # let the reader finish its snapshot
+            self._busy += 1
+            if not self._hold:
+                return
 
     def _as_values(self, values: npt.ArrayLike) -> FloatArray:
         name = type(self).__name__
@@ -242,15 +278,27 @@ class StreamingDetector(abc.ABC):
 
         ``type(self).from_dict(d)`` (or ``StreamingDetector.from_dict(d)``) rebuilds a
         detector that continues exactly where this one stopped.
+
+        Safe to call from another thread while one thread updates the detector: the
+        snapshot is taken between two updates (an update that arrives meanwhile waits
+        for it), so it is always a state the detector was in, and the live detector ends
+        exactly as it would have without the snapshot.
         """
-        if not self._ready:
-            self._restart()
-        return {
-            "type": type(self).__name__,
-            "format_version": FORMAT_VERSION,
-            "params": _json_safe(self.get_params()),
-            "state": _json_safe({"drift": self._drift, **self._get_state()}),
-        }
+        with _READERS:
+            self._hold = True
+            try:
+                while self._busy:
+                    time.sleep(0)  # let the update in progress finish
+                if not self._ready:
+                    self._restart()
+                return {
+                    "type": type(self).__name__,
+                    "format_version": FORMAT_VERSION,
+                    "params": _json_safe(self.get_params()),
+                    "state": _json_safe({"drift": self._drift, **self._get_state()}),
+                }
+            finally:
+                self._hold = False
 
     @classmethod
     def from_dict(cls: type[_D], data: Mapping[str, Any]) -> _D:

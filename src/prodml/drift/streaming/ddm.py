@@ -122,35 +122,41 @@ class DDM(StreamingDetector):
         DriftError
             If ``x`` is not 0 or 1.
         """
-        if type(x) not in _PLAIN:
-            x = self._as_float(x)
-        if x == 1:
-            err = 1
-        elif x == 0:
-            err = 0
-        else:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n + 1
-        self._n = n
-        errors = self._errors + err
-        self._errors = errors
-        if n <= self.warm_start:
-            return False
-        p = errors / n
-        s = _sqrt(p * (1.0 - p) / n)
-        ps = p + s
-        if ps <= self._ps_min:
-            self._p_min = p
-            self._s_min = s
-            self._ps_min = ps
-        p_min = self._p_min
-        s_min = self._s_min
-        drift = ps > p_min + self.drift_threshold * s_min
-        self._warning = not drift and ps > p_min + self.warning_threshold * s_min
-        self._drift = drift
-        return drift
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) not in _PLAIN:
+                x = self._as_float(x)
+            if x == 1:
+                err = 1
+            elif x == 0:
+                err = 0
+            else:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            n = self._n + 1
+            self._n = n
+            errors = self._errors + err
+            self._errors = errors
+            if n <= self.warm_start:
+                return False
+            p = errors / n
+            s = _sqrt(p * (1.0 - p) / n)
+            ps = p + s
+            if ps <= self._ps_min:
+                self._p_min = p
+                self._s_min = s
+                self._ps_min = ps
+            p_min = self._p_min
+            s_min = self._s_min
+            drift = ps > p_min + self.drift_threshold * s_min
+            self._warning = not drift and ps > p_min + self.warning_threshold * s_min
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         for start in range(0, len(chunk), _BLOCK):

@@ -113,39 +113,45 @@ class EDDM(StreamingDetector):
         DriftError
             If ``x`` is not 0 or 1.
         """
-        if type(x) not in _PLAIN:
-            x = self._as_float(x)
-        if x == 0:
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) not in _PLAIN:
+                x = self._as_float(x)
+            if x == 0:
+                if self._drift:
+                    self._restart()
+                self._n += 1
+                return False
+            if x != 1:
+                raise self._bad_value(x)
             if self._drift:
                 self._restart()
-            self._n += 1
-            return False
-        if x != 1:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n + 1
-        self._n = n
-        dist = n - self._last
-        self._last = n
-        errors = self._errors + 1
-        self._errors = errors
-        self._sum += dist
-        self._sum_sq += dist * dist
-        if n <= self.warm_start:
-            return False
-        m = _ratio_stat(float(self._sum), float(self._sum_sq), float(errors))
-        if m > self._m_max:
-            self._m_max = m
-            self._warning = False
-            return False
-        if errors <= self.warm_start:
-            return False
-        level = m / self._m_max
-        drift = level < self.beta
-        self._warning = not drift and level < self.alpha
-        self._drift = drift
-        return drift
+            n = self._n + 1
+            self._n = n
+            dist = n - self._last
+            self._last = n
+            errors = self._errors + 1
+            self._errors = errors
+            self._sum += dist
+            self._sum_sq += dist * dist
+            if n <= self.warm_start:
+                return False
+            m = _ratio_stat(float(self._sum), float(self._sum_sq), float(errors))
+            if m > self._m_max:
+                self._m_max = m
+                self._warning = False
+                return False
+            if errors <= self.warm_start:
+                return False
+            level = m / self._m_max
+            drift = level < self.beta
+            self._warning = not drift and level < self.alpha
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         k = len(chunk)

@@ -134,41 +134,47 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
         DriftError
             If ``x`` is not a number in [0, 1].
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        if not 0.0 <= x <= 1.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n + 1
-        self._n = n
-        total = self._total + x
-        self._total = total
-        mean = total / n
-        bound = _sqrt(self._log_b / (2.0 * n))
-        score = mean + bound
-        if score <= self._lo_score:
-            self._lo_n, self._lo_mean, self._lo_score = n, mean, score
-        drift = warn = False
-        lo_n = self._lo_n
-        if lo_n < n:
-            m = (n - lo_n) / lo_n * (1.0 / n)
-            rise = mean - self._lo_mean
-            drift = rise >= _sqrt(m / 2.0 * self._log_d)
-            warn = rise >= _sqrt(m / 2.0 * self._log_w)
-        if self.two_sided_test:
-            score = mean - bound
-            if score >= self._hi_score:
-                self._hi_n, self._hi_mean, self._hi_score = n, mean, score
-            hi_n = self._hi_n
-            if hi_n < n:
-                m = (n - hi_n) / hi_n * (1.0 / n)
-                fall = self._hi_mean - mean
-                drift = drift or fall >= _sqrt(m / 2.0 * self._log_d)
-                warn = warn or fall >= _sqrt(m / 2.0 * self._log_w)
-        self._warning = warn and not drift
-        self._drift = drift
-        return drift
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            if not 0.0 <= x <= 1.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            n = self._n + 1
+            self._n = n
+            total = self._total + x
+            self._total = total
+            mean = total / n
+            bound = _sqrt(self._log_b / (2.0 * n))
+            score = mean + bound
+            if score <= self._lo_score:
+                self._lo_n, self._lo_mean, self._lo_score = n, mean, score
+            drift = warn = False
+            lo_n = self._lo_n
+            if lo_n < n:
+                m = (n - lo_n) / lo_n * (1.0 / n)
+                rise = mean - self._lo_mean
+                drift = rise >= _sqrt(m / 2.0 * self._log_d)
+                warn = rise >= _sqrt(m / 2.0 * self._log_w)
+            if self.two_sided_test:
+                score = mean - bound
+                if score >= self._hi_score:
+                    self._hi_n, self._hi_mean, self._hi_score = n, mean, score
+                hi_n = self._hi_n
+                if hi_n < n:
+                    m = (n - hi_n) / hi_n * (1.0 / n)
+                    fall = self._hi_mean - mean
+                    drift = drift or fall >= _sqrt(m / 2.0 * self._log_d)
+                    warn = warn or fall >= _sqrt(m / 2.0 * self._log_w)
+            self._warning = warn and not drift
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         k = len(chunk)

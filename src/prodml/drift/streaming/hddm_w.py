@@ -138,13 +138,19 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
         DriftError
             If ``x`` is not a number in [0, 1].
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        if not 0.0 <= x <= 1.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        return self._step(x)
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            if not 0.0 <= x <= 1.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            return self._step(x)
+        finally:
+            self._busy -= 1
 
     def _step(self, x: float) -> bool:
         lam = self.lambda_val

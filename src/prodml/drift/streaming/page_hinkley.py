@@ -112,37 +112,43 @@ class PageHinkley(StreamingDetector):
         DriftError
             If ``x`` is not a finite number.
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        elif x - x != 0.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n + 1
-        self._n = n
-        total = self._sum + x
-        self._sum = total
-        dev = x - total / n
-        delta = self.delta
-        hi = self._hi + (dev - delta)
-        lo = self._lo + (dev + delta)
-        self._hi = hi
-        self._lo = lo
-        min_hi = self._min_hi
-        if hi < min_hi:
-            self._min_hi = min_hi = hi
-        max_lo = self._max_lo
-        if lo > max_lo:
-            self._max_lo = max_lo = lo
-        if n < self.min_instances:
-            return False
-        mode = self.mode
-        threshold = self.threshold
-        drift = (mode != "down" and hi - min_hi > threshold) or (
-            mode != "up" and max_lo - lo > threshold
-        )
-        self._drift = drift
-        return drift
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            elif x - x != 0.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            n = self._n + 1
+            self._n = n
+            total = self._sum + x
+            self._sum = total
+            dev = x - total / n
+            delta = self.delta
+            hi = self._hi + (dev - delta)
+            lo = self._lo + (dev + delta)
+            self._hi = hi
+            self._lo = lo
+            min_hi = self._min_hi
+            if hi < min_hi:
+                self._min_hi = min_hi = hi
+            max_lo = self._max_lo
+            if lo > max_lo:
+                self._max_lo = max_lo = lo
+            if n < self.min_instances:
+                return False
+            mode = self.mode
+            threshold = self.threshold
+            drift = (mode != "down" and hi - min_hi > threshold) or (
+                mode != "up" and max_lo - lo > threshold
+            )
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         k = len(chunk)
