@@ -262,6 +262,7 @@ EXPECTED: dict[str, set[str]] = {
     },
     "prodml.registry": {
         "ArtifactStore",
+        "Attestation",
         "AuditEvent",
         "Check",
         "Flavour",
@@ -301,7 +302,9 @@ EXPECTED: dict[str, set[str]] = {
         "EventDraft",
         "MetadataStore",
         "Pending",
+        "Seal",
         "VersionQuery",
+        "register_event",
     },
     "prodml.registry.backends.sql": {
         "SQLMetadataStore",
@@ -314,6 +317,7 @@ EXPECTED: dict[str, set[str]] = {
         "SignatureCompatible",
     },
     "prodml.registry.entities": {
+        "Attestation",
         "AuditEvent",
         "Lineage",
         "ModelVersion",
@@ -321,6 +325,18 @@ EXPECTED: dict[str, set[str]] = {
         "Status",
         "check_alias",
         "check_name",
+    },
+    "prodml.registry.signing": {
+        "PAYLOAD_TYPE",
+        "Ed25519Signer",
+        "Ed25519Verifier",
+        "Signer",
+        "TrustPolicy",
+        "Verifier",
+        "pae",
+        "sign_version",
+        "statement",
+        "verify_version",
     },
     "prodml.registry.flavours": {
         "FilesFlavour",

@@ -17,6 +17,7 @@ from prodml.registry._paths import check_version_number
 from prodml.registry.backends.metadata import ANY, MetadataStore
 from prodml.registry.checks import Check, PromotionError
 from prodml.registry.entities import ModelVersion, check_alias, check_name
+from prodml.registry.signing import TrustPolicy, verify_version
 
 __all__ = ["AliasMoves"]
 
@@ -28,6 +29,7 @@ class AliasMoves:
 
     metadata: MetadataStore
     read_only: bool
+    trust: TrustPolicy | None
 
     if TYPE_CHECKING:
 
@@ -169,7 +171,7 @@ class AliasMoves:
                 candidate = stack.pop()
                 if candidate != current:
                     try:
-                        target = self.metadata.get_version(name, candidate)
+                        target = self._trusted(self.metadata.get_version(name, candidate))
                         break
                     except NotFoundError:
                         pass
@@ -256,4 +258,10 @@ class AliasMoves:
                 model_name=name,
                 version=version,
             )
+        return self._trusted(mv)
+
+    def _trusted(self, mv: ModelVersion) -> ModelVersion:
+        """``mv`` if the trust policy (when there is one) accepts its signature."""
+        if self.trust is not None:
+            verify_version(mv, self.trust)
         return mv

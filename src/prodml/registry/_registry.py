@@ -37,6 +37,7 @@ from prodml.registry.entities import (
     check_name,
 )
 from prodml.registry.flavours import Trust, flavour_for, get_flavour
+from prodml.registry.signing import Signer, TrustPolicy, sign_version
 from prodml.schema import Schema
 
 __all__ = ["GCReport", "ModelRegistry"]
@@ -70,6 +71,14 @@ class ModelRegistry(AliasMoves):
         How long a registration may take (seconds or a timedelta) before gc may reclaim
         its files; the lease is renewed before the upload when the flavour's save took
         more than half of it.
+    signer
+        A :class:`~prodml.registry.signing.Signer`: every version registered is signed
+        (its files' digests and the metadata that decides behaviour), and the audit log
+        records the key id. See :mod:`prodml.registry.signing`.
+    trust
+        A :class:`~prodml.registry.signing.TrustPolicy`: ``load``, ``verify`` and
+        ``promote`` refuse a version that is unsigned (unless the policy allows it),
+        signed by a key outside the policy, or changed since it was signed.
 
     Examples
     --------
@@ -99,7 +108,20 @@ class ModelRegistry(AliasMoves):
         read_only: bool = False,
         lock_timeout: float = 30.0,
         lease_ttl: float | timedelta = timedelta(hours=24),
+        signer: Signer | None = None,
+        trust: TrustPolicy | None = None,
     ) -> None:
+        if signer is not None and not isinstance(signer, Signer):
+            raise ConfigError(
+                f"signer must be a Signer (key_id and sign); got {type(signer).__name__}",
+                parameter="signer",
+            )
+        if trust is not None and not isinstance(trust, TrustPolicy):
+            raise ConfigError(
+                f"trust must be a TrustPolicy; got {type(trust).__name__}", parameter="trust"
+            )
+        self.signer = signer
+        self.trust = trust
         self._lease_ttl = seconds(lease_ttl, "lease_ttl", positive=True)
         seconds(lock_timeout, "lock_timeout", positive=True)
         self.artifacts = (
@@ -250,10 +272,26 @@ class ModelRegistry(AliasMoves):
                 if time.time() - leased_at > self._lease_ttl / 2:  # a slow save: renew
                     self.metadata.lease(key, name, time.time() + self._lease_ttl)
                 self.artifacts.put(staging, key)
-            return self.metadata.create_version(draft, actor, leased=True)
+            seal = None if self.signer is None else self._seal
+            return self.metadata.create_version(draft, actor, leased=True, seal=seal)
         except BaseException:
             self._abandon(key)
             raise
+
+    def _seal(self, mv: ModelVersion) -> ModelVersion:
+        """``mv`` signed by this registry's signer (a failing signer is a RegistryError)."""
+        assert self.signer is not None  # noqa: S101 - only called with a signer
+        try:
+            return sign_version(mv, self.signer)
+        except ProdMLError:
+            raise
+        except Exception as err:  # a KMS or HSM backend's own errors
+            raise RegistryError(
+                f"the signer could not sign {mv.ref} ({type(err).__name__}); nothing was "
+                "registered",
+                model_name=mv.name,
+                version=mv.version,
+            ) from err
 
     def _abandon(self, key: str) -> None:
         """Remove a failed registration's files if its lease proves it never committed."""
@@ -319,7 +357,7 @@ class ModelRegistry(AliasMoves):
 
     def _checked(self, mv: ModelVersion) -> ModelVersion:
         """The one gate every version passes before its files are touched."""
-        return _manifest.check(mv)
+        return _manifest.check(self._trusted(mv))
 
     def search(
         self,
