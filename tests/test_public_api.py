@@ -15,6 +15,7 @@ import prodml
 EXPECTED: dict[str, set[str]] = {
     "prodml": {"Column", "ProdMLError", "Schema", "__version__"},
     "prodml.errors": {
+        "AuthorizationError",
         "ConfigError",
         "ConflictError",
         "DriftError",
@@ -278,6 +279,11 @@ EXPECTED: dict[str, set[str]] = {
         "SignatureCompatible",
         "register_backend",
         "register_flavour",
+    },
+    "prodml.registry.authz": {
+        "AliasRequest",
+        "Authorizer",
+        "RequireApproval",
     },
     "prodml.registry.backends": {
         "ArtifactStore",

@@ -24,6 +24,7 @@ from prodml.registry._aliases import AliasMoves
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
 from prodml.registry._validate import check_fields, parse_ref, save_model, seconds
+from prodml.registry.authz import Authorizer
 from prodml.registry.backends import artifact_store_for, metadata_store_for
 from prodml.registry.backends._artifact_base import ArtifactStore, new_key
 from prodml.registry.backends.metadata import EventDraft, MetadataStore
@@ -79,6 +80,10 @@ class ModelRegistry(AliasMoves):
         A :class:`~prodml.registry.signing.TrustPolicy`: ``load``, ``verify`` and
         ``promote`` refuse a version that is unsigned (unless the policy allows it),
         signed by a key outside the policy, or changed since it was signed.
+    authorizer
+        An :class:`~prodml.registry.authz.Authorizer` asked before every alias move (for
+        example :class:`~prodml.registry.authz.RequireApproval` for ``production``); a
+        refusal is an :class:`~prodml.errors.AuthorizationError`.
 
     Examples
     --------
@@ -110,6 +115,7 @@ class ModelRegistry(AliasMoves):
         lease_ttl: float | timedelta = timedelta(hours=24),
         signer: Signer | None = None,
         trust: TrustPolicy | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         if signer is not None and not isinstance(signer, Signer):
             raise ConfigError(
@@ -120,8 +126,15 @@ class ModelRegistry(AliasMoves):
             raise ConfigError(
                 f"trust must be a TrustPolicy; got {type(trust).__name__}", parameter="trust"
             )
+        if authorizer is not None and not callable(authorizer):
+            raise ConfigError(
+                "authorizer must be callable (an Authorizer such as RequireApproval); got "
+                f"{type(authorizer).__name__}",
+                parameter="authorizer",
+            )
         self.signer = signer
         self.trust = trust
+        self.authorizer = authorizer
         self._lease_ttl = seconds(lease_ttl, "lease_ttl", positive=True)
         seconds(lock_timeout, "lock_timeout", positive=True)
         self.artifacts = (
