@@ -41,7 +41,14 @@ from prodml.registry.checks import (
     PromotionError,
     SignatureCompatible,
 )
-from prodml.registry.entities import Attestation, AuditEvent, Lineage, ModelVersion, Page
+from prodml.registry.entities import (
+    Attestation,
+    AuditEvent,
+    Encryption,
+    Lineage,
+    ModelVersion,
+    Page,
+)
 from prodml.registry.flavours import Flavour, register_flavour
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "Attestation",
     "AuditEvent",
     "Check",
+    "Encryption",
     "Flavour",
     "GCReport",
     "Lineage",

@@ -26,6 +26,7 @@ from prodml.schema import Schema
 __all__ = [
     "Attestation",
     "AuditEvent",
+    "Encryption",
     "Lineage",
     "ModelVersion",
     "Page",
@@ -155,13 +156,24 @@ class Attestation(_Frozen):
         }
 
 
+class Encryption(_Frozen):
+    """How a version's files are encrypted at rest: the scheme and the master key's id.
+
+    See :mod:`prodml.registry.encryption`; the key itself is never stored.
+    """
+
+    scheme: str
+    key_id: str
+
+
 class ModelVersion(_Frozen):
     """One immutable, registered version of a model.
 
     ``files`` maps each artifact file (relative POSIX path) to its sha256, checked on
     every load. Only ``status`` changes after registration (archive, restore, delete).
     ``attestation`` holds the signed statement of a version registered with a signer
-    (see :mod:`prodml.registry.signing`), ``None`` otherwise.
+    (see :mod:`prodml.registry.signing`), ``None`` otherwise; ``encryption`` says how
+    its files are encrypted at rest, ``None`` when they are not.
     """
 
     name: str
@@ -178,6 +190,7 @@ class ModelVersion(_Frozen):
     metrics: dict[str, float] = Field(default_factory=dict)
     signature: Schema | None = None
     lineage: Lineage = Field(default_factory=Lineage)
+    encryption: Encryption | None = None
     attestation: Attestation | None = None
 
     @property

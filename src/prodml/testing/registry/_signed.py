@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prodml.errors import IntegrityError, NotFoundError
@@ -19,7 +20,8 @@ from prodml.registry import ArtifactStore, MetadataStore, ModelRegistry
 from prodml.registry.backends.artifacts import FsspecArtifactStore
 from prodml.registry.backends.memory import MemoryMetadataStore
 from prodml.registry.backends.sql import SQLMetadataStore
-from prodml.registry.entities import Lineage, ModelVersion
+from prodml.registry.encryption import MAGIC, LocalKeyFile
+from prodml.registry.entities import Encryption, Lineage, ModelVersion
 from prodml.registry.signing import Ed25519Signer, TrustPolicy, sign_version
 from prodml.testing.registry._common import _model, _schema, pytest
 from prodml.testing.registry._metadata_trust import _tamper_payload
@@ -66,6 +68,7 @@ def _cases(
         "metrics": {**original.metrics, "auc": 0.999},
         "tags": {**original.tags, "approved": "yes"},
         "created_by": "mallory",
+        "encryption": Encryption(scheme="none", key_id="mallory"),
     }
     for field, value in edits.items():
         yield f"edit {field}", original.model_copy(update={field: value}), field
@@ -150,7 +153,7 @@ class SignedMetadataTrust:
             detected.append(case)
             self.replace_version(store, "m", 1, original)
             assert reg.load("m@1") == _model(), case
-        assert len(detected) == 16
+        assert len(detected) == 17
         assert reg.aliases("m") == {}
 
     def test_rehashed_file_and_manifest_row(
@@ -253,3 +256,28 @@ class SignedArtifactTrust:
         write(reg.artifacts, mv.artifact_key, rel, original)
         replace(mv)
         assert reg.load("m@1") == _schema("x")
+
+    def test_encrypted_round_trip_and_tampered_ciphertext(
+        self, registry: ModelRegistry, tmp_path: Path
+    ) -> None:
+        import hashlib  # noqa: PLC0415
+
+        pytest.importorskip("cryptography", reason=SIGN_HINT)
+        keys = LocalKeyFile.create(tmp_path / "registry.key")
+        store = MemoryMetadataStore()
+        reg = ModelRegistry(store, registry.artifacts, encryption=keys)
+        mv = reg.register("m", _schema("secret_column"))
+        rel = next(iter(mv.files))
+        blob = self._read(reg, mv, rel)
+        assert blob.startswith(MAGIC)
+        assert b"secret_column" not in blob
+        assert reg.load("m@1") == _schema("secret_column")
+        # Whoever writes both stores changes the ciphertext and re-hashes it: AES-GCM
+        # authentication still refuses it.
+        changed = blob[:-1] + bytes([blob[-1] ^ 1])
+        self.tamper_write(reg.artifacts, mv.artifact_key, rel, changed)
+        digest = hashlib.sha256(changed).hexdigest()
+        _replace_version(store, "m", 1, mv.model_copy(update={"files": {rel: digest}}))
+        with pytest.raises(IntegrityError, match="fails authentication") as info:
+            reg.load("m@1")
+        assert (info.value.path, info.value.version) == (rel, 1)
