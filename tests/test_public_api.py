@@ -15,6 +15,7 @@ import prodml
 EXPECTED: dict[str, set[str]] = {
     "prodml": {"Column", "ProdMLError", "Schema", "__version__"},
     "prodml.errors": {
+        "AuthorizationError",
         "ConfigError",
         "ConflictError",
         "DriftError",
@@ -262,8 +263,10 @@ EXPECTED: dict[str, set[str]] = {
     },
     "prodml.registry": {
         "ArtifactStore",
+        "Attestation",
         "AuditEvent",
         "Check",
+        "Encryption",
         "Flavour",
         "GCReport",
         "Lineage",
@@ -277,6 +280,11 @@ EXPECTED: dict[str, set[str]] = {
         "SignatureCompatible",
         "register_backend",
         "register_flavour",
+    },
+    "prodml.registry.authz": {
+        "AliasRequest",
+        "Authorizer",
+        "RequireApproval",
     },
     "prodml.registry.backends": {
         "ArtifactStore",
@@ -301,7 +309,9 @@ EXPECTED: dict[str, set[str]] = {
         "EventDraft",
         "MetadataStore",
         "Pending",
+        "Seal",
         "VersionQuery",
+        "register_event",
     },
     "prodml.registry.backends.sql": {
         "SQLMetadataStore",
@@ -313,14 +323,37 @@ EXPECTED: dict[str, set[str]] = {
         "PromotionError",
         "SignatureCompatible",
     },
+    "prodml.registry.encryption": {
+        "KeyProvider",
+        "LocalKeyFile",
+        "SCHEME",
+        "decrypt_file",
+        "decrypt_tree",
+        "encrypt_file",
+        "encrypt_tree",
+    },
     "prodml.registry.entities": {
+        "Attestation",
         "AuditEvent",
+        "Encryption",
         "Lineage",
         "ModelVersion",
         "Page",
         "Status",
         "check_alias",
         "check_name",
+    },
+    "prodml.registry.signing": {
+        "PAYLOAD_TYPE",
+        "Ed25519Signer",
+        "Ed25519Verifier",
+        "Signer",
+        "TrustPolicy",
+        "Verifier",
+        "pae",
+        "sign_version",
+        "statement",
+        "verify_version",
     },
     "prodml.registry.flavours": {
         "FilesFlavour",
