@@ -406,6 +406,14 @@ EXPECTED: dict[str, set[str]] = {
         "split_table",
         "tables",
     },
+    "prodml.explain": {
+        "Attributions",
+        "Explainer",
+        "Explanation",
+        "SUPPORTED",
+        "importance_html",
+        "importance_markdown",
+    },
     "prodml.fairness": {
         "DEFAULT_METRICS",
         "METRICS",

@@ -1,0 +1,129 @@
+"""Path-dependent TreeSHAP: equal to shap.TreeExplainer summed per raw column, additive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from prodml.errors import ConfigError
+from prodml.explain import Explainer, _trees
+from prodml.features import FeaturePipeline
+
+from .conftest import records, shap_grouped
+
+shap = pytest.importorskip("shap", reason="the shap cross-check needs the 'bench' extra")
+
+MODELS: dict[str, Any] = {
+    "tree_clf": lambda: DecisionTreeClassifier(max_depth=6, random_state=0),
+    "tree_reg": lambda: DecisionTreeRegressor(random_state=0),  # unbounded depth
+    "forest_clf": lambda: RandomForestClassifier(n_estimators=15, max_depth=5, random_state=0),
+    "forest_reg": lambda: RandomForestRegressor(n_estimators=8, max_depth=9, random_state=0),
+    "extra_reg": lambda: ExtraTreesRegressor(n_estimators=5, max_depth=6, random_state=0),
+    "gb_clf": lambda: GradientBoostingClassifier(n_estimators=40, random_state=0),
+    "gb_reg": lambda: GradientBoostingRegressor(n_estimators=30, max_depth=4, random_state=0),
+    "hgb_clf": lambda: HistGradientBoostingClassifier(max_iter=25, random_state=0),
+    "hgb_reg": lambda: HistGradientBoostingRegressor(max_iter=25, random_state=0),
+}
+
+
+def _output(model: Any, X: np.ndarray) -> np.ndarray:
+    if isinstance(model, RandomForestClassifier | DecisionTreeClassifier):
+        return model.predict_proba(X)[:, 1]
+    if hasattr(model, "decision_function"):
+        return model.decision_function(X)
+    return model.predict(X)
+
+
+def _shap(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
+    ref = shap.TreeExplainer(model)  # no data: path-dependent, as prodml
+    values = np.asarray(ref.shap_values(X, check_additivity=False))
+    base = np.ravel(ref.expected_value)
+    if values.ndim == 3:  # one slice per class: the positive class
+        return values[..., 1], float(base[1])
+    return values, float(base[0])
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_equals_shap_tree_explainer_per_raw_column(
+    churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline], name: str
+) -> None:
+    df, y, pipe = churn
+    X = pipe.transform(df)
+    target = y if name.endswith("clf") else df["income"].to_numpy()
+    model = MODELS[name]().fit(X, target)
+    ex = Explainer(pipe, model).fit()
+    got = ex.explain_batch(df)
+    values, base = _shap(model, X)
+    np.testing.assert_allclose(got.values, shap_grouped(values, pipe), rtol=0, atol=1e-9)
+    assert got.base == pytest.approx(base, abs=1e-9)
+    np.testing.assert_allclose(got.prediction, _output(model, X), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got.base + got.values.sum(axis=1), got.prediction, rtol=0, atol=1e-9)
+    forest = isinstance(model, RandomForestClassifier | DecisionTreeClassifier)
+    expected_scale = "probability" if forest else ("margin" if name.endswith("clf") else "raw")
+    assert got.scale == expected_scale
+    # The single-record path gives the bits of the batch row.
+    for i, rec in enumerate(records(df.iloc[:40])):
+        e = ex.explain_record(rec)
+        assert np.array(list(e.values.values())).tobytes() == got.values[i].tobytes()
+        assert e.prediction == got.prediction[i]
+
+
+def test_polynomial_path_equals_the_pattern_table(
+    churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df, y, pipe = churn
+    model = GradientBoostingClassifier(n_estimators=20, max_depth=4, random_state=0)
+    model.fit(pipe.transform(df), y)
+    table = Explainer(pipe, model).fit()
+    assert table.kernel_.table is not None  # type: ignore[union-attr]
+    monkeypatch.setattr(_trees, "_TABLE_BUDGET", 0)
+    monkeypatch.setattr(_trees, "_CHUNK_CELLS", 1000)  # many chunks
+    poly = Explainer(pipe, model).fit()
+    assert poly.kernel_.table is None  # type: ignore[union-attr]
+    np.testing.assert_allclose(
+        poly.explain_batch(df).values, table.explain_batch(df).values, rtol=0, atol=1e-12
+    )
+
+
+def test_multiclass_gradient_boosting_explains_the_chosen_class(
+    churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline],
+) -> None:
+    df, _, pipe = churn
+    X = pipe.transform(df)
+    target = pd.cut(df["income"], [0, 10, 40, np.inf], labels=False).to_numpy()
+    model = GradientBoostingClassifier(n_estimators=10, random_state=0).fit(X, target)
+    with pytest.raises(ConfigError, match="class_index"):
+        Explainer(pipe, model).fit()
+    got = Explainer(pipe, model, class_index=2).fit().explain_batch(df)
+    # shap refuses multi-class GradientBoosting; its class-2 trees one by one, scaled.
+    ref = sum(
+        model.learning_rate * shap.TreeExplainer(row[2]).shap_values(X, check_additivity=False)
+        for row in model.estimators_
+    )
+    np.testing.assert_allclose(got.values, shap_grouped(ref, pipe), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got.prediction, model.decision_function(X)[:, 2], atol=1e-9)
+
+
+def test_nan_features_are_refused_by_name(
+    churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline],
+) -> None:
+    df, y, pipe = churn
+    model = DecisionTreeClassifier(max_depth=3).fit(pipe.transform(df), y)
+    kernel = Explainer(pipe, model).fit().kernel_
+    X = pipe.transform(df.iloc[:3])
+    X[1, 4] = np.nan
+    with pytest.raises(ValueError, match="feature 4 is NaN in row 1"):
+        kernel.attribute(X, np.zeros(1, dtype=np.int64), 1)  # type: ignore[call-arg]
