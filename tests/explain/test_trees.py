@@ -19,7 +19,7 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from prodml.errors import ConfigError
-from prodml.explain import Explainer, _trees
+from prodml.explain import Explainer, _tree_jit, _trees
 from prodml.features import FeaturePipeline
 
 from .conftest import records, shap_grouped
@@ -126,4 +126,48 @@ def test_nan_features_are_refused_by_name(
     X = pipe.transform(df.iloc[:3])
     X[1, 4] = np.nan
     with pytest.raises(ValueError, match="feature 4 is NaN in row 1"):
-        kernel.attribute(X, np.zeros(1, dtype=np.int64), 1)  # type: ignore[call-arg]
+        kernel.attribute(X)
+
+
+@pytest.mark.parametrize("table", [True, False])
+def test_compiled_and_numpy_paths_give_the_same_bits(
+    churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline],
+    monkeypatch: pytest.MonkeyPatch,
+    table: bool,
+) -> None:
+    df, y, pipe = churn
+    if not table:
+        monkeypatch.setattr(_trees, "_TABLE_BUDGET", 0)
+    model = RandomForestClassifier(n_estimators=4, max_depth=5, random_state=0)
+    ex = Explainer(pipe, model.fit(pipe.transform(df), y)).fit()
+    kernel = ex.kernel_
+    assert isinstance(kernel, _trees.TreeKernel)
+    assert (kernel.table is not None) is table
+    X = pipe.transform(df.iloc[:60])
+    kernel.jit = False
+    numpy_phi, numpy_pred = kernel.attribute(X)
+    # The kernels as plain Python (what numba compiles), on the same arrays.
+    phi, pred = np.zeros_like(numpy_phi), np.zeros(len(X))
+    x32 = X.astype(np.float32).astype(np.float64)
+    if table:
+        bad = _tree_jit.run_table(
+            x32, kernel.feat, kernel.lo, kernel.hi, kernel.table, kernel._group,
+            kernel.leaf_value, phi, pred,
+        )  # fmt: skip
+    else:
+        bad = _tree_jit.run_poly(
+            x32, kernel.feat, kernel.lo, kernel.hi, kernel.z, kernel._weights, kernel._group,
+            kernel.leaf_value, phi, pred,
+        )  # fmt: skip
+    assert bad == -1
+    assert phi.tobytes() == numpy_phi.tobytes()
+    assert pred.tobytes() == numpy_pred.tobytes()
+    if _tree_jit.compiled() is None:
+        pytest.skip("numba (the 'fast' extra) is not installed: no compiled kernel to compare")
+    kernel.jit = True
+    jit_phi, jit_pred = kernel.attribute(X)
+    assert jit_phi.tobytes() == numpy_phi.tobytes()
+    assert jit_pred.tobytes() == numpy_pred.tobytes()
+    X[7, 3] = np.nan
+    with pytest.raises(ValueError, match="feature 3 is NaN in row 7"):
+        kernel.attribute(X)

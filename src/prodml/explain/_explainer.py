@@ -175,7 +175,7 @@ class Explainer:
         for g, idx in enumerate(self._groups):
             group_of[idx] = g
         if isinstance(kernel, TreeKernel):
-            self._index = kernel.scatter_index(group_of, len(self._groups))
+            kernel.bind(group_of, len(self._groups))
 
     def _check_fitted(self) -> LinearKernel | TreeKernel:
         try:
@@ -201,7 +201,7 @@ class Explainer:
         kernel = self._check_fitted()
         if isinstance(kernel, LinearKernel):
             return kernel.attribute(X, self._groups)
-        return kernel.attribute(X, self._index, len(self._groups))
+        return kernel.attribute(X)
 
     def explain_record(self, record: Mapping[str, Any]) -> Explanation:
         """Explain one dict record, without pandas; equal bit for bit to its batch row.
@@ -218,8 +218,7 @@ class Explainer:
         if isinstance(kernel, LinearKernel):
             values, pred = kernel.attribute_one(x, self._groups)
         else:
-            phi, out = kernel.attribute(x[None, :], self._index, len(self._groups))
-            values, pred = phi[0].tolist(), float(out[0])
+            values, pred = kernel.attribute_one(x)
         return Explanation(
             kernel.base,
             dict(zip(self.columns_, values, strict=True)),

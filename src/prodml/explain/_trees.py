@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.explain import _tree_jit
 
 __all__ = ["Tree", "TreeKernel", "trees_from_model"]
 
@@ -80,6 +81,21 @@ class Tree:
         return out
 
 
+def _nan_error(X: Floats, row: int) -> SchemaError:  # noqa: N803
+    col = int(np.flatnonzero(np.isnan(X[row]))[0])
+    return SchemaError(
+        problems=[
+            SchemaProblem(
+                None,
+                "null",
+                f"transformed feature {col} is NaN in row {row}; the tree explainer needs "
+                "imputed (NaN-free) features",
+                row,
+            )
+        ]
+    )
+
+
 def _weights(d: int) -> list[float]:
     return [math.factorial(k) * math.factorial(d - 1 - k) / math.factorial(d) for k in range(d)]
 
@@ -126,6 +142,7 @@ class TreeKernel:
         self.n_features = n_features
         self.scale = scale
         self.float32 = float32
+        self.jit = True  # use the compiled kernels when numba is installed
         leaves = [leaf for t in trees for leaf in t.leaves()]
         d = max([len(p) for _, _, p in leaves] + [1])
         n_leaves = len(leaves)
@@ -157,24 +174,57 @@ class TreeKernel:
                 parameter="model",
             )
         if np.isnan(X).any():
-            row, col = np.argwhere(np.isnan(X))[0]
-            raise SchemaError(
-                problems=[
-                    SchemaProblem(
-                        None,
-                        "null",
-                        f"transformed feature {int(col)} is NaN in row {int(row)}; the tree "
-                        "explainer needs imputed (NaN-free) features",
-                        int(row),
-                    )
-                ]
-            )
+            raise _nan_error(X, int(np.argwhere(np.isnan(X))[0][0]))
         return X.astype(np.float32).astype(np.float64) if self.float32 else X
 
-    def scatter_index(self, group_of: Ints, n_groups: int) -> Ints:
-        """Where each (leaf, slot) value and each leaf's output go: a group, or the output."""
-        slots = group_of[self.feat].reshape(-1)
-        return np.concatenate([slots, np.full(self.n_leaves, n_groups, dtype=np.int64)])
+    def bind(self, group_of: Ints, n_groups: int) -> None:
+        """Set the group (raw column) of each feature that attributions are summed into.
+
+        Keeps where each (leaf, slot) value goes, then each leaf's output (after the
+        groups). Padding slots go to the group of feature 0: their attribution is 0.
+        """
+        slots = group_of[self.feat]
+        self.n_groups = n_groups
+        self._group = np.ascontiguousarray(slots)
+        self._weights = np.array(_weights(self.depth))
+        self._index = np.concatenate(
+            [slots.reshape(-1), np.full(self.n_leaves, n_groups, dtype=np.int64)]
+        )
+
+    def _run_compiled(self, kernels: dict[str, Any], X: Floats) -> Any:  # noqa: N803
+        n = X.shape[0]
+        phi = np.zeros((n, self.n_groups))
+        pred = np.full(n, self.init)
+        if self.table is not None:
+            bad = kernels["table"](
+                X, self.feat, self.lo, self.hi, self.table, self._group, self.leaf_value, phi, pred
+            )
+        else:
+            bad = kernels["poly"](
+                X,
+                self.feat,
+                self.lo,
+                self.hi,
+                self.z,
+                self._weights,
+                self._group,
+                self.leaf_value,
+                phi,
+                pred,
+            )
+        if bad >= 0:
+            raise _nan_error(X, bad)
+        return phi, pred
+
+    def attribute_one(self, x: Floats) -> tuple[list[float], float]:
+        """One record: the same floats as its row of :meth:`attribute`."""
+        kernels = _tree_jit.compiled() if self.jit else None
+        if kernels is None or x.shape[0] != self.n_features:
+            phi, pred = self.attribute(x[None, :])
+            return phi[0].tolist(), float(pred[0])
+        row = (x.astype(np.float32).astype(np.float64) if self.float32 else x)[None, :]
+        phi, pred = self._run_compiled(kernels, row)
+        return phi[0].tolist(), float(pred[0])
 
     def _contributions(self, X: Floats) -> Floats:  # noqa: N803
         """``(rows, leaves * depth + leaves)``: slot attributions, then leaf outputs."""
@@ -189,15 +239,14 @@ class TreeKernel:
         n = X.shape[0]
         return np.concatenate([slots.reshape(n, -1), reached], axis=1)
 
-    def attribute(
-        self,
-        X: Floats,  # noqa: N803
-        index: Ints,
-        n_groups: int,
-    ) -> tuple[Floats, Floats]:
+    def attribute(self, X: Floats) -> tuple[Floats, Floats]:  # noqa: N803
         """Grouped attributions ``(n, n_groups)`` and model outputs ``(n,)`` of a batch."""
         X = self._check(X)  # noqa: N806 - the feature matrix
         n = X.shape[0]
+        kernels = _tree_jit.compiled() if self.jit else None
+        if kernels is not None:
+            return self._run_compiled(kernels, np.ascontiguousarray(X))
+        n_groups, index = self.n_groups, self._index
         acc = np.zeros((n_groups + 2, n))
         acc[n_groups] = self.init
         step = max(1, _CHUNK_CELLS // max(1, self.n_leaves * self.depth))
