@@ -129,8 +129,16 @@ def test_nan_features_are_refused_by_name(
         kernel.attribute(X)
 
 
+def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.tobytes() == b.tobytes()
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> None:
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("table", [True, False])
-def test_compiled_and_numpy_paths_give_the_same_bits(
+def test_compiled_and_numpy_paths_agree(
     churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline],
     monkeypatch: pytest.MonkeyPatch,
     table: bool,
@@ -156,18 +164,24 @@ def test_compiled_and_numpy_paths_give_the_same_bits(
         )  # fmt: skip
     else:
         bad = _tree_jit.run_poly(
-            x32, kernel.feat, kernel.lo, kernel.hi, kernel.z, kernel._weights, kernel._group,
-            kernel.leaf_value, phi, pred,
+            x32, kernel.feat, kernel.lo, kernel.hi, kernel.z, kernel.length, kernel._weights,
+            kernel._group, kernel.leaf_value, phi, pred,
         )  # fmt: skip
     assert bad == -1
-    assert phi.tobytes() == numpy_phi.tobytes()
-    assert pred.tobytes() == numpy_pred.tobytes()
+    same = _same_bits if table else _close
+    same(phi, numpy_phi)
+    same(pred, numpy_pred)
     if _tree_jit.compiled() is None:
         pytest.skip("numba (the 'fast' extra) is not installed: no compiled kernel to compare")
     kernel.jit = True
     jit_phi, jit_pred = kernel.attribute(X)
-    assert jit_phi.tobytes() == numpy_phi.tobytes()
-    assert jit_pred.tobytes() == numpy_pred.tobytes()
+    same(jit_phi, numpy_phi)
+    same(jit_pred, numpy_pred)
+    # Compiled or not, a record runs the code of its batch row.
+    rec = records(df.iloc[:60])[11]
+    values, out = kernel.attribute_one(pipe.transform_record(rec))
+    assert np.array(values).tobytes() == jit_phi[11].tobytes()
+    assert out == jit_pred[11]
     X[7, 3] = np.nan
     with pytest.raises(ValueError, match="feature 3 is NaN in row 7"):
         kernel.attribute(X)

@@ -159,6 +159,7 @@ class TreeKernel:
         self.depth = d
         self.feat, self.lo, self.hi, self.z = feat, lo, hi, z
         self.leaf_value = np.array([v for v, _, _ in leaves])
+        self.length = np.array([len(p) for _, _, p in leaves], dtype=np.int64)
         self.n_leaves = n_leaves
         self.table: Floats | None = None
         if n_leaves * (2**d) * d <= _TABLE_BUDGET:
@@ -186,7 +187,11 @@ class TreeKernel:
         slots = group_of[self.feat]
         self.n_groups = n_groups
         self._group = np.ascontiguousarray(slots)
-        self._weights = np.array(_weights(self.depth))
+        # Shapley weights of a leaf with d distinct features: row d, entries k < d.
+        table = np.zeros((self.depth + 1, self.depth))
+        for d in range(1, self.depth + 1):
+            table[d, :d] = _weights(d)
+        self._weights = table
         self._index = np.concatenate(
             [slots.reshape(-1), np.full(self.n_leaves, n_groups, dtype=np.int64)]
         )
@@ -206,6 +211,7 @@ class TreeKernel:
                 self.lo,
                 self.hi,
                 self.z,
+                self.length,
                 self._weights,
                 self._group,
                 self.leaf_value,
