@@ -13,6 +13,12 @@ from prodml.errors import ConfigError, NotFittedError
 from prodml.explain import _state
 from prodml.explain._explanation import Attributions, Explanation
 from prodml.explain._linear import LinearKernel, linear_from_model
+from prodml.explain._sampling import (
+    SamplingKernel,
+    draw_permutations,
+    output_function,
+    sample_background,
+)
 from prodml.explain._trees import SUPPORTED_TREES, TreeKernel, trees_from_model
 from prodml.features import FeaturePipeline
 from prodml.fingerprint import canonical_json, fingerprint_spec
@@ -20,7 +26,7 @@ from prodml.fingerprint import canonical_json, fingerprint_spec
 __all__ = ["SUPPORTED", "Explainer"]
 
 Floats = npt.NDArray[np.float64]
-METHODS = ("auto", "linear", "tree")
+METHODS = ("auto", "linear", "tree", "sampling")
 SUPPORTED = (
     "linear models of sklearn.linear_model (LinearRegression, Ridge, Lasso, ElasticNet, "
     "LogisticRegression, SGD*, ...) and the tree models " + ", ".join(SUPPORTED_TREES)
@@ -29,9 +35,22 @@ SUPPORTED = (
 
 def _unsupported(model: object) -> ConfigError:
     return ConfigError(
-        f"prodml.explain has no exact explainer for {type_name(model)}; it supports {SUPPORTED}",
+        f"prodml.explain has no exact explainer for {type_name(model)}; it supports {SUPPORTED}. "
+        "For any other model with predict_proba or predict, pass method='sampling' (and a "
+        "background): a seeded permutation-sampling estimate with a standard error per column",
         parameter="model",
     )
+
+
+Kernel = LinearKernel | TreeKernel | SamplingKernel
+
+
+def _group_of(pipeline: FeaturePipeline) -> npt.NDArray[np.int64]:
+    """The group (raw column, in input order) of each output feature."""
+    group_of = np.empty(len(pipeline.feature_names_out), dtype=np.int64)
+    for g, idx in enumerate(pipeline.output_groups().values()):
+        group_of[idx] = g
+    return group_of
 
 
 class Explainer:
@@ -58,7 +77,16 @@ class Explainer:
     class_index
         Which class to explain, for multi-class models (binary: the positive class).
     method
-        ``"auto"`` (by model type), ``"linear"`` or ``"tree"``.
+        ``"auto"`` (the exact method for the model's type), ``"linear"``, ``"tree"``, or
+        ``"sampling"``: the model-agnostic estimate for any model with ``predict_proba``
+        or ``predict`` (Shapley values of the raw columns by seeded permutation sampling
+        against ``background``; each value comes with its standard error).
+    n_permutations
+        Permutations of the columns per record for ``"sampling"`` (even: antithetic pairs).
+    n_background
+        Background rows (sampled with ``seed``) per permutation for ``"sampling"``.
+    seed
+        Seed of the permutations and of the background sample.
 
     Examples
     --------
@@ -84,12 +112,18 @@ class Explainer:
         background: Any = None,
         class_index: int | None = None,
         method: str = "auto",
+        n_permutations: int = 32,
+        n_background: int = 50,
+        seed: int = 0,
     ) -> None:
         self.pipeline = pipeline
         self.model = model
         self.background = background
         self.class_index = class_index
         self.method = method
+        self.n_permutations = n_permutations
+        self.n_background = n_background
+        self.seed = seed
 
     # -- fit ---------------------------------------------------------------------------
 
@@ -132,8 +166,10 @@ class Explainer:
                 f"Got {self.class_index!r} instead.",
                 parameter="class_index",
             )
-        kernel: LinearKernel | TreeKernel | None = None
-        if self.method in ("auto", "tree"):
+        kernel: Kernel | None = None
+        if self.method == "sampling":
+            kernel = self._sampling_kernel()
+        if kernel is None and self.method in ("auto", "tree"):
             kernel = trees_from_model(self.model, self.class_index)
         if kernel is None and self.method in ("auto", "linear"):
             if hasattr(self.model, "coef_") and self.background is None:
@@ -143,16 +179,50 @@ class Explainer:
                     parameter="background",
                 )
             if self.background is not None:
-                bg = self.pipeline.transform(self.background)
-                if bg.shape[0] == 0:
-                    raise ConfigError("the background has no rows", parameter="background")
-                kernel = linear_from_model(self.model, bg, self.class_index)
+                kernel = linear_from_model(self.model, self._background(), self.class_index)
         if kernel is None:
             raise _unsupported(self.model)
         self._install(kernel)
         return self
 
-    def _install(self, kernel: LinearKernel | TreeKernel) -> None:
+    def _background(self) -> Floats:
+        if self.background is None:
+            raise ConfigError(
+                f"method={self.method!r} needs background=<raw input rows>",
+                parameter="background",
+            )
+        bg = self.pipeline.transform(self.background)
+        if bg.shape[0] == 0:
+            raise ConfigError("the background has no rows", parameter="background")
+        return np.asarray(bg)
+
+    def _sampling_kernel(self) -> SamplingKernel:
+        for name, low in (("n_permutations", 2), ("n_background", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(
+                    f"The '{name}' parameter of Explainer must be an int >= {low}. "
+                    f"Got {value!r} instead.",
+                    parameter=name,
+                )
+        if self.n_permutations % 2:
+            raise ConfigError(
+                "The 'n_permutations' parameter of Explainer must be even (antithetic "
+                f"pairs). Got {self.n_permutations!r} instead.",
+                parameter="n_permutations",
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(
+                f"The 'seed' parameter of Explainer must be an int. Got {self.seed!r} instead.",
+                parameter="seed",
+            )
+        fn, scale = output_function(self.model, self.class_index)
+        group_of = _group_of(self.pipeline)
+        background = sample_background(self._background(), self.n_background, self.seed)
+        perms = draw_permutations(int(group_of.max()) + 1, self.n_permutations, self.seed)
+        return SamplingKernel(fn, scale, background, perms, group_of)
+
+    def _install(self, kernel: Kernel) -> None:
         groups = self.pipeline.output_groups()
         width = len(self.pipeline.feature_names_out)
         if kernel.n_features != width:
@@ -171,13 +241,10 @@ class Explainer:
         self.columns_ = list(groups)
         self.kernel_ = kernel
         self._groups = list(groups.values())
-        group_of = np.empty(width, dtype=np.int64)
-        for g, idx in enumerate(self._groups):
-            group_of[idx] = g
         if isinstance(kernel, TreeKernel):
-            kernel.bind(group_of, len(self._groups))
+            kernel.bind(_group_of(self.pipeline), len(self._groups))
 
-    def _check_fitted(self) -> LinearKernel | TreeKernel:
+    def _check_fitted(self) -> Kernel:
         try:
             return self.kernel_
         except AttributeError:
@@ -197,12 +264,6 @@ class Explainer:
         """The output scale attributions add up on: margin, probability or raw."""
         return self._check_fitted().scale
 
-    def _attribute(self, X: Floats) -> tuple[Floats, Floats]:  # noqa: N803
-        kernel = self._check_fitted()
-        if isinstance(kernel, LinearKernel):
-            return kernel.attribute(X, self._groups)
-        return kernel.attribute(X)
-
     def explain_record(self, record: Mapping[str, Any]) -> Explanation:
         """Explain one dict record, without pandas; equal bit for bit to its batch row.
 
@@ -215,16 +276,23 @@ class Explainer:
         """
         kernel = self._check_fitted()
         x = self.pipeline.transform_record(record)
-        if isinstance(kernel, LinearKernel):
-            values, pred = kernel.attribute_one(x, self._groups)
+        error = None
+        if isinstance(kernel, SamplingKernel):
+            values, pred, se = kernel.attribute_one(x)
+            error = dict(zip(self.columns_, se, strict=True))
         else:
-            values, pred = kernel.attribute_one(x)
+            values, pred = (
+                kernel.attribute_one(x, self._groups)
+                if isinstance(kernel, LinearKernel)
+                else kernel.attribute_one(x)
+            )
         return Explanation(
             kernel.base,
             dict(zip(self.columns_, values, strict=True)),
             pred,
             kernel.scale,
             kernel.method,
+            error,
         )
 
     def explain_batch(self, data: Any) -> Attributions:
@@ -239,9 +307,15 @@ class Explainer:
         """
         kernel = self._check_fitted()
         features = self.pipeline.transform(data)
-        values, pred = self._attribute(features)
+        error = None
+        if isinstance(kernel, LinearKernel):
+            values, pred = kernel.attribute(features, self._groups)
+        elif isinstance(kernel, TreeKernel):
+            values, pred = kernel.attribute(features)
+        else:
+            values, pred, error = kernel.attribute(features)
         return Attributions(
-            values, list(self.columns_), kernel.base, pred, kernel.scale, kernel.method
+            values, list(self.columns_), kernel.base, pred, kernel.scale, kernel.method, error
         )
 
     def explain(self, data: Any) -> Any:
@@ -278,16 +352,24 @@ class Explainer:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Explainer:
+    def from_dict(cls, d: Mapping[str, Any], *, model: Any = None) -> Explainer:
         """Rebuild a fitted explainer from :meth:`to_dict` output, validating every field.
+
+        Parameters
+        ----------
+        d
+            The saved state.
+        model
+            The model, for ``"sampling"`` explainers only (the exact methods keep every
+            parameter they need in the state).
 
         Raises
         ------
         ConfigError
             Naming the first field that is missing, of the wrong type or out of range.
         """
-        pipeline, kernel, class_index = _state.load(d)
-        ex = cls(pipeline, None, class_index=class_index, method=kernel.method)
+        pipeline, kernel, class_index = _state.load(d, model)
+        ex = cls(pipeline, model, class_index=class_index, method=kernel.method)
         ex._install(kernel)
         return ex
 
@@ -296,9 +378,9 @@ class Explainer:
         return canonical_json(self.to_dict())
 
     @classmethod
-    def from_json(cls, s: str | bytes) -> Explainer:
+    def from_json(cls, s: str | bytes, *, model: Any = None) -> Explainer:
         """Rebuild a fitted explainer from :meth:`to_json` output (validated)."""
-        return cls.from_dict(_state.parse_json(s))
+        return cls.from_dict(_state.parse_json(s), model=model)
 
     @property
     def fingerprint(self) -> str:

@@ -44,6 +44,9 @@ class Explanation:
         ``"margin"``, ``"probability"`` or ``"raw"``.
     method
         ``"linear"``, ``"tree"`` or ``"sampling"``.
+    error
+        For ``"sampling"``: the standard error of each value (the sampling error); None
+        for the exact methods.
     """
 
     base: float
@@ -51,6 +54,7 @@ class Explanation:
     prediction: float
     scale: str
     method: str
+    error: dict[str, float] | None = None
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` columns with the largest absolute attributions, largest first."""
@@ -59,13 +63,16 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe fields."""
-        return {
+        out: dict[str, Any] = {
             "base": self.base,
             "values": dict(self.values),
             "prediction": self.prediction,
             "scale": self.scale,
             "method": self.method,
         }
+        if self.error is not None:
+            out["error"] = dict(self.error)
+        return out
 
     def to_markdown(self, top: int = 5) -> str:
         """A markdown fragment: the prediction and its top reasons (a table)."""
@@ -118,6 +125,8 @@ class Attributions:
         ``(rows,)`` model outputs; ``base + values.sum(axis=1) == prediction`` to 1e-9.
     scale, method
         As in :class:`Explanation`.
+    error
+        ``(rows, columns)`` standard errors for ``"sampling"``, else None.
     """
 
     values: npt.NDArray[np.float64]
@@ -126,6 +135,7 @@ class Attributions:
     prediction: npt.NDArray[np.float64]
     scale: str
     method: str
+    error: npt.NDArray[np.float64] | None = None
 
     def to_frame(self, index: Any = None) -> pd.DataFrame:
         """The values as a DataFrame (one column per raw input column)."""
@@ -134,12 +144,16 @@ class Attributions:
     def row(self, i: int) -> Explanation:
         """Row ``i`` as an :class:`Explanation`."""
         vals = self.values[i].tolist()
+        error = None
+        if self.error is not None:
+            error = dict(zip(self.columns, self.error[i].tolist(), strict=True))
         return Explanation(
             self.base,
             dict(zip(self.columns, vals, strict=True)),
             float(self.prediction[i]),
             self.scale,
             self.method,
+            error,
         )
 
     def importance(self) -> dict[str, float]:

@@ -2,13 +2,15 @@
 
 Layout::
 
-    {"format_version": 1, "kind": "Explainer", "method": "linear" | "tree",
+    {"format_version": 1, "kind": "Explainer", "method": "linear" | "tree" | "sampling",
      "class_index": int | null,
      "pipeline": {...FeaturePipeline.to_dict()...},
      "kernel": linear: {"coef": [...], "intercept": x, "mean": [...], "scale": s}
                tree:   {"trees": [{"left", "right", "feature", "threshold", "cover",
                                    "value"}, ...], "init": x, "n_features": n,
-                        "scale": s, "float32": bool}}
+                        "scale": s, "float32": bool}
+               sampling: {"background": [[...features...], ...],
+                          "permutations": [[...column indices...], ...], "scale": s}}
 
 Saved state is hostile until checked: numbers must be finite, arrays of the right length,
 tree children must point forward (so no cycles) and features inside the model's width.
@@ -25,6 +27,7 @@ import numpy as np
 
 from prodml.errors import ConfigError
 from prodml.explain._linear import LinearKernel
+from prodml.explain._sampling import SamplingKernel, output_function
 from prodml.explain._trees import Tree, TreeKernel
 from prodml.features import FeaturePipeline
 
@@ -156,7 +159,41 @@ def _trees(k: Mapping[str, Any], width: int) -> TreeKernel:
     )
 
 
-def load(data: object) -> tuple[FeaturePipeline, LinearKernel | TreeKernel, int | None]:
+def _sampling(
+    k: Mapping[str, Any], pipeline: FeaturePipeline, model: Any, class_index: int | None
+) -> SamplingKernel:
+    width = len(pipeline.feature_names_out)
+    groups = pipeline.output_groups()
+    rows = _get(k, "background", "kernel.")
+    if not isinstance(rows, list) or not rows:
+        raise _fail("kernel.background", "a non-empty list of rows", rows)
+    background = np.array(
+        [_floats(r, f"kernel.background[{i}]", width) for i, r in enumerate(rows)]
+    ).reshape(len(rows), width)
+    perms = _get(k, "permutations", "kernel.")
+    if not isinstance(perms, list) or len(perms) < 2 or len(perms) % 2:
+        raise _fail("kernel.permutations", "an even number (>= 2) of permutations", perms)
+    for i, perm in enumerate(perms):
+        if not isinstance(perm, list) or sorted(perm) != list(range(len(groups))):
+            raise _fail(f"kernel.permutations[{i}]", f"a permutation of 0..{len(groups) - 1}", perm)
+    scale = _scale(_get(k, "scale", "kernel."), "kernel.scale")
+    if model is None:
+        raise ConfigError(
+            "a 'sampling' explainer runs the model: pass model= to from_json / from_dict",
+            parameter="model",
+        )
+    fn, model_scale = output_function(model, class_index)
+    if model_scale != scale:
+        raise _fail("kernel.scale", f"{model_scale!r} (the model's output scale)", scale)
+    group_of = np.empty(width, dtype=np.int64)
+    for g, idx in enumerate(groups.values()):
+        group_of[idx] = g
+    return SamplingKernel(fn, scale, background, np.array(perms, dtype=np.int64), group_of)
+
+
+def load(
+    data: object, model: Any = None
+) -> tuple[FeaturePipeline, LinearKernel | TreeKernel | SamplingKernel, int | None]:
     """Validate saved state; return its pipeline, kernel and class index."""
     d = _mapping(data, "<root>")
     version = d.get("format_version")
@@ -182,4 +219,6 @@ def load(data: object) -> tuple[FeaturePipeline, LinearKernel | TreeKernel, int 
         return pipeline, _linear(kernel, width), class_index
     if method == "tree":
         return pipeline, _trees(kernel, width), class_index
-    raise _fail("method", "'linear' or 'tree'", method)
+    if method == "sampling":
+        return pipeline, _sampling(kernel, pipeline, model, class_index), class_index
+    raise _fail("method", "'linear', 'tree' or 'sampling'", method)
