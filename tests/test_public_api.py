@@ -413,6 +413,8 @@ EXPECTED: dict[str, set[str]] = {
         "SUPPORTED",
         "importance_html",
         "importance_markdown",
+        "load_explainer",
+        "register_explainer",
     },
     "prodml.fairness": {
         "DEFAULT_METRICS",

@@ -113,14 +113,25 @@ def test_seeded_record_equals_batch_and_json_round_trip() -> None:
     other = Explainer(pipe, model, background=df, method="sampling", n_permutations=8, seed=1)
     assert other.fit().explain_batch(df.iloc[:15]).values.tobytes() != batch.values.tobytes()
     text = ex.to_json()
-    with pytest.raises(ConfigError, match="pass model="):
-        Explainer.from_json(text)
+    unbound = Explainer.from_json(text)
+    assert unbound.base == ex.base
+    with pytest.raises(ConfigError, match="call set_model"):
+        unbound.explain_record(records(df)[0])
+    assert unbound.set_model(model).explain_batch(df.iloc[:15]).values.tobytes() == (
+        batch.values.tobytes()
+    )
     back = Explainer.from_json(text, model=model)
     assert back.explain_batch(df.iloc[:15]).values.tobytes() == batch.values.tobytes()
     assert back.fingerprint == ex.fingerprint
     regressor = KNeighborsRegressor().fit(pipe.transform(df), y)
-    with pytest.raises(ConfigError, match=r"kernel\.scale"):
+    with pytest.raises(ConfigError, match="'probability' outputs"):
         Explainer.from_json(text, model=regressor)
+    another = KNeighborsClassifier(n_neighbors=2).fit(pipe.transform(df), y > 0.5)
+    with pytest.raises(ConfigError, match="not the model the explainer was fitted on"):
+        Explainer.from_json(text).set_model(another)
+    exact = Explainer(pipe, LinearRegression().fit(pipe.transform(df), y), background=df).fit()
+    with pytest.raises(ConfigError, match="only 'sampling' explainers take a model"):
+        exact.set_model(model)
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+from prodml.explain._companion import load_explainer, register_explainer
 from prodml.explain._explainer import SUPPORTED, Explainer
 from prodml.explain._explanation import (
     Attributions,
@@ -46,4 +47,6 @@ __all__ = [  # noqa: RUF022
     "SUPPORTED",
     "importance_html",
     "importance_markdown",
+    "load_explainer",
+    "register_explainer",
 ]

@@ -361,7 +361,8 @@ class Explainer:
             The saved state.
         model
             The model, for ``"sampling"`` explainers only (the exact methods keep every
-            parameter they need in the state).
+            parameter they need in the state); else attach it later with
+            :meth:`set_model`.
 
         Raises
         ------
@@ -372,6 +373,28 @@ class Explainer:
         ex = cls(pipeline, model, class_index=class_index, method=kernel.method)
         ex._install(kernel)
         return ex
+
+    def set_model(self, model: Any) -> Explainer:
+        """Attach the model to a loaded ``"sampling"`` explainer (the exact ones need none).
+
+        The model must give the saved base value on the saved background (to 1e-9): a
+        different model is refused.
+
+        Raises
+        ------
+        ConfigError
+            For an exact explainer, or a model that is not the one fitted on.
+        """
+        kernel = self._check_fitted()
+        if not isinstance(kernel, SamplingKernel):
+            raise ConfigError(
+                f"a {kernel.method!r} explainer keeps the model parameters it needs; only "
+                "'sampling' explainers take a model",
+                parameter="model",
+            )
+        kernel.set_model(*output_function(model, self.class_index))
+        self.model = model
+        return self
 
     def to_json(self) -> str:
         """:meth:`to_dict` as canonical JSON text."""

@@ -67,6 +67,8 @@ class SamplingKernel:
         background: Floats,
         permutations: npt.NDArray[np.int64],
         group_of: npt.NDArray[np.int64],
+        *,
+        base: float | None = None,
     ) -> None:
         self.fn = fn
         self.scale = scale
@@ -80,9 +82,32 @@ class SamplingKernel:
         rank = np.empty_like(permutations)
         rank[np.arange(n_perm)[:, None], permutations] = np.arange(g)
         self.take = rank[:, None, group_of] < np.arange(g + 1)[None, :, None]
-        self.base = float(np.mean(self._f(background)))
+        self.base = float(np.mean(self._f(background))) if fn is not None else float(base or 0.0)
+
+    def set_model(self, fn: Any, scale: str) -> None:
+        """Attach the model (after a load): same output scale, same base value."""
+        if scale != self.scale:
+            raise ConfigError(
+                f"the explainer was fitted on a model with {self.scale!r} outputs; this model "
+                f"gives {scale!r}",
+                parameter="model",
+            )
+        saved, self.fn = self.base, fn
+        base = float(np.mean(self._f(self.background)))
+        if abs(base - saved) > 1e-9 * max(1.0, abs(saved)):
+            self.fn = None
+            raise ConfigError(
+                f"this model's mean output on the saved background is {base!r}, not the "
+                f"saved base value {saved!r}: it is not the model the explainer was fitted on",
+                parameter="model",
+            )
 
     def _f(self, X: Floats) -> Floats:  # noqa: N803
+        if self.fn is None:
+            raise ConfigError(
+                "a loaded 'sampling' explainer needs its model: call set_model(model) first",
+                parameter="model",
+            )
         out = np.asarray(self.fn(X), dtype=np.float64)
         if out.shape != (len(X),) or not np.isfinite(out).all():
             raise ConfigError(
@@ -120,6 +145,7 @@ class SamplingKernel:
             "background": self.background.tolist(),
             "permutations": self.permutations.tolist(),
             "scale": self.scale,
+            "base": self.base,
         }
 
 

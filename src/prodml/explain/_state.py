@@ -10,7 +10,8 @@ Layout::
                                    "value"}, ...], "init": x, "n_features": n,
                         "scale": s, "float32": bool}
                sampling: {"background": [[...features...], ...],
-                          "permutations": [[...column indices...], ...], "scale": s}}
+                          "permutations": [[...column indices...], ...], "scale": s,
+                          "base": x}}
 
 Saved state is hostile until checked: numbers must be finite, arrays of the right length,
 tree children must point forward (so no cycles) and features inside the model's width.
@@ -177,18 +178,16 @@ def _sampling(
         if not isinstance(perm, list) or sorted(perm) != list(range(len(groups))):
             raise _fail(f"kernel.permutations[{i}]", f"a permutation of 0..{len(groups) - 1}", perm)
     scale = _scale(_get(k, "scale", "kernel."), "kernel.scale")
-    if model is None:
-        raise ConfigError(
-            "a 'sampling' explainer runs the model: pass model= to from_json / from_dict",
-            parameter="model",
-        )
-    fn, model_scale = output_function(model, class_index)
-    if model_scale != scale:
-        raise _fail("kernel.scale", f"{model_scale!r} (the model's output scale)", scale)
+    base = _number(_get(k, "base", "kernel."), "kernel.base")
     group_of = np.empty(width, dtype=np.int64)
     for g, idx in enumerate(groups.values()):
         group_of[idx] = g
-    return SamplingKernel(fn, scale, background, np.array(perms, dtype=np.int64), group_of)
+    kernel = SamplingKernel(
+        None, scale, background, np.array(perms, dtype=np.int64), group_of, base=base
+    )
+    if model is not None:
+        kernel.set_model(*output_function(model, class_index))
+    return kernel
 
 
 def load(
