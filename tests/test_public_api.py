@@ -439,6 +439,16 @@ EXPECTED: dict[str, set[str]] = {
         "split_table",
         "tables",
     },
+    "prodml.explain": {
+        "Attributions",
+        "Explainer",
+        "Explanation",
+        "SUPPORTED",
+        "importance_html",
+        "importance_markdown",
+        "load_explainer",
+        "register_explainer",
+    },
     "prodml.fairness": {
         "DEFAULT_METRICS",
         "METRICS",
