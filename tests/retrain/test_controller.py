@@ -13,7 +13,6 @@ from prodml.fingerprint import fingerprint_table
 from prodml.monitoring import AlertEvent
 from prodml.registry import MetricThreshold, NotWorseThanCurrent
 from prodml.retrain import (
-    RUN_TAG,
     AlertTrigger,
     ConceptDriftTrigger,
     DriftTrigger,
@@ -22,6 +21,7 @@ from prodml.retrain import (
     RetrainCost,
     ScheduleTrigger,
 )
+from prodml.retrain._controller import RUN_TAG
 from prodml.rollout import Canary, Gate, Step
 
 from .helpers import DAY, Trainer, data, registry

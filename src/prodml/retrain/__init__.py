@@ -37,8 +37,6 @@ Examples
 from __future__ import annotations
 
 from prodml.retrain._controller import (
-    RUN_TAG,
-    TRAINED_AT_TAG,
     Action,
     RetrainController,
     RunContext,
@@ -59,8 +57,6 @@ from prodml.retrain._triggers import (
 )
 
 __all__ = [
-    "RUN_TAG",
-    "TRAINED_AT_TAG",
     "Action",
     "AlertTrigger",
     "ConceptDriftTrigger",

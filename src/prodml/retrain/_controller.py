@@ -512,7 +512,7 @@ class RetrainController:
         self._checkpoint("registered")
         return mv
 
-    def _fail(self, t: float, reason: str) -> Action:
+    def _fail(self, t: float, reason: str, *, kind: ActionKind | None = None) -> Action:
         st = self.state
         run_id = st.run["id"] if st.run else None
         trigger = st.run["trigger"] if st.run else None
@@ -524,7 +524,7 @@ class RetrainController:
         self._rollout = None
         reason = f"{reason}; backing off {wait / 3600:g} h"
         return self._log(
-            "fail" if version is None else "refuse",
+            kind or ("fail" if version is None else "refuse"),
             reason,
             run_id=run_id,
             version=version,
@@ -583,7 +583,7 @@ class RetrainController:
 
     def _restore_rollout(self) -> None:
         self._rollout = None
-        if self.state.phase == "canary" and self.state.canary is not None:
+        if self.state.phase in ("canary", "rolling_back") and self.state.canary is not None:
             if self.canary is None:
                 raise ConfigError(
                     "the saved state has a canary in flight; pass the same canary= again.",
@@ -594,7 +594,7 @@ class RetrainController:
             )
 
     def _sync_rollout(self) -> None:
-        if self._rollout is not None and self.state.phase == "canary":
+        if self._rollout is not None and self.state.phase in ("canary", "rolling_back"):
             self.state.canary = self._rollout.to_dict()
 
     def _advance(self, t: float) -> Action:
@@ -610,11 +610,16 @@ class RetrainController:
             self.state.phase = "promoting"
         elif decision.action == "rollback":
             self.state.phase = "rolling_back"
-        kind: ActionKind = "hold" if decision.action == "pause" else decision.action
-        if kind == "promote":
-            kind = "advance"  # the canary passed; the promotion itself is logged next
-        action = self._log(kind, f"canary of {cand.ref}: {decision.reason}", save=False)
-        self._save()
+        reason = f"canary of {cand.ref}: {decision.reason}"
+        if decision.action == "rollback":  # logged once, by the rollback itself
+            self._save()
+            run = self.state.run
+            action = Action("hold", reason, t, None if run is None else run["id"])
+        else:
+            # "promote" means the canary passed: the promotion itself is logged next.
+            kind: ActionKind = "hold" if decision.action in ("pause", "hold") else "advance"
+            action = self._log(kind, reason, save=False)
+            self._save()
         self._checkpoint(f"canary_{decision.action}")
         return action
 
@@ -670,13 +675,7 @@ class RetrainController:
         self._drop_candidate_alias()
         self._checkpoint("rollback_alias")
         self._archive_candidate()
-        action = self._fail(t, f"{self.model}@{version} rolled back: {why}")
-        return self._relabel(action, "rollback")
-
-    def _relabel(self, action: Action, kind: ActionKind) -> Action:
-        self.state.decisions[-1]["action"] = kind
-        self._save()
-        return Action(**{**action.to_dict(), "action": kind})
+        return self._fail(t, f"{self.model}@{version} rolled back: {why}", kind="rollback")
 
     def _drop_candidate_alias(self) -> None:
         if self.candidate_alias in self.registry.aliases(self.model):
