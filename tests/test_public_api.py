@@ -437,7 +437,7 @@ EXPECTED: dict[str, set[str]] = {
         "CostTrigger",
         "DriftTrigger",
         "Guards",
-            "RetrainController",
+        "RetrainController",
         "RetrainCost",
         "RetrainState",
         "RetrainStateError",
@@ -445,7 +445,7 @@ EXPECTED: dict[str, set[str]] = {
         "ScheduleTrigger",
         "Signal",
         "StoreTrainingData",
-            "Trigger",
+        "Trigger",
         "TriggerContext",
     },
 }

@@ -361,3 +361,17 @@ def test_decisions_are_json():
     ctl.step(0.0)
     text = json.dumps(ctl.to_dict(), allow_nan=False)
     assert json.loads(text)["decisions"][0]["action"] == "retrain"
+
+
+def test_a_canary_without_a_verdict_is_rolled_back_at_the_limit():
+    reg = registry()
+    guards = Guards(min_interval=0, max_canary=timedelta(days=2))
+    ctl = controller(reg, canary=_canary(), guards=guards)
+    ctl.step(0.0)
+    assert ctl.step(8 * DAY).action == "canary"
+    assert ctl.state.run["canary_at"] == 8 * DAY
+    assert ctl.step(9 * DAY).action == "hold"  # no traffic, no verdict
+    action = ctl.step(10 * DAY)
+    assert action.action == "rollback"
+    assert "no verdict after 48 h (the limit is 48 h)" in action.reason
+    assert reg.aliases("churn") == {"production": 1}

@@ -556,6 +556,8 @@ class RetrainController:
             self._save()
             return action
         self._rollout = self._fresh_canary()
+        assert self.state.run is not None  # noqa: S101
+        self.state.run["canary_at"] = t
         self.state.phase = "canary"
         self.state.canary = self._rollout.to_dict()
         action = self._log(
@@ -604,6 +606,19 @@ class RetrainController:
         assert canary is not None  # noqa: S101
         self._hold_candidate_alias(self._candidate().version)
         decision = canary.evaluate()
+        run = self.state.run
+        limit = self.guards.max_canary_s
+        started = None if run is None else run.get("canary_at")
+        if (
+            decision.action not in ("promote", "rollback")
+            and limit is not None
+            and started is not None
+            and t - started >= limit
+        ):
+            decision = canary.rollback(
+                f"no verdict after {(t - started) / 3600:g} h (the limit is {limit / 3600:g} h); "
+                f"last: {decision.reason}"
+            )
         self.state.canary = canary.to_dict()
         cand = self._candidate()
         if decision.action == "promote":

@@ -47,6 +47,9 @@ class Guards:
     backoff, max_backoff
         After a failed or refused run, wait ``backoff * 2 ** (failures - 1)``, at most
         ``max_backoff``, before the next one; a promotion resets the count.
+    max_canary
+        Longest a canary may run without a verdict before the candidate is rolled back
+        as inconclusive (``None``: no limit; a canary blocks new runs while it lasts).
 
     Examples
     --------
@@ -61,12 +64,15 @@ class Guards:
     budget: float | None = None
     backoff: float | timedelta = timedelta(hours=6)
     max_backoff: float | timedelta = timedelta(days=7)
+    max_canary: float | timedelta | None = timedelta(days=7)
 
     def __post_init__(self) -> None:
         _seconds(self.min_interval, "min_interval", allow_zero=True)
         _seconds(self.period, "period")
         _seconds(self.backoff, "backoff", allow_zero=True)
         _seconds(self.max_backoff, "max_backoff", allow_zero=True)
+        if self.max_canary is not None:
+            _seconds(self.max_canary, "max_canary")
         if self.max_runs is not None and (
             isinstance(self.max_runs, bool)
             or not isinstance(self.max_runs, int)
@@ -87,6 +93,11 @@ class Guards:
                 f"{self.budget!r} instead.",
                 parameter="budget",
             )
+
+    @property
+    def max_canary_s(self) -> float | None:
+        """``max_canary`` in seconds (``None``: no limit)."""
+        return None if self.max_canary is None else _seconds(self.max_canary, "max_canary")
 
     def backoff_s(self, failures: int) -> float:
         """Seconds to wait after ``failures`` consecutive failed or refused runs."""

@@ -107,6 +107,7 @@ def check_run(run: object) -> dict[str, Any] | None:
         "parent": _int(run, "parent", optional=True, name="run.parent"),
         "version": _int(run, "version", optional=True, name="run.version"),
         "signal": _json_dict(run, "signal", "run.signal"),
+        "canary_at": _num(run, "canary_at", optional=True, name="run.canary_at"),
     }
     if not out["id"] or len(out["id"]) > 200:
         raise _bad("run.id", "a non-empty str of at most 200 characters", out["id"])
