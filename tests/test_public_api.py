@@ -473,6 +473,24 @@ EXPECTED: dict[str, set[str]] = {
         "wilson_interval",
         "z_value",
     },
+    "prodml.retrain": {
+        "Action",
+        "AlertTrigger",
+        "ConceptDriftTrigger",
+        "CostTrigger",
+        "DriftTrigger",
+        "Guards",
+        "RetrainController",
+        "RetrainCost",
+        "RetrainState",
+        "RetrainStateError",
+        "RunContext",
+        "ScheduleTrigger",
+        "Signal",
+        "StoreTrainingData",
+        "Trigger",
+        "TriggerContext",
+    },
 }
 
 
