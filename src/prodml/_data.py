@@ -184,6 +184,8 @@ def _pandas_kind(s: pd.Series) -> KindInfo:
             first_kind = k
         elif k != first_kind and {k, first_kind} != {"int", "float"}:
             return KindInfo("mixed", example=py_value(v), row=i)
+    if first_kind in ("int", "float"):
+        return KindInfo("float")  # numbers of several types (floats and Decimals, say)
     return KindInfo("mixed", example=values[0] if len(values) else None, row=0)
 
 
@@ -301,7 +303,7 @@ class Columns:
         """Boolean mask of nulls (None, NaN, NaT, pd.NA)."""
         raw = self.raw(name)
         if isinstance(raw, pd.Series):
-            return np.asarray(raw.isna().to_numpy(), dtype=bool)
+            return _isna(raw)
         mask = raw.is_null(nan_is_null=True)
         return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -347,7 +349,7 @@ class Columns:
         if isinstance(raw, pd.Series):
             arr: npt.NDArray[np.object_] = np.array(raw.to_numpy(dtype=object), dtype=object)
             # NaN, NaT and pd.NA are all nulls; the copy above makes the write safe.
-            mask = raw.isna().to_numpy()
+            mask = _isna(raw)
             if mask.any():
                 arr[mask] = None
             return arr
@@ -402,6 +404,21 @@ class Columns:
         if isinstance(self.source, pd.DataFrame):
             return self.source
         return self.source.to_pandas()
+
+
+def _isna(series: pd.Series) -> npt.NDArray[np.bool_]:
+    """``series.isna()`` as numpy; a signalling Decimal NaN (pandas raises on it) is null."""
+    try:
+        return np.asarray(series.isna().to_numpy(), dtype=bool)
+    except decimal.InvalidOperation:
+        return np.fromiter(
+            (
+                (isinstance(v, decimal.Decimal) and v.is_nan()) or _scalar_kind(v) == "null"
+                for v in series.to_numpy()
+            ),
+            dtype=bool,
+            count=len(series),
+        )
 
 
 def _numbers_and_bools(raw: RawColumn) -> bool:

@@ -35,14 +35,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from prodml._data import (
     Columns,
@@ -54,6 +62,8 @@ from prodml._data import (
     type_name,
     type_problem,
 )
+from prodml._numbers import batch_numbers
+from prodml._params import OneOf, TypeOf, check_params
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_spec
 
@@ -150,14 +160,15 @@ class Column(_Model):
     <LogicalType.FLOAT: 'float'>
     """
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, strict=True)
     dtype: LogicalType
-    nullable: bool = True
+    # Strict: "no" or 0 is not a bool, True is not a bound (pydantic would coerce both).
+    nullable: bool = Field(default=True, strict=True)
     allowed: tuple[Scalar, ...] | None = None
     min: float | None = None
     max: float | None = None
-    timezone: str | None = None
-    description: str = ""
+    timezone: str | None = Field(default=None, strict=True)
+    description: str = Field(default="", strict=True)
 
     def __init__(
         self,
@@ -187,6 +198,16 @@ class Column(_Model):
         if dtype is not _UNSET:
             data["dtype"] = dtype
         super().__init__(**data)
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _real_bound(cls, value: Any) -> Any:
+        # Any real number (numpy's included) but not a bool or a numeric string.
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"must be a real number or None, not {type_name(value)}")
+        return float(value)
 
     @model_validator(mode="after")
     def _check_consistent(self) -> Column:
@@ -240,11 +261,17 @@ class Schema(_Model):
     """
 
     columns: tuple[Column, ...] = ()
-    strict: bool = False
+    strict: bool = Field(default=False, strict=True)
 
     def __init__(self, columns: Any = _UNSET, /, *, strict: bool = False, **data: Any) -> None:
         data["strict"] = strict
         if columns is not _UNSET:
+            if isinstance(columns, str | bytes | Mapping) or not isinstance(columns, Iterable):
+                raise ConfigError(
+                    "The 'columns' parameter of Schema must be a list of Column. "
+                    f"Got {type_name(columns)} instead.",
+                    parameter="columns",
+                )
             data["columns"] = tuple(columns)
         super().__init__(**data)
 
@@ -363,6 +390,11 @@ class Schema(_Model):
         >>> [(c.name, c.dtype.value, c.nullable) for c in s.columns]
         [('x', 'float', True), ('n', 'int', False)]
         """
+        check_params(
+            "Schema.infer",
+            {"nullable": nullable, "strict": strict},
+            {"nullable": [OneOf(("always", "observed"))], "strict": [TypeOf(bool, "a bool")]},
+        )
         kinds: dict[str, str] = {}
         has_null: dict[str, bool] = {}
         tz: dict[str, str | None] = {}
@@ -601,6 +633,9 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
+_FLOAT_BITS = 1023  # ints this wide always convert to a finite float64
+
+
 def _record_is_clean(schema: Schema, record: Mapping[Any, Any], *, strict: bool) -> bool:
     """Whether a dict record certainly has no problem, checked in plain Python.
 
@@ -625,8 +660,12 @@ def _record_is_clean(schema: Schema, record: Mapping[Any, Any], *, strict: bool)
         if dtype is LogicalType.FLOAT:
             if kind is not float and kind is not int:
                 return False
+            if kind is float and not -math.inf < v < math.inf:
+                return False
+            if kind is int and v.bit_length() > _FLOAT_BITS:
+                return False
         elif dtype is LogicalType.INT:
-            if kind is not int:
+            if kind is not int or v.bit_length() > _FLOAT_BITS:
                 return False
         elif dtype is LogicalType.BOOL:
             if kind is not bool:
@@ -674,6 +713,12 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
     if info.kind == "category" and not _text_categories(raw):
         return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
     found: list[SchemaProblem] = []
+    if expected in _NUMERIC:
+        # The one number rule (prodml._numbers): no infinities, nothing beyond float64.
+        try:
+            numeric = batch_numbers(cols, name)
+        except SchemaError as err:
+            return list(err.problems)
     nulls = cols.null_mask(name)
     if not col.nullable and nulls.any():
         found.append(

@@ -96,6 +96,8 @@ class Step(BaseEstimator):  # type: ignore[misc]
     terminal: ClassVar[bool] = False
     takes_nulls: ClassVar[bool] = False
     fitted_attrs: ClassVar[tuple[str, ...]] = ()
+    has_domain: ClassVar[bool] = False
+    """Whether the step rejects some numbers (Log1p: x <= -1); fit then checks them too."""
 
     columns: Sequence[str]
 

@@ -87,13 +87,15 @@ class Clip(Step):
 
 
 class Log1p(Step):
-    """``log(1 + x)``; values at or below -1 are a SchemaError.
+    """``log(1 + x)``; values at or below -1 are a SchemaError, at fit as at transform.
 
     Parameters
     ----------
     columns
         Number columns.
     """
+
+    has_domain = True
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = columns
