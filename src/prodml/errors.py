@@ -14,7 +14,7 @@ against ``ValueError`` or ``KeyError`` keeps working::
     │   ├── ConflictError                             concurrent or duplicate write
     │   ├── IntegrityError                            stored artifact does not match its hash
     │   └── StorageError                              the OS refused a read or write of the store
-    ├── DriftError                                    a drift test cannot be run
+    ├── DriftError            (ValueError)            a drift test cannot be run
     ├── PolicyError           (ValueError)            bad rollout or bandit input
     └── MissingExtraError     (ImportError)           an optional dependency is not installed
 
@@ -217,8 +217,8 @@ class StorageError(RegistryError):
         super().__init__(message, model_name=model_name, version=version)
 
 
-class DriftError(ProdMLError):
-    """A drift test cannot be run on the data given."""
+class DriftError(ProdMLError, ValueError):
+    """A drift test cannot be run on the data given (a ValueError, as the data is wrong)."""
 
     def __init__(self, message: str, *, column: str | None = None) -> None:
         self.column = column

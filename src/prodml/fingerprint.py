@@ -6,7 +6,8 @@ Tables
     RecordBatches, a Parquet file read in batches) and whether it arrives as pandas or
     arrow. Physical storage does not matter: numbers hash by value (int32, int64, float32
     and float64 columns holding 1, 2, 3 hash alike, so pandas turning an int chunk with a
-    null into floats changes nothing), strings hash alike from an arrow string column or a
+    null into floats changes nothing; ``0.0`` and ``-0.0`` are equal, so they hash alike),
+    strings hash alike from an arrow string column or a
     pandas ``object`` column, and a null hashes alike whether written as None, NaN, NaT or
     ``pd.NA``. Datetimes hash as UTC instants. Category and string columns hash
     differently (their logical types differ), and so do bools and numbers.
@@ -51,6 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, iter_columns
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 
 if TYPE_CHECKING:
@@ -292,7 +294,7 @@ def _hash_kind(cols: Columns, name: str) -> str:
                 SchemaProblem(
                     name,
                     "type",
-                    f"cannot hash values of mixed types, e.g. {info.example!r}",
+                    f"cannot hash values of mixed types, e.g. {short_repr(info.example)}",
                     info.row,
                 )
             ]
@@ -312,7 +314,8 @@ def _hash_column(cols: Columns, name: str, kind: str, streams: dict[str, Any]) -
     valid = ~nulls
     if kind == "number":
         raw_kind = column_kind(cols.raw(name)).kind
-        floats = cols.float64(name, allow_bool=False)[valid]
+        # + 0.0 turns -0.0 into 0.0: numbers hash by value, and -0.0 == 0.0.
+        floats = cols.float64(name, allow_bool=False)[valid] + 0.0
         if raw_kind == "int":
             ints = pc.cast(cols.arrow(name), pa.int64()).to_numpy(zero_copy_only=False)
             ints = np.asarray(ints)[valid].astype(np.int64)
