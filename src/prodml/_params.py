@@ -105,8 +105,8 @@ class OneOf(Constraint):
 
     def accepts(self, value: object) -> bool:
         try:
-            return value in self.options
-        except TypeError:  # unhashable value against a set of options
+            return bool(value in self.options)
+        except (TypeError, ValueError):  # unhashable, or an array's ambiguous truth value
             return False
 
     def describe(self) -> str:

@@ -52,6 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, iter_columns
+from prodml._params import OneOf, check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 
@@ -72,7 +73,18 @@ _VERSION = b"prodml-table-v1"
 
 
 def fingerprint_bytes(data: bytes) -> str:
-    """sha256 hex of raw bytes."""
+    """sha256 hex of raw bytes (``bytes``, ``bytearray`` or ``memoryview``).
+
+    Raises
+    ------
+    ConfigError
+        When ``data`` is not bytes-like.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ConfigError(
+            f"The 'data' parameter of fingerprint_bytes must be bytes. Got {type(data).__name__}.",
+            parameter="data",
+        )
     return hashlib.sha256(data).hexdigest()
 
 
@@ -129,6 +141,16 @@ def fingerprint_spec(spec: object) -> str:
 # ----------------------------------------------------------------------------- files
 
 
+def _fspath(path: object, owner: str) -> str:
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigError(
+            f"The 'path' parameter of {owner} must be a str or os.PathLike. "
+            f"Got {type(path).__name__}.",
+            parameter="path",
+        )
+    return str(os.fspath(path))
+
+
 def fingerprint_file(path: str | os.PathLike[str], *, fs: AbstractFileSystem | None = None) -> str:
     """sha256 hex of a file's bytes, read in 1 MiB blocks.
 
@@ -139,7 +161,7 @@ def fingerprint_file(path: str | os.PathLike[str], *, fs: AbstractFileSystem | N
     """
     h = hashlib.sha256()
     opener = fs.open if fs is not None else open
-    with opener(os.fspath(path), "rb") as f:
+    with opener(_fspath(path, "fingerprint_file"), "rb") as f:
         while block := f.read(_CHUNK):
             h.update(block)
     return h.hexdigest()
@@ -157,7 +179,7 @@ def fingerprint_path(path: str | os.PathLike[str], *, fs: AbstractFileSystem | N
     FileNotFoundError
         When nothing exists at ``path``.
     """
-    p = os.fspath(path)
+    p = _fspath(path, "fingerprint_path")
     if fs is None:
         local = Path(p)
         if local.is_file():
@@ -209,12 +231,11 @@ class TableHasher:
     """
 
     def __init__(self, column_order: Literal["ignore", "keep"] = "ignore") -> None:
-        if column_order not in ("ignore", "keep"):
-            raise ConfigError(
-                "The 'column_order' parameter of TableHasher must be one of "
-                f"{{'ignore', 'keep'}}. Got {column_order!r} instead.",
-                parameter="column_order",
-            )
+        check_params(
+            "TableHasher",
+            {"column_order": column_order},
+            {"column_order": [OneOf(("ignore", "keep"))]},
+        )
         self.column_order = column_order
         self._names: tuple[str, ...] | None = None
         self._kinds: dict[str, str] = {}

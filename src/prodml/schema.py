@@ -297,13 +297,31 @@ class Schema(_Model):
         return any(c.name == name for c in self.columns)
 
     def __getitem__(self, name: str) -> Column:
+        if not isinstance(name, str):
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(None, "missing", f"column names are str, not {type_name(name)}")
+                ]
+            )
         for c in self.columns:
             if c.name == name:
                 return c
         raise SchemaError(problems=[SchemaProblem(name, "missing", "column is not in the schema")])
 
     def select(self, names: Sequence[str]) -> Schema:
-        """The sub-schema of ``names``, in that order."""
+        """The sub-schema of ``names``, in that order.
+
+        Raises
+        ------
+        SchemaError
+            For a name the schema does not have (or ``names`` not a list of names).
+        """
+        if isinstance(names, str) or not isinstance(names, Iterable):
+            raise ConfigError(
+                "The 'names' parameter of Schema.select must be a list of column names. "
+                f"Got {type_name(names)} instead.",
+                parameter="names",
+            )
         return Schema([self[n] for n in names], strict=self.strict)
 
     # -- validation ---------------------------------------------------------------
@@ -332,8 +350,16 @@ class Schema(_Model):
         if problems:
             raise SchemaError(problems=problems)
 
-    def problems(self, cols: Columns, *, strict: bool = False) -> list[SchemaProblem]:
-        """Every problem of a :class:`~prodml._data.Columns` view, without raising."""
+    def problems(self, cols: object, *, strict: bool = False) -> list[SchemaProblem]:
+        """Every problem of the data (as :meth:`validate` takes it), without raising.
+
+        Raises
+        ------
+        SchemaError
+            When ``cols`` is not data at all (not a table or record).
+        """
+        if not isinstance(cols, Columns):
+            cols = as_columns(cols)
         found: list[SchemaProblem] = []
         for col in self.columns:
             if col.name not in cols:
@@ -564,6 +590,7 @@ class Schema(_Model):
         """Differences that would make data valid for ``self`` invalid for ``other``.
 
         Used to check that a new model version accepts what the current one accepts.
+        ``other`` must be a :class:`Schema` (else ConfigError).
 
         Examples
         --------
@@ -572,6 +599,10 @@ class Schema(_Model):
         >>> a.diff(b)
         ["column 'x': type float -> int", "column 'x': nulls no longer allowed"]
         """
+        if not isinstance(other, Schema):
+            raise ConfigError(
+                f"Schema.diff compares with a Schema; got {type_name(other)}", parameter="other"
+            )
         out: list[str] = []
         for c in other.columns:
             if c.name not in self:

@@ -74,7 +74,22 @@ def ecdf(
     """Empirical CDF of a sorted (optionally weighted) sample at points ``x``.
 
     Computed exactly as scipy does: ``searchsorted(values, x, side="right") / n``.
+
+    Raises
+    ------
+    DriftError
+        For an unsorted or non-finite sample, bad weights, or an empty sample.
     """
+    v = _sample(values, "values")
+    w = _weights(weights, v, "weights")
+    if _size(v, w) == 0 and total is None:
+        raise DriftError("ecdf needs a non-empty sample")
+    return _ecdf(v, w, _array(x, "x"), total)
+
+
+def _ecdf(
+    values: FloatArray, weights: IntArray | None, x: FloatArray, total: int | None = None
+) -> FloatArray:
     idx = np.searchsorted(values, x, side="right")
     if weights is None:
         return idx / (values.size if total is None else total)
@@ -136,7 +151,7 @@ def _cdf_gaps(
 ) -> tuple[FloatArray, FloatArray]:
     """The pooled sorted points and F_a - F_b at each of them."""
     pooled = np.sort(np.concatenate([a, b]), kind="stable")  # two sorted runs: a merge
-    return pooled, ecdf(a, wa, pooled) - ecdf(b, wb, pooled)
+    return pooled, _ecdf(a, wa, pooled) - _ecdf(b, wb, pooled)
 
 
 def ks_2samp(

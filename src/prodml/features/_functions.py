@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import NONE, Constraint, Interval
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.features._base import Floats, Step, ValueFn, first_true, value_error
 
@@ -156,9 +157,9 @@ def get_function(name: str) -> Callable[[Floats], Floats]:
     """
     try:
         return _FUNCTIONS[name]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: an unhashable name
         raise ConfigError(
-            f"no function is registered as {name!r}; call "
+            f"no function is registered as {short_repr(name)}; call "
             f"prodml.features.steps.register_function({name!r}, func) first",
             parameter="func",
         ) from None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -172,6 +172,11 @@ class Bandit(PolicyBase):
         """
         if not self._ready:
             self._setup()
+        if isinstance(arms, str | bytes) or not isinstance(arms, Iterable):
+            raise PolicyError(
+                f"{self._kind}.update_many: arms must be a sequence of arm names; "
+                f"got {type(arms).__name__}."
+            )
         arm_list = list(arms)
         try:
             values = np.asarray(rewards, dtype=np.float64).ravel()

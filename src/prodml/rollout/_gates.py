@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, PolicyError
 from prodml.rollout._sketch import QuantileSketch
 from prodml.rollout._summary import MeanSummary, check_value, check_values
@@ -250,10 +251,10 @@ class MetricStore:
     def _bucket(self, variant: str) -> dict[str, MeanSummary]:
         try:
             return self.summaries[variant]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable "variant"
             raise PolicyError(
-                f"Unknown variant {variant!r}; this policy has {list(self.variants)}.",
-                variant=variant,
+                f"Unknown variant {short_repr(variant)}; this policy has {list(self.variants)}.",
+                variant=variant if isinstance(variant, str) else None,
             ) from None
 
     def observe(self, variant: str, metrics: Mapping[str, object]) -> None:
