@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 
 __all__ = [
@@ -290,7 +291,7 @@ class Columns:
                         SchemaProblem(
                             name,
                             "type",
-                            f"values of mixed types, e.g. {kind.example!r}",
+                            f"values of mixed types, e.g. {short_repr(kind.example)}",
                             kind.row,
                         )
                     ]
@@ -448,7 +449,7 @@ def type_problem(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> Sc
     if row is None:
         return SchemaProblem(name, "type", f"expected {expected}, got {kind.kind} values")
     return SchemaProblem(
-        name, "type", f"expected {expected}, got {type_name(example)} {example!r}", row
+        name, "type", f"expected {expected}, got {type_name(example)} {short_repr(example)}", row
     )
 
 
@@ -621,7 +622,9 @@ def record_float(value: object, column: str, *, allow_bool: bool = True) -> floa
         return float(value)  # type: ignore[arg-type]
     raise SchemaError(
         problems=[
-            SchemaProblem(column, "type", f"expected float, got {type_name(value)} {value!r}")
+            SchemaProblem(
+                column, "type", f"expected float, got {type_name(value)} {short_repr(value)}"
+            )
         ]
     )
 
@@ -648,6 +651,8 @@ def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.da
         return np.datetime64(value, "ns")
     raise SchemaError(
         problems=[
-            SchemaProblem(column, "type", f"expected datetime, got {type_name(value)} {value!r}")
+            SchemaProblem(
+                column, "type", f"expected datetime, got {type_name(value)} {short_repr(value)}"
+            )
         ]
     )

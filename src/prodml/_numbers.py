@@ -100,7 +100,9 @@ def record_number(value: object, column: str, row: int | None = None) -> float:
     else:
         return _raise_type(column, value, row, "")
     if math.isinf(x):
-        raise _problem(column, "range", f"infinite value {x!r}: numbers must be finite", row)
+        raise _problem(
+            column, "range", f"infinite value {short_repr(x)}: numbers must be finite", row
+        )
     return x
 
 

@@ -36,6 +36,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prodml._quote import short_repr
+
 __all__ = [
     "ConfigError",
     "ConflictError",
@@ -80,7 +82,7 @@ class SchemaProblem:
     row: int | None = None
 
     def __str__(self) -> str:
-        where = f"column {self.column!r}: " if self.column is not None else ""
+        where = f"column {short_repr(self.column)}: " if self.column is not None else ""
         at = f" (first at row {self.row})" if self.row is not None else ""
         return f"{where}{self.message}{at}"
 

@@ -64,6 +64,7 @@ from prodml._data import (
 )
 from prodml._numbers import batch_numbers
 from prodml._params import OneOf, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_spec
 
@@ -225,7 +226,7 @@ class Column(_Model):
                 raise ValueError("allowed values are not supported for datetime columns")
             wrong = [v for v in self.allowed if not _scalar_fits(v, self.dtype)]
             if wrong:
-                raise ValueError(f"allowed value {wrong[0]!r} is not a {self.dtype}")
+                raise ValueError(f"allowed value {short_repr(wrong[0])} is not a {self.dtype}")
         return self
 
 
@@ -654,7 +655,7 @@ def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
     return SchemaProblem(
         name,
         "type",
-        f"values of mixed types, e.g. {type_name(info.example)} {info.example!r}",
+        f"values of mixed types, e.g. {type_name(info.example)} {short_repr(info.example)}",
         info.row,
     )
 
@@ -794,7 +795,7 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                     name,
                     "allowed",
                     f"{int(bad.sum())} value{'s' if bad.sum() > 1 else ''} not among the allowed "
-                    f"values {list(col.allowed)!r}, e.g. {py_value(values[row])!r}",
+                    f"values {list(col.allowed)!r}, e.g. {short_repr(py_value(values[row]))}",
                     row,
                 )
             )

@@ -329,6 +329,7 @@ def break_even_volume(
     Scans a log-spaced grid for the first change of sign of ``cost(a) - cost(b)`` and
     refines it by bisection (in log volume). Costs with steps (replica counts) are fine:
     the answer is then the step. Returns ``None`` when one option is cheaper throughout.
+    ``n_grid`` (3 to 100,000) is the number of grid points, each a cost evaluation.
 
     Examples
     --------
@@ -344,7 +345,7 @@ def break_even_volume(
         {
             "low": [Interval(float, 0, None, "neither")],
             "high": [Interval(float, 0, None, "neither")],
-            "n_grid": [Interval(int, 3, None)],
+            "n_grid": [Interval(int, 3, 100_000)],
         },
     )
     if high <= low:

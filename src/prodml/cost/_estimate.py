@@ -31,6 +31,10 @@ Model: TypeAlias = Callable[[Arrays], "Arrays | tuple[Arrays, Arrays]"]
 FORMAT_VERSION = 1
 
 
+MAX_SAMPLES = 1_000_000
+"""Most Monte Carlo draws an estimate takes (a ConfigError above)."""
+
+
 class CostEstimate(CostModel):
     """A cost with its uncertainty, its parts, and the assumptions behind it.
 
@@ -191,7 +195,7 @@ def evaluate(
         "CostEstimate",
         {"n_samples": n_samples, "seed": seed},
         {
-            "n_samples": [Interval(int, 100, None)],
+            "n_samples": [Interval(int, 100, MAX_SAMPLES)],
             "seed": [Interval(int, 0, None), NONE],
         },
     )
@@ -262,7 +266,8 @@ def simulate(
     unit, currency
         Labels carried by the estimate.
     n_samples, seed
-        Monte Carlo draws (>= 100) and the seed of ``numpy.random.default_rng``.
+        Monte Carlo draws (100 to 1,000,000: each input allocates ``n_samples`` floats)
+        and the seed of ``numpy.random.default_rng``.
 
     Returns
     -------

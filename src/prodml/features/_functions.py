@@ -115,7 +115,7 @@ class Log1p(Step):
 
         def fn(v: float) -> float:
             if v <= -1.0:
-                raise value_error(column, f"Log1p needs values > -1; got {v!r}")
+                raise value_error(column, f"Log1p needs values > -1; got {short_repr(v)}")
             return float(log1p(v))
 
         return fn
@@ -139,11 +139,11 @@ def register_function(
         When the name is taken (unless ``overwrite``) or ``func`` is not callable.
     """
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"function name must be a non-empty str; got {name!r}")
+        raise ConfigError(f"function name must be a non-empty str; got {short_repr(name)}")
     if not callable(func):
-        raise ConfigError(f"function {name!r} is not callable")
+        raise ConfigError(f"function {short_repr(name)} is not callable")
     if name in _FUNCTIONS and _FUNCTIONS[name] is not func and not overwrite:
-        raise ConfigError(f"function {name!r} is already registered; pass overwrite=True")
+        raise ConfigError(f"function {short_repr(name)} is already registered; pass overwrite=True")
     _FUNCTIONS[name] = func
 
 
@@ -160,7 +160,7 @@ def get_function(name: str) -> Callable[[Floats], Floats]:
     except (KeyError, TypeError):  # TypeError: an unhashable name
         raise ConfigError(
             f"no function is registered as {short_repr(name)}; call "
-            f"prodml.features.steps.register_function({name!r}, func) first",
+            f"prodml.features.steps.register_function({short_repr(name)}, func) first",
             parameter="func",
         ) from None
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from prodml._data import type_name
 from prodml._numbers import record_bool, record_number
+from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, Floats, null_error
 from prodml.features._dates import record_time
@@ -43,7 +44,9 @@ def record_text(value: object, column: str) -> str | None:
         return None
     raise SchemaError(
         problems=[
-            SchemaProblem(column, "type", f"expected string, got {type_name(value)} {value!r}")
+            SchemaProblem(
+                column, "type", f"expected string, got {type_name(value)} {short_repr(value)}"
+            )
         ]
     )
 

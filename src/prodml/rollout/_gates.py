@@ -276,7 +276,7 @@ class MetricStore:
         sizes = {a.size for a in arrays.values()}
         if len(sizes) > 1:
             raise PolicyError(
-                f"observe_many: metrics of variant {variant!r} have different lengths "
+                f"observe_many: metrics of variant {short_repr(variant)} have different lengths "
                 f"{sorted(sizes)}.",
                 variant=variant,
             )
@@ -306,7 +306,7 @@ class MetricStore:
         bucket = self._bucket(variant)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise PolicyError(
-                f"observe_summary: count of variant {variant!r} must be an int >= 0. "
+                f"observe_summary: count of variant {short_repr(variant)} must be an int >= 0. "
                 f"Got {count!r}.",
                 variant=variant,
             )
