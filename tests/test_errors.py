@@ -6,6 +6,7 @@ import pytest
 
 from prodml import errors
 from prodml.errors import (
+    AuthorizationError,
     ConfigError,
     ConflictError,
     DriftError,
@@ -31,7 +32,8 @@ TREE = {
     ConflictError: (RegistryError,),
     IntegrityError: (RegistryError,),
     StorageError: (RegistryError,),
-    DriftError: (ProdMLError,),
+    AuthorizationError: (RegistryError, PermissionError),
+    DriftError: (ProdMLError, ValueError),
     PolicyError: (ProdMLError, ValueError),
     StateError: (ProdMLError, ValueError),
     MissingExtraError: (ProdMLError, ImportError),

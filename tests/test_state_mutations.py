@@ -377,6 +377,35 @@ def _drift_summary() -> Any:
     return DriftSummary(at=3.0, n_rows=10, columns={"x": col})
 
 
+def _explainer() -> Any:
+    from sklearn.linear_model import LinearRegression
+
+    from prodml.explain import Explainer
+    from prodml.features import FeaturePipeline, steps
+
+    df = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "plan": ["a", "b", "a", "b"]})
+    pipe = FeaturePipeline([steps.StandardScale(["age"]), steps.OneHot(["plan"])]).fit(df)
+    model = LinearRegression().fit(pipe.transform(df), [1.0, 3.0, 2.0, 4.0])
+    return Explainer(pipe, model, background=df).fit()
+
+
+def _explainer_use(ex: Any) -> None:
+    ex.explain_record({"age": 50.0, "plan": "b"})
+
+
+def _retrain_state() -> Any:
+    from prodml.retrain import RetrainState
+
+    return RetrainState(model="churn", alias="production")
+
+
+def _trust_policy() -> Any:
+    pytest.importorskip("cryptography", reason="TrustPolicy keys need the 'sign' extra")
+    from prodml.registry.signing import Ed25519Signer, TrustPolicy
+
+    return TrustPolicy([Ed25519Signer.generate().verifier()])
+
+
 def _noop(obj: Any) -> None:
     obj.to_dict()
 
@@ -410,6 +439,9 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
     "CostEstimate": (_cost, _cost_use, None),
     "Schema": (_schema, _schema_use, None),
     "Entity": (_entity, _noop, None),
+    "Explainer": (_explainer, _explainer_use, None),
+    "RetrainState": (_retrain_state, _noop, None),
+    "TrustPolicy": (_trust_policy, _noop, None),
     "Source": (_source, _noop, None),
     "FeatureView": (_view, _noop, None),
 }

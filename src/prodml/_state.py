@@ -31,7 +31,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-import pydantic
 
 from prodml.errors import ConfigError, ProdMLError, StateError
 
@@ -355,6 +354,8 @@ def loading(owner: str, error: type[ProdMLError] = ConfigError) -> Iterator[None
     pydantic ``ValidationError`` names its first field path; any other raw exception
     becomes a StateError saying the state is malformed. ProdMLErrors pass through.
     """
+    import pydantic  # noqa: PLC0415 - only pydantic models load through here
+
     try:
         yield
     except ProdMLError:

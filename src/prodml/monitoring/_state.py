@@ -113,6 +113,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "concept_window_s": mon.concept_window_s,
         "drift_detector": _detector_settings(mon._drift_fitted),
         "group_by": None if mon._groups is None else mon._groups.config(),
+        "attribution_window": mon.attribution_window,
     }
     rows = mon._drift_rows
     state = {
@@ -130,6 +131,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "next_eval": _nan_none(mon._next_eval),
         "last_eval": mon._last_eval,
         "groups": None if mon._groups is None else mon._groups.to_dict(),
+        "attributions": None if mon._attributions is None else mon._attributions.to_dict(),
     }
     return {
         "format_version": FORMAT_VERSION,
@@ -152,6 +154,7 @@ def load(
     reference: object,
     drift_detector: Any,
     concept_detector: Any,
+    attribution_reference: object = None,
 ) -> ModelMonitor:
     """Rebuild a monitor from :func:`dump` output, validating it.
 
@@ -170,7 +173,12 @@ def load(
     config, state = root["config"], root["state"]
     config.dict(keys=_CONFIG_KEYS)
     state.dict()
-    runtime = {"sinks": list(sinks), "clock": clock, "reference": reference}
+    runtime = {
+        "sinks": list(sinks),
+        "clock": clock,
+        "reference": reference,
+        "attribution_reference": attribution_reference,
+    }
     return _load(
         cls, config, state, runtime=runtime, drift_detector=drift_detector,
         concept_detector=concept_detector,
@@ -181,6 +189,7 @@ _CONFIG_KEYS = (
     "model", "task", "window", "rules", "threshold", "max_pending", "pending_ttl_s",
     "latency_buckets", "throughput_buckets", "stats_window_s", "stats_interval_s",
     "evaluate_every_s", "drift_window", "concept_window_s", "drift_detector", "group_by",
+    "attribution_window",
 )  # fmt: skip
 _RAW = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
 
@@ -212,7 +221,8 @@ def _load(
     )
     kwargs = dict(config.dict())
     saved_drift = kwargs.pop("drift_detector", None)
-    if runtime["reference"] is not None and drift_detector is None:
+    drift_on = runtime["reference"] is not None or runtime["attribution_reference"] is not None
+    if drift_on and drift_detector is None:
         drift_detector = _part(
             config["drift_detector"], lambda: _detector_from_settings(saved_drift)
         )
@@ -272,6 +282,9 @@ def _load(
     groups = state.get("groups")
     if mon._groups is not None and groups is not None:
         _part(groups, lambda: mon._groups.load(groups.dict()))  # type: ignore[union-attr]
+    attributions = state.get("attributions")
+    if mon._attributions is not None and attributions is not None:
+        _part(attributions, lambda: mon._attributions.load(attributions.dict()))  # type: ignore[union-attr]
     return mon
 
 
