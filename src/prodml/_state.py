@@ -249,20 +249,9 @@ class Field:
         finite: builtins.bool = True,
     ) -> builtins.float:
         """The value as a float (ints accepted, bools not) within the bounds given."""
-        v = self.value
-        words = _float_words(lo, hi, lo_open, hi_open, finite)
-        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-            raise self.fail(words)
-        try:
-            x = float(v)
-        except OverflowError:
-            raise self.fail(words) from None
-        if math.isnan(x) or (finite and math.isinf(x)):
-            raise self.fail(words)
-        if lo is not None and (x < lo or (lo_open and x == lo)):
-            raise self.fail(words)
-        if hi is not None and (x > hi or (hi_open and x == hi)):
-            raise self.fail(words)
+        x = _as_float(self.value, lo, hi, lo_open, hi_open, finite)
+        if x is None:
+            raise self.fail(_float_words(lo, hi, lo_open, hi_open, finite))
         return x
 
     def optional_float(self, **bounds: Any) -> builtins.float | None:
@@ -301,10 +290,29 @@ class Field:
         max_len: builtins.int | None = None,
         **bounds: Any,
     ) -> builtins.list[builtins.float]:
-        """A list of floats, each within ``bounds`` (see :meth:`float`)."""
-        return [
-            f.float(**bounds) for f in self.each(length=length, min_len=min_len, max_len=max_len)
-        ]
+        """A list of floats, each within ``bounds`` (see :meth:`float`).
+
+        Checked in one pass over the raw values; a Field is built only for the item at
+        fault, to name its path.
+        """
+        items = self.list(length=length, min_len=min_len, max_len=max_len)
+        lo, hi = bounds.get("lo"), bounds.get("hi")
+        lo_open, hi_open = bounds.get("lo_open", False), bounds.get("hi_open", False)
+        finite = bounds.get("finite", True)
+        if len(items) > 16 and all(type(v) is builtins.float for v in items):
+            arr = np.array(items, dtype=np.float64)  # vectorised check of a long list
+            ok = bool(np.isfinite(arr).all()) if finite else not bool(np.isnan(arr).any())
+            if ok and lo is not None:
+                ok = bool((arr > lo).all() if lo_open else (arr >= lo).all())
+            if ok and hi is not None:
+                ok = bool((arr < hi).all() if hi_open else (arr <= hi).all())
+            if ok:
+                return items
+        out = [_as_float(v, lo, hi, lo_open, hi_open, finite) for v in items]
+        if None in out:
+            i = out.index(None)
+            self._child(items[i], i).float(**bounds)  # raises, naming the item
+        return out  # type: ignore[return-value]
 
     def ints(
         self,
@@ -315,7 +323,14 @@ class Field:
         **bounds: Any,
     ) -> builtins.list[builtins.int]:
         """A list of ints, each within ``bounds`` (see :meth:`int`)."""
-        return [f.int(**bounds) for f in self.each(length=length, min_len=min_len, max_len=max_len)]
+        items = self.list(length=length, min_len=min_len, max_len=max_len)
+        lo, hi = bounds.get("lo"), bounds.get("hi")
+        if all(
+            type(v) is builtins.int and (lo is None or v >= lo) and (hi is None or v <= hi)
+            for v in items
+        ):
+            return items
+        return [self._child(v, i).int(**bounds) for i, v in enumerate(items)]
 
     def within(self, err: StateError) -> StateError:
         """``err`` from loading a nested object, re-pathed under this field.
@@ -375,6 +390,33 @@ def loading(owner: str, error: type[ProdMLError] = ConfigError) -> Iterator[None
             owner=owner,
             base=error,
         ) from None
+
+
+def _as_float(  # noqa: PLR0917 - private, on the per-item path: positional is cheaper
+    v: object,
+    lo: float | None,
+    hi: float | None,
+    lo_open: bool,
+    hi_open: bool,
+    finite: bool,
+) -> float | None:
+    """``v`` as a float within the bounds, or None when it is not one."""
+    if type(v) is float:
+        x = v
+    elif isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        return None
+    else:
+        try:
+            x = float(v)
+        except OverflowError:
+            return None
+    if math.isnan(x) or (finite and math.isinf(x)):
+        return None
+    if lo is not None and (x < lo or (lo_open and x == lo)):
+        return None
+    if hi is not None and (x > hi or (hi_open and x == hi)):
+        return None
+    return x
 
 
 def _range_words(lo: float | None, hi: float | None) -> str:

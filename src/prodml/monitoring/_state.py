@@ -246,14 +246,7 @@ def _load(
     except _RAW as err:
         raise config.fail(f"valid settings ({type(err).__name__})") from None
     _check_window(mon, state["window"])
-    pending: OrderedDict[object, tuple[float, object]] = OrderedDict()
-    for item in state["pending"].each(max_len=mon.max_pending):
-        pid_f, t_f, out_f = item.each(length=3)
-        pid = pid_f.value
-        pid_f.check(isinstance(pid, str | int) and not isinstance(pid, bool), "a str or int id")
-        pid_f.check(pid not in pending, "an id not listed before")
-        pending[pid] = (t_f.float(), _output(mon, out_f))
-    mon._pending = pending
+    mon._pending = _pending(mon, state["pending"])
     _part(state["stats"], lambda: mon._stats.load(state["stats"].dict(), "state.stats"))
     for name, value in state["counters"].items(max_len=1000):
         value.check(name in mon._counters, "absent (not a monitor counter)")
@@ -288,6 +281,38 @@ def _load(
     return mon
 
 
+def _pending(mon: ModelMonitor, field: Field) -> OrderedDict[object, tuple[float, object]]:
+    """Saved pending predictions: plain checks per item, a Field only for the one at fault."""
+    pending: OrderedDict[object, tuple[float, object]] = OrderedDict()
+    numeric, low, high = mon._numeric_output, mon._out_low, mon._out_high
+    for i, item in enumerate(field.list(max_len=mon.max_pending)):
+        ok = type(item) is list and len(item) == 3
+        if ok:
+            pid, t, out = item
+            ok = (
+                (type(pid) is str or type(pid) is int)
+                and pid not in pending
+                and type(t) is float
+                and math.isfinite(t)
+                and (
+                    (type(out) is float and low <= out <= high)
+                    if numeric
+                    else (
+                        type(out) in (str, int, bool) or (type(out) is float and math.isfinite(out))
+                    )
+                )
+            )
+        if ok:
+            pending[pid] = (t, out)
+            continue
+        pid_f, t_f, out_f = field[i].each(length=3)  # slow path: name what is wrong
+        pid = pid_f.value
+        pid_f.check(isinstance(pid, str | int) and not isinstance(pid, bool), "a str or int id")
+        pid_f.check(pid not in pending, "an id not listed before")
+        pending[pid] = (t_f.float(), _output(mon, out_f))
+    return pending
+
+
 def _optional_dict(field: Field) -> Mapping[str, Any] | None:
     return None if field.value is None else field.dict()
 
@@ -313,10 +338,30 @@ def _check_window(mon: ModelMonitor, field: Field) -> None:
     """The window's times, labels and outputs are what the monitor itself stores."""
     times = field["times"].floats()
     field["times"].check(all(a <= b for a, b in itertools.pairwise(times)), "non-decreasing")
-    for label in field["labels"].each():
-        _label(mon, label)
-    for out in field["outputs"].each():
-        _output(mon, out)
+    labels = field["labels"].list()
+    for i, bad in enumerate(_bad_labels(mon.task, labels)):
+        if bad:
+            _label(mon, field["labels"][i])
+    if mon._numeric_output:
+        field["outputs"].floats(lo=mon._out_low, hi=mon._out_high)
+    else:
+        for out in field["outputs"].each():
+            _output(mon, out)
+
+
+def _bad_labels(task: str, labels: list[Any]) -> list[bool]:
+    """For each label, whether the task refuses it (plain Python, one pass)."""
+    if task == "binary":
+        return [not (type(y) is int and y in (0, 1)) for y in labels]
+    return [not _is_label(task, y) for y in labels]
+
+
+def _is_label(task: str, label: object) -> bool:
+    try:
+        _values.check_label(task, label)
+    except SchemaError:
+        return False
+    return True
 
 
 def _row(field: Field) -> dict[str, Any]:
