@@ -60,25 +60,98 @@ class Tree:
     def to_dict(self) -> dict[str, list[Any]]:
         return {name: getattr(self, name).tolist() for name in self.__slots__}
 
-    def leaves(self) -> list[tuple[float, float, dict[int, list[float]]]]:
-        """Each leaf: (value, cover fraction, {feature: [lo, hi, zero fraction]})."""
-        out: list[tuple[float, float, dict[int, list[float]]]] = []
-        root = float(self.cover[0])
-        stack: list[tuple[int, dict[int, list[float]]]] = [(0, {})]
-        while stack:
-            node, path = stack.pop()
-            left = int(self.left[node])
-            if left < 0:
-                out.append((float(self.value[node]), float(self.cover[node]) / root, path))
-                continue
-            f, thr = int(self.feature[node]), float(self.threshold[node])
-            cover = float(self.cover[node])
-            for child, is_left in ((int(self.right[node]), False), (left, True)):
-                lo, hi, z = path.get(f, [-math.inf, math.inf, 1.0])
-                lo, hi = (lo, min(hi, thr)) if is_left else (max(lo, thr), hi)
-                ratio = float(self.cover[child]) / cover if cover > 0 else 0.0
-                stack.append((child, {**path, f: [lo, hi, z * ratio]}))
-        return out
+
+def _distinct(feat: Ints, lo: Floats, hi: Floats, z: Floats, big: int) -> tuple[Any, ...]:
+    """Merge each row's slots on the same feature: intersect intervals, multiply ratios.
+
+    Distinct features come first, in feature order, then padding (feature ``big``).
+    """
+    rows = np.arange(feat.shape[0])[:, None]
+    order = np.argsort(feat, axis=1, kind="stable")
+    feat, lo, hi, z = feat[rows, order], lo[rows, order], hi[rows, order], z[rows, order]
+    dead = np.zeros(feat.shape, dtype=bool)
+    for k in range(1, feat.shape[1]):  # merge splits on the same feature into one slot
+        same = (feat[:, k] == feat[:, k - 1]) & (feat[:, k] != big)
+        lo[:, k] = np.where(same, np.maximum(lo[:, k], lo[:, k - 1]), lo[:, k])
+        hi[:, k] = np.where(same, np.minimum(hi[:, k], hi[:, k - 1]), hi[:, k])
+        z[:, k] = np.where(same, z[:, k] * z[:, k - 1], z[:, k])
+        dead[:, k - 1] = same
+    feat = np.where(dead, big, feat)
+    order = np.argsort(feat, axis=1, kind="stable")
+    feat, lo, hi, z = feat[rows, order], lo[rows, order], hi[rows, order], z[rows, order]
+    return feat, lo, hi, z
+
+
+def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
+    """Every leaf of every tree with its path's distinct features, vectorised.
+
+    Returns ``feat``, ``lo``, ``hi``, ``z`` (``(leaves, depth)``: per distinct feature on
+    the path, the interval ``lo < x <= hi`` of the leaf's side of every split on it and
+    the product of those splits' cover ratios; padded with ``o = z = 1`` slots),
+    ``length`` (distinct features per leaf), ``value`` and ``frac`` (cover / root cover).
+    """
+    sizes = [len(t.left) for t in trees]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    shift = np.repeat(starts, sizes)
+    left = np.concatenate([t.left for t in trees])
+    right = np.concatenate([t.right for t in trees])
+    inner = left >= 0
+    left, right = np.where(inner, left + shift, -1), np.where(inner, right + shift, -1)
+    feature = np.concatenate([t.feature for t in trees])
+    threshold = np.concatenate([t.threshold for t in trees])
+    cover = np.concatenate([t.cover for t in trees])
+    nodes = np.arange(len(left))
+    parent = np.full(len(left), -1, dtype=np.int64)
+    parent[left[inner]] = nodes[inner]
+    parent[right[inner]] = nodes[inner]
+    is_left = np.zeros(len(left), dtype=bool)
+    is_left[left[inner]] = True
+    leaves = nodes[~inner]
+    root = starts[np.searchsorted(starts, leaves, side="right") - 1]
+    big = np.iinfo(np.int64).max
+    cols: list[tuple[Any, Any, Any, Any]] = []
+    cur = leaves
+    while True:
+        up = parent[cur]
+        ok = up >= 0
+        if not ok.any():
+            break
+        p = np.where(ok, up, 0)
+        thr = threshold[p]
+        side_left = is_left[cur]
+        ratio = np.divide(cover[cur], cover[p], out=np.zeros(len(cur)), where=cover[p] > 0)
+        cols.append(
+            (
+                np.where(ok, feature[p], big),
+                np.where(ok & ~side_left, thr, -np.inf),
+                np.where(ok & side_left, thr, np.inf),
+                np.where(ok, ratio, 1.0),
+            )
+        )
+        cur = np.where(ok, up, cur)
+    n = len(leaves)
+    if cols:
+        feat = np.column_stack([c[0] for c in cols])
+        lo = np.column_stack([c[1] for c in cols])
+        hi = np.column_stack([c[2] for c in cols])
+        z = np.column_stack([c[3] for c in cols])
+    else:
+        feat, lo, hi, z = (np.full((n, 1), big), np.full((n, 1), -np.inf),
+                           np.full((n, 1), np.inf), np.ones((n, 1)))  # fmt: skip
+    feat, lo, hi, z = _distinct(feat, lo, hi, z, big)
+    pad = feat == big
+    length = (~pad).sum(axis=1).astype(np.int64)
+    d = max(int(length.max()) if n else 1, 1)
+    value = np.concatenate([t.value for t in trees])[leaves]
+    return {
+        "feat": np.ascontiguousarray(np.where(pad, 0, feat)[:, :d]),
+        "lo": np.ascontiguousarray(np.where(pad, -np.inf, lo)[:, :d]),
+        "hi": np.ascontiguousarray(np.where(pad, np.inf, hi)[:, :d]),
+        "z": np.ascontiguousarray(np.where(pad, 1.0, z)[:, :d]),
+        "length": length,
+        "value": value,
+        "frac": cover[leaves] / cover[root],
+    }
 
 
 def _nan_error(X: Floats, row: int) -> SchemaError:  # noqa: N803
@@ -143,23 +216,17 @@ class TreeKernel:
         self.scale = scale
         self.float32 = float32
         self.jit = True  # use the compiled kernels when numba is installed
-        leaves = [leaf for t in trees for leaf in t.leaves()]
-        d = max([len(p) for _, _, p in leaves] + [1])
-        n_leaves = len(leaves)
-        feat = np.zeros((n_leaves, d), dtype=np.int64)
-        lo = np.full((n_leaves, d), -np.inf)
-        hi = np.full((n_leaves, d), np.inf)
-        z = np.ones((n_leaves, d))
+        paths = leaf_paths(trees)
+        feat, lo, hi, z = paths["feat"], paths["lo"], paths["hi"], paths["z"]
+        n_leaves, d = feat.shape
         base = init
-        for i, (value, frac, path) in enumerate(leaves):
-            base = base + value * frac
-            for s, (f, (low, high, zf)) in enumerate(sorted(path.items())):
-                feat[i, s], lo[i, s], hi[i, s], z[i, s] = f, low, high, zf
+        for v, f in zip(paths["value"].tolist(), paths["frac"].tolist(), strict=True):
+            base = base + v * f
         self.base = base
         self.depth = d
         self.feat, self.lo, self.hi, self.z = feat, lo, hi, z
-        self.leaf_value = np.array([v for v, _, _ in leaves])
-        self.length = np.array([len(p) for _, _, p in leaves], dtype=np.int64)
+        self.leaf_value = paths["value"]
+        self.length = paths["length"]
         self.n_leaves = n_leaves
         self.table: Floats | None = None
         if n_leaves * (2**d) * d <= _TABLE_BUDGET:
