@@ -436,12 +436,158 @@ _SKLEARN = {
     "HistGradientBoostingClassifier": _hist_gradient_boosting,
     "HistGradientBoostingRegressor": _hist_gradient_boosting,
 }
-SUPPORTED_TREES = tuple(_SKLEARN)
+
+
+def _nested_tree(
+    root: dict[str, Any], children: Any, split: Any, leaf_value: Any, cover: Any
+) -> Tree:
+    """Flatten a nested tree dump into forward-indexed node arrays (preorder)."""
+    left: list[int] = []
+    right: list[int] = []
+    feat: list[int] = []
+    thr: list[float] = []
+    cov: list[float] = []
+    val: list[float] = []
+    stack: list[tuple[dict[str, Any], int, bool]] = [(root, -1, False)]
+    while stack:
+        node, parent, is_left = stack.pop()
+        i = len(left)
+        if parent >= 0:
+            (left if is_left else right)[parent] = i
+        left.append(-1)
+        right.append(-1)
+        cov.append(float(cover(node)))
+        kids = children(node)
+        if kids is None:
+            feat.append(0)
+            thr.append(0.0)
+            val.append(float(leaf_value(node)))
+            continue
+        f, t = split(node)
+        feat.append(f)
+        thr.append(t)
+        val.append(0.0)
+        stack.append((kids[1], i, False))
+        stack.append((kids[0], i, True))
+    return Tree(
+        np.array(left, dtype=np.int64),
+        np.array(right, dtype=np.int64),
+        np.array(feat, dtype=np.int64),
+        np.array(thr),
+        np.array(cov),
+        np.array(val),
+    )
+
+
+def _offset(trees: list[Tree], margin: float, float32: bool, n_features: int) -> float:
+    """The constant the library adds to the trees' sum, from its margin on a zero row."""
+    x = np.zeros(n_features)
+    if float32:
+        x = x.astype(np.float32).astype(np.float64)
+    total = 0.0
+    for t in trees:
+        node = 0
+        while t.left[node] >= 0:
+            node = int(t.left[node] if x[t.feature[node]] <= t.threshold[node] else t.right[node])
+        total += float(t.value[node])
+    return margin - total
+
+
+def _f32(key: str) -> Any:
+    """Read a float32 the dump printed in decimal back to its exact float32 value."""
+    return lambda node: float(np.float32(node[key]))
+
+
+def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
+    import json  # noqa: PLC0415
+
+    import xgboost  # noqa: PLC0415 - the model is an xgboost one: it is installed
+
+    booster = model.get_booster()
+    n_features = int(booster.num_features())
+    names = booster.feature_names
+    margin = np.asarray(
+        booster.predict(xgboost.DMatrix(np.zeros((1, n_features)), feature_names=names),
+                        output_margin=True),
+        dtype=np.float64,
+    ).reshape(-1)  # fmt: skip
+    n_out = margin.size
+    k = _class_column(n_out, class_index, -1) if n_out > 1 else 0
+    index = {n: i for i, n in enumerate(names)} if names else None
+
+    def children(node: dict[str, Any]) -> Any:
+        if "leaf" in node:
+            return None
+        by_id = {c["nodeid"]: c for c in node["children"]}
+        return by_id[node["yes"]], by_id[node["no"]]
+
+    def split(node: dict[str, Any]) -> tuple[int, float]:
+        name = node["split"]
+        f = index[name] if index is not None else int(str(name).lstrip("f"))
+        # XGBoost goes left when float32(x) < threshold: <= the float32 just below it.
+        below = np.nextafter(np.float32(node["split_condition"]), np.float32(-np.inf))
+        return f, float(below)
+
+    dumps = booster.get_dump(dump_format="json", with_stats=True)
+    trees = [
+        _nested_tree(json.loads(d), children, split, _f32("leaf"), _f32("cover"))
+        for i, d in enumerate(dumps)
+        if i % n_out == k
+    ]
+    init = _offset(trees, float(margin[k]), True, n_features)
+    scale = "margin" if hasattr(model, "classes_") else "raw"
+    return TreeKernel(trees, init, n_features, scale, True)
+
+
+def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
+    booster = model.booster_
+    dump = booster.dump_model()
+    n_features = int(booster.num_feature())
+    n_out = int(dump.get("num_tree_per_iteration", 1))
+    k = _class_column(n_out, class_index, -1) if n_out > 1 else 0
+
+    def children(node: dict[str, Any]) -> Any:
+        if "leaf_value" in node:
+            return None
+        if node.get("decision_type") != "<=" or node.get("missing_type") == "Zero":
+            raise ConfigError(
+                "LightGBM categorical splits and zero-as-missing are not supported by the "
+                "tree explainer; one-hot encode in the pipeline instead",
+                parameter="model",
+            )
+        return node["left_child"], node["right_child"]
+
+    def split(node: dict[str, Any]) -> tuple[int, float]:
+        return int(node["split_feature"]), float(node["threshold"])
+
+    def count(node: dict[str, Any]) -> float:
+        return float(node["leaf_count"] if "leaf_value" in node else node["internal_count"])
+
+    trees = [
+        _nested_tree(t["tree_structure"], children, split, lambda n: n["leaf_value"], count)
+        for i, t in enumerate(dump["tree_info"])
+        if i % n_out == k
+    ]
+    margin = np.asarray(booster.predict(np.zeros((1, n_features)), raw_score=True)).reshape(-1)
+    init = _offset(trees, float(margin[k]), False, n_features)
+    scale = "margin" if hasattr(model, "classes_") else "raw"
+    return TreeKernel(trees, init, n_features, scale, False)
+
+
+_OTHERS = {
+    ("xgboost", "XGBClassifier"): _xgboost,
+    ("xgboost", "XGBRegressor"): _xgboost,
+    ("lightgbm", "LGBMClassifier"): _lightgbm,
+    ("lightgbm", "LGBMRegressor"): _lightgbm,
+}
+SUPPORTED_TREES = (*_SKLEARN, *(name for _, name in _OTHERS))
 
 
 def trees_from_model(model: Any, class_index: int | None) -> TreeKernel | None:
-    """A TreeKernel for a fitted scikit-learn tree model, or None if it is not one."""
-    name = type(model).__name__
-    if not type(model).__module__.startswith("sklearn.") or name not in _SKLEARN:
-        return None
-    return _SKLEARN[name](model, class_index)
+    """A TreeKernel for a fitted tree model (scikit-learn, XGBoost, LightGBM), or None."""
+    cls = type(model)
+    name = cls.__name__
+    if cls.__module__.startswith("sklearn.") and name in _SKLEARN:
+        return _SKLEARN[name](model, class_index)
+    other = _OTHERS.get((cls.__module__.split(".")[0], name))
+    return other(model, class_index) if other is not None else None
