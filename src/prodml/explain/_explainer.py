@@ -277,7 +277,9 @@ class Explainer:
         kernel = self._check_fitted()
         x = self.pipeline.transform_record(record)
         error = None
-        if isinstance(kernel, SamplingKernel):
+        if type(kernel) is TreeKernel:  # the hot path first
+            values, pred = kernel.attribute_one(x)
+        elif isinstance(kernel, SamplingKernel):
             values, pred, se = kernel.attribute_one(x)
             error = dict(zip(self.columns_, se, strict=True))
         else:

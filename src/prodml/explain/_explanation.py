@@ -24,7 +24,7 @@ def _fmt(v: float) -> str:
     return f"{v:+.4g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """Attributions of one prediction, per raw input column.
 

@@ -292,11 +292,28 @@ class TreeKernel:
     def attribute_one(self, x: Floats) -> tuple[list[float], float]:
         """One record: the same floats as its row of :meth:`attribute`."""
         kernels = _tree_jit.compiled() if self.jit else None
-        if kernels is None or x.shape[0] != self.n_features:
+        if kernels is None or x.shape[0] != self.n_features or self.table is None:
             phi, pred = self.attribute(x[None, :])
             return phi[0].tolist(), float(pred[0])
+        # The table kernel, inlined from _run_compiled (the serving hot path).
         row = (x.astype(np.float32).astype(np.float64) if self.float32 else x)[None, :]
-        phi, pred = self._run_compiled(kernels, row)
+        phi = np.zeros((1, self.n_groups))
+        pred = np.full(1, self.init)
+        if (
+            kernels["table"](
+                row,
+                self.feat,
+                self.lo,
+                self.hi,
+                self.table,
+                self._group,
+                self.leaf_value,
+                phi,
+                pred,
+            )
+            >= 0
+        ):
+            raise _nan_error(row, 0)
         return phi[0].tolist(), float(pred[0])
 
     def _contributions(self, X: Floats) -> Floats:  # noqa: N803
