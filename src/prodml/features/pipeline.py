@@ -163,7 +163,9 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
                     parameter="steps",
                 )
             null_at = next((i for i, s in enumerate(chain) if not s.takes_nulls), len(chain))
-            programs.append(Program(col, kind, chain, kinds[:-1], null_at))
+            programs.append(
+                Program(col, kind, chain, kinds[:-1], null_at, dtype=schema[col].dtype.value)
+            )
         return programs
 
     def _run(self, p: Program, cols: Columns, values: Any, start: int, stop: int) -> Any:
@@ -220,6 +222,7 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
             step.start_fit()
         cache: dict[str, tuple[int, Any]] = {}
         pos = {p.column: 0 for p in programs}
+        last: dict[str, int] = {}  # each column's last stateful step
         while True:
             states = open_pass(programs, pos)
             if not states:
@@ -232,7 +235,7 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
                     i, state = states[p.column]
                     start, values = cache.get(p.column, (0, None))
                     if values is None:
-                        values = read_values(cols, p.column, p.kind)
+                        values = read_values(cols, p.column, p.kind, p.dtype)
                     values = self._run(p, cols, values, start, i)
                     if single is not None:
                         cache[p.column] = (i, values)
@@ -243,8 +246,41 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
                     i, state = states[p.column]
                     p.steps[i].finalize(p.column, state, p.kinds[i])
                     pos[p.column] = i + 1
+                    last[p.column] = i
+        self._check_tails(programs, last, single, source, cache)
         self._compile(schema, programs)
         return self
+
+    def _check_tails(
+        self,
+        programs: list[Program],
+        last: dict[str, int],
+        single: Columns | None,
+        source: Any,
+        cache: dict[str, tuple[int, Any]],
+    ) -> None:
+        """Fit rejects what transform would: run the steps no fit pass reached, if needed.
+
+        A number column with no stateful step was never read (so never checked against
+        the number rule), and a step with a domain (Log1p) after the last stateful one
+        never saw the data. Their checks run here: on the cached values for one table,
+        in one more pass over chunks otherwise (only when such a column exists).
+        """
+        tails = [
+            p
+            for p in programs
+            if (p.kind == NUMBER and p.column not in last)
+            or any(s.has_domain for s in p.steps[last.get(p.column, -1) + 1 : p.n_values])
+        ]
+        if not tails:
+            return
+        chunks = [single] if single is not None else iter_columns(source)
+        for cols in chunks:
+            for p in tails:
+                start, values = cache.get(p.column, (0, None))
+                if values is None:
+                    start, values = 0, read_values(cols, p.column, p.kind, p.dtype)
+                self._run(p, cols, values, start, p.n_values)
 
     def _compile(self, schema: Schema, programs: list[Program]) -> None:
         names: list[str] = []
@@ -354,7 +390,7 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
         self._extra(cols.names)
         out = np.empty((cols.num_rows, len(self.feature_names_out_)), order="F")
         for p in self.programs_:
-            values = self._run(p, cols, read_values(cols, p.column, p.kind), 0, p.n_values)
+            values = self._run(p, cols, read_values(cols, p.column, p.kind, p.dtype), 0, p.n_values)
             enc = p.encoder
             if enc is None:
                 out[:, p.offset] = values
