@@ -66,7 +66,9 @@ EXEMPT = {
 BUILT_BY_THE_LIBRARY = {
     "prodml.drift.DriftReport",
     "prodml.fairness.FairnessReport",
+    "prodml.registry.Attestation",
     "prodml.registry.AuditEvent",
+    "prodml.registry.Encryption",
     "prodml.registry.ModelVersion",
 }
 
