@@ -13,6 +13,7 @@ against ``ValueError`` or ``KeyError`` keeps working::
     │   ├── NotFoundError     (KeyError)              no such model, version or alias
     │   ├── ConflictError                             concurrent or duplicate write
     │   ├── IntegrityError                            stored artifact does not match its hash
+    │   ├── AuthorizationError (PermissionError)     an authorizer refused an alias move
     │   └── StorageError                              the OS refused a read or write of the store
     ├── DriftError            (ValueError)            a drift test cannot be run
     ├── PolicyError           (ValueError)            bad rollout or bandit input
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from prodml._quote import short_repr
 
 __all__ = [
+    "AuthorizationError",
     "ConfigError",
     "ConflictError",
     "DriftError",
@@ -185,6 +187,28 @@ class IntegrityError(RegistryError):
         version: int | str | None = None,
     ) -> None:
         self.path = path
+        super().__init__(message, model_name=model_name, version=version)
+
+
+class AuthorizationError(RegistryError, PermissionError):
+    """The registry's authorizer refused an action (a protected alias without approval).
+
+    Also a :class:`PermissionError` (hence an ``OSError`` with ``errno`` ``None``), so
+    code that handles refusals generically keeps working. ``alias`` and ``action`` name
+    what was refused; nothing was changed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model_name: str | None = None,
+        version: int | str | None = None,
+        alias: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        self.alias = alias
+        self.action = action
         super().__init__(message, model_name=model_name, version=version)
 
 

@@ -177,6 +177,16 @@ class Step(BaseEstimator):  # type: ignore[misc]
         """Output feature names of an encoder."""
         raise NotImplementedError  # pragma: no cover - value steps do not use it
 
+    def sources_out(self, column: str) -> list[tuple[str, ...]]:
+        """For each output of this step on ``column``, the input values it is computed from.
+
+        A value step has one output, computed from ``column`` alone; an encoder has one
+        output per :meth:`names_out`, each computed from ``column`` alone. A step that
+        combined columns would list them all here (explanations group by this map).
+        """
+        n = len(self.names_out(column)) if self.terminal else 1
+        return [(column,)] * n
+
     def write_batch(self, column: str, values: Any, out: Floats, kind: str) -> None:
         """Batch transform of an encoder, into ``out`` (its block of output columns)."""
         raise NotImplementedError  # pragma: no cover - value steps do not use it

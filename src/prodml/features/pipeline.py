@@ -485,6 +485,60 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         return list(self.feature_names_out_)
 
     @property
+    def feature_sources_out(self) -> list[tuple[str, ...]]:
+        """For each output feature, the raw input columns it is computed from (in order).
+
+        Composed through each column's chain of steps: the sources an encoder (or the
+        last value step) reports are traced back through the value steps before it.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from prodml.features import FeaturePipeline, steps
+        >>> df = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
+        >>> pipe = FeaturePipeline([steps.StandardScale(["x"]), steps.OneHot(["c"])]).fit(df)
+        >>> pipe.feature_sources_out
+        [('x',), ('c',), ('c',)]
+        """
+        self._check_fitted()
+        out: list[tuple[str, ...]] = []
+        for p in self.programs_:
+            outputs = p.steps[-1].sources_out(p.column)
+            for step in reversed(p.steps[:-1]):
+                # Each earlier step produced the value named ``p.column`` from its sources.
+                (before,) = step.sources_out(p.column)
+                outputs = [
+                    tuple(
+                        dict.fromkeys(
+                            s for name in srcs for s in (before if name == p.column else (name,))
+                        )
+                    )
+                    for srcs in outputs
+                ]
+            out.extend(outputs)
+        return out
+
+    def output_groups(self) -> dict[str, list[int]]:
+        """Raw input column -> indices of the output features computed from it.
+
+        Columns in input order (first appearance in the steps); an output computed from
+        several columns is listed under each of them.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from prodml.features import FeaturePipeline, steps
+        >>> df = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
+        >>> FeaturePipeline([steps.OneHot(["c"]), steps.Impute(["x"])]).fit(df).output_groups()
+        {'c': [0, 1], 'x': [2]}
+        """
+        groups: dict[str, list[int]] = {}
+        for j, sources in enumerate(self.feature_sources_out):
+            for col in sources:
+                groups.setdefault(col, []).append(j)
+        return groups
+
+    @property
     def input_schema(self) -> Schema:
         """The :class:`~prodml.schema.Schema` of the input, inferred at fit."""
         self._check_fitted()
