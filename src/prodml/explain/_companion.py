@@ -68,6 +68,7 @@ def register_explainer(
         (by fingerprint: its lineage's ``pipeline_fingerprint``, or its ``(pipeline,
         model)`` pair).
     """
+    _check_registry(registry, model_ref)
     mv = registry.get(model_ref)
     fingerprint = explainer.fingerprint
     expected = _pipeline_fingerprint(registry, mv, trusted)
@@ -108,6 +109,7 @@ def load_explainer(
     IntegrityError
         When the loaded state's fingerprint is not the registered one.
     """
+    _check_registry(registry, model_ref)
     mv = registry.get(model_ref)
     page = registry.search(
         mv.name + SUFFIX, tags={"explains": f"{mv.name}@{mv.version}"}, include_archived=False
@@ -139,3 +141,16 @@ def load_explainer(
             version=companion.version,
         )
     return explainer
+
+
+def _check_registry(registry: object, model_ref: object) -> None:
+    if not all(callable(getattr(registry, m, None)) for m in ("get", "search", "register")):
+        raise ConfigError(
+            f"registry must be a prodml.registry.ModelRegistry; got {type(registry).__name__}",
+            parameter="registry",
+        )
+    if not isinstance(model_ref, str):
+        raise ConfigError(
+            f"model_ref must be a str such as 'churn@3'; got {type(model_ref).__name__}",
+            parameter="model_ref",
+        )

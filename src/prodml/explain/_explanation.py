@@ -11,6 +11,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from prodml._quote import short_repr
+from prodml.errors import ConfigError
+
 __all__ = ["Attributions", "Explanation", "importance_html", "importance_markdown"]
 
 _SCALES = {
@@ -174,7 +177,7 @@ def importance_markdown(importance: Mapping[str, float], top: int = 10) -> str:
     | plan | 0.42 |
     | age | 0.1 |
     """
-    items = sorted(importance.items(), key=lambda kv: -kv[1])[:top]
+    items = _importance_items(importance, top)
     lines = ["| column | mean abs. contribution |", "|---|---:|"]
     lines += [f"| {_md(c)} | {v:.4g} |" for c, v in items]
     return "\n".join(lines) + "\n"
@@ -188,7 +191,7 @@ def importance_html(importance: Mapping[str, float], top: int = 10) -> str:
     >>> importance_html({"plan": 0.5, "age": 0.25}).count("<tr>")
     3
     """
-    items = sorted(importance.items(), key=lambda kv: -kv[1])[:top]
+    items = _importance_items(importance, top)
     peak = max([v for _, v in items] + [0.0]) or 1.0
     rows = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{v:.4g}</td>"
@@ -201,3 +204,19 @@ def importance_html(importance: Mapping[str, float], top: int = 10) -> str:
         "<th>mean abs. contribution</th><th></th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+def _importance_items(importance: object, top: object) -> list[tuple[str, float]]:
+    """The ``top`` (column, importance) pairs, largest first; ConfigError on bad input."""
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise ConfigError(f"top must be an int >= 0; got {short_repr(top)}", parameter="top")
+    if not isinstance(importance, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+        for k, v in importance.items()
+    ):
+        raise ConfigError(
+            "importance must map column names to numbers (Explainer.importance output); "
+            f"got {type(importance).__name__}",
+            parameter="importance",
+        )
+    return sorted(((k, float(v)) for k, v in importance.items()), key=lambda kv: -kv[1])[:top]
