@@ -68,7 +68,9 @@ BUILT_BY_THE_LIBRARY = {
     "prodml.registry.Encryption",
     "prodml.drift.DriftReport",
     "prodml.fairness.FairnessReport",
+    "prodml.registry.Attestation",
     "prodml.registry.AuditEvent",
+    "prodml.registry.Encryption",
     "prodml.registry.ModelVersion",
 }
 
