@@ -64,8 +64,6 @@ EXEMPT = {
 # Result and entity classes that the library builds from checked data (their from_dict
 # validation is issue 15 section 1); constructing them by hand is not a user path.
 BUILT_BY_THE_LIBRARY = {
-    "prodml.registry.Attestation",
-    "prodml.registry.Encryption",
     "prodml.drift.DriftReport",
     "prodml.fairness.FairnessReport",
     "prodml.registry.Attestation",
