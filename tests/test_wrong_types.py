@@ -52,6 +52,7 @@ MODULES = [
     "prodml.registry",
     "prodml.serving",
     "prodml.store",
+    "prodml.explain",
 ]
 
 # Callables that may raise something else, each with the reason.
