@@ -107,10 +107,12 @@ def bench_load(reps: int) -> dict[str, float]:
     root = tempfile.mkdtemp(prefix="bench-sign-")
     signer = Ed25519Signer.generate()
     policy = TrustPolicy([signer.verifier()])
-    signed = ModelRegistry.local(root, signer=signer, trust=policy)
-    plain = ModelRegistry.local(root)
-    signed.register("clf", model)
-    signed.set_alias("clf", "production", 1)
+    with ModelRegistry.local(root, signer=signer) as writer:
+        writer.register("clf", model)
+        writer.set_alias("clf", "production", 1)
+    # Two readers opened alike; only the trust policy differs.
+    signed = ModelRegistry.local(root, trust=policy, read_only=True)
+    plain = ModelRegistry.local(root, read_only=True)
     for reg in (signed, plain):  # warm up
         for _ in range(20):
             reg.load("clf@production")
