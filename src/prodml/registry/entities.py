@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prodml.errors import ConfigError
 from prodml.schema import Schema
@@ -112,6 +112,16 @@ class Lineage(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "lineage"
+            raise ConfigError(
+                f"Invalid Lineage: {where}: {first['msg']}", parameter="lineage"
+            ) from err
 
     data_fingerprint: str | None = None
     pipeline_fingerprint: str | None = None
