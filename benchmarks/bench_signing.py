@@ -216,6 +216,8 @@ def bench_directory(total_mb: int, files: int, repeats: int) -> dict[str, Any]:
     model.mkdir(parents=True)
     nbytes = make_tree(model, total_mb, files)
     have_ms = (MS_VENV / "bin" / "python").exists()
+    if not have_ms:
+        print(f"  model-signing not found at {MS_VENV} (--setup-model-signing): prodml alone")
     rows = []
     try:
         for r in range(repeats):
