@@ -352,3 +352,28 @@ def test_parallel_hashing_matches_one_thread_and_names_the_changed_file(tmp_path
     with pytest.raises(IntegrityError) as info:
         reg.verify("big@1")
     assert info.value.path == victims[0]  # the first changed file in manifest order
+
+
+def test_sqlite_and_local_files_rehash_and_swap(tmp_path: Path) -> None:
+    """SQLite + local disk: a file swapped and re-hashed into its row is refused."""
+    import hashlib
+
+    from prodml.registry.backends import _sqlschema as sq
+
+    signer = Ed25519Signer.generate()
+    reg = ModelRegistry.local(tmp_path, signer=signer, trust=TrustPolicy([signer.verifier()]))
+    mv = reg.register("m", _schema("x"), metrics={"auc": 0.8})
+    rel = next(iter(mv.files))
+    target = Path(reg.artifacts.root, mv.artifact_key, rel)  # type: ignore[attr-defined]
+    evil = target.read_bytes().replace(b"float", b"int")
+    target.write_bytes(evil)
+    with pytest.raises(IntegrityError) as info:
+        reg.load("m@1")
+    assert info.value.path == rel  # the hash alone catches the swap
+    forged = mv.model_copy(update={"files": {rel: hashlib.sha256(evil).hexdigest()}})
+    with reg.metadata._engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sq.versions.update().values(payload=forged.model_dump_json()))
+    assert ModelRegistry.local(tmp_path).load("m@1") != _schema("x")  # no policy: fooled
+    with pytest.raises(IntegrityError, match="changed: files") as info:
+        reg.load("m@1")
+    assert (info.value.model_name, info.value.version) == ("m", 1)
