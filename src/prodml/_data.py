@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import numbers
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -235,14 +236,15 @@ class Columns:
                     )
                 ]
             )
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
+        pos = {n: i for i, n in enumerate(names)}
+        if len(pos) != len(names):  # one pass: a repeated name collapses in the dict
+            dupes = sorted(n for n, c in Counter(names).items() if c > 1)
             raise SchemaError(
                 problems=[SchemaProblem(d, "input", "column name appears twice") for d in dupes]
             )
         self.source = source
         self._names: tuple[str, ...] = tuple(names)
-        self._pos = {n: i for i, n in enumerate(names)}
+        self._pos = pos
         self.num_rows: int = len(source) if isinstance(source, pd.DataFrame) else source.num_rows
 
     @property

@@ -233,7 +233,8 @@ class DriftDetector:
         cur_rows = sample.rows if sample else None
         if ref_rows is None or cur_rows is None:  # pragma: no cover - fit/detect sample rows
             raise DriftError("no rows were sampled for the classifier check")
-        kinds = {n: k for n, k in self.reference_.kinds.items() if n in self.columns_}
+        wanted = set(self.columns_)
+        kinds = {n: k for n, k in self.reference_.kinds.items() if n in wanted}
         for n, k in cur.kinds.items():
             if kinds.get(n) == "null":
                 kinds[n] = k
@@ -262,9 +263,11 @@ class DriftDetector:
         params = {"max_exact": self.max_exact, "relative_accuracy": self.relative_accuracy}
         cur = Profile(**params)  # type: ignore[arg-type]
         cur.n_rows, cur._started = cols.num_rows, True
+        cur.columns = dict.fromkeys(self.columns_)
         for name in self.columns_:
-            one = Profile(**params, columns=[name]).update(cols.source)  # type: ignore[arg-type]
-            cur.adopt(one, name)
+            # One column of the same view: no per-column table view (that made detect
+            # quadratic, then cubic, in the number of columns).
+            cur._update_column(cols, name)
             comparisons[name] = self._compare(self.reference_, cur, name)
             state = cur.columns[name]
             if isinstance(state, NumericColumn):
@@ -294,10 +297,11 @@ class DriftDetector:
             zip(tested, stats.adjust_pvalues(np.asarray(raw), self.correction), strict=True)
         )
         results = []
+        ref_kinds, cur_kinds = ref.kinds, cur.kinds  # each a dict built per call: once
         for name, comp in comparisons.items():
             common: dict[str, Any] = {
                 "column": name,
-                "kind": ref.kinds[name] if ref.kinds[name] != "null" else cur.kinds[name],
+                "kind": ref_kinds[name] if ref_kinds[name] != "null" else cur_kinds[name],
                 "n_reference": _count(ref, name),
                 "n_current": _count(cur, name),
                 "null_fraction_reference": ref.n_null(name) / ref.n_rows,
@@ -348,7 +352,8 @@ def _count(prof: Profile, name: str) -> int:
 
 
 def _require_columns(have: list[str], want: Sequence[str], what: str) -> None:
-    missing = [n for n in want if n not in have]
+    known = set(have)
+    missing = [n for n in want if n not in known]
     if missing:
         raise SchemaError(
             problems=[
@@ -360,8 +365,9 @@ def _require_columns(have: list[str], want: Sequence[str], what: str) -> None:
 
 def _check_kinds(ref: Profile, cur_kinds: dict[str, str], names: Sequence[str]) -> None:
     problems = []
+    ref_kinds = ref.kinds
     for name in names:
-        rk, ck = ref.kinds[name], cur_kinds[name]
+        rk, ck = ref_kinds[name], cur_kinds[name]
         if "null" not in (rk, ck) and rk != ck:
             problems.append(
                 SchemaProblem(

@@ -180,31 +180,36 @@ class Profile:
         # Selected columns are read in place (no copy of the table).
         names = list(cols.names) if self.select is None else self.select
         if self.select is not None:
-            _check_same_columns(self.select, [n for n in cols.names if n in self.select], "data")
+            wanted = set(self.select)
+            _check_same_columns(self.select, [n for n in cols.names if n in wanted], "data")
         if not self._started:
             self.columns = dict.fromkeys(names)
             self._started = True
         _check_same_columns(list(self.columns), [n for n in names if n in cols])
         for name in self.columns:
-            info = cols.kind(name)
-            if info.kind not in _KINDS:
-                raise SchemaError(
-                    problems=[
-                        type_problem(name, "a number, datetime or category", cols.raw(name), info)
-                    ]
-                )
-            kind = _KINDS[info.kind]
-            state = self._state_for(name, kind, cols.num_rows)
-            if state is None:
-                continue
-            if isinstance(state, NumericColumn):
-                values, n_null = _numeric_values(cols, name, kind)
-                state.add(values, self.max_exact, self.log_gamma)
-            else:
-                counts, n_null = _category_counts(cols, name)
-                state.add(counts)
-            state.n_null += n_null
+            self._update_column(cols, name)
         self.n_rows += cols.num_rows
+
+    def _update_column(self, cols: Columns, name: str) -> None:
+        """Add one column of ``cols`` (its name already checked) to its state."""
+        info = cols.kind(name)
+        if info.kind not in _KINDS:
+            raise SchemaError(
+                problems=[
+                    type_problem(name, "a number, datetime or category", cols.raw(name), info)
+                ]
+            )
+        kind = _KINDS[info.kind]
+        state = self._state_for(name, kind, cols.num_rows)
+        if state is None:
+            return
+        if isinstance(state, NumericColumn):
+            values, n_null = _numeric_values(cols, name, kind)
+            state.add(values, self.max_exact, self.log_gamma)
+        else:
+            counts, n_null = _category_counts(cols, name)
+            state.add(counts)
+        state.n_null += n_null
 
     def _state_for(self, name: str, kind: str, n_null: int) -> ColumnState | None:
         state = self.columns[name]
@@ -387,15 +392,14 @@ def _column_from_dict(col: dict[str, Any]) -> ColumnState | None:
 
 def _check_same_columns(expected: list[str], got: Iterable[str], where: str = "this chunk") -> None:
     got = list(got)
+    have, want = set(got), set(expected)  # sets: linear in the number of columns
     problems = [
         SchemaProblem(n, "missing", f"column is missing from {where}")
         for n in expected
-        if n not in got
+        if n not in have
     ]
     problems += [
-        SchemaProblem(n, "extra", "column is not in the first chunk")
-        for n in got
-        if n not in expected
+        SchemaProblem(n, "extra", "column is not in the first chunk") for n in got if n not in want
     ]
     if problems:
         raise SchemaError(problems=problems)
