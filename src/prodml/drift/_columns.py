@@ -79,13 +79,13 @@ class NumericColumn:
             return
         self.std = None
         if self.keys is not None:
-            self._add_keys(*_unique_counts(_sketch_keys(x, log_gamma)))
+            self._add_keys(*_sketch(x, log_gamma))
             return
         self.pending.append(x)
         if self.count > max_exact:
             self.finalize()
             assert self.points is not None  # noqa: S101 - set by finalize
-            self.keys, self.counts = _unique_counts(_sketch_keys(self.points, log_gamma))
+            self.keys, self.counts = _sketch(self.points, log_gamma, is_sorted=True)
             self.points = None
 
     def _add_keys(self, keys: IntArray, counts: IntArray) -> None:
@@ -156,9 +156,36 @@ def _sketch_keys(x: FloatArray, log_gamma: float) -> IntArray:
     """Order-preserving integer bucket of each value; 0 for exact zeros."""
     mag = np.abs(x)
     with np.errstate(divide="ignore"):
-        k = np.ceil(np.log(mag) / log_gamma)
-    k = np.where(mag > 0, np.maximum(k + _OFFSET, 1), 0).astype(np.int64)
-    return np.where(x < 0, -k, k)
+        k = np.log(mag)
+    # In place: this runs over every value of a sketched column, so temporaries count.
+    np.divide(k, log_gamma, out=k)
+    np.ceil(k, out=k)
+    k += _OFFSET
+    np.maximum(k, 1, out=k)
+    k[mag == 0] = 0
+    keys = k.astype(np.int64)
+    np.negative(keys, out=keys, where=x < 0)
+    return keys
+
+
+def _sketch(
+    x: FloatArray, log_gamma: float, *, is_sorted: bool = False
+) -> tuple[IntArray, IntArray]:
+    """Distinct sketch keys of ``x`` and their counts, by run lengths over sorted values.
+
+    Keys are non-decreasing in the value, so over sorted values equal keys are adjacent:
+    counting runs is one pass (no ``np.unique`` sort of the keys). A sort is skipped when
+    the caller's values are sorted already (a finalised exact column).
+    """
+    if x.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    keys = _sketch_keys(x if is_sorted else np.sort(x), log_gamma)
+    starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    uniq = keys[np.concatenate(([0], starts))]
+    if uniq.size > 1 and not bool((uniq[1:] > uniq[:-1]).all()):  # pragma: no cover - a
+        return _unique_counts(keys)  # non-monotone log would break the runs: be safe
+    counts = np.diff(np.concatenate(([0], starts, [keys.size]))).astype(np.int64)
+    return uniq, counts
 
 
 def _representatives(keys: IntArray, log_gamma: float) -> FloatArray:

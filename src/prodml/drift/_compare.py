@@ -13,8 +13,7 @@ from prodml.drift._columns import (
     CategoricalColumn,
     NumericColumn,
     _representatives,
-    _sketch_keys,
-    _unique_counts,
+    _sketch,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -43,7 +42,7 @@ def _as_sketch(col: NumericColumn, log_gamma: float) -> tuple[IntArray, IntArray
         assert col.counts is not None  # noqa: S101
         return col.keys, col.counts
     points = col.points if col.points is not None else np.empty(0)
-    return _unique_counts(_sketch_keys(points, log_gamma))
+    return _sketch(points, log_gamma, is_sorted=True)
 
 
 def _on_common_grid(

@@ -26,8 +26,7 @@ from prodml.drift._columns import (
     FloatArray,
     NumericColumn,
     _decode,
-    _sketch_keys,
-    _unique_counts,
+    _sketch,
 )
 from prodml.errors import DriftError, SchemaError, SchemaProblem
 
@@ -364,7 +363,7 @@ def _merge_numeric(
         if mine.keys is None:
             mine.finalize()
             own = np.empty(0) if mine.points is None else mine.points
-            mine.keys, mine.counts = _unique_counts(_sketch_keys(own, log_gamma))
+            mine.keys, mine.counts = _sketch(own, log_gamma, is_sorted=True)
             mine.points = None
         mine._add_keys(theirs.keys, theirs.counts)
     elif theirs.points is not None:
