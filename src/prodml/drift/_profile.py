@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, iter_columns, py_value, type_problem
+from prodml._data import Columns, iter_columns, py_value, type_name, type_problem
+from prodml._data import _first_non_null as first_non_null
 from prodml._params import Interval, check_params
 from prodml.drift._columns import (
     CategoricalColumn,
@@ -192,6 +193,20 @@ class Profile:
     def _update_column(self, cols: Columns, name: str) -> None:
         """Add one column of ``cols`` (its name already checked) to its state."""
         info = cols.kind(name)
+        if info.kind == "mixed" and info.row is not None:
+            first, _ = first_non_null(cols.raw(name))
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        name,
+                        "type",
+                        f"the column mixes types: {type_name(first)} values and "
+                        f"{type_name(info.example)} {info.example!r}; drift tests need one "
+                        "kind per column (a number, datetime or category)",
+                        info.row,
+                    )
+                ]
+            )
         if info.kind not in _KINDS:
             raise SchemaError(
                 problems=[
@@ -336,7 +351,8 @@ class Profile:
 
     def to_json(self) -> str:
         """The state of :meth:`to_dict` as a JSON string."""
-        return json.dumps(self.to_dict(), sort_keys=True)
+        # Not sort_keys: the columns keep the user's order (every other key has a fixed one).
+        return json.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str) -> Profile:
