@@ -118,3 +118,26 @@ def test_an_object_column_of_strings_with_one_int_says_it_mixes_types() -> None:
     assert problem.column == "c"
     assert problem.row == 2
     assert "the column mixes types: str values and int 1;" in problem.message
+
+
+def test_sketched_column_of_few_values_reports_no_error_and_the_exact_statistic() -> None:
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame({"k": rng.integers(0, 4, 30_000), "x": rng.normal(size=30_000)})
+    cur = pd.DataFrame(
+        {"k": rng.choice(4, 30_000, p=[0.3, 0.3, 0.2, 0.2]), "x": rng.normal(size=30_000)}
+    )
+    # max_exact=10_000 < 30_000: both columns are sketched.
+    report = DriftDetector(max_exact=10_000).fit(ref).detect(cur)
+    k, x = report["k"], report["x"]
+    assert k.error_bound == 0.0
+    assert "sketched" not in k.note
+    exact = sps.ks_2samp(ref["k"], cur["k"])
+    assert k.statistic == pytest.approx(exact.statistic, abs=1e-12)
+    assert 0.0 < x.error_bound < 0.01  # a continuous column keeps a real bound
+    assert "sketched profile" in x.note
+    # Merged and reloaded profiles keep the purity (and so the zero bound).
+    halves = [Profile(max_exact=10_000).update(p) for p in (ref.iloc[:15_000], ref.iloc[15_000:])]
+    merged = Profile.from_json(halves[0].merge(halves[1]).to_json())
+    again = DriftDetector(max_exact=10_000).fit(merged).detect(cur)["k"]
+    assert again.error_bound == 0.0
+    assert again.statistic == k.statistic

@@ -379,9 +379,10 @@ def _merge_numeric(
         if mine.keys is None:
             mine.finalize()
             own = np.empty(0) if mine.points is None else mine.points
-            mine.keys, mine.counts = _sketch(own, log_gamma, is_sorted=True)
+            mine.keys, mine.counts, mine.pure = _sketch(own, log_gamma, is_sorted=True)
             mine.points = None
-        mine._add_keys(theirs.keys, theirs.counts)
+        assert theirs.pure is not None  # noqa: S101
+        mine._add_keys(theirs.keys, theirs.counts, theirs.pure)
     elif theirs.points is not None:
         mine.add(theirs.points.copy(), max_exact, log_gamma)
     mine.finalize()
@@ -402,6 +403,9 @@ def _column_from_dict(col: dict[str, Any]) -> ColumnState | None:
         out.points = _decode(col["points"], "float64")
     else:
         out.keys, out.counts = _decode(col["keys"], "int64"), _decode(col["counts"], "int64")
+        # A state saved before purity was kept: every bucket unknown, so impure (NaN).
+        saved = col.get("pure")
+        out.pure = np.full(out.keys.size, np.nan) if saved is None else _decode(saved, "float64")
     return out
 
 
