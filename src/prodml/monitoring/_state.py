@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from prodml._state import Field
 from prodml.errors import ConfigError, ProdMLError, SchemaError, StateError
 from prodml.monitoring import _groups, _values
-from prodml.monitoring._drift import DriftSummary
+from prodml.monitoring._drift import DriftSummary, row_bytes
 from prodml.monitoring.alerts import RuleState, rule_from_dict
 from prodml.monitoring.sinks import Sink
 from prodml.monitoring.windows import _py_scalar, window_from_dict
@@ -110,6 +110,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "stats_interval_s": mon.stats_interval_s,
         "evaluate_every_s": mon.evaluate_every_s,
         "drift_window": mon.drift_window,
+        "drift_window_bytes": mon.drift_window_bytes,
         "concept_window_s": mon.concept_window_s,
         "drift_detector": _detector_settings(mon._drift_fitted),
         "group_by": None if mon._groups is None else mon._groups.config(),
@@ -188,8 +189,8 @@ def load(
 _CONFIG_KEYS = (
     "model", "task", "window", "rules", "threshold", "max_pending", "pending_ttl_s",
     "latency_buckets", "throughput_buckets", "stats_window_s", "stats_interval_s",
-    "evaluate_every_s", "drift_window", "concept_window_s", "drift_detector", "group_by",
-    "attribution_window",
+    "evaluate_every_s", "drift_window", "drift_window_bytes", "concept_window_s",
+    "drift_detector", "group_by", "attribution_window",
 )  # fmt: skip
 _RAW = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
 
@@ -260,6 +261,7 @@ def _load(
             _part(saved, lambda n=name, s=saved: mon._slo[n].load(s.dict()))  # type: ignore[misc]
     if mon._drift_rows is not None and state["drift_rows"].value is not None:
         mon._drift_rows = [_row(r) for r in state["drift_rows"].each(max_len=mon.drift_window)]
+        mon._drift_bytes = sum(row_bytes(r) for r in mon._drift_rows)
         ready = state["drift_ready"]
         mon._drift_ready = (
             None if ready.value is None else [_row(r) for r in ready.each(max_len=mon.drift_window)]
