@@ -30,6 +30,14 @@ EXPECTED: dict[str, set[str]] = {
         "StorageError",
     },
     "prodml.schema": {"Column", "LogicalType", "Schema"},
+    "prodml.privacy": {
+        "PERSONAL_DATA_KINDS",
+        "PersonalDataWarning",
+        "Privacy",
+        "find_personal_data",
+        "is_token",
+        "redact",
+    },
     "prodml.fingerprint": {
         "TableHasher",
         "fingerprint_bytes",
