@@ -46,10 +46,10 @@ import os
 import re
 import secrets
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from prodml.errors import ConfigError
 
@@ -138,7 +138,12 @@ def find_personal_data(text: str) -> str | None:
 
 def is_token(value: object) -> bool:
     """Whether ``value`` is a hash made by :meth:`Privacy.token`."""
-    return isinstance(value, str) and len(value) == 19 and _TOKEN.fullmatch(value) is not None
+    return (
+        type(value) is str
+        and len(value) == 19
+        and value.startswith(TOKEN_PREFIX)
+        and _TOKEN.fullmatch(value) is not None
+    )
 
 
 def redact(value: object, *, sensitive: bool = False) -> str:
@@ -158,11 +163,6 @@ def redact(value: object, *, sensitive: bool = False) -> str:
 # -- the policy ----------------------------------------------------------------------
 
 _PROCESS_SALT = secrets.token_bytes(32)
-
-
-def _canonical(value: object) -> bytes:
-    # The type is part of the hashed text: the string "1" and the integer 1 differ.
-    return f"{type(value).__name__}:{value!r}".encode()
 
 
 class Privacy(BaseModel):
@@ -208,6 +208,7 @@ class Privacy(BaseModel):
     detect: bool = True
     salt: SecretStr | None = Field(default=None, exclude=True)
     salt_env: str = "PRODML_PRIVACY_SALT"
+    _key: bytes = PrivateAttr(default=b"")
 
     def __init__(self, **data: Any) -> None:
         for name in ("sensitive", "allow_raw"):
@@ -222,6 +223,8 @@ class Privacy(BaseModel):
                 f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors()
             )
             raise ConfigError(f"Invalid Privacy: {problems}", parameter="privacy") from err
+        # The salt is read once, here: a policy hashes alike for all its life.
+        self._key = self._salt()
 
     @classmethod
     def from_schema(cls, schema: Any, **settings: Any) -> Privacy:
@@ -248,8 +251,12 @@ class Privacy(BaseModel):
 
     @property
     def salt_id(self) -> str:
-        """A digest naming the salt (never the salt): equal ids mean comparable hashes."""
-        return hashlib.sha256(b"prodml-privacy-salt:" + self._salt()).hexdigest()[:16]
+        """A digest naming the salt (never the salt): equal ids mean comparable hashes.
+
+        The salt is read when the policy is made (from ``salt``, the environment, or
+        the process's random salt).
+        """
+        return hashlib.sha256(b"prodml-privacy-salt:" + self._key).hexdigest()[:16]
 
     # -- decisions -------------------------------------------------------------------
 
@@ -265,9 +272,22 @@ class Privacy(BaseModel):
         """The salted hash of ``value`` (``pm:`` and 16 hex digits); tokens map to themselves."""
         if is_token(value):
             return value  # type: ignore[return-value]
-        key = self._salt()[:64]
-        digest = hashlib.blake2b(_canonical(value), key=key, digest_size=8).hexdigest()
-        return TOKEN_PREFIX + digest
+        return self._tokens([value])[0]
+
+    def _tokens(self, values: Iterable[object]) -> list[str]:
+        """Tokens of many values (the loop of :meth:`token`, without per-call lookups)."""
+        # Read the key from pydantic's private storage once: attribute access through
+        # pydantic's __getattr__ costs more than the hash itself.
+        key = self.__pydantic_private__["_key"][:64]  # type: ignore[index]
+        blake = hashlib.blake2b
+        out = []
+        for value in values:
+            if is_token(value):
+                out.append(value)
+                continue
+            text = f"{type(value).__name__}:{value!r}".encode()
+            out.append(TOKEN_PREFIX + blake(text, key=key, digest_size=8).hexdigest())
+        return out  # type: ignore[return-value]
 
     def protect_value(self, column: str, value: Any) -> Any:
         """``value`` as it may be kept: raw, or its token when sensitive or personal."""
@@ -287,17 +307,21 @@ class Privacy(BaseModel):
             return self.tokenize_counts(counts)
         if not self.detect:
             return dict(counts)
-        out: dict[Any, int] = {}
-        for value, c in counts.items():
-            kept = self.protect_value(column, value)
-            out[kept] = out.get(kept, 0) + c
+        personal = [
+            v for v in counts if isinstance(v, str) and not is_token(v) and find_personal_data(v)
+        ]
+        if not personal:
+            return dict(counts)
+        out = dict(counts)
+        for value, token in zip(personal, self._tokens(personal), strict=True):
+            c = out.pop(value)
+            out[token] = out.get(token, 0) + c
         return out
 
     def tokenize_counts(self, counts: Mapping[Any, int]) -> dict[str, int]:
         """Counts per category keyed by token."""
         out: dict[str, int] = {}
-        for value, c in counts.items():
-            t = self.token(value)
+        for t, c in zip(self._tokens(counts), counts.values(), strict=True):
             out[t] = out.get(t, 0) + c
         return out
 

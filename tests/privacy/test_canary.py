@@ -104,6 +104,30 @@ def test_drift_cli_reports_do_not_leak(
     assert out.returncode == 1, out.stderr
     for text in (out.stdout, out.stderr, *(p.read_text() for p in tmp_path.glob("r.*"))):
         assert leaked(text, secrets) == []
+    # The opt-in from the command line: e-mail addresses seen once, shown with k=1.
+    opted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prodml.cli",
+            "drift",
+            str(tmp_path / "ref.parquet"),
+            str(tmp_path / "cur.parquet"),
+            "--allow-raw",
+            "email",
+            "--k",
+            "1",
+            "--json",
+            str(tmp_path / "opted.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert opted.returncode == 1, opted.stderr
+    shown = leaked((tmp_path / "opted.json").read_text(), secrets)
+    assert shown
+    assert set(shown) <= set(ref["email"]) | set(cur["email"])
 
 
 def test_monitor_state_alerts_and_snapshots_do_not_leak(

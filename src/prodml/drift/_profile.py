@@ -437,9 +437,9 @@ class Profile:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> Profile:
-        """Rebuild a profile saved by :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, *, privacy: Privacy | None = None) -> Profile:
+        """Rebuild a profile saved by :meth:`to_json` (``privacy`` as in :meth:`from_dict`)."""
+        return cls.from_dict(json.loads(text), privacy=privacy)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Profile):

@@ -149,7 +149,9 @@ def _witness(part: pd.DataFrame) -> pd.DataFrame:
     The first non-null row of each column, and the first row (a null for all-null
     columns): ``Schema.infer`` over the witnesses equals it over the partitions.
     """
-    Schema.infer(part)  # raises the partition's own type problems (mixed values...)
+    # Raises the partition's own type problems (mixed values...); personal data is looked
+    # for once, on the witnesses, not in every worker.
+    Schema.infer(part, detect_personal=False)
     if len(part) == 0:
         return part
     rows = {0}
