@@ -277,6 +277,7 @@ EXPECTED: dict[str, set[str]] = {
         "Lineage",
         "MetadataStore",
         "MetricThreshold",
+        "ModelCard",
         "ModelRegistry",
         "ModelVersion",
         "NotWorseThanCurrent",

@@ -135,7 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> code
     0
     """
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["registry", "card"]:  # a subcommand under the registry's positionals
+        from prodml.registry._cli import card_parser  # noqa: PLC0415 - keep --help fast
+
+        args = card_parser().parse_args(argv[2:])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except ProdMLError as err:

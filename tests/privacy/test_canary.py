@@ -229,3 +229,32 @@ def test_schema_infer_marks_the_planted_columns(
     assert "points" not in state
     rep, _ = prof.columns["card"].sample(prof.log_gamma)  # type: ignore[union-attr]
     assert not np.isin(cards["card"].to_numpy(), rep).any()
+
+
+def test_registry_card_does_not_leak(
+    data: tuple[pd.DataFrame, pd.DataFrame, list[str]], tmp_path: Path
+) -> None:
+    from prodml.registry import ModelRegistry
+
+    ref, _, secrets = data
+    emails, ssns = list(ref["email"]), list(ref["ssn"])
+    reg = ModelRegistry.local(tmp_path / "reg")
+    try:
+        signature = Schema(
+            [Column("email", "string", allowed=emails[:20], sensitive=True), Column("x", "float")]
+        )
+        reg.register(
+            "churn",
+            signature,
+            signature=signature,
+            description=f"built for {emails[0]}",
+            tags={"owner": emails[1], "note": f"excludes {ssns[0]}"},
+            lineage={"dataset": emails[2], "fairness": {"groups": [{"group": ssns[1]}]}},
+        )
+        card = reg.card("churn", intended_use=f"ask {emails[3]}")
+        texts = [card.to_markdown(), card.to_html(), card.to_json(), repr(card)]
+    finally:
+        reg.close()
+    for text in texts:
+        assert leaked(text, secrets) == []
+    assert "<redacted>" in texts[0]

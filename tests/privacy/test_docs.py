@@ -15,7 +15,7 @@ GUIDE = DOCS / "governance.md"
 
 def test_every_code_block_of_the_guide_runs_in_order() -> None:
     blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     namespace: dict = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -29,6 +29,12 @@ def test_every_code_block_of_the_guide_runs_in_order() -> None:
     assert lines[4] == "pm:"
     assert lines[5] == "['customer']"
     assert lines[6] == "True"
+    assert lines[7] == "# Model card: churn@1"
+    assert lines[8] == "['## Model', '## Intended use', '## Metrics', '## Signature']"
+    card = namespace["card"]
+    assert card.intended_use["limitations"] == "trained on EU customers only"
+    assert card.fairness is not None
+    assert namespace["html_page"].startswith("<!DOCTYPE html>")
 
 
 @pytest.mark.parametrize("page", ["governance.md"])

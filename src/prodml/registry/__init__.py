@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+from prodml.registry._card import ModelCard
 from prodml.registry._registry import GCReport, ModelRegistry
 from prodml.registry.backends import (
     ArtifactStore,
@@ -51,6 +52,7 @@ __all__ = [
     "Lineage",
     "MetadataStore",
     "MetricThreshold",
+    "ModelCard",
     "ModelRegistry",
     "ModelVersion",
     "NotWorseThanCurrent",

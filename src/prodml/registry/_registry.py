@@ -21,6 +21,7 @@ from prodml.errors import (
 )
 from prodml.registry import _gc, _manifest
 from prodml.registry._aliases import AliasMoves
+from prodml.registry._card import ModelCard, build_card
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
 from prodml.registry._validate import check_fields, parse_ref, save_model, seconds
@@ -386,6 +387,34 @@ class ModelRegistry(AliasMoves):
         if not page.items and page_token is None and not self.metadata.has_model(name):
             raise NotFoundError(f"model {name!r} does not exist", model_name=name)
         return page
+
+    def card(self, ref: str, version: int | str | None = None, **fields: str) -> ModelCard:
+        """The model card of a version: ``reg.card("churn@production")``.
+
+        Built from the version (description, metrics, signature, lineage, recorded
+        environment, fairness and importance summaries in its lineage), the audit log
+        (registration, approvals, alias moves) and the current aliases; see
+        :mod:`prodml.registry._card`. ``fields`` set or override the intended-use
+        fields (``intended_use``, ``out_of_scope``, ``limitations``, ``owner``), which
+        otherwise come from tags of those names.
+
+        Raises
+        ------
+        NotFoundError
+            When the model, version or alias does not exist.
+        ConfigError
+            For an unknown field.
+        """
+        mv = self.get(ref, version)
+        events: list[AuditEvent] = []
+        token = None
+        while True:
+            page = self.history(mv.name, page_token=token)
+            events.extend(page)
+            token = page.next_token
+            if token is None:
+                break
+        return build_card(mv, events, self.aliases(mv.name), fields)
 
     # ---------------------------------------------------------------- lifecycle
 
