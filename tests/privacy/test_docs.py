@@ -15,7 +15,7 @@ GUIDE = DOCS / "governance.md"
 
 def test_every_code_block_of_the_guide_runs_in_order() -> None:
     blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     namespace: dict = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -35,6 +35,8 @@ def test_every_code_block_of_the_guide_runs_in_order() -> None:
     assert card.intended_use["limitations"] == "trained on EU customers only"
     assert card.fairness is not None
     assert namespace["html_page"].startswith("<!DOCTYPE html>")
+    assert lines[9].startswith("old@1 was registered in another environment: numpy 0.9.1")
+    assert lines[10] == "['numpy']"
 
 
 @pytest.mark.parametrize("page", ["governance.md"])

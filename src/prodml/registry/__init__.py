@@ -27,6 +27,11 @@ Examples
 from __future__ import annotations
 
 from prodml.registry._card import ModelCard
+from prodml.registry._environment import (
+    EnvironmentMismatch,
+    EnvironmentMismatchError,
+    EnvironmentMismatchWarning,
+)
 from prodml.registry._registry import GCReport, ModelRegistry
 from prodml.registry.backends import (
     ArtifactStore,
@@ -47,6 +52,9 @@ __all__ = [
     "ArtifactStore",
     "AuditEvent",
     "Check",
+    "EnvironmentMismatch",
+    "EnvironmentMismatchError",
+    "EnvironmentMismatchWarning",
     "Flavour",
     "GCReport",
     "Lineage",

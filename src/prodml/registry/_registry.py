@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prodml.errors import (
     ConfigError,
@@ -22,6 +22,9 @@ from prodml.errors import (
 from prodml.registry import _gc, _manifest
 from prodml.registry._aliases import AliasMoves
 from prodml.registry._card import ModelCard, build_card
+from prodml.registry._environment import EnvironmentCheck
+from prodml.registry._environment import capture as capture_environment
+from prodml.registry._environment import check as check_environment
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
 from prodml.registry._validate import check_fields, parse_ref, save_model, seconds
@@ -193,6 +196,7 @@ class ModelRegistry(AliasMoves):
         lineage: Lineage | Mapping[str, Any] | None = None,
         flavour: str | None = None,
         follow_symlinks: bool = False,
+        environment: bool | Literal["full"] = True,
     ) -> ModelVersion:
         """Store ``model`` as the next version of ``name``.
 
@@ -205,6 +209,11 @@ class ModelRegistry(AliasMoves):
         ``follow_symlinks=True`` lets a registered directory hold symbolic links: a copy
         of what each points at is stored (and hashed) instead. By default they are
         refused.
+
+        ``environment`` records the Python version, platform and the versions of the
+        packages the flavour needs in ``lineage["environment"]`` (``"full"``: also every
+        installed distribution; ``False``: nothing), unless the lineage already has one;
+        :meth:`load` checks them (see :attr:`environment_check`).
 
         Raises
         ------
@@ -221,6 +230,17 @@ class ModelRegistry(AliasMoves):
         if parent is not None:
             self.metadata.get_version(name, check_version_number(parent, "parent_version"))
         fl = get_flavour(flavour) if flavour is not None else flavour_for(model)
+        if environment not in (True, False, "full"):
+            raise ConfigError(
+                f"environment must be True, False or 'full'. Got {environment!r} instead.",
+                parameter="environment",
+            )
+        lineage_now = draft_fields["lineage"]
+        if environment and "environment" not in (lineage_now.model_extra or {}):
+            draft_fields["lineage"] = Lineage(
+                **lineage_now.model_dump(exclude_none=True),
+                environment=capture_environment(fl, full=environment == "full"),
+            )
         actor = self.actor
         key = new_key(name)
         leased_at = time.time()
@@ -282,11 +302,23 @@ class ModelRegistry(AliasMoves):
         name, selector = parse_ref(ref, version)
         return self.metadata.resolve(name, selector)
 
-    def load(self, ref: str, version: int | str | None = None, *, trusted: Trust = False) -> Any:
+    #: What :meth:`load` does when a package the model needs has another major version
+    #: than when it was registered: ``"warn"``, ``"error"`` or ``"ignore"``.
+    environment_check: EnvironmentCheck = "warn"
+
+    def load(
+        self,
+        ref: str,
+        version: int | str | None = None,
+        *,
+        trusted: Trust = False,
+        environment_check: EnvironmentCheck | None = None,
+    ) -> Any:
         """Load a model after checking its manifest and every file against its sha256.
 
         ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
-        names to trust.
+        names to trust. ``environment_check`` overrides :attr:`environment_check` for
+        this call (see :mod:`prodml.registry._environment`).
 
         Raises
         ------
@@ -295,8 +327,18 @@ class ModelRegistry(AliasMoves):
             file is missing, was changed, or a file was added.
         RegistryError
             When loading would need ``trusted`` and it was not given.
+        EnvironmentMismatchError
+            With ``environment_check="error"``, when numpy, scikit-learn, scipy, pandas,
+            pyarrow or skops has another major version than when the model was
+            registered (with ``"warn"``: an ``EnvironmentMismatchWarning``).
         """
         mv = self._checked(self.get(ref, version))
+        check_environment(
+            (mv.lineage.model_extra or {}).get("environment"),
+            self.environment_check if environment_check is None else environment_check,
+            model_name=mv.name,
+            version=mv.version,
+        )
         path, temporary = self.artifacts.fetch(
             mv.artifact_key, mv.files, model_name=mv.name, version=mv.version
         )
