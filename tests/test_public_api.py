@@ -385,6 +385,16 @@ EXPECTED: dict[str, set[str]] = {
         "rows_equal",
     },
     "prodml.integrations": set(),
+    "prodml.integrations.openlineage": {"OpenLineageSink", "to_openlineage"},
+    "prodml.lineage": {
+        "PRODUCER",
+        "InMemoryLineageSink",
+        "JsonLinesSink",
+        "LineageSink",
+        "dataset",
+        "emit",
+        "run_event",
+    },
     "prodml.integrations.dask": {
         "detect",
         "fit_detector",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,7 +104,8 @@ def test_card_gathers_every_section(reg: ModelRegistry) -> None:
     ]
     v2 = reg.card("churn@staging")
     assert v2.lineage == {"parent_version": 1}
-    assert v2.environment is None
+    assert v2.environment is not None  # recorded by register
+    assert v2.environment["python"] == platform.python_version()
     assert v2.fairness is None
     assert v2.aliases == ["staging"]
 

@@ -19,7 +19,7 @@ from prodml.errors import (
     RegistryError,
     StorageError,
 )
-from prodml.registry import _gc, _manifest
+from prodml.registry import _gc, _lineage, _manifest
 from prodml.registry._aliases import AliasMoves
 from prodml.registry._card import ModelCard, build_card
 from prodml.registry._environment import EnvironmentCheck
@@ -271,10 +271,12 @@ class ModelRegistry(AliasMoves):
                 if time.time() - leased_at > self._lease_ttl / 2:  # a slow save: renew
                     self.metadata.lease(key, name, time.time() + self._lease_ttl)
                 self.artifacts.put(staging, key)
-            return self.metadata.create_version(draft, actor, leased=True)
+            created = self.metadata.create_version(draft, actor, leased=True)
         except BaseException:
             self._abandon(key)
             raise
+        _lineage.registered(self.lineage_sink, self.lineage_namespace, self.artifacts.url, created)
+        return created
 
     def _abandon(self, key: str) -> None:
         """Remove a failed registration's files if its lease proves it never committed."""
@@ -301,6 +303,12 @@ class ModelRegistry(AliasMoves):
         """
         name, selector = parse_ref(ref, version)
         return self.metadata.resolve(name, selector)
+
+    #: Where OpenLineage events of register and alias moves go (:mod:`prodml.lineage`):
+    #: any object with ``emit(event)``, e.g. a ``JsonLinesSink``; ``None``: no events.
+    lineage_sink: Any = None
+    #: The OpenLineage namespace of the registry's jobs.
+    lineage_namespace: str = "prodml"
 
     #: What :meth:`load` does when a package the model needs has another major version
     #: than when it was registered: ``"warn"``, ``"error"`` or ``"ignore"``.
