@@ -387,7 +387,6 @@ EXPECTED: dict[str, set[str]] = {
     "prodml.integrations": set(),
     "prodml.integrations.openlineage": {"OpenLineageSink", "to_openlineage"},
     "prodml.lineage": {
-        "PRODUCER",
         "InMemoryLineageSink",
         "JsonLinesSink",
         "LineageSink",

@@ -42,7 +42,6 @@ from prodml import __version__
 from prodml.errors import ConfigError
 
 __all__ = [
-    "PRODUCER",
     "InMemoryLineageSink",
     "JsonLinesSink",
     "LineageSink",
