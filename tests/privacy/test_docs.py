@@ -15,7 +15,7 @@ GUIDE = DOCS / "governance.md"
 
 def test_every_code_block_of_the_guide_runs_in_order() -> None:
     blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     namespace: dict = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -37,6 +37,8 @@ def test_every_code_block_of_the_guide_runs_in_order() -> None:
     assert namespace["html_page"].startswith("<!DOCTYPE html>")
     assert lines[9].startswith("old@1 was registered in another environment: numpy 0.9.1")
     assert lines[10] == "['numpy']"
+    assert lines[11] == "churn.register ['3f9a'] -> ['models/churn/1']"
+    assert lines[12] == "churn.set_alias ['models/churn/1'] -> ['models/churn@production']"
 
 
 @pytest.mark.parametrize("page", ["governance.md"])
