@@ -15,7 +15,7 @@ GUIDE = DOCS / "governance.md"
 
 def test_every_code_block_of_the_guide_runs_in_order() -> None:
     blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     namespace: dict = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -39,6 +39,8 @@ def test_every_code_block_of_the_guide_runs_in_order() -> None:
     assert lines[10] == "['numpy']"
     assert lines[11] == "churn.register ['3f9a'] -> ['models/churn/1']"
     assert lines[12] == "churn.set_alias ['models/churn/1'] -> ['models/churn@production']"
+    assert lines[13] == "1 1"
+    assert lines[14] == "1 False"
 
 
 @pytest.mark.parametrize("page", ["governance.md"])
