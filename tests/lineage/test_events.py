@@ -166,3 +166,42 @@ def test_run_event_checks_its_input() -> None:
         run_event("DONE", job="j")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="name"):
         run_event("START", job="")
+
+
+def test_store_materialize_emits_one_event_per_view(tmp_path: Path, validator) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    import pyarrow as pa
+
+    pytest.importorskip("duckdb", reason="needs the 'store' extra")
+    from prodml.store import Entity, FeatureStore, FeatureView
+
+    end = datetime(2024, 2, 1, tzinfo=timezone.utc)
+    rows = pa.table(
+        {
+            "user_id": [1, 2, 1],
+            "event_at": pa.array(
+                [end - timedelta(days=d) for d in (3, 2, 1)], pa.timestamp("us", tz="UTC")
+            ),
+            "x": [0.5, 1.5, 2.5],
+        }
+    )
+    store = FeatureStore.local(tmp_path / "store")
+    source = store.offline_store.write_source("txn", rows, timestamp="event_at")
+    user = Entity("user", keys=["user_id"])
+    view = FeatureView("txn", entity=user, source=source, features=["x"], ttl=timedelta(days=30))
+    store.apply([user, view])
+    sink = InMemoryLineageSink()
+    store.lineage_sink = sink
+    (run,) = store.materialize(end)
+    (event,) = sink.events
+    validator.validate(event)
+    assert event["job"]["name"] == "txn.materialize"
+    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [
+        ("prodml.store.offline", "txn")
+    ]
+    assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [
+        ("prodml.store.online", "txn")
+    ]
+    assert event["outputs"][0]["facets"]["prodml"]["fingerprint"] == store.view("txn").fingerprint
+    assert event["run"]["facets"]["prodml"]["written"] == run.written == 2
