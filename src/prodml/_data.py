@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import redact
 
@@ -185,6 +186,8 @@ def _pandas_kind(s: pd.Series) -> KindInfo:
             first_kind = k
         elif k != first_kind and {k, first_kind} != {"int", "float"}:
             return KindInfo("mixed", example=py_value(v), row=i)
+    if first_kind in ("int", "float"):
+        return KindInfo("float")  # numbers of several types (floats and Decimals, say)
     return KindInfo("mixed", example=values[0] if len(values) else None, row=0)
 
 
@@ -289,7 +292,7 @@ class Columns:
                         SchemaProblem(
                             name,
                             "type",
-                            f"values of mixed types, e.g. {kind.example!r}",
+                            f"values of mixed types, e.g. {short_repr(kind.example)}",
                             kind.row,
                         )
                     ]
@@ -302,7 +305,7 @@ class Columns:
         """Boolean mask of nulls (None, NaN, NaT, pd.NA)."""
         raw = self.raw(name)
         if isinstance(raw, pd.Series):
-            return np.asarray(raw.isna().to_numpy(), dtype=bool)
+            return _isna(raw)
         mask = raw.is_null(nan_is_null=True)
         return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -348,7 +351,7 @@ class Columns:
         if isinstance(raw, pd.Series):
             arr: npt.NDArray[np.object_] = np.array(raw.to_numpy(dtype=object), dtype=object)
             # NaN, NaT and pd.NA are all nulls; the copy above makes the write safe.
-            mask = raw.isna().to_numpy()
+            mask = _isna(raw)
             if mask.any():
                 arr[mask] = None
             return arr
@@ -403,6 +406,21 @@ class Columns:
         if isinstance(self.source, pd.DataFrame):
             return self.source
         return self.source.to_pandas()
+
+
+def _isna(series: pd.Series) -> npt.NDArray[np.bool_]:
+    """``series.isna()`` as numpy; a signalling Decimal NaN (pandas raises on it) is null."""
+    try:
+        return np.asarray(series.isna().to_numpy(), dtype=bool)
+    except decimal.InvalidOperation:
+        return np.fromiter(
+            (
+                (isinstance(v, decimal.Decimal) and v.is_nan()) or _scalar_kind(v) == "null"
+                for v in series.to_numpy()
+            ),
+            dtype=bool,
+            count=len(series),
+        )
 
 
 def _numbers_and_bools(raw: RawColumn) -> bool:
@@ -613,7 +631,9 @@ def record_float(value: object, column: str, *, allow_bool: bool = True) -> floa
         return float(value)  # type: ignore[arg-type]
     raise SchemaError(
         problems=[
-            SchemaProblem(column, "type", f"expected float, got {type_name(value)} {value!r}")
+            SchemaProblem(
+                column, "type", f"expected float, got {type_name(value)} {short_repr(value)}"
+            )
         ]
     )
 
@@ -640,6 +660,8 @@ def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.da
         return np.datetime64(value, "ns")
     raise SchemaError(
         problems=[
-            SchemaProblem(column, "type", f"expected datetime, got {type_name(value)} {value!r}")
+            SchemaProblem(
+                column, "type", f"expected datetime, got {type_name(value)} {short_repr(value)}"
+            )
         ]
     )

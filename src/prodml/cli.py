@@ -1,41 +1,122 @@
-"""The ``prodml`` command: ``demo``, ``schema``, ``fingerprint`` and ``version``.
+"""The ``prodml`` command: ``demo``, ``drift``, ``registry``, ``serve``, ``score``, ...
 
 Run ``prodml --help`` for the list; each subcommand has its own ``--help``. Exit codes:
-0 success, 1 a finding (e.g. drift found), 2 an error (the message of the
-:class:`~prodml.errors.ProdMLError` is printed, no traceback).
+0 success, 1 a finding where a command documents one (``prodml drift``: drift found),
+2 an error: one line on stderr (``error: ...``), never a traceback. 130 when interrupted.
+
+``prodml --help`` and ``--version`` import no numpy, pandas or pyarrow: a subcommand's
+module is imported only when that subcommand runs (or its own ``--help`` is asked for).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from prodml import __version__
-from prodml.errors import ProdMLError
+
+if TYPE_CHECKING:
+    from prodml.errors import ProdMLError
+
+# The error classes are imported when a command runs, not for `prodml --help` (they pull in
+# dataclasses and inspect); `_errors()` is the one place that does it.
 
 __all__ = ["main"]
 
-# Subcommands contributed by subpackages: module path of a function ``add_parser(subparsers)``.
-# Each is imported only if present, so the CLI works whatever parts are installed.
-_PLUGINS = ("prodml.drift._cli", "prodml.registry._cli", "prodml.serving._cli", "prodml.store._cli")
+# Subcommands contributed by subpackages: name -> (module with ``add_parser(subparsers)``,
+# the one-line help shown by ``prodml --help``). The module is imported only when its
+# command is chosen, so listing the commands stays instant.
+_PLUGINS: dict[str, tuple[str, str]] = {
+    "drift": (
+        "prodml.drift._cli",
+        "compare a current Parquet/CSV file with a reference one, column by column",
+    ),
+    "registry": (
+        "prodml.registry._cli",
+        "list the models, versions and aliases of a model registry",
+    ),
+    "serve": ("prodml.serving._cli", "serve a registry model over HTTP (extra 'serve')"),
+    "score": ("prodml.serving._cli", "score Parquet files with a registry model into Parquet"),
+    "store": ("prodml.store._cli", "apply, materialize and read a feature store"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _errors() -> type[ProdMLError]:
+    from prodml.errors import ProdMLError  # noqa: PLC0415 - see the note at the top
+
+    return ProdMLError
 
 
 def _read_table(path: str) -> object:
-    import pyarrow.csv as pcsv  # noqa: PLC0415 - only the file-reading commands need it
+    import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
+    import pyarrow.csv as pcsv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from prodml.errors import ConfigError  # noqa: PLC0415
 
     p = Path(path)
     if not p.exists():
-        raise ProdMLError(f"no such file: {path}")
-    if p.suffix.lower() in (".csv", ".tsv", ".txt"):
-        return pcsv.read_csv(p)
-    if p.is_dir() or p.suffix.lower() in (".parquet", ".pq"):
+        raise ConfigError(f"no such file: {path}")
+    suffix = p.suffix.lower()
+    if not p.is_dir() and suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+        raise ConfigError(f"{path}: expected a .parquet or .csv file (or a Parquet directory)")
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pcsv.read_csv(p)
         return pq.read_table(p)
-    raise ProdMLError(f"{path}: expected a .parquet or .csv file (or a Parquet directory)")
+    except (pa.ArrowException, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"cannot read {path}: {first}") from err
+
+
+def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
+    """Fail early, before long work, when an output path cannot be written.
+
+    ``folder=False``: ``path`` is a file whose parent folder must exist and be writable.
+    ``folder=True``: ``path`` is a folder that exists writable, or can be created.
+
+    Raises
+    ------
+    ConfigError
+        Naming the path and why it cannot be written.
+    """
+    import tempfile  # noqa: PLC0415
+
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    p = Path(path)
+    if folder:
+        if p.exists() and not p.is_dir():
+            raise ConfigError(f"cannot write to {p}: it is a file, not a folder")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"cannot create the folder {p}: {err.strerror or err}") from err
+        target = p
+    else:
+        if p.is_dir():
+            raise ConfigError(f"cannot write to {p}: it is a folder")
+        target = p.parent if str(p.parent) else Path(".")
+        if not target.is_dir():
+            raise ConfigError(f"cannot write {p}: the folder {target} does not exist")
+    try:  # a real write: permission bits say nothing for root, nor for /proc or a full disk
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as err:
+        raise ConfigError(f"cannot write to {target}: {err.strerror or err}") from err
+    return p
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -44,6 +125,8 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
     from prodml.schema import Schema  # noqa: PLC0415 - keep `prodml --help` fast
 
     schema = Schema.infer(_read_table(args.path), nullable=args.nullable)
@@ -58,33 +141,32 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
+    from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.fingerprint import fingerprint_path, fingerprint_table  # noqa: PLC0415
 
     if args.content:
         print(fingerprint_table(_read_table(args.path)))
+    elif not Path(args.path).exists():
+        raise ConfigError(f"no such file: {args.path}")
     else:
         print(fingerprint_path(args.path))
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    out = _check_writable(args.out, folder=True)
     from prodml._demo import run_demo  # noqa: PLC0415 - the demo imports every module
 
-    return run_demo(Path(args.out), seed=args.seed, quiet=args.quiet)
+    return run_demo(out, seed=args.seed, quiet=args.quiet)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with every available subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="prodml", description="Production ML building blocks: demo and inspection tools."
-    )
-    parser.add_argument("--version", action="version", version=f"prodml {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run the end-to-end demo on embedded defaults")
     demo.add_argument("--out", default="prodml-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    demo.add_argument("--quiet", action="store_true", help="print only the summary")
+    demo.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the summary (no progress)"
+    )
     demo.set_defaults(func=_cmd_demo)
 
     schema = sub.add_parser("schema", help="infer the schema of a Parquet or CSV file")
@@ -110,23 +192,74 @@ def build_parser() -> argparse.ArgumentParser:
     version = sub.add_parser("version", help="print the prodml version")
     version.set_defaults(func=_cmd_version)
 
-    for module_name in _PLUGINS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            # A plugin module that is not there is skipped; a broken one is an error.
-            if err.name is None or not (module_name + ".").startswith(err.name + "."):
-                raise
-            continue
-        add: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = (
-            module.add_parser
-        )
-        add(sub)
+
+def _plugin_available(module_name: str) -> bool:
+    # find_spec of the subpackage imports only `prodml` (already loaded), not the subpackage.
+    package = module_name.rsplit(".", 1)[0]
+    return importlib.util.find_spec(package) is not None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser, with every available subcommand.
+
+    Parameters
+    ----------
+    command
+        The subcommand about to run: only its module is imported, the others are listed
+        by name and help line. ``None`` imports every subcommand's module (slower).
+
+    Examples
+    --------
+    >>> parser = build_parser("version")
+    >>> parser.parse_args(["version"]).command
+    'version'
+    """
+    parser: argparse.ArgumentParser = _Parser(
+        prog="prodml",
+        description="Production ML building blocks: demo and inspection tools. "
+        "Exit codes: 0 success, 1 a finding a command documents (drift found), 2 an error.",
+    )
+    parser.add_argument("--version", action="version", version=f"prodml {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_builtins(sub)
+    chosen = [command] if command in _PLUGINS else []
+    for name in chosen if command is not None else list(_PLUGINS):
+        module_name = _PLUGINS[name][0]
+        if name not in sub.choices and _plugin_available(module_name):
+            add: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = (
+                importlib.import_module(module_name).add_parser
+            )
+            add(sub)  # may register several commands (serving: serve and score)
+    for name, (module_name, help_line) in _PLUGINS.items():
+        if name not in sub.choices and _plugin_available(module_name):
+            sub.add_parser(name, help=help_line, add_help=False)  # listed, loaded when chosen
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand in ``argv``: the first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _run(argv: Sequence[str]) -> int:
+    if list(argv[:2]) == ["registry", "card"]:  # a subcommand under the registry's positionals
+        from prodml.registry._cli import card_parser  # noqa: PLC0415 - keep --help fast
+
+        card_args = card_parser().parse_args(argv[2:])
+        card_code: int = card_args.func(card_args)
+        return card_code
+    # No command (``prodml --help``, ``--version``): "" loads no subcommand module.
+    args = build_parser(_command_of(argv) or "").parse_args(argv)
+    code: int = args.func(args)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``prodml`` command line; return the exit code.
+
+    Errors (a :class:`~prodml.errors.ProdMLError`, a file the system refuses to read or
+    write, a usage error) print one line, ``error: ...``, on stderr and return 2;
+    ``--help`` and ``--version`` return 0 (no ``SystemExit`` escapes).
 
     Examples
     --------
@@ -136,18 +269,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] == ["registry", "card"]:  # a subcommand under the registry's positionals
-        from prodml.registry._cli import card_parser  # noqa: PLC0415 - keep --help fast
-
-        args = card_parser().parse_args(argv[2:])
-    else:
-        args = build_parser().parse_args(argv)
     try:
-        code: int = args.func(args)
-    except ProdMLError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return code
+        return _run(argv)
+    except OSError as err:
+        where = f": {err.filename}" if err.filename else ""
+        print(f"error: {_one_line(err.strerror or str(err))}{where}", file=sys.stderr)
+    except SystemExit as exit_:  # argparse: --help, --version, a usage error
+        return exit_.code if isinstance(exit_.code, int) else 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if not isinstance(err, _errors()):
+            raise  # a bug in prodml: the traceback is what a report needs
+        message = err.args[0] if err.args else type(err).__name__  # KeyError-style quoting off
+        print(f"error: {_one_line(str(message))}", file=sys.stderr)
+    return 2
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: ``2 problems:`` then ``- a`` and ``- b`` -> ``2 problems: a; b``."""
+    out = ""
+    for raw in text.strip().splitlines():
+        line = raw.strip().removeprefix("- ").strip()
+        if line:
+            out += line if not out else (" " if out.endswith(":") else "; ") + line
+    return out or "unknown error"
 
 
 if __name__ == "__main__":  # pragma: no cover

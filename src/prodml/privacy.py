@@ -51,6 +51,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -147,17 +148,17 @@ def is_token(value: object) -> bool:
 
 
 def redact(value: object, *, sensitive: bool = False) -> str:
-    """``repr(value)`` for a message, or ``<redacted>`` when it is or looks personal.
+    """A value for a message: its short ``repr``, or ``<redacted>`` when it is or looks personal.
 
     Examples
     --------
     >>> redact("gold"), redact("ann@example.com"), redact(42, sensitive=True)
     ("'gold'", '<redacted>', '<redacted>')
     """
-    text = repr(value)  # a list or dict holding an e-mail address is redacted too
-    if sensitive or find_personal_data(text) is not None:
+    if sensitive:
         return REDACTED
-    return text
+    # Short, and redacted when it looks personal (a list holding an e-mail address too).
+    return short_repr(value)
 
 
 # -- the policy ----------------------------------------------------------------------

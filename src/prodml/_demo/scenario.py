@@ -1,10 +1,15 @@
 """The demo's story, one step per part of prodml, on a generated churn data set.
 
-1. Train: infer a schema, fit a feature pipeline and a logistic regression.
-2. Register the pair with lineage in a local registry and alias it ``production``.
-3. Serve traffic (single-record path) while a :class:`~prodml.monitoring.ModelMonitor`
-   watches it; half-way the customers change (data and concept drift), and the monitor
-   raises drift and accuracy alerts.
+1. Train: read the training set point in time from a local feature store (``store``
+   extra; :mod:`prodml._demo.store`), infer a schema, fit a feature pipeline and a logistic
+   regression.
+2. Register the pair with lineage (data and feature-view fingerprints) in a local registry
+   and alias it ``production``.
+3. Serve traffic through a :class:`~prodml.serving.Predictor` (schema check, single-record
+   path, model, monitor) and one HTTP round trip to its ASGI app (``serve`` extra), while a
+   :class:`~prodml.monitoring.ModelMonitor` watches it; half-way the customers change (data
+   and concept drift, hitting young customers hardest), and the monitor raises drift,
+   accuracy and bias (true positive rate per age band) alerts.
 4. Retrain on fresh labelled data, register the candidate and run a canary that promotes
    it; then run a second canary with a worse candidate, which is rolled back.
 5. Estimate what serving and retraining cost, and how often retraining pays.
@@ -15,9 +20,11 @@ into ``report.html`` and ``summary.json``.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +37,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from prodml import __version__
 from prodml._demo.data import PLANS, make_churn_data
+from prodml._demo.store import training_set
 from prodml.cost import (
     CostEstimate,
     fit_decay,
@@ -39,7 +47,8 @@ from prodml.cost import (
     training_cost_from_run,
 )
 from prodml.drift import ADWIN, DriftDetector, DriftReport
-from prodml.errors import SchemaError
+from prodml.errors import MissingExtraError, SchemaError
+from prodml.fairness import GroupMetrics
 from prodml.features import FeaturePipeline, steps
 from prodml.fingerprint import fingerprint_table
 from prodml.monitoring import AlertEvent, AlertRule, CountWindow, InMemorySink, ModelMonitor
@@ -51,6 +60,7 @@ from prodml.registry import (
 )
 from prodml.rollout import Canary, Decision, Gate, Step
 from prodml.schema import Schema
+from prodml.serving import BackgroundServer, Predictor, create_app
 
 __all__ = ["DemoResult", "run_scenario"]
 
@@ -58,6 +68,7 @@ NUMERIC = ["tenure_months", "monthly_spend", "sessions_7d", "support_tickets"]
 CATEGORICAL = ["plan", "region"]
 LABEL = "churned"
 MODEL = "churn"
+THRESHOLD = 0.3
 
 Pair = tuple[FeaturePipeline, LogisticRegression]
 
@@ -139,6 +150,7 @@ def run_scenario(
                 "data_fingerprint": result.summary["data_fingerprint"],
                 "pipeline_fingerprint": pair[0].fingerprint,
                 "code_version": __version__,
+                **_feature_views(result.summary["feature_store"]),
             },
             tags={"trained_on": "baseline"},
             description="logistic regression on the baseline customers",
@@ -153,11 +165,32 @@ def run_scenario(
     return result
 
 
+def _feature_views(store_summary: dict[str, Any]) -> dict[str, Any]:
+    """The feature-view fingerprints the training set was read through, for lineage."""
+    views = store_summary.get("lineage", {}).get("feature_views")
+    return {"feature_views": views} if views else {}
+
+
 def _train_step(
     out: Path, result: DemoResult, *, seed: int, step: Callable[[str], None]
 ) -> tuple[Schema, pd.DataFrame, Pair]:
-    step("generating 20,000 training rows and 5,000 holdout rows")
-    train = make_churn_data(20_000, seed=seed)
+    step("generating 20,000 customers' history and 5,000 holdout rows")
+    truth = make_churn_data(20_000, seed=seed)
+    try:
+        train, store_summary = training_set(out, truth, LABEL, seed=seed)
+    except MissingExtraError:
+        step(
+            "  feature store skipped: pip install 'prodml[store]' adds point-in-time training sets"
+        )
+        train, store_summary = truth, {"skipped": "needs the store extra"}
+    else:
+        step(
+            "  training set read point in time from a local feature store: "
+            f"{store_summary['point_in_time_rows_equal_to_truth']} rows right; a latest-value "
+            f"join would have leaked {store_summary['values_a_latest_value_join_would_leak']:,} "
+            "values from after the label day"
+        )
+    result.summary["feature_store"] = store_summary
     holdout = make_churn_data(5_000, seed=seed + 1)
     inferred = Schema.infer(train.drop(columns=[LABEL]), nullable="observed")
     schema = Schema(
@@ -187,6 +220,9 @@ def _monitor(train: pd.DataFrame, clock: list[float], sink: InMemorySink) -> Mod
     return ModelMonitor(
         MODEL,
         window=CountWindow(500),
+        # Churn is rare (8%): at 0.5 the model flags almost nobody; retention offers go to
+        # customers scored 0.3 and above, so that is what accuracy and tpr are measured at.
+        threshold=THRESHOLD,
         rules=[
             AlertRule(
                 "accuracy_low",
@@ -210,6 +246,18 @@ def _monitor(train: pd.DataFrame, clock: list[float], sink: InMemorySink) -> Mod
                 severity="ticket",
             ),
             AlertRule(
+                # A gap in true positive rate between age bands that the window shows
+                # for sure (its lower bound), not a point estimate that noise can cross.
+                "tpr_gap_by_age_band",
+                metric="tpr_difference_lower",
+                op=">",
+                fire=0.0,
+                clear=0.0,
+                for_s=150.0,  # held for 150 requests: the bound hovers at 0 while it fills
+                min_count=1_000,
+                severity="ticket",
+            ),
+            AlertRule(
                 "latency_p99_high",
                 metric="latency_p99",
                 op=">",
@@ -224,6 +272,9 @@ def _monitor(train: pd.DataFrame, clock: list[float], sink: InMemorySink) -> Mod
         reference=train.drop(columns=[LABEL]),
         drift_window=1_000,
         concept_detector=ADWIN(),
+        # age_band is not a model input; the monitor reads it from each request.
+        group_by=GroupMetrics(["age_band"], ["tpr"], alpha=1e-4, missing="group"),
+        group_window=CountWindow(2_000),
     )
 
 
@@ -254,8 +305,10 @@ def _serve_step(
     # The demo wrote this registry moments ago, so it may trust it even when the model was
     # stored with joblib (no skops installed). A service reading a shared registry installs
     # prodml[sklearn] and loads without trusted=True.
-    pipe, model = registry.load(f"{MODEL}@production", trusted=True)
-    coef, intercept = model.coef_[0], float(model.intercept_[0])
+    predictor = Predictor.from_registry(
+        registry, f"{MODEL}@production", monitor=monitor, trusted=True, watch_every_s=None
+    )
+    pipe, _ = registry.load(f"{MODEL}@production", trusted=True)
     batch_rows = pipe.transform(serving.drop(columns=[LABEL]).iloc[:200])
     rejected: list[dict[str, Any]] = []
     latencies: list[float] = []
@@ -263,25 +316,22 @@ def _serve_step(
     label_delay = 100  # labels arrive 100 requests after their prediction
     for i, record in enumerate(requests):
         clock[0] = float(i)  # one request per second
-        t0 = time.perf_counter()
         try:
-            schema.validate(record)
+            # Schema check, transform_record, the model and monitor.log_prediction.
+            prediction = predictor.predict_record(record, id=i)
         except SchemaError as err:
             rejected.append({"request": i, "problems": [str(p) for p in err.problems]})
             continue
-        x = pipe.transform_record(record)
-        score = 1.0 / (1.0 + math.exp(-(float(x @ coef) + intercept)))
-        latency = time.perf_counter() - t0
-        latencies.append(latency)
+        latencies.append(prediction.latency_s)
         if i < len(batch_rows):
             checked += 1
-            same += bool(np.array_equal(x, batch_rows[i]))
-        monitor.log_prediction(i, record, score, latency_s=latency)
+            same += bool(np.array_equal(pipe.transform_record(record), batch_rows[i]))
         if i >= label_delay:
             monitor.log_label(i - label_delay, int(labels[i - label_delay]))
         if i % 250 == 249:
             acc = monitor.metrics().get("accuracy", math.nan)
             result.accuracy_timeline.append((i + 1, round(float(acc), 4)))
+    http = _http_round_trip(predictor, requests[0], step)
     result.alerts = list(sink.events)
     for event in result.alerts:
         step(f"  alert {event.rule} {event.state} at request {int(event.at)}: {event.message}")
@@ -299,12 +349,55 @@ def _serve_step(
             for e in result.alerts
         ],
         "monitor_counters": monitor.counters(),
+        "http": http,
+        "tpr_by_age_band": {
+            k[len("tpr[age_band=") : -1]: round(float(v), 4)
+            for k, v in sorted(monitor.metrics().items())
+            if k.startswith("tpr[age_band=")
+        },
     }
     step("drift report: training data vs the last 3,000 requests")
     detector = DriftDetector().fit(train.drop(columns=[LABEL]))
     result.drift_report = detector.detect(serving.iloc[3_000:].drop(columns=[LABEL]))
     result.summary["drift"] = {"drifted_columns": result.drift_report.drifted_columns}
     return lat
+
+
+def _http_round_trip(
+    predictor: Predictor, record: dict[str, Any], step: Callable[[str], None]
+) -> dict[str, Any]:
+    """One ``POST /v1/predict`` to the ASGI app on a real server on loopback."""
+    try:
+        app = create_app(predictor)
+        server = BackgroundServer(app)
+    except MissingExtraError:
+        step("  HTTP round trip skipped: pip install 'prodml[serve]' adds the ASGI app")
+        return {"skipped": "needs the serve extra"}
+    body = json.dumps(record, default=str).encode()
+    try:
+        server.start()
+    except MissingExtraError:
+        step("  HTTP round trip skipped: pip install 'prodml[serve]' adds the ASGI server")
+        return {"skipped": "needs the serve extra"}
+    try:
+        request = urllib.request.Request(  # noqa: S310 - our own server on loopback
+            f"{server.url}/v1/predict", data=body, headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            status, answer = response.status, json.loads(response.read())
+    finally:
+        server.stop()
+    in_process = predictor.predict_record(record, id="http-check").value
+    step(
+        f"  POST /v1/predict on {server.host}: {status}, version {answer['version']}, "
+        f"value {answer['value']:.4f} (in process: {in_process:.4f})"
+    )
+    return {
+        "status": status,
+        "version": answer["version"],
+        "variant": answer["variant"],
+        "value_equals_in_process": answer["value"] == in_process,
+    }
 
 
 def _rollout_step(

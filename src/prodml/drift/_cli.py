@@ -62,9 +62,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison; print one line per column; return the exit code."""
-    from prodml.cli import _read_table  # noqa: PLC0415 - the CLI is loaded already
+    from prodml.cli import _check_writable, _read_table  # noqa: PLC0415 - loaded already
     from prodml.drift import DriftDetector  # noqa: PLC0415 - keep `prodml --help` fast
     from prodml.privacy import Privacy  # noqa: PLC0415
+
+    for out in (args.html, args.json):
+        if out:
+            _check_writable(out)  # before the work, not after minutes of it
 
     detector = DriftDetector(
         alpha=args.alpha,

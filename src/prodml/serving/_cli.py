@@ -16,6 +16,17 @@ from typing import Any
 __all__ = ["add_parser"]
 
 
+def _port(text: str) -> int:
+    """A TCP port number, checked when the command line is read (not by the server later)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: not a number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {port}: expected 0 to 65535")
+    return port
+
+
 def _registry_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("ref", help="model reference, e.g. churn@production")
     p.add_argument("--registry", metavar="PATH", help="folder of a local registry")
@@ -46,7 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _registry_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
-    serve.add_argument("--port", type=int, default=8000, help="default: %(default)s")
+    serve.add_argument("--port", type=_port, default=8000, help="default: %(default)s")
     serve.add_argument("--watch-every", type=float, default=5.0, metavar="S",
                        help="seconds between alias checks; 0 turns reload off")  # fmt: skip
     serve.add_argument("--max-batch", type=int, metavar="N", help="micro-batch up to N requests")
@@ -111,8 +122,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_score(args: argparse.Namespace) -> int:
     """Score and print the report; return the exit code."""
+    from prodml.cli import _check_writable  # noqa: PLC0415 - the CLI is loaded already
     from prodml.serving import Predictor, score  # noqa: PLC0415
 
+    _check_writable(args.dest, folder=True)  # before the model loads, not after
     registry = _open_registry(args)
     try:
         pred = Predictor.from_registry(

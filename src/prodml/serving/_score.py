@@ -67,6 +67,14 @@ class ScoreReport:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
 
+def _num_rows(path: Path) -> int:
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (pa.ArrowException, OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"cannot read {path.name} as Parquet: {reason}") from err
+
+
 def _input_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     paths = [source] if isinstance(source, str | os.PathLike) else list(source)
     files: list[Path] = []
@@ -239,8 +247,14 @@ def score(
     """
     check_params(
         "score",
-        {"chunk_rows": chunk_rows, "resume": resume, "progress": progress},
         {
+            "predictor": predictor,
+            "chunk_rows": chunk_rows,
+            "resume": resume,
+            "progress": progress,
+        },
+        {
+            "predictor": [TypeOf(Predictor, "a prodml.serving.Predictor")],
             "chunk_rows": [Interval(int, 1, None)],
             "resume": [TypeOf(bool, "a bool")],
             "progress": [TypeOf(bool, "a bool"), NONE],
@@ -263,10 +277,10 @@ def score(
         "chunk_rows": chunk_rows,
         "keep_columns": keep,
     }
+    sizes = [_num_rows(f) for f in files]  # a bad input fails before OUT is touched
     out = Path(dest)
     done = _manifest(out, expected, resume)
     columns = list(dict.fromkeys([*served.known, *served.schema.names, *keep]))
-    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
     bar = _Progress(sum(sizes), progress, sys.stderr)
     manifest = {"format_version": FORMAT_VERSION, **expected, "done": done, "complete": False}
     writer = _Writer(out, manifest)

@@ -1,0 +1,211 @@
+"""Every ``prodml`` subcommand fails with one line on stderr and exit code 2 (issue 16).
+
+Each case drives a subcommand through a failure path (missing input, unwritable output,
+bad flags, a missing or locked registry, a missing extra) and checks the exit code, that
+stderr is exactly one line starting ``error:`` naming the problem, and that no traceback
+is printed. Exit code 1 is reserved for ``prodml drift`` finding drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from prodml import cli
+from prodml.features import FeaturePipeline, steps
+from prodml.registry import ModelRegistry
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli-errors")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(0, 1, 400), "c": rng.choice(["a", "b"], 400)})
+    df.to_parquet(root / "ref.parquet")
+    df.assign(x=df.x + 3).to_parquet(root / "drifted.parquet")
+    pd.DataFrame({"y": [1.0]}).to_parquet(root / "other.parquet")
+    (root / "corrupt.parquet").write_bytes(b"PAR1 not really parquet")
+    (root / "defs.json").write_text("{not json")
+    pipe = FeaturePipeline([steps.StandardScale(["x"]), steps.OneHot(["c"])]).fit(df)
+    model = LogisticRegression().fit(pipe.transform(df), (df.x > 0).astype(int))
+    with ModelRegistry.local(root / "reg") as reg:
+        reg.register("churn", (pipe, model))
+        reg.set_alias("churn", "production", 1)
+        reg.register("bare", model)
+    return root
+
+
+# (argv, a fragment the one error line must contain). ``{w}`` is the work folder.
+CASES: list[tuple[list[str], str]] = [
+    (["nope"], "invalid choice: 'nope'"),
+    ([], "required: COMMAND"),
+    (["--frobnicate"], "required: COMMAND"),
+    (["--frobnicate", "version"], "unrecognized arguments: --frobnicate"),
+    (["demo", "--out", "/proc/forbidden"], "cannot create the folder /proc/forbidden"),
+    (["demo", "--out", "{w}/ref.parquet"], "it is a file, not a folder"),
+    (["demo", "--seed", "x"], "argument --seed: invalid int value"),
+    (["schema", "{w}/missing.parquet"], "no such file"),
+    (["schema", "{w}/defs.json"], "expected a .parquet or .csv file"),
+    (["schema", "{w}/corrupt.parquet"], "cannot read"),
+    (["schema", "{w}/ref.parquet", "--nullable", "sometimes"], "invalid choice: 'sometimes'"),
+    (["fingerprint", "{w}/missing"], "no such file"),
+    (["fingerprint", "--content", "{w}/corrupt.parquet"], "cannot read"),
+    (["version", "extra"], "unrecognized arguments: extra"),
+    (["drift", "{w}/missing.parquet", "{w}/ref.parquet"], "no such file"),
+    (["drift", "{w}/ref.parquet"], "required: current"),
+    (["drift", "{w}/corrupt.parquet", "{w}/ref.parquet"], "cannot read"),
+    (["drift", "{w}/ref.parquet", "{w}/other.parquet"], "column 'x'"),
+    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--alpha", "2"], "'alpha' parameter"),
+    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--alpha", "x"], "invalid float value"),
+    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--columns", "zz"], "column 'zz'"),
+    (
+        ["drift", "{w}/ref.parquet", "{w}/drifted.parquet", "--html", "/nonexistent/dir/r.html"],
+        "the folder /nonexistent/dir does not exist",
+    ),
+    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--json", "/proc/r.json"], "/proc"),
+    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--json", "{w}/reg"], "it is a folder"),
+    (["registry", "{w}/nowhere"], "no registry at"),
+    (["registry"], "give a registry folder"),
+    (["registry", "{w}/reg", "nomodel"], "'nomodel'"),
+    (["registry", "--db", "sqlite:///{w}/none.db", "--artifacts", "file://{w}/a"], "none.db"),
+    (["registry", "--db", "sqlite:///{w}/none.db"], "--db needs --artifacts"),
+    (["serve", "churn@production"], "give a registry folder"),
+    (["serve", "churn@production", "--registry", "{w}/nowhere"], "no registry at"),
+    (["serve", "churn@canary", "--registry", "{w}/reg"], "no alias 'canary'"),
+    (["serve", "bare@latest", "--registry", "{w}/reg"], "not a (pipeline, model) pair"),
+    (["serve", "churn@production", "--port", "http"], "invalid port 'http': not a number"),
+    (["serve", "churn@production", "--port", "99999999"], "expected 0 to 65535"),
+    (
+        ["score", "churn@production", "{w}/missing.parquet", "{w}/out", "--registry", "{w}/reg"],
+        "no such file or folder",
+    ),
+    (
+        ["score", "churn@production", "{w}/corrupt.parquet", "{w}/out", "--registry", "{w}/reg"],
+        "cannot read corrupt.parquet as Parquet",
+    ),
+    (
+        ["score", "churn@production", "{w}/ref.parquet", "/proc/out", "--registry", "{w}/reg"],
+        "cannot create the folder /proc/out",
+    ),
+    (
+        ["score", "bare@latest", "{w}/ref.parquet", "{w}/out", "--registry", "{w}/reg"],
+        "not a (pipeline, model) pair",
+    ),
+    (["score", "churn@production", "{w}/ref.parquet", "--registry", "{w}/reg"], "required: dest"),
+    (["store"], "required: ACTION"),
+    (["store", "views"], "give a store folder"),
+    (["store", "views", "{w}/nowhere"], "no feature store at"),
+    (["store", "views", "--offline", "x://"], "--offline and --online go together"),
+    (["store", "apply", "{w}/st", "--file", "{w}/defs.json"], "cannot read definitions from"),
+    (["store", "materialize", "{w}/nowhere", "--end", "x"], "no feature store at"),
+    (["store", "online", "{w}/nowhere", "--entity", "{{", "--feature", "v:f"], "no feature"),
+]
+
+
+def _argv(template: list[str], work: Path) -> list[str]:
+    return [a.replace("{w}", str(work)).replace("{{", "{") for a in template]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), CASES, ids=[" ".join(c[0])[:60] for c in CASES])
+def test_failure_is_one_line_and_exit_2(
+    work: Path, argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(_argv(argv, work))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert fragment.replace("{w}", str(work)) in lines[0]
+
+
+def test_every_subcommand_has_a_failure_case() -> None:
+    parser = cli.build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    covered = {argv[0] for argv, _ in CASES if argv and not argv[0].startswith("-")}
+    assert set(action.choices) <= covered, set(action.choices) - covered
+
+
+def test_drift_found_is_exit_1_and_no_drift_is_0(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["drift", str(work / "ref.parquet"), str(work / "ref.parquet")]) == 0
+    assert cli.main(["drift", str(work / "ref.parquet"), str(work / "drifted.parquet")]) == 1
+    out = capsys.readouterr()
+    assert "1 of 2 columns drifted: x" in out.out
+    assert out.err == ""
+
+
+def test_registry_json_aliases_are_objects(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert cli.main(["registry", str(work / "reg"), "--json"]) == 0
+    rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["churn"]["aliases"] == {"production": 1}
+    assert cli.main(["registry", str(work / "reg"), "churn", "--json"]) == 0
+    (version,) = json.loads(capsys.readouterr().out)
+    assert version["aliases"] == ["production"]
+
+
+def test_registry_db_on_a_missing_database_creates_nothing(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = work / "absent.db"
+    argv = ["registry", "--db", f"sqlite:///{db}", "--artifacts", f"file://{work}/absent"]
+    assert cli.main(argv) == 2
+    assert "absent.db" in capsys.readouterr().err
+    assert not db.exists()
+    assert not (work / "absent").exists()
+
+
+def test_a_locked_registry_is_still_listed(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A writer holding the database lock does not stop a read-only listing (WAL readers).
+    con = sqlite3.connect(work / "reg" / "registry.db", isolation_level=None)
+    try:
+        con.execute("BEGIN EXCLUSIVE")
+        assert cli.main(["registry", str(work / "reg")]) == 0
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+    assert "production->v1" in capsys.readouterr().out
+
+
+def _run_without(modules: list[str], argv: list[str]) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys\n"
+        f"for m in {modules!r}:\n"
+        "    sys.modules[m] = None  # as if the extra were not installed\n"
+        "from prodml.cli import main\n"
+        f"sys.exit(main({argv!r}))\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+
+def test_serve_without_the_serve_extra_names_it(work: Path) -> None:
+    argv = ["serve", "churn@production", "--registry", str(work / "reg"), "--port", "0"]
+    proc = _run_without(["starlette", "uvicorn"], argv)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    assert "pip install 'prodml[serve]'" in proc.stderr
+
+
+def test_a_usage_error_in_a_real_process_is_one_line(work: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "prodml.cli", "drift", str(work / "ref.parquet")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    expected = "error: prodml drift: the following arguments are required: current"
+    assert proc.stderr.splitlines() == [f"{expected} (see 'prodml drift --help')"]
