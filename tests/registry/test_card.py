@@ -209,3 +209,30 @@ def test_cli_card(local: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "canary" in capsys.readouterr().err
     assert main(["registry", str(local), "--json"]) == 0  # listing still works
     assert json.loads(capsys.readouterr().out)[0]["model"] == "churn"
+
+
+def test_card_shows_signer_key_id_and_approver_from_a_signed_registry(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography", reason="needs the 'sign' extra")
+    from prodml.registry.authz import RequireApproval
+    from prodml.registry.signing import Ed25519Signer, TrustPolicy
+
+    signer = Ed25519Signer.generate()
+    reg = ModelRegistry.local(
+        tmp_path / "signed",
+        actor="ci",
+        signer=signer,
+        trust=TrustPolicy([signer.verifier()]),
+        authorizer=RequireApproval({"production"}),
+    )
+    try:
+        reg.register("churn", SIGNATURE, metrics={"auc": 0.8})
+        reg.set_alias("churn", "production", 1, approved_by="carol")
+        card = reg.card("churn@production")
+    finally:
+        reg.close()
+    register, promote = card.audit
+    assert register["detail"] == {"signer_key_id": signer.key_id}
+    assert promote["detail"]["approved_by"] == "carol"
+    md = card.to_markdown()
+    assert f"signer_key_id={signer.key_id}" in md
+    assert "approved_by=carol" in md

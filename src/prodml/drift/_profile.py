@@ -253,6 +253,10 @@ class Profile:
         if state.hashed or pol.is_sensitive(name):
             state.add(pol.tokenize_counts(counts))
             state.hashed = not pol.is_raw(name)
+        elif pol.over_limit(name, max(len(state.counts), len(counts))):
+            # Hashed whole either way: skip looking for personal values one by one.
+            state.counts, state.hashed = pol.tokenize_counts(state.counts), True
+            state.add(pol.tokenize_counts(counts))
         else:
             state.add(pol.protect_counts(name, counts))
         if not state.hashed and pol.over_limit(name, len(state.counts)):
