@@ -109,6 +109,27 @@ def test_canaries_promote_the_retrained_model_and_roll_back_the_bad_one(
         registry.close()
 
 
+def test_every_version_is_signed_and_one_decision_is_explained(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    out, s = demo
+    key_id = s["signing"]["key_id"]
+    registry = ModelRegistry.local(out / "registry")
+    try:
+        for mv in registry.search("churn"):
+            assert mv.attestation is not None
+            assert mv.attestation.key_ids == (key_id,)
+    finally:
+        registry.close()
+    e = s["explanation"]
+    assert e["scale"] == "margin"
+    assert e["additivity_error"] < 1e-9
+    raw = {"tenure_months", "monthly_spend", "sessions_7d", "support_tickets", "plan", "region"}
+    assert {name for name, _ in e["top_reasons"]} <= raw | {"signup_at"}
+    # Global importance is per raw column (one entry for the one-hot plan, not five).
+    assert set(e["global_importance"]) == raw | {"signup_at"}
+
+
 def test_costs_are_consistent(demo: tuple[Path, dict[str, Any]]) -> None:
     _, s = demo
     costs = s["costs"]

@@ -84,6 +84,8 @@ class DemoResult:
     rollouts: dict[str, list[Decision]] = field(default_factory=dict)
     costs: dict[str, CostEstimate] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    explanation: Any = None  # a prodml.explain.Explanation of one production decision
+    importance: dict[str, float] = field(default_factory=dict)
 
 
 def make_pipeline() -> FeaturePipeline:
@@ -138,7 +140,9 @@ def run_scenario(
     schema, train, pair = _train_step(out, result, seed=seed, step=step)
     # The registry is the demo's own: start it afresh so that every run tells the same story.
     shutil.rmtree(out / "registry", ignore_errors=True)
-    registry = ModelRegistry.local(out / "registry")
+    signing, signer_summary = _signing(out, step)
+    registry = ModelRegistry.local(out / "registry", **signing)
+    result.summary["signing"] = signer_summary
     try:
         step("registering churn v1 in a local registry (SQLite + files) as production")
         v1 = registry.register(
@@ -158,11 +162,64 @@ def run_scenario(
         registry.set_alias(MODEL, "production", v1.version)
         latencies = _serve_step(registry, schema, train, result, seed=seed, step=step)
         fit_seconds = _rollout_step(registry, schema, pair, result, seed=seed, step=step)
+        _explain_step(registry, train, result, step=step)
     finally:
         registry.close()
     step("estimating serving and retraining costs")
     result.costs, result.summary["costs"] = _costs(pair, latencies, fit_seconds, seed=seed)
     return result
+
+
+def _signing(out: Path, step: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An Ed25519 key for the demo's registry: every version signed, every load verified."""
+    try:
+        from prodml.registry.signing import Ed25519Signer, TrustPolicy  # noqa: PLC0415
+
+        signer = Ed25519Signer.generate()
+    except MissingExtraError:
+        step("  signing skipped: pip install 'prodml[sign]' adds signed versions")
+        return {}, {"skipped": "needs the sign extra"}
+    # A new key each run: the demo's registry is rebuilt each run, so no old version needs
+    # the old key. A team keeps its private key in a KMS and ships the public one.
+    return (
+        {"signer": signer, "trust": TrustPolicy([signer.verifier()])},
+        {"algorithm": "ed25519", "key_id": signer.key_id},
+    )
+
+
+def _explain_step(
+    registry: ModelRegistry, train: pd.DataFrame, result: DemoResult, *, step: Callable[[str], None]
+) -> None:
+    """Why production scores one customer as it does, in the customer's own columns."""
+    from prodml.explain import Explainer  # noqa: PLC0415
+
+    pipe, model = registry.load(f"{MODEL}@production", trusted=True)
+    features = train.drop(columns=[LABEL])
+    explainer = Explainer(pipe, model, background=features.sample(200, random_state=0)).fit()
+    recent = make_churn_data(2_000, seed=11, shift=1.0, concept=1.0).drop(columns=[LABEL])
+    scores = np.asarray(model.predict_proba(pipe.transform(recent))[:, 1])
+    customer = _records(recent.iloc[[int(np.argmax(scores))]].assign(**{LABEL: 0}))[0]
+    explanation = explainer.explain_record(customer)
+    attributions = dict(explanation.values)
+    importance = explainer.importance(recent)
+    top = explanation.top(3)
+    step(
+        f"  why production scores its riskiest recent customer {explanation.prediction:.3f} "
+        f"({explainer.scale}): " + ", ".join(f"{name} {value:+.3f}" for name, value in top)
+    )
+    result.explanation = explanation
+    result.importance = dict(importance)
+    result.summary["explanation"] = {
+        "scale": explainer.scale,
+        "customer": {k: (str(v) if v is not None else None) for k, v in customer.items()},
+        "base": round(float(explanation.base), 6),
+        "prediction": round(float(explanation.prediction), 6),
+        "top_reasons": [[name, round(float(value), 6)] for name, value in top],
+        "additivity_error": abs(
+            explanation.base + math.fsum(attributions.values()) - explanation.prediction
+        ),
+        "global_importance": {k: round(float(v), 6) for k, v in importance.items()},
+    }
 
 
 def _feature_views(store_summary: dict[str, Any]) -> dict[str, Any]:
