@@ -105,6 +105,15 @@ class ModelCard(BaseModel):
     audit: list[dict[str, Any]] = Field(default_factory=list)
     generated_at: str
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise ConfigError(
+                f"malformed ModelCard: {err.error_count()} problem(s), first at "
+                f"{'.'.join(map(str, err.errors()[0]['loc'])) or 'the card'}"
+            ) from err
+
     # -- state -----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,10 +142,7 @@ class ModelCard(BaseModel):
                 f"unsupported ModelCard format_version {got!r}; expected {FORMAT_VERSION}",
                 parameter="format_version",
             )
-        try:
-            return cls(**_clean(dict(state)))
-        except ValidationError as err:
-            raise ConfigError(f"malformed ModelCard: {err.error_count()} problem(s)") from err
+        return cls(**_clean(dict(state)))
 
     @classmethod
     def from_json(cls, text: str) -> ModelCard:
@@ -440,7 +446,4 @@ def build_card(
         "audit": [_audit_row(e) for e in sorted(mine, key=lambda e: e.seq)],
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    try:
-        return ModelCard(**_clean(state))
-    except ValidationError as err:
-        raise ConfigError(f"cannot build the card of {mv.ref}: {err}") from err
+    return ModelCard(**_clean(state))
