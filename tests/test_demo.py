@@ -105,8 +105,17 @@ def test_canaries_promote_the_retrained_model_and_roll_back_the_bad_one(
         assert production.version == s["production_version"] == 2
         assert production.lineage.parent_version == 1
         assert [e.action for e in registry.history("churn")].count("register") == 3
+        # The retraining controller did it: v2 on the accuracy alert, v3 rolled back.
+        assert production.lineage.model_extra["retrain"]["trigger"] == "alert"
+        assert registry.get("churn@3").status == "archived"
+        assert "production-candidate" not in registry.aliases("churn")
     finally:
         registry.close()
+    steps = [(d["action"], d["version"]) for d in s["rollout"]["controller"]]
+    assert steps == [
+        ("retrain", None), ("register", 2), ("canary", 2), ("promote", 2),
+        ("retrain", None), ("register", 3), ("canary", 3), ("rollback", 3),
+    ]  # fmt: skip
 
 
 def test_every_version_is_signed_and_one_decision_is_explained(

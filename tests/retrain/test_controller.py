@@ -375,3 +375,27 @@ def test_a_canary_without_a_verdict_is_rolled_back_at_the_limit():
     assert action.action == "rollback"
     assert "no verdict after 48 h (the limit is 48 h)" in action.reason
     assert reg.aliases("churn") == {"production": 1}
+
+
+def test_a_protected_alias_waits_for_approval_without_archiving():
+    from prodml.registry import ModelRegistry
+    from prodml.registry.authz import RequireApproval
+
+    reg = ModelRegistry(
+        "memory://",
+        "memory://retrain-authz",
+        authorizer=RequireApproval({"production"}),
+        actor="retrain-bot",
+    )
+    ctl = controller(reg)
+    waiting = ctl.step(0.0)
+    assert waiting.action == "hold"
+    assert "waits for approval" in waiting.reason
+    assert "needs approved_by=" in waiting.reason
+    assert ctl.state.phase == "promoting"
+    assert ctl.step(3600.0).repeats == 2  # still waiting, one folded log entry
+    assert reg.get("churn@1").status == "ready"
+    ctl.approved_by = "alice"
+    assert ctl.step(7200.0).action == "promote"
+    event = reg.history("churn", alias="production").items[0]
+    assert event.detail.get("approved_by") == "alice"

@@ -10,8 +10,10 @@
    :class:`~prodml.monitoring.ModelMonitor` watches it; half-way the customers change (data
    and concept drift, hitting young customers hardest), and the monitor raises drift,
    accuracy and bias (true positive rate per age band) alerts.
-4. Retrain on fresh labelled data, register the candidate and run a canary that promotes
-   it; then run a second canary with a worse candidate, which is rolled back.
+4. A :class:`~prodml.retrain.RetrainController` acts on the accuracy alert: it retrains on
+   fresh labelled data, registers the candidate with its lineage and runs a canary that
+   promotes it; its next (scheduled) run reads shuffled labels, and that canary rolls the
+   candidate back.
 5. Estimate what serving and retraining cost, and how often retraining pays.
 
 Every step writes what it found into ``DemoResult``; :mod:`prodml._demo.report` turns that
@@ -27,6 +29,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +55,8 @@ from prodml.fairness import GroupMetrics
 from prodml.features import FeaturePipeline, steps
 from prodml.fingerprint import fingerprint_table
 from prodml.monitoring import AlertEvent, AlertRule, CountWindow, InMemorySink, ModelMonitor
-from prodml.registry import (
-    ModelRegistry,
-    NotWorseThanCurrent,
-    PromotionError,
-    SignatureCompatible,
-)
+from prodml.registry import ModelRegistry, NotWorseThanCurrent, SignatureCompatible
+from prodml.retrain import AlertTrigger, Guards, RetrainController, ScheduleTrigger
 from prodml.rollout import Canary, Decision, Gate, Step
 from prodml.schema import Schema
 from prodml.serving import BackgroundServer, Predictor, create_app
@@ -466,58 +465,73 @@ def _rollout_step(
     seed: int,
     step: Callable[[str], None],
 ) -> float:
-    step("retraining on 8,000 fresh labelled rows and registering churn v2")
     fresh = make_churn_data(8_000, seed=seed + 4, shift=1.0, concept=1.0)
     recent = make_churn_data(5_000, seed=seed + 5, shift=1.0, concept=1.0)
-    pipe2, model2, fit_seconds = _train(fresh, seed=seed)
-    v2 = registry.register(
-        MODEL,
-        (pipe2, model2),
+    fit_seconds = [0.0]
+
+    def train(data: pd.DataFrame, context: Any) -> tuple[Any, Any, dict[str, float]]:
+        pipe, model, fit_seconds[0] = _train(data, seed=seed)
+        return pipe, model, _evaluate((pipe, model), recent)
+
+    now = float(max((e.at for e in result.alerts), default=0.0)) + 1.0  # the monitor's clock
+    ctl = RetrainController(
+        registry=registry,
+        model=MODEL,
+        alias="production",
+        train=train,
+        triggers=[AlertTrigger(lambda: result.alerts, rules=["accuracy_low"])],
+        checks=[SignatureCompatible()],
+        canary=Canary(
+            steps=[
+                Step(0.05, min_samples=200),
+                Step(0.25, min_samples=500),
+                Step(0.5, min_samples=1000),
+            ],
+            gates=[Gate("error_rate", ratio=1.1)],
+            salt="demo",
+        ),
+        data=lambda context: fresh,
+        guards=Guards(min_interval=0),
         signature=schema,
-        metrics=_evaluate((pipe2, model2), recent),
-        lineage={
-            "data_fingerprint": fingerprint_table(fresh),
-            "pipeline_fingerprint": pipe2.fingerprint,
-            "code_version": __version__,
-            "parent_version": 1,
-        },
-        tags={"trained_on": "fresh"},
     )
+    step("the retraining controller acts on the accuracy alert: churn v2 on 8,000 fresh rows")
+    action = ctl.step(now)
+    for d in ctl.decisions:
+        step(f"  {d.action}: {d.reason}")
+    v2 = registry.get(MODEL, action.version)
+    pipe2, model2 = registry.load(v2.ref, trusted=True)
     result.summary["retraining"] = {"v1_on_recent": _evaluate(v1_pair, recent), "v2": v2.metrics}
 
     step("canary 1: v2 against production v1 on live traffic")
     live = make_churn_data(40_000, seed=seed + 6, shift=1.0, concept=1.0)
-    first = result.rollouts["v2 vs v1"] = _canary(v1_pair, (pipe2, model2), live)
+    first = result.rollouts["v2 vs v1"] = _canary(ctl, v1_pair, (pipe2, model2), live, now)
     step(f"  {first[-1].action}: {first[-1].reason}")
-    if first[-1].action == "promote":
-        registry.promote(MODEL, "production", v2.version, checks=[SignatureCompatible()])
 
-    step("canary 2: a candidate trained on shuffled labels against production v2")
+    step("canary 2: the scheduled retraining reads a label feed that got shuffled (v3)")
     shuffled = fresh.copy()
     shuffled[LABEL] = np.random.default_rng(seed).permutation(shuffled[LABEL].to_numpy())
-    pipe3, model3, _ = _train(shuffled, seed=seed)
-    v3 = registry.register(
-        MODEL,
-        (pipe3, model3),
-        signature=schema,
-        metrics=_evaluate((pipe3, model3), recent),
-        lineage={"pipeline_fingerprint": pipe3.fingerprint, "parent_version": v2.version},
-        tags={"trained_on": "shuffled labels"},
-    )
+    ctl.data = lambda context: shuffled
+    ctl.triggers = [ScheduleTrigger(timedelta(hours=1))]
+    now += 2 * 3600.0
+    action = ctl.step(now)
+    v3 = registry.get(MODEL, action.version)
+    pair3 = registry.load(v3.ref, trusted=True)
     live = make_churn_data(40_000, seed=seed + 7, shift=1.0, concept=1.0)
-    second = result.rollouts["v3 vs v2"] = _canary((pipe2, model2), (pipe3, model3), live)
+    second = result.rollouts["v3 vs v2"] = _canary(ctl, (pipe2, model2), pair3, live, now)
     step(f"  {second[-1].action}: {second[-1].reason}")
-    try:
-        registry.promote(MODEL, "production", v3.version, checks=[NotWorseThanCurrent("accuracy")])
-        gate = "accepted"
-    except PromotionError as err:
-        gate = f"refused: {err}"
+    refusal = NotWorseThanCurrent("accuracy")(v3, registry.get(f"{MODEL}@production"))
+    gate = "accepted" if refusal is None else f"refused: {refusal}"
     step(f"  registry promotion gate for v3: {gate}")
     rollout: dict[str, Any] = {
         name: {"outcome": d[-1].action, "reason": d[-1].reason, "decisions": len(d)}
         for name, d in result.rollouts.items()
     }
     rollout["registry_gate_on_v3"] = gate
+    rollout["controller"] = [
+        {"action": d.action, "version": d.version, "reason": d.reason}
+        for d in ctl.decisions
+        if d.action in ("retrain", "register", "canary", "promote", "rollback")
+    ]
     result.summary["rollout"] = rollout
     result.summary["production_version"] = registry.get(f"{MODEL}@production").version
     result.history = [
@@ -530,26 +544,19 @@ def _rollout_step(
         }
         for e in reversed(registry.history(MODEL).items)  # oldest first
     ]
-    return fit_seconds
+    return fit_seconds[0]
 
 
 def _canary(
+    ctl: RetrainController,
     baseline: Pair,
     candidate: Pair,
     traffic: pd.DataFrame,
+    start: float,
 ) -> list[Decision]:
-    """Route ``traffic`` through a canary, one simulated minute per 500 requests."""
-    now = [0.0]
-    canary = Canary(
-        steps=[
-            Step(0.05, min_samples=200),
-            Step(0.25, min_samples=500),
-            Step(0.5, min_samples=1000),
-        ],
-        gates=[Gate("error_rate", ratio=1.1)],
-        clock=lambda: now[0],
-        salt="demo",
-    )
+    """Route ``traffic`` through the controller's canary; it steps every 500 requests."""
+    canary = ctl.rollout
+    assert canary is not None  # noqa: S101 - the controller started one
     wrong = {
         "baseline": _scores(baseline, traffic) >= 0.5,
         "candidate": _scores(candidate, traffic) >= 0.5,
@@ -558,10 +565,8 @@ def _canary(
     for i in range(len(traffic)):
         variant = canary.route(f"customer-{i}")
         canary.observe(variant, error_rate=float(wrong[variant][i] != y[i]))
-        if i % 500 == 499:
-            now[0] += 60.0
-            if canary.evaluate().action in ("promote", "rollback"):
-                break
+        if i % 500 == 499 and ctl.step(start + (i + 1) * 0.12).action in ("promote", "rollback"):
+            break
     return canary.decisions  # the audit log: repeated holds are folded into one entry
 
 

@@ -13,7 +13,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from prodml.errors import ConfigError, ConflictError, ProdMLError
+from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
 from prodml.registry import ModelVersion, PromotionError
 from prodml.registry.entities import check_alias, check_name
 from prodml.retrain._cost import RetrainCost
@@ -181,6 +181,10 @@ class RetrainController:
         The candidates' input schema; default the pipeline's ``input_schema``.
     candidate_alias
         The alias the candidate holds while its canary runs (default ``<alias>-candidate``).
+    approved_by
+        Passed to the promotion, for a registry whose authorizer protects ``alias``
+        (:class:`~prodml.registry.authz.RequireApproval`). Without the approval the run waits in
+        ``hold`` (nothing is archived) until a later step brings it.
 
     Examples
     --------
@@ -227,6 +231,7 @@ class RetrainController:
         state_path: str | PathLike[str] | None = None,
         signature: Any = None,
         candidate_alias: str | None = None,
+        approved_by: str | None = None,
     ) -> None:
         self.registry = registry
         self.model = check_name(model)
@@ -271,6 +276,7 @@ class RetrainController:
             raise ConfigError("guards must be a Guards.", parameter="guards")
         self.state_path = None if state_path is None else Path(state_path)
         self.signature = signature
+        self.approved_by = approved_by
         self._lock = threading.RLock()
         self._now = 0.0
         self._rollout: Canary | None = None
@@ -333,9 +339,13 @@ class RetrainController:
             self._now = t
             self.state.last_step_at = t
             last: Action | None = None
+            previous: str | None = None
             start = self.state.phase
             for _ in range(8):  # at most one pass through each phase
                 phase = self.state.phase
+                if last is not None and phase == previous:
+                    break  # the phase is waiting (canary traffic, an approval)
+                previous = phase
                 if phase == "idle":
                     if start != "idle":
                         break
@@ -652,11 +662,14 @@ class RetrainController:
                     cand.version,
                     checks=[*self.checks, note],
                     expected_version=run["parent"],
+                    **({} if self.approved_by is None else {"approved_by": self.approved_by}),
                 )
             except PromotionError as err:
                 return self._refuse(
                     t, f"{cand.ref} refused at promotion: " + "; ".join(err.failures)
                 )
+            except AuthorizationError as err:  # a protected alias: wait for approval
+                return self._log("hold", f"{cand.ref} waits for approval: {err}")
             except ConflictError as err:
                 return self._refuse(
                     t, f"{cand.ref} not promoted: {self.alias!r} moved meanwhile ({_short(err)})"

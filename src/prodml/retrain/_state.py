@@ -52,7 +52,12 @@ class RetrainStateError(ProdMLError, ValueError):
 
 
 def _bad(name: str, expected: str, value: object) -> RetrainStateError:
-    shown = type(value).__name__ if not isinstance(value, int | float | bool) else repr(value)
+    if isinstance(value, str):
+        shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
+    elif isinstance(value, int | float | bool):
+        shown = repr(value)
+    else:
+        shown = type(value).__name__
     return RetrainStateError(
         f"Stored RetrainController state: {name!r} must be {expected}. Got {shown}.", field=name
     )
