@@ -242,6 +242,12 @@ def _command_of(argv: Sequence[str]) -> str | None:
 
 
 def _run(argv: Sequence[str]) -> int:
+    if list(argv[:2]) == ["registry", "card"]:  # a subcommand under the registry's positionals
+        from prodml.registry._cli import card_parser  # noqa: PLC0415 - keep --help fast
+
+        card_args = card_parser().parse_args(argv[2:])
+        card_code: int = card_args.func(card_args)
+        return card_code
     # No command (``prodml --help``, ``--version``): "" loads no subcommand module.
     args = build_parser(_command_of(argv) or "").parse_args(argv)
     code: int = args.func(args)

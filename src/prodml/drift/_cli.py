@@ -37,6 +37,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--min-effect", type=float, default=0.02, help="effect-size floor (default: %(default)s)"
     )
     p.add_argument("--columns", nargs="+", metavar="NAME", help="compare only these columns")
+    p.add_argument(
+        "--sensitive",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="columns whose values are kept and shown only as salted hashes",
+    )
+    p.add_argument(
+        "--allow-raw",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="columns whose raw values the reports may show (privacy opt-in)",
+    )
+    p.add_argument(
+        "--k",
+        type=int,
+        default=5,
+        help="show a category's label only when seen this many times (default: %(default)s)",
+    )
     p.set_defaults(func=run)
 
 
@@ -44,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the comparison; print one line per column; return the exit code."""
     from prodml.cli import _check_writable, _read_table  # noqa: PLC0415 - loaded already
     from prodml.drift import DriftDetector  # noqa: PLC0415 - keep `prodml --help` fast
+    from prodml.privacy import Privacy  # noqa: PLC0415
 
     for out in (args.html, args.json):
         if out:
@@ -54,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         correction=args.correction,
         min_effect=args.min_effect,
         columns=args.columns,
+        privacy=Privacy(sensitive=args.sensitive, allow_raw=args.allow_raw, k=args.k),
     )
     report = detector.fit(_read_table(args.reference)).detect(_read_table(args.current))
     rows: list[list[Any]] = [["column", "test", "statistic", "adj. p", "effect", "verdict"]]

@@ -4,6 +4,11 @@ A :class:`Profile` is built chunk by chunk (``update``), combined across partiti
 (``merge``) and saved as JSON (``to_json``). Numeric columns keep their exact values up to
 ``max_exact`` per column, then switch to a log-bucket sketch; categorical columns keep
 exact counts. See ``docs/drift.md`` for the error bounds of sketched columns.
+
+What a profile keeps about values follows its :class:`~prodml.privacy.Privacy` policy
+(``docs/governance.md``): sensitive text columns and columns past ``max_categories``
+distinct values keep salted hashes, values that look personal are hashed one by one,
+and sensitive numeric or datetime columns are kept only as the sketch.
 """
 
 from __future__ import annotations
@@ -31,10 +36,12 @@ from prodml.drift._columns import (
     _sketch,
 )
 from prodml.errors import ConfigError, DriftError, SchemaError, SchemaProblem
+from prodml.privacy import Privacy, check_privacy, is_token
 
 __all__ = ["CategoricalColumn", "NumericColumn", "Profile"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the privacy policy and salt id; hashed categorical columns
+_READABLE_VERSIONS = (1, 2)
 _KINDS = {
     "float": "numeric",
     "int": "numeric",
@@ -104,6 +111,10 @@ class Profile:
         Relative error of a value in the sketch (bucket width).
     columns
         Profile only these columns (others in the data are ignored); ``None`` for all.
+    privacy
+        What the profile may keep about values (:class:`~prodml.privacy.Privacy`); the
+        default policy hashes values that look personal and text columns with more than
+        1,000 distinct values. Profiles compared or merged must share the salt.
 
     Examples
     --------
@@ -117,6 +128,12 @@ class Profile:
     (4, {'x': 'numeric', 'c': 'categorical'})
     >>> Profile.from_json(merged.to_json()) == merged
     True
+
+    Values that look personal are kept only as salted hashes:
+
+    >>> p = Profile().update(pd.DataFrame({"who": ["ann@example.com", "bob"]}))
+    >>> sorted(k[:3] for k in p.columns["who"].counts)
+    ['bob', 'pm:']
     """
 
     def __init__(
@@ -125,7 +142,11 @@ class Profile:
         max_exact: int = 100_000,
         relative_accuracy: float = 1e-3,
         columns: Sequence[str] | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
+        self.privacy = check_privacy("Profile", privacy)
+        # The salt the hashes in this profile were made with (a saved profile keeps its own).
+        self.salt_id = self.privacy.salt_id
         self.max_exact = max_exact
         self.relative_accuracy = relative_accuracy
         if columns is not None and (isinstance(columns, str) or not isinstance(columns, Iterable)):
@@ -184,6 +205,8 @@ class Profile:
         return self
 
     def _update_one(self, cols: Columns) -> None:
+        if self.salt_id != self.privacy.salt_id:
+            self._check_salt(self)
         # Selected columns are read in place (no copy of the table).
         names = list(cols.names) if self.select is None else self.select
         if self.select is not None:
@@ -200,15 +223,17 @@ class Profile:
     def _update_column(self, cols: Columns, name: str) -> None:
         """Add one column of ``cols`` (its name already checked) to its state."""
         info = cols.kind(name)
+        sensitive = self.privacy.is_sensitive(name)
         if info.kind == "mixed" and info.row is not None:
             first, _ = first_non_null(cols.raw(name))
+            shown = "a value" if sensitive else short_repr(info.example)
             raise SchemaError(
                 problems=[
                     SchemaProblem(
                         name,
                         "type",
                         f"the column mixes types: {type_name(first)} values and "
-                        f"{type_name(info.example)} {short_repr(info.example)}; drift tests "
+                        f"{type_name(info.example)} {shown}; drift tests "
                         "need one kind per column (a number, datetime or category)",
                         info.row,
                     )
@@ -217,7 +242,13 @@ class Profile:
         if info.kind not in _KINDS:
             raise SchemaError(
                 problems=[
-                    type_problem(name, "a number, datetime or category", cols.raw(name), info)
+                    type_problem(
+                        name,
+                        "a number, datetime or category",
+                        cols.raw(name),
+                        info,
+                        sensitive=sensitive,
+                    )
                 ]
             )
         kind = _KINDS[info.kind]
@@ -226,11 +257,73 @@ class Profile:
             return
         if isinstance(state, NumericColumn):
             values, n_null = _numeric_values(cols, name, kind)
-            state.add(values, self.max_exact, self.log_gamma)
+            state.add(values, self._max_exact(name), self.log_gamma)
+            if sensitive and state.pure is not None:
+                # A bucket's single value is a raw value: never kept for a sensitive column.
+                state.pure = np.full(state.pure.size, np.nan)
         else:
             counts, n_null = _category_counts(cols, name)
-            state.add(counts)
+            self._add_counts(name, state, counts)
         state.n_null += n_null
+
+    def _max_exact(self, name: str) -> int:
+        # A sensitive number is never held exactly: the sketch from the first value on.
+        return 0 if self.privacy.is_sensitive(name) else self.max_exact
+
+    def _add_counts(self, name: str, state: CategoricalColumn, counts: dict[Any, int]) -> None:
+        """Add category counts as the privacy policy allows them to be kept."""
+        pol = self.privacy
+        if state.hashed or pol.is_sensitive(name):
+            state.add(pol.tokenize_counts(counts))
+            state.hashed = not pol.is_raw(name)
+        elif pol.over_limit(name, max(len(state.counts), len(counts))):
+            # Hashed whole either way: skip looking for personal values one by one.
+            state.counts, state.hashed = pol.tokenize_counts(state.counts), True
+            state.add(pol.tokenize_counts(counts))
+        else:
+            state.add(pol.protect_counts(name, counts))
+        if not state.hashed and pol.over_limit(name, len(state.counts)):
+            state.counts, state.hashed = pol.tokenize_counts(state.counts), True
+
+    def _has_tokens(self) -> bool:
+        return any(
+            isinstance(s, CategoricalColumn) and (s.hashed or any(map(is_token, s.counts)))
+            for s in self.columns.values()
+        )
+
+    def _apply_privacy(self) -> None:
+        """Re-apply the policy to every column (a loaded state is not trusted to have)."""
+        for name, state in self.columns.items():
+            if isinstance(state, CategoricalColumn):
+                counts, state.counts = state.counts, {}
+                self._add_counts(name, state, counts)
+            elif (
+                isinstance(state, NumericColumn)
+                and self.privacy.is_sensitive(name)
+                and state.keys is None
+            ):
+                state.finalize()
+                points = state.points if state.points is not None else np.empty(0)
+                state.keys, state.counts, pure = _sketch(points, self.log_gamma, is_sorted=True)
+                state.pure = np.full(pure.size, np.nan)  # no raw value of a sensitive column
+                state.points = None
+
+    def _check_salt(self, *profiles: Profile) -> None:
+        """Refuse to mix hashes made with another salt than this profile's policy's."""
+        current = self.privacy.salt_id
+        for prof in profiles:
+            if prof.salt_id != current and prof._has_tokens():
+                raise DriftError(
+                    "this profile holds values hashed with another salt than the current "
+                    "one, so new values would not match them; set the "
+                    f"{self.privacy.salt_env} environment variable to one secret for every "
+                    "process that builds, updates or merges these profiles"
+                )
+        self.salt_id = current
+
+    def tokenizer(self) -> Privacy | None:
+        """The policy that reproduces this profile's hashes, or ``None`` (another salt)."""
+        return self.privacy if self.privacy.salt_id == self.salt_id else None
 
     def _state_for(self, name: str, kind: str, n_null: int) -> ColumnState | None:
         state = self.columns[name]
@@ -309,9 +402,10 @@ class Profile:
             raise DriftError(
                 "cannot merge profiles built with different max_exact/relative_accuracy"
             )
+        self._check_salt(self, other)
         if not self._started:
-            return Profile.from_dict(other.to_dict())
-        out = Profile.from_dict(self.to_dict())
+            return Profile.from_dict(other.to_dict(), privacy=self.privacy)
+        out = Profile.from_dict(self.to_dict(), privacy=self.privacy)
         if not other._started:
             return out
         _check_same_columns(list(self.columns), list(other.columns))
@@ -328,10 +422,12 @@ class Profile:
             mine.n_null += theirs.n_null
             if isinstance(mine, CategoricalColumn):
                 assert isinstance(theirs, CategoricalColumn)  # noqa: S101
-                mine.add(theirs.counts)
+                if theirs.hashed and not mine.hashed:
+                    mine.counts, mine.hashed = out.privacy.tokenize_counts(mine.counts), True
+                out._add_counts(name, mine, theirs.counts)
             else:
                 assert isinstance(theirs, NumericColumn)  # noqa: S101
-                _merge_numeric(mine, theirs, self.max_exact, self.log_gamma)
+                _merge_numeric(mine, theirs, out._max_exact(name), self.log_gamma)
         out.n_rows += other.n_rows
         return out
 
@@ -346,6 +442,8 @@ class Profile:
             "relative_accuracy": self.relative_accuracy,
             "n_rows": self.n_rows,
             "started": self._started,
+            "privacy": self.privacy.to_dict(),
+            "salt_id": self.salt_id,
             "columns": {
                 n: ({"kind": "null", "n_null": self.n_null(n)} if s is None else s.to_dict())
                 for n, s in self.columns.items()
@@ -353,8 +451,12 @@ class Profile:
         }
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Profile:
+    def from_dict(cls, state: dict[str, Any], *, privacy: Privacy | None = None) -> Profile:
         """Rebuild a profile saved by :meth:`to_dict`.
+
+        The saved privacy policy is applied again (a saved state is not trusted to hold
+        only what its policy allows); ``privacy`` replaces the saved policy (pass it
+        when it had an explicit ``salt``, which is never saved).
 
         Raises
         ------
@@ -362,18 +464,27 @@ class Profile:
             For an unknown ``format_version`` or a malformed state.
         """
         version = state.get("format_version") if isinstance(state, dict) else None
-        if version != FORMAT_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise DriftError(
                 f"unsupported Profile format_version {version!r}; expected {FORMAT_VERSION}"
             )
         try:
-            prof = cls(max_exact=state["max_exact"], relative_accuracy=state["relative_accuracy"])
+            if privacy is None and "privacy" in state:
+                privacy = Privacy.from_dict(state["privacy"])
+            prof = cls(
+                max_exact=state["max_exact"],
+                relative_accuracy=state["relative_accuracy"],
+                privacy=privacy,
+            )
+            if "salt_id" in state:
+                prof.salt_id = str(state["salt_id"])
             prof.n_rows = int(state["n_rows"])
             prof._started = bool(state["started"])
             for name, col in state["columns"].items():
                 prof.columns[name] = _column_from_dict(col)
                 if col["kind"] == "null":
                     prof._null_rows[name] = int(col["n_null"])
+            prof._apply_privacy()
         except (KeyError, TypeError, ValueError) as err:
             raise DriftError(f"malformed Profile state: {err!r}") from err
         return prof
@@ -384,9 +495,9 @@ class Profile:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str) -> Profile:
-        """Rebuild a profile saved by :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, *, privacy: Privacy | None = None) -> Profile:
+        """Rebuild a profile saved by :meth:`to_json` (``privacy`` as in :meth:`from_dict`)."""
+        return cls.from_dict(json.loads(text), privacy=privacy)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Profile):
@@ -423,7 +534,9 @@ def _column_from_dict(col: dict[str, Any]) -> ColumnState | None:
         return None
     if kind == "categorical":
         return CategoricalColumn(
-            n_null=int(col["n_null"]), counts={k: int(c) for k, c in col["counts"]}
+            n_null=int(col["n_null"]),
+            counts={k: int(c) for k, c in col["counts"]},
+            hashed=bool(col.get("hashed", False)),
         )
     if kind not in ("numeric", "datetime"):
         raise ValueError(f"unknown column kind {kind!r}")

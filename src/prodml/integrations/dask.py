@@ -51,6 +51,7 @@ from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.integrations._dask_fairness import group_metrics
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
+from prodml.privacy import Privacy, check_privacy
 from prodml.schema import Schema
 
 __all__ = [
@@ -149,7 +150,9 @@ def _witness(part: pd.DataFrame) -> pd.DataFrame:
     The first non-null row of each column, and the first row (a null for all-null
     columns): ``Schema.infer`` over the witnesses equals it over the partitions.
     """
-    Schema.infer(part)  # raises the partition's own type problems (mixed values...)
+    # Raises the partition's own type problems (mixed values...); personal data is looked
+    # for once, on the witnesses, not in every worker.
+    Schema.infer(part, detect_personal=False)
     if len(part) == 0:
         return part
     rows = {0}
@@ -317,6 +320,8 @@ def _merge_profiles(*profiles: Profile) -> Profile:
                     *_categories(out.columns.get(name)),
                     *_categories(other.columns.get(name)),
                 ]
+                if state.hashed:  # hashed by this merge: the tokens keep the same order
+                    order = [merged.privacy.token(k) for k in order]
                 state.counts = {k: state.counts[k] for k in dict.fromkeys(order)}
         out = merged
     return out
@@ -333,6 +338,7 @@ def profile(
     relative_accuracy: float = 1e-3,
     columns: Sequence[str] | None = None,
     split_every: int = 8,
+    privacy: Privacy | None = None,
 ) -> Profile:
     """Drift :class:`~prodml.drift.Profile` of a Dask DataFrame or Parquet dataset.
 
@@ -347,6 +353,9 @@ def profile(
         As :class:`~prodml.drift.Profile`.
     split_every
         Fan-in of the merge tree.
+    privacy
+        As :class:`~prodml.drift.Profile`. The policy (with its salt) is sent to the
+        workers, so that every partition hashes alike.
 
     Raises
     ------
@@ -362,6 +371,7 @@ def profile(
         "max_exact": max_exact,
         "relative_accuracy": relative_accuracy,
         "columns": None if columns is None else list(columns),
+        "privacy": check_privacy("profile", privacy),
     }
     frame = _frame(data)
     Profile(**params).update(frame._meta)  # parameters and columns, checked at once
@@ -383,6 +393,7 @@ def _profile_for(detector: DriftDetector, data: object, columns: Sequence[str] |
         max_exact=detector.max_exact,
         relative_accuracy=detector.relative_accuracy,
         columns=columns,
+        privacy=getattr(detector, "privacy", None),
     )
 
 
