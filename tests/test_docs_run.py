@@ -47,7 +47,8 @@ REQUIREMENTS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "store": (("duckdb",), None),
 }
 
-_MARK = re.compile(r"<!--\s*(requires|requires-page|docs-test):\s*(.*?)\s*-->")
+# On a line of its own (a marker quoted in a sentence or in backticks is not a marker).
+_MARK = re.compile(r"^<!--\s*(requires|requires-page|docs-test):\s*(.*?)\s*-->[ \t]*$", re.M)
 _FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
 
 
