@@ -46,11 +46,49 @@ def test_monitor_fires_drift_and_accuracy_alerts_after_the_change(
 ) -> None:
     _, s = demo
     firing = {a["rule"]: a["at_request"] for a in s["serving"]["alerts"] if a["state"] == "firing"}
-    assert set(firing) == {"accuracy_low", "concept_drift", "data_drift"}
-    # Customers change at request 3,000: nothing fires before, everything within 1,100 after.
+    assert set(firing) == {"accuracy_low", "concept_drift", "data_drift", "tpr_gap_by_age_band"}
+    # Customers change at request 3,000: nothing fires before; drift and accuracy within
+    # 1,100 after, the bias alert (which waits for labels per age band) within 2,000.
+    bias = firing.pop("tpr_gap_by_age_band")
     assert all(3_000 < at <= 4_100 for at in firing.values()), firing
+    assert 3_000 < bias <= 5_000
+    # The alert is about the band the change hurts: young customers' tpr is the lowest.
+    tpr = s["serving"]["tpr_by_age_band"]
+    assert min(tpr, key=tpr.get) == "18-29"
+    assert min(v for k, v in tpr.items() if k != "18-29") > tpr["18-29"] + 0.05
     assert {"monthly_spend", "sessions_7d", "support_tickets"} <= set(s["drift"]["drifted_columns"])
     assert "plan" not in s["drift"]["drifted_columns"]
+
+
+def test_training_set_comes_point_in_time_from_the_feature_store(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    out, s = demo
+    fs = s["feature_store"]
+    assert fs["point_in_time_rows_equal_to_truth"] == "20000/20000"
+    # Every customer has a row after the label day; none of its values reached training.
+    assert fs["rows_a_latest_value_join_would_corrupt"] == 20_000
+    assert fs["values_a_latest_value_join_would_leak"] > 100_000
+    registry = ModelRegistry.local(out / "registry")
+    try:
+        lineage = registry.get("churn", version=1).lineage
+        assert lineage.feature_views == fs["lineage"]["feature_views"]
+        assert set(lineage.feature_views) == {"usage", "account"}
+    finally:
+        registry.close()
+
+
+def test_one_http_round_trip_answers_like_the_in_process_predictor(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    _, s = demo
+    http = s["serving"]["http"]
+    assert http == {
+        "status": 200,
+        "version": 1,
+        "variant": "default",
+        "value_equals_in_process": True,
+    }
 
 
 def test_canaries_promote_the_retrained_model_and_roll_back_the_bad_one(
@@ -67,8 +105,38 @@ def test_canaries_promote_the_retrained_model_and_roll_back_the_bad_one(
         assert production.version == s["production_version"] == 2
         assert production.lineage.parent_version == 1
         assert [e.action for e in registry.history("churn")].count("register") == 3
+        # The retraining controller did it: v2 on the accuracy alert, v3 rolled back.
+        assert production.lineage.model_extra["retrain"]["trigger"] == "alert"
+        assert registry.get("churn@3").status == "archived"
+        assert "production-candidate" not in registry.aliases("churn")
     finally:
         registry.close()
+    steps = [(d["action"], d["version"]) for d in s["rollout"]["controller"]]
+    assert steps == [
+        ("retrain", None), ("register", 2), ("canary", 2), ("promote", 2),
+        ("retrain", None), ("register", 3), ("canary", 3), ("rollback", 3),
+    ]  # fmt: skip
+
+
+def test_every_version_is_signed_and_one_decision_is_explained(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    out, s = demo
+    key_id = s["signing"]["key_id"]
+    registry = ModelRegistry.local(out / "registry")
+    try:
+        for mv in registry.search("churn"):
+            assert mv.attestation is not None
+            assert mv.attestation.key_ids == (key_id,)
+    finally:
+        registry.close()
+    e = s["explanation"]
+    assert e["scale"] == "margin"
+    assert e["additivity_error"] < 1e-9
+    raw = {"tenure_months", "monthly_spend", "sessions_7d", "support_tickets", "plan", "region"}
+    assert {name for name, _ in e["top_reasons"]} <= raw | {"signup_at"}
+    # Global importance is per raw column (one entry for the one-hot plan, not five).
+    assert set(e["global_importance"]) == raw | {"signup_at"}
 
 
 def test_costs_are_consistent(demo: tuple[Path, dict[str, Any]]) -> None:

@@ -30,7 +30,7 @@ TREE = {
     ConflictError: (RegistryError,),
     IntegrityError: (RegistryError,),
     StorageError: (RegistryError,),
-    DriftError: (ProdMLError,),
+    DriftError: (ProdMLError, ValueError),
     PolicyError: (ProdMLError, ValueError),
     MissingExtraError: (ProdMLError, ImportError),
 }

@@ -181,3 +181,23 @@ def test_fsspec_filesystem_matches_local(tmp_path: Path) -> None:
     assert fingerprint_path("/fp/m/a.txt", fs=fs) == fingerprint_file(local / "a.txt")
     with pytest.raises(FileNotFoundError):
         fingerprint_path("/fp/none", fs=fs)
+
+
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=20),
+    st.data(),
+)
+def test_signed_zeros_hash_alike(values: list[float], data: st.DataObject) -> None:
+    # Numbers hash by value and -0.0 == 0.0: flipping the sign of any zero changes nothing.
+    flips = data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values)))
+    signed = [(-v if flip and v == 0.0 else v) for v, flip in zip(values, flips, strict=True)]
+    frame = pd.DataFrame({"x": values})
+    assert fingerprint_table(pd.DataFrame({"x": signed})) == fingerprint_table(frame)
+    assert fingerprint_table(pa.table({"x": signed})) == fingerprint_table(frame)
+
+
+def test_negative_zero_hashes_as_zero_and_as_the_int() -> None:
+    zero = fingerprint_table(pd.DataFrame({"x": [0.0, 1.0]}))
+    assert fingerprint_table(pd.DataFrame({"x": [-0.0, 1.0]})) == zero
+    assert fingerprint_table(pd.DataFrame({"x": [0, 1]})) == zero
+    assert fingerprint_table(pd.DataFrame({"x": [-0.0, 2.0]})) != zero

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 
 __all__ = [
@@ -184,6 +185,8 @@ def _pandas_kind(s: pd.Series) -> KindInfo:
             first_kind = k
         elif k != first_kind and {k, first_kind} != {"int", "float"}:
             return KindInfo("mixed", example=py_value(v), row=i)
+    if first_kind in ("int", "float"):
+        return KindInfo("float")  # numbers of several types (floats and Decimals, say)
     return KindInfo("mixed", example=values[0] if len(values) else None, row=0)
 
 
@@ -288,7 +291,7 @@ class Columns:
                         SchemaProblem(
                             name,
                             "type",
-                            f"values of mixed types, e.g. {kind.example!r}",
+                            f"values of mixed types, e.g. {short_repr(kind.example)}",
                             kind.row,
                         )
                     ]
@@ -301,7 +304,7 @@ class Columns:
         """Boolean mask of nulls (None, NaN, NaT, pd.NA)."""
         raw = self.raw(name)
         if isinstance(raw, pd.Series):
-            return np.asarray(raw.isna().to_numpy(), dtype=bool)
+            return _isna(raw)
         mask = raw.is_null(nan_is_null=True)
         return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -347,7 +350,7 @@ class Columns:
         if isinstance(raw, pd.Series):
             arr: npt.NDArray[np.object_] = np.array(raw.to_numpy(dtype=object), dtype=object)
             # NaN, NaT and pd.NA are all nulls; the copy above makes the write safe.
-            mask = raw.isna().to_numpy()
+            mask = _isna(raw)
             if mask.any():
                 arr[mask] = None
             return arr
@@ -404,6 +407,21 @@ class Columns:
         return self.source.to_pandas()
 
 
+def _isna(series: pd.Series) -> npt.NDArray[np.bool_]:
+    """``series.isna()`` as numpy; a signalling Decimal NaN (pandas raises on it) is null."""
+    try:
+        return np.asarray(series.isna().to_numpy(), dtype=bool)
+    except decimal.InvalidOperation:
+        return np.fromiter(
+            (
+                (isinstance(v, decimal.Decimal) and v.is_nan()) or _scalar_kind(v) == "null"
+                for v in series.to_numpy()
+            ),
+            dtype=bool,
+            count=len(series),
+        )
+
+
 def _numbers_and_bools(raw: RawColumn) -> bool:
     # An object column mixing bools with numbers converts like the record path does.
     if not isinstance(raw, pd.Series) or raw.dtype != object:
@@ -431,7 +449,7 @@ def type_problem(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> Sc
     if row is None:
         return SchemaProblem(name, "type", f"expected {expected}, got {kind.kind} values")
     return SchemaProblem(
-        name, "type", f"expected {expected}, got {type_name(example)} {example!r}", row
+        name, "type", f"expected {expected}, got {type_name(example)} {short_repr(example)}", row
     )
 
 
@@ -604,7 +622,9 @@ def record_float(value: object, column: str, *, allow_bool: bool = True) -> floa
         return float(value)  # type: ignore[arg-type]
     raise SchemaError(
         problems=[
-            SchemaProblem(column, "type", f"expected float, got {type_name(value)} {value!r}")
+            SchemaProblem(
+                column, "type", f"expected float, got {type_name(value)} {short_repr(value)}"
+            )
         ]
     )
 
@@ -631,6 +651,8 @@ def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.da
         return np.datetime64(value, "ns")
     raise SchemaError(
         problems=[
-            SchemaProblem(column, "type", f"expected datetime, got {type_name(value)} {value!r}")
+            SchemaProblem(
+                column, "type", f"expected datetime, got {type_name(value)} {short_repr(value)}"
+            )
         ]
     )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["Constraint", "Interval", "OneOf", "Predicate", "TypeOf", "check_params"]
@@ -104,8 +105,8 @@ class OneOf(Constraint):
 
     def accepts(self, value: object) -> bool:
         try:
-            return value in self.options
-        except TypeError:  # unhashable value against a set of options
+            return bool(value in self.options)
+        except (TypeError, ValueError):  # unhashable, or an array's ambiguous truth value
             return False
 
     def describe(self) -> str:
@@ -187,6 +188,6 @@ def check_params(
             else ", ".join(described[:-1]) + " or " + described[-1]
         )
         raise ConfigError(
-            f"The {name!r} parameter of {owner} must be {wanted}. Got {value!r} instead.",
+            f"The {name!r} parameter of {owner} must be {wanted}. Got {short_repr(value)} instead.",
             parameter=name,
         )

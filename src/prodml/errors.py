@@ -13,8 +13,9 @@ against ``ValueError`` or ``KeyError`` keeps working::
     │   ├── NotFoundError     (KeyError)              no such model, version or alias
     │   ├── ConflictError                             concurrent or duplicate write
     │   ├── IntegrityError                            stored artifact does not match its hash
+    │   ├── AuthorizationError (PermissionError)     an authorizer refused an alias move
     │   └── StorageError                              the OS refused a read or write of the store
-    ├── DriftError                                    a drift test cannot be run
+    ├── DriftError            (ValueError)            a drift test cannot be run
     ├── PolicyError           (ValueError)            bad rollout or bandit input
     └── MissingExtraError     (ImportError)           an optional dependency is not installed
 
@@ -36,7 +37,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prodml._quote import short_repr
+
 __all__ = [
+    "AuthorizationError",
     "ConfigError",
     "ConflictError",
     "DriftError",
@@ -80,7 +84,7 @@ class SchemaProblem:
     row: int | None = None
 
     def __str__(self) -> str:
-        where = f"column {self.column!r}: " if self.column is not None else ""
+        where = f"column {short_repr(self.column)}: " if self.column is not None else ""
         at = f" (first at row {self.row})" if self.row is not None else ""
         return f"{where}{self.message}{at}"
 
@@ -186,6 +190,28 @@ class IntegrityError(RegistryError):
         super().__init__(message, model_name=model_name, version=version)
 
 
+class AuthorizationError(RegistryError, PermissionError):
+    """The registry's authorizer refused an action (a protected alias without approval).
+
+    Also a :class:`PermissionError` (hence an ``OSError`` with ``errno`` ``None``), so
+    code that handles refusals generically keeps working. ``alias`` and ``action`` name
+    what was refused; nothing was changed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model_name: str | None = None,
+        version: int | str | None = None,
+        alias: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        self.alias = alias
+        self.action = action
+        super().__init__(message, model_name=model_name, version=version)
+
+
 class StorageError(RegistryError):
     """The operating system refused a read or write of the registry's storage.
 
@@ -217,8 +243,8 @@ class StorageError(RegistryError):
         super().__init__(message, model_name=model_name, version=version)
 
 
-class DriftError(ProdMLError):
-    """A drift test cannot be run on the data given."""
+class DriftError(ProdMLError, ValueError):
+    """A drift test cannot be run on the data given (a ValueError, as the data is wrong)."""
 
     def __init__(self, message: str, *, column: str | None = None) -> None:
         self.column = column

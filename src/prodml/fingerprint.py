@@ -6,7 +6,8 @@ Tables
     RecordBatches, a Parquet file read in batches) and whether it arrives as pandas or
     arrow. Physical storage does not matter: numbers hash by value (int32, int64, float32
     and float64 columns holding 1, 2, 3 hash alike, so pandas turning an int chunk with a
-    null into floats changes nothing), strings hash alike from an arrow string column or a
+    null into floats changes nothing; ``0.0`` and ``-0.0`` are equal, so they hash alike),
+    strings hash alike from an arrow string column or a
     pandas ``object`` column, and a null hashes alike whether written as None, NaN, NaT or
     ``pd.NA``. Datetimes hash as UTC instants. Category and string columns hash
     differently (their logical types differ), and so do bools and numbers.
@@ -51,6 +52,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, iter_columns
+from prodml._params import OneOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 
 if TYPE_CHECKING:
@@ -70,7 +73,18 @@ _VERSION = b"prodml-table-v1"
 
 
 def fingerprint_bytes(data: bytes) -> str:
-    """sha256 hex of raw bytes."""
+    """sha256 hex of raw bytes (``bytes``, ``bytearray`` or ``memoryview``).
+
+    Raises
+    ------
+    ConfigError
+        When ``data`` is not bytes-like.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ConfigError(
+            f"The 'data' parameter of fingerprint_bytes must be bytes. Got {type(data).__name__}.",
+            parameter="data",
+        )
     return hashlib.sha256(data).hexdigest()
 
 
@@ -127,6 +141,16 @@ def fingerprint_spec(spec: object) -> str:
 # ----------------------------------------------------------------------------- files
 
 
+def _fspath(path: object, owner: str) -> str:
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigError(
+            f"The 'path' parameter of {owner} must be a str or os.PathLike. "
+            f"Got {type(path).__name__}.",
+            parameter="path",
+        )
+    return str(os.fspath(path))
+
+
 def fingerprint_file(path: str | os.PathLike[str], *, fs: AbstractFileSystem | None = None) -> str:
     """sha256 hex of a file's bytes, read in 1 MiB blocks.
 
@@ -137,7 +161,7 @@ def fingerprint_file(path: str | os.PathLike[str], *, fs: AbstractFileSystem | N
     """
     h = hashlib.sha256()
     opener = fs.open if fs is not None else open
-    with opener(os.fspath(path), "rb") as f:
+    with opener(_fspath(path, "fingerprint_file"), "rb") as f:
         while block := f.read(_CHUNK):
             h.update(block)
     return h.hexdigest()
@@ -155,7 +179,7 @@ def fingerprint_path(path: str | os.PathLike[str], *, fs: AbstractFileSystem | N
     FileNotFoundError
         When nothing exists at ``path``.
     """
-    p = os.fspath(path)
+    p = _fspath(path, "fingerprint_path")
     if fs is None:
         local = Path(p)
         if local.is_file():
@@ -207,12 +231,11 @@ class TableHasher:
     """
 
     def __init__(self, column_order: Literal["ignore", "keep"] = "ignore") -> None:
-        if column_order not in ("ignore", "keep"):
-            raise ConfigError(
-                "The 'column_order' parameter of TableHasher must be one of "
-                f"{{'ignore', 'keep'}}. Got {column_order!r} instead.",
-                parameter="column_order",
-            )
+        check_params(
+            "TableHasher",
+            {"column_order": column_order},
+            {"column_order": [OneOf(("ignore", "keep"))]},
+        )
         self.column_order = column_order
         self._names: tuple[str, ...] | None = None
         self._kinds: dict[str, str] = {}
@@ -292,7 +315,7 @@ def _hash_kind(cols: Columns, name: str) -> str:
                 SchemaProblem(
                     name,
                     "type",
-                    f"cannot hash values of mixed types, e.g. {info.example!r}",
+                    f"cannot hash values of mixed types, e.g. {short_repr(info.example)}",
                     info.row,
                 )
             ]
@@ -312,7 +335,8 @@ def _hash_column(cols: Columns, name: str, kind: str, streams: dict[str, Any]) -
     valid = ~nulls
     if kind == "number":
         raw_kind = column_kind(cols.raw(name)).kind
-        floats = cols.float64(name, allow_bool=False)[valid]
+        # + 0.0 turns -0.0 into 0.0: numbers hash by value, and -0.0 == 0.0.
+        floats = cols.float64(name, allow_bool=False)[valid] + 0.0
         if raw_kind == "int":
             ints = pc.cast(cols.arrow(name), pa.int64()).to_numpy(zero_copy_only=False)
             ints = np.asarray(ints)[valid].astype(np.int64)

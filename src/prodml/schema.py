@@ -35,14 +35,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from prodml._data import (
     Columns,
@@ -54,6 +62,9 @@ from prodml._data import (
     type_name,
     type_problem,
 )
+from prodml._numbers import batch_numbers
+from prodml._params import OneOf, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_spec
 
@@ -150,14 +161,15 @@ class Column(_Model):
     <LogicalType.FLOAT: 'float'>
     """
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, strict=True)
     dtype: LogicalType
-    nullable: bool = True
+    # Strict: "no" or 0 is not a bool, True is not a bound (pydantic would coerce both).
+    nullable: bool = Field(default=True, strict=True)
     allowed: tuple[Scalar, ...] | None = None
     min: float | None = None
     max: float | None = None
-    timezone: str | None = None
-    description: str = ""
+    timezone: str | None = Field(default=None, strict=True)
+    description: str = Field(default="", strict=True)
 
     def __init__(
         self,
@@ -188,6 +200,16 @@ class Column(_Model):
             data["dtype"] = dtype
         super().__init__(**data)
 
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _real_bound(cls, value: Any) -> Any:
+        # Any real number (numpy's included) but not a bool or a numeric string.
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"must be a real number or None, not {type_name(value)}")
+        return float(value)
+
     @model_validator(mode="after")
     def _check_consistent(self) -> Column:
         if (self.min is not None or self.max is not None) and self.dtype not in _NUMERIC:
@@ -204,7 +226,7 @@ class Column(_Model):
                 raise ValueError("allowed values are not supported for datetime columns")
             wrong = [v for v in self.allowed if not _scalar_fits(v, self.dtype)]
             if wrong:
-                raise ValueError(f"allowed value {wrong[0]!r} is not a {self.dtype}")
+                raise ValueError(f"allowed value {short_repr(wrong[0])} is not a {self.dtype}")
         return self
 
 
@@ -240,11 +262,17 @@ class Schema(_Model):
     """
 
     columns: tuple[Column, ...] = ()
-    strict: bool = False
+    strict: bool = Field(default=False, strict=True)
 
     def __init__(self, columns: Any = _UNSET, /, *, strict: bool = False, **data: Any) -> None:
         data["strict"] = strict
         if columns is not _UNSET:
+            if isinstance(columns, str | bytes | Mapping) or not isinstance(columns, Iterable):
+                raise ConfigError(
+                    "The 'columns' parameter of Schema must be a list of Column. "
+                    f"Got {type_name(columns)} instead.",
+                    parameter="columns",
+                )
             data["columns"] = tuple(columns)
         super().__init__(**data)
 
@@ -270,13 +298,31 @@ class Schema(_Model):
         return any(c.name == name for c in self.columns)
 
     def __getitem__(self, name: str) -> Column:
+        if not isinstance(name, str):
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(None, "missing", f"column names are str, not {type_name(name)}")
+                ]
+            )
         for c in self.columns:
             if c.name == name:
                 return c
         raise SchemaError(problems=[SchemaProblem(name, "missing", "column is not in the schema")])
 
     def select(self, names: Sequence[str]) -> Schema:
-        """The sub-schema of ``names``, in that order."""
+        """The sub-schema of ``names``, in that order.
+
+        Raises
+        ------
+        SchemaError
+            For a name the schema does not have (or ``names`` not a list of names).
+        """
+        if isinstance(names, str) or not isinstance(names, Iterable):
+            raise ConfigError(
+                "The 'names' parameter of Schema.select must be a list of column names. "
+                f"Got {type_name(names)} instead.",
+                parameter="names",
+            )
         return Schema([self[n] for n in names], strict=self.strict)
 
     # -- validation ---------------------------------------------------------------
@@ -305,8 +351,16 @@ class Schema(_Model):
         if problems:
             raise SchemaError(problems=problems)
 
-    def problems(self, cols: Columns, *, strict: bool = False) -> list[SchemaProblem]:
-        """Every problem of a :class:`~prodml._data.Columns` view, without raising."""
+    def problems(self, cols: object, *, strict: bool = False) -> list[SchemaProblem]:
+        """Every problem of the data (as :meth:`validate` takes it), without raising.
+
+        Raises
+        ------
+        SchemaError
+            When ``cols`` is not data at all (not a table or record).
+        """
+        if not isinstance(cols, Columns):
+            cols = as_columns(cols)
         found: list[SchemaProblem] = []
         for col in self.columns:
             if col.name not in cols:
@@ -363,6 +417,11 @@ class Schema(_Model):
         >>> [(c.name, c.dtype.value, c.nullable) for c in s.columns]
         [('x', 'float', True), ('n', 'int', False)]
         """
+        check_params(
+            "Schema.infer",
+            {"nullable": nullable, "strict": strict},
+            {"nullable": [OneOf(("always", "observed"))], "strict": [TypeOf(bool, "a bool")]},
+        )
         kinds: dict[str, str] = {}
         has_null: dict[str, bool] = {}
         tz: dict[str, str | None] = {}
@@ -532,6 +591,7 @@ class Schema(_Model):
         """Differences that would make data valid for ``self`` invalid for ``other``.
 
         Used to check that a new model version accepts what the current one accepts.
+        ``other`` must be a :class:`Schema` (else ConfigError).
 
         Examples
         --------
@@ -540,6 +600,10 @@ class Schema(_Model):
         >>> a.diff(b)
         ["column 'x': type float -> int", "column 'x': nulls no longer allowed"]
         """
+        if not isinstance(other, Schema):
+            raise ConfigError(
+                f"Schema.diff compares with a Schema; got {type_name(other)}", parameter="other"
+            )
         out: list[str] = []
         for c in other.columns:
             if c.name not in self:
@@ -591,7 +655,7 @@ def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
     return SchemaProblem(
         name,
         "type",
-        f"values of mixed types, e.g. {type_name(info.example)} {info.example!r}",
+        f"values of mixed types, e.g. {type_name(info.example)} {short_repr(info.example)}",
         info.row,
     )
 
@@ -599,6 +663,9 @@ def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
 def _first(mask: np.ndarray) -> int:
     """Position of the first true entry; callers check ``mask.any()`` first."""
     return int(np.flatnonzero(mask)[0])
+
+
+_FLOAT_BITS = 1023  # ints this wide always convert to a finite float64
 
 
 def _record_is_clean(schema: Schema, record: Mapping[Any, Any], *, strict: bool) -> bool:
@@ -625,8 +692,12 @@ def _record_is_clean(schema: Schema, record: Mapping[Any, Any], *, strict: bool)
         if dtype is LogicalType.FLOAT:
             if kind is not float and kind is not int:
                 return False
+            if kind is float and not -math.inf < v < math.inf:
+                return False
+            if kind is int and v.bit_length() > _FLOAT_BITS:
+                return False
         elif dtype is LogicalType.INT:
-            if kind is not int:
+            if kind is not int or v.bit_length() > _FLOAT_BITS:
                 return False
         elif dtype is LogicalType.BOOL:
             if kind is not bool:
@@ -674,6 +745,12 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
     if info.kind == "category" and not _text_categories(raw):
         return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
     found: list[SchemaProblem] = []
+    if expected in _NUMERIC:
+        # The one number rule (prodml._numbers): no infinities, nothing beyond float64.
+        try:
+            numeric = batch_numbers(cols, name)
+        except SchemaError as err:
+            return list(err.problems)
     nulls = cols.null_mask(name)
     if not col.nullable and nulls.any():
         found.append(
@@ -718,7 +795,7 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                     name,
                     "allowed",
                     f"{int(bad.sum())} value{'s' if bad.sum() > 1 else ''} not among the allowed "
-                    f"values {list(col.allowed)!r}, e.g. {py_value(values[row])!r}",
+                    f"values {list(col.allowed)!r}, e.g. {short_repr(py_value(values[row]))}",
                     row,
                 )
             )

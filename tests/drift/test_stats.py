@@ -10,6 +10,7 @@ from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
 from prodml.drift import stats
+from prodml.errors import DriftError
 
 SIZES = [(5, 7), (300, 200), (9_999, 10_000), (10_001, 3_000), (40_000, 40_000), (25_000, 60_001)]
 
@@ -103,7 +104,7 @@ def test_distances_hand_values() -> None:
 
 @pytest.mark.parametrize("bad", [[], [-1, 2], [0, 0], [[1, 2]], [np.nan, 1]])
 def test_distances_reject_bad_vectors(bad: list[float]) -> None:
-    with pytest.raises(ValueError, match="non-negative counts"):
+    with pytest.raises(DriftError, match=r"bins|counts|total|1-D"):
         stats.psi(bad, [1, 1])
 
 
@@ -149,7 +150,7 @@ def test_adjust_pvalues_hand_values() -> None:
     assert stats.adjust_pvalues(p, "fdr_bh").tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
     assert stats.adjust_pvalues(p, "none").tolist() == p
     assert stats.adjust_pvalues([], "holm").size == 0
-    with pytest.raises(ValueError, match="unknown correction"):
+    with pytest.raises(ValueError, match=r"method.*parameter of adjust_pvalues"):
         stats.adjust_pvalues(p, "sidak")
 
 

@@ -179,7 +179,7 @@ def test_unsupported_model_type(reg: ModelRegistry) -> None:
 def test_failed_commit_removes_uploaded_files() -> None:
     class Refusing(MemoryMetadataStore):
         def _insert_version(
-            self, draft: ModelVersion, actor: str, *, leased: bool = False
+            self, draft: ModelVersion, actor: str, *, leased: bool = False, seal: Any = None
         ) -> ModelVersion:
             raise ConflictError("simulated", model_name=draft.name)
 

@@ -1,12 +1,19 @@
 """The demo's story, one step per part of prodml, on a generated churn data set.
 
-1. Train: infer a schema, fit a feature pipeline and a logistic regression.
-2. Register the pair with lineage in a local registry and alias it ``production``.
-3. Serve traffic (single-record path) while a :class:`~prodml.monitoring.ModelMonitor`
-   watches it; half-way the customers change (data and concept drift), and the monitor
-   raises drift and accuracy alerts.
-4. Retrain on fresh labelled data, register the candidate and run a canary that promotes
-   it; then run a second canary with a worse candidate, which is rolled back.
+1. Train: read the training set point in time from a local feature store (``store``
+   extra; :mod:`prodml._demo.store`), infer a schema, fit a feature pipeline and a logistic
+   regression.
+2. Register the pair with lineage (data and feature-view fingerprints) in a local registry
+   and alias it ``production``.
+3. Serve traffic through a :class:`~prodml.serving.Predictor` (schema check, single-record
+   path, model, monitor) and one HTTP round trip to its ASGI app (``serve`` extra), while a
+   :class:`~prodml.monitoring.ModelMonitor` watches it; half-way the customers change (data
+   and concept drift, hitting young customers hardest), and the monitor raises drift,
+   accuracy and bias (true positive rate per age band) alerts.
+4. A :class:`~prodml.retrain.RetrainController` acts on the accuracy alert: it retrains on
+   fresh labelled data, registers the candidate with its lineage and runs a canary that
+   promotes it; its next (scheduled) run reads shuffled labels, and that canary rolls the
+   candidate back.
 5. Estimate what serving and retraining cost, and how often retraining pays.
 
 Every step writes what it found into ``DemoResult``; :mod:`prodml._demo.report` turns that
@@ -15,11 +22,14 @@ into ``report.html`` and ``summary.json``.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +40,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from prodml import __version__
 from prodml._demo.data import PLANS, make_churn_data
+from prodml._demo.store import training_set
 from prodml.cost import (
     CostEstimate,
     fit_decay,
@@ -39,18 +50,16 @@ from prodml.cost import (
     training_cost_from_run,
 )
 from prodml.drift import ADWIN, DriftDetector, DriftReport
-from prodml.errors import SchemaError
+from prodml.errors import MissingExtraError, SchemaError
+from prodml.fairness import GroupMetrics
 from prodml.features import FeaturePipeline, steps
 from prodml.fingerprint import fingerprint_table
 from prodml.monitoring import AlertEvent, AlertRule, CountWindow, InMemorySink, ModelMonitor
-from prodml.registry import (
-    ModelRegistry,
-    NotWorseThanCurrent,
-    PromotionError,
-    SignatureCompatible,
-)
+from prodml.registry import ModelRegistry, NotWorseThanCurrent, SignatureCompatible
+from prodml.retrain import AlertTrigger, Guards, RetrainController, ScheduleTrigger
 from prodml.rollout import Canary, Decision, Gate, Step
 from prodml.schema import Schema
+from prodml.serving import BackgroundServer, Predictor, create_app
 
 __all__ = ["DemoResult", "run_scenario"]
 
@@ -58,6 +67,7 @@ NUMERIC = ["tenure_months", "monthly_spend", "sessions_7d", "support_tickets"]
 CATEGORICAL = ["plan", "region"]
 LABEL = "churned"
 MODEL = "churn"
+THRESHOLD = 0.3
 
 Pair = tuple[FeaturePipeline, LogisticRegression]
 
@@ -73,6 +83,8 @@ class DemoResult:
     rollouts: dict[str, list[Decision]] = field(default_factory=dict)
     costs: dict[str, CostEstimate] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    explanation: Any = None  # a prodml.explain.Explanation of one production decision
+    importance: dict[str, float] = field(default_factory=dict)
 
 
 def make_pipeline() -> FeaturePipeline:
@@ -127,7 +139,9 @@ def run_scenario(
     schema, train, pair = _train_step(out, result, seed=seed, step=step)
     # The registry is the demo's own: start it afresh so that every run tells the same story.
     shutil.rmtree(out / "registry", ignore_errors=True)
-    registry = ModelRegistry.local(out / "registry")
+    signing, signer_summary = _signing(out, step)
+    registry = ModelRegistry.local(out / "registry", **signing)
+    result.summary["signing"] = signer_summary
     try:
         step("registering churn v1 in a local registry (SQLite + files) as production")
         v1 = registry.register(
@@ -139,6 +153,7 @@ def run_scenario(
                 "data_fingerprint": result.summary["data_fingerprint"],
                 "pipeline_fingerprint": pair[0].fingerprint,
                 "code_version": __version__,
+                **_feature_views(result.summary["feature_store"]),
             },
             tags={"trained_on": "baseline"},
             description="logistic regression on the baseline customers",
@@ -146,6 +161,7 @@ def run_scenario(
         registry.set_alias(MODEL, "production", v1.version)
         latencies = _serve_step(registry, schema, train, result, seed=seed, step=step)
         fit_seconds = _rollout_step(registry, schema, pair, result, seed=seed, step=step)
+        _explain_step(registry, train, result, step=step)
     finally:
         registry.close()
     step("estimating serving and retraining costs")
@@ -153,11 +169,84 @@ def run_scenario(
     return result
 
 
+def _signing(out: Path, step: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An Ed25519 key for the demo's registry: every version signed, every load verified."""
+    try:
+        from prodml.registry.signing import Ed25519Signer, TrustPolicy  # noqa: PLC0415
+
+        signer = Ed25519Signer.generate()
+    except MissingExtraError:
+        step("  signing skipped: pip install 'prodml[sign]' adds signed versions")
+        return {}, {"skipped": "needs the sign extra"}
+    # A new key each run: the demo's registry is rebuilt each run, so no old version needs
+    # the old key. A team keeps its private key in a KMS and ships the public one.
+    return (
+        {"signer": signer, "trust": TrustPolicy([signer.verifier()])},
+        {"algorithm": "ed25519", "key_id": signer.key_id},
+    )
+
+
+def _explain_step(
+    registry: ModelRegistry, train: pd.DataFrame, result: DemoResult, *, step: Callable[[str], None]
+) -> None:
+    """Why production scores one customer as it does, in the customer's own columns."""
+    from prodml.explain import Explainer  # noqa: PLC0415
+
+    pipe, model = registry.load(f"{MODEL}@production", trusted=True)
+    features = train.drop(columns=[LABEL])
+    explainer = Explainer(pipe, model, background=features.sample(200, random_state=0)).fit()
+    recent = make_churn_data(2_000, seed=11, shift=1.0, concept=1.0).drop(columns=[LABEL])
+    scores = np.asarray(model.predict_proba(pipe.transform(recent))[:, 1])
+    customer = _records(recent.iloc[[int(np.argmax(scores))]].assign(**{LABEL: 0}))[0]
+    explanation = explainer.explain_record(customer)
+    attributions = dict(explanation.values)
+    importance = explainer.importance(recent)
+    top = explanation.top(3)
+    step(
+        f"  why production scores its riskiest recent customer {explanation.prediction:.3f} "
+        f"({explainer.scale}): " + ", ".join(f"{name} {value:+.3f}" for name, value in top)
+    )
+    result.explanation = explanation
+    result.importance = dict(importance)
+    result.summary["explanation"] = {
+        "scale": explainer.scale,
+        "customer": {k: (str(v) if v is not None else None) for k, v in customer.items()},
+        "base": round(float(explanation.base), 6),
+        "prediction": round(float(explanation.prediction), 6),
+        "top_reasons": [[name, round(float(value), 6)] for name, value in top],
+        "additivity_error": abs(
+            explanation.base + math.fsum(attributions.values()) - explanation.prediction
+        ),
+        "global_importance": {k: round(float(v), 6) for k, v in importance.items()},
+    }
+
+
+def _feature_views(store_summary: dict[str, Any]) -> dict[str, Any]:
+    """The feature-view fingerprints the training set was read through, for lineage."""
+    views = store_summary.get("lineage", {}).get("feature_views")
+    return {"feature_views": views} if views else {}
+
+
 def _train_step(
     out: Path, result: DemoResult, *, seed: int, step: Callable[[str], None]
 ) -> tuple[Schema, pd.DataFrame, Pair]:
-    step("generating 20,000 training rows and 5,000 holdout rows")
-    train = make_churn_data(20_000, seed=seed)
+    step("generating 20,000 customers' history and 5,000 holdout rows")
+    truth = make_churn_data(20_000, seed=seed)
+    try:
+        train, store_summary = training_set(out, truth, LABEL, seed=seed)
+    except MissingExtraError:
+        step(
+            "  feature store skipped: pip install 'prodml[store]' adds point-in-time training sets"
+        )
+        train, store_summary = truth, {"skipped": "needs the store extra"}
+    else:
+        step(
+            "  training set read point in time from a local feature store: "
+            f"{store_summary['point_in_time_rows_equal_to_truth']} rows right; a latest-value "
+            f"join would have leaked {store_summary['values_a_latest_value_join_would_leak']:,} "
+            "values from after the label day"
+        )
+    result.summary["feature_store"] = store_summary
     holdout = make_churn_data(5_000, seed=seed + 1)
     inferred = Schema.infer(train.drop(columns=[LABEL]), nullable="observed")
     schema = Schema(
@@ -187,6 +276,9 @@ def _monitor(train: pd.DataFrame, clock: list[float], sink: InMemorySink) -> Mod
     return ModelMonitor(
         MODEL,
         window=CountWindow(500),
+        # Churn is rare (8%): at 0.5 the model flags almost nobody; retention offers go to
+        # customers scored 0.3 and above, so that is what accuracy and tpr are measured at.
+        threshold=THRESHOLD,
         rules=[
             AlertRule(
                 "accuracy_low",
@@ -210,6 +302,18 @@ def _monitor(train: pd.DataFrame, clock: list[float], sink: InMemorySink) -> Mod
                 severity="ticket",
             ),
             AlertRule(
+                # A gap in true positive rate between age bands that the window shows
+                # for sure (its lower bound), not a point estimate that noise can cross.
+                "tpr_gap_by_age_band",
+                metric="tpr_difference_lower",
+                op=">",
+                fire=0.0,
+                clear=0.0,
+                for_s=150.0,  # held for 150 requests: the bound hovers at 0 while it fills
+                min_count=1_000,
+                severity="ticket",
+            ),
+            AlertRule(
                 "latency_p99_high",
                 metric="latency_p99",
                 op=">",
@@ -224,6 +328,9 @@ def _monitor(train: pd.DataFrame, clock: list[float], sink: InMemorySink) -> Mod
         reference=train.drop(columns=[LABEL]),
         drift_window=1_000,
         concept_detector=ADWIN(),
+        # age_band is not a model input; the monitor reads it from each request.
+        group_by=GroupMetrics(["age_band"], ["tpr"], alpha=1e-4, missing="group"),
+        group_window=CountWindow(2_000),
     )
 
 
@@ -254,8 +361,10 @@ def _serve_step(
     # The demo wrote this registry moments ago, so it may trust it even when the model was
     # stored with joblib (no skops installed). A service reading a shared registry installs
     # prodml[sklearn] and loads without trusted=True.
-    pipe, model = registry.load(f"{MODEL}@production", trusted=True)
-    coef, intercept = model.coef_[0], float(model.intercept_[0])
+    predictor = Predictor.from_registry(
+        registry, f"{MODEL}@production", monitor=monitor, trusted=True, watch_every_s=None
+    )
+    pipe, _ = registry.load(f"{MODEL}@production", trusted=True)
     batch_rows = pipe.transform(serving.drop(columns=[LABEL]).iloc[:200])
     rejected: list[dict[str, Any]] = []
     latencies: list[float] = []
@@ -263,25 +372,22 @@ def _serve_step(
     label_delay = 100  # labels arrive 100 requests after their prediction
     for i, record in enumerate(requests):
         clock[0] = float(i)  # one request per second
-        t0 = time.perf_counter()
         try:
-            schema.validate(record)
+            # Schema check, transform_record, the model and monitor.log_prediction.
+            prediction = predictor.predict_record(record, id=i)
         except SchemaError as err:
             rejected.append({"request": i, "problems": [str(p) for p in err.problems]})
             continue
-        x = pipe.transform_record(record)
-        score = 1.0 / (1.0 + math.exp(-(float(x @ coef) + intercept)))
-        latency = time.perf_counter() - t0
-        latencies.append(latency)
+        latencies.append(prediction.latency_s)
         if i < len(batch_rows):
             checked += 1
-            same += bool(np.array_equal(x, batch_rows[i]))
-        monitor.log_prediction(i, record, score, latency_s=latency)
+            same += bool(np.array_equal(pipe.transform_record(record), batch_rows[i]))
         if i >= label_delay:
             monitor.log_label(i - label_delay, int(labels[i - label_delay]))
         if i % 250 == 249:
             acc = monitor.metrics().get("accuracy", math.nan)
             result.accuracy_timeline.append((i + 1, round(float(acc), 4)))
+    http = _http_round_trip(predictor, requests[0], step)
     result.alerts = list(sink.events)
     for event in result.alerts:
         step(f"  alert {event.rule} {event.state} at request {int(event.at)}: {event.message}")
@@ -299,12 +405,55 @@ def _serve_step(
             for e in result.alerts
         ],
         "monitor_counters": monitor.counters(),
+        "http": http,
+        "tpr_by_age_band": {
+            k[len("tpr[age_band=") : -1]: round(float(v), 4)
+            for k, v in sorted(monitor.metrics().items())
+            if k.startswith("tpr[age_band=")
+        },
     }
     step("drift report: training data vs the last 3,000 requests")
     detector = DriftDetector().fit(train.drop(columns=[LABEL]))
     result.drift_report = detector.detect(serving.iloc[3_000:].drop(columns=[LABEL]))
     result.summary["drift"] = {"drifted_columns": result.drift_report.drifted_columns}
     return lat
+
+
+def _http_round_trip(
+    predictor: Predictor, record: dict[str, Any], step: Callable[[str], None]
+) -> dict[str, Any]:
+    """One ``POST /v1/predict`` to the ASGI app on a real server on loopback."""
+    try:
+        app = create_app(predictor)
+        server = BackgroundServer(app)
+    except MissingExtraError:
+        step("  HTTP round trip skipped: pip install 'prodml[serve]' adds the ASGI app")
+        return {"skipped": "needs the serve extra"}
+    body = json.dumps(record, default=str).encode()
+    try:
+        server.start()
+    except MissingExtraError:
+        step("  HTTP round trip skipped: pip install 'prodml[serve]' adds the ASGI server")
+        return {"skipped": "needs the serve extra"}
+    try:
+        request = urllib.request.Request(  # noqa: S310 - our own server on loopback
+            f"{server.url}/v1/predict", data=body, headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            status, answer = response.status, json.loads(response.read())
+    finally:
+        server.stop()
+    in_process = predictor.predict_record(record, id="http-check").value
+    step(
+        f"  POST /v1/predict on {server.host}: {status}, version {answer['version']}, "
+        f"value {answer['value']:.4f} (in process: {in_process:.4f})"
+    )
+    return {
+        "status": status,
+        "version": answer["version"],
+        "variant": answer["variant"],
+        "value_equals_in_process": answer["value"] == in_process,
+    }
 
 
 def _rollout_step(
@@ -316,23 +465,41 @@ def _rollout_step(
     seed: int,
     step: Callable[[str], None],
 ) -> float:
-    step("retraining on 8,000 fresh labelled rows and registering churn v2")
     fresh = make_churn_data(8_000, seed=seed + 4, shift=1.0, concept=1.0)
     recent = make_churn_data(5_000, seed=seed + 5, shift=1.0, concept=1.0)
-    pipe2, model2, fit_seconds = _train(fresh, seed=seed)
-    v2 = registry.register(
-        MODEL,
-        (pipe2, model2),
+    fit_seconds = [0.0]
+
+    def train(data: pd.DataFrame, context: Any) -> tuple[Any, Any, dict[str, float]]:
+        pipe, model, fit_seconds[0] = _train(data, seed=seed)
+        return pipe, model, _evaluate((pipe, model), recent)
+
+    now = float(max((e.at for e in result.alerts), default=0.0)) + 1.0  # the monitor's clock
+    ctl = RetrainController(
+        registry=registry,
+        model=MODEL,
+        alias="production",
+        train=train,
+        triggers=[AlertTrigger(lambda: result.alerts, rules=["accuracy_low"])],
+        checks=[SignatureCompatible()],
+        canary=Canary(
+            steps=[
+                Step(0.05, min_samples=200),
+                Step(0.25, min_samples=500),
+                Step(0.5, min_samples=1000),
+            ],
+            gates=[Gate("error_rate", ratio=1.1)],
+            salt="demo",
+        ),
+        data=lambda context: fresh,
+        guards=Guards(min_interval=0),
         signature=schema,
-        metrics=_evaluate((pipe2, model2), recent),
-        lineage={
-            "data_fingerprint": fingerprint_table(fresh),
-            "pipeline_fingerprint": pipe2.fingerprint,
-            "code_version": __version__,
-            "parent_version": 1,
-        },
-        tags={"trained_on": "fresh"},
     )
+    step("the retraining controller acts on the accuracy alert: churn v2 on 8,000 fresh rows")
+    action = ctl.step(now)
+    for d in ctl.decisions:
+        step(f"  {d.action}: {d.reason}")
+    v2 = registry.get(MODEL, action.version)
+    pipe2, model2 = registry.load(v2.ref, trusted=True)
     result.summary["retraining"] = {
         "v1_on_recent": _evaluate(v1_pair, recent),
         "v2": v2.metrics,
@@ -345,37 +512,34 @@ def _rollout_step(
 
     step("canary 1: v2 against production v1 on live traffic")
     live = make_churn_data(40_000, seed=seed + 6, shift=1.0, concept=1.0)
-    first = result.rollouts["v2 vs v1"] = _canary(v1_pair, (pipe2, model2), live)
+    first = result.rollouts["v2 vs v1"] = _canary(ctl, v1_pair, (pipe2, model2), live, now)
     step(f"  {first[-1].action}: {first[-1].reason}")
-    if first[-1].action == "promote":
-        registry.promote(MODEL, "production", v2.version, checks=[SignatureCompatible()])
 
-    step("canary 2: a candidate trained on shuffled labels against production v2")
+    step("canary 2: the scheduled retraining reads a label feed that got shuffled (v3)")
     shuffled = fresh.copy()
     shuffled[LABEL] = np.random.default_rng(seed).permutation(shuffled[LABEL].to_numpy())
-    pipe3, model3, _ = _train(shuffled, seed=seed)
-    v3 = registry.register(
-        MODEL,
-        (pipe3, model3),
-        signature=schema,
-        metrics=_evaluate((pipe3, model3), recent),
-        lineage={"pipeline_fingerprint": pipe3.fingerprint, "parent_version": v2.version},
-        tags={"trained_on": "shuffled labels"},
-    )
+    ctl.data = lambda context: shuffled
+    ctl.triggers = [ScheduleTrigger(timedelta(hours=1))]
+    now += 2 * 3600.0
+    action = ctl.step(now)
+    v3 = registry.get(MODEL, action.version)
+    pair3 = registry.load(v3.ref, trusted=True)
     live = make_churn_data(40_000, seed=seed + 7, shift=1.0, concept=1.0)
-    second = result.rollouts["v3 vs v2"] = _canary((pipe2, model2), (pipe3, model3), live)
+    second = result.rollouts["v3 vs v2"] = _canary(ctl, (pipe2, model2), pair3, live, now)
     step(f"  {second[-1].action}: {second[-1].reason}")
-    try:
-        registry.promote(MODEL, "production", v3.version, checks=[NotWorseThanCurrent("accuracy")])
-        gate = "accepted"
-    except PromotionError as err:
-        gate = f"refused: {err}"
+    refusal = NotWorseThanCurrent("accuracy")(v3, registry.get(f"{MODEL}@production"))
+    gate = "accepted" if refusal is None else f"refused: {refusal}"
     step(f"  registry promotion gate for v3: {gate}")
     rollout: dict[str, Any] = {
         name: {"outcome": d[-1].action, "reason": d[-1].reason, "decisions": len(d)}
         for name, d in result.rollouts.items()
     }
     rollout["registry_gate_on_v3"] = gate
+    rollout["controller"] = [
+        {"action": d.action, "version": d.version, "reason": d.reason}
+        for d in ctl.decisions
+        if d.action in ("retrain", "register", "canary", "promote", "rollback")
+    ]
     result.summary["rollout"] = rollout
     result.summary["production_version"] = registry.get(f"{MODEL}@production").version
     result.history = [
@@ -388,26 +552,19 @@ def _rollout_step(
         }
         for e in reversed(registry.history(MODEL).items)  # oldest first
     ]
-    return fit_seconds
+    return fit_seconds[0]
 
 
 def _canary(
+    ctl: RetrainController,
     baseline: Pair,
     candidate: Pair,
     traffic: pd.DataFrame,
+    start: float,
 ) -> list[Decision]:
-    """Route ``traffic`` through a canary, one simulated minute per 500 requests."""
-    now = [0.0]
-    canary = Canary(
-        steps=[
-            Step(0.05, min_samples=200),
-            Step(0.25, min_samples=500),
-            Step(0.5, min_samples=1000),
-        ],
-        gates=[Gate("error_rate", ratio=1.1)],
-        clock=lambda: now[0],
-        salt="demo",
-    )
+    """Route ``traffic`` through the controller's canary; it steps every 500 requests."""
+    canary = ctl.rollout
+    assert canary is not None  # noqa: S101 - the controller started one
     wrong = {
         "baseline": _scores(baseline, traffic) >= 0.5,
         "candidate": _scores(candidate, traffic) >= 0.5,
@@ -416,10 +573,8 @@ def _canary(
     for i in range(len(traffic)):
         variant = canary.route(f"customer-{i}")
         canary.observe(variant, error_rate=float(wrong[variant][i] != y[i]))
-        if i % 500 == 499:
-            now[0] += 60.0
-            if canary.evaluate().action in ("promote", "rollback"):
-                break
+        if i % 500 == 499 and ctl.step(start + (i + 1) * 0.12).action in ("promote", "rollback"):
+            break
     return canary.decisions  # the audit log: repeated holds are folded into one entry
 
 

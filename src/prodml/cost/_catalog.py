@@ -6,6 +6,7 @@ threshold emits :class:`StaleCatalogWarning` when loaded.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
 import itertools
 import json
@@ -68,7 +69,37 @@ UnpricedError.__module__ = StaleCatalogWarning.__module__ = "prodml.cost"
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
-class Price(BaseModel):
+_NESTED: contextvars.ContextVar[bool] = contextvars.ContextVar("cost_model_nested", default=False)
+
+
+class CostModel(BaseModel):
+    """Base of the cost module's pydantic models: a bad argument is a ConfigError.
+
+    Only the outermost construction is wrapped: pydantic calls ``__init__`` of nested
+    models too, and their errors must reach it as ValidationErrors (``_validate`` words
+    catalog files itself).
+    """
+
+    def __init__(self, **data: Any) -> None:
+        if _NESTED.get():
+            super().__init__(**data)
+            return
+        token = _NESTED.set(True)
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or type(self).__name__
+            raise ConfigError(
+                f"Invalid {type(self).__name__}: {where}: {first['msg']} "
+                f"({err.error_count()} problem(s) in total).",
+                parameter=str(first["loc"][0]) if first["loc"] else None,
+            ) from err
+        finally:
+            _NESTED.reset(token)
+
+
+class Price(CostModel):
     """One list price: ``amount`` per ``unit`` (``"hour"``, ``"GB-month"``, ``"GB"``)."""
 
     model_config = _FROZEN
@@ -80,7 +111,7 @@ class Price(BaseModel):
     notes: str = ""
 
 
-class Tier(BaseModel):
+class Tier(CostModel):
     """A tier of a tiered price: ``amount`` per unit for quantities up to ``up_to``."""
 
     model_config = _FROZEN
@@ -89,7 +120,7 @@ class Tier(BaseModel):
     amount: float = Field(ge=0, allow_inf_nan=False)
 
 
-class TieredPrice(BaseModel):
+class TieredPrice(CostModel):
     """A volume-tiered price (e.g. internet egress), tiers in increasing ``up_to``."""
 
     model_config = _FROZEN
@@ -135,7 +166,7 @@ class TieredPrice(BaseModel):
         return total
 
 
-class Instance(BaseModel):
+class Instance(CostModel):
     """A machine type and its hourly price."""
 
     model_config = _FROZEN
@@ -170,7 +201,7 @@ class Instance(BaseModel):
         return self.price.amount / self.accelerators
 
 
-class Accelerator(BaseModel):
+class Accelerator(CostModel):
     """Peak throughput and board power of one accelerator."""
 
     model_config = _FROZEN
@@ -182,7 +213,7 @@ class Accelerator(BaseModel):
     source: str = Field(min_length=1)
 
 
-class PriceCatalog(BaseModel):
+class PriceCatalog(CostModel):
     """Prices by section; look-ups raise :class:`UnpricedError` when a key is missing.
 
     Examples
@@ -322,6 +353,7 @@ class PriceCatalog(BaseModel):
 
 
 def _validate(data: Mapping[str, Any]) -> PriceCatalog:
+    token = _NESTED.set(True)  # nested models raise ValidationErrors, worded below
     try:
         return PriceCatalog.model_validate(data)
     except ValidationError as err:
@@ -332,6 +364,8 @@ def _validate(data: Mapping[str, Any]) -> PriceCatalog:
             "problem(s) in total).",
             parameter=where,
         ) from err
+    finally:
+        _NESTED.reset(token)
 
 
 def load_catalog(

@@ -266,6 +266,12 @@ class WallTimeSimulation:
         return self.work / self.mean
 
 
+MAX_RUNS = 1_000_000
+"""Most runs :func:`simulate_wall_time` simulates (each holds a few arrays entries)."""
+MAX_SEGMENTS = 10_000_000
+"""Most checkpoint segments (``work / interval``) :func:`simulate_wall_time` simulates."""
+
+
 def simulate_wall_time(
     work: float,
     *,
@@ -286,7 +292,8 @@ def simulate_wall_time(
     clustered interruptions. The job runs segments of ``interval`` compute plus a
     checkpoint (the last segment is the remainder, also checkpointed). After an
     interruption it restarts (``restart_time``, itself interruptible) and redoes the
-    segment.
+    segment. Sizes are bounded: at most 1,000,000 runs (``n_runs``) and 10,000,000
+    segments (``work / interval``); more is a ConfigError.
 
     Examples
     --------
@@ -315,13 +322,19 @@ def simulate_wall_time(
             "restart_time": [_NONNEG],
             "mtbf": [_POS],
             "shape": [_POS],
-            "n_runs": [Interval(int, 2, None)],
+            "n_runs": [Interval(int, 2, MAX_RUNS)],
             "max_events": [Interval(int, 1, None)],
         },
     )
     rng = np.random.default_rng(seed)
     scale = mtbf / special.gamma(1.0 + 1.0 / shape)
     n_full = math.floor(work / interval + 1e-12)
+    if n_full >= MAX_SEGMENTS:
+        raise ConfigError(
+            f"simulate_wall_time: work / interval makes {n_full:,} segments; at most "
+            f"{MAX_SEGMENTS:,} are simulated (each is an array entry). Use a longer interval.",
+            parameter="interval",
+        )
     remainder = work - n_full * interval
     lengths = [interval + checkpoint_time] * n_full
     if remainder > 1e-12 * work:

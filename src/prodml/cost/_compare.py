@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from prodml._extras import require
-from prodml._params import Interval, check_params
+from prodml._params import Interval, TypeOf, check_params
 from prodml.cost._estimate import CostEstimate
 from prodml.cost._inputs import Uncertain
 from prodml.cost._serving import HOURS_PER_MONTH, batch_scoring_cost, serving_cost
@@ -218,6 +218,9 @@ def plot_comparison(table: pd.DataFrame, *, ax: Any = None, title: str | None = 
     matplotlib.figure.Figure
     """
     plt = require("matplotlib.pyplot", extra="plot", feature="plot_comparison")
+    check_params(
+        "plot_comparison", {"table": table}, {"table": [TypeOf(pd.DataFrame, "a pandas DataFrame")]}
+    )
     missing = [c for c in ("expected", "low", "high", "unit", "currency") if c not in table]
     if missing:
         raise ConfigError(
@@ -267,7 +270,11 @@ def markdown_table(table: pd.DataFrame, *, decimals: int = 2) -> str:
     | --- | ---: |
     | a | 1,234.50 |
     """
-    check_params("markdown_table", {"decimals": decimals}, {"decimals": [Interval(int, 0, 12)]})
+    check_params(
+        "markdown_table",
+        {"table": table, "decimals": decimals},
+        {"table": [TypeOf(pd.DataFrame, "a pandas DataFrame")], "decimals": [Interval(int, 0, 12)]},
+    )
 
     def cell(v: object) -> str:
         if isinstance(v, bool | np.bool_):
@@ -322,6 +329,7 @@ def break_even_volume(
     Scans a log-spaced grid for the first change of sign of ``cost(a) - cost(b)`` and
     refines it by bisection (in log volume). Costs with steps (replica counts) are fine:
     the answer is then the step. Returns ``None`` when one option is cheaper throughout.
+    ``n_grid`` (3 to 100,000) is the number of grid points, each a cost evaluation.
 
     Examples
     --------
@@ -337,7 +345,7 @@ def break_even_volume(
         {
             "low": [Interval(float, 0, None, "neither")],
             "high": [Interval(float, 0, None, "neither")],
-            "n_grid": [Interval(int, 3, None)],
+            "n_grid": [Interval(int, 3, 100_000)],
         },
     )
     if high <= low:

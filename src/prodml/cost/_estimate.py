@@ -14,10 +14,11 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from scipy import stats
 
-from prodml._params import NONE, Interval, check_params
+from prodml._params import NONE, Interval, Predicate, TypeOf, check_params
+from prodml.cost._catalog import CostModel
 from prodml.cost._inputs import Input, as_input
 from prodml.errors import ConfigError
 
@@ -30,7 +31,11 @@ Model: TypeAlias = Callable[[Arrays], "Arrays | tuple[Arrays, Arrays]"]
 FORMAT_VERSION = 1
 
 
-class CostEstimate(BaseModel):
+MAX_SAMPLES = 1_000_000
+"""Most Monte Carlo draws an estimate takes (a ConfigError above)."""
+
+
+class CostEstimate(CostModel):
     """A cost with its uncertainty, its parts, and the assumptions behind it.
 
     ``expected`` is the mean cost and always equals the sum of ``breakdown`` (the mean of
@@ -190,7 +195,7 @@ def evaluate(
         "CostEstimate",
         {"n_samples": n_samples, "seed": seed},
         {
-            "n_samples": [Interval(int, 100, None)],
+            "n_samples": [Interval(int, 100, MAX_SAMPLES)],
             "seed": [Interval(int, 0, None), NONE],
         },
     )
@@ -261,7 +266,8 @@ def simulate(
     unit, currency
         Labels carried by the estimate.
     n_samples, seed
-        Monte Carlo draws (>= 100) and the seed of ``numpy.random.default_rng``.
+        Monte Carlo draws (100 to 1,000,000: each input allocates ``n_samples`` floats)
+        and the seed of ``numpy.random.default_rng``.
 
     Returns
     -------
@@ -277,5 +283,13 @@ def simulate(
     >>> est.low < est.median < est.high
     True
     """
+    check_params(
+        "simulate",
+        {"model": model, "inputs": inputs},
+        {
+            "model": [Predicate(callable, "a callable cost model")],
+            "inputs": [TypeOf(Mapping, "a mapping of input names to values")],
+        },
+    )
     checked = {name: as_input(name, value) for name, value in inputs.items()}
     return evaluate(model, checked, unit=unit, currency=currency, n_samples=n_samples, seed=seed)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from prodml._params import Interval
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["Distribution", "Input", "Uncertain", "as_input", "as_inputs", "pert", "triangular"]
@@ -204,7 +205,8 @@ def as_input(name: str, value: object, allowed: Interval | None = None) -> Input
     if isinstance(value, numbers.Real):
         if not _finite(value) or (allowed is not None and not allowed.accepts(float(value))):
             raise ConfigError(
-                f"The {name!r} input must be a finite number {wanted}. Got {value!r} instead.",
+                f"The {name!r} input must be a finite number {wanted}. "
+                f"Got {short_repr(value)} instead.",
                 parameter=name,
             )
         return Input(name, "point", value=float(value), allowed=allowed)
@@ -228,7 +230,7 @@ def as_input(name: str, value: object, allowed: Interval | None = None) -> Input
 def _bad(name: str, value: object) -> str:
     return (
         f"The {name!r} input must be a number, a (low, mode, high) triple or a frozen "
-        f"scipy.stats distribution. Got {value!r} instead."
+        f"scipy.stats distribution. Got {short_repr(value)} instead."
     )
 
 

@@ -22,11 +22,27 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["erlang_c", "mmc_response_quantile", "mmc_response_survival"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+
+
+def _floats(name: str, value: object) -> FloatArray:
+    """An array of finite numbers, or ConfigError naming the parameter."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        arr = np.asarray([np.nan])
+    if isinstance(value, bool) or arr.dtype != np.float64 or not np.isfinite(arr).all():
+        raise ConfigError(
+            f"The {name!r} parameter must be a finite number or an array of them. "
+            f"Got {short_repr(value)} instead.",
+            parameter=name,
+        )
+    return arr
 
 
 def _stable(servers: FloatArray, load: FloatArray) -> None:
@@ -55,8 +71,8 @@ def erlang_c(servers: npt.ArrayLike, load: npt.ArrayLike) -> FloatArray:
     >>> float(erlang_c(3, 2.0))
     0.444444...
     """
-    c = np.asarray(servers, dtype=np.float64)
-    a = np.asarray(load, dtype=np.float64)
+    c = _floats("servers", servers)
+    a = _floats("load", load)
     _stable(c, a)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_b = stats.poisson.logpmf(c, a) - stats.poisson.logcdf(c, a)
@@ -84,10 +100,10 @@ def mmc_response_survival(
     service_time: npt.ArrayLike,
 ) -> FloatArray:
     """``P(response time > t)`` in an M/M/c queue (wait plus service)."""
-    c = np.asarray(servers, dtype=np.float64)
-    lam = np.asarray(arrival_rate, dtype=np.float64)
-    s = np.asarray(service_time, dtype=np.float64)
-    tt = np.asarray(t, dtype=np.float64)
+    c = _floats("servers", servers)
+    lam = _floats("arrival_rate", arrival_rate)
+    s = _floats("service_time", service_time)
+    tt = _floats("t", t)
     pw = erlang_c(c, lam * s)
     mu = 1.0 / s
     theta = c * mu - lam
@@ -110,12 +126,14 @@ def mmc_response_quantile(
     >>> float(mmc_response_quantile(0.5, servers=1, arrival_rate=5.0, service_time=0.1))
     0.138629...
     """
-    if not 0.0 < q < 1.0:
-        raise ConfigError(f"The quantile must be in (0, 1). Got {q!r} instead.", parameter="q")
+    if isinstance(q, bool) or not isinstance(q, int | float) or not 0.0 < q < 1.0:
+        raise ConfigError(
+            f"The quantile must be in (0, 1). Got {short_repr(q)} instead.", parameter="q"
+        )
     c, lam, s = np.broadcast_arrays(
-        np.asarray(servers, dtype=np.float64),
-        np.asarray(arrival_rate, dtype=np.float64),
-        np.asarray(service_time, dtype=np.float64),
+        _floats("servers", servers),
+        _floats("arrival_rate", arrival_rate),
+        _floats("service_time", service_time),
     )
     tail = 1.0 - q
     rate = np.minimum(1.0 / s, c / s - lam)

@@ -18,9 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, iter_columns, py_value, type_problem
+from prodml._data import Columns, iter_columns, py_value, type_name, type_problem
 from prodml._params import Interval, check_params
 from prodml._progress import chunk_progress
+from prodml._quote import short_repr
 from prodml.drift._columns import (
     CategoricalColumn,
     ColumnState,
@@ -30,7 +31,7 @@ from prodml.drift._columns import (
     _sketch_keys,
     _unique_counts,
 )
-from prodml.errors import DriftError, SchemaError, SchemaProblem
+from prodml.errors import ConfigError, DriftError, SchemaError, SchemaProblem
 
 __all__ = ["CategoricalColumn", "NumericColumn", "Profile"]
 
@@ -128,6 +129,12 @@ class Profile:
     ) -> None:
         self.max_exact = max_exact
         self.relative_accuracy = relative_accuracy
+        if columns is not None and (isinstance(columns, str) or not isinstance(columns, Iterable)):
+            raise ConfigError(
+                "The 'columns' parameter of Profile must be a list of column names or None. "
+                f"Got {type_name(columns)} instead.",
+                parameter="columns",
+            )
         self.select = None if columns is None else list(columns)
         self.n_rows = 0
         self.columns: dict[str, ColumnState | None] = {}
@@ -242,14 +249,35 @@ class Profile:
                 state.finalize()
         return self
 
+    def _column(self, name: str) -> Any:
+        try:
+            return self.columns[name]
+        except (KeyError, TypeError):
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        name if isinstance(name, str) else None,
+                        "missing",
+                        f"the profile has no column {short_repr(name)}",
+                    )
+                ]
+            ) from None
+
     def n_null(self, name: str) -> int:
-        """Number of nulls seen in a column."""
-        state = self.columns[name]
+        """Number of nulls seen in a column.
+
+        Raises
+        ------
+        SchemaError
+            When the profile has no such column.
+        """
+        state = self._column(name)
         return self._null_rows.get(name, 0) if state is None else state.n_null
 
     def adopt(self, other: Profile, name: str) -> None:
         """Take column ``name`` (state and nulls) from ``other``, replacing ours."""
-        self.columns[name] = other.columns[name]
+        _require_profile(other, "adopt")
+        self.columns[name] = other._column(name)
         if other.columns[name] is None:
             self._null_rows[name] = other.n_null(name)
 
@@ -261,8 +289,9 @@ class Profile:
         SchemaError
             When the two profiles have different columns or column kinds.
         DriftError
-            When their sketch settings differ.
+            When their sketch settings differ, or ``other`` is not a Profile.
         """
+        _require_profile(other, "merge")
         if (self.max_exact, self.relative_accuracy) != (other.max_exact, other.relative_accuracy):
             raise DriftError(
                 "cannot merge profiles built with different max_exact/relative_accuracy"
@@ -405,3 +434,8 @@ def _check_same_columns(expected: list[str], got: Iterable[str], where: str = "t
     ]
     if problems:
         raise SchemaError(problems=problems)
+
+
+def _require_profile(other: object, method: str) -> None:
+    if not isinstance(other, Profile):
+        raise DriftError(f"Profile.{method} needs a Profile; got {type_name(other)}")

@@ -15,6 +15,11 @@ distinct value, as a sketched :class:`~prodml.drift.Profile` column holds it).
   proportions; :func:`wasserstein` is the 1-Wasserstein (earth mover's) distance.
 * :func:`adjust_pvalues` applies Holm, Bonferroni or Benjamini-Hochberg.
 
+Inputs are checked before any statistic is computed: a NaN or infinite sample value, an
+unsorted sample, negative or non-integer weights, weights of another length than their
+values, negative or mismatched counts, and p-values outside ``[0, 1]`` raise
+:class:`~prodml.errors.DriftError` (a ``ValueError``) naming the argument.
+
 Examples
 --------
 >>> import numpy as np
@@ -36,6 +41,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 from scipy import stats as _sps
+
+from prodml._quote import short_repr
+from prodml.errors import ConfigError, DriftError
 
 __all__ = [
     "CORRECTIONS",
@@ -66,13 +74,69 @@ def ecdf(
     """Empirical CDF of a sorted (optionally weighted) sample at points ``x``.
 
     Computed exactly as scipy does: ``searchsorted(values, x, side="right") / n``.
+
+    Raises
+    ------
+    DriftError
+        For an unsorted or non-finite sample, bad weights, or an empty sample.
     """
+    v = _sample(values, "values")
+    w = _weights(weights, v, "weights")
+    if _size(v, w) == 0 and total is None:
+        raise DriftError("ecdf needs a non-empty sample")
+    return _ecdf(v, w, _array(x, "x"), total)
+
+
+def _ecdf(
+    values: FloatArray, weights: IntArray | None, x: FloatArray, total: int | None = None
+) -> FloatArray:
     idx = np.searchsorted(values, x, side="right")
     if weights is None:
         return idx / (values.size if total is None else total)
     cum = np.concatenate(([0], np.cumsum(weights)))
     n = int(cum[-1]) if total is None else total
     return cum[idx] / n
+
+
+def _array(x: object, name: str) -> FloatArray:
+    """``x`` as a 1-D float64 array, or DriftError naming ``name``."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise DriftError(f"{name} must be a 1-D array of numbers; got {short_repr(x)}") from err
+    if arr.ndim != 1:
+        raise DriftError(f"{name} must be 1-D; got shape {arr.shape}")
+    return arr
+
+
+def _sample(x: object, name: str) -> FloatArray:
+    """A sorted finite sample, checked."""
+    arr = _array(x, name)
+    if not np.isfinite(arr).all():
+        bad = arr[~np.isfinite(arr)][0]
+        raise DriftError(f"{name} holds a non-finite value ({bad!r}); drop nulls first")
+    if arr.size > 1 and (arr[1:] < arr[:-1]).any():
+        raise DriftError(f"{name} must be sorted (ascending)")
+    return arr
+
+
+def _weights(w: object, values: FloatArray, name: str) -> IntArray | None:
+    """Counts per value: non-negative integers, one per value."""
+    if w is None:
+        return None
+    arr = _array(w, name)
+    if arr.size != values.size:
+        raise DriftError(f"{name} has {arr.size} counts for {values.size} values")
+    if not np.isfinite(arr).all() or (arr < 0).any() or (arr != np.floor(arr)).any():
+        raise DriftError(f"{name} must hold non-negative integer counts")
+    return arr.astype(np.int64)
+
+
+def _samples(
+    a: object, b: object, wa: object, wb: object
+) -> tuple[FloatArray, FloatArray, IntArray | None, IntArray | None]:
+    sa, sb = _sample(a, "a"), _sample(b, "b")
+    return sa, sb, _weights(wa, sa, "wa"), _weights(wb, sb, "wb")
 
 
 def _size(values: FloatArray, weights: IntArray | None) -> int:
@@ -87,7 +151,7 @@ def _cdf_gaps(
 ) -> tuple[FloatArray, FloatArray]:
     """The pooled sorted points and F_a - F_b at each of them."""
     pooled = np.sort(np.concatenate([a, b]), kind="stable")  # two sorted runs: a merge
-    return pooled, ecdf(a, wa, pooled) - ecdf(b, wb, pooled)
+    return pooled, _ecdf(a, wa, pooled) - _ecdf(b, wb, pooled)
 
 
 def ks_2samp(
@@ -117,9 +181,10 @@ def ks_2samp(
     >>> ks_2samp(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
     (0.0, 1.0)
     """
+    a, b, wa, wb = _samples(a, b, wa, wb)
     n1, n2 = _size(a, wa), _size(b, wb)
     if n1 == 0 or n2 == 0:
-        raise ValueError("ks_2samp needs two non-empty samples")
+        raise DriftError("ks_2samp needs two non-empty samples")
     if max(n1, n2) <= _EXACT_KS_MAX_N:
         # Small samples: scipy's exact distribution, on the samples themselves.
         xa = a if wa is None else np.repeat(a, wa)
@@ -209,6 +274,9 @@ def wasserstein(
     >>> wasserstein(np.array([0.0, 1.0]), np.array([0.5, 1.5]))
     0.5
     """
+    a, b, wa, wb = _samples(a, b, wa, wb)
+    if _size(a, wa) == 0 or _size(b, wb) == 0:
+        raise DriftError("wasserstein needs two non-empty samples")
     if wa is None and wb is None:
         return _wasserstein_sorted(a, b)
     pooled, gaps = _cdf_gaps(a, b, wa, wb)
@@ -250,10 +318,11 @@ def cramervonmises_2samp(
     >>> round(t, 4), round(p, 4)
     (2.5014, 0.0)
     """
+    a, b, wa, wb = _samples(a, b, wa, wb)
     xa = a if wa is None else np.repeat(a, wa)
     xb = b if wb is None else np.repeat(b, wb)
     if xa.size < 2 or xb.size < 2:
-        raise ValueError("cramervonmises_2samp needs at least two values in each sample")
+        raise DriftError("cramervonmises_2samp needs at least two values in each sample")
     res = _sps.cramervonmises_2samp(xa, xb)
     return float(res.statistic), float(res.pvalue)
 
@@ -277,7 +346,8 @@ def chi2_homogeneity(ref_counts: IntArray, cur_counts: IntArray) -> tuple[float,
     >>> round(stat, 4), round(p, 4), dof
     (2.5397, 0.2809, 2)
     """
-    table = np.vstack([ref_counts, cur_counts]).astype(np.float64)
+    ref, cur = _counts(ref_counts, cur_counts, "ref_counts", "cur_counts")
+    table = np.vstack([ref, cur])
     table = table[:, table.sum(axis=0) > 0]
     k = table.shape[1]
     if k < 2:
@@ -289,12 +359,25 @@ def chi2_homogeneity(ref_counts: IntArray, cur_counts: IntArray) -> tuple[float,
     return stat, float(_sps.chi2.sf(stat, k - 1)), k - 1
 
 
-def _proportions(x: npt.ArrayLike) -> FloatArray:
-    arr = np.asarray(x, dtype=np.float64)
-    total = arr.sum()
-    if arr.ndim != 1 or arr.size == 0 or not np.isfinite(total) or total <= 0 or (arr < 0).any():
-        raise ValueError("expected a non-empty 1-D vector of non-negative counts")
-    return arr / total
+def _counts(x: object, y: object, xname: str, yname: str) -> tuple[FloatArray, FloatArray]:
+    """Two count (or proportion) vectors over the same bins: same length, finite, >= 0."""
+    ax, ay = _array(x, xname), _array(y, yname)
+    if ax.size != ay.size:
+        raise DriftError(
+            f"{xname} and {yname} must count the same bins; got {ax.size} and {ay.size}"
+        )
+    for arr, name in ((ax, xname), (ay, yname)):
+        if arr.size == 0:
+            raise DriftError(f"{name} is empty")
+        if not np.isfinite(arr).all() or (arr < 0).any():
+            raise DriftError(f"{name} must hold finite non-negative counts")
+        if arr.sum() <= 0 or not np.isfinite(arr.sum()):
+            raise DriftError(f"{name} must hold a positive, finite total")
+    return ax, ay
+
+
+def _proportions(x: FloatArray) -> FloatArray:
+    return x / x.sum()
 
 
 def psi(expected: npt.ArrayLike, actual: npt.ArrayLike) -> float:
@@ -309,8 +392,9 @@ def psi(expected: npt.ArrayLike, actual: npt.ArrayLike) -> float:
     >>> round(psi([50, 50], [60, 40]), 4)
     0.0405
     """
-    e = np.maximum(_proportions(expected), _PSI_FLOOR)
-    a = np.maximum(_proportions(actual), _PSI_FLOOR)
+    ex, ac = _counts(expected, actual, "expected", "actual")
+    e = np.maximum(_proportions(ex), _PSI_FLOOR)
+    a = np.maximum(_proportions(ac), _PSI_FLOOR)
     # Each term (a - e) * ln(a / e) is >= 0; clip rounding noise on equal proportions.
     return float(np.sum(np.maximum((a - e) * np.log(a / e), 0.0)))
 
@@ -325,7 +409,8 @@ def jensen_shannon(p: npt.ArrayLike, q: npt.ArrayLike) -> float:
     >>> jensen_shannon([1, 0], [0, 1])
     1.0
     """
-    pp, qq = _proportions(p), _proportions(q)
+    pc, qc = _counts(p, q, "p", "q")
+    pp, qq = _proportions(pc), _proportions(qc)
     m = (pp + qq) / 2
 
     def _kl(x: FloatArray) -> float:
@@ -346,7 +431,8 @@ def hellinger(p: npt.ArrayLike, q: npt.ArrayLike) -> float:
     1.0
     """
     # The Euclidean form is exactly 0 for equal inputs (1 - sum(sqrt(p*q)) is not).
-    diff = np.sqrt(_proportions(p)) - np.sqrt(_proportions(q))
+    pc, qc = _counts(p, q, "p", "q")
+    diff = np.sqrt(_proportions(pc)) - np.sqrt(_proportions(qc))
     return min(math.sqrt(0.5 * float(np.dot(diff, diff))), 1.0)
 
 
@@ -372,10 +458,16 @@ def adjust_pvalues(pvalues: Sequence[float] | FloatArray, method: str = "holm") 
     >>> adjust_pvalues([0.01, 0.02, 0.03], "fdr_bh")
     array([0.03, 0.03, 0.03])
     """
-    p = np.asarray(pvalues, dtype=np.float64)
+    if not isinstance(method, str) or method not in CORRECTIONS:
+        raise ConfigError(
+            f"The 'method' parameter of adjust_pvalues must be one of {CORRECTIONS}. "
+            f"Got {short_repr(method)} instead.",
+            parameter="method",
+        )
+    p = _array(pvalues, "pvalues")
+    if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
+        raise DriftError("pvalues must be probabilities in [0, 1] (no NaN)")
     m = p.size
-    if method not in CORRECTIONS:
-        raise ValueError(f"unknown correction {method!r}; expected one of {CORRECTIONS}")
     if m == 0 or method == "none":
         return p.copy()
     if method == "bonferroni":

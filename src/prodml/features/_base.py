@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator
 
 from prodml._data import Columns, type_problem
 from prodml._params import Constraint, Predicate, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 
 __all__ = [
@@ -71,7 +72,7 @@ def null_error(column: str, value: object, row: int | None, step: str) -> Schema
             SchemaProblem(
                 column,
                 "null",
-                f"null value {value!r} reached {step}, which cannot take nulls; "
+                f"null value {short_repr(value)} reached {step}, which cannot take nulls; "
                 "add an Impute step for this column before it",
                 row,
             )
@@ -96,6 +97,8 @@ class Step(BaseEstimator):  # type: ignore[misc]
     terminal: ClassVar[bool] = False
     takes_nulls: ClassVar[bool] = False
     fitted_attrs: ClassVar[tuple[str, ...]] = ()
+    has_domain: ClassVar[bool] = False
+    """Whether the step rejects some numbers (Log1p: x <= -1); fit then checks them too."""
 
     columns: Sequence[str]
 
@@ -173,6 +176,16 @@ class Step(BaseEstimator):  # type: ignore[misc]
     def names_out(self, column: str) -> list[str]:
         """Output feature names of an encoder."""
         raise NotImplementedError  # pragma: no cover - value steps do not use it
+
+    def sources_out(self, column: str) -> list[tuple[str, ...]]:
+        """For each output of this step on ``column``, the input values it is computed from.
+
+        A value step has one output, computed from ``column`` alone; an encoder has one
+        output per :meth:`names_out`, each computed from ``column`` alone. A step that
+        combined columns would list them all here (explanations group by this map).
+        """
+        n = len(self.names_out(column)) if self.terminal else 1
+        return [(column,)] * n
 
     def write_batch(self, column: str, values: Any, out: Floats, kind: str) -> None:
         """Batch transform of an encoder, into ``out`` (its block of output columns)."""

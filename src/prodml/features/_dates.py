@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Predicate
+from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import TIME, Encoder, Floats, Step
 
@@ -154,7 +155,7 @@ def record_time(value: object, column: str) -> _dt.datetime | None:
     raise SchemaError(
         problems=[
             SchemaProblem(
-                column, "type", f"expected datetime, got {type(value).__name__} {value!r}"
+                column, "type", f"expected datetime, got {type(value).__name__} {short_repr(value)}"
             )
         ]
     )

@@ -23,12 +23,12 @@ from prodml.features._partition import (
 )
 from prodml.features._program import Program, chunk_source, input_error, read_values
 from prodml.features._stats import Moments
+from prodml.schema import Schema
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from prodml.features._base import Step
-    from prodml.schema import Schema
 
 __all__ = ["DistributedFit"]
 
@@ -101,6 +101,12 @@ class DistributedFit:
         >>> pipe.fingerprint == make().fit(pd.concat(parts)).fingerprint
         True
         """
+        if not isinstance(schema, Schema):
+            raise ConfigError(
+                "The 'schema' parameter of FeaturePipeline.start_fit must be a Schema. "
+                f"Got {type(schema).__name__} instead.",
+                parameter="schema",
+            )
         self._check_params()
         programs = self._programs(schema)
         for step in self.steps:
@@ -173,7 +179,7 @@ class DistributedFit:
                 if p.column not in opened:
                     continue
                 i = opened[p.column][0]
-                values = self._run(p, cols, read_values(cols, p.column, p.kind), 0, i)
+                values = self._run(p, cols, read_values(cols, p.column, p.kind, p.dtype), 0, i)
                 if len(values):
                     p.steps[i].update_state(states[p.column], values, p.kinds[i])
 
@@ -225,11 +231,18 @@ class DistributedFit:
             Per partition, column name to (offset of its first value in the pass's
             stream, first value of the whole stream).
         """
-        firsts: dict[str, float | None] = {}
-        for part in counts:
-            for col, (_, first) in part.items():
-                if firsts.get(col) is None:
-                    firsts[col] = first
+        given: object = counts
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise _protocol_error("plan_positions", "a list of partition_counts() results")
+        counts = list(counts)
+        try:
+            firsts: dict[str, float | None] = {}
+            for part in counts:
+                for col, (_, first) in part.items():
+                    if firsts.get(col) is None:
+                        firsts[col] = first
+        except (AttributeError, TypeError, ValueError) as err:
+            raise _protocol_error("plan_positions", "a list of partition_counts() results") from err
         offsets = dict.fromkeys(firsts, 0)
         out = []
         for part in counts:
@@ -249,13 +262,20 @@ class DistributedFit:
         dict
             The first dict, with every later one merged into its states (in place).
         """
+        if isinstance(states, str | bytes | Mapping) or not isinstance(states, Iterable):
+            raise _protocol_error("merge_states", "a list of partition_states() dicts")
         out: dict[str, Any] | None = None
-        for part in states:
-            if out is None:
-                out = part
-                continue
-            for col, state in part.items():
-                out[col].merge(state)
+        try:
+            for part in states:
+                if out is None:
+                    out = dict(part)
+                    continue
+                for col, state in part.items():
+                    out[col].merge(state)
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            raise _protocol_error(
+                "merge_states", "an iterable of partition_states() dicts"
+            ) from err
         if out is None:
             raise ConfigError("merge_states needs at least one dict of partition states")
         return out
@@ -294,3 +314,7 @@ class DistributedFit:
         if not opened:
             self._fit_plan = None
             self._compile(schema, programs)
+
+
+def _protocol_error(method: str, wanted: str) -> ConfigError:
+    return ConfigError(f"FeaturePipeline.{method} needs {wanted}", parameter=method)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import NONE, Constraint, Interval, OneOf, Predicate
+from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import (
     TEXT,
@@ -33,7 +34,7 @@ def _unknown_error(column: str, value: object, row: int | None) -> SchemaError:
             SchemaProblem(
                 column,
                 "unknown_category",
-                f"category {value!r} was not seen at fit (handle_unknown='error')",
+                f"category {short_repr(value)} was not seen at fit (handle_unknown='error')",
                 row,
             )
         ]
@@ -266,6 +267,12 @@ class Ordinal(Step):
         return enc
 
 
+MAX_HASH_FEATURES = 2**20
+"""Most outputs a :class:`Hashing` step makes per column (a ConfigError above)."""
+MAX_BINS = 10_000
+"""Most bins a :class:`Bucketize` step makes per column (a ConfigError above)."""
+
+
 def _bucket(value: str, n: int) -> int:
     return zlib.crc32(value.encode("utf-8")) % n
 
@@ -281,7 +288,9 @@ class Hashing(Step):
     columns
         Text columns.
     n_features
-        Number of output columns per input column.
+        Number of output columns per input column, at most 2**20 (1,048,576,
+        scikit-learn's default for its hashers): outputs are dense, so each record
+        allocates ``8 * n_features`` bytes per hashed column.
     """
 
     accepts = frozenset({TEXT})
@@ -292,7 +301,7 @@ class Hashing(Step):
         self.n_features = n_features
 
     def _constraints(self) -> dict[str, list[Constraint]]:
-        return {"n_features": [Interval(int, 1, None)]}
+        return {"n_features": [Interval(int, 1, MAX_HASH_FEATURES)]}
 
     def names_out(self, column: str) -> list[str]:
         """``col#0`` ... ``col#{n_features - 1}``."""
@@ -315,7 +324,7 @@ class Hashing(Step):
 
 
 def _edges(value: object) -> bool:
-    if not isinstance(value, list | tuple) or not value:
+    if not isinstance(value, list | tuple) or not value or len(value) >= MAX_BINS:
         return False
     xs = [float(v) for v in value]
     return all(a < b for a, b in itertools.pairwise(xs)) and all(np.isfinite(x) for x in xs)
@@ -335,7 +344,8 @@ class Bucketize(Step):
     columns
         Number columns.
     n_bins
-        Number of bins for the fitted strategies.
+        Number of bins for the fitted strategies, at most 10,000; given ``edges``
+        make at most 10,000 bins too.
     strategy
         ``"quantile"`` or ``"uniform"``; ignored when ``edges`` is given.
     edges
@@ -364,9 +374,14 @@ class Bucketize(Step):
 
     def _constraints(self) -> dict[str, list[Constraint]]:
         return {
-            "n_bins": [Interval(int, 2, None)],
+            "n_bins": [Interval(int, 2, MAX_BINS)],
             "strategy": [OneOf(("quantile", "uniform"))],
-            "edges": [NONE, Predicate(_edges, "a strictly increasing list of finite numbers")],
+            "edges": [
+                NONE,
+                Predicate(
+                    _edges, f"a strictly increasing list of finite numbers (fewer than {MAX_BINS})"
+                ),
+            ],
             "encode": [OneOf(("ordinal", "onehot"))],
         }
 

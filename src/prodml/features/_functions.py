@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import NONE, Constraint, Interval
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.features._base import Floats, Step, ValueFn, first_true, value_error
 
@@ -87,13 +88,15 @@ class Clip(Step):
 
 
 class Log1p(Step):
-    """``log(1 + x)``; values at or below -1 are a SchemaError.
+    """``log(1 + x)``; values at or below -1 are a SchemaError, at fit as at transform.
 
     Parameters
     ----------
     columns
         Number columns.
     """
+
+    has_domain = True
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = columns
@@ -112,7 +115,7 @@ class Log1p(Step):
 
         def fn(v: float) -> float:
             if v <= -1.0:
-                raise value_error(column, f"Log1p needs values > -1; got {v!r}")
+                raise value_error(column, f"Log1p needs values > -1; got {short_repr(v)}")
             return float(log1p(v))
 
         return fn
@@ -136,11 +139,11 @@ def register_function(
         When the name is taken (unless ``overwrite``) or ``func`` is not callable.
     """
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"function name must be a non-empty str; got {name!r}")
+        raise ConfigError(f"function name must be a non-empty str; got {short_repr(name)}")
     if not callable(func):
-        raise ConfigError(f"function {name!r} is not callable")
+        raise ConfigError(f"function {short_repr(name)} is not callable")
     if name in _FUNCTIONS and _FUNCTIONS[name] is not func and not overwrite:
-        raise ConfigError(f"function {name!r} is already registered; pass overwrite=True")
+        raise ConfigError(f"function {short_repr(name)} is already registered; pass overwrite=True")
     _FUNCTIONS[name] = func
 
 
@@ -154,10 +157,10 @@ def get_function(name: str) -> Callable[[Floats], Floats]:
     """
     try:
         return _FUNCTIONS[name]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: an unhashable name
         raise ConfigError(
-            f"no function is registered as {name!r}; call "
-            f"prodml.features.steps.register_function({name!r}, func) first",
+            f"no function is registered as {short_repr(name)}; call "
+            f"prodml.features.steps.register_function({short_repr(name)}, func) first",
             parameter="func",
         ) from None
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import NONE, Constraint, Interval, OneOf, Predicate, TypeOf
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.features._base import (
     NUMBER,
@@ -33,7 +34,9 @@ def _finite(column: str, value: float, what: str) -> float:
         raise SchemaError(
             problems=[
                 SchemaProblem(
-                    column, "range", f"the {what} is {value!r}: values too large for float64"
+                    column,
+                    "range",
+                    f"the {what} is {short_repr(value)}: values too large for float64",
                 )
             ]
         )
@@ -99,11 +102,11 @@ class Impute(Step):
         if self.strategy == "constant" and fill is not None:
             if kind == TEXT and not isinstance(fill, str):
                 raise ConfigError(
-                    f"Impute fill_value {fill!r} is not a str for text column {column!r}"
+                    f"Impute fill_value {fill!r} is not a str for text column {short_repr(column)}"
                 )
             if kind == NUMBER and isinstance(fill, str):
                 raise ConfigError(
-                    f"Impute fill_value {fill!r} is not a number for column {column!r}"
+                    f"Impute fill_value {fill!r} is not a number for column {short_repr(column)}"
                 )
         return kind
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from prodml._data import Columns, py_value, type_name
+from prodml._numbers import batch_numbers
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, TIME, Step, read_text
 
@@ -38,6 +39,7 @@ class Program:
     null_at: int  # index of the first step that cannot take nulls
     offset: int = 0
     width: int = 1
+    dtype: str = "float"  # the input column's logical type (see prodml._numbers)
 
     @property
     def encoder(self) -> Step | None:
@@ -83,9 +85,10 @@ def null_rows(values: Any, kind: str) -> np.ndarray:
     return np.flatnonzero(values.codes < 0)
 
 
-def read_values(cols: Columns, name: str, kind: str) -> Any:
+def read_values(cols: Columns, name: str, kind: str, dtype: str = "float") -> Any:
     if kind == NUMBER:
-        return cols.float64(name)
+        # The one number rule (prodml._numbers), as Schema.validate and the record path.
+        return batch_numbers(cols, name, dtype=dtype)
     if kind == TEXT:
         return read_text(cols, name)
     return cols.datetime64(name)

@@ -1,7 +1,7 @@
 """The single-record path, compiled at fit into one plain Python function.
 
 The generated function reads each input from the dict, converts it as the batch path
-does (:func:`~prodml._data.record_float`, text, datetime), then runs each step's record
+does (:func:`~prodml._numbers.record_number`, text, datetime), then runs each step's record
 code on that value. Steps that provide a code snippet (``Step.record_code``) are inlined
 with their fitted values bound as closure variables; others are called through their
 ``record_fn``. Inlining changes no float operation: a snippet performs exactly the same
@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from prodml._data import record_float, type_name
+from prodml._data import type_name
+from prodml._numbers import record_bool, record_number
+from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, Floats, null_error
 from prodml.features._dates import record_time
@@ -42,7 +44,9 @@ def record_text(value: object, column: str) -> str | None:
         return None
     raise SchemaError(
         problems=[
-            SchemaProblem(column, "type", f"expected string, got {type_name(value)} {value!r}")
+            SchemaProblem(
+                column, "type", f"expected string, got {type_name(value)} {short_repr(value)}"
+            )
         ]
     )
 
@@ -60,7 +64,9 @@ def build_record_fn(programs: Sequence[Any], n_out: int) -> RecordFn:
     """Compile the record path of fitted column programs into one function."""
     ns: dict[str, Any] = {
         "zeros": np.zeros,
-        "record_float": record_float,
+        "record_number": record_number,
+        "record_bool": record_bool,
+        "INF": float("inf"),
         "record_text": record_text,
         "record_time": record_time,
         "null_error": null_error,
@@ -72,8 +78,13 @@ def build_record_fn(programs: Sequence[Any], n_out: int) -> RecordFn:
         ns[col] = p.column
         ns[label] = type(p.steps[p.null_at]).__name__ if p.null_at < len(p.steps) else "the output"
         body.append(f"v = record[{col}]")
-        if p.kind == NUMBER:
-            body.append(f"if type(v) is not float: v = record_float(v, {col})")
+        if p.kind == NUMBER and p.dtype == "bool":
+            body.append(f"v = record_bool(v, {col})")
+        elif p.kind == NUMBER:
+            # Finite floats skip the call; NaN, inf and other types take the rule's path.
+            body.append(
+                f"if type(v) is not float or not -INF < v < INF: v = record_number(v, {col})"
+            )
         elif p.kind == TEXT:
             body.append(f"if type(v) is not str: v = record_text(v, {col})")
         else:

@@ -163,7 +163,9 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
                     parameter="steps",
                 )
             null_at = next((i for i, s in enumerate(chain) if not s.takes_nulls), len(chain))
-            programs.append(Program(col, kind, chain, kinds[:-1], null_at))
+            programs.append(
+                Program(col, kind, chain, kinds[:-1], null_at, dtype=schema[col].dtype.value)
+            )
         return programs
 
     def _run(self, p: Program, cols: Columns, values: Any, start: int, stop: int) -> Any:
@@ -220,6 +222,7 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
             step.start_fit()
         cache: dict[str, tuple[int, Any]] = {}
         pos = {p.column: 0 for p in programs}
+        last: dict[str, int] = {}  # each column's last stateful step
         while True:
             states = open_pass(programs, pos)
             if not states:
@@ -232,7 +235,7 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
                     i, state = states[p.column]
                     start, values = cache.get(p.column, (0, None))
                     if values is None:
-                        values = read_values(cols, p.column, p.kind)
+                        values = read_values(cols, p.column, p.kind, p.dtype)
                     values = self._run(p, cols, values, start, i)
                     if single is not None:
                         cache[p.column] = (i, values)
@@ -243,8 +246,41 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
                     i, state = states[p.column]
                     p.steps[i].finalize(p.column, state, p.kinds[i])
                     pos[p.column] = i + 1
+                    last[p.column] = i
+        self._check_tails(programs, last, single, source, cache)
         self._compile(schema, programs)
         return self
+
+    def _check_tails(
+        self,
+        programs: list[Program],
+        last: dict[str, int],
+        single: Columns | None,
+        source: Any,
+        cache: dict[str, tuple[int, Any]],
+    ) -> None:
+        """Fit rejects what transform would: run the steps no fit pass reached, if needed.
+
+        A number column with no stateful step was never read (so never checked against
+        the number rule), and a step with a domain (Log1p) after the last stateful one
+        never saw the data. Their checks run here: on the cached values for one table,
+        in one more pass over chunks otherwise (only when such a column exists).
+        """
+        tails = [
+            p
+            for p in programs
+            if (p.kind == NUMBER and p.column not in last)
+            or any(s.has_domain for s in p.steps[last.get(p.column, -1) + 1 : p.n_values])
+        ]
+        if not tails:
+            return
+        chunks = [single] if single is not None else iter_columns(source)
+        for cols in chunks:
+            for p in tails:
+                start, values = cache.get(p.column, (0, None))
+                if values is None:
+                    start, values = 0, read_values(cols, p.column, p.kind, p.dtype)
+                self._run(p, cols, values, start, p.n_values)
 
     def _compile(self, schema: Schema, programs: list[Program]) -> None:
         names: list[str] = []
@@ -354,7 +390,7 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
         self._extra(cols.names)
         out = np.empty((cols.num_rows, len(self.feature_names_out_)), order="F")
         for p in self.programs_:
-            values = self._run(p, cols, read_values(cols, p.column, p.kind), 0, p.n_values)
+            values = self._run(p, cols, read_values(cols, p.column, p.kind, p.dtype), 0, p.n_values)
             enc = p.encoder
             if enc is None:
                 out[:, p.offset] = values
@@ -400,6 +436,60 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
         """Names of the output features, in output order."""
         self._check_fitted()
         return list(self.feature_names_out_)
+
+    @property
+    def feature_sources_out(self) -> list[tuple[str, ...]]:
+        """For each output feature, the raw input columns it is computed from (in order).
+
+        Composed through each column's chain of steps: the sources an encoder (or the
+        last value step) reports are traced back through the value steps before it.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from prodml.features import FeaturePipeline, steps
+        >>> df = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
+        >>> pipe = FeaturePipeline([steps.StandardScale(["x"]), steps.OneHot(["c"])]).fit(df)
+        >>> pipe.feature_sources_out
+        [('x',), ('c',), ('c',)]
+        """
+        self._check_fitted()
+        out: list[tuple[str, ...]] = []
+        for p in self.programs_:
+            outputs = p.steps[-1].sources_out(p.column)
+            for step in reversed(p.steps[:-1]):
+                # Each earlier step produced the value named ``p.column`` from its sources.
+                (before,) = step.sources_out(p.column)
+                outputs = [
+                    tuple(
+                        dict.fromkeys(
+                            s for name in srcs for s in (before if name == p.column else (name,))
+                        )
+                    )
+                    for srcs in outputs
+                ]
+            out.extend(outputs)
+        return out
+
+    def output_groups(self) -> dict[str, list[int]]:
+        """Raw input column -> indices of the output features computed from it.
+
+        Columns in input order (first appearance in the steps); an output computed from
+        several columns is listed under each of them.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from prodml.features import FeaturePipeline, steps
+        >>> df = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
+        >>> FeaturePipeline([steps.OneHot(["c"]), steps.Impute(["x"])]).fit(df).output_groups()
+        {'c': [0, 1], 'x': [2]}
+        """
+        groups: dict[str, list[int]] = {}
+        for j, sources in enumerate(self.feature_sources_out):
+            for col in sources:
+                groups.setdefault(col, []).append(j)
+        return groups
 
     @property
     def input_schema(self) -> Schema:

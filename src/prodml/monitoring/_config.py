@@ -108,7 +108,10 @@ def check_rules(mon: ModelMonitor) -> None:
     """Check the rules of a monitor: types, unique names, known metrics."""
     names: set[str] = set()
     known = _values.metric_names(
-        mon.task, drift=mon.reference is not None, concept=mon.concept_detector is not None
+        mon.task,
+        drift=mon.reference is not None,
+        concept=mon.concept_detector is not None,
+        attributions=mon.attribution_reference is not None,
     )
     for rule in mon.rules:
         if not isinstance(rule, (AlertRule, BurnRateRule)):
@@ -152,6 +155,7 @@ _CONSTRAINTS: dict[str, list[Constraint]] = {
     "stats_interval_s": [Interval(float, 0, None, "neither")],
     "evaluate_every_s": [Interval(float, 0, None), NONE],
     "drift_window": [Interval(int, 2, None)],
+    "attribution_window": [Interval(int, 2, None)],
     "concept_window_s": [Interval(float, 0, None, "neither")],
     "group_window": [TypeOf(Window, "a CountWindow or TimeWindow"), NONE],
 }

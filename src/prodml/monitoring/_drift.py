@@ -83,6 +83,13 @@ def fit_detector(detector: Any, reference: object) -> Any:
     return detector.fit(reference)
 
 
+def unfitted_copy(detector: Any) -> Any:
+    """A fresh, unfitted detector with ``detector``'s settings (None stays None)."""
+    if detector is None or not callable(getattr(detector, "get_params", None)):
+        return detector
+    return type(detector)(**detector.get_params())
+
+
 def run(detector: Any, rows: Sequence[Mapping[str, Any]], now: float) -> DriftSummary:
     """Test one window of feature records against the fitted reference."""
     import pandas as pd  # noqa: PLC0415 - only at window boundaries, never on the hot path

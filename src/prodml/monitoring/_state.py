@@ -110,6 +110,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "concept_window_s": mon.concept_window_s,
         "drift_detector": _detector_settings(mon._drift_fitted),
         "group_by": None if mon._groups is None else mon._groups.config(),
+        "attribution_window": mon.attribution_window,
     }
     rows = mon._drift_rows
     state = {
@@ -127,6 +128,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "next_eval": _nan_none(mon._next_eval),
         "last_eval": mon._last_eval,
         "groups": None if mon._groups is None else mon._groups.to_dict(),
+        "attributions": None if mon._attributions is None else mon._attributions.to_dict(),
     }
     return {
         "format_version": FORMAT_VERSION,
@@ -149,6 +151,7 @@ def load(
     reference: object,
     drift_detector: Any,
     concept_detector: Any,
+    attribution_reference: object = None,
 ) -> ModelMonitor:
     """Rebuild a monitor from :func:`dump` output."""
     if not isinstance(data, Mapping) or data.get("kind") != "ModelMonitor":
@@ -170,6 +173,7 @@ def load(
                 "clock": clock,
                 "reference": reference,
                 "drift_detector": drift_detector,
+                "attribution_reference": attribution_reference,
             },
             concept_detector=concept_detector,
         )
@@ -190,7 +194,8 @@ def _load(
     saved_concept = _object_from_state(state["concept_detector"])
     kwargs = dict(config)
     saved_drift = kwargs.pop("drift_detector", None)
-    if runtime["reference"] is not None and runtime["drift_detector"] is None:
+    drift_on = runtime["reference"] is not None or runtime["attribution_reference"] is not None
+    if drift_on and runtime["drift_detector"] is None:
         runtime = {**runtime, "drift_detector": _detector_from_settings(saved_drift)}
     _groups.load_config(kwargs)
     kwargs["window"] = window_from_dict(state["window"])
@@ -221,4 +226,6 @@ def _load(
     mon._last_eval = state["last_eval"]
     if mon._groups is not None and state.get("groups") is not None:
         mon._groups.load(state["groups"])
+    if mon._attributions is not None and state.get("attributions") is not None:
+        mon._attributions.load(state["attributions"])
     return mon

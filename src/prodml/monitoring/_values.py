@@ -28,6 +28,9 @@ __all__ = [
 #: Monotonic totals a monitor keeps (also readable as values by alert rules).
 COUNTERS = (
     "alerts_fired_total",
+    "attribution_drift_errors_total",
+    "attribution_windows_skipped_total",
+    "attribution_windows_total",
     "concept_drift_total",
     "drift_errors_total",
     "drift_windows_skipped_total",
@@ -60,11 +63,20 @@ LATENCY = (
 DRIFT = ("drift_count", "drift_share", "drifted_columns")
 
 
-def metric_names(task: str, *, drift: bool, concept: bool) -> set[str]:
+ATTRIBUTION_DRIFT = (
+    "attribution_drift_count",
+    "attribution_drift_share",
+    "attribution_drifted_columns",
+)
+
+
+def metric_names(task: str, *, drift: bool, concept: bool, attributions: bool = False) -> set[str]:
     """Every value name a monitor of this configuration reports."""
     names = {*PERFORMANCE[task], "window_count", *LATENCY, *COUNTERS, "pending"}
     if drift:
         names.update(DRIFT)
+    if attributions:
+        names.update(ATTRIBUTION_DRIFT)
     if concept:
         names.add("concept_drift_events")
     return names
@@ -74,6 +86,8 @@ def traffic_metric(metric: str) -> str:
     """The count a rule's minimum-traffic guard compares with ``min_count``."""
     if metric in DRIFT:
         return "drift_count"
+    if metric in ATTRIBUTION_DRIFT:
+        return "attribution_drift_count"
     if any(metric in names for names in PERFORMANCE.values()):
         return "window_count"
     return "stats_count"

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from prodml.errors import ProdMLError, SchemaError
 from prodml.monitoring import _config, _drift, _groups, _values
+from prodml.monitoring._attributions import AttributionDrift
 from prodml.monitoring._slo import SLOCounter
 from prodml.monitoring._stats import SlotStats
 from prodml.monitoring.alerts import AlertEvent, AlertRule, BurnRateRule, RuleState
@@ -133,6 +134,15 @@ class ModelMonitor:
     group_window
         Window of labelled predictions the group metrics are computed on; default: the
         same kind and size as ``window``. Groups split the data, so it is often larger.
+    attribution_reference
+        Reference attributions (a table, one column per input column: e.g.
+        ``prodml.explain.Explainer.explain(reference_data)``) that turn attribution drift
+        on: every ``attribution_window`` predictions logged with ``attributions=`` form a
+        window tested against it with ``drift_detector``'s settings (what drives the
+        model changing), reported as ``attribution_drift_share``,
+        ``attribution_drifted_columns`` and ``attribution_drift_count``.
+    attribution_window
+        Predictions with attributions per attribution-drift window.
     """
 
     def __init__(
@@ -159,6 +169,8 @@ class ModelMonitor:
         concept_window_s: float = 3600.0,
         group_by: Sequence[str] | Any = None,
         group_window: Window | None = None,
+        attribution_reference: object = None,
+        attribution_window: int = 1000,
     ) -> None:
         _config.check_config(locals())
         self.model = model
@@ -180,6 +192,8 @@ class ModelMonitor:
         self.concept_window_s = float(concept_window_s)
         self.group_by = group_by
         self.group_window = group_window
+        self.attribution_reference = attribution_reference
+        self.attribution_window = attribution_window
         self._groups = _groups.build(
             group_by,
             group_window=group_window,
@@ -224,6 +238,13 @@ class ModelMonitor:
             _drift.fit_detector(drift_detector, reference) if reference is not None else None
         )
         self._drift_summary = _drift.DriftSummary.empty()
+        self._attributions = (
+            AttributionDrift(
+                attribution_reference, _drift.unfitted_copy(drift_detector), attribution_window
+            )
+            if attribution_reference is not None
+            else None
+        )
         self._concept_alarms: deque[float] = deque(maxlen=10_000)
         self._next_eval = -math.inf if evaluate_every_s is not None else math.inf
         self._last_eval: float | None = None
@@ -247,6 +268,7 @@ class ModelMonitor:
         latency_s: float | None = None,
         timestamp: float | None = None,
         groups: Mapping[str, Any] | None = None,
+        attributions: Mapping[str, float] | None = None,
     ) -> None:
         """Record one prediction; its label may come later through :meth:`log_label`.
 
@@ -265,6 +287,9 @@ class ModelMonitor:
         groups
             The sensitive values of the person the prediction is about, by name, for a
             monitor with ``group_by``; defaults to reading them from ``features``.
+        attributions
+            The prediction's attributions per input column (``explanation.values``), for
+            a monitor with ``attribution_reference``; ignored otherwise.
 
         Raises
         ------
@@ -326,6 +351,8 @@ class ModelMonitor:
                 rows.append(features)
                 if len(rows) >= self.drift_window:
                     self._close_drift_window()
+            if attributions is not None and self._attributions is not None:
+                self._attributions.log(attributions, self._counters)
             if t >= self._next_eval:
                 self.evaluate(t)
 
@@ -411,6 +438,8 @@ class ModelMonitor:
                 _log.exception("prodml monitor %r: data-drift window failed", self.model)
             else:
                 self._counters["drift_windows_total"] += 1
+        if self._attributions is not None:
+            self._attributions.advance(now, self._counters, _log, self.model)
 
     def metrics(self, now: float | None = None) -> dict[str, float]:
         """Current windowed values and counters by name (``nan`` when undefined).
@@ -429,6 +458,8 @@ class ModelMonitor:
         values["pending"] = float(len(self._pending))
         if self.reference is not None:
             values.update(self._drift_summary.values())
+        if self._attributions is not None:
+            values.update(self._attributions.values())
         if self._groups is not None:
             values.update(self._groups.values())
         if self.concept_detector is not None:
@@ -552,11 +583,12 @@ class ModelMonitor:
         reference: object = None,
         drift_detector: Any = None,
         concept_detector: Any = None,
+        attribution_reference: object = None,
     ) -> ModelMonitor:
         """Rebuild a monitor saved by :meth:`to_dict`; alerts keep their states.
 
-        Sinks, the clock and the drift reference are not saved: pass them again (data
-        drift stays off without a reference). A concept detector with ``to_dict`` is
+        Sinks, the clock and the drift references are not saved: pass them again (data
+        and attribution drift stay off without them). A concept detector with ``to_dict`` is
         restored from the state; ``concept_detector`` is used only when none was saved.
         Alerts that were firing stay firing without a new event; resolved ones stay quiet.
         """
@@ -570,6 +602,7 @@ class ModelMonitor:
             reference=reference,
             drift_detector=drift_detector,
             concept_detector=concept_detector,
+            attribution_reference=attribution_reference,
         )
 
     @classmethod

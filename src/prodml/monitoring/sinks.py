@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodml._params import Interval, check_params
 from prodml.monitoring.alerts import AlertEvent
 from prodml.monitoring.histogram import Histogram
 
@@ -84,16 +85,27 @@ class Sink(abc.ABC):
         """Receive the snapshot of one evaluation; ignored unless overridden."""
 
 
+MAX_SNAPSHOTS = 10_000_000
+"""Most snapshots an :class:`InMemorySink` keeps (a ConfigError above)."""
+
+
 class InMemorySink(Sink):
     """Keeps every alert event and the last ``max_snapshots`` snapshots in memory.
 
     Parameters
     ----------
     max_snapshots
-        How many snapshots to keep (oldest dropped first).
+        How many snapshots to keep (oldest dropped first), at most ``MAX_SNAPSHOTS``
+        (10,000,000).
     """
 
     def __init__(self, max_snapshots: int = 100) -> None:
+        # The deque allocates nothing up front; check the bound it will be held to.
+        check_params(
+            "InMemorySink",
+            {"max_snapshots": max_snapshots},
+            {"max_snapshots": [Interval(int, 0, MAX_SNAPSHOTS)]},
+        )
         self.events: list[AlertEvent] = []
         self.snapshots: deque[MetricsSnapshot] = deque(maxlen=max_snapshots)
 

@@ -3,8 +3,10 @@
 :class:`ModelRegistry` stores immutable model versions with tags, metrics, a signature
 (:class:`~prodml.schema.Schema`) and lineage; moves aliases (``churn@production``) with an
 append-only history and rollback; keeps an audit log of who did what; and checks every
-artifact file's sha256 on every load. Metadata lives in SQLite, PostgreSQL or memory,
-artifacts on local disk, S3 or memory (fsspec), chosen by URL scheme.
+artifact file's sha256 on every load. With a ``signer`` and a ``trust`` policy it signs
+each version and refuses unsigned or altered ones (:mod:`prodml.registry.signing`).
+Metadata lives in SQLite, PostgreSQL or memory, artifacts on local disk, S3 or memory
+(fsspec), chosen by URL scheme.
 
 Examples
 --------
@@ -39,13 +41,22 @@ from prodml.registry.checks import (
     PromotionError,
     SignatureCompatible,
 )
-from prodml.registry.entities import AuditEvent, Lineage, ModelVersion, Page
+from prodml.registry.entities import (
+    Attestation,
+    AuditEvent,
+    Encryption,
+    Lineage,
+    ModelVersion,
+    Page,
+)
 from prodml.registry.flavours import Flavour, register_flavour
 
 __all__ = [
     "ArtifactStore",
+    "Attestation",
     "AuditEvent",
     "Check",
+    "Encryption",
     "Flavour",
     "GCReport",
     "Lineage",

@@ -10,13 +10,21 @@ and, when another writer moved the alias meanwhile, decide again from the new st
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
-from prodml.errors import ConfigError, ConflictError, NotFoundError, RegistryError
+from prodml.errors import (
+    AuthorizationError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    RegistryError,
+)
 from prodml.registry._paths import check_version_number
+from prodml.registry.authz import AliasAction, AliasRequest, Authorizer
 from prodml.registry.backends.metadata import ANY, MetadataStore
 from prodml.registry.checks import Check, PromotionError
 from prodml.registry.entities import ModelVersion, check_alias, check_name
+from prodml.registry.signing import TrustPolicy, verify_version
 
 __all__ = ["AliasMoves"]
 
@@ -28,6 +36,8 @@ class AliasMoves:
 
     metadata: MetadataStore
     read_only: bool
+    trust: TrustPolicy | None
+    authorizer: Authorizer | None
 
     if TYPE_CHECKING:
 
@@ -36,34 +46,64 @@ class AliasMoves:
             """Who the audit log records."""
 
     def set_alias(
-        self, name: str, alias: str, version: int, *, expected_version: int | None = ANY
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        expected_version: int | None = ANY,
+        approved_by: str | None = None,
     ) -> ModelVersion:
         """Point ``name@alias`` at ``version`` (creating or moving the alias).
 
         Without ``expected_version`` the last writer wins: concurrent calls all succeed,
         one after the other, each logged with the version it replaced. With it (a
         version, or ``None`` for "the alias must not exist yet") the move is a
-        compare-and-set.
+        compare-and-set. ``approved_by`` names who approved the move, for the registry's
+        authorizer and the audit log.
 
         Raises
         ------
         ConflictError
             Only when ``expected_version`` is given and the alias points elsewhere, or
             when ``version`` is archived.
+        AuthorizationError
+            When the registry's authorizer refuses the move.
         NotFoundError
             When the model or version does not exist.
         """
         self._check_writable()
         mv = self._target(name, alias, version)
-        self._move(name, alias, mv.version, action="set_alias", expected=expected_version)
+        self._move(
+            name,
+            alias,
+            mv.version,
+            action="set_alias",
+            expected=expected_version,
+            approved_by=approved_by,
+        )
         return mv
 
-    def delete_alias(self, name: str, alias: str, *, expected_version: int | None = ANY) -> None:
+    def delete_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        expected_version: int | None = ANY,
+        approved_by: str | None = None,
+    ) -> None:
         """Remove an alias; its history stays in the audit log."""
         self._check_writable()
         check_name(name)
         check_alias(alias)
-        self._move(name, alias, None, action="delete_alias", expected=expected_version)
+        self._move(
+            name,
+            alias,
+            None,
+            action="delete_alias",
+            expected=expected_version,
+            approved_by=approved_by,
+        )
 
     @overload
     def promote(
@@ -74,6 +114,7 @@ class AliasMoves:
         checks: Iterable[Check] = ...,
         *,
         expected_version: int | None = ...,
+        approved_by: str | None = ...,
     ) -> ModelVersion: ...
 
     @overload
@@ -85,6 +126,7 @@ class AliasMoves:
         checks: Iterable[Check] = ...,
         *,
         expected_version: int | None = ...,
+        approved_by: str | None = ...,
     ) -> ModelVersion: ...
 
     def promote(
@@ -95,6 +137,7 @@ class AliasMoves:
         checks: Iterable[Check] = (),
         *,
         expected_version: int | None = ANY,
+        approved_by: str | None = None,
     ) -> ModelVersion:
         """Point ``alias`` at ``version`` only if every check passes.
 
@@ -110,6 +153,8 @@ class AliasMoves:
             Listing every failed check; the alias is left where it was.
         ConflictError
             When ``expected_version`` is given and the alias points elsewhere.
+        AuthorizationError
+            When the registry's authorizer refuses the move.
         """
         self._check_writable()
         if isinstance(alias, int) and not isinstance(alias, bool) and isinstance(version, str):
@@ -137,12 +182,14 @@ class AliasMoves:
                 expected=expected,
                 detail=detail,
                 pinned=expected_version,
+                intent="promote",
+                approved_by=approved_by,
             )
             if moved:
                 return mv
         raise self._busy(name, alias)
 
-    def rollback(self, name: str, alias: str) -> ModelVersion:
+    def rollback(self, name: str, alias: str, *, approved_by: str | None = None) -> ModelVersion:
         """Move ``alias`` back to the version it pointed at before its current one.
 
         Deleted versions are skipped. Repeated rollbacks walk further back. A rollback
@@ -154,6 +201,8 @@ class AliasMoves:
             When the alias does not exist.
         ConflictError
             When there is no earlier version to go back to.
+        AuthorizationError
+            When the registry's authorizer refuses the move.
         """
         self._check_writable()
         check_name(name)
@@ -169,7 +218,7 @@ class AliasMoves:
                 candidate = stack.pop()
                 if candidate != current:
                     try:
-                        target = self.metadata.get_version(name, candidate)
+                        target = self._trusted(self.metadata.get_version(name, candidate))
                         break
                     except NotFoundError:
                         pass
@@ -189,6 +238,7 @@ class AliasMoves:
                 expected=current,
                 detail=detail,
                 pinned=ANY,
+                approved_by=approved_by,
             )
             if moved:
                 return target
@@ -203,11 +253,22 @@ class AliasMoves:
         action: str,
         expected: Any = ANY,
         detail: dict[str, Any] | None = None,
+        intent: AliasAction | None = None,
+        approved_by: str | None = None,
     ) -> None:
-        """The one place every alias move passes through (set, delete, promote, rollback)."""
+        """The one place every alias move passes through (set, delete, promote, rollback).
+
+        The authorizer, when there is one, decides here; an approver is recorded in the
+        move's audit event.
+        """
         self._check_writable()
         if expected is not ANY and expected is not None:
             check_version_number(expected, "expected_version")
+        if approved_by is not None:
+            detail = {**(detail or {}), "approved_by": _check_approver(approved_by)}
+        if self.authorizer is not None:
+            kind = cast("AliasAction", intent or action)
+            self._authorize(name, alias, version, kind, expected=expected, approved_by=approved_by)
         self.metadata.move_alias(
             name, alias, version, actor=self.actor, action=action, expected=expected, detail=detail
         )
@@ -222,15 +283,61 @@ class AliasMoves:
         expected: int | None,
         detail: dict[str, Any],
         pinned: Any,
+        intent: AliasAction | None = None,
+        approved_by: str | None = None,
     ) -> bool:
         """Move with compare-and-set; ``False`` if the alias moved meanwhile (try again)."""
         try:
-            self._move(name, alias, version, action=action, expected=expected, detail=detail)
+            self._move(
+                name,
+                alias,
+                version,
+                action=action,
+                expected=expected,
+                detail=detail,
+                intent=intent,
+                approved_by=approved_by,
+            )
         except ConflictError:
             if pinned is not ANY or self.metadata._aliases(name).get(alias) == expected:
                 raise  # the caller's precondition, or a conflict that is not a race
             return False
         return True
+
+    def _authorize(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        action: AliasAction,
+        *,
+        expected: Any,
+        approved_by: str | None,
+    ) -> None:
+        """Ask the authorizer; refuse (fail closed, also when it errs) unless it allows."""
+        assert self.authorizer is not None  # noqa: S101 - only called with one
+        current = self.metadata._aliases(name).get(alias) if expected is ANY else expected
+        request = AliasRequest(
+            actor=self.actor,
+            action=action,
+            model=name,
+            alias=alias,
+            from_version=current,
+            to_version=version,
+            approved_by=approved_by,
+        )
+        try:
+            refusal = self.authorizer(request)
+        except Exception as err:  # noqa: BLE001 - an authorizer's own failure must refuse
+            refusal = f"the authorizer failed ({type(err).__name__}), so the move is refused"
+        if refusal is not None:
+            raise AuthorizationError(
+                f"{str(refusal)[:500]}",
+                model_name=name,
+                version=version,
+                alias=alias,
+                action=action,
+            )
 
     def _busy(self, name: str, alias: str) -> RegistryError:
         return RegistryError(
@@ -256,4 +363,22 @@ class AliasMoves:
                 model_name=name,
                 version=version,
             )
+        return self._trusted(mv)
+
+    def _trusted(self, mv: ModelVersion) -> ModelVersion:
+        """``mv`` if the trust policy (when there is one) accepts its signature."""
+        if self.trust is not None:
+            verify_version(mv, self.trust)
         return mv
+
+
+def _check_approver(approved_by: object) -> str:
+    if (
+        not isinstance(approved_by, str)
+        or not 0 < len(approved_by) <= 256
+        or not approved_by.isprintable()
+    ):
+        raise ConfigError(
+            "approved_by must be a name of 1-256 printable characters", parameter="approved_by"
+        )
+    return approved_by

@@ -49,6 +49,7 @@ SIGNED_FIELDS = (
     "metrics",
     "tags",
     "created_by",
+    "encryption",
 )
 
 
@@ -116,7 +117,8 @@ def payload(mv: ModelVersion) -> dict[str, Any]:
     """Everything that decides what loading ``mv`` does: the content to sign.
 
     The file digests, the key, the flavour and its metadata, the signature schema,
-    lineage, metrics, tags and who registered it, under a format tag. ``status``,
+    lineage, metrics, tags, who registered it and how its files are encrypted, under a
+    format tag. ``status``,
     ``description`` and ``created_at`` are left out: they do not change what loads.
     """
     data = mv.model_dump(mode="json", include=set(SIGNED_FIELDS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -19,14 +20,16 @@ from prodml.errors import (
     RegistryError,
     StorageError,
 )
-from prodml.registry import _gc, _manifest
+from prodml.registry import _gc, _manifest, _protect
 from prodml.registry._aliases import AliasMoves
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
-from prodml.registry._validate import check_fields, parse_ref, save_model, seconds
+from prodml.registry._validate import check_fields, parse_ref, seconds
+from prodml.registry.authz import Authorizer
 from prodml.registry.backends import artifact_store_for, metadata_store_for
 from prodml.registry.backends._artifact_base import ArtifactStore, new_key
 from prodml.registry.backends.metadata import EventDraft, MetadataStore
+from prodml.registry.encryption import KeyProvider
 from prodml.registry.entities import (
     AuditEvent,
     Lineage,
@@ -37,6 +40,7 @@ from prodml.registry.entities import (
     check_name,
 )
 from prodml.registry.flavours import Trust, flavour_for, get_flavour
+from prodml.registry.signing import Signer, TrustPolicy
 from prodml.schema import Schema
 
 __all__ = ["GCReport", "ModelRegistry"]
@@ -70,6 +74,22 @@ class ModelRegistry(AliasMoves):
         How long a registration may take (seconds or a timedelta) before gc may reclaim
         its files; the lease is renewed before the upload when the flavour's save took
         more than half of it.
+    signer
+        A :class:`~prodml.registry.signing.Signer`: every version registered is signed
+        (its files' digests and the metadata that decides behaviour), and the audit log
+        records the key id. See :mod:`prodml.registry.signing`.
+    trust
+        A :class:`~prodml.registry.signing.TrustPolicy`: ``load``, ``verify`` and
+        ``promote`` refuse a version that is unsigned (unless the policy allows it),
+        signed by a key outside the policy, or changed since it was signed.
+    authorizer
+        An :class:`~prodml.registry.authz.Authorizer` asked before every alias move (for
+        example :class:`~prodml.registry.authz.RequireApproval` for ``production``); a
+        refusal is an :class:`~prodml.errors.AuthorizationError`.
+    encryption
+        A :class:`~prodml.registry.encryption.KeyProvider` (such as
+        :class:`~prodml.registry.encryption.LocalKeyFile`): files are stored encrypted
+        (AES-256-GCM) and decrypted on load into a private temporary directory.
 
     Examples
     --------
@@ -99,7 +119,36 @@ class ModelRegistry(AliasMoves):
         read_only: bool = False,
         lock_timeout: float = 30.0,
         lease_ttl: float | timedelta = timedelta(hours=24),
+        signer: Signer | None = None,
+        trust: TrustPolicy | None = None,
+        authorizer: Authorizer | None = None,
+        encryption: KeyProvider | None = None,
     ) -> None:
+        if signer is not None and not isinstance(signer, Signer):
+            raise ConfigError(
+                f"signer must be a Signer (key_id and sign); got {type(signer).__name__}",
+                parameter="signer",
+            )
+        if trust is not None and not isinstance(trust, TrustPolicy):
+            raise ConfigError(
+                f"trust must be a TrustPolicy; got {type(trust).__name__}", parameter="trust"
+            )
+        if authorizer is not None and not callable(authorizer):
+            raise ConfigError(
+                "authorizer must be callable (an Authorizer such as RequireApproval); got "
+                f"{type(authorizer).__name__}",
+                parameter="authorizer",
+            )
+        if encryption is not None and not isinstance(encryption, KeyProvider):
+            raise ConfigError(
+                "encryption must be a KeyProvider (key_id and key), such as LocalKeyFile; "
+                f"got {type(encryption).__name__}",
+                parameter="encryption",
+            )
+        self.encryption = encryption
+        self.signer = signer
+        self.trust = trust
+        self.authorizer = authorizer
         self._lease_ttl = seconds(lease_ttl, "lease_ttl", positive=True)
         seconds(lock_timeout, "lock_timeout", positive=True)
         self.artifacts = (
@@ -226,7 +275,9 @@ class ModelRegistry(AliasMoves):
         self.metadata.lease(key, name, leased_at + self._lease_ttl)
         try:
             with self.artifacts.stage(key) as staging:
-                meta = save_model(fl, model, staging, follow_symlinks)
+                meta, encryption = _protect.save(
+                    fl, model, staging, follow_symlinks, self.encryption
+                )
                 files = _manifest.build(staging)
                 if not files:
                     raise ConfigError(f"flavour {fl.name!r} wrote no files for {name!r}")
@@ -239,6 +290,7 @@ class ModelRegistry(AliasMoves):
                     files=files,
                     created_at=datetime.now(timezone.utc),
                     created_by=actor,
+                    encryption=encryption,
                     **draft_fields,
                 )
                 try:
@@ -250,7 +302,8 @@ class ModelRegistry(AliasMoves):
                 if time.time() - leased_at > self._lease_ttl / 2:  # a slow save: renew
                     self.metadata.lease(key, name, time.time() + self._lease_ttl)
                 self.artifacts.put(staging, key)
-            return self.metadata.create_version(draft, actor, leased=True)
+            seal = None if self.signer is None else _protect.sealer(self.signer)
+            return self.metadata.create_version(draft, actor, leased=True, seal=seal)
         except BaseException:
             self._abandon(key)
             raise
@@ -296,11 +349,23 @@ class ModelRegistry(AliasMoves):
             When loading would need ``trusted`` and it was not given.
         """
         mv = self._checked(self.get(ref, version))
+        if mv.encryption is not None and self.encryption is None:
+            raise RegistryError(
+                f"{mv.ref} is encrypted (key {mv.encryption.key_id[:80]!r}); open the "
+                "registry with encryption= (a KeyProvider holding that key) to load it",
+                model_name=mv.name,
+                version=mv.version,
+            )
         path, temporary = self.artifacts.fetch(
             mv.artifact_key, mv.files, model_name=mv.name, version=mv.version
         )
+        plain: Path | None = None
         try:
-            return get_flavour(mv.flavour).load(path, dict(mv.flavour_meta), trusted=trusted)
+            if mv.encryption is not None:
+                plain = Path(tempfile.mkdtemp(prefix="prodml-plain-"))
+                _protect.decrypt(mv, path, plain, self.encryption)
+            source = path if plain is None else plain
+            return get_flavour(mv.flavour).load(source, dict(mv.flavour_meta), trusted=trusted)
         except OSError as err:
             raise StorageError(
                 f"cannot load {mv.ref}: {err.strerror or err} ({getattr(err, 'filename', '')})",
@@ -308,6 +373,8 @@ class ModelRegistry(AliasMoves):
                 errno=err.errno,
             ) from err
         finally:
+            if plain is not None:
+                shutil.rmtree(plain, ignore_errors=True)
             if temporary:
                 shutil.rmtree(path, ignore_errors=True)
 
@@ -319,7 +386,7 @@ class ModelRegistry(AliasMoves):
 
     def _checked(self, mv: ModelVersion) -> ModelVersion:
         """The one gate every version passes before its files are touched."""
-        return _manifest.check(mv)
+        return _manifest.check(self._trusted(mv))
 
     def search(
         self,

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, StorageError
 from prodml.fingerprint import canonical_json
 from prodml.registry._paths import check_version_number
@@ -73,7 +74,7 @@ def check_fields(
             or "\0" in v
         ):
             raise ConfigError(
-                f"tag {k!r}: {v!r} must be a non-empty str key (<= 256 chars) and a str "
+                f"tag {k!r}: {short_repr(v)} must be a non-empty str key (<= 256 chars) and a str "
                 "value, without NUL characters",
                 parameter="tags",
             )
@@ -157,7 +158,7 @@ def seconds(value: object, parameter: str, *, positive: bool) -> float:
         bound = "> 0" if positive else ">= 0"
         raise ConfigError(
             f"The {parameter!r} parameter must be a float {bound} (seconds) or a timedelta. "
-            f"Got {value!r} instead.",
+            f"Got {short_repr(value)} instead.",
             parameter=parameter,
         )
     return float(secs)  # type: ignore[arg-type]

@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prodml.errors import ConfigError
 from prodml.schema import Schema
 
 __all__ = [
+    "Attestation",
     "AuditEvent",
+    "Encryption",
     "Lineage",
     "ModelVersion",
     "Page",
@@ -111,6 +113,16 @@ class Lineage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "lineage"
+            raise ConfigError(
+                f"Invalid Lineage: {where}: {first['msg']}", parameter="lineage"
+            ) from err
+
     data_fingerprint: str | None = None
     pipeline_fingerprint: str | None = None
     code_version: str | None = None
@@ -118,11 +130,60 @@ class Lineage(BaseModel):
     feature_views: dict[str, str] | None = None
 
 
+class Attestation(_Frozen):
+    """A signed statement about a version: a DSSE-style envelope.
+
+    ``payload`` is the base64 of the canonical JSON the signatures cover (what
+    :func:`prodml.registry.signing.statement` builds from the version), ``payload_type``
+    names its layout, and ``signatures`` pairs each key id with a base64 signature over
+    the DSSE pre-authentication encoding of the two. :meth:`to_dsse` gives the standard
+    DSSE JSON, which tools outside prodml can check.
+
+    Examples
+    --------
+    >>> att = Attestation(payload_type="t", payload="e30=", signatures=(("k1", "c2ln"),))
+    >>> att.to_dsse()["signatures"]
+    [{'keyid': 'k1', 'sig': 'c2ln'}]
+    >>> att.key_ids
+    ('k1',)
+    """
+
+    payload_type: str
+    payload: str
+    signatures: tuple[tuple[str, str], ...]
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The key id of each signature, in order."""
+        return tuple(k for k, _ in self.signatures)
+
+    def to_dsse(self) -> dict[str, Any]:
+        """The envelope in DSSE's JSON form (``payloadType``, ``payload``, ``signatures``)."""
+        return {
+            "payloadType": self.payload_type,
+            "payload": self.payload,
+            "signatures": [{"keyid": k, "sig": s} for k, s in self.signatures],
+        }
+
+
+class Encryption(_Frozen):
+    """How a version's files are encrypted at rest: the scheme and the master key's id.
+
+    See :mod:`prodml.registry.encryption`; the key itself is never stored.
+    """
+
+    scheme: str
+    key_id: str
+
+
 class ModelVersion(_Frozen):
     """One immutable, registered version of a model.
 
     ``files`` maps each artifact file (relative POSIX path) to its sha256, checked on
     every load. Only ``status`` changes after registration (archive, restore, delete).
+    ``attestation`` holds the signed statement of a version registered with a signer
+    (see :mod:`prodml.registry.signing`), ``None`` otherwise; ``encryption`` says how
+    its files are encrypted at rest, ``None`` when they are not.
     """
 
     name: str
@@ -139,6 +200,8 @@ class ModelVersion(_Frozen):
     metrics: dict[str, float] = Field(default_factory=dict)
     signature: Schema | None = None
     lineage: Lineage = Field(default_factory=Lineage)
+    encryption: Encryption | None = None
+    attestation: Attestation | None = None
 
     @property
     def ref(self) -> str:

@@ -86,7 +86,19 @@ _FLAVOURS: dict[str, Flavour] = {}
 
 
 def register_flavour(flavour: Flavour, *, first: bool = True) -> None:
-    """Add (or replace) a flavour; ``first`` makes it win automatic detection."""
+    """Add (or replace) a flavour; ``first`` makes it win automatic detection.
+
+    Raises
+    ------
+    ConfigError
+        When ``flavour`` is not a :class:`Flavour` instance with a name.
+    """
+    if not isinstance(flavour, Flavour) or not isinstance(getattr(flavour, "name", None), str):
+        raise ConfigError(
+            "The 'flavour' parameter of register_flavour must be a Flavour instance with a "
+            f"name. Got {type(flavour).__name__} instead.",
+            parameter="flavour",
+        )
     _FLAVOURS.pop(flavour.name, None)
     if first:
         items = [(flavour.name, flavour), *_FLAVOURS.items()]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout._base import MetricPolicy, check_state
 from prodml.rollout._decision import Action, Decision
@@ -188,7 +189,7 @@ class ABTest(MetricPolicy):
         summary = self._store.get(variant, self.metric)
         if self.kind == "proportion" and not summary.binary:
             raise PolicyError(
-                f"ABTest: metric {self.metric!r} of variant {variant!r} has values other "
+                f"ABTest: metric {self.metric!r} of variant {short_repr(variant)} has values other "
                 "than 0 and 1, so it is not a proportion; use kind='mean'.",
                 variant=variant,
             )
@@ -207,7 +208,7 @@ class ABTest(MetricPolicy):
         with self._lock:
             if variant not in self._variants[1:]:
                 raise PolicyError(
-                    f"ABTest: {variant!r} is not a treatment; treatments are "
+                    f"ABTest: {short_repr(variant)} is not a treatment; treatments are "
                     f"{list(self._variants[1:])}.",
                     variant=variant,
                 )

@@ -14,19 +14,24 @@ from __future__ import annotations
 import math
 import random
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from prodml._params import NONE, Interval, check_params
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout._base import PolicyBase, check_state
 
 __all__ = ["UCB1", "Bandit", "EpsilonGreedy"]
 
 _B = TypeVar("_B", bound="Bandit")
+
+
+MAX_CHOICES = 10_000_000
+"""Most arms one ``choose_many`` call returns (a ConfigError above)."""
 
 
 class Bandit(PolicyBase):
@@ -97,9 +102,10 @@ class Bandit(PolicyBase):
         Raises
         ------
         ConfigError
-            When ``n`` is not an int >= 0.
+            When ``n`` is not an int in ``[0, MAX_CHOICES]`` (10,000,000: the list it
+            returns is allocated whole).
         """
-        check_params(f"{self._kind}.choose_many", {"n": n}, {"n": [Interval(int, 0, None)]})
+        check_params(f"{self._kind}.choose_many", {"n": n}, {"n": [Interval(int, 0, MAX_CHOICES)]})
         if not self._ready:
             self._setup()
         with self._lock:
@@ -111,7 +117,8 @@ class Bandit(PolicyBase):
             return self._index[arm]
         except (KeyError, TypeError):
             raise PolicyError(
-                f"{self._kind}: unknown arm {arm!r}; arms are {list(self._names)}.", variant=arm
+                f"{self._kind}: unknown arm {short_repr(arm)}; arms are {list(self._names)}.",
+                variant=arm,
             ) from None
 
     def _check_reward(self, arm: str, reward: float) -> float:
@@ -119,12 +126,14 @@ class Bandit(PolicyBase):
             r = float(reward)
         except (TypeError, ValueError, OverflowError):
             raise PolicyError(
-                f"{self._kind}: the reward of arm {arm!r} must be a number. Got {reward!r}.",
+                f"{self._kind}: the reward of arm {short_repr(arm)} must be a number. "
+                f"Got {reward!r}.",
                 variant=arm,
             ) from None
         if not math.isfinite(r):
             raise PolicyError(
-                f"{self._kind}: the reward of arm {arm!r} must be finite. Got {reward!r}.",
+                f"{self._kind}: the reward of arm {short_repr(arm)} must be finite. "
+                f"Got {reward!r}.",
                 variant=arm,
             )
         return r
@@ -172,6 +181,11 @@ class Bandit(PolicyBase):
         """
         if not self._ready:
             self._setup()
+        if isinstance(arms, str | bytes) or not isinstance(arms, Iterable):
+            raise PolicyError(
+                f"{self._kind}.update_many: arms must be a sequence of arm names; "
+                f"got {type(arms).__name__}."
+            )
         arm_list = list(arms)
         try:
             values = np.asarray(rewards, dtype=np.float64).ravel()

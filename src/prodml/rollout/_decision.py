@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
 
 __all__ = ["ACTIONS", "Action", "Decision", "jsonable"]
@@ -77,8 +78,10 @@ class Decision:
     time: float | None = None
 
     def __post_init__(self) -> None:
-        if self.action not in ACTIONS:
-            raise PolicyError(f"A decision's action must be one of {ACTIONS}. Got {self.action!r}.")
+        if not isinstance(self.action, str) or self.action not in ACTIONS:
+            raise PolicyError(
+                f"A decision's action must be one of {ACTIONS}. Got {short_repr(self.action)}."
+            )
         object.__setattr__(self, "evidence", jsonable(dict(self.evidence)))
 
     @property

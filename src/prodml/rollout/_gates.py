@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, PolicyError
 from prodml.rollout._sketch import QuantileSketch
 from prodml.rollout._summary import MeanSummary, check_value, check_values
@@ -250,10 +251,10 @@ class MetricStore:
     def _bucket(self, variant: str) -> dict[str, MeanSummary]:
         try:
             return self.summaries[variant]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable "variant"
             raise PolicyError(
-                f"Unknown variant {variant!r}; this policy has {list(self.variants)}.",
-                variant=variant,
+                f"Unknown variant {short_repr(variant)}; this policy has {list(self.variants)}.",
+                variant=variant if isinstance(variant, str) else None,
             ) from None
 
     def observe(self, variant: str, metrics: Mapping[str, object]) -> None:
@@ -275,7 +276,7 @@ class MetricStore:
         sizes = {a.size for a in arrays.values()}
         if len(sizes) > 1:
             raise PolicyError(
-                f"observe_many: metrics of variant {variant!r} have different lengths "
+                f"observe_many: metrics of variant {short_repr(variant)} have different lengths "
                 f"{sorted(sizes)}.",
                 variant=variant,
             )
@@ -305,7 +306,7 @@ class MetricStore:
         bucket = self._bucket(variant)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise PolicyError(
-                f"observe_summary: count of variant {variant!r} must be an int >= 0. "
+                f"observe_summary: count of variant {short_repr(variant)} must be an int >= 0. "
                 f"Got {count!r}.",
                 variant=variant,
             )

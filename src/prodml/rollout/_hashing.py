@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from hashlib import blake2b
 from math import isfinite
 
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
 
 __all__ = ["SPACE", "Key", "bounds_from_weights", "hash_key", "key_bytes", "pick", "unit_interval"]
@@ -36,7 +37,7 @@ def key_bytes(key: Key) -> bytes:
         return str(key).encode()
     if isinstance(key, str | bytes):
         return key.encode() if isinstance(key, str) else bytes(key)
-    raise PolicyError(f"A routing key must be a str, int or bytes. Got {key!r} instead.")
+    raise PolicyError(f"A routing key must be a str, int or bytes. Got {short_repr(key)} instead.")
 
 
 def hash_key(salt: bytes, key: Key) -> int:
@@ -102,16 +103,19 @@ def bounds_from_weights(
     values: list[float] = []
     for name, w in weights.items():
         if not isinstance(name, str) or not name:
-            raise PolicyError(f"{owner}: variant names must be non-empty strings. Got {name!r}.")
+            raise PolicyError(
+                f"{owner}: variant names must be non-empty strings. Got {short_repr(name)}."
+            )
         if isinstance(w, bool) or not isinstance(w, int | float):
             raise PolicyError(
-                f"{owner}: the weight of variant {name!r} must be a number. Got {w!r}.",
+                f"{owner}: the weight of variant {short_repr(name)} must be a number. Got {w!r}.",
                 variant=name,
             )
         wf = float(w)
         if not isfinite(wf) or wf < 0:
             raise PolicyError(
-                f"{owner}: the weight of variant {name!r} must be finite and >= 0. Got {w!r}.",
+                f"{owner}: the weight of variant {short_repr(name)} must be finite and >= 0. "
+                f"Got {w!r}.",
                 variant=name,
             )
         names.append(name)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from hashlib import blake2b
 from typing import Any
 
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout._base import PolicyBase, check_state
 from prodml.rollout._hashing import SPACE, Key, bounds_from_weights, key_bytes
@@ -122,7 +123,8 @@ class Router(PolicyBase):
         _, names, bounds = self._table or self._setup()
         if variant not in names:
             raise PolicyError(
-                f"Router: unknown variant {variant!r}; known: {list(names)}.", variant=variant
+                f"Router: unknown variant {short_repr(variant)}; known: {list(names)}.",
+                variant=variant,
             )
         i = names.index(variant)
         low = bounds[i - 1] if i else 0

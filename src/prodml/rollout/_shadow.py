@@ -173,7 +173,32 @@ class Shadow(PolicyBase):
             y = check_value(self.shadow, "output", b)
             diff = abs(x - y)
             return float(diff <= self.tolerance), diff
-        return float(a == b), None
+        if _vector(a) or _vector(b):
+            return self._agree_vectors(a, b)
+        try:
+            return float(bool(a == b)), None
+        except (TypeError, ValueError) as err:  # an == that is not a truth value
+            raise PolicyError(
+                f"Shadow.compare cannot compare {type(a).__name__} and {type(b).__name__} "
+                "outputs; pass numbers, equal-length numeric vectors or comparable values."
+            ) from err
+
+    def _agree_vectors(self, a: object, b: object) -> tuple[float, float | None]:
+        """Numeric vectors (probabilities per class, say): agree when every entry does."""
+        try:
+            x = np.asarray(a, dtype=np.float64)
+            y = np.asarray(b, dtype=np.float64)
+        except (TypeError, ValueError):
+            return float(_safe_equal(a, b)), None
+        if x.shape != y.shape:
+            raise PolicyError(
+                f"Shadow.compare: the primary output has shape {x.shape} and the shadow "
+                f"output {y.shape}; they must match."
+            )
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise PolicyError("Shadow.compare: outputs must be finite numbers.")
+        diff = float(np.max(np.abs(x - y))) if x.size else 0.0
+        return float(diff <= self.tolerance), diff
 
     def compare(
         self,
@@ -183,7 +208,18 @@ class Shadow(PolicyBase):
         primary_latency: float | None = None,
         shadow_latency: float | None = None,
     ) -> bool:
-        """Record one mirrored request; return whether the outputs agree."""
+        """Record one mirrored request; return whether the outputs agree.
+
+        Numbers agree within ``tolerance``; numeric vectors (lists, tuples, arrays) of the
+        same shape agree when every entry does (the largest difference is recorded);
+        other values agree when they are equal.
+
+        Raises
+        ------
+        PolicyError
+            For vectors of different shapes, non-finite numbers, or values that cannot
+            be compared.
+        """
         self._setup()
         agree, diff = self._agree(primary_output, shadow_output)
         metrics: dict[str, float] = {_AGREEMENT: agree}
@@ -318,3 +354,14 @@ class Shadow(PolicyBase):
         except (KeyError, TypeError) as err:
             raise PolicyError(f"Stored Shadow state is malformed: {err!r}.") from err
         return sh
+
+
+def _vector(x: object) -> bool:
+    return isinstance(x, np.ndarray | list | tuple)
+
+
+def _safe_equal(a: object, b: object) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
 
 __all__ = ["MeanSummary", "check_value", "check_values"]
@@ -25,12 +26,14 @@ def check_value(variant: str, metric: str, value: object) -> float:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise PolicyError(
-            f"Metric {metric!r} of variant {variant!r} must be a number. Got {value!r}.",
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be a number. "
+            f"Got {short_repr(value)}.",
             variant=variant,
         ) from None
     if not math.isfinite(x):
         raise PolicyError(
-            f"Metric {metric!r} of variant {variant!r} must be finite. Got {value!r}.",
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be finite. "
+            f"Got {short_repr(value)}.",
             variant=variant,
         )
     return x
@@ -42,13 +45,14 @@ def check_values(variant: str, metric: str, values: ArrayLike) -> np.ndarray:
         arr = np.asarray(values, dtype=np.float64).ravel()
     except (TypeError, ValueError):
         raise PolicyError(
-            f"Metric {metric!r} of variant {variant!r} must be numeric.", variant=variant
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be numeric.",
+            variant=variant,
         ) from None
     bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.argmax(bad))
         raise PolicyError(
-            f"Metric {metric!r} of variant {variant!r} must be finite. "
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be finite. "
             f"Got {arr[i]!r} at position {i}.",
             variant=variant,
         )

@@ -32,8 +32,9 @@ from typing import Any, ClassVar, TypeVar, cast
 import numpy as np
 
 from prodml._params import Interval, OneOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
-from prodml.rollout._bandits import Bandit
+from prodml.rollout._bandits import MAX_CHOICES, Bandit
 
 __all__ = ["ThompsonSampling"]
 
@@ -147,7 +148,7 @@ class ThompsonSampling(Bandit):
         r = super()._check_reward(arm, reward)
         if self.reward == "bernoulli" and not 0.0 <= r <= 1.0:
             raise PolicyError(
-                f"ThompsonSampling: a bernoulli reward of arm {arm!r} must be in [0, 1]. "
+                f"ThompsonSampling: a bernoulli reward of arm {short_repr(arm)} must be in [0, 1]. "
                 f"Got {reward!r}.",
                 variant=arm,
             )
@@ -286,9 +287,10 @@ class ThompsonSampling(Bandit):
         Raises
         ------
         ConfigError
-            When ``n`` is not an int >= 0.
+            When ``n`` is not an int in ``[0, MAX_CHOICES]`` (10,000,000: the list it
+            returns is allocated whole).
         """
-        check_params(f"{self._kind}.choose_many", {"n": n}, {"n": [Interval(int, 0, None)]})
+        check_params(f"{self._kind}.choose_many", {"n": n}, {"n": [Interval(int, 0, MAX_CHOICES)]})
         if not self._ready:
             self._setup()
         out: list[str] = []

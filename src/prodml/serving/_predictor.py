@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
 from prodml.serving._many import predict_many
@@ -113,7 +114,10 @@ class Predictor:
         home.verify()
         others = {
             v: Served(
-                *check_pair(pair, f"variant {v!r}"), name=name, output=output, explainer=explainer
+                *check_pair(pair, f"variant {short_repr(v)}"),
+                name=name,
+                output=output,
+                explainer=explainer,
             )
             for v, pair in (variants or {}).items()
         }

@@ -221,8 +221,14 @@ def score(
     """
     check_params(
         "score",
-        {"chunk_rows": chunk_rows, "resume": resume, "progress": progress},
         {
+            "predictor": predictor,
+            "chunk_rows": chunk_rows,
+            "resume": resume,
+            "progress": progress,
+        },
+        {
+            "predictor": [TypeOf(Predictor, "a prodml.serving.Predictor")],
             "chunk_rows": [Interval(int, 1, None)],
             "resume": [TypeOf(bool, "a bool")],
             "progress": [TypeOf(bool, "a bool"), NONE],

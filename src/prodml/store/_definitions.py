@@ -313,7 +313,9 @@ class FeatureView(_Model):
                 data.setdefault("schema", Schema(list(features)))
                 features = [f.name for f in features]
             data["features"] = tuple(features) if isinstance(features, list) else features
-        super().__init__(ttl=ttl, description=description, tags=dict(tags or {}), **data)
+        # pydantic checks a mapping; dict() of a str or a list would fail before it could.
+        shown_tags = dict(tags) if isinstance(tags, Mapping) else ({} if tags is None else tags)
+        super().__init__(ttl=ttl, description=description, tags=shown_tags, **data)
 
     @field_validator("name")
     @classmethod

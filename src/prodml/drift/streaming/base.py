@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from prodml._data import py_value
 from prodml._params import Constraint, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, DriftError
 
 __all__ = ["FORMAT_VERSION", "StreamingDetector"]
@@ -124,7 +125,7 @@ class StreamingDetector(abc.ABC):
         if not (value <= bound if relation == "<=" else value >= bound):
             raise ConfigError(
                 f"The {name!r} parameter of {type(self).__name__} must be {relation} {other} "
-                f"({bound!r}). Got {value!r} instead.",
+                f"({bound!r}). Got {short_repr(value)} instead.",
                 parameter=name,
             )
 
@@ -218,7 +219,9 @@ class StreamingDetector(abc.ABC):
 
     def _bad_value(self, x: object) -> DriftError:
         """The error for a bad value given to ``update`` (hot paths raise it)."""
-        return DriftError(f"{type(self).__name__} takes {_DOMAIN_WORDS[self.domain]}; got {x!r}.")
+        return DriftError(
+            f"{type(self).__name__} takes {_DOMAIN_WORDS[self.domain]}; got {short_repr(x)}."
+        )
 
     def _as_float(self, x: object) -> float:
         """Slow path of ``update``'s input check, for anything but a plain ``float``."""
@@ -283,7 +286,7 @@ class StreamingDetector(abc.ABC):
         return det
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={short_repr(v)}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from prodml._extras import require
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.registry._secrets import redact_url
 from prodml.registry.backends.artifacts import ArtifactStore
@@ -92,6 +93,28 @@ def register_backend(
             f"The 'kind' parameter of register_backend must be one of {{'metadata', "
             f"'artifacts'}}. Got {kind!r} instead.",
             parameter="kind",
+        )
+    if (
+        not isinstance(scheme, str)
+        or not scheme
+        or not all(c.isalnum() or c in "+-." for c in scheme)
+    ):
+        raise ConfigError(
+            "The 'scheme' parameter of register_backend must be a URL scheme such as "
+            f"'postgresql+psycopg'. Got {short_repr(scheme)} instead.",
+            parameter="scheme",
+        )
+    if not isinstance(cls_or_dotted_path, str | type):
+        raise ConfigError(
+            "The 'cls_or_dotted_path' parameter of register_backend must be a class or a "
+            f"dotted path. Got {type(cls_or_dotted_path).__name__} instead.",
+            parameter="cls_or_dotted_path",
+        )
+    if requires is not None and not isinstance(requires, dict):
+        raise ConfigError(
+            "The 'requires' parameter of register_backend must be a dict or None. "
+            f"Got {type(requires).__name__} instead.",
+            parameter="requires",
         )
     _BACKENDS[kind][scheme.lower()] = _Entry(cls_or_dotted_path, tuple((requires or {}).items()))
 

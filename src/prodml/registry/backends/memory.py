@@ -18,9 +18,11 @@ from prodml.registry.backends.metadata import (
     EventDraft,
     MetadataStore,
     Pending,
+    Seal,
     VersionQuery,
     check_target,
     lost_lease,
+    register_event,
 )
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
 
@@ -112,19 +114,22 @@ class MemoryMetadataStore(MetadataStore):
         self._log.setdefault(event.name, []).append(event.build(self._seq[0]))
 
     def _insert_version(
-        self, draft: ModelVersion, actor: str, *, leased: bool = False
+        self, draft: ModelVersion, actor: str, *, leased: bool = False, seal: Seal | None = None
     ) -> ModelVersion:
         with self._locked():
             if leased:
                 lease = self._pending_keys.get(draft.artifact_key)
                 if lease is None or lease.state != "lease":
                     raise lost_lease(draft.artifact_key, draft.name)
-                del self._pending_keys[draft.artifact_key]
-            versions = self._versions.setdefault(draft.name, {})
+            versions = self._versions.get(draft.name, {})
             number = max(versions, default=0) + 1
             mv = draft.model_copy(update={"version": number})
-            versions[number] = mv
-            self._append(EventDraft(name=mv.name, action="register", actor=actor, version=number))
+            if seal is not None:  # before any change, so a failing seal leaves the lease
+                mv = seal(mv)
+            if leased:
+                del self._pending_keys[draft.artifact_key]
+            self._versions.setdefault(draft.name, {})[number] = mv
+            self._append(register_event(mv, actor))
             return mv
 
     def _query_versions(self, query: VersionQuery) -> list[ModelVersion]:

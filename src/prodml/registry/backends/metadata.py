@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -31,7 +31,15 @@ from prodml.errors import ConfigError, ConflictError, NotFoundError, RegistryErr
 from prodml.registry._paths import MAX_VERSION, NAME
 from prodml.registry.entities import AuditEvent, ModelVersion, Page, Status
 
-__all__ = ["ANY", "EventDraft", "MetadataStore", "Pending", "VersionQuery"]
+__all__ = [
+    "ANY",
+    "EventDraft",
+    "MetadataStore",
+    "Pending",
+    "Seal",
+    "VersionQuery",
+    "register_event",
+]
 
 ANY: Any = type("_Any", (), {"__repr__": lambda self: "ANY"})()
 """Sentinel for :meth:`MetadataStore._move_alias`: do not check the current version."""
@@ -115,6 +123,16 @@ class EventDraft:
 
 
 PendingState = Literal["lease", "orphan", "deleted"]
+Seal = Callable[[ModelVersion], ModelVersion]
+"""Applied by a store to a version once it has its number, before it is written."""
+
+
+def register_event(mv: ModelVersion, actor: str) -> EventDraft:
+    """The ``register`` audit event of ``mv``, naming its signer's key id when signed."""
+    detail = {"signer_key_id": mv.attestation.key_ids[0]} if mv.attestation else {}
+    return EventDraft(
+        name=mv.name, action="register", actor=actor, version=mv.version, detail=detail
+    )
 
 
 @dataclass(frozen=True)
@@ -162,13 +180,17 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def _insert_version(
-        self, draft: ModelVersion, actor: str, *, leased: bool = False
+        self, draft: ModelVersion, actor: str, *, leased: bool = False, seal: Seal | None = None
     ) -> ModelVersion:
         """Store ``draft`` as the next version of its model and log ``register``.
 
         Numbers start at 1 and are consecutive per model, also under concurrent writers.
         With ``leased``, the lease on ``draft.artifact_key`` is consumed in the same
-        transaction, and a missing lease (revoked by gc) raises ConflictError.
+        transaction, and a missing lease (revoked by gc) raises ConflictError. ``seal``
+        (given only when the registry signs) is applied to the numbered version inside
+        the transaction, so the signature covers the number actually stored; log the
+        event :func:`register_event` builds. A store that never signs may leave ``seal``
+        out of its signature.
         """
 
     @abc.abstractmethod
@@ -256,11 +278,22 @@ class MetadataStore(abc.ABC):
     # ------------------------------------------------------------------ derived
 
     def create_version(
-        self, draft: ModelVersion, actor: str, *, leased: bool = False
+        self,
+        draft: ModelVersion,
+        actor: str,
+        *,
+        leased: bool = False,
+        seal: Seal | None = None,
     ) -> ModelVersion:
-        """Register ``draft`` (its ``version`` is ignored) and return the stored version."""
+        """Register ``draft`` (its ``version`` is ignored) and return the stored version.
+
+        ``seal`` turns the numbered version into the one stored (the registry signs it
+        there); stores written before signing existed work unchanged without it.
+        """
         self._check_writable()
-        return self._insert_version(draft, actor, leased=leased)
+        if seal is None:
+            return self._insert_version(draft, actor, leased=leased)
+        return self._insert_version(draft, actor, leased=leased, seal=seal)
 
     def get_version(
         self, name: str, version: int, *, include_deleted: bool = False

@@ -52,9 +52,11 @@ from prodml.registry.backends.metadata import (
     EventDraft,
     MetadataStore,
     Pending,
+    Seal,
     VersionQuery,
     check_target,
     lost_lease,
+    register_event,
 )
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
 
@@ -275,7 +277,7 @@ class SQLMetadataStore(MetadataStore):
     # ------------------------------------------------------------ primitives
 
     def _insert_version(
-        self, draft: ModelVersion, actor: str, *, leased: bool = False
+        self, draft: ModelVersion, actor: str, *, leased: bool = False, seal: Seal | None = None
     ) -> ModelVersion:
         def tx(conn: Connection) -> ModelVersion:
             sq.lock_model(conn, draft.name, create=True)
@@ -294,6 +296,8 @@ class SQLMetadataStore(MetadataStore):
                 )
             ).scalar()
             mv = draft.model_copy(update={"version": int(top or 0) + 1})
+            if seal is not None:
+                mv = seal(mv)
             conn.execute(
                 sq.versions.insert().values(
                     name=mv.name,
@@ -313,9 +317,7 @@ class SQLMetadataStore(MetadataStore):
                     sq.metrics.insert(),
                     [{**key, "key": k, "value": v} for k, v in mv.metrics.items()],
                 )
-            sq.log(
-                conn, EventDraft(name=mv.name, action="register", actor=actor, version=mv.version)
-            )
+            sq.log(conn, register_event(mv, actor))
             return mv
 
         return self._write(tx)

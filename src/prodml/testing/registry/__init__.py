@@ -16,13 +16,16 @@ A backend opts in with a short pytest subclass that provides one fixture, in the
   resolve, keyset-paged search and history, aliases (last-writer-wins, compare-and-set,
   racing threads) with history and rollback, archive/delete, promotion, leases and gc
   (in-flight registrations survive any grace period; refusals without ``force``), one
-  lock deadline, read-only registries, and forged rows refused before any file is read.
+  lock deadline, read-only registries, forged rows refused before any file is read, and
+  the database half of the signed-version tamper matrix (every signed field edited, the
+  signature dropped, replaced or re-made with an untrusted key).
 - :class:`ArtifactStoreConformance` (fixture ``artifact_store``): round trips of every
   flavour, and that a swapped, truncated, deleted or added file fails the load with
   :class:`~prodml.errors.IntegrityError` naming the file; gc of deleted and orphan keys;
   hypothesis-generated hostile manifests and flavour metadata that never touch a
   sentinel directory outside the store; symbolic links refused at register and at load;
-  staging inside the store.
+  staging inside the store; and, for signed versions, a swapped file re-hashed into its
+  manifest row or a row pointed at another version's files.
 - :class:`ProcessConformance` (fixtures ``registry_urls`` giving ``(db_url,
   artifacts_url, storage_options)``, and ``empty_db_url``, an empty database): writers in
   separate processes get unique, consecutive version numbers; eight processes moving one

@@ -21,6 +21,7 @@ from prodml.registry.backends.artifacts import FsspecArtifactStore
 from prodml.registry.entities import ModelVersion
 from prodml.testing.registry._artifact_trust import ArtifactTrust
 from prodml.testing.registry._common import _schema, pytest
+from prodml.testing.registry._signed import SignedArtifactTrust
 
 
 def _tamper_write(store: ArtifactStore, key: str, rel: str, data: bytes) -> None:
@@ -37,7 +38,7 @@ def _tamper_delete(store: ArtifactStore, key: str, rel: str) -> None:
     store.fs.invalidate_cache()
 
 
-class ArtifactStoreConformance(ArtifactTrust):
+class ArtifactStoreConformance(ArtifactTrust, SignedArtifactTrust):
     """Behaviour every :class:`~prodml.registry.ArtifactStore` must have.
 
     Provide an ``artifact_store`` fixture returning a fresh, empty store. Override

@@ -47,7 +47,7 @@ class _CrashOnCommit(MetadataStore):
         self.inner = inner
 
     def _insert_version(
-        self, draft: ModelVersion, actor: str, *, leased: bool = False
+        self, draft: ModelVersion, actor: str, *, leased: bool = False, seal: Any = None
     ) -> ModelVersion:
         os._exit(17)
 

@@ -1,0 +1,52 @@
+"""Quoting user values in messages: a short prefix, never the whole value.
+
+Error messages, reprs and reports quote the value at fault so a person can find it; a
+10 MB string (or a 100,000-digit int, whose ``repr`` Python refuses) must not make a
+10 MB message. Every message that shows a user's value goes through :func:`short_repr`.
+
+Examples
+--------
+>>> from prodml._quote import short_repr
+>>> short_repr("abc")
+"'abc'"
+>>> short_repr("x" * 1000)
+"'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (1000 characters in all)"
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_QUOTE", "short_repr"]
+
+MAX_QUOTE = 60
+"""Characters of a value's ``repr`` that a message shows at most (plus a length note)."""
+
+
+def short_repr(value: object, limit: int = MAX_QUOTE) -> str:
+    """``repr(value)`` cut to ``limit`` characters, saying how long it was when cut.
+
+    Parameters
+    ----------
+    value
+        Any value; its ``repr`` may fail (huge ints, broken objects): the type is shown.
+    limit
+        Characters kept before the ``...`` marker.
+
+    Returns
+    -------
+    str
+        The repr when short enough, else its prefix and the full length.
+    """
+    if isinstance(value, str | bytes) and len(value) > 4 * limit:
+        # Cut before repr: never build a second copy of a huge string.
+        text = repr(value[: 2 * limit])
+        total = f"{len(value)} {'characters' if isinstance(value, str) else 'bytes'} in all"
+        return f"{text[:limit]}... ({total})"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is still named
+        if isinstance(value, int):
+            return f"<int of {value.bit_length()} bits>"
+        return f"<{type(value).__qualname__} object>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters in all)"

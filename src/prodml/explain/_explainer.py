@@ -1,0 +1,420 @@
+"""Explainer: attributions per raw input column, on one record or a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from prodml._data import type_name
+from prodml.errors import ConfigError, NotFittedError
+from prodml.explain import _state
+from prodml.explain._explanation import Attributions, Explanation
+from prodml.explain._linear import LinearKernel, linear_from_model
+from prodml.explain._sampling import (
+    SamplingKernel,
+    draw_permutations,
+    output_function,
+    sample_background,
+)
+from prodml.explain._trees import SUPPORTED_TREES, TreeKernel, trees_from_model
+from prodml.features import FeaturePipeline
+from prodml.fingerprint import canonical_json, fingerprint_spec
+
+__all__ = ["SUPPORTED", "Explainer"]
+
+Floats = npt.NDArray[np.float64]
+METHODS = ("auto", "linear", "tree", "sampling")
+SUPPORTED = (
+    "linear models of sklearn.linear_model (LinearRegression, Ridge, Lasso, ElasticNet, "
+    "LogisticRegression, SGD*, ...) and the tree models " + ", ".join(SUPPORTED_TREES)
+)
+
+
+def _unsupported(model: object) -> ConfigError:
+    return ConfigError(
+        f"prodml.explain has no exact explainer for {type_name(model)}; it supports {SUPPORTED}. "
+        "For any other model with predict_proba or predict, pass method='sampling' (and a "
+        "background): a seeded permutation-sampling estimate with a standard error per column",
+        parameter="model",
+    )
+
+
+Kernel = LinearKernel | TreeKernel | SamplingKernel
+
+
+def _group_of(pipeline: FeaturePipeline) -> npt.NDArray[np.int64]:
+    """The group (raw column, in input order) of each output feature."""
+    group_of = np.empty(len(pipeline.feature_names_out), dtype=np.int64)
+    for g, idx in enumerate(pipeline.output_groups().values()):
+        group_of[idx] = g
+    return group_of
+
+
+class Explainer:
+    """Exact attributions of a pipeline + model, per raw input column.
+
+    The model is explained on the features the pipeline outputs, and each feature's
+    attribution goes to the raw input column it is computed from
+    (:meth:`FeaturePipeline.output_groups`), so a one-hot column, a hashed column or a
+    date's parts each get one number. Linear models get the closed-form interventional
+    Shapley values w.r.t. ``background`` (as ``shap.LinearExplainer``), on the margin for
+    classifiers; tree models get path-dependent TreeSHAP (as ``shap.TreeExplainer``
+    without background data), on the margin for gradient boosting classifiers and on
+    the probability of ``class_index`` for forests.
+
+    Parameters
+    ----------
+    pipeline
+        A fitted :class:`~prodml.features.FeaturePipeline`.
+    model
+        A fitted model reading the pipeline's output (see :data:`SUPPORTED`).
+    background
+        Raw input rows (a DataFrame or Table) standing for "typical" data; needed for
+        linear models (their base value is the model at the background's mean).
+    class_index
+        Which class to explain, for multi-class models (binary: the positive class).
+    method
+        ``"auto"`` (the exact method for the model's type), ``"linear"``, ``"tree"``, or
+        ``"sampling"``: the model-agnostic estimate for any model with ``predict_proba``
+        or ``predict`` (Shapley values of the raw columns by seeded permutation sampling
+        against ``background``; each value comes with its standard error).
+    n_permutations
+        Permutations of the columns per record for ``"sampling"`` (even: antithetic pairs).
+    n_background
+        Background rows (sampled with ``seed``) per permutation for ``"sampling"``.
+    seed
+        Seed of the permutations and of the background sample.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> df = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "plan": ["a", "b", "a", "b"]})
+    >>> pipe = FeaturePipeline([steps.StandardScale(["age"]), steps.OneHot(["plan"])]).fit(df)
+    >>> model = LinearRegression().fit(pipe.transform(df), [1.0, 3.0, 2.0, 4.0])
+    >>> ex = Explainer(pipe, model, background=df).fit()
+    >>> e = ex.explain_record({"age": 50.0, "plan": "b"})
+    >>> {k: round(v, 3) for k, v in e.values.items()}, round(e.base, 3)
+    ({'age': 0.75, 'plan': 0.75}, 2.5)
+    >>> bool(abs(e.base + sum(e.values.values()) - e.prediction) < 1e-9)
+    True
+    """
+
+    def __init__(
+        self,
+        pipeline: FeaturePipeline,
+        model: Any = None,
+        *,
+        background: Any = None,
+        class_index: int | None = None,
+        method: str = "auto",
+        n_permutations: int = 32,
+        n_background: int = 50,
+        seed: int = 0,
+    ) -> None:
+        self.pipeline = pipeline
+        self.model = model
+        self.background = background
+        self.class_index = class_index
+        self.method = method
+        self.n_permutations = n_permutations
+        self.n_background = n_background
+        self.seed = seed
+
+    # -- fit ---------------------------------------------------------------------------
+
+    def fit(self) -> Explainer:
+        """Read the model's parameters and the background into a fitted state.
+
+        Returns
+        -------
+        Explainer
+            ``self``.
+
+        Raises
+        ------
+        ConfigError
+            For an unfitted pipeline, an unsupported model (naming what is supported),
+            a model whose width is not the pipeline's, or a linear model without
+            background.
+        """
+        if not isinstance(self.pipeline, FeaturePipeline):
+            raise ConfigError(
+                "The 'pipeline' parameter of Explainer must be a fitted FeaturePipeline. "
+                f"Got {type_name(self.pipeline)} instead.",
+                parameter="pipeline",
+            )
+        if not hasattr(self.pipeline, "programs_"):
+            raise ConfigError(
+                "the pipeline of Explainer is not fitted; fit it first", parameter="pipeline"
+            )
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"The 'method' parameter of Explainer must be one of {set(METHODS)}. "
+                f"Got {self.method!r} instead.",
+                parameter="method",
+            )
+        if self.class_index is not None and (
+            isinstance(self.class_index, bool) or not isinstance(self.class_index, int)
+        ):
+            raise ConfigError(
+                "The 'class_index' parameter of Explainer must be an int or None. "
+                f"Got {self.class_index!r} instead.",
+                parameter="class_index",
+            )
+        kernel: Kernel | None = None
+        if self.method == "sampling":
+            kernel = self._sampling_kernel()
+        if kernel is None and self.method in ("auto", "tree"):
+            kernel = trees_from_model(self.model, self.class_index)
+        if kernel is None and self.method in ("auto", "linear"):
+            if hasattr(self.model, "coef_") and self.background is None:
+                raise ConfigError(
+                    "a linear model is explained w.r.t. a background sample: pass "
+                    "background=<raw input rows>",
+                    parameter="background",
+                )
+            if self.background is not None:
+                kernel = linear_from_model(self.model, self._background(), self.class_index)
+        if kernel is None:
+            raise _unsupported(self.model)
+        self._install(kernel)
+        return self
+
+    def _background(self) -> Floats:
+        if self.background is None:
+            raise ConfigError(
+                f"method={self.method!r} needs background=<raw input rows>",
+                parameter="background",
+            )
+        bg = self.pipeline.transform(self.background)
+        if bg.shape[0] == 0:
+            raise ConfigError("the background has no rows", parameter="background")
+        return np.asarray(bg)
+
+    def _sampling_kernel(self) -> SamplingKernel:
+        for name, low in (("n_permutations", 2), ("n_background", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(
+                    f"The '{name}' parameter of Explainer must be an int >= {low}. "
+                    f"Got {value!r} instead.",
+                    parameter=name,
+                )
+        if self.n_permutations % 2:
+            raise ConfigError(
+                "The 'n_permutations' parameter of Explainer must be even (antithetic "
+                f"pairs). Got {self.n_permutations!r} instead.",
+                parameter="n_permutations",
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(
+                f"The 'seed' parameter of Explainer must be an int. Got {self.seed!r} instead.",
+                parameter="seed",
+            )
+        fn, scale = output_function(self.model, self.class_index)
+        group_of = _group_of(self.pipeline)
+        background = sample_background(self._background(), self.n_background, self.seed)
+        perms = draw_permutations(int(group_of.max()) + 1, self.n_permutations, self.seed)
+        return SamplingKernel(fn, scale, background, perms, group_of)
+
+    def _install(self, kernel: Kernel) -> None:
+        groups = self.pipeline.output_groups()
+        width = len(self.pipeline.feature_names_out)
+        if kernel.n_features != width:
+            raise ConfigError(
+                f"the model reads {kernel.n_features} features but the pipeline gives {width}",
+                parameter="model",
+            )
+        sources = self.pipeline.feature_sources_out
+        shared = [j for j, s in enumerate(sources) if len(s) != 1]
+        if shared:
+            raise ConfigError(
+                f"output feature {self.pipeline.feature_names_out[shared[0]]!r} comes from "
+                f"several columns {list(sources[shared[0]])}; its attribution cannot be split",
+                parameter="pipeline",
+            )
+        self.columns_ = list(groups)
+        self.kernel_ = kernel
+        self._groups = list(groups.values())
+        if isinstance(kernel, TreeKernel):
+            kernel.bind(_group_of(self.pipeline), len(self._groups))
+
+    def _check_fitted(self) -> Kernel:
+        try:
+            return self.kernel_
+        except AttributeError:
+            raise NotFittedError(
+                "This Explainer is not fitted yet; call fit() first", estimator="Explainer"
+            ) from None
+
+    # -- explain -------------------------------------------------------------------------
+
+    @property
+    def base(self) -> float:
+        """The base value (expected model output) on :attr:`scale`."""
+        return float(self._check_fitted().base)
+
+    @property
+    def scale(self) -> str:
+        """The output scale attributions add up on: margin, probability or raw."""
+        return self._check_fitted().scale
+
+    def explain_record(self, record: Mapping[str, Any]) -> Explanation:
+        """Explain one dict record, without pandas; equal bit for bit to its batch row.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        SchemaError
+            For a record the pipeline cannot transform (as in serving).
+        """
+        kernel = self._check_fitted()
+        x = self.pipeline.transform_record(record)
+        error = None
+        if isinstance(kernel, SamplingKernel):
+            values, pred, se = kernel.attribute_one(x)
+            error = dict(zip(self.columns_, se, strict=True))
+        else:
+            values, pred = (
+                kernel.attribute_one(x, self._groups)
+                if isinstance(kernel, LinearKernel)
+                else kernel.attribute_one(x)
+            )
+        return Explanation(
+            kernel.base,
+            dict(zip(self.columns_, values, strict=True)),
+            pred,
+            kernel.scale,
+            kernel.method,
+            error,
+        )
+
+    def explain_batch(self, data: Any) -> Attributions:
+        """Explain a batch (DataFrame, Table, or an iterable of them).
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        SchemaError
+            For data the pipeline cannot transform.
+        """
+        kernel = self._check_fitted()
+        features = self.pipeline.transform(data)
+        error = None
+        if isinstance(kernel, LinearKernel):
+            values, pred = kernel.attribute(features, self._groups)
+        elif isinstance(kernel, TreeKernel):
+            values, pred = kernel.attribute(features)
+        else:
+            values, pred, error = kernel.attribute(features)
+        return Attributions(
+            values, list(self.columns_), kernel.base, pred, kernel.scale, kernel.method, error
+        )
+
+    def explain(self, data: Any) -> Any:
+        """Attributions of a batch as a DataFrame, one column per raw input column.
+
+        One row per input row (the DataFrame's index is kept); see :meth:`explain_batch`
+        for the arrays, the base value and the predictions.
+        """
+        import pandas as pd  # noqa: PLC0415 - the record path never needs pandas
+
+        index = data.index if isinstance(data, pd.DataFrame) else None
+        return self.explain_batch(data).to_frame(index=index)
+
+    def importance(self, data: Any) -> dict[str, float]:
+        """Global importance: mean absolute attribution per raw column, largest first."""
+        return self.explain_batch(data).importance()
+
+    # -- state as data ---------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted state (pipeline and model parameters) as versioned JSON-safe data.
+
+        Needs neither the model nor the background to load: a serving process rebuilds
+        the explainer from this alone.
+        """
+        kernel = self._check_fitted()
+        return {
+            "format_version": _state.FORMAT_VERSION,
+            "kind": "Explainer",
+            "method": kernel.method,
+            "class_index": self.class_index,
+            "pipeline": self.pipeline.to_dict(),
+            "kernel": kernel.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, model: Any = None) -> Explainer:
+        """Rebuild a fitted explainer from :meth:`to_dict` output, validating every field.
+
+        Parameters
+        ----------
+        d
+            The saved state.
+        model
+            The model, for ``"sampling"`` explainers only (the exact methods keep every
+            parameter they need in the state); else attach it later with
+            :meth:`set_model`.
+
+        Raises
+        ------
+        ConfigError
+            Naming the first field that is missing, of the wrong type or out of range.
+        """
+        pipeline, kernel, class_index = _state.load(d, model)
+        ex = cls(pipeline, model, class_index=class_index, method=kernel.method)
+        ex._install(kernel)
+        return ex
+
+    def set_model(self, model: Any) -> Explainer:
+        """Attach the model to a loaded ``"sampling"`` explainer (the exact ones need none).
+
+        The model must give the saved base value on the saved background (to 1e-9): a
+        different model is refused.
+
+        Raises
+        ------
+        ConfigError
+            For an exact explainer, or a model that is not the one fitted on.
+        """
+        kernel = self._check_fitted()
+        if not isinstance(kernel, SamplingKernel):
+            raise ConfigError(
+                f"a {kernel.method!r} explainer keeps the model parameters it needs; only "
+                "'sampling' explainers take a model",
+                parameter="model",
+            )
+        kernel.set_model(*output_function(model, self.class_index))
+        self.model = model
+        return self
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as canonical JSON text."""
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_json(cls, s: str | bytes, *, model: Any = None) -> Explainer:
+        """Rebuild a fitted explainer from :meth:`to_json` output (validated)."""
+        return cls.from_dict(_state.parse_json(s), model=model)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 hex of the fitted state."""
+        return fingerprint_spec(self.to_dict())
+
+    def __repr__(self) -> str:
+        kernel = getattr(self, "kernel_", None)
+        if kernel is None:
+            return f"Explainer(model={type_name(self.model)}, fitted=False)"
+        return (
+            f"Explainer(method={kernel.method!r}, scale={kernel.scale!r}, "
+            f"columns={len(self.columns_)})"
+        )

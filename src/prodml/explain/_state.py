@@ -1,0 +1,223 @@
+"""Versioned JSON state of an Explainer, validated on load (private).
+
+Layout::
+
+    {"format_version": 1, "kind": "Explainer", "method": "linear" | "tree" | "sampling",
+     "class_index": int | null,
+     "pipeline": {...FeaturePipeline.to_dict()...},
+     "kernel": linear: {"coef": [...], "intercept": x, "mean": [...], "scale": s}
+               tree:   {"trees": [{"left", "right", "feature", "threshold", "cover",
+                                   "value"}, ...], "init": x, "n_features": n,
+                        "scale": s, "float32": bool}
+               sampling: {"background": [[...features...], ...],
+                          "permutations": [[...column indices...], ...], "scale": s,
+                          "base": x}}
+
+Saved state is hostile until checked: numbers must be finite, arrays of the right length,
+tree children must point forward (so no cycles) and features inside the model's width.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from prodml.errors import ConfigError
+from prodml.explain._linear import LinearKernel
+from prodml.explain._sampling import SamplingKernel, output_function
+from prodml.explain._trees import Tree, TreeKernel
+from prodml.features import FeaturePipeline
+
+__all__ = ["FORMAT_VERSION", "load", "parse_json"]
+
+FORMAT_VERSION = 1
+_MAX_JSON = 512 * 1024 * 1024
+_SCALES = ("margin", "probability", "raw")
+
+
+def _fail(path: str, expected: str, got: object) -> ConfigError:
+    shown = repr(got)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return ConfigError(
+        f"Explainer state field {path!r} must be {expected}. Got {shown} instead.",
+        parameter=path,
+    )
+
+
+def parse_json(text: object) -> Any:
+    """``json.loads`` with every failure a ConfigError."""
+    if not isinstance(text, str | bytes):
+        raise ConfigError(f"Explainer JSON must be a str. Got {type(text).__name__}.")
+    if len(text) > _MAX_JSON:
+        raise ConfigError(f"Explainer JSON is larger than {_MAX_JSON} bytes; refusing it.")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise ConfigError(f"Explainer state is not valid JSON: {str(err)[:120]}") from None
+
+
+def _get(d: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in d:
+        raise ConfigError(f"Explainer state lacks field {path + key!r}", parameter=path + key)
+    return d[key]
+
+
+def _mapping(value: object, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _fail(path, "a dict", value)
+    return value
+
+
+def _number(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(path, "a finite number", value)
+    return float(value)
+
+
+def _floats(value: object, path: str, n: int | None = None) -> np.ndarray:
+    if not isinstance(value, list) or (n is not None and len(value) != n):
+        raise _fail(path, f"a list of {n if n is not None else 'some'} numbers", value)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        raise _fail(path, "a list of numbers", value)
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise _fail(path, "a list of finite numbers", value)
+    return arr
+
+
+def _ints(value: object, path: str, n: int) -> np.ndarray:
+    if (
+        not isinstance(value, list)
+        or len(value) != n
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise _fail(path, f"a list of {n} ints", value)
+    return np.asarray(value, dtype=np.int64)
+
+
+def _scale(value: object, path: str) -> str:
+    if value not in _SCALES:
+        raise _fail(path, f"one of {list(_SCALES)}", value)
+    return str(value)
+
+
+def _linear(k: Mapping[str, Any], width: int) -> LinearKernel:
+    coef = _floats(_get(k, "coef", "kernel."), "kernel.coef", width)
+    mean = _floats(_get(k, "mean", "kernel."), "kernel.mean", width)
+    intercept = _number(_get(k, "intercept", "kernel."), "kernel.intercept")
+    return LinearKernel(coef, intercept, mean, _scale(_get(k, "scale", "kernel."), "kernel.scale"))
+
+
+def _tree(t: object, path: str, width: int) -> Tree:
+    t = _mapping(t, path)
+    left = _get(t, "left", path + ".")
+    if not isinstance(left, list) or not left:
+        raise _fail(path + ".left", "a non-empty list of ints", left)
+    n = len(left)
+    lo = _ints(left, path + ".left", n)
+    hi = _ints(_get(t, "right", path + "."), path + ".right", n)
+    feature = _ints(_get(t, "feature", path + "."), path + ".feature", n)
+    threshold = _floats(_get(t, "threshold", path + "."), path + ".threshold", n)
+    cover = _floats(_get(t, "cover", path + "."), path + ".cover", n)
+    value = _floats(_get(t, "value", path + "."), path + ".value", n)
+    nodes = np.arange(n)
+    inner = lo >= 0
+    # Children point forward (no cycles), inside the tree; leaves have no right child.
+    if (
+        (inner & ((lo <= nodes) | (hi <= nodes) | (lo >= n) | (hi >= n))).any()
+        or ((~inner) & (hi >= 0)).any()
+        or (lo < -1).any()
+    ):
+        raise _fail(path + ".left", "forward child indices inside the tree (-1 at leaves)", "...")
+    if (inner & ((feature < 0) | (feature >= width))).any():
+        raise _fail(path + ".feature", f"feature indices in [0, {width})", "...")
+    if (cover < 0).any() or cover[0] <= 0:
+        raise _fail(path + ".cover", "non-negative covers, positive at the root", "...")
+    return Tree(lo, hi, feature, threshold, cover, value)
+
+
+def _trees(k: Mapping[str, Any], width: int) -> TreeKernel:
+    n_features = _get(k, "n_features", "kernel.")
+    if n_features != width:
+        raise _fail("kernel.n_features", f"{width} (the pipeline's width)", n_features)
+    trees = _get(k, "trees", "kernel.")
+    if not isinstance(trees, list) or not trees:
+        raise _fail("kernel.trees", "a non-empty list of trees", trees)
+    built = [_tree(t, f"kernel.trees[{i}]", width) for i, t in enumerate(trees)]
+    float32 = _get(k, "float32", "kernel.")
+    if not isinstance(float32, bool):
+        raise _fail("kernel.float32", "a bool", float32)
+    return TreeKernel(
+        built,
+        _number(_get(k, "init", "kernel."), "kernel.init"),
+        width,
+        _scale(_get(k, "scale", "kernel."), "kernel.scale"),
+        float32,
+    )
+
+
+def _sampling(
+    k: Mapping[str, Any], pipeline: FeaturePipeline, model: Any, class_index: int | None
+) -> SamplingKernel:
+    width = len(pipeline.feature_names_out)
+    groups = pipeline.output_groups()
+    rows = _get(k, "background", "kernel.")
+    if not isinstance(rows, list) or not rows:
+        raise _fail("kernel.background", "a non-empty list of rows", rows)
+    background = np.array(
+        [_floats(r, f"kernel.background[{i}]", width) for i, r in enumerate(rows)]
+    ).reshape(len(rows), width)
+    perms = _get(k, "permutations", "kernel.")
+    if not isinstance(perms, list) or len(perms) < 2 or len(perms) % 2:
+        raise _fail("kernel.permutations", "an even number (>= 2) of permutations", perms)
+    for i, perm in enumerate(perms):
+        if not isinstance(perm, list) or sorted(perm) != list(range(len(groups))):
+            raise _fail(f"kernel.permutations[{i}]", f"a permutation of 0..{len(groups) - 1}", perm)
+    scale = _scale(_get(k, "scale", "kernel."), "kernel.scale")
+    base = _number(_get(k, "base", "kernel."), "kernel.base")
+    group_of = np.empty(width, dtype=np.int64)
+    for g, idx in enumerate(groups.values()):
+        group_of[idx] = g
+    kernel = SamplingKernel(
+        None, scale, background, np.array(perms, dtype=np.int64), group_of, base=base
+    )
+    if model is not None:
+        kernel.set_model(*output_function(model, class_index))
+    return kernel
+
+
+def load(
+    data: object, model: Any = None
+) -> tuple[FeaturePipeline, LinearKernel | TreeKernel | SamplingKernel, int | None]:
+    """Validate saved state; return its pipeline, kernel and class index."""
+    d = _mapping(data, "<root>")
+    version = d.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ConfigError(
+            f"Explainer format_version {version!r} is not supported (expected {FORMAT_VERSION})",
+            parameter="format_version",
+        )
+    if d.get("kind") != "Explainer":
+        raise _fail("kind", "'Explainer'", d.get("kind"))
+    class_index = d.get("class_index")
+    if class_index is not None and (
+        isinstance(class_index, bool) or not isinstance(class_index, int)
+    ):
+        raise _fail("class_index", "an int or null", class_index)
+    pipeline = FeaturePipeline.from_dict(_mapping(_get(d, "pipeline", ""), "pipeline"))
+    if not hasattr(pipeline, "programs_"):
+        raise _fail("pipeline", "a fitted pipeline", "an unfitted one")
+    width = len(pipeline.feature_names_out)
+    kernel = _mapping(_get(d, "kernel", ""), "kernel")
+    method = _get(d, "method", "")
+    if method == "linear":
+        return pipeline, _linear(kernel, width), class_index
+    if method == "tree":
+        return pipeline, _trees(kernel, width), class_index
+    if method == "sampling":
+        return pipeline, _sampling(kernel, pipeline, model, class_index), class_index
+    raise _fail("method", "'linear', 'tree' or 'sampling'", method)

@@ -1,0 +1,97 @@
+"""The registry's protections on the write and read paths: signing and encryption.
+
+:func:`save` lets a flavour write a model (through a private directory when the files
+are to be encrypted), :func:`sealer` signs a version once it has its number, and
+:func:`decrypt` turns a fetched, checked version back into plaintext for loading.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import IntegrityError, ProdMLError, RegistryError, StorageError
+from prodml.registry._validate import save_model
+from prodml.registry.backends.metadata import Seal
+from prodml.registry.encryption import KeyProvider, decrypt_tree, encrypt_tree
+from prodml.registry.entities import Encryption, ModelVersion
+from prodml.registry.flavours import Flavour
+from prodml.registry.signing import Signer, sign_version
+
+__all__ = ["decrypt", "save", "sealer"]
+
+
+def save(
+    fl: Flavour, model: Any, staging: Path, follow_symlinks: bool, keys: KeyProvider | None
+) -> tuple[dict[str, Any], Encryption | None]:
+    """Let ``fl`` write ``model`` into ``staging``, or encrypt into it from a private dir.
+
+    The plaintext of an encrypted registration never enters the store's staging area: it
+    is written to a private temporary directory (0700), encrypted from there, and removed.
+    """
+    if keys is None:
+        return save_model(fl, model, staging, follow_symlinks), None
+    plain = Path(tempfile.mkdtemp(prefix="prodml-plain-"))
+    try:
+        meta = save_model(fl, model, plain, follow_symlinks)
+        try:
+            return meta, encrypt_tree(plain, staging, keys)
+        except OSError as err:
+            raise StorageError(
+                f"cannot write the encrypted model into {staging}: {err.strerror or err}",
+                path=str(staging),
+                errno=err.errno,
+            ) from err
+    finally:
+        shutil.rmtree(plain, ignore_errors=True)
+
+
+def sealer(signer: Signer) -> Seal:
+    """The seal a metadata store applies to a numbered version: ``signer``'s signature."""
+
+    def seal(mv: ModelVersion) -> ModelVersion:
+        try:
+            return sign_version(mv, signer)
+        except ProdMLError:
+            raise
+        except Exception as err:  # a KMS or HSM backend's own errors
+            raise RegistryError(
+                f"the signer could not sign {mv.ref} ({type(err).__name__}); nothing was "
+                "registered",
+                model_name=mv.name,
+                version=mv.version,
+            ) from err
+
+    return seal
+
+
+def decrypt(mv: ModelVersion, src: Path, dst: Path, keys: KeyProvider | None) -> None:
+    """Decrypt ``mv``'s checked files from ``src`` into ``dst``, naming the version on failure.
+
+    Raises
+    ------
+    RegistryError
+        When the registry holds no key provider.
+    IntegrityError
+        When a file fails decryption (wrong key, changed ciphertext), naming the file.
+    """
+    if mv.encryption is None:  # pragma: no cover - the caller checks
+        raise RegistryError(f"{mv.ref} is not encrypted")
+    if keys is None:
+        raise RegistryError(
+            f"{mv.ref} is encrypted (key {mv.encryption.key_id[:80]!r}); open the registry "
+            "with encryption= (a KeyProvider holding that key) to load it",
+            model_name=mv.name,
+            version=mv.version,
+        )
+    try:
+        decrypt_tree(src, dst, mv.files, keys, mv.encryption)
+    except IntegrityError as err:
+        raise IntegrityError(
+            f"{mv.name} version {mv.version}: {err}; refusing to load it",
+            path=err.path,
+            model_name=mv.name,
+            version=mv.version,
+        ) from None

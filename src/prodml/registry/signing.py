@@ -1,0 +1,460 @@
+"""Signed versions: signers, verifiers, trust policies and the signed statement.
+
+A registry given a ``signer`` signs, at registration, one statement per version: the
+canonical JSON of :func:`statement` (every file's sha256, the artifact key, name, version,
+flavour and its metadata, signature schema, lineage, metrics, tags and ``created_by``,
+under a format tag). It is stored with the version as a DSSE-style
+:class:`~prodml.registry.entities.Attestation`. A registry given a ``trust`` policy checks
+it on every ``load``, ``verify`` and ``fetch``, before a file is read: a version that is
+unsigned, signed by a key outside the policy, whose signature does not verify, or whose
+stored fields differ from what was signed, raises :class:`~prodml.errors.IntegrityError`
+naming the version and the key id.
+
+:class:`Signer` and :class:`Verifier` are small protocols, so a KMS or HSM backend plugs
+in with a ``key_id`` and one method. :class:`Ed25519Signer` and :class:`Ed25519Verifier`
+are the defaults (``pip install 'prodml[sign]'``, which brings ``cryptography``).
+
+Examples
+--------
+>>> from prodml.registry import ModelRegistry
+>>> from prodml.registry.signing import Ed25519Signer, TrustPolicy
+>>> from prodml.schema import Column, Schema
+>>> signer = Ed25519Signer.generate()
+>>> reg = ModelRegistry(
+...     "memory://", "memory://signing-doc", signer=signer, trust=TrustPolicy([signer.verifier()])
+... )
+>>> mv = reg.register("churn", Schema([Column("x", "float")]))
+>>> mv.attestation.key_ids == (signer.key_id,)
+True
+>>> reg.load("churn@1").names
+['x']
+>>> reg.history("churn").items[0].detail["signer_key_id"] == signer.key_id
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from prodml._extras import require
+from prodml.errors import ConfigError, IntegrityError
+from prodml.registry import _manifest
+from prodml.registry.entities import Attestation, ModelVersion
+
+# Plain sorted() order, which tests/test_public_api.py checks (RUF022 would put PAYLOAD_TYPE first).
+__all__ = [  # noqa: RUF022
+    "Ed25519Signer",
+    "Ed25519Verifier",
+    "PAYLOAD_TYPE",
+    "Signer",
+    "TrustPolicy",
+    "Verifier",
+    "pae",
+    "sign_version",
+    "statement",
+    "verify_version",
+]
+
+PAYLOAD_TYPE = "application/vnd.prodml.model-version+json"
+"""The DSSE payload type of a version's signed statement."""
+
+TRUST_FORMAT = "prodml-trust-v1"
+_MAX_SIGNATURES = 16
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Signs bytes with one key; ``key_id`` names the key (never the key itself)."""
+
+    @property
+    def key_id(self) -> str:
+        """A stable, public name of the key, recorded with every signature."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """The signature of ``data``."""
+        ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Checks signatures made by one key."""
+
+    @property
+    def key_id(self) -> str:
+        """The key id its signer records."""
+        ...
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is this key's signature of ``data``."""
+        ...
+
+
+def _crypto() -> Any:
+    return require(
+        "cryptography.hazmat.primitives.asymmetric.ed25519", extra="sign", feature="signing"
+    )
+
+
+def _key_id(raw_public: bytes) -> str:
+    return "ed25519:" + hashlib.sha256(raw_public).hexdigest()[:32]
+
+
+def _read_key(source: bytes | str | os.PathLike[str], what: str) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    path = Path(source)
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read the {what} file {path}: {err.strerror}") from None
+
+
+class Ed25519Verifier:
+    """Checks Ed25519 signatures of one public key.
+
+    Parameters
+    ----------
+    public_key
+        The raw 32-byte public key.
+    """
+
+    def __init__(self, public_key: bytes) -> None:
+        ed = _crypto()
+        if not isinstance(public_key, bytes) or len(public_key) != 32:
+            raise ConfigError("an Ed25519 public key is 32 raw bytes", parameter="public_key")
+        self._key = ed.Ed25519PublicKey.from_public_bytes(public_key)
+        self._raw = public_key
+        self._id = _key_id(public_key)
+
+    @classmethod
+    def from_pem(cls, pem: bytes | str | os.PathLike[str]) -> Ed25519Verifier:
+        """A verifier from a PEM public key (bytes, or a path to a file)."""
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+        ed = _crypto()
+        data = _read_key(pem, "public key")
+        try:
+            key = serialization.load_pem_public_key(data)
+        except ValueError:
+            raise ConfigError("not a PEM public key", parameter="public_key") from None
+        if not isinstance(key, ed.Ed25519PublicKey):
+            raise ConfigError("the PEM public key is not an Ed25519 key", parameter="public_key")
+        return cls(key.public_bytes_raw())
+
+    @property
+    def key_id(self) -> str:
+        """``ed25519:`` and the first 128 bits of the sha256 of the raw public key."""
+        return self._id
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte public key."""
+        return self._raw
+
+    def public_pem(self) -> bytes:
+        """The public key as PEM (SubjectPublicKeyInfo)."""
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+        return bytes(
+            self._key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is this key's signature of ``data``."""
+        from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
+
+        try:
+            self._key.verify(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"Ed25519Verifier(key_id={self._id!r})"
+
+
+class Ed25519Signer:
+    """Signs with an Ed25519 private key held in this process.
+
+    Build one with :meth:`generate`, :meth:`from_pem` (a PKCS#8 PEM file or bytes,
+    optionally encrypted) or from the raw 32-byte private key. The key never appears in
+    a repr, message or audit entry: only :attr:`key_id` does.
+
+    Examples
+    --------
+    >>> signer = Ed25519Signer.generate()
+    >>> signer.verifier().verify(b"data", signer.sign(b"data"))
+    True
+    >>> signer.key_id.startswith("ed25519:")
+    True
+    """
+
+    def __init__(self, private_key: bytes) -> None:
+        ed = _crypto()
+        if not isinstance(private_key, bytes) or len(private_key) != 32:
+            raise ConfigError("an Ed25519 private key is 32 raw bytes", parameter="private_key")
+        self._key = ed.Ed25519PrivateKey.from_private_bytes(private_key)
+        self._verifier = Ed25519Verifier(self._key.public_key().public_bytes_raw())
+
+    @classmethod
+    def generate(cls) -> Ed25519Signer:
+        """A signer with a fresh random key."""
+        return cls(_crypto().Ed25519PrivateKey.generate().private_bytes_raw())
+
+    @classmethod
+    def from_pem(
+        cls, pem: bytes | str | os.PathLike[str], password: bytes | None = None
+    ) -> Ed25519Signer:
+        """A signer from a PKCS#8 PEM private key (bytes, or a path to a file)."""
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+        ed = _crypto()
+        data = _read_key(pem, "private key")
+        try:
+            key = serialization.load_pem_private_key(data, password=password)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "not a PEM private key, or a wrong or missing password", parameter="private_key"
+            ) from None
+        if not isinstance(key, ed.Ed25519PrivateKey):
+            raise ConfigError("the PEM private key is not an Ed25519 key", parameter="private_key")
+        return cls(key.private_bytes_raw())
+
+    def private_pem(self, password: bytes | None = None) -> bytes:
+        """The private key as PKCS#8 PEM, encrypted with ``password`` when given."""
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+        encryption: Any = (
+            serialization.BestAvailableEncryption(password)
+            if password
+            else serialization.NoEncryption()
+        )
+        return bytes(
+            self._key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            )
+        )
+
+    @property
+    def key_id(self) -> str:
+        """The key id of the public half (see :attr:`Ed25519Verifier.key_id`)."""
+        return self._verifier.key_id
+
+    def verifier(self) -> Ed25519Verifier:
+        """The verifier of this key's signatures (its public half)."""
+        return self._verifier
+
+    def sign(self, data: bytes) -> bytes:
+        """The 64-byte Ed25519 signature of ``data``."""
+        return bytes(self._key.sign(data))
+
+    def __repr__(self) -> str:
+        return f"Ed25519Signer(key_id={self.key_id!r})"
+
+
+class TrustPolicy:
+    """Which keys a registry trusts, and whether every version must be signed.
+
+    Parameters
+    ----------
+    verifiers
+        One :class:`Verifier` per trusted key.
+    require_signature
+        ``True`` (the default): an unsigned version is refused. ``False`` lets unsigned
+        versions load (for a migration period only: whoever can write the database can
+        then strip a signature); a version that *is* signed must still verify with a
+        trusted key.
+
+    Examples
+    --------
+    >>> signer = Ed25519Signer.generate()
+    >>> policy = TrustPolicy([signer.verifier()])
+    >>> policy.key_ids == frozenset({signer.key_id})
+    True
+    >>> TrustPolicy.from_dict(policy.to_dict()).key_ids == policy.key_ids
+    True
+    """
+
+    def __init__(self, verifiers: Iterable[Verifier], *, require_signature: bool = True) -> None:
+        found: dict[str, Verifier] = {}
+        for v in verifiers:
+            if not isinstance(v, Verifier):
+                raise ConfigError(
+                    f"a trust policy takes Verifier objects (key_id and verify); got "
+                    f"{type(v).__name__}",
+                    parameter="verifiers",
+                )
+            found[v.key_id] = v
+        if not isinstance(require_signature, bool):
+            raise ConfigError("require_signature must be True or False", parameter="trust")
+        self._verifiers = found
+        self.require_signature = require_signature
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """The ids of the trusted keys."""
+        return frozenset(self._verifiers)
+
+    def verifier(self, key_id: str) -> Verifier | None:
+        """The trusted verifier of ``key_id``, or ``None``."""
+        return self._verifiers.get(key_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as JSON-able data (public keys only; Ed25519 verifiers only)."""
+        keys = []
+        for v in self._verifiers.values():
+            if not isinstance(v, Ed25519Verifier):
+                raise ConfigError(
+                    f"only Ed25519 verifiers serialise; {v.key_id!r} is a {type(v).__name__}"
+                )
+            keys.append({"key_id": v.key_id, "public_key": base64.b64encode(v.public_key).decode()})
+        return {
+            "format": TRUST_FORMAT,
+            "require_signature": self.require_signature,
+            "keys": sorted(keys, key=lambda k: k["key_id"]),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrustPolicy:
+        """Rebuild a policy from :meth:`to_dict`, checking every field and key id.
+
+        Raises
+        ------
+        ConfigError
+            When the format is unknown, a field is missing or of the wrong type, a key
+            is not a base64 Ed25519 public key, or a key id does not match its key.
+        """
+        if not isinstance(data, Mapping) or data.get("format") != TRUST_FORMAT:
+            raise ConfigError(f"a trust policy must be a mapping with format {TRUST_FORMAT!r}")
+        keys = data.get("keys")
+        require_signature = data.get("require_signature")
+        if not isinstance(keys, list) or not isinstance(require_signature, bool):
+            raise ConfigError("a trust policy needs 'keys' (a list) and 'require_signature'")
+        verifiers = []
+        for i, entry in enumerate(keys):
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("public_key"), str):
+                raise ConfigError(f"trust policy key {i} needs a base64 'public_key'")
+            try:
+                raw = base64.b64decode(entry["public_key"], validate=True)
+            except binascii.Error:
+                raise ConfigError(f"trust policy key {i} is not valid base64") from None
+            v = Ed25519Verifier(raw)
+            if entry.get("key_id") != v.key_id:
+                raise ConfigError(f"trust policy key {i}: its key_id does not match its key")
+            verifiers.append(v)
+        return cls(verifiers, require_signature=require_signature)
+
+    def __repr__(self) -> str:
+        ids = ", ".join(sorted(self._verifiers))
+        return f"TrustPolicy([{ids}], require_signature={self.require_signature})"
+
+
+def statement(mv: ModelVersion) -> bytes:
+    """The bytes a version's signature covers: the canonical JSON of its signed fields.
+
+    This is :func:`prodml.registry._manifest.canonical`, the one signed statement.
+    """
+    return _manifest.canonical(mv)
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding of a payload and its type.
+
+    Examples
+    --------
+    >>> pae("t", b"hi")
+    b'DSSEv1 1 t 2 hi'
+    """
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def sign_version(mv: ModelVersion, signer: Signer) -> ModelVersion:
+    """``mv`` with an attestation: ``signer``'s signature of :func:`statement`."""
+    body = statement(mv)
+    key_id = signer.key_id
+    if not isinstance(key_id, str) or not 0 < len(key_id) <= 200:
+        raise ConfigError("a signer's key_id must be a non-empty string of at most 200 chars")
+    sig = signer.sign(pae(PAYLOAD_TYPE, body))
+    attestation = Attestation(
+        payload_type=PAYLOAD_TYPE,
+        payload=base64.b64encode(body).decode("ascii"),
+        signatures=((key_id, base64.b64encode(sig).decode("ascii")),),
+    )
+    return mv.model_copy(update={"attestation": attestation})
+
+
+def verify_version(mv: ModelVersion, policy: TrustPolicy) -> str | None:
+    """The trusted key id whose signature of ``mv`` verifies (``None`` if unsigned and allowed).
+
+    Raises
+    ------
+    IntegrityError
+        Naming the version, and the key id where there is one: the version is unsigned
+        and the policy requires a signature; the envelope is malformed; a stored field
+        differs from what was signed (the fields are named); no signature is by a
+        trusted key; or a trusted key's signature does not verify.
+    """
+
+    def refuse(why: str) -> IntegrityError:
+        return IntegrityError(
+            f"{mv.name} version {mv.version} {why}; refusing to use it",
+            model_name=mv.name,
+            version=mv.version,
+        )
+
+    att = mv.attestation
+    if att is None:
+        if policy.require_signature:
+            raise refuse("is unsigned and the trust policy requires a signature")
+        return None
+    if att.payload_type != PAYLOAD_TYPE or not 0 < len(att.signatures) <= _MAX_SIGNATURES:
+        raise refuse("has a malformed signature envelope")
+    body = statement(mv)
+    try:
+        signed = base64.b64decode(att.payload, validate=True)
+    except binascii.Error:
+        raise refuse("has a signature envelope whose payload is not base64") from None
+    if signed != body:
+        raise refuse(f"differs from what was signed ({_changed(signed, mv)})")
+    message = pae(PAYLOAD_TYPE, body)
+    unknown = []
+    for key_id, sig in att.signatures:
+        verifier = policy.verifier(key_id)
+        if verifier is None:
+            unknown.append(key_id)
+            continue
+        try:
+            raw = base64.b64decode(sig, validate=True)
+        except binascii.Error:
+            raw = b""
+        if not verifier.verify(message, raw):
+            raise refuse(f"carries a signature by key {key_id[:80]!r} that does not verify")
+        return key_id
+    shown = ", ".join(repr(k[:80]) for k in unknown)
+    raise refuse(f"is signed only by key(s) {shown}, which the trust policy does not trust")
+
+
+def _changed(signed: bytes, mv: ModelVersion) -> str:
+    """Which signed fields of ``mv`` differ from the signed statement, for a message."""
+    try:
+        original = json.loads(signed)
+    except ValueError:
+        return "the signed payload is not JSON"
+    if not isinstance(original, dict):
+        return "the signed payload is not an object"
+    current = _manifest.payload(mv)
+    fields = sorted(k for k in set(original) | set(current) if original.get(k) != current.get(k))
+    if not fields:  # same values, other bytes: a non-canonical payload
+        return "the signed payload is not canonical"
+    return "changed: " + ", ".join(f[:40] for f in fields[:12])

@@ -1,0 +1,755 @@
+"""RetrainController: from a trigger to a promoted (or refused) version, crash-safe."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
+from prodml.registry import ModelVersion, PromotionError
+from prodml.registry.entities import check_alias, check_name
+from prodml.retrain._cost import RetrainCost
+from prodml.retrain._data import build, lineage_of
+from prodml.retrain._guards import Guards
+from prodml.retrain._state import MAX_DECISIONS, ActionKind, RetrainState
+from prodml.retrain._triggers import Signal, Trigger, TriggerContext
+from prodml.rollout import Canary, Step
+from prodml.rollout._decision import jsonable
+
+__all__ = ["Action", "RetrainController", "RunContext"]
+
+RUN_TAG = "prodml.retrain.run"
+"""Tag every candidate carries: the run id, the key that makes registration idempotent."""
+TRAINED_AT_TAG = "prodml.retrain.trained_at"
+"""Tag with the controller's clock (seconds) when the candidate's run started."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """What one :meth:`RetrainController.step` did, and why.
+
+    Attributes
+    ----------
+    action
+        ``none`` (nothing to do), ``skip`` (a trigger fired but a guard or the cost
+        model said no), ``retrain`` (a run started), ``fail`` (training or registration
+        failed), ``register`` (candidate registered), ``refuse`` (a promotion check
+        failed), ``canary`` (canary started), ``hold`` / ``advance`` (canary in
+        progress), ``promote``, ``rollback``.
+    reason
+        One sentence a person reads in an incident review.
+    at
+        The controller's clock (seconds since the epoch).
+    run_id, version, trigger
+        The run, the candidate version and the trigger concerned, when there is one.
+    repeats
+        How many consecutive steps took this same decision (repeated ``none``,
+        ``skip`` and ``hold`` are folded into one log entry).
+    """
+
+    action: ActionKind
+    reason: str
+    at: float
+    run_id: str | None = None
+    version: int | None = None
+    trigger: str | None = None
+    repeats: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields."""
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "at": self.at,
+            "run_id": self.run_id,
+            "version": self.version,
+            "trigger": self.trigger,
+            "repeats": self.repeats,
+        }
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What ``train`` and a data function know about the run they serve."""
+
+    run_id: str
+    trigger: str
+    reason: str
+    now: float
+    parent: ModelVersion | None
+    signal: dict[str, Any] = field(default_factory=dict)
+
+
+class _Note:
+    """A promotion check that always passes: it writes the decision into the audit log.
+
+    The registry's audit event of a promotion lists the checks it ran (their repr), so
+    this note carries the run, the trigger and the reason into the registry's log.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __call__(self, candidate: ModelVersion, current: ModelVersion | None) -> str | None:
+        return None
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _clock(now: float | datetime | None) -> float:
+    if now is None:
+        return time.time()
+    if isinstance(now, datetime):
+        if now.tzinfo is None:
+            raise ConfigError(
+                "RetrainController.step: now must be timezone-aware (UTC). Got a naive datetime.",
+                parameter="now",
+            )
+        return now.timestamp()
+    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+        raise ConfigError(
+            f"RetrainController.step: now must be a datetime or seconds since the epoch. "
+            f"Got {type(now).__name__}.",
+            parameter="now",
+        )
+    return float(now)
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {text[:200]}"
+
+
+class RetrainController:
+    """Keep ``model@alias`` fresh: triggers -> training -> registry -> checks -> canary.
+
+    Call :meth:`step` from a cron job, an Airflow or Prefect task, or a service's
+    background thread. Each call looks at the triggers (monitor alerts, drift reports,
+    concept-drift detectors, a schedule, the cost model), weighs them against the
+    guards (minimum interval, cap per period, budget, back-off after a failure) and the
+    cost of retraining, and when it decides to retrain: builds the training set (through
+    the feature store when configured), calls ``train``, registers the candidate with
+    its lineage, runs the promotion checks, runs a canary and promotes or rolls back.
+    Every decision and its reason goes into the controller's JSON state and, for the
+    registry moves, into the registry's audit log.
+
+    With ``state_path`` every intent is written (atomically) before the side effect it
+    announces: a process killed at any point resumes where it stopped, never registers
+    a candidate twice (each carries its run id as a tag, looked up on resume) and never
+    loses a decision.
+
+    Parameters
+    ----------
+    registry
+        The :class:`~prodml.registry.ModelRegistry`.
+    model, alias
+        The model name and the alias the controller keeps fresh (``"production"``).
+    train
+        ``train(training_set, context) -> (pipeline, model, metrics)``: user code.
+        ``pipeline`` may be ``None``; the pair is registered as one version.
+    triggers
+        :class:`Trigger` objects, asked in order.
+    checks
+        Promotion checks (``MetricThreshold``, ``NotWorseThanCurrent``, a
+        ``FairnessGate``...): run before the canary and again at promotion.
+    canary
+        A :class:`~prodml.rollout.Canary` used as a template: each run gets a fresh
+        copy (its steps, gates and settings), reachable as :attr:`rollout` while it
+        runs; route traffic and observe metrics through it. ``None``: promote once the
+        checks pass.
+    cost
+        A :class:`RetrainCost`: a trigger that measured a metric drop retrains only
+        when the drop costs more over the horizon than one retraining.
+    data
+        The training set: a function of the :class:`RunContext` returning a table, or
+        :class:`StoreTrainingData`.
+    guards
+        :class:`Guards` (minimum interval, cap per period, budget, back-off).
+    state_path
+        The JSON state file. ``None`` keeps the state in memory (not crash-safe; use
+        :meth:`to_dict`).
+    signature
+        The candidates' input schema; default the pipeline's ``input_schema``.
+    candidate_alias
+        The alias the candidate holds while its canary runs (default ``<alias>-candidate``).
+    approved_by
+        Passed to the promotion, for a registry whose authorizer protects ``alias``
+        (:class:`~prodml.registry.authz.RequireApproval`). Without the approval the run waits in
+        ``hold`` (nothing is archived) until a later step brings it.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from prodml.registry import ModelRegistry, MetricThreshold
+    >>> from datetime import timedelta
+    >>> from prodml.retrain import RetrainController, ScheduleTrigger
+    >>> reg = ModelRegistry("memory://", "memory://retrain-doc")
+    >>> from sklearn.dummy import DummyRegressor
+    >>> def train(data, context):
+    ...     model = DummyRegressor().fit(data[["y"]], data["y"])
+    ...     return None, model, {"rows": float(len(data))}
+    >>> ctl = RetrainController(
+    ...     registry=reg,
+    ...     model="demand",
+    ...     alias="production",
+    ...     train=train,
+    ...     triggers=[ScheduleTrigger(timedelta(days=7))],
+    ...     checks=[MetricThreshold("rows", min=10)],
+    ...     data=lambda ctx: pd.DataFrame({"y": np.arange(20.0)}),
+    ... )
+    >>> a = ctl.step(0.0)
+    >>> a.action, a.version, reg.get("demand@production").version
+    ('promote', 1, 1)
+    >>> ctl.step(86400.0).action
+    'none'
+    >>> ctl.step(8 * 86400.0).version
+    2
+    """
+
+    def __init__(  # noqa: PLR0917 - the issue's contract: RetrainController(registry, model, ...)
+        self,
+        registry: Any,
+        model: str,
+        alias: str,
+        train: Callable[[Any, RunContext], Any],
+        triggers: Sequence[Trigger] = (),
+        checks: Sequence[Callable[[ModelVersion, ModelVersion | None], str | None]] = (),
+        canary: Canary | None = None,
+        cost: RetrainCost | None = None,
+        *,
+        data: Callable[[RunContext], Any] | None = None,
+        guards: Guards | None = None,
+        state_path: str | PathLike[str] | None = None,
+        signature: Any = None,
+        candidate_alias: str | None = None,
+        approved_by: str | None = None,
+    ) -> None:
+        self.registry = registry
+        self.model = check_name(model)
+        self.alias = check_alias(alias)
+        self.candidate_alias = check_alias(candidate_alias or f"{alias}-candidate")
+        if self.candidate_alias == self.alias:
+            raise ConfigError(
+                "candidate_alias must differ from alias.", parameter="candidate_alias"
+            )
+        if not callable(train):
+            raise ConfigError(
+                "train must be a function (training_set, context).", parameter="train"
+            )
+        self.train = train
+        self.triggers = list(triggers)
+        for i, t in enumerate(self.triggers):
+            if not isinstance(t, Trigger):
+                raise ConfigError(
+                    f"triggers[{i}] must have a name and check(context). Got {type(t).__name__}.",
+                    parameter="triggers",
+                )
+        self.checks = list(checks)
+        for i, c in enumerate(self.checks):
+            if not callable(c):
+                raise ConfigError(f"checks[{i}] is not callable.", parameter="checks")
+        if canary is not None and not isinstance(canary, Canary):
+            raise ConfigError(
+                f"canary must be a prodml.rollout.Canary. Got {type(canary).__name__}.",
+                parameter="canary",
+            )
+        self.canary = canary
+        if cost is not None and not isinstance(cost, RetrainCost):
+            raise ConfigError(
+                f"cost must be a RetrainCost. Got {type(cost).__name__}.", parameter="cost"
+            )
+        self.cost = cost
+        if guards is not None and guards.budget is not None and cost is None:
+            raise ConfigError("Guards(budget=...) needs cost=RetrainCost(...).", parameter="cost")
+        self.data = data
+        self.guards = guards if guards is not None else Guards()
+        if not isinstance(self.guards, Guards):
+            raise ConfigError("guards must be a Guards.", parameter="guards")
+        self.state_path = None if state_path is None else Path(state_path)
+        self.signature = signature
+        self.approved_by = approved_by
+        self._lock = threading.RLock()
+        self._now = 0.0
+        self._rollout: Canary | None = None
+        if self.state_path is not None and self.state_path.exists():
+            self.state = RetrainState.load(self.state_path)
+            if (self.state.model, self.state.alias) != (self.model, self.alias):
+                raise ConfigError(
+                    f"the state file {self.state_path} belongs to "
+                    f"{self.state.model[:128]}@{self.state.alias[:64]}, not "
+                    f"{self.model}@{self.alias}.",
+                    parameter="state_path",
+                )
+            self._restore_rollout()
+        else:
+            self.state = RetrainState(model=self.model, alias=self.alias)
+
+    def __repr__(self) -> str:
+        return f"RetrainController({self.model}@{self.alias}, phase={self.state.phase!r})"
+
+    # ------------------------------------------------------------------ public
+    @property
+    def rollout(self) -> Canary | None:
+        """The canary of the run in flight (route and observe traffic through it)."""
+        return self._rollout
+
+    @property
+    def decisions(self) -> list[Action]:
+        """Every decision kept in the state, oldest first (the last 1000)."""
+        return [Action(**d) for d in self.state.decisions]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state as JSON-safe data (see :class:`RetrainState`)."""
+        with self._lock:
+            self._sync_rollout()
+            return self.state.to_dict()
+
+    def load_state(self, data: Mapping[str, Any]) -> None:
+        """Replace the state with validated ``data`` (written by :meth:`to_dict`)."""
+        state = RetrainState.from_dict(data)
+        if (state.model, state.alias) != (self.model, self.alias):
+            raise ConfigError("load_state: the state belongs to another model or alias.")
+        with self._lock:
+            self.state = state
+            self._restore_rollout()
+
+    def save(self) -> None:
+        """Write the state now (with the canary's latest observations)."""
+        with self._lock:
+            self._sync_rollout()
+            self._save()
+
+    def step(self, now: float | datetime | None = None) -> Action:
+        """Decide and act once; returns the last decision taken.
+
+        Safe to call again at any time: a step finishes what the state says is in
+        flight, then looks at the triggers only when nothing is.
+        """
+        t = _clock(now)
+        with self._lock:
+            self._now = t
+            self.state.last_step_at = t
+            last: Action | None = None
+            previous: str | None = None
+            start = self.state.phase
+            for _ in range(8):  # at most one pass through each phase
+                phase = self.state.phase
+                if last is not None and phase == previous:
+                    break  # the phase is waiting (canary traffic, an approval)
+                previous = phase
+                if phase == "idle":
+                    if start != "idle":
+                        break
+                    last = self._decide(t)
+                elif phase == "training":
+                    last = self._train(t)
+                elif phase == "checking":
+                    last = self._check(t)
+                    if self.state.phase == "canary":  # traffic first, then evaluate
+                        break
+                elif phase == "canary":
+                    last = self._advance(t)
+                    if self.state.phase == "canary":
+                        break
+                elif phase == "promoting":
+                    last = self._promote(t)
+                elif phase == "rolling_back":
+                    last = self._roll_back(t)
+                if self.state.phase == "idle":
+                    break
+            assert last is not None  # noqa: S101 - the loop runs at least once
+            return last
+
+    # ------------------------------------------------------------------ decide
+    def _current(self) -> ModelVersion | None:
+        version = self.registry.aliases(self.model).get(self.alias) if self._has_model() else None
+        return None if version is None else self.registry.get(self.model, version)
+
+    def _has_model(self) -> bool:
+        return self.model in self.registry.models()
+
+    def _trained_at(self, mv: ModelVersion | None) -> float | None:
+        if mv is None:
+            return None
+        tag = mv.tags.get(TRAINED_AT_TAG)
+        if tag is not None:
+            try:
+                return float(tag)
+            except ValueError:
+                pass
+        return mv.created_at.timestamp()
+
+    def _decide(self, t: float) -> Action:
+        st = self.state
+        if st.backoff_until is not None and t < st.backoff_until:
+            return self._log(
+                "none",
+                f"backing off after {st.failures} failed run(s) until {st.backoff_until:.0f}",
+            )
+        current = self._current()
+        ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost)
+        signals = [s for trig in self.triggers if (s := trig.check(ctx)) is not None]
+        if not signals:
+            return self._log("none", "no trigger fired")
+        chosen, refused = self._worth_it(signals)
+        if chosen is None:
+            return self._log("skip", refused, trigger=signals[0].trigger)
+        blocked = self.guards.blocked(st, t, self.cost)
+        if blocked is not None:
+            return self._log(
+                "skip", f"{chosen.trigger}: {chosen.reason}; but {blocked}", trigger=chosen.trigger
+            )
+        run_id = f"{t:.0f}-{uuid.uuid4().hex[:12]}"
+        st.run = {
+            "id": run_id,
+            "trigger": chosen.trigger,
+            "reason": chosen.reason,
+            "started_at": t,
+            "parent": None if current is None else current.version,
+            "version": None,
+            "signal": jsonable(chosen.to_dict()),
+        }
+        st.phase = "training"
+        st.last_run_at = t
+        st.runs.append(t)
+        if self.cost is not None:
+            st.spent.append([t, float(self.cost.retrain_cost)])
+        self.guards.trim(st, t)
+        action = self._log("retrain", f"{chosen.trigger}: {chosen.reason}", save=False)
+        self._save()
+        for trig in self.triggers:  # the evidence is consumed by this run (once it is saved)
+            reset = getattr(trig, "reset", None)
+            if callable(reset):
+                reset()
+        self._checkpoint("decided")
+        return action
+
+    def _worth_it(self, signals: list[Signal]) -> tuple[Signal | None, str]:
+        if self.cost is None:
+            return signals[0], ""
+        why = []
+        for s in signals:
+            if s.drop is None or self.cost.pays(s.drop):
+                return s, ""
+            why.append(
+                f"{s.trigger}: {s.reason}; a drop of {s.drop:.4g} costs "
+                f"{self.cost.expected_loss(s.drop):,.2f} over the horizon, not more than one "
+                f"retraining ({self.cost.retrain_cost:,.2f})"
+            )
+        return None, "; ".join(why)
+
+    # ------------------------------------------------------------------ train
+    def _context(self) -> RunContext:
+        run = self.state.run
+        assert run is not None  # noqa: S101 - every phase but idle has a run
+        parent = None if run["parent"] is None else self.registry.get(self.model, run["parent"])
+        return RunContext(
+            run["id"], run["trigger"], run["reason"], self._now, parent, dict(run["signal"])
+        )
+
+    def _find(self, run_id: str) -> ModelVersion | None:
+        if not self._has_model():
+            return None
+        found = list(self.registry.search(self.model, tags={RUN_TAG: run_id}, page_size=2))
+        return found[0] if found else None
+
+    def _train(self, t: float) -> Action:
+        run = self.state.run
+        assert run is not None  # noqa: S101
+        existing = self._find(run["id"])  # registered before a crash: adopt it
+        if existing is None:
+            try:
+                mv = self._train_and_register(run)
+            except ProdMLError as err:
+                return self._fail(t, f"run {run['id']} failed: {_short(err)}")
+            except Exception as err:  # noqa: BLE001 - user code: any failure is a failed run
+                return self._fail(t, f"train failed in run {run['id']}: {_short(err)}")
+        else:
+            mv = existing
+        run["version"] = mv.version
+        self.state.phase = "checking"
+        action = self._log(
+            "register", f"registered {mv.ref} ({run['trigger']}: {run['reason']})", save=False
+        )
+        self._save()
+        self._checkpoint("registered_saved")
+        return action
+
+    def _train_and_register(self, run: dict[str, Any]) -> ModelVersion:
+        context = self._context()
+        training_set = build(self.data, context)
+        out = self.train(training_set, context)
+        if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], Mapping)):
+            raise ConfigError(
+                "train must return (pipeline, model, metrics) with metrics a dict of floats.",
+                parameter="train",
+            )
+        pipeline, model, metrics = out
+        lineage: dict[str, Any] = lineage_of(training_set)
+        fp = getattr(pipeline, "fingerprint", None)
+        if isinstance(fp, str):
+            lineage["pipeline_fingerprint"] = fp
+        lineage.update(
+            parent_version=run["parent"],
+            retrain={"run_id": run["id"], "trigger": run["trigger"], "reason": run["reason"]},
+        )
+        signature = self.signature
+        if signature is None:
+            signature = getattr(pipeline, "input_schema", None)
+        self._checkpoint("trained")
+        mv: ModelVersion = self.registry.register(
+            self.model,
+            model if pipeline is None else (pipeline, model),
+            tags={
+                RUN_TAG: run["id"],
+                TRAINED_AT_TAG: repr(run["started_at"]),
+                "prodml.retrain.trigger": run["trigger"][:200],
+            },
+            description=f"retrained by RetrainController: {run['reason']}"[:1000],
+            signature=signature,
+            metrics={str(k): float(v) for k, v in metrics.items()},
+            lineage=lineage,
+        )
+        self._checkpoint("registered")
+        return mv
+
+    def _fail(self, t: float, reason: str, *, kind: ActionKind | None = None) -> Action:
+        st = self.state
+        run_id = st.run["id"] if st.run else None
+        trigger = st.run["trigger"] if st.run else None
+        version = st.run["version"] if st.run else None
+        st.failures += 1
+        wait = self.guards.backoff_s(st.failures)
+        st.backoff_until = t + wait
+        st.phase, st.run, st.canary = "idle", None, None
+        self._rollout = None
+        reason = f"{reason}; backing off {wait / 3600:g} h"
+        return self._log(
+            kind or ("fail" if version is None else "refuse"),
+            reason,
+            run_id=run_id,
+            version=version,
+            trigger=trigger,
+        )
+
+    # ------------------------------------------------------------------ checks, canary
+    def _candidate(self) -> ModelVersion:
+        run = self.state.run
+        assert run is not None  # noqa: S101 - every phase after training has a run
+        assert run["version"] is not None  # noqa: S101 - and its candidate
+        mv: ModelVersion = self.registry.get(self.model, run["version"])
+        return mv
+
+    def _check(self, t: float) -> Action:
+        cand = self._candidate()
+        current = self._current()
+        failures = [msg for c in self.checks if (msg := c(cand, current)) is not None]
+        if failures:
+            return self._refuse(
+                t, f"{cand.ref} refused by the promotion checks: " + "; ".join(failures)
+            )
+        if self.canary is None or current is None:
+            self.state.phase = "promoting"
+            why = "checks passed" + (
+                "" if self.canary is None else "; no version to canary against"
+            )
+            action = self._log("advance", f"{cand.ref}: {why}", save=False)
+            self._save()
+            return action
+        self._rollout = self._fresh_canary()
+        assert self.state.run is not None  # noqa: S101
+        self.state.run["canary_at"] = t
+        self.state.phase = "canary"
+        self.state.canary = self._rollout.to_dict()
+        action = self._log(
+            "canary", f"{cand.ref}: checks passed; canary against {current.ref} started", save=False
+        )
+        self._save()
+        self._checkpoint("canary_saved")
+        self._hold_candidate_alias(cand.version)
+        return action
+
+    def _hold_candidate_alias(self, version: int) -> None:
+        if self.registry.aliases(self.model).get(self.candidate_alias) != version:
+            self.registry.set_alias(self.model, self.candidate_alias, version)
+
+    def _fresh_canary(self) -> Canary:
+        template = self.canary
+        assert template is not None  # noqa: S101
+        data = template.to_dict()
+        return Canary(
+            [Step(**s) for s in data["steps"]],
+            template.gates,
+            clock=lambda: self._now,
+            **data["params"],
+        )
+
+    def _restore_rollout(self) -> None:
+        self._rollout = None
+        if self.state.phase in ("canary", "rolling_back") and self.state.canary is not None:
+            if self.canary is None:
+                raise ConfigError(
+                    "the saved state has a canary in flight; pass the same canary= again.",
+                    parameter="canary",
+                )
+            self._rollout = Canary.from_dict(
+                self.state.canary, clock=lambda: self._now, gates=list(self.canary.gates)
+            )
+
+    def _sync_rollout(self) -> None:
+        if self._rollout is not None and self.state.phase in ("canary", "rolling_back"):
+            self.state.canary = self._rollout.to_dict()
+
+    def _advance(self, t: float) -> Action:
+        if self._rollout is None:
+            self._restore_rollout()
+        canary = self._rollout
+        assert canary is not None  # noqa: S101
+        self._hold_candidate_alias(self._candidate().version)
+        decision = canary.evaluate()
+        run = self.state.run
+        limit = self.guards.max_canary_s
+        started = None if run is None else run.get("canary_at")
+        if (
+            decision.action not in ("promote", "rollback")
+            and limit is not None
+            and started is not None
+            and t - started >= limit
+        ):
+            decision = canary.rollback(
+                f"no verdict after {(t - started) / 3600:g} h (the limit is {limit / 3600:g} h); "
+                f"last: {decision.reason}"
+            )
+        self.state.canary = canary.to_dict()
+        cand = self._candidate()
+        if decision.action == "promote":
+            self.state.phase = "promoting"
+        elif decision.action == "rollback":
+            self.state.phase = "rolling_back"
+        reason = f"canary of {cand.ref}: {decision.reason}"
+        if decision.action == "rollback":  # logged once, by the rollback itself
+            self._save()
+            run = self.state.run
+            action = Action("hold", reason, t, None if run is None else run["id"])
+        else:
+            # "promote" means the canary passed: the promotion itself is logged next.
+            kind: ActionKind = "hold" if decision.action in ("pause", "hold") else "advance"
+            action = self._log(kind, reason, save=False)
+            self._save()
+        self._checkpoint(f"canary_{decision.action}")
+        return action
+
+    # ------------------------------------------------------------------ promote, roll back
+    def _promote(self, t: float) -> Action:
+        run = self.state.run
+        assert run is not None  # noqa: S101
+        cand = self._candidate()
+        if self.registry.aliases(self.model).get(self.alias) != cand.version:
+            note = _Note(f"RetrainController run {run['id']} ({run['trigger']}): {run['reason']}")
+            try:
+                self.registry.promote(
+                    self.model,
+                    self.alias,
+                    cand.version,
+                    checks=[*self.checks, note],
+                    expected_version=run["parent"],
+                    **({} if self.approved_by is None else {"approved_by": self.approved_by}),
+                )
+            except PromotionError as err:
+                return self._refuse(
+                    t, f"{cand.ref} refused at promotion: " + "; ".join(err.failures)
+                )
+            except AuthorizationError as err:  # a protected alias: wait for approval
+                return self._log("hold", f"{cand.ref} waits for approval: {err}")
+            except ConflictError as err:
+                return self._refuse(
+                    t, f"{cand.ref} not promoted: {self.alias!r} moved meanwhile ({_short(err)})"
+                )
+            self._checkpoint("promoted")
+        self._drop_candidate_alias()
+        st = self.state
+        st.phase, st.run, st.canary, st.failures, st.backoff_until = "idle", None, None, 0, None
+        self._rollout = None
+        parent = "nothing" if run["parent"] is None else f"version {run['parent']}"
+        return self._log(
+            "promote",
+            f"{cand.ref} promoted to {self.alias} (replacing {parent}): "
+            f"{run['trigger']}: {run['reason']}",
+            run_id=run["id"],
+            version=cand.version,
+            trigger=run["trigger"],
+        )
+
+    def _refuse(self, t: float, reason: str) -> Action:
+        self._drop_candidate_alias()
+        self._archive_candidate()
+        return self._fail(t, reason)
+
+    def _roll_back(self, t: float) -> Action:
+        run = self.state.run
+        assert run is not None  # noqa: S101
+        decisions = self._rollout.decisions if self._rollout is not None else []
+        why = decisions[-1].reason if decisions else "the canary failed"
+        version = run["version"]
+        self._drop_candidate_alias()
+        self._checkpoint("rollback_alias")
+        self._archive_candidate()
+        return self._fail(t, f"{self.model}@{version} rolled back: {why}", kind="rollback")
+
+    def _drop_candidate_alias(self) -> None:
+        if self.candidate_alias in self.registry.aliases(self.model):
+            self.registry.delete_alias(self.model, self.candidate_alias)
+
+    def _archive_candidate(self) -> None:
+        cand = self._candidate()
+        if cand.status == "ready":
+            self.registry.archive(self.model, cand.version)
+
+    # ------------------------------------------------------------------ log, state
+    def _log(
+        self,
+        kind: ActionKind,
+        reason: str,
+        *,
+        run_id: str | None = None,
+        version: int | None = None,
+        trigger: str | None = None,
+        save: bool = True,
+    ) -> Action:
+        run = self.state.run
+        if run is not None:
+            run_id = run_id or run["id"]
+            version = version if version is not None else run["version"]
+            trigger = trigger or run["trigger"]
+        entry = Action(kind, reason[:4000], self._now, run_id, version, trigger).to_dict()
+        log = self.state.decisions
+        last = log[-1] if log else None
+        if (
+            last is not None
+            and kind in ("none", "skip", "hold")
+            and (last["action"], last["reason"], last["run_id"]) == (kind, entry["reason"], run_id)
+        ):
+            entry["repeats"] = last["repeats"] + 1
+            log[-1] = entry
+        else:
+            log.append(entry)
+            del log[:-MAX_DECISIONS]
+        if save:
+            self._save()
+        return Action(**entry)
+
+    def _save(self) -> None:
+        if self.state_path is not None:
+            self.state.save(self.state_path)
+
+    def _checkpoint(self, point: str) -> None:
+        """A named point between side effects (tests kill the process here)."""

@@ -1,0 +1,120 @@
+"""The controller's cost model: what one retraining costs and what a metric drop costs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from prodml.cost import DecayCurve, RetrainPlan, optimal_retrain_interval
+from prodml.errors import ConfigError
+
+__all__ = ["RetrainCost"]
+
+
+def _positive(value: Any, parameter: str, *, seconds: bool = False) -> float:
+    v = value.total_seconds() if seconds and isinstance(value, timedelta) else value
+    if isinstance(v, bool) or not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
+        kind = "a positive number of seconds or a timedelta" if seconds else "a positive float"
+        raise ConfigError(
+            f"The {parameter!r} parameter of RetrainCost must be {kind}. Got {value!r} instead.",
+            parameter=parameter,
+        )
+    return float(v)
+
+
+@dataclass(frozen=True)
+class RetrainCost:
+    """What a retraining costs and what the model's metric drop costs, for the controller.
+
+    Parameters
+    ----------
+    retrain_cost
+        Cost of one retraining (compute, review), in currency.
+    value_per_unit
+        Cost of one unit of metric drop during one time unit (e.g. 0.01 accuracy lost
+        for a day costs ``0.01 * value_per_unit``).
+    horizon
+        How far ahead a retraining's benefit is counted (seconds or a timedelta): a drop
+        ``d`` that a retraining removes is worth ``value_per_unit * d * horizon``.
+    time_unit
+        The time unit of ``value_per_unit`` and of ``curve`` (default: one day).
+    curve
+        A fitted :class:`~prodml.cost.DecayCurve` (age in ``time_unit``), for
+        :class:`CostTrigger` and :meth:`plan`.
+
+    Examples
+    --------
+    >>> cost = RetrainCost(1_000.0, value_per_unit=20_000.0, horizon=timedelta(days=7))
+    >>> cost.expected_loss(0.02)
+    2800.0
+    >>> cost.pays(0.005)
+    False
+    """
+
+    retrain_cost: float
+    value_per_unit: float
+    horizon: float | timedelta = timedelta(days=7)
+    time_unit: float | timedelta = timedelta(days=1)
+    curve: DecayCurve | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.retrain_cost, bool) or not (
+            isinstance(self.retrain_cost, int | float)
+            and math.isfinite(self.retrain_cost)
+            and self.retrain_cost >= 0
+        ):
+            raise ConfigError(
+                "The 'retrain_cost' parameter of RetrainCost must be a float >= 0. "
+                f"Got {self.retrain_cost!r} instead.",
+                parameter="retrain_cost",
+            )
+        _positive(self.value_per_unit, "value_per_unit")
+        _positive(self.horizon, "horizon", seconds=True)
+        _positive(self.time_unit, "time_unit", seconds=True)
+        if self.curve is not None and not isinstance(self.curve, DecayCurve):
+            raise ConfigError(
+                f"RetrainCost: curve must be a DecayCurve. Got {type(self.curve).__name__}.",
+                parameter="curve",
+            )
+
+    @property
+    def time_unit_s(self) -> float:
+        """The time unit in seconds."""
+        return _positive(self.time_unit, "time_unit", seconds=True)
+
+    @property
+    def horizon_units(self) -> float:
+        """The horizon in time units."""
+        return _positive(self.horizon, "horizon", seconds=True) / self.time_unit_s
+
+    def expected_loss(self, drop: float) -> float:
+        """What a metric drop of ``drop`` costs over the horizon if nothing is done."""
+        return self.value_per_unit * max(0.0, float(drop)) * self.horizon_units
+
+    def pays(self, drop: float) -> bool:
+        """Whether removing a drop of ``drop`` is worth one retraining."""
+        return self.expected_loss(drop) > self.retrain_cost
+
+    def plan(self, curve: DecayCurve | None = None) -> RetrainPlan:
+        """The cheapest retraining interval (:func:`~prodml.cost.optimal_retrain_interval`)."""
+        use = curve if curve is not None else self.curve
+        if use is None:
+            raise ConfigError("RetrainCost.plan needs a curve.", parameter="curve")
+        return optimal_retrain_interval(
+            max(self.retrain_cost, 1e-12), curve=use, value_per_unit=self.value_per_unit
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe settings (the curve as its fields)."""
+        curve = self.curve
+        return {
+            "retrain_cost": float(self.retrain_cost),
+            "value_per_unit": float(self.value_per_unit),
+            "horizon_s": self.horizon_units * self.time_unit_s,
+            "time_unit_s": self.time_unit_s,
+            "curve": None
+            if curve is None
+            else {"kind": curve.kind, "initial": curve.initial, "rate": curve.rate},
+        }

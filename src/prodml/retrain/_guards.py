@@ -1,0 +1,138 @@
+"""Guards on retraining: a minimum interval, a cap per period, a budget, and back-off."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from prodml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from prodml.retrain._cost import RetrainCost
+    from prodml.retrain._state import RetrainState
+
+__all__ = ["Guards"]
+
+
+def _seconds(value: Any, parameter: str, *, allow_zero: bool = False) -> float:
+    v = value.total_seconds() if isinstance(value, timedelta) else value
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if not ok or v < 0 or (v == 0 and not allow_zero):
+        limit = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(
+            f"The {parameter!r} parameter of Guards must be seconds {limit} or a timedelta. "
+            f"Got {value!r} instead.",
+            parameter=parameter,
+        )
+    return float(v)
+
+
+@dataclass(frozen=True)
+class Guards:
+    """Limits on how often and how expensively the controller retrains.
+
+    Parameters
+    ----------
+    min_interval
+        Least time between two runs (seconds or a timedelta).
+    max_runs
+        At most this many runs per ``period`` (``None``: no cap).
+    period
+        The window of ``max_runs`` and ``budget``.
+    budget
+        At most this much retraining cost (the controller's ``RetrainCost.retrain_cost``
+        per run) per ``period`` (``None``: no budget).
+    backoff, max_backoff
+        After a failed or refused run, wait ``backoff * 2 ** (failures - 1)``, at most
+        ``max_backoff``, before the next one; a promotion resets the count.
+    max_canary
+        Longest a canary may run without a verdict before the candidate is rolled back
+        as inconclusive (``None``: no limit; a canary blocks new runs while it lasts).
+
+    Examples
+    --------
+    >>> g = Guards(backoff=timedelta(hours=1), max_backoff=timedelta(hours=6))
+    >>> [g.backoff_s(n) / 3600 for n in (1, 2, 3, 4)]
+    [1.0, 2.0, 4.0, 6.0]
+    """
+
+    min_interval: float | timedelta = timedelta(days=1)
+    max_runs: int | None = None
+    period: float | timedelta = timedelta(days=30)
+    budget: float | None = None
+    backoff: float | timedelta = timedelta(hours=6)
+    max_backoff: float | timedelta = timedelta(days=7)
+    max_canary: float | timedelta | None = timedelta(days=7)
+
+    def __post_init__(self) -> None:
+        _seconds(self.min_interval, "min_interval", allow_zero=True)
+        _seconds(self.period, "period")
+        _seconds(self.backoff, "backoff", allow_zero=True)
+        _seconds(self.max_backoff, "max_backoff", allow_zero=True)
+        if self.max_canary is not None:
+            _seconds(self.max_canary, "max_canary")
+        if self.max_runs is not None and (
+            isinstance(self.max_runs, bool)
+            or not isinstance(self.max_runs, int)
+            or self.max_runs < 1
+        ):
+            raise ConfigError(
+                f"The 'max_runs' parameter of Guards must be an int >= 1 or None. Got "
+                f"{self.max_runs!r} instead.",
+                parameter="max_runs",
+            )
+        if self.budget is not None and (
+            isinstance(self.budget, bool)
+            or not isinstance(self.budget, int | float)
+            or not (math.isfinite(self.budget) and self.budget >= 0)
+        ):
+            raise ConfigError(
+                f"The 'budget' parameter of Guards must be a float >= 0 or None. Got "
+                f"{self.budget!r} instead.",
+                parameter="budget",
+            )
+
+    @property
+    def max_canary_s(self) -> float | None:
+        """``max_canary`` in seconds (``None``: no limit)."""
+        return None if self.max_canary is None else _seconds(self.max_canary, "max_canary")
+
+    def backoff_s(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` consecutive failed or refused runs."""
+        if failures <= 0:
+            return 0.0
+        base = _seconds(self.backoff, "backoff", allow_zero=True)
+        cap = _seconds(self.max_backoff, "max_backoff", allow_zero=True)
+        return min(cap, base * 2.0 ** min(failures - 1, 60))
+
+    def trim(self, state: RetrainState, now: float) -> None:
+        """Forget runs and spending older than the period (the state stays bounded)."""
+        start = now - _seconds(self.period, "period")
+        state.runs = [r for r in state.runs if r > start]
+        state.spent = [s for s in state.spent if s[0] > start]
+
+    def blocked(self, state: RetrainState, now: float, cost: RetrainCost | None) -> str | None:
+        """Why a run must not start now, or ``None``."""
+        gap = _seconds(self.min_interval, "min_interval", allow_zero=True)
+        if state.last_run_at is not None and now - state.last_run_at < gap:
+            return (
+                f"the last run started {(now - state.last_run_at) / 3600:.3g} h ago, less than "
+                f"the minimum interval of {gap / 3600:g} h"
+            )
+        period = _seconds(self.period, "period")
+        start = now - period
+        if self.max_runs is not None:
+            n = sum(1 for r in state.runs if r > start)
+            if n >= self.max_runs:
+                days = period / 86400
+                return f"{n} runs in the last {days:g} days reached the cap of {self.max_runs}"
+        if self.budget is not None and cost is not None:
+            spent = sum(s[1] for s in state.spent if s[0] > start)
+            if spent + cost.retrain_cost > self.budget:
+                return (
+                    f"{spent:,.2f} spent in the last {period / 86400:g} days; one more run "
+                    f"({cost.retrain_cost:,.2f}) would exceed the budget of {self.budget:,.2f}"
+                )
+        return None

@@ -1,0 +1,280 @@
+"""The controller's JSON state: phase, the run in flight, guards and the decision log.
+
+The state is the controller's write-ahead log: every intent (start a run, promote this
+version, roll back) is written, atomically, before the side effect it announces, so a
+process killed anywhere resumes by finishing what the state says it was doing. Read
+back, it is validated field by field before use (principle 7).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from prodml.errors import ProdMLError
+
+__all__ = ["ACTIONS", "FORMAT_VERSION", "PHASES", "ActionKind", "Phase", "RetrainState"]
+
+FORMAT_VERSION = 1
+KIND = "RetrainController"
+MAX_DECISIONS = 1000
+
+Phase = Literal["idle", "training", "checking", "canary", "promoting", "rolling_back"]
+PHASES: tuple[str, ...] = get_args(Phase)
+ActionKind = Literal[
+    "none",
+    "skip",
+    "retrain",
+    "fail",
+    "register",
+    "refuse",
+    "canary",
+    "hold",
+    "advance",
+    "promote",
+    "rollback",
+]
+ACTIONS: tuple[str, ...] = get_args(ActionKind)
+
+
+class RetrainStateError(ProdMLError, ValueError):
+    """Stored controller state that cannot be trusted: the message names the field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _bad(name: str, expected: str, value: object) -> RetrainStateError:
+    if isinstance(value, str):
+        shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
+    elif isinstance(value, int | float | bool):
+        shown = repr(value)
+    else:
+        shown = type(value).__name__
+    return RetrainStateError(
+        f"Stored RetrainController state: {name!r} must be {expected}. Got {shown}.", field=name
+    )
+
+
+def _num(d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = "") -> Any:
+    v = d.get(key)
+    label = name or key
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise _bad(label, "a finite number" + (" or null" if optional else ""), v)
+    return float(v)
+
+
+def _int(d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = "") -> Any:
+    v = d.get(key)
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise _bad(name or key, "an int >= 0" + (" or null" if optional else ""), v)
+    return v
+
+
+def _str(d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = "") -> Any:
+    v = d.get(key)
+    if v is None and optional:
+        return None
+    if not isinstance(v, str) or len(v) > 4000:
+        raise _bad(name or key, "a str (at most 4000 characters)", v)
+    return v
+
+
+def _json_dict(d: Mapping[str, Any], key: str, name: str) -> dict[str, Any]:
+    v = d.get(key, {})
+    if not isinstance(v, dict):
+        raise _bad(name, "an object", v)
+    return v
+
+
+def check_run(run: object) -> dict[str, Any] | None:
+    """A validated run record (or ``None``)."""
+    if run is None:
+        return None
+    if not isinstance(run, dict):
+        raise _bad("run", "an object or null", run)
+    out = {
+        "id": _str(run, "id", name="run.id"),
+        "trigger": _str(run, "trigger", name="run.trigger"),
+        "reason": _str(run, "reason", name="run.reason"),
+        "started_at": _num(run, "started_at", name="run.started_at"),
+        "parent": _int(run, "parent", optional=True, name="run.parent"),
+        "version": _int(run, "version", optional=True, name="run.version"),
+        "signal": _json_dict(run, "signal", "run.signal"),
+        "canary_at": _num(run, "canary_at", optional=True, name="run.canary_at"),
+    }
+    if not out["id"] or len(out["id"]) > 200:
+        raise _bad("run.id", "a non-empty str of at most 200 characters", out["id"])
+    return out
+
+
+def check_decision(d: object, i: int) -> dict[str, Any]:
+    """A validated decision record."""
+    if not isinstance(d, dict):
+        raise _bad(f"decisions[{i}]", "an object", d)
+    action = d.get("action")
+    if action not in ACTIONS:
+        raise _bad(f"decisions[{i}].action", f"one of {', '.join(ACTIONS)}", action)
+    return {
+        "action": action,
+        "reason": _str(d, "reason", name=f"decisions[{i}].reason"),
+        "at": _num(d, "at", name=f"decisions[{i}].at"),
+        "run_id": _str(d, "run_id", optional=True, name=f"decisions[{i}].run_id"),
+        "version": _int(d, "version", optional=True, name=f"decisions[{i}].version"),
+        "trigger": _str(d, "trigger", optional=True, name=f"decisions[{i}].trigger"),
+        "repeats": _int(d, "repeats", name=f"decisions[{i}].repeats") if "repeats" in d else 1,
+    }
+
+
+@dataclass
+class RetrainState:
+    """Everything the controller must remember across restarts (JSON, versioned).
+
+    Examples
+    --------
+    >>> s = RetrainState(model="churn", alias="production")
+    >>> RetrainState.from_dict(s.to_dict()) == s
+    True
+    """
+
+    model: str
+    alias: str
+    phase: Phase = "idle"
+    run: dict[str, Any] | None = None
+    canary: dict[str, Any] | None = None
+    runs: list[float] = field(default_factory=list)
+    spent: list[list[float]] = field(default_factory=list)
+    last_run_at: float | None = None
+    failures: int = 0
+    backoff_until: float | None = None
+    last_step_at: float | None = None
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state with its type and format version."""
+        return {
+            "type": KIND,
+            "format_version": FORMAT_VERSION,
+            "model": self.model,
+            "alias": self.alias,
+            "phase": self.phase,
+            "run": None if self.run is None else dict(self.run),
+            "canary": self.canary,
+            "runs": list(self.runs),
+            "spent": [list(s) for s in self.spent],
+            "last_run_at": self.last_run_at,
+            "failures": self.failures,
+            "backoff_until": self.backoff_until,
+            "last_step_at": self.last_step_at,
+            "decisions": [dict(d) for d in self.decisions],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> RetrainState:
+        """Validate and rebuild state written by :meth:`to_dict`.
+
+        Raises
+        ------
+        RetrainStateError
+            Naming the first field that is missing, of the wrong type or out of range.
+        """
+        if not isinstance(data, Mapping):
+            raise _bad("state", "an object", data)
+        if data.get("type") != KIND:
+            raise RetrainStateError(
+                f"Stored state is of type {str(data.get('type'))[:40]!r}, not {KIND!r}.",
+                field="type",
+            )
+        if data.get("format_version") != FORMAT_VERSION:
+            raise RetrainStateError(
+                f"Stored RetrainController state has format_version "
+                f"{str(data.get('format_version'))[:20]}; this prodml reads {FORMAT_VERSION}.",
+                field="format_version",
+            )
+        phase = data.get("phase")
+        if phase not in PHASES:
+            raise _bad("phase", f"one of {', '.join(PHASES)}", phase)
+        run = check_run(data.get("run"))
+        if (phase == "idle") != (run is None):
+            raise RetrainStateError(
+                f"Stored RetrainController state: phase {phase!r} "
+                + ("has a run in flight" if run else "has no run"),
+                field="run",
+            )
+        if phase in ("checking", "canary", "promoting", "rolling_back") and (
+            run is None or run["version"] is None
+        ):
+            raise RetrainStateError(
+                f"Stored RetrainController state: phase {phase!r} needs the run's version.",
+                field="run.version",
+            )
+        canary = data.get("canary")
+        if canary is not None and not isinstance(canary, dict):
+            raise _bad("canary", "an object or null", canary)
+        runs = data.get("runs")
+        if not isinstance(runs, list) or len(runs) > 100_000:
+            raise _bad("runs", "a list of times", runs)
+        spent = data.get("spent")
+        if not isinstance(spent, list) or len(spent) > 100_000:
+            raise _bad("spent", "a list of [time, cost] pairs", spent)
+        decisions = data.get("decisions")
+        if not isinstance(decisions, list) or len(decisions) > MAX_DECISIONS:
+            raise _bad("decisions", f"a list of at most {MAX_DECISIONS} decisions", decisions)
+        pairs = []
+        for i, s in enumerate(spent):
+            if not isinstance(s, list) or len(s) != 2:
+                raise _bad(f"spent[{i}]", "a [time, cost] pair", s)
+            when = _num({"v": s[0]}, "v", name=f"spent[{i}]")
+            pairs.append([when, _num({"v": s[1]}, "v", name=f"spent[{i}]")])
+        return cls(
+            model=_str(data, "model"),
+            alias=_str(data, "alias"),
+            phase=phase,
+            run=run,
+            canary=canary,
+            runs=[_num({"v": r}, "v", name=f"runs[{i}]") for i, r in enumerate(runs)],
+            spent=pairs,
+            last_run_at=_num(data, "last_run_at", optional=True),
+            failures=_int(data, "failures"),
+            backoff_until=_num(data, "backoff_until", optional=True),
+            last_step_at=_num(data, "last_step_at", optional=True),
+            decisions=[check_decision(d, i) for i, d in enumerate(decisions)],
+        )
+
+    # -- files ---------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Write atomically: a temporary file, fsync, then rename over ``path``."""
+        text = json.dumps(self.to_dict(), allow_nan=False, sort_keys=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> RetrainState:
+        """Read and validate a state file."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise RetrainStateError(
+                f"cannot read the RetrainController state file {path}: {err}", field="state"
+            ) from err
+        return cls.from_dict(data)
