@@ -6,6 +6,7 @@ import pytest
 
 from prodml import errors
 from prodml.errors import (
+    AuthorizationError,
     ConfigError,
     ConflictError,
     DriftError,
@@ -30,6 +31,7 @@ TREE = {
     ConflictError: (RegistryError,),
     IntegrityError: (RegistryError,),
     StorageError: (RegistryError,),
+    AuthorizationError: (RegistryError, PermissionError),
     DriftError: (ProdMLError, ValueError),
     PolicyError: (ProdMLError, ValueError),
     MissingExtraError: (ProdMLError, ImportError),

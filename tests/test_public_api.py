@@ -110,6 +110,7 @@ EXPECTED: dict[str, set[str]] = {
         "proportions_ztest",
         "sample_size_means",
         "sample_size_proportions",
+        "srm_sequential_test",
         "srm_test",
     },
     "prodml.drift": {

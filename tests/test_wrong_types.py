@@ -52,6 +52,7 @@ MODULES = [
     "prodml.registry",
     "prodml.serving",
     "prodml.store",
+    "prodml.explain",
 ]
 
 # Callables that may raise something else, each with the reason.
@@ -65,7 +66,9 @@ EXEMPT = {
 BUILT_BY_THE_LIBRARY = {
     "prodml.drift.DriftReport",
     "prodml.fairness.FairnessReport",
+    "prodml.registry.Attestation",
     "prodml.registry.AuditEvent",
+    "prodml.registry.Encryption",
     "prodml.registry.ModelVersion",
 }
 

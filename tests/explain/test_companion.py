@@ -48,6 +48,7 @@ def test_register_and_load_next_to_the_model(
         )
         pred = predictor.predict_record(rec, explain=True)
         assert pred.explanation == ex.explain_record(rec)
+        assert pred.to_dict()["explanation"] == ex.explain_record(rec).to_dict()
         assert pred.value == pytest.approx(model.predict_proba(pipe.transform(df.iloc[5:6]))[0, 1])
         # A second model version has no explainer yet.
         reg.register("churn", (pipe, model))

@@ -120,3 +120,39 @@ def test_names_follow_the_map() -> None:
     assert pipe.output_groups() == {"x": [0, 1, 2], "s": [3, 4, 5], "t": [6, 7], "y": [8]}
     assert [s[0] for s in pipe.feature_sources_out] == ["x"] * 3 + ["s"] * 3 + ["t"] * 2 + ["y"]
     assert steps.Log1p(["y"]).sources_out("y") == [("y",)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(pipelines(), st.integers(0, 2**16), st.sampled_from(["tree", "linear"]))
+def test_explainer_on_random_pipelines_is_additive_and_record_equals_batch(
+    built: tuple[FeaturePipeline, list[str]], seed: int, kind: str
+) -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.tree import DecisionTreeRegressor
+
+    from prodml.explain import Explainer
+
+    pipe, used = built
+    df = _frame(seed, 40)
+    try:
+        pipe.fit(df)
+    except SchemaError:
+        assume(False)
+    X = pipe.transform(df)
+    y = np.random.default_rng(seed).normal(size=len(df)) + X.sum(axis=1)
+    model = DecisionTreeRegressor(max_depth=4, random_state=0) if kind == "tree" else Ridge()
+    ex = Explainer(pipe, model.fit(X, y), background=df).fit()
+    batch = ex.explain_batch(df)
+    assert batch.columns == used
+    np.testing.assert_allclose(batch.prediction, model.predict(X), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        batch.base + batch.values.sum(axis=1), batch.prediction, rtol=0, atol=1e-9
+    )
+    recs = [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+        for r in df.to_dict("records")
+    ]
+    for i, rec in enumerate(recs):
+        e = ex.explain_record(rec)
+        assert np.array(list(e.values.values())).tobytes() == batch.values[i].tobytes()
+        assert e.prediction == batch.prediction[i]

@@ -16,7 +16,7 @@ from prodml.errors import ConfigError, NotFittedError, SchemaError
 from prodml.explain import SUPPORTED, Explainer, importance_html, importance_markdown
 from prodml.features import FeaturePipeline
 
-from .conftest import records
+from .conftest import churn_frame, records
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +145,11 @@ def test_bad_record_is_the_pipelines_schema_error(fitted: dict[str, Explainer]) 
     with pytest.raises(SchemaError) as err:
         fitted["tree"].explain_record({"age": "old", "plan": "pro"})
     assert err.value.problems  # type: ignore[attr-defined]
+    # Every problem at once, as serving's schema check reports them.
+    bad = {**records(churn_frame(3))[0], "age": "old", "income": "rich", "plan": 3}
+    with pytest.raises(SchemaError) as many:
+        fitted["tree"].explain_record(bad)
+    assert many.value.columns == ["age", "income", "plan"]
     with pytest.raises(SchemaError):
         fitted["linear"].explain_record([1, 2])  # type: ignore[arg-type]
 

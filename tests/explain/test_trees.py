@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -185,3 +186,72 @@ def test_compiled_and_numpy_paths_agree(
     X[7, 3] = np.nan
     with pytest.raises(ValueError, match="feature 3 is NaN in row 7"):
         kernel.attribute(X)
+
+
+def _boosters() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        import lightgbm as lgb
+    except ImportError:  # pragma: no cover - lightgbm is in the test venv
+        pass
+    else:
+        out["lgbm_clf"] = lambda: lgb.LGBMClassifier(n_estimators=30, verbose=-1, random_state=0)
+        out["lgbm_reg"] = lambda: lgb.LGBMRegressor(n_estimators=20, verbose=-1, random_state=0)
+    try:
+        import xgboost as xgb
+    except ImportError:  # pragma: no cover - xgboost is in the test venv
+        pass
+    else:
+        out["xgb_clf"] = lambda: xgb.XGBClassifier(n_estimators=30, max_depth=4, random_state=0)
+        out["xgb_reg"] = lambda: xgb.XGBRegressor(n_estimators=20, random_state=0)
+    return out
+
+
+BOOSTERS = _boosters()
+
+
+@pytest.mark.parametrize("name", sorted(BOOSTERS) or ["none"])
+def test_xgboost_and_lightgbm_equal_shap(
+    churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline], name: str
+) -> None:
+    if name == "none":
+        pytest.skip("neither xgboost nor lightgbm is installed")
+    df, y, pipe = churn
+    X = pipe.transform(df)
+    target = y if name.endswith("clf") else df["income"].to_numpy()
+    model = BOOSTERS[name]().fit(X, target)
+    got = Explainer(pipe, model).fit().explain_batch(df)
+    ref = shap.TreeExplainer(model)
+    with warnings.catch_warnings():
+        # shap's notice that LightGBM binary output changed shape (handled below).
+        warnings.filterwarnings("ignore", "LightGBM binary classifier", UserWarning)
+        values = np.asarray(ref.shap_values(X))
+    values = values[..., 1] if values.ndim == 3 else values
+    base = float(np.ravel(ref.expected_value)[-1])
+    if name.startswith("xgb"):
+        # shap delegates to XGBoost's own pred_contribs, computed in float32: agreement is
+        # to float32 precision; prodml computes the same game in float64.
+        margin = model.predict(X, output_margin=True)
+        tol = 2e-6 * max(1.0, float(np.abs(margin).max()))
+    else:
+        margin = model.predict(X, raw_score=True) if name.endswith("clf") else model.predict(X)
+        tol = 1e-9
+    np.testing.assert_allclose(got.values, shap_grouped(values, pipe), rtol=0, atol=tol)
+    assert got.base == pytest.approx(base, abs=tol)
+    np.testing.assert_allclose(got.prediction, margin, rtol=0, atol=tol)
+    np.testing.assert_allclose(got.base + got.values.sum(axis=1), got.prediction, rtol=0, atol=1e-9)
+    assert got.scale == ("margin" if name.endswith("clf") else "raw")
+
+
+def test_lightgbm_multiclass_explains_the_chosen_class(
+    churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline],
+) -> None:
+    lgb = pytest.importorskip("lightgbm", reason="needs lightgbm")
+    df, _, pipe = churn
+    X = pipe.transform(df)
+    target = pd.cut(df["income"], [0, 10, 40, np.inf], labels=False).to_numpy()
+    model = lgb.LGBMClassifier(n_estimators=10, verbose=-1, random_state=0).fit(X, target)
+    got = Explainer(pipe, model, class_index=1).fit().explain_batch(df)
+    values = np.asarray(shap.TreeExplainer(model).shap_values(X))[..., 1]
+    np.testing.assert_allclose(got.values, shap_grouped(values, pipe), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got.prediction, model.predict(X, raw_score=True)[:, 1], atol=1e-9)

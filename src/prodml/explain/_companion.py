@@ -21,6 +21,27 @@ __all__ = ["SUFFIX", "load_explainer", "register_explainer"]
 SUFFIX = ".explainer"
 
 
+def _check_registry(registry: object) -> None:
+    missing = [
+        m for m in ("get", "register", "search", "load") if not callable(getattr(registry, m, None))
+    ]
+    if missing:
+        raise ConfigError(
+            "registry must be a prodml.registry.ModelRegistry. Got "
+            f"{type(registry).__name__} instead (no {', '.join(missing)}).",
+            parameter="registry",
+        )
+
+
+def _check_ref(model_ref: object) -> None:
+    if not isinstance(model_ref, str) or not model_ref:
+        raise ConfigError(
+            f"model_ref must be a model reference such as 'churn@production'. Got "
+            f"{type(model_ref).__name__} instead.",
+            parameter="model_ref",
+        )
+
+
 def _pipeline_fingerprint(registry: Any, mv: Any, trusted: Any) -> str | None:
     """The fingerprint of the pipeline a model version was served with, when known."""
     known = getattr(mv.lineage, "pipeline_fingerprint", None)
@@ -68,6 +89,13 @@ def register_explainer(
         (by fingerprint: its lineage's ``pipeline_fingerprint``, or its ``(pipeline,
         model)`` pair).
     """
+    _check_registry(registry)
+    _check_ref(model_ref)
+    if not isinstance(explainer, Explainer):
+        raise ConfigError(
+            f"explainer must be a fitted prodml.explain.Explainer. Got {type(explainer).__name__}.",
+            parameter="explainer",
+        )
     mv = registry.get(model_ref)
     fingerprint = explainer.fingerprint
     expected = _pipeline_fingerprint(registry, mv, trusted)
@@ -108,6 +136,8 @@ def load_explainer(
     IntegrityError
         When the loaded state's fingerprint is not the registered one.
     """
+    _check_registry(registry)
+    _check_ref(model_ref)
     mv = registry.get(model_ref)
     page = registry.search(
         mv.name + SUFFIX, tags={"explains": f"{mv.name}@{mv.version}"}, include_archived=False

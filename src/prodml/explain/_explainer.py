@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml._data import type_name
-from prodml.errors import ConfigError, NotFittedError
+from prodml.errors import ConfigError, NotFittedError, SchemaError
 from prodml.explain import _state
 from prodml.explain._explanation import Attributions, Explanation
 from prodml.explain._linear import LinearKernel, linear_from_model
@@ -272,12 +272,21 @@ class Explainer:
         NotFittedError
             Before :meth:`fit`.
         SchemaError
-            For a record the pipeline cannot transform (as in serving).
+            For a record the pipeline cannot transform, listing every problem of the
+            record against the pipeline's input schema (as serving does).
         """
         kernel = self._check_fitted()
-        x = self.pipeline.transform_record(record)
+        try:
+            x = self.pipeline.transform_record(record)
+        except SchemaError:
+            # As serving does: list every problem of the record against the input schema.
+            if isinstance(record, Mapping):
+                self.pipeline.input_schema.validate(record)
+            raise
         error = None
-        if isinstance(kernel, SamplingKernel):
+        if type(kernel) is TreeKernel:  # the hot path first
+            values, pred = kernel.attribute_one(x)
+        elif isinstance(kernel, SamplingKernel):
             values, pred, se = kernel.attribute_one(x)
             error = dict(zip(self.columns_, se, strict=True))
         else:

@@ -11,6 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from prodml.errors import ConfigError
+
 __all__ = ["Attributions", "Explanation", "importance_html", "importance_markdown"]
 
 _SCALES = {
@@ -24,7 +26,7 @@ def _fmt(v: float) -> str:
     return f"{v:+.4g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """Attributions of one prediction, per raw input column.
 
@@ -163,6 +165,21 @@ class Attributions:
         return dict(pairs)
 
 
+def _importance_items(importance: object, top: object) -> list[tuple[str, float]]:
+    if not isinstance(importance, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+        for k, v in importance.items()
+    ):
+        raise ConfigError(
+            "importance must be a mapping of column name to number (Explainer.importance). "
+            f"Got {type(importance).__name__} instead.",
+            parameter="importance",
+        )
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ConfigError(f"top must be an int >= 1. Got {top!r} instead.", parameter="top")
+    return sorted(importance.items(), key=lambda kv: -kv[1])[:top]
+
+
 def importance_markdown(importance: Mapping[str, float], top: int = 10) -> str:
     """A markdown table of global importance (mean absolute attribution), largest first.
 
@@ -174,7 +191,7 @@ def importance_markdown(importance: Mapping[str, float], top: int = 10) -> str:
     | plan | 0.42 |
     | age | 0.1 |
     """
-    items = sorted(importance.items(), key=lambda kv: -kv[1])[:top]
+    items = _importance_items(importance, top)
     lines = ["| column | mean abs. contribution |", "|---|---:|"]
     lines += [f"| {_md(c)} | {v:.4g} |" for c, v in items]
     return "\n".join(lines) + "\n"
@@ -188,7 +205,7 @@ def importance_html(importance: Mapping[str, float], top: int = 10) -> str:
     >>> importance_html({"plan": 0.5, "age": 0.25}).count("<tr>")
     3
     """
-    items = sorted(importance.items(), key=lambda kv: -kv[1])[:top]
+    items = _importance_items(importance, top)
     peak = max([v for _, v in items] + [0.0]) or 1.0
     rows = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{v:.4g}</td>"

@@ -42,19 +42,29 @@ class LinearKernel:
         return int(self.coef.size)
 
     def attribute(self, X: Floats, groups: list[list[int]]) -> tuple[Floats, Floats]:  # noqa: N803
-        """Grouped attributions ``(n, len(groups))`` and model outputs ``(n,)`` of a batch."""
-        phi = (X - self.mean) * self.coef
-        out = np.empty((X.shape[0], len(groups)))
+        """Grouped attributions ``(n, len(groups))`` and model outputs ``(n,)`` of a batch.
+
+        Column by column (the pipeline's output is Fortran-ordered), with the float
+        operations of :meth:`attribute_one` in the same order.
+        """
+        X = np.asfortranarray(X)  # noqa: N806 - a no-op for the pipeline's output
+        n = X.shape[0]
+        coef, mean = self.coef.tolist(), self.mean.tolist()
+        out = np.empty((n, len(groups)), order="F")
+        tmp = np.empty(n)
         for g, idx in enumerate(groups):
-            acc = phi[:, idx[0]].copy()
+            acc = out[:, g]
+            np.subtract(X[:, idx[0]], mean[idx[0]], out=acc)
+            acc *= coef[idx[0]]
             for j in idx[1:]:
-                acc += phi[:, j]
-            out[:, g] = acc
-        pred = np.full(X.shape[0], self.intercept)
-        coef = self.coef.tolist()
+                np.subtract(X[:, j], mean[j], out=tmp)
+                tmp *= coef[j]
+                acc += tmp
+        pred = np.full(n, self.intercept)
         for j in range(X.shape[1]):
-            pred += X[:, j] * coef[j]
-        return out, pred
+            np.multiply(X[:, j], coef[j], out=tmp)
+            pred += tmp
+        return np.ascontiguousarray(out), pred
 
     def attribute_one(self, x: Floats, groups: list[list[int]]) -> tuple[list[float], float]:
         """The same floats as one row of :meth:`attribute`, in plain Python."""

@@ -81,22 +81,27 @@ def _number(value: object, path: str) -> float:
 def _floats(value: object, path: str, n: int | None = None) -> np.ndarray:
     if not isinstance(value, list) or (n is not None and len(value) != n):
         raise _fail(path, f"a list of {n if n is not None else 'some'} numbers", value)
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+    try:
+        arr = np.array(value)
+    except (ValueError, TypeError):  # ragged nested lists
+        raise _fail(path, "a list of numbers", value) from None
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iuf"):
         raise _fail(path, "a list of numbers", value)
-    arr = np.asarray(value, dtype=np.float64)
+    arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise _fail(path, "a list of finite numbers", value)
     return arr
 
 
 def _ints(value: object, path: str, n: int) -> np.ndarray:
-    if (
-        not isinstance(value, list)
-        or len(value) != n
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        raise _fail(path, f"a list of {n} ints", value)
-    return np.asarray(value, dtype=np.int64)
+    if isinstance(value, list) and len(value) == n:
+        try:
+            arr = np.array(value)
+        except (ValueError, TypeError):
+            arr = None
+        if arr is not None and arr.ndim == 1 and (arr.size == 0 or arr.dtype.kind in "iu"):
+            return arr.astype(np.int64)
+    raise _fail(path, f"a list of {n} ints", value)
 
 
 def _scale(value: object, path: str) -> str:

@@ -60,25 +60,98 @@ class Tree:
     def to_dict(self) -> dict[str, list[Any]]:
         return {name: getattr(self, name).tolist() for name in self.__slots__}
 
-    def leaves(self) -> list[tuple[float, float, dict[int, list[float]]]]:
-        """Each leaf: (value, cover fraction, {feature: [lo, hi, zero fraction]})."""
-        out: list[tuple[float, float, dict[int, list[float]]]] = []
-        root = float(self.cover[0])
-        stack: list[tuple[int, dict[int, list[float]]]] = [(0, {})]
-        while stack:
-            node, path = stack.pop()
-            left = int(self.left[node])
-            if left < 0:
-                out.append((float(self.value[node]), float(self.cover[node]) / root, path))
-                continue
-            f, thr = int(self.feature[node]), float(self.threshold[node])
-            cover = float(self.cover[node])
-            for child, is_left in ((int(self.right[node]), False), (left, True)):
-                lo, hi, z = path.get(f, [-math.inf, math.inf, 1.0])
-                lo, hi = (lo, min(hi, thr)) if is_left else (max(lo, thr), hi)
-                ratio = float(self.cover[child]) / cover if cover > 0 else 0.0
-                stack.append((child, {**path, f: [lo, hi, z * ratio]}))
-        return out
+
+def _distinct(feat: Ints, lo: Floats, hi: Floats, z: Floats, big: int) -> tuple[Any, ...]:
+    """Merge each row's slots on the same feature: intersect intervals, multiply ratios.
+
+    Distinct features come first, in feature order, then padding (feature ``big``).
+    """
+    rows = np.arange(feat.shape[0])[:, None]
+    order = np.argsort(feat, axis=1, kind="stable")
+    feat, lo, hi, z = feat[rows, order], lo[rows, order], hi[rows, order], z[rows, order]
+    dead = np.zeros(feat.shape, dtype=bool)
+    for k in range(1, feat.shape[1]):  # merge splits on the same feature into one slot
+        same = (feat[:, k] == feat[:, k - 1]) & (feat[:, k] != big)
+        lo[:, k] = np.where(same, np.maximum(lo[:, k], lo[:, k - 1]), lo[:, k])
+        hi[:, k] = np.where(same, np.minimum(hi[:, k], hi[:, k - 1]), hi[:, k])
+        z[:, k] = np.where(same, z[:, k] * z[:, k - 1], z[:, k])
+        dead[:, k - 1] = same
+    feat = np.where(dead, big, feat)
+    order = np.argsort(feat, axis=1, kind="stable")
+    feat, lo, hi, z = feat[rows, order], lo[rows, order], hi[rows, order], z[rows, order]
+    return feat, lo, hi, z
+
+
+def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
+    """Every leaf of every tree with its path's distinct features, vectorised.
+
+    Returns ``feat``, ``lo``, ``hi``, ``z`` (``(leaves, depth)``: per distinct feature on
+    the path, the interval ``lo < x <= hi`` of the leaf's side of every split on it and
+    the product of those splits' cover ratios; padded with ``o = z = 1`` slots),
+    ``length`` (distinct features per leaf), ``value`` and ``frac`` (cover / root cover).
+    """
+    sizes = [len(t.left) for t in trees]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    shift = np.repeat(starts, sizes)
+    left = np.concatenate([t.left for t in trees])
+    right = np.concatenate([t.right for t in trees])
+    inner = left >= 0
+    left, right = np.where(inner, left + shift, -1), np.where(inner, right + shift, -1)
+    feature = np.concatenate([t.feature for t in trees])
+    threshold = np.concatenate([t.threshold for t in trees])
+    cover = np.concatenate([t.cover for t in trees])
+    nodes = np.arange(len(left))
+    parent = np.full(len(left), -1, dtype=np.int64)
+    parent[left[inner]] = nodes[inner]
+    parent[right[inner]] = nodes[inner]
+    is_left = np.zeros(len(left), dtype=bool)
+    is_left[left[inner]] = True
+    leaves = nodes[~inner]
+    root = starts[np.searchsorted(starts, leaves, side="right") - 1]
+    big = np.iinfo(np.int64).max
+    cols: list[tuple[Any, Any, Any, Any]] = []
+    cur = leaves
+    while True:
+        up = parent[cur]
+        ok = up >= 0
+        if not ok.any():
+            break
+        p = np.where(ok, up, 0)
+        thr = threshold[p]
+        side_left = is_left[cur]
+        ratio = np.divide(cover[cur], cover[p], out=np.zeros(len(cur)), where=cover[p] > 0)
+        cols.append(
+            (
+                np.where(ok, feature[p], big),
+                np.where(ok & ~side_left, thr, -np.inf),
+                np.where(ok & side_left, thr, np.inf),
+                np.where(ok, ratio, 1.0),
+            )
+        )
+        cur = np.where(ok, up, cur)
+    n = len(leaves)
+    if cols:
+        feat = np.column_stack([c[0] for c in cols])
+        lo = np.column_stack([c[1] for c in cols])
+        hi = np.column_stack([c[2] for c in cols])
+        z = np.column_stack([c[3] for c in cols])
+    else:
+        feat, lo, hi, z = (np.full((n, 1), big), np.full((n, 1), -np.inf),
+                           np.full((n, 1), np.inf), np.ones((n, 1)))  # fmt: skip
+    feat, lo, hi, z = _distinct(feat, lo, hi, z, big)
+    pad = feat == big
+    length = (~pad).sum(axis=1).astype(np.int64)
+    d = max(int(length.max()) if n else 1, 1)
+    value = np.concatenate([t.value for t in trees])[leaves]
+    return {
+        "feat": np.ascontiguousarray(np.where(pad, 0, feat)[:, :d]),
+        "lo": np.ascontiguousarray(np.where(pad, -np.inf, lo)[:, :d]),
+        "hi": np.ascontiguousarray(np.where(pad, np.inf, hi)[:, :d]),
+        "z": np.ascontiguousarray(np.where(pad, 1.0, z)[:, :d]),
+        "length": length,
+        "value": value,
+        "frac": cover[leaves] / cover[root],
+    }
 
 
 def _nan_error(X: Floats, row: int) -> SchemaError:  # noqa: N803
@@ -143,23 +216,17 @@ class TreeKernel:
         self.scale = scale
         self.float32 = float32
         self.jit = True  # use the compiled kernels when numba is installed
-        leaves = [leaf for t in trees for leaf in t.leaves()]
-        d = max([len(p) for _, _, p in leaves] + [1])
-        n_leaves = len(leaves)
-        feat = np.zeros((n_leaves, d), dtype=np.int64)
-        lo = np.full((n_leaves, d), -np.inf)
-        hi = np.full((n_leaves, d), np.inf)
-        z = np.ones((n_leaves, d))
+        paths = leaf_paths(trees)
+        feat, lo, hi, z = paths["feat"], paths["lo"], paths["hi"], paths["z"]
+        n_leaves, d = feat.shape
         base = init
-        for i, (value, frac, path) in enumerate(leaves):
-            base = base + value * frac
-            for s, (f, (low, high, zf)) in enumerate(sorted(path.items())):
-                feat[i, s], lo[i, s], hi[i, s], z[i, s] = f, low, high, zf
+        for v, f in zip(paths["value"].tolist(), paths["frac"].tolist(), strict=True):
+            base = base + v * f
         self.base = base
         self.depth = d
         self.feat, self.lo, self.hi, self.z = feat, lo, hi, z
-        self.leaf_value = np.array([v for v, _, _ in leaves])
-        self.length = np.array([len(p) for _, _, p in leaves], dtype=np.int64)
+        self.leaf_value = paths["value"]
+        self.length = paths["length"]
         self.n_leaves = n_leaves
         self.table: Floats | None = None
         if n_leaves * (2**d) * d <= _TABLE_BUDGET:
@@ -225,11 +292,28 @@ class TreeKernel:
     def attribute_one(self, x: Floats) -> tuple[list[float], float]:
         """One record: the same floats as its row of :meth:`attribute`."""
         kernels = _tree_jit.compiled() if self.jit else None
-        if kernels is None or x.shape[0] != self.n_features:
+        if kernels is None or x.shape[0] != self.n_features or self.table is None:
             phi, pred = self.attribute(x[None, :])
             return phi[0].tolist(), float(pred[0])
+        # The table kernel, inlined from _run_compiled (the serving hot path).
         row = (x.astype(np.float32).astype(np.float64) if self.float32 else x)[None, :]
-        phi, pred = self._run_compiled(kernels, row)
+        phi = np.zeros((1, self.n_groups))
+        pred = np.full(1, self.init)
+        if (
+            kernels["table"](
+                row,
+                self.feat,
+                self.lo,
+                self.hi,
+                self.table,
+                self._group,
+                self.leaf_value,
+                phi,
+                pred,
+            )
+            >= 0
+        ):
+            raise _nan_error(row, 0)
         return phi[0].tolist(), float(pred[0])
 
     def _contributions(self, X: Floats) -> Floats:  # noqa: N803
@@ -369,12 +453,158 @@ _SKLEARN = {
     "HistGradientBoostingClassifier": _hist_gradient_boosting,
     "HistGradientBoostingRegressor": _hist_gradient_boosting,
 }
-SUPPORTED_TREES = tuple(_SKLEARN)
+
+
+def _nested_tree(
+    root: dict[str, Any], children: Any, split: Any, leaf_value: Any, cover: Any
+) -> Tree:
+    """Flatten a nested tree dump into forward-indexed node arrays (preorder)."""
+    left: list[int] = []
+    right: list[int] = []
+    feat: list[int] = []
+    thr: list[float] = []
+    cov: list[float] = []
+    val: list[float] = []
+    stack: list[tuple[dict[str, Any], int, bool]] = [(root, -1, False)]
+    while stack:
+        node, parent, is_left = stack.pop()
+        i = len(left)
+        if parent >= 0:
+            (left if is_left else right)[parent] = i
+        left.append(-1)
+        right.append(-1)
+        cov.append(float(cover(node)))
+        kids = children(node)
+        if kids is None:
+            feat.append(0)
+            thr.append(0.0)
+            val.append(float(leaf_value(node)))
+            continue
+        f, t = split(node)
+        feat.append(f)
+        thr.append(t)
+        val.append(0.0)
+        stack.append((kids[1], i, False))
+        stack.append((kids[0], i, True))
+    return Tree(
+        np.array(left, dtype=np.int64),
+        np.array(right, dtype=np.int64),
+        np.array(feat, dtype=np.int64),
+        np.array(thr),
+        np.array(cov),
+        np.array(val),
+    )
+
+
+def _offset(trees: list[Tree], margin: float, float32: bool, n_features: int) -> float:
+    """The constant the library adds to the trees' sum, from its margin on a zero row."""
+    x = np.zeros(n_features)
+    if float32:
+        x = x.astype(np.float32).astype(np.float64)
+    total = 0.0
+    for t in trees:
+        node = 0
+        while t.left[node] >= 0:
+            node = int(t.left[node] if x[t.feature[node]] <= t.threshold[node] else t.right[node])
+        total += float(t.value[node])
+    return margin - total
+
+
+def _f32(key: str) -> Any:
+    """Read a float32 the dump printed in decimal back to its exact float32 value."""
+    return lambda node: float(np.float32(node[key]))
+
+
+def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
+    import json  # noqa: PLC0415
+
+    import xgboost  # noqa: PLC0415 - the model is an xgboost one: it is installed
+
+    booster = model.get_booster()
+    n_features = int(booster.num_features())
+    names = booster.feature_names
+    margin = np.asarray(
+        booster.predict(xgboost.DMatrix(np.zeros((1, n_features)), feature_names=names),
+                        output_margin=True),
+        dtype=np.float64,
+    ).reshape(-1)  # fmt: skip
+    n_out = margin.size
+    k = _class_column(n_out, class_index, -1) if n_out > 1 else 0
+    index = {n: i for i, n in enumerate(names)} if names else None
+
+    def children(node: dict[str, Any]) -> Any:
+        if "leaf" in node:
+            return None
+        by_id = {c["nodeid"]: c for c in node["children"]}
+        return by_id[node["yes"]], by_id[node["no"]]
+
+    def split(node: dict[str, Any]) -> tuple[int, float]:
+        name = node["split"]
+        f = index[name] if index is not None else int(str(name).lstrip("f"))
+        # XGBoost goes left when float32(x) < threshold: <= the float32 just below it.
+        below = np.nextafter(np.float32(node["split_condition"]), np.float32(-np.inf))
+        return f, float(below)
+
+    dumps = booster.get_dump(dump_format="json", with_stats=True)
+    trees = [
+        _nested_tree(json.loads(d), children, split, _f32("leaf"), _f32("cover"))
+        for i, d in enumerate(dumps)
+        if i % n_out == k
+    ]
+    init = _offset(trees, float(margin[k]), True, n_features)
+    scale = "margin" if hasattr(model, "classes_") else "raw"
+    return TreeKernel(trees, init, n_features, scale, True)
+
+
+def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
+    booster = model.booster_
+    dump = booster.dump_model()
+    n_features = int(booster.num_feature())
+    n_out = int(dump.get("num_tree_per_iteration", 1))
+    k = _class_column(n_out, class_index, -1) if n_out > 1 else 0
+
+    def children(node: dict[str, Any]) -> Any:
+        if "leaf_value" in node:
+            return None
+        if node.get("decision_type") != "<=" or node.get("missing_type") == "Zero":
+            raise ConfigError(
+                "LightGBM categorical splits and zero-as-missing are not supported by the "
+                "tree explainer; one-hot encode in the pipeline instead",
+                parameter="model",
+            )
+        return node["left_child"], node["right_child"]
+
+    def split(node: dict[str, Any]) -> tuple[int, float]:
+        return int(node["split_feature"]), float(node["threshold"])
+
+    def count(node: dict[str, Any]) -> float:
+        return float(node["leaf_count"] if "leaf_value" in node else node["internal_count"])
+
+    trees = [
+        _nested_tree(t["tree_structure"], children, split, lambda n: n["leaf_value"], count)
+        for i, t in enumerate(dump["tree_info"])
+        if i % n_out == k
+    ]
+    margin = np.asarray(booster.predict(np.zeros((1, n_features)), raw_score=True)).reshape(-1)
+    init = _offset(trees, float(margin[k]), False, n_features)
+    scale = "margin" if hasattr(model, "classes_") else "raw"
+    return TreeKernel(trees, init, n_features, scale, False)
+
+
+_OTHERS = {
+    ("xgboost", "XGBClassifier"): _xgboost,
+    ("xgboost", "XGBRegressor"): _xgboost,
+    ("lightgbm", "LGBMClassifier"): _lightgbm,
+    ("lightgbm", "LGBMRegressor"): _lightgbm,
+}
+SUPPORTED_TREES = (*_SKLEARN, *(name for _, name in _OTHERS))
 
 
 def trees_from_model(model: Any, class_index: int | None) -> TreeKernel | None:
-    """A TreeKernel for a fitted scikit-learn tree model, or None if it is not one."""
-    name = type(model).__name__
-    if not type(model).__module__.startswith("sklearn.") or name not in _SKLEARN:
-        return None
-    return _SKLEARN[name](model, class_index)
+    """A TreeKernel for a fitted tree model (scikit-learn, XGBoost, LightGBM), or None."""
+    cls = type(model)
+    name = cls.__name__
+    if cls.__module__.startswith("sklearn.") and name in _SKLEARN:
+        return _SKLEARN[name](model, class_index)
+    other = _OTHERS.get((cls.__module__.split(".")[0], name))
+    return other(model, class_index) if other is not None else None

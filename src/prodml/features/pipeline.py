@@ -25,6 +25,7 @@ from prodml._data import (
     type_name,
 )
 from prodml._params import TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features import _dates, _encoders, _functions, _numeric
 from prodml.features._base import NUMBER, TEXT, TIME, Floats, Step, null_error
@@ -75,7 +76,38 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type: ignore[misc]
+def _named(X: Any) -> Any:  # noqa: N803 - scikit-learn's name
+    """A 2-D numpy array as a DataFrame with scikit-learn's names ``x0``, ``x1``, ...
+
+    So that the pipeline works on unnamed data inside scikit-learn (steps then name the
+    columns ``"x0"``...); other inputs pass through. Sparse matrices are refused.
+    """
+    if isinstance(X, np.ndarray):
+        problem = None
+        if X.ndim != 2:
+            problem = (
+                f"a numpy input must be 2-D (rows x columns); got shape {X.shape}. Reshape "
+                "your data with array.reshape(-1, 1) for a single feature"
+            )
+        elif X.shape[1] == 0:
+            problem = f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        elif X.shape[0] == 0:
+            problem = f"0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+        if problem is not None:
+            raise SchemaError(problems=[SchemaProblem(None, "input", problem)])
+        if np.iscomplexobj(X):
+            raise SchemaError(problems=[SchemaProblem(None, "input", "Complex data not supported")])
+        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])], copy=False)
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # a scipy sparse matrix or array
+        raise SchemaError(
+            problems=[
+                SchemaProblem(None, "input", "sparse input is not supported; pass a dense table")
+            ]
+        )
+    return X
+
+
+class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """A fitted chain of feature steps with identical batch and single-record paths.
 
     Parameters
@@ -208,6 +240,7 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
             For invalid step parameters or chains.
         """
         self._check_params()
+        X = _named(X)  # noqa: N806 - scikit-learn's name
         if is_tabular(X):
             single: Columns | None = Columns(X)
             source: Any = X
@@ -290,6 +323,7 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
             names.extend(enc.names_out(p.column) if enc is not None else [p.column])
             p.width = len(names) - p.offset
         self.input_schema_ = schema
+        self.n_features_in_ = len(schema)  # scikit-learn's name for the input width
         self.feature_names_out_ = names
         self.programs_ = programs
         self._known = frozenset(schema.names)
@@ -361,6 +395,19 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
                 f"{{'arrow', 'numpy', 'pandas'}}. Got {output!r} instead.",
                 parameter="output",
             )
+        if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != self.n_features_in_:
+            # Positional columns: another width cannot be the same input.
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        None,
+                        "input",
+                        f"X has {X.shape[1]} features, but FeaturePipeline is expecting "
+                        f"{self.n_features_in_} features as input",
+                    )
+                ]
+            )
+        X = _named(X)  # noqa: N806 - scikit-learn's name
         if is_tabular(X):
             out = self._transform_cols(Columns(X))
         elif not chunk_source(X):
@@ -500,6 +547,89 @@ class FeaturePipeline(DistributedFit, BaseEstimator, TransformerMixin):  # type:
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output feature names as an object array (scikit-learn API)."""
         return np.asarray(self.feature_names_out, dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn tags: a transformer of tables with text and category columns.
+
+        Nulls are data (an ``Impute`` step takes them), so ``allow_nan``; the output is
+        always float64, so ``preserves_dtype`` says so; the target is not used.
+        """
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = False
+        tags.target_tags.required = False
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+    @property
+    def named_steps(self) -> dict[str, Step]:
+        """Steps by name: the lowercased class name, numbered when a class repeats.
+
+        ``[Impute, StandardScale, Impute]`` gives ``impute-1``, ``standardscale`` and
+        ``impute-2``, as :func:`sklearn.pipeline.make_pipeline` names its steps. These
+        names address step settings in :meth:`get_params` / :meth:`set_params`
+        (``"standardscale__with_mean"``), so ``GridSearchCV`` can tune them.
+        """
+        steps = list(self.steps) if isinstance(self.steps, list | tuple) else []
+        names = [type(s).__name__.lower() for s in steps]
+        seen: dict[str, int] = {}
+        out: dict[str, Step] = {}
+        for base, step in zip(names, steps, strict=True):
+            if names.count(base) > 1:
+                seen[base] = seen.get(base, 0) + 1
+                out[f"{base}-{seen[base]}"] = step
+            else:
+                out[base] = step
+        return out
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Settings; with ``deep``, each step and its settings as ``name__setting``."""
+        params: dict[str, Any] = super().get_params(deep=False)
+        if deep:
+            for name, step in self.named_steps.items():
+                params[name] = step
+                if isinstance(step, Step):
+                    for key, value in step.get_params(deep=True).items():
+                        params[f"{name}__{key}"] = value
+        return params
+
+    def set_params(self, **params: Any) -> FeaturePipeline:
+        """Set settings: ``steps``, ``strict``, a whole step by name, or ``step__setting``.
+
+        Raises
+        ------
+        ConfigError
+            For a name that is neither a setting nor a step (the message lists them).
+        """
+        for own in ("steps", "strict"):
+            if own in params:
+                setattr(self, own, params.pop(own))
+        named = self.named_steps
+        for key, value in params.items():
+            name, nested, setting = key.partition("__")
+            if name not in named:
+                raise ConfigError(
+                    f"Invalid parameter {short_repr(key)} for FeaturePipeline; valid are "
+                    f"'steps', 'strict' and the step names {sorted(named)} (with "
+                    "'name__setting' for a step's setting)",
+                    parameter=key if isinstance(key, str) else None,
+                )
+            if not nested:
+                index = list(named).index(name)
+                self.steps = [*self.steps[:index], value, *self.steps[index + 1 :]]
+                named = self.named_steps
+                continue
+            try:
+                named[name].set_params(**{setting: value})
+            except ValueError as err:  # scikit-learn's wording for an unknown setting
+                raise ConfigError(
+                    f"Invalid parameter {short_repr(key)} for FeaturePipeline: {err}",
+                    parameter=key,
+                ) from err
+        return self
 
     # -- state as data ------------------------------------------------------------------
 

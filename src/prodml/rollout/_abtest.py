@@ -23,7 +23,7 @@ from prodml.rollout.stats import (
     means_ttest,
     msprt_p_value,
     proportions_ztest,
-    srm_test,
+    srm_sequential_test,
 )
 
 __all__ = ["ABTest"]
@@ -32,9 +32,11 @@ __all__ = ["ABTest"]
 class ABTest(MetricPolicy):
     """Split traffic between a control and treatments and test one metric.
 
-    :meth:`evaluate` first checks the sample ratio (a mismatch means the assignment or
-    logging is broken, so it answers ``pause``). Then, for each treatment against the
-    control (alpha split Bonferroni-style between treatments):
+    :meth:`evaluate` first checks the sample ratio with an always-valid sequential test
+    (a mismatch means the assignment or logging is broken, so it answers ``pause``; the
+    chance of a false pause stays at most ``srm_alpha`` however often you evaluate).
+    Then, for each treatment against the control (alpha split Bonferroni-style between
+    treatments):
 
     * ``sequential=True`` (default): the always-valid mSPRT p-value (running minimum
       over looks); evaluate as often as you like, the false-positive rate stays <= alpha;
@@ -67,7 +69,8 @@ class ABTest(MetricPolicy):
     min_samples
         Samples per variant before any test is run.
     srm_alpha
-        Level of the sample-ratio-mismatch check.
+        False pause rate of the sequential sample-ratio-mismatch check over the whole
+        experiment, however often :meth:`evaluate` runs.
     salt
         Routing salt; use one per experiment.
     clock
@@ -177,13 +180,18 @@ class ABTest(MetricPolicy):
 
     # -- statistics --------------------------------------------------------------------
     def srm(self) -> SRMResult:
-        """Sample-ratio-mismatch check of the units observed so far."""
+        """Sample-ratio-mismatch check of the units observed so far.
+
+        The always-valid sequential test (:func:`~prodml.rollout.stats.srm_sequential_test`):
+        :meth:`evaluate` runs it on every call, and however often that is, the chance of
+        pausing a correctly split experiment stays at most ``srm_alpha``.
+        """
         if not self._ready:
             self._setup()
         with self._lock:
             counts = [self._store.requests[v] for v in self._variants]
         shares = [self._router.share(v) for v in self._variants]
-        return srm_test(counts, shares, alpha=self.srm_alpha)
+        return srm_sequential_test(counts, shares, alpha=self.srm_alpha)
 
     def _summary(self, variant: str) -> MeanSummary:
         summary = self._store.get(variant, self.metric)

@@ -7,11 +7,18 @@ The always-valid interval is the normal-mixture confidence sequence (the mSPRT o
 Johari et al., 2017, in the asymptotic form of Waudby-Smith et al., 2021): it holds at
 every sample size simultaneously, so it may be checked after every observation without
 inflating the false-positive rate, at the cost of being wider than a fixed-horizon interval.
+
+The sequential SRM check (:func:`srm_sequential_test`) is of the same family for the
+assignment counts: a Dirichlet-multinomial mixture likelihood ratio (Lindon & Malek,
+2022), a nonnegative martingale under the intended split, so by Ville's inequality the
+chance that it *ever* exceeds ``1 / alpha`` is at most ``alpha``: a service may check it
+on every evaluation.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -33,6 +40,7 @@ __all__ = [
     "proportions_ztest",
     "sample_size_means",
     "sample_size_proportions",
+    "srm_sequential_test",
     "srm_test",
 ]
 
@@ -48,9 +56,11 @@ class SRMResult:
     Attributes
     ----------
     statistic, p_value, df
-        Pearson chi-square statistic, its p-value and degrees of freedom.
+        The statistic (Pearson chi-square for :func:`srm_test`, the log Bayes factor for
+        :func:`srm_sequential_test`), its p-value and the degrees of freedom.
     mismatch
-        ``True`` when ``p_value < alpha``: the split is broken and results are not trustworthy.
+        ``True`` when the test rejects the intended split at its ``alpha``: the split is
+        broken and results are not trustworthy.
     observed, expected
         Counts per variant, in the order given.
     """
@@ -131,19 +141,7 @@ def srm_test(
     (True, 160.0)
     """
     check_params("srm_test", {"alpha": alpha}, {"alpha": _PROB})
-    if isinstance(observed, Mapping):
-        if not isinstance(weights, Mapping) or set(weights) != set(observed):
-            raise PolicyError("srm_test: observed counts and weights must name the same variants.")
-        keys = list(weights)
-        counts = [observed[k] for k in keys]
-        shares = [float(weights[k]) for k in keys]
-    else:
-        counts = list(observed)
-        shares = [float(w) for w in (weights.values() if isinstance(weights, Mapping) else weights)]
-    if len(counts) != len(shares) or len(counts) < 2:
-        raise PolicyError("srm_test needs at least two variants with one weight per count.")
-    if any(c < 0 for c in counts) or any(not math.isfinite(w) or w <= 0 for w in shares):
-        raise PolicyError("srm_test: counts must be >= 0 and weights finite and > 0.")
+    counts, shares = _srm_inputs("srm_test", observed, weights)
     n = sum(counts)
     total = sum(shares)
     expected = tuple(n * w / total for w in shares)
@@ -153,6 +151,122 @@ def srm_test(
     df = len(counts) - 1
     p = float(special.chdtrc(df, stat))
     return SRMResult(float(stat), p, df, p < alpha, tuple(int(c) for c in counts), expected)
+
+
+def _is_count(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, numbers.Integral)
+
+
+def _srm_inputs(
+    owner: str,
+    observed: Sequence[int] | Mapping[str, int],
+    weights: Sequence[float] | Mapping[str, float],
+) -> tuple[list[int], list[float]]:
+    """Counts and intended shares in one order, checked."""
+    if isinstance(observed, Mapping) and (
+        not isinstance(weights, Mapping) or set(weights) != set(observed)
+    ):
+        raise PolicyError(f"{owner}: observed counts and weights must name the same variants.")
+    try:
+        raw: list[object]
+        if isinstance(observed, Mapping) and isinstance(weights, Mapping):
+            keys = list(weights)
+            raw = [observed[k] for k in keys]
+            shares = [float(weights[k]) for k in keys]
+        else:
+            raw = list(observed)  # a Mapping here was refused above
+            given = weights.values() if isinstance(weights, Mapping) else weights
+            shares = [float(w) for w in given]
+    except (TypeError, ValueError) as err:
+        raise PolicyError(f"{owner}: counts and weights must be sequences of numbers.") from err
+    if len(raw) != len(shares) or len(raw) < 2:
+        raise PolicyError(f"{owner} needs at least two variants with one weight per count.")
+    counts = [int(c) for c in raw if _is_count(c)]  # type: ignore[call-overload]
+    if (
+        len(counts) != len(raw)
+        or min(counts) < 0
+        or not all(math.isfinite(w) and w > 0 for w in shares)
+    ):
+        raise PolicyError(f"{owner}: counts must be ints >= 0 and weights finite and > 0.")
+    return counts, shares
+
+
+def srm_sequential_test(
+    observed: Sequence[int] | Mapping[str, int],
+    weights: Sequence[float] | Mapping[str, float],
+    *,
+    alpha: float = 0.001,
+    concentration: float = 1000.0,
+) -> SRMResult:
+    """Always-valid sample-ratio-mismatch check: safe to run on every evaluation.
+
+    The statistic is the log of the Bayes factor of a Dirichlet-multinomial mixture
+    (prior ``Dirichlet(concentration * p)`` centred on the intended shares ``p``)
+    against the multinomial with shares ``p``:
+
+    ``log BF = lnG(c) - lnG(c + N) + sum_i [lnG(c p_i + n_i) - lnG(c p_i) - n_i ln p_i]``
+
+    Under the intended split the Bayes factor is a nonnegative martingale with mean 1 in
+    the stream of assignments, so ``P(BF ever >= 1 / alpha) <= alpha`` (Ville's
+    inequality): looking after every unit keeps the false alarm rate at most ``alpha``,
+    where a chi-square test checked repeatedly raises it far above. The p-value is
+    ``min(1, 1 / BF)``, valid at any stopping time.
+
+    Parameters
+    ----------
+    observed
+        Count of units assigned to each variant (a sequence, or a mapping by variant).
+    weights
+        Intended share of each variant, in the same order (or the same keys).
+    alpha
+        False alarm rate over the whole experiment, however often it is checked.
+    concentration
+        Prior concentration ``c``: the prior sd of a share is about
+        ``sqrt(p (1 - p) / c)``; the default (1000) is most powerful for mismatches of
+        about 1.5 points on a 50/50 split, and detects a 52/48 split within about
+        15,000 units at ``alpha=0.001``.
+
+    Returns
+    -------
+    SRMResult
+        ``statistic`` is ``log BF``, ``df`` the number of variants minus one.
+
+    Raises
+    ------
+    PolicyError
+        When the counts and weights do not line up or a count is negative.
+    ConfigError
+        For ``alpha`` outside (0, 1) or a concentration that is not positive.
+
+    Examples
+    --------
+    >>> r = srm_sequential_test([52_000, 48_000], [0.5, 0.5])
+    >>> r.mismatch, r.p_value < 1e-20
+    (True, True)
+    >>> srm_sequential_test([5_010, 4_990], [0.5, 0.5]).mismatch
+    False
+    """
+    check_params(
+        "srm_sequential_test",
+        {"alpha": alpha, "concentration": concentration},
+        {"alpha": _PROB, "concentration": [Interval(float, 0, 1e12, "neither")]},
+    )
+    counts, shares = _srm_inputs("srm_sequential_test", observed, weights)
+    total_share = sum(shares)
+    p = [w / total_share for w in shares]
+    n = sum(counts)
+    expected = tuple(n * q for q in p)
+    c = float(concentration)
+    log_bf = special.gammaln(c) - special.gammaln(c + n)
+    for ni, pi in zip(counts, p, strict=True):
+        a = c * pi
+        log_bf += special.gammaln(a + ni) - special.gammaln(a) - ni * math.log(pi)
+    log_bf = float(log_bf)
+    p_value = 1.0 if log_bf <= 0 else math.exp(-log_bf)
+    mismatch = log_bf >= -math.log(alpha)
+    return SRMResult(log_bf, p_value, len(counts) - 1, mismatch, tuple(counts), expected)
 
 
 def proportions_ztest(

@@ -1,0 +1,216 @@
+"""Benchmark X1: prodml.explain vs shap on the F1 pipeline (attributions per raw column).
+
+Workload (seed 0): the F1 pipeline of ``bench_features.py`` (16 raw columns, 113 outputs)
+fitted on ``--train`` rows, feeding three models: a LogisticRegression, a 100-tree
+GradientBoostingClassifier (depth 3) and a 300-tree RandomForestClassifier (max_depth 8:
+both tools take time proportional to leaves x depth^2, and unbounded forests take hours
+in either). shap's side is what a user writes without prodml: ``transform_record`` (or
+``transform``), ``shap.LinearExplainer(model, background)`` / ``shap.TreeExplainer(model)``
+on the transformed row(s), and a hand-written sum of each raw column's outputs.
+
+Figures per model:
+
+* ``explain_record`` p50 / p99 over ``--records`` dict records, prodml and shap timed in
+  ``--rounds`` alternating rounds (best round kept) so a busy neighbour does not land on
+  one tool only;
+* batch rows/s on ``--rows`` rows (the forest on ``--forest-rows``), transform included on
+  both sides;
+* max |prodml - shap| over every batch value and base value;
+* state size and load time: ``Explainer.to_json`` / ``from_json`` vs pickling shap's
+  explainer (``pickle.dumps`` / ``loads``).
+
+Run::
+
+    python benchmarks/bench_explain.py            # 100,000 rows
+    python benchmarks/bench_explain.py --quick    # 5,000 rows, smoke run
+    python benchmarks/bench_explain.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import pickle
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from bench_features import make_f1, prodml_pipeline
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+from prodml.explain import Explainer
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
+        for rec in df.to_dict("records")
+    ]
+
+
+def _timings(fn: Callable[[Any], Any], items: list[Any]) -> tuple[float, float]:
+    times = []
+    for item in items:
+        t = time.perf_counter()
+        fn(item)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e6, float(np.percentile(times, 99)) * 1e6
+
+
+def _best(fns: dict[str, Callable[[Any], Any]], items: list[Any], rounds: int) -> dict[str, Any]:
+    out: dict[str, Any] = {name: [] for name in fns}
+    for r in range(rounds):
+        for name, fn in fns.items():
+            gc.collect()
+            p50, p99 = _timings(fn, items)
+            out[name].append((p50, p99))
+            print(f"    round {r + 1} {name:7s} p50 {p50:9.1f} us  p99 {p99:9.1f} us")
+    return {name: (min(v[0] for v in vals), min(v[1] for v in vals)) for name, vals in out.items()}
+
+
+class ShapSide:
+    """What a user writes with shap: transform, explain, sum each raw column's outputs."""
+
+    def __init__(self, pipe: Any, model: Any, background: np.ndarray | None) -> None:
+        import shap
+
+        self.pipe = pipe
+        self.columns = list(pipe.output_groups())
+        self.groups = list(pipe.output_groups().values())
+        self.linear = background is not None
+        if self.linear:
+            self.explainer = shap.LinearExplainer(model, background)
+        else:
+            self.explainer = shap.TreeExplainer(model)
+        base = np.ravel(self.explainer.expected_value)
+        self.base = float(base[-1])
+
+    def _values(self, X: np.ndarray) -> np.ndarray:
+        sv = np.asarray(
+            self.explainer.shap_values(X, **({} if self.linear else {"check_additivity": False}))
+        )
+        return sv[..., 1] if sv.ndim == 3 else sv
+
+    def record(self, rec: dict[str, Any]) -> dict[str, float]:
+        sv = self._values(self.pipe.transform_record(rec)[None, :])[0]
+        return {c: float(sv[idx].sum()) for c, idx in zip(self.columns, self.groups, strict=True)}
+
+    def batch(self, df: pd.DataFrame) -> np.ndarray:
+        sv = self._values(self.pipe.transform(df))
+        return np.column_stack([sv[:, idx].sum(axis=1) for idx in self.groups])
+
+
+def run_model(
+    name: str, model: Any, pipe: Any, train: pd.DataFrame, args: argparse.Namespace
+) -> dict[str, Any]:
+    print(f"\n== {name}")
+    linear = isinstance(model, LogisticRegression)
+    background = train.iloc[:100]  # shap's LinearExplainer keeps at most 100 rows: the same
+    ex = Explainer(pipe, model, background=background if linear else None).fit()
+    shap_side = ShapSide(pipe, model, pipe.transform(background) if linear else None)
+    recs = _records(make_f1(args.records, seed=7))
+    ex.explain_record(recs[0])  # compile the kernels before timing
+    shap_side.record(recs[0])
+    best = _best({"prodml": ex.explain_record, "shap": shap_side.record}, recs, args.rounds)
+    rows = args.forest_rows if isinstance(model, RandomForestClassifier) else args.rows
+    data = make_f1(rows, seed=3)
+    t = time.perf_counter()
+    ours = ex.explain_batch(data)
+    t_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    theirs = shap_side.batch(data)
+    t_shap = time.perf_counter() - t
+    diff = max(float(np.abs(ours.values - theirs).max()), abs(ours.base - shap_side.base))
+    additivity = float(np.abs(ours.base + ours.values.sum(axis=1) - ours.prediction).max())
+    text = ex.to_json()
+    t = time.perf_counter()
+    Explainer.from_json(text)
+    load_ours = time.perf_counter() - t
+    blob = pickle.dumps(shap_side.explainer)
+    t = time.perf_counter()
+    pickle.loads(blob)  # noqa: S301 - our own bytes, measured as a user would
+    load_shap = time.perf_counter() - t
+    result = {
+        "record_p50_us": {"prodml": best["prodml"][0], "shap": best["shap"][0]},
+        "record_p99_us": {"prodml": best["prodml"][1], "shap": best["shap"][1]},
+        "batch_rows": rows,
+        "batch_rows_per_s": {"prodml": rows / t_ours, "shap": rows / t_shap},
+        "max_abs_diff": diff,
+        "max_additivity_error": additivity,
+        "state_bytes": {"prodml": len(text.encode()), "shap_pickle": len(blob)},
+        "load_ms": {"prodml": load_ours * 1e3, "shap_pickle": load_shap * 1e3},
+        "method": ex.kernel_.method,
+    }
+    for q in ("p50", "p99"):
+        ours_us, shap_us = best["prodml"][q == "p99"], best["shap"][q == "p99"]
+        print(
+            f"  explain_record {q}: prodml {ours_us:.1f} us, shap {shap_us:.1f} us -> "
+            f"{shap_us / ours_us:.1f}x faster"
+        )
+    bps = result["batch_rows_per_s"]
+    print(
+        f"  batch ({rows:,} rows): prodml {bps['prodml']:,.0f} rows/s, shap "
+        f"{bps['shap']:,.0f} rows/s -> ratio {bps['prodml'] / bps['shap']:.1f}x"
+    )
+    print(f"  max |prodml - shap| {diff:.2e}; max |base + sum - prediction| {additivity:.2e}")
+    print(
+        f"  state: prodml JSON {len(text) / 1e3:,.1f} kB loads in {load_ours * 1e3:.1f} ms; "
+        f"shap pickle {len(blob) / 1e3:,.1f} kB loads in {load_shap * 1e3:.1f} ms"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--forest-rows", type=int, default=1_000)
+    parser.add_argument("--train", type=int, default=20_000)
+    parser.add_argument("--records", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", type=str, default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.rows, args.forest_rows, args.train, args.records = 5_000, 200, 5_000, 100
+    try:
+        import shap
+    except ImportError:
+        print("shap is not installed (pip install 'prodml[bench]'): nothing to compare with")
+        return
+    print(f"X1: prodml.explain vs shap {shap.__version__}; {platform.platform()}, 2 cores (shared)")
+    train = make_f1(args.train, seed=0)
+    pipe = prodml_pipeline().fit(train)
+    X = pipe.transform(train)
+    rng = np.random.default_rng(0)
+    logit = X[:, 0] - 0.5 * X[:, 3] + 0.8 * X[:, 20] + 0.3 * X[:, 60] - 0.02 * X[:, -2]
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-logit))).astype(int)
+    n_raw = len(pipe.output_groups())
+    print(f"F1 pipeline: {n_raw} raw columns, {X.shape[1]} outputs; {len(X):,} training rows")
+    models = {
+        "LogisticRegression": LogisticRegression(max_iter=1000),
+        "GradientBoosting (100 trees)": GradientBoostingClassifier(
+            n_estimators=100, random_state=0
+        ),
+        "RandomForest (300 trees, depth 8)": RandomForestClassifier(
+            n_estimators=300, max_depth=8, random_state=0, n_jobs=2
+        ),
+    }
+    results = {}
+    for name, model in models.items():
+        model.fit(X, y)
+        if isinstance(model, RandomForestClassifier):
+            model.set_params(n_jobs=None)  # shap and prodml are single-threaded
+        results[name] = run_model(name, model, pipe, train, args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
