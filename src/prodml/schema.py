@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal
@@ -47,6 +48,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -276,12 +278,16 @@ class Schema(_Model):
             data["columns"] = tuple(columns)
         super().__init__(**data)
 
+    _index: dict[str, int] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _check_unique(self) -> Schema:
-        names = [c.name for c in self.columns]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
+        index = {c.name: i for i, c in enumerate(self.columns)}
+        if len(index) != len(self.columns):
+            counts = Counter(c.name for c in self.columns)
+            dupes = sorted(n for n, k in counts.items() if k > 1)
             raise ValueError(f"column names must be unique; repeated: {dupes}")
+        self._index = index  # name -> position: lookups in O(1), not a scan per name
         return self
 
     # -- access -------------------------------------------------------------------
@@ -295,7 +301,7 @@ class Schema(_Model):
         return len(self.columns)
 
     def __contains__(self, name: object) -> bool:
-        return any(c.name == name for c in self.columns)
+        return isinstance(name, str) and name in self._index
 
     def __getitem__(self, name: str) -> Column:
         if not isinstance(name, str):
@@ -304,9 +310,9 @@ class Schema(_Model):
                     SchemaProblem(None, "missing", f"column names are str, not {type_name(name)}")
                 ]
             )
-        for c in self.columns:
-            if c.name == name:
-                return c
+        i = self._index.get(name)
+        if i is not None:
+            return self.columns[i]
         raise SchemaError(problems=[SchemaProblem(name, "missing", "column is not in the schema")])
 
     def select(self, names: Sequence[str]) -> Schema:

@@ -190,3 +190,57 @@ def test_drift_detector_settings_survive_a_restart() -> None:
     other = DriftDetector(alpha=0.2)
     again = ModelMonitor.from_json(mon.to_json(), reference=ref, drift_detector=other)
     assert again._drift_fitted is other
+
+
+def _held_bytes(mon: ModelMonitor) -> int:
+    """Bytes of feature strings the monitor holds (open and ready drift windows)."""
+    rows = list(mon._drift_rows or []) + list(mon._drift_ready or [])
+    return sum(len(v) for row in rows for v in row.values() if isinstance(v, str))
+
+
+def test_drift_window_is_bounded_in_bytes_with_big_strings() -> None:
+    """150 rows of 1 MB strings with a 4 MB bound: never more than two windows held."""
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    clock = FakeClock()
+    limit = 4 * 2**20
+    mon = ModelMonitor(
+        clock=clock,
+        reference=reference(rng, 500),
+        drift_window=1000,
+        drift_window_bytes=limit,
+        evaluate_every_s=None,
+    )
+    big = 2**20
+    peak_held = 0
+    tracemalloc.start()
+    try:
+        for i in range(150):
+            clock.t = float(i)
+            # A fresh 1 MB string per row: the caller drops it, only the monitor keeps it.
+            mon.log_prediction(i, {"x": 0.0, "c": "abc"[i % 3] * big}, 0.5)
+            peak_held = max(peak_held, _held_bytes(mon))
+            assert mon._drift_bytes < limit
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # One open window below the bound plus one ready window (each < limit + one row).
+    assert peak_held <= 2 * (limit + big)
+    assert peak < 3 * (limit + big) + 2**20  # not 150 MB: rows are released, not kept
+    # Windows closed on size (4 rows each), the rows bound never reached.
+    assert mon.counters()["drift_windows_skipped_total"] >= 30
+
+
+def test_drift_window_bytes_is_validated_and_saved() -> None:
+    rng = np.random.default_rng(2)
+    with pytest.raises(ConfigError, match="drift_window_bytes"):
+        ModelMonitor(reference=reference(rng, 100), drift_window_bytes=10)
+    clock = FakeClock()
+    mon = ModelMonitor(clock=clock, reference=reference(rng, 200), drift_window_bytes=64 * 1024)
+    mon.log_prediction(1, {"x": 0.1, "c": "a" * 1000}, 0.5)
+    state = json.loads(json.dumps(mon.to_dict()))
+    assert state["config"]["drift_window_bytes"] == 64 * 1024
+    back = ModelMonitor.from_dict(state, clock=clock, reference=reference(rng, 200))
+    assert back.drift_window_bytes == 64 * 1024
+    assert back._drift_bytes == mon._drift_bytes > 1000

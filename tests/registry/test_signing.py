@@ -17,7 +17,7 @@ pytest.importorskip("cryptography", reason="needs the 'sign' extra (cryptography
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from prodml.errors import ConfigError, IntegrityError, RegistryError
-from prodml.registry import ModelRegistry
+from prodml.registry import ModelRegistry, NotWorseThanCurrent
 from prodml.registry._manifest import SIGNED_FIELDS, payload
 from prodml.registry.entities import Attestation
 from prodml.registry.signing import (
@@ -183,6 +183,20 @@ def test_trust_gates_alias_moves_and_rollback() -> None:
     assert reg.aliases("m") == {"production": 2}
 
 
+def test_promotion_gates_read_only_verified_metrics() -> None:
+    """A forged drop of production's metric cannot make a worse candidate pass."""
+    reg = _signed_registry()
+    reg.register("m", _schema("x"), metrics={"auc": 0.9})
+    reg.register("m", _schema("y"), metrics={"auc": 0.7})
+    reg.set_alias("m", "production", 1)
+    v1 = reg.get("m@1")
+    forged = v1.model_copy(update={"metrics": {"auc": 0.1}})
+    reg.metadata._versions["m"][1] = forged  # type: ignore[attr-defined]
+    with pytest.raises(IntegrityError, match="changed: metrics"):
+        reg.promote("m", "production", 2, checks=[NotWorseThanCurrent("auc")])
+    assert reg.aliases("m") == {"production": 1}
+
+
 @pytest.mark.parametrize("db", ["memory", "sqlite"])
 def test_failing_signer_registers_nothing(db: str, tmp_path: Path) -> None:
     class Down:
@@ -311,3 +325,55 @@ def test_sign_version_and_verify_round_trip_any_signer() -> None:
     assert verify_version(sign_version(mv, kms), TrustPolicy([KmsVerifier()])) == kms.key_id
     with pytest.raises(ConfigError, match="only Ed25519"):
         TrustPolicy([KmsVerifier()]).to_dict()
+
+
+def test_parallel_hashing_matches_one_thread_and_names_the_changed_file(tmp_path: Path) -> None:
+    """Big versions hash on several threads: same digests, same first failure."""
+    from prodml.fingerprint import fingerprint_file
+    from prodml.registry._hashing import PARALLEL_BYTES, PARALLEL_FILES
+    from prodml.registry._manifest import build
+
+    src = tmp_path / "model"
+    n = max(PARALLEL_FILES, 12)
+    for i in range(n):
+        (src / f"d{i % 3}").mkdir(parents=True, exist_ok=True)
+        (src / f"d{i % 3}" / f"w{i}.bin").write_bytes(bytes([i]) * (PARALLEL_BYTES // n + 1))
+    files = build(src)
+    assert list(files) == sorted(files)
+    assert files == {
+        p.relative_to(src).as_posix(): fingerprint_file(p) for p in sorted(src.rglob("*.bin"))
+    }
+    reg = ModelRegistry.local(tmp_path / "reg")
+    mv = reg.register("big", src, flavour="files")
+    stored = Path(reg.artifacts.root, mv.artifact_key)  # type: ignore[attr-defined]
+    victims = sorted(mv.files)[3:5]
+    for rel in victims:
+        (stored / rel).write_bytes(b"changed")
+    with pytest.raises(IntegrityError) as info:
+        reg.verify("big@1")
+    assert info.value.path == victims[0]  # the first changed file in manifest order
+
+
+def test_sqlite_and_local_files_rehash_and_swap(tmp_path: Path) -> None:
+    """SQLite + local disk: a file swapped and re-hashed into its row is refused."""
+    import hashlib
+
+    from prodml.registry.backends import _sqlschema as sq
+
+    signer = Ed25519Signer.generate()
+    reg = ModelRegistry.local(tmp_path, signer=signer, trust=TrustPolicy([signer.verifier()]))
+    mv = reg.register("m", _schema("x"), metrics={"auc": 0.8})
+    rel = next(iter(mv.files))
+    target = Path(reg.artifacts.root, mv.artifact_key, rel)  # type: ignore[attr-defined]
+    evil = target.read_bytes().replace(b"float", b"int")
+    target.write_bytes(evil)
+    with pytest.raises(IntegrityError) as info:
+        reg.load("m@1")
+    assert info.value.path == rel  # the hash alone catches the swap
+    forged = mv.model_copy(update={"files": {rel: hashlib.sha256(evil).hexdigest()}})
+    with reg.metadata._engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sq.versions.update().values(payload=forged.model_dump_json()))
+    assert ModelRegistry.local(tmp_path).load("m@1") != _schema("x")  # no policy: fooled
+    with pytest.raises(IntegrityError, match="changed: files") as info:
+        reg.load("m@1")
+    assert (info.value.model_name, info.value.version) == ("m", 1)

@@ -42,6 +42,8 @@ class NumericColumn:
     Exact while at most ``max_exact`` values were seen (``points``, sorted once
     finalised); beyond that a sketch of counts per log bucket (``keys``, ``counts``) in
     which every value is represented within a relative error ``relative_accuracy``.
+    ``pure`` holds, per bucket, its one value when every value it received was the same,
+    else NaN: statistics over pure buckets are exact (the sketch's error bound is 0 there).
     """
 
     kind: str
@@ -50,6 +52,7 @@ class NumericColumn:
     points: FloatArray | None = None
     keys: IntArray | None = None
     counts: IntArray | None = None
+    pure: FloatArray | None = None
     released: int = 0
     std: float | None = None  # cached by the detector; cleared by every addition
 
@@ -79,22 +82,24 @@ class NumericColumn:
             return
         self.std = None
         if self.keys is not None:
-            self._add_keys(*_unique_counts(_sketch_keys(x, log_gamma)))
+            self._add_keys(*_sketch(x, log_gamma))
             return
         self.pending.append(x)
         if self.count > max_exact:
             self.finalize()
             assert self.points is not None  # noqa: S101 - set by finalize
-            self.keys, self.counts = _unique_counts(_sketch_keys(self.points, log_gamma))
+            self.keys, self.counts, self.pure = _sketch(self.points, log_gamma, is_sorted=True)
             self.points = None
 
-    def _add_keys(self, keys: IntArray, counts: IntArray) -> None:
+    def _add_keys(self, keys: IntArray, counts: IntArray, pure: FloatArray) -> None:
         assert self.keys is not None  # noqa: S101
         assert self.counts is not None  # noqa: S101
+        assert self.pure is not None  # noqa: S101
         self.std = None
         k = np.concatenate([self.keys, keys])
         c = np.concatenate([self.counts, counts])
-        self.keys, self.counts = _unique_counts(k, c)
+        v = np.concatenate([self.pure, pure])
+        self.keys, self.counts, self.pure = _merge_sketches(k, c, v)
 
     def finalize(self) -> None:
         """Sort pending exact values into ``values``."""
@@ -121,7 +126,9 @@ class NumericColumn:
             out["points"] = _encode(self.points if self.points is not None else np.empty(0))
         else:
             assert self.counts is not None  # noqa: S101
+            assert self.pure is not None  # noqa: S101
             out["keys"], out["counts"] = _encode(self.keys), _encode(self.counts)
+            out["pure"] = _encode(self.pure)
         return out
 
 
@@ -156,9 +163,55 @@ def _sketch_keys(x: FloatArray, log_gamma: float) -> IntArray:
     """Order-preserving integer bucket of each value; 0 for exact zeros."""
     mag = np.abs(x)
     with np.errstate(divide="ignore"):
-        k = np.ceil(np.log(mag) / log_gamma)
-    k = np.where(mag > 0, np.maximum(k + _OFFSET, 1), 0).astype(np.int64)
-    return np.where(x < 0, -k, k)
+        k = np.log(mag)
+    # In place: this runs over every value of a sketched column, so temporaries count.
+    np.divide(k, log_gamma, out=k)
+    np.ceil(k, out=k)
+    k += _OFFSET
+    np.maximum(k, 1, out=k)
+    k[mag == 0] = 0
+    keys = k.astype(np.int64)
+    np.negative(keys, out=keys, where=x < 0)
+    return keys
+
+
+def _sketch(
+    x: FloatArray, log_gamma: float, *, is_sorted: bool = False
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Distinct sketch keys of ``x``, their counts and purity, by runs over sorted values.
+
+    Keys are non-decreasing in the value, so over sorted values equal keys are adjacent:
+    counting runs is one pass (no ``np.unique`` sort of the keys). A sort is skipped when
+    the caller's values are sorted already (a finalised exact column). The third array is
+    each bucket's value when all its values are equal (first == last of the run), else NaN.
+    """
+    if x.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    xs = x if is_sorted else np.sort(x)
+    keys = _sketch_keys(xs, log_gamma)
+    starts = np.concatenate(([0], np.flatnonzero(keys[1:] != keys[:-1]) + 1))
+    uniq = keys[starts]
+    if uniq.size > 1 and not bool((uniq[1:] > uniq[:-1]).all()):  # pragma: no cover - a
+        k, c = _unique_counts(keys)  # non-monotone log would break the runs: be safe
+        return k, c, np.full(k.size, np.nan)
+    ends = np.concatenate((starts[1:], [keys.size]))
+    pure = np.where(xs[starts] == xs[ends - 1], xs[starts], np.nan)
+    return uniq, np.diff(np.concatenate((starts, [keys.size]))).astype(np.int64), pure
+
+
+def _merge_sketches(
+    keys: IntArray, counts: IntArray, pure: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Sum the counts of equal keys; a bucket stays pure when all its parts hold one value."""
+    uniq, inv = np.unique(keys, return_inverse=True)
+    summed = np.bincount(inv, weights=counts, minlength=uniq.size)
+    lo = np.full(uniq.size, np.inf)
+    hi = np.full(uniq.size, -np.inf)
+    with np.errstate(invalid="ignore"):  # NaN (an impure part) propagates, as wanted
+        np.minimum.at(lo, inv, pure)
+        np.maximum.at(hi, inv, pure)
+    merged = np.where(lo == hi, lo, np.nan)
+    return uniq.astype(np.int64), np.rint(summed).astype(np.int64), merged
 
 
 def _representatives(keys: IntArray, log_gamma: float) -> FloatArray:

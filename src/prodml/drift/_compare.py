@@ -13,8 +13,7 @@ from prodml.drift._columns import (
     CategoricalColumn,
     NumericColumn,
     _representatives,
-    _sketch_keys,
-    _unique_counts,
+    _sketch,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -38,26 +37,40 @@ class Comparison:
     plot: dict[str, Any] = field(default_factory=dict)
 
 
-def _as_sketch(col: NumericColumn, log_gamma: float) -> tuple[IntArray, IntArray]:
+def _as_sketch(col: NumericColumn, log_gamma: float) -> tuple[IntArray, IntArray, FloatArray]:
     if col.keys is not None:
         assert col.counts is not None  # noqa: S101
-        return col.keys, col.counts
+        assert col.pure is not None  # noqa: S101
+        return col.keys, col.counts, col.pure
     points = col.points if col.points is not None else np.empty(0)
-    return _unique_counts(_sketch_keys(points, log_gamma))
+    return _sketch(points, log_gamma, is_sorted=True)
 
 
 def _on_common_grid(
     ref: NumericColumn, cur: NumericColumn, log_gamma: float
 ) -> tuple[FloatArray, IntArray, FloatArray, IntArray, float]:
-    """Both columns as weighted bucket representatives, and the KS error bound."""
-    kr, cr = _as_sketch(ref, log_gamma)
-    kc, cc = _as_sketch(cur, log_gamma)
+    """Both columns as weighted bucket representatives, and the KS error bound.
+
+    Within a bucket the two ECDFs can move apart by at most the bucket's mass on either
+    side; a bucket holding one and the same value on both sides (pure) moves them apart by
+    nothing, since replacing that value by its representative keeps order and ties. The
+    bound is the largest mass of a bucket that is not pure: 0 when all are (a column of a
+    few distinct values), and the statistic is then exact.
+    """
+    kr, cr, pr = _as_sketch(ref, log_gamma)
+    kc, cc, pc = _as_sketch(cur, log_gamma)
     keys = np.union1d(kr, kc)
     wr = np.zeros(keys.size, np.int64)
     wc = np.zeros(keys.size, np.int64)
-    wr[np.searchsorted(keys, kr)] = cr
-    wc[np.searchsorted(keys, kc)] = cc
-    bound = float(max((wr / wr.sum()).max(), (wc / wc.sum()).max()))
+    vr = np.full(keys.size, np.inf)  # inf: no value on that side (agrees with any)
+    vc = np.full(keys.size, np.inf)
+    ir, ic = np.searchsorted(keys, kr), np.searchsorted(keys, kc)
+    wr[ir], wc[ic] = cr, cc
+    vr[ir], vc[ic] = pr, pc
+    agree = (vr == vc) | np.isinf(vr) | np.isinf(vc)
+    exact = ~np.isnan(vr) & ~np.isnan(vc) & agree
+    mass = np.maximum(wr / wr.sum(), wc / wc.sum())
+    bound = float(mass[~exact].max()) if not exact.all() else 0.0
     rep = _representatives(keys, log_gamma)
     # Zero weights are harmless for every statistic and keep one grid for both sides.
     return rep, wr, rep, wc, bound

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,6 +52,11 @@ class DriftDetector:
         p-values equal scipy's); larger ones through a sketch, with verdicts that keep to
         the reported ``error_bound`` in bounded memory. Raise ``max_exact`` for exact
         p-values on large samples, at 8 bytes per reference value.
+    min_null_effect
+        Effect floor of the null-fraction test: each column whose null share differs
+        between the samples gets a two-proportion z-test on it (in the same corrected
+        family as the value tests); the column is *drifted* also when that test is
+        significant and the null share moved by at least this much (0.02: two points).
     multivariate
         Also run a classifier-based check of the joint distribution: a gradient-boosting
         model learns to tell ``sample_rows`` random reference rows from as many current
@@ -86,6 +92,7 @@ class DriftDetector:
         columns: Sequence[str] | None = None,
         max_exact: int = 100_000,
         relative_accuracy: float = 1e-3,
+        min_null_effect: float = 0.02,
         multivariate: bool = False,
         sample_rows: int = 20_000,
         random_state: int = 0,
@@ -98,6 +105,7 @@ class DriftDetector:
         self.columns = columns
         self.max_exact = max_exact
         self.relative_accuracy = relative_accuracy
+        self.min_null_effect = min_null_effect
         self.multivariate = multivariate
         self.sample_rows = sample_rows
         self.random_state = random_state
@@ -121,6 +129,7 @@ class DriftDetector:
                 ],
                 "max_exact": [Interval(int, 10_000, None)],
                 "relative_accuracy": [Interval(float, 0, 0.1, "neither")],
+                "min_null_effect": [Interval(float, 0, 1)],
                 "multivariate": [OneOf((True, False))],
                 "sample_rows": [Interval(int, 100, None)],
                 "random_state": [Interval(int, 0, None)],
@@ -138,6 +147,7 @@ class DriftDetector:
             "columns": self.columns,
             "max_exact": self.max_exact,
             "relative_accuracy": self.relative_accuracy,
+            "min_null_effect": self.min_null_effect,
             "multivariate": self.multivariate,
             "sample_rows": self.sample_rows,
             "random_state": self.random_state,
@@ -238,7 +248,8 @@ class DriftDetector:
         cur_rows = sample.rows if sample else None
         if ref_rows is None or cur_rows is None:  # pragma: no cover - fit/detect sample rows
             raise DriftError("no rows were sampled for the classifier check")
-        kinds = {n: k for n, k in self.reference_.kinds.items() if n in self.columns_}
+        wanted = set(self.columns_)
+        kinds = {n: k for n, k in self.reference_.kinds.items() if n in wanted}
         for n, k in cur.kinds.items():
             if kinds.get(n) == "null":
                 kinds[n] = k
@@ -267,9 +278,11 @@ class DriftDetector:
         params = {"max_exact": self.max_exact, "relative_accuracy": self.relative_accuracy}
         cur = Profile(**params)  # type: ignore[arg-type]
         cur.n_rows, cur._started = cols.num_rows, True
+        cur.columns = dict.fromkeys(self.columns_)
         for name in self.columns_:
-            one = Profile(**params, columns=[name]).update(cols.source)  # type: ignore[arg-type]
-            cur.adopt(one, name)
+            # One column of the same view: no per-column table view (that made detect
+            # quadratic, then cubic, in the number of columns).
+            cur._update_column(cols, name)
             comparisons[name] = self._compare(self.reference_, cur, name)
             state = cur.columns[name]
             if isinstance(state, NumericColumn):
@@ -282,6 +295,13 @@ class DriftDetector:
             return "every reference value is null"
         if c is None or c.count == 0:
             return "every current value is null"
+        if (
+            self.numeric_test == "cvm"
+            and isinstance(r, NumericColumn)
+            and min(r.count, c.count) < 2
+        ):
+            side = "reference" if r.count < 2 else "current"
+            return f"numeric_test='cvm' needs two or more values on each side; the {side} has one"
         if isinstance(r, NumericColumn) and isinstance(c, NumericColumn):
             return compare_numeric(
                 r, c, test=self.numeric_test, bins=self.bins, log_gamma=ref.log_gamma
@@ -294,15 +314,20 @@ class DriftDetector:
         self, ref: Profile, cur: Profile, comparisons: dict[str, Comparison | str]
     ) -> DriftReport:
         tested = [n for n, c in comparisons.items() if isinstance(c, Comparison)]
+        # Null-fraction tests join the corrected family, for columns with a null anywhere.
+        nulls = {n: _null_test(ref, cur, n) for n in tested}
+        null_tested = [n for n in tested if nulls[n] is not None]
         raw = [comparisons[n].p_value for n in tested]  # type: ignore[union-attr]
-        adjusted = dict(
-            zip(tested, stats.adjust_pvalues(np.asarray(raw), self.correction), strict=True)
-        )
+        raw += [nulls[n][0] for n in null_tested]  # type: ignore[index]
+        family = stats.adjust_pvalues(np.asarray(raw), self.correction)
+        adjusted = dict(zip(tested, family[: len(tested)], strict=True))
+        null_adjusted = dict(zip(null_tested, family[len(tested) :], strict=True))
         results = []
+        ref_kinds, cur_kinds = ref.kinds, cur.kinds  # each a dict built per call: once
         for name, comp in comparisons.items():
             common: dict[str, Any] = {
                 "column": name,
-                "kind": ref.kinds[name] if ref.kinds[name] != "null" else cur.kinds[name],
+                "kind": ref_kinds[name] if ref_kinds[name] != "null" else cur_kinds[name],
                 "n_reference": _count(ref, name),
                 "n_current": _count(cur, name),
                 "null_fraction_reference": ref.n_null(name) / ref.n_rows,
@@ -324,10 +349,33 @@ class DriftDetector:
                 )
                 continue
             p_adj = float(adjusted[name])
-            drifted = p_adj <= self.alpha and comp.effect >= self.min_effect
-            note = ""
+            significant = p_adj <= self.alpha
+            drifted = significant and comp.effect >= self.min_effect
+            notes = []
+            if significant and not drifted:
+                notes.append(
+                    f"significant (p_adjusted {p_adj:.2g}) but effect {comp.effect:.3g} is "
+                    f"below min_effect {self.min_effect:g}: not drifted"
+                )
+            metrics = dict(comp.metrics)
+            test = nulls[name]
+            if test is not None:
+                null_p, null_effect = test
+                null_adj = float(null_adjusted[name])
+                metrics.update(
+                    null_p_value=null_p, null_p_adjusted=null_adj, null_effect=null_effect
+                )
+                if null_adj <= self.alpha and null_effect >= self.min_null_effect:
+                    drifted = True
+                    notes.append(
+                        f"null share {common['null_fraction_reference']:.1%} -> "
+                        f"{common['null_fraction_current']:.1%} (p_adjusted {null_adj:.2g}): "
+                        "drifted"
+                    )
             if comp.error_bound > 0:
-                note = f"sketched profile: KS distance within {comp.error_bound:.2g} of exact"
+                notes.append(
+                    f"sketched profile: KS distance within {comp.error_bound:.2g} of exact"
+                )
             results.append(
                 DriftResult(
                     method=comp.method,
@@ -336,9 +384,9 @@ class DriftDetector:
                     p_adjusted=p_adj,
                     effect=comp.effect,
                     drifted=bool(drifted),
-                    note=note,
+                    note="; ".join(notes),
                     error_bound=comp.error_bound,
-                    metrics=comp.metrics,
+                    metrics=metrics,
                     plot=comp.plot,
                     **common,
                 )
@@ -347,13 +395,31 @@ class DriftDetector:
         return DriftReport(results, settings=settings, n_reference=ref.n_rows, n_current=cur.n_rows)
 
 
+def _null_test(ref: Profile, cur: Profile, name: str) -> tuple[float, float] | None:
+    """Two-proportion z-test on the null shares: (two-sided p-value, |difference|).
+
+    ``None`` when neither sample has a null (nothing to test).
+    """
+    x1, n1, x2, n2 = ref.n_null(name), ref.n_rows, cur.n_null(name), cur.n_rows
+    if x1 + x2 == 0:
+        return None
+    p1, p2 = x1 / n1, x2 / n2
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+    if se == 0.0:  # every value null on both sides
+        return 1.0, 0.0
+    z = abs(p2 - p1) / se
+    return math.erfc(z / math.sqrt(2.0)), abs(p2 - p1)
+
+
 def _count(prof: Profile, name: str) -> int:
     state = prof.columns[name]
     return 0 if state is None else state.count
 
 
 def _require_columns(have: list[str], want: Sequence[str], what: str) -> None:
-    missing = [n for n in want if n not in have]
+    known = set(have)
+    missing = [n for n in want if n not in known]
     if missing:
         raise SchemaError(
             problems=[
@@ -365,8 +431,9 @@ def _require_columns(have: list[str], want: Sequence[str], what: str) -> None:
 
 def _check_kinds(ref: Profile, cur_kinds: dict[str, str], names: Sequence[str]) -> None:
     problems = []
+    ref_kinds = ref.kinds
     for name in names:
-        rk, ck = ref.kinds[name], cur_kinds[name]
+        rk, ck = ref_kinds[name], cur_kinds[name]
         if "null" not in (rk, ck) and rk != ck:
             problems.append(
                 SchemaProblem(

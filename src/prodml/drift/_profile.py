@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, iter_columns, py_value, type_name, type_problem
+from prodml._data import _first_non_null as first_non_null
 from prodml._params import Interval, check_params
 from prodml._progress import chunk_progress
 from prodml._quote import short_repr
@@ -28,8 +29,7 @@ from prodml.drift._columns import (
     FloatArray,
     NumericColumn,
     _decode,
-    _sketch_keys,
-    _unique_counts,
+    _sketch,
 )
 from prodml.errors import ConfigError, DriftError, SchemaError, SchemaProblem
 
@@ -193,31 +193,50 @@ class Profile:
         # Selected columns are read in place (no copy of the table).
         names = list(cols.names) if self.select is None else self.select
         if self.select is not None:
-            _check_same_columns(self.select, [n for n in cols.names if n in self.select], "data")
+            wanted = set(self.select)
+            _check_same_columns(self.select, [n for n in cols.names if n in wanted], "data")
         if not self._started:
             self.columns = dict.fromkeys(names)
             self._started = True
         _check_same_columns(list(self.columns), [n for n in names if n in cols])
         for name in self.columns:
-            info = cols.kind(name)
-            if info.kind not in _KINDS:
-                raise SchemaError(
-                    problems=[
-                        type_problem(name, "a number, datetime or category", cols.raw(name), info)
-                    ]
-                )
-            kind = _KINDS[info.kind]
-            state = self._state_for(name, kind, cols.num_rows)
-            if state is None:
-                continue
-            if isinstance(state, NumericColumn):
-                values, n_null = _numeric_values(cols, name, kind)
-                state.add(values, self.max_exact, self.log_gamma)
-            else:
-                counts, n_null = _category_counts(cols, name)
-                state.add(counts)
-            state.n_null += n_null
+            self._update_column(cols, name)
         self.n_rows += cols.num_rows
+
+    def _update_column(self, cols: Columns, name: str) -> None:
+        """Add one column of ``cols`` (its name already checked) to its state."""
+        info = cols.kind(name)
+        if info.kind == "mixed" and info.row is not None:
+            first, _ = first_non_null(cols.raw(name))
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        name,
+                        "type",
+                        f"the column mixes types: {type_name(first)} values and "
+                        f"{type_name(info.example)} {short_repr(info.example)}; drift tests "
+                        "need one kind per column (a number, datetime or category)",
+                        info.row,
+                    )
+                ]
+            )
+        if info.kind not in _KINDS:
+            raise SchemaError(
+                problems=[
+                    type_problem(name, "a number, datetime or category", cols.raw(name), info)
+                ]
+            )
+        kind = _KINDS[info.kind]
+        state = self._state_for(name, kind, cols.num_rows)
+        if state is None:
+            return
+        if isinstance(state, NumericColumn):
+            values, n_null = _numeric_values(cols, name, kind)
+            state.add(values, self.max_exact, self.log_gamma)
+        else:
+            counts, n_null = _category_counts(cols, name)
+            state.add(counts)
+        state.n_null += n_null
 
     def _state_for(self, name: str, kind: str, n_null: int) -> ColumnState | None:
         state = self.columns[name]
@@ -367,7 +386,8 @@ class Profile:
 
     def to_json(self) -> str:
         """The state of :meth:`to_dict` as a JSON string."""
-        return json.dumps(self.to_dict(), sort_keys=True)
+        # Not sort_keys: the columns keep the user's order (every other key has a fixed one).
+        return json.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str) -> Profile:
@@ -394,9 +414,10 @@ def _merge_numeric(
         if mine.keys is None:
             mine.finalize()
             own = np.empty(0) if mine.points is None else mine.points
-            mine.keys, mine.counts = _unique_counts(_sketch_keys(own, log_gamma))
+            mine.keys, mine.counts, mine.pure = _sketch(own, log_gamma, is_sorted=True)
             mine.points = None
-        mine._add_keys(theirs.keys, theirs.counts)
+        assert theirs.pure is not None  # noqa: S101
+        mine._add_keys(theirs.keys, theirs.counts, theirs.pure)
     elif theirs.points is not None:
         mine.add(theirs.points.copy(), max_exact, log_gamma)
     mine.finalize()
@@ -417,20 +438,22 @@ def _column_from_dict(col: dict[str, Any]) -> ColumnState | None:
         out.points = _decode(col["points"], "float64")
     else:
         out.keys, out.counts = _decode(col["keys"], "int64"), _decode(col["counts"], "int64")
+        # A state saved before purity was kept: every bucket unknown, so impure (NaN).
+        saved = col.get("pure")
+        out.pure = np.full(out.keys.size, np.nan) if saved is None else _decode(saved, "float64")
     return out
 
 
 def _check_same_columns(expected: list[str], got: Iterable[str], where: str = "this chunk") -> None:
     got = list(got)
+    have, want = set(got), set(expected)  # sets: linear in the number of columns
     problems = [
         SchemaProblem(n, "missing", f"column is missing from {where}")
         for n in expected
-        if n not in got
+        if n not in have
     ]
     problems += [
-        SchemaProblem(n, "extra", "column is not in the first chunk")
-        for n in got
-        if n not in expected
+        SchemaProblem(n, "extra", "column is not in the first chunk") for n in got if n not in want
     ]
     if problems:
         raise SchemaError(problems=problems)

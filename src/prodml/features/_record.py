@@ -126,5 +126,6 @@ def build_record_fn(programs: Sequence[Any], n_out: int) -> RecordFn:
     )
     scope: dict[str, Any] = {}
     exec(compile(src, "<prodml.features record path>", "exec"), scope)  # noqa: S102 - our own generated code, no user text in it
-    fn: RecordFn = scope["_make"](**ns, _missing=_missing)
+    # Positional: binding tens of thousands of keyword arguments is quadratic in CPython.
+    fn: RecordFn = scope["_make"](*ns.values(), _missing)
     return fn

@@ -155,6 +155,7 @@ _CONSTRAINTS: dict[str, list[Constraint]] = {
     "stats_interval_s": [Interval(float, 0, None, "neither")],
     "evaluate_every_s": [Interval(float, 0, None), NONE],
     "drift_window": [Interval(int, 2, None)],
+    "drift_window_bytes": [Interval(int, 1024, None)],
     "attribution_window": [Interval(int, 2, None)],
     "concept_window_s": [Interval(float, 0, None, "neither")],
     "group_window": [TypeOf(Window, "a CountWindow or TimeWindow"), NONE],

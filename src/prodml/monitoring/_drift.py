@@ -7,13 +7,30 @@ importing :mod:`prodml.monitoring` stays cheap and works whatever state drift is
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prodml.errors import ConfigError
 
-__all__ = ["DriftSummary", "fit_detector", "run"]
+__all__ = ["DriftSummary", "fit_detector", "row_bytes", "run"]
+
+_SCALARS = (float, int, bool, type(None))
+_SCALAR_BYTES = sys.getsizeof(0.0)
+
+
+def row_bytes(row: Mapping[str, Any]) -> int:
+    """Memory a feature row holds, as ``sys.getsizeof`` counts it (keys, values, the dict).
+
+    Numbers count as a float (24 bytes); a string or any other value counts its
+    ``sys.getsizeof`` (a 10 MB string: 10 MB). Containers count their own size only.
+    """
+    total = sys.getsizeof(row)
+    for key, value in row.items():
+        total += sys.getsizeof(key)
+        total += _SCALAR_BYTES if type(value) in _SCALARS else sys.getsizeof(value)
+    return total
 
 
 def _num(value: object) -> float:

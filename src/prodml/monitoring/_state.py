@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodml.errors import ConfigError
 from prodml.monitoring import _groups
-from prodml.monitoring._drift import DriftSummary
+from prodml.monitoring._drift import DriftSummary, row_bytes
 from prodml.monitoring.alerts import RuleState, rule_from_dict
 from prodml.monitoring.sinks import Sink
 from prodml.monitoring.windows import _py_scalar, window_from_dict
@@ -107,6 +107,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "stats_interval_s": mon.stats_interval_s,
         "evaluate_every_s": mon.evaluate_every_s,
         "drift_window": mon.drift_window,
+        "drift_window_bytes": mon.drift_window_bytes,
         "concept_window_s": mon.concept_window_s,
         "drift_detector": _detector_settings(mon._drift_fitted),
         "group_by": None if mon._groups is None else mon._groups.config(),
@@ -218,6 +219,7 @@ def _load(
             mon._slo[name].load(saved)
     if mon._drift_rows is not None and state["drift_rows"] is not None:
         mon._drift_rows = list(state["drift_rows"])
+        mon._drift_bytes = sum(row_bytes(r) for r in mon._drift_rows)
         mon._drift_ready = state["drift_ready"]
     mon._drift_summary = DriftSummary.from_dict(state["drift_summary"])
     mon._concept_alarms.extend(float(a) for a in state["concept_alarms"])

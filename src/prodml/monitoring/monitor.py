@@ -114,6 +114,12 @@ class ModelMonitor:
         ``DriftDetector()``. Fitted on ``reference`` at the first drift window.
     drift_window
         Rows of features per data-drift window.
+    drift_window_bytes
+        Bytes of features per data-drift window (default 64 MiB): a window also closes
+        when the feature rows it holds reach this size, so that rows with large values
+        (long strings) cannot hold unbounded memory. Sizes are counted per value as
+        ``sys.getsizeof`` does (a 10 MB string counts 10 MB). The monitor holds at most
+        two windows (one open, one waiting for evaluation).
     concept_detector
         A streaming detector of ``prodml.drift`` (``ADWIN()``, ``DDM()``...) fed with the
         error of each labelled prediction (0/1 for classification, absolute error for
@@ -165,6 +171,7 @@ class ModelMonitor:
         reference: object = None,
         drift_detector: Any = None,
         drift_window: int = 1000,
+        drift_window_bytes: int = 64 * 2**20,
         concept_detector: Any = None,
         concept_window_s: float = 3600.0,
         group_by: Sequence[str] | Any = None,
@@ -188,6 +195,7 @@ class ModelMonitor:
         self.reference = reference
         self.drift_detector = drift_detector
         self.drift_window = drift_window
+        self.drift_window_bytes = drift_window_bytes
         self.concept_detector = concept_detector
         self.concept_window_s = float(concept_window_s)
         self.group_by = group_by
@@ -232,6 +240,7 @@ class ModelMonitor:
         ]
         self._drift_rows: list[Mapping[str, Any]] | None = [] if reference is not None else None
         self._drift_ready: list[Mapping[str, Any]] | None = None
+        self._drift_bytes = 0  # size of the open window's rows (see drift_window_bytes)
         # The reference is profiled once, here, so a bad reference fails at construction
         # rather than inside a later log_prediction call.
         self._drift_fitted: Any = (
@@ -346,11 +355,8 @@ class ModelMonitor:
                     h.max = latency_s
                 for limit, counter in self._latency_slos:
                     counter.record(t, latency_s > limit)  # type: ignore[operator]
-            rows = self._drift_rows
-            if rows is not None and features is not None:
-                rows.append(features)
-                if len(rows) >= self.drift_window:
-                    self._close_drift_window()
+            if self._drift_rows is not None and features is not None:
+                self._add_drift_row(features)
             if attributions is not None and self._attributions is not None:
                 self._attributions.log(attributions, self._counters)
             if t >= self._next_eval:
@@ -409,10 +415,19 @@ class ModelMonitor:
             return True
 
     # ------------------------------------------------------------------ evaluation
+    def _add_drift_row(self, features: Mapping[str, Any]) -> None:
+        rows = self._drift_rows
+        assert rows is not None  # noqa: S101 - checked by the caller
+        rows.append(features)
+        self._drift_bytes += _drift.row_bytes(features)
+        if len(rows) >= self.drift_window or self._drift_bytes >= self.drift_window_bytes:
+            self._close_drift_window()
+
     def _close_drift_window(self) -> None:
         if self._drift_ready is not None:
             self._counters["drift_windows_skipped_total"] += 1
         self._drift_ready, self._drift_rows = self._drift_rows, []
+        self._drift_bytes = 0
 
     def _advance(self, now: float) -> None:
         if now >= self._stats.slot_end:

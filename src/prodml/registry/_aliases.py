@@ -168,7 +168,10 @@ class AliasMoves:
         gates = list(checks)
         for _ in range(_RACE_RETRIES):
             current_no = self.metadata._aliases(name).get(alias)
-            current = self.metadata.get_version(name, current_no) if current_no else None
+            # Under a trust policy the checks compare against verified metrics only.
+            current = (
+                self._trusted(self.metadata.get_version(name, current_no)) if current_no else None
+            )
             failures = [msg for check in gates if (msg := check(mv, current)) is not None]
             if failures:
                 raise PromotionError(failures, model_name=name, version=mv.version, alias=alias)

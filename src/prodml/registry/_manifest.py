@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from prodml.errors import ConfigError, IntegrityError
 from prodml.fingerprint import canonical_json, fingerprint_file
+from prodml.registry._hashing import HASH_WORKERS, PARALLEL_BYTES
 from prodml.registry._paths import path_problem
 from prodml.registry.backends._artifact_base import check_files
 from prodml.registry.entities import ModelVersion
@@ -62,7 +64,8 @@ def build(staging: Path) -> dict[str, str]:
         When the flavour wrote a symbolic link, a special file, or a file whose name is
         not a safe relative path; or no file at all.
     """
-    files: dict[str, str] = {}
+    found: dict[str, str] = {}
+    size = 0
     stack = [("", str(staging))]
     while stack:
         prefix, directory = stack.pop()
@@ -77,11 +80,18 @@ def build(staging: Path) -> dict[str, str]:
             if stat.S_ISDIR(mode):
                 stack.append((rel + "/", e.path))
             elif stat.S_ISREG(mode):
-                files[rel] = fingerprint_file(e.path)
+                found[rel] = e.path
+                size += e.stat(follow_symlinks=False).st_size
             else:
                 what = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
                 raise ConfigError(f"the flavour wrote {what} {rel!r}; artifacts hold only files")
-    return dict(sorted(files.items()))
+    names = sorted(found)
+    if len(names) > 1 and size >= PARALLEL_BYTES:  # hashlib releases the GIL on big blocks
+        with ThreadPoolExecutor(max_workers=HASH_WORKERS) as pool:
+            digests = list(pool.map(fingerprint_file, [found[n] for n in names]))
+    else:
+        digests = [fingerprint_file(found[n]) for n in names]
+    return dict(zip(names, digests, strict=True))
 
 
 def check(mv: ModelVersion) -> ModelVersion:

@@ -26,10 +26,12 @@ import os
 import shutil
 import stat
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
 from prodml.errors import ConfigError, StorageError
+from prodml.registry._hashing import HASH_WORKERS, PARALLEL_FILES
 from prodml.registry._paths import KEY, NAME
 from prodml.registry._secrets import Secrets, redact_url
 from prodml.registry.backends._artifact_base import (
@@ -255,11 +257,21 @@ class LocalArtifactStore(FsspecArtifactStore):
             raise _unsafe(err, key, model_name, version) from None
         except OSError as err:
             raise self._storage_error(err, "list", key) from err
-        for rel, expected in files.items():
+        for rel in files:
             if rel not in found:
                 raise _missing(rel, key, model_name, version)
-            got = self._copy_hash(key, rel, None, model_name, version)
-            _compare(rel, key, expected, got, model_name=model_name, version=version)
+
+        def digest(rel: str) -> str:
+            return self._copy_hash(key, rel, None, model_name, version)
+
+        names = list(files)
+        if len(names) >= PARALLEL_FILES:  # hashlib releases the GIL on big blocks
+            with ThreadPoolExecutor(max_workers=HASH_WORKERS) as pool:
+                digests = list(pool.map(digest, names))  # the first failure, in order
+        else:
+            digests = [digest(rel) for rel in names]
+        for rel, got in zip(names, digests, strict=True):
+            _compare(rel, key, files[rel], got, model_name=model_name, version=version)
         if len(found) != len(files):
             self._check_no_extra(key, files, model_name, version)
 
