@@ -57,12 +57,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=5,
         help="show a category's label only when seen this many times (default: %(default)s)",
     )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (none in pipes either)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison; print one line per column; return the exit code."""
-    from prodml.cli import _check_writable, _read_table  # noqa: PLC0415 - loaded already
+    from prodml.cli import _check_writable, _stream_table  # noqa: PLC0415 - loaded already
     from prodml.drift import DriftDetector  # noqa: PLC0415 - keep `prodml --help` fast
     from prodml.privacy import Privacy  # noqa: PLC0415
 
@@ -77,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
         columns=args.columns,
         privacy=Privacy(sensitive=args.sensitive, allow_raw=args.allow_raw, k=args.k),
     )
-    report = detector.fit(_read_table(args.reference)).detect(_read_table(args.current))
+    progress = False if args.quiet else None  # None: a bar on a terminal only
+    # Read batch by batch: memory O(batch), the same report as whole tables (profiles merge).
+    detector.fit(_stream_table(args.reference, progress=progress))
+    report = detector.detect(_stream_table(args.current, progress=progress))
     rows: list[list[Any]] = [["column", "test", "statistic", "adj. p", "effect", "verdict"]]
     for r in report.results:
         verdict = "not testable" if not r.testable else ("DRIFT" if r.drifted else "ok")

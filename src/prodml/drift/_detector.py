@@ -10,6 +10,7 @@ import numpy as np
 
 from prodml._data import as_columns, is_tabular, iter_columns
 from prodml._params import Interval, OneOf, Predicate, check_params
+from prodml._progress import chunk_progress
 from prodml.drift import stats
 from prodml.drift._classifier import RowSample, classifier_check
 from prodml.drift._compare import Comparison, compare_categorical, compare_numeric
@@ -187,7 +188,11 @@ class DriftDetector:
                 privacy=self._policy,
             )
             prof._check()
-            for cols in iter_columns(data, what=f"{what} data"):
+            chunks = iter_columns(data, what=f"{what} data")
+            # An iterable of chunks is long work: a bar on a terminal (prodml._progress).
+            for cols in chunk_progress(chunks, desc=f"profiling {what}", enabled=None):
+                if columns is not None and not prof._started:  # name the side at fault
+                    _require_columns(list(cols.names), columns, what)
                 prof._update_one(cols)
                 if self.multivariate:
                     if sample is None:

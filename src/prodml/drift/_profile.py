@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from prodml._data import Columns, iter_columns, py_value, type_name, type_problem
 from prodml._data import _first_non_null as first_non_null
 from prodml._params import Interval, check_params
+from prodml._progress import chunk_progress
 from prodml._quote import short_repr
 from prodml.drift._columns import (
     CategoricalColumn,
@@ -188,8 +189,12 @@ class Profile:
         """Profile of a table or an iterable of chunks in one call."""
         return cls(**params).update(data)
 
-    def update(self, data: object) -> Profile:
+    def update(self, data: object, *, progress: bool | None = None) -> Profile:
         """Add a table, or every chunk of an iterable of tables; return ``self``.
+
+        Out of core, an iterable of chunks shows a bar counting rows on stderr when it is
+        a terminal (``progress=None``); ``progress=False`` never draws one, ``True``
+        always does. A single table never shows one.
 
         Raises
         ------
@@ -200,7 +205,8 @@ class Profile:
             A numeric column holding an infinite value.
         """
         self._check()
-        for cols in iter_columns(data, what="data to profile"):
+        chunks = iter_columns(data, what="data to profile")
+        for cols in chunk_progress(chunks, desc="profiling", enabled=progress):
             self._update_one(cols)
         return self
 
