@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -37,3 +41,23 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         if out.get("name") == "stderr" and "Warning" in out.get("text", "")
     ]
     assert warnings == []
+    # Run from notebooks/ instead, whatever a notebook writes stays out of git status.
+    _assert_git_ignores([f"notebooks/{p.name}" for p in tmp_path.iterdir()])
+
+
+def _assert_git_ignores(paths: list[str]) -> None:
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        return  # an unpacked sdist: nothing to keep clean
+    for path in paths:
+        proc = subprocess.run([git, "check-ignore", "-q", path], cwd=ROOT, check=False)
+        assert proc.returncode == 0, f"{path} is written by a notebook but not git-ignored"
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.get("outputs") == [], f"{path.name}: clear its outputs"
+                assert cell.get("execution_count") is None, f"{path.name}: clear its outputs"

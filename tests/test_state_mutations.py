@@ -406,6 +406,32 @@ def _trust_policy() -> Any:
     return TrustPolicy([Ed25519Signer.generate().verifier()])
 
 
+def _privacy() -> Any:
+    from prodml.privacy import Privacy
+
+    return Privacy(salt="not-a-real-salt")
+
+
+def _privacy_load(d: Any) -> Any:
+    from prodml.privacy import Privacy
+
+    return Privacy.from_dict(d, salt="not-a-real-salt")
+
+
+def _model_card() -> Any:
+    import tempfile
+
+    from prodml.registry import ModelRegistry
+
+    reg = ModelRegistry.local(tempfile.mkdtemp(), actor="ann")
+    mv = reg.register("churn", pd.DataFrame({"x": [1.0]}).pipe(lambda _: _schema()),
+                      metrics={"auc": 0.81})  # fmt: skip
+    reg.set_alias("churn", "production", mv.version)
+    card = reg.card("churn@production")
+    reg.close()
+    return card
+
+
 def _noop(obj: Any) -> None:
     obj.to_dict()
 
@@ -439,6 +465,8 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
     "CostEstimate": (_cost, _cost_use, None),
     "Schema": (_schema, _schema_use, None),
     "Entity": (_entity, _noop, None),
+    "Privacy": (_privacy, lambda p: p.protect_value("sales", "pro"), _privacy_load),
+    "ModelCard": (_model_card, lambda c: c.to_markdown(), None),
     "Explainer": (_explainer, _explainer_use, None),
     "RetrainState": (_retrain_state, _noop, None),
     "TrustPolicy": (_trust_policy, _noop, None),
@@ -447,7 +475,25 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(STATEFUL))
+# Merged from main at the end of this work (issue 15 §1 follow-up): its card fields are
+# not yet validated on load (a non-str model ref fails in to_markdown). Strict: fails once fixed.
+NOT_YET_VALIDATED = {"ModelCard"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            n,
+            marks=pytest.mark.xfail(
+                strict=True, reason="ModelCard.from_dict does not validate its fields yet"
+            ),
+        )
+        if n in NOT_YET_VALIDATED
+        else n
+        for n in sorted(STATEFUL)
+    ],
+)
 def test_hostile_state_is_refused_or_works(name: str) -> None:
     factory, use, load = STATEFUL[name]
     report = check_state_mutations(factory(), use=use, load=load)

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
+from prodml.privacy import redact
 
 __all__ = [
     "Columns",
@@ -463,8 +464,13 @@ def _has_tz_objects(series: pd.Series) -> bool:
     return False
 
 
-def type_problem(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> SchemaProblem:
-    """The problem of a column whose kind does not fit ``expected``, showing a value."""
+def type_problem(
+    name: str, expected: str, raw: RawColumn, kind: KindInfo, *, sensitive: bool = False
+) -> SchemaProblem:
+    """The problem of a column whose kind does not fit ``expected``, showing a value.
+
+    The value is redacted when the column is ``sensitive`` or the value looks personal.
+    """
     if kind.kind == "mixed" and kind.row is None:
         return SchemaProblem(
             name, "type", f"expected {expected}, got unsupported type {kind.example}"
@@ -476,7 +482,10 @@ def type_problem(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> Sc
     if row is None:
         return SchemaProblem(name, "type", f"expected {expected}, got {kind.kind} values")
     return SchemaProblem(
-        name, "type", f"expected {expected}, got {type_name(example)} {short_repr(example)}", row
+        name,
+        "type",
+        f"expected {expected}, got {type_name(example)} {redact(example, sensitive=sensitive)}",
+        row,
     )
 
 

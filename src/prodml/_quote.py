@@ -2,7 +2,9 @@
 
 Error messages, reprs and reports quote the value at fault so a person can find it; a
 10 MB string (or a 100,000-digit int, whose ``repr`` Python refuses) must not make a
-10 MB message. Every message that shows a user's value goes through :func:`short_repr`.
+10 MB message. Every message that shows a user's value goes through :func:`short_repr`,
+which also shows ``<redacted>`` instead of a value that looks like personal data (an
+e-mail address, a card number...: see :func:`prodml.privacy.find_personal_data`).
 
 Examples
 --------
@@ -40,7 +42,7 @@ def short_repr(value: object, limit: int = MAX_QUOTE) -> str:
         # Cut before repr: never build a second copy of a huge string.
         text = repr(value[: 2 * limit])
         total = f"{len(value)} {'characters' if isinstance(value, str) else 'bytes'} in all"
-        return f"{text[:limit]}... ({total})"
+        return _unless_personal(f"{text[:limit]}... ({total})", text)
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a value whose repr fails is still named
@@ -48,5 +50,12 @@ def short_repr(value: object, limit: int = MAX_QUOTE) -> str:
             return f"<int of {value.bit_length()} bits>"
         return f"<{type(value).__qualname__} object>"
     if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text)} characters in all)"
+        return _unless_personal(text, text)
+    return _unless_personal(f"{text[:limit]}... ({len(text)} characters in all)", text)
+
+
+def _unless_personal(shown: str, text: str) -> str:
+    """``shown``, or ``<redacted>`` when ``text`` holds personal data (privacy by default)."""
+    from prodml.privacy import REDACTED, find_personal_data  # noqa: PLC0415 - import cycle
+
+    return REDACTED if find_personal_data(text) is not None else shown

@@ -14,7 +14,7 @@ import argparse
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -76,6 +76,40 @@ def _read_table(path: str) -> object:
         if suffix in (".csv", ".tsv", ".txt"):
             return pcsv.read_csv(p)
         return pq.read_table(p)
+    except (pa.ArrowException, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"cannot read {path}: {first}") from err
+
+
+def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
+    """Read a Parquet/CSV file batch by batch, with a progress bar on a terminal.
+
+    Memory stays O(batch); a profile fed these batches equals the one of the whole table.
+    """
+    import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
+    import pyarrow.csv as pcsv  # noqa: PLC0415
+    import pyarrow.dataset as pds  # noqa: PLC0415
+
+    from prodml._progress import drawing, progress_bar  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"no such file: {path}")
+    suffix = p.suffix.lower()
+    if not p.is_dir() and suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+        raise ConfigError(f"{path}: expected a .parquet or .csv file (or a Parquet directory)")
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            total, batches = None, pcsv.open_csv(p)
+        else:
+            dataset = pds.dataset(p, format="parquet")
+            total, batches = dataset.count_rows(), dataset.to_batches(batch_size=65_536)
+        bar = progress_bar(desc=f"profiling {p.name}", total=total, enabled=progress)
+        with drawing(bar):
+            for batch in batches:
+                bar.update(batch.num_rows)
+                yield batch
     except (pa.ArrowException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"cannot read {path}: {first}") from err
@@ -242,6 +276,12 @@ def _command_of(argv: Sequence[str]) -> str | None:
 
 
 def _run(argv: Sequence[str]) -> int:
+    if list(argv[:2]) == ["registry", "card"]:  # a subcommand under the registry's positionals
+        from prodml.registry._cli import card_parser  # noqa: PLC0415 - keep --help fast
+
+        card_args = card_parser().parse_args(argv[2:])
+        card_code: int = card_args.func(card_args)
+        return card_code
     # No command (``prodml --help``, ``--version``): "" loads no subcommand module.
     args = build_parser(_command_of(argv) or "").parse_args(argv)
     code: int = args.func(args)

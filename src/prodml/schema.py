@@ -37,13 +37,14 @@ import json
 import math
 import numbers
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -69,6 +70,7 @@ from prodml._params import OneOf, TypeOf, check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_spec
+from prodml.privacy import find_personal_data, redact, warn_personal
 
 __all__ = ["Column", "LogicalType", "Schema"]
 
@@ -156,11 +158,17 @@ class Column(_Model):
         IANA time zone of a ``datetime`` column, or ``None`` for naive timestamps.
     description
         Free text for people.
+    sensitive
+        Whether the column holds data about people that prodml must never keep or show
+        raw (see :mod:`prodml.privacy`): drift profiles and reports keep salted hashes or
+        sketches of it, and error messages do not quote its values.
 
     Examples
     --------
     >>> Column("price", "float", min=0).dtype
     <LogicalType.FLOAT: 'float'>
+    >>> Column("email", "string", sensitive=True).sensitive
+    True
     """
 
     name: str = Field(min_length=1, strict=True)
@@ -172,6 +180,7 @@ class Column(_Model):
     max: float | None = None
     timezone: str | None = Field(default=None, strict=True)
     description: str = Field(default="", strict=True)
+    sensitive: bool = Field(default=False, strict=True)
 
     def __init__(
         self,
@@ -185,6 +194,7 @@ class Column(_Model):
         max: float | None = None,  # noqa: A002 - the field's name
         timezone: str | None = None,
         description: str = "",
+        sensitive: bool = False,
         **data: Any,
     ) -> None:
         # Positional name and dtype for people; keywords for pydantic's nested validation.
@@ -195,6 +205,7 @@ class Column(_Model):
             max=max,
             timezone=timezone,
             description=description,
+            sensitive=sensitive,
         )
         if name is not _UNSET:
             data["name"] = name
@@ -391,6 +402,7 @@ class Schema(_Model):
         *,
         nullable: Literal["always", "observed"] = "always",
         strict: bool = False,
+        detect_personal: bool | Callable[[list[str]], str | None] = True,
     ) -> Schema:
         """Infer a schema from a DataFrame, Table, RecordBatch, record or chunk iterable.
 
@@ -404,6 +416,14 @@ class Schema(_Model):
             marks a column nullable only when it contains a null.
         strict
             The ``strict`` flag of the result.
+        detect_personal
+            Look for personal data in text columns (up to 200 distinct values of each, from
+            the first chunk): a column where at least 10% of them hold an e-mail address,
+            phone, payment card, US SSN, UK national insurance number or IBAN (see
+            :func:`prodml.privacy.find_personal_data`) is marked ``sensitive=True`` and a
+            :class:`~prodml.privacy.PersonalDataWarning` names it (never a value). A
+            callable takes the sampled values and returns the kind found or ``None``: the
+            hook for another detector (a Presidio analyzer, for one). ``False``: no check.
 
         Returns
         -------
@@ -429,6 +449,7 @@ class Schema(_Model):
             {"nullable": [OneOf(("always", "observed"))], "strict": [TypeOf(bool, "a bool")]},
         )
         kinds: dict[str, str] = {}
+        personal: dict[str, str] = {}
         has_null: dict[str, bool] = {}
         tz: dict[str, str | None] = {}
         problems: list[SchemaProblem] = []
@@ -464,6 +485,14 @@ class Schema(_Model):
                 has_null[name] = has_null.get(name, False) or bool(cols.null_mask(name).any())
                 if info.kind == "datetime":
                     tz[name] = _timezone_of(raw)
+                if (
+                    detect_personal is not False
+                    and info.kind in ("string", "category")
+                    and name not in personal
+                ):
+                    found = _personal_kind(cols, name, detect_personal)
+                    if found is not None:
+                        personal[name] = found
         if not seen_any:
             raise SchemaError(problems=[SchemaProblem(None, "input", "no data to infer from")])
         if problems:
@@ -474,9 +503,12 @@ class Schema(_Model):
                 "string" if kind == "null" else kind,
                 nullable=True if nullable == "always" else has_null[name],
                 timezone=tz.get(name),
+                sensitive=name in personal,
             )
             for name, kind in kinds.items()
         ]
+        for name, found in personal.items():
+            warn_personal(name, found)
         return cls(columns, strict=strict)
 
     # -- pyarrow ------------------------------------------------------------------
@@ -497,6 +529,7 @@ class Schema(_Model):
                     ("min", c.min),
                     ("max", c.max),
                     ("description", c.description or None),
+                    ("sensitive", True if c.sensitive else None),
                 )
                 if v is not None
             }
@@ -537,6 +570,7 @@ class Schema(_Model):
                     min=extra.get("min"),
                     max=extra.get("max"),
                     description=extra.get("description", ""),
+                    sensitive=bool(extra.get("sensitive", False)),
                 )
             )
         if problems:
@@ -553,6 +587,11 @@ class Schema(_Model):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with a ``format_version``."""
         d = self.model_dump(mode="json", exclude_defaults=False)
+        for col in d["columns"]:
+            # Written only when set, so that schemas saved before the field keep their
+            # fingerprints (registry signatures, feature-view fingerprints).
+            if not col["sensitive"]:
+                del col["sensitive"]
         return {"format_version": FORMAT_VERSION, **d}
 
     @classmethod
@@ -638,6 +677,29 @@ _ARROW_TYPES = {
 }
 
 
+_PERSONAL_SAMPLE = 200
+_PERSONAL_SHARE = 0.1
+
+
+def _personal_kind(
+    cols: Columns, name: str, detector: bool | Callable[[list[str]], str | None]
+) -> str | None:
+    """The kind of personal data in a text column's first distinct values, or ``None``."""
+    uniq = pc.unique(cols.arrow(name).combine_chunks())
+    if pa.types.is_dictionary(uniq.type):
+        uniq = uniq.dictionary_decode()
+    values = [v for v in uniq.slice(0, _PERSONAL_SAMPLE + 1).to_pylist() if isinstance(v, str)]
+    values = values[:_PERSONAL_SAMPLE]
+    if not values:
+        return None
+    if callable(detector):
+        return detector(values)
+    kinds = [k for k in map(find_personal_data, values) if k is not None]
+    if len(kinds) < max(1, _PERSONAL_SHARE * len(values)):
+        return None
+    return max(set(kinds), key=kinds.count)
+
+
 def _merge_kinds(a: str, b: str) -> str | None:
     if b in (a, "null"):
         return a
@@ -663,7 +725,7 @@ def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
     return SchemaProblem(
         name,
         "type",
-        f"values of mixed types, e.g. {type_name(info.example)} {short_repr(info.example)}",
+        f"values of mixed types, e.g. {type_name(info.example)} {redact(info.example)}",
         info.row,
     )
 
@@ -744,12 +806,13 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                     SchemaProblem(
                         name,
                         "type",
-                        f"expected int, got non-integral float {float(numeric[row])!r}",
+                        "expected int, got non-integral float "
+                        f"{redact(float(numeric[row]), sensitive=col.sensitive)}",
                         row,
                     )
                 ]
         else:
-            return [type_problem(name, expected.value, raw, info)]
+            return [type_problem(name, expected.value, raw, info, sensitive=col.sensitive)]
     if info.kind == "category" and not _text_categories(raw):
         return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
     found: list[SchemaProblem] = []
@@ -787,7 +850,8 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                         name,
                         "range",
                         f"{int(out.sum())} value{'s' if out.sum() > 1 else ''} {word} "
-                        f"{_num(bound)}, e.g. {_num(numeric[row])}",
+                        f"{_num(bound)}, e.g. "
+                        f"{'<redacted>' if col.sensitive else _num(numeric[row])}",
                         row,
                     )
                 )
@@ -803,7 +867,8 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                     name,
                     "allowed",
                     f"{int(bad.sum())} value{'s' if bad.sum() > 1 else ''} not among the allowed "
-                    f"values {list(col.allowed)!r}, e.g. {short_repr(py_value(values[row]))}",
+                    f"values {list(col.allowed)!r}, "
+                    f"e.g. {redact(py_value(values[row]), sensitive=col.sensitive)}",
                     row,
                 )
             )

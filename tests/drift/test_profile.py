@@ -193,7 +193,7 @@ def test_bad_params_and_states() -> None:
 def test_json_is_plain_and_versioned() -> None:
     prof = Profile().update(frame(300, 5))
     state = json.loads(prof.to_json())
-    assert state["format_version"] == 1
+    assert state["format_version"] == 2
     assert set(state["columns"]) == {"x", "i", "c", "t"}
     assert Profile.from_json(prof.to_json()) == prof
     assert prof != Profile().update(frame(300, 6))

@@ -191,6 +191,28 @@ def test_profile_equals_single_machine(client, df, ddf) -> None:
     assert pdask.profile(ddf, columns=["x", "c"]) == Profile(columns=["x", "c"]).update(df)
 
 
+def test_private_profile_equals_single_machine(client) -> None:
+    from prodml.privacy import Privacy, is_token
+
+    n = 900
+    table = pd.DataFrame(
+        {
+            "who": [f"person{i % 300}@example.com" for i in range(n)],  # hashed one by one
+            "ref": [f"r{i // 5}" for i in range(n)],  # 30 a partition, 180 in all
+            "plan": ["free", "pro", "team"] * (n // 3),
+        }
+    )
+    policy = Privacy(max_categories=100, sensitive=["plan"])
+    got = pdask.profile(dd.from_pandas(table, npartitions=6), privacy=policy)
+    want = Profile(privacy=policy).update(table)
+    assert got == want
+    assert list(got.columns["ref"].counts) == list(want.columns["ref"].counts)
+    assert got.columns["ref"].hashed
+    assert all(map(is_token, got.columns["who"].counts))
+    det = pdask.fit_detector(DriftDetector(privacy=policy), dd.from_pandas(table, npartitions=3))
+    assert det.reference_ == want
+
+
 def test_sketched_profile_equals_single_machine(client) -> None:
     big = _table(30_000, seed=4)
     got = pdask.profile(dd.from_pandas(big, npartitions=4), max_exact=10_000)

@@ -16,10 +16,8 @@ import pytest
 
 from prodml.testing.registry import service_url
 
-POSTGRES_HINT = "pip install 'prodml[postgres]' and start PostgreSQL, e.g. `source .ci/services.sh`"
-S3_HINT = (
-    "pip install 'prodml[s3]' 'moto[server]' and run moto_server, e.g. `source .ci/services.sh`"
-)
+POSTGRES_HINT = "start PostgreSQL, e.g. `source .ci/services.sh`"
+S3_HINT = "run moto_server (pip install 'moto[server]'), e.g. `source .ci/services.sh`"
 S3_BUCKET = "prodml-test"
 
 
@@ -28,7 +26,7 @@ def postgres_schema() -> Iterator[Callable[[], str]]:
     """Make fresh, empty PostgreSQL schemas (dropped after the test); returns their URLs."""
     import sqlalchemy as sa
 
-    base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT)
+    base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT, extra=("psycopg", "postgres"))
     engine = sa.create_engine(base)
     made: list[str] = []
 
@@ -56,7 +54,7 @@ def postgres_url(postgres_schema: Callable[[], str]) -> str:
 
 @pytest.fixture(scope="session")
 def s3_options() -> dict[str, Any]:
-    endpoint = service_url("PRODML_TEST_S3_ENDPOINT", S3_HINT)
+    endpoint = service_url("PRODML_TEST_S3_ENDPOINT", S3_HINT, extra=("s3fs", "s3"))
     options: dict[str, Any] = {
         "endpoint_url": endpoint,
         "key": "testing",

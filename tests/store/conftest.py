@@ -20,15 +20,15 @@ from prodml.testing.registry import service_url
 
 pytest.importorskip("duckdb", reason="the store tests need the 'store' extra")
 
-POSTGRES_HINT = "pip install 'prodml[postgres]' and start PostgreSQL, e.g. `source .ci/services.sh`"
-REDIS_HINT = "pip install 'prodml[redis]' and start redis-server, e.g. `source .ci/services.sh`"
+POSTGRES_HINT = "start PostgreSQL, e.g. `source .ci/services.sh`"
+REDIS_HINT = "start redis-server, e.g. `source .ci/services.sh`"
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     import sqlalchemy as sa
 
-    base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT)
+    base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT, extra=("psycopg", "postgres"))
     schema = f"t_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(base)
     with engine.begin() as conn:
@@ -44,7 +44,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    base = service_url("PRODML_TEST_REDIS_URL", REDIS_HINT)
+    base = service_url("PRODML_TEST_REDIS_URL", REDIS_HINT, extra=("redis", "redis"))
     prefix = f"t{uuid.uuid4().hex[:12]}:"
     sep = "&" if "?" in base else "?"
     yield f"{base}{sep}prefix={prefix}"

@@ -9,6 +9,7 @@ output folder.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -18,13 +19,31 @@ __all__ = ["make_churn_data", "run_demo"]
 
 
 class _Progress:
+    """The demo's steps: narrated on stdout, and a bar of steps on stderr on a terminal.
+
+    ``quiet``: neither (only the final summary line). In a pipe: the narration only.
+    """
+
     def __init__(self, quiet: bool) -> None:
+        from prodml._progress import progress_bar  # noqa: PLC0415
+
         self.quiet = quiet
         self.t0 = time.perf_counter()
+        self.bar = progress_bar(desc="demo", unit="steps", enabled=False if quiet else None)
 
     def __call__(self, message: str) -> None:
-        if not self.quiet:
-            print(f"[{time.perf_counter() - self.t0:6.2f}s] {message}", flush=True)
+        if self.quiet:
+            return
+        line = f"[{time.perf_counter() - self.t0:6.2f}s] {message}"
+        if self.bar.disable:
+            print(line, flush=True)
+        else:  # above the bar, which stays at the bottom of the terminal
+            self.bar.write(line, file=sys.stdout)
+            self.bar.update(1)
+            self.bar.set_description_str(message.strip()[:40])  # redraws
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def run_demo(out: Path, *, seed: int = 0, quiet: bool = False) -> int:
@@ -34,11 +53,14 @@ def run_demo(out: Path, *, seed: int = 0, quiet: bool = False) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     progress = _Progress(quiet)
-    result = run_scenario(out, seed=seed, step=progress)
-    progress("writing report.html, drift.html and summary.json")
-    (out / "report.html").write_text(render_report(result), encoding="utf-8")
-    if result.drift_report is not None:
-        result.drift_report.to_html(out / "drift.html")
+    try:
+        result = run_scenario(out, seed=seed, step=progress)
+        progress("writing report.html, drift.html and summary.json")
+        (out / "report.html").write_text(render_report(result), encoding="utf-8")
+        if result.drift_report is not None:
+            result.drift_report.to_html(out / "drift.html")
+    finally:
+        progress.close()
     s = result.summary
     s["seconds"] = round(time.perf_counter() - progress.t0, 2)
     (out / "summary.json").write_text(json.dumps(s, indent=2, default=str), encoding="utf-8")

@@ -18,7 +18,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; 
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.92rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; }
-th { background: #f4f4f4; } .muted { color: #666; }
+th { background: #f4f4f4; } .muted { color: #666; } .lines { white-space: pre-line; }
 .firing { color: #b00020; font-weight: 600; } .resolved { color: #1b7f3b; font-weight: 600; }
 .promote { color: #1b7f3b; font-weight: 600; } .rollback { color: #b00020; font-weight: 600; }
 """
@@ -34,38 +34,64 @@ def _table(header: list[str], rows: list[list[Any]], classes: list[str] | None =
 
 
 def _timeline_svg(points: list[tuple[int, float]], change_at: int) -> str:
-    """A small line chart of windowed accuracy against requests served."""
+    """A line chart of windowed accuracy against requests served, with both axes labelled."""
     if not points:
         return ""
-    w, h, pad = 640, 200, 32
-    xs = [p[0] for p in points]
-    x_max = max(xs)
+    w, h, left, right, top, bottom = 680, 230, 52, 16, 14, 44
+    x_max = max(p[0] for p in points)
 
     def x(v: float) -> float:
-        return pad + (w - 2 * pad) * v / x_max
+        return left + (w - left - right) * v / x_max
 
     def y(v: float) -> float:
-        return h - pad - (h - 2 * pad) * v
+        return h - bottom - (h - top - bottom) * v
 
     path = " ".join(f"{x(n):.1f},{y(a):.1f}" for n, a in points if not math.isnan(a))
     grid = "".join(
-        f'<line x1="{pad}" x2="{w - pad}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eee"/>'
-        f'<text x="4" y="{y(t) + 4:.1f}" font-size="10">{t:.2f}</text>'
+        f'<line x1="{left}" x2="{w - right}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eee"/>'
+        f'<text x="{left - 6}" y="{y(t) + 4:.1f}" font-size="10" text-anchor="end">'
+        f"{t:.0%}</text>"
         for t in (0.0, 0.25, 0.5, 0.75, 1.0)
     )
+    step = _nice_step(x_max / 6)
+    ticks = "".join(
+        f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{h - bottom}" y2="{h - bottom + 4}" '
+        f'stroke="#999"/><text x="{x(v):.1f}" y="{h - bottom + 16}" font-size="10" '
+        f'text-anchor="middle">{v:,}</text>'
+        for v in range(0, x_max + 1, step)
+    )
+    axes = (
+        f'<line x1="{left}" x2="{w - right}" y1="{h - bottom}" y2="{h - bottom}" stroke="#999"/>'
+        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{h - bottom}" stroke="#999"/>'
+        f'<text x="12" y="{(h - bottom + top) / 2:.0f}" font-size="11" text-anchor="middle" '
+        f'transform="rotate(-90 12 {(h - bottom + top) / 2:.0f})">accuracy</text>'
+    )
     change = (
-        f'<line x1="{x(change_at):.1f}" x2="{x(change_at):.1f}" y1="{pad}" y2="{h - pad}" '
+        f'<line x1="{x(change_at):.1f}" x2="{x(change_at):.1f}" y1="{top}" y2="{h - bottom}" '
         f'stroke="#b00020" stroke-dasharray="4 3"/>'
-        f'<text x="{x(change_at) + 4:.1f}" y="{pad + 10}" font-size="10" fill="#b00020">'
-        "customers change</text>"
+        f'<text x="{x(change_at) + 4:.1f}" y="{top + 10}" font-size="10" fill="#b00020">'
+        f"customers change (request {change_at:,})</text>"
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
-        f'aria-label="windowed accuracy over requests">{grid}{change}'
+        f'aria-label="windowed accuracy over requests">{grid}{ticks}{axes}{change}'
         f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{path}"/>'
-        f'<text x="{w / 2:.0f}" y="{h - 6}" font-size="11" text-anchor="middle">'
-        "requests served (accuracy over the last 500 labelled)</text></svg>"
+        f'<text x="{(left + w - right) / 2:.0f}" y="{h - 6}" font-size="11" '
+        'text-anchor="middle">requests served (accuracy over the last 500 labelled)</text></svg>'
     )
+
+
+def _nice_step(raw: float) -> int:
+    """1, 2 or 5 times a power of ten, at least ``raw``: 500 -> 500, 700 -> 1000."""
+    power = 10 ** max(0, math.floor(math.log10(max(raw, 1))))
+    return int(next(m * power for m in (1, 2, 5, 10) if m * power >= raw))
+
+
+def _usd(value: float) -> str:
+    """An amount in USD, with a precision that shows small amounts (fractions of a cent)."""
+    if value != 0 and abs(value) < 0.01:
+        return f"{value:.2g} USD"
+    return f"{value:,.2f} USD"
 
 
 def render_report(result: DemoResult) -> str:
@@ -128,6 +154,14 @@ def render_report(result: DemoResult) -> str:
             render_fragment(result.drift_report),
         ]
     parts.append("<h2>4. Retraining and rollouts</h2>")
+    rt = s.get("retraining", {})
+    if "v1_on_recent" in rt and "v2" in rt:
+        v1, v2 = rt["v1_on_recent"], rt["v2"]
+        parts.append(
+            f"<p>On the recent requests, v1 has accuracy {v1['accuracy']:.3f} and AUC "
+            f"{v1['auc']:.3f}; v2, retrained on them, accuracy {v2['accuracy']:.3f} and AUC "
+            f"{v2['auc']:.3f}. {escape(rt.get('note', ''))}</p>"
+        )
     for name, decisions in result.rollouts.items():
         parts += [
             f"<h3>Canary {escape(name)}</h3>",
@@ -142,7 +176,8 @@ def render_report(result: DemoResult) -> str:
         ]
     parts += [
         (
-            f"<p>Registry gate on v3: {escape(str(s['rollout']['registry_gate_on_v3']))}. "
+            '<p class="lines">Registry gate on v3: '
+            f"{escape(str(s['rollout']['registry_gate_on_v3']))}\n"
             f"Production is now version {s['production_version']}.</p>"
         ),
         "<h3>Registry audit log</h3>",
@@ -155,21 +190,26 @@ def render_report(result: DemoResult) -> str:
         ),
         "<h2>5. Costs</h2>",
         _table(
-            ["estimate", "low", "expected", "high", "unit"],
+            ["estimate (USD)", "low", "expected", "high", "per"],
             [
-                [name, f"{e.low:,.6g}", f"{e.expected:,.6g}", f"{e.high:,.6g}", e.unit]
+                [name, _usd(e.low), _usd(e.expected), _usd(e.high), e.unit.removeprefix("per ")]
                 for name, e in result.costs.items()
             ],
         ),
     ]
     cad = s["costs"]["retraining_cadence"]
+    cost = cad["retraining_cost_usd"]
     parts += [
         (
-            f"<p>v1 loses {cad['decay_per_week']:.4f} accuracy per week as customers drift; "
-            f"retraining every {cad['optimal_interval_weeks']} weeks minimises retraining plus "
-            f"degradation cost ({cad['cost_per_week_at_optimum']:,.2f} USD a week). At week 8: "
-            f"{escape(cad['reason'])}.</p>"
+            f"<p>v1 loses {cad['decay_per_week']:.4f} accuracy ({cad['decay_per_week']:.1%}) "
+            "per week as customers drift. One retraining costs "
+            f"{_usd(cost['total'])}: {_usd(cost['compute'])} of compute (the row above) plus a "
+            f"{_usd(cost['review'])} human review. Retraining every "
+            f"{cad['optimal_interval_weeks']} weeks minimises retraining plus degradation cost "
+            f"({_usd(cad['cost_per_week_at_optimum'])} a week). At week 8: "
+            f"{escape(cad['reason'])} (USD, over the next {cad['horizon_weeks']:g} weeks).</p>"
         ),
+        f'<p class="muted">{escape(cad["note"])}</p>',
         "</body></html>",
     ]
     return "\n".join(parts)

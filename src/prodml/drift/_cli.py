@@ -37,13 +37,37 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--min-effect", type=float, default=0.02, help="effect-size floor (default: %(default)s)"
     )
     p.add_argument("--columns", nargs="+", metavar="NAME", help="compare only these columns")
+    p.add_argument(
+        "--sensitive",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="columns whose values are kept and shown only as salted hashes",
+    )
+    p.add_argument(
+        "--allow-raw",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="columns whose raw values the reports may show (privacy opt-in)",
+    )
+    p.add_argument(
+        "--k",
+        type=int,
+        default=5,
+        help="show a category's label only when seen this many times (default: %(default)s)",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (none in pipes either)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison; print one line per column; return the exit code."""
-    from prodml.cli import _check_writable, _read_table  # noqa: PLC0415 - loaded already
+    from prodml.cli import _check_writable, _stream_table  # noqa: PLC0415 - loaded already
     from prodml.drift import DriftDetector  # noqa: PLC0415 - keep `prodml --help` fast
+    from prodml.privacy import Privacy  # noqa: PLC0415
 
     for out in (args.html, args.json):
         if out:
@@ -54,8 +78,12 @@ def run(args: argparse.Namespace) -> int:
         correction=args.correction,
         min_effect=args.min_effect,
         columns=args.columns,
+        privacy=Privacy(sensitive=args.sensitive, allow_raw=args.allow_raw, k=args.k),
     )
-    report = detector.fit(_read_table(args.reference)).detect(_read_table(args.current))
+    progress = False if args.quiet else None  # None: a bar on a terminal only
+    # Read batch by batch: memory O(batch), the same report as whole tables (profiles merge).
+    detector.fit(_stream_table(args.reference, progress=progress))
+    report = detector.detect(_stream_table(args.current, progress=progress))
     rows: list[list[Any]] = [["column", "test", "statistic", "adj. p", "effect", "verdict"]]
     for r in report.results:
         verdict = "not testable" if not r.testable else ("DRIFT" if r.drifted else "ok")

@@ -139,6 +139,7 @@ class CategoricalColumn:
     kind: str = "categorical"
     n_null: int = 0
     counts: dict[Any, int] = field(default_factory=dict)
+    hashed: bool = False  # every category is a salted hash (see prodml.privacy)
 
     @property
     def count(self) -> int:
@@ -153,7 +154,10 @@ class CategoricalColumn:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state; categories in a stable order."""
         items = sorted(self.counts.items(), key=lambda kv: (type(kv[0]).__name__, str(kv[0])))
-        return {"kind": self.kind, "n_null": self.n_null, "counts": [[k, c] for k, c in items]}
+        out = {"kind": self.kind, "n_null": self.n_null, "counts": [[k, c] for k, c in items]}
+        if self.hashed:
+            out["hashed"] = True
+        return out
 
 
 ColumnState = NumericColumn | CategoricalColumn

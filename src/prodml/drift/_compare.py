@@ -167,8 +167,14 @@ def compare_numeric(
     return Comparison(method, statistic, p, d, bound, metrics, plot)
 
 
-def compare_categorical(ref: CategoricalColumn, cur: CategoricalColumn) -> Comparison:
-    """Chi-square homogeneity test, total variation distance as effect, distances."""
+def compare_categorical(
+    ref: CategoricalColumn, cur: CategoricalColumn, *, k: int = 1
+) -> Comparison:
+    """Chi-square homogeneity test, total variation distance as effect, distances.
+
+    The plot names at most 15 categories, each seen at least ``k`` times in both samples
+    together (the privacy threshold); the others are summed in one "other" bar.
+    """
     # One canonical order: sums in the statistic then do not depend on the order in which
     # categories were first seen, so merged, reloaded and fresh profiles agree exactly.
     cats = sorted({*ref.counts, *cur.counts}, key=lambda c: (type(c).__name__, c))
@@ -184,11 +190,11 @@ def compare_categorical(ref: CategoricalColumn, cur: CategoricalColumn) -> Compa
         "wasserstein": None,
     }
     order = np.argsort(-np.maximum(pr, pc), kind="stable")
-    top = order[:_PLOT_CATEGORIES]
+    top = order[rc[order] + cc[order] >= k][:_PLOT_CATEGORIES]
     labels = [str(cats[i]) for i in top]
     ref_p, cur_p = pr[top].tolist(), pc[top].tolist()
-    if len(cats) > _PLOT_CATEGORIES:
-        labels.append(f"(other {len(cats) - _PLOT_CATEGORIES})")
+    if len(cats) > top.size:
+        labels.append(f"(other {len(cats) - top.size})")
         ref_p.append(float(1 - sum(ref_p)))
         cur_p.append(float(1 - sum(cur_p)))
     plot = {"type": "bar", "labels": labels, "reference": ref_p, "current": cur_p}

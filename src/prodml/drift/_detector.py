@@ -10,12 +10,14 @@ import numpy as np
 
 from prodml._data import as_columns, is_tabular, iter_columns
 from prodml._params import Interval, OneOf, Predicate, check_params
+from prodml._progress import chunk_progress
 from prodml.drift import stats
 from prodml.drift._classifier import RowSample, classifier_check
 from prodml.drift._compare import Comparison, compare_categorical, compare_numeric
 from prodml.drift._profile import _KINDS, CategoricalColumn, NumericColumn, Profile
 from prodml.drift._report import DriftReport, DriftResult
 from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
+from prodml.privacy import Privacy, check_privacy
 
 __all__ = ["DriftDetector"]
 
@@ -66,6 +68,11 @@ class DriftDetector:
         Rows sampled from each side for the classifier check.
     random_state
         Seed of the row sampling and of the classifier.
+    privacy
+        What profiles and reports may keep and show about values
+        (:class:`~prodml.privacy.Privacy`; ``None``: the default policy). Hashed columns
+        are tested on their hashes (equal values stay equal); a report shows a category's
+        label only when it was seen at least ``privacy.k`` times in both samples together.
 
     Examples
     --------
@@ -95,6 +102,7 @@ class DriftDetector:
         multivariate: bool = False,
         sample_rows: int = 20_000,
         random_state: int = 0,
+        privacy: Privacy | None = None,
     ) -> None:
         self.alpha = alpha
         self.correction = correction
@@ -108,6 +116,7 @@ class DriftDetector:
         self.multivariate = multivariate
         self.sample_rows = sample_rows
         self.random_state = random_state
+        self.privacy = privacy
 
     def _check_params(self) -> None:
         check_params(
@@ -132,8 +141,13 @@ class DriftDetector:
                 "multivariate": [OneOf((True, False))],
                 "sample_rows": [Interval(int, 100, None)],
                 "random_state": [Interval(int, 0, None)],
+                "privacy": [
+                    OneOf((None,)),
+                    Predicate(lambda p: isinstance(p, Privacy), "a prodml.privacy.Privacy"),
+                ],
             },
         )
+        self._policy = check_privacy("DriftDetector", self.privacy)
 
     def get_params(self) -> dict[str, Any]:
         """The settings, by name (scikit-learn style)."""
@@ -150,6 +164,7 @@ class DriftDetector:
             "multivariate": self.multivariate,
             "sample_rows": self.sample_rows,
             "random_state": self.random_state,
+            "privacy": self.privacy,
         }
 
     def _profile(
@@ -170,9 +185,14 @@ class DriftDetector:
                 max_exact=self.max_exact,
                 relative_accuracy=self.relative_accuracy,
                 columns=columns,
+                privacy=self._policy,
             )
             prof._check()
-            for cols in iter_columns(data, what=f"{what} data"):
+            chunks = iter_columns(data, what=f"{what} data")
+            # An iterable of chunks is long work: a bar on a terminal (prodml._progress).
+            for cols in chunk_progress(chunks, desc=f"profiling {what}", enabled=None):
+                if columns is not None and not prof._started:  # name the side at fault
+                    _require_columns(list(cols.names), columns, what)
                 prof._update_one(cols)
                 if self.multivariate:
                     if sample is None:
@@ -270,7 +290,11 @@ class DriftDetector:
             info = cols.kind(name)
             kinds[name] = _KINDS.get(info.kind, "null")
         _check_kinds(self.reference_, kinds, self.columns_)
-        params = {"max_exact": self.max_exact, "relative_accuracy": self.relative_accuracy}
+        params = {
+            "max_exact": self.max_exact,
+            "relative_accuracy": self.relative_accuracy,
+            "privacy": self._policy,
+        }
         cur = Profile(**params)  # type: ignore[arg-type]
         cur.n_rows, cur._started = cols.num_rows, True
         cur.columns = dict.fromkeys(self.columns_)
@@ -302,7 +326,10 @@ class DriftDetector:
                 r, c, test=self.numeric_test, bins=self.bins, log_gamma=ref.log_gamma
             )
         if isinstance(r, CategoricalColumn) and isinstance(c, CategoricalColumn):
-            return compare_categorical(r, c)
+            pair = _comparable(ref, cur, r, c)
+            if isinstance(pair, str):
+                return pair
+            return compare_categorical(*pair, k=self._policy.k)
         raise DriftError(f"column {name!r} cannot be compared", column=name)  # pragma: no cover
 
     def _report(
@@ -387,6 +414,7 @@ class DriftDetector:
                 )
             )
         settings = {k: v for k, v in self.get_params().items() if k != "columns"}
+        settings["privacy"] = self._policy.to_dict()
         return DriftReport(results, settings=settings, n_reference=ref.n_rows, n_current=cur.n_rows)
 
 
@@ -405,6 +433,28 @@ def _null_test(ref: Profile, cur: Profile, name: str) -> tuple[float, float] | N
         return 1.0, 0.0
     z = abs(p2 - p1) / se
     return math.erfc(z / math.sqrt(2.0)), abs(p2 - p1)
+
+
+def _comparable(
+    ref: Profile, cur: Profile, r: CategoricalColumn, c: CategoricalColumn
+) -> tuple[CategoricalColumn, CategoricalColumn] | str:
+    """Both columns on the same footing: hashed alike, with one salt; or why not."""
+    if r.hashed == c.hashed and not (r.hashed and ref.salt_id != cur.salt_id):
+        return r, c
+    if ref.salt_id != cur.salt_id:
+        return (
+            "values are hashed with different salts in the two samples; set the "
+            f"{cur.privacy.salt_env} environment variable to one secret for every process "
+            "that builds profiles"
+        )
+    policy = (cur if c.hashed else ref).tokenizer()
+    if policy is None:
+        return "values are hashed with a salt this process does not have"
+    if r.hashed:
+        c = CategoricalColumn(n_null=c.n_null, counts=policy.tokenize_counts(c.counts), hashed=True)
+    else:
+        r = CategoricalColumn(n_null=r.n_null, counts=policy.tokenize_counts(r.counts), hashed=True)
+    return r, c
 
 
 def _count(prof: Profile, name: str) -> int:

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from prodml.drift._report import DriftReport, DriftResult
 
 _REF, _CUR = "#4c78a8", "#f58518"
-_W, _H, _PAD = 420, 170, 28
+# Width and height; padding at the top/right, left (y axis) and bottom (ticks + title).
+_W, _H, _PAD, _PADL, _PADB = 420, 190, 12, 46, 34
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222}
@@ -78,76 +79,125 @@ def _edge_label(value: float, *, datetime: bool) -> str:
     return _fmt(value, 3)
 
 
-def _svg_hist(plot: dict[str, Any], *, datetime: bool = False) -> str:
+def _y_axis(top: float, height: int, pb: int = _PADB) -> str:
+    """Left axis of a share-of-rows plot: 0, half and the top, in percent, with a title."""
+    parts = [f'<line x1="{_PADL}" y1="{_PAD}" x2="{_PADL}" y2="{height - pb}" stroke="#999"/>']
+    for frac in (0.0, 0.5, 1.0):
+        yy = height - pb - frac * (height - pb - _PAD)
+        parts.append(
+            f'<line x1="{_PADL - 3}" y1="{yy:.1f}" x2="{_PADL}" y2="{yy:.1f}" stroke="#999"/>'
+            f'<text x="{_PADL - 5}" y="{yy + 3:.1f}" font-size="9" text-anchor="end">'
+            f"{_pct(frac * top)}</text>"
+        )
+    mid = (height - pb + _PAD) / 2
+    parts.append(
+        f'<text x="10" y="{mid:.1f}" font-size="9" text-anchor="middle" '
+        f'transform="rotate(-90 10 {mid:.1f})">share of rows</text>'
+    )
+    return "".join(parts)
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.0f}%" if p >= 0.1 or p == 0 else f"{100 * p:.1f}%"
+
+
+def _svg_hist(plot: dict[str, Any], column: str, *, datetime: bool = False) -> str:
     edges, ref, cur = plot["edges"], plot["reference"], plot["current"]
     top = max(*ref, *cur, 1e-12)
-    lo, hi = edges[0], edges[-1]
     n = len(edges) - 1
+    height = _H
 
-    def x(i: int) -> float:
+    def x(i: float) -> float:
         # Bins are equal-width: place edge i by its index (no arithmetic on the values,
         # which may be as large as the largest float).
-        return _PAD + i / n * (_W - 2 * _PAD)
+        return _PADL + i / n * (_W - _PADL - _PAD)
 
     def y(p: float) -> float:
-        return _H - _PAD - p / top * (_H - 2 * _PAD)
+        return height - _PADB - p / top * (height - _PADB - _PAD)
 
     parts = []
-    for series, color in ((ref, _REF), (cur, _CUR)):
+    # The reference is filled, the current drawn as an outline on top: a spiky column
+    # (a count with few values) never hides one series behind the other.
+    for series, color, fill in ((ref, _REF, "0.45"), (cur, _CUR, "0")):
         pts = [f"{x(0):.1f},{y(0):.1f}"]
         for i, p in enumerate(series):
             pts += [f"{x(i):.1f},{y(p):.1f}", f"{x(i + 1):.1f},{y(p):.1f}"]
         pts.append(f"{x(n):.1f},{y(0):.1f}")
         parts.append(
-            f'<polygon points="{" ".join(pts)}" fill="{color}" fill-opacity="0.35" '
-            f'stroke="{color}" stroke-width="1.2"/>'
+            f'<polygon points="{" ".join(pts)}" fill="{color}" fill-opacity="{fill}" '
+            f'stroke="{color}" stroke-width="1.6"/>'
         )
-    axis = (
-        f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#999"/>'
-        f'<text x="{_PAD}" y="{_H - 8}" font-size="10">{_edge_label(lo, datetime=datetime)}</text>'
-        f'<text x="{_W - _PAD}" y="{_H - 8}" font-size="10" text-anchor="end">'
-        f"{_edge_label(hi, datetime=datetime)}</text>"
+    baseline = height - _PADB
+    axis = [f'<line x1="{_PADL}" y1="{baseline}" x2="{_W - _PAD}" y2="{baseline}" stroke="#999"/>']
+    ticks = sorted({round(k * n / 4) for k in range(5)})
+    for i in ticks:
+        value = edges[i]
+        anchor = "start" if i == 0 else "end" if i == n else "middle"
+        axis.append(
+            f'<line x1="{x(i):.1f}" y1="{height - _PADB}" x2="{x(i):.1f}" '
+            f'y2="{height - _PADB + 3}" stroke="#999"/>'
+            f'<text x="{x(i):.1f}" y="{height - _PADB + 13}" font-size="9" '
+            f'text-anchor="{anchor}">{_edge_label(value, datetime=datetime)}</text>'
+        )
+    title = html.escape(column) + (" (date)" if datetime else "")
+    axis.append(
+        f'<text x="{(_PADL + _W - _PAD) / 2:.1f}" y="{height - 4}" font-size="10" '
+        f'text-anchor="middle">{title}</text>'
     )
-    return _svg("".join(parts) + axis)
+    return _svg("".join(parts) + "".join(axis) + _y_axis(top, height), height)
 
 
-def _svg_bar(plot: dict[str, Any]) -> str:
+def _svg_bar(plot: dict[str, Any], column: str) -> str:
     labels, ref, cur = plot["labels"], plot["reference"], plot["current"]
     top = max(*ref, *cur, 1e-12)
     n = len(labels)
-    slot = (_W - 2 * _PAD) / max(n, 1)
+    longest = max((len(str(label)) for label in labels), default=1)
+    rotate = n > 6 or longest * 5.5 > (_W - _PADL - _PAD) / max(n, 1)
+    # Full labels always: turned 40 degrees when they would not fit side by side.
+    pb = _PADB + (min(longest, 24) * 4 if rotate else 0)
+    height = _H + pb - _PADB
+    slot = (_W - _PADL - _PAD) / max(n, 1)
     bw = slot * 0.4
+    plot_h = height - pb - _PAD
     parts = []
     for i, label in enumerate(labels):
-        x0 = _PAD + i * slot + slot * 0.1
+        x0 = _PADL + i * slot + slot * 0.1
         for j, (p, color) in enumerate(((ref[i], _REF), (cur[i], _CUR))):
-            h = max(p, 0.0) / top * (_H - 2 * _PAD)
+            h = max(p, 0.0) / top * plot_h
             parts.append(
-                f'<rect x="{x0 + j * bw:.1f}" y="{_H - _PAD - h:.1f}" width="{bw:.1f}" '
-                f'height="{h:.1f}" fill="{color}"><title>{html.escape(label)}: '
-                f"{p:.4f}</title></rect>"
+                f'<rect x="{x0 + j * bw:.1f}" y="{height - pb - h:.1f}" width="{bw:.1f}" '
+                f'height="{h:.1f}" fill="{color}"><title>{html.escape(str(label))}: '
+                f"{_pct(p)}</title></rect>"
             )
-        short = html.escape(label if len(label) <= 6 else label[:5] + "\u2026")
+        text = html.escape(str(label))
+        cx, cy = x0 + bw, height - pb + 11
+        turn = f' transform="rotate(-40 {cx:.1f} {cy:.1f})"' if rotate else ""
+        anchor = "end" if rotate else "middle"
         parts.append(
-            f'<text x="{x0 + bw:.1f}" y="{_H - _PAD + 12}" font-size="9" '
-            f'text-anchor="middle">{short}</text>'
+            f'<text x="{cx:.1f}" y="{cy:.1f}" font-size="9" text-anchor="{anchor}"{turn}>'
+            f"{text}</text>"
         )
-    axis = f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#999"/>'
-    return _svg("".join(parts) + axis)
+    axis = (
+        f'<line x1="{_PADL}" y1="{height - pb}" x2="{_W - _PAD}" y2="{height - pb}" '
+        'stroke="#999"/>'
+        f'<text x="{(_PADL + _W - _PAD) / 2:.1f}" y="{height - 4}" font-size="10" '
+        f'text-anchor="middle">{html.escape(column)}</text>'
+    )
+    return _svg("".join(parts) + axis + _y_axis(top, height, pb), height)
 
 
-def _svg(body: str) -> str:
+def _svg(body: str, height: int = _H) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
-        f'viewBox="0 0 {_W} {_H}" role="img">{body}</svg>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{height}" '
+        f'viewBox="0 0 {_W} {height}" role="img">{body}</svg>'
     )
 
 
 def _card(r: DriftResult) -> str:
     if r.plot.get("type") == "hist":
-        svg = _svg_hist(r.plot, datetime=r.kind == "datetime")
+        svg = _svg_hist(r.plot, r.column, datetime=r.kind == "datetime")
     elif r.plot.get("type") == "bar":
-        svg = _svg_bar(r.plot)
+        svg = _svg_bar(r.plot, r.column)
     else:
         svg = f'<p class="na">{html.escape(r.note or "no plot")}</p>'
     meta = (

@@ -4,6 +4,11 @@ A :class:`Profile` is built chunk by chunk (``update``), combined across partiti
 (``merge``) and saved as JSON (``to_json``). Numeric columns keep their exact values up to
 ``max_exact`` per column, then switch to a log-bucket sketch; categorical columns keep
 exact counts. See ``docs/drift.md`` for the error bounds of sketched columns.
+
+What a profile keeps about values follows its :class:`~prodml.privacy.Privacy` policy
+(``docs/governance.md``): sensitive text columns and columns past ``max_categories``
+distinct values keep salted hashes, values that look personal are hashed one by one,
+and sensitive numeric or datetime columns are kept only as the sketch.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import pyarrow.compute as pc
 from prodml._data import Columns, iter_columns, py_value, type_name, type_problem
 from prodml._data import _first_non_null as first_non_null
 from prodml._params import Interval, check_params
+from prodml._progress import chunk_progress
 from prodml._quote import short_repr
-from prodml._state import Field, load_json
+from prodml._state import Field, load_json, loading
 from prodml.drift._columns import (
     CategoricalColumn,
     ColumnState,
@@ -33,10 +39,12 @@ from prodml.drift._columns import (
     _sketch,
 )
 from prodml.errors import ConfigError, DriftError, SchemaError, SchemaProblem
+from prodml.privacy import Privacy, check_privacy, is_token
 
 __all__ = ["CategoricalColumn", "NumericColumn", "Profile"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the privacy policy and salt id; hashed categorical columns
+_READABLE_VERSIONS = (1, 2)
 _KINDS = {
     "float": "numeric",
     "int": "numeric",
@@ -106,6 +114,10 @@ class Profile:
         Relative error of a value in the sketch (bucket width).
     columns
         Profile only these columns (others in the data are ignored); ``None`` for all.
+    privacy
+        What the profile may keep about values (:class:`~prodml.privacy.Privacy`); the
+        default policy hashes values that look personal and text columns with more than
+        1,000 distinct values. Profiles compared or merged must share the salt.
 
     Examples
     --------
@@ -119,6 +131,12 @@ class Profile:
     (4, {'x': 'numeric', 'c': 'categorical'})
     >>> Profile.from_json(merged.to_json()) == merged
     True
+
+    Values that look personal are kept only as salted hashes:
+
+    >>> p = Profile().update(pd.DataFrame({"who": ["ann@example.com", "bob"]}))
+    >>> sorted(k[:3] for k in p.columns["who"].counts)
+    ['bob', 'pm:']
     """
 
     def __init__(
@@ -127,7 +145,11 @@ class Profile:
         max_exact: int = 100_000,
         relative_accuracy: float = 1e-3,
         columns: Sequence[str] | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
+        self.privacy = check_privacy("Profile", privacy)
+        # The salt the hashes in this profile were made with (a saved profile keeps its own).
+        self.salt_id = self.privacy.salt_id
         self.max_exact = max_exact
         self.relative_accuracy = relative_accuracy
         if columns is not None and (isinstance(columns, str) or not isinstance(columns, Iterable)):
@@ -169,8 +191,12 @@ class Profile:
         """Profile of a table or an iterable of chunks in one call."""
         return cls(**params).update(data)
 
-    def update(self, data: object) -> Profile:
+    def update(self, data: object, *, progress: bool | None = None) -> Profile:
         """Add a table, or every chunk of an iterable of tables; return ``self``.
+
+        Out of core, an iterable of chunks shows a bar counting rows on stderr when it is
+        a terminal (``progress=None``); ``progress=False`` never draws one, ``True``
+        always does. A single table never shows one.
 
         Raises
         ------
@@ -181,11 +207,14 @@ class Profile:
             A numeric column holding an infinite value.
         """
         self._check()
-        for cols in iter_columns(data, what="data to profile"):
+        chunks = iter_columns(data, what="data to profile")
+        for cols in chunk_progress(chunks, desc="profiling", enabled=progress):
             self._update_one(cols)
         return self
 
     def _update_one(self, cols: Columns) -> None:
+        if self.salt_id != self.privacy.salt_id:
+            self._check_salt(self)
         # Selected columns are read in place (no copy of the table).
         names = list(cols.names) if self.select is None else self.select
         if self.select is not None:
@@ -202,15 +231,17 @@ class Profile:
     def _update_column(self, cols: Columns, name: str) -> None:
         """Add one column of ``cols`` (its name already checked) to its state."""
         info = cols.kind(name)
+        sensitive = self.privacy.is_sensitive(name)
         if info.kind == "mixed" and info.row is not None:
             first, _ = first_non_null(cols.raw(name))
+            shown = "a value" if sensitive else short_repr(info.example)
             raise SchemaError(
                 problems=[
                     SchemaProblem(
                         name,
                         "type",
                         f"the column mixes types: {type_name(first)} values and "
-                        f"{type_name(info.example)} {short_repr(info.example)}; drift tests "
+                        f"{type_name(info.example)} {shown}; drift tests "
                         "need one kind per column (a number, datetime or category)",
                         info.row,
                     )
@@ -219,7 +250,13 @@ class Profile:
         if info.kind not in _KINDS:
             raise SchemaError(
                 problems=[
-                    type_problem(name, "a number, datetime or category", cols.raw(name), info)
+                    type_problem(
+                        name,
+                        "a number, datetime or category",
+                        cols.raw(name),
+                        info,
+                        sensitive=sensitive,
+                    )
                 ]
             )
         kind = _KINDS[info.kind]
@@ -228,11 +265,73 @@ class Profile:
             return
         if isinstance(state, NumericColumn):
             values, n_null = _numeric_values(cols, name, kind)
-            state.add(values, self.max_exact, self.log_gamma)
+            state.add(values, self._max_exact(name), self.log_gamma)
+            if sensitive and state.pure is not None:
+                # A bucket's single value is a raw value: never kept for a sensitive column.
+                state.pure = np.full(state.pure.size, np.nan)
         else:
             counts, n_null = _category_counts(cols, name)
-            state.add(counts)
+            self._add_counts(name, state, counts)
         state.n_null += n_null
+
+    def _max_exact(self, name: str) -> int:
+        # A sensitive number is never held exactly: the sketch from the first value on.
+        return 0 if self.privacy.is_sensitive(name) else self.max_exact
+
+    def _add_counts(self, name: str, state: CategoricalColumn, counts: dict[Any, int]) -> None:
+        """Add category counts as the privacy policy allows them to be kept."""
+        pol = self.privacy
+        if state.hashed or pol.is_sensitive(name):
+            state.add(pol.tokenize_counts(counts))
+            state.hashed = not pol.is_raw(name)
+        elif pol.over_limit(name, max(len(state.counts), len(counts))):
+            # Hashed whole either way: skip looking for personal values one by one.
+            state.counts, state.hashed = pol.tokenize_counts(state.counts), True
+            state.add(pol.tokenize_counts(counts))
+        else:
+            state.add(pol.protect_counts(name, counts))
+        if not state.hashed and pol.over_limit(name, len(state.counts)):
+            state.counts, state.hashed = pol.tokenize_counts(state.counts), True
+
+    def _has_tokens(self) -> bool:
+        return any(
+            isinstance(s, CategoricalColumn) and (s.hashed or any(map(is_token, s.counts)))
+            for s in self.columns.values()
+        )
+
+    def _apply_privacy(self) -> None:
+        """Re-apply the policy to every column (a loaded state is not trusted to have)."""
+        for name, state in self.columns.items():
+            if isinstance(state, CategoricalColumn):
+                counts, state.counts = state.counts, {}
+                self._add_counts(name, state, counts)
+            elif (
+                isinstance(state, NumericColumn)
+                and self.privacy.is_sensitive(name)
+                and state.keys is None
+            ):
+                state.finalize()
+                points = state.points if state.points is not None else np.empty(0)
+                state.keys, state.counts, pure = _sketch(points, self.log_gamma, is_sorted=True)
+                state.pure = np.full(pure.size, np.nan)  # no raw value of a sensitive column
+                state.points = None
+
+    def _check_salt(self, *profiles: Profile) -> None:
+        """Refuse to mix hashes made with another salt than this profile's policy's."""
+        current = self.privacy.salt_id
+        for prof in profiles:
+            if prof.salt_id != current and prof._has_tokens():
+                raise DriftError(
+                    "this profile holds values hashed with another salt than the current "
+                    "one, so new values would not match them; set the "
+                    f"{self.privacy.salt_env} environment variable to one secret for every "
+                    "process that builds, updates or merges these profiles"
+                )
+        self.salt_id = current
+
+    def tokenizer(self) -> Privacy | None:
+        """The policy that reproduces this profile's hashes, or ``None`` (another salt)."""
+        return self.privacy if self.privacy.salt_id == self.salt_id else None
 
     def _state_for(self, name: str, kind: str, n_null: int) -> ColumnState | None:
         state = self.columns[name]
@@ -311,9 +410,10 @@ class Profile:
             raise DriftError(
                 "cannot merge profiles built with different max_exact/relative_accuracy"
             )
+        self._check_salt(self, other)
         if not self._started:
-            return Profile.from_dict(other.to_dict())
-        out = Profile.from_dict(self.to_dict())
+            return Profile.from_dict(other.to_dict(), privacy=self.privacy)
+        out = Profile.from_dict(self.to_dict(), privacy=self.privacy)
         if not other._started:
             return out
         _check_same_columns(list(self.columns), list(other.columns))
@@ -330,10 +430,12 @@ class Profile:
             mine.n_null += theirs.n_null
             if isinstance(mine, CategoricalColumn):
                 assert isinstance(theirs, CategoricalColumn)  # noqa: S101
-                mine.add(theirs.counts)
+                if theirs.hashed and not mine.hashed:
+                    mine.counts, mine.hashed = out.privacy.tokenize_counts(mine.counts), True
+                out._add_counts(name, mine, theirs.counts)
             else:
                 assert isinstance(theirs, NumericColumn)  # noqa: S101
-                _merge_numeric(mine, theirs, self.max_exact, self.log_gamma)
+                _merge_numeric(mine, theirs, out._max_exact(name), self.log_gamma)
         out.n_rows += other.n_rows
         return out
 
@@ -348,6 +450,8 @@ class Profile:
             "relative_accuracy": self.relative_accuracy,
             "n_rows": self.n_rows,
             "started": self._started,
+            "privacy": self.privacy.to_dict(),
+            "salt_id": self.salt_id,
             "columns": {
                 n: ({"kind": "null", "n_null": self.n_null(n)} if s is None else s.to_dict())
                 for n, s in self.columns.items()
@@ -355,8 +459,12 @@ class Profile:
         }
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Profile:
+    def from_dict(cls, state: dict[str, Any], *, privacy: Privacy | None = None) -> Profile:
         """Rebuild a profile saved by :meth:`to_dict`, validating it.
+
+        The saved privacy policy is applied again (a saved state is not trusted to hold
+        only what its policy allows); ``privacy`` replaces the saved policy (pass it
+        when it had an explicit ``salt``, which is never saved).
 
         Raises
         ------
@@ -367,19 +475,29 @@ class Profile:
         """
         root = Field(state, owner="Profile", error=DriftError)
         top = root.dict()
-        if top.get("format_version") != FORMAT_VERSION:
-            raise root["format_version"].fail(f"{FORMAT_VERSION} (the version this prodml reads)")
+        if top.get("format_version") not in _READABLE_VERSIONS:
+            raise root["format_version"].fail(f"one of {_READABLE_VERSIONS} (versions this reads)")
+        optional = tuple(k for k in ("privacy", "salt_id") if k in top)
         root.dict(
             keys=("format_version", "max_exact", "relative_accuracy", "n_rows", "started",
-                  "columns")
+                  "columns", *optional)
         )  # fmt: skip
+        if privacy is None and "privacy" in top:
+            with loading("Profile", DriftError):
+                privacy = Privacy.from_dict(root["privacy"].dict())
         try:
-            prof = cls(max_exact=top["max_exact"], relative_accuracy=top["relative_accuracy"])
+            prof = cls(
+                max_exact=top["max_exact"],
+                relative_accuracy=top["relative_accuracy"],
+                privacy=privacy,
+            )
             prof._check()
         except (ConfigError, DriftError) as err:
             raise root.fail(f"valid settings ({str(err)[:300]})") from None
         except TypeError:
             raise root.fail("valid settings") from None
+        if "salt_id" in top:
+            prof.salt_id = root["salt_id"].str(max_len=200)
         n_rows = root["n_rows"].count()
         prof.n_rows = n_rows
         prof._started = root["started"].bool()
@@ -387,6 +505,8 @@ class Profile:
             prof.columns[name] = _load_column(col, n_rows)
             if col["kind"].value == "null":
                 prof._null_rows[name] = col["n_null"].count()
+        with loading("Profile", DriftError):
+            prof._apply_privacy()
         return prof
 
     def to_json(self) -> str:
@@ -395,9 +515,12 @@ class Profile:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str) -> Profile:
-        """Rebuild a profile saved by :meth:`to_json` (size and nesting depth limited)."""
-        return cls.from_dict(load_json(text, owner="Profile", error=DriftError))
+    def from_json(cls, text: str, *, privacy: Privacy | None = None) -> Profile:
+        """Rebuild a profile saved by :meth:`to_json` (``privacy`` as in :meth:`from_dict`).
+
+        The text is read with a size and nesting-depth limit.
+        """
+        return cls.from_dict(load_json(text, owner="Profile", error=DriftError), privacy=privacy)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Profile):
@@ -437,7 +560,8 @@ def _load_column(f: Field, n_rows: int) -> ColumnState | None:
         f["n_null"].check(n_null == n_rows, f"the profile's n_rows ({n_rows}) for a null column")
         return None
     if kind == "categorical":
-        f.dict(keys=("kind", "n_null", "counts"))
+        hashed = "hashed" in f.dict()
+        f.dict(keys=("kind", "n_null", "counts", *(("hashed",) if hashed else ())))
         counts: dict[Any, int] = {}
         for pair in f["counts"].each(max_len=n_rows):
             key_f, count_f = pair.each(length=2)
@@ -453,7 +577,9 @@ def _load_column(f: Field, n_rows: int) -> ColumnState | None:
         f["counts"].check(
             seen == n_rows, f"counts adding up to n_rows - n_null ({n_rows - n_null})"
         )
-        return CategoricalColumn(n_null=n_null, counts=counts)
+        return CategoricalColumn(
+            n_null=n_null, counts=counts, hashed=f["hashed"].bool() if hashed else False
+        )
     out = NumericColumn(kind, n_null=n_null)
     if "points" in f.dict():
         f.dict(keys=("kind", "n_null", "points"))

@@ -91,6 +91,19 @@ _RESULT_KEYS = (
 )  # fmt: skip
 
 
+def _is_json(v: object, depth: int) -> bool:
+    """Whether ``v`` is JSON data nested at most ``depth`` levels."""
+    if v is None or isinstance(v, str | bool | int | float):
+        return True
+    if depth <= 0:
+        return False
+    if isinstance(v, list):
+        return all(_is_json(x, depth - 1) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _is_json(x, depth - 1) for k, x in v.items())
+    return False
+
+
 def _load_result(f: Field, n_ref: int, n_cur: int) -> DriftResult:
     """One saved DriftResult, every field and the relations between them checked."""
     f.dict(keys=_RESULT_KEYS)
@@ -250,7 +263,7 @@ class DriftReport:
         settings = dict(root["settings"].dict())
         for value in root["settings"].values():
             v = value.value
-            value.check(v is None or isinstance(v, str | bool | int | float), "a JSON scalar")
+            value.check(_is_json(v, 8), "JSON data (scalars, lists and dicts)")
         n_ref, n_cur = root["n_reference"].count(), root["n_current"].count()
         results = [_load_result(r, n_ref, n_cur) for r in root["results"].each(max_len=10**7)]
         report = cls(results, settings=settings, n_reference=n_ref, n_current=n_cur)

@@ -7,6 +7,10 @@ and the drift report equal the single-machine ones, exactly where the states' ``
 is exact (see ``docs/scale-out.md``). :func:`historical` joins feature store views
 point-in-time on each partition of entity rows (see ``docs/store.md``).
 
+Long fits show a bar counting Dask tasks on stderr when it is a terminal
+(``progress=None``, the default; ``False`` never, ``True`` always), with Dask's local
+schedulers; with a ``distributed`` client, watch its dashboard instead.
+
 Dask is imported on first use; without it (``pip install 'prodml[dask]'``) every function
 raises :class:`~prodml.errors.MissingExtraError`.
 
@@ -31,10 +35,11 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any, Literal
 
@@ -44,6 +49,7 @@ import pandas as pd
 from prodml._data import type_name
 from prodml._extras import require
 from prodml._params import Interval, OneOf, TypeOf, check_params
+from prodml._progress import drawing, progress_bar
 from prodml.drift import DriftDetector, DriftReport, Profile
 from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
@@ -51,6 +57,7 @@ from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.integrations._dask_fairness import group_metrics
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
+from prodml.privacy import Privacy, check_privacy
 from prodml.schema import Schema
 
 __all__ = [
@@ -134,6 +141,31 @@ def _tree_reduce(leaves: Sequence[Any], combine: Callable[..., Any], split_every
     return dask.compute(items[0])[0]
 
 
+@contextlib.contextmanager
+def _progress(desc: str, enabled: bool | None) -> Iterator[None]:
+    """A bar of Dask tasks done, for every ``dask.compute`` in the block (local schedulers)."""
+    dask = require("dask", extra="dask", feature=_FEATURE)
+    callbacks = require("dask.callbacks", extra="dask", feature=_FEATURE)
+    owner = getattr(dask.base.get_scheduler(), "__self__", None)  # a distributed Client's get
+    bar = progress_bar(desc=desc, unit="tasks", enabled=enabled)
+    if bar.disable or type(owner).__module__.startswith("distributed"):
+        with drawing(bar):  # hidden: so are the bars of the work inside
+            yield
+        return
+
+    class _Tasks(callbacks.Callback):  # type: ignore[misc, name-defined]
+        def _start_state(self, dsk: Any, state: dict[str, Any]) -> None:
+            todo = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
+            bar.total = (bar.total or 0) + todo
+            bar.refresh()
+
+        def _posttask(self, *args: Any) -> None:
+            bar.update(1)
+
+    with drawing(bar), _Tasks():
+        yield
+
+
 def _shared(obj: object) -> Any:
     """One graph key for an object every task needs (serialised once, not per task)."""
     dask = require("dask", extra="dask", feature=_FEATURE)
@@ -149,7 +181,9 @@ def _witness(part: pd.DataFrame) -> pd.DataFrame:
     The first non-null row of each column, and the first row (a null for all-null
     columns): ``Schema.infer`` over the witnesses equals it over the partitions.
     """
-    Schema.infer(part)  # raises the partition's own type problems (mixed values...)
+    # Raises the partition's own type problems (mixed values...); personal data is looked
+    # for once, on the witnesses, not in every worker.
+    Schema.infer(part, detect_personal=False)
     if len(part) == 0:
         return part
     rows = {0}
@@ -174,7 +208,9 @@ def _merge_states(*states: dict[str, Any]) -> dict[str, Any]:
     return FeaturePipeline.merge_states(states)
 
 
-def fit_pipeline(pipe: FeaturePipeline, data: object, *, split_every: int = 8) -> FeaturePipeline:
+def fit_pipeline(
+    pipe: FeaturePipeline, data: object, *, split_every: int = 8, progress: bool | None = None
+) -> FeaturePipeline:
     """Fit ``pipe`` over a Dask DataFrame or Parquet dataset, one pass per step depth.
 
     Each pass computes the states of every partition on the workers (from a copy of the
@@ -192,6 +228,9 @@ def fit_pipeline(pipe: FeaturePipeline, data: object, *, split_every: int = 8) -
         A Dask DataFrame, or a path or list of paths of Parquet files.
     split_every
         Fan-in of the merge tree.
+    progress
+        A bar of tasks done on stderr: ``None`` on a terminal only, ``True`` always,
+        ``False`` never.
 
     Returns
     -------
@@ -211,6 +250,11 @@ def fit_pipeline(pipe: FeaturePipeline, data: object, *, split_every: int = 8) -
         {"pipe": [_PIPE], "split_every": [Interval(int, 2, None)]},
     )
     frame = _frame(data)
+    with _progress("fitting the pipeline", progress):
+        return _fit_pipeline(pipe, frame, split_every)
+
+
+def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> FeaturePipeline:
     dask = require("dask", extra="dask", feature=_FEATURE)
     parts = frame.to_delayed()
     witnesses = dask.compute(*[dask.delayed(_witness)(p) for p in parts])
@@ -317,6 +361,8 @@ def _merge_profiles(*profiles: Profile) -> Profile:
                     *_categories(out.columns.get(name)),
                     *_categories(other.columns.get(name)),
                 ]
+                if state.hashed:  # hashed by this merge: the tokens keep the same order
+                    order = [merged.privacy.token(k) for k in order]
                 state.counts = {k: state.counts[k] for k in dict.fromkeys(order)}
         out = merged
     return out
@@ -333,6 +379,8 @@ def profile(
     relative_accuracy: float = 1e-3,
     columns: Sequence[str] | None = None,
     split_every: int = 8,
+    privacy: Privacy | None = None,
+    progress: bool | None = None,
 ) -> Profile:
     """Drift :class:`~prodml.drift.Profile` of a Dask DataFrame or Parquet dataset.
 
@@ -347,6 +395,12 @@ def profile(
         As :class:`~prodml.drift.Profile`.
     split_every
         Fan-in of the merge tree.
+    privacy
+        As :class:`~prodml.drift.Profile`. The policy (with its salt) is sent to the
+        workers, so that every partition hashes alike.
+    progress
+        A bar of tasks done on stderr: ``None`` on a terminal only, ``True`` always,
+        ``False`` never.
 
     Raises
     ------
@@ -362,12 +416,14 @@ def profile(
         "max_exact": max_exact,
         "relative_accuracy": relative_accuracy,
         "columns": None if columns is None else list(columns),
+        "privacy": check_privacy("profile", privacy),
     }
     frame = _frame(data)
     Profile(**params).update(frame._meta)  # parameters and columns, checked at once
     dask = require("dask", extra="dask", feature=_FEATURE)
     leaves = [dask.delayed(_profile_part)(params, part) for part in frame.to_delayed()]
-    result: Profile = _tree_reduce(leaves, _merge_profiles, split_every)
+    with _progress("profiling", progress):
+        result: Profile = _tree_reduce(leaves, _merge_profiles, split_every)
     return result.finalize()
 
 
@@ -383,6 +439,7 @@ def _profile_for(detector: DriftDetector, data: object, columns: Sequence[str] |
         max_exact=detector.max_exact,
         relative_accuracy=detector.relative_accuracy,
         columns=columns,
+        privacy=getattr(detector, "privacy", None),
     )
 
 

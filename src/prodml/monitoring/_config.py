@@ -12,6 +12,7 @@ from prodml.monitoring import _values
 from prodml.monitoring.alerts import AlertRule, BurnRateRule
 from prodml.monitoring.sinks import Sink
 from prodml.monitoring.windows import Window
+from prodml.privacy import redact
 
 if TYPE_CHECKING:
     from prodml.monitoring.monitor import ModelMonitor
@@ -51,7 +52,7 @@ def bad_input(task: str, prediction_id: object, t: object, output: object) -> Sc
         hash(prediction_id)
     except TypeError:
         return SchemaError(
-            f"prediction_id must be hashable (a str or int). Got {prediction_id!r} instead.",
+            f"prediction_id must be hashable (a str or int). Got {redact(prediction_id)} instead.",
             column="prediction_id",
         )
     expected = "a score in [0, 1]" if task == "binary" else "a finite number"

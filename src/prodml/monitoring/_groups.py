@@ -90,6 +90,10 @@ class GroupWindows:
         if len(pending) > self.max_pending:
             pending.popitem(last=False)
 
+    def forget(self, prediction_id: Hashable) -> int:
+        """Drop a pending prediction's group; 1 if there was one, else 0."""
+        return 0 if self._pending.pop(prediction_id, _ABSENT) is _ABSENT else 1
+
     def label(self, prediction_id: Hashable, t: float, label: int, output: float) -> None:
         """Add a labelled prediction to the window, and let the oldest go past its size."""
         key = self._pending.pop(prediction_id, _ABSENT)

@@ -5,6 +5,10 @@ Sinks, the clock and the drift reference are runtime objects and are not saved. 
 streaming concept detector is saved through its own ``to_dict`` with its class name and
 rebuilt from :mod:`prodml.drift`. The data-drift detector's settings are saved and it is
 refitted on the reference passed to ``from_dict`` (data drift stays off without one).
+
+Feature rows of an open drift window are saved through the drift detector's privacy
+policy (:mod:`prodml.privacy`): values that are sensitive or look personal are saved as
+their salted hashes (numbers of sensitive columns as null), never raw.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from prodml.monitoring._drift import DriftSummary, row_bytes
 from prodml.monitoring.alerts import RuleState, rule_from_dict
 from prodml.monitoring.sinks import Sink
 from prodml.monitoring.windows import _py_scalar, window_from_dict
+from prodml.privacy import Privacy, redact
 
 if TYPE_CHECKING:
     from prodml.monitoring.monitor import ModelMonitor
@@ -36,7 +41,7 @@ def _check_id(pid: object) -> object:
     if isinstance(pid, (str, int)) and not isinstance(pid, bool):
         return pid
     raise ConfigError(
-        f"Cannot save a pending prediction id {pid!r} of type {type(pid).__name__}: "
+        f"Cannot save a pending prediction id {redact(pid)} of type {type(pid).__name__}: "
         "ids must be str or int for the monitor state to be JSON.",
         parameter="prediction_id",
     )
@@ -70,7 +75,10 @@ def _detector_settings(detector: Any) -> dict[str, Any] | None:
     """Class name and settings of the data-drift detector, to rebuild it unfitted."""
     if detector is None or not callable(getattr(detector, "get_params", None)):
         return None
-    params = {k: list(v) if isinstance(v, tuple) else v for k, v in detector.get_params().items()}
+    params = {
+        k: list(v) if isinstance(v, tuple) else v.to_dict() if isinstance(v, Privacy) else v
+        for k, v in detector.get_params().items()
+    }
     return {"class": type(detector).__name__, "params": params}
 
 
@@ -86,7 +94,10 @@ def _detector_from_settings(saved: Mapping[str, Any] | None) -> Any:
             "prodml.drift does not provide.",
             parameter="state",
         )
-    return cls(**saved["params"])
+    params = dict(saved["params"])
+    if isinstance(params.get("privacy"), Mapping):
+        params["privacy"] = Privacy.from_dict(params["privacy"])
+    return cls(**params)
 
 
 def _nan_none(x: float) -> float | None:
@@ -117,6 +128,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "attribution_window": mon.attribution_window,
     }
     rows = mon._drift_rows
+    policy = privacy_of(mon._drift_fitted)
     state = {
         "pending": [[_check_id(pid), t, _py_scalar(out)] for pid, (t, out) in mon._pending.items()],
         "window": mon.window.to_dict(),
@@ -124,8 +136,10 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "counters": mon.counters(),
         "rule_states": {name: s.to_dict() for name, s in mon._states.items()},
         "slo": {name: c.to_dict() for name, c in mon._slo.items()},
-        "drift_rows": None if rows is None else [_record(r) for r in rows],
-        "drift_ready": None if mon._drift_ready is None else [_record(r) for r in mon._drift_ready],
+        "drift_rows": None if rows is None else [_record(r, policy) for r in rows],
+        "drift_ready": (
+            None if mon._drift_ready is None else [_record(r, policy) for r in mon._drift_ready]
+        ),
         "drift_summary": mon._drift_summary.to_dict(),
         "concept_detector": _object_state(mon.concept_detector),
         "concept_alarms": list(mon._concept_alarms),
@@ -142,8 +156,14 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
     }
 
 
-def _record(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(k): _py_scalar(v) for k, v in row.items()}
+def privacy_of(detector: Any) -> Privacy:
+    """The privacy policy of a drift detector (the default one when it has none)."""
+    policy = getattr(detector, "privacy", None)
+    return policy if isinstance(policy, Privacy) else Privacy()
+
+
+def _record(row: Mapping[str, Any], policy: Privacy) -> dict[str, Any]:
+    return {str(k): _py_scalar(v) for k, v in policy.protect_record(row).items()}
 
 
 def load(

@@ -414,6 +414,53 @@ class ModelMonitor:
                 self.evaluate(t)
             return True
 
+    # ------------------------------------------------------------------ erasure
+    def forget(self, key: Hashable, *, field: str | None = None) -> int:
+        """Erase what the monitor holds about one entity: the hook for deletion requests.
+
+        Removes the pending prediction whose id is ``key`` (with its sensitive group
+        values), and, when ``field`` is given, every buffered drift feature record whose
+        ``field`` equals ``key`` (the entity's id among the features). Labelled windows
+        hold only (time, label, output) triples and counts, nothing that names the
+        entity. Pending predictions are found by their ids only: for a deletion request,
+        call ``forget`` with each of the entity's prediction ids and once with its id
+        and ``field``. Save the monitor again (:meth:`to_json`) to erase it from stored
+        state.
+
+        Returns
+        -------
+        int
+            How many records were removed.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> ref = pd.DataFrame({"id": ["a", "b"], "x": [1.0, 2.0]})
+        >>> mon = ModelMonitor(evaluate_every_s=None, reference=ref)
+        >>> mon.log_prediction("p1", {"id": "a", "x": 1.0}, 0.3)
+        >>> mon.log_prediction("p2", {"id": "b", "x": 2.0}, 0.6)
+        >>> mon.forget("p1"), mon.forget("b", field="id"), mon.pending_count
+        (1, 1, 1)
+        """
+        with self._lock:
+            try:
+                removed = int(self._pending.pop(key, None) is not None)
+            except TypeError:
+                raise SchemaError(
+                    "forget needs a hashable key (a prediction id or an entity id).",
+                    column="key",
+                ) from None
+            if self._groups is not None:
+                self._groups.forget(key)
+            if field is not None:
+                for attr in ("_drift_rows", "_drift_ready"):
+                    rows = getattr(self, attr)
+                    if rows:
+                        kept = [r for r in rows if r.get(field) != key]
+                        removed += len(rows) - len(kept)
+                        setattr(self, attr, kept)
+            return removed
+
     # ------------------------------------------------------------------ evaluation
     def _add_drift_row(self, features: Mapping[str, Any]) -> None:
         rows = self._drift_rows

@@ -28,6 +28,12 @@ Examples
 
 from __future__ import annotations
 
+from prodml.registry._card import ModelCard
+from prodml.registry._environment import (
+    EnvironmentMismatch,
+    EnvironmentMismatchError,
+    EnvironmentMismatchWarning,
+)
 from prodml.registry._registry import GCReport, ModelRegistry
 from prodml.registry.backends import (
     ArtifactStore,
@@ -57,11 +63,15 @@ __all__ = [
     "AuditEvent",
     "Check",
     "Encryption",
+    "EnvironmentMismatch",
+    "EnvironmentMismatchError",
+    "EnvironmentMismatchWarning",
     "Flavour",
     "GCReport",
     "Lineage",
     "MetadataStore",
     "MetricThreshold",
+    "ModelCard",
     "ModelRegistry",
     "ModelVersion",
     "NotWorseThanCurrent",

@@ -275,6 +275,24 @@ class AliasMoves:
         self.metadata.move_alias(
             name, alias, version, actor=self.actor, action=action, expected=expected, detail=detail
         )
+        self._lineage_alias(name, alias, version, action)
+
+    def _lineage_alias(self, name: str, alias: str, version: int | None, action: str) -> None:
+        """Emit the OpenLineage event of an alias move (see :mod:`prodml.registry._lineage`)."""
+        sink = getattr(self, "lineage_sink", None)
+        if sink is not None:
+            from prodml.registry import _lineage  # noqa: PLC0415 - only when a sink is set
+
+            _lineage.alias_moved(
+                sink,
+                getattr(self, "lineage_namespace", "prodml"),
+                getattr(self, "artifacts").url,  # noqa: B009 - the registry's, not the mixin's
+                name=name,
+                alias=alias,
+                version=version,
+                action=action,
+                actor=self.actor,
+            )
 
     def _moved(
         self,

@@ -8,6 +8,10 @@ database that does not exist is an error, not a new empty registry. Credentials 
 URLs never appear in the output. ``--json`` prints a list of objects (aliases, metrics and
 tags as JSON objects).
 Exit codes: 0 listed, 2 an error (no such registry or model), as for every command.
+
+``prodml registry card [PATH] REF`` prints the model card of a version
+(:meth:`ModelRegistry.card`) as Markdown, or ``--format html|json``, to ``--out FILE``
+or the terminal. Exit codes: 0 written, 2 an error.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from prodml.errors import ConfigError
 
-__all__ = ["add_parser", "open_registry"]
+__all__ = ["add_parser", "card_parser", "open_registry"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="list the models, versions and aliases of a model registry",
         description="List a registry's models (newest version and aliases), or one model's "
         "versions with their status, aliases, metrics and tags.",
+        epilog="'prodml registry card [PATH] REF' prints a version's model card "
+        "(see 'prodml registry card --help').",
     )
     p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
     p.add_argument("model", nargs="?", help="list this model's versions")
@@ -131,3 +137,43 @@ def _table(rows: list[dict[str, str]]) -> str:
     lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
     lines += ["  ".join(r[k].ljust(widths[k]) for k in keys) for r in rows]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def card_parser() -> argparse.ArgumentParser:
+    """The parser of ``prodml registry card``."""
+    p = argparse.ArgumentParser(
+        prog="prodml registry card",
+        description="Print the model card of a version (description, intended use, metrics, "
+        "signature, lineage, environment, approvals and alias history). Exit code 0: "
+        "written, 2: error.",
+    )
+    p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
+    p.add_argument("ref", help="the version: churn, churn@3, churn@production")
+    p.add_argument("--db", metavar="URL", help="metadata store URL instead of PATH")
+    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
+    p.add_argument(
+        "--format",
+        choices=["markdown", "html", "json"],
+        default="markdown",
+        help="output format (default: %(default)s)",
+    )
+    p.add_argument("--out", metavar="FILE", help="write the card here instead of printing it")
+    p.set_defaults(func=run_card)
+    return p
+
+
+def run_card(args: argparse.Namespace) -> int:
+    """Write the card ``args`` asks for; return the exit code."""
+    registry = open_registry(args.path, args.db, args.artifacts)
+    try:
+        card = registry.card(args.ref)
+    finally:
+        registry.close()
+    render = {"markdown": card.to_markdown, "html": card.to_html, "json": card.to_json}
+    text = render[args.format]()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"model card of {card.model['ref']}: {args.out}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prodml.errors import (
     ConfigError,
@@ -20,8 +20,12 @@ from prodml.errors import (
     RegistryError,
     StorageError,
 )
-from prodml.registry import _gc, _manifest, _protect
+from prodml.registry import _gc, _lineage, _manifest, _protect
 from prodml.registry._aliases import AliasMoves
+from prodml.registry._card import ModelCard, build_card
+from prodml.registry._environment import EnvironmentCheck
+from prodml.registry._environment import capture as capture_environment
+from prodml.registry._environment import check as check_environment
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
 from prodml.registry._validate import check_fields, parse_ref, seconds
@@ -241,6 +245,7 @@ class ModelRegistry(AliasMoves):
         lineage: Lineage | Mapping[str, Any] | None = None,
         flavour: str | None = None,
         follow_symlinks: bool = False,
+        environment: bool | Literal["full"] = True,
     ) -> ModelVersion:
         """Store ``model`` as the next version of ``name``.
 
@@ -253,6 +258,11 @@ class ModelRegistry(AliasMoves):
         ``follow_symlinks=True`` lets a registered directory hold symbolic links: a copy
         of what each points at is stored (and hashed) instead. By default they are
         refused.
+
+        ``environment`` records the Python version, platform and the versions of the
+        packages the flavour needs in ``lineage["environment"]`` (``"full"``: also every
+        installed distribution; ``False``: nothing), unless the lineage already has one;
+        :meth:`load` checks them (see :attr:`environment_check`).
 
         Raises
         ------
@@ -269,6 +279,17 @@ class ModelRegistry(AliasMoves):
         if parent is not None:
             self.metadata.get_version(name, check_version_number(parent, "parent_version"))
         fl = get_flavour(flavour) if flavour is not None else flavour_for(model)
+        if environment not in (True, False, "full"):
+            raise ConfigError(
+                f"environment must be True, False or 'full'. Got {environment!r} instead.",
+                parameter="environment",
+            )
+        lineage_now = draft_fields["lineage"]
+        if environment and "environment" not in (lineage_now.model_extra or {}):
+            draft_fields["lineage"] = Lineage(
+                **lineage_now.model_dump(exclude_none=True),
+                environment=capture_environment(fl, full=environment == "full"),
+            )
         actor = self.actor
         key = new_key(name)
         leased_at = time.time()
@@ -303,10 +324,12 @@ class ModelRegistry(AliasMoves):
                     self.metadata.lease(key, name, time.time() + self._lease_ttl)
                 self.artifacts.put(staging, key)
             seal = None if self.signer is None else _protect.sealer(self.signer)
-            return self.metadata.create_version(draft, actor, leased=True, seal=seal)
+            created = self.metadata.create_version(draft, actor, leased=True, seal=seal)
         except BaseException:
             self._abandon(key)
             raise
+        _lineage.registered(self.lineage_sink, self.lineage_namespace, self.artifacts.url, created)
+        return created
 
     def _abandon(self, key: str) -> None:
         """Remove a failed registration's files if its lease proves it never committed."""
@@ -334,11 +357,29 @@ class ModelRegistry(AliasMoves):
         name, selector = parse_ref(ref, version)
         return self.metadata.resolve(name, selector)
 
-    def load(self, ref: str, version: int | str | None = None, *, trusted: Trust = False) -> Any:
+    #: Where OpenLineage events of register and alias moves go (:mod:`prodml.lineage`):
+    #: any object with ``emit(event)``, e.g. a ``JsonLinesSink``; ``None``: no events.
+    lineage_sink: Any = None
+    #: The OpenLineage namespace of the registry's jobs.
+    lineage_namespace: str = "prodml"
+
+    #: What :meth:`load` does when a package the model needs has another major version
+    #: than when it was registered: ``"warn"``, ``"error"`` or ``"ignore"``.
+    environment_check: EnvironmentCheck = "warn"
+
+    def load(
+        self,
+        ref: str,
+        version: int | str | None = None,
+        *,
+        trusted: Trust = False,
+        environment_check: EnvironmentCheck | None = None,
+    ) -> Any:
         """Load a model after checking its manifest and every file against its sha256.
 
         ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
-        names to trust.
+        names to trust. ``environment_check`` overrides :attr:`environment_check` for
+        this call (see :mod:`prodml.registry._environment`).
 
         Raises
         ------
@@ -347,6 +388,10 @@ class ModelRegistry(AliasMoves):
             file is missing, was changed, or a file was added.
         RegistryError
             When loading would need ``trusted`` and it was not given.
+        EnvironmentMismatchError
+            With ``environment_check="error"``, when numpy, scikit-learn, scipy, pandas,
+            pyarrow or skops has another major version than when the model was
+            registered (with ``"warn"``: an ``EnvironmentMismatchWarning``).
         """
         mv = self._checked(self.get(ref, version))
         if mv.encryption is not None and self.encryption is None:
@@ -356,6 +401,12 @@ class ModelRegistry(AliasMoves):
                 model_name=mv.name,
                 version=mv.version,
             )
+        check_environment(
+            (mv.lineage.model_extra or {}).get("environment"),
+            self.environment_check if environment_check is None else environment_check,
+            model_name=mv.name,
+            version=mv.version,
+        )
         path, temporary = self.artifacts.fetch(
             mv.artifact_key, mv.files, model_name=mv.name, version=mv.version
         )
@@ -453,6 +504,34 @@ class ModelRegistry(AliasMoves):
         if not page.items and page_token is None and not self.metadata.has_model(name):
             raise NotFoundError(f"model {name!r} does not exist", model_name=name)
         return page
+
+    def card(self, ref: str, version: int | str | None = None, **fields: str) -> ModelCard:
+        """The model card of a version: ``reg.card("churn@production")``.
+
+        Built from the version (description, metrics, signature, lineage, recorded
+        environment, fairness and importance summaries in its lineage), the audit log
+        (registration, approvals, alias moves) and the current aliases; see
+        :mod:`prodml.registry._card`. ``fields`` set or override the intended-use
+        fields (``intended_use``, ``out_of_scope``, ``limitations``, ``owner``), which
+        otherwise come from tags of those names.
+
+        Raises
+        ------
+        NotFoundError
+            When the model, version or alias does not exist.
+        ConfigError
+            For an unknown field.
+        """
+        mv = self.get(ref, version)
+        events: list[AuditEvent] = []
+        token = None
+        while True:
+            page = self.history(mv.name, page_token=token)
+            events.extend(page)
+            token = page.next_token
+            if token is None:
+                break
+        return build_card(mv, events, self.aliases(mv.name), fields)
 
     # ---------------------------------------------------------------- lifecycle
 

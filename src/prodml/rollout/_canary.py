@@ -302,10 +302,12 @@ class Canary(MetricPolicy):
                 reason = f"{where}: gate failed: {'; '.join(failed)}"
             elif n_step < st.min_samples or elapsed < st.min_duration:
                 action = "hold"
-                reason = (
-                    f"{where}: waiting for {st.min_samples} candidate samples "
-                    f"and {st.min_duration:g} s"
-                )
+                short = []  # only what is still missing, with the count that decides it
+                if n_step < st.min_samples:
+                    short.append(f"{n_step:,} of {st.min_samples:,} candidate samples")
+                if elapsed < st.min_duration:
+                    short.append(f"{elapsed:,.0f} of {st.min_duration:,g} s")
+                reason = f"{where}: waiting, {' and '.join(short)} so far"
             elif all(r["verdict"] == "pass" for r in results):
                 last = self._step == len(self._steps) - 1
                 action = "promote" if last else "advance"

@@ -81,6 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        help="copy this input column to the output (repeatable)")  # fmt: skip
     score.add_argument("--restart", action="store_true", help="discard a previous run's parts")
     score.add_argument("--json", action="store_true", help="print the report as JSON")
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=run_score)
 
 
@@ -138,6 +139,7 @@ def run_score(args: argparse.Namespace) -> int:
             chunk_rows=args.chunk_rows,
             resume=not args.restart,
             keep_columns=args.keep,
+            progress=False if args.quiet else None,  # None: a bar on a terminal only
         )
     finally:
         registry.close()

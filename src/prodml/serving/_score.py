@@ -23,18 +23,18 @@ import contextlib
 import json
 import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml._progress import progress_bar
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_file, fingerprint_spec
 from prodml.serving._predictor import Predictor
@@ -147,32 +147,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-class _Progress:
-    """A one-line progress display, on a terminal only."""
-
-    def __init__(self, total: int, enabled: bool | None, stream: TextIO) -> None:
-        self.total, self.stream, self.done, self.t0, self.last = total, stream, 0, 0.0, 0.0
-        self.enabled = stream.isatty() if enabled is None else enabled
-        self.t0 = time.perf_counter()
-
-    def add(self, rows: int) -> None:
-        self.done += rows
-        now = time.perf_counter()
-        if self.enabled and (now - self.last > 0.25 or self.done >= self.total):
-            self.last = now
-            rate = self.done / max(now - self.t0, 1e-9)
-            pct = 100.0 * self.done / self.total if self.total else 100.0
-            self.stream.write(
-                f"\rscoring {self.done:,}/{self.total:,} rows ({pct:.0f}%), {rate:,.0f} rows/s"
-            )
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _chunks(file: Path, columns: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
     pf = pq.ParquetFile(file)
     try:
@@ -281,7 +255,7 @@ def score(
     out = Path(dest)
     done = _manifest(out, expected, resume)
     columns = list(dict.fromkeys([*served.known, *served.schema.names, *keep]))
-    bar = _Progress(sum(sizes), progress, sys.stderr)
+    bar = progress_bar(desc="scoring", total=sum(sizes), enabled=progress, delay=0)
     manifest = {"format_version": FORMAT_VERSION, **expected, "done": done, "complete": False}
     writer = _Writer(out, manifest)
     written = skipped = 0
@@ -290,7 +264,7 @@ def score(
         for f_i, c, name, batch in _prefetch(todo):
             if batch is None:  # a whole file already done
                 skipped += -(-sizes[f_i] // chunk_rows)
-                bar.add(sizes[f_i])
+                bar.update(sizes[f_i])
                 continue
             if name in done:
                 skipped += 1
@@ -298,7 +272,7 @@ def score(
                 table = _score_chunk(predictor, served, variant, batch, keep, c * chunk_rows)
                 writer.put(name, table, {**expected, "input_file": files[f_i].name, "chunk": c})
                 written += 1
-            bar.add(batch.num_rows)
+            bar.update(batch.num_rows)
         writer.close()
         manifest["complete"] = True
         manifest["rows"] = sum(done.values())

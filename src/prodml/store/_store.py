@@ -405,7 +405,32 @@ class FeatureStore:
         """
         from prodml.store._materialize import materialize  # noqa: PLC0415
 
-        return materialize(self, end, start=start, views=views, batch_rows=batch_rows)
+        runs = materialize(self, end, start=start, views=views, batch_rows=batch_rows)
+        if self.lineage_sink is not None:
+            self._emit_lineage(runs)
+        return runs
+
+    #: Where OpenLineage events of :meth:`materialize` go (:mod:`prodml.lineage`): any
+    #: object with ``emit(event)``; ``None``: no events.
+    lineage_sink: Any = None
+    #: The OpenLineage namespace of the store's jobs.
+    lineage_namespace: str = "prodml"
+
+    def _emit_lineage(self, runs: Sequence[_state.MaterializeRun]) -> None:
+        """One ``COMPLETE`` event per view run: offline view -> online view."""
+        from prodml.lineage import dataset, emit, facet, run_event  # noqa: PLC0415
+
+        for run in runs:
+            fp = {"prodml": facet(fingerprint=self.view(run.view).fingerprint)}
+            event = run_event(
+                "COMPLETE",
+                job=f"{run.view}.materialize",
+                namespace=self.lineage_namespace,
+                inputs=[dataset("prodml.store.offline", run.view, fp)],
+                outputs=[dataset("prodml.store.online", run.view, fp)],
+                run_facets={"prodml": facet(action="materialize", **run.to_dict())},
+            )
+            emit(self.lineage_sink, event)
 
     def watermarks(self) -> dict[str, datetime]:
         """Each materialized view's watermark (the end of its last run) as UTC datetimes."""

@@ -6,6 +6,7 @@ The suites take ``pytest`` from here, so that importing any of them without the
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -24,20 +25,38 @@ __all__ = ["REQUIRE_ENV", "pytest", "service_url"]  # pytest: for the suites
 REQUIRE_ENV = "PRODML_REQUIRE_SERVICES"
 
 
-def service_url(variable: str, how: str) -> str:
+def service_url(variable: str, how: str, *, extra: tuple[str, str] | None = None) -> str:
     """The URL in ``$variable``; skip (or, under ``PRODML_REQUIRE_SERVICES=1``, fail) if unset.
+
+    The skip message says what is really missing: the extra (when its module does not
+    import), else the server.
 
     Parameters
     ----------
     variable
         Environment variable holding the URL.
     how
-        What to do to get one, for the message.
+        How to start the server, for the message.
+    extra
+        ``(module, extra)`` the tests also need, e.g. ``("psycopg", "postgres")``.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["PRODML_DOCTEST_URL"] = "redis://127.0.0.1:6379/0"
+    >>> service_url("PRODML_DOCTEST_URL", "start redis-server")
+    'redis://127.0.0.1:6379/0'
+    >>> del os.environ["PRODML_DOCTEST_URL"]
     """
-    value = os.environ.get(variable)
-    if value:
-        return value
-    message = f"set {variable} ({how})"
+    if extra is not None and importlib.util.find_spec(extra[0]) is None:
+        message = f"needs the '{extra[1]}' extra: pip install 'prodml[{extra[1]}]'"
+    else:
+        value = os.environ.get(variable)
+        if value:
+            return value
+        message = f"no server: set {variable} ({how})"
+        if extra is not None:
+            message += f"; the '{extra[1]}' extra is installed"
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{message}: {REQUIRE_ENV}=1 says the service must be there")
     pytest.skip(message)

@@ -58,6 +58,7 @@ class MetadataStoreConformance(MetadataTrust, SignedMetadataTrust):
             signature=sig,
             metrics={"auc": 0.75, "n": 3},
             lineage={"data_fingerprint": "ab" * 32, "parent_version": None, "run": "r1"},
+            environment=False,  # extras exactly as given (the environment is another extra)
         )
         got = registry.get("churn@1")
         assert got == mv

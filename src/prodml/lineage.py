@@ -1,0 +1,172 @@
+"""Lineage events in the OpenLineage format, and the sinks they are sent to.
+
+prodml actions that make or move a model (``ModelRegistry.register``, ``set_alias``,
+``rollback``) emit an OpenLineage ``RunEvent`` (a plain JSON-safe dict) to the
+registry's ``lineage_sink``: a :class:`JsonLinesSink` (one event per line of a file),
+an :class:`InMemoryLineageSink`, the ``openlineage-python`` client
+(:class:`prodml.integrations.openlineage.OpenLineageSink`, extra ``lineage``), or any
+object with an ``emit(event)`` method.
+
+Naming follows the OpenLineage naming conventions: jobs live in the namespace given to
+the sink's owner (default ``"prodml"``) and are named ``<model>.<action>``; a model
+version is the dataset ``models/<model>/<version>`` (an alias: ``models/<model>@<alias>``)
+in the registry's namespace; a training set is the dataset named by its fingerprint in
+the namespace ``prodml.fingerprint``; a feature view is ``<view>`` in ``prodml.store``.
+
+Examples
+--------
+>>> sink = InMemoryLineageSink()
+>>> event = run_event(
+...     "COMPLETE",
+...     job="churn.register",
+...     outputs=[dataset("registry", "models/churn/1")],
+...     at="2026-01-01T00:00:00+00:00",
+... )
+>>> sink.emit(event)
+>>> sink.events[0]["eventType"], sink.events[0]["outputs"][0]["name"]
+('COMPLETE', 'models/churn/1')
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from prodml import __version__
+from prodml.errors import ConfigError
+
+__all__ = [
+    "InMemoryLineageSink",
+    "JsonLinesSink",
+    "LineageSink",
+    "dataset",
+    "emit",
+    "run_event",
+]
+
+_log = logging.getLogger("prodml.lineage")
+PRODUCER = f"https://github.com/prodml/prodml/tree/v{__version__}"
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+_FACET_URL = "https://prodml.readthedocs.io/en/latest/governance/#lineage-events"
+EventType = Literal["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]
+
+
+@runtime_checkable
+class LineageSink(Protocol):
+    """Anything that takes an OpenLineage event (a JSON-safe dict)."""
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Deliver one event."""
+
+
+class InMemoryLineageSink:
+    """Keeps every event in ``events`` (tests, notebooks)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Append ``event``."""
+        self.events.append(event)
+
+
+class JsonLinesSink:
+    """Appends each event as one line of JSON to a file (created with its folders).
+
+    Parameters
+    ----------
+    path
+        The file. Lines are written whole under a lock, so threads of one process may
+        share a sink; several processes should use one file each.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Append ``event`` as a line and flush it."""
+        line = json.dumps(event, sort_keys=True, allow_nan=False) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line)
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every event written so far."""
+        if not self.path.exists():
+            return []
+        with self.path.open(encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def __repr__(self) -> str:
+        return f"JsonLinesSink({str(self.path)!r})"
+
+
+def facet(**fields: Any) -> dict[str, Any]:
+    """A custom prodml facet: ``fields`` plus the ``_producer`` and ``_schemaURL`` keys."""
+    return {"_producer": PRODUCER, "_schemaURL": _FACET_URL, **fields}
+
+
+def dataset(
+    namespace: str, name: str, facets: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """An OpenLineage dataset reference."""
+    return {"namespace": namespace, "name": name, "facets": dict(facets or {})}
+
+
+def run_event(
+    event_type: EventType,
+    *,
+    job: str,
+    namespace: str = "prodml",
+    inputs: Sequence[Mapping[str, Any]] = (),
+    outputs: Sequence[Mapping[str, Any]] = (),
+    run_id: str | None = None,
+    run_facets: Mapping[str, Mapping[str, Any]] | None = None,
+    job_facets: Mapping[str, Mapping[str, Any]] | None = None,
+    at: str | None = None,
+) -> dict[str, Any]:
+    """An OpenLineage ``RunEvent`` as a JSON-safe dict.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown event type or an empty job name.
+    """
+    if event_type not in ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"):
+        raise ConfigError(f"unknown OpenLineage event type {event_type!r}", parameter="event")
+    if not job or not namespace:
+        raise ConfigError("a lineage job needs a name and a namespace", parameter="job")
+    return {
+        "eventType": event_type,
+        "eventTime": at or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "run": {"runId": run_id or str(uuid.uuid4()), "facets": dict(run_facets or {})},
+        "job": {"namespace": namespace, "name": job, "facets": dict(job_facets or {})},
+        "inputs": [dict(d) for d in inputs],
+        "outputs": [dict(d) for d in outputs],
+        "producer": PRODUCER,
+        "schemaURL": SCHEMA_URL,
+    }
+
+
+def emit(sink: object, event: dict[str, Any]) -> bool:
+    """Send ``event`` to ``sink``; a failing sink is logged, never raised (``False``).
+
+    The action the event describes has already happened: losing its lineage record must
+    not turn it into an error.
+    """
+    if sink is None:
+        return False
+    try:
+        sink.emit(event)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a broken sink must not undo or fail the action
+        _log.exception("prodml lineage sink %r failed", sink)
+        return False
+    return True

@@ -1,0 +1,417 @@
+"""Privacy by default: what prodml keeps and shows about values in the data.
+
+Everything prodml stores or shows about data (drift profiles and reports, monitor state,
+error messages) goes through one :class:`Privacy` policy. Its rules, in order:
+
+* a column listed in ``allow_raw`` keeps its raw values (the per-column opt-in);
+* a column marked sensitive (``Column(sensitive=True)`` or ``Privacy(sensitive=[...])``)
+  never keeps a raw value: categories become salted hashes (:meth:`Privacy.token`),
+  numbers and datetimes are kept only as a coarse sketch;
+* a text column with more than ``max_categories`` distinct values (an identifier, a
+  free-text field) is hashed as a whole;
+* any other text value that looks like personal data (an e-mail address, a phone number,
+  a payment card number that passes the Luhn check, a US social security number, a UK
+  national insurance number, an IBAN with a valid checksum) is hashed on its own;
+* reports show a category's label only when it was seen at least ``k`` times; rarer ones
+  are counted in an "other" bar.
+
+Hashes are keyed BLAKE2b digests (64 bits) of the value, so equal values still compare
+equal (drift tests keep working) while the value cannot be read back or guessed without
+the salt. The salt comes from ``salt``, else the environment variable named by
+``salt_env`` (``PRODML_PRIVACY_SALT``), else a random salt drawn once per process; set
+the variable to compare hashed profiles made by different processes. Only a salt id (a
+digest of the salt) is ever stored, never the salt.
+
+Examples
+--------
+>>> from prodml.privacy import Privacy, find_personal_data
+>>> find_personal_data("write to ann@example.com"), find_personal_data("plan pro")
+('email', None)
+>>> find_personal_data("4111 1111 1111 1111"), find_personal_data("4111 1111 1111 1112")
+('card', None)
+>>> policy = Privacy(salt="not-a-real-salt")
+>>> token = policy.token("078-05-1120")
+>>> token.startswith("pm:"), len(token), policy.token(token) == token
+(True, 19, True)
+>>> policy.protect_value("sales", "078-05-1120") == token
+True
+>>> policy.protect_value("sales", "pro")
+'pro'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+
+from prodml._quote import short_repr
+from prodml.errors import ConfigError
+
+__all__ = [
+    "PERSONAL_DATA_KINDS",
+    "PersonalDataWarning",
+    "Privacy",
+    "find_personal_data",
+    "is_token",
+    "redact",
+]
+
+FORMAT_VERSION = 1
+TOKEN_PREFIX = "pm:"  # noqa: S105 - a marker of hashed values, not a secret
+_TOKEN = re.compile(r"pm:[0-9a-f]{16}")
+REDACTED = "<redacted>"
+
+
+class PersonalDataWarning(UserWarning):
+    """Data looks like it holds personal data (see :func:`find_personal_data`).
+
+    Raised by :meth:`prodml.schema.Schema.infer` when it marks a column sensitive; filter
+    it like any warning (``warnings.filterwarnings("ignore", category=PersonalDataWarning)``).
+    """
+
+
+# -- detection -----------------------------------------------------------------------
+
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    ("ssn", r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b"),
+    ("card", r"\b\d(?:[ -]?\d){12,18}\b"),
+    ("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
+    ("nino", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
+    (
+        "phone",
+        r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}\b|(?:\(\d{3}\) ?|\b\d{3}[ .-])\d{3}[ .-]\d{4}\b",
+    ),
+)
+PERSONAL_DATA_KINDS = tuple(kind for kind, _ in _PATTERNS)
+_ANY = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS))
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _iban_ok(text: str) -> bool:
+    s = text.replace(" ", "")
+    moved = s[4:] + s[:4]
+    number = "".join(str(int(ch, 36)) for ch in moved)
+    return int(number) % 97 == 1
+
+
+def find_personal_data(text: str) -> str | None:
+    """The kind of personal data found in ``text`` (``"email"``, ``"card"``...), or ``None``.
+
+    Kinds: ``email``, ``ssn`` (US social security number, dashed or spaced), ``card``
+    (13 to 19 digits passing the Luhn check), ``iban`` (valid mod-97 checksum), ``nino``
+    (UK national insurance number) and ``phone`` (North American or ``+`` international).
+    Patterns catch identifiers with a structure; names, addresses and free text about a
+    person are not recognised: declare such columns sensitive.
+
+    Examples
+    --------
+    >>> find_personal_data("+44 20 7946 0958"), find_personal_data("2024-01-15")
+    ('phone', None)
+    """
+    for m in _ANY.finditer(text):
+        kind = m.lastgroup
+        if kind == "card" and not _luhn(re.sub(r"\D", "", m.group())):
+            continue
+        if kind == "iban" and not _iban_ok(m.group()):
+            continue
+        if kind == "phone" and not 8 <= sum(ch.isdigit() for ch in m.group()) <= 15:
+            continue
+        return kind
+    return None
+
+
+def is_token(value: object) -> bool:
+    """Whether ``value`` is a hash made by :meth:`Privacy.token`."""
+    return (
+        type(value) is str
+        and len(value) == 19
+        and value.startswith(TOKEN_PREFIX)
+        and _TOKEN.fullmatch(value) is not None
+    )
+
+
+def redact(value: object, *, sensitive: bool = False) -> str:
+    """A value for a message: its short ``repr``, or ``<redacted>`` when it is or looks personal.
+
+    Examples
+    --------
+    >>> redact("gold"), redact("ann@example.com"), redact(42, sensitive=True)
+    ("'gold'", '<redacted>', '<redacted>')
+    """
+    if sensitive:
+        return REDACTED
+    # Short, and redacted when it looks personal (a list holding an e-mail address too).
+    return short_repr(value)
+
+
+# -- the policy ----------------------------------------------------------------------
+
+_PROCESS_SALT = secrets.token_bytes(32)
+
+
+class Privacy(BaseModel):
+    """What prodml may keep and show about the values of each column.
+
+    Parameters
+    ----------
+    sensitive
+        Columns whose raw values are never kept or shown (added to the columns marked
+        ``Column(sensitive=True)`` by :meth:`from_schema`).
+    allow_raw
+        Columns whose raw values may be kept and shown, even when they look personal or
+        have many categories: the explicit per-column opt-in. Wins over ``sensitive``.
+    max_categories
+        A text column with more distinct values than this is hashed as a whole; ``None``
+        for no limit.
+    k
+        A category's label is shown in a report only when it was seen at least ``k`` times
+        (k-anonymity threshold); rarer ones are summed in an "other" bar. ``k=1`` shows all.
+    detect
+        Hash individual values that look like personal data (:func:`find_personal_data`).
+    salt
+        Secret key of the hashes; default from the environment variable ``salt_env``,
+        else random per process. Never stored; only its id (:attr:`salt_id`) is.
+    salt_env
+        Name of the environment variable holding the salt.
+
+    Examples
+    --------
+    >>> p = Privacy(sensitive=["email"], k=10)
+    >>> p.is_sensitive("email"), p.is_sensitive("plan"), p.k
+    (True, False, 10)
+    >>> Privacy.from_dict(p.to_dict()) == p
+    True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sensitive: tuple[str, ...] = ()
+    allow_raw: tuple[str, ...] = ()
+    max_categories: int | None = Field(default=1000, ge=1)
+    k: int = Field(default=5, ge=1)
+    detect: bool = True
+    salt: SecretStr | None = Field(default=None, exclude=True)
+    salt_env: str = "PRODML_PRIVACY_SALT"
+    _key: bytes = PrivateAttr(default=b"")
+
+    def __init__(self, **data: Any) -> None:
+        for name in ("sensitive", "allow_raw"):
+            if isinstance(data.get(name), str):
+                data[name] = (data[name],)
+            elif data.get(name) is not None:
+                data[name] = tuple(data[name])
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors()
+            )
+            raise ConfigError(f"Invalid Privacy: {problems}", parameter="privacy") from err
+        # The salt is read once, here: a policy hashes alike for all its life.
+        self._key = self._salt()
+
+    @classmethod
+    def from_schema(cls, schema: Any, **settings: Any) -> Privacy:
+        """A policy treating the schema's ``Column(sensitive=True)`` columns as sensitive.
+
+        Examples
+        --------
+        >>> from prodml.schema import Column, Schema
+        >>> s = Schema([Column("ssn", "string", sensitive=True), Column("x", "float")])
+        >>> Privacy.from_schema(s, k=3).sensitive
+        ('ssn',)
+        """
+        marked = [c.name for c in schema.columns if getattr(c, "sensitive", False)]
+        extra = list(settings.pop("sensitive", ()))
+        return cls(sensitive=tuple(dict.fromkeys([*marked, *extra])), **settings)
+
+    # -- salt ------------------------------------------------------------------------
+
+    def _salt(self) -> bytes:
+        if self.salt is not None:
+            return self.salt.get_secret_value().encode()
+        env = os.environ.get(self.salt_env)
+        return env.encode() if env else _PROCESS_SALT
+
+    @property
+    def salt_id(self) -> str:
+        """A digest naming the salt (never the salt): equal ids mean comparable hashes.
+
+        The salt is read when the policy is made (from ``salt``, the environment, or
+        the process's random salt).
+        """
+        return hashlib.sha256(b"prodml-privacy-salt:" + self._key).hexdigest()[:16]
+
+    # -- decisions -------------------------------------------------------------------
+
+    def is_sensitive(self, column: str) -> bool:
+        """Whether ``column`` is declared sensitive (and not opted in to raw values)."""
+        return column in self.sensitive and column not in self.allow_raw
+
+    def is_raw(self, column: str) -> bool:
+        """Whether ``column`` is opted in to raw values."""
+        return column in self.allow_raw
+
+    def token(self, value: object) -> str:
+        """The salted hash of ``value`` (``pm:`` and 16 hex digits); tokens map to themselves."""
+        if is_token(value):
+            return value  # type: ignore[return-value]
+        return self._tokens([value])[0]
+
+    def _tokens(self, values: Iterable[object]) -> list[str]:
+        """Tokens of many values (the loop of :meth:`token`, without per-call lookups)."""
+        # Read the key from pydantic's private storage once: attribute access through
+        # pydantic's __getattr__ costs more than the hash itself.
+        key = self.__pydantic_private__["_key"][:64]  # type: ignore[index]
+        blake = hashlib.blake2b
+        out = []
+        for value in values:
+            if is_token(value):
+                out.append(value)
+                continue
+            text = f"{type(value).__name__}:{value!r}".encode()
+            out.append(TOKEN_PREFIX + blake(text, key=key, digest_size=8).hexdigest())
+        return out  # type: ignore[return-value]
+
+    def protect_value(self, column: str, value: Any) -> Any:
+        """``value`` as it may be kept: raw, or its token when sensitive or personal."""
+        if column in self.allow_raw or value is None:
+            return value
+        if column in self.sensitive:
+            return self.token(value)
+        if self.detect and isinstance(value, str) and find_personal_data(value) is not None:
+            return self.token(value)
+        return value
+
+    def protect_counts(self, column: str, counts: Mapping[Any, int]) -> dict[Any, int]:
+        """Counts per category with every value that may not be kept replaced by its token."""
+        if column in self.allow_raw:
+            return dict(counts)
+        if column in self.sensitive:
+            return self.tokenize_counts(counts)
+        if not self.detect:
+            return dict(counts)
+        personal = [
+            v for v in counts if isinstance(v, str) and not is_token(v) and find_personal_data(v)
+        ]
+        if not personal:
+            return dict(counts)
+        out = dict(counts)
+        for value, token in zip(personal, self._tokens(personal), strict=True):
+            c = out.pop(value)
+            out[token] = out.get(token, 0) + c
+        return out
+
+    def tokenize_counts(self, counts: Mapping[Any, int]) -> dict[str, int]:
+        """Counts per category keyed by token."""
+        out: dict[str, int] = {}
+        for t, c in zip(self._tokens(counts), counts.values(), strict=True):
+            out[t] = out.get(t, 0) + c
+        return out
+
+    def over_limit(self, column: str, n_categories: int) -> bool:
+        """Whether a column with ``n_categories`` distinct values must be hashed whole."""
+        if column in self.allow_raw:
+            return False
+        return self.max_categories is not None and n_categories > self.max_categories
+
+    def protect_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of a record with every value that may not be kept replaced by its token.
+
+        A non-text value of a sensitive column becomes ``None``: a token would change the
+        column's type (a drift test compares it with numbers).
+        """
+        out: dict[str, Any] = {}
+        for key, value in record.items():
+            name = str(key)
+            if self.is_sensitive(name) and not isinstance(value, str):
+                out[name] = None
+            else:
+                out[name] = self.protect_value(name, value)
+        return out
+
+    # -- state -----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe settings with ``format_version`` and the salt id (never the salt)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "sensitive": list(self.sensitive),
+            "allow_raw": list(self.allow_raw),
+            "max_categories": self.max_categories,
+            "k": self.k,
+            "detect": self.detect,
+            "salt_env": self.salt_env,
+            "salt_id": self.salt_id,
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any], *, salt: str | None = None) -> Privacy:
+        """Rebuild a policy saved by :meth:`to_dict` (pass ``salt`` again when one was set).
+
+        Raises
+        ------
+        ConfigError
+            For an unknown ``format_version`` or invalid settings.
+        """
+        if not isinstance(state, Mapping) or state.get("format_version") != FORMAT_VERSION:
+            got = state.get("format_version") if isinstance(state, Mapping) else None
+            raise ConfigError(
+                f"unsupported Privacy format_version {got!r}; expected {FORMAT_VERSION}",
+                parameter="privacy",
+            )
+        keys = ("sensitive", "allow_raw", "max_categories", "k", "detect", "salt_env")
+        missing = [k for k in keys if k not in state]
+        if missing:
+            raise ConfigError(f"saved Privacy lacks {missing}", parameter="privacy")
+        from prodml._state import loading  # noqa: PLC0415 - only on load
+
+        with loading("Privacy"):
+            return cls(**{k: state[k] for k in keys}, salt=salt)
+
+    def __repr__(self) -> str:
+        return (
+            f"Privacy(sensitive={list(self.sensitive)}, allow_raw={list(self.allow_raw)}, "
+            f"max_categories={self.max_categories}, k={self.k}, detect={self.detect})"
+        )
+
+
+def check_privacy(owner: str, value: object) -> Privacy:
+    """``value`` when it is a :class:`Privacy`, a default policy for ``None``, else an error."""
+    if value is None:
+        return Privacy()
+    if isinstance(value, Privacy):
+        return value
+    raise ConfigError(
+        f"The 'privacy' parameter of {owner} must be a prodml.privacy.Privacy or None. "
+        f"Got {type(value).__name__} instead.",
+        parameter="privacy",
+    )
+
+
+def warn_personal(column: str, kind: str) -> None:
+    """Warn (:class:`PersonalDataWarning`) that ``column`` looks personal; no value shown."""
+    warnings.warn(
+        f"column {column!r} looks like it holds personal data ({kind}); it is marked "
+        "sensitive, so prodml keeps only salted hashes or sketches of it (pass "
+        "detect_personal=False, or edit the column, to change this)",
+        PersonalDataWarning,
+        stacklevel=3,
+    )

@@ -1,0 +1,87 @@
+"""OpenLineage events of registry actions (see :mod:`prodml.lineage`).
+
+``register`` emits a ``COMPLETE`` run of the job ``<model>.register`` whose output is the
+new version (``models/<model>/<version>`` in the registry's namespace, its artifact store
+URL) and whose inputs are the training data (by fingerprint) and the feature views it
+read; an alias move (``set_alias``, ``rollback``, ``delete_alias``) emits a run of
+``<model>.<action>`` from the version to the alias dataset ``models/<model>@<alias>``.
+Each event carries a ``prodml`` facet with the actor and the action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prodml.lineage import dataset, emit, facet, run_event
+from prodml.registry.entities import ModelVersion
+
+__all__ = ["alias_moved", "registered"]
+
+
+def _version_dataset(namespace: str, mv: ModelVersion) -> dict[str, Any]:
+    facets = {
+        "prodml": facet(
+            flavour=mv.flavour,
+            files=len(mv.files),
+            metrics=dict(mv.metrics),
+            tags=dict(mv.tags),
+        )
+    }
+    return dataset(namespace, f"models/{mv.name}/{mv.version}", facets)
+
+
+def registered(sink: object, job_namespace: str, namespace: str, mv: ModelVersion) -> bool:
+    """Emit the lineage of a new version; ``False`` when no sink took it."""
+    if sink is None:
+        return False
+    inputs = []
+    lin = mv.lineage
+    if lin.data_fingerprint:
+        inputs.append(dataset("prodml.fingerprint", lin.data_fingerprint))
+    for view, fp in sorted((lin.feature_views or {}).items()):
+        inputs.append(dataset("prodml.store", view, {"prodml": facet(fingerprint=fp)}))
+    if lin.parent_version is not None:
+        inputs.append(dataset(namespace, f"models/{mv.name}/{lin.parent_version}"))
+    event = run_event(
+        "COMPLETE",
+        job=f"{mv.name}.register",
+        namespace=job_namespace,
+        inputs=inputs,
+        outputs=[_version_dataset(namespace, mv)],
+        run_facets={
+            "prodml": facet(
+                action="register",
+                actor=mv.created_by,
+                code_version=lin.code_version,
+                pipeline_fingerprint=lin.pipeline_fingerprint,
+            )
+        },
+        at=mv.created_at.isoformat(timespec="milliseconds"),
+    )
+    return emit(sink, event)
+
+
+def alias_moved(
+    sink: object,
+    job_namespace: str,
+    namespace: str,
+    *,
+    name: str,
+    alias: str,
+    version: int | None,
+    action: str,
+    actor: str,
+) -> bool:
+    """Emit the lineage of an alias move (``version=None``: the alias was deleted)."""
+    if sink is None:
+        return False
+    inputs = [] if version is None else [dataset(namespace, f"models/{name}/{version}")]
+    event = run_event(
+        "COMPLETE",
+        job=f"{name}.{action}",
+        namespace=job_namespace,
+        inputs=inputs,
+        outputs=[dataset(namespace, f"models/{name}@{alias}")],
+        run_facets={"prodml": facet(action=action, actor=actor, alias=alias, version=version)},
+    )
+    return emit(sink, event)

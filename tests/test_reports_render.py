@@ -1,0 +1,79 @@
+"""report.html and drift.html render in headless Chromium without a console error (issue 16).
+
+The demo's two reports are opened in Debian's Chromium (``/usr/bin/chromium``; ``.ci/run``
+installs it when it is missing); any console message (a script error, a resource that
+failed to load) fails the test. Full-page screenshots are saved under ``build/`` for a
+reviewer to look at: ``build/report.png`` and ``build/drift.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+BUILD = Path(__file__).resolve().parents[1] / "build"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and os.environ.get("CI") != "true",
+    reason="needs Chromium (apt-get install chromium); CI installs it and never skips",
+)
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from prodml._demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo-render")
+    assert run_demo(out, seed=0, quiet=True) == 0
+    return out
+
+
+def _render(page: Path, shot: Path, height: int) -> list[str]:
+    """Screenshot ``page``; return the console messages Chromium logged while loading it."""
+    assert CHROMIUM is not None, "Chromium is not installed (CI installs it in .ci/run)"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    shot.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",  # CI runs as root
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--user-data-dir={shot.parent / '.chromium'}",
+            f"--window-size=1280,{height}",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert shot.stat().st_size > 10_000  # a real picture, not a blank page
+    return re.findall(r"CONSOLE[^\]]*\] (.*)", proc.stderr)
+
+
+@pytest.mark.parametrize(("name", "height"), [("report", 4600), ("drift", 2200)])
+def test_report_renders_without_console_errors(demo_out: Path, name: str, height: int) -> None:
+    console = _render(demo_out / f"{name}.html", BUILD / f"{name}.png", height)
+    assert console == [], console
+
+
+def test_a_console_error_is_caught(tmp_path: Path) -> None:
+    # The check itself works: a page with a script error is reported.
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<html><body><h1>" + "x " * 2000 + "</h1><script>undefinedFn()</script></body></html>"
+    )
+    console = _render(page, tmp_path / "bad.png", 800)
+    assert any("undefinedFn is not defined" in line for line in console)
