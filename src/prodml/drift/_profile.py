@@ -38,7 +38,7 @@ from prodml.drift._columns import (
     _decode,
     _sketch,
 )
-from prodml.errors import ConfigError, DriftError, SchemaError, SchemaProblem
+from prodml.errors import ConfigError, DriftError, ProdMLError, SchemaError, SchemaProblem
 from prodml.privacy import Privacy, check_privacy, is_token
 
 __all__ = ["CategoricalColumn", "NumericColumn", "Profile"]
@@ -483,8 +483,7 @@ class Profile:
                   "columns", *optional)
         )  # fmt: skip
         if privacy is None and "privacy" in top:
-            with loading("Profile", DriftError):
-                privacy = Privacy.from_dict(root["privacy"].dict())
+            privacy = _load_privacy(root["privacy"])
         try:
             prof = cls(
                 max_exact=top["max_exact"],
@@ -549,6 +548,15 @@ def _merge_numeric(
     elif theirs.points is not None:
         mine.add(theirs.points.copy(), max_exact, log_gamma)
     mine.finalize()
+
+
+def _load_privacy(f: Field) -> Privacy:
+    """The saved privacy policy of a profile; its errors name ``privacy`` (a DriftError)."""
+    try:
+        with loading("Profile", DriftError):
+            return Privacy.from_dict(f.dict())
+    except ProdMLError as err:
+        raise f.fail(f"a Privacy policy (malformed: {str(err)[:200]})") from None
 
 
 def _load_column(f: Field, n_rows: int) -> ColumnState | None:
