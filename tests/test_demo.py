@@ -24,8 +24,23 @@ def test_demo_writes_every_artefact(demo: tuple[Path, dict[str, Any]]) -> None:
     for name in ("report.html", "drift.html", "summary.json", "schema.json"):
         assert (out / name).stat().st_size > 500, name
     html = (out / "report.html").read_text()
-    for heading in ("Training and registration", "Alerts", "Data drift", "Canary", "Costs"):
+    for heading in (
+        "Training and registration",
+        "Alerts",
+        "Fairness",
+        "Data drift",
+        "Canary",
+        "Why, and what the model is",
+        "Costs",
+    ):
         assert heading in html
+    card = (out / "model_card.md").read_text()
+    assert card.startswith("# Model card: churn@2")
+    assert "rank customers for retention offers" in card
+    # Lineage back to v1 and the trigger that caused the retraining; the environment.
+    assert "| parent_version | 1 |" in card
+    assert "| retrain.trigger | alert |" in card
+    assert "## Environment" in card
     assert "<svg" in html  # the accuracy timeline and the drift plots are inline
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # self-contained
 

@@ -94,6 +94,98 @@ def _usd(value: float) -> str:
     return f"{value:,.2f} USD"
 
 
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _store_and_signing(s: dict[str, Any]) -> list[str]:
+    """Where the training set came from, and how the versions are signed."""
+    fs, sig = s.get("feature_store", {}), s.get("signing", {})
+    out = []
+    if "skipped" in fs:
+        out.append(f"<p class='muted'>Feature store: skipped ({escape(fs['skipped'])}).</p>")
+    elif fs:
+        views = ", ".join(f"{escape(v)} ({len(c)} features)" for v, c in fs["views"].items())
+        out.append(
+            "<p>The training set was read point in time from a local feature store (views "
+            f"{views}): {escape(fs['point_in_time_rows_equal_to_truth'])} rows hold the "
+            "values known on each customer's label day. Every customer also has a row "
+            "written after that day; a join on each customer's latest row would have put "
+            f"{fs['values_a_latest_value_join_would_leak']:,} of those later values into "
+            f"{fs['rows_a_latest_value_join_would_corrupt']:,} training rows.</p>"
+        )
+    if "skipped" in sig:
+        out.append(f"<p class='muted'>Signing: skipped ({escape(sig['skipped'])}).</p>")
+    elif sig:
+        out.append(
+            f"<p>Every version is signed ({escape(sig['algorithm'])}, key "
+            f"<code>{escape(sig['key_id'])}</code>) and its signature is checked on every "
+            "load: an edited metadata row or a swapped file is refused.</p>"
+        )
+    return out
+
+
+def _http(sv: dict[str, Any]) -> list[str]:
+    http = sv.get("http", {})
+    if not http or "skipped" in http:
+        return [
+            f"<p class='muted'>HTTP round trip: skipped ({escape(http.get('skipped', ''))}).</p>"
+        ]
+    same = "the same value as in process" if http["value_equals_in_process"] else "another value"
+    return [
+        (
+            "<p>One request went through the ASGI app on a real server on loopback: "
+            f"<code>POST /v1/predict</code> answered {http['status']} with version "
+            f"{http['version']} (variant {escape(http['variant'])}) and {same}.</p>"
+        )
+    ]
+
+
+def _fairness(sv: dict[str, Any]) -> list[str]:
+    tpr = sv.get("tpr_by_age_band") or {}
+    if not tpr:
+        return []
+    return [
+        "<h3>Fairness: true positive rate per age band (the last 2,000 labelled requests)</h3>",
+        (
+            "<p>The model does not read <code>age_band</code>; the monitor does, and compares "
+            "the share of actual churners each band's customers are flagged for (score 0.3 or "
+            "more). After the change, young customers leave without calling support first, so "
+            "the model misses more of them: the <code>tpr_gap_by_age_band</code> alert fires "
+            "when the lower bound of the gap between two bands rises above 0.</p>"
+        ),
+        _table(["age band", "true positive rate"], [[b, f"{v:.3f}"] for b, v in tpr.items()]),
+    ]
+
+
+def _explanation(result: DemoResult) -> list[str]:
+    ex = result.summary.get("explanation")
+    if not ex or result.explanation is None:
+        return []
+    from prodml.explain import importance_html  # noqa: PLC0415 - only with an explanation
+
+    card = result.summary.get("model_card", {})
+    return [
+        "<h2>5. Why, and what the model is</h2>",
+        (
+            "<p>The riskiest of 2,000 recent customers, as production v"
+            f"{result.summary['production_version']} scores them, explained in the customer's "
+            f"own columns (on the {escape(ex['scale'])} scale; base + attributions = "
+            "prediction):</p>"
+        ),
+        result.explanation.to_html(top=5),
+        "<h3>What drives the model (mean |attribution| on recent customers)</h3>",
+        importance_html(result.importance, top=10),
+        (
+            f"<p>The model card of version {card['version']} (from the registry: metrics, "
+            "signature, lineage back to the data and feature views, environment, signer, "
+            f"audit log) is in {', '.join(card['files'])}.</p>"
+            if card
+            else ""
+        ),
+    ]
+
+
 def render_report(result: DemoResult) -> str:
     """The whole report as one HTML page with no external resources."""
     s = result.summary
@@ -126,6 +218,7 @@ def render_report(result: DemoResult) -> str:
             f"<p>Data fingerprint <code>{escape(s['data_fingerprint'][:16])}</code>, pipeline "
             f"fingerprint <code>{escape(tr['pipeline_fingerprint'][:16])}</code>.</p>"
         ),
+        *_store_and_signing(s),
     ]
     sv = s["serving"]
     parts += [
@@ -140,7 +233,9 @@ def render_report(result: DemoResult) -> str:
             ["request", "problems"],
             [[r["request"], "; ".join(r["problems"])] for r in sv["rejected"]],
         ),
+        *_http(sv),
         _timeline_svg(result.accuracy_timeline, change_at=3_000),
+        *_fairness(sv),
         "<h3>Alerts</h3>",
         _table(
             ["rule", "state", "at request", "severity", "message"],
@@ -184,11 +279,12 @@ def render_report(result: DemoResult) -> str:
         _table(
             ["at", "actor", "action", "version", "alias"],
             [
-                [h["at"], h["actor"], h["action"], h["version"], h["alias"] or ""]
+                [h["at"], h["actor"], h["action"], _blank(h["version"]), h["alias"] or ""]
                 for h in result.history
             ],
         ),
-        "<h2>5. Costs</h2>",
+        *_explanation(result),
+        "<h2>6. Costs</h2>",
         _table(
             ["estimate (USD)", "low", "expected", "high", "per"],
             [

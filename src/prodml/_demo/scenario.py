@@ -162,6 +162,7 @@ def run_scenario(
         latencies = _serve_step(registry, schema, train, result, seed=seed, step=step)
         fit_seconds = _rollout_step(registry, schema, pair, result, seed=seed, step=step)
         _explain_step(registry, train, result, step=step)
+        _card_step(registry, out, result, step=step)
     finally:
         registry.close()
     step("estimating serving and retraining costs")
@@ -218,6 +219,31 @@ def _explain_step(
             explanation.base + math.fsum(attributions.values()) - explanation.prediction
         ),
         "global_importance": {k: round(float(v), 6) for k, v in importance.items()},
+    }
+
+
+def _card_step(
+    registry: ModelRegistry, out: Path, result: DemoResult, *, step: Callable[[str], None]
+) -> None:
+    """The model card of production, from what the registry knows, as Markdown and HTML."""
+    card = registry.card(
+        f"{MODEL}@production",
+        intended_use="rank customers for retention offers (scores 0.3 and above get one)",
+        out_of_scope="pricing or credit decisions; any decision about a single person alone",
+        limitations=(
+            "trained on synthetic customers; age_band is not an input, and the monitor "
+            "watches the true positive rate per band"
+        ),
+        owner="prodml demo",
+    )
+    (out / "model_card.md").write_text(card.to_markdown(), encoding="utf-8")
+    (out / "model_card.html").write_text(card.to_html(), encoding="utf-8")
+    step(f"  model card of churn v{card.model['version']}: model_card.md and model_card.html")
+    result.summary["model_card"] = {
+        "version": card.model["version"],
+        "files": ["model_card.md", "model_card.html"],
+        "signed_by": result.summary.get("signing", {}).get("key_id"),
+        "audit_events": len(card.audit),
     }
 
 
