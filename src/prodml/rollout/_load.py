@@ -17,7 +17,7 @@ from prodml.errors import ConfigError, PolicyError
 from prodml.rollout._base import check_state
 from prodml.rollout._decision import Decision
 from prodml.rollout._gates import Gate, MetricStore
-from prodml.rollout._sketch import QuantileSketch, max_bucket
+from prodml.rollout._sketch import QuantileSketch, bucket_range
 from prodml.rollout._summary import MeanSummary
 
 __all__ = ["build", "decision_log", "gate", "metric_store", "root", "sketch", "summary"]
@@ -64,15 +64,15 @@ def sketch(field: Field) -> QuantileSketch:
     """A quantile sketch: bucket counts (>= 0) at bucket indices a float can reach."""
     field.dict(keys=("positive", "negative", "zeros"))
     s = QuantileSketch()
-    top = max_bucket()
+    low, top = bucket_range()
     for side in ("positive", "negative"):
         counts: dict[int, int] = {}
-        for key, c in field[side].items(max_len=2 * top + 2):
+        for key, c in field[side].items(max_len=top - low + 1):
             try:
                 i = int(key)
             except ValueError:
                 raise c.fail("counts keyed by bucket index") from None
-            c.check(-top <= i <= top, f"counts at bucket indices in [{-top}, {top}]")
+            c.check(low <= i <= top, f"counts at bucket indices in [{low}, {top}]")
             counts[i] = c.int(lo=1)
         setattr(s, side, counts)
     s.zeros = field["zeros"].count()

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 
 from prodml.errors import PolicyError
 
-__all__ = ["GAMMA", "QuantileSketch", "max_bucket"]
+__all__ = ["GAMMA", "QuantileSketch", "bucket_range"]
 
 GAMMA = 1.02
 """Ratio between bucket bounds: quantiles are exact to about 1 % of their value."""
@@ -31,9 +31,16 @@ def _bucket(x: float) -> int:
     return math.ceil(math.log(x) / _LOG_GAMMA)
 
 
-def max_bucket() -> int:
-    """Largest bucket index whose value is a finite float (a saved sketch's bound)."""
-    return int(math.log(sys.float_info.max) / _LOG_GAMMA) - 1
+def bucket_range() -> tuple[int, int]:
+    """Lowest and highest bucket index a float magnitude reaches (a saved sketch's bounds).
+
+    The lowest is that of the smallest subnormal float, the highest that of the largest
+    float, so every bucket's value is a finite float.
+    """
+    top = int(math.log(sys.float_info.max) / _LOG_GAMMA) - 1
+    while top > 0 and not math.isfinite(2.0 * math.exp(top * _LOG_GAMMA) / (GAMMA + 1.0)):
+        top -= 1
+    return _bucket(5e-324), top
 
 
 def _value(i: int) -> float:
