@@ -19,6 +19,7 @@ from prodml.errors import (
     RegistryError,
     SchemaError,
     SchemaProblem,
+    StateError,
     StorageError,
 )
 
@@ -34,6 +35,7 @@ TREE = {
     AuthorizationError: (RegistryError, PermissionError),
     DriftError: (ProdMLError, ValueError),
     PolicyError: (ProdMLError, ValueError),
+    StateError: (ProdMLError, ValueError),
     MissingExtraError: (ProdMLError, ImportError),
 }
 

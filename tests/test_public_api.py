@@ -28,6 +28,7 @@ EXPECTED: dict[str, set[str]] = {
         "RegistryError",
         "SchemaError",
         "SchemaProblem",
+        "StateError",
         "StorageError",
     },
     "prodml.schema": {"Column", "LogicalType", "Schema"},
@@ -451,6 +452,12 @@ EXPECTED: dict[str, set[str]] = {
     },
     "prodml.cli": {"main"},
     "prodml.testing": set(),
+    "prodml.testing.state_mutations": {
+        "HOSTILE_VALUES",
+        "MutationReport",
+        "check_state_mutations",
+        "mutations",
+    },
     "prodml.testing.strategies": {
         "chunkings",
         "column_names",

@@ -328,7 +328,7 @@ def test_fingerprint_changes_with_content() -> None:
     [
         ('{"format_version": 99, "columns": []}', "format_version 99 is not supported"),
         ("[1]", "must be an object"),
-        ("{oops", "malformed"),
+        ("{oops", "not valid JSON"),
         (
             '{"format_version": 1, "columns": [{"name": "x"}]}',
             r"columns\.0: Invalid Column: dtype: Field required",

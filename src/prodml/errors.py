@@ -17,6 +17,7 @@ against ``ValueError`` or ``KeyError`` keeps working::
     │   └── StorageError                              the OS refused a read or write of the store
     ├── DriftError            (ValueError)            a drift test cannot be run
     ├── PolicyError           (ValueError)            bad rollout or bandit input
+    ├── StateError            (ValueError)            saved state failed validation on load
     └── MissingExtraError     (ImportError)           an optional dependency is not installed
 
 Errors carry the context a caller needs to act on them as attributes (``column``,
@@ -53,6 +54,7 @@ __all__ = [
     "RegistryError",
     "SchemaError",
     "SchemaProblem",
+    "StateError",
     "StorageError",
 ]
 
@@ -257,6 +259,34 @@ class PolicyError(ProdMLError, ValueError):
     def __init__(self, message: str, *, variant: str | None = None) -> None:
         self.variant = variant
         super().__init__(message)
+
+
+class StateError(ProdMLError, ValueError):
+    """Saved state (``from_dict``/``from_json`` input) failed validation on load.
+
+    The message names the field path (``state.summary.treatment.count``) and what was
+    expected. Raised by every ``from_dict``/``from_json``; the instance raised is also an
+    instance of the loading module's own error class (``PolicyError`` for rollout,
+    ``ConfigError`` elsewhere), so code catching those keeps working.
+
+    Parameters
+    ----------
+    message
+        What is wrong, naming the field path and what was expected.
+    path
+        The field path at fault (``"state.n"``), or None for the whole input.
+    owner
+        The class whose state was being loaded (``"ADWIN"``).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, owner: str = "") -> None:
+        self.path = path
+        self.owner = owner
+        # Attributes of the module error classes a StateError may also be.
+        self.parameter = path
+        self.variant: str | None = None
+        self.column: str | None = None
+        Exception.__init__(self, message)
 
 
 class MissingExtraError(ProdMLError, ImportError):

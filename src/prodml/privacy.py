@@ -381,7 +381,10 @@ class Privacy(BaseModel):
         missing = [k for k in keys if k not in state]
         if missing:
             raise ConfigError(f"saved Privacy lacks {missing}", parameter="privacy")
-        return cls(**{k: state[k] for k in keys}, salt=salt)
+        from prodml._state import loading  # noqa: PLC0415 - only on load
+
+        with loading("Privacy"):
+            return cls(**{k: state[k] for k in keys}, salt=salt)
 
     def __repr__(self) -> str:
         return (

@@ -603,14 +603,17 @@ class Schema(_Model):
         ConfigError
             On an unknown ``format_version`` or invalid content.
         """
-        d = dict(d)
+        from prodml._state import Field, loading  # noqa: PLC0415 - _state imports pydantic
+
+        d = dict(Field(d, owner="Schema").dict())
         version = d.pop("format_version", None)
         if version != FORMAT_VERSION:
             raise ConfigError(
                 f"Schema format_version {version!r} is not supported (expected {FORMAT_VERSION})",
                 parameter="format_version",
             )
-        return cls(**d)
+        with loading("Schema"):
+            return cls(**d)
 
     def to_json(self) -> str:
         """:meth:`to_dict` as a JSON string."""
@@ -619,10 +622,9 @@ class Schema(_Model):
     @classmethod
     def from_json(cls, s: str) -> Schema:
         """Rebuild from :meth:`to_json` output."""
-        try:
-            d = json.loads(s)
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"Schema JSON is malformed: {err}") from err
+        from prodml._state import load_json  # noqa: PLC0415 - _state imports pydantic
+
+        d = load_json(s, owner="Schema")
         if not isinstance(d, dict):
             raise ConfigError("Schema JSON must be an object")
         return cls.from_dict(d)

@@ -171,8 +171,21 @@ def test_bad_params_and_states() -> None:
         Profile.from_dict({"format_version": 99})
     state = Profile().update(pd.DataFrame({"x": [1.0]})).to_dict()
     del state["n_rows"]
-    with pytest.raises(DriftError, match="malformed"):
+    with pytest.raises(DriftError, match="Profile state field 'n_rows' must be present"):
         Profile.from_dict(state)
+    good = Profile().update(pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})).to_dict()
+    bad = json.loads(json.dumps(good))
+    bad["columns"]["c"]["counts"][0][1] = 2  # counts no longer add up to n_rows
+    with pytest.raises(DriftError, match=r"'columns.c.counts' must be counts adding up"):
+        Profile.from_dict(bad)
+    bad = json.loads(json.dumps(good))
+    bad["columns"]["x"]["n_null"] = -1
+    with pytest.raises(DriftError, match=r"'columns.x.n_null' must be an int in \[0, 2\]"):
+        Profile.from_dict(bad)
+    bad["columns"]["x"]["n_null"] = 0
+    bad["columns"]["x"]["points"] = "not base64!"
+    with pytest.raises(DriftError, match=r"'columns.x.points' must be base64"):
+        Profile.from_dict(bad)
     with pytest.raises(DriftError, match="different max_exact"):
         Profile(max_exact=20_000).merge(Profile())
 

@@ -81,7 +81,7 @@ def _broken(state: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any
         ("tree", ["kernel", "trees", 0, "cover", 0], -1.0, "kernel.trees[0].cover"),
         ("tree", ["kernel", "trees", 0, "value"], [1.0], "kernel.trees[0].value"),
         ("tree", ["kernel", "float32"], "yes", "kernel.float32"),
-        ("tree", ["pipeline", "format_version"], 7, "FeaturePipeline format_version"),
+        ("tree", ["pipeline", "format_version"], 7, "FeaturePipeline state field 'format_version'"),
     ],
 )
 def test_corrupt_state_is_refused_naming_the_field(

@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from prodml.errors import ConfigError, NotFittedError
+from prodml.errors import ConfigError, NotFittedError, StateError
 from prodml.features import FeaturePipeline, steps
 from prodml.schema import Schema
 
@@ -149,22 +149,61 @@ def test_fingerprint_changes_with_any_fitted_value(fitted: FeaturePipeline) -> N
 
 def test_from_dict_rejects_bad_data(fitted: FeaturePipeline) -> None:
     d = fitted.to_dict()
-    with pytest.raises(ConfigError, match="format_version 99"):
+    with pytest.raises(StateError, match=r"'format_version' must be 1"):
         FeaturePipeline.from_dict({**d, "format_version": 99})
     bad = json.loads(json.dumps(d))
     bad["steps"][0]["type"] = "Nope"
-    with pytest.raises(ConfigError, match="unknown feature step type 'Nope'"):
+    with pytest.raises(ConfigError, match=r"'steps\[0\].type' must be a feature step type"):
         FeaturePipeline.from_dict(bad)
     bad = json.loads(json.dumps(d))
     del bad["steps"][1]["fitted"]["scale_"]
-    with pytest.raises(ConfigError, match="lacks"):
+    with pytest.raises(ConfigError, match=r"'steps\[1\].fitted.scale_' must be present"):
         FeaturePipeline.from_dict(bad)
-    with pytest.raises(ConfigError, match="malformed"):
+    with pytest.raises(ConfigError, match="not valid JSON"):
         FeaturePipeline.from_json("{not json")
     bad = json.loads(json.dumps(d))
     del bad["strict"]
-    with pytest.raises(ConfigError, match="invalid FeaturePipeline data"):
+    with pytest.raises(ConfigError, match="'strict' must be present"):
         FeaturePipeline.from_dict(bad)
+
+
+def _scaled() -> FeaturePipeline:
+    return FeaturePipeline([steps.StandardScale(["x"])]).fit(pd.DataFrame({"x": [1.0, 2.0, 4.0]}))
+
+
+@pytest.mark.parametrize(
+    ("attr", "value", "expected"),
+    [
+        ("scale_", 0.0, "a finite number > 0"),
+        ("scale_", -1.0, "a finite number > 0"),
+        ("scale_", float("nan"), "a finite number > 0"),
+        ("mean_", None, "a finite number"),
+        ("mean_", "3", "a finite number"),
+        ("mean_", float("inf"), "a finite number"),
+    ],
+)
+def test_fitted_values_are_validated_on_load(attr: str, value: object, expected: str) -> None:
+    d = _scaled().to_dict()
+    d["steps"][0]["fitted"][attr]["x"] = value
+    with pytest.raises(StateError, match=rf"'steps\[0\].fitted.{attr}.x' must be {expected}"):
+        FeaturePipeline.from_dict(d)
+
+
+def test_from_json_refuses_a_changed_state_by_its_fingerprint() -> None:
+    pipe = _scaled()
+    text = pipe.to_json()
+    assert json.loads(text)["fingerprint"] == pipe.fingerprint
+    assert FeaturePipeline.from_json(text).fingerprint == pipe.fingerprint
+    changed = json.loads(text)
+    changed["steps"][0]["fitted"]["mean_"]["x"] += 1.0  # valid, but not what was saved
+    with pytest.raises(StateError, match="'fingerprint' must be the fingerprint"):
+        FeaturePipeline.from_json(json.dumps(changed))
+    del changed["fingerprint"]
+    with pytest.raises(StateError, match="'fingerprint' must be present"):
+        FeaturePipeline.from_json(json.dumps(changed))
+    unfitted = FeaturePipeline([steps.StandardScale(["x"])])
+    assert "fingerprint" not in json.loads(unfitted.to_json())
+    assert FeaturePipeline.from_json(unfitted.to_json()).to_dict() == unfitted.to_dict()
 
 
 def test_function_step_is_stored_by_name() -> None:

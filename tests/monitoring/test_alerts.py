@@ -93,8 +93,13 @@ def test_rule_state_round_trip() -> None:
     blank = RuleState.from_dict(json.loads(json.dumps(RuleState().to_dict())))
     assert blank.state == "inactive"
     assert math.isnan(blank.value)
-    with pytest.raises(ConfigError, match="Unknown alert state 'exploded'"):
-        RuleState.from_dict({"state": "exploded"})
+    saved = RuleState().to_dict()
+    with pytest.raises(ConfigError, match="RuleState state field 'state' must be one of"):
+        RuleState.from_dict({**saved, "state": "exploded"})
+    with pytest.raises(ConfigError, match="'fired_at' must be a time exactly when firing"):
+        RuleState.from_dict({**state.to_dict(), "fired_at": None})
+    with pytest.raises(ConfigError, match="'since' must be a finite number"):
+        RuleState.from_dict({**state.to_dict(), "since": float("inf")})
 
 
 @pytest.mark.parametrize(

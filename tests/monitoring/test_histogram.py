@@ -123,7 +123,11 @@ def test_bad_quantile_and_bad_state() -> None:
         h.quantile(1.5)
     state = h.to_dict()
     state["bucket_counts"][0] = 3
-    with pytest.raises(ConfigError, match="do not add up"):
+    with pytest.raises(ConfigError, match=r"'count' must be the sum of bucket_counts \(3\)"):
+        Histogram.from_dict(state)
+    state = h.to_dict()
+    state["bucket_counts"][1] = -1
+    with pytest.raises(ConfigError, match=r"'bucket_counts\[1\]' must be an int >= 0"):
         Histogram.from_dict(state)
     with pytest.raises(ConfigError, match="different buckets"):
         h.merge(Histogram((1.0,)))

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, StateError
 from prodml.monitoring import (
     AlertRule,
     BurnRateRule,
@@ -125,13 +125,22 @@ def test_ids_must_be_json_scalars_to_save() -> None:
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (lambda d: d.update(format_version=99), "format_version 99"),
-        (lambda d: d.update(kind="Pipeline"), "Not a saved ModelMonitor"),
-        (lambda d: d["state"].pop("window"), "malformed"),
-        (lambda d: d["config"].update(task="ranking"), "'task' parameter"),
-        (lambda d: d["state"]["rule_states"].update(acc={"state": "on fire"}), "Unknown alert"),
-        (lambda d: d["state"]["stats"]["current"].update(count=5), "do not add up"),
+        (lambda d: d.update(format_version=99), "'format_version' must be 1"),
+        (lambda d: d.update(kind="Pipeline"), "'kind' must be one of 'ModelMonitor'"),
+        (lambda d: d["state"].pop("window"), "'state.window' must be present"),
+        (lambda d: d["config"].update(task="ranking"), "'config.task' must be a valid setting"),
+        (
+            lambda d: d["state"]["rule_states"].update(acc={"state": "on fire"}),
+            "'state.rule_states.acc.fired_at' must be present",
+        ),
+        (
+            lambda d: d["state"]["stats"]["current"].update(count=5),
+            "'state.stats.current.count' must be the sum",
+        ),
         (lambda d: d["state"].update(concept_detector={"class": "Nope", "state": {}}), "'Nope'"),
+        (lambda d: d["config"].update(stats_window_s=1e18), "at most 100000 x stats_interval_s"),
+        (lambda d: d["state"]["counters"].update(labels_total=-1), "counters.labels_total"),
+        (lambda d: d["state"]["pending"].append([None, 1.0, 0.5]), "a str or int id"),
     ],
 )
 def test_bad_saved_state(mutate, match: str) -> None:
@@ -145,7 +154,7 @@ def test_bad_saved_state(mutate, match: str) -> None:
 
 
 def test_from_dict_rejects_non_mapping() -> None:
-    with pytest.raises(ConfigError, match="Not a saved ModelMonitor"):
+    with pytest.raises(StateError, match="'<root>' must be a dict"):
         ModelMonitor.from_dict([1, 2])  # type: ignore[arg-type]
 
 

@@ -198,10 +198,14 @@ def test_bad_settings() -> None:
 
 def test_bad_stored_state() -> None:
     data = UCB1(ARMS).to_dict()
-    with pytest.raises(PolicyError, match="wrong arms"):
+    with pytest.raises(PolicyError, match=r"UCB1 state field 'n' must be a list of 3 items"):
         UCB1.from_dict({**data, "n": [0, 0]})
-    with pytest.raises(PolicyError, match="malformed"):
+    with pytest.raises(PolicyError, match=r"UCB1 state field 'rng' must be present"):
         UCB1.from_dict({k: v for k, v in data.items() if k != "rng"})
+    with pytest.raises(PolicyError, match=r"'n\[0\]' must be an int >= 0"):
+        UCB1.from_dict({**data, "n": [-1, 0, 0], "t": -1})
+    with pytest.raises(PolicyError, match=r"'t' must be the total count of the arms \(0\)"):
+        UCB1.from_dict({**data, "t": 5})
     with pytest.raises(PolicyError, match="not 'UCB1'"):
         UCB1.from_dict({**data, "type": "EpsilonGreedy"})
 

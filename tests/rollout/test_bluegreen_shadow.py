@@ -73,12 +73,12 @@ def test_blue_green_bad_input() -> None:
         BlueGreen(min_samples=0).route("k")
     with pytest.raises(PolicyError, match="Unknown variant 'red'"):
         BlueGreen().observe("red", error=0.0)
-    with pytest.raises(PolicyError, match="malformed"):
+    with pytest.raises(PolicyError, match="BlueGreen state field 'active' must be present"):
         BlueGreen.from_dict({"type": "BlueGreen", "format_version": 1})
     data = BlueGreen().to_dict()
-    with pytest.raises(PolicyError, match="unknown phase 'gone'"):
+    with pytest.raises(PolicyError, match="'phase' must be one of 'preview'"):
         BlueGreen.from_dict({**data, "phase": "gone"})
-    with pytest.raises(PolicyError, match="unknown 'red'"):
+    with pytest.raises(PolicyError, match="'live' must be one of 'blue', 'green'"):
         BlueGreen.from_dict({**data, "live": "red"})
 
 

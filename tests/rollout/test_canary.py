@@ -305,14 +305,28 @@ def test_bad_observations() -> None:
 
 def test_bad_stored_state() -> None:
     data = Canary(clock=Clock()).to_dict()
-    with pytest.raises(PolicyError, match="malformed"):
+    with pytest.raises(PolicyError, match="Canary state field 'step' must be present"):
         Canary.from_dict({k: v for k, v in data.items() if k != "step"})
     with pytest.raises(PolicyError, match="must be a dict"):
         Canary.from_dict([])  # type: ignore[arg-type]
-    with pytest.raises(PolicyError, match="malformed"):
+    with pytest.raises(PolicyError, match="'state' must be one of 'running'"):
         Canary.from_dict({**data, "state": "exploded"})
-    with pytest.raises(PolicyError, match="malformed"):
+    with pytest.raises(PolicyError, match=r"'step' must be an int in \[0, 2\]"):
         Canary.from_dict({**data, "step": 7})
+    summaries = data["metrics"]["summaries"]
+    bad = {**data["metrics"], "summaries": {**summaries, "candidate": {"e": [-1, 0.0, 0.0, True]}}}
+    with pytest.raises(PolicyError, match=r"'metrics.summaries.candidate.e\[0\]' must be an int"):
+        Canary.from_dict({**data, "metrics": bad})
+    bad["summaries"]["candidate"]["e"] = [0, 0.0, -1.0, False]  # negative variance
+    with pytest.raises(PolicyError, match=r"'metrics.summaries.candidate.e\[2\]' must be a"):
+        Canary.from_dict({**data, "metrics": bad})
+    with_n = {**data["metrics"], "requests": {"baseline": 0, "candidate": 10}}
+    with_n["summaries"] = {**summaries, "candidate": {"e": [10, 5.0, 0.0, True]}}  # 0/1 mean 5
+    with pytest.raises(PolicyError, match=r"'metrics.summaries.candidate.e\[1\]' must be a"):
+        Canary.from_dict({**data, "metrics": with_n})
+    with_n["summaries"] = {**summaries, "candidate": {"e": [10, 2.0, -3.0, False]}}
+    with pytest.raises(PolicyError, match=r"'metrics.summaries.candidate.e\[2\]' must be a"):
+        Canary.from_dict({**data, "metrics": with_n})
     with pytest.raises(PolicyError, match="step weights must increase"):
         Canary.from_dict({**data, "steps": [{"weight": 0.5}, {"weight": 0.1}]})
 

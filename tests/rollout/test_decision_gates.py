@@ -35,7 +35,7 @@ def test_decision_round_trip_and_json_safety() -> None:
 def test_decision_bad_input() -> None:
     with pytest.raises(PolicyError, match="must be one of"):
         Decision("launch", "no")  # type: ignore[arg-type]
-    with pytest.raises(PolicyError, match="missing the field 'reason'"):
+    with pytest.raises(PolicyError, match="Decision state field 'reason' must be present"):
         Decision.from_dict({"action": "hold", "evidence": {}, "time": None})
 
 

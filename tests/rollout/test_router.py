@@ -146,7 +146,7 @@ def test_round_trip() -> None:
         Router.from_dict({**data, "format_version": 99})
     with pytest.raises(PolicyError, match="not valid JSON"):
         Router.from_json("{")
-    with pytest.raises(PolicyError, match="malformed"):
+    with pytest.raises(PolicyError, match="Router state field 'salt' must be present"):
         Router.from_dict({"type": "Router", "format_version": 1})
 
 

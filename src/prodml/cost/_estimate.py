@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,9 @@ from prodml._params import NONE, Interval, Predicate, TypeOf, check_params
 from prodml.cost._catalog import CostModel
 from prodml.cost._inputs import Input, as_input
 from prodml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from prodml._state import Field as StateField
 
 __all__ = ["CostEstimate", "Model", "evaluate", "simulate"]
 
@@ -141,8 +144,17 @@ class CostEstimate(CostModel):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostEstimate:
-        """Inverse of :meth:`to_dict`."""
-        body = dict(data)
+        """Inverse of :meth:`to_dict`, validated.
+
+        Raises
+        ------
+        StateError
+            (also a ConfigError) naming the field at fault.
+        """
+        from prodml._state import Field as StateField  # noqa: PLC0415 - pydantic has a Field
+        from prodml._state import loading  # noqa: PLC0415
+
+        body = dict(StateField(data, owner="CostEstimate").dict())
         version = body.pop("format_version", FORMAT_VERSION)
         if version != FORMAT_VERSION:
             raise ConfigError(
@@ -150,7 +162,10 @@ class CostEstimate(CostModel):
                 f"(expected {FORMAT_VERSION}).",
                 parameter="format_version",
             )
-        return cls.model_validate(body)
+        with loading("CostEstimate"):
+            est = cls.model_validate(body)
+        _check_loaded(est, StateField(body, owner="CostEstimate"))
+        return est
 
     def __str__(self) -> str:
         parts = ", ".join(f"{k} {v:,.2f}" for k, v in self.breakdown.items())
@@ -158,6 +173,27 @@ class CostEstimate(CostModel):
         if not self.is_certain:
             head += f" [p10 {self.low:,.2f}, p90 {self.high:,.2f}]"
         return f"{head} ({parts})"
+
+
+def _check_loaded(est: CostEstimate, root: StateField) -> None:
+    """Invariants of a saved estimate: finite, ordered, parts summing to ``expected``."""
+    for name in ("low", "expected", "high", "median"):
+        root[name].check(math.isfinite(getattr(est, name)), "a finite number")
+    for group in ("breakdown", "details", "sensitivity"):
+        for key, value in getattr(est, group).items():
+            root[group][key].check(math.isfinite(value), "a finite number")
+    for key, value in est.sensitivity.items():
+        root["sensitivity"][key].check(-1.0 <= value <= 1.0, "a correlation in [-1, 1]")
+    root["median"].check(est.low <= est.median <= est.high, "between low and high")
+    total = math.fsum(est.breakdown.values())
+    root["expected"].check(
+        math.isclose(est.expected, total, rel_tol=1e-9, abs_tol=1e-9),
+        f"the sum of breakdown ({total!r})",
+    )
+    if est.n_samples < 0:
+        raise root["n_samples"].fail("an int >= 0")
+    if est.n_samples == 0:
+        root["low"].check(est.low == est.expected == est.high, "expected, for a point estimate")
 
 
 def _split(out: object) -> tuple[Arrays, Arrays]:

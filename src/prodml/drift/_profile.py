@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,6 +29,7 @@ from prodml._data import _first_non_null as first_non_null
 from prodml._params import Interval, check_params
 from prodml._progress import chunk_progress
 from prodml._quote import short_repr
+from prodml._state import Field, load_json, loading
 from prodml.drift._columns import (
     CategoricalColumn,
     ColumnState,
@@ -36,7 +38,7 @@ from prodml.drift._columns import (
     _decode,
     _sketch,
 )
-from prodml.errors import ConfigError, DriftError, SchemaError, SchemaProblem
+from prodml.errors import ConfigError, DriftError, ProdMLError, SchemaError, SchemaProblem
 from prodml.privacy import Privacy, check_privacy, is_token
 
 __all__ = ["CategoricalColumn", "NumericColumn", "Profile"]
@@ -458,7 +460,7 @@ class Profile:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any], *, privacy: Privacy | None = None) -> Profile:
-        """Rebuild a profile saved by :meth:`to_dict`.
+        """Rebuild a profile saved by :meth:`to_dict`, validating it.
 
         The saved privacy policy is applied again (a saved state is not trusted to hold
         only what its policy allows); ``privacy`` replaces the saved policy (pass it
@@ -466,33 +468,44 @@ class Profile:
 
         Raises
         ------
-        DriftError
-            For an unknown ``format_version`` or a malformed state.
+        StateError
+            (also a DriftError) naming the field at fault: an unknown
+            ``format_version``, a column whose counts do not add up to ``n_rows``,
+            unsorted or non-finite values, bucket keys out of order.
         """
-        version = state.get("format_version") if isinstance(state, dict) else None
-        if version not in _READABLE_VERSIONS:
-            raise DriftError(
-                f"unsupported Profile format_version {version!r}; expected {FORMAT_VERSION}"
-            )
+        root = Field(state, owner="Profile", error=DriftError)
+        top = root.dict()
+        if top.get("format_version") not in _READABLE_VERSIONS:
+            raise root["format_version"].fail(f"one of {_READABLE_VERSIONS} (versions this reads)")
+        optional = tuple(k for k in ("privacy", "salt_id") if k in top)
+        root.dict(
+            keys=("format_version", "max_exact", "relative_accuracy", "n_rows", "started",
+                  "columns", *optional)
+        )  # fmt: skip
+        if privacy is None and "privacy" in top:
+            privacy = _load_privacy(root["privacy"])
         try:
-            if privacy is None and "privacy" in state:
-                privacy = Privacy.from_dict(state["privacy"])
             prof = cls(
-                max_exact=state["max_exact"],
-                relative_accuracy=state["relative_accuracy"],
+                max_exact=top["max_exact"],
+                relative_accuracy=top["relative_accuracy"],
                 privacy=privacy,
             )
-            if "salt_id" in state:
-                prof.salt_id = str(state["salt_id"])
-            prof.n_rows = int(state["n_rows"])
-            prof._started = bool(state["started"])
-            for name, col in state["columns"].items():
-                prof.columns[name] = _column_from_dict(col)
-                if col["kind"] == "null":
-                    prof._null_rows[name] = int(col["n_null"])
+            prof._check()
+        except (ConfigError, DriftError) as err:
+            raise root.fail(f"valid settings ({str(err)[:300]})") from None
+        except TypeError:
+            raise root.fail("valid settings") from None
+        if "salt_id" in top:
+            prof.salt_id = root["salt_id"].str(max_len=200)
+        n_rows = root["n_rows"].count()
+        prof.n_rows = n_rows
+        prof._started = root["started"].bool()
+        for name, col in root["columns"].items(max_len=10_000_000):
+            prof.columns[name] = _load_column(col, n_rows)
+            if col["kind"].value == "null":
+                prof._null_rows[name] = col["n_null"].count()
+        with loading("Profile", DriftError):
             prof._apply_privacy()
-        except (KeyError, TypeError, ValueError) as err:
-            raise DriftError(f"malformed Profile state: {err!r}") from err
         return prof
 
     def to_json(self) -> str:
@@ -502,8 +515,11 @@ class Profile:
 
     @classmethod
     def from_json(cls, text: str, *, privacy: Privacy | None = None) -> Profile:
-        """Rebuild a profile saved by :meth:`to_json` (``privacy`` as in :meth:`from_dict`)."""
-        return cls.from_dict(json.loads(text), privacy=privacy)
+        """Rebuild a profile saved by :meth:`to_json` (``privacy`` as in :meth:`from_dict`).
+
+        The text is read with a size and nesting-depth limit.
+        """
+        return cls.from_dict(load_json(text, owner="Profile", error=DriftError), privacy=privacy)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Profile):
@@ -534,27 +550,75 @@ def _merge_numeric(
     mine.finalize()
 
 
-def _column_from_dict(col: dict[str, Any]) -> ColumnState | None:
-    kind = col["kind"]
+def _load_privacy(f: Field) -> Privacy:
+    """The saved privacy policy of a profile; its errors name ``privacy`` (a DriftError)."""
+    try:
+        with loading("Profile", DriftError):
+            return Privacy.from_dict(f.dict())
+    except ProdMLError as err:
+        raise f.fail(f"a Privacy policy (malformed: {str(err)[:200]})") from None
+
+
+def _load_column(f: Field, n_rows: int) -> ColumnState | None:
+    """One saved column summary, validated: its counts add up to the profile's rows."""
+    kind = f["kind"].str(choices=("null", "categorical", "numeric", "datetime"))
+    n_null = f["n_null"].int(lo=0, hi=n_rows)
     if kind == "null":
+        f.dict(keys=("kind", "n_null"))
+        f["n_null"].check(n_null == n_rows, f"the profile's n_rows ({n_rows}) for a null column")
         return None
     if kind == "categorical":
-        return CategoricalColumn(
-            n_null=int(col["n_null"]),
-            counts={k: int(c) for k, c in col["counts"]},
-            hashed=bool(col.get("hashed", False)),
+        hashed = "hashed" in f.dict()
+        f.dict(keys=("kind", "n_null", "counts", *(("hashed",) if hashed else ())))
+        counts: dict[Any, int] = {}
+        for pair in f["counts"].each(max_len=n_rows):
+            key_f, count_f = pair.each(length=2)
+            key = key_f.value
+            ok = isinstance(key, str | bool | int) or (
+                isinstance(key, float) and math.isfinite(key)
+            )
+            key_f.check(
+                ok and key not in counts, "a category (str, bool or number) not seen before"
+            )
+            counts[key] = count_f.int(lo=1, hi=n_rows)
+        seen = n_null + sum(counts.values())
+        f["counts"].check(
+            seen == n_rows, f"counts adding up to n_rows - n_null ({n_rows - n_null})"
         )
-    if kind not in ("numeric", "datetime"):
-        raise ValueError(f"unknown column kind {kind!r}")
-    out = NumericColumn(kind, n_null=int(col["n_null"]))
-    if "points" in col:
-        out.points = _decode(col["points"], "float64")
+        return CategoricalColumn(
+            n_null=n_null, counts=counts, hashed=f["hashed"].bool() if hashed else False
+        )
+    out = NumericColumn(kind, n_null=n_null)
+    if "points" in f.dict():
+        f.dict(keys=("kind", "n_null", "points"))
+        points = _decoded(f["points"], "float64")
+        f["points"].check(bool(np.isfinite(points).all()), "finite values")
+        f["points"].check(bool((np.diff(points) >= 0).all()), "sorted values")
+        out.points = points
     else:
-        out.keys, out.counts = _decode(col["keys"], "int64"), _decode(col["counts"], "int64")
+        fields = set(f.dict())
+        saved_pure = "pure" in fields
+        f.dict(keys=("kind", "n_null", "keys", "counts", *(("pure",) if saved_pure else ())))
+        keys, counts_arr = _decoded(f["keys"], "int64"), _decoded(f["counts"], "int64")
+        f["counts"].check(len(keys) == len(counts_arr), "one count per key")
+        f["keys"].check(bool((np.diff(keys) > 0).all()), "increasing bucket keys")
+        f["counts"].check(bool((counts_arr >= 1).all()), "counts >= 1")
         # A state saved before purity was kept: every bucket unknown, so impure (NaN).
-        saved = col.get("pure")
-        out.pure = np.full(out.keys.size, np.nan) if saved is None else _decode(saved, "float64")
+        pure = _decoded(f["pure"], "float64") if saved_pure else np.full(keys.size, np.nan)
+        if saved_pure:
+            f["pure"].check(len(pure) == len(keys), "one value (or NaN) per key")
+            f["pure"].check(not bool(np.isinf(pure).any()), "finite values or NaN")
+        out.keys, out.counts, out.pure = keys, counts_arr, pure
+    f.check(out.count + n_null == n_rows, f"a column summary of n_rows ({n_rows}) values")
     return out
+
+
+def _decoded(f: Field, dtype: str) -> npt.NDArray[Any]:
+    text = f.str(max_len=1 << 31)
+    try:
+        return _decode(text, dtype)
+    except ValueError:  # not base64, or not a whole number of values
+        raise f.fail(f"base64 of little-endian {dtype} values") from None
 
 
 def _check_same_columns(expected: list[str], got: Iterable[str], where: str = "this chunk") -> None:

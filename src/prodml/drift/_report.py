@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from prodml._state import Field
 
 __all__ = ["DriftReport", "DriftResult"]
 
@@ -78,6 +81,79 @@ class DriftResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (non-finite floats become ``None``)."""
         return _json_safe(asdict(self))
+
+
+_KINDS = ("numeric", "datetime", "categorical", "null", "table")
+_RESULT_KEYS = (
+    "column", "kind", "method", "statistic", "p_value", "p_adjusted", "effect", "drifted",
+    "testable", "note", "n_reference", "n_current", "null_fraction_reference",
+    "null_fraction_current", "error_bound", "metrics", "plot",
+)  # fmt: skip
+
+
+def _is_json(v: object, depth: int) -> bool:
+    """Whether ``v`` is JSON data nested at most ``depth`` levels."""
+    if v is None or isinstance(v, str | bool | int | float):
+        return True
+    if depth <= 0:
+        return False
+    if isinstance(v, list):
+        return all(_is_json(x, depth - 1) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _is_json(x, depth - 1) for k, x in v.items())
+    return False
+
+
+def _load_result(f: Field, n_ref: int, n_cur: int) -> DriftResult:
+    """One saved DriftResult, every field and the relations between them checked."""
+    f.dict(keys=_RESULT_KEYS)
+    testable = f["testable"].bool()
+    drifted = f["drifted"].bool()
+    f["drifted"].check(testable or not drifted, "false for a column that is not testable")
+    metrics: dict[str, float | None] = {}
+    for name, m in f["metrics"].items(max_len=100):
+        metrics[name] = m.optional_float()
+    return DriftResult(
+        column=f["column"].str(max_len=100_000),
+        kind=f["kind"].str(choices=_KINDS),
+        method=f["method"].str(max_len=100),
+        statistic=f["statistic"].optional_float(),
+        p_value=f["p_value"].optional_float(lo=0.0, hi=1.0),
+        p_adjusted=f["p_adjusted"].optional_float(lo=0.0, hi=1.0),
+        effect=f["effect"].optional_float(),
+        drifted=drifted,
+        testable=testable,
+        note=f["note"].str(max_len=100_000),
+        n_reference=f["n_reference"].int(lo=0, hi=n_ref),
+        n_current=f["n_current"].int(lo=0, hi=n_cur),
+        null_fraction_reference=f["null_fraction_reference"].float(lo=0.0, hi=1.0),
+        null_fraction_current=f["null_fraction_current"].float(lo=0.0, hi=1.0),
+        error_bound=f["error_bound"].float(lo=0.0),
+        metrics=metrics,
+        plot=_load_plot(f["plot"]),
+    )
+
+
+def _load_plot(f: Field) -> dict[str, Any]:
+    """Plot data: empty, a histogram (edges, two shares per bin) or a bar chart."""
+    plot = f.dict()
+    if not plot:
+        return {}
+    kind = f["type"].str(choices=("hist", "bar"))
+    if kind == "hist":
+        f.dict(keys=("type", "edges", "reference", "current"))
+        edges = f["edges"].floats(min_len=2, max_len=100_000)
+        f["edges"].check(all(a <= b for a, b in itertools.pairwise(edges)), "non-decreasing")
+        n = len(edges) - 1
+        labels: list[Any] = edges
+    else:
+        f.dict(keys=("type", "labels", "reference", "current"))
+        labels = [x.str(max_len=10_000) for x in f["labels"].each(max_len=100_000)]
+        n = len(labels)
+    ref = f["reference"].floats(length=n, lo=-1e-9, hi=1.0 + 1e-9)
+    cur = f["current"].floats(length=n, lo=-1e-9, hi=1.0 + 1e-9)
+    key = "edges" if kind == "hist" else "labels"
+    return {"type": kind, key: labels, "reference": ref, "current": cur}
 
 
 _FRAME_COLUMNS = [
@@ -167,13 +243,35 @@ class DriftReport:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> DriftReport:
-        """Rebuild a report saved by :meth:`to_dict`."""
-        return cls(
-            [DriftResult(**r) for r in state["results"]],
-            settings=state["settings"],
-            n_reference=state["n_reference"],
-            n_current=state["n_current"],
+        """Rebuild a report saved by :meth:`to_dict`, validating it.
+
+        Raises
+        ------
+        StateError
+            (also a ConfigError) naming the field at fault (``results[2].p_value``): a
+            p-value outside [0, 1], a negative count, an unknown kind or method, a
+            verdict that contradicts ``testable``, plot data of the wrong shape,
+            ``drifted_columns`` that disagree with the results.
+        """
+        root = Field(state, owner="DriftReport")
+        root.dict(
+            keys=("format_version", "settings", "n_reference", "n_current", "drifted_columns",
+                  "results")
+        )  # fmt: skip
+        if root["format_version"].value != REPORT_FORMAT_VERSION:
+            raise root["format_version"].fail(f"{REPORT_FORMAT_VERSION} (the version this reads)")
+        settings = dict(root["settings"].dict())
+        for value in root["settings"].values():
+            v = value.value
+            value.check(_is_json(v, 8), "JSON data (scalars, lists and dicts)")
+        n_ref, n_cur = root["n_reference"].count(), root["n_current"].count()
+        results = [_load_result(r, n_ref, n_cur) for r in root["results"].each(max_len=10**7)]
+        report = cls(results, settings=settings, n_reference=n_ref, n_current=n_cur)
+        root["drifted_columns"].check(
+            root["drifted_columns"].value == report.drifted_columns,
+            "the drifted columns of the results",
         )
+        return report
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The report as JSON text; also written to ``path`` when given."""

@@ -17,6 +17,7 @@ so a record gives the batch row bit for bit.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -30,7 +31,8 @@ from sklearn.base import BaseEstimator
 from prodml._data import Columns, type_problem
 from prodml._params import Constraint, Predicate, check_params
 from prodml._quote import short_repr
-from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml._state import Field
+from prodml.errors import SchemaError, SchemaProblem
 
 __all__ = [
     "NUMBER",
@@ -97,6 +99,8 @@ class Step(BaseEstimator):  # type: ignore[misc]
     terminal: ClassVar[bool] = False
     takes_nulls: ClassVar[bool] = False
     fitted_attrs: ClassVar[tuple[str, ...]] = ()
+    fitted_checks: ClassVar[dict[str, str]] = {}
+    """How each fitted attribute's values are validated on load (see ``fitted_from_state``)."""
     has_domain: ClassVar[bool] = False
     """Whether the step rejects some numbers (Log1p: x <= -1); fit then checks them too."""
 
@@ -202,12 +206,50 @@ class Step(BaseEstimator):  # type: ignore[misc]
         return {attr: getattr(self, attr) for attr in self.fitted_attrs}
 
     def fitted_from_dict(self, d: dict[str, Any]) -> None:
-        """Restore fitted attributes from :meth:`fitted_to_dict` output."""
-        missing = [a for a in self.fitted_attrs if a not in d]
-        if missing:
-            raise ConfigError(f"{type(self).__name__} state lacks {missing}")
+        """Restore fitted attributes from :meth:`fitted_to_dict` output, validated.
+
+        Raises
+        ------
+        StateError
+            (also a ConfigError) naming the attribute and column at fault.
+        """
+        self.fitted_from_state(Field(d, owner=type(self).__name__))
+
+    def fitted_from_state(self, state: Field) -> None:
+        """Validate and restore fitted attributes read back from a saved state.
+
+        Each attribute is a dict with one entry per column of the step; each value is
+        checked by the kind ``fitted_checks`` gives the attribute (``"finite"``,
+        ``"scale"`` (finite and > 0), ``"fill"``, ``"categories"``, ``"edges"``).
+        """
+        state.dict(keys=self.fitted_attrs)
+        columns = list(self.columns)
         for attr in self.fitted_attrs:
-            setattr(self, attr, d[attr])
+            per_column = state[attr].dict(keys=tuple(columns))
+            checked = {c: _check_fitted(self.fitted_checks[attr], state[attr][c]) for c in columns}
+            setattr(self, attr, {c: checked[c] for c in per_column})
+
+
+def _check_fitted(kind: str, field: Field) -> Any:
+    """One fitted value of a step, checked by its kind."""
+    if kind == "finite":
+        return field.float()
+    if kind == "scale":
+        return field.float(lo=0.0, lo_open=True)
+    if kind == "fill":  # a number (finite) or a text fill value
+        return field.str() if isinstance(field.value, str) else field.float()
+    if kind == "categories":
+        values = [f.str() for f in field.each(max_len=_MAX_CATEGORIES)]
+        field.check(len(set(values)) == len(values), "a list of distinct categories")
+        return values
+    if kind == "edges":
+        edges = field.floats(max_len=_MAX_CATEGORIES)
+        field.check(all(a < b for a, b in itertools.pairwise(edges)), "strictly increasing")
+        return edges
+    raise AssertionError(kind)  # pragma: no cover - a step declares a known kind
+
+
+_MAX_CATEGORIES = 10_000_000  # of a saved state: more is corrupt
 
 
 def first_true(mask: npt.NDArray[np.bool_]) -> int:

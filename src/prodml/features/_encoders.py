@@ -6,7 +6,7 @@ import bisect
 import itertools
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -76,6 +76,10 @@ class OneHot(Step):
     accepts = frozenset({TEXT})
     terminal = True
     fitted_attrs = ("categories_", "infrequent_")
+    fitted_checks: ClassVar[dict[str, str]] = {
+        "categories_": "categories",
+        "infrequent_": "categories",
+    }
 
     def __init__(
         self,
@@ -203,6 +207,7 @@ class Ordinal(Step):
     accepts = frozenset({TEXT})
     terminal = True
     fitted_attrs = ("categories_",)
+    fitted_checks: ClassVar[dict[str, str]] = {"categories_": "categories"}
 
     def __init__(
         self,
@@ -355,6 +360,7 @@ class Bucketize(Step):
     """
 
     fitted_attrs = ("edges_",)
+    fitted_checks: ClassVar[dict[str, str]] = {"edges_": "edges"}
     terminal = True
 
     def __init__(

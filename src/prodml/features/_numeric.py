@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -70,6 +70,7 @@ class Impute(Step):
     accepts = frozenset({NUMBER, TEXT})
     takes_nulls = True
     fitted_attrs = ("statistics_",)
+    fitted_checks: ClassVar[dict[str, str]] = {"statistics_": "fill"}
 
     def __init__(
         self, columns: Sequence[str], *, strategy: str = "mean", fill_value: Any = None
@@ -189,6 +190,7 @@ class StandardScale(Step):
     """
 
     fitted_attrs = ("mean_", "scale_")
+    fitted_checks: ClassVar[dict[str, str]] = {"mean_": "finite", "scale_": "scale"}
 
     def __init__(
         self, columns: Sequence[str], *, with_mean: bool = True, with_std: bool = True
@@ -253,6 +255,7 @@ class MinMaxScale(Step):
     """
 
     fitted_attrs = ("data_min_", "scale_")
+    fitted_checks: ClassVar[dict[str, str]] = {"data_min_": "finite", "scale_": "scale"}
 
     def __init__(
         self, columns: Sequence[str], *, feature_range: Sequence[float] = (0.0, 1.0)
@@ -310,6 +313,7 @@ class RobustScale(Step):
     """
 
     fitted_attrs = ("center_", "scale_")
+    fitted_checks: ClassVar[dict[str, str]] = {"center_": "finite", "scale_": "scale"}
 
     def __init__(
         self, columns: Sequence[str], *, quantile_range: Sequence[float] = (25.0, 75.0)

@@ -8,7 +8,6 @@ steps: a number column gives one output named after it, an encoder gives its own
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -26,7 +25,8 @@ from prodml._data import (
 )
 from prodml._params import TypeOf, check_params
 from prodml._quote import short_repr
-from prodml.errors import ConfigError, NotFittedError, SchemaError, SchemaProblem
+from prodml._state import Field, load_json
+from prodml.errors import ConfigError, NotFittedError, ProdMLError, SchemaError, SchemaProblem
 from prodml.features import _dates, _encoders, _functions, _numeric
 from prodml.features._base import NUMBER, TEXT, TIME, Floats, Step, null_error
 from prodml.features._distributed import DistributedFit
@@ -64,6 +64,54 @@ STEP_TYPES: dict[str, type[Step]] = {
         _dates.DateParts,
     )
 }
+
+
+_MAX_STEPS = 10_000  # of a saved state
+
+
+def _load_step(spec: Field) -> Step:
+    """One step of a saved pipeline: type, parameters and fitted values, validated."""
+    spec.dict(keys=("type", "params", "fitted"))
+    step_cls = STEP_TYPES.get(spec["type"].str(max_len=100))
+    if step_cls is None:
+        raise spec["type"].fail("a feature step type: " + ", ".join(sorted(STEP_TYPES)))
+    params = spec["params"].dict()
+    try:
+        step = step_cls(**params)
+        step.validate_params()
+    except TypeError:
+        raise spec["params"].fail(f"the parameters of {step_cls.__name__}") from None
+    except ConfigError as err:
+        name = err.parameter
+        field = spec["params"][name] if name is not None and name in params else spec["params"]
+        raise field.fail(f"a valid setting ({err})") from None
+    if spec["fitted"].value is not None:
+        step.fitted_from_state(spec["fitted"])
+    return step
+
+
+def _check_fill_kinds(pipe: FeaturePipeline, schema: Schema, steps: Field) -> None:
+    """A saved Impute fill value has the kind of the column it fills (number or text)."""
+    kinds = {c: KINDS.get(schema[c].dtype.value, TIME) for c in schema.names}
+    for i, step in enumerate(pipe.steps):
+        for col in step.columns:
+            kind = kinds[col]
+            if isinstance(step, _numeric.Impute):
+                fill = step.statistics_[col]
+                steps[i]["fitted"]["statistics_"][col].check(
+                    isinstance(fill, str) == (kind == TEXT),
+                    f"a {'str' if kind == TEXT else 'number'} (the column holds {kind})",
+                )
+            kinds[col] = step.out_kind(col, kind)
+
+
+def _load_schema(field: Field) -> Schema:
+    try:
+        return Schema.from_dict(field.dict())
+    except ProdMLError as err:
+        raise field.fail(f"a schema ({str(err)[:200]})") from None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise field.fail("a schema (Schema.to_dict output)") from None
 
 
 class ExtraColumnWarning(UserWarning):
@@ -652,50 +700,83 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FeaturePipeline:
-        """Rebuild a pipeline from :meth:`to_dict` output.
+        """Rebuild a pipeline from :meth:`to_dict` output, validating all of it.
+
+        Every step's type and parameters, every fitted value (finite means, scales
+        > 0, distinct categories, increasing bin edges, one entry per column) and the
+        input schema are checked before the pipeline is built. When ``d`` carries a
+        ``"fingerprint"`` (as :meth:`to_json` writes), the rebuilt pipeline's
+        fingerprint must equal it.
 
         Raises
         ------
-        ConfigError
-            For an unknown format version, step type or invalid content.
+        StateError
+            (also a ConfigError) for an unknown format version or step type, or any
+            value outside its invariants; the message names the field path
+            (``steps[1].fitted.scale_.x``).
         """
-        if not isinstance(d, Mapping) or d.get("format_version") != FORMAT_VERSION:
-            version = d.get("format_version") if isinstance(d, Mapping) else None
-            raise ConfigError(
-                f"FeaturePipeline format_version {version!r} is not supported "
-                f"(expected {FORMAT_VERSION})",
-                parameter="format_version",
-            )
+        root = Field(d, owner="FeaturePipeline")
+        top = root.dict()
+        allowed = {"format_version", "strict", "steps", "input_schema", "fingerprint"}
+        extra = sorted(set(top) - allowed)
+        if extra:
+            raise root[extra[0]].fail("absent (not a FeaturePipeline field)")
+        if top.get("format_version") != FORMAT_VERSION:
+            raise root["format_version"].fail(f"{FORMAT_VERSION} (the version this prodml reads)")
+        built = [_load_step(spec) for spec in root["steps"].each(max_len=_MAX_STEPS)]
+        pipe = cls(built, strict=root["strict"].bool())
         try:
-            built = []
-            for spec in d["steps"]:
-                step_cls = STEP_TYPES.get(spec["type"])
-                if step_cls is None:
-                    raise ConfigError(f"unknown feature step type {spec['type']!r}")
-                step = step_cls(**spec["params"])
-                if spec.get("fitted") is not None:
-                    step.fitted_from_dict(dict(spec["fitted"]))
-                built.append(step)
-            pipe = cls(built, strict=bool(d["strict"]))
             pipe._check_params()
-            if d.get("input_schema") is not None:
-                schema = Schema.from_dict(d["input_schema"])
-                pipe._compile(schema, pipe._programs(schema))
-        except (KeyError, TypeError) as err:
-            raise ConfigError(f"invalid FeaturePipeline data: {err!r}") from err
+        except ConfigError as err:
+            raise root["steps"].fail(f"a valid list of steps ({err})") from None
+        fitted = [spec["fitted"].value is not None for spec in root["steps"].each()]
+        schema_field = root["input_schema"]
+        if schema_field.value is not None:
+            schema_field.check(all(fitted), "null when a step is not fitted")
+            schema = _load_schema(schema_field)
+            try:
+                programs = pipe._programs(schema)
+            except (SchemaError, ConfigError) as err:
+                raise schema_field.fail(f"a schema the fitted steps accept ({err})") from None
+            _check_fill_kinds(pipe, schema, root["steps"])
+            pipe._compile(schema, programs)
+        else:
+            root["steps"].check(not any(fitted), "unfitted steps when input_schema is null")
+        expected = root.get("fingerprint")
+        if expected is not None:
+            expected.str(max_len=64)
+            expected.check(
+                schema_field.value is not None and pipe.fingerprint == expected.value,
+                "the fingerprint of the saved pipeline (the state was changed after saving)",
+            )
         return pipe
 
     def to_json(self) -> str:
-        """:meth:`to_dict` as canonical JSON text."""
-        return canonical_json(self.to_dict())
+        """:meth:`to_dict` as canonical JSON text, with the fitted pipeline's fingerprint.
+
+        :meth:`from_json` recomputes the fingerprint and refuses text whose content no
+        longer matches it.
+        """
+        d = self.to_dict()
+        if hasattr(self, "programs_"):
+            d["fingerprint"] = self.fingerprint
+        return canonical_json(d)
 
     @classmethod
     def from_json(cls, s: str) -> FeaturePipeline:
-        """Rebuild a pipeline from :meth:`to_json` output."""
-        try:
-            d = json.loads(s)
-        except (json.JSONDecodeError, TypeError) as err:
-            raise ConfigError(f"FeaturePipeline JSON is malformed: {err}") from err
+        """Rebuild a pipeline from :meth:`to_json` output (see :meth:`from_dict`).
+
+        Raises
+        ------
+        StateError
+            For text that is not JSON, too large or too deeply nested, state that
+            fails validation, or a fitted pipeline whose stored fingerprint is
+            missing or differs from the rebuilt one.
+        """
+        d = load_json(s, owner="FeaturePipeline")
+        root = Field(d, owner="FeaturePipeline")
+        if isinstance(d, Mapping) and d.get("input_schema") is not None:
+            root["fingerprint"].str(max_len=64)
         return cls.from_dict(d)
 
     @property

@@ -61,6 +61,10 @@ def bad_input(task: str, prediction_id: object, t: object, output: object) -> Sc
     )
 
 
+MAX_STATS_SLOTS = 100_000
+"""Most slots (``stats_window_s / stats_interval_s``) of the latency and throughput window."""
+
+
 def check_config(params: Mapping[str, Any]) -> None:
     """Check the constructor arguments of ModelMonitor (``locals()`` of ``__init__``)."""
     check_params(
@@ -75,6 +79,13 @@ def check_config(params: Mapping[str, Any]) -> None:
             parameter="clock",
         )
     ratio = params["stats_window_s"] / params["stats_interval_s"]
+    if not ratio <= MAX_STATS_SLOTS:  # also catches inf: the ring of slots is allocated
+        raise ConfigError(
+            "The 'stats_window_s' parameter of ModelMonitor must be at most "
+            f"{MAX_STATS_SLOTS} x stats_interval_s={params['stats_interval_s']!r}. Got "
+            f"{params['stats_window_s']!r} instead.",
+            parameter="stats_window_s",
+        )
     if abs(ratio - round(ratio)) > 1e-9:
         raise ConfigError(
             "The 'stats_window_s' parameter of ModelMonitor must be a multiple of "

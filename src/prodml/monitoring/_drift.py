@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodml._state import Field
 from prodml.errors import ConfigError
 
 __all__ = ["DriftSummary", "fit_detector", "row_bytes", "run"]
@@ -35,6 +36,9 @@ def row_bytes(row: Mapping[str, Any]) -> int:
 
 def _num(value: object) -> float:
     return math.nan if value is None else float(value)  # type: ignore[arg-type]
+
+
+_COLUMN_KEYS = ("drifted", "testable", "statistic", "p_value", "effect")
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,29 @@ class DriftSummary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DriftSummary:
-        """Rebuild a summary saved by :meth:`to_dict`."""
-        return cls(
-            at=data["at"],
-            n_rows=int(data["n_rows"]),
-            columns={
-                name: {k: _num(v) for k, v in col.items()} for name, col in data["columns"].items()
-            },
-        )
+        """Rebuild a summary saved by :meth:`to_dict`, validating it.
+
+        Raises
+        ------
+        StateError
+            (also a ConfigError) naming the field at fault: a negative row count, a
+            column without its numbers, flags other than 0/1, a p-value outside [0, 1].
+        """
+        root = Field(data, owner="DriftSummary")
+        root.dict(keys=("at", "n_rows", "columns"))
+        columns: dict[str, dict[str, float]] = {}
+        for name, col in root["columns"].items(max_len=1_000_000):
+            col.dict(keys=_COLUMN_KEYS)
+            columns[name] = {
+                "drifted": col["drifted"].float(lo=0.0, hi=1.0),
+                "testable": col["testable"].float(lo=0.0, hi=1.0),
+                "statistic": _num(col["statistic"].optional_float()),
+                "p_value": _num(col["p_value"].optional_float(lo=0.0, hi=1.0)),
+                "effect": _num(col["effect"].optional_float()),
+            }
+            for flag in ("drifted", "testable"):
+                col[flag].check(columns[name][flag] in (0.0, 1.0), "0.0 or 1.0")
+        return cls(at=root["at"].optional_float(), n_rows=root["n_rows"].count(), columns=columns)
 
 
 def fit_detector(detector: Any, reference: object) -> Any:

@@ -13,13 +13,15 @@ their salted hashes (numbers of sensitive columns as null), never raw.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from prodml.errors import ConfigError
-from prodml.monitoring import _groups
+from prodml._state import Field
+from prodml.errors import ConfigError, ProdMLError, SchemaError, StateError
+from prodml.monitoring import _groups, _values
 from prodml.monitoring._drift import DriftSummary, row_bytes
 from prodml.monitoring.alerts import RuleState, rule_from_dict
 from prodml.monitoring.sinks import Sink
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT_VERSION", "dump", "load"]
 
 FORMAT_VERSION = 1
+_T = TypeVar("_T")
 
 
 def _check_id(pid: object) -> object:
@@ -174,80 +177,219 @@ def load(
     concept_detector: Any,
     attribution_reference: object = None,
 ) -> ModelMonitor:
-    """Rebuild a monitor from :func:`dump` output."""
-    if not isinstance(data, Mapping) or data.get("kind") != "ModelMonitor":
-        raise ConfigError("Not a saved ModelMonitor: expected a dict with kind='ModelMonitor'.")
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ConfigError(
-            f"Saved ModelMonitor has format_version {version!r}; this prodml reads "
-            f"version {FORMAT_VERSION}.",
-            parameter="format_version",
-        )
+    """Rebuild a monitor from :func:`dump` output, validating it.
+
+    Raises
+    ------
+    StateError
+        (also a ConfigError) naming the field path at fault: settings the constructor
+        refuses (``config.stats_window_s``), a pending prediction with a bad id or time,
+        a negative counter, a rule state or drift summary outside its invariants.
+    """
+    root = Field(data, owner="ModelMonitor")
+    root.dict(keys=("format_version", "kind", "config", "state"))
+    root["kind"].str(choices=("ModelMonitor",))
+    if root["format_version"].value != FORMAT_VERSION:
+        raise root["format_version"].fail(f"{FORMAT_VERSION} (the version this prodml reads)")
+    config, state = root["config"], root["state"]
+    config.dict(keys=_CONFIG_KEYS)
+    state.dict()
+    runtime = {
+        "sinks": list(sinks),
+        "clock": clock,
+        "reference": reference,
+        "attribution_reference": attribution_reference,
+    }
+    return _load(
+        cls, config, state, runtime=runtime, drift_detector=drift_detector,
+        concept_detector=concept_detector,
+    )  # fmt: skip
+
+
+_CONFIG_KEYS = (
+    "model", "task", "window", "rules", "threshold", "max_pending", "pending_ttl_s",
+    "latency_buckets", "throughput_buckets", "stats_window_s", "stats_interval_s",
+    "evaluate_every_s", "drift_window", "drift_window_bytes", "concept_window_s",
+    "drift_detector", "group_by", "attribution_window",
+)  # fmt: skip
+_RAW = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
+def _part(field: Field, load_part: Callable[[], _T]) -> _T:
+    """Run a loader of one part of the state; a raw exception names the part's path."""
     try:
-        return _load(
-            cls,
-            data["config"],
-            data["state"],
-            runtime={
-                "sinks": list(sinks),
-                "clock": clock,
-                "reference": reference,
-                "drift_detector": drift_detector,
-                "attribution_reference": attribution_reference,
-            },
-            concept_detector=concept_detector,
-        )
-    except (KeyError, TypeError, ValueError) as err:
-        if isinstance(err, ConfigError):
-            raise
-        raise ConfigError(f"Saved ModelMonitor state is malformed: {err!r}.") from err
+        return load_part()
+    except StateError as err:
+        raise field.within(err) from None
+    except ProdMLError as err:
+        raise field.fail(f"valid ({str(err)[:300]})") from None
+    except _RAW as err:
+        raise field.fail(f"valid saved state ({type(err).__name__}: {str(err)[:200]})") from None
 
 
 def _load(
     cls: type[ModelMonitor],
-    config: Mapping[str, Any],
-    state: Mapping[str, Any],
+    config: Field,
+    state: Field,
     *,
     runtime: Mapping[str, Any],
+    drift_detector: Any,
     concept_detector: Any,
 ) -> ModelMonitor:
-    saved_concept = _object_from_state(state["concept_detector"])
-    kwargs = dict(config)
+    saved_concept = _part(
+        state["concept_detector"],
+        lambda: _object_from_state(_optional_dict(state["concept_detector"])),
+    )
+    kwargs = dict(config.dict())
     saved_drift = kwargs.pop("drift_detector", None)
     drift_on = runtime["reference"] is not None or runtime["attribution_reference"] is not None
-    if drift_on and runtime["drift_detector"] is None:
-        runtime = {**runtime, "drift_detector": _detector_from_settings(saved_drift)}
-    _groups.load_config(kwargs)
-    kwargs["window"] = window_from_dict(state["window"])
-    kwargs["rules"] = [rule_from_dict(r) for r in config["rules"]]
-    mon = cls(
-        **kwargs,
-        **runtime,
-        concept_detector=saved_concept if saved_concept is not None else concept_detector,
-    )
-    mon._pending = OrderedDict((pid, (float(t), out)) for pid, t, out in state["pending"])
-    mon._stats.load(state["stats"])
-    for name, value in state["counters"].items():
-        mon._counters[name] = int(value)
+    if drift_on and drift_detector is None:
+        drift_detector = _part(
+            config["drift_detector"], lambda: _detector_from_settings(saved_drift)
+        )
+    _part(config["group_by"], lambda: _groups.load_config(kwargs))
+    kwargs["window"] = _part(state["window"], lambda: window_from_dict(state["window"].dict()))
+    kwargs["rules"] = [
+        _part(r, lambda r=r: rule_from_dict(r.dict()))  # type: ignore[misc]
+        for r in config["rules"].each(max_len=10_000)
+    ]
+    try:
+        mon = cls(
+            **kwargs,
+            **runtime,
+            drift_detector=drift_detector,
+            concept_detector=saved_concept if saved_concept is not None else concept_detector,
+        )
+    except ConfigError as err:
+        name = err.parameter
+        at = config[name] if name is not None and name in kwargs else config
+        raise at.fail(f"a valid setting ({str(err)[:300]})") from None
+    except _RAW as err:
+        raise config.fail(f"valid settings ({type(err).__name__})") from None
+    _check_window(mon, state["window"])
+    mon._pending = _pending(mon, state["pending"])
+    _part(state["stats"], lambda: mon._stats.load(state["stats"].dict(), "state.stats"))
+    for name, value in state["counters"].items(max_len=1000):
+        value.check(name in mon._counters, "absent (not a monitor counter)")
+        mon._counters[name] = value.count()
     mon._n_predictions = mon._counters["predictions_total"]
-    for name, saved in state["rule_states"].items():
+    for name, saved in state["rule_states"].items(max_len=10_000):
         if name in mon._states:
-            mon._states[name] = RuleState.from_dict(saved)
-    for name, saved in state["slo"].items():
+            mon._states[name] = _part(saved, lambda s=saved: RuleState.from_dict(s.dict()))  # type: ignore[misc]
+    for name, saved in state["slo"].items(max_len=10_000):
         if name in mon._slo:
-            mon._slo[name].load(saved)
-    if mon._drift_rows is not None and state["drift_rows"] is not None:
-        mon._drift_rows = list(state["drift_rows"])
+            _part(saved, lambda n=name, s=saved: mon._slo[n].load(s.dict()))  # type: ignore[misc]
+    if mon._drift_rows is not None and state["drift_rows"].value is not None:
+        mon._drift_rows = [_row(r) for r in state["drift_rows"].each(max_len=mon.drift_window)]
         mon._drift_bytes = sum(row_bytes(r) for r in mon._drift_rows)
-        mon._drift_ready = state["drift_ready"]
-    mon._drift_summary = DriftSummary.from_dict(state["drift_summary"])
-    mon._concept_alarms.extend(float(a) for a in state["concept_alarms"])
-    if state["next_eval"] is not None:
-        mon._next_eval = float(state["next_eval"])
-    mon._last_eval = state["last_eval"]
-    if mon._groups is not None and state.get("groups") is not None:
-        mon._groups.load(state["groups"])
-    if mon._attributions is not None and state.get("attributions") is not None:
-        mon._attributions.load(state["attributions"])
+        ready = state["drift_ready"]
+        mon._drift_ready = (
+            None if ready.value is None else [_row(r) for r in ready.each(max_len=mon.drift_window)]
+        )
+    mon._drift_summary = _part(
+        state["drift_summary"], lambda: DriftSummary.from_dict(state["drift_summary"].dict())
+    )
+    mon._concept_alarms.extend(state["concept_alarms"].floats(max_len=10_000_000))
+    next_eval = state["next_eval"].optional_float()
+    if next_eval is not None:
+        mon._next_eval = next_eval
+    mon._last_eval = state["last_eval"].optional_float()
+    groups = state.get("groups")
+    if mon._groups is not None and groups is not None:
+        _part(groups, lambda: mon._groups.load(groups.dict()))  # type: ignore[union-attr]
+    attributions = state.get("attributions")
+    if mon._attributions is not None and attributions is not None:
+        _part(attributions, lambda: mon._attributions.load(attributions.dict()))  # type: ignore[union-attr]
     return mon
+
+
+def _pending(mon: ModelMonitor, field: Field) -> OrderedDict[object, tuple[float, object]]:
+    """Saved pending predictions: plain checks per item, a Field only for the one at fault."""
+    pending: OrderedDict[object, tuple[float, object]] = OrderedDict()
+    numeric, low, high = mon._numeric_output, mon._out_low, mon._out_high
+    for i, item in enumerate(field.list(max_len=mon.max_pending)):
+        ok = type(item) is list and len(item) == 3
+        if ok:
+            pid, t, out = item
+            ok = (
+                (type(pid) is str or type(pid) is int)
+                and pid not in pending
+                and type(t) is float
+                and math.isfinite(t)
+                and (
+                    (type(out) is float and low <= out <= high)
+                    if numeric
+                    else (
+                        type(out) in (str, int, bool) or (type(out) is float and math.isfinite(out))
+                    )
+                )
+            )
+        if ok:
+            pending[pid] = (t, out)
+            continue
+        pid_f, t_f, out_f = field[i].each(length=3)  # slow path: name what is wrong
+        pid = pid_f.value
+        pid_f.check(isinstance(pid, str | int) and not isinstance(pid, bool), "a str or int id")
+        pid_f.check(pid not in pending, "an id not listed before")
+        pending[pid] = (t_f.float(), _output(mon, out_f))
+    return pending
+
+
+def _optional_dict(field: Field) -> Mapping[str, Any] | None:
+    return None if field.value is None else field.dict()
+
+
+def _output(mon: ModelMonitor, field: Field) -> object:
+    """A saved prediction output, checked as ``log_prediction`` checks it."""
+    out = field.value
+    if mon._numeric_output:
+        return field.float(lo=mon._out_low, hi=mon._out_high)
+    ok = isinstance(out, str | bool | int) or (isinstance(out, float) and math.isfinite(out))
+    field.check(ok, "a str, int, bool or finite float")
+    return out
+
+
+def _label(mon: ModelMonitor, field: Field) -> None:
+    try:
+        _values.check_label(mon.task, field.value)
+    except SchemaError:
+        raise field.fail(f"a label of a {mon.task} model") from None
+
+
+def _check_window(mon: ModelMonitor, field: Field) -> None:
+    """The window's times, labels and outputs are what the monitor itself stores."""
+    times = field["times"].floats()
+    field["times"].check(all(a <= b for a, b in itertools.pairwise(times)), "non-decreasing")
+    labels = field["labels"].list()
+    for i, bad in enumerate(_bad_labels(mon.task, labels)):
+        if bad:
+            _label(mon, field["labels"][i])
+    if mon._numeric_output:
+        field["outputs"].floats(lo=mon._out_low, hi=mon._out_high)
+    else:
+        for out in field["outputs"].each():
+            _output(mon, out)
+
+
+def _bad_labels(task: str, labels: list[Any]) -> list[bool]:
+    """For each label, whether the task refuses it (plain Python, one pass)."""
+    if task == "binary":
+        return [not (type(y) is int and y in (0, 1)) for y in labels]
+    return [not _is_label(task, y) for y in labels]
+
+
+def _is_label(task: str, label: object) -> bool:
+    try:
+        _values.check_label(task, label)
+    except SchemaError:
+        return False
+    return True
+
+
+def _row(field: Field) -> dict[str, Any]:
+    """One saved drift row: column name to a JSON scalar."""
+    row = dict(field.dict())
+    for k, v in field.items():
+        v.check(v.value is None or isinstance(v.value, str | bool | int | float), "a scalar")
+        del k
+    return row

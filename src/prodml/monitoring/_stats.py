@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from prodml._state import Field
+from prodml.errors import StateError
 from prodml.monitoring.histogram import Histogram
 
 __all__ = ["SlotStats"]
@@ -102,15 +104,46 @@ class SlotStats:
             "slots": [[None if h is None else h.to_dict(), n] for h, n in self.slots],
         }
 
-    def load(self, data: Mapping[str, Any]) -> None:
-        """Restore a state saved by :meth:`to_dict` into this (same-config) object."""
-        self.latency_total = Histogram.from_dict(data["latency_total"])
-        self.throughput_total = Histogram.from_dict(data["throughput_total"])
-        self.current = Histogram.from_dict(data["current"])
-        self.current_count = int(data["current_count"])
-        if data["slot_start"] is not None:
-            self.slot_start = float(data["slot_start"])
-            self.slot_end = self.slot_start + self.interval_s
+    def load(self, data: Mapping[str, Any], path: str = "stats") -> None:
+        """Restore a state saved by :meth:`to_dict` into this (same-config) object.
+
+        Raises
+        ------
+        StateError
+            (also a ConfigError) naming the field at fault, below ``path``.
+        """
+        root = Field(data, path, owner="ModelMonitor")
+        keys = ("latency_total", "throughput_total", "current", "current_count", "slot_start")
+        root.dict(keys=(*keys, "slots"))
+        hists = {
+            "latency_total": _histogram(root["latency_total"], self.latency_total.bounds),
+            "throughput_total": _histogram(root["throughput_total"], self.throughput_total.bounds),
+            "current": _histogram(root["current"], self.current.bounds),
+        }
+        current_count = root["current_count"].count()
+        slot_start = root["slot_start"].optional_float()
+        slots = []
+        for item in root["slots"].each(max_len=self.slots.maxlen):
+            h, n = item.each(length=2)
+            hist = None if h.value is None else _histogram(h, self.current.bounds)
+            slots.append((hist, n.count()))
+        self.latency_total = hists["latency_total"]
+        self.throughput_total = hists["throughput_total"]
+        self.current = hists["current"]
+        self.current_count = current_count
+        if slot_start is not None:
+            self.slot_start = slot_start
+            self.slot_end = slot_start + self.interval_s
         self.slots.clear()
-        for h, n in data["slots"]:
-            self.slots.append((None if h is None else Histogram.from_dict(h), int(n)))
+        self.slots.extend(slots)
+
+
+def _histogram(field: Field, bounds: Sequence[float] | None) -> Histogram:
+    """A saved histogram (with the monitor's bounds, when given), errors under ``field``."""
+    try:
+        h = Histogram.from_dict(field.dict())
+    except StateError as err:
+        raise field.within(err) from None
+    if bounds is not None:
+        field["bounds"].check(list(h.bounds) == list(bounds), "the monitor's bucket bounds")
+    return h

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from prodml._params import Interval, OneOf, TypeOf, check_params
+from prodml._state import Field
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -382,15 +383,29 @@ class RuleState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RuleState:
-        """Rebuild a state saved by :meth:`to_dict`."""
-        state = data.get("state")
-        if state not in ("inactive", "pending", "firing"):
-            raise ConfigError(f"Unknown alert state {state!r}.")
-        value = data.get("value")
+        """Rebuild a state saved by :meth:`to_dict`, validating it.
+
+        Raises
+        ------
+        StateError
+            (also a ConfigError) naming the field at fault: an unknown state, a time
+            that is not a finite number, ``since`` missing while pending or firing,
+            ``fired_at`` set while not firing.
+        """
+        root = Field(data, owner="RuleState")
+        root.dict(keys=("state", "since", "fired_at", "value", "severity"))
+        state = root["state"].str(choices=("inactive", "pending", "firing"))
+        since = root["since"].optional_float()
+        fired_at = root["fired_at"].optional_float()
+        root["since"].check((since is None) == (state == "inactive"), "null exactly when inactive")
+        root["fired_at"].check(
+            (fired_at is None) == (state != "firing"), "a time exactly when firing"
+        )
+        value = root["value"].optional_float()
         return cls(
-            state=state,
-            since=data.get("since"),
-            fired_at=data.get("fired_at"),
-            value=math.nan if value is None else float(value),
-            severity=str(data.get("severity", "")),
+            state=state,  # type: ignore[arg-type]  # one of the choices above
+            since=since,
+            fired_at=fired_at,
+            value=math.nan if value is None else value,
+            severity=root["severity"].str(max_len=200),
         )

@@ -37,6 +37,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from prodml._state import MAX_COUNT, Field
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -97,6 +98,9 @@ def check_buckets(buckets: object, name: str = "buckets") -> tuple[float, ...]:
             parameter=name,
         )
     return bounds
+
+
+_MAX_BUCKETS = 100_000  # bounds of a saved histogram
 
 
 class Histogram:
@@ -220,14 +224,35 @@ class Histogram:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
-        """Rebuild a histogram saved by :meth:`to_dict`."""
-        h = cls(data["bounds"])
-        counts = [int(c) for c in data["bucket_counts"]]
-        if len(counts) != len(h.bucket_counts) or sum(counts) != int(data["count"]):
-            raise ConfigError("Histogram state is inconsistent: bucket counts do not add up.")
-        h.bucket_counts = counts
-        h.count = int(data["count"])
-        h.sum = float(data["sum"])
-        h.min = math.inf if data["min"] is None else float(data["min"])
-        h.max = -math.inf if data["max"] is None else float(data["max"])
+        """Rebuild a histogram saved by :meth:`to_dict`, validating it.
+
+        Raises
+        ------
+        StateError
+            (also a ConfigError) naming the field at fault: bounds the constructor
+            refuses, a negative count, counts that do not add up to ``count``, a min or
+            max missing, non-finite or out of order.
+        """
+        root = Field(data, owner="Histogram")
+        root.dict(keys=("bounds", "bucket_counts", "count", "sum", "min", "max"))
+        bounds = root["bounds"].floats(max_len=_MAX_BUCKETS)
+        try:
+            h = cls(bounds)
+        except ConfigError as err:
+            raise root["bounds"].fail(f"valid bucket bounds ({err})") from None
+        counts = root["bucket_counts"].ints(length=len(h.bucket_counts), lo=0, hi=MAX_COUNT)
+        count = root["count"].count()
+        root["count"].check(count == sum(counts), f"the sum of bucket_counts ({sum(counts)})")
+        total = root["sum"].float()
+        lo, hi = root["min"].optional_float(), root["max"].optional_float()
+        if count == 0:
+            root["sum"].check(total == 0.0, "0.0 for an empty histogram")
+            root["min"].check(lo is None, "null for an empty histogram")
+            root["max"].check(hi is None, "null for an empty histogram")
+        else:
+            root["min"].check(lo is not None, "a number when the histogram holds values")
+            root["max"].check(hi is not None and lo is not None and lo <= hi, "a number >= min")
+        h.bucket_counts, h.count, h.sum = counts, count, total
+        h.min = math.inf if lo is None else lo
+        h.max = -math.inf if hi is None else hi
         return h

@@ -102,7 +102,7 @@ class ModelMonitor:
         Histogram upper bounds, in seconds and predictions per second.
     stats_window_s, stats_interval_s
         Latency and throughput are windowed over the last ``stats_window_s`` seconds, in
-        slots of ``stats_interval_s`` (a multiple of it).
+        slots of ``stats_interval_s`` (a multiple of it, at most 100,000 slots).
     evaluate_every_s
         The monitor evaluates itself when this many clock seconds have passed since the
         last evaluation; ``None`` leaves evaluation to the caller.
@@ -670,7 +670,9 @@ class ModelMonitor:
     @classmethod
     def from_json(cls, text: str, **kwargs: Any) -> ModelMonitor:
         """Rebuild a monitor from :meth:`to_json` output (keywords as :meth:`from_dict`)."""
-        return cls.from_dict(json.loads(text), **kwargs)
+        from prodml._state import load_json  # noqa: PLC0415 - only on reload
+
+        return cls.from_dict(load_json(text, owner="ModelMonitor"), **kwargs)
 
     def __repr__(self) -> str:
         return (

@@ -10,7 +10,8 @@ from typing import Any
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
 from prodml._quote import short_repr
 from prodml.errors import PolicyError
-from prodml.rollout._base import MetricPolicy, check_state
+from prodml.rollout import _load
+from prodml.rollout._base import MetricPolicy
 from prodml.rollout._decision import Action, Decision
 from prodml.rollout._gates import MetricStore
 from prodml.rollout._hashing import Key
@@ -328,14 +329,19 @@ class ABTest(MetricPolicy):
         cls, data: Mapping[str, Any], *, clock: Callable[[], float] | None = None
     ) -> ABTest:
         """Rebuild a test written by :meth:`to_dict`."""
-        check_state(data, cls._kind)
-        try:
-            ab = cls(dict(data["weights"]), clock=clock, **data["params"])
-            ab._setup()
-            ab._store.load(data["metrics"])
-            ab._p_min.update({v: float(p) for v, p in data["p_min"].items()})
-            ab._done = bool(data["done"])
-            ab._log_from_list(data["log"])
-        except (KeyError, TypeError) as err:
-            raise PolicyError(f"Stored ABTest state is malformed: {err!r}.") from err
+        top = _load.root(data, cls._kind)
+        top.dict(
+            keys=("type", "format_version", "weights", "params", "metrics", "p_min", "done", "log")
+        )
+        weights = dict(top["weights"].dict())
+        for w in top["weights"].values():
+            w.float(lo=0.0, hi=1.0)
+        params = _load.params(top["params"])
+        ab = _load.build(top["params"], lambda: cls(weights, clock=clock, **params))
+        _load.build(top, ab._setup)
+        _load.metric_store(ab._store, top["metrics"])
+        top["p_min"].dict(keys=tuple(ab._p_min))
+        ab._p_min.update({v: top["p_min"][v].float(lo=0.0, hi=1.0) for v in ab._p_min})
+        ab._done = top["done"].bool()
+        ab._log = _load.decision_log(top["log"])
         return ab

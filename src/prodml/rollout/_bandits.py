@@ -22,11 +22,13 @@ from numpy.typing import ArrayLike
 
 from prodml._params import NONE, Interval, check_params
 from prodml._quote import short_repr
-from prodml.errors import PolicyError
+from prodml._state import MAX_COUNT, Field
+from prodml.errors import ConfigError, PolicyError
 from prodml.rollout._base import PolicyBase, check_state
 
 __all__ = ["UCB1", "Bandit", "EpsilonGreedy"]
 
+_MAX_ARMS = 100_000  # of a saved state
 _B = TypeVar("_B", bound="Bandit")
 
 
@@ -273,25 +275,48 @@ class Bandit(PolicyBase):
 
     @classmethod
     def from_dict(cls: type[_B], data: Mapping[str, Any]) -> _B:
-        """Rebuild a bandit written by :meth:`to_dict`; it continues exactly where it was."""
+        """Rebuild a bandit written by :meth:`to_dict`; it continues exactly where it was.
+
+        Raises
+        ------
+        StateError
+            (also a PolicyError) naming the field at fault: a count < 0, a mean outside
+            the reward range, a negative sum of squares, ``t`` not the total count, a
+            corrupt random-generator state.
+        """
         check_state(data, cls._kind)
+        root = Field(data, owner=cls._kind, error=PolicyError)
+        params = root["params"].dict()
+        arms = root["params"]["arms"]
+        for arm in arms.each(min_len=1, max_len=_MAX_ARMS):
+            arm.str(max_len=200, empty=False)
         try:
-            bandit = cls(**data["params"])
+            bandit = cls(**params)
             bandit._setup()
-            k = len(bandit._names)
-            n, mean, m2 = list(data["n"]), list(data["mean"]), list(data["m2"])
-            if not len(n) == len(mean) == len(m2) == k:
-                raise PolicyError(f"Stored {cls._kind} state has statistics for the wrong arms.")
-            bandit._n = [int(x) for x in n]
-            bandit._mean = [float(x) for x in mean]
-            bandit._m2 = [float(x) for x in m2]
-            bandit._t = int(data["t"])
-            version, internal, gauss = data["rng"]
+        except (PolicyError, ConfigError) as err:
+            raise root["params"].fail(f"valid settings ({err})") from None
+        except TypeError:
+            raise root["params"].fail("the settings of " + cls._kind) from None
+        k = len(bandit._names)
+        lo, hi = bandit._low, bandit._high
+        n = root["n"].ints(length=k, lo=0, hi=MAX_COUNT)
+        mean = root["mean"].floats(length=k, lo=lo, hi=hi)
+        m2 = root["m2"].floats(length=k, lo=0.0)
+        for i in range(k):
+            if n[i] == 0:
+                root["mean"][i].check(mean[i] == 0.0, "0.0 for an arm never updated")
+                root["m2"][i].check(m2[i] == 0.0, "0.0 for an arm never updated")
+        t = root["t"].int(lo=0, hi=MAX_COUNT)
+        root["t"].check(t == sum(n), f"the total count of the arms ({sum(n)})")
+        rng = root["rng"].each(length=3)
+        version = rng[0].int()
+        internal = rng[1].ints(length=625, lo=0, hi=2**32 - 1)
+        gauss = rng[2].optional_float()
+        try:
             bandit._rng.setstate((version, tuple(internal), gauss))
-        except (KeyError, TypeError, ValueError) as err:
-            if isinstance(err, PolicyError):
-                raise
-            raise PolicyError(f"Stored {cls._kind} state is malformed: {err!r}.") from err
+        except (TypeError, ValueError, OverflowError):
+            raise root["rng"].fail("a random.Random state") from None
+        bandit._n, bandit._mean, bandit._m2, bandit._t = n, mean, m2, t
         bandit._after_update_all()
         return bandit
 

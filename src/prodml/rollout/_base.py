@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from prodml._state import load_json
 from prodml.errors import PolicyError
 from prodml.rollout._decision import Decision
 
@@ -90,10 +91,7 @@ class PolicyBase:
     @classmethod
     def from_json(cls: type[_P], text: str, **kwargs: Any) -> _P:
         """Rebuild a policy from :meth:`to_json` output; ``kwargs`` go to ``from_dict``."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise PolicyError(f"Stored {cls._kind} state is not valid JSON: {err}") from err
+        data = load_json(text, owner=cls._kind, error=PolicyError)
         builder: Callable[..., _P] = getattr(cls, "from_dict")  # noqa: B009 - typed hook
         return builder(data, **kwargs)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import PolicyError
-from prodml.rollout._base import MetricPolicy, check_state
+from prodml.rollout import _load
+from prodml.rollout._base import MetricPolicy
 from prodml.rollout._decision import Action, Decision
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import Key
@@ -225,24 +226,30 @@ class BlueGreen(MetricPolicy):
         cls, data: Mapping[str, Any], *, clock: Callable[[], float] | None = None
     ) -> BlueGreen:
         """Rebuild a blue-green policy written by :meth:`to_dict`."""
-        check_state(data, cls._kind)
-        try:
-            bg = cls(
-                data["active"],
-                data["preview"],
-                gates=[Gate.from_dict(g) for g in data["gates"]],
-                clock=clock,
-                **data["params"],
+        top = _load.root(data, cls._kind)
+        top.dict(
+            keys=(
+                "type",
+                "format_version",
+                "active",
+                "preview",
+                "params",
+                "gates",
+                "phase",
+                "live",
+                "metrics",
+                "log",
             )
-            bg._setup()
-            bg._phase = str(data["phase"])
-            bg._live = str(data["live"])
-            if bg._phase not in ("preview", "verified", "switched", "discarded"):
-                raise PolicyError(f"Stored BlueGreen state has an unknown phase {bg._phase!r}.")
-            if bg._live not in (bg.active, bg.preview):
-                raise PolicyError(f"Stored BlueGreen state serves an unknown {bg._live!r}.")
-            bg._store.load(data["metrics"])
-            bg._log_from_list(data["log"])
-        except (KeyError, TypeError) as err:
-            raise PolicyError(f"Stored BlueGreen state is malformed: {err!r}.") from err
+        )
+        active, preview = top["active"].str(max_len=1000), top["preview"].str(max_len=1000)
+        gates = [_load.gate(g) for g in top["gates"].each(max_len=1000)]
+        params = _load.params(top["params"])
+        bg = _load.build(
+            top["params"], lambda: cls(active, preview, gates=gates, clock=clock, **params)
+        )
+        _load.build(top, bg._setup)
+        bg._phase = top["phase"].str(choices=("preview", "verified", "switched", "discarded"))
+        bg._live = top["live"].str(choices=(bg.active, bg.preview))
+        _load.metric_store(bg._store, top["metrics"])
+        bg._log = _load.decision_log(top["log"])
         return bg

@@ -8,14 +8,19 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from prodml._params import Interval, OneOf, TypeOf, check_params
+from prodml._state import Field
 from prodml.errors import PolicyError
-from prodml.rollout._base import MetricPolicy, check_state
+from prodml.rollout import _load
+from prodml.rollout._base import MetricPolicy
 from prodml.rollout._decision import Action, Decision
 from prodml.rollout._gates import CustomGate, Gate, MetricStore
 from prodml.rollout._hashing import Key
 from prodml.rollout._router import Router
 
 __all__ = ["DEFAULT_GATES", "DEFAULT_STEPS", "Canary", "Step"]
+
+
+_STATES = ("running", "paused", "promoted", "rolled_back")
 
 
 @dataclass(frozen=True)
@@ -392,27 +397,45 @@ class Canary(MetricPolicy):
         A saved custom gate (one with a ``"type"``, e.g. a ``FairnessGate``) cannot be
         rebuilt here: pass the gates again as ``gates``, equal to the saved ones.
         """
-        check_state(data, cls._kind)
-        try:
-            canary = cls(
-                [Step(**s) for s in data["steps"]],
-                _saved_gates(data["gates"], gates),
-                clock=clock,
-                **data["params"],
+        top = _load.root(data, cls._kind)
+        top.dict(
+            keys=(
+                "type",
+                "format_version",
+                "params",
+                "steps",
+                "gates",
+                "state",
+                "step",
+                "step_started",
+                "step_start_n",
+                "metrics",
+                "log",
             )
-            canary._setup()
-            canary._state = str(data["state"])
-            canary._step = int(data["step"])
-            canary._step_started = float(data["step_started"])
-            canary._step_start_n = int(data["step_start_n"])
-            canary._store.load(data["metrics"])
-            canary._log_from_list(data["log"])
-            canary._router.set_weights(canary._weights())
-        except (KeyError, TypeError, IndexError, ValueError) as err:
-            if isinstance(err, PolicyError):
-                raise
-            raise PolicyError(f"Stored Canary state is malformed: {err!r}.") from err
+        )
+        steps = [_load_step(s) for s in top["steps"].each(max_len=1000)]
+        saved = [g.dict() for g in top["gates"].each(max_len=1000)]
+        params = _load.params(top["params"])
+        canary = _load.build(
+            top["params"],
+            lambda: cls(steps, _saved_gates(saved, gates), clock=clock, **params),
+        )
+        _load.build(top, canary._setup)
+        canary._state = top["state"].str(choices=_STATES)
+        canary._step = top["step"].int(lo=0, hi=len(canary._steps) - 1)
+        canary._step_started = top["step_started"].float()
+        _load.metric_store(canary._store, top["metrics"])
+        canary._step_start_n = top["step_start_n"].int(
+            lo=0, hi=canary._store.requests[canary.candidate]
+        )
+        canary._log = _load.decision_log(top["log"])
+        canary._router.set_weights(canary._weights())
         return canary
+
+
+def _load_step(field: Field) -> Step:
+    params = field.dict()
+    return _load.build(field, lambda: Step(**params))
 
 
 def _saved_gates(saved: Sequence[Any], given: Sequence[Any] | None) -> list[Any]:

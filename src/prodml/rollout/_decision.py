@@ -100,8 +100,14 @@ class Decision:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
-        """Rebuild a decision written by :meth:`to_dict`."""
-        try:
-            return cls(data["action"], data["reason"], dict(data["evidence"]), data["time"])
-        except KeyError as err:
-            raise PolicyError(f"A stored decision is missing the field {err.args[0]!r}.") from err
+        """Rebuild a decision written by :meth:`to_dict`, validating it.
+
+        Raises
+        ------
+        StateError
+            (also a PolicyError) naming the field at fault.
+        """
+        from prodml._state import Field  # noqa: PLC0415 - _load imports this module
+        from prodml.rollout._load import decision  # noqa: PLC0415
+
+        return decision(Field(data, owner="Decision", error=PolicyError))

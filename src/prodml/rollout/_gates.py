@@ -133,8 +133,17 @@ class Gate:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Gate:
-        """Rebuild a gate written by :meth:`to_dict`."""
-        return cls(**data)
+        """Rebuild a gate written by :meth:`to_dict`, validating it.
+
+        Raises
+        ------
+        StateError
+            (also a PolicyError) naming the setting at fault.
+        """
+        from prodml._state import Field  # noqa: PLC0415 - _load imports this module
+        from prodml.rollout._load import gate  # noqa: PLC0415
+
+        return gate(Field(data, owner="Gate", error=PolicyError))
 
 
 @runtime_checkable
@@ -365,13 +374,11 @@ class MetricStore:
         }
 
     def load(self, data: Mapping[str, Any]) -> None:
-        """Restore summaries written by :meth:`to_dict`."""
-        for v, b in data["summaries"].items():
-            self._bucket(v).update({m: MeanSummary.from_list(s) for m, s in b.items()})
-        self.requests.update({v: int(n) for v, n in data["requests"].items()})
-        for v, b in data.get("sketches", {}).items():
-            self._bucket(v)
-            self.sketches[v].update({m: QuantileSketch.from_dict(s) for m, s in b.items()})
+        """Restore summaries written by :meth:`to_dict`, validating them."""
+        from prodml._state import Field  # noqa: PLC0415 - _load imports this module
+        from prodml.rollout._load import metric_store  # noqa: PLC0415
+
+        metric_store(self, Field(data, "metrics", owner="MetricStore", error=PolicyError))
 
     def evaluate(
         self,

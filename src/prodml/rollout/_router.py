@@ -9,7 +9,8 @@ from typing import Any
 
 from prodml._quote import short_repr
 from prodml.errors import PolicyError
-from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout import _load
+from prodml.rollout._base import PolicyBase
 from prodml.rollout._hashing import SPACE, Key, bounds_from_weights, key_bytes
 
 __all__ = ["Router"]
@@ -149,10 +150,12 @@ class Router(PolicyBase):
         PolicyError
             When ``data`` is not a Router state of a format this version reads.
         """
-        check_state(data, cls._kind)
-        try:
-            router = cls(dict(data["weights"]), salt=data["salt"])
-        except (KeyError, TypeError) as err:
-            raise PolicyError(f"Stored Router state is malformed: {err!r}.") from err
+        top = _load.root(data, cls._kind)
+        top.dict(keys=("type", "format_version", "weights", "salt"))
+        weights = dict(top["weights"].dict())
+        for w in top["weights"].values():
+            w.float(lo=0.0, hi=1.0)
+        salt = top["salt"].str(max_len=10_000)
+        router = _load.build(top, lambda: cls(weights, salt=salt))
         router._setup()
         return router

@@ -13,7 +13,8 @@ from numpy.typing import ArrayLike
 
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import PolicyError
-from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout import _load
+from prodml.rollout._base import PolicyBase
 from prodml.rollout._decision import Action, Decision
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import SPACE, Key, key_bytes
@@ -339,20 +340,28 @@ class Shadow(PolicyBase):
         cls, data: Mapping[str, Any], *, clock: Callable[[], float] | None = None
     ) -> Shadow:
         """Rebuild a shadow policy written by :meth:`to_dict`."""
-        check_state(data, cls._kind)
-        try:
-            sh = cls(
-                data["primary"],
-                data["shadow"],
-                gates=[Gate.from_dict(g) for g in data["gates"]],
-                clock=clock,
-                **data["params"],
+        top = _load.root(data, cls._kind)
+        top.dict(
+            keys=(
+                "type",
+                "format_version",
+                "primary",
+                "shadow",
+                "params",
+                "gates",
+                "metrics",
+                "log",
             )
-            sh._setup()
-            sh._store.load(data["metrics"])
-            sh._log_from_list(data["log"])
-        except (KeyError, TypeError) as err:
-            raise PolicyError(f"Stored Shadow state is malformed: {err!r}.") from err
+        )
+        primary, shadow = top["primary"].str(max_len=1000), top["shadow"].str(max_len=1000)
+        gates = [_load.gate(g) for g in top["gates"].each(max_len=1000)]
+        params = _load.params(top["params"])
+        sh = _load.build(
+            top["params"], lambda: cls(primary, shadow, gates=gates, clock=clock, **params)
+        )
+        _load.build(top, sh._setup)
+        _load.metric_store(sh._store, top["metrics"])
+        sh._log = _load.decision_log(top["log"])
         return sh
 
 

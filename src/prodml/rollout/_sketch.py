@@ -10,13 +10,16 @@ Negative values use mirrored buckets and zeros a counter of their own.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["GAMMA", "QuantileSketch"]
+from prodml.errors import PolicyError
+
+__all__ = ["GAMMA", "QuantileSketch", "bucket_range"]
 
 GAMMA = 1.02
 """Ratio between bucket bounds: quantiles are exact to about 1 % of their value."""
@@ -26,6 +29,18 @@ _LOG_GAMMA = math.log(GAMMA)
 
 def _bucket(x: float) -> int:
     return math.ceil(math.log(x) / _LOG_GAMMA)
+
+
+def bucket_range() -> tuple[int, int]:
+    """Lowest and highest bucket index a float magnitude reaches (a saved sketch's bounds).
+
+    The lowest is that of the smallest subnormal float, the highest that of the largest
+    float, so every bucket's value is a finite float.
+    """
+    top = int(math.log(sys.float_info.max) / _LOG_GAMMA) - 1
+    while top > 0 and not math.isfinite(2.0 * math.exp(top * _LOG_GAMMA) / (GAMMA + 1.0)):
+        top -= 1
+    return _bucket(5e-324), top
 
 
 def _value(i: int) -> float:
@@ -120,9 +135,14 @@ class QuantileSketch:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QuantileSketch:
-        """Rebuild a sketch written by :meth:`to_dict`."""
-        s = cls()
-        s.positive = {int(k): int(c) for k, c in data["positive"].items()}
-        s.negative = {int(k): int(c) for k, c in data["negative"].items()}
-        s.zeros = int(data["zeros"])
-        return s
+        """Rebuild a sketch written by :meth:`to_dict`, validating it.
+
+        Raises
+        ------
+        StateError
+            (also a PolicyError) for a count < 1 or a bucket index no float reaches.
+        """
+        from prodml._state import Field  # noqa: PLC0415 - _load imports this module
+        from prodml.rollout._load import sketch  # noqa: PLC0415
+
+        return sketch(Field(data, owner="QuantileSketch", error=PolicyError))

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from prodml._state import loading
 from prodml.errors import ConfigError
 from prodml.fingerprint import fingerprint_spec
 from prodml.schema import Column, LogicalType, Schema, _Model
@@ -124,7 +125,8 @@ class Entity(_Model):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Entity:
         """Rebuild from :meth:`to_dict` output; :class:`ConfigError` on invalid content."""
-        return cls(**_versioned("Entity", d))
+        with loading("Entity"):
+            return cls(**_versioned("Entity", d))
 
     @property
     def fingerprint(self) -> str:
@@ -203,7 +205,8 @@ class Source(_Model):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Source:
         """Rebuild from :meth:`to_dict` output; :class:`ConfigError` on invalid content."""
-        return cls(**_versioned("Source", d))
+        with loading("Source"):
+            return cls(**_versioned("Source", d))
 
     @model_validator(mode="after")
     def _check(self) -> Source:
@@ -365,7 +368,8 @@ class FeatureView(_Model):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FeatureView:
         """Rebuild from :meth:`to_dict` output; :class:`ConfigError` on invalid content."""
-        out = _versioned("FeatureView", d)
+        with loading("FeatureView"):
+            out = _versioned("FeatureView", d)
         try:
             if isinstance(out.get("entity"), Mapping):
                 out["entity"] = Entity.from_dict(out["entity"])
@@ -378,7 +382,8 @@ class FeatureView(_Model):
             if not 0 < ttl < 1e11:
                 raise ConfigError(f"Invalid FeatureView: ttl: {ttl!r} is not in (0, 1e11) s")
             out["ttl"] = timedelta(seconds=ttl)
-        return cls(**out)
+        with loading("FeatureView"):
+            return cls(**out)
 
     @property
     def fingerprint(self) -> str:

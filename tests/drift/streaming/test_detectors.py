@@ -22,7 +22,7 @@ from prodml.drift.streaming import (
     PageHinkley,
     StreamingDetector,
 )
-from prodml.errors import ConfigError, DriftError, ProdMLError
+from prodml.errors import ConfigError, DriftError, ProdMLError, StateError
 
 Factory = Callable[[], StreamingDetector]
 
@@ -306,7 +306,8 @@ BAD_PARAMS: list[tuple[Callable[[], StreamingDetector], str, str]] = [
     (lambda: ADWIN(delta=1.5), "delta", "a float in (0, 1)"),
     (lambda: ADWIN(clock=0), "clock", "an int >= 1"),
     (lambda: ADWIN(clock=2.0), "clock", "an int >= 1"),  # type: ignore[arg-type]
-    (lambda: ADWIN(max_buckets=1), "max_buckets", "an int >= 2"),
+    (lambda: ADWIN(max_buckets=1), "max_buckets", "an int in [2, 1024]"),
+    (lambda: ADWIN(max_buckets=10**9), "max_buckets", "an int in [2, 1024]"),
     (lambda: ADWIN(min_window_length=0), "min_window_length", "an int >= 1"),
     (lambda: ADWIN(grace_period=-1), "grace_period", "an int >= 0"),
     (lambda: PageHinkley(threshold=0), "threshold", "a float > 0"),
@@ -365,36 +366,41 @@ def test_changed_setting_takes_effect_at_reset():
 
 def test_from_dict_rejects_bad_states():
     state = ADWIN().to_dict()
-    with pytest.raises(ConfigError, match="missing"):
+    with pytest.raises(StateError, match="'format_version' must be present"):
         StreamingDetector.from_dict({"type": "ADWIN"})
     with pytest.raises(ConfigError, match="format_version"):
         ADWIN.from_dict({**state, "format_version": 99})
-    with pytest.raises(ConfigError, match="cannot be loaded as DDM"):
+    with pytest.raises(ConfigError, match="'type' must be a DDM detector type"):
         DDM.from_dict(state)
-    with pytest.raises(ConfigError, match="cannot be loaded"):
+    with pytest.raises(ConfigError, match="'type' must be a StreamingDetector detector type"):
         StreamingDetector.from_dict({**state, "type": "Nope"})
-    with pytest.raises(ConfigError, match="Corrupt ADWIN state"):
+    with pytest.raises(StateError, match=r"ADWIN state field 'state.buckets' must be present"):
         ADWIN.from_dict({**state, "state": {"drift": False}})
-    with pytest.raises(ConfigError, match="Corrupt ADWIN parameters"):
+    with pytest.raises(StateError, match=r"'params.clock' must be present"):
         ADWIN.from_dict({**state, "params": {"colour": 1}})
-    with pytest.raises(ConfigError, match="delta"):
+    with pytest.raises(StateError, match=r"'params.delta'") as info:
         ADWIN.from_dict({**state, "params": {**state["params"], "delta": 2.0}})
+    assert info.value.path == "params.delta"
     adwin = ADWIN(max_buckets=2)
     adwin.update_many(np.arange(1000.0) % 7)
     good = adwin.to_dict()
     assert ADWIN.from_dict(good).to_dict() == good
     bad_states = [
-        {"buckets": [*good["state"]["buckets"][:-1], [1.0, 2.0, 3.0]]},  # 3 > max_buckets
-        {"buckets": [[1.0]] * 61, "k": 2**61 - 1},  # more levels than a window reaches
-        {"k": good["state"]["k"] + 1},  # blocks the buckets do not hold
-        {"n": 32},  # an open block as long as a closed one
+        # 3 > max_buckets
+        ({"buckets": [*good["state"]["buckets"][:-1], [1.0, 2.0, 3.0]]}, r"state.buckets\[\d+\]"),
+        # more levels than a window reaches
+        ({"buckets": [[1.0]] * 61, "k": 2**61 - 1}, "state.buckets"),
+        ({"k": good["state"]["k"] + 1}, "state.k"),  # blocks the buckets do not hold
+        ({"n": 32}, "state.n"),  # an open block as long as a closed one
+        ({"m2": -1.0}, "state.m2"),  # a negative sum of squares
+        ({"x0": float("nan")}, "state.x0"),
     ]
-    for change in bad_states:
-        with pytest.raises(ConfigError, match="Corrupt ADWIN state"):
+    for change, path in bad_states:
+        with pytest.raises(StateError, match=f"ADWIN state field '{path}'"):
             ADWIN.from_dict({**good, "state": {**good["state"], **change}})
     kswin = KSWIN(window_size=10, stat_size=3).to_dict()
     kswin["state"]["window"] = [0.0] * 11
-    with pytest.raises(ConfigError, match="Corrupt KSWIN state"):
+    with pytest.raises(ConfigError, match=r"KSWIN state field 'state.window'"):
         KSWIN.from_dict(kswin)
 
 

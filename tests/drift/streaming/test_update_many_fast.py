@@ -246,7 +246,7 @@ def test_hddm_w_negative_zero_state_is_exact(values, sizes):
         {"cut_lo": 0.5},  # a cut record without its sample
         {"cut_hi": 0.5},
         {"samples": [[0.3, 0.02], [0.2, 0.02], [0.0, 0.0], [0.4, 0.0], [0.0, 0.0]]},
-        {"samples": [[1.5, 0.5], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]},
+        {"samples": [[0.9, 0.5], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]},
     ],
 )
 @pytest.mark.parametrize("sizes", [(0, 1, 1), None])

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming import _adwin_jit
 from prodml.drift.streaming._adwin_kernels import (
     GROUP_LEVEL,
@@ -31,6 +32,7 @@ __all__ = ["ADWIN"]
 
 _log = math.log
 _sqrt = math.sqrt
+_MAX_BUCKETS = 1024  # largest max_buckets (river's default is 5)
 _MAX_LEVELS = 60  # of a restored state: leaves the compiled kernel rows to grow into
 _NO_ALARMS = np.zeros(1, dtype=np.int64)  # update() closes one block: at most one alarm
 
@@ -68,7 +70,7 @@ class ADWIN(StreamingDetector):
     clock
         Test for change every ``clock`` values (and the histogram's unit).
     max_buckets
-        Buckets of each size kept before the two oldest are merged.
+        Buckets of each size kept before the two oldest are merged (2 to 1024).
     min_window_length
         Smallest sub-window (in values) considered at a cut.
     grace_period
@@ -130,7 +132,8 @@ class ADWIN(StreamingDetector):
         return {
             "delta": [Interval(float, 0, 1, "neither")],
             "clock": [Interval(int, 1, None)],
-            "max_buckets": [Interval(int, 2, None)],
+            # the compiled kernel holds (max_buckets + 1) * 60 rows: bounded
+            "max_buckets": [Interval(int, 2, _MAX_BUCKETS)],
             "min_window_length": [Interval(int, 1, None)],
             "grace_period": [Interval(int, 0, None)],
         }
@@ -194,17 +197,23 @@ class ADWIN(StreamingDetector):
         DriftError
             If ``x`` is not a finite number.
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        elif x - x != 0.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        buf = self._buf
-        buf.append(x)
-        if len(buf) < self._need:
-            return False
-        return self._close_block()
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            elif x - x != 0.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            buf = self._buf
+            buf.append(x)
+            if len(buf) < self._need:
+                return False
+            return self._close_block()
+        finally:
+            self._busy -= 1
 
     # -- the scalar path -------------------------------------------------------------------
 
@@ -531,26 +540,24 @@ class ADWIN(StreamingDetector):
             "buckets": [list(row) for row in self._tot],
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._n = int(state["n"])
-        self._x0 = float(state["x0"])
-        self._s = float(state["s"])
-        self._q = float(state["q"])
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "n", "x0", "s", "q", "k", "u", "m2", "buckets"))
+        self._n = state["n"].int(lo=0, hi=self.clock - 1)
+        self._x0 = state["x0"].float()
+        self._s = state["s"].float()
+        self._q = state["q"].float(lo=0.0)
         self._buf = []
         self._need = self.clock - self._n
         self._screen = Screen()
         self._screen.abs_sum = math.inf  # unknown: no group screen until a restart
-        self._k = int(state["k"])
-        self._u = float(state["u"])
-        self._m2 = float(state["m2"])
-        self._tot = [[float(t) for t in row] for row in state["buckets"]]
-        # A histogram ADWIN can reach: every level below max_buckets + 1 buckets (the
+        rows = state["buckets"].each(max_len=_MAX_LEVELS)
+        self._tot = [r.floats(max_len=self.max_buckets) for r in rows]
+        self._k = state["k"].int(lo=0, hi=2**62)
+        self._u = state["u"].float()
+        self._m2 = state["m2"].float(lo=0.0)
+        # A histogram ADWIN can reach: every level at most max_buckets buckets (the
         # compiled kernel writes into fixed rows), at most 60 levels (2**60 blocks), and
         # as many blocks as the buckets hold.
-        if not 0 <= self._n < self.clock:
-            raise ValueError(f"open block of {self._n} values, clock {self.clock}")
-        if len(self._tot) > _MAX_LEVELS or any(len(r) > self.max_buckets for r in self._tot):
-            raise ValueError(f"buckets beyond max_buckets={self.max_buckets} or 60 levels")
-        if self._k != sum(len(row) << r for r, row in enumerate(self._tot)):
-            raise ValueError(f"k={self._k} does not match the buckets")
+        blocks = sum(len(row) << r for r, row in enumerate(self._tot))
+        state["k"].check(self._k == blocks, f"the number of blocks the buckets hold ({blocks})")
         self._push()

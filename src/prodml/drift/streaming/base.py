@@ -15,6 +15,8 @@ from __future__ import annotations
 import abc
 import math
 import numbers
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -24,6 +26,7 @@ import numpy.typing as npt
 from prodml._data import py_value
 from prodml._params import Constraint, check_params
 from prodml._quote import short_repr
+from prodml._state import Field, state_error
 from prodml.errors import ConfigError, DriftError
 
 __all__ = ["FORMAT_VERSION", "StreamingDetector"]
@@ -33,6 +36,7 @@ FORMAT_VERSION = 1
 
 _D = TypeVar("_D", bound="StreamingDetector")
 _REGISTRY: dict[str, type[StreamingDetector]] = {}
+_READERS = threading.Lock()  # one snapshot at a time (snapshots are rare, updates are not)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -73,7 +77,7 @@ class StreamingDetector(abc.ABC):
     array([3027])
     """
 
-    __slots__ = ("_drift", "_ready")
+    __slots__ = ("_busy", "_drift", "_hold", "_ready")
 
     _PARAMS: ClassVar[tuple[str, ...]] = ()
     domain: ClassVar[Domain] = "real"
@@ -89,6 +93,11 @@ class StreamingDetector(abc.ABC):
         # checks the parameters and builds the state: the hot path pays nothing for it.
         self._drift = True
         self._ready = False
+        # Snapshot protocol (see ``to_dict``): updates in progress, and whether a reader
+        # in another thread is taking a snapshot. Plain attributes: under the GIL each
+        # read and write is atomic, and the hot path pays two integer updates and a test.
+        self._busy = 0
+        self._hold = False
 
     # -- to implement ----------------------------------------------------------------------
 
@@ -109,8 +118,12 @@ class StreamingDetector(abc.ABC):
         """Return the learned state as JSON-safe values."""
 
     @abc.abstractmethod
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        """Restore the learned state from :meth:`_get_state` output."""
+    def _set_state(self, state: Field) -> None:
+        """Restore the learned state from :meth:`_get_state` output, validating it.
+
+        Read every value through ``state``'s checked readers, and check the invariants
+        between values, so that a loaded detector never fails at its next update.
+        """
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:
         """Constraints of each parameter, for :func:`prodml._params.check_params`."""
@@ -159,8 +172,14 @@ class StreamingDetector(abc.ABC):
         ConfigError
             If a parameter is invalid.
         """
-        self._ready = False
-        self._restart()
+        self._busy += 1
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            self._ready = False
+            self._restart()
+        finally:
+            self._busy -= 1
 
     def update_many(self, values: npt.ArrayLike) -> IntArray:
         """Feed an array of values; return the positions (into ``values``) of the alarms.
@@ -187,11 +206,33 @@ class StreamingDetector(abc.ABC):
             If a parameter is invalid.
         """
         arr = self._as_values(values)
-        if not self._ready:
-            self._restart()
-        if arr.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        return np.asarray(self._run(arr), dtype=np.int64)
+        self._busy += 1
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if not self._ready:
+                self._restart()
+            if arr.size == 0:
+                return np.zeros(0, dtype=np.int64)
+            return np.asarray(self._run(arr), dtype=np.int64)
+        finally:
+            self._busy -= 1
+
+    def _wait_for_reader(self) -> None:
+        """Slow path of an update that found a snapshot being taken: wait until it is done.
+
+        An update nested in another (``update_many`` feeding ``update``) goes on: the
+        reader is waiting for the outer one to finish.
+        """
+        if self._busy > 1:
+            return
+        while True:
+            self._busy -= 1
+            while self._hold:
+                time.sleep(0)  # let the reader finish its snapshot
+            self._busy += 1
+            if not self._hold:
+                return
 
     def _as_values(self, values: npt.ArrayLike) -> FloatArray:
         name = type(self).__name__
@@ -240,54 +281,78 @@ class StreamingDetector(abc.ABC):
 
         ``type(self).from_dict(d)`` (or ``StreamingDetector.from_dict(d)``) rebuilds a
         detector that continues exactly where this one stopped.
+
+        Safe to call from another thread while one thread updates the detector: the
+        snapshot is taken between two updates (an update that arrives meanwhile waits
+        for it), so it is always a state the detector was in, and the live detector ends
+        exactly as it would have without the snapshot.
         """
-        if not self._ready:
-            self._restart()
-        return {
-            "type": type(self).__name__,
-            "format_version": FORMAT_VERSION,
-            "params": _json_safe(self.get_params()),
-            "state": _json_safe({"drift": self._drift, **self._get_state()}),
-        }
+        with _READERS:
+            self._hold = True
+            try:
+                while self._busy:
+                    time.sleep(0)  # let the update in progress finish
+                if not self._ready:
+                    self._restart()
+                return {
+                    "type": type(self).__name__,
+                    "format_version": FORMAT_VERSION,
+                    "params": _json_safe(self.get_params()),
+                    "state": _json_safe({"drift": self._drift, **self._get_state()}),
+                }
+            finally:
+                self._hold = False
 
     @classmethod
     def from_dict(cls: type[_D], data: Mapping[str, Any]) -> _D:
-        """Rebuild a detector from :meth:`to_dict` output.
+        """Rebuild a detector from :meth:`to_dict` output, validating all of it.
 
         Raises
         ------
-        ConfigError
-            If ``data`` is not a detector state this version can read, is for another
-            detector class than ``cls``, or holds invalid parameters.
+        StateError
+            (also a :class:`~prodml.errors.ConfigError`) if ``data`` is not a detector
+            state this version can read, is for another detector class than ``cls``,
+            holds invalid parameters, or a state value outside its invariants (a
+            negative count, a NaN sum, a window longer than ``window_size``); the
+            message names the field path.
         """
-        try:
-            kind, version = data["type"], data["format_version"]
-            params, state = data["params"], data["state"]
-        except (KeyError, TypeError) as err:
-            raise ConfigError(f"Not a streaming detector state: missing {err}.") from err
-        if version != FORMAT_VERSION:
-            raise ConfigError(
-                f"Unsupported format_version {version!r} for {kind}; "
-                f"this version reads {FORMAT_VERSION}."
-            )
-        target = _REGISTRY.get(kind) if isinstance(kind, str) else None
+        root = Field(data, owner=cls.__name__)
+        top = root.dict(keys=("type", "format_version", "params", "state"))
+        kind = root["type"].str(max_len=100)
+        root.owner = kind
+        if top["format_version"] != FORMAT_VERSION:
+            raise root["format_version"].fail(f"{FORMAT_VERSION} (the version this prodml reads)")
+        target = _REGISTRY.get(kind)
         if target is None or not issubclass(target, cls):
-            raise ConfigError(f"State of a {kind!r} detector cannot be loaded as {cls.__name__}.")
+            raise root["type"].fail(f"a {cls.__name__} detector type")
+        params = root["params"].dict(keys=target._PARAMS)
+        for name, value in params.items():
+            _check_json_param(root["params"][name], value)
         try:
             det = target(**params)
-        except TypeError as err:
-            raise ConfigError(f"Corrupt {kind} parameters: {err}.") from err
-        det.reset()
-        try:
-            det._set_state(state)
-            det._drift = bool(state["drift"])
-        except (KeyError, TypeError, ValueError, IndexError) as err:
-            raise ConfigError(f"Corrupt {kind} state: {err!r}.") from err
+            det.reset()
+        except ConfigError as err:
+            path = f"params.{err.parameter}" if err.parameter else "params"
+            raise state_error(
+                f"{kind} state field {path!r}: {err}", path=path, owner=kind
+            ) from None
+        state = root["state"]
+        state.dict()
+        det._set_state(state)
+        det._drift = state["drift"].bool()
         return det
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={short_repr(v)}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+def _check_json_param(field: Field, value: object) -> None:
+    """A parameter is a JSON scalar (the detector's own checks then apply)."""
+    if value is not None and not isinstance(value, str | bool | int | float):
+        raise field.fail("a number, string, bool or null")
+    if isinstance(value, str):
+        field.str(max_len=100)
 
 
 def _json_safe(value: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import NONE, Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
 
 __all__ = ["CUSUM"]
@@ -123,48 +124,54 @@ class CUSUM(StreamingDetector):
         DriftError
             If ``x`` is not a finite number.
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        elif x - x != 0.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n
-        if n == 0:
-            self._x0 = x
-        d = x - self._x0
-        s = self._s
-        q = self._q
-        self._n = n + 1
-        self._s = s + d
-        self._q = q + d * d
-        if n < self.warmup:
-            return False
-        target = self.target
-        mean = s / n if target is None else target - self._x0
-        sigma = self.sigma
-        if sigma is None:
-            var = (q - s * s / n) / (n - 1)
-            sigma = math.sqrt(var) if var > 0.0 else 0.0
-        if sigma > 0.0:  # noqa: SIM108 - the hot path reads better without a 3-way ternary
-            z = (d - mean) / sigma
-        else:
-            z = 0.0 if d == mean else (_BIG if d > mean else -_BIG)
-        k = self.k
-        hi = self._hi + (z - k)
-        lo = self._lo + (z + k)
-        self._hi = hi
-        self._lo = lo
-        min_hi = self._min_hi
-        if hi < min_hi:
-            self._min_hi = min_hi = hi
-        max_lo = self._max_lo
-        if lo > max_lo:
-            self._max_lo = max_lo = lo
-        h = self.h
-        drift = hi - min_hi > h or max_lo - lo > h
-        self._drift = drift
-        return drift
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            elif x - x != 0.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            n = self._n
+            if n == 0:
+                self._x0 = x
+            d = x - self._x0
+            s = self._s
+            q = self._q
+            self._n = n + 1
+            self._s = s + d
+            self._q = q + d * d
+            if n < self.warmup:
+                return False
+            target = self.target
+            mean = s / n if target is None else target - self._x0
+            sigma = self.sigma
+            if sigma is None:
+                var = (q - s * s / n) / (n - 1)
+                sigma = math.sqrt(var) if var > 0.0 else 0.0
+            if sigma > 0.0:
+                z = (d - mean) / sigma
+            else:
+                z = 0.0 if d == mean else (_BIG if d > mean else -_BIG)
+            k = self.k
+            hi = self._hi + (z - k)
+            lo = self._lo + (z + k)
+            self._hi = hi
+            self._lo = lo
+            min_hi = self._min_hi
+            if hi < min_hi:
+                self._min_hi = min_hi = hi
+            max_lo = self._max_lo
+            if lo > max_lo:
+                self._max_lo = max_lo = lo
+            h = self.h
+            drift = hi - min_hi > h or max_lo - lo > h
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         k = len(chunk)
@@ -223,7 +230,12 @@ class CUSUM(StreamingDetector):
             "max_lo": self._max_lo,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._n = int(state["n"])
-        for name in ("x0", "s", "q", "hi", "min_hi", "lo", "max_lo"):
-            setattr(self, "_" + name, float(state[name]))
+    def _set_state(self, state: Field) -> None:
+        names = ("x0", "s", "q", "hi", "min_hi", "lo", "max_lo")
+        state.dict(keys=("drift", "n", *names))
+        self._n = state["n"].count()
+        for name in names:
+            setattr(self, "_" + name, state[name].float())
+        state["q"].check(self._q >= 0.0, "a sum of squares >= 0")
+        state["min_hi"].check(self._min_hi <= max(self._hi, 0.0), "<= max(hi, 0)")
+        state["max_lo"].check(self._max_lo >= min(self._lo, 0.0), ">= min(lo, 0)")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming.base import (
     FloatArray,
     StreamingDetector,
@@ -121,35 +122,41 @@ class DDM(StreamingDetector):
         DriftError
             If ``x`` is not 0 or 1.
         """
-        if type(x) not in _PLAIN:
-            x = self._as_float(x)
-        if x == 1:
-            err = 1
-        elif x == 0:
-            err = 0
-        else:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n + 1
-        self._n = n
-        errors = self._errors + err
-        self._errors = errors
-        if n <= self.warm_start:
-            return False
-        p = errors / n
-        s = _sqrt(p * (1.0 - p) / n)
-        ps = p + s
-        if ps <= self._ps_min:
-            self._p_min = p
-            self._s_min = s
-            self._ps_min = ps
-        p_min = self._p_min
-        s_min = self._s_min
-        drift = ps > p_min + self.drift_threshold * s_min
-        self._warning = not drift and ps > p_min + self.warning_threshold * s_min
-        self._drift = drift
-        return drift
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) not in _PLAIN:
+                x = self._as_float(x)
+            if x == 1:
+                err = 1
+            elif x == 0:
+                err = 0
+            else:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            n = self._n + 1
+            self._n = n
+            errors = self._errors + err
+            self._errors = errors
+            if n <= self.warm_start:
+                return False
+            p = errors / n
+            s = _sqrt(p * (1.0 - p) / n)
+            ps = p + s
+            if ps <= self._ps_min:
+                self._p_min = p
+                self._s_min = s
+                self._ps_min = ps
+            p_min = self._p_min
+            s_min = self._s_min
+            drift = ps > p_min + self.drift_threshold * s_min
+            self._warning = not drift and ps > p_min + self.warning_threshold * s_min
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         for start in range(0, len(chunk), _BLOCK):
@@ -224,14 +231,15 @@ class DDM(StreamingDetector):
             "warning": self._warning,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._n = int(state["n"])
-        self._errors = int(state["errors"])
-        self._p_min = float(state["p_min"])
-        self._s_min = float(state["s_min"])
-        ps_min = state["ps_min"]
-        self._ps_min = math.inf if ps_min is None else float(ps_min)
-        self._warning = bool(state["warning"])
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "n", "errors", "p_min", "s_min", "ps_min", "warning"))
+        self._n = state["n"].count()
+        self._errors = state["errors"].count(hi=self._n)
+        self._p_min = state["p_min"].float(lo=0.0, hi=1.0)
+        self._s_min = state["s_min"].float(lo=0.0, hi=1.0)
+        ps_min = state["ps_min"].optional_float(lo=0.0, hi=2.0)
+        self._ps_min = math.inf if ps_min is None else ps_min
+        self._warning = state["warning"].bool()
 
 
 def _plain(*values: object) -> bool:

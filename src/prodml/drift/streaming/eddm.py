@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
 
 __all__ = ["EDDM"]
@@ -112,39 +113,45 @@ class EDDM(StreamingDetector):
         DriftError
             If ``x`` is not 0 or 1.
         """
-        if type(x) not in _PLAIN:
-            x = self._as_float(x)
-        if x == 0:
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) not in _PLAIN:
+                x = self._as_float(x)
+            if x == 0:
+                if self._drift:
+                    self._restart()
+                self._n += 1
+                return False
+            if x != 1:
+                raise self._bad_value(x)
             if self._drift:
                 self._restart()
-            self._n += 1
-            return False
-        if x != 1:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n + 1
-        self._n = n
-        dist = n - self._last
-        self._last = n
-        errors = self._errors + 1
-        self._errors = errors
-        self._sum += dist
-        self._sum_sq += dist * dist
-        if n <= self.warm_start:
-            return False
-        m = _ratio_stat(float(self._sum), float(self._sum_sq), float(errors))
-        if m > self._m_max:
-            self._m_max = m
-            self._warning = False
-            return False
-        if errors <= self.warm_start:
-            return False
-        level = m / self._m_max
-        drift = level < self.beta
-        self._warning = not drift and level < self.alpha
-        self._drift = drift
-        return drift
+            n = self._n + 1
+            self._n = n
+            dist = n - self._last
+            self._last = n
+            errors = self._errors + 1
+            self._errors = errors
+            self._sum += dist
+            self._sum_sq += dist * dist
+            if n <= self.warm_start:
+                return False
+            m = _ratio_stat(float(self._sum), float(self._sum_sq), float(errors))
+            if m > self._m_max:
+                self._m_max = m
+                self._warning = False
+                return False
+            if errors <= self.warm_start:
+                return False
+            level = m / self._m_max
+            drift = level < self.beta
+            self._warning = not drift and level < self.alpha
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         k = len(chunk)
@@ -195,11 +202,16 @@ class EDDM(StreamingDetector):
             "warning": self._warning,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        for name in ("n", "last", "errors", "sum", "sum_sq"):
-            setattr(self, "_" + name, int(state[name]))
-        self._m_max = float(state["m_max"])
-        self._warning = bool(state["warning"])
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "n", "last", "errors", "sum", "sum_sq", "m_max", "warning"))
+        self._n = state["n"].count()
+        self._last = state["last"].count(hi=self._n)
+        self._errors = state["errors"].count(hi=self._n)
+        self._sum = state["sum"].count(hi=self._n)
+        self._sum_sq = state["sum_sq"].count(hi=self._n * self._n)
+        state["sum_sq"].check(self._sum_sq >= self._sum, "a sum of squared distances >= sum")
+        self._m_max = state["m_max"].float(lo=-1.0, hi=3.0 * max(self._n, 1))
+        self._warning = state["warning"].bool()
 
 
 def _ratio_stat(total: Any, total_sq: Any, count: Any) -> Any:

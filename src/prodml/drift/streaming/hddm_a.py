@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Interval, TypeOf
+from prodml._state import Field
 from prodml.drift.streaming.base import (
     FloatArray,
     StreamingDetector,
@@ -133,41 +134,47 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
         DriftError
             If ``x`` is not a number in [0, 1].
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        if not 0.0 <= x <= 1.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n + 1
-        self._n = n
-        total = self._total + x
-        self._total = total
-        mean = total / n
-        bound = _sqrt(self._log_b / (2.0 * n))
-        score = mean + bound
-        if score <= self._lo_score:
-            self._lo_n, self._lo_mean, self._lo_score = n, mean, score
-        drift = warn = False
-        lo_n = self._lo_n
-        if lo_n < n:
-            m = (n - lo_n) / lo_n * (1.0 / n)
-            rise = mean - self._lo_mean
-            drift = rise >= _sqrt(m / 2.0 * self._log_d)
-            warn = rise >= _sqrt(m / 2.0 * self._log_w)
-        if self.two_sided_test:
-            score = mean - bound
-            if score >= self._hi_score:
-                self._hi_n, self._hi_mean, self._hi_score = n, mean, score
-            hi_n = self._hi_n
-            if hi_n < n:
-                m = (n - hi_n) / hi_n * (1.0 / n)
-                fall = self._hi_mean - mean
-                drift = drift or fall >= _sqrt(m / 2.0 * self._log_d)
-                warn = warn or fall >= _sqrt(m / 2.0 * self._log_w)
-        self._warning = warn and not drift
-        self._drift = drift
-        return drift
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            if not 0.0 <= x <= 1.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            n = self._n + 1
+            self._n = n
+            total = self._total + x
+            self._total = total
+            mean = total / n
+            bound = _sqrt(self._log_b / (2.0 * n))
+            score = mean + bound
+            if score <= self._lo_score:
+                self._lo_n, self._lo_mean, self._lo_score = n, mean, score
+            drift = warn = False
+            lo_n = self._lo_n
+            if lo_n < n:
+                m = (n - lo_n) / lo_n * (1.0 / n)
+                rise = mean - self._lo_mean
+                drift = rise >= _sqrt(m / 2.0 * self._log_d)
+                warn = rise >= _sqrt(m / 2.0 * self._log_w)
+            if self.two_sided_test:
+                score = mean - bound
+                if score >= self._hi_score:
+                    self._hi_n, self._hi_mean, self._hi_score = n, mean, score
+                hi_n = self._hi_n
+                if hi_n < n:
+                    m = (n - hi_n) / hi_n * (1.0 / n)
+                    fall = self._hi_mean - mean
+                    drift = drift or fall >= _sqrt(m / 2.0 * self._log_d)
+                    warn = warn or fall >= _sqrt(m / 2.0 * self._log_w)
+            self._warning = warn and not drift
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         k = len(chunk)
@@ -231,16 +238,23 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
             "warning": self._warning,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._n = int(state["n"])
-        self._total = float(state["total"])
-        lo_n, lo_mean, lo_score = state["lo"]
-        hi_n, hi_mean, hi_score = state["hi"]
-        self._lo_n, self._lo_mean = int(lo_n), float(lo_mean)
-        self._lo_score = math.inf if lo_score is None else float(lo_score)
-        self._hi_n, self._hi_mean = int(hi_n), float(hi_mean)
-        self._hi_score = -math.inf if hi_score is None else float(hi_score)
-        self._warning = bool(state["warning"])
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "n", "total", "lo", "hi", "warning"))
+        self._n = state["n"].count()
+        self._total = state["total"].float(lo=0.0, hi=float(self._n))
+        lo, hi = state["lo"].each(length=3), state["hi"].each(length=3)
+        self._lo_n = lo[0].int(lo=0, hi=self._n)
+        self._lo_mean = lo[1].float(lo=0.0, hi=1.0)
+        lo_score = lo[2].optional_float()
+        self._lo_score = math.inf if lo_score is None else lo_score
+        self._hi_n = hi[0].int(lo=0, hi=self._n)
+        self._hi_mean = hi[1].float(lo=0.0, hi=1.0)
+        hi_score = hi[2].optional_float()
+        self._hi_score = -math.inf if hi_score is None else hi_score
+        # a tracked point (a score) holds at least one value; no score, no values
+        for side, n, score in ((lo, self._lo_n, lo_score), (hi, self._hi_n, hi_score)):
+            side[0].check((n > 0) == (score is not None), "> 0 exactly when a score is saved")
+        self._warning = state["warning"].bool()
 
 
 def _finite_or_none(x: float) -> float | None:

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from scipy.signal import lfilter
 
 from prodml._params import Constraint, Interval, TypeOf
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector
 
 __all__ = ["HDDM_W"]
@@ -137,13 +138,19 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
         DriftError
             If ``x`` is not a number in [0, 1].
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        if not 0.0 <= x <= 1.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        return self._step(x)
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            if not 0.0 <= x <= 1.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            return self._step(x)
+        finally:
+            self._busy -= 1
 
     def _step(self, x: float) -> bool:
         lam = self.lambda_val
@@ -359,14 +366,19 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
             "warning": self._warning,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        samples = [(float(m), float(w)) for m, w in state["samples"]]
-        if len(samples) != 5:
-            raise ValueError(f"expected 5 samples, got {len(samples)}")
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "samples", "cut_lo", "cut_hi", "warning"))
+        samples = []
+        for sample in state["samples"].each(length=5):
+            mean_f, ibc_f = sample.each(length=2)
+            # the mean of values in [0, 1]; the weight sum of squares is 0 (empty) or in (0, 1]
+            samples.append((mean_f.float(lo=0.0, hi=1.0), ibc_f.float(lo=0.0, hi=1.0)))
         self._state = samples
-        self._cut_lo = math.inf if state["cut_lo"] is None else float(state["cut_lo"])
-        self._cut_hi = -math.inf if state["cut_hi"] is None else float(state["cut_hi"])
-        self._warning = bool(state["warning"])
+        cut_lo = state["cut_lo"].optional_float()
+        cut_hi = state["cut_hi"].optional_float()
+        self._cut_lo = math.inf if cut_lo is None else cut_lo
+        self._cut_hi = -math.inf if cut_hi is None else cut_hi
+        self._warning = state["warning"].bool()
 
 
 def _add(sample: tuple[float, float], x: float, lam: float, keep: float) -> tuple[float, float]:

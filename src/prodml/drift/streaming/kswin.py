@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml._params import Constraint, Interval
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
 from prodml.errors import ConfigError
 
@@ -109,23 +110,29 @@ class KSWIN(StreamingDetector):
         DriftError
             If ``x`` is not a finite number.
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        elif x - x != 0.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        window = self._window
-        window.append(x)
-        if len(window) < self.window_size:
-            return False
-        values = np.array(window)
-        m = self.window_size - self.stat_size
-        old = np.sort(values[:m])
-        new = np.sort(values[m:])
-        drift = bool(_ks_scaled(old, new) > self._crit)
-        self._drift = drift
-        return drift
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            elif x - x != 0.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            window = self._window
+            window.append(x)
+            if len(window) < self.window_size:
+                return False
+            values = np.array(window)
+            m = self.window_size - self.stat_size
+            old = np.sort(values[:m])
+            new = np.sort(values[m:])
+            drift = bool(_ks_scaled(old, new) > self._crit)
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         w = self.window_size
@@ -157,10 +164,9 @@ class KSWIN(StreamingDetector):
     def _get_state(self) -> dict[str, Any]:
         return {"window": list(self._window)}
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        window = [float(v) for v in state["window"]]
-        if len(window) > self.window_size:
-            raise ValueError(f"window holds {len(window)} values, more than window_size")
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "window"))
+        window = state["window"].floats(max_len=self.window_size)
         self._window = deque(window, maxlen=self.window_size)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import Constraint, Interval, OneOf
+from prodml._state import Field
 from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
 
 __all__ = ["PageHinkley"]
@@ -111,37 +112,43 @@ class PageHinkley(StreamingDetector):
         DriftError
             If ``x`` is not a finite number.
         """
-        if type(x) is not float:
-            x = self._as_float(x)
-        elif x - x != 0.0:
-            raise self._bad_value(x)
-        if self._drift:
-            self._restart()
-        n = self._n + 1
-        self._n = n
-        total = self._sum + x
-        self._sum = total
-        dev = x - total / n
-        delta = self.delta
-        hi = self._hi + (dev - delta)
-        lo = self._lo + (dev + delta)
-        self._hi = hi
-        self._lo = lo
-        min_hi = self._min_hi
-        if hi < min_hi:
-            self._min_hi = min_hi = hi
-        max_lo = self._max_lo
-        if lo > max_lo:
-            self._max_lo = max_lo = lo
-        if n < self.min_instances:
-            return False
-        mode = self.mode
-        threshold = self.threshold
-        drift = (mode != "down" and hi - min_hi > threshold) or (
-            mode != "up" and max_lo - lo > threshold
-        )
-        self._drift = drift
-        return drift
+        self._busy += 1  # a to_dict in another thread waits for this update
+        if self._hold:
+            self._wait_for_reader()
+        try:
+            if type(x) is not float:
+                x = self._as_float(x)
+            elif x - x != 0.0:
+                raise self._bad_value(x)
+            if self._drift:
+                self._restart()
+            n = self._n + 1
+            self._n = n
+            total = self._sum + x
+            self._sum = total
+            dev = x - total / n
+            delta = self.delta
+            hi = self._hi + (dev - delta)
+            lo = self._lo + (dev + delta)
+            self._hi = hi
+            self._lo = lo
+            min_hi = self._min_hi
+            if hi < min_hi:
+                self._min_hi = min_hi = hi
+            max_lo = self._max_lo
+            if lo > max_lo:
+                self._max_lo = max_lo = lo
+            if n < self.min_instances:
+                return False
+            mode = self.mode
+            threshold = self.threshold
+            drift = (mode != "down" and hi - min_hi > threshold) or (
+                mode != "up" and max_lo - lo > threshold
+            )
+            self._drift = drift
+            return drift
+        finally:
+            self._busy -= 1
 
     def _scan(self, chunk: FloatArray) -> int:
         k = len(chunk)
@@ -179,10 +186,11 @@ class PageHinkley(StreamingDetector):
             "max_lo": self._max_lo,
         }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._n = int(state["n"])
-        self._sum = float(state["sum"])
-        self._hi = float(state["hi"])
-        self._min_hi = float(state["min_hi"])
-        self._lo = float(state["lo"])
-        self._max_lo = float(state["max_lo"])
+    def _set_state(self, state: Field) -> None:
+        state.dict(keys=("drift", "n", "sum", "hi", "min_hi", "lo", "max_lo"))
+        self._n = state["n"].count()
+        self._sum = state["sum"].float()
+        self._hi = state["hi"].float()
+        self._min_hi = state["min_hi"].float(hi=max(self._hi, 0.0))
+        self._lo = state["lo"].float()
+        self._max_lo = state["max_lo"].float(lo=min(self._lo, 0.0))

@@ -1,0 +1,499 @@
+"""Validated reading of saved state (private): every ``from_dict``/``from_json`` uses it.
+
+Saved state is hostile until checked (design principle 7). A :class:`Field` wraps one
+value read back from a saved state together with its path (``state.summary.count``);
+its readers check type, finiteness, range, length and allowed values, and raise a
+:class:`~prodml.errors.StateError` naming the path and what was expected. The error is
+also an instance of the module's own error class (``PolicyError`` for rollout,
+``ConfigError`` elsewhere), so existing ``except`` clauses keep working.
+
+:func:`load_json` parses JSON text with a size and a nesting-depth limit, so a file of
+100,000 ``[`` is a clear error rather than a ``RecursionError``.
+
+Examples
+--------
+>>> from prodml._state import Field
+>>> root = Field({"summary": {"count": -1}}, owner="Canary")
+>>> root["summary"]["count"].int(lo=0)
+Traceback (most recent call last):
+...
+prodml.errors.StateError: Canary state field 'summary.count' must be an int >= 0. Got -1.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from prodml.errors import ConfigError, ProdMLError, StateError
+
+__all__ = [
+    "MAX_COUNT",
+    "MAX_DEPTH",
+    "MAX_JSON_BYTES",
+    "Field",
+    "load_json",
+    "loading",
+    "short",
+    "state_error",
+]
+
+MAX_COUNT = 2**53
+"""Counts above this are corrupt (they lose precision as floats)."""
+MAX_DEPTH = 64
+"""Deepest nesting of lists and dicts a saved state may have."""
+MAX_JSON_BYTES = 512 * 1024 * 1024
+"""Largest JSON text :func:`load_json` reads."""
+
+_ERRORS: dict[type[ProdMLError], type[StateError]] = {}
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def short(value: object, limit: int = 60) -> str:
+    """A short description of ``value`` for an error message (never the whole value)."""
+    if isinstance(value, str | bytes):
+        text = repr(value[:limit])
+        return text + ("..." if len(value) > limit else "")
+    if isinstance(value, Mapping):
+        return f"a dict of {len(value)} items"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if value is None or isinstance(value, bool | int | float):
+        text = repr(value)
+        return text if len(text) <= limit else text[:limit] + "..."
+    return f"a {type(value).__name__}"
+
+
+def _error_class(base: type[ProdMLError]) -> type[StateError]:
+    if issubclass(base, StateError):
+        return base
+    cls = _ERRORS.get(base)
+    if cls is None:
+        cls = type("StateError", (StateError, base), {"__module__": "prodml.errors"})
+        _ERRORS[base] = cls
+    return cls
+
+
+def state_error(
+    message: str, *, path: str | None = None, owner: str = "", base: type[ProdMLError] = ConfigError
+) -> StateError:
+    """A StateError that is also a ``base`` (the module's own error class)."""
+    return _error_class(base)(message, path=path, owner=owner)
+
+
+class Field:
+    """One value of a saved state, with its path, and checked readers.
+
+    Parameters
+    ----------
+    value
+        The value read back (hostile until a reader accepts it).
+    path
+        Where it sits in the state, dotted (``"state.arms[2].count"``); ``""`` for the root.
+    owner
+        The class whose state this is, for messages (``"UCB1"``).
+    error
+        The module's error class; raised errors are StateErrors that are also this.
+    """
+
+    __slots__ = ("error", "owner", "path", "value")
+
+    def __init__(
+        self,
+        value: object,
+        path: builtins.str = "",
+        *,
+        owner: builtins.str = "",
+        error: type[ProdMLError] = ConfigError,
+    ) -> None:
+        self.value = value
+        self.path = path
+        self.owner = owner
+        self.error = error
+
+    # -- errors ------------------------------------------------------------------------
+
+    def fail(self, expected: builtins.str, got: object = ...) -> StateError:
+        """The error saying this field must be ``expected`` (shows what it is instead)."""
+        shown = short(self.value if got is ... else got)
+        where = self.path or "<root>"
+        who = f"{self.owner} state" if self.owner else "Saved state"
+        return state_error(
+            f"{who} field {where!r} must be {expected}. Got {shown}.",
+            path=where,
+            owner=self.owner,
+            base=self.error,
+        )
+
+    def _child(self, value: object, key: builtins.str | builtins.int) -> Field:
+        if isinstance(key, int):
+            path = f"{self.path}[{key}]"
+        else:
+            path = f"{self.path}.{key}" if self.path else key
+        return Field(value, path, owner=self.owner, error=self.error)
+
+    # -- containers --------------------------------------------------------------------
+
+    def dict(self, *, keys: tuple[builtins.str, ...] | None = None) -> Mapping[builtins.str, Any]:
+        """The value as a dict with str keys (exactly ``keys`` when given)."""
+        v = self.value
+        if not isinstance(v, Mapping) or not all(isinstance(k, str) for k in v):
+            raise self.fail("a dict with str keys")
+        if keys is not None and set(v) != set(keys):
+            missing = sorted(set(keys) - set(v))
+            if missing:
+                raise self._child(None, missing[0]).fail("present")
+            extra = sorted(set(v) - set(keys))
+            raise self._child(v[extra[0]], extra[0][:40]).fail("absent (not a known field)")
+        return v
+
+    def __getitem__(self, key: builtins.str | builtins.int) -> Field:
+        if isinstance(key, int):
+            items = self.list()
+            if not -len(items) <= key < len(items):
+                raise self.fail(f"a list of more than {key} items")
+            return self._child(items[key], key)
+        d = self.dict()
+        if key not in d:
+            raise self._child(None, key).fail("present")
+        return self._child(d[key], key)
+
+    def get(self, key: builtins.str) -> Field | None:
+        """The child ``key``, or None when it is absent or null."""
+        d = self.dict()
+        value = d.get(key)
+        return None if value is None else self._child(value, key)
+
+    def items(self, *, max_len: builtins.int | None = None) -> Iterator[tuple[builtins.str, Field]]:
+        """``(key, child)`` of a dict field, in stored order."""
+        d = self.dict()
+        if max_len is not None and len(d) > max_len:
+            raise self.fail(f"a dict of at most {max_len} items")
+        for k, v in d.items():
+            yield k, self._child(v, k)
+
+    def values(self, *, max_len: builtins.int | None = None) -> Iterator[Field]:
+        """The children of a dict field, in stored order."""
+        d = self.dict()
+        if max_len is not None and len(d) > max_len:
+            raise self.fail(f"a dict of at most {max_len} items")
+        return (self._child(v, k) for k, v in d.items())
+
+    def list(
+        self,
+        *,
+        length: builtins.int | None = None,
+        min_len: builtins.int = 0,
+        max_len: builtins.int | None = None,
+    ) -> builtins.list[Any]:
+        """The value as a list (of ``length`` items, or ``min_len``..``max_len``)."""
+        v = self.value
+        if not isinstance(v, list | tuple):
+            raise self.fail("a list")
+        if length is not None and len(v) != length:
+            raise self.fail(f"a list of {length} items", f"{len(v)} items")
+        if len(v) < min_len:
+            raise self.fail(f"a list of at least {min_len} items", f"{len(v)} items")
+        if max_len is not None and len(v) > max_len:
+            raise self.fail(f"a list of at most {max_len} items", f"{len(v)} items")
+        return list(v)
+
+    def each(
+        self,
+        *,
+        length: builtins.int | None = None,
+        min_len: builtins.int = 0,
+        max_len: builtins.int | None = None,
+    ) -> builtins.list[Field]:
+        """The items of a list field, each as a Field."""
+        items = self.list(length=length, min_len=min_len, max_len=max_len)
+        return [self._child(v, i) for i, v in enumerate(items)]
+
+    # -- leaves ------------------------------------------------------------------------
+
+    def int(
+        self, *, lo: builtins.int | None = None, hi: builtins.int | None = None
+    ) -> builtins.int:
+        """The value as an int (not a bool) within ``[lo, hi]``.
+
+        Floats that are whole numbers are accepted (JSON writers may emit ``3.0``).
+        """
+        v = self.value
+        if isinstance(v, float) and math.isfinite(v) and v.is_integer() and abs(v) <= MAX_COUNT:
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise self.fail("an int" + _range_words(lo, hi))
+        v = int(v)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise self.fail("an int" + _range_words(lo, hi))
+        return v
+
+    def count(self, hi: builtins.int = MAX_COUNT) -> builtins.int:
+        """A count: an int in ``[0, hi]``."""
+        return self.int(lo=0, hi=hi)
+
+    def float(
+        self,
+        *,
+        lo: builtins.float | None = None,
+        hi: builtins.float | None = None,
+        lo_open: builtins.bool = False,
+        hi_open: builtins.bool = False,
+        finite: builtins.bool = True,
+    ) -> builtins.float:
+        """The value as a float (ints accepted, bools not) within the bounds given."""
+        x = _as_float(self.value, lo, hi, lo_open, hi_open, finite)
+        if x is None:
+            raise self.fail(_float_words(lo, hi, lo_open, hi_open, finite))
+        return x
+
+    def optional_float(self, **bounds: Any) -> builtins.float | None:
+        """:meth:`float`, or None for a null."""
+        return None if self.value is None else self.float(**bounds)
+
+    def bool(self) -> builtins.bool:
+        """The value as a bool (JSON true/false only)."""
+        if not isinstance(self.value, bool | np.bool_):
+            raise self.fail("true or false")
+        return bool(self.value)
+
+    def str(
+        self,
+        *,
+        choices: tuple[builtins.str, ...] | None = None,
+        max_len: builtins.int = 10_000,
+        empty: builtins.bool = True,
+    ) -> builtins.str:
+        """The value as a str (one of ``choices`` when given)."""
+        v = self.value
+        if choices is not None:
+            if not isinstance(v, str) or v not in choices:
+                raise self.fail("one of " + ", ".join(repr(c) for c in choices))
+            return v
+        if not isinstance(v, str) or len(v) > max_len or (not empty and not v):
+            kind = "a non-empty str" if not empty else "a str"
+            raise self.fail(f"{kind} of at most {max_len} characters")
+        return v
+
+    def floats(
+        self,
+        *,
+        length: builtins.int | None = None,
+        min_len: builtins.int = 0,
+        max_len: builtins.int | None = None,
+        **bounds: Any,
+    ) -> builtins.list[builtins.float]:
+        """A list of floats, each within ``bounds`` (see :meth:`float`).
+
+        Checked in one pass over the raw values; a Field is built only for the item at
+        fault, to name its path.
+        """
+        items = self.list(length=length, min_len=min_len, max_len=max_len)
+        lo, hi = bounds.get("lo"), bounds.get("hi")
+        lo_open, hi_open = bounds.get("lo_open", False), bounds.get("hi_open", False)
+        finite = bounds.get("finite", True)
+        if len(items) > 16 and all(type(v) is builtins.float for v in items):
+            arr = np.array(items, dtype=np.float64)  # vectorised check of a long list
+            ok = bool(np.isfinite(arr).all()) if finite else not bool(np.isnan(arr).any())
+            if ok and lo is not None:
+                ok = bool((arr > lo).all() if lo_open else (arr >= lo).all())
+            if ok and hi is not None:
+                ok = bool((arr < hi).all() if hi_open else (arr <= hi).all())
+            if ok:
+                return items
+        out = [_as_float(v, lo, hi, lo_open, hi_open, finite) for v in items]
+        if None in out:
+            i = out.index(None)
+            self._child(items[i], i).float(**bounds)  # raises, naming the item
+        return out  # type: ignore[return-value]
+
+    def ints(
+        self,
+        *,
+        length: builtins.int | None = None,
+        min_len: builtins.int = 0,
+        max_len: builtins.int | None = None,
+        **bounds: Any,
+    ) -> builtins.list[builtins.int]:
+        """A list of ints, each within ``bounds`` (see :meth:`int`)."""
+        items = self.list(length=length, min_len=min_len, max_len=max_len)
+        lo, hi = bounds.get("lo"), bounds.get("hi")
+        if all(
+            type(v) is builtins.int and (lo is None or v >= lo) and (hi is None or v <= hi)
+            for v in items
+        ):
+            return items
+        return [self._child(v, i).int(**bounds) for i, v in enumerate(items)]
+
+    def within(self, err: StateError) -> StateError:
+        """``err`` from loading a nested object, re-pathed under this field.
+
+        ``Histogram state field 'count' must be ...`` raised while loading the field
+        ``state.stats.current`` becomes ``ModelMonitor state field
+        'state.stats.current.count' must be ...``.
+        """
+        inner = err.path if err.path not in (None, "<root>") else ""
+        if inner == self.path or inner.startswith((f"{self.path}.", f"{self.path}[")):
+            path = inner  # raised by a loader that already knew where it was
+        else:
+            path = f"{self.path}.{inner}" if inner and self.path else (inner or self.path)
+        text = str(err)
+        marker = f"field {err.path!r} "
+        tail = text.split(marker, 1)[1] if marker in text else f"is invalid: {text}"
+        who = f"{self.owner} state" if self.owner else "Saved state"
+        return state_error(
+            f"{who} field {path!r} {tail}", path=path, owner=self.owner, base=self.error
+        )
+
+    def check(self, ok: builtins.bool, expected: builtins.str) -> None:
+        """Raise the error for this field unless ``ok`` (an invariant of the state)."""
+        if not ok:
+            raise self.fail(expected)
+
+
+_RAW = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
+@contextlib.contextmanager
+def loading(owner: str, error: type[ProdMLError] = ConfigError) -> Iterator[None]:
+    """Translate what a model constructor raises on saved state into a StateError.
+
+    For ``from_dict`` of pydantic models (Schema, CostEstimate, store definitions): a
+    pydantic ``ValidationError`` names its first field path; any other raw exception
+    becomes a StateError saying the state is malformed. ProdMLErrors pass through.
+    """
+    import pydantic  # noqa: PLC0415 - only pydantic models load through here
+
+    try:
+        yield
+    except ProdMLError:
+        raise
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        path = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise state_error(
+            f"{owner} state field {path!r} is invalid: {str(first['msg'])[:200]}",
+            path=path,
+            owner=owner,
+            base=error,
+        ) from None
+    except _RAW as err:
+        raise state_error(
+            f"{owner} state is malformed: {type(err).__name__}: {str(err)[:200]}",
+            owner=owner,
+            base=error,
+        ) from None
+
+
+def _as_float(  # noqa: PLR0917 - private, on the per-item path: positional is cheaper
+    v: object,
+    lo: float | None,
+    hi: float | None,
+    lo_open: bool,
+    hi_open: bool,
+    finite: bool,
+) -> float | None:
+    """``v`` as a float within the bounds, or None when it is not one."""
+    if type(v) is float:
+        x = v
+    elif isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        return None
+    else:
+        try:
+            x = float(v)
+        except OverflowError:
+            return None
+    if math.isnan(x) or (finite and math.isinf(x)):
+        return None
+    if lo is not None and (x < lo or (lo_open and x == lo)):
+        return None
+    if hi is not None and (x > hi or (hi_open and x == hi)):
+        return None
+    return x
+
+
+def _range_words(lo: float | None, hi: float | None) -> str:
+    if hi == MAX_COUNT:  # the corruption bound of every count: not worth a mention
+        hi = None
+    if lo is not None and hi is not None:
+        return f" in [{lo}, {hi}]"
+    if lo is not None:
+        return f" >= {lo}"
+    if hi is not None:
+        return f" <= {hi}"
+    return ""
+
+
+def _float_words(
+    lo: float | None, hi: float | None, lo_open: bool, hi_open: bool, finite: bool
+) -> str:
+    kind = "a finite number" if finite else "a number (not NaN)"
+    if lo is not None and hi is not None:
+        return f"{kind} in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{kind} {'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"{kind} {'<' if hi_open else '<='} {hi:g}"
+    return kind
+
+
+def load_json(
+    text: object,
+    *,
+    owner: str,
+    error: type[ProdMLError] = ConfigError,
+    max_bytes: int = MAX_JSON_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> Any:
+    """Parse saved-state JSON, refusing oversized or too deeply nested text.
+
+    Raises
+    ------
+    StateError
+        For text that is not a str/bytes, too large, nested deeper than ``max_depth``
+        or not valid JSON (the message quotes at most a short part of it).
+    """
+    if isinstance(text, bytearray | memoryview):
+        text = bytes(text)
+    if not isinstance(text, str | bytes):
+        raise state_error(
+            f"{owner} JSON must be a str. Got {short(text)}.", owner=owner, base=error
+        )
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if len(raw) > max_bytes:
+        raise state_error(
+            f"{owner} JSON is larger than {max_bytes} bytes; refusing it.", owner=owner, base=error
+        )
+    depth = _depth(raw)
+    if depth > max_depth:
+        raise state_error(
+            f"{owner} JSON is nested {depth} levels deep; saved state has at most {max_depth}.",
+            owner=owner,
+            base=error,
+        )
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError, UnicodeDecodeError) as err:
+        raise state_error(
+            f"{owner} state is not valid JSON: {str(err)[:120]}", owner=owner, base=error
+        ) from None
+
+
+def _depth(raw: bytes) -> int:
+    """Deepest bracket nesting of JSON text, strings ignored (vectorised, O(size))."""
+    if b"[" not in raw and b"{" not in raw:
+        return 0
+    stripped = _STRINGS.sub(b"", raw)
+    codes = np.frombuffer(stripped, dtype=np.uint8)
+    step = np.zeros(256, dtype=np.int64)
+    step[ord("[")] = step[ord("{")] = 1
+    step[ord("]")] = step[ord("}")] = -1
+    moves = step[codes]
+    return int(np.cumsum(moves).max(initial=0))
