@@ -179,7 +179,9 @@ class ModelRegistry(AliasMoves):
         self._actor = actor
 
     def _initialise(self) -> None:
-        if self.artifacts.has_keys():
+        # Files first, then the tables again: a process that created the tables and then
+        # wrote files between our two looks is not an empty registry.
+        if self.artifacts.has_keys() and not self.metadata.initialised:
             raise RegistryError(
                 f"the metadata store {self.metadata.url} holds no registry (it is missing, "
                 f"empty or zero-length) but the artifact store {self.artifacts.url} holds "

@@ -129,15 +129,15 @@ class SQLMetadataStore(MetadataStore):
             wait_ms=int(self.lock_timeout * 1000),
         )
         try:
-            self.initialised = self._has_schema()
-            if not self.initialised and self.read_only:
+            self._initialised = self._has_schema()
+            if not self._initialised and self.read_only:
                 raise RegistryError(
                     f"no prodml registry in {self.url} (its tables are missing), and it was "
                     "opened read-only, so nothing was created"
                 )
-            if create and not self.initialised:
+            if create and not self._initialised:
                 self.initialise()
-            elif self.initialised and not self.read_only:
+            elif self._initialised and not self.read_only:
                 self._retry(lambda _left: sq.migrate(self._engine))
         except BaseException:
             self._engine.dispose()
@@ -204,8 +204,22 @@ class SQLMetadataStore(MetadataStore):
                     errno=err.errno,
                 ) from err
         self._retry(lambda _left: sq.migrate(self._engine))
-        self.created = not self.initialised
-        self.initialised = True
+        self.created = not self._initialised
+        self._initialised = True
+
+    @property
+    def initialised(self) -> bool:
+        """Whether the registry's tables exist.
+
+        Checked again while they did not: another process may have created them since.
+        """
+        if not self._initialised:
+            self._initialised = self._has_schema()
+        return self._initialised
+
+    @initialised.setter
+    def initialised(self, value: bool) -> None:
+        self._initialised = value
 
     def close(self) -> None:
         """Dispose of the connection pool."""
