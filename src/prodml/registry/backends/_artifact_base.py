@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,12 @@ def key_age(key: str, now: float | None = None) -> float | None:
     if m is None:
         return None
     return (time.time() if now is None else now) - int(m.group("stamp")) / 1000.0
+
+
+_STAGE_ATTEMPTS = 50
+# Held while a staging directory is created and while empty ones are removed, so that in
+# one process a tidy never removes the parent a registration has just made.
+_STAGING_LOCK = threading.Lock()
 
 
 class UnsafeEntry(Exception):  # noqa: N818 - an internal signal, converted at the boundary
@@ -149,15 +156,20 @@ class ArtifactStore(abc.ABC):
         """An empty private directory to write ``key``'s files into; removed afterwards."""
         self._check_writable()
         path = self.staging_path(key)
-        for attempt in range(10):  # a concurrent cleanup may remove an empty parent
+        # Another process's cleanup may remove an empty parent between our two calls (this
+        # process's cannot: it takes the same lock): try again, backing off 1 ms doubling to
+        # 50 ms, about 2 s in all.
+        for attempt in range(_STAGE_ATTEMPTS):
             try:
-                if not path.parent.is_dir():
-                    os.makedirs(path.parent, mode=0o700, exist_ok=True)
-                os.mkdir(path, 0o700)
+                with _STAGING_LOCK:  # no tidy of this process between the two calls
+                    if not path.parent.is_dir():
+                        os.makedirs(path.parent, mode=0o700, exist_ok=True)
+                    os.mkdir(path, 0o700)
                 break
             except (FileNotFoundError, FileExistsError) as err:
-                if attempt == 9:
+                if attempt == _STAGE_ATTEMPTS - 1:
                     raise self._storage_error(err, "create the staging directory", path) from err
+                time.sleep(min(0.05, 0.001 * 2**attempt))
             except OSError as err:
                 raise self._storage_error(err, "create the staging directory", path) from err
         try:
@@ -273,7 +285,10 @@ class ArtifactStore(abc.ABC):
 
     def tidy_staging(self, start: Path | None = None) -> None:
         """Remove empty staging directories (above ``start``, or all of them)."""
-        top = self._staging_top
+        with _STAGING_LOCK:
+            self._tidy(top=self._staging_top, start=start)
+
+    def _tidy(self, *, top: Path, start: Path | None) -> None:
         if start is None:
             with contextlib.suppress(OSError):
                 for name in os.scandir(self.staging_root):
