@@ -449,18 +449,12 @@ def _http_round_trip(
     predictor: Predictor, record: dict[str, Any], step: Callable[[str], None]
 ) -> dict[str, Any]:
     """One ``POST /v1/predict`` to the ASGI app on a real server on loopback."""
-    try:
-        app = create_app(predictor)
-        server = BackgroundServer(app)
+    try:  # create_app needs starlette, the server uvicorn: both in the serve extra
+        server = BackgroundServer(create_app(predictor)).start()
     except MissingExtraError:
         step("  HTTP round trip skipped: pip install 'prodml[serve]' adds the ASGI app")
         return {"skipped": "needs the serve extra"}
     body = json.dumps(record, default=str).encode()
-    try:
-        server.start()
-    except MissingExtraError:
-        step("  HTTP round trip skipped: pip install 'prodml[serve]' adds the ASGI server")
-        return {"skipped": "needs the serve extra"}
     try:
         request = urllib.request.Request(  # noqa: S310 - our own server on loopback
             f"{server.url}/v1/predict", data=body, headers={"content-type": "application/json"}
