@@ -211,7 +211,8 @@ def _explain_step(
     result.importance = dict(importance)
     result.summary["explanation"] = {
         "scale": explainer.scale,
-        "customer": {k: (str(v) if v is not None else None) for k, v in customer.items()},
+        # Not the customer's record: its values (age band among them) are data about a
+        # person, which reports do not carry (docs/governance.md); the reasons say why.
         "base": round(float(explanation.base), 6),
         "prediction": round(float(explanation.prediction), 6),
         "top_reasons": [[name, round(float(value), 6)] for name, value in top],
