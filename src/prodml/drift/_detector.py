@@ -11,6 +11,7 @@ import numpy as np
 from prodml._data import as_columns, is_tabular, iter_columns
 from prodml._params import Interval, OneOf, Predicate, check_params
 from prodml._progress import chunk_progress
+from prodml._quote import short_repr
 from prodml.drift import stats
 from prodml.drift._classifier import RowSample, classifier_check
 from prodml.drift._compare import Comparison, compare_categorical, compare_numeric
@@ -330,7 +331,9 @@ class DriftDetector:
             if isinstance(pair, str):
                 return pair
             return compare_categorical(*pair, k=self._policy.k)
-        raise DriftError(f"column {name!r} cannot be compared", column=name)  # pragma: no cover
+        raise DriftError(
+            f"column {short_repr(name)} cannot be compared", column=name
+        )  # pragma: no cover
 
     def _report(
         self, ref: Profile, cur: Profile, comparisons: dict[str, Comparison | str]

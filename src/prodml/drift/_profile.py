@@ -94,7 +94,8 @@ def _numeric_values(cols: Columns, name: str, kind: str) -> tuple[FloatArray, in
     if inf.any():
         first = int(np.flatnonzero(inf)[0])
         raise DriftError(
-            f"column {name!r} holds {int(inf.sum())} infinite value(s) (first at row {first} "
+            f"column {short_repr(name)} holds {int(inf.sum())} infinite value(s) (first at row "
+            f"{first} "
             "of its chunk); drift tests need finite numbers: drop, clip or null them first",
             column=name,
         )

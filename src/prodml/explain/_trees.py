@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.explain import _tree_jit
 
@@ -380,7 +381,7 @@ def _class_column(n_out: int, class_index: int | None, binary_default: int) -> i
     if not isinstance(class_index, int) or not 0 <= class_index < n_out:
         raise ConfigError(
             f"The 'class_index' parameter of Explainer must be an int in [0, {n_out}). "
-            f"Got {class_index!r} instead.",
+            f"Got {short_repr(class_index)} instead.",
             parameter="class_index",
         )
     return class_index

@@ -218,7 +218,8 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
                 chain = order.setdefault(col, [])
                 if chain and chain[-1].terminal:
                     raise ConfigError(
-                        f"column {col!r} is already encoded by {type(chain[-1]).__name__}; "
+                        f"column {short_repr(col)} is already encoded by "
+                        f"{type(chain[-1]).__name__}; "
                         f"{type(step).__name__} cannot follow it",
                         parameter="steps",
                     )
@@ -238,8 +239,8 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
                 kinds.append(step.out_kind(col, kinds[-1]))
             if not chain[-1].terminal and kinds[-1] != NUMBER:
                 raise ConfigError(
-                    f"column {col!r} is still {kinds[-1]} after its last step; end it with "
-                    + ("OneHot, Ordinal or Hashing" if kinds[-1] == TEXT else "DateParts"),
+                    f"column {short_repr(col)} is still {kinds[-1]} after its last step; end it "
+                    "with " + ("OneHot, Ordinal or Hashing" if kinds[-1] == TEXT else "DateParts"),
                     parameter="steps",
                 )
             null_at = next((i for i, s in enumerate(chain) if not s.takes_nulls), len(chain))
@@ -440,7 +441,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         if output not in ("numpy", "pandas", "arrow"):
             raise ConfigError(
                 "The 'output' parameter of FeaturePipeline.transform must be one of "
-                f"{{'arrow', 'numpy', 'pandas'}}. Got {output!r} instead.",
+                f"{{'arrow', 'numpy', 'pandas'}}. Got {short_repr(output)} instead.",
                 parameter="output",
             )
         if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != self.n_features_in_:

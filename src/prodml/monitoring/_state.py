@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from prodml._quote import short_repr
 from prodml._state import Field
 from prodml.errors import ConfigError, ProdMLError, SchemaError, StateError
 from prodml.monitoring import _groups, _values
@@ -64,7 +65,7 @@ def _object_from_state(saved: Mapping[str, Any] | None) -> Any:
     )
     if cls is None or not callable(getattr(cls, "from_dict", None)):
         raise ConfigError(
-            f"Saved monitor state names {saved['class']!r}, which prodml.drift does not "
+            f"Saved monitor state names {short_repr(saved['class'])}, which prodml.drift does not "
             "provide with a from_dict().",
             parameter="state",
         )
@@ -90,7 +91,7 @@ def _detector_from_settings(saved: Mapping[str, Any] | None) -> Any:
     cls = getattr(prodml.drift, saved["class"], None)
     if cls is None:
         raise ConfigError(
-            f"Saved monitor state names drift detector {saved['class']!r}, which "
+            f"Saved monitor state names drift detector {short_repr(saved['class'])}, which "
             "prodml.drift does not provide.",
             parameter="state",
         )

@@ -37,6 +37,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from prodml._quote import short_repr
 from prodml._state import MAX_COUNT, Field
 from prodml.errors import ConfigError
 
@@ -83,18 +84,20 @@ def check_buckets(buckets: object, name: str = "buckets") -> tuple[float, ...]:
         bounds = tuple(float(b) for b in buckets)  # type: ignore[attr-defined]
     except (TypeError, ValueError) as err:
         raise ConfigError(
-            f"The {name!r} parameter must be a sequence of numbers. Got {buckets!r} instead.",
+            f"The {name!r} parameter must be a sequence of numbers. Got {short_repr(buckets)} "
+            "instead.",
             parameter=name,
         ) from err
     if not bounds or not all(math.isfinite(b) for b in bounds):
         raise ConfigError(
             f"The {name!r} parameter must hold at least one finite upper bound (+Inf is "
-            f"implicit). Got {buckets!r} instead.",
+            f"implicit). Got {short_repr(buckets)} instead.",
             parameter=name,
         )
     if any(b <= a for a, b in itertools.pairwise(bounds)):
         raise ConfigError(
-            f"The {name!r} parameter must be strictly increasing. Got {buckets!r} instead.",
+            f"The {name!r} parameter must be strictly increasing. Got {short_repr(buckets)} "
+            "instead.",
             parameter=name,
         )
     return bounds
@@ -163,7 +166,9 @@ class Histogram:
         Returns ``nan`` when the histogram is empty.
         """
         if not 0.0 <= q <= 1.0:
-            raise ConfigError(f"A quantile must be in [0, 1]. Got {q!r} instead.", parameter="q")
+            raise ConfigError(
+                f"A quantile must be in [0, 1]. Got {short_repr(q)} instead.", parameter="q"
+            )
         if self.count == 0:
             return math.nan
         rank = q * self.count

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prodml._params import Interval, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["CountWindow", "TimeWindow", "Window", "window_from_dict"]
@@ -197,6 +198,6 @@ def window_from_dict(data: Mapping[str, Any]) -> Window:
     elif kind == "time":
         window = TimeWindow(**data["config"])
     else:
-        raise ConfigError(f"Unknown window kind {kind!r}; expected 'count' or 'time'.")
+        raise ConfigError(f"Unknown window kind {short_repr(kind)}; expected 'count' or 'time'.")
     window._load(data)
     return window

@@ -432,7 +432,7 @@ class Predictor:
         if output not in ("numpy", "arrow"):
             raise ConfigError(
                 "The 'output' parameter of Predictor.predict_batch must be one of "
-                f"{{'arrow', 'numpy'}}. Got {output!r} instead.",
+                f"{{'arrow', 'numpy'}}. Got {short_repr(output)} instead.",
                 parameter="output",
             )
         state = self._state
@@ -450,7 +450,7 @@ class Predictor:
             return state.versions[variant]
         except KeyError:
             raise ConfigError(
-                f"unknown variant {variant!r}; variants: {list(state.versions)}",
+                f"unknown variant {short_repr(variant)}; variants: {list(state.versions)}",
                 parameter="variant",
             ) from None
 

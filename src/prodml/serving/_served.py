@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
 from prodml.fingerprint import fingerprint_bytes, fingerprint_spec
 from prodml.schema import Schema
@@ -92,13 +93,13 @@ def _pick_output(model: Any, output: str) -> str:
     if output not in OUTPUTS:
         raise ConfigError(
             f"The 'output' parameter of Predictor must be one of {set(OUTPUTS)}. "
-            f"Got {output!r} instead.",
+            f"Got {short_repr(output)} instead.",
             parameter="output",
         )
     if output != "auto":
         if not callable(getattr(model, {"proba": "predict_proba"}.get(output, output), None)):
             raise ConfigError(
-                f"output={output!r} needs a model with that method; "
+                f"output={short_repr(output)} needs a model with that method; "
                 f"{type(model).__name__} has none",
                 parameter="output",
             )
