@@ -228,8 +228,13 @@ class Histogram:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, bounds: tuple[float, ...] | None = None
+    ) -> Histogram:
         """Rebuild a histogram saved by :meth:`to_dict`, validating it.
+
+        ``bounds``, when given, are bounds already validated (a monitor's): saved bounds
+        equal to them are not checked again (a monitor reloads dozens of histograms).
 
         Raises
         ------
@@ -240,11 +245,16 @@ class Histogram:
         """
         root = Field(data, owner="Histogram")
         root.dict(keys=("bounds", "bucket_counts", "count", "sum", "min", "max"))
-        bounds = root["bounds"].floats(max_len=_MAX_BUCKETS)
-        try:
-            h = cls(bounds)
-        except ConfigError as err:
-            raise root["bounds"].fail(f"valid bucket bounds ({err})") from None
+        saved = data["bounds"]
+        if bounds is not None and type(saved) is list and saved == list(bounds):
+            h = cls.__new__(cls)  # the same, validated bounds: no second check
+            h.bounds, h.bucket_counts = bounds, [0] * (len(bounds) + 1)
+            h.count, h.sum, h.min, h.max = 0, 0.0, math.inf, -math.inf
+        else:
+            try:
+                h = cls(root["bounds"].floats(max_len=_MAX_BUCKETS))
+            except ConfigError as err:
+                raise root["bounds"].fail(f"valid bucket bounds ({err})") from None
         counts = root["bucket_counts"].ints(length=len(h.bucket_counts), lo=0, hi=MAX_COUNT)
         count = root["count"].count()
         root["count"].check(count == sum(counts), f"the sum of bucket_counts ({sum(counts)})")

@@ -116,8 +116,12 @@ class Window:
         times, labels, outputs = data["times"], data["labels"], data["outputs"]
         if not len(times) == len(labels) == len(outputs):
             raise ConfigError("Window state is inconsistent: columns differ in length.")
-        for t, y, o in zip(times, labels, outputs, strict=True):
-            self.add(float(t), y, o)
+        # The newest max_size triples, appended at C speed (not one add() per triple).
+        skip = max(0, len(times) - self._max_size)
+        self.clear()
+        self._times.extend(map(float, times[skip:]))
+        self._labels.extend(labels[skip:])
+        self._outputs.extend(outputs[skip:])
         self.dropped = int(data.get("dropped", 0))
 
 
