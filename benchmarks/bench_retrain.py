@@ -1,7 +1,7 @@
 """Retraining simulation: RetrainController vs a weekly schedule vs an Evidently-style rule.
 
 52 simulated weeks of the demo's churn data (:func:`prodml._demo.data.make_churn_data`),
-300 customers a day, labels known at the end of each day. Two worlds:
+300 customers a day, labels known at the end of each day. Three worlds:
 
 * ``drift``: from week 20 the data drifts (``shift``) and the concept changes
   (``concept``), both ramping from 0 to 1 over six weeks and staying there;
@@ -16,17 +16,25 @@ value = value - retraining costs. Strategies:
 
 * ``weekly``: retrain every 7 days, promote at once;
 * ``evidently``: Evidently's default data-drift rule, reimplemented with scipy (evidently
-  itself is not installed here): each week, per column, normed Wasserstein distance
-  (numbers) or Jensen-Shannon distance (categories) >= 0.1 against the training data;
-  retrain when the share of drifted columns >= 0.5, promote at once;
-* ``controller``: :class:`prodml.retrain.RetrainController` stepped daily with a
-  :class:`~prodml.retrain.ConceptDriftTrigger` (DDM on the error stream) and an
-  :class:`~prodml.retrain.AlertTrigger` on a :class:`~prodml.monitoring.ModelMonitor`
-  accuracy rule, both weighed by :class:`~prodml.retrain.RetrainCost`, a sanity check
-  and a canary that routes real traffic before promoting.
+  itself is not installed here): per column, normed Wasserstein distance (numbers) or
+  Jensen-Shannon distance (categories) >= 0.1 between the last 7 days and the training
+  data; retrain when the share of drifted columns >= 0.5, promote at once. Checked daily
+  (the controller's cadence) or weekly, with the controller's minimum of 7 days between
+  retrainings;
+* ``controller``: :class:`prodml.retrain.RetrainController` stepped daily with an
+  :class:`~prodml.retrain.ErrorRateTrigger` on production's error stream (its baseline
+  capped by the held-out accuracy ``train`` measures on its last two days), whose
+  data-drift co-signal is a :class:`~prodml.retrain.DriftTrigger` on prodml's
+  :class:`~prodml.drift.DriftDetector` (defaults; the last 7 days' inputs and labels
+  against the training data: half the inputs drifted, or the label), weighed by
+  :class:`~prodml.retrain.RetrainCost`, a sanity check and a canary that routes real
+  traffic before promoting; ``Guards(min_interval=7 days)``.
 
-Run ``python benchmarks/bench_retrain.py`` (``--quick``: 20 weeks, onset at week 8).
-Figures go to stdout and, as JSON, to ``--out`` (default benchmarks/results/retrain.json).
+Every strategy fits the same model on the same window, so a fitted window is shared.
+Run ``python benchmarks/bench_retrain.py`` (``--seeds 5`` by default; ``--quick``: 20
+weeks, onset at week 8, one seed; ``--worlds drift`` runs one world, and ``--merge a.json
+b.json`` tables several runs). Figures go to stdout and, as JSON, to ``--out`` (default
+benchmarks/results/retrain.json): mean ± standard deviation over the seeds.
 """
 
 from __future__ import annotations
