@@ -444,6 +444,7 @@ EXPECTED: dict[str, set[str]] = {
     "prodml.integrations.openlineage": {"OpenLineageSink", "to_openlineage"},
     "prodml.lineage": {
         "InMemoryLineageSink",
+        "JobRun",
         "JsonLinesSink",
         "LineageSink",
         "dataset",
