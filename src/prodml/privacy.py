@@ -15,12 +15,9 @@ error messages) goes through one :class:`Privacy` policy. Its rules, in order:
 * reports show a category's label only when it was seen at least ``k`` times; rarer ones
   are counted in an "other" bar.
 
-Hashes are SipHash-2-4 values (64 bits; a pseudorandom function with a 128-bit key) of
-the value's text, under a key derived from the salt and the value's type, so equal values
-still compare equal (drift tests keep working) while the value cannot be read back or a
-guess tested without the salt. Many text values are hashed at once with numpy
-(:mod:`prodml._siphash`): an identifier column costs a few passes, not a call per value.
-The salt comes from ``salt``, else the environment variable named by
+Hashes are keyed BLAKE2b digests (64 bits) of the value, so equal values still compare
+equal (drift tests keep working) while the value cannot be read back or guessed without
+the salt. The salt comes from ``salt``, else the environment variable named by
 ``salt_env`` (``PRODML_PRIVACY_SALT``), else a random salt drawn once per process; set
 the variable to compare hashed profiles made by different processes. Only a salt id (a
 digest of the salt) is ever stored, never the salt.
@@ -50,16 +47,12 @@ import re
 import secrets
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
 
 __all__ = [
     "PERSONAL_DATA_KINDS",
@@ -168,42 +161,6 @@ def redact(value: object, *, sensitive: bool = False) -> str:
     return short_repr(value)
 
 
-# -- hashing many values -------------------------------------------------------------
-
-_BATCH = 32  # below this, one value at a time is cheaper than setting up the arrays
-
-
-def _hex_tokens(hashes: npt.NDArray[np.uint64]) -> list[str]:
-    """``pm:`` and the 16 hex digits of each hash (one hex string, cut in pieces)."""
-    text = hashes.astype(">u8").tobytes().hex()
-    return [TOKEN_PREFIX + text[i : i + 16] for i in range(0, len(text), 16)]
-
-
-def _str_tokens(values: list[str], key: bytes) -> list[str]:
-    """Tokens of text values: their UTF-8 bytes hashed together; tokens map to themselves."""
-    import numpy as np  # noqa: PLC0415 - see _hex_tokens
-    import pyarrow as pa  # noqa: PLC0415
-
-    from prodml._siphash import siphash24_many  # noqa: PLC0415
-
-    try:
-        arr = pa.array(values, pa.large_string())
-        _, off, buf = arr.buffers()
-        offsets = np.frombuffer(off, np.int64)[: len(values) + 1]
-        data = np.frombuffer(buf, np.uint8) if buf is not None else np.empty(0, np.uint8)
-    except (pa.ArrowException, UnicodeError):  # lone surrogates: encode them one by one
-        encoded = [v.encode("utf-8", "surrogatepass") for v in values]
-        offsets = np.concatenate([[0], np.cumsum([len(e) for e in encoded])])
-        data = np.frombuffer(b"".join(encoded), np.uint8)
-    tokens = _hex_tokens(siphash24_many(key, data, offsets))
-    lengths = np.diff(offsets)
-    maybe = np.flatnonzero(lengths == 19)
-    for i in maybe[data[offsets[maybe]] == ord("p")].tolist():  # rare: a token as input
-        if is_token(values[i]):
-            tokens[i] = values[i]
-    return tokens
-
-
 # -- the policy ----------------------------------------------------------------------
 
 _PROCESS_SALT = secrets.token_bytes(32)
@@ -253,7 +210,6 @@ class Privacy(BaseModel):
     salt: SecretStr | None = Field(default=None, exclude=True)
     salt_env: str = "PRODML_PRIVACY_SALT"
     _key: bytes = PrivateAttr(default=b"")
-    _type_keys: dict[str, bytes] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         for name in ("sensitive", "allow_raw"):
@@ -301,8 +257,7 @@ class Privacy(BaseModel):
         The salt is read when the policy is made (from ``salt``, the environment, or
         the process's random salt).
         """
-        # "v2": the SipHash tokens; hashes of the earlier BLAKE2b tokens never match them.
-        return hashlib.sha256(b"prodml-privacy-salt:v2:" + self._key).hexdigest()[:16]
+        return hashlib.sha256(b"prodml-privacy-salt:" + self._key).hexdigest()[:16]
 
     # -- decisions -------------------------------------------------------------------
 
@@ -321,34 +276,19 @@ class Privacy(BaseModel):
         return self._tokens([value])[0]
 
     def _tokens(self, values: Iterable[object]) -> list[str]:
-        """Tokens of many values: text values hashed together (see :func:`_str_tokens`)."""
-        vals = values if isinstance(values, list) else list(values)
-        keys = self.__pydantic_private__["_type_keys"]  # type: ignore[index]
-        if len(vals) >= _BATCH and set(map(type, vals)) == {str}:
-            return _str_tokens(vals, self._type_key(keys, "str"))  # type: ignore[arg-type]
-        from prodml._siphash import siphash24  # noqa: PLC0415 - see _hex_tokens
-
+        """Tokens of many values (the loop of :meth:`token`, without per-call lookups)."""
+        # Read the key from pydantic's private storage once: attribute access through
+        # pydantic's __getattr__ costs more than the hash itself.
+        key = self.__pydantic_private__["_key"][:64]  # type: ignore[index]
+        blake = hashlib.blake2b
         out = []
-        for value in vals:
+        for value in values:
             if is_token(value):
                 out.append(value)
                 continue
-            name = type(value).__name__
-            text = value if type(value) is str else repr(value)
-            digest = siphash24(self._type_key(keys, name), text.encode("utf-8", "surrogatepass"))
-            out.append(f"{TOKEN_PREFIX}{digest:016x}")
+            text = f"{type(value).__name__}:{value!r}".encode()
+            out.append(TOKEN_PREFIX + blake(text, key=key, digest_size=8).hexdigest())
         return out  # type: ignore[return-value]
-
-    def _type_key(self, keys: dict[str, bytes], name: str) -> bytes:
-        """The SipHash key of values of type ``name``, derived from the salt (cached)."""
-        key = keys.get(name)
-        if key is None:
-            base = self.__pydantic_private__["_key"][:64]  # type: ignore[index]
-            key = hashlib.blake2b(
-                name.encode(), key=base, digest_size=16, person=b"pm-token"
-            ).digest()
-            keys[name] = key
-        return key
 
     def protect_value(self, column: str, value: Any) -> Any:
         """``value`` as it may be kept: raw, or its token when sensitive or personal."""
@@ -381,12 +321,8 @@ class Privacy(BaseModel):
 
     def tokenize_counts(self, counts: Mapping[Any, int]) -> dict[str, int]:
         """Counts per category keyed by token."""
-        tokens = self._tokens(counts)
-        out = dict(zip(tokens, counts.values(), strict=True))
-        if len(out) == len(tokens):  # no two values share a token: nothing to add up
-            return out
-        out = {}
-        for t, c in zip(tokens, counts.values(), strict=True):
+        out: dict[str, int] = {}
+        for t, c in zip(self._tokens(counts), counts.values(), strict=True):
             out[t] = out.get(t, 0) + c
         return out
 
