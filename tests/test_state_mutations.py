@@ -464,7 +464,40 @@ def _noop(obj: Any) -> None:
 
 _DETECTORS = ("ADWIN", "CUSUM", "DDM", "EDDM", "HDDM_A", "HDDM_W", "KSWIN", "PageHinkley")
 
+
 # class name -> (factory, use, loader or None for type(obj).from_dict)
+def _budget() -> Any:
+    from prodml.privacy_dp import PrivacyBudget
+
+    budget = PrivacyBudget(epsilon=2.0, delta=1e-6)
+    budget.spend(0.5, label="site a")
+    budget.spend(0.25, 1e-7, label="site b")
+    return budget
+
+
+def _budget_use(b: Any) -> None:
+    b.remaining  # noqa: B018 - the use is the computation
+    if b.can_spend(0.01):
+        b.spend(0.01)
+
+
+def _dp_release() -> Any:
+    from prodml.privacy_dp import Bins, Categories, release_profile
+
+    prof = _profile()
+    doms = {"x": Bins([0.0, 2.0, 4.0]), "c": Categories(["u", "v"])}
+    a = release_profile(prof, doms, epsilon=1.0, seed=0)
+    return a.merge(release_profile(prof, doms, epsilon=0.5, seed=1))
+
+
+def _dp_release_use(r: Any) -> None:
+    from prodml.privacy_dp import compare
+
+    r.to_frame()
+    r.counts(r.columns[0])
+    compare(r, r, n_sim=99)
+
+
 STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
     "FeaturePipeline": (lambda: _pipeline()[0], _pipeline_use, None),
     "FeaturePipeline[robust,bucketize,ordinal]": (_pipeline2, _pipeline2_use, None),
@@ -491,6 +524,8 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
     "CostEstimate": (_cost, _cost_use, None),
     "Schema": (_schema, _schema_use, None),
     "Entity": (_entity, _noop, None),
+    "PrivacyBudget": (_budget, _budget_use, None),
+    "DPRelease": (_dp_release, _dp_release_use, None),
     "Privacy": (_privacy, lambda p: p.protect_value("sales", "pro"), _privacy_load),
     "ModelCard": (_model_card, _model_card_use, None),
     "Explainer": (_explainer, _explainer_use, None),
