@@ -21,6 +21,7 @@ larger than memory. Needs the ``store`` extra (``pip install 'prodml[store]'``).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -111,6 +112,7 @@ class DuckDBOfflineStore(OfflineStore):
         self.memory_limit = _bytes(memory_limit) if memory_limit is not None else None
         self.partitions = partitions
         self.engine = engine
+        self.threads = threads
         if not isinstance(url, str) or not url.lower().startswith("duckdb://"):
             raise ConfigError(f"not a duckdb:// URL: {str(url)[:60]!r}", parameter="url")
         path = url[len("duckdb://") :]
@@ -169,7 +171,8 @@ class DuckDBOfflineStore(OfflineStore):
             return None
         try:
             files = {q.view.name: self._files(q.view.source) for q in queries}
-            return _asof.point_in_time(entity, queries, files)
+            threads = self.threads or os.cpu_count() or 1
+            return _asof.point_in_time(entity, queries, files, threads=threads)
         except _asof.Unsupported:
             return None
 
