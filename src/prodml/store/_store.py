@@ -54,7 +54,7 @@ class FeatureStore:
         It also keeps the applied definitions and the materialization records.
     offline_options
         Keyword arguments of the offline store (DuckDB: ``memory_limit``,
-        ``temp_directory``, ``threads``).
+        ``temp_directory``, ``threads``, ``partitions``, ``engine``).
     missing
         What :meth:`online` does for an entity without a current value: ``"none"`` gives
         ``None`` and lists the reference in ``OnlineRow.missing``; ``"error"`` raises
@@ -336,7 +336,9 @@ class FeatureStore:
             Name output columns ``view__feature`` instead of ``feature``.
         output
             Write the rows to this Parquet file instead of memory (for results larger
-            than memory: DuckDB streams and spills).
+            than memory: DuckDB streams and spills). Without it, the Parquet store joins
+            in memory with numpy arrays (``docs/store.md``, "Scale", says when DuckDB
+            runs instead).
 
         Returns
         -------
