@@ -530,6 +530,7 @@ EXPECTED: dict[str, set[str]] = {
         "ConceptDriftTrigger",
         "CostTrigger",
         "DriftTrigger",
+        "ErrorRateTrigger",
         "Guards",
         "RetrainController",
         "RetrainCost",
