@@ -421,15 +421,41 @@ def _privacy_load(d: Any) -> Any:
 def _model_card() -> Any:
     import tempfile
 
+    from prodml.fairness import GroupMetrics
     from prodml.registry import ModelRegistry
+    from prodml.schema import Column, Schema
 
+    gm = GroupMetrics(["sex"], ["selection_rate"], min_count=1)
+    gm.update([1, 0, 1, 1], [1, 0, 0, 1], ["F", "F", "M", "M"])
+    signature = Schema(
+        [Column("tenure", "int", min=0, max=600), Column("plan", "category", allowed=["a"])]
+    )
     reg = ModelRegistry.local(tempfile.mkdtemp(), actor="ann")
-    mv = reg.register("churn", pd.DataFrame({"x": [1.0]}).pipe(lambda _: _schema()),
-                      metrics={"auc": 0.81})  # fmt: skip
+    mv = reg.register(
+        "churn",
+        signature,
+        signature=signature,
+        description="Monthly churn score",
+        tags={"intended_use": "retention calls", "team": "growth"},
+        metrics={"auc": 0.81},
+        lineage={
+            "data_fingerprint": "ab12",
+            "run_id": "run-42",
+            "fairness": gm.report().to_dict(),
+            "importance": {"tenure": 0.7, "plan": -0.2},
+        },
+    )
     reg.set_alias("churn", "production", mv.version)
     card = reg.card("churn@production")
     reg.close()
     return card
+
+
+def _model_card_use(card: Any) -> None:
+    card.to_markdown()
+    card.to_html()
+    card.to_json()
+    repr(card)
 
 
 def _noop(obj: Any) -> None:
@@ -438,7 +464,40 @@ def _noop(obj: Any) -> None:
 
 _DETECTORS = ("ADWIN", "CUSUM", "DDM", "EDDM", "HDDM_A", "HDDM_W", "KSWIN", "PageHinkley")
 
+
 # class name -> (factory, use, loader or None for type(obj).from_dict)
+def _budget() -> Any:
+    from prodml.privacy_dp import PrivacyBudget
+
+    budget = PrivacyBudget(epsilon=2.0, delta=1e-6)
+    budget.spend(0.5, label="site a")
+    budget.spend(0.25, 1e-7, label="site b")
+    return budget
+
+
+def _budget_use(b: Any) -> None:
+    b.remaining  # noqa: B018 - the use is the computation
+    if b.can_spend(0.01):
+        b.spend(0.01)
+
+
+def _dp_release() -> Any:
+    from prodml.privacy_dp import Bins, Categories, release_profile
+
+    prof = _profile()
+    doms = {"x": Bins([0.0, 2.0, 4.0]), "c": Categories(["u", "v"])}
+    a = release_profile(prof, doms, epsilon=1.0, seed=0)
+    return a.merge(release_profile(prof, doms, epsilon=0.5, seed=1))
+
+
+def _dp_release_use(r: Any) -> None:
+    from prodml.privacy_dp import compare
+
+    r.to_frame()
+    r.counts(r.columns[0])
+    compare(r, r, n_sim=99)
+
+
 STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
     "FeaturePipeline": (lambda: _pipeline()[0], _pipeline_use, None),
     "FeaturePipeline[robust,bucketize,ordinal]": (_pipeline2, _pipeline2_use, None),
@@ -465,8 +524,10 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
     "CostEstimate": (_cost, _cost_use, None),
     "Schema": (_schema, _schema_use, None),
     "Entity": (_entity, _noop, None),
+    "PrivacyBudget": (_budget, _budget_use, None),
+    "DPRelease": (_dp_release, _dp_release_use, None),
     "Privacy": (_privacy, lambda p: p.protect_value("sales", "pro"), _privacy_load),
-    "ModelCard": (_model_card, lambda c: c.to_markdown(), None),
+    "ModelCard": (_model_card, _model_card_use, None),
     "Explainer": (_explainer, _explainer_use, None),
     "RetrainState": (_retrain_state, _noop, None),
     "TrustPolicy": (_trust_policy, _noop, None),
@@ -475,25 +536,7 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
 }
 
 
-# Merged from main at the end of this work (issue 15 §1 follow-up): its card fields are
-# not yet validated on load (a non-str model ref fails in to_markdown). Strict: fails once fixed.
-NOT_YET_VALIDATED = {"ModelCard"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                strict=True, reason="ModelCard.from_dict does not validate its fields yet"
-            ),
-        )
-        if n in NOT_YET_VALIDATED
-        else n
-        for n in sorted(STATEFUL)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(STATEFUL))
 def test_hostile_state_is_refused_or_works(name: str) -> None:
     factory, use, load = STATEFUL[name]
     report = check_state_mutations(factory(), use=use, load=load)

@@ -2,7 +2,9 @@
 
 prodml actions that make or move a model (``ModelRegistry.register``, ``set_alias``,
 ``rollback``) emit an OpenLineage ``RunEvent`` (a plain JSON-safe dict) to the
-registry's ``lineage_sink``: a :class:`JsonLinesSink` (one event per line of a file),
+registry's ``lineage_sink``; a feature store's ``materialize`` and batch scoring
+(``prodml.serving.score``, a :class:`JobRun`: ``START``, then ``COMPLETE`` or ``FAIL``)
+emit theirs to the sink they are given: a :class:`JsonLinesSink` (one event per line of a file),
 an :class:`InMemoryLineageSink`, the ``openlineage-python`` client
 (:class:`prodml.integrations.openlineage.OpenLineageSink`, extra ``lineage``), or any
 object with an ``emit(event)`` method.
@@ -43,6 +45,7 @@ from prodml.errors import ConfigError
 
 __all__ = [
     "InMemoryLineageSink",
+    "JobRun",
     "JsonLinesSink",
     "LineageSink",
     "dataset",
@@ -170,3 +173,74 @@ def emit(sink: object, event: dict[str, Any]) -> bool:
         _log.exception("prodml lineage sink %r failed", sink)
         return False
     return True
+
+
+class JobRun:
+    """One run of a job, reported as it goes: ``START``, then ``COMPLETE`` or ``FAIL``.
+
+    Every event of the run shares its ``runId``. Without a sink (``None``) nothing is
+    built or sent; a failing sink is logged (see :func:`emit`).
+
+    Examples
+    --------
+    >>> sink = InMemoryLineageSink()
+    >>> run = JobRun(sink, job="churn.score", inputs=[dataset("file", "/data/in")])
+    >>> run.start()
+    >>> run.complete(outputs=[dataset("file", "/data/out")])
+    >>> [e["eventType"] for e in sink.events], sink.events[0]["run"] == sink.events[1]["run"]
+    (['START', 'COMPLETE'], True)
+    """
+
+    def __init__(
+        self,
+        sink: object,
+        *,
+        job: str,
+        namespace: str = "prodml",
+        inputs: Sequence[Mapping[str, Any]] = (),
+        outputs: Sequence[Mapping[str, Any]] = (),
+        run_facets: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.sink = sink
+        self.job = job
+        self.namespace = namespace
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.run_facets = dict(run_facets or {})
+        self.run_id = str(uuid.uuid4())
+
+    def _emit(
+        self,
+        event_type: EventType,
+        outputs: Sequence[Mapping[str, Any]] | None,
+        facets: Mapping[str, Mapping[str, Any]] | None,
+    ) -> None:
+        if self.sink is None:
+            return
+        event = run_event(
+            event_type,
+            job=self.job,
+            namespace=self.namespace,
+            inputs=self.inputs,
+            outputs=self.outputs if outputs is None else outputs,
+            run_id=self.run_id,
+            run_facets={**self.run_facets, **(facets or {})},
+        )
+        emit(self.sink, event)
+
+    def start(self) -> None:
+        """Emit ``START``."""
+        self._emit("START", None, None)
+
+    def complete(
+        self,
+        *,
+        outputs: Sequence[Mapping[str, Any]] | None = None,
+        run_facets: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Emit ``COMPLETE``, with the outputs as they ended up (default: as declared)."""
+        self._emit("COMPLETE", outputs, run_facets)
+
+    def fail(self, error: BaseException) -> None:
+        """Emit ``FAIL`` naming the error's type (not its message, which may quote data)."""
+        self._emit("FAIL", None, {"prodml_error": facet(error=type(error).__name__)})

@@ -15,7 +15,7 @@ GUIDE = DOCS / "governance.md"
 
 def test_every_code_block_of_the_guide_runs_in_order() -> None:
     blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
-    assert len(blocks) == 7
+    assert len(blocks) == 8
     namespace: dict = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -41,6 +41,14 @@ def test_every_code_block_of_the_guide_runs_in_order() -> None:
     assert lines[12] == "churn.set_alias ['models/churn/1'] -> ['models/churn@production']"
     assert lines[13] == "1 1"
     assert lines[14] == "1 False"
+    drifted, p_value = lines[15].split()
+    assert drifted == "True"
+    assert float(p_value) == pytest.approx(0.001)  # the smallest of 999 simulations
+    assert lines[16] == "3 0.5 (0.0, 0.0)"
+    assert lines[17] == "refused: [('reference', 0.5), ('current', 0.5)]"
+    assert lines[18] == "['counts', 'domain', 'noise']"
+    assert lines[19] == "[('F',), ('M',)]"
+    assert namespace["current"].secure
 
 
 @pytest.mark.parametrize("page", ["governance.md"])

@@ -99,3 +99,42 @@ def test_monitor_saves_sensitive_window_rows_hashed_and_restores_the_policy() ->
     assert "salt" not in saved
     back = ModelMonitor.from_dict(state, reference=ref, clock=lambda: 0.0)
     assert back._drift_fitted.privacy.sensitive == ("income", "name")
+
+
+def test_monitor_saves_ids_of_a_column_past_the_cardinality_limit_hashed() -> None:
+    # An id that matches no personal-data pattern: the reference keeps it hashed (past
+    # max_categories), so the saved window rows must not keep it raw either.
+    policy = Privacy(salt="s", max_categories=50)
+    ids = [f"cust-{i:05d}" for i in range(200)]
+    ref = pd.DataFrame({"customer": ids, "plan": ["a", "b"] * 100, "x": range(200)})
+
+    def monitor() -> ModelMonitor:
+        return ModelMonitor(
+            reference=ref,
+            drift_detector=DriftDetector(privacy=policy),
+            drift_window=120,
+            evaluate_every_s=None,
+            clock=lambda: 0.0,
+        )
+
+    mon = monitor()
+    assert mon._drift_fitted.reference_.columns["customer"].hashed
+    for i in range(120):
+        mon.log_prediction(i, {"customer": f"cust-{i + 100:05d}", "plan": "a", "x": i / 2}, 0.5)
+    text = mon.to_json()
+    assert "cust-" not in text
+    rows = json.loads(text)["state"]["drift_ready"]  # the full window, waiting for its test
+    expected = [policy.token(f"cust-{i + 100:05d}") for i in range(120)]
+    assert [r["customer"] for r in rows] == expected
+    assert rows[1]["plan"] == "a"  # other columns stay as they are
+    assert rows[1]["x"] == 0.5
+    # Restored (the salt is never saved: the same policy is passed again), the window tests
+    # the hashed ids against the hashed reference exactly as the live monitor tests the raw ids.
+    back = ModelMonitor.from_json(
+        text, reference=ref, drift_detector=DriftDetector(privacy=policy), clock=lambda: 0.0
+    )
+    mon.evaluate(1.0)
+    back.evaluate(1.0)
+    live, restored = mon._drift_summary.columns, back._drift_summary.columns
+    assert live["customer"]["statistic"] > 0.5  # all 100 new ids are unseen: a real change
+    assert restored == live

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from prodml.cli import main
-from prodml.errors import ConfigError, NotFoundError
+from prodml.errors import ConfigError, NotFoundError, StateError
 from prodml.fairness import GroupMetrics
 from prodml.registry import AuditEvent, ModelCard, ModelRegistry
 from prodml.registry._card import build_card
@@ -168,10 +168,24 @@ def test_state_round_trip_and_validation(reg: ModelRegistry) -> None:
     state = card.to_dict()
     with pytest.raises(ConfigError, match="format_version"):
         ModelCard.from_dict({**state, "format_version": 2})
-    with pytest.raises(ConfigError, match="malformed"):
+    with pytest.raises(StateError, match=r"field 'metrics.auc' must be a finite number"):
         ModelCard.from_dict({**state, "metrics": {"auc": "high"}})
-    with pytest.raises(ConfigError, match="malformed"):
+    with pytest.raises(ConfigError, match="not valid JSON"):
         ModelCard.from_json("{not json")
+    # Every field a rendering reads is checked, and the error names its path.
+    bad_column = {**state["signature"][0], "dtype": 3}
+    with pytest.raises(StateError, match=r"'signature\[0\]\.dtype' must be one of") as info:
+        ModelCard.from_dict({**state, "signature": [bad_column]})
+    assert isinstance(info.value, ConfigError)
+    assert info.value.path == "signature[0].dtype"
+    with pytest.raises(StateError, match=r"'model.ref' must be a non-empty str"):
+        ModelCard.from_dict({**state, "model": {**state["model"], "ref": None}})
+    with pytest.raises(StateError, match=r"'lineage.run.score' must be a finite number"):
+        ModelCard.from_dict({**state, "lineage": {"run": {"score": float("nan")}}})
+    with pytest.raises(StateError, match=r"'audit\[0\].seq' must be an int >= 0"):
+        ModelCard.from_dict({**state, "audit": [{**state["audit"][0], "seq": -1}]})
+    with pytest.raises(StateError, match="nested 100000 levels"):
+        ModelCard.from_json("[" * 100_000)
     # A stored card is checked again: a personal value put in by hand is redacted.
     forged = ModelCard.from_dict({**state, "tags": {"who": "carl@example.net"}})
     assert forged.tags == {"who": "<redacted>"}

@@ -16,6 +16,7 @@ from prodml.retrain import (
     AlertTrigger,
     ConceptDriftTrigger,
     DriftTrigger,
+    ErrorRateTrigger,
     Guards,
     RetrainController,
     RetrainCost,
@@ -67,7 +68,11 @@ def test_second_run_names_its_parent_and_the_audit_log_holds_the_reason():
     event = reg.history("churn", alias="production").items[0]
     assert event.version == 2
     assert event.previous_version == 1
-    assert any("the model is 8 days old" in c for c in event.detail["checks"])
+    assert event.detail["checks"] == []  # the reason is the move's own, not a check's text
+    assert event.detail["reason"].startswith("RetrainController run ")
+    assert "promoted; schedule: the model is 8 days old" in event.detail["reason"]
+    moves = [e for e in reg.history("churn").items if e.alias == "production-candidate"]
+    assert all("RetrainController run " in e.detail["reason"] for e in moves)
 
 
 def test_step_twice_does_nothing_twice():
@@ -399,3 +404,29 @@ def test_a_protected_alias_waits_for_approval_without_archiving():
     assert ctl.step(7200.0).action == "promote"
     event = reg.history("churn", alias="production").items[0]
     assert event.detail.get("approved_by") == "alice"
+
+
+def test_error_rate_trigger_retrains_then_learns_the_new_models_baseline():
+    reg = registry()
+    errors = ErrorRateTrigger(baseline_metric="accuracy", baseline_samples=400, warmup=500)
+    ctl = controller(
+        reg,
+        triggers=[ScheduleTrigger(timedelta(days=7)), errors],
+        cost=RetrainCost(100.0, value_per_unit=10_000.0),
+        guards=NO_GUARDS,
+    )
+    assert ctl.step(0.0).action == "promote"  # nothing in production: the schedule fires
+    assert errors.seen == 0
+    assert errors.baseline_ is None
+    ctl.step(DAY)  # the first check reads the held-out accuracy: the baseline's cap
+    held_out = reg.get("churn@production").metrics["accuracy"]
+    assert errors.baseline_ == pytest.approx(
+        min(0.99, 1 - held_out + 2 * np.sqrt(max(held_out * (1 - held_out), 1 / 400) / 400))
+    )
+    rng = np.random.default_rng(0)
+    assert errors.update_many(rng.random(3_000) < min(0.95, 1 - held_out + 0.3))
+    action = ctl.step(2 * DAY)
+    assert (action.action, action.trigger, action.version) == ("promote", "error_rate", 2)
+    assert "labelled predictions against a baseline of" in action.reason
+    assert errors.alarm_ is None
+    assert errors.seen == 0

@@ -7,7 +7,8 @@ rebuilt from :mod:`prodml.drift`. The data-drift detector's settings are saved a
 refitted on the reference passed to ``from_dict`` (data drift stays off without one).
 
 Feature rows of an open drift window are saved through the drift detector's privacy
-policy (:mod:`prodml.privacy`): values that are sensitive or look personal are saved as
+policy (:mod:`prodml.privacy`): values that are sensitive or look personal, and values of
+columns the fitted reference keeps hashed (text past the cardinality limit), are saved as
 their salted hashes (numbers of sensitive columns as null), never raw.
 """
 
@@ -129,6 +130,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
     }
     rows = mon._drift_rows
     policy = privacy_of(mon._drift_fitted)
+    hashed = hashed_columns(mon._drift_fitted)
     state = {
         "pending": [[_check_id(pid), t, _py_scalar(out)] for pid, (t, out) in mon._pending.items()],
         "window": mon.window.to_dict(),
@@ -136,9 +138,11 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "counters": mon.counters(),
         "rule_states": {name: s.to_dict() for name, s in mon._states.items()},
         "slo": {name: c.to_dict() for name, c in mon._slo.items()},
-        "drift_rows": None if rows is None else [_record(r, policy) for r in rows],
+        "drift_rows": None if rows is None else [_record(r, policy, hashed) for r in rows],
         "drift_ready": (
-            None if mon._drift_ready is None else [_record(r, policy) for r in mon._drift_ready]
+            None
+            if mon._drift_ready is None
+            else [_record(r, policy, hashed) for r in mon._drift_ready]
         ),
         "drift_summary": mon._drift_summary.to_dict(),
         "concept_detector": _object_state(mon.concept_detector),
@@ -162,8 +166,26 @@ def privacy_of(detector: Any) -> Privacy:
     return policy if isinstance(policy, Privacy) else Privacy()
 
 
-def _record(row: Mapping[str, Any], policy: Privacy) -> dict[str, Any]:
-    return {str(k): _py_scalar(v) for k, v in policy.protect_record(row).items()}
+def hashed_columns(detector: Any) -> frozenset[str]:
+    """Columns a fitted detector's reference keeps only as salted hashes.
+
+    Besides sensitive columns, these are text columns past the policy's cardinality limit
+    (``Privacy.max_categories``): identifiers such as customer ids that match no personal
+    data pattern. Saved window rows hash them too, so a saved monitor never keeps a raw id
+    that its own reference does not keep.
+    """
+    columns = getattr(getattr(detector, "reference_", None), "columns", None)
+    if not isinstance(columns, Mapping):
+        return frozenset()
+    return frozenset(str(n) for n, s in columns.items() if getattr(s, "hashed", False) is True)
+
+
+def _record(row: Mapping[str, Any], policy: Privacy, hashed: frozenset[str]) -> dict[str, Any]:
+    out = policy.protect_record(row)
+    for name in hashed.intersection(out):
+        if out[name] is not None and not policy.is_raw(name):
+            out[name] = policy.token(out[name])  # a token maps to itself
+    return {str(k): _py_scalar(v) for k, v in out.items()}
 
 
 def load(

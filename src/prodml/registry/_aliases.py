@@ -19,7 +19,10 @@ from prodml.errors import (
     NotFoundError,
     RegistryError,
 )
+from prodml.privacy import _ANY as _PERSONAL
+from prodml.privacy import REDACTED, find_personal_data
 from prodml.registry._paths import check_version_number
+from prodml.registry._secrets import Secrets
 from prodml.registry.authz import AliasAction, AliasRequest, Authorizer
 from prodml.registry.backends.metadata import ANY, MetadataStore
 from prodml.registry.checks import Check, PromotionError
@@ -29,6 +32,8 @@ from prodml.registry.signing import TrustPolicy, verify_version
 __all__ = ["AliasMoves"]
 
 _RACE_RETRIES = 50
+MAX_REASON = 1000
+"""The longest ``reason=`` an audit event keeps (longer text is cut)."""
 
 
 class AliasMoves:
@@ -53,6 +58,7 @@ class AliasMoves:
         *,
         expected_version: int | None = ANY,
         approved_by: str | None = None,
+        reason: str | None = None,
     ) -> ModelVersion:
         """Point ``name@alias`` at ``version`` (creating or moving the alias).
 
@@ -60,7 +66,8 @@ class AliasMoves:
         one after the other, each logged with the version it replaced. With it (a
         version, or ``None`` for "the alias must not exist yet") the move is a
         compare-and-set. ``approved_by`` names who approved the move, for the registry's
-        authorizer and the audit log.
+        authorizer and the audit log. ``reason`` says why, for the audit log (see
+        :meth:`promote`).
 
         Raises
         ------
@@ -81,6 +88,7 @@ class AliasMoves:
             action="set_alias",
             expected=expected_version,
             approved_by=approved_by,
+            reason=reason,
         )
         return mv
 
@@ -91,8 +99,9 @@ class AliasMoves:
         *,
         expected_version: int | None = ANY,
         approved_by: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        """Remove an alias; its history stays in the audit log."""
+        """Remove an alias; its history stays in the audit log (with ``reason``, if given)."""
         self._check_writable()
         check_name(name)
         check_alias(alias)
@@ -103,6 +112,7 @@ class AliasMoves:
             action="delete_alias",
             expected=expected_version,
             approved_by=approved_by,
+            reason=reason,
         )
 
     @overload
@@ -115,6 +125,7 @@ class AliasMoves:
         *,
         expected_version: int | None = ...,
         approved_by: str | None = ...,
+        reason: str | None = ...,
     ) -> ModelVersion: ...
 
     @overload
@@ -127,6 +138,7 @@ class AliasMoves:
         *,
         expected_version: int | None = ...,
         approved_by: str | None = ...,
+        reason: str | None = ...,
     ) -> ModelVersion: ...
 
     def promote(
@@ -138,6 +150,7 @@ class AliasMoves:
         *,
         expected_version: int | None = ANY,
         approved_by: str | None = None,
+        reason: str | None = None,
     ) -> ModelVersion:
         """Point ``alias`` at ``version`` only if every check passes.
 
@@ -146,6 +159,11 @@ class AliasMoves:
         second argument is the version). The checks compare the candidate with the
         version the alias points at; if another writer moves the alias meanwhile, they
         run again against the new one (unless ``expected_version`` pins it).
+
+        ``reason`` (why the move is made, e.g. the retraining run and its trigger) goes
+        into the audit event's ``detail["reason"]``: at most 1000 printable characters
+        (longer text is cut, control characters become spaces), with the stores'
+        credentials and anything that looks like personal data redacted.
 
         Raises
         ------
@@ -166,6 +184,7 @@ class AliasMoves:
             )
         mv = self._target(name, alias, version)
         gates = list(checks)
+        note = self._reason(reason)
         for _ in range(_RACE_RETRIES):
             current_no = self.metadata._aliases(name).get(alias)
             # Under a trust policy the checks compare against verified metrics only.
@@ -176,7 +195,9 @@ class AliasMoves:
             if failures:
                 raise PromotionError(failures, model_name=name, version=mv.version, alias=alias)
             expected = current_no if expected_version is ANY else expected_version
-            detail = {"checks": [repr(c) for c in gates]}
+            detail: dict[str, Any] = {"checks": [repr(c) for c in gates]}
+            if note is not None:
+                detail["reason"] = note
             moved = self._moved(
                 name,
                 alias,
@@ -192,7 +213,14 @@ class AliasMoves:
                 return mv
         raise self._busy(name, alias)
 
-    def rollback(self, name: str, alias: str, *, approved_by: str | None = None) -> ModelVersion:
+    def rollback(
+        self,
+        name: str,
+        alias: str,
+        *,
+        approved_by: str | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
         """Move ``alias`` back to the version it pointed at before its current one.
 
         Deleted versions are skipped. Repeated rollbacks walk further back. A rollback
@@ -210,6 +238,7 @@ class AliasMoves:
         self._check_writable()
         check_name(name)
         check_alias(alias)
+        note = self._reason(reason)
         for _ in range(_RACE_RETRIES):
             current = self.metadata.alias_version(name, alias)
             stack = self.metadata.alias_stack(name, alias)
@@ -232,7 +261,9 @@ class AliasMoves:
                     model_name=name,
                     version=current,
                 )
-            detail = {"pop": popped}
+            detail: dict[str, Any] = {"pop": popped}
+            if note is not None:
+                detail["reason"] = note
             moved = self._moved(
                 name,
                 alias,
@@ -258,6 +289,7 @@ class AliasMoves:
         detail: dict[str, Any] | None = None,
         intent: AliasAction | None = None,
         approved_by: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """The one place every alias move passes through (set, delete, promote, rollback).
 
@@ -269,6 +301,9 @@ class AliasMoves:
             check_version_number(expected, "expected_version")
         if approved_by is not None:
             detail = {**(detail or {}), "approved_by": _check_approver(approved_by)}
+        note = self._reason(reason)
+        if note is not None:
+            detail = {**(detail or {}), "reason": note}
         if self.authorizer is not None:
             kind = cast("AliasAction", intent or action)
             self._authorize(name, alias, version, kind, expected=expected, approved_by=approved_by)
@@ -360,6 +395,23 @@ class AliasMoves:
                 action=action,
             )
 
+    def _reason(self, reason: object) -> str | None:
+        """``reason`` checked, cut to size and redacted, for an audit event."""
+        if reason is None:
+            return None
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(
+                f"reason must be a non-empty str. Got {type(reason).__name__} instead.",
+                parameter="reason",
+            )
+        text = "".join(ch if ch.isprintable() else " " for ch in reason.strip())
+        for store in (self.metadata, getattr(self, "artifacts", None)):
+            secrets = getattr(store, "_secrets", None)
+            if isinstance(secrets, Secrets):
+                text = secrets.scrub(text)
+        text = redact_personal(text)
+        return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
     def _busy(self, name: str, alias: str) -> RegistryError:
         return RegistryError(
             f"alias {alias!r} of model {name!r} kept moving under {_RACE_RETRIES} attempts; "
@@ -391,6 +443,24 @@ class AliasMoves:
         if self.trust is not None:
             verify_version(mv, self.trust)
         return mv
+
+
+def redact_personal(text: str) -> str:
+    """``text`` with each stretch that looks like personal data replaced by ``<redacted>``.
+
+    Examples
+    --------
+    >>> redact_personal("approved by ann@example.com after run 17")
+    'approved by <redacted> after run 17'
+    """
+    if find_personal_data(text) is None:
+        return text
+    out, last = [], 0
+    for m in _PERSONAL.finditer(text):
+        if find_personal_data(m.group()) is not None:  # the same checks (Luhn, mod 97...)
+            out += [text[last : m.start()], REDACTED]
+            last = m.end()
+    return "".join([*out, text[last:]])
 
 
 def _check_approver(approved_by: object) -> str:

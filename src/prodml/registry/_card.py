@@ -29,8 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from prodml._quote import short_repr
+from prodml._state import load_json
 from prodml.errors import ConfigError
 from prodml.privacy import REDACTED, find_personal_data
+from prodml.registry._card_state import INTENDED_USE_FIELDS, check_card_state
 
 if TYPE_CHECKING:
     from prodml.registry.entities import AuditEvent, ModelVersion
@@ -38,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["INTENDED_USE_FIELDS", "ModelCard", "build_card"]
 
 FORMAT_VERSION = 1
-INTENDED_USE_FIELDS = ("intended_use", "out_of_scope", "limitations", "owner")
 _SECTIONS = ("environment", "fairness", "importance")
 _ALIAS_ACTIONS = ("set_alias", "rollback", "delete_alias")
 
@@ -129,12 +131,13 @@ class ModelCard(BaseModel):
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> ModelCard:
-        """Rebuild a card saved by :meth:`to_dict`; its strings are checked again.
+        """Rebuild a card saved by :meth:`to_dict`; every field is checked, strings again.
 
         Raises
         ------
         ConfigError
-            For another ``format_version`` or content that is not a card.
+            For another ``format_version``; a :class:`~prodml.errors.StateError` (also a
+            ConfigError) naming the field path for content that is not a card's.
         """
         if not isinstance(state, Mapping) or state.get("format_version") != FORMAT_VERSION:
             got = state.get("format_version") if isinstance(state, Mapping) else None
@@ -142,16 +145,13 @@ class ModelCard(BaseModel):
                 f"unsupported ModelCard format_version {got!r}; expected {FORMAT_VERSION}",
                 parameter="format_version",
             )
+        check_card_state(state)
         return cls(**_clean(dict(state)))
 
     @classmethod
     def from_json(cls, text: str) -> ModelCard:
-        """Rebuild a card from :meth:`to_json` output."""
-        try:
-            state = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"ModelCard JSON is malformed: {err}") from err
-        return cls.from_dict(state)
+        """Rebuild a card from :meth:`to_json` output (size and nesting depth limited)."""
+        return cls.from_dict(load_json(text, owner="ModelCard"))
 
     # -- rendering -------------------------------------------------------------------
 
@@ -282,7 +282,7 @@ class ModelCard(BaseModel):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"ModelCard({self.model['ref']!r}, aliases={self.aliases})"
+        return f"ModelCard({short_repr(self.model['ref'])}, aliases={short_repr(self.aliases)})"
 
 
 _CSS = (

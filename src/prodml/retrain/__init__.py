@@ -44,6 +44,7 @@ from prodml.retrain._controller import (
 from prodml.retrain._cost import RetrainCost
 from prodml.retrain._data import StoreTrainingData
 from prodml.retrain._guards import Guards
+from prodml.retrain._sequential import ErrorRateTrigger
 from prodml.retrain._state import RetrainState, RetrainStateError
 from prodml.retrain._triggers import (
     AlertTrigger,
@@ -62,6 +63,7 @@ __all__ = [
     "ConceptDriftTrigger",
     "CostTrigger",
     "DriftTrigger",
+    "ErrorRateTrigger",
     "Guards",
     "RetrainController",
     "RetrainCost",

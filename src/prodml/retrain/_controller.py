@@ -88,23 +88,6 @@ class RunContext:
     signal: dict[str, Any] = field(default_factory=dict)
 
 
-class _Note:
-    """A promotion check that always passes: it writes the decision into the audit log.
-
-    The registry's audit event of a promotion lists the checks it ran (their repr), so
-    this note carries the run, the trigger and the reason into the registry's log.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __call__(self, candidate: ModelVersion, current: ModelVersion | None) -> str | None:
-        return None
-
-    def __repr__(self) -> str:
-        return self.text
-
-
 def _clock(now: float | datetime | None) -> float:
     if now is None:
         return time.time()
@@ -396,7 +379,7 @@ class RetrainController:
                 f"backing off after {st.failures} failed run(s) until {st.backoff_until:.0f}",
             )
         current = self._current()
-        ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost)
+        ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost, current)
         signals = [s for trig in self.triggers if (s := trig.check(ctx)) is not None]
         if not signals:
             return self._log("none", "no trigger fired")
@@ -426,12 +409,15 @@ class RetrainController:
         self.guards.trim(st, t)
         action = self._log("retrain", f"{chosen.trigger}: {chosen.reason}", save=False)
         self._save()
-        for trig in self.triggers:  # the evidence is consumed by this run (once it is saved)
+        self._reset_triggers()  # the evidence is consumed by this run (once it is saved)
+        self._checkpoint("decided")
+        return action
+
+    def _reset_triggers(self) -> None:
+        for trig in self.triggers:
             reset = getattr(trig, "reset", None)
             if callable(reset):
                 reset()
-        self._checkpoint("decided")
-        return action
 
     def _worth_it(self, signals: list[Signal]) -> tuple[Signal | None, str]:
         if self.cost is None:
@@ -580,7 +566,13 @@ class RetrainController:
 
     def _hold_candidate_alias(self, version: int) -> None:
         if self.registry.aliases(self.model).get(self.candidate_alias) != version:
-            self.registry.set_alias(self.model, self.candidate_alias, version)
+            run = self.state.run
+            self.registry.set_alias(
+                self.model,
+                self.candidate_alias,
+                version,
+                reason=None if run is None else self._why(run, "canary started"),
+            )
 
     def _fresh_canary(self) -> Canary:
         template = self.canary
@@ -654,14 +646,14 @@ class RetrainController:
         assert run is not None  # noqa: S101
         cand = self._candidate()
         if self.registry.aliases(self.model).get(self.alias) != cand.version:
-            note = _Note(f"RetrainController run {run['id']} ({run['trigger']}): {run['reason']}")
             try:
                 self.registry.promote(
                     self.model,
                     self.alias,
                     cand.version,
-                    checks=[*self.checks, note],
+                    checks=self.checks,
                     expected_version=run["parent"],
+                    reason=self._why(run, "promoted"),
                     **({} if self.approved_by is None else {"approved_by": self.approved_by}),
                 )
             except PromotionError as err:
@@ -675,10 +667,11 @@ class RetrainController:
                     t, f"{cand.ref} not promoted: {self.alias!r} moved meanwhile ({_short(err)})"
                 )
             self._checkpoint("promoted")
-        self._drop_candidate_alias()
+        self._drop_candidate_alias("promoted")
         st = self.state
         st.phase, st.run, st.canary, st.failures, st.backoff_until = "idle", None, None, 0, None
         self._rollout = None
+        self._reset_triggers()  # a new model: evidence about the old one no longer applies
         parent = "nothing" if run["parent"] is None else f"version {run['parent']}"
         return self._log(
             "promote",
@@ -690,7 +683,7 @@ class RetrainController:
         )
 
     def _refuse(self, t: float, reason: str) -> Action:
-        self._drop_candidate_alias()
+        self._drop_candidate_alias("refused")
         self._archive_candidate()
         return self._fail(t, reason)
 
@@ -700,14 +693,24 @@ class RetrainController:
         decisions = self._rollout.decisions if self._rollout is not None else []
         why = decisions[-1].reason if decisions else "the canary failed"
         version = run["version"]
-        self._drop_candidate_alias()
+        self._drop_candidate_alias(f"rolled back: {why}")
         self._checkpoint("rollback_alias")
         self._archive_candidate()
         return self._fail(t, f"{self.model}@{version} rolled back: {why}", kind="rollback")
 
-    def _drop_candidate_alias(self) -> None:
+    def _drop_candidate_alias(self, why: str) -> None:
         if self.candidate_alias in self.registry.aliases(self.model):
-            self.registry.delete_alias(self.model, self.candidate_alias)
+            run = self.state.run
+            self.registry.delete_alias(
+                self.model,
+                self.candidate_alias,
+                reason=None if run is None else self._why(run, why),
+            )
+
+    @staticmethod
+    def _why(run: Mapping[str, Any], what: str) -> str:
+        """The audit log's reason for a registry move made by ``run``."""
+        return f"RetrainController run {run['id']}: {what}; {run['trigger']}: {run['reason']}"
 
     def _archive_candidate(self) -> None:
         cand = self._candidate()

@@ -51,6 +51,8 @@ class RetrainCost:
     2800.0
     >>> cost.pays(0.005)
     False
+    >>> round(cost.break_even_drop, 5)
+    0.00714
     """
 
     retrain_cost: float
@@ -92,6 +94,11 @@ class RetrainCost:
     def expected_loss(self, drop: float) -> float:
         """What a metric drop of ``drop`` costs over the horizon if nothing is done."""
         return self.value_per_unit * max(0.0, float(drop)) * self.horizon_units
+
+    @property
+    def break_even_drop(self) -> float:
+        """The metric drop whose loss over the horizon equals one retraining's cost."""
+        return float(self.retrain_cost) / (self.value_per_unit * self.horizon_units)
 
     def pays(self, drop: float) -> bool:
         """Whether removing a drop of ``drop`` is worth one retraining."""

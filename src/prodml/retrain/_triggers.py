@@ -50,12 +50,15 @@ class TriggerContext:
         older than this was already acted on.
     cost
         The controller's cost model, or ``None``.
+    current
+        The :class:`~prodml.registry.ModelVersion` the alias points at, or ``None``.
     """
 
     now: float
     trained_at: float | None
     last_run_at: float | None
     cost: RetrainCost | None = None
+    current: Any = None
 
     @property
     def age(self) -> float | None:

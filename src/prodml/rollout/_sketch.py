@@ -4,7 +4,13 @@ A value ``x > 0`` falls in bucket ``ceil(log(x) / log(gamma))``, so every value 
 is within a factor ``gamma`` of the others, and the bucket's midpoint is within
 ``(gamma - 1) / (gamma + 1)`` (1 % for ``gamma = 1.02``) of any of them. Latencies from
 1 microsecond to a day fit in about 1600 buckets; in practice a few hundred are used.
-Negative values use mirrored buckets and zeros a counter of their own.
+Negative values use mirrored buckets and zeros (``-0.0`` too) a counter of their own.
+
+Every finite float has a bucket, from the smallest subnormal to the largest float: the top
+bucket's upper bound passes the largest float, so its representative is the relative
+midpoint of the part of it that floats reach (never ``inf``, never an OverflowError).
+Subnormals are held to their own precision: their representative is within the relative
+bound plus one subnormal step (``5e-324``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ GAMMA = 1.02
 _LOG_GAMMA = math.log(GAMMA)
 
 
+_FLOAT_MAX = sys.float_info.max
+
+
 def _bucket(x: float) -> int:
     return math.ceil(math.log(x) / _LOG_GAMMA)
 
@@ -35,17 +44,29 @@ def bucket_range() -> tuple[int, int]:
     """Lowest and highest bucket index a float magnitude reaches (a saved sketch's bounds).
 
     The lowest is that of the smallest subnormal float, the highest that of the largest
-    float, so every bucket's value is a finite float.
+    float; every bucket in between has a finite representative (:func:`_value`).
     """
-    top = int(math.log(sys.float_info.max) / _LOG_GAMMA) - 1
-    while top > 0 and not math.isfinite(2.0 * math.exp(top * _LOG_GAMMA) / (GAMMA + 1.0)):
-        top -= 1
-    return _bucket(5e-324), top
+    return _bucket(5e-324), _bucket(_FLOAT_MAX)
 
 
 def _value(i: int) -> float:
-    # Midpoint (in the relative sense) of (gamma**(i-1), gamma**i].
-    return 2.0 * GAMMA**i / (GAMMA + 1.0)
+    """Relative midpoint ``2ab / (a + b)`` of bucket ``(a, b] = (gamma**(i-1), gamma**i]``.
+
+    In the top buckets ``b`` (or ``2b``) passes the largest float: ``b`` is then capped at
+    it, the values the bucket can hold, and the midpoint is computed without overflow.
+    """
+    if i < 35_000:  # far below overflow (gamma**35000 ~ 1e301): the plain formula
+        return 2.0 * GAMMA**i / (GAMMA + 1.0)
+    a, b = _power(i - 1), _power(i)
+    return a * (2.0 / (1.0 + a / b))
+
+
+def _power(i: int) -> float:
+    """``gamma**i`` capped at the largest float."""
+    try:
+        return min(math.exp(i * _LOG_GAMMA), _FLOAT_MAX)
+    except OverflowError:
+        return _FLOAT_MAX
 
 
 class QuantileSketch:
@@ -74,7 +95,15 @@ class QuantileSketch:
         return self.zeros + sum(self.positive.values()) + sum(self.negative.values())
 
     def add(self, x: float) -> None:
-        """Add one finite value."""
+        """Add one finite value.
+
+        Raises
+        ------
+        PolicyError
+            For NaN or an infinity (callers validate metrics first; this guards the sketch).
+        """
+        if not math.isfinite(x):
+            raise PolicyError(f"QuantileSketch.add: expected a finite value. Got {x!r}.")
         if x > 0:
             i = _bucket(x)
             self.positive[i] = self.positive.get(i, 0) + 1
@@ -85,8 +114,10 @@ class QuantileSketch:
             self.zeros += 1
 
     def add_many(self, values: ArrayLike) -> None:
-        """Add many finite values at once."""
+        """Add many finite values at once (see :meth:`add`)."""
         arr = np.asarray(values, dtype=np.float64).ravel()
+        if not bool(np.isfinite(arr).all()):
+            raise PolicyError("QuantileSketch.add_many: expected finite values; got NaN or inf.")
         self.zeros += int(np.count_nonzero(arr == 0))
         for side, part in ((self.positive, arr[arr > 0]), (self.negative, -arr[arr < 0])):
             if part.size:

@@ -15,7 +15,10 @@ from numpy.typing import ArrayLike
 from prodml._quote import short_repr
 from prodml.errors import PolicyError
 
-__all__ = ["MeanSummary", "check_value", "check_values"]
+__all__ = ["MAX_METRIC", "MeanSummary", "check_value", "check_values"]
+
+MAX_METRIC = 1e100
+"""Largest metric magnitude: sums of squares of 2**53 such values stay finite floats."""
 
 
 def check_value(variant: str, metric: str, value: object) -> float:
@@ -30,10 +33,10 @@ def check_value(variant: str, metric: str, value: object) -> float:
             f"Got {short_repr(value)}.",
             variant=variant,
         ) from None
-    if not math.isfinite(x):
+    if not abs(x) <= MAX_METRIC:  # NaN fails this too
         raise PolicyError(
-            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be finite. "
-            f"Got {short_repr(value)}.",
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be finite, "
+            f"within +-{MAX_METRIC:g}. Got {short_repr(value)}.",
             variant=variant,
         )
     return x
@@ -48,12 +51,13 @@ def check_values(variant: str, metric: str, values: ArrayLike) -> np.ndarray:
             f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be numeric.",
             variant=variant,
         ) from None
-    bad = ~np.isfinite(arr)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(arr) <= MAX_METRIC)  # NaN is bad too
     if bad.any():
         i = int(np.argmax(bad))
         raise PolicyError(
-            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be finite. "
-            f"Got {arr[i]!r} at position {i}.",
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be finite, "
+            f"within +-{MAX_METRIC:g}. Got {arr[i]!r} at position {i}.",
             variant=variant,
         )
     return arr

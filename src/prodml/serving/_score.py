@@ -37,7 +37,9 @@ from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._progress import progress_bar
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_file, fingerprint_spec
+from prodml.lineage import facet
 from prodml.serving._predictor import Predictor
+from prodml.serving._score_lineage import score_run
 from prodml.serving._served import Served
 
 __all__ = ["MANIFEST", "ScoreReport", "score"]
@@ -165,6 +167,8 @@ def score(
     keep_columns: Sequence[str] = (),
     variant: str | None = None,
     progress: bool | None = None,
+    lineage_sink: object = None,
+    lineage_namespace: str = "prodml",
 ) -> ScoreReport:
     """Score Parquet files with a predictor's model, chunk by chunk, into Parquet parts.
 
@@ -190,6 +194,10 @@ def score(
         Which variant's model; default the predictor's first.
     progress
         Show progress on stderr; default only when stderr is a terminal.
+    lineage_sink, lineage_namespace
+        Where the run's OpenLineage events go (:mod:`prodml.lineage`: ``START``, then
+        ``COMPLETE`` or ``FAIL``, job ``<model>.score`` in ``lineage_namespace``), from
+        the model version and input files to the output folder.
 
     Raises
     ------
@@ -253,6 +261,43 @@ def score(
     }
     sizes = [_num_rows(f) for f in files]  # a bad input fails before OUT is touched
     out = Path(dest)
+    run = score_run(
+        lineage_sink, lineage_namespace, predictor=predictor, served=served, variant=variant,
+        hashes=hashes, input_fingerprint=input_fp, out=out,
+    )  # fmt: skip
+    run.start()
+    try:
+        report = _run(predictor, served, variant, files, sizes, out, expected, chunk_rows,
+                      resume, keep, progress, t0, input_fp)  # fmt: skip
+    except BaseException as err:
+        run.fail(err)
+        raise
+    result = facet(
+        action="score",
+        input_fingerprint=input_fp,
+        rows=report.rows,
+        parts_written=report.parts_written,
+        parts_skipped=report.parts_skipped,
+    )
+    run.complete(run_facets={"prodml": result})
+    return report
+
+
+def _run(  # noqa: PLR0917 - the body of score, split off for its lineage run
+    predictor: Predictor,
+    served: Served,
+    variant: str,
+    files: list[Path],
+    sizes: list[int],
+    out: Path,
+    expected: dict[str, Any],
+    chunk_rows: int,
+    resume: bool,
+    keep: list[str],
+    progress: bool | None,
+    t0: float,
+    input_fp: str,
+) -> ScoreReport:
     done = _manifest(out, expected, resume)
     columns = list(dict.fromkeys([*served.known, *served.schema.names, *keep]))
     bar = progress_bar(desc="scoring", total=sum(sizes), enabled=progress, delay=0)

@@ -1,0 +1,333 @@
+"""Releasing a Profile, a GroupMetrics table, a monitor window or plain counts with DP noise."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from prodml._quote import short_repr
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.privacy_dp._budget import PrivacyBudget
+from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
+from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
+from prodml.privacy_dp._release import DPPart, DPRelease, IntArray
+
+__all__ = ["release_counts", "release_group_counts", "release_profile", "release_window"]
+
+Seed = int | np.random.Generator | None
+
+
+def _missing(columns: list[str], where: str) -> SchemaError:
+    return SchemaError(
+        problems=[
+            SchemaProblem(c, "missing", f"{where} has no column {short_repr(c)}") for c in columns
+        ]
+    )
+
+
+def _check_domains(domains: object, allowed: tuple[type, ...]) -> dict[str, Domain]:
+    if not isinstance(domains, Mapping) or not domains:
+        raise ConfigError(
+            "The 'domains' parameter of a DP release must be a non-empty dict of column name "
+            f"to {' or '.join(t.__name__ for t in allowed)}. Got {type(domains).__name__} instead.",
+            parameter="domains",
+        )
+    for name, dom in domains.items():
+        if not isinstance(name, str) or not isinstance(dom, allowed):
+            raise ConfigError(
+                f"The domain of column {short_repr(name)} must be "
+                f"{' or '.join(t.__name__ for t in allowed)}. Got {type(dom).__name__} instead.",
+                parameter="domains",
+            )
+    return dict(domains)
+
+
+def _release(
+    source: str,
+    exact: dict[str, tuple[Domain, IntArray]],
+    *,
+    epsilon: float,
+    delta: float,
+    mechanism: str,
+    budget: PrivacyBudget | None,
+    seed: Seed,
+    label: str,
+) -> DPRelease:
+    """Calibrate, spend the budget, then add noise: the one path of every release."""
+    mechanism, epsilon, delta = check_mechanism(mechanism, epsilon, delta)
+    if budget is not None and not isinstance(budget, PrivacyBudget):
+        raise ConfigError(
+            "The 'budget' parameter of a DP release must be a PrivacyBudget or None. "
+            f"Got {type(budget).__name__} instead.",
+            parameter="budget",
+        )
+    rng = None if seed is None else np.random.default_rng(seed)
+    scale = calibrate(mechanism, epsilon, delta, len(exact))
+    if budget is not None:  # refused before any noise is drawn
+        budget.spend(epsilon, delta, label=label)
+    noise = (Noise(mechanism, scale),)
+    parts = {
+        name: DPPart(dom, sample(mechanism, scale, counts, rng), noise)
+        for name, (dom, counts) in exact.items()
+    }
+    return DPRelease(
+        source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism, secure=rng is None
+    )
+
+
+def release_counts(
+    counts: Mapping[str, Any],
+    domains: Mapping[str, Bins | Categories],
+    *,
+    epsilon: float,
+    delta: float = 0.0,
+    mechanism: str = "laplace",
+    budget: PrivacyBudget | None = None,
+    seed: Seed = None,
+    label: str = "counts",
+) -> DPRelease:
+    """Release exact counts per cell of each column's domain (``<null>`` and all) with noise.
+
+    For counts made elsewhere: each row must add 1 to exactly one cell of each column
+    (the unit of privacy the noise is calibrated to).
+
+    Raises
+    ------
+    ConfigError
+        Counts that are not non-negative integers, or not one per cell of the domain.
+    """
+    doms = _check_domains(domains, (Bins, Categories))
+    if not isinstance(counts, Mapping):
+        raise ConfigError(
+            f"release_counts needs a dict of column to counts; got {type(counts).__name__}",
+            parameter="counts",
+        )
+    missing = [c for c in doms if c not in counts]
+    if missing:
+        raise _missing(missing, "counts")
+    exact = {}
+    for name, dom in doms.items():
+        arr = np.asarray(counts[name])
+        ok = arr.ndim == 1 and arr.size == dom.size and arr.dtype.kind in "iu" and (arr >= 0).all()
+        if not ok:
+            raise ConfigError(
+                f"counts of column {short_repr(name)} must be {dom.size} non-negative integers "
+                f"(one per cell of {dom!r}); got an array of dtype {arr.dtype} and shape "
+                f"{arr.shape}",
+                parameter="counts",
+            )
+        exact[name] = (dom, arr.astype(np.int64))
+    return _release(
+        "counts", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
+        seed=seed, label=label,
+    )  # fmt: skip
+
+
+def profile_counts(profile: Any, domains: Mapping[str, Bins | Categories]) -> dict[str, IntArray]:
+    """Exact counts per cell of each declared column of a :class:`~prodml.drift.Profile`."""
+    from prodml.drift import Profile  # noqa: PLC0415 - drift sits above the core layer
+    from prodml.drift._columns import CategoricalColumn  # noqa: PLC0415
+
+    if not isinstance(profile, Profile):
+        raise ConfigError(
+            f"release_profile needs a prodml.drift.Profile; got {type(profile).__name__}",
+            parameter="profile",
+        )
+    doms = _check_domains(domains, (Bins, Categories))
+    missing = [c for c in doms if c not in profile.columns]
+    if missing:
+        raise _missing(missing, "the profile")
+    profile.finalize()
+    out = {}
+    for name, dom in doms.items():
+        state = profile.columns[name]
+        n_null = profile.n_null(name)
+        if state is None:
+            cells = np.zeros(dom.size, dtype=np.int64)
+            cells[-1] = n_null
+        elif isinstance(state, CategoricalColumn):
+            if not isinstance(dom, Categories):
+                raise ConfigError(
+                    f"column {short_repr(name)} is categorical: declare Categories, not Bins",
+                    parameter="domains",
+                )
+            tokenizer = profile.tokenizer()
+            alias = None if tokenizer is None else {v: tokenizer.token(v) for v in dom.values}
+            cells = dom.count(state.counts, n_null, alias)
+        else:
+            if not isinstance(dom, Bins):
+                raise ConfigError(
+                    f"column {short_repr(name)} is {state.kind}: declare Bins, not Categories",
+                    parameter="domains",
+                )
+            values, weights = state.sample(profile.log_gamma)
+            cells = dom.count(values, weights, n_null)
+        out[name] = cells
+    return out
+
+
+def release_profile(
+    profile: Any,
+    domains: Mapping[str, Bins | Categories],
+    *,
+    epsilon: float,
+    delta: float = 0.0,
+    mechanism: str = "laplace",
+    budget: PrivacyBudget | None = None,
+    seed: Seed = None,
+    label: str = "profile",
+) -> DPRelease:
+    """Release the declared columns of a drift :class:`~prodml.drift.Profile` with DP noise.
+
+    Numeric and datetime columns (epoch seconds) are counted in :class:`Bins`,
+    categorical ones in :class:`Categories`; columns not in ``domains`` are not released.
+    A sketched column is binned by its bucket representatives (within the profile's
+    relative accuracy of each value, so a value that close to an edge may land in the
+    next bin; each row still counts once).
+
+    Parameters
+    ----------
+    profile
+        The exact profile (it stays with its owner; only the release is shared).
+    domains
+        Column name to its declared, public domain.
+    epsilon, delta
+        Privacy loss of one row in this release; ``delta`` only with ``gaussian``. The
+        columns share it (each gets ``1 / n_columns`` of it, by composition).
+    mechanism
+        ``laplace`` (discrete Laplace, pure DP) or ``gaussian`` (discrete Gaussian).
+    budget
+        Charged before any noise is drawn; a release that does not fit is refused
+        (:class:`PrivacyBudgetError`).
+    seed
+        ``None`` (default) draws noise with OpenDP's secure sampler. A seed gives
+        reproducible noise from numpy, for tests and simulations only.
+    label
+        Name of this release in the budget's ledger.
+
+    Raises
+    ------
+    SchemaError
+        A declared column the profile does not have.
+    ConfigError
+        Epsilon <= 0, delta out of range, a domain of the wrong kind, not a Profile.
+    PrivacyBudgetError
+        The budget cannot pay for the release.
+    MissingExtraError
+        OpenDP is not installed (``pip install 'prodml[privacy]'``).
+    """
+    exact = profile_counts(profile, domains)
+    doms = dict(domains)
+    return _release(
+        "profile", {n: (doms[n], c) for n, c in exact.items()}, epsilon=epsilon, delta=delta,
+        mechanism=mechanism, budget=budget, seed=seed, label=label,
+    )  # fmt: skip
+
+
+def release_group_counts(
+    metrics: Any,
+    groups: Any,
+    *,
+    epsilon: float,
+    delta: float = 0.0,
+    mechanism: str = "laplace",
+    budget: PrivacyBudget | None = None,
+    seed: Seed = None,
+    label: str = "group_counts",
+) -> DPRelease:
+    """Release the confusion counts (``tn, fp, fn, tp``) per group of a ``GroupMetrics``.
+
+    ``groups`` are the declared groups (values, or tuples of the sensitive features'
+    values); rows of other groups are counted in ``<other>``. Each prediction is one
+    row, in one cell of one group: the table is one part. Records a ``GroupMetrics``
+    dropped (missing sensitive values) are not released. Other settings as in
+    :func:`release_profile`.
+    """
+    from prodml.fairness import GroupMetrics  # noqa: PLC0415 - fairness sits above the core
+
+    if not isinstance(metrics, GroupMetrics):
+        raise ConfigError(
+            f"release_group_counts needs a prodml.fairness.GroupMetrics; got "
+            f"{type(metrics).__name__}",
+            parameter="metrics",
+        )
+    dom = groups if isinstance(groups, Groups) else Groups(groups)
+    width = len(dom.groups[0])
+    if width != len(metrics.sensitive):
+        raise ConfigError(
+            f"each group needs {len(metrics.sensitive)} value(s), one per sensitive feature "
+            f"{metrics.sensitive}; got {width}",
+            parameter="groups",
+        )
+    exact: dict[str, tuple[Domain, IntArray]] = {"groups": (dom, dom.count(metrics.counts()))}
+    return _release(
+        "group_counts", exact, epsilon=epsilon, delta=delta, mechanism=mechanism,
+        budget=budget, seed=seed, label=label,
+    )  # fmt: skip
+
+
+def _values_counts(values: list[Any], dom: Bins | Categories) -> IntArray:
+    def is_null(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and math.isnan(v))
+
+    present = [v.item() if isinstance(v, np.generic) else v for v in values if not is_null(v)]
+    n_null = len(values) - len(present)
+    if isinstance(dom, Bins):
+        try:
+            arr = np.asarray(present, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                "Bins need numeric values; the window holds others", parameter="domains"
+            ) from None
+        if not np.isfinite(arr).all():
+            raise ConfigError("the window holds infinite values", parameter="domains")
+        return dom.count(arr, None, n_null)
+    counts: dict[Any, int] = {}
+    for v in present:
+        counts[v] = counts.get(v, 0) + 1
+    return dom.count(counts, n_null)
+
+
+def release_window(
+    window: Any,
+    domains: Mapping[str, Bins | Categories],
+    *,
+    epsilon: float,
+    delta: float = 0.0,
+    mechanism: str = "laplace",
+    budget: PrivacyBudget | None = None,
+    seed: Seed = None,
+    label: str = "window",
+) -> DPRelease:
+    """Release the ``label`` and/or ``output`` histograms of a monitor window with DP noise.
+
+    ``window`` is a ``ModelMonitor`` (its performance window) or a window itself
+    (``CountWindow``, ``TimeWindow``); ``domains`` may name ``label`` and ``output``.
+    Other settings as in :func:`release_profile`.
+    """
+    from prodml.monitoring import ModelMonitor  # noqa: PLC0415 - monitoring is above the core
+    from prodml.monitoring.windows import Window  # noqa: PLC0415
+
+    win = window.window if isinstance(window, ModelMonitor) else window
+    if not isinstance(win, Window):
+        raise ConfigError(
+            f"release_window needs a ModelMonitor or a monitoring window; got "
+            f"{type(window).__name__}",
+            parameter="window",
+        )
+    doms = _check_domains(domains, (Bins, Categories))
+    unknown = [c for c in doms if c not in ("label", "output")]
+    if unknown:
+        raise _missing(unknown, "a monitor window (it has 'label' and 'output')")
+    data = {"label": win.labels(), "output": win.outputs()}
+    exact: dict[str, tuple[Domain, IntArray]] = {}
+    for name, dom in doms.items():
+        assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked above
+        exact[name] = (dom, _values_counts(data[name], dom))
+    return _release(
+        "window", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
+        seed=seed, label=label,
+    )  # fmt: skip

@@ -1,0 +1,375 @@
+"""ErrorRateTrigger: a sequential test on the labelled error stream, with a drift co-signal.
+
+The test is a one-sided Bernoulli CUSUM (Page, 1954) run for a few design drops at once
+(``min_drop``, twice that, four times...). Under the null hypothesis (the model's error
+rate is still at most its baseline ``p0``) each CUSUM started at any one sample is a
+likelihood ratio, a nonnegative supermartingale, so by Ville's inequality it ever
+exceeds ``e**h`` with probability at most ``e**-h``. A CUSUM is the largest of those
+ratios over every start, so within ``samples`` predictions and across ``K`` designs the
+chance of any false alarm is at most ``K * samples * e**-h``: the threshold
+``h = log(K * samples / alpha)`` keeps it at most ``alpha``. The bound holds for losses
+in ``[0, 1]`` too, not only for 0/1 errors (the log-likelihood ratio is convex in the
+loss).
+
+Data drift is evidence that the model may be wrong, so it lowers the bar: once the
+``drift`` trigger fires, a sequential probability ratio test (SPRT) starts on the errors
+that follow. Its start is fixed by the drift report, not by the errors, so one test
+needs no union over start points: its threshold is ``log(K / drift_alpha)``, and data
+drift that does not hurt the model retrains with probability at most ``drift_alpha``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from prodml.errors import ConfigError, DriftError
+from prodml.retrain._triggers import Signal, Trigger, TriggerContext
+
+__all__ = ["ErrorRateTrigger"]
+
+_MAX_DESIGNS = 6
+
+
+def _fraction(value: Any, parameter: str, *, upper: float = 1.0) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and 0.0 < value < upper)
+    ):
+        raise ConfigError(
+            f"The {parameter!r} parameter of ErrorRateTrigger must be a float in (0, {upper:g}). "
+            f"Got {value!r} instead.",
+            parameter=parameter,
+        )
+    return float(value)
+
+
+def _upper(p: float, n: int) -> float:
+    """An upper 97.7 % confidence bound of an error rate ``p`` measured on ``n`` rows."""
+    return min(0.99, p + 2.0 * math.sqrt(max(p * (1.0 - p), 1.0 / n) / n))
+
+
+def _count(value: Any, parameter: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"The {parameter!r} parameter of ErrorRateTrigger must be an int >= 1. "
+            f"Got {value!r} instead.",
+            parameter=parameter,
+        )
+    return value
+
+
+class ErrorRateTrigger:
+    """Fire when a sequential test on the error stream shows the error rate went up.
+
+    Feed each labelled prediction's error (``0``/``1``, or a loss in ``[0, 1]``) with
+    :meth:`update` or :meth:`update_many`. The baseline error rate is learned from the
+    first ``warmup`` errors after a reset (its upper 97.7 % confidence bound, so a low
+    estimate does not raise false alarms), unless ``baseline_error`` is given. Then:
+
+    * **on the errors alone**, a CUSUM per design drop fires when the error rate rose;
+      within ``samples`` predictions of a model that did not get worse, the chance of
+      any false alarm is at most ``alpha``;
+    * **with a data-drift co-signal** (``drift``, e.g. a :class:`DriftTrigger`): once
+      it fires, a sequential probability ratio test on the errors that follow fires
+      with far less evidence, against the held-out error as measured (not its upper
+      bound) when ``baseline_metric`` gives one: inputs unlike the training data plus
+      errors above what the model achieved at training. Drift that leaves the error
+      rate at the baseline retrains with probability at most ``drift_alpha``.
+
+    The signal's ``drop`` is the error rate since the estimated change point minus the
+    baseline: the controller retrains only when it costs more than a retraining
+    (:class:`RetrainCost`). The controller resets the trigger when a run starts and
+    again when a new version is promoted (the baseline is then learned again).
+
+    Parameters
+    ----------
+    baseline_error
+        The error rate of the model in production; ``None`` (default) learns it.
+    warmup
+        How many errors the baseline is learned from.
+    baseline_metric, baseline_samples
+        The name of the production version's accuracy metric, measured on
+        ``baseline_samples`` held-out rows at training (e.g. ``"accuracy"``): its
+        error's upper confidence bound caps the learned baseline, so a model already
+        worse live than on its held-out data is not taken as the norm. Until the
+        warm-up ends the test runs against that bound alone.
+    min_drop
+        The smallest rise of the error rate worth detecting (the first design; then
+        twice, four times... that, up to six designs). The drop that pays for one
+        retraining is :attr:`RetrainCost.break_even_drop`.
+    alpha, samples
+        At most ``alpha`` chance of a false alarm within ``samples`` predictions.
+    drift
+        A trigger whose firing means the data drifted (a :class:`DriftTrigger`).
+    drift_alpha
+        At most this chance of retraining on data drift that does not raise the error rate.
+    name
+        The trigger's name in decisions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> trig = ErrorRateTrigger(warmup=500)
+    >>> trig.update_many(rng.random(20_000) < 0.1)
+    []
+    >>> trig.check(TriggerContext(now=1.0, trained_at=0.0, last_run_at=None)) is None
+    True
+    >>> alarms = trig.update_many(rng.random(2_000) < 0.2)
+    >>> sig = trig.check(TriggerContext(now=2.0, trained_at=0.0, last_run_at=None))
+    >>> sig.trigger, len(alarms), 0.05 < sig.drop < 0.15
+    ('error_rate', 1, True)
+    """
+
+    def __init__(
+        self,
+        *,
+        baseline_error: float | None = None,
+        warmup: int = 1_000,
+        min_drop: float = 0.01,
+        alpha: float = 0.01,
+        samples: int = 100_000,
+        drift: Trigger | None = None,
+        drift_alpha: float = 0.05,
+        baseline_metric: str | None = None,
+        baseline_samples: int = 1_000,
+        name: str = "error_rate",
+    ) -> None:
+        if baseline_error is not None:
+            _fraction(baseline_error, "baseline_error")
+        self.baseline_error = baseline_error
+        self.warmup = _count(warmup, "warmup")
+        self.min_drop = _fraction(min_drop, "min_drop", upper=0.5)
+        self.alpha = _fraction(alpha, "alpha")
+        self.samples = _count(samples, "samples")
+        if drift is not None and not isinstance(drift, Trigger):
+            raise ConfigError(
+                "The 'drift' parameter of ErrorRateTrigger must be a trigger (a name and "
+                f"check(context)). Got {type(drift).__name__} instead.",
+                parameter="drift",
+            )
+        self.drift = drift
+        self.drift_alpha = _fraction(drift_alpha, "drift_alpha")
+        if baseline_metric is not None and not isinstance(baseline_metric, str):
+            raise ConfigError(
+                "The 'baseline_metric' parameter of ErrorRateTrigger must be a metric name. "
+                f"Got {type(baseline_metric).__name__} instead.",
+                parameter="baseline_metric",
+            )
+        self.baseline_metric = baseline_metric
+        self.baseline_samples = _count(baseline_samples, "baseline_samples")
+        self.name = name
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Start over: forget the alarm, the statistics and a learned baseline."""
+        self.seen = 0
+        self._sprt: np.ndarray | None = None  # log-likelihood ratios since the drift, per design
+        self._warm_n, self._warm_sum = 0, 0.0
+        self._cap: float | None = None  # the held-out metric's bound, read at the next check
+        self._heldout: float | None = None  # and its error as measured
+        self.drift_baseline_: float | None = None
+        self.baseline_: float | None = None
+        self._a = self._b = self._drops = self._sa = self._sb = np.zeros(0)
+        self._cusum = np.zeros(0)
+        self._since = np.zeros((0, 2))  # per design: samples and errors since its last zero
+        self._sprt_since = [0, 0.0]
+        self._drift_reason = ""
+        self.alarm_: dict[str, Any] | None = None
+        if self.baseline_error is not None:
+            self._start(self.baseline_error)
+
+    def _start(self, p0: float) -> None:
+        self.baseline_ = p0
+        drops = [self.min_drop * 2**k for k in range(_MAX_DESIGNS)]
+        drops = [d for d in drops if p0 + d < 1.0] or [(1.0 - p0) / 2]
+        p1 = p0 + np.asarray(drops)
+        q0 = max(p0, 1e-9)
+        self._drops = np.asarray(drops)
+        self._a = np.log(p1 / q0)
+        self._b = np.log((1.0 - p1) / (1.0 - p0))
+        self._cusum = np.zeros(len(drops))
+        self._since = np.zeros((len(drops), 2))
+        if self._sprt is not None:  # a new baseline: the test since the drift starts again
+            self._start_sprt()
+
+    def _start_sprt(self) -> None:
+        """The test after data drift, against the held-out error as measured when known."""
+        p0 = self.baseline_
+        assert p0 is not None  # noqa: S101 - only started with a baseline
+        if self._heldout is not None:
+            p0 = min(p0, self._heldout)
+        self.drift_baseline_ = p0
+        p1 = p0 + self._drops
+        self._sa = np.log(p1 / max(p0, 1e-9))
+        self._sb = np.log((1.0 - p1) / (1.0 - p0))
+        self._sprt, self._sprt_since = np.zeros(self._drops.size), [0, 0.0]
+
+    @property
+    def threshold(self) -> float:
+        """The CUSUM's alarm threshold ``log(K * samples / alpha)``."""
+        return math.log(max(1, self._drops.size) * self.samples / self.alpha)
+
+    @property
+    def drift_threshold(self) -> float:
+        """The SPRT's threshold after data drift, ``log(K / drift_alpha)``."""
+        return math.log(max(1, self._drops.size) / self.drift_alpha)
+
+    # ------------------------------------------------------------------ updates
+    def update(self, error: float) -> bool:
+        """Feed one error; ``True`` when the test alarms now."""
+        return bool(self.update_many([error]))
+
+    def update_many(self, errors: Any) -> list[int]:
+        """Feed many errors in order; the position of the alarm they raised (at most one)."""
+        x = np.asarray(errors, dtype=np.float64).ravel()
+        if x.size and not (np.all(np.isfinite(x)) and x.min() >= 0.0 and x.max() <= 1.0):
+            raise DriftError(
+                "ErrorRateTrigger takes errors in [0, 1] (0/1 or a bounded loss); got values "
+                "outside it or not finite."
+            )
+        split = x.size
+        if self.baseline_error is None and self._warm_n < self.warmup:
+            split = min(x.size, self.warmup - self._warm_n)
+        alarms = self._feed(x[:split], 0)  # against the held-out bound, when known
+        if split < x.size or (self.baseline_error is None and self._warm_n < self.warmup):
+            self._warm_n += split
+            self._warm_sum += float(x[:split].sum())
+            if self._warm_n >= self.warmup:
+                self._warmed()
+            alarms += self._feed(x[split:], split)
+        return alarms
+
+    def _feed(self, x: np.ndarray, offset: int) -> list[int]:
+        self.seen += x.size
+        if not x.size or self.baseline_ is None:
+            return []
+        if self.alarm_ is not None:
+            self.alarm_["n"] += x.size
+            self.alarm_["errors"] += float(x.sum())
+            return []
+        hit = self._scan(x)
+        return [] if hit is None else [offset + hit]
+
+    def _scan(self, x: np.ndarray) -> int | None:
+        """Advance every CUSUM (and the SPRT); the index of the first alarm, if any."""
+        raw = np.concatenate([[0.0], np.cumsum(x)])
+        first: tuple[int, str, int] | None = None  # (index, how, design)
+        paths = []
+        for j in range(self._drops.size):
+            c = np.cumsum(x * self._a[j] + (1.0 - x) * self._b[j])
+            lows = np.minimum.accumulate(np.concatenate([[-self._cusum[j]], c]))
+            s = c - lows[1:]
+            paths.append((c, lows, s))
+            over = np.flatnonzero(s >= self.threshold)
+            if over.size and (first is None or over[0] < first[0]):
+                first = (int(over[0]), "cusum", j)
+        if self._sprt is not None:
+            for j in range(self._drops.size):
+                ll = self._sprt[j] + np.cumsum(x * self._sa[j] + (1.0 - x) * self._sb[j])
+                over = np.flatnonzero(ll >= self.drift_threshold)
+                if over.size and (first is None or over[0] < first[0]):
+                    first = (int(over[0]), "drift", j)
+        end = x.size if first is None else first[0] + 1
+        if first is None:
+            for j, (c, lows, s) in enumerate(paths):
+                self._since[j] = self._since_zero(j, c, lows, raw, end)
+                self._cusum[j] = s[-1]
+            if self._sprt is not None:
+                self._sprt += [
+                    float(np.sum(x * a + (1.0 - x) * b))
+                    for a, b in zip(self._sa.tolist(), self._sb.tolist(), strict=True)
+                ]
+                self._sprt_since = [self._sprt_since[0] + x.size, self._sprt_since[1] + raw[-1]]
+            return None
+        index, how, j = first
+        if how == "cusum":
+            n, total = self._since_zero(j, paths[j][0], paths[j][1], raw, end)
+        else:
+            n, total = self._sprt_since[0] + end, self._sprt_since[1] + raw[end]
+        self.alarm_ = {
+            "by": how,
+            "drop_design": float(self._drops[j]),
+            "at": self.seen - x.size + index,
+            "n": int(n) + x.size - end,
+            "errors": float(total) + float(raw[-1] - raw[end]),
+        }
+        return index
+
+    def _warmed(self) -> None:
+        """The warm-up ended: the baseline is its upper bound, capped by the held-out one."""
+        p0 = _upper(self._warm_sum / self._warm_n, self._warm_n)
+        if self._cap is not None:
+            p0 = min(p0, self._cap)
+        if self.baseline_ is None or p0 < self.baseline_:
+            self._start(p0)
+
+    def _since_zero(
+        self, j: int, c: np.ndarray, lows: np.ndarray, raw: np.ndarray, end: int
+    ) -> tuple[float, float]:
+        """Samples and errors since design ``j``'s CUSUM was last at zero (up to ``end``)."""
+        window = np.concatenate([[-self._cusum[j]], c[:end]])
+        k = int(np.flatnonzero(window <= lows[end])[-1])
+        if k == 0:  # still the excursion that began before this batch
+            return self._since[j][0] + end, self._since[j][1] + float(raw[end])
+        return end - k, float(raw[end] - raw[k])
+
+    # ------------------------------------------------------------------ check
+    def check(self, context: TriggerContext) -> Signal | None:
+        """A signal when the test alarmed since the last reset."""
+        if self.alarm_ is None:
+            self._read_cap(context)
+            self._watch_drift(context)
+            return None
+        alarm = self.alarm_
+        p0 = self.drift_baseline_ if alarm["by"] == "drift" else self.baseline_
+        assert p0 is not None  # noqa: S101 - an alarm needs a baseline
+        rate = alarm["errors"] / alarm["n"] if alarm["n"] else math.nan
+        if alarm["by"] == "drift":
+            how = (
+                f"after data drift ({self._drift_reason[:200]}), an SPRT on the errors since "
+                f"(false alarm <= {self.drift_alpha:g})"
+            )
+        else:
+            how = f"CUSUM (false alarm <= {self.alpha:g} per {self.samples:,} predictions)"
+        return Signal(
+            self.name,
+            f"error rate {rate:.3f} over the last {alarm['n']:,} labelled predictions against "
+            f"a baseline of {p0:.3f}: {how}",
+            max(0.0, rate - p0) if alarm["n"] else None,
+            {
+                "by": alarm["by"],
+                "baseline_error": p0,
+                "error_rate_since": rate if alarm["n"] else None,
+                "samples_since": int(alarm["n"]),
+                "drop_design": alarm["drop_design"],
+            },
+        )
+
+    def _read_cap(self, context: TriggerContext) -> None:
+        """Bound the baseline by the production version's held-out metric (once a reset)."""
+        if self.baseline_metric is None or self._cap is not None or self.baseline_error is not None:
+            return
+        metrics = getattr(context.current, "metrics", None) or {}
+        value = metrics.get(self.baseline_metric)
+        if isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0:
+            self._heldout = 1.0 - float(value)
+            self._cap = _upper(self._heldout, self.baseline_samples)
+            if self.alarm_ is None and (self.baseline_ is None or self._cap < self.baseline_):
+                self._start(self._cap)
+
+    def _watch_drift(self, context: TriggerContext) -> None:
+        """Start the SPRT when the drift co-signal fires; stop it when the drift is gone."""
+        if self.drift is None or self.baseline_ is None:
+            return
+        sig = self.drift.check(context)
+        if sig is None:
+            self._sprt = None
+        elif self._sprt is None:
+            self._start_sprt()
+            self._drift_reason = sig.reason
