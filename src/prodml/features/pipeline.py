@@ -40,7 +40,7 @@ from prodml.features._program import (
     raw_value,
     read_values,
 )
-from prodml.features._record import build_record_fn
+from prodml.features._record import build_record_fn, exact_width
 from prodml.fingerprint import canonical_json, fingerprint_spec
 from prodml.schema import Schema
 
@@ -377,6 +377,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         self.programs_ = programs
         self._known = frozenset(schema.names)
         self._record_fn = build_record_fn(programs, len(names))
+        self._n_read = exact_width(self._known, programs)
 
     def __getstate__(self) -> dict[str, Any]:
         # The compiled record path is code, not data: rebuild it after unpickling.
@@ -388,6 +389,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         super().__setstate__(state)
         if "programs_" in state:
             self._record_fn = build_record_fn(self.programs_, len(self.feature_names_out_))
+            self._n_read = exact_width(self._known, self.programs_)
 
     # -- checks ---------------------------------------------------------------------
 
@@ -513,7 +515,14 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         except AttributeError:
             self._check_fitted()
             raise
-        if type(record) is not dict and not isinstance(record, Mapping):
+        if type(record) is dict and len(record) == self._n_read:
+            # The record path reads every input column and raises on a missing one: when
+            # it succeeds on a dict of as many keys, there is no other key to report.
+            try:
+                return fn(record)
+            except SchemaError:
+                pass  # the checks below word the problem as they always have
+        elif type(record) is not dict and not isinstance(record, Mapping):
             raise SchemaError(
                 problems=[
                     SchemaProblem(
