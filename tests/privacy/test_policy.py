@@ -81,7 +81,6 @@ def test_detection_finds_identifiers_inside_long_values(filler: str) -> None:
     assert find_personal_data(run + " 4111 1111 1111 1111 " + run) == "card"
 
 
-
 def test_tokens_are_salted_typed_stable_and_idempotent() -> None:
     a, b = Privacy(salt="salt-a"), Privacy(salt="salt-b")
     t = a.token("ann@example.com")
