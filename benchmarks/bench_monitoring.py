@@ -11,16 +11,24 @@ timer's own cost (~50-100 ns) is spread over the batch rather than added to each
 second, per-call measurement (one timer pair per call, minus the cost of an empty timer
 pair) gives the single-call tail. Target: log_prediction p50 <= 5 us.
 
+Reload: ``ModelMonitor.from_json`` of a monitor whose 10,000-prediction window is full
+(3 rules, latency and throughput histograms over 24 slots), which validates every field,
+next to ``json.loads`` of the same text (the floor any reload pays). CPU time per call
+(``process_time``), median over ``--reloads`` calls, as wall time swings with the load.
+
 Usage::
 
     python benchmarks/bench_monitoring.py           # 400 batches of 1000 calls per case
     python benchmarks/bench_monitoring.py --quick   # 40 batches
+    python benchmarks/bench_monitoring.py --reload-only --reloads 200
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import itertools
+import json
 import platform
 import time
 from collections.abc import Callable
@@ -129,10 +137,58 @@ def competitors() -> dict[str, Callable[[int], object]] | None:
     }
 
 
+def full_monitor(size: int = 10_000) -> ModelMonitor:
+    """A monitor with a full ``size``-prediction window, rules and histogram slots."""
+    rng = np.random.default_rng(0)
+    rules = [
+        AlertRule("acc", metric="accuracy", op="<", fire=0.8, clear=0.85, for_s=60),
+        AlertRule("p99", metric="latency_p99", op=">", fire=0.5),
+        BurnRateRule("lat-slo", sli="latency", latency_threshold_s=0.15, objective=0.99),
+    ]
+    clock = itertools.count(0.0, 0.01).__next__
+    mon = ModelMonitor(
+        "m", window=CountWindow(size), rules=rules, evaluate_every_s=None, clock=clock
+    )
+    n = size + size // 5
+    scores, lat = rng.random(n).tolist(), rng.uniform(0.001, 0.2, n).tolist()
+    for i in range(n):
+        mon.log_prediction(i, None, scores[i], latency_s=lat[i])
+        mon.log_label(i, int(scores[i] > 0.5))
+    mon.evaluate()
+    return mon
+
+
+def reload_case(reloads: int) -> None:
+    """CPU ms per ``from_json`` of a full 10k window, next to ``json.loads`` of it."""
+    text = full_monitor().to_json()
+
+    def cpu_ms(fn: Callable[[], object]) -> float:
+        for _ in range(3):
+            fn()
+        times = []
+        for _ in range(reloads):
+            a = time.process_time()
+            fn()
+            times.append(time.process_time() - a)
+        return 1000 * float(np.median(times))
+
+    ours = cpu_ms(lambda: ModelMonitor.from_json(text))
+    floor = cpu_ms(lambda: json.loads(text))
+    print(f"\nreload of a full 10,000-prediction window ({len(text) / 1e3:.0f} kB of JSON)")
+    print(f"{'ModelMonitor.from_json (validated)':<50}{ours:>10.2f} ms CPU")
+    print(f"{'json.loads of the same text':<50}{floor:>10.2f} ms CPU")
+    print(f"ratio reload / json.loads: {ours / floor:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="40 batches instead of 400")
+    parser.add_argument("--reloads", type=int, default=100, help="from_json calls timed")
+    parser.add_argument("--reload-only", action="store_true", help="only the reload case")
     args = parser.parse_args()
+    if args.reload_only:
+        reload_case(args.reloads)
+        return
     batches = 40 if args.quick else 400
     n_single = 20_000 if args.quick else 200_000
     print(f"Python {platform.python_version()} on {platform.platform()}")
@@ -173,6 +229,7 @@ def main() -> None:
     target = results["log_prediction (no rules, timestamp given)"][0]
     verdict = "meets" if target <= 5000 else "MISSES"
     print(f"\nlog_prediction p50 = {target / 1000:.2f} us: {verdict} the 5 us target")
+    reload_case(args.reloads)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ subprocess (``--feast-python``, default ``/work/benchvenv/feast/bin/python``)::
     python3 -m venv /work/benchvenv/feast
     /work/benchvenv/feast/bin/pip install 'feast[redis]'
 
-Usage: ``python benchmarks/bench_store.py [--quick] [--redis URL]``; Redis defaults to
-``$PRODML_TEST_REDIS_URL``. Figures go to stdout and ``benchmarks/results/store.json``.
+Usage: ``python benchmarks/bench_store.py [--quick] [--redis URL] [--repeat N]``; Redis
+defaults to ``$PRODML_TEST_REDIS_URL``. ``--repeat N`` adds N back-to-back ``historical``
+pairs (prodml, then Feast) with the load average of each and the medians of the ratios;
+``--historical-only --repeat N`` runs only those. Figures go to stdout and
+``benchmarks/results/store.json`` (not written with ``--historical-only``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -167,13 +171,7 @@ def bench_prodml(root: Path, redis_url: str | None, calls: int) -> dict[str, Any
     store_dir = root / "prodml"
     store = prodml_setup(root, store_dir)
     refs = [r for v in store.views.values() for r in v.refs()]
-    res = subprocess.run(  # noqa: S603 - our own script
-        [sys.executable, "-c", PRODML_HISTORICAL, str(root), str(store_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    out["historical"] = json.loads(res.stdout.strip().splitlines()[-1])
+    out["historical"] = _prodml_historical(root, store_dir)
     end = end_time(root)
     t0 = time.perf_counter()
     store.materialize(end)
@@ -203,6 +201,57 @@ def bench_prodml(root: Path, redis_url: str | None, calls: int) -> dict[str, Any
             client.delete(k)
     out["online_row"] = dict(row_sqlite.items())
     return out
+
+
+def _prodml_historical(root: Path, store_dir: Path) -> dict[str, Any]:
+    res = subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, "-c", PRODML_HISTORICAL, str(root), str(store_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def historical_pairs(root: Path, feast_py: str, repeat: int) -> dict[str, Any]:
+    """``historical`` of prodml then Feast, ``repeat`` times: per pair and medians.
+
+    Each pair runs back to back, so both tools see about the same load; the load average
+    (1 minute) is recorded with each pair.
+    """
+    store_dir = root / "prodml"
+    if not store_dir.exists():
+        prodml_setup(root, store_dir)
+    yaml = _feast_yaml(root, "feast_h", f"  type: sqlite\n  path: {root}/feast_h/online.db\n")
+    end = end_time(root).isoformat()
+    pairs = []
+    for _ in range(repeat):
+        p = _prodml_historical(root, store_dir)
+        f = _run_feast(
+            feast_py, root, "feast_h", yaml, calls=0, end=end, extra=("historical", "only")
+        )
+        if "error" in f:
+            return {"pairs": pairs, "error": f["error"]}
+        fh = f["historical"]
+        pairs.append(
+            {
+                "prodml_wall_s": p["wall_s"],
+                "feast_wall_s": fh["wall_s"],
+                "ratio": fh["wall_s"] / p["wall_s"],
+                "prodml_peak_over_output": p["peak_bytes"] / p["output_bytes"],
+                "prodml_peak_mib": p["peak_bytes"] / 2**20,
+                "feast_peak_mib": fh["peak_bytes"] / 2**20,
+                "load_1min": os.getloadavg()[0],
+            }
+        )
+    return {
+        "pairs": pairs,
+        "median_ratio": statistics.median(x["ratio"] for x in pairs),
+        "median_prodml_peak_over_output": statistics.median(
+            x["prodml_peak_over_output"] for x in pairs
+        ),
+        "median_prodml_peak_mib": statistics.median(x["prodml_peak_mib"] for x in pairs),
+    }
 
 
 def _online_loop(fn: Any, calls: int) -> dict[str, float]:
@@ -263,6 +312,8 @@ FEAST_DRIVER = PEAK_SAMPLER + textwrap.dedent(
         out["historical"] = {"wall_s": time.perf_counter() - t0, "peak_bytes": peak.stop(),
                              "output_bytes": int(df.memory_usage(deep=True).sum())}
         df.sort_values("row_id").to_parquet(root + "/feast_out.parquet")
+    if "only" in sys.argv[6:]:
+        print(json.dumps(out)); sys.exit(0)
     t0 = time.perf_counter()
     store.materialize(start_date=end - timedelta(days=400), end_date=end)
     out["materialize_s"] = time.perf_counter() - t0
@@ -425,6 +476,12 @@ def main() -> None:
     parser.add_argument("--feast-python", default=FEAST_PY)
     parser.add_argument("--redis", default=os.environ.get("PRODML_TEST_REDIS_URL"))
     parser.add_argument("--calls", type=int, default=None)
+    parser.add_argument(
+        "--repeat", type=int, default=0, help="then N more back-to-back historical pairs"
+    )
+    parser.add_argument(
+        "--historical-only", action="store_true", help="only the --repeat historical pairs"
+    )
     args = parser.parse_args()
     events, entities, users = (
         (100_000, 10_000, 10_000) if args.quick else (1_000_000, 100_000, 100_000)
@@ -436,8 +493,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         root = Path(tmp)
         make_data(root, events, entities, users)
+        if args.historical_only:
+            pairs = historical_pairs(root, args.feast_python, max(args.repeat, 1))
+            checks = {n: check_against_brute_force(root, n) for n in ("prodml", "feast")}
+            print(json.dumps({"historical_pairs": pairs, "checks": checks}, indent=2))
+            return
         prodml = bench_prodml(root, args.redis, calls)
         feast = bench_feast(root, args.feast_python, args.redis, calls)
+        pairs = historical_pairs(root, args.feast_python, args.repeat) if args.repeat else None
         checks = {n: check_against_brute_force(root, n) for n in ("prodml", "feast")}
     feast_version = (
         subprocess.run(  # noqa: S603 - the Feast venv's own python
@@ -466,7 +529,9 @@ def main() -> None:
         },
         "prodml": prodml,
         "feast": feast,
+        "historical_pairs": pairs,
         "checks": checks,
+        "load_1min_at_end": os.getloadavg()[0],
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, default=str))
@@ -526,6 +591,20 @@ def _print(r: dict[str, Any]) -> None:
                 f"online {kind} p50 vs bare {kind} read: {mine['p50_us'] / bare['p50_us']:.2f}x "
                 f"(bare p50 {bare['p50_us']:.1f} us, p99 {bare['p99_us']:.1f} us)"
             )
+    pairs = r.get("historical_pairs")
+    if pairs and pairs.get("pairs"):
+        for x in pairs["pairs"]:
+            print(
+                f"historical pair: prodml {x['prodml_wall_s']:.2f} s, feast "
+                f"{x['feast_wall_s']:.2f} s, ratio {x['ratio']:.1f}x, prodml peak "
+                f"{x['prodml_peak_mib']:.1f} MiB ({x['prodml_peak_over_output']:.2f}x output), "
+                f"load {x['load_1min']:.1f}"
+            )
+        print(
+            f"historical pairs: median ratio {pairs['median_ratio']:.1f}x, median prodml peak "
+            f"{pairs['median_prodml_peak_over_output']:.2f}x output"
+        )
+    print(f"load average (1 min) at the end: {r['load_1min_at_end']:.1f}")
     for name, c in r["checks"].items():
         print(f"{name} vs brute force: {c}")
     if "error" in f:

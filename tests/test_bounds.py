@@ -12,6 +12,7 @@ import pytest
 from prodml import cost
 from prodml._params import Interval, check_params
 from prodml._quote import MAX_QUOTE, short_repr
+from prodml.drift import DriftDetector, Profile
 from prodml.errors import ConfigError, PolicyError, ProdMLError, SchemaError
 from prodml.features import FeaturePipeline, steps
 from prodml.monitoring import InMemorySink
@@ -120,3 +121,29 @@ def test_short_repr_keeps_short_values_and_survives_huge_ints() -> None:
     assert len(short_repr(HUGE)) < MAX_QUOTE + 40
     assert isinstance(PolicyError("x"), ProdMLError)
     assert isinstance(SchemaError("x"), ProdMLError)
+
+
+@pytest.mark.parametrize(
+    ("make", "parameter", "largest"),
+    [
+        (lambda n: DriftDetector(max_exact=n).fit(_FRAME), "max_exact", 100_000_000),
+        (lambda n: Profile(max_exact=n).update(_FRAME), "max_exact", 100_000_000),
+        (
+            lambda n: DriftDetector(multivariate=True, sample_rows=n).fit(_FRAME),
+            "sample_rows",
+            1_000_000,
+        ),
+    ],
+)
+def test_drift_sizes_have_a_documented_maximum(
+    make: Callable[[int], Any], parameter: str, largest: int
+) -> None:
+    for n in (largest + 1, 10**12):
+        with pytest.raises(ConfigError, match=parameter) as err:
+            make(n)
+        assert err.value.parameter == parameter
+        assert str(largest) in str(err.value).replace(",", "").replace("_", "")
+    make(largest)  # the maximum itself is accepted
+
+
+_FRAME = pd.DataFrame({"x": np.arange(200.0), "c": list("ab") * 100})

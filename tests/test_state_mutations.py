@@ -625,3 +625,29 @@ def test_mutations_cover_every_leaf() -> None:
     for where in ("['a'][0]", "['a'][1]", "['b']['c']", "del ['b']"):
         assert any(w.startswith(where) for w in described), where
     assert all(isinstance(ConfigError("x"), ProdMLError) for _ in described[:1])
+
+
+def test_fast_paths_refuse_what_the_slow_paths_refuse() -> None:
+    """The C-speed checks of long lists (reload speed) accept no more than per-item ones."""
+    from prodml._state import Field, _depth
+    from prodml.monitoring import ModelMonitor
+
+    assert Field(list(range(100))).ints(lo=0) == list(range(100))
+    for bad in ([*range(50), True], [*range(50), -1], [*range(50), 1.5]):
+        with pytest.raises(StateError):
+            Field(bad).ints(lo=0)
+    with pytest.raises(StateError, match=r"'\[20\]'"):
+        Field([0.5] * 20 + [True]).floats()
+    with pytest.raises(StateError):
+        Field({1: "a"}).dict()
+    assert _depth(b'{"a": "[[[[", "b": [[1], {"c": []}]}') == 4
+    state = _monitor().to_dict()
+    for label in (2, "1", -1, None):  # (True and 1.0 are 0/1 labels, as log_label takes)
+        bad = json.loads(json.dumps(state))
+        bad["state"]["window"]["labels"][1] = label
+        with pytest.raises(StateError, match=r"state.window.labels\[1\]"):
+            ModelMonitor.from_dict(bad)
+    bad = json.loads(json.dumps(state))
+    bad["state"]["window"]["times"][1] = -1.0  # out of order
+    with pytest.raises(StateError, match="non-decreasing"):
+        ModelMonitor.from_dict(bad)

@@ -53,6 +53,9 @@ MAX_JSON_BYTES = 512 * 1024 * 1024
 """Largest JSON text :func:`load_json` reads."""
 
 _ERRORS: dict[type[ProdMLError], type[StateError]] = {}
+_FLOAT_TYPE = frozenset({float})
+_INT_TYPE = frozenset({int})
+_STR_TYPE = frozenset({str})
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
@@ -144,7 +147,9 @@ class Field:
     def dict(self, *, keys: tuple[builtins.str, ...] | None = None) -> Mapping[builtins.str, Any]:
         """The value as a dict with str keys (exactly ``keys`` when given)."""
         v = self.value
-        if not isinstance(v, Mapping) or not all(isinstance(k, str) for k in v):
+        if not isinstance(v, Mapping) or not (
+            set(map(type, v)) <= _STR_TYPE or all(isinstance(k, str) for k in v)
+        ):
             raise self.fail("a dict with str keys")
         if keys is not None and set(v) != set(keys):
             missing = sorted(set(keys) - set(v))
@@ -299,7 +304,7 @@ class Field:
         lo, hi = bounds.get("lo"), bounds.get("hi")
         lo_open, hi_open = bounds.get("lo_open", False), bounds.get("hi_open", False)
         finite = bounds.get("finite", True)
-        if len(items) > 16 and all(type(v) is builtins.float for v in items):
+        if len(items) > 16 and set(map(type, items)) <= _FLOAT_TYPE:
             arr = np.array(items, dtype=np.float64)  # vectorised check of a long list
             ok = bool(np.isfinite(arr).all()) if finite else not bool(np.isnan(arr).any())
             if ok and lo is not None:
@@ -325,9 +330,8 @@ class Field:
         """A list of ints, each within ``bounds`` (see :meth:`int`)."""
         items = self.list(length=length, min_len=min_len, max_len=max_len)
         lo, hi = bounds.get("lo"), bounds.get("hi")
-        if all(
-            type(v) is builtins.int and (lo is None or v >= lo) and (hi is None or v <= hi)
-            for v in items
+        if set(map(type, items)) <= _INT_TYPE and (  # C-speed checks of the common case
+            not items or ((lo is None or min(items) >= lo) and (hi is None or max(items) <= hi))
         ):
             return items
         return [self._child(v, i).int(**bounds) for i, v in enumerate(items)]
@@ -488,12 +492,18 @@ def load_json(
 
 def _depth(raw: bytes) -> int:
     """Deepest bracket nesting of JSON text, strings ignored (vectorised, O(size))."""
-    if b"[" not in raw and b"{" not in raw:
-        return 0
-    stripped = _STRINGS.sub(b"", raw)
-    codes = np.frombuffer(stripped, dtype=np.uint8)
-    step = np.zeros(256, dtype=np.int64)
-    step[ord("[")] = step[ord("{")] = 1
-    step[ord("]")] = step[ord("}")] = -1
-    moves = step[codes]
+    if raw.count(b"[") + raw.count(b"{") <= 1:  # C-speed counts: no nesting possible
+        return int(b"[" in raw or b"{" in raw)
+    if b'"' in raw:
+        raw = _STRINGS.sub(b"", raw)
+    codes = np.frombuffer(raw, dtype=np.uint8)
+    # One byte per input byte, then the running sum over the brackets only: a state of
+    # long number lists has few brackets, so the sum runs over a small array.
+    moves = _STEP[codes]
+    moves = moves[moves != 0].astype(np.int32)
     return int(np.cumsum(moves).max(initial=0))
+
+
+_STEP = np.zeros(256, dtype=np.int8)
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1

@@ -110,12 +110,14 @@ def _check_jsonable(obj: object, path: str) -> None:
         return
     if isinstance(obj, float):
         if not math.isfinite(obj):
-            raise ConfigError(f"spec value at {path} is {obj!r}; JSON has no NaN or infinity")
+            raise ConfigError(
+                f"spec value at {path} is {short_repr(obj)}; JSON has no NaN or infinity"
+            )
         return
     if isinstance(obj, Mapping):
         for k, v in obj.items():
             if not isinstance(k, str):
-                raise ConfigError(f"spec key {k!r} at {path} is not a string")
+                raise ConfigError(f"spec key {short_repr(k)} at {path} is not a string")
             _check_jsonable(v, f"{path}.{k}")
         return
     if isinstance(obj, list | tuple):

@@ -80,7 +80,12 @@ class PersonalDataWarning(UserWarning):
 # -- detection -----------------------------------------------------------------------
 
 _PATTERNS: tuple[tuple[str, str], ...] = (
-    ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    # Bounded repeats (RFC 5321 lengths: a local part of at most 64 characters, labels of
+    # at most 63): unbounded ones made the search quadratic in a long value's length.
+    (
+        "email",
+        r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,63}",
+    ),
     ("ssn", r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b"),
     ("card", r"\b\d(?:[ -]?\d){12,18}\b"),
     ("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),

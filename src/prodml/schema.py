@@ -297,7 +297,7 @@ class Schema(_Model):
         if len(index) != len(self.columns):
             counts = Counter(c.name for c in self.columns)
             dupes = sorted(n for n, k in counts.items() if k > 1)
-            raise ValueError(f"column names must be unique; repeated: {dupes}")
+            raise ValueError(f"column names must be unique; repeated: {short_repr(dupes)}")
         self._index = index  # name -> position: lookups in O(1), not a scan per name
         return self
 
@@ -609,7 +609,8 @@ class Schema(_Model):
         version = d.pop("format_version", None)
         if version != FORMAT_VERSION:
             raise ConfigError(
-                f"Schema format_version {version!r} is not supported (expected {FORMAT_VERSION})",
+                f"Schema format_version {short_repr(version)} is not supported (expected "
+                f"{FORMAT_VERSION})",
                 parameter="format_version",
             )
         with loading("Schema"):
@@ -654,16 +655,16 @@ class Schema(_Model):
         out: list[str] = []
         for c in other.columns:
             if c.name not in self:
-                out.append(f"column {c.name!r}: required but not provided")
+                out.append(f"column {short_repr(c.name)}: required but not provided")
                 continue
             mine = self[c.name]
             if mine.dtype != c.dtype and not (
                 (mine.dtype, c.dtype) == (LogicalType.INT, LogicalType.FLOAT)
                 or {mine.dtype, c.dtype} <= set(_TEXT)
             ):
-                out.append(f"column {c.name!r}: type {mine.dtype} -> {c.dtype}")
+                out.append(f"column {short_repr(c.name)}: type {mine.dtype} -> {c.dtype}")
             if mine.nullable and not c.nullable:
-                out.append(f"column {c.name!r}: nulls no longer allowed")
+                out.append(f"column {short_repr(c.name)}: nulls no longer allowed")
         return out
 
 
@@ -867,7 +868,7 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                     name,
                     "allowed",
                     f"{int(bad.sum())} value{'s' if bad.sum() > 1 else ''} not among the allowed "
-                    f"values {list(col.allowed)!r}, "
+                    f"values {short_repr(list(col.allowed))}, "
                     f"e.g. {redact(py_value(values[row]), sensitive=col.sensitive)}",
                     row,
                 )

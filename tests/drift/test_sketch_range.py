@@ -55,3 +55,25 @@ def test_extreme_values_profile_and_detect_without_warnings() -> None:
     exact = DriftDetector(max_exact=1_000_000).fit(ref).detect(cur).results[0].statistic
     sketched = DriftDetector(max_exact=10_000).fit(ref).detect(cur).results[0].statistic
     assert abs(exact - sketched) < 1e-12
+
+
+@given(
+    st.lists(
+        st.one_of(finite, st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5])), min_size=1, max_size=80
+    ),
+    st.sampled_from([1e-3, 1e-2]),
+)
+def test_counting_without_a_sort_equals_the_sorted_path(values: list[float], a: float) -> None:
+    from prodml.drift._columns import _sketch_dense
+
+    log_gamma = float(np.log((1 + a) / (1 - a)))
+    x = np.array(values, dtype=np.float64)
+    want = _sketch(np.sort(x), log_gamma, is_sorted=True)
+    dense = _sketch_dense(x.copy(), log_gamma)
+    got = _sketch(x.copy(), log_gamma)  # dense, or the sort when the span is too wide
+    for part, expected in zip(got, want, strict=True):
+        assert np.array_equal(part, expected, equal_nan=True)
+    if dense is not None:
+        for part, expected in zip(dense, want, strict=True):
+            assert np.array_equal(part, expected, equal_nan=True)
+    assert not np.signbit(got[2][got[0] == 0]).any()  # the zero bucket holds +0.0

@@ -138,20 +138,22 @@ def _close(a: np.ndarray, b: np.ndarray) -> None:
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("table", [True, False])
+@pytest.mark.parametrize(("table", "depth"), [(True, 5), (True, 3), (False, 5)])
 def test_compiled_and_numpy_paths_agree(
     churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline],
     monkeypatch: pytest.MonkeyPatch,
     table: bool,
+    depth: int,
 ) -> None:
     df, y, pipe = churn
     if not table:
         monkeypatch.setattr(_trees, "_TABLE_BUDGET", 0)
-    model = RandomForestClassifier(n_estimators=4, max_depth=5, random_state=0)
+    model = RandomForestClassifier(n_estimators=4, max_depth=depth, random_state=0)
     ex = Explainer(pipe, model.fit(pipe.transform(df), y)).fit()
     kernel = ex.kernel_
     assert isinstance(kernel, _trees.TreeKernel)
     assert (kernel.table is not None) is table
+    assert kernel.depth == depth  # depth 3 runs the table kernel's unrolled branch
     X = pipe.transform(df.iloc[:60])
     kernel.jit = False
     numpy_phi, numpy_pred = kernel.attribute(X)
@@ -159,10 +161,18 @@ def test_compiled_and_numpy_paths_agree(
     phi, pred = np.zeros_like(numpy_phi), np.zeros(len(X))
     x32 = X.astype(np.float32).astype(np.float64)
     if table:
-        bad = _tree_jit.run_table(
-            x32, kernel.feat, kernel.lo, kernel.hi, kernel.table, kernel._group,
-            kernel.leaf_value, phi, pred,
-        )  # fmt: skip
+        # Rounding to float32 inside the kernel or before it: the same bits.
+        for given, round32 in ((X, True), (x32, False)):
+            out = np.zeros((len(X), kernel.n_groups + 1))
+            out[:, -1] = kernel.init
+            bad = _tree_jit.run_table(
+                given, round32, kernel._slots, kernel._bounds, kernel._flat_table,
+                kernel.leaf_value, out,
+            )  # fmt: skip
+            phi, pred = out[:, :-1], out[:, -1]
+            assert bad == -1
+            _same_bits(phi, numpy_phi)
+            _same_bits(pred, numpy_pred)
     else:
         bad = _tree_jit.run_poly(
             x32, kernel.feat, kernel.lo, kernel.hi, kernel.z, kernel.length, kernel._weights,

@@ -69,6 +69,18 @@ def test_card_numbers_need_the_luhn_digit(prefix: str) -> None:
     assert find_personal_data(bad) != "card"
 
 
+@pytest.mark.parametrize("filler", ["a", "1", "a.", "GB", "a-"])
+def test_detection_finds_identifiers_inside_long_values(filler: str) -> None:
+    # The e-mail pattern's repeats are bounded (64-character local part, 63-character
+    # labels) so a scan is linear in the value's length; an identifier inside a long
+    # value is still found, and a long value without one is not flagged.
+    run = filler * 20_000
+    assert find_personal_data(run) is None
+    assert find_personal_data(run + " jane.doe@example.org") == "email"
+    assert find_personal_data(run + "@example.org") == "email"  # the last 64 characters
+    assert find_personal_data(run + " 4111 1111 1111 1111 " + run) == "card"
+
+
 def test_tokens_are_salted_typed_stable_and_idempotent() -> None:
     a, b = Privacy(salt="salt-a"), Privacy(salt="salt-b")
     t = a.token("ann@example.com")

@@ -67,6 +67,12 @@ def test_bad_inputs_and_outputs(tmp_path: Path, registry: ModelRegistry) -> None
     pred = Predictor.from_registry(registry, "churn@production", watch_every_s=None)
     with pytest.raises(ConfigError, match="no such file"):
         score(pred, tmp_path / "missing", tmp_path / "out")
+    long_name = tmp_path / ("x" * 5_000)  # past the OS's name limit: its OSError is ours
+    with pytest.raises(ConfigError, match="cannot read the input") as too_long:
+        score(pred, long_name, tmp_path / "out")
+    assert len(str(too_long.value)) < 400
+    with pytest.raises(ConfigError, match="cannot create the output"):
+        score(pred, tmp_path / "in", long_name)
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ConfigError, match="not a folder"):
         score(pred, tmp_path / "in", tmp_path / "afile")

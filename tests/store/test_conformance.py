@@ -7,14 +7,38 @@ from pathlib import Path
 
 import pytest
 
+from prodml.store import _asof
 from prodml.store.backends import OfflineStore, OnlineStore, offline_store_for, online_store_for
 from prodml.testing.store import OfflineStoreConformance, OnlineStoreConformance
 
 
 class TestDuckDBOffline(OfflineStoreConformance):
+    """The default: in-memory joins by numpy arrays (prodml.store._asof)."""
+
     @pytest.fixture
     def offline_store(self, tmp_path: Path) -> OfflineStore:
         return offline_store_for(f"duckdb://{tmp_path}")
+
+
+class TestDuckDBOfflineSQL(OfflineStoreConformance):
+    """The SQL join, which runs for output files, memory limits and naive sources."""
+
+    @pytest.fixture
+    def offline_store(self, tmp_path: Path) -> OfflineStore:
+        return offline_store_for(f"duckdb://{tmp_path}", engine="duckdb")
+
+
+class TestDuckDBOfflineArraysTinyChunks(OfflineStoreConformance):
+    """The arrays path with chunks of a few rows (merging across chunks and batches) and
+    times packed as ranks (the path for key ids and times wider than 62 bits)."""
+
+    @pytest.fixture
+    def offline_store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OfflineStore:
+        monkeypatch.setattr(_asof, "CHUNK_ROWS", 3)
+        monkeypatch.setattr(_asof, "READ_ROWS", 2)
+        monkeypatch.setattr(_asof, "GATHER_ROWS", 2)
+        monkeypatch.setattr(_asof, "DIRECT_BITS", 0)
+        return offline_store_for(f"duckdb://{tmp_path}", engine="numpy")
 
 
 class TestPostgresOffline(OfflineStoreConformance):

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
 
 __all__ = [
@@ -266,8 +267,8 @@ class PriceCatalog(CostModel):
         what = section[:-1] if section != "storage" else "storage class"
         known = ", ".join(sorted(table)) or "none"
         raise UnpricedError(
-            f"No price for {what} {key!r} in catalog {self.name!r}. Known: {known}. "
-            f"Add it with catalog.merge({{{section!r}: {{{key!r}: ...}}}}).",
+            f"No price for {what} {short_repr(key)} in catalog {self.name!r}. Known: {known}. "
+            f"Add it with catalog.merge({{{section!r}: {{{short_repr(key)}: ...}}}}).",
             item=key,
             section=section,
         )
@@ -297,7 +298,9 @@ class PriceCatalog(CostModel):
         inst = self.instance(instance)
         if inst.accelerator is None:
             raise UnpricedError(
-                f"Instance {instance!r} has no accelerator.", item=instance, section="instances"
+                f"Instance {short_repr(instance)} has no accelerator.",
+                item=instance,
+                section="instances",
             )
         return self.accelerator(inst.accelerator)
 
@@ -360,7 +363,7 @@ def _validate(data: Mapping[str, Any]) -> PriceCatalog:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(
-            f"Invalid price catalog at {where!r}: {first['msg']} ({err.error_count()} "
+            f"Invalid price catalog at {short_repr(where)}: {first['msg']} ({err.error_count()} "
             "problem(s) in total).",
             parameter=where,
         ) from err
@@ -397,7 +400,9 @@ def load_catalog(
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ConfigError(f"Price catalog {str(source)!r} is not valid JSON: {err}") from err
+            raise ConfigError(
+                f"Price catalog {short_repr(str(source))} is not valid JSON: {err}"
+            ) from err
         catalog = _validate(data)
     if max_age_days is not None:
         catalog.check_freshness(max_age_days, today=today)
@@ -405,16 +410,28 @@ def load_catalog(
 
 
 def _read(source: str | Path) -> str:
+    try:
+        return _read_file(source)
+    except OSError as err:  # a name too long, a folder, no permission: the user's input
+        raise ConfigError(
+            f"Price catalog {short_repr(str(source))} cannot be read: {err.strerror}.",
+            parameter="source",
+        ) from None
+
+
+def _read_file(source: str | Path) -> str:
     if isinstance(source, str) and "/" not in source and not source.endswith(".json"):
         shipped = resources.files("prodml.cost").joinpath("catalogs").joinpath(f"{source}.json")
         if not shipped.is_file():
             raise ConfigError(
-                f"No shipped price catalog named {source!r} (shipped: 'sample'); pass a path "
-                "to a JSON file instead.",
+                f"No shipped price catalog named {short_repr(source)} (shipped: 'sample'); "
+                "pass a path to a JSON file instead.",
                 parameter="source",
             )
         return shipped.read_text(encoding="utf-8")
     path = Path(source)
     if not path.is_file():
-        raise ConfigError(f"Price catalog file {str(path)!r} does not exist.", parameter="source")
+        raise ConfigError(
+            f"Price catalog file {short_repr(str(path))} does not exist.", parameter="source"
+        )
     return path.read_text(encoding="utf-8")

@@ -12,6 +12,7 @@ import pandas as pd
 
 from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.cost._estimate import CostEstimate
 from prodml.cost._inputs import Uncertain
 from prodml.cost._serving import HOURS_PER_MONTH, batch_scoring_cost, serving_cost
@@ -56,9 +57,9 @@ class RealtimeOption:
 
     def monthly_cost(self, predictions_per_month: float, *, seed: int | None = 0) -> CostEstimate:
         """Monthly cost when serving ``predictions_per_month``."""
-        _check_volume(f"RealtimeOption({self.name!r})", predictions_per_month)
+        _check_volume(f"RealtimeOption({short_repr(self.name)})", predictions_per_month)
         check_params(
-            f"RealtimeOption({self.name!r})",
+            f"RealtimeOption({short_repr(self.name)})",
             {"peak_to_mean": self.peak_to_mean},
             {"peak_to_mean": [Interval(float, 1, None)]},
         )
@@ -89,7 +90,7 @@ class BatchOption:
 
     def monthly_cost(self, predictions_per_month: float, *, seed: int | None = 0) -> CostEstimate:
         """Monthly cost when scoring ``predictions_per_month``."""
-        _check_volume(f"BatchOption({self.name!r})", predictions_per_month)
+        _check_volume(f"BatchOption({short_repr(self.name)})", predictions_per_month)
         return batch_scoring_cost(
             predictions=predictions_per_month,
             rows_per_second=self.rows_per_second,
@@ -112,7 +113,7 @@ def _estimates(
         bad = [k for k, v in out.items() if not isinstance(v, CostEstimate)]
         if bad:
             raise ConfigError(
-                f"compare: option {bad[0]!r} is not a CostEstimate.", parameter="options"
+                f"compare: option {short_repr(bad[0])} is not a CostEstimate.", parameter="options"
             )
         return out
     if predictions is None:
@@ -129,7 +130,7 @@ def _estimates(
             )
         if opt.name in result:
             raise ConfigError(
-                f"compare: option name {opt.name!r} appears twice.", parameter="options"
+                f"compare: option name {short_repr(opt.name)} appears twice.", parameter="options"
             )
         result[opt.name] = opt.monthly_cost(predictions)
     return result
@@ -187,7 +188,7 @@ def compare(
         parts.extend(p for p in est.breakdown if p not in parts)
     clash = [p for p in parts if p in _FIXED_COLUMNS]
     if clash:
-        raise ConfigError(f"compare: cost part {clash[0]!r} clashes with a column name.")
+        raise ConfigError(f"compare: cost part {short_repr(clash[0])} clashes with a column name.")
     cheapest = min(e.expected for e in ests.values())
     rows = []
     for name, est in ests.items():
@@ -224,7 +225,8 @@ def plot_comparison(table: pd.DataFrame, *, ax: Any = None, title: str | None = 
     missing = [c for c in ("expected", "low", "high", "unit", "currency") if c not in table]
     if missing:
         raise ConfigError(
-            f"plot_comparison needs the output of compare(); column {missing[0]!r} is missing.",
+            f"plot_comparison needs the output of compare(); column {short_repr(missing[0])} is "
+            "missing.",
             parameter="table",
         )
     parts = [c for c in table.columns if c not in _FIXED_COLUMNS]

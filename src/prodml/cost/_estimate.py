@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field
 from scipy import stats
 
 from prodml._params import NONE, Interval, Predicate, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.cost._catalog import CostModel
 from prodml.cost._inputs import Input, as_input
 from prodml.errors import ConfigError
@@ -123,7 +124,7 @@ class CostEstimate(CostModel):
         if not (math.isfinite(factor) and factor >= 0):
             raise ConfigError(
                 f"The 'factor' parameter of CostEstimate.scale must be a float >= 0. "
-                f"Got {factor!r} instead.",
+                f"Got {short_repr(factor)} instead.",
                 parameter="factor",
             )
         parts = {k: v * factor for k, v in self.breakdown.items()}
@@ -158,7 +159,7 @@ class CostEstimate(CostModel):
         version = body.pop("format_version", FORMAT_VERSION)
         if version != FORMAT_VERSION:
             raise ConfigError(
-                f"CostEstimate format_version {version!r} is not supported "
+                f"CostEstimate format_version {short_repr(version)} is not supported "
                 f"(expected {FORMAT_VERSION}).",
                 parameter="format_version",
             )
@@ -250,7 +251,7 @@ def evaluate(
     for k, v in parts.items():
         if not np.isfinite(v).all():
             raise ConfigError(
-                f"Cost part {k!r} is not finite for some inputs (check for zero rates or "
+                f"Cost part {short_repr(k)} is not finite for some inputs (check for zero rates or "
                 "utilisation at or above 1).",
                 parameter=k,
             )

@@ -76,7 +76,7 @@ def pert(low: float, mode: float, high: float, *, lamb: float = 4.0) -> Any:
     _check_triple("pert", (low, mode, high))
     if not _finite(lamb) or lamb <= 0:
         raise ConfigError(
-            f"pert: 'lamb' must be a float > 0. Got {lamb!r} instead.", parameter="lamb"
+            f"pert: 'lamb' must be a float > 0. Got {short_repr(lamb)} instead.", parameter="lamb"
         )
     _check_width("pert", low, high)
     width = high - low
@@ -88,7 +88,8 @@ def pert(low: float, mode: float, high: float, *, lamb: float = 4.0) -> Any:
 def _check_width(name: str, low: float, high: float) -> None:
     if not low < high:
         raise ConfigError(
-            f"{name}: 'low' must be below 'high' (got {low!r} and {high!r}); pass the number "
+            f"{name}: 'low' must be below 'high' (got {short_repr(low)} and "
+            f"{short_repr(high)}); pass the number "
             "itself for a known value.",
             parameter="high",
         )
@@ -98,13 +99,14 @@ def _check_triple(name: str, triple: tuple[object, ...]) -> None:
     if len(triple) != 3 or not all(_finite(v) for v in triple):
         raise ConfigError(
             f"The {name!r} input must be a (low, mode, high) triple of finite numbers. "
-            f"Got {triple!r} instead.",
+            f"Got {short_repr(triple)} instead.",
             parameter=name,
         )
     low, mode, high = (float(v) for v in triple)  # type: ignore[arg-type]
     if not low <= mode <= high:
         raise ConfigError(
-            f"The {name!r} input must satisfy low <= mode <= high. Got {triple!r} instead.",
+            f"The {name!r} input must satisfy low <= mode <= high. Got {short_repr(triple)} "
+            "instead.",
             parameter=name,
         )
 
@@ -154,11 +156,12 @@ class Input:
             out = np.asarray(self.dist.rvs(size=n, random_state=rng), dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise ConfigError(
-                f"The {self.name!r} input could not be sampled: {err}", parameter=self.name
+                f"The {short_repr(self.name)} input could not be sampled: {err}",
+                parameter=self.name,
             ) from err
         if out.shape != (n,):
             raise ConfigError(
-                f"The {self.name!r} input must be a univariate distribution; "
+                f"The {short_repr(self.name)} input must be a univariate distribution; "
                 f"rvs(size={n}) returned shape {out.shape}.",
                 parameter=self.name,
             )
@@ -173,8 +176,10 @@ class Input:
             first = float(values[np.argmax(bad)])
             wanted = self.allowed.describe() if self.allowed is not None else "finite"
             raise ConfigError(
-                f"The {self.name!r} input drew {int(bad.sum())} value(s) outside the allowed "
-                f"range (must be {wanted}), e.g. {first!r}. Use a distribution whose support "
+                f"The {short_repr(self.name)} input drew {int(bad.sum())} value(s) outside the "
+                "allowed "
+                f"range (must be {wanted}), e.g. {short_repr(first)}. Use a distribution whose "
+                "support "
                 "lies inside the allowed range (e.g. a truncated one).",
                 parameter=self.name,
             )
@@ -216,7 +221,7 @@ def as_input(name: str, value: object, allowed: Interval | None = None) -> Input
         if allowed is not None and not (allowed.accepts(low) and allowed.accepts(high)):
             raise ConfigError(
                 f"The {name!r} input's bounds must both be {allowed.describe()}. "
-                f"Got {tuple(value)!r} instead.",
+                f"Got {short_repr(tuple(value))} instead.",
                 parameter=name,
             )
         if low == high:

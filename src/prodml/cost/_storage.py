@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml._params import Interval, check_params
+from prodml._quote import short_repr
 from prodml.cost._catalog import Price, TieredPrice
 from prodml.cost._estimate import Arrays, CostEstimate, evaluate
 from prodml.cost._inputs import Uncertain, as_inputs
@@ -89,7 +90,7 @@ def egress_cost(
     else:
         raise ConfigError(
             f"The 'price' parameter of egress_cost must be a float >= 0 or a TieredPrice. "
-            f"Got {price!r} instead.",
+            f"Got {short_repr(price)} instead.",
             parameter="price",
         )
     flat = None if tiered is not None else price

@@ -11,15 +11,19 @@ import numpy as np
 from prodml._data import as_columns, is_tabular, iter_columns
 from prodml._params import Interval, OneOf, Predicate, check_params
 from prodml._progress import chunk_progress
+from prodml._quote import short_repr
 from prodml.drift import stats
 from prodml.drift._classifier import RowSample, classifier_check
 from prodml.drift._compare import Comparison, compare_categorical, compare_numeric
-from prodml.drift._profile import _KINDS, CategoricalColumn, NumericColumn, Profile
+from prodml.drift._profile import _KINDS, MAX_EXACT, CategoricalColumn, NumericColumn, Profile
 from prodml.drift._report import DriftReport, DriftResult
 from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
 from prodml.privacy import Privacy, check_privacy
 
-__all__ = ["DriftDetector"]
+__all__ = ["MAX_SAMPLE_ROWS", "DriftDetector"]
+
+MAX_SAMPLE_ROWS = 1_000_000
+"""Largest ``sample_rows`` of the classifier check (rows per side; a ConfigError above)."""
 
 
 class DriftDetector:
@@ -52,7 +56,8 @@ class DriftDetector:
         at most ``max_exact`` values (default 100,000) are compared exactly (statistics and
         p-values equal scipy's); larger ones through a sketch, with verdicts that keep to
         the reported ``error_bound`` in bounded memory. Raise ``max_exact`` for exact
-        p-values on large samples, at 8 bytes per reference value.
+        p-values on large samples, at 8 bytes per reference value; at most 100,000,000
+        (:data:`~prodml.drift._profile.MAX_EXACT`), a ConfigError above.
     min_null_effect
         Effect floor of the null-fraction test: each column whose null share differs
         between the samples gets a two-proportion z-test on it (in the same corrected
@@ -65,7 +70,8 @@ class DriftDetector:
         one-sided Mann-Whitney test the p-value (not part of the corrected family). The
         result is an extra row ``"<multivariate>"``; needs the rows, not a Profile.
     sample_rows
-        Rows sampled from each side for the classifier check.
+        Rows sampled from each side for the classifier check; at most 1,000,000
+        (``MAX_SAMPLE_ROWS``), a ConfigError above.
     random_state
         Seed of the row sampling and of the classifier.
     privacy
@@ -135,11 +141,11 @@ class DriftDetector:
                         "a list of column names",
                     ),
                 ],
-                "max_exact": [Interval(int, 10_000, None)],
+                "max_exact": [Interval(int, 10_000, MAX_EXACT)],
                 "relative_accuracy": [Interval(float, 0, 0.1, "neither")],
                 "min_null_effect": [Interval(float, 0, 1)],
                 "multivariate": [OneOf((True, False))],
-                "sample_rows": [Interval(int, 100, None)],
+                "sample_rows": [Interval(int, 100, MAX_SAMPLE_ROWS)],
                 "random_state": [Interval(int, 0, None)],
                 "privacy": [
                     OneOf((None,)),
@@ -330,7 +336,9 @@ class DriftDetector:
             if isinstance(pair, str):
                 return pair
             return compare_categorical(*pair, k=self._policy.k)
-        raise DriftError(f"column {name!r} cannot be compared", column=name)  # pragma: no cover
+        raise DriftError(
+            f"column {short_repr(name)} cannot be compared", column=name
+        )  # pragma: no cover
 
     def _report(
         self, ref: Profile, cur: Profile, comparisons: dict[str, Comparison | str]

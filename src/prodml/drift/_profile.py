@@ -41,8 +41,10 @@ from prodml.drift._columns import (
 from prodml.errors import ConfigError, DriftError, ProdMLError, SchemaError, SchemaProblem
 from prodml.privacy import Privacy, check_privacy, is_token
 
-__all__ = ["CategoricalColumn", "NumericColumn", "Profile"]
+__all__ = ["MAX_EXACT", "CategoricalColumn", "NumericColumn", "Profile"]
 
+MAX_EXACT = 100_000_000
+"""Largest ``max_exact``: 800 MB of exact values per numeric column (a ConfigError above)."""
 FORMAT_VERSION = 2  # 2: the privacy policy and salt id; hashed categorical columns
 _READABLE_VERSIONS = (1, 2)
 _KINDS = {
@@ -94,7 +96,8 @@ def _numeric_values(cols: Columns, name: str, kind: str) -> tuple[FloatArray, in
     if inf.any():
         first = int(np.flatnonzero(inf)[0])
         raise DriftError(
-            f"column {name!r} holds {int(inf.sum())} infinite value(s) (first at row {first} "
+            f"column {short_repr(name)} holds {int(inf.sum())} infinite value(s) (first at row "
+            f"{first} "
             "of its chunk); drift tests need finite numbers: drop, clip or null them first",
             column=name,
         )
@@ -110,6 +113,7 @@ class Profile:
         Numeric columns keep exact values up to this many non-null values (8 bytes each);
         beyond, a log-bucket sketch whose KS statistic is within a reported bound of the
         exact one. The default, 100,000, keeps a profile of any size in bounded memory.
+        At most :data:`MAX_EXACT` (100,000,000); a ConfigError above.
     relative_accuracy
         Relative error of a value in the sketch (bucket width).
     columns
@@ -181,7 +185,7 @@ class Profile:
             "Profile",
             {"max_exact": self.max_exact, "relative_accuracy": self.relative_accuracy},
             {
-                "max_exact": [Interval(int, 10_000, None)],
+                "max_exact": [Interval(int, 10_000, MAX_EXACT)],
                 "relative_accuracy": [Interval(float, 0, 0.1, "neither")],
             },
         )

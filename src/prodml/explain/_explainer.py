@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml._data import type_name
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, NotFittedError, SchemaError
 from prodml.explain import _state
 from prodml.explain._explanation import Attributions, Explanation
@@ -155,7 +156,7 @@ class Explainer:
         if self.method not in METHODS:
             raise ConfigError(
                 f"The 'method' parameter of Explainer must be one of {set(METHODS)}. "
-                f"Got {self.method!r} instead.",
+                f"Got {short_repr(self.method)} instead.",
                 parameter="method",
             )
         if self.class_index is not None and (
@@ -163,7 +164,7 @@ class Explainer:
         ):
             raise ConfigError(
                 "The 'class_index' parameter of Explainer must be an int or None. "
-                f"Got {self.class_index!r} instead.",
+                f"Got {short_repr(self.class_index)} instead.",
                 parameter="class_index",
             )
         kernel: Kernel | None = None
@@ -188,7 +189,7 @@ class Explainer:
     def _background(self) -> Floats:
         if self.background is None:
             raise ConfigError(
-                f"method={self.method!r} needs background=<raw input rows>",
+                f"method={short_repr(self.method)} needs background=<raw input rows>",
                 parameter="background",
             )
         bg = self.pipeline.transform(self.background)
@@ -202,7 +203,7 @@ class Explainer:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(
                     f"The '{name}' parameter of Explainer must be an int >= {low}. "
-                    f"Got {value!r} instead.",
+                    f"Got {short_repr(value)} instead.",
                     parameter=name,
                 )
         if self.n_permutations % 2:
@@ -213,7 +214,8 @@ class Explainer:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(
-                f"The 'seed' parameter of Explainer must be an int. Got {self.seed!r} instead.",
+                f"The 'seed' parameter of Explainer must be an int. Got {short_repr(self.seed)} "
+                "instead.",
                 parameter="seed",
             )
         fn, scale = output_function(self.model, self.class_index)

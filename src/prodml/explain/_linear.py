@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["LinearKernel", "linear_from_model"]
@@ -97,14 +98,14 @@ def _output_row(coef: np.ndarray, intercept: np.ndarray, class_index: int | None
         if class_index not in (None, 1):
             raise ConfigError(
                 "a binary linear classifier is explained for class 1 (its margin); "
-                f"class_index {class_index!r} is not supported",
+                f"class_index {short_repr(class_index)} is not supported",
                 parameter="class_index",
             )
         return coef[0], float(np.ravel(intercept)[0])
     if class_index is None or not 0 <= class_index < k:
         raise ConfigError(
             f"The 'class_index' parameter of Explainer must be an int in [0, {k}) for a "
-            f"model with {k} outputs. Got {class_index!r} instead.",
+            f"model with {k} outputs. Got {short_repr(class_index)} instead.",
             parameter="class_index",
         )
     return coef[class_index], float(np.ravel(intercept)[class_index])

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["SamplingKernel", "output_function"]
@@ -42,7 +43,7 @@ def output_function(model: Any, class_index: int | None) -> tuple[Any, str]:
         if k is None or not 0 <= k < n:
             raise ConfigError(
                 f"The 'class_index' parameter of Explainer must be an int in [0, {n}) for a "
-                f"model with {n} classes. Got {class_index!r} instead.",
+                f"model with {n} classes. Got {short_repr(class_index)} instead.",
                 parameter="class_index",
             )
         return (lambda X: np.asarray(proba(X), dtype=np.float64)[:, k]), "probability"  # noqa: N803

@@ -4,7 +4,8 @@
 ``numba.njit`` on first use. :func:`run_table` performs, row by row and leaf by leaf,
 exactly the float operations of the numpy path in :mod:`prodml.explain._trees` in the
 same order (the same pattern table, leaves in order, slots in order), so both give the
-same bits; :func:`run_poly` uses a cheaper form of the same closed form (equal to 1e-12).
+same bits (it reads flat, interleaved arrays: one record touches few cache lines);
+:func:`run_poly` uses a cheaper form of the same closed form (equal to 1e-12).
 Either way a record runs the very code of a batch row, so it gives the bits of that
 row. Without numba they still run (slowly) as Python; the tests use that.
 Set ``PRODML_NO_JIT=1`` to use the numpy path even where numba is installed.
@@ -23,34 +24,71 @@ __all__ = ["compiled", "run_poly", "run_table"]
 
 def run_table(  # noqa: PLR0917 - a compiled kernel takes flat arrays
     x: np.ndarray,
-    feat: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
+    round32: bool,
+    slots: np.ndarray,
+    bounds: np.ndarray,
     table: np.ndarray,
-    group: np.ndarray,
     leaf_value: np.ndarray,
-    phi: np.ndarray,
-    pred: np.ndarray,
+    out: np.ndarray,
 ) -> int:
-    """Add each row's slot attributions (``phi``) and leaf outputs (``pred``), by table.
+    """Add each row's group attributions and leaf outputs into ``out``, by table.
+
+    Flat arrays, leaf-major: for slot ``s`` of leaf ``l`` (``k = l * depth + s``),
+    ``slots[2k]`` is its feature and ``slots[2k + 1]`` its group (unsigned: no negative
+    index to wrap around), ``bounds[2k]`` and
+    ``bounds[2k + 1]`` its interval ``lo < x <= hi``; ``table[((l << depth) | code) *
+    depth + s]`` its attribution under the satisfaction pattern ``code``. ``out`` is
+    ``(rows, groups + 1)``: the group sums, then the model output (holding the initial
+    value on entry). With ``round32`` each feature is first rounded to float32 (as
+    scikit-learn's trees read it). Every float is added in leaf order, then slot order:
+    the order of :meth:`~prodml.explain._trees.TreeKernel.attribute`'s numpy path.
 
     Returns the first row holding a NaN (left unexplained), or -1.
     """
-    n_leaves, d = feat.shape
+    n_leaves = leaf_value.shape[0]
+    d = slots.shape[0] // (2 * n_leaves) if n_leaves else 0
     full = (1 << d) - 1
+    width = x.shape[1]
+    last = out.shape[1] - 1
+    row = np.empty(width)
     for r in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            if np.isnan(x[r, j]):
+        for j in range(width):
+            v = x[r, j]
+            if round32:
+                v = np.float64(np.float32(v))
+            if np.isnan(v):
                 return r
+            row[j] = v
+        phi = out[r]
+        acc = phi[last]
         for leaf in range(n_leaves):
+            b = 2 * leaf * d
             code = 0
-            for s in range(d):
-                v = x[r, feat[leaf, s]]
-                if v > lo[leaf, s] and v <= hi[leaf, s]:
-                    code |= 1 << s
-            for s in range(d):
-                phi[r, group[leaf, s]] += table[leaf, code, s]
-            pred[r] += leaf_value[leaf] if code == full else 0.0
+            if d == 3:  # scikit-learn's GradientBoosting default depth, unrolled
+                v = row[slots[b]]
+                if v > bounds[b] and v <= bounds[b + 1]:
+                    code = 1
+                v = row[slots[b + 2]]
+                if v > bounds[b + 2] and v <= bounds[b + 3]:
+                    code |= 2
+                v = row[slots[b + 4]]
+                if v > bounds[b + 4] and v <= bounds[b + 5]:
+                    code |= 4
+                t = ((leaf << 3) | code) * 3
+                phi[slots[b + 1]] += table[t]
+                phi[slots[b + 3]] += table[t + 1]
+                phi[slots[b + 5]] += table[t + 2]
+            else:
+                for s in range(d):
+                    k = b + 2 * s
+                    v = row[slots[k]]
+                    if v > bounds[k] and v <= bounds[k + 1]:
+                        code |= 1 << s
+                t = ((leaf << d) | code) * d
+                for s in range(d):
+                    phi[slots[b + 2 * s + 1]] += table[t + s]
+            acc += leaf_value[leaf] if code == full else 0.0
+        phi[last] = acc
     return -1
 
 

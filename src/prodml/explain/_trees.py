@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.explain import _tree_jit
 
@@ -262,29 +263,40 @@ class TreeKernel:
         self._index = np.concatenate(
             [slots.reshape(-1), np.full(self.n_leaves, n_groups, dtype=np.int64)]
         )
+        # The compiled table kernel's flat, interleaved layout (see _tree_jit.run_table).
+        pairs = np.stack([self.feat, slots], axis=-1).reshape(-1)
+        self._slots = np.ascontiguousarray(pairs.astype(np.uint64))
+        self._bounds = np.ascontiguousarray(np.stack([self.lo, self.hi], axis=-1).reshape(-1))
+        self._flat_table = None if self.table is None else self.table.reshape(-1)
+        self._out_one = np.zeros((1, n_groups + 1))
+        self._out_one[0, n_groups] = self.init
 
     def _run_compiled(self, kernels: dict[str, Any], X: Floats) -> Any:  # noqa: N803
         n = X.shape[0]
+        if self.table is not None:
+            out = np.zeros((n, self.n_groups + 1))
+            out[:, self.n_groups] = self.init
+            bad = kernels["table"](
+                X, False, self._slots, self._bounds, self._flat_table, self.leaf_value, out
+            )
+            if bad >= 0:
+                raise _nan_error(X, bad)
+            return out[:, : self.n_groups].copy(), out[:, self.n_groups].copy()
         phi = np.zeros((n, self.n_groups))
         pred = np.full(n, self.init)
-        if self.table is not None:
-            bad = kernels["table"](
-                X, self.feat, self.lo, self.hi, self.table, self._group, self.leaf_value, phi, pred
-            )
-        else:
-            bad = kernels["poly"](
-                X,
-                self.feat,
-                self.lo,
-                self.hi,
-                self.z,
-                self.length,
-                self._weights,
-                self._group,
-                self.leaf_value,
-                phi,
-                pred,
-            )
+        bad = kernels["poly"](
+            X,
+            self.feat,
+            self.lo,
+            self.hi,
+            self.z,
+            self.length,
+            self._weights,
+            self._group,
+            self.leaf_value,
+            phi,
+            pred,
+        )
         if bad >= 0:
             raise _nan_error(X, bad)
         return phi, pred
@@ -295,26 +307,16 @@ class TreeKernel:
         if kernels is None or x.shape[0] != self.n_features or self.table is None:
             phi, pred = self.attribute(x[None, :])
             return phi[0].tolist(), float(pred[0])
-        # The table kernel, inlined from _run_compiled (the serving hot path).
-        row = (x.astype(np.float32).astype(np.float64) if self.float32 else x)[None, :]
-        phi = np.zeros((1, self.n_groups))
-        pred = np.full(1, self.init)
-        if (
-            kernels["table"](
-                row,
-                self.feat,
-                self.lo,
-                self.hi,
-                self.table,
-                self._group,
-                self.leaf_value,
-                phi,
-                pred,
-            )
-            >= 0
-        ):
+        # The table kernel on the raw row: it rounds to float32 itself (the hot path).
+        row = x[None, :]
+        out = self._out_one.copy()
+        bad = kernels["table"](
+            row, self.float32, self._slots, self._bounds, self._flat_table, self.leaf_value, out
+        )
+        if bad >= 0:
             raise _nan_error(row, 0)
-        return phi[0].tolist(), float(pred[0])
+        values: list[float] = out.tolist()[0]
+        return values, values.pop()
 
     def _contributions(self, X: Floats) -> Floats:  # noqa: N803
         """``(rows, leaves * depth + leaves)``: slot attributions, then leaf outputs."""
@@ -380,7 +382,7 @@ def _class_column(n_out: int, class_index: int | None, binary_default: int) -> i
     if not isinstance(class_index, int) or not 0 <= class_index < n_out:
         raise ConfigError(
             f"The 'class_index' parameter of Explainer must be an int in [0, {n_out}). "
-            f"Got {class_index!r} instead.",
+            f"Got {short_repr(class_index)} instead.",
             parameter="class_index",
         )
     return class_index

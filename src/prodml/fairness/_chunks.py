@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import _ingest
 from prodml.fairness._ingest import OTHER
@@ -258,7 +259,7 @@ def subtract(gm: GroupMetrics, counted: Counted) -> None:
                     SchemaProblem(
                         None,
                         "range",
-                        f"cannot remove records of group {label!r} that were never added",
+                        f"cannot remove records of group {short_repr(label)} that were never added",
                     )
                 ]
             )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.fairness._group_metrics import GroupMetrics
 
@@ -79,7 +80,7 @@ def _equalized_odds(
 ) -> float:
     if agg not in ("worst_case", "mean"):
         raise ConfigError(
-            f"agg must be 'worst_case' or 'mean'. Got {agg!r} instead.", parameter="agg"
+            f"agg must be 'worst_case' or 'mean'. Got {short_repr(agg)} instead.", parameter="agg"
         )
     report = _report(["tpr", "fpr"], y_true, y_pred, sensitive_features)
     gap = report.difference if kind == "difference" else report.ratio

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.fairness import stats
 from prodml.fairness._ingest import short
@@ -102,14 +103,15 @@ class FairnessGate:
         )
         if self.max_difference is None and self.min_ratio is None:
             raise ConfigError(
-                f"FairnessGate {self.metric!r} needs max_difference, min_ratio or both.",
+                f"FairnessGate {short_repr(self.metric)} needs max_difference, min_ratio or both.",
                 parameter="max_difference",
             )
         if self.metric not in COMPOSITES:
             c = canonical(self.metric, "FairnessGate")
             if METRICS[c].kind != "rate":
                 raise ConfigError(
-                    f"FairnessGate works on rates; {self.metric!r} is not one.", parameter="metric"
+                    f"FairnessGate works on rates; {short_repr(self.metric)} is not one.",
+                    parameter="metric",
                 )
 
     @property

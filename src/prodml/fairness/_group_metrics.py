@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from prodml._params import check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness._ingest import short
 from prodml.fairness._metrics import DEFAULT_METRICS, canonical
@@ -379,8 +380,8 @@ class GroupMetrics:
         if differ:
             k = differ[0]
             raise ConfigError(
-                f"Cannot merge GroupMetrics with different settings: {k}={theirs[k]!r} "
-                f"instead of {mine[k]!r}.",
+                f"Cannot merge GroupMetrics with different settings: {k}={short_repr(theirs[k])} "
+                f"instead of {short_repr(mine[k])}.",
                 parameter=k,
             )
         keys = list(other._keys)

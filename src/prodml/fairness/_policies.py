@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prodml._params import NONE, Constraint, Interval, OneOf, Predicate, TypeOf
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _ingest
 from prodml.fairness._ingest import OTHER, short
@@ -165,7 +166,7 @@ def check_categories(
             )
         if isinstance(values, str) or not isinstance(values, Sequence) or not values:
             raise ConfigError(
-                f"The categories of {name!r} must be a non-empty list of values. "
+                f"The categories of {short_repr(name)} must be a non-empty list of values. "
                 f"Got {short(values)} instead.",
                 parameter="categories",
             )
@@ -173,7 +174,8 @@ def check_categories(
         for v in values:
             if _ingest.is_missing(v) or v == OTHER:
                 raise ConfigError(
-                    f"The categories of {name!r} may not include {short(v)}: missing values "
+                    f"The categories of {short_repr(name)} may not include {short(v)}: missing "
+                    "values "
                     "follow the 'missing' policy and '<other>' is reserved.",
                     parameter="categories",
                 )

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from prodml._params import Interval, OneOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.fairness import _gaps, stats
 from prodml.fairness._arrays import aggregate, metric_arrays
@@ -77,7 +78,7 @@ class FairnessReport:
         unknown = sorted(set(settings) - {"alpha", "min_count", "min_effect", "correction"})
         if unknown:
             raise ConfigError(
-                f"GroupMetrics.report() got an unknown setting {unknown[0]!r}; it takes "
+                f"GroupMetrics.report() got an unknown setting {short_repr(unknown[0])}; it takes "
                 "alpha, min_count, min_effect and correction.",
                 parameter=unknown[0],
             )
@@ -234,7 +235,8 @@ class FairnessReport:
     def _gap(self, metric: str, kind: Literal["difference", "ratio"], method: Method) -> Gap:
         if method not in ("between_groups", "to_overall"):
             raise ConfigError(
-                f"method must be 'between_groups' or 'to_overall'. Got {method!r} instead.",
+                f"method must be 'between_groups' or 'to_overall'. Got {short_repr(method)} "
+                "instead.",
                 parameter="method",
             )
         parts = gap_components(metric, self.metrics)
@@ -332,7 +334,8 @@ class FairnessReport:
         parts = gap_components(metric, self.metrics)
         if len(parts) != 1:
             raise ConfigError(
-                f"groups=... compares two groups on one metric; {metric!r} combines {list(parts)}.",
+                f"groups=... compares two groups on one metric; {short_repr(metric)} combines "
+                f"{list(parts)}.",
                 parameter="groups",
             )
         p = parts[0]
@@ -359,7 +362,8 @@ class FairnessReport:
             if tuple(display(v) for v in k) == key or k == key:
                 return i
         raise ConfigError(
-            f"No group {group!r} in this report; groups: {self.labels[:20]}.", parameter="groups"
+            f"No group {short_repr(group)} in this report; groups: {self.labels[:20]}.",
+            parameter="groups",
         )
 
     def gaps(self) -> pd.DataFrame:
@@ -485,7 +489,7 @@ def _by(by: Sequence[str] | str | None, sensitive: Sequence[str]) -> list[str]:
     if not names or len(set(names)) != len(names) or any(n not in sensitive for n in names):
         raise ConfigError(
             f"report(by=...) must name distinct sensitive features among {list(sensitive)}. "
-            f"Got {by!r} instead.",
+            f"Got {short_repr(by)} instead.",
             parameter="by",
         )
     return names

@@ -41,6 +41,7 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -72,7 +73,9 @@ def z_value(alpha: float) -> float:
     1.959964
     """
     if not 0.0 < alpha < 1.0:
-        raise ConfigError(f"alpha must be in (0, 1). Got {alpha!r} instead.", parameter="alpha")
+        raise ConfigError(
+            f"alpha must be in (0, 1). Got {short_repr(alpha)} instead.", parameter="alpha"
+        )
     return NormalDist().inv_cdf(1.0 - alpha / 2.0)
 
 
@@ -189,7 +192,8 @@ def adjust_pvalues(pvalues: Counts, method: str = "holm") -> FloatArray:
     """
     if method not in CORRECTIONS:
         raise ConfigError(
-            f"The 'correction' must be one of {list(CORRECTIONS)}. Got {method!r} instead.",
+            f"The 'correction' must be one of {list(CORRECTIONS)}. Got {short_repr(method)} "
+            "instead.",
             parameter="correction",
         )
     p = np.asarray(pvalues, dtype=np.float64).copy()

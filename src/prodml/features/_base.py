@@ -323,5 +323,5 @@ def read_text(cols: Columns, name: str) -> Text:
         values = enc.dictionary.to_pylist()
     bad = next((v for v in values if not isinstance(v, str)), None)
     if bad is not None:
-        raise _type_error(name, f"expected string, got {type(bad).__name__} {bad!r}")
+        raise _type_error(name, f"expected string, got {type(bad).__name__} {short_repr(bad)}")
     return Text(codes, values)

@@ -199,7 +199,8 @@ class Function(Step):
         out = np.asarray(get_function(self.func)(values), dtype=np.float64)
         if out.shape != values.shape:
             raise ConfigError(
-                f"function {self.func!r} returned shape {out.shape} for input {values.shape}"
+                f"function {short_repr(self.func)} returned shape {out.shape} for input "
+                f"{values.shape}"
             )
         return out
 

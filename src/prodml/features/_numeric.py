@@ -94,7 +94,8 @@ class Impute(Step):
                     SchemaProblem(
                         column,
                         "type",
-                        f"Impute strategy {self.strategy!r} needs numbers; the column holds "
+                        f"Impute strategy {short_repr(self.strategy)} needs numbers; the column "
+                        "holds "
                         "text (use 'most_frequent' or 'constant')",
                     )
                 ]
@@ -103,11 +104,13 @@ class Impute(Step):
         if self.strategy == "constant" and fill is not None:
             if kind == TEXT and not isinstance(fill, str):
                 raise ConfigError(
-                    f"Impute fill_value {fill!r} is not a str for text column {short_repr(column)}"
+                    f"Impute fill_value {short_repr(fill)} is not a str for text column "
+                    f"{short_repr(column)}"
                 )
             if kind == NUMBER and isinstance(fill, str):
                 raise ConfigError(
-                    f"Impute fill_value {fill!r} is not a number for column {short_repr(column)}"
+                    f"Impute fill_value {short_repr(fill)} is not a number for column "
+                    f"{short_repr(column)}"
                 )
         return kind
 

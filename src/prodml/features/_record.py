@@ -11,10 +11,12 @@ batch row bit for bit, while avoiding one Python call per step and column.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from prodml._data import type_name
 from prodml._numbers import record_bool, record_number
@@ -23,7 +25,7 @@ from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, Floats, null_error
 from prodml.features._dates import record_time
 
-__all__ = ["build_record_fn", "record_text"]
+__all__ = ["build_record_fn", "exact_width", "record_text"]
 
 RecordFn = Callable[[Mapping[str, Any]], Floats]
 
@@ -51,6 +53,17 @@ def record_text(value: object, column: str) -> str | None:
     )
 
 
+def exact_width(known: frozenset[str], programs: Sequence[Any]) -> int:
+    """The key count of a record holding exactly the input columns, when that is checkable.
+
+    The record function reads every input column (raising on a missing one) when each
+    input column has a program; then a dict with ``len(known)`` keys on which it succeeds
+    has no other key, and the pipeline may skip its search for extra keys. Otherwise -1,
+    which no record length matches.
+    """
+    return len(known) if {p.column for p in programs} == known else -1
+
+
 def _missing(err: KeyError, record: Mapping[str, Any]) -> Exception:
     key = err.args[0] if err.args else None
     if isinstance(key, str) and key not in record:
@@ -69,6 +82,8 @@ def build_record_fn(programs: Sequence[Any], n_out: int) -> RecordFn:
         "INF": float("inf"),
         "record_text": record_text,
         "record_time": record_time,
+        "DATETIME": _dt.datetime,
+        "TIMESTAMP": pd.Timestamp,
         "null_error": null_error,
         "n_out": n_out,
     }
@@ -88,7 +103,11 @@ def build_record_fn(programs: Sequence[Any], n_out: int) -> RecordFn:
         elif p.kind == TEXT:
             body.append(f"if type(v) is not str: v = record_text(v, {col})")
         else:
-            body.append(f"v = record_time(v, {col})")
+            # A datetime or Timestamp is returned as it is (pd.NaT has a type of its own).
+            body.append(
+                f"if type(v) is not DATETIME and type(v) is not TIMESTAMP: "
+                f"v = record_time(v, {col})"
+            )
         for j in range(p.n_values + 1):
             if j == p.null_at:
                 kind = p.kinds[j] if j < len(p.kinds) else NUMBER

@@ -40,7 +40,7 @@ from prodml.features._program import (
     raw_value,
     read_values,
 )
-from prodml.features._record import build_record_fn
+from prodml.features._record import build_record_fn, exact_width
 from prodml.fingerprint import canonical_json, fingerprint_spec
 from prodml.schema import Schema
 
@@ -218,7 +218,8 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
                 chain = order.setdefault(col, [])
                 if chain and chain[-1].terminal:
                     raise ConfigError(
-                        f"column {col!r} is already encoded by {type(chain[-1]).__name__}; "
+                        f"column {short_repr(col)} is already encoded by "
+                        f"{type(chain[-1]).__name__}; "
                         f"{type(step).__name__} cannot follow it",
                         parameter="steps",
                     )
@@ -238,8 +239,8 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
                 kinds.append(step.out_kind(col, kinds[-1]))
             if not chain[-1].terminal and kinds[-1] != NUMBER:
                 raise ConfigError(
-                    f"column {col!r} is still {kinds[-1]} after its last step; end it with "
-                    + ("OneHot, Ordinal or Hashing" if kinds[-1] == TEXT else "DateParts"),
+                    f"column {short_repr(col)} is still {kinds[-1]} after its last step; end it "
+                    "with " + ("OneHot, Ordinal or Hashing" if kinds[-1] == TEXT else "DateParts"),
                     parameter="steps",
                 )
             null_at = next((i for i, s in enumerate(chain) if not s.takes_nulls), len(chain))
@@ -376,6 +377,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         self.programs_ = programs
         self._known = frozenset(schema.names)
         self._record_fn = build_record_fn(programs, len(names))
+        self._n_read = exact_width(self._known, programs)
 
     def __getstate__(self) -> dict[str, Any]:
         # The compiled record path is code, not data: rebuild it after unpickling.
@@ -387,6 +389,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         super().__setstate__(state)
         if "programs_" in state:
             self._record_fn = build_record_fn(self.programs_, len(self.feature_names_out_))
+            self._n_read = exact_width(self._known, self.programs_)
 
     # -- checks ---------------------------------------------------------------------
 
@@ -440,7 +443,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         if output not in ("numpy", "pandas", "arrow"):
             raise ConfigError(
                 "The 'output' parameter of FeaturePipeline.transform must be one of "
-                f"{{'arrow', 'numpy', 'pandas'}}. Got {output!r} instead.",
+                f"{{'arrow', 'numpy', 'pandas'}}. Got {short_repr(output)} instead.",
                 parameter="output",
             )
         if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != self.n_features_in_:
@@ -512,7 +515,14 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
         except AttributeError:
             self._check_fitted()
             raise
-        if type(record) is not dict and not isinstance(record, Mapping):
+        if type(record) is dict and len(record) == self._n_read:
+            # The record path reads every input column and raises on a missing one: when
+            # it succeeds on a dict of as many keys, there is no other key to report.
+            try:
+                return fn(record)
+            except SchemaError:
+                pass  # the checks below word the problem as they always have
+        elif type(record) is not dict and not isinstance(record, Mapping):
             raise SchemaError(
                 problems=[
                     SchemaProblem(

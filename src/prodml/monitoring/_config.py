@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from prodml._params import NONE, Constraint, Interval, OneOf, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError
 from prodml.monitoring import _values
 from prodml.monitoring.alerts import AlertRule, BurnRateRule
@@ -36,7 +37,8 @@ def check_time(t: object, name: str = "timestamp") -> float:
     """``t`` as a float, or a SchemaError when it is not a finite number of seconds."""
     if isinstance(t, bool) or not _is_finite_number(t):
         raise SchemaError(
-            f"{name} must be a finite number of clock seconds. Got {t!r} instead.", column=name
+            f"{name} must be a finite number of clock seconds. Got {short_repr(t)} instead.",
+            column=name,
         )
     return float(t)  # type: ignore[arg-type]
 
@@ -45,7 +47,7 @@ def bad_input(task: str, prediction_id: object, t: object, output: object) -> Sc
     """The error for a log_prediction call whose fast check failed (the slow path)."""
     if not _is_finite_number(t):
         return SchemaError(
-            f"timestamp must be a finite number of clock seconds. Got {t!r} instead.",
+            f"timestamp must be a finite number of clock seconds. Got {short_repr(t)} instead.",
             column="timestamp",
         )
     try:
@@ -57,7 +59,8 @@ def bad_input(task: str, prediction_id: object, t: object, output: object) -> Sc
         )
     expected = "a score in [0, 1]" if task == "binary" else "a finite number"
     return SchemaError(
-        f"output of a {task} model must be {expected}. Got {output!r} instead.", column="output"
+        f"output of a {task} model must be {expected}. Got {short_repr(output)} instead.",
+        column="output",
     )
 
 
@@ -75,35 +78,36 @@ def check_config(params: Mapping[str, Any]) -> None:
     if not callable(params["clock"]):
         raise ConfigError(
             f"The 'clock' parameter of ModelMonitor must be a callable returning seconds. "
-            f"Got {params['clock']!r} instead.",
+            f"Got {short_repr(params['clock'])} instead.",
             parameter="clock",
         )
     ratio = params["stats_window_s"] / params["stats_interval_s"]
     if not ratio <= MAX_STATS_SLOTS:  # also catches inf: the ring of slots is allocated
         raise ConfigError(
             "The 'stats_window_s' parameter of ModelMonitor must be at most "
-            f"{MAX_STATS_SLOTS} x stats_interval_s={params['stats_interval_s']!r}. Got "
-            f"{params['stats_window_s']!r} instead.",
+            f"{MAX_STATS_SLOTS} x stats_interval_s={short_repr(params['stats_interval_s'])}. Got "
+            f"{short_repr(params['stats_window_s'])} instead.",
             parameter="stats_window_s",
         )
     if abs(ratio - round(ratio)) > 1e-9:
         raise ConfigError(
             "The 'stats_window_s' parameter of ModelMonitor must be a multiple of "
-            f"stats_interval_s={params['stats_interval_s']!r}. Got "
-            f"{params['stats_window_s']!r} instead.",
+            f"stats_interval_s={short_repr(params['stats_interval_s'])}. Got "
+            f"{short_repr(params['stats_window_s'])} instead.",
             parameter="stats_window_s",
         )
     for sink in params["sinks"]:
         if not isinstance(sink, Sink):
             raise ConfigError(
-                f"Each sink of ModelMonitor must be a prodml.monitoring.Sink. Got {sink!r}.",
+                "Each sink of ModelMonitor must be a prodml.monitoring.Sink. Got "
+                f"{short_repr(sink)}.",
                 parameter="sinks",
             )
     det = params["concept_detector"]
     if det is not None and not callable(getattr(det, "update", None)):
         raise ConfigError(
             "The 'concept_detector' parameter of ModelMonitor must have an update(x) method "
-            f"(a prodml.drift streaming detector). Got {det!r} instead.",
+            f"(a prodml.drift streaming detector). Got {short_repr(det)} instead.",
             parameter="concept_detector",
         )
     domain = getattr(det, "domain", "real")
@@ -128,18 +132,22 @@ def check_rules(mon: ModelMonitor) -> None:
     for rule in mon.rules:
         if not isinstance(rule, (AlertRule, BurnRateRule)):
             raise ConfigError(
-                f"Each rule of ModelMonitor must be an AlertRule or a BurnRateRule. Got {rule!r}.",
+                "Each rule of ModelMonitor must be an AlertRule or a BurnRateRule. Got "
+                f"{short_repr(rule)}.",
                 parameter="rules",
             )
         if rule.name in names:
-            raise ConfigError(f"Two alert rules are named {rule.name!r}.", parameter="rules")
+            raise ConfigError(
+                f"Two alert rules are named {short_repr(rule.name)}.", parameter="rules"
+            )
         names.add(rule.name)
         groups = mon._groups
         if isinstance(rule, AlertRule) and groups is not None and groups.accepts(rule.metric):
             continue
         if isinstance(rule, AlertRule) and rule.metric not in known:
             raise ConfigError(
-                f"Alert rule {rule.name!r} watches unknown metric {rule.metric!r} for a "
+                f"Alert rule {short_repr(rule.name)} watches unknown metric "
+                f"{short_repr(rule.metric)} for a "
                 f"{mon.task} monitor; known metrics: {sorted(known)}.",
                 parameter="rules",
             )
@@ -150,7 +158,7 @@ def check_rules(mon: ModelMonitor) -> None:
             and rule.error_tolerance != 0.0
         ):
             raise ConfigError(
-                f"Burn-rate rule {rule.name!r}: error_tolerance applies to regression "
+                f"Burn-rate rule {short_repr(rule.name)}: error_tolerance applies to regression "
                 f"monitors only.",
                 parameter="rules",
             )

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodml._quote import short_repr
 from prodml._state import Field
 from prodml.errors import ConfigError
 
@@ -113,7 +114,7 @@ def fit_detector(detector: Any, reference: object) -> Any:
     ):
         raise ConfigError(
             "The 'drift_detector' parameter of ModelMonitor must have fit() and detect() "
-            f"(a prodml.drift.DriftDetector). Got {detector!r} instead.",
+            f"(a prodml.drift.DriftDetector). Got {short_repr(detector)} instead.",
             parameter="drift_detector",
         )
     return detector.fit(reference)

@@ -22,6 +22,7 @@ from collections import OrderedDict, deque
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError
 from prodml.fairness._metrics import ALIASES, METRICS
 from prodml.monitoring.windows import CountWindow, TimeWindow, Window
@@ -71,7 +72,8 @@ class GroupWindows:
             self._limit, self._seconds = window.size, math.inf
         else:
             raise ConfigError(
-                f"group_window must be a CountWindow or TimeWindow. Got {window!r} instead.",
+                f"group_window must be a CountWindow or TimeWindow. Got {short_repr(window)} "
+                "instead.",
                 parameter="group_window",
             )
         self.dropped = 0
@@ -188,7 +190,7 @@ def build(
     else:
         raise ConfigError(
             "The 'group_by' parameter of ModelMonitor must be a list of sensitive column "
-            f"names or a prodml.fairness.GroupMetrics. Got {group_by!r} instead.",
+            f"names or a prodml.fairness.GroupMetrics. Got {short_repr(group_by)} instead.",
             parameter="group_by",
         )
     spec = group_window if group_window is not None else _fresh(window.kind, window.config())
@@ -220,4 +222,4 @@ def _fresh(kind: object, config: Mapping[str, Any]) -> Window:
         return CountWindow(**config)
     if kind == "time":
         return TimeWindow(**config)
-    raise ConfigError(f"Unknown window kind {kind!r}; expected 'count' or 'time'.")
+    raise ConfigError(f"Unknown window kind {short_repr(kind)}; expected 'count' or 'time'.")

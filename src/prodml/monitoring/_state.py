@@ -14,12 +14,14 @@ their salted hashes (numbers of sensitive columns as null), never raw.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
+
+from prodml._quote import short_repr
 from prodml._state import Field
 from prodml.errors import ConfigError, ProdMLError, SchemaError, StateError
 from prodml.monitoring import _groups, _values
@@ -65,7 +67,7 @@ def _object_from_state(saved: Mapping[str, Any] | None) -> Any:
     )
     if cls is None or not callable(getattr(cls, "from_dict", None)):
         raise ConfigError(
-            f"Saved monitor state names {saved['class']!r}, which prodml.drift does not "
+            f"Saved monitor state names {short_repr(saved['class'])}, which prodml.drift does not "
             "provide with a from_dict().",
             parameter="state",
         )
@@ -91,7 +93,7 @@ def _detector_from_settings(saved: Mapping[str, Any] | None) -> Any:
     cls = getattr(prodml.drift, saved["class"], None)
     if cls is None:
         raise ConfigError(
-            f"Saved monitor state names drift detector {saved['class']!r}, which "
+            f"Saved monitor state names drift detector {short_repr(saved['class'])}, which "
             "prodml.drift does not provide.",
             parameter="state",
         )
@@ -380,17 +382,25 @@ def _label(mon: ModelMonitor, field: Field) -> None:
 
 def _check_window(mon: ModelMonitor, field: Field) -> None:
     """The window's times, labels and outputs are what the monitor itself stores."""
-    times = field["times"].floats()
-    field["times"].check(all(a <= b for a, b in itertools.pairwise(times)), "non-decreasing")
+    times = np.asarray(field["times"].floats(), dtype=np.float64)
+    field["times"].check(bool((times[1:] >= times[:-1]).all()), "non-decreasing")
     labels = field["labels"].list()
-    for i, bad in enumerate(_bad_labels(mon.task, labels)):
-        if bad:
-            _label(mon, field["labels"][i])
+    if _all_binary(mon.task, labels):
+        pass  # the common case, checked at C speed
+    else:
+        for i, bad in enumerate(_bad_labels(mon.task, labels)):
+            if bad:
+                _label(mon, field["labels"][i])
     if mon._numeric_output:
         field["outputs"].floats(lo=mon._out_low, hi=mon._out_high)
     else:
         for out in field["outputs"].each():
             _output(mon, out)
+
+
+def _all_binary(task: str, labels: list[Any]) -> bool:
+    """Whether ``labels`` are all 0/1 ints of a binary task (type and value sets, C speed)."""
+    return task == "binary" and set(map(type, labels)) <= {int} and set(labels) <= {0, 1}
 
 
 def _bad_labels(task: str, labels: list[Any]) -> list[bool]:

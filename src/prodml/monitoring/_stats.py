@@ -141,7 +141,7 @@ class SlotStats:
 def _histogram(field: Field, bounds: Sequence[float] | None) -> Histogram:
     """A saved histogram (with the monitor's bounds, when given), errors under ``field``."""
     try:
-        h = Histogram.from_dict(field.dict())
+        h = Histogram.from_dict(field.dict(), bounds=None if bounds is None else tuple(bounds))
     except StateError as err:
         raise field.within(err) from None
     if bounds is not None:

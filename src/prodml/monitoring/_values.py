@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from prodml._quote import short_repr
 from prodml.errors import SchemaError
 from prodml.monitoring import metrics as m
 from prodml.monitoring._slo import SLOCounter
@@ -101,7 +102,8 @@ def check_label(task: str, label: Any) -> Any:
         if isinstance(label, numbers.Real) and label in (0, 1):
             return 1 if label == 1 else 0
         raise SchemaError(
-            f"label of a binary model must be 0 or 1. Got {label!r} instead.", column="label"
+            f"label of a binary model must be 0 or 1. Got {short_repr(label)} instead.",
+            column="label",
         )
     if task == "regression":
         if isinstance(label, (int, float)) and not isinstance(label, bool):
@@ -109,14 +111,15 @@ def check_label(task: str, label: Any) -> Any:
             if math.isfinite(value):
                 return value
         raise SchemaError(
-            f"label of a regression model must be a finite number. Got {label!r} instead.",
+            "label of a regression model must be a finite number. "
+            f"Got {short_repr(label)} instead.",
             column="label",
         )
     if isinstance(label, (str, int, bool)) or (isinstance(label, float) and math.isfinite(label)):
         return label
     raise SchemaError(
         f"label of a multiclass model must be a str, int, bool or finite float. "
-        f"Got {label!r} instead.",
+        f"Got {short_repr(label)} instead.",
         column="label",
     )
 

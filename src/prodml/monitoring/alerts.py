@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from prodml._params import Interval, OneOf, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml._state import Field
 from prodml.errors import ConfigError
 
@@ -166,8 +167,9 @@ class AlertRule:
             ):
                 side = ">=" if self.op == "<" else "<="
                 raise ConfigError(
-                    f"The 'clear' level of AlertRule {self.name!r} must be {side} fire="
-                    f"{self.fire!r} for op={self.op!r}. Got {self.clear!r} instead.",
+                    f"The 'clear' level of AlertRule {short_repr(self.name)} must be {side} fire="
+                    f"{short_repr(self.fire)} for op={short_repr(self.op)}. Got "
+                    f"{short_repr(self.clear)} instead.",
                     parameter="clear",
                 )
 
@@ -276,14 +278,14 @@ class BurnRateRule:
         if not windows or not all(isinstance(w, BurnWindow) for w in windows):
             raise ConfigError(
                 f"The 'windows' parameter of BurnRateRule must be a non-empty sequence of "
-                f"BurnWindow. Got {self.windows!r} instead.",
+                f"BurnWindow. Got {short_repr(self.windows)} instead.",
                 parameter="windows",
             )
         for w in windows:
             if not (0 < w.short_s <= w.long_s and w.factor > 0):
                 raise ConfigError(
                     f"Each BurnWindow must have 0 < short_s <= long_s and factor > 0. "
-                    f"Got {w!r} instead.",
+                    f"Got {short_repr(w)} instead.",
                     parameter="windows",
                 )
         object.__setattr__(self, "windows", windows)
@@ -309,7 +311,9 @@ def rule_from_dict(data: Mapping[str, Any]) -> AlertRule | BurnRateRule:
     if kind == "burn_rate":
         d["windows"] = tuple(BurnWindow(**w) for w in d["windows"])
         return BurnRateRule(**d)
-    raise ConfigError(f"Unknown alert rule type {kind!r}; expected 'threshold' or 'burn_rate'.")
+    raise ConfigError(
+        f"Unknown alert rule type {short_repr(kind)}; expected 'threshold' or 'burn_rate'."
+    )
 
 
 @dataclass

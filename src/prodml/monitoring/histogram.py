@@ -37,6 +37,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from prodml._quote import short_repr
 from prodml._state import MAX_COUNT, Field
 from prodml.errors import ConfigError
 
@@ -83,18 +84,20 @@ def check_buckets(buckets: object, name: str = "buckets") -> tuple[float, ...]:
         bounds = tuple(float(b) for b in buckets)  # type: ignore[attr-defined]
     except (TypeError, ValueError) as err:
         raise ConfigError(
-            f"The {name!r} parameter must be a sequence of numbers. Got {buckets!r} instead.",
+            f"The {name!r} parameter must be a sequence of numbers. Got {short_repr(buckets)} "
+            "instead.",
             parameter=name,
         ) from err
     if not bounds or not all(math.isfinite(b) for b in bounds):
         raise ConfigError(
             f"The {name!r} parameter must hold at least one finite upper bound (+Inf is "
-            f"implicit). Got {buckets!r} instead.",
+            f"implicit). Got {short_repr(buckets)} instead.",
             parameter=name,
         )
     if any(b <= a for a, b in itertools.pairwise(bounds)):
         raise ConfigError(
-            f"The {name!r} parameter must be strictly increasing. Got {buckets!r} instead.",
+            f"The {name!r} parameter must be strictly increasing. Got {short_repr(buckets)} "
+            "instead.",
             parameter=name,
         )
     return bounds
@@ -163,7 +166,9 @@ class Histogram:
         Returns ``nan`` when the histogram is empty.
         """
         if not 0.0 <= q <= 1.0:
-            raise ConfigError(f"A quantile must be in [0, 1]. Got {q!r} instead.", parameter="q")
+            raise ConfigError(
+                f"A quantile must be in [0, 1]. Got {short_repr(q)} instead.", parameter="q"
+            )
         if self.count == 0:
             return math.nan
         rank = q * self.count
@@ -223,8 +228,13 @@ class Histogram:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, bounds: tuple[float, ...] | None = None
+    ) -> Histogram:
         """Rebuild a histogram saved by :meth:`to_dict`, validating it.
+
+        ``bounds``, when given, are bounds already validated (a monitor's): saved bounds
+        equal to them are not checked again (a monitor reloads dozens of histograms).
 
         Raises
         ------
@@ -235,11 +245,16 @@ class Histogram:
         """
         root = Field(data, owner="Histogram")
         root.dict(keys=("bounds", "bucket_counts", "count", "sum", "min", "max"))
-        bounds = root["bounds"].floats(max_len=_MAX_BUCKETS)
-        try:
-            h = cls(bounds)
-        except ConfigError as err:
-            raise root["bounds"].fail(f"valid bucket bounds ({err})") from None
+        saved = data["bounds"]
+        if bounds is not None and type(saved) is list and saved == list(bounds):
+            h = cls.__new__(cls)  # the same, validated bounds: no second check
+            h.bounds, h.bucket_counts = bounds, [0] * (len(bounds) + 1)
+            h.count, h.sum, h.min, h.max = 0, 0.0, math.inf, -math.inf
+        else:
+            try:
+                h = cls(root["bounds"].floats(max_len=_MAX_BUCKETS))
+            except ConfigError as err:
+                raise root["bounds"].fail(f"valid bucket bounds ({err})") from None
         counts = root["bucket_counts"].ints(length=len(h.bucket_counts), lo=0, hi=MAX_COUNT)
         count = root["count"].count()
         root["count"].check(count == sum(counts), f"the sum of bucket_counts ({sum(counts)})")

@@ -39,6 +39,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from prodml._quote import short_repr
 from prodml.errors import ProdMLError, SchemaError
 from prodml.monitoring import _config, _drift, _groups, _values
 from prodml.monitoring._attributions import AttributionDrift
@@ -341,7 +342,8 @@ class ModelMonitor:
                     ok = False
                 if not ok:
                     raise SchemaError(
-                        f"latency_s must be a number of seconds >= 0. Got {latency_s!r} instead.",
+                        "latency_s must be a number of seconds >= 0. Got "
+                        f"{short_repr(latency_s)} instead.",
                         column="latency_s",
                     )
                 # Histogram.observe, inlined: this is the hottest line of the monitor.
@@ -676,6 +678,6 @@ class ModelMonitor:
 
     def __repr__(self) -> str:
         return (
-            f"ModelMonitor({self.model!r}, task={self.task!r}, window={self.window!r}, "
+            f"ModelMonitor({short_repr(self.model)}, task={self.task!r}, window={self.window!r}, "
             f"rules={len(self.rules)}, sinks={len(self.sinks)})"
         )

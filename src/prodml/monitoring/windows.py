@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prodml._params import Interval, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["CountWindow", "TimeWindow", "Window", "window_from_dict"]
@@ -115,8 +116,12 @@ class Window:
         times, labels, outputs = data["times"], data["labels"], data["outputs"]
         if not len(times) == len(labels) == len(outputs):
             raise ConfigError("Window state is inconsistent: columns differ in length.")
-        for t, y, o in zip(times, labels, outputs, strict=True):
-            self.add(float(t), y, o)
+        # The newest max_size triples, appended at C speed (not one add() per triple).
+        skip = max(0, len(times) - self._max_size)
+        self.clear()
+        self._times.extend(map(float, times[skip:]))
+        self._labels.extend(labels[skip:])
+        self._outputs.extend(outputs[skip:])
         self.dropped = int(data.get("dropped", 0))
 
 
@@ -197,6 +202,6 @@ def window_from_dict(data: Mapping[str, Any]) -> Window:
     elif kind == "time":
         window = TimeWindow(**data["config"])
     else:
-        raise ConfigError(f"Unknown window kind {kind!r}; expected 'count' or 'time'.")
+        raise ConfigError(f"Unknown window kind {short_repr(kind)}; expected 'count' or 'time'.")
     window._load(data)
     return window

@@ -142,7 +142,8 @@ class ModelCard(BaseModel):
         if not isinstance(state, Mapping) or state.get("format_version") != FORMAT_VERSION:
             got = state.get("format_version") if isinstance(state, Mapping) else None
             raise ConfigError(
-                f"unsupported ModelCard format_version {got!r}; expected {FORMAT_VERSION}",
+                f"unsupported ModelCard format_version {short_repr(got)}; expected "
+                f"{FORMAT_VERSION}",
                 parameter="format_version",
             )
         check_card_state(state)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Literal
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, RegistryError
 
 __all__ = [
@@ -167,7 +168,8 @@ def check(
     """
     if mode not in ("warn", "error", "ignore"):
         raise ConfigError(
-            f"environment_check must be 'warn', 'error' or 'ignore'. Got {mode!r} instead.",
+            f"environment_check must be 'warn', 'error' or 'ignore'. Got {short_repr(mode)} "
+            "instead.",
             parameter="environment_check",
         )
     if mode == "ignore":

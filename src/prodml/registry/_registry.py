@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from prodml._quote import short_repr
 from prodml.errors import (
     ConfigError,
     IntegrityError,
@@ -283,7 +284,8 @@ class ModelRegistry(AliasMoves):
         fl = get_flavour(flavour) if flavour is not None else flavour_for(model)
         if environment not in (True, False, "full"):
             raise ConfigError(
-                f"environment must be True, False or 'full'. Got {environment!r} instead.",
+                f"environment must be True, False or 'full'. Got {short_repr(environment)} "
+                "instead.",
                 parameter="environment",
             )
         lineage_now = draft_fields["lineage"]

@@ -35,7 +35,7 @@ def parse_ref(ref: str, version: int | str | None) -> tuple[str, int | str | Non
     check_name(name)
     if at and version is not None:
         raise ConfigError(
-            f"give the version either in the reference {ref!r} or as version=, not both",
+            f"give the version either in the reference {short_repr(ref)} or as version=, not both",
             parameter="version",
         )
     sel: int | str | None = selector if at else version
@@ -74,8 +74,8 @@ def check_fields(
             or "\0" in v
         ):
             raise ConfigError(
-                f"tag {k!r}: {short_repr(v)} must be a non-empty str key (<= 256 chars) and a str "
-                "value, without NUL characters",
+                f"tag {short_repr(k)}: {short_repr(v)} must be a non-empty str key (<= 256 chars) "
+                "and a str value, without NUL characters",
                 parameter="tags",
             )
     metrics = dict(metrics or {})
@@ -90,7 +90,8 @@ def check_fields(
             or not math.isfinite(m)
         ):
             raise ConfigError(
-                f"metric {k!r}: {m!r} must be a finite number under a non-empty str name",
+                f"metric {short_repr(k)}: {short_repr(m)} must be a finite number under a "
+                "non-empty str name",
                 parameter="metrics",
             )
     if not isinstance(description, str):

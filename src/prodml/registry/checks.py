@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, RegistryError
 from prodml.registry.entities import ModelVersion
 
@@ -89,7 +90,7 @@ class MetricThreshold:
 
     def __call__(self, candidate: ModelVersion, current: ModelVersion | None) -> str | None:
         """Why ``candidate`` must not be promoted, or ``None``."""
-        what = f"metric {self.metric!r} of {candidate.name} version {candidate.version}"
+        what = f"metric {short_repr(self.metric)} of {candidate.name} version {candidate.version}"
         value = candidate.metrics.get(self.metric)
         if value is None:
             return f"{what} was not recorded"
@@ -115,11 +116,14 @@ class NotWorseThanCurrent:
         new = candidate.metrics.get(self.metric)
         old = current.metrics[self.metric]
         if new is None:
-            return f"metric {self.metric!r} of version {candidate.version} was not recorded"
+            return (
+                f"metric {short_repr(self.metric)} of version {candidate.version} was not recorded"
+            )
         worse = new < old - self.tolerance if self.higher_is_better else new > old + self.tolerance
         if worse:
             return (
-                f"metric {self.metric!r} is {new:g} for version {candidate.version}, worse "
+                f"metric {short_repr(self.metric)} is {new:g} for version {candidate.version}, "
+                "worse "
                 f"than {old:g} for the current version {current.version}"
             )
         return None

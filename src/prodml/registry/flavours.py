@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, RegistryError
 from prodml.registry._paths import path_problem
 
@@ -114,7 +115,8 @@ def get_flavour(name: str) -> Flavour:
         return _FLAVOURS[name]
     except KeyError:
         raise ConfigError(
-            f"unknown flavour {name!r}; known: {', '.join(_FLAVOURS)}", parameter="flavour"
+            f"unknown flavour {short_repr(name)}; known: {', '.join(_FLAVOURS)}",
+            parameter="flavour",
         ) from None
 
 
@@ -259,14 +261,15 @@ class ProdMLJSONFlavour(Flavour):
         module_name, _, qualname = target.partition(":")
         if not module_name.startswith("prodml.") or not qualname:
             raise RegistryError(
-                f"refusing to load class {target!r}: JSON artifacts load only prodml.* classes"
+                f"refusing to load class {short_repr(target)}: JSON artifacts load only "
+                "prodml.* classes"
             )
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
         from_json = getattr(obj, "from_json", None)
         if not isinstance(obj, type) or not callable(from_json):
-            raise RegistryError(f"{target!r} is not a class with from_json")
+            raise RegistryError(f"{short_repr(target)} is not a class with from_json")
         return from_json((path / "object.json").read_text(encoding="utf-8"))
 
 

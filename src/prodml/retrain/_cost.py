@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from prodml._quote import short_repr
 from prodml.cost import DecayCurve, RetrainPlan, optimal_retrain_interval
 from prodml.errors import ConfigError
 
@@ -18,7 +19,8 @@ def _positive(value: Any, parameter: str, *, seconds: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
         kind = "a positive number of seconds or a timedelta" if seconds else "a positive float"
         raise ConfigError(
-            f"The {parameter!r} parameter of RetrainCost must be {kind}. Got {value!r} instead.",
+            f"The {parameter!r} parameter of RetrainCost must be {kind}. Got "
+            f"{short_repr(value)} instead.",
             parameter=parameter,
         )
     return float(v)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def _seconds(value: Any, parameter: str, *, allow_zero: bool = False) -> float:
         limit = ">= 0" if allow_zero else "> 0"
         raise ConfigError(
             f"The {parameter!r} parameter of Guards must be seconds {limit} or a timedelta. "
-            f"Got {value!r} instead.",
+            f"Got {short_repr(value)} instead.",
             parameter=parameter,
         )
     return float(v)

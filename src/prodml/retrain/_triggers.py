@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from prodml._quote import short_repr
 from prodml.cost import DecayCurve, should_retrain
 from prodml.errors import ConfigError
 
@@ -114,7 +115,7 @@ def _seconds(value: float | timedelta, owner: str, parameter: str) -> float:
     if isinstance(s, bool) or not isinstance(s, int | float) or not (math.isfinite(s) and s > 0):
         raise ConfigError(
             f"The {parameter!r} parameter of {owner} must be a positive number of seconds or a "
-            f"timedelta. Got {value!r} instead.",
+            f"timedelta. Got {short_repr(value)} instead.",
             parameter=parameter,
         )
     return float(s)
@@ -250,7 +251,7 @@ class DriftTrigger:
         ):
             raise ConfigError(
                 "The 'min_share' parameter of DriftTrigger must be a float in (0, 1]. "
-                f"Got {min_share!r} instead.",
+                f"Got {short_repr(min_share)} instead.",
                 parameter="min_share",
             )
         self.report = report

@@ -198,7 +198,8 @@ class ABTest(MetricPolicy):
         summary = self._store.get(variant, self.metric)
         if self.kind == "proportion" and not summary.binary:
             raise PolicyError(
-                f"ABTest: metric {self.metric!r} of variant {short_repr(variant)} has values other "
+                f"ABTest: metric {short_repr(self.metric)} of variant {short_repr(variant)} has "
+                "values other "
                 "than 0 and 1, so it is not a proportion; use kind='mean'.",
                 variant=variant,
             )
@@ -223,7 +224,9 @@ class ABTest(MetricPolicy):
                 )
             a, b = self._summary(self._variants[0]), self._summary(variant)
         if a.n < 2 or b.n < 2:
-            raise PolicyError(f"ABTest: metric {self.metric!r} needs >= 2 samples per variant.")
+            raise PolicyError(
+                f"ABTest: metric {short_repr(self.metric)} needs >= 2 samples per variant."
+            )
         if self.kind == "proportion":
             return proportions_ztest(
                 round(a.mean * a.n), a.n, round(b.mean * b.n), b.n, alpha=self.alpha
@@ -298,11 +301,17 @@ class ABTest(MetricPolicy):
             if better:
                 winner = max(better, key=lambda v: sign * evidence["tests"][v]["effect"])
                 evidence["winner"] = winner
-                action, reason = "promote", f"{winner!r} is significantly better than {control!r}"
+                action, reason = (
+                    "promote",
+                    f"{short_repr(winner)} is significantly better than {short_repr(control)}",
+                )
             elif len(worse) == len(treatments):
-                action, reason = "rollback", f"every treatment is worse than {control!r}"
+                action, reason = "rollback", f"every treatment is worse than {short_repr(control)}"
             elif not self.sequential:
-                action, reason = "rollback", f"no treatment beats {control!r} at the horizon"
+                action, reason = (
+                    "rollback",
+                    f"no treatment beats {short_repr(control)} at the horizon",
+                )
             else:
                 action, reason = "hold", "no significant difference yet"
             self._done = action != "hold"

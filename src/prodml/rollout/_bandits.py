@@ -57,10 +57,14 @@ class Bandit(PolicyBase):
         """Validate settings; subclasses extend with their own parameters."""
         arms = self.arms
         if isinstance(arms, str) or not isinstance(arms, Sequence) or len(arms) < 1:
-            raise PolicyError(f"{self._kind} needs a non-empty list of arm names. Got {arms!r}.")
+            raise PolicyError(
+                f"{self._kind} needs a non-empty list of arm names. Got {short_repr(arms)}."
+            )
         for a in arms:
             if not isinstance(a, str) or not a:
-                raise PolicyError(f"{self._kind}: arm names must be non-empty strings. Got {a!r}.")
+                raise PolicyError(
+                    f"{self._kind}: arm names must be non-empty strings. Got {short_repr(a)}."
+                )
         if len(set(arms)) != len(arms):
             raise PolicyError(f"{self._kind}: arm names must be unique. Got {list(arms)}.")
         check_params(self._kind, {"seed": self.seed}, {"seed": [Interval(int, 0, None), NONE]})
@@ -129,13 +133,13 @@ class Bandit(PolicyBase):
         except (TypeError, ValueError, OverflowError):
             raise PolicyError(
                 f"{self._kind}: the reward of arm {short_repr(arm)} must be a number. "
-                f"Got {reward!r}.",
+                f"Got {short_repr(reward)}.",
                 variant=arm,
             ) from None
         if not math.isfinite(r):
             raise PolicyError(
                 f"{self._kind}: the reward of arm {short_repr(arm)} must be finite. "
-                f"Got {reward!r}.",
+                f"Got {short_repr(reward)}.",
                 variant=arm,
             )
         return r

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from prodml._quote import short_repr
 from prodml._state import load_json
 from prodml.errors import PolicyError
 from prodml.rollout._decision import Decision
@@ -29,10 +30,10 @@ def check_state(data: Mapping[str, Any], kind: str) -> None:
     if not isinstance(data, Mapping):
         raise PolicyError(f"Stored {kind} state must be a dict. Got {type(data).__name__}.")
     if data.get("type") != kind:
-        raise PolicyError(f"Stored state is of type {data.get('type')!r}, not {kind!r}.")
+        raise PolicyError(f"Stored state is of type {short_repr(data.get('type'))}, not {kind!r}.")
     if data.get("format_version") != FORMAT_VERSION:
         raise PolicyError(
-            f"Stored {kind} state has format_version {data.get('format_version')!r}; "
+            f"Stored {kind} state has format_version {short_repr(data.get('format_version'))}; "
             f"this prodml reads version {FORMAT_VERSION}."
         )
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prodml._params import Interval, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
@@ -107,11 +108,15 @@ class BlueGreen(MetricPolicy):
                 },
             )
             if self.active == self.preview:
-                raise PolicyError(f"BlueGreen: active and preview are both {self.active!r}.")
+                raise PolicyError(
+                    f"BlueGreen: active and preview are both {short_repr(self.active)}."
+                )
             self._gates = tuple(self.gates)
             for g in self._gates:
                 if not isinstance(g, Gate):
-                    raise PolicyError(f"BlueGreen: gates must be Gate objects. Got {g!r}.")
+                    raise PolicyError(
+                        f"BlueGreen: gates must be Gate objects. Got {short_repr(g)}."
+                    )
             self._store = MetricStore((self.active, self.preview), self._gates)
             # phase: "preview" (verifying), "verified" (passed, waiting for switch),
             # "switched" (preview is live), "discarded" (verification failed).

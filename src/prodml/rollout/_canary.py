@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from prodml._params import Interval, OneOf, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml._state import Field
 from prodml.errors import PolicyError
 from prodml.rollout import _load
@@ -64,7 +65,9 @@ def _as_step(step: object, i: int) -> Step:
     elif isinstance(step, int | float) and not isinstance(step, bool):
         s = Step(float(step))
     else:
-        raise PolicyError(f"Canary: step {i} must be a Step, a dict or a weight. Got {step!r}.")
+        raise PolicyError(
+            f"Canary: step {i} must be a Step, a dict or a weight. Got {short_repr(step)}."
+        )
     try:
         check_params(
             f"Canary step {i}",
@@ -195,9 +198,11 @@ class Canary(MetricPolicy):
                 },
             )
             if self.baseline == self.candidate:
-                raise PolicyError(f"Canary: baseline and candidate are both {self.baseline!r}.")
+                raise PolicyError(
+                    f"Canary: baseline and candidate are both {short_repr(self.baseline)}."
+                )
             if isinstance(self.steps, str | bytes) or not self.steps:
-                raise PolicyError(f"Canary needs at least one step. Got {self.steps!r}.")
+                raise PolicyError(f"Canary needs at least one step. Got {short_repr(self.steps)}.")
             self._steps = tuple(_as_step(s, i) for i, s in enumerate(self.steps))
             for i in range(1, len(self._steps)):
                 if self._steps[i].weight <= self._steps[i - 1].weight:
@@ -209,7 +214,8 @@ class Canary(MetricPolicy):
             for g in self._gates:
                 if not isinstance(g, Gate | CustomGate):
                     raise PolicyError(
-                        f"Canary: gates must be Gate objects or have evaluate_rollout(). Got {g!r}."
+                        "Canary: gates must be Gate objects or have evaluate_rollout(). Got "
+                        f"{short_repr(g)}."
                     )
             self._clock = self.clock or time.time
             self._store = MetricStore((self.baseline, self.candidate), self._gates)

@@ -97,13 +97,13 @@ class Gate:
         given = [n for n in ("threshold", "ratio", "margin") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ConfigError(
-                f"Gate {self.metric!r} needs exactly one of threshold, ratio or margin. "
+                f"Gate {short_repr(self.metric)} needs exactly one of threshold, ratio or margin. "
                 f"Got {given}.",
                 parameter="threshold",
             )
         if self.quantile is not None and self.margin is not None:
             raise ConfigError(
-                f"Gate {self.metric!r}: a quantile gate needs a threshold or a ratio, "
+                f"Gate {short_repr(self.metric)}: a quantile gate needs a threshold or a ratio, "
                 "not a margin.",
                 parameter="quantile",
             )
@@ -316,7 +316,7 @@ class MetricStore:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise PolicyError(
                 f"observe_summary: count of variant {short_repr(variant)} must be an int >= 0. "
-                f"Got {count!r}.",
+                f"Got {short_repr(count)}.",
                 variant=variant,
             )
         stds = stds or {}
@@ -330,7 +330,8 @@ class MetricStore:
         for m, value in means.items():
             if m in self._sketched:
                 raise PolicyError(
-                    f"observe_summary: metric {m!r} has a quantile gate, which needs every "
+                    f"observe_summary: metric {short_repr(m)} has a quantile gate, which needs "
+                    "every "
                     "value; use observe or observe_many.",
                     variant=variant,
                 )
@@ -339,7 +340,8 @@ class MetricStore:
                 std = check_value(variant, m, stds[m])
                 if std < 0:
                     raise PolicyError(
-                        f"observe_summary: std of metric {m!r} must be >= 0. Got {std!r}.",
+                        f"observe_summary: std of metric {short_repr(m)} must be >= 0. Got "
+                        f"{short_repr(std)}.",
                         variant=variant,
                     )
                 parts[m] = MeanSummary(count, mean, std * std * max(count - 1, 0), False)
@@ -347,8 +349,8 @@ class MetricStore:
                 parts[m] = MeanSummary(count, mean, count * mean * (1.0 - mean), True)
             else:
                 raise PolicyError(
-                    f"observe_summary: metric {m!r} has no std, so it is read as a rate, "
-                    f"which must be in [0, 1]. Got {mean!r}.",
+                    f"observe_summary: metric {short_repr(m)} has no std, so it is read as a rate, "
+                    f"which must be in [0, 1]. Got {short_repr(mean)}.",
                     variant=variant,
                 )
         if count == 0:

@@ -97,7 +97,7 @@ def bounds_from_weights(
     """
     if not isinstance(weights, Mapping) or not weights:
         raise PolicyError(
-            f"{owner} needs a non-empty mapping of variant -> weight. Got {weights!r}."
+            f"{owner} needs a non-empty mapping of variant -> weight. Got {short_repr(weights)}."
         )
     names: list[str] = []
     values: list[float] = []
@@ -108,14 +108,15 @@ def bounds_from_weights(
             )
         if isinstance(w, bool) or not isinstance(w, int | float):
             raise PolicyError(
-                f"{owner}: the weight of variant {short_repr(name)} must be a number. Got {w!r}.",
+                f"{owner}: the weight of variant {short_repr(name)} must be a number. Got "
+                f"{short_repr(w)}.",
                 variant=name,
             )
         wf = float(w)
         if not isfinite(wf) or wf < 0:
             raise PolicyError(
                 f"{owner}: the weight of variant {short_repr(name)} must be finite and >= 0. "
-                f"Got {w!r}.",
+                f"Got {short_repr(w)}.",
                 variant=name,
             )
         names.append(name)

@@ -65,7 +65,8 @@ class Router(PolicyBase):
         with self._lock:
             if self._table is None:
                 if not isinstance(self.salt, str):
-                    raise PolicyError(f"Router: salt must be a str. Got {self.salt!r}.")
+                    # The type only: a salt is a secret and never shown.
+                    raise PolicyError(f"Router: salt must be a str, not {type(self.salt)}.")
                 names, bounds = bounds_from_weights(self.weights)
                 # The separator keeps salt "a" + key "bc" apart from salt "ab" + key "c".
                 self._table = (self.salt.encode() + b"\x1f", names, bounds)

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from prodml._params import Interval, TypeOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import PolicyBase
@@ -136,13 +137,15 @@ class Shadow(PolicyBase):
                 },
             )
             if self.primary == self.shadow:
-                raise PolicyError(f"Shadow: primary and shadow are both {self.primary!r}.")
+                raise PolicyError(
+                    f"Shadow: primary and shadow are both {short_repr(self.primary)}."
+                )
             gates = list(self.gates)
             for g in gates:
                 if not isinstance(g, Gate) or g.metric not in (_AGREEMENT, _ABS_DIFF, _LATENCY):
                     raise PolicyError(
                         "Shadow: gates must be Gate objects on 'agreement', 'abs_diff' or "
-                        f"'latency'. Got {g!r}."
+                        f"'latency'. Got {short_repr(g)}."
                     )
             if self.min_agreement is not None:
                 gates.insert(

@@ -149,7 +149,7 @@ class ThompsonSampling(Bandit):
         if self.reward == "bernoulli" and not 0.0 <= r <= 1.0:
             raise PolicyError(
                 f"ThompsonSampling: a bernoulli reward of arm {short_repr(arm)} must be in [0, 1]. "
-                f"Got {reward!r}.",
+                f"Got {short_repr(reward)}.",
                 variant=arm,
             )
         return r
@@ -350,7 +350,7 @@ class ThompsonSampling(Bandit):
             if sampler["bit_generator"] != "PCG64":
                 raise PolicyError(
                     f"Stored {cls._kind} state has an unknown generator "
-                    f"{sampler['bit_generator']!r}; expected 'PCG64'."
+                    f"{short_repr(sampler['bit_generator'])}; expected 'PCG64'."
                 )
             draws = [[float(x) for x in arm] for arm in sampler["draws"]]
             normals = [float(x) for x in sampler["normals"]]
@@ -375,7 +375,7 @@ class ThompsonSampling(Bandit):
         except (KeyError, TypeError, ValueError, OverflowError) as err:
             if isinstance(err, PolicyError):
                 raise
-            raise PolicyError(f"Stored {cls._kind} state is malformed: {err!r}.") from err
+            raise PolicyError(f"Stored {cls._kind} state is malformed: {short_repr(err)}.") from err
         with bandit._lock:
             bandit._spare = draws
             bandit._spos = [0] * k

@@ -30,6 +30,7 @@ __all__ = ["DEFAULT_VARIANT", "Prediction", "Predictor"]
 
 _log = logging.getLogger("prodml.serving")
 _perf = time.perf_counter
+_new_tuple = tuple.__new__
 DEFAULT_VARIANT = "default"
 """The variant name of a predictor without a rollout policy."""
 
@@ -74,6 +75,11 @@ class Predictor:
         ``predict``), ``"proba"``, ``"predict"`` or ``"decision_function"``.
     shadow_queue
         Mirrored requests waiting for the shadow worker before new ones are dropped.
+    compiled
+        Score single records of scikit-learn gradient boosting models with a compiled
+        path equal to the model's own ``predict_proba`` / ``predict`` bit for bit (checked
+        when a version loads; needs numba, the ``fast`` extra). ``Served.compiled`` (in
+        :attr:`variants`) says whether a version uses it.
 
     Examples
     --------
@@ -106,10 +112,11 @@ class Predictor:
         key_column: str | None = None,
         output: str = "auto",
         shadow_queue: int = 1000,
+        compiled: bool = True,
     ) -> None:
         home = Served(
             pipeline, model, schema=schema, name=name, version=version, output=output,
-            explainer=explainer,
+            explainer=explainer, compiled=compiled,
         )  # fmt: skip
         home.verify()
         others = {
@@ -118,6 +125,7 @@ class Predictor:
                 name=name,
                 output=output,
                 explainer=explainer,
+                compiled=compiled,
             )
             for v, pair in (variants or {}).items()
         }
@@ -158,6 +166,7 @@ class Predictor:
         self.key_column = key_column
         self.stats = ServingStats()
         self._state = State({names[0]: home, **{v: others[v] for v in names[1:]}}, names[0])
+        self._ok = {v: self.stats.ok_counter(v) for v in names}
         self._monitors = check_monitors(monitor, names)
         self._route = None if policy is None else getattr(policy, "route", None)
         self._choose = None if policy is None else getattr(policy, "choose", None)
@@ -189,6 +198,7 @@ class Predictor:
         probe: Sequence[Mapping[str, Any]] | None = None,
         watch_every_s: float | None = 5.0,
         shadow_queue: int = 1000,
+        compiled: bool = True,
     ) -> Predictor:
         """Serve ``ref`` (``"churn@production"``) from a :class:`~prodml.registry.ModelRegistry`.
 
@@ -212,7 +222,7 @@ class Predictor:
         watch_every_s
             Seconds between checks of the references; when one moves, the new version
             serves from the next request on (``None``: only :meth:`refresh` reloads).
-        policy, monitor, explainer, key_column, output, shadow_queue
+        policy, monitor, explainer, key_column, output, shadow_queue, compiled
             As for :class:`Predictor`.
 
         Raises
@@ -243,6 +253,7 @@ class Predictor:
             output=output,
             explainer=explainer,
             probe=list(probe) if probe is not None else None,
+            compiled=compiled,
         )
         loaded: dict[tuple[str, int], Served] = {}
         served: dict[str, Served] = {}
@@ -322,8 +333,11 @@ class Predictor:
         self._log(variant, id, record, value, latency)
         if self._mirror is not None and self._mirror(key):
             self._shadow_submit(state, record, value, latency)
-        self.stats.request(variant, "ok")
-        return Prediction(value, served.version, variant, latency, id, served.name, explanation)
+        next(self._ok[variant])
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (every field given).
+        return _new_tuple(
+            Prediction, (value, served.version, variant, latency, id, served.name, explanation)
+        )
 
     def _key(self, record: Any, key: Any, id: Any) -> Any:  # noqa: A002
         """The routing key: as given, else the record's key column, else the id."""
@@ -432,7 +446,7 @@ class Predictor:
         if output not in ("numpy", "arrow"):
             raise ConfigError(
                 "The 'output' parameter of Predictor.predict_batch must be one of "
-                f"{{'arrow', 'numpy'}}. Got {output!r} instead.",
+                f"{{'arrow', 'numpy'}}. Got {short_repr(output)} instead.",
                 parameter="output",
             )
         state = self._state
@@ -450,7 +464,7 @@ class Predictor:
             return state.versions[variant]
         except KeyError:
             raise ConfigError(
-                f"unknown variant {variant!r}; variants: {list(state.versions)}",
+                f"unknown variant {short_repr(variant)}; variants: {list(state.versions)}",
                 parameter="variant",
             ) from None
 

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._progress import progress_bar
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_file, fingerprint_spec
 from prodml.lineage import facet
@@ -81,17 +82,25 @@ def _input_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     paths = [source] if isinstance(source, str | os.PathLike) else list(source)
     files: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file() and not any(part[:1] in "._" for part in f.relative_to(p).parts)
-            )
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise ConfigError(f"no such file or folder: {str(p)[:200]!r}", parameter="source")
+        try:
+            if p.is_dir():
+                found = sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and not any(part[:1] in "._" for part in f.relative_to(p).parts)
+                )
+                files.extend(found)
+            elif p.is_file():
+                files.append(p)
+            else:
+                raise ConfigError(
+                    f"no such file or folder: {short_repr(str(p))}", parameter="source"
+                )
+        except OSError as err:  # noqa: PERF203 - a name too long, a folder we may not list
+            raise ConfigError(
+                f"cannot read the input {short_repr(str(p))}: {err.strerror or type(err).__name__}",
+                parameter="source",
+            ) from err
     if not files:
         raise ConfigError("no input files to score", parameter="source")
     return files
@@ -100,9 +109,16 @@ def _input_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
 def _manifest(dest: Path, expected: dict[str, Any], resume: bool) -> dict[str, int]:
     """The finished parts of a previous run into ``dest`` that this run may keep."""
     path = dest / MANIFEST
-    if not dest.exists():
-        dest.mkdir(parents=True)
-        return {}
+    try:
+        if not dest.exists():
+            dest.mkdir(parents=True)
+            return {}
+    except OSError as err:  # a name too long, a read-only parent...
+        raise ConfigError(
+            f"cannot create the output {short_repr(str(dest))}: "
+            f"{err.strerror or type(err).__name__}",
+            parameter="dest",
+        ) from err
     if not dest.is_dir():
         raise ConfigError(
             f"the output {str(dest)[:200]!r} is a file, not a folder", parameter="dest"

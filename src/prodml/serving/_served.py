@@ -6,6 +6,7 @@ hot reload builds a new one and swaps it in, never mutates one in place.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -13,10 +14,12 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
 from prodml.fingerprint import fingerprint_bytes, fingerprint_spec
 from prodml.schema import Schema
 from prodml.serving._check import compile_check
+from prodml.serving._fast import compiled_scorer
 
 __all__ = [
     "OUTPUTS",
@@ -28,6 +31,7 @@ __all__ = [
     "model_error",
 ]
 
+_log = logging.getLogger("prodml.serving")
 OUTPUTS = ("auto", "proba", "predict", "decision_function")
 _PROBE_ROWS = 32
 
@@ -92,13 +96,13 @@ def _pick_output(model: Any, output: str) -> str:
     if output not in OUTPUTS:
         raise ConfigError(
             f"The 'output' parameter of Predictor must be one of {set(OUTPUTS)}. "
-            f"Got {output!r} instead.",
+            f"Got {short_repr(output)} instead.",
             parameter="output",
         )
     if output != "auto":
         if not callable(getattr(model, {"proba": "predict_proba"}.get(output, output), None)):
             raise ConfigError(
-                f"output={output!r} needs a model with that method; "
+                f"output={short_repr(output)} needs a model with that method; "
                 f"{type(model).__name__} has none",
                 parameter="output",
             )
@@ -152,6 +156,10 @@ class Served:
         An object with ``explain_record``, or a factory ``f(pipeline, model)`` making one.
     files
         The registry's artifact manifest (path -> sha256), the base of the fingerprint.
+    compiled
+        Score single rows of a supported model (scikit-learn gradient boosting) with a
+        compiled path equal to the model's own bit for bit (:mod:`._fast`; checked by
+        :meth:`verify`, needs numba); :attr:`compiled` says whether it serves.
     """
 
     def __init__(
@@ -165,6 +173,7 @@ class Served:
         output: str = "auto",
         explainer: Any = None,
         files: Mapping[str, str] | None = None,
+        compiled: bool = True,
     ) -> None:
         where = f"model {name!r}" + (f" version {version}" if version is not None else "")
         self.pipeline, self.model = check_pair((pipeline, model), where)
@@ -199,6 +208,11 @@ class Served:
         method = {"proba": "predict_proba"}.get(self.output, self.output)
         self._method: Callable[[np.ndarray], Any] = getattr(model, method)
         self.score_one = self._build_score_one()
+        self._own_one = self.score_one
+        fast = compiled_scorer(model, self.output, self._own_one) if compiled else None
+        self.compiled = fast is not None
+        if fast is not None:
+            self.score_one = fast
         self.row_stable = False
 
     def _build_score_one(self) -> Callable[[np.ndarray], Any]:
@@ -274,6 +288,16 @@ class Served:
                 version=self.version,
                 variant="",
             ) from err
+        if self.compiled and [self._own_one(rows[i]) for i in range(_PROBE_ROWS)] != singles:
+            # Not expected (tests compare the two on random data); serve the model's own.
+            _log.warning(
+                "prodml serving: the compiled path of %r version %s differs from the "
+                "model's own predictions; serving without it",
+                self.name,
+                self.version,
+            )
+            self.score_one, self.compiled = self._own_one, False
+            singles = [self.score_one(rows[i]) for i in range(_PROBE_ROWS)]
         if self.output == "proba" and not np.isfinite(np.asarray(singles, dtype=float)).all():
             raise ModelError(
                 f"model {self.name!r} version {self.version} gave a non-finite score",
@@ -313,5 +337,6 @@ class Served:
             "output": self.output,
             "fingerprint": self.fingerprint,
             "features": self.n_features,
+            "compiled": self.compiled,
             "schema": self.schema.to_dict(),
         }

@@ -38,8 +38,10 @@ class RegistrySource:
         output: str,
         explainer: Any,
         probe: list[Mapping[str, Any]] | None,
+        compiled: bool = True,
     ) -> None:
         self.registry = registry
+        self.compiled = compiled
         self.refs = dict(refs)
         self.trusted = trusted
         self.output = output
@@ -78,6 +80,7 @@ class RegistrySource:
             output=self.output,
             explainer=self.explainer,
             files=mv.files,
+            compiled=self.compiled,
         )
         served.verify(self.probe)
         return served

@@ -25,7 +25,7 @@ from prodml.store._reads import (
 )
 from prodml.store._skew import SkewReport, compare
 from prodml.store._time import micros
-from prodml.store._training import TrainingSet, joined, typed, write_joined
+from prodml.store._training import TrainingSet, frame_of, joined, typed, write_joined
 from prodml.store.backends import offline_store_for, online_store_for
 from prodml.store.offline import OfflineStore, ViewQuery
 from prodml.store.online import OnlineStore
@@ -54,7 +54,7 @@ class FeatureStore:
         It also keeps the applied definitions and the materialization records.
     offline_options
         Keyword arguments of the offline store (DuckDB: ``memory_limit``,
-        ``temp_directory``, ``threads``).
+        ``temp_directory``, ``threads``, ``partitions``, ``engine``).
     missing
         What :meth:`online` does for an entity without a current value: ``"none"`` gives
         ``None`` and lists the reference in ``OnlineRow.missing``; ``"error"`` raises
@@ -336,7 +336,9 @@ class FeatureStore:
             Name output columns ``view__feature`` instead of ``feature``.
         output
             Write the rows to this Parquet file instead of memory (for results larger
-            than memory: DuckDB streams and spills).
+            than memory: DuckDB streams and spills). Without it, the Parquet store joins
+            in memory with numpy arrays (``docs/store.md``, "Scale", says when DuckDB
+            runs instead).
 
         Returns
         -------
@@ -370,13 +372,10 @@ class FeatureStore:
         if result is None:  # pragma: no cover - a backend breaking the contract
             raise ConfigError("the offline store returned no rows")
         feats = typed(result, queries)
+        del result
         data: pd.DataFrame | pa.Table
         if isinstance(entity_df, pd.DataFrame):
-            frame = entity_df.reset_index(drop=True).copy()
-            values = feats.to_pandas()
-            for c in columns:
-                frame[c] = values[c]
-            data = frame
+            data = pd.concat([entity_df.reset_index(drop=True), frame_of(feats)], axis=1)
         else:
             data = joined(table, feats, queries)
         return TrainingSet(data, features=refs, columns=columns, views=views)

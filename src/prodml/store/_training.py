@@ -8,6 +8,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,7 +18,7 @@ from prodml.fingerprint import TableHasher, fingerprint_table
 from prodml.schema import LogicalType, Schema
 from prodml.store.offline import OfflineStore, ViewQuery
 
-__all__ = ["TrainingSet", "joined", "typed", "write_joined"]
+__all__ = ["TrainingSet", "frame_of", "joined", "typed", "write_joined"]
 
 
 class TrainingSet:
@@ -154,3 +156,36 @@ def typed(result: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
                 col = col.cast(target)
             cols[c] = col
     return pa.table(cols)
+
+
+def frame_of(table: pa.Table) -> pd.DataFrame:
+    """``table.to_pandas()``, sharing float64 columns whose null slots already hold NaN.
+
+    The offline stores' results are consumed once, so their float64 buffers can become
+    the frame's columns instead of copies: a training set then costs its size once, not
+    twice. Any other column converts as ``to_pandas`` converts it.
+    """
+    cols: dict[str, pd.Series] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        shared = _float_view(col) if col.num_chunks == 1 else None
+        cols[name] = (
+            pd.Series(shared, copy=False, name=name) if shared is not None else col.to_pandas()
+        )
+    return pd.DataFrame(cols, copy=False)
+
+
+def _float_view(col: pa.ChunkedArray) -> npt.NDArray[np.float64] | None:
+    """A writable numpy view of a float64 column whose nulls are NaN, else ``None``."""
+    arr = col.chunk(0)
+    if not pa.types.is_float64(arr.type):
+        return None
+    data = arr.buffers()[1]
+    if data is None or not data.is_mutable:
+        return None
+    view = np.frombuffer(data, dtype=np.float64, count=len(arr), offset=arr.offset * 8)
+    if arr.null_count:
+        nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if not np.isnan(view[nulls]).all():
+            return None
+    return view
