@@ -26,7 +26,9 @@ value = value - retraining costs. Strategies:
   capped by the held-out accuracy ``train`` measures on its last two days), whose
   data-drift co-signal is a :class:`~prodml.retrain.DriftTrigger` on prodml's
   :class:`~prodml.drift.DriftDetector` (defaults; the last 7 days' inputs and labels
-  against the training data: half the inputs drifted, or the label), weighed by
+  against the training data: half the inputs drifted, or the label; refitted on the new
+  version's training window at each promotion, so the trigger's follow-up after a
+  promotion on its alarm sees whether the change had settled), weighed by
   :class:`~prodml.retrain.RetrainCost`, a sanity check and a canary that routes real
   traffic before promoting; ``Guards(min_interval=7 days)``.
 

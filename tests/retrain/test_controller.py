@@ -21,6 +21,7 @@ from prodml.retrain import (
     RetrainController,
     RetrainCost,
     ScheduleTrigger,
+    Signal,
 )
 from prodml.retrain._controller import RUN_TAG
 from prodml.rollout import Canary, Gate, Step
@@ -430,3 +431,44 @@ def test_error_rate_trigger_retrains_then_learns_the_new_models_baseline():
     assert "labelled predictions against a baseline of" in action.reason
     assert errors.alarm_ is None
     assert errors.seen == 0
+
+
+class DriftOn:
+    """A data-drift co-signal that fires until told otherwise."""
+
+    name = "drift"
+
+    def __init__(self) -> None:
+        self.fire = True
+
+    def check(self, context: object) -> Signal | None:
+        return Signal("drift", "2 of 3 columns drifted (a, b)") if self.fire else None
+
+
+def test_a_follow_up_retrains_while_the_data_still_drifts_from_the_new_training_data():
+    reg = registry()
+    drift = DriftOn()
+    errors = ErrorRateTrigger(
+        baseline_metric="accuracy", baseline_samples=400, warmup=500, drift=drift
+    )
+    ctl = controller(
+        reg,
+        triggers=[ScheduleTrigger(timedelta(days=7)), errors],
+        cost=RetrainCost(100.0, value_per_unit=10_000.0),
+        guards=NO_GUARDS,
+    )
+    assert ctl.step(0.0).action == "promote"
+    ctl.step(DAY)
+    before = errors.baseline_
+    assert before is not None
+    rng = np.random.default_rng(0)
+    assert errors.update_many(rng.random(3_000) < min(0.95, before + 0.3))
+    assert ctl.step(2 * DAY).version == 2  # the alarm: retrained and promoted
+    errors.update_many(rng.random(600) < min(0.95, before + 0.2))  # version 2's warm-up
+    action = ctl.step(3 * DAY)  # the data still drifts against version 2's training data
+    assert (action.action, action.trigger, action.version) == ("promote", "error_rate", 3)
+    assert "follow-up: data still drifted" in action.reason
+    drift.fire = False  # settled: version 3 serves on
+    errors.update_many(rng.random(600) < min(0.95, before + 0.2))
+    assert ctl.step(4 * DAY).action == "none"
+    assert reg.get("churn@production").version == 3

@@ -157,6 +157,110 @@ def test_the_held_out_metric_caps_the_baseline_and_tests_during_warmup() -> None
     assert blind.update_many(stream(4, [(0.3, 900)])) == []
 
 
+class Served:
+    """The production version as a trigger sees it: a number and its held-out accuracy."""
+
+    def __init__(self, version: int, accuracy: float = 0.9) -> None:
+        self.version = version
+        self.metrics = {"accuracy": accuracy}
+
+
+def ctx_of(version: int) -> TriggerContext:
+    return TriggerContext(1.0, 0.0, None, current=Served(version))
+
+
+def alarmed(drift: Always, **kwargs: Any) -> ErrorRateTrigger:
+    """A trigger on version 1 whose CUSUM alarmed: the error rate went from 0.1 to 0.3."""
+    trig = ErrorRateTrigger(baseline_error=None, warmup=500, drift=drift, **kwargs)
+    drift.fire = False
+    trig.check(ctx_of(1))
+    trig.update_many(stream(1, [(0.1, 2_000)]))
+    assert trig.check(ctx_of(1)) is None
+    assert trig.update_many(stream(2, [(0.3, 2_000)]))
+    sig = trig.check(ctx_of(1))
+    assert sig is not None
+    assert sig.evidence["by"] == "cusum"
+    return trig
+
+
+def test_a_version_promoted_on_an_alarm_gets_a_follow_up_while_the_data_still_drifts() -> None:
+    drift = Always()
+    trig = alarmed(drift)
+    before = trig.baseline_
+    assert before is not None
+    trig.reset()  # the run starts: the alarm is consumed
+    drift.fire = True
+    assert trig.check(ctx_of(1)) is None  # version 1 still serves (a canary): no look yet
+    trig.reset()  # version 2 is promoted
+    assert trig.check(ctx_of(2)) is None  # its warm-up has not begun
+    trig.update_many(stream(3, [(0.25, 400)]))
+    assert trig.check(ctx_of(2)) is None  # nor ended
+    trig.update_many(stream(4, [(0.25, 200)]))
+    sig = trig.check(ctx_of(2))
+    assert sig is not None
+    assert sig.evidence["by"] == "follow-up"
+    assert sig.evidence["samples_since"] == 600
+    assert sig.evidence["baseline_error"] == pytest.approx(before)
+    rate = float(np.concatenate([stream(3, [(0.25, 400)]), stream(4, [(0.25, 200)])]).mean())
+    assert sig.drop == pytest.approx(rate - before)
+    assert "follow-up: data still drifted" in sig.reason
+    assert "3 of 6 columns drifted" in sig.reason
+    # The follow-up is consumed too; when version 3 is promoted the data has settled:
+    # the chain ends, and drift coming back later only starts the SPRT again.
+    trig.reset()
+    trig.reset()
+    drift.fire = False
+    trig.update_many(stream(5, [(0.25, 600)]))
+    assert trig.check(ctx_of(3)) is None
+    drift.fire = True
+    trig.update_many(stream(6, [(0.25, 600)]))
+    assert trig.check(ctx_of(3)) is None
+    assert trig._sprt is not None  # the drift test, not a follow-up, runs
+
+
+def test_a_chain_of_alarms_keeps_the_error_rate_from_before_the_change() -> None:
+    drift = Always()
+    trig = alarmed(drift, baseline_metric="accuracy")
+    first = trig.baseline_
+    assert first is not None
+    trig.reset()
+    trig.reset()  # version 2, whose warm-up has not ended when its own alarm comes
+    drift.fire = False
+    trig.check(ctx_of(2))
+    trig.update_many(stream(7, [(0.6, 400)]))
+    sig = trig.check(ctx_of(2))
+    assert sig is not None  # against the held-out bound, during the warm-up
+    trig.reset()
+    trig.reset()  # version 3
+    drift.fire = True
+    trig.update_many(stream(8, [(0.5, 600)]))
+    follow = trig.check(ctx_of(3))
+    assert follow is not None
+    assert follow.evidence["by"] == "follow-up"
+    assert follow.evidence["baseline_error"] == pytest.approx(first)
+
+
+@pytest.mark.parametrize("setting", ["no alarm", "follow_up=False", "no drift trigger"])
+def test_no_follow_up_without_a_consumed_alarm_or_when_turned_off(setting: str) -> None:
+    drift = Always()
+    if setting == "no alarm":
+        trig = ErrorRateTrigger(warmup=500, drift=drift)
+        trig.update_many(stream(1, [(0.1, 2_000)]))
+        trig.check(ctx_of(1))
+    elif setting == "no drift trigger":
+        trig = ErrorRateTrigger(warmup=500)
+        trig.update_many(stream(1, [(0.1, 2_000)]))
+        assert trig.update_many(stream(2, [(0.3, 2_000)]))
+        trig.check(ctx_of(1))
+    else:
+        trig = alarmed(drift, follow_up=False)
+    trig.reset()
+    trig.reset()
+    drift.fire = True
+    trig.update_many(stream(3, [(0.25, 600)]))
+    assert trig.check(ctx_of(2)) is None
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -166,6 +270,7 @@ def test_the_held_out_metric_caps_the_baseline_and_tests_during_warmup() -> None
         ({"samples": True}, "The 'samples' parameter"),
         ({"drift": object()}, "The 'drift' parameter of ErrorRateTrigger must be a trigger"),
         ({"baseline_metric": 3}, "The 'baseline_metric' parameter"),
+        ({"follow_up": "yes"}, "The 'follow_up' parameter of ErrorRateTrigger must be a bool"),
     ],
 )
 def test_bad_settings_name_the_parameter(kwargs: dict[str, Any], message: str) -> None:

@@ -16,6 +16,15 @@ Data drift is evidence that the model may be wrong, so it lowers the bar: once t
 that follow. Its start is fixed by the drift report, not by the errors, so one test
 needs no union over start points: its threshold is ``log(K / drift_alpha)``, and data
 drift that does not hurt the model retrains with probability at most ``drift_alpha``.
+
+A retraining started during a change may land before the change is over: the new model,
+fitted on data from part-way through it, is then the norm both tests measure against,
+and neither fires however far the data has moved on. So after a version promoted on
+this trigger's alarm, once its warm-up is over, one look at the drift co-signal decides
+(``follow_up``): data still drifted against the new version's training data means the
+change had not settled, and the trigger fires once more ("follow-up"); no drift means it
+had, and the chain ends. A follow-up needs an alarm first, so data drift that never
+raised the error rate never causes one.
 """
 
 from __future__ import annotations
@@ -78,7 +87,14 @@ class ErrorRateTrigger:
       with far less evidence, against the held-out error as measured (not its upper
       bound) when ``baseline_metric`` gives one: inputs unlike the training data plus
       errors above what the model achieved at training. Drift that leaves the error
-      rate at the baseline retrains with probability at most ``drift_alpha``.
+      rate at the baseline retrains with probability at most ``drift_alpha``;
+    * **after a retraining on its alarm** (``follow_up``): once the new version is in
+      production and its warm-up is over, if the drift co-signal (which should compare
+      with the *new* version's training data) still fires, the change had not settled
+      when the training window was cut, and the trigger fires once more. Its ``drop`` is
+      the new version's error rate minus the baseline before the first alarm of the
+      chain: an upper bound on what a retraining can win back. No drift at that look
+      ends the chain.
 
     The signal's ``drop`` is the error rate since the estimated change point minus the
     baseline: the controller retrains only when it costs more than a retraining
@@ -107,6 +123,9 @@ class ErrorRateTrigger:
         A trigger whose firing means the data drifted (a :class:`DriftTrigger`).
     drift_alpha
         At most this chance of retraining on data drift that does not raise the error rate.
+    follow_up
+        Look at the drift co-signal once after a version promoted on an alarm, and
+        fire again if the data still drifts (needs ``drift``).
     name
         The trigger's name in decisions.
 
@@ -137,6 +156,7 @@ class ErrorRateTrigger:
         drift_alpha: float = 0.05,
         baseline_metric: str | None = None,
         baseline_samples: int = 1_000,
+        follow_up: bool = True,
         name: str = "error_rate",
     ) -> None:
         if baseline_error is not None:
@@ -162,13 +182,34 @@ class ErrorRateTrigger:
             )
         self.baseline_metric = baseline_metric
         self.baseline_samples = _count(baseline_samples, "baseline_samples")
+        if not isinstance(follow_up, bool):
+            raise ConfigError(
+                "The 'follow_up' parameter of ErrorRateTrigger must be a bool. "
+                f"Got {type(follow_up).__name__} instead.",
+                parameter="follow_up",
+            )
+        self.follow_up = follow_up
         self.name = name
+        self._version: Any = None  # the production version at the last check
+        self._settle: dict[str, Any] | None = None  # an alarm consumed: look again after
         self.reset()
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
-        """Start over: forget the alarm, the statistics and a learned baseline."""
+        """Start over: forget the alarm, the statistics and a learned baseline.
+
+        An alarm pending at a reset is taken as consumed by a retraining: with
+        ``follow_up``, the trigger looks at the drift co-signal again once a new version
+        is in production and its warm-up is over (see the module docstring).
+        """
+        alarm = getattr(self, "alarm_", None)
+        if alarm is not None and self.follow_up and self.drift is not None:
+            before = alarm["before"]
+            if self._settle is not None:  # the change has not settled since an earlier alarm
+                before = min(before, self._settle["before"])
+            self._settle = {"version": self._version, "before": before}
         self.seen = 0
+        self._seen_sum = 0.0
         self._sprt: np.ndarray | None = None  # log-likelihood ratios since the drift, per design
         self._warm_n, self._warm_sum = 0, 0.0
         self._cap: float | None = None  # the held-out metric's bound, read at the next check
@@ -247,6 +288,7 @@ class ErrorRateTrigger:
 
     def _feed(self, x: np.ndarray, offset: int) -> list[int]:
         self.seen += x.size
+        self._seen_sum += float(x.sum())
         if not x.size or self.baseline_ is None:
             return []
         if self.alarm_ is not None:
@@ -292,8 +334,10 @@ class ErrorRateTrigger:
             n, total = self._since_zero(j, paths[j][0], paths[j][1], raw, end)
         else:
             n, total = self._sprt_since[0] + end, self._sprt_since[1] + raw[end]
+        p_before = self.drift_baseline_ if how == "drift" else self.baseline_
         self.alarm_ = {
             "by": how,
+            "before": p_before,
             "drop_design": float(self._drops[j]),
             "at": self.seen - x.size + index,
             "n": int(n) + x.size - end,
@@ -323,10 +367,14 @@ class ErrorRateTrigger:
     def check(self, context: TriggerContext) -> Signal | None:
         """A signal when the test alarmed since the last reset."""
         if self.alarm_ is None:
+            self._version = getattr(context.current, "version", None)
             self._read_cap(context)
             self._watch_drift(context)
-            return None
+            if self.alarm_ is None:
+                return None
         alarm = self.alarm_
+        if alarm["by"] == "follow-up":
+            return self._follow_up_signal(alarm)
         p0 = self.drift_baseline_ if alarm["by"] == "drift" else self.baseline_
         assert p0 is not None  # noqa: S101 - an alarm needs a baseline
         rate = alarm["errors"] / alarm["n"] if alarm["n"] else math.nan
@@ -363,11 +411,52 @@ class ErrorRateTrigger:
             if self.alarm_ is None and (self.baseline_ is None or self._cap < self.baseline_):
                 self._start(self._cap)
 
+    def _follow_up_signal(self, alarm: dict[str, Any]) -> Signal:
+        rate = alarm["errors"] / alarm["n"]
+        return Signal(
+            self.name,
+            f"follow-up: data still drifted against the training data of the version "
+            f"promoted after the last alarm ({alarm['reason'][:200]}); error rate {rate:.3f} "
+            f"over its {alarm['n']:,} labelled predictions against {alarm['before']:.3f} "
+            "before the change",
+            max(0.0, rate - alarm["before"]),
+            {
+                "by": "follow-up",
+                "baseline_error": alarm["before"],
+                "error_rate_since": rate,
+                "samples_since": int(alarm["n"]),
+                "drop_design": None,
+            },
+        )
+
+    def _settled(self, sig: Signal | None) -> None:
+        """The one look after a version promoted on an alarm: fire again if still drifted."""
+        settle = self._settle
+        if settle is None or self._version == settle["version"]:
+            return  # nothing consumed, or the retraining has not been promoted (yet)
+        if self.baseline_error is None and self._warm_n < self.warmup:
+            return  # its errors are not known yet
+        self._settle = None
+        if sig is None or not self.seen:
+            return  # the change has settled: the chain ends
+        self.alarm_ = {
+            "by": "follow-up",
+            "before": settle["before"],
+            "drop_design": None,
+            "at": self.seen,
+            "n": self.seen,
+            "errors": self._seen_sum,
+            "reason": sig.reason,
+        }
+
     def _watch_drift(self, context: TriggerContext) -> None:
         """Start the SPRT when the drift co-signal fires; stop it when the drift is gone."""
         if self.drift is None or self.baseline_ is None:
             return
         sig = self.drift.check(context)
+        self._settled(sig)
+        if self.alarm_ is not None:
+            return
         if sig is None:
             self._sprt = None
         elif self._sprt is None:
