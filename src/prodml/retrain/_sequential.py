@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from prodml.errors import ConfigError, DriftError
+from prodml._params import NONE, Predicate, TypeOf, check_params
+from prodml.errors import DriftError
 from prodml.retrain._triggers import Signal, Trigger, TriggerContext
 
 __all__ = ["ErrorRateTrigger"]
@@ -43,16 +44,17 @@ _MAX_DESIGNS = 6
 
 
 def _fraction(value: Any, parameter: str, *, upper: float = 1.0) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (math.isfinite(value) and 0.0 < value < upper)
-    ):
-        raise ConfigError(
-            f"The {parameter!r} parameter of ErrorRateTrigger must be a float in (0, {upper:g}). "
-            f"Got {value!r} instead.",
-            parameter=parameter,
+    def ok(v: object) -> bool:
+        return (
+            isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and 0.0 < v < upper
         )
+
+    check_params(
+        _OWNER, {parameter: value}, {parameter: [Predicate(ok, f"a float in (0, {upper:g})")]}
+    )
     return float(value)
 
 
@@ -62,13 +64,14 @@ def _upper(p: float, n: int) -> float:
 
 
 def _count(value: Any, parameter: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(
-            f"The {parameter!r} parameter of ErrorRateTrigger must be an int >= 1. "
-            f"Got {value!r} instead.",
-            parameter=parameter,
-        )
-    return value
+    check_params(_OWNER, {parameter: value}, {parameter: [_COUNT]})
+    return int(value)
+
+
+_OWNER = "ErrorRateTrigger"
+_COUNT = Predicate(
+    lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an int >= 1"
+)
 
 
 class ErrorRateTrigger:
@@ -166,28 +169,19 @@ class ErrorRateTrigger:
         self.min_drop = _fraction(min_drop, "min_drop", upper=0.5)
         self.alpha = _fraction(alpha, "alpha")
         self.samples = _count(samples, "samples")
-        if drift is not None and not isinstance(drift, Trigger):
-            raise ConfigError(
-                "The 'drift' parameter of ErrorRateTrigger must be a trigger (a name and "
-                f"check(context)). Got {type(drift).__name__} instead.",
-                parameter="drift",
-            )
+        check_params(
+            _OWNER,
+            {"drift": drift, "baseline_metric": baseline_metric, "follow_up": follow_up},
+            {
+                "drift": [TypeOf(Trigger, "a trigger (a name and check(context))"), NONE],
+                "baseline_metric": [TypeOf(str, "a metric name"), NONE],
+                "follow_up": [TypeOf(bool, "a bool")],
+            },
+        )
         self.drift = drift
         self.drift_alpha = _fraction(drift_alpha, "drift_alpha")
-        if baseline_metric is not None and not isinstance(baseline_metric, str):
-            raise ConfigError(
-                "The 'baseline_metric' parameter of ErrorRateTrigger must be a metric name. "
-                f"Got {type(baseline_metric).__name__} instead.",
-                parameter="baseline_metric",
-            )
         self.baseline_metric = baseline_metric
         self.baseline_samples = _count(baseline_samples, "baseline_samples")
-        if not isinstance(follow_up, bool):
-            raise ConfigError(
-                "The 'follow_up' parameter of ErrorRateTrigger must be a bool. "
-                f"Got {type(follow_up).__name__} instead.",
-                parameter="follow_up",
-            )
         self.follow_up = follow_up
         self.name = name
         self._version: Any = None  # the production version at the last check
