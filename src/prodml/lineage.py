@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from prodml import __version__
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -144,7 +145,9 @@ def run_event(
         For an unknown event type or an empty job name.
     """
     if event_type not in ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"):
-        raise ConfigError(f"unknown OpenLineage event type {event_type!r}", parameter="event")
+        raise ConfigError(
+            f"unknown OpenLineage event type {short_repr(event_type)}", parameter="event"
+        )
     if not job or not namespace:
         raise ConfigError("a lineage job needs a name and a namespace", parameter="job")
     return {
