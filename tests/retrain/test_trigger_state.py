@@ -28,6 +28,7 @@ from prodml.retrain import (
     Signal,
     TriggerContext,
 )
+from prodml.testing.state_mutations import check_state_mutations
 
 from .helpers import DAY, Trainer, data, registry
 
@@ -145,6 +146,13 @@ HOSTILE = [
     (lambda s: s.update(drift_reason=7), "triggers.error_rate.drift_reason"),
     (lambda s: s.update(alarm={"by": "magic"}), "triggers.error_rate.alarm.by"),
     (lambda s: s.update(alarm=[1]), "triggers.error_rate.alarm"),
+    (
+        lambda s: s.update(
+            alarm={"by": "follow-up", "before": 0.1, "drop_design": None, "at": 0, "n": 0}
+            | {"errors": 0.0, "reason": "drift"}
+        ),
+        "triggers.error_rate.alarm.n",
+    ),
     (lambda s: s["settle"].update(count=-3), "triggers.error_rate.settle.count"),
     (lambda s: s["settle"].update(since="yesterday"), "triggers.error_rate.settle.since"),
     (lambda s: s["settle"].update(on=[2]), "triggers.error_rate.settle.on"),
@@ -280,3 +288,36 @@ def test_triggers_with_state_need_distinct_names() -> None:
             train=Trainer(),
             triggers=[ErrorRateTrigger(), ErrorRateTrigger()],
         )
+
+
+class _Saved:
+    """``state_dict`` as the ``to_dict`` that prodml's hostile-state check mutates."""
+
+    def __init__(self, trig: ErrorRateTrigger) -> None:
+        self.trig = trig
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.trig.state_dict()
+
+
+def _load_saved(state: Any) -> _Saved:
+    trig = ErrorRateTrigger(warmup=300, drift=DriftOn(fire=True))
+    trig.load_state_dict(state, path="triggers.error_rate")
+    return _Saved(trig)
+
+
+def _use_saved(saved: _Saved) -> None:
+    saved.trig.update_many([0.0, 1.0, 0.0, 1.0])
+    saved.trig.check(TriggerContext(4 * DAY, 0.0, None, current=Served(2)))
+    saved.trig.check(TriggerContext(5 * DAY, 0.0, None, current=Served(3)))
+
+
+@pytest.mark.parametrize("when", ["watching", "alarmed"])
+def test_every_hostile_leaf_is_refused_or_gives_a_working_trigger(when: str) -> None:
+    trig, _ = _watched()
+    if when == "alarmed":  # a follow-up alarm pending, with the SPRT running
+        trig.update_many(np.random.default_rng(1).random(300) < 0.2)
+        assert trig.check(TriggerContext(4 * DAY, 0.0, None, current=Served(2))) is not None
+    report = check_state_mutations(_Saved(trig), use=_use_saved, load=_load_saved)
+    assert report.mutations > 100
+    assert report.failures == []

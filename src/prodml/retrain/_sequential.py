@@ -664,6 +664,8 @@ def _read_alarm(v: object, path: str) -> dict[str, Any] | None:
         raise _state_error(f"{path}.errors", "at most n", alarm["errors"])
     if by == "follow-up":
         alarm["reason"] = _get(v, "reason", path, "str")
+        if alarm["n"] < 1:  # made with the new version's errors: at least one
+            raise _state_error(f"{path}.n", "an int >= 1 for a follow-up", alarm["n"])
     return alarm
 
 
