@@ -129,7 +129,9 @@ class RetrainController:
     With ``state_path`` every intent is written (atomically) before the side effect it
     announces: a process killed at any point resumes where it stopped, never registers
     a candidate twice (each carries its run id as a tag, looked up on resume) and never
-    loses a decision.
+    loses a decision. The triggers' own state (those with ``state_dict`` and
+    ``load_state_dict``, e.g. :class:`ErrorRateTrigger`'s sums, baseline and follow-up
+    watch) is saved with it by trigger name and restored, validated, on start.
 
     Parameters
     ----------
@@ -141,7 +143,8 @@ class RetrainController:
         ``train(training_set, context) -> (pipeline, model, metrics)``: user code.
         ``pipeline`` may be ``None``; the pair is registered as one version.
     triggers
-        :class:`Trigger` objects, asked in order.
+        :class:`Trigger` objects, asked in order. Those with a saved state need
+        distinct names.
     checks
         Promotion checks (``MetricThreshold``, ``NotWorseThanCurrent``, a
         ``FairnessGate``...): run before the canary and again at promotion.
