@@ -27,8 +27,9 @@ value = value - retraining costs. Strategies:
   data-drift co-signal is a :class:`~prodml.retrain.DriftTrigger` on prodml's
   :class:`~prodml.drift.DriftDetector` (defaults; the last 7 days' inputs and labels
   against the training data: half the inputs drifted, or the label; refitted on the new
-  version's training window at each promotion, so the trigger's follow-up after a
-  promotion on its alarm sees whether the change had settled), weighed by
+  version's training window at each promotion), and whose follow-up watch after a
+  promotion on its alarm (14 days, at most 3 follow-ups a chain) asks whether *any*
+  column still drifted against the new version's training data (``settle``), weighed by
   :class:`~prodml.retrain.RetrainCost`, a sanity check and a canary that routes real
   traffic before promoting; ``Guards(min_interval=7 days)``.
 
@@ -218,6 +219,10 @@ def run_controller(world: World, *, canary: bool = True) -> dict[str, Any]:
     errors = ErrorRateTrigger(
         min_drop=cost.break_even_drop,
         drift=DriftTrigger(report, min_share=0.5, columns=[LABEL]),
+        # after a promotion on its alarm: any column still drifted means the change
+        # had not settled when the training window was cut (a lower bar than the
+        # co-signal's, as the chain's alarm already says a change is under way)
+        settle=DriftTrigger(report, min_share=None, columns=watched),
         baseline_metric="accuracy",  # measured by train() on its last two days
         baseline_samples=2 * PER_DAY,
     )

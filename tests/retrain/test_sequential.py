@@ -165,8 +165,8 @@ class Served:
         self.metrics = {"accuracy": accuracy}
 
 
-def ctx_of(version: int) -> TriggerContext:
-    return TriggerContext(1.0, 0.0, None, current=Served(version))
+def ctx_of(version: int, now: float = 1.0) -> TriggerContext:
+    return TriggerContext(now, 0.0, None, current=Served(version))
 
 
 def alarmed(drift: Always, **kwargs: Any) -> ErrorRateTrigger:
@@ -205,17 +205,69 @@ def test_a_version_promoted_on_an_alarm_gets_a_follow_up_while_the_data_still_dr
     assert sig.drop == pytest.approx(rate - before)
     assert "follow-up: data still drifted" in sig.reason
     assert "3 of 6 columns drifted" in sig.reason
-    # The follow-up is consumed too; when version 3 is promoted the data has settled:
-    # the chain ends, and drift coming back later only starts the SPRT again.
+    # The follow-up is consumed too; version 3 is promoted and its watch begins: no drift
+    # at its first look, drift at a later one within the watch is a follow-up again.
     trig.reset()
     trig.reset()
     drift.fire = False
     trig.update_many(stream(5, [(0.25, 600)]))
-    assert trig.check(ctx_of(3)) is None
+    assert trig.check(ctx_of(3, now=DAY)) is None
     drift.fire = True
     trig.update_many(stream(6, [(0.25, 600)]))
-    assert trig.check(ctx_of(3)) is None
+    again = trig.check(ctx_of(3, now=5 * DAY))
+    assert again is not None
+    assert again.evidence["by"] == "follow-up"
+
+
+DAY = 86_400.0
+
+
+def test_the_watch_ends_after_watch_seconds_and_drift_then_only_starts_the_sprt() -> None:
+    drift = Always()
+    trig = alarmed(drift, watch=7 * DAY)
+    trig.reset()
+    trig.reset()  # version 2 is promoted
+    drift.fire = False
+    trig.update_many(stream(3, [(0.25, 600)]))
+    for day in range(8):  # the watch: no drift at any look
+        assert trig.check(ctx_of(2, now=day * DAY)) is None
+    drift.fire = True
+    assert trig.check(ctx_of(2, now=7 * DAY + 1.0)) is None  # after the watch: settled
+    assert trig._settle is None
     assert trig._sprt is not None  # the drift test, not a follow-up, runs
+
+
+def test_a_chain_holds_at_most_max_follow_ups() -> None:
+    drift = Always()
+    trig = alarmed(drift, max_follow_ups=2)
+    drift.fire = True
+    fired = []
+    for version in range(2, 7):  # each follow-up is retrained and promoted at once
+        trig.reset()
+        trig.reset()
+        trig.update_many(stream(version, [(0.25, 600)]))
+        sig = trig.check(ctx_of(version, now=version * DAY))
+        fired.append(sig is not None and sig.evidence["by"] == "follow-up")
+    assert fired == [True, True, False, False, False]
+
+
+def test_a_follow_up_whose_run_fails_resumes_the_watch_of_the_same_version() -> None:
+    drift = Always()
+    trig = alarmed(drift, watch=10 * DAY)
+    trig.reset()
+    trig.reset()  # version 2 promoted
+    drift.fire = True
+    trig.update_many(stream(3, [(0.25, 600)]))
+    assert trig.check(ctx_of(2, now=DAY)) is not None  # the watch starts and fires
+    trig.reset()  # the follow-up's run starts, then fails: version 2 still serves
+    trig.update_many(stream(4, [(0.25, 600)]))
+    resumed = trig.check(ctx_of(2, now=4 * DAY))
+    assert resumed is not None
+    assert resumed.evidence["by"] == "follow-up"
+    trig.reset()  # fails again; the watch began at day 1, so it is over at day 11
+    trig.update_many(stream(5, [(0.25, 600)]))
+    assert trig.check(ctx_of(2, now=11 * DAY + 1.0)) is None
+    assert trig._settle is None
 
 
 def test_a_chain_of_alarms_keeps_the_error_rate_from_before_the_change() -> None:
@@ -271,6 +323,9 @@ def test_no_follow_up_without_a_consumed_alarm_or_when_turned_off(setting: str) 
         ({"drift": object()}, "The 'drift' parameter of ErrorRateTrigger must be a trigger"),
         ({"baseline_metric": 3}, "The 'baseline_metric' parameter"),
         ({"follow_up": "yes"}, "The 'follow_up' parameter of ErrorRateTrigger must be a bool"),
+        ({"watch": -1.0}, "The 'watch' parameter of ErrorRateTrigger must be a positive"),
+        ({"settle": "any"}, "The 'settle' parameter of ErrorRateTrigger must be a trigger"),
+        ({"max_follow_ups": -1}, "The 'max_follow_ups' parameter of ErrorRateTrigger must be"),
     ],
 )
 def test_bad_settings_name_the_parameter(kwargs: dict[str, Any], message: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
 from prodml.registry import ModelVersion, PromotionError
 from prodml.registry.entities import check_alias, check_name
+from prodml.retrain import _saved
 from prodml.retrain._cost import RetrainCost
 from prodml.retrain._data import build, lineage_of
 from prodml.retrain._guards import Guards
@@ -128,7 +129,9 @@ class RetrainController:
     With ``state_path`` every intent is written (atomically) before the side effect it
     announces: a process killed at any point resumes where it stopped, never registers
     a candidate twice (each carries its run id as a tag, looked up on resume) and never
-    loses a decision.
+    loses a decision. The triggers' own state (those with ``state_dict`` and
+    ``load_state_dict``, e.g. :class:`ErrorRateTrigger`'s sums, baseline and follow-up
+    watch) is saved with it by trigger name and restored, validated, on start.
 
     Parameters
     ----------
@@ -140,7 +143,8 @@ class RetrainController:
         ``train(training_set, context) -> (pipeline, model, metrics)``: user code.
         ``pipeline`` may be ``None``; the pair is registered as one version.
     triggers
-        :class:`Trigger` objects, asked in order.
+        :class:`Trigger` objects, asked in order. Those with a saved state need
+        distinct names.
     checks
         Promotion checks (``MetricThreshold``, ``NotWorseThanCurrent``, a
         ``FairnessGate``...): run before the canary and again at promotion.
@@ -236,6 +240,7 @@ class RetrainController:
                     f"triggers[{i}] must have a name and check(context). Got {type(t).__name__}.",
                     parameter="triggers",
                 )
+        _saved.check_stateful(self.triggers)
         self.checks = list(checks)
         for i, c in enumerate(self.checks):
             if not callable(c):
@@ -273,6 +278,7 @@ class RetrainController:
                     parameter="state_path",
                 )
             self._restore_rollout()
+            _saved.restore(self.triggers, self.state.triggers)
         else:
             self.state = RetrainState(model=self.model, alias=self.alias)
 
@@ -294,6 +300,7 @@ class RetrainController:
         """The state as JSON-safe data (see :class:`RetrainState`)."""
         with self._lock:
             self._sync_rollout()
+            self.state.triggers = _saved.collect(self.triggers)
             return self.state.to_dict()
 
     def load_state(self, data: Mapping[str, Any]) -> None:
@@ -302,6 +309,7 @@ class RetrainController:
         if (state.model, state.alias) != (self.model, self.alias):
             raise ConfigError("load_state: the state belongs to another model or alias.")
         with self._lock:
+            _saved.restore(self.triggers, state.triggers)
             self.state = state
             self._restore_rollout()
 
@@ -408,8 +416,10 @@ class RetrainController:
             st.spent.append([t, float(self.cost.retrain_cost)])
         self.guards.trim(st, t)
         action = self._log("retrain", f"{chosen.trigger}: {chosen.reason}", save=False)
+        # The evidence is consumed by this run: the triggers' reset state is saved with it
+        # (one write), so a crash before it resumes with the evidence, after it with the run.
+        self._reset_triggers()
         self._save()
-        self._reset_triggers()  # the evidence is consumed by this run (once it is saved)
         self._checkpoint("decided")
         return action
 
@@ -752,6 +762,7 @@ class RetrainController:
 
     def _save(self) -> None:
         if self.state_path is not None:
+            self.state.triggers = _saved.collect(self.triggers)
             self.state.save(self.state_path)
 
     def _checkpoint(self, point: str) -> None:

@@ -20,23 +20,33 @@ drift that does not hurt the model retrains with probability at most ``drift_alp
 A retraining started during a change may land before the change is over: the new model,
 fitted on data from part-way through it, is then the norm both tests measure against,
 and neither fires however far the data has moved on. So after a version promoted on
-this trigger's alarm, once its warm-up is over, one look at the drift co-signal decides
-(``follow_up``): data still drifted against the new version's training data means the
-change had not settled, and the trigger fires once more ("follow-up"); no drift means it
-had, and the chain ends. A follow-up needs an alarm first, so data drift that never
-raised the error rate never causes one.
+this trigger's alarm, a bounded *watch* follows (``follow_up``): once the new version's
+warm-up is over, the trigger asks its settle test (``settle``, by default the drift
+co-signal, comparing live data with the *new* version's training data) at every check
+for ``watch`` (14 days) after the promotion. Data still unlike the training data at a
+look means the change had not settled when the training window was cut: the trigger
+fires once more ("follow-up"). No drift until the watch ends means it had: the chain
+ends. A chain holds at most ``max_follow_ups`` (3) follow-ups.
+
+The false-alarm control is kept: a follow-up needs an alarm of the chain first (a CUSUM
+alarm, at most ``alpha`` per ``samples`` predictions of a model that did not get worse,
+or an SPRT after drift, at most ``drift_alpha`` per drift episode), so data that never
+raised the error rate never starts a watch, and each false alarm costs at most
+``1 + max_follow_ups`` retrainings however many looks the watches take.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
-from prodml._params import NONE, Predicate, TypeOf, check_params
+from prodml._params import NONE, Interval, Predicate, TypeOf, check_params
 from prodml.errors import DriftError
-from prodml.retrain._triggers import Signal, Trigger, TriggerContext
+from prodml.retrain._state import RetrainStateError, _bad
+from prodml.retrain._triggers import Signal, Trigger, TriggerContext, _seconds
 
 __all__ = ["ErrorRateTrigger"]
 
@@ -63,8 +73,9 @@ def _upper(p: float, n: int) -> float:
     return min(0.99, p + 2.0 * math.sqrt(max(p * (1.0 - p), 1.0 / n) / n))
 
 
-def _count(value: Any, parameter: str) -> int:
-    check_params(_OWNER, {parameter: value}, {parameter: [_COUNT]})
+def _count(value: Any, parameter: str, *, low: int = 1) -> int:
+    rule = _COUNT if low == 1 else Interval(int, low, None)
+    check_params(_OWNER, {parameter: value}, {parameter: [rule]})
     return int(value)
 
 
@@ -91,13 +102,14 @@ class ErrorRateTrigger:
       bound) when ``baseline_metric`` gives one: inputs unlike the training data plus
       errors above what the model achieved at training. Drift that leaves the error
       rate at the baseline retrains with probability at most ``drift_alpha``;
-    * **after a retraining on its alarm** (``follow_up``): once the new version is in
-      production and its warm-up is over, if the drift co-signal (which should compare
-      with the *new* version's training data) still fires, the change had not settled
-      when the training window was cut, and the trigger fires once more. Its ``drop`` is
-      the new version's error rate minus the baseline before the first alarm of the
-      chain: an upper bound on what a retraining can win back. No drift at that look
-      ends the chain.
+    * **after a retraining on its alarm** (``follow_up``): a watch of ``watch`` after
+      the new version is in production. Once its warm-up is over, the trigger asks
+      ``settle`` (the drift co-signal unless given; it should compare with the *new*
+      version's training data) at every check; the first time it fires, the change had
+      not settled when the training window was cut, and the trigger fires once more.
+      Its ``drop`` is the new version's error rate minus the baseline before the first
+      alarm of the chain: an upper bound on what a retraining can win back. No drift
+      until the watch ends closes the chain; so do ``max_follow_ups`` follow-ups.
 
     The signal's ``drop`` is the error rate since the estimated change point minus the
     baseline: the controller retrains only when it costs more than a retraining
@@ -127,8 +139,20 @@ class ErrorRateTrigger:
     drift_alpha
         At most this chance of retraining on data drift that does not raise the error rate.
     follow_up
-        Look at the drift co-signal once after a version promoted on an alarm, and
-        fire again if the data still drifts (needs ``drift``).
+        Watch the data after a version promoted on an alarm, and fire again if it still
+        drifts from the new version's training data (needs ``drift``).
+    watch
+        How long the watch lasts after the promotion is first seen (seconds or a
+        timedelta; default 14 days: long enough for a weekly drift window to lie wholly
+        after the promotion, and for a change still under way to move the data again).
+    settle
+        The test of "the data still moves" during a watch; ``None`` (default): the
+        ``drift`` co-signal. A chain of alarms is evidence that a change is under way, so
+        a lower bar than the co-signal's is reasonable here, e.g. a
+        :class:`DriftTrigger` that fires when *any* input drifted.
+    max_follow_ups
+        At most this many follow-ups in one chain (default 3); each false alarm costs at
+        most ``1 + max_follow_ups`` retrainings.
     name
         The trigger's name in decisions.
 
@@ -160,6 +184,9 @@ class ErrorRateTrigger:
         baseline_metric: str | None = None,
         baseline_samples: int = 1_000,
         follow_up: bool = True,
+        watch: float | timedelta = timedelta(days=14),
+        settle: Trigger | None = None,
+        max_follow_ups: int = 3,
         name: str = "error_rate",
     ) -> None:
         if baseline_error is not None:
@@ -171,9 +198,15 @@ class ErrorRateTrigger:
         self.samples = _count(samples, "samples")
         check_params(
             _OWNER,
-            {"drift": drift, "baseline_metric": baseline_metric, "follow_up": follow_up},
+            {
+                "drift": drift,
+                "settle": settle,
+                "baseline_metric": baseline_metric,
+                "follow_up": follow_up,
+            },
             {
                 "drift": [TypeOf(Trigger, "a trigger (a name and check(context))"), NONE],
+                "settle": [TypeOf(Trigger, "a trigger (a name and check(context))"), NONE],
                 "baseline_metric": [TypeOf(str, "a metric name"), NONE],
                 "follow_up": [TypeOf(bool, "a bool")],
             },
@@ -183,9 +216,14 @@ class ErrorRateTrigger:
         self.baseline_metric = baseline_metric
         self.baseline_samples = _count(baseline_samples, "baseline_samples")
         self.follow_up = follow_up
+        self.watch = _seconds(watch, _OWNER, "watch")
+        self.settle = settle
+        self.max_follow_ups = _count(max_follow_ups, "max_follow_ups", low=0)
         self.name = name
         self._version: Any = None  # the production version at the last check
-        self._settle: dict[str, Any] | None = None  # an alarm consumed: look again after
+        # An alarm consumed by a retraining: the watch that follows its promotion
+        # (version, the error rate before the chain, the watch's start, follow-ups so far).
+        self._settle: dict[str, Any] | None = None
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -198,10 +236,16 @@ class ErrorRateTrigger:
         """
         alarm = getattr(self, "alarm_", None)
         if alarm is not None and self.follow_up and self.drift is not None:
-            before = alarm["before"]
+            before, count = alarm["before"], int(alarm["by"] == "follow-up")
+            on, since = None, None
             if self._settle is not None:  # the change has not settled since an earlier alarm
                 before = min(before, self._settle["before"])
-            self._settle = {"version": self._version, "before": before}
+                count += self._settle["count"]
+                on, since = self._settle["on"], self._settle["since"]  # the watch so far
+            # "version": the version the run replaces; "on"/"since": the watch in progress
+            # (resumed if the run ends without a new version); "count": follow-ups so far
+            self._settle = {"version": self._version, "before": before, "count": count}
+            self._settle.update(on=on, since=since)
         self.seen = 0
         self._seen_sum = 0.0
         self._sprt: np.ndarray | None = None  # log-likelihood ratios since the drift, per design
@@ -219,10 +263,14 @@ class ErrorRateTrigger:
         if self.baseline_error is not None:
             self._start(self.baseline_error)
 
+    def _designs(self, p0: float) -> list[float]:
+        """The design drops against a baseline ``p0``."""
+        drops = [self.min_drop * 2**k for k in range(_MAX_DESIGNS)]
+        return [d for d in drops if p0 + d < 1.0] or [(1.0 - p0) / 2]
+
     def _start(self, p0: float) -> None:
         self.baseline_ = p0
-        drops = [self.min_drop * 2**k for k in range(_MAX_DESIGNS)]
-        drops = [d for d in drops if p0 + d < 1.0] or [(1.0 - p0) / 2]
+        drops = self._designs(p0)
         p1 = p0 + np.asarray(drops)
         q0 = max(p0, 1e-9)
         self._drops = np.asarray(drops)
@@ -239,11 +287,14 @@ class ErrorRateTrigger:
         assert p0 is not None  # noqa: S101 - only started with a baseline
         if self._heldout is not None:
             p0 = min(p0, self._heldout)
+        self._sprt_against(p0)
+        self._sprt, self._sprt_since = np.zeros(self._drops.size), [0, 0.0]
+
+    def _sprt_against(self, p0: float) -> None:
         self.drift_baseline_ = p0
         p1 = p0 + self._drops
         self._sa = np.log(p1 / max(p0, 1e-9))
         self._sb = np.log((1.0 - p1) / (1.0 - p0))
-        self._sprt, self._sprt_since = np.zeros(self._drops.size), [0, 0.0]
 
     @property
     def threshold(self) -> float:
@@ -254,6 +305,69 @@ class ErrorRateTrigger:
     def drift_threshold(self) -> float:
         """The SPRT's threshold after data drift, ``log(K / drift_alpha)``."""
         return math.log(max(1, self._drops.size) / self.drift_alpha)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The trigger's state as JSON-safe data: sums, baseline, alarm, watch.
+
+        The controller saves it with its own state (:class:`RetrainState`, key
+        ``triggers``) at every step and restores it with :meth:`load_state_dict`, so a
+        restarted process goes on with the same evidence instead of warming up again.
+        """
+        return {
+            "kind": _OWNER,
+            "seen": int(self.seen),
+            "seen_sum": float(self._seen_sum),
+            "warm_n": int(self._warm_n),
+            "warm_sum": float(self._warm_sum),
+            "cap": self._cap,
+            "heldout": self._heldout,
+            "baseline": self.baseline_,
+            "drift_baseline": self.drift_baseline_,
+            "cusum": [float(v) for v in self._cusum],
+            "since": [[float(n), float(e)] for n, e in self._since],
+            "sprt": None if self._sprt is None else [float(v) for v in self._sprt],
+            "sprt_since": [float(self._sprt_since[0]), float(self._sprt_since[1])],
+            "drift_reason": self._drift_reason,
+            "alarm": None if self.alarm_ is None else dict(self.alarm_),
+            "version": self._version,
+            "settle": None if self._settle is None else dict(self._settle),
+        }
+
+    def load_state_dict(self, data: object, *, path: str = "trigger") -> None:
+        """Restore :meth:`state_dict` output, validated first (nothing changes on error).
+
+        Raises
+        ------
+        RetrainStateError
+            Naming the path of the first field (``path`` + ``.field``) that is missing,
+            of the wrong type or out of range.
+        """
+        st = _read_state(data, path)
+        k = 0 if st["baseline"] is None else len(self._designs(st["baseline"]))
+        for key in ("cusum", "since"):
+            if len(st[key]) != k:
+                raise _state_error(f"{path}.{key}", f"a list of {k} (one per design)", st[key])
+        if st["sprt"] is not None and (len(st["sprt"]) != k or st["drift_baseline"] is None):
+            raise _state_error(f"{path}.sprt", f"a list of {k} with a drift_baseline", st["sprt"])
+        self.seen, self._seen_sum = st["seen"], st["seen_sum"]
+        self._warm_n, self._warm_sum = st["warm_n"], st["warm_sum"]
+        self._cap, self._heldout = st["cap"], st["heldout"]
+        self._drift_reason, self._version = st["drift_reason"], st["version"]
+        self.alarm_, self._settle = st["alarm"], st["settle"]
+        self._sprt, self.drift_baseline_, self.baseline_ = None, None, None
+        self._a = self._b = self._drops = self._sa = self._sb = np.zeros(0)
+        self._cusum, self._since = np.zeros(0), np.zeros((0, 2))
+        self._sprt_since = [0, 0.0]
+        if st["baseline"] is not None:
+            self._start(st["baseline"])
+        self._cusum = np.asarray(st["cusum"], dtype=np.float64).reshape(k)
+        self._since = np.asarray(st["since"], dtype=np.float64).reshape(k, 2)
+        if st["sprt"] is not None:
+            self._sprt_against(st["drift_baseline"])
+            self._sprt = np.asarray(st["sprt"], dtype=np.float64)
+            self._sprt_since = [int(st["sprt_since"][0]), st["sprt_since"][1]]
+        elif st["drift_baseline"] is not None:
+            self.drift_baseline_ = st["drift_baseline"]
 
     # ------------------------------------------------------------------ updates
     def update(self, error: float) -> bool:
@@ -423,16 +537,27 @@ class ErrorRateTrigger:
             },
         )
 
-    def _settled(self, sig: Signal | None) -> None:
-        """The one look after a version promoted on an alarm: fire again if still drifted."""
+    def _settled(self, context: TriggerContext, sig: Signal | None) -> None:
+        """A look of the watch after a version promoted on an alarm: fire if still drifted."""
         settle = self._settle
-        if settle is None or self._version == settle["version"]:
-            return  # nothing consumed, or the retraining has not been promoted (yet)
+        if settle is None:
+            return  # no alarm consumed
+        if self._version == settle["version"] and settle["on"] != self._version:
+            return  # the retraining has not been promoted (yet)
+        if settle["on"] != self._version or settle["since"] is None:
+            settle["on"], settle["since"] = self._version, float(context.now)  # a new watch
+        if float(context.now) - settle["since"] > self.watch:
+            self._settle = None  # no drift for the whole watch: the change has settled
+            return
         if self.baseline_error is None and self._warm_n < self.warmup:
             return  # its errors are not known yet
-        self._settle = None
+        if self.settle is not None:
+            sig = self.settle.check(context)
         if sig is None or not self.seen:
-            return  # the change has settled: the chain ends
+            return  # not drifted at this look: watch on
+        if settle["count"] >= self.max_follow_ups:
+            self._settle = None  # the chain is as long as allowed
+            return
         self.alarm_ = {
             "by": "follow-up",
             "before": settle["before"],
@@ -448,7 +573,7 @@ class ErrorRateTrigger:
         if self.drift is None or self.baseline_ is None:
             return
         sig = self.drift.check(context)
-        self._settled(sig)
+        self._settled(context, sig)
         if self.alarm_ is not None:
             return
         if sig is None:
@@ -456,3 +581,146 @@ class ErrorRateTrigger:
         elif self._sprt is None:
             self._start_sprt()
             self._drift_reason = sig.reason
+
+
+# ---------------------------------------------------------------------- saved state
+def _state_error(name: str, expected: str, value: object) -> RetrainStateError:
+    return _bad(name, expected, value)
+
+
+def _get(d: dict[str, Any], key: str, path: str, kind: str, *, null: bool = False) -> Any:
+    """``d[key]`` checked to be a ``kind`` (``int``, ``num``, ``rate``, ``str``, ``version``)."""
+    return _value(d.get(key), f"{path}.{key}", kind, null=null)
+
+
+def _value(v: Any, name: str, kind: str, *, null: bool = False) -> Any:
+    """``v`` (called ``name`` in messages) checked to be a ``kind``."""
+    if v is None and null:
+        return None
+    number = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if kind == "int":
+        if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+            raise _state_error(name, "an int >= 0" + (" or null" if null else ""), v)
+        return v
+    if kind in ("num", "rate"):
+        if not (number and v >= 0.0 and (kind == "num" or v <= 1.0)):
+            what = "a finite number >= 0" if kind == "num" else "a number in [0, 1]"
+            raise _state_error(name, what + (" or null" if null else ""), v)
+        return float(v)
+    if kind == "str":
+        if not (isinstance(v, str) and len(v) <= 4000):
+            raise _state_error(name, "a str (at most 4000 characters)", v)
+        return v
+    # a version: what the registry calls it (an int, or a str), or null
+    if not ((isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str)):
+        raise _state_error(name, "a version (an int or a str) or null", v)
+    if isinstance(v, str) and len(v) > 200:
+        raise _state_error(name, "a version of at most 200 characters", v)
+    return v
+
+
+def _pairs(d: dict[str, Any], key: str, path: str) -> list[list[float]]:
+    v = d.get(key)
+    if not isinstance(v, list) or len(v) > _MAX_DESIGNS:
+        raise _state_error(f"{path}.{key}", f"a list of at most {_MAX_DESIGNS} pairs", v)
+    out = []
+    for i, pair in enumerate(v):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise _state_error(f"{path}.{key}[{i}]", "a [samples, errors] pair", pair)
+        n = _value(pair[0], f"{path}.{key}[{i}]", "num")
+        e = _value(pair[1], f"{path}.{key}[{i}]", "num")
+        if e > n:
+            raise _state_error(f"{path}.{key}[{i}]", "errors <= samples", pair)
+        out.append([n, e])
+    return out
+
+
+def _numbers(d: dict[str, Any], key: str, path: str, *, null: bool = False) -> Any:
+    v = d.get(key)
+    if v is None and null:
+        return None
+    if not isinstance(v, list) or len(v) > _MAX_DESIGNS:
+        raise _state_error(f"{path}.{key}", f"a list of at most {_MAX_DESIGNS} numbers", v)
+    return [_value(x, f"{path}.{key}[{i}]", "num") for i, x in enumerate(v)]
+
+
+def _read_alarm(v: object, path: str) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise _state_error(path, "an object or null", v)
+    by = v.get("by")
+    if by not in ("cusum", "drift", "follow-up"):
+        raise _state_error(f"{path}.by", "one of cusum, drift, follow-up", by)
+    alarm = {
+        "by": by,
+        "before": _get(v, "before", path, "rate"),
+        "drop_design": _get(v, "drop_design", path, "rate", null=True),
+        "at": _get(v, "at", path, "int"),
+        "n": _get(v, "n", path, "int"),
+        "errors": _get(v, "errors", path, "num"),
+    }
+    if alarm["errors"] > alarm["n"]:
+        raise _state_error(f"{path}.errors", "at most n", alarm["errors"])
+    if by == "follow-up":
+        alarm["reason"] = _get(v, "reason", path, "str")
+        if alarm["n"] < 1:  # made with the new version's errors: at least one
+            raise _state_error(f"{path}.n", "an int >= 1 for a follow-up", alarm["n"])
+    return alarm
+
+
+def _read_settle(v: object, path: str) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise _state_error(path, "an object or null", v)
+    return {
+        "version": _get(v, "version", path, "version", null=True),
+        "before": _get(v, "before", path, "rate"),
+        "count": _get(v, "count", path, "int"),
+        "on": _get(v, "on", path, "version", null=True),
+        "since": _get(v, "since", path, "num", null=True),
+    }
+
+
+def _read_state(data: object, path: str) -> dict[str, Any]:
+    """A validated :meth:`ErrorRateTrigger.state_dict` (every field, before any is used)."""
+    if not isinstance(data, dict):
+        raise _state_error(path, "an object", data)
+    if data.get("kind") != _OWNER:
+        raise _state_error(f"{path}.kind", repr(_OWNER), data.get("kind"))
+    st: dict[str, Any] = {"kind": _OWNER}
+    for key, kind in (("seen", "int"), ("warm_n", "int")):
+        st[key] = _get(data, key, path, kind)
+    for key, total in (("seen_sum", "seen"), ("warm_sum", "warm_n")):
+        st[key] = _get(data, key, path, "num")
+        if st[key] > st[total]:
+            raise _state_error(f"{path}.{key}", f"at most {total}", st[key])
+    for key in ("cap", "heldout", "drift_baseline"):
+        st[key] = _get(data, key, path, "rate", null=True)
+    st["baseline"] = _get(data, "baseline", path, "rate", null=True)
+    if st["baseline"] is not None and st["baseline"] >= 1.0:
+        raise _state_error(f"{path}.baseline", "a number in [0, 1) or null", st["baseline"])
+    st["cusum"] = _numbers(data, "cusum", path)
+    st["since"] = _pairs(data, "since", path)
+    st["sprt"] = data.get("sprt")
+    if st["sprt"] is not None:  # log-likelihood ratios: any finite sign
+        v = st["sprt"]
+        ok = isinstance(v, list) and len(v) <= _MAX_DESIGNS
+        ok = ok and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in v
+        )
+        if not ok:
+            raise _state_error(f"{path}.sprt", "a list of finite numbers or null", v)
+        st["sprt"] = [float(x) for x in v]
+    pair = data.get("sprt_since")
+    if not isinstance(pair, list) or len(pair) != 2:
+        raise _state_error(f"{path}.sprt_since", "a [samples, errors] pair", pair)
+    st["sprt_since"] = [_value(x, f"{path}.sprt_since", "num") for x in pair]
+    if st["sprt_since"][1] > st["sprt_since"][0]:
+        raise _state_error(f"{path}.sprt_since", "errors <= samples", pair)
+    st["drift_reason"] = _get(data, "drift_reason", path, "str")
+    st["alarm"] = _read_alarm(data.get("alarm"), f"{path}.alarm")
+    st["version"] = _get(data, "version", path, "version", null=True)
+    st["settle"] = _read_settle(data.get("settle"), f"{path}.settle")
+    return st

@@ -137,9 +137,27 @@ def check_decision(d: object, i: int) -> dict[str, Any]:
     }
 
 
+def check_triggers(triggers: object) -> dict[str, dict[str, Any]]:
+    """The triggers' saved states by name, each an object (its trigger validates it)."""
+    if not isinstance(triggers, dict) or len(triggers) > 1000:
+        raise _bad("triggers", "an object of at most 1000 trigger states", triggers)
+    out = {}
+    for name, value in triggers.items():
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise _bad("triggers", "keyed by trigger names (at most 200 characters)", name)
+        if not isinstance(value, dict):
+            raise _bad(f"triggers.{name}", "an object", value)
+        out[name] = value
+    return out
+
+
 @dataclass
 class RetrainState:
     """Everything the controller must remember across restarts (JSON, versioned).
+
+    ``triggers`` holds the state of each trigger that has one (``state_dict`` and
+    ``load_state_dict``, e.g. :class:`ErrorRateTrigger`), by trigger name; a trigger
+    validates its own part when the controller restores it.
 
     Examples
     --------
@@ -160,6 +178,7 @@ class RetrainState:
     backoff_until: float | None = None
     last_step_at: float | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state with its type and format version."""
@@ -178,6 +197,7 @@ class RetrainState:
             "backoff_until": self.backoff_until,
             "last_step_at": self.last_step_at,
             "decisions": [dict(d) for d in self.decisions],
+            "triggers": {name: dict(t) for name, t in self.triggers.items()},
         }
 
     @classmethod
@@ -250,6 +270,7 @@ class RetrainState:
             backoff_until=_num(data, "backoff_until", optional=True),
             last_step_at=_num(data, "last_step_at", optional=True),
             decisions=[check_decision(d, i) for i, d in enumerate(decisions)],
+            triggers=check_triggers(data.get("triggers", {})),
         )
 
     # -- files ---------------------------------------------------------------------------
