@@ -7,7 +7,8 @@ exact counts. See ``docs/drift.md`` for the error bounds of sketched columns.
 
 What a profile keeps about values follows its :class:`~prodml.privacy.Privacy` policy
 (``docs/governance.md``): sensitive text columns and columns past ``max_categories``
-distinct values keep salted hashes, values that look personal are hashed one by one,
+distinct values keep salted hashes (held as 64-bit token ids, shown as ``pm:`` tokens),
+values that look personal are hashed one by one,
 and sensitive numeric or datetime columns are kept only as the sketch.
 """
 
