@@ -81,9 +81,13 @@ class _Counts:
             return cls(state.id_counts, ids=state.ids)
         return cls.of(state.counts)
 
-    def as_dict(self, policy: Privacy) -> dict[Any, int]:
+    def as_dict(self) -> dict[Any, int]:
         """Counts per value (per token string when held as ids)."""
-        values = self.values if self.values is not None else policy_free_tokens(self.ids)
+        if self.values is not None:
+            values: list[Any] = self.values
+        else:
+            assert self.ids is not None  # noqa: S101
+            values = [f"pm:{i:016x}" for i in self.ids.tolist()]  # the ids are the hashes
         return dict(zip(values, self.counts.tolist(), strict=True))
 
     def token_ids(self, policy: Privacy) -> tuple[UIntArray, IntArray]:
@@ -92,12 +96,6 @@ class _Counts:
             return self.ids, self.counts
         assert self.values is not None  # noqa: S101
         return policy.token_ids(self.values), self.counts
-
-
-def policy_free_tokens(ids: UIntArray | None) -> list[str]:
-    """Token strings of token ids (no salt needed: the ids are the hashes)."""
-    assert ids is not None  # noqa: S101
-    return [f"pm:{i:016x}" for i in ids.tolist()]
 
 
 def _category_counts(cols: Columns, name: str) -> tuple[_Counts, int]:
@@ -352,7 +350,7 @@ class Profile:
             # A state saved hashed, now opted in to raw values: its tokens stay tokens.
             state.hashed = False
             state.counts = state.counts  # held as a dict from now on
-            state.add(pol.tokenize_counts(new.as_dict(pol)))
+            state.add(pol.tokenize_counts(new.as_dict()))
         elif (
             state.hashed
             or pol.is_sensitive(name)
@@ -362,7 +360,7 @@ class Profile:
             _hash_whole(state, pol)
             state.add_ids(*new.token_ids(pol))
         else:
-            state.add(pol.protect_counts(name, new.as_dict(pol)))
+            state.add(pol.protect_counts(name, new.as_dict()))
             if pol.over_limit(name, state.n_categories):
                 _hash_whole(state, pol)
 
