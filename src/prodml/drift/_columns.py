@@ -15,12 +15,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from prodml.privacy import is_token
+
 __all__ = ["CategoricalColumn", "ColumnState", "NumericColumn"]
 
 _OFFSET = 1 << 40  # keeps sketch keys of positive values > 0 and of negatives < 0
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+UIntArray = npt.NDArray[np.uint64]
 
 
 def _encode(arr: npt.NDArray[Any]) -> str:
@@ -133,32 +136,153 @@ class NumericColumn:
         return out
 
 
-@dataclass
 class CategoricalColumn:
-    """Exact counts of each category of a string, categorical or boolean column."""
+    """Exact counts of each category of a string, categorical or boolean column.
 
-    kind: str = "categorical"
-    n_null: int = 0
-    counts: dict[Any, int] = field(default_factory=dict)
-    hashed: bool = False  # every category is a salted hash (see prodml.privacy)
+    A column of raw values keeps a dict of counts per value. A column hashed whole
+    (``hashed``: sensitive, or past the privacy policy's cardinality limit) keeps its
+    tokens as 64-bit integers instead (:meth:`~prodml.privacy.Privacy.token_ids`), in
+    two arrays, ``ids`` (sorted, distinct) and ``id_counts``: no string per category is
+    made to profile or compare it. :attr:`counts` shows either as a dict; for a hashed
+    column it is a fresh dict keyed by token strings (``pm:`` and 16 hex digits), in the
+    order of the ids, which is the order of the token strings. Token strings given to a
+    hashed column (``counts=`` or by assignment) are stored as ids the same way.
+    """
+
+    __slots__ = ("_counts", "hashed", "id_counts", "ids", "kind", "n_null")
+
+    def __init__(
+        self,
+        kind: str = "categorical",
+        n_null: int = 0,
+        counts: dict[Any, int] | None = None,
+        hashed: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.n_null = n_null
+        self.hashed = hashed  # every category is a salted hash (see prodml.privacy)
+        self._counts: dict[Any, int] | None = None
+        self.ids: UIntArray | None = None
+        self.id_counts: IntArray | None = None
+        self.counts = {} if counts is None else counts
+
+    @property
+    def counts(self) -> dict[Any, int]:
+        """Counts per category; for a column held as token ids, a dict made on each call."""
+        if self._counts is not None:
+            return self._counts
+        assert self.ids is not None  # noqa: S101
+        assert self.id_counts is not None  # noqa: S101
+        return dict(
+            zip([f"pm:{i:016x}" for i in self.ids.tolist()], self.id_counts.tolist(), strict=True)
+        )
+
+    @counts.setter
+    def counts(self, value: dict[Any, int]) -> None:
+        self._counts, self.ids, self.id_counts = value, None, None
+        if self.hashed and all(map(is_token, value)):
+            self.token_arrays()  # a hashed column's tokens are held as ids
+
+    @property
+    def n_categories(self) -> int:
+        """Number of distinct categories (tokens for a hashed column)."""
+        return len(self._counts) if self._counts is not None else int(self.ids.size)  # type: ignore[union-attr]
 
     @property
     def count(self) -> int:
         """Number of non-null values."""
-        return sum(self.counts.values())
+        if self._counts is None:
+            return int(self.id_counts.sum())  # type: ignore[union-attr]
+        return sum(self._counts.values())
 
     def add(self, counts: dict[Any, int]) -> None:
-        """Add counts per category."""
+        """Add counts per category (a column held as token ids takes token strings)."""
+        if self._counts is None:
+            ids = token_strings_to_ids(list(counts))
+            self.add_ids(ids, np.fromiter(counts.values(), np.int64, len(counts)))
+            return
+        if not self._counts:
+            self._counts = dict(counts)  # the first chunk: one C-level copy
+            return
+        own = self._counts
         for value, c in counts.items():
-            self.counts[value] = self.counts.get(value, 0) + c
+            own[value] = own.get(value, 0) + c
+
+    def add_ids(self, ids: UIntArray, counts: IntArray) -> None:
+        """Add counts per token id; the column becomes (or stays) one held as ids.
+
+        Raw counts held so far must be token strings (a hashed column's).
+        """
+        if self._counts is not None:
+            held = self._counts
+            ids = np.concatenate([token_strings_to_ids(list(held)), ids])
+            counts = np.concatenate([np.fromiter(held.values(), np.int64, len(held)), counts])
+        elif self.ids is not None and self.id_counts is not None:
+            ids = np.concatenate([self.ids, ids])
+            counts = np.concatenate([self.id_counts, counts])
+        self.ids, self.id_counts = sum_by_id(ids, counts)
+        self._counts = None
+
+    def token_arrays(self) -> tuple[UIntArray, IntArray]:
+        """The column's token ids (sorted, distinct) and their counts.
+
+        A column whose counts are held as a dict must be keyed by token strings.
+        """
+        if self._counts is not None:
+            self.add_ids(np.empty(0, np.uint64), np.empty(0, np.int64))
+        assert self.ids is not None  # noqa: S101
+        assert self.id_counts is not None  # noqa: S101
+        return self.ids, self.id_counts
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state; categories in a stable order."""
-        items = sorted(self.counts.items(), key=lambda kv: (type(kv[0]).__name__, str(kv[0])))
-        out = {"kind": self.kind, "n_null": self.n_null, "counts": [[k, c] for k, c in items]}
+        pairs: list[tuple[Any, int]]
+        if self._counts is None:
+            pairs = list(self.counts.items())  # token strings in id order: already sorted
+        else:
+            pairs = sorted(self._counts.items(), key=lambda kv: (type(kv[0]).__name__, str(kv[0])))
+        out = {"kind": self.kind, "n_null": self.n_null, "counts": [[k, c] for k, c in pairs]}
         if self.hashed:
             out["hashed"] = True
         return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CategoricalColumn):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"CategoricalColumn(n_null={self.n_null}, categories={self.n_categories}, "
+            f"hashed={self.hashed})"
+        )
+
+
+def token_strings_to_ids(tokens: list[Any]) -> UIntArray:
+    """Token strings (``pm:`` and 16 hex digits) as their 64-bit ids.
+
+    Raises
+    ------
+    ValueError
+        When one is not a token (a hashed column held a raw value).
+    """
+    if not all(map(is_token, tokens)):
+        raise ValueError("a hashed column holds a value that is not a token")
+    return np.array([int(t[3:], 16) for t in tokens], dtype=np.uint64)
+
+
+def sum_by_id(ids: UIntArray, counts: IntArray) -> tuple[UIntArray, IntArray]:
+    """Distinct ids in increasing order and the summed counts of each."""
+    if ids.size == 0:
+        return np.empty(0, np.uint64), np.empty(0, np.int64)
+    order = np.argsort(ids, kind="stable")
+    ids, counts = ids[order], counts[order].astype(np.int64, copy=False)
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    if starts.size == ids.size:
+        return ids, counts
+    return ids[starts], np.add.reduceat(counts, starts)
 
 
 ColumnState = NumericColumn | CategoricalColumn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,11 +176,7 @@ def compare_categorical(
     The plot names at most 15 categories, each seen at least ``k`` times in both samples
     together (the privacy threshold); the others are summed in one "other" bar.
     """
-    # One canonical order: sums in the statistic then do not depend on the order in which
-    # categories were first seen, so merged, reloaded and fresh profiles agree exactly.
-    cats = sorted({*ref.counts, *cur.counts}, key=lambda c: (type(c).__name__, c))
-    rc = np.array([ref.counts.get(c, 0) for c in cats], dtype=np.int64)
-    cc = np.array([cur.counts.get(c, 0) for c in cats], dtype=np.int64)
+    rc, cc, label = _aligned_counts(ref, cur)
     stat, p, _ = stats.chi2_homogeneity(rc, cc)
     pr, pc = rc / rc.sum(), cc / cc.sum()
     tv = float(0.5 * np.abs(pr - pc).sum())
@@ -191,11 +188,43 @@ def compare_categorical(
     }
     order = np.argsort(-np.maximum(pr, pc), kind="stable")
     top = order[rc[order] + cc[order] >= k][:_PLOT_CATEGORIES]
-    labels = [str(cats[i]) for i in top]
+    labels = [label(int(i)) for i in top]
     ref_p, cur_p = pr[top].tolist(), pc[top].tolist()
-    if len(cats) > top.size:
-        labels.append(f"(other {len(cats) - top.size})")
+    if rc.size > top.size:
+        labels.append(f"(other {rc.size - top.size})")
         ref_p.append(float(1 - sum(ref_p)))
         cur_p.append(float(1 - sum(cur_p)))
     plot = {"type": "bar", "labels": labels, "reference": ref_p, "current": cur_p}
     return Comparison("chi2", stat, p, tv, 0.0, metrics, plot)
+
+
+def _aligned_counts(
+    ref: CategoricalColumn, cur: CategoricalColumn
+) -> tuple[IntArray, IntArray, Callable[[int], str]]:
+    """Counts of both samples over the union of their categories, and each one's label.
+
+    One canonical order (type name, then value): sums in the statistic then do not
+    depend on the order in which categories were first seen, so merged, reloaded and
+    fresh profiles agree exactly. Two hashed columns held as token ids are aligned on
+    the sorted ids, the order of their token strings, without making a string per token.
+    """
+    if ref.hashed and cur.hashed and ref.ids is not None and cur.ids is not None:
+        r_ids, r_n = ref.token_arrays()
+        c_ids, c_n = cur.token_arrays()
+        ids = np.concatenate([r_ids, c_ids])
+        ids.sort()  # a sort and a diff: np.union1d's hash-based unique is far slower here
+        ids = ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
+        rc = np.zeros(ids.size, np.int64)
+        cc = np.zeros(ids.size, np.int64)
+        rc[np.searchsorted(ids, r_ids)] = r_n
+        cc[np.searchsorted(ids, c_ids)] = c_n
+        return rc, cc, lambda i: f"pm:{int(ids[i]):016x}"
+    r_counts, c_counts = ref.counts, cur.counts
+    union = {*r_counts, *c_counts}
+    if set(map(type, union)) <= {str}:  # the same order as the key below, faster
+        cats = sorted(union)
+    else:
+        cats = sorted(union, key=lambda c: (type(c).__name__, c))
+    rc = np.array([r_counts.get(c, 0) for c in cats], dtype=np.int64)
+    cc = np.array([c_counts.get(c, 0) for c in cats], dtype=np.int64)
+    return rc, cc, lambda i: str(cats[i])

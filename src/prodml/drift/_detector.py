@@ -459,10 +459,18 @@ def _comparable(
     if policy is None:
         return "values are hashed with a salt this process does not have"
     if r.hashed:
-        c = CategoricalColumn(n_null=c.n_null, counts=policy.tokenize_counts(c.counts), hashed=True)
+        c = _hashed_copy(c, policy)
     else:
-        r = CategoricalColumn(n_null=r.n_null, counts=policy.tokenize_counts(r.counts), hashed=True)
+        r = _hashed_copy(r, policy)
     return r, c
+
+
+def _hashed_copy(state: CategoricalColumn, policy: Privacy) -> CategoricalColumn:
+    """A column of raw values as a hashed one (counts per token id), to compare with one."""
+    out = CategoricalColumn(n_null=state.n_null, hashed=True)
+    counts = state.counts
+    out.add_ids(policy.token_ids(counts), np.fromiter(counts.values(), np.int64, len(counts)))
+    return out
 
 
 def _count(prof: Profile, name: str) -> int:

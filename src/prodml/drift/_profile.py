@@ -7,7 +7,8 @@ exact counts. See ``docs/drift.md`` for the error bounds of sketched columns.
 
 What a profile keeps about values follows its :class:`~prodml.privacy.Privacy` policy
 (``docs/governance.md``): sensitive text columns and columns past ``max_categories``
-distinct values keep salted hashes, values that look personal are hashed one by one,
+distinct values keep salted hashes (held as 64-bit token ids, shown as ``pm:`` tokens),
+values that look personal are hashed one by one,
 and sensitive numeric or datetime columns are kept only as the sketch.
 """
 
@@ -34,7 +35,9 @@ from prodml.drift._columns import (
     CategoricalColumn,
     ColumnState,
     FloatArray,
+    IntArray,
     NumericColumn,
+    UIntArray,
     _decode,
     _sketch,
 )
@@ -58,28 +61,82 @@ _KINDS = {
 }
 
 
-def _category_counts(cols: Columns, name: str) -> tuple[dict[Any, int], int]:
+class _Counts:
+    """Counts of distinct categories to add to a column: raw values, or token ids."""
+
+    __slots__ = ("counts", "ids", "values")
+
+    def __init__(
+        self, counts: IntArray, values: list[Any] | None = None, ids: UIntArray | None = None
+    ) -> None:
+        self.counts, self.values, self.ids = counts, values, ids
+
+    @classmethod
+    def of(cls, counts: dict[Any, int]) -> _Counts:
+        return cls(np.fromiter(counts.values(), np.int64, len(counts)), list(counts))
+
+    @classmethod
+    def of_column(cls, state: CategoricalColumn) -> _Counts:
+        if state.ids is not None and state.id_counts is not None:
+            return cls(state.id_counts, ids=state.ids)
+        return cls.of(state.counts)
+
+    def as_dict(self) -> dict[Any, int]:
+        """Counts per value (per token string when held as ids)."""
+        if self.values is not None:
+            values: list[Any] = self.values
+        else:
+            assert self.ids is not None  # noqa: S101
+            values = [f"pm:{i:016x}" for i in self.ids.tolist()]  # the ids are the hashes
+        return dict(zip(values, self.counts.tolist(), strict=True))
+
+    def token_ids(self, policy: Privacy) -> tuple[UIntArray, IntArray]:
+        """Token ids of the values (tokens map to their own) and their counts."""
+        if self.ids is not None:
+            return self.ids, self.counts
+        assert self.values is not None  # noqa: S101
+        return policy.token_ids(self.values), self.counts
+
+
+def _category_counts(cols: Columns, name: str) -> tuple[_Counts, int]:
+    """Distinct non-null categories of a column with their counts, and the null count."""
     raw = cols.raw(name)
     if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.CategoricalDtype):
         codes = raw.cat.codes.to_numpy()
         valid = codes >= 0
         binc = np.bincount(codes[valid], minlength=len(raw.cat.categories))
         cats = list(raw.cat.categories)
-        return {py_value(cats[i]): int(c) for i, c in enumerate(binc) if c}, int((~valid).sum())
+        counts = {py_value(cats[i]): int(c) for i, c in enumerate(binc) if c}
+        return _Counts.of(counts), int((~valid).sum())
     arr = cols.arrow(name)
-    out: dict[Any, int] = {}
+    parts: list[tuple[list[Any], IntArray]] = []
     for chunk in arr.chunks:
         if pa.types.is_dictionary(chunk.type):
             idx = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
             binc = np.bincount(idx[idx >= 0], minlength=len(chunk.dictionary))
-            pairs = zip(chunk.dictionary.to_pylist(), binc.tolist(), strict=True)
+            seen = np.flatnonzero(binc)
+            values, n = chunk.dictionary.take(pa.array(seen)), binc[seen]
         else:
             vc = pc.value_counts(chunk)
-            pairs = zip(vc.field(0).to_pylist(), vc.field(1).to_pylist(), strict=True)
-        for value, c in pairs:
-            if value is not None and c:
-                out[value] = out.get(value, 0) + int(c)
-    return out, int(arr.null_count)
+            values, n = vc.field(0), vc.field(1).to_numpy(zero_copy_only=False)
+        if values.null_count:
+            keep = values.is_valid()
+            values, n = values.filter(keep), n[keep.to_numpy(zero_copy_only=False)]
+        parts.append((values.to_pylist(), n.astype(np.int64)))
+    if len(parts) == 1:
+        values_list, n = parts[0]
+        if pa.types.is_dictionary(arr.type) and len(set(values_list)) < len(values_list):
+            return _Counts.of(_summed(parts)), int(arr.null_count)  # a repeated entry
+        return _Counts(n, values_list), int(arr.null_count)
+    return _Counts.of(_summed(parts)), int(arr.null_count)
+
+
+def _summed(parts: list[tuple[list[Any], IntArray]]) -> dict[Any, int]:
+    out: dict[Any, int] = {}
+    for values, n in parts:
+        for value, c in zip(values, n.tolist(), strict=True):
+            out[value] = out.get(value, 0) + c
+    return out
 
 
 def _numeric_values(cols: Columns, name: str, kind: str) -> tuple[FloatArray, int]:
@@ -282,20 +339,30 @@ class Profile:
         # A sensitive number is never held exactly: the sketch from the first value on.
         return 0 if self.privacy.is_sensitive(name) else self.max_exact
 
-    def _add_counts(self, name: str, state: CategoricalColumn, counts: dict[Any, int]) -> None:
-        """Add category counts as the privacy policy allows them to be kept."""
+    def _add_counts(self, name: str, state: CategoricalColumn, new: _Counts) -> None:
+        """Add distinct categories' counts as the privacy policy allows them to be kept.
+
+        A column hashed whole keeps token ids (no token string is made); the others keep
+        a dict of counts per value, with values that look personal hashed one by one.
+        """
         pol = self.privacy
-        if state.hashed or pol.is_sensitive(name):
-            state.add(pol.tokenize_counts(counts))
-            state.hashed = not pol.is_raw(name)
-        elif pol.over_limit(name, max(len(state.counts), len(counts))):
-            # Hashed whole either way: skip looking for personal values one by one.
-            state.counts, state.hashed = pol.tokenize_counts(state.counts), True
-            state.add(pol.tokenize_counts(counts))
+        if state.hashed and pol.is_raw(name):
+            # A state saved hashed, now opted in to raw values: its tokens stay tokens.
+            state.hashed = False
+            state.counts = state.counts  # held as a dict from now on
+            state.add(pol.tokenize_counts(new.as_dict()))
+        elif (
+            state.hashed
+            or pol.is_sensitive(name)
+            or pol.over_limit(name, max(state.n_categories, new.counts.size))
+        ):
+            # Hashed whole: skip looking for personal values one by one.
+            _hash_whole(state, pol)
+            state.add_ids(*new.token_ids(pol))
         else:
-            state.add(pol.protect_counts(name, counts))
-        if not state.hashed and pol.over_limit(name, len(state.counts)):
-            state.counts, state.hashed = pol.tokenize_counts(state.counts), True
+            state.add(pol.protect_counts(name, new.as_dict()))
+            if pol.over_limit(name, state.n_categories):
+                _hash_whole(state, pol)
 
     def _has_tokens(self) -> bool:
         return any(
@@ -308,7 +375,7 @@ class Profile:
         for name, state in self.columns.items():
             if isinstance(state, CategoricalColumn):
                 counts, state.counts = state.counts, {}
-                self._add_counts(name, state, counts)
+                self._add_counts(name, state, _Counts.of(counts))
             elif (
                 isinstance(state, NumericColumn)
                 and self.privacy.is_sensitive(name)
@@ -435,8 +502,8 @@ class Profile:
             if isinstance(mine, CategoricalColumn):
                 assert isinstance(theirs, CategoricalColumn)  # noqa: S101
                 if theirs.hashed and not mine.hashed:
-                    mine.counts, mine.hashed = out.privacy.tokenize_counts(mine.counts), True
-                out._add_counts(name, mine, theirs.counts)
+                    _hash_whole(mine, out.privacy)
+                out._add_counts(name, mine, _Counts.of_column(theirs))
             else:
                 assert isinstance(theirs, NumericColumn)  # noqa: S101
                 _merge_numeric(mine, theirs, out._max_exact(name), self.log_gamma)
@@ -534,6 +601,16 @@ class Profile:
 
     def __repr__(self) -> str:
         return f"Profile(n_rows={self.n_rows}, columns={self.kinds})"
+
+
+def _hash_whole(state: CategoricalColumn, policy: Privacy) -> None:
+    """Replace a column's raw counts by counts per token id (a no-op once hashed)."""
+    if state.hashed and state.ids is not None:
+        return
+    new = _Counts.of(state.counts)
+    state.counts = {}
+    state.add_ids(*new.token_ids(policy))
+    state.hashed = True
 
 
 def _merge_numeric(
