@@ -587,7 +587,8 @@ def point_in_time(
         rows, pos = probe.rows[has], pos[has]
         order = np.argsort(pos)  # positions are distinct
         chosen.append((rows[order], pos[order]))
-    del indexes
+    if queries:
+        del indexes, keys, probe  # the output takes their place
     columns: dict[str, pa.Array | pa.ChunkedArray] = {"__row": entity.column("__row")}
     for q, (rows, pos) in zip(queries, chosen, strict=True):
         values = _gather(q, files[q.view.name], rows, pos, m)
