@@ -4,8 +4,9 @@ Workload S1 (issue 17): 3 feature views x 10 float features, 1,000,000 event row
 (100,000 users, created = event + a lag; 1% of rows arrive days late, i.e. backfills),
 and a 100,000-row entity table with timestamps. Figures, for both tools:
 
-- ``historical``: wall time and peak memory above the baseline (RSS sampled every 5 ms
-  in a fresh process), against the output table's size;
+- ``historical``: wall time, CPU time (``time.process_time``, all threads) and peak
+  memory above the baseline (RSS sampled every 5 ms in a fresh process), against the
+  output table's size;
 - ``materialize`` into SQLite (and Redis) up to the entity table's last time;
 - online read p50/p99 of 1 entity x 30 features over 10,000 calls, on SQLite and on
   Redis, next to a bare ``sqlite3`` / ``redis`` read of the same stored rows;
@@ -22,7 +23,8 @@ subprocess (``--feast-python``, default ``/work/benchvenv/feast/bin/python``)::
 Usage: ``python benchmarks/bench_store.py [--quick] [--redis URL] [--repeat N]``; Redis
 defaults to ``$PRODML_TEST_REDIS_URL``. ``--repeat N`` adds N back-to-back ``historical``
 pairs (prodml, then Feast) with the load average of each and the medians of the ratios;
-``--historical-only --repeat N`` runs only those. Figures go to stdout and
+``--historical-only --repeat N`` runs only those (``--no-check`` skips the brute-force
+check, which takes minutes). Figures go to stdout and
 ``benchmarks/results/store.json`` (not written with ``--historical-only``).
 """
 
