@@ -82,16 +82,15 @@ def _store(path: Path, files: list[pa.Table], engine: str, ttl: timedelta | None
 
 @pytest.mark.parametrize("bits", [62, 0], ids=["packed", "ranked"])
 @pytest.mark.parametrize("ttl", [None, timedelta(hours=5)])
-@pytest.mark.parametrize("chunk", [7, 1 << 17])
+@pytest.mark.parametrize("batch", [7, 1 << 17])
 def test_arrays_equal_sql_and_brute_force(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bits: int, ttl: timedelta | None, chunk: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bits: int, ttl: timedelta | None, batch: int
 ) -> None:
     monkeypatch.setattr(_asof, "DIRECT_BITS", bits)
-    monkeypatch.setattr(_asof, "CHUNK_ROWS", chunk)
-    monkeypatch.setattr(_asof, "READ_ROWS", min(chunk, 64))
+    monkeypatch.setattr(_asof, "READ_ROWS", batch)  # 7: merging the best across batches
     monkeypatch.setattr(_asof, "GATHER_ROWS", 5)
-    files = _files(300, seed=chunk + bits)
-    entity = _entity(400, seed=chunk + bits)
+    files = _files(300, seed=batch + bits)
+    entity = _entity(400, seed=batch + bits)
     refs = ["v:x", "v:n", "v:s", "v:at"]
     arrays = _store(tmp_path / "a", files, "numpy", ttl)
     sql = _store(tmp_path / "b", files, "duckdb", ttl)

@@ -29,12 +29,11 @@ class TestDuckDBOfflineSQL(OfflineStoreConformance):
 
 
 class TestDuckDBOfflineArraysTinyChunks(OfflineStoreConformance):
-    """The arrays path with chunks of a few rows (merging across chunks and batches) and
+    """The arrays path with batches of a few rows (merging the best across batches) and
     times packed as ranks (the path for key ids and times wider than 62 bits)."""
 
     @pytest.fixture
     def offline_store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OfflineStore:
-        monkeypatch.setattr(_asof, "CHUNK_ROWS", 3)
         monkeypatch.setattr(_asof, "READ_ROWS", 2)
         monkeypatch.setattr(_asof, "GATHER_ROWS", 2)
         monkeypatch.setattr(_asof, "DIRECT_BITS", 0)

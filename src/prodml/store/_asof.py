@@ -5,19 +5,22 @@ The DuckDB offline store runs this for ``historical`` results held in memory (se
 rules are those of :mod:`prodml.store.offline`. Per view, in two streaming passes over the
 source's Parquet files (in DuckDB's file order, so ties resolve to the same row):
 
-1. **As-of.** Only the key and time columns are read, ``CHUNK_ROWS`` rows at a time.
-   A chunk's usable rows (key among the entity rows', event time set, available by the
-   last entity row, within ``ttl`` of the first) are sorted by ``(key, available)``, one
-   ``argsort`` of a packed int64; a segmented prefix scan (log2 of the longest run of a
-   key's rows, vectorised) carries the greatest ``(event, created, position)`` along
-   each key. Each entity row, sorted once by ``(key, time)``, binary-searches its last
-   available row and keeps the better of that and what earlier chunks gave it (later
-   chunks hold later positions, so equal ``(event, created)`` go to them).
-2. **Gather.** The chosen rows' features are read in position order, a few columns'
-   batches at a time, and scattered to their entity rows; float64 features go straight
-   into the output arrays.
+1. **As-of.** Only the key and time columns are read, ``READ_ROWS`` rows at a time.
+   The entity rows, sorted once by ``(key, time)``, are the probes. Each usable source
+   row (key among the entity rows', event time set, available by its key's last entity
+   row, within ``ttl`` of the first) finds the first probe row of its key that it is
+   available to (a branchless binary search within that key's probe rows, vectorised:
+   ``log2`` of the most probe rows of one key steps), and is offered to that probe row:
+   each keeps the greatest ``(event, created, position)`` offered (one unbuffered
+   ``np.maximum.at`` per field). No source row is sorted. At the end a segmented prefix
+   scan (``log2`` of the most probe rows of one key steps) carries the best along each
+   key's probe rows, since a row available to a probe row is available to the later
+   ones of its key.
+2. **Gather.** The chosen rows' features are read in position order, one column at a
+   time, and scattered to their entity rows; float64 features go straight into the
+   output arrays.
 
-Memory is the output plus a few int64 arrays per entity row and one chunk's arrays; no
+Memory is the output plus a few int64 arrays per entity row and one batch's arrays; no
 source column is ever held whole. Files this path cannot read exactly as DuckDB does
 (naive timestamps, remote URLs, columns whose type changes between files, keys too many
 to pack) raise :class:`Unsupported`, and the caller runs the SQL join instead.
@@ -40,17 +43,16 @@ import pyarrow.parquet as pq
 from prodml.store._definitions import FeatureView
 from prodml.store.offline import ViewQuery
 
-__all__ = ["CHUNK_ROWS", "Unsupported", "point_in_time"]
+__all__ = ["READ_ROWS", "Unsupported", "point_in_time"]
 
 _T = TypeVar("_T")
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
-#: Usable source rows per as-of chunk: the chunk's arrays are a few MB, and the entity
-#: rows are searched once per chunk.
-CHUNK_ROWS = 1 << 16
 #: Rows per Parquet batch: the reader's pages and buffers grow with it.
 READ_ROWS = 1 << 15
+#: Batches of the as-of pass between hand-backs of the reader's freed pages.
+RELEASE_EVERY = 2
 #: Rows per batch of one feature column in the gather pass.
 GATHER_ROWS = 1 << 16
 #: Bytes of a Parquet column read at a time (pages stream through this buffer).
@@ -59,6 +61,7 @@ READ_BUFFER = 1 << 16
 DIRECT_BITS = 62
 _FILE_SHIFT = 40  # position = file number << 40 | row in the file
 _MIN = np.iinfo(np.int64).min
+_MAX = np.iinfo(np.int64).max
 _TS_FACTOR = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
@@ -75,7 +78,7 @@ class _KeyIndex:
 
     ids: Ints  # per entity row; -1 for a row with a null key
     n: int
-    lut: Ints | None  # single int key over a small range: id by key - lo
+    lut: Ints | None  # single int key over a small range: id by key - lo + 1, padded
     lo: int
     uniques: list[pa.Array]  # otherwise: per key column, its distinct entity values
     combined: Ints | None  # sorted mixed-radix codes of the entity's keys (several columns)
@@ -94,13 +97,14 @@ class _KeyIndex:
             if present.size == 0:
                 return cls(np.full(m, -1, np.int64), 0, None, 0, [], None)
             lo, hi = int(present.min()), int(present.max())
-            if hi - lo < max(2 * m, 1 << 16):
-                lut = np.full(hi - lo + 1, -1, np.int64)
-                lut[present - lo] = 0
+            if hi - lo < max(2 * m, 1 << 16) and lo > _MIN and hi < _MAX:
+                # Padded: slot 0 for keys below lo (and nulls), the last for keys above hi.
+                lut = np.full(hi - lo + 3, -1, np.int64)
+                lut[present - lo + 1] = 0
                 used = lut == 0
                 n = int(used.sum())
                 lut[used] = np.arange(n, dtype=np.int64)
-                ids = np.where(valid, lut[np.where(valid, vals, lo) - lo], -1)
+                ids = np.where(valid, lut[np.where(valid, vals, lo) - lo + 1], -1)
                 return cls(ids, n, lut, lo, [], None)
         uniques = [pc.unique(pc.drop_null(c)) for c in cols]
         codes, ok = _codes(cols, uniques)
@@ -118,13 +122,17 @@ class _KeyIndex:
             col = cols[0]
             if pa.types.is_uint64(col.type):
                 raise Unsupported("uint64 keys")
+            below = self.lo - 1  # the padded lut's slot 0; a null reads as it
             try:
-                vals = np.asarray(pc.fill_null(col, self.lo).to_numpy(), dtype=np.int64)
+                filled = col if col.null_count == 0 else pc.fill_null(col, self.lo)
+                vals = np.asarray(filled.to_numpy(), dtype=np.int64)
             except (pa.ArrowInvalid, OverflowError) as err:
                 raise Unsupported(f"key values: {err}") from err
-            hi = self.lo + len(self.lut) - 1
-            inside = (vals >= self.lo) & (vals <= hi) & _valid(col)
-            return np.where(inside, self.lut[np.where(inside, vals, self.lo) - self.lo], -1)
+            at = np.clip(vals, below, below + len(self.lut) - 1)
+            if col.null_count:
+                at[~_valid(col)] = below
+            at -= below
+            return self.lut[at]
         if self.n == 0:
             return np.full(len(cols[0]), -1, np.int64)
         codes, ok = _codes(cols, self.uniques)
@@ -166,15 +174,24 @@ def _codes(
 # -- times -------------------------------------------------------------------------------
 
 
-def _micros(col: pa.Array) -> tuple[Ints, Bools]:
-    """UTC microseconds of an aware timestamp column (floored), and which are set."""
+def _micros(col: pa.Array) -> tuple[Ints, Bools | None]:
+    """UTC microseconds of an aware timestamp column (floored), and which are set.
+
+    ``None`` for which are set: all of them. The microseconds may be read-only (Arrow's
+    buffer).
+    """
     t = col.type
     if not pa.types.is_timestamp(t) or t.tz is None:
         raise Unsupported(f"not an aware timestamp column: {t}")
-    ints = col.view(pa.int64()) if col.null_count == 0 else pc.fill_null(col.cast(pa.int64()), 0)
-    raw = np.asarray(ints.to_numpy(), dtype=np.int64)
-    us = raw // 1_000 if t.unit == "ns" else raw * _TS_FACTOR[t.unit]
-    return us, _valid(col)
+    if col.null_count == 0:
+        raw = np.asarray(col.view(pa.int64()).to_numpy(), dtype=np.int64)
+        ok = None
+    else:
+        raw = np.asarray(pc.fill_null(col.cast(pa.int64()), 0).to_numpy(), dtype=np.int64)
+        ok = _valid(col)
+    if t.unit == "us":
+        return raw, ok
+    return (raw // 1_000 if t.unit == "ns" else raw * _TS_FACTOR[t.unit]), ok
 
 
 # -- the as-of pass ----------------------------------------------------------------------
@@ -182,7 +199,14 @@ def _micros(col: pa.Array) -> tuple[Ints, Bools]:
 
 @dataclass
 class _Probe:
-    """The entity rows a view can match, sorted by (key id, time)."""
+    """The entity rows a view can match, sorted by (key id, time), and their search codes.
+
+    ``codes`` packs each row's ``(key id, time)`` into one int64 that sorts the same way
+    (see :meth:`code`), padded with ``width`` int64 maxima; ``start[k]`` is the first row
+    of key id ``k`` (``start[n_ids]`` is the end). ``width`` is a power of two greater
+    than the most rows of one key, so a branchless binary search of ``log2(width)``
+    steps from ``start[k]`` finds any row of key ``k``.
+    """
 
     rows: Ints  # entity row numbers
     kid: Ints
@@ -190,53 +214,67 @@ class _Probe:
     n_ids: int
     lo: int  # the earliest and latest probe times
     hi: int
-    _ranks: tuple[Ints, Ints] | None = None
+    start: Ints
+    last: Ints  # per key id, its last probe time; the int64 minimum at the end (id -1)
+    width: int
+    codes: Ints
+    times: Ints | None  # the distinct entity times when codes hold ranks, else None
+    tbits: int
 
     @classmethod
     def build(cls, keys: _KeyIndex, t: Ints) -> _Probe:
         rows = np.flatnonzero(keys.ids >= 0)
         order = np.lexsort((t[rows], keys.ids[rows]))
         rows = rows[order]
+        kid = keys.ids[rows]
         ts = t[rows]
         lo, hi = (int(ts.min()), int(ts.max())) if ts.size else (0, 0)
-        return cls(rows, keys.ids[rows], ts, keys.n, lo, hi)
+        start = np.searchsorted(kid, np.arange(keys.n + 1, dtype=np.int64))
+        longest = int(np.diff(start).max()) if keys.n else 0
+        width = 1 << longest.bit_length()
+        tbits = (hi - (lo - 1)).bit_length()
+        times = None
+        if tbits + int(keys.n).bit_length() <= DIRECT_BITS:
+            codes = (kid << tbits) | (ts - (lo - 1))
+        else:  # a time becomes its rank among the entity times
+            times = np.unique(ts)
+            codes = kid * (len(times) + 1) + np.searchsorted(times, ts)
+        padded = np.concatenate((codes, np.full(width, _MAX, np.int64)))
+        last = np.full(keys.n + 1, _MIN, np.int64)
+        has = start[1:] > start[:-1]
+        last[:-1][has] = ts[start[1:][has] - 1]
+        return cls(rows, kid, ts, keys.n, lo, hi, start, last, width, padded, times, tbits)
 
-    def ranks(self) -> tuple[Ints, Ints]:
-        """The distinct entity times, sorted, and each probe row's rank among them."""
-        if self._ranks is None:
-            times = np.unique(self.t)
-            self._ranks = (times, np.searchsorted(times, self.t))
-        return self._ranks
+    def code(self, kid: Ints, avail: Ints) -> Ints:
+        """Codes of source rows: available to a probe row of the same key iff <= its code.
 
+        Packed directly when key ids and times fit ``DIRECT_BITS`` (a time before every
+        entity time counts as just before the earliest); otherwise a time becomes its
+        rank among the entity times (``a <= t`` iff
+        ``#{entity times < a} <= #{entity times < t}``, since ``t`` is one of them).
+        """
+        if self.times is None:
+            rel = np.maximum(avail, self.lo - 1)
+            rel -= self.lo - 1
+            rel |= kid << self.tbits
+            return rel
+        return kid * (len(self.times) + 1) + np.searchsorted(self.times, avail)
 
-def _sort_keys(probe: _Probe, kid: Ints, avail: Ints) -> tuple[Ints, Ints, bool]:
-    """Packed ``(key id, time)`` of source rows and of probe rows, in one order.
+    def first_available(self, kid: Ints, avail: Ints) -> Ints:
+        """Per source row, the first probe row of its key it is available to.
 
-    A source row is available to a probe row of the same key iff its code is <= the
-    probe row's. Packed directly when key ids and times fit ``DIRECT_BITS``; otherwise
-    a time becomes its rank among the entity times (``a <= t`` iff
-    ``#{entity times < a} <= #{entity times < t}``, since ``t`` is one of them).
-    ``avail`` is overwritten. The flag says whether the codes order times exactly
-    (ranks do not order two source times between the same entity times).
-    """
-    floor = int(avail.min())
-    tbits = (probe.hi - floor).bit_length()
-    if tbits + int(probe.n_ids).bit_length() <= DIRECT_BITS:
-        code = kid << tbits
-        avail -= floor
-        code |= avail
-        rel = probe.t - floor
-        early = rel < 0
-        np.maximum(rel, 0, out=rel)
-        ent = probe.kid << tbits
-        ent |= rel
-        ent[early] = -1
-        return code, ent, True
-    times, rank = probe.ranks()
-    width = len(times) + 1
-    code = kid * width
-    code += np.searchsorted(times, avail)
-    return code, probe.kid * width + rank, False
+        The key's probe rows are sorted by time, so the source row is available to that
+        one and the rest of the key's. Every row must be available to its key's last
+        probe row (see ``last``).
+        """
+        q = self.code(kid, avail)
+        base = self.start[kid]
+        half = self.width >> 1
+        while half:  # base + half - 1 < len(codes): codes end with width maxima
+            below = np.take(self.codes[half - 1 :], base) < q
+            np.add(base, half, out=base, where=below)
+            half >>= 1
+        return base
 
 
 def _prefix_best(keys: Ints, e: Ints, c: Ints, pos: Ints) -> tuple[Ints, Ints, Ints]:
@@ -266,77 +304,85 @@ def _prefix_best(keys: Ints, e: Ints, c: Ints, pos: Ints) -> tuple[Ints, Ints, I
 
 
 class _Best:
-    """Per probe row, the best ``(event, created, position)`` found so far."""
+    """Per probe row, the greatest ``(event, created, position)`` offered to it.
 
-    def __init__(self, n: int) -> None:
+    A source row is offered to the first probe row it is available to; the running best
+    along each key (:meth:`along_keys`) makes it every later probe row's too.
+    """
+
+    def __init__(self, n: int, created: bool) -> None:
         self.e = np.full(n, _MIN, np.int64)
-        self.c = np.full(n, _MIN, np.int64)
+        self.c = np.full(n, _MIN, np.int64) if created else self.e
         self.pos = np.full(n, -1, np.int64)
+        self.created = created
 
-    def offer(self, hit: Bools, e: Ints, c: Ints, pos: Ints) -> None:
-        """Keep each hit that is at least as good (its position is always later)."""
-        win = hit & ((e > self.e) | ((e == self.e) & (c >= self.c)))
-        self.e[win] = e[win]
-        self.c[win] = c[win]
-        self.pos[win] = pos[win]
+    def offer(self, at: Ints, e: Ints, c: Ints, pos: Ints, old: Ints) -> None:
+        """Merge source rows lexicographically, one unbuffered ``maximum.at`` per field.
 
-
-class _Chunk:
-    """Reused buffers of usable source rows: position, key id, event, created, available."""
-
-    def __init__(self, rows: int) -> None:
-        self.cols = np.empty((5, rows), np.int64)
-        self.n = 0
-
-    def add(
-        self, view: FeatureView, batch: pa.RecordBatch, keys: _KeyIndex, probe: _Probe, base: int
-    ) -> None:
-        """Append the rows of ``batch`` (rows ``base`` on) that can be a value.
-
-        That is: key among the entity rows', event time set, available by the last
-        entity row, and within ``ttl`` of the first.
+        Each row has its probe row ``at``, event ``e``, created ``c`` and position
+        ``pos``; ``old`` is ``self.e[at]`` (rows with ``e < old`` need not be offered). Where a
+        field's maximum rises, the later fields restart from nothing: they were the
+        previous (now beaten) row's.
         """
-        src = view.source
-        e, e_ok = _micros(batch.column(src.timestamp))
-        if src.created is not None:
-            c, c_ok = _micros(batch.column(src.created))
-            c = np.where(c_ok, c, e)
-            avail = np.maximum(e, c)
-        else:
-            c = avail = e
-        kid = keys.lookup([batch.column(k) for k in view.entity.keys])
-        usable = (kid >= 0) & e_ok & (avail <= probe.hi)
-        if view.ttl is not None:
-            usable &= e >= probe.lo - _ttl_us(view)
-        rows = np.flatnonzero(usable)
-        n, r = self.n, len(rows)
-        out = self.cols[:, n : n + r]
-        np.add(rows, base, out=out[0])
-        for i, col in enumerate((kid, e, c, avail), start=1):
-            np.take(col, rows, out=out[i])
-        self.n += r
+        np.maximum.at(self.e, at, e)
+        new = self.e[at]
+        risen = at[new > old]
+        self.pos[risen] = -1
+        keep = e == new
+        at, c, pos = at[keep], c[keep], pos[keep]
+        if self.created:
+            self.c[risen] = _MIN
+            old = self.c[at]
+            np.maximum.at(self.c, at, c)
+            new = self.c[at]
+            self.pos[at[new > old]] = -1
+            keep = c == new
+            at, pos = at[keep], pos[keep]
+        np.maximum.at(self.pos, at, pos)
 
-    def offer(self, probe: _Probe, best: _Best, created: bool) -> None:
-        """Offer each probe row its best available row among the held rows; empty them."""
-        pos, kid, e, c, avail = self.cols[:, : self.n]
-        self.n = 0
-        code, ent_code, exact = _sort_keys(probe, kid, avail)
-        order = np.argsort(code, kind="stable")  # equal codes keep position order
-        code = code[order]
-        k = kid[order]
-        if created or not exact:
-            be, bc, bp = _prefix_best(k, e[order], c[order], pos[order])
-        else:  # sorted by (key, event, position): each row is the best so far
-            be = bc = e[order]
-            bp = pos[order]
-        del order
-        j = np.searchsorted(code, ent_code, side="right")
-        del code, ent_code
-        j -= 1
-        hit = j >= 0
-        np.maximum(j, 0, out=j)
-        hit &= k[j] == probe.kid
-        best.offer(hit, be[j], bc[j], bp[j])
+    def along_keys(self, probe: _Probe) -> tuple[Ints, Ints]:
+        """Per probe row, the event time and position of its value (-1: none)."""
+        e, _, pos = _prefix_best(probe.kid, self.e, self.c, self.pos)
+        return e, pos
+
+
+def _offer_batch(
+    view: FeatureView,
+    batch: pa.RecordBatch,
+    keys: _KeyIndex,
+    probe: _Probe,
+    best: _Best,
+    *,
+    base: int,
+) -> None:
+    """Offer each usable row of ``batch`` (rows ``base`` on) to its first probe row.
+
+    Usable: key among the entity rows', event time set, available by its key's last
+    entity row, and within ``ttl`` of the first entity row.
+    """
+    src = view.source
+    e, e_ok = _micros(batch.column(src.timestamp))
+    c = e
+    if src.created is not None:
+        c, c_ok = _micros(batch.column(src.created))
+        if c_ok is not None:
+            c = np.where(c_ok, c, e)
+        avail = np.maximum(e, c)
+    else:
+        avail = e
+    kid = keys.lookup([batch.column(k) for k in view.entity.keys])
+    usable = avail <= probe.last[kid]  # the sentinel at -1 refuses unknown keys
+    if e_ok is not None:
+        usable &= e_ok
+    if view.ttl is not None:
+        usable &= e >= probe.lo - _ttl_us(view)
+    rows = np.flatnonzero(usable)
+    at = probe.first_available(kid[rows], avail[rows])
+    old = best.e[at]
+    may = e[rows] >= old  # the others lose to what earlier batches gave
+    rows, at, old = rows[may], at[may], old[may]
+    e = e[rows]
+    best.offer(at, e, c[rows] if src.created is not None else e, rows + base, old)
 
 
 def _ttl_us(view: FeatureView) -> int:
@@ -370,7 +416,6 @@ def chosen_rows(
     files: Sequence[str],
     keys: _KeyIndex,
     probe: _Probe,
-    chunk: _Chunk,
     *,
     threads: int = 1,
 ) -> Ints:
@@ -378,19 +423,20 @@ def chosen_rows(
     view = q.view
     src = view.source
     cols = [*view.entity.keys, src.timestamp, *([src.created] if src.created else [])]
-    best = _Best(len(probe.rows))
-    if probe.rows.size:
-        created = src.created is not None
-        for number, first, batch in _ahead(_batches(files, cols, READ_ROWS), threads > 1):
-            chunk.add(view, batch, keys, probe, (number << _FILE_SHIFT) + first)
-            if chunk.n >= CHUNK_ROWS:
-                _release()
-                chunk.offer(probe, best, created)
-        if chunk.n:
-            chunk.offer(probe, best, created)
+    best = _Best(len(probe.rows), src.created is not None)
+    if not probe.rows.size:
+        return best.pos
+    for i, (number, first, batch) in enumerate(
+        _ahead(_batches(files, cols, READ_ROWS), threads > 1)
+    ):
+        _offer_batch(view, batch, keys, probe, best, base=(number << _FILE_SHIFT) + first)
+        if i % RELEASE_EVERY == RELEASE_EVERY - 1:
+            _release()
+    _release()
+    e, pos = best.along_keys(probe)
     if view.ttl is not None:
-        best.pos[best.e < probe.t - _ttl_us(view)] = -1
-    return best.pos
+        pos[e < probe.t - _ttl_us(view)] = -1
+    return pos
 
 
 # -- the gather pass ---------------------------------------------------------------------
@@ -402,46 +448,36 @@ def _gather(
     """The features of source rows ``pos`` (sorted) for entity ``rows``, nulls elsewhere.
 
     One column at a time, so that only that column's pages are decoded at once (two
-    at a time in two threads held two readers' pages: 15 MB more). float64 columns go
-    straight into NaN-filled arrays (null slots hold NaN, see
+    at a time in two threads held two readers' pages: 15 MB more; decoding the next
+    batch in a second thread saved no measurable time). float64 columns go straight
+    into NaN-filled arrays (null slots hold NaN, see
     :func:`prodml.store._training.frame_of`).
     """
     spans = []
     for number in range(len(files)):
         lo_i, hi_i = np.searchsorted(pos, [number << _FILE_SHIFT, (number + 1) << _FILE_SHIFT])
-        spans.append((int(lo_i), int(hi_i)))
+        local = pos[lo_i:hi_i] - (number << _FILE_SHIFT)
+        spans.append((local, rows[lo_i:hi_i]))
+    has_value = np.zeros(m, dtype=bool)
+    has_value[rows] = True
+    no_value = ~has_value
 
-    def column(f: str) -> pa.Array:
-        kind: pa.DataType | None = None
-        values: Any = None
-        valid: Bools | None = None
-        pieces: list[pa.Array] = []
-        for number, path in enumerate(files):
-            lo_i, hi_i = spans[number]
-            if lo_i == hi_i:
-                continue
-            local = pos[lo_i:hi_i] - (number << _FILE_SHIFT)
-            targets = rows[lo_i:hi_i]
-            for _, first, batch in _batches([path], [f], GATHER_ROWS):
-                a, b = np.searchsorted(local, [first, first + batch.num_rows])
-                if a == b:
-                    continue
-                col = batch.column(0)
-                if kind is None:
-                    kind = col.type
-                elif kind != col.type:
-                    raise Unsupported(f"feature {f} changes type between files")
-                take = local[a:b] - first
-                if pa.types.is_float64(kind):
-                    if values is None:
-                        values = np.full(m, np.nan)
-                        valid = np.zeros(m, dtype=bool)
-                    values[targets[a:b]] = col.to_numpy(zero_copy_only=False)[take]
-                    valid[targets[a:b]] = _valid(col)[take]  # type: ignore[index]
-                else:
-                    pieces.append(col.take(pa.array(take)))
+    def batches() -> Iterator[tuple[str, int, int, pa.Array]]:
+        for f in q.features:
+            for number, path in enumerate(files):
+                if spans[number][0].size:
+                    for _, first, batch in _batches([path], [f], GATHER_ROWS):
+                        yield f, number, first, batch.column(0)
+
+    out: dict[str, pa.Array] = {}
+    kind: pa.DataType | None = None
+    values: Any = None
+    valid: Bools | None = None  # None: exactly the rows with a value
+    pieces: list[pa.Array] = []
+
+    def finish(f: str) -> pa.Array:
         if values is not None:
-            return pa.array(values, mask=~valid)  # type: ignore[operator]
+            return pa.array(values, mask=no_value if valid is None else ~valid)
         if pieces:
             slot = np.full(m, -1, np.int64)
             slot[rows] = np.arange(len(rows))
@@ -449,7 +485,38 @@ def _gather(
         # No entity row has a value: an all-null column of the source's type.
         return pa.nulls(m, _source_type(files, f))
 
-    return {f: column(f) for f in q.features}
+    current: str | None = None
+    for f, number, first, col in batches():
+        if f != current:
+            if current is not None:
+                out[current] = finish(current)
+            current, kind, values, valid, pieces = f, None, None, None, []
+        local, targets = spans[number]
+        a, b = np.searchsorted(local, [first, first + len(col)])
+        if a == b:
+            continue
+        if kind is None:
+            kind = col.type
+        elif kind != col.type:
+            raise Unsupported(f"feature {f} changes type between files")
+        take = local[a:b] - first
+        if pa.types.is_float64(kind):
+            if values is None:
+                values = np.full(m, np.nan)
+            values[targets[a:b]] = np.take(col.to_numpy(zero_copy_only=False), take)
+            if col.null_count:
+                if valid is None:
+                    valid = has_value.copy()
+                valid[targets[a:b]] = np.take(_valid(col), take)
+        else:
+            pieces.append(col.take(pa.array(take)))
+    if current is not None:
+        out[current] = finish(current)
+    for f in q.features:  # every file of the view is empty of chosen rows
+        if f not in out:
+            out[f] = pa.nulls(m, _source_type(files, f))
+    _release()
+    return out
 
 
 def _ahead(items: Iterator[_T], on: bool) -> Iterator[_T]:
@@ -490,7 +557,7 @@ def point_in_time(
     """``__row`` and every query's columns, in ``__row`` order; ``files`` per view name.
 
     With ``threads`` >= 2, the as-of pass decodes the next Parquet batch in a second
-    thread while numpy works on the previous ones.
+    thread while numpy works on the previous one.
 
     Raises
     ------
@@ -507,25 +574,24 @@ def point_in_time(
     t = np.asarray(entity.column("__ts").cast(pa.int64()).to_numpy(), dtype=np.int64)
     indexes: dict[str, tuple[_KeyIndex, _Probe]] = {}
     chosen = []
-    chunk = _Chunk(CHUNK_ROWS + READ_ROWS)
-    # Every view's as-of pass first: it holds a chunk's arrays, and no output yet.
+    # Every view's as-of pass first: it holds a batch's arrays, and no output yet.
+    # (Gathering one view while the next one's as-of pass ran held 14 MB more.)
     for q in queries:
         ent = q.view.entity
         if ent.name not in indexes:
             keys = _KeyIndex.build([entity.column(k) for k in ent.keys])
             indexes[ent.name] = (keys, _Probe.build(keys, t))
         keys, probe = indexes[ent.name]
-        pos = chosen_rows(q, files[q.view.name], keys, probe, chunk, threads=threads)
-        _release()
+        pos = chosen_rows(q, files[q.view.name], keys, probe, threads=threads)
         has = pos >= 0
         rows, pos = probe.rows[has], pos[has]
-        order = np.argsort(pos, kind="stable")
+        order = np.argsort(pos)  # positions are distinct
         chosen.append((rows[order], pos[order]))
-    del indexes, chunk
+    if queries:
+        del indexes, keys, probe  # the output takes their place
     columns: dict[str, pa.Array | pa.ChunkedArray] = {"__row": entity.column("__row")}
     for q, (rows, pos) in zip(queries, chosen, strict=True):
         values = _gather(q, files[q.view.name], rows, pos, m)
-        _release()
         for f, c in zip(q.features, q.columns, strict=True):
             columns[c] = values.pop(f)
     return pa.table(columns)

@@ -2,7 +2,7 @@
 
 ``historical`` into memory runs :mod:`prodml.store._asof` (sorted numpy arrays over
 streamed Parquet batches): on the benchmark's workload it is faster than the SQL join
-below and holds no more than the output and one chunk. The SQL join runs for
+below and holds no more than the output and one batch. The SQL join runs for
 ``historical(..., output=...)``, under a ``memory_limit`` or ``partitions``, with
 ``engine="duckdb"``, and for sources the arrays cannot read exactly as DuckDB does (naive
 timestamps with ``Source.timezone``, remote files).
