@@ -476,6 +476,115 @@ def in_process(work: Path, fitted: dict[str, Any], n: int, rounds: int) -> dict[
     return out
 
 
+# --------------------------------------------------------------------------- callgrind
+
+CG_RECORDS = 200
+CG_MARK = "math_lcm"  # callgrind dumps its counts each time math.lcm is called
+
+
+def cg_worker(pkl: Path) -> None:
+    """Runs under valgrind: one region per figure, each ended by ``math.lcm`` (a dump)."""
+    import gc
+    import math
+    import pickle
+
+    from prodml.monitoring import ModelMonitor
+    from prodml.serving import Predictor
+
+    with open(pkl, "rb") as f:
+        data = pickle.load(f)  # noqa: S301 - written by this script a moment ago
+    pipe, recs = data["pipe"], data["records"]
+    xs = [pipe.transform_record(r)[None, :] for r in recs]
+    regions: list[str] = []
+    # A collection's cost depends on the whole heap, not on the call: off while counting.
+    gc.collect()
+    gc.disable()
+
+    def region(name: str, fn: Any, args: list[Any]) -> None:
+        for a in args:  # warm-up: caches, and Python's specialising interpreter
+            fn(a)
+        math.lcm(1)  # ends the previous region (setup, warm-up)
+        for a in args:
+            fn(a)
+        math.lcm(1)
+        regions.append(name)
+
+    def nothing(a: Any) -> None:
+        return None
+
+    region("loop", nothing, recs)
+    for model in ("lr", "gbc"):
+        est = data[model]
+        preds = {}
+        for kind, compiled in (("own", False), ("compiled", True)):
+            mon = ModelMonitor(f"f1-{model}", max_pending=100_000, evaluate_every_s=None)
+            preds[kind] = Predictor(pipe, est, name=f"f1-{model}", version=1, monitor=mon,
+                                    compiled=compiled)  # fmt: skip
+        region(f"{model}/model", est.predict_proba, xs)
+        region(f"{model}/record", preds["own"].predict_record, recs)
+        bare = Predictor(pipe, est, name=f"f1-{model}", version=1, compiled=False)
+        region(f"{model}/record, no monitor", bare.predict_record, recs)
+        if preds["compiled"].variants["default"].compiled:
+            region(f"{model}/compiled", preds["compiled"].predict_record, recs)
+        if model == "lr":
+            served = preds["own"].variants["default"]
+            region("transform_record", pipe.transform_record, recs)
+            region("check + features", served.features, recs)
+            mon = ModelMonitor("parts", max_pending=100_000, evaluate_every_s=None)
+            ids = iter(range(10**9))
+
+            def log(r: Any, mon: Any = mon, ids: Any = ids) -> None:
+                mon.log_prediction(next(ids), r, 0.5, latency_s=1e-4)
+
+            region("log_prediction", log, recs)
+        for p in preds.values():
+            p.close()
+    print(json.dumps(regions))
+
+
+def callgrind_bench(work: Path, fitted: dict[str, Any]) -> dict[str, Any] | None:
+    """Instructions per call (valgrind's callgrind): exact, and the load does not move them."""
+    import pickle
+
+    if shutil.which("valgrind") is None:
+        print("  valgrind not found: no instruction counts", flush=True)
+        return None
+    frame = make_f1(CG_RECORDS, seed=11)
+    recs = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    pkl = work / "callgrind.pkl"
+    with open(pkl, "wb") as f:
+        pickle.dump({"pipe": fitted["pipe"], "lr": fitted["lr"], "gbc": fitted["gbc"],
+                     "records": recs}, f)  # fmt: skip
+    out = work / "callgrind.out"
+    cmd = ["valgrind", "--tool=callgrind", f"--dump-before={CG_MARK}",
+           f"--callgrind-out-file={out}", sys.executable, __file__, "--callgrind-worker",
+           str(pkl)]  # fmt: skip
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)  # noqa: S603
+    names = json.loads(res.stdout.strip().splitlines()[-1])
+    totals = {}
+    for i, name in enumerate(names):
+        # Dump 2k+1 holds setup and warm-up, dump 2k+2 the region itself.
+        dump = Path(f"{out}.{2 * i + 2}")
+        text = dump.read_text()
+        totals[name] = int(re.search(r"^totals: (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    for f in work.glob("callgrind.out*"):
+        f.unlink()
+    loop = totals.pop("loop")
+    per = {k: (v - loop) / CG_RECORDS for k, v in totals.items()}
+    for k, v in per.items():
+        print(f"  {k:22s} {v / 1e3:9.1f} k instructions per call", flush=True)
+    result: dict[str, Any] = {"per_call": per}
+    for model in ("lr", "gbc"):
+        result[f"{model}_overhead"] = o = per[f"{model}/record"] - per[f"{model}/model"]
+        result[f"{model}_overhead_no_monitor"] = (
+            per[f"{model}/record, no monitor"] - per[f"{model}/model"]
+        )
+        print(f"  {model}: predict_record - predict_proba = {o / 1e3:.1f} k instructions "
+              "(compiled=False)", flush=True)  # fmt: skip
+    return result
+
+
 # ------------------------------------------------------------------------------- batch
 
 
@@ -555,10 +664,14 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=None, help="batch scoring rows (10M)")
     ap.add_argument("--seconds", type=float, default=None, help="seconds per wrk run (5)")
     ap.add_argument("--json", type=Path, help="write every figure here")
-    parts = ("inprocess", "http", "json", "batch")
+    parts = ("inprocess", "callgrind", "http", "json", "batch")
     ap.add_argument("--only", nargs="+", choices=parts, default=parts, help="run these parts")
     ap.add_argument("--batch-worker", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--callgrind-worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.callgrind_worker:
+        cg_worker(args.callgrind_worker)
+        return
     if args.batch_worker:
         kind, work, source, dest = args.batch_worker
         batch_worker(kind, Path(work), Path(source), Path(dest), 100_000)
@@ -578,11 +691,14 @@ def main() -> None:
         t0 = time.perf_counter()
         fitted = build(work, 5_000 if args.quick else 20_000)
         print(f"trained and registered in {time.perf_counter() - t0:.0f} s", flush=True)
-        print("\nin-process:", flush=True)
         n, rounds = (1000, 3) if args.quick else (5000, 5)
         results: dict[str, Any] = {}
         if "inprocess" in args.only:
+            print("\nin-process:", flush=True)
             results["in_process"] = in_process(work, fitted, n, rounds)
+        if "callgrind" in args.only:
+            print("\ninstructions per call (callgrind, 200 F1 records):", flush=True)
+            results["callgrind"] = callgrind_bench(work, fitted)
         if "http" in args.only:
             print("\nHTTP (server on core 0, wrk on core 1):", flush=True)
             results["http"] = http_bench(work, fitted, seconds, args.quick)

@@ -25,7 +25,7 @@ from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, Floats, null_error
 from prodml.features._dates import record_time
 
-__all__ = ["build_record_fn", "exact_width", "record_text"]
+__all__ = ["build_record_fn", "exact_width", "program_code", "record_namespace", "record_text"]
 
 RecordFn = Callable[[Mapping[str, Any]], Floats]
 
@@ -73,13 +73,14 @@ def _missing(err: KeyError, record: Mapping[str, Any]) -> Exception:
     return err
 
 
-def build_record_fn(programs: Sequence[Any], n_out: int) -> RecordFn:
-    """Compile the record path of fitted column programs into one function."""
-    ns: dict[str, Any] = {
+def record_namespace(n_out: int) -> dict[str, Any]:
+    """The names every generated record function reads (see :func:`program_code`)."""
+    return {
         "zeros": np.zeros,
         "record_number": record_number,
         "record_bool": record_bool,
         "INF": float("inf"),
+        "NINF": -float("inf"),
         "record_text": record_text,
         "record_time": record_time,
         "DATETIME": _dt.datetime,
@@ -87,50 +88,65 @@ def build_record_fn(programs: Sequence[Any], n_out: int) -> RecordFn:
         "null_error": null_error,
         "n_out": n_out,
     }
+
+
+def program_code(k: int, p: Any, ns: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """The record code of program ``k`` (``p``), its fitted values bound in ``ns``.
+
+    Returns ``(slow, convert, rest)``: after ``v = record[col<k>]``, the value is converted
+    by ``convert`` only when the test ``slow`` holds (it does not for the usual value:
+    a finite float, a str, a datetime); ``rest`` runs the steps and writes into ``row``.
+    """
+    col, label = f"col{k}", f"label{k}"
+    ns[col] = p.column
+    ns[label] = type(p.steps[p.null_at]).__name__ if p.null_at < len(p.steps) else "the output"
+    if p.kind == NUMBER and p.dtype == "bool":
+        slow, convert = "True", f"v = record_bool(v, {col})"
+    elif p.kind == NUMBER:
+        # Finite floats skip the call; NaN, inf and other types take the rule's path.
+        slow, convert = "type(v) is not float or not NINF < v < INF", f"v = record_number(v, {col})"
+    elif p.kind == TEXT:
+        slow, convert = "type(v) is not str", f"v = record_text(v, {col})"
+    else:
+        # A datetime or Timestamp is returned as it is (pd.NaT has a type of its own).
+        slow = "type(v) is not DATETIME and type(v) is not TIMESTAMP"
+        convert = f"v = record_time(v, {col})"
+    body: list[str] = []
+    for j in range(p.n_values + 1):
+        if j == p.null_at:
+            kind = p.kinds[j] if j < len(p.kinds) else NUMBER
+            test = "v != v" if kind == NUMBER else "v is None"
+            body.append(f"if {test}: raise null_error({col}, record[{col}], None, {label})")
+        if j == p.n_values:
+            break
+        step, key = p.steps[j], f"s{k}_{j}_"
+        code = step.record_code(p.column, p.kinds[j], ns, key)
+        if code is None:
+            ns[key + "fn"] = step.record_fn(p.column, p.kinds[j])
+            code = [f"v = {key}fn(v)"]
+        body.extend(code)
+    enc = p.encoder
+    if enc is None:
+        body.append(f"row[{p.offset}] = v")
+        return slow, convert, body
+    key = f"e{k}_"
+    code = enc.record_code(p.column, p.kinds[-1], ns, key, offset=p.offset)
+    if code is None:
+        ns[key + "fn"] = enc.record_encoder(p.column, p.offset, p.kinds[-1])
+        code = [f"{key}fn(v, row)"]
+    body.extend(code)
+    return slow, convert, body
+
+
+def build_record_fn(programs: Sequence[Any], n_out: int) -> RecordFn:
+    """Compile the record path of fitted column programs into one function."""
+    ns = record_namespace(n_out)
     body: list[str] = []
     for k, p in enumerate(programs):
-        col, label = f"col{k}", f"label{k}"
-        ns[col] = p.column
-        ns[label] = type(p.steps[p.null_at]).__name__ if p.null_at < len(p.steps) else "the output"
-        body.append(f"v = record[{col}]")
-        if p.kind == NUMBER and p.dtype == "bool":
-            body.append(f"v = record_bool(v, {col})")
-        elif p.kind == NUMBER:
-            # Finite floats skip the call; NaN, inf and other types take the rule's path.
-            body.append(
-                f"if type(v) is not float or not -INF < v < INF: v = record_number(v, {col})"
-            )
-        elif p.kind == TEXT:
-            body.append(f"if type(v) is not str: v = record_text(v, {col})")
-        else:
-            # A datetime or Timestamp is returned as it is (pd.NaT has a type of its own).
-            body.append(
-                f"if type(v) is not DATETIME and type(v) is not TIMESTAMP: "
-                f"v = record_time(v, {col})"
-            )
-        for j in range(p.n_values + 1):
-            if j == p.null_at:
-                kind = p.kinds[j] if j < len(p.kinds) else NUMBER
-                test = "v != v" if kind == NUMBER else "v is None"
-                body.append(f"if {test}: raise null_error({col}, record[{col}], None, {label})")
-            if j == p.n_values:
-                break
-            step, key = p.steps[j], f"s{k}_{j}_"
-            code = step.record_code(p.column, p.kinds[j], ns, key)
-            if code is None:
-                ns[key + "fn"] = step.record_fn(p.column, p.kinds[j])
-                code = [f"v = {key}fn(v)"]
-            body.extend(code)
-        enc = p.encoder
-        if enc is None:
-            body.append(f"row[{p.offset}] = v")
-            continue
-        key = f"e{k}_"
-        code = enc.record_code(p.column, p.kinds[-1], ns, key, offset=p.offset)
-        if code is None:
-            ns[key + "fn"] = enc.record_encoder(p.column, p.offset, p.kinds[-1])
-            code = [f"{key}fn(v, row)"]
-        body.extend(code)
+        slow, convert, rest = program_code(k, p, ns)
+        body.append(f"v = record[col{k}]")
+        body.append(convert if slow == "True" else f"if {slow}: {convert}")
+        body.extend(rest)
     inner = "\n".join("            " + line for line in body)
     src = (
         f"def _make({', '.join(ns)}, _missing):\n"

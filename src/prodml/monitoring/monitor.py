@@ -37,7 +37,11 @@ import time
 from bisect import bisect_left
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from functools import reduce
+from operator import add
 from typing import Any, Literal
+
+import numpy as np
 
 from prodml._quote import short_repr
 from prodml.errors import ProdMLError, SchemaError
@@ -59,6 +63,7 @@ __all__ = ["ModelMonitor"]
 _log = logging.getLogger("prodml.monitoring")
 _INF, _NEG_INF = math.inf, -math.inf
 _BAD: tuple[float, Any] = (math.nan, None)  # sentinel: an invalid log_label call
+_BUFFERED = 32  # predictions queued by ModelMonitor._log_served before they are applied
 
 Task = Literal["binary", "multiclass", "regression"]
 Rule = AlertRule | BurnRateRule
@@ -264,6 +269,12 @@ class ModelMonitor:
         self._out_low, self._out_high = (-big, big) if task == "regression" else (0.0, 1.0)
         # The hottest counter is an attribute (cheaper than a dict item); see counters().
         self._n_predictions = 0
+        # Predictions logged through _log_served wait here (checked, in call order) until
+        # the next public call or until _BUFFERED of them are waiting; see _flush.
+        self._buffer: deque[tuple[Hashable, Any, Any, float, float]] = deque()
+        # Group values are checked at the call; class labels have no range to check.
+        self._buffers = self._groups is None and task != "multiclass"
+        self._latency_bounds = np.asarray(self._stats.current.bounds, dtype=np.float64)
         # Every public method holds this lock, so that request threads can share one
         # monitor; re-entrant, for evaluate() inside log_* and for sinks calling back.
         self._lock = threading.RLock()
@@ -308,6 +319,8 @@ class ModelMonitor:
             value is missing (``missing="error"``) or not valid.
         """
         with self._lock:
+            if self._buffer:
+                self._flush()
             t = self.clock() if timestamp is None else timestamp
             pending = self._pending
             try:
@@ -364,6 +377,116 @@ class ModelMonitor:
             if t >= self._next_eval:
                 self.evaluate(t)
 
+    def _log_served(
+        self, prediction_id: Hashable, features: Any, output: Any, latency_s: float
+    ) -> None:
+        """``log_prediction(prediction_id, features, output, latency_s=latency_s)``, deferred.
+
+        The entry point of :class:`prodml.serving.Predictor`. The call checks what
+        :meth:`log_prediction` checks and reads the clock, then queues the prediction; the
+        queue is applied in call order (:meth:`_flush`) before any public method reads or
+        changes the state, when :data:`_BUFFERED` predictions wait, and when an evaluation
+        is due; so every figure, alert and saved state is what :meth:`log_prediction` calls
+        would give. Lock-free (``deque.append`` is atomic); a monitor with ``group_by``
+        and any call failing a check take :meth:`log_prediction` itself.
+        """
+        t = self.clock()
+        try:
+            # As log_prediction's check, and latency_s a number >= 0. hash() raises
+            # TypeError for an unhashable id (a str's hash is cached).
+            ok = (
+                self._buffers
+                and _NEG_INF < t < _INF
+                and self._out_low <= output <= self._out_high
+                and latency_s >= 0.0
+                and (type(prediction_id) is str or hash(prediction_id) is not None)
+            )
+        except TypeError:
+            ok = False
+        if not ok:  # log_prediction applies the queue first, then raises or logs
+            self.log_prediction(prediction_id, features, output, latency_s=latency_s, timestamp=t)
+            return
+        buffer = self._buffer
+        buffer.append((prediction_id, features, output, latency_s, t))
+        if len(buffer) >= _BUFFERED or t >= self._next_eval:
+            with self._lock:
+                self._flush()
+                if t >= self._next_eval:
+                    self.evaluate(t)
+
+    def _flush(self) -> None:
+        """Apply the predictions queued by :meth:`_log_served`, oldest first (lock held).
+
+        The result is what :meth:`log_prediction` gives for each in turn. When they all
+        fall in the open statistics slot and no latency SLO is set, the histogram is
+        updated at once: buckets counted with ``numpy.searchsorted`` (the index
+        ``bisect_left`` gives), the sum added in call order (the same float).
+        """
+        buffer = self._buffer
+        n = len(buffer)  # those queued meanwhile wait for the next flush
+        if not n:
+            return
+        popleft = buffer.popleft
+        ids, features, outputs, latencies, times = zip(*[popleft() for _ in range(n)], strict=True)
+        stats = self._stats
+        if max(times) >= stats.slot_end or self._latency_slos:
+            for prediction_id, output, latency_s, t in zip(
+                ids, outputs, latencies, times, strict=True
+            ):
+                self._apply(prediction_id, output, latency_s, t)
+        else:
+            pending, counters, max_pending = self._pending, self._counters, self.max_pending
+            for prediction_id, entry in zip(ids, zip(times, outputs, strict=True), strict=True):
+                if prediction_id in pending:
+                    counters["duplicate_predictions_total"] += 1
+                    del pending[prediction_id]
+                pending[prediction_id] = entry
+                if len(pending) > max_pending:
+                    pending.popitem(last=False)
+                    counters["evicted_total"] += 1
+            stats.current_count += n
+            h = stats.current
+            found = np.bincount(
+                np.searchsorted(self._latency_bounds, latencies), minlength=len(h.bucket_counts)
+            )
+            h.bucket_counts[:] = map(add, h.bucket_counts, found.tolist())
+            h.count += n
+            h.sum = reduce(add, latencies, h.sum)
+            low, high = min(latencies), max(latencies)
+            if low < h.min:  # noqa: PLR1730 - as log_prediction
+                h.min = low
+            if high > h.max:  # noqa: PLR1730
+                h.max = high
+        if self._drift_rows is not None:
+            for row in features:
+                if row is not None:
+                    self._add_drift_row(row)
+        self._n_predictions += n
+
+    def _apply(self, prediction_id: Hashable, output: Any, latency_s: float, t: float) -> None:
+        """One checked prediction, as :meth:`log_prediction` applies it (but drift rows)."""
+        pending, counters, stats = self._pending, self._counters, self._stats
+        if prediction_id in pending:
+            counters["duplicate_predictions_total"] += 1
+            del pending[prediction_id]
+        pending[prediction_id] = (t, output)
+        if len(pending) > self.max_pending:
+            pending.popitem(last=False)
+            counters["evicted_total"] += 1
+        if t >= stats.slot_end:
+            stats.rotate(t)
+        stats.current_count += 1
+        h = stats.current
+        h.bucket_counts[bisect_left(h.bounds, latency_s)] += 1
+        h.count += 1
+        h.sum += latency_s
+        if latency_s < h.min:  # noqa: PLR1730 - cheaper than min() here
+            h.min = latency_s
+        if latency_s > h.max:  # noqa: PLR1730
+            h.max = latency_s
+        for limit, counter in self._latency_slos:
+            counter.record(t, latency_s > limit)  # type: ignore[operator]
+
     def log_label(
         self, prediction_id: Hashable, label: Any, *, timestamp: float | None = None
     ) -> bool:
@@ -382,6 +505,8 @@ class ModelMonitor:
             regression); the prediction then stays pending.
         """
         with self._lock:
+            if self._buffer:
+                self._flush()
             t = self.clock() if timestamp is None else timestamp
             try:
                 entry = self._pending.get(prediction_id) if _NEG_INF < t < _INF else _BAD
@@ -445,6 +570,7 @@ class ModelMonitor:
         (1, 1, 1)
         """
         with self._lock:
+            self._flush()
             try:
                 removed = int(self._pending.pop(key, None) is not None)
             except TypeError:
@@ -511,6 +637,7 @@ class ModelMonitor:
         Expires old window contents at ``now`` (default ``clock()``) first.
         """
         with self._lock:
+            self._flush()
             now = _config.check_time(self.clock() if now is None else now, "now")
             self._advance(now)
             return self._values(now)
@@ -542,6 +669,7 @@ class ModelMonitor:
             The transitions of this evaluation (already sent to the sinks).
         """
         with self._lock:
+            self._flush()
             now = _config.check_time(self.clock() if now is None else now, "now")
             if self.evaluate_every_s is not None:
                 self._next_eval = now + self.evaluate_every_s
@@ -611,6 +739,7 @@ class ModelMonitor:
     def counters(self) -> dict[str, int]:
         """Monotonic totals since the monitor started, by name."""
         with self._lock:
+            self._flush()
             self._counters["predictions_total"] = self._n_predictions
             return dict(self._counters)
 
@@ -623,12 +752,14 @@ class ModelMonitor:
     def pending_count(self) -> int:
         """Predictions waiting for their label."""
         with self._lock:
+            self._flush()
             return len(self._pending)
 
     # ------------------------------------------------------------------ state
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe configuration and state (see :mod:`prodml.monitoring._state`)."""
         with self._lock:
+            self._flush()
             from prodml.monitoring import _state  # noqa: PLC0415 - _state imports this module
 
             return _state.dump(self)

@@ -36,7 +36,7 @@ def predict_many(
     t0 = _perf()
     n = len(records)
     if ids is None:
-        ids = [pred._id_prefix + str(next(pred._ids)) for _ in range(n)]
+        ids = [pred._next_id() for _ in range(n)]
     state = pred._state
     out: list[Any] = [None] * n
     groups: dict[str, list[tuple[int, Any]]] = {}

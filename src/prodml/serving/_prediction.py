@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from prodml.errors import ConfigError
 from prodml.serving._served import Served, jsonable
 
-__all__ = ["Prediction", "State", "check_monitors", "policy_variants"]
+__all__ = ["Prediction", "State", "check_monitors", "monitor_logger", "policy_variants"]
 
 
 class Prediction(NamedTuple):
@@ -106,3 +106,23 @@ def check_monitors(monitor: Any, names: Sequence[str]) -> dict[str, Any]:
                 parameter="monitor",
             )
     return monitors
+
+
+def monitor_logger(monitor: Any) -> Callable[[Any, Any, Any, float], None]:
+    """``f(id, record, value, latency)`` logging a served prediction to ``monitor``.
+
+    A :class:`~prodml.monitoring.ModelMonitor`'s own serving entry (checked like
+    ``log_prediction``, applied in order before anything reads the monitor), else its
+    ``log_prediction`` (a subclass's, or one set on the object, is called as it is).
+    """
+    from prodml.monitoring import ModelMonitor  # noqa: PLC0415 - only with a monitor
+
+    if type(monitor) is ModelMonitor and "log_prediction" not in vars(monitor):
+        served: Callable[[Any, Any, Any, float], None] = monitor._log_served
+        return served
+    log_prediction = monitor.log_prediction
+
+    def log(id: Any, record: Any, value: Any, latency: float) -> None:  # noqa: A002
+        log_prediction(id, record, value, latency_s=latency)
+
+    return log

@@ -20,6 +20,7 @@ from prodml.serving._prediction import (
     Prediction,
     State,
     check_monitors,
+    monitor_logger,
     policy_variants,
 )
 from prodml.serving._served import Served, check_pair, model_error
@@ -168,6 +169,7 @@ class Predictor:
         self._state = State({names[0]: home, **{v: others[v] for v in names[1:]}}, names[0])
         self._ok = {v: self.stats.ok_counter(v) for v in names}
         self._monitors = check_monitors(monitor, names)
+        self._loggers = {v: monitor_logger(m) for v, m in self._monitors.items()}
         self._route = None if policy is None else getattr(policy, "route", None)
         self._choose = None if policy is None else getattr(policy, "choose", None)
         mirror = getattr(policy, "should_mirror", None)
@@ -176,6 +178,8 @@ class Predictor:
         self._shadow = ShadowWorker(policy, self.stats, shadow_queue) if self._mirror else None
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4) + "-"
+        # "<prefix><n>", n = 1, 2, ...: one call of C code, so unique across threads too.
+        self._next_id = map(self._id_prefix.__add__, map(str, self._ids)).__next__
         self._reload_lock = threading.Lock()
         # variant -> the (name, version) last refused for it, not retried while wanted
         self._refused: dict[str, tuple[str, int | None]] = {}
@@ -302,7 +306,7 @@ class Predictor:
         """
         t0 = _perf()
         if id is None:
-            id = self._id_prefix + str(next(self._ids))  # noqa: A001
+            id = self._next_id()  # noqa: A001
         state = self._state
         if self.policy is not None:
             key = self._key(record, key, id)
@@ -311,15 +315,11 @@ class Predictor:
             variant = state.home
         served = state.versions[variant]
         try:
-            if type(record) is dict and served.check(record):
-                # Every schema column is there; with as many keys, no other key is.
-                exact = served.exact and len(record) == served.n_known
-            else:
-                served.schema.validate(record)
-                exact = False
-            x = served.pipeline.transform_record(
-                record if exact or served.known.issuperset(record) else served.strip(record)
-            )
+            # The schema check and the features in one call; None: not certainly clean,
+            # the general path lists every problem (or clears what only it can).
+            x = served.features(record) if type(record) is dict else None
+            if x is None:
+                x = served.transform(record)
         except SchemaError:
             self.stats.request(variant, "invalid")
             raise
@@ -330,7 +330,12 @@ class Predictor:
             raise model_error(served, variant, err) from err
         latency = _perf() - t0
         explanation = self._explain(served, variant, record) if explain else None
-        self._log(variant, id, record, value, latency)
+        log = self._loggers.get(variant)
+        if log is not None:
+            try:
+                log(id, record, value, latency)
+            except Exception as err:  # noqa: BLE001 - monitoring must not fail a served request
+                self._log_failed(err)
         if self._mirror is not None and self._mirror(key):
             self._shadow_submit(state, record, value, latency)
         next(self._ok[variant])
@@ -363,14 +368,17 @@ class Predictor:
             raise model_error(served, variant, err, what="explainer") from err
 
     def _log(self, variant: str, id: Any, record: Any, value: Any, latency: float) -> None:  # noqa: A002
-        monitor = self._monitors.get(variant)
-        if monitor is None:
+        log = self._loggers.get(variant)
+        if log is None:
             return
         try:
-            monitor.log_prediction(id, record, value, latency_s=latency)
+            log(id, record, value, latency)
         except Exception as err:  # noqa: BLE001 - monitoring must not fail a served request
-            self.stats.monitor_error()
-            _log.warning("prodml serving: monitor.log_prediction failed: %s", err)
+            self._log_failed(err)
+
+    def _log_failed(self, err: Exception) -> None:
+        self.stats.monitor_error()
+        _log.warning("prodml serving: monitor.log_prediction failed: %s", err)
 
     def _shadow_submit(self, state: State, record: Any, value: Any, latency: float) -> None:
         if self._shadow is not None and self._shadow_variant is not None:

@@ -18,7 +18,7 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
 from prodml.fingerprint import fingerprint_bytes, fingerprint_spec
 from prodml.schema import Schema
-from prodml.serving._check import compile_check
+from prodml.serving._check import compile_check, compile_features
 from prodml.serving._fast import compiled_scorer
 
 __all__ = [
@@ -112,6 +112,19 @@ def _pick_output(model: Any, output: str) -> str:
     return "proba" if binary and callable(getattr(model, "predict_proba", None)) else "predict"
 
 
+def _no_features(record: Mapping[str, Any]) -> None:
+    """Stands in for :attr:`Served.features` when the pipeline has a record path of its own."""
+
+
+def _features_fn(schema: Schema, pipeline: Any) -> Callable[[dict[str, Any]], np.ndarray | None]:
+    from prodml.features import FeaturePipeline  # noqa: PLC0415 - keep import cheap
+
+    # A subclass may transform records its own way: it keeps the general path.
+    if type(pipeline).transform_record is not FeaturePipeline.transform_record:
+        return _no_features
+    return compile_features(schema, pipeline)
+
+
 def py_value(v: Any) -> Any:
     """A numpy scalar as the Python scalar it holds (exactly), anything else unchanged."""
     return v.item() if isinstance(v, np.generic) else v
@@ -160,6 +173,15 @@ class Served:
         Score single rows of a supported model (scikit-learn gradient boosting) with a
         compiled path equal to the model's own bit for bit (:mod:`._fast`; checked by
         :meth:`verify`, needs numba); :attr:`compiled` says whether it serves.
+
+    Attributes
+    ----------
+    check
+        ``check(record)``: whether a dict record certainly passes the schema.
+    features
+        ``features(record)``: the schema check and the pipeline's record path in one
+        compiled function; the feature row, or ``None`` when the record is not certainly
+        clean (then :meth:`transform`, the general path, decides and words errors).
     """
 
     def __init__(
@@ -181,6 +203,7 @@ class Served:
         if not isinstance(self.schema, Schema):
             raise ConfigError(f"{where}: schema must be a prodml Schema", parameter="schema")
         self.check = compile_check(self.schema)
+        self.features = _features_fn(self.schema, self.pipeline)
         self.name = name
         self.version = version
         self.output = _pick_output(model, output)
@@ -220,12 +243,12 @@ class Served:
         if self.output == "proba":
 
             def score_proba(x: np.ndarray) -> Any:
-                return float(method(x[None, :])[0, 1])
+                return float(method(x[None])[0, 1])
 
             return score_proba
 
         def score(x: np.ndarray) -> Any:
-            v = method(x[None, :])[0]
+            v = method(x[None])[0]
             return v.item() if isinstance(v, np.generic) else v
 
         return score
@@ -306,6 +329,28 @@ class Served:
                 variant="",
             )
         self.row_stable = [py_value(v) for v in batch.tolist()] == singles
+
+    def transform(self, record: Any) -> np.ndarray:
+        """Check ``record`` against the schema (every problem listed) and transform it.
+
+        The general path, for what :attr:`features` does not take (answers ``None`` for).
+
+        Raises
+        ------
+        SchemaError
+            Listing every problem of the record (or the pipeline's own, for a value
+            the schema lets through and a step refuses).
+        """
+        if type(record) is dict and self.check(record):
+            # Every schema column is there; with as many keys, no other key is.
+            exact = self.exact and len(record) == self.n_known
+        else:
+            self.schema.validate(record)
+            exact = False
+        x: np.ndarray = self.pipeline.transform_record(
+            record if exact or self.known.issuperset(record) else self.strip(record)
+        )
+        return x
 
     def validate(self, record: Any) -> None:
         """Raise the :class:`~prodml.errors.SchemaError` of ``Schema.validate``, if any."""
