@@ -476,14 +476,7 @@ class ModelMonitor:
         if t >= stats.slot_end:
             stats.rotate(t)
         stats.current_count += 1
-        h = stats.current
-        h.bucket_counts[bisect_left(h.bounds, latency_s)] += 1
-        h.count += 1
-        h.sum += latency_s
-        if latency_s < h.min:  # noqa: PLR1730 - cheaper than min() here
-            h.min = latency_s
-        if latency_s > h.max:  # noqa: PLR1730
-            h.max = latency_s
+        stats.current.observe(latency_s)  # what log_prediction inlines
         for limit, counter in self._latency_slos:
             counter.record(t, latency_s > limit)  # type: ignore[operator]
 
