@@ -144,6 +144,11 @@ def find_personal_data(text: str) -> str | None:
     return None
 
 
+def token_strings(ids: npt.NDArray[np.uint64]) -> list[str]:
+    """The token strings of token ids (``pm:`` and the id's 16 hex digits); no salt needed."""
+    return [f"{TOKEN_PREFIX}{i:016x}" for i in ids.tolist()]
+
+
 def is_token(value: object) -> bool:
     """Whether ``value`` is a hash made by :meth:`Privacy.token`."""
     return (
@@ -284,7 +289,7 @@ class Privacy(BaseModel):
 
     def _tokens(self, values: Iterable[object]) -> list[str]:
         """Tokens of many values (the strings of :meth:`token_ids`)."""
-        return [f"{TOKEN_PREFIX}{i:016x}" for i in self.token_ids(values).tolist()]
+        return token_strings(self.token_ids(values))
 
     def token_ids(self, values: Iterable[object]) -> npt.NDArray[np.uint64]:
         """The tokens of ``values`` as 64-bit integers: ``token(v) == f"pm:{id:016x}"``.

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from prodml.privacy import is_token
+from prodml.privacy import is_token, token_strings
 
 __all__ = ["CategoricalColumn", "ColumnState", "NumericColumn"]
 
@@ -173,9 +173,7 @@ class CategoricalColumn:
             return self._counts
         assert self.ids is not None  # noqa: S101
         assert self.id_counts is not None  # noqa: S101
-        return dict(
-            zip([f"pm:{i:016x}" for i in self.ids.tolist()], self.id_counts.tolist(), strict=True)
-        )
+        return dict(zip(token_strings(self.ids), self.id_counts.tolist(), strict=True))
 
     @counts.setter
     def counts(self, value: dict[Any, int]) -> None:

@@ -16,6 +16,7 @@ from prodml.drift._columns import (
     _representatives,
     _sketch,
 )
+from prodml.privacy import token_strings
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -218,7 +219,7 @@ def _aligned_counts(
         cc = np.zeros(ids.size, np.int64)
         rc[np.searchsorted(ids, r_ids)] = r_n
         cc[np.searchsorted(ids, c_ids)] = c_n
-        return rc, cc, lambda i: f"pm:{int(ids[i]):016x}"
+        return rc, cc, lambda i: token_strings(ids[i : i + 1])[0]
     r_counts, c_counts = ref.counts, cur.counts
     union = {*r_counts, *c_counts}
     if set(map(type, union)) <= {str}:  # the same order as the key below, faster

@@ -42,7 +42,7 @@ from prodml.drift._columns import (
     _sketch,
 )
 from prodml.errors import ConfigError, DriftError, ProdMLError, SchemaError, SchemaProblem
-from prodml.privacy import Privacy, check_privacy, is_token
+from prodml.privacy import Privacy, check_privacy, is_token, token_strings
 
 __all__ = ["MAX_EXACT", "CategoricalColumn", "NumericColumn", "Profile"]
 
@@ -87,7 +87,7 @@ class _Counts:
             values: list[Any] = self.values
         else:
             assert self.ids is not None  # noqa: S101
-            values = [f"pm:{i:016x}" for i in self.ids.tolist()]  # the ids are the hashes
+            values = token_strings(self.ids)  # the ids are the hashes
         return dict(zip(values, self.counts.tolist(), strict=True))
 
     def token_ids(self, policy: Privacy) -> tuple[UIntArray, IntArray]:
