@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -11,6 +10,9 @@ import pytest
 from prodml import __version__
 from prodml.cli import main
 from prodml.fingerprint import fingerprint_table
+
+if TYPE_CHECKING:
+    from tests.conftest import DemoRun
 
 
 @pytest.fixture
@@ -60,15 +62,9 @@ def test_errors_exit_2_with_message(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "expected a .parquet or .csv file" in capsys.readouterr().err
 
 
-def test_demo_command_prints_its_outcome(tmp_path: Path) -> None:
-    # The whole story is checked in tests/test_demo.py; here, the command and its exit code.
-    out = tmp_path / "demo"
-    proc = subprocess.run(
-        [sys.executable, "-m", "prodml.cli", "demo", "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert proc.stdout.startswith("prodml demo: 6000 requests served, 2 rejected;")
-    assert "production is v2" in proc.stdout
-    assert json.loads((out / "summary.json").read_text())["production_version"] == 2
+def test_demo_command_prints_its_outcome(demo_run: DemoRun) -> None:
+    # The whole story is checked in tests/test_demo.py; here, the command and its output.
+    # demo_run ran `python -m prodml.cli demo --out DIR --quiet` and checked its exit code.
+    assert demo_run.stdout.startswith("prodml demo: 6000 requests served, 2 rejected;")
+    assert "production is v2" in demo_run.stdout
+    assert json.loads((demo_run.out / "summary.json").read_text())["production_version"] == 2

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from prodml._demo import make_churn_data, run_demo
 from prodml.registry import ModelRegistry
 
+if TYPE_CHECKING:
+    from tests.conftest import DemoRun
+
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("demo")
-    assert run_demo(out, seed=0, quiet=True) == 0
-    return out, json.loads((out / "summary.json").read_text())
+def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
+    # The `prodml demo` command's run (seed 0), shared with tests/test_cli.py.
+    return demo_run.out, demo_run.summary
 
 
 def test_demo_writes_every_artefact(demo: tuple[Path, dict[str, Any]]) -> None:
@@ -173,8 +176,13 @@ def test_demo_data_is_seeded() -> None:
     assert not a.equals(make_churn_data(100, seed=4, shift=1.0, concept=1.0))
 
 
-def test_running_the_demo_again_tells_the_same_story(demo: tuple[Path, dict[str, Any]]) -> None:
-    out, first = demo
+def test_running_the_demo_again_tells_the_same_story(
+    demo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    # Again in the same folder, in process this time; on a copy, as other tests read it.
+    first_out, first = demo
+    out = tmp_path / "prodml-demo"
+    shutil.copytree(first_out, out)
     assert run_demo(out, seed=0, quiet=True) == 0
     second = json.loads((out / "summary.json").read_text())
     assert second["production_version"] == first["production_version"] == 2

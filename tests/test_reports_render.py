@@ -13,8 +13,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.conftest import DemoRun
 
 BUILD = Path(__file__).resolve().parents[1] / "build"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -26,12 +30,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from prodml._demo import run_demo
-
-    out = tmp_path_factory.mktemp("demo-render")
-    assert run_demo(out, seed=0, quiet=True) == 0
-    return out
+def demo_out(demo_run: DemoRun) -> Path:
+    return demo_run.out  # the `prodml demo` run shared with tests/test_demo.py
 
 
 def _render(page: Path, shot: Path, height: int) -> list[str]:

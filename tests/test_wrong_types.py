@@ -119,7 +119,11 @@ def _call_with(func: Callable[..., Any], wrong: object) -> Exception | None:
     return None
 
 
-@pytest.mark.parametrize(("qual", "func"), _public_callables(), ids=str)
+# Named by the qualified name alone: a function's repr holds its address, which differs
+# between processes (pytest-xdist's workers must collect the same test ids).
+@pytest.mark.parametrize(
+    ("qual", "func"), [pytest.param(q, f, id=q) for q, f in _public_callables()]
+)
 def test_public_callables_raise_prodml_errors_on_wrong_types(
     qual: str, func: Callable[..., Any]
 ) -> None:

@@ -64,7 +64,12 @@ def s3_options() -> dict[str, Any]:
 
     fs = s3fs.S3FileSystem(**options)
     if not fs.exists(S3_BUCKET):
-        fs.mkdir(S3_BUCKET)
+        try:
+            fs.mkdir(S3_BUCKET)
+        except OSError:  # another pytest-xdist worker made it in between; else re-raise
+            fs.invalidate_cache()
+            if not fs.exists(S3_BUCKET):
+                raise
     return options
 
 
