@@ -383,6 +383,69 @@ def test_a_canary_without_a_verdict_is_rolled_back_at_the_limit():
     assert reg.aliases("churn") == {"production": 1}
 
 
+def _summaries(ctl: RetrainController, baseline: float, candidate: float, n: int) -> None:
+    """Constructed canary evidence: ``n`` requests per variant at the given error rates."""
+    ctl.rollout.observe_summary("baseline", n, {"error_rate": baseline})
+    ctl.rollout.observe_summary("candidate", n, {"error_rate": candidate})
+
+
+def _concluding(**kw: object) -> RetrainController:
+    guards = Guards(min_interval=0, max_canary=timedelta(days=2), canary_timeout="conclude")
+    one_step = Canary([Step(0.5, min_samples=100)], [Gate("error_rate", ratio=1.2)], salt="t")
+    return controller(registry(), canary=one_step, guards=guards, **kw)
+
+
+def test_at_the_limit_conclude_promotes_a_candidate_within_the_margin_on_the_estimate():
+    ctl = _concluding()
+    ctl.step(0.0)
+    assert ctl.step(8 * DAY).action == "canary"
+    # 0.32 against 0.30: within 1.2 x (0.36) on the estimate, not with 95 % on 300 each
+    _summaries(ctl, 0.30, 0.32, 300)
+    assert ctl.step(9 * DAY).action == "hold"
+    action = ctl.step(10 * DAY)
+    assert action.action == "promote"
+    assert ctl.registry.aliases("churn") == {"production": 2}
+    advance = ctl.decisions[-2]
+    assert advance.action == "advance"
+    assert "no verdict after 48 h (the limit is 48 h)" in advance.reason
+    assert "every gate within its limit on the estimate" in advance.reason
+    assert ctl.state.failures == 0
+
+
+def test_at_the_limit_conclude_rolls_back_a_candidate_beyond_the_margin_on_the_estimate():
+    ctl = _concluding()
+    ctl.step(0.0)
+    ctl.step(8 * DAY)
+    # 0.37 against 0.30: beyond 1.2 x (0.36) on the estimate, yet not a failed gate
+    _summaries(ctl, 0.30, 0.37, 300)
+    ctl.step(9 * DAY)
+    assert ctl.rollout.decisions[-1].evidence["gates"][0]["verdict"] == "inconclusive"
+    action = ctl.step(10 * DAY)
+    assert action.action == "rollback"
+    assert "not within the limit on the estimate" in action.reason
+    assert ctl.registry.aliases("churn") == {"production": 1}
+    assert ctl.registry.get("churn@2").status == "archived"
+
+
+def test_at_the_limit_the_default_rolls_back_even_a_candidate_within_the_margin():
+    guards = Guards(min_interval=0, max_canary=timedelta(days=2))
+    assert guards.canary_timeout == "rollback"
+    one_step = Canary([Step(0.5, min_samples=100)], [Gate("error_rate", ratio=1.2)], salt="t")
+    ctl = controller(registry(), canary=one_step, guards=guards)
+    ctl.step(0.0)
+    ctl.step(8 * DAY)
+    _summaries(ctl, 0.30, 0.32, 300)
+    ctl.step(9 * DAY)
+    assert ctl.step(10 * DAY).action == "rollback"
+
+
+@pytest.mark.parametrize("bad", ["promote", "", None, 1, "ROLLBACK"])
+def test_guards_reject_an_unknown_canary_timeout(bad):
+    with pytest.raises(ConfigError, match="'canary_timeout' parameter of Guards") as info:
+        Guards(canary_timeout=bad)
+    assert info.value.parameter == "canary_timeout"
+
+
 def test_a_protected_alias_waits_for_approval_without_archiving():
     from prodml.registry import ModelRegistry
     from prodml.registry.authz import RequireApproval

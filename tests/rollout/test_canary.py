@@ -382,3 +382,107 @@ def test_golden_seeded_rollouts() -> None:
         ("rollback", 10),
         ("rollback", 5),
     ]
+
+
+# -- conclude: a deadline's decision on the estimates ------------------------------------
+def _one_step(gate: Gate, **kw: object) -> Canary:
+    return Canary([Step(0.5, min_samples=100)], [gate], salt="c", **kw)  # type: ignore[arg-type]
+
+
+def test_conclude_promotes_an_inconclusive_candidate_within_its_limit() -> None:
+    c = _one_step(Gate("error_rate", ratio=1.2))
+    c.observe_summary("baseline", 300, {"error_rate": 0.30})
+    c.observe_summary("candidate", 300, {"error_rate": 0.32})  # limit 0.36: d = -0.04
+    held = c.evaluate()
+    assert held.action == "hold"
+    assert held.evidence["gates"][0]["verdict"] == "inconclusive"
+    d = c.conclude("deadline")
+    assert (d.action, c.state, c.weight) == ("promote", "promoted", 1.0)
+    assert d.reason == "deadline: every gate within its limit on the estimate"
+    assert d.evidence["concluded"] is True
+    assert d.evidence["gates"][0]["within"] is True
+
+
+def test_conclude_rolls_back_an_inconclusive_candidate_beyond_its_limit() -> None:
+    c = _one_step(Gate("error_rate", ratio=1.2))
+    c.observe_summary("baseline", 300, {"error_rate": 0.30})
+    c.observe_summary("candidate", 300, {"error_rate": 0.37})  # limit 0.36: d = +0.01
+    assert c.evaluate().evidence["gates"][0]["verdict"] == "inconclusive"
+    d = c.conclude("deadline")
+    assert (d.action, c.state, c.weight) == ("rollback", "rolled_back", 0.0)
+    assert "mean(error_rate) <= 1.2 x baseline (inconclusive)" in d.reason
+    assert d.evidence["gates"][0]["within"] is False
+
+
+@pytest.mark.parametrize(
+    ("cand", "action"),
+    [(0.095, "promote"), (0.085, "rollback")],  # limit 0.10 - 0.01 = 0.09, higher is better
+)
+def test_conclude_follows_the_gate_direction(cand: float, action: str) -> None:
+    c = _one_step(Gate("conversion", margin=0.01, higher_is_better=True))
+    c.observe_summary("baseline", 400, {"conversion": 0.10})
+    c.observe_summary("candidate", 400, {"conversion": cand})
+    assert c.evaluate().action == "hold"
+    assert c.conclude().action == action
+
+
+def test_conclude_never_promotes_without_evidence() -> None:
+    no_data = _one_step(Gate("error_rate", ratio=1.2))
+    assert no_data.conclude().action == "rollback"
+    few = _one_step(Gate("error_rate", ratio=1.2))  # fewer than min_samples: no estimate
+    few.observe_summary("baseline", 50, {"error_rate": 0.30})
+    few.observe_summary("candidate", 50, {"error_rate": 0.10})
+    d = few.conclude()
+    assert d.action == "rollback"
+    assert "within" not in d.evidence["gates"][0]
+    failed = _one_step(Gate("error_rate", ratio=1.2))
+    failed.observe_summary("baseline", 5000, {"error_rate": 0.10})
+    failed.observe_summary("candidate", 5000, {"error_rate": 0.30})
+    assert failed.conclude().action == "rollback"
+
+
+class _Custom:
+    """A custom gate with a fixed verdict and no estimate."""
+
+    def __init__(self, verdict: str) -> None:
+        self.verdict = verdict
+
+    def describe(self) -> str:
+        return "custom"
+
+    def evaluate_rollout(self, candidate, baseline, *, alpha, min_samples, sequential):  # type: ignore[no-untyped-def]
+        return {"gate": "custom", "metric": "x", "verdict": self.verdict}
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": "custom"}
+
+
+@pytest.mark.parametrize(("verdict", "action"), [("pass", "promote"), ("inconclusive", "rollback")])
+def test_conclude_needs_a_pass_from_a_gate_without_an_estimate(verdict: str, action: str) -> None:
+    c = Canary([Step(0.5, min_samples=0)], [_Custom(verdict)], salt="c")
+    assert c.conclude().action == action
+
+
+def test_conclude_is_final_and_the_state_round_trips() -> None:
+    clock = Clock()
+    c = _one_step(Gate("error_rate", ratio=1.2), clock=clock)
+    c.observe_summary("baseline", 300, {"error_rate": 0.30})
+    c.observe_summary("candidate", 300, {"error_rate": 0.32})
+    clock.t = 5.0
+    first = c.conclude("deadline")
+    again = c.conclude("later")  # already promoted: the last decision, nothing changes
+    assert again == first
+    assert c.evaluate() == first
+    back = Canary.from_dict(json.loads(json.dumps(c.to_dict())), clock=clock)
+    assert back.state == "promoted"
+    assert back.decisions[-1].reason == first.reason
+    with pytest.raises(PolicyError, match="cannot rollback a rollout that is promoted"):
+        c.rollback()
+
+
+def test_conclude_a_paused_rollout() -> None:
+    c = _one_step(Gate("error_rate", ratio=1.2), on_failure="pause")
+    c.observe_summary("baseline", 300, {"error_rate": 0.30})
+    c.observe_summary("candidate", 300, {"error_rate": 0.32})
+    c.pause()
+    assert c.conclude().action == "promote"

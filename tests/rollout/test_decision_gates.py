@@ -197,3 +197,35 @@ def test_quantile_gate_state_round_trips() -> None:
     restored = Canary.from_json(c.to_json(), clock=lambda: 0.0)
     assert restored.to_dict() == c.to_dict()
     assert restored.evaluate() == c.evaluate()
+
+
+@given(
+    st.tuples(st.integers(100, 5000), st.floats(0.0, 1.0), st.floats(0.0, 1.0)),
+    st.sampled_from(["ratio", "margin", "threshold"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_within_is_the_estimate_on_the_good_side_of_the_limit(
+    data: tuple[int, float, float], kind: str, higher: bool, sequential: bool
+) -> None:
+    """``within`` says whether the candidate's mean itself satisfies the gate."""
+    n, pc, pb = data
+    setting = {"ratio": {"ratio": 1.2}, "margin": {"margin": 0.02}, "threshold": {"threshold": 0.4}}
+    gate = Gate("m", higher_is_better=higher, **setting[kind])  # type: ignore[arg-type]
+    cand, base = MeanSummary(), MeanSummary()
+    k = round(pc * n)
+    cand.add_many([1.0] * k + [0.0] * (n - k))
+    j = round(pb * n)
+    base.add_many([1.0] * j + [0.0] * (n - j))
+    r = evaluate_gate(gate, cand, base, alpha=0.05, min_samples=10, sequential=sequential)
+    assert r["limit"] is not None
+    # the reference: the plain comparison of the candidate's mean with the limit
+    expected = cand.mean >= r["limit"] if higher else cand.mean <= r["limit"]
+    assert r["within"] is expected
+    # and the interval's centre lies on the same side
+    centre = (r["lower"] + r["upper"]) / 2
+    assert (centre >= 0 if higher else centre <= 0) is expected
+    if r["verdict"] == "pass":
+        assert r["within"] is True
+    if r["verdict"] == "fail":
+        assert r["within"] is False

@@ -627,10 +627,14 @@ class RetrainController:
             and started is not None
             and t - started >= limit
         ):
-            decision = canary.rollback(
+            why = (
                 f"no verdict after {(t - started) / 3600:g} h (the limit is {limit / 3600:g} h); "
                 f"last: {decision.reason}"
             )
+            if self.guards.canary_timeout == "conclude":
+                decision = canary.conclude(why)
+            else:
+                decision = canary.rollback(why)
         self.state.canary = canary.to_dict()
         cand = self._candidate()
         if decision.action == "promote":

@@ -49,8 +49,15 @@ class Guards:
         After a failed or refused run, wait ``backoff * 2 ** (failures - 1)``, at most
         ``max_backoff``, before the next one; a promotion resets the count.
     max_canary
-        Longest a canary may run without a verdict before the candidate is rolled back
-        as inconclusive (``None``: no limit; a canary blocks new runs while it lasts).
+        Longest a canary may run without a verdict (``None``: no limit; a canary blocks
+        new runs while it lasts). What happens then is ``canary_timeout``.
+    canary_timeout
+        At ``max_canary`` without a verdict: ``"rollback"`` (default) rolls the candidate
+        back as inconclusive; ``"conclude"`` decides on the evidence so far
+        (:meth:`prodml.rollout.Canary.conclude`): the candidate, which passed the
+        promotion checks, is promoted when no gate failed and every gate's estimate lies
+        within its limit (e.g. at most ``ratio`` x the baseline's error rate), and rolled
+        back otherwise.
 
     Examples
     --------
@@ -66,6 +73,7 @@ class Guards:
     backoff: float | timedelta = timedelta(hours=6)
     max_backoff: float | timedelta = timedelta(days=7)
     max_canary: float | timedelta | None = timedelta(days=7)
+    canary_timeout: str = "rollback"
 
     def __post_init__(self) -> None:
         _seconds(self.min_interval, "min_interval", allow_zero=True)
@@ -74,6 +82,12 @@ class Guards:
         _seconds(self.max_backoff, "max_backoff", allow_zero=True)
         if self.max_canary is not None:
             _seconds(self.max_canary, "max_canary")
+        if self.canary_timeout not in ("rollback", "conclude"):
+            raise ConfigError(
+                "The 'canary_timeout' parameter of Guards must be 'rollback' or 'conclude'. "
+                f"Got {short_repr(self.canary_timeout)} instead.",
+                parameter="canary_timeout",
+            )
         if self.max_runs is not None and (
             isinstance(self.max_runs, bool)
             or not isinstance(self.max_runs, int)

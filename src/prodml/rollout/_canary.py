@@ -97,7 +97,8 @@ class Canary(MetricPolicy):
       last step.
 
     Gates use always-valid intervals by default, so evaluating after every request does
-    not raise the chance of a false rollback above ``alpha``.
+    not raise the chance of a false rollback above ``alpha``. At a deadline without a
+    verdict, :meth:`conclude` promotes or rolls back on the gates' estimates.
 
     Parameters
     ----------
@@ -278,17 +279,7 @@ class Canary(MetricPolicy):
             st = self._steps[self._step]
             n_step = self._store.requests[self.candidate] - self._step_start_n
             elapsed = now - self._step_started
-            results = [
-                self._store.evaluate(
-                    g,
-                    self.candidate,
-                    self.baseline,
-                    alpha=self.alpha,
-                    min_samples=self.min_samples,
-                    sequential=self.sequential,
-                )
-                for g in self._gates
-            ]
+            results = self._gate_results()
             evidence: dict[str, Any] = {
                 "step": self._step,
                 "weight": st.weight,
@@ -324,6 +315,73 @@ class Canary(MetricPolicy):
                 ]
                 action, reason = "hold", f"{where}: gates not passed yet: {'; '.join(pending)}"
             return self._apply(Decision(action, reason, evidence, time=now), now)
+
+    def _gate_results(self) -> list[dict[str, Any]]:
+        return [
+            self._store.evaluate(
+                g,
+                self.candidate,
+                self.baseline,
+                alpha=self.alpha,
+                min_samples=self.min_samples,
+                sequential=self.sequential,
+            )
+            for g in self._gates
+        ]
+
+    def conclude(self, reason: str = "concluded without a verdict") -> Decision:
+        """Promote or roll back now, on the evidence so far: a deadline's decision.
+
+        :meth:`evaluate` holds while a gate is inconclusive; a rollout that must end
+        (a time limit, a retraining controller's ``max_canary``) can call this instead
+        of :meth:`rollback`. It promotes when **no gate failed and every gate's estimate
+        lies within its limit** (``candidate - limit``, the centre of the gate's
+        interval, on the good side of 0: the side the data favour), whatever step the
+        rollout is at; it rolls back otherwise: a failed gate, a gate with no data or
+        fewer than ``min_samples`` observations, an estimate beyond its limit, or a
+        custom gate that reports no estimate and did not pass. A gate's limit is its
+        margin of tolerated harm (``ratio=1.2``: at most 20 % more errors), so a promoted
+        candidate is one the data show to be within that margin on the estimate, though
+        not yet with the gate's confidence. A rollout already promoted or rolled back
+        returns its last decision; a paused one is concluded too.
+
+        Examples
+        --------
+        >>> canary = Canary([Step(0.5, min_samples=100)], [Gate("error_rate", ratio=1.2)])
+        >>> canary.observe_summary("baseline", 300, {"error_rate": 0.30})
+        >>> canary.observe_summary("candidate", 300, {"error_rate": 0.32})
+        >>> canary.evaluate().action  # within 1.2 x on the estimate, not yet with 95 %
+        'hold'
+        >>> d = canary.conclude("time limit")
+        >>> d.action, canary.state, d.reason
+        ('promote', 'promoted', 'time limit: every gate within its limit on the estimate')
+        """
+        if not self._ready:
+            self._setup()
+        with self._lock:
+            if self._state in ("promoted", "rolled_back"):
+                return self._log[-1]
+            now = float(self._clock())
+            results = self._gate_results()
+            evidence: dict[str, Any] = {
+                "step": self._step,
+                "state": self._state,
+                "requests": dict(self._store.requests),
+                "gates": results,
+                "concluded": True,
+            }
+            beyond = [
+                f"{r['gate']} ({r['verdict']})"
+                for r in results
+                if r["verdict"] != "pass"
+                and not (r["verdict"] == "inconclusive" and r.get("within") is True)
+            ]
+            if beyond:
+                action: Action = "rollback"
+                why = f"{reason}: not within the limit on the estimate: {'; '.join(beyond)}"
+            else:
+                action, why = "promote", f"{reason}: every gate within its limit on the estimate"
+            return self._apply(Decision(action, why, evidence, time=now), now)
 
     def _apply(self, decision: Decision, now: float) -> Decision:
         if decision.action == "advance":

@@ -11,6 +11,11 @@ A gate answers one of four verdicts, and only ``pass`` lets a rollout move on:
 ``no_data``
     nothing was observed for the metric.
 
+Once there are enough observations the result also says whether the estimate itself
+(``candidate - limit``, the interval's centre) is on the good side: ``within``. Only a
+rollout that must decide without a verdict reads it (:meth:`Canary.conclude
+<prodml.rollout.Canary.conclude>`).
+
 By default the interval is an always-valid confidence sequence, so a service may evaluate
 after every request without inflating the chance of a false rollback (or a false pass)
 above ``alpha``.
@@ -186,6 +191,9 @@ def evaluate_gate(
 ) -> dict[str, Any]:
     """Test one gate; return its verdict with the numbers behind it (JSON-safe).
 
+    With enough samples the result has ``within``: whether the estimate of
+    ``candidate - limit`` (the interval's centre) is on the good side of 0.
+
     Examples
     --------
     >>> cand, base = MeanSummary(), MeanSummary()
@@ -235,6 +243,9 @@ def evaluate_gate(
     good_side = high <= 0 if sign > 0 else low >= 0
     bad_side = low > 0 if sign > 0 else high < 0
     verdict = "pass" if good_side else "fail" if bad_side else "inconclusive"
+    # the estimate itself (the interval's centre) on the good side: what a rollout that
+    # must decide without a verdict goes by (Canary.conclude)
+    result["within"] = bool(d <= 0 if sign > 0 else d >= 0)
     return {**result, "verdict": verdict}
 
 
