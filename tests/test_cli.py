@@ -67,4 +67,4 @@ def test_demo_command_prints_its_outcome(demo_run: DemoRun) -> None:
     # demo_run ran `python -m prodml.cli demo --out DIR --quiet` and checked its exit code.
     assert demo_run.stdout.startswith("prodml demo: 6000 requests served, 2 rejected;")
     assert "production is v2" in demo_run.stdout
-    assert json.loads((demo_run.out / "summary.json").read_text())["production_version"] == 2
+    assert demo_run.summary["production_version"] == 2  # summary.json, as the fixture read it
