@@ -163,8 +163,7 @@ def _codes(
     for col, f in zip(cols, finders, strict=True):
         at, found = f.find(col)
         ok &= found
-        at *= scale
-        codes += at
+        codes += at * scale
         scale *= max(f.n, 1)
     return codes, ok
 
