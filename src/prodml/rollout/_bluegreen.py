@@ -11,7 +11,7 @@ from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
-from prodml.rollout._decision import Action, Decision
+from prodml.rollout._decision import Action, Decision, listing, operator_reason
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import Key
 
@@ -171,7 +171,7 @@ class BlueGreen(MetricPolicy):
             failed = [r["gate"] for r in results if r["verdict"] == "fail"]
             action: Action
             if failed:
-                action, reason = "rollback", f"verification failed: {'; '.join(failed)}"
+                action, reason = "rollback", f"verification failed: {listing(failed)}"
                 self._phase = "discarded"
             elif self._store.requests[self.preview] < self.min_samples:
                 action = "hold"
@@ -186,11 +186,15 @@ class BlueGreen(MetricPolicy):
                 pending = [
                     f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
                 ]
-                action, reason = "hold", f"gates not passed yet: {'; '.join(pending)}"
+                action, reason = "hold", f"gates not passed yet: {listing(pending)}"
             return self._record(Decision(action, reason, evidence, time=self._now()))
 
     def switch(self, reason: str = "switched by operator") -> Decision:
-        """Send all traffic to the preview now (after verification, or overriding it)."""
+        """Send all traffic to the preview now (after verification, or overriding it).
+
+        ``reason`` is cleaned as in :meth:`rollback`.
+        """
+        reason = operator_reason(reason, "BlueGreen")  # checked before anything changes
         if not self._ready:
             self._setup()
         with self._lock:
@@ -201,7 +205,18 @@ class BlueGreen(MetricPolicy):
             return self._record(Decision("promote", reason, evidence, time=self._now()))
 
     def rollback(self, reason: str = "rolled back by operator") -> Decision:
-        """Send all traffic back to the previous environment now."""
+        """Send all traffic back to the previous environment now.
+
+        ``reason`` is logged with the decision: control characters become spaces,
+        anything that looks like personal data becomes ``<redacted>``, and text beyond
+        1000 characters is cut, so a long reason never blocks a rollback.
+
+        Raises
+        ------
+        PolicyError
+            For a reason that is not a str or is blank; nothing changes.
+        """
+        reason = operator_reason(reason, "BlueGreen")  # checked before anything changes
         if not self._ready:
             self._setup()
         with self._lock:

@@ -13,7 +13,7 @@ from prodml._state import Field
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
-from prodml.rollout._decision import Action, Decision
+from prodml.rollout._decision import Action, Decision, listing, operator_reason
 from prodml.rollout._gates import CustomGate, Gate, MetricStore
 from prodml.rollout._hashing import Key
 from prodml.rollout._router import Router
@@ -296,7 +296,7 @@ class Canary(MetricPolicy):
                 action, reason = "pause", f"{where}: paused; waiting for resume or rollback"
             elif failed:
                 action = "rollback" if self.on_failure == "rollback" else "pause"
-                reason = f"{where}: gate failed: {'; '.join(failed)}"
+                reason = f"{where}: gate failed: {listing(failed)}"
             elif n_step < st.min_samples or elapsed < st.min_duration:
                 action = "hold"
                 short = []  # only what is still missing, with the count that decides it
@@ -313,7 +313,7 @@ class Canary(MetricPolicy):
                 pending = [
                     f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
                 ]
-                action, reason = "hold", f"{where}: gates not passed yet: {'; '.join(pending)}"
+                action, reason = "hold", f"{where}: gates not passed yet: {listing(pending)}"
             return self._apply(Decision(action, reason, evidence, time=now), now)
 
     def _gate_results(self) -> list[dict[str, Any]]:
@@ -343,7 +343,8 @@ class Canary(MetricPolicy):
         margin of tolerated harm (``ratio=1.2``: at most 20 % more errors), so a promoted
         candidate is one the data show to be within that margin on the estimate, though
         not yet with the gate's confidence. A rollout already promoted or rolled back
-        returns its last decision; a paused one is concluded too.
+        returns its last decision; a paused one is concluded too. ``reason`` is cleaned
+        like every manual action's (see :meth:`rollback`).
 
         Examples
         --------
@@ -356,6 +357,7 @@ class Canary(MetricPolicy):
         >>> d.action, canary.state, d.reason
         ('promote', 'promoted', 'time limit: every gate within its limit on the estimate')
         """
+        reason = operator_reason(reason, "Canary")
         if not self._ready:
             self._setup()
         with self._lock:
@@ -378,7 +380,7 @@ class Canary(MetricPolicy):
             ]
             if beyond:
                 action: Action = "rollback"
-                why = f"{reason}: not within the limit on the estimate: {'; '.join(beyond)}"
+                why = f"{reason}: not within the limit on the estimate: {listing(beyond)}"
             else:
                 action, why = "promote", f"{reason}: every gate within its limit on the estimate"
             return self._apply(Decision(action, why, evidence, time=now), now)
@@ -398,6 +400,7 @@ class Canary(MetricPolicy):
         return self._record(decision)
 
     def _manual(self, action: Action, reason: str, allowed: tuple[str, ...]) -> Decision:
+        reason = operator_reason(reason, "Canary")  # checked before anything changes
         if not self._ready:
             self._setup()
         with self._lock:
@@ -426,7 +429,21 @@ class Canary(MetricPolicy):
         return self._manual("promote", reason, ("running", "paused"))
 
     def rollback(self, reason: str = "rolled back by operator") -> Decision:
-        """Send all traffic back to the baseline now."""
+        """Send all traffic back to the baseline now.
+
+        The ``reason`` of every manual action (:meth:`pause`, :meth:`resume`,
+        :meth:`promote`, :meth:`rollback`, :meth:`conclude`) is logged with the decision:
+        control characters become spaces, anything that looks like personal data becomes
+        ``<redacted>``, and text beyond 1000 characters
+        (:data:`~prodml.rollout._decision.MAX_REASON`) is cut, so a long reason never
+        blocks a rollback nor makes the saved state unloadable.
+
+        Raises
+        ------
+        PolicyError
+            For a reason that is not a str or is blank (nothing changes), or when the
+            rollout is already promoted or rolled back.
+        """
         return self._manual("rollback", reason, ("running", "paused"))
 
     # -- state -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from prodml._state import MAX_COUNT, Field
 from prodml.errors import ConfigError, PolicyError
 from prodml.rollout._base import check_state
-from prodml.rollout._decision import Decision
+from prodml.rollout._decision import MAX_STORED_REASON, Decision
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._sketch import QuantileSketch, bucket_range
 from prodml.rollout._summary import MeanSummary
@@ -112,7 +112,7 @@ def decision(field: Field) -> Decision:
     """A Decision from its saved dict."""
     field.dict(keys=("action", "reason", "evidence", "time"))
     action = field["action"].str(choices=_ACTIONS)
-    reason = field["reason"].str(max_len=100_000)
+    reason = field["reason"].str(max_len=MAX_STORED_REASON)
     evidence = dict(field["evidence"].dict())
     t = field["time"].optional_float()
     return Decision(action, reason, evidence, time=t)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import PolicyBase
-from prodml.rollout._decision import Action, Decision
+from prodml.rollout._decision import Action, Decision, listing
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import SPACE, Key, key_bytes
 from prodml.rollout._summary import check_value
@@ -309,7 +309,7 @@ class Shadow(PolicyBase):
             failed = [r["gate"] for r in results if r["verdict"] == "fail"]
             action: Action
             if failed:
-                action, reason = "rollback", f"shadow failed: {'; '.join(failed)}"
+                action, reason = "rollback", f"shadow failed: {listing(failed)}"
             elif not results:
                 action, reason = "hold", "no gates to check"
             elif all(r["verdict"] == "pass" for r in results):
@@ -318,7 +318,7 @@ class Shadow(PolicyBase):
                 pending = [
                     f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
                 ]
-                action, reason = "hold", f"gates not passed yet: {'; '.join(pending)}"
+                action, reason = "hold", f"gates not passed yet: {listing(pending)}"
             now = float((self.clock or time.time)())
             return self._record(Decision(action, reason, evidence, time=now))
 
