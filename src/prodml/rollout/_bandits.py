@@ -28,7 +28,9 @@ from prodml.rollout._base import PolicyBase, check_state
 
 __all__ = ["UCB1", "Bandit", "EpsilonGreedy"]
 
-_MAX_ARMS = 100_000  # of a saved state
+_MAX_ARMS = 100_000  # arms of a bandit (and of a saved state)
+MAX_ARM_NAME = 200
+"""Characters of an arm name (the constructor and the saved-state loader agree)."""
 _B = TypeVar("_B", bound="Bandit")
 
 
@@ -60,13 +62,20 @@ class Bandit(PolicyBase):
             raise PolicyError(
                 f"{self._kind} needs a non-empty list of arm names. Got {short_repr(arms)}."
             )
+        if len(arms) > _MAX_ARMS:
+            raise PolicyError(
+                f"{self._kind}: arms must have at most {_MAX_ARMS:,} names. Got {len(arms):,}."
+            )
         for a in arms:
-            if not isinstance(a, str) or not a:
+            if not isinstance(a, str) or not 0 < len(a) <= MAX_ARM_NAME:
                 raise PolicyError(
-                    f"{self._kind}: arm names must be non-empty strings. Got {short_repr(a)}."
+                    f"{self._kind}: arm names must be non-empty strings of at most "
+                    f"{MAX_ARM_NAME} characters. Got {short_repr(a)}."
                 )
         if len(set(arms)) != len(arms):
-            raise PolicyError(f"{self._kind}: arm names must be unique. Got {list(arms)}.")
+            raise PolicyError(
+                f"{self._kind}: arm names must be unique. Got {short_repr(list(arms))}."
+            )
         check_params(self._kind, {"seed": self.seed}, {"seed": [Interval(int, 0, None), NONE]})
 
     def _setup(self) -> None:
@@ -293,7 +302,7 @@ class Bandit(PolicyBase):
         params = root["params"].dict()
         arms = root["params"]["arms"]
         for arm in arms.each(min_len=1, max_len=_MAX_ARMS):
-            arm.str(max_len=200, empty=False)
+            arm.str(max_len=MAX_ARM_NAME, empty=False)
         try:
             bandit = cls(**params)
             bandit._setup()

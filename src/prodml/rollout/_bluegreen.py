@@ -14,6 +14,7 @@ from prodml.rollout._base import MetricPolicy
 from prodml.rollout._decision import Action, Decision, listing, operator_reason
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import Key
+from prodml.rollout._limits import MAX_GATES, MAX_NAME, check_clock, check_name, check_size
 
 __all__ = ["BlueGreen"]
 
@@ -38,9 +39,10 @@ class BlueGreen(MetricPolicy):
     Parameters
     ----------
     active, preview
-        Names of the live ("blue") and the new ("green") environment.
+        Names of the live ("blue") and the new ("green") environment (at most 1000
+        characters each).
     gates
-        Checks on the preview's metrics.
+        Checks on the preview's metrics (at most 1000).
     alpha, min_samples, sequential
         As in :class:`~prodml.rollout.Canary`.
     auto_switch
@@ -107,11 +109,14 @@ class BlueGreen(MetricPolicy):
                     "auto_switch": [TypeOf(bool, "a bool")],
                 },
             )
+            check_name("BlueGreen", "active", self.active)
+            check_name("BlueGreen", "preview", self.preview)
             if self.active == self.preview:
                 raise PolicyError(
                     f"BlueGreen: active and preview are both {short_repr(self.active)}."
                 )
             self._gates = tuple(self.gates)
+            check_size("BlueGreen", "gates", self._gates, MAX_GATES)
             for g in self._gates:
                 if not isinstance(g, Gate):
                     raise PolicyError(
@@ -143,7 +148,7 @@ class BlueGreen(MetricPolicy):
         return self._live
 
     def _now(self) -> float:
-        return float((self.clock or time.time)())
+        return check_clock("BlueGreen", (self.clock or time.time)())
 
     def evaluate(self) -> Decision:
         """Verify the preview against the gates and decide (logged)."""
@@ -261,8 +266,8 @@ class BlueGreen(MetricPolicy):
                 "log",
             )
         )
-        active, preview = top["active"].str(max_len=1000), top["preview"].str(max_len=1000)
-        gates = [_load.gate(g) for g in top["gates"].each(max_len=1000)]
+        active, preview = top["active"].str(max_len=MAX_NAME), top["preview"].str(max_len=MAX_NAME)
+        gates = [_load.gate(g) for g in top["gates"].each(max_len=MAX_GATES)]
         params = _load.params(top["params"])
         bg = _load.build(
             top["params"], lambda: cls(active, preview, gates=gates, clock=clock, **params)

@@ -16,6 +16,7 @@ from prodml.rollout._base import MetricPolicy
 from prodml.rollout._decision import Action, Decision, listing, operator_reason
 from prodml.rollout._gates import CustomGate, Gate, MetricStore
 from prodml.rollout._hashing import Key
+from prodml.rollout._limits import MAX_GATES, MAX_SALT, MAX_STEPS, check_clock, check_size
 from prodml.rollout._router import Router
 
 __all__ = ["DEFAULT_GATES", "DEFAULT_STEPS", "Canary", "Step"]
@@ -103,9 +104,11 @@ class Canary(MetricPolicy):
     Parameters
     ----------
     steps
-        Increasing candidate weights, as :class:`Step`, dicts or plain floats.
+        Increasing candidate weights, as :class:`Step`, dicts or plain floats (at most
+        1000 steps).
     gates
-        Guardrails on the candidate's metrics; default ``error_rate <= 1.1 x baseline``.
+        Guardrails on the candidate's metrics (at most 1000); default
+        ``error_rate <= 1.1 x baseline``.
         Besides :class:`Gate`, any gate that tests the summaries itself
         (:class:`~prodml.rollout._gates.CustomGate`, e.g.
         ``prodml.fairness.FairnessGate``, fed through :meth:`observe`).
@@ -122,9 +125,9 @@ class Canary(MetricPolicy):
         ``"rollback"`` or ``"pause"`` (stop and wait for :meth:`resume`, :meth:`promote`
         or :meth:`rollback`) when a gate fails.
     salt
-        Routing salt; use one per rollout.
+        Routing salt (at most 10,000 characters); use one per rollout.
     clock
-        Callable returning seconds (default :func:`time.time`); inject one in tests.
+        Callable returning finite seconds (default :func:`time.time`); inject one in tests.
 
     Examples
     --------
@@ -204,6 +207,8 @@ class Canary(MetricPolicy):
                 )
             if isinstance(self.steps, str | bytes) or not self.steps:
                 raise PolicyError(f"Canary needs at least one step. Got {short_repr(self.steps)}.")
+            check_size("Canary", "steps", self.steps, MAX_STEPS)
+            check_size("Canary", "salt", self.salt, MAX_SALT, "characters")
             self._steps = tuple(_as_step(s, i) for i, s in enumerate(self.steps))
             for i in range(1, len(self._steps)):
                 if self._steps[i].weight <= self._steps[i - 1].weight:
@@ -212,6 +217,7 @@ class Canary(MetricPolicy):
                         f"{self._steps[i].weight} after {self._steps[i - 1].weight}."
                     )
             self._gates = tuple(self.gates)
+            check_size("Canary", "gates", self._gates, MAX_GATES)
             for g in self._gates:
                 if not isinstance(g, Gate | CustomGate):
                     raise PolicyError(
@@ -223,7 +229,7 @@ class Canary(MetricPolicy):
             self._state = "running"
             self._step = 0
             self._router = Router(self._weights(), salt=self.salt)
-            self._step_started = float(self._clock())
+            self._step_started = check_clock("Canary", self._clock())
             self._step_start_n = 0
             self._ready = True
 
@@ -275,7 +281,7 @@ class Canary(MetricPolicy):
         with self._lock:
             if self._state in ("promoted", "rolled_back"):
                 return self._log[-1]
-            now = float(self._clock())
+            now = check_clock("Canary", self._clock())
             st = self._steps[self._step]
             n_step = self._store.requests[self.candidate] - self._step_start_n
             elapsed = now - self._step_started
@@ -363,7 +369,7 @@ class Canary(MetricPolicy):
         with self._lock:
             if self._state in ("promoted", "rolled_back"):
                 return self._log[-1]
-            now = float(self._clock())
+            now = check_clock("Canary", self._clock())
             results = self._gate_results()
             evidence: dict[str, Any] = {
                 "step": self._step,
@@ -406,7 +412,7 @@ class Canary(MetricPolicy):
         with self._lock:
             if self._state not in allowed:
                 raise PolicyError(f"Canary: cannot {action} a rollout that is {self._state}.")
-            now = float(self._clock())
+            now = check_clock("Canary", self._clock())
             evidence = {"manual": True, "step": self._step, "requests": dict(self._store.requests)}
             if action == "advance":  # resume: restart the step's clock and samples
                 self._state = "running"
@@ -494,8 +500,8 @@ class Canary(MetricPolicy):
                 "log",
             )
         )
-        steps = [_load_step(s) for s in top["steps"].each(max_len=1000)]
-        saved = [g.dict() for g in top["gates"].each(max_len=1000)]
+        steps = [_load_step(s) for s in top["steps"].each(max_len=MAX_STEPS)]
+        saved = [g.dict() for g in top["gates"].each(max_len=MAX_GATES)]
         params = _load.params(top["params"])
         canary = _load.build(
             top["params"],

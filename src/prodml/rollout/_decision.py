@@ -152,6 +152,13 @@ class Decision:
                 f"A decision's reason must be a str of at most {MAX_STORED_REASON} characters. "
                 f"Got {short_repr(self.reason)}."
             )
+        t = self.time
+        if t is not None and (
+            isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)
+        ):
+            raise PolicyError(
+                f"A decision's time must be a finite number or None. Got {short_repr(t)}."
+            )
         object.__setattr__(self, "evidence", jsonable(dict(self.evidence)))
 
     @property
