@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -33,6 +32,10 @@ MAX_ARM_NAME = 200
 """Characters of an arm name (the constructor and the saved-state loader agree)."""
 _B = TypeVar("_B", bound="Bandit")
 
+
+MAX_REWARD = 1e100
+"""Largest reward magnitude a bandit takes: beyond it, sums of squares overflow and the
+saved state could not be loaded back."""
 
 MAX_CHOICES = 10_000_000
 """Most arms one ``choose_many`` call returns (a ConfigError above)."""
@@ -100,8 +103,8 @@ class Bandit(PolicyBase):
         """Hook run once, with the lock held, at the end of setup."""
 
     def _reward_range(self) -> tuple[float, float]:
-        """Finite bounds of a valid reward (the largest floats by default)."""
-        return -sys.float_info.max, sys.float_info.max
+        """Bounds of a valid reward (+-MAX_REWARD by default)."""
+        return -MAX_REWARD, MAX_REWARD
 
     # -- public API --------------------------------------------------------------------
     def choose(self) -> str:
@@ -149,6 +152,12 @@ class Bandit(PolicyBase):
             raise PolicyError(
                 f"{self._kind}: the reward of arm {short_repr(arm)} must be finite. "
                 f"Got {short_repr(reward)}.",
+                variant=arm,
+            )
+        if not self._low <= r <= self._high:
+            raise PolicyError(
+                f"{self._kind}: the reward of arm {short_repr(arm)} must be in "
+                f"[{self._low:g}, {self._high:g}]. Got {short_repr(reward)}.",
                 variant=arm,
             )
         return r
@@ -217,7 +226,7 @@ class Bandit(PolicyBase):
             for a in arm_list:  # name the first unknown arm
                 self._arm_index(a)
             raise  # pragma: no cover - _arm_index raised above
-        bad = ~np.isfinite(values)
+        bad = ~((values >= self._low) & (values <= self._high))  # NaN too
         if bad.any():
             j = int(np.argmax(bad))
             self._check_reward(arm_list[j], values[j])
