@@ -284,7 +284,19 @@ class MinMaxScale(Step):
         low, high = (float(v) for v in self.feature_range)
         span = _finite(column, state.high - state.low, "range")
         self.data_min_[column] = state.low
-        self.scale_[column] = (high - low) / span if span > 0.0 else 1.0
+        scale = (high - low) / span if span > 0.0 else 1.0
+        if not 0.0 < scale < math.inf:  # a subnormal range, or a tiny feature_range
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        column,
+                        "range",
+                        f"the range {short_repr(span)} maps onto feature_range with a scale "
+                        f"of {short_repr(scale)}: outside float64 (rescale the column)",
+                    )
+                ]
+            )
+        self.scale_[column] = scale
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Scale."""

@@ -1,0 +1,438 @@
+"""Whatever the public API accepts loads back: ``from_dict(json(to_dict()))`` gives the same state.
+
+``tests/test_state_mutations.py`` checks one direction (hostile saved state is refused);
+this checks the other. Every class in its ``STATEFUL`` list is driven through its public
+API with extreme but legal inputs (long and non-ASCII names, many metrics, columns,
+arms and steps, huge counts, tiny and huge floats) and its state must survive a JSON
+round trip unchanged. Where a loader caps saved state, the API refuses more at input
+(a ProdMLError naming the parameter and the limit) or cuts it as documented; the last
+tests check those refusals and that a refused call changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from prodml.errors import ProdMLError
+from tests.test_state_mutations import STATEFUL
+
+LONG = "ü" * 9_000 + "名前"  # long, non-ASCII, within every text cap
+HUGE = 1e100  # the largest magnitude metrics, rewards and detector values take
+TINY = 5e-324  # the smallest subnormal
+
+
+def _round_trip(obj: Any, load: Callable[[Any], Any] | None = None) -> Any:
+    """Reload ``obj`` from its state through JSON; assert the state is unchanged."""
+    state = obj.to_dict()
+    text = json.dumps(state, allow_nan=False)  # saved state is strict JSON
+    back = (load or type(obj).from_dict)(json.loads(text))
+    assert back.to_dict() == state
+    return back
+
+
+@pytest.mark.parametrize("name", sorted(STATEFUL))
+def test_every_stateful_class_round_trips(name: str) -> None:
+    factory, _, load = STATEFUL[name]
+    _round_trip(factory(), load)
+
+
+# -- extreme but legal objects, one or more per class ------------------------------------
+
+
+def _pipeline_extreme() -> Any:
+    from prodml.features import FeaturePipeline, steps
+
+    cols = [f"{LONG[:50]}_{i}" for i in range(300)]
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(scale=1e150, size=(20, 300)), columns=cols)
+    df["tiny"] = 1e-300 * np.arange(20)  # a range of 2e-299: its scale 5e298 is finite
+    df["c"] = [LONG, "ß", "名", "a"] * 5
+    df["d"] = pd.to_datetime(["1677-09-22", "2262-04-10", "2024-02-29", "1970-01-01"] * 5)
+    return FeaturePipeline(
+        [
+            steps.Impute([cols[0]], strategy="median"),
+            steps.RobustScale(cols[:100]),
+            steps.MinMaxScale(["tiny"]),
+            steps.Bucketize(cols[100:110], n_bins=50),
+            steps.Impute(["c"], strategy="most_frequent"),
+            steps.OneHot(["c"], max_categories=3),
+            steps.DateParts(["d"]),
+        ]
+    ).fit(df)
+
+
+def _pipeline_many_categories() -> Any:
+    from prodml.features import FeaturePipeline, steps
+
+    df = pd.DataFrame({"c": [f"{LONG[:20]}{i}" for i in range(20_000)], "o": "x"})
+    return FeaturePipeline([steps.OneHot(["c"], max_categories=None), steps.Ordinal(["o"])]).fit(
+        df
+    )
+
+
+def _detector_extreme(name: str) -> Callable[[], Any]:
+    def make() -> Any:
+        from prodml.drift import streaming
+
+        det = getattr(streaming, name)()
+        rng = np.random.default_rng(1)
+        if det.domain == "binary":
+            det.update_many((rng.random(20_000) < 0.5).astype(float))
+        elif det.domain == "unit":
+            det.update_many(np.r_[np.zeros(500), np.ones(500), np.full(100, TINY)])
+        else:
+            det.update_many(np.r_[np.full(300, HUGE), np.full(300, -HUGE), np.full(50, TINY)])
+            for x in (HUGE, -HUGE, 0.0, TINY, 1):
+                det.update(x)
+        return det
+
+    return make
+
+
+def _profile_extreme() -> Any:
+    from prodml.drift import Profile
+
+    cols = {f"{LONG[:100]}{i}": np.linspace(-HUGE, HUGE, 50) for i in range(200)}
+    df = pd.DataFrame(cols)
+    df["text"] = [LONG if i % 2 else f"ж{i}" for i in range(50)]
+    df["tiny"] = TINY
+    return Profile().update(df)
+
+
+def _report_extreme() -> Any:
+    from prodml.drift import DriftDetector
+
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({LONG: rng.normal(size=200) * 1e150, "ö": rng.choice([LONG, "b"], 200)})
+    cur = pd.DataFrame({LONG: rng.normal(1, 1, size=200) * 1e150, "ö": ["b"] * 200})
+    return DriftDetector().fit(ref).detect(cur)
+
+
+def _router_extreme() -> Any:
+    from prodml.rollout import Router
+
+    n = 5000
+    return Router({f"{LONG[:100]}{i}": 1 / n for i in range(n)}, salt="s" * 10_000)
+
+
+def _canary_extreme() -> Any:
+    from prodml.rollout import Canary, Gate, Step
+
+    gates = [Gate(f"m{i}{LONG[:200]}", threshold=HUGE) for i in range(1000)]
+    steps = [Step(min((i + 1) / 1000, 1.0), min_samples=10**15) for i in range(1000)]
+    c = Canary(steps, gates, baseline=LONG, candidate=LONG + "!", salt="ŝ" * 10_000)
+    c.clock = lambda: 1e15
+    c.observe(LONG + "!", **{g.metric: HUGE for g in gates[:500]})
+    c.observe_many(LONG, **{g.metric: [-HUGE, TINY, 0.0] for g in gates[500:]})
+    c.observe_summary(LONG, 2**52, {f"rate{i}": 0.5 for i in range(9_000)})
+    c.evaluate()
+    c.pause("r" * 300_000)
+    return c
+
+
+def _canary_quantile() -> Any:
+    from prodml.rollout import Canary, Gate, Step
+
+    gates = [
+        Gate("lat", threshold=HUGE, quantile=0.999999),
+        Gate("lat", ratio=1e-300, quantile=1e-9),
+    ]
+    c = Canary([Step(0.5, min_samples=1)], gates, min_samples=2, clock=lambda: 0.0)
+    values = np.r_[np.full(100, HUGE), np.full(100, -HUGE), np.full(100, TINY), np.zeros(100)]
+    c.observe_many("candidate", lat=values)
+    c.observe_many("baseline", lat=values[::-1])
+    c.evaluate()
+    c.conclude("deadline " * 50_000)
+    return c
+
+
+def _bluegreen_extreme() -> Any:
+    from prodml.rollout import BlueGreen, Gate
+
+    gates = [Gate(f"{LONG}{i}", margin=HUGE) for i in range(1000)]
+    bg = BlueGreen("ä" * 1000, "ö" * 1000, gates=gates, clock=lambda: -1e15)
+    bg.observe_summary("ö" * 1000, 2**53, {g.metric: 1.0 for g in gates[:10]})
+    bg.evaluate()
+    bg.switch("x" * 200_000)
+    bg.rollback("paged ann@example.com")
+    return bg
+
+
+def _shadow_extreme() -> Any:
+    from prodml.rollout import Gate, Shadow
+
+    gates = [Gate("latency", threshold=HUGE) for _ in range(1000)]
+    sh = Shadow(LONG[:1000], "b" * 1000, gates=gates, salt="z" * 10_000, clock=lambda: 0.0)
+    sh.compare_many(  # the difference of two outputs is a metric too: within +-HUGE
+        [HUGE / 2, -HUGE / 2, TINY] * 50,
+        [-HUGE / 2, HUGE / 2, 0.0] * 50,
+        primary_latency=[HUGE] * 150,
+        shadow_latency=[TINY] * 150,
+    )
+    sh.compare(LONG, LONG + "x", primary_latency=0.0, shadow_latency=HUGE)
+    sh.evaluate()
+    return sh
+
+
+def _abtest_extreme() -> Any:
+    from prodml.rollout import ABTest
+
+    variants = {f"{LONG[:100]}{i}": 1 / 50 for i in range(50)}
+    ab = ABTest(variants, metric=LONG, kind="mean", salt="q" * 10_000, clock=lambda: 0.0)
+    for i, v in enumerate(variants):
+        ab.observe_summary(v, 10**12, {LONG: HUGE / (i + 1)}, {LONG: HUGE})
+    ab.evaluate()
+    return ab
+
+
+def _bandit_extreme(name: str) -> Callable[[], Any]:
+    def make() -> Any:
+        from prodml import rollout
+
+        arms = [f"{'ä' * 190}{i}" for i in range(5000)]
+        kw = {"reward": "gaussian"} if name == "ThompsonSampling" else {}
+        b = getattr(rollout, name)(arms, seed=2**63, **kw)
+        b.update_many(arms[:100] * 2, [HUGE, -HUGE] * 100)
+        for r in (HUGE, -HUGE, TINY, 0.0):
+            b.update(b.choose(), r)
+        b.choose_many(1000)
+        return b
+
+    return make
+
+
+def _decision_extreme() -> Any:
+    from prodml.rollout import Decision
+
+    evidence = {LONG: [math.nan, HUGE, TINY, -0.0, 10**30], "n": {"ä": None}}
+    return Decision("rollback", "x" * 100_000, evidence, time=-1e300)
+
+
+def _gate_extreme() -> Any:
+    from prodml.rollout import Gate
+
+    return Gate(LONG * 10, threshold=-1e308, quantile=1 - 1e-16, higher_is_better=True)
+
+
+def _sketch_extreme() -> Any:
+    from prodml.rollout._sketch import QuantileSketch
+
+    q = QuantileSketch()
+    q.add_many(np.r_[np.geomspace(TINY, 1e300, 2000), -np.geomspace(TINY, 1e300, 2000), 0.0])
+    return q
+
+
+def _monitor_extreme() -> Any:
+    from prodml.monitoring import AlertRule, CountWindow, ModelMonitor
+
+    ticks = iter(float(t) for t in range(10**6))
+    rules = [
+        AlertRule(f"{LONG[:200]}{i}", metric="accuracy", op="<", fire=0.6, clear=0.8)
+        for i in range(50)
+    ]
+    mon = ModelMonitor(
+        LONG[:200], window=CountWindow(5000), rules=rules, clock=ticks.__next__,
+        evaluate_every_s=None,
+    )  # fmt: skip
+    for i in range(3000):
+        mon.log_prediction(f"{LONG[:50]}{i}", None, (i % 7) / 7, latency_s=TINY if i % 2 else 1e6)
+        mon.log_label(f"{LONG[:50]}{i}", i % 2)
+    mon.evaluate()
+    return mon
+
+
+def _monitor_load(d: Any) -> Any:
+    from prodml.monitoring import ModelMonitor
+
+    ticks = iter(float(t) for t in range(10**6, 2 * 10**6))
+    return ModelMonitor.from_dict(d, clock=ticks.__next__)
+
+
+def _histogram_extreme() -> Any:
+    from prodml.monitoring import Histogram
+
+    h = Histogram(tuple(np.geomspace(1e-300, 1e300, 5000).tolist()))
+    for v in (TINY, 1e-300, 1e300, 1e308, 0.0):
+        h.observe(v)
+    return h
+
+
+def _rule_state_extreme() -> Any:
+    from prodml.monitoring.alerts import AlertRule, RuleState
+
+    rule = AlertRule(LONG, metric="accuracy", op="<", fire=HUGE, clear=2 * HUGE, for_s=1e15)
+    st_ = RuleState()
+    for t, v in [(0.0, -HUGE), (1e15, TINY), (2e15, HUGE)]:
+        st_.step(rule, v, traffic=1e15, now=t)
+    return st_
+
+
+def _drift_summary_extreme() -> Any:
+    from prodml.monitoring._drift import DriftSummary
+
+    col = {"drifted": 1.0, "testable": 1.0, "statistic": HUGE, "p_value": TINY, "effect": 1e300}
+    cols = {f"{LONG[:200]}{i}": dict(col) for i in range(2000)}
+    return DriftSummary(at=1e15, n_rows=2**53, columns=cols)
+
+
+def _group_metrics_extreme() -> Any:
+    from prodml.fairness import GroupMetrics
+
+    gm = GroupMetrics([LONG[:500], "b"], ["selection_rate", "tpr", "fpr"], min_count=1)
+    n = 4000
+    groups_a = [f"{LONG[:100]}{i % 30}" for i in range(n)]
+    groups_b = ["ä" if i % 2 else "名" for i in range(n)]
+    groups = pd.DataFrame({LONG[:500]: groups_a, "b": groups_b})
+    return gm.update([i % 2 for i in range(n)], [int(i % 3 == 0) for i in range(n)], groups)
+
+
+def _group_metrics_load(d: Any) -> Any:
+    from prodml.fairness import GroupMetrics
+
+    return GroupMetrics.from_dict(d)
+
+
+def _fairness_gate_extreme() -> Any:
+    from prodml.fairness import FairnessGate
+
+    return FairnessGate("selection_rate", max_difference=TINY)
+
+
+def _cost_extreme() -> Any:
+    from prodml.cost import CostEstimate
+
+    parts = {f"{LONG[:100]}{i}": 1e300 / 20_000 for i in range(2000)}
+    return CostEstimate.point(parts, unit=LONG[:200])
+
+
+def _schema_extreme() -> Any:
+    from prodml.schema import Column, Schema
+
+    cols = [Column(f"{LONG[:200]}{i}", "float", min=-1e308, max=1e308) for i in range(2000)]
+    cols.append(Column("cat", "category", allowed=[f"{LONG[:50]}{i}" for i in range(5000)]))
+    return Schema(cols)
+
+
+def _budget_extreme() -> Any:
+    from prodml.privacy_dp import PrivacyBudget
+
+    b = PrivacyBudget(epsilon=1e6, delta=0.5)
+    for i in range(3000):
+        b.spend(1e-300 if i % 2 else 100.0, 1e-300, label=f"{LONG[:100]}{i}")
+    return b
+
+
+def _retrain_state_extreme() -> Any:
+    from prodml.retrain import RetrainState
+
+    return RetrainState(model="ä" * 4000, alias="ö" * 4000)
+
+
+def _privacy_extreme() -> Any:
+    from prodml.privacy import Privacy
+
+    return Privacy(
+        salt="not-a-real-salt",
+        sensitive=[f"{LONG[:200]}{i}" for i in range(1000)],
+        allow_raw=[f"r{i}" for i in range(1000)],
+        k=10**9,
+        max_categories=10**9,
+    )
+
+
+def _privacy_load(d: Any) -> Any:
+    from prodml.privacy import Privacy
+
+    return Privacy.from_dict(d, salt="not-a-real-salt")
+
+
+def _entity_extreme() -> Any:
+    from prodml.store import Entity
+
+    return Entity("e" * 128, keys=[f"k{i}_{'x' * 100}" for i in range(20)], description=LONG)
+
+
+def _source_extreme() -> Any:
+    from prodml.store import Source
+
+    return Source.parquet("data/" + "ä" * 200 + "/", timestamp="t" * 128, created="c" * 128)
+
+
+def _view_extreme() -> Any:
+    from prodml.store import Entity, FeatureView, Source
+
+    return FeatureView(
+        "v" * 128,
+        entity=Entity("user", keys=["user_id"]),
+        source=Source.parquet("txn/", timestamp="event_at"),
+        features=[f"f{i}_{'a' * 100}" for i in range(1000)],
+        ttl=timedelta(days=36_500),
+    )
+
+
+_DETECTORS = ("ADWIN", "CUSUM", "DDM", "EDDM", "HDDM_A", "HDDM_W", "KSWIN", "PageHinkley")
+
+# class name -> (factory of an extreme but legal object, loader or None)
+EXTREME: dict[str, tuple[Callable[[], Any], Any]] = {
+    "FeaturePipeline": (_pipeline_extreme, None),
+    "FeaturePipeline[many categories]": (_pipeline_many_categories, None),
+    **{name: (_detector_extreme(name), None) for name in _DETECTORS},
+    "Profile": (_profile_extreme, None),
+    "DriftReport": (_report_extreme, None),
+    "Router": (_router_extreme, None),
+    "Canary": (_canary_extreme, None),
+    "Canary[quantile gates]": (_canary_quantile, None),
+    "BlueGreen": (_bluegreen_extreme, None),
+    "Shadow": (_shadow_extreme, None),
+    "ABTest": (_abtest_extreme, None),
+    **{name: (_bandit_extreme(name), None) for name in ("EpsilonGreedy", "UCB1")},
+    "ThompsonSampling": (_bandit_extreme("ThompsonSampling"), None),
+    "Decision": (_decision_extreme, None),
+    "Gate": (_gate_extreme, None),
+    "QuantileSketch": (_sketch_extreme, None),
+    "ModelMonitor": (_monitor_extreme, _monitor_load),
+    "Histogram": (_histogram_extreme, None),
+    "RuleState": (_rule_state_extreme, None),
+    "DriftSummary": (_drift_summary_extreme, None),
+    "GroupMetrics": (_group_metrics_extreme, _group_metrics_load),
+    "FairnessGate": (_fairness_gate_extreme, None),
+    "CostEstimate": (_cost_extreme, None),
+    "Schema": (_schema_extreme, None),
+    "PrivacyBudget": (_budget_extreme, None),
+    "Privacy": (_privacy_extreme, _privacy_load),
+    "RetrainState": (_retrain_state_extreme, None),
+    "Entity": (_entity_extreme, None),
+    "Source": (_source_extreme, None),
+    "FeatureView": (_view_extreme, None),
+}
+
+# Classes whose factory state in STATEFUL is already their extreme: nothing of theirs
+# is set through the public API beyond what the factory sets, or it is covered above.
+_NO_EXTREME = {
+    "DPRelease": "built from a Profile (covered) with fixed domains; noise is seeded",
+    "ModelCard": "read from the registry, whose names and tags are capped at register()",
+    "Explainer": "built from a FeaturePipeline (covered) and a fitted model",
+    "TrustPolicy": "holds public keys only: a fixed size per key",
+}
+
+
+def test_every_stateful_class_has_an_extreme_case() -> None:
+    listed = {name.split("[")[0] for name in STATEFUL}
+    covered = {name.split("[")[0] for name in EXTREME} | set(_NO_EXTREME)
+    assert listed <= covered, f"add an extreme case for: {sorted(listed - covered)}"
+
+
+@pytest.mark.parametrize("name", sorted(EXTREME))
+def test_extreme_legal_state_round_trips(name: str) -> None:
+    factory, load = EXTREME[name]
+    _round_trip(factory(), load)
