@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.test_state_mutations import STATEFUL
 
 from prodml.errors import ProdMLError
-from tests.test_state_mutations import STATEFUL
 
 LONG = "ü" * 9_000 + "名前"  # long, non-ASCII, within every text cap
 HUGE = 1e100  # the largest magnitude metrics, rewards and detector values take
@@ -75,9 +75,7 @@ def _pipeline_many_categories() -> Any:
     from prodml.features import FeaturePipeline, steps
 
     df = pd.DataFrame({"c": [f"{LONG[:20]}{i}" for i in range(20_000)], "o": "x"})
-    return FeaturePipeline([steps.OneHot(["c"], max_categories=None), steps.Ordinal(["o"])]).fit(
-        df
-    )
+    return FeaturePipeline([steps.OneHot(["c"], max_categories=None), steps.Ordinal(["o"])]).fit(df)
 
 
 def _detector_extreme(name: str) -> Callable[[], Any]:
@@ -436,3 +434,207 @@ def test_every_stateful_class_has_an_extreme_case() -> None:
 def test_extreme_legal_state_round_trips(name: str) -> None:
     factory, load = EXTREME[name]
     _round_trip(factory(), load)
+
+
+# -- property checks: random legal inputs through the public API ------------------------
+
+_FLOATS = st.floats(min_value=-HUGE, max_value=HUGE, allow_nan=False)
+_NAMES = st.text(min_size=1, max_size=40)
+
+
+@given(
+    metrics=st.lists(st.dictionaries(_NAMES, _FLOATS, max_size=8), max_size=8),
+    rates=st.dictionaries(_NAMES, st.floats(0.0, 1.0), max_size=5),
+    count=st.integers(0, 2**50),
+    reason=st.text(max_size=3000),
+)
+def test_canary_round_trips_whatever_it_accepted(
+    metrics: list[dict[str, float]], rates: dict[str, float], count: int, reason: str
+) -> None:
+    from prodml.rollout import Canary, Gate, Step
+
+    c = Canary([Step(0.2, min_samples=1), Step(0.7)], [Gate("e", ratio=2.0)], clock=lambda: 1.0)
+    for i, m in enumerate(metrics):
+        c.observe("candidate" if i % 2 else "baseline", **m)
+        c.evaluate()
+    rates = {k: v for k, v in rates.items() if k not in {n for m in metrics for n in m}}
+    c.observe_summary("candidate", count, rates)
+    c.evaluate()
+    if reason.strip():
+        c.rollback(reason)
+    _round_trip(c)
+
+
+@pytest.mark.parametrize("name", _DETECTORS)
+@given(values=st.lists(_FLOATS, max_size=300), bits=st.lists(st.booleans(), max_size=300))
+def test_streaming_detectors_round_trip_whatever_they_accepted(
+    name: str, values: list[float], bits: list[bool]
+) -> None:
+    from prodml.drift import streaming
+
+    det = getattr(streaming, name)()
+    if det.domain == "binary":
+        det.update_many(np.array(bits, dtype=float))
+    elif det.domain == "unit":
+        det.update_many(np.abs(np.array(values, dtype=float)) / HUGE)
+    else:
+        det.update_many(np.array(values, dtype=float))
+        for v in values[:20]:
+            det.update(v)
+    _round_trip(det)
+
+
+@pytest.mark.parametrize("name", ["EpsilonGreedy", "UCB1", "ThompsonSampling"])
+@given(rewards=st.lists(_FLOATS, min_size=1, max_size=60), arms=st.lists(_NAMES, min_size=1))
+def test_bandits_round_trip_whatever_they_accepted(
+    name: str, rewards: list[float], arms: list[str]
+) -> None:
+    from prodml import rollout
+
+    names = list(dict.fromkeys(arms))
+    kw = {"reward": "gaussian"} if name == "ThompsonSampling" else {}
+    b = getattr(rollout, name)(names, seed=0, **kw)
+    for r in rewards:
+        b.update(b.choose(), r)
+    b.update_many([names[0]] * len(rewards), rewards)
+    _round_trip(b)
+
+
+@given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=200))
+def test_quantile_sketch_round_trips_any_finite_values(values: list[float]) -> None:
+    from prodml.rollout._sketch import QuantileSketch
+
+    q = QuantileSketch()
+    q.add_many(values)
+    for v in values[:10]:
+        q.add(v)
+    _round_trip(q)
+
+
+@given(
+    column=st.text(min_size=1, max_size=100),
+    values=st.lists(st.text(max_size=30) | st.none(), min_size=1, max_size=60),
+    numbers=st.lists(_FLOATS, min_size=1, max_size=60),
+)
+def test_profile_round_trips_any_text_and_numbers(
+    column: str, values: list[str | None], numbers: list[float]
+) -> None:
+    from prodml.drift import Profile
+
+    n = min(len(values), len(numbers))
+    df = pd.DataFrame({column: values[:n], f"{column}#": numbers[:n]})
+    _round_trip(Profile().update(df))
+
+
+# -- what a loader caps, the API refuses (or cuts, for an operator's reason) -------------
+
+
+def _canary() -> Any:
+    from prodml.rollout import Canary
+
+    return Canary(clock=lambda: 0.0)
+
+
+def _refusals() -> list[tuple[str, Callable[[], Any], Callable[[Any], object], str]]:
+    from prodml.rollout import (
+        ABTest,
+        BlueGreen,
+        Canary,
+        EpsilonGreedy,
+        Gate,
+        Router,
+        Shadow,
+        ThompsonSampling,
+    )
+    from prodml.rollout._limits import MAX_METRICS
+
+    many = {f"m{i}": 0.5 for i in range(MAX_METRICS + 1)}
+    return [
+        ("router salt", lambda: None, lambda _: Router({"a": 1.0}, salt="s" * 10_001).route("k"),
+         "salt must have at most 10,000 characters"),
+        ("canary salt", lambda: None, lambda _: _canary().__class__(salt="s" * 10_001).route("k"),
+         "salt must have at most 10,000"),
+        ("canary steps", lambda: None,
+         lambda _: Canary([i / 2000 for i in range(1, 1002)]).route("k"),
+         "steps must have at most 1,000 items"),
+        ("canary gates", lambda: None,
+         lambda _: Canary(gates=[Gate(f"g{i}", threshold=1) for i in range(1001)]).route("k"),
+         "gates must have at most 1,000"),
+        ("bluegreen name", lambda: None, lambda _: BlueGreen("a" * 1001, "b").route("k"),
+         "active must have at most 1,000 characters"),
+        ("shadow name", lambda: None, lambda _: Shadow("a", "b" * 1001).route("k"),
+         "shadow must have at most 1,000 characters"),
+        ("abtest salt", lambda: None,
+         lambda _: ABTest({"A": 0.5, "B": 0.5}, metric="m", salt="s" * 10_001).route("k"),
+         "salt must have at most 10,000"),
+        ("metrics per variant", _canary, lambda c: c.observe_summary("candidate", 1, many),
+         "at most 10,000 per variant"),
+        ("requests per variant", _canary,
+         lambda c: c.observe_summary("candidate", 2**53 + 1, {"e": 0.1}),
+         "more than 9007199254740992 requests"),
+        ("clock", lambda: Canary(clock=iter([0.0, math.nan]).__next__), lambda c: c.evaluate(),
+         "clock must return a finite number"),
+        ("arm name", lambda: None, lambda _: EpsilonGreedy(["a" * 201, "b"]).choose(),
+         "at most 200 characters"),
+        ("bandit reward", lambda: EpsilonGreedy(["a", "b"]), lambda b: b.update("a", 1e101),
+         r"must be in \[-1e\+100, 1e\+100\]"),
+        ("bandit rewards", lambda: ThompsonSampling(["a"], reward="gaussian"),
+         lambda b: b.update_many(["a", "a"], [1.0, -1e300]), r"must be in \[-1e\+100"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", range(13))
+def test_what_the_state_cannot_hold_is_refused_and_nothing_changes(case: int) -> None:
+    what, make, call, match = _refusals()[case]
+    obj = make()
+    before = obj.to_dict() if obj is not None else None
+    with pytest.raises(ProdMLError, match=match):
+        call(obj)
+    if obj is not None:
+        assert obj.to_dict() == before, what
+
+
+@pytest.mark.parametrize("name", ["ADWIN", "CUSUM", "PageHinkley", "KSWIN"])
+@pytest.mark.parametrize("bad", [1e101, -1e300, 10**400, math.inf])
+def test_detectors_refuse_values_beyond_1e100(name: str, bad: float) -> None:
+    from prodml.drift import streaming
+    from prodml.errors import DriftError
+
+    det = getattr(streaming, name)()
+    det.update_many([0.5, 1.5])
+    before = det.to_dict()
+    with pytest.raises(DriftError, match=r"within \+-1e100"):
+        det.update(bad)
+    if not isinstance(bad, int):
+        with pytest.raises(DriftError, match=r"within \+-1e100"):
+            det.update_many([1.0, bad])
+    assert det.to_dict() == before
+
+
+def test_fit_refuses_text_and_scales_the_state_cannot_hold() -> None:
+    from prodml.errors import SchemaError
+    from prodml.features import FeaturePipeline, steps
+
+    long = pd.DataFrame({"c": ["x" * 10_001, "b"]})
+    for step in (steps.OneHot(["c"]), steps.Ordinal(["c"])):
+        with pytest.raises(SchemaError, match=r"column 'c': category .* at most 10,000"):
+            FeaturePipeline([step]).fit(long)
+    with pytest.raises(SchemaError, match="most frequent value"):
+        FeaturePipeline([steps.Impute(["c"], strategy="most_frequent"), steps.Hashing(["c"])]).fit(
+            pd.DataFrame({"c": ["x" * 10_001] * 2 + [None]})
+        )
+    tiny = pd.DataFrame({"x": [0.0, 3 * TINY]})
+    with pytest.raises(SchemaError, match="scale of inf"):
+        FeaturePipeline([steps.MinMaxScale(["x"])]).fit(tiny)
+    at_cap = pd.DataFrame({"c": ["x" * 10_000, "b"]})
+    _round_trip(FeaturePipeline([steps.OneHot(["c"])]).fit(at_cap))
+
+
+def test_retrain_state_refuses_names_its_loader_refuses() -> None:
+    from prodml.errors import ConfigError
+    from prodml.retrain import RetrainState
+
+    with pytest.raises(ConfigError, match="model must be a str of at most 4000"):
+        RetrainState(model="m" * 4001, alias="production")
+    with pytest.raises(ConfigError, match="alias must be a str"):
+        RetrainState(model="m", alias=None)  # type: ignore[arg-type]
