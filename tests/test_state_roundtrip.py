@@ -260,7 +260,7 @@ def _histogram_extreme() -> Any:
     from prodml.monitoring import Histogram
 
     h = Histogram(tuple(np.geomspace(1e-300, 1e300, 5000).tolist()))
-    for v in (TINY, 1e-300, 1e300, 1e308, 0.0):
+    for v in (TINY, 1e-300, HUGE, -HUGE, 0.0):
         h.observe(v)
     return h
 
@@ -638,3 +638,64 @@ def test_retrain_state_refuses_names_its_loader_refuses() -> None:
         RetrainState(model="m" * 4001, alias="production")
     with pytest.raises(ConfigError, match="alias must be a str"):
         RetrainState(model="m", alias=None)  # type: ignore[arg-type]
+
+
+def _use(kind: str, **kw: Any) -> object:
+    from prodml import rollout
+
+    if kind == "Step":
+        return rollout.Canary([rollout.Step(0.5, **kw)]).route("k")
+    if kind == "Gate":
+        return rollout.Canary(gates=[rollout.Gate("e", **kw)]).route("k")
+    if kind == "Decision":
+        return rollout.Decision("hold", "x", **kw)
+    if kind == "UCB1":
+        return rollout.UCB1(["a"], **kw).choose()
+    return getattr(rollout, kind)(**kw).route("k")
+
+
+@pytest.mark.parametrize(
+    ("kind", "kw", "match"),
+    [
+        ("Step", {"min_duration": math.inf}, "'min_duration' .* must be a finite float"),
+        ("Gate", {"threshold": math.inf}, "'threshold' .* must be a finite float"),
+        ("Gate", {"ratio": 10**400}, "'ratio' .* must be a finite float > 0"),
+        ("Canary", {"min_samples": 10**400}, "'min_samples' .* must be an int >= 1"),
+        ("Shadow", {"tolerance": math.inf}, "'tolerance' .* must be a finite float"),
+        ("UCB1", {"c": math.inf}, "'c' parameter of UCB1 must be a finite float"),
+        ("Decision", {"time": 10**400}, "time must be a finite number"),
+    ],
+)
+def test_settings_json_cannot_hold_are_refused(kind: str, kw: dict[str, Any], match: str) -> None:
+    with pytest.raises(ProdMLError, match=match):
+        _use(kind, **kw)
+
+
+def test_histogram_and_cost_refuse_what_json_cannot_hold() -> None:
+    from prodml.cost import CostEstimate
+    from prodml.errors import ConfigError
+    from prodml.monitoring import Histogram
+
+    h = Histogram((1.0,))
+    for bad in (math.nan, math.inf, 1e101):
+        with pytest.raises(ConfigError, match=r"within \+-1e\+100"):
+            h.observe(bad)
+    with pytest.raises(ConfigError, match="at most 100,000 bounds"):
+        Histogram([float(i) for i in range(1, 100_002)])
+    assert h.to_dict()["count"] == 0
+    with pytest.raises(ConfigError, match="beyond the float range"):
+        CostEstimate.point({"a": 1e308, "b": 1e308})
+    with pytest.raises(ConfigError, match="finite number"):
+        CostEstimate.point({"a": math.nan})
+
+
+def test_a_report_cuts_category_labels_to_what_it_saves() -> None:
+    from prodml.drift import DriftDetector
+    from prodml.drift._compare import MAX_LABEL
+
+    ref = pd.DataFrame({"c": ["v" * 50_000, "b"] * 50})
+    report = DriftDetector().fit(ref).detect(ref)
+    labels = report.to_dict()["results"][0]["plot"]["labels"]
+    assert max(map(len, labels)) == MAX_LABEL
+    assert "v" * (MAX_LABEL - 3) + "..." in labels
+    _round_trip(report)

@@ -49,20 +49,25 @@ class Interval(Constraint):
     """A number of type ``kind`` (``int`` or ``float``) in an interval.
 
     ``kind=float`` accepts any real number (ints included); ``kind=int`` only integers.
-    Bounds of ``None`` are infinite. NaN is never accepted.
+    Bounds of ``None`` are infinite. NaN is never accepted, nor an int beyond the float
+    range; ``finite=True`` refuses infinities too (a value saved in JSON state).
     """
 
     kind: type[int] | type[float]
     low: float | None = None
     high: float | None = None
     closed: Closed = "both"
+    finite: bool = False
 
     def accepts(self, value: object) -> bool:
         integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
         if (self.kind is int and not integral) or not _is_real(value):
             return False
-        x = float(value)  # type: ignore[arg-type]
-        if math.isnan(x):
+        try:
+            x = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int beyond the float range
+            return False
+        if math.isnan(x) or (self.finite and math.isinf(x)):
             return False
         if self.low is not None:
             if self.closed in ("both", "left") and x < self.low:
@@ -77,7 +82,7 @@ class Interval(Constraint):
         return True
 
     def describe(self) -> str:
-        name = "an int" if self.kind is int else "a float"
+        name = "an int" if self.kind is int else "a finite float" if self.finite else "a float"
         if self.low is None and self.high is None:
             return name
         if self.high is None:

@@ -350,12 +350,12 @@ class ModelMonitor:
             stats.current_count += 1
             if latency_s is not None:
                 try:
-                    ok = latency_s >= 0.0
+                    ok = 0.0 <= latency_s <= 1e100  # Histogram's MAX_VALUE: a finite sum
                 except TypeError:
                     ok = False
                 if not ok:
                     raise SchemaError(
-                        "latency_s must be a number of seconds >= 0. Got "
+                        "latency_s must be a number of seconds in [0, 1e100]. Got "
                         f"{short_repr(latency_s)} instead.",
                         column="latency_s",
                     )
@@ -398,7 +398,7 @@ class ModelMonitor:
                 self._buffers
                 and _NEG_INF < t < _INF
                 and self._out_low <= output <= self._out_high
-                and latency_s >= 0.0
+                and 0.0 <= latency_s <= 1e100
                 and (type(prediction_id) is str or hash(prediction_id) is not None)
             )
         except TypeError:

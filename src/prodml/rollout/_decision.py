@@ -8,6 +8,8 @@ decision log with the metric values, intervals and sample sizes that led to it.
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -37,6 +39,7 @@ MAX_REASON = 1000
 MAX_STORED_REASON = 100_000
 """Longest reason a :class:`Decision` holds: the cap the saved-state loader applies."""
 
+_MAX = sys.float_info.max  # a finite time, also for an int (NaN fails the comparison)
 _MAX_LISTING = 10_000  # characters of a generated list (failed gates...) in a reason
 
 
@@ -152,13 +155,14 @@ class Decision:
                 f"A decision's reason must be a str of at most {MAX_STORED_REASON} characters. "
                 f"Got {short_repr(self.reason)}."
             )
-        t = self.time
-        if t is not None and (
-            isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)
-        ):
-            raise PolicyError(
-                f"A decision's time must be a finite number or None. Got {short_repr(t)}."
-            )
+        t: object = self.time  # checked at run time: callers pass what their clock gave
+        if t is not None:
+            ok = isinstance(t, numbers.Real) and not isinstance(t, bool)
+            if not (ok and -_MAX <= t <= _MAX):  # type: ignore[operator]  # a Real: ordered
+                raise PolicyError(
+                    f"A decision's time must be a finite number or None. Got {short_repr(t)}."
+                )
+            object.__setattr__(self, "time", float(t))  # type: ignore[arg-type]
         object.__setattr__(self, "evidence", jsonable(dict(self.evidence)))
 
     @property
