@@ -657,12 +657,12 @@ def _use(kind: str, **kw: Any) -> object:
 @pytest.mark.parametrize(
     ("kind", "kw", "match"),
     [
-        ("Step", {"min_duration": math.inf}, "'min_duration' .* must be a finite float"),
-        ("Gate", {"threshold": math.inf}, "'threshold' .* must be a finite float"),
-        ("Gate", {"ratio": 10**400}, "'ratio' .* must be a finite float > 0"),
+        ("Step", {"min_duration": math.inf}, "'min_duration' .* must be a float >= 0. Got inf"),
+        ("Gate", {"threshold": math.inf}, "'threshold' .* must be a float or .*Got inf"),
+        ("Gate", {"ratio": 10**400}, "'ratio' .* must be a float > 0"),
         ("Canary", {"min_samples": 10**400}, "'min_samples' .* must be an int >= 1"),
-        ("Shadow", {"tolerance": math.inf}, "'tolerance' .* must be a finite float"),
-        ("UCB1", {"c": math.inf}, "'c' parameter of UCB1 must be a finite float"),
+        ("Shadow", {"tolerance": math.inf}, "'tolerance' .* must be a float >= 0. Got inf"),
+        ("UCB1", {"c": math.inf}, "'c' parameter of UCB1 must be a float >= 0. Got inf"),
         ("Decision", {"time": 10**400}, "time must be a finite number"),
     ],
 )

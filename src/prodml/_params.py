@@ -49,15 +49,16 @@ class Interval(Constraint):
     """A number of type ``kind`` (``int`` or ``float``) in an interval.
 
     ``kind=float`` accepts any real number (ints included); ``kind=int`` only integers.
-    Bounds of ``None`` are infinite. NaN is never accepted, nor an int beyond the float
-    range; ``finite=True`` refuses infinities too (a value saved in JSON state).
+    Bounds of ``None`` are unbounded. NaN is never accepted, nor an int beyond the float
+    range; infinities only with ``finite=False``: a setting is saved in JSON state, which
+    holds finite numbers only.
     """
 
     kind: type[int] | type[float]
     low: float | None = None
     high: float | None = None
     closed: Closed = "both"
-    finite: bool = False
+    finite: bool = True
 
     def accepts(self, value: object) -> bool:
         integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -82,7 +83,7 @@ class Interval(Constraint):
         return True
 
     def describe(self) -> str:
-        name = "an int" if self.kind is int else "a finite float" if self.finite else "a float"
+        name = "an int" if self.kind is int else "a float"
         if self.low is None and self.high is None:
             return name
         if self.high is None:

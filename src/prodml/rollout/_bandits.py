@@ -448,7 +448,7 @@ class UCB1(Bandit):
 
     def _check(self) -> None:
         super()._check()
-        check_params(self._kind, {"c": self.c}, {"c": [Interval(float, 0, None, finite=True)]})
+        check_params(self._kind, {"c": self.c}, {"c": [Interval(float, 0, None)]})
 
     def _init_extra(self) -> None:
         self._cached = -1

@@ -76,7 +76,7 @@ def _as_step(step: object, i: int) -> Step:
             {
                 "weight": [Interval(float, 0, 1, "right")],
                 "min_samples": [Interval(int, 0, None)],
-                "min_duration": [Interval(float, 0, None, finite=True)],
+                "min_duration": [Interval(float, 0, None)],
             },
         )
     except ValueError as err:

@@ -42,7 +42,7 @@ from prodml.rollout.stats import always_valid_halfwidth
 
 __all__ = ["CustomGate", "Gate", "MetricStore", "evaluate_gate"]
 
-_FLOAT = [Interval(float, finite=True), NONE]
+_FLOAT = [Interval(float), NONE]
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,8 @@ class Gate:
             {
                 "metric": [TypeOf(str, "a str")],
                 "threshold": _FLOAT,
-                "ratio": [Interval(float, 0, None, "neither", finite=True), NONE],
-                "margin": [Interval(float, 0, None, finite=True), NONE],
+                "ratio": [Interval(float, 0, None, "neither"), NONE],
+                "margin": [Interval(float, 0, None), NONE],
                 "quantile": [Interval(float, 0, 1, "neither"), NONE],
                 "higher_is_better": [TypeOf(bool, "a bool")],
             },

@@ -137,7 +137,7 @@ class Shadow(PolicyBase):
                     "shadow": [TypeOf(str, "a str")],
                     "mirror": [Interval(float, 0, 1)],
                     "min_agreement": [Interval(float, 0, 1), TypeOf(type(None), "None")],
-                    "tolerance": [Interval(float, 0, None, finite=True)],
+                    "tolerance": [Interval(float, 0, None)],
                     "alpha": [Interval(float, 0, 1, "neither")],
                     "min_samples": [Interval(int, 1, None)],
                     "sequential": [TypeOf(bool, "a bool")],

@@ -117,7 +117,7 @@ class ThompsonSampling(Bandit):
 
     def _check(self) -> None:
         super()._check()
-        positive = [Interval(float, 0, None, "neither", finite=True)]
+        positive = [Interval(float, 0, None, "neither")]
         check_params(
             self._kind,
             self._params(),
