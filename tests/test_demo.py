@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,3 +193,20 @@ def test_running_the_demo_again_tells_the_same_story(
         assert sorted(mv.version for mv in registry.search("churn")) == [1, 2, 3]
     finally:
         registry.close()
+
+
+def test_without_the_store_extra_the_step_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A core install: `import duckdb` fails. The step is skipped before it writes a file,
+    # and the folder an earlier run with the extra left behind is gone (no stale story).
+    from prodml._demo.store import training_set
+    from prodml.errors import MissingExtraError
+
+    stale = tmp_path / "feature_store" / "sources" / "usage"
+    stale.mkdir(parents=True)
+    (stale / "part-000000.parquet").write_bytes(b"from an earlier run")
+    monkeypatch.setitem(sys.modules, "duckdb", None)
+    with pytest.raises(MissingExtraError, match=r"prodml\[store\]"):
+        training_set(tmp_path, make_churn_data(50, seed=0), "churned", seed=0)
+    assert list(tmp_path.iterdir()) == []

@@ -76,3 +76,22 @@ def test_errors_exit_2_with_a_message(
     capsys.readouterr()
     assert main([a.format(tmp=tmp_path) for a in argv]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read definitions from"),
+        ("{not json", "cannot read definitions from"),
+        ('{"a": 1}', "expected a JSON list of definition objects"),
+    ],
+)
+def test_a_bad_definitions_file_creates_no_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    defs = tmp_path / "defs.json"
+    if content is not None:
+        defs.write_text(content)
+    assert main(["store", "apply", str(tmp_path / "new-fs"), "--file", str(defs)]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "new-fs").exists()

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prodml._extras import require
+
 __all__ = ["ACCOUNT", "USAGE", "training_set"]
 
 USAGE = ["monthly_spend", "sessions_7d", "support_tickets"]
@@ -38,6 +40,8 @@ def training_set(
 
     root = out / "feature_store"
     shutil.rmtree(root, ignore_errors=True)  # the demo's own: every run tells the same story
+    # Before writing anything: on a core install the step is skipped and leaves no folder.
+    require("duckdb", extra="store", feature="The demo's feature store")
     rng = np.random.default_rng([seed, 2])
     n = len(table)
     ids = np.arange(n)

@@ -78,20 +78,20 @@ def _time(text: str | None) -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     """Do what ``args`` asks; return the exit code."""
+    # Every argument is read before the store is opened: `apply` creates a local store, and
+    # a bad definitions file or time must not leave an empty one behind.
+    command = args.store_command
+    definitions = _definitions(Path(args.file)) if command == "apply" else []
+    end = _time(args.end) if command == "materialize" else None
+    entity = _entity(args.entity) if command == "online" else {}
     store = _open(args)
     try:
         out: Any
-        if args.store_command == "apply":
-            out = store.apply(_definitions(Path(args.file)))
-        elif args.store_command == "materialize":
-            out = [r.to_dict() for r in store.materialize(_time(args.end), views=args.view)]
-        elif args.store_command == "online":
-            try:
-                entity = json.loads(args.entity)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"--entity is not JSON: {err}", parameter="entity") from err
-            if not isinstance(entity, dict):
-                raise ConfigError("--entity must be a JSON object", parameter="entity")
+        if command == "apply":
+            out = store.apply(definitions)
+        elif end is not None:
+            out = [r.to_dict() for r in store.materialize(end, views=args.view)]
+        elif command == "online":
             row = store.online(entity, args.feature)
             print(json.dumps({"values": dict(row), "missing": list(row.missing)}, default=str))
             return 0
@@ -112,6 +112,16 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     print(json.dumps(out, indent=2, default=str) if args.json else _table(out))
     return 0
+
+
+def _entity(text: str) -> dict[str, Any]:
+    try:
+        entity = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--entity is not JSON: {err}", parameter="entity") from err
+    if not isinstance(entity, dict):
+        raise ConfigError("--entity must be a JSON object", parameter="entity")
+    return entity
 
 
 def _definitions(path: Path) -> list[Any]:

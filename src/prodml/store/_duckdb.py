@@ -27,15 +27,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, Predicate, TypeOf, check_params
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.store import _asof, _sql
 from prodml.store._definitions import FeatureView, Source, check_identifier
+from prodml.store._files import make_folder
 from prodml.store.offline import OfflineStore, ViewQuery
 
 __all__ = ["DuckDBOfflineStore"]
@@ -361,9 +363,20 @@ class DuckDBOfflineStore(OfflineStore):
     # -- writing ----------------------------------------------------------------------
 
     def write_source(
-        self, name: str, table: pa.Table, *, timestamp: str, created: str | None = None
+        self,
+        name: str,
+        table: pa.Table | pd.DataFrame,
+        *,
+        timestamp: str,
+        created: str | None = None,
     ) -> Source:
-        """Append ``table`` as the next Parquet file of ``<dir>/sources/<name>/``."""
+        """Append ``table`` as the next Parquet file of ``<dir>/sources/<name>/``.
+
+        ``table`` is a pyarrow Table or a pandas DataFrame (its index is not written). It
+        must have the ``timestamp`` (and ``created``) columns; their types are checked when
+        a view on the source is applied. A refused or failed write leaves the folder as it
+        was: the file appears whole, under its final name, or not at all.
+        """
         if self.directory is None:
             raise ConfigError(
                 "write_source needs a directory: open the store as duckdb:///path/dir",
@@ -373,13 +386,36 @@ class DuckDBOfflineStore(OfflineStore):
             check_identifier(name, "source name")
         except ValueError as err:
             raise ConfigError(str(err), parameter="name") from err
+        if isinstance(table, pd.DataFrame):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        elif not isinstance(table, pa.Table):
+            raise ConfigError(
+                "write_source takes a pyarrow Table or a pandas DataFrame, "
+                f"got {type(table).__name__}",
+                parameter="table",
+            )
+        source = Source.parquet(
+            str(self.directory / "sources" / name), timestamp=timestamp, created=created
+        )
+        absent = [c for c in (timestamp, created) if c is not None and c not in table.column_names]
+        if absent:
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(c, "missing", f"source {name!r} has no such column")
+                    for c in absent
+                ]
+            )
         folder = self.directory / "sources" / name
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder, f"the folder of source {name!r}", parameter="name")
         n = len(list(folder.glob("part-*.parquet")))
         tmp = folder / f".part-{n:06d}.tmp"
-        pq.write_table(table, tmp)
-        tmp.replace(folder / f"part-{n:06d}.parquet")  # readers never see half a file
-        return Source.parquet(str(folder), timestamp=timestamp, created=created)
+        try:
+            pq.write_table(table, tmp)
+            tmp.replace(folder / f"part-{n:06d}.parquet")  # readers never see half a file
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return source
 
 
 def _hash(view: FeatureView, prefix: str) -> str:

@@ -12,7 +12,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
+from prodml.store._files import PATH_QUOTE, make_folder
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 
 __all__ = ["SQLiteOnlineStore"]
@@ -67,16 +69,9 @@ class SQLiteOnlineStore(OnlineStore):
         path = url[len("sqlite:///") :]
         self.url = url
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            make_folder(Path(path).parent, "the online store's folder", parameter="url")
         self._lock = threading.Lock()
-        with self._lock:
-            if path != ":memory:":
-                self._con.execute("PRAGMA journal_mode=WAL")
-                self._con.execute("PRAGMA synchronous=NORMAL")
-            self._con.execute("PRAGMA busy_timeout=30000")
-            for statement in _SCHEMA:
-                self._con.execute(statement)
+        self._con = _open(path)
         self._upsert = UPSERT.format(t="prodml_online", p="?")
         self._cur = self._con.cursor()
         self._reads: dict[int, str] = {}
@@ -161,3 +156,24 @@ class SQLiteOnlineStore(OnlineStore):
         with self._lock:
             cur = self._con.execute("DELETE FROM prodml_online WHERE view = ?", (view,))
             return int(cur.rowcount)
+
+
+def _open(path: str) -> sqlite3.Connection:
+    """A connection to ``path`` with prodml's table, or a ConfigError saying why not."""
+    con = None
+    try:
+        con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if path != ":memory:":
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA busy_timeout=30000")
+        for statement in _SCHEMA:
+            con.execute(statement)
+    except sqlite3.Error as err:  # a folder, not a file; a file that is not a database
+        if con is not None:
+            con.close()
+        raise ConfigError(
+            f"cannot open the online store {short_repr(path, limit=PATH_QUOTE)} as SQLite: {err}",
+            parameter="url",
+        ) from err
+    return con

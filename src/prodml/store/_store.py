@@ -14,10 +14,12 @@ from typing import Any, Literal, cast
 import pandas as pd
 import pyarrow as pa
 
+from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.store import _codec, _state
 from prodml.store._definitions import Entity, FeatureView
+from prodml.store._files import make_folder
 from prodml.store._reads import (
     ReadPlan,
     plan_reads,
@@ -122,7 +124,9 @@ class FeatureStore:
         files and ``path/tmp/`` DuckDB's spill files.
         """
         root = Path(path).resolve()
-        root.mkdir(parents=True, exist_ok=True)
+        # The DuckDB offline store needs the store extra: check it before making the folder.
+        require("duckdb", extra="store", feature="The local feature store")
+        make_folder(root, "the feature store's folder", parameter="path")
         return cls(f"duckdb://{root}", f"sqlite:///{root / 'online.db'}", **kwargs)
 
     def __repr__(self) -> str:

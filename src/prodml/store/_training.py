@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from functools import cached_property
@@ -14,8 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prodml._quote import short_repr
+from prodml.errors import ConfigError
 from prodml.fingerprint import TableHasher, fingerprint_table
 from prodml.schema import LogicalType, Schema
+from prodml.store._files import PATH_QUOTE
 from prodml.store.offline import OfflineStore, ViewQuery
 
 __all__ = ["TrainingSet", "frame_of", "joined", "typed", "write_joined"]
@@ -116,21 +120,38 @@ def write_joined(
     """Join into a Parquet file at ``out`` without holding the features in memory.
 
     The offline store writes ``__row`` and the features to a scratch file; its batches
-    are then written next to the matching slices of the entity table.
+    are then written next to the matching slices of the entity table, into a file that
+    replaces ``out`` only once it is complete.
     """
-    with tempfile.TemporaryDirectory(dir=Path(out).resolve().parent) as tmp:
+    target = Path(out)
+    if target.is_dir():
+        raise ConfigError(
+            f"output {short_repr(out, limit=PATH_QUOTE)} is a folder; give a file path",
+            parameter="output",
+        )
+    try:  # scratch space beside the output: the same file system, so the rename is atomic
+        scratch_dir = tempfile.TemporaryDirectory(dir=target.resolve().parent, prefix=".prodml-")
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise ConfigError(
+            f"cannot write output {short_repr(out, limit=PATH_QUOTE)}: {why}",
+            parameter="output",
+        ) from err
+    with scratch_dir as tmp:
         scratch = str(Path(tmp) / "features.parquet")
         offline.point_in_time(ent, queries, output=scratch)
         source = pq.ParquetFile(scratch)
         batches = source.iter_batches(batch_size=65_536)
         done = 0
+        staged = Path(tmp) / "joined.parquet"
         with pq.ParquetWriter(
-            out, joined(table.slice(0, 0), source.schema_arrow.empty_table(), queries).schema
+            staged, joined(table.slice(0, 0), source.schema_arrow.empty_table(), queries).schema
         ) as writer:
             for batch in batches:
                 part = table.slice(done, batch.num_rows)
                 writer.write_table(joined(part, pa.Table.from_batches([batch]), queries))
                 done += batch.num_rows
+        os.replace(staged, target)  # the whole file or none: a failure keeps what was there
 
 
 def joined(part: pa.Table, features: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
