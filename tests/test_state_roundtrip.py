@@ -699,3 +699,43 @@ def test_a_report_cuts_category_labels_to_what_it_saves() -> None:
     assert max(map(len, labels)) == MAX_LABEL
     assert "v" * (MAX_LABEL - 3) + "..." in labels
     _round_trip(report)
+
+
+@given(
+    rows=st.lists(
+        st.tuples(st.text(max_size=20), st.floats(0.0, 1.0), st.floats(0.0, HUGE), st.booleans()),
+        max_size=60,
+    )
+)
+def test_model_monitor_round_trips_whatever_it_logged(
+    rows: list[tuple[str, float, float, bool]],
+) -> None:
+    from prodml.monitoring import AlertRule, CountWindow, ModelMonitor
+
+    ticks = iter(float(t) for t in range(10**6))
+    rule = AlertRule("acc", metric="accuracy", op="<", fire=0.6, clear=0.8)
+    mon = ModelMonitor(
+        window=CountWindow(16), rules=[rule], clock=ticks.__next__, evaluate_every_s=None
+    )
+    for key, score, latency, label in rows:
+        mon.log_prediction(key, None, score, latency_s=latency)
+        mon.log_label(key, int(label))
+    mon.evaluate()
+    _round_trip(mon, lambda d: ModelMonitor.from_dict(d, clock=ticks.__next__))
+
+
+@given(
+    groups=st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=80),
+    bits=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=80, max_size=80),
+)
+def test_group_metrics_round_trip_any_group_names(
+    groups: list[str], bits: list[tuple[bool, bool]]
+) -> None:
+    from prodml.fairness import GroupMetrics
+
+    n = len(groups)
+    gm = GroupMetrics(["g"], ["selection_rate", "tpr", "fpr"], min_count=1)
+    y_true = [int(a) for a, _ in bits[:n]]
+    y_pred = [int(b) for _, b in bits[:n]]
+    gm.update(y_true, y_pred, pd.DataFrame({"g": groups}))
+    _round_trip(gm, GroupMetrics.from_dict)
