@@ -120,3 +120,15 @@ def test_many_failed_gates_with_long_names_still_load_back() -> None:
     assert d.action == "rollback"
     assert len(d.reason) < 11_000
     assert _reload(c).to_dict() == c.to_dict()
+
+
+@pytest.mark.parametrize("action", ["evaluate", "switch", "rollback"])
+def test_a_broken_clock_changes_nothing(action: str) -> None:
+    """BlueGreen read its clock after switching phase: a NaN clock left it half-switched."""
+    bg = BlueGreen(gates=[Gate("err", threshold=0.1)], clock=lambda: float("nan"))
+    bg.observe_many("green", err=[0.0] * 200)  # verification would pass: evaluate switches
+    before = bg.to_dict()
+    with pytest.raises(PolicyError, match="clock must return a finite number"):
+        getattr(bg, action)()
+    assert bg.to_dict() == before
+    assert bg.route("k") == "blue"

@@ -157,6 +157,7 @@ class BlueGreen(MetricPolicy):
         with self._lock:
             if self._phase in ("switched", "discarded"):
                 return self._log[-1]
+            now = self._now()  # a broken clock fails before anything changes
             results = [
                 self._store.evaluate(
                     g,
@@ -192,7 +193,7 @@ class BlueGreen(MetricPolicy):
                     f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
                 ]
                 action, reason = "hold", f"gates not passed yet: {listing(pending)}"
-            return self._record(Decision(action, reason, evidence, time=self._now()))
+            return self._record(Decision(action, reason, evidence, time=now))
 
     def switch(self, reason: str = "switched by operator") -> Decision:
         """Send all traffic to the preview now (after verification, or overriding it).
@@ -203,11 +204,12 @@ class BlueGreen(MetricPolicy):
         if not self._ready:
             self._setup()
         with self._lock:
+            now = self._now()  # a broken clock fails before anything changes
             if self._phase == "switched":
                 raise PolicyError("BlueGreen: traffic is already on the preview.")
             self._phase, self._live = "switched", self.preview
             evidence = {"manual": True, "requests": dict(self._store.requests)}
-            return self._record(Decision("promote", reason, evidence, time=self._now()))
+            return self._record(Decision("promote", reason, evidence, time=now))
 
     def rollback(self, reason: str = "rolled back by operator") -> Decision:
         """Send all traffic back to the previous environment now.
@@ -225,9 +227,10 @@ class BlueGreen(MetricPolicy):
         if not self._ready:
             self._setup()
         with self._lock:
+            now = self._now()  # a broken clock fails before anything changes
             self._phase, self._live = "discarded", self.active
             evidence = {"manual": True, "requests": dict(self._store.requests)}
-            return self._record(Decision("rollback", reason, evidence, time=self._now()))
+            return self._record(Decision("rollback", reason, evidence, time=now))
 
     def to_dict(self) -> dict[str, Any]:
         """Return settings, phase, metric summaries and the decision log (JSON-safe)."""
