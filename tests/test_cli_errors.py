@@ -105,8 +105,15 @@ CASES: list[tuple[list[str], str]] = [
     (["store", "views", "{w}/nowhere"], "no feature store at"),
     (["store", "views", "--offline", "x://"], "--offline and --online go together"),
     (["store", "apply", "{w}/st", "--file", "{w}/defs.json"], "cannot read definitions from"),
-    (["store", "materialize", "{w}/nowhere", "--end", "x"], "no feature store at"),
-    (["store", "online", "{w}/nowhere", "--entity", "{{", "--feature", "v:f"], "no feature"),
+    # Arguments are checked before the store is opened (and, for apply, created).
+    (["store", "materialize", "{w}/nowhere", "--end", "x"], "--end 'x' is not an ISO time"),
+    (["store", "materialize", "{w}/nowhere"], "no feature store at"),
+    (["store", "online", "{w}/nowhere", "--entity", "{{", "--feature", "v:f"], "not JSON"),
+    (["store", "online", "{w}/nowhere", "--entity", "[1]", "--feature", "v:f"], "JSON object"),
+    (
+        ["store", "online", "{w}/nowhere", "--entity", '{{"a": 1}', "--feature", "v:f"],
+        "no feature",
+    ),
 ]
 
 

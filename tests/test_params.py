@@ -32,7 +32,9 @@ def test_alternatives_are_joined_with_or() -> None:
         (Interval(float, 0, 1, "neither"), 0, False),
         (Interval(float, 0, 1, "left"), 1, False),
         (Interval(float, 0, 1, "right"), 1, True),
-        (Interval(float, 0, None, "neither"), math.inf, True),
+        (Interval(float, 0, None, "neither"), math.inf, False),  # saved state is finite
+        (Interval(float, 0, None, "neither", finite=False), math.inf, True),
+        (Interval(float), 10**400, False),  # beyond the float range: not an OverflowError
         (Interval(float, None, None), math.nan, False),
         (Interval(float, 0, 1), True, False),
         (Interval(int, 0, 5), 2.0, False),

@@ -49,20 +49,26 @@ class Interval(Constraint):
     """A number of type ``kind`` (``int`` or ``float``) in an interval.
 
     ``kind=float`` accepts any real number (ints included); ``kind=int`` only integers.
-    Bounds of ``None`` are infinite. NaN is never accepted.
+    Bounds of ``None`` are unbounded. NaN is never accepted, nor an int beyond the float
+    range; infinities only with ``finite=False``: a setting is saved in JSON state, which
+    holds finite numbers only.
     """
 
     kind: type[int] | type[float]
     low: float | None = None
     high: float | None = None
     closed: Closed = "both"
+    finite: bool = True
 
     def accepts(self, value: object) -> bool:
         integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
         if (self.kind is int and not integral) or not _is_real(value):
             return False
-        x = float(value)  # type: ignore[arg-type]
-        if math.isnan(x):
+        try:
+            x = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int beyond the float range
+            return False
+        if math.isnan(x) or (self.finite and math.isinf(x)):
             return False
         if self.low is not None:
             if self.closed in ("both", "left") and x < self.low:

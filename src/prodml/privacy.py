@@ -144,6 +144,24 @@ def find_personal_data(text: str) -> str | None:
     return None
 
 
+def redact_personal(text: str) -> str:
+    """``text`` with each stretch that looks like personal data replaced by ``<redacted>``.
+
+    Examples
+    --------
+    >>> redact_personal("approved by ann@example.com after run 17")
+    'approved by <redacted> after run 17'
+    """
+    if find_personal_data(text) is None:
+        return text
+    out, last = [], 0
+    for m in _ANY.finditer(text):
+        if find_personal_data(m.group()) is not None:  # the same checks (Luhn, mod 97...)
+            out += [text[last : m.start()], REDACTED]
+            last = m.end()
+    return "".join([*out, text[last:]])
+
+
 def token_strings(ids: npt.NDArray[np.uint64]) -> list[str]:
     """The token strings of token ids (``pm:`` and the id's 16 hex digits); no salt needed."""
     return [f"{TOKEN_PREFIX}{i:016x}" for i in ids.tolist()]

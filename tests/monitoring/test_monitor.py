@@ -263,11 +263,15 @@ def test_bad_outputs(task: str, output: object, match: str) -> None:
     assert mon.pending_count == 0
 
 
-@pytest.mark.parametrize("latency", [-0.1, math.nan, "fast"])
+@pytest.mark.parametrize("latency", [-0.1, math.nan, "fast", math.inf, 1e101])
 def test_bad_latency(latency: object) -> None:
+    # (an infinite latency once made the histogram's sum inf: to_dict was not JSON)
     mon = ModelMonitor(clock=FakeClock(), evaluate_every_s=None)
-    with pytest.raises(SchemaError, match="latency_s must be a number of seconds >= 0"):
+    mon.log_prediction(0, None, 0.5, latency_s=0.1)
+    before = mon.to_dict()
+    with pytest.raises(SchemaError, match=r"latency_s must be a number of seconds in \[0, 1e100\]"):
         mon.log_prediction(1, None, 0.5, latency_s=latency)  # type: ignore[arg-type]
+    assert mon.to_dict() == before  # nothing was counted (it once counted the prediction)
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,8 @@ class CostEstimate(CostModel):
     USD 100.00 per month (compute 80.00, storage 20.00)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Saved state is strict JSON: NaN and infinities are refused at construction.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     low: float
     expected: float
@@ -100,8 +101,20 @@ class CostEstimate(CostModel):
         assumptions: Mapping[str, str] | None = None,
         details: Mapping[str, float] | None = None,
     ) -> CostEstimate:
-        """A certain cost made of ``breakdown`` parts."""
-        total = math.fsum(breakdown.values())
+        """A certain cost made of ``breakdown`` parts.
+
+        Raises
+        ------
+        ConfigError
+            For a part that is not a finite number, or parts whose total overflows.
+        """
+        try:
+            total = math.fsum(breakdown.values())
+        except OverflowError:
+            raise ConfigError(
+                "CostEstimate.point: the parts of breakdown add up beyond the float range.",
+                parameter="breakdown",
+            ) from None
         return cls(
             low=total,
             expected=total,

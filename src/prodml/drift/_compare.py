@@ -23,6 +23,8 @@ IntArray = npt.NDArray[np.int64]
 
 _PLOT_BINS = 40
 _PLOT_CATEGORIES = 15
+MAX_LABEL = 10_000
+"""Characters of a category's label in a report's plot (longer ones are cut, ``...``)."""
 _FMAX = float(np.finfo(np.float64).max)
 
 
@@ -189,7 +191,7 @@ def compare_categorical(
     }
     order = np.argsort(-np.maximum(pr, pc), kind="stable")
     top = order[rc[order] + cc[order] >= k][:_PLOT_CATEGORIES]
-    labels = [label(int(i)) for i in top]
+    labels = [_cut(label(int(i))) for i in top]
     ref_p, cur_p = pr[top].tolist(), pc[top].tolist()
     if rc.size > top.size:
         labels.append(f"(other {rc.size - top.size})")
@@ -197,6 +199,11 @@ def compare_categorical(
         cur_p.append(float(1 - sum(cur_p)))
     plot = {"type": "bar", "labels": labels, "reference": ref_p, "current": cur_p}
     return Comparison("chi2", stat, p, tv, 0.0, metrics, plot)
+
+
+def _cut(text: str) -> str:
+    """A plot label of at most :data:`MAX_LABEL` characters: what a saved report holds."""
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
 
 
 def _aligned_counts(

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from prodml._state import Field
+from prodml.drift._compare import MAX_LABEL
 
 __all__ = ["DriftReport", "DriftResult"]
 
@@ -148,7 +149,7 @@ def _load_plot(f: Field) -> dict[str, Any]:
         labels: list[Any] = edges
     else:
         f.dict(keys=("type", "labels", "reference", "current"))
-        labels = [x.str(max_len=10_000) for x in f["labels"].each(max_len=100_000)]
+        labels = [x.str(max_len=MAX_LABEL) for x in f["labels"].each(max_len=100_000)]
         n = len(labels)
     ref = f["reference"].floats(length=n, lo=-1e-9, hi=1.0 + 1e-9)
     cur = f["current"].floats(length=n, lo=-1e-9, hi=1.0 + 1e-9)

@@ -35,6 +35,7 @@ from prodml._state import Field
 from prodml.errors import SchemaError, SchemaProblem
 
 __all__ = [
+    "MAX_TEXT_VALUE",
     "NUMBER",
     "TEXT",
     "TIME",
@@ -42,11 +43,15 @@ __all__ = [
     "Step",
     "Text",
     "ValueFn",
+    "check_text_values",
     "null_error",
     "read_text",
 ]
 
 NUMBER, TEXT, TIME = "number", "text", "datetime"
+
+MAX_TEXT_VALUE = 10_000
+"""Characters of a text value a fitted step keeps (a category, a fill value)."""
 
 Floats = npt.NDArray[np.float64]
 ValueFn = Callable[[Any], Any]
@@ -237,9 +242,9 @@ def _check_fitted(kind: str, field: Field) -> Any:
     if kind == "scale":
         return field.float(lo=0.0, lo_open=True)
     if kind == "fill":  # a number (finite) or a text fill value
-        return field.str() if isinstance(field.value, str) else field.float()
+        return field.str(max_len=MAX_TEXT_VALUE) if isinstance(field.value, str) else field.float()
     if kind == "categories":
-        values = [f.str() for f in field.each(max_len=_MAX_CATEGORIES)]
+        values = [f.str(max_len=MAX_TEXT_VALUE) for f in field.each(max_len=_MAX_CATEGORIES)]
         field.check(len(set(values)) == len(values), "a list of distinct categories")
         return values
     if kind == "edges":
@@ -250,6 +255,29 @@ def _check_fitted(kind: str, field: Field) -> Any:
 
 
 _MAX_CATEGORIES = 10_000_000  # of a saved state: more is corrupt
+
+
+def check_text_values(column: str, values: Sequence[object], what: str) -> None:
+    """Refuse, at fit, a text value longer than the saved state keeps.
+
+    Raises
+    ------
+    SchemaError
+        Naming the column and the limit (:data:`MAX_TEXT_VALUE` characters).
+    """
+    for v in values:
+        if isinstance(v, str) and len(v) > MAX_TEXT_VALUE:
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        column,
+                        "range",
+                        f"{what} {short_repr(v)} has {len(v):,} characters; a fitted step "
+                        f"keeps text values of at most {MAX_TEXT_VALUE:,} (hash a free-text "
+                        "column with Hashing)",
+                    )
+                ]
+            )
 
 
 def first_true(mask: npt.NDArray[np.bool_]) -> int:

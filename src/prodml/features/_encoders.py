@@ -19,6 +19,7 @@ from prodml.features._base import (
     Floats,
     Step,
     Text,
+    check_text_values,
     first_true,
 )
 from prodml.features._stats import Counts, Extremes, Quantiles
@@ -113,6 +114,7 @@ class OneHot(Step):
         """Choose the frequent categories."""
         counts: dict[str, int] = state.counts
         cats = sorted(counts)
+        check_text_values(column, cats, "category")
         floor = self.min_frequency
         if isinstance(floor, float):
             floor = floor * state.n
@@ -236,7 +238,9 @@ class Ordinal(Step):
 
     def finalize(self, column: str, state: Any, kind: str) -> None:
         """Sort the categories."""
-        self.categories_[column] = sorted(state.counts)
+        cats = sorted(state.counts)
+        check_text_values(column, cats, "category")
+        self.categories_[column] = cats
 
     def names_out(self, column: str) -> list[str]:
         """The column name."""

@@ -17,6 +17,7 @@ from prodml.features._base import (
     Step,
     Text,
     ValueFn,
+    check_text_values,
 )
 from prodml.features._stats import Counts, Extremes, Moments, Quantiles
 
@@ -136,6 +137,7 @@ class Impute(Step):
         if self.strategy == "constant":
             fill = self.fill_value
             value: Any = fill if fill is not None else (0.0 if kind == NUMBER else "missing")
+            check_text_values(column, [value], "fill_value")
             self.statistics_[column] = float(value) if kind == NUMBER else value
             return
         if state.n == 0:
@@ -145,7 +147,9 @@ class Impute(Step):
         elif self.strategy == "median":
             self.statistics_[column] = state.quantiles([0.5])[0]
         else:
-            self.statistics_[column] = state.most_frequent()
+            value = state.most_frequent()
+            check_text_values(column, [value], "most frequent value")
+            self.statistics_[column] = value
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Fill the nulls."""
@@ -280,7 +284,19 @@ class MinMaxScale(Step):
         low, high = (float(v) for v in self.feature_range)
         span = _finite(column, state.high - state.low, "range")
         self.data_min_[column] = state.low
-        self.scale_[column] = (high - low) / span if span > 0.0 else 1.0
+        scale = (high - low) / span if span > 0.0 else 1.0
+        if not 0.0 < scale < math.inf:  # a subnormal range, or a tiny feature_range
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        column,
+                        "range",
+                        f"the range {short_repr(span)} maps onto feature_range with a scale "
+                        f"of {short_repr(scale)}: outside float64 (rescale the column)",
+                    )
+                ]
+            )
+        self.scale_[column] = scale
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Scale."""

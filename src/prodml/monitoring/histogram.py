@@ -94,6 +94,12 @@ def check_buckets(buckets: object, name: str = "buckets") -> tuple[float, ...]:
             f"implicit). Got {short_repr(buckets)} instead.",
             parameter=name,
         )
+    if len(bounds) > _MAX_BUCKETS:
+        raise ConfigError(
+            f"The {name!r} parameter must hold at most {_MAX_BUCKETS:,} bounds (what a saved "
+            f"histogram holds). Got {len(bounds):,}.",
+            parameter=name,
+        )
     if any(b <= a for a, b in itertools.pairwise(bounds)):
         raise ConfigError(
             f"The {name!r} parameter must be strictly increasing. Got {short_repr(buckets)} "
@@ -104,6 +110,16 @@ def check_buckets(buckets: object, name: str = "buckets") -> tuple[float, ...]:
 
 
 _MAX_BUCKETS = 100_000  # bounds of a saved histogram
+
+MAX_VALUE = 1e100
+"""Largest magnitude a histogram observes (NaN and infinities are refused too)."""
+
+
+def _bad_value(value: object) -> ConfigError:
+    return ConfigError(
+        f"A histogram observes finite numbers within +-{MAX_VALUE:g}. Got {short_repr(value)}.",
+        parameter="value",
+    )
 
 
 class Histogram:
@@ -127,7 +143,16 @@ class Histogram:
         self.max = -math.inf
 
     def observe(self, value: float) -> None:
-        """Add one observation (the hot path: a bisect and a few additions)."""
+        """Add one observation (the hot path: a bisect and a few additions).
+
+        Raises
+        ------
+        ConfigError
+            For NaN, an infinity or a value beyond +-1e100 (:data:`MAX_VALUE`): its sum
+            would not be a finite number, and the saved state could not be loaded back.
+        """
+        if not -1e100 <= value <= 1e100:  # MAX_VALUE, as a literal on the hot path
+            raise _bad_value(value)
         self.bucket_counts[bisect_left(self.bounds, value)] += 1
         self.count += 1
         self.sum += value
@@ -141,6 +166,8 @@ class Histogram:
         """Add ``times`` observations of the same value at once."""
         if times <= 0:
             return
+        if not -MAX_VALUE <= value <= MAX_VALUE:
+            raise _bad_value(value)
         self.bucket_counts[bisect_left(self.bounds, value)] += times
         self.count += times
         self.sum += value * times

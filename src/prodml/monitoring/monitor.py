@@ -334,6 +334,17 @@ class ModelMonitor:
                 ok = False
             if not ok:
                 raise _config.bad_input(self.task, prediction_id, t, output)
+            if latency_s is not None:  # checked before anything changes
+                try:
+                    ok = 0.0 <= latency_s <= 1e100  # Histogram's MAX_VALUE: a finite sum
+                except TypeError:
+                    ok = False
+                if not ok:
+                    raise SchemaError(
+                        "latency_s must be a number of seconds in [0, 1e100]. Got "
+                        f"{short_repr(latency_s)} instead.",
+                        column="latency_s",
+                    )
             if self._groups is not None:
                 self._groups.predict(prediction_id, features if groups is None else groups)
             if seen:
@@ -349,16 +360,6 @@ class ModelMonitor:
                 stats.rotate(t)
             stats.current_count += 1
             if latency_s is not None:
-                try:
-                    ok = latency_s >= 0.0
-                except TypeError:
-                    ok = False
-                if not ok:
-                    raise SchemaError(
-                        "latency_s must be a number of seconds >= 0. Got "
-                        f"{short_repr(latency_s)} instead.",
-                        column="latency_s",
-                    )
                 # Histogram.observe, inlined: this is the hottest line of the monitor.
                 h = stats.current
                 h.bucket_counts[bisect_left(h.bounds, latency_s)] += 1
@@ -398,7 +399,7 @@ class ModelMonitor:
                 self._buffers
                 and _NEG_INF < t < _INF
                 and self._out_low <= output <= self._out_high
-                and latency_s >= 0.0
+                and 0.0 <= latency_s <= 1e100
                 and (type(prediction_id) is str or hash(prediction_id) is not None)
             )
         except TypeError:

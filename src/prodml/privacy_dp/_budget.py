@@ -39,7 +39,10 @@ class Spend:
 
 def _check_total(name: str, value: object, *, lo_open: bool, hi: float) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    x = float(value) if ok else math.nan  # type: ignore[arg-type]
+    try:
+        x = float(value) if ok else math.nan  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond the float range
+        x = math.inf
     inside = (x > 0 if lo_open else x >= 0) and x < hi
     if not ok or not inside:
         bounds = "a float > 0" if hi == math.inf else f"a float in {'(' if lo_open else '['}0, 1)"

@@ -19,8 +19,7 @@ from prodml.errors import (
     NotFoundError,
     RegistryError,
 )
-from prodml.privacy import _ANY as _PERSONAL
-from prodml.privacy import REDACTED, find_personal_data
+from prodml.privacy import redact_personal
 from prodml.registry._paths import check_version_number
 from prodml.registry._secrets import Secrets
 from prodml.registry.authz import AliasAction, AliasRequest, Authorizer
@@ -443,24 +442,6 @@ class AliasMoves:
         if self.trust is not None:
             verify_version(mv, self.trust)
         return mv
-
-
-def redact_personal(text: str) -> str:
-    """``text`` with each stretch that looks like personal data replaced by ``<redacted>``.
-
-    Examples
-    --------
-    >>> redact_personal("approved by ann@example.com after run 17")
-    'approved by <redacted> after run 17'
-    """
-    if find_personal_data(text) is None:
-        return text
-    out, last = [], 0
-    for m in _PERSONAL.finditer(text):
-        if find_personal_data(m.group()) is not None:  # the same checks (Luhn, mod 97...)
-            out += [text[last : m.start()], REDACTED]
-            last = m.end()
-    return "".join([*out, text[last:]])
 
 
 def _check_approver(approved_by: object) -> str:

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from prodml.errors import ProdMLError
+from prodml._quote import short_repr
+from prodml.errors import ConfigError, ProdMLError
 
 __all__ = ["ACTIONS", "FORMAT_VERSION", "PHASES", "ActionKind", "Phase", "RetrainState"]
 
 FORMAT_VERSION = 1
 KIND = "RetrainController"
 MAX_DECISIONS = 1000
+_MAX_TEXT = 4000  # characters of a stored str (model, alias, reasons)
 
 Phase = Literal["idle", "training", "checking", "canary", "promoting", "rolling_back"]
 PHASES: tuple[str, ...] = get_args(Phase)
@@ -179,6 +181,16 @@ class RetrainState:
     last_step_at: float | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("model", "alias"):  # what from_dict reads back: at most 4000 characters
+            v = getattr(self, name)
+            if not isinstance(v, str) or len(v) > _MAX_TEXT:
+                raise ConfigError(
+                    f"RetrainState: {name} must be a str of at most {_MAX_TEXT} characters. "
+                    f"Got {short_repr(v)}.",
+                    parameter=name,
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state with its type and format version."""

@@ -15,6 +15,7 @@ from prodml.rollout._base import MetricPolicy
 from prodml.rollout._decision import Action, Decision
 from prodml.rollout._gates import MetricStore
 from prodml.rollout._hashing import Key
+from prodml.rollout._limits import MAX_SALT, check_clock, check_size
 from prodml.rollout._router import Router
 from prodml.rollout._summary import MeanSummary
 from prodml.rollout.stats import (
@@ -73,9 +74,9 @@ class ABTest(MetricPolicy):
         False pause rate of the sequential sample-ratio-mismatch check over the whole
         experiment, however often :meth:`evaluate` runs.
     salt
-        Routing salt; use one per experiment.
+        Routing salt (at most 10,000 characters); use one per experiment.
     clock
-        Callable returning seconds, stamped on decisions.
+        Callable returning finite seconds, stamped on decisions.
 
     Examples
     --------
@@ -155,6 +156,7 @@ class ABTest(MetricPolicy):
             )
             if not self.sequential and self.horizon is None:
                 raise PolicyError("ABTest: a fixed-horizon test (sequential=False) needs horizon.")
+            check_size("ABTest", "salt", self.salt, MAX_SALT, "characters")
             self._router = Router(self.weights, salt=self.salt)
             self._variants = self._router.variants
             if len(self._variants) < 2:
@@ -263,7 +265,7 @@ class ABTest(MetricPolicy):
         with self._lock:
             if self._done:
                 return self._log[-1]
-            now = float((self.clock or time.time)())
+            now = check_clock("ABTest", (self.clock or time.time)())
             control, treatments = self._variants[0], self._variants[1:]
             n = {v: self._summary(v).n for v in self._variants}
             srm = self.srm()

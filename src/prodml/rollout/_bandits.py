@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -28,9 +27,15 @@ from prodml.rollout._base import PolicyBase, check_state
 
 __all__ = ["UCB1", "Bandit", "EpsilonGreedy"]
 
-_MAX_ARMS = 100_000  # of a saved state
+_MAX_ARMS = 100_000  # arms of a bandit (and of a saved state)
+MAX_ARM_NAME = 200
+"""Characters of an arm name (the constructor and the saved-state loader agree)."""
 _B = TypeVar("_B", bound="Bandit")
 
+
+MAX_REWARD = 1e100
+"""Largest reward magnitude a bandit takes: beyond it, sums of squares overflow and the
+saved state could not be loaded back."""
 
 MAX_CHOICES = 10_000_000
 """Most arms one ``choose_many`` call returns (a ConfigError above)."""
@@ -60,13 +65,20 @@ class Bandit(PolicyBase):
             raise PolicyError(
                 f"{self._kind} needs a non-empty list of arm names. Got {short_repr(arms)}."
             )
+        if len(arms) > _MAX_ARMS:
+            raise PolicyError(
+                f"{self._kind}: arms must have at most {_MAX_ARMS:,} names. Got {len(arms):,}."
+            )
         for a in arms:
-            if not isinstance(a, str) or not a:
+            if not isinstance(a, str) or not 0 < len(a) <= MAX_ARM_NAME:
                 raise PolicyError(
-                    f"{self._kind}: arm names must be non-empty strings. Got {short_repr(a)}."
+                    f"{self._kind}: arm names must be non-empty strings of at most "
+                    f"{MAX_ARM_NAME} characters. Got {short_repr(a)}."
                 )
         if len(set(arms)) != len(arms):
-            raise PolicyError(f"{self._kind}: arm names must be unique. Got {list(arms)}.")
+            raise PolicyError(
+                f"{self._kind}: arm names must be unique. Got {short_repr(list(arms))}."
+            )
         check_params(self._kind, {"seed": self.seed}, {"seed": [Interval(int, 0, None), NONE]})
 
     def _setup(self) -> None:
@@ -91,8 +103,8 @@ class Bandit(PolicyBase):
         """Hook run once, with the lock held, at the end of setup."""
 
     def _reward_range(self) -> tuple[float, float]:
-        """Finite bounds of a valid reward (the largest floats by default)."""
-        return -sys.float_info.max, sys.float_info.max
+        """Bounds of a valid reward (+-MAX_REWARD by default)."""
+        return -MAX_REWARD, MAX_REWARD
 
     # -- public API --------------------------------------------------------------------
     def choose(self) -> str:
@@ -140,6 +152,12 @@ class Bandit(PolicyBase):
             raise PolicyError(
                 f"{self._kind}: the reward of arm {short_repr(arm)} must be finite. "
                 f"Got {short_repr(reward)}.",
+                variant=arm,
+            )
+        if not self._low <= r <= self._high:
+            raise PolicyError(
+                f"{self._kind}: the reward of arm {short_repr(arm)} must be in "
+                f"[{self._low:g}, {self._high:g}]. Got {short_repr(reward)}.",
                 variant=arm,
             )
         return r
@@ -208,7 +226,7 @@ class Bandit(PolicyBase):
             for a in arm_list:  # name the first unknown arm
                 self._arm_index(a)
             raise  # pragma: no cover - _arm_index raised above
-        bad = ~np.isfinite(values)
+        bad = ~((values >= self._low) & (values <= self._high))  # NaN too
         if bad.any():
             j = int(np.argmax(bad))
             self._check_reward(arm_list[j], values[j])
@@ -293,7 +311,7 @@ class Bandit(PolicyBase):
         params = root["params"].dict()
         arms = root["params"]["arms"]
         for arm in arms.each(min_len=1, max_len=_MAX_ARMS):
-            arm.str(max_len=200, empty=False)
+            arm.str(max_len=MAX_ARM_NAME, empty=False)
         try:
             bandit = cls(**params)
             bandit._setup()

@@ -11,9 +11,10 @@ from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
-from prodml.rollout._decision import Action, Decision
+from prodml.rollout._decision import Action, Decision, listing, operator_reason
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import Key
+from prodml.rollout._limits import MAX_GATES, MAX_NAME, check_clock, check_name, check_size
 
 __all__ = ["BlueGreen"]
 
@@ -38,9 +39,10 @@ class BlueGreen(MetricPolicy):
     Parameters
     ----------
     active, preview
-        Names of the live ("blue") and the new ("green") environment.
+        Names of the live ("blue") and the new ("green") environment (at most 1000
+        characters each).
     gates
-        Checks on the preview's metrics.
+        Checks on the preview's metrics (at most 1000).
     alpha, min_samples, sequential
         As in :class:`~prodml.rollout.Canary`.
     auto_switch
@@ -107,11 +109,14 @@ class BlueGreen(MetricPolicy):
                     "auto_switch": [TypeOf(bool, "a bool")],
                 },
             )
+            check_name("BlueGreen", "active", self.active)
+            check_name("BlueGreen", "preview", self.preview)
             if self.active == self.preview:
                 raise PolicyError(
                     f"BlueGreen: active and preview are both {short_repr(self.active)}."
                 )
             self._gates = tuple(self.gates)
+            check_size("BlueGreen", "gates", self._gates, MAX_GATES)
             for g in self._gates:
                 if not isinstance(g, Gate):
                     raise PolicyError(
@@ -143,7 +148,7 @@ class BlueGreen(MetricPolicy):
         return self._live
 
     def _now(self) -> float:
-        return float((self.clock or time.time)())
+        return check_clock("BlueGreen", (self.clock or time.time)())
 
     def evaluate(self) -> Decision:
         """Verify the preview against the gates and decide (logged)."""
@@ -152,6 +157,7 @@ class BlueGreen(MetricPolicy):
         with self._lock:
             if self._phase in ("switched", "discarded"):
                 return self._log[-1]
+            now = self._now()  # a broken clock fails before anything changes
             results = [
                 self._store.evaluate(
                     g,
@@ -171,7 +177,7 @@ class BlueGreen(MetricPolicy):
             failed = [r["gate"] for r in results if r["verdict"] == "fail"]
             action: Action
             if failed:
-                action, reason = "rollback", f"verification failed: {'; '.join(failed)}"
+                action, reason = "rollback", f"verification failed: {listing(failed)}"
                 self._phase = "discarded"
             elif self._store.requests[self.preview] < self.min_samples:
                 action = "hold"
@@ -186,28 +192,45 @@ class BlueGreen(MetricPolicy):
                 pending = [
                     f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
                 ]
-                action, reason = "hold", f"gates not passed yet: {'; '.join(pending)}"
-            return self._record(Decision(action, reason, evidence, time=self._now()))
+                action, reason = "hold", f"gates not passed yet: {listing(pending)}"
+            return self._record(Decision(action, reason, evidence, time=now))
 
     def switch(self, reason: str = "switched by operator") -> Decision:
-        """Send all traffic to the preview now (after verification, or overriding it)."""
+        """Send all traffic to the preview now (after verification, or overriding it).
+
+        ``reason`` is cleaned as in :meth:`rollback`.
+        """
+        reason = operator_reason(reason, "BlueGreen")  # checked before anything changes
         if not self._ready:
             self._setup()
         with self._lock:
+            now = self._now()  # a broken clock fails before anything changes
             if self._phase == "switched":
                 raise PolicyError("BlueGreen: traffic is already on the preview.")
             self._phase, self._live = "switched", self.preview
             evidence = {"manual": True, "requests": dict(self._store.requests)}
-            return self._record(Decision("promote", reason, evidence, time=self._now()))
+            return self._record(Decision("promote", reason, evidence, time=now))
 
     def rollback(self, reason: str = "rolled back by operator") -> Decision:
-        """Send all traffic back to the previous environment now."""
+        """Send all traffic back to the previous environment now.
+
+        ``reason`` is logged with the decision: control characters become spaces,
+        anything that looks like personal data becomes ``<redacted>``, and text beyond
+        1000 characters is cut, so a long reason never blocks a rollback.
+
+        Raises
+        ------
+        PolicyError
+            For a reason that is not a str or is blank; nothing changes.
+        """
+        reason = operator_reason(reason, "BlueGreen")  # checked before anything changes
         if not self._ready:
             self._setup()
         with self._lock:
+            now = self._now()  # a broken clock fails before anything changes
             self._phase, self._live = "discarded", self.active
             evidence = {"manual": True, "requests": dict(self._store.requests)}
-            return self._record(Decision("rollback", reason, evidence, time=self._now()))
+            return self._record(Decision("rollback", reason, evidence, time=now))
 
     def to_dict(self) -> dict[str, Any]:
         """Return settings, phase, metric summaries and the decision log (JSON-safe)."""
@@ -246,8 +269,8 @@ class BlueGreen(MetricPolicy):
                 "log",
             )
         )
-        active, preview = top["active"].str(max_len=1000), top["preview"].str(max_len=1000)
-        gates = [_load.gate(g) for g in top["gates"].each(max_len=1000)]
+        active, preview = top["active"].str(max_len=MAX_NAME), top["preview"].str(max_len=MAX_NAME)
+        gates = [_load.gate(g) for g in top["gates"].each(max_len=MAX_GATES)]
         params = _load.params(top["params"])
         bg = _load.build(
             top["params"], lambda: cls(active, preview, gates=gates, clock=clock, **params)

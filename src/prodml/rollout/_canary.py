@@ -13,9 +13,10 @@ from prodml._state import Field
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
-from prodml.rollout._decision import Action, Decision
+from prodml.rollout._decision import Action, Decision, listing, operator_reason
 from prodml.rollout._gates import CustomGate, Gate, MetricStore
 from prodml.rollout._hashing import Key
+from prodml.rollout._limits import MAX_GATES, MAX_SALT, MAX_STEPS, check_clock, check_size
 from prodml.rollout._router import Router
 
 __all__ = ["DEFAULT_GATES", "DEFAULT_STEPS", "Canary", "Step"]
@@ -103,9 +104,11 @@ class Canary(MetricPolicy):
     Parameters
     ----------
     steps
-        Increasing candidate weights, as :class:`Step`, dicts or plain floats.
+        Increasing candidate weights, as :class:`Step`, dicts or plain floats (at most
+        1000 steps).
     gates
-        Guardrails on the candidate's metrics; default ``error_rate <= 1.1 x baseline``.
+        Guardrails on the candidate's metrics (at most 1000); default
+        ``error_rate <= 1.1 x baseline``.
         Besides :class:`Gate`, any gate that tests the summaries itself
         (:class:`~prodml.rollout._gates.CustomGate`, e.g.
         ``prodml.fairness.FairnessGate``, fed through :meth:`observe`).
@@ -122,9 +125,9 @@ class Canary(MetricPolicy):
         ``"rollback"`` or ``"pause"`` (stop and wait for :meth:`resume`, :meth:`promote`
         or :meth:`rollback`) when a gate fails.
     salt
-        Routing salt; use one per rollout.
+        Routing salt (at most 10,000 characters); use one per rollout.
     clock
-        Callable returning seconds (default :func:`time.time`); inject one in tests.
+        Callable returning finite seconds (default :func:`time.time`); inject one in tests.
 
     Examples
     --------
@@ -204,6 +207,8 @@ class Canary(MetricPolicy):
                 )
             if isinstance(self.steps, str | bytes) or not self.steps:
                 raise PolicyError(f"Canary needs at least one step. Got {short_repr(self.steps)}.")
+            check_size("Canary", "steps", self.steps, MAX_STEPS)
+            check_size("Canary", "salt", self.salt, MAX_SALT, "characters")
             self._steps = tuple(_as_step(s, i) for i, s in enumerate(self.steps))
             for i in range(1, len(self._steps)):
                 if self._steps[i].weight <= self._steps[i - 1].weight:
@@ -212,6 +217,7 @@ class Canary(MetricPolicy):
                         f"{self._steps[i].weight} after {self._steps[i - 1].weight}."
                     )
             self._gates = tuple(self.gates)
+            check_size("Canary", "gates", self._gates, MAX_GATES)
             for g in self._gates:
                 if not isinstance(g, Gate | CustomGate):
                     raise PolicyError(
@@ -223,7 +229,7 @@ class Canary(MetricPolicy):
             self._state = "running"
             self._step = 0
             self._router = Router(self._weights(), salt=self.salt)
-            self._step_started = float(self._clock())
+            self._step_started = check_clock("Canary", self._clock())
             self._step_start_n = 0
             self._ready = True
 
@@ -275,7 +281,7 @@ class Canary(MetricPolicy):
         with self._lock:
             if self._state in ("promoted", "rolled_back"):
                 return self._log[-1]
-            now = float(self._clock())
+            now = check_clock("Canary", self._clock())
             st = self._steps[self._step]
             n_step = self._store.requests[self.candidate] - self._step_start_n
             elapsed = now - self._step_started
@@ -296,7 +302,7 @@ class Canary(MetricPolicy):
                 action, reason = "pause", f"{where}: paused; waiting for resume or rollback"
             elif failed:
                 action = "rollback" if self.on_failure == "rollback" else "pause"
-                reason = f"{where}: gate failed: {'; '.join(failed)}"
+                reason = f"{where}: gate failed: {listing(failed)}"
             elif n_step < st.min_samples or elapsed < st.min_duration:
                 action = "hold"
                 short = []  # only what is still missing, with the count that decides it
@@ -313,7 +319,7 @@ class Canary(MetricPolicy):
                 pending = [
                     f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
                 ]
-                action, reason = "hold", f"{where}: gates not passed yet: {'; '.join(pending)}"
+                action, reason = "hold", f"{where}: gates not passed yet: {listing(pending)}"
             return self._apply(Decision(action, reason, evidence, time=now), now)
 
     def _gate_results(self) -> list[dict[str, Any]]:
@@ -343,7 +349,8 @@ class Canary(MetricPolicy):
         margin of tolerated harm (``ratio=1.2``: at most 20 % more errors), so a promoted
         candidate is one the data show to be within that margin on the estimate, though
         not yet with the gate's confidence. A rollout already promoted or rolled back
-        returns its last decision; a paused one is concluded too.
+        returns its last decision; a paused one is concluded too. ``reason`` is cleaned
+        like every manual action's (see :meth:`rollback`).
 
         Examples
         --------
@@ -356,12 +363,13 @@ class Canary(MetricPolicy):
         >>> d.action, canary.state, d.reason
         ('promote', 'promoted', 'time limit: every gate within its limit on the estimate')
         """
+        reason = operator_reason(reason, "Canary")
         if not self._ready:
             self._setup()
         with self._lock:
             if self._state in ("promoted", "rolled_back"):
                 return self._log[-1]
-            now = float(self._clock())
+            now = check_clock("Canary", self._clock())
             results = self._gate_results()
             evidence: dict[str, Any] = {
                 "step": self._step,
@@ -378,7 +386,7 @@ class Canary(MetricPolicy):
             ]
             if beyond:
                 action: Action = "rollback"
-                why = f"{reason}: not within the limit on the estimate: {'; '.join(beyond)}"
+                why = f"{reason}: not within the limit on the estimate: {listing(beyond)}"
             else:
                 action, why = "promote", f"{reason}: every gate within its limit on the estimate"
             return self._apply(Decision(action, why, evidence, time=now), now)
@@ -398,12 +406,13 @@ class Canary(MetricPolicy):
         return self._record(decision)
 
     def _manual(self, action: Action, reason: str, allowed: tuple[str, ...]) -> Decision:
+        reason = operator_reason(reason, "Canary")  # checked before anything changes
         if not self._ready:
             self._setup()
         with self._lock:
             if self._state not in allowed:
                 raise PolicyError(f"Canary: cannot {action} a rollout that is {self._state}.")
-            now = float(self._clock())
+            now = check_clock("Canary", self._clock())
             evidence = {"manual": True, "step": self._step, "requests": dict(self._store.requests)}
             if action == "advance":  # resume: restart the step's clock and samples
                 self._state = "running"
@@ -426,7 +435,21 @@ class Canary(MetricPolicy):
         return self._manual("promote", reason, ("running", "paused"))
 
     def rollback(self, reason: str = "rolled back by operator") -> Decision:
-        """Send all traffic back to the baseline now."""
+        """Send all traffic back to the baseline now.
+
+        The ``reason`` of every manual action (:meth:`pause`, :meth:`resume`,
+        :meth:`promote`, :meth:`rollback`, :meth:`conclude`) is logged with the decision:
+        control characters become spaces, anything that looks like personal data becomes
+        ``<redacted>``, and text beyond 1000 characters
+        (:data:`~prodml.rollout._decision.MAX_REASON`) is cut, so a long reason never
+        blocks a rollback nor makes the saved state unloadable.
+
+        Raises
+        ------
+        PolicyError
+            For a reason that is not a str or is blank (nothing changes), or when the
+            rollout is already promoted or rolled back.
+        """
         return self._manual("rollback", reason, ("running", "paused"))
 
     # -- state -------------------------------------------------------------------------
@@ -477,8 +500,8 @@ class Canary(MetricPolicy):
                 "log",
             )
         )
-        steps = [_load_step(s) for s in top["steps"].each(max_len=1000)]
-        saved = [g.dict() for g in top["gates"].each(max_len=1000)]
+        steps = [_load_step(s) for s in top["steps"].each(max_len=MAX_STEPS)]
+        saved = [g.dict() for g in top["gates"].each(max_len=MAX_GATES)]
         params = _load.params(top["params"])
         canary = _load.build(
             top["params"],

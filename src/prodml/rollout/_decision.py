@@ -8,6 +8,8 @@ decision log with the metric values, intervals and sample sizes that led to it.
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -15,11 +17,75 @@ from typing import Any, Literal, get_args
 from prodml._quote import short_repr
 from prodml.errors import PolicyError
 
-__all__ = ["ACTIONS", "Action", "Decision", "jsonable"]
+__all__ = [
+    "ACTIONS",
+    "MAX_REASON",
+    "MAX_STORED_REASON",
+    "Action",
+    "Decision",
+    "jsonable",
+    "listing",
+    "operator_reason",
+]
 
 Action = Literal["advance", "hold", "promote", "rollback", "pause"]
 ACTIONS: tuple[str, ...] = get_args(Action)
 """Every action a policy can decide: ``advance``, ``hold``, ``promote``, ``rollback``, ``pause``."""
+
+
+MAX_REASON = 1000
+"""Characters of an operator's ``reason`` a decision keeps (longer text is cut, ``...``)."""
+
+MAX_STORED_REASON = 100_000
+"""Longest reason a :class:`Decision` holds: the cap the saved-state loader applies."""
+
+_MAX = sys.float_info.max  # a finite time, also for an int (NaN fails the comparison)
+_MAX_LISTING = 10_000  # characters of a generated list (failed gates...) in a reason
+
+
+def operator_reason(reason: object, owner: str) -> str:
+    """An operator's ``reason`` for a manual action, made safe to log and to save.
+
+    Every rollout policy's manual actions (``Canary.pause/resume/promote/rollback/
+    conclude``, ``BlueGreen.switch/rollback``) pass their ``reason`` through here before
+    they change anything. Control characters become spaces, anything that looks like
+    personal data becomes ``<redacted>``, and text longer than :data:`MAX_REASON`
+    characters is cut (ending in ``...``): an operator is never blocked from rolling
+    back by a long reason.
+
+    Raises
+    ------
+    PolicyError
+        For a reason that is not a str, or is empty or blank.
+
+    Examples
+    --------
+    >>> operator_reason("  paged by ann@example.com  ", "Canary")
+    'paged by <redacted>'
+    >>> len(operator_reason("x" * 5000, "Canary"))
+    1000
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise PolicyError(
+            f"{owner}: reason must be a non-empty str. Got {short_repr(reason)} instead."
+        )
+    from prodml.privacy import redact_personal  # noqa: PLC0415 - pydantic, loaded on use
+
+    text = "".join(ch if ch.isprintable() else " " for ch in reason.strip())
+    text = redact_personal(text)
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
+
+def listing(items: list[str]) -> str:
+    """``items`` joined by ``"; "`` for a generated reason, cut to a bounded length.
+
+    Gate descriptions quote metric names of any length; a reason listing a thousand of
+    them must still fit in a saved decision (:data:`MAX_STORED_REASON`).
+    """
+    text = "; ".join(items)
+    if len(text) <= _MAX_LISTING:
+        return text
+    return text[: _MAX_LISTING - 3] + "..."
 
 
 def jsonable(value: Any) -> Any:
@@ -59,7 +125,9 @@ class Decision:
     action
         One of ``advance``, ``hold``, ``promote``, ``rollback``, ``pause``.
     reason
-        One sentence a person can read in an incident review.
+        One sentence a person can read in an incident review: a str of at most
+        :data:`MAX_STORED_REASON` (100,000) characters, the most a saved decision log
+        holds. Policies cut an operator's reason to :data:`MAX_REASON` characters.
     evidence
         JSON-safe details: per-gate estimates, intervals, sample sizes, step, weights.
     time
@@ -82,6 +150,19 @@ class Decision:
             raise PolicyError(
                 f"A decision's action must be one of {ACTIONS}. Got {short_repr(self.action)}."
             )
+        if not isinstance(self.reason, str) or len(self.reason) > MAX_STORED_REASON:
+            raise PolicyError(
+                f"A decision's reason must be a str of at most {MAX_STORED_REASON} characters. "
+                f"Got {short_repr(self.reason)}."
+            )
+        t: object = self.time  # checked at run time: callers pass what their clock gave
+        if t is not None:
+            ok = isinstance(t, numbers.Real) and not isinstance(t, bool)
+            if not (ok and -_MAX <= t <= _MAX):  # type: ignore[operator]  # a Real: ordered
+                raise PolicyError(
+                    f"A decision's time must be a finite number or None. Got {short_repr(t)}."
+                )
+            object.__setattr__(self, "time", float(t))  # type: ignore[arg-type]
         object.__setattr__(self, "evidence", jsonable(dict(self.evidence)))
 
     @property

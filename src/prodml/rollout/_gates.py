@@ -24,7 +24,7 @@ above ``alpha``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +35,7 @@ from scipy import special
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, PolicyError
+from prodml.rollout._limits import MAX_COUNT, MAX_METRICS
 from prodml.rollout._sketch import QuantileSketch
 from prodml.rollout._summary import MeanSummary, check_value, check_values
 from prodml.rollout.stats import always_valid_halfwidth
@@ -277,10 +278,35 @@ class MetricStore:
                 variant=variant if isinstance(variant, str) else None,
             ) from None
 
+    def _check_room(self, variant: str, metrics: Iterable[str], count: int) -> None:
+        """Refuse, before anything is stored, what the saved state could not hold.
+
+        At most :data:`~prodml.rollout._limits.MAX_METRICS` summaries per variant
+        (a quantile gate's indicators count too) and at most
+        :data:`~prodml.rollout._limits.MAX_COUNT` (2**53) requests per variant.
+        """
+        if count > MAX_COUNT - self.requests[variant]:
+            raise PolicyError(
+                f"Variant {short_repr(variant)} would count more than {MAX_COUNT} requests "
+                f"(it has {self.requests[variant]}; {count} more were given).",
+                variant=variant,
+            )
+        bucket = self.summaries[variant]
+        new = {m for m in metrics if m not in bucket}
+        for m in list(new):
+            new.update(k for k, _, _ in self._indicators.get(m, ()) if k not in bucket)
+        if len(bucket) + len(new) > MAX_METRICS:
+            raise PolicyError(
+                f"Variant {short_repr(variant)} would have {len(bucket) + len(new):,} metric "
+                f"summaries; a policy keeps at most {MAX_METRICS:,} per variant.",
+                variant=variant,
+            )
+
     def observe(self, variant: str, metrics: Mapping[str, object]) -> None:
         """Record one request's metrics (validated before anything is stored)."""
         bucket = self._bucket(variant)
         values = {m: check_value(variant, m, v) for m, v in metrics.items()}
+        self._check_room(variant, values, 1)
         for m, x in values.items():
             bucket.setdefault(m, MeanSummary()).add(x)
             if m in self._sketched:
@@ -301,6 +327,7 @@ class MetricStore:
                 variant=variant,
             )
         n = sizes.pop() if sizes else 0
+        self._check_room(variant, arrays, n)
         for m, arr in arrays.items():
             bucket.setdefault(m, MeanSummary()).add_many(arr)
             if m in self._sketched:
@@ -366,6 +393,7 @@ class MetricStore:
                 )
         if count == 0:
             return
+        self._check_room(variant, parts, count)
         for m, part in parts.items():
             bucket.setdefault(m, MeanSummary()).merge(part)
         self.requests[variant] += count

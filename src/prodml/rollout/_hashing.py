@@ -123,7 +123,9 @@ def bounds_from_weights(
         values.append(wf)
     total = sum(values)
     if abs(total - 1.0) > _SUM_TOLERANCE:
-        raise PolicyError(f"{owner}: weights must sum to 1. Got {values} (sum {total!r}).")
+        raise PolicyError(
+            f"{owner}: weights must sum to 1. Got {short_repr(values)} (sum {total!r})."
+        )
     bounds: list[int] = []
     cumulative = 0.0
     for wf in values[:-1]:

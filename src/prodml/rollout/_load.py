@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 from prodml._state import MAX_COUNT, Field
 from prodml.errors import ConfigError, PolicyError
 from prodml.rollout._base import check_state
-from prodml.rollout._decision import Decision
+from prodml.rollout._decision import MAX_STORED_REASON, Decision
 from prodml.rollout._gates import Gate, MetricStore
+from prodml.rollout._limits import MAX_METRICS
 from prodml.rollout._sketch import QuantileSketch, bucket_range
 from prodml.rollout._summary import MeanSummary
 
@@ -24,7 +25,6 @@ __all__ = ["build", "decision_log", "gate", "metric_store", "root", "sketch", "s
 
 _T = TypeVar("_T")
 _MAX_LOG = 1_000_000  # decisions in a saved log
-_MAX_METRICS = 10_000  # metrics (and sketches) per variant
 _ACTIONS = ("advance", "hold", "promote", "rollback", "pause")
 
 
@@ -90,11 +90,11 @@ def metric_store(store: MetricStore, field: Field) -> None:
     field["sketches"].dict(keys=variants)
     for v in variants:
         got = {}
-        for m, s in field["summaries"][v].items(max_len=_MAX_METRICS):
+        for m, s in field["summaries"][v].items(max_len=MAX_METRICS):
             got[m] = summary(s, requests=requests[v])
         store.summaries[v] = got
         sketches = {}
-        for m, s in field["sketches"][v].items(max_len=_MAX_METRICS):
+        for m, s in field["sketches"][v].items(max_len=MAX_METRICS):
             sk = sketch(s)
             s.check(sk.n <= requests[v], f"a sketch of at most {requests[v]} values")
             sketches[m] = sk
@@ -112,7 +112,7 @@ def decision(field: Field) -> Decision:
     """A Decision from its saved dict."""
     field.dict(keys=("action", "reason", "evidence", "time"))
     action = field["action"].str(choices=_ACTIONS)
-    reason = field["reason"].str(max_len=100_000)
+    reason = field["reason"].str(max_len=MAX_STORED_REASON)
     evidence = dict(field["evidence"].dict())
     t = field["time"].optional_float()
     return Decision(action, reason, evidence, time=t)  # type: ignore[arg-type]

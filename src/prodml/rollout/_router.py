@@ -12,6 +12,7 @@ from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import PolicyBase
 from prodml.rollout._hashing import SPACE, Key, bounds_from_weights, key_bytes
+from prodml.rollout._limits import MAX_SALT, check_size
 
 __all__ = ["Router"]
 
@@ -35,7 +36,7 @@ class Router(PolicyBase):
     weights
         Share of traffic per variant, non-negative and summing to 1, in range order.
     salt
-        Experiment-specific string mixed into every hash.
+        Experiment-specific string mixed into every hash, of at most 10,000 characters.
 
     Raises
     ------
@@ -67,6 +68,7 @@ class Router(PolicyBase):
                 if not isinstance(self.salt, str):
                     # The type only: a salt is a secret and never shown.
                     raise PolicyError(f"Router: salt must be a str, not {type(self.salt)}.")
+                check_size("Router", "salt", self.salt, MAX_SALT, "characters")
                 names, bounds = bounds_from_weights(self.weights)
                 # The separator keeps salt "a" + key "bc" apart from salt "ab" + key "c".
                 self._table = (self.salt.encode() + b"\x1f", names, bounds)
@@ -125,7 +127,7 @@ class Router(PolicyBase):
         _, names, bounds = self._table or self._setup()
         if variant not in names:
             raise PolicyError(
-                f"Router: unknown variant {short_repr(variant)}; known: {list(names)}.",
+                f"Router: unknown variant {short_repr(variant)}; known: {short_repr(list(names))}.",
                 variant=variant,
             )
         i = names.index(variant)
@@ -156,7 +158,7 @@ class Router(PolicyBase):
         weights = dict(top["weights"].dict())
         for w in top["weights"].values():
             w.float(lo=0.0, hi=1.0)
-        salt = top["salt"].str(max_len=10_000)
+        salt = top["salt"].str(max_len=MAX_SALT)
         router = _load.build(top, lambda: cls(weights, salt=salt))
         router._setup()
         return router

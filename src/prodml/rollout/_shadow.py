@@ -16,9 +16,17 @@ from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import PolicyBase
-from prodml.rollout._decision import Action, Decision
+from prodml.rollout._decision import Action, Decision, listing
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import SPACE, Key, key_bytes
+from prodml.rollout._limits import (
+    MAX_GATES,
+    MAX_NAME,
+    MAX_SALT,
+    check_clock,
+    check_name,
+    check_size,
+)
 from prodml.rollout._summary import check_value
 
 __all__ = ["Shadow"]
@@ -46,7 +54,7 @@ class Shadow(PolicyBase):
     Parameters
     ----------
     primary, shadow
-        Names of the serving model and the candidate.
+        Names of the serving model and the candidate (at most 1000 characters each).
     mirror
         Share of keys mirrored to the candidate, in [0, 1].
     min_agreement
@@ -54,13 +62,13 @@ class Shadow(PolicyBase):
     tolerance
         Numeric outputs within this absolute distance agree.
     gates
-        Extra gates on ``"agreement"``, ``"abs_diff"`` or ``"latency"``.
+        Extra gates on ``"agreement"``, ``"abs_diff"`` or ``"latency"`` (at most 1000).
     alpha, min_samples, sequential
         As in :class:`~prodml.rollout.Canary`.
     salt
-        Salt of the mirroring hash.
+        Salt of the mirroring hash (at most 10,000 characters).
     clock
-        Callable returning seconds, stamped on decisions.
+        Callable returning finite seconds, stamped on decisions.
 
     Examples
     --------
@@ -136,11 +144,15 @@ class Shadow(PolicyBase):
                     "salt": [TypeOf(str, "a str")],
                 },
             )
+            check_name("Shadow", "primary", self.primary)
+            check_name("Shadow", "shadow", self.shadow)
+            check_size("Shadow", "salt", self.salt, MAX_SALT, "characters")
             if self.primary == self.shadow:
                 raise PolicyError(
                     f"Shadow: primary and shadow are both {short_repr(self.primary)}."
                 )
             gates = list(self.gates)
+            check_size("Shadow", "gates", gates, MAX_GATES)
             for g in gates:
                 if not isinstance(g, Gate) or g.metric not in (_AGREEMENT, _ABS_DIFF, _LATENCY):
                     raise PolicyError(
@@ -309,7 +321,7 @@ class Shadow(PolicyBase):
             failed = [r["gate"] for r in results if r["verdict"] == "fail"]
             action: Action
             if failed:
-                action, reason = "rollback", f"shadow failed: {'; '.join(failed)}"
+                action, reason = "rollback", f"shadow failed: {listing(failed)}"
             elif not results:
                 action, reason = "hold", "no gates to check"
             elif all(r["verdict"] == "pass" for r in results):
@@ -318,8 +330,8 @@ class Shadow(PolicyBase):
                 pending = [
                     f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
                 ]
-                action, reason = "hold", f"gates not passed yet: {'; '.join(pending)}"
-            now = float((self.clock or time.time)())
+                action, reason = "hold", f"gates not passed yet: {listing(pending)}"
+            now = check_clock("Shadow", (self.clock or time.time)())
             return self._record(Decision(action, reason, evidence, time=now))
 
     # -- state -------------------------------------------------------------------------
@@ -356,8 +368,8 @@ class Shadow(PolicyBase):
                 "log",
             )
         )
-        primary, shadow = top["primary"].str(max_len=1000), top["shadow"].str(max_len=1000)
-        gates = [_load.gate(g) for g in top["gates"].each(max_len=1000)]
+        primary, shadow = top["primary"].str(max_len=MAX_NAME), top["shadow"].str(max_len=MAX_NAME)
+        gates = [_load.gate(g) for g in top["gates"].each(max_len=MAX_GATES)]
         params = _load.params(top["params"])
         sh = _load.build(
             top["params"], lambda: cls(primary, shadow, gates=gates, clock=clock, **params)

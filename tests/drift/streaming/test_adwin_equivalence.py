@@ -219,7 +219,7 @@ def test_mixing_paths_piece_by_piece_equals_the_plain_algorithm(seed, clock, pie
     [
         np.full(5000, 7.0),  # zero variance: the screens must stand aside
         np.r_[np.full(3000, 1e12), np.full(3000, 1e12 + 1.0)],  # huge offset, tiny step
-        np.r_[np.zeros(3000), [1e200], np.zeros(3000)],  # one enormous spike
+        np.r_[np.zeros(3000), [1e100], np.zeros(3000)],  # one spike as large as allowed
         np.r_[np.full(2000, 1e-300), np.full(2000, 3e-300)],  # subnormal-scale values
         np.tile([1.0, -1.0], 4000),
         np.r_[np.random.default_rng(1).normal(1e6, 1.0, 6000), np.full(10, 1e6 + 50.0)],

@@ -13,7 +13,6 @@ one that never stopped raises.
 from __future__ import annotations
 
 import abc
-import math
 import numbers
 import threading
 import time
@@ -42,8 +41,12 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 Domain = Literal["real", "binary", "unit"]
 
+MAX_VALUE = 1e100
+"""Largest magnitude a detector takes: beyond it, sums of squares would overflow to inf
+and the saved state could not be loaded back."""
+
 _DOMAIN_WORDS = {
-    "real": "finite numbers",
+    "real": "finite numbers within +-1e100",
     "binary": "0/1 error indicators",
     "unit": "numbers in [0, 1]",
 }
@@ -250,7 +253,7 @@ class StreamingDetector(abc.ABC):
         elif self.domain == "unit":
             bad = np.flatnonzero(~((arr >= 0.0) & (arr <= 1.0)))
         else:
-            bad = np.flatnonzero(~np.isfinite(arr))
+            bad = np.flatnonzero(~(np.abs(arr) <= MAX_VALUE))  # NaN and inf too
         if bad.size:
             i = int(bad[0])
             raise DriftError(
@@ -269,8 +272,11 @@ class StreamingDetector(abc.ABC):
         if isinstance(x, np.timedelta64):
             raise self._bad_value(x)
         if isinstance(x, numbers.Real | np.bool_):
-            value = float(x)
-            if math.isfinite(value):
+            try:
+                value = float(x)
+            except OverflowError:  # an int beyond float range
+                raise self._bad_value(x) from None
+            if -MAX_VALUE <= value <= MAX_VALUE:  # finite, and no sum of squares overflows
                 return value
         raise self._bad_value(x)
 

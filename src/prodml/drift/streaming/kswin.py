@@ -116,7 +116,7 @@ class KSWIN(StreamingDetector):
         try:
             if type(x) is not float:
                 x = self._as_float(x)
-            elif x - x != 0.0:
+            elif not -1e100 <= x <= 1e100:  # NaN too; MAX_VALUE, as a literal: hot
                 raise self._bad_value(x)
             if self._drift:
                 self._restart()
