@@ -20,12 +20,19 @@ subprocess (``--feast-python``, default ``/work/benchvenv/feast/bin/python``)::
     python3 -m venv /work/benchvenv/feast
     /work/benchvenv/feast/bin/pip install 'feast[redis]'
 
-Usage: ``python benchmarks/bench_store.py [--quick] [--redis URL] [--repeat N]``; Redis
+Usage: ``python benchmarks/bench_store.py [--quick] [--redis URL] [--repeat N]
+[--string-keys]``; Redis
 defaults to ``$PRODML_TEST_REDIS_URL``. ``--repeat N`` adds N back-to-back ``historical``
 pairs (prodml, then Feast) with the load average of each and the medians of the ratios;
 ``--historical-only --repeat N`` runs only those (``--no-check`` skips the brute-force
 check, which takes minutes). Figures go to stdout and
 ``benchmarks/results/store.json`` (not written with ``--historical-only``).
+
+``--string-keys`` writes the same data with ``user_id`` as strings (``u00000042``) in
+the Parquet sources and the entity table: pandas 3 reads them back as Arrow-backed
+``str``, and both tools get an entity DataFrame of that dtype (Feast's pandas 2 gets the
+same ``StringDtype(na_value=nan)`` by a cast); Feast's entity is ``ValueType.STRING``,
+prodml's infers ``string``. The key kind and each tool's entity key dtype are recorded.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 RESULTS = Path(__file__).parent / "results" / "store.json"
@@ -59,7 +67,19 @@ N_VIEWS, N_FEATS = 3, 10
 # ------------------------------------------------------------------------------ data
 
 
-def make_data(root: Path, events: int, entities: int, users: int, seed: int = 0) -> None:
+def user_keys(ids: np.ndarray, string_keys: bool) -> pa.Array:
+    """The ``user_id`` column: int64 ids, or the same ids as strings ``u00000042``."""
+    ints = pa.array(ids.astype(np.int64))
+    if not string_keys:
+        return ints
+    digits = pc.utf8_lpad(ints.cast(pa.string()), width=8, padding="0")
+    return pc.binary_join_element_wise("u", digits, "")
+
+
+def make_data(
+    root: Path, events: int, entities: int, users: int, seed: int = 0, *, string_keys: bool = False
+) -> None:
+    """Write the sources and the entity table; the same random draws for both key kinds."""
     rng = np.random.default_rng(seed)
     for v in range(N_VIEWS):
         ev = T0.timestamp() + rng.integers(0, SPAN_S, events)
@@ -67,7 +87,7 @@ def make_data(root: Path, events: int, entities: int, users: int, seed: int = 0)
         late = rng.random(events) < 0.01
         lag[late] = rng.integers(86_400, 10 * 86_400, late.sum())
         cols: dict[str, Any] = {
-            "user_id": rng.integers(0, users, events).astype(np.int64),
+            "user_id": user_keys(rng.integers(0, users, events), string_keys),
             "event_at": pd.to_datetime(ev, unit="s", utc=True).astype("datetime64[us, UTC]"),
             "created_at": pd.to_datetime(ev + lag, unit="s", utc=True).astype(
                 "datetime64[us, UTC]"
@@ -81,7 +101,7 @@ def make_data(root: Path, events: int, entities: int, users: int, seed: int = 0)
     pq.write_table(
         pa.table(
             {
-                "user_id": rng.integers(0, users, entities).astype(np.int64),
+                "user_id": user_keys(rng.integers(0, users, entities), string_keys),
                 "event_timestamp": pd.to_datetime(ent_t, unit="s", utc=True).astype(
                     "datetime64[us, UTC]"
                 ),
@@ -135,13 +155,14 @@ PRODML_HISTORICAL = PEAK_SAMPLER + textwrap.dedent(
     store = FeatureStore.local(store_dir)
     refs = [r for v in store.views.values() for r in v.refs()]
     entity = pq.read_table(root + "/entity.parquet").to_pandas()
+    key_dtype = str(entity["user_id"].dtype)
     peak = Peak(); t0 = time.perf_counter(); c0 = time.process_time()
     train = store.historical(entity, refs).to_pandas()
     wall = time.perf_counter() - t0; cpu = time.process_time() - c0; extra = peak.stop()
     train.to_parquet(root + "/prodml_out.parquet")
     out_bytes = int(train.memory_usage(deep=True).sum())
     print(json.dumps({"wall_s": wall, "cpu_s": cpu, "peak_bytes": extra,
-                      "output_bytes": out_bytes}))
+                      "output_bytes": out_bytes, "entity_key_dtype": key_dtype}))
     """
 )
 
@@ -165,7 +186,14 @@ def prodml_setup(root: Path, store_dir: Path) -> Any:
     return store
 
 
-def bench_prodml(root: Path, redis_url: str | None, calls: int) -> dict[str, Any]:
+def probe_user(string_keys: bool) -> tuple[int | str, str]:
+    """The user read online: its key value, and prodml's stored key string for it."""
+    return ("u00000042", "su00000042") if string_keys else (42, "42")
+
+
+def bench_prodml(
+    root: Path, redis_url: str | None, calls: int, *, string_keys: bool = False
+) -> dict[str, Any]:
     import redis as redis_py
 
     from prodml.store import FeatureStore
@@ -179,9 +207,10 @@ def bench_prodml(root: Path, redis_url: str | None, calls: int) -> dict[str, Any
     t0 = time.perf_counter()
     store.materialize(end)
     out["materialize_sqlite_s"] = time.perf_counter() - t0
-    key = {"user_id": 42}
+    user, stored = probe_user(string_keys)
+    key = {"user_id": user}
     out["online_sqlite"] = _online_loop(lambda: store.online(key, refs, at=end), calls)
-    out["bare_sqlite"] = _bare_sqlite(store_dir / "online.db", calls)
+    out["bare_sqlite"] = _bare_sqlite(store_dir / "online.db", calls, stored)
     row_sqlite = store.online(key, refs, at=end)
     if redis_url:
         url = f"{redis_url}{'&' if '?' in redis_url else '?'}prefix=benchprodml:"
@@ -198,7 +227,7 @@ def bench_prodml(root: Path, redis_url: str | None, calls: int) -> dict[str, Any
         out["online_redis"] = _online_loop(lambda: rstore.online(key, refs, at=end), calls)
         assert dict(rstore.online(key, refs, at=end)) == dict(row_sqlite)
         client = redis_py.Redis.from_url(redis_url, decode_responses=True)
-        keys = [f"benchprodml:v{v}:42" for v in range(N_VIEWS)]
+        keys = [f"benchprodml:v{v}:{stored}" for v in range(N_VIEWS)]
         out["bare_redis"] = _online_loop(lambda: client.mget(keys), calls)
         for k in client.scan_iter(match="benchprodml:*", count=10_000):
             client.delete(k)
@@ -216,7 +245,9 @@ def _prodml_historical(root: Path, store_dir: Path) -> dict[str, Any]:
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
-def historical_pairs(root: Path, feast_py: str, repeat: int) -> dict[str, Any]:
+def historical_pairs(
+    root: Path, feast_py: str, repeat: int, *, string_keys: bool = False
+) -> dict[str, Any]:
     """``historical`` of prodml then Feast, ``repeat`` times: per pair and medians.
 
     Each pair runs back to back, so both tools see about the same load; the load average
@@ -227,11 +258,18 @@ def historical_pairs(root: Path, feast_py: str, repeat: int) -> dict[str, Any]:
         prodml_setup(root, store_dir)
     yaml = _feast_yaml(root, "feast_h", f"  type: sqlite\n  path: {root}/feast_h/online.db\n")
     end = end_time(root).isoformat()
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for _ in range(repeat):
         p = _prodml_historical(root, store_dir)
         f = _run_feast(
-            feast_py, root, "feast_h", yaml, calls=0, end=end, extra=("historical", "only")
+            feast_py,
+            root,
+            "feast_h",
+            yaml,
+            calls=0,
+            end=end,
+            extra=("historical", "only"),
+            string_keys=string_keys,
         )
         if "error" in f:
             return {"pairs": pairs, "error": f["error"]}
@@ -248,6 +286,8 @@ def historical_pairs(root: Path, feast_py: str, repeat: int) -> dict[str, Any]:
                 "prodml_peak_mib": p["peak_bytes"] / 2**20,
                 "feast_peak_mib": fh["peak_bytes"] / 2**20,
                 "load_1min": os.getloadavg()[0],
+                "prodml_entity_key_dtype": p["entity_key_dtype"],
+                "feast_entity_key_dtype": fh["entity_key_dtype"],
             }
         )
     return {
@@ -273,12 +313,12 @@ def _online_loop(fn: Any, calls: int) -> dict[str, float]:
     return _percentiles(times)
 
 
-def _bare_sqlite(path: Path, calls: int) -> dict[str, float]:
+def _bare_sqlite(path: Path, calls: int, stored: str) -> dict[str, float]:
     import sqlite3
 
     con = sqlite3.connect(path)
     sql = "SELECT view, payload FROM prodml_online WHERE key = ? AND view IN (?, ?, ?)"
-    args = ["42", *(f"v{v}" for v in range(N_VIEWS))]
+    args = [stored, *(f"v{v}" for v in range(N_VIEWS))]
     return _online_loop(lambda: con.execute(sql, args).fetchall(), calls)
 
 
@@ -299,7 +339,9 @@ FEAST_DRIVER = PEAK_SAMPLER + textwrap.dedent(
     os.makedirs(repo, exist_ok=True)
     with open(repo + "/feature_store.yaml", "w") as f:
         f.write(online)
-    user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
+    string_keys = "string-keys" in sys.argv[6:]
+    user = Entity(name="user", join_keys=["user_id"],
+                  value_type=ValueType.STRING if string_keys else ValueType.INT64)
     views = []
     for v in range(3):
         src = FileSource(path=f"{root}/v{v}/part-0.parquet", timestamp_field="event_at",
@@ -314,18 +356,23 @@ FEAST_DRIVER = PEAK_SAMPLER + textwrap.dedent(
     out = {}
     if "historical" in sys.argv[6:]:
         entity = pd.read_parquet(root + "/entity.parquet")
+        if string_keys:  # pandas 3's Arrow-backed str (pandas 2 reads object)
+            entity["user_id"] = entity["user_id"].astype(
+                pd.StringDtype("pyarrow", na_value=np.nan))
+        key_dtype = str(entity["user_id"].dtype)
         peak = Peak(); t0 = time.perf_counter(); c0 = time.process_time()
         df = store.get_historical_features(entity_df=entity, features=refs).to_df()
         out["historical"] = {"wall_s": time.perf_counter() - t0,
                              "cpu_s": time.process_time() - c0, "peak_bytes": peak.stop(),
-                             "output_bytes": int(df.memory_usage(deep=True).sum())}
+                             "output_bytes": int(df.memory_usage(deep=True).sum()),
+                             "entity_key_dtype": key_dtype}
         df.sort_values("row_id").to_parquet(root + "/feast_out.parquet")
     if "only" in sys.argv[6:]:
         print(json.dumps(out)); sys.exit(0)
     t0 = time.perf_counter()
     store.materialize(start_date=end - timedelta(days=400), end_date=end)
     out["materialize_s"] = time.perf_counter() - t0
-    rows = [{"user_id": 42}]
+    rows = [{"user_id": "u00000042" if string_keys else 42}]
     def read():
         return store.get_online_features(features=refs, entity_rows=rows).to_dict()
     for _ in range(min(200, calls)):
@@ -351,10 +398,22 @@ def _run_feast(
     calls: int,
     end: str,
     extra: tuple[str, ...] = (),
+    string_keys: bool = False,
 ) -> dict[str, Any]:
     """Run the Feast driver in its own virtualenv; its JSON figures, or the error."""
     res = subprocess.run(  # noqa: S603 - our own driver in the Feast venv
-        [feast_py, "-c", FEAST_DRIVER, str(root), f"{root}/{repo}", yaml, str(calls), end, *extra],
+        [
+            feast_py,
+            "-c",
+            FEAST_DRIVER,
+            str(root),
+            f"{root}/{repo}",
+            yaml,
+            str(calls),
+            end,
+            *extra,
+            *(["string-keys"] if string_keys else []),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -372,7 +431,9 @@ def _feast_yaml(root: Path, project: str, online: str) -> str:
     )
 
 
-def bench_feast(root: Path, feast_py: str, redis_url: str | None, calls: int) -> dict[str, Any]:
+def bench_feast(
+    root: Path, feast_py: str, redis_url: str | None, calls: int, *, string_keys: bool = False
+) -> dict[str, Any]:
     if not Path(feast_py).exists():
         return {"skipped": f"no Feast virtualenv at {feast_py}"}
     end = end_time(root).isoformat()
@@ -385,6 +446,7 @@ def bench_feast(root: Path, feast_py: str, redis_url: str | None, calls: int) ->
         calls=calls,
         end=end,
         extra=("historical",),
+        string_keys=string_keys,
     )
     if "error" in sqlite:
         return sqlite
@@ -407,6 +469,7 @@ def bench_feast(root: Path, feast_py: str, redis_url: str | None, calls: int) ->
             _feast_yaml(root, "feast_r", redis_online),
             calls=calls,
             end=end,
+            string_keys=string_keys,
         )
         if "error" in r:
             out["redis_error"] = r["error"]
@@ -493,7 +556,13 @@ def main() -> None:
     parser.add_argument(
         "--no-check", action="store_true", help="skip the brute-force check (minutes)"
     )
+    parser.add_argument(
+        "--string-keys",
+        action="store_true",
+        help="user_id as strings (u00000042) in the sources and the entity table",
+    )
     args = parser.parse_args()
+    keys = "string" if args.string_keys else "int64"
     events, entities, users = (
         (100_000, 10_000, 10_000) if args.quick else (1_000_000, 100_000, 100_000)
     )
@@ -503,18 +572,37 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         root = Path(tmp)
-        make_data(root, events, entities, users)
+        make_data(root, events, entities, users, string_keys=args.string_keys)
         if args.historical_only:
-            pairs = historical_pairs(root, args.feast_python, max(args.repeat, 1))
+            only = historical_pairs(
+                root, args.feast_python, max(args.repeat, 1), string_keys=args.string_keys
+            )
             checks = {
                 n: {"checked": False} if args.no_check else check_against_brute_force(root, n)
                 for n in ("prodml", "feast")
             }
-            print(json.dumps({"historical_pairs": pairs, "checks": checks}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "keys": keys,
+                        "entity_key_dtypes": _key_dtypes(only.get("pairs", [])),
+                        "historical_pairs": only,
+                        "checks": checks,
+                        "load_average_at_end": os.getloadavg(),
+                    },
+                    indent=2,
+                )
+            )
             return
-        prodml = bench_prodml(root, args.redis, calls)
-        feast = bench_feast(root, args.feast_python, args.redis, calls)
-        pairs = historical_pairs(root, args.feast_python, args.repeat) if args.repeat else None
+        prodml = bench_prodml(root, args.redis, calls, string_keys=args.string_keys)
+        feast = bench_feast(
+            root, args.feast_python, args.redis, calls, string_keys=args.string_keys
+        )
+        pairs = (
+            historical_pairs(root, args.feast_python, args.repeat, string_keys=args.string_keys)
+            if args.repeat
+            else None
+        )
         checks = {n: check_against_brute_force(root, n) for n in ("prodml", "feast")}
     feast_version = (
         subprocess.run(  # noqa: S603 - the Feast venv's own python
@@ -528,6 +616,7 @@ def main() -> None:
     )
     report = {
         "workload": {
+            "keys": keys,
             "events_per_view": events,
             "views": N_VIEWS,
             "features": N_VIEWS * N_FEATS,
@@ -552,6 +641,13 @@ def main() -> None:
     _print(report)
 
 
+def _key_dtypes(pairs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The pandas dtypes of ``user_id`` in the entity DataFrames each tool was given."""
+    return {
+        tool: sorted({x[f"{tool}_entity_key_dtype"] for x in pairs}) for tool in ("prodml", "feast")
+    }
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     if not a or not b:
         return "-"
@@ -564,6 +660,10 @@ def _print(r: dict[str, Any]) -> None:
     mb = 1 / 2**20
     print(f"workload: {r['workload']}")
     print(f"versions: {r['versions']}")
+    print(
+        f"entity user_id dtype: prodml {ph.get('entity_key_dtype')}, "
+        f"feast {fh.get('entity_key_dtype')}"
+    )
     print("figure                         prodml        feast         ratio (feast/prodml)")
     rows = [
         ("historical wall (s)", ph["wall_s"], fh.get("wall_s")),

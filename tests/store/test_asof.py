@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prodml.store import Entity, FeatureStore, FeatureView, _asof
 from prodml.store._duckdb import DuckDBOfflineStore
@@ -179,3 +182,171 @@ def test_frame_of_equals_to_pandas_and_shares_nan_filled_floats() -> None:
     assert np.shares_memory(frame["shared"].to_numpy(), nan_filled)
     frame.loc[0, "shared"] = 5.0  # a shared column is writable, like any other
     assert frame["shared"].tolist()[:1] == [5.0]
+
+
+# -- string keys: the hash table of the entity's strings ----------------------------------
+
+# Strings that break byte-level hashing: empty, NUL bytes (trailing ones too), multi-byte
+# UTF-8, exactly 8 and 16 bytes (word edges), one byte past them, and shared prefixes.
+TRICKY = ["", "\x00", "a", "a\x00", "é", "e\u0301", "日本", "abcdefgh", "abcdefgh\x00"]
+TRICKY += ["abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq", "u00000042", "🙂" * 5]
+_keys = st.one_of(st.sampled_from(TRICKY), st.text(max_size=20))
+
+
+def _expected(values: list[str], queries: list[str | None]) -> tuple[list[int], list[bool]]:
+    where = {v: i for i, v in enumerate(values)}
+    at = [where.get(q, 0) if q is not None else 0 for q in queries]
+    return at, [q is not None and q in where for q in queries]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    values=st.lists(_keys, min_size=1, max_size=40, unique=True),
+    others=st.lists(st.one_of(st.none(), _keys), max_size=40),
+    large=st.booleans(),
+    cut=st.integers(0, 3),
+)
+def test_string_finder_finds_exactly_the_entity_strings(
+    values: list[str], others: list[str | None], large: bool, cut: int
+) -> None:
+    """Positions equal a dict lookup, for sliced, chunked, large and null-holding arrays."""
+    kind = pa.large_string() if large else pa.string()
+    finder = _asof._finder(pa.array(values, kind))
+    longest = max(len(v.encode()) for v in values)
+    assert isinstance(finder, _asof._StringFinder) == (longest <= _asof.HASHED_KEY_BYTES)
+    queries = [*others, *values[::2]]
+    for arr in (
+        pa.array(["pad"] * cut + queries, pa.string()).slice(cut),  # an offset into buffers
+        pa.array(queries, pa.large_string()),
+        pa.chunked_array([pa.array(queries[:5], kind), pa.array(queries[5:], kind)]),
+    ):
+        at, found = finder.find(arr)
+        want_at, want_found = _expected(values, queries)
+        assert found.tolist() == want_found
+        assert at.tolist() == want_at
+
+
+def test_a_hash_collision_never_matches_a_different_string(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def first_word(words: list[Any], lens: Any) -> Any:  # collides on any shared 8 bytes
+        return words[0] * np.uint64(0x9E3779B97F4A7C15)
+
+    monkeypatch.setattr(_asof, "_string_hash", first_word)
+    values = ["abcdefgh1", "zz"]
+    finder = _asof._finder(pa.array(values))
+    assert isinstance(finder, _asof._StringFinder)
+    queries: list[str | None] = ["abcdefgh2", "abcdefgh", "abcdefgh1", "zz", "zz\x00", None]
+    at, found = finder.find(pa.array(queries))
+    assert (at.tolist(), found.tolist()) == _expected(values, queries)
+    # Entity strings whose hashes are equal go to Arrow's index_in, with the same answer.
+    values = ["abcdefgh1", "abcdefgh2", "zz"]
+    finder = _asof._finder(pa.array(values))
+    assert isinstance(finder, _asof._IndexIn)
+    at, found = finder.find(pa.array(queries))
+    assert (at.tolist(), found.tolist()) == _expected(values, queries)
+
+
+def test_long_or_non_string_keys_use_index_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_asof, "HASHED_KEY_BYTES", 4)
+    values = ["abcd", "abcde"]
+    finder = _asof._finder(pa.array(values))
+    assert isinstance(finder, _asof._IndexIn)
+    at, found = finder.find(pa.array(["abcde", "abcd", "x"]))
+    assert (at.tolist(), found.tolist()) == ([1, 0, 0], [True, True, False])
+    assert isinstance(_asof._finder(pa.array([3, 1], pa.int32())), _asof._IndexIn)
+
+
+@st.composite
+def _string_case(draw: Any) -> tuple[list[pa.Table], pd.DataFrame]:
+    """Source files and entity rows keyed by strings drawn from a small pool.
+
+    Some keys only the sources have, some only the entity rows; entity keys may be null.
+    """
+    pool = draw(st.lists(_keys, min_size=1, max_size=6, unique=True))
+    files = []
+    for _ in range(draw(st.integers(1, 3))):
+        n = draw(st.integers(0, 12))
+        hours = draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))
+        lags = draw(st.lists(st.sampled_from([0, 0, 1, 3, -1]), min_size=n, max_size=n))
+        files.append(
+            pa.table(
+                {
+                    "user_id": pa.array(
+                        draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n)),
+                        draw(st.sampled_from([pa.string(), pa.large_string()])),
+                    ),
+                    "event_at": pa.array(
+                        [T0 + timedelta(hours=h) for h in hours], pa.timestamp("us", tz="UTC")
+                    ),
+                    "created_at": pa.array(
+                        [T0 + timedelta(hours=h + lag) for h, lag in zip(hours, lags, strict=True)],
+                        pa.timestamp("us", tz="UTC"),
+                    ),
+                    "x": pa.array(np.arange(n, dtype=float) + 100 * len(files)),
+                }
+            )
+        )
+    m = draw(st.integers(1, 12))
+    own = draw(st.lists(_keys, max_size=2))  # keys no source has
+    keys = draw(
+        st.lists(st.one_of(st.sampled_from([*pool, *own]), st.none()), min_size=m, max_size=m)
+    )
+    hours = draw(st.lists(st.integers(0, 10), min_size=m, max_size=m))
+    entity = pd.DataFrame(
+        {
+            "user_id": pd.array(keys, dtype="str"),  # pandas 3's strings: Arrow-backed str
+            "event_timestamp": pd.to_datetime(
+                [T0 + timedelta(hours=h) for h in hours], utc=True
+            ).as_unit("us"),
+        }
+    )
+    return files, entity
+
+
+USER_S = Entity("user", keys=["user_id"], dtypes=["string"])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(case=_string_case(), ttl=st.sampled_from([None, timedelta(hours=2)]))
+def test_string_keys_equal_brute_force_and_sql(
+    case: tuple[list[pa.Table], pd.DataFrame], ttl: timedelta | None
+) -> None:
+    """The numpy join on string keys equals DuckDB's SQL join and the brute force."""
+    import tempfile
+
+    files, entity = case
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = {}
+        for engine in ("numpy", "duckdb"):
+            store = FeatureStore(DuckDBOfflineStore(f"duckdb://{tmp}/{engine}", engine=engine))
+            source = None
+            for t in files:
+                source = store.offline_store.write_source(
+                    "u", t, timestamp="event_at", created="created_at"
+                )
+            assert source is not None
+            store.apply(
+                [USER_S, FeatureView("v", entity=USER_S, source=source, features=["x"], ttl=ttl)]
+            )
+            stores[engine] = store
+        joins: list[int] = []
+        real = _asof.point_in_time
+
+        def spy(*args: Any, **kwargs: Any) -> pa.Table:
+            out = real(*args, **kwargs)
+            joins.append(1)  # the numpy join ran (no fallback to SQL)
+            return out
+
+        with mock.patch.object(_asof, "point_in_time", spy):
+            got = stores["numpy"].historical(entity, ["v:x"]).to_pandas()
+        assert joins == [1]
+        pd.testing.assert_frame_equal(got, stores["duckdb"].historical(entity, ["v:x"]).to_pandas())
+    rows = pa.concat_tables([t.cast(files[0].schema) for t in files])
+    view = FeatureView(
+        "v", entity=USER_S, source=stores["numpy"].view("v").source, features=["x"], ttl=ttl
+    )
+    expected = brute_force_historical(entity, [(view, rows)])
+    for i, exp in enumerate(expected):
+        row = {"x": None if pd.isna(got["x"][i]) else got["x"][i]}
+        assert rows_equal(row, exp), (i, row, exp)

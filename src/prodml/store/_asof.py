@@ -80,7 +80,7 @@ class _KeyIndex:
     n: int
     lut: Ints | None  # single int key over a small range: id by key - lo + 1, padded
     lo: int
-    uniques: list[pa.Array]  # otherwise: per key column, its distinct entity values
+    finders: list[_Finder]  # otherwise: per key column, its distinct entity values
     combined: Ints | None  # sorted mixed-radix codes of the entity's keys (several columns)
 
     @classmethod
@@ -106,15 +106,15 @@ class _KeyIndex:
                 lut[used] = np.arange(n, dtype=np.int64)
                 ids = np.where(valid, lut[np.where(valid, vals, lo) - lo + 1], -1)
                 return cls(ids, n, lut, lo, [], None)
-        uniques = [pc.unique(pc.drop_null(c)) for c in cols]
-        codes, ok = _codes(cols, uniques)
+        finders = [_finder(_array(pc.unique(pc.drop_null(c)))) for c in cols]
+        codes, ok = _codes(cols, finders)
         if len(cols) == 1:
             ids = np.where(ok, codes, -1)
-            return cls(ids, len(uniques[0]), None, 0, uniques, None)
+            return cls(ids, finders[0].n, None, 0, finders, None)
         combined, inverse = np.unique(codes[ok], return_inverse=True)
         ids = np.full(m, -1, np.int64)
         ids[ok] = inverse
-        return cls(ids, len(combined), None, 0, uniques, combined)
+        return cls(ids, len(combined), None, 0, finders, combined)
 
     def lookup(self, cols: list[pa.Array]) -> Ints:
         """The id of each source row's key, -1 for a key no entity row has (or null)."""
@@ -135,7 +135,7 @@ class _KeyIndex:
             return self.lut[at]
         if self.n == 0:
             return np.full(len(cols[0]), -1, np.int64)
-        codes, ok = _codes(cols, self.uniques)
+        codes, ok = _codes(cols, self.finders)
         if self.combined is None:
             return np.where(ok, codes, -1)
         at = np.minimum(np.searchsorted(self.combined, codes), len(self.combined) - 1)
@@ -149,26 +149,200 @@ def _valid(col: pa.Array | pa.ChunkedArray) -> Bools:
 
 
 def _codes(
-    cols: Sequence[pa.Array | pa.ChunkedArray], uniques: list[pa.Array]
+    cols: Sequence[pa.Array | pa.ChunkedArray], finders: list[_Finder]
 ) -> tuple[Ints, Bools]:
-    """Mixed-radix codes of the rows' keys among ``uniques``, and which rows have one."""
+    """Mixed-radix codes of the rows' keys among ``finders``', and which rows have one."""
     width = 1
-    for u in uniques:
-        width *= max(len(u), 1)
+    for f in finders:
+        width *= max(f.n, 1)
     if width >= 1 << 62:
         raise Unsupported("too many distinct keys to pack")
     codes = np.zeros(len(cols[0]), np.int64)
     ok = np.ones(len(cols[0]), dtype=bool)
     scale = 1
-    for col, u in zip(cols, uniques, strict=True):
+    for col, f in zip(cols, finders, strict=True):
+        at, found = f.find(col)
+        ok &= found
+        codes += at * scale
+        scale *= max(f.n, 1)
+    return codes, ok
+
+
+def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+class _IndexIn:
+    """Positions among distinct ``values`` by Arrow's ``index_in``.
+
+    Arrow builds its hash table of ``values`` again at every call: for many distinct
+    strings that costs more than the lookups (see :class:`_StringFinder`).
+    """
+
+    def __init__(self, values: pa.Array) -> None:
+        self.values = values
+        self.n = len(values)
+
+    def find(self, col: pa.Array | pa.ChunkedArray) -> tuple[Ints, Bools]:
+        """Per row, its position among the values (0 where absent), and whether present."""
+        u = self.values
         try:
             found = pc.index_in(col.cast(u.type) if col.type != u.type else col, value_set=u)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
             raise Unsupported(f"key values: {err}") from err
-        ok &= _valid(found)
-        codes += np.asarray(pc.fill_null(found, 0).to_numpy(), dtype=np.int64) * scale
-        scale *= max(len(u), 1)
-    return codes, ok
+        return np.asarray(pc.fill_null(found, 0).to_numpy(), dtype=np.int64), _valid(found)
+
+
+#: Longest entity key string, in UTF-8 bytes, looked up by :class:`_StringFinder`.
+HASHED_KEY_BYTES = 64
+_K1 = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multipliers of the string hash
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], np.uint64)
+
+
+def _string_words(col: pa.Array, nw: int) -> tuple[list[npt.NDArray[np.uint64]], Ints]:
+    """The first ``8 * nw`` bytes of each string as ``nw`` zero-padded uint64s, and lengths.
+
+    Straight from the Arrow buffers (no Python strings): word ``j`` of a row is the 8 bytes
+    at its offset plus ``8 * j``, read through an unaligned view of the data buffer, with
+    the bytes past the row's end masked off. Near the buffer's end a window starts earlier
+    and is shifted (little-endian: the first byte is the lowest). Null rows' words are
+    meaningless.
+    """
+    wide = pa.types.is_large_string(col.type)
+    n = len(col)
+    bufs = col.buffers()
+    step = 8 if wide else 4
+    assert bufs[1] is not None  # noqa: S101 - string arrays always have offsets
+    off = np.frombuffer(
+        bufs[1], dtype=np.int64 if wide else np.int32, count=n + 1, offset=col.offset * step
+    ).astype(np.int64)
+    lens = np.diff(off)
+    hi = int(off[-1])
+    if bufs[2] is None or hi < 8:  # too short for one window: a padded copy
+        data = np.zeros(max(hi, 0) + 8, np.uint8)
+        if hi > 0 and bufs[2] is not None:
+            data[:hi] = np.frombuffer(bufs[2], dtype=np.uint8, count=hi)
+        size = len(data)
+    else:
+        data = np.frombuffer(bufs[2], dtype=np.uint8, count=hi)
+        size = hi
+    windows: npt.NDArray[np.uint64] = np.ndarray(
+        (size - 7,), dtype="<u8", buffer=data, strides=(1,)
+    )
+    shortest = int(lens.min()) if n else 0
+    last = int(off[-2]) if n else 0  # offsets ascend: the last row's windows start last
+    words = []
+    for j in range(nw):
+        at = off[:-1] + 8 * j if j else off[:-1]
+        if last + 8 * j <= size - 8:
+            w = windows[at]
+        else:  # where a window would pass the end, start it early and shift
+            near = np.minimum(at, size - 8)
+            w = windows[near]
+            shift = np.minimum(at - near, 7)
+            shift *= 8
+            w >>= shift.astype(np.uint64)
+        if shortest < 8 * (j + 1):
+            w &= _LOW_BYTES[np.clip(lens - 8 * j, 0, 8)]
+        words.append(w)
+    return words, lens
+
+
+def _string_hash(words: list[npt.NDArray[np.uint64]], lens: Ints) -> npt.NDArray[np.uint64]:
+    """A 64-bit multiply-xor hash of each row's padded words and length."""
+    h = lens.astype(np.uint64)
+    h *= _K2
+    for w in words:
+        h ^= w
+        h *= _K1
+    h ^= h >> np.uint64(29)
+    h *= _K2
+    return h
+
+
+class _StringFinder:
+    """Positions among distinct strings ``values``, by a hash table built once.
+
+    Each value's 64-bit hash (:func:`_string_hash`) is computed once; the hashes, and the
+    values' positions, lengths and words in the same order, are sorted by hash and
+    bucketed by the hash's top bits. A source string
+    is hashed from the Arrow buffers, found in its bucket by a branchless binary search,
+    and compared with the candidate row byte for byte (length and words): a hash collision
+    can never give a wrong match. Values with equal hashes, or longer than
+    ``HASHED_KEY_BYTES``, are refused (:class:`_IndexIn` serves them).
+    """
+
+    def __init__(self, values: pa.Array) -> None:
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            raise Unsupported(f"not a string column: {values.type}")
+        if values.null_count or not len(values):
+            raise Unsupported("null or no values")
+        self.type = values.type
+        self.n = n = len(values)
+        longest = int(pc.max(pc.binary_length(values)).as_py())
+        if longest > HASHED_KEY_BYTES:
+            raise Unsupported("keys too long to hash")
+        self.nw = max((longest + 7) // 8, 1)
+        words, lens = _string_words(values, self.nw)
+        h = _string_hash(words, lens)
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        if n > 1 and bool((hs[1:] == hs[:-1]).any()):
+            raise Unsupported("equal hashes")
+        self.bits = n.bit_length()
+        self.start = np.searchsorted(
+            hs >> np.uint64(64 - self.bits), np.arange((1 << self.bits) + 1, dtype=np.uint64)
+        ).astype(np.int64)
+        self.width = 1 << int(np.diff(self.start).max()).bit_length()
+        # Padded with hash maxima so that the search never reads past the end.
+        self.hashes = np.concatenate((hs, np.full(self.width, np.iinfo(np.uint64).max)))
+        self.positions = np.concatenate((order, np.zeros(self.width, np.int64)))
+        self.lens = np.concatenate((lens[order], np.full(self.width, -1, np.int64)))
+        self.words = [np.concatenate((w[order], np.zeros(self.width, np.uint64))) for w in words]
+
+    def find(self, col: pa.Array | pa.ChunkedArray) -> tuple[Ints, Bools]:
+        """Per row, its position among the values (0 where absent), and whether present."""
+        if isinstance(col, pa.ChunkedArray):
+            parts = [self.find(c) for c in col.chunks]
+            if not parts:
+                return np.zeros(0, np.int64), np.zeros(0, bool)
+            return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            try:
+                col = col.cast(self.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+                raise Unsupported(f"key values: {err}") from err
+        words, lens = _string_words(col, self.nw)
+        h = _string_hash(words, lens)
+        base = self.start[(h >> np.uint64(64 - self.bits)).astype(np.intp)]
+        half = self.width >> 1
+        while half:  # the first of the bucket's sorted hashes >= h
+            below = np.take(self.hashes[half - 1 :], base) < h
+            np.add(base, half, out=base, where=below)
+            half >>= 1
+        found = np.take(self.hashes, base) == h
+        found &= np.take(self.lens, base) == lens
+        for mine, theirs in zip(self.words, words, strict=True):
+            found &= np.take(mine, base) == theirs
+        if col.null_count:
+            found &= _valid(col)
+        at = np.take(self.positions, base)
+        at[~found] = 0
+        return at, found
+
+
+_Finder = _IndexIn | _StringFinder
+
+
+def _finder(values: pa.Array) -> _Finder:
+    """A :class:`_StringFinder` for strings that it takes, else an :class:`_IndexIn`."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        try:
+            return _StringFinder(values)
+        except Unsupported:
+            pass
+    return _IndexIn(values)
 
 
 # -- times -------------------------------------------------------------------------------
