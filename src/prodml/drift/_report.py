@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from prodml._files import write_text
 from prodml._state import Field
 from prodml.drift._compare import MAX_LABEL
 
@@ -275,19 +276,27 @@ class DriftReport:
         return report
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """The report as JSON text; also written to ``path`` when given."""
+        """The report as JSON text; also written to ``path`` when given.
+
+        The file is written whole or not at all: an unusable path is a ``ConfigError``
+        naming it, and a failed write keeps an earlier file.
+        """
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_text(path, text, "the drift report")
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
-        """A self-contained HTML page (inline SVG plots); also written to ``path`` when given."""
+        """A self-contained HTML page (inline SVG plots); also written to ``path`` when given.
+
+        The file is written whole or not at all: an unusable path is a ``ConfigError``
+        naming it, and a failed write keeps an earlier file.
+        """
         from prodml.drift._html import render_page  # noqa: PLC0415 - only reports need it
 
         page = render_page(self)
         if path is not None:
-            Path(path).write_text(page, encoding="utf-8")
+            write_text(path, page, "the drift report")
         return page
 
     def _repr_html_(self) -> str:

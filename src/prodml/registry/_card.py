@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from prodml._files import write_text
 from prodml._quote import short_repr
 from prodml._state import load_json
 from prodml.errors import ConfigError
@@ -123,10 +124,14 @@ class ModelCard(BaseModel):
         return self.model_dump(mode="json")
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """The card as JSON text; also written to ``path`` when given."""
+        """The card as JSON text; also written to ``path`` when given.
+
+        The file is written whole or not at all: an unusable path is a ``ConfigError``
+        naming it, and a failed write keeps an earlier file.
+        """
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_text(path, text, "the model card")
         return text
 
     @classmethod
@@ -222,7 +227,11 @@ class ModelCard(BaseModel):
         return out
 
     def to_markdown(self, path: str | Path | None = None) -> str:
-        """The card as Markdown; also written to ``path`` when given."""
+        """The card as Markdown; also written to ``path`` when given.
+
+        The file is written whole or not at all: an unusable path is a ``ConfigError``
+        naming it, and a failed write keeps an earlier file.
+        """
         lines = [f"# Model card: {_md(self.model['ref'])}", ""]
         if self.model.get("description"):
             lines += [_md(str(self.model["description"])), ""]
@@ -238,11 +247,15 @@ class ModelCard(BaseModel):
         lines.append(f"Generated {self.generated_at} by prodml from the model registry.")
         text = "\n".join(lines) + "\n"
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_text(path, text, "the model card")
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
-        """A self-contained HTML page (inline style, no script, no external resource)."""
+        """A self-contained HTML page (inline style, no script, no external resource).
+
+        Also written to ``path`` when given, whole or not at all: an unusable path is a
+        ``ConfigError`` naming it, and a failed write keeps an earlier file.
+        """
         esc = html.escape
         parts = [
             "<!DOCTYPE html>",
@@ -269,7 +282,7 @@ class ModelCard(BaseModel):
         )
         page = "\n".join(parts)
         if path is not None:
-            Path(path).write_text(page, encoding="utf-8")
+            write_text(path, page, "the model card")
         return page
 
     def _repr_html_(self) -> str:

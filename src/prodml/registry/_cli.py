@@ -170,10 +170,10 @@ def run_card(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     render = {"markdown": card.to_markdown, "html": card.to_html, "json": card.to_json}
-    text = render[args.format]()
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        render[args.format](args.out)  # written whole, or a ConfigError naming the path
         print(f"model card of {card.model['ref']}: {args.out}")
     else:
+        text = render[args.format]()
         print(text, end="" if text.endswith("\n") else "\n")
     return 0

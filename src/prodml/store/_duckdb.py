@@ -33,11 +33,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from prodml._extras import require
+from prodml._files import make_folder
 from prodml._params import NONE, Interval, OneOf, Predicate, TypeOf, check_params
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.store import _asof, _sql
 from prodml.store._definitions import FeatureView, Source, check_identifier
-from prodml.store._files import make_folder
 from prodml.store.offline import OfflineStore, ViewQuery
 
 __all__ = ["DuckDBOfflineStore"]

@@ -12,9 +12,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from prodml._files import PATH_QUOTE, make_folder
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
-from prodml.store._files import PATH_QUOTE, make_folder
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 
 __all__ = ["SQLiteOnlineStore"]

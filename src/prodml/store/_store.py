@@ -15,11 +15,11 @@ import pandas as pd
 import pyarrow as pa
 
 from prodml._extras import require
+from prodml._files import make_folder
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.store import _codec, _state
 from prodml.store._definitions import Entity, FeatureView
-from prodml.store._files import make_folder
 from prodml.store._reads import (
     ReadPlan,
     plan_reads,

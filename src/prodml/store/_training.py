@@ -15,11 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prodml._files import PATH_QUOTE
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.fingerprint import TableHasher, fingerprint_table
 from prodml.schema import LogicalType, Schema
-from prodml.store._files import PATH_QUOTE
 from prodml.store.offline import OfflineStore, ViewQuery
 
 __all__ = ["TrainingSet", "frame_of", "joined", "typed", "write_joined"]

@@ -1,0 +1,93 @@
+"""Local files prodml writes: folders made and files replaced whole, or a ConfigError naming them.
+
+A path the OS refuses (a folder under a file, a missing parent, no permission, a full
+disk) becomes a :class:`~prodml.errors.ConfigError` naming the path and the OS's reason,
+and a file is written beside its final name and renamed into place, so a failed write
+leaves what was there as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from prodml._quote import short_repr
+from prodml.errors import ConfigError
+
+__all__ = ["PATH_QUOTE", "make_folder", "write_text"]
+
+PATH_QUOTE = 400
+"""Characters of a path a message shows: enough for real paths, bounded for hostile ones."""
+
+
+def make_folder(path: Path, what: str, *, parameter: str) -> None:
+    """Create ``path`` and its parents, or raise :class:`ConfigError` naming it and why.
+
+    ``what`` says whose folder it is, for the message; ``parameter`` is the argument the
+    path came from.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "file").write_text("x")
+    1
+    >>> make_folder(root / "file" / "store", "the store's folder", parameter="path")
+    Traceback (most recent call last):
+    ...
+    prodml.errors.ConfigError: cannot create the store's folder '.../file/store': Not a directory
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise ConfigError(
+            f"cannot create {what} {short_repr(str(path), limit=PATH_QUOTE)}: {why}",
+            parameter=parameter,
+        ) from err
+
+
+def write_text(path: str | os.PathLike[str], text: str, what: str = "file") -> None:
+    """Write ``text`` (UTF-8) to ``path`` whole, or raise :class:`ConfigError` and keep it.
+
+    The text goes to a temporary file in the same folder, which then replaces ``path`` in
+    one rename: readers see the old file or the new one, never half of one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> write_text(root / "report.html", "<p>hi</p>")
+    >>> (root / "report.html").read_text()
+    '<p>hi</p>'
+    >>> write_text(root, "x", "report")
+    Traceback (most recent call last):
+    ...
+    prodml.errors.ConfigError: cannot write report '...': it is a folder
+    """
+    target = Path(path)
+    shown = short_repr(os.fspath(path), limit=PATH_QUOTE)
+    if target.is_dir():
+        raise ConfigError(f"cannot write {what} {shown}: it is a folder", parameter="path")
+    # O_EXCL with mode 0o666: a fresh name, and the permissions the umask gives a new file
+    # (mkstemp's 0o600 would turn a shared report private).
+    tmp = target.parent / f".{target.name[:64]}.{secrets.token_hex(8)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as err:
+        raise _unwritable(what, shown, err) from err
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException as err:  # an OSError, or text that is not UTF-8 (a lone surrogate)
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _unwritable(what, shown, err) from err
+        raise
+
+
+def _unwritable(what: str, shown: str, err: OSError) -> ConfigError:
+    why = err.strerror or type(err).__name__
+    return ConfigError(f"cannot write {what} {shown}: {why}", parameter="path")

@@ -1,0 +1,101 @@
+"""Files prodml writes (reports, model cards): whole or not at all, and unusable paths named.
+
+``prodml._files.write_text`` writes beside the target and renames into place; a path the
+OS refuses is a :class:`ConfigError` naming it. Checked here on the helper and on the
+public methods that take a ``path``.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyClassifier
+
+from prodml._files import write_text
+from prodml.drift import DriftDetector
+from prodml.errors import ConfigError
+from prodml.registry import ModelRegistry
+
+
+def _umask() -> int:
+    # Read from the kernel: os.umask would have to set it to read it.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
+    pytest.skip("no /proc/self/status to read the umask from (not Linux)")
+    raise AssertionError  # unreachable: skip raises
+
+
+def test_a_new_file_gets_the_umask_s_permissions_and_replaces_the_old(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old")
+    write_text(target, "new ü")
+    assert target.read_text(encoding="utf-8") == "new ü"
+    fresh = tmp_path / "fresh.html"
+    write_text(fresh, "x")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~_umask()  # not mkstemp's 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.html", "report.html"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_scratch(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        write_text(target, "half \ud800 written")  # a lone surrogate: not UTF-8
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_unusable_paths_are_config_errors_naming_them(tmp_path: Path) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("keep")
+    cases = [
+        (tmp_path, "it is a folder"),
+        (file / "report.html", "Not a directory"),
+        (tmp_path / "missing" / "report.html", "No such file or directory"),
+    ]
+    for path, why in cases:
+        with pytest.raises(ConfigError, match=f"cannot write the report '.*': {why}") as info:
+            write_text(path, "x", "the report")
+        assert info.value.parameter == "path"
+        assert str(path)[-20:] in str(info.value)  # the path is shown, not only its start
+    assert file.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def _report() -> Callable[[Path], object]:
+    ref = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0] * 25})
+    report = DriftDetector().fit(ref).detect(ref + 5)
+    return lambda path: (report.to_html(path), report.to_json(path.with_suffix(".json")))
+
+
+def _card(tmp_path: Path) -> Callable[[Path], object]:
+    reg = ModelRegistry.local(tmp_path / "registry")
+    reg.register("churn", DummyClassifier().fit([[0], [1]], [0, 1]), metrics={"auc": 0.8})
+    card = reg.card("churn@1")
+    reg.close()
+    return lambda path: (
+        card.to_markdown(path),
+        card.to_html(path.with_suffix(".html")),
+        card.to_json(path.with_suffix(".json")),
+    )
+
+
+@pytest.mark.parametrize("kind", ["drift report", "model card"])
+def test_reports_and_cards_write_whole_files_or_name_the_path(tmp_path: Path, kind: str) -> None:
+    write = _report() if kind == "drift report" else _card(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    write(out / "r.md")
+    written = sorted(p.name for p in out.iterdir())
+    assert len(written) in (2, 3)
+    assert all((out / name).stat().st_size > 100 for name in written)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep")
+    with pytest.raises(ConfigError, match=f"cannot write the {kind} .*blocker.*Not a directory"):
+        write(blocker / "r.md")
+    assert blocker.read_text() == "keep"
