@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from prodml._pickle import LockedState
 from prodml._quote import short_repr
 from prodml.errors import ProdMLError, SchemaError
 from prodml.monitoring import _config, _drift, _groups, _values
@@ -69,11 +70,12 @@ Task = Literal["binary", "multiclass", "regression"]
 Rule = AlertRule | BurnRateRule
 
 
-class ModelMonitor:
+class ModelMonitor(LockedState):
     """Monitor one model in production: performance, latency, throughput, drift, alerts.
 
     Thread-safe: request threads may share one monitor (each public method holds a
-    re-entrant lock; sinks are called while it is held, once per evaluation).
+    re-entrant lock; sinks are called while it is held, once per evaluation). Pickles
+    and deep-copies when its clock and sinks do (see ``docs/state.md``).
 
     Parameters
     ----------

@@ -43,6 +43,7 @@ from typing import Any
 
 from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
+from prodml._pickle import NotPicklable
 from prodml.monitoring.alerts import AlertEvent
 from prodml.monitoring.sinks import MetricsSnapshot, Sink
 
@@ -72,7 +73,7 @@ _GAUGES = {
 _QUANTILES = {"latency_p50": "0.5", "latency_p95": "0.95", "latency_p99": "0.99"}
 
 
-class OpenTelemetrySink(Sink):
+class OpenTelemetrySink(NotPicklable, Sink):
     """Report monitor snapshots as OpenTelemetry observable instruments.
 
     Parameters
@@ -91,6 +92,10 @@ class OpenTelemetrySink(Sink):
     ConfigError
         When ``max_label_values`` is not a positive int.
     """
+
+    _SHIP_INSTEAD = (
+        "its settings (a new sink in the worker registers with that process's MeterProvider)"
+    )
 
     def __init__(
         self,

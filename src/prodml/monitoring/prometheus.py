@@ -62,6 +62,7 @@ from typing import Any
 
 from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
+from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError
 from prodml.monitoring import _groups
 from prodml.monitoring.alerts import AlertEvent
@@ -119,7 +120,7 @@ _HISTOGRAMS = {
 }
 
 
-class PrometheusSink(Sink):
+class PrometheusSink(NotPicklable, Sink):
     """Expose monitor snapshots to Prometheus through ``registry``.
 
     Parameters
@@ -138,6 +139,10 @@ class PrometheusSink(Sink):
     ConfigError
         When ``registry`` is not a ``CollectorRegistry`` or the limit is not a positive int.
     """
+
+    _SHIP_INSTEAD = (
+        "its settings (a new sink in the worker registers with that process's CollectorRegistry)"
+    )
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from prodml._pickle import LockedState
 from prodml._state import Field, load_json
 from prodml.errors import ConfigError, ProdMLError
 
@@ -54,13 +55,14 @@ def _check_total(name: str, value: object, *, lo_open: bool, hi: float) -> float
     return x
 
 
-class PrivacyBudget:
+class PrivacyBudget(LockedState):
     """A total privacy budget and the ledger of what each release spent from it.
 
     Releases compose sequentially: their epsilons add up, and so do their deltas (basic
     composition, valid for any mix of mechanisms). A release that would go over either
     total is refused with :class:`PrivacyBudgetError` before any noise is drawn, and
-    the ledger is left as it was. Shared by threads under a lock.
+    the ledger is left as it was. Shared by threads under a lock. A pickle or
+    ``copy.deepcopy`` is a separate ledger: spends on it do not count against this one.
 
     Parameters
     ----------
@@ -83,6 +85,8 @@ class PrivacyBudget:
     >>> PrivacyBudget.from_json(budget.to_json()).spent
     (0.75, 0.0)
     """
+
+    _new_lock = threading.Lock
 
     def __init__(self, epsilon: float, delta: float = 0.0) -> None:
         self.epsilon = _check_total("epsilon", epsilon, lo_open=True, hi=math.inf)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import (
     ConfigError,
@@ -53,7 +54,7 @@ __all__ = ["GCReport", "ModelRegistry"]
 ACTOR_ENV = "PRODML_ACTOR"
 
 
-class ModelRegistry(AliasMoves):
+class ModelRegistry(NotPicklable, AliasMoves):
     """Versioned models with aliases, lineage, an audit log and verified artifacts.
 
     Parameters
@@ -113,6 +114,8 @@ class ModelRegistry(AliasMoves):
     ['set_alias', 'register']
     >>> reg.close()
     """
+
+    _SHIP_INSTEAD = "the metadata and artifact URLs (ModelRegistry(metadata_url, artifact_url))"
 
     def __init__(
         self,

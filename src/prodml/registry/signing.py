@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from prodml._extras import require
+from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError, IntegrityError
 from prodml.registry import _manifest
 from prodml.registry.entities import Attestation, ModelVersion
@@ -182,13 +183,18 @@ class Ed25519Verifier:
     def __repr__(self) -> str:
         return f"Ed25519Verifier(key_id={self._id!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles as its public bytes (the cryptography key object does not pickle).
+        return (type(self), (self._raw,))
 
-class Ed25519Signer:
+
+class Ed25519Signer(NotPicklable):
     """Signs with an Ed25519 private key held in this process.
 
     Build one with :meth:`generate`, :meth:`from_pem` (a PKCS#8 PEM file or bytes,
     optionally encrypted) or from the raw 32-byte private key. The key never appears in
-    a repr, message or audit entry: only :attr:`key_id` does.
+    a repr, message or audit entry: only :attr:`key_id` does. Nor does it go into a
+    pickle or a copy: those raise, and a worker loads the key itself (:meth:`from_pem`).
 
     Examples
     --------
@@ -229,6 +235,8 @@ class Ed25519Signer:
         if not isinstance(key, ed.Ed25519PrivateKey):
             raise ConfigError("the PEM private key is not an Ed25519 key", parameter="private_key")
         return cls(key.private_bytes_raw())
+
+    _SHIP_INSTEAD = "the path of its PEM file (keys stay out of pickles)"
 
     def private_pem(self, password: bytes | None = None) -> bytes:
         """The private key as PKCS#8 PEM, encrypted with ``password`` when given."""

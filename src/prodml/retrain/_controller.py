@@ -13,6 +13,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from prodml._pickle import NotPicklable
 from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
 from prodml.registry import ModelVersion, PromotionError
 from prodml.registry.entities import check_alias, check_name
@@ -113,7 +114,7 @@ def _short(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:200]}"
 
 
-class RetrainController:
+class RetrainController(NotPicklable):
     """Keep ``model@alias`` fresh: triggers -> training -> registry -> checks -> canary.
 
     Call :meth:`step` from a cron job, an Airflow or Prefect task, or a service's
@@ -201,6 +202,8 @@ class RetrainController:
     >>> ctl.step(8 * 86400.0).version
     2
     """
+
+    _SHIP_INSTEAD = "the registry URLs, its settings and its state (to_dict())"
 
     def __init__(  # noqa: PLR0917 - the issue's contract: RetrainController(registry, model, ...)
         self,

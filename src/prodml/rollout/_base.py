@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from prodml._pickle import LockedState
 from prodml._quote import short_repr
 from prodml._state import load_json
 from prodml.errors import PolicyError
@@ -38,8 +39,11 @@ def check_state(data: Mapping[str, Any], kind: str) -> None:
         )
 
 
-class PolicyBase:
-    """A lock around mutations, an auditable decision log and JSON helpers."""
+class PolicyBase(LockedState):
+    """A lock around mutations, an auditable decision log and JSON helpers.
+
+    Policies pickle and deep-copy (without the lock; the copy gets its own).
+    """
 
     _kind: ClassVar[str] = "PolicyBase"
     _JSON_PARAMS: ClassVar[tuple[str, ...]] = ()

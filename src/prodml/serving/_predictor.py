@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
@@ -36,7 +37,7 @@ DEFAULT_VARIANT = "default"
 """The variant name of a predictor without a rollout policy."""
 
 
-class Predictor:
+class Predictor(NotPicklable):
     """Serve a feature pipeline and a model: validate, transform, predict, route, monitor.
 
     One :meth:`predict_record` call checks the record against the schema (every problem
@@ -97,6 +98,11 @@ class Predictor:
     >>> pred.predict_batch(df).round(3).tolist()
     [0.238, 0.364, 0.636, 0.762]
     """
+
+    _SHIP_INSTEAD = (
+        "the registry URLs and model references (Predictor.from_registry in the worker), "
+        "or the pipeline and model"
+    )
 
     def __init__(
         self,

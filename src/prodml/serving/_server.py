@@ -8,12 +8,13 @@ import time
 from typing import Any
 
 from prodml._extras import require
+from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError
 
 __all__ = ["BackgroundServer", "run"]
 
 
-class BackgroundServer:
+class BackgroundServer(NotPicklable):
     """Serve an ASGI app with uvicorn on a thread; a context manager for tests and demos.
 
     The port is bound before the server starts (``port=0``: a free one, read back from
@@ -48,6 +49,8 @@ class BackgroundServer:
     >>> r.status_code, r.json()["variant"], round(r.json()["value"], 3)
     (200, 'default', 0.699)
     """
+
+    _SHIP_INSTEAD = "its URL to clients"
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from prodml._pickle import NotPicklable
 from prodml.serving._metrics import ServingStats
 from prodml.serving._served import Served, check_pair
 
@@ -26,8 +27,10 @@ __all__ = ["RegistrySource", "Watcher"]
 _log = logging.getLogger("prodml.serving")
 
 
-class RegistrySource:
+class RegistrySource(NotPicklable):
     """Resolves and loads the versions behind a predictor's variant references."""
+
+    _SHIP_INSTEAD = "the registry URLs and the model references"
 
     def __init__(
         self,

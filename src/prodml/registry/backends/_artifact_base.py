@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+from prodml._pickle import NotPicklable
 from prodml.errors import IntegrityError, RegistryError, StorageError
 from prodml.registry._paths import KEY, is_sha256, key_problem, path_problem
 from prodml.registry._secrets import Secrets
@@ -93,7 +94,7 @@ def check_files(
     return dict(files)
 
 
-class ArtifactStore(abc.ABC):
+class ArtifactStore(NotPicklable, abc.ABC):
     """Base of every artifact store.
 
     Primitives: :meth:`_put_tree`, :meth:`_open`, :meth:`_list_files`,
@@ -112,6 +113,8 @@ class ArtifactStore(abc.ABC):
     read_only: bool = False
     _secrets: Secrets = Secrets()
     _tidy_staging = True
+
+    _SHIP_INSTEAD = "its URL"
 
     @abc.abstractmethod
     def _put_tree(self, src: Path, key: str) -> None:

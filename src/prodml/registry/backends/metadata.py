@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError, ConflictError, NotFoundError, RegistryError
 from prodml.registry._paths import MAX_VERSION, NAME
 from prodml.registry.entities import AuditEvent, ModelVersion, Page, Status
@@ -156,7 +157,7 @@ class Pending:
         return self.state != "lease"
 
 
-class MetadataStore(abc.ABC):
+class MetadataStore(NotPicklable, abc.ABC):
     """Base of every metadata store (versions, aliases, audit log, pending keys).
 
     Subclasses implement the ``_`` primitives; the public methods are derived from them.
@@ -175,6 +176,8 @@ class MetadataStore(abc.ABC):
     url: str = ""
     read_only: bool = False
     initialised: bool = True
+
+    _SHIP_INSTEAD = "its URL"
 
     # ------------------------------------------------------------------ primitives
 
@@ -266,10 +269,10 @@ class MetadataStore(abc.ABC):
     def _artifact_keys(self) -> dict[str, Status]:
         """Artifact key -> status of every version (gc's full scan)."""
 
-    def initialise(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
+    def initialise(self) -> None:
         """Create the registry's tables (a no-op for stores that need none)."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
+    def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
 
     def __repr__(self) -> str:
