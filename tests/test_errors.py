@@ -21,6 +21,7 @@ from prodml.errors import (
     SchemaProblem,
     StateError,
     StorageError,
+    UnpicklableError,
 )
 
 TREE = {
@@ -37,6 +38,7 @@ TREE = {
     PolicyError: (ProdMLError, ValueError),
     StateError: (ProdMLError, ValueError),
     MissingExtraError: (ProdMLError, ImportError),
+    UnpicklableError: (ConfigError, TypeError),
 }
 
 

@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodml._pickle import UnpicklableError
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, UnpicklableError
 
 from .test_state_mutations import (
     STATEFUL,
@@ -362,6 +361,13 @@ def _signer() -> Any:
     return Ed25519Signer.generate()
 
 
+def _feature_store(tmp: Any) -> Any:
+    pytest.importorskip("duckdb", reason="FeatureStore.local needs the 'store' extra")
+    from prodml.store import FeatureStore
+
+    return FeatureStore.local(tmp / "fs")
+
+
 HOLDERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "ModelRegistry[memory]": (lambda tmp: _registry(), "metadata and artifact URLs"),
     "ModelRegistry[local]": (_local_registry, "metadata and artifact URLs"),
@@ -370,6 +376,7 @@ HOLDERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "Predictor": (lambda tmp: _predictor(), "Predictor.from_registry"),
     "RetrainController": (lambda tmp: _controller(), "to_dict()"),
     "Ed25519Signer": (lambda tmp: _signer(), "PEM file"),
+    "FeatureStore": (_feature_store, "offline and online store URLs"),
 }
 
 
@@ -414,3 +421,16 @@ def test_a_trust_policy_pickles_and_still_verifies() -> None:
         assert verifier is not None
         assert verifier.verify(b"data", signer.sign(b"data"))
         assert not verifier.verify(b"other", signer.sign(b"data"))
+
+
+def test_a_json_lines_sink_copy_appends_to_the_same_file_with_its_own_lock(tmp_path: Any) -> None:
+    from prodml.lineage import JsonLinesSink
+
+    sink = JsonLinesSink(tmp_path / "events" / "lineage.jsonl")
+    sink.emit({"n": 0})
+    for twin in (_pickled(sink), copy.deepcopy(sink)):
+        assert twin.path == sink.path
+        assert twin._lock is not sink._lock
+        assert type(twin._lock) is type(sink._lock)
+        twin.emit({"n": 1})
+    assert sink.read() == [{"n": 0}, {"n": 1}, {"n": 1}]

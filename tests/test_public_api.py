@@ -30,6 +30,7 @@ EXPECTED: dict[str, set[str]] = {
         "SchemaProblem",
         "StateError",
         "StorageError",
+        "UnpicklableError",
     },
     "prodml.schema": {"Column", "LogicalType", "Schema"},
     "prodml.privacy": {

@@ -26,7 +26,7 @@ Examples
 >>> copy.deepcopy(ModelRegistry("memory://", "memory://pickle-doc"))
 Traceback (most recent call last):
 ...
-prodml._pickle.UnpicklableError: A ModelRegistry holds live connections, ... Ship the metadata
+prodml.errors.UnpicklableError: A ModelRegistry holds live connections, ... Ship the metadata
 and artifact URLs (ModelRegistry(metadata_url, artifact_url)) and build a new ModelRegistry in
 the worker.
 """
@@ -39,17 +39,9 @@ import types
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 
-from prodml.errors import ConfigError
+from prodml.errors import UnpicklableError
 
 __all__ = ["LockedState", "NotPicklable", "UnpicklableError"]
-
-
-class UnpicklableError(ConfigError, TypeError):
-    """A connection holder was pickled or copied; the message says what to ship instead.
-
-    A :class:`~prodml.errors.ConfigError`, and a ``TypeError`` like the error ``pickle``
-    raises for any object it cannot pickle, so existing ``except TypeError`` keeps working.
-    """
 
 
 def _deepcopy(value: Any, memo: dict[int, Any]) -> Any:

@@ -9,6 +9,7 @@ against ``ValueError`` or ``KeyError`` keeps working::
     ├── SchemaError           (ValueError)            data does not match a schema
     ├── NotFittedError        (ValueError, AttributeError)  used before fit
     ├── ConfigError           (ValueError)            a bad parameter or setting
+    │   └── UnpicklableError  (TypeError)             a connection holder was pickled or copied
     ├── RegistryError                                 model registry failures
     │   ├── NotFoundError     (KeyError)              no such model, version or alias
     │   ├── ConflictError                             concurrent or duplicate write
@@ -56,6 +57,7 @@ __all__ = [
     "SchemaProblem",
     "StateError",
     "StorageError",
+    "UnpicklableError",
 ]
 
 
@@ -149,6 +151,16 @@ class ConfigError(ProdMLError, ValueError):
     def __init__(self, message: str, *, parameter: str | None = None) -> None:
         self.parameter = parameter
         super().__init__(message)
+
+
+class UnpicklableError(ConfigError, TypeError):
+    """An object holding live connections was pickled or copied; the message says what to ship.
+
+    Registries, feature stores, predictors, servers and controllers stand for a database, a
+    bucket, a thread or a socket: a worker should receive their URLs or ``to_dict()`` and
+    build its own. Also a ``TypeError``, like the error ``pickle`` raises for any object it
+    cannot pickle, so ``except TypeError`` keeps working.
+    """
 
 
 class RegistryError(ProdMLError):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from prodml import __version__
+from prodml._pickle import LockedState
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
@@ -80,8 +81,10 @@ class InMemoryLineageSink:
         self.events.append(event)
 
 
-class JsonLinesSink:
+class JsonLinesSink(LockedState):
     """Appends each event as one line of JSON to a file (created with its folders).
+
+    A pickled or copied sink appends to the same file, with a lock of its own.
 
     Parameters
     ----------
@@ -89,6 +92,8 @@ class JsonLinesSink:
         The file. Lines are written whole under a lock, so threads of one process may
         share a sink; several processes should use one file each.
     """
+
+    _new_lock = threading.Lock
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

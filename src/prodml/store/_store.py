@@ -17,6 +17,7 @@ import pyarrow as pa
 from prodml._extras import require
 from prodml._files import make_folder
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
+from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.store import _codec, _state
 from prodml.store._definitions import Entity, FeatureView
@@ -42,7 +43,7 @@ def _full(view: str, feature: str) -> str:
     return f"{view}__{feature}"
 
 
-class FeatureStore:
+class FeatureStore(NotPicklable):
     """Feature definitions over an offline store (training) and an online store (serving).
 
     Parameters
@@ -73,6 +74,11 @@ class FeatureStore:
     >>> store.views
     {}
     """
+
+    _SHIP_INSTEAD = (
+        "its offline and online store URLs (FeatureStore(offline_url, online_url), or the "
+        "folder of FeatureStore.local)"
+    )
 
     def __init__(
         self,
