@@ -70,16 +70,25 @@ def _entity(m: int, seed: int) -> pd.DataFrame:
     )
 
 
-def _store(path: Path, files: list[pa.Table], engine: str, ttl: timedelta | None) -> FeatureStore:
+def _store(
+    path: Path,
+    files: list[pa.Table],
+    engine: str,
+    ttl: timedelta | None,
+    *,
+    entity: Entity = ACCT,
+    features: tuple[str, ...] = ("x", "n", "s", "at"),
+) -> FeatureStore:
+    """View ``v`` of ``entity`` over ``files`` (written in order), on ``engine``."""
     store = FeatureStore(DuckDBOfflineStore(f"duckdb://{path}", engine=engine))
     source = None
     for t in files:
         source = store.offline_store.write_source(
-            "acct", t, timestamp="event_at", created="created_at"
+            "src", t, timestamp="event_at", created="created_at"
         )
     assert source is not None
-    view = FeatureView("v", entity=ACCT, source=source, features=["x", "n", "s", "at"], ttl=ttl)
-    store.apply([ACCT, view])
+    view = FeatureView("v", entity=entity, source=source, features=list(features), ttl=ttl)
+    store.apply([entity, view])
     return store
 
 
@@ -317,19 +326,10 @@ def test_string_keys_equal_brute_force_and_sql(
 
     files, entity = case
     with tempfile.TemporaryDirectory() as tmp:
-        stores = {}
-        for engine in ("numpy", "duckdb"):
-            store = FeatureStore(DuckDBOfflineStore(f"duckdb://{tmp}/{engine}", engine=engine))
-            source = None
-            for t in files:
-                source = store.offline_store.write_source(
-                    "u", t, timestamp="event_at", created="created_at"
-                )
-            assert source is not None
-            store.apply(
-                [USER_S, FeatureView("v", entity=USER_S, source=source, features=["x"], ttl=ttl)]
-            )
-            stores[engine] = store
+        stores = {
+            engine: _store(Path(tmp) / engine, files, engine, ttl, entity=USER_S, features=("x",))
+            for engine in ("numpy", "duckdb")
+        }
         joins: list[int] = []
         real = _asof.point_in_time
 
