@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["MAX_QUOTE", "short_repr"]
+__all__ = ["MAX_QUOTE", "cut", "short_repr"]
 
 MAX_QUOTE = 60
 """Characters of a value's ``repr`` that a message shows at most (plus a length note)."""
@@ -52,6 +52,20 @@ def short_repr(value: object, limit: int = MAX_QUOTE) -> str:
     if len(text) <= limit:
         return _unless_personal(text, text)
     return _unless_personal(f"{text[:limit]}... ({len(text)} characters in all)", text)
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start ending in ``...``.
+
+    For text that is kept, not quoted (a logged reason, a plot label): the result has at
+    most ``limit`` characters, so a loader's cap of ``limit`` always accepts it.
+
+    Examples
+    --------
+    >>> cut("abcdef", 5), cut("abc", 5)
+    ('ab...', 'abc')
+    """
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _SCAN_MARGIN = 256

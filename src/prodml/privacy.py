@@ -46,14 +46,14 @@ import os
 import re
 import secrets
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from prodml._quote import short_repr
+from prodml._quote import cut, short_repr
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -160,6 +160,28 @@ def redact_personal(text: str) -> str:
             out += [text[last : m.start()], REDACTED]
             last = m.end()
     return "".join([*out, text[last:]])
+
+
+def clean_note(text: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
+    r"""An operator's free text (a reason) made safe to keep in a log or saved state.
+
+    Surrounding blanks go; each control character becomes a space; ``scrub`` (a store's
+    own credentials, when given) runs next; then whatever looks like personal data
+    becomes ``<redacted>``; and the result is cut to ``limit`` characters (ending in
+    ``...``). The registry's alias reasons and the rollout policies' manual-action
+    reasons both go through here.
+
+    Examples
+    --------
+    >>> clean_note("  paged by\tann@example.com  ", 1000)
+    'paged by <redacted>'
+    >>> clean_note("x" * 50, 10)
+    'xxxxxxx...'
+    """
+    out = "".join(ch if ch.isprintable() else " " for ch in text.strip())
+    if scrub is not None:
+        out = scrub(out)
+    return cut(redact_personal(out), limit)
 
 
 def token_strings(ids: npt.NDArray[np.uint64]) -> list[str]:

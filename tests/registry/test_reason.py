@@ -8,8 +8,9 @@ import pytest
 from sklearn.dummy import DummyClassifier
 
 from prodml.errors import ConfigError
+from prodml.privacy import redact_personal
 from prodml.registry import MetricThreshold, ModelRegistry
-from prodml.registry._aliases import MAX_REASON, redact_personal
+from prodml.registry._aliases import MAX_REASON
 
 SECRET = "tok-9f8e7d6c5b4a"  # noqa: S105 - a canary, not a credential
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from prodml._quote import cut
 from prodml.drift import stats
 from prodml.drift._columns import (
     CategoricalColumn,
@@ -191,7 +192,7 @@ def compare_categorical(
     }
     order = np.argsort(-np.maximum(pr, pc), kind="stable")
     top = order[rc[order] + cc[order] >= k][:_PLOT_CATEGORIES]
-    labels = [_cut(label(int(i))) for i in top]
+    labels = [cut(label(int(i)), MAX_LABEL) for i in top]  # what a saved report holds
     ref_p, cur_p = pr[top].tolist(), pc[top].tolist()
     if rc.size > top.size:
         labels.append(f"(other {rc.size - top.size})")
@@ -199,11 +200,6 @@ def compare_categorical(
         cur_p.append(float(1 - sum(cur_p)))
     plot = {"type": "bar", "labels": labels, "reference": ref_p, "current": cur_p}
     return Comparison("chi2", stat, p, tv, 0.0, metrics, plot)
-
-
-def _cut(text: str) -> str:
-    """A plot label of at most :data:`MAX_LABEL` characters: what a saved report holds."""
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
 
 
 def _aligned_counts(

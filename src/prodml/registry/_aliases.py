@@ -19,7 +19,7 @@ from prodml.errors import (
     NotFoundError,
     RegistryError,
 )
-from prodml.privacy import redact_personal
+from prodml.privacy import clean_note
 from prodml.registry._paths import check_version_number
 from prodml.registry._secrets import Secrets
 from prodml.registry.authz import AliasAction, AliasRequest, Authorizer
@@ -403,13 +403,15 @@ class AliasMoves:
                 f"reason must be a non-empty str. Got {type(reason).__name__} instead.",
                 parameter="reason",
             )
-        text = "".join(ch if ch.isprintable() else " " for ch in reason.strip())
-        for store in (self.metadata, getattr(self, "artifacts", None)):
-            secrets = getattr(store, "_secrets", None)
-            if isinstance(secrets, Secrets):
-                text = secrets.scrub(text)
-        text = redact_personal(text)
-        return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
+        def scrub(text: str) -> str:  # the stores' own credentials never get in
+            for store in (self.metadata, getattr(self, "artifacts", None)):
+                secrets = getattr(store, "_secrets", None)
+                if isinstance(secrets, Secrets):
+                    text = secrets.scrub(text)
+            return text
+
+        return clean_note(reason, MAX_REASON, scrub)
 
     def _busy(self, name: str, alias: str) -> RegistryError:
         return RegistryError(

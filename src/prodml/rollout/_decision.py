@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from prodml._quote import short_repr
+from prodml._quote import cut, short_repr
 from prodml.errors import PolicyError
 
 __all__ = [
@@ -69,11 +69,9 @@ def operator_reason(reason: object, owner: str) -> str:
         raise PolicyError(
             f"{owner}: reason must be a non-empty str. Got {short_repr(reason)} instead."
         )
-    from prodml.privacy import redact_personal  # noqa: PLC0415 - pydantic, loaded on use
+    from prodml.privacy import clean_note  # noqa: PLC0415 - pydantic, loaded on use
 
-    text = "".join(ch if ch.isprintable() else " " for ch in reason.strip())
-    text = redact_personal(text)
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+    return clean_note(reason, MAX_REASON)
 
 
 def listing(items: list[str]) -> str:
@@ -82,10 +80,7 @@ def listing(items: list[str]) -> str:
     Gate descriptions quote metric names of any length; a reason listing a thousand of
     them must still fit in a saved decision (:data:`MAX_STORED_REASON`).
     """
-    text = "; ".join(items)
-    if len(text) <= _MAX_LISTING:
-        return text
-    return text[: _MAX_LISTING - 3] + "..."
+    return cut("; ".join(items), _MAX_LISTING)
 
 
 def jsonable(value: Any) -> Any:
