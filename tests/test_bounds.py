@@ -147,3 +147,25 @@ def test_drift_sizes_have_a_documented_maximum(
 
 
 _FRAME = pd.DataFrame({"x": np.arange(200.0), "c": list("ab") * 100})
+
+
+def test_every_accumulated_magnitude_limit_is_the_one_core_limit() -> None:
+    # One limit (prodml._state.MAX_MAGNITUDE) for every number that state accumulates; hot
+    # paths compare with the literal 1e100 instead of a global lookup, so both must agree.
+    import re
+    from pathlib import Path
+
+    import prodml
+    from prodml._state import MAX_COUNT, MAX_MAGNITUDE
+    from prodml.drift.streaming.base import MAX_VALUE as DETECTOR_MAX
+    from prodml.monitoring.histogram import MAX_VALUE as HISTOGRAM_MAX
+    from prodml.rollout._bandits import MAX_REWARD
+    from prodml.rollout._summary import MAX_METRIC
+
+    assert DETECTOR_MAX == HISTOGRAM_MAX == MAX_REWARD == MAX_METRIC == MAX_MAGNITUDE
+    assert np.isfinite(np.float64(MAX_MAGNITUDE) ** 2 * MAX_COUNT)  # sums of squares fit
+    root = Path(prodml.__file__).parent
+    hot = ["drift/streaming/adwin.py", "monitoring/histogram.py", "monitoring/monitor.py"]
+    for name in hot:
+        literals = {float(x) for x in re.findall(r"\b1e\+?100\b", (root / name).read_text())}
+        assert literals == {MAX_MAGNITUDE}, name

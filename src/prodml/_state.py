@@ -38,6 +38,7 @@ __all__ = [
     "MAX_COUNT",
     "MAX_DEPTH",
     "MAX_JSON_BYTES",
+    "MAX_MAGNITUDE",
     "Field",
     "load_json",
     "loading",
@@ -47,6 +48,11 @@ __all__ = [
 
 MAX_COUNT = 2**53
 """Counts above this are corrupt (they lose precision as floats)."""
+MAX_MAGNITUDE = 1e100
+"""Largest magnitude of a number that state accumulates (a rollout metric, a streaming
+detector's value, a bandit's reward, a histogram observation): sums of squares of
+:data:`MAX_COUNT` such numbers stay finite, so the state is strict JSON and loads back.
+Hot paths compare with the literal ``1e100`` (a global lookup costs more)."""
 MAX_DEPTH = 64
 """Deepest nesting of lists and dicts a saved state may have."""
 MAX_JSON_BYTES = 512 * 1024 * 1024

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from prodml._quote import short_repr
-from prodml._state import MAX_COUNT, Field
+from prodml._state import MAX_COUNT, MAX_MAGNITUDE, Field
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -111,8 +111,9 @@ def check_buckets(buckets: object, name: str = "buckets") -> tuple[float, ...]:
 
 _MAX_BUCKETS = 100_000  # bounds of a saved histogram
 
-MAX_VALUE = 1e100
-"""Largest magnitude a histogram observes (NaN and infinities are refused too)."""
+MAX_VALUE = MAX_MAGNITUDE
+"""Largest magnitude a histogram observes (:data:`prodml._state.MAX_MAGNITUDE`; NaN and
+infinities are refused too)."""
 
 
 def _bad_value(value: object) -> ConfigError:

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from prodml._params import NONE, Interval, check_params
 from prodml._quote import short_repr
-from prodml._state import MAX_COUNT, Field
+from prodml._state import MAX_COUNT, MAX_MAGNITUDE, Field
 from prodml.errors import ConfigError, PolicyError
 from prodml.rollout._base import PolicyBase, check_state
 
@@ -33,9 +33,9 @@ MAX_ARM_NAME = 200
 _B = TypeVar("_B", bound="Bandit")
 
 
-MAX_REWARD = 1e100
-"""Largest reward magnitude a bandit takes: beyond it, sums of squares overflow and the
-saved state could not be loaded back."""
+MAX_REWARD = MAX_MAGNITUDE
+"""Largest reward magnitude a bandit takes (:data:`prodml._state.MAX_MAGNITUDE`): beyond
+it, sums of squares overflow and the saved state could not be loaded back."""
 
 MAX_CHOICES = 10_000_000
 """Most arms one ``choose_many`` call returns (a ConfigError above)."""

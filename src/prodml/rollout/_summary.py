@@ -13,12 +13,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from prodml._quote import short_repr
+from prodml._state import MAX_MAGNITUDE
 from prodml.errors import PolicyError
 
 __all__ = ["MAX_METRIC", "MeanSummary", "check_value", "check_values"]
 
-MAX_METRIC = 1e100
-"""Largest metric magnitude: sums of squares of 2**53 such values stay finite floats."""
+MAX_METRIC = MAX_MAGNITUDE
+"""Largest metric magnitude (:data:`prodml._state.MAX_MAGNITUDE`): sums of squares of
+2**53 such values stay finite floats."""
 
 
 def check_value(variant: str, metric: str, value: object) -> float:

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from prodml._data import py_value
 from prodml._params import Constraint, check_params
 from prodml._quote import short_repr
-from prodml._state import Field, state_error
+from prodml._state import MAX_MAGNITUDE, Field, state_error
 from prodml.errors import ConfigError, DriftError
 
 __all__ = ["FORMAT_VERSION", "StreamingDetector"]
@@ -41,9 +41,9 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 Domain = Literal["real", "binary", "unit"]
 
-MAX_VALUE = 1e100
-"""Largest magnitude a detector takes: beyond it, sums of squares would overflow to inf
-and the saved state could not be loaded back."""
+MAX_VALUE = MAX_MAGNITUDE
+"""Largest magnitude a detector takes (:data:`prodml._state.MAX_MAGNITUDE`): beyond it,
+sums of squares would overflow to inf and the saved state could not be loaded back."""
 
 _DOMAIN_WORDS = {
     "real": "finite numbers within +-1e100",
