@@ -99,3 +99,31 @@ def test_reports_and_cards_write_whole_files_or_name_the_path(tmp_path: Path, ki
     with pytest.raises(ConfigError, match=f"cannot write the {kind} .*blocker.*Not a directory"):
         write(blocker / "r.md")
     assert blocker.read_text() == "keep"
+
+
+def test_fsync_syncs_the_file_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    target = tmp_path / "state.json"
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        kind = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        events.append(f"fsync {kind}")
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_text(target, "{}", fsync=True)
+    assert events == ["fsync file", "rename", "fsync folder"]
+    events.clear()
+    write_text(target, "{}")  # the default: no fsync, for reports a rerun rewrites
+    assert events == ["rename"]
+    assert target.read_text() == "{}"

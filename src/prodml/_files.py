@@ -42,17 +42,24 @@ def make_folder(path: Path, what: str, *, parameter: str) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         why = err.strerror or type(err).__name__
+        if isinstance(err, FileExistsError):  # exist_ok still refuses a file there
+            why = "it is a file, not a folder"
         raise ConfigError(
             f"cannot create {what} {short_repr(str(path), limit=PATH_QUOTE)}: {why}",
             parameter=parameter,
         ) from err
 
 
-def write_text(path: str | os.PathLike[str], text: str, what: str = "file") -> None:
+def write_text(
+    path: str | os.PathLike[str], text: str, what: str = "file", *, fsync: bool = False
+) -> None:
     """Write ``text`` (UTF-8) to ``path`` whole, or raise :class:`ConfigError` and keep it.
 
     The text goes to a temporary file in the same folder, which then replaces ``path`` in
-    one rename: readers see the old file or the new one, never half of one.
+    one rename: readers see the old file or the new one, never half of one. With
+    ``fsync`` the file's data reaches the disk before the rename, and the rename before
+    this returns (the folder is synced where the OS allows it): state that a restart
+    resumes from survives a power cut as the old file or the new one.
 
     Examples
     --------
@@ -80,12 +87,31 @@ def write_text(path: str | os.PathLike[str], text: str, what: str = "file") -> N
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException as err:  # an OSError, or text that is not UTF-8 (a lone surrogate)
         tmp.unlink(missing_ok=True)
         if isinstance(err, OSError):
             raise _unwritable(what, shown, err) from err
         raise
+    if fsync:
+        _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder; the rename is done
+        pass
+    finally:
+        os.close(fd)
 
 
 def _unwritable(what: str, shown: str, err: OSError) -> ConfigError:
