@@ -13,7 +13,7 @@ from prodml._state import Field
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
-from prodml.rollout._decision import Action, Decision, listing, operator_reason
+from prodml.rollout._decision import Action, Decision, listing, not_passed, operator_reason
 from prodml.rollout._gates import CustomGate, Gate, MetricStore
 from prodml.rollout._hashing import Key
 from prodml.rollout._limits import MAX_GATES, MAX_SALT, MAX_STEPS, check_clock, check_size
@@ -323,8 +323,7 @@ class Canary(MetricPolicy):
             action = "promote" if last else "advance"
             reason = f"{where}: every gate passed"
         else:
-            pending = [f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"]
-            action, reason = "hold", f"{where}: gates not passed yet: {listing(pending)}"
+            action, reason = "hold", f"{where}: gates not passed yet: {not_passed(results)}"
         return Decision(action, reason, evidence, time=now)
 
     def _gate_results(self) -> list[dict[str, Any]]:
