@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from prodml._quote import short_repr
@@ -56,7 +57,10 @@ def write_text(
     """Write ``text`` (UTF-8) to ``path`` whole, or raise :class:`ConfigError` and keep it.
 
     The text goes to a temporary file in the same folder, which then replaces ``path`` in
-    one rename: readers see the old file or the new one, never half of one. With
+    one rename: readers see the old file or the new one, never half of one. Otherwise it
+    behaves as ``open(path, "w")``: a symbolic link is written through (the file it
+    names is replaced, the link stays), a file replaced keeps its permissions, and a new
+    one gets those the umask gives. With
     ``fsync`` the file's data reaches the disk before the rename, and the rename before
     this returns (the folder is synced where the OS allows it): state that a restart
     resumes from survives a power cut as the old file or the new one.
@@ -77,6 +81,12 @@ def write_text(
     shown = short_repr(os.fspath(path), limit=PATH_QUOTE)
     if target.is_dir():
         raise ConfigError(f"cannot write {what} {shown}: it is a folder", parameter="path")
+    if target.is_symlink():  # replace the file it names, not the link
+        target = Path(os.path.realpath(target))
+    try:
+        keep_mode: int | None = stat.S_IMODE(target.stat().st_mode)
+    except OSError:  # no file yet (or none we may stat): the umask decides
+        keep_mode = None
     # O_EXCL with mode 0o666: a fresh name, and the permissions the umask gives a new file
     # (mkstemp's 0o600 would turn a shared report private).
     tmp = target.parent / f".{target.name[:64]}.{secrets.token_hex(8)}.tmp"
@@ -86,6 +96,8 @@ def write_text(
         raise _unwritable(what, shown, err) from err
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if keep_mode is not None:
+                os.fchmod(fh.fileno(), keep_mode)
             fh.write(text)
             if fsync:
                 fh.flush()
