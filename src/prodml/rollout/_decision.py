@@ -83,6 +83,14 @@ def listing(items: list[str]) -> str:
     return cut("; ".join(items), _MAX_LISTING)
 
 
+def not_passed(results: list[dict[str, Any]]) -> str:
+    """The gates of ``results`` that did not pass, as ``"name (verdict)"``, listed.
+
+    A hold's reason says which gates it still waits for, and on what.
+    """
+    return listing([f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"])
+
+
 def jsonable(value: Any) -> Any:
     """Return ``value`` with numpy scalars unwrapped and non-finite floats as ``None``.
 
