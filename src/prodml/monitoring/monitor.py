@@ -752,6 +752,15 @@ class ModelMonitor(LockedState):
             return len(self._pending)
 
     # ------------------------------------------------------------------ state
+    def _copy_state(self, memo: dict[int, Any]) -> dict[str, Any]:
+        # _log_served appends to the queue without the lock, and copying a deque that
+        # grows meanwhile raises RuntimeError: apply the queue, give the copy an empty one
+        # (what is queued after this point belongs to the original only).
+        with self._lock:
+            self._flush()
+            memo[id(self._buffer)] = deque()
+            return super()._copy_state(memo)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe configuration and state (see :mod:`prodml.monitoring._state`)."""
         with self._lock:
