@@ -139,3 +139,30 @@ def test_two_registry_handles_on_one_postgres_schema(tmp_path: Path, postgres_ur
     finally:
         for r in regs:
             r.close()
+
+
+def test_handles_opened_together_on_one_memory_name_share_one_store() -> None:
+    """``memory://NAME`` opened by several threads at once, read-only views included.
+
+    A read-only view copies the shared store's state when it is opened; opened while
+    another thread was still setting the store up, it used to copy nothing and keep an
+    empty store of its own for good.
+    """
+    import uuid
+
+    from prodml.registry import ModelRegistry
+    from prodml.schema import Column, Schema
+
+    schema = Schema([Column("x", "float")])
+    for _ in range(40):
+        name = f"threads-{uuid.uuid4().hex}"
+        handles: dict[int, Any] = {}
+
+        def open_handle(k: int, name: str = name, handles: dict[int, Any] = handles) -> None:
+            handles[k] = ModelRegistry(f"memory://{name}", f"memory://{name}-art", read_only=k == 0)
+
+        run_together([lambda k=k: open_handle(k) for k in range(3)])
+        handles[1].register("m", schema)
+        handles[2].register("m", schema)
+        assert [mv.version for mv in handles[0].search("m")] == [2, 1]
+        assert handles[1].metadata._lock is handles[2].metadata._lock
