@@ -53,7 +53,10 @@ def test_online_store_on_a_folder_or_a_file_that_is_not_sqlite(tmp_path: Path) -
     cases = [
         (junk, "as SQLite: file is not a database"),
         (tmp_path, "as SQLite: unable to open database file"),
-        (_a_file(tmp_path) / "online.db", "online store's folder .*a-file.*: it is a file, not a folder"),
+        (
+            _a_file(tmp_path) / "online.db",
+            "online store's folder .*a-file.*: it is a file, not a folder",
+        ),
     ]
     for path, match in cases:
         with pytest.raises(ConfigError, match=match) as info:
