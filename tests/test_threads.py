@@ -640,3 +640,21 @@ def test_retrain_step_from_two_threads_runs_once(tmp_path: Path) -> None:
         state_path=tmp_path / "state.json",
     )
     assert again.to_dict() == ctl.to_dict()  # the file holds what the live one holds
+
+
+# ====================================================================== not shared
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("prodml.fairness.GroupMetrics", "Not thread-safe"),
+        ("prodml.drift.Profile", "Not thread-safe"),
+        ("prodml.drift.streaming.StreamingDetector", "One thread at a time may feed"),
+    ],
+)
+def test_objects_not_made_for_sharing_say_so(path: str, words: str) -> None:
+    """Mergeable states are meant one per thread; their docstrings must tell users."""
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    doc = " ".join((getattr(importlib.import_module(module), name).__doc__ or "").split())
+    assert words in doc
