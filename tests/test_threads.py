@@ -499,16 +499,22 @@ def test_predictor_answers_come_from_one_whole_version_while_the_alias_moves(
     refreshes: list[dict[str, int | None]] = []
     pred = Predictor.from_registry(reg, "churn@production", watch_every_s=None)
 
+    served = [0] * 4  # single answers per thread
+
     def serve(k: int) -> Callable[[], None]:
         def run() -> None:
-            for i in range(300):
+            i = 0
+            while i < 300 or len(refreshes) < 4:  # serve across a few moves, even if slow
+                i += 1
                 if i % 3 == 0:
                     p = pred.predict_record(record)
                     assert p.version in expected
                     assert p.value == pytest.approx(expected[p.version], abs=1e-12)
                     seen.add(p.version)
+                    served[k] += 1
                 elif i % 3 == 1:
                     many = pred.predict_many([record, record])
+                    served[k] += 2
                     for q in many:
                         assert q.value == pytest.approx(expected[q.version], abs=1e-12)
                 else:
@@ -532,7 +538,7 @@ def test_predictor_answers_come_from_one_whole_version_while_the_alias_moves(
     assert len(refreshes) > 2
     assert len(seen) >= 2  # answers came from more than one version
     assert pred.stats.reloads["refused"] == 0
-    assert pred.stats.totals()[("default", "ok")] == 4 * (100 + 2 * 100)  # batches: not counted
+    assert pred.stats.totals()[("default", "ok")] == sum(served)  # batches: not counted
 
 
 def test_predictor_canary_counts_each_answer_once_in_its_variants_monitor(
