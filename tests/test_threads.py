@@ -375,6 +375,24 @@ def test_json_lines_sink_lines_are_whole_while_another_thread_reads(
     assert reads == sorted(reads)  # a reader never sees fewer events than before
 
 
+def test_json_lines_sink_read_leaves_out_a_line_being_written(tmp_path: Path) -> None:
+    """What a reader sees while a writer is halfway through a line: the line is left out.
+
+    The threaded test above hit this on a loaded machine (a bare ``JSONDecodeError``).
+    """
+    from prodml.lineage import JsonLinesSink
+
+    sink = JsonLinesSink(tmp_path / "events.jsonl")
+    sink.emit({"n": 1})
+    line = json.dumps({"n": 2, "pad": "x" * 100}, sort_keys=True) + "\n"
+    with sink.path.open("a", encoding="utf-8") as f:
+        f.write(line[:40])  # the first part of a write in progress
+    assert sink.read() == [{"n": 1}]
+    with sink.path.open("a", encoding="utf-8") as f:
+        f.write(line[40:])
+    assert [e["n"] for e in sink.read()] == [1, 2]
+
+
 def test_in_memory_lineage_sink_keeps_every_event() -> None:
     from prodml.lineage import InMemoryLineageSink
 
