@@ -572,12 +572,9 @@ def _offer_batch(
     else:
         avail = e
     kid = keys.lookup([batch.column(k) for k in view.entity.keys])
-    if view.ttl is None:
-        usable = avail <= np.take(probe.last, kid)  # the sentinel at -1 refuses unknown keys
-    else:
-        bounds = np.take(window, kid, axis=0)  # the sentinel at -1 refuses unknown keys
-        usable = avail <= bounds[:, 1]
-        usable &= e >= bounds[:, 0]
+    bounds = np.take(window, kid, axis=0)  # the sentinel at -1 refuses unknown keys
+    usable = avail <= bounds[:, 1]
+    usable &= e >= bounds[:, 0]
     if e_ok is not None:
         usable &= e_ok
     rows = np.flatnonzero(usable)
@@ -648,14 +645,22 @@ def chosen_rows(
     view = q.view
     src = view.source
     cols = [*view.entity.keys, src.timestamp, *([src.created] if src.created else [])]
-    ttl = None if view.ttl is None else _floor(probe.t, _ttl_us(view))
-    best = _Best(len(probe.rows), src.created is not None, ttl)
     if not probe.rows.size:
-        return best.pos
+        return np.full(0, -1, np.int64)
+    return _as_of(view, _ahead(_batches(files, cols, READ_ROWS), threads > 1), keys, probe)
+
+
+def _as_of(
+    view: FeatureView,
+    batches: Iterator[tuple[int, int, pa.RecordBatch]],
+    keys: _KeyIndex,
+    probe: _Probe,
+) -> Ints:
+    """Per probe row, the position of its value's source row among ``batches``, or -1."""
+    ttl = None if view.ttl is None else _floor(probe.t, _ttl_us(view))
+    best = _Best(len(probe.rows), view.source.created is not None, ttl)
     window = probe.window(view)
-    for i, (number, first, batch) in enumerate(
-        _ahead(_batches(files, cols, READ_ROWS), threads > 1)
-    ):
+    for i, (number, first, batch) in enumerate(batches):
         base = (number << _FILE_SHIFT) + first
         _offer_batch(view, batch, keys, probe, best, window=window, base=base)
         if i % RELEASE_EVERY == RELEASE_EVERY - 1:
