@@ -412,7 +412,11 @@ class _Probe:
         # The codes sort as (key id, time) do; rows with equal codes (same key and
         # time) get the same value, so their order does not matter.
         order = np.argsort(codes)
-        rows, kid, ts, codes = rows[order], kid[order], ts[order], codes[order]
+        codes = codes[order]  # one array at a time: each unsorted one is freed before the next
+        rows = rows[order]
+        kid = kid[order]
+        ts = ts[order]
+        del order
         start = np.searchsorted(kid, np.arange(keys.n + 1, dtype=np.int64))
         longest = int(np.diff(start).max()) if keys.n else 0
         width = 1 << longest.bit_length()
