@@ -169,3 +169,14 @@ def test_parquet_file_is_read_one_row_group_at_a_time(tmp_path: Path) -> None:
     # Whole-file iter_batches held every group (41.7 MB for these 40 x 0.8 MB); one group
     # at a time holds a few (2.8 MB measured).
     assert peak < 10 * group_bytes
+
+
+def test_a_dict_row_inside_an_iterable_gets_a_message_that_does_not_contradict_itself() -> None:
+    # A dict is a record at the top level, not a chunk: the message must not list it as
+    # accepted while refusing it, and says how to pass rows given as dicts.
+    with pytest.raises(SchemaError) as info:
+        list(iter_columns([{"x": 1.0}, {"x": 2.0}]))
+    message = str(info.value)
+    assert "chunk 0 of data must be a pandas DataFrame, a pyarrow Table or RecordBatch;" in message
+    assert "dict record" not in message
+    assert "pandas.DataFrame(rows)" in message

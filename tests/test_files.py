@@ -99,3 +99,54 @@ def test_reports_and_cards_write_whole_files_or_name_the_path(tmp_path: Path, ki
     with pytest.raises(ConfigError, match=f"cannot write the {kind} .*blocker.*Not a directory"):
         write(blocker / "r.md")
     assert blocker.read_text() == "keep"
+
+
+def test_fsync_syncs_the_file_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    target = tmp_path / "state.json"
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        kind = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        events.append(f"fsync {kind}")
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_text(target, "{}", fsync=True)
+    assert events == ["fsync file", "rename", "fsync folder"]
+    events.clear()
+    write_text(target, "{}")  # the default: no fsync, for reports a rerun rewrites
+    assert events == ["rename"]
+    assert target.read_text() == "{}"
+
+
+def test_a_link_is_written_through_and_a_replaced_file_keeps_its_permissions(
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = shared / "report.html"
+    real.write_text("old")
+    real.chmod(0o640)
+    link = tmp_path / "report.html"
+    link.symlink_to(real)
+    write_text(link, "new")
+    assert link.is_symlink()  # the link stays, as with open(link, "w")
+    assert real.read_text() == "new"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640  # not the umask's
+    assert sorted(p.name for p in shared.iterdir()) == ["report.html"]  # no scratch left
+    dangling = tmp_path / "later.html"
+    dangling.symlink_to(shared / "later.html")
+    write_text(dangling, "made")  # open(dangling, "w") creates the file it names
+    assert (shared / "later.html").read_text() == "made"
+    assert dangling.is_symlink()
+    assert stat.S_IMODE((shared / "later.html").stat().st_mode) == 0o666 & ~_umask()

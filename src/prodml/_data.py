@@ -95,11 +95,17 @@ def is_record(data: object) -> bool:
     return isinstance(data, Mapping)
 
 
-def _input_error(data: object, what: str) -> SchemaError:
+_CHUNK = "a pandas DataFrame, a pyarrow Table or RecordBatch"
+
+
+def _input_error(data: object, what: str, accepted: str = _ACCEPTED) -> SchemaError:
+    hint = ""
+    if accepted is _CHUNK and isinstance(data, Mapping):  # rows as dicts: one frame of them
+        hint = " (for rows given as dicts, pass pandas.DataFrame(rows))"
     return SchemaError(
         problems=[
             SchemaProblem(
-                None, "input", f"{what} must be {_ACCEPTED}; got {type_name(data)} instead"
+                None, "input", f"{what} must be {accepted}; got {type_name(data)} instead{hint}"
             )
         ]
     )
@@ -623,8 +629,7 @@ def iter_columns(
         raise _input_error(data, what)
     for i, chunk in enumerate(data):
         if not is_tabular(chunk):
-            err = _input_error(chunk, f"chunk {i} of {what}")
-            raise err
+            raise _input_error(chunk, f"chunk {i} of {what}", _CHUNK)
         yield from iter_columns(chunk, batch_rows=batch_rows, what=what)
 
 

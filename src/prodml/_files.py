@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from prodml._quote import short_repr
@@ -42,17 +43,27 @@ def make_folder(path: Path, what: str, *, parameter: str) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         why = err.strerror or type(err).__name__
+        if isinstance(err, FileExistsError):  # exist_ok still refuses a file there
+            why = "it is a file, not a folder"
         raise ConfigError(
             f"cannot create {what} {short_repr(str(path), limit=PATH_QUOTE)}: {why}",
             parameter=parameter,
         ) from err
 
 
-def write_text(path: str | os.PathLike[str], text: str, what: str = "file") -> None:
+def write_text(
+    path: str | os.PathLike[str], text: str, what: str = "file", *, fsync: bool = False
+) -> None:
     """Write ``text`` (UTF-8) to ``path`` whole, or raise :class:`ConfigError` and keep it.
 
     The text goes to a temporary file in the same folder, which then replaces ``path`` in
-    one rename: readers see the old file or the new one, never half of one.
+    one rename: readers see the old file or the new one, never half of one. Otherwise it
+    behaves as ``open(path, "w")``: a symbolic link is written through (the file it
+    names is replaced, the link stays), a file replaced keeps its permissions, and a new
+    one gets those the umask gives. With
+    ``fsync`` the file's data reaches the disk before the rename, and the rename before
+    this returns (the folder is synced where the OS allows it): state that a restart
+    resumes from survives a power cut as the old file or the new one.
 
     Examples
     --------
@@ -70,6 +81,12 @@ def write_text(path: str | os.PathLike[str], text: str, what: str = "file") -> N
     shown = short_repr(os.fspath(path), limit=PATH_QUOTE)
     if target.is_dir():
         raise ConfigError(f"cannot write {what} {shown}: it is a folder", parameter="path")
+    if target.is_symlink():  # replace the file it names, not the link
+        target = Path(os.path.realpath(target))
+    try:
+        keep_mode: int | None = stat.S_IMODE(target.stat().st_mode)
+    except OSError:  # no file yet (or none we may stat): the umask decides
+        keep_mode = None
     # O_EXCL with mode 0o666: a fresh name, and the permissions the umask gives a new file
     # (mkstemp's 0o600 would turn a shared report private).
     tmp = target.parent / f".{target.name[:64]}.{secrets.token_hex(8)}.tmp"
@@ -79,13 +96,34 @@ def write_text(path: str | os.PathLike[str], text: str, what: str = "file") -> N
         raise _unwritable(what, shown, err) from err
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if keep_mode is not None:
+                os.fchmod(fh.fileno(), keep_mode)
             fh.write(text)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException as err:  # an OSError, or text that is not UTF-8 (a lone surrogate)
         tmp.unlink(missing_ok=True)
         if isinstance(err, OSError):
             raise _unwritable(what, shown, err) from err
         raise
+    if fsync:
+        _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder; the rename is done
+        pass
+    finally:
+        os.close(fd)
 
 
 def _unwritable(what: str, shown: str, err: OSError) -> ConfigError:

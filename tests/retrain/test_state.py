@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import errno
 import itertools
 import json
+import os
 from datetime import timedelta
 
 import pandas as pd
@@ -156,3 +158,39 @@ def test_guards_hold_and_every_version_is_a_decision(fires, max_runs, min_gap, b
         if budget is not None:
             assert 100.0 * len(window) <= budget
     assert RetrainState.from_dict(json.loads(json.dumps(ctl.to_dict()))).to_dict() == ctl.to_dict()
+
+
+def test_an_unwritable_state_path_is_a_config_error_and_keeps_the_saved_state(
+    tmp_path, monkeypatch
+):
+    reg = registry()
+    path = tmp_path / "state.json"
+    ctl = _ctl(reg, state_path=path)
+    ctl.step(0.0)
+    saved = path.read_text()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep")
+    stuck = _ctl(reg, state_path=blocker / "state.json")
+    with pytest.raises(
+        ConfigError, match=r"state folder '.*blocker.*': it is a file, not a folder"
+    ) as info:
+        stuck.step(0.0)
+    assert info.value.parameter == "state_path"
+    assert blocker.read_text() == "keep"
+
+    # A write the OS refuses (a full disk, here) keeps the earlier state whole.
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(ConfigError, match=r"state file '.*state\.json': No space left on device"):
+        ctl.step(8 * DAY)
+    assert path.read_text() == saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "state.json"]
+
+
+def test_an_unreadable_state_file_names_it_quoted(tmp_path):
+    folder = tmp_path / "state.json"
+    folder.mkdir()  # a folder where the file should be
+    with pytest.raises(RetrainStateError, match=r"state file '.*state\.json': Is a directory"):
+        _ctl(registry(), state_path=folder)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from prodml.errors import PolicyError
 from prodml.rollout import Canary, Decision, EpsilonGreedy, Gate, Step
+from prodml.rollout._decision import MAX_EVIDENCE_DEPTH
 from prodml.rollout._gates import evaluate_gate
 from prodml.rollout._summary import MeanSummary
 
@@ -37,6 +38,29 @@ def test_decision_bad_input() -> None:
         Decision("launch", "no")  # type: ignore[arg-type]
     with pytest.raises(PolicyError, match="Decision state field 'reason' must be present"):
         Decision.from_dict({"action": "hold", "evidence": {}, "time": None})
+
+
+def _nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1.0}
+    for _ in range(depth - 1):
+        value = {"k": value}
+    return value
+
+
+def test_evidence_as_deep_as_saved_state_loads_and_deeper_is_refused() -> None:
+    deepest = _nested(MAX_EVIDENCE_DEPTH)
+    canary = Canary(clock=lambda: 0.0)
+    canary.evaluate()
+    state = canary.to_dict()
+    state["log"].append(Decision("hold", "deep", deepest, time=1.0).to_dict())
+    again = Canary.from_json(Canary.from_dict(state).to_json())  # under the loader's limit
+    assert again.decisions[-1].evidence == deepest
+    with pytest.raises(PolicyError, match=f"nested more than {MAX_EVIDENCE_DEPTH} levels"):
+        Decision("hold", "too deep", {"k": _nested(MAX_EVIDENCE_DEPTH)})
+    loop: dict[str, object] = {}
+    loop["self"] = loop  # a structure that contains itself: a PolicyError, not RecursionError
+    with pytest.raises(PolicyError, match="contains itself"):
+        Decision("hold", "loop", loop)
 
 
 def test_decision_log_is_a_copy() -> None:

@@ -81,6 +81,9 @@ def test_bad_inputs_and_outputs(tmp_path: Path, registry: ModelRegistry) -> None
     with pytest.raises(ConfigError, match="did not write"):
         score(pred, tmp_path / "in", tmp_path / "busy")
     score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=100)
+    # A scratch manifest left by a crash mid-write is score's own: a resume is not refused.
+    (tmp_path / "out" / f".{MANIFEST}.0123456789abcdef.tmp").write_text("{half")
+    assert score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=100).parts_written == 0
     with pytest.raises(ConfigError, match="chunk_rows"):  # another setting: no silent mix
         score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=50)
     assert (
@@ -96,8 +99,9 @@ def test_bad_inputs_and_outputs(tmp_path: Path, registry: ModelRegistry) -> None
     with pytest.raises(SchemaError, match="row_id2"):
         score(pred, tmp_path / "in", tmp_path / "o3", keep_columns=["row_id2"])
     (tmp_path / "out" / MANIFEST).write_text("{not json")
-    with pytest.raises(ConfigError, match="unreadable"):
+    with pytest.raises(ConfigError, match=r"unreadable: Expecting property name") as info:
         score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=50)
+    assert info.value.parameter == "dest"
     (tmp_path / "out" / MANIFEST).write_text(json.dumps({"format_version": 1}))
     with pytest.raises(ConfigError, match="another model"):
         score(pred, tmp_path / "in", tmp_path / "out", chunk_rows=50)

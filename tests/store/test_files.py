@@ -32,7 +32,7 @@ def _a_file(tmp_path: Path) -> Path:
 
 def test_local_store_in_a_file_or_under_one(tmp_path: Path) -> None:
     file = _a_file(tmp_path)
-    for path, why in ((file, "File exists"), (file / "fs", "Not a directory")):
+    for path, why in ((file, "it is a file, not a folder"), (file / "fs", "Not a directory")):
         with pytest.raises(ConfigError, match=f"feature store's folder .*a-file.*: {why}"):
             FeatureStore.local(path)
     assert file.read_text() == "not a folder"
@@ -53,7 +53,10 @@ def test_online_store_on_a_folder_or_a_file_that_is_not_sqlite(tmp_path: Path) -
     cases = [
         (junk, "as SQLite: file is not a database"),
         (tmp_path, "as SQLite: unable to open database file"),
-        (_a_file(tmp_path) / "online.db", "online store's folder .*a-file.*: File exists"),
+        (
+            _a_file(tmp_path) / "online.db",
+            "online store's folder .*a-file.*: it is a file, not a folder",
+        ),
     ]
     for path, match in cases:
         with pytest.raises(ConfigError, match=match) as info:

@@ -13,7 +13,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from prodml._files import PATH_QUOTE
 from prodml._pickle import NotPicklable
+from prodml._quote import short_repr
 from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
 from prodml.registry import ModelVersion, PromotionError
 from prodml.registry.entities import check_alias, check_name
@@ -274,8 +276,9 @@ class RetrainController(NotPicklable):
         if self.state_path is not None and self.state_path.exists():
             self.state = RetrainState.load(self.state_path)
             if (self.state.model, self.state.alias) != (self.model, self.alias):
+                shown = short_repr(str(self.state_path), limit=PATH_QUOTE)
                 raise ConfigError(
-                    f"the state file {self.state_path} belongs to "
+                    f"the state file {shown} belongs to "
                     f"{self.state.model[:128]}@{self.state.alias[:64]}, not "
                     f"{self.model}@{self.alias}.",
                     parameter="state_path",

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from prodml._files import PATH_QUOTE, make_folder, write_text
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
 
@@ -287,19 +286,17 @@ class RetrainState:
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        """Write atomically: a temporary file, fsync, then rename over ``path``."""
+        """Write atomically and durably: a fresh file, fsync, then a rename over ``path``.
+
+        Raises
+        ------
+        ConfigError
+            Naming the path and the OS's reason when the folder cannot be made or the file
+            written; the state file already there is kept as it was.
+        """
         text = json.dumps(self.to_dict(), allow_nan=False, sort_keys=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        make_folder(path.parent, "the RetrainController state folder", parameter="state_path")
+        write_text(path, text, "the RetrainController state file", fsync=True)
 
     @classmethod
     def load(cls, path: Path) -> RetrainState:
@@ -307,7 +304,10 @@ class RetrainState:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            why = (err.strerror or type(err).__name__) if isinstance(err, OSError) else err
             raise RetrainStateError(
-                f"cannot read the RetrainController state file {path}: {err}", field="state"
+                f"cannot read the RetrainController state file "
+                f"{short_repr(str(path), limit=PATH_QUOTE)}: {why}",
+                field="state",
             ) from err
         return cls.from_dict(data)

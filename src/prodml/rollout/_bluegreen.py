@@ -11,7 +11,7 @@ from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
-from prodml.rollout._decision import Action, Decision, listing, operator_reason
+from prodml.rollout._decision import Action, Decision, listing, not_passed, operator_reason
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import Key
 from prodml.rollout._limits import MAX_GATES, MAX_NAME, check_clock, check_name, check_size
@@ -189,10 +189,7 @@ class BlueGreen(MetricPolicy):
                     self._phase, self._live = "switched", self.preview
                     reason += "; switched"
             else:
-                pending = [
-                    f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
-                ]
-                action, reason = "hold", f"gates not passed yet: {listing(pending)}"
+                action, reason = "hold", f"gates not passed yet: {not_passed(results)}"
             return self._record(Decision(action, reason, evidence, time=now))
 
     def switch(self, reason: str = "switched by operator") -> Decision:

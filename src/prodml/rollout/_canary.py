@@ -13,7 +13,7 @@ from prodml._state import Field
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
-from prodml.rollout._decision import Action, Decision, listing, operator_reason
+from prodml.rollout._decision import Action, Decision, listing, not_passed, operator_reason
 from prodml.rollout._gates import CustomGate, Gate, MetricStore
 from prodml.rollout._hashing import Key
 from prodml.rollout._limits import MAX_GATES, MAX_SALT, MAX_STEPS, check_clock, check_size
@@ -276,51 +276,55 @@ class Canary(MetricPolicy):
             With ``evidence`` holding the step, weight, sample counts, elapsed time and
             every gate's verdict, estimate, limit and interval.
         """
+        return self._decide(self._verdict)
+
+    def _decide(self, verdict: Callable[[float, list[dict[str, Any]]], Decision]) -> Decision:
+        """Apply ``verdict(now, gate results)`` under the lock, unless already decided."""
         if not self._ready:
             self._setup()
         with self._lock:
             if self._state in ("promoted", "rolled_back"):
                 return self._log[-1]
             now = check_clock("Canary", self._clock())
-            st = self._steps[self._step]
-            n_step = self._store.requests[self.candidate] - self._step_start_n
-            elapsed = now - self._step_started
-            results = self._gate_results()
-            evidence: dict[str, Any] = {
-                "step": self._step,
-                "weight": st.weight,
-                "state": self._state,
-                "requests": dict(self._store.requests),
-                "step_samples": n_step,
-                "step_elapsed": elapsed,
-                "gates": results,
-            }
-            where = f"step {self._step + 1} of {len(self._steps)} ({st.weight:g})"
-            failed = [r["gate"] for r in results if r["verdict"] == "fail"]
-            action: Action
-            if self._state == "paused":
-                action, reason = "pause", f"{where}: paused; waiting for resume or rollback"
-            elif failed:
-                action = "rollback" if self.on_failure == "rollback" else "pause"
-                reason = f"{where}: gate failed: {listing(failed)}"
-            elif n_step < st.min_samples or elapsed < st.min_duration:
-                action = "hold"
-                short = []  # only what is still missing, with the count that decides it
-                if n_step < st.min_samples:
-                    short.append(f"{n_step:,} of {st.min_samples:,} candidate samples")
-                if elapsed < st.min_duration:
-                    short.append(f"{elapsed:,.0f} of {st.min_duration:,g} s")
-                reason = f"{where}: waiting, {' and '.join(short)} so far"
-            elif all(r["verdict"] == "pass" for r in results):
-                last = self._step == len(self._steps) - 1
-                action = "promote" if last else "advance"
-                reason = f"{where}: every gate passed"
-            else:
-                pending = [
-                    f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
-                ]
-                action, reason = "hold", f"{where}: gates not passed yet: {listing(pending)}"
-            return self._apply(Decision(action, reason, evidence, time=now), now)
+            return self._apply(verdict(now, self._gate_results()), now)
+
+    def _verdict(self, now: float, results: list[dict[str, Any]]) -> Decision:
+        """:meth:`evaluate`'s rule: the step's gates, sample count and duration."""
+        st = self._steps[self._step]
+        n_step = self._store.requests[self.candidate] - self._step_start_n
+        elapsed = now - self._step_started
+        evidence: dict[str, Any] = {
+            "step": self._step,
+            "weight": st.weight,
+            "state": self._state,
+            "requests": dict(self._store.requests),
+            "step_samples": n_step,
+            "step_elapsed": elapsed,
+            "gates": results,
+        }
+        where = f"step {self._step + 1} of {len(self._steps)} ({st.weight:g})"
+        failed = [r["gate"] for r in results if r["verdict"] == "fail"]
+        action: Action
+        if self._state == "paused":
+            action, reason = "pause", f"{where}: paused; waiting for resume or rollback"
+        elif failed:
+            action = "rollback" if self.on_failure == "rollback" else "pause"
+            reason = f"{where}: gate failed: {listing(failed)}"
+        elif n_step < st.min_samples or elapsed < st.min_duration:
+            action = "hold"
+            short = []  # only what is still missing, with the count that decides it
+            if n_step < st.min_samples:
+                short.append(f"{n_step:,} of {st.min_samples:,} candidate samples")
+            if elapsed < st.min_duration:
+                short.append(f"{elapsed:,.0f} of {st.min_duration:,g} s")
+            reason = f"{where}: waiting, {' and '.join(short)} so far"
+        elif all(r["verdict"] == "pass" for r in results):
+            last = self._step == len(self._steps) - 1
+            action = "promote" if last else "advance"
+            reason = f"{where}: every gate passed"
+        else:
+            action, reason = "hold", f"{where}: gates not passed yet: {not_passed(results)}"
+        return Decision(action, reason, evidence, time=now)
 
     def _gate_results(self) -> list[dict[str, Any]]:
         return [
@@ -364,13 +368,8 @@ class Canary(MetricPolicy):
         ('promote', 'promoted', 'time limit: every gate within its limit on the estimate')
         """
         reason = operator_reason(reason, "Canary")
-        if not self._ready:
-            self._setup()
-        with self._lock:
-            if self._state in ("promoted", "rolled_back"):
-                return self._log[-1]
-            now = check_clock("Canary", self._clock())
-            results = self._gate_results()
+
+        def verdict(now: float, results: list[dict[str, Any]]) -> Decision:
             evidence: dict[str, Any] = {
                 "step": self._step,
                 "state": self._state,
@@ -389,7 +388,9 @@ class Canary(MetricPolicy):
                 why = f"{reason}: not within the limit on the estimate: {listing(beyond)}"
             else:
                 action, why = "promote", f"{reason}: every gate within its limit on the estimate"
-            return self._apply(Decision(action, why, evidence, time=now), now)
+            return Decision(action, why, evidence, time=now)
+
+        return self._decide(verdict)
 
     def _apply(self, decision: Decision, now: float) -> Decision:
         if decision.action == "advance":

@@ -19,6 +19,7 @@ from prodml.errors import PolicyError
 
 __all__ = [
     "ACTIONS",
+    "MAX_EVIDENCE_DEPTH",
     "MAX_REASON",
     "MAX_STORED_REASON",
     "Action",
@@ -83,29 +84,56 @@ def listing(items: list[str]) -> str:
     return cut("; ".join(items), _MAX_LISTING)
 
 
+def not_passed(results: list[dict[str, Any]]) -> str:
+    """The gates of ``results`` that did not pass, as ``"name (verdict)"``, listed.
+
+    A hold's reason says which gates it still waits for, and on what.
+    """
+    return listing([f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"])
+
+
+MAX_EVIDENCE_DEPTH = 32
+"""Deepest nesting of dicts and lists in evidence: saved state holds evidence inside a
+decision log inside a policy's (or a controller's) state, under the loader's limit of
+:data:`prodml._state.MAX_DEPTH` (64) levels in all."""
+
+
 def jsonable(value: Any) -> Any:
     """Return ``value`` with numpy scalars unwrapped and non-finite floats as ``None``.
 
     Evidence goes into JSON logs; ``NaN`` is not valid JSON, so an undefined number
     (a ratio with no baseline) is written as ``null``.
+
+    Raises
+    ------
+    PolicyError
+        For dicts and lists nested deeper than :data:`MAX_EVIDENCE_DEPTH` (a structure
+        that contains itself among them): saved, it would not load back.
     """
+    return _jsonable(value, 0)
+
+
+def _jsonable(value: Any, depth: int) -> Any:
     t = type(value)
     if t is float:
         return value if math.isfinite(value) else None
     if t is int or t is str or t is bool or value is None:
         return value
-    if t is dict:
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
+    if isinstance(value, Mapping | list | tuple):
+        if depth >= MAX_EVIDENCE_DEPTH:
+            raise PolicyError(
+                f"Evidence is nested more than {MAX_EVIDENCE_DEPTH} levels deep (or contains "
+                "itself); saved state could not load it back. Flatten what the gate reports."
+            )
+        if isinstance(value, Mapping):
+            return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
+        return [_jsonable(v, depth + 1) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
         return int(value)
     if hasattr(value, "item"):  # numpy scalar
-        return jsonable(value.item())
+        return _jsonable(value.item(), depth)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return str(value)

@@ -16,7 +16,7 @@ from prodml._quote import short_repr
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import PolicyBase
-from prodml.rollout._decision import Action, Decision, listing
+from prodml.rollout._decision import Action, Decision, listing, not_passed
 from prodml.rollout._gates import Gate, MetricStore
 from prodml.rollout._hashing import SPACE, Key, key_bytes
 from prodml.rollout._limits import (
@@ -327,10 +327,7 @@ class Shadow(PolicyBase):
             elif all(r["verdict"] == "pass" for r in results):
                 action, reason = "promote", "shadow passed every gate"
             else:
-                pending = [
-                    f"{r['gate']} ({r['verdict']})" for r in results if r["verdict"] != "pass"
-                ]
-                action, reason = "hold", f"gates not passed yet: {listing(pending)}"
+                action, reason = "hold", f"gates not passed yet: {not_passed(results)}"
             now = check_clock("Shadow", (self.clock or time.time)())
             return self._record(Decision(action, reason, evidence, time=now))
 

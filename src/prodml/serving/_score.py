@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prodml._files import PATH_QUOTE, write_text
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._progress import progress_bar
 from prodml._quote import short_repr
@@ -119,16 +120,15 @@ def _manifest(dest: Path, expected: dict[str, Any], resume: bool) -> dict[str, i
             f"{err.strerror or type(err).__name__}",
             parameter="dest",
         ) from err
+    shown = short_repr(str(dest), limit=PATH_QUOTE)
     if not dest.is_dir():
-        raise ConfigError(
-            f"the output {str(dest)[:200]!r} is a file, not a folder", parameter="dest"
-        )
+        raise ConfigError(f"the output {shown} is a file, not a folder", parameter="dest")
     ours = {f.name for f in dest.iterdir() if f.name.startswith(_OURS)}
     others = sorted(f.name for f in dest.iterdir() if f.name not in ours and f.name != MANIFEST)
     if others:
         raise ConfigError(
-            f"the output folder {str(dest)[:200]!r} holds files score did not write "
-            f"({others[:3]}); give an empty or new folder",
+            f"the output folder {shown} holds files score did not write "
+            f"({', '.join(short_repr(n) for n in others[:3])}); give an empty or new folder",
             parameter="dest",
         )
     if not path.exists() or not resume:
@@ -139,7 +139,10 @@ def _manifest(dest: Path, expected: dict[str, Any], resume: bool) -> dict[str, i
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise ConfigError(f"{MANIFEST} in the output folder is unreadable: {err}") from err
+        why = (err.strerror or type(err).__name__) if isinstance(err, OSError) else err
+        raise ConfigError(
+            f"{MANIFEST} in the output folder {shown} is unreadable: {why}", parameter="dest"
+        ) from err
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"{MANIFEST}.format_version must be {FORMAT_VERSION}")
     for key, want in expected.items():
@@ -160,9 +163,7 @@ def _manifest(dest: Path, expected: dict[str, Any], resume: bool) -> dict[str, i
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=1, sort_keys=True), "the score manifest")
 
 
 def _chunks(file: Path, columns: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:

@@ -44,6 +44,12 @@ class OnlineRow(dict[str, Any]):
 
     missing: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        """The dict, and the missing references when there are any (they read ``None``)."""
+        if not self.missing:
+            return dict.__repr__(self)
+        return f"OnlineRow({dict.__repr__(self)}, missing={self.missing!r})"
+
 
 @dataclass(frozen=True)
 class ViewRead:
