@@ -389,7 +389,6 @@ class _Probe:
     lo: int  # the earliest and latest probe times
     hi: int
     start: Ints
-    first: Ints  # per key id, its first probe time; the int64 maximum at the end (id -1)
     last: Ints  # per key id, its last probe time; the int64 minimum at the end (id -1)
     width: int
     codes: Ints
@@ -421,12 +420,10 @@ class _Probe:
         longest = int(np.diff(start).max()) if keys.n else 0
         width = 1 << longest.bit_length()
         padded = np.concatenate((codes, np.full(width, _MAX, np.int64)))
-        first = np.full(keys.n + 1, _MAX, np.int64)
         last = np.full(keys.n + 1, _MIN, np.int64)
         has = start[1:] > start[:-1]
-        first[:-1][has] = ts[start[:-1][has]]
         last[:-1][has] = ts[start[1:][has] - 1]
-        return cls(rows, kid, ts, keys.n, lo, hi, start, first, last, width, padded, times, tbits)
+        return cls(rows, kid, ts, keys.n, lo, hi, start, last, width, padded, times, tbits)
 
     def window(self, view: FeatureView) -> Ints:
         """Per key id (and -1), the usable source rows' least event and latest availability.
@@ -437,10 +434,10 @@ class _Probe:
         its key) and its availability at most column 1 (the key's last probe time).
         """
         out = np.empty((self.n_ids + 1, 2), np.int64)
-        if view.ttl is None:
-            out[:, 0] = _MIN
-        else:
-            out[:, 0] = _floor(self.first, _ttl_us(view))
+        out[:, 0] = _MIN
+        if view.ttl is not None:
+            has = np.flatnonzero(self.start[1:] > self.start[:-1])
+            out[has, 0] = _floor(self.t[self.start[has]], _ttl_us(view))
         out[:, 1] = self.last
         return out
 
@@ -510,11 +507,12 @@ class _Best:
     """
 
     def __init__(self, n: int, created: bool, floor: Ints | None = None) -> None:
-        # With ``floor`` (per probe row, its time minus ttl): a virtual row
-        # ``(floor, MIN, -1)`` that every row within ttl beats and every older row loses
-        # to, so that rows out of ttl are never offered (the result is the same: the
-        # latest available row out of ttl means no value, as would any older one).
-        self.e = np.full(n, _MIN, np.int64) if floor is None else floor.copy()
+        # With ``floor`` (per probe row, its time minus ttl; taken, not copied): a
+        # virtual row ``(floor, MIN, -1)`` that every row within ttl beats and every
+        # older row loses to, so that rows out of ttl are never offered (the result is
+        # the same: the latest available row out of ttl means no value, as would any
+        # older one).
+        self.e = np.full(n, _MIN, np.int64) if floor is None else floor
         self.c = np.full(n, _MIN, np.int64) if created else self.e
         self.pos = np.full(n, -1, np.int64)
         self.created = created
@@ -661,8 +659,10 @@ def _as_of(
     probe: _Probe,
 ) -> Ints:
     """Per probe row, the position of its value's source row among ``batches``, or -1."""
-    ttl = None if view.ttl is None else _floor(probe.t, _ttl_us(view))
-    best = _Best(len(probe.rows), view.source.created is not None, ttl)
+    # The floor becomes the best events (recomputed at the end rather than kept).
+    floor = None if view.ttl is None else _floor(probe.t, _ttl_us(view))
+    best = _Best(len(probe.rows), view.source.created is not None, floor)
+    del floor
     window = probe.window(view)
     for i, (number, first, batch) in enumerate(batches):
         base = (number << _FILE_SHIFT) + first
@@ -670,9 +670,10 @@ def _as_of(
         if i % RELEASE_EVERY == RELEASE_EVERY - 1:
             _release()
     _release()
+    del window
     e, pos = best.along_keys(probe)
-    if ttl is not None:
-        pos[e < ttl] = -1
+    if view.ttl is not None:
+        pos[e < _floor(probe.t, _ttl_us(view))] = -1
     return pos
 
 
