@@ -439,3 +439,29 @@ def test_ties_and_ttl_edges_equal_brute_force_and_sql(
     for i, exp in enumerate(expected):
         row = {"x": None if pd.isna(got["x"][i]) else got["x"][i]}
         assert rows_equal(row, exp), (i, row, exp)
+
+
+def test_a_ttl_beyond_int64_microseconds_is_left_to_sql(tmp_path: Path) -> None:
+    """A ttl over 2**63 us (292,000 years; a store refuses to hold one) is not joined here."""
+    arrays = _store(tmp_path / "a", _files(40, seed=3), "numpy", None)
+    view = arrays.view("v").model_copy(update={"ttl": timedelta(days=999_999_999)})
+    from prodml.store.offline import ViewQuery
+
+    ent = pa.table(
+        {
+            "__row": pa.array([0], pa.int64()),
+            "__ts": pa.array([T0], pa.timestamp("us", tz="UTC")),
+            "bank": pa.array(["a"]),
+            "acct_id": pa.array([1], pa.int64()),
+        }
+    )
+    q = ViewQuery(view, ("x",), ("x",))
+    with pytest.raises(_asof.Unsupported, match="ttl beyond"):
+        _asof.point_in_time(ent, [q], {"v": arrays.offline_store._files(view.source)})
+    # Just under 2**63 us: joined here, and the same as no ttl at all.
+    files = {"v": arrays.offline_store._files(view.source)}
+    longest = view.model_copy(update={"ttl": timedelta(days=106_000_000)})
+    got = _asof.point_in_time(ent, [ViewQuery(longest, ("x",), ("x",))], files)
+    none = view.model_copy(update={"ttl": None})
+    assert got.equals(_asof.point_in_time(ent, [ViewQuery(none, ("x",), ("x",))], files))
+    assert got.column("x").null_count == 0  # the case is not vacuous

@@ -8,17 +8,17 @@ source's Parquet files (in DuckDB's file order, so ties resolve to the same row)
 1. **As-of.** Only the key and time columns are read, ``READ_ROWS`` rows at a time.
    The entity rows, sorted once by ``(key, time)``, are the probes. Each usable source
    row (key among the entity rows', event time set, available by its key's last entity
-   row, within ``ttl`` of the first) finds the first probe row of its key that it is
+   row, within ``ttl`` of its key's first) finds the first probe row of its key that it is
    available to (a branchless binary search within that key's probe rows, vectorised:
    ``log2`` of the most probe rows of one key steps), and is offered to that probe row:
    each keeps the greatest ``(event, created, position)`` offered (one unbuffered
-   ``np.maximum.at`` per field). No source row is sorted. At the end a segmented prefix
+   ``np.maximum.at`` per field; each probe row's best starts at its time minus ``ttl``,
+   so older rows are not offered). No source row is sorted. At the end a segmented prefix
    scan (``log2`` of the most probe rows of one key steps) carries the best along each
    key's probe rows, since a row available to a probe row is available to the later
    ones of its key.
 2. **Gather.** The chosen rows' features are read in position order, one column at a
-   time, and scattered to their entity rows; float64 features go straight into the
-   output arrays.
+   time, into one array per column, which one permutation puts in entity-row order.
 
 Memory is the output plus a few int64 arrays per entity row and one batch's arrays; no
 source column is ever held whole. Files this path cannot read exactly as DuckDB does
@@ -592,7 +592,8 @@ def _offer_batch(
 
 def _floor(t: Ints, ttl_us: int) -> Ints:
     """``t - ttl_us``, the int64 minimum where that is less."""
-    ttl_us = min(ttl_us, _MAX)
+    if ttl_us > _MAX:  # over 292,000 years: the SQL join takes it
+        raise Unsupported("ttl beyond int64 microseconds")
     out = np.full(len(t), _MIN, np.int64)
     ok = t >= _MIN + ttl_us
     np.subtract(t, ttl_us, out=out, where=ok)
