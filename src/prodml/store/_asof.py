@@ -8,17 +8,17 @@ source's Parquet files (in DuckDB's file order, so ties resolve to the same row)
 1. **As-of.** Only the key and time columns are read, ``READ_ROWS`` rows at a time.
    The entity rows, sorted once by ``(key, time)``, are the probes. Each usable source
    row (key among the entity rows', event time set, available by its key's last entity
-   row, within ``ttl`` of the first) finds the first probe row of its key that it is
+   row, within ``ttl`` of its key's first) finds the first probe row of its key that it is
    available to (a branchless binary search within that key's probe rows, vectorised:
    ``log2`` of the most probe rows of one key steps), and is offered to that probe row:
    each keeps the greatest ``(event, created, position)`` offered (one unbuffered
-   ``np.maximum.at`` per field). No source row is sorted. At the end a segmented prefix
+   ``np.maximum.at`` per field; each probe row's best starts at its time minus ``ttl``,
+   so older rows are not offered). No source row is sorted. At the end a segmented prefix
    scan (``log2`` of the most probe rows of one key steps) carries the best along each
    key's probe rows, since a row available to a probe row is available to the later
    ones of its key.
 2. **Gather.** The chosen rows' features are read in position order, one column at a
-   time, and scattered to their entity rows; float64 features go straight into the
-   output arrays.
+   time, into one array per column, which one permutation puts in entity-row order.
 
 Memory is the output plus a few int64 arrays per entity row and one batch's arrays; no
 source column is ever held whole. Files this path cannot read exactly as DuckDB does
@@ -132,7 +132,7 @@ class _KeyIndex:
             if col.null_count:
                 at[~_valid(col)] = below
             at -= below
-            return self.lut[at]
+            return np.take(self.lut, at)
         if self.n == 0:
             return np.full(len(cols[0]), -1, np.int64)
         codes, ok = _codes(cols, self.finders)
@@ -398,14 +398,9 @@ class _Probe:
     @classmethod
     def build(cls, keys: _KeyIndex, t: Ints) -> _Probe:
         rows = np.flatnonzero(keys.ids >= 0)
-        order = np.lexsort((t[rows], keys.ids[rows]))
-        rows = rows[order]
         kid = keys.ids[rows]
         ts = t[rows]
         lo, hi = (int(ts.min()), int(ts.max())) if ts.size else (0, 0)
-        start = np.searchsorted(kid, np.arange(keys.n + 1, dtype=np.int64))
-        longest = int(np.diff(start).max()) if keys.n else 0
-        width = 1 << longest.bit_length()
         tbits = (hi - (lo - 1)).bit_length()
         times = None
         if tbits + int(keys.n).bit_length() <= DIRECT_BITS:
@@ -413,11 +408,38 @@ class _Probe:
         else:  # a time becomes its rank among the entity times
             times = np.unique(ts)
             codes = kid * (len(times) + 1) + np.searchsorted(times, ts)
+        # The codes sort as (key id, time) do; rows with equal codes (same key and
+        # time) get the same value, so their order does not matter.
+        order = np.argsort(codes)
+        codes = codes[order]  # one array at a time: each unsorted one is freed before the next
+        rows = rows[order]
+        kid = kid[order]
+        ts = ts[order]
+        del order
+        start = np.searchsorted(kid, np.arange(keys.n + 1, dtype=np.int64))
+        longest = int(np.diff(start).max()) if keys.n else 0
+        width = 1 << longest.bit_length()
         padded = np.concatenate((codes, np.full(width, _MAX, np.int64)))
         last = np.full(keys.n + 1, _MIN, np.int64)
         has = start[1:] > start[:-1]
         last[:-1][has] = ts[start[1:][has] - 1]
         return cls(rows, kid, ts, keys.n, lo, hi, start, last, width, padded, times, tbits)
+
+    def window(self, view: FeatureView) -> Ints:
+        """Per key id (and -1), the usable source rows' least event and latest availability.
+
+        Shape ``(n_ids + 1, 2)``, one row per key, so that one gather fetches both. A
+        source row is usable iff its event time is at least column 0 (the key's first
+        probe time minus ``ttl``: an older row is out of ``ttl`` for every probe row of
+        its key) and its availability at most column 1 (the key's last probe time).
+        """
+        out = np.empty((self.n_ids + 1, 2), np.int64)
+        out[:, 0] = _MIN
+        if view.ttl is not None:
+            has = np.flatnonzero(self.start[1:] > self.start[:-1])
+            out[has, 0] = _floor(self.t[self.start[has]], _ttl_us(view))
+        out[:, 1] = self.last
+        return out
 
     def code(self, kid: Ints, avail: Ints) -> Ints:
         """Codes of source rows: available to a probe row of the same key iff <= its code.
@@ -442,7 +464,7 @@ class _Probe:
         probe row (see ``last``).
         """
         q = self.code(kid, avail)
-        base = self.start[kid]
+        base = np.take(self.start, kid)
         half = self.width >> 1
         while half:  # base + half - 1 < len(codes): codes end with width maxima
             below = np.take(self.codes[half - 1 :], base) < q
@@ -484,8 +506,13 @@ class _Best:
     along each key (:meth:`along_keys`) makes it every later probe row's too.
     """
 
-    def __init__(self, n: int, created: bool) -> None:
-        self.e = np.full(n, _MIN, np.int64)
+    def __init__(self, n: int, created: bool, floor: Ints | None = None) -> None:
+        # With ``floor`` (per probe row, its time minus ttl; taken, not copied): a
+        # virtual row ``(floor, MIN, -1)`` that every row within ttl beats and every
+        # older row loses to, so that rows out of ttl are never offered (the result is
+        # the same: the latest available row out of ttl means no value, as would any
+        # older one).
+        self.e = np.full(n, _MIN, np.int64) if floor is None else floor
         self.c = np.full(n, _MIN, np.int64) if created else self.e
         self.pos = np.full(n, -1, np.int64)
         self.created = created
@@ -499,16 +526,16 @@ class _Best:
         previous (now beaten) row's.
         """
         np.maximum.at(self.e, at, e)
-        new = self.e[at]
+        new = np.take(self.e, at)
         risen = at[new > old]
         self.pos[risen] = -1
         keep = e == new
         at, c, pos = at[keep], c[keep], pos[keep]
         if self.created:
             self.c[risen] = _MIN
-            old = self.c[at]
+            old = np.take(self.c, at)
             np.maximum.at(self.c, at, c)
-            new = self.c[at]
+            new = np.take(self.c, at)
             self.pos[at[new > old]] = -1
             keep = c == new
             at, pos = at[keep], pos[keep]
@@ -527,12 +554,14 @@ def _offer_batch(
     probe: _Probe,
     best: _Best,
     *,
+    window: Ints,
     base: int,
 ) -> None:
     """Offer each usable row of ``batch`` (rows ``base`` on) to its first probe row.
 
     Usable: key among the entity rows', event time set, available by its key's last
-    entity row, and within ``ttl`` of the first entity row.
+    entity row, and within ``ttl`` of its key's first entity row (``window``, see
+    :meth:`_Probe.window`).
     """
     src = view.source
     e, e_ok = _micros(batch.column(src.timestamp))
@@ -545,18 +574,30 @@ def _offer_batch(
     else:
         avail = e
     kid = keys.lookup([batch.column(k) for k in view.entity.keys])
-    usable = avail <= probe.last[kid]  # the sentinel at -1 refuses unknown keys
+    bounds = np.take(window, kid, axis=0)  # the sentinel at -1 refuses unknown keys
+    usable = avail <= bounds[:, 1]
+    usable &= e >= bounds[:, 0]
     if e_ok is not None:
         usable &= e_ok
-    if view.ttl is not None:
-        usable &= e >= probe.lo - _ttl_us(view)
     rows = np.flatnonzero(usable)
-    at = probe.first_available(kid[rows], avail[rows])
-    old = best.e[at]
-    may = e[rows] >= old  # the others lose to what earlier batches gave
-    rows, at, old = rows[may], at[may], old[may]
-    e = e[rows]
-    best.offer(at, e, c[rows] if src.created is not None else e, rows + base, old)
+    at = probe.first_available(np.take(kid, rows), np.take(avail, rows))
+    old = np.take(best.e, at)
+    e = np.take(e, rows)
+    may = e >= old  # the others lose to what earlier batches gave
+    rows, at, old, e = rows[may], at[may], old[may], e[may]
+    c = np.take(c, rows) if src.created is not None else e
+    rows += base
+    best.offer(at, e, c, rows, old)
+
+
+def _floor(t: Ints, ttl_us: int) -> Ints:
+    """``t - ttl_us``, the int64 minimum where that is less."""
+    if ttl_us > _MAX:  # over 292,000 years: the SQL join takes it
+        raise Unsupported("ttl beyond int64 microseconds")
+    out = np.full(len(t), _MIN, np.int64)
+    ok = t >= _MIN + ttl_us
+    np.subtract(t, ttl_us, out=out, where=ok)
+    return out
 
 
 def _ttl_us(view: FeatureView) -> int:
@@ -573,16 +614,26 @@ def _batches(
     One thread: Arrow's threaded decoding held 20 MB more (per-thread allocator heaps).
     """
     for number, path in enumerate(files):
-        # No pre-buffering: it would read every row group's column chunks up front.
-        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
-        names = set(pf.schema_arrow.names)
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise Unsupported(f"{path} lacks {missing}")
         first = 0
-        for batch in pf.iter_batches(batch_size=rows, columns=columns, use_threads=False):
+        for batch in _column_batches(_open(path), path, columns, rows):
             yield number, first, batch
             first += batch.num_rows
+
+
+def _open(path: str) -> pq.ParquetFile:
+    # No pre-buffering: it would read every row group's column chunks up front.
+    return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
+
+
+def _column_batches(
+    pf: pq.ParquetFile, path: str, columns: list[str], rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Batches of ``columns`` of ``pf``, the open file at ``path``, in order."""
+    names = set(pf.schema_arrow.names)
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise Unsupported(f"{path} lacks {missing}")
+    yield from pf.iter_batches(batch_size=rows, columns=columns, use_threads=False)
 
 
 def chosen_rows(
@@ -597,19 +648,33 @@ def chosen_rows(
     view = q.view
     src = view.source
     cols = [*view.entity.keys, src.timestamp, *([src.created] if src.created else [])]
-    best = _Best(len(probe.rows), src.created is not None)
     if not probe.rows.size:
-        return best.pos
-    for i, (number, first, batch) in enumerate(
-        _ahead(_batches(files, cols, READ_ROWS), threads > 1)
-    ):
-        _offer_batch(view, batch, keys, probe, best, base=(number << _FILE_SHIFT) + first)
+        return np.full(0, -1, np.int64)
+    return _as_of(view, _ahead(_batches(files, cols, READ_ROWS), threads > 1), keys, probe)
+
+
+def _as_of(
+    view: FeatureView,
+    batches: Iterator[tuple[int, int, pa.RecordBatch]],
+    keys: _KeyIndex,
+    probe: _Probe,
+) -> Ints:
+    """Per probe row, the position of its value's source row among ``batches``, or -1."""
+    # The floor becomes the best events (recomputed at the end rather than kept).
+    floor = None if view.ttl is None else _floor(probe.t, _ttl_us(view))
+    best = _Best(len(probe.rows), view.source.created is not None, floor)
+    del floor
+    window = probe.window(view)
+    for i, (number, first, batch) in enumerate(batches):
+        base = (number << _FILE_SHIFT) + first
+        _offer_batch(view, batch, keys, probe, best, window=window, base=base)
         if i % RELEASE_EVERY == RELEASE_EVERY - 1:
             _release()
     _release()
+    del window
     e, pos = best.along_keys(probe)
     if view.ttl is not None:
-        pos[e < probe.t - _ttl_us(view)] = -1
+        pos[e < _floor(probe.t, _ttl_us(view))] = -1
     return pos
 
 
@@ -623,65 +688,57 @@ def _gather(
 
     One column at a time, so that only that column's pages are decoded at once (two
     at a time in two threads held two readers' pages: 15 MB more; decoding the next
-    batch in a second thread saved no measurable time). float64 columns go straight
-    into NaN-filled arrays (null slots hold NaN, see
+    batch in a second thread saved no measurable time). Each batch's chosen values are
+    taken in position order into one compact array per column (sequential writes), and
+    the column is put in entity-row order by one permutation at its end: scattering each
+    batch straight to its entity rows wrote at random while the decoder's pages filled
+    the cache. float64 columns become NaN-filled arrays (null slots hold NaN, see
     :func:`prodml.store._training.frame_of`).
     """
-    spans = []
-    for number in range(len(files)):
-        lo_i, hi_i = np.searchsorted(pos, [number << _FILE_SHIFT, (number + 1) << _FILE_SHIFT])
-        local = pos[lo_i:hi_i] - (number << _FILE_SHIFT)
-        spans.append((local, rows[lo_i:hi_i]))
-    has_value = np.zeros(m, dtype=bool)
-    has_value[rows] = True
-    no_value = ~has_value
-
-    def batches() -> Iterator[tuple[str, int, int, pa.Array]]:
-        for f in q.features:
-            for number, path in enumerate(files):
-                if spans[number][0].size:
-                    for _, first, batch in _batches([path], [f], GATHER_ROWS):
-                        yield f, number, first, batch.column(0)
+    n = len(rows)
+    # Per entity row, its index among the chosen rows; n (a null slot) without a value.
+    slot = np.full(m, n, np.int64)
+    slot[rows] = np.arange(n, dtype=np.int64)
+    no_value = slot == n
 
     out: dict[str, pa.Array] = {}
     kind: pa.DataType | None = None
-    values: Any = None
-    valid: Bools | None = None  # None: exactly the rows with a value
+    values: Any = None  # float64: the chosen values, in position order, then a NaN
+    valid: Bools | None = None  # None: every chosen value is set
     pieces: list[pa.Array] = []
 
     def finish(f: str) -> pa.Array:
         if values is not None:
-            return pa.array(values, mask=no_value if valid is None else ~valid)
+            if valid is None:
+                return pa.array(np.take(values, slot), mask=no_value)
+            return pa.array(np.take(values, slot), mask=~np.take(valid, slot))
         if pieces:
-            slot = np.full(m, -1, np.int64)
-            slot[rows] = np.arange(len(rows))
-            return pa.concat_arrays(pieces).take(pa.array(slot, mask=slot < 0))
+            return pa.concat_arrays(pieces).take(pa.array(slot, mask=no_value))
         # No entity row has a value: an all-null column of the source's type.
         return pa.nulls(m, _source_type(files, f))
 
     current: str | None = None
-    for f, number, first, col in batches():
+    for f, a, b, first, col in _chosen_batches(q.features, files, pos):
         if f != current:
             if current is not None:
                 out[current] = finish(current)
             current, kind, values, valid, pieces = f, None, None, None, []
-        local, targets = spans[number]
-        a, b = np.searchsorted(local, [first, first + len(col)])
-        if a == b:
-            continue
         if kind is None:
             kind = col.type
         elif kind != col.type:
             raise Unsupported(f"feature {f} changes type between files")
-        take = local[a:b] - first
+        take = pos[a:b] - first
         if pa.types.is_float64(kind):
             if values is None:
-                values = np.full(m, np.nan)
-            values[targets[a:b]] = np.take(col.to_numpy(zero_copy_only=False), take)
+                values = np.empty(n + 1)
+                values[n] = np.nan
+            # mode="clip" (the indices are in range): "raise" would buffer the output
+            np.take(col.to_numpy(zero_copy_only=False), take, out=values[a:b], mode="clip")
             if col.null_count:
                 if valid is None:
-                    valid = has_value.copy()
-                valid[targets[a:b]] = np.take(_valid(col), take)
+                    valid = np.ones(n + 1, dtype=bool)
+                    valid[n] = False
+                np.take(_valid(col), take, out=valid[a:b], mode="clip")
         else:
             pieces.append(col.take(pa.array(take)))
     if current is not None:
@@ -691,6 +748,34 @@ def _gather(
             out[f] = pa.nulls(m, _source_type(files, f))
     _release()
     return out
+
+
+def _chosen_batches(
+    features: Sequence[str], files: Sequence[str], pos: Ints
+) -> Iterator[tuple[str, int, int, int, pa.Array]]:
+    """(feature, first chosen index, end chosen index, first position, batch column).
+
+    Per feature, the batches of ``files`` that hold chosen rows ``pos`` (sorted), in
+    order; the chosen rows ``pos[a:b]`` are in the batch. Each file is opened once.
+    """
+    opened: dict[int, pq.ParquetFile] = {}
+    ends = np.searchsorted(pos, np.arange(len(files) + 1, dtype=np.int64) << _FILE_SHIFT)
+    for f in features:
+        for number, path in enumerate(files):
+            lo, hi = int(ends[number]), int(ends[number + 1])
+            if lo == hi:
+                continue
+            if number not in opened:
+                opened[number] = _open(path)
+            local = pos[lo:hi] - (number << _FILE_SHIFT)
+            first = 0
+            for batch in _column_batches(opened[number], path, [f], GATHER_ROWS):
+                n_rows = batch.num_rows
+                a, b = np.searchsorted(local, [first, first + n_rows])
+                if a < b:
+                    at = first + (number << _FILE_SHIFT)
+                    yield f, lo + int(a), lo + int(b), at, batch.column(0)
+                first += n_rows
 
 
 def _ahead(items: Iterator[_T], on: bool) -> Iterator[_T]:
