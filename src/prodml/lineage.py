@@ -108,11 +108,15 @@ class JsonLinesSink(LockedState):
                 f.write(line)
 
     def read(self) -> list[dict[str, Any]]:
-        """Every event written so far."""
+        """Every event written so far.
+
+        Safe while other threads or processes append: a last line without its newline
+        is an event still being written (or cut short by a crash) and is left out.
+        """
         if not self.path.exists():
             return []
         with self.path.open(encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
 
     def __repr__(self) -> str:
         return f"JsonLinesSink({str(self.path)!r})"

@@ -164,6 +164,9 @@ def _numeric_values(cols: Columns, name: str, kind: str) -> tuple[FloatArray, in
 class Profile:
     """Mergeable summary of a table, column by column, for drift tests.
 
+    Not thread-safe: give each thread (or chunk, or partition) its own profile and
+    :meth:`merge` them, or hold a lock around :meth:`update`.
+
     Parameters
     ----------
     max_exact

@@ -137,7 +137,7 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
         "pending": [[_check_id(pid), t, _py_scalar(out)] for pid, (t, out) in mon._pending.items()],
         "window": mon.window.to_dict(),
         "stats": stats.to_dict(),
-        "counters": mon.counters(),
+        "counters": mon._totals(),  # to_dict applied the queue
         "rule_states": {name: s.to_dict() for name, s in mon._states.items()},
         "slo": {name: c.to_dict() for name, c in mon._slo.items()},
         "drift_rows": None if rows is None else [_record(r, policy, hashed) for r in rows],

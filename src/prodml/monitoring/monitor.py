@@ -641,7 +641,7 @@ class ModelMonitor(LockedState):
     def _values(self, now: float) -> dict[str, float]:
         values = _values.performance(self.task, self.window, self.threshold)
         values.update(_values.latency(self._stats, now))
-        values.update({k: float(v) for k, v in self.counters().items()})
+        values.update({k: float(v) for k, v in self._totals().items()})
         values["pending"] = float(len(self._pending))
         if self.reference is not None:
             values.update(self._drift_summary.values())
@@ -712,7 +712,7 @@ class ModelMonitor(LockedState):
             _log.exception("prodml monitor %r: sink %r failed", self.model, send)
 
     def _snapshot(self, now: float, values: Mapping[str, float]) -> MetricsSnapshot:
-        counters = {k: float(v) for k, v in self.counters().items()}
+        counters = {k: float(v) for k, v in self._totals().items()}
         return MetricsSnapshot(
             model=self.model,
             at=now,
@@ -736,8 +736,17 @@ class ModelMonitor(LockedState):
         """Monotonic totals since the monitor started, by name."""
         with self._lock:
             self._flush()
-            self._counters["predictions_total"] = self._n_predictions
-            return dict(self._counters)
+            return self._totals()
+
+    def _totals(self) -> dict[str, int]:
+        """:meth:`counters` without applying the queue (lock held, queue just applied).
+
+        Readers of a whole state (values, snapshot, saved state) flush once, first: a
+        second flush in the middle would count predictions queued meanwhile by request
+        threads that the parts already read (pending, histograms) do not hold.
+        """
+        self._counters["predictions_total"] = self._n_predictions
+        return dict(self._counters)
 
     def alert_states(self) -> dict[str, str]:
         """State of each rule by name: ``inactive``, ``pending`` or ``firing``."""
@@ -752,6 +761,15 @@ class ModelMonitor(LockedState):
             return len(self._pending)
 
     # ------------------------------------------------------------------ state
+    def _copy_state(self, memo: dict[int, Any]) -> dict[str, Any]:
+        # _log_served appends to the queue without the lock, and copying a deque that
+        # grows meanwhile raises RuntimeError: apply the queue, give the copy an empty one
+        # (what is queued after this point belongs to the original only).
+        with self._lock:
+            self._flush()
+            memo[id(self._buffer)] = deque()
+            return super()._copy_state(memo)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe configuration and state (see :mod:`prodml.monitoring._state`)."""
         with self._lock:

@@ -92,6 +92,8 @@ MAX_SNAPSHOTS = 10_000_000
 class InMemorySink(Sink):
     """Keeps every alert event and the last ``max_snapshots`` snapshots in memory.
 
+    Monitors on several threads may share one: each delivery is one atomic append.
+
     Parameters
     ----------
     max_snapshots

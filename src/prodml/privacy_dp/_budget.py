@@ -61,7 +61,9 @@ class PrivacyBudget(LockedState):
     Releases compose sequentially: their epsilons add up, and so do their deltas (basic
     composition, valid for any mix of mechanisms). A release that would go over either
     total is refused with :class:`PrivacyBudgetError` before any noise is drawn, and
-    the ledger is left as it was. Shared by threads under a lock. A pickle or
+    the ledger is left as it was. Shared by threads under a lock: :meth:`spend` checks
+    and records under it, so threads spending at once never overspend (those that do not
+    fit get :class:`PrivacyBudgetError`); :meth:`can_spend` is only a hint. A pickle or
     ``copy.deepcopy`` is a separate ledger: spends on it do not count against this one.
 
     Parameters

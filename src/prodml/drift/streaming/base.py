@@ -60,6 +60,10 @@ class StreamingDetector(abc.ABC):
     are checked on first use (``update``, ``update_many``, ``reset``, ``to_dict``).
     Values outside the detector's ``domain`` raise :class:`~prodml.errors.DriftError`.
 
+    One thread at a time may feed a detector (``update``, ``update_many``, ``reset``);
+    threads that share one hold a lock around those calls (as ``ModelMonitor`` does for
+    its concept detector). :meth:`to_dict` is safe from any other thread meanwhile.
+
     Examples
     --------
     Save a detector mid-stream, restore it, and it raises the alarms it would have:

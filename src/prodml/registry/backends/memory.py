@@ -67,7 +67,11 @@ class MemoryMetadataStore(MetadataStore):
             return super().__new__(cls)
         with cls._shared_lock:
             if key not in cls._shared:
-                cls._shared[key] = super().__new__(cls)
+                # Set up here, under the lock: a handle opened by another thread meanwhile
+                # (a read-only view copies the state) must find the store ready.
+                store = super().__new__(cls)
+                store._setup(url, lock_timeout)
+                cls._shared[key] = store
             shared = cls._shared[key]
         if not read_only:
             return shared
@@ -86,8 +90,12 @@ class MemoryMetadataStore(MetadataStore):
     ) -> None:
         if getattr(self, "_ready", False):
             return
-        self.url = url
+        self._setup(url, lock_timeout)
         self.read_only = read_only
+
+    def _setup(self, url: str, lock_timeout: float) -> None:
+        self.url = url
+        self.read_only = False
         self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
         self._versions: dict[str, dict[int, ModelVersion]] = {}
