@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from prodml import __version__
+from prodml._files import PATH_QUOTE, make_folder
 from prodml._pickle import LockedState
 from prodml._quote import short_repr
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, StateError
 
 __all__ = [
     "InMemoryLineageSink",
@@ -100,23 +101,61 @@ class JsonLinesSink(LockedState):
         self._lock = threading.Lock()
 
     def emit(self, event: dict[str, Any]) -> None:
-        """Append ``event`` as a line and flush it."""
+        """Append ``event`` as a line and flush it.
+
+        Raises
+        ------
+        ConfigError
+            Naming the file and the OS's reason when its folder cannot be made or the
+            file cannot be appended to.
+        """
         line = json.dumps(event, sort_keys=True, allow_nan=False) + "\n"
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(line)
+            make_folder(self.path.parent, "the lineage file's folder", parameter="path")
+            try:
+                with self.path.open("a", encoding="utf-8") as f:
+                    f.write(line)
+            except OSError as err:
+                raise ConfigError(
+                    f"cannot append to the lineage file {self._shown()}: "
+                    f"{err.strerror or type(err).__name__}",
+                    parameter="path",
+                ) from err
 
     def read(self) -> list[dict[str, Any]]:
         """Every event written so far.
 
         Safe while other threads or processes append: a last line without its newline
         is an event still being written (or cut short by a crash) and is left out.
+
+        Raises
+        ------
+        StateError
+            For a complete line that is not a JSON object (a file edited by hand, or a
+            line cut short by a crash and appended to), naming its line number.
         """
         if not self.path.exists():
             return []
-        with self.path.open(encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
+        events = []
+        with self.path.open(encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, 1):
+                if not (line.endswith("\n") and line.strip()):
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    event = None
+                if not isinstance(event, dict):
+                    raise StateError(
+                        f"line {number} of the lineage file {self._shown()} is not a JSON "
+                        "object; move the file aside or remove that line",
+                        owner="JsonLinesSink",
+                    )
+                events.append(event)
+        return events
+
+    def _shown(self) -> str:
+        return short_repr(str(self.path), limit=PATH_QUOTE)
 
     def __repr__(self) -> str:
         return f"JsonLinesSink({str(self.path)!r})"

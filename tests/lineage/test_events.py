@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, StateError
 from prodml.lineage import InMemoryLineageSink, JsonLinesSink, LineageSink, emit, run_event
 from prodml.registry import ModelRegistry
 from prodml.schema import Column, Schema
@@ -205,3 +205,24 @@ def test_store_materialize_emits_one_event_per_view(tmp_path: Path, validator) -
     ]
     assert event["outputs"][0]["facets"]["prodml"]["fingerprint"] == store.view("txn").fingerprint
     assert event["run"]["facets"]["prodml"]["written"] == run.written == 2
+
+
+def test_a_json_lines_file_that_is_not_events_is_named_and_an_unusable_path_is_a_config_error(
+    tmp_path: Path,
+) -> None:
+    sink = JsonLinesSink(tmp_path / "events.jsonl")
+    sink.emit(run_event("START", job="churn.register"))
+    with sink.path.open("a", encoding="utf-8") as f:
+        f.write('{"eventType": "COMPL')  # a crash mid-line, then the next emit appends to it
+    sink.emit(run_event("COMPLETE", job="churn.register"))
+    with pytest.raises(StateError, match=r"line 2 of the lineage file '.*events\.jsonl'"):
+        sink.read()
+    (tmp_path / "list.jsonl").write_text("[1, 2]\n")
+    with pytest.raises(StateError, match=r"line 1 .* is not a JSON object"):
+        JsonLinesSink(tmp_path / "list.jsonl").read()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep")
+    with pytest.raises(ConfigError, match=r"lineage file's folder '.*blocker'"):
+        JsonLinesSink(blocker / "events.jsonl").emit(run_event("START", job="j"))
+    assert emit(JsonLinesSink(blocker / "events.jsonl"), run_event("START", job="j")) is False
+    assert blocker.read_text() == "keep"
