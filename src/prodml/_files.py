@@ -60,10 +60,11 @@ def write_text(
     one rename: readers see the old file or the new one, never half of one. Otherwise it
     behaves as ``open(path, "w")``: a symbolic link is written through (the file it
     names is replaced, the link stays), a file replaced keeps its permissions, and a new
-    one gets those the umask gives. With
-    ``fsync`` the file's data reaches the disk before the rename, and the rename before
-    this returns (the folder is synced where the OS allows it): state that a restart
-    resumes from survives a power cut as the old file or the new one.
+    one gets those the umask gives.
+
+    With ``fsync`` the file's data reaches the disk before the rename, and the rename
+    before this returns (the folder is synced where the OS allows it): state that a
+    restart resumes from survives a power cut as the old file or the new one.
 
     Examples
     --------
