@@ -317,17 +317,15 @@ USER_S = Entity("user", keys=["user_id"], dtypes=["string"])
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(case=_string_case(), ttl=st.sampled_from([None, timedelta(hours=2)]))
-def test_string_keys_equal_brute_force_and_sql(
-    case: tuple[list[pa.Table], pd.DataFrame], ttl: timedelta | None
+def _numpy_equals_sql_and_brute_force(
+    files: list[pa.Table], entity: pd.DataFrame, ttl: timedelta | None, user: Entity
 ) -> None:
-    """The numpy join on string keys equals DuckDB's SQL join and the brute force."""
+    """The numpy join runs (no fallback), equals DuckDB's SQL join and the brute force."""
     import tempfile
 
-    files, entity = case
     with tempfile.TemporaryDirectory() as tmp:
         stores = {
-            engine: _store(Path(tmp) / engine, files, engine, ttl, entity=USER_S, features=("x",))
+            engine: _store(Path(tmp) / engine, files, engine, ttl, entity=user, features=("x",))
             for engine in ("numpy", "duckdb")
         }
         joins: list[int] = []
@@ -344,12 +342,20 @@ def test_string_keys_equal_brute_force_and_sql(
         pd.testing.assert_frame_equal(got, stores["duckdb"].historical(entity, ["v:x"]).to_pandas())
     rows = pa.concat_tables([t.cast(files[0].schema) for t in files])
     view = FeatureView(
-        "v", entity=USER_S, source=stores["numpy"].view("v").source, features=["x"], ttl=ttl
+        "v", entity=user, source=stores["numpy"].view("v").source, features=["x"], ttl=ttl
     )
     expected = brute_force_historical(entity, [(view, rows)])
     for i, exp in enumerate(expected):
         row = {"x": None if pd.isna(got["x"][i]) else got["x"][i]}
         assert rows_equal(row, exp), (i, row, exp)
+
+
+@given(case=_string_case(), ttl=st.sampled_from([None, timedelta(hours=2)]))
+def test_string_keys_equal_brute_force_and_sql(
+    case: tuple[list[pa.Table], pd.DataFrame], ttl: timedelta | None
+) -> None:
+    """The numpy join on string keys equals DuckDB's SQL join and the brute force."""
+    _numpy_equals_sql_and_brute_force(*case, ttl, USER_S)
 
 
 USER_I = Entity("user", keys=["user_id"])
@@ -411,34 +417,9 @@ def test_ties_and_ttl_edges_equal_brute_force_and_sql(
     case: tuple[list[pa.Table], pd.DataFrame], ttl: timedelta | None, batch: int
 ) -> None:
     """Equal times everywhere, ttl edges, batches of 1 and 3 rows: as the brute force."""
-    import tempfile
 
-    files, entity = case
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(_asof, "READ_ROWS", batch):
-        stores = {
-            engine: _store(Path(tmp) / engine, files, engine, ttl, entity=USER_I, features=("x",))
-            for engine in ("numpy", "duckdb")
-        }
-        joins: list[int] = []
-        real = _asof.point_in_time
-
-        def spy(*args: Any, **kwargs: Any) -> pa.Table:
-            out = real(*args, **kwargs)
-            joins.append(1)  # the numpy join ran (no fallback to SQL)
-            return out
-
-        with mock.patch.object(_asof, "point_in_time", spy):
-            got = stores["numpy"].historical(entity, ["v:x"]).to_pandas()
-        assert joins == [1]
-        pd.testing.assert_frame_equal(got, stores["duckdb"].historical(entity, ["v:x"]).to_pandas())
-    rows = pa.concat_tables(files)
-    view = FeatureView(
-        "v", entity=USER_I, source=stores["numpy"].view("v").source, features=["x"], ttl=ttl
-    )
-    expected = brute_force_historical(entity, [(view, rows)])
-    for i, exp in enumerate(expected):
-        row = {"x": None if pd.isna(got["x"][i]) else got["x"][i]}
-        assert rows_equal(row, exp), (i, row, exp)
+    with mock.patch.object(_asof, "READ_ROWS", batch):
+        _numpy_equals_sql_and_brute_force(*case, ttl, USER_I)
 
 
 def test_a_ttl_beyond_int64_microseconds_is_left_to_sql(tmp_path: Path) -> None:
