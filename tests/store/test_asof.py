@@ -417,7 +417,6 @@ def test_ties_and_ttl_edges_equal_brute_force_and_sql(
     case: tuple[list[pa.Table], pd.DataFrame], ttl: timedelta | None, batch: int
 ) -> None:
     """Equal times everywhere, ttl edges, batches of 1 and 3 rows: as the brute force."""
-
     with mock.patch.object(_asof, "READ_ROWS", batch):
         _numpy_equals_sql_and_brute_force(*case, ttl, USER_I)
 
