@@ -16,10 +16,31 @@ from pathlib import Path
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
-__all__ = ["PATH_QUOTE", "make_folder", "write_text"]
+__all__ = ["PATH_QUOTE", "folder_reason", "make_folder", "os_reason", "write_text"]
 
 PATH_QUOTE = 400
 """Characters of a path a message shows: enough for real paths, bounded for hostile ones."""
+
+
+def os_reason(err: BaseException) -> str:
+    """Why the OS refused, for a message: ``strerror`` (no path in it), else the type name.
+
+    Anything but an :class:`OSError` (a decoding or JSON error) is shown as its own text.
+    """
+    if isinstance(err, OSError):
+        return err.strerror or type(err).__name__
+    return str(err)
+
+
+def folder_reason(err: OSError) -> str:
+    """:func:`os_reason` of a failed ``mkdir(parents=True, exist_ok=True)``.
+
+    ``exist_ok`` still refuses a file at the path, with the OS's "File exists": said here
+    as what it means.
+    """
+    if isinstance(err, FileExistsError):
+        return "it is a file, not a folder"
+    return os_reason(err)
 
 
 def make_folder(path: Path, what: str, *, parameter: str) -> None:
@@ -42,11 +63,8 @@ def make_folder(path: Path, what: str, *, parameter: str) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        why = err.strerror or type(err).__name__
-        if isinstance(err, FileExistsError):  # exist_ok still refuses a file there
-            why = "it is a file, not a folder"
         raise ConfigError(
-            f"cannot create {what} {short_repr(str(path), limit=PATH_QUOTE)}: {why}",
+            f"cannot create {what} {short_repr(str(path), limit=PATH_QUOTE)}: {folder_reason(err)}",
             parameter=parameter,
         ) from err
 
@@ -128,5 +146,4 @@ def _sync_folder(folder: Path) -> None:
 
 
 def _unwritable(what: str, shown: str, err: OSError) -> ConfigError:
-    why = err.strerror or type(err).__name__
-    return ConfigError(f"cannot write {what} {shown}: {why}", parameter="path")
+    return ConfigError(f"cannot write {what} {shown}: {os_reason(err)}", parameter="path")

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from prodml import __version__
-from prodml._files import PATH_QUOTE, make_folder
+from prodml._files import PATH_QUOTE, make_folder, os_reason
 from prodml._pickle import LockedState
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, StateError
@@ -117,8 +117,7 @@ class JsonLinesSink(LockedState):
                     f.write(line)
             except OSError as err:
                 raise ConfigError(
-                    f"cannot append to the lineage file {self._shown()}: "
-                    f"{err.strerror or type(err).__name__}",
+                    f"cannot append to the lineage file {self._shown()}: {os_reason(err)}",
                     parameter="path",
                 ) from err
 

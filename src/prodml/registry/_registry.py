@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from prodml._files import PATH_QUOTE
+from prodml._files import PATH_QUOTE, folder_reason
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import (
@@ -204,12 +204,9 @@ class ModelRegistry(NotPicklable, AliasMoves):
             try:
                 root.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                why = err.strerror or type(err).__name__
-                if isinstance(err, FileExistsError):  # exist_ok still refuses a file there
-                    why = "it is a file, not a folder"
                 raise StorageError(
                     f"cannot create the registry directory "
-                    f"{short_repr(str(root), limit=PATH_QUOTE)}: {why}",
+                    f"{short_repr(str(root), limit=PATH_QUOTE)}: {folder_reason(err)}",
                     path=str(root),
                     errno=err.errno,
                 ) from err

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from prodml._files import PATH_QUOTE, make_folder, write_text
+from prodml._files import PATH_QUOTE, make_folder, os_reason, write_text
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
 
@@ -304,10 +304,9 @@ class RetrainState:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            why = (err.strerror or type(err).__name__) if isinstance(err, OSError) else err
             raise RetrainStateError(
                 f"cannot read the RetrainController state file "
-                f"{short_repr(str(path), limit=PATH_QUOTE)}: {why}",
+                f"{short_repr(str(path), limit=PATH_QUOTE)}: {os_reason(err)}",
                 field="state",
             ) from err
         return cls.from_dict(data)

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prodml._files import PATH_QUOTE, write_text
+from prodml._files import PATH_QUOTE, os_reason, write_text
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._progress import progress_bar
 from prodml._quote import short_repr
@@ -99,7 +99,7 @@ def _input_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
                 )
         except OSError as err:  # noqa: PERF203 - a name too long, a folder we may not list
             raise ConfigError(
-                f"cannot read the input {short_repr(str(p))}: {err.strerror or type(err).__name__}",
+                f"cannot read the input {short_repr(str(p))}: {os_reason(err)}",
                 parameter="source",
             ) from err
     if not files:
@@ -116,8 +116,7 @@ def _manifest(dest: Path, expected: dict[str, Any], resume: bool) -> dict[str, i
             return {}
     except OSError as err:  # a name too long, a read-only parent...
         raise ConfigError(
-            f"cannot create the output {short_repr(str(dest))}: "
-            f"{err.strerror or type(err).__name__}",
+            f"cannot create the output {short_repr(str(dest))}: {os_reason(err)}",
             parameter="dest",
         ) from err
     shown = short_repr(str(dest), limit=PATH_QUOTE)
@@ -139,9 +138,9 @@ def _manifest(dest: Path, expected: dict[str, Any], resume: bool) -> dict[str, i
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        why = (err.strerror or type(err).__name__) if isinstance(err, OSError) else err
         raise ConfigError(
-            f"{MANIFEST} in the output folder {shown} is unreadable: {why}", parameter="dest"
+            f"{MANIFEST} in the output folder {shown} is unreadable: {os_reason(err)}",
+            parameter="dest",
         ) from err
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"{MANIFEST}.format_version must be {FORMAT_VERSION}")

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from prodml._files import PATH_QUOTE
+from prodml._files import PATH_QUOTE, os_reason
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.fingerprint import TableHasher, fingerprint_table
@@ -132,9 +132,8 @@ def write_joined(
     try:  # scratch space beside the output: the same file system, so the rename is atomic
         scratch_dir = tempfile.TemporaryDirectory(dir=target.resolve().parent, prefix=".prodml-")
     except OSError as err:
-        why = err.strerror or type(err).__name__
         raise ConfigError(
-            f"cannot write output {short_repr(out, limit=PATH_QUOTE)}: {why}",
+            f"cannot write output {short_repr(out, limit=PATH_QUOTE)}: {os_reason(err)}",
             parameter="output",
         ) from err
     with scratch_dir as tmp:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+from prodml._files import os_reason
 from prodml._pickle import NotPicklable
 from prodml.errors import IntegrityError, RegistryError, StorageError
 from prodml.registry._paths import KEY, is_sha256, key_problem, path_problem
@@ -321,10 +322,9 @@ class ArtifactStore(NotPicklable, abc.ABC):
             raise RegistryError(f"artifact key {str(key)[:80]!r} {problem}; refusing to use it")
 
     def _storage_error(self, err: OSError, doing: str, path: object) -> StorageError:
-        cause = err.strerror or type(err).__name__
         where = self._secrets.scrub(str(path))
         return StorageError(
-            self._secrets.scrub(f"cannot {doing} {where}: {cause} (errno {err.errno})"),
+            self._secrets.scrub(f"cannot {doing} {where}: {os_reason(err)} (errno {err.errno})"),
             path=where,
             errno=err.errno,
         )
