@@ -101,6 +101,8 @@ def test_arrays_equal_sql_and_brute_force(
     monkeypatch.setattr(_asof, "DIRECT_BITS", bits)
     monkeypatch.setattr(_asof, "READ_ROWS", batch)  # 7: merging the best across batches
     monkeypatch.setattr(_asof, "GATHER_ROWS", 5)
+    # With small batches, also the gather that opens a file per use (more than KEEP_OPEN).
+    monkeypatch.setattr(_asof, "KEEP_OPEN", 0 if batch == 7 else _asof.KEEP_OPEN)
     files = _files(300, seed=batch + bits)
     entity = _entity(400, seed=batch + bits)
     refs = ["v:x", "v:n", "v:s", "v:at"]

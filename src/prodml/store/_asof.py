@@ -57,6 +57,9 @@ RELEASE_EVERY = 2
 GATHER_ROWS = 1 << 16
 #: Bytes of a Parquet column read at a time (pages stream through this buffer).
 READ_BUFFER = 1 << 16
+#: Sources of at most this many files keep them open across the gather's columns; a
+#: larger one opens a file per use, so a partitioned folder cannot exhaust descriptors.
+KEEP_OPEN = 64
 #: Bits of a packed ``(key id, time)`` sort key; wider goes through time ranks.
 DIRECT_BITS = 62
 _FILE_SHIFT = 40  # position = file number << 40 | row in the file
@@ -756,26 +759,37 @@ def _chosen_batches(
     """(feature, first chosen index, end chosen index, first position, batch column).
 
     Per feature, the batches of ``files`` that hold chosen rows ``pos`` (sorted), in
-    order; the chosen rows ``pos[a:b]`` are in the batch. Each file is opened once.
+    order; the chosen rows ``pos[a:b]`` are in the batch. Each file is opened once when
+    there are at most :data:`KEEP_OPEN` of them, and closed at the end.
     """
     opened: dict[int, pq.ParquetFile] = {}
+    keep = len(files) <= KEEP_OPEN
     ends = np.searchsorted(pos, np.arange(len(files) + 1, dtype=np.int64) << _FILE_SHIFT)
-    for f in features:
-        for number, path in enumerate(files):
-            lo, hi = int(ends[number]), int(ends[number + 1])
-            if lo == hi:
-                continue
-            if number not in opened:
-                opened[number] = _open(path)
-            local = pos[lo:hi] - (number << _FILE_SHIFT)
-            first = 0
-            for batch in _column_batches(opened[number], path, [f], GATHER_ROWS):
-                n_rows = batch.num_rows
-                a, b = np.searchsorted(local, [first, first + n_rows])
-                if a < b:
-                    at = first + (number << _FILE_SHIFT)
-                    yield f, lo + int(a), lo + int(b), at, batch.column(0)
-                first += n_rows
+    try:
+        for f in features:
+            for number, path in enumerate(files):
+                lo, hi = int(ends[number]), int(ends[number + 1])
+                if lo == hi:
+                    continue
+                pf = opened.get(number) or _open(path)
+                if keep:
+                    opened[number] = pf
+                local = pos[lo:hi] - (number << _FILE_SHIFT)
+                first = 0
+                try:
+                    for batch in _column_batches(pf, path, [f], GATHER_ROWS):
+                        n_rows = batch.num_rows
+                        a, b = np.searchsorted(local, [first, first + n_rows])
+                        if a < b:
+                            at = first + (number << _FILE_SHIFT)
+                            yield f, lo + int(a), lo + int(b), at, batch.column(0)
+                        first += n_rows
+                finally:
+                    if not keep:
+                        pf.close()
+    finally:
+        for pf in opened.values():
+            pf.close()
 
 
 def _ahead(items: Iterator[_T], on: bool) -> Iterator[_T]:
