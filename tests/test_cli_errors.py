@@ -137,6 +137,15 @@ CASES: list[tuple[list[str], str]] = [
         ["registry", "card", "{w}/reg", "churn@production", "--format", "pdf"],
         "invalid choice: 'pdf'",  # was: argparse's usage block, 4 lines
     ),
+    (  # was "prodml: unrecognized ... (see 'prodml --help')": now the subcommand's
+        ["schema", "{w}/ref.parquet", "extra"],
+        "prodml schema: unrecognized arguments: extra (see 'prodml schema --help')",
+    ),
+    (
+        ["store", "materialize", "{w}/nowhere", "--since", "x"],
+        "prodml store materialize: unrecognized arguments: --since x",
+    ),
+    (["--frobnicate", "schema", "x"], "prodml: unrecognized arguments: --frobnicate"),
     (["store"], "required: ACTION"),
     (["store", "views"], "give a store folder"),
     (["store", "views", "{w}/nowhere"], "no feature store at"),

@@ -315,15 +315,31 @@ def _run(argv: Sequence[str]) -> int:
         from prodml.registry._cli import card_parser  # noqa: PLC0415 - keep --help fast
 
         card = card_parser()  # the same parser, with this command's one-line usage errors
-        parser = _Parser(prog=card.prog, description=card.description, epilog=card.epilog,
+        card_cli = _Parser(prog=card.prog, description=card.description, epilog=card.epilog,
                          parents=[card], add_help=False)  # fmt: skip
-        card_args = parser.parse_args(argv[2:])
+        card_args = card_cli.parse_args(argv[2:])
         card_code: int = card_args.func(card_args)
         return card_code
     # No command (``prodml --help``, ``--version``): "" loads no subcommand module.
-    args = build_parser(_command_of(argv) or "").parse_args(argv)
+    parser = build_parser(_command_of(argv) or "")
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the (sub)command they were given to, with its --help
+        command = argv.index(args.command) if args.command in argv else 0
+        first = argv.index(extra[0]) if extra[0] in argv else len(argv)
+        given_to = parser if first < command else _deepest(parser, args)
+        given_to.error(f"unrecognized arguments: {' '.join(extra)}")
     code: int = args.func(args)
     return code
+
+
+def _deepest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser of the deepest subcommand ``args`` chose (``prodml store views``)."""
+    while True:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        chosen = getattr(args, sub.dest, None) if sub is not None else None
+        if sub is None or chosen not in sub.choices:
+            return parser
+        parser = sub.choices[chosen]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
