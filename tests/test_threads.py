@@ -642,10 +642,16 @@ def test_retrain_step_from_two_threads_runs_once(
         ("prodml.fairness.GroupMetrics", "Not thread-safe"),
         ("prodml.drift.Profile", "Not thread-safe"),
         ("prodml.drift.streaming.StreamingDetector", "One thread at a time may feed"),
+        ("prodml.rollout._sketch.QuantileSketch", "Not thread-safe"),
+        ("prodml.rollout._sketch.QuantileSketch", "only under the policy's own lock"),
     ],
 )
 def test_objects_not_made_for_sharing_say_so(path: str, words: str) -> None:
-    """Mergeable states are meant one per thread; their docstrings must tell users."""
+    """Mergeable states are meant one per thread; their docstrings must tell users.
+
+    ``QuantileSketch`` is shared only inside a rollout policy, under the policy's lock:
+    its docstring says so, and that a sketch on its own is not safe to share.
+    """
     import importlib
 
     module, _, name = path.rpartition(".")
