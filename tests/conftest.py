@@ -1,6 +1,7 @@
 """Shared test configuration: a deterministic hypothesis profile for CI and local runs.
 
-Also the one run of ``prodml demo`` that the demo, CLI and report-rendering tests read.
+Also the one run of ``prodml demo`` that the demo, CLI and report-rendering tests read, and
+``run_together``, which the thread tests use to start their threads at once.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,3 +58,69 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     assert proc.returncode == 0, proc.stderr[-4000:]
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return DemoRun(out, proc.stdout, summary)
+
+
+JOIN_TIMEOUT_S = 60.0
+
+
+def _run_together(
+    workers: list[Callable[[], object]],
+    background: Callable[[threading.Event], object] | None = None,
+) -> None:
+    """Run ``workers`` on threads released together and, meanwhile, ``background(done)``.
+
+    ``background`` loops until ``done`` is set, which happens when every worker returned.
+    The first error of any thread is raised here (a worker's failure breaks the barrier, so
+    the others do not wait for it forever); so is a thread still running after
+    :data:`JOIN_TIMEOUT_S` seconds, rather than passing with work unchecked.
+    """
+    barrier = threading.Barrier(len(workers) + (background is not None))
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run(fn: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            fn()
+        except BaseException as err:  # noqa: BLE001 - raised in the main thread
+            errors.append(err)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in workers]
+    bg = None
+    if background is not None:
+        bg = threading.Thread(target=run, args=(lambda: background(done),), daemon=True)
+        bg.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=JOIN_TIMEOUT_S)
+    done.set()
+    if bg is not None:
+        bg.join(timeout=JOIN_TIMEOUT_S)
+    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
+    if real or errors:
+        raise (real or errors)[0]
+    stuck = sum(t.is_alive() for t in [*threads, *([bg] if bg else [])])
+    if stuck:
+        raise AssertionError(f"{stuck} thread(s) still running after {JOIN_TIMEOUT_S:g} s")
+
+
+@pytest.fixture
+def busy_switching() -> Iterator[None]:
+    """Switch threads every microsecond, so that an unlocked read-modify-write loses updates."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(old)
+
+
+@pytest.fixture
+def run_together(busy_switching: None) -> Callable[..., None]:
+    """``run_together(workers, background=None)``: threads started at once, switching often.
+
+    See :func:`_run_together`. The thread tests (tests/test_threads.py,
+    tests/registry/test_threads.py) take it as a fixture: tests are not a package, so a
+    helper written in one test file cannot be imported by another.
+    """
+    return _run_together

@@ -1,4 +1,4 @@
-"""Files prodml writes (reports, model cards): whole or not at all, and unusable paths named.
+"""Files prodml writes (reports, model cards, state): whole or not at all, paths named.
 
 ``prodml._files.write_text`` writes beside the target and renames into place; a path the
 OS refuses is a :class:`ConfigError` naming it. Checked here on the helper and on the
@@ -7,8 +7,9 @@ public methods that take a ``path``.
 
 from __future__ import annotations
 
+import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -150,3 +151,88 @@ def test_a_link_is_written_through_and_a_replaced_file_keeps_its_permissions(
     assert (shared / "later.html").read_text() == "made"
     assert dangling.is_symlink()
     assert stat.S_IMODE((shared / "later.html").stat().st_mode) == 0o666 & ~_umask()
+
+
+posix_only = pytest.mark.skipif(
+    os.name != "posix", reason="file modes and the umask are POSIX's (no extra installs them)"
+)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[int]:
+    """A umask that lets a new file be read by everyone (0o644), as many hosts set it."""
+    old = os.umask(0o022)
+    yield 0o022
+    os.umask(old)
+
+
+@pytest.fixture
+def created(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """``(mode, size)`` of each temporary file ``write_text`` creates, as it is created."""
+    seen: list[tuple[int, int]] = []
+    real_open = os.open
+
+    def spy(path: str | os.PathLike[str], flags: int, *args: int, **kw: object) -> int:
+        fd = real_open(path, flags, *args, **kw)  # type: ignore[arg-type]
+        if os.fspath(path).endswith(".tmp"):
+            info = os.fstat(fd)
+            seen.append((stat.S_IMODE(info.st_mode), info.st_size))
+        return fd
+
+    monkeypatch.setattr(os, "open", spy)
+    return seen
+
+
+@posix_only
+def test_a_new_file_with_a_mode_is_private_from_the_moment_it_exists(
+    tmp_path: Path, permissive_umask: int, created: list[tuple[int, int]]
+) -> None:
+    """``mode=0o600``: the temporary file is created 0600, not chmod-ed after it was written.
+
+    A chmod after the write (or even before it, after the create) leaves a moment in which
+    another user can open the file, and an open descriptor reads what is written later.
+    """
+    target = tmp_path / "state.json"
+    write_text(target, "{}", "the state", mode=0o600)
+    assert created == [(0o600, 0)]  # private when created, before any byte was written
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_text() == "{}"
+    created.clear()
+    plain = tmp_path / "report.html"
+    write_text(plain, "x")  # the default: the umask decides, as for open(path, "w")
+    assert created == [(0o644, 0)]
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o644
+
+
+@posix_only
+def test_an_existing_file_keeps_its_mode_and_its_replacement_is_never_more_open(
+    tmp_path: Path, permissive_umask: int, created: list[tuple[int, int]]
+) -> None:
+    shared = tmp_path / "shared.json"
+    shared.write_text("old")
+    shared.chmod(0o644)
+    write_text(shared, "new", mode=0o600)  # an existing file keeps its own mode
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o644
+    assert shared.read_text() == "new"
+    private = tmp_path / "private.json"
+    private.write_text("old")
+    private.chmod(0o600)
+    created.clear()
+    write_text(private, "new")  # a private file replaced: private from the start, too
+    assert created == [(0o600, 0)]
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+
+
+@posix_only
+def test_a_mode_applies_to_the_file_a_dangling_link_names(
+    tmp_path: Path, permissive_umask: int
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "state.json"
+    link.symlink_to(real / "state.json")
+    write_text(link, "{}", mode=0o600)
+    assert link.is_symlink()
+    assert stat.S_IMODE((real / "state.json").stat().st_mode) == 0o600
+    write_text(link, "{}", mode=0o644)  # written through; the file keeps its mode
+    assert stat.S_IMODE((real / "state.json").stat().st_mode) == 0o600

@@ -11,10 +11,9 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -67,15 +66,6 @@ def _pickled(obj: Any) -> Any:
 
 
 COPIES: dict[str, Callable[[Any], Any]] = {"pickle": _pickled, "deepcopy": copy.deepcopy}
-
-
-@pytest.fixture
-def busy_switching() -> Iterator[None]:
-    """Switch threads often, so that an unlocked read-modify-write would lose updates."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
 
 
 def _in_threads(work: Callable[[int], object], n: int = THREADS) -> None:

@@ -4,11 +4,12 @@ A web server's worker threads call one ``Predictor``, ``ModelMonitor``, ``Privac
 or registry handle at once while a background thread saves state, refreshes a model or
 moves an alias. Each test below runs 4-8 threads on the public API, released together by
 a :class:`threading.Barrier` and switching threads every microsecond (so that an unlocked
-read-modify-write loses updates), while another thread reads or saves; it then checks an
-invariant that a missing lock breaks: totals equal a serial run, a saved state loads back
-and is internally consistent, a budget is never overspent, every answer comes from one
-whole model version. Rollout policies and bandits are covered in ``tests/test_pickle.py``;
-one detector fed by one thread and read by another in ``tests/drift/streaming``.
+read-modify-write loses updates), while another thread reads or saves (the
+``run_together`` fixture of tests/conftest.py); it then checks an invariant that a missing
+lock breaks: totals equal a serial run, a saved state loads back and is internally
+consistent, a budget is never overspent, every answer comes from one whole model version.
+Rollout policies and bandits are covered in ``tests/test_pickle.py``; one detector fed by
+one thread and read by another in ``tests/drift/streaming``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import copy
 import json
 import math
 import pickle
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +30,6 @@ import pytest
 THREADS = 6
 
 
-@pytest.fixture(autouse=True)
-def busy_switching() -> Iterator[None]:
-    """Switch threads often, so that an unlocked read-modify-write would lose updates."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
-
-
 class Clock:
     """A settable clock that pickles (a lambda would not)."""
 
@@ -47,44 +38,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-def hammer(
-    workers: list[Callable[[], object]], background: Callable[[threading.Event], object] | None
-) -> None:
-    """Run ``workers`` on threads released together and, meanwhile, ``background(done)``.
-
-    ``background`` loops until ``done`` is set, which happens when every worker returned.
-    The first error of any thread is raised here.
-    """
-    n = len(workers) + (background is not None)
-    barrier = threading.Barrier(n)
-    done = threading.Event()
-    errors: list[BaseException] = []
-
-    def run(fn: Callable[[], object]) -> None:
-        try:
-            barrier.wait()
-            fn()
-        except BaseException as err:  # noqa: BLE001 - raised in the main thread
-            errors.append(err)
-            barrier.abort()
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    bg = None
-    if background is not None:
-        bg = threading.Thread(target=run, args=(lambda: background(done),))
-        bg.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    done.set()
-    if bg is not None:
-        bg.join(timeout=60)
-    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
-    if real or errors:
-        raise (real or errors)[0]
 
 
 # ====================================================================== ModelMonitor
@@ -129,7 +82,9 @@ def _check_monitor_state(state: dict[str, Any]) -> None:
     assert c["duplicate_predictions_total"] == c["unmatched_total"] == 0
 
 
-def test_monitor_counts_equal_a_serial_run_while_a_thread_saves_and_evaluates() -> None:
+def test_monitor_counts_equal_a_serial_run_while_a_thread_saves_and_evaluates(
+    run_together: Callable[..., None],
+) -> None:
     n = 600
     clock = Clock(100.0)
     mon = _monitor(clock)
@@ -143,7 +98,7 @@ def test_monitor_counts_equal_a_serial_run_while_a_thread_saves_and_evaluates() 
             mon.alert_states()
             mon.pending_count  # noqa: B018 - a read under the lock
 
-    hammer([_monitor_worker(mon, clock, k, n) for k in range(THREADS)], reader)
+    run_together([_monitor_worker(mon, clock, k, n) for k in range(THREADS)], reader)
 
     serial_clock = Clock(100.0)
     serial = _monitor(serial_clock)
@@ -161,7 +116,9 @@ def test_monitor_counts_equal_a_serial_run_while_a_thread_saves_and_evaluates() 
         _check_monitor_state(json.loads(text))
 
 
-def test_monitor_served_path_and_copies_while_a_predictor_logs() -> None:
+def test_monitor_served_path_and_copies_while_a_predictor_logs(
+    run_together: Callable[..., None],
+) -> None:
     """``Predictor`` logs through the monitor's lock-free queue; copies and saves meanwhile.
 
     Copying a deque that another thread appends to raises ``RuntimeError: deque mutated
@@ -196,7 +153,7 @@ def test_monitor_served_path_and_copies_while_a_predictor_logs() -> None:
         finally:
             finished.set()
 
-    hammer([copier, *(serve(k) for k in range(THREADS))], None)
+    run_together([copier, *(serve(k) for k in range(THREADS))], None)
     total = sum(calls)
     c = mon.counters()
     assert c["predictions_total"] == total
@@ -257,7 +214,9 @@ def test_monitor_saved_while_a_request_is_queued_is_consistent() -> None:
     assert values["predictions_total"] == values["pending"] == 2
 
 
-def test_monitor_with_groups_counts_per_group_as_a_serial_run() -> None:
+def test_monitor_with_groups_counts_per_group_as_a_serial_run(
+    run_together: Callable[..., None],
+) -> None:
     """``GroupMetrics`` is not thread-safe by itself; inside a monitor the lock covers it."""
     from prodml.monitoring import CountWindow, ModelMonitor
 
@@ -285,7 +244,7 @@ def test_monitor_with_groups_counts_per_group_as_a_serial_run() -> None:
             mon.metrics()
             json.loads(mon.to_json())
 
-    hammer([work(mon, k) for k in range(THREADS)], reader)
+    run_together([work(mon, k) for k in range(THREADS)], reader)
     serial = build()
     for k in range(THREADS):
         work(serial, k)()
@@ -300,7 +259,9 @@ def test_monitor_with_groups_counts_per_group_as_a_serial_run() -> None:
 
 
 # ====================================================================== sinks
-def test_one_in_memory_sink_shared_by_monitors_evaluating_in_threads() -> None:
+def test_one_in_memory_sink_shared_by_monitors_evaluating_in_threads(
+    run_together: Callable[..., None],
+) -> None:
     from prodml.monitoring import AlertRule, CountWindow, InMemorySink, ModelMonitor
 
     sink = InMemorySink(max_snapshots=100_000)
@@ -333,7 +294,7 @@ def test_one_in_memory_sink_shared_by_monitors_evaluating_in_threads() -> None:
             sink.firing()
             list(sink.snapshots)
 
-    hammer([work(m) for m in monitors], reader)
+    run_together([work(m) for m in monitors], reader)
     assert len(sink.snapshots) == THREADS * rounds
     per_model = {f"m{k}": 0 for k in range(THREADS)}
     for e in sink.events:
@@ -346,7 +307,7 @@ def test_one_in_memory_sink_shared_by_monitors_evaluating_in_threads() -> None:
 
 @pytest.mark.parametrize("size", [100, 20_000])
 def test_json_lines_sink_lines_are_whole_while_another_thread_reads(
-    tmp_path: Path, size: int
+    tmp_path: Path, size: int, run_together: Callable[..., None]
 ) -> None:
     from prodml.lineage import JsonLinesSink
 
@@ -367,7 +328,7 @@ def test_json_lines_sink_lines_are_whole_while_another_thread_reads(
         while not done.is_set():
             reads.append(len(sink.read()))  # every line read parses
 
-    hammer([emit(k) for k in range(THREADS)], reader)
+    run_together([emit(k) for k in range(THREADS)], reader)
     events = sink.read()
     assert sorted((e["k"], e["i"]) for e in events) == [
         (k, i) for k in range(THREADS) for i in range(n)
@@ -393,12 +354,12 @@ def test_json_lines_sink_read_leaves_out_a_line_being_written(tmp_path: Path) ->
     assert [e["n"] for e in sink.read()] == [1, 2]
 
 
-def test_in_memory_lineage_sink_keeps_every_event() -> None:
+def test_in_memory_lineage_sink_keeps_every_event(run_together: Callable[..., None]) -> None:
     from prodml.lineage import InMemoryLineageSink
 
     sink = InMemoryLineageSink()
     n = 2000
-    hammer(
+    run_together(
         [lambda k=k: [sink.emit({"k": k, "i": i}) for i in range(n)] for k in range(THREADS)],
         None,
     )
@@ -408,7 +369,9 @@ def test_in_memory_lineage_sink_keeps_every_event() -> None:
 
 
 # ====================================================================== PrivacyBudget
-def test_budget_never_overspent_and_every_refusal_is_reported() -> None:
+def test_budget_never_overspent_and_every_refusal_is_reported(
+    run_together: Callable[..., None],
+) -> None:
     from prodml.privacy_dp import PrivacyBudget, PrivacyBudgetError
 
     budget = PrivacyBudget(epsilon=1.0, delta=1e-5)
@@ -436,7 +399,7 @@ def test_budget_never_overspent_and_every_refusal_is_reported() -> None:
             assert eps <= 1.0 + 1e-9
             assert dlt <= 1e-5 * (1 + 1e-9)
 
-    hammer([spend(k) for k in range(THREADS)], reader)
+    run_together([spend(k) for k in range(THREADS)], reader)
     assert len(accepted) + len(refused) == THREADS * tries
     assert len(accepted) == len(budget.ledger) == 100  # 100 x 0.01 fits exactly once
     assert budget.spent[0] == pytest.approx(1.0)
@@ -446,7 +409,9 @@ def test_budget_never_overspent_and_every_refusal_is_reported() -> None:
         assert len(back.ledger) <= 100
 
 
-def test_dp_releases_from_threads_spend_one_budget_exactly() -> None:
+def test_dp_releases_from_threads_spend_one_budget_exactly(
+    run_together: Callable[..., None],
+) -> None:
     from prodml.drift import Profile
     from prodml.privacy_dp import Bins, PrivacyBudget, PrivacyBudgetError, release_profile
 
@@ -469,7 +434,7 @@ def test_dp_releases_from_threads_spend_one_budget_exactly() -> None:
 
         return go
 
-    hammer([run(k) for k in range(THREADS)], None)
+    run_together([run(k) for k in range(THREADS)], None)
     assert len(released) == len(budget.ledger) == 10
     assert len(refused) == THREADS * 5 - 10
     assert all("nothing was released" in str(e) for e in refused)
@@ -508,6 +473,7 @@ def two_versions(tmp_path: Path) -> tuple[Any, dict[int, float], dict[str, float
 
 def test_predictor_answers_come_from_one_whole_version_while_the_alias_moves(
     two_versions: tuple[Any, dict[int, float], dict[str, float]],
+    run_together: Callable[..., None],
 ) -> None:
     from prodml.serving import Predictor
 
@@ -552,7 +518,7 @@ def test_predictor_answers_come_from_one_whole_version_while_the_alias_moves(
         other.close()
 
     with pred:
-        hammer([serve(k) for k in range(4)], mover)
+        run_together([serve(k) for k in range(4)], mover)
     assert len(refreshes) > 2
     assert len(seen) >= 2  # answers came from more than one version
     assert pred.stats.reloads["refused"] == 0
@@ -561,6 +527,7 @@ def test_predictor_answers_come_from_one_whole_version_while_the_alias_moves(
 
 def test_predictor_canary_counts_each_answer_once_in_its_variants_monitor(
     two_versions: tuple[Any, dict[int, float], dict[str, float]],
+    run_together: Callable[..., None],
 ) -> None:
     """Routing, per-variant monitors and serving stats agree while versions move."""
     from prodml.monitoring import CountWindow, ModelMonitor
@@ -607,7 +574,7 @@ def test_predictor_canary_counts_each_answer_once_in_its_variants_monitor(
                 _check_monitor_state(json.loads(m.to_json()))
 
     with pred:
-        hammer([serve(k) for k in range(4)], ops)
+        run_together([serve(k) for k in range(4)], ops)
     assert sum(answers.values()) == 4 * n
     assert min(answers.values()) > 0
     totals = pred.stats.totals()
@@ -619,7 +586,9 @@ def test_predictor_canary_counts_each_answer_once_in_its_variants_monitor(
 
 
 # ====================================================================== retrain
-def test_retrain_step_from_two_threads_runs_once(tmp_path: Path) -> None:
+def test_retrain_step_from_two_threads_runs_once(
+    tmp_path: Path, run_together: Callable[..., None]
+) -> None:
     from datetime import timedelta
 
     from prodml.retrain import Guards, RetrainController, ScheduleTrigger
@@ -645,7 +614,7 @@ def test_retrain_step_from_two_threads_runs_once(tmp_path: Path) -> None:
         while not done.is_set():
             saved.append(ctl.to_dict())
 
-    hammer([lambda: actions.append(ctl.step(0.0)) for _ in range(2)], reader)
+    run_together([lambda: actions.append(ctl.step(0.0)) for _ in range(2)], reader)
     kinds = sorted(a.action for a in actions)
     assert len(trainer.calls) == 1  # one run, not two
     assert len(reg.search("churn").items) == 1
@@ -673,12 +642,41 @@ def test_retrain_step_from_two_threads_runs_once(tmp_path: Path) -> None:
         ("prodml.fairness.GroupMetrics", "Not thread-safe"),
         ("prodml.drift.Profile", "Not thread-safe"),
         ("prodml.drift.streaming.StreamingDetector", "One thread at a time may feed"),
+        ("prodml.rollout._sketch.QuantileSketch", "Not thread-safe"),
+        ("prodml.rollout._sketch.QuantileSketch", "only under the policy's own lock"),
     ],
 )
 def test_objects_not_made_for_sharing_say_so(path: str, words: str) -> None:
-    """Mergeable states are meant one per thread; their docstrings must tell users."""
+    """Mergeable states are meant one per thread; their docstrings must tell users.
+
+    ``QuantileSketch`` is shared only inside a rollout policy, under the policy's lock:
+    its docstring says so, and that a sketch on its own is not safe to share.
+    """
     import importlib
 
     module, _, name = path.rpartition(".")
     doc = " ".join((getattr(importlib.import_module(module), name).__doc__ or "").split())
     assert words in doc
+
+
+# ====================================================================== the helper
+def test_run_together_raises_the_first_error_and_stops_the_background(
+    run_together: Callable[..., None],
+) -> None:
+    """A failing worker is raised in the test; the background thread still sees ``done``."""
+    import sys
+
+    stopped: list[float] = []
+    started = threading.Barrier(2)  # the two workers run at once, or this one times out
+
+    def fail() -> None:
+        started.wait(timeout=10)
+        raise ValueError("worker 2 failed")
+
+    def background(done: threading.Event) -> None:
+        done.wait(timeout=10)
+        stopped.append(sys.getswitchinterval())
+
+    with pytest.raises(ValueError, match="worker 2 failed"):
+        run_together([lambda: started.wait(timeout=10), fail], background)
+    assert stopped == [1e-6]  # the background ended, with threads switching often

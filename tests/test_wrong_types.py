@@ -259,3 +259,137 @@ def test_wrong_settings_raise_prodml_errors_at_construction_or_not_at_all(
                 continue
             except Exception as err:  # noqa: BLE001 - the point: which kind of error
                 pytest.fail(f"{name}({param}={wrong!r}) raised {type(err).__name__}: {err}")
+
+
+# ---------------------------------------------------------------- a missing model, or no model
+# Each public entry point that takes a model, given None, a file name or a dict: a
+# ProdMLError that says the model is missing or is not a model, and what is expected.
+# A dict is named by its type only (it may be a record about a person): never quoted.
+NOT_MODELS = {
+    "none": (None, "is missing (None)"),
+    "name": ("churn.pkl", "'churn.pkl'"),
+    "dict": ({"coef": [1.5, 2.5], "email": "ann@example.com"}, "dict"),
+}
+
+
+def _small_pipeline() -> FeaturePipeline:
+    return FeaturePipeline([steps.StandardScale(["a"])]).fit(pd.DataFrame({"a": [1.0, 2.0]}))
+
+
+def _check_says(err: BaseException, kind: str, said: str, expected: str) -> None:
+    text = str(err)
+    assert isinstance(err, ProdMLError), f"{type(err).__name__}: {text}"
+    assert said in text
+    if kind != "none":
+        assert "not a model" in text
+    assert expected in text  # what to pass instead
+    assert "ann@example.com" not in text
+    assert "NoneType" not in text  # the old "no exact explainer for NoneType"
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_MODELS))
+def test_explainer_says_the_model_is_missing_or_not_a_model(kind: str) -> None:
+    from prodml.explain import Explainer
+
+    bad, said = NOT_MODELS[kind]
+    with pytest.raises(ConfigError) as info:
+        Explainer(_small_pipeline(), bad, background=pd.DataFrame({"a": [1.0]})).fit()
+    assert info.value.parameter == "model"
+    _check_says(info.value, kind, said, "method='sampling'")
+    if kind == "name":
+        assert "load the model first" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_MODELS))
+def test_fairness_gate_says_the_candidate_is_missing_or_not_a_model_version(kind: str) -> None:
+    from prodml.fairness import FairnessGate
+
+    bad, _ = NOT_MODELS[kind]
+    gate = FairnessGate("tpr", max_difference=0.05)
+    with pytest.raises(ConfigError) as info:
+        gate(bad, None)  # used to answer "model version ? has no per-group counts recorded"
+    assert info.value.parameter == "candidate"
+    text = str(info.value)
+    assert ("candidate model version is missing (None)" if kind == "none" else "not one") in text
+    assert "ModelVersion" in text
+    assert "ann@example.com" not in text
+    assert "'churn.pkl'" not in text  # a model version is not a path: the type says enough
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_MODELS))
+def test_registry_register_says_the_model_is_missing_or_not_a_model(
+    kind: str, tmp_path: Any
+) -> None:
+    from prodml.registry import ModelRegistry
+
+    bad, said = NOT_MODELS[kind]
+    reg = ModelRegistry.local(tmp_path / "reg")
+    pipe = _small_pipeline()
+    try:
+        with pytest.raises(ConfigError) as info:
+            reg.register("churn", bad)
+        _check_says(info.value, kind, said, "a fitted scikit-learn estimator")
+        if kind == "name":
+            assert "pathlib.Path('churn.pkl')" in str(info.value)
+        with pytest.raises(ConfigError) as info:
+            reg.register("churn", (pipe, bad))  # was "no flavour ... of type tuple"
+        _check_says(info.value, kind, said, "each part of a pair must be")
+        assert "the model of the (pipeline, model) pair" in str(info.value)
+        files_says = {
+            "none": r"model to register is missing \(None\)",
+            "name": r"cannot register 'churn\.pkl': no such file",
+            "dict": r"'files' flavour stores a file or folder.*Got dict, which is not a path",
+        }
+        with pytest.raises(ConfigError, match=files_says[kind]):
+            reg.register("churn", bad, flavour="files")  # None and a dict: a raw TypeError
+        if kind == "none":  # the sklearn flavour used to pickle None as a model
+            with pytest.raises(ConfigError, match=r"model to register is missing \(None\)"):
+                reg.register("churn", None, flavour="sklearn")
+        assert reg.search("churn").items == []  # nothing was stored
+    finally:
+        reg.close()
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_MODELS))
+def test_predictor_says_the_model_has_no_predict(kind: str) -> None:
+    """Serving's message (src/prodml/serving is not changed here): a ConfigError naming
+    the model's type and the missing ``predict``; it does not yet say "missing" for None."""
+    from prodml.serving import Predictor
+
+    bad, _ = NOT_MODELS[kind]
+    with pytest.raises(ConfigError) as info:
+        Predictor(_small_pipeline(), bad)
+    text = str(info.value)
+    assert "has no predict method" in text
+    assert type(bad).__name__ in text
+    assert "ann@example.com" not in text
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_MODELS))
+def test_retrain_run_fails_saying_train_returned_no_model(kind: str) -> None:
+    from datetime import timedelta
+
+    from prodml.registry import ModelRegistry
+    from prodml.retrain import RetrainController, ScheduleTrigger
+
+    bad, said = NOT_MODELS[kind]
+    reg = ModelRegistry("memory://", f"memory://wrong-types-{kind}")
+    ctl = RetrainController(
+        registry=reg,
+        model="churn",
+        alias="production",
+        train=lambda data, ctx: (None, bad, {"accuracy": 0.9}),
+        data=lambda ctx: pd.DataFrame({"a": [1.0, 2.0]}),
+        triggers=[ScheduleTrigger(timedelta(days=7))],
+    )
+    action = ctl.step(0.0)
+    assert action.action == "fail"
+    reason = action.reason
+    assert "ConfigError" in reason  # a ProdMLError, not whatever the registry hit first
+    if kind == "none":
+        assert "train returned no model" in reason
+    else:
+        assert "not a model" in reason
+        assert said in reason
+    assert "ann@example.com" not in reason
+    assert reg.search("churn").items == []

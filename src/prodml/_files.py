@@ -70,15 +70,24 @@ def make_folder(path: Path, what: str, *, parameter: str) -> None:
 
 
 def write_text(
-    path: str | os.PathLike[str], text: str, what: str = "file", *, fsync: bool = False
+    path: str | os.PathLike[str],
+    text: str,
+    what: str = "file",
+    *,
+    fsync: bool = False,
+    mode: int = 0o666,
 ) -> None:
     """Write ``text`` (UTF-8) to ``path`` whole, or raise :class:`ConfigError` and keep it.
 
     The text goes to a temporary file in the same folder, which then replaces ``path`` in
     one rename: readers see the old file or the new one, never half of one. Otherwise it
-    behaves as ``open(path, "w")``: a symbolic link is written through (the file it
-    names is replaced, the link stays), a file replaced keeps its permissions, and a new
-    one gets those the umask gives.
+    behaves as ``open(path, "w")`` (or ``os.open(path, ..., mode)``): a symbolic link is
+    written through (the file it names is replaced, the link stays), a file replaced keeps
+    its permissions, and a new one gets ``mode`` less what the umask takes away. The
+    default ``0o666`` gives the umask's permissions, as for any file a user writes;
+    ``mode=0o600`` keeps a new file private to its owner (state that holds run ids and
+    decisions). Either way the temporary file is created with the permissions the file
+    will have, before a byte is written: no other user can open it in between.
 
     With ``fsync`` the file's data reaches the disk before the rename, and the rename
     before this returns (the folder is synced where the OS allows it): state that a
@@ -104,18 +113,24 @@ def write_text(
         target = Path(os.path.realpath(target))
     try:
         keep_mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except OSError:  # no file yet (or none we may stat): the umask decides
+    except OSError:  # no file yet (or none we may stat): ``mode`` and the umask decide
         keep_mode = None
-    # O_EXCL with mode 0o666: a fresh name, and the permissions the umask gives a new file
-    # (mkstemp's 0o600 would turn a shared report private).
+    # O_EXCL: a fresh name. Created with the permissions it will keep (at most those of
+    # the file it replaces), since a reader who opens it now can read what is written
+    # later whatever a chmod does after; mkstemp's fixed 0o600 would turn a shared
+    # report private.
     tmp = target.parent / f".{target.name[:64]}.{secrets.token_hex(8)}.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+            (mode if keep_mode is None else keep_mode) & 0o777,
+        )
     except OSError as err:
         raise _unwritable(what, shown, err) from err
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if keep_mode is not None:
+            if keep_mode is not None:  # exactly the old file's, whatever the umask
                 os.fchmod(fh.fileno(), keep_mode)
             fh.write(text)
             if fsync:

@@ -3,48 +3,16 @@
 Each handle is shared by two threads; the threads start together (``threading.Barrier``)
 and switch every microsecond. Versions must come out dense and unique, the audit log must
 hold every move (each naming the version the previous move set), and the alias must end
-on the version of the last move in the log. SQLite (one file) always; PostgreSQL from
+on the version of the last move in the log (``run_together``, a fixture of
+tests/conftest.py, starts the threads). SQLite (one file) always; PostgreSQL from
 ``PRODML_TEST_POSTGRES_URL``.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def busy_switching() -> Iterator[None]:
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
-
-
-def run_together(workers: list[Callable[[], object]]) -> None:
-    """Run ``workers`` on threads released together; raise the first error of any."""
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def run(fn: Callable[[], object]) -> None:
-        try:
-            barrier.wait()
-            fn()
-        except BaseException as err:  # noqa: BLE001 - raised in the main thread
-            errors.append(err)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    if errors:
-        raise errors[0]
 
 
 def _register_and_move(reg: Any, k: int, n: int, schema: Any) -> Callable[[], list[int]]:
@@ -66,7 +34,7 @@ def _two_handles(url: str, art: str) -> list[Any]:
     return [ModelRegistry(url, art, actor=f"h{i}") for i in range(2)]
 
 
-def _run_registry(regs: list[Any], n: int) -> None:
+def _run_registry(regs: list[Any], n: int, run_together: Callable[..., None]) -> None:
     from prodml.schema import Column, Schema
 
     schema = Schema([Column("x", "float")])
@@ -123,25 +91,31 @@ def _check_registry_moves(regs: list[Any], made: list[list[int]]) -> None:
     assert sorted(listed) == versions
 
 
-def test_two_registry_handles_on_one_sqlite_file(tmp_path: Path) -> None:
+def test_two_registry_handles_on_one_sqlite_file(
+    tmp_path: Path, run_together: Callable[..., None]
+) -> None:
     regs = _two_handles(f"sqlite:///{tmp_path}/r.db", f"file://{tmp_path}/art")
     try:
-        _run_registry(regs, 8)
+        _run_registry(regs, 8, run_together)
     finally:
         for r in regs:
             r.close()
 
 
-def test_two_registry_handles_on_one_postgres_schema(tmp_path: Path, postgres_url: str) -> None:
+def test_two_registry_handles_on_one_postgres_schema(
+    tmp_path: Path, postgres_url: str, run_together: Callable[..., None]
+) -> None:
     regs = _two_handles(postgres_url, f"file://{tmp_path}/art")
     try:
-        _run_registry(regs, 8)
+        _run_registry(regs, 8, run_together)
     finally:
         for r in regs:
             r.close()
 
 
-def test_handles_opened_together_on_one_memory_name_share_one_store() -> None:
+def test_handles_opened_together_on_one_memory_name_share_one_store(
+    run_together: Callable[..., None],
+) -> None:
     """``memory://NAME`` opened by several threads at once, read-only views included.
 
     A read-only view copies the shared store's state when it is opened; opened while

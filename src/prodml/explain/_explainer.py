@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from os import PathLike, fspath
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,35 @@ def _unsupported(model: object) -> ConfigError:
         "background): a seeded permutation-sampling estimate with a standard error per column",
         parameter="model",
     )
+
+
+def _check_model(model: object) -> None:
+    """Refuse a missing model, or a value that is no model (a path, a dict), saying so.
+
+    Every model an explainer reads, exact or sampled, has ``predict`` or ``predict_proba``;
+    without this check ``None`` or a file name got "no exact explainer for NoneType".
+    """
+    supported = f"Exact explainers: {SUPPORTED}; any other model: method='sampling'."
+    if model is None:
+        raise ConfigError(
+            "The 'model' parameter of Explainer is missing (None): pass the fitted model "
+            f"that reads the pipeline's output, Explainer(pipeline, model). {supported}",
+            parameter="model",
+        )
+    if not any(callable(getattr(model, m, None)) for m in ("predict", "predict_proba")):
+        # A path is shown (it says what the user meant); any other value only by its type,
+        # since a dict or an array passed by mistake may be a record about a person.
+        if isinstance(model, (str, bytes, PathLike)):
+            shown = short_repr(fspath(model), limit=80)
+            got = f"{type_name(model)} {shown} (a name or a path: load the model first)"
+        else:
+            got = type_name(model)
+        raise ConfigError(
+            "The 'model' parameter of Explainer must be a fitted model (with predict or "
+            f"predict_proba) that reads the pipeline's output. Got {got}, which is not a "
+            f"model. {supported}",
+            parameter="model",
+        )
 
 
 Kernel = LinearKernel | TreeKernel | SamplingKernel
@@ -139,7 +169,8 @@ class Explainer:
         Raises
         ------
         ConfigError
-            For an unfitted pipeline, an unsupported model (naming what is supported),
+            For an unfitted pipeline, a missing model (``None``) or a value that is not a
+            model (no ``predict``), an unsupported model (naming what is supported),
             a model whose width is not the pipeline's, or a linear model without
             background.
         """
@@ -153,6 +184,7 @@ class Explainer:
             raise ConfigError(
                 "the pipeline of Explainer is not fitted; fit it first", parameter="pipeline"
             )
+        _check_model(self.model)
         if self.method not in METHODS:
             raise ConfigError(
                 f"The 'method' parameter of Explainer must be one of {set(METHODS)}. "
@@ -394,7 +426,8 @@ class Explainer:
         Raises
         ------
         ConfigError
-            For an exact explainer, or a model that is not the one fitted on.
+            For an exact explainer, a missing model (``None``) or a value that is not a
+            model, or a model that is not the one fitted on.
         """
         kernel = self._check_fitted()
         if not isinstance(kernel, SamplingKernel):
@@ -403,6 +436,7 @@ class Explainer:
                 "'sampling' explainers take a model",
                 parameter="model",
             )
+        _check_model(model)
         kernel.set_model(*output_function(model, self.class_index))
         self.model = model
         return self

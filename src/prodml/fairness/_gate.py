@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from prodml._data import type_name
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
@@ -172,7 +173,16 @@ class FairnessGate:
         return self._verdict(self._rates(_confusion_of(data, self.prefix)), self.alpha, False)
 
     def __call__(self, candidate: Any, current: Any) -> str | None:
-        """Registry promotion check: why ``candidate`` must not be promoted, or None."""
+        """Registry promotion check: why ``candidate`` must not be promoted, or None.
+
+        Raises
+        ------
+        ConfigError
+            When ``candidate`` is missing (``None``) or is not a model version (no
+            ``metrics``): a model object, a path or a dict cannot be checked, and used to
+            be reported as a version "with no per-group counts recorded".
+        """
+        _check_candidate(candidate)
         what = f"{getattr(candidate, 'name', 'model')} version {getattr(candidate, 'version', '?')}"
         metrics = getattr(candidate, "metrics", None)
         counts = _confusion_of(metrics if isinstance(metrics, Mapping) else {}, self.prefix)
@@ -371,6 +381,26 @@ def _ratio_bounds(
     half = stats.sequence_halfwidth(var, s2 / _TUNING_N, alpha)
     log_r = np.log(ps / pl)
     return r, np.exp(log_r - half), np.exp(log_r + half)
+
+
+def _check_candidate(candidate: object) -> None:
+    """Refuse a missing candidate or one that is not a model version (duck-typed)."""
+    expected = (
+        "the ModelVersion to promote (ModelRegistry.promote(..., checks=[gate]) passes "
+        "it), registered with metrics=report.to_metrics(); to check data rather than a "
+        "version, call gate.evaluate(group_metrics)"
+    )
+    if candidate is None:
+        raise ConfigError(
+            f"FairnessGate: the candidate model version is missing (None); pass {expected}.",
+            parameter="candidate",
+        )
+    if not hasattr(candidate, "metrics"):
+        raise ConfigError(
+            f"FairnessGate: the candidate must be a model version (with name, version and "
+            f"metrics). Got {type_name(candidate)}, which is not one; pass {expected}.",
+            parameter="candidate",
+        )
 
 
 def _confusion_of(data: Any, prefix: str) -> dict[str, list[int]]:

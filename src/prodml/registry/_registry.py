@@ -275,8 +275,9 @@ class ModelRegistry(NotPicklable, AliasMoves):
         Raises
         ------
         ConfigError
-            For an invalid name, tags, metrics, signature or lineage, a model no flavour
-            handles, or files a flavour must not write (links, unsafe names).
+            For an invalid name, tags, metrics, signature or lineage, a missing model
+            (``None``), a model no flavour handles (saying what can be registered), or
+            files a flavour must not write (links, unsafe names).
         StorageError
             When the OS refuses a write (disk full, file size limit, permissions).
         """
@@ -286,7 +287,9 @@ class ModelRegistry(NotPicklable, AliasMoves):
         parent = draft_fields["lineage"].parent_version
         if parent is not None:
             self.metadata.get_version(name, check_version_number(parent, "parent_version"))
-        fl = get_flavour(flavour) if flavour is not None else flavour_for(model)
+        # None is refused whatever the flavour (the sklearn flavour would pickle it),
+        # saying the model is missing.
+        fl = flavour_for(model) if flavour is None or model is None else get_flavour(flavour)
         if environment not in (True, False, "full"):
             raise ConfigError(
                 f"environment must be True, False or 'full'. Got {short_repr(environment)} "

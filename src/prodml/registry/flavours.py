@@ -121,16 +121,67 @@ def get_flavour(name: str) -> Flavour:
 
 
 def flavour_for(obj: object) -> Flavour:
-    """The first registered flavour that handles ``obj``."""
+    """The first registered flavour that handles ``obj``.
+
+    Raises
+    ------
+    ConfigError
+        Saying the model is missing (``None``), is a name or path rather than a model
+        (a ``str``), or is of a type no flavour saves, and what can be registered.
+    """
     for flavour in _FLAVOURS.values():
         if flavour.handles(obj):
             return flavour
-    raise ConfigError(
-        f"no flavour can save an object of type {type(obj).__name__}: register a "
-        "scikit-learn estimator, a prodml object, a (pipeline, model) pair or a "
-        "pathlib.Path, or add a flavour with register_flavour()",
+    raise _not_a_model(obj)
+
+
+_STORABLE = (
+    "a fitted scikit-learn estimator, a prodml object, a (pipeline, model) pair or a "
+    "pathlib.Path of saved files"
+)
+"""What :meth:`ModelRegistry.register` stores with the built-in flavours, for messages."""
+
+
+def _not_a_model(obj: object, what: str = "the model to register") -> ConfigError:
+    """The error for ``obj``, which no flavour saves: missing, a path, or an unknown type.
+
+    Only a ``str`` or ``bytes`` value is quoted (a file name says what the user meant);
+    any other value is named by its type, since a dict or an array passed by mistake may
+    hold data about people.
+    """
+    if what.endswith("pair"):
+        register = (
+            "each part of a pair must be a fitted scikit-learn estimator, a prodml object "
+            "or a pathlib.Path of saved files (or of a type a flavour added with "
+            "register_flavour() saves)"
+        )
+    else:
+        register = f"register {_STORABLE}, or add a flavour with register_flavour()"
+    if obj is None:
+        return ConfigError(f"{what} is missing (None): {register}", parameter="model")
+    if isinstance(obj, tuple) and len(obj) == 2:
+        for label, part in zip(("pipeline", "model"), obj, strict=True):
+            if not any(f.handles(part) for f in _FLAVOURS.values()) or isinstance(part, tuple):
+                inner = _not_a_model(part, f"the {label} of the (pipeline, model) pair")
+                return ConfigError(str(inner), parameter="model")
+    if isinstance(obj, str | bytes):
+        shown = short_repr(obj, limit=120)
+        return ConfigError(
+            f"no flavour can save an object of type {type(obj).__name__} ({what}, {shown}): "
+            "a name or a path is not a model. To store a saved file or folder pass "
+            f"pathlib.Path({shown}); otherwise {register}",
+            parameter="model",
+        )
+    return ConfigError(
+        f"no flavour can save an object of type {_type_name(obj)} ({what}): it is not a "
+        f"model prodml knows; {register}",
         parameter="model",
     )
+
+
+def _type_name(obj: object) -> str:
+    cls = type(obj)
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
 
 
 class FilesFlavour(Flavour):
@@ -148,6 +199,12 @@ class FilesFlavour(Flavour):
 
     def save(self, obj: Any, path: Path, *, follow_symlinks: bool = False) -> dict[str, Any]:
         """Write ``obj`` under ``path``; return the metadata load needs."""
+        if not isinstance(obj, str | os.PathLike):  # register(..., flavour="files")
+            raise ConfigError(
+                "the 'files' flavour stores a file or folder, given as a pathlib.Path. Got "
+                f"{_type_name(obj)}, which is not a path.",
+                parameter="model",
+            )
         src = Path(obj)
         if not src.exists() and not src.is_symlink():
             raise ConfigError(f"cannot register {str(src)!r}: no such file or directory")

@@ -13,6 +13,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from prodml._data import type_name
 from prodml._files import PATH_QUOTE
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
@@ -144,7 +145,9 @@ class RetrainController(NotPicklable):
         The model name and the alias the controller keeps fresh (``"production"``).
     train
         ``train(training_set, context) -> (pipeline, model, metrics)``: user code.
-        ``pipeline`` may be ``None``; the pair is registered as one version.
+        ``pipeline`` may be ``None``; the pair is registered as one version. A result
+        of another shape, a missing model (``None``) or one the registry cannot store
+        (a path given as a ``str``, a dict) fails the run with a reason saying so.
     triggers
         :class:`Trigger` objects, asked in order. Those with a saved state need
         distinct names.
@@ -491,11 +494,19 @@ class RetrainController(NotPicklable):
         training_set = build(self.data, context)
         out = self.train(training_set, context)
         if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], Mapping)):
+            got = f"a tuple of {len(out)}" if isinstance(out, tuple) else type_name(out)
             raise ConfigError(
-                "train must return (pipeline, model, metrics) with metrics a dict of floats.",
+                "train must return (pipeline, model, metrics) with metrics a dict of floats. "
+                f"Got {got}.",
                 parameter="train",
             )
         pipeline, model, metrics = out
+        if model is None:
+            raise ConfigError(
+                "train returned no model: (pipeline, None, metrics). Return the fitted model "
+                "as the second item (the pipeline may be None)",
+                parameter="train",
+            )
         lineage: dict[str, Any] = lineage_of(training_set)
         fp = getattr(pipeline, "fingerprint", None)
         if isinstance(fp, str):

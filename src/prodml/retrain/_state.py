@@ -288,6 +288,10 @@ class RetrainState:
     def save(self, path: Path) -> None:
         """Write atomically and durably: a fresh file, fsync, then a rename over ``path``.
 
+        A new state file is created ``0600`` (owner only): it holds the decisions, their
+        reasons and run ids, which an operator may not want others on the host to read.
+        An existing one keeps its mode, so an operator who opened it up keeps it open.
+
         Raises
         ------
         ConfigError
@@ -296,7 +300,7 @@ class RetrainState:
         """
         text = json.dumps(self.to_dict(), allow_nan=False, sort_keys=True)
         make_folder(path.parent, "the RetrainController state folder", parameter="state_path")
-        write_text(path, text, "the RetrainController state file", fsync=True)
+        write_text(path, text, "the RetrainController state file", fsync=True, mode=0o600)
 
     @classmethod
     def load(cls, path: Path) -> RetrainState:

@@ -72,6 +72,17 @@ def _power(i: int) -> float:
 class QuantileSketch:
     """Counts of values per logarithmic bucket; quantiles to ~1 % relative error.
 
+    Not thread-safe: :meth:`add`, :meth:`add_many` and :meth:`merge` update the counts
+    without a lock, so two threads adding to one sketch lose counts, and a read
+    (:attr:`n`, :meth:`quantile`, :meth:`count_above`, :meth:`to_dict`) while another
+    thread adds can see a half-made update or fail with "dictionary changed size during
+    iteration". Safe: a sketch per thread, folded together with :meth:`merge` by one
+    thread; several threads reading a sketch that no thread changes. The rollout
+    policies (``Canary``, ``BlueGreen``, ``ABTest``) keep theirs inside their metric
+    store and touch them only under the policy's own lock (``observe``, ``evaluate``,
+    ``to_dict``), so a policy shared by request threads is safe; a sketch used outside a
+    policy needs a lock of its own.
+
     Examples
     --------
     >>> s = QuantileSketch()
