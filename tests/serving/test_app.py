@@ -283,6 +283,14 @@ def test_hostile_bodies_get_a_4xx_naming_the_problem(
         assert problem(client.post("/v1/predict?explain=maybe", json=good), 400)["detail"] == (
             "explain must be true or false"
         )
+        # A request id is stored with the prediction: bounded (was any size: 1 MB passed,
+        # past max_body_bytes) and without control characters.
+        for rid in (b"a" * 201, b"a\tb", "caf\u00e9".encode("latin-1")):
+            r = client.post("/v1/predict", json=good, headers={"x-request-id": rid})
+            body = problem(r, 400)
+            assert body["detail"] == "X-Request-ID must be at most 200 printable ASCII characters"
+        ok = client.post("/v1/predict", json=good, headers={"x-request-id": "r-" + "a" * 198})
+        assert ok.json()["id"] == "r-" + "a" * 198
         # 405 names the allowed methods (RFC 9110).
         r = client.get("/v1/predict")
         problem(r, 405)

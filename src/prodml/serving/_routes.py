@@ -23,6 +23,14 @@ _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _METRICS = "text/plain; version=0.0.4; charset=utf-8"
 _TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+_MAX_ID = 200  # an X-Request-ID is stored with the prediction: bounded like the body
+
+
+def _plain_id(rid: str) -> bool:
+    """An X-Request-ID that is short, ASCII and without control characters."""
+    return len(rid) <= _MAX_ID and rid.isascii() and rid.isprintable()
+
+
 _FLAGS = {"": False, "0": False, "false": False, "no": False,
           "1": True, "true": True, "yes": True}  # fmt: skip
 
@@ -94,6 +102,12 @@ def build_app(settings: _Settings, codec: Codec) -> Any:  # noqa: PLR0915 - one 
     async def predict(request: Request) -> Response:
         rid = request.headers.get("x-request-id")
         try:
+            if rid is not None and not _plain_id(rid):
+                raise ProblemError(
+                    400,
+                    "Bad Request",
+                    f"X-Request-ID must be at most {_MAX_ID} printable ASCII characters",
+                )
             explain = _FLAGS.get(request.query_params.get("explain", "").lower())
             if explain is None:
                 raise ProblemError(400, "Bad Request", "explain must be true or false")
