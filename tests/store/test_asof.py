@@ -204,10 +204,9 @@ TRICKY += ["abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq", "u00000042", "ð
 _keys = st.one_of(st.sampled_from(TRICKY), st.text(max_size=20))
 
 
-def _expected(values: list[str], queries: list[str | None]) -> tuple[list[int], list[bool]]:
+def _expected(values: list[str], queries: list[str | None]) -> list[int]:
     where = {v: i for i, v in enumerate(values)}
-    at = [where.get(q, 0) if q is not None else 0 for q in queries]
-    return at, [q is not None and q in where for q in queries]
+    return [where.get(q, -1) if q is not None else -1 for q in queries]
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
@@ -231,10 +230,7 @@ def test_string_finder_finds_exactly_the_entity_strings(
         pa.array(queries, pa.large_string()),
         pa.chunked_array([pa.array(queries[:5], kind), pa.array(queries[5:], kind)]),
     ):
-        at, found = finder.find(arr)
-        want_at, want_found = _expected(values, queries)
-        assert found.tolist() == want_found
-        assert at.tolist() == want_at
+        assert finder.find(arr).tolist() == _expected(values, queries)
 
 
 def test_a_hash_collision_never_matches_a_different_string(
@@ -248,14 +244,89 @@ def test_a_hash_collision_never_matches_a_different_string(
     finder = _asof._finder(pa.array(values))
     assert isinstance(finder, _asof._StringFinder)
     queries: list[str | None] = ["abcdefgh2", "abcdefgh", "abcdefgh1", "zz", "zz\x00", None]
-    at, found = finder.find(pa.array(queries))
-    assert (at.tolist(), found.tolist()) == _expected(values, queries)
+    assert finder.find(pa.array(queries)).tolist() == _expected(values, queries)
     # Entity strings whose hashes are equal go to Arrow's index_in, with the same answer.
     values = ["abcdefgh1", "abcdefgh2", "zz"]
     finder = _asof._finder(pa.array(values))
     assert isinstance(finder, _asof._IndexIn)
-    at, found = finder.find(pa.array(queries))
-    assert (at.tolist(), found.tolist()) == _expected(values, queries)
+    assert finder.find(pa.array(queries)).tolist() == _expected(values, queries)
+
+
+def test_strings_that_share_a_slot_are_found_through_the_second_table_and_the_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hash with only low bits set puts every value in one first-table slot."""
+
+    def low_bits(words: list[Any], lens: Any) -> Any:  # distinct, all top bits zero
+        h = lens.astype(np.uint64)
+        for w in words:
+            h = h * np.uint64(31) + (w & np.uint64(0xFFFFFF))
+        return h & np.uint64(0xFFFFFFFF)
+
+    monkeypatch.setattr(_asof, "_string_hash", low_bits)
+    values = ["a", "b", "c", "dd", "eeeeeeeee", "f"]
+    finder = _asof._finder(pa.array(values))
+    assert isinstance(finder, _asof._StringFinder)
+    # The first value holds the first table's slot, the second the second's; the rest
+    # are found by the search.
+    assert int((finder.first != finder.n).sum()) == 1
+    assert int((finder.second != finder.n).sum()) == 1
+    queries: list[str | None] = [*values[::-1], "g", "", None, "dd\x00", "eeeeeeeeee", "a"]
+    assert finder.find(pa.array(queries)).tolist() == _expected(values, queries)
+
+
+def _reference_words(strings: list[str], nw: int) -> list[list[int]]:
+    padded = [s.encode() + bytes(8 * nw) for s in strings]
+    return [[int.from_bytes(b[8 * j : 8 * j + 8], "little") for b in padded] for j in range(nw)]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    length=st.integers(1, 20),
+    nw=st.integers(1, 4),
+    cut=st.integers(0, 3),
+    large=st.booleans(),
+    data=st.data(),
+)
+def test_string_words_of_one_length_equal_the_bytes(
+    length: int, nw: int, cut: int, large: bool, data: Any
+) -> None:
+    """The strided path for strings of one length, and the gather for mixed lengths."""
+    n = data.draw(st.integers(1, 30))
+    byte = st.sampled_from(["a", "z", "\x00", "\x7f", "0", "9"])
+    same = data.draw(st.lists(st.text(byte, min_size=length, max_size=length), min_size=n))
+    mixed = [*same, "Ã©" * length]  # one of another byte length: the gather
+    kind = pa.large_string() if large else pa.string()
+    for strings in (same, mixed):
+        arr = pa.array(["pad"] * cut + strings, kind).slice(cut)
+        words, lens = _asof._string_words(arr, nw)
+        assert lens.tolist() == [len(s.encode()) for s in strings]
+        assert [w.tolist() for w in words] == _reference_words(strings, nw)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(
+    length=st.integers(1, 17),
+    values=st.lists(st.integers(0, 60), min_size=1, max_size=30, unique=True),
+    queries=st.lists(st.integers(0, 80), max_size=40),
+    other_length=st.booleans(),
+)
+def test_fixed_length_keys_are_found_exactly(
+    length: int, values: list[int], queries: list[int], other_length: bool
+) -> None:
+    """Zero-padded ids of one length, looked up by words alone; other lengths by length."""
+
+    def key(i: int, size: int) -> str:
+        return str(i).zfill(size)[-size:]
+
+    vals = list(dict.fromkeys(key(i, length) for i in values))
+    finder = _asof._finder(pa.array(vals))
+    assert isinstance(finder, _asof._StringFinder)
+    assert finder.fixed == length
+    size = length + 1 if other_length else length  # a batch of another length finds none
+    # All-NUL strings have all-zero words, as an empty slot's padding entry has.
+    qs: list[str | None] = [key(i, size) for i in queries] + ["\x00" * size]
+    assert finder.find(pa.array(qs)).tolist() == _expected(vals, qs)
 
 
 def test_long_or_non_string_keys_use_index_in(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,8 +334,7 @@ def test_long_or_non_string_keys_use_index_in(monkeypatch: pytest.MonkeyPatch) -
     values = ["abcd", "abcde"]
     finder = _asof._finder(pa.array(values))
     assert isinstance(finder, _asof._IndexIn)
-    at, found = finder.find(pa.array(["abcde", "abcd", "x"]))
-    assert (at.tolist(), found.tolist()) == ([1, 0, 0], [True, True, False])
+    assert finder.find(pa.array(["abcde", "abcd", "x"])).tolist() == [1, 0, -1]
     assert isinstance(_asof._finder(pa.array([3, 1], pa.int32())), _asof._IndexIn)
 
 

@@ -110,10 +110,10 @@ class _KeyIndex:
                 ids = np.where(valid, lut[np.where(valid, vals, lo) - lo + 1], -1)
                 return cls(ids, n, lut, lo, [], None)
         finders = [_finder(_array(pc.unique(pc.drop_null(c)))) for c in cols]
-        codes, ok = _codes(cols, finders)
+        codes = _codes(cols, finders)
         if len(cols) == 1:
-            ids = np.where(ok, codes, -1)
-            return cls(ids, finders[0].n, None, 0, finders, None)
+            return cls(codes, finders[0].n, None, 0, finders, None)
+        ok = codes >= 0
         combined, inverse = np.unique(codes[ok], return_inverse=True)
         ids = np.full(m, -1, np.int64)
         ids[ok] = inverse
@@ -138,11 +138,11 @@ class _KeyIndex:
             return np.take(self.lut, at)
         if self.n == 0:
             return np.full(len(cols[0]), -1, np.int64)
-        codes, ok = _codes(cols, self.finders)
+        codes = _codes(cols, self.finders)
         if self.combined is None:
-            return np.where(ok, codes, -1)
+            return codes
         at = np.minimum(np.searchsorted(self.combined, codes), len(self.combined) - 1)
-        return np.where(ok & (self.combined[at] == codes), at, -1)
+        return np.where((codes >= 0) & (self.combined[at] == codes), at, -1)
 
 
 def _valid(col: pa.Array | pa.ChunkedArray) -> Bools:
@@ -151,24 +151,26 @@ def _valid(col: pa.Array | pa.ChunkedArray) -> Bools:
     return np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _codes(
-    cols: Sequence[pa.Array | pa.ChunkedArray], finders: list[_Finder]
-) -> tuple[Ints, Bools]:
-    """Mixed-radix codes of the rows' keys among ``finders``', and which rows have one."""
+def _codes(cols: Sequence[pa.Array | pa.ChunkedArray], finders: list[_Finder]) -> Ints:
+    """Mixed-radix codes of the rows' keys among ``finders``', -1 where a key is absent."""
+    if len(finders) == 1:
+        return finders[0].find(cols[0])
     width = 1
     for f in finders:
         width *= max(f.n, 1)
     if width >= 1 << 62:
         raise Unsupported("too many distinct keys to pack")
     codes = np.zeros(len(cols[0]), np.int64)
-    ok = np.ones(len(cols[0]), dtype=bool)
+    absent = np.zeros(len(cols[0]), dtype=bool)
     scale = 1
     for col, f in zip(cols, finders, strict=True):
-        at, found = f.find(col)
-        ok &= found
-        codes += at * scale
+        at = f.find(col)
+        absent |= at < 0
+        at *= scale
+        codes += at
         scale *= max(f.n, 1)
-    return codes, ok
+    codes[absent] = -1
+    return codes
 
 
 def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -186,14 +188,14 @@ class _IndexIn:
         self.values = values
         self.n = len(values)
 
-    def find(self, col: pa.Array | pa.ChunkedArray) -> tuple[Ints, Bools]:
-        """Per row, its position among the values (0 where absent), and whether present."""
+    def find(self, col: pa.Array | pa.ChunkedArray) -> Ints:
+        """Per row, its position among the values, or -1 (absent or null)."""
         u = self.values
         try:
             found = pc.index_in(col.cast(u.type) if col.type != u.type else col, value_set=u)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
             raise Unsupported(f"key values: {err}") from err
-        return np.asarray(pc.fill_null(found, 0).to_numpy(), dtype=np.int64), _valid(found)
+        return np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int64)
 
 
 #: Longest entity key string, in UTF-8 bytes, looked up by :class:`_StringFinder`.
@@ -206,10 +208,13 @@ _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], 
 def _string_words(col: pa.Array, nw: int) -> tuple[list[npt.NDArray[np.uint64]], Ints]:
     """The first ``8 * nw`` bytes of each string as ``nw`` zero-padded uint64s, and lengths.
 
-    Straight from the Arrow buffers (no Python strings): word ``j`` of a row is the 8 bytes
-    at its offset plus ``8 * j``, read through an unaligned view of the data buffer, with
-    the bytes past the row's end masked off. Near the buffer's end a window starts earlier
-    and is shifted (little-endian: the first byte is the lowest). Null rows' words are
+    Straight from the Arrow buffers (no Python strings). When every string has the same
+    length ``L`` (fixed-width ids, zero-padded codes, UUIDs), the strings sit back to back,
+    so word ``j`` of every row is one strided view (stride ``L``) of a copy of the data
+    padded with 8 zero bytes. Otherwise word ``j`` of a row is the 8 bytes at its offset
+    plus ``8 * j``, gathered through an unaligned view of the data buffer, with the bytes
+    past the row's end masked off; near the buffer's end a window starts earlier and is
+    shifted (little-endian: the first byte is the lowest). Null rows' words are
     meaningless.
     """
     wide = pa.types.is_large_string(col.type)
@@ -221,7 +226,24 @@ def _string_words(col: pa.Array, nw: int) -> tuple[list[npt.NDArray[np.uint64]],
         bufs[1], dtype=np.int64 if wide else np.int32, count=n + 1, offset=col.offset * step
     ).astype(np.int64)
     lens = np.diff(off)
-    hi = int(off[-1])
+    shortest, longest = (int(lens.min()), int(lens.max())) if n else (0, 0)
+    lo, hi = (int(off[0]), int(off[-1])) if n else (0, 0)
+    words = []
+    if n and shortest == longest and shortest > 0 and bufs[2] is not None:
+        size = longest
+        data = np.zeros(hi - lo + 8, np.uint8)
+        data[: hi - lo] = np.frombuffer(bufs[2], dtype=np.uint8, count=hi - lo, offset=lo)
+        for j in range(nw):
+            if 8 * j >= size:  # past every string's end
+                words.append(np.zeros(n, np.uint64))
+                continue
+            w: npt.NDArray[np.uint64] = np.ndarray(
+                (n,), dtype="<u8", buffer=data, offset=8 * j, strides=(size,)
+            ).copy()
+            if size < 8 * (j + 1):
+                w &= _LOW_BYTES[size - 8 * j]
+            words.append(w)
+        return words, lens
     if bufs[2] is None or hi < 8:  # too short for one window: a padded copy
         data = np.zeros(max(hi, 0) + 8, np.uint8)
         if hi > 0 and bufs[2] is not None:
@@ -233,9 +255,7 @@ def _string_words(col: pa.Array, nw: int) -> tuple[list[npt.NDArray[np.uint64]],
     windows: npt.NDArray[np.uint64] = np.ndarray(
         (size - 7,), dtype="<u8", buffer=data, strides=(1,)
     )
-    shortest = int(lens.min()) if n else 0
     last = int(off[-2]) if n else 0  # offsets ascend: the last row's windows start last
-    words = []
     for j in range(nw):
         at = off[:-1] + 8 * j if j else off[:-1]
         if last + 8 * j <= size - 8:
@@ -265,15 +285,19 @@ def _string_hash(words: list[npt.NDArray[np.uint64]], lens: Ints) -> npt.NDArray
 
 
 class _StringFinder:
-    """Positions among distinct strings ``values``, by a hash table built once.
+    """Positions among distinct strings ``values``, by two hash tables built once.
 
-    Each value's 64-bit hash (:func:`_string_hash`) is computed once; the hashes, and the
-    values' positions, lengths and words in the same order, are sorted by hash and
-    bucketed by the hash's top bits. A source string
-    is hashed from the Arrow buffers, found in its bucket by a branchless binary search,
-    and compared with the candidate row byte for byte (length and words): a hash collision
-    can never give a wrong match. Values with equal hashes, or longer than
-    ``HASHED_KEY_BYTES``, are refused (:class:`_IndexIn` serves them).
+    Each value's 64-bit hash (:func:`_string_hash`) is computed once. Each table has at
+    least two slots per value. The first holds, per slot, the first value whose hash's
+    top bits name it; the second, among the values that lost their slot in the first,
+    the first whose next bits name it. A source string is hashed from the Arrow buffers
+    and compared (length and words) with the value in its first-table slot: one gather
+    per word, no search. Rows whose slot holds another value ask the second table the
+    same way; the very few whose slot there holds another value too are looked up among
+    the sorted hashes of the values that lost both slots (a binary search). An empty slot
+    means absent: a value loses a slot only to another. A hash collision can never give
+    a wrong match. Values with equal hashes, or longer than ``HASHED_KEY_BYTES``, are
+    refused (:class:`_IndexIn` serves them).
     """
 
     def __init__(self, values: pa.Array) -> None:
@@ -289,28 +313,59 @@ class _StringFinder:
         self.nw = max((longest + 7) // 8, 1)
         words, lens = _string_words(values, self.nw)
         h = _string_hash(words, lens)
-        order = np.argsort(h, kind="stable")
-        hs = h[order]
+        hs = np.sort(h)
         if n > 1 and bool((hs[1:] == hs[:-1]).any()):
             raise Unsupported("equal hashes")
-        self.bits = n.bit_length()
-        self.start = np.searchsorted(
-            hs >> np.uint64(64 - self.bits), np.arange((1 << self.bits) + 1, dtype=np.uint64)
-        ).astype(np.int64)
-        self.width = 1 << int(np.diff(self.start).max()).bit_length()
-        # Padded with hash maxima so that the search never reads past the end.
-        self.hashes = np.concatenate((hs, np.full(self.width, np.iinfo(np.uint64).max)))
-        self.positions = np.concatenate((order, np.zeros(self.width, np.int64)))
-        self.lens = np.concatenate((lens[order], np.full(self.width, -1, np.int64)))
-        self.words = [np.concatenate((w[order], np.zeros(self.width, np.uint64))) for w in words]
+        del hs
+        bits = max((2 * n - 1).bit_length(), 4)
+        self.shift = np.uint64(64 - bits)
+        self.shift2 = np.uint64(max(64 - 2 * bits, 0))
+        self.mask = np.uint64((1 << bits) - 1)
+        # Slot -> value number; n (an empty slot) points at a padded entry of length
+        # -1, which no string matches.
+        self.first = np.full(1 << bits, n, np.int64)
+        self.second = np.full(1 << bits, n, np.int64)
+        home, won = np.unique(self._top(h), return_index=True)
+        self.first[home] = won
+        lost = np.ones(n, dtype=bool)
+        lost[won] = False
+        rest = np.flatnonzero(lost)
+        home, won = np.unique(self._next(h[rest]), return_index=True)
+        self.second[home] = rest[won]
+        lost[rest[won]] = False
+        rest = np.flatnonzero(lost)  # the few that lost both slots, by hash for the search
+        by_hash = np.argsort(h[rest])
+        self.order = rest[by_hash]
+        self.hashes = h[self.order]
+        self.lens = np.append(lens, -1)
+        self.words = [np.append(w, np.uint64(0)) for w in words]
+        # Every value of one length: a source batch of strings of that length is
+        # compared by its words alone.
+        self.fixed = int(lens[0]) if bool((lens == lens[0]).all()) else None
 
-    def find(self, col: pa.Array | pa.ChunkedArray) -> tuple[Ints, Bools]:
-        """Per row, its position among the values (0 where absent), and whether present."""
+    def _top(self, h: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+        return (h >> self.shift).view(np.intp)  # < 2**bits: the same value as a signed int
+
+    def _next(self, h: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+        # The bits below the top ones (the multiply mixes the high bits best).
+        return ((h >> self.shift2) & self.mask).view(np.intp)
+
+    def _same(self, at: Ints, words: list[npt.NDArray[np.uint64]], lens: Ints | None) -> Bools:
+        """Whether each row equals value ``at`` (``lens`` None: all of the values' length)."""
+        if lens is None:
+            same = np.take(self.words[0], at) == words[0]
+        else:
+            same = np.take(self.lens, at) == lens
+            same &= np.take(self.words[0], at) == words[0]
+        for mine, theirs in zip(self.words[1:], words[1:], strict=True):
+            same &= np.take(mine, at) == theirs
+        return same
+
+    def find(self, col: pa.Array | pa.ChunkedArray) -> Ints:
+        """Per row, its position among the values, or -1 (absent or null)."""
         if isinstance(col, pa.ChunkedArray):
             parts = [self.find(c) for c in col.chunks]
-            if not parts:
-                return np.zeros(0, np.int64), np.zeros(0, bool)
-            return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])
+            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
         if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
             try:
                 col = col.cast(self.type)
@@ -318,21 +373,33 @@ class _StringFinder:
                 raise Unsupported(f"key values: {err}") from err
         words, lens = _string_words(col, self.nw)
         h = _string_hash(words, lens)
-        base = self.start[(h >> np.uint64(64 - self.bits)).astype(np.intp)]
-        half = self.width >> 1
-        while half:  # the first of the bucket's sorted hashes >= h
-            below = np.take(self.hashes[half - 1 :], base) < h
-            np.add(base, half, out=base, where=below)
-            half >>= 1
-        found = np.take(self.hashes, base) == h
-        found &= np.take(self.lens, base) == lens
-        for mine, theirs in zip(self.words, words, strict=True):
-            found &= np.take(mine, base) == theirs
+        at = np.take(self.first, self._top(h))
+        empty = at == self.n  # absent: a value loses its slot only to another
+        if self.fixed is not None and bool((lens == self.fixed).all()):
+            found = self._same(at, words, None)
+            found &= ~empty  # (an empty slot's padding entry has all-zero words)
+        else:
+            found = self._same(at, words, lens)
+        other = np.flatnonzero(~(found | empty))  # the slot holds another value
+        if other.size:
+            h_o = np.take(h, other)
+            w_o = [np.take(w, other) for w in words]
+            lens_o = np.take(lens, other)
+            at_o = np.take(self.second, self._next(h_o))
+            ok = self._same(at_o, w_o, lens_o)
+            last = np.flatnonzero(~ok & (at_o != self.n))
+            if last.size and self.order.size:  # that slot holds another value too: search
+                j = np.minimum(np.searchsorted(self.hashes, h_o[last]), self.order.size - 1)
+                cand = np.take(self.order, j)
+                hit = self._same(cand, [w[last] for w in w_o], lens_o[last])
+                at_o[last[hit]] = cand[hit]
+                ok[last[hit]] = True
+            at[other[ok]] = at_o[ok]
+            found[other[ok]] = True
         if col.null_count:
             found &= _valid(col)
-        at = np.take(self.positions, base)
-        at[~found] = 0
-        return at, found
+        np.putmask(at, ~found, -1)
+        return at
 
 
 _Finder = _IndexIn | _StringFinder
