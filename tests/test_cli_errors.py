@@ -9,6 +9,8 @@ is printed. Exit code 1 is reserved for ``prodml drift`` finding drift.
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +36,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pd.DataFrame({"y": [1.0]}).to_parquet(root / "other.parquet")
     (root / "corrupt.parquet").write_bytes(b"PAR1 not really parquet")
     (root / "defs.json").write_text("{not json")
+    (root / "emptydir").mkdir()
+    os.mkfifo(root / "fifo.parquet")  # reading it would block the command forever
     pipe = FeaturePipeline([steps.StandardScale(["x"]), steps.OneHot(["c"])]).fit(df)
     model = LogisticRegression().fit(pipe.transform(df), (df.x > 0).astype(int))
     with ModelRegistry.local(root / "reg") as reg:
@@ -51,7 +55,7 @@ CASES: list[tuple[list[str], str]] = [
     (["--frobnicate", "version"], "unrecognized arguments: --frobnicate"),
     (["demo", "--out", "/proc/forbidden"], "cannot create the folder /proc/forbidden"),
     (["demo", "--out", "{w}/ref.parquet"], "it is a file, not a folder"),
-    (["demo", "--seed", "x"], "argument --seed: invalid int value"),
+    (["demo", "--seed", "x"], "argument --seed: invalid seed 'x': not an integer"),
     (["schema", "{w}/missing.parquet"], "no such file"),
     (["schema", "{w}/defs.json"], "expected a .parquet or .csv file"),
     (["schema", "{w}/corrupt.parquet"], "cannot read"),
@@ -100,6 +104,48 @@ CASES: list[tuple[list[str], str]] = [
         "not a (pipeline, model) pair",
     ),
     (["score", "churn@production", "{w}/ref.parquet", "--registry", "{w}/reg"], "required: dest"),
+    # Found by the CLI sweep (exploratory testing): each was a traceback, exit 0 on the
+    # wrong input, a message without the path, or uvicorn's own line and exit 3.
+    (["schema", ""], "the path is empty"),  # was: the current folder read as a table
+    (["schema", "{w}/emptydir"], "the folder holds no Parquet files"),  # was: exit 0, nothing
+    (["schema", "{w}/fifo.parquet"], "fifo.parquet is not a regular file or folder"),
+    (["fingerprint", ""], "the path is empty"),  # was: the current folder's hash
+    (["fingerprint", "{w}/fifo.parquet"], "is not a regular file or folder"),
+    (["fingerprint", "--content", "{w}/emptydir"], "the folder holds no Parquet files"),
+    (["drift", "", "{w}/ref.parquet"], "the path is empty"),
+    (["drift", "{w}/ref.parquet", "{w}/fifo.parquet"], "is not a regular file or folder"),
+    (["demo", "--seed", "-1"], "argument --seed: invalid seed -1: expected 0 to"),  # traceback
+    (["demo", "--seed", "99999999999999999999"], "invalid seed 99999999999999999999"),
+    (["demo", "--out", ""], "the output path is empty"),  # was: the demo written into "."
+    (
+        ["serve", "churn@production", "--registry", "{w}/reg", "--host", "256.1.1.1"],
+        "cannot listen on 256.1.1.1:8000",  # was: uvicorn's "ERROR: ..." and exit 3
+    ),
+    (
+        ["score", "churn@production", "", "{w}/out", "--registry", "{w}/reg"],
+        "the input path is empty",
+    ),
+    (
+        ["score", "churn@production", "{w}/ref.parquet", "", "--registry", "{w}/reg"],
+        "the output path is empty",
+    ),
+    (
+        ["score", "churn@production", "{w}/fifo.parquet", "{w}/out", "--registry", "{w}/reg"],
+        "is not a regular file or folder",  # was: "no such file or folder"
+    ),
+    (
+        ["registry", "card", "{w}/reg", "churn@production", "--format", "pdf"],
+        "invalid choice: 'pdf'",  # was: argparse's usage block, 4 lines
+    ),
+    (  # was "prodml: unrecognized ... (see 'prodml --help')": now the subcommand's
+        ["schema", "{w}/ref.parquet", "extra"],
+        "prodml schema: unrecognized arguments: extra (see 'prodml schema --help')",
+    ),
+    (
+        ["store", "materialize", "{w}/nowhere", "--since", "x"],
+        "prodml store materialize: unrecognized arguments: --since x",
+    ),
+    (["--frobnicate", "schema", "x"], "prodml: unrecognized arguments: --frobnicate"),
     (["store"], "required: ACTION"),
     (["store", "views"], "give a store folder"),
     (["store", "views", "{w}/nowhere"], "no feature store at"),
@@ -216,3 +262,38 @@ def test_a_usage_error_in_a_real_process_is_one_line(work: Path) -> None:
     assert proc.returncode == 2
     expected = "error: prodml drift: the following arguments are required: current"
     assert proc.stderr.splitlines() == [f"{expected} (see 'prodml drift --help')"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs Linux's /proc/self/mem (EIO)")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fingerprint", "{w}/eio.parquet"],
+        ["score", "churn@production", "{w}/eio.parquet", "{w}/out-eio", "--registry", "{w}/reg"],
+    ],
+)
+def test_a_file_the_system_cannot_read_is_named(
+    work: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    eio = work / "eio.parquet"
+    if not eio.is_symlink():
+        eio.symlink_to("/proc/self/mem")  # a regular file whose read fails with EIO
+    assert cli.main(_argv(argv, work)) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    # Was "error: Input/output error", naming no file.
+    assert "cannot read" in line
+    assert "eio.parquet" in line
+    assert line.endswith("Input/output error")
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        argv = ["serve", "churn@production", "--registry", str(work / "reg"), "--port", port]
+        assert cli.main(argv) == 2  # was 3, from uvicorn
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"

@@ -59,6 +59,31 @@ def _errors() -> type[ProdMLError]:
     return ProdMLError
 
 
+def _input_path(path: str, *, table: bool) -> Path:
+    """``path`` when it names a file or folder to read, else a ``ConfigError`` saying why.
+
+    An empty path is refused (``Path("")`` is the current folder), as is anything but a
+    regular file or folder (a FIFO would block the command, a device never end). With
+    ``table=True`` the file must be Parquet or CSV, and a folder must hold some file.
+    """
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    if not path:
+        raise ConfigError("the path is empty: give a file or folder")
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"no such file: {path}")
+    if not (p.is_file() or p.is_dir()):
+        raise ConfigError(f"{path} is not a regular file or folder")
+    if table:
+        if p.is_dir():
+            if not any(f.is_file() for f in p.rglob("*")):
+                raise ConfigError(f"{path}: the folder holds no Parquet files")
+        elif p.suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+            raise ConfigError(f"{path}: expected a .parquet or .csv file (or a Parquet directory)")
+    return p
+
+
 def _read_table(path: str) -> object:
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
     import pyarrow.csv as pcsv  # noqa: PLC0415
@@ -66,12 +91,8 @@ def _read_table(path: str) -> object:
 
     from prodml.errors import ConfigError  # noqa: PLC0415
 
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"no such file: {path}")
+    p = _input_path(path, table=True)
     suffix = p.suffix.lower()
-    if not p.is_dir() and suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
-        raise ConfigError(f"{path}: expected a .parquet or .csv file (or a Parquet directory)")
     try:
         if suffix in (".csv", ".tsv", ".txt"):
             return pcsv.read_csv(p)
@@ -93,12 +114,8 @@ def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
     from prodml._progress import drawing, progress_bar  # noqa: PLC0415
     from prodml.errors import ConfigError  # noqa: PLC0415
 
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"no such file: {path}")
+    p = _input_path(path, table=True)
     suffix = p.suffix.lower()
-    if not p.is_dir() and suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
-        raise ConfigError(f"{path}: expected a .parquet or .csv file (or a Parquet directory)")
     try:
         if suffix in (".csv", ".tsv", ".txt"):
             total, batches = None, pcsv.open_csv(p)
@@ -130,6 +147,8 @@ def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
 
     from prodml.errors import ConfigError  # noqa: PLC0415
 
+    if not str(path):  # Path("") is the current folder: never what was meant
+        raise ConfigError("the output path is empty: give a file or folder")
     p = Path(path)
     if folder:
         if p.exists() and not p.is_dir():
@@ -175,15 +194,20 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
+    from prodml._files import os_reason  # noqa: PLC0415
     from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.fingerprint import fingerprint_path, fingerprint_table  # noqa: PLC0415
 
     if args.content:
         print(fingerprint_table(_read_table(args.path)))
-    elif not Path(args.path).exists():
-        raise ConfigError(f"no such file: {args.path}")
-    else:
-        print(fingerprint_path(args.path))
+        return 0
+    _input_path(args.path, table=False)
+    try:
+        digest = fingerprint_path(args.path)
+    except OSError as err:  # a file in the folder the system refuses to read
+        where = err.filename or args.path
+        raise ConfigError(f"cannot read {where}: {os_reason(err)}") from err
+    print(digest)
     return 0
 
 
@@ -194,10 +218,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(out, seed=args.seed, quiet=args.quiet)
 
 
+def _seed(text: str) -> int:
+    """A random seed numpy and scikit-learn both take: an int in [0, 2**32 - 2]."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: not an integer") from None
+    if not 0 <= seed < 2**32 - 1:  # the demo also seeds with seed + 1
+        raise argparse.ArgumentTypeError(f"invalid seed {seed}: expected 0 to {2**32 - 2}")
+    return seed
+
+
 def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run the end-to-end demo on embedded defaults")
     demo.add_argument("--out", default="prodml-demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: %(default)s)")
     demo.add_argument(
         "-q", "--quiet", action="store_true", help="print only the summary (no progress)"
     )
@@ -279,13 +314,32 @@ def _run(argv: Sequence[str]) -> int:
     if list(argv[:2]) == ["registry", "card"]:  # a subcommand under the registry's positionals
         from prodml.registry._cli import card_parser  # noqa: PLC0415 - keep --help fast
 
-        card_args = card_parser().parse_args(argv[2:])
+        card = card_parser()  # the same parser, with this command's one-line usage errors
+        card_cli = _Parser(prog=card.prog, description=card.description, epilog=card.epilog,
+                         parents=[card], add_help=False)  # fmt: skip
+        card_args = card_cli.parse_args(argv[2:])
         card_code: int = card_args.func(card_args)
         return card_code
     # No command (``prodml --help``, ``--version``): "" loads no subcommand module.
-    args = build_parser(_command_of(argv) or "").parse_args(argv)
+    parser = build_parser(_command_of(argv) or "")
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the (sub)command they were given to, with its --help
+        command = argv.index(args.command) if args.command in argv else 0
+        first = argv.index(extra[0]) if extra[0] in argv else len(argv)
+        given_to = parser if first < command else _deepest(parser, args)
+        given_to.error(f"unrecognized arguments: {' '.join(extra)}")
     code: int = args.func(args)
     return code
+
+
+def _deepest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser of the deepest subcommand ``args`` chose (``prodml store views``)."""
+    while True:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        chosen = getattr(args, sub.dest, None) if sub is not None else None
+        if sub is None or chosen not in sub.choices:
+            return parser
+        parser = sub.choices[chosen]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

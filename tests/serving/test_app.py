@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -239,3 +241,71 @@ def test_numpy_values_in_explanations_serialise(pipe: Any, lr: Any, data: pd.Dat
                 f"{server.url}/v1/predict?explain=true", json=jsonable(records(data.head(1))[0])
             )
         assert r.json()["explanation"] == {"values": [0.0, 1.0, 2.0], "base": 0.5}
+
+
+@pytest.mark.parametrize("lib", ["orjson", "json"])
+def test_hostile_bodies_get_a_4xx_naming_the_problem(
+    lib: str, pipe: Any, lr: Any, data: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    pred = Predictor(pipe, lr, schema=SCHEMA)
+    good = jsonable(records(data.head(1))[0])
+    app = create_app(pred, json_library=lib, max_records=10)
+    with (
+        caplog.at_level("DEBUG"),
+        BackgroundServer(app, log_config=None) as server,  # uvicorn's logs reach caplog
+        httpx.Client(base_url=server.url) as client,
+    ):
+
+        def post(body: bytes) -> httpx.Response:
+            return client.post("/v1/predict", content=body)
+
+        # Not JSON: the parser's reason, the same status whichever library parses.
+        assert "the body is empty" in problem(post(b""), 400)["detail"]
+        for literal in (b"NaN", b"Infinity", b"-Infinity"):  # not JSON (the json module took them)
+            problem(post(b'{"f0": ' + literal + b"}"), 400)
+        for deep in (b"[" * 5000 + b"]" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000):
+            body = problem(post(deep), 400)  # was a 500 (RecursionError) with json
+            assert "depth limit exceeded" in body["detail"]
+        assert "line 1 column 2" in problem(post(b"{oops"), 400)["detail"]
+        # JSON, but not a record: which JSON type came, where (was a message about pandas).
+        for raw, kind in ((b"null", "null"), (b"1", "a number"), (b'"x"', "a string")):
+            body = problem(post(raw), 422)
+            assert body["errors"] == [
+                {"pointer": "", "column": None, "kind": "type",
+                 "detail": f"a record must be a JSON object, got {kind}"}
+            ]  # fmt: skip
+        body = problem(post(b'[{"f0": 1}, [1], true]'), 422)
+        assert body["detail"] == "2 of 3 records are not JSON objects"
+        assert [(e["pointer"], e["record"]) for e in body["errors"]] == [("/1", 1), ("/2", 2)]
+        assert "an array" in body["errors"][0]["detail"]
+        assert "a boolean" in body["errors"][1]["detail"]
+        # A flag that is neither true nor false is said, not read as false.
+        assert problem(client.post("/v1/predict?explain=maybe", json=good), 400)["detail"] == (
+            "explain must be true or false"
+        )
+        # A request id is stored with the prediction: bounded (was any size: 1 MB passed,
+        # past max_body_bytes) and without control characters.
+        for rid in (b"a" * 201, b"a\tb", "caf\u00e9".encode("latin-1")):
+            r = client.post("/v1/predict", json=good, headers={"x-request-id": rid})
+            body = problem(r, 400)
+            assert body["detail"] == "X-Request-ID must be at most 200 printable ASCII characters"
+        ok = client.post("/v1/predict", json=good, headers={"x-request-id": "r-" + "a" * 198})
+        assert ok.json()["id"] == "r-" + "a" * 198
+        # 405 names the allowed methods (RFC 9110).
+        r = client.get("/v1/predict")
+        problem(r, 405)
+        assert r.headers["allow"] == "POST"
+        # A client gone before its body arrived: no error logged, the server goes on.
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(
+                b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 500\r\n\r\n" + b'{"f0": '
+            )
+            time.sleep(0.1)
+        deadline = time.monotonic() + 5
+        while not any("disconnected" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the disconnect was not seen"
+            time.sleep(0.02)
+        assert client.post("/v1/predict", json=good).status_code == 200
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -105,3 +105,27 @@ def test_score_command_and_one_line_errors(
 def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0  # main returns argparse's exit code
     assert "--registry" in capsys.readouterr().out
+
+
+def test_serve_on_sigint_drains_and_exits_130(tmp_path: Path, registry: ModelRegistry) -> None:
+    port = free_port()
+    cmd = [*PRODML, "serve", "churn@production", "--registry", str(tmp_path / "registry"),
+           "--port", str(port), "--watch-every", "0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    # Ctrl-C is the command's documented 130 (docs/cli.md); it exited 0 under uvicorn.run.
+    assert proc.returncode == 130, err
+    assert err.splitlines() == ["interrupted"]

@@ -151,3 +151,30 @@ def test_hot_reload_under_load_fails_no_request(
     assert 3 not in versions
     assert final == 4
     assert pred.stats.reloads["refused"] == 1
+
+
+def test_a_deleted_alias_is_logged_once_and_the_loaded_version_keeps_serving(
+    registry: ModelRegistry, data: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = records(data.head(1))[0]
+    registry.set_alias("churn", "staging", 1)
+    with (
+        caplog.at_level("INFO", logger="prodml.serving"),
+        Predictor.from_registry(registry, "churn@staging", watch_every_s=0.02) as pred,
+    ):
+        registry.delete_alias("churn", "staging")
+        with pytest.raises(NotFoundError, match="staging"):
+            pred.refresh()  # asked directly, the failure is the caller's
+        time.sleep(0.4)  # about 20 checks by the watcher
+        assert pred.predict_record(rec).version == 1
+        failed = [r for r in caplog.records if "checking the registry" in r.getMessage()]
+        # Once, on one line (a registry state, not a bug: no traceback); it was every check.
+        assert len(failed) == 1, [r.getMessage() for r in failed]
+        assert failed[0].exc_info is None
+        assert "no alias 'staging'" in failed[0].getMessage()
+        registry.set_alias("churn", "staging", 2)
+        deadline = time.monotonic() + 10
+        while pred.version != 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pred.predict_record(rec).version == 2
+        assert any("works again" in r.getMessage() for r in caplog.records)

@@ -1,10 +1,12 @@
 """The ASGI application: a predictor behind ``/v1/predict``, ``/v1/model`` and probes.
 
-Errors are ``application/problem+json`` (RFC 9457): 400 for a body that is not JSON,
+Errors are ``application/problem+json`` (RFC 9457): 400 for a body that is not JSON (the
+parser's reason, never the body; NaN and Infinity are refused by either JSON library),
 413 for a body over ``max_body_bytes`` or a list over ``max_records``, 415 for another
-content type, 422 listing every schema problem of every record (``errors[].pointer`` is a
-JSON Pointer into the request body), 500 when the model raises, with no traceback, type
-or value of the failure in the body (it is logged on the server with the request id).
+content type, 422 for JSON that is not a record (an object) and listing every schema
+problem of every record (``errors[].pointer`` is a JSON Pointer into the request body),
+500 when the model raises, with no traceback, type or value of the failure in the body
+(it is logged on the server with the request id).
 """
 
 from __future__ import annotations
@@ -53,7 +55,24 @@ def _codec(json_library: str) -> tuple[Callable[[bytes], Any], Callable[[Any], b
     def dumps(obj: Any) -> bytes:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
 
-    return json.loads, dumps
+    return _loads_json, dumps
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+# NaN and Infinity are not JSON (RFC 8259): refused as orjson refuses them, so a request
+# means the same whichever library parses it.
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
+def _loads_json(raw: bytes) -> Any:
+    """The standard library's parse of UTF-8 JSON, every failure a ``ValueError``."""
+    try:
+        return _DECODER.decode(raw.decode("utf-8"))
+    except RecursionError:  # deeper than the interpreter's stack: orjson says the same
+        raise ValueError("depth limit exceeded") from None
 
 
 def _timestamps(record: Any, columns: tuple[str, ...]) -> Any:
@@ -67,6 +86,17 @@ def _timestamps(record: Any, columns: tuple[str, ...]) -> Any:
             with contextlib.suppress(ValueError):
                 record[name] = pd.Timestamp(_dt.datetime.fromisoformat(v))
     return record
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+               int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+
+
+def not_a_record(data: Any, pointer: str) -> dict[str, Any]:
+    """The ``errors`` entry of a record that is not a JSON object."""
+    kind = _JSON_TYPES.get(type(data), "not an object")
+    return {"pointer": pointer, "column": None, "kind": "type",
+            "detail": f"a record must be a JSON object, got {kind}"}  # fmt: skip
 
 
 def problems(err: SchemaError, *, in_list: bool) -> list[dict[str, Any]]:

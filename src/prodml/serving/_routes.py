@@ -8,12 +8,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from prodml.errors import ProdMLError, SchemaError
-from prodml.serving._app import ProblemError, _Settings, _timestamps, problems
+from prodml.serving._app import ProblemError, _Settings, _timestamps, not_a_record, problems
 from prodml.serving._served import ModelError
 
 __all__ = ["build_app"]
@@ -23,6 +23,16 @@ _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _METRICS = "text/plain; version=0.0.4; charset=utf-8"
 _TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+_MAX_ID = 200  # an X-Request-ID is stored with the prediction: bounded like the body
+
+
+def _plain_id(rid: str) -> bool:
+    """An X-Request-ID that is short, ASCII and without control characters."""
+    return len(rid) <= _MAX_ID and rid.isascii() and rid.isprintable()
+
+
+_FLAGS = {"": False, "0": False, "false": False, "no": False,
+          "1": True, "true": True, "yes": True}  # fmt: skip
 
 
 Codec = tuple[Callable[[bytes], Any], Callable[[Any], bytes]]
@@ -56,23 +66,54 @@ def build_app(settings: _Settings, codec: Codec) -> Any:  # noqa: PLR0915 - one 
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def parse(body: bytes) -> Any:
+        """The JSON body: an object, or an array of objects (else a 400 or 422 problem)."""
+        try:
+            data = loads(body)
+        except ValueError as err:
+            # The parser's reason and position, never the body itself.
+            reason = str(err).splitlines()[0][:120] if body else "the body is empty"
+            raise ProblemError(
+                400, "Bad Request", f"the request body is not JSON: {reason}"
+            ) from None
+        if type(data) is dict:
+            return data
+        if type(data) is not list:
+            raise ProblemError(
+                422, "Invalid record", "send one record as a JSON object, or an array of them",
+                errors=[not_a_record(data, "")],
+            )  # fmt: skip
+        if len(data) > settings.max_records:
+            raise ProblemError(
+                413,
+                "Content Too Large",
+                f"{len(data)} records; at most {settings.max_records} per request",
+            )
+        bad = [not_a_record(r, f"/{i}") for i, r in enumerate(data) if type(r) is not dict]
+        if bad:
+            raise ProblemError(
+                422,
+                "Invalid records",
+                f"{len(bad)} of {len(data)} records are not JSON objects",
+                errors=[{**e, "record": int(e["pointer"][1:])} for e in bad],
+            )
+        return data
+
     async def predict(request: Request) -> Response:
         rid = request.headers.get("x-request-id")
-        explain = request.query_params.get("explain", "").lower() in ("1", "true", "yes")
         try:
-            body = await read_body(request)
-            try:
-                data = loads(body)
-            except ValueError:
-                raise ProblemError(400, "Bad Request", "the request body is not JSON") from None
+            if rid is not None and not _plain_id(rid):
+                raise ProblemError(
+                    400,
+                    "Bad Request",
+                    f"X-Request-ID must be at most {_MAX_ID} printable ASCII characters",
+                )
+            explain = _FLAGS.get(request.query_params.get("explain", "").lower())
+            if explain is None:
+                raise ProblemError(400, "Bad Request", "explain must be true or false")
+            data = parse(await read_body(request))
             columns = settings.datetime_columns()
-            if isinstance(data, list):
-                if len(data) > settings.max_records:
-                    raise ProblemError(
-                        413,
-                        "Content Too Large",
-                        f"{len(data)} records; at most {settings.max_records} per request",
-                    )
+            if type(data) is list:
                 records = [_timestamps(r, columns) for r in data]
                 out: Any = [p.to_dict() for p in settings.predict_list(records, rid, explain)]
             else:
@@ -80,6 +121,9 @@ def build_app(settings: _Settings, codec: Codec) -> Any:  # noqa: PLR0915 - one 
                 out = result.to_dict()
         except ProblemError as err:
             return problem(err)
+        except ClientDisconnect:  # gone before its body arrived: nobody reads an answer
+            _log.debug("prodml serving: request %s: the client disconnected", rid)
+            return Response(status_code=400)
         except SchemaError as err:
             return problem(
                 ProblemError(
@@ -114,7 +158,10 @@ def build_app(settings: _Settings, codec: Codec) -> Any:  # noqa: PLR0915 - one 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         title = _TITLES.get(status, "Error")
-        return problem(ProblemError(status, title, str(getattr(exc, "detail", title))))
+        response = problem(ProblemError(status, title, str(getattr(exc, "detail", title))))
+        # A 405 names the allowed methods (RFC 9110: Allow is required there).
+        response.headers.update(getattr(exc, "headers", None) or {})
+        return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
         _log.error("prodml serving: unexpected error", exc_info=exc)

@@ -79,8 +79,20 @@ def _num_rows(path: Path) -> int:
         raise ConfigError(f"cannot read {path.name} as Parquet: {reason}") from err
 
 
+def _hash(path: Path) -> str:
+    try:
+        return fingerprint_file(path)
+    except OSError as err:  # named here: the system's error alone says not which file
+        shown = short_repr(str(path), limit=PATH_QUOTE)
+        raise ConfigError(
+            f"cannot read the input {shown}: {os_reason(err)}", parameter="source"
+        ) from err
+
+
 def _input_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     paths = [source] if isinstance(source, str | os.PathLike) else list(source)
+    if any(not os.fspath(p) for p in paths):  # Path("") is the current folder
+        raise ConfigError("the input path is empty: give a file or folder", parameter="source")
     files: list[Path] = []
     for p in map(Path, paths):
         try:
@@ -93,6 +105,11 @@ def _input_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
                 files.extend(found)
             elif p.is_file():
                 files.append(p)
+            elif p.exists():  # a FIFO would block the run, a device never end it
+                shown = short_repr(str(p), limit=PATH_QUOTE)
+                raise ConfigError(
+                    f"the input {shown} is not a regular file or folder", parameter="source"
+                )
             else:
                 raise ConfigError(
                     f"no such file or folder: {short_repr(str(p))}", parameter="source"
@@ -264,7 +281,7 @@ def score(
     served = predictor._served(state, variant)
     keep = list(keep_columns)
     files = _input_files(source)
-    hashes = {str(f): fingerprint_file(f) for f in files}
+    hashes = {str(f): _hash(f) for f in files}
     input_fp = fingerprint_spec(sorted(hashes.values()))
     expected = {
         "model": served.name,

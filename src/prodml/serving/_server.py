@@ -11,7 +11,7 @@ from prodml._extras import require
 from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError
 
-__all__ = ["BackgroundServer", "run"]
+__all__ = ["BackgroundServer", "listen", "run"]
 
 
 class BackgroundServer(NotPicklable):
@@ -129,8 +129,45 @@ class BackgroundServer(NotPicklable):
         self.stop()
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``, or a ``ConfigError`` naming it and the reason.
+
+    Raises
+    ------
+    ConfigError
+        When the host does not resolve, is not an address of this machine, or the port
+        is taken or not allowed.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as err:
+        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    return sock
+
+
 def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, **uvicorn_options: Any) -> None:
-    """Serve ``app`` with uvicorn in the foreground until SIGINT/SIGTERM (graceful)."""
+    """Serve ``app`` with uvicorn in the foreground until SIGINT/SIGTERM (graceful).
+
+    The socket is bound first, so a port in use or a host that is not this machine's is a
+    :class:`~prodml.errors.ConfigError` (one line from ``prodml serve``), not uvicorn's
+    log line and exit status 3.
+    """
     uvicorn = require("uvicorn", extra="serve", feature="prodml serve")
     options = {"timeout_graceful_shutdown": 30.0, "lifespan": "on", **uvicorn_options}
-    uvicorn.run(app, host=host, port=port, **options)
+    sock = listen(host, port)
+    try:
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    if not server.started:
+        raise ConfigError(f"the server did not start on {host}:{port} (see the log above)")

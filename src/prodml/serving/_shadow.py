@@ -84,8 +84,14 @@ class ShadowWorker:
             self._queue.join()
 
     def close(self) -> None:
-        """Finish the queued work and stop the worker."""
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
+        """Finish the queued work and stop the worker; safe to call again, from any thread.
+
+        One close at a time (under the start lock): a second concurrent call waits for the
+        first and finds nothing to stop, so the queue never keeps a stray stop marker (it
+        would stop the next worker at once and leave its submissions unscored).
+        """
+        with self._start_lock:
+            if self._thread is not None:
+                self._queue.put(_STOP)
+                self._thread.join()
+                self._thread = None

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from prodml._pickle import NotPicklable
+from prodml.errors import ProdMLError
 from prodml.serving._metrics import ServingStats
 from prodml.serving._served import Served, check_pair
 
@@ -131,6 +132,7 @@ class Watcher:
     def __init__(self, refresh: Callable[[], object], interval: float) -> None:
         self._refresh = refresh
         self._interval = interval
+        self._failing: str | None = None  # the last failure logged, until a check succeeds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prodml-reload", daemon=True)
         self._thread.start()
@@ -142,8 +144,24 @@ class Watcher:
     def _check(self) -> None:
         try:
             self._refresh()
-        except Exception:  # noqa: BLE001 - the watcher must outlive a registry hiccup
-            _log.exception("prodml serving: checking the registry for new versions failed")
+        except Exception as err:  # noqa: BLE001 - the watcher must outlive a registry hiccup
+            # Logged once, not at every check (an alias deleted under a server would
+            # otherwise log every few seconds until someone acts); again when it changes.
+            failure = f"{type(err).__name__}: {err}"
+            if failure != self._failing:
+                self._failing = failure
+                if isinstance(err, ProdMLError):  # a registry state to act on, not a bug
+                    _log.error(
+                        "prodml serving: checking the registry for new versions failed "
+                        "(the loaded versions keep serving): %s",
+                        err,
+                    )
+                else:
+                    _log.exception("prodml serving: checking the registry for new versions failed")
+        else:
+            if self._failing is not None:
+                _log.info("prodml serving: checking the registry works again")
+            self._failing = None
 
     def stop(self) -> None:
         """Stop watching (waits for a refresh in progress)."""
