@@ -70,11 +70,14 @@ def _run_together(
     """Run ``workers`` on threads released together and, meanwhile, ``background(done)``.
 
     ``background`` loops until ``done`` is set, which happens when every worker returned.
-    The first error of any thread is raised here (a worker's failure breaks the barrier, so
-    the others do not wait for it forever); so is a thread still running after
-    :data:`JOIN_TIMEOUT_S` seconds, rather than passing with work unchecked.
+    The first error of any thread is raised here; so is a thread still running after
+    :data:`JOIN_TIMEOUT_S` seconds, rather than passing with work unchecked. A thread that
+    never reaches the barrier breaks it after that time too. A worker's failure does not
+    abort the barrier: every thread has passed it by then, and aborting it while threads
+    are still leaving it would raise ``BrokenBarrierError`` in threads it had released
+    (the background thread then never ran).
     """
-    barrier = threading.Barrier(len(workers) + (background is not None))
+    barrier = threading.Barrier(len(workers) + (background is not None), timeout=JOIN_TIMEOUT_S)
     done = threading.Event()
     errors: list[BaseException] = []
 
@@ -84,7 +87,6 @@ def _run_together(
             fn()
         except BaseException as err:  # noqa: BLE001 - raised in the main thread
             errors.append(err)
-            barrier.abort()
 
     threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in workers]
     bg = None
