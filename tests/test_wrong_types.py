@@ -351,18 +351,28 @@ def test_registry_register_says_the_model_is_missing_or_not_a_model(
 
 
 @pytest.mark.parametrize("kind", sorted(NOT_MODELS))
-def test_predictor_says_the_model_has_no_predict(kind: str) -> None:
-    """Serving's message (src/prodml/serving is not changed here): a ConfigError naming
-    the model's type and the missing ``predict``; it does not yet say "missing" for None."""
+def test_predictor_says_the_model_is_missing_or_not_a_model(kind: str) -> None:
+    """A ConfigError saying what is wrong with the model and what to pass, never a value."""
     from prodml.serving import Predictor
 
-    bad, _ = NOT_MODELS[kind]
+    bad, said = NOT_MODELS[kind]
     with pytest.raises(ConfigError) as info:
         Predictor(_small_pipeline(), bad)
     text = str(info.value)
-    assert "has no predict method" in text
-    assert type(bad).__name__ in text
+    assert said in text
+    assert "pass the fitted model (with predict)" in text
+    assert info.value.parameter == "model"
     assert "ann@example.com" not in text
+    if kind == "name":
+        assert "load it first" in text
+
+
+def test_predictor_says_the_pipeline_is_missing() -> None:
+    from prodml.serving import Predictor
+
+    with pytest.raises(ConfigError, match=r"the pipeline is missing \(None\)") as info:
+        Predictor(None, object())
+    assert info.value.parameter == "pipeline"
 
 
 @pytest.mark.parametrize("kind", sorted(NOT_MODELS))

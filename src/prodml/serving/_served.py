@@ -7,6 +7,7 @@ hot reload builds a new one and swaps it in, never mutates one in place.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -81,14 +82,26 @@ def check_pair(obj: object, where: str) -> tuple[Any, Any]:
         )
     pipe, model = obj
     if not isinstance(pipe, FeaturePipeline):
+        missing = " is missing (None)" if pipe is None else f" is a {type(pipe).__name__}"
         raise ConfigError(
-            f"{where}: the first item must be a fitted prodml FeaturePipeline, got "
-            f"{type(pipe).__name__}"
+            f"{where}: the pipeline{missing}; it must be a fitted prodml FeaturePipeline",
+            parameter="pipeline",
         )
     if not hasattr(pipe, "programs_"):
-        raise ConfigError(f"{where}: the pipeline is not fitted")
+        raise ConfigError(f"{where}: the pipeline is not fitted", parameter="pipeline")
     if not callable(getattr(model, "predict", None)):
-        raise ConfigError(f"{where}: the model ({type(model).__name__}) has no predict method")
+        expected = "pass the fitted model (with predict) that reads the pipeline's output"
+        if model is None:
+            got = "the model is missing (None)"
+        elif isinstance(model, (str, bytes, os.PathLike)):
+            # A name says what the user meant; any other value only by its type, since a
+            # dict or an array passed by mistake may hold data about people.
+            shown = short_repr(os.fspath(model), limit=80)
+            got = f"the model is {type(model).__name__} {shown}, a name or path, not a model"
+            expected = "load it first, then " + expected
+        else:
+            got = f"the model ({type(model).__name__}) has no predict method"
+        raise ConfigError(f"{where}: {got}: {expected}", parameter="model")
     return pipe, model
 
 
@@ -197,7 +210,7 @@ class Served:
         files: Mapping[str, str] | None = None,
         compiled: bool = True,
     ) -> None:
-        where = f"model {name!r}" + (f" version {version}" if version is not None else "")
+        where = f"model {short_repr(name)}" + (f" version {version}" if version is not None else "")
         self.pipeline, self.model = check_pair((pipeline, model), where)
         self.schema: Schema = schema if schema is not None else pipeline.input_schema
         if not isinstance(self.schema, Schema):

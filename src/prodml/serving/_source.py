@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from prodml._pickle import NotPicklable
+from prodml._quote import short_repr
 from prodml.errors import ProdMLError
 from prodml.serving._metrics import ServingStats
 from prodml.serving._served import Served, check_pair
@@ -74,7 +75,7 @@ class RegistrySource(NotPicklable):
         """
         self.registry.verify(mv.name, mv.version)
         obj = self.registry.load(mv.name, mv.version, trusted=self.trusted)
-        pipe, model = check_pair(obj, f"model {mv.name!r} version {mv.version}")
+        pipe, model = check_pair(obj, f"model {short_repr(mv.name)} version {mv.version}")
         served = Served(
             pipe,
             model,
