@@ -225,6 +225,15 @@ def test_cli_card(local: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert json.loads(capsys.readouterr().out)[0]["model"] == "churn"
 
 
+def test_cli_card_with_only_the_registry_folder_asks_for_the_version(
+    local: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["registry", "card", str(local)]) == 2
+    err = capsys.readouterr().err
+    assert "is a registry folder: give the version too" in err
+    assert "give a registry folder" not in err  # the old, wrong hint
+
+
 def test_card_shows_signer_key_id_and_approver_from_a_signed_registry(tmp_path: Path) -> None:
     pytest.importorskip("cryptography", reason="needs the 'sign' extra")
     from prodml.registry.authz import RequireApproval

@@ -95,3 +95,45 @@ def test_a_bad_definitions_file_creates_no_store(
     assert main(["store", "apply", str(tmp_path / "new-fs"), "--file", str(defs)]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "new-fs").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("empty", "--file is empty: give a JSON file of definitions"),
+        ("folder", "is a folder: give a JSON file"),
+        ("fifo", "is not a regular file: give a JSON file"),
+        ("nan", "cannot read definitions from"),
+        ("missing", "No such file or directory"),
+    ],
+)
+def test_a_definitions_path_that_is_not_a_json_file_is_refused_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, message: str
+) -> None:
+    """An empty path (the current folder), a folder or a FIFO (which would block) is
+    refused before anything is read; NaN is not JSON; the OS's reason has no errno."""
+    import os
+
+    if kind == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("needs os.mkfifo (POSIX)")
+    path = {"empty": "", "missing": str(tmp_path / "nope.json")}.get(kind, str(tmp_path / "d"))
+    if kind == "folder":
+        os.mkdir(path)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "nan":
+        Path(path).write_text('[{"name": "user", "keys": ["id"], "x": NaN}]')
+    assert main(["store", "apply", str(tmp_path / "new-fs"), "--file", path]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Errno" not in err
+    assert not (tmp_path / "new-fs").exists()
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_online_refuses_an_entity_with_a_non_finite_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    argv = ["store", "online", str(tmp_path / "fs"), "--entity", f'{{"id": {value}}}']
+    assert main([*argv, "--feature", "v:f"]) == 2
+    assert f"--entity is not JSON: {value} is not JSON" in capsys.readouterr().err

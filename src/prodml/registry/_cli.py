@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["add_parser", "card_parser", "open_registry"]
@@ -164,6 +165,13 @@ def card_parser() -> argparse.ArgumentParser:
 
 def run_card(args: argparse.Namespace) -> int:
     """Write the card ``args`` asks for; return the exit code."""
+    if args.path is None and not args.db and (Path(args.ref) / "registry.db").is_file():
+        # One positional fills REF: `prodml registry card reg` names the registry only.
+        raise ConfigError(
+            f"{short_repr(args.ref, limit=120)} is a registry folder: give the version "
+            "too, e.g. prodml registry card PATH churn@production",
+            parameter="ref",
+        )
     registry = open_registry(args.path, args.db, args.artifacts)
     try:
         card = registry.card(args.ref)

@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from prodml._files import os_reason
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["add_parser"]
@@ -63,7 +65,8 @@ def _open(args: argparse.Namespace) -> Any:
     if not args.path:
         raise ConfigError("give a store folder, or --offline URL --online URL")
     if args.store_command != "apply" and not (Path(args.path) / "online.db").exists():
-        raise ConfigError(f"no feature store at {args.path} (expected {args.path}/online.db)")
+        shown = short_repr(args.path, limit=120)
+        raise ConfigError(f"no feature store at {shown} (expected online.db in it)")
     return FeatureStore.local(args.path)
 
 
@@ -73,7 +76,9 @@ def _time(text: str | None) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError as err:
-        raise ConfigError(f"--end {text[:40]!r} is not an ISO time", parameter="end") from err
+        raise ConfigError(
+            f"--end {short_repr(text, limit=40)} is not an ISO time", parameter="end"
+        ) from err
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,10 +119,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (a number must be finite)")
+
+
 def _entity(text: str) -> dict[str, Any]:
     try:
-        entity = json.loads(text)
-    except json.JSONDecodeError as err:
+        entity = json.loads(text, parse_constant=_no_constant)
+    except ValueError as err:  # JSONDecodeError, or NaN / Infinity
         raise ConfigError(f"--entity is not JSON: {err}", parameter="entity") from err
     if not isinstance(entity, dict):
         raise ConfigError("--entity must be a JSON object", parameter="entity")
@@ -127,12 +136,21 @@ def _entity(text: str) -> dict[str, Any]:
 def _definitions(path: Path) -> list[Any]:
     from prodml.store import Entity, FeatureView  # noqa: PLC0415
 
+    shown = short_repr(str(path), limit=120)
+    # Path("") is the current folder, and a FIFO would block: only a regular file is read.
+    if not str(path) or str(path) == ".":
+        raise ConfigError("--file is empty: give a JSON file of definitions", parameter="file")
+    if path.exists() and not path.is_file():
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise ConfigError(f"--file {shown} is {what}: give a JSON file", parameter="file")
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"cannot read definitions from {path}: {err}") from err
+        items = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError too
+        raise ConfigError(
+            f"cannot read definitions from {shown}: {os_reason(err)}", parameter="file"
+        ) from err
     if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
-        raise ConfigError(f"{path}: expected a JSON list of definition objects")
+        raise ConfigError(f"{shown}: expected a JSON list of definition objects")
     return [(FeatureView if "features" in d else Entity).from_dict(d) for d in items]
 
 
