@@ -117,6 +117,31 @@ def test_model_error_is_500_without_internals(pipe: Any, lr: Any, data: pd.DataF
         assert httpx.post(f"{server.url}/v1/predict", json={**rec, "f0": 1.0}).status_code == 200
 
 
+def test_a_model_failure_is_logged_without_its_message_unless_debug(
+    pipe: Any, lr: Any, data: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The model's message may quote the request: ERROR has where, DEBUG what it said."""
+    pred = Predictor(pipe, Broken(lr), schema=SCHEMA)
+    rec = {**jsonable(records(data.head(1))[0]), "f0": 45.0}
+    with BackgroundServer(create_app(pred)) as server:
+        with caplog.at_level(logging.ERROR, logger="prodml.serving"):
+            r = httpx.post(f"{server.url}/v1/predict", json=rec, headers={"x-request-id": "r-1"})
+        assert r.status_code == 500
+        errors = [x for x in caplog.records if x.levelno >= logging.ERROR]
+        text = "\n".join(x.getMessage() for x in errors)
+        assert "request r-1 failed" in text
+        assert "raised RuntimeError" in text
+        assert "in predict_proba" in text  # the frames say where
+        # The frames quote the model's code (here a literal); the message line does not.
+        assert "RuntimeError: secret internal detail 12345" not in text
+        assert not any(x.exc_info for x in errors)  # no traceback with the message in it
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="prodml.serving"):
+            httpx.post(f"{server.url}/v1/predict", json=rec, headers={"x-request-id": "r-2"})
+        debug = [x.getMessage() for x in caplog.records if x.levelno == logging.DEBUG]
+        assert any("r-2" in m and "secret internal detail 12345" in m for m in debug)
+
+
 def test_model_info_probes_and_metrics(pipe: Any, lr: Any, data: pd.DataFrame) -> None:
     registry = prometheus_client.CollectorRegistry()
     from prodml.monitoring.prometheus import PrometheusSink

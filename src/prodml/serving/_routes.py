@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,29 @@ from prodml.serving._served import ModelError
 __all__ = ["build_app"]
 
 _log = logging.getLogger("prodml.serving")
+
+
+def _log_model_failure(rid: str | None, err: ModelError) -> None:
+    """Log a model's failure on a request: where it raised, not what it said.
+
+    The model's own message may quote the request's values (numpy's "could not convert
+    string to float: 'ann@example.com'"), which are data about people: at ERROR the log
+    has the request id, the model, version and exception type (``err``'s message) and the
+    traceback's frames; the message itself only at DEBUG, for an operator who asks.
+    """
+    cause = err.__cause__
+    frames = "".join(traceback.format_tb(cause.__traceback__)).rstrip() if cause else ""
+    _log.error(
+        "prodml serving: request %s failed: %s (its message is logged at DEBUG: it may "
+        "quote the request)%s",
+        rid,
+        err,
+        f"\nTraceback (most recent call last):\n{frames}" if frames else "",
+    )
+    if cause is not None:
+        _log.debug("prodml serving: request %s: %s: %s", rid, type(cause).__name__, cause)
+
+
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _METRICS = "text/plain; version=0.0.4; charset=utf-8"
@@ -133,7 +157,7 @@ def build_app(settings: _Settings, codec: Codec) -> Any:  # noqa: PLR0915 - one 
                 )
             )  # fmt: skip
         except ModelError as err:
-            _log.error("prodml serving: request %s failed: %s", rid, err, exc_info=err.__cause__)
+            _log_model_failure(rid, err)
             return problem(
                 ProblemError(500, "Internal Server Error", "the model failed on this request")
             )
