@@ -29,6 +29,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_ready(proc: subprocess.Popen[str], url: str) -> None:
+    """Until ``url``'s /readyz answers 200; the server must not exit meanwhile (60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
 def test_serve_answers_then_stops_on_sigterm(tmp_path: Path, registry: ModelRegistry) -> None:
     port = free_port()
     cmd = [*PRODML, "serve", "churn@production", "--registry", str(tmp_path / "registry"),
@@ -36,16 +50,7 @@ def test_serve_answers_then_stops_on_sigterm(tmp_path: Path, registry: ModelRegi
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        _wait_ready(proc, url)
         rec = {
             k: (v.isoformat() if hasattr(v, "isoformat") else v)
             for k, v in records(make_data(3))[0].items()
@@ -113,16 +118,7 @@ def test_serve_on_sigint_drains_and_exits_130(tmp_path: Path, registry: ModelReg
            "--port", str(port), "--watch-every", "0"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        _wait_ready(proc, f"http://127.0.0.1:{port}")
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
