@@ -112,11 +112,27 @@ def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--registry" in capsys.readouterr().out
 
 
-def test_serve_on_sigint_drains_and_exits_130(tmp_path: Path, registry: ModelRegistry) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_serve_on_sigint_drains_and_exits_130(
+    tmp_path: Path, registry: ModelRegistry, inherited: str
+) -> None:
+    """Also when started with SIGINT ignored, as a shell starts a background job: uvicorn
+    handles SIGINT while serving, then raises it again, which that disposition swallowed
+    (exit 0)."""
     port = free_port()
     cmd = [*PRODML, "serve", "churn@production", "--registry", str(tmp_path / "registry"),
            "--port", str(port), "--watch-every", "0"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignore_sigint if inherited == "ignored" else None,  # noqa: PLW1509
+    )
     try:
         _wait_ready(proc, f"http://127.0.0.1:{port}")
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -164,10 +165,22 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, **uvicorn_option
     uvicorn = require("uvicorn", extra="serve", feature="prodml serve")
     options = {"timeout_graceful_shutdown": 30.0, "lifespan": "on", **uvicorn_options}
     sock = listen(host, port)
+    # uvicorn handles SIGINT while it serves, then raises it again once stopped, which
+    # becomes KeyboardInterrupt (exit 130). A process started with SIGINT ignored (a
+    # shell's background job) would swallow that second one and exit 0: it gets
+    # Python's usual handler for the run.
+    ignored = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    )
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
         server.run(sockets=[sock])
     finally:
         sock.close()
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not server.started:
         raise ConfigError(f"the server did not start on {host}:{port} (see the log above)")
