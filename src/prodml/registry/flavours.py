@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from prodml._data import type_name
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, RegistryError
 from prodml.registry._paths import path_problem
@@ -173,15 +174,10 @@ def _not_a_model(obj: object, what: str = "the model to register") -> ConfigErro
             parameter="model",
         )
     return ConfigError(
-        f"no flavour can save an object of type {_type_name(obj)} ({what}): it is not a "
+        f"no flavour can save an object of type {type_name(obj)} ({what}): it is not a "
         f"model prodml knows; {register}",
         parameter="model",
     )
-
-
-def _type_name(obj: object) -> str:
-    cls = type(obj)
-    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
 
 
 class FilesFlavour(Flavour):
@@ -202,7 +198,7 @@ class FilesFlavour(Flavour):
         if not isinstance(obj, str | os.PathLike):  # register(..., flavour="files")
             raise ConfigError(
                 "the 'files' flavour stores a file or folder, given as a pathlib.Path. Got "
-                f"{_type_name(obj)}, which is not a path.",
+                f"{type_name(obj)}, which is not a path.",
                 parameter="model",
             )
         src = Path(obj)

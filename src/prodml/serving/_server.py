@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from prodml._extras import require
+from prodml._files import os_reason
 from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError
 
@@ -145,13 +146,13 @@ def listen(host: str, port: int) -> socket.socket:
         )[0]
         sock = socket.socket(family, kind, proto)
     except OSError as err:
-        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {os_reason(err)}") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as err:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {os_reason(err)}") from None
     return sock
 
 

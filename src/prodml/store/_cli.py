@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     # Every argument is read before the store is opened: `apply` creates a local store, and
     # a bad definitions file or time must not leave an empty one behind.
     command = args.store_command
-    definitions = _definitions(Path(args.file)) if command == "apply" else []
+    definitions = _definitions(args.file) if command == "apply" else []
     end = _time(args.end) if command == "materialize" else None
     entity = _entity(args.entity) if command == "online" else {}
     store = _open(args)
@@ -133,13 +133,13 @@ def _entity(text: str) -> dict[str, Any]:
     return entity
 
 
-def _definitions(path: Path) -> list[Any]:
+def _definitions(file: str) -> list[Any]:
     from prodml.store import Entity, FeatureView  # noqa: PLC0415
 
-    shown = short_repr(str(path), limit=120)
     # Path("") is the current folder, and a FIFO would block: only a regular file is read.
-    if not str(path) or str(path) == ".":
+    if not file:
         raise ConfigError("--file is empty: give a JSON file of definitions", parameter="file")
+    path, shown = Path(file), short_repr(file, limit=120)
     if path.exists() and not path.is_file():
         what = "a folder" if path.is_dir() else "not a regular file"
         raise ConfigError(f"--file {shown} is {what}: give a JSON file", parameter="file")
