@@ -478,6 +478,14 @@ def _transform_part(
         )
 
 
+def _from_delayed(frame: Any) -> bool:
+    """Whether ``frame`` is built on ``dd.from_delayed`` (True when that cannot be told)."""
+    walk = getattr(getattr(frame, "expr", None), "walk", None)
+    if walk is None:
+        return True
+    return any(type(e).__name__ == "FromDelayed" for e in walk())
+
+
 def _without_misnamed_aliases(arr: Any) -> Any:
     """``arr``, its graph mended where Dask's linear fusion would break on it.
 
@@ -553,7 +561,7 @@ def transform(
         meta = pd.DataFrame({n: pd.Series(dtype="float64") for n in names}, index=frame._meta.index)
         return frame.map_partitions(_transform_part, shared, output, meta=meta)
     arr = frame.map_partitions(_transform_part, shared, output, meta=np.empty((0, len(names))))
-    return _without_misnamed_aliases(arr)
+    return _without_misnamed_aliases(arr) if _from_delayed(frame) else arr
 
 
 # -- drift ---------------------------------------------------------------------------
