@@ -16,7 +16,7 @@ raises :class:`~prodml.errors.MissingExtraError`.
 
 A partition that fails for a reason of its own (a read error, a bug in the code that
 built it) raises :class:`PartitionError`, chained to the cause; prodml's own errors
-(``SchemaError`` ...) keep their class and get a note naming the partition.
+(``SchemaError`` ...) keep their class, their message naming the partition.
 
 Examples
 --------
