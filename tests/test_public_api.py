@@ -453,6 +453,7 @@ EXPECTED: dict[str, set[str]] = {
         "run_event",
     },
     "prodml.integrations.dask": {
+        "PartitionError",
         "detect",
         "fit_detector",
         "fit_pipeline",

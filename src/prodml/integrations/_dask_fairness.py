@@ -17,7 +17,15 @@ from prodml.fairness import GroupMetrics
 __all__ = ["group_metrics"]
 
 
-def _count_part(gm: GroupMetrics, part: pd.DataFrame, y_true: str, y_pred: str) -> GroupMetrics:
+def _count_part(
+    gm: GroupMetrics, part: pd.DataFrame, y_true: str, y_pred: str, index: int
+) -> GroupMetrics:
+    from prodml.integrations.dask import _on_partition  # noqa: PLC0415 - no import cycle
+
+    return _on_partition(index, _count, gm, part, y_true, y_pred)
+
+
+def _count(gm: GroupMetrics, part: pd.DataFrame, y_true: str, y_pred: str) -> GroupMetrics:
     return gm.clone().update(part[y_true], part[y_pred], part)
 
 
@@ -99,8 +107,8 @@ def group_metrics(
     dask = require("dask", extra="dask", feature="prodml.integrations.dask")
     shared = pdask._shared(gm.clone())
     leaves = [
-        dask.delayed(_count_part)(shared, part, y_true, y_pred)
-        for part in frame[needed].to_delayed()
+        dask.delayed(_count_part)(shared, part, y_true, y_pred, i)
+        for i, part in enumerate(frame[needed].to_delayed())
     ]
     result: GroupMetrics = pdask._tree_reduce(leaves, _merge, split_every)
     return gm.merge(result)

@@ -18,12 +18,29 @@ from prodml.errors import SchemaError, SchemaProblem
 __all__ = ["score"]
 
 
-def _score_part(part: pd.DataFrame, bundle: tuple[Any, ...], keep: list[str]) -> pd.DataFrame:
+def _score_part(
+    part: pd.DataFrame,
+    bundle: tuple[Any, ...],
+    keep: list[str],
+    dtype: Any,
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    from prodml.integrations.dask import _number, _on_partition  # noqa: PLC0415
+
+    return _on_partition(_number(partition_info), _score, part, bundle, keep, dtype)
+
+
+def _score(
+    part: pd.DataFrame, bundle: tuple[Any, ...], keep: list[str], dtype: Any
+) -> pd.DataFrame:
     from prodml.serving._served import Served  # noqa: PLC0415 - built once per partition
 
+    out = part[keep].copy() if keep else pd.DataFrame(index=part.index)
+    if len(part) == 0:  # partitioning left it empty: no rows to score (models refuse 0 rows)
+        out["prediction"] = pd.Series(dtype=dtype, index=part.index)
+        return out
     pipeline, model, schema, output, variant = bundle
     served = Served(pipeline, model, schema=schema, output=output)
-    out = part[keep].copy() if keep else pd.DataFrame(index=part.index)
     out["prediction"] = served.score_table(part, variant)
     return out
 
@@ -52,7 +69,10 @@ def score(
     -------
     dask.dataframe.DataFrame
         Lazy: ``keep_columns`` and ``prediction``, with the input's index and
-        partitions; ``prediction`` equals ``predictor.predict_batch`` on each partition.
+        partitions; ``prediction`` equals ``predictor.predict_batch`` on each partition
+        (an empty partition gives no rows). The model may round its last bit differently
+        on batches of other sizes (BLAS), so equal to scoring all rows at once only as
+        far as the model is.
         Write it with ``to_parquet`` (``custom_metadata`` can carry the model version).
 
     Raises
@@ -101,4 +121,5 @@ def score(
     classes = getattr(served.model, "classes_", None)
     labels = served.output == "predict" and classes is not None
     meta["prediction"] = pd.Series(dtype=getattr(classes, "dtype", None) if labels else "float64")
-    return frame.map_partitions(_score_part, bundle, keep, meta=meta)
+    dtype = meta["prediction"].dtype
+    return frame.map_partitions(_score_part, bundle, keep, dtype, meta=meta)

@@ -24,6 +24,20 @@ _FEATURE = "prodml.integrations.dask.historical"
 
 def _partition(
     part: pd.DataFrame,
+    partition_info: dict[str, Any] | None = None,
+    **args: Any,
+) -> pd.DataFrame:
+    from prodml.integrations.dask import _number, _on_partition  # noqa: PLC0415
+
+    return _on_partition(_number(partition_info), _join, part, args)
+
+
+def _join(part: pd.DataFrame, args: dict[str, Any]) -> pd.DataFrame:
+    return _historical(part, **args)
+
+
+def _historical(
+    part: pd.DataFrame,
     *,
     offline: str,
     options: dict[str, Any],
@@ -122,5 +136,5 @@ def historical(
         "timestamp": timestamp,
         "full_names": full_names,
     }
-    meta = _partition(frame._meta, **args)
+    meta = _historical(frame._meta, **args)
     return frame.map_partitions(_partition, meta=meta, **args)

@@ -14,6 +14,10 @@ schedulers; with a ``distributed`` client, watch its dashboard instead.
 Dask is imported on first use; without it (``pip install 'prodml[dask]'``) every function
 raises :class:`~prodml.errors.MissingExtraError`.
 
+A partition that fails for a reason of its own (a read error, a bug in the code that
+built it) raises :class:`PartitionError`, chained to the cause; prodml's own errors
+(``SchemaError`` ...) keep their class, their message naming the partition.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
@@ -36,6 +40,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import uuid
 import warnings
@@ -50,9 +55,10 @@ from prodml._data import type_name
 from prodml._extras import require
 from prodml._params import Interval, OneOf, TypeOf, check_params
 from prodml._progress import drawing, progress_bar
+from prodml._quote import short_repr
 from prodml.drift import DriftDetector, DriftReport, Profile
 from prodml.drift._profile import CategoricalColumn
-from prodml.errors import DriftError, NotFittedError, SchemaError, SchemaProblem
+from prodml.errors import DriftError, NotFittedError, ProdMLError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.integrations._dask_fairness import group_metrics
 from prodml.integrations._dask_score import score
@@ -61,6 +67,7 @@ from prodml.privacy import Privacy, check_privacy
 from prodml.schema import Schema
 
 __all__ = [
+    "PartitionError",
     "detect",
     "fit_detector",
     "fit_pipeline",
@@ -74,6 +81,135 @@ __all__ = [
 _FEATURE = "prodml.integrations.dask"
 _PIPE = TypeOf(FeaturePipeline, "a prodml.features.FeaturePipeline")
 _DETECTOR = TypeOf(DriftDetector, "a prodml.drift.DriftDetector")
+
+
+class PartitionError(ProdMLError, RuntimeError):
+    """Computing a partition failed for a reason outside prodml (chained as ``__cause__``).
+
+    Parameters
+    ----------
+    message
+        What failed, naming the partition when it is known and the cause.
+    partition
+        The partition's position in the Dask DataFrame, or None when Dask failed before
+        prodml's task for it ran (reading the partition, or the code that built it).
+    """
+
+    def __init__(self, message: str, *, partition: int | None = None) -> None:
+        self.partition = partition
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only: pickle across processes
+        return (_partition_error, (str(self), self.partition))
+
+
+def _partition_error(message: str, partition: int | None) -> PartitionError:
+    return PartitionError(message, partition=partition)
+
+
+def _cause(err: BaseException) -> str:
+    return f"{type(err).__name__}: {short_repr(str(err), 200)}"
+
+
+def _on_partition(index: int, func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` for partition ``index``: errors say which partition raised them."""
+    try:
+        return func(*args)
+    except ProdMLError as err:
+        if index >= 0 and err.args and isinstance(err.args[0], str):
+            # str(err) is args[0], and pickling (to the client) rebuilds the error from args
+            where = f" (in partition {index} of the Dask DataFrame)"
+            err.args = (err.args[0] + where, *err.args[1:])
+        raise
+    except Exception as err:
+        raise PartitionError(
+            f"partition {index} of the Dask DataFrame failed: {_cause(err)}", partition=index
+        ) from err
+
+
+def _compute(*collections: Any) -> Any:
+    """``dask.compute``, with a failure outside prodml raised as :class:`PartitionError`."""
+    dask = require("dask", extra="dask", feature=_FEATURE)
+    try:
+        return dask.compute(*collections)
+    except ProdMLError:
+        raise
+    except Exception as err:
+        raise PartitionError(
+            f"computing the partitions of the Dask DataFrame failed: {_cause(err)}"
+        ) from err
+
+
+def _conform(
+    part: pd.DataFrame, columns: list[Any], index: int, *, exact: bool = True
+) -> pd.DataFrame:
+    """``part`` with ``columns`` in that order, as the frame's meta says.
+
+    A missing (or, if ``exact``, extra) column is a SchemaError naming the partition:
+    ``dd.from_delayed`` does not check the partitions against its meta.
+    """
+    have = list(part.columns)
+    if have == columns:
+        return part
+    missing = [c for c in columns if c not in have]
+    extra = [c for c in have if c not in columns] if exact else []
+    if missing or extra:
+        raise SchemaError(
+            problems=[
+                *(
+                    SchemaProblem(
+                        c,
+                        "missing",
+                        f"column of the frame's meta is missing from partition {index}",
+                    )
+                    for c in missing
+                ),
+                *(
+                    SchemaProblem(
+                        c, "extra", f"column of partition {index} is not in the frame's meta"
+                    )
+                    for c in extra
+                ),
+            ]
+        )
+    return part[columns]  # the same columns in another order: as the frame's meta
+
+
+def _zones(part: pd.DataFrame, index: int) -> dict[str, tuple[int, str | None]]:
+    """Partition ``index``'s time zone (None: naive) of every datetime column with a value."""
+    out: dict[str, tuple[int, str | None]] = {}
+    for name in part.columns:
+        col = part[name]
+        if col.dtype.kind == "M" and bool(col.notna().any()):
+            tz = getattr(col.dtype, "tz", None)
+            out[str(name)] = (index, None if tz is None else str(tz))
+    return out
+
+
+def _merge_zones(
+    zones: Sequence[dict[str, tuple[int, str | None]]],
+) -> dict[str, tuple[int, str | None]]:
+    """The first partition's zone of each column, or a SchemaError where partitions differ."""
+    first: dict[str, tuple[int, str | None]] = {}
+    problems: dict[str, SchemaProblem] = {}
+    for part in zones:
+        for name, (index, tz) in part.items():
+            seen = first.setdefault(name, (index, tz))
+            if seen[1] != tz and name not in problems:
+                problems[name] = SchemaProblem(
+                    name,
+                    "type",
+                    f"timestamps are {_zone(seen[1])} in partition {seen[0]} and "
+                    f"{_zone(tz)} in partition {index}; one column takes one time zone "
+                    "(make them agree with .dt.tz_localize / .dt.tz_convert first)",
+                )
+    if problems:
+        raise SchemaError(problems=list(problems.values()))
+    return first
+
+
+def _zone(tz: str | None) -> str:
+    return "naive (no time zone)" if tz is None else f"in time zone {short_repr(tz)}"
 
 
 def _dd() -> ModuleType:
@@ -138,7 +274,7 @@ def _tree_reduce(leaves: Sequence[Any], combine: Callable[..., Any], split_every
             dask.delayed(combine)(*items[i : i + split_every])
             for i in range(0, len(items), split_every)
         ]
-    return dask.compute(items[0])[0]
+    return _compute(items[0])[0]
 
 
 @contextlib.contextmanager
@@ -175,33 +311,51 @@ def _shared(obj: object) -> Any:
 # -- feature pipelines ---------------------------------------------------------------
 
 
-def _witness(part: pd.DataFrame) -> pd.DataFrame:
+def _witness(
+    part: pd.DataFrame, columns: list[Any], index: int
+) -> tuple[pd.DataFrame, dict[str, tuple[int, str | None]]]:
+    """The witness rows of partition ``index`` and its datetime columns' time zones."""
+    return _on_partition(index, _witness_rows, _conform(part, columns, index), index)
+
+
+def _witness_rows(
+    part: pd.DataFrame, index: int
+) -> tuple[pd.DataFrame, dict[str, tuple[int, str | None]]]:
     """The rows of a partition that decide its inferred schema (types are kept).
 
     The first non-null row of each column, and the first row (a null for all-null
     columns): ``Schema.infer`` over the witnesses equals it over the partitions.
     """
+    zones = _zones(part, index)
     # Raises the partition's own type problems (mixed values...); personal data is looked
     # for once, on the witnesses, not in every worker.
     Schema.infer(part, detect_personal=False)
     if len(part) == 0:
-        return part
+        return part, zones
     rows = {0}
     for j in range(part.shape[1]):
         present = part.iloc[:, j].notna().to_numpy()
         if present.any():
             rows.add(int(np.argmax(present)))
-    return part.iloc[sorted(rows)]
+    return part.iloc[sorted(rows)], zones
 
 
 def _partition_states(
-    pipe: FeaturePipeline, part: pd.DataFrame, positions: dict[str, Any] | None
+    pipe: FeaturePipeline,
+    part: pd.DataFrame,
+    positions: dict[str, Any] | None,
+    columns: list[Any],
+    index: int,
 ) -> dict[str, Any]:
-    return pipe.partition_states(part, positions)
+    part = _conform(part, columns, index)
+    return _on_partition(index, pipe.partition_states, part, positions)
 
 
-def _partition_counts(pipe: FeaturePipeline, part: pd.DataFrame) -> dict[str, Any]:
-    return pipe.partition_counts(part)
+def _partition_counts(
+    pipe: FeaturePipeline, part: pd.DataFrame, columns: list[Any], index: int
+) -> dict[str, Any]:
+    part = _conform(part, columns, index)
+    return _on_partition(index, pipe.partition_counts, part)
 
 
 def _merge_states(*states: dict[str, Any]) -> dict[str, Any]:
@@ -235,12 +389,16 @@ def fit_pipeline(
     Returns
     -------
     FeaturePipeline
-        ``pipe``, fitted.
+        ``pipe``, fitted. On any error ``pipe`` is left as it was (fitted or not).
 
     Raises
     ------
     SchemaError
-        As :meth:`FeaturePipeline.fit`, raised from the worker that met the problem.
+        As :meth:`FeaturePipeline.fit`, raised from the worker that met the problem
+        (the message names the partition); also for a partition whose columns are not
+        the frame's, or a datetime column whose time zone differs between partitions.
+    PartitionError
+        When a partition cannot be computed (read error, failing upstream code).
     ConfigError
         For invalid steps or ``split_every``.
     """
@@ -250,34 +408,99 @@ def fit_pipeline(
         {"pipe": [_PIPE], "split_every": [Interval(int, 2, None)]},
     )
     frame = _frame(data)
-    with _progress("fitting the pipeline", progress):
-        return _fit_pipeline(pipe, frame, split_every)
+    before = copy.deepcopy(pipe)
+    try:
+        with _progress("fitting the pipeline", progress):
+            return _fit_pipeline(pipe, frame, split_every)
+    except BaseException:
+        _restore(pipe, before)  # a failed pass must not leave a half-refitted pipeline
+        raise
+
+
+def _restore(pipe: FeaturePipeline, saved: FeaturePipeline) -> None:
+    """Put ``pipe`` (and its step objects, which callers may hold) back as ``saved``."""
+    steps = pipe.steps
+    if isinstance(steps, list | tuple) and len(steps) == len(saved.steps):
+        for live, old in zip(steps, saved.steps, strict=True):
+            live.__dict__.clear()
+            live.__dict__.update(old.__dict__)
+    state = dict(saved.__dict__)
+    state["steps"] = steps
+    pipe.__dict__.clear()
+    pipe.__dict__.update(state)
 
 
 def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> FeaturePipeline:
     dask = require("dask", extra="dask", feature=_FEATURE)
     parts = frame.to_delayed()
-    witnesses = dask.compute(*[dask.delayed(_witness)(p) for p in parts])
-    pipe.start_fit(Schema.infer(list(witnesses), nullable="always"))
+    columns = list(frame.columns)
+    found = _compute(*[dask.delayed(_witness)(p, columns, i) for i, p in enumerate(parts)])
+    _merge_zones([zones for _, zones in found])
+    pipe.start_fit(Schema.infer([rows for rows, _ in found], nullable="always"))
     while pipe.fit_pending:
         shared = _shared(pipe)
         positions: list[Any] = [None] * len(parts)
         if pipe.fit_needs_positions:  # means/variances: one cheap counting round first
-            counts = dask.compute(*[dask.delayed(_partition_counts)(shared, p) for p in parts])
+            counts = _compute(
+                *[
+                    dask.delayed(_partition_counts)(shared, p, columns, i)
+                    for i, p in enumerate(parts)
+                ]
+            )
             positions = FeaturePipeline.plan_positions(list(counts))
         leaves = [
-            dask.delayed(_partition_states)(shared, part, where)
-            for part, where in zip(parts, positions, strict=True)
+            dask.delayed(_partition_states)(shared, part, where, columns, i)
+            for i, (part, where) in enumerate(zip(parts, positions, strict=True))
         ]
         pipe.finish_pass(_tree_reduce(leaves, _merge_states, split_every))
     return pipe
 
 
-def _transform_part(part: pd.DataFrame, pipe: FeaturePipeline, output: str) -> Any:
+def _number(partition_info: dict[str, Any] | None) -> int:
+    """The partition's position, from the ``partition_info`` Dask gives ``map_partitions``."""
+    return -1 if partition_info is None else int(partition_info["number"])
+
+
+def _transform_part(
+    part: pd.DataFrame,
+    pipe: FeaturePipeline,
+    output: str,
+    partition_info: dict[str, Any] | None = None,
+) -> Any:
     with warnings.catch_warnings():
         # Extra columns were reported (or refused) once, on the client.
         warnings.simplefilter("ignore", ExtraColumnWarning)
-        return pipe.transform(part, output="pandas" if output == "frame" else "numpy")
+        return _on_partition(
+            _number(partition_info),
+            pipe.transform,
+            part,
+            "pandas" if output == "frame" else "numpy",
+        )
+
+
+def _from_delayed(frame: Any) -> bool:
+    """Whether ``frame`` is built on ``dd.from_delayed`` (True when that cannot be told)."""
+    walk = getattr(getattr(frame, "expr", None), "walk", None)
+    if walk is None:
+        return True
+    return any(type(e).__name__ == "FromDelayed" for e in walk())
+
+
+def _without_misnamed_aliases(arr: Any) -> Any:
+    """``arr``, its graph mended where Dask's linear fusion would break on it.
+
+    ``dd.from_delayed`` lowers to alias tasks whose ``key`` is not their key in the graph
+    (Dask 2025-2026); ``dask.array``'s fusion then fails (``KeyError: 'pop from an empty
+    set'`` or "Missing dependency") on any array built on such a frame. Each such alias is
+    replaced by a plain reference to the key it names, which is what it computes.
+    """
+    da = require("dask.array", extra="dask", feature=_FEATURE)
+    dsk = dict(arr.__dask_graph__())
+    wrong = {k: v.key for k, v in dsk.items() if getattr(v, "key", k) != k and v.key in dsk}
+    if not wrong:
+        return arr
+    dsk.update(wrong)  # a key as a task's value: an alias of that key
+    return da.Array(dsk, arr.name, arr.chunks, meta=arr._meta)
 
 
 def transform(
@@ -336,16 +559,31 @@ def transform(
     shared = _shared(pipe)
     if output == "frame":
         meta = pd.DataFrame({n: pd.Series(dtype="float64") for n in names}, index=frame._meta.index)
-    else:
-        meta = np.empty((0, len(names)))
-    return frame.map_partitions(_transform_part, shared, output, meta=meta)
+        return frame.map_partitions(_transform_part, shared, output, meta=meta)
+    arr = frame.map_partitions(_transform_part, shared, output, meta=np.empty((0, len(names))))
+    return _without_misnamed_aliases(arr) if _from_delayed(frame) else arr
 
 
 # -- drift ---------------------------------------------------------------------------
 
 
-def _profile_part(params: dict[str, Any], part: pd.DataFrame) -> Profile:
-    return Profile(**params).update(part)
+_Zoned = tuple[Profile, dict[str, tuple[int, str | None]]]
+
+
+def _profile_part(
+    params: dict[str, Any], part: pd.DataFrame, columns: list[Any], index: int
+) -> _Zoned:
+    part = _conform(part, columns, index, exact=params["columns"] is None)
+    return _on_partition(index, _profile_zoned, params, part, index)
+
+
+def _profile_zoned(params: dict[str, Any], part: pd.DataFrame, index: int) -> _Zoned:
+    return Profile(**params).update(part), _zones(part, index)
+
+
+def _merge_zoned(*parts: _Zoned) -> _Zoned:
+    zones = _merge_zones([z for _, z in parts])
+    return _merge_profiles(*[p for p, _ in parts]), zones
 
 
 def _merge_profiles(*profiles: Profile) -> Profile:
@@ -421,10 +659,14 @@ def profile(
     frame = _frame(data)
     Profile(**params).update(frame._meta)  # parameters and columns, checked at once
     dask = require("dask", extra="dask", feature=_FEATURE)
-    leaves = [dask.delayed(_profile_part)(params, part) for part in frame.to_delayed()]
+    columns = list(frame.columns) if columns is None else list(columns)
+    leaves = [
+        dask.delayed(_profile_part)(params, part, columns, i)
+        for i, part in enumerate(frame.to_delayed())
+    ]
     with _progress("profiling", progress):
-        result: Profile = _tree_reduce(leaves, _merge_profiles, split_every)
-    return result.finalize()
+        result: _Zoned = _tree_reduce(leaves, _merge_zoned, split_every)
+    return result[0].finalize()
 
 
 def _profile_for(detector: DriftDetector, data: object, columns: Sequence[str] | None) -> Profile:
