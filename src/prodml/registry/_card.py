@@ -91,7 +91,8 @@ def _is_id_key(key: object) -> bool:
 def _clean(value: Any) -> Any:
     """``value`` made JSON-safe, with every string that looks personal or secret redacted."""
     if isinstance(value, str):
-        return REDACTED if find_personal_data(value) is not None else _no_secrets(value)
+        value = _no_secrets(value)  # first: a URL's password can look like an e-mail's name
+        return REDACTED if find_personal_data(value) is not None else value
     if isinstance(value, Mapping):
         return {str(_clean(str(k))): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
