@@ -366,7 +366,7 @@ def _text(value: Any) -> str:
 
 def _cells(row: Sequence[str], render: Any) -> list[str]:
     """A row's cells rendered as text: the first names something, the others are values."""
-    return [render(row[0], MAX_NAME)] + [render(c, MAX_TEXT, name=False) for c in row[1:]]
+    return [render(c, MAX_NAME if i == 0 else MAX_TEXT, name=i == 0) for i, c in enumerate(row)]
 
 
 def _mask_sections(state: dict[str, Any]) -> dict[str, Any]:
