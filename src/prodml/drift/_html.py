@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from prodml._markup import MAX_TEXT, html_text
+
 if TYPE_CHECKING:
     from prodml.drift._report import DriftReport, DriftResult
 
@@ -24,7 +26,8 @@ table.pm th:first-child,table.pm td:first-child{text-align:left}
 tr.drift td{background:#fdecea} .yes{color:#c62828;font-weight:600} .no{color:#2e7d32}
 .na{color:#888} .grid{display:flex;flex-wrap:wrap;gap:16px}
 .card{border:1px solid #ddd;border-radius:6px;padding:8px 10px;width:440px}
-.card h3{font-size:14px;margin:2px 0 4px} .card .m{font-size:12px;color:#555}
+.card h3{font-size:14px;margin:2px 0 4px;overflow-wrap:anywhere} .card .m{font-size:12px;color:#555}
+table.pm td:first-child{max-width:32em;overflow-wrap:anywhere}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
 """
 
@@ -35,6 +38,15 @@ def _fmt(x: float | None, digits: int = 4) -> str:
     if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
         return f"{x:.2e}"
     return f"{x:.{digits}f}"
+
+
+_LABEL = 40
+"""Characters of a category label drawn under its bars (the bar's tooltip shows more)."""
+
+
+def _name(column: str) -> str:
+    """A column name in HTML: escaped, cut, isolated from the text around it."""
+    return f"<bdi>{html_text(column)}</bdi>"
 
 
 def _verdict(r: DriftResult) -> str:
@@ -53,9 +65,9 @@ def _table(report: DriftReport) -> str:
     for r in report.results:
         m = r.metrics
         cells = [
-            html.escape(r.column),
-            r.kind,
-            r.method,
+            _name(r.column),
+            html.escape(r.kind),
+            html.escape(r.method),
             _fmt(r.statistic),
             _fmt(r.p_value),
             _fmt(r.p_adjusted),
@@ -67,7 +79,7 @@ def _table(report: DriftReport) -> str:
             _verdict(r),
         ]
         cls = ' class="drift"' if r.drifted else ""
-        title = f' title="{html.escape(r.note)}"' if r.note else ""
+        title = f' title="{html_text(r.note, MAX_TEXT, name=False)}"' if r.note else ""
         rows.append(f"<tr{cls}{title}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f'<table class="pm">{head}{"".join(rows)}</table>'
 
@@ -139,7 +151,7 @@ def _svg_hist(plot: dict[str, Any], column: str, *, datetime: bool = False) -> s
             f'<text x="{x(i):.1f}" y="{height - _PADB + 13}" font-size="9" '
             f'text-anchor="{anchor}">{_edge_label(value, datetime=datetime)}</text>'
         )
-    title = html.escape(column) + (" (date)" if datetime else "")
+    title = html_text(column, _LABEL * 2) + (" (date)" if datetime else "")
     axis.append(
         f'<text x="{(_PADL + _W - _PAD) / 2:.1f}" y="{height - 4}" font-size="10" '
         f'text-anchor="middle">{title}</text>'
@@ -151,7 +163,8 @@ def _svg_bar(plot: dict[str, Any], column: str) -> str:
     labels, ref, cur = plot["labels"], plot["reference"], plot["current"]
     top = max(*ref, *cur, 1e-12)
     n = len(labels)
-    longest = max((len(str(label)) for label in labels), default=1)
+    shown = [html_text(label, _LABEL) for label in labels]
+    longest = max((len(html.unescape(text)) for text in shown), default=1)
     rotate = n > 6 or longest * 5.5 > (_W - _PADL - _PAD) / max(n, 1)
     # Full labels always: turned 40 degrees when they would not fit side by side.
     pb = _PADB + (min(longest, 24) * 4 if rotate else 0)
@@ -166,10 +179,10 @@ def _svg_bar(plot: dict[str, Any], column: str) -> str:
             h = max(p, 0.0) / top * plot_h
             parts.append(
                 f'<rect x="{x0 + j * bw:.1f}" y="{height - pb - h:.1f}" width="{bw:.1f}" '
-                f'height="{h:.1f}" fill="{color}"><title>{html.escape(str(label))}: '
+                f'height="{h:.1f}" fill="{color}"><title>{html_text(label)}: '
                 f"{_pct(p)}</title></rect>"
             )
-        text = html.escape(str(label))
+        text = shown[i]
         cx, cy = x0 + bw, height - pb + 11
         turn = f' transform="rotate(-40 {cx:.1f} {cy:.1f})"' if rotate else ""
         anchor = "end" if rotate else "middle"
@@ -181,7 +194,7 @@ def _svg_bar(plot: dict[str, Any], column: str) -> str:
         f'<line x1="{_PADL}" y1="{height - pb}" x2="{_W - _PAD}" y2="{height - pb}" '
         'stroke="#999"/>'
         f'<text x="{(_PADL + _W - _PAD) / 2:.1f}" y="{height - 4}" font-size="10" '
-        f'text-anchor="middle">{html.escape(column)}</text>'
+        f'text-anchor="middle">{html_text(column, _LABEL * 2)}</text>'
     )
     return _svg("".join(parts) + axis + _y_axis(top, height, pb), height)
 
@@ -199,15 +212,20 @@ def _card(r: DriftResult) -> str:
     elif r.plot.get("type") == "bar":
         svg = _svg_bar(r.plot, r.column)
     else:
-        svg = f'<p class="na">{html.escape(r.note or "no plot")}</p>'
+        svg = f'<p class="na">{html_text(r.note or "no plot", MAX_TEXT, name=False)}</p>'
     meta = (
-        f"{r.method} statistic {_fmt(r.statistic)}, adjusted p {_fmt(r.p_adjusted)}, "
+        f"{html.escape(r.method)} statistic {_fmt(r.statistic)}, adjusted p {_fmt(r.p_adjusted)}, "
         f"effect {_fmt(r.effect)}; n = {r.n_reference:,} / {r.n_current:,}"
     )
     return (
-        f'<div class="card"><h3>{html.escape(r.column)} &middot; {_verdict(r)}</h3>'
+        f'<div class="card"><h3>{_name(r.column)} &middot; {_verdict(r)}</h3>'
         f'<div class="m">{meta}</div>{svg}</div>'
     )
+
+
+def _setting(settings: dict[str, Any], key: str) -> str:
+    """A detector setting as text: a report read back may hold any JSON there."""
+    return html_text(settings.get(key), name=False)
 
 
 def render_fragment(report: DriftReport) -> str:
@@ -216,9 +234,9 @@ def render_fragment(report: DriftReport) -> str:
     drifted = report.drifted_columns
     summary = (
         f"{len(drifted)} of {len(report.results)} columns drifted"
-        f" &middot; alpha {s.get('alpha')}, correction {s.get('correction')}, "
-        f"min_effect {s.get('min_effect')} &middot; reference {report.n_reference:,} rows, "
-        f"current {report.n_current:,} rows"
+        f" &middot; alpha {_setting(s, 'alpha')}, correction {_setting(s, 'correction')}, "
+        f"min_effect {_setting(s, 'min_effect')} &middot; reference {report.n_reference:,} "
+        f"rows, current {report.n_current:,} rows"
     )
     legend = (
         f'<div class="legend"><span style="background:{_REF}"></span>reference'

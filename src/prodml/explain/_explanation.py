@@ -11,6 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from prodml._markup import html_text, md_text
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["Attributions", "Explanation", "importance_html", "importance_markdown"]
@@ -87,13 +89,13 @@ class Explanation:
             "| column | contribution |",
             "|---|---:|",
         ]
-        lines += [f"| {_md(c)} | {_fmt(v)} |" for c, v in self.top(top)]
+        lines += [f"| {md_text(c)} | {_fmt(v)} |" for c, v in self.top(top)]
         return "\n".join(lines) + "\n"
 
     def to_html(self, top: int = 5) -> str:
         """An HTML fragment (a ``<table>``): the prediction and its top reasons."""
         rows = "".join(
-            f'<tr><td>{html.escape(c)}</td><td style="text-align:right">{_fmt(v)}</td></tr>'
+            f'<tr><td>{html_text(c)}</td><td style="text-align:right">{_fmt(v)}</td></tr>'
             for c, v in self.top(top)
         )
         caption = (
@@ -105,10 +107,6 @@ class Explanation:
             f"<thead><tr><th>column</th><th>contribution</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 @dataclass(frozen=True)
@@ -176,7 +174,9 @@ def _importance_items(importance: object, top: object) -> list[tuple[str, float]
             parameter="importance",
         )
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ConfigError(f"top must be an int >= 1. Got {top!r} instead.", parameter="top")
+        raise ConfigError(
+            f"top must be an int >= 1. Got {short_repr(top)} instead.", parameter="top"
+        )
     return sorted(importance.items(), key=lambda kv: -kv[1])[:top]
 
 
@@ -193,7 +193,7 @@ def importance_markdown(importance: Mapping[str, float], top: int = 10) -> str:
     """
     items = _importance_items(importance, top)
     lines = ["| column | mean abs. contribution |", "|---|---:|"]
-    lines += [f"| {_md(c)} | {v:.4g} |" for c, v in items]
+    lines += [f"| {md_text(c)} | {v:.4g} |" for c, v in items]
     return "\n".join(lines) + "\n"
 
 
@@ -208,7 +208,7 @@ def importance_html(importance: Mapping[str, float], top: int = 10) -> str:
     items = _importance_items(importance, top)
     peak = max([v for _, v in items] + [0.0]) or 1.0
     rows = "".join(
-        f"<tr><td>{html.escape(c)}</td><td>{v:.4g}</td>"
+        f"<tr><td>{html_text(c)}</td><td>{v:.4g}</td>"
         f'<td><div style="background:#4a78b5;height:0.8em;width:{100 * v / peak:.0f}px">'
         "</div></td></tr>"
         for c, v in items

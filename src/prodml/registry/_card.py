@@ -14,14 +14,23 @@ Sources of each section: ``description`` and the tags ``intended_use``, ``out_of
 naming the version, with approver and signing key id when the log holds them).
 
 A card shows no value that looks personal (:func:`prodml.privacy.find_personal_data`):
-such strings are replaced by ``<redacted>``, and the allowed values of a sensitive
-signature column are not listed.
+such strings are replaced by ``<redacted>``, and the allowed values and bounds of a
+sensitive signature column are not listed. Nor does it show a credential: a URL's
+password and credential-like query values become ``***`` (as in the registry's own
+messages), and so do the values of tags, lineage and environment keys named like a
+credential (``password``, ``secret``, ``token``...) and AWS access key ids.
+
+Every name and value is rendered as text (see :mod:`prodml._markup`): escaped for HTML,
+escaped for Markdown (no link, image, raw HTML, heading or extra table cell can come from
+a value), hidden characters (line breaks, bidi overrides, NUL) shown as escapes, names
+longer than 120 characters and values longer than 2,000 cut, saying how long they were.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,11 +39,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prodml._files import write_text
+from prodml._markup import MAX_NAME, MAX_TEXT, html_text, md_text
 from prodml._quote import short_repr
 from prodml._state import load_json
 from prodml.errors import ConfigError
 from prodml.privacy import REDACTED, find_personal_data
 from prodml.registry._card_state import INTENDED_USE_FIELDS, check_card_state
+from prodml.registry._secrets import MASK, is_secret_name, redact_url
 
 if TYPE_CHECKING:
     from prodml.registry.entities import AuditEvent, ModelVersion
@@ -46,9 +57,41 @@ _SECTIONS = ("environment", "fairness", "importance")
 _ALIAS_ACTIONS = ("set_alias", "rollback", "delete_alias")
 
 
+# A URL (its password and credential-like query values are masked) and an AWS access key id.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"']+")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
+
+
+def _no_secrets(text: str) -> str:
+    """``text`` with the credentials of its URLs and its AWS access key ids masked."""
+    if "://" in text:
+        text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    return _AWS_KEY_ID.sub(MASK, text)
+
+
+def _mask_secret_keys(value: Any) -> Any:
+    """``value`` with the string under every credential-like key masked, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            k: MASK
+            if isinstance(v, str) and is_secret_name(k) and not _is_id_key(k)
+            else _mask_secret_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_secret_keys(v) for v in value]
+    return value
+
+
+def _is_id_key(key: object) -> bool:
+    """Keys that name a public identifier, not a credential (``key_id``, ``fingerprint``)."""
+    return isinstance(key, str) and key.lower().endswith(("_id", "id", "fingerprint", "sha256"))
+
+
 def _clean(value: Any) -> Any:
-    """``value`` made JSON-safe, with every string that looks personal redacted."""
+    """``value`` made JSON-safe, with every string that looks personal or secret redacted."""
     if isinstance(value, str):
+        value = _no_secrets(value)  # first: a URL's password can look like an e-mail's name
         return REDACTED if find_personal_data(value) is not None else value
     if isinstance(value, Mapping):
         return {str(_clean(str(k))): _clean(v) for k, v in value.items()}
@@ -152,7 +195,7 @@ class ModelCard(BaseModel):
                 parameter="format_version",
             )
         check_card_state(state)
-        return cls(**_clean(dict(state)))
+        return cls(**_clean(_mask_sections(dict(state))))
 
     @classmethod
     def from_json(cls, text: str) -> ModelCard:
@@ -232,9 +275,9 @@ class ModelCard(BaseModel):
         The file is written whole or not at all: an unusable path is a ``ConfigError``
         naming it, and a failed write keeps an earlier file.
         """
-        lines = [f"# Model card: {_md(self.model['ref'])}", ""]
+        lines = [f"# Model card: {md_text(self.model['ref'])}", ""]
         if self.model.get("description"):
-            lines += [_md(str(self.model["description"])), ""]
+            lines += [md_text(self.model["description"], MAX_TEXT, name=False, paragraph=True), ""]
         for title, header, rows in self._sections():
             lines += [f"## {title}", ""]
             if not rows:
@@ -242,7 +285,7 @@ class ModelCard(BaseModel):
                 continue
             lines.append("| " + " | ".join(header) + " |")
             lines.append("|" + "---|" * len(header))
-            lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+            lines += ["| " + " | ".join(_cells(row, md_text)) + " |" for row in rows]
             lines.append("")
         lines.append(f"Generated {self.generated_at} by prodml from the model registry.")
         text = "\n".join(lines) + "\n"
@@ -257,15 +300,16 @@ class ModelCard(BaseModel):
         ``ConfigError`` naming it, and a failed write keeps an earlier file.
         """
         esc = html.escape
+        ref = html_text(self.model["ref"])
         parts = [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>Model card: {esc(str(self.model['ref']))}</title>",
+            f"<title>Model card: {ref}</title>",
             f"<style>{_CSS}</style></head><body>",
-            f"<h1>Model card: {esc(str(self.model['ref']))}</h1>",
+            f"<h1>Model card: {ref}</h1>",
         ]
         if self.model.get("description"):
-            parts.append(f"<p>{esc(str(self.model['description']))}</p>")
+            parts.append(f"<p>{html_text(self.model['description'], MAX_TEXT, name=False)}</p>")
         for title, header, rows in self._sections():
             parts.append(f"<h2>{esc(title)}</h2>")
             if not rows:
@@ -273,7 +317,8 @@ class ModelCard(BaseModel):
                 continue
             head = "".join(f"<th>{esc(h)}</th>" for h in header)
             body = "".join(
-                "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows
+                "<tr>" + "".join(f"<td>{c}</td>" for c in _cells(row, html_text)) + "</tr>"
+                for row in rows
             )
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         parts.append(
@@ -303,7 +348,7 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}"
     "table{border-collapse:collapse;margin-bottom:1rem}"
     "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
-    "th{background:#f4f4f4}.none{color:#777}"
+    "th{background:#f4f4f4}.none{color:#777}td{overflow-wrap:anywhere}"
 )
 
 
@@ -319,8 +364,17 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _md(cell: str) -> str:
-    return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+def _cells(row: Sequence[str], render: Any) -> list[str]:
+    """A row's cells rendered as text: the first names something, the others are values."""
+    return [render(c, MAX_NAME if i == 0 else MAX_TEXT, name=i == 0) for i, c in enumerate(row)]
+
+
+def _mask_sections(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with the credential-like keys of its tags, lineage and environment masked."""
+    return {k: _mask_secret_keys(v) if k in _FREE_SECTIONS else v for k, v in state.items()}
+
+
+_FREE_SECTIONS = ("tags", "intended_use", "lineage", "environment")
 
 
 def _pairs(items: Sequence[tuple[str, Any]]) -> list[list[str]]:
@@ -374,9 +428,9 @@ def _signature(mv: ModelVersion) -> list[dict[str, Any]] | None:
             "name": c.name,
             "dtype": c.dtype.value,
             "nullable": c.nullable,
-            "min": c.min,
-            "max": c.max,
-            # The allowed values of a sensitive column are data about people.
+            # The allowed values and bounds of a sensitive column are data about people.
+            "min": None if c.sensitive else c.min,
+            "max": None if c.sensitive else c.max,
             "allowed": None if c.sensitive or c.allowed is None else list(c.allowed),
             "sensitive": c.sensitive,
             "description": c.description,
@@ -460,4 +514,4 @@ def build_card(
         "audit": [_audit_row(e) for e in sorted(mine, key=lambda e: e.seq)],
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return ModelCard(**_clean(state))
+    return ModelCard(**_clean(_mask_sections(state)))

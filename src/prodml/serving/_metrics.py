@@ -91,14 +91,18 @@ class ServingStats:
             self.batch_wait.observe(wait_s)
 
 
+def _label_value(value: object) -> str:
+    """A label value escaped as the text format requires: backslash, quote, line feed.
+
+    Any other character (a carriage return, a bidi override) is valid as it is.
+    """
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _labels(pairs: Mapping[str, object]) -> str:
     if not pairs:
         return ""
-    inner = ",".join(
-        f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        for k, v in pairs.items()
-    )
-    return "{" + inner + "}"
+    return "{" + ",".join(f'{k}="{_label_value(v)}"' for k, v in pairs.items()) + "}"
 
 
 def _histogram(lines: list[str], name: str, doc: str, hist: Histogram) -> None:
