@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from pathlib import Path
 
@@ -92,6 +93,37 @@ def test_register_links_data_views_and_parent(events: list[dict]) -> None:
     assert [d["name"] for d in rollback["inputs"]] == ["models/churn/1"]
     assert delete["inputs"] == []
     assert {d["name"] for e in events[2:] for d in e["outputs"]} == {"models/churn@production"}
+
+
+def test_register_event_masks_credentials_in_tags_and_code_version(tmp_path: Path) -> None:
+    """The sink is another system: a tag named like a credential, a URL's password and
+    an AWS key id in a tag or the code version are masked; the registry keeps them."""
+    sink = InMemoryLineageSink()
+    with ModelRegistry.local(tmp_path / "reg") as reg:
+        reg.lineage_sink = sink
+        mv = reg.register(
+            "churn",
+            SCHEMA,
+            tags={
+                "api_token": "t0k3n-value",
+                "source": "s3://AKIAABCDEFGHIJKLMNOP:s3cr3t@bucket/data",
+                "team": "risk",
+                "key_id": "k1",
+            },
+            lineage={"code_version": "https://ci:gh-pat-123@git.example/r.git@abc123"},
+        )
+    (event,) = sink.events
+    text = json.dumps(event)
+    for secret in ("t0k3n-value", "s3cr3t", "AKIAABCDEFGHIJKLMNOP", "gh-pat-123"):
+        assert secret not in text
+    tags = event["outputs"][0]["facets"]["prodml"]["tags"]
+    assert tags["api_token"] == "***"  # noqa: S105 - the mask, not a password
+    assert tags["team"] == "risk"
+    assert tags["key_id"] == "k1"  # an identifier, not a credential
+    assert tags["source"] == "s3://***:***@bucket/data"
+    code = event["run"]["facets"]["prodml"]["code_version"]
+    assert code == "https://ci:***@git.example/r.git@abc123"
+    assert mv.tags["api_token"] == "t0k3n-value"  # noqa: S105 - masked on the way out only
 
 
 def test_the_schema_rejects_what_the_spec_rejects(events: list[dict], validator) -> None:

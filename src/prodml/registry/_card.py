@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,7 +44,7 @@ from prodml._state import load_json
 from prodml.errors import ConfigError
 from prodml.privacy import REDACTED, find_personal_data
 from prodml.registry._card_state import INTENDED_USE_FIELDS, check_card_state
-from prodml.registry._secrets import MASK, is_secret_name, redact_url
+from prodml.registry._secrets import mask_secret_keys, mask_secrets
 
 if TYPE_CHECKING:
     from prodml.registry.entities import AuditEvent, ModelVersion
@@ -58,40 +57,10 @@ _ALIAS_ACTIONS = ("set_alias", "rollback", "delete_alias")
 
 
 # A URL (its password and credential-like query values are masked) and an AWS access key id.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"']+")
-_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
-
-
-def _no_secrets(text: str) -> str:
-    """``text`` with the credentials of its URLs and its AWS access key ids masked."""
-    if "://" in text:
-        text = _URL.sub(lambda m: redact_url(m.group(0)), text)
-    return _AWS_KEY_ID.sub(MASK, text)
-
-
-def _mask_secret_keys(value: Any) -> Any:
-    """``value`` with the string under every credential-like key masked, at any depth."""
-    if isinstance(value, Mapping):
-        return {
-            k: MASK
-            if isinstance(v, str) and is_secret_name(k) and not _is_id_key(k)
-            else _mask_secret_keys(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_secret_keys(v) for v in value]
-    return value
-
-
-def _is_id_key(key: object) -> bool:
-    """Keys that name a public identifier, not a credential (``key_id``, ``fingerprint``)."""
-    return isinstance(key, str) and key.lower().endswith(("_id", "id", "fingerprint", "sha256"))
-
-
 def _clean(value: Any) -> Any:
     """``value`` made JSON-safe, with every string that looks personal or secret redacted."""
     if isinstance(value, str):
-        value = _no_secrets(value)  # first: a URL's password can look like an e-mail's name
+        value = mask_secrets(value)  # first: a URL's password can look like an e-mail's name
         return REDACTED if find_personal_data(value) is not None else value
     if isinstance(value, Mapping):
         return {str(_clean(str(k))): _clean(v) for k, v in value.items()}
@@ -371,7 +340,7 @@ def _cells(row: Sequence[str], render: Any) -> list[str]:
 
 def _mask_sections(state: dict[str, Any]) -> dict[str, Any]:
     """``state`` with the credential-like keys of its tags, lineage and environment masked."""
-    return {k: _mask_secret_keys(v) if k in _FREE_SECTIONS else v for k, v in state.items()}
+    return {k: mask_secret_keys(v) if k in _FREE_SECTIONS else v for k, v in state.items()}
 
 
 _FREE_SECTIONS = ("tags", "intended_use", "lineage", "environment")

@@ -5,7 +5,8 @@ new version (``models/<model>/<version>`` in the registry's namespace, its artif
 URL) and whose inputs are the training data (by fingerprint) and the feature views it
 read; an alias move (``set_alias``, ``rollback``, ``delete_alias``) emits a run of
 ``<model>.<action>`` from the version to the alias dataset ``models/<model>@<alias>``.
-Each event carries a ``prodml`` facet with the actor and the action.
+Each event carries a ``prodml`` facet with the actor and the action. Tags and the code
+version go out with their credentials masked (:func:`~prodml.registry._secrets.mask_secrets`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from prodml.lineage import dataset, emit, facet, run_event
+from prodml.registry._secrets import mask_secret_keys, mask_secrets
 from prodml.registry.entities import ModelVersion
 
 __all__ = ["alias_moved", "registered"]
+
+
+def _tags(tags: dict[str, str]) -> dict[str, str]:
+    """Tags as an event shows them, credentials masked (the sink is another system).
+
+    A credential-like tag's value, and any URL's password or AWS key id in a value.
+    """
+    masked: dict[str, str] = mask_secret_keys({k: mask_secrets(v) for k, v in tags.items()})
+    return masked
 
 
 def _version_dataset(namespace: str, mv: ModelVersion) -> dict[str, Any]:
@@ -24,7 +35,7 @@ def _version_dataset(namespace: str, mv: ModelVersion) -> dict[str, Any]:
             flavour=mv.flavour,
             files=len(mv.files),
             metrics=dict(mv.metrics),
-            tags=dict(mv.tags),
+            tags=_tags(mv.tags),
         )
     }
     return dataset(namespace, f"models/{mv.name}/{mv.version}", facets)
@@ -52,7 +63,7 @@ def registered(sink: object, job_namespace: str, namespace: str, mv: ModelVersio
             "prodml": facet(
                 action="register",
                 actor=mv.created_by,
-                code_version=lin.code_version,
+                code_version=None if lin.code_version is None else mask_secrets(lin.code_version),
                 pipeline_fingerprint=lin.pipeline_fingerprint,
             )
         },

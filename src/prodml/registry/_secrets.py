@@ -21,7 +21,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["MASK", "Secrets", "is_secret_name", "redact_options", "redact_url"]
+__all__ = [
+    "MASK",
+    "Secrets",
+    "is_secret_name",
+    "mask_secret_keys",
+    "mask_secrets",
+    "redact_options",
+    "redact_url",
+]
 
 MASK = "***"
 _SECRET_NAME = re.compile(
@@ -144,3 +152,48 @@ class Secrets:
 
     def __repr__(self) -> str:
         return f"Secrets({len(self._values)} hidden)"
+
+
+# -- free text a user wrote (tags, descriptions, lineage): credentials by their shape --
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"']+")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with the credentials of its URLs and its AWS access key ids masked.
+
+    For text the registry did not make and holds no :class:`Secrets` for: a tag, a
+    description, a ``code_version`` that is a clone URL with a token in it.
+
+    Examples
+    --------
+    >>> mask_secrets("built from https://ci:tok3n@git.example/r.git by AKIAABCDEFGHIJKLMNOP")
+    'built from https://ci:***@git.example/r.git by ***'
+    """
+    if "://" in text:
+        text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    return _AWS_KEY_ID.sub(MASK, text)
+
+
+def _is_id_key(key: object) -> bool:
+    """Keys that name a public identifier, not a credential (``key_id``, ``fingerprint``)."""
+    return isinstance(key, str) and key.lower().endswith(("_id", "id", "fingerprint", "sha256"))
+
+
+def mask_secret_keys(value: Any) -> Any:
+    """``value`` with the string under every credential-like key masked, at any depth.
+
+    >>> mask_secret_keys({"api_token": "t0k", "team": "risk", "key_id": "k1"})
+    {'api_token': '***', 'team': 'risk', 'key_id': 'k1'}
+    """
+    if isinstance(value, Mapping):
+        return {
+            k: MASK
+            if isinstance(v, str) and is_secret_name(k) and not _is_id_key(k)
+            else mask_secret_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secret_keys(v) for v in value]
+    return value
