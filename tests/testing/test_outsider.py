@@ -93,16 +93,14 @@ TestWritesRecordByRecord = _suite(WritesRecordByRecord)
 TestLosesUpdates = _suite(LosesUpdates)
 '''
 
-ARTIFACTS = '''
-import os
+FOLDER_STORE = '''
 import re
 import shutil
-
-import pytest
+from pathlib import Path
 
 from prodml.registry import ArtifactStore
+from prodml.registry.backends import register_backend
 from prodml.registry.backends.artifacts import UnsafeEntry
-from prodml.testing.registry import ArtifactStoreConformance
 
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}/[0-9]{13}-[0-9a-f]{32}")
 
@@ -110,10 +108,11 @@ KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}/[0-9]{13}-[0-9a-f]{32}")
 class FolderArtifactStore(ArtifactStore):
     """Each key a folder; each file in it flat, its path's "/" written as "%2F"."""
 
-    def __init__(self, root):
-        self.root = root
-        self.url = f"folder://{root}"
-        root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, url, *, read_only=False):
+        self.root = Path(url.removeprefix("folder://"))
+        self.url = url
+        self.read_only = read_only
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def _dir(self, key):
         return self.root.joinpath(*key.split("/"))
@@ -165,11 +164,27 @@ class ListsForeignFolders(FolderArtifactStore):
                 for k in m.iterdir()]
 
 
+register_backend("folder", FolderArtifactStore, kind="artifacts")
+'''
+
+ARTIFACTS = '''
+import pytest
+
+from folder_store import (
+    FolderArtifactStore,
+    FollowsLinks,
+    HidesExtraFiles,
+    ListsForeignFolders,
+    RemovesNothing,
+)
+from prodml.testing.registry import ArtifactStoreConformance, ProcessConformance
+
+
 def _suite(cls):
     class Suite(ArtifactStoreConformance):
         @pytest.fixture
         def artifact_store(self, tmp_path):
-            return cls(tmp_path / "artifacts")
+            return cls(f"folder://{tmp_path}/artifacts")
 
         @staticmethod
         def plant_link(store, key, rel, target):
@@ -192,7 +207,15 @@ class TestNoHooks(ArtifactStoreConformance):
 
     @pytest.fixture
     def artifact_store(self, tmp_path):
-        return FolderArtifactStore(tmp_path / "artifacts")
+        return FolderArtifactStore(f"folder://{tmp_path}/artifacts")
+
+
+class TestFolderProcesses(ProcessConformance):
+    worker_imports = ("folder_store",)  # registers folder:// in each worker process
+
+    @pytest.fixture
+    def registry_urls(self, tmp_path):
+        return f"sqlite:///{tmp_path}/registry.db", f"folder://{tmp_path}/artifacts", {}
 '''
 
 # test id -> what must be in its failure message (None: it must pass).
@@ -247,6 +270,7 @@ EXPECTED: dict[str, str | None] = {
     "test_artifacts.TestRemovesNothing::test_gc_removes_deleted_and_orphans": "assert",
     "test_artifacts.TestListsForeignFolders::test_gc_never_touches_foreign_files": "not-a-key",
     "test_artifacts.TestNoHooks::test_deleted_file_fails_load": None,
+    "test_artifacts.TestFolderProcesses::test_concurrent_writers_get_consecutive_numbers": None,
     "test_artifacts.TestNoHooks::test_symlinks_in_a_stored_artifact_fail_verification": (
         "skipped: override plant_link"
     ),
@@ -284,6 +308,7 @@ def test_an_outsiders_project_runs_the_suites(tmp_path: Path) -> None:
         "from docs_store import TestDictOnlineStore  # noqa: F401\n", encoding="utf-8"
     )
     (project / "test_broken_online.py").write_text(textwrap.dedent(BROKEN_ONLINE))
+    (project / "folder_store.py").write_text(textwrap.dedent(FOLDER_STORE))
     (project / "test_artifacts.py").write_text(textwrap.dedent(ARTIFACTS))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PRODML_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])

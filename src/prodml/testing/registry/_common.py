@@ -121,7 +121,13 @@ def hold_write_lock(store: Any) -> Any:
                 tx.rollback()
                 conn.close()
         else:  # pragma: no cover - a user's store overrides the suite's hook
-            raise NotImplementedError(f"override hold_write_lock for {type(store).__name__}")
+            raise NotImplementedError(
+                f"the suite cannot lock a {type(store).__name__}: override "
+                "hold_write_lock(store) in your test class with a context manager that "
+                "holds the store's write lock from elsewhere (another connection or "
+                "thread); writes must then wait at most store.lock_timeout seconds and "
+                "raise RegistryError saying the store 'is locked' and naming lock_timeout"
+            )
 
     return held()
 
