@@ -342,10 +342,42 @@ def test_registry_register_says_the_model_is_missing_or_not_a_model(
         }
         with pytest.raises(ConfigError, match=files_says[kind]):
             reg.register("churn", bad, flavour="files")  # None and a dict: a raw TypeError
-        if kind == "none":  # the sklearn flavour used to pickle None as a model
-            with pytest.raises(ConfigError, match=r"model to register is missing \(None\)"):
-                reg.register("churn", None, flavour="sklearn")
+        sklearn_says = {  # the sklearn flavour used to pickle each of them as a model
+            "none": r"model to register is missing \(None\)",
+            "name": r"'sklearn' flavour stores a scikit-learn estimator.*Got str, which is not",
+            "dict": r"'sklearn' flavour stores a scikit-learn estimator.*Got dict, which is not",
+        }
+        with pytest.raises(ConfigError, match=sklearn_says[kind]) as info:
+            reg.register("churn", bad, flavour="sklearn")
+        assert info.value.parameter == "model"
+        assert "ann@example.com" not in str(info.value)
         assert reg.search("churn").items == []  # nothing was stored
+    finally:
+        reg.close()
+
+
+class _DuckEstimator:
+    """An estimator by its methods only (not a scikit-learn BaseEstimator)."""
+
+    def fit(self, x: Any, y: Any = None) -> _DuckEstimator:
+        self.mean_ = float(np.mean(x))
+        return self
+
+    def predict(self, x: Any) -> Any:
+        return np.full(len(x), self.mean_)
+
+
+def test_registry_sklearn_flavour_still_takes_a_duck_typed_estimator(tmp_path: Any) -> None:
+    """``flavour="sklearn"`` is the override for estimators that are not BaseEstimators."""
+    from prodml.registry import ModelRegistry
+
+    reg = ModelRegistry.local(tmp_path / "reg")
+    try:
+        mv = reg.register("duck", _DuckEstimator().fit([1.0, 3.0]), flavour="sklearn")
+        assert mv.flavour == "sklearn"
+        back = reg.load("duck", mv.version, trusted=True)
+        assert type(back).__name__ == "_DuckEstimator"
+        assert back.predict([0, 0]).tolist() == [2.0, 2.0]
     finally:
         reg.close()
 

@@ -39,6 +39,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_JSON_BYTES",
     "MAX_MAGNITUDE",
+    "STRICT_JSON",
     "Field",
     "load_json",
     "loading",
@@ -494,6 +495,17 @@ def load_json(
         raise state_error(
             f"{owner} state is not valid JSON: {str(err)[:120]}", owner=owner, base=error
         ) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (a number must be finite)")
+
+
+STRICT_JSON = json.JSONDecoder(parse_constant=_no_constant)
+"""A decoder of RFC 8259 JSON for text users send (HTTP bodies, CLI arguments): unlike
+:func:`json.loads` (and :func:`load_json`, which reads back prodml's own state), it
+refuses ``NaN`` and ``Infinity`` with a ``ValueError``, as orjson does, so that a value
+means the same whichever parser reads it. ``STRICT_JSON.decode(text)`` takes a str."""
 
 
 def _depth(raw: bytes) -> int:

@@ -399,7 +399,19 @@ class SklearnFlavour(Flavour):
         return isinstance(obj, BaseEstimator)
 
     def save(self, obj: Any, path: Path) -> dict[str, Any]:
-        """Write ``obj`` under ``path``; return the metadata load needs."""
+        """Write ``obj`` under ``path``; return the metadata load needs.
+
+        With ``register(..., flavour="sklearn")`` any estimator is taken, a duck-typed
+        one too (an object with a ``fit`` method); a value that has none (a file name, a
+        dict of coefficients) is refused rather than pickled as a model.
+        """
+        if not callable(getattr(obj, "fit", None)) and not self.handles(obj):
+            raise ConfigError(
+                "the 'sklearn' flavour stores a scikit-learn estimator (an object with a "
+                f"fit method). Got {type_name(obj)}, which is not one; load the model "
+                "first, or pass a pathlib.Path with flavour='files' to store saved files",
+                parameter="model",
+            )
         try:
             import skops.io as sio  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415 - optional
         except ImportError:

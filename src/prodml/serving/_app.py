@@ -21,6 +21,7 @@ import pandas as pd
 
 from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, check_params
+from prodml._state import STRICT_JSON
 from prodml.errors import ConfigError, SchemaError
 from prodml.schema import LogicalType
 from prodml.serving._batcher import MicroBatcher
@@ -58,19 +59,10 @@ def _codec(json_library: str) -> tuple[Callable[[bytes], Any], Callable[[Any], b
     return _loads_json, dumps
 
 
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON value")
-
-
-# NaN and Infinity are not JSON (RFC 8259): refused as orjson refuses them, so a request
-# means the same whichever library parses it.
-_DECODER = json.JSONDecoder(parse_constant=_not_json)
-
-
 def _loads_json(raw: bytes) -> Any:
     """The standard library's parse of UTF-8 JSON, every failure a ``ValueError``."""
     try:
-        return _DECODER.decode(raw.decode("utf-8"))
+        return STRICT_JSON.decode(raw.decode("utf-8"))
     except RecursionError:  # deeper than the interpreter's stack: orjson says the same
         raise ValueError("depth limit exceeded") from None
 

@@ -21,6 +21,24 @@ __all__ = ["build_app"]
 
 _log = logging.getLogger("prodml.serving")
 
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+_METRICS = "text/plain; version=0.0.4; charset=utf-8"
+_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+_MAX_ID = 200  # an X-Request-ID is stored with the prediction: bounded like the body
+
+
+def _plain_id(rid: str) -> bool:
+    """An X-Request-ID that is short, ASCII and without control characters."""
+    return len(rid) <= _MAX_ID and rid.isascii() and rid.isprintable()
+
+
+_FLAGS = {"": False, "0": False, "false": False, "no": False,
+          "1": True, "true": True, "yes": True}  # fmt: skip
+
+
+Codec = tuple[Callable[[bytes], Any], Callable[[Any], bytes]]
+
 
 def _log_model_failure(rid: str | None, err: ModelError) -> None:
     """Log a model's failure on a request: where it raised, not what it said.
@@ -41,25 +59,6 @@ def _log_model_failure(rid: str | None, err: ModelError) -> None:
     )
     if cause is not None:
         _log.debug("prodml serving: request %s: %s: %s", rid, type(cause).__name__, cause)
-
-
-_JSON = "application/json"
-_PROBLEM = "application/problem+json"
-_METRICS = "text/plain; version=0.0.4; charset=utf-8"
-_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
-_MAX_ID = 200  # an X-Request-ID is stored with the prediction: bounded like the body
-
-
-def _plain_id(rid: str) -> bool:
-    """An X-Request-ID that is short, ASCII and without control characters."""
-    return len(rid) <= _MAX_ID and rid.isascii() and rid.isprintable()
-
-
-_FLAGS = {"": False, "0": False, "false": False, "no": False,
-          "1": True, "true": True, "yes": True}  # fmt: skip
-
-
-Codec = tuple[Callable[[bytes], Any], Callable[[Any], bytes]]
 
 
 def build_app(settings: _Settings, codec: Codec) -> Any:  # noqa: PLR0915 - one closure per route

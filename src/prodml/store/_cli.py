@@ -24,6 +24,7 @@ from typing import Any
 
 from prodml._files import os_reason
 from prodml._quote import short_repr
+from prodml._state import STRICT_JSON
 from prodml.errors import ConfigError
 
 __all__ = ["add_parser"]
@@ -119,13 +120,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (a number must be finite)")
-
-
 def _entity(text: str) -> dict[str, Any]:
     try:
-        entity = json.loads(text, parse_constant=_no_constant)
+        entity = STRICT_JSON.decode(text)
     except ValueError as err:  # JSONDecodeError, or NaN / Infinity
         raise ConfigError(f"--entity is not JSON: {err}", parameter="entity") from err
     if not isinstance(entity, dict):
@@ -144,7 +141,7 @@ def _definitions(file: str) -> list[Any]:
         what = "a folder" if path.is_dir() else "not a regular file"
         raise ConfigError(f"--file {shown} is {what}: give a JSON file", parameter="file")
     try:
-        items = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        items = STRICT_JSON.decode(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError too
         raise ConfigError(
             f"cannot read definitions from {shown}: {os_reason(err)}", parameter="file"
