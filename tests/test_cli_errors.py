@@ -181,6 +181,51 @@ def test_failure_is_one_line_and_exit_2(
     assert fragment.replace("{w}", str(work)) in lines[0]
 
 
+LONG = "a" * 5_000  # the system refuses it: "File name too long"
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["schema", LONG], "cannot read 'aaa"),
+        (["drift", f"{LONG}.parquet", "{w}/ref.parquet"], "cannot read 'aaa"),
+        (["fingerprint", LONG], "cannot read 'aaa"),
+        (["fingerprint", "--content", LONG], "cannot read 'aaa"),
+        (["demo", "--out", f"{{w}}/{LONG}"], "File name too long: '"),
+        (["schema", "{w}/bad\nname.parquet"], "no such file: '"),
+        (["drift", "{w}/ref.parquet", "{w}/bad\rname.parquet"], "no such file: '"),
+        (["schema", "{w}/bell\x07.parquet"], "\\x07.parquet'"),
+    ],
+    ids=[
+        "schema-long",
+        "drift-long",
+        "fingerprint-long",
+        "content-long",
+        "demo-out-long",
+        "newline",
+        "carriage-return",
+        "bell",
+    ],
+)
+def test_a_hostile_path_is_shown_quoted_and_cut(
+    work: Path, argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path too long for the system, or with control characters, is named on one line,
+    quoted and cut at ``PATH_QUOTE`` characters: it used to be echoed whole (5,000
+    characters), and the system's error for a long name escaped ``_input_path``."""
+    from prodml._files import PATH_QUOTE
+
+    code = cli.main(_argv(argv, work))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith("error: ")
+    assert fragment.replace("{w}", str(work)) in line
+    assert len(line) < PATH_QUOTE + 200
+    assert "characters in all" in line or "\\" in line
+
+
 def test_every_subcommand_has_a_failure_case() -> None:
     parser = cli.build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -16,7 +16,15 @@ from pathlib import Path
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
-__all__ = ["PATH_QUOTE", "folder_reason", "make_folder", "os_reason", "write_text"]
+__all__ = [
+    "PATH_QUOTE",
+    "checked_path",
+    "folder_reason",
+    "local_path",
+    "make_folder",
+    "os_reason",
+    "write_text",
+]
 
 PATH_QUOTE = 400
 """Characters of a path a message shows: enough for real paths, bounded for hostile ones."""
@@ -25,14 +33,17 @@ PATH_QUOTE = 400
 def os_reason(err: BaseException) -> str:
     """Why the OS refused, for a message: ``strerror`` (no path in it), else the type name.
 
-    Anything but an :class:`OSError` (a decoding or JSON error) is shown as its own text.
+    Anything but an :class:`OSError` (a decoding or JSON error) is shown as its own text,
+    but for the ``ValueError`` the OS functions raise for a NUL character in a path.
     """
     if isinstance(err, OSError):
         return err.strerror or type(err).__name__
+    if isinstance(err, ValueError) and str(err) == "embedded null byte":
+        return "the path holds a NUL character, which no file name can"
     return str(err)
 
 
-def folder_reason(err: OSError) -> str:
+def folder_reason(err: BaseException) -> str:
     """:func:`os_reason` of a failed ``mkdir(parents=True, exist_ok=True)``.
 
     ``exist_ok`` still refuses a file at the path, with the OS's "File exists": said here
@@ -41,6 +52,48 @@ def folder_reason(err: OSError) -> str:
     if isinstance(err, FileExistsError):
         return "it is a file, not a folder"
     return os_reason(err)
+
+
+def checked_path(path: str | os.PathLike[str], what: str, *, parameter: str = "path") -> Path:
+    r"""``path`` as a :class:`~pathlib.Path`, or a :class:`ConfigError` if no file can have it.
+
+    ``what`` names the path in the message. A value that is not a path, or one with a NUL
+    character in it, is refused here rather than by the OS call that would trip on it
+    later with a bare ``TypeError`` or ``ValueError`` (or, on Python 3.11, be told by
+    ``Path.exists()`` that nothing is there).
+
+    Examples
+    --------
+    >>> checked_path(chr(0), "the store's folder")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    prodml.errors.ConfigError: cannot use '\x00' as the store's folder: the path holds a NUL ...
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigError(
+            f"{what} must be a str or os.PathLike path. Got {type(path).__name__}.",
+            parameter=parameter,
+        )
+    text = os.fspath(path)
+    if "\x00" in str(text):
+        raise ConfigError(
+            f"cannot use {short_repr(text, limit=PATH_QUOTE)} as {what}: "
+            f"{os_reason(ValueError('embedded null byte'))}",
+            parameter=parameter,
+        )
+    return Path(path)
+
+
+def local_path(path: str | os.PathLike[str], what: str, *, parameter: str = "path") -> Path:
+    """:func:`checked_path` made absolute (``~`` expanded, links resolved)."""
+    checked = checked_path(path, what, parameter=parameter)
+    try:
+        return checked.expanduser().resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a loop of links
+        shown = short_repr(str(checked), limit=PATH_QUOTE)
+        raise ConfigError(
+            f"cannot use {shown} as {what}: {os_reason(err)}", parameter=parameter
+        ) from err
 
 
 def make_folder(path: Path, what: str, *, parameter: str) -> None:
@@ -62,7 +115,7 @@ def make_folder(path: Path, what: str, *, parameter: str) -> None:
     """
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
         raise ConfigError(
             f"cannot create {what} {short_repr(str(path), limit=PATH_QUOTE)}: {folder_reason(err)}",
             parameter=parameter,
@@ -107,10 +160,15 @@ def write_text(
     """
     target = Path(path)
     shown = short_repr(os.fspath(path), limit=PATH_QUOTE)
-    if target.is_dir():
-        raise ConfigError(f"cannot write {what} {shown}: it is a folder", parameter="path")
-    if target.is_symlink():  # replace the file it names, not the link
-        target = Path(os.path.realpath(target))
+    try:  # a name too long for the system, or a NUL in it (ValueError), is refused here
+        if "\x00" in str(target):  # (Path.is_dir says False for it on Python 3.11)
+            raise ValueError("embedded null byte")
+        if target.is_dir():
+            raise ConfigError(f"cannot write {what} {shown}: it is a folder", parameter="path")
+        if target.is_symlink():  # replace the file it names, not the link
+            target = Path(os.path.realpath(target))
+    except (OSError, ValueError) as err:
+        raise _unwritable(what, shown, err) from err
     try:
         keep_mode: int | None = stat.S_IMODE(target.stat().st_mode)
     except OSError:  # no file yet (or none we may stat): ``mode`` and the umask decide
@@ -160,5 +218,5 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _unwritable(what: str, shown: str, err: OSError) -> ConfigError:
+def _unwritable(what: str, shown: str, err: OSError | ValueError) -> ConfigError:
     return ConfigError(f"cannot write {what} {shown}: {os_reason(err)}", parameter="path")

@@ -53,6 +53,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
 
+def _shown(path: object) -> str:
+    """A path as an error shows it: as typed when short and printable, else quoted and cut.
+
+    A control character would break the one-line message, and a 5,000-character name
+    (the system refuses it as "File name too long") would fill the terminal.
+    """
+    from prodml._files import PATH_QUOTE  # noqa: PLC0415 - see the note at the top
+    from prodml._quote import short_repr  # noqa: PLC0415
+
+    text = path.decode(errors="replace") if isinstance(path, bytes) else str(path)
+    if len(text) <= PATH_QUOTE and text.isprintable():
+        return text
+    return short_repr(text, limit=PATH_QUOTE)
+
+
 def _errors() -> type[ProdMLError]:
     from prodml.errors import ProdMLError  # noqa: PLC0415 - see the note at the top
 
@@ -66,21 +81,26 @@ def _input_path(path: str, *, table: bool) -> Path:
     regular file or folder (a FIFO would block the command, a device never end). With
     ``table=True`` the file must be Parquet or CSV, and a folder must hold some file.
     """
+    from prodml._files import os_reason  # noqa: PLC0415
     from prodml.errors import ConfigError  # noqa: PLC0415
 
     if not path:
         raise ConfigError("the path is empty: give a file or folder")
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"no such file: {path}")
-    if not (p.is_file() or p.is_dir()):
-        raise ConfigError(f"{path} is not a regular file or folder")
+    p, shown = Path(path), _shown(path)
+    try:
+        exists, regular = p.exists(), p.is_file() or p.is_dir()
+    except OSError as err:  # a name too long, a folder we may not search
+        raise ConfigError(f"cannot read {shown}: {os_reason(err)}") from err
+    if not exists:
+        raise ConfigError(f"no such file: {shown}")
+    if not regular:
+        raise ConfigError(f"{shown} is not a regular file or folder")
     if table:
         if p.is_dir():
             if not any(f.is_file() for f in p.rglob("*")):
-                raise ConfigError(f"{path}: the folder holds no Parquet files")
+                raise ConfigError(f"{shown}: the folder holds no Parquet files")
         elif p.suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
-            raise ConfigError(f"{path}: expected a .parquet or .csv file (or a Parquet directory)")
+            raise ConfigError(f"{shown}: expected a .parquet or .csv file (or a Parquet directory)")
     return p
 
 
@@ -99,7 +119,7 @@ def _read_table(path: str) -> object:
         return pq.read_table(p)
     except (pa.ArrowException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"cannot read {path}: {first}") from err
+        raise ConfigError(f"cannot read {_shown(path)}: {first}") from err
 
 
 def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
@@ -129,7 +149,7 @@ def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
                 yield batch
     except (pa.ArrowException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"cannot read {path}: {first}") from err
+        raise ConfigError(f"cannot read {_shown(path)}: {first}") from err
 
 
 def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
@@ -145,6 +165,7 @@ def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
     """
     import tempfile  # noqa: PLC0415
 
+    from prodml._files import os_reason  # noqa: PLC0415
     from prodml.errors import ConfigError  # noqa: PLC0415
 
     if not str(path):  # Path("") is the current folder: never what was meant
@@ -152,23 +173,25 @@ def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
     p = Path(path)
     if folder:
         if p.exists() and not p.is_dir():
-            raise ConfigError(f"cannot write to {p}: it is a file, not a folder")
+            raise ConfigError(f"cannot write to {_shown(p)}: it is a file, not a folder")
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise ConfigError(f"cannot create the folder {p}: {err.strerror or err}") from err
+            raise ConfigError(f"cannot create the folder {_shown(p)}: {os_reason(err)}") from err
         target = p
     else:
         if p.is_dir():
-            raise ConfigError(f"cannot write to {p}: it is a folder")
+            raise ConfigError(f"cannot write to {_shown(p)}: it is a folder")
         target = p.parent if str(p.parent) else Path(".")
         if not target.is_dir():
-            raise ConfigError(f"cannot write {p}: the folder {target} does not exist")
+            raise ConfigError(
+                f"cannot write {_shown(p)}: the folder {_shown(target)} does not exist"
+            )
     try:  # a real write: permission bits say nothing for root, nor for /proc or a full disk
         with tempfile.TemporaryFile(dir=target):
             pass
     except OSError as err:
-        raise ConfigError(f"cannot write to {target}: {err.strerror or err}") from err
+        raise ConfigError(f"cannot write to {_shown(target)}: {os_reason(err)}") from err
     return p
 
 
@@ -206,7 +229,7 @@ def _cmd_fingerprint(args: argparse.Namespace) -> int:
         digest = fingerprint_path(args.path)
     except OSError as err:  # a file in the folder the system refuses to read
         where = err.filename or args.path
-        raise ConfigError(f"cannot read {where}: {os_reason(err)}") from err
+        raise ConfigError(f"cannot read {_shown(where)}: {os_reason(err)}") from err
     print(digest)
     return 0
 
@@ -360,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv)
     except OSError as err:
-        where = f": {err.filename}" if err.filename else ""
+        where = f": {_shown(err.filename)}" if err.filename else ""
         print(f"error: {_one_line(err.strerror or str(err))}{where}", file=sys.stderr)
     except SystemExit as exit_:  # argparse: --help, --version, a usage error
         return exit_.code if isinstance(exit_.code, int) else 2

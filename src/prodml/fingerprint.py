@@ -39,6 +39,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -52,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, iter_columns
+from prodml._files import PATH_QUOTE, os_reason
 from prodml._params import OneOf, check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
@@ -150,7 +152,24 @@ def _fspath(path: object, owner: str) -> str:
             f"Got {type(path).__name__}.",
             parameter="path",
         )
-    return str(os.fspath(path))
+    text = str(os.fspath(path))
+    if "\x00" in text:
+        raise ConfigError(
+            f"{owner} cannot read {short_repr(text, limit=PATH_QUOTE)}: the path holds a NUL "
+            "character, which no file name can",
+            parameter="path",
+        )
+    return text
+
+
+def _too_long(err: OSError, path: str, owner: str) -> ConfigError | None:
+    """The error for a name the system refuses as too long, else ``None`` (re-raise)."""
+    if err.errno != errno.ENAMETOOLONG:
+        return None
+    return ConfigError(
+        f"{owner} cannot read {short_repr(path, limit=PATH_QUOTE)}: {os_reason(err)}",
+        parameter="path",
+    )
 
 
 def fingerprint_file(path: str | os.PathLike[str], *, fs: AbstractFileSystem | None = None) -> str:
@@ -160,10 +179,18 @@ def fingerprint_file(path: str | os.PathLike[str], *, fs: AbstractFileSystem | N
     ------
     FileNotFoundError
         When the file does not exist.
+    ConfigError
+        For a path no file can have: a NUL character in it, or a name the system refuses
+        as too long.
     """
     h = hashlib.sha256()
     opener = fs.open if fs is not None else open
-    with opener(_fspath(path, "fingerprint_file"), "rb") as f:
+    p = _fspath(path, "fingerprint_file")
+    try:
+        f = opener(p, "rb")
+    except OSError as err:
+        raise _too_long(err, p, "fingerprint_file") or err from None
+    with f:
         while block := f.read(_CHUNK):
             h.update(block)
     return h.hexdigest()
@@ -180,13 +207,19 @@ def fingerprint_path(path: str | os.PathLike[str], *, fs: AbstractFileSystem | N
     ------
     FileNotFoundError
         When nothing exists at ``path``.
+    ConfigError
+        For a path no file can have (see :func:`fingerprint_file`).
     """
     p = _fspath(path, "fingerprint_path")
     if fs is None:
         local = Path(p)
-        if local.is_file():
+        try:
+            is_file, is_dir = local.is_file(), local.is_dir()
+        except OSError as err:  # Python 3.11 raises for a name too long; 3.12 says False
+            raise _too_long(err, p, "fingerprint_path") or err from None
+        if is_file:
             return fingerprint_file(local)
-        if not local.is_dir():
+        if not is_dir:
             raise FileNotFoundError(p)
         files = sorted(
             (q.relative_to(local).as_posix(), q) for q in local.rglob("*") if q.is_file()

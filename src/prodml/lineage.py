@@ -115,7 +115,7 @@ class JsonLinesSink(LockedState):
             try:
                 with self.path.open("a", encoding="utf-8") as f:
                     f.write(line)
-            except OSError as err:
+            except (OSError, ValueError) as err:  # ValueError: a NUL in the path
                 raise ConfigError(
                     f"cannot append to the lineage file {self._shown()}: {os_reason(err)}",
                     parameter="path",

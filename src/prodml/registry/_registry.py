@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from prodml._files import PATH_QUOTE, folder_reason
+from prodml._files import PATH_QUOTE, folder_reason, local_path
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import (
@@ -199,7 +199,7 @@ class ModelRegistry(NotPicklable, AliasMoves):
     @classmethod
     def local(cls, path: str | os.PathLike[str], **kwargs: Any) -> ModelRegistry:
         """SQLite metadata (``path/registry.db``) and artifacts in ``path/artifacts``."""
-        root = Path(path).expanduser().resolve()
+        root = local_path(path, "the registry's folder")
         if not kwargs.get("read_only", False):
             try:
                 root.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from prodml._extras import require
+from prodml._files import PATH_QUOTE, os_reason
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, IntegrityError
 from prodml.registry.entities import Encryption
 
@@ -126,9 +128,10 @@ class LocalKeyFile:
         target = Path(path)
         try:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: a NUL in the path
             raise ConfigError(
-                f"cannot create the key file {target}: {err.strerror}", parameter="path"
+                f"cannot create the key file {_shown(target)}: {os_reason(err)}",
+                parameter="path",
             ) from None
         with os.fdopen(fd, "wb") as fh:
             fh.write(os.urandom(32))
@@ -147,23 +150,27 @@ class LocalKeyFile:
         return f"LocalKeyFile(key_id={self._key_id!r})"
 
 
+def _shown(path: Path) -> str:
+    return short_repr(str(path), limit=PATH_QUOTE)
+
+
 def _read_key_file(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as err:
-        raise ConfigError(f"cannot read the key file {path}: {err.strerror}") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
+        raise ConfigError(f"cannot read the key file {_shown(path)}: {os_reason(err)}") from None
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"the key file {path} is not a regular file")
+            raise ConfigError(f"the key file {_shown(path)} is not a regular file")
         if os.name == "posix" and info.st_mode & 0o077:
             raise ConfigError(
-                f"the key file {path} is readable by group or others (mode "
+                f"the key file {_shown(path)} is readable by group or others (mode "
                 f"{oct(info.st_mode & 0o777)}); chmod 600 it"
             )
         raw = fh.read(33)
     if len(raw) != 32:
-        raise ConfigError(f"the key file {path} must hold exactly 32 bytes")
+        raise ConfigError(f"the key file {_shown(path)} must hold exactly 32 bytes")
     return raw
 
 

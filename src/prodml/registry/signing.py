@@ -44,7 +44,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from prodml._extras import require
+from prodml._files import PATH_QUOTE, os_reason
 from prodml._pickle import NotPicklable
+from prodml._quote import short_repr
 from prodml.errors import ConfigError, IntegrityError
 from prodml.registry import _manifest
 from prodml.registry.entities import Attestation, ModelVersion
@@ -114,8 +116,9 @@ def _read_key(source: bytes | str | os.PathLike[str], what: str) -> bytes:
     path = Path(source)
     try:
         return path.read_bytes()
-    except OSError as err:
-        raise ConfigError(f"cannot read the {what} file {path}: {err.strerror}") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
+        shown = short_repr(str(path), limit=PATH_QUOTE)
+        raise ConfigError(f"cannot read the {what} file {shown}: {os_reason(err)}") from None
 
 
 class Ed25519Verifier:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml._data import type_name
-from prodml._files import PATH_QUOTE
+from prodml._files import PATH_QUOTE, checked_path, os_reason
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
@@ -110,6 +110,16 @@ def _clock(now: float | datetime | None) -> float:
             parameter="now",
         )
     return float(now)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError as err:  # a name too long for the system (Python 3.11 raises)
+        shown = short_repr(str(path), limit=PATH_QUOTE)
+        raise ConfigError(
+            f"cannot read the state file {shown}: {os_reason(err)}", parameter="state_path"
+        ) from err
 
 
 def _short(err: BaseException) -> str:
@@ -270,13 +280,17 @@ class RetrainController(NotPicklable):
         self.guards = guards if guards is not None else Guards()
         if not isinstance(self.guards, Guards):
             raise ConfigError("guards must be a Guards.", parameter="guards")
-        self.state_path = None if state_path is None else Path(state_path)
+        self.state_path = (
+            None
+            if state_path is None
+            else checked_path(state_path, "the state file", parameter="state_path")
+        )
         self.signature = signature
         self.approved_by = approved_by
         self._lock = threading.RLock()
         self._now = 0.0
         self._rollout: Canary | None = None
-        if self.state_path is not None and self.state_path.exists():
+        if self.state_path is not None and _exists(self.state_path):
             self.state = RetrainState.load(self.state_path)
             if (self.state.model, self.state.alias) != (self.model, self.alias):
                 shown = short_repr(str(self.state_path), limit=PATH_QUOTE)

@@ -8,14 +8,13 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal, cast
 
 import pandas as pd
 import pyarrow as pa
 
 from prodml._extras import require
-from prodml._files import make_folder
+from prodml._files import local_path, make_folder
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
 from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
@@ -129,7 +128,7 @@ class FeatureStore(NotPicklable):
         ``path/sources/`` receives :meth:`~prodml.store.backends.OfflineStore.write_source`
         files and ``path/tmp/`` DuckDB's spill files.
         """
-        root = Path(path).resolve()
+        root = local_path(path, "the feature store's folder")
         # The DuckDB offline store needs the store extra: check it before making the folder.
         require("duckdb", extra="store", feature="The local feature store")
         make_folder(root, "the feature store's folder", parameter="path")
