@@ -9,7 +9,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.errors import ConfigError, IntegrityError, ProdMLError
 from prodml.registry import ArtifactStore, ModelRegistry
@@ -19,7 +19,7 @@ from prodml.registry.backends.artifacts import (
     UnsafeEntry,
 )
 from prodml.registry.entities import ModelVersion
-from prodml.testing.registry._common import _model, pytest
+from prodml.testing.registry._common import _model, pytest, stored_files
 
 SECRET = b"private key material that must never leave the sentinel directory\n"
 _SEGMENTS = [
@@ -50,7 +50,8 @@ def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def _remote_snapshot(store: ArtifactStore, prefix: str) -> dict[str, bytes]:
-    assert isinstance(store, FsspecArtifactStore)
+    if not isinstance(store, FsspecArtifactStore):
+        return {}  # a store of unknown layout: only its own foreign key is watched
     store.fs.invalidate_cache()
     try:
         found = store.fs.find(prefix)
@@ -81,8 +82,45 @@ _TEMPLATES = [
 _KINDS = ["files", "key", "basename", "pair", "pending"]
 
 
+def _plant_link(store: ArtifactStore, key: str, rel: str, target: Path) -> None:
+    """Replace stored file ``key/rel`` by a symbolic link to ``target`` (shipped stores)."""
+    if isinstance(store, LocalArtifactStore):
+        path = store._key_path(key).joinpath(*rel.split("/"))
+        path.unlink()
+        path.symlink_to(target)
+        return
+    pytest.skip(
+        f"{type(store).__name__} keeps its files where the suite cannot plant a symbolic "
+        "link: override plant_link(store, key, rel, target) in your test class to replace "
+        "the stored file key/rel by a link to target (the checks then run)"
+    )
+
+
 class ArtifactTrust:
-    """Hostile manifests and flavour metadata, symbolic links, staging and temp files."""
+    """Hostile manifests and flavour metadata, symbolic links, staging and temp files.
+
+    Hook: ``plant_link(store, key, rel, target)`` replaces a stored file by a symbolic
+    link to ``target``; the default knows the local store only, and skips for others.
+    """
+
+    plant_link = staticmethod(_plant_link)
+
+    if TYPE_CHECKING:  # provided by ArtifactStoreConformance
+
+        def tamper_write(self, store: ArtifactStore, key: str, rel: str, data: bytes) -> None: ...
+
+    def _plant_sentinels(self, store: ArtifactStore) -> str:
+        """Plant the secret in a foreign key ``sentinel``, and next to an fsspec root.
+
+        ``../../sentinel`` from a version's key names the first; returns the second.
+        """
+        remote_sentinel = "sentinel-outside"
+        if isinstance(store, FsspecArtifactStore):
+            remote_sentinel = f"{store.root}-sentinel" if store.root else remote_sentinel
+            if not isinstance(store, LocalArtifactStore):
+                store.fs.pipe_file(f"{remote_sentinel}/secret.txt", SECRET)
+        self.tamper_write(store, "sentinel", "secret.txt", SECRET)
+        return remote_sentinel
 
     def test_hostile_manifests_never_escape(
         self,
@@ -100,15 +138,14 @@ class ArtifactTrust:
         scratch.mkdir()
         monkeypatch.setattr(tempfile, "tempdir", str(scratch))
         store = registry.artifacts
-        assert isinstance(store, FsspecArtifactStore)
-        remote_sentinel = f"{store.root}-sentinel" if store.root else "sentinel-outside"
-        if not isinstance(store, LocalArtifactStore):
-            store.fs.pipe_file(f"{remote_sentinel}/secret.txt", SECRET)
+        remote_sentinel = self._plant_sentinels(store)
         base = registry.register("m", _model())
         other = registry.register("o", _model())
         legit = registry.artifacts.list_keys()
         local_before = _snapshot(sentinel)
         remote_before = _remote_snapshot(store, remote_sentinel)
+        inside_before = stored_files(store, "sentinel")
+        assert inside_before == {"secret.txt": SECRET}
         digest = hashlib.sha256(SECRET).hexdigest()
 
         @settings(
@@ -157,6 +194,7 @@ class ArtifactTrust:
                 registry.gc(0, scan=True)
             assert _snapshot(sentinel) == local_before
             assert _remote_snapshot(store, remote_sentinel) == remote_before
+            assert stored_files(store, "sentinel") == inside_before
             assert registry.artifacts.list_keys() == legit
 
         attack()
@@ -210,11 +248,19 @@ class ArtifactTrust:
         (model / "sub" / "a.txt").write_bytes(b"alpha")
         mv = registry.register("f", model)
         store = registry.artifacts
-        if not isinstance(store, LocalArtifactStore):
-            return  # object stores (memory, S3) have no symbolic links to plant
         outside = tmp_path / "outside"
         outside.mkdir()
         (outside / "a.txt").write_bytes(b"alpha")  # same bytes: only the link is wrong
+        if not isinstance(store, LocalArtifactStore):
+            if isinstance(store, FsspecArtifactStore):
+                return  # object stores (memory, S3) have no symbolic links to plant
+            rel = "files/model/sub/a.txt"
+            self.plant_link(store, mv.artifact_key, rel, outside / "a.txt")
+            for call in (registry.verify, registry.load):
+                with pytest.raises(IntegrityError, match="symbolic link") as info:
+                    call(mv.ref)
+                assert info.value.path == rel
+            return
         base = store._key_path(mv.artifact_key)
         target = base / "files" / "model" / "sub"
         os.rename(target, tmp_path / "moved")

@@ -20,12 +20,14 @@ from prodml.registry.backends._artifact_base import new_key
 from prodml.registry.backends.artifacts import FsspecArtifactStore
 from prodml.registry.entities import ModelVersion
 from prodml.testing.registry._artifact_trust import ArtifactTrust
-from prodml.testing.registry._common import _schema, pytest
+from prodml.testing.registry._common import _rewrite, _schema, pytest, stored_files
 from prodml.testing.registry._signed import SignedArtifactTrust
 
 
 def _tamper_write(store: ArtifactStore, key: str, rel: str, data: bytes) -> None:
-    assert isinstance(store, FsspecArtifactStore)
+    if not isinstance(store, FsspecArtifactStore):
+        _rewrite(store, key, rel, data)
+        return
     target = store._path(key, rel)
     store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
     store.fs.pipe_file(target, data)
@@ -33,7 +35,9 @@ def _tamper_write(store: ArtifactStore, key: str, rel: str, data: bytes) -> None
 
 
 def _tamper_delete(store: ArtifactStore, key: str, rel: str) -> None:
-    assert isinstance(store, FsspecArtifactStore)
+    if not isinstance(store, FsspecArtifactStore):
+        _rewrite(store, key, rel, None)
+        return
     store.fs.rm(store._path(key, rel))
     store.fs.invalidate_cache()
 
@@ -41,8 +45,13 @@ def _tamper_delete(store: ArtifactStore, key: str, rel: str) -> None:
 class ArtifactStoreConformance(ArtifactTrust, SignedArtifactTrust):
     """Behaviour every :class:`~prodml.registry.ArtifactStore` must have.
 
-    Provide an ``artifact_store`` fixture returning a fresh, empty store. Override
-    ``tamper_write`` / ``tamper_delete`` for stores that are not fsspec-based.
+    Provide an ``artifact_store`` fixture returning a fresh, empty store. The attacks
+    change stored files through the store's own primitives (``_list_files``, ``_open``,
+    ``_remove``, ``_put_tree``), so any store runs the suite as it is; override the hooks
+    ``tamper_write(store, key, rel, data)`` / ``tamper_delete(store, key, rel)`` when
+    rewriting a whole key is not how files can be changed behind the registry's back,
+    and ``plant_link(store, key, rel, target)`` to run the symbolic-link checks on a
+    store that keeps files on this machine's disk.
     """
 
     tamper_write = staticmethod(_tamper_write)
@@ -194,10 +203,8 @@ class ArtifactStoreConformance(ArtifactTrust, SignedArtifactTrust):
         assert registry.artifacts.list_keys() == [keep.artifact_key]
         assert registry.gc(0, scan=True).removed == []
         assert registry.load("g") == _schema("a")
-        assert isinstance(registry.artifacts, FsspecArtifactStore)
-        fs = registry.artifacts.fs
-        assert fs.exists(registry.artifacts._path("g/not-a-key", "x.bin"))
-        assert fs.exists(registry.artifacts._path("other", "README.txt"))
+        assert stored_files(registry.artifacts, "g/not-a-key") == {"x.bin": b"someone else's"}
+        assert stored_files(registry.artifacts, "other") == {"README.txt": b"not ours"}
 
     def test_failed_save_leaves_nothing(self, registry: ModelRegistry, tmp_path: Path) -> None:
         with pytest.raises(ConfigError):

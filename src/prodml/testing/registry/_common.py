@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from prodml.errors import MissingExtraError
 from prodml.schema import Column, Schema
+
+if TYPE_CHECKING:
+    from prodml.registry import ArtifactStore
 
 try:
     import pytest
@@ -20,7 +25,7 @@ except ImportError as _err:  # pragma: no cover - the test extra is missing
         package="pytest", extra="test", feature="prodml.testing.registry"
     ) from _err
 
-__all__ = ["REQUIRE_ENV", "pytest", "service_url"]  # pytest: for the suites
+__all__ = ["REQUIRE_ENV", "pytest", "service_url", "stored_files"]  # pytest: for the suites
 
 REQUIRE_ENV = "PRODML_REQUIRE_SERVICES"
 
@@ -116,6 +121,41 @@ def hold_write_lock(store: Any) -> Any:
                 tx.rollback()
                 conn.close()
         else:  # pragma: no cover - a user's store overrides the suite's hook
-            raise NotImplementedError(f"override hold_write_lock for {type(store).__name__}")
+            raise NotImplementedError(
+                f"the suite cannot lock a {type(store).__name__}: override "
+                "hold_write_lock(store) in your test class with a context manager that "
+                "holds the store's write lock from elsewhere (another connection or "
+                "thread); writes must then wait at most store.lock_timeout seconds and "
+                "raise RegistryError saying the store 'is locked' and naming lock_timeout"
+            )
 
     return held()
+
+
+def stored_files(store: ArtifactStore, key: str) -> dict[str, bytes]:
+    """Every file under ``key`` and its bytes, read through the store's own primitives."""
+    out: dict[str, bytes] = {}
+    for rel in store._list_files(key):
+        with store._open(key, rel) as f:
+            out[rel] = f.read()
+    return out
+
+
+def _rewrite(store: ArtifactStore, key: str, rel: str, data: bytes | None) -> None:
+    """Put ``key`` back with file ``rel`` replaced by ``data`` (``None``: removed).
+
+    Any store works: its files are read with ``_list_files`` and ``_open``, the key is
+    removed with ``_remove`` and written again with ``_put_tree``.
+    """
+    files = stored_files(store, key)
+    if data is None:
+        del files[rel]
+    else:
+        files[rel] = data
+    store._remove(key)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in files.items():
+            path = Path(tmp).joinpath(*name.split("/"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        store._put_tree(Path(tmp), key)

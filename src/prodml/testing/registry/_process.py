@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 import itertools
 import multiprocessing
 import os
@@ -11,6 +12,7 @@ import random
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,27 @@ from prodml.registry.flavours import Flavour, Trust, register_flavour
 from prodml.testing.registry._common import _schema, pytest
 
 
-def _register_worker(
-    db_url: str, artifacts_url: str, options: Mapping[str, Any], name: str, n: int
-) -> list[int]:
-    reg = ModelRegistry(db_url, artifacts_url, storage_options=options, actor=f"p{os.getpid()}")
+@dataclass(frozen=True)
+class _Urls:
+    """What a worker process opens, and the modules it imports first.
+
+    Those modules register a user's own backends (``register_backend``): a worker is a
+    fresh process, which has not run the test module that registered them.
+    """
+
+    db: str
+    artifacts: str
+    options: Mapping[str, Any]
+    imports: tuple[str, ...] = ()
+
+    def open(self, **kwargs: Any) -> ModelRegistry:
+        for module in self.imports:
+            importlib.import_module(module)
+        return ModelRegistry(self.db, self.artifacts, storage_options=self.options, **kwargs)
+
+
+def _register_worker(urls: _Urls, name: str, n: int) -> list[int]:
+    reg = urls.open(actor=f"p{os.getpid()}")
     try:
         return [
             reg.register(name, _schema("x"), tags={"pid": str(os.getpid())}).version
@@ -110,16 +129,9 @@ class _ExitingFlavour(Flavour):
         raise NotImplementedError
 
 
-def _crash_worker(  # noqa: PLR0917 - a Process target takes positional args
-    db_url: str,
-    artifacts_url: str,
-    options: Mapping[str, Any],
-    name: str,
-    where: str,
-    scratch: str,
-) -> None:
+def _crash_worker(urls: _Urls, name: str, where: str, scratch: str) -> None:
     tempfile.tempdir = scratch
-    reg = ModelRegistry(db_url, artifacts_url, storage_options=options, lease_ttl=_SHORT_LEASE)
+    reg = urls.open(lease_ttl=_SHORT_LEASE)
     if where == "save":
         register_flavour(_ExitingFlavour())
         reg.register(name, _schema("x"), flavour="exit-in-save")
@@ -130,10 +142,8 @@ def _crash_worker(  # noqa: PLR0917 - a Process target takes positional args
 _SHORT_LEASE = 0.5
 
 
-def _alias_worker(
-    db_url: str, artifacts_url: str, options: Mapping[str, Any], moves: int, seed: int
-) -> int:
-    reg = ModelRegistry(db_url, artifacts_url, storage_options=options, actor=f"p{seed}")
+def _alias_worker(urls: _Urls, moves: int, seed: int) -> int:
+    reg = urls.open(actor=f"p{seed}")
     rng = random.Random(seed)  # noqa: S311 - test data, not security
     try:
         for _ in range(moves):
@@ -143,9 +153,9 @@ def _alias_worker(
     return moves
 
 
-def _gc_worker(db_url: str, artifacts_url: str, options: Mapping[str, Any], stop: str) -> int:
+def _gc_worker(urls: _Urls, stop: str) -> int:
     """Collect in a loop (``stop + ".started"`` once running) until ``stop`` exists."""
-    reg = ModelRegistry(db_url, artifacts_url, storage_options=options)
+    reg = urls.open()
     loops = 0
     try:
         Path(stop + ".started").touch()
@@ -189,11 +199,18 @@ class ProcessConformance:
     """Multi-process guarantees of a (metadata, artifact) store pair.
 
     Provide a ``registry_urls`` fixture returning ``(db_url, artifacts_url,
-    storage_options)`` that separate processes can open.
+    storage_options)`` that separate processes can open. Worker processes are fresh:
+    list in ``worker_imports`` the modules that register your own URL schemes
+    (``register_backend``), and each worker imports them before it opens the URLs.
     """
 
+    worker_imports: tuple[str, ...] = ()
     processes = 4
     versions_each = 5
+
+    def _urls(self, registry_urls: tuple[str, str, dict[str, Any]]) -> _Urls:
+        db, art, options = registry_urls
+        return _Urls(db, art, options, tuple(self.worker_imports))
 
     def test_concurrent_writers_get_consecutive_numbers(
         self, registry_urls: tuple[str, str, dict[str, Any]]
@@ -201,7 +218,7 @@ class ProcessConformance:
         db, art, options = registry_urls
         results = _spawn_pool(8).starmap(
             _register_worker,
-            [(db, art, options, "race", self.versions_each)] * self.processes,
+            [(self._urls(registry_urls), "race", self.versions_each)] * self.processes,
             chunksize=1,
         )
         got = sorted(v for r in results for v in r)
@@ -236,7 +253,7 @@ class ProcessConformance:
         reg = ModelRegistry(db, art, storage_options=options)
         try:
             reg.register("crash", _schema("x"))
-            args = (db, art, options, "crash", where, str(scratch))
+            args = (self._urls(registry_urls), "crash", where, str(scratch))
             proc = ctx.Process(target=_crash_worker, args=args)
             proc.start()
             proc.join(120)
@@ -273,7 +290,9 @@ class ProcessConformance:
                 reg.register("race", _schema("x"))
             moves = 12
             done = _spawn_pool(8).starmap(
-                _alias_worker, [(db, art, options, moves, seed) for seed in range(8)], chunksize=1
+                _alias_worker,
+                [(self._urls(registry_urls), moves, seed) for seed in range(8)],
+                chunksize=1,
             )
             assert done == [moves] * 8
             log = reg.metadata.history("race", "prod")
@@ -292,16 +311,15 @@ class ProcessConformance:
         db, art, options = registry_urls
         stop = tmp_path / "stop"
         pool = _spawn_pool(8)
-        collector = pool.apply_async(_gc_worker, (db, art, options, str(stop)))
+        urls = self._urls(registry_urls)
+        collector = pool.apply_async(_gc_worker, (urls, str(stop)))
         deadline = time.monotonic() + 120
         while not (tmp_path / "stop.started").exists():  # the writers race a running gc
             assert not collector.ready(), collector.get()
             assert time.monotonic() < deadline, "the gc worker did not start"
             time.sleep(0.01)
         try:
-            results = pool.starmap(
-                _register_worker, [(db, art, options, "gcrace", 8)] * 3, chunksize=1
-            )
+            results = pool.starmap(_register_worker, [(urls, "gcrace", 8)] * 3, chunksize=1)
         finally:
             stop.touch()
         assert collector.get(120) >= 1

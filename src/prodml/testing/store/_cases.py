@@ -29,12 +29,17 @@ STEP = timedelta(hours=1)
 
 
 def settings(examples: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The suites' hypothesis settings: ``examples`` cases, replayable, no deadline."""
+    """The suites' hypothesis settings: ``examples`` cases, replayable, no deadline.
+
+    No example database: the suites run in their users' projects, where a
+    ``.hypothesis/`` folder they did not ask for would appear.
+    """
     hypothesis = require("hypothesis", extra="test", feature="prodml.testing.store")
     decorate: Callable[[Callable[..., Any]], Callable[..., Any]] = hypothesis.settings(
         max_examples=examples,
         deadline=None,
         derandomize=True,
+        database=None,
         suppress_health_check=[hypothesis.HealthCheck.too_slow],
     )
     return decorate
