@@ -57,7 +57,11 @@ class DeletesNothing(DictOnlineStore):
 
 class WritesRecordByRecord(DictOnlineStore):
     def write(self, view, records):
-        return sum(DictOnlineStore.write(self, view, [r]) for r in records)
+        n = 0
+        for r in records:
+            n += DictOnlineStore.write(self, view, [r])
+            time.sleep(0.0005)  # a round trip per record: a reader comes between
+        return n
 
 
 class LosesUpdates(DictOnlineStore):
@@ -66,7 +70,7 @@ class LosesUpdates(DictOnlineStore):
     def write(self, view, records):
         with self._lock:
             old = {r.key: self._rows.get((view, r.key)) for r in records}
-        time.sleep(0)  # a database round trip
+        time.sleep(0.001)  # a database round trip: another writer comes between
         new = [r for r in records if old[r.key] is None or old[r.key].version != r.version
                or (r.event_us, r.created_us) > (old[r.key].event_us, old[r.key].created_us)]
         with self._lock:
