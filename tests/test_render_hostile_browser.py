@@ -10,55 +10,32 @@ place it is shown.
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from tests._chromium import chromium, console, needs_chromium
 from tests.test_render_hostile import HOSTILE, INJECTED_TAGS, _elements, card, report  # noqa: F401 - the shared fixtures
 
 from prodml.drift import DriftReport
 from prodml.registry import ModelCard
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and os.environ.get("CI") != "true",
-    reason="needs Chromium (apt-get install chromium); CI installs it and never skips",
-)
+pytestmark = needs_chromium
 
 
 def _load(page: Path) -> tuple[str, str]:
     """The DOM Chromium built from ``page`` and its log (console messages included)."""
-    assert CHROMIUM is not None, "Chromium is not installed (CI installs it in .ci/run)"
-    proc = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",  # CI runs as root
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=3000",  # time for an onerror to fire
-            f"--user-data-dir={page.parent / '.chromium'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    proc = chromium(
+        page,
+        "--virtual-time-budget=3000",  # time for an onerror to fire
+        "--dump-dom",
+        profile=page.parent / ".chromium",
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout, proc.stderr
 
 
 def _check(page: Path, bdi: int | None = None) -> str:
     dom, log = _load(page)
-    assert "PWNED" not in log, re.findall(r"CONSOLE[^\]]*\] (.*)", log)
-    assert re.findall(r"CONSOLE[^\]]*\] (.*)", log) == []
+    assert "PWNED" not in log, console(log)
+    assert console(log) == []
     tags = [t for t, _ in _elements(dom).tags]
     assert not INJECTED_TAGS & set(tags), sorted(INJECTED_TAGS & set(tags))
     assert not [a for _, attrs in _elements(dom).tags for a in attrs if a.startswith("on")]

@@ -8,25 +8,17 @@ reviewer to look at: ``build/report.png`` and ``build/drift.png``.
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from tests._chromium import chromium, console, needs_chromium
 
 if TYPE_CHECKING:
     from tests.conftest import DemoRun
 
 BUILD = Path(__file__).resolve().parents[1] / "build"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and os.environ.get("CI") != "true",
-    reason="needs Chromium (apt-get install chromium); CI installs it and never skips",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -36,31 +28,17 @@ def demo_out(demo_run: DemoRun) -> Path:
 
 def _render(page: Path, shot: Path, height: int) -> list[str]:
     """Screenshot ``page``; return the console messages Chromium logged while loading it."""
-    assert CHROMIUM is not None, "Chromium is not installed (CI installs it in .ci/run)"
     shot.parent.mkdir(parents=True, exist_ok=True)
     shot.unlink(missing_ok=True)
-    proc = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",  # CI runs as root
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--enable-logging=stderr",
-            "--v=0",
-            f"--user-data-dir={shot.parent / '.chromium'}",
-            f"--window-size=1280,{height}",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    proc = chromium(
+        page,
+        "--hide-scrollbars",
+        f"--window-size=1280,{height}",
+        f"--screenshot={shot}",
+        profile=shot.parent / ".chromium",
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.stat().st_size > 10_000  # a real picture, not a blank page
-    return re.findall(r"CONSOLE[^\]]*\] (.*)", proc.stderr)
+    return console(proc.stderr)
 
 
 @pytest.mark.parametrize(("name", "height"), [("report", 4600), ("drift", 2200)])
