@@ -56,7 +56,6 @@ _SECTIONS = ("environment", "fairness", "importance")
 _ALIAS_ACTIONS = ("set_alias", "rollback", "delete_alias")
 
 
-# A URL (its password and credential-like query values are masked) and an AWS access key id.
 def _clean(value: Any) -> Any:
     """``value`` made JSON-safe, with every string that looks personal or secret redacted."""
     if isinstance(value, str):
