@@ -171,11 +171,20 @@ class MetadataStore(NotPicklable, abc.ABC):
     initialised
         Whether the store holds a registry's tables; ``False`` for a database a
         registry may still create (see :meth:`initialise`).
+    lock_timeout
+        Seconds a write waits for another writer's lock, in all; then it raises
+        :class:`~prodml.errors.RegistryError` saying the store "is locked" and naming
+        ``lock_timeout`` (the conformance suite's lock test sets it, holds the lock
+        through its ``hold_write_lock`` hook and expects that error).
+
+    A store opened by URL (:func:`~prodml.registry.backends.register_backend`) is built
+    as ``cls(url, lock_timeout=..., read_only=..., create=...)``.
     """
 
     url: str = ""
     read_only: bool = False
     initialised: bool = True
+    lock_timeout: float = 30.0
 
     _SHIP_INSTEAD = "its URL"
 
