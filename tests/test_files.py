@@ -64,6 +64,7 @@ def test_unusable_paths_are_config_errors_naming_them(tmp_path: Path) -> None:
             write_text(path, "x", "the report")
         assert info.value.parameter == "path"
         assert str(path)[-20:] in str(info.value)  # the path is shown, not only its start
+        assert str(info.value).count("cannot write") == 1  # said once, not wrapped again
     assert file.read_text() == "keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 

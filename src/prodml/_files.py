@@ -17,6 +17,7 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = [
+    "NUL_REASON",
     "PATH_QUOTE",
     "checked_path",
     "folder_reason",
@@ -28,6 +29,8 @@ __all__ = [
 
 PATH_QUOTE = 400
 """Characters of a path a message shows: enough for real paths, bounded for hostile ones."""
+NUL_REASON = "the path holds a NUL character, which no file name can"
+"""Why a path with a NUL is refused (the OS functions say "embedded null byte")."""
 
 
 def os_reason(err: BaseException) -> str:
@@ -39,7 +42,7 @@ def os_reason(err: BaseException) -> str:
     if isinstance(err, OSError):
         return err.strerror or type(err).__name__
     if isinstance(err, ValueError) and str(err) == "embedded null byte":
-        return "the path holds a NUL character, which no file name can"
+        return NUL_REASON
     return str(err)
 
 
@@ -77,8 +80,7 @@ def checked_path(path: str | os.PathLike[str], what: str, *, parameter: str = "p
     text = os.fspath(path)
     if "\x00" in str(text):
         raise ConfigError(
-            f"cannot use {short_repr(text, limit=PATH_QUOTE)} as {what}: "
-            f"{os_reason(ValueError('embedded null byte'))}",
+            f"cannot use {short_repr(text, limit=PATH_QUOTE)} as {what}: {NUL_REASON}",
             parameter=parameter,
         )
     return Path(path)
@@ -160,15 +162,16 @@ def write_text(
     """
     target = Path(path)
     shown = short_repr(os.fspath(path), limit=PATH_QUOTE)
-    try:  # a name too long for the system, or a NUL in it (ValueError), is refused here
-        if "\x00" in str(target):  # (Path.is_dir says False for it on Python 3.11)
-            raise ValueError("embedded null byte")
-        if target.is_dir():
-            raise ConfigError(f"cannot write {what} {shown}: it is a folder", parameter="path")
-        if target.is_symlink():  # replace the file it names, not the link
+    if "\x00" in str(target):  # (Path.is_dir says False for it on Python 3.11)
+        raise ConfigError(f"cannot write {what} {shown}: {NUL_REASON}", parameter="path")
+    try:  # a name too long for the system is refused here (Python 3.11 raises)
+        is_dir = target.is_dir()
+        if not is_dir and target.is_symlink():  # replace the file it names, not the link
             target = Path(os.path.realpath(target))
-    except (OSError, ValueError) as err:
+    except OSError as err:
         raise _unwritable(what, shown, err) from err
+    if is_dir:
+        raise ConfigError(f"cannot write {what} {shown}: it is a folder", parameter="path")
     try:
         keep_mode: int | None = stat.S_IMODE(target.stat().st_mode)
     except OSError:  # no file yet (or none we may stat): ``mode`` and the umask decide
@@ -218,5 +221,5 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _unwritable(what: str, shown: str, err: OSError | ValueError) -> ConfigError:
+def _unwritable(what: str, shown: str, err: OSError) -> ConfigError:
     return ConfigError(f"cannot write {what} {shown}: {os_reason(err)}", parameter="path")

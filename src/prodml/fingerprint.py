@@ -53,7 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, iter_columns
-from prodml._files import PATH_QUOTE, os_reason
+from prodml._files import NUL_REASON, PATH_QUOTE, os_reason
 from prodml._params import OneOf, check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
@@ -155,8 +155,7 @@ def _fspath(path: object, owner: str) -> str:
     text = str(os.fspath(path))
     if "\x00" in text:
         raise ConfigError(
-            f"{owner} cannot read {short_repr(text, limit=PATH_QUOTE)}: the path holds a NUL "
-            "character, which no file name can",
+            f"{owner} cannot read {short_repr(text, limit=PATH_QUOTE)}: {NUL_REASON}",
             parameter="path",
         )
     return text
