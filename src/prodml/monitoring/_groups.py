@@ -112,10 +112,13 @@ class GroupWindows:
             self.metrics.remove_record(old_label, old_output, old_key)
 
     def expire(self, now: float) -> None:
-        """Drop records older than a time window's length."""
-        cutoff = now - self._seconds
+        """Drop records older than a time window's length, or more than one ahead of now.
+
+        (A record stamped over a window ahead comes from a clock that stepped back since.)
+        """
+        cutoff, ahead = now - self._seconds, now + self._seconds
         window = self._window
-        while window and window[0][0] <= cutoff:
+        while window and (window[0][0] <= cutoff or window[0][0] > ahead):
             _, key, label, output = window.popleft()
             self.metrics.remove_record(label, output, key)
 

@@ -1,0 +1,98 @@
+"""Long runs of a ModelMonitor: clocks that step back, bounded state after many events."""
+
+from __future__ import annotations
+
+from prodml.monitoring import InMemorySink, ModelMonitor, TimeWindow
+from prodml.monitoring._slo import SLOCounter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _jumped_monitor(**kwargs: object) -> tuple[ModelMonitor, Clock, InMemorySink]:
+    """A monitor that saw 100 s of traffic, one reading 30 years ahead, then the real time."""
+    clock, sink = Clock(), InMemorySink(max_snapshots=100_000)
+    mon = ModelMonitor("m", sinks=[sink], clock=clock, evaluate_every_s=10.0, **kwargs)  # type: ignore[arg-type]
+    for i in range(100):
+        clock.t = float(i)
+        mon.log_prediction(i, None, 0.5, latency_s=0.01)
+    clock.t = 1e9
+    mon.log_prediction("bad clock", None, 0.5, latency_s=0.01)
+    return mon, clock, sink
+
+
+def test_evaluations_resume_after_the_clock_steps_back() -> None:
+    mon, clock, sink = _jumped_monitor()
+    before = len(sink.snapshots)
+    for i in range(100, 3700):  # one hour of real time after the bad reading
+        clock.t = float(i)
+        mon.log_prediction(i, None, 0.5, latency_s=0.01)
+    # Every 10 s, as before the jump: the bad reading does not postpone them 30 years.
+    assert len(sink.snapshots) - before == 360
+    assert sink.snapshots[-1].at == 3690.0
+
+
+def test_latency_and_throughput_windows_roll_after_the_clock_steps_back() -> None:
+    mon, clock, _ = _jumped_monitor(stats_window_s=300.0, stats_interval_s=10.0)
+    for i in range(100, 3700):
+        clock.t = float(i)
+        mon.log_prediction(i, None, 0.5, latency_s=0.01)
+    # The 5-minute window holds 5 minutes of predictions (one a second), not the hour
+    # gathered in one slot stamped 30 years ahead.
+    assert mon.metrics()["stats_count"] <= 310
+    assert mon.metrics()["predictions_total"] == 3701
+
+
+def test_the_served_entry_also_resumes_evaluations() -> None:
+    mon, clock, sink = _jumped_monitor()
+    before = len(sink.snapshots)
+    for i in range(100, 400):
+        clock.t = float(i)
+        mon._log_served(i, None, 0.5, 0.01)
+    assert len(sink.snapshots) - before == 30
+
+
+def test_a_time_window_drops_labels_stamped_over_a_window_ahead() -> None:
+    clock = Clock()
+    mon = ModelMonitor("m", window=TimeWindow(60.0), clock=clock, evaluate_every_s=None)
+    clock.t = 1e9
+    mon.log_prediction("x", None, 0.9)
+    mon.log_label("x", 1)
+    for i in range(1000):
+        clock.t = float(i)
+        mon.log_prediction(i, None, 0.9)
+        mon.log_label(i, 1)
+    mon.evaluate()
+    # The last 60 s of labels, not everything since the bad reading.
+    assert mon.metrics()["window_count"] == 60
+
+
+def test_slo_buckets_keep_their_counts_and_roll_after_the_clock_steps_back() -> None:
+    slo = SLOCounter(resolution_s=60.0, horizon_s=3600.0)
+    for i in range(600):
+        slo.record(float(i), bad=i % 10 == 0)
+    slo.record(1e9, bad=True)
+    for i in range(600, 7800):
+        slo.record(float(i), bad=False)
+    total, bad = slo.window(7799.0, 3600.0)
+    # One hour of events (one a second, in 60 s buckets): the bucket stamped 30 years
+    # ahead no longer swallows them all.
+    assert total == 3600.0
+    assert bad == 0.0
+    starts = [b[0] for b in slo.buckets()]
+    assert starts == sorted(starts)
+    assert max(starts) == 7740.0
+
+
+def test_slo_rewind_keeps_the_running_totals() -> None:
+    slo = SLOCounter(resolution_s=60.0, horizon_s=1e12)
+    for t in (0.0, 60.0, 120.0, 5000.0):
+        slo.record(t, bad=True)
+    slo.record(90.0, bad=False)  # back before the last two buckets
+    assert slo.buckets() == [[0.0, 1.0, 1.0], [60.0, 4.0, 3.0]]
+    assert slo.window(90.0, 1e6) == (5.0, 4.0)
