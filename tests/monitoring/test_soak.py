@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from prodml.monitoring import InMemorySink, ModelMonitor, TimeWindow
+import numpy as np
+import pytest
+
+from prodml.errors import SchemaError
+from prodml.fairness import GroupMetrics
+from prodml.monitoring import CountWindow, InMemorySink, ModelMonitor, TimeWindow
 from prodml.monitoring._slo import SLOCounter
 
 
@@ -96,3 +101,64 @@ def test_slo_rewind_keeps_the_running_totals() -> None:
     slo.record(90.0, bad=False)  # back before the last two buckets
     assert slo.buckets() == [[0.0, 1.0, 1.0], [60.0, 4.0, 3.0]]
     assert slo.window(90.0, 1e6) == (5.0, 4.0)
+
+
+def test_group_values_that_left_the_window_stop_counting_against_max_groups() -> None:
+    clock = Clock()
+    mon = ModelMonitor(
+        "m",
+        group_by=["version"],
+        group_window=CountWindow(500),
+        clock=clock,
+        evaluate_every_s=60.0,
+    )
+    for i in range(300_000):  # 300 app versions, one after the other; max_groups is 100
+        clock.t = i * 0.01
+        mon.log_prediction(i, {"version": f"v{i // 1000}"}, 0.7, latency_s=0.01)
+        mon.log_label(i, 1)
+    groups = mon._groups.metrics.groups  # type: ignore[union-attr]
+    assert ("v299",) in groups
+    assert len(groups) <= 100
+    values = mon.metrics()
+    assert values["group_window_count"] == 500
+    assert values["tpr[version=v299]"] == 1.0
+    # The saved state replays into a monitor with the same groups in use.
+    restored = ModelMonitor.from_json(mon.to_json(), clock=clock)
+    assert restored.metrics()["tpr[version=v299]"] == 1.0
+
+
+def test_groups_still_in_use_are_never_forgotten_and_the_limit_still_holds() -> None:
+    mon = ModelMonitor(
+        "m", group_by=["g"], group_window=CountWindow(1000), clock=Clock(), evaluate_every_s=None
+    )
+    for i in range(100):
+        mon.log_prediction(i, {"g": f"g{i}"}, 0.7)
+        if i % 2:
+            mon.log_label(i, 1)  # half in the window, half waiting for their label
+    with pytest.raises(SchemaError, match="max_groups=100"):
+        mon.log_prediction("new", {"g": "g100"}, 0.7)
+    assert len(mon._groups.metrics.groups) == 100  # type: ignore[union-attr]
+    mon.log_label(0, 0)  # labels of waiting predictions still find their group
+    mon.evaluate()
+    assert mon.metrics()["group_window_count"] == 51
+
+
+def test_dropping_idle_groups_keeps_the_counts_of_the_others() -> None:
+    gm = GroupMetrics(["g"], threshold=0.5, bins=4)
+    rng = np.random.default_rng(0)
+    for i in range(400):
+        gm.update_record(int(rng.integers(2)), float(rng.random()), (f"g{i % 8}",))
+    before_counts, before_hist = gm.counts(), gm.histograms()
+    rng = np.random.default_rng(0)  # the same records again: take back g1's and g5's
+    for i in range(400):
+        y, s = int(rng.integers(2)), float(rng.random())
+        if i % 8 in (1, 5):
+            gm.remove_record(y, s, (f"g{i % 8}",))
+    assert gm._drop_idle({("g5",)}) == 1  # g1 goes; g5 is kept (a prediction waits)
+    assert gm.groups == [(f"g{k}",) for k in (0, 2, 3, 4, 5, 6, 7)]
+    for k in (0, 2, 3, 4, 6, 7):
+        assert gm.counts()[(f"g{k}",)] == before_counts[(f"g{k}",)]
+        assert (gm.histograms()[(f"g{k}",)] == before_hist[(f"g{k}",)]).all()
+    assert gm.counts()[("g5",)] == [0, 0, 0, 0]
+    gm.update_record(1, 0.9, ("g1",))  # a forgotten group comes back as a new one
+    assert gm.counts()[("g1",)] == [0, 0, 0, 1]
