@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prodml.errors import SchemaError
+from prodml.errors import ConfigError, SchemaError
 from prodml.fairness import GroupMetrics
 from prodml.monitoring import CountWindow, InMemorySink, ModelMonitor, TimeWindow
 from prodml.monitoring._slo import SLOCounter
+from prodml.monitoring.alerts import AlertEvent
+from prodml.monitoring.sinks import MAX_EVENTS
 
 
 class Clock:
@@ -162,3 +164,27 @@ def test_dropping_idle_groups_keeps_the_counts_of_the_others() -> None:
     assert gm.counts()[("g5",)] == [0, 0, 0, 0]
     gm.update_record(1, 0.9, ("g1",))  # a forgotten group comes back as a new one
     assert gm.counts()[("g1",)] == [0, 0, 0, 1]
+
+
+def test_in_memory_sink_keeps_the_newest_events_and_every_alerts_state() -> None:
+    sink = InMemorySink()
+    sink.send_alert(AlertEvent("down", "firing", 0.0, 0.0, "page", "m", "service down"))
+    for i in range(50_000):  # an alert flapping at every evaluation, for days
+        state = "firing" if i % 2 == 0 else "resolved"
+        sink.send_alert(AlertEvent("acc", state, 0.5, float(i), "ticket", "m", "accuracy"))
+    assert len(sink.events) == 10_000
+    assert sink.events[-1].at == 49_999.0
+    assert sink.events[0].at == 40_000.0
+    # "down" fired first and never resolved: its event is gone, its state is not.
+    assert sink.firing() == ["m/down"]
+    assert not any(e.rule == "down" for e in sink.events)
+
+
+def test_in_memory_sink_max_events_is_checked_and_zero_keeps_none() -> None:
+    with pytest.raises(ConfigError, match="max_events") as err:
+        InMemorySink(max_events=MAX_EVENTS + 1)
+    assert err.value.parameter == "max_events"
+    sink = InMemorySink(max_events=0)
+    sink.send_alert(AlertEvent("acc", "firing", 0.5, 1.0, "ticket", "m", "accuracy"))
+    assert sink.events == []
+    assert sink.firing() == ["m/acc"]
