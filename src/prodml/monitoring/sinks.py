@@ -26,7 +26,7 @@ import abc
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,3 +212,26 @@ class CallbackSink(Sink):
         """Call ``on_metrics(snapshot)`` when set."""
         if self.on_metrics is not None:
             self.on_metrics(snapshot)
+
+
+def keep_latest(  # private: the exporting sinks' helper
+    snapshots: dict[str, MetricsSnapshot],
+    snapshot: MetricsSnapshot,
+    labelled: Container[str],
+    limit: int,
+) -> None:
+    """Store ``snapshot`` as its model's latest, holding at most ``2 * limit`` models.
+
+    Used by the exporting sinks (Prometheus, OpenTelemetry), whose ``model`` label takes
+    at most ``limit`` values: past ``2 * limit`` models, the model that sent least
+    recently among those without a label value of their own (``labelled``) is forgotten,
+    so a service that creates a monitor per model version does not keep every snapshot
+    it ever received. The caller holds the sink's lock.
+    """
+    snapshots.pop(snapshot.model, None)  # re-inserted last: the most recent sender
+    snapshots[snapshot.model] = snapshot
+    if len(snapshots) > 2 * limit:
+        for model in snapshots:
+            if model not in labelled:
+                del snapshots[model]
+                break
