@@ -97,12 +97,31 @@ def test_slo_buckets_keep_their_counts_and_roll_after_the_clock_steps_back() -> 
 
 
 def test_slo_rewind_keeps_the_running_totals() -> None:
-    slo = SLOCounter(resolution_s=60.0, horizon_s=1e12)
+    slo = SLOCounter(resolution_s=60.0, horizon_s=1000.0)
     for t in (0.0, 60.0, 120.0, 5000.0):
         slo.record(t, bad=True)
-    slo.record(90.0, bad=False)  # back before the last two buckets
-    assert slo.buckets() == [[0.0, 1.0, 1.0], [60.0, 4.0, 3.0]]
-    assert slo.window(90.0, 1e6) == (5.0, 4.0)
+    slo.record(90.0, bad=False)  # back by more than the horizon
+    # The bucket stamped 5000 became 90's bucket (60): its event is kept, with 90's.
+    assert slo.buckets() == [[60.0, 2.0, 1.0]]
+    assert slo.window(90.0, 1e6) == (2.0, 1.0)
+    slo.record(4500.0, bad=False)  # back by less than the horizon: no rewind
+    slo.record(4000.0, bad=True)
+    assert slo.buckets()[-1] == [4500.0, 2.0, 1.0]
+
+
+def test_late_timestamps_within_a_period_are_no_clock_step() -> None:
+    # Events logged up to 1.4 s after they happened (evaluations every 10 s, 5 s slots):
+    # counted as before the fix (these figures are main's), no extra evaluation or slot.
+    clock, sink = Clock(), InMemorySink(max_snapshots=10_000)
+    mon = ModelMonitor(
+        "m", sinks=[sink], clock=clock, evaluate_every_s=10.0, stats_window_s=60.0,
+        stats_interval_s=5.0,
+    )  # fmt: skip
+    for i in range(5000):
+        clock.t = i * 0.2
+        mon.log_prediction(i, None, 0.5, latency_s=0.01, timestamp=clock.t - 0.2 * (i % 8))
+    assert len(sink.snapshots) == 90
+    assert mon.metrics()["stats_count"] == 320.0
 
 
 def test_group_values_that_left_the_window_stop_counting_against_max_groups() -> None:

@@ -37,12 +37,12 @@ class SLOCounter:
     def record(self, t: float, bad: bool) -> None:
         """Count one event at time ``t``."""
         starts = self._starts
-        if starts and starts[-1] <= t < starts[-1] + self.resolution_s:
-            self._total[-1] += 1.0
+        if starts and starts[-1] - self.horizon_s <= t < starts[-1] + self.resolution_s:
+            self._total[-1] += 1.0  # late events (by less than the horizon) count here too
             if bad:
                 self._bad[-1] += 1.0
             return
-        if starts and t < starts[-1]:
+        if starts and t < starts[-1]:  # the clock stepped back over the horizon
             self._rewind(t)
             self.record(t, bad)
             return
@@ -54,7 +54,7 @@ class SLOCounter:
         self._expire(t)
 
     def _rewind(self, t: float) -> None:
-        """The clock stepped back before the last bucket: its bucket takes the later ones.
+        """The clock stepped back over the horizon: ``t``'s bucket takes the later ones.
 
         Their counts are kept (moved to ``t``'s bucket), so the windows go on rolling from
         ``t`` instead of counting into a bucket stamped in the future until the clock

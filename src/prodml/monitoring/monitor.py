@@ -264,7 +264,8 @@ class ModelMonitor(LockedState):
         )
         self._concept_alarms: deque[float] = deque(maxlen=10_000)
         # Evaluations are due outside [_eval_from, _next_eval): also when the clock steps
-        # back before the last evaluation, or one bad reading far ahead stops them for good.
+        # back over a period before the last evaluation (late timestamps within one period
+        # are not a step), or one bad reading far ahead stops them for good.
         self._eval_from, self._next_eval = (
             -math.inf,
             -math.inf if evaluate_every_s is not None else math.inf,
@@ -363,7 +364,7 @@ class ModelMonitor(LockedState):
                 self._counters["evicted_total"] += 1
             self._n_predictions += 1
             stats = self._stats
-            if not stats.slot_start <= t < stats.slot_end:  # also a clock stepping back
+            if not stats.floor <= t < stats.slot_end:  # also a clock stepping back a window
                 stats.rotate(t)
             stats.current_count += 1
             if latency_s is not None:
@@ -437,7 +438,7 @@ class ModelMonitor(LockedState):
         popleft = buffer.popleft
         ids, features, outputs, latencies, times = zip(*[popleft() for _ in range(n)], strict=True)
         stats = self._stats
-        if max(times) >= stats.slot_end or min(times) < stats.slot_start or self._latency_slos:
+        if max(times) >= stats.slot_end or min(times) < stats.floor or self._latency_slos:
             for prediction_id, output, latency_s, t in zip(
                 ids, outputs, latencies, times, strict=True
             ):
@@ -481,7 +482,7 @@ class ModelMonitor(LockedState):
         if len(pending) > self.max_pending:
             pending.popitem(last=False)
             counters["evicted_total"] += 1
-        if not stats.slot_start <= t < stats.slot_end:
+        if not stats.floor <= t < stats.slot_end:
             stats.rotate(t)
         stats.current_count += 1
         stats.current.observe(latency_s)  # what log_prediction inlines
@@ -606,7 +607,7 @@ class ModelMonitor(LockedState):
         self._drift_bytes = 0
 
     def _advance(self, now: float) -> None:
-        if not self._stats.slot_start <= now < self._stats.slot_end:
+        if not self._stats.floor <= now < self._stats.slot_end:
             self._stats.rotate(now)
         self.window.expire(now)
         if self._groups is not None:
@@ -674,7 +675,7 @@ class ModelMonitor(LockedState):
             now = _config.check_time(self.clock() if now is None else now, "now")
             if self.evaluate_every_s is not None:
                 self._next_eval = now + self.evaluate_every_s
-                self._eval_from = now
+                self._eval_from = now - self.evaluate_every_s
             self._last_eval = now
             self._advance(now)
             values = self._values(now)
