@@ -143,7 +143,8 @@ class InMemorySink(Sink):
 
         Counted over every event received, also those ``events`` no longer holds.
         """
-        return sorted(k for k, s in self._last.items() if s == "firing")
+        last = self._last.copy()  # one C call: atomic while other threads deliver
+        return sorted(k for k, s in last.items() if s == "firing")
 
 
 class LoggingSink(Sink):
