@@ -14,6 +14,7 @@ import pandas as pd
 
 from prodml._params import TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
+from prodml.integrations._dask_guard import guarded
 
 __all__ = ["score"]
 
@@ -122,4 +123,4 @@ def score(
     labels = served.output == "predict" and classes is not None
     meta["prediction"] = pd.Series(dtype=getattr(classes, "dtype", None) if labels else "float64")
     dtype = meta["prediction"].dtype
-    return frame.map_partitions(_score_part, bundle, keep, dtype, meta=meta)
+    return guarded(frame).map_partitions(_score_part, bundle, keep, dtype, meta=meta)

@@ -16,6 +16,7 @@ import pandas as pd
 from prodml._extras import require
 from prodml._params import TypeOf, check_params
 from prodml.errors import ConfigError
+from prodml.integrations._dask_guard import guarded
 
 __all__ = ["historical"]
 
@@ -137,4 +138,4 @@ def historical(
         "full_names": full_names,
     }
     meta = _historical(frame._meta, **args)
-    return frame.map_partitions(_partition, meta=meta, **args)
+    return guarded(frame).map_partitions(_partition, meta=meta, **args)
