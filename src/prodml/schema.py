@@ -409,7 +409,10 @@ class Schema(_Model):
         Parameters
         ----------
         data
-            The data; chunks are combined (an int chunk and a float chunk give ``float``).
+            The data; chunks are combined as their concatenation would be (an int chunk
+            and a float chunk give ``float``; pandas chunks give ``category`` only when
+            each holds the column with the same categorical dtype, as ``pd.concat``
+            keeps it, else ``string``).
         nullable
             ``"always"`` marks every column nullable (so that serving data with a null is
             not rejected for a training set that happened to have none); ``"observed"``

@@ -33,7 +33,6 @@ from prodml.fairness import GroupMetrics  # noqa: E402
 from prodml.features import FeaturePipeline, steps  # noqa: E402
 from prodml.integrations import dask as pdask  # noqa: E402
 from prodml.integrations.dask import PartitionError  # noqa: E402
-from prodml.schema import Schema  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -114,18 +113,6 @@ def _text_pipe() -> FeaturePipeline:
     )
 
 
-@settings(max_examples=300, deadline=None)
-@given(parts=_text_parts())
-def test_chunked_schema_equals_the_schema_of_the_concatenation(parts) -> None:
-    full = pd.concat(parts)
-    for nullable in ("always", "observed"):
-        merged = Schema.infer(parts, nullable=nullable, detect_personal=False)
-        assert merged == Schema.infer(full, nullable=nullable, detect_personal=False)
-    # so the chunked (out-of-core) fit equals the in-memory one
-    if len(full):
-        assert _text_pipe().fit(parts).fingerprint == _text_pipe().fit(full).fingerprint
-
-
 @settings(
     max_examples=12,
     deadline=None,
@@ -141,6 +128,7 @@ def test_dask_fit_of_mixed_text_partitions_equals_in_memory(scheduler, parts) ->
     local = _text_pipe().fit(full)
     assert remote.input_schema == local.input_schema
     assert remote.fingerprint == local.fingerprint
+    assert _text_pipe().fit(parts).fingerprint == local.fingerprint  # chunked, in memory
 
 
 def test_category_next_to_str_in_both_orders(scheduler) -> None:
@@ -236,6 +224,17 @@ def test_lazy_outputs_name_the_partition_an_upstream_task_failed_in(scheduler) -
     # the eager paths said "computing the partitions ... failed", without a partition
     for call in _eager_calls(ddf).values():
         _raises_partition_error(call, 2, RuntimeError)
+
+
+def test_a_persisted_frame(scheduler) -> None:
+    # on the cluster its partitions are data held by the workers, outside the graph
+    df = _table(200, seed=7)
+    ddf = dd.from_pandas(df, npartitions=4).persist()
+    pipe = _pipe().fit(df)
+    assert np.array_equal(pdask.transform(pipe, ddf).compute(), pipe.transform(df))
+    assert pdask.fit_pipeline(_pipe(), ddf, progress=False).fingerprint == pipe.fingerprint
+    for build in _lazy_outputs(df, _failing(ddf, bad_start=100)).values():
+        _raises_partition_error(build().compute, 2, RuntimeError)
 
 
 def test_the_partition_is_the_one_of_the_frame_prodml_was_given(scheduler) -> None:

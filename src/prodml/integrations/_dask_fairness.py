@@ -70,6 +70,9 @@ def group_metrics(
     SchemaError
         For a missing column, or bad labels or sensitive values (from the worker that
         met them); ``gm`` is unchanged then.
+    PartitionError
+        When a partition cannot be computed (read error, failing upstream code), naming
+        the partition; ``gm`` is unchanged then.
 
     Examples
     --------

@@ -13,7 +13,7 @@ and no pass over the data is added.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prodml._extras import require
@@ -73,7 +73,33 @@ def guarded(frame: Any) -> Any:
                 spec.DataNode(None, deps),
                 *[spec.TaskRef(d) for d in deps],
             )
-    return dd.from_graph(out, opt._meta, opt.divisions, keys, "prodml-input")
+    layer = _Layer(out, token=opt._name)
+    return dd.from_graph(layer, opt._meta, opt.divisions, keys, "prodml-input")
+
+
+class _Layer(Mapping[Any, Any]):
+    """The guarded graph, named after the frame it guards.
+
+    Dask names a graph by hashing it, which for ``dd.from_pandas`` would hash every
+    value of the data again: the optimized frame's name (already a hash of the frame)
+    stands for it.
+    """
+
+    def __init__(self, tasks: dict[Any, Any], *, token: str) -> None:
+        self._tasks = tasks
+        self._token = token
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._tasks[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._tasks)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        return ("prodml-guarded", self._token)
 
 
 def _first_partition(graph: dict[Any, Any], keys: list[Any]) -> dict[Any, int]:
@@ -83,7 +109,7 @@ def _first_partition(graph: dict[Any, Any], keys: list[Any]) -> dict[Any, int]:
         stack = [key]
         while stack:
             k = stack.pop()
-            if k in where:
+            if k in where or k not in graph:  # not in graph: data held by a cluster
                 continue
             where[k] = index
             stack.extend(graph[k].dependencies)

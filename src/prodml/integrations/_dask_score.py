@@ -80,6 +80,9 @@ def score(
     ------
     SchemaError
         For a missing column (at once), or a bad value (from the worker, on compute).
+    PartitionError
+        On compute, when a partition of ``data`` cannot be computed (read error, failing
+        upstream code), naming the partition.
 
     Examples
     --------

@@ -90,6 +90,9 @@ def historical(
         When ``store`` has no offline store URL, or for unknown features.
     SchemaError
         As :meth:`~prodml.store.FeatureStore.historical`, from the first bad partition.
+    PartitionError
+        On compute, when a partition of ``entity_df`` cannot be computed (failing
+        upstream code), naming the partition.
 
     Examples
     --------

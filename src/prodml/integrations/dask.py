@@ -15,7 +15,9 @@ Dask is imported on first use; without it (``pip install 'prodml[dask]'``) every
 raises :class:`~prodml.errors.MissingExtraError`.
 
 A partition that fails for a reason of its own (a read error, a bug in the code that
-built it) raises :class:`PartitionError`, chained to the cause; prodml's own errors
+built it) raises :class:`PartitionError` naming the partition (and the Parquet file when
+Dask's task names it), chained to the cause, from the eager functions and when a lazy
+result (``transform``, ``score``, ``historical``) is computed; prodml's own errors
 (``SchemaError`` ...) keep their class, their message naming the partition.
 
 Examples
@@ -434,7 +436,8 @@ def fit_pipeline(
         (the message names the partition); also for a partition whose columns are not
         the frame's, or a datetime column whose time zone differs between partitions.
     PartitionError
-        When a partition cannot be computed (read error, failing upstream code).
+        When a partition cannot be computed (read error, failing upstream code), naming
+        the partition and, when Dask's task names it, the Parquet file.
     ConfigError
         For invalid steps or ``split_every``.
     """
@@ -541,6 +544,9 @@ def transform(
         Before the pipeline is fitted.
     SchemaError
         For a missing column (at once), or a bad value (from the worker, on compute).
+    PartitionError
+        On compute, when a partition of ``data`` cannot be computed (read error, failing
+        upstream code); at once, when Dask cannot plan its partitions.
     """
     check_params(
         "transform",
@@ -659,6 +665,9 @@ def profile(
         For unsupported column types or missing ``columns``.
     DriftError
         For an infinite value in a numeric column.
+    PartitionError
+        When a partition cannot be computed (read error, failing upstream code), naming
+        the partition and, when Dask's task names it, the Parquet file.
     """
     _check_split_every(split_every, "profile")
     params: dict[str, Any] = {
