@@ -95,8 +95,9 @@ class PartitionError(ProdMLError, RuntimeError):
     message
         What failed, naming the partition when it is known and the cause.
     partition
-        The partition's position in the Dask DataFrame prodml was given, or None when it
-        is not known (Dask failed outside the partitions' tasks).
+        The partition's position in the Dask DataFrame prodml was given (as Dask runs
+        it, after its optimizer), or None when it is not known (Dask failed outside the
+        partitions' tasks, e.g. while planning them).
     files
         The Parquet files the failed task was reading, when Dask's task names them.
     """
