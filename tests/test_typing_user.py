@@ -60,7 +60,8 @@ def test_programs_pass_mypy_strict() -> None:
 def test_program_runs(program: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # anything a program writes lands here
     spec = importlib.util.spec_from_file_location(f"typing_user_{program.stem}", program)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main()  # each program asserts what it shows at runtime, next to assert_type
