@@ -508,6 +508,7 @@ EXPECTED: dict[str, set[str]] = {
         "FairnessGate",
         "FairnessReport",
         "Gap",
+        "GateVerdict",
         "GroupMetrics",
         "demographic_parity_difference",
         "demographic_parity_ratio",
