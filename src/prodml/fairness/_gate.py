@@ -62,6 +62,7 @@ class GateVerdict(_Verdict, total=False):
 
     why: str
 
+
 _CELLS = ("tn", "fp", "fn", "tp")
 _TUNING_N = 1000  # confidence sequences are tightest near this many records per group
 
