@@ -125,6 +125,7 @@ EXPECTED: dict[str, set[str]] = {
         "Gate",
         "Router",
         "Shadow",
+        "ShadowReport",
         "Step",
         "ThompsonSampling",
         "UCB1",
