@@ -7,8 +7,8 @@ checked here at run time only (see the lead's list of what dask.py needs: overlo
 
 from __future__ import annotations
 
-import dask
 import dask.array as da
+import dask.config
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
