@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -346,6 +346,29 @@ class GroupMetrics:
         if self._hist is not None:
             self._hist.extend([0] * (2 * self.bins))
         return cell
+
+    def _drop_idle(self, keep: Set[tuple[object, ...]]) -> int:
+        """Forget groups with no record counted and not in ``keep``; how many went.
+
+        A sliding window (``ModelMonitor(group_by=...)``) calls this when ``max_groups``
+        is reached, so that groups which have left the window (last month's app
+        version) stop counting against the limit. The remaining groups keep their order.
+        """
+        hist, bins = self._hist, self.bins
+        kept = [
+            i
+            for i, key in enumerate(self._keys)
+            if key in keep or any(self._conf[4 * i : 4 * i + 4])
+        ]
+        gone = len(self._keys) - len(kept)
+        if gone:
+            self._keys = [self._keys[i] for i in kept]
+            self._cells = {key: cell for cell, key in enumerate(self._keys)}
+            self._conf = [c for i in kept for c in self._conf[4 * i : 4 * i + 4]]
+            if hist is not None:
+                w = 2 * bins
+                self._hist = [h for i in kept for h in hist[w * i : w * i + w]]
+        return gone
 
     def _update_chunk(self, y_true: Any, y_pred: Any, groups: Any, sign: int) -> None:
         from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light

@@ -84,13 +84,32 @@ class GroupWindows:
         return name == TRAFFIC or (kind is not None and kind[1] in self.metrics.metrics)
 
     def predict(self, prediction_id: Hashable, groups: Any) -> None:
-        """Remember a prediction's group (validated now, so a bad one fails the call)."""
-        key = self.metrics.group_of(groups)
+        """Remember a prediction's group (validated now, so a bad one fails the call).
+
+        At ``max_groups``, a new group first makes room: the groups with no record in
+        the window and no prediction waiting for its label are forgotten (a service that
+        groups by app version keeps working past its hundredth release). The call fails
+        only when every group is still in use.
+        """
+        try:
+            key = self.metrics.group_of(groups)
+        except SchemaError:
+            if not self._drop_idle_groups():
+                raise
+            key = self.metrics.group_of(groups)
         pending = self._pending
         pending.pop(prediction_id, None)
         pending[prediction_id] = key
         if len(pending) > self.max_pending:
             pending.popitem(last=False)
+
+    def _drop_idle_groups(self) -> int:
+        """At ``max_groups``: forget the groups out of use; how many went."""
+        metrics = self.metrics
+        if len(metrics.groups) < metrics.max_groups:
+            return 0  # the error was about the record, not the number of groups
+        waiting = {key for key in self._pending.values() if key is not None}
+        return metrics._drop_idle(waiting)
 
     def forget(self, prediction_id: Hashable) -> int:
         """Drop a pending prediction's group; 1 if there was one, else 0."""
@@ -112,10 +131,13 @@ class GroupWindows:
             self.metrics.remove_record(old_label, old_output, old_key)
 
     def expire(self, now: float) -> None:
-        """Drop records older than a time window's length."""
-        cutoff = now - self._seconds
+        """Drop records older than a time window's length, or more than one ahead of now.
+
+        (A record stamped over a window ahead comes from a clock that stepped back since.)
+        """
+        cutoff, ahead = now - self._seconds, now + self._seconds
         window = self._window
-        while window and window[0][0] <= cutoff:
+        while window and (window[0][0] <= cutoff or window[0][0] > ahead):
             _, key, label, output = window.popleft()
             self.metrics.remove_record(label, output, key)
 

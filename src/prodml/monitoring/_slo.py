@@ -37,10 +37,14 @@ class SLOCounter:
     def record(self, t: float, bad: bool) -> None:
         """Count one event at time ``t``."""
         starts = self._starts
-        if starts and t < starts[-1] + self.resolution_s:
-            self._total[-1] += 1.0
+        if starts and starts[-1] - self.horizon_s <= t < starts[-1] + self.resolution_s:
+            self._total[-1] += 1.0  # late events (by less than the horizon) count here too
             if bad:
                 self._bad[-1] += 1.0
+            return
+        if starts and t < starts[-1]:  # the clock stepped back over the horizon
+            self._rewind(t)
+            self.record(t, bad)
             return
         prev_total = self._total[-1] if starts else 0.0
         prev_bad = self._bad[-1] if starts else 0.0
@@ -48,6 +52,22 @@ class SLOCounter:
         self._total.append(prev_total + 1.0)
         self._bad.append(prev_bad + (1.0 if bad else 0.0))
         self._expire(t)
+
+    def _rewind(self, t: float) -> None:
+        """The clock stepped back over the horizon: ``t``'s bucket takes the later ones.
+
+        Their counts are kept (moved to ``t``'s bucket), so the windows go on rolling from
+        ``t`` instead of counting into a bucket stamped in the future until the clock
+        reaches it (one bad reading a year ahead stopped them for a year).
+        """
+        start = t - (t % self.resolution_s)
+        starts = self._starts
+        j = bisect_left(starts, start, lo=self._head)
+        if j == len(starts):  # pragma: no cover - starts[-1] > t >= start
+            return
+        self._total[j], self._bad[j] = self._total[-1], self._bad[-1]
+        starts[j] = start
+        del starts[j + 1 :], self._total[j + 1 :], self._bad[j + 1 :]
 
     def _expire(self, t: float) -> None:
         cutoff = t - self.horizon_s - self.resolution_s

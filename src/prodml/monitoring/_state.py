@@ -318,6 +318,8 @@ def _load(
     if next_eval is not None:
         mon._next_eval = next_eval
     mon._last_eval = state["last_eval"].optional_float()
+    if mon.evaluate_every_s is not None and mon._last_eval is not None:
+        mon._eval_from = mon._last_eval - mon.evaluate_every_s
     groups = state.get("groups")
     if mon._groups is not None and groups is not None:
         _part(groups, lambda: mon._groups.load(groups.dict()))  # type: ignore[union-attr]

@@ -41,6 +41,9 @@ class SlotStats:
         self.current_count = 0
         self.slot_start = -math.inf
         self.slot_end = -math.inf  # no slot open yet: the first event opens one
+        # Events from floor on count in the open slot (late ones too, as before); one
+        # earlier is a clock that stepped back over the window, and opens a slot there.
+        self.floor = -math.inf
         # Closed slots: (latency histogram or None when no latency was observed, count).
         self.slots: deque[tuple[Histogram | None, int]] = deque(maxlen=self.n_slots)
 
@@ -60,6 +63,7 @@ class SlotStats:
             self.current = cur.empty_like()
             self.current_count = 0
         self.slot_start, self.slot_end = start, start + self.interval_s
+        self.floor = start - self.interval_s * self.n_slots
 
     def window_latency(self) -> Histogram:
         """Latency histogram of the closed slots in the window plus the open one."""
@@ -134,6 +138,7 @@ class SlotStats:
         if slot_start is not None:
             self.slot_start = slot_start
             self.slot_end = slot_start + self.interval_s
+            self.floor = slot_start - self.interval_s * self.n_slots
         self.slots.clear()
         self.slots.extend(slots)
 

@@ -268,7 +268,13 @@ class ModelMonitor(LockedState):
             else None
         )
         self._concept_alarms: deque[float] = deque(maxlen=10_000)
-        self._next_eval = -math.inf if evaluate_every_s is not None else math.inf
+        # Evaluations are due outside [_eval_from, _next_eval): also when the clock steps
+        # back over a period before the last evaluation (late timestamps within one period
+        # are not a step), or one bad reading far ahead stops them for good.
+        self._eval_from, self._next_eval = (
+            -math.inf,
+            -math.inf if evaluate_every_s is not None else math.inf,
+        )
         self._last_eval: float | None = None
         self._numeric_output = task != "multiclass"
         self._binary = task == "binary"
@@ -363,7 +369,7 @@ class ModelMonitor(LockedState):
                 self._counters["evicted_total"] += 1
             self._n_predictions += 1
             stats = self._stats
-            if t >= stats.slot_end:
+            if not stats.floor <= t < stats.slot_end:  # also a clock stepping back a window
                 stats.rotate(t)
             stats.current_count += 1
             if latency_s is not None:
@@ -382,7 +388,7 @@ class ModelMonitor(LockedState):
                 self._add_drift_row(features)
             if attributions is not None and self._attributions is not None:
                 self._attributions.log(attributions, self._counters)
-            if t >= self._next_eval:
+            if not self._eval_from <= t < self._next_eval:
                 self.evaluate(t)
 
     def _log_served(
@@ -416,10 +422,10 @@ class ModelMonitor(LockedState):
             return
         buffer = self._buffer
         buffer.append((prediction_id, features, output, latency_s, t))
-        if len(buffer) >= _BUFFERED or t >= self._next_eval:
+        if len(buffer) >= _BUFFERED or not self._eval_from <= t < self._next_eval:
             with self._lock:
                 self._flush()
-                if t >= self._next_eval:
+                if not self._eval_from <= t < self._next_eval:
                     self.evaluate(t)
 
     def _flush(self) -> None:
@@ -437,7 +443,7 @@ class ModelMonitor(LockedState):
         popleft = buffer.popleft
         ids, features, outputs, latencies, times = zip(*[popleft() for _ in range(n)], strict=True)
         stats = self._stats
-        if max(times) >= stats.slot_end or self._latency_slos:
+        if max(times) >= stats.slot_end or min(times) < stats.floor or self._latency_slos:
             for prediction_id, output, latency_s, t in zip(
                 ids, outputs, latencies, times, strict=True
             ):
@@ -481,7 +487,7 @@ class ModelMonitor(LockedState):
         if len(pending) > self.max_pending:
             pending.popitem(last=False)
             counters["evicted_total"] += 1
-        if t >= stats.slot_end:
+        if not stats.floor <= t < stats.slot_end:
             stats.rotate(t)
         stats.current_count += 1
         stats.current.observe(latency_s)  # what log_prediction inlines
@@ -538,7 +544,7 @@ class ModelMonitor(LockedState):
             if det is not None and det.update(err):
                 self._concept_alarms.append(t)
                 self._counters["concept_drift_total"] += 1
-            if t >= self._next_eval:
+            if not self._eval_from <= t < self._next_eval:
                 self.evaluate(t)
             return True
 
@@ -606,7 +612,7 @@ class ModelMonitor(LockedState):
         self._drift_bytes = 0
 
     def _advance(self, now: float) -> None:
-        if now >= self._stats.slot_end:
+        if not self._stats.floor <= now < self._stats.slot_end:
             self._stats.rotate(now)
         self.window.expire(now)
         if self._groups is not None:
@@ -674,6 +680,7 @@ class ModelMonitor(LockedState):
             now = _config.check_time(self.clock() if now is None else now, "now")
             if self.evaluate_every_s is not None:
                 self._next_eval = now + self.evaluate_every_s
+                self._eval_from = now - self.evaluate_every_s
             self._last_eval = now
             self._advance(now)
             values = self._values(now)

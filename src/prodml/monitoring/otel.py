@@ -6,7 +6,9 @@ snapshot of every monitor that sends to it. Like the Prometheus sink it costs no
 the per-prediction path. Names are dotted (``prodml.predictions``, ``prodml.window.accuracy``)
 with UCUM units (``s``, ``1``, ``{prediction}``); the monitored model is the ``model``
 attribute, bounded to ``max_label_values`` distinct values (later ones are reported as
-``overflow_value``, last write wins).
+``overflow_value``, last write wins); the sink holds the last snapshot of at most
+``2 * max_label_values`` models (past that, the overflowed model that sent least recently
+is forgotten).
 
 OpenTelemetry's API records histograms one value at a time and cannot take pre-aggregated
 buckets, so latency is exported as quantile gauges (``prodml.window.latency`` with a
@@ -45,7 +47,7 @@ from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
 from prodml._pickle import NotPicklable
 from prodml.monitoring.alerts import AlertEvent
-from prodml.monitoring.sinks import MetricsSnapshot, Sink
+from prodml.monitoring.sinks import MetricsSnapshot, Sink, keep_latest
 
 __all__ = ["OpenTelemetrySink"]
 
@@ -148,7 +150,7 @@ class OpenTelemetrySink(NotPicklable, Sink):
     def send_metrics(self, snapshot: MetricsSnapshot) -> None:
         """Keep the snapshot as the model's current state for the next collection."""
         with self._lock:
-            self._snapshots[snapshot.model] = snapshot
+            keep_latest(self._snapshots, snapshot, self._models, self.max_label_values)
 
     def _model(self, name: str) -> str:
         if name in self._models:

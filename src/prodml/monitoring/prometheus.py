@@ -39,7 +39,10 @@ each group's value of each metric (``group="sex=F"``), and each metric's gaps
 Bounded cardinality: each label (``model``, ``column``, ``alertname``, ``group``) takes at most
 ``max_label_values`` distinct values over the sink's life; later values are exported as
 ``overflow_value`` (series colliding there are summed for counters and histograms, last
-write wins for gauges) and counted in ``prodml_label_overflow_values``.
+write wins for gauges) and counted in ``prodml_label_overflow_values``. The sink holds the
+last snapshot of at most ``2 * max_label_values`` models: past that, the overflowed model
+that sent least recently is forgotten (its counters leave the overflow sums), so a monitor
+per model version, created for weeks, does not keep every snapshot in memory.
 
 Examples
 --------
@@ -67,7 +70,7 @@ from prodml.errors import ConfigError
 from prodml.monitoring import _groups
 from prodml.monitoring.alerts import AlertEvent
 from prodml.monitoring.histogram import Histogram
-from prodml.monitoring.sinks import MetricsSnapshot, Sink
+from prodml.monitoring.sinks import MetricsSnapshot, Sink, keep_latest
 
 __all__ = ["PrometheusSink"]
 
@@ -189,7 +192,9 @@ class PrometheusSink(NotPicklable, Sink):
     def send_metrics(self, snapshot: MetricsSnapshot) -> None:
         """Keep the snapshot as the model's current state for scrapes."""
         with self._lock:
-            self._snapshots[snapshot.model] = snapshot
+            keep_latest(
+                self._snapshots, snapshot, self._seen.get("model", {}), self.max_label_values
+            )
 
     def label(self, name: str, value: str) -> str:
         """``value`` if label ``name`` has room for it, else the overflow value."""

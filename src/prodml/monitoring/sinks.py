@@ -26,7 +26,7 @@ import abc
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,42 +88,62 @@ class Sink(abc.ABC):
 MAX_SNAPSHOTS = 10_000_000
 """Most snapshots an :class:`InMemorySink` keeps (a ConfigError above)."""
 
+MAX_EVENTS = 10_000_000
+"""Most alert events an :class:`InMemorySink` keeps (a ConfigError above)."""
+
 
 class InMemorySink(Sink):
-    """Keeps every alert event and the last ``max_snapshots`` snapshots in memory.
+    """Keeps the last ``max_events`` alert events and ``max_snapshots`` snapshots in memory.
 
-    Monitors on several threads may share one: each delivery is one atomic append.
+    Monitors on several threads may share one: each delivery is one atomic append (and,
+    past ``max_events``, one trim that keeps the newest).
 
     Parameters
     ----------
     max_snapshots
         How many snapshots to keep (oldest dropped first), at most ``MAX_SNAPSHOTS``
         (10,000,000).
+    max_events
+        How many alert events ``events`` keeps (oldest dropped first), at most
+        ``MAX_EVENTS`` (10,000,000). The default, 10,000, holds more than a day of an
+        alert flapping at every evaluation of a monitor evaluating every 10 s.
+        :meth:`firing` still knows every alert's last state.
     """
 
-    def __init__(self, max_snapshots: int = 100) -> None:
+    def __init__(self, max_snapshots: int = 100, max_events: int = 10_000) -> None:
         # The deque allocates nothing up front; check the bound it will be held to.
         check_params(
             "InMemorySink",
-            {"max_snapshots": max_snapshots},
-            {"max_snapshots": [Interval(int, 0, MAX_SNAPSHOTS)]},
+            {"max_snapshots": max_snapshots, "max_events": max_events},
+            {
+                "max_snapshots": [Interval(int, 0, MAX_SNAPSHOTS)],
+                "max_events": [Interval(int, 0, MAX_EVENTS)],
+            },
         )
+        self.max_events = max_events
         self.events: list[AlertEvent] = []
         self.snapshots: deque[MetricsSnapshot] = deque(maxlen=max_snapshots)
+        self._last: dict[str, str] = {}  # fingerprint -> state of its last event
 
     def send_alert(self, event: AlertEvent) -> None:
-        """Append the event to ``events``."""
-        self.events.append(event)
+        """Append the event to ``events``, dropping the oldest past ``max_events``."""
+        self._last[event.fingerprint] = event.state
+        if self.max_events:
+            events = self.events
+            events.append(event)
+            if len(events) > self.max_events:
+                del events[: -self.max_events]  # keeps the newest: the same if two threads trim
 
     def send_metrics(self, snapshot: MetricsSnapshot) -> None:
         """Append the snapshot to ``snapshots``."""
         self.snapshots.append(snapshot)
 
     def firing(self) -> list[str]:
-        """Fingerprints of alerts whose last event is ``firing``, sorted."""
-        last: dict[str, str] = {}
-        for e in self.events:
-            last[e.fingerprint] = e.state
+        """Fingerprints of alerts whose last event is ``firing``, sorted.
+
+        Counted over every event received, also those ``events`` no longer holds.
+        """
+        last = self._last.copy()  # one C call: atomic while other threads deliver
         return sorted(k for k, s in last.items() if s == "firing")
 
 
@@ -193,3 +213,26 @@ class CallbackSink(Sink):
         """Call ``on_metrics(snapshot)`` when set."""
         if self.on_metrics is not None:
             self.on_metrics(snapshot)
+
+
+def keep_latest(  # private: the exporting sinks' helper
+    snapshots: dict[str, MetricsSnapshot],
+    snapshot: MetricsSnapshot,
+    labelled: Container[str],
+    limit: int,
+) -> None:
+    """Store ``snapshot`` as its model's latest, holding at most ``2 * limit`` models.
+
+    Used by the exporting sinks (Prometheus, OpenTelemetry), whose ``model`` label takes
+    at most ``limit`` values: past ``2 * limit`` models, the model that sent least
+    recently among those without a label value of their own (``labelled``) is forgotten,
+    so a service that creates a monitor per model version does not keep every snapshot
+    it ever received. The caller holds the sink's lock.
+    """
+    snapshots.pop(snapshot.model, None)  # re-inserted last: the most recent sender
+    snapshots[snapshot.model] = snapshot
+    if len(snapshots) > 2 * limit:
+        for model in snapshots:
+            if model not in labelled:
+                del snapshots[model]
+                break

@@ -179,10 +179,15 @@ class TimeWindow(Window):
         self.dropped += 1
 
     def expire(self, now: float) -> None:
-        """Drop triples older than ``now - seconds``."""
-        cutoff = now - self.seconds
+        """Drop triples older than ``now - seconds``, and those over a window ahead of it.
+
+        A triple stamped more than ``seconds`` after ``now`` comes from a clock that has
+        since stepped back: kept, it would hold every later triple in the window until
+        the clock reached it again.
+        """
+        cutoff, ahead = now - self.seconds, now + self.seconds
         times = self._times
-        while times and times[0] <= cutoff:
+        while times and (times[0] <= cutoff or times[0] > ahead):
             self._pop_oldest()
 
     def config(self) -> dict[str, Any]:

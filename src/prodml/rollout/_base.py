@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -24,6 +25,10 @@ FORMAT_VERSION = 1
 """Version of the JSON state format written by every policy's ``to_dict``."""
 
 _P = TypeVar("_P", bound="PolicyBase")
+
+_WAITS = ("hold", "pause")
+# A number in a reason ('9,999', '0.05', '1e-06'): reasons differing only there are one wait.
+_NUMBER = re.compile(r"[-+]?\d[\d,_]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 def check_state(data: Mapping[str, Any], kind: str) -> None:
@@ -63,26 +68,35 @@ class PolicyBase(LockedState):
     def _record(self, decision: Decision) -> Decision:
         """Append ``decision`` to the log and return it.
 
-        A ``hold`` or ``pause`` repeating the last entry's action and reason replaces
-        it (with its evidence and time, and a ``repeats`` count), so a service that
-        evaluates after every request does not grow the log without bound.
+        A ``hold`` or ``pause`` repeating an entry of the trailing run of holds and
+        pauses (same action, same reason up to the numbers in it: ``"9,999 of 10,000
+        samples"`` repeats ``"12 of 10,000 samples"``) replaces that entry, moved to the
+        end with its evidence and time and a ``repeats`` count. So a service that
+        evaluates after every request keeps one entry per kind of wait, not one per
+        evaluation, and the log grows only with actual moves (advance, promote, ...).
         """
-        last = self._log[-1] if self._log else None
-        if (
-            last is not None
-            and decision.action in ("hold", "pause")
-            and (last.action, last.reason) == (decision.action, decision.reason)
-        ):
-            repeats = int(last.evidence.get("repeats", 1)) + 1
-            decision = Decision(
-                decision.action,
-                decision.reason,
-                {**decision.evidence, "repeats": repeats},
-                time=decision.time,
-            )
-            self._log[-1] = decision
-        else:
-            self._log.append(decision)
+        log = self._log
+        if decision.action in _WAITS:
+            pattern = _NUMBER.sub("#", decision.reason)
+            i = len(log) - 1
+            while i >= 0 and log[i].action in _WAITS:
+                last = log[i]
+                if last.action == decision.action and _NUMBER.sub("#", last.reason) == pattern:
+                    repeats = int(last.evidence.get("repeats", 1)) + 1
+                    decision = Decision(
+                        decision.action,
+                        decision.reason,
+                        {**decision.evidence, "repeats": repeats},
+                        time=decision.time,
+                    )
+                    if i == len(log) - 1:
+                        log[i] = decision
+                    else:
+                        del log[i]
+                        log.append(decision)
+                    return decision
+                i -= 1
+        log.append(decision)
         return decision
 
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every policy overrides

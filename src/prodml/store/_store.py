@@ -84,6 +84,11 @@ class FeatureStore(NotPicklable):
         "folder of FeatureStore.local)"
     )
 
+    plan_cache_size: int = 1024
+    """Read plans :meth:`online` keeps, one per distinct list of references (a class
+    attribute; set it on an instance to change one store). A service whose requests ask
+    for many different lists keeps at most this many: when full, the cache starts over."""
+
     def __init__(
         self,
         offline: str | OfflineStore = "duckdb://",
@@ -525,7 +530,11 @@ class FeatureStore(NotPicklable):
         if plan is None:
             if isinstance(features, str):
                 self._queries(features, full_names=False)  # the error for a bare string
-            plan = self._plans[key] = plan_reads(self._queries(list(key), full_names=False)[0])
+            plan = plan_reads(self._queries(list(key), full_names=False)[0])
+            plans = self._plans
+            if len(plans) >= self.plan_cache_size:  # bounded: lists may come from requests
+                plans = self._plans = {}
+            plans[key] = plan
         now = micros(at, "at") if at is not None else _now_us()
         single = type(entity) is dict or isinstance(entity, Mapping)
         if not single and not isinstance(entity, Sequence):

@@ -1,0 +1,60 @@
+"""A predictor serving for weeks: hot swaps and watcher restarts leak nothing."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+
+import pandas as pd
+import pytest
+
+from prodml.registry import ModelRegistry
+from prodml.serving import Predictor
+
+from .conftest import records
+
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc (Linux)"
+)
+
+
+def _fds() -> int:
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_alias_reloads_keep_the_fd_and_thread_counts_of_the_first(
+    registry: ModelRegistry, data: pd.DataFrame
+) -> None:
+    rec = records(data.head(1))[0]
+    with Predictor.from_registry(registry, "churn@production", watch_every_s=None) as pred:
+
+        def swap(i: int) -> None:
+            registry.set_alias("churn", "production", 2 if i % 2 == 0 else 1)
+            assert pred.refresh() == {"default": 2 if i % 2 == 0 else 1}
+            for _ in range(5):
+                assert pred.predict_record(rec).version == (2 if i % 2 == 0 else 1)
+
+        swap(0)
+        fds, threads = _fds(), threading.active_count()
+        for i in range(1, 20):
+            swap(i)
+        assert pred.stats.reloads["loaded"] == 21  # the first load, then 20 swaps
+        assert _fds() == fds
+        assert threading.active_count() == threads
+
+
+def test_predictors_opened_and_closed_with_a_watcher_leak_no_thread_or_fd(
+    registry: ModelRegistry,
+) -> None:
+    def cycle() -> None:
+        pred = Predictor.from_registry(registry, "churn@production", watch_every_s=60.0)
+        pred.close()
+
+    cycle()
+    fds, threads = _fds(), threading.active_count()
+    for _ in range(10):
+        cycle()
+    assert _fds() == fds
+    assert threading.active_count() == threads
