@@ -194,3 +194,37 @@ def test_secrets_scrub_and_options() -> None:
         "client_kwargs": {"token": "***"},
     }
     assert os.environ.get(CANARY) is None
+
+
+def test_version_repr_masks_credentials_the_user_wrote(tmp_path: Path) -> None:
+    """Reprs go to logs and tracebacks: a registered version's repr and str mask what the
+    model card masks, while its attributes keep the values as registered."""
+    reg = ModelRegistry.local(tmp_path / "reg")
+    v = reg.register(
+        "churn",
+        MODEL,
+        description="data from s3://bucket/x?X-Amz-Signature=sig-value-1234",
+        tags={"api_token": "tag-secret-1234", "team": "risk"},
+        lineage={
+            "code_version": "https://ci:clone-tok3n@git.example/r.git",
+            "run_password": "lineage-secret-1234",
+            "run_id": "run-42",
+            "dataset": "s3://b/AKIAABCDEFGHIJKLMNOP/data",
+        },
+    )
+    loaded = reg.get("churn", v.version)
+    for shown in (repr(v), str(v), repr(loaded), repr(loaded.lineage), str(loaded.lineage)):
+        for secret in (
+            "sig-value-1234",
+            "tag-secret-1234",
+            "clone-tok3n",
+            "lineage-secret-1234",
+            "AKIAABCDEFGHIJKLMNOP",
+        ):
+            assert secret not in shown, (secret, shown)
+        assert "run-42" in shown
+    assert "'team': 'risk'" in repr(loaded)
+    # The stored values are the user's own: unchanged.
+    assert loaded.tags == {"api_token": "tag-secret-1234", "team": "risk"}
+    assert loaded.lineage.code_version == "https://ci:clone-tok3n@git.example/r.git"
+    assert loaded.model_dump()["lineage"]["run_password"] == "lineage-secret-1234"  # noqa: S105

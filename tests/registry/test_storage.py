@@ -280,3 +280,21 @@ def test_flavour_errors_keep_their_type(tmp_path: Path) -> None:
     assert reg.artifacts.list_keys() == []
     assert reg.metadata.pending() == []
     reg.close()
+
+
+def test_list_keys_keeps_only_artifact_keys_whatever_the_backend_lists(tmp_path: Path) -> None:
+    """A backend's ``_list_keys`` may list foreign entries; ``list_keys`` (and so gc) never
+    sees them, so an outside store does not have to copy the key pattern to be safe."""
+    from prodml.registry.backends.artifacts import LocalArtifactStore
+
+    class ListsEverything(LocalArtifactStore):
+        def _list_keys(self) -> list[str]:
+            return [*super()._list_keys(), "other/README", "g/not-a-key", "../x", "", "g/1-ab"]
+
+    store = ListsEverything(f"file://{tmp_path}/artifacts")
+    reg = ModelRegistry.local(tmp_path / "reg")
+    reg = ModelRegistry(reg.metadata, store)
+    v = reg.register("g", Schema([Column("a", "float")]))
+    assert store.list_keys() == [v.artifact_key]
+    assert reg.gc(0, scan=True).removed == []
+    assert reg.load("g") == Schema([Column("a", "float")])

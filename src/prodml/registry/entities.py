@@ -13,7 +13,7 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -21,6 +21,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prodml.errors import ConfigError
+from prodml.registry._secrets import MASK, is_secret_name, mask_secret_keys, mask_secrets
 from prodml.schema import Schema
 
 __all__ = [
@@ -99,19 +100,56 @@ def _short(value: object) -> str:
     return repr(value) if value is None or isinstance(value, int | float) else type(value).__name__
 
 
-class _Frozen(BaseModel):
+def _masked(value: Any) -> Any:
+    """``value`` as a repr may show it, credentials masked at any depth.
+
+    Credentials in URLs, AWS key ids and the values under credential-like keys (see
+    :mod:`prodml.registry._secrets`).
+    """
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, Mapping):
+        return mask_secret_keys({k: _masked(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return type(value)(_masked(v) for v in value)
+    return value
+
+
+class _MaskedRepr(BaseModel):
+    """A model whose ``repr`` and ``str`` mask the credentials a user's free text may hold.
+
+    Reprs end up in logs and tracebacks; the stored values and ``model_dump`` are the
+    user's own and stay as written.
+    """
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, _masked(value)
+
+
+class _Frozen(_MaskedRepr):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Lineage(BaseModel):
+class Lineage(_MaskedRepr):
     """Where a model version came from.
 
     Known fields are typed; any other JSON-able key (``run_id``, ``dataset``...) is kept.
     ``feature_views`` maps each feature store view a training set read to the fingerprint
-    of its definition (``prodml.store.TrainingSet.lineage()`` fills it).
+    of its definition (``prodml.store.TrainingSet.lineage()`` fills it). Its ``repr``
+    masks credentials (a ``code_version`` clone URL's token, an extra key such as
+    ``api_token``); the stored values are kept as given.
+
+    >>> Lineage(code_version="https://ci:tok3n@git.example/r.git", api_token="t0k3n")
+    Lineage(..., code_version='https://ci:***@git.example/r.git', ..., api_token='***')
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
+
+    def __repr_args__(self) -> Any:
+        extra = self.__pydantic_extra__ or {}
+        for name, value in super().__repr_args__():
+            yield name, MASK if name in extra and is_secret_name(name) else value
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -183,7 +221,9 @@ class ModelVersion(_Frozen):
     every load. Only ``status`` changes after registration (archive, restore, delete).
     ``attestation`` holds the signed statement of a version registered with a signer
     (see :mod:`prodml.registry.signing`), ``None`` otherwise; ``encryption`` says how
-    its files are encrypted at rest, ``None`` when they are not.
+    its files are encrypted at rest, ``None`` when they are not. Its ``repr`` (what logs
+    and tracebacks show) masks credentials in tags, the description and the lineage, as
+    the model card does; the attributes hold the values as registered.
     """
 
     name: str

@@ -131,7 +131,7 @@ class ArtifactStore(NotPicklable, abc.ABC):
 
     @abc.abstractmethod
     def _list_keys(self) -> list[str]:
-        """Every ``NAME/STAMP-UUID`` key in the store (nothing else)."""
+        """The keys in the store; :meth:`list_keys` drops anything not ``NAME/STAMP-UUID``."""
 
     @abc.abstractmethod
     def _remove(self, key: str) -> None:
@@ -258,9 +258,14 @@ class ArtifactStore(NotPicklable, abc.ABC):
         self._check_no_extra(key, files, model_name, version)
 
     def list_keys(self) -> list[str]:
-        """Every artifact key in the store, sorted."""
+        """Every artifact key in the store, sorted.
+
+        Entries of :meth:`_list_keys` that are not ``NAME/STAMP-UUID`` keys (a folder
+        someone else put in the bucket) are dropped here, whatever the backend, so
+        :meth:`~prodml.registry.ModelRegistry.gc` never takes them for orphans.
+        """
         try:
-            return sorted(self._list_keys())
+            return sorted(k for k in self._list_keys() if key_problem(k) is None)
         except OSError as err:
             raise self._storage_error(err, "list", self.url) from err
 
