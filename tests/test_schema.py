@@ -413,3 +413,53 @@ def test_clean_record_fast_path_is_taken_for_plain_requests() -> None:
     assert _record_is_clean(schema, {**clean, "extra": 1}, strict=False)
     with pytest.raises(SchemaError, match="plan"):
         schema.validate({**clean, "plan": "team"})
+
+
+# -- chunks of text columns: the schema of their concatenation ------------------------
+
+_LETTERS = ["a", "b", "c", "d"]
+_TEXT_KINDS = ["category", "str", "object", "null object", "null category", "empty"]
+
+
+@st.composite
+def _text_chunk(draw: st.DrawFn) -> pd.DataFrame:
+    """A chunk whose column ``c`` is categorical, str, object, all-null or empty."""
+    kind = draw(st.sampled_from(_TEXT_KINDS))
+    n = 0 if kind == "empty" else draw(st.integers(1, 4))
+    if kind in ("category", "null category"):
+        cats = draw(st.lists(st.sampled_from(_LETTERS), max_size=4, unique=True))
+        pick = st.sampled_from([*cats, None]) if kind == "category" else st.none()
+        ordered = draw(st.booleans())
+        values = draw(st.lists(pick, min_size=n, max_size=n))
+        c = pd.Series(pd.Categorical(values, categories=cats, ordered=ordered))
+    elif kind == "null object":
+        c = pd.Series([None] * n, dtype=object)
+    else:
+        dtype = draw(st.sampled_from(["str", "object", "category"])) if kind == "empty" else kind
+        c = pd.Series(draw(st.lists(st.sampled_from([*_LETTERS, None]), min_size=n, max_size=n)))
+        c = c.astype(dtype)
+    return pd.DataFrame({"c": c, "n": np.arange(n, dtype="int64")})
+
+
+@given(chunks=st.lists(_text_chunk(), min_size=1, max_size=4).flatmap(st.permutations))
+def test_infer_over_chunks_equals_infer_over_their_concatenation(chunks) -> None:
+    # pd.concat keeps `category` only for one categorical dtype throughout; the merge of
+    # the chunks' kinds made `category` of category next to str/object (or all-null)
+    full = pd.concat(chunks, ignore_index=True)
+    for nullable in ("always", "observed"):
+        merged = Schema.infer(chunks, nullable=nullable, detect_personal=False)
+        assert merged == Schema.infer(full, nullable=nullable, detect_personal=False)
+    assert Schema.infer(chunks, detect_personal=False) == Schema.infer(
+        chunks[::-1], detect_personal=False
+    )
+
+
+def test_infer_over_chunks_category_next_to_text() -> None:
+    cat = pd.DataFrame({"c": pd.Categorical(["a", "b"])})
+    text = pd.DataFrame({"c": pd.Series(["a", "z"], dtype="str")})
+    assert Schema.infer([cat, text])["c"].dtype is LogicalType.STRING
+    assert Schema.infer([text, cat])["c"].dtype is LogicalType.STRING
+    assert Schema.infer([cat, cat])["c"].dtype is LogicalType.CATEGORY
+    # arrow chunks keep their kinds' merge (pa.concat_tables refuses the pair)
+    tables = [pa.Table.from_pandas(cat), pa.Table.from_pandas(text)]
+    assert Schema.infer(tables)["c"].dtype is LogicalType.CATEGORY

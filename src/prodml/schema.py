@@ -409,7 +409,10 @@ class Schema(_Model):
         Parameters
         ----------
         data
-            The data; chunks are combined (an int chunk and a float chunk give ``float``).
+            The data; chunks are combined as their concatenation would be (an int chunk
+            and a float chunk give ``float``; pandas chunks give ``category`` only when
+            each holds the column with the same categorical dtype, as ``pd.concat``
+            keeps it, else ``string``).
         nullable
             ``"always"`` marks every column nullable (so that serving data with a null is
             not rejected for a training set that happened to have none); ``"observed"``
@@ -452,6 +455,7 @@ class Schema(_Model):
         personal: dict[str, str] = {}
         has_null: dict[str, bool] = {}
         tz: dict[str, str | None] = {}
+        categorical = _Categorical()
         problems: list[SchemaProblem] = []
         seen_any = False
         for cols in iter_columns(data):
@@ -467,6 +471,7 @@ class Schema(_Model):
                 break
             for name in cols.names:
                 raw = cols.raw(name)
+                categorical.see(name, raw)
                 info = column_kind(raw)
                 if info.kind == "mixed":
                     problems.append(_mixed_problem(name, info))
@@ -500,7 +505,7 @@ class Schema(_Model):
         columns = [
             Column(
                 name,
-                "string" if kind == "null" else kind,
+                "string" if kind == "null" or categorical.demoted(name, kind) else kind,
                 nullable=True if nullable == "always" else has_null[name],
                 timezone=tz.get(name),
                 sensitive=name in personal,
@@ -699,6 +704,33 @@ def _personal_kind(
     if len(kinds) < max(1, _PERSONAL_SHARE * len(values)):
         return None
     return max(set(kinds), key=kinds.count)
+
+
+class _Categorical:
+    """Which columns stay ``category`` over pandas chunks: those ``pd.concat`` keeps so.
+
+    ``pd.concat`` keeps a categorical column only when every chunk holds it with the
+    same categorical dtype; a chunk of ``str`` or ``object`` (all-null or empty ones
+    too), or other categories, makes it text. Inferring over the chunks must give what
+    inferring over their concatenation gives, in any order. Arrow chunks keep the merge
+    of kinds (``pa.concat_tables`` refuses a dictionary next to a string column).
+    """
+
+    __slots__ = ("first", "mixed")
+
+    def __init__(self) -> None:
+        self.first: dict[str, Any] = {}
+        self.mixed: set[str] = set()
+
+    def see(self, name: str, raw: object) -> None:
+        if not isinstance(raw, pd.Series):
+            return
+        dtype = self.first.setdefault(name, raw.dtype)
+        if not isinstance(raw.dtype, pd.CategoricalDtype) or raw.dtype != dtype:
+            self.mixed.add(name)
+
+    def demoted(self, name: str, kind: str) -> bool:
+        return kind == "category" and name in self.mixed
 
 
 def _merge_kinds(a: str, b: str) -> str | None:

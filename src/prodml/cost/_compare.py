@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,10 @@ from prodml.cost._estimate import CostEstimate
 from prodml.cost._inputs import Uncertain
 from prodml.cost._serving import HOURS_PER_MONTH, batch_scoring_cost, serving_cost
 from prodml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "BatchOption",
@@ -209,7 +213,9 @@ def compare(
     return frame.sort_values("expected", kind="stable")
 
 
-def plot_comparison(table: pd.DataFrame, *, ax: Any = None, title: str | None = None) -> Any:
+def plot_comparison(
+    table: pd.DataFrame, *, ax: Axes | None = None, title: str | None = None
+) -> Figure:
     """Stacked bars of each option's cost parts, with p10-p90 whiskers.
 
     Needs the ``plot`` extra (matplotlib). ``table`` is the output of :func:`compare`.

@@ -47,7 +47,7 @@ def _finite(x: object) -> bool:
     return math.isfinite(float(x))
 
 
-def triangular(low: float, mode: float, high: float) -> Any:
+def triangular(low: float, mode: float, high: float) -> Distribution:
     """A triangular distribution on ``[low, high]`` peaking at ``mode`` (scipy frozen).
 
     Passing the plain tuple ``(low, mode, high)`` to an estimator means the same thing.
@@ -62,7 +62,7 @@ def triangular(low: float, mode: float, high: float) -> Any:
     return stats.triang(c=(mode - low) / (high - low), loc=low, scale=high - low)
 
 
-def pert(low: float, mode: float, high: float, *, lamb: float = 4.0) -> Any:
+def pert(low: float, mode: float, high: float, *, lamb: float = 4.0) -> Distribution:
     """A (modified) PERT distribution: a Beta scaled to ``[low, high]`` with mode ``mode``.
 
     The mean is ``(low + lamb * mode + high) / (lamb + 2)``; ``lamb=4`` is the classic PERT

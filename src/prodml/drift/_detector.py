@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -96,10 +96,10 @@ class DriftDetector:
     def __init__(
         self,
         alpha: float = 0.05,
-        correction: str = "holm",
+        correction: Literal["bonferroni", "fdr_bh", "holm", "none"] = "holm",
         min_effect: float = 0.02,
         *,
-        numeric_test: str = "ks",
+        numeric_test: Literal["cvm", "ks"] = "ks",
         bins: int = 10,
         columns: Sequence[str] | None = None,
         max_exact: int = 100_000,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -533,7 +533,7 @@ class Profile:
         }
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any], *, privacy: Privacy | None = None) -> Profile:
+    def from_dict(cls, state: Mapping[str, Any], *, privacy: Privacy | None = None) -> Profile:
         """Rebuild a profile saved by :meth:`to_dict`, validating it.
 
         The saved privacy policy is applied again (a saved state is not trusted to hold

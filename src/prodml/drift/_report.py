@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,7 +245,7 @@ class DriftReport:
         }
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> DriftReport:
+    def from_dict(cls, state: Mapping[str, Any]) -> DriftReport:
         """Rebuild a report saved by :meth:`to_dict`, validating it.
 
         Raises

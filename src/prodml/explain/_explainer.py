@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from os import PathLike, fspath
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -25,10 +25,14 @@ from prodml.explain._trees import SUPPORTED_TREES, TreeKernel, trees_from_model
 from prodml.features import FeaturePipeline
 from prodml.fingerprint import canonical_json, fingerprint_spec
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["SUPPORTED", "Explainer"]
 
 Floats = npt.NDArray[np.float64]
 METHODS = ("auto", "linear", "tree", "sampling")
+Method = Literal["auto", "linear", "tree", "sampling"]
 SUPPORTED = (
     "linear models of sklearn.linear_model (LinearRegression, Ridge, Lasso, ElasticNet, "
     "LogisticRegression, SGD*, ...) and the tree models " + ", ".join(SUPPORTED_TREES)
@@ -142,7 +146,7 @@ class Explainer:
         *,
         background: Any = None,
         class_index: int | None = None,
-        method: str = "auto",
+        method: Method = "auto",
         n_permutations: int = 32,
         n_background: int = 50,
         seed: int = 0,
@@ -361,7 +365,7 @@ class Explainer:
             values, list(self.columns_), kernel.base, pred, kernel.scale, kernel.method, error
         )
 
-    def explain(self, data: Any) -> Any:
+    def explain(self, data: Any) -> pd.DataFrame:
         """Attributions of a batch as a DataFrame, one column per raw input column.
 
         One row per input row (the DataFrame's index is kept); see :meth:`explain_batch`
@@ -413,7 +417,7 @@ class Explainer:
             Naming the first field that is missing, of the wrong type or out of range.
         """
         pipeline, kernel, class_index = _state.load(d, model)
-        ex = cls(pipeline, model, class_index=class_index, method=kernel.method)
+        ex = cls(pipeline, model, class_index=class_index, method=cast("Method", kernel.method))
         ex._install(kernel)
         return ex
 

@@ -40,7 +40,7 @@ from prodml.fairness._functions import (
     equalized_odds_ratio,
 )
 from prodml.fairness._gaps import Gap
-from prodml.fairness._gate import FairnessGate
+from prodml.fairness._gate import FairnessGate, GateVerdict
 from prodml.fairness._group_metrics import GroupMetrics
 from prodml.fairness._metrics import DEFAULT_METRICS, METRICS
 from prodml.fairness._report import FairnessReport
@@ -51,6 +51,7 @@ __all__ = [  # noqa: RUF022
     "FairnessGate",
     "FairnessReport",
     "Gap",
+    "GateVerdict",
     "GroupMetrics",
     "METRICS",
     "demographic_parity_difference",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 import numpy as np
 
@@ -36,7 +36,32 @@ from prodml.fairness import stats
 from prodml.fairness._ingest import short
 from prodml.fairness._metrics import COMPOSITES, METRICS, canonical
 
-__all__ = ["FairnessGate"]
+__all__ = ["FairnessGate", "GateVerdict"]
+
+
+class _Verdict(TypedDict):
+    verdict: Literal["pass", "fail", "inconclusive", "no_data"]
+    gate: str
+    metric: str
+    n_candidate: float
+    candidate: float | None
+    groups: list[str] | None
+    lower: float | None
+    upper: float | None
+    component: str | None
+
+
+class GateVerdict(_Verdict, total=False):
+    """What :meth:`FairnessGate.evaluate` returns (a dict).
+
+    ``verdict``; ``gate`` (the description, with the groups at fault when it fails);
+    ``candidate`` (the widest gap, or smallest ratio), ``groups``, ``lower``/``upper`` (its
+    interval) and ``component``, all ``None`` with ``"no_data"``; ``why`` only with
+    ``"no_data"``.
+    """
+
+    why: str
+
 
 _CELLS = ("tn", "fp", "fn", "tp")
 _TUNING_N = 1000  # confidence sequences are tightest near this many records per group
@@ -159,7 +184,7 @@ class FairnessGate:
         }
 
     # ------------------------------------------------------------------ verdicts
-    def evaluate(self, data: Any) -> dict[str, Any]:
+    def evaluate(self, data: Any) -> GateVerdict:
         """The verdict on a GroupMetrics, a FairnessReport or ``to_metrics()`` numbers.
 
         Returns
@@ -170,7 +195,8 @@ class FairnessGate:
             (the widest gap, or smallest ratio), ``groups``, ``lower``/``upper`` (its
             interval) and ``component``.
         """
-        return self._verdict(self._rates(_confusion_of(data, self.prefix)), self.alpha, False)
+        verdict = self._verdict(self._rates(_confusion_of(data, self.prefix)), self.alpha, False)
+        return cast("GateVerdict", verdict)
 
     def __call__(self, candidate: Any, current: Any) -> str | None:
         """Registry promotion check: why ``candidate`` must not be promoted, or None.

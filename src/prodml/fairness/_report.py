@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -272,13 +272,29 @@ class FairnessReport:
             **chosen,
         )
 
+    @overload
+    def difference(
+        self,
+        metric: None = None,
+        *,
+        method: Method = "between_groups",
+        groups: None = None,
+    ) -> pd.Series: ...
+    @overload
+    def difference(
+        self,
+        metric: str,
+        *,
+        method: Method = "between_groups",
+        groups: tuple[Any, Any] | None = None,
+    ) -> Gap: ...
     def difference(
         self,
         metric: str | None = None,
         *,
         method: Method = "between_groups",
         groups: tuple[Any, Any] | None = None,
-    ) -> Any:
+    ) -> pd.Series | Gap:
         """The gap between groups as a difference, with an interval and a test.
 
         Parameters
@@ -305,13 +321,29 @@ class FairnessReport:
             return self._pair_gap(metric, "difference", groups)
         return self._gap(metric, "difference", method)
 
+    @overload
+    def ratio(
+        self,
+        metric: None = None,
+        *,
+        method: Method = "between_groups",
+        groups: None = None,
+    ) -> pd.Series: ...
+    @overload
+    def ratio(
+        self,
+        metric: str,
+        *,
+        method: Method = "between_groups",
+        groups: tuple[Any, Any] | None = None,
+    ) -> Gap: ...
     def ratio(
         self,
         metric: str | None = None,
         *,
         method: Method = "between_groups",
         groups: tuple[Any, Any] | None = None,
-    ) -> Any:
+    ) -> pd.Series | Gap:
         """The gap between groups as a ratio (smallest over largest), with an interval.
 
         The test and the flag are the difference's (a ratio of 1 is a difference of 0);

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -417,11 +417,27 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
 
     # -- transform ------------------------------------------------------------------
 
+    @overload
+    def transform(
+        self,
+        X: Any,  # noqa: N803 - scikit-learn's name
+        output: Literal["numpy"] = "numpy",
+    ) -> Floats: ...
+    @overload
+    def transform(self, X: Any, output: Literal["pandas"]) -> pd.DataFrame: ...  # noqa: N803
+    @overload
+    def transform(self, X: Any, output: Literal["arrow"]) -> pa.Table: ...  # noqa: N803
+    @overload
+    def transform(
+        self,
+        X: Any,  # noqa: N803 - scikit-learn's name
+        output: Literal["numpy", "pandas", "arrow"],
+    ) -> Floats | pd.DataFrame | pa.Table: ...
     def transform(
         self,
         X: Any,  # noqa: N803 - scikit-learn's name
         output: Literal["numpy", "pandas", "arrow"] = "numpy",
-    ) -> Any:
+    ) -> Floats | pd.DataFrame | pa.Table:
         """Transform a batch (or an iterable of chunks, stacked) into features.
 
         Parameters

@@ -13,6 +13,7 @@ from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import GroupMetrics
+from prodml.integrations._dask_guard import guarded
 
 __all__ = ["group_metrics"]
 
@@ -69,6 +70,9 @@ def group_metrics(
     SchemaError
         For a missing column, or bad labels or sensitive values (from the worker that
         met them); ``gm`` is unchanged then.
+    PartitionError
+        When a partition cannot be computed (read error, failing upstream code), naming
+        the partition; ``gm`` is unchanged then.
 
     Examples
     --------
@@ -108,7 +112,7 @@ def group_metrics(
     shared = pdask._shared(gm.clone())
     leaves = [
         dask.delayed(_count_part)(shared, part, y_true, y_pred, i)
-        for i, part in enumerate(frame[needed].to_delayed())
+        for i, part in enumerate(guarded(frame[needed]).to_delayed())
     ]
     result: GroupMetrics = pdask._tree_reduce(leaves, _merge, split_every)
     return gm.merge(result)

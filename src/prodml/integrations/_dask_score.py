@@ -14,6 +14,7 @@ import pandas as pd
 
 from prodml._params import TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
+from prodml.integrations._dask_guard import guarded
 
 __all__ = ["score"]
 
@@ -79,6 +80,9 @@ def score(
     ------
     SchemaError
         For a missing column (at once), or a bad value (from the worker, on compute).
+    PartitionError
+        On compute, when a partition of ``data`` cannot be computed (read error, failing
+        upstream code), naming the partition.
 
     Examples
     --------
@@ -122,4 +126,4 @@ def score(
     labels = served.output == "predict" and classes is not None
     meta["prediction"] = pd.Series(dtype=getattr(classes, "dtype", None) if labels else "float64")
     dtype = meta["prediction"].dtype
-    return frame.map_partitions(_score_part, bundle, keep, dtype, meta=meta)
+    return guarded(frame).map_partitions(_score_part, bundle, keep, dtype, meta=meta)

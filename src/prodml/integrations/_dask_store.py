@@ -16,6 +16,7 @@ import pandas as pd
 from prodml._extras import require
 from prodml._params import TypeOf, check_params
 from prodml.errors import ConfigError
+from prodml.integrations._dask_guard import guarded
 
 __all__ = ["historical"]
 
@@ -89,6 +90,9 @@ def historical(
         When ``store`` has no offline store URL, or for unknown features.
     SchemaError
         As :meth:`~prodml.store.FeatureStore.historical`, from the first bad partition.
+    PartitionError
+        On compute, when a partition of ``entity_df`` cannot be computed (failing
+        upstream code), naming the partition.
 
     Examples
     --------
@@ -137,4 +141,4 @@ def historical(
         "full_names": full_names,
     }
     meta = _historical(frame._meta, **args)
-    return frame.map_partitions(_partition, meta=meta, **args)
+    return guarded(frame).map_partitions(_partition, meta=meta, **args)

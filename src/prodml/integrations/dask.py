@@ -15,7 +15,9 @@ Dask is imported on first use; without it (``pip install 'prodml[dask]'``) every
 raises :class:`~prodml.errors.MissingExtraError`.
 
 A partition that fails for a reason of its own (a read error, a bug in the code that
-built it) raises :class:`PartitionError`, chained to the cause; prodml's own errors
+built it) raises :class:`PartitionError` naming the partition (and the Parquet file when
+Dask's task names it), chained to the cause, from the eager functions and when a lazy
+result (``transform``, ``score``, ``historical``) is computed; prodml's own errors
 (``SchemaError`` ...) keep their class, their message naming the partition.
 
 Examples
@@ -42,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import pickle
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -61,6 +64,7 @@ from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError, ProdMLError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.integrations._dask_fairness import group_metrics
+from prodml.integrations._dask_guard import guarded
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
 from prodml.privacy import Privacy, check_privacy
@@ -91,20 +95,46 @@ class PartitionError(ProdMLError, RuntimeError):
     message
         What failed, naming the partition when it is known and the cause.
     partition
-        The partition's position in the Dask DataFrame, or None when Dask failed before
-        prodml's task for it ran (reading the partition, or the code that built it).
+        The partition's position in the Dask DataFrame prodml was given (as Dask runs
+        it, after its optimizer), or None when it is not known (Dask failed outside the
+        partitions' tasks, e.g. while planning them).
+    files
+        The Parquet files the failed task was reading, when Dask's task names them.
     """
 
-    def __init__(self, message: str, *, partition: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, partition: int | None = None, files: tuple[str, ...] = ()
+    ) -> None:
         self.partition = partition
+        self.files = tuple(files)
         super().__init__(message)
 
-    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only: pickle across processes
-        return (_partition_error, (str(self), self.partition))
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keyword-only arguments, and the cause (pickle drops __cause__): across processes
+        return (_partition_error, (str(self), self.partition, self.files, _picklable(self)))
 
 
-def _partition_error(message: str, partition: int | None) -> PartitionError:
-    return PartitionError(message, partition=partition)
+def _partition_error(
+    message: str,
+    partition: int | None,
+    files: tuple[str, ...] = (),
+    cause: BaseException | None = None,
+) -> PartitionError:
+    err = PartitionError(message, partition=partition, files=files)
+    err.__cause__ = cause
+    return err
+
+
+def _picklable(err: BaseException) -> BaseException | None:
+    """``err.__cause__`` if it pickles (a worker's exception may not), else None."""
+    cause = err.__cause__
+    if cause is None:
+        return None
+    try:
+        pickle.dumps(cause)
+    except Exception:  # noqa: BLE001 - any failure: the message still names the cause
+        return None
+    return cause
 
 
 def _cause(err: BaseException) -> str:
@@ -116,15 +146,24 @@ def _on_partition(index: int, func: Callable[..., Any], *args: Any) -> Any:
     try:
         return func(*args)
     except ProdMLError as err:
-        if index >= 0 and err.args and isinstance(err.args[0], str):
-            # str(err) is args[0], and pickling (to the client) rebuilds the error from args
-            where = f" (in partition {index} of the Dask DataFrame)"
-            err.args = (err.args[0] + where, *err.args[1:])
+        _in_partition(err, index)
         raise
     except Exception as err:
         raise PartitionError(
             f"partition {index} of the Dask DataFrame failed: {_cause(err)}", partition=index
         ) from err
+
+
+def _in_partition(err: ProdMLError, index: int) -> None:
+    """Add partition ``index`` to ``err``'s message, unless it names one already."""
+    if index < 0 or isinstance(err, PartitionError):
+        return
+    if err.args and isinstance(err.args[0], str) and _WHERE not in err.args[0]:
+        # str(err) is args[0], and pickling (to the client) rebuilds the error from args
+        err.args = (f"{err.args[0]} (in partition {index}{_WHERE}", *err.args[1:])
+
+
+_WHERE = " of the Dask DataFrame)"
 
 
 def _compute(*collections: Any) -> Any:
@@ -398,7 +437,8 @@ def fit_pipeline(
         (the message names the partition); also for a partition whose columns are not
         the frame's, or a datetime column whose time zone differs between partitions.
     PartitionError
-        When a partition cannot be computed (read error, failing upstream code).
+        When a partition cannot be computed (read error, failing upstream code), naming
+        the partition and, when Dask's task names it, the Parquet file.
     ConfigError
         For invalid steps or ``split_every``.
     """
@@ -432,7 +472,7 @@ def _restore(pipe: FeaturePipeline, saved: FeaturePipeline) -> None:
 
 def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> FeaturePipeline:
     dask = require("dask", extra="dask", feature=_FEATURE)
-    parts = frame.to_delayed()
+    parts = guarded(frame).to_delayed()
     columns = list(frame.columns)
     found = _compute(*[dask.delayed(_witness)(p, columns, i) for i, p in enumerate(parts)])
     _merge_zones([zones for _, zones in found])
@@ -478,31 +518,6 @@ def _transform_part(
         )
 
 
-def _from_delayed(frame: Any) -> bool:
-    """Whether ``frame`` is built on ``dd.from_delayed`` (True when that cannot be told)."""
-    walk = getattr(getattr(frame, "expr", None), "walk", None)
-    if walk is None:
-        return True
-    return any(type(e).__name__ == "FromDelayed" for e in walk())
-
-
-def _without_misnamed_aliases(arr: Any) -> Any:
-    """``arr``, its graph mended where Dask's linear fusion would break on it.
-
-    ``dd.from_delayed`` lowers to alias tasks whose ``key`` is not their key in the graph
-    (Dask 2025-2026); ``dask.array``'s fusion then fails (``KeyError: 'pop from an empty
-    set'`` or "Missing dependency") on any array built on such a frame. Each such alias is
-    replaced by a plain reference to the key it names, which is what it computes.
-    """
-    da = require("dask.array", extra="dask", feature=_FEATURE)
-    dsk = dict(arr.__dask_graph__())
-    wrong = {k: v.key for k, v in dsk.items() if getattr(v, "key", k) != k and v.key in dsk}
-    if not wrong:
-        return arr
-    dsk.update(wrong)  # a key as a task's value: an alias of that key
-    return da.Array(dsk, arr.name, arr.chunks, meta=arr._meta)
-
-
 def transform(
     pipe: FeaturePipeline, data: object, *, output: Literal["array", "frame"] = "array"
 ) -> Any:
@@ -530,6 +545,9 @@ def transform(
         Before the pipeline is fitted.
     SchemaError
         For a missing column (at once), or a bad value (from the worker, on compute).
+    PartitionError
+        On compute, when a partition of ``data`` cannot be computed (read error, failing
+        upstream code); at once, when Dask cannot plan its partitions.
     """
     check_params(
         "transform",
@@ -557,11 +575,11 @@ def transform(
             f"ignoring columns not seen at fit: {extra}", ExtraColumnWarning, stacklevel=2
         )
     shared = _shared(pipe)
+    frame = guarded(frame)
     if output == "frame":
         meta = pd.DataFrame({n: pd.Series(dtype="float64") for n in names}, index=frame._meta.index)
         return frame.map_partitions(_transform_part, shared, output, meta=meta)
-    arr = frame.map_partitions(_transform_part, shared, output, meta=np.empty((0, len(names))))
-    return _without_misnamed_aliases(arr) if _from_delayed(frame) else arr
+    return frame.map_partitions(_transform_part, shared, output, meta=np.empty((0, len(names))))
 
 
 # -- drift ---------------------------------------------------------------------------
@@ -648,6 +666,9 @@ def profile(
         For unsupported column types or missing ``columns``.
     DriftError
         For an infinite value in a numeric column.
+    PartitionError
+        When a partition cannot be computed (read error, failing upstream code), naming
+        the partition and, when Dask's task names it, the Parquet file.
     """
     _check_split_every(split_every, "profile")
     params: dict[str, Any] = {
@@ -659,10 +680,14 @@ def profile(
     frame = _frame(data)
     Profile(**params).update(frame._meta)  # parameters and columns, checked at once
     dask = require("dask", extra="dask", feature=_FEATURE)
-    columns = list(frame.columns) if columns is None else list(columns)
+    if columns is None:
+        columns = list(frame.columns)
+    else:
+        columns = list(columns)
+        frame = frame[columns]  # read only these (Parquet: other columns are not read)
     leaves = [
         dask.delayed(_profile_part)(params, part, columns, i)
-        for i, part in enumerate(frame.to_delayed())
+        for i, part in enumerate(guarded(frame).to_delayed())
     ]
     with _progress("profiling", progress):
         result: _Zoned = _tree_reduce(leaves, _merge_zoned, split_every)

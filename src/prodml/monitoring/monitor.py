@@ -39,7 +39,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import reduce
 from operator import add
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -58,6 +58,11 @@ from prodml.monitoring.histogram import (
 )
 from prodml.monitoring.sinks import MetricsSnapshot, Sink
 from prodml.monitoring.windows import CountWindow, Window
+
+if TYPE_CHECKING:
+    from prodml.drift import DriftDetector
+    from prodml.drift.streaming import StreamingDetector
+    from prodml.fairness import GroupMetrics
 
 __all__ = ["ModelMonitor"]
 
@@ -177,12 +182,12 @@ class ModelMonitor(LockedState):
         stats_interval_s: float = 10.0,
         evaluate_every_s: float | None = 10.0,
         reference: object = None,
-        drift_detector: Any = None,
+        drift_detector: DriftDetector | None = None,
         drift_window: int = 1000,
         drift_window_bytes: int = 64 * 2**20,
-        concept_detector: Any = None,
+        concept_detector: StreamingDetector | None = None,
         concept_window_s: float = 3600.0,
-        group_by: Sequence[str] | Any = None,
+        group_by: Sequence[str] | GroupMetrics | None = None,
         group_window: Window | None = None,
         attribution_reference: object = None,
         attribution_window: int = 1000,
@@ -748,7 +753,7 @@ class ModelMonitor(LockedState):
         self._counters["predictions_total"] = self._n_predictions
         return dict(self._counters)
 
-    def alert_states(self) -> dict[str, str]:
+    def alert_states(self) -> dict[str, Literal["inactive", "pending", "firing"]]:
         """State of each rule by name: ``inactive``, ``pending`` or ``firing``."""
         with self._lock:
             return {name: s.state for name, s in self._states.items()}
@@ -790,8 +795,8 @@ class ModelMonitor(LockedState):
         sinks: Iterable[Sink] = (),
         clock: Callable[[], float] = time.time,
         reference: object = None,
-        drift_detector: Any = None,
-        concept_detector: Any = None,
+        drift_detector: DriftDetector | None = None,
+        concept_detector: StreamingDetector | None = None,
         attribution_reference: object = None,
     ) -> ModelMonitor:
         """Rebuild a monitor saved by :meth:`to_dict`; alerts keep their states.

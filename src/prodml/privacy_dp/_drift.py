@@ -16,7 +16,7 @@ for DP goodness-of-fit tests). This is post-processing of the releases: no priva
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,11 @@ from prodml.errors import ConfigError
 from prodml.privacy_dp._domains import Bins, Categories
 from prodml.privacy_dp._noise import Noise, discrete_gaussian, discrete_laplace
 from prodml.privacy_dp._release import DPPart, DPRelease
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from prodml.drift import Profile
 
 __all__ = ["DPDriftReport", "DPDriftResult", "compare"]
 
@@ -73,7 +78,7 @@ class DPDriftReport:
             "results": [r.__dict__.copy() for r in self.results],
         }
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """One row per column."""
         import pandas as pd  # noqa: PLC0415
 
@@ -129,11 +134,11 @@ def _exact_part(reference: Any, column: str, like: DPPart) -> DPPart:
 
 
 def compare(
-    reference: Any,
+    reference: DPRelease | Profile,
     current: DPRelease,
     *,
     alpha: float = 0.05,
-    correction: str = "holm",
+    correction: Literal["bonferroni", "fdr_bh", "holm", "none"] = "holm",
     min_effect: float = 0.0,
     n_sim: int = 999,
     seed: int | None = 0,

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,9 @@ from prodml._state import MAX_COUNT, Field, load_json, loading
 from prodml.errors import ConfigError, ProdMLError, SchemaError, SchemaProblem
 from prodml.privacy_dp._domains import CELLS, Domain, Groups, domain_from_dict
 from prodml.privacy_dp._noise import MECHANISMS, Noise
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DPPart", "DPRelease"]
 
@@ -197,7 +200,7 @@ class DPRelease:
             out[key] = sum(c[x] for x in num) / d if d > 0 else None
         return out
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """One row per cell: column, label, count (clamped), noisy count, noise sd."""
         import pandas as pd  # noqa: PLC0415 - only when asked for a frame
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -14,6 +14,12 @@ from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
 from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
 from prodml.privacy_dp._release import DPPart, DPRelease, IntArray
+
+if TYPE_CHECKING:
+    from prodml.drift import Profile
+    from prodml.fairness import GroupMetrics
+    from prodml.monitoring import ModelMonitor
+    from prodml.monitoring.windows import Window
 
 __all__ = ["release_counts", "release_group_counts", "release_profile", "release_window"]
 
@@ -84,7 +90,7 @@ def release_counts(
     *,
     epsilon: float,
     delta: float = 0.0,
-    mechanism: str = "laplace",
+    mechanism: Literal["laplace", "gaussian"] = "laplace",
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "counts",
@@ -170,12 +176,12 @@ def profile_counts(profile: Any, domains: Mapping[str, Bins | Categories]) -> di
 
 
 def release_profile(
-    profile: Any,
+    profile: Profile,
     domains: Mapping[str, Bins | Categories],
     *,
     epsilon: float,
     delta: float = 0.0,
-    mechanism: str = "laplace",
+    mechanism: Literal["laplace", "gaussian"] = "laplace",
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "profile",
@@ -228,12 +234,12 @@ def release_profile(
 
 
 def release_group_counts(
-    metrics: Any,
-    groups: Any,
+    metrics: GroupMetrics,
+    groups: Groups | Iterable[Any],
     *,
     epsilon: float,
     delta: float = 0.0,
-    mechanism: str = "laplace",
+    mechanism: Literal["laplace", "gaussian"] = "laplace",
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "group_counts",
@@ -292,12 +298,12 @@ def _values_counts(values: list[Any], dom: Bins | Categories) -> IntArray:
 
 
 def release_window(
-    window: Any,
+    window: ModelMonitor | Window,
     domains: Mapping[str, Bins | Categories],
     *,
     epsilon: float,
     delta: float = 0.0,
-    mechanism: str = "laplace",
+    mechanism: Literal["laplace", "gaussian"] = "laplace",
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "window",

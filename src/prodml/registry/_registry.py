@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prodml._files import PATH_QUOTE, folder_reason, local_path
 from prodml._pickle import NotPicklable
@@ -49,6 +49,9 @@ from prodml.registry.entities import (
 from prodml.registry.flavours import Trust, flavour_for, get_flavour
 from prodml.registry.signing import Signer, TrustPolicy
 from prodml.schema import Schema
+
+if TYPE_CHECKING:
+    from prodml.lineage import LineageSink
 
 __all__ = ["GCReport", "ModelRegistry"]
 
@@ -371,7 +374,7 @@ class ModelRegistry(NotPicklable, AliasMoves):
 
     #: Where OpenLineage events of register and alias moves go (:mod:`prodml.lineage`):
     #: any object with ``emit(event)``, e.g. a ``JsonLinesSink``; ``None``: no events.
-    lineage_sink: Any = None
+    lineage_sink: LineageSink | None = None
     #: The OpenLineage namespace of the registry's jobs.
     lineage_namespace: str = "prodml"
 

@@ -44,8 +44,12 @@ __all__ = [
 class Check(Protocol):
     """A promotion gate."""
 
-    def __call__(self, candidate: ModelVersion, current: ModelVersion | None) -> str | None:
-        """Why ``candidate`` must not replace ``current``, or ``None``."""
+    def __call__(self, candidate: ModelVersion, current: ModelVersion | None, /) -> str | None:
+        """Why ``candidate`` must not replace ``current``, or ``None``.
+
+        Called with two positional arguments, so any function of two parameters is a
+        check, whatever it names them.
+        """
 
 
 class PromotionError(RegistryError):

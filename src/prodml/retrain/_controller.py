@@ -18,7 +18,7 @@ from prodml._files import PATH_QUOTE, checked_path, os_reason
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
-from prodml.registry import ModelVersion, PromotionError
+from prodml.registry import ModelRegistry, ModelVersion, PromotionError
 from prodml.registry.entities import check_alias, check_name
 from prodml.retrain import _saved
 from prodml.retrain._cost import RetrainCost
@@ -28,6 +28,7 @@ from prodml.retrain._state import MAX_DECISIONS, ActionKind, RetrainState
 from prodml.retrain._triggers import Signal, Trigger, TriggerContext
 from prodml.rollout import Canary, Step
 from prodml.rollout._decision import jsonable
+from prodml.schema import Schema
 
 __all__ = ["Action", "RetrainController", "RunContext"]
 
@@ -222,7 +223,7 @@ class RetrainController(NotPicklable):
 
     def __init__(  # noqa: PLR0917 - the issue's contract: RetrainController(registry, model, ...)
         self,
-        registry: Any,
+        registry: ModelRegistry,
         model: str,
         alias: str,
         train: Callable[[Any, RunContext], Any],
@@ -234,7 +235,7 @@ class RetrainController(NotPicklable):
         data: Callable[[RunContext], Any] | None = None,
         guards: Guards | None = None,
         state_path: str | PathLike[str] | None = None,
-        signature: Any = None,
+        signature: Schema | None = None,
         candidate_alias: str | None = None,
         approved_by: str | None = None,
     ) -> None:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.errors import ConfigError
 from prodml.fingerprint import fingerprint_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from prodml.retrain._controller import RunContext
+    from prodml.store import FeatureStore, TrainingSet
 
 __all__ = ["StoreTrainingData", "lineage_of"]
 
@@ -30,9 +37,9 @@ class StoreTrainingData:
         Name of the entity table's timestamp column.
     """
 
-    store: Any
+    store: FeatureStore
     features: Sequence[str]
-    entities: Any
+    entities: pd.DataFrame | pa.Table | Callable[[RunContext], pd.DataFrame | pa.Table]
     timestamp: str = "event_timestamp"
 
     def __post_init__(self) -> None:
@@ -48,7 +55,7 @@ class StoreTrainingData:
                 parameter="features",
             )
 
-    def __call__(self, context: Any) -> Any:
+    def __call__(self, context: RunContext) -> TrainingSet:
         """The point-in-time correct :class:`~prodml.store.TrainingSet` for this run."""
         rows = self.entities(context) if callable(self.entities) else self.entities
         return self.store.historical(rows, list(self.features), timestamp=self.timestamp)

@@ -15,7 +15,7 @@ from prodml.rollout._canary import Canary, Step
 from prodml.rollout._decision import Decision
 from prodml.rollout._gates import Gate
 from prodml.rollout._router import Router
-from prodml.rollout._shadow import Shadow
+from prodml.rollout._shadow import Shadow, ShadowReport
 from prodml.rollout._thompson import ThompsonSampling
 
 # Plain sorted() order, which tests/test_public_api.py checks (RUF022 would put UCB1 first).
@@ -28,6 +28,7 @@ __all__ = [  # noqa: RUF022
     "Gate",
     "Router",
     "Shadow",
+    "ShadowReport",
     "Step",
     "ThompsonSampling",
     "UCB1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, cast
 
 from prodml._params import Interval, TypeOf, check_params
 from prodml._quote import short_repr
@@ -17,6 +17,8 @@ from prodml.rollout._hashing import Key
 from prodml.rollout._limits import MAX_GATES, MAX_NAME, check_clock, check_name, check_size
 
 __all__ = ["BlueGreen"]
+
+Phase = Literal["preview", "verified", "switched", "discarded"]
 
 
 class BlueGreen(MetricPolicy):
@@ -130,10 +132,10 @@ class BlueGreen(MetricPolicy):
             self._ready = True
 
     @property
-    def phase(self) -> str:
+    def phase(self) -> Phase:
         """``preview``, ``verified``, ``switched`` or ``discarded``."""
         self._setup()
-        return self._phase
+        return cast("Phase", self._phase)  # one of these, by construction
 
     @property
     def live(self) -> str:

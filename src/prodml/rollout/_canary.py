@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 from prodml._params import Interval, OneOf, TypeOf, check_params
 from prodml._quote import short_repr
@@ -20,6 +20,8 @@ from prodml.rollout._limits import MAX_GATES, MAX_SALT, MAX_STEPS, check_clock, 
 from prodml.rollout._router import Router
 
 __all__ = ["DEFAULT_GATES", "DEFAULT_STEPS", "Canary", "Step"]
+
+CanaryState = Literal["running", "paused", "promoted", "rolled_back"]
 
 
 _STATES = ("running", "paused", "promoted", "rolled_back")
@@ -242,10 +244,10 @@ class Canary(MetricPolicy):
 
     # -- properties --------------------------------------------------------------------
     @property
-    def state(self) -> str:
+    def state(self) -> CanaryState:
         """``running``, ``paused``, ``promoted`` or ``rolled_back``."""
         self._setup()
-        return self._state
+        return cast("CanaryState", self._state)  # one of these, by construction
 
     @property
     def step(self) -> int:

@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from hashlib import blake2b
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -29,11 +29,20 @@ from prodml.rollout._limits import (
 )
 from prodml.rollout._summary import check_value
 
-__all__ = ["Shadow"]
+__all__ = ["Shadow", "ShadowReport"]
 
 _AGREEMENT = "agreement"
 _ABS_DIFF = "abs_diff"
 _LATENCY = "latency"
+
+
+class ShadowReport(TypedDict):
+    """What :meth:`Shadow.report` returns (a dict): NaN where nothing was compared yet."""
+
+    compared: int
+    agreement: float
+    mean_abs_diff: float
+    latency: dict[str, float]
 
 
 class Shadow(PolicyBase):
@@ -286,7 +295,7 @@ class Shadow(PolicyBase):
             self._store.observe(variant, metrics)
 
     # -- results -----------------------------------------------------------------------
-    def report(self) -> dict[str, Any]:
+    def report(self) -> ShadowReport:
         """Agreement rate, mean absolute difference and mean latency per variant."""
         if not self._ready:
             self._setup()

@@ -15,7 +15,7 @@ import contextlib
 import datetime as _dt
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
@@ -27,6 +27,9 @@ from prodml.schema import LogicalType
 from prodml.serving._batcher import MicroBatcher
 from prodml.serving._predictor import Prediction, Predictor
 from prodml.serving._served import ModelError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 __all__ = ["ProblemError", "create_app", "problems"]
 
@@ -120,8 +123,8 @@ def create_app(
     max_records: int = 1000,
     max_batch: int | None = None,
     max_wait_ms: float = 2.0,
-    json_library: str = "auto",
-) -> Any:
+    json_library: Literal["auto", "orjson", "json"] = "auto",
+) -> Starlette:
     """An ASGI (Starlette) application serving ``predictor``.
 
     Routes: ``POST /v1/predict`` (a JSON object: one record; a JSON array: many, answered
@@ -264,7 +267,8 @@ class _Settings:
         failed = [r for r in results if isinstance(r, ModelError)]
         if failed:
             raise failed[0]
-        return results
+        # atomic, and no record failed: every entry is a Prediction
+        return cast("list[Prediction]", results)
 
     @staticmethod
     def problem_body(err: ProblemError) -> dict[str, Any]:

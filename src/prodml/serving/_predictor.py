@@ -7,8 +7,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._pickle import NotPicklable
@@ -27,6 +27,15 @@ from prodml.serving._prediction import (
 from prodml.serving._served import Served, check_pair, model_error
 from prodml.serving._shadow import ShadowWorker
 from prodml.serving._source import RegistrySource, Watcher
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from prodml.monitoring import ModelMonitor
+    from prodml.registry import ModelRegistry
+    from prodml.registry.flavours import Trust
+    from prodml.serving._served import ExplainerLike, ModelError
 
 __all__ = ["DEFAULT_VARIANT", "Prediction", "Predictor"]
 
@@ -114,10 +123,10 @@ class Predictor(NotPicklable):
         version: int | None = None,
         variants: Mapping[str, tuple[Any, Any]] | None = None,
         policy: Any = None,
-        monitor: Any = None,
-        explainer: Any = None,
+        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
+        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
         key_column: str | None = None,
-        output: str = "auto",
+        output: Literal["auto", "proba", "predict", "decision_function"] = "auto",
         shadow_queue: int = 1000,
         compiled: bool = True,
     ) -> None:
@@ -195,16 +204,16 @@ class Predictor(NotPicklable):
     @classmethod
     def from_registry(
         cls,
-        registry: Any,
+        registry: ModelRegistry,
         ref: str,
         *,
         variants: Mapping[str, str] | None = None,
         policy: Any = None,
-        monitor: Any = None,
-        explainer: Any = None,
+        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
+        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
         key_column: str | None = None,
-        output: str = "auto",
-        trusted: Any = False,
+        output: Literal["auto", "proba", "predict", "decision_function"] = "auto",
+        trusted: Trust = False,
         probe: Sequence[Mapping[str, Any]] | None = None,
         watch_every_s: float | None = 5.0,
         shadow_queue: int = 1000,
@@ -401,7 +410,7 @@ class Predictor(NotPicklable):
         explain: bool = False,
         atomic: bool = False,
         started: Sequence[float] | None = None,
-    ) -> list[Any]:
+    ) -> list[Prediction | SchemaError | ModelError | None]:
         """Predict many records; each answer equals :meth:`predict_record`'s bit for bit.
 
         Records are routed and checked one by one, then each variant's feature rows go
@@ -437,7 +446,21 @@ class Predictor(NotPicklable):
 
     # ------------------------------------------------------------------ batches
 
-    def predict_batch(self, data: Any, *, variant: str | None = None, output: str = "numpy") -> Any:
+    @overload
+    def predict_batch(
+        self, data: Any, *, variant: str | None = None, output: Literal["numpy"] = "numpy"
+    ) -> np.ndarray: ...
+    @overload
+    def predict_batch(
+        self, data: Any, *, variant: str | None = None, output: Literal["arrow"]
+    ) -> pa.Table: ...
+    @overload
+    def predict_batch(
+        self, data: Any, *, variant: str | None = None, output: Literal["numpy", "arrow"]
+    ) -> np.ndarray | pa.Table: ...
+    def predict_batch(
+        self, data: Any, *, variant: str | None = None, output: Literal["numpy", "arrow"] = "numpy"
+    ) -> np.ndarray | pa.Table:
         """Predict every row of a table with one variant's model (no routing, no monitor).
 
         Parameters
@@ -502,7 +525,7 @@ class Predictor(NotPicklable):
         return dict(self._state.versions)
 
     @property
-    def monitors(self) -> dict[str, Any]:
+    def monitors(self) -> dict[str, ModelMonitor]:
         """The monitor of each variant that has one."""
         return dict(self._monitors)
 

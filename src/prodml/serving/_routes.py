@@ -61,7 +61,7 @@ def _log_model_failure(rid: str | None, err: ModelError) -> None:
         _log.debug("prodml serving: request %s: %s: %s", rid, type(cause).__name__, cause)
 
 
-def build_app(settings: _Settings, codec: Codec) -> Any:  # noqa: PLR0915 - one closure per route
+def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 - one closure per route
     """The Starlette application for ``settings``."""
     loads, dumps = codec
     pred = settings.predictor

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import pandas as pd
 import pyarrow as pa
@@ -21,6 +21,7 @@ from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.store import _codec, _state
 from prodml.store._definitions import Entity, FeatureView
 from prodml.store._reads import (
+    OnlineRow,
     ReadPlan,
     plan_reads,
     read,
@@ -31,6 +32,10 @@ from prodml.store._training import TrainingSet, frame_of, joined, typed, write_j
 from prodml.store.backends import offline_store_for, online_store_for
 from prodml.store.offline import OfflineStore, ViewQuery
 from prodml.store.online import OnlineStore
+
+if TYPE_CHECKING:
+    from prodml.drift import DriftDetector
+    from prodml.lineage import LineageSink
 
 __all__ = ["FeatureStore"]
 
@@ -420,7 +425,7 @@ class FeatureStore(NotPicklable):
 
     #: Where OpenLineage events of :meth:`materialize` go (:mod:`prodml.lineage`): any
     #: object with ``emit(event)``; ``None``: no events.
-    lineage_sink: Any = None
+    lineage_sink: LineageSink | None = None
     #: The OpenLineage namespace of the store's jobs.
     lineage_namespace: str = "prodml"
 
@@ -453,6 +458,24 @@ class FeatureStore(NotPicklable):
                 out[name] = from_micros(wm.end_us)
         return out
 
+    @overload
+    def online(
+        self,
+        entity: Mapping[str, Any],
+        features: Sequence[str],
+        *,
+        at: datetime | None = None,
+        missing: Missing | None = None,
+    ) -> OnlineRow: ...
+    @overload
+    def online(
+        self,
+        entity: Sequence[Mapping[str, Any]],
+        features: Sequence[str],
+        *,
+        at: datetime | None = None,
+        missing: Missing | None = None,
+    ) -> list[OnlineRow]: ...
     def online(
         self,
         entity: Mapping[str, Any] | Sequence[Mapping[str, Any]],
@@ -460,7 +483,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
-    ) -> Any:
+    ) -> OnlineRow | list[OnlineRow]:
         """The current feature values of one entity (a dict) or several (a list of dicts).
 
         Equal to what :meth:`historical` returns for the same entity at ``at`` (default:
@@ -511,16 +534,46 @@ class FeatureStore(NotPicklable):
         rows = read(plan, self.online_store, records, now_us=now, how=how, loads=self._loads)
         return rows[0] if single else rows
 
+    @overload
+    async def online_async(
+        self,
+        entity: Mapping[str, Any],
+        features: Sequence[str],
+        *,
+        at: datetime | None = None,
+        missing: Missing | None = None,
+    ) -> OnlineRow: ...
+    @overload
+    async def online_async(
+        self,
+        entity: Sequence[Mapping[str, Any]],
+        features: Sequence[str],
+        *,
+        at: datetime | None = None,
+        missing: Missing | None = None,
+    ) -> list[OnlineRow]: ...
     async def online_async(
         self,
         entity: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         features: Sequence[str],
-        **kwargs: Any,
-    ) -> Any:
+        *,
+        at: datetime | None = None,
+        missing: Missing | None = None,
+    ) -> OnlineRow | list[OnlineRow]:
         """:meth:`online` in a worker thread, for async servers."""
         import asyncio  # noqa: PLC0415
 
-        return await asyncio.to_thread(self.online, entity, features, **kwargs)
+        return await asyncio.to_thread(self._online, entity, features, at, missing)
+
+    def _online(
+        self,
+        entity: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        features: Sequence[str],
+        at: datetime | None,
+        missing: Missing | None,
+    ) -> OnlineRow | list[OnlineRow]:
+        # One signature for asyncio.to_thread (the overloads of online() are for callers).
+        return self.online(entity, features, at=at, missing=missing)
 
     # -- skew -------------------------------------------------------------------------
 
@@ -532,7 +585,7 @@ class FeatureStore(NotPicklable):
         timestamp: str = "event_timestamp",
         rtol: float = 1e-9,
         atol: float = 0.0,
-        detector: Any = None,
+        detector: DriftDetector | None = None,
     ) -> SkewReport:
         """Recompute served rows' features offline and compare them with what was served.
 

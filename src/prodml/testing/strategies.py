@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import string
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,11 @@ import pyarrow as pa
 from prodml._extras import require
 from prodml.schema import Column, LogicalType, Schema
 
-_st = require("hypothesis.strategies", extra="test", feature="prodml.testing.strategies")
+if TYPE_CHECKING:  # typed for users' checkers; at run time, a clear error without the extra
+    import hypothesis.strategies as _st
+    from hypothesis.strategies import SearchStrategy
+else:
+    _st = require("hypothesis.strategies", extra="test", feature="prodml.testing.strategies")
 
 __all__ = [
     "chunkings",
@@ -57,12 +61,12 @@ _EPOCH_NS = 946_684_800_000_000_000  # 2000-01-01
 _SPAN_NS = 40 * 365 * 86_400 * 1_000_000_000
 
 
-def column_names() -> Any:
+def column_names() -> SearchStrategy[str]:
     """Short lowercase identifiers, the shape of real column names."""
     return _st.text(string.ascii_lowercase, min_size=1, max_size=6)
 
 
-@_st.composite  # type: ignore[untyped-decorator]
+@_st.composite
 def columns(draw: Any, *, types: Sequence[str] = _TYPES, name: str | None = None) -> Column:
     """A :class:`~prodml.schema.Column` of one of ``types``."""
     dtype = draw(_st.sampled_from(list(types)))
@@ -76,7 +80,7 @@ def columns(draw: Any, *, types: Sequence[str] = _TYPES, name: str | None = None
     )
 
 
-@_st.composite  # type: ignore[untyped-decorator]
+@_st.composite
 def schemas(
     draw: Any, *, min_columns: int = 1, max_columns: int = 6, types: Sequence[str] = _TYPES
 ) -> Schema:
@@ -120,7 +124,7 @@ def _series(col: Column, values: list[Any]) -> pd.Series:
     return pd.Series(values, dtype=object)
 
 
-@_st.composite  # type: ignore[untyped-decorator]
+@_st.composite
 def schemas_and_tables(
     draw: Any,
     *,
@@ -137,7 +141,7 @@ def schemas_and_tables(
     return schema, pd.DataFrame(data, index=pd.RangeIndex(n))
 
 
-@_st.composite  # type: ignore[untyped-decorator]
+@_st.composite
 def tables(
     draw: Any,
     *,
@@ -153,7 +157,7 @@ def tables(
     return df
 
 
-@_st.composite  # type: ignore[untyped-decorator]
+@_st.composite
 def records(draw: Any, *, schema: Schema | None = None) -> dict[str, Any]:
     """A single dict record valid for ``schema`` (plain Python values, None for nulls)."""
     _, df = draw(schemas_and_tables(schema=schema, min_rows=1, max_rows=1))
@@ -164,7 +168,7 @@ def records(draw: Any, *, schema: Schema | None = None) -> dict[str, Any]:
     return out
 
 
-@_st.composite  # type: ignore[untyped-decorator]
+@_st.composite
 def chunkings(draw: Any, n_rows: int, *, max_chunks: int = 5) -> list[int]:
     """Sorted cut points splitting ``n_rows`` rows into chunks (empty chunks allowed)."""
     cuts = draw(_st.lists(_st.integers(0, n_rows), max_size=max_chunks - 1))

@@ -1,0 +1,171 @@
+"""Failures upstream of prodml's tasks, named by partition (private; see ``dask.py``).
+
+A lazy output (``transform``, ``score``, ``historical``) runs its tasks after the tasks
+that build the input's partitions (reading Parquet, a user's ``map_partitions``). A task
+that fails there stops the graph before prodml's task for that partition runs, so
+prodml cannot catch it in its own task. :func:`guarded` rebuilds the input's graph with
+every task run inside a guard that turns such a failure into the
+:class:`~prodml.integrations.dask.PartitionError` an eager path raises: the partition
+of the input frame it was computed for, the Parquet file when Dask's task names it, the
+cause chained. The tasks, their keys and the values they compute are unchanged, and
+nothing is read twice; Dask can no longer fuse them with the tasks that follow (one more
+task per partition to schedule: ``benchmarks/bench_dask_guard.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from prodml._extras import require
+from prodml._quote import short_repr
+
+__all__ = ["guarded"]
+
+_FEATURE = "prodml.integrations.dask"
+_MAX_FILES = 3  # files named in one message; the error's ``files`` holds them all
+_SEARCH_DEPTH = 8  # how deep a failed task's arguments are searched for Parquet files
+
+
+def guarded(frame: Any) -> Any:
+    """``frame``, every task of its graph run so that a failure names its partition.
+
+    The graph is the optimized one Dask would run (its optimizer may fuse small Parquet
+    files into one partition: the partitions are those Dask computes); a task is
+    labelled with the first partition that needs it.
+
+    Raises
+    ------
+    PartitionError
+        When Dask fails while planning the partitions (reading Parquet statistics of a
+        file that is gone...), with no partition.
+    """
+    from prodml.errors import ProdMLError  # noqa: PLC0415 - no import cycle
+    from prodml.integrations.dask import PartitionError, _cause  # noqa: PLC0415
+
+    dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
+    spec = require("dask._task_spec", extra="dask", feature=_FEATURE)
+    try:
+        opt = frame.optimize()
+        keys = opt.__dask_keys__()
+        graph = spec.convert_legacy_graph(dict(opt.__dask_graph__()))
+    except ProdMLError:
+        raise
+    except Exception as err:
+        raise PartitionError(
+            f"planning the partitions of the Dask DataFrame failed: {_cause(err)}"
+        ) from err
+    where = _first_partition(graph, keys)
+    out: dict[Any, Any] = {}
+    for key, index in where.items():
+        node = graph[key]
+        if isinstance(node, spec.DataNode):
+            out[key] = node
+        elif isinstance(node, spec.Alias):
+            # dd.from_delayed's aliases may carry another key than their own in the graph
+            out[key] = spec.Alias(key, node.target)
+        else:
+            deps = list(node.dependencies)
+            out[key] = spec.Task(
+                key,
+                _run,
+                index,
+                spec.DataNode(None, node),
+                spec.DataNode(None, deps),
+                *[spec.TaskRef(d) for d in deps],
+            )
+    layer = _Layer(out, token=opt._name)
+    return dd.from_graph(layer, opt._meta, opt.divisions, keys, "prodml-input")
+
+
+class _Layer(Mapping[Any, Any]):
+    """The guarded graph, named after the frame it guards.
+
+    Dask names a graph by hashing it, which for ``dd.from_pandas`` would hash every
+    value of the data again: the optimized frame's name (already a hash of the frame)
+    stands for it.
+    """
+
+    def __init__(self, tasks: dict[Any, Any], *, token: str) -> None:
+        self._tasks = tasks
+        self._token = token
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._tasks[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._tasks)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        return ("prodml-guarded", self._token)
+
+
+def _first_partition(graph: dict[Any, Any], keys: list[Any]) -> dict[Any, int]:
+    """For each task ``keys`` need, the first output partition that needs it."""
+    where: dict[Any, int] = {}
+    for index, key in enumerate(keys):
+        stack = [key]
+        while stack:
+            k = stack.pop()
+            if k in where or k not in graph:  # not in graph: data held by a cluster
+                continue
+            where[k] = index
+            stack.extend(graph[k].dependencies)
+    return where
+
+
+def _run(index: int, node: Any, deps: list[Any], *values: Any) -> Any:
+    """Run the task ``node`` of partition ``index``; a failure names the partition."""
+    from prodml.errors import ProdMLError  # noqa: PLC0415 - loaded on the worker
+    from prodml.integrations.dask import PartitionError, _cause, _in_partition  # noqa: PLC0415
+
+    try:
+        return node(dict(zip(deps, values, strict=True)))
+    except ProdMLError as err:
+        _in_partition(err, index)  # prodml code upstream (another prodml output)
+        raise
+    except Exception as err:
+        files = tuple(dict.fromkeys(_files(node, _SEARCH_DEPTH)))
+        named = ", ".join(short_repr(f, 400) for f in files[:_MAX_FILES])
+        if len(files) > _MAX_FILES:
+            named += f" and {len(files) - _MAX_FILES} more"
+        what = "" if not files else f" (file {named})" if len(files) == 1 else f" (files {named})"
+        raise PartitionError(
+            f"partition {index} of the Dask DataFrame{what} failed: {_cause(err)}",
+            partition=index,
+            files=files,
+        ) from err
+
+
+def _files(obj: object, depth: int) -> Iterator[str]:
+    """Paths of the Parquet files a read task names (Dask's fsspec and arrow readers)."""
+    if depth < 0:
+        return
+    if isinstance(obj, dict):
+        piece = obj.get("piece")  # the fsspec reader's part: (path, row groups, filters)
+        if isinstance(piece, tuple) and piece and isinstance(piece[0], str):
+            yield piece[0]
+            return
+        items: Any = obj.values()
+    elif isinstance(obj, list | tuple):
+        items = obj
+    elif type(obj).__name__ == "FragmentWrapper":  # the arrow reader's fragment
+        fragment = getattr(obj, "_fragment", None)
+        path = getattr(fragment, "path", None)
+        packed = getattr(obj, "_fragment_packed", None)
+        if path is None and isinstance(packed, tuple) and len(packed) > 1:
+            path = packed[1]
+        if isinstance(path, str):
+            yield path
+        return
+    else:
+        args = getattr(obj, "args", None)
+        kwargs = getattr(obj, "kwargs", None)
+        if not isinstance(args, tuple) or not isinstance(kwargs, dict):
+            return  # not a task (a DataNode's value is data: not searched)
+        items = [*args, *kwargs.values()]
+    for item in items:
+        yield from _files(item, depth - 1)
