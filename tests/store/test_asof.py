@@ -233,6 +233,44 @@ def test_string_finder_finds_exactly_the_entity_strings(
         assert finder.find(arr).tolist() == _expected(values, queries)
 
 
+_I64 = np.iinfo(np.int64)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    lo=st.one_of(
+        st.integers(_I64.min + 1, _I64.min + 100),
+        st.integers(-1000, 1000),
+        st.integers(_I64.max - 100_000, _I64.max - 70_000),
+    ),
+    offsets=st.lists(st.integers(0, 60_000), min_size=1, max_size=30),
+    near=st.lists(st.integers(-3, 3), max_size=20),
+    wide=st.lists(st.integers(_I64.min, _I64.max), max_size=20),
+    nulls=st.integers(0, 3),
+)
+def test_int_key_lookup_table_finds_exactly_the_entity_keys(
+    lo: int, offsets: list[int], near: list[int], wide: list[int], nulls: int
+) -> None:
+    """The lookup table gives a dict lookup's ids for any int64 key, extremes included.
+
+    Its slot is the key minus ``lo - 1`` modulo 2**64: keys far from the entity's range
+    wrap around, and must still land in a padding slot, not on another key's.
+    """
+    values = sorted({lo + o for o in offsets})
+    keys = _asof._KeyIndex.build([pa.chunked_array([pa.array(values, pa.int64())])])
+    assert keys.lut is not None
+    hi = values[-1]
+    edges = [lo - 1 + d for d in near] + [hi + 1 + d for d in near]
+    queries: list[int | None] = [
+        *(q for q in [*edges, *wide, _I64.min, _I64.max] if _I64.min <= q <= _I64.max),
+        *values[::3],
+        *([None] * nulls),
+    ]
+    where = {v: i for i, v in enumerate(values)}
+    got = keys.lookup([pa.array(queries, pa.int64())])
+    assert got.tolist() == [-1 if q is None else where.get(q, -1) for q in queries]
+
+
 def test_a_hash_collision_never_matches_a_different_string(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

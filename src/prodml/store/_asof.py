@@ -131,11 +131,13 @@ class _KeyIndex:
                 vals = np.asarray(filled.to_numpy(), dtype=np.int64)
             except (pa.ArrowInvalid, OverflowError) as err:
                 raise Unsupported(f"key values: {err}") from err
-            at = np.clip(vals, below, below + len(self.lut) - 1)
+            # The slot is ``vals - below`` modulo 2**64: it lies within the lut exactly
+            # for the keys lo - 1 .. hi + 1 (lo > int64 min, hi < int64 max), whatever
+            # wraps; any other key clips to slot 0 or the last, the padding, both -1.
+            at = np.subtract(vals, below)
             if col.null_count:
-                at[~_valid(col)] = below
-            at -= below
-            return np.take(self.lut, at)
+                at[~_valid(col)] = 0
+            return np.take(self.lut, at, mode="clip")
         if self.n == 0:
             return np.full(len(cols[0]), -1, np.int64)
         codes = _codes(cols, self.finders)
