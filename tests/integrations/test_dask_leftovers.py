@@ -10,7 +10,6 @@ and on a ``distributed`` LocalCluster.
 
 from __future__ import annotations
 
-import logging
 import pickle
 from typing import Any
 
@@ -33,33 +32,6 @@ from prodml.fairness import GroupMetrics  # noqa: E402
 from prodml.features import FeaturePipeline, steps  # noqa: E402
 from prodml.integrations import dask as pdask  # noqa: E402
 from prodml.integrations.dask import PartitionError  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """A real distributed scheduler (threads: the machine has two cores)."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=False,
-            threads_per_worker=1,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as lc,
-        distributed.Client(lc) as client,
-    ):
-        yield client
-
-
-@pytest.fixture(params=["sync", "distributed"])
-def scheduler(request, cluster):
-    """Run the test once on Dask's synchronous scheduler and once on the LocalCluster."""
-    if request.param == "sync":
-        with dask.config.set(scheduler="sync"):
-            yield "sync"
-    else:
-        with dask.config.set(scheduler=cluster.get):
-            yield "distributed"
 
 
 def _parts(parts: list[pd.DataFrame]) -> Any:
