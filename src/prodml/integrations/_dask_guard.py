@@ -18,12 +18,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prodml._extras import require
-from prodml._quote import short_repr
 
 __all__ = ["guarded"]
 
 _FEATURE = "prodml.integrations.dask"
-_MAX_FILES = 3  # files named in one message; the error's ``files`` holds them all
 _SEARCH_DEPTH = 8  # how deep a failed task's arguments are searched for Parquet files
 
 
@@ -119,25 +117,15 @@ def _first_partition(graph: dict[Any, Any], keys: list[Any]) -> dict[Any, int]:
 
 def _run(index: int, node: Any, deps: list[Any], *values: Any) -> Any:
     """Run the task ``node`` of partition ``index``; a failure names the partition."""
-    from prodml.errors import ProdMLError  # noqa: PLC0415 - loaded on the worker
-    from prodml.integrations.dask import PartitionError, _cause, _in_partition  # noqa: PLC0415
+    from prodml.integrations.dask import _on_partition  # noqa: PLC0415 - loaded on the worker
 
-    try:
-        return node(dict(zip(deps, values, strict=True)))
-    except ProdMLError as err:
-        _in_partition(err, index)  # prodml code upstream (another prodml output)
-        raise
-    except Exception as err:
-        files = tuple(dict.fromkeys(_files(node, _SEARCH_DEPTH)))
-        named = ", ".join(short_repr(f, 400) for f in files[:_MAX_FILES])
-        if len(files) > _MAX_FILES:
-            named += f" and {len(files) - _MAX_FILES} more"
-        what = "" if not files else f" (file {named})" if len(files) == 1 else f" (files {named})"
-        raise PartitionError(
-            f"partition {index} of the Dask DataFrame{what} failed: {_cause(err)}",
-            partition=index,
-            files=files,
-        ) from err
+    # A prodml error upstream (another prodml output) gets the partition added.
+    return _on_partition(
+        index,
+        node,
+        dict(zip(deps, values, strict=True)),
+        files=lambda: tuple(dict.fromkeys(_files(node, _SEARCH_DEPTH))),
+    )
 
 
 def _files(obj: object, depth: int) -> Iterator[str]:

@@ -56,6 +56,7 @@ import pandas as pd
 
 from prodml._data import type_name
 from prodml._extras import require
+from prodml._files import PATH_QUOTE
 from prodml._params import Interval, OneOf, TypeOf, check_params
 from prodml._progress import drawing, progress_bar
 from prodml._quote import short_repr
@@ -141,17 +142,36 @@ def _cause(err: BaseException) -> str:
     return f"{type(err).__name__}: {short_repr(str(err), 200)}"
 
 
-def _on_partition(index: int, func: Callable[..., Any], *args: Any) -> Any:
-    """``func(*args)`` for partition ``index``: errors say which partition raised them."""
+def _on_partition(
+    index: int,
+    func: Callable[..., Any],
+    *args: Any,
+    files: Callable[[], tuple[str, ...]] | None = None,
+) -> Any:
+    """``func(*args)`` for partition ``index``: errors say which partition raised them.
+
+    ``files``, asked only on a failure, gives the Parquet files the partition was reading
+    (named in the message, up to three, and all in the error's ``files``).
+    """
     try:
         return func(*args)
     except ProdMLError as err:
         _in_partition(err, index)
         raise
     except Exception as err:
+        read = files() if files is not None else ()
+        named = ", ".join(short_repr(f, PATH_QUOTE) for f in read[:_MAX_FILES])
+        if len(read) > _MAX_FILES:
+            named += f" and {len(read) - _MAX_FILES} more"
+        what = "" if not read else f" (file {named})" if len(read) == 1 else f" (files {named})"
         raise PartitionError(
-            f"partition {index} of the Dask DataFrame failed: {_cause(err)}", partition=index
+            f"partition {index} of the Dask DataFrame{what} failed: {_cause(err)}",
+            partition=index,
+            files=read,
         ) from err
+
+
+_MAX_FILES = 3  # files named in one message; the error's ``files`` holds them all
 
 
 def _in_partition(err: ProdMLError, index: int) -> None:
