@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 
-from prodml.rollout import Canary, Decision, Step
+import pytest
+
+from prodml.errors import StateError
+from prodml.rollout import Canary, Decision, Gate, Step
 from prodml.rollout._base import PolicyBase
 
 
@@ -52,3 +56,18 @@ def test_a_different_kind_of_wait_after_a_move_is_a_new_entry() -> None:
     p._record(Decision("hold", "waiting, 4 of 10 samples", {}))
     assert [d.action for d in p.decisions] == ["hold", "advance", "hold"]
     assert [d.evidence.get("repeats", 1) for d in p.decisions] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("bad", ["x", None, [1], 0, -5, 1.5, True, 2**60])
+def test_a_saved_repeats_count_is_checked_on_load(bad: object) -> None:
+    """The next repeated wait counts on ``repeats``: a hostile saved one is refused on
+    load, not met as a raw TypeError/ValueError at the next evaluation."""
+    c = Canary([Step(0.5, min_samples=150)], [Gate("error_rate", ratio=1.2)], min_samples=60)
+    c.evaluate()
+    c.evaluate()
+    saved = json.loads(json.dumps(c.to_dict()))
+    assert saved["log"][-1]["evidence"]["repeats"] == 2
+    assert Canary.from_dict(saved).evaluate().evidence["repeats"] == 3
+    saved["log"][-1]["evidence"]["repeats"] = bad
+    with pytest.raises(StateError, match="repeats"):
+        Canary.from_dict(saved)

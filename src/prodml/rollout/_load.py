@@ -114,6 +114,8 @@ def decision(field: Field) -> Decision:
     action = field["action"].str(choices=_ACTIONS)
     reason = field["reason"].str(max_len=MAX_STORED_REASON)
     evidence = dict(field["evidence"].dict())
+    if "repeats" in evidence:  # counted on by the next repeat of a wait (PolicyBase._record)
+        evidence["repeats"] = field["evidence"]["repeats"].int(lo=1, hi=MAX_COUNT)
     t = field["time"].optional_float()
     return Decision(action, reason, evidence, time=t)  # type: ignore[arg-type]
 
