@@ -20,7 +20,7 @@ def test_message_wording_matches_convention() -> None:
 
 
 def test_alternatives_are_joined_with_or() -> None:
-    with pytest.raises(ConfigError, match=r"must be an int >= 1 or one of \{None\}\. Got 0"):
+    with pytest.raises(ConfigError, match=r"must be an int >= 1 or None\. Got 0"):
         check_params("X", {"n": 0}, {"n": [Interval(int, 1, None), NONE]})
     check_params("X", {"n": None}, {"n": [Interval(int, 1, None), NONE]})
 
@@ -56,6 +56,7 @@ def test_describe_forms() -> None:
     assert Interval(float, None, 0, "left").describe() == "a float < 0"
     assert Interval(float, 0, 0.5, "left").describe() == "a float in [0, 0.5)"
     assert OneOf({"holm", "bonferroni"}).describe() == "one of {'bonferroni', 'holm'}"
+    assert OneOf((None,)).describe() == "None"  # one option: itself, not a set of one
     assert TypeOf(str, "a string").describe() == "a string"
 
 

@@ -117,6 +117,8 @@ class OneOf(Constraint):
 
     def describe(self) -> str:
         shown = sorted(self.options, key=repr)
+        if len(shown) == 1:  # "a float > 0 or None", not "... or one of {None}"
+            return repr(shown[0])
         return "one of {" + ", ".join(repr(o) for o in shown) + "}"
 
 

@@ -218,7 +218,7 @@ def test_guards_min_interval_cap_and_budget():
         return ctl.step(t).reason
 
     fire(0.0)
-    assert "less than the minimum interval of 24 h" in fire(3600.0)
+    assert "started 1 h ago, less than the minimum interval of 1 day" in fire(3600.0)
     fire(DAY)
     assert "would exceed the budget of 250.00" in fire(2 * DAY)
     ctl.guards = Guards(min_interval=DAY, max_runs=2, period=timedelta(days=10))
@@ -379,7 +379,7 @@ def test_a_canary_without_a_verdict_is_rolled_back_at_the_limit():
     assert ctl.step(9 * DAY).action == "hold"  # no traffic, no verdict
     action = ctl.step(10 * DAY)
     assert action.action == "rollback"
-    assert "no verdict after 48 h (the limit is 48 h)" in action.reason
+    assert "no verdict after 2 days (the limit is 2 days)" in action.reason
     assert reg.aliases("churn") == {"production": 1}
 
 
@@ -407,7 +407,7 @@ def test_at_the_limit_conclude_promotes_a_candidate_within_the_margin_on_the_est
     assert ctl.registry.aliases("churn") == {"production": 2}
     advance = ctl.decisions[-2]
     assert advance.action == "advance"
-    assert "no verdict after 48 h (the limit is 48 h)" in advance.reason
+    assert "no verdict after 2 days (the limit is 2 days)" in advance.reason
     assert "every gate within its limit on the estimate" in advance.reason
     assert ctl.state.failures == 0
 

@@ -323,7 +323,10 @@ def test_no_follow_up_without_a_consumed_alarm_or_when_turned_off(setting: str) 
         ({"drift": object()}, "The 'drift' parameter of ErrorRateTrigger must be a trigger"),
         ({"baseline_metric": 3}, "The 'baseline_metric' parameter"),
         ({"follow_up": "yes"}, "The 'follow_up' parameter of ErrorRateTrigger must be a bool"),
-        ({"watch": -1.0}, "The 'watch' parameter of ErrorRateTrigger must be a positive"),
+        (
+            {"watch": -1.0},
+            "The 'watch' parameter of ErrorRateTrigger must be seconds > 0 or a timedelta",
+        ),
         ({"settle": "any"}, "The 'settle' parameter of ErrorRateTrigger must be a trigger"),
         ({"max_follow_ups": -1}, "The 'max_follow_ups' parameter of ErrorRateTrigger must be"),
     ],

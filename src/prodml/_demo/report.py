@@ -257,6 +257,24 @@ def render_report(result: DemoResult) -> str:
             f"{v1['auc']:.3f}; v2, retrained on them, accuracy {v2['accuracy']:.3f} and AUC "
             f"{v2['auc']:.3f}. {escape(rt.get('note', ''))}</p>"
         )
+    steps = s.get("rollout", {}).get("controller", [])
+    if steps:
+        parts += [
+            "<h3>Retraining controller</h3>",
+            (
+                "<p>Every decision of the <code>RetrainController</code> with its reason, as "
+                "in its JSON state and the registry's audit log (canary holds and advances "
+                "below).</p>"
+            ),
+            _table(
+                ["#", "action", "version", "reason"],
+                [
+                    [i + 1, d["action"], _blank(d["version"]), d["reason"]]
+                    for i, d in enumerate(steps)
+                ],
+                [d["action"] if d["action"] in ("promote", "rollback") else "" for d in steps],
+            ),
+        ]
     for name, decisions in result.rollouts.items():
         parts += [
             f"<h3>Canary {escape(name)}</h3>",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml._data import type_name
+from prodml._durations import describe
 from prodml._files import PATH_QUOTE, checked_path, os_reason
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
@@ -408,7 +409,8 @@ class RetrainController(NotPicklable):
         if st.backoff_until is not None and t < st.backoff_until:
             return self._log(
                 "none",
-                f"backing off after {st.failures} failed run(s) until {st.backoff_until:.0f}",
+                f"backing off after {st.failures} failed run(s): "
+                f"{describe(st.backoff_until - t)} to go (until {st.backoff_until:.0f})",
             )
         current = self._current()
         ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost, current)
@@ -560,7 +562,7 @@ class RetrainController(NotPicklable):
         st.backoff_until = t + wait
         st.phase, st.run, st.canary = "idle", None, None
         self._rollout = None
-        reason = f"{reason}; backing off {wait / 3600:g} h"
+        reason = f"{reason}; backing off {describe(wait)}"
         return self._log(
             kind or ("fail" if version is None else "refuse"),
             reason,
@@ -660,7 +662,7 @@ class RetrainController(NotPicklable):
             and t - started >= limit
         ):
             why = (
-                f"no verdict after {(t - started) / 3600:g} h (the limit is {limit / 3600:g} h); "
+                f"no verdict after {describe(t - started)} (the limit is {describe(limit)}); "
                 f"last: {decision.reason}"
             )
             if self.guards.canary_timeout == "conclude":

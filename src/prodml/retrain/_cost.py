@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from prodml._quote import short_repr
+from prodml._durations import seconds as as_seconds
+from prodml._params import Interval, check_params
 from prodml.cost import DecayCurve, RetrainPlan, optimal_retrain_interval
 from prodml.errors import ConfigError
 
 __all__ = ["RetrainCost"]
 
 
-def _positive(value: Any, parameter: str, *, seconds: bool = False) -> float:
-    v = value.total_seconds() if seconds and isinstance(value, timedelta) else value
-    if isinstance(v, bool) or not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
-        kind = "a positive number of seconds or a timedelta" if seconds else "a positive float"
-        raise ConfigError(
-            f"The {parameter!r} parameter of RetrainCost must be {kind}. Got "
-            f"{short_repr(value)} instead.",
-            parameter=parameter,
-        )
-    return float(v)
+def _seconds(value: Any, parameter: str) -> float:
+    return as_seconds(value, parameter, "RetrainCost")
 
 
 @dataclass(frozen=True)
@@ -64,19 +56,16 @@ class RetrainCost:
     curve: DecayCurve | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.retrain_cost, bool) or not (
-            isinstance(self.retrain_cost, int | float)
-            and math.isfinite(self.retrain_cost)
-            and self.retrain_cost >= 0
-        ):
-            raise ConfigError(
-                "The 'retrain_cost' parameter of RetrainCost must be a float >= 0. "
-                f"Got {self.retrain_cost!r} instead.",
-                parameter="retrain_cost",
-            )
-        _positive(self.value_per_unit, "value_per_unit")
-        _positive(self.horizon, "horizon", seconds=True)
-        _positive(self.time_unit, "time_unit", seconds=True)
+        check_params(
+            "RetrainCost",
+            {"retrain_cost": self.retrain_cost, "value_per_unit": self.value_per_unit},
+            {
+                "retrain_cost": [Interval(float, 0, None)],
+                "value_per_unit": [Interval(float, 0, None, "neither")],
+            },
+        )
+        _seconds(self.horizon, "horizon")
+        _seconds(self.time_unit, "time_unit")
         if self.curve is not None and not isinstance(self.curve, DecayCurve):
             raise ConfigError(
                 f"RetrainCost: curve must be a DecayCurve. Got {type(self.curve).__name__}.",
@@ -86,12 +75,12 @@ class RetrainCost:
     @property
     def time_unit_s(self) -> float:
         """The time unit in seconds."""
-        return _positive(self.time_unit, "time_unit", seconds=True)
+        return _seconds(self.time_unit, "time_unit")
 
     @property
     def horizon_units(self) -> float:
         """The horizon in time units."""
-        return _positive(self.horizon, "horizon", seconds=True) / self.time_unit_s
+        return _seconds(self.horizon, "horizon") / self.time_unit_s
 
     def expected_loss(self, drop: float) -> float:
         """What a metric drop of ``drop`` costs over the horizon if nothing is done."""

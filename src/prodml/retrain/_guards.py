@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from prodml._durations import describe, seconds
+from prodml._params import NONE, Interval, check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
@@ -18,16 +19,7 @@ __all__ = ["Guards"]
 
 
 def _seconds(value: Any, parameter: str, *, allow_zero: bool = False) -> float:
-    v = value.total_seconds() if isinstance(value, timedelta) else value
-    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    if not ok or v < 0 or (v == 0 and not allow_zero):
-        limit = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(
-            f"The {parameter!r} parameter of Guards must be seconds {limit} or a timedelta. "
-            f"Got {short_repr(value)} instead.",
-            parameter=parameter,
-        )
-    return float(v)
+    return seconds(value, parameter, "Guards", positive=not allow_zero)
 
 
 @dataclass(frozen=True)
@@ -88,26 +80,14 @@ class Guards:
                 f"Got {short_repr(self.canary_timeout)} instead.",
                 parameter="canary_timeout",
             )
-        if self.max_runs is not None and (
-            isinstance(self.max_runs, bool)
-            or not isinstance(self.max_runs, int)
-            or self.max_runs < 1
-        ):
-            raise ConfigError(
-                f"The 'max_runs' parameter of Guards must be an int >= 1 or None. Got "
-                f"{self.max_runs!r} instead.",
-                parameter="max_runs",
-            )
-        if self.budget is not None and (
-            isinstance(self.budget, bool)
-            or not isinstance(self.budget, int | float)
-            or not (math.isfinite(self.budget) and self.budget >= 0)
-        ):
-            raise ConfigError(
-                f"The 'budget' parameter of Guards must be a float >= 0 or None. Got "
-                f"{self.budget!r} instead.",
-                parameter="budget",
-            )
+        check_params(
+            "Guards",
+            {"max_runs": self.max_runs, "budget": self.budget},
+            {
+                "max_runs": [Interval(int, 1, None), NONE],
+                "budget": [Interval(float, 0, None), NONE],
+            },
+        )
 
     @property
     def max_canary_s(self) -> float | None:
@@ -133,21 +113,20 @@ class Guards:
         gap = _seconds(self.min_interval, "min_interval", allow_zero=True)
         if state.last_run_at is not None and now - state.last_run_at < gap:
             return (
-                f"the last run started {(now - state.last_run_at) / 3600:.3g} h ago, less than "
-                f"the minimum interval of {gap / 3600:g} h"
+                f"the last run started {describe(now - state.last_run_at)} ago, less than "
+                f"the minimum interval of {describe(gap)}"
             )
         period = _seconds(self.period, "period")
         start = now - period
         if self.max_runs is not None:
             n = sum(1 for r in state.runs if r > start)
             if n >= self.max_runs:
-                days = period / 86400
-                return f"{n} runs in the last {days:g} days reached the cap of {self.max_runs}"
+                return f"{n} runs in the last {describe(period)} reached the cap of {self.max_runs}"
         if self.budget is not None and cost is not None:
             spent = sum(s[1] for s in state.spent if s[0] > start)
             if spent + cost.retrain_cost > self.budget:
                 return (
-                    f"{spent:,.2f} spent in the last {period / 86400:g} days; one more run "
+                    f"{spent:,.2f} spent in the last {describe(period)}; one more run "
                     f"({cost.retrain_cost:,.2f}) would exceed the budget of {self.budget:,.2f}"
                 )
         return None

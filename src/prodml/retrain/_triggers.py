@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from prodml._durations import describe, seconds
 from prodml._quote import short_repr
 from prodml.cost import DecayCurve, should_retrain
 from prodml.errors import ConfigError
@@ -111,14 +112,7 @@ class Trigger(Protocol):
 
 
 def _seconds(value: float | timedelta, owner: str, parameter: str) -> float:
-    s = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(s, bool) or not isinstance(s, int | float) or not (math.isfinite(s) and s > 0):
-        raise ConfigError(
-            f"The {parameter!r} parameter of {owner} must be a positive number of seconds or a "
-            f"timedelta. Got {short_repr(value)} instead.",
-            parameter=parameter,
-        )
-    return float(s)
+    return seconds(value, parameter, owner)
 
 
 class AlertTrigger:
@@ -403,8 +397,7 @@ class ScheduleTrigger:
             return None
         return Signal(
             self.name,
-            f"the model is {age / 86400:g} days old; the schedule retrains every "
-            f"{self.every / 86400:g} days",
+            f"the model is {describe(age)} old; the schedule retrains every {describe(self.every)}",
             None,
             {"age_s": age, "every_s": self.every},
         )

@@ -317,7 +317,7 @@ BAD_PARAMS: list[tuple[Callable[[], StreamingDetector], str, str]] = [
     (lambda: CUSUM(h=0), "h", "a float > 0"),
     (lambda: CUSUM(k=-0.1), "k", "a float >= 0"),
     (lambda: CUSUM(warmup=1), "warmup", "an int >= 2"),
-    (lambda: CUSUM(sigma=0.0), "sigma", "a float in (0, inf) or one of {None}"),
+    (lambda: CUSUM(sigma=0.0), "sigma", "a float in (0, inf) or None"),
     (lambda: CUSUM(target=float("nan")), "target", "a float in (-inf, inf)"),
     (lambda: DDM(warm_start=0), "warm_start", "an int >= 1"),
     (lambda: DDM(warning_threshold=4.0, drift_threshold=3.0), "warning_threshold", "<= drift"),
