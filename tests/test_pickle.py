@@ -292,11 +292,16 @@ def test_a_copy_taken_during_updates_is_consistent(how: str, busy_switching: Non
         t.start()
     try:
         seen = set()
-        for _ in range(50):
+        copies, deadline = 0, time.monotonic() + 60.0
+        # At least 50 copies, and on until two saw different counts: on a loaded machine
+        # the updaters may not run between two copies, so give them the time.
+        while copies < 50 or (len(seen) < 2 and time.monotonic() < deadline):
             state = COPIES[how](canary).to_dict()["metrics"]
             n = state["requests"]["candidate"]
             assert state["summaries"]["candidate"]["error_rate"][0] == n
             seen.add(n)
+            copies += 1
+            time.sleep(0.0005)
     finally:
         stop.set()
         for t in threads:

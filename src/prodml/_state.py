@@ -41,6 +41,7 @@ __all__ = [
     "MAX_MAGNITUDE",
     "STRICT_JSON",
     "Field",
+    "finite_float",
     "load_json",
     "loading",
     "short",
@@ -428,6 +429,16 @@ def _as_float(  # noqa: PLR0917 - private, on the per-item path: positional is c
     if hi is not None and (x > hi or (hi_open and x == hi)):
         return None
     return x
+
+
+def finite_float(v: object) -> float | None:
+    """``v`` as a finite float, or None when it is not a finite number.
+
+    Booleans, NaN, infinities and ints beyond the float range (``float()`` of which
+    raises ``OverflowError``) are not; for checks written by hand where a :class:`Field`
+    does not fit.
+    """
+    return _as_float(v, None, None, False, False, True)
 
 
 def _range_words(lo: float | None, hi: float | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -341,8 +342,10 @@ def test_datetime_clock_and_bad_clock():
     assert ctl.step(datetime(2026, 1, 1, tzinfo=timezone.utc)).action == "promote"
     with pytest.raises(ConfigError, match="timezone-aware"):
         ctl.step(datetime(2026, 1, 1))
-    with pytest.raises(ConfigError, match="seconds since the epoch"):
-        ctl.step("tomorrow")  # type: ignore[arg-type]
+    for bad in ("tomorrow", math.nan, math.inf, 10**400, True):
+        with pytest.raises(ConfigError, match="seconds since the epoch") as err:
+            ctl.step(bad)  # type: ignore[arg-type]
+        assert len(str(err.value)) < 200
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,15 @@ def test_the_held_out_metric_caps_the_baseline_and_tests_during_warmup() -> None
     assert blind.update_many(stream(4, [(0.3, 900)])) == []
 
 
+@pytest.mark.parametrize("held_out", [10**400, math.nan, math.inf, -0.1, 1.5, True, "0.9"])
+def test_a_held_out_metric_that_is_not_a_rate_is_not_used(held_out: object) -> None:
+    # The version's metrics are read back from the registry: not a rate, no cap.
+    trig = ErrorRateTrigger(baseline_metric="accuracy", baseline_samples=600)
+    assert trig.check(TriggerContext(1.0, 0.0, None, current=Version(held_out))) is None  # type: ignore[arg-type]
+    assert trig.baseline_ is None
+    assert trig.update_many(stream(4, [(0.3, 900)])) == []  # the warm-up learns the norm
+
+
 class Served:
     """The production version as a trigger sees it: a number and its held-out accuracy."""
 
@@ -329,6 +338,12 @@ def test_no_follow_up_without_a_consumed_alarm_or_when_turned_off(setting: str) 
         ),
         ({"settle": "any"}, "The 'settle' parameter of ErrorRateTrigger must be a trigger"),
         ({"max_follow_ups": -1}, "The 'max_follow_ups' parameter of ErrorRateTrigger must be"),
+        # An int beyond the float range: the parameter's error, not an OverflowError.
+        ({"alpha": 10**400}, "The 'alpha' parameter of ErrorRateTrigger must be a float in"),
+        ({"min_drop": 10**400}, "The 'min_drop' parameter of ErrorRateTrigger must be"),
+        ({"drift_alpha": 10**400}, "The 'drift_alpha' parameter of ErrorRateTrigger must be"),
+        ({"warmup": 10**400}, "The 'warmup' parameter of ErrorRateTrigger must be an int >= 1"),
+        ({"watch": 10**400}, "The 'watch' parameter of ErrorRateTrigger must be seconds > 0"),
     ],
 )
 def test_bad_settings_name_the_parameter(kwargs: dict[str, Any], message: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import uuid
@@ -18,6 +17,7 @@ from prodml._durations import describe
 from prodml._files import PATH_QUOTE, checked_path, os_reason
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
+from prodml._state import finite_float
 from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
 from prodml.registry import ModelRegistry, ModelVersion, PromotionError
 from prodml.registry.entities import check_alias, check_name
@@ -105,13 +105,14 @@ def _clock(now: float | datetime | None) -> float:
                 parameter="now",
             )
         return now.timestamp()
-    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+    t = finite_float(now)
+    if t is None:
         raise ConfigError(
             f"RetrainController.step: now must be a datetime or seconds since the epoch. "
-            f"Got {type(now).__name__}.",
+            f"Got {short_repr(now)}.",
             parameter="now",
         )
-    return float(now)
+    return t
 
 
 def _exists(path: Path) -> bool:

@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from prodml._params import NONE, Interval, Predicate, TypeOf, check_params
+from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml._state import MAX_COUNT, finite_float
 from prodml.errors import DriftError
 from prodml.retrain._state import RetrainStateError, _bad
 from prodml.retrain._triggers import Signal, Trigger, TriggerContext, _seconds
@@ -54,17 +55,7 @@ _MAX_DESIGNS = 6
 
 
 def _fraction(value: Any, parameter: str, *, upper: float = 1.0) -> float:
-    def ok(v: object) -> bool:
-        return (
-            isinstance(v, int | float)
-            and not isinstance(v, bool)
-            and math.isfinite(v)
-            and 0.0 < v < upper
-        )
-
-    check_params(
-        _OWNER, {parameter: value}, {parameter: [Predicate(ok, f"a float in (0, {upper:g})")]}
-    )
+    check_params(_OWNER, {parameter: value}, {parameter: [Interval(float, 0, upper, "neither")]})
     return float(value)
 
 
@@ -74,15 +65,11 @@ def _upper(p: float, n: int) -> float:
 
 
 def _count(value: Any, parameter: str, *, low: int = 1) -> int:
-    rule = _COUNT if low == 1 else Interval(int, low, None)
-    check_params(_OWNER, {parameter: value}, {parameter: [rule]})
+    check_params(_OWNER, {parameter: value}, {parameter: [Interval(int, low, None)]})
     return int(value)
 
 
 _OWNER = "ErrorRateTrigger"
-_COUNT = Predicate(
-    lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an int >= 1"
-)
 
 
 class ErrorRateTrigger:
@@ -513,8 +500,8 @@ class ErrorRateTrigger:
             return
         metrics = getattr(context.current, "metrics", None) or {}
         value = metrics.get(self.baseline_metric)
-        if isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0:
-            self._heldout = 1.0 - float(value)
+        if (held := finite_float(value)) is not None and 0.0 <= held <= 1.0:
+            self._heldout = 1.0 - held
             self._cap = _upper(self._heldout, self.baseline_samples)
             if self.alarm_ is None and (self.baseline_ is None or self._cap < self.baseline_):
                 self._start(self._cap)
@@ -597,10 +584,11 @@ def _value(v: Any, name: str, kind: str, *, null: bool = False) -> Any:
     """``v`` (called ``name`` in messages) checked to be a ``kind``."""
     if v is None and null:
         return None
-    number = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    number = finite_float(v) is not None
     if kind == "int":
-        if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
-            raise _state_error(name, "an int >= 0" + (" or null" if null else ""), v)
+        if not (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT):
+            what = f"an int in [0, {MAX_COUNT}]"
+            raise _state_error(name, what + (" or null" if null else ""), v)
         return v
     if kind in ("num", "rate"):
         if not (number and v >= 0.0 and (kind == "num" or v <= 1.0)):
@@ -707,9 +695,7 @@ def _read_state(data: object, path: str) -> dict[str, Any]:
     if st["sprt"] is not None:  # log-likelihood ratios: any finite sign
         v = st["sprt"]
         ok = isinstance(v, list) and len(v) <= _MAX_DESIGNS
-        ok = ok and all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in v
-        )
+        ok = ok and all(finite_float(x) is not None for x in v)
         if not ok:
             raise _state_error(f"{path}.sprt", "a list of finite numbers or null", v)
         st["sprt"] = [float(x) for x in v]

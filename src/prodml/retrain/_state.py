@@ -9,7 +9,6 @@ back, it is validated field by field before use (principle 7).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Literal, get_args
 
 from prodml._files import PATH_QUOTE, make_folder, os_reason, write_text
 from prodml._quote import short_repr
+from prodml._state import finite_float
 from prodml.errors import ConfigError, ProdMLError
 
 __all__ = ["ACTIONS", "FORMAT_VERSION", "PHASES", "ActionKind", "Phase", "RetrainState"]
@@ -69,9 +69,10 @@ def _num(d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = 
     label = name or key
     if v is None and optional:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+    x = finite_float(v)
+    if x is None:
         raise _bad(label, "a finite number" + (" or null" if optional else ""), v)
-    return float(v)
+    return x
 
 
 def _int(d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = "") -> Any:
