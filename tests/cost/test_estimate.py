@@ -91,6 +91,8 @@ def test_pert_and_triangular_match_their_formulas():
         ((1.0, 2.0), "triple"),
         ((3.0, 2.0, 1.0), "low <= mode <= high"),
         ((1.0, math.nan, 2.0), "triple"),
+        ((1.0, 2.0, 10**400), "triple"),  # an int beyond the float range: not finite
+        (10**400, "finite number"),
         ((-1.0, 0.0, 2.0), "bounds must both be"),
         (object(), "must be a number"),
     ],

@@ -141,8 +141,16 @@ def test_shadow_round_trip_and_bad_input() -> None:
         Shadow(gates=[Gate("accuracy", threshold=0.1)]).route("k")
     with pytest.raises(PolicyError, match="2 primary and 3 shadow"):
         sh.compare_many([1.0, 2.0], [1.0, 2.0, 3.0])
-    with pytest.raises(PolicyError, match="numeric outputs"):
+    with pytest.raises(PolicyError, match="'output' of variant 'primary' must be numeric"):
         sh.compare_many(["a"], ["b"])
+    for bad in (10**400, float("nan"), float("inf")):  # as compare: finite numbers only
+        with pytest.raises(PolicyError, match="'output' of variant 'shadow' must be finite"):
+            sh.compare_many([1.0, 2.0], [1.0, bad])
+        with pytest.raises(PolicyError, match="'output' of variant 'shadow' must be finite"):
+            sh.compare(1.0, bad)
+    with pytest.raises(PolicyError, match="outputs must be finite numbers"):
+        sh.compare([1.0, 2.0], [1.0, 10**400])
+    assert restored.report() == sh.report()  # nothing refused was recorded
     with pytest.raises(ConfigError, match="'mirror' parameter of Shadow"):
         Shadow(mirror=1.5).should_mirror("k")
     with pytest.raises(PolicyError, match="both 'p'"):

@@ -44,7 +44,10 @@ Uncertain: TypeAlias = "float | tuple[float, float, float] | Distribution"
 def _finite(x: object) -> bool:
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         return False
-    return math.isfinite(float(x))
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def triangular(low: float, mode: float, high: float) -> Distribution:

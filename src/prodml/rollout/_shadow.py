@@ -27,7 +27,7 @@ from prodml.rollout._limits import (
     check_name,
     check_size,
 )
-from prodml.rollout._summary import check_value
+from prodml.rollout._summary import check_value, check_values
 
 __all__ = ["Shadow", "ShadowReport"]
 
@@ -213,6 +213,8 @@ class Shadow(PolicyBase):
         try:
             x = np.asarray(a, dtype=np.float64)
             y = np.asarray(b, dtype=np.float64)
+        except OverflowError:  # an int beyond the float range
+            raise PolicyError("Shadow.compare: outputs must be finite numbers.") from None
         except (TypeError, ValueError):
             return float(_safe_equal(a, b)), None
         if x.shape != y.shape:
@@ -268,11 +270,9 @@ class Shadow(PolicyBase):
     ) -> None:
         """Record many mirrored requests (numeric outputs, compared with ``tolerance``)."""
         self._setup()
-        try:
-            a = np.asarray(primary_outputs, dtype=np.float64).ravel()
-            b = np.asarray(shadow_outputs, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            raise PolicyError("Shadow.compare_many needs numeric outputs.") from None
+        # As compare: finite numbers, or a PolicyError naming the variant and position.
+        a = check_values(self.primary, "output", primary_outputs)
+        b = check_values(self.shadow, "output", shadow_outputs)
         if a.size != b.size:
             raise PolicyError(f"Shadow.compare_many: {a.size} primary and {b.size} shadow outputs.")
         diff = np.abs(a - b)

@@ -29,6 +29,8 @@ def check_value(variant: str, metric: str, value: object) -> float:
         return float(value)
     try:
         x = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond the float range: not finite either
+        x = math.inf
     except (TypeError, ValueError):
         raise PolicyError(
             f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be a number. "
@@ -48,6 +50,12 @@ def check_values(variant: str, metric: str, values: ArrayLike) -> np.ndarray:
     """Return ``values`` as a finite 1-D float64 array, or raise a PolicyError."""
     try:
         arr = np.asarray(values, dtype=np.float64).ravel()
+    except OverflowError:  # an int beyond the float range
+        raise PolicyError(
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be finite, "
+            f"within +-{MAX_METRIC:g}. Got an int beyond the float range.",
+            variant=variant,
+        ) from None
     except (TypeError, ValueError):
         raise PolicyError(
             f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be numeric.",
@@ -59,7 +67,7 @@ def check_values(variant: str, metric: str, values: ArrayLike) -> np.ndarray:
         i = int(np.argmax(bad))
         raise PolicyError(
             f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be finite, "
-            f"within +-{MAX_METRIC:g}. Got {arr[i]!r} at position {i}.",
+            f"within +-{MAX_METRIC:g}. Got {float(arr[i])!r} at position {i}.",
             variant=variant,
         )
     return arr
