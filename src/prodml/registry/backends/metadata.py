@@ -626,7 +626,7 @@ def plan_prune(
     actor: str,
 ) -> tuple[list[int], list[EventDraft]]:
     """What pruning ``events`` (a model's whole log, oldest first) deletes and logs."""
-    protected = {e.seq for e in events[len(events) - keep :]} if keep else set()
+    protected = {e.seq for e in events[max(len(events) - keep, 0) :]} if keep else set()
     drop = [e for e in events if e.seq not in protected and (before is None or e.at < before)]
     if not drop:
         return [], []

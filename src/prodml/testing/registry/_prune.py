@@ -78,11 +78,13 @@ class PruneConformance:
         )
 
     def test_prune_that_removes_nothing_logs_nothing(self, registry: ModelRegistry) -> None:
-        registry.register("m", _model())
+        for _ in range(3):
+            registry.register("m", _model())
         old = datetime(2000, 1, 1, tzinfo=timezone.utc)
         assert registry.prune_history("m", before=old) == 0
-        assert registry.prune_history("m", keep=5) == 0
-        assert [e.action for e in registry.history("m")] == ["register"]
+        assert registry.prune_history("m", keep=5) == 0  # more than there are
+        assert registry.prune_history("m", keep=3, before=FUTURE) == 0
+        assert [e.action for e in registry.history("m")] == ["register"] * 3
 
     def test_prune_touches_one_model_only_and_refuses_an_unknown_one(
         self, registry: ModelRegistry
