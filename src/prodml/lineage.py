@@ -33,15 +33,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from prodml import __version__
-from prodml._files import PATH_QUOTE, make_folder, os_reason
+from prodml._files import PATH_QUOTE, _sync_folder, make_folder, os_reason
+from prodml._params import Interval, TypeOf, check_params
 from prodml._pickle import LockedState
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, StateError
@@ -92,27 +94,73 @@ class JsonLinesSink(LockedState):
     path
         The file. Lines are written whole under a lock, so threads of one process may
         share a sink; several processes should use one file each.
+    max_bytes
+        Rotate the file before an event would take it past this many bytes, as
+        :class:`logging.handlers.RotatingFileHandler` does: ``path`` becomes
+        ``path.1``, ``path.1`` becomes ``path.2``, and so on, and the oldest backup past
+        ``backups`` is dropped. An event is never split: one larger than ``max_bytes``
+        is written whole to a file of its own. ``None`` (the default) never rotates:
+        the file grows for ever, as before.
+    backups
+        How many rotated files to keep (at least 1) when ``max_bytes`` is set.
+
+    Rotation is a chain of atomic renames (``os.replace``), oldest first, then the
+    folder is synced: a crash at any point leaves every kept event in exactly one
+    file, whole, at worst with a gap in the backup numbers that the next rotation
+    closes. Only the events of the backup past ``backups`` are dropped, by design.
+
+    Raises
+    ------
+    ConfigError
+        For a ``max_bytes`` that is not a positive int or ``None``, or ``backups`` that
+        is not an int >= 1.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "lineage.jsonl"
+    >>> sink = JsonLinesSink(path, max_bytes=300, backups=2)  # two events a file
+    >>> for n in range(10):
+    ...     sink.emit({"n": n, "pad": "x" * 100})
+    >>> [e["n"] for e in sink.read()], sorted(p.name for p in path.parent.iterdir())
+    ([4, 5, 6, 7, 8, 9], ['lineage.jsonl', 'lineage.jsonl.1', 'lineage.jsonl.2'])
     """
 
     _new_lock = threading.Lock
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, max_bytes: int | None = None, backups: int = 5) -> None:
+        # Checked here, not on first use: a sink's errors are logged, not raised (see
+        # emit()), so a bad bound found at the first event would lose lineage quietly.
+        check_params(
+            "JsonLinesSink",
+            {"max_bytes": max_bytes, "backups": backups},
+            {
+                "max_bytes": [Interval(int, 1, None), TypeOf(type(None), "None")],
+                "backups": [Interval(int, 1, None)],
+            },
+        )
         self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
         self._lock = threading.Lock()
 
     def emit(self, event: dict[str, Any]) -> None:
-        """Append ``event`` as a line and flush it.
+        """Append ``event`` as a line and flush it, rotating first when it would not fit.
 
         Raises
         ------
         ConfigError
-            Naming the file and the OS's reason when its folder cannot be made or the
-            file cannot be appended to.
+            Naming the file and the OS's reason when its folder cannot be made, the file
+            cannot be appended to, or a rotation rename fails (the event is then not
+            written, and every file is as it was or one rename further).
         """
         line = json.dumps(event, sort_keys=True, allow_nan=False) + "\n"
         with self._lock:
             make_folder(self.path.parent, "the lineage file's folder", parameter="path")
             try:
+                if self.max_bytes is not None:
+                    self._rotate_for(len(line.encode("utf-8")))
                 with self.path.open("a", encoding="utf-8") as f:
                     f.write(line)
             except (OSError, ValueError) as err:  # ValueError: a NUL in the path
@@ -121,8 +169,35 @@ class JsonLinesSink(LockedState):
                     parameter="path",
                 ) from err
 
+    def _rotate_for(self, size: int) -> None:
+        try:
+            now = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if now == 0 or now + size <= cast("int", self.max_bytes):
+            return
+        # Oldest first, so each file always has exactly one name: .N-1 replaces .N (the
+        # one dropped), ..., then the live file becomes .1.
+        for n in range(self.backups - 1, 0, -1):
+            older = self._backup(n)
+            if older.exists():
+                os.replace(older, self._backup(n + 1))
+        os.replace(self.path, self._backup(1))
+        _sync_folder(self.path.parent)
+
+    def _backup(self, n: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.{n}")
+
+    def files(self) -> list[Path]:
+        """The files that hold events now, oldest first (backups, then ``path``)."""
+        kept = self.backups if self.max_bytes is not None else 0
+        found = [self._backup(n) for n in range(kept, 0, -1) if self._backup(n).exists()]
+        if self.path.exists():
+            found.append(self.path)
+        return found
+
     def read(self) -> list[dict[str, Any]]:
-        """Every event written so far.
+        """Every event kept so far, oldest first (the backups', then the file's).
 
         Safe while other threads or processes append: a last line without its newline
         is an event still being written (or cut short by a crash) and is left out.
@@ -131,12 +206,20 @@ class JsonLinesSink(LockedState):
         ------
         StateError
             For a complete line that is not a JSON object (a file edited by hand, or a
-            line cut short by a crash and appended to), naming its line number.
+            line cut short by a crash and appended to), naming the file and line number.
         """
-        if not self.path.exists():
-            return []
+        events: list[dict[str, Any]] = []
+        for path in self.files():
+            events.extend(self._read_file(path))
+        return events
+
+    def _read_file(self, path: Path) -> list[dict[str, Any]]:
         events = []
-        with self.path.open(encoding="utf-8", errors="replace") as f:
+        try:
+            f = path.open(encoding="utf-8", errors="replace")
+        except FileNotFoundError:  # rotated away between listing and opening
+            return []
+        with f:
             for number, line in enumerate(f, 1):
                 if not (line.endswith("\n") and line.strip()):
                     continue
@@ -145,8 +228,9 @@ class JsonLinesSink(LockedState):
                 except ValueError:
                     event = None
                 if not isinstance(event, dict):
+                    shown = short_repr(str(path), limit=PATH_QUOTE)
                     raise StateError(
-                        f"line {number} of the lineage file {self._shown()} is not a JSON "
+                        f"line {number} of the lineage file {shown} is not a JSON "
                         "object; move the file aside or remove that line",
                         owner="JsonLinesSink",
                     )
@@ -157,7 +241,11 @@ class JsonLinesSink(LockedState):
         return short_repr(str(self.path), limit=PATH_QUOTE)
 
     def __repr__(self) -> str:
-        return f"JsonLinesSink({str(self.path)!r})"
+        if self.max_bytes is None:
+            return f"JsonLinesSink({str(self.path)!r})"
+        return (
+            f"JsonLinesSink({str(self.path)!r}, max_bytes={self.max_bytes}, backups={self.backups})"
+        )
 
 
 def facet(**fields: Any) -> dict[str, Any]:

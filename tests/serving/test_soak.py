@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import weakref
 
 import pandas as pd
 import pytest
@@ -58,3 +59,32 @@ def test_predictors_opened_and_closed_with_a_watcher_leak_no_thread_or_fd(
         cycle()
     assert _fds() == fds
     assert threading.active_count() == threads
+
+
+def test_every_version_swapped_out_is_freed_after_many_reloads(
+    registry: ModelRegistry, data: pd.DataFrame
+) -> None:
+    """The bound of a reload: what is swapped out is freed, only the serving one stays.
+
+    bench_soak.py measured +1.4 KiB of heap per reload over 8 reloads; over 300 it is
+    flat (the first checkpoints catch caches of SQLAlchemy, scikit-learn and abc
+    warming up). This pins the fact behind it: no loaded version outlives its swap.
+    """
+    rec = records(data.head(1))[0]
+    loaded: list[weakref.ref[object]] = []
+    with Predictor.from_registry(registry, "churn@production", watch_every_s=None) as pred:
+        for i in range(40):
+            registry.set_alias("churn", "production", 2 if i % 2 == 0 else 1)
+            pred.refresh()
+            served = pred.variants["default"]
+            loaded.append(weakref.ref(served))
+            loaded.append(weakref.ref(served.model))
+            loaded.append(weakref.ref(served.pipeline))
+            assert pred.predict_record(rec).version == served.version
+            del served
+        gc.collect()
+        alive = [ref() for ref in loaded if ref() is not None]
+        now = pred.variants["default"]
+        assert len(alive) == 3  # the version serving now: its Served, model and pipeline
+        assert [id(x) for x in alive] == [id(now), id(now.model), id(now.pipeline)]
+        assert pred.stats.reloads == {"loaded": 41, "refused": 0}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 import numpy as np
@@ -78,10 +78,20 @@ def main() -> None:
         assert_type(
             event.action,
             Literal[
-                "register", "set_alias", "delete_alias", "rollback", "archive", "restore", "delete"
+                "register",
+                "set_alias",
+                "delete_alias",
+                "rollback",
+                "archive",
+                "restore",
+                "delete",
+                "prune_history",
             ],
         )
         assert [e.action for e in history] == ["set_alias", "register"]
+        removed = reg.prune_history("churn", before=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        assert_type(removed, int)
+        assert removed == 0
 
         v2 = reg.register("churn", model, metrics={"auc": 0.94}, signature=Schema.infer(train))
         promoted = reg.promote(

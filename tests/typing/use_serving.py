@@ -12,11 +12,11 @@ from sklearn.linear_model import LogisticRegression
 from starlette.applications import Starlette
 from typing_extensions import assert_type
 
-from prodml.errors import SchemaError, SchemaProblem
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.features import FeaturePipeline, steps
 from prodml.monitoring import ModelMonitor
 from prodml.registry import ModelRegistry
-from prodml.rollout import Canary, Step
+from prodml.rollout import Canary, Step, ThompsonSampling
 from prodml.schema import Column, Schema
 from prodml.serving import ModelError, Prediction, Predictor, ScoreReport, create_app, score
 
@@ -53,10 +53,10 @@ def main() -> None:
     pred = Predictor.from_registry(
         reg, "churn@production", monitor=monitor, output="proba", watch_every_s=None
     )
-    assert_type(pred, Predictor)
+    assert_type(pred, Predictor[float])  # output="proba": the values are scores
     p = pred.predict_record({"age": 31.0, "plan": "free", "visits": 2.0})
-    assert_type(p, Prediction)
-    assert_type(p.value, Any)  # what the model returned: a float for output="proba"
+    assert_type(p, Prediction[float])
+    assert_type(p.value, float)
     assert isinstance(p.value, float)
     assert_type(p.version, int | None)
     assert_type(p.variant, str)
@@ -75,7 +75,7 @@ def main() -> None:
     answers = pred.predict_many(
         [{"age": 31.0, "plan": "free", "visits": 2.0}, {"age": 31.0}], atomic=False
     )
-    assert_type(answers, list[Prediction | SchemaError | ModelError | None])
+    assert_type(answers, list[Prediction[float] | SchemaError | ModelError | None])
     assert isinstance(answers[0], Prediction)
     assert isinstance(answers[1], SchemaError)
     problem = answers[1].problems[0]
@@ -108,6 +108,9 @@ def main() -> None:
     routed = Predictor.from_registry(
         reg, "churn@production", policy=canary, key_column="customer", watch_every_s=None
     )
+    assert_type(routed, Predictor[Any])  # output="auto": what the model decides
+    assert_type(routed.predict_record({"age": 40.0, "plan": "pro", "visits": 3.0}).value, Any)
+    assert isinstance(routed.policy, Canary)  # typed: a rollout policy or None, not Any
     variants = {
         routed.predict_record(
             {"customer": f"c{i}", "age": 40.0, "plan": "pro", "visits": 3.0}
@@ -116,6 +119,18 @@ def main() -> None:
     }
     assert variants == {"baseline", "candidate"}
     routed.close()
+
+    bandit = Predictor(
+        pipe, model, variants={"b": (pipe, model)}, policy=ThompsonSampling(["a", "b"], seed=0)
+    )
+    assert_type(bandit, Predictor[Any])
+    assert bandit.predict_record({"age": 40.0, "plan": "pro", "visits": 3.0}).variant in "ab"
+    try:  # not a rollout policy: a type error, and a ConfigError at run time
+        Predictor(pipe, model, policy="canary")  # type: ignore[call-overload]
+    except ConfigError as err:
+        assert err.parameter == "policy"
+    else:
+        raise AssertionError("a str policy was accepted")
     reg.close()
 
 

@@ -520,6 +520,76 @@ class ModelRegistry(NotPicklable, AliasMoves):
             raise NotFoundError(f"model {name!r} does not exist", model_name=name)
         return page
 
+    def prune_history(
+        self,
+        name: str,
+        *,
+        before: datetime | timedelta | None = None,
+        keep: int | None = None,
+    ) -> int:
+        """Remove old audit events of ``name``: the explicit, audited retention of its log.
+
+        The audit log grows with every write and nothing removes events by itself; a
+        registry running for years calls this (from a scheduled job, say) to bound it.
+        An event is removed when it is older than ``before`` (an aware datetime, or an
+        age such as ``timedelta(days=365)``) *and* not among the newest ``keep``; give
+        either or both. In the same transaction the registry logs one ``prune_history``
+        event for the model (``detail``: ``removed``, ``before``, ``keep`` and
+        ``through_seq``, the newest seq removed) and one per alias that lost events,
+        recording the alias's rollback stack, so :meth:`rollback` works as before.
+        Removing nothing logs nothing. Model cards and :meth:`history` then show only
+        what is kept.
+
+        Returns
+        -------
+        int
+            The number of events removed.
+
+        Raises
+        ------
+        ConfigError
+            When neither bound is given, ``before`` is a naive datetime or a negative
+            age, or ``keep`` is not an int >= 0.
+        NotFoundError
+            When the model does not exist.
+        RegistryError
+            When the registry is read-only, or its metadata store cannot prune.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from datetime import timedelta
+        >>> from prodml.schema import Schema
+        >>> reg = ModelRegistry.local(tempfile.mkdtemp())
+        >>> for _ in range(3):
+        ...     moved = reg.set_alias(
+        ...         "churn", "production", reg.register("churn", Schema([])).version
+        ...     )
+        >>> reg.prune_history("churn", before=timedelta(0), keep=2)
+        4
+        >>> [(e.action, e.alias) for e in reg.history("churn")]
+        [('prune_history', None), ('prune_history', 'production'), ('set_alias', 'production'), ('register', None)]
+        >>> reg.rollback("churn", "production").version
+        2
+        >>> reg.close()
+        """  # noqa: E501
+        self._check_writable()
+        check_name(name)
+        if before is None and keep is None:
+            raise ConfigError(
+                "prune_history needs 'before' (a datetime or an age) or 'keep' (how many "
+                "of the newest events to keep), or both; without them nothing is removed",
+                parameter="before",
+            )
+        if keep is not None and (type(keep) is not int or keep < 0):
+            raise ConfigError(
+                "The 'keep' parameter of ModelRegistry.prune_history must be an int >= 0 "
+                f"or None. Got {short_repr(keep)} instead.",
+                parameter="keep",
+            )
+        cutoff = _cutoff(before)
+        return self.metadata.prune_history(name, before=cutoff, keep=keep, actor=self.actor)
+
     def card(self, ref: str, version: int | str | None = None, **fields: str) -> ModelCard:
         """The model card of a version: ``reg.card("churn@production")``.
 
@@ -609,3 +679,18 @@ class ModelRegistry(NotPicklable, AliasMoves):
         event = EventDraft(name=name, action=action, actor=self.actor, version=version)
         self.metadata.set_status(name, version, status, event)
         return mv.model_copy(update={"status": status})
+
+
+def _cutoff(before: object) -> datetime | None:
+    """``prune_history``'s ``before`` as an aware UTC datetime (``None`` stays ``None``)."""
+    if before is None:
+        return None
+    if isinstance(before, timedelta) and before >= timedelta(0):
+        return datetime.now(timezone.utc) - before
+    if isinstance(before, datetime) and before.utcoffset() is not None:
+        return before.astimezone(timezone.utc)
+    raise ConfigError(
+        "The 'before' parameter of ModelRegistry.prune_history must be a timezone-aware "
+        f"datetime, an age (a timedelta >= 0) or None. Got {short_repr(before)} instead.",
+        parameter="before",
+    )

@@ -38,7 +38,14 @@ __all__ = [
 
 Status = Literal["ready", "archived", "deleted"]
 Action = Literal[
-    "register", "set_alias", "delete_alias", "rollback", "archive", "restore", "delete"
+    "register",
+    "set_alias",
+    "delete_alias",
+    "rollback",
+    "archive",
+    "restore",
+    "delete",
+    "prune_history",
 ]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")

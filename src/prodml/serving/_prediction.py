@@ -3,22 +3,76 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol
+
+from typing_extensions import TypeVar
 
 from prodml.errors import ConfigError
 from prodml.serving._served import Served, jsonable
 
-__all__ = ["Prediction", "State", "check_monitors", "monitor_logger", "policy_variants"]
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from prodml.rollout import ABTest, BlueGreen, Canary, Router, Shadow
+
+__all__ = [
+    "ChoosingPolicy",
+    "Prediction",
+    "RolloutPolicy",
+    "State",
+    "V_co",
+    "check_monitors",
+    "monitor_logger",
+    "policy_variants",
+]
+
+V_co = TypeVar("V_co", default=Any, covariant=True)
+"""The type of a prediction's value: ``float`` for ``output="proba"``, else ``Any``."""
 
 
-class Prediction(NamedTuple):
+class ChoosingPolicy(Protocol):
+    """A policy without keys that picks a variant per request: the bandits."""
+
+    @property
+    def arms(self) -> Sequence[str]:
+        """The variant names."""
+        ...
+
+    def choose(self) -> str:
+        """The variant for the next request."""
+        ...
+
+
+if TYPE_CHECKING:
+    RolloutPolicy: TypeAlias = "Canary | BlueGreen | Shadow | ABTest | Router | ChoosingPolicy"
+
+    # A generic NamedTuple for type checkers; Python 3.10 cannot build one at run time,
+    # so the class below is the one that runs (same fields, value typed Any).
+    class Prediction(NamedTuple, Generic[V_co]):
+        value: V_co
+        version: int | None
+        variant: str
+        latency_s: float
+        id: Any
+        model: str
+        explanation: Any = None
+
+        def to_dict(self) -> dict[str, Any]: ...
+
+else:
+    RolloutPolicy = Any
+
+
+class Prediction(NamedTuple):  # type: ignore[no-redef]
     """One prediction and where it came from.
 
     Attributes
     ----------
     value
         The model's answer: a score in [0, 1] for a binary classifier (``output="auto"``),
-        else what ``predict`` returns, as a Python scalar.
+        else what ``predict`` returns, as a Python scalar. To a type checker
+        ``Prediction[float]`` from a predictor built with ``output="proba"``, else
+        ``Prediction[Any]`` (the model decides).
     version
         Registry version of the model that answered (``None`` if not from a registry).
     variant

@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._pickle import NotPicklable
@@ -20,6 +20,7 @@ from prodml.serving._metrics import ServingStats, render
 from prodml.serving._prediction import (
     Prediction,
     State,
+    V_co,
     check_monitors,
     monitor_logger,
     policy_variants,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from prodml.monitoring import ModelMonitor
     from prodml.registry import ModelRegistry
     from prodml.registry.flavours import Trust
+    from prodml.serving._prediction import RolloutPolicy
     from prodml.serving._served import ExplainerLike, ModelError
 
 __all__ = ["DEFAULT_VARIANT", "Prediction", "Predictor"]
@@ -46,7 +48,7 @@ DEFAULT_VARIANT = "default"
 """The variant name of a predictor without a rollout policy."""
 
 
-class Predictor(NotPicklable):
+class Predictor(NotPicklable, Generic[V_co]):
     """Serve a feature pipeline and a model: validate, transform, predict, route, monitor.
 
     One :meth:`predict_record` call checks the record against the schema (every problem
@@ -113,6 +115,42 @@ class Predictor(NotPicklable):
         "or the pipeline and model"
     )
 
+    @overload
+    def __init__(
+        self: Predictor[float],
+        pipeline: Any,
+        model: Any,
+        *,
+        schema: Schema | None = None,
+        name: str = "model",
+        version: int | None = None,
+        variants: Mapping[str, tuple[Any, Any]] | None = None,
+        policy: RolloutPolicy | None = None,
+        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
+        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
+        key_column: str | None = None,
+        output: Literal["proba"],
+        shadow_queue: int = 1000,
+        compiled: bool = True,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Predictor[Any],
+        pipeline: Any,
+        model: Any,
+        *,
+        schema: Schema | None = None,
+        name: str = "model",
+        version: int | None = None,
+        variants: Mapping[str, tuple[Any, Any]] | None = None,
+        policy: RolloutPolicy | None = None,
+        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
+        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
+        key_column: str | None = None,
+        output: Literal["auto", "predict", "decision_function"] = "auto",
+        shadow_queue: int = 1000,
+        compiled: bool = True,
+    ) -> None: ...
     def __init__(
         self,
         pipeline: Any,
@@ -122,7 +160,7 @@ class Predictor(NotPicklable):
         name: str = "model",
         version: int | None = None,
         variants: Mapping[str, tuple[Any, Any]] | None = None,
-        policy: Any = None,
+        policy: RolloutPolicy | None = None,
         monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
         explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
         key_column: str | None = None,
@@ -155,7 +193,7 @@ class Predictor(NotPicklable):
         self,
         home: Served,
         others: Mapping[str, Served],
-        policy: Any,
+        policy: RolloutPolicy | None,
         monitor: Any,
         key_column: str | None,
         shadow_queue: int,
@@ -201,6 +239,7 @@ class Predictor(NotPicklable):
 
     # ------------------------------------------------------------------ construction
 
+    @overload
     @classmethod
     def from_registry(
         cls,
@@ -208,7 +247,44 @@ class Predictor(NotPicklable):
         ref: str,
         *,
         variants: Mapping[str, str] | None = None,
-        policy: Any = None,
+        policy: RolloutPolicy | None = None,
+        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
+        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
+        key_column: str | None = None,
+        output: Literal["proba"],
+        trusted: Trust = False,
+        probe: Sequence[Mapping[str, Any]] | None = None,
+        watch_every_s: float | None = 5.0,
+        shadow_queue: int = 1000,
+        compiled: bool = True,
+    ) -> Predictor[float]: ...
+    @overload
+    @classmethod
+    def from_registry(
+        cls,
+        registry: ModelRegistry,
+        ref: str,
+        *,
+        variants: Mapping[str, str] | None = None,
+        policy: RolloutPolicy | None = None,
+        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
+        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
+        key_column: str | None = None,
+        output: Literal["auto", "predict", "decision_function"] = "auto",
+        trusted: Trust = False,
+        probe: Sequence[Mapping[str, Any]] | None = None,
+        watch_every_s: float | None = 5.0,
+        shadow_queue: int = 1000,
+        compiled: bool = True,
+    ) -> Predictor[Any]: ...
+    @classmethod
+    def from_registry(
+        cls,
+        registry: ModelRegistry,
+        ref: str,
+        *,
+        variants: Mapping[str, str] | None = None,
+        policy: RolloutPolicy | None = None,
         monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
         explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
         key_column: str | None = None,
@@ -218,7 +294,7 @@ class Predictor(NotPicklable):
         watch_every_s: float | None = 5.0,
         shadow_queue: int = 1000,
         compiled: bool = True,
-    ) -> Predictor:
+    ) -> Predictor[Any]:
         """Serve ``ref`` (``"churn@production"``) from a :class:`~prodml.registry.ModelRegistry`.
 
         The version must be a ``(pipeline, model)`` pair registered as one version; its
@@ -298,7 +374,7 @@ class Predictor(NotPicklable):
         id: Any = None,  # noqa: A002 - the prediction id, as ModelMonitor names it
         key: Any = None,
         explain: bool = False,
-    ) -> Prediction:
+    ) -> Prediction[V_co]:
         """Predict one dict record.
 
         Parameters
@@ -410,7 +486,7 @@ class Predictor(NotPicklable):
         explain: bool = False,
         atomic: bool = False,
         started: Sequence[float] | None = None,
-    ) -> list[Prediction | SchemaError | ModelError | None]:
+    ) -> list[Prediction[V_co] | SchemaError | ModelError | None]:
         """Predict many records; each answer equals :meth:`predict_record`'s bit for bit.
 
         Records are routed and checked one by one, then each variant's feature rows go
@@ -588,7 +664,7 @@ class Predictor(NotPicklable):
         if self._shadow is not None:
             self._shadow.drain()
 
-    def __enter__(self) -> Predictor:
+    def __enter__(self) -> Predictor[V_co]:
         return self
 
     def __exit__(self, *exc: object) -> None:

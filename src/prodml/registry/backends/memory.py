@@ -18,6 +18,7 @@ from prodml.registry.backends.metadata import (
     EventDraft,
     MetadataStore,
     Pending,
+    PrunePlan,
     Seal,
     VersionQuery,
     check_target,
@@ -216,6 +217,18 @@ class MemoryMetadataStore(MetadataStore):
         if before is not None:
             events = [e for e in events if e.seq < before]
         return events[::-1][:limit]
+
+    def _prune_events(self, name: str, plan: PrunePlan) -> int:
+        with self._locked():
+            if not self._versions.get(name):
+                raise NotFoundError(f"model {name!r} does not exist", model_name=name)
+            events = list(self._log.get(name, []))
+            drop, drafts = plan(events)
+            gone = set(drop)
+            self._log[name] = [e for e in events if e.seq not in gone]
+            for draft in drafts:
+                self._append(draft)
+            return len(gone)
 
     def _model_names(self) -> list[str]:
         with self._locked():

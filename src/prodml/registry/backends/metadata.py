@@ -37,6 +37,7 @@ __all__ = [
     "EventDraft",
     "MetadataStore",
     "Pending",
+    "PrunePlan",
     "Seal",
     "VersionQuery",
     "register_event",
@@ -124,6 +125,8 @@ class EventDraft:
 
 
 PendingState = Literal["lease", "orphan", "deleted"]
+PrunePlan = Callable[[list[AuditEvent]], tuple[list[int], list[EventDraft]]]
+"""Given a model's whole audit log, oldest first: the seqs to delete, the events to log."""
 Seal = Callable[[ModelVersion], ModelVersion]
 """Applied by a store to a version once it has its number, before it is written."""
 
@@ -278,6 +281,19 @@ class MetadataStore(NotPicklable, abc.ABC):
     def _artifact_keys(self) -> dict[str, Status]:
         """Artifact key -> status of every version (gc's full scan)."""
 
+    def _prune_events(self, name: str, plan: PrunePlan) -> int:
+        """Apply ``plan`` to the audit log of ``name`` in one transaction; events removed.
+
+        Under the model's write lock: read its whole log (oldest first), call
+        ``plan(events)`` for the seqs to delete and the drafts to append, delete those
+        and log these, together. NotFoundError when the model does not exist. Not
+        abstract, so stores written before it still work; they refuse pruning.
+        """
+        raise RegistryError(
+            f"the metadata store {type(self).__name__} cannot prune its audit log; "
+            "implement MetadataStore._prune_events"
+        )
+
     def initialise(self) -> None:
         """Create the registry's tables (a no-op for stores that need none)."""
 
@@ -423,19 +439,29 @@ class MetadataStore(NotPicklable, abc.ABC):
         self._set_status(name, version, status, event)
 
     def alias_stack(self, name: str, alias: str) -> list[int]:
-        """The alias's versions as a stack: sets push, rollbacks pop, deletes clear."""
-        stack: list[int] = []
-        for ev in self._events(name, alias):
-            if ev.action == "set_alias" and ev.version is not None:
-                if not stack or stack[-1] != ev.version:
-                    stack.append(ev.version)
-            elif ev.action == "rollback":
-                del stack[max(0, len(stack) - int(ev.detail.get("pop", 1))) :]
-                if ev.version is not None and (not stack or stack[-1] != ev.version):
-                    stack.append(ev.version)
-            elif ev.action == "delete_alias":
-                stack.clear()
-        return stack
+        """The alias's versions as a stack: sets push, rollbacks pop, deletes clear.
+
+        A ``prune_history`` event of the alias resets the stack to the one it recorded
+        (the stack when the log was pruned), so rollback survives pruning.
+        """
+        return replay_stack(self._events(name, alias))
+
+    def prune_history(
+        self, name: str, *, before: datetime | None, keep: int | None, actor: str
+    ) -> int:
+        """Remove audit events of ``name`` older than ``before`` and past the newest ``keep``.
+
+        In one transaction with the removal, logs one ``prune_history`` event per alias
+        that lost events (its stack then, in ``detail["stack"]``, for rollback) and one
+        for the model (``detail``: ``removed``, ``before``, ``keep``, ``through_seq``).
+        Nothing removed: nothing logged. Returns the number of events removed.
+        """
+        self._check_writable()
+
+        def plan(events: list[AuditEvent]) -> tuple[list[int], list[EventDraft]]:
+            return plan_prune(events, name, before=before, keep=keep, actor=actor)
+
+        return self._prune_events(name, plan)
 
     def history(self, name: str, alias: str | None = None) -> list[AuditEvent]:
         """The whole audit log of ``name`` (optionally one alias), oldest first."""
@@ -556,3 +582,77 @@ def check_target(name: str, version: int, status: str | None) -> None:
             model_name=name,
             version=version,
         )
+
+
+def replay_stack(events: list[AuditEvent]) -> list[int]:
+    """An alias's stack from its events, oldest first (see ``alias_stack``).
+
+    Raises
+    ------
+    RegistryError
+        For a ``prune_history`` event whose recorded stack is not a list of version
+        numbers (a log edited by hand).
+    """
+    stack: list[int] = []
+    for ev in events:
+        if ev.action == "set_alias" and ev.version is not None:
+            if not stack or stack[-1] != ev.version:
+                stack.append(ev.version)
+        elif ev.action == "rollback":
+            del stack[max(0, len(stack) - int(ev.detail.get("pop", 1))) :]
+            if ev.version is not None and (not stack or stack[-1] != ev.version):
+                stack.append(ev.version)
+        elif ev.action == "delete_alias":
+            stack.clear()
+        elif ev.action == "prune_history" and ev.alias is not None:
+            saved = ev.detail.get("stack")
+            if not isinstance(saved, list) or not all(
+                type(v) is int and 1 <= v <= MAX_VERSION for v in saved
+            ):
+                raise RegistryError(
+                    f"audit event {ev.seq} of model {ev.name!r} (prune_history) records no "
+                    "valid alias stack (a list of version numbers); the log was altered"
+                )
+            stack = list(saved)
+    return stack
+
+
+def plan_prune(
+    events: list[AuditEvent],
+    name: str,
+    *,
+    before: datetime | None,
+    keep: int | None,
+    actor: str,
+) -> tuple[list[int], list[EventDraft]]:
+    """What pruning ``events`` (a model's whole log, oldest first) deletes and logs."""
+    protected = {e.seq for e in events[max(len(events) - keep, 0) :]} if keep else set()
+    drop = [e for e in events if e.seq not in protected and (before is None or e.at < before)]
+    if not drop:
+        return [], []
+    drafts = []
+    for alias in sorted({e.alias for e in drop if e.alias is not None}):
+        stack = replay_stack([e for e in events if e.alias == alias])
+        drafts.append(
+            EventDraft(
+                name=name,
+                action="prune_history",
+                actor=actor,
+                alias=alias,
+                detail={"stack": stack},
+            )
+        )
+    drafts.append(
+        EventDraft(
+            name=name,
+            action="prune_history",
+            actor=actor,
+            detail={
+                "removed": len(drop),
+                "before": None if before is None else before.isoformat(),
+                "keep": keep,
+                "through_seq": max(e.seq for e in drop),
+            },
+        )
+    )
+    return [e.seq for e in drop], drafts

@@ -52,6 +52,7 @@ from prodml.registry.backends.metadata import (
     EventDraft,
     MetadataStore,
     Pending,
+    PrunePlan,
     Seal,
     VersionQuery,
     check_target,
@@ -447,20 +448,25 @@ class SQLMetadataStore(MetadataStore):
                 stmt = stmt.where(e.seq < before)
             stmt = stmt.order_by(e.seq.desc()).limit(limit)
         rows = self._read(lambda conn: conn.execute(stmt).mappings().all())
-        return [
-            AuditEvent(
-                seq=r["seq"],
-                name=r["name"],
-                action=r["action"],
-                version=r["version"],
-                alias=r["alias"],
-                previous_version=r["previous_version"],
-                actor=r["actor"],
-                at=datetime.fromisoformat(r["at"]),
-                detail=json.loads(r["detail"]),
-            )
-            for r in rows
-        ]
+        return [_event(r) for r in rows]
+
+    def _prune_events(self, name: str, plan: PrunePlan) -> int:
+        e = sq.events.c
+
+        def tx(conn: Connection) -> int:
+            sq.lock_model(conn, name, create=False)
+            rows = conn.execute(
+                sa.select(sq.events).where(e.name == name).order_by(e.seq)
+            ).mappings()
+            drop, drafts = plan([_event(r) for r in rows])
+            for start in range(0, len(drop), 500):  # bound the bound parameters per statement
+                chunk = drop[start : start + 500]
+                conn.execute(sq.events.delete().where(e.name == name, e.seq.in_(chunk)))
+            for draft in drafts:
+                sq.log(conn, draft)
+            return len(drop)
+
+        return self._write(tx)
 
     def _model_names(self) -> list[str]:
         stmt = sa.select(sq.models.c.name).order_by(sq.models.c.name)
@@ -525,3 +531,17 @@ class SQLMetadataStore(MetadataStore):
         v = sq.versions.c
         rows = self._read(lambda conn: conn.execute(sa.select(v.artifact_key, v.status)).all())
         return {k: s for k, s in rows if s in ALL}
+
+
+def _event(r: Any) -> AuditEvent:
+    return AuditEvent(
+        seq=r["seq"],
+        name=r["name"],
+        action=r["action"],
+        version=r["version"],
+        alias=r["alias"],
+        previous_version=r["previous_version"],
+        actor=r["actor"],
+        at=datetime.fromisoformat(r["at"]),
+        detail=json.loads(r["detail"]),
+    )

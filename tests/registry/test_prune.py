@@ -1,0 +1,81 @@
+"""ModelRegistry.prune_history: bad bounds refused, read-only refused, hostile logs named."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prodml.errors import ConfigError, RegistryError
+from prodml.registry import ModelRegistry
+from prodml.registry.backends.memory import MemoryMetadataStore
+from prodml.registry.backends.metadata import EventDraft, MetadataStore
+from prodml.schema import Schema
+
+
+@pytest.fixture
+def reg() -> Any:
+    r = ModelRegistry("memory://", f"memory://prune-{uuid.uuid4().hex}", actor="ann")
+    r.register("m", Schema([]))
+    yield r
+    r.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "prune_history needs 'before'"),
+        ({"keep": -1}, "The 'keep' parameter of ModelRegistry.prune_history must be an int >= 0"),
+        ({"keep": True}, "The 'keep' parameter"),
+        ({"keep": 1.0}, "The 'keep' parameter"),
+        ({"before": datetime(2024, 1, 1)}, "must be a timezone-aware datetime"),
+        ({"before": timedelta(days=-1)}, "an age \\(a timedelta >= 0\\)"),
+        ({"before": "2024-01-01"}, "The 'before' parameter"),
+    ],
+)
+def test_bad_bounds_are_refused_and_nothing_is_removed(
+    reg: ModelRegistry, kwargs: dict, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        reg.prune_history("m", **kwargs)
+    assert [e.action for e in reg.history("m")] == ["register"]
+
+
+def test_a_read_only_registry_refuses_to_prune(tmp_path: Path) -> None:
+    writer = ModelRegistry.local(tmp_path)
+    writer.register("m", Schema([]))
+    writer.close()
+    ro = ModelRegistry.local(tmp_path, read_only=True)
+    with pytest.raises(RegistryError, match="read-only"):
+        ro.prune_history("m", keep=0)
+    assert [e.action for e in ro.history("m")] == ["register"]
+    ro.close()
+
+
+def test_an_altered_prune_event_is_named_when_rollback_replays_it(reg: ModelRegistry) -> None:
+    store = reg.metadata
+    assert isinstance(store, MemoryMetadataStore)
+    reg.set_alias("m", "prod", 1)
+    bad = EventDraft(
+        name="m", action="prune_history", actor="x", alias="prod", detail={"stack": ["1"]}
+    )
+    store._append(bad)  # as if someone edited the log
+    seq = reg.history("m").items[0].seq
+    with pytest.raises(RegistryError, match=f"audit event {seq} of model 'm' \\(prune_history\\)"):
+        reg.rollback("m", "prod")
+
+
+def test_a_store_without_the_primitive_refuses_clearly(reg: ModelRegistry) -> None:
+    class Older(MemoryMetadataStore):
+        _prune_events = MetadataStore._prune_events  # a store written before pruning
+
+    store = Older(f"memory://older-{uuid.uuid4().hex}")
+    r = ModelRegistry(store, f"memory://older-{uuid.uuid4().hex}")
+    r.register("m", Schema([]))
+    with pytest.raises(RegistryError, match="Older cannot prune its audit log"):
+        r.prune_history("m", keep=0)
+    assert [e.action for e in r.history("m")] == ["register"]
+    r.close()
