@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from prodml import __version__
-from prodml._files import PATH_QUOTE, _sync_folder, make_folder, os_reason
+from prodml._files import PATH_QUOTE, _sync_folder, checked_path, make_folder, os_reason
 from prodml._params import Interval, TypeOf, check_params
 from prodml._pickle import LockedState
 from prodml._quote import short_repr
@@ -140,7 +140,7 @@ class JsonLinesSink(LockedState):
                 "backups": [Interval(int, 1, None)],
             },
         )
-        self.path = Path(path)
+        self.path = checked_path(path, "the lineage file")
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = threading.Lock()
@@ -260,6 +260,9 @@ def dataset(
     return {"namespace": namespace, "name": name, "facets": dict(facets or {})}
 
 
+_EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+
+
 def run_event(
     event_type: EventType,
     *,
@@ -279,12 +282,17 @@ def run_event(
     ConfigError
         For an unknown event type or an empty job name.
     """
-    if event_type not in ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"):
+    if not isinstance(event_type, str) or event_type not in _EVENT_TYPES:
         raise ConfigError(
             f"unknown OpenLineage event type {short_repr(event_type)}", parameter="event"
         )
-    if not job or not namespace:
-        raise ConfigError("a lineage job needs a name and a namespace", parameter="job")
+    for name, value in (("job", job), ("namespace", namespace)):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(
+                f"a lineage job needs a name and a namespace: {name} must be a non-empty str. "
+                f"Got {short_repr(value)}.",
+                parameter=name,
+            )
     return {
         "eventType": event_type,
         "eventTime": at or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),

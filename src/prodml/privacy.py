@@ -132,6 +132,10 @@ def find_personal_data(text: str) -> str | None:
     >>> find_personal_data("+44 20 7946 0958"), find_personal_data("2024-01-15")
     ('phone', None)
     """
+    if not isinstance(text, str):
+        raise ConfigError(
+            f"find_personal_data takes a str. Got {type(text).__name__}.", parameter="text"
+        )
     for m in _ANY.finditer(text):
         kind = m.lastgroup
         if kind == "card" and not _luhn(re.sub(r"\D", "", m.group())):
@@ -265,10 +269,12 @@ class Privacy(BaseModel):
 
     def __init__(self, **data: Any) -> None:
         for name in ("sensitive", "allow_raw"):
-            if isinstance(data.get(name), str):
-                data[name] = (data[name],)
-            elif data.get(name) is not None:
-                data[name] = tuple(data[name])
+            value = data.get(name)
+            if isinstance(value, str):
+                data[name] = (value,)
+            elif isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
+                data[name] = tuple(value)  # a list, a set, df.columns...: pydantic takes tuples
+            # anything else (a number, a mapping) goes to pydantic as is: its error
         try:
             super().__init__(**data)
         except ValidationError as err:

@@ -21,6 +21,7 @@ from prodml.privacy_dp import (
     PrivacyBudgetError,
     calibrate,
     compare,
+    opendp_measurement,
     privacy_loss,
     release_counts,
     release_group_counts,
@@ -421,3 +422,37 @@ def test_compare_checks_its_inputs() -> None:
                             epsilon=1.0, seed=0)  # fmt: skip
     with pytest.raises(ConfigError, match="domain of column 'age' differs"):
         compare(other, rel)
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda: calibrate("laplace", 10**400, 0.0, 1), "epsilon"),
+        (lambda: calibrate("laplace", 0.0, 0.0, 1), "epsilon"),
+        (lambda: calibrate("gauss", 1.0, 1e-6, 1), "mechanism"),
+        (lambda: calibrate("gaussian", 1.0, 0.0, 1), "delta"),  # no finite noise at delta 0
+        (lambda: calibrate("gaussian", 1.0, 1.0, 1), "delta"),
+        (lambda: calibrate("laplace", 1.0, 0.0, 0), "n_parts"),
+        (lambda: calibrate("laplace", 1.0, 0.0, 2.5), "n_parts"),
+        (lambda: privacy_loss("laplace", -1.0, 1), "scale"),
+        (lambda: privacy_loss("laplace", math.nan, 1), "scale"),
+        (lambda: privacy_loss("laplace", None, 1), "scale"),
+        (lambda: opendp_measurement("laplace", 1.0, 1, delta=-0.1), "delta"),
+    ],
+)
+def test_noise_functions_name_the_bad_argument_before_opendp_sees_it(
+    call: object, parameter: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        call()  # type: ignore[operator]
+    assert err.value.parameter == parameter
+    assert f"'{parameter}' parameter of" in str(err.value)
+    assert len(str(err.value)) < 200
+
+
+def test_calibrated_scales_are_unchanged_by_the_checks() -> None:
+    # Laplace: n_parts / epsilon (nudged up until OpenDP agrees); Gaussian: within budget.
+    assert calibrate("laplace", 1.0, 0.0, 3) == pytest.approx(3.0, rel=1e-9)
+    scale = calibrate("gaussian", 1.0, 1e-6, 2)
+    assert privacy_loss("gaussian", scale, 2, 1e-6) <= 1.0
+    assert privacy_loss("gaussian", scale * 0.99, 2, 1e-6) > 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -148,3 +149,19 @@ def test_redact() -> None:
     assert redact("gold") == "'gold'"
     assert redact(["ann@example.com"]) == "<redacted>"
     assert redact(3, sensitive=True) == "<redacted>"
+
+
+def test_sensitive_columns_take_any_iterable_of_names_and_refuse_the_rest() -> None:
+    for names in (["email", "ssn"], ("email", "ssn"), pd.Index(["email", "ssn"])):
+        assert Privacy(sensitive=names).sensitive == ("email", "ssn")
+    assert Privacy(sensitive=iter(["email"]), allow_raw={"plan"}).allow_raw == ("plan",)
+    for bad in (3, {"email": True}, b"email", [1, 2]):
+        with pytest.raises(ConfigError, match="Invalid Privacy: sensitive"):
+            Privacy(sensitive=bad)
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"ann@example.com", ["ann@example.com"]])
+def test_detection_takes_text_only(bad: object) -> None:
+    with pytest.raises(ConfigError, match="find_personal_data takes a str") as err:
+        find_personal_data(bad)  # type: ignore[arg-type]
+    assert err.value.parameter == "text"

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml._extras import require
+from prodml._params import Constraint, Interval, OneOf, check_params
 from prodml.errors import ConfigError
 
 __all__ = ["MECHANISMS", "Noise", "calibrate", "opendp_measurement", "privacy_loss", "sample"]
@@ -59,6 +60,20 @@ class Noise:
         return {"mechanism": self.mechanism, "scale": self.scale}
 
 
+_RULES: dict[str, list[Constraint]] = {
+    "mechanism": [OneOf(MECHANISMS)],
+    "scale": [Interval(float, 0, None, "neither")],
+    "epsilon": [Interval(float, 0, None, "neither")],
+    "delta": [Interval(float, 0, 1, "left")],
+    "n_parts": [Interval(int, 1, None)],
+}
+
+
+def _check(owner: str, **params: object) -> None:
+    """The public functions' arguments, checked before OpenDP sees them."""
+    check_params(owner, params, {name: _RULES[name] for name in params})
+
+
 def _dp() -> Any:
     dp = require("opendp.prelude", extra="privacy", feature="differentially private releases")
     dp.enable_features("contrib")
@@ -71,6 +86,7 @@ def opendp_measurement(mechanism: str, scale: float, n_parts: int, delta: float 
     Its ``map(1)`` is the privacy loss of one row: epsilon (``laplace``) or the pair
     (epsilon, delta) at the given ``delta`` (``gaussian``).
     """
+    _check("opendp_measurement", mechanism=mechanism, scale=scale, n_parts=n_parts, delta=delta)
     dp = _dp()
     if mechanism == "laplace":
         space = dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
@@ -84,6 +100,7 @@ def opendp_measurement(mechanism: str, scale: float, n_parts: int, delta: float 
 
 def privacy_loss(mechanism: str, scale: float, n_parts: int, delta: float = 0.0) -> float:
     """Epsilon of a release, by OpenDP's own accounting (``measurement.map(1)``)."""
+    _check("privacy_loss", mechanism=mechanism, scale=scale, n_parts=n_parts, delta=delta)
     loss = opendp_measurement(mechanism, scale, n_parts, delta).map(1)
     return float(loss[0] if isinstance(loss, tuple) else loss)
 
@@ -95,6 +112,13 @@ def calibrate(mechanism: str, epsilon: float, delta: float, n_parts: int) -> flo
     ``n_parts`` parts of scale ``s`` cost what one part of scale ``s / sqrt(n_parts)``
     does; that scale is found by OpenDP's binary search and checked on the composition.
     """
+    _check("calibrate", mechanism=mechanism, epsilon=epsilon, delta=delta, n_parts=n_parts)
+    if mechanism == "gaussian" and delta == 0:  # no finite noise spends epsilon at delta 0
+        raise ConfigError(
+            "The 'delta' parameter of calibrate must be a float in (0, 1) for the gaussian "
+            "mechanism. Got 0 instead.",
+            parameter="delta",
+        )
     if mechanism == "laplace":
         scale = n_parts / epsilon
         # Floating point: nudge up until OpenDP agrees the budget holds.

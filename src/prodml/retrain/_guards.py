@@ -7,9 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from prodml._durations import describe, seconds
-from prodml._params import NONE, Interval, check_params
-from prodml._quote import short_repr
-from prodml.errors import ConfigError
+from prodml._params import NONE, Interval, OneOf, check_params
 
 if TYPE_CHECKING:
     from prodml.retrain._cost import RetrainCost
@@ -74,18 +72,17 @@ class Guards:
         _seconds(self.max_backoff, "max_backoff", allow_zero=True)
         if self.max_canary is not None:
             _seconds(self.max_canary, "max_canary")
-        if self.canary_timeout not in ("rollback", "conclude"):
-            raise ConfigError(
-                "The 'canary_timeout' parameter of Guards must be 'rollback' or 'conclude'. "
-                f"Got {short_repr(self.canary_timeout)} instead.",
-                parameter="canary_timeout",
-            )
         check_params(
             "Guards",
-            {"max_runs": self.max_runs, "budget": self.budget},
+            {
+                "max_runs": self.max_runs,
+                "budget": self.budget,
+                "canary_timeout": self.canary_timeout,
+            },
             {
                 "max_runs": [Interval(int, 1, None), NONE],
                 "budget": [Interval(float, 0, None), NONE],
+                "canary_timeout": [OneOf(("rollback", "conclude"))],
             },
         )
 
