@@ -7,6 +7,8 @@ one pass over ``data.compute()`` exactly, whatever the partitioning.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from prodml._extras import require
@@ -14,6 +16,9 @@ from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import GroupMetrics
 from prodml.integrations._dask_guard import guarded
+
+if TYPE_CHECKING:
+    from prodml.integrations.dask import _Data
 
 __all__ = ["group_metrics"]
 
@@ -39,7 +44,7 @@ def _merge(*parts: GroupMetrics) -> GroupMetrics:
 
 def group_metrics(
     gm: GroupMetrics,
-    data: object,
+    data: _Data,
     *,
     y_true: str,
     y_pred: str,

@@ -49,7 +49,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,15 @@ from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
 from prodml.privacy import Privacy, check_privacy
 from prodml.schema import Schema
+
+if TYPE_CHECKING:  # Dask is an optional extra: imported on first use only
+    import dask.array as da
+    import dask.dataframe as dd
+
+_Data: TypeAlias = (
+    "dd.DataFrame | pd.DataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
+)
+"""What every function reads: a Dask DataFrame, a pandas one, or Parquet path(s)."""
 
 __all__ = [
     "PartitionError",
@@ -422,7 +431,7 @@ def _merge_states(*states: dict[str, Any]) -> dict[str, Any]:
 
 
 def fit_pipeline(
-    pipe: FeaturePipeline, data: object, *, split_every: int = 8, progress: bool | None = None
+    pipe: FeaturePipeline, data: _Data, *, split_every: int = 8, progress: bool | None = None
 ) -> FeaturePipeline:
     """Fit ``pipe`` over a Dask DataFrame or Parquet dataset, one pass per step depth.
 
@@ -538,9 +547,21 @@ def _transform_part(
         )
 
 
+@overload
 def transform(
-    pipe: FeaturePipeline, data: object, *, output: Literal["array", "frame"] = "array"
-) -> Any:
+    pipe: FeaturePipeline, data: _Data, *, output: Literal["array"] = "array"
+) -> da.Array: ...
+@overload
+def transform(
+    pipe: FeaturePipeline, data: _Data, *, output: Literal["frame"]
+) -> dd.DataFrame: ...
+@overload
+def transform(
+    pipe: FeaturePipeline, data: _Data, *, output: Literal["array", "frame"]
+) -> da.Array | dd.DataFrame: ...
+def transform(
+    pipe: FeaturePipeline, data: _Data, *, output: Literal["array", "frame"] = "array"
+) -> da.Array | dd.DataFrame:
     """Transform every partition lazily, as :meth:`FeaturePipeline.transform` would.
 
     Parameters
@@ -649,7 +670,7 @@ def _categories(state: object) -> list[Any]:
 
 
 def profile(
-    data: object,
+    data: _Data,
     *,
     max_exact: int = 100_000,
     relative_accuracy: float = 1e-3,
@@ -714,7 +735,7 @@ def profile(
     return result[0].finalize()
 
 
-def _profile_for(detector: DriftDetector, data: object, columns: Sequence[str] | None) -> Profile:
+def _profile_for(detector: DriftDetector, data: _Data, columns: Sequence[str] | None) -> Profile:
     check_params("fit_detector/detect", {"detector": detector}, {"detector": [_DETECTOR]})
     if detector.multivariate:
         raise DriftError(
@@ -730,7 +751,7 @@ def _profile_for(detector: DriftDetector, data: object, columns: Sequence[str] |
     )
 
 
-def fit_detector(detector: DriftDetector, reference: object) -> DriftDetector:
+def fit_detector(detector: DriftDetector, reference: _Data) -> DriftDetector:
     """Fit ``detector`` on the profile of a Dask DataFrame or Parquet dataset.
 
     Returns
@@ -747,7 +768,7 @@ def fit_detector(detector: DriftDetector, reference: object) -> DriftDetector:
     return detector.fit(prof)
 
 
-def detect(detector: DriftDetector, current: object) -> DriftReport:
+def detect(detector: DriftDetector, current: _Data) -> DriftReport:
     """Compare a Dask DataFrame or Parquet dataset with a fitted detector's reference.
 
     Returns
