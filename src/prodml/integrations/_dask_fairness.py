@@ -105,7 +105,9 @@ def group_metrics(
         },
     )
     frame = pdask._frame(data)
-    needed = [y_true, y_pred, *gm.sensitive]
+    # once each: a repeated name (y_true == y_pred, a label that is also sensitive) would
+    # select that column twice, and part[name] would be a frame
+    needed = list(dict.fromkeys([y_true, y_pred, *gm.sensitive]))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise SchemaError(

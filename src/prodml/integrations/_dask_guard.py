@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import pandas as pd
+
 from prodml._extras import require
 
 __all__ = ["guarded"]
@@ -54,7 +56,10 @@ def guarded(frame: Any) -> Any:
             f"planning the partitions of the Dask DataFrame failed: {_cause(err)}"
         ) from err
     where = _first_partition(graph, keys)
-    out: dict[Any, Any] = {}
+    meta = opt._meta
+    names = list(meta.columns) if hasattr(meta, "columns") else [getattr(meta, "name", None)]
+    columns = ("prodml-columns", opt._name)  # one key: every task refers to it, not a copy
+    out: dict[Any, Any] = {columns: spec.DataNode(columns, names)}
     for key, index in where.items():
         node = graph[key]
         if isinstance(node, spec.DataNode):
@@ -70,6 +75,7 @@ def guarded(frame: Any) -> Any:
                 index,
                 spec.DataNode(None, node),
                 spec.DataNode(None, deps),
+                spec.TaskRef(columns),
                 *[spec.TaskRef(d) for d in deps],
             )
     layer = _Layer(out, token=opt._name)
@@ -115,16 +121,62 @@ def _first_partition(graph: dict[Any, Any], keys: list[Any]) -> dict[Any, int]:
     return where
 
 
-def _run(index: int, node: Any, deps: list[Any], *values: Any) -> Any:
-    """Run the task ``node`` of partition ``index``; a failure names the partition."""
-    from prodml.integrations.dask import _on_partition  # noqa: PLC0415 - loaded on the worker
+def _run(index: int, node: Any, deps: list[Any], columns: list[Any], *values: Any) -> Any:
+    """Run the task ``node`` of partition ``index``; a failure names the partition.
+
+    ``columns`` are the guarded frame's (its meta's): a task failing on one of them that
+    its partition lacks raises the ``SchemaError`` a partition of other columns gets.
+    """
+    from prodml.integrations.dask import PartitionError, _on_partition  # noqa: PLC0415
 
     # A prodml error upstream (another prodml output) gets the partition added.
-    return _on_partition(
-        index,
-        node,
-        dict(zip(deps, values, strict=True)),
-        files=lambda: tuple(dict.fromkeys(_files(node, _SEARCH_DEPTH))),
+    try:
+        return _on_partition(
+            index,
+            node,
+            dict(zip(deps, values, strict=True)),
+            files=lambda: tuple(dict.fromkeys(_files(node, _SEARCH_DEPTH))),
+        )
+    except PartitionError as err:
+        missing = _missing(err.__cause__, columns, values, err.files)
+        if missing:
+            raise _missing_error(missing, index, err.files) from err.__cause__
+        raise
+
+
+def _missing(
+    cause: BaseException | None, columns: list[Any], values: tuple[Any, ...], files: tuple[str, ...]
+) -> list[str]:
+    """The columns of ``columns`` a KeyError ``cause`` names and the partition lacks.
+
+    The partition is the task's input frames (a projection by Dask of a partition that
+    does not match the frame's meta, e.g. from ``dd.from_delayed``), or, for a task that
+    read Parquet ``files`` (no input frame), the file: Dask's reader selects the meta's
+    columns from it. Any other KeyError is not a missing column (None found).
+    """
+    if not isinstance(cause, KeyError):
+        return []
+    text = str(cause)
+    named = [c for c in columns if isinstance(c, str) and repr(c) in text]
+    frames = [v for v in values if isinstance(v, pd.DataFrame)]
+    if frames:
+        return [c for c in named if any(c not in f.columns for f in frames)]
+    return named if files else []
+
+
+def _missing_error(missing: list[str], index: int, files: tuple[str, ...]) -> Exception:
+    from prodml._files import PATH_QUOTE  # noqa: PLC0415
+    from prodml._quote import short_repr  # noqa: PLC0415
+    from prodml.errors import SchemaError, SchemaProblem  # noqa: PLC0415
+
+    where = f"partition {index} of the Dask DataFrame"
+    if len(files) == 1:
+        where += f" (file {short_repr(files[0], PATH_QUOTE)})"
+    return SchemaError(
+        problems=[
+            SchemaProblem(c, "missing", f"column of the frame's meta is missing from {where}")
+            for c in missing
+        ]
     )
 
 

@@ -552,9 +552,7 @@ def transform(
     pipe: FeaturePipeline, data: _Data, *, output: Literal["array"] = "array"
 ) -> da.Array: ...
 @overload
-def transform(
-    pipe: FeaturePipeline, data: _Data, *, output: Literal["frame"]
-) -> dd.DataFrame: ...
+def transform(pipe: FeaturePipeline, data: _Data, *, output: Literal["frame"]) -> dd.DataFrame: ...
 @overload
 def transform(
     pipe: FeaturePipeline, data: _Data, *, output: Literal["array", "frame"]
