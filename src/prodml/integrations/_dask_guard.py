@@ -7,9 +7,29 @@ prodml cannot catch it in its own task. :func:`guarded` rebuilds the input's gra
 every task run inside a guard that turns such a failure into the
 :class:`~prodml.integrations.dask.PartitionError` an eager path raises: the partition
 of the input frame it was computed for, the Parquet file when Dask's task names it, the
-cause chained. The tasks, their keys and the values they compute are unchanged, and
-nothing is read twice; Dask can no longer fuse them with the tasks that follow (one more
-task per partition to schedule: ``benchmarks/bench_dask_guard.py``).
+cause chained. A ``KeyError`` naming a column of the frame's meta that the partition
+lacks is a missing column, raised as the ``SchemaError`` any partition short of a column
+gets. The tasks, their keys and the values they compute are unchanged, and nothing is
+read twice; Dask can no longer fuse them with the tasks that follow (one more task per
+partition to schedule: ``benchmarks/bench_dask_guard.py``).
+
+Why the guard costs fusion, and why the file names come from Dask's tasks (looked at
+for dask 2026.7):
+
+* Fusion is decided on Dask's expressions, before a graph exists; the guard needs the
+  graph (it wraps tasks), so what it returns is an opaque ``dd.from_graph`` frame the
+  expressions after it cannot fuse into. Guarding the output instead (prodml's
+  ``map_partitions`` fused with the input, then wrapped) keeps the same count: the
+  output frame then cannot fuse with what the user does next, and ``from_graph`` adds an
+  alias task per partition either way (10 tasks against 6 unguarded for 3 partitions
+  of ``dd.from_pandas``, both ways). Dask's annotations are hints to the scheduler,
+  never code run on a failure, so they cannot name the partition.
+* No public API maps a partition to the files it reads: ``dd.read_parquet`` may split a
+  file into several partitions (row groups) or, through the optimizer, fuse small files
+  into one; ``divisions`` are index bounds; ``include_path_column`` labels the rows that
+  were read, and a failed read has none; the paths a user gave are folders or globs as
+  often as files. The read task's own argument (``_files``) is the only source, searched
+  only after a failure: a Dask that renames it gives no file, never a wrong one.
 """
 
 from __future__ import annotations

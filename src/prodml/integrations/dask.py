@@ -18,7 +18,10 @@ A partition that fails for a reason of its own (a read error, a bug in the code 
 built it) raises :class:`PartitionError` naming the partition (and the Parquet file when
 Dask's task names it), chained to the cause, from the eager functions and when a lazy
 result (``transform``, ``score``, ``historical``) is computed; prodml's own errors
-(``SchemaError`` ...) keep their class, their message naming the partition.
+(``SchemaError`` ...) keep their class, their message naming the partition. A column
+missing from a partition (a Parquet file written without it, ``dd.from_delayed`` parts
+short of their meta) is a :class:`~prodml.errors.SchemaError` naming the column, the
+partition and the file, from every function.
 
 Examples
 --------
@@ -702,7 +705,8 @@ def profile(
     ConfigError
         For invalid parameters.
     SchemaError
-        For unsupported column types or missing ``columns``.
+        For unsupported column types or missing ``columns`` (at once, or from the first
+        partition without one, naming it).
     DriftError
         For an infinite value in a numeric column.
     PartitionError
