@@ -166,3 +166,50 @@ def test_historical_refuses_what_is_not_entity_rows(tmp_path, wrong) -> None:
     with pytest.raises(SchemaError, match="expected a dask DataFrame"):
         pdask.historical(store, wrong, ["s:spend"])
     store.close()
+
+
+# -- the guard of the lazy outputs keeps Dask's fusion --------------------------------
+
+
+def _tasks_run(collection: Any) -> int:
+    from dask.callbacks import Callback
+
+    class Count(Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        def _posttask(self, *args: Any) -> None:
+            self.n += 1
+
+    with dask.config.set(scheduler="sync"), Count() as count:
+        collection.compute()
+    return count.n
+
+
+def test_lazy_outputs_keep_the_input_fused_with_prodml_tasks(tmp_path, monkeypatch) -> None:
+    from prodml.features import FeaturePipeline, steps
+    from prodml.integrations import _dask_score
+
+    df = _table(60, seed=5)
+    for i in range(4):
+        df.iloc[i * 15 : (i + 1) * 15].to_parquet(tmp_path / f"{i}.parquet")
+    pipe = FeaturePipeline([steps.StandardScale(["x"]), steps.OneHot(["c"])]).fit(df)
+    frames = {
+        "parquet": lambda: dd.read_parquet(str(tmp_path)),
+        "pandas": lambda: dd.from_pandas(df, npartitions=4),
+    }
+    for name, frame in frames.items():
+        outputs = {
+            "array": lambda f=frame: pdask.transform(pipe, f()),
+            "frame": lambda f=frame: pdask.transform(pipe, f(), output="frame"),
+        }
+        guarded = {k: _tasks_run(build()) for k, build in outputs.items()}
+        with monkeypatch.context() as m:  # the guard replaced by the identity
+            for module in (pdask, _dask_score):
+                m.setattr(module, "guarded", lambda c, columns=None: c)
+            bare = {k: _tasks_run(build()) for k, build in outputs.items()}
+        # an array runs the tasks it would unguarded; a frame one alias per partition more
+        # (dd.from_graph's), the input's tasks still fused with prodml's
+        assert guarded["array"] == bare["array"], name
+        assert guarded["frame"] <= bare["frame"] + 4, name

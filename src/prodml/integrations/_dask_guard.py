@@ -3,33 +3,34 @@
 A lazy output (``transform``, ``score``, ``historical``) runs its tasks after the tasks
 that build the input's partitions (reading Parquet, a user's ``map_partitions``). A task
 that fails there stops the graph before prodml's task for that partition runs, so
-prodml cannot catch it in its own task. :func:`guarded` rebuilds the input's graph with
-every task run inside a guard that turns such a failure into the
+prodml cannot catch it in its own task. :func:`guarded` rebuilds a graph with every task
+run inside a guard that turns such a failure into the
 :class:`~prodml.integrations.dask.PartitionError` an eager path raises: the partition
 of the input frame it was computed for, the Parquet file when Dask's task names it, the
-cause chained. A ``KeyError`` naming a column of the frame's meta that the partition
+cause chained. A ``KeyError`` naming a column of the input frame that the partition
 lacks is a missing column, raised as the ``SchemaError`` any partition short of a column
 gets. The tasks, their keys and the values they compute are unchanged, and nothing is
-read twice; Dask can no longer fuse them with the tasks that follow (one more task per
-partition to schedule: ``benchmarks/bench_dask_guard.py``).
+read twice.
 
-Why the guard costs fusion, and why the file names come from Dask's tasks (looked at
-for dask 2026.7):
+Fusion. Dask fuses a partition's chain of tasks (read, the user's ``map_partitions``,
+prodml's) into one task, on its expressions, before a graph exists; the guard needs the
+graph (it wraps tasks), so what it returns is opaque to the expressions after it. The
+lazy outputs are therefore guarded *after* prodml's ``map_partitions`` is added: Dask
+fuses it with the input's tasks first, and the guard wraps the fused task. A lazy array
+(``transform``) then runs as many tasks as without the guard; a lazy frame adds one
+alias task per partition (``dd.from_graph`` renames its keys), and what the user chains
+after the output is not fused into it. The eager functions give prodml's work to
+``dask.delayed`` tasks, which Dask never fuses, so guarding their input loses nothing
+but that alias (``benchmarks/bench_dask_guard.py``). Dask's annotations are hints to the
+scheduler, never code run on a failure, so they cannot replace the guard.
 
-* Fusion is decided on Dask's expressions, before a graph exists; the guard needs the
-  graph (it wraps tasks), so what it returns is an opaque ``dd.from_graph`` frame the
-  expressions after it cannot fuse into. Guarding the output instead (prodml's
-  ``map_partitions`` fused with the input, then wrapped) keeps the same count: the
-  output frame then cannot fuse with what the user does next, and ``from_graph`` adds an
-  alias task per partition either way (10 tasks against 6 unguarded for 3 partitions
-  of ``dd.from_pandas``, both ways). Dask's annotations are hints to the scheduler,
-  never code run on a failure, so they cannot name the partition.
-* No public API maps a partition to the files it reads: ``dd.read_parquet`` may split a
-  file into several partitions (row groups) or, through the optimizer, fuse small files
-  into one; ``divisions`` are index bounds; ``include_path_column`` labels the rows that
-  were read, and a failed read has none; the paths a user gave are folders or globs as
-  often as files. The read task's own argument (``_files``) is the only source, searched
-  only after a failure: a Dask that renames it gives no file, never a wrong one.
+Files. No public API maps a partition to the files it reads: ``dd.read_parquet`` may
+split a file into several partitions (row groups) or, through the optimizer, fuse small
+files into one; ``divisions`` are index bounds; ``include_path_column`` labels the rows
+that were read, and a failed read has none; the paths a user gave are folders or globs
+as often as files. The failed read task's own argument (:func:`_files`, looked for in
+dask 2026.7's fsspec and arrow readers) is the only source, searched only after a
+failure: a Dask that renames it gives no file, never a wrong one.
 """
 
 from __future__ import annotations
@@ -47,12 +48,16 @@ _FEATURE = "prodml.integrations.dask"
 _SEARCH_DEPTH = 8  # how deep a failed task's arguments are searched for Parquet files
 
 
-def guarded(frame: Any) -> Any:
-    """``frame``, every task of its graph run so that a failure names its partition.
+def guarded(collection: Any, columns: list[Any] | None = None) -> Any:
+    """``collection``, every task of its graph run so that a failure names its partition.
 
-    The graph is the optimized one Dask would run (its optimizer may fuse small Parquet
-    files into one partition: the partitions are those Dask computes); a task is
-    labelled with the first partition that needs it.
+    ``collection`` is a Dask DataFrame, or the Dask array ``map_partitions`` makes of
+    one; guarding the output of prodml's own ``map_partitions`` (not its input) keeps
+    Dask's fusion of the input's tasks with prodml's. The graph is the optimized one Dask
+    would run (its optimizer may fuse small Parquet files into one partition: the
+    partitions are those Dask computes); a task is labelled with the first partition
+    that needs it. ``columns`` are the input frame's (default the collection's own): a
+    ``KeyError`` naming one the partition lacks is a missing column.
 
     Raises
     ------
@@ -64,9 +69,11 @@ def guarded(frame: Any) -> Any:
     from prodml.integrations.dask import PartitionError, _cause  # noqa: PLC0415
 
     dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
+    da = require("dask.array", extra="dask", feature=_FEATURE)
     spec = require("dask._task_spec", extra="dask", feature=_FEATURE)
+    array = isinstance(collection, da.Array)
     try:
-        opt = frame.optimize()
+        opt = collection if array else collection.optimize()
         keys = opt.__dask_keys__()
         graph = spec.convert_legacy_graph(dict(opt.__dask_graph__()))
     except ProdMLError:
@@ -75,12 +82,14 @@ def guarded(frame: Any) -> Any:
         raise PartitionError(
             f"planning the partitions of the Dask DataFrame failed: {_cause(err)}"
         ) from err
-    where = _first_partition(graph, keys)
-    meta = opt._meta
-    names = list(meta.columns) if hasattr(meta, "columns") else [getattr(meta, "name", None)]
-    columns = ("prodml-columns", opt._name)  # one key: every task refers to it, not a copy
-    out: dict[Any, Any] = {columns: spec.DataNode(columns, names)}
-    for key, index in where.items():
+    if array:  # one chunk per partition: [[(name, i, 0)], ...]
+        keys = [k for row in keys for k in row]
+    if columns is None:
+        meta = opt._meta
+        columns = list(meta.columns) if hasattr(meta, "columns") else [meta.name]
+    names = ("prodml-columns", opt.name if array else opt._name)  # one key, not a copy each
+    out: dict[Any, Any] = {names: spec.DataNode(names, list(columns))}
+    for key, index in _first_partition(graph, keys).items():
         node = graph[key]
         if isinstance(node, spec.DataNode):
             out[key] = node
@@ -95,9 +104,11 @@ def guarded(frame: Any) -> Any:
                 index,
                 spec.DataNode(None, node),
                 spec.DataNode(None, deps),
-                spec.TaskRef(columns),
+                spec.TaskRef(names),
                 *[spec.TaskRef(d) for d in deps],
             )
+    if array:  # the same keys: no alias task per chunk
+        return da.Array(out, opt.name, opt.chunks, meta=opt._meta)
     layer = _Layer(out, token=opt._name)
     return dd.from_graph(layer, opt._meta, opt.divisions, keys, "prodml-input")
 

@@ -132,4 +132,6 @@ def score(
     labels = served.output == "predict" and classes is not None
     meta["prediction"] = pd.Series(dtype=getattr(classes, "dtype", None) if labels else "float64")
     dtype = meta["prediction"].dtype
-    return guarded(frame).map_partitions(_score_part, bundle, keep, dtype, meta=meta)
+    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
+    out = frame.map_partitions(_score_part, bundle, keep, dtype, meta=meta)
+    return guarded(out, columns=list(frame.columns))

@@ -141,4 +141,6 @@ def historical(
         "full_names": full_names,
     }
     meta = _historical(frame._meta, **args)
-    return guarded(frame).map_partitions(_partition, meta=meta, **args)
+    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
+    out = frame.map_partitions(_partition, meta=meta, **args)
+    return guarded(out, columns=list(frame.columns))

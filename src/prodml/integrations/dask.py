@@ -617,11 +617,13 @@ def transform(
             f"ignoring columns not seen at fit: {extra}", ExtraColumnWarning, stacklevel=2
         )
     shared = _shared(pipe)
-    frame = guarded(frame)
     if output == "frame":
         meta = pd.DataFrame({n: pd.Series(dtype="float64") for n in names}, index=frame._meta.index)
-        return frame.map_partitions(_transform_part, shared, output, meta=meta)
-    return frame.map_partitions(_transform_part, shared, output, meta=np.empty((0, len(names))))
+    else:
+        meta = np.empty((0, len(names)))
+    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
+    out = frame.map_partitions(_transform_part, shared, output, meta=meta)
+    return guarded(out, columns=have)
 
 
 # -- drift ---------------------------------------------------------------------------
