@@ -86,7 +86,7 @@ def guarded(collection: Any, columns: list[Any] | None = None) -> Any:
         keys = [k for row in keys for k in row]
     if columns is None:
         meta = opt._meta
-        columns = list(meta.columns) if hasattr(meta, "columns") else [meta.name]
+        columns = list(meta.columns) if hasattr(meta, "columns") else []
     names = ("prodml-columns", opt.name if array else opt._name)  # one key, not a copy each
     out: dict[Any, Any] = {names: spec.DataNode(names, list(columns))}
     for key, index in _first_partition(graph, keys).items():
@@ -155,8 +155,8 @@ def _first_partition(graph: dict[Any, Any], keys: list[Any]) -> dict[Any, int]:
 def _run(index: int, node: Any, deps: list[Any], columns: list[Any], *values: Any) -> Any:
     """Run the task ``node`` of partition ``index``; a failure names the partition.
 
-    ``columns`` are the guarded frame's (its meta's): a task failing on one of them that
-    its partition lacks raises the ``SchemaError`` a partition of other columns gets.
+    ``columns`` are the input frame's: a task failing on one of them that its partition
+    lacks raises the ``SchemaError`` a partition of other columns gets.
     """
     from prodml.integrations.dask import PartitionError, _on_partition  # noqa: PLC0415
 
