@@ -213,3 +213,46 @@ def test_lazy_outputs_keep_the_input_fused_with_prodml_tasks(tmp_path, monkeypat
         # (dd.from_graph's), the input's tasks still fused with prodml's
         assert guarded["array"] == bare["array"], name
         assert guarded["frame"] <= bare["frame"] + 4, name
+
+
+def test_eager_paths_run_no_more_tasks_than_unguarded(tmp_path, monkeypatch) -> None:
+    from prodml.integrations import _dask_fairness
+
+    df = _table(60, seed=6)
+    for i in range(4):
+        df.iloc[i * 15 : (i + 1) * 15].to_parquet(tmp_path / f"{i}.parquet")
+    frames = {
+        "parquet": lambda: dd.read_parquet(str(tmp_path)),
+        "pandas": lambda: dd.from_pandas(df, npartitions=4),
+    }
+
+    for name, frame in frames.items():
+        guarded = [_eager_tasks(lambda f=frame: pdask.profile(f(), progress=False))]
+        guarded.append(_eager_tasks(lambda f=frame: _counted(f())))
+        with monkeypatch.context() as m:  # the guard replaced by Dask's own partitions
+            for module in (pdask, _dask_fairness):
+                m.setattr(module, "guarded_parts", lambda f: list(f.to_delayed()))
+            bare = [_eager_tasks(lambda f=frame: pdask.profile(f(), progress=False))]
+            bare.append(_eager_tasks(lambda f=frame: _counted(f())))
+        assert guarded == bare, name
+
+
+def _counted(frame: Any) -> Any:
+    return pdask.group_metrics(GroupMetrics(["c"], min_count=1), frame, y_true="y", y_pred="p")
+
+
+def _eager_tasks(call: Any) -> int:
+    """Tasks Dask runs for an eager function's ``dask.compute`` calls."""
+    from dask.callbacks import Callback
+
+    class Count(Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        def _posttask(self, *args: Any) -> None:
+            self.n += 1
+
+    with dask.config.set(scheduler="sync"), Count() as count:
+        call()
+    return count.n

@@ -15,7 +15,7 @@ from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import GroupMetrics
-from prodml.integrations._dask_guard import guarded
+from prodml.integrations._dask_guard import guarded_parts
 
 if TYPE_CHECKING:
     from prodml.integrations.dask import _Data
@@ -119,7 +119,7 @@ def group_metrics(
     shared = pdask._shared(gm.clone())
     leaves = [
         dask.delayed(_count_part)(shared, part, y_true, y_pred, i)
-        for i, part in enumerate(guarded(frame[needed]).to_delayed())
+        for i, part in enumerate(guarded_parts(frame[needed]))
     ]
     result: GroupMetrics = pdask._tree_reduce(leaves, _merge, split_every)
     return gm.merge(result)

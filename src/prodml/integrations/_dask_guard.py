@@ -20,9 +20,11 @@ fuses it with the input's tasks first, and the guard wraps the fused task. A laz
 (``transform``) then runs as many tasks as without the guard; a lazy frame adds one
 alias task per partition (``dd.from_graph`` renames its keys), and what the user chains
 after the output is not fused into it. The eager functions give prodml's work to
-``dask.delayed`` tasks, which Dask never fuses, so guarding their input loses nothing
-but that alias (``benchmarks/bench_dask_guard.py``). Dask's annotations are hints to the
-scheduler, never code run on a failure, so they cannot replace the guard.
+``dask.delayed`` tasks, which Dask never fuses with a frame's: their partitions are
+``Delayed`` objects on the guarded graph's own keys (:func:`guarded_parts`, no alias),
+so they run as many tasks as unguarded (``benchmarks/bench_dask_guard.py``). Dask's
+annotations are hints to the scheduler, never code run on a failure, so they cannot
+replace the guard.
 
 Files. No public API maps a partition to the files it reads: ``dd.read_parquet`` may
 split a file into several partitions (row groups) or, through the optimizer, fuse small
@@ -42,7 +44,7 @@ import pandas as pd
 
 from prodml._extras import require
 
-__all__ = ["guarded"]
+__all__ = ["guarded", "guarded_parts"]
 
 _FEATURE = "prodml.integrations.dask"
 _SEARCH_DEPTH = 8  # how deep a failed task's arguments are searched for Parquet files
@@ -65,13 +67,39 @@ def guarded(collection: Any, columns: list[Any] | None = None) -> Any:
         When Dask fails while planning the partitions (reading Parquet statistics of a
         file that is gone...), with no partition.
     """
+    dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
+    da = require("dask.array", extra="dask", feature=_FEATURE)
+    array = isinstance(collection, da.Array)
+    out, keys, opt = _guard(collection, columns, array)
+    if array:  # the same keys: no alias task per chunk
+        return da.Array(out, opt.name, opt.chunks, meta=opt._meta)
+    layer = _Layer(out, token=opt._name)
+    return dd.from_graph(layer, opt._meta, opt.divisions, keys, "prodml-input")
+
+
+def guarded_parts(frame: Any) -> list[Any]:
+    """The partitions of ``frame`` guarded as :func:`guarded`, one ``Delayed`` each.
+
+    For the eager functions, which hand each partition to a ``dask.delayed`` task: what
+    ``guarded(frame).to_delayed()`` gives, without the alias task per partition that
+    ``dd.from_graph`` adds.
+    """
+    delayed = require("dask.delayed", extra="dask", feature=_FEATURE)
+    hlg = require("dask.highlevelgraph", extra="dask", feature=_FEATURE)
+    out, keys, opt = _guard(frame, None, array=False)
+    name = f"prodml-guarded-{opt._name}"
+    graph = hlg.HighLevelGraph({name: _Layer(out, token=opt._name)}, {name: set()})
+    return [delayed.Delayed(key, graph, layer=name) for key in keys]
+
+
+def _guard(
+    collection: Any, columns: list[Any] | None, array: bool
+) -> tuple[dict[Any, Any], list[Any], Any]:
+    """The guarded tasks of ``collection``'s graph, its output keys and the optimized one."""
     from prodml.errors import ProdMLError  # noqa: PLC0415 - no import cycle
     from prodml.integrations.dask import PartitionError, _cause  # noqa: PLC0415
 
-    dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
-    da = require("dask.array", extra="dask", feature=_FEATURE)
     spec = require("dask._task_spec", extra="dask", feature=_FEATURE)
-    array = isinstance(collection, da.Array)
     try:
         opt = collection if array else collection.optimize()
         keys = opt.__dask_keys__()
@@ -107,10 +135,7 @@ def guarded(collection: Any, columns: list[Any] | None = None) -> Any:
                 spec.TaskRef(names),
                 *[spec.TaskRef(d) for d in deps],
             )
-    if array:  # the same keys: no alias task per chunk
-        return da.Array(out, opt.name, opt.chunks, meta=opt._meta)
-    layer = _Layer(out, token=opt._name)
-    return dd.from_graph(layer, opt._meta, opt.divisions, keys, "prodml-input")
+    return out, keys, opt
 
 
 class _Layer(Mapping[Any, Any]):

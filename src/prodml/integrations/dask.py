@@ -68,7 +68,7 @@ from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError, ProdMLError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.integrations._dask_fairness import group_metrics
-from prodml.integrations._dask_guard import guarded
+from prodml.integrations._dask_guard import guarded, guarded_parts
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
 from prodml.privacy import Privacy, check_privacy
@@ -504,7 +504,7 @@ def _restore(pipe: FeaturePipeline, saved: FeaturePipeline) -> None:
 
 def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> FeaturePipeline:
     dask = require("dask", extra="dask", feature=_FEATURE)
-    parts = guarded(frame).to_delayed()
+    parts = guarded_parts(frame)
     columns = list(frame.columns)
     found = _compute(*[dask.delayed(_witness)(p, columns, i) for i, p in enumerate(parts)])
     _merge_zones([zones for _, zones in found])
@@ -732,7 +732,7 @@ def profile(
         frame = frame[columns]  # read only these (Parquet: other columns are not read)
     leaves = [
         dask.delayed(_profile_part)(params, part, columns, i)
-        for i, part in enumerate(guarded(frame).to_delayed())
+        for i, part in enumerate(guarded_parts(frame))
     ]
     with _progress("profiling", progress):
         result: _Zoned = _tree_reduce(leaves, _merge_zoned, split_every)
