@@ -5,7 +5,8 @@ and on a ``distributed`` LocalCluster.
    fitted as the in-memory ``pd.concat`` of the partitions fits it, in any order.
 2. A failure upstream of prodml's tasks (a user's ``map_partitions``, a missing file)
    is a ``PartitionError`` naming the partition, from the lazy outputs too.
-3. A column missing from one Parquet file names the partition and the file.
+3. A column missing from one Parquet file is a SchemaError naming the column, the
+   partition and the file.
 """
 
 from __future__ import annotations
@@ -313,12 +314,20 @@ def test_a_column_missing_from_one_parquet_file(scheduler, tmp_path) -> None:
     ddf = dd.read_parquet(str(folder))  # (with filesystem="arrow", Dask reads nulls)
     bad = str(folder / "b.parquet")
     calls = [*_eager_calls(ddf).values(), *_lazy_outputs(df, ddf).values()]
+    quoted = short_repr(bad, 400)
+    assert "characters in all" in quoted  # cut, not the whole path
     for call in calls:
-        err = _raises_partition_error(lambda c=call: _computed(c()), 1, Exception)
-        assert err.files == (bad,)
-        quoted = short_repr(bad, 400)
-        assert "characters in all" in quoted  # cut, not the whole path
-        assert str(err).startswith(f"partition 1 of the Dask DataFrame (file {quoted}) failed")
+        # a schema problem, not a failure of the partition: the SchemaError every other
+        # partition of other columns gets, naming the column, the partition and the file
+        with pytest.raises(SchemaError) as info:
+            _computed(call())
+        err = info.value
+        assert not isinstance(err, PartitionError)
+        assert [(p.column, p.kind) for p in err.problems] == [("c", "missing")]
+        assert str(err) == (
+            "column 'c': column of the frame's meta is missing from partition 1 of the "
+            f"Dask DataFrame (file {quoted})"
+        )
     # profiling other columns reads only those: the missing one is no error (it was)
     assert pdask.profile(ddf, columns=["x"], progress=False) == Profile(columns=["x"]).update(df)
 

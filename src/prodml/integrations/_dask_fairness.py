@@ -7,13 +7,18 @@ one pass over ``data.compute()`` exactly, whatever the partitioning.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import GroupMetrics
-from prodml.integrations._dask_guard import guarded
+from prodml.integrations._dask_guard import guarded_parts
+
+if TYPE_CHECKING:
+    from prodml.integrations.dask import _Data
 
 __all__ = ["group_metrics"]
 
@@ -39,7 +44,7 @@ def _merge(*parts: GroupMetrics) -> GroupMetrics:
 
 def group_metrics(
     gm: GroupMetrics,
-    data: object,
+    data: _Data,
     *,
     y_true: str,
     y_pred: str,
@@ -100,7 +105,9 @@ def group_metrics(
         },
     )
     frame = pdask._frame(data)
-    needed = [y_true, y_pred, *gm.sensitive]
+    # once each: a repeated name (y_true == y_pred, a label that is also sensitive) would
+    # select that column twice, and part[name] would be a frame
+    needed = list(dict.fromkeys([y_true, y_pred, *gm.sensitive]))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise SchemaError(
@@ -112,7 +119,7 @@ def group_metrics(
     shared = pdask._shared(gm.clone())
     leaves = [
         dask.delayed(_count_part)(shared, part, y_true, y_pred, i)
-        for i, part in enumerate(guarded(frame[needed]).to_delayed())
+        for i, part in enumerate(guarded_parts(frame[needed]))
     ]
     result: GroupMetrics = pdask._tree_reduce(leaves, _merge, split_every)
     return gm.merge(result)

@@ -3,13 +3,36 @@
 A lazy output (``transform``, ``score``, ``historical``) runs its tasks after the tasks
 that build the input's partitions (reading Parquet, a user's ``map_partitions``). A task
 that fails there stops the graph before prodml's task for that partition runs, so
-prodml cannot catch it in its own task. :func:`guarded` rebuilds the input's graph with
-every task run inside a guard that turns such a failure into the
+prodml cannot catch it in its own task. :func:`guarded` rebuilds a graph with every task
+run inside a guard that turns such a failure into the
 :class:`~prodml.integrations.dask.PartitionError` an eager path raises: the partition
 of the input frame it was computed for, the Parquet file when Dask's task names it, the
-cause chained. The tasks, their keys and the values they compute are unchanged, and
-nothing is read twice; Dask can no longer fuse them with the tasks that follow (one more
-task per partition to schedule: ``benchmarks/bench_dask_guard.py``).
+cause chained. A ``KeyError`` naming a column of the input frame that the partition
+lacks is a missing column, raised as the ``SchemaError`` any partition short of a column
+gets. The tasks, their keys and the values they compute are unchanged, and nothing is
+read twice.
+
+Fusion. Dask fuses a partition's chain of tasks (read, the user's ``map_partitions``,
+prodml's) into one task, on its expressions, before a graph exists; the guard needs the
+graph (it wraps tasks), so what it returns is opaque to the expressions after it. The
+lazy outputs are therefore guarded *after* prodml's ``map_partitions`` is added: Dask
+fuses it with the input's tasks first, and the guard wraps the fused task. A lazy array
+(``transform``) then runs as many tasks as without the guard; a lazy frame adds one
+alias task per partition (``dd.from_graph`` renames its keys), and what the user chains
+after the output is not fused into it. The eager functions give prodml's work to
+``dask.delayed`` tasks, which Dask never fuses with a frame's: their partitions are
+``Delayed`` objects on the guarded graph's own keys (:func:`guarded_parts`, no alias),
+so they run as many tasks as unguarded (``benchmarks/bench_dask_guard.py``). Dask's
+annotations are hints to the scheduler, never code run on a failure, so they cannot
+replace the guard.
+
+Files. No public API maps a partition to the files it reads: ``dd.read_parquet`` may
+split a file into several partitions (row groups) or, through the optimizer, fuse small
+files into one; ``divisions`` are index bounds; ``include_path_column`` labels the rows
+that were read, and a failed read has none; the paths a user gave are folders or globs
+as often as files. The failed read task's own argument (:func:`_files`, looked for in
+dask 2026.7's fsspec and arrow readers) is the only source, searched only after a
+failure: a Dask that renames it gives no file, never a wrong one.
 """
 
 from __future__ import annotations
@@ -17,20 +40,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import pandas as pd
+
 from prodml._extras import require
 
-__all__ = ["guarded"]
+__all__ = ["guarded", "guarded_parts"]
 
 _FEATURE = "prodml.integrations.dask"
 _SEARCH_DEPTH = 8  # how deep a failed task's arguments are searched for Parquet files
 
 
-def guarded(frame: Any) -> Any:
-    """``frame``, every task of its graph run so that a failure names its partition.
+def guarded(collection: Any, columns: list[Any] | None = None) -> Any:
+    """``collection``, every task of its graph run so that a failure names its partition.
 
-    The graph is the optimized one Dask would run (its optimizer may fuse small Parquet
-    files into one partition: the partitions are those Dask computes); a task is
-    labelled with the first partition that needs it.
+    ``collection`` is a Dask DataFrame, or the Dask array ``map_partitions`` makes of
+    one; guarding the output of prodml's own ``map_partitions`` (not its input) keeps
+    Dask's fusion of the input's tasks with prodml's. The graph is the optimized one Dask
+    would run (its optimizer may fuse small Parquet files into one partition: the
+    partitions are those Dask computes); a task is labelled with the first partition
+    that needs it. ``columns`` are the input frame's (default the collection's own): a
+    ``KeyError`` naming one the partition lacks is a missing column.
 
     Raises
     ------
@@ -38,13 +67,41 @@ def guarded(frame: Any) -> Any:
         When Dask fails while planning the partitions (reading Parquet statistics of a
         file that is gone...), with no partition.
     """
+    dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
+    da = require("dask.array", extra="dask", feature=_FEATURE)
+    array = isinstance(collection, da.Array)
+    out, keys, opt = _guard(collection, columns, array)
+    if array:  # the same keys: no alias task per chunk
+        return da.Array(out, opt.name, opt.chunks, meta=opt._meta)
+    layer = _Layer(out, token=opt._name)
+    return dd.from_graph(layer, opt._meta, opt.divisions, keys, "prodml-input")
+
+
+def guarded_parts(frame: Any) -> list[Any]:
+    """The partitions of ``frame`` guarded as :func:`guarded`, one ``Delayed`` each.
+
+    For the eager functions, which hand each partition to a ``dask.delayed`` task: what
+    ``guarded(frame).to_delayed()`` gives, without the alias task per partition that
+    ``dd.from_graph`` adds.
+    """
+    delayed = require("dask.delayed", extra="dask", feature=_FEATURE)
+    hlg = require("dask.highlevelgraph", extra="dask", feature=_FEATURE)
+    out, keys, opt = _guard(frame, None, array=False)
+    name = f"prodml-guarded-{opt._name}"
+    graph = hlg.HighLevelGraph({name: _Layer(out, token=opt._name)}, {name: set()})
+    return [delayed.Delayed(key, graph, layer=name) for key in keys]
+
+
+def _guard(
+    collection: Any, columns: list[Any] | None, array: bool
+) -> tuple[dict[Any, Any], list[Any], Any]:
+    """The guarded tasks of ``collection``'s graph, its output keys and the optimized one."""
     from prodml.errors import ProdMLError  # noqa: PLC0415 - no import cycle
     from prodml.integrations.dask import PartitionError, _cause  # noqa: PLC0415
 
-    dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
     spec = require("dask._task_spec", extra="dask", feature=_FEATURE)
     try:
-        opt = frame.optimize()
+        opt = collection if array else collection.optimize()
         keys = opt.__dask_keys__()
         graph = spec.convert_legacy_graph(dict(opt.__dask_graph__()))
     except ProdMLError:
@@ -53,9 +110,14 @@ def guarded(frame: Any) -> Any:
         raise PartitionError(
             f"planning the partitions of the Dask DataFrame failed: {_cause(err)}"
         ) from err
-    where = _first_partition(graph, keys)
-    out: dict[Any, Any] = {}
-    for key, index in where.items():
+    if array:  # one chunk per partition: [[(name, i, 0)], ...]
+        keys = [k for row in keys for k in row]
+    if columns is None:
+        meta = opt._meta
+        columns = list(meta.columns) if hasattr(meta, "columns") else []
+    names = ("prodml-columns", opt.name if array else opt._name)  # one key, not a copy each
+    out: dict[Any, Any] = {names: spec.DataNode(names, list(columns))}
+    for key, index in _first_partition(graph, keys).items():
         node = graph[key]
         if isinstance(node, spec.DataNode):
             out[key] = node
@@ -70,10 +132,10 @@ def guarded(frame: Any) -> Any:
                 index,
                 spec.DataNode(None, node),
                 spec.DataNode(None, deps),
+                spec.TaskRef(names),
                 *[spec.TaskRef(d) for d in deps],
             )
-    layer = _Layer(out, token=opt._name)
-    return dd.from_graph(layer, opt._meta, opt.divisions, keys, "prodml-input")
+    return out, keys, opt
 
 
 class _Layer(Mapping[Any, Any]):
@@ -115,16 +177,62 @@ def _first_partition(graph: dict[Any, Any], keys: list[Any]) -> dict[Any, int]:
     return where
 
 
-def _run(index: int, node: Any, deps: list[Any], *values: Any) -> Any:
-    """Run the task ``node`` of partition ``index``; a failure names the partition."""
-    from prodml.integrations.dask import _on_partition  # noqa: PLC0415 - loaded on the worker
+def _run(index: int, node: Any, deps: list[Any], columns: list[Any], *values: Any) -> Any:
+    """Run the task ``node`` of partition ``index``; a failure names the partition.
+
+    ``columns`` are the input frame's: a task failing on one of them that its partition
+    lacks raises the ``SchemaError`` a partition of other columns gets.
+    """
+    from prodml.integrations.dask import PartitionError, _on_partition  # noqa: PLC0415
 
     # A prodml error upstream (another prodml output) gets the partition added.
-    return _on_partition(
-        index,
-        node,
-        dict(zip(deps, values, strict=True)),
-        files=lambda: tuple(dict.fromkeys(_files(node, _SEARCH_DEPTH))),
+    try:
+        return _on_partition(
+            index,
+            node,
+            dict(zip(deps, values, strict=True)),
+            files=lambda: tuple(dict.fromkeys(_files(node, _SEARCH_DEPTH))),
+        )
+    except PartitionError as err:
+        missing = _missing(err.__cause__, columns, values, err.files)
+        if missing:
+            raise _missing_error(missing, index, err.files) from err.__cause__
+        raise
+
+
+def _missing(
+    cause: BaseException | None, columns: list[Any], values: tuple[Any, ...], files: tuple[str, ...]
+) -> list[str]:
+    """The columns of ``columns`` a KeyError ``cause`` names and the partition lacks.
+
+    The partition is the task's input frames (a projection by Dask of a partition that
+    does not match the frame's meta, e.g. from ``dd.from_delayed``), or, for a task that
+    read Parquet ``files`` (no input frame), the file: Dask's reader selects the meta's
+    columns from it. Any other KeyError is not a missing column (None found).
+    """
+    if not isinstance(cause, KeyError):
+        return []
+    text = str(cause)
+    named = [c for c in columns if isinstance(c, str) and repr(c) in text]
+    frames = [v for v in values if isinstance(v, pd.DataFrame)]
+    if frames:
+        return [c for c in named if any(c not in f.columns for f in frames)]
+    return named if files else []
+
+
+def _missing_error(missing: list[str], index: int, files: tuple[str, ...]) -> Exception:
+    from prodml._files import PATH_QUOTE  # noqa: PLC0415
+    from prodml._quote import short_repr  # noqa: PLC0415
+    from prodml.errors import SchemaError, SchemaProblem  # noqa: PLC0415
+
+    where = f"partition {index} of the Dask DataFrame"
+    if len(files) == 1:
+        where += f" (file {short_repr(files[0], PATH_QUOTE)})"
+    return SchemaError(
+        problems=[
+            SchemaProblem(c, "missing", f"column of the frame's meta is missing from {where}")
+            for c in missing
+        ]
     )
 
 

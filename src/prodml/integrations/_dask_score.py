@@ -8,13 +8,19 @@ validated, transformed and scored exactly as :meth:`Predictor.predict_batch` wou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from prodml._params import TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.integrations._dask_guard import guarded
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
+    from prodml.integrations.dask import _Data
+    from prodml.serving import Predictor
 
 __all__ = ["score"]
 
@@ -47,12 +53,12 @@ def _score(
 
 
 def score(
-    predictor: Any,
-    data: object,
+    predictor: Predictor,
+    data: _Data,
     *,
     keep_columns: Sequence[str] = (),
     variant: str | None = None,
-) -> Any:
+) -> dd.DataFrame:
     """Score every partition lazily with one variant's model (no routing, no monitor).
 
     Parameters
@@ -126,4 +132,6 @@ def score(
     labels = served.output == "predict" and classes is not None
     meta["prediction"] = pd.Series(dtype=getattr(classes, "dtype", None) if labels else "float64")
     dtype = meta["prediction"].dtype
-    return guarded(frame).map_partitions(_score_part, bundle, keep, dtype, meta=meta)
+    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
+    out = frame.map_partitions(_score_part, bundle, keep, dtype, meta=meta)
+    return guarded(out, columns=list(frame.columns))

@@ -9,18 +9,21 @@ the rows one :meth:`~prodml.store.FeatureStore.historical` call would give.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from prodml._extras import require
 from prodml._params import TypeOf, check_params
 from prodml.errors import ConfigError
 from prodml.integrations._dask_guard import guarded
 
-__all__ = ["historical"]
+if TYPE_CHECKING:
+    import dask.dataframe as dd
 
-_FEATURE = "prodml.integrations.dask.historical"
+    from prodml.integrations.dask import _Data
+    from prodml.store import FeatureStore
+
+__all__ = ["historical"]
 
 
 def _partition(
@@ -59,13 +62,13 @@ def _historical(
 
 
 def historical(
-    store: Any,
-    entity_df: Any,
+    store: FeatureStore,
+    entity_df: _Data,
     features: Sequence[str],
     *,
     timestamp: str = "event_timestamp",
     full_names: bool = False,
-) -> Any:
+) -> dd.DataFrame:
     """Point-in-time features for a Dask DataFrame of entity rows, partition by partition.
 
     Parameters
@@ -74,8 +77,8 @@ def historical(
         A :class:`~prodml.store.FeatureStore` opened on an offline store URL (the workers
         open the same URL, so local paths must be visible to them).
     entity_df
-        A Dask DataFrame (or a pandas one, as one partition) with the key columns and a
-        timezone-aware ``timestamp`` column.
+        A Dask DataFrame (or a pandas one, as one partition, or a path or list of paths
+        of Parquet files) with the key columns and a timezone-aware ``timestamp`` column.
     features, timestamp, full_names
         As :meth:`~prodml.store.FeatureStore.historical`.
 
@@ -89,7 +92,8 @@ def historical(
     ConfigError
         When ``store`` has no offline store URL, or for unknown features.
     SchemaError
-        As :meth:`~prodml.store.FeatureStore.historical`, from the first bad partition.
+        As :meth:`~prodml.store.FeatureStore.historical`, from the first bad partition;
+        at once for an ``entity_df`` that is not one of the above.
     PartitionError
         On compute, when a partition of ``entity_df`` cannot be computed (failing
         upstream code), naming the partition.
@@ -113,6 +117,7 @@ def historical(
     >>> out.compute()["spend"].tolist()
     [5.0, nan, 7.0]
     """
+    from prodml.integrations.dask import _frame  # noqa: PLC0415 - no import cycle
     from prodml.store import FeatureStore  # noqa: PLC0415
     from prodml.store._state import DEFINITIONS  # noqa: PLC0415
 
@@ -124,15 +129,10 @@ def historical(
             "the workers open the offline store by URL: build the FeatureStore from a URL",
             parameter="store",
         )
-    dd = require("dask.dataframe", extra="dask", feature=_FEATURE)
-    frame = (
-        entity_df
-        if isinstance(entity_df, dd.DataFrame)
-        else dd.from_pandas(entity_df, npartitions=1)
-    )
+    frame = _frame(entity_df)
     definitions = store.online_store.get_state(DEFINITIONS) or ""
     store.historical(frame._meta, list(features), timestamp=timestamp, full_names=full_names)
-    args = {
+    args: dict[str, Any] = {
         "offline": store.offline_url,
         "options": dict(store.offline_options),
         "definitions": definitions,
@@ -141,4 +141,6 @@ def historical(
         "full_names": full_names,
     }
     meta = _historical(frame._meta, **args)
-    return guarded(frame).map_partitions(_partition, meta=meta, **args)
+    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
+    out = frame.map_partitions(_partition, meta=meta, **args)
+    return guarded(out, columns=list(frame.columns))

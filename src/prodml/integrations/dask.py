@@ -18,7 +18,10 @@ A partition that fails for a reason of its own (a read error, a bug in the code 
 built it) raises :class:`PartitionError` naming the partition (and the Parquet file when
 Dask's task names it), chained to the cause, from the eager functions and when a lazy
 result (``transform``, ``score``, ``historical``) is computed; prodml's own errors
-(``SchemaError`` ...) keep their class, their message naming the partition.
+(``SchemaError`` ...) keep their class, their message naming the partition. A column
+missing from a partition (a Parquet file written without it, ``dd.from_delayed`` parts
+short of their meta) is a :class:`~prodml.errors.SchemaError` naming the column, the
+partition and the file, from every function.
 
 Examples
 --------
@@ -49,7 +52,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import numpy as np
 import pandas as pd
@@ -65,11 +68,20 @@ from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError, ProdMLError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.integrations._dask_fairness import group_metrics
-from prodml.integrations._dask_guard import guarded
+from prodml.integrations._dask_guard import guarded, guarded_parts
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
 from prodml.privacy import Privacy, check_privacy
 from prodml.schema import Schema
+
+if TYPE_CHECKING:  # Dask is an optional extra: imported on first use only
+    import dask.array as da
+    import dask.dataframe as dd
+
+_Data: TypeAlias = (
+    "dd.DataFrame | pd.DataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
+)
+"""What every function reads: a Dask DataFrame, a pandas one, or Parquet path(s)."""
 
 __all__ = [
     "PartitionError",
@@ -422,7 +434,7 @@ def _merge_states(*states: dict[str, Any]) -> dict[str, Any]:
 
 
 def fit_pipeline(
-    pipe: FeaturePipeline, data: object, *, split_every: int = 8, progress: bool | None = None
+    pipe: FeaturePipeline, data: _Data, *, split_every: int = 8, progress: bool | None = None
 ) -> FeaturePipeline:
     """Fit ``pipe`` over a Dask DataFrame or Parquet dataset, one pass per step depth.
 
@@ -492,7 +504,7 @@ def _restore(pipe: FeaturePipeline, saved: FeaturePipeline) -> None:
 
 def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> FeaturePipeline:
     dask = require("dask", extra="dask", feature=_FEATURE)
-    parts = guarded(frame).to_delayed()
+    parts = guarded_parts(frame)
     columns = list(frame.columns)
     found = _compute(*[dask.delayed(_witness)(p, columns, i) for i, p in enumerate(parts)])
     _merge_zones([zones for _, zones in found])
@@ -538,9 +550,19 @@ def _transform_part(
         )
 
 
+@overload
 def transform(
-    pipe: FeaturePipeline, data: object, *, output: Literal["array", "frame"] = "array"
-) -> Any:
+    pipe: FeaturePipeline, data: _Data, *, output: Literal["array"] = "array"
+) -> da.Array: ...
+@overload
+def transform(pipe: FeaturePipeline, data: _Data, *, output: Literal["frame"]) -> dd.DataFrame: ...
+@overload
+def transform(
+    pipe: FeaturePipeline, data: _Data, *, output: Literal["array", "frame"]
+) -> da.Array | dd.DataFrame: ...
+def transform(
+    pipe: FeaturePipeline, data: _Data, *, output: Literal["array", "frame"] = "array"
+) -> da.Array | dd.DataFrame:
     """Transform every partition lazily, as :meth:`FeaturePipeline.transform` would.
 
     Parameters
@@ -595,11 +617,13 @@ def transform(
             f"ignoring columns not seen at fit: {extra}", ExtraColumnWarning, stacklevel=2
         )
     shared = _shared(pipe)
-    frame = guarded(frame)
     if output == "frame":
         meta = pd.DataFrame({n: pd.Series(dtype="float64") for n in names}, index=frame._meta.index)
-        return frame.map_partitions(_transform_part, shared, output, meta=meta)
-    return frame.map_partitions(_transform_part, shared, output, meta=np.empty((0, len(names))))
+    else:
+        meta = np.empty((0, len(names)))
+    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
+    out = frame.map_partitions(_transform_part, shared, output, meta=meta)
+    return guarded(out, columns=have)
 
 
 # -- drift ---------------------------------------------------------------------------
@@ -649,7 +673,7 @@ def _categories(state: object) -> list[Any]:
 
 
 def profile(
-    data: object,
+    data: _Data,
     *,
     max_exact: int = 100_000,
     relative_accuracy: float = 1e-3,
@@ -683,7 +707,8 @@ def profile(
     ConfigError
         For invalid parameters.
     SchemaError
-        For unsupported column types or missing ``columns``.
+        For unsupported column types or missing ``columns`` (at once, or from the first
+        partition without one, naming it).
     DriftError
         For an infinite value in a numeric column.
     PartitionError
@@ -707,14 +732,14 @@ def profile(
         frame = frame[columns]  # read only these (Parquet: other columns are not read)
     leaves = [
         dask.delayed(_profile_part)(params, part, columns, i)
-        for i, part in enumerate(guarded(frame).to_delayed())
+        for i, part in enumerate(guarded_parts(frame))
     ]
     with _progress("profiling", progress):
         result: _Zoned = _tree_reduce(leaves, _merge_zoned, split_every)
     return result[0].finalize()
 
 
-def _profile_for(detector: DriftDetector, data: object, columns: Sequence[str] | None) -> Profile:
+def _profile_for(detector: DriftDetector, data: _Data, columns: Sequence[str] | None) -> Profile:
     check_params("fit_detector/detect", {"detector": detector}, {"detector": [_DETECTOR]})
     if detector.multivariate:
         raise DriftError(
@@ -730,7 +755,7 @@ def _profile_for(detector: DriftDetector, data: object, columns: Sequence[str] |
     )
 
 
-def fit_detector(detector: DriftDetector, reference: object) -> DriftDetector:
+def fit_detector(detector: DriftDetector, reference: _Data) -> DriftDetector:
     """Fit ``detector`` on the profile of a Dask DataFrame or Parquet dataset.
 
     Returns
@@ -747,7 +772,7 @@ def fit_detector(detector: DriftDetector, reference: object) -> DriftDetector:
     return detector.fit(prof)
 
 
-def detect(detector: DriftDetector, current: object) -> DriftReport:
+def detect(detector: DriftDetector, current: _Data) -> DriftReport:
     """Compare a Dask DataFrame or Parquet dataset with a fitted detector's reference.
 
     Returns
