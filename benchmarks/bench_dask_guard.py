@@ -67,13 +67,20 @@ def _cpu(run: Callable[[], Any]) -> tuple[float, Any]:
     return time.process_time() - start, out
 
 
-def _bare(frame: Any) -> Any:
+def _bare(frame: Any, columns: list[Any] | None = None) -> Any:
     return frame
+
+
+def _bare_parts(frame: Any) -> list[Any]:
+    return list(frame.to_delayed())
 
 
 def _set_guard(on: bool) -> None:
     for module in _MODULES:
-        module.guarded = _dask_guard.guarded if on else _bare  # type: ignore[attr-defined]
+        if hasattr(module, "guarded"):
+            module.guarded = _dask_guard.guarded if on else _bare  # type: ignore[attr-defined]
+        if hasattr(module, "guarded_parts"):
+            module.guarded_parts = _dask_guard.guarded_parts if on else _bare_parts  # type: ignore[attr-defined]
 
 
 def _case(name: str, ddf: Any, repeat: int) -> None:
