@@ -49,8 +49,10 @@ from prodml.privacy import redact
 __all__ = [
     "Columns",
     "KindInfo",
+    "NS_RANGE",
     "Tabular",
     "as_columns",
+    "as_ns",
     "column_kind",
     "is_record",
     "is_tabular",
@@ -376,7 +378,8 @@ class Columns:
         Raises
         ------
         SchemaError
-            When the column holds anything but datetimes or dates.
+            When the column holds anything but datetimes or dates, or a datetime
+            outside 1677-09-21 .. 2262-04-11 (see :func:`as_ns`).
         """
         raw = self.raw(name)
         kind = column_kind(raw)
@@ -390,7 +393,7 @@ class Columns:
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_convert("UTC") if utc else series
             series = series.dt.tz_localize(None)
-        return np.asarray(series.to_numpy(dtype="datetime64[ns]"))
+        return as_ns(np.asarray(series.to_numpy()), name)
 
     def select(self, names: Sequence[str]) -> Columns:
         """A view over a subset of columns, in the order given."""
@@ -413,6 +416,50 @@ class Columns:
         if isinstance(self.source, pd.DataFrame):
             return self.source
         return self.source.to_pandas()
+
+
+NS_RANGE = "1677-09-21 to 2262-04-11"
+_NS_MAX = int(np.iinfo(np.int64).max)
+
+
+def as_ns(
+    values: npt.NDArray[np.datetime64], column: str, *, rows: bool = True
+) -> npt.NDArray[np.datetime64]:
+    """Datetimes of any numpy unit as ``datetime64[ns]``, refusing what ns cannot hold.
+
+    numpy's cast wraps silently: year 1 became 1754 and 9999-12-31 became 1816, so a
+    sentinel date gave wrong date parts and drift statistics (and a record of the same
+    value gave other numbers than its batch row).
+
+    Raises
+    ------
+    SchemaError
+        A ``"range"`` problem naming the column, the first value outside
+        1677-09-21 .. 2262-04-11 and its row.
+    """
+    if values.dtype == np.dtype("datetime64[ns]"):
+        return values
+    unit, _ = np.datetime_data(values.dtype)
+    if unit in ("Y", "M", "W", "generic"):  # calendar units: seconds hold them exactly
+        values = values.astype("datetime64[s]")
+        unit = "s"
+    limit = _NS_MAX // int(np.timedelta64(1, unit) // np.timedelta64(1, "ns"))
+    ints = values.view(np.int64)
+    bad = ((ints > limit) | (ints < -limit)) & ~np.isnat(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise SchemaError(
+            problems=[
+                SchemaProblem(
+                    column,
+                    "range",
+                    f"datetime {values[row]} is outside the range prodml computes with "
+                    f"({NS_RANGE}, datetime64[ns]); clip or null such values first",
+                    row if rows else None,
+                )
+            ]
+        )
+    return values.astype("datetime64[ns]")
 
 
 def _series_arrow(raw: pd.Series) -> pa.ChunkedArray:
@@ -687,20 +734,21 @@ def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.da
     Raises
     ------
     SchemaError
-        For strings and any other non-datetime value.
+        For strings and any other non-datetime value, and for a datetime outside
+        1677-09-21 .. 2262-04-11 (see :func:`as_ns`).
     """
     if value is None or value is pd.NaT or value is pd.NA:
         return np.datetime64("NaT", "ns")
     if isinstance(value, np.datetime64):
-        return value.astype("datetime64[ns]")
+        return as_ns(np.asarray([value]), column, rows=False)[0]
     if isinstance(value, _dt.datetime):
         ts = pd.Timestamp(value)
         if ts.tzinfo is not None:
             ts = ts.tz_convert("UTC") if utc else ts
             ts = ts.tz_localize(None)
-        return np.datetime64(ts.value, "ns")
+        return as_ns(np.asarray([ts.to_datetime64()]), column, rows=False)[0]
     if isinstance(value, _dt.date):
-        return np.datetime64(value, "ns")
+        return as_ns(np.asarray([np.datetime64(value, "D")]), column, rows=False)[0]
     raise SchemaError(
         problems=[
             SchemaProblem(

@@ -848,6 +848,12 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
             return [type_problem(name, expected.value, raw, info, sensitive=col.sensitive)]
     if info.kind == "category" and not _text_categories(raw):
         return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
+    if info.kind == "datetime" and getattr(getattr(raw, "dtype", None), "unit", None) != "ns":
+        # What datetime64[ns] cannot hold (year 1, 9999-12-31) every module refuses.
+        try:
+            cols.datetime64(name)
+        except SchemaError as err:
+            return list(err.problems)
     found: list[SchemaProblem] = []
     if expected in _NUMERIC:
         # The one number rule (prodml._numbers): no infinities, nothing beyond float64.
