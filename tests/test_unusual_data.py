@@ -268,6 +268,26 @@ def test_integers_beyond_float53() -> None:
     assert sorted(gm.report().by_group.index) == [big, big + 1]
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        pd.DataFrame({"id": np.array([3, 2**60 + 1], dtype=np.int64)}),
+        pd.DataFrame({"id": pd.array([None, 2**60 + 1], dtype="Int64")}),
+        pa.table({"id": pa.array([None, 2**60 + 1], pa.int64())}),
+        {"id": 2**60 + 1},
+    ],
+    ids=["int64", "Int64", "arrow", "record"],
+)
+def test_integer_bounds_beyond_float53_are_exact(data: Any) -> None:
+    # As float64, 2**60 + 1 equals 2**60 and passed max=2**60; the message showed 2**60.
+    schema = Schema([Column("id", "int", max=2**60)])
+    with pytest.raises(SchemaError, match=r"above the maximum 1152921504606846976, e\.g\. 1152921504606846977"):
+        schema.validate(data)
+    Schema([Column("id", "int", max=2**61)]).validate(data)  # bounds are float64 values
+    with pytest.raises(SchemaError, match=r"e\.g\. 18446744073709551615"):
+        schema.validate(pd.DataFrame({"id": np.array([2**64 - 1], dtype=np.uint64)}))
+
+
 # ------------------------------------------------------------ column names
 
 
@@ -635,3 +655,43 @@ def test_historical_far_timestamps_follow_the_ttl(store: Any) -> None:
     out = store.historical(entity_df, ["txn_stats:amount_7d"]).to_pandas()
     # Before any event, and long after the 30-day TTL: no value either way.
     assert out["amount_7d"].isna().all()
+
+
+# ------------------------------------------------------ drift against scipy
+
+
+def test_drift_on_nullable_columns_matches_scipy() -> None:
+    from scipy import stats  # noqa: PLC0415 - this test only
+
+    rng = np.random.default_rng(1)
+    ref = rng.integers(0, 50, 400)
+    cur = rng.integers(5, 55, 300)
+    ref_na = pd.array(ref, dtype="Int64")
+    ref_na[::7] = pd.NA
+    cur_na = pd.array(cur, dtype="Int64")
+    cur_na[::5] = pd.NA
+    ref_text = pd.array(rng.choice(["a", "b", "c"], 400, p=[0.5, 0.3, 0.2]), dtype="string[pyarrow]")
+    cur_text = pd.array(rng.choice(["a", "b", "c"], 300, p=[0.4, 0.3, 0.3]), dtype="string[pyarrow]")
+    ref_text[::9] = pd.NA
+    reference = pd.DataFrame({"n": ref_na, "c": ref_text})
+    current = pd.DataFrame({"n": cur_na, "c": cur_text})
+    rows = DriftDetector().fit(reference).detect(current).to_frame().set_index("column")
+    ks = stats.ks_2samp(ref_na.dropna().to_numpy(float), cur_na.dropna().to_numpy(float))
+    assert rows.loc["n", "statistic"] == pytest.approx(ks.statistic, abs=1e-12)
+    assert rows.loc["n", "p_value"] == pytest.approx(ks.pvalue, rel=1e-9)
+    assert rows.loc["n", "null_fraction_current"] == pytest.approx(60 / 300)
+    table = pd.crosstab(
+        np.r_[np.zeros(int((~ref_text.isna()).sum())), np.ones(300)],
+        np.r_[ref_text.dropna().to_numpy(str), cur_text.to_numpy(str)],
+    )
+    chi2 = stats.chi2_contingency(table.to_numpy(), correction=False)
+    assert rows.loc["c", "statistic"] == pytest.approx(chi2.statistic, rel=1e-12)
+    assert rows.loc["c", "p_value"] == pytest.approx(chi2.pvalue, rel=1e-9)
+
+
+def test_drift_int_and_float_spellings_of_one_column_agree() -> None:
+    rng = np.random.default_rng(2)
+    ints = pd.DataFrame({"n": rng.integers(0, 100, 500)})
+    assert _drift_row(ints, ints.astype("uint16")) == _drift_row(ints, ints.astype(float))
+    bools = pd.DataFrame({"b": rng.random(500) < 0.3})
+    assert _drift_row(bools, bools.astype("boolean")) == _drift_row(bools, bools)

@@ -874,23 +874,29 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
     if col.min is not None or col.max is not None:
         if numeric is None:
             numeric = cols.float64(name)
+        # Integers compare exactly: as float64, 2**60 + 1 is 2**60 and passed max=2**60.
+        ints = _exact_ints(cols, name) if info.kind == "int" else None
         for bound, op, word in (
             (col.min, np.less, "below the minimum"),
             (col.max, np.greater, "above the maximum"),
         ):
             if bound is None:
                 continue
-            with np.errstate(invalid="ignore"):
-                out = op(numeric, bound)
+            if ints is not None:
+                out = _int_outside(ints, bound, above=op is np.greater)
+            else:
+                with np.errstate(invalid="ignore"):
+                    out = op(numeric, bound)
             if out.any():
                 row = _first(out)
+                value = _num(numeric[row]) if ints is None else str(ints[0][row])
                 found.append(
                     SchemaProblem(
                         name,
                         "range",
                         f"{int(out.sum())} value{'s' if out.sum() > 1 else ''} {word} "
                         f"{_num(bound)}, e.g. "
-                        f"{'<redacted>' if col.sensitive else _num(numeric[row])}",
+                        f"{'<redacted>' if col.sensitive else value}",
                         row,
                     )
                 )
@@ -912,6 +918,31 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                 )
             )
     return found
+
+
+def _exact_ints(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """An integer column as int64/uint64 values (0 where null) and its null mask."""
+    arr = cols.arrow(name).combine_chunks()
+    nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
+    if values.dtype.kind not in "iu":  # pragma: no cover - an "int" kind is arrow ints
+        values = values.astype(np.int64)
+    return values, nulls
+
+
+def _int_outside(ints: tuple[np.ndarray, np.ndarray], bound: float, *, above: bool) -> np.ndarray:
+    """Where integer values are above (or below) a float bound, compared exactly."""
+    values, nulls = ints
+    info = np.iinfo(values.dtype)
+    limit = math.floor(bound) if above else math.ceil(bound)
+    if limit > info.max:
+        out = np.zeros(values.shape, dtype=bool) if above else ~nulls
+    elif limit < info.min:
+        out = ~nulls if above else np.zeros(values.shape, dtype=bool)
+    else:
+        lim = values.dtype.type(limit)
+        out = ((values > lim) if above else (values < lim)) & ~nulls
+    return np.asarray(out, dtype=bool)
 
 
 def _num(x: float) -> str:
