@@ -366,7 +366,13 @@ def test_dates_before_1970_match_pandas_and_the_record_path() -> None:
 
 @pytest.mark.parametrize(
     "spelling",
-    ["datetime64[ns]", "datetime64[s]", "object datetimes", "arrow timestamp[us]"],
+    [
+        "datetime64[ns]",
+        "datetime64[s]",
+        "object datetimes",
+        "arrow timestamp[us]",
+        "ArrowDtype timestamp[us]",
+    ],
 )
 def test_datetime_units_give_the_same_parts(spelling: str) -> None:
     ns = pd.DataFrame({"t": pd.to_datetime(WHEN)})
@@ -375,6 +381,9 @@ def test_datetime_units_give_the_same_parts(spelling: str) -> None:
         "datetime64[s]": pd.DataFrame({"t": pd.to_datetime(WHEN).as_unit("s")}),
         "object datetimes": pd.DataFrame({"t": pd.Series(WHEN, dtype=object)}),
         "arrow timestamp[us]": pa.table({"t": pa.array(WHEN, pa.timestamp("us"))}),
+        "ArrowDtype timestamp[us]": pd.DataFrame(
+            {"t": pd.array(WHEN, dtype=pd.ArrowDtype(pa.timestamp("us")))}
+        ),
     }[spelling]
     pipe = FeaturePipeline([steps.DateParts(["t"], parts=["year", "hour"])]).fit(ns)
     np.testing.assert_array_equal(pipe.transform(data), pipe.transform(ns))
@@ -387,9 +396,32 @@ def test_time_zone_aware_parts_are_wall_clock_in_their_zone() -> None:
     pipe = FeaturePipeline([steps.DateParts(["t"], parts=["hour"])]).fit(utc)
     np.testing.assert_array_equal(pipe.transform(utc)[:, 0], [20, 6, 23])
     np.testing.assert_array_equal(pipe.transform(paris)[:, 0], paris["t"].dt.hour)
+    # An ArrowDtype column with a zone is read in its zone too (it was read as UTC).
+    arrow_paris = paris.assign(
+        t=pd.array(paris["t"], dtype=pd.ArrowDtype(pa.timestamp("us", tz="Europe/Paris")))
+    )
+    np.testing.assert_array_equal(pipe.transform(arrow_paris), pipe.transform(paris))
+    as_table = pa.table({"t": pa.array(paris["t"], pa.timestamp("us", tz="Europe/Paris"))})
+    np.testing.assert_array_equal(pipe.transform(as_table), pipe.transform(paris))
     record = paris["t"].iloc[0].to_pydatetime()
     assert pipe.transform_record({"t": record})[0] == record.hour
     assert Schema.infer(paris)["t"].timezone == "Europe/Paris"
+
+
+def test_arrow_dates_are_midnights() -> None:
+    days = [dt.date(1969, 7, 20), None, dt.date(2024, 2, 29)]
+    arrow_dtype = pd.DataFrame({"t": pd.array(days, dtype=pd.ArrowDtype(pa.date32()))})
+    objects = pd.DataFrame({"t": pd.Series(days, dtype=object)})
+    expected = pd.DataFrame({"t": pd.to_datetime(days)})
+    Schema([Column("t", "datetime")]).validate(arrow_dtype)
+    assert _drift_row(expected, arrow_dtype) == _drift_row(expected, objects)
+    assert _drift_row(expected, arrow_dtype)["statistic"] == 0.0
+    pipe = FeaturePipeline([steps.DateParts(["t"], parts=["year", "month", "day"])])
+    filled = expected.dropna()
+    pipe.fit(filled)
+    np.testing.assert_array_equal(
+        pipe.transform(arrow_dtype.dropna()), [[1969, 7, 20], [2024, 2, 29]]
+    )
 
 
 def test_nat_is_a_null() -> None:

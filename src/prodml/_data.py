@@ -385,6 +385,10 @@ class Columns:
         kind = column_kind(raw)
         if kind.kind not in ("datetime", "null"):
             raise _type_error(name, "datetime", raw, kind)
+        if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.ArrowDtype):
+            # Read as an arrow column is: a zone stays a zone (wall-clock, not UTC), and
+            # date32 converts (numpy could not convert ArrowDtype dates).
+            raw = _series_arrow(raw)
         series = raw if isinstance(raw, pd.Series) else raw.to_pandas()
         if kind.kind == "null":
             return np.full(len(series), np.datetime64("NaT", "ns"))
