@@ -408,6 +408,26 @@ def test_time_zone_aware_parts_are_wall_clock_in_their_zone() -> None:
     assert Schema.infer(paris)["t"].timezone == "Europe/Paris"
 
 
+@pytest.mark.parametrize(
+    ("column", "zone"),
+    [
+        (pd.array(WHEN, dtype=pd.ArrowDtype(pa.timestamp("us", tz="Europe/Paris"))), "Europe/Paris"),
+        (pd.Series([None, dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)], dtype=object), "UTC"),
+        (
+            pd.Series([dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=-5.5)))]),
+            "-05:30",
+        ),
+        (pd.Series([dt.datetime(2024, 1, 1)], dtype=object), None),
+    ],
+    ids=["ArrowDtype", "object UTC", "object fixed offset", "object naive"],
+)
+def test_infer_reads_the_time_zone_of_every_spelling(column: Any, zone: str | None) -> None:
+    frame = pd.DataFrame({"t": column}).set_axis([3] * len(column))
+    schema = Schema.infer(frame)
+    assert schema["t"].timezone == zone
+    assert Schema.from_arrow(schema.to_arrow())["t"].timezone == zone
+
+
 def test_arrow_dates_are_midnights() -> None:
     days = [dt.date(1969, 7, 20), None, dt.date(2024, 2, 29)]
     arrow_dtype = pd.DataFrame({"t": pd.array(days, dtype=pd.ArrowDtype(pa.date32()))})

@@ -33,6 +33,7 @@ prodml.errors.SchemaError: 2 problems found:
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 import numbers
@@ -746,10 +747,21 @@ def _merge_kinds(a: str, b: str) -> str | None:
 
 
 def _timezone_of(raw: object) -> str | None:
-    if isinstance(raw, pd.Series):
-        tz = getattr(raw.dtype, "tz", None)
-        return str(tz) if tz is not None else None
-    return getattr(raw.type, "tz", None)  # type: ignore[attr-defined]
+    if not isinstance(raw, pd.Series):
+        return getattr(raw.type, "tz", None)  # type: ignore[attr-defined]
+    if isinstance(raw.dtype, pd.ArrowDtype):
+        return getattr(raw.dtype.pyarrow_dtype, "tz", None)
+    tz = getattr(raw.dtype, "tz", None)
+    if tz is None and raw.dtype == object:  # Python datetimes: the first one's zone
+        valid = np.flatnonzero(raw.notna().to_numpy())
+        tz = getattr(raw.iloc[int(valid[0])], "tzinfo", None) if valid.size else None
+    if isinstance(tz, _dt.timezone):  # a fixed offset, spelled as arrow reads it
+        minutes = int(tz.utcoffset(None).total_seconds()) // 60
+        if minutes == 0:
+            return "UTC"
+        sign = "+" if minutes > 0 else "-"
+        return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return str(tz) if tz is not None else None
 
 
 def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
