@@ -82,9 +82,7 @@ def _scale_pipe() -> FeaturePipeline:
 
 
 def _onehot_pipe() -> FeaturePipeline:
-    return FeaturePipeline(
-        [steps.Impute(["c"], strategy="most_frequent"), steps.OneHot(["c"])]
-    )
+    return FeaturePipeline([steps.Impute(["c"], strategy="most_frequent"), steps.OneHot(["c"])])
 
 
 def _drift_row(reference: Any, current: Any) -> dict[str, Any]:
@@ -176,7 +174,7 @@ def test_very_long_strings() -> None:
     long_a, long_b = "a" * 1_000_000, "a" * 999_999 + "b"
     frame = pd.DataFrame({"c": [long_a, long_b, long_a]})
     # A fitted state keeps no megabyte category: refused at fit, naming the column.
-    with pytest.raises(SchemaError, match="column 'c': category .* has 1,000,000 characters"):
+    with pytest.raises(SchemaError, match=r"column 'c': category .* has 1,000,000 characters"):
         FeaturePipeline([steps.OneHot(["c"])]).fit(frame)
     pipe = FeaturePipeline([steps.OneHot(["c"])]).fit(pd.DataFrame({"c": ["a", "b"]}))
     np.testing.assert_array_equal(pipe.transform(frame), np.zeros((3, 2)))  # unseen values
@@ -281,7 +279,8 @@ def test_integers_beyond_float53() -> None:
 def test_integer_bounds_beyond_float53_are_exact(data: Any) -> None:
     # As float64, 2**60 + 1 equals 2**60 and passed max=2**60; the message showed 2**60.
     schema = Schema([Column("id", "int", max=2**60)])
-    with pytest.raises(SchemaError, match=r"above the maximum 1152921504606846976, e\.g\. 1152921504606846977"):
+    message = r"above the maximum 1152921504606846976, e\.g\. 1152921504606846977"
+    with pytest.raises(SchemaError, match=message):
         schema.validate(data)
     Schema([Column("id", "int", max=2**61)]).validate(data)  # bounds are float64 values
     with pytest.raises(SchemaError, match=r"e\.g\. 18446744073709551615"):
@@ -326,7 +325,9 @@ def test_lookalike_column_names_stay_distinct() -> None:
 INDEXES = {
     "duplicated": [7, 7, 7, 7, 7, 7],
     "strings": list("fedcba"),
-    "multiindex": pd.MultiIndex.from_tuples([(1, "a"), (1, "b"), (2, "a"), (2, "a"), (3, "x"), (3, "y")]),
+    "multiindex": pd.MultiIndex.from_tuples(
+        [(1, "a"), (1, "b"), (2, "a"), (2, "a"), (3, "x"), (3, "y")]
+    ),
 }
 
 
@@ -411,7 +412,10 @@ def test_time_zone_aware_parts_are_wall_clock_in_their_zone() -> None:
 @pytest.mark.parametrize(
     ("column", "zone"),
     [
-        (pd.array(WHEN, dtype=pd.ArrowDtype(pa.timestamp("us", tz="Europe/Paris"))), "Europe/Paris"),
+        (
+            pd.array(WHEN, dtype=pd.ArrowDtype(pa.timestamp("us", tz="Europe/Paris"))),
+            "Europe/Paris",
+        ),
         (pd.Series([None, dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)], dtype=object), "UTC"),
         (
             pd.Series([dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=-5.5)))]),
@@ -554,7 +558,9 @@ def test_numeric_and_unicode_group_labels() -> None:
         "ints": pd.DataFrame({"g": [1, 2, 1, 2, 1, 1]}),
         "Int64": pd.DataFrame({"g": pd.array([1, 2, 1, 2, 1, 1], dtype="Int64")}),
         "floats": pd.DataFrame({"g": [1.0, 2.0, 1.0, 2.0, 1.0, 1.0]}),
-        "unicode": pd.DataFrame({"g": ["e\u0301", "\U0001f600", "e\u0301", "\U0001f600"] + ["e\u0301"] * 2}),
+        "unicode": pd.DataFrame(
+            {"g": ["e\u0301", "\U0001f600", "e\u0301", "\U0001f600", "e\u0301", "e\u0301"]}
+        ),
     }
     for frame in frames.values():
         gm = GroupMetrics(["g"], metrics=["selection_rate"], min_count=1)
@@ -580,9 +586,9 @@ def test_nullable_labels_equal_plain_ones() -> None:
 
 
 def test_explanations_on_unusual_spellings_equal_plain_ones() -> None:
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - this test only
+    from sklearn.linear_model import LogisticRegression
 
-    from prodml.explain import Explainer  # noqa: PLC0415 - this test only
+    from prodml.explain import Explainer
 
     rng = np.random.default_rng(0)
     n = 200
@@ -614,7 +620,8 @@ def test_explanations_on_unusual_spellings_equal_plain_ones() -> None:
     np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
     np.testing.assert_array_equal(ex.explain(rows.astype({"plan": "category"})), plain)
     record = ex.explain_record({"age": pd.NA, "plan": "pro", "at": dt.datetime(1961, 3, 1)})
-    assert abs(record.base + sum(record.values.values()) - record.prediction) < 1e-9
+    attributions = record.values  # noqa: PD011 - an Explanation, not pandas
+    assert abs(record.base + sum(attributions.values()) - record.prediction) < 1e-9
     assert ex.explain(rows.iloc[:0]).shape == (0, 3)
 
 
@@ -623,7 +630,7 @@ def test_explanations_on_unusual_spellings_equal_plain_ones() -> None:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from prodml.store import Entity, FeatureStore, FeatureView, Source  # noqa: PLC0415
+    from prodml.store import Entity, FeatureStore, FeatureView, Source
 
     root = tmp_path_factory.mktemp("unusual-store")
     (root / "txn").mkdir()
@@ -664,15 +671,23 @@ EXPECTED_AMOUNTS = [30.0, 30.0, 5.0, np.nan]
 def test_historical_with_unusual_keys_and_times(store: Any, name: str) -> None:
     keys, stamps = [1, 1, 2, 3], pd.DatetimeIndex(STAMPS)
     entity_df: Any = {
-        "Int64 keys": pd.DataFrame({"user_id": pd.array(keys, dtype="Int64"), "event_timestamp": stamps}),
-        "uint64 keys": pd.DataFrame({"user_id": np.array(keys, np.uint64), "event_timestamp": stamps}),
-        "int32 keys": pd.DataFrame({"user_id": np.array(keys, np.int32), "event_timestamp": stamps}),
+        "Int64 keys": pd.DataFrame(
+            {"user_id": pd.array(keys, dtype="Int64"), "event_timestamp": stamps}
+        ),
+        "uint64 keys": pd.DataFrame(
+            {"user_id": np.array(keys, np.uint64), "event_timestamp": stamps}
+        ),
+        "int32 keys": pd.DataFrame(
+            {"user_id": np.array(keys, np.int32), "event_timestamp": stamps}
+        ),
         "Paris times": pd.DataFrame(
             {"user_id": keys, "event_timestamp": stamps.tz_convert("Europe/Paris")}
         ),
         "second unit": pd.DataFrame({"user_id": keys, "event_timestamp": stamps.as_unit("s")}),
         "dup index": pd.DataFrame({"user_id": keys, "event_timestamp": stamps}, index=[0] * 4),
-        "arrow": pa.table({"user_id": keys, "event_timestamp": pa.array(STAMPS, pa.timestamp("us", tz="UTC"))}),
+        "arrow": pa.table(
+            {"user_id": keys, "event_timestamp": pa.array(STAMPS, pa.timestamp("us", tz="UTC"))}
+        ),
     }[name]
     out = store.historical(entity_df, ["txn_stats:amount_7d"]).to_pandas()
     np.testing.assert_array_equal(out["amount_7d"].to_numpy(float), EXPECTED_AMOUNTS)
@@ -686,7 +701,9 @@ def test_historical_with_unusual_keys_and_times(store: Any, name: str) -> None:
             "column 'user_id': entity 'user' has int keys, entity_df has double",
         ),
         (
-            pd.DataFrame({"user_id": [1, 2], "event_timestamp": [s.replace(tzinfo=None) for s in STAMPS[:2]]}),
+            pd.DataFrame(
+                {"user_id": [1, 2], "event_timestamp": [STAMPS[0].replace(tzinfo=None)] * 2}
+            ),
             "column 'event_timestamp': entity_df timestamps are naive",
         ),
         (
@@ -696,13 +713,16 @@ def test_historical_with_unusual_keys_and_times(store: Any, name: str) -> None:
     ],
     ids=["float keys", "naive times", "NaT"],
 )
-def test_historical_refuses_with_the_column(store: Any, entity_df: pd.DataFrame, message: str) -> None:
+def test_historical_refuses_with_the_column(
+    store: Any, entity_df: pd.DataFrame, message: str
+) -> None:
     with pytest.raises(ProdMLError, match=message):
         store.historical(entity_df, ["txn_stats:amount_7d"])
 
 
 def test_historical_far_timestamps_follow_the_ttl(store: Any) -> None:
-    far = [dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)]
+    utc = dt.timezone.utc
+    far = [dt.datetime(1, 1, 1, tzinfo=utc), dt.datetime(9999, 1, 1, tzinfo=utc)]
     entity_df = pd.DataFrame({"user_id": [1, 1], "event_timestamp": pd.Series(far, dtype=object)})
     out = store.historical(entity_df, ["txn_stats:amount_7d"]).to_pandas()
     # Before any event, and long after the 30-day TTL: no value either way.
@@ -713,7 +733,7 @@ def test_historical_far_timestamps_follow_the_ttl(store: Any) -> None:
 
 
 def test_drift_on_nullable_columns_matches_scipy() -> None:
-    from scipy import stats  # noqa: PLC0415 - this test only
+    from scipy import stats
 
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 50, 400)
@@ -722,8 +742,9 @@ def test_drift_on_nullable_columns_matches_scipy() -> None:
     ref_na[::7] = pd.NA
     cur_na = pd.array(cur, dtype="Int64")
     cur_na[::5] = pd.NA
-    ref_text = pd.array(rng.choice(["a", "b", "c"], 400, p=[0.5, 0.3, 0.2]), dtype="string[pyarrow]")
-    cur_text = pd.array(rng.choice(["a", "b", "c"], 300, p=[0.4, 0.3, 0.3]), dtype="string[pyarrow]")
+    abc = ["a", "b", "c"]
+    ref_text = pd.array(rng.choice(abc, 400, p=[0.5, 0.3, 0.2]), dtype="string[pyarrow]")
+    cur_text = pd.array(rng.choice(abc, 300, p=[0.4, 0.3, 0.3]), dtype="string[pyarrow]")
     ref_text[::9] = pd.NA
     reference = pd.DataFrame({"n": ref_na, "c": ref_text})
     current = pd.DataFrame({"n": cur_na, "c": cur_text})

@@ -47,9 +47,9 @@ from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import redact
 
 __all__ = [
+    "NS_RANGE",
     "Columns",
     "KindInfo",
-    "NS_RANGE",
     "Tabular",
     "as_columns",
     "as_ns",
@@ -424,6 +424,8 @@ class Columns:
 
 NS_RANGE = "1677-09-21 to 2262-04-11"
 _NS_MAX = int(np.iinfo(np.int64).max)
+_NS_PER = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9}
+_NS_PER.update({"ms": 10**6, "us": 10**3, "ns": 1})
 
 
 def as_ns(
@@ -447,7 +449,7 @@ def as_ns(
     if unit in ("Y", "M", "W", "generic"):  # calendar units: seconds hold them exactly
         values = values.astype("datetime64[s]")
         unit = "s"
-    limit = _NS_MAX // int(np.timedelta64(1, unit) // np.timedelta64(1, "ns"))
+    limit = _NS_MAX // _NS_PER.get(unit, 1)  # finer than ns (ps, fs, as): always fits
     ints = values.view(np.int64)
     bad = ((ints > limit) | (ints < -limit)) & ~np.isnat(values)
     if bad.any():
