@@ -768,3 +768,79 @@ def test_drift_int_and_float_spellings_of_one_column_agree() -> None:
     assert _drift_row(ints, ints.astype("uint16")) == _drift_row(ints, ints.astype(float))
     bools = pd.DataFrame({"b": rng.random(500) < 0.3})
     assert _drift_row(bools, bools.astype("boolean")) == _drift_row(bools, bools)
+
+
+def test_labels_and_groups_are_matched_by_position_not_index() -> None:
+    groups = pd.DataFrame({"g": list("AABBAB")})
+    plain = GroupMetrics(["g"], metrics=["selection_rate", "tpr"], min_count=1)
+    plain.update(Y_TRUE, Y_PRED, groups)
+    odd = GroupMetrics(["g"], metrics=["selection_rate", "tpr"], min_count=1)
+    odd.update(
+        pd.Series(Y_TRUE, index=[5, 4, 3, 2, 1, 0]),
+        pd.Series(Y_PRED, index=list("abcdef")),
+        groups.set_axis([9] * 6),
+    )
+    pd.testing.assert_frame_equal(odd.report().by_group, plain.report().by_group)
+
+
+def test_store_source_with_nullable_and_unicode_columns(tmp_path: Any) -> None:
+    from prodml.store import Entity, FeatureStore, FeatureView
+
+    fs = FeatureStore.local(tmp_path / "fs")
+    frame = pd.DataFrame(
+        {
+            "user": pd.array(["u1", "u1", "u2", "\u00e9"], dtype="string[pyarrow]"),
+            "event_at": pd.DatetimeIndex([_utc(1), _utc(3), _utc(2), _utc(4)]).tz_convert(
+                "Europe/Paris"
+            ),
+            "n": pd.array([1, None, 3, 4], dtype="Int64"),
+            "amount": pd.array([1.5, 2.5, None, 1e300], dtype="Float64"),
+            "flag": pd.array([True, None, False, True], dtype="boolean"),
+        }
+    )
+    source = fs.offline_store.write_source("txn", frame, timestamp="event_at")
+    user = Entity("user", keys=["user"])
+    view = FeatureView(
+        "v", entity=user, source=source, features=["n", "amount", "flag"], ttl=dt.timedelta(30)
+    )
+    fs.apply([user, view])
+    assert {c.name: c.dtype.value for c in fs.view("v").schema.columns} == {
+        "n": "int",
+        "amount": "float",
+        "flag": "bool",
+    }
+    refs = ["v:n", "v:amount", "v:flag"]
+    # The NFC and NFD spellings of "é" are two entities: only the NFC one has rows.
+    entity_df = pd.DataFrame(
+        {
+            "user": ["u1", "u1", "u2", "\u00e9", "e\u0301"],
+            "event_timestamp": [_utc(2)] + [_utc(5)] * 4,
+        }
+    )
+    out = fs.historical(entity_df, refs).to_pandas()
+    np.testing.assert_array_equal(out["n"].to_numpy(float), [1, np.nan, 3, 4, np.nan])
+    np.testing.assert_array_equal(out["amount"].to_numpy(float), [1.5, 2.5, np.nan, 1e300, np.nan])
+    assert out["flag"].tolist()[:4] == [True, None, False, True]
+    fs.materialize(end=_utc(10))
+    assert dict(fs.online({"user": "\u00e9"}, refs, at=_utc(10))) == {
+        "n": 4,
+        "amount": 1e300,
+        "flag": True,
+    }
+    assert dict(fs.online({"user": "u1"}, refs, at=_utc(10))) == {
+        "n": None,
+        "amount": 2.5,
+        "flag": None,
+    }
+    assert fs.online({"user": "e\u0301"}, refs, at=_utc(10)).missing == tuple(refs)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300], ids=["tiny", "huge"])
+def test_min_max_and_robust_scale_at_the_ends_of_float64(scale: float) -> None:
+    unit = [1.0, 2.0, 3.0, 0.0, 0.5]
+    frame = pd.DataFrame({"x": [v * scale for v in unit]})
+    plain = pd.DataFrame({"x": unit})
+    for step in (steps.MinMaxScale, steps.RobustScale):
+        got = FeaturePipeline([step(["x"])]).fit(frame).transform(frame)
+        want = FeaturePipeline([step(["x"])]).fit(plain).transform(plain)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
