@@ -451,6 +451,8 @@ def as_ns(
         unit = "s"
     limit = _NS_MAX // _NS_PER.get(unit, 1)  # finer than ns (ps, fs, as): always fits
     ints = values.view(np.int64)
+    if ints.size == 0 or (ints.max() <= limit and ints.min() >= -limit):  # NaT is int64 min
+        return values.astype("datetime64[ns]")
     bad = ((ints > limit) | (ints < -limit)) & ~np.isnat(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
