@@ -432,6 +432,24 @@ def test_infer_reads_the_time_zone_of_every_spelling(column: Any, zone: str | No
     assert Schema.from_arrow(schema.to_arrow())["t"].timezone == zone
 
 
+def test_an_object_column_mixing_zones_reads_like_its_records() -> None:
+    from zoneinfo import ZoneInfo
+
+    values = [
+        dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc),
+        dt.datetime(2024, 7, 1, 12, tzinfo=ZoneInfo("Europe/Paris")),
+        dt.datetime(2024, 1, 1, 9),  # naive
+        pd.Timestamp("2024-03-01 08:00", tz="US/Eastern"),
+    ]
+    frame = pd.DataFrame({"t": pd.Series(values, dtype=object)})
+    Schema.infer(frame).validate(frame)  # pandas alone raised a raw ValueError here
+    pipe = FeaturePipeline([steps.DateParts(["t"], parts=["hour"])]).fit(frame)
+    np.testing.assert_array_equal(pipe.transform(frame)[:, 0], [12, 12, 9, 8])  # wall-clock
+    for i, v in enumerate(values):
+        assert pipe.transform_record({"t": v})[0] == pipe.transform(frame)[i, 0]
+    assert _drift_row(frame, frame)["statistic"] == 0.0
+
+
 def test_arrow_dates_are_midnights() -> None:
     days = [dt.date(1969, 7, 20), None, dt.date(2024, 2, 29)]
     arrow_dtype = pd.DataFrame({"t": pd.array(days, dtype=pd.ArrowDtype(pa.date32()))})

@@ -393,7 +393,7 @@ class Columns:
         if kind.kind == "null":
             return np.full(len(series), np.datetime64("NaT", "ns"))
         if not pd.api.types.is_datetime64_any_dtype(series.dtype):
-            series = pd.to_datetime(series, utc=utc if _has_tz_objects(series) else False)
+            series = pd.to_datetime(_naive_objects(series, utc=utc))
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_convert("UTC") if utc else series
             series = series.dt.tz_localize(None)
@@ -518,11 +518,27 @@ def _numbers_and_bools(raw: RawColumn) -> bool:
     return all(_scalar_kind(v) in ("int", "float", "bool", "null") for v in raw.to_numpy())
 
 
-def _has_tz_objects(series: pd.Series) -> bool:
-    for v in series:
-        if isinstance(v, _dt.datetime):
-            return v.tzinfo is not None
-    return False
+def _naive_objects(series: pd.Series, *, utc: bool) -> pd.Series:
+    """Python datetimes as naive ones, each read as a record's value is.
+
+    An aware value gives its own zone's wall-clock time (UTC's when ``utc``); a naive
+    value is kept. pandas refuses a column mixing zones (or aware and naive values)
+    unless it converts all to UTC, so such a column raised a raw ``ValueError`` where
+    records did not.
+    """
+    values = series.to_numpy(dtype=object)
+    if not any(isinstance(v, _dt.datetime) and v.tzinfo is not None for v in values):
+        return series
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = _naive(v, utc=utc) if isinstance(v, _dt.datetime) else v
+    return pd.Series(out, dtype=object)
+
+
+def _naive(value: _dt.datetime, *, utc: bool) -> _dt.datetime:
+    if value.tzinfo is None:
+        return value
+    return (value.astimezone(_dt.timezone.utc) if utc else value).replace(tzinfo=None)
 
 
 def type_problem(
