@@ -14,13 +14,13 @@ from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import TIME, Encoder, Floats, Step
 
-__all__ = ["NS_HI", "NS_LO", "PARTS", "DateParts", "record_time"]
+__all__ = ["PARTS", "DateParts", "record_time"]
 
 _NS = 1_000_000_000
 _EPOCH = _dt.datetime(1970, 1, 1)
 # What datetime64[ns] holds (to the microsecond), checked in plain Python per record.
-NS_LO = _dt.datetime(1677, 9, 21, 0, 12, 43, 145225)
-NS_HI = _dt.datetime(2262, 4, 11, 23, 47, 16, 854775)
+_NS_LO = _dt.datetime(1677, 9, 21, 0, 12, 43, 145225)
+_NS_HI = _dt.datetime(2262, 4, 11, 23, 47, 16, 854775)
 
 _RECORD_PARTS: dict[str, Callable[[_dt.datetime], int]] = {
     "year": lambda d: d.year,
@@ -148,14 +148,14 @@ def record_time(value: object, column: str) -> _dt.datetime | None:
         if value != value:  # noqa: PLR0124 - pd.NaT is a datetime != itself
             return None
         wall = value.replace(tzinfo=None) if value.tzinfo is not None else value
-        if not NS_LO <= wall <= NS_HI:
+        if not _NS_LO <= wall <= _NS_HI:
             record_datetime64(wall, column)  # raises: the batch path computes in ns
         return value
     if value is None:
         return None
     if isinstance(value, _dt.date):
         day = _dt.datetime(value.year, value.month, value.day)
-        if not NS_LO <= day <= NS_HI:
+        if not _NS_LO <= day <= _NS_HI:
             record_datetime64(day, column)  # raises, as above
         return day
     if isinstance(value, np.datetime64):

@@ -23,7 +23,7 @@ from prodml._numbers import record_bool, record_number
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, Floats, null_error
-from prodml.features._dates import NS_HI, NS_LO, record_time
+from prodml.features._dates import record_time
 
 __all__ = ["build_record_fn", "exact_width", "program_code", "record_namespace", "record_text"]
 
@@ -85,8 +85,6 @@ def record_namespace(n_out: int) -> dict[str, Any]:
         "record_time": record_time,
         "DATETIME": _dt.datetime,
         "TIMESTAMP": pd.Timestamp,
-        "NS_LO": NS_LO,
-        "NS_HI": NS_HI,
         "null_error": null_error,
         "n_out": n_out,
     }
@@ -110,12 +108,10 @@ def program_code(k: int, p: Any, ns: dict[str, Any]) -> tuple[str, str, list[str
     elif p.kind == TEXT:
         slow, convert = "type(v) is not str", f"v = record_text(v, {col})"
     else:
-        # A naive datetime or Timestamp inside what datetime64[ns] holds is returned as it
-        # is (pd.NaT has a type of its own); others are checked as the batch path does.
-        slow = (
-            "(type(v) is not DATETIME and type(v) is not TIMESTAMP) or v.tzinfo is not None"
-            " or not NS_LO <= v <= NS_HI"
-        )
+        # A datetime or Timestamp of a year datetime64[ns] holds whole is returned as it
+        # is (pd.NaT has a type of its own); others, and the edge years 1677 and 2262,
+        # are checked as the batch path does. Years are wall-clock, as the batch reads.
+        slow = "(type(v) is not DATETIME and type(v) is not TIMESTAMP) or not 1677 < v.year < 2262"
         convert = f"v = record_time(v, {col})"
     body: list[str] = []
     for j in range(p.n_values + 1):
