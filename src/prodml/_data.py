@@ -47,10 +47,12 @@ from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import redact
 
 __all__ = [
+    "NS_RANGE",
     "Columns",
     "KindInfo",
     "Tabular",
     "as_columns",
+    "as_ns",
     "column_kind",
     "is_record",
     "is_tabular",
@@ -376,21 +378,26 @@ class Columns:
         Raises
         ------
         SchemaError
-            When the column holds anything but datetimes or dates.
+            When the column holds anything but datetimes or dates, or a datetime
+            outside 1677-09-21 .. 2262-04-11 (see :func:`as_ns`).
         """
         raw = self.raw(name)
         kind = column_kind(raw)
         if kind.kind not in ("datetime", "null"):
             raise _type_error(name, "datetime", raw, kind)
+        if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.ArrowDtype):
+            # Read as an arrow column is: a zone stays a zone (wall-clock, not UTC), and
+            # date32 converts (numpy could not convert ArrowDtype dates).
+            raw = _series_arrow(raw)
         series = raw if isinstance(raw, pd.Series) else raw.to_pandas()
         if kind.kind == "null":
             return np.full(len(series), np.datetime64("NaT", "ns"))
         if not pd.api.types.is_datetime64_any_dtype(series.dtype):
-            series = pd.to_datetime(series, utc=utc if _has_tz_objects(series) else False)
+            series = pd.to_datetime(_naive_objects(series, utc=utc))
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_convert("UTC") if utc else series
             series = series.dt.tz_localize(None)
-        return np.asarray(series.to_numpy(dtype="datetime64[ns]"))
+        return as_ns(np.asarray(series.to_numpy()), name)
 
     def select(self, names: Sequence[str]) -> Columns:
         """A view over a subset of columns, in the order given."""
@@ -413,6 +420,54 @@ class Columns:
         if isinstance(self.source, pd.DataFrame):
             return self.source
         return self.source.to_pandas()
+
+
+NS_RANGE = "1677-09-21 to 2262-04-11"
+_NS_MAX = int(np.iinfo(np.int64).max)
+_NS_PER = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9}
+_NS_PER.update({"ms": 10**6, "us": 10**3, "ns": 1})
+
+
+def as_ns(
+    values: npt.NDArray[np.datetime64], column: str, *, rows: bool = True
+) -> npt.NDArray[np.datetime64]:
+    """Datetimes of any numpy unit as ``datetime64[ns]``, refusing what ns cannot hold.
+
+    numpy's cast wraps silently: year 1 became 1754 and 9999-12-31 became 1816, so a
+    sentinel date gave wrong date parts and drift statistics (and a record of the same
+    value gave other numbers than its batch row).
+
+    Raises
+    ------
+    SchemaError
+        A ``"range"`` problem naming the column, the first value outside
+        1677-09-21 .. 2262-04-11 and its row.
+    """
+    if values.dtype == np.dtype("datetime64[ns]"):
+        return values
+    unit, _ = np.datetime_data(values.dtype)
+    if unit in ("Y", "M", "W", "generic"):  # calendar units: seconds hold them exactly
+        values = values.astype("datetime64[s]")
+        unit = "s"
+    limit = _NS_MAX // _NS_PER.get(unit, 1)  # finer than ns (ps, fs, as): always fits
+    ints = values.view(np.int64)
+    if ints.size == 0 or (ints.max() <= limit and ints.min() >= -limit):  # NaT is int64 min
+        return values.astype("datetime64[ns]")
+    bad = ((ints > limit) | (ints < -limit)) & ~np.isnat(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise SchemaError(
+            problems=[
+                SchemaProblem(
+                    column,
+                    "range",
+                    f"datetime {values[row]} is outside the range prodml computes with "
+                    f"({NS_RANGE}, datetime64[ns]); clip or null such values first",
+                    row if rows else None,
+                )
+            ]
+        )
+    return values.astype("datetime64[ns]")
 
 
 def _series_arrow(raw: pd.Series) -> pa.ChunkedArray:
@@ -463,11 +518,27 @@ def _numbers_and_bools(raw: RawColumn) -> bool:
     return all(_scalar_kind(v) in ("int", "float", "bool", "null") for v in raw.to_numpy())
 
 
-def _has_tz_objects(series: pd.Series) -> bool:
-    for v in series:
-        if isinstance(v, _dt.datetime):
-            return v.tzinfo is not None
-    return False
+def _naive_objects(series: pd.Series, *, utc: bool) -> pd.Series:
+    """Python datetimes as naive ones, each read as a record's value is.
+
+    An aware value gives its own zone's wall-clock time (UTC's when ``utc``); a naive
+    value is kept. pandas refuses a column mixing zones (or aware and naive values)
+    unless it converts all to UTC, so such a column raised a raw ``ValueError`` where
+    records did not.
+    """
+    values = series.to_numpy(dtype=object)
+    if not any(isinstance(v, _dt.datetime) and v.tzinfo is not None for v in values):
+        return series
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = _naive(v, utc=utc) if isinstance(v, _dt.datetime) else v
+    return pd.Series(out, dtype=object)
+
+
+def _naive(value: _dt.datetime, *, utc: bool) -> _dt.datetime:
+    if value.tzinfo is None:
+        return value
+    return (value.astimezone(_dt.timezone.utc) if utc else value).replace(tzinfo=None)
 
 
 def type_problem(
@@ -687,20 +758,21 @@ def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.da
     Raises
     ------
     SchemaError
-        For strings and any other non-datetime value.
+        For strings and any other non-datetime value, and for a datetime outside
+        1677-09-21 .. 2262-04-11 (see :func:`as_ns`).
     """
     if value is None or value is pd.NaT or value is pd.NA:
         return np.datetime64("NaT", "ns")
     if isinstance(value, np.datetime64):
-        return value.astype("datetime64[ns]")
+        return as_ns(np.asarray([value]), column, rows=False)[0]
     if isinstance(value, _dt.datetime):
         ts = pd.Timestamp(value)
         if ts.tzinfo is not None:
             ts = ts.tz_convert("UTC") if utc else ts
             ts = ts.tz_localize(None)
-        return np.datetime64(ts.value, "ns")
+        return as_ns(np.asarray([ts.to_datetime64()]), column, rows=False)[0]
     if isinstance(value, _dt.date):
-        return np.datetime64(value, "ns")
+        return as_ns(np.asarray([np.datetime64(value, "D")]), column, rows=False)[0]
     raise SchemaError(
         problems=[
             SchemaProblem(

@@ -33,6 +33,7 @@ prodml.errors.SchemaError: 2 problems found:
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 import numbers
@@ -746,10 +747,21 @@ def _merge_kinds(a: str, b: str) -> str | None:
 
 
 def _timezone_of(raw: object) -> str | None:
-    if isinstance(raw, pd.Series):
-        tz = getattr(raw.dtype, "tz", None)
-        return str(tz) if tz is not None else None
-    return getattr(raw.type, "tz", None)  # type: ignore[attr-defined]
+    if not isinstance(raw, pd.Series):
+        return getattr(raw.type, "tz", None)  # type: ignore[attr-defined]
+    if isinstance(raw.dtype, pd.ArrowDtype):
+        return getattr(raw.dtype.pyarrow_dtype, "tz", None)
+    tz = getattr(raw.dtype, "tz", None)
+    if tz is None and raw.dtype == object:  # Python datetimes: the first one's zone
+        valid = np.flatnonzero(raw.notna().to_numpy())
+        tz = getattr(raw.iloc[int(valid[0])], "tzinfo", None) if valid.size else None
+    if isinstance(tz, _dt.timezone):  # a fixed offset, spelled as arrow reads it
+        minutes = int(tz.utcoffset(None).total_seconds()) // 60
+        if minutes == 0:
+            return "UTC"
+        sign = "+" if minutes > 0 else "-"
+        return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return str(tz) if tz is not None else None
 
 
 def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
@@ -848,6 +860,12 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
             return [type_problem(name, expected.value, raw, info, sensitive=col.sensitive)]
     if info.kind == "category" and not _text_categories(raw):
         return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
+    if info.kind == "datetime" and getattr(getattr(raw, "dtype", None), "unit", None) != "ns":
+        # What datetime64[ns] cannot hold (year 1, 9999-12-31) every module refuses.
+        try:
+            cols.datetime64(name)
+        except SchemaError as err:
+            return list(err.problems)
     found: list[SchemaProblem] = []
     if expected in _NUMERIC:
         # The one number rule (prodml._numbers): no infinities, nothing beyond float64.
@@ -868,23 +886,29 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
     if col.min is not None or col.max is not None:
         if numeric is None:
             numeric = cols.float64(name)
+        # Integers compare exactly: as float64, 2**60 + 1 is 2**60 and passed max=2**60.
+        ints = _exact_ints(cols, name) if info.kind == "int" else None
         for bound, op, word in (
             (col.min, np.less, "below the minimum"),
             (col.max, np.greater, "above the maximum"),
         ):
             if bound is None:
                 continue
-            with np.errstate(invalid="ignore"):
-                out = op(numeric, bound)
+            if ints is not None:
+                out = _int_outside(ints, bound, above=op is np.greater)
+            else:
+                with np.errstate(invalid="ignore"):
+                    out = op(numeric, bound)
             if out.any():
                 row = _first(out)
+                value = _num(numeric[row]) if ints is None else str(ints[0][row])
                 found.append(
                     SchemaProblem(
                         name,
                         "range",
                         f"{int(out.sum())} value{'s' if out.sum() > 1 else ''} {word} "
                         f"{_num(bound)}, e.g. "
-                        f"{'<redacted>' if col.sensitive else _num(numeric[row])}",
+                        f"{'<redacted>' if col.sensitive else value}",
                         row,
                     )
                 )
@@ -906,6 +930,31 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                 )
             )
     return found
+
+
+def _exact_ints(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """An integer column as int64/uint64 values (0 where null) and its null mask."""
+    arr = cols.arrow(name).combine_chunks()
+    nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
+    if values.dtype.kind not in "iu":  # pragma: no cover - an "int" kind is arrow ints
+        values = values.astype(np.int64)
+    return values, nulls
+
+
+def _int_outside(ints: tuple[np.ndarray, np.ndarray], bound: float, *, above: bool) -> np.ndarray:
+    """Where integer values are above (or below) a float bound, compared exactly."""
+    values, nulls = ints
+    info = np.iinfo(values.dtype)
+    limit = math.floor(bound) if above else math.ceil(bound)
+    if limit > info.max:
+        out = np.zeros(values.shape, dtype=bool) if above else ~nulls
+    elif limit < info.min:
+        out = ~nulls if above else np.zeros(values.shape, dtype=bool)
+    else:
+        lim = values.dtype.type(limit)
+        out = ((values > lim) if above else (values < lim)) & ~nulls
+    return np.asarray(out, dtype=bool)
 
 
 def _num(x: float) -> str:

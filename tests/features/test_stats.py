@@ -46,9 +46,23 @@ def test_moments_merge_agrees_with_one_pass() -> None:
 
 def test_moments_overflow_is_flagged() -> None:
     m = Moments()
-    m.update(np.full(BLOCK, 1e300) * np.resize([1.0, -1.0], BLOCK))
+    # Shifted by the first value, the spread 1.5e308 - -1.5e308 overflows float64.
+    m.update(np.full(BLOCK, 1.5e308) * np.resize([1.0, -1.0], BLOCK))
     assert m.overflow
     assert m.var() == np.inf
+    assert m.std() == np.inf
+
+
+def test_moments_std_where_the_variance_is_not_a_float() -> None:
+    big = Moments()
+    big.update(np.full(BLOCK + 3, 1e300) * np.resize([1.0, -1.0], BLOCK + 3))
+    assert not big.overflow
+    assert big.var() == np.inf  # 1e600 is no float64; its square root is
+    assert big.std() == pytest.approx(1e300 * np.sqrt(1 - (1 / (BLOCK + 3)) ** 2), rel=1e-15)
+    tiny = Moments()
+    tiny.update(np.array([1e-300, 2e-300, 3e-300, 0.0]))
+    assert tiny.var() == 0.0  # 1.25e-600 underflows
+    assert tiny.std() == pytest.approx(np.sqrt(1.25) * 1e-300, rel=1e-15)
 
 
 def test_extremes_and_counts_merge_exactly() -> None:

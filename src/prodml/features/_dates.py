@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from prodml._data import record_datetime64
 from prodml._params import Constraint, Predicate
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
@@ -17,6 +18,9 @@ __all__ = ["PARTS", "DateParts", "record_time"]
 
 _NS = 1_000_000_000
 _EPOCH = _dt.datetime(1970, 1, 1)
+# What datetime64[ns] holds (to the microsecond), checked in plain Python per record.
+_NS_LO = _dt.datetime(1677, 9, 21, 0, 12, 43, 145225)
+_NS_HI = _dt.datetime(2262, 4, 11, 23, 47, 16, 854775)
 
 _RECORD_PARTS: dict[str, Callable[[_dt.datetime], int]] = {
     "year": lambda d: d.year,
@@ -137,18 +141,27 @@ def record_time(value: object, column: str) -> _dt.datetime | None:
     Raises
     ------
     SchemaError
-        For strings and other non-datetime values.
+        For strings and other non-datetime values, and datetimes outside
+        1677-09-21 .. 2262-04-11 (as the batch path).
     """
     if isinstance(value, _dt.datetime):
-        return None if value != value else value  # noqa: PLR0124 - pd.NaT is a datetime != itself
+        if value != value:  # noqa: PLR0124 - pd.NaT is a datetime != itself
+            return None
+        wall = value.replace(tzinfo=None) if value.tzinfo is not None else value
+        if not _NS_LO <= wall <= _NS_HI:
+            record_datetime64(wall, column)  # raises: the batch path computes in ns
+        return value
     if value is None:
         return None
     if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
+        day = _dt.datetime(value.year, value.month, value.day)
+        if not _NS_LO <= day <= _NS_HI:
+            record_datetime64(day, column)  # raises, as above
+        return day
     if isinstance(value, np.datetime64):
         if np.isnat(value):
             return None
-        ns = int(value.astype("datetime64[ns]").view(np.int64))
+        ns = int(record_datetime64(value, column).view(np.int64))
         return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
     if type(value).__name__ in ("NAType", "NaTType"):
         return None

@@ -217,7 +217,7 @@ class StandardScale(Step):
         """Mean and scale."""
         if state.n == 0:
             raise _no_values(column, "mean")
-        std = math.sqrt(_finite(column, state.var(), "variance"))
+        std = _finite(column, state.std(), "standard deviation")
         self.mean_[column] = state.mean() if self.with_mean else 0.0
         self.scale_[column] = std if self.with_std and std > 0.0 else 1.0
 

@@ -89,10 +89,7 @@ class MomentsPiece:
         combined = np.concatenate([mine._rest, other.head])
         mine.n += int(other.head.size)
         if combined.size == BLOCK:
-            blocks = combined.reshape(-1, BLOCK)
-            with np.errstate(over="ignore", invalid="ignore"):
-                s1, s2 = blocks.sum(axis=1), (blocks * blocks).sum(axis=1)
-            mine._add(s1, s2)
+            mine.add_blocks(combined.reshape(-1, BLOCK))
             combined = combined[:0]
         if not other.crossed:
             mine._rest = combined

@@ -108,8 +108,10 @@ def program_code(k: int, p: Any, ns: dict[str, Any]) -> tuple[str, str, list[str
     elif p.kind == TEXT:
         slow, convert = "type(v) is not str", f"v = record_text(v, {col})"
     else:
-        # A datetime or Timestamp is returned as it is (pd.NaT has a type of its own).
-        slow = "type(v) is not DATETIME and type(v) is not TIMESTAMP"
+        # A datetime or Timestamp of a year datetime64[ns] holds whole is returned as it
+        # is (pd.NaT has a type of its own); others, and the edge years 1677 and 2262,
+        # are checked as the batch path does. Years are wall-clock, as the batch reads.
+        slow = "(type(v) is not DATETIME and type(v) is not TIMESTAMP) or not 1677 < v.year < 2262"
         convert = f"v = record_time(v, {col})"
     body: list[str] = []
     for j in range(p.n_values + 1):

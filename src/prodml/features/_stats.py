@@ -45,6 +45,41 @@ def _as_fraction(scaled: int) -> Fraction:
     return Fraction(scaled, 1 << _SCALE)
 
 
+_SCALE2 = 2 * _SCALE  # squares of values scaled by 2**-e: integers of 2**-2252
+_TINY = 2.0**-968  # a block's sum of squares below this may have lost bits to underflow
+
+
+def _square_int(blocks: Floats) -> int | None:
+    """The sums of squares of each row of ``blocks``, exactly added, in ``2**-_SCALE2``.
+
+    A row whose squares overflow (values near 1e300) or underflow (near 1e-300) is
+    summed again scaled by a power of two of its largest value, which is exact, so the
+    standard deviation of such values is right where ``d * d`` alone gave inf or 0.
+    Other rows take the plain sum, so usual data costs one test. None when a value is
+    not finite.
+    """
+    if blocks.shape[1] == 0:
+        return 0
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        ss = (blocks * blocks).sum(axis=1)
+        exps = np.zeros(ss.size, dtype=np.int64)
+        redo = ~(ss >= _TINY) | np.isinf(ss)
+        if redo.any():
+            sub = blocks[redo]
+            _, e = np.frexp(np.abs(sub).max(axis=1))
+            scaled = np.ldexp(sub, -e[:, None])
+            ss[redo] = (scaled * scaled).sum(axis=1)
+            exps[redo] = e
+    if not np.isfinite(ss).all():
+        return None
+    total = 0
+    for v, e in zip(ss.tolist(), exps.tolist(), strict=True):
+        if v:
+            m, f = math.frexp(v)
+            total += int(m * 2.0**53) << (f - 53 + 2 * e + _SCALE2)
+    return total
+
+
 class Moments:
     """Count, mean and (population) variance, chunking-independent.
 
@@ -63,10 +98,14 @@ class Moments:
         self._s1 = 0
         self._s2 = 0
 
-    def _add(self, s1: Floats, s2: Floats) -> None:
-        if np.isfinite(s1).all() and np.isfinite(s2).all():
+    def add_blocks(self, blocks: Floats) -> None:
+        """Add whole blocks (rows of ``BLOCK`` shifted values) to the exact sums."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            s1 = blocks.sum(axis=1)
+        s2 = _square_int(blocks)
+        if s2 is not None and np.isfinite(s1).all():
             self._s1 += _exact_int(s1)
-            self._s2 += _exact_int(s2)
+            self._s2 += s2
         else:
             self.overflow = True
 
@@ -79,20 +118,19 @@ class Moments:
         self.n += int(values.size)
         with np.errstate(over="ignore", invalid="ignore"):
             d = np.concatenate([self._rest, values - self.shift])
-            full = d.size - d.size % BLOCK
-            blocks = d[:full].reshape(-1, BLOCK)
-            s1, s2 = blocks.sum(axis=1), (blocks * blocks).sum(axis=1)
+        full = d.size - d.size % BLOCK
         if full:
-            self._add(s1, s2)
+            self.add_blocks(d[:full].reshape(-1, BLOCK))
         self._rest = d[full:].copy()
 
     def _sums(self) -> tuple[Fraction, Fraction]:
         r = self._rest
         with np.errstate(over="ignore", invalid="ignore"):
-            t1, t2 = np.array([r.sum()]), np.array([(r * r).sum()])
-        if self.overflow or not (np.isfinite(t1).all() and np.isfinite(t2).all()):
+            t1 = np.array([r.sum()])
+        t2 = _square_int(r.reshape(1, -1))
+        if self.overflow or t2 is None or not np.isfinite(t1).all():
             raise OverflowError("the sums overflow float64")
-        return _as_fraction(self._s1 + _exact_int(t1)), _as_fraction(self._s2 + _exact_int(t2))
+        return _as_fraction(self._s1 + _exact_int(t1)), Fraction(self._s2 + t2, 1 << _SCALE2)
 
     def merge(self, other: Moments) -> None:
         """Add another state's values (exact in the block sums)."""
@@ -113,7 +151,7 @@ class Moments:
         s1 = o1 + other.n * delta
         s2 = o2 + 2 * delta * o1 + other.n * delta * delta
         self._s1 += int(s1 * (1 << _SCALE))
-        self._s2 += int(s2 * (1 << _SCALE))
+        self._s2 += int(s2 * (1 << _SCALE2))
         self.n += other.n
 
     def mean(self) -> float:
@@ -126,18 +164,37 @@ class Moments:
             return math.inf
         return float(Fraction(self.shift) + s1 / self.n)
 
+    def _variance(self) -> Fraction:
+        s1, s2 = self._sums()
+        return max((s2 - s1 * s1 / self.n) / self.n, Fraction(0))
+
     def var(self) -> float:
         """The population variance (``ddof=0``, as scikit-learn's StandardScaler)."""
         if self.n == 0:
             return math.nan
         try:
-            s1, s2 = self._sums()
+            return float(self._variance())
         except OverflowError:
             return math.inf
+
+    def std(self) -> float:
+        """The population standard deviation, right even where the variance is not a float.
+
+        The variance of values near 1e-300 underflows float64 (and near 1e300 overflows)
+        while their standard deviation does not: the square root is taken of the exact
+        variance scaled by a power of four, which gives the bits of ``sqrt(var())``
+        wherever ``var()`` is a normal float.
+        """
+        if self.n == 0:
+            return math.nan
         try:
-            return max(float((s2 - s1 * s1 / self.n) / self.n), 0.0)
+            v = self._variance()
         except OverflowError:
             return math.inf
+        if v == 0:
+            return 0.0
+        k = (v.numerator.bit_length() - v.denominator.bit_length()) // 2
+        return math.ldexp(math.sqrt(float(v / Fraction(4) ** k)), k)
 
 
 class Extremes:
