@@ -18,6 +18,7 @@ from prodml._data import (
     record_float,
 )
 from prodml.errors import SchemaError
+from prodml.fingerprint import fingerprint_table
 
 
 def test_float_view_is_zero_copy_for_float64_sources() -> None:
@@ -180,3 +181,37 @@ def test_a_dict_row_inside_an_iterable_gets_a_message_that_does_not_contradict_i
     assert "chunk 0 of data must be a pandas DataFrame, a pyarrow Table or RecordBatch;" in message
     assert "dict record" not in message
     assert "pandas.DataFrame(rows)" in message
+
+
+def _fit_decay_table(frame: pd.DataFrame) -> object:
+    from prodml.cost import fit_decay
+
+    return fit_decay(frame.assign(age=[1.0, 2.0, 3.0, 4.0]), age="age", metric="x")
+
+
+def _drift(frame: pd.DataFrame) -> object:
+    from prodml.drift import DriftDetector
+
+    reference = pd.DataFrame({"x": np.arange(4.0)})
+    return DriftDetector().fit(reference).detect(frame)
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda f: as_columns(f).float64("x"),
+        fingerprint_table,
+        _drift,
+        _fit_decay_table,
+    ],
+    ids=["float64", "fingerprint_table", "drift", "fit_decay"],
+)
+def test_an_int_beyond_float64_in_an_object_column_is_named_with_its_row(use: object) -> None:
+    # Only an object column can hold it (a Python int); float() of it overflows.
+    frame = pd.DataFrame({"x": [0.5, None, 10**400, 2]}, dtype=object)
+    with pytest.raises(SchemaError) as err:
+        use(frame)  # type: ignore[operator]
+    problem = err.value.problems[0]
+    assert (problem.column, problem.kind, problem.row) == ("x", "range", 2)
+    assert "is too large for float64" in problem.message
+    assert len(problem.message) < 150

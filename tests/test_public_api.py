@@ -346,6 +346,7 @@ EXPECTED: dict[str, set[str]] = {
         "EventDraft",
         "MetadataStore",
         "Pending",
+        "PrunePlan",
         "Seal",
         "VersionQuery",
         "register_event",

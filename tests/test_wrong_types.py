@@ -36,7 +36,9 @@ from prodml.features import FeaturePipeline, steps
 from prodml.rollout import UCB1, ABTest, EpsilonGreedy, Shadow, ThompsonSampling
 from prodml.schema import Column, Schema
 
+# 10**400: an int beyond the float range (float() of it raises OverflowError).
 WRONG: list[object] = [None, 3, "x", [], {}, object(), -1, float("nan"), np.zeros((2, 2))]
+WRONG += [10**400, float("inf")]
 
 MODULES = [
     "prodml.schema",
@@ -53,6 +55,10 @@ MODULES = [
     "prodml.serving",
     "prodml.store",
     "prodml.explain",
+    "prodml.retrain",
+    "prodml.privacy",
+    "prodml.privacy_dp",
+    "prodml.lineage",
 ]
 
 # Callables that may raise something else, each with the reason.
@@ -66,6 +72,7 @@ EXEMPT = {
 BUILT_BY_THE_LIBRARY = {
     "prodml.drift.DriftReport",
     "prodml.fairness.FairnessReport",
+    "prodml.privacy_dp.DPRelease",
     "prodml.registry.Attestation",
     "prodml.registry.AuditEvent",
     "prodml.registry.Encryption",

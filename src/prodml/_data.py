@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import numbers
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -341,7 +342,10 @@ class Columns:
         if isinstance(raw, pd.Series):
             if raw.dtype == np.float64:
                 return raw.to_numpy(copy=False)
-            return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+            try:
+                return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+            except OverflowError:  # a Python int beyond float64 in an object column
+                raise _too_large(name, raw) from None
         chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
         if (
             len(chunks) == 1
@@ -568,6 +572,21 @@ def type_problem(
 
 def _type_error(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> SchemaError:
     return SchemaError(problems=[type_problem(name, expected, raw, kind)])
+
+
+_FLOAT_MAX = sys.float_info.max
+
+
+def _too_large(name: str, raw: pd.Series) -> SchemaError:
+    """The first value of ``raw`` that float64 cannot hold, as a ``range`` problem."""
+    for row, value in enumerate(raw.array):
+        # An int (or Fraction) compares with a float exactly: no conversion to overflow.
+        exact = isinstance(value, numbers.Real) and not isinstance(value, float | np.floating)
+        if exact and abs(value) > _FLOAT_MAX:
+            message = f"value {short_repr(value)} is too large for float64"
+            return SchemaError(problems=[SchemaProblem(name, "range", message, row)])
+    message = "a value is too large for float64"  # pragma: no cover - found above
+    return SchemaError(problems=[SchemaProblem(name, "range", message, None)])
 
 
 def _first_non_null(raw: RawColumn) -> tuple[object, int | None]:

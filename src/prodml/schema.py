@@ -222,7 +222,10 @@ class Column(_Model):
             return None
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"must be a real number or None, not {type_name(value)}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range; None is "no bound"
+            raise ValueError("must be within the float range (None: no bound)") from None
 
     @model_validator(mode="after")
     def _check_consistent(self) -> Column:

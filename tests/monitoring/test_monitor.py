@@ -350,6 +350,7 @@ def test_repr() -> None:
         ({"timestamp": "noon"}, "timestamp"),
         ({"timestamp": math.nan}, "timestamp"),
         ({"timestamp": math.inf}, "timestamp"),
+        ({"timestamp": 10**400}, "timestamp"),  # an int beyond the float range
         ({"prediction_id": ["not", "hashable"]}, "prediction_id"),
     ],
 )
@@ -372,5 +373,7 @@ def test_a_clock_returning_garbage_is_reported() -> None:
         mon.log_prediction(1, None, 0.5)
     with pytest.raises(SchemaError, match="now must be a finite number"):
         mon.evaluate()
+    with pytest.raises(SchemaError, match="now must be a finite number"):
+        mon.evaluate(now=10**400)  # type: ignore[arg-type]
     with pytest.raises(SchemaError, match="now must be a finite number"):
         mon.metrics(now=math.nan)

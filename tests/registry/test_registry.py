@@ -323,9 +323,17 @@ def test_actor_from_env_then_login(reg: ModelRegistry, monkeypatch: pytest.Monke
 
 
 def test_gc_bad_grace(reg: ModelRegistry) -> None:
-    for bad in (-1, "1h", True):
-        with pytest.raises(ConfigError, match="grace_period"):
+    for bad in (-1, "1h", True, 10**400, float("nan")):
+        with pytest.raises(ConfigError, match="grace_period") as err:
             reg.gc(bad)  # type: ignore[arg-type]
+        assert len(str(err.value)) < 200
+
+
+@pytest.mark.parametrize("parameter", ["lease_ttl", "lock_timeout"])
+@pytest.mark.parametrize("bad", [0, -1.0, float("inf"), 10**400, "30s"])
+def test_bad_lease_and_lock_times_are_refused(tmp_path: Path, parameter: str, bad: object) -> None:
+    with pytest.raises(ConfigError, match=f"'{parameter}' parameter must be a float > 0"):
+        ModelRegistry.local(tmp_path / "reg", **{parameter: bad})
 
 
 def test_promote_not_worse_and_missing_metric(reg: ModelRegistry) -> None:

@@ -90,6 +90,12 @@ def _history(ages: object, values: object, age: str, metric: str) -> tuple[Float
     try:
         t = np.asarray(ages, dtype=np.float64).ravel()
         y = np.asarray(values, dtype=np.float64).ravel()
+    except OverflowError:  # an int beyond the float range
+        raise ConfigError(
+            "fit_decay: ages and values must be finite numbers; one is an int beyond the "
+            "float range.",
+            parameter="values",
+        ) from None
     except (TypeError, ValueError) as err:
         raise ConfigError(f"fit_decay: ages and values must be numeric ({err}).") from err
     return t, y

@@ -20,12 +20,12 @@ tree children must point forward (so no cycles) and features inside the model's 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from prodml._state import finite_float
 from prodml.errors import ConfigError
 from prodml.explain._linear import LinearKernel
 from prodml.explain._sampling import SamplingKernel, output_function
@@ -73,9 +73,10 @@ def _mapping(value: object, path: str) -> Mapping[str, Any]:
 
 
 def _number(value: object, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    x = finite_float(value)
+    if x is None:
         raise _fail(path, "a finite number", value)
-    return float(value)
+    return x
 
 
 def _floats(value: object, path: str, n: int | None = None) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 from prodml._params import NONE, Constraint, Interval, OneOf, Predicate, TypeOf
 from prodml._quote import short_repr
+from prodml._state import finite_float
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.features._base import (
     NUMBER,
@@ -242,7 +243,7 @@ def _pair(value: object) -> bool:
     return (
         isinstance(value, list | tuple)
         and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and all(finite_float(v) is not None for v in value)  # NaN, inf, 10**400 are not
         and float(value[0]) < float(value[1])
     )
 

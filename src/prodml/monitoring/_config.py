@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +26,13 @@ def severity(rule: AlertRule | BurnRateRule) -> str:
     return rule.severity if isinstance(rule, AlertRule) else rule.windows[0].severity
 
 
+_FLOAT_MAX = sys.float_info.max
+
+
 def _is_finite_number(x: object) -> bool:
+    # NaN, infinities and ints beyond the float range (float() would overflow) fail.
     try:
-        return -math.inf < x < math.inf  # type: ignore[operator]
+        return -_FLOAT_MAX <= x <= _FLOAT_MAX  # type: ignore[operator]
     except TypeError:
         return False
 

@@ -67,7 +67,10 @@ if TYPE_CHECKING:
 __all__ = ["ModelMonitor"]
 
 _log = logging.getLogger("prodml.monitoring")
-_INF, _NEG_INF = math.inf, -math.inf
+# Bounds of a finite timestamp on the hot paths: `_T_MIN <= t <= _T_MAX` fails NaN, the
+# infinities and an int beyond the float range (whose float() would overflow later).
+_T_MAX = sys.float_info.max
+_T_MIN = -_T_MAX
 _BAD: tuple[float, Any] = (math.nan, None)  # sentinel: an invalid log_label call
 _BUFFERED = 32  # predictions queued by ModelMonitor._log_served before they are applied
 
@@ -339,7 +342,7 @@ class ModelMonitor(LockedState):
             try:
                 # One cheap check for the usual case. NaN and infinities fail the comparisons;
                 # a str or None raises TypeError, as does an unhashable id.
-                ok = _NEG_INF < t < _INF and (
+                ok = _T_MIN <= t <= _T_MAX and (
                     not self._numeric_output or self._out_low <= output <= self._out_high
                 )
                 seen = ok and prediction_id in pending
@@ -410,7 +413,7 @@ class ModelMonitor(LockedState):
             # TypeError for an unhashable id (a str's hash is cached).
             ok = (
                 self._buffers
-                and _NEG_INF < t < _INF
+                and _T_MIN <= t <= _T_MAX
                 and self._out_low <= output <= self._out_high
                 and 0.0 <= latency_s <= 1e100
                 and (type(prediction_id) is str or hash(prediction_id) is not None)
@@ -516,7 +519,7 @@ class ModelMonitor(LockedState):
                 self._flush()
             t = self.clock() if timestamp is None else timestamp
             try:
-                entry = self._pending.get(prediction_id) if _NEG_INF < t < _INF else _BAD
+                entry = self._pending.get(prediction_id) if _T_MIN <= t <= _T_MAX else _BAD
             except TypeError:
                 entry = _BAD
             if entry is _BAD:

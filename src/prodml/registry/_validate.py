@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml._quote import short_repr
+from prodml._state import finite_float
 from prodml.errors import ConfigError, StorageError
 from prodml.fingerprint import canonical_json
 from prodml.registry._paths import check_version_number
@@ -152,7 +153,7 @@ def seconds(value: object, parameter: str, *, positive: bool) -> float:
     ok = (
         not isinstance(secs, bool)
         and isinstance(secs, int | float)
-        and math.isfinite(secs)
+        and finite_float(secs) is not None  # NaN, infinities, ints beyond float range
         and (secs > 0 if positive else secs >= 0)
     )
     if not ok:

@@ -50,6 +50,7 @@ HOSTILE_VALUES: tuple[object, ...] = (
     -math.inf,
     1e308,
     2**80,
+    10**400,  # an int beyond the float range: float() of it raises OverflowError
     True,
     "",
     "x" * 3,
