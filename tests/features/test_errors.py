@@ -231,3 +231,25 @@ def test_chunks_of_wrong_type() -> None:
         FeaturePipeline([steps.Impute(["x"]), steps.StandardScale(["x"])]).fit([good, 3])
     with pytest.raises(SchemaError, match="no data"):
         FeaturePipeline([steps.StandardScale(["x"])]).fit([])
+
+
+def test_a_step_on_the_wrong_kind_says_what_counts_as_a_number() -> None:
+    bools = pd.DataFrame({"b": [True, False, True]})
+    with pytest.raises(SchemaError) as err:
+        FeaturePipeline([steps.OneHot(["b"])]).fit(bools)
+    assert err.value.problems[0].message == (
+        "OneHot needs text values; the column holds number "
+        "(int, float and bool columns are numbers)"
+    )
+
+
+def test_a_too_long_category_is_quoted_short_with_its_length_once() -> None:
+    from prodml.features._base import MAX_TEXT_VALUE
+
+    text = pd.DataFrame({"t": ["x" * (MAX_TEXT_VALUE + 1), "y"]})
+    with pytest.raises(SchemaError) as err:
+        FeaturePipeline([steps.OneHot(["t"])]).fit(text)
+    message = err.value.problems[0].message
+    assert message.startswith("category '" + "x" * 40 + "'... has 10,001 characters;")
+    assert message.count("characters") == 1
+    assert len(message) < 200

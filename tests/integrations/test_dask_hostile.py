@@ -323,6 +323,11 @@ def test_score_with_empty_partitions(scheduler) -> None:
     assert got.index.equals(df.index)
     assert got["c"].tolist() == df["c"].tolist()
     assert np.array_equal(got["prediction"].to_numpy(), pred.predict_batch(df))
+    # One name is one column, as in the eager score (was: 'r', 'o', ... missing).
+    named = ddf.assign(row_id=7)
+    one = pdask.score(pred, named, keep_columns="row_id").compute()
+    assert one.equals(pdask.score(pred, named, keep_columns=["row_id"]).compute())
+    assert list(one.columns) == ["row_id", "prediction"]
     labels = pdask.score(Predictor(pipe, model, output="predict"), ddf).compute()
     assert labels["prediction"].dtype == model.classes_.dtype
     assert labels["prediction"].tolist() == list(model.predict(pipe.transform(df)))

@@ -62,6 +62,20 @@ def test_score_writes_parts_with_metadata(tmp_path: Path, registry: ModelRegistr
     assert (again.parts_written, again.parts_skipped) == (0, 8)
 
 
+def test_keep_columns_takes_one_name_or_names(tmp_path: Path, registry: ModelRegistry) -> None:
+    write_input(tmp_path / "in", 300, files=1)
+    pred = Predictor.from_registry(registry, "churn@production", watch_every_s=None)
+    with pytest.raises(ConfigError, match="'keep_columns' parameter must be a column name"):
+        score(pred, tmp_path / "in", tmp_path / "bad", keep_columns=3)  # type: ignore[arg-type]
+    assert not (tmp_path / "bad").exists()
+    # One name is one column (not its characters 'r', 'o', ...), as a list of one.
+    for dest, keep in (("one", "row_id"), ("list", ["row_id"])):
+        score(pred, tmp_path / "in", tmp_path / dest, keep_columns=keep, progress=False)
+    one, listed = (pq.read_table(tmp_path / d).to_pandas() for d in ("one", "list"))
+    assert list(one.columns) == list(listed.columns) == ["row_id", "prediction"]
+    assert one.equals(listed)
+
+
 def test_bad_inputs_and_outputs(tmp_path: Path, registry: ModelRegistry) -> None:
     df = write_input(tmp_path / "in", 300, files=1)
     pred = Predictor.from_registry(registry, "churn@production", watch_every_s=None)

@@ -18,7 +18,7 @@ from prodml.errors import ConfigError
 __all__ = ["Attributions", "Explanation", "importance_html", "importance_markdown"]
 
 _SCALES = {
-    "margin": "margin (log-odds for a classifier)",
+    "margin": "margin: log-odds for a classifier",
     "probability": "probability",
     "raw": "raw model output",
 }

@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 NUMBER, TEXT, TIME = "number", "text", "datetime"
+_AS_NUMBERS = " (int, float and bool columns are numbers)"
 
 MAX_TEXT_VALUE = 10_000
 """Characters of a text value a fitted step keeps (a category, a fill value)."""
@@ -139,7 +140,8 @@ class Step(BaseEstimator):  # type: ignore[misc]
                     SchemaProblem(
                         column,
                         "type",
-                        f"{type(self).__name__} needs {wanted} values; the column holds {kind}",
+                        f"{type(self).__name__} needs {wanted} values; the column holds "
+                        f"{kind}{_AS_NUMBERS if kind == NUMBER else ''}",
                     )
                 ]
             )
@@ -272,7 +274,8 @@ def check_text_values(column: str, values: Sequence[object], what: str) -> None:
                     SchemaProblem(
                         column,
                         "range",
-                        f"{what} {short_repr(v)} has {len(v):,} characters; a fitted step "
+                        f"{what} {short_repr(v[:40])}... has {len(v):,} characters; a fitted "
+                        "step "
                         f"keeps text values of at most {MAX_TEXT_VALUE:,} (hash a free-text "
                         "column with Hashing)",
                     )

@@ -68,7 +68,7 @@ def score(
     data
         A Dask DataFrame, or a path or list of paths of Parquet files.
     keep_columns
-        Input columns copied next to ``prediction``.
+        Input columns copied next to ``prediction``: names, or one name.
     variant
         Which variant's model; default the predictor's first.
 
@@ -107,6 +107,7 @@ def score(
     """
     from prodml.integrations.dask import _frame, _shared  # noqa: PLC0415 - no import cycle
     from prodml.serving import Predictor  # noqa: PLC0415
+    from prodml.serving._score import keep_list  # noqa: PLC0415
 
     check_params(
         "score",
@@ -117,7 +118,7 @@ def score(
     variant = state.home if variant is None else variant
     served = predictor._served(state, variant)
     frame = _frame(data)
-    keep = list(keep_columns)
+    keep = keep_list(keep_columns)
     have = set(frame.columns)
     missing = [c for c in [*served.schema.names, *keep] if c not in have]
     if missing:

@@ -71,6 +71,21 @@ class ScoreReport:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
 
+def keep_list(keep_columns: object) -> list[str]:
+    """``keep_columns`` as a list of names: one str is one column, not its characters."""
+    if isinstance(keep_columns, str):
+        return [keep_columns]
+    try:
+        keep = list(keep_columns)  # type: ignore[call-overload]
+    except TypeError:
+        raise ConfigError(
+            "The 'keep_columns' parameter must be a column name or a sequence of them. "
+            f"Got {short_repr(keep_columns)} instead.",
+            parameter="keep_columns",
+        ) from None
+    return keep
+
+
 def _num_rows(path: Path) -> int:
     try:
         return int(pq.ParquetFile(path).metadata.num_rows)
@@ -222,7 +237,7 @@ def score(
         Keep the parts a previous, interrupted run of the same model, input and settings
         finished; ``False`` deletes them and starts over.
     keep_columns
-        Input columns copied next to ``prediction`` (ids, keys).
+        Input columns copied next to ``prediction`` (ids, keys): names, or one name.
     variant
         Which variant's model; default the predictor's first.
     progress
@@ -279,7 +294,7 @@ def score(
     state = predictor._state
     variant = state.home if variant is None else variant
     served = predictor._served(state, variant)
-    keep = list(keep_columns)
+    keep = keep_list(keep_columns)
     files = _input_files(source)
     hashes = {str(f): _hash(f) for f in files}
     input_fp = fingerprint_spec(sorted(hashes.values()))
