@@ -156,6 +156,7 @@ class ArtifactTrust:
         )
         @given(kind=st.sampled_from(_KINDS), template=_paths(), pick=st.integers(0, 1))
         @example(kind="files", template="{sentinel}/planted.txt", pick=0)
+        @example(kind="files", template="object.json", pick=1)  # the version's own file
         @example(kind="files", template="../../sentinel/planted.txt", pick=1)
         @example(kind="files", template="../../../sentinel/secret.txt", pick=0)
         @example(kind="basename", template="../../../../sentinel/planted.txt", pick=0)
@@ -166,7 +167,9 @@ class ArtifactTrust:
             path = template.replace("{sentinel}", str(sentinel))
             change: dict[str, Any]
             if kind == "files":
-                change = {"files": {path: digest, **([{}, base.files][pick])}}
+                # The forged entry last: a path equal to one of the version's own files
+                # ("object.json") then claims the secret's digest, still an attack.
+                change = {"files": {**([{}, base.files][pick]), path: digest}}
             elif kind == "key":
                 change = {"artifact_key": [path, f"m/{path}"][pick]}
             elif kind == "basename":
