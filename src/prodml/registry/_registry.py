@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from prodml._durations import seconds
 from prodml._files import PATH_QUOTE, folder_reason, local_path
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
@@ -31,7 +32,7 @@ from prodml.registry._environment import capture as capture_environment
 from prodml.registry._environment import check as check_environment
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
-from prodml.registry._validate import check_fields, parse_ref, seconds
+from prodml.registry._validate import check_fields, parse_ref
 from prodml.registry.authz import Authorizer
 from prodml.registry.backends import artifact_store_for, metadata_store_for
 from prodml.registry.backends._artifact_base import ArtifactStore, new_key
@@ -161,8 +162,8 @@ class ModelRegistry(NotPicklable, AliasMoves):
         self.signer = signer
         self.trust = trust
         self.authorizer = authorizer
-        self._lease_ttl = seconds(lease_ttl, "lease_ttl", positive=True)
-        seconds(lock_timeout, "lock_timeout", positive=True)
+        self._lease_ttl = seconds(lease_ttl, "lease_ttl", "ModelRegistry")
+        seconds(lock_timeout, "lock_timeout", "ModelRegistry")
         self.artifacts = (
             artifacts_url
             if isinstance(artifacts_url, ArtifactStore)
@@ -665,7 +666,7 @@ class ModelRegistry(NotPicklable, AliasMoves):
         RegistryError
             When gc refuses; the message says why.
         """
-        grace = seconds(grace_period, "grace_period", positive=False)
+        grace = seconds(grace_period, "grace_period", "ModelRegistry.gc", positive=False)
         if not dry_run:
             self._check_writable()
         return _gc.collect(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from prodml._quote import short_repr
-from prodml._state import finite_float
 from prodml.errors import ConfigError, StorageError
 from prodml.fingerprint import canonical_json
 from prodml.registry._paths import check_version_number
@@ -17,7 +15,7 @@ from prodml.registry.entities import Lineage, check_alias, check_name
 from prodml.registry.flavours import Flavour
 from prodml.schema import Schema
 
-__all__ = ["check_fields", "parse_ref", "save_model", "seconds"]
+__all__ = ["check_fields", "parse_ref", "save_model"]
 
 
 def parse_ref(ref: str, version: int | str | None) -> tuple[str, int | str | None]:
@@ -145,22 +143,3 @@ def save_model(fl: Flavour, model: Any, staging: Path, follow_symlinks: bool) ->
         raise ConfigError(f"flavour {fl.name!r} returned {type(meta).__name__}, not a dict")
     canonical_json(meta)
     return meta
-
-
-def seconds(value: object, parameter: str, *, positive: bool) -> float:
-    """``value`` (seconds or a timedelta) as seconds, or a ConfigError naming it."""
-    secs = value.total_seconds() if isinstance(value, timedelta) else value
-    ok = (
-        not isinstance(secs, bool)
-        and isinstance(secs, int | float)
-        and finite_float(secs) is not None  # NaN, infinities, ints beyond float range
-        and (secs > 0 if positive else secs >= 0)
-    )
-    if not ok:
-        bound = "> 0" if positive else ">= 0"
-        raise ConfigError(
-            f"The {parameter!r} parameter must be a float {bound} (seconds) or a timedelta. "
-            f"Got {short_repr(value)} instead.",
-            parameter=parameter,
-        )
-    return float(secs)  # type: ignore[arg-type]
