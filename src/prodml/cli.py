@@ -334,15 +334,16 @@ def _command_of(argv: Sequence[str]) -> str | None:
 
 
 def _run(argv: Sequence[str]) -> int:
-    if list(argv[:2]) == ["registry", "card"]:  # a subcommand under the registry's positionals
-        from prodml.registry._cli import card_parser  # noqa: PLC0415 - keep --help fast
+    if len(argv) >= 2 and argv[0] == "registry" and argv[1] in ("card", "prune-history"):
+        # A subcommand under the registry's positionals (`prodml registry card ...`).
+        from prodml.registry._cli import SUBCOMMANDS  # noqa: PLC0415 - keep --help fast
 
-        card = card_parser()  # the same parser, with this command's one-line usage errors
-        card_cli = _Parser(prog=card.prog, description=card.description, epilog=card.epilog,
-                         parents=[card], add_help=False)  # fmt: skip
-        card_args = card_cli.parse_args(argv[2:])
-        card_code: int = card_args.func(card_args)
-        return card_code
+        inner = SUBCOMMANDS[argv[1]]()  # the same parser, with one-line usage errors
+        inner_cli = _Parser(prog=inner.prog, description=inner.description,
+                            epilog=inner.epilog, parents=[inner], add_help=False)  # fmt: skip
+        inner_args = inner_cli.parse_args(argv[2:])
+        inner_code: int = inner_args.func(inner_args)
+        return inner_code
     # No command (``prodml --help``, ``--version``): "" loads no subcommand module.
     parser = build_parser(_command_of(argv) or "")
     args, extra = parser.parse_known_args(argv)

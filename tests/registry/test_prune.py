@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from prodml.errors import ConfigError, RegistryError
+from prodml.errors import ConfigError, NotFoundError, RegistryError
 from prodml.registry import ModelRegistry
 from prodml.registry.backends.memory import MemoryMetadataStore
 from prodml.registry.backends.metadata import EventDraft, MetadataStore
@@ -79,3 +79,56 @@ def test_a_store_without_the_primitive_refuses_clearly(reg: ModelRegistry) -> No
         r.prune_history("m", keep=0)
     assert [e.action for e in r.history("m")] == ["register"]
     r.close()
+
+
+def test_a_dry_run_counts_what_would_go_and_changes_nothing(tmp_path: Path) -> None:
+    reg = ModelRegistry.local(tmp_path / "reg")
+    for _ in range(3):
+        reg.set_alias("churn", "production", reg.register("churn", Schema([])).version)
+    before = [(e.seq, e.action) for e in reg.history("churn").items]
+    assert reg.prune_history("churn", keep=2, dry_run=True) == 4
+    assert [(e.seq, e.action) for e in reg.history("churn").items] == before
+    reg.close()
+    readonly = ModelRegistry.local(tmp_path / "reg", read_only=True)
+    assert readonly.prune_history("churn", keep=2, dry_run=True) == 4  # reading only
+    with pytest.raises(RegistryError, match="read-only"):
+        readonly.prune_history("churn", keep=2)
+    with pytest.raises(NotFoundError, match="'nope' does not exist"):
+        readonly.prune_history("nope", keep=2, dry_run=True)
+    readonly.close()
+    reg = ModelRegistry.local(tmp_path / "reg")
+    assert reg.prune_history("churn", keep=2) == 4  # what the dry run said
+    reg.close()
+
+
+def test_the_cli_prunes_counts_and_refuses_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prodml.cli import main
+
+    reg = ModelRegistry.local(tmp_path / "reg")
+    for _ in range(3):
+        reg.set_alias("churn", "production", reg.register("churn", Schema([])).version)
+    reg.close()
+    path = str(tmp_path / "reg")
+    assert main(["registry", "prune-history", path, "churn", "--keep", "2", "--dry-run"]) == 0
+    assert capsys.readouterr().out == "churn: would remove 4 audit event(s)\n"
+    assert main(["registry", "prune-history", path, "churn", "--keep", "2"]) == 0
+    assert capsys.readouterr().out == "churn: removed 4 audit event(s)\n"
+    assert main(["registry", "prune-history", path, "churn", "--older-than", "365d"]) == 0
+    assert capsys.readouterr().out == "churn: removed 0 audit event(s)\n"  # nothing is a year old
+    reg = ModelRegistry.local(path)
+    events = [(e.action, e.alias) for e in reg.history("churn").items]
+    assert events[:2] == [("prune_history", None), ("prune_history", "production")]
+    assert reg.rollback("churn", "production").version == 2  # the stack survived
+    reg.close()
+    for argv, said in (
+        (["churn"], "give --older-than AGE, --keep N, or both"),
+        (["churn", "--older-than", "1x"], "expected an age such as 365d"),
+        (["churn", "--older-than", "nan"], "expected an age such as 365d"),
+        (["churn", "--older-than=-1d"], "expected an age such as 365d"),
+        (["nope", "--keep", "1"], "model 'nope' does not exist"),
+        ([], "is a registry folder: give the model too"),
+    ):
+        assert main(["registry", "prune-history", path, *argv]) == 2
+        assert said in capsys.readouterr().err

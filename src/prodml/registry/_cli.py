@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
-__all__ = ["add_parser", "card_parser", "open_registry"]
+__all__ = ["SUBCOMMANDS", "add_parser", "card_parser", "open_registry", "prune_parser"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,8 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="list the models, versions and aliases of a model registry",
         description="List a registry's models (newest version and aliases), or one model's "
         "versions with their status, aliases, metrics and tags.",
-        epilog="'prodml registry card [PATH] REF' prints a version's model card "
-        "(see 'prodml registry card --help').",
+        epilog="'prodml registry card [PATH] REF' prints a version's model card; "
+        "'prodml registry prune-history [PATH] MODEL' bounds a model's audit log "
+        "(see their --help).",
     )
     p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
     p.add_argument("model", nargs="?", help="list this model's versions")
@@ -185,3 +187,71 @@ def run_card(args: argparse.Namespace) -> int:
         text = render[args.format]()
         print(text, end="" if text.endswith("\n") else "\n")
     return 0
+
+
+_AGE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+def _age(text: str) -> timedelta:
+    """``--older-than``: an age such as ``365d``, ``12h``, ``90m``, ``3600s`` or ``2w``."""
+    unit = text[-1:].lower()
+    number = text[:-1] if unit in _AGE_UNITS else text
+    try:
+        age = timedelta(seconds=float(number) * _AGE_UNITS.get(unit, 1.0))
+    except (ValueError, OverflowError):  # not a number, NaN, or past timedelta's range
+        age = timedelta(-1)
+    if age < timedelta(0):
+        raise argparse.ArgumentTypeError(
+            f"expected an age such as 365d, 12h, 90m or 3600s, got {short_repr(text, 40)}"
+        )
+    return age
+
+
+def prune_parser() -> argparse.ArgumentParser:
+    """The parser of ``prodml registry prune-history``."""
+    p = argparse.ArgumentParser(
+        prog="prodml registry prune-history",
+        description="Remove a model's old audit events (ModelRegistry.prune_history): those "
+        "older than --older-than and not among the newest --keep; give either or both. "
+        "The registry logs the pruning itself, and rollback works as before. Exit code "
+        "0: done (or, with --dry-run, counted), 2: error.",
+    )
+    p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
+    p.add_argument("model", help="the model whose audit log to bound")
+    p.add_argument("--older-than", type=_age, metavar="AGE", help="e.g. 365d, 12h, 90m, 2w")
+    p.add_argument("--keep", type=int, metavar="N", help="keep at least the newest N events")
+    p.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
+    p.add_argument("--db", metavar="URL", help="metadata store URL instead of PATH")
+    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
+    p.set_defaults(func=run_prune)
+    return p
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    """Prune (or count, with ``--dry-run``) what ``args`` asks for; return the exit code."""
+    if args.path is None and not args.db and (Path(args.model) / "registry.db").is_file():
+        # One positional fills MODEL: `prodml registry prune-history reg` names the registry.
+        raise ConfigError(
+            f"{short_repr(args.model, limit=120)} is a registry folder: give the model "
+            "too, e.g. prodml registry prune-history PATH churn --older-than 365d",
+            parameter="model",
+        )
+    if args.older_than is None and args.keep is None:
+        raise ConfigError(
+            "give --older-than AGE, --keep N, or both: without them nothing is removed",
+            parameter="before",
+        )
+    registry = open_registry(args.path, args.db, args.artifacts, read_only=args.dry_run)
+    try:
+        removed = registry.prune_history(
+            args.model, before=args.older_than, keep=args.keep, dry_run=args.dry_run
+        )
+    finally:
+        registry.close()
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{args.model}: {verb} {removed} audit event(s)")
+    return 0
+
+
+SUBCOMMANDS = {"card": card_parser, "prune-history": prune_parser}
+"""``prodml registry WORD ...``: the subcommands under the registry's positionals."""

@@ -36,7 +36,7 @@ from prodml.registry._validate import check_fields, parse_ref
 from prodml.registry.authz import Authorizer
 from prodml.registry.backends import artifact_store_for, metadata_store_for
 from prodml.registry.backends._artifact_base import ArtifactStore, new_key
-from prodml.registry.backends.metadata import EventDraft, MetadataStore
+from prodml.registry.backends.metadata import EventDraft, MetadataStore, plan_prune
 from prodml.registry.encryption import KeyProvider
 from prodml.registry.entities import (
     AuditEvent,
@@ -527,6 +527,7 @@ class ModelRegistry(NotPicklable, AliasMoves):
         *,
         before: datetime | timedelta | None = None,
         keep: int | None = None,
+        dry_run: bool = False,
     ) -> int:
         """Remove old audit events of ``name``: the explicit, audited retention of its log.
 
@@ -539,12 +540,13 @@ class ModelRegistry(NotPicklable, AliasMoves):
         ``through_seq``, the newest seq removed) and one per alias that lost events,
         recording the alias's rollback stack, so :meth:`rollback` works as before.
         Removing nothing logs nothing. Model cards and :meth:`history` then show only
-        what is kept.
+        what is kept. ``dry_run=True`` counts what would go and changes nothing (a
+        read-only registry can answer it).
 
         Returns
         -------
         int
-            The number of events removed.
+            The number of events removed (with ``dry_run``, that would be removed).
 
         Raises
         ------
@@ -574,7 +576,8 @@ class ModelRegistry(NotPicklable, AliasMoves):
         2
         >>> reg.close()
         """  # noqa: E501
-        self._check_writable()
+        if not dry_run:
+            self._check_writable()
         check_name(name)
         if before is None and keep is None:
             raise ConfigError(
@@ -589,6 +592,12 @@ class ModelRegistry(NotPicklable, AliasMoves):
                 parameter="keep",
             )
         cutoff = _cutoff(before)
+        if dry_run:
+            events = self.metadata.history(name)  # oldest first
+            if not events and not self.metadata.has_model(name):
+                raise NotFoundError(f"model {name!r} does not exist", model_name=name)
+            drop, _ = plan_prune(events, name, before=cutoff, keep=keep, actor=self.actor)
+            return len(drop)
         return self.metadata.prune_history(name, before=cutoff, keep=keep, actor=self.actor)
 
     def card(self, ref: str, version: int | str | None = None, **fields: str) -> ModelCard:
