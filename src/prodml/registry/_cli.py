@@ -41,10 +41,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
     p.add_argument("model", nargs="?", help="list this model's versions")
-    p.add_argument("--db", metavar="URL", help="metadata store URL instead of PATH")
-    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
+    _store_urls(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
+
+
+def _store_urls(p: argparse.ArgumentParser) -> None:
+    """``--db URL --artifacts URL``: a registry on a database instead of a folder."""
+    p.add_argument("--db", metavar="URL", help="metadata store URL instead of PATH")
+    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
 
 
 def open_registry(
@@ -152,8 +157,7 @@ def card_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
     p.add_argument("ref", help="the version: churn, churn@3, churn@production")
-    p.add_argument("--db", metavar="URL", help="metadata store URL instead of PATH")
-    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
+    _store_urls(p)
     p.add_argument(
         "--format",
         choices=["markdown", "html", "json"],
@@ -221,8 +225,7 @@ def prune_parser() -> argparse.ArgumentParser:
     p.add_argument("--older-than", type=_age, metavar="AGE", help="e.g. 365d, 12h, 90m, 2w")
     p.add_argument("--keep", type=int, metavar="N", help="keep at least the newest N events")
     p.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
-    p.add_argument("--db", metavar="URL", help="metadata store URL instead of PATH")
-    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
+    _store_urls(p)
     p.set_defaults(func=run_prune)
     return p
 
