@@ -7,8 +7,10 @@ detector's final state. Each test here would have caught that.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ from prodml.drift.streaming import (
     KSWIN,
     PageHinkley,
     StreamingDetector,
+    _adwin_jit,
 )
 
 MAX_SNAPSHOTS = 2_000
@@ -124,3 +127,117 @@ def test_page_hinkley_snapshots_are_states_of_a_prefix() -> None:
         state = snap["state"]
         assert isinstance(state, dict)
         assert state["sum"] == prefix[state["n"]]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_adwin_unguarded_appends_lose_no_value_to_a_snapshot(
+    jit: bool, busy_switching: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ADWIN's update appends to its buffer without the snapshot guard; only a block's
+    # close and a restart are guarded, and the snapshot must not write. A snapshot that
+    # folded the buffer into the live state (as it once did) loses a value appended
+    # meanwhile: the live detector then ends elsewhere, or a snapshot is no state of a
+    # prefix of the stream.
+    if jit and _adwin_jit.compiled() is None:
+        pytest.skip("needs numba (the 'fast' extra), or PRODML_NO_JIT is set")
+    if not jit:
+        monkeypatch.setattr(_adwin_jit, "_COMPILED", [None])
+    rng = np.random.default_rng(11)
+    values = rng.normal(np.repeat([0.0, 2.0, -1.0, 1.0], 3000), 1.0).tolist()
+
+    def make() -> ADWIN:
+        return ADWIN(clock=4, grace_period=4)
+
+    reference = make()
+    prefix_of: dict[str, list[int]] = {}  # state -> the prefixes that leave it
+    expected = []
+    for i, x in enumerate([*values, None]):
+        key = json.dumps(reference.to_dict(), sort_keys=True)
+        prefix_of.setdefault(key, []).append(i)
+        if x is not None and reference.update(x):
+            expected.append(i)
+    assert reference._jit is jit
+    assert len(expected) >= 2  # restarts are raced too
+
+    for _ in range(ADWIN_RACES):  # each round catches a lost value most of the time
+        _race_adwin(make, values, expected, reference.to_dict(), prefix_of)
+
+
+ADWIN_RACES = 4
+
+
+def _race_adwin(
+    make: Callable[[], ADWIN],
+    values: list[float],
+    expected: list[int],
+    final: dict[str, object],
+    prefix_of: dict[str, list[int]],
+) -> None:
+    live = make()
+    snaps: list[dict[str, object]] = []
+    done = threading.Event()
+    reading = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            snapshot = live.to_dict()
+            if len(snaps) < MAX_SNAPSHOTS and (not snaps or snapshot != snaps[-1]):
+                snaps.append(snapshot)  # a tight loop: repeats kept once
+            reading.set()
+            time.sleep(0)  # hand the GIL over, so the writer always progresses
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    reading.wait()
+    alarms = []
+    try:
+        for i, x in enumerate(values):
+            if live.update(x):
+                alarms.append(i)
+            if i % 7 == 0:  # odd against the clock: the reader meets every block phase
+                time.sleep(0)
+    finally:
+        done.set()
+        thread.join()
+
+    assert alarms == expected
+    assert live.to_dict() == final
+    assert len(snaps) > 10
+    last = 0
+    starts = []
+    for snap in snaps:
+        # a state the detector was in, after a prefix at least as long as the last one
+        matches = [i for i in prefix_of.get(json.dumps(snap, sort_keys=True), []) if i >= last]
+        assert matches, f"snapshot {len(starts)} is no state after a prefix of the stream"
+        last = matches[0]
+        starts.append(last)
+    assert len(set(starts)) > 3
+    for snap, start in list(zip(snaps, starts, strict=True))[:: max(1, len(snaps) // 20)]:
+        restored = ADWIN.from_dict(snap)
+        rest = [start + i for i, x in enumerate(values[start:]) if restored.update(x)]
+        assert rest == [i for i in expected if i >= start]
+        assert restored.to_dict() == final
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_adwin_snapshot_leaves_out_the_value_of_a_block_close_in_progress(
+    jit: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # update appends unguarded, then waits for a snapshot before closing the block: a
+    # snapshot meanwhile sees a full block's worth of values and must take the state
+    # before that update (the live detector then closes the block as it would have).
+    if jit and _adwin_jit.compiled() is None:
+        pytest.skip("needs numba (the 'fast' extra), or PRODML_NO_JIT is set")
+    if not jit:
+        monkeypatch.setattr(_adwin_jit, "_COMPILED", [None])
+    values = np.random.default_rng(5).normal(0, 1, 24).tolist()
+    det, reference = ADWIN(clock=4), ADWIN(clock=4)
+    for x in values[:-1]:
+        det.update(x)
+        reference.update(x)
+    assert det._jit is jit
+    det._buf.append(values[-1])  # where update stands when it finds a reader waiting
+    assert len(det._buf) == det._need
+    assert det.to_dict() == reference.to_dict()
+    assert det._close_block() == reference.update(values[-1])
+    assert det.to_dict() == reference.to_dict()

@@ -154,8 +154,8 @@ class ADWIN(StreamingDetector):
         self._m2 = 0.0  # sum of squared deviations from the window's mean
         self._tot: list[list[float]] = []  # level r: totals of 2**r blocks, oldest first
         # With numba (the ``fast`` extra) the state lives in one array, updated by the
-        # compiled kernel of ``_adwin_jit``; the attributes above are then refreshed from
-        # it only to report (``_pull``) or save (``_get_state``) the state.
+        # compiled kernel of ``_adwin_jit``; the attributes above are then unused (a
+        # restored state goes in through ``_push``, reports read a copy: ``_view``).
         self._jit = _adwin_jit.compiled() is not None
         if self._jit:
             j = _adwin_jit
@@ -175,19 +175,19 @@ class ADWIN(StreamingDetector):
         """Number of values in the current window."""
         if not self._ready:
             return 0
-        self._pull()
-        return self._k * self.clock + self._n + len(self._buf)
+        n, _, _, _, k, _, _ = self._view()
+        return k * self.clock + n
 
     @property
     def estimation(self) -> float:
         """Mean of the current window (0.0 when empty)."""
         if not self._ready:
             return 0.0
-        self._fold()
-        width = self.width  # refreshes the attributes from the kernel's state, if any
+        n, x0, s, _, k, u, _ = self._view()
+        width = k * self.clock + n
         if width == 0:
             return 0.0
-        return (self._u + self._n * self._x0 + self._s) / width
+        return (u + n * x0 + s) / width
 
     def update(self, x: float) -> bool:
         """Feed one value; return whether it raises a drift alarm.
@@ -197,14 +197,34 @@ class ADWIN(StreamingDetector):
         DriftError
             If ``x`` is not a finite number.
         """
-        self._busy += 1  # a to_dict in another thread waits for this update
+        # Snapshot protocol (base.py ``to_dict``), cheaper than the other detectors':
+        # most updates only append to the open block's buffer (one atomic step under the
+        # GIL), and a snapshot reads without writing (``_view``), so those updates need
+        # no guard. Every other write (a restart, a block's close) is guarded.
+        if type(x) is not float:
+            x = self._as_float(x)
+        elif not -1e100 <= x <= 1e100:  # NaN too; MAX_VALUE, as a literal: hot
+            raise self._bad_value(x)
+        if self._drift:
+            return self._restart_with(x)
+        buf = self._buf
+        buf.append(x)
+        if len(buf) < self._need:
+            return False
+        self._busy += 1  # a snapshot taken meanwhile leaves this value out (``_view``)
         if self._hold:
             self._wait_for_reader()
         try:
-            if type(x) is not float:
-                x = self._as_float(x)
-            elif not -1e100 <= x <= 1e100:  # NaN too; MAX_VALUE, as a literal: hot
-                raise self._bad_value(x)
+            return self._close_block()
+        finally:
+            self._busy -= 1
+
+    def _restart_with(self, x: float) -> bool:
+        """``update`` after an alarm (or the first one): restart, then take ``x``; guarded."""
+        self._busy += 1
+        if self._hold:
+            self._wait_for_reader()
+        try:
             if self._drift:
                 self._restart()
             buf = self._buf
@@ -225,6 +245,12 @@ class ADWIN(StreamingDetector):
         if self._jit:
             self._feed_buffer()
             return
+        self._n, self._x0, self._s, self._q = self._folded(buf)
+        del buf[:]
+        self._need = self.clock - self._n
+
+    def _folded(self, buf: list[float]) -> tuple[int, float, float, float]:
+        """The open block's count, first value and sums with ``buf`` folded in (no write)."""
         if self._n == 0:
             x0 = buf[0]
             s = q = 0.0
@@ -234,10 +260,7 @@ class ADWIN(StreamingDetector):
             d = x - x0
             s += d
             q += d * d
-        self._n += len(buf)
-        self._x0, self._s, self._q = x0, s, q
-        del buf[:]
-        self._need = self.clock - self._n
+        return self._n + len(buf), x0, s, q
 
     def _close_block(self) -> bool:
         if self._jit:
@@ -327,16 +350,6 @@ class ADWIN(StreamingDetector):
         found = self._kernel(np.array(buf, dtype=np.float64))
         del buf[:]
         return found
-
-    def _pull(self) -> None:
-        """Refresh the scalar attributes from the state array (jit mode; else nothing)."""
-        if not self._jit:
-            return
-        j = _adwin_jit
-        st = self._st
-        self._n, self._k = int(st[j.S_N]), int(st[j.S_K])
-        self._x0, self._s, self._q = float(st[j.S_X0]), float(st[j.S_S]), float(st[j.S_Q])
-        self._u, self._m2 = float(st[j.S_U]), float(st[j.S_M2])
 
     def _push(self) -> None:
         """Write the Python attributes into the arrays (jit mode; else nothing)."""
@@ -519,26 +532,59 @@ class ADWIN(StreamingDetector):
 
     # -- state -----------------------------------------------------------------------------
 
-    def _get_state(self) -> dict[str, Any]:
-        self._fold()
-        self._pull()
-        if self._jit:
-            j, full = _adwin_jit, self.max_buckets + 1
-            st = self._st.tolist()
-            self._tot = [
-                st[j.S_HIST + r * full : j.S_HIST + r * full + int(st[j.S_CNT + r])]
-                for r in range(int(st[j.S_LEVELS]))
+    def _view(
+        self, buckets: list[list[float]] | None = None
+    ) -> tuple[int, float, float, float, int, float, float]:
+        """The state with the buffer folded in, read without writing anything.
+
+        Returns ``(n, x0, s, q, k, u, m2)`` and appends the histogram's rows to
+        ``buckets`` if given. A snapshot in another thread calls it while ``update``
+        may append to the buffer unguarded (``to_dict`` only waits for guarded writes):
+        it copies the buffer once (atomic under the GIL), so it sees the values of a
+        prefix of the stream. A copy as long as the open block's remaining room holds
+        the value of an update that is waiting to close the block: that update has not
+        happened yet, so its value is left out.
+        """
+        need = self._need
+        buf = self._buf[:]
+        if len(buf) >= need:
+            del buf[need - 1 :]
+        if not self._jit:
+            if buf:
+                n, x0, s, q = self._folded(buf)
+            else:
+                n, x0, s, q = self._n, self._x0, self._s, self._q
+            if buckets is not None:
+                buckets += [list(row) for row in self._tot]
+            return n, x0, s, q, self._k, self._u, self._m2
+        j = _adwin_jit
+        st = self._st
+        if buf:  # the kernel folds a part block as it folds the live one, into a copy
+            kernel = j.compiled()
+            assert kernel is not None  # noqa: S101 - jit mode
+            st = st.copy()
+            kernel(np.array(buf, dtype=np.float64), st, _NO_ALARMS)
+        vals = st.tolist()
+        if buckets is not None:
+            full = self.max_buckets + 1
+            buckets += [
+                vals[j.S_HIST + r * full : j.S_HIST + r * full + int(vals[j.S_CNT + r])]
+                for r in range(int(vals[j.S_LEVELS]))
             ]
-        return {
-            "n": self._n,
-            "x0": self._x0,
-            "s": self._s,
-            "q": self._q,
-            "k": self._k,
-            "u": self._u,
-            "m2": self._m2,
-            "buckets": [list(row) for row in self._tot],
-        }
+        return (
+            int(vals[j.S_N]),
+            vals[j.S_X0],
+            vals[j.S_S],
+            vals[j.S_Q],
+            int(vals[j.S_K]),
+            vals[j.S_U],
+            vals[j.S_M2],
+        )
+
+    def _get_state(self) -> dict[str, Any]:
+        buckets: list[list[float]] = []
+        n, x0, s, q, k, u, m2 = self._view(buckets)
+        return {"n": n, "x0": x0, "s": s, "q": q, "k": k, "u": u, "m2": m2, "buckets": buckets}
 
     def _set_state(self, state: Field) -> None:
         state.dict(keys=("drift", "n", "x0", "s", "q", "k", "u", "m2", "buckets"))
