@@ -241,3 +241,21 @@ def test_adwin_snapshot_leaves_out_the_value_of_a_block_close_in_progress(
     assert det.to_dict() == reference.to_dict()
     assert det._close_block() == reference.update(values[-1])
     assert det.to_dict() == reference.to_dict()
+
+
+@pytest.mark.parametrize("name", ["ADWIN", "PageHinkley", "CUSUM", "DDM"])
+def test_a_reset_that_fails_its_check_leaves_no_update_going_on_the_old_state(name: str) -> None:
+    from prodml.drift import streaming
+    from prodml.errors import ConfigError
+
+    det = getattr(streaming, name)()
+    det.update_many([0.0, 1.0] * 100)
+    param = {"ADWIN": "delta", "PageHinkley": "delta", "CUSUM": "k", "DDM": "drift_threshold"}[name]
+    setattr(det, param, -1.0)
+    with pytest.raises(ConfigError, match=f"'{param}' parameter"):
+        det.reset()
+    assert det.drift_detected is False
+    with pytest.raises(ConfigError, match=f"'{param}' parameter"):
+        det.update(0.0)  # was: ADWIN took it on the old state, unchecked
+    with pytest.raises(ConfigError, match=f"'{param}' parameter"):
+        det.to_dict()

@@ -184,6 +184,9 @@ class StreamingDetector(abc.ABC):
             self._wait_for_reader()
         try:
             self._ready = False
+            # As at construction: should the check below fail, the next update takes
+            # the restart path (and its check) instead of going on with the old state.
+            self._drift = True
             self._restart()
         finally:
             self._busy -= 1
