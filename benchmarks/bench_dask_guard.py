@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 
 from prodml.features import FeaturePipeline, steps
-from prodml.integrations import _dask_fairness, _dask_guard, _dask_score, _dask_store
+from prodml.integrations import _dask_fairness, _dask_guard
 from prodml.integrations import dask as pdask
 
-_MODULES = (pdask, _dask_fairness, _dask_score, _dask_store)
+_EAGER = (pdask, _dask_fairness)  # the modules that take guarded_parts
+_GUARDED = _dask_guard.guarded
 
 
 def _table(n: int, seed: int) -> pd.DataFrame:
@@ -76,11 +77,11 @@ def _bare_parts(frame: Any) -> list[Any]:
 
 
 def _set_guard(on: bool) -> None:
-    for module in _MODULES:
-        if hasattr(module, "guarded"):
-            module.guarded = _dask_guard.guarded if on else _bare  # type: ignore[attr-defined]
-        if hasattr(module, "guarded_parts"):
-            module.guarded_parts = _dask_guard.guarded_parts if on else _bare_parts  # type: ignore[attr-defined]
+    # The lazy outputs call _dask_guard.guarded (through guarded_map); the eager ones
+    # their own module's guarded_parts.
+    _dask_guard.guarded = _GUARDED if on else _bare  # type: ignore[assignment]
+    for module in _EAGER:
+        module.guarded_parts = _dask_guard.guarded_parts if on else _bare_parts  # type: ignore[attr-defined]
 
 
 def _case(name: str, ddf: Any, repeat: int) -> None:

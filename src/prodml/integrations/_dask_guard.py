@@ -44,7 +44,7 @@ import pandas as pd
 
 from prodml._extras import require
 
-__all__ = ["guarded", "guarded_parts"]
+__all__ = ["guarded", "guarded_map", "guarded_parts"]
 
 _FEATURE = "prodml.integrations.dask"
 _SEARCH_DEPTH = 8  # how deep a failed task's arguments are searched for Parquet files
@@ -75,6 +75,16 @@ def guarded(collection: Any, columns: list[Any] | None = None) -> Any:
         return da.Array(out, opt.name, opt.chunks, meta=opt._meta)
     layer = _Layer(out, token=opt._name)
     return dd.from_graph(layer, opt._meta, opt.divisions, keys, "prodml-input")
+
+
+def guarded_map(frame: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
+    """``frame.map_partitions(func, *args, **kwargs)``, guarded as :func:`guarded`.
+
+    The lazy outputs' one way to guard: after prodml's task is added, so that Dask fuses
+    it with the input's tasks first; a column of ``frame`` that a partition lacks is a
+    missing column.
+    """
+    return guarded(frame.map_partitions(func, *args, **kwargs), columns=list(frame.columns))
 
 
 def guarded_parts(frame: Any) -> list[Any]:

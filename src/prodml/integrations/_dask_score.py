@@ -14,7 +14,7 @@ import pandas as pd
 
 from prodml._params import TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
-from prodml.integrations._dask_guard import guarded
+from prodml.integrations._dask_guard import guarded_map
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -133,6 +133,4 @@ def score(
     labels = served.output == "predict" and classes is not None
     meta["prediction"] = pd.Series(dtype=getattr(classes, "dtype", None) if labels else "float64")
     dtype = meta["prediction"].dtype
-    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
-    out = frame.map_partitions(_score_part, bundle, keep, dtype, meta=meta)
-    return guarded(out, columns=list(frame.columns))
+    return guarded_map(frame, _score_part, bundle, keep, dtype, meta=meta)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from prodml._params import TypeOf, check_params
 from prodml.errors import ConfigError
-from prodml.integrations._dask_guard import guarded
+from prodml.integrations._dask_guard import guarded_map
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -141,6 +141,4 @@ def historical(
         "full_names": full_names,
     }
     meta = _historical(frame._meta, **args)
-    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
-    out = frame.map_partitions(_partition, meta=meta, **args)
-    return guarded(out, columns=list(frame.columns))
+    return guarded_map(frame, _partition, meta=meta, **args)

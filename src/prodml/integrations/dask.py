@@ -68,7 +68,7 @@ from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError, ProdMLError, SchemaError, SchemaProblem
 from prodml.features import ExtraColumnWarning, FeaturePipeline
 from prodml.integrations._dask_fairness import group_metrics
-from prodml.integrations._dask_guard import guarded, guarded_parts
+from prodml.integrations._dask_guard import guarded_map, guarded_parts
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
 from prodml.privacy import Privacy, check_privacy
@@ -621,9 +621,7 @@ def transform(
         meta = pd.DataFrame({n: pd.Series(dtype="float64") for n in names}, index=frame._meta.index)
     else:
         meta = np.empty((0, len(names)))
-    # guarded after prodml's task is added: Dask fuses it with the input's tasks first
-    out = frame.map_partitions(_transform_part, shared, output, meta=meta)
-    return guarded(out, columns=have)
+    return guarded_map(frame, _transform_part, shared, output, meta=meta)
 
 
 # -- drift ---------------------------------------------------------------------------
