@@ -18,15 +18,14 @@ Examples
 from __future__ import annotations
 
 import math
-import sys
 from datetime import timedelta
 
 from prodml._quote import short_repr
+from prodml._state import finite_float
 from prodml.errors import ConfigError
 
 __all__ = ["describe", "seconds"]
 
-_MAX = sys.float_info.max
 _UNITS = ((86400.0, "day", "days"), (3600.0, "h", "h"), (60.0, "min", "min"))
 
 
@@ -40,7 +39,7 @@ def seconds(value: object, parameter: str, owner: str, *, positive: bool = True)
     ok = (
         isinstance(secs, int | float)
         and not isinstance(secs, bool)
-        and -_MAX <= secs <= _MAX  # NaN, infinities and ints beyond float range fail
+        and finite_float(secs) is not None  # NaN, infinities, ints beyond float range
         and (secs > 0 if positive else secs >= 0)
     )
     if not ok:

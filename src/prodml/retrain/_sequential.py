@@ -43,11 +43,12 @@ from typing import Any
 
 import numpy as np
 
+from prodml._durations import seconds
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._state import MAX_COUNT, finite_float
 from prodml.errors import DriftError
 from prodml.retrain._state import RetrainStateError, _bad
-from prodml.retrain._triggers import Signal, Trigger, TriggerContext, _seconds
+from prodml.retrain._triggers import Signal, Trigger, TriggerContext
 
 __all__ = ["ErrorRateTrigger"]
 
@@ -203,7 +204,7 @@ class ErrorRateTrigger:
         self.baseline_metric = baseline_metric
         self.baseline_samples = _count(baseline_samples, "baseline_samples")
         self.follow_up = follow_up
-        self.watch = _seconds(watch, _OWNER, "watch")
+        self.watch = seconds(watch, "watch", _OWNER)
         self.settle = settle
         self.max_follow_ups = _count(max_follow_ups, "max_follow_ups", low=0)
         self.name = name

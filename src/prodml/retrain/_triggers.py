@@ -111,10 +111,6 @@ class Trigger(Protocol):
         """A :class:`Signal` when a retraining is called for, else ``None``."""
 
 
-def _seconds(value: float | timedelta, owner: str, parameter: str) -> float:
-    return seconds(value, parameter, owner)
-
-
 class AlertTrigger:
     """Fire on a monitor alert that started firing after the last retraining.
 
@@ -385,7 +381,7 @@ class ScheduleTrigger:
     """
 
     def __init__(self, every: float | timedelta, *, name: str = "schedule") -> None:
-        self.every = _seconds(every, "ScheduleTrigger", "every")
+        self.every = seconds(every, "every", "ScheduleTrigger")
         self.name = name
 
     def check(self, context: TriggerContext) -> Signal | None:
