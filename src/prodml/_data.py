@@ -48,6 +48,8 @@ from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import redact
 
 __all__ = [
+    "NS_FIRST",
+    "NS_LAST",
     "NS_RANGE",
     "Columns",
     "KindInfo",
@@ -427,6 +429,10 @@ class Columns:
 
 
 NS_RANGE = "1677-09-21 to 2262-04-11"
+NS_FIRST = pd.Timestamp.min.ceil("us").to_pydatetime()
+"""The first Python datetime (to the microsecond) that datetime64[ns] holds."""
+NS_LAST = pd.Timestamp.max.floor("us").to_pydatetime()
+"""The last Python datetime (to the microsecond) that datetime64[ns] holds."""
 _NS_MAX = int(np.iinfo(np.int64).max)
 _NS_PER = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9}
 _NS_PER.update({"ms": 10**6, "us": 10**3, "ns": 1})

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from prodml._data import record_datetime64
+from prodml._data import NS_FIRST, NS_LAST, record_datetime64  # checked per record in Python
 from prodml._params import Constraint, Predicate
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
@@ -18,9 +18,6 @@ __all__ = ["PARTS", "DateParts", "record_time"]
 
 _NS = 1_000_000_000
 _EPOCH = _dt.datetime(1970, 1, 1)
-# What datetime64[ns] holds (to the microsecond), checked in plain Python per record.
-_NS_LO = _dt.datetime(1677, 9, 21, 0, 12, 43, 145225)
-_NS_HI = _dt.datetime(2262, 4, 11, 23, 47, 16, 854775)
 
 _RECORD_PARTS: dict[str, Callable[[_dt.datetime], int]] = {
     "year": lambda d: d.year,
@@ -148,14 +145,14 @@ def record_time(value: object, column: str) -> _dt.datetime | None:
         if value != value:  # noqa: PLR0124 - pd.NaT is a datetime != itself
             return None
         wall = value.replace(tzinfo=None) if value.tzinfo is not None else value
-        if not _NS_LO <= wall <= _NS_HI:
+        if not NS_FIRST <= wall <= NS_LAST:
             record_datetime64(wall, column)  # raises: the batch path computes in ns
         return value
     if value is None:
         return None
     if isinstance(value, _dt.date):
         day = _dt.datetime(value.year, value.month, value.day)
-        if not _NS_LO <= day <= _NS_HI:
+        if not NS_FIRST <= day <= NS_LAST:
             record_datetime64(day, column)  # raises, as above
         return day
     if isinstance(value, np.datetime64):
