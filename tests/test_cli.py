@@ -68,3 +68,10 @@ def test_demo_command_prints_its_outcome(demo_run: DemoRun) -> None:
     assert demo_run.stdout.startswith("prodml demo: 6000 requests served, 2 rejected;")
     assert "production is v2" in demo_run.stdout
     assert demo_run.summary["production_version"] == 2  # summary.json, as the fixture read it
+
+
+def test_the_registry_subcommands_dispatched_are_those_with_a_parser() -> None:
+    from prodml import cli
+    from prodml.registry._cli import SUBCOMMANDS
+
+    assert set(cli._REGISTRY_SUBCOMMANDS) == set(SUBCOMMANDS)

@@ -328,13 +328,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+_REGISTRY_SUBCOMMANDS = ("card", "prune-history")
+"""``prodml registry WORD``: named here so ``prodml --help`` imports no registry code
+(the parsers are ``prodml.registry._cli.SUBCOMMANDS``; a test keeps the two in step)."""
+
+
 def _command_of(argv: Sequence[str]) -> str | None:
     """The subcommand in ``argv``: the first word that is not an option."""
     return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _run(argv: Sequence[str]) -> int:
-    if len(argv) >= 2 and argv[0] == "registry" and argv[1] in ("card", "prune-history"):
+    if len(argv) >= 2 and argv[0] == "registry" and argv[1] in _REGISTRY_SUBCOMMANDS:
         # A subcommand under the registry's positionals (`prodml registry card ...`).
         from prodml.registry._cli import SUBCOMMANDS  # noqa: PLC0415 - keep --help fast
 
