@@ -68,6 +68,24 @@ def test_an_altered_prune_event_is_named_when_rollback_replays_it(reg: ModelRegi
         reg.rollback("m", "prod")
 
 
+@pytest.mark.parametrize("pop", ["x", 0, -2, 1.5, None, [1], True])
+def test_an_altered_rollback_count_is_named_when_replayed(reg: ModelRegistry, pop: object) -> None:
+    store = reg.metadata
+    assert isinstance(store, MemoryMetadataStore)
+    reg.register("m", Schema([]))
+    reg.set_alias("m", "prod", 1)
+    reg.set_alias("m", "prod", 2)
+    bad = EventDraft(
+        name="m", action="rollback", actor="x", alias="prod", version=1, detail={"pop": pop}
+    )
+    store._append(bad)  # as if someone edited the log: was a raw ValueError or TypeError
+    seq = reg.history("m").items[0].seq
+    with pytest.raises(RegistryError, match=f"audit event {seq} of model 'm' \\(rollback\\)"):
+        reg.rollback("m", "prod")
+    with pytest.raises(RegistryError, match="count of versions popped"):
+        reg.prune_history("m", keep=0)
+
+
 def test_a_store_without_the_primitive_refuses_clearly(reg: ModelRegistry) -> None:
     class Older(MemoryMetadataStore):
         _prune_events = MetadataStore._prune_events  # a store written before pruning

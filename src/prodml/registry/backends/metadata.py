@@ -590,7 +590,8 @@ def replay_stack(events: list[AuditEvent]) -> list[int]:
     Raises
     ------
     RegistryError
-        For a ``prune_history`` event whose recorded stack is not a list of version
+        For a ``rollback`` event whose ``pop`` is not a count of versions (an int >= 1)
+        or a ``prune_history`` event whose recorded stack is not a list of version
         numbers (a log edited by hand).
     """
     stack: list[int] = []
@@ -599,7 +600,13 @@ def replay_stack(events: list[AuditEvent]) -> list[int]:
             if not stack or stack[-1] != ev.version:
                 stack.append(ev.version)
         elif ev.action == "rollback":
-            del stack[max(0, len(stack) - int(ev.detail.get("pop", 1))) :]
+            pop = ev.detail.get("pop", 1)
+            if type(pop) is not int or pop < 1:
+                raise RegistryError(
+                    f"audit event {ev.seq} of model {ev.name!r} (rollback) records no valid "
+                    "count of versions popped (an int >= 1); the log was altered"
+                )
+            del stack[max(0, len(stack) - pop) :]
             if ev.version is not None and (not stack or stack[-1] != ev.version):
                 stack.append(ev.version)
         elif ev.action == "delete_alias":
