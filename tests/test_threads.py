@@ -19,7 +19,7 @@ import json
 import math
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -351,6 +351,51 @@ def test_json_lines_sink_read_leaves_out_a_line_being_written(tmp_path: Path) ->
     assert sink.read() == [{"n": 1}]
     with sink.path.open("a", encoding="utf-8") as f:
         f.write(line[40:])
+    assert [e["n"] for e in sink.read()] == [1, 2]
+
+
+def test_json_lines_sink_read_stops_at_a_line_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that finishes its line after the reader met the line's first part.
+
+    The reader must stop at that part: reading on would give it the line's second half
+    as a line of its own, which is not JSON (the threaded test above failed so, once in
+    eight CI runs, with 20 KB lines).
+    """
+    from prodml.lineage import JsonLinesSink
+
+    sink = JsonLinesSink(tmp_path / "events.jsonl")
+    sink.emit({"n": 1})
+    line = json.dumps({"n": 2, "pad": "x" * 100}, sort_keys=True) + "\n"
+    with sink.path.open("a", encoding="utf-8") as f:
+        f.write(line[:40])
+    real_open = Path.open
+
+    class WriterFinishes:
+        def __init__(self, f: Any) -> None:
+            self.f = f
+
+        def __enter__(self) -> WriterFinishes:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+        def __iter__(self) -> Iterator[str]:
+            for text in self.f:
+                if not text.endswith("\n"):  # the writer's second part lands now
+                    with real_open(sink.path, "a", encoding="utf-8") as w:
+                        w.write(line[40:])
+                yield text
+
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
+        f = real_open(self, *args, **kwargs)
+        return WriterFinishes(f) if self == sink.path and "a" not in args else f
+
+    monkeypatch.setattr(Path, "open", open_)
+    assert sink.read() == [{"n": 1}]
+    monkeypatch.undo()
     assert [e["n"] for e in sink.read()] == [1, 2]
 
 

@@ -221,7 +221,11 @@ class JsonLinesSink(LockedState):
             return []
         with f:
             for number, line in enumerate(f, 1):
-                if not (line.endswith("\n") and line.strip()):
+                if not line.endswith("\n"):
+                    # A line still being written: stop here. Iterating on would read
+                    # the rest of it, once written, as a line of its own.
+                    break
+                if not line.strip():
                     continue
                 try:
                     event = json.loads(line)
