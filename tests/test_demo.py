@@ -164,7 +164,7 @@ def test_every_version_is_signed_and_one_decision_is_explained(
 
 
 def test_costs_are_consistent(demo: tuple[Path, dict[str, Any]]) -> None:
-    _, s = demo
+    out, s = demo
     costs = s["costs"]
     for name in ("serving per month", "serving per 1k predictions", "one retraining (compute)"):
         c = costs[name]
@@ -173,6 +173,15 @@ def test_costs_are_consistent(demo: tuple[Path, dict[str, Any]]) -> None:
     assert cadence["weekly_accuracy_of_v1"][0] > cadence["weekly_accuracy_of_v1"][-1]
     assert cadence["optimal_interval_weeks"] > 0
     assert cadence["retrain_now_at_week_8"] is True
+    # the decision the report states in words: the loss avoided beats the retraining's cost
+    loss, total = (
+        cadence["avoidable_loss_usd_next_4_weeks"],
+        cadence["retraining_cost_usd"]["total"],
+    )
+    assert loss > total
+    html = (out / "report.html").read_text()
+    assert f"would lose {loss:,.2f} USD that a retraining avoids, against {total:,.2f} USD" in html
+    assert "for the retraining: retrain now." in html
 
 
 def test_demo_data_is_seeded() -> None:

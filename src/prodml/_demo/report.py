@@ -87,6 +87,11 @@ def _nice_step(raw: float) -> int:
     return int(next(m * power for m in (1, 2, 5, 10) if m * power >= raw))
 
 
+def _latency(us: float) -> str:
+    """A latency given in microseconds, in us below a millisecond and in ms above."""
+    return f"{us:.0f} us" if us < 1000 else f"{us / 1000:.1f} ms"
+
+
 def _usd(value: float) -> str:
     """An amount in USD, with a precision that shows small amounts (fractions of a cent)."""
     if value != 0 and abs(value) < 0.01:
@@ -225,7 +230,8 @@ def render_report(result: DemoResult) -> str:
         "<h2>2. Serving and monitoring</h2>",
         (
             f"<p>{sv['requests']} requests served one by one through the single-record path "
-            f"(p50 {sv['latency_us']['p50']} us, p99 {sv['latency_us']['p99']} us including "
+            f"(p50 {_latency(sv['latency_us']['p50'])}, p99 {_latency(sv['latency_us']['p99'])} "
+            "including "
             f"schema validation); the record path matched the batch rows "
             f"{escape(sv['record_equals_batch_row'])}. Rejected requests:</p>"
         ),
@@ -320,8 +326,11 @@ def render_report(result: DemoResult) -> str:
             f"{_usd(cost['total'])}: {_usd(cost['compute'])} of compute (the row above) plus a "
             f"{_usd(cost['review'])} human review. Retraining every "
             f"{cad['optimal_interval_weeks']} weeks minimises retraining plus degradation cost "
-            f"({_usd(cad['cost_per_week_at_optimum'])} a week). At week 8: "
-            f"{escape(cad['reason'])} (USD, over the next {cad['horizon_weeks']:g} weeks).</p>"
+            f"({_usd(cad['cost_per_week_at_optimum'])} a week). At week 8, keeping v1 for "
+            f"the next {cad['horizon_weeks']:g} weeks would lose "
+            f"{_usd(cad['avoidable_loss_usd_next_4_weeks'])} that a retraining avoids, against "
+            f"{_usd(cost['total'])} for the retraining: "
+            f"{'retrain now' if cad['retrain_now_at_week_8'] else 'keep v1'}.</p>"
         ),
         f'<p class="muted">{escape(cad["note"])}</p>',
         "</body></html>",

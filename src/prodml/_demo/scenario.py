@@ -667,6 +667,7 @@ def _costs(
         "optimal_interval_weeks": round(plan.interval, 2),
         "cost_per_week_at_optimum": round(plan.cost_rate, 2),
         "retrain_now_at_week_8": decision.retrain,
+        "avoidable_loss_usd_next_4_weeks": round(decision.expected_loss, 2),
         "reason": decision.reason,
         "horizon_weeks": 4.0,
         "retraining_cost_usd": {

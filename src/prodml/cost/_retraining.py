@@ -311,10 +311,11 @@ class RetrainDecision:
 
     @property
     def reason(self) -> str:
-        """The decision in words."""
+        """The decision in words (``horizon`` in the curve's time unit)."""
         op = ">" if self.retrain else "<="
+        unit = "time unit" if self.horizon == 1 else "time units"
         return (
-            f"expected avoidable loss over the next {self.horizon:g} "
+            f"expected avoidable loss over the next {self.horizon:g} {unit} "
             f"({self.expected_loss:,.2f}) {op} retraining cost ({self.retrain_cost:,.2f})"
         )
 

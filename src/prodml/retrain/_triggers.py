@@ -418,9 +418,11 @@ class CostTrigger:
     ... )
     >>> ctx = TriggerContext(now=30 * 86400.0, trained_at=0.0, last_run_at=None, cost=cost)
     >>> CostTrigger().check(ctx).reason
-    'expected avoidable loss over the next 7 (2,100.00) > retraining cost (500.00)'
+    'expected avoidable loss over the next 7 days (2,100.00) > retraining cost (500.00)'
     >>> CostTrigger(optimal=True).check(ctx).evidence["interval"]
     10.0
+    >>> CostTrigger(optimal=True).check(ctx).reason
+    'the model is 30 days old, past the cheapest retraining interval of 10 days'
     """
 
     def __init__(
@@ -450,8 +452,8 @@ class CostTrigger:
                 return None
             return Signal(
                 self.name,
-                f"the model is {age_u:.3g} old, past the cheapest retraining interval "
-                f"{plan.interval:.3g} (time unit {cost.time_unit_s:g} s)",
+                f"the model is {describe(age)} old, past the cheapest retraining interval "
+                f"of {describe(plan.interval * cost.time_unit_s)}",
                 None,
                 {"age": age_u, "interval": plan.interval, "cost_rate": plan.cost_rate},
             )
@@ -464,9 +466,11 @@ class CostTrigger:
         )
         if not decision.retrain:
             return None
+        horizon = describe(cost.horizon_units * cost.time_unit_s)
         return Signal(
             self.name,
-            decision.reason,
+            f"expected avoidable loss over the next {horizon} "
+            f"({decision.expected_loss:,.2f}) > retraining cost ({decision.retrain_cost:,.2f})",
             None,
             {"age": age_u, "expected_loss": decision.expected_loss, "cost_checked": True},
         )
