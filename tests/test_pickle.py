@@ -418,14 +418,17 @@ def test_a_trust_policy_pickles_and_still_verifies() -> None:
         assert not verifier.verify(b"other", signer.sign(b"data"))
 
 
-def test_a_json_lines_sink_copy_appends_to_the_same_file_with_its_own_lock(tmp_path: Any) -> None:
+def test_a_json_lines_sink_copy_appends_to_the_same_file_under_the_files_lock(
+    tmp_path: Any,
+) -> None:
     from prodml.lineage import JsonLinesSink
 
     sink = JsonLinesSink(tmp_path / "events" / "lineage.jsonl")
     sink.emit({"n": 0})
-    for twin in (_pickled(sink), copy.deepcopy(sink)):
+    other = JsonLinesSink(tmp_path / "other.jsonl")
+    for twin in (_pickled(sink), copy.deepcopy(sink), JsonLinesSink(sink.path)):
         assert twin.path == sink.path
-        assert twin._lock is not sink._lock
-        assert type(twin._lock) is type(sink._lock)
+        assert twin._lock is sink._lock  # one lock per file in a process
+        assert twin._lock is not other._lock
         twin.emit({"n": 1})
-    assert sink.read() == [{"n": 0}, {"n": 1}, {"n": 1}]
+    assert sink.read() == [{"n": 0}, {"n": 1}, {"n": 1}, {"n": 1}]

@@ -399,6 +399,45 @@ def test_json_lines_sink_read_stops_at_a_line_being_written(
     assert [e["n"] for e in sink.read()] == [1, 2]
 
 
+def test_json_lines_sinks_of_one_file_rotate_it_together(
+    tmp_path: Path, run_together: Callable[..., None]
+) -> None:
+    """Copies of a rotating sink (pickled, deep-copied) share the file's lock.
+
+    With a lock each, two copies could both find the file full and both rotate it: the
+    second renamed the first's fresh backup over an older one and then failed on the
+    file the first had moved away (the event was lost, logged as a ConfigError).
+    """
+    from prodml.lineage import JsonLinesSink
+
+    sink = JsonLinesSink(tmp_path / "events.jsonl", max_bytes=1500, backups=10_000)
+    n = 60
+    reads: list[int] = []
+
+    def emit(k: int) -> Callable[[], None]:
+        twin = (
+            sink if k == 0 else (copy.deepcopy(sink) if k % 2 else pickle.loads(pickle.dumps(sink)))
+        )
+
+        def run() -> None:
+            for i in range(n):
+                twin.emit({"k": k, "i": i, "pad": "x" * 200})
+
+        return run
+
+    def reader(done: threading.Event) -> None:
+        while not done.is_set():
+            reads.append(len(sink.read()))
+
+    run_together([emit(k) for k in range(THREADS)], reader)
+    events = sink.read()
+    assert sorted((e["k"], e["i"]) for e in events) == [
+        (k, i) for k in range(THREADS) for i in range(n)
+    ]
+    assert reads == sorted(reads)  # a rotation never hides events from a reader
+    assert all(p.stat().st_size <= 1500 for p in sink.files())
+
+
 def test_in_memory_lineage_sink_keeps_every_event(run_together: Callable[..., None]) -> None:
     from prodml.lineage import InMemoryLineageSink
 

@@ -36,6 +36,7 @@ import logging
 import os
 import threading
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +60,23 @@ __all__ = [
 ]
 
 _log = logging.getLogger("prodml.lineage")
+
+# One lock per lineage file in this process, shared by every JsonLinesSink that appends to
+# it (the sink itself, its pickled or deep copies, a second sink built on the same path).
+_FILE_LOCKS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> Any:
+    """The lock of the file at ``path`` (links resolved) in this process."""
+    key = os.path.realpath(path)
+    with _FILE_LOCKS_GUARD:
+        lock = _FILE_LOCKS.get(key)
+        if lock is None:
+            lock = _FILE_LOCKS[key] = threading.Lock()
+        return lock
+
+
 PRODUCER = f"https://github.com/prodml/prodml/tree/v{__version__}"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 _FACET_URL = "https://prodml.readthedocs.io/en/latest/governance/#lineage-events"
@@ -87,13 +105,15 @@ class InMemoryLineageSink:
 class JsonLinesSink(LockedState):
     """Appends each event as one line of JSON to a file (created with its folders).
 
-    A pickled or copied sink appends to the same file, with a lock of its own.
+    A pickled or copied sink appends to the same file. Every sink of one file in a
+    process (copies, or sinks built on the same path) shares that file's lock, so their
+    writes, rotations and reads never interleave.
 
     Parameters
     ----------
     path
-        The file. Lines are written whole under a lock, so threads of one process may
-        share a sink; several processes should use one file each.
+        The file. Lines are written whole under the file's lock, so threads of one
+        process may share it; several processes should use one file each.
     max_bytes
         Rotate the file before an event would take it past this many bytes, as
         :class:`logging.handlers.RotatingFileHandler` does: ``path`` becomes
@@ -143,7 +163,11 @@ class JsonLinesSink(LockedState):
         self.path = checked_path(path, "the lineage file")
         self.max_bytes = max_bytes
         self.backups = backups
-        self._lock = threading.Lock()
+        self._lock = _file_lock(self.path)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._lock = _file_lock(self.path)  # the file's, not a lock of the copy's own
 
     def emit(self, event: dict[str, Any]) -> None:
         """Append ``event`` as a line and flush it, rotating first when it would not fit.
@@ -199,8 +223,9 @@ class JsonLinesSink(LockedState):
     def read(self) -> list[dict[str, Any]]:
         """Every event kept so far, oldest first (the backups', then the file's).
 
-        Safe while other threads or processes append: a last line without its newline
-        is an event still being written (or cut short by a crash) and is left out.
+        Read under the file's lock, so a rotation by a sink of this process never hides
+        events from it. Safe while other processes append: a last line without its
+        newline is an event still being written (or cut short by a crash) and is left out.
 
         Raises
         ------
@@ -209,8 +234,9 @@ class JsonLinesSink(LockedState):
             line cut short by a crash and appended to), naming the file and line number.
         """
         events: list[dict[str, Any]] = []
-        for path in self.files():
-            events.extend(self._read_file(path))
+        with self._lock:
+            for path in self.files():
+                events.extend(self._read_file(path))
         return events
 
     def _read_file(self, path: Path) -> list[dict[str, Any]]:
