@@ -1,15 +1,17 @@
-"""The :class:`ModelRegistry` facade: versions, aliases, loading, promotion and gc."""
+"""The :class:`ModelRegistry` facade: opening a registry and registering versions.
+
+The rest of its methods come from mixins, one per responsibility: alias moves, promotion
+and rollback (``_aliases``), reading and loading versions (``_reading``), and what leaves
+the registry: archive, delete, gc and pruning the audit log (``_retention``).
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from prodml._durations import seconds
@@ -19,35 +21,29 @@ from prodml._quote import short_repr
 from prodml.errors import (
     ConfigError,
     IntegrityError,
-    NotFoundError,
     ProdMLError,
     RegistryError,
     StorageError,
 )
-from prodml.registry import _gc, _lineage, _manifest, _protect
+from prodml.registry import _lineage, _manifest, _protect
 from prodml.registry._aliases import AliasMoves
-from prodml.registry._card import ModelCard, build_card
-from prodml.registry._environment import EnvironmentCheck
 from prodml.registry._environment import capture as capture_environment
-from prodml.registry._environment import check as check_environment
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
-from prodml.registry._validate import check_fields, parse_ref
+from prodml.registry._reading import Reading
+from prodml.registry._retention import Retention
+from prodml.registry._validate import check_fields
 from prodml.registry.authz import Authorizer
 from prodml.registry.backends import artifact_store_for, metadata_store_for
 from prodml.registry.backends._artifact_base import ArtifactStore, new_key
-from prodml.registry.backends.metadata import EventDraft, MetadataStore, plan_prune
+from prodml.registry.backends.metadata import MetadataStore
 from prodml.registry.encryption import KeyProvider
 from prodml.registry.entities import (
-    AuditEvent,
     Lineage,
     ModelVersion,
-    Page,
-    Status,
-    check_alias,
     check_name,
 )
-from prodml.registry.flavours import Trust, flavour_for, get_flavour
+from prodml.registry.flavours import flavour_for, get_flavour
 from prodml.registry.signing import Signer, TrustPolicy
 from prodml.schema import Schema
 
@@ -59,7 +55,7 @@ __all__ = ["GCReport", "ModelRegistry"]
 ACTOR_ENV = "PRODML_ACTOR"
 
 
-class ModelRegistry(NotPicklable, AliasMoves):
+class ModelRegistry(NotPicklable, AliasMoves, Reading, Retention):
     """Versioned models with aliases, lineage, an audit log and verified artifacts.
 
     Parameters
@@ -121,6 +117,12 @@ class ModelRegistry(NotPicklable, AliasMoves):
     """
 
     _SHIP_INSTEAD = "the metadata and artifact URLs (ModelRegistry(metadata_url, artifact_url))"
+
+    #: Where OpenLineage events of register and alias moves go (:mod:`prodml.lineage`):
+    #: any object with ``emit(event)``, e.g. a ``JsonLinesSink``; ``None``: no events.
+    lineage_sink: LineageSink | None = None
+    #: The OpenLineage namespace of the registry's jobs.
+    lineage_namespace: str = "prodml"
 
     def __init__(
         self,
@@ -355,352 +357,3 @@ class ModelRegistry(NotPicklable, AliasMoves):
                 self.metadata.forget(key)
         except (ProdMLError, OSError):  # the store is failing too: gc collects it later
             pass
-
-    # ---------------------------------------------------------------- read
-
-    def get(self, ref: str, version: int | str | None = None) -> ModelVersion:
-        """A version by reference: ``"churn"`` (latest), ``"churn@3"``, ``"churn@production"``.
-
-        ``version`` (a number, alias or ``"latest"``) may be given instead of ``@...``.
-
-        Raises
-        ------
-        NotFoundError
-            When the model, version or alias does not exist.
-        ConfigError
-            When the reference is malformed (``"m@³"``, a number beyond 2**31 - 1).
-        """
-        name, selector = parse_ref(ref, version)
-        return self.metadata.resolve(name, selector)
-
-    #: Where OpenLineage events of register and alias moves go (:mod:`prodml.lineage`):
-    #: any object with ``emit(event)``, e.g. a ``JsonLinesSink``; ``None``: no events.
-    lineage_sink: LineageSink | None = None
-    #: The OpenLineage namespace of the registry's jobs.
-    lineage_namespace: str = "prodml"
-
-    #: What :meth:`load` does when a package the model needs has another major version
-    #: than when it was registered: ``"warn"``, ``"error"`` or ``"ignore"``.
-    environment_check: EnvironmentCheck = "warn"
-
-    def load(
-        self,
-        ref: str,
-        version: int | str | None = None,
-        *,
-        trusted: Trust = False,
-        environment_check: EnvironmentCheck | None = None,
-    ) -> Any:
-        """Load a model after checking its manifest and every file against its sha256.
-
-        ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
-        names to trust. ``environment_check`` overrides :attr:`environment_check` for
-        this call (see :mod:`prodml.registry._environment`).
-
-        Raises
-        ------
-        IntegrityError
-            When the version's metadata is unsafe (a path leaving its key, a link), or a
-            file is missing, was changed, or a file was added.
-        RegistryError
-            When loading would need ``trusted`` and it was not given.
-        EnvironmentMismatchError
-            With ``environment_check="error"``, when numpy, scikit-learn, scipy, pandas,
-            pyarrow or skops has another major version than when the model was
-            registered (with ``"warn"``: an ``EnvironmentMismatchWarning``).
-        """
-        mv = self._checked(self.get(ref, version))
-        if mv.encryption is not None and self.encryption is None:
-            raise RegistryError(
-                f"{mv.ref} is encrypted (key {mv.encryption.key_id[:80]!r}); open the "
-                "registry with encryption= (a KeyProvider holding that key) to load it",
-                model_name=mv.name,
-                version=mv.version,
-            )
-        check_environment(
-            (mv.lineage.model_extra or {}).get("environment"),
-            self.environment_check if environment_check is None else environment_check,
-            model_name=mv.name,
-            version=mv.version,
-        )
-        path, temporary = self.artifacts.fetch(
-            mv.artifact_key, mv.files, model_name=mv.name, version=mv.version
-        )
-        plain: Path | None = None
-        try:
-            if mv.encryption is not None:
-                plain = Path(tempfile.mkdtemp(prefix="prodml-plain-"))
-                _protect.decrypt(mv, path, plain, self.encryption)
-            source = path if plain is None else plain
-            return get_flavour(mv.flavour).load(source, dict(mv.flavour_meta), trusted=trusted)
-        except OSError as err:
-            raise StorageError(
-                f"cannot load {mv.ref}: {err.strerror or err} ({getattr(err, 'filename', '')})",
-                path=str(getattr(err, "filename", "")),
-                errno=err.errno,
-            ) from err
-        finally:
-            if plain is not None:
-                shutil.rmtree(plain, ignore_errors=True)
-            if temporary:
-                shutil.rmtree(path, ignore_errors=True)
-
-    def verify(self, ref: str, version: int | str | None = None) -> ModelVersion:
-        """Check a version's manifest and files against their hashes without loading it."""
-        mv = self._checked(self.get(ref, version))
-        self.artifacts.verify(mv.artifact_key, mv.files, model_name=mv.name, version=mv.version)
-        return mv
-
-    def _checked(self, mv: ModelVersion) -> ModelVersion:
-        """The one gate every version passes before its files are touched."""
-        return _manifest.check(self._trusted(mv))
-
-    def search(
-        self,
-        name: str | None = None,
-        *,
-        tags: Mapping[str, str] | None = None,
-        min_metrics: Mapping[str, float] | None = None,
-        max_metrics: Mapping[str, float] | None = None,
-        include_archived: bool = True,
-        page_size: int = 50,
-        page_token: str | None = None,
-    ) -> Page[ModelVersion]:
-        """A page of versions matching every filter, by name then newest first.
-
-        Pass ``page.next_token`` back as ``page_token`` for the next page (keyset
-        paging: each page costs the same, however deep).
-        """
-        if name is not None:
-            check_name(name)
-        filters = check_fields(tags, "", None, None, None)["tags"]
-        bounds = [
-            check_fields(None, "", None, m, None)["metrics"] for m in (min_metrics, max_metrics)
-        ]
-        return self.metadata.search(
-            name,
-            tags=filters,
-            min_metrics=bounds[0],
-            max_metrics=bounds[1],
-            statuses=("ready", "archived") if include_archived else ("ready",),
-            page_size=page_size,
-            page_token=page_token,
-        )
-
-    def models(self) -> list[str]:
-        """Names of every model with a version, sorted."""
-        return self.metadata.model_names()
-
-    def aliases(self, name: str) -> dict[str, int]:
-        """Alias -> version of one model."""
-        return self.metadata._aliases(check_name(name))
-
-    def history(
-        self,
-        name: str,
-        *,
-        alias: str | None = None,
-        page_size: int = 100,
-        page_token: str | None = None,
-    ) -> Page[AuditEvent]:
-        """A page of the audit log of ``name``, newest first.
-
-        Every register, alias change, archive, restore and delete is there. Pass
-        ``page.next_token`` back as ``page_token`` for older events.
-
-        Raises
-        ------
-        NotFoundError
-            When the model does not exist.
-        """
-        check_name(name)
-        if alias is not None:
-            check_alias(alias)
-        page = self.metadata.history_page(name, alias, page_size=page_size, page_token=page_token)
-        if not page.items and page_token is None and not self.metadata.has_model(name):
-            raise NotFoundError(f"model {name!r} does not exist", model_name=name)
-        return page
-
-    def prune_history(
-        self,
-        name: str,
-        *,
-        before: datetime | timedelta | None = None,
-        keep: int | None = None,
-        dry_run: bool = False,
-    ) -> int:
-        """Remove old audit events of ``name``: the explicit, audited retention of its log.
-
-        The audit log grows with every write and nothing removes events by itself; a
-        registry running for years calls this (from a scheduled job, say) to bound it.
-        An event is removed when it is older than ``before`` (an aware datetime, or an
-        age such as ``timedelta(days=365)``) *and* not among the newest ``keep``; give
-        either or both. In the same transaction the registry logs one ``prune_history``
-        event for the model (``detail``: ``removed``, ``before``, ``keep`` and
-        ``through_seq``, the newest seq removed) and one per alias that lost events,
-        recording the alias's rollback stack, so :meth:`rollback` works as before.
-        Removing nothing logs nothing. Model cards and :meth:`history` then show only
-        what is kept. ``dry_run=True`` counts what would go and changes nothing (a
-        read-only registry can answer it).
-
-        Returns
-        -------
-        int
-            The number of events removed (with ``dry_run``, that would be removed).
-
-        Raises
-        ------
-        ConfigError
-            When neither bound is given, ``before`` is a naive datetime or a negative
-            age, or ``keep`` is not an int >= 0.
-        NotFoundError
-            When the model does not exist.
-        RegistryError
-            When the registry is read-only, or its metadata store cannot prune.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from datetime import timedelta
-        >>> from prodml.schema import Schema
-        >>> reg = ModelRegistry.local(tempfile.mkdtemp())
-        >>> for _ in range(3):
-        ...     moved = reg.set_alias(
-        ...         "churn", "production", reg.register("churn", Schema([])).version
-        ...     )
-        >>> reg.prune_history("churn", before=timedelta(0), keep=2)
-        4
-        >>> [(e.action, e.alias) for e in reg.history("churn")]
-        [('prune_history', None), ('prune_history', 'production'), ('set_alias', 'production'), ('register', None)]
-        >>> reg.rollback("churn", "production").version
-        2
-        >>> reg.close()
-        """  # noqa: E501
-        if not dry_run:
-            self._check_writable()
-        check_name(name)
-        if before is None and keep is None:
-            raise ConfigError(
-                "prune_history needs 'before' (a datetime or an age) or 'keep' (how many "
-                "of the newest events to keep), or both; without them nothing is removed",
-                parameter="before",
-            )
-        if keep is not None and (type(keep) is not int or keep < 0):
-            raise ConfigError(
-                "The 'keep' parameter of ModelRegistry.prune_history must be an int >= 0 "
-                f"or None. Got {short_repr(keep)} instead.",
-                parameter="keep",
-            )
-        cutoff = _cutoff(before)
-        if dry_run:
-            events = self.metadata.history(name)  # oldest first
-            if not events and not self.metadata.has_model(name):
-                raise NotFoundError(f"model {name!r} does not exist", model_name=name)
-            drop, _ = plan_prune(events, name, before=cutoff, keep=keep, actor=self.actor)
-            return len(drop)
-        return self.metadata.prune_history(name, before=cutoff, keep=keep, actor=self.actor)
-
-    def card(self, ref: str, version: int | str | None = None, **fields: str) -> ModelCard:
-        """The model card of a version: ``reg.card("churn@production")``.
-
-        Built from the version (description, metrics, signature, lineage, recorded
-        environment, fairness and importance summaries in its lineage), the audit log
-        (registration, approvals, alias moves) and the current aliases; see
-        :mod:`prodml.registry._card`. ``fields`` set or override the intended-use
-        fields (``intended_use``, ``out_of_scope``, ``limitations``, ``owner``), which
-        otherwise come from tags of those names.
-
-        Raises
-        ------
-        NotFoundError
-            When the model, version or alias does not exist.
-        ConfigError
-            For an unknown field.
-        """
-        mv = self.get(ref, version)
-        events: list[AuditEvent] = []
-        token = None
-        while True:
-            page = self.history(mv.name, page_token=token)
-            events.extend(page)
-            token = page.next_token
-            if token is None:
-                break
-        return build_card(mv, events, self.aliases(mv.name), fields)
-
-    # ---------------------------------------------------------------- lifecycle
-
-    def archive(self, name: str, version: int) -> ModelVersion:
-        """Hide a version from ``latest`` (it still loads by number or alias)."""
-        return self._status(name, version, "archived", "archive")
-
-    def restore(self, name: str, version: int) -> ModelVersion:
-        """Undo :meth:`archive`."""
-        return self._status(name, version, "ready", "restore")
-
-    def delete(self, name: str, version: int) -> None:
-        """Delete a version; :meth:`gc` then removes its files. Its number is never reused.
-
-        Raises
-        ------
-        ConflictError
-            When an alias still points at it.
-        """
-        self._status(name, version, "deleted", "delete")
-
-    def gc(
-        self,
-        grace_period: float | timedelta = timedelta(hours=1),
-        *,
-        dry_run: bool = False,
-        force: bool = False,
-        scan: bool = False,
-    ) -> GCReport:
-        """Remove artifact files no version needs any more.
-
-        Files of deleted versions go at once, and those of failed or killed
-        registrations once their lease has expired; a registration in flight is never
-        touched, whatever ``grace_period``. With ``scan=True`` gc also lists the whole
-        artifact store and removes keys nothing references (left by an older prodml or
-        written by hand) once they are older than ``grace_period``; it costs a listing
-        of the store, where the default costs only what there is to collect.
-
-        gc refuses, unless ``force=True``, when the metadata store holds no versions or
-        when it would delete more than half of the store's keys: both are what a wrong,
-        lost or emptied database looks like. ``dry_run=True`` reports what it would do,
-        with the reason it would refuse in ``refusal``.
-
-        Raises
-        ------
-        RegistryError
-            When gc refuses; the message says why.
-        """
-        grace = seconds(grace_period, "grace_period", "ModelRegistry.gc", positive=False)
-        if not dry_run:
-            self._check_writable()
-        return _gc.collect(
-            self.metadata, self.artifacts, grace, dry_run=dry_run, force=force, scan=scan
-        )
-
-    # ---------------------------------------------------------------- helpers
-    def _status(self, name: str, version: int, status: Status, action: str) -> ModelVersion:
-        self._check_writable()
-        mv = self.metadata.get_version(check_name(name), check_version_number(version))
-        event = EventDraft(name=name, action=action, actor=self.actor, version=version)
-        self.metadata.set_status(name, version, status, event)
-        return mv.model_copy(update={"status": status})
-
-
-def _cutoff(before: object) -> datetime | None:
-    """``prune_history``'s ``before`` as an aware UTC datetime (``None`` stays ``None``)."""
-    if before is None:
-        return None
-    if isinstance(before, timedelta) and before >= timedelta(0):
-        return datetime.now(timezone.utc) - before
-    if isinstance(before, datetime) and before.utcoffset() is not None:
-        return before.astimezone(timezone.utc)
-    raise ConfigError(
-        "The 'before' parameter of ModelRegistry.prune_history must be a timezone-aware "
-        f"datetime, an age (a timedelta >= 0) or None. Got {short_repr(before)} instead.",
-        parameter="before",
-    )

@@ -1,4 +1,10 @@
-"""Predictor: one call from a raw record to a monitored, routed, versioned prediction."""
+"""Predictor: one call from a raw record to a monitored, routed, versioned prediction.
+
+This module holds the request path (``predict_record``, ``predict_many``) and the
+construction from a pipeline and a model. Serving from a registry (``from_registry``,
+``refresh``, ``close``) is in ``_lifecycle``; the read side (``predict_batch``, what
+serves now) in ``_views``.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,9 @@ from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
+from prodml.serving._lifecycle import DEFAULT_VARIANT, Lifecycle
 from prodml.serving._many import predict_many
-from prodml.serving._metrics import ServingStats, render
+from prodml.serving._metrics import ServingStats
 from prodml.serving._prediction import (
     Prediction,
     State,
@@ -28,14 +35,10 @@ from prodml.serving._prediction import (
 from prodml.serving._served import Served, check_pair, model_error
 from prodml.serving._shadow import ShadowWorker
 from prodml.serving._source import RegistrySource, Watcher
+from prodml.serving._views import Views
 
 if TYPE_CHECKING:
-    import numpy as np
-    import pyarrow as pa
-
     from prodml.monitoring import ModelMonitor
-    from prodml.registry import ModelRegistry
-    from prodml.registry.flavours import Trust
     from prodml.serving._prediction import RolloutPolicy
     from prodml.serving._served import ExplainerLike, ModelError
 
@@ -44,11 +47,9 @@ __all__ = ["DEFAULT_VARIANT", "Prediction", "Predictor"]
 _log = logging.getLogger("prodml.serving")
 _perf = time.perf_counter
 _new_tuple = tuple.__new__
-DEFAULT_VARIANT = "default"
-"""The variant name of a predictor without a rollout policy."""
 
 
-class Predictor(NotPicklable, Generic[V_co]):
+class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
     """Serve a feature pipeline and a model: validate, transform, predict, route, monitor.
 
     One :meth:`predict_record` call checks the record against the schema (every problem
@@ -237,134 +238,6 @@ class Predictor(NotPicklable, Generic[V_co]):
         # variant -> the (name, version) last refused for it, not retried while wanted
         self._refused: dict[str, tuple[str, int | None]] = {}
 
-    # ------------------------------------------------------------------ construction
-
-    @overload
-    @classmethod
-    def from_registry(
-        cls,
-        registry: ModelRegistry,
-        ref: str,
-        *,
-        variants: Mapping[str, str] | None = None,
-        policy: RolloutPolicy | None = None,
-        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
-        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
-        key_column: str | None = None,
-        output: Literal["proba"],
-        trusted: Trust = False,
-        probe: Sequence[Mapping[str, Any]] | None = None,
-        watch_every_s: float | None = 5.0,
-        shadow_queue: int = 1000,
-        compiled: bool = True,
-    ) -> Predictor[float]: ...
-    @overload
-    @classmethod
-    def from_registry(
-        cls,
-        registry: ModelRegistry,
-        ref: str,
-        *,
-        variants: Mapping[str, str] | None = None,
-        policy: RolloutPolicy | None = None,
-        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
-        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
-        key_column: str | None = None,
-        output: Literal["auto", "predict", "decision_function"] = "auto",
-        trusted: Trust = False,
-        probe: Sequence[Mapping[str, Any]] | None = None,
-        watch_every_s: float | None = 5.0,
-        shadow_queue: int = 1000,
-        compiled: bool = True,
-    ) -> Predictor[Any]: ...
-    @classmethod
-    def from_registry(
-        cls,
-        registry: ModelRegistry,
-        ref: str,
-        *,
-        variants: Mapping[str, str] | None = None,
-        policy: RolloutPolicy | None = None,
-        monitor: ModelMonitor | Mapping[str, ModelMonitor] | None = None,
-        explainer: ExplainerLike | Callable[[Any, Any], ExplainerLike] | None = None,
-        key_column: str | None = None,
-        output: Literal["auto", "proba", "predict", "decision_function"] = "auto",
-        trusted: Trust = False,
-        probe: Sequence[Mapping[str, Any]] | None = None,
-        watch_every_s: float | None = 5.0,
-        shadow_queue: int = 1000,
-        compiled: bool = True,
-    ) -> Predictor[Any]:
-        """Serve ``ref`` (``"churn@production"``) from a :class:`~prodml.registry.ModelRegistry`.
-
-        The version must be a ``(pipeline, model)`` pair registered as one version; its
-        ``signature``, when set, is the request schema. Every version is verified
-        (artifact hashes) and checked before it serves.
-
-        Parameters
-        ----------
-        registry
-            The registry to load from (and to watch).
-        ref
-            Reference served by the policy's first variant.
-        variants
-            References of the other variants; a variant not given is served by the
-            alias named like it (``"churn@candidate"`` for a canary's ``candidate``).
-        trusted
-            Passed to :meth:`ModelRegistry.load` (needed for joblib-pickled models).
-        probe
-            Example records run through every version before it serves.
-        watch_every_s
-            Seconds between checks of the references; when one moves, the new version
-            serves from the next request on (``None``: only :meth:`refresh` reloads).
-        policy, monitor, explainer, key_column, output, shadow_queue, compiled
-            As for :class:`Predictor`.
-
-        Raises
-        ------
-        NotFoundError
-            When a reference does not resolve.
-        IntegrityError, ConfigError, ModelError
-            When a version fails verification or its check.
-        """
-        check_params(
-            "Predictor.from_registry",
-            {"watch_every_s": watch_every_s},
-            {"watch_every_s": [Interval(float, 0, None, "neither"), NONE]},
-        )
-        names = policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
-        name = ref.partition("@")[0]
-        given = dict(variants or {})
-        refs = {names[0]: ref, **{v: given.pop(v, f"{name}@{v}") for v in names[1:]}}
-        if given:
-            raise ConfigError(
-                f"variants {sorted(given)} are not variants of the policy {list(names)}",
-                parameter="variants",
-            )
-        source = RegistrySource(
-            registry,
-            refs,
-            trusted=trusted,
-            output=output,
-            explainer=explainer,
-            probe=list(probe) if probe is not None else None,
-            compiled=compiled,
-        )
-        loaded: dict[tuple[str, int], Served] = {}
-        served: dict[str, Served] = {}
-        for variant, mv in source.resolve().items():
-            key = (mv.name, mv.version)
-            if key not in loaded:
-                loaded[key] = source.load(mv)
-            served[variant] = loaded[key]
-        self = cls.__new__(cls)
-        others = {v: s for v, s in served.items() if v != names[0]}
-        self._setup(served[names[0]], others, policy, monitor, key_column, shadow_queue)
-        self.stats.reloads["loaded"] = len(loaded)
-        self._source = source
-        self._watcher = Watcher(self.refresh, watch_every_s) if watch_every_s else None
-        return self
-
     # ------------------------------------------------------------------ hot path
 
     def predict_record(
@@ -519,150 +392,6 @@ class Predictor(NotPicklable, Generic[V_co]):
         return predict_many(
             self, records, ids=ids, keys=keys, explain=explain, atomic=atomic, started=started
         )
-
-    # ------------------------------------------------------------------ batches
-
-    @overload
-    def predict_batch(
-        self, data: Any, *, variant: str | None = None, output: Literal["numpy"] = "numpy"
-    ) -> np.ndarray: ...
-    @overload
-    def predict_batch(
-        self, data: Any, *, variant: str | None = None, output: Literal["arrow"]
-    ) -> pa.Table: ...
-    @overload
-    def predict_batch(
-        self, data: Any, *, variant: str | None = None, output: Literal["numpy", "arrow"]
-    ) -> np.ndarray | pa.Table: ...
-    def predict_batch(
-        self, data: Any, *, variant: str | None = None, output: Literal["numpy", "arrow"] = "numpy"
-    ) -> np.ndarray | pa.Table:
-        """Predict every row of a table with one variant's model (no routing, no monitor).
-
-        Parameters
-        ----------
-        data
-            A pandas DataFrame, pyarrow Table or RecordBatch.
-        variant
-            Which variant's model; default the policy's first (the only one without one).
-        output
-            ``"numpy"`` (an array of values) or ``"arrow"`` (a table with a
-            ``prediction`` column).
-
-        Raises
-        ------
-        SchemaError
-            Listing every problem of the table.
-        ModelError
-            When the model raises.
-        """
-        if output not in ("numpy", "arrow"):
-            raise ConfigError(
-                "The 'output' parameter of Predictor.predict_batch must be one of "
-                f"{{'arrow', 'numpy'}}. Got {short_repr(output)} instead.",
-                parameter="output",
-            )
-        state = self._state
-        variant = state.home if variant is None else variant
-        served = self._served(state, variant)
-        values = served.score_table(data, variant)
-        if output == "arrow":
-            import pyarrow as pa  # noqa: PLC0415
-
-            return pa.table({"prediction": values})
-        return values
-
-    def _served(self, state: State, variant: str) -> Served:
-        try:
-            return state.versions[variant]
-        except KeyError:
-            raise ConfigError(
-                f"unknown variant {short_repr(variant)}; variants: {list(state.versions)}",
-                parameter="variant",
-            ) from None
-
-    # ------------------------------------------------------------------ inspection
-
-    @property
-    def name(self) -> str:
-        """Name of the model the first variant serves."""
-        state = self._state
-        return state.versions[state.home].name
-
-    @property
-    def version(self) -> int | None:
-        """Version the first variant serves now."""
-        state = self._state
-        return state.versions[state.home].version
-
-    @property
-    def variants(self) -> dict[str, Served]:
-        """What each variant serves now (a snapshot)."""
-        return dict(self._state.versions)
-
-    @property
-    def monitors(self) -> dict[str, ModelMonitor]:
-        """The monitor of each variant that has one."""
-        return dict(self._monitors)
-
-    @property
-    def home(self) -> str:
-        """The first variant: served by the main model."""
-        return self._state.home
-
-    def describe(self) -> dict[str, Any]:
-        """Name, version, schema and fingerprint of what serves now, per variant."""
-        state = self._state
-        home = state.versions[state.home]
-        return {
-            **home.describe(),
-            "variant": state.home,
-            "policy": None if self.policy is None else type(self.policy).__name__,
-            "variants": {
-                v: {"name": s.name, "version": s.version, "fingerprint": s.fingerprint}
-                for v, s in state.versions.items()
-            },
-        }
-
-    def metrics_text(self) -> str:
-        """Serving metrics in the Prometheus text format."""
-        return render(self.stats, {v: s.version for v, s in self._state.versions.items()})
-
-    # ------------------------------------------------------------------ reload
-
-    def refresh(self) -> dict[str, int | None]:
-        """Check the registry now; load and swap in versions whose reference moved.
-
-        A version failing verification or its check is refused (logged, counted in
-        ``prodml_serving_reloads_total{outcome="refused"}``, not retried until the
-        reference moves again) and the version serving before keeps serving.
-
-        Returns
-        -------
-        dict
-            The version each variant serves after the check.
-        """
-        if self._source is None:
-            return {v: s.version for v, s in self._state.versions.items()}
-        with self._reload_lock:
-            state = self._state
-            versions = self._source.reload(state.versions, self._refused, self.stats)
-            if versions != state.versions:
-                self._state = State(versions, state.home)
-            return {v: s.version for v, s in versions.items()}
-
-    def close(self) -> None:
-        """Stop watching the registry and finish queued shadow work."""
-        if self._watcher is not None:
-            self._watcher.stop()
-            self._watcher = None
-        if self._shadow is not None:
-            self._shadow.close()
-
-    def drain_shadow(self) -> None:
-        """Wait until every mirrored request has been scored by the shadow."""
-        if self._shadow is not None:
-            self._shadow.drain()
 
     def __enter__(self) -> Predictor[V_co]:
         return self

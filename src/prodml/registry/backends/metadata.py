@@ -6,6 +6,8 @@ version's status, move an alias, read aliases, read the audit log, list model na
 keep the *pending keys* (leases of registrations in flight, and artifact keys queued for
 garbage collection). Everything else (resolving references, paged search, alias history,
 rollback targets) is written once here on top of them.
+The values the primitives take and return live in ``_records`` and the replay of the
+audit log (alias stacks, prune plans) in ``_audit``; this module re-exports them.
 
 Every write that changes state appends its audit event in the same transaction, so the log
 and the state never disagree.
@@ -21,17 +23,35 @@ slow: that commit finds its lease gone and fails instead.
 from __future__ import annotations
 
 import abc
-import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Literal
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from prodml._pickle import NotPicklable
-from prodml.errors import ConfigError, ConflictError, NotFoundError, RegistryError
-from prodml.registry._paths import MAX_VERSION, NAME
+from prodml.errors import NotFoundError, RegistryError
+from prodml.registry.backends._audit import plan_prune as plan_prune  # noqa: PLC0414
+from prodml.registry.backends._audit import replay_stack as replay_stack  # noqa: PLC0414
+from prodml.registry.backends._records import ALL as ALL  # noqa: PLC0414
+from prodml.registry.backends._records import (
+    ANY,
+    EventDraft,
+    Pending,
+    PrunePlan,
+    Seal,
+    VersionQuery,
+    check_page_size,
+    parse_search_token,
+    parse_seq_token,
+    register_event,
+)
+from prodml.registry.backends._records import LIVE as LIVE  # noqa: PLC0414
+from prodml.registry.backends._records import PendingState as PendingState  # noqa: PLC0414
+from prodml.registry.backends._records import check_target as check_target  # noqa: PLC0414
+from prodml.registry.backends._records import lost_lease as lost_lease  # noqa: PLC0414
 from prodml.registry.entities import AuditEvent, ModelVersion, Page, Status
 
+# The `X as X` imports above (PLC0414 silenced) re-export names that moved out of this
+# module and that stores and the registry still import from here, outside __all__.
 __all__ = [
     "ANY",
     "EventDraft",
@@ -42,122 +62,6 @@ __all__ = [
     "VersionQuery",
     "register_event",
 ]
-
-ANY: Any = type("_Any", (), {"__repr__": lambda self: "ANY"})()
-"""Sentinel for :meth:`MetadataStore._move_alias`: do not check the current version."""
-
-LIVE: tuple[Status, ...] = ("ready", "archived")
-ALL: tuple[Status, ...] = ("ready", "archived", "deleted")
-
-
-@dataclass(frozen=True)
-class VersionQuery:
-    """What :meth:`MetadataStore._query_versions` selects, in (name, version) order.
-
-    ``after`` is a keyset position ``(name, version)``: only versions after it in the
-    query's order are returned (``descending``: newest first within a name).
-    """
-
-    name: str | None = None
-    version: int | None = None
-    statuses: tuple[Status, ...] = LIVE
-    tags: Mapping[str, str] = field(default_factory=dict)
-    min_metrics: Mapping[str, float] = field(default_factory=dict)
-    max_metrics: Mapping[str, float] = field(default_factory=dict)
-    descending: bool = True
-    after: tuple[str, int] | None = None
-    limit: int | None = None
-
-    def matches(self, mv: ModelVersion) -> bool:
-        """Whether ``mv`` passes every filter (the keyset position included)."""
-        if self.name is not None and mv.name != self.name:
-            return False
-        if self.version is not None and mv.version != self.version:
-            return False
-        if mv.status not in self.statuses:
-            return False
-        if self.after is not None:
-            name, version = self.after
-            later = mv.version < version if self.descending else mv.version > version
-            if mv.name < name or (mv.name == name and not later):
-                return False
-        if any(mv.tags.get(k) != v for k, v in self.tags.items()):
-            return False
-        for k, lo in self.min_metrics.items():
-            if k not in mv.metrics or not mv.metrics[k] >= lo:
-                return False
-        return all(k in mv.metrics and mv.metrics[k] <= hi for k, hi in self.max_metrics.items())
-
-
-@dataclass(frozen=True)
-class EventDraft:
-    """An audit event before the store gives it its sequence number.
-
-    A store moving an alias fills ``previous_version`` from what it replaced.
-    """
-
-    name: str
-    action: str
-    actor: str
-    version: int | None = None
-    alias: str | None = None
-    previous_version: int | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-
-    def replacing(self, previous: int | None) -> EventDraft:
-        """The same event with ``previous_version`` set."""
-        return dataclasses.replace(self, previous_version=previous)
-
-    def build(self, seq: int) -> AuditEvent:
-        """The :class:`AuditEvent` with sequence number ``seq``."""
-        return AuditEvent(
-            seq=seq,
-            name=self.name,
-            action=self.action,
-            version=self.version,
-            alias=self.alias,
-            previous_version=self.previous_version,
-            actor=self.actor,
-            at=self.at,
-            detail=self.detail,
-        )
-
-
-PendingState = Literal["lease", "orphan", "deleted"]
-PrunePlan = Callable[[list[AuditEvent]], tuple[list[int], list[EventDraft]]]
-"""Given a model's whole audit log, oldest first: the seqs to delete, the events to log."""
-Seal = Callable[[ModelVersion], ModelVersion]
-"""Applied by a store to a version once it has its number, before it is written."""
-
-
-def register_event(mv: ModelVersion, actor: str) -> EventDraft:
-    """The ``register`` audit event of ``mv``, naming its signer's key id when signed."""
-    detail = {"signer_key_id": mv.attestation.key_ids[0]} if mv.attestation else {}
-    return EventDraft(
-        name=mv.name, action="register", actor=actor, version=mv.version, detail=detail
-    )
-
-
-@dataclass(frozen=True)
-class Pending:
-    """An artifact key whose fate is pending.
-
-    ``state`` is ``"lease"`` (a registration in flight), ``"orphan"`` (a registration
-    that failed, or whose lease gc revoked) or ``"deleted"`` (the files of a deleted
-    version). ``expires_at`` (seconds since the epoch) is when a lease lapses; for the
-    other states it is when the key was queued, so they are always due.
-    """
-
-    key: str
-    name: str
-    state: PendingState
-    expires_at: float
-
-    @property
-    def garbage(self) -> bool:
-        """Whether gc may delete the key's files (it is not a lease)."""
-        return self.state != "lease"
 
 
 class MetadataStore(NotPicklable, abc.ABC):
@@ -390,7 +294,7 @@ class MetadataStore(NotPicklable, abc.ABC):
         version of the previous page, so a page costs the same however deep it is, and a
         version registered meanwhile never shifts or repeats what the next page holds.
         """
-        _check_page_size(page_size, "search")
+        check_page_size(page_size, "search")
         items = self._query_versions(
             VersionQuery(
                 name=name,
@@ -398,7 +302,7 @@ class MetadataStore(NotPicklable, abc.ABC):
                 tags=dict(tags or {}),
                 min_metrics=dict(min_metrics or {}),
                 max_metrics=dict(max_metrics or {}),
-                after=_parse_search_token(page_token),
+                after=parse_search_token(page_token),
                 limit=page_size + 1,
             )
         )
@@ -476,8 +380,8 @@ class MetadataStore(NotPicklable, abc.ABC):
         page_token: str | None = None,
     ) -> Page[AuditEvent]:
         """One page of the audit log, newest first; pass ``next_token`` for older events."""
-        _check_page_size(page_size, "history")
-        before = _parse_seq_token(page_token)
+        check_page_size(page_size, "history")
+        before = parse_seq_token(page_token)
         items = self._events(name, alias, before=before, limit=page_size + 1)
         more = len(items) > page_size
         items = items[:page_size]
@@ -520,146 +424,3 @@ class MetadataStore(NotPicklable, abc.ABC):
     def _check_writable(self) -> None:
         if self.read_only:
             raise RegistryError(f"the metadata store {self.url} is read-only; writes are refused")
-
-
-def _check_page_size(page_size: object, owner: str) -> None:
-    if (
-        isinstance(page_size, bool)
-        or not isinstance(page_size, int)
-        or not 1 <= page_size <= 10_000
-    ):
-        raise ConfigError(
-            f"The 'page_size' parameter of {owner} must be an int in [1, 10000]. Got "
-            f"{page_size!r} instead.",
-            parameter="page_size",
-        )
-
-
-def _parse_search_token(token: object) -> tuple[str, int] | None:
-    if token is None:
-        return None
-    if isinstance(token, str):
-        name, _, number = token.rpartition("@")
-        if NAME.fullmatch(name) and number.isascii() and number.isdigit():
-            version = int(number)
-            if 1 <= version <= MAX_VERSION and len(number) <= 10:
-                return name, version
-    raise ConfigError(
-        f"page_token {str(token)[:80]!r} is not a token returned by search",
-        parameter="page_token",
-    )
-
-
-def _parse_seq_token(token: object) -> int | None:
-    if token is None:
-        return None
-    if isinstance(token, str) and token.isascii() and token.isdigit() and len(token) <= 18:
-        return int(token)
-    raise ConfigError(
-        f"page_token {str(token)[:80]!r} is not a token returned by history",
-        parameter="page_token",
-    )
-
-
-def lost_lease(key: str, name: str) -> ConflictError:
-    """The error of a registration whose lease gc revoked (or that never had one)."""
-    return ConflictError(
-        f"the registration of {name!r} lost its lease on artifact key {key!r}: it took longer "
-        "than lease_ttl and gc reclaimed the key. Register again, with a longer lease_ttl",
-        model_name=name,
-    )
-
-
-def check_target(name: str, version: int, status: str | None) -> None:
-    """NotFoundError or ConflictError unless ``version`` can receive an alias."""
-    if status is None or status == "deleted":
-        raise NotFoundError(
-            f"model {name!r} has no version {version}", model_name=name, version=version
-        )
-    if status != "ready":
-        raise ConflictError(
-            f"{name} version {version} is {status}; restore it before aliasing it",
-            model_name=name,
-            version=version,
-        )
-
-
-def replay_stack(events: list[AuditEvent]) -> list[int]:
-    """An alias's stack from its events, oldest first (see ``alias_stack``).
-
-    Raises
-    ------
-    RegistryError
-        For a ``rollback`` event whose ``pop`` is not a count of versions (an int >= 1)
-        or a ``prune_history`` event whose recorded stack is not a list of version
-        numbers (a log edited by hand).
-    """
-    stack: list[int] = []
-    for ev in events:
-        if ev.action == "set_alias" and ev.version is not None:
-            if not stack or stack[-1] != ev.version:
-                stack.append(ev.version)
-        elif ev.action == "rollback":
-            pop = ev.detail.get("pop", 1)
-            if type(pop) is not int or pop < 1:
-                raise RegistryError(
-                    f"audit event {ev.seq} of model {ev.name!r} (rollback) records no valid "
-                    "count of versions popped (an int >= 1); the log was altered"
-                )
-            del stack[max(0, len(stack) - pop) :]
-            if ev.version is not None and (not stack or stack[-1] != ev.version):
-                stack.append(ev.version)
-        elif ev.action == "delete_alias":
-            stack.clear()
-        elif ev.action == "prune_history" and ev.alias is not None:
-            saved = ev.detail.get("stack")
-            if not isinstance(saved, list) or not all(
-                type(v) is int and 1 <= v <= MAX_VERSION for v in saved
-            ):
-                raise RegistryError(
-                    f"audit event {ev.seq} of model {ev.name!r} (prune_history) records no "
-                    "valid alias stack (a list of version numbers); the log was altered"
-                )
-            stack = list(saved)
-    return stack
-
-
-def plan_prune(
-    events: list[AuditEvent],
-    name: str,
-    *,
-    before: datetime | None,
-    keep: int | None,
-    actor: str,
-) -> tuple[list[int], list[EventDraft]]:
-    """What pruning ``events`` (a model's whole log, oldest first) deletes and logs."""
-    protected = {e.seq for e in events[max(len(events) - keep, 0) :]} if keep else set()
-    drop = [e for e in events if e.seq not in protected and (before is None or e.at < before)]
-    if not drop:
-        return [], []
-    drafts = []
-    for alias in sorted({e.alias for e in drop if e.alias is not None}):
-        stack = replay_stack([e for e in events if e.alias == alias])
-        drafts.append(
-            EventDraft(
-                name=name,
-                action="prune_history",
-                actor=actor,
-                alias=alias,
-                detail={"stack": stack},
-            )
-        )
-    drafts.append(
-        EventDraft(
-            name=name,
-            action="prune_history",
-            actor=actor,
-            detail={
-                "removed": len(drop),
-                "before": None if before is None else before.isoformat(),
-                "keep": keep,
-                "through_seq": max(e.seq for e in drop),
-            },
-        )
-    )
-    return [e.seq for e in drop], drafts

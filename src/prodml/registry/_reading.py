@@ -1,0 +1,228 @@
+"""The read side of :class:`~prodml.registry.ModelRegistry` (a mixin): find, load, verify.
+
+``get`` resolves a reference; ``load`` and ``verify`` open a version's files only after
+:meth:`Reading._checked`, the one gate (trust policy, then the manifest) every version
+passes before its files are touched, and ``load`` also checks the recorded environment and
+decrypts. ``search``, ``models``, ``aliases``, ``history`` and ``card`` read the metadata
+store and the audit log.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prodml.errors import NotFoundError, RegistryError, StorageError
+from prodml.registry import _manifest, _protect
+from prodml.registry._card import ModelCard, build_card
+from prodml.registry._environment import EnvironmentCheck
+from prodml.registry._environment import check as check_environment
+from prodml.registry._validate import check_fields, parse_ref
+from prodml.registry.backends._artifact_base import ArtifactStore
+from prodml.registry.backends.metadata import MetadataStore
+from prodml.registry.encryption import KeyProvider
+from prodml.registry.entities import AuditEvent, ModelVersion, Page, check_alias, check_name
+from prodml.registry.flavours import Trust, get_flavour
+
+__all__ = ["Reading"]
+
+
+class Reading:
+    """The read side of :class:`~prodml.registry.ModelRegistry` (a mixin)."""
+
+    metadata: MetadataStore
+    artifacts: ArtifactStore
+    encryption: KeyProvider | None
+
+    if TYPE_CHECKING:
+
+        def _trusted(self, mv: ModelVersion) -> ModelVersion:
+            """``mv`` if the trust policy accepts it (see ``AliasMoves``)."""
+
+    def get(self, ref: str, version: int | str | None = None) -> ModelVersion:
+        """A version by reference: ``"churn"`` (latest), ``"churn@3"``, ``"churn@production"``.
+
+        ``version`` (a number, alias or ``"latest"``) may be given instead of ``@...``.
+
+        Raises
+        ------
+        NotFoundError
+            When the model, version or alias does not exist.
+        ConfigError
+            When the reference is malformed (``"m@³"``, a number beyond 2**31 - 1).
+        """
+        name, selector = parse_ref(ref, version)
+        return self.metadata.resolve(name, selector)
+
+    #: What :meth:`load` does when a package the model needs has another major version
+    #: than when it was registered: ``"warn"``, ``"error"`` or ``"ignore"``.
+    environment_check: EnvironmentCheck = "warn"
+
+    def load(
+        self,
+        ref: str,
+        version: int | str | None = None,
+        *,
+        trusted: Trust = False,
+        environment_check: EnvironmentCheck | None = None,
+    ) -> Any:
+        """Load a model after checking its manifest and every file against its sha256.
+
+        ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
+        names to trust. ``environment_check`` overrides :attr:`environment_check` for
+        this call (see :mod:`prodml.registry._environment`).
+
+        Raises
+        ------
+        IntegrityError
+            When the version's metadata is unsafe (a path leaving its key, a link), or a
+            file is missing, was changed, or a file was added.
+        RegistryError
+            When loading would need ``trusted`` and it was not given.
+        EnvironmentMismatchError
+            With ``environment_check="error"``, when numpy, scikit-learn, scipy, pandas,
+            pyarrow or skops has another major version than when the model was
+            registered (with ``"warn"``: an ``EnvironmentMismatchWarning``).
+        """
+        mv = self._checked(self.get(ref, version))
+        if mv.encryption is not None and self.encryption is None:
+            raise RegistryError(
+                f"{mv.ref} is encrypted (key {mv.encryption.key_id[:80]!r}); open the "
+                "registry with encryption= (a KeyProvider holding that key) to load it",
+                model_name=mv.name,
+                version=mv.version,
+            )
+        check_environment(
+            (mv.lineage.model_extra or {}).get("environment"),
+            self.environment_check if environment_check is None else environment_check,
+            model_name=mv.name,
+            version=mv.version,
+        )
+        path, temporary = self.artifacts.fetch(
+            mv.artifact_key, mv.files, model_name=mv.name, version=mv.version
+        )
+        plain: Path | None = None
+        try:
+            if mv.encryption is not None:
+                plain = Path(tempfile.mkdtemp(prefix="prodml-plain-"))
+                _protect.decrypt(mv, path, plain, self.encryption)
+            source = path if plain is None else plain
+            return get_flavour(mv.flavour).load(source, dict(mv.flavour_meta), trusted=trusted)
+        except OSError as err:
+            raise StorageError(
+                f"cannot load {mv.ref}: {err.strerror or err} ({getattr(err, 'filename', '')})",
+                path=str(getattr(err, "filename", "")),
+                errno=err.errno,
+            ) from err
+        finally:
+            if plain is not None:
+                shutil.rmtree(plain, ignore_errors=True)
+            if temporary:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def verify(self, ref: str, version: int | str | None = None) -> ModelVersion:
+        """Check a version's manifest and files against their hashes without loading it."""
+        mv = self._checked(self.get(ref, version))
+        self.artifacts.verify(mv.artifact_key, mv.files, model_name=mv.name, version=mv.version)
+        return mv
+
+    def _checked(self, mv: ModelVersion) -> ModelVersion:
+        """The one gate every version passes before its files are touched."""
+        return _manifest.check(self._trusted(mv))
+
+    def search(
+        self,
+        name: str | None = None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        min_metrics: Mapping[str, float] | None = None,
+        max_metrics: Mapping[str, float] | None = None,
+        include_archived: bool = True,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        """A page of versions matching every filter, by name then newest first.
+
+        Pass ``page.next_token`` back as ``page_token`` for the next page (keyset
+        paging: each page costs the same, however deep).
+        """
+        if name is not None:
+            check_name(name)
+        filters = check_fields(tags, "", None, None, None)["tags"]
+        bounds = [
+            check_fields(None, "", None, m, None)["metrics"] for m in (min_metrics, max_metrics)
+        ]
+        return self.metadata.search(
+            name,
+            tags=filters,
+            min_metrics=bounds[0],
+            max_metrics=bounds[1],
+            statuses=("ready", "archived") if include_archived else ("ready",),
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    def models(self) -> list[str]:
+        """Names of every model with a version, sorted."""
+        return self.metadata.model_names()
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Alias -> version of one model."""
+        return self.metadata._aliases(check_name(name))
+
+    def history(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        """A page of the audit log of ``name``, newest first.
+
+        Every register, alias change, archive, restore and delete is there. Pass
+        ``page.next_token`` back as ``page_token`` for older events.
+
+        Raises
+        ------
+        NotFoundError
+            When the model does not exist.
+        """
+        check_name(name)
+        if alias is not None:
+            check_alias(alias)
+        page = self.metadata.history_page(name, alias, page_size=page_size, page_token=page_token)
+        if not page.items and page_token is None and not self.metadata.has_model(name):
+            raise NotFoundError(f"model {name!r} does not exist", model_name=name)
+        return page
+
+    def card(self, ref: str, version: int | str | None = None, **fields: str) -> ModelCard:
+        """The model card of a version: ``reg.card("churn@production")``.
+
+        Built from the version (description, metrics, signature, lineage, recorded
+        environment, fairness and importance summaries in its lineage), the audit log
+        (registration, approvals, alias moves) and the current aliases; see
+        :mod:`prodml.registry._card`. ``fields`` set or override the intended-use
+        fields (``intended_use``, ``out_of_scope``, ``limitations``, ``owner``), which
+        otherwise come from tags of those names.
+
+        Raises
+        ------
+        NotFoundError
+            When the model, version or alias does not exist.
+        ConfigError
+            For an unknown field.
+        """
+        mv = self.get(ref, version)
+        events: list[AuditEvent] = []
+        token = None
+        while True:
+            page = self.history(mv.name, page_token=token)
+            events.extend(page)
+            token = page.next_token
+            if token is None:
+                break
+        return build_card(mv, events, self.aliases(mv.name), fields)

@@ -1,0 +1,100 @@
+"""An alias's rollback stack replayed from the audit log, and the plan of a history prune.
+
+:func:`replay_stack` reads the events of one alias as pushes and pops (validating the
+``rollback`` and ``prune_history`` events it relies on, since the log is read back from a
+store); :func:`plan_prune` decides which events a ``prune_history`` removes and which
+events it logs in their place (each alias's stack, so rollback survives the prune).
+Both are re-exported by :mod:`prodml.registry.backends.metadata`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prodml.errors import RegistryError
+from prodml.registry._paths import MAX_VERSION
+from prodml.registry.backends._records import EventDraft
+from prodml.registry.entities import AuditEvent
+
+__all__ = ["plan_prune", "replay_stack"]
+
+
+def replay_stack(events: list[AuditEvent]) -> list[int]:
+    """An alias's stack from its events, oldest first (see ``alias_stack``).
+
+    Raises
+    ------
+    RegistryError
+        For a ``rollback`` event whose ``pop`` is not a count of versions (an int >= 1)
+        or a ``prune_history`` event whose recorded stack is not a list of version
+        numbers (a log edited by hand).
+    """
+    stack: list[int] = []
+    for ev in events:
+        if ev.action == "set_alias" and ev.version is not None:
+            if not stack or stack[-1] != ev.version:
+                stack.append(ev.version)
+        elif ev.action == "rollback":
+            pop = ev.detail.get("pop", 1)
+            if type(pop) is not int or pop < 1:
+                raise RegistryError(
+                    f"audit event {ev.seq} of model {ev.name!r} (rollback) records no valid "
+                    "count of versions popped (an int >= 1); the log was altered"
+                )
+            del stack[max(0, len(stack) - pop) :]
+            if ev.version is not None and (not stack or stack[-1] != ev.version):
+                stack.append(ev.version)
+        elif ev.action == "delete_alias":
+            stack.clear()
+        elif ev.action == "prune_history" and ev.alias is not None:
+            saved = ev.detail.get("stack")
+            if not isinstance(saved, list) or not all(
+                type(v) is int and 1 <= v <= MAX_VERSION for v in saved
+            ):
+                raise RegistryError(
+                    f"audit event {ev.seq} of model {ev.name!r} (prune_history) records no "
+                    "valid alias stack (a list of version numbers); the log was altered"
+                )
+            stack = list(saved)
+    return stack
+
+
+def plan_prune(
+    events: list[AuditEvent],
+    name: str,
+    *,
+    before: datetime | None,
+    keep: int | None,
+    actor: str,
+) -> tuple[list[int], list[EventDraft]]:
+    """What pruning ``events`` (a model's whole log, oldest first) deletes and logs."""
+    protected = {e.seq for e in events[max(len(events) - keep, 0) :]} if keep else set()
+    drop = [e for e in events if e.seq not in protected and (before is None or e.at < before)]
+    if not drop:
+        return [], []
+    drafts = []
+    for alias in sorted({e.alias for e in drop if e.alias is not None}):
+        stack = replay_stack([e for e in events if e.alias == alias])
+        drafts.append(
+            EventDraft(
+                name=name,
+                action="prune_history",
+                actor=actor,
+                alias=alias,
+                detail={"stack": stack},
+            )
+        )
+    drafts.append(
+        EventDraft(
+            name=name,
+            action="prune_history",
+            actor=actor,
+            detail={
+                "removed": len(drop),
+                "before": None if before is None else before.isoformat(),
+                "keep": keep,
+                "through_seq": max(e.seq for e in drop),
+            },
+        )
+    )
+    return [e.seq for e in drop], drafts

@@ -1,0 +1,139 @@
+"""Names moved out of a module when it was split still resolve, and old pickles still load.
+
+``registry/_registry.py``, ``serving/_predictor.py`` and ``registry/backends/metadata.py``
+were split into smaller private modules. Code (ours, users' backends) imports these names
+from the old paths, and a pickle records ``module.name``: both must keep working.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from datetime import datetime, timezone
+
+import pytest
+
+from prodml.registry.backends._records import EventDraft, Pending, VersionQuery
+
+# Every name each old module offered before the split (its __all__ and what other modules,
+# the stores and users' backends imported from it).
+OLD_NAMES = {
+    "prodml.registry.backends.metadata": [
+        "ALL",
+        "ANY",
+        "LIVE",
+        "EventDraft",
+        "MetadataStore",
+        "Pending",
+        "PendingState",
+        "PrunePlan",
+        "Seal",
+        "VersionQuery",
+        "check_target",
+        "lost_lease",
+        "plan_prune",
+        "register_event",
+        "replay_stack",
+    ],
+    "prodml.registry._registry": ["GCReport", "ModelRegistry"],
+    "prodml.serving._predictor": ["DEFAULT_VARIANT", "Prediction", "Predictor"],
+}
+
+# Where each split class is still defined (pickle and NotPicklable's error name it).
+DEFINED_IN = {
+    "ModelRegistry": "prodml.registry._registry",
+    "Predictor": "prodml.serving._predictor",
+}
+
+# The public members each split class had before the split (now partly from mixins).
+OLD_MEMBERS = {
+    "prodml.registry.ModelRegistry": [
+        "actor",
+        "aliases",
+        "archive",
+        "card",
+        "close",
+        "delete",
+        "delete_alias",
+        "environment_check",
+        "gc",
+        "get",
+        "history",
+        "lineage_namespace",
+        "lineage_sink",
+        "load",
+        "local",
+        "models",
+        "promote",
+        "prune_history",
+        "register",
+        "restore",
+        "rollback",
+        "search",
+        "set_alias",
+        "verify",
+    ],
+    "prodml.serving.Predictor": [
+        "close",
+        "describe",
+        "drain_shadow",
+        "from_registry",
+        "home",
+        "metrics_text",
+        "monitors",
+        "name",
+        "predict_batch",
+        "predict_many",
+        "predict_record",
+        "refresh",
+        "variants",
+        "version",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("module_name", "name"),
+    [(module, name) for module, names in OLD_NAMES.items() for name in names],
+)
+def test_a_name_of_a_split_module_still_imports_from_its_old_path(
+    module_name: str, name: str
+) -> None:
+    module = importlib.import_module(module_name)
+    assert hasattr(module, name), f"{module_name}.{name} no longer resolves"
+
+
+@pytest.mark.parametrize("path", sorted(OLD_MEMBERS))
+def test_a_split_class_keeps_its_module_and_every_public_member(path: str) -> None:
+    module_name, _, name = path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), name)
+    members = sorted(n for n in dir(cls) if not n.startswith("_"))
+    assert members == OLD_MEMBERS[path]
+    assert cls.__module__ == DEFINED_IN[name]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        EventDraft(
+            name="churn",
+            action="set_alias",
+            actor="ci",
+            version=2,
+            alias="production",
+            at=datetime(2026, 1, 2, tzinfo=timezone.utc),
+        ),
+        Pending("k1", "churn", "lease", 1.5),
+        VersionQuery(name="churn", limit=3),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_a_pickle_naming_the_old_module_loads(value: object) -> None:
+    cls = type(value)
+    # Protocol 0 names the class as text: rewrite it to the path a pickle made before the
+    # split recorded.
+    now = f"{cls.__module__}\n{cls.__qualname__}\n".encode()
+    old = f"prodml.registry.backends.metadata\n{cls.__qualname__}\n".encode()
+    data = pickle.dumps(value, protocol=0)
+    assert now in data
+    assert pickle.loads(data.replace(now, old)) == value
