@@ -28,10 +28,7 @@ if TYPE_CHECKING:
     from prodml.serving._predictor import Predictor
     from prodml.serving._served import ExplainerLike
 
-__all__ = ["DEFAULT_VARIANT", "Lifecycle"]
-
-DEFAULT_VARIANT = "default"
-"""The variant name of a predictor without a rollout policy."""
+__all__ = ["Lifecycle"]
 
 
 class Lifecycle:
@@ -138,7 +135,7 @@ class Lifecycle:
             {"watch_every_s": watch_every_s},
             {"watch_every_s": [Interval(float, 0, None, "neither"), NONE]},
         )
-        names = policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
+        names = policy_variants(policy)
         name = ref.partition("@")[0]
         given = dict(variants or {})
         refs = {names[0]: ref, **{v: given.pop(v, f"{name}@{v}") for v in names[1:]}}

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from prodml.rollout import ABTest, BlueGreen, Canary, Router, Shadow
 
 __all__ = [
+    "DEFAULT_VARIANT",
     "ChoosingPolicy",
     "Prediction",
     "RolloutPolicy",
@@ -112,8 +113,17 @@ class State(NamedTuple):
     home: str
 
 
+DEFAULT_VARIANT = "default"
+"""The variant name of a Predictor's one model when no rollout policy is given."""
+
+
 def policy_variants(policy: Any) -> tuple[str, ...]:
-    """The policy's variant names, the one the main model serves first."""
+    """The policy's variant names, the one the main model serves first.
+
+    No policy (``None``): the one variant :data:`DEFAULT_VARIANT`.
+    """
+    if policy is None:
+        return (DEFAULT_VARIANT,)
     from prodml.rollout import (  # noqa: PLC0415 - only when a policy is given
         ABTest,
         BlueGreen,

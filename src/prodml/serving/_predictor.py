@@ -21,10 +21,11 @@ from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
-from prodml.serving._lifecycle import DEFAULT_VARIANT, Lifecycle
+from prodml.serving._lifecycle import Lifecycle
 from prodml.serving._many import predict_many
 from prodml.serving._metrics import ServingStats
 from prodml.serving._prediction import (
+    DEFAULT_VARIANT,
     Prediction,
     State,
     V_co,
@@ -207,7 +208,7 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
                 "shadow_queue": [Interval(int, 1, None)],
             },
         )
-        names = policy_variants(policy) if policy is not None else (DEFAULT_VARIANT,)
+        names = policy_variants(policy)
         unknown = sorted(set(others) - set(names))
         missing = [v for v in names[1:] if v not in others]
         if unknown or missing:
