@@ -58,26 +58,71 @@ def open_registry(
     """The registry a command names: ``--db URL --artifacts URL``, else a local folder.
 
     Read-only by default: a command that only reads never creates or changes a registry,
-    so a database that does not exist is an error, not a new empty registry.
+    so a database that does not exist is an error, not a new empty registry. A command
+    that writes (``read_only=False``) does not create one either: the registry must exist.
+    The artifact store's bucket is checked at once (``s3://BUCKET/...``), so a typo in it
+    fails now, with its reason, rather than as "artifact file missing" at the first load.
     """
     from prodml.registry import ModelRegistry  # noqa: PLC0415 - keep `prodml --help` fast
 
+    if db and path:
+        raise ConfigError(
+            f"give a registry folder ({short_repr(path, limit=120)}) or --db URL "
+            "--artifacts URL, not both",
+            parameter="db",
+        )
     if db:
         if not artifacts:
             raise ConfigError("--db needs --artifacts too", parameter="artifacts")
-        return ModelRegistry(db, artifacts, read_only=read_only)
-    if path:
+        if not read_only:  # read-only first: an error, not new tables, when there is none
+            ModelRegistry(db, artifacts, read_only=True).close()
+        registry = ModelRegistry(db, artifacts, read_only=read_only)
+    elif path:
         if not (Path(path) / "registry.db").is_file():
             raise ConfigError(f"no registry at {path} (expected {path}/registry.db)")
-        return ModelRegistry.local(path, read_only=read_only)
-    raise ConfigError("give a registry folder, or --db URL --artifacts URL")
+        registry = ModelRegistry.local(path, read_only=read_only)
+    else:
+        raise ConfigError("give a registry folder, or --db URL --artifacts URL")
+    try:
+        _check_bucket(registry.artifacts, artifacts or "")
+    except BaseException:
+        registry.close()
+        raise
+    return registry
+
+
+def _check_bucket(store: Any, url: str) -> None:
+    """Raise a ``StorageError`` naming the bucket when an object store's cannot be used.
+
+    Local and in-memory stores have no bucket. Errors of the storage client (no
+    credentials, an endpoint it cannot reach) go up as they are: the command prints them
+    as one line.
+    """
+    from prodml.errors import StorageError  # noqa: PLC0415
+    from prodml.registry._secrets import Secrets  # noqa: PLC0415
+
+    fs, root = getattr(store, "fs", None), str(getattr(store, "root", ""))
+    protocol = getattr(fs, "protocol", "file")
+    protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+    if fs is None or not root or protocols & {"file", "local", "memory"}:
+        return
+    bucket = root.split("/", 1)[0]
+    try:
+        fs.info(bucket)
+    except (FileNotFoundError, PermissionError) as err:
+        what = "does not exist" if isinstance(err, FileNotFoundError) else "refuses access"
+        text = f"the bucket {bucket!r} of the artifact store {store.url} {what}"
+        raise StorageError(Secrets.of(url).scrub(text), path=bucket) from None
 
 
 def run(args: argparse.Namespace) -> int:
     """List what ``args`` asks for; return the exit code."""
-    registry = open_registry(args.path, args.db, args.artifacts)
+    path, model = args.path, args.model
+    if args.db and path and not model:  # `prodml registry --db URL --artifacts URL churn`
+        path, model = None, path
+    registry = open_registry(path, args.db, args.artifacts)
     try:
-        rows = _versions(registry, args.model) if args.model else _models(registry)
+        rows = _versions(registry, model) if model else _models(registry)
     finally:
         registry.close()
     if args.json:
@@ -211,6 +256,17 @@ def _age(text: str) -> timedelta:
     return age
 
 
+def _count(text: str) -> int:
+    """``--keep``: a whole number of events, 0 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected a count 0 or more, got {short_repr(text, 40)}")
+    return count
+
+
 def prune_parser() -> argparse.ArgumentParser:
     """The parser of ``prodml registry prune-history``."""
     p = argparse.ArgumentParser(
@@ -223,7 +279,7 @@ def prune_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
     p.add_argument("model", help="the model whose audit log to bound")
     p.add_argument("--older-than", type=_age, metavar="AGE", help="e.g. 365d, 12h, 90m, 2w")
-    p.add_argument("--keep", type=int, metavar="N", help="keep at least the newest N events")
+    p.add_argument("--keep", type=_count, metavar="N", help="keep at least the newest N events")
     p.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
     _store_urls(p)
     p.set_defaults(func=run_prune)
