@@ -231,6 +231,9 @@ def where(
     model: tuple[Any, Any, pd.DataFrame],
 ) -> Where:
     """The registry on each backend, shared by the tests that leave it as it was."""
+    if request.param == "postgres-s3":
+        pg_s3: Where = request.getfixturevalue("pg_s3")  # built once for the module
+        return pg_s3
     w = _where(request.param, tmp_path_factory.mktemp("reg"), request)
     with w.open() as reg:
         fill(reg, model)

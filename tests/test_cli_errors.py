@@ -383,3 +383,37 @@ def test_a_prodml_error_never_shows_a_credential_of_the_environment(
     monkeypatch.setattr(cli, "_cmd_version", echoes)
     assert cli.main(["version"]) == 2
     assert capsys.readouterr().err == "error: the server said: bad token ***\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            "score",
+            "churn@production",
+            "{w}/ref.parquet",
+            "s3://bucket/out",
+            "--registry",
+            "{w}/reg",
+        ],
+        ["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--html", "s3://bucket/r.html"],
+        ["demo", "--out", "gs://bucket/demo"],
+        ["schema", "s3://bucket/t.parquet"],
+        ["fingerprint", "s3://user:pw-1234@bucket/t.parquet"],
+    ],
+)
+def test_a_url_where_a_local_path_goes_is_refused(
+    work: Path,
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`score ... s3://bucket/out` made a folder named `s3:` in the current one and wrote
+    the scores there, exit 0; the input side said "no such file"."""
+    monkeypatch.chdir(work)
+    assert cli.main(_argv(argv, work)) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "is a URL: this command" in line
+    assert "pw-1234" not in line
+    assert not (work / "s3:").exists()
+    assert not (work / "gs:").exists()

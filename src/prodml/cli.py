@@ -78,6 +78,23 @@ def _errors() -> type[ProdMLError]:
     return ProdMLError
 
 
+def _refuse_url(path: str, does: str) -> None:
+    """A ``ConfigError`` for ``s3://...`` and the like where a local path is expected.
+
+    ``Path("s3://bucket/out")`` is ``s3:/bucket/out``: a folder named ``s3:`` would be
+    made in the current one, and the output written there, not to the bucket.
+    """
+    from prodml.errors import ConfigError  # noqa: PLC0415
+    from prodml.registry._secrets import redact_url  # noqa: PLC0415
+
+    scheme, sep, _ = path.partition("://")
+    if sep and scheme and all(c.isalnum() or c in "+-." for c in scheme):
+        raise ConfigError(
+            f"{_shown(redact_url(path))} is a URL: this command {does} local files only "
+            "(give a path, e.g. copy from or to the URL with your storage's tools)"
+        )
+
+
 def _input_path(path: str, *, table: bool) -> Path:
     """``path`` when it names a file or folder to read, else a ``ConfigError`` saying why.
 
@@ -90,6 +107,7 @@ def _input_path(path: str, *, table: bool) -> Path:
 
     if not path:
         raise ConfigError("the path is empty: give a file or folder")
+    _refuse_url(path, "reads")
     p, shown = Path(path), _shown(path)
     try:
         exists, regular = p.exists(), p.is_file() or p.is_dir()
@@ -174,6 +192,7 @@ def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
 
     if not str(path):  # Path("") is the current folder: never what was meant
         raise ConfigError("the output path is empty: give a file or folder")
+    _refuse_url(str(path), "writes")
     p = Path(path)
     if folder:
         if p.exists() and not p.is_dir():

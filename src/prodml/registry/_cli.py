@@ -1,10 +1,12 @@
 """The ``prodml registry`` subcommand: list the models, versions and aliases of a registry.
 
-``prodml registry PATH`` opens a local registry (``ModelRegistry.local(PATH)``);
-``--db URL --artifacts URL`` opens any other. Without a model name it lists every model
-with its newest version and aliases; with one, that model's versions, newest first.
+``prodml registry PATH [MODEL]`` opens a local registry (``ModelRegistry.local(PATH)``);
+``prodml registry --db URL --artifacts URL [MODEL]`` opens any other (a folder and
+``--db`` at once is an error). Without a model name it lists every model with its newest
+version and aliases; with one, that model's versions, newest first.
 The registry is opened read-only: listing never creates or changes anything, so a
-database that does not exist is an error, not a new empty registry. Credentials in the
+database that does not exist is an error, not a new empty registry. An object store's
+bucket is checked on opening, so a missing one is named at once. Credentials in the
 URLs never appear in the output. ``--json`` prints a list of objects (aliases, metrics and
 tags as JSON objects).
 Exit codes: 0 listed, 2 an error (no such registry or model), as for every command.
@@ -39,7 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "'prodml registry prune-history [PATH] MODEL' bounds a model's audit log "
         "(see their --help).",
     )
-    p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
+    p.add_argument(
+        "path", nargs="?", help="folder of a local registry (with --db: the model instead)"
+    )
     p.add_argument("model", nargs="?", help="list this model's versions")
     _store_urls(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
