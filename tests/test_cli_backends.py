@@ -462,6 +462,8 @@ def test_a_write_command_creates_no_registry(
     url = postgres.schema()
     argv = ["registry", "prune-history", "churn", "--keep", "0"]
     fails([*argv, "--db", url, "--artifacts", s3], capsys, "no prodml registry in")
+    fails(["registry", "--db", url, "--artifacts", s3], capsys, "no prodml registry in")
+    fails(["serve", "churn@1", "--db", url, "--artifacts", s3], capsys, "no prodml registry in")
     assert postgres.tables(url) == []
     db, art = tmp_path / "new" / "r.db", tmp_path / "new" / "art"
     fails([*argv, "--db", f"sqlite:///{db}", "--artifacts", art.as_uri()], capsys, "r.db")
@@ -604,3 +606,36 @@ def test_serve_on_postgres_and_s3_answers_then_stops_on_sigterm(
     assert "Traceback" not in err
     for canary in CANARIES:
         assert canary not in out + err
+
+
+def test_a_record_from_a_newer_prodml_is_named_not_used(
+    fresh: Where, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A version row with a field this prodml does not know (as a newer one might write):
+    exit 2 naming the model, version and field, for the listing and the card alike.
+
+    Version records carry no format version (prodml/registry/backends/_sqlschema.py), so
+    the message cannot tell a newer writer from an edit: see the report of branch cli34.
+    """
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{fresh.args[0]}/registry.db" if fresh.kind == "folder" else fresh.args[1]
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            table = sa.table("prodml_versions", sa.column("name"), sa.column("version"),
+                             sa.column("payload"))  # fmt: skip
+            where = sa.and_(table.c.name == "churn", table.c.version == 2)
+            payload = json.loads(conn.execute(sa.select(table.c.payload).where(where)).scalar())
+            payload["added_by_prodml_99"] = {"x": 1}
+            conn.execute(table.update().where(where).values(payload=json.dumps(payload)))
+    finally:
+        engine.dispose()
+    for argv in (
+        ["registry", *fresh.args, "churn"],
+        ["registry", "card", *fresh.args, "churn@2"],
+    ):
+        fails(argv, capsys, "churn version 2", "added_by_prodml_99")
+    code, out, _ = cli(["registry", "card", *fresh.args, "churn@1", "--format", "json"], capsys)
+    assert code == 0  # the other versions read as before
+    assert json.loads(out)["model"]["ref"] == "churn@1"
