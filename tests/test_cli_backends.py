@@ -639,3 +639,25 @@ def test_a_record_from_a_newer_prodml_is_named_not_used(
     code, out, _ = cli(["registry", "card", *fresh.args, "churn@1", "--format", "json"], capsys)
     assert code == 0  # the other versions read as before
     assert json.loads(out)["model"]["ref"] == "churn@1"
+
+
+def test_credentials_that_may_not_see_the_bucket_still_list_and_load(
+    pg_s3: Where,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Least privilege for serving (s3:GetObject, no s3:ListBucket): the bucket check
+    cannot tell, so it stands aside and the commands run."""
+    import s3fs
+
+    def forbidden(self: Any, path: str, **kwargs: Any) -> Any:
+        raise PermissionError(f"Forbidden: {path}")
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "info", forbidden)
+    code, out, _ = cli(["registry", *pg_s3.args, "--json"], capsys)
+    assert (code, [r["model"] for r in json.loads(out)]) == (0, ["churn", "fraud"])
+    (tmp_path / "in.parquet").write_bytes(pq_bytes())
+    argv = ["score", "churn@1", str(tmp_path / "in.parquet"), str(tmp_path / "o"), "--json"]
+    code, out, _ = cli([*argv, *pg_s3.args], capsys)
+    assert (code, json.loads(out)["rows"]) == (0, 1)

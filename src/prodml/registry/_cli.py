@@ -96,7 +96,7 @@ def open_registry(
 
 
 def _check_bucket(store: Any, url: str) -> None:
-    """Raise a ``StorageError`` naming the bucket when an object store's cannot be used.
+    """Raise a ``StorageError`` naming the bucket when an object store's does not exist.
 
     Local and in-memory stores have no bucket. Errors of the storage client (no
     credentials, an endpoint it cannot reach) go up as they are: the command prints them
@@ -113,10 +113,13 @@ def _check_bucket(store: Any, url: str) -> None:
     bucket = root.split("/", 1)[0]
     try:
         fs.info(bucket)
-    except (FileNotFoundError, PermissionError) as err:
-        what = "does not exist" if isinstance(err, FileNotFoundError) else "refuses access"
-        text = f"the bucket {bucket!r} of the artifact store {store.url} {what}"
+    except FileNotFoundError:
+        text = f"the bucket {bucket!r} of the artifact store {store.url} does not exist"
         raise StorageError(Secrets.of(url).scrub(text), path=bucket) from None
+    except PermissionError:
+        # Credentials that may read objects but not the bucket itself (least privilege
+        # for serving: s3:GetObject without s3:ListBucket) cannot tell: the load will.
+        return
 
 
 def run(args: argparse.Namespace) -> int:
