@@ -661,3 +661,44 @@ def test_credentials_that_may_not_see_the_bucket_still_list_and_load(
     argv = ["score", "churn@1", str(tmp_path / "in.parquet"), str(tmp_path / "o"), "--json"]
     code, out, _ = cli([*argv, *pg_s3.args], capsys)
     assert (code, json.loads(out)["rows"]) == (0, 1)
+
+
+# ----------------------------------------------------------------- found elsewhere (report)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="prodml/registry/backends/_artifact_base.py:345: a load from a bucket that does "
+    "not exist says 'artifact file ... is missing' (IntegrityError), not the bucket; the "
+    "CLI checks the bucket itself, the API does not",
+)
+def test_api_load_from_a_missing_bucket_names_the_bucket(pg_s3: Where) -> None:
+    from prodml.errors import ProdMLError
+
+    missing = "s3://no-such-bucket-cli34/x"
+    with (
+        ModelRegistry(pg_s3.args[1], missing, read_only=True) as reg,
+        pytest.raises(ProdMLError, match="bucket"),
+    ):
+        reg.load("churn@1")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="prodml/registry/backends/_artifact_base.py:337 (_copy_hash) and artifacts.py: "
+    "botocore's EndpointConnectionError / NoCredentialsError reach the caller untranslated, "
+    "not as a StorageError naming the store",
+)
+def test_api_load_from_an_unreachable_s3_is_a_storage_error(
+    pg_s3: Where, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prodml.errors import StorageError
+
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        clear_s3_clients()
+        with pg_s3.open(read_only=True) as reg, pytest.raises(StorageError):
+            reg.load("churn@1")
+    finally:
+        monkeypatch.undo()
+        clear_s3_clients()
