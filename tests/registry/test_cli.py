@@ -142,3 +142,33 @@ def test_prune_history_creates_no_registry(
     assert main([*argv, "--db", f"sqlite:///{db}", "--artifacts", artifacts.as_uri()]) == 2
     assert "no registry database at" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+def test_an_artifacts_folder_that_does_not_exist_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --artifacts listed the registry (exit 0) and failed at the first load
+    with "artifact file ... is missing"; prune-history made the folder."""
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    with ModelRegistry(db, (tmp_path / "artifacts").as_uri()) as reg:
+        reg.register("churn", Schema([Column("x", "float")]))
+    typo = tmp_path / "artifcats"
+    urls = ["--db", db, "--artifacts", typo.as_uri()]
+    for argv in (
+        ["registry", *urls],
+        ["registry", "card", *urls, "churn@1"],
+        ["registry", "prune-history", *urls, "churn", "--keep", "0"],
+    ):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == f"error: the artifacts folder '{typo}' does not exist\n"
+    assert not typo.exists()
+
+
+def test_a_registry_without_models_needs_no_artifacts_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    ModelRegistry(db, (tmp_path / "artifacts").as_uri()).close()
+    (tmp_path / "artifacts").rmdir()  # as a copy of the registry without its empty folder
+    assert main(["registry", "--db", db, "--artifacts", (tmp_path / "artifacts").as_uri()]) == 0
+    assert capsys.readouterr().out == "(empty)\n"

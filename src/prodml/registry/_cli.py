@@ -64,8 +64,9 @@ def open_registry(
     Read-only by default: a command that only reads never creates or changes a registry,
     so a database that does not exist is an error, not a new empty registry. A command
     that writes (``read_only=False``) does not create one either: the registry must exist.
-    The artifact store's bucket is checked at once (``s3://BUCKET/...``), so a typo in it
-    fails now, with its reason, rather than as "artifact file missing" at the first load.
+    The artifact store's bucket (``s3://BUCKET/...``) or folder (``file:///srv/models``)
+    is checked at once, so a typo in it fails now, naming it, rather than as "artifact
+    file missing" at the first load.
     """
     from prodml.registry import ModelRegistry  # noqa: PLC0415 - keep `prodml --help` fast
 
@@ -79,7 +80,8 @@ def open_registry(
         if not artifacts:
             raise ConfigError("--db needs --artifacts too", parameter="artifacts")
         if not read_only:  # read-only first: an error, not new tables, when there is none
-            ModelRegistry(db, artifacts, read_only=True).close()
+            with ModelRegistry(db, artifacts, read_only=True) as probe:
+                _check_artifacts(probe, artifacts)
         registry = ModelRegistry(db, artifacts, read_only=read_only)
     elif path:
         if not (Path(path) / "registry.db").is_file():
@@ -88,27 +90,34 @@ def open_registry(
     else:
         raise ConfigError("give a registry folder, or --db URL --artifacts URL")
     try:
-        _check_bucket(registry.artifacts, artifacts or "")
+        _check_artifacts(registry, artifacts or "")
     except BaseException:
         registry.close()
         raise
     return registry
 
 
-def _check_bucket(store: Any, url: str) -> None:
-    """Raise a ``StorageError`` naming the bucket when an object store's does not exist.
+def _check_artifacts(registry: Any, url: str) -> None:
+    """Raise a ``StorageError`` when the artifact store's bucket or folder does not exist.
 
-    Local and in-memory stores have no bucket. Errors of the storage client (no
+    A local folder may be missing while the registry holds no model (a copy without its
+    empty folder). In-memory stores have neither. Errors of the storage client (no
     credentials, an endpoint it cannot reach) go up as they are: the command prints them
     as one line.
     """
+    store = registry.artifacts
     from prodml.errors import StorageError  # noqa: PLC0415
     from prodml.registry._secrets import Secrets  # noqa: PLC0415
 
     fs, root = getattr(store, "fs", None), str(getattr(store, "root", ""))
     protocol = getattr(fs, "protocol", "file")
     protocols = {protocol} if isinstance(protocol, str) else set(protocol)
-    if fs is None or not root or protocols & {"file", "local", "memory"}:
+    if fs is None or not root or "memory" in protocols:
+        return
+    if protocols & {"file", "local"}:
+        if not Path(root).is_dir() and registry.models():
+            shown = short_repr(root, limit=120)
+            raise StorageError(f"the artifacts folder {shown} does not exist", path=root)
         return
     bucket = root.split("/", 1)[0]
     try:
