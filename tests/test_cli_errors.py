@@ -342,3 +342,78 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_2(
         assert cli.main(argv) == 2  # was 3, from uvicorn
     (line,) = capsys.readouterr().err.splitlines()
     assert line == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+SECRET = "env-secret-canary-c0ffee42"  # noqa: S105 - a canary, never printed
+
+
+def test_a_bug_exits_2_after_its_traceback_with_credentials_masked(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in prodml raised out of main: the process exited 1, which `prodml drift` in a
+    cron job means "drift found", and the traceback printed the URL's password."""
+    from prodml.drift import _cli as drift_cli
+
+    url = "postgresql+psycopg://ann:pw-in-the-url-1234@db/registry"
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"unexpected while reading {url} with {SECRET}")
+
+    monkeypatch.setenv("PGPASSWORD", SECRET)
+    monkeypatch.setattr(drift_cli, "run", broken)
+    argv = ["drift", str(work / "ref.parquet"), str(work / "drifted.parquet"), "--json", url]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert "pw-in-the-url-1234" not in err
+    assert SECRET not in err
+    assert "postgresql+psycopg://ann:***@db/registry with ***" in err
+    assert err.splitlines()[-1] == "error: a bug in prodml (RuntimeError): please report it"
+
+
+def test_a_prodml_error_never_shows_a_credential_of_the_environment(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prodml.errors import ConfigError
+
+    def echoes(args: object) -> int:
+        raise ConfigError(f"the server said: bad token {SECRET}")
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setattr(cli, "_cmd_version", echoes)
+    assert cli.main(["version"]) == 2
+    assert capsys.readouterr().err == "error: the server said: bad token ***\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            "score",
+            "churn@production",
+            "{w}/ref.parquet",
+            "s3://bucket/out",
+            "--registry",
+            "{w}/reg",
+        ],
+        ["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--html", "s3://bucket/r.html"],
+        ["demo", "--out", "gs://bucket/demo"],
+        ["schema", "s3://bucket/t.parquet"],
+        ["fingerprint", "s3://user:pw-1234@bucket/t.parquet"],
+    ],
+)
+def test_a_url_where_a_local_path_goes_is_refused(
+    work: Path,
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`score ... s3://bucket/out` made a folder named `s3:` in the current one and wrote
+    the scores there, exit 0; the input side said "no such file"."""
+    monkeypatch.chdir(work)
+    assert cli.main(_argv(argv, work)) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "is a URL: this command" in line
+    assert "pw-1234" not in line
+    assert not (work / "s3:").exists()
+    assert not (work / "gs:").exists()

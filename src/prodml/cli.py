@@ -3,6 +3,9 @@
 Run ``prodml --help`` for the list; each subcommand has its own ``--help``. Exit codes:
 0 success, 1 a finding where a command documents one (``prodml drift``: drift found),
 2 an error: one line on stderr (``error: ...``), never a traceback. 130 when interrupted.
+A bug in prodml also exits 2 (never 1, which a cron job would read as drift found), after
+its traceback. Credentials, in the URLs given or in the environment (``PGPASSWORD``,
+``AWS_SECRET_ACCESS_KEY``), are masked as ``***`` in everything printed on stderr.
 
 ``prodml --help`` and ``--version`` import no numpy, pandas or pyarrow: a subcommand's
 module is imported only when that subcommand runs (or its own ``--help`` is asked for).
@@ -22,6 +25,7 @@ from prodml import __version__
 
 if TYPE_CHECKING:
     from prodml.errors import ProdMLError
+    from prodml.registry._secrets import Secrets
 
 # The error classes are imported when a command runs, not for `prodml --help` (they pull in
 # dataclasses and inspect); `_errors()` is the one place that does it.
@@ -74,6 +78,23 @@ def _errors() -> type[ProdMLError]:
     return ProdMLError
 
 
+def _refuse_url(path: str, does: str) -> None:
+    """A ``ConfigError`` for ``s3://...`` and the like where a local path is expected.
+
+    ``Path("s3://bucket/out")`` is ``s3:/bucket/out``: a folder named ``s3:`` would be
+    made in the current one, and the output written there, not to the bucket.
+    """
+    from prodml.errors import ConfigError  # noqa: PLC0415
+    from prodml.registry._secrets import redact_url  # noqa: PLC0415
+
+    scheme, sep, _ = path.partition("://")
+    if sep and scheme and all(c.isalnum() or c in "+-." for c in scheme):
+        raise ConfigError(
+            f"{_shown(redact_url(path))} is a URL: this command {does} local files only "
+            "(give a path, e.g. copy from or to the URL with your storage's tools)"
+        )
+
+
 def _input_path(path: str, *, table: bool) -> Path:
     """``path`` when it names a file or folder to read, else a ``ConfigError`` saying why.
 
@@ -86,6 +107,7 @@ def _input_path(path: str, *, table: bool) -> Path:
 
     if not path:
         raise ConfigError("the path is empty: give a file or folder")
+    _refuse_url(path, "reads")
     p, shown = Path(path), _shown(path)
     try:
         exists, regular = p.exists(), p.is_file() or p.is_dir()
@@ -170,6 +192,7 @@ def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
 
     if not str(path):  # Path("") is the current folder: never what was meant
         raise ConfigError("the output path is empty: give a file or folder")
+    _refuse_url(str(path), "writes")
     p = Path(path)
     if folder:
         if p.exists() and not p.is_dir():
@@ -375,8 +398,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``prodml`` command line; return the exit code.
 
     Errors (a :class:`~prodml.errors.ProdMLError`, a file the system refuses to read or
-    write, a usage error) print one line, ``error: ...``, on stderr and return 2;
-    ``--help`` and ``--version`` return 0 (no ``SystemExit`` escapes).
+    write, a usage error, a database, Redis or S3 server that cannot be reached or refuses
+    the credentials) print one line, ``error: ...``, on stderr and return 2; ``--help``
+    and ``--version`` return 0 (no ``SystemExit`` escapes). Any other exception is a bug
+    in prodml: its traceback, then an ``error:`` line, and 2. Credentials from the URLs in
+    ``argv`` and from the environment are masked in all of it.
 
     Examples
     --------
@@ -390,18 +416,89 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(argv)
     except OSError as err:
         where = f": {_shown(err.filename)}" if err.filename else ""
-        print(f"error: {_one_line(err.strerror or str(err))}{where}", file=sys.stderr)
+        _say(f"error: {_one_line(err.strerror or str(err))}{where}", argv)
     except SystemExit as exit_:  # argparse: --help, --version, a usage error
         return exit_.code if isinstance(exit_.code, int) else 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as err:
-        if not isinstance(err, _errors()):
-            raise  # a bug in prodml: the traceback is what a report needs
-        message = err.args[0] if err.args else type(err).__name__  # KeyError-style quoting off
-        print(f"error: {_one_line(str(message))}", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 - the boundary: every error ends as exit 2
+        if isinstance(err, _errors()):
+            message = err.args[0] if err.args else type(err).__name__  # KeyError quoting off
+            _say(f"error: {_one_line(str(message))}", argv)
+        elif (service := _service_failure(err)) is not None:
+            _say(f"error: {service}", argv)
+        else:  # a bug in prodml: the traceback is what a report needs, minus any secret
+            import traceback  # noqa: PLC0415 - only on this path
+
+            _say("".join(traceback.format_exception(err)).rstrip("\n"), argv)
+            _say(f"error: a bug in prodml ({type(err).__name__}): please report it", argv)
     return 2
+
+
+# Client libraries of the servers a registry or store lives on, and the exceptions of
+# theirs that say the server cannot be reached, refused the credentials or the request:
+# the environment's fault, not a bug, so one line, not a traceback.
+_SERVICE_CLIENTS = {
+    "redis": "Redis",
+    "botocore": "S3",
+    "aiobotocore": "S3",
+    "s3fs": "S3",
+    "sqlalchemy": "the database",
+    "psycopg": "PostgreSQL",
+}
+_SERVICE_FAILURES = frozenset(
+    {
+        "AuthenticationError",  # redis: a wrong password
+        "AuthorizationError",
+        "BotoCoreError",  # botocore: no credentials, an endpoint it cannot reach...
+        "BusyLoadingError",
+        "ClientError",  # botocore: the service said no (access denied, no such bucket)
+        "ConnectionError",
+        "NoPermissionError",
+        "OperationalError",  # sqlalchemy, psycopg: connection refused, server gone
+        "ReadOnlyError",
+        "TimeoutError",
+    }
+)
+_HINTS = {
+    "NoCredentialsError": " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)",
+}
+
+
+def _service_failure(err: BaseException) -> str | None:
+    """``err`` as one line when a server's client library raised it for a server problem.
+
+    ``None`` for anything else (a bug in prodml, which keeps its traceback).
+    """
+    service = _SERVICE_CLIENTS.get(type(err).__module__.split(".")[0])
+    names = {cls.__name__ for cls in type(err).__mro__}
+    if service is None or not names & _SERVICE_FAILURES:
+        return None
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else type(err).__name__
+    return f"{service}: {first}{_HINTS.get(type(err).__name__, '')}"
+
+
+def _secrets(argv: Sequence[str]) -> Secrets:
+    """The credentials ``argv``'s URLs and the environment hold, to keep out of stderr."""
+    import os  # noqa: PLC0415 - only when there is something to print
+
+    from prodml.registry._secrets import Secrets, is_secret_name  # noqa: PLC0415
+
+    found = Secrets()
+    for arg in argv:
+        if "://" in arg:
+            found += Secrets.of(arg.partition("=")[2] if arg.startswith("--") else arg)
+    # AWS_SECRET_ACCESS_KEY, PGPASSWORD...: the clients read them, and may echo them.
+    # Short values are left alone: masking "1" or "true" would garble the message.
+    env = [v for k, v in os.environ.items() if is_secret_name(k) and len(v) >= 8]
+    return found + Secrets(env)
+
+
+def _say(text: str, argv: Sequence[str]) -> None:
+    """Print ``text`` on stderr with every credential of ``argv`` and the environment masked."""
+    print(_secrets(argv).scrub(text), file=sys.stderr)
 
 
 def _one_line(text: str) -> str:

@@ -112,3 +112,63 @@ def test_bad_arguments_exit_2_with_a_message(
 def test_unknown_model_exits_2(local: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["registry", str(local), "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_model_after_db_urls_lists_its_versions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --db, the one positional is the model: it was taken for PATH and ignored, so
+    every model was listed, and a model that does not exist exited 0."""
+    db, artifacts = f"sqlite:///{tmp_path / 'm.db'}", (tmp_path / "a").as_uri()
+    with ModelRegistry(db, artifacts) as reg:
+        reg.register("churn", Schema([Column("x", "float")]))
+        reg.register("churn", Schema([Column("x", "float")]))
+        reg.register("fraud", Schema([Column("y", "int")]))
+    urls = ["--db", db, "--artifacts", artifacts]
+    assert main(["registry", *urls, "churn", "--json"]) == 0
+    assert [row["version"] for row in json.loads(capsys.readouterr().out)] == [2, 1]
+    assert main(["registry", *urls, "nope"]) == 2
+    assert capsys.readouterr().err == "error: model 'nope' has no versions\n"
+    assert main(["registry", str(tmp_path), "churn", *urls]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_prune_history_creates_no_registry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It opened the registry read-write, which created the database and artifacts folder."""
+    db, artifacts = tmp_path / "new" / "r.db", tmp_path / "new" / "a"
+    argv = ["registry", "prune-history", "churn", "--keep", "0"]
+    assert main([*argv, "--db", f"sqlite:///{db}", "--artifacts", artifacts.as_uri()]) == 2
+    assert "no registry database at" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_artifacts_folder_that_does_not_exist_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --artifacts listed the registry (exit 0) and failed at the first load
+    with "artifact file ... is missing"; prune-history made the folder."""
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    with ModelRegistry(db, (tmp_path / "artifacts").as_uri()) as reg:
+        reg.register("churn", Schema([Column("x", "float")]))
+    typo = tmp_path / "artifcats"
+    urls = ["--db", db, "--artifacts", typo.as_uri()]
+    for argv in (
+        ["registry", *urls],
+        ["registry", "card", *urls, "churn@1"],
+        ["registry", "prune-history", *urls, "churn", "--keep", "0"],
+    ):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == f"error: the artifacts folder '{typo}' does not exist\n"
+    assert not typo.exists()
+
+
+def test_a_registry_without_models_needs_no_artifacts_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    ModelRegistry(db, (tmp_path / "artifacts").as_uri()).close()
+    (tmp_path / "artifacts").rmdir()  # as a copy of the registry without its empty folder
+    assert main(["registry", "--db", db, "--artifacts", (tmp_path / "artifacts").as_uri()]) == 0
+    assert capsys.readouterr().out == "(empty)\n"

@@ -1,10 +1,12 @@
 """The ``prodml registry`` subcommand: list the models, versions and aliases of a registry.
 
-``prodml registry PATH`` opens a local registry (``ModelRegistry.local(PATH)``);
-``--db URL --artifacts URL`` opens any other. Without a model name it lists every model
-with its newest version and aliases; with one, that model's versions, newest first.
+``prodml registry PATH [MODEL]`` opens a local registry (``ModelRegistry.local(PATH)``);
+``prodml registry --db URL --artifacts URL [MODEL]`` opens any other (a folder and
+``--db`` at once is an error). Without a model name it lists every model with its newest
+version and aliases; with one, that model's versions, newest first.
 The registry is opened read-only: listing never creates or changes anything, so a
-database that does not exist is an error, not a new empty registry. Credentials in the
+database that does not exist is an error, not a new empty registry. An object store's
+bucket is checked on opening, so a missing one is named at once. Credentials in the
 URLs never appear in the output. ``--json`` prints a list of objects (aliases, metrics and
 tags as JSON objects).
 Exit codes: 0 listed, 2 an error (no such registry or model), as for every command.
@@ -39,7 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "'prodml registry prune-history [PATH] MODEL' bounds a model's audit log "
         "(see their --help).",
     )
-    p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
+    p.add_argument(
+        "path", nargs="?", help="folder of a local registry (with --db: the model instead)"
+    )
     p.add_argument("model", nargs="?", help="list this model's versions")
     _store_urls(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -58,26 +62,83 @@ def open_registry(
     """The registry a command names: ``--db URL --artifacts URL``, else a local folder.
 
     Read-only by default: a command that only reads never creates or changes a registry,
-    so a database that does not exist is an error, not a new empty registry.
+    so a database that does not exist is an error, not a new empty registry. A command
+    that writes (``read_only=False``) does not create one either: the registry must exist.
+    The artifact store's bucket (``s3://BUCKET/...``) or folder (``file:///srv/models``)
+    is checked at once, so a typo in it fails now, naming it, rather than as "artifact
+    file missing" at the first load.
     """
     from prodml.registry import ModelRegistry  # noqa: PLC0415 - keep `prodml --help` fast
 
+    if db and path:
+        raise ConfigError(
+            f"give a registry folder ({short_repr(path, limit=120)}) or --db URL "
+            "--artifacts URL, not both",
+            parameter="db",
+        )
     if db:
         if not artifacts:
             raise ConfigError("--db needs --artifacts too", parameter="artifacts")
-        return ModelRegistry(db, artifacts, read_only=read_only)
-    if path:
+        if not read_only:  # read-only first: an error, not new tables, when there is none
+            with ModelRegistry(db, artifacts, read_only=True) as probe:
+                _check_artifacts(probe, artifacts)
+        registry = ModelRegistry(db, artifacts, read_only=read_only)
+    elif path:
         if not (Path(path) / "registry.db").is_file():
             raise ConfigError(f"no registry at {path} (expected {path}/registry.db)")
-        return ModelRegistry.local(path, read_only=read_only)
-    raise ConfigError("give a registry folder, or --db URL --artifacts URL")
+        registry = ModelRegistry.local(path, read_only=read_only)
+    else:
+        raise ConfigError("give a registry folder, or --db URL --artifacts URL")
+    try:
+        _check_artifacts(registry, artifacts or "")
+    except BaseException:
+        registry.close()
+        raise
+    return registry
+
+
+def _check_artifacts(registry: Any, url: str) -> None:
+    """Raise a ``StorageError`` when the artifact store's bucket or folder does not exist.
+
+    A local folder may be missing while the registry holds no model (a copy without its
+    empty folder). In-memory stores have neither. Errors of the storage client (no
+    credentials, an endpoint it cannot reach) go up as they are: the command prints them
+    as one line.
+    """
+    store = registry.artifacts
+    from prodml.errors import StorageError  # noqa: PLC0415
+    from prodml.registry._secrets import Secrets  # noqa: PLC0415
+
+    fs, root = getattr(store, "fs", None), str(getattr(store, "root", ""))
+    protocol = getattr(fs, "protocol", "file")
+    protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+    if fs is None or not root or "memory" in protocols:
+        return
+    if protocols & {"file", "local"}:
+        if not Path(root).is_dir() and registry.models():
+            shown = short_repr(root, limit=120)
+            raise StorageError(f"the artifacts folder {shown} does not exist", path=root)
+        return
+    bucket = root.split("/", 1)[0]
+    try:
+        fs.info(bucket)
+    except FileNotFoundError:
+        text = f"the bucket {bucket!r} of the artifact store {store.url} does not exist"
+        raise StorageError(Secrets.of(url).scrub(text), path=bucket) from None
+    except PermissionError:
+        # Credentials that may read objects but not the bucket itself (least privilege
+        # for serving: s3:GetObject without s3:ListBucket) cannot tell: the load will.
+        return
 
 
 def run(args: argparse.Namespace) -> int:
     """List what ``args`` asks for; return the exit code."""
-    registry = open_registry(args.path, args.db, args.artifacts)
+    path, model = args.path, args.model
+    if args.db and path and not model:  # `prodml registry --db URL --artifacts URL churn`
+        path, model = None, path
+    registry = open_registry(path, args.db, args.artifacts)
     try:
-        rows = _versions(registry, args.model) if args.model else _models(registry)
+        rows = _versions(registry, model) if model else _models(registry)
     finally:
         registry.close()
     if args.json:
@@ -211,6 +272,17 @@ def _age(text: str) -> timedelta:
     return age
 
 
+def _count(text: str) -> int:
+    """``--keep``: a whole number of events, 0 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected a count 0 or more, got {short_repr(text, 40)}")
+    return count
+
+
 def prune_parser() -> argparse.ArgumentParser:
     """The parser of ``prodml registry prune-history``."""
     p = argparse.ArgumentParser(
@@ -223,7 +295,7 @@ def prune_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="folder of a local registry (ModelRegistry.local)")
     p.add_argument("model", help="the model whose audit log to bound")
     p.add_argument("--older-than", type=_age, metavar="AGE", help="e.g. 365d, 12h, 90m, 2w")
-    p.add_argument("--keep", type=int, metavar="N", help="keep at least the newest N events")
+    p.add_argument("--keep", type=_count, metavar="N", help="keep at least the newest N events")
     p.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
     _store_urls(p)
     p.set_defaults(func=run_prune)

@@ -1,0 +1,261 @@
+"""``prodml store`` end to end on a local folder, DuckDB + Redis and PostgreSQL + Redis.
+
+Each action runs in-process through ``prodml.cli.main``; its table and ``--json`` agree
+with the :class:`~prodml.store.FeatureStore` API's answer. A Redis or PostgreSQL server
+that cannot be reached, or refuses the login, exits 2 with one line, the password
+masked, and a failed command leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pytest
+
+from prodml.cli import main
+from prodml.testing.registry import service_url
+
+pytest.importorskip("duckdb", reason="the store commands need the 'store' extra")
+
+from prodml.store import Entity, FeatureStore, FeatureView
+
+PASSWORD = "redis-canary-91b3e7f0"  # noqa: S105 - a canary: never printed
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+H = timedelta(hours=1)
+REDIS_HINT = "start redis-server, e.g. `source .ci/services.sh`"
+POSTGRES_HINT = "start PostgreSQL, e.g. `source .ci/services.sh`"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The test server, under a key prefix of this test's (deleted after it)."""
+    base = service_url("PRODML_TEST_REDIS_URL", REDIS_HINT, extra=("redis", "redis"))
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    yield f"{base}{'&' if '?' in base else '?'}prefix={prefix}"
+    import redis
+
+    client = redis.Redis.from_url(base)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new schema of the test server's database (dropped after the test)."""
+    import sqlalchemy as sa
+
+    base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT, extra=("psycopg", "postgres"))
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
+
+
+@dataclass
+class Store:
+    """A feature store on one backend: its location on a command line, and the API's."""
+
+    args: list[str]
+    offline: str
+    online: str
+
+    def open(self) -> FeatureStore:
+        return FeatureStore(self.offline, self.online)
+
+    def read(self) -> tuple[dict[str, str], dict[str, datetime]]:
+        """What a command could change: the views (by fingerprint) and watermarks."""
+        with self.open() as fs:
+            return {n: v.fingerprint for n, v in fs.views.items()}, fs.watermarks()
+
+
+@pytest.fixture(params=["folder", "duckdb-redis", "postgres-redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Store, Path]:
+    """A store with one source written (spend of users 1 and 2), and its definitions file."""
+    if request.param == "folder":
+        root = tmp_path / "fs"
+        FeatureStore.local(root).close()
+        where = Store([str(root)], f"duckdb://{root}", f"sqlite:///{root / 'online.db'}")
+    else:
+        offline = (
+            f"duckdb://{tmp_path / 'offline'}"
+            if request.param == "duckdb-redis"
+            else request.getfixturevalue("postgres_url")
+        )
+        online = request.getfixturevalue("redis_url")
+        where = Store(["--offline", offline, "--online", online], offline, online)
+    with where.open() as fs:
+        rows = pa.table({"user_id": [1, 2], "event_at": [T0, T0 + H], "spend": [3.0, 4.0]})
+        source = fs.offline_store.write_source("spend", rows, timestamp="event_at")
+    user = Entity("user", keys=["user_id"])
+    view = FeatureView("spend", entity=user, source=source, features=["spend"])
+    defs = tmp_path / "defs.json"
+    defs.write_text(json.dumps([user.to_dict(), view.to_dict()]))
+    return where, defs
+
+
+def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert PASSWORD not in out + err
+    return code, out, err
+
+
+def fails(argv: list[str], capsys: pytest.CaptureFixture[str], fragment: str) -> str:
+    code, out, err = cli(argv, capsys)
+    assert (code, out) == (2, ""), (code, out, err)
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    assert fragment in err, err
+    return err
+
+
+def test_every_action_agrees_with_the_api(
+    store: tuple[Store, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    where, defs = store
+    code, out, _ = cli(["store", "apply", *where.args, "--file", str(defs), "--json"], capsys)
+    assert (code, json.loads(out)) == (0, {"user": "created", "spend": "created"})
+    code, out, _ = cli(["store", "apply", *where.args, "--file", str(defs)], capsys)
+    assert code == 0
+    assert [line.split() for line in out.splitlines()] == [
+        ["name", "status"],
+        ["user", "unchanged"],
+        ["spend", "unchanged"],
+    ]
+    end = T0 + 2 * H
+    argv = ["store", "materialize", *where.args, "--end", end.isoformat(), "--json"]
+    code, out, _ = cli(argv, capsys)
+    [run] = json.loads(out)
+    assert (code, run["view"], run["entities"], run["written"]) == (0, "spend", 2, 2)
+    views, marks = where.read()
+    assert marks == {"spend": end}
+    code, out, _ = cli(["store", "views", *where.args, "--json"], capsys)
+    assert code == 0
+    assert json.loads(out) == [
+        {
+            "view": "spend",
+            "entity": "user",
+            "features": 1,
+            "ttl": "-",
+            "fingerprint": views["spend"][:12],
+            "materialized to": end.isoformat(),
+        }
+    ]
+    code, out, _ = cli(["store", "views", *where.args], capsys)
+    assert code == 0
+    assert out.splitlines()[1].split() == [
+        "spend",
+        "user",
+        "1",
+        "-",
+        views["spend"][:12],
+        end.isoformat(),
+    ]
+    with where.open() as fs:
+        row = fs.online({"user_id": 2}, ["spend:spend"])
+        expected = {"values": dict(row), "missing": list(row.missing)}
+    argv = [
+        "store",
+        "online",
+        *where.args,
+        "--entity",
+        '{"user_id": 2}',
+        "--feature",
+        "spend:spend",
+    ]
+    code, out, _ = cli(argv, capsys)
+    assert (code, json.loads(out)) == (0, expected)
+    assert expected == {"values": {"spend": 4.0}, "missing": []}
+
+
+def test_failures_exit_2_and_change_nothing(
+    store: tuple[Store, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    where, defs = store
+    assert main(["store", "apply", *where.args, "--file", str(defs)]) == 0
+    before = where.read()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"name": "v", "entity": "nobody", "features": ["spend"]}]))
+    entity = ["--entity", '{"user_id": 2}']
+    for argv, fragment in [
+        (["store", "online", *where.args, *entity, "--feature", "spend:nope"], "no feature 'nope'"),
+        (["store", "online", *where.args, *entity, "--feature", "nope:spend"], "'nope'"),
+        (["store", "materialize", *where.args, "--view", "nope"], "'nope'"),
+        (["store", "apply", *where.args, "--file", str(bad)], "format_version"),
+    ]:
+        fails(argv, capsys, fragment)
+    assert where.read() == before
+
+
+def test_redis_unreachable_or_refusing_the_login(
+    redis_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An unreachable Redis was a traceback, exit 1; a refused login too."""
+    server = urlsplit(redis_url).netloc.rpartition("@")[2]  # host:port
+    closed = f"redis://:{PASSWORD}@127.0.0.1:1/0"
+    refused = f"redis://nobody:{PASSWORD}@{server}/0"
+    offline = f"duckdb://{tmp_path / 'offline'}"
+    for online, fragment in [(closed, "Redis: Error 111"), (refused, "Redis: invalid username")]:
+        where = ["--offline", offline, "--online", online]
+        fails(["store", "views", *where], capsys, fragment)
+        fails(["store", "materialize", *where], capsys, fragment)
+        fails(
+            ["store", "online", *where, "--entity", "{}", "--feature", "spend:spend"],
+            capsys,
+            fragment,
+        )
+
+
+def test_postgres_offline_store_unreachable(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    offline = f"postgresql+psycopg://ann:{PASSWORD}@127.0.0.1:1/features"
+    err = fails(["store", "views", "--offline", offline, "--online", redis_url], capsys, "refused")
+    assert "ann:***@" in err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="prodml/store/_redis.py:119 (and every self._redis call): redis-py's "
+    "ConnectionError / AuthenticationError reach the caller, not a ProdMLError naming the "
+    "store; the CLI turns them into one line, the API does not",
+)
+def test_api_unreachable_redis_is_a_prodml_error() -> None:
+    from prodml.errors import ProdMLError
+
+    with pytest.raises(ProdMLError):
+        FeatureStore("duckdb://", f"redis://:{PASSWORD}@127.0.0.1:1/0").views  # noqa: B018
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="prodml/store/_cli.py:99: `prodml store materialize` prints the run's raw "
+    "microsecond fields (start_us, end_us, at_us) in its table, not times",
+)
+def test_materialize_table_shows_times(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "fs"
+    with FeatureStore.local(root) as fs:
+        rows = pa.table({"user_id": [1], "event_at": [T0], "spend": [3.0]})
+        source = fs.offline_store.write_source("spend", rows, timestamp="event_at")
+        user = Entity("user", keys=["user_id"])
+        fs.apply([user, FeatureView("spend", entity=user, source=source, features=["spend"])])
+    code = main(["store", "materialize", str(root), "--end", (T0 + H).isoformat()])
+    assert code == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert not any(name.endswith("_us") for name in header), header
