@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prodml._zones import same_zone, tz_rules
 from prodml.errors import SchemaError
-from prodml.schema import Column, Schema, _record_is_clean, _same_zone, _tz_rules
+from prodml.schema import Column, Schema, _record_is_clean
 from prodml.serving._check import compile_check
 
 WHEN = ["2024-01-01 23:30", "2024-07-01 08:00"]
@@ -144,7 +145,7 @@ def test_spellings_of_one_zone_match(declared: str, values: pd.Series) -> None:
 
 
 @pytest.mark.skipif(
-    _tz_rules("America/New_York") is None,
+    tz_rules("America/New_York") is None,
     reason="needs an IANA tz database (the system's zoneinfo or the 'tzdata' package)",
 )
 def test_iana_links_to_the_same_rules_match() -> None:
@@ -255,7 +256,7 @@ def test_all_null_columns_have_no_zone_to_check() -> None:
 
 def test_a_hostile_declared_zone_is_only_a_name() -> None:
     for zone in ("../../../etc/passwd", "/etc/passwd", "Europe/../../etc/hostname", "\x00"):
-        assert _tz_rules(zone) is None
+        assert tz_rules(zone) is None
         (problem,) = _problems(_schema(zone), pd.DataFrame({"t": _aware("UTC")}))
         assert "got time zone 'UTC'" in problem
 
@@ -315,7 +316,7 @@ def test_infer_then_validate_round_trips(
         data = pd.concat([data, data.iloc[:0].reindex([0])], ignore_index=True)
     schema = Schema.infer(data, detect_personal=False)
     inferred = schema["t"].timezone
-    assert inferred is None if zone is None else _same_zone(zone, inferred)
+    assert inferred is None if zone is None else same_zone(zone, inferred)
     schema.validate(data)
     for again in (Schema.from_json(schema.to_json()), Schema.from_arrow(schema.to_arrow())):
         again.validate(data)

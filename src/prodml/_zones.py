@@ -1,0 +1,225 @@
+"""Time zones of datetime columns: how a column's zone is read and compared (private).
+
+A zone is compared by name, spelled as arrow spells it ('Europe/Paris', 'UTC',
+'+05:30'), after two cheap normalisations: every spelling of UTC is 'UTC', and every
+spelling of a fixed offset ('+0100', 'Etc/GMT-1', datetime.timezone) is '+HH:MM'.
+Two other IANA names are the same zone when the installed tz database holds the same
+rules for them (a link such as 'US/Eastern' -> 'America/New_York'). A fixed offset is
+never the same as a named zone, even one with that offset today: the named zone has
+daylight saving time, and date parts read in the two differ for part of the year.
+
+:mod:`prodml.schema` reports the problems (``Column(timezone=)`` is enforced by
+``Schema.validate``); serving converts a request's ISO 8601 offset to the declared zone.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import os
+import re
+import zoneinfo
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from prodml._quote import short_repr
+from prodml.errors import SchemaProblem
+
+__all__ = [
+    "all_null",
+    "chunk_zones_problem",
+    "same_zone",
+    "timezone_of",
+    "tz_rules",
+    "zone_fits",
+    "zone_name",
+    "zone_problem",
+]
+
+_UTC_NAMES = frozenset(
+    {
+        "utc", "uct", "z", "gmt", "gmt0", "gmt+0", "gmt-0", "greenwich", "universal", "zulu",
+        "etc/utc", "etc/uct", "etc/gmt", "etc/gmt0", "etc/gmt+0", "etc/gmt-0",
+        "etc/greenwich", "etc/universal", "etc/zulu",
+    }
+)  # fmt: skip
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})?")
+_ETC_GMT = re.compile(r"Etc/GMT([+-])(\d{1,2})")
+_IANA = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*")
+
+
+def _offset_name(offset: _dt.timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    if minutes == 0:
+        return "UTC"
+    sign = "+" if minutes > 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def zone_name(tz: object) -> str:
+    """The name of a zone (a tzinfo of any library, or a name), spelled as arrow reads it."""
+    if isinstance(tz, str):
+        return tz
+    if isinstance(tz, _dt.timezone):  # a fixed offset
+        return _offset_name(tz.utcoffset(None))
+    for attr in ("key", "zone"):  # zoneinfo, pytz
+        name = getattr(tz, attr, None)
+        if isinstance(name, str):
+            return name
+    path = getattr(tz, "_filename", None)  # dateutil's tzfile
+    if isinstance(path, str) and "zoneinfo/" in path:
+        return path.rsplit("zoneinfo/", 1)[1]
+    if isinstance(tz, _dt.tzinfo):
+        offset = tz.utcoffset(None)
+        if offset is not None:  # dateutil's tzutc and tzoffset, and the like
+            return _offset_name(offset)
+    return str(tz)
+
+
+def _zone_key(name: str) -> str:
+    """``name`` with every spelling of UTC as 'UTC' and of a fixed offset as '+HH:MM'."""
+    if name.lower() in _UTC_NAMES:
+        return "UTC"
+    m = _OFFSET.fullmatch(name)
+    if m:
+        minutes = int(m[2]) * 60 + int(m[3] or 0)
+        return _offset_name(_dt.timedelta(minutes=minutes if m[1] == "+" else -minutes))
+    m = _ETC_GMT.fullmatch(name)
+    if m:  # POSIX signs: Etc/GMT-1 is one hour ahead of UTC
+        return _offset_name(_dt.timedelta(hours=int(m[2]) if m[1] == "-" else -int(m[2])))
+    return name
+
+
+@functools.lru_cache(maxsize=256)
+def tz_rules(name: str) -> bytes | None:
+    """The TZif data of an IANA zone name in the installed database, or ``None``."""
+    if not _IANA.fullmatch(name):  # no path outside the database, whatever the name
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)  # the name is a zone: found by the lookup zoneinfo uses
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    for root in zoneinfo.TZPATH:
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                return f.read()
+    try:  # no system database: the tzdata package that zoneinfo found it in
+        import importlib.resources  # noqa: PLC0415 - rarely needed
+
+        package, _, leaf = f"tzdata.zoneinfo/{name}".rpartition("/")
+        return importlib.resources.files(package.replace("/", ".")).joinpath(leaf).read_bytes()
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def same_zone(declared: str, found: str) -> bool:
+    """Whether values in zone ``found`` read as values in zone ``declared`` do."""
+    a, b = _zone_key(declared), _zone_key(found)
+    if a == b:
+        return True
+    if _OFFSET.fullmatch(a) or _OFFSET.fullmatch(b) or "UTC" in (a, b):
+        return False
+    rules = tz_rules(a)
+    return rules is not None and rules == tz_rules(b)
+
+
+def timezone_of(raw: object) -> str | None:
+    """The zone of a datetime column as its type holds it (object columns: the first value's)."""
+    if not isinstance(raw, pd.Series):
+        tz = getattr(raw.type, "tz", None)  # type: ignore[attr-defined]
+    elif isinstance(raw.dtype, pd.ArrowDtype):
+        tz = getattr(raw.dtype.pyarrow_dtype, "tz", None)
+    else:
+        tz = getattr(raw.dtype, "tz", None)
+        if tz is None and raw.dtype == object:  # Python datetimes: the first one's zone
+            valid = np.flatnonzero(raw.notna().to_numpy())
+            tz = getattr(raw.iloc[int(valid[0])], "tzinfo", None) if valid.size else None
+    return None if tz is None else zone_name(tz)
+
+
+def _value_zones(raw: pd.Series) -> tuple[list[str | None], list[int | None]]:
+    """The distinct zones (``None``: naive) of an object column's values, and first rows."""
+    valid = np.flatnonzero(raw.notna().to_numpy())
+    # The dtype says nothing, so every value's zone is read: one attribute per value,
+    # named once per distinct tzinfo object (ids are stable while ``values`` lives).
+    values = raw.to_numpy(dtype=object)[valid]
+    named: dict[int, str | None] = {}
+    zones: dict[str | None, int | None] = {}
+    for i, tz in enumerate([getattr(v, "tzinfo", None) for v in values]):
+        name = named.get(id(tz), "") if tz is not None else None
+        if name == "":
+            name = named[id(tz)] = zone_name(tz)
+        if name not in zones:
+            zones[name] = int(valid[i])
+    return list(zones), list(zones.values())
+
+
+def zone_fits(declared: str | None, zone: str | None) -> bool:
+    if zone is None or declared is None:
+        return zone is None and declared is None
+    return same_zone(declared, zone)
+
+
+def zone_problem(name: str, declared: str | None, raw: object) -> SchemaProblem | None:
+    """The problem of a datetime column whose values are not in the declared zone.
+
+    Per column where the type holds the zone (pandas and arrow timestamps: naive, or one
+    zone for every value); per value in an object column of Python datetimes.
+    """
+    if isinstance(raw, pd.Series) and raw.dtype == object:
+        zones, rows = _value_zones(raw)
+    else:
+        zones, rows = [timezone_of(raw)], [None]
+    wrong = [r for z, r in zip(zones, rows, strict=True) if not zone_fits(declared, z)]
+    if not wrong or all_null(raw):  # no value to misread: the type alone is no problem
+        return None
+    row = wrong[0]  # rows are in order of first appearance
+    return SchemaProblem(name, "type", _zone_message(declared, zones), row)
+
+
+def all_null(raw: object) -> bool:
+    if isinstance(raw, pd.Series):
+        return not bool(raw.notna().any())
+    return isinstance(raw, pa.ChunkedArray | pa.Array) and raw.null_count == len(raw)
+
+
+def _zone_message(declared: str | None, zones: list[str | None]) -> str:
+    want = (
+        "naive datetimes (timezone=None)"
+        if declared is None
+        else f"datetimes in time zone {short_repr(declared)}"
+    )
+    to = ".dt.tz_localize(None)" if declared is None else f".dt.tz_convert({short_repr(declared)})"
+    if len(zones) > 1:
+        found = ", ".join("naive" if z is None else short_repr(z) for z in zones)
+        return (
+            f"expected {want}, got values in several time zones ({found}); bring them to one "
+            f"with pd.to_datetime(column, utc=True){to} (naive values are read as UTC)"
+        )
+    (zone,) = zones
+    if zone is None:
+        return (
+            f"expected {want}, got naive datetimes; localize them with "
+            f".dt.tz_localize(<zone they were recorded in>){to}"
+        )
+    if declared is None:
+        return (
+            f"expected {want}, got time zone {short_repr(zone)}; drop the zone with "
+            f".dt.tz_localize(None) (wall-clock time in that zone; .dt.tz_convert(...) "
+            f"first to read another), or declare timezone={short_repr(zone)}"
+        )
+    return (
+        f"expected {want}, got time zone {short_repr(zone)}; convert them with {to} "
+        "(same instants, but hours and dates differ between zones)"
+    )
+
+
+def chunk_zones_problem(name: str, first: str | None, then: str | None) -> SchemaProblem:
+    zones = ["naive" if z is None else short_repr(z) for z in (first, then)]
+    return SchemaProblem(
+        name, "type", f"chunks disagree on the time zone: {zones[0]} then {zones[1]}"
+    )
