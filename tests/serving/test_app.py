@@ -17,9 +17,10 @@ import pytest
 
 from prodml.errors import ConfigError
 from prodml.monitoring import ModelMonitor
+from prodml.schema import Column, Schema
 from prodml.serving import BackgroundServer, Predictor, create_app
 
-from .conftest import SCHEMA, Broken, Slow, records
+from .conftest import SCHEMA, Broken, Slow, fit_pipeline, records
 
 prometheus_client = pytest.importorskip("prometheus_client", reason="needs the 'prometheus' extra")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -188,6 +189,50 @@ def test_datetime_strings_are_parsed(served: tuple[Predictor, str], data: pd.Dat
     rec = records(data.head(1))[0]
     r = httpx.post(f"{url}/v1/predict", json=jsonable(rec))
     assert r.json()["value"] == pred.predict_record(rec).value
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "UTC", "+05:30"])
+def test_an_offset_string_is_read_in_the_columns_declared_zone(
+    data: pd.DataFrame, lr: Any, zone: str
+) -> None:
+    """JSON carries offsets, not zone names: '...Z' for a Paris column is that instant in Paris.
+
+    A naive string in a zoned column is refused (its zone would be a guess).
+    """
+    zoned = data.assign(ts=data["ts"].dt.tz_localize("UTC").dt.tz_convert(zone))
+    schema = Schema(
+        [*(c for c in SCHEMA.columns if c.name != "ts"), Column("ts", "datetime", timezone=zone)]
+    )
+    pipe = fit_pipeline(zoned)
+    pred = Predictor(pipe, lr, schema=schema)
+    rec = records(zoned.head(1))[0]
+    in_zone = pred.predict_record(rec).value
+    instant = rec["ts"]
+    with BackgroundServer(create_app(pred)) as server:
+        for sent in (
+            instant.isoformat(),  # the declared zone's own offset
+            instant.tz_convert("UTC").isoformat().replace("+00:00", "Z"),
+            instant.tz_convert("America/Los_Angeles").isoformat(),
+        ):
+            r = httpx.post(f"{server.url}/v1/predict", json={**jsonable(rec), "ts": sent})
+            assert r.status_code == 200, (sent, r.text)
+            assert r.json()["value"] == in_zone, sent
+        naive = instant.tz_localize(None).isoformat()
+        body = problem(
+            httpx.post(f"{server.url}/v1/predict", json={**jsonable(rec), "ts": naive}), 422
+        )
+        assert [e["pointer"] for e in body["errors"]] == ["/ts"]
+        assert "naive" in body["errors"][0]["detail"]
+
+
+def test_a_naive_column_refuses_an_offset_string(
+    served: tuple[Predictor, str], data: pd.DataFrame
+) -> None:
+    _, url = served
+    rec = jsonable(records(data.head(1))[0])
+    body = problem(httpx.post(f"{url}/v1/predict", json={**rec, "ts": rec["ts"] + "+01:00"}), 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/ts"]
+    assert "naive datetimes" in body["errors"][0]["detail"]
 
 
 def test_graceful_shutdown_drains_in_flight_requests(

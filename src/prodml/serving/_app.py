@@ -22,6 +22,7 @@ import pandas as pd
 from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, check_params
 from prodml._state import STRICT_JSON
+from prodml._zones import zone_fits
 from prodml.errors import ConfigError, SchemaError
 from prodml.schema import LogicalType
 from prodml.serving._batcher import MicroBatcher
@@ -70,16 +71,26 @@ def _loads_json(raw: bytes) -> Any:
         raise ValueError("depth limit exceeded") from None
 
 
-def _timestamps(record: Any, columns: tuple[str, ...]) -> Any:
-    """ISO 8601 strings of datetime columns as timestamps (others left for validation)."""
+def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any:
+    """ISO 8601 strings of datetime columns as timestamps (others left for validation).
+
+    ``columns`` pairs each datetime column with the zone every served schema declares for
+    it (``None``: naive, or versions that disagree). JSON has no zone names, only offsets:
+    a string with an offset (``+01:00``, ``Z``) for a column with a zone is converted to
+    that zone (the same instant); a naive string stays naive, and validation refuses it
+    in a zoned column rather than guess the zone it was written in.
+    """
     if not columns or type(record) is not dict:
         return record
-    for name in columns:
+    for name, zone in columns:
         v = record.get(name)
         if type(v) is str:
             # A string that is not ISO 8601 stays: validation reports it.
             with contextlib.suppress(ValueError):
-                record[name] = pd.Timestamp(_dt.datetime.fromisoformat(v))
+                stamp = pd.Timestamp(_dt.datetime.fromisoformat(v))
+                if zone is not None and stamp.tzinfo is not None:
+                    stamp = stamp.tz_convert(zone)
+                record[name] = stamp
     return record
 
 
@@ -219,7 +230,7 @@ class _Settings:
         self.batcher: MicroBatcher | None = None
         self.ready = False
         self._dt_state: object = None
-        self._dt_columns: tuple[str, ...] = ()
+        self._dt_columns: tuple[tuple[str, str | None], ...] = ()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -234,17 +245,24 @@ class _Settings:
                 self.batcher.flush()
             self.predictor.drain_shadow()
 
-    def datetime_columns(self) -> tuple[str, ...]:
-        """Datetime columns of every served schema (recomputed when a version changes)."""
+    def datetime_columns(self) -> tuple[tuple[str, str | None], ...]:
+        """Datetime columns of every served schema, each with the zone they all declare.
+
+        The zone is ``None`` for naive columns and where two versions declare different
+        zones (a request's offset is then left as sent). Recomputed when a version changes.
+        """
         state = self.predictor._state
         if state is not self._dt_state:
-            names = {
-                c.name
-                for s in state.versions.values()
-                for c in s.schema.columns
-                if c.dtype is LogicalType.DATETIME
+            zones: dict[str, list[str | None]] = {}
+            for served in state.versions.values():
+                for c in served.schema.columns:
+                    if c.dtype is LogicalType.DATETIME:
+                        zones.setdefault(c.name, []).append(c.timezone)
+            agreed = {
+                name: z[0] if all(zone_fits(z[0], other) for other in z) else None
+                for name, z in zones.items()
             }
-            self._dt_columns, self._dt_state = tuple(sorted(names)), state
+            self._dt_columns, self._dt_state = tuple(sorted(agreed.items())), state
         return self._dt_columns
 
     async def predict_one(self, record: Any, rid: Any, explain: bool) -> Prediction:
