@@ -69,9 +69,9 @@ class Impute(Step):
     array([3.])
     """
 
-    accepts = frozenset({NUMBER, TEXT})
+    accepts: ClassVar[frozenset[str]] = frozenset({NUMBER, TEXT})
     takes_nulls = True
-    fitted_attrs = ("statistics_",)
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("statistics_",)
     fitted_checks: ClassVar[dict[str, str]] = {"statistics_": "fill"}
 
     def __init__(
@@ -197,7 +197,7 @@ class StandardScale(Step):
         Whether to centre and whether to scale.
     """
 
-    fitted_attrs = ("mean_", "scale_")
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("mean_", "scale_")
     fitted_checks: ClassVar[dict[str, str]] = {"mean_": "finite", "scale_": "scale"}
 
     def __init__(
@@ -262,7 +262,7 @@ class MinMaxScale(Step):
         ``(low, high)`` of the output, ``low < high``.
     """
 
-    fitted_attrs = ("data_min_", "scale_")
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("data_min_", "scale_")
     fitted_checks: ClassVar[dict[str, str]] = {"data_min_": "finite", "scale_": "scale"}
 
     def __init__(
@@ -332,7 +332,7 @@ class RobustScale(Step):
         Percentiles ``(q_low, q_high)`` of the range, in ``[0, 100]``.
     """
 
-    fitted_attrs = ("center_", "scale_")
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("center_", "scale_")
     fitted_checks: ClassVar[dict[str, str]] = {"center_": "finite", "scale_": "scale"}
 
     def __init__(

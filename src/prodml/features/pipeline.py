@@ -186,7 +186,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
     """
 
     def __init__(self, steps: Sequence[Step], *, strict: bool = False) -> None:
-        self.steps = steps
+        self.steps: Sequence[Step] = steps
         self.strict = strict
 
     # -- layout ---------------------------------------------------------------------
@@ -372,7 +372,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
             names.extend(enc.names_out(p.column) if enc is not None else [p.column])
             p.width = len(names) - p.offset
         self.input_schema_ = schema
-        self.n_features_in_ = len(schema)  # scikit-learn's name for the input width
+        self.n_features_in_: int = len(schema)  # scikit-learn's name for the input width
         self.feature_names_out_ = names
         self.programs_ = programs
         self._known = frozenset(schema.names)
