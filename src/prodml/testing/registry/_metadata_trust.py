@@ -21,6 +21,7 @@ from prodml.registry.backends.metadata import EventDraft
 from prodml.registry.backends.sql import SQLMetadataStore
 from prodml.registry.entities import ModelVersion
 from prodml.testing.registry._common import _model, pytest
+from prodml.testing.registry._common import hold_write_lock as _hold_write_lock
 
 BAD_REFS = [
     "m@³",
@@ -82,7 +83,7 @@ class MetadataTrust:
         def tamper_payload(store: MetadataStore, name: str, version: int, payload: str) -> bool: ...
 
     else:
-        hold_write_lock = staticmethod(hold_write_lock)
+        hold_write_lock = staticmethod(_hold_write_lock)
         reopen_read_only = staticmethod(_reopen_read_only)
         tamper_payload = staticmethod(_tamper_payload)
 
