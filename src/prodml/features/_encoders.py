@@ -77,6 +77,8 @@ class OneHot(Step):
     accepts: ClassVar[frozenset[str]] = frozenset({TEXT})
     terminal = True
     fitted_attrs: ClassVar[tuple[str, ...]] = ("categories_", "infrequent_")
+    categories_: dict[str, list[str]]  # fitted: per column
+    infrequent_: dict[str, list[str]]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {
         "categories_": "categories",
         "infrequent_": "categories",
@@ -209,6 +211,7 @@ class Ordinal(Step):
     accepts: ClassVar[frozenset[str]] = frozenset({TEXT})
     terminal = True
     fitted_attrs: ClassVar[tuple[str, ...]] = ("categories_",)
+    categories_: dict[str, list[str]]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"categories_": "categories"}
 
     def __init__(
@@ -364,6 +367,7 @@ class Bucketize(Step):
     """
 
     fitted_attrs: ClassVar[tuple[str, ...]] = ("edges_",)
+    edges_: dict[str, list[float]]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"edges_": "edges"}
     terminal = True
 

@@ -72,6 +72,7 @@ class Impute(Step):
     accepts: ClassVar[frozenset[str]] = frozenset({NUMBER, TEXT})
     takes_nulls = True
     fitted_attrs: ClassVar[tuple[str, ...]] = ("statistics_",)
+    statistics_: dict[str, Any]  # fitted: per column, the fill value
     fitted_checks: ClassVar[dict[str, str]] = {"statistics_": "fill"}
 
     def __init__(
@@ -198,6 +199,8 @@ class StandardScale(Step):
     """
 
     fitted_attrs: ClassVar[tuple[str, ...]] = ("mean_", "scale_")
+    mean_: dict[str, float]  # fitted: per column
+    scale_: dict[str, float]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"mean_": "finite", "scale_": "scale"}
 
     def __init__(
@@ -263,6 +266,8 @@ class MinMaxScale(Step):
     """
 
     fitted_attrs: ClassVar[tuple[str, ...]] = ("data_min_", "scale_")
+    data_min_: dict[str, float]  # fitted: per column
+    scale_: dict[str, float]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"data_min_": "finite", "scale_": "scale"}
 
     def __init__(
@@ -333,6 +338,8 @@ class RobustScale(Step):
     """
 
     fitted_attrs: ClassVar[tuple[str, ...]] = ("center_", "scale_")
+    center_: dict[str, float]  # fitted: per column
+    scale_: dict[str, float]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"center_": "finite", "scale_": "scale"}
 
     def __init__(

@@ -161,6 +161,7 @@ class TimeWindow(Window):
     """
 
     kind = "time"
+    dropped: int  # Window's counter, incremented here (declared so type checkers agree)
 
     def __init__(self, seconds: float = 3600.0, max_size: int = 100_000) -> None:
         check_params(
