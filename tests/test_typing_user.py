@@ -1,9 +1,11 @@
 """prodml's public API as a type-checked user sees it.
 
-``tests/typing/use_*.py`` are user programs, one per area, that call the public API the
-way README.md, docs/*.md and the notebooks do, with ``assert_type`` on the values users act
-on. Here each one is type-checked with ``mypy --strict`` (CI runs the same check as a step
-of ``.ci/run``) and run, so every annotation they pin is also checked against the runtime.
+``tests/typing/use_*.py`` are user programs, one per area (and ``use_settings``: objects'
+settings and fitted state read back as attributes), that call the public API the way
+README.md, docs/*.md and the notebooks do, with ``assert_type`` on the values users act
+on. Here each one is type-checked with ``mypy --strict`` (CI runs the same check, and
+pyright in strict mode, as steps of ``.ci/run``) and run, so every annotation they pin is
+also checked against the runtime.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ AREAS = [
     "retrain",
     "rollout",
     "serving",
+    "settings",
     "store",
     "testing",
 ]

@@ -124,10 +124,10 @@ class Field:
         owner: builtins.str = "",
         error: type[ProdMLError] = ConfigError,
     ) -> None:
-        self.value = value
-        self.path = path
-        self.owner = owner
-        self.error = error
+        self.value: object = value
+        self.path: str = path
+        self.owner: str = owner
+        self.error: type[ProdMLError] = error
 
     # -- errors ------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prodml._quote import short_repr
 
@@ -182,7 +183,12 @@ class NotFoundError(RegistryError, KeyError):
     """No model, version, alias or artifact with that name exists."""
 
     # KeyError.__str__ wraps the message in quotes; show it as written instead.
-    __str__ = Exception.__str__
+    if TYPE_CHECKING:  # the same method, declared for type checkers (pyright)
+
+        def __str__(self) -> str: ...
+
+    else:
+        __str__ = Exception.__str__
 
 
 class ConflictError(RegistryError):

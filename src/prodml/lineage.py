@@ -160,7 +160,7 @@ class JsonLinesSink(LockedState):
                 "backups": [Interval(int, 1, None)],
             },
         )
-        self.path = checked_path(path, "the lineage file")
+        self.path: Path = checked_path(path, "the lineage file")
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = _file_lock(self.path)
@@ -380,10 +380,10 @@ class JobRun:
         self.sink = sink
         self.job = job
         self.namespace = namespace
-        self.inputs = list(inputs)
-        self.outputs = list(outputs)
-        self.run_facets = dict(run_facets or {})
-        self.run_id = str(uuid.uuid4())
+        self.inputs: list[Mapping[str, Any]] = list(inputs)
+        self.outputs: list[Mapping[str, Any]] = list(outputs)
+        self.run_facets: dict[str, Mapping[str, Any]] = dict(run_facets or {})
+        self.run_id: str = str(uuid.uuid4())
 
     def _emit(
         self,

@@ -47,7 +47,7 @@ import re
 import secrets
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -256,7 +256,7 @@ class Privacy(BaseModel):
     True
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, extra="forbid")
 
     sensitive: tuple[str, ...] = ()
     allow_raw: tuple[str, ...] = ()

@@ -10,6 +10,7 @@ from hypothesis.strategies import SearchStrategy
 from typing_extensions import assert_type
 
 from prodml.features import FeaturePipeline, steps
+from prodml.registry import MetadataStore
 from prodml.registry.backends.sql import SQLMetadataStore
 from prodml.schema import Column, Schema
 from prodml.testing.registry import MetadataStoreConformance
@@ -21,6 +22,11 @@ class MyStoreSuite(MetadataStoreConformance):
 
     def metadata_store(self) -> SQLMetadataStore:
         return SQLMetadataStore("sqlite://")
+
+    @staticmethod
+    def reopen_read_only(store: MetadataStore) -> MetadataStore | None:
+        """A hook the suite documents: this store has no read-only twin."""
+        return None
 
 
 seen: list[int] = []

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -51,7 +51,12 @@ class UnpricedError(ProdMLError, KeyError):
     """
 
     # KeyError.__str__ wraps the message in quotes; show it as written instead.
-    __str__ = Exception.__str__
+    if TYPE_CHECKING:  # the same method, declared for type checkers (pyright)
+
+        def __str__(self) -> str: ...
+
+    else:
+        __str__ = Exception.__str__
 
     def __init__(self, message: str, *, item: str | None = None, section: str | None = None):
         self.item = item
@@ -103,7 +108,7 @@ class CostModel(BaseModel):
 class Price(CostModel):
     """One list price: ``amount`` per ``unit`` (``"hour"``, ``"GB-month"``, ``"GB"``)."""
 
-    model_config = _FROZEN
+    model_config: ClassVar[ConfigDict] = _FROZEN
 
     amount: float = Field(ge=0, allow_inf_nan=False)
     unit: str
@@ -115,7 +120,7 @@ class Price(CostModel):
 class Tier(CostModel):
     """A tier of a tiered price: ``amount`` per unit for quantities up to ``up_to``."""
 
-    model_config = _FROZEN
+    model_config: ClassVar[ConfigDict] = _FROZEN
 
     up_to: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     amount: float = Field(ge=0, allow_inf_nan=False)
@@ -124,7 +129,7 @@ class Tier(CostModel):
 class TieredPrice(CostModel):
     """A volume-tiered price (e.g. internet egress), tiers in increasing ``up_to``."""
 
-    model_config = _FROZEN
+    model_config: ClassVar[ConfigDict] = _FROZEN
 
     tiers: tuple[Tier, ...] = Field(min_length=1)
     unit: str
@@ -170,7 +175,7 @@ class TieredPrice(CostModel):
 class Instance(CostModel):
     """A machine type and its hourly price."""
 
-    model_config = _FROZEN
+    model_config: ClassVar[ConfigDict] = _FROZEN
 
     provider: str
     region: str
@@ -205,7 +210,7 @@ class Instance(CostModel):
 class Accelerator(CostModel):
     """Peak throughput and board power of one accelerator."""
 
-    model_config = _FROZEN
+    model_config: ClassVar[ConfigDict] = _FROZEN
 
     peak_flops: float = Field(gt=0, allow_inf_nan=False)
     power_watts: float = Field(gt=0, allow_inf_nan=False)
@@ -250,7 +255,7 @@ class PriceCatalog(CostModel):
     (0.3, 1.006)
     """
 
-    model_config = _FROZEN
+    model_config: ClassVar[ConfigDict] = _FROZEN
 
     name: str = "custom"
     currency: str = "USD"

@@ -36,7 +36,7 @@ class RowSample:
 
     def __init__(self, size: int, columns: Sequence[str], seed: int) -> None:
         self.size = size
-        self.columns = list(columns)
+        self.columns: list[str] = list(columns)
         self._rng = np.random.default_rng(seed)
         self.rows: pd.DataFrame | None = None
         self.keys: npt.NDArray[np.float64] = np.empty(0)

@@ -93,6 +93,9 @@ class DriftDetector:
     (0.141, 'ks')
     """
 
+    reference_: Profile
+    reference_sample_: RowSample | None
+
     def __init__(
         self,
         alpha: float = 0.05,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -211,9 +211,9 @@ class Profile:
         columns: Sequence[str] | None = None,
         privacy: Privacy | None = None,
     ) -> None:
-        self.privacy = check_privacy("Profile", privacy)
+        self.privacy: Privacy = check_privacy("Profile", privacy)
         # The salt the hashes in this profile were made with (a saved profile keeps its own).
-        self.salt_id = self.privacy.salt_id
+        self.salt_id: str = self.privacy.salt_id
         self.max_exact = max_exact
         self.relative_accuracy = relative_accuracy
         if columns is not None and (isinstance(columns, str) or not isinstance(columns, Iterable)):
@@ -222,8 +222,8 @@ class Profile:
                 f"Got {type_name(columns)} instead.",
                 parameter="columns",
             )
-        self.select = None if columns is None else list(columns)
-        self.n_rows = 0
+        self.select: list[str] | None = None if columns is None else list(columns)
+        self.n_rows: int = 0
         self.columns: dict[str, ColumnState | None] = {}
         self._started = False
         # Nulls of columns that were entirely null so far (no kind known yet).
@@ -600,7 +600,7 @@ class Profile:
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Profile(n_rows={self.n_rows}, columns={self.kinds})"

@@ -200,8 +200,8 @@ class DriftReport:
         n_reference: int,
         n_current: int,
     ) -> None:
-        self.results = list(results)
-        self.settings = dict(settings)
+        self.results: list[DriftResult] = list(results)
+        self.settings: dict[str, Any] = dict(settings)
         self.n_reference = n_reference
         self.n_current = n_current
 

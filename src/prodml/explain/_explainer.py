@@ -152,7 +152,7 @@ class Explainer:
         seed: int = 0,
     ) -> None:
         self.pipeline = pipeline
-        self.model = model
+        self.model: Any = model
         self.background = background
         self.class_index = class_index
         self.method = method
@@ -276,7 +276,7 @@ class Explainer:
                 f"several columns {list(sources[shared[0]])}; its attribution cannot be split",
                 parameter="pipeline",
             )
-        self.columns_ = list(groups)
+        self.columns_: list[str] = list(groups)
         self.kernel_ = kernel
         self._groups = list(groups.values())
         if isinstance(kernel, TreeKernel):

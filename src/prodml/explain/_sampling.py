@@ -71,19 +71,21 @@ class SamplingKernel:
         *,
         base: float | None = None,
     ) -> None:
-        self.fn = fn
+        self.fn: Any = fn
         self.scale = scale
         self.background = background
         self.permutations = permutations
-        self.n_features = int(background.shape[1])
-        self.n_groups = int(group_of.max()) + 1 if group_of.size else 0
+        self.n_features: int = int(background.shape[1])
+        self.n_groups: int = int(group_of.max()) + 1 if group_of.size else 0
         self.group_of = group_of
         # take[p, k, j]: after k switches along permutation p, feature j is the record's.
         n_perm, g = permutations.shape
         rank = np.empty_like(permutations)
         rank[np.arange(n_perm)[:, None], permutations] = np.arange(g)
-        self.take = rank[:, None, group_of] < np.arange(g + 1)[None, :, None]
-        self.base = float(np.mean(self._f(background))) if fn is not None else float(base or 0.0)
+        self.take: npt.NDArray[np.bool_] = rank[:, None, group_of] < np.arange(g + 1)[None, :, None]
+        self.base: float = (
+            float(np.mean(self._f(background))) if fn is not None else float(base or 0.0)
+        )
 
     def set_model(self, fn: Any, scale: str) -> None:
         """Attach the model (after a load): same output scale, same base value."""

@@ -207,6 +207,10 @@ class TreeKernel:
     """Fitted tree-ensemble attribution state (path-dependent TreeSHAP)."""
 
     method = "tree"
+    feat: Ints
+    lo: Floats
+    hi: Floats
+    z: Floats
 
     def __init__(
         self, trees: list[Tree], init: float, n_features: int, scale: str, float32: bool
@@ -226,8 +230,8 @@ class TreeKernel:
         self.base = base
         self.depth = d
         self.feat, self.lo, self.hi, self.z = feat, lo, hi, z
-        self.leaf_value = paths["value"]
-        self.length = paths["length"]
+        self.leaf_value: Floats = paths["value"]
+        self.length: Ints = paths["length"]
         self.n_leaves = n_leaves
         self.table: Floats | None = None
         if n_leaves * (2**d) * d <= _TABLE_BUDGET:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence, Set
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -125,15 +125,17 @@ class GroupMetrics:
                     "scores in [0, 1] as y_pred.",
                     parameter="metrics",
                 )
-        self.threshold = None if threshold is None else float(threshold)
+        self.threshold: float | None = None if threshold is None else float(threshold)
         self.bins = bins
         self.missing: Policy = missing
         self.unseen: Policy = unseen
-        self.categories = check_categories(categories, self.sensitive)
+        self.categories: dict[str, tuple[object, ...]] = check_categories(
+            categories, self.sensitive
+        )
         self.max_groups = max_groups
-        self.alpha = float(alpha)
+        self.alpha: float = float(alpha)
         self.min_count = min_count
-        self.min_effect = float(min_effect)
+        self.min_effect: float = float(min_effect)
         self.correction = correction
         self._policies = Policies(self.sensitive, missing, unseen, self.categories)
         self._one = len(self.sensitive) == 1
@@ -504,7 +506,7 @@ class GroupMetrics:
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return (

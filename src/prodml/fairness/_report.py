@@ -56,15 +56,15 @@ class FairnessReport:
         correction: str,
         dropped: dict[str, int] | None = None,
     ) -> None:
-        self.sensitive = tuple(sensitive)
-        self.metrics = tuple(metrics)
+        self.sensitive: tuple[str, ...] = tuple(sensitive)
+        self.metrics: tuple[str, ...] = tuple(metrics)
         self.alpha = alpha
         self.min_count = min_count
         self.min_effect = min_effect
         self.correction = correction
-        self.dropped = dict(dropped or {})
+        self.dropped: dict[str, int] = dict(dropped or {})
         self.keys = keys
-        self.labels = [label_of(self.sensitive, k) for k in keys]
+        self.labels: list[str] = [label_of(self.sensitive, k) for k in keys]
         self._conf = conf
         self._hist = hist
         self._arrays = {m: metric_arrays(m, conf, hist, min_count) for m in self.metrics}

@@ -26,13 +26,13 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.base import BaseEstimator
 
 from prodml._data import Columns, type_problem
 from prodml._params import Constraint, Predicate, check_params
 from prodml._quote import short_repr
 from prodml._state import Field
 from prodml.errors import SchemaError, SchemaProblem
+from prodml.features._sklearn import BaseEstimator
 
 __all__ = [
     "MAX_TEXT_VALUE",
@@ -93,7 +93,7 @@ def value_error(column: str, message: str, row: int | None = None) -> SchemaErro
     return SchemaError(problems=[SchemaProblem(column, "range", message, row)])
 
 
-class Step(BaseEstimator):  # type: ignore[misc]
+class Step(BaseEstimator):
     """Base class of feature steps (scikit-learn style parameters, per-column state).
 
     Subclasses set the class attributes, define ``__init__`` storing their parameters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class DateParts(Step):
         second, is_weekend``; outputs are named ``col.part``.
     """
 
-    accepts = frozenset({TIME})
+    accepts: ClassVar[frozenset[str]] = frozenset({TIME})
     terminal = True
 
     def __init__(

@@ -74,9 +74,11 @@ class OneHot(Step):
         infrequent column) or ``"error"`` (SchemaError naming the column and value).
     """
 
-    accepts = frozenset({TEXT})
+    accepts: ClassVar[frozenset[str]] = frozenset({TEXT})
     terminal = True
-    fitted_attrs = ("categories_", "infrequent_")
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("categories_", "infrequent_")
+    categories_: dict[str, list[str]]  # fitted: per column
+    infrequent_: dict[str, list[str]]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {
         "categories_": "categories",
         "infrequent_": "categories",
@@ -206,9 +208,10 @@ class Ordinal(Step):
         The output for an unseen category under ``"use_value"``.
     """
 
-    accepts = frozenset({TEXT})
+    accepts: ClassVar[frozenset[str]] = frozenset({TEXT})
     terminal = True
-    fitted_attrs = ("categories_",)
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("categories_",)
+    categories_: dict[str, list[str]]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"categories_": "categories"}
 
     def __init__(
@@ -302,7 +305,7 @@ class Hashing(Step):
         allocates ``8 * n_features`` bytes per hashed column.
     """
 
-    accepts = frozenset({TEXT})
+    accepts: ClassVar[frozenset[str]] = frozenset({TEXT})
     terminal = True
 
     def __init__(self, columns: Sequence[str], *, n_features: int = 16) -> None:
@@ -363,7 +366,8 @@ class Bucketize(Step):
         ``"ordinal"`` (one output: the bin index) or ``"onehot"`` (one output per bin).
     """
 
-    fitted_attrs = ("edges_",)
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("edges_",)
+    edges_: dict[str, list[float]]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"edges_": "edges"}
     terminal = True
 

@@ -69,9 +69,10 @@ class Impute(Step):
     array([3.])
     """
 
-    accepts = frozenset({NUMBER, TEXT})
+    accepts: ClassVar[frozenset[str]] = frozenset({NUMBER, TEXT})
     takes_nulls = True
-    fitted_attrs = ("statistics_",)
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("statistics_",)
+    statistics_: dict[str, Any]  # fitted: per column, the fill value
     fitted_checks: ClassVar[dict[str, str]] = {"statistics_": "fill"}
 
     def __init__(
@@ -197,7 +198,9 @@ class StandardScale(Step):
         Whether to centre and whether to scale.
     """
 
-    fitted_attrs = ("mean_", "scale_")
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("mean_", "scale_")
+    mean_: dict[str, float]  # fitted: per column
+    scale_: dict[str, float]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"mean_": "finite", "scale_": "scale"}
 
     def __init__(
@@ -262,7 +265,9 @@ class MinMaxScale(Step):
         ``(low, high)`` of the output, ``low < high``.
     """
 
-    fitted_attrs = ("data_min_", "scale_")
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("data_min_", "scale_")
+    data_min_: dict[str, float]  # fitted: per column
+    scale_: dict[str, float]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"data_min_": "finite", "scale_": "scale"}
 
     def __init__(
@@ -332,7 +337,9 @@ class RobustScale(Step):
         Percentiles ``(q_low, q_high)`` of the range, in ``[0, 100]``.
     """
 
-    fitted_attrs = ("center_", "scale_")
+    fitted_attrs: ClassVar[tuple[str, ...]] = ("center_", "scale_")
+    center_: dict[str, float]  # fitted: per column
+    scale_: dict[str, float]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"center_": "finite", "scale_": "scale"}
 
     def __init__(

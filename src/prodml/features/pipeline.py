@@ -15,7 +15,6 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from prodml._data import (
     Columns,
@@ -41,6 +40,7 @@ from prodml.features._program import (
     read_values,
 )
 from prodml.features._record import build_record_fn, exact_width
+from prodml.features._sklearn import BaseEstimator, TransformerMixin
 from prodml.fingerprint import canonical_json, fingerprint_spec
 from prodml.schema import Schema
 
@@ -155,7 +155,7 @@ def _named(X: Any) -> Any:  # noqa: N803 - scikit-learn's name
     return X
 
 
-class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):
     """A fitted chain of feature steps with identical batch and single-record paths.
 
     Parameters
@@ -186,7 +186,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
     """
 
     def __init__(self, steps: Sequence[Step], *, strict: bool = False) -> None:
-        self.steps = steps
+        self.steps: Sequence[Step] = steps
         self.strict = strict
 
     # -- layout ---------------------------------------------------------------------
@@ -372,7 +372,7 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):  # type:
             names.extend(enc.names_out(p.column) if enc is not None else [p.column])
             p.width = len(names) - p.offset
         self.input_schema_ = schema
-        self.n_features_in_ = len(schema)  # scikit-learn's name for the input width
+        self.n_features_in_: int = len(schema)  # scikit-learn's name for the input width
         self.feature_names_out_ = names
         self.programs_ = programs
         self._known = frozenset(schema.names)

@@ -119,7 +119,7 @@ class PartitionError(ProdMLError, RuntimeError):
         self, message: str, *, partition: int | None = None, files: tuple[str, ...] = ()
     ) -> None:
         self.partition = partition
-        self.files = tuple(files)
+        self.files: tuple[str, ...] = tuple(files)
         super().__init__(message)
 
     def __reduce__(self) -> tuple[Any, ...]:

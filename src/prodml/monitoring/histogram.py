@@ -138,10 +138,10 @@ class Histogram:
     def __init__(self, buckets: Sequence[float] = DEFAULT_LATENCY_BUCKETS) -> None:
         self.bounds: tuple[float, ...] = check_buckets(buckets)
         self.bucket_counts: list[int] = [0] * (len(self.bounds) + 1)
-        self.count = 0
-        self.sum = 0.0
-        self.min = math.inf
-        self.max = -math.inf
+        self.count: int = 0
+        self.sum: float = 0.0
+        self.min: float = math.inf
+        self.max: float = -math.inf
 
     def observe(self, value: float) -> None:
         """Add one observation (the hot path: a bisect and a few additions).

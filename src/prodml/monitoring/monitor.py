@@ -198,22 +198,22 @@ class ModelMonitor(LockedState):
         _config.check_config(locals())
         self.model = model
         self.task: Task = task
-        self.window = window if window is not None else CountWindow(1000)
+        self.window: Window = window if window is not None else CountWindow(1000)
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.sinks: list[Sink] = list(sinks)
         self.clock = clock
-        self.threshold = float(threshold)
+        self.threshold: float = float(threshold)
         self.max_pending = max_pending
         self.pending_ttl_s = pending_ttl_s
-        self.stats_window_s = float(stats_window_s)
-        self.stats_interval_s = float(stats_interval_s)
+        self.stats_window_s: float = float(stats_window_s)
+        self.stats_interval_s: float = float(stats_interval_s)
         self.evaluate_every_s = evaluate_every_s
         self.reference = reference
         self.drift_detector = drift_detector
         self.drift_window = drift_window
         self.drift_window_bytes = drift_window_bytes
         self.concept_detector = concept_detector
-        self.concept_window_s = float(concept_window_s)
+        self.concept_window_s: float = float(concept_window_s)
         self.group_by = group_by
         self.group_window = group_window
         self.attribution_reference = attribution_reference

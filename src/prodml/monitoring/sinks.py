@@ -159,7 +159,9 @@ class LoggingSink(Sink):
     """
 
     def __init__(self, logger: logging.Logger | None = None, *, log_metrics: bool = False) -> None:
-        self.logger = logger if logger is not None else logging.getLogger("prodml.monitoring")
+        self.logger: logging.Logger = (
+            logger if logger is not None else logging.getLogger("prodml.monitoring")
+        )
         self.log_metrics = log_metrics
 
     def send_alert(self, event: AlertEvent) -> None:

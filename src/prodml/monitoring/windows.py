@@ -54,7 +54,7 @@ class Window:
         self._labels: deque[Scalar] = deque()
         self._outputs: deque[Scalar] = deque()
         self._max_size = max_size
-        self.dropped = 0
+        self.dropped: int = 0
 
     def __len__(self) -> int:
         return len(self._times)
@@ -161,6 +161,7 @@ class TimeWindow(Window):
     """
 
     kind = "time"
+    dropped: int  # Window's counter, incremented here (declared so type checkers agree)
 
     def __init__(self, seconds: float = 3600.0, max_size: int = 100_000) -> None:
         check_params(
@@ -172,7 +173,7 @@ class TimeWindow(Window):
             },
         )
         super().__init__(max_size=max_size)
-        self.seconds = float(seconds)
+        self.seconds: float = float(seconds)
         self.max_size = max_size
 
     def _on_overflow(self) -> None:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from prodml._pickle import LockedState
 from prodml._state import Field, load_json
@@ -91,8 +91,8 @@ class PrivacyBudget(LockedState):
     _new_lock = threading.Lock
 
     def __init__(self, epsilon: float, delta: float = 0.0) -> None:
-        self.epsilon = _check_total("epsilon", epsilon, lo_open=True, hi=math.inf)
-        self.delta = _check_total("delta", delta, lo_open=False, hi=1.0)
+        self.epsilon: float = _check_total("epsilon", epsilon, lo_open=True, hi=math.inf)
+        self.delta: float = _check_total("delta", delta, lo_open=False, hi=1.0)
         self.ledger: list[Spend] = []
         self._lock = threading.Lock()
 
@@ -199,7 +199,7 @@ class PrivacyBudget(LockedState):
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         eps, dlt = self.spent

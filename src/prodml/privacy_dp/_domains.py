@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -76,7 +76,7 @@ class Bins:
                 f"Got {short_repr(e)} instead.",
                 parameter="domains",
             )
-        self.edges = tuple(e)
+        self.edges: tuple[float, ...] = tuple(e)
 
     @property
     def size(self) -> int:
@@ -107,7 +107,7 @@ class Bins:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Bins) and other.edges == self.edges
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Bins({list(self.edges)})"
@@ -131,7 +131,7 @@ class Categories:
         if not vals:
             raise ConfigError("Categories needs at least one value", parameter="domains")
         _unique(vals, "Categories")
-        self.values = tuple(vals)
+        self.values: tuple[Any, ...] = tuple(vals)
 
     @property
     def size(self) -> int:
@@ -171,7 +171,7 @@ class Categories:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Categories) and _typed(other.values) == _typed(self.values)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Categories({list(self.values)})"
@@ -194,7 +194,7 @@ class Groups:
     def __init__(self, groups: Iterable[Any]) -> None:
         if isinstance(groups, str) or not isinstance(groups, Iterable):
             raise ConfigError("Groups needs a list of groups", parameter="groups")
-        out = []
+        out: list[tuple[Any, ...]] = []
         for g in groups:
             key = tuple(g) if isinstance(g, tuple | list) else (g,)
             out.append(tuple(_scalar(v, "Groups") for v in key))
@@ -203,7 +203,7 @@ class Groups:
         if len({len(g) for g in out}) != 1:
             raise ConfigError("Groups must all have the same number of values", parameter="groups")
         _unique([tuple((type(v).__name__, v) for v in g) for g in out], "Groups")
-        self.groups = tuple(out)
+        self.groups: tuple[tuple[Any, ...], ...] = tuple(out)
 
     @property
     def size(self) -> int:
@@ -234,7 +234,7 @@ class Groups:
             _typed(g) for g in self.groups
         ]
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Groups({[list(g) for g in self.groups]})"

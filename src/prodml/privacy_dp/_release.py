@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -123,7 +123,7 @@ class DPRelease:
         sites: int = 1,
     ) -> None:
         self.source = source
-        self.parts = dict(parts)
+        self.parts: dict[str, DPPart] = dict(parts)
         self.epsilon = epsilon
         self.delta = delta
         self.mechanism = mechanism
@@ -323,7 +323,7 @@ class DPRelease:
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return (

@@ -72,7 +72,7 @@ class EnvironmentMismatchError(RegistryError):
         mismatches: list[EnvironmentMismatch] | None = None,
     ) -> None:
         super().__init__(message, model_name=model_name, version=version)
-        self.mismatches = list(mismatches or [])
+        self.mismatches: list[EnvironmentMismatch] = list(mismatches or [])
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (str(self),), self.__dict__)

@@ -108,8 +108,8 @@ class RequireApproval:
                 f"got the string {aliases[:40]!r}",
                 parameter="aliases",
             )
-        self.aliases = frozenset(aliases)
-        self.approvers = None if approvers is None else frozenset(approvers)
+        self.aliases: frozenset[str] = frozenset(aliases)
+        self.approvers: frozenset[str] | None = None if approvers is None else frozenset(approvers)
         self.allow_self_approval = allow_self_approval
 
     def __call__(self, request: AliasRequest) -> str | None:

@@ -58,7 +58,7 @@ class PromotionError(RegistryError):
     def __init__(
         self, failures: Sequence[str], *, model_name: str, version: int, alias: str
     ) -> None:
-        self.failures = list(failures)
+        self.failures: list[str] = list(failures)
         self.alias = alias
         lines = "\n".join(f"  - {f}" for f in self.failures)
         self._init = (self.failures, model_name, version, alias)

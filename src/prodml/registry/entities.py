@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -135,7 +135,7 @@ class _MaskedRepr(BaseModel):
 
 
 class _Frozen(_MaskedRepr):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, extra="forbid")
 
 
 class Lineage(_MaskedRepr):
@@ -151,7 +151,7 @@ class Lineage(_MaskedRepr):
     Lineage(..., code_version='https://ci:***@git.example/r.git', ..., api_token='***')
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, extra="allow")
 
     def __repr_args__(self) -> Any:
         extra = self.__pydantic_extra__ or {}

@@ -242,9 +242,9 @@ class RetrainController(NotPicklable):
         approved_by: str | None = None,
     ) -> None:
         self.registry = registry
-        self.model = check_name(model)
-        self.alias = check_alias(alias)
-        self.candidate_alias = check_alias(candidate_alias or f"{alias}-candidate")
+        self.model: str = check_name(model)
+        self.alias: str = check_alias(alias)
+        self.candidate_alias: str = check_alias(candidate_alias or f"{alias}-candidate")
         if self.candidate_alias == self.alias:
             raise ConfigError(
                 "candidate_alias must differ from alias.", parameter="candidate_alias"
@@ -254,7 +254,7 @@ class RetrainController(NotPicklable):
                 "train must be a function (training_set, context).", parameter="train"
             )
         self.train = train
-        self.triggers = list(triggers)
+        self.triggers: list[Trigger] = list(triggers)
         for i, t in enumerate(self.triggers):
             if not isinstance(t, Trigger):
                 raise ConfigError(
@@ -262,7 +262,7 @@ class RetrainController(NotPicklable):
                     parameter="triggers",
                 )
         _saved.check_stateful(self.triggers)
-        self.checks = list(checks)
+        self.checks: list[Callable[[ModelVersion, ModelVersion | None], str | None]] = list(checks)
         for i, c in enumerate(self.checks):
             if not callable(c):
                 raise ConfigError(f"checks[{i}] is not callable.", parameter="checks")
@@ -280,10 +280,10 @@ class RetrainController(NotPicklable):
         if guards is not None and guards.budget is not None and cost is None:
             raise ConfigError("Guards(budget=...) needs cost=RetrainCost(...).", parameter="cost")
         self.data = data
-        self.guards = guards if guards is not None else Guards()
+        self.guards: Guards = guards if guards is not None else Guards()
         if not isinstance(self.guards, Guards):
             raise ConfigError("guards must be a Guards.", parameter="guards")
-        self.state_path = (
+        self.state_path: Path | None = (
             None
             if state_path is None
             else checked_path(state_path, "the state file", parameter="state_path")
@@ -294,7 +294,7 @@ class RetrainController(NotPicklable):
         self._now = 0.0
         self._rollout: Canary | None = None
         if self.state_path is not None and _exists(self.state_path):
-            self.state = RetrainState.load(self.state_path)
+            self.state: RetrainState = RetrainState.load(self.state_path)
             if (self.state.model, self.state.alias) != (self.model, self.alias):
                 shown = short_repr(str(self.state_path), limit=PATH_QUOTE)
                 raise ConfigError(

@@ -180,10 +180,10 @@ class ErrorRateTrigger:
         if baseline_error is not None:
             _fraction(baseline_error, "baseline_error")
         self.baseline_error = baseline_error
-        self.warmup = _count(warmup, "warmup")
-        self.min_drop = _fraction(min_drop, "min_drop", upper=0.5)
-        self.alpha = _fraction(alpha, "alpha")
-        self.samples = _count(samples, "samples")
+        self.warmup: int = _count(warmup, "warmup")
+        self.min_drop: float = _fraction(min_drop, "min_drop", upper=0.5)
+        self.alpha: float = _fraction(alpha, "alpha")
+        self.samples: int = _count(samples, "samples")
         check_params(
             _OWNER,
             {
@@ -200,13 +200,13 @@ class ErrorRateTrigger:
             },
         )
         self.drift = drift
-        self.drift_alpha = _fraction(drift_alpha, "drift_alpha")
+        self.drift_alpha: float = _fraction(drift_alpha, "drift_alpha")
         self.baseline_metric = baseline_metric
-        self.baseline_samples = _count(baseline_samples, "baseline_samples")
+        self.baseline_samples: int = _count(baseline_samples, "baseline_samples")
         self.follow_up = follow_up
-        self.watch = seconds(watch, "watch", _OWNER)
+        self.watch: float = seconds(watch, "watch", _OWNER)
         self.settle = settle
-        self.max_follow_ups = _count(max_follow_ups, "max_follow_ups", low=0)
+        self.max_follow_ups: int = _count(max_follow_ups, "max_follow_ups", low=0)
         self.name = name
         self._version: Any = None  # the production version at the last check
         # An alarm consumed by a retraining: the watch that follows its promotion
@@ -234,7 +234,7 @@ class ErrorRateTrigger:
             # (resumed if the run ends without a new version); "count": follow-ups so far
             self._settle = {"version": self._version, "before": before, "count": count}
             self._settle.update(on=on, since=since)
-        self.seen = 0
+        self.seen: int = 0
         self._seen_sum = 0.0
         self._sprt: np.ndarray | None = None  # log-likelihood ratios since the drift, per design
         self._warm_n, self._warm_sum = 0, 0.0

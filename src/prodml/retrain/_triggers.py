@@ -158,7 +158,7 @@ class AlertTrigger:
                 parameter="events",
             )
         self.events = events
-        self.rules = None if rules is None else tuple(rules)
+        self.rules: tuple[str, ...] | None = None if rules is None else tuple(rules)
         self.baseline = baseline
         self.higher_is_better = higher_is_better
         self.name = name
@@ -246,7 +246,7 @@ class DriftTrigger:
             )
         self.report = report
         self.min_share = min_share
-        self.columns = tuple(columns or ())
+        self.columns: tuple[str, ...] = tuple(columns or ())
         self.name = name
 
     def check(self, context: TriggerContext) -> Signal | None:
@@ -313,7 +313,7 @@ class ConceptDriftTrigger:
         self.detector = detector
         self.baseline_error = baseline_error
         self.name = name
-        self.alarms = 0
+        self.alarms: int = 0
         self._since_alarm = [0, 0.0]  # count, sum of errors since the first alarm
 
     def update(self, error: float) -> bool:
@@ -381,7 +381,7 @@ class ScheduleTrigger:
     """
 
     def __init__(self, every: float | timedelta, *, name: str = "schedule") -> None:
-        self.every = seconds(every, "every", "ScheduleTrigger")
+        self.every: float = seconds(every, "every", "ScheduleTrigger")
         self.name = name
 
     def check(self, context: TriggerContext) -> Signal | None:

@@ -58,7 +58,7 @@ class Router(PolicyBase):
 
     def __init__(self, weights: Mapping[str, float], *, salt: str = "") -> None:
         super().__init__()
-        self.weights = weights
+        self.weights: Mapping[str, float] = weights
         self.salt = salt
         self._table: _Table | None = None
 

@@ -46,11 +46,11 @@ class ServingStats:
         self._lock = threading.Lock()
         self.requests: dict[tuple[str, str], int] = {}
         self._ok: dict[str, itertools.count[int]] = {}
-        self.reloads = {"loaded": 0, "refused": 0}
-        self.shadow = {"compared": 0, "error": 0, "dropped": 0}
-        self.monitor_errors = 0
-        self.batch_size = Histogram(BATCH_SIZE_BUCKETS)
-        self.batch_wait = Histogram(BATCH_WAIT_BUCKETS)
+        self.reloads: dict[str, int] = {"loaded": 0, "refused": 0}
+        self.shadow: dict[str, int] = {"compared": 0, "error": 0, "dropped": 0}
+        self.monitor_errors: int = 0
+        self.batch_size: Histogram = Histogram(BATCH_SIZE_BUCKETS)
+        self.batch_wait: Histogram = Histogram(BATCH_WAIT_BUCKETS)
 
     def request(self, variant: str, outcome: str, n: int = 1) -> None:
         """Count ``n`` requests of ``variant`` ending in ``outcome``."""

@@ -48,8 +48,10 @@ if TYPE_CHECKING:
     RolloutPolicy: TypeAlias = "Canary | BlueGreen | Shadow | ABTest | Router | ChoosingPolicy"
 
     # A generic NamedTuple for type checkers; Python 3.10 cannot build one at run time,
-    # so the class below is the one that runs (same fields, value typed Any).
+    # so the class in the else branch is the one that runs (same fields, value typed Any).
     class Prediction(NamedTuple, Generic[V_co]):
+        """One prediction and where it came from; ``value`` is ``float`` for ``output="proba"``."""
+
         value: V_co
         version: int | None
         variant: str
@@ -63,47 +65,46 @@ if TYPE_CHECKING:
 else:
     RolloutPolicy = Any
 
+    class Prediction(NamedTuple):  # the class that runs; see the generic one above
+        """One prediction and where it came from.
 
-class Prediction(NamedTuple):  # type: ignore[no-redef]
-    """One prediction and where it came from.
+        Attributes
+        ----------
+        value
+            The model's answer: a score in [0, 1] for a binary classifier (``output="auto"``),
+            else what ``predict`` returns, as a Python scalar. To a type checker
+            ``Prediction[float]`` from a predictor built with ``output="proba"``, else
+            ``Prediction[Any]`` (the model decides).
+        version
+            Registry version of the model that answered (``None`` if not from a registry).
+        variant
+            Rollout variant that answered (``"default"`` without a policy).
+        latency_s
+            Seconds from the call to the value (validation, features, model).
+        id
+            Prediction id, as given or generated; join labels to it (``ModelMonitor.log_label``).
+        model
+            Model name.
+        explanation
+            What the explainer returned, when asked for.
+        """
 
-    Attributes
-    ----------
-    value
-        The model's answer: a score in [0, 1] for a binary classifier (``output="auto"``),
-        else what ``predict`` returns, as a Python scalar. To a type checker
-        ``Prediction[float]`` from a predictor built with ``output="proba"``, else
-        ``Prediction[Any]`` (the model decides).
-    version
-        Registry version of the model that answered (``None`` if not from a registry).
-    variant
-        Rollout variant that answered (``"default"`` without a policy).
-    latency_s
-        Seconds from the call to the value (validation, features, model).
-    id
-        Prediction id, as given or generated; join labels to it (``ModelMonitor.log_label``).
-    model
-        Model name.
-    explanation
-        What the explainer returned, when asked for.
-    """
+        value: Any
+        version: int | None
+        variant: str
+        latency_s: float
+        id: Any
+        model: str
+        explanation: Any = None
 
-    value: Any
-    version: int | None
-    variant: str
-    latency_s: float
-    id: Any
-    model: str
-    explanation: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe fields (the explanation through its ``to_dict`` when it has one)."""
-        d = self._asdict()
-        if self.explanation is None:
-            del d["explanation"]
-        else:
-            d["explanation"] = jsonable(self.explanation)
-        return d
+        def to_dict(self) -> dict[str, Any]:
+            """JSON-safe fields (the explanation through its ``to_dict`` when it has one)."""
+            d = self._asdict()
+            if self.explanation is None:
+                del d["explanation"]
+            else:
+                d["explanation"] = jsonable(self.explanation)
+            return d
 
 
 class State(NamedTuple):

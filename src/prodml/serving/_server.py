@@ -66,7 +66,7 @@ class BackgroundServer(NotPicklable):
     ) -> None:
         self.app = app
         self.host = host
-        self.port = port
+        self.port: int = port
         self.graceful_s = graceful_s
         self.startup_timeout_s = startup_timeout_s
         self.uvicorn_options = uvicorn_options

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.errors import ProdMLError
 from prodml.schema import LogicalType, Schema
@@ -27,10 +27,15 @@ __all__ = ["EntityNotFoundError", "OnlineRow", "ReadPlan", "micros_of", "plan_re
 class EntityNotFoundError(ProdMLError, KeyError):
     """An online read found no current value for an entity (with ``missing="error"``)."""
 
-    __str__ = Exception.__str__
+    if TYPE_CHECKING:  # the same method, declared for type checkers (pyright)
+
+        def __str__(self) -> str: ...
+
+    else:
+        __str__ = Exception.__str__
 
     def __init__(self, message: str, *, features: Sequence[str] = ()) -> None:
-        self.features = tuple(features)
+        self.features: tuple[str, ...] = tuple(features)
         super().__init__(message)
 
 

@@ -110,9 +110,9 @@ class FeatureStore(NotPicklable):
             {"offline_options": offline_options},
             {"offline_options": [TypeOf(Mapping, "a mapping"), NONE]},
         )
-        self.offline_url = offline if isinstance(offline, str) else None
-        self.online_url = online if isinstance(online, str) else None
-        self.offline_options = dict(offline_options or {})
+        self.offline_url: str | None = offline if isinstance(offline, str) else None
+        self.online_url: str | None = online if isinstance(online, str) else None
+        self.offline_options: dict[str, Any] = dict(offline_options or {})
         self.missing = missing
         self.offline_store: OfflineStore = (
             offline

@@ -121,11 +121,11 @@ class ADWIN(StreamingDetector):
         min_window_length: int = 5,
         grace_period: int = 10,
     ) -> None:
-        self.delta = delta
-        self.clock = clock
-        self.max_buckets = max_buckets
-        self.min_window_length = min_window_length
-        self.grace_period = grace_period
+        self.delta: float = delta
+        self.clock: int = clock
+        self.max_buckets: int = max_buckets
+        self.min_window_length: int = min_window_length
+        self.grace_period: int = grace_period
         self._init_base()
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:

@@ -90,11 +90,11 @@ class CUSUM(StreamingDetector):
         target: float | None = None,
         sigma: float | None = None,
     ) -> None:
-        self.k = k
-        self.h = h
-        self.warmup = warmup
-        self.target = target
-        self.sigma = sigma
+        self.k: float = k
+        self.h: float = h
+        self.warmup: int = warmup
+        self.target: float | None = target
+        self.sigma: float | None = sigma
         self._init_base()
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:

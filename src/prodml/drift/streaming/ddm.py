@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from prodml._params import Constraint, Interval
 from prodml._state import Field
 from prodml.drift.streaming.base import (
+    Domain,
     FloatArray,
     StreamingDetector,
     first_true,
@@ -78,7 +79,7 @@ class DDM(StreamingDetector):
         "warning_threshold",
     )
     _PARAMS = ("warm_start", "warning_threshold", "drift_threshold")
-    domain = "binary"
+    domain: ClassVar[Domain] = "binary"
 
     def __init__(
         self,
@@ -86,9 +87,9 @@ class DDM(StreamingDetector):
         warning_threshold: float = 2.0,
         drift_threshold: float = 4.0,
     ) -> None:
-        self.warm_start = warm_start
-        self.warning_threshold = warning_threshold
-        self.drift_threshold = drift_threshold
+        self.warm_start: int = warm_start
+        self.warning_threshold: float = warning_threshold
+        self.drift_threshold: float = drift_threshold
         self._init_base()
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from prodml._params import Constraint, Interval
 from prodml._state import Field
-from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
+from prodml.drift.streaming.base import (
+    Domain,
+    FloatArray,
+    StreamingDetector,
+    first_true,
+    run_segments,
+)
 
 __all__ = ["EDDM"]
 
@@ -73,12 +79,12 @@ class EDDM(StreamingDetector):
         "warm_start",
     )
     _PARAMS = ("warm_start", "alpha", "beta")
-    domain = "binary"
+    domain: ClassVar[Domain] = "binary"
 
     def __init__(self, warm_start: int = 3000, alpha: float = 0.8, beta: float = 0.75) -> None:
-        self.warm_start = warm_start
-        self.alpha = alpha
-        self.beta = beta
+        self.warm_start: int = warm_start
+        self.alpha: float = alpha
+        self.beta: float = beta
         self._init_base()
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:

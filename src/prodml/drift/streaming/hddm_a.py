@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from prodml._params import Constraint, Interval, TypeOf
 from prodml._state import Field
 from prodml.drift.streaming.base import (
+    Domain,
     FloatArray,
     StreamingDetector,
     first_true,
@@ -87,7 +88,7 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
         "warning_confidence",
     )
     _PARAMS = ("drift_confidence", "warning_confidence", "two_sided_test")
-    domain = "unit"
+    domain: ClassVar[Domain] = "unit"
 
     def __init__(
         self,
@@ -95,9 +96,9 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
         warning_confidence: float = 1e-4,
         two_sided_test: bool = False,
     ) -> None:
-        self.drift_confidence = drift_confidence
-        self.warning_confidence = warning_confidence
-        self.two_sided_test = two_sided_test
+        self.drift_confidence: float = drift_confidence
+        self.warning_confidence: float = warning_confidence
+        self.two_sided_test: bool = two_sided_test
         self._init_base()
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +14,7 @@ from scipy.signal import lfilter
 
 from prodml._params import Constraint, Interval, TypeOf
 from prodml._state import Field
-from prodml.drift.streaming.base import FloatArray, StreamingDetector
+from prodml.drift.streaming.base import Domain, FloatArray, StreamingDetector
 
 __all__ = ["HDDM_W"]
 
@@ -90,7 +90,7 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
         "warning_confidence",
     )
     _PARAMS = ("drift_confidence", "warning_confidence", "lambda_val", "two_sided_test")
-    domain = "unit"
+    domain: ClassVar[Domain] = "unit"
 
     def __init__(
         self,
@@ -99,10 +99,10 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
         lambda_val: float = 0.05,
         two_sided_test: bool = False,
     ) -> None:
-        self.drift_confidence = drift_confidence
-        self.warning_confidence = warning_confidence
-        self.lambda_val = lambda_val
-        self.two_sided_test = two_sided_test
+        self.drift_confidence: float = drift_confidence
+        self.warning_confidence: float = warning_confidence
+        self.lambda_val: float = lambda_val
+        self.two_sided_test: bool = two_sided_test
         self._init_base()
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:

@@ -69,9 +69,9 @@ class KSWIN(StreamingDetector):
     _PARAMS = ("alpha", "window_size", "stat_size")
 
     def __init__(self, alpha: float = 1e-6, window_size: int = 300, stat_size: int = 100) -> None:
-        self.alpha = alpha
-        self.window_size = window_size
-        self.stat_size = stat_size
+        self.alpha: float = alpha
+        self.window_size: int = window_size
+        self.stat_size: int = stat_size
         self._init_base()
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:

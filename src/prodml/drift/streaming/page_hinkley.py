@@ -82,10 +82,10 @@ class PageHinkley(StreamingDetector):
         threshold: float = 30.0,
         mode: str = "both",
     ) -> None:
-        self.min_instances = min_instances
-        self.delta = delta
-        self.threshold = threshold
-        self.mode = mode
+        self.min_instances: int = min_instances
+        self.delta: float = delta
+        self.threshold: float = threshold
+        self.mode: str = mode
         self._init_base()
 
     def _constraints(self) -> Mapping[str, list[Constraint]]:

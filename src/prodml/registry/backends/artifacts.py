@@ -70,17 +70,17 @@ class FsspecArtifactStore(ArtifactStore):
         import fsspec  # noqa: PLC0415 - core dependency, imported when a store is built
 
         self._secrets = Secrets.of(url, storage_options)
-        self.url = redact_url(url)
-        self.read_only = read_only
+        self.url: str = redact_url(url)
+        self.read_only: bool = read_only
         protocol, _, root = url.partition("://")
         try:
-            self.fs = fsspec.filesystem(protocol, **storage_options)
+            self.fs: Any = fsspec.filesystem(protocol, **storage_options)
         except (ImportError, ValueError, TypeError) as err:
             raise ConfigError(
                 self._secrets.scrub(f"cannot open artifact store {self.url}: {err}"),
                 parameter="artifacts_url",
             ) from None
-        self.root = self._strip(root).rstrip("/")
+        self.root: str = self._strip(root).rstrip("/")
         if self._secrets.found_in(self.root):
             raise ConfigError(
                 f"artifact store URL {self.url} carries credentials in its path; pass them "

@@ -92,12 +92,12 @@ class MemoryMetadataStore(MetadataStore):
         if getattr(self, "_ready", False):
             return
         self._setup(url, lock_timeout)
-        self.read_only = read_only
+        self.read_only: bool = read_only
 
     def _setup(self, url: str, lock_timeout: float) -> None:
-        self.url = url
+        self.url: str = url
         self.read_only = False
-        self.lock_timeout = lock_timeout
+        self.lock_timeout: float = lock_timeout
         self._lock = threading.RLock()
         self._versions: dict[str, dict[int, ModelVersion]] = {}
         self._aliases_map: dict[str, dict[str, int]] = {}

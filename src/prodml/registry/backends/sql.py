@@ -104,10 +104,10 @@ class SQLMetadataStore(MetadataStore):
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         self._secrets = Secrets.of(url)
-        self.url = redact_url(url)
-        self.lock_timeout = float(lock_timeout)
-        self.read_only = read_only
-        self.created = False
+        self.url: str = redact_url(url)
+        self.lock_timeout: float = float(lock_timeout)
+        self.read_only: bool = read_only
+        self.created: bool = False
         self._sqlite = url.startswith("sqlite")
         self._db_path: Path | None = None
         try:

@@ -103,11 +103,18 @@ class ArtifactTrust:
     link to ``target``; the default knows the local store only, and skips for others.
     """
 
-    plant_link = staticmethod(_plant_link)
+    if TYPE_CHECKING:  # the hook's type; at run time the function above
+
+        @staticmethod
+        def plant_link(store: ArtifactStore, key: str, rel: str, target: Path) -> None: ...
+
+    else:
+        plant_link = staticmethod(_plant_link)
 
     if TYPE_CHECKING:  # provided by ArtifactStoreConformance
 
-        def tamper_write(self, store: ArtifactStore, key: str, rel: str, data: bytes) -> None: ...
+        @staticmethod
+        def tamper_write(store: ArtifactStore, key: str, rel: str, data: bytes) -> None: ...
 
     def _plant_sentinels(self, store: ArtifactStore) -> str:
         """Plant the secret in a foreign key ``sentinel``, and next to an fsspec root.

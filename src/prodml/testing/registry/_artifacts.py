@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.errors import (
     ConfigError,
@@ -54,8 +54,17 @@ class ArtifactStoreConformance(ArtifactTrust, SignedArtifactTrust):
     store that keeps files on this machine's disk.
     """
 
-    tamper_write = staticmethod(_tamper_write)
-    tamper_delete = staticmethod(_tamper_delete)
+    if TYPE_CHECKING:  # the hooks' types; at run time the functions above
+
+        @staticmethod
+        def tamper_write(store: ArtifactStore, key: str, rel: str, data: bytes) -> None: ...
+
+        @staticmethod
+        def tamper_delete(store: ArtifactStore, key: str, rel: str) -> None: ...
+
+    else:
+        tamper_write = staticmethod(_tamper_write)
+        tamper_delete = staticmethod(_tamper_delete)
 
     @pytest.fixture
     def registry(self, artifact_store: ArtifactStore) -> Any:

@@ -16,6 +16,9 @@ from prodml.errors import MissingExtraError
 from prodml.schema import Column, Schema
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
+
     from prodml.registry import ArtifactStore
 
 try:
@@ -77,7 +80,7 @@ def _model() -> Any:
     return _schema("x")
 
 
-def hold_write_lock(store: Any) -> Any:
+def hold_write_lock(store: Any) -> AbstractContextManager[None]:
     """A context manager holding ``store``'s write lock from elsewhere (shipped stores).
 
     Readers stay unblocked where the store allows it (SQLite WAL, PostgreSQL
@@ -90,7 +93,7 @@ def hold_write_lock(store: Any) -> Any:
     from prodml.registry.backends.sql import SQLMetadataStore  # noqa: PLC0415
 
     @contextlib.contextmanager
-    def held() -> Any:
+    def held() -> Iterator[None]:
         if isinstance(store, MemoryMetadataStore):
             taken, release = threading.Event(), threading.Event()
 

@@ -8,9 +8,10 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.errors import ConfigError, ConflictError, IntegrityError, NotFoundError, RegistryError
 from prodml.registry import MetadataStore, ModelRegistry
@@ -19,7 +20,8 @@ from prodml.registry.backends.memory import MemoryMetadataStore
 from prodml.registry.backends.metadata import EventDraft
 from prodml.registry.backends.sql import SQLMetadataStore
 from prodml.registry.entities import ModelVersion
-from prodml.testing.registry._common import _model, hold_write_lock, pytest
+from prodml.testing.registry._common import _model, pytest
+from prodml.testing.registry._common import hold_write_lock as _hold_write_lock
 
 BAD_REFS = [
     "m@³",
@@ -69,9 +71,21 @@ class MetadataTrust:
     ``tamper_payload(store, name, version, payload)``.
     """
 
-    hold_write_lock = staticmethod(hold_write_lock)
-    reopen_read_only = staticmethod(_reopen_read_only)
-    tamper_payload = staticmethod(_tamper_payload)
+    if TYPE_CHECKING:  # the hooks' types; at run time the functions above
+
+        @staticmethod
+        def hold_write_lock(store: MetadataStore) -> AbstractContextManager[None]: ...
+
+        @staticmethod
+        def reopen_read_only(store: MetadataStore) -> MetadataStore | None: ...
+
+        @staticmethod
+        def tamper_payload(store: MetadataStore, name: str, version: int, payload: str) -> bool: ...
+
+    else:
+        hold_write_lock = staticmethod(_hold_write_lock)
+        reopen_read_only = staticmethod(_reopen_read_only)
+        tamper_payload = staticmethod(_tamper_payload)
 
     # ------------------------------------------------------------------ aliases
 

@@ -98,7 +98,15 @@ class SignedMetadataTrust:
     Hook: ``replace_version(store, name, version, mv)`` overwrites a stored version.
     """
 
-    replace_version = staticmethod(_replace_version)
+    if TYPE_CHECKING:  # the hook's type; at run time the function above
+
+        @staticmethod
+        def replace_version(
+            store: MetadataStore, name: str, version: int, mv: ModelVersion
+        ) -> None: ...
+
+    else:
+        replace_version = staticmethod(_replace_version)
 
     @pytest.fixture
     def signed(self, registry: ModelRegistry) -> tuple[ModelRegistry, Ed25519Signer]:
