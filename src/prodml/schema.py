@@ -40,7 +40,7 @@ import numbers
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -114,7 +114,9 @@ _UNSET: Any = object()
 class _Model(BaseModel):
     """Base for prodml's pydantic models: frozen, no unknown fields, ConfigError on bad input."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        frozen=True, extra="forbid", validate_default=True
+    )
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -201,8 +203,8 @@ class Column(_Model):
 
     def __init__(
         self,
-        name: Any = _UNSET,
-        dtype: Any = _UNSET,
+        name: str = _UNSET,
+        dtype: LogicalType | str = _UNSET,
         /,
         *,
         nullable: bool = True,

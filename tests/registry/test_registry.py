@@ -202,6 +202,19 @@ def test_sklearn_saved_with_skops_loads_without_pickle(reg: ModelRegistry) -> No
     np.testing.assert_array_equal(reg.load("clf").predict(X), model.predict(X))
 
 
+def test_load_expect_checks_the_class_of_what_was_loaded(reg: ModelRegistry) -> None:
+    model, X = _fitted()
+    reg.register("clf", model)
+    loaded = reg.load("clf", trusted=True, expect=type(model))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert isinstance(reg.load("clf", trusted=True, expect=object), type(model))
+    with pytest.raises(RegistryError, match=r"clf@1 loads as LogisticRegression, not the tuple"):
+        reg.load("clf", trusted=True, expect=tuple)
+    for bad in ("LogisticRegression", 3, (tuple, list)):
+        with pytest.raises(ConfigError, match="expect must be a class"):
+            reg.load("clf", trusted=True, expect=bad)  # type: ignore[call-overload]
+
+
 def test_skops_untrusted_types_need_opt_in(reg: ModelRegistry) -> None:
     pytest.importorskip("skops", reason="needs the 'sklearn' extra (skops)")
     X = np.array([[1.0, -2.0], [3.0, 4.0]])

@@ -59,6 +59,11 @@ def main() -> None:
         loaded = reg.load("churn@production")
         assert_type(loaded, Any)
         assert isinstance(loaded, LogisticRegression)
+        # expect= checks the class at run time and types the result for the checker.
+        typed = reg.load("churn@production", expect=LogisticRegression)
+        assert_type(typed, LogisticRegression)
+        pair_back = reg.load("churn@production", expect=tuple)
+        assert_type(pair_back, tuple[Any, ...])
 
         pipe = FeaturePipeline([steps.StandardScale(["age"])]).fit(train)
         pair = reg.register("pair", (pipe, model))

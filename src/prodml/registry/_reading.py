@@ -13,9 +13,10 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from prodml.errors import NotFoundError, RegistryError, StorageError
+from prodml._quote import short_repr
+from prodml.errors import ConfigError, NotFoundError, RegistryError, StorageError
 from prodml.registry import _manifest, _protect
 from prodml.registry._card import ModelCard, build_card
 from prodml.registry._environment import EnvironmentCheck
@@ -28,6 +29,8 @@ from prodml.registry.entities import AuditEvent, ModelVersion, Page, check_alias
 from prodml.registry.flavours import Trust, get_flavour
 
 __all__ = ["Reading"]
+
+_M = TypeVar("_M")
 
 
 class Reading:
@@ -61,6 +64,7 @@ class Reading:
     #: than when it was registered: ``"warn"``, ``"error"`` or ``"ignore"``.
     environment_check: EnvironmentCheck = "warn"
 
+    @overload
     def load(
         self,
         ref: str,
@@ -68,25 +72,57 @@ class Reading:
         *,
         trusted: Trust = False,
         environment_check: EnvironmentCheck | None = None,
+        expect: None = None,
+    ) -> Any: ...
+    @overload
+    def load(
+        self,
+        ref: str,
+        version: int | str | None = None,
+        *,
+        trusted: Trust = False,
+        environment_check: EnvironmentCheck | None = None,
+        expect: type[_M],
+    ) -> _M: ...
+    def load(
+        self,
+        ref: str,
+        version: int | str | None = None,
+        *,
+        trusted: Trust = False,
+        environment_check: EnvironmentCheck | None = None,
+        expect: type[Any] | None = None,
     ) -> Any:
         """Load a model after checking its manifest and every file against its sha256.
 
         ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
         names to trust. ``environment_check`` overrides :attr:`environment_check` for
-        this call (see :mod:`prodml.registry._environment`).
+        this call (see :mod:`prodml.registry._environment`). ``expect``, a class, checks
+        what was loaded (``isinstance``) and types the result for a type checker:
+        ``reg.load("churn@production", expect=Pipeline)`` is a ``Pipeline``; without
+        it the result is ``Any``.
 
         Raises
         ------
+        ConfigError
+            When ``expect`` is not a class.
         IntegrityError
             When the version's metadata is unsafe (a path leaving its key, a link), or a
             file is missing, was changed, or a file was added.
         RegistryError
-            When loading would need ``trusted`` and it was not given.
+            When loading would need ``trusted`` and it was not given, or what was loaded
+            is not an instance of ``expect`` (naming both types).
         EnvironmentMismatchError
             With ``environment_check="error"``, when numpy, scikit-learn, scipy, pandas,
             pyarrow or skops has another major version than when the model was
             registered (with ``"warn"``: an ``EnvironmentMismatchWarning``).
         """
+        if expect is not None and not isinstance(expect, type):
+            raise ConfigError(
+                f"expect must be a class, e.g. sklearn.pipeline.Pipeline. Got "
+                f"{short_repr(expect)}.",
+                parameter="expect",
+            )
         mv = self._checked(self.get(ref, version))
         if mv.encryption is not None and self.encryption is None:
             raise RegistryError(
@@ -110,7 +146,7 @@ class Reading:
                 plain = Path(tempfile.mkdtemp(prefix="prodml-plain-"))
                 _protect.decrypt(mv, path, plain, self.encryption)
             source = path if plain is None else plain
-            return get_flavour(mv.flavour).load(source, dict(mv.flavour_meta), trusted=trusted)
+            model = get_flavour(mv.flavour).load(source, dict(mv.flavour_meta), trusted=trusted)
         except OSError as err:
             raise StorageError(
                 f"cannot load {mv.ref}: {err.strerror or err} ({getattr(err, 'filename', '')})",
@@ -122,6 +158,14 @@ class Reading:
                 shutil.rmtree(plain, ignore_errors=True)
             if temporary:
                 shutil.rmtree(path, ignore_errors=True)
+        if expect is not None and not isinstance(model, expect):
+            raise RegistryError(
+                f"{mv.ref} loads as {type(model).__qualname__}, not the "
+                f"{expect.__qualname__} expected",
+                model_name=mv.name,
+                version=mv.version,
+            )
+        return model
 
     def verify(self, ref: str, version: int | str | None = None) -> ModelVersion:
         """Check a version's manifest and files against their hashes without loading it."""

@@ -166,14 +166,14 @@ class ModelRegistry(NotPicklable, AliasMoves, Reading, Retention):
         self.authorizer = authorizer
         self._lease_ttl = seconds(lease_ttl, "lease_ttl", "ModelRegistry")
         seconds(lock_timeout, "lock_timeout", "ModelRegistry")
-        self.artifacts = (
+        self.artifacts: ArtifactStore = (
             artifacts_url
             if isinstance(artifacts_url, ArtifactStore)
             else artifact_store_for(
                 artifacts_url, read_only=read_only, **dict(storage_options or {})
             )
         )
-        self.metadata = (
+        self.metadata: MetadataStore = (
             db_url
             if isinstance(db_url, MetadataStore)
             else metadata_store_for(
@@ -186,7 +186,7 @@ class ModelRegistry(NotPicklable, AliasMoves, Reading, Retention):
         except BaseException:
             self.metadata.close()
             raise
-        self.read_only = read_only or self.metadata.read_only or self.artifacts.read_only
+        self.read_only: bool = read_only or self.metadata.read_only or self.artifacts.read_only
         self._actor = actor
 
     def _initialise(self) -> None:

@@ -220,7 +220,7 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             )
         self.policy = policy
         self.key_column = key_column
-        self.stats = ServingStats()
+        self.stats: ServingStats = ServingStats()
         self._state = State({names[0]: home, **{v: others[v] for v in names[1:]}}, names[0])
         self._ok = {v: self.stats.ok_counter(v) for v in names}
         self._monitors = check_monitors(monitor, names)
