@@ -669,42 +669,114 @@ def test_credentials_that_may_not_see_the_bucket_still_list_and_load(
     assert (code, json.loads(out)["rows"]) == (0, 1)
 
 
-# ----------------------------------------------------------------- found elsewhere (report)
+# ----------------------------------------------------------------- the API on S3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prodml/registry/backends/_artifact_base.py:345: a load from a bucket that does "
-    "not exist says 'artifact file ... is missing' (IntegrityError), not the bucket; the "
-    "CLI checks the bucket itself, the API does not",
-)
 def test_api_load_from_a_missing_bucket_names_the_bucket(pg_s3: Where) -> None:
-    from prodml.errors import ProdMLError
+    """Was an IntegrityError 'artifact file ... is missing', as if the file were tampered."""
+    from prodml.errors import StorageError
 
     missing = "s3://no-such-bucket-cli34/x"
-    with (
-        ModelRegistry(pg_s3.args[1], missing, read_only=True) as reg,
-        pytest.raises(ProdMLError, match="bucket"),
-    ):
+    with ModelRegistry(pg_s3.args[1], missing, read_only=True) as reg:
+        for call in (reg.load, reg.verify):
+            with pytest.raises(StorageError, match="bucket 'no-such-bucket-cli34'") as caught:
+                call("churn@1")
+            assert caught.value.path == "no-such-bucket-cli34"
+            assert "does not exist" in str(caught.value)
+            assert not any(c in str(caught.value) for c in CANARIES)
+
+
+def _drop_a_file(where: Where) -> str:
+    """Delete churn v1's model file from S3; return its path in the version."""
+    import s3fs
+
+    with where.open(read_only=True) as reg:
+        mv = reg.get("churn@1")
+    rel = sorted(mv.files)[0]
+    s3fs.S3FileSystem().rm(f"{where.args[3].removeprefix('s3://')}/{mv.artifact_key}/{rel}")
+    return rel
+
+
+def test_api_file_missing_from_an_existing_bucket_is_still_an_integrity_error(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    model: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bucket is there, the file is not: tampering, not configuration; with or without
+    the right to see the bucket (least privilege: the check stands aside)."""
+    from prodml.errors import IntegrityError
+
+    w = _where("postgres-s3", tmp_path, request)
+    with w.open() as reg:
+        fill(reg, model)
+    rel = _drop_a_file(w)
+    with w.open(read_only=True) as reg:
+        for call in (reg.load, reg.verify):
+            with pytest.raises(IntegrityError, match="is missing") as caught:
+                call("churn@1")
+            assert (caught.value.path, caught.value.version) == (rel, 1)
+        assert reg.load("churn@2") is not None  # the other version is whole
+    import s3fs
+
+    def forbidden(self: Any, path: str, **kwargs: Any) -> Any:
+        raise PermissionError(f"Forbidden: {path}")
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "info", forbidden)
+    with w.open(read_only=True) as reg, pytest.raises(IntegrityError, match="is missing"):
         reg.load("churn@1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prodml/registry/backends/_artifact_base.py:337 (_copy_hash) and artifacts.py: "
-    "botocore's EndpointConnectionError / NoCredentialsError reach the caller untranslated, "
-    "not as a StorageError naming the store",
-)
 def test_api_load_from_an_unreachable_s3_is_a_storage_error(
     pg_s3: Where, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Were botocore's EndpointConnectionError / NoCredentialsError, untranslated."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
     from prodml.errors import StorageError
 
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
         clear_s3_clients()
-        with pg_s3.open(read_only=True) as reg, pytest.raises(StorageError):
+        with pg_s3.open(read_only=True) as reg:
+            for call in (reg.load, reg.verify):
+                with pytest.raises(StorageError, match="Could not connect") as caught:
+                    call("churn@1")
+                text = str(caught.value)
+                assert pg_s3.args[3] in text, text  # the store: bucket and prefix
+                assert "(endpoint http://127.0.0.1:1)" in text, text
+                assert isinstance(caught.value.__cause__, EndpointConnectionError)
+                assert not any(c in text for c in CANARIES), text
+        monkeypatch.undo()  # back to the module's S3 settings, without credentials
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        clear_s3_clients()
+        with (
+            pg_s3.open(read_only=True) as reg,
+            pytest.raises(StorageError, match=r"Unable to locate credentials.*AWS_PROFILE") as e,
+        ):
             reg.load("churn@1")
+        assert isinstance(e.value.__cause__, NoCredentialsError)
     finally:
         monkeypatch.undo()
         clear_s3_clients()
+
+
+def test_api_register_on_an_unreachable_s3_is_a_storage_error_and_changes_nothing(
+    pg_s3: Where, monkeypatch: pytest.MonkeyPatch, model: Any
+) -> None:
+    from prodml.errors import StorageError
+
+    pipe, lr, _ = model
+    before = pg_s3.read()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        clear_s3_clients()
+        with pg_s3.open() as reg, pytest.raises(StorageError, match="Could not connect") as e:
+            reg.register("churn", (pipe, lr))
+        assert "cannot write artifact key churn/" in str(e.value)
+        assert not any(c in str(e.value) for c in CANARIES)
+    finally:
+        monkeypatch.undo()
+        clear_s3_clients()
+    assert pg_s3.read() == before

@@ -9,6 +9,10 @@ masked, and a failed command leaves the store as it was.
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -211,7 +215,12 @@ def test_redis_unreachable_or_refusing_the_login(
     closed = f"redis://:{PASSWORD}@127.0.0.1:1/0"
     refused = f"redis://nobody:{PASSWORD}@{server}/0"
     offline = f"duckdb://{tmp_path / 'offline'}"
-    for online, fragment in [(closed, "Redis: Error 111"), (refused, "Redis: invalid username")]:
+    fragments = [
+        (closed, "cannot reach the Redis online store redis://:***@127.0.0.1:1/0: Error 111"),
+        (refused, "cannot reach the Redis online store redis://nobody:***@"),
+        (refused, "invalid username"),
+    ]
+    for online, fragment in fragments:
         where = ["--offline", offline, "--online", online]
         fails(["store", "views", *where], capsys, fragment)
         fails(["store", "materialize", *where], capsys, fragment)
@@ -230,24 +239,81 @@ def test_postgres_offline_store_unreachable(
     assert "ann:***@" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prodml/store/_redis.py:119 (and every self._redis call): redis-py's "
-    "ConnectionError / AuthenticationError reach the caller, not a ProdMLError naming the "
-    "store; the CLI turns them into one line, the API does not",
-)
 def test_api_unreachable_redis_is_a_prodml_error() -> None:
-    from prodml.errors import ProdMLError
+    """Was redis-py's ConnectionError, raw, through the API."""
+    import redis
 
-    with pytest.raises(ProdMLError):
+    from prodml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot reach the Redis online store") as caught:
         FeatureStore("duckdb://", f"redis://:{PASSWORD}@127.0.0.1:1/0").views  # noqa: B018
+    assert "redis://:***@127.0.0.1:1/0" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+    assert caught.value.parameter == "url"
+    assert isinstance(caught.value.__cause__, redis.ConnectionError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prodml/store/_cli.py:99: `prodml store materialize` prints the run's raw "
-    "microsecond fields (start_us, end_us, at_us) in its table, not times",
-)
+@pytest.fixture
+def throwaway_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own (a password required), to stop mid-test."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("needs redis-server on PATH (the 'redis' extra's server)")
+    with socket.socket() as s:  # a free port; the server binds it just after
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--requirepass", PASSWORD, "--dir", str(tmp_path)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.025)
+        yield f"redis://:{PASSWORD}@127.0.0.1:{port}/0", proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_api_redis_stopping_mid_use_is_a_prodml_error_every_call(
+    throwaway_redis: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """Connected, then the server goes: every online store call says so, password masked."""
+    import redis
+
+    from prodml.errors import ConfigError
+    from prodml.store.online import OnlineRecord
+
+    url, server = throwaway_redis
+    with FeatureStore(f"duckdb://{tmp_path / 'offline'}", url) as fs:
+        rows = pa.table({"user_id": [1], "event_at": [T0], "spend": [3.0]})
+        source = fs.offline_store.write_source("spend", rows, timestamp="event_at")
+        user = Entity("user", keys=["user_id"])
+        fs.apply([user, FeatureView("spend", entity=user, source=source, features=["spend"])])
+        fs.materialize(T0 + H)
+        assert fs.online({"user_id": 1}, ["spend:spend"])["spend"] == 3.0
+        server.kill()
+        server.wait()
+        online = fs.online_store
+        calls = [
+            lambda: fs.online({"user_id": 1}, ["spend:spend"]),
+            lambda: fs.materialize(T0 + 2 * H),
+            lambda: online.read([("spend", "1")]),
+            lambda: online.write("spend", [OnlineRecord("1", "v", 0, 0, "[1.0]")]),
+            lambda: online.get_state("x"),
+            lambda: online.set_state("x", "y"),
+            lambda: online.delete_view("spend"),
+        ]
+        for call in calls:
+            with pytest.raises(ConfigError, match="cannot reach the Redis online store") as e:
+                call()
+            assert PASSWORD not in str(e.value)
+            assert ":***@127.0.0.1:" in str(e.value)
+            assert isinstance(e.value.__cause__, redis.ConnectionError)
+
+
 def test_materialize_table_shows_times(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "fs"
     with FeatureStore.local(root) as fs:
@@ -255,7 +321,18 @@ def test_materialize_table_shows_times(tmp_path: Path, capsys: pytest.CaptureFix
         source = fs.offline_store.write_source("spend", rows, timestamp="event_at")
         user = Entity("user", keys=["user_id"])
         fs.apply([user, FeatureView("spend", entity=user, source=source, features=["spend"])])
-    code = main(["store", "materialize", str(root), "--end", (T0 + H).isoformat()])
+    end = ["--end", (T0 + H).isoformat()]
+    code = main(["store", "materialize", str(root), *end])
     assert code == 0
-    header = capsys.readouterr().out.splitlines()[0].split()
-    assert not any(name.endswith("_us") for name in header), header
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["view", "start", "end", "entities", "written", "at"]
+    *row, at = lines[1].split()
+    assert row == ["spend", "beginning", "2024-01-01T01:00:00+00:00", "1", "1"]
+    assert datetime.fromisoformat(at).utcoffset() == timedelta(0)
+    # A second run starts where the first stopped; --json keeps the raw microseconds.
+    end = ["--end", (T0 + 2 * H).isoformat(), "--json"]
+    assert main(["store", "materialize", str(root), *end]) == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert run["start_us"] == int((T0 + H).timestamp()) * 1_000_000
+    assert run["end_us"] == int((T0 + 2 * H).timestamp()) * 1_000_000
+    assert isinstance(run["at_us"], int)

@@ -9,7 +9,10 @@
 - ``materialize [--end ISO] [--view NAME ...]``: up to ``--end`` (default now, UTC);
 - ``online --entity JSON --feature VIEW:FEATURE ...``: one entity's values as JSON.
 
-Output is a table, or JSON with ``--json`` (``online`` always prints JSON). Exit codes:
+Output is a table, or JSON with ``--json`` (``online`` always prints JSON). The
+``materialize`` table shows each run's window and time as ISO-8601 UTC (``start``,
+``end``, ``at``); its JSON keeps :meth:`MaterializeRun.to_dict`'s microsecond fields
+(``start_us``, ``end_us``, ``at_us``). Exit codes:
 0 done, 2 an error (bad definitions, unknown features, a missing store), as for every
 command.
 """
@@ -96,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         if command == "apply":
             out = store.apply(definitions)
         elif end is not None:
-            out = [r.to_dict() for r in store.materialize(end, views=args.view)]
+            runs = [r.to_dict() for r in store.materialize(end, views=args.view)]
+            out = runs if args.json else [_run_row(r) for r in runs]
         elif command == "online":
             row = store.online(entity, args.feature)
             print(json.dumps({"values": dict(row), "missing": list(row.missing)}, default=str))
@@ -118,6 +122,25 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     print(json.dumps(out, indent=2, default=str) if args.json else _table(out))
     return 0
+
+
+def _run_row(run: dict[str, Any]) -> dict[str, Any]:
+    """One materialization as a table row: times as ISO-8601 UTC, not microseconds."""
+    return {
+        "view": run["view"],
+        "start": "beginning" if run["start_us"] is None else _iso(run["start_us"]),
+        "end": _iso(run["end_us"]),
+        "entities": run["entities"],
+        "written": run["written"],
+        "at": _iso(run["at_us"]),
+    }
+
+
+def _iso(us: int) -> str:
+    """Microseconds since the epoch as ISO-8601 UTC (``2024-01-01T00:00:00+00:00``)."""
+    from prodml.store._time import from_micros  # noqa: PLC0415 - keep `prodml --help` fast
+
+    return from_micros(us).isoformat()
 
 
 def _entity(text: str) -> dict[str, Any]:

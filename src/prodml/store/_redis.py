@@ -4,12 +4,17 @@
 that namespaces every key (several stores, or tests, can share one server). Each value
 is ``version|event_us|created_us|json``; writes run a Lua script, so a batch applies the
 write rule atomically. Needs the ``redis`` extra (``pip install 'prodml[redis]'``).
+
+A server that cannot be reached, refuses the password, times out or refuses a write (a
+replica, an ACL) raises :class:`~prodml.errors.ConfigError` naming the URL with its
+password masked, as the PostgreSQL online store does; redis-py's error is the cause.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -82,6 +87,15 @@ class RedisOnlineStore(OnlineStore):
         self._redis: Any = redis.Redis.from_url(clean, decode_responses=True)
         self._script = self._redis.register_script(_WRITE)
         self._state = f"{prefix}__state"
+        exc = redis.exceptions
+        # The server's fault, not the caller's data: unreachable, a wrong password (an
+        # AuthenticationError is a ConnectionError), too slow, a replica or an ACL saying no.
+        self._failures: tuple[type[Exception], ...] = (
+            exc.ConnectionError,
+            exc.TimeoutError,
+            exc.ReadOnlyError,
+            exc.NoPermissionError,
+        )
 
     def __repr__(self) -> str:
         return f"RedisOnlineStore({self.url!r})"
@@ -89,6 +103,20 @@ class RedisOnlineStore(OnlineStore):
     def close(self) -> None:
         """Close the connection pool."""
         self._redis.close()
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Turn redis-py's server failures inside the block into a ``ConfigError``."""
+        try:
+            yield
+        except self._failures as err:
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            password = self._redis.connection_pool.connection_kwargs.get("password")
+            if password:
+                reason = reason.replace(str(password), "***")
+            raise ConfigError(
+                f"cannot reach the Redis online store {self.url}: {reason}", parameter="url"
+            ) from err
 
     def _key(self, view: str, key: str) -> str:
         return f"{self.prefix}{view}:{key}"
@@ -99,12 +127,14 @@ class RedisOnlineStore(OnlineStore):
             return 0
         keys = [self._key(view, r.key) for r in records]
         values = [f"{r.version}|{r.event_us}|{r.created_us}|{r.payload}" for r in records]
-        return int(self._script(keys=keys, args=values))
+        with self._reaching():
+            return int(self._script(keys=keys, args=values))
 
     def read(self, pairs: Sequence[tuple[str, str]]) -> list[StoredValue | None]:
         """One ``MGET`` for every (view, key) pair."""
         prefix = self.prefix
-        raw = self._redis.mget([f"{prefix}{view}:{key}" for view, key in pairs])
+        with self._reaching():
+            raw = self._redis.mget([f"{prefix}{view}:{key}" for view, key in pairs])
         out: list[StoredValue | None] = []
         for value in raw:
             if value is None:
@@ -116,23 +146,26 @@ class RedisOnlineStore(OnlineStore):
 
     def get_state(self, name: str) -> str | None:
         """The state value under ``name``."""
-        value = self._redis.hget(self._state, name)
+        with self._reaching():
+            value = self._redis.hget(self._state, name)
         return None if value is None else str(value)
 
     def set_state(self, name: str, value: str) -> None:
         """Replace the state value under ``name``."""
-        self._redis.hset(self._state, name, value)
+        with self._reaching():
+            self._redis.hset(self._state, name, value)
 
     def delete_view(self, view: str) -> int:
         """Delete the records of ``view`` (``SCAN`` + ``DEL``)."""
         pattern = self._key(view, "*").replace("[", "\\[")
         n = 0
         batch: list[str] = []
-        for key in self._redis.scan_iter(match=pattern, count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
+        with self._reaching():
+            for key in self._redis.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    n += int(self._redis.delete(*batch))
+                    batch = []
+            if batch:
                 n += int(self._redis.delete(*batch))
-                batch = []
-        if batch:
-            n += int(self._redis.delete(*batch))
         return n

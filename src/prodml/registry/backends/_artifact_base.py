@@ -117,6 +117,10 @@ class ArtifactStore(NotPicklable, abc.ABC):
 
     _SHIP_INSTEAD = "its URL"
 
+    # What the storage client raises, besides OSError, when the service cannot be reached
+    # or refuses a request (botocore's errors for S3): a StorageError at this boundary.
+    _client_errors: tuple[type[Exception], ...] = ()
+
     @abc.abstractmethod
     def _put_tree(self, src: Path, key: str) -> None:
         """Copy (or move) every file under local directory ``src`` to ``key``."""
@@ -136,6 +140,18 @@ class ArtifactStore(NotPicklable, abc.ABC):
     @abc.abstractmethod
     def _remove(self, key: str) -> None:
         """Delete ``key`` and everything under it (no error if absent)."""
+
+    @property
+    def _failures(self) -> tuple[type[Exception], ...]:
+        """The errors of a primitive that are the storage's fault, not a bug."""
+        return (OSError, *self._client_errors)
+
+    def _missing_store(self) -> StorageError | None:
+        """Why every file is missing (a bucket that does not exist), or ``None``.
+
+        Asked when a file is not found; a store whose root can vanish whole overrides it.
+        """
+        return None
 
     # ------------------------------------------------------------------ staging
 
@@ -206,9 +222,11 @@ class ArtifactStore(NotPicklable, abc.ABC):
         try:
             self._put_tree(src, key)
         except BaseException as err:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(*self._failures):
                 self._remove(key)
-            if isinstance(err, OSError):
+            if isinstance(err, FileNotFoundError) and (gone := self._missing_store()):
+                raise gone from err
+            if isinstance(err, self._failures):
                 raise self._storage_error(err, "write artifact key", key) from err
             raise
 
@@ -227,7 +245,8 @@ class ArtifactStore(NotPicklable, abc.ABC):
             When the key or a path is unsafe, or a file is missing, has another hash, or
             is not in the manifest.
         StorageError
-            When the local copy cannot be written (disk full...).
+            When the local copy cannot be written (disk full...), the store cannot be
+        reached or refuses the read, or its bucket does not exist.
         """
         files = check_files(key, files, model_name=model_name, version=version)
         tmp = Path(tempfile.mkdtemp(prefix="prodml-load-"))
@@ -266,7 +285,7 @@ class ArtifactStore(NotPicklable, abc.ABC):
         """
         try:
             return sorted(k for k in self._list_keys() if key_problem(k) is None)
-        except OSError as err:
+        except self._failures as err:
             raise self._storage_error(err, "list", self.url) from err
 
     def has_keys(self) -> bool:
@@ -279,7 +298,7 @@ class ArtifactStore(NotPicklable, abc.ABC):
         self._check_key(key)
         try:
             self._remove(key)
-        except OSError as err:
+        except self._failures as err:
             raise self._storage_error(err, "delete artifact key", key) from err
         self.remove_staging(key)
 
@@ -326,13 +345,25 @@ class ArtifactStore(NotPicklable, abc.ABC):
         if problem is not None:
             raise RegistryError(f"artifact key {str(key)[:80]!r} {problem}; refusing to use it")
 
-    def _storage_error(self, err: OSError, doing: str, path: object) -> StorageError:
+    def _storage_error(self, err: Exception, doing: str, path: object) -> StorageError:
         where = self._secrets.scrub(str(path))
+        if not isinstance(err, OSError):  # a client error: say which store, and what it said
+            text = f"cannot {doing} {where} in {self._describe()}: {self._client_reason(err)}"
+            return StorageError(self._secrets.scrub(text), path=where)
         return StorageError(
             self._secrets.scrub(f"cannot {doing} {where}: {os_reason(err)} (errno {err.errno})"),
             path=where,
             errno=err.errno,
         )
+
+    def _describe(self) -> str:
+        """The store in words, for messages: its URL (credentials masked)."""
+        return f"the artifact store {self.url}"
+
+    def _client_reason(self, err: Exception) -> str:
+        """What a storage client's error says, on one line, no credential in it."""
+        lines = str(err).strip().splitlines()
+        return self._secrets.scrub(lines[0][:300] if lines else type(err).__name__)
 
     def _copy_hash(
         self, key: str, rel: str, out: IO[bytes] | None, model_name: str, version: int
@@ -341,17 +372,20 @@ class ArtifactStore(NotPicklable, abc.ABC):
         h = hashlib.sha256()
         try:
             src = self._open(key, rel)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
+            gone = self._missing_store() if isinstance(err, FileNotFoundError) else None
+            if gone is not None:
+                raise gone from err
             raise _missing(rel, key, model_name, version) from None
         except UnsafeEntry as err:
             raise _unsafe(err, key, model_name, version) from None
-        except OSError as err:
+        except self._failures as err:
             raise self._storage_error(err, "read", f"{key}/{rel}") from err
         with src:
             while True:
                 try:
                     block = src.read(_BLOCK)
-                except OSError as err:
+                except self._failures as err:
                     raise self._storage_error(err, "read", f"{key}/{rel}") from err
                 if not block:
                     return h.hexdigest()
@@ -366,7 +400,7 @@ class ArtifactStore(NotPicklable, abc.ABC):
             found = self._list_files(key)
         except UnsafeEntry as err:
             raise _unsafe(err, key, model_name, version) from None
-        except OSError as err:
+        except self._failures as err:
             raise self._storage_error(err, "list", key) from err
         extra = sorted(set(found) - set(files))
         if extra:

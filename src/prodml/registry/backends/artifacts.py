@@ -15,7 +15,10 @@ Every key and relative path is checked (:mod:`prodml.registry._paths`) before an
 filesystem call, so nothing outside a version's key is ever read, written or deleted; a
 symbolic link or special file inside a key fails the check with
 :class:`~prodml.errors.IntegrityError`; an OS failure is a
-:class:`~prodml.errors.StorageError` naming the path and the cause.
+:class:`~prodml.errors.StorageError` naming the path and the cause. So is an S3 service
+that cannot be reached, finds no credentials or refuses a request (botocore's error is the
+cause), and a bucket that does not exist: a file missing from a bucket that exists is an
+``IntegrityError``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import IO, Any
 from prodml.errors import ConfigError, StorageError
 from prodml.registry._hashing import HASH_WORKERS, PARALLEL_FILES
 from prodml.registry._paths import KEY, NAME
-from prodml.registry._secrets import Secrets, redact_url
+from prodml.registry._secrets import Secrets, is_secret_name, redact_url
 from prodml.registry.backends._artifact_base import (
     ArtifactStore,
     UnsafeEntry,
@@ -359,10 +362,56 @@ class S3ArtifactStore(FsspecArtifactStore):
     """Artifacts in S3 or an S3-compatible service (``s3://bucket/prefix``) through s3fs.
 
     ``endpoint_url`` (for MinIO, moto...) and credentials go in ``storage_options``.
+    botocore's errors (an endpoint that cannot be reached, no credentials, a refused
+    request) become a :class:`~prodml.errors.StorageError` naming the store and its
+    endpoint, the botocore error as its cause. When a file is not found, the bucket is
+    checked (once it is seen, never again): a bucket that does not exist is a
+    ``StorageError`` naming it, not an ``IntegrityError`` for the file. Credentials that
+    may read objects but not the bucket (no ``s3:ListBucket``) skip that check.
     """
 
     def __init__(self, url: str, *, read_only: bool = False, **storage_options: Any) -> None:
         from prodml._extras import require  # noqa: PLC0415
 
         require("s3fs", extra="s3", feature="The S3 artifact store")
+        # s3fs depends on botocore, which ships no type information
+        from botocore import exceptions  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415
+
         super().__init__(url, read_only=read_only, **storage_options)
+        self._client_errors = (exceptions.BotoCoreError, exceptions.ClientError)
+        self._bucket_seen = False
+
+    def _missing_store(self) -> StorageError | None:
+        """A ``StorageError`` naming the bucket when it does not exist, else ``None``."""
+        if self._bucket_seen:
+            return None
+        bucket = self.root.split("/", 1)[0]
+        try:
+            self.fs.info(bucket)
+        except FileNotFoundError:
+            text = f"the bucket {bucket!r} of {self._describe()} does not exist"
+            return StorageError(self._secrets.scrub(text), path=bucket)
+        except self._failures:
+            # Least privilege (s3:GetObject without s3:ListBucket) cannot tell; nor can a
+            # failing service: the missing file is reported as it is.
+            return None
+        self._bucket_seen = True
+        return None
+
+    def _describe(self) -> str:
+        client = getattr(self.fs, "_s3", None)  # created by the request that failed
+        endpoint = (
+            getattr(getattr(client, "meta", None), "endpoint_url", None)
+            or self.fs.client_kwargs.get("endpoint_url")
+            or getattr(self.fs, "endpoint_url", None)
+        )
+        at = f" (endpoint {redact_url(str(endpoint))})" if endpoint else ""
+        return f"the artifact store {self.url}{at}"
+
+    def _client_reason(self, err: Exception) -> str:
+        # botocore reads credentials from the environment too: keep them out as well.
+        env = [v for k, v in os.environ.items() if is_secret_name(k) and len(v) >= 8]
+        reason = Secrets(env).scrub(super()._client_reason(err))
+        if type(err).__name__ == "NoCredentialsError":
+            reason += " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
+        return reason
