@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, NoReturn
 from prodml import __version__
 
 if TYPE_CHECKING:
+    from prodml._secrets import Secrets
     from prodml.errors import ProdMLError
-    from prodml.registry._secrets import Secrets
 
 # The error classes are imported when a command runs, not for `prodml --help` (they pull in
 # dataclasses and inspect); `_errors()` is the one place that does it.
@@ -84,8 +84,8 @@ def _refuse_url(path: str, does: str) -> None:
     ``Path("s3://bucket/out")`` is ``s3:/bucket/out``: a folder named ``s3:`` would be
     made in the current one, and the output written there, not to the bucket.
     """
+    from prodml._secrets import redact_url  # noqa: PLC0415
     from prodml.errors import ConfigError  # noqa: PLC0415
-    from prodml.registry._secrets import redact_url  # noqa: PLC0415
 
     scheme, sep, _ = path.partition("://")
     if sep and scheme and all(c.isalnum() or c in "+-." for c in scheme):
@@ -484,7 +484,7 @@ def _secrets(argv: Sequence[str]) -> Secrets:
     """The credentials ``argv``'s URLs and the environment hold, to keep out of stderr."""
     import os  # noqa: PLC0415 - only when there is something to print
 
-    from prodml.registry._secrets import Secrets, is_secret_name  # noqa: PLC0415
+    from prodml._secrets import Secrets, is_secret_name  # noqa: PLC0415
 
     found = Secrets()
     for arg in argv:

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from prodml._secrets import Secrets, redact_options, redact_url
 from prodml.cli import main
 from prodml.errors import ProdMLError
 from prodml.registry import ModelRegistry
-from prodml.registry._secrets import Secrets, redact_options, redact_url
 from prodml.registry.backends import artifact_store_for, metadata_store_for
 from prodml.registry.backends.sql import SQLMetadataStore
 from prodml.schema import Column, Schema

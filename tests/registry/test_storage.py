@@ -298,3 +298,31 @@ def test_list_keys_keeps_only_artifact_keys_whatever_the_backend_lists(tmp_path:
     assert store.list_keys() == [v.artifact_key]
     assert reg.gc(0, scan=True).removed == []
     assert reg.load("g") == Schema([Column("a", "float")])
+
+
+def test_a_postgres_registry_survives_the_server_dropping_its_connections(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """After a restart or failover, the next call gets a fresh connection (pool pre-ping).
+
+    Without it, the first call after the drop failed (a pooled connection the server had
+    closed), the second one worked.
+    """
+    import sqlalchemy as sa
+
+    reg = ModelRegistry(postgres_url, tmp_path.as_uri())
+    try:
+        reg.register("churn", Schema([Column("x", "float")]))
+        with reg.metadata._engine.connect() as conn:  # type: ignore[attr-defined]
+            mine = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        admin = sa.create_engine(postgres_url)
+        with admin.connect() as conn:
+            dropped = conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(%(pid)s)", {"pid": mine}
+            ).scalar()
+        admin.dispose()
+        assert dropped is True
+        assert reg.get("churn").version == 1  # on a new connection, first try
+        assert reg.register("churn", Schema([Column("x", "float")])).version == 2
+    finally:
+        reg.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast, overload
 
+from prodml._secrets import Secrets
 from prodml.errors import (
     AuthorizationError,
     ConfigError,
@@ -21,7 +22,6 @@ from prodml.errors import (
 )
 from prodml.privacy import clean_note
 from prodml.registry._paths import check_version_number
-from prodml.registry._secrets import Secrets
 from prodml.registry.authz import AliasAction, AliasRequest, Authorizer
 from prodml.registry.backends.metadata import ANY, MetadataStore
 from prodml.registry.checks import Check, PromotionError

@@ -40,11 +40,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from prodml._files import write_text
 from prodml._markup import MAX_NAME, MAX_TEXT, html_text, md_text
 from prodml._quote import short_repr
+from prodml._secrets import mask_secret_keys, mask_secrets
 from prodml._state import load_json
 from prodml.errors import ConfigError
 from prodml.privacy import REDACTED, find_personal_data
 from prodml.registry._card_state import INTENDED_USE_FIELDS, check_card_state
-from prodml.registry._secrets import mask_secret_keys, mask_secrets
 
 if TYPE_CHECKING:
     from prodml.registry.entities import AuditEvent, ModelVersion

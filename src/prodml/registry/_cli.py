@@ -106,8 +106,8 @@ def _check_artifacts(registry: Any, url: str) -> None:
     as one line.
     """
     store = registry.artifacts
+    from prodml._secrets import Secrets  # noqa: PLC0415
     from prodml.errors import StorageError  # noqa: PLC0415
-    from prodml.registry._secrets import Secrets  # noqa: PLC0415
 
     fs, root = getattr(store, "fs", None), str(getattr(store, "root", ""))
     protocol = getattr(fs, "protocol", "file")

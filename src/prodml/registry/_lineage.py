@@ -6,15 +6,15 @@ URL) and whose inputs are the training data (by fingerprint) and the feature vie
 read; an alias move (``set_alias``, ``rollback``, ``delete_alias``) emits a run of
 ``<model>.<action>`` from the version to the alias dataset ``models/<model>@<alias>``.
 Each event carries a ``prodml`` facet with the actor and the action. Tags and the code
-version go out with their credentials masked (:func:`~prodml.registry._secrets.mask_secrets`).
+version go out with their credentials masked (:func:`~prodml._secrets.mask_secrets`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from prodml._secrets import mask_secret_keys, mask_secrets
 from prodml.lineage import dataset, emit, facet, run_event
-from prodml.registry._secrets import mask_secret_keys, mask_secrets
 from prodml.registry.entities import ModelVersion
 
 __all__ = ["alias_moved", "registered"]

@@ -20,8 +20,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from prodml._secrets import MASK, is_secret_name, mask_secret_keys, mask_secrets
 from prodml.errors import ConfigError
-from prodml.registry._secrets import MASK, is_secret_name, mask_secret_keys, mask_secrets
 from prodml.schema import Schema
 
 __all__ = [
@@ -111,7 +111,7 @@ def _masked(value: Any) -> Any:
     """``value`` as a repr may show it, credentials masked at any depth.
 
     Credentials in URLs, AWS key ids and the values under credential-like keys (see
-    :mod:`prodml.registry._secrets`).
+    :mod:`prodml._secrets`).
     """
     if isinstance(value, str):
         return mask_secrets(value)

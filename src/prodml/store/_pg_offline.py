@@ -17,11 +17,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prodml._secrets import redact_url
 from prodml.errors import ConfigError
 from prodml.store import _sql
 from prodml.store._definitions import FeatureView, Source, check_identifier
 from prodml.store._pg_online import connect
-from prodml.store._redis import redact
 from prodml.store._time import UTC_US
 from prodml.store.offline import OfflineStore, ViewQuery
 
@@ -75,7 +75,7 @@ class PostgresOfflineStore(OfflineStore):
 
     def __init__(self, url: str) -> None:
         self._con = connect(url, "The PostgreSQL offline store")
-        self.url = redact(url)
+        self.url = redact_url(url)
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:

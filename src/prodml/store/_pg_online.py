@@ -7,16 +7,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from prodml._extras import require
+from prodml._secrets import redact_url
 from prodml.errors import ConfigError
-from prodml.store._redis import redact
 from prodml.store._sqlite import UPSERT
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 
 __all__ = ["PostgresOnlineStore", "connect"]
+
+_T = TypeVar("_T")
 
 _SCHEMA = (
     (
@@ -32,19 +34,27 @@ def connect(url: str, feature: str) -> Any:
     """A psycopg connection (autocommit) for a ``postgresql[+psycopg]://`` URL."""
     scheme, sep, rest = url.partition("://") if isinstance(url, str) else ("", "", "")
     if not sep or scheme.lower() not in ("postgresql", "postgresql+psycopg", "postgres"):
-        raise ConfigError(f"not a postgresql:// URL: {redact(str(url))[:60]!r}", parameter="url")
+        raise ConfigError(
+            f"not a postgresql:// URL: {redact_url(str(url))[:60]!r}", parameter="url"
+        )
     psycopg = require("psycopg", extra="postgres", feature=feature)
     try:
         return psycopg.connect(f"postgresql://{rest}", autocommit=True)
     except psycopg.OperationalError as err:
         raise ConfigError(
-            f"cannot connect to {redact(url)}: {str(err).splitlines()[0][:200]}",
+            f"cannot connect to {redact_url(url)}: {str(err).splitlines()[0][:200]}",
             parameter="url",
         ) from err
 
 
 class PostgresOnlineStore(OnlineStore):
     """Online values in a PostgreSQL table.
+
+    One connection, shared by threads under a lock. When the server drops it (a restart,
+    a failover, an idle timeout), the next call reconnects and runs once more: every
+    operation is idempotent (upserts, reads, deletes), so a retry after a lost reply
+    changes nothing twice. A server still out of reach is a :class:`ConfigError` naming
+    the store, its password masked.
 
     Parameters
     ----------
@@ -53,62 +63,105 @@ class PostgresOnlineStore(OnlineStore):
     """
 
     def __init__(self, url: str) -> None:
+        self._dsn = url
         self._con = connect(url, "The PostgreSQL online store")
-        self.url = redact(url)
+        self.url = redact_url(url)
         self._lock = threading.Lock()
-        with self._lock, self._con.transaction():
-            for statement in _SCHEMA:
-                self._con.execute(statement)
+        self._closed = False
+        self._failed: type[Exception] = require(
+            "psycopg", extra="postgres", feature="The PostgreSQL online store"
+        ).OperationalError
+        self._run(self._create)
         self._upsert = UPSERT.format(t="prodml_online", p="%s")
 
     def __repr__(self) -> str:
         return f"PostgresOnlineStore({self.url!r})"
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; a later call is a ``ConfigError`` (no reconnection)."""
         with self._lock:
+            self._closed = True
             self._con.close()
+
+    def _create(self) -> None:
+        with self._con.transaction():
+            for statement in _SCHEMA:
+                self._con.execute(statement)
+
+    def _run(self, operation: Callable[[], _T]) -> _T:
+        """``operation()`` under the lock; once more on a new connection if the old one broke."""
+        with self._lock:
+            if self._closed:
+                raise ConfigError(f"the PostgreSQL online store {self.url} is closed")
+            try:
+                return operation()
+            except self._failed as err:
+                if not self._con.closed and not self._con.broken:
+                    # The server answered (a statement timeout, a lock): no retry.
+                    raise self._error("failed", err) from err
+            self._con.close()
+            try:
+                self._con = connect(self._dsn, "The PostgreSQL online store")
+                return operation()
+            except ConfigError as err:  # connect's: the server is still out of reach
+                raise self._error("cannot be reached", err.__cause__ or err) from err
+            except self._failed as err:
+                raise self._error("failed", err) from err
+
+    def _error(self, what: str, err: BaseException) -> ConfigError:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        return ConfigError(
+            f"the PostgreSQL online store {self.url} {what}: {reason}", parameter="url"
+        )
 
     def write(self, view: str, records: Sequence[OnlineRecord]) -> int:
         """Upsert ``records`` in one transaction."""
         rows = [(r.key, view, r.version, r.event_us, r.created_us, r.payload) for r in records]
-        with self._lock, self._con.transaction(), self._con.cursor() as cur:
-            cur.executemany(self._upsert, rows)
-            return int(cur.rowcount)
+
+        def upsert() -> int:
+            with self._con.transaction(), self._con.cursor() as cur:
+                cur.executemany(self._upsert, rows)
+                return int(cur.rowcount)
+
+        return self._run(upsert)
 
     def read(self, pairs: Sequence[tuple[str, str]]) -> list[StoredValue | None]:
         """One ``SELECT`` for every (view, key) pair."""
         keys = list(dict.fromkeys(k for _, k in pairs))
         views = list(dict.fromkeys(v for v, _ in pairs))
-        with self._lock:
-            rows = self._con.execute(
+        rows = self._run(
+            lambda: self._con.execute(
                 "SELECT view, key, version, event_us, payload FROM prodml_online "
                 "WHERE key = ANY(%s) AND view = ANY(%s)",
                 (keys, views),
                 prepare=True,
             ).fetchall()
+        )
         found = {(v, k): StoredValue(ver, e, p) for v, k, ver, e, p in rows}
         return [found.get(pair) for pair in pairs]
 
     def get_state(self, name: str) -> str | None:
         """The state value under ``name``."""
-        with self._lock:
-            row = self._con.execute(
+        row = self._run(
+            lambda: self._con.execute(
                 "SELECT value FROM prodml_state WHERE name = %s", (name,)
             ).fetchone()
+        )
         return None if row is None else str(row[0])
 
     def set_state(self, name: str, value: str) -> None:
         """Replace the state value under ``name``."""
-        with self._lock:
-            self._con.execute(
+        self._run(
+            lambda: self._con.execute(
                 "INSERT INTO prodml_state (name, value) VALUES (%s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (name, value),
             )
+        )
 
     def delete_view(self, view: str) -> int:
         """Delete the records of ``view``."""
-        with self._lock:
-            cur = self._con.execute("DELETE FROM prodml_online WHERE view = %s", (view,))
-            return int(cur.rowcount)
+        cur = self._run(
+            lambda: self._con.execute("DELETE FROM prodml_online WHERE view = %s", (view,))
+        )
+        return int(cur.rowcount)

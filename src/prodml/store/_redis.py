@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from prodml._extras import require
+from prodml._secrets import redact_url
 from prodml.errors import ConfigError
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 
@@ -50,16 +51,6 @@ return n
 """
 
 
-def redact(url: str) -> str:
-    """``url`` without its password, for messages and reprs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
-
-
 class RedisOnlineStore(OnlineStore):
     """Online values in Redis.
 
@@ -81,7 +72,7 @@ class RedisOnlineStore(OnlineStore):
                 f"Redis key prefix {prefix[:40]!r} must be 0-64 letters, digits or '_.:-'",
                 parameter="url",
             )
-        self.url = redact(url)
+        self.url = redact_url(url)
         self.prefix = prefix
         clean = urlunsplit(parts._replace(query=urlencode(query)))
         self._redis: Any = redis.Redis.from_url(clean, decode_responses=True)

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from prodml._extras import require
+from prodml._secrets import redact_url
 from prodml.errors import ConfigError
-from prodml.store._redis import redact
 from prodml.store.offline import OfflineStore, ViewQuery
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 
@@ -107,7 +107,7 @@ def _load(kind: Kind, url: object) -> type:
     if entry is None:
         known = ", ".join(sorted(_BACKENDS[kind]))
         raise ConfigError(
-            f"no {kind} store is registered for scheme {scheme!r} (in {redact(url)[:80]!r}); "
+            f"no {kind} store is registered for scheme {scheme!r} (in {redact_url(url)[:80]!r}); "
             f"known: {known}. Add one with register_backend().",
             parameter=kind,
         )
@@ -125,7 +125,7 @@ def offline_store_for(url: str, **options: Any) -> OfflineStore:
     store = _load("offline", url)(url, **options)
     if not isinstance(store, OfflineStore):
         raise ConfigError(
-            f"backend for {redact(url)!r} is not an OfflineStore", parameter="offline"
+            f"backend for {redact_url(url)!r} is not an OfflineStore", parameter="offline"
         )
     return store
 
@@ -134,7 +134,9 @@ def online_store_for(url: str, **options: Any) -> OnlineStore:
     """Open the online store for ``url`` (options go to the store's constructor)."""
     store = _load("online", url)(url, **options)
     if not isinstance(store, OnlineStore):
-        raise ConfigError(f"backend for {redact(url)!r} is not an OnlineStore", parameter="online")
+        raise ConfigError(
+            f"backend for {redact_url(url)!r} is not an OnlineStore", parameter="online"
+        )
     return store
 
 

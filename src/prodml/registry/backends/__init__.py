@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 from prodml._extras import require
 from prodml._quote import short_repr
+from prodml._secrets import redact_url
 from prodml.errors import ConfigError
-from prodml.registry._secrets import redact_url
 from prodml.registry.backends.artifacts import ArtifactStore
 from prodml.registry.backends.metadata import MetadataStore
 
@@ -76,7 +76,7 @@ def register_backend(
         :class:`ArtifactStore`). A metadata store class is called as
         ``cls(url, lock_timeout=..., read_only=..., create=...)``, an artifact store
         class as ``cls(url, read_only=..., **storage_options)``. Keep credentials out of
-        ``repr`` and ``url`` (see ``prodml.registry._secrets.redact_url``).
+        ``repr`` and ``url`` (see ``prodml._secrets.redact_url``).
     requires
         Module -> prodml extra, checked before import so a missing dependency names
         the extra to install.

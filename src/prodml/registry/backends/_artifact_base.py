@@ -20,9 +20,9 @@ from typing import IO
 
 from prodml._files import os_reason
 from prodml._pickle import NotPicklable
+from prodml._secrets import Secrets
 from prodml.errors import IntegrityError, RegistryError, StorageError
 from prodml.registry._paths import KEY, is_sha256, key_problem, path_problem
-from prodml.registry._secrets import Secrets
 
 __all__ = ["ArtifactStore", "UnsafeEntry", "check_files", "key_age", "new_key"]
 

@@ -33,10 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
+from prodml._secrets import Secrets, is_secret_name, redact_url
 from prodml.errors import ConfigError, StorageError
 from prodml.registry._hashing import HASH_WORKERS, PARALLEL_FILES
 from prodml.registry._paths import KEY, NAME
-from prodml.registry._secrets import Secrets, is_secret_name, redact_url
 from prodml.registry.backends._artifact_base import (
     ArtifactStore,
     UnsafeEntry,

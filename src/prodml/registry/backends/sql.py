@@ -38,13 +38,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from prodml._secrets import Secrets, redact_url
 from prodml.errors import (
     ConflictError,
     NotFoundError,
     RegistryError,
     StorageError,
 )
-from prodml.registry._secrets import Secrets, redact_url
 from prodml.registry.backends import _sqlschema as sq
 from prodml.registry.backends.metadata import (
     ALL,
@@ -82,7 +82,9 @@ class SQLMetadataStore(MetadataStore):
         empty database is left untouched and :attr:`initialised` is ``False`` until
         :meth:`initialise` is called.
     engine_kwargs
-        Passed to :func:`sqlalchemy.create_engine`.
+        Passed to :func:`sqlalchemy.create_engine`. On PostgreSQL prodml sets
+        ``pool_pre_ping=True`` (a connection the server dropped is replaced before use)
+        and a ``connect_timeout`` from ``lock_timeout`` unless given here.
 
     Examples
     --------
@@ -153,6 +155,9 @@ class SQLMetadataStore(MetadataStore):
         elif url.startswith("postgresql"):
             args = engine_kwargs.setdefault("connect_args", {})
             args.setdefault("connect_timeout", max(2, math.ceil(self.lock_timeout)))
+            # A pooled connection the server dropped (a restart, a failover, an idle
+            # timeout) is replaced before use, instead of failing the next call once.
+            engine_kwargs.setdefault("pool_pre_ping", True)
         try:
             return sa.create_engine(url, **engine_kwargs)
         except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as err:

@@ -1,6 +1,6 @@
-"""Keeping credentials out of every message, repr, attribute and log line the registry makes.
+"""Keeping credentials out of every message, repr, attribute and log line prodml makes.
 
-Store URLs and storage options carry credentials (``postgresql://user:pw@host/db``,
+The registry's and the feature store's URLs and storage options carry credentials (``postgresql://user:pw@host/db``,
 ``s3://bucket?token=...``, ``storage_options={"secret": ...}``). A store keeps the real
 values only to connect, shows the URL through :func:`redact_url`, and passes every message
 it builds from a third-party error through :meth:`Secrets.scrub`, which replaces each

@@ -1,0 +1,74 @@
+"""The PostgreSQL online store survives a dropped connection, and says so when it cannot."""
+
+from __future__ import annotations
+
+import pytest
+
+from prodml.errors import ConfigError
+from prodml.store import _pg_online
+from prodml.store._pg_online import PostgresOnlineStore
+from prodml.store.online import OnlineRecord
+
+pytest.importorskip("psycopg", reason="needs the 'postgres' extra (psycopg)")
+
+
+def _drop_connection(store: PostgresOnlineStore, url: str) -> None:
+    """Terminate the store's server process, as a restart or a failover would."""
+    pid = store._con.info.backend_pid
+    with _pg_online.connect(url, "test") as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+
+
+def _record(key: str, version: str) -> OnlineRecord:
+    return OnlineRecord(key, version, 1_000_000, 2_000_000, '{"x": 1.0}')
+
+
+def test_a_dropped_connection_is_reopened_and_the_call_runs_once_more(postgres_url: str) -> None:
+    store = PostgresOnlineStore(postgres_url)
+    try:
+        assert store.write("v", [_record("k1", "a")]) == 1
+        for call in (
+            lambda: store.read([("v", "k1")]),
+            lambda: store.write("v", [_record("k1", "b")]),
+            lambda: store.set_state("s", "1"),
+            lambda: store.get_state("s"),
+            lambda: store.delete_view("other"),
+        ):
+            _drop_connection(store, postgres_url)
+            call()  # would raise psycopg's OperationalError without the reconnection
+        assert store.read([("v", "k1")])[0].version == "b"  # type: ignore[union-attr]
+        assert store.get_state("s") == "1"
+    finally:
+        store.close()
+
+
+def test_a_server_still_out_of_reach_is_a_config_error_naming_the_store(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PostgresOnlineStore(postgres_url)
+    try:
+
+        def unreachable(url: str, feature: str) -> None:
+            try:
+                import psycopg
+
+                psycopg.connect("postgresql://u:hunter22@127.0.0.1:1/x", connect_timeout=2)
+            except psycopg.OperationalError as err:
+                raise ConfigError("cannot connect") from err
+
+        _drop_connection(store, postgres_url)
+        monkeypatch.setattr(_pg_online, "connect", unreachable)
+        with pytest.raises(ConfigError, match=r"online store .* cannot be reached: ") as info:
+            store.read([("v", "k1")])
+        assert store.url in str(info.value)
+        assert "port 1 failed" in str(info.value)  # the client's reason, first line
+        assert "hunter22" not in str(info.value)
+    finally:
+        store.close()
+
+
+def test_a_closed_store_is_not_reopened(postgres_url: str) -> None:
+    store = PostgresOnlineStore(postgres_url)
+    store.close()
+    with pytest.raises(ConfigError, match="is closed"):
+        store.read([("v", "k1")])
