@@ -330,8 +330,11 @@ def test_definitions_round_trip() -> None:
     assert FeatureView.from_dict(d).fingerprint == view.fingerprint
     assert Entity.from_dict(view.entity.to_dict()) == view.entity
     assert Source.from_dict(view.source.to_dict()) == view.source
-    with pytest.raises(ConfigError, match="format_version"):
+    with pytest.raises(ConfigError, match=r"format_version 2 is not supported .* another prodml"):
         Source.from_dict({**view.source.to_dict(), "format_version": 2})
+    by_hand = {k: v for k, v in view.to_dict().items() if k != "format_version"}
+    with pytest.raises(ConfigError, match="has no format_version: it was not written by prodml"):
+        FeatureView.from_dict(by_hand)
 
 
 def test_store_settings_are_checked(tmp_path) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from prodml._quote import short_repr
 from prodml._state import loading
 from prodml.errors import ConfigError
 from prodml.fingerprint import fingerprint_spec
@@ -48,10 +49,18 @@ def _versioned(cls_name: str, d: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(d, Mapping):
         raise ConfigError(f"a stored {cls_name} must be a JSON object, got {type(d).__name__}")
     out = dict(d)
-    version = out.pop("format_version", None)
+    if "format_version" not in out:
+        raise ConfigError(
+            f"a stored {cls_name} has no format_version: it was not written by prodml's "
+            f'to_dict() (add "format_version": {FORMAT_VERSION} to a definition written '
+            "by hand, or build it in Python and apply that)",
+            parameter="format_version",
+        )
+    version = out.pop("format_version")
     if version != FORMAT_VERSION:
         raise ConfigError(
-            f"{cls_name} format_version {version!r} is not supported (expected {FORMAT_VERSION})",
+            f"{cls_name} format_version {short_repr(version)} is not supported (expected "
+            f"{FORMAT_VERSION}: written by another prodml version?)",
             parameter="format_version",
         )
     return out
