@@ -363,7 +363,15 @@ class Profile:
             _hash_whole(state, pol)
             state.add_ids(*new.token_ids(pol))
         else:
-            state.add(pol.protect_counts(name, new.as_dict()))
+            counts = new.as_dict()
+            held = state.counts
+            if held:
+                # A value the column holds raw passed this policy when it was first added
+                # (a loaded state's were checked again on load): only values new to the
+                # column are searched for personal data, not every category per chunk.
+                state.add({v: c for v, c in counts.items() if v in held})
+                counts = {v: c for v, c in counts.items() if v not in held}
+            state.add(pol.protect_counts(name, counts))
             if pol.over_limit(name, state.n_categories):
                 _hash_whole(state, pol)
 
