@@ -444,11 +444,12 @@ class Schema(_Model):
         strict
             The ``strict`` flag of the result.
         detect_personal
-            Look for personal data in text columns (up to 200 distinct values of each, from
-            the first chunk): a column where at least 10% of them hold an e-mail address,
-            phone, payment card, US SSN, UK national insurance number or IBAN (see
-            :func:`prodml.privacy.find_personal_data`) is marked ``sensitive=True`` and a
-            :class:`~prodml.privacy.PersonalDataWarning` names it (never a value). A
+            Look for personal data in text columns (up to 200 distinct values of each, in
+            every chunk until one is found): a column where at least 10% of them hold an
+            e-mail address, phone, payment card, US SSN, UK national insurance number or
+            IBAN (see :func:`prodml.privacy.find_personal_data`) is marked
+            ``sensitive=True`` and a :class:`~prodml.privacy.PersonalDataWarning` names it
+            (never a value). A
             callable takes the sampled values and returns the kind found or ``None``: the
             hook for another detector (a Presidio analyzer, for one). ``False``: no check.
 
@@ -732,7 +733,7 @@ def _personal_kind(
     cols: Columns, name: str, detector: bool | Callable[[list[str]], str | None]
 ) -> str | None:
     """The kind of personal data in a text column's first distinct values, or ``None``."""
-    uniq = pc.unique(cols.arrow(name).combine_chunks())
+    uniq = pc.unique(cols.arrow(name))  # in order of first appearance, chunks as they are
     if pa.types.is_dictionary(uniq.type):
         uniq = uniq.dictionary_decode()
     values = [v for v in uniq.slice(0, _PERSONAL_SAMPLE + 1).to_pylist() if isinstance(v, str)]

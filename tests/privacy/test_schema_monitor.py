@@ -71,6 +71,23 @@ def test_infer_detection_samples_a_bounded_number_of_values() -> None:
     assert seen == [200]
 
 
+def test_infer_finds_personal_data_in_a_later_chunk_and_stops_searching_once_found() -> None:
+    late = [pd.DataFrame({"e": ["plain", "text"]}), pd.DataFrame({"e": ["ann@example.com"] * 3})]
+    with pytest.warns(PersonalDataWarning, match="'e'"):
+        assert Schema.infer(iter(late))["e"].sensitive is True
+    seen: list[list[str]] = []
+
+    def detector(values: list[str]) -> str | None:
+        seen.append(values)
+        return "email" if any("@" in v for v in values) else None
+
+    chunks = [pd.DataFrame({"e": ["a", "b"]}), pd.DataFrame({"e": ["c@d.org", "b"]})]
+    chunks += [pd.DataFrame({"e": [f"z{i}"]}) for i in range(3)]
+    with pytest.warns(PersonalDataWarning):
+        Schema.infer(iter(chunks), detect_personal=detector)
+    assert seen == [["a", "b"], ["c@d.org", "b"]]  # not searched after the find
+
+
 def test_sensitive_values_are_redacted_in_validation_errors() -> None:
     schema = Schema([Column("age", "int", max=130, sensitive=True), Column("plan", "string")])
     with pytest.raises(Exception, match=r"above the maximum 130, e\.g\. <redacted>") as err:
