@@ -246,7 +246,7 @@ class ArtifactStore(NotPicklable, abc.ABC):
             is not in the manifest.
         StorageError
             When the local copy cannot be written (disk full...), the store cannot be
-        reached or refuses the read, or its bucket does not exist.
+            reached or refuses the read, or its bucket does not exist.
         """
         files = check_files(key, files, model_name=model_name, version=version)
         tmp = Path(tempfile.mkdtemp(prefix="prodml-load-"))
