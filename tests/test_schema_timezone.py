@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prodml._zones import same_zone, tz_rules
+from prodml._zones import same_zone, tz_rules, value_in_zone
 from prodml.errors import SchemaError
 from prodml.schema import Column, Schema, _record_is_clean
 from prodml.serving._check import compile_check
@@ -274,21 +274,22 @@ def test_the_record_fast_path_agrees_with_the_table_path(
     table = schema.problems(pd.DataFrame({"t": pd.Series([record["t"]])}))
     assert _problems(schema, record) == [str(p) for p in table]
     clean = _record_is_clean(schema, record, strict=False)
-    # Only naive values in a naive column are cleared without a table; and the serving
-    # check compiled from the schema answers as the fast path does.
-    assert clean == (declared is None and found is None)
+    # A value in the declared zone (or naive in a naive column) is cleared without a
+    # table, anything else takes it; the serving check compiled from the schema answers
+    # as the fast path does.
+    assert clean == (not table)
+    assert clean == ((declared is None and found is None) or same_zone(declared or "", found or ""))
     assert compile_check(schema)(record) == clean
-    if clean:
-        assert not table
 
 
-def test_an_unhashable_tzinfo_takes_the_table_path() -> None:
+def test_a_dateutil_zone_reads_as_its_iana_name_on_both_paths() -> None:
     dateutil_tz = pytest.importorskip("dateutil.tz", reason="dateutil comes with pandas")
     paris = dateutil_tz.gettz("Europe/Paris")
     if paris is None:
         pytest.skip("needs an IANA tz database (the system's zoneinfo)")
     record = {"t": pd.Timestamp("2024-01-01", tz=paris)}
-    assert not _record_is_clean(_schema("Europe/Paris"), record, strict=False)
+    assert _record_is_clean(_schema("Europe/Paris"), record, strict=False)
+    assert not _record_is_clean(_schema("UTC"), record, strict=False)
     assert _problems(_schema("Europe/Paris"), record) == []
     assert (
         _problems(_schema("Europe/Paris"), pd.DataFrame({"t": _naive().dt.tz_localize(paris)}))
@@ -296,6 +297,25 @@ def test_an_unhashable_tzinfo_takes_the_table_path() -> None:
     )
     (problem,) = _problems(_schema("UTC"), record)
     assert "got time zone 'Europe/Paris'" in problem
+
+
+def test_an_unhashable_tzinfo_is_named_each_time() -> None:
+    class Plus1(dt.tzinfo):  # noqa: PLW1641 - __eq__ without __hash__: unhashable, never cached
+        def utcoffset(self, when: dt.datetime | None) -> dt.timedelta:
+            return dt.timedelta(hours=1)
+
+        def dst(self, when: dt.datetime | None) -> dt.timedelta:
+            return dt.timedelta(0)
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Plus1)
+
+    with pytest.raises(TypeError):
+        hash(Plus1())
+    assert value_in_zone("+01:00", Plus1())
+    assert value_in_zone("Etc/GMT-1", Plus1())
+    assert not value_in_zone("Europe/Paris", Plus1())  # a fixed offset is not a named zone
+    assert not value_in_zone("UTC", None)
 
 
 # -- infer, JSON, diff ------------------------------------------------------------------

@@ -33,6 +33,7 @@ __all__ = [
     "same_zone",
     "timezone_of",
     "tz_rules",
+    "value_in_zone",
     "zone_fits",
     "zone_name",
     "zone_problem",
@@ -159,9 +160,29 @@ def _value_zones(raw: pd.Series) -> tuple[list[str | None], list[int | None]]:
 
 
 def zone_fits(declared: str | None, zone: str | None) -> bool:
+    """Whether values in ``zone`` (``None``: naive) are in the ``declared`` one."""
     if zone is None or declared is None:
         return zone is None and declared is None
     return same_zone(declared, zone)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tzinfo_fits(declared: str, tz: _dt.tzinfo) -> bool:
+    return zone_fits(declared, zone_name(tz))
+
+
+def value_in_zone(declared: str, tz: object) -> bool:
+    """Whether one value's ``tzinfo`` is in the ``declared`` zone (the record fast path).
+
+    Cached per tzinfo object, so a request's check costs a lookup: zoneinfo and pytz
+    zones are shared objects, and fixed offsets hash by their offset.
+    """
+    if tz is None:
+        return False
+    try:
+        return _tzinfo_fits(declared, tz)
+    except TypeError:  # an unhashable tzinfo: named every time
+        return zone_fits(declared, zone_name(tz))
 
 
 def zone_problem(name: str, declared: str | None, raw: object) -> SchemaProblem | None:

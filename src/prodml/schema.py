@@ -69,7 +69,13 @@ from prodml._data import (
 from prodml._numbers import batch_numbers
 from prodml._params import OneOf, TypeOf, check_params
 from prodml._quote import short_repr
-from prodml._zones import chunk_zones_problem, timezone_of, zone_fits, zone_problem
+from prodml._zones import (
+    chunk_zones_problem,
+    timezone_of,
+    value_in_zone,
+    zone_fits,
+    zone_problem,
+)
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_spec
 from prodml.privacy import find_personal_data, redact, warn_personal
@@ -841,9 +847,14 @@ def _record_is_clean(schema: Schema, record: Mapping[Any, Any], *, strict: bool)
             if kind is not bool:
                 return False
         elif dtype is LogicalType.DATETIME:
-            # Naive timestamps in a naive column only; zones take the table path (as in
+            # A Timestamp in the column's zone, or naive in a naive column (as in
             # prodml.serving's compiled check, which must answer as this does).
-            if kind is not pd.Timestamp or v.tzinfo is not None or col.timezone is not None:
+            if kind is not pd.Timestamp:
+                return False
+            if col.timezone is None:
+                if v.tzinfo is not None:
+                    return False
+            elif not value_in_zone(col.timezone, v.tzinfo):
                 return False
         elif kind is not str:
             return False

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prodml._zones import value_in_zone
 from prodml.features._base import NUMBER, TEXT
 from prodml.features._record import program_code, record_namespace
 from prodml.schema import Column, LogicalType, Schema
@@ -39,9 +40,7 @@ def _column(k: str, col: Column, ns: dict[str, Any], fail: str = "return False")
 
     Names bound in ``ns`` end in ``k``; the lines set ``t`` to the value's type.
     """
-    # Time zones take the table path: only nulls pass here.
-    tz = col.dtype is LogicalType.DATETIME and col.timezone is not None
-    types = () if tz else _TYPES[col.dtype]
+    types = _TYPES[col.dtype]
     numeric = float in types
     # None and NaN are nulls in every column; a float in a non-float column must be NaN.
     nulls = (_NONE, float) if col.nullable else ()
@@ -51,11 +50,12 @@ def _column(k: str, col: Column, ns: dict[str, Any], fail: str = "return False")
         lines.append(f"if t is float and v != v: {fail}")
     elif col.nullable and not numeric:
         lines.append(f"if t is float and v == v: {fail}")
-    if tz:
-        return lines
     tests = []
-    if col.dtype is LogicalType.DATETIME:
+    if col.dtype is LogicalType.DATETIME and col.timezone is None:
         tests.append("v.tzinfo is not None")
+    elif col.dtype is LogicalType.DATETIME:  # a Timestamp in another zone: the table path
+        ns[f"zone{k}"], ns[f"in_zone{k}"] = col.timezone, value_in_zone
+        tests.append(f"not in_zone{k}(zone{k}, v.tzinfo)")
     if col.min is not None:
         ns[f"low{k}"] = col.min
         tests.append(f"v < low{k}")
