@@ -10,6 +10,7 @@ extra.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prodml._extras import require
 from prodml._secrets import redact_url
 from prodml.errors import ConfigError
 from prodml.store import _sql
@@ -65,6 +67,11 @@ def _table_ref(name: str) -> str:
 class PostgresOfflineStore(OfflineStore):
     """Sources in PostgreSQL tables, joined point-in-time in the database.
 
+    A failure of the server mid-call (a restart, a failover, a statement timeout) is a
+    :class:`ConfigError` naming the store (password masked), psycopg's error as its
+    cause; the call is not run again (a source write is an append), but the next call
+    opens a new connection if the server dropped the old one.
+
     Parameters
     ----------
     url
@@ -74,22 +81,52 @@ class PostgresOfflineStore(OfflineStore):
     source_kinds = ("sql",)
 
     def __init__(self, url: str) -> None:
+        self._dsn = url
         self._con = connect(url, "The PostgreSQL offline store")
         self.url = redact_url(url)
         self._lock = threading.RLock()
+        self._closed = False
+        self._depth = 0  # calls under way in the thread that holds the lock
+        self._failed: type[Exception] = require(
+            "psycopg", extra="postgres", feature="The PostgreSQL offline store"
+        ).OperationalError
 
     def __repr__(self) -> str:
         return f"PostgresOfflineStore({self.url!r})"
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; a later call is a ``ConfigError`` (no reconnection)."""
         with self._lock:
+            self._closed = True
             self._con.close()
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """A live connection for a call made under the lock, and its server failures.
+
+        The outermost call opens a new connection if the server dropped the old one (a
+        nested call, such as ``source_schema`` inside a join, keeps its caller's
+        transaction); psycopg's server failures inside become a ``ConfigError``.
+        """
+        if self._closed:
+            raise ConfigError(f"the PostgreSQL offline store {self.url} is closed")
+        if self._depth == 0 and (self._con.closed or self._con.broken):
+            self._con = connect(self._dsn, "The PostgreSQL offline store")
+        self._depth += 1
+        try:
+            yield
+        except self._failed as err:
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise ConfigError(
+                f"the PostgreSQL offline store {self.url} failed: {reason}", parameter="url"
+            ) from err
+        finally:
+            self._depth -= 1
 
     def source_schema(self, source: Source) -> pa.Schema:
         """The arrow schema of the source table's columns."""
         schema, _, table = source.path.rpartition(".")
-        with self._lock:
+        with self._lock, self._reaching():
             rows = self._con.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE "
                 "table_name = %s AND table_schema = coalesce(nullif(%s, ''), current_schema()) "
@@ -124,7 +161,7 @@ class PostgresOfflineStore(OfflineStore):
         if entity.num_rows:
             lo = int(pc.min(ts).cast(pa.int64()).as_py())
             hi = int(pc.max(ts).cast(pa.int64()).as_py())
-        with self._lock, self._con.transaction(), self._con.cursor() as cur:
+        with self._lock, self._reaching(), self._con.transaction(), self._con.cursor() as cur:
             self._upload(cur, entity)
             select = ["ent.__row"]
             joins = []
@@ -177,7 +214,7 @@ class PostgresOfflineStore(OfflineStore):
     ) -> Iterator[pa.RecordBatch]:
         """Per entity, the best row that became available in ``(start, end]``."""
         query = _sql.latest(view, _sql.window_filter(view, self._rows(view), start_us, end_us), 1)
-        with self._lock, self._con.cursor() as cur:
+        with self._lock, self._reaching(), self._con.cursor() as cur:
             cur.execute(query)
             names = [d.name for d in cur.description]
             while chunk := cur.fetchmany(batch_rows):
@@ -196,7 +233,7 @@ class PostgresOfflineStore(OfflineStore):
             raise ConfigError(str(err), parameter="name") from err
         cols = [f"{_sql.ident(f.name)} {_pg_type(f.type)}" for f in table.schema]
         ref = _sql.ident(name)
-        with self._lock, self._con.transaction(), self._con.cursor() as cur:
+        with self._lock, self._reaching(), self._con.transaction(), self._con.cursor() as cur:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
             names = ", ".join(_sql.ident(n) for n in table.column_names)
             with cur.copy(f"COPY {ref} ({names}) FROM STDIN") as copy:

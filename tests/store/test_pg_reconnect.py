@@ -1,4 +1,4 @@
-"""The PostgreSQL online store survives a dropped connection, and says so when it cannot."""
+"""The PostgreSQL stores after the server dropped their connection, and once closed."""
 
 from __future__ import annotations
 
@@ -72,3 +72,32 @@ def test_a_closed_store_is_not_reopened(postgres_url: str) -> None:
     store.close()
     with pytest.raises(ConfigError, match="is closed"):
         store.read([("v", "k1")])
+
+
+def test_the_offline_store_names_a_dropped_connection_and_reopens_for_the_next_call(
+    postgres_url: str,
+) -> None:
+    import pyarrow as pa
+
+    from prodml.store._pg_offline import PostgresOfflineStore
+
+    store = PostgresOfflineStore(postgres_url)
+    try:
+        rows = pa.table(
+            {"user_id": [1, 2], "event_at": pa.array([1, 2], pa.timestamp("us", "UTC"))}
+        )
+        source = store.write_source("events", rows, timestamp="event_at")
+        assert store.source_schema(source).names == ["user_id", "event_at"]
+        _drop_connection(store, postgres_url)
+        # Not run again (a source write is an append): the failure is named...
+        with pytest.raises(ConfigError, match=r"PostgreSQL offline store .* failed: ") as info:
+            store.write_source("events", rows, timestamp="event_at")
+        assert type(info.value.__cause__).__module__.startswith("psycopg")
+        # ... and the next call opens a new connection; nothing was half-written.
+        assert store.source_schema(source).names == ["user_id", "event_at"]
+        with store._con.cursor() as cur:
+            assert cur.execute("SELECT count(*) FROM events").fetchone() == (2,)
+    finally:
+        store.close()
+    with pytest.raises(ConfigError, match="is closed"):
+        store.source_schema(source)
