@@ -225,6 +225,29 @@ def test_an_offset_string_is_read_in_the_columns_declared_zone(
         assert "naive" in body["errors"][0]["detail"]
 
 
+def test_versions_that_disagree_on_a_zone_get_the_string_as_sent(
+    data: pd.DataFrame, lr: Any, lr2: Any
+) -> None:
+    from prodml.rollout import Canary, Step
+    from prodml.serving._app import _Settings, _timestamps
+
+    utc = data.assign(ts=data["ts"].dt.tz_localize("UTC"))
+    paris = utc.assign(ts=utc["ts"].dt.tz_convert("Europe/Paris"))
+    pred = Predictor(
+        fit_pipeline(utc), lr,
+        variants={"candidate": (fit_pipeline(paris), lr2)},
+        policy=Canary(steps=[Step(0.5)], salt="z"),
+    )  # fmt: skip
+    settings = _Settings(pred, 1_000_000, 10, None, 0.0)
+    columns = settings.datetime_columns()
+    assert columns == (("ts", None),)  # no zone both versions declare
+    record = _timestamps({"ts": "2024-07-01T07:00:00Z"}, columns)
+    assert record["ts"] == pd.Timestamp("2024-07-01T07:00:00Z")
+    assert str(record["ts"].tz) == "UTC"  # as sent: not converted to either zone
+    same = Predictor(fit_pipeline(paris), lr)
+    assert _Settings(same, 1_000_000, 10, None, 0.0).datetime_columns() == (("ts", "Europe/Paris"),)
+
+
 def test_a_naive_column_refuses_an_offset_string(
     served: tuple[Predictor, str], data: pd.DataFrame
 ) -> None:
