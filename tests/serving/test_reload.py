@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,15 +131,23 @@ def test_hot_reload_under_load_fails_no_request(
                     n += 1
             return out
 
+        def wait_for(done: Callable[[], bool]) -> None:
+            # Each move waits for the watcher to act on the last one (a loaded machine
+            # may take longer than any fixed sleep), then lets the clients run a while.
+            deadline = time.monotonic() + 30
+            while not done() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)
+
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             futures = [pool.submit(client, i) for i in range(6)]
-            for version in (2, 3, 4):
-                time.sleep(0.4)
-                registry.set_alias("churn", "production", version)
-            deadline = time.monotonic() + 20
-            while pred.version != 4 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.3)
+            time.sleep(0.2)
+            registry.set_alias("churn", "production", 2)
+            wait_for(lambda: pred.version == 2)
+            registry.set_alias("churn", "production", 3)
+            wait_for(lambda: pred.stats.reloads["refused"] >= 1)
+            registry.set_alias("churn", "production", 4)
+            wait_for(lambda: pred.version == 4)
             stop.set()
             results = [x for f in futures for x in f.result()]
         final = httpx.post(f"{server.url}/v1/predict", json=recs[0]).json()["version"]
