@@ -62,12 +62,13 @@ def main() -> None:
         # expect= checks the class at run time and types the result for the checker.
         typed = reg.load("churn@production", expect=LogisticRegression)
         assert_type(typed, LogisticRegression)
-        pair_back = reg.load("churn@production", expect=tuple)
-        assert_type(pair_back, tuple[Any, ...])
 
         pipe = FeaturePipeline([steps.StandardScale(["age"])]).fit(train)
         pair = reg.register("pair", (pipe, model))
         pipe_back, model_back = reg.load(f"pair@{pair.version}")
+        pair_back = reg.load(f"pair@{pair.version}", expect=tuple)
+        assert_type(pair_back, tuple[Any, ...])
+        assert len(pair_back) == 2
         assert isinstance(pipe_back, FeaturePipeline)
         assert isinstance(model_back, LogisticRegression)
 
