@@ -1,8 +1,12 @@
-"""What :meth:`prodml.schema.Schema.infer` uses to read the data's columns.
+"""What :meth:`prodml.schema.Schema.infer` reads of the data, chunk by chunk.
 
-How the observed kinds of chunks combine (:func:`_merge_kinds`), which pandas columns stay
-``category`` over chunks (:class:`_Categorical`), the problem of a column of mixed types,
-and the sample of a text column searched for personal data (:func:`_personal_kind`).
+:func:`_observe` reads every chunk once and keeps, per column, the kind of its values, whether
+it holds nulls, its time zone and the personal data found in it (:class:`_Observed`), or
+raises one :class:`~prodml.errors.SchemaError` listing every problem; ``Schema.infer``
+turns that into columns. The helpers above it: which pandas columns stay ``category`` over
+chunks (:class:`_Categorical`), how two chunks' kinds combine (:func:`_merge_kinds`), the
+problem of a column of mixed types, and the sample of a text column searched for personal
+data (:func:`_personal_kind`).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, KindInfo, type_name
-from prodml.errors import SchemaProblem
+from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name
+from prodml._zones import chunk_zones_problem, timezone_of, zone_fits
+from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import find_personal_data, redact
 
 _PERSONAL_SAMPLE = 200
@@ -89,3 +94,79 @@ def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
         f"values of mixed types, e.g. {type_name(info.example)} {redact(info.example)}",
         info.row,
     )
+
+
+class _Observed:
+    """What one pass over the data's chunks saw of each column, in the data's order."""
+
+    __slots__ = ("categorical", "has_null", "kinds", "null_tz", "personal", "tz")
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {}
+        self.personal: dict[str, str] = {}
+        self.has_null: dict[str, bool] = {}
+        self.tz: dict[str, str | None] = {}
+        self.null_tz: dict[str, str | None] = {}
+        self.categorical = _Categorical()
+
+
+def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | None]) -> _Observed:
+    """Read the data's chunks once; raise one :class:`SchemaError` listing every problem."""
+    seen = _Observed()
+    kinds, personal, has_null = seen.kinds, seen.personal, seen.has_null
+    tz, null_tz, categorical = seen.tz, seen.null_tz, seen.categorical
+    problems: list[SchemaProblem] = []
+    seen_any = False
+    for cols in iter_columns(data):
+        seen_any = True
+        if kinds and list(cols.names) != list(kinds):
+            problems.append(
+                SchemaProblem(
+                    None,
+                    "input",
+                    f"chunks have different columns: {list(kinds)} vs {list(cols.names)}",
+                )
+            )
+            break
+        for name in cols.names:
+            raw = cols.raw(name)
+            categorical.see(name, raw)
+            info = column_kind(raw)
+            if info.kind == "mixed":
+                problems.append(_mixed_problem(name, info))
+                continue
+            merged = _merge_kinds(kinds.get(name, "null"), info.kind)
+            if merged is None:
+                problems.append(
+                    SchemaProblem(
+                        name,
+                        "type",
+                        f"chunks disagree on the type: {kinds[name]} then {info.kind}",
+                    )
+                )
+                continue
+            kinds[name] = merged
+            nulls = cols.null_mask(name)
+            has_null[name] = has_null.get(name, False) or bool(nulls.any())
+            if info.kind == "datetime":
+                zone = timezone_of(raw)
+                if nulls.all():  # a typed all-null chunk has no zone to disagree with
+                    null_tz.setdefault(name, zone)
+                elif name in tz and not zone_fits(tz[name], zone):
+                    problems.append(chunk_zones_problem(name, tz[name], zone))
+                    continue
+                else:
+                    tz.setdefault(name, zone)  # the first chunk's spelling
+            if (
+                detect_personal is not False
+                and info.kind in ("string", "category")
+                and name not in personal
+            ):
+                found = _personal_kind(cols, name, detect_personal)
+                if found is not None:
+                    personal[name] = found
+    if not seen_any:
+        raise SchemaError(problems=[SchemaProblem(None, "input", "no data to infer from")])
+    if problems:
+        raise SchemaError(problems=problems)
+    return seen

@@ -58,15 +58,12 @@ from prodml._data import (
     Columns,
     as_columns,
     column_kind,
-    iter_columns,
     type_name,
 )
 from prodml._params import OneOf, TypeOf, check_params
 from prodml._quote import short_repr
-from prodml._schema_infer import _Categorical, _merge_kinds, _mixed_problem, _personal_kind
+from prodml._schema_infer import _observe
 from prodml._zones import (
-    chunk_zones_problem,
-    timezone_of,
     value_in_zone,
     zone_fits,
 )
@@ -469,77 +466,18 @@ class Schema(_Model):
             {"nullable": nullable, "strict": strict},
             {"nullable": [OneOf(("always", "observed"))], "strict": [TypeOf(bool, "a bool")]},
         )
-        kinds: dict[str, str] = {}
-        personal: dict[str, str] = {}
-        has_null: dict[str, bool] = {}
-        tz: dict[str, str | None] = {}
-        null_tz: dict[str, str | None] = {}
-        categorical = _Categorical()
-        problems: list[SchemaProblem] = []
-        seen_any = False
-        for cols in iter_columns(data):
-            seen_any = True
-            if kinds and list(cols.names) != list(kinds):
-                problems.append(
-                    SchemaProblem(
-                        None,
-                        "input",
-                        f"chunks have different columns: {list(kinds)} vs {list(cols.names)}",
-                    )
-                )
-                break
-            for name in cols.names:
-                raw = cols.raw(name)
-                categorical.see(name, raw)
-                info = column_kind(raw)
-                if info.kind == "mixed":
-                    problems.append(_mixed_problem(name, info))
-                    continue
-                merged = _merge_kinds(kinds.get(name, "null"), info.kind)
-                if merged is None:
-                    problems.append(
-                        SchemaProblem(
-                            name,
-                            "type",
-                            f"chunks disagree on the type: {kinds[name]} then {info.kind}",
-                        )
-                    )
-                    continue
-                kinds[name] = merged
-                nulls = cols.null_mask(name)
-                has_null[name] = has_null.get(name, False) or bool(nulls.any())
-                if info.kind == "datetime":
-                    zone = timezone_of(raw)
-                    if nulls.all():  # a typed all-null chunk has no zone to disagree with
-                        null_tz.setdefault(name, zone)
-                    elif name in tz and not zone_fits(tz[name], zone):
-                        problems.append(chunk_zones_problem(name, tz[name], zone))
-                        continue
-                    else:
-                        tz.setdefault(name, zone)  # the first chunk's spelling
-                if (
-                    detect_personal is not False
-                    and info.kind in ("string", "category")
-                    and name not in personal
-                ):
-                    found = _personal_kind(cols, name, detect_personal)
-                    if found is not None:
-                        personal[name] = found
-        if not seen_any:
-            raise SchemaError(problems=[SchemaProblem(None, "input", "no data to infer from")])
-        if problems:
-            raise SchemaError(problems=problems)
+        seen = _observe(data, detect_personal)
         columns = [
             Column(
                 name,
-                "string" if kind == "null" or categorical.demoted(name, kind) else kind,
-                nullable=True if nullable == "always" else has_null[name],
-                timezone=tz[name] if name in tz else null_tz.get(name),
-                sensitive=name in personal,
+                "string" if kind == "null" or seen.categorical.demoted(name, kind) else kind,
+                nullable=True if nullable == "always" else seen.has_null[name],
+                timezone=seen.tz[name] if name in seen.tz else seen.null_tz.get(name),
+                sensitive=name in seen.personal,
             )
-            for name, kind in kinds.items()
+            for name, kind in seen.kinds.items()
         ]
-        for name, found in personal.items():
+        for name, found in seen.personal.items():
             warn_personal(name, found)
         return cls(columns, strict=strict)
 
