@@ -57,7 +57,6 @@ from pydantic import (
 from prodml._data import (
     Columns,
     as_columns,
-    column_kind,
     type_name,
 )
 from prodml._params import OneOf, TypeOf, check_params
@@ -74,7 +73,6 @@ from prodml.privacy import warn_personal
 __all__ = ["Column", "LogicalType", "Schema"]
 
 FORMAT_VERSION = 1
-_META_KEY = b"prodml"
 
 
 class LogicalType(str, Enum):
@@ -490,23 +488,9 @@ class Schema(_Model):
         timestamp[ns] (with the time zone). Allowed values, ranges and descriptions travel
         in field metadata, so :meth:`from_arrow` restores them exactly.
         """
-        fields = []
-        for c in self.columns:
-            extra = {
-                k: v
-                for k, v in (
-                    ("allowed", list(c.allowed) if c.allowed is not None else None),
-                    ("min", c.min),
-                    ("max", c.max),
-                    ("description", c.description or None),
-                    ("sensitive", True if c.sensitive else None),
-                )
-                if v is not None
-            }
-            meta = {_META_KEY: json.dumps(extra).encode()} if extra else None
-            fields.append(pa.field(c.name, _ARROW_TYPES[c.dtype](c), c.nullable, meta))
-        meta = {_META_KEY: b'{"strict": true}'} if self.strict else None
-        return pa.schema(fields, metadata=meta)
+        from prodml._schema_arrow import _arrow_schema  # noqa: PLC0415 - it imports this module
+
+        return _arrow_schema(self)
 
     @classmethod
     def from_arrow(cls, schema: pa.Schema) -> Schema:
@@ -517,40 +501,10 @@ class Schema(_Model):
         SchemaError
             For arrow types with no logical equivalent (lists, structs, binary, ...).
         """
-        columns = []
-        problems = []
-        for f in schema:
-            kind = column_kind(pa.chunked_array([], type=f.type)).kind
-            if kind in ("mixed", "null"):
-                problems.append(
-                    SchemaProblem(f.name, "type", f"arrow type {f.type} has no logical type")
-                )
-                continue
-            extra = (
-                json.loads(f.metadata[_META_KEY]) if f.metadata and _META_KEY in f.metadata else {}
-            )
-            tz = getattr(f.type, "tz", None) if kind == "datetime" else None
-            columns.append(
-                Column(
-                    f.name,
-                    kind,
-                    nullable=f.nullable,
-                    timezone=tz,
-                    allowed=extra.get("allowed"),
-                    min=extra.get("min"),
-                    max=extra.get("max"),
-                    description=extra.get("description", ""),
-                    sensitive=bool(extra.get("sensitive", False)),
-                )
-            )
-        if problems:
-            raise SchemaError(problems=problems)
-        smeta = (
-            json.loads(schema.metadata[_META_KEY])
-            if schema.metadata and _META_KEY in schema.metadata
-            else {}
-        )
-        return cls(columns, strict=bool(smeta.get("strict", False)))
+        from prodml._schema_arrow import _arrow_columns  # noqa: PLC0415 - it imports this module
+
+        columns, strict = _arrow_columns(schema)
+        return cls(columns, strict=strict)
 
     # -- serialisation ------------------------------------------------------------
 
@@ -644,16 +598,6 @@ class Schema(_Model):
                 ]
                 out.append(f"column {short_repr(c.name)}: time zone {zones[0]} -> {zones[1]}")
         return out
-
-
-_ARROW_TYPES = {
-    LogicalType.FLOAT: lambda c: pa.float64(),
-    LogicalType.INT: lambda c: pa.int64(),
-    LogicalType.BOOL: lambda c: pa.bool_(),
-    LogicalType.STRING: lambda c: pa.string(),
-    LogicalType.CATEGORY: lambda c: pa.dictionary(pa.int32(), pa.string()),
-    LogicalType.DATETIME: lambda c: pa.timestamp("ns", tz=c.timezone),
-}
 
 
 _FLOAT_BITS = 1023  # ints this wide always convert to a finite float64
