@@ -40,32 +40,18 @@ import numbers
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from prodml._data import (
-    Columns,
-    as_columns,
-    type_name,
-)
+from prodml._data import Columns, as_columns, type_name
+from prodml._model import _Model as _Model  # noqa: PLC0414 - prodml.store imports it from here
 from prodml._params import OneOf, TypeOf, check_params
 from prodml._quote import short_repr
 from prodml._schema_infer import _observe
-from prodml._zones import (
-    value_in_zone,
-    zone_fits,
-)
+from prodml._zones import value_in_zone, zone_fits
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_spec
 from prodml.privacy import warn_personal
@@ -94,35 +80,6 @@ _TEXT = (LogicalType.STRING, LogicalType.CATEGORY)
 
 Scalar = str | bool | int | float
 _UNSET: Any = object()
-
-
-class _Model(BaseModel):
-    """Base for prodml's pydantic models: frozen, no unknown fields, ConfigError on bad input."""
-
-    model_config: ClassVar[ConfigDict] = ConfigDict(
-        frozen=True, extra="forbid", validate_default=True
-    )
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as err:
-            raise _config_error(type(self).__name__, err) from err
-
-
-def _config_error(owner: str, err: ValidationError) -> ConfigError:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or owner
-        inner = e.get("ctx", {}).get("error")
-        # A nested prodml model already wrote a full message; keep it instead of wrapping it.
-        msg = str(inner) if isinstance(inner, ConfigError) else e["msg"]
-        parts.append(f"{loc}: {msg}")
-    first = err.errors()[0]["loc"] if err.errors() else ()
-    return ConfigError(
-        f"Invalid {owner}: " + "; ".join(parts),
-        parameter=str(first[0]) if first else None,
-    )
 
 
 class Column(_Model):
