@@ -1,8 +1,8 @@
 """Names moved out of a module when it was split still resolve, and old pickles still load.
 
-``registry/_registry.py``, ``serving/_predictor.py`` and ``registry/backends/metadata.py``
-were split into smaller private modules. Code (ours, users' backends) imports these names
-from the old paths, and a pickle records ``module.name``: both must keep working.
+``registry/_registry.py``, ``serving/_predictor.py``, ``registry/backends/metadata.py`` and
+``schema.py`` were split into smaller private modules. Code (ours, users' backends) imports
+these names from the old paths, and a pickle records ``module.name``: both must keep working.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import pytest
 
 from prodml.registry.backends._records import EventDraft, Pending, VersionQuery
+from prodml.schema import Column, LogicalType, Schema
 
 # Every name each old module offered before the split (its __all__ and what other modules,
 # the stores and users' backends imported from it).
@@ -37,6 +38,16 @@ OLD_NAMES = {
     ],
     "prodml.registry._registry": ["GCReport", "ModelRegistry"],
     "prodml.serving._predictor": ["DEFAULT_VARIANT", "Prediction", "Predictor"],
+    # _Model: prodml.store's definitions derive from it; _record_is_clean: tests compare
+    # serving's compiled check with it.
+    "prodml.schema": [
+        "Column",
+        "FORMAT_VERSION",
+        "LogicalType",
+        "Schema",
+        "_Model",
+        "_record_is_clean",
+    ],
 }
 
 # Where each split class is still defined (pickle and NotPicklable's error name it).
@@ -137,3 +148,21 @@ def test_a_pickle_naming_the_old_module_loads(value: object) -> None:
     data = pickle.dumps(value, protocol=0)
     assert now in data
     assert pickle.loads(data.replace(now, old)) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Schema([Column("age", "int", min=0), Column("plan", "category", allowed=["a"])]),
+        Column("t", "datetime", timezone="UTC"),
+        LogicalType.FLOAT,
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_a_schema_class_is_still_defined_in_prodml_schema(value: object) -> None:
+    # Pickles and the docs name prodml.schema: the split moved helpers, not the classes.
+    cls = type(value)
+    assert cls.__module__ == "prodml.schema"
+    data = pickle.dumps(value, protocol=0)
+    assert f"prodml.schema\n{cls.__qualname__}\n".encode() in data
+    assert pickle.loads(data) == value

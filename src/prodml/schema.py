@@ -40,50 +40,25 @@ import numbers
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from prodml._data import (
-    Columns,
-    KindInfo,
-    as_columns,
-    column_kind,
-    iter_columns,
-    py_value,
-    type_name,
-    type_problem,
-)
-from prodml._numbers import batch_numbers
+from prodml._data import Columns, as_columns, type_name
+from prodml._model import _Model as _Model  # noqa: PLC0414 - prodml.store imports it from here
 from prodml._params import OneOf, TypeOf, check_params
 from prodml._quote import short_repr
-from prodml._zones import (
-    chunk_zones_problem,
-    timezone_of,
-    value_in_zone,
-    zone_fits,
-    zone_problem,
-)
+from prodml._schema_infer import _observe
+from prodml._zones import value_in_zone, zone_fits
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_spec
-from prodml.privacy import find_personal_data, redact, warn_personal
+from prodml.privacy import warn_personal
 
 __all__ = ["Column", "LogicalType", "Schema"]
 
 FORMAT_VERSION = 1
-_META_KEY = b"prodml"
 
 
 class LogicalType(str, Enum):
@@ -102,48 +77,9 @@ class LogicalType(str, Enum):
 
 _NUMERIC = (LogicalType.FLOAT, LogicalType.INT)
 _TEXT = (LogicalType.STRING, LogicalType.CATEGORY)
-# Which observed kinds (see prodml._data.column_kind) satisfy each declared type; int
-# from float is decided by the values (see _integral).
-_ACCEPTS: dict[LogicalType, frozenset[str]] = {
-    LogicalType.FLOAT: frozenset({"float", "int", "null"}),
-    LogicalType.INT: frozenset({"int", "null"}),
-    LogicalType.BOOL: frozenset({"bool", "null"}),
-    LogicalType.STRING: frozenset({"string", "category", "null"}),
-    LogicalType.CATEGORY: frozenset({"string", "category", "null"}),
-    LogicalType.DATETIME: frozenset({"datetime", "null"}),
-}
 
 Scalar = str | bool | int | float
 _UNSET: Any = object()
-
-
-class _Model(BaseModel):
-    """Base for prodml's pydantic models: frozen, no unknown fields, ConfigError on bad input."""
-
-    model_config: ClassVar[ConfigDict] = ConfigDict(
-        frozen=True, extra="forbid", validate_default=True
-    )
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as err:
-            raise _config_error(type(self).__name__, err) from err
-
-
-def _config_error(owner: str, err: ValidationError) -> ConfigError:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or owner
-        inner = e.get("ctx", {}).get("error")
-        # A nested prodml model already wrote a full message; keep it instead of wrapping it.
-        msg = str(inner) if isinstance(inner, ConfigError) else e["msg"]
-        parts.append(f"{loc}: {msg}")
-    first = err.errors()[0]["loc"] if err.errors() else ()
-    return ConfigError(
-        f"Invalid {owner}: " + "; ".join(parts),
-        parameter=str(first[0]) if first else None,
-    )
 
 
 class Column(_Model):
@@ -406,6 +342,9 @@ class Schema(_Model):
         SchemaError
             When ``cols`` is not data at all (not a table or record).
         """
+        # _schema_checks imports this module's types at module level.
+        from prodml._schema_checks import _column_problems  # noqa: PLC0415
+
         if not isinstance(cols, Columns):
             cols = as_columns(cols)
         found: list[SchemaProblem] = []
@@ -482,77 +421,18 @@ class Schema(_Model):
             {"nullable": nullable, "strict": strict},
             {"nullable": [OneOf(("always", "observed"))], "strict": [TypeOf(bool, "a bool")]},
         )
-        kinds: dict[str, str] = {}
-        personal: dict[str, str] = {}
-        has_null: dict[str, bool] = {}
-        tz: dict[str, str | None] = {}
-        null_tz: dict[str, str | None] = {}
-        categorical = _Categorical()
-        problems: list[SchemaProblem] = []
-        seen_any = False
-        for cols in iter_columns(data):
-            seen_any = True
-            if kinds and list(cols.names) != list(kinds):
-                problems.append(
-                    SchemaProblem(
-                        None,
-                        "input",
-                        f"chunks have different columns: {list(kinds)} vs {list(cols.names)}",
-                    )
-                )
-                break
-            for name in cols.names:
-                raw = cols.raw(name)
-                categorical.see(name, raw)
-                info = column_kind(raw)
-                if info.kind == "mixed":
-                    problems.append(_mixed_problem(name, info))
-                    continue
-                merged = _merge_kinds(kinds.get(name, "null"), info.kind)
-                if merged is None:
-                    problems.append(
-                        SchemaProblem(
-                            name,
-                            "type",
-                            f"chunks disagree on the type: {kinds[name]} then {info.kind}",
-                        )
-                    )
-                    continue
-                kinds[name] = merged
-                nulls = cols.null_mask(name)
-                has_null[name] = has_null.get(name, False) or bool(nulls.any())
-                if info.kind == "datetime":
-                    zone = timezone_of(raw)
-                    if nulls.all():  # a typed all-null chunk has no zone to disagree with
-                        null_tz.setdefault(name, zone)
-                    elif name in tz and not zone_fits(tz[name], zone):
-                        problems.append(chunk_zones_problem(name, tz[name], zone))
-                        continue
-                    else:
-                        tz.setdefault(name, zone)  # the first chunk's spelling
-                if (
-                    detect_personal is not False
-                    and info.kind in ("string", "category")
-                    and name not in personal
-                ):
-                    found = _personal_kind(cols, name, detect_personal)
-                    if found is not None:
-                        personal[name] = found
-        if not seen_any:
-            raise SchemaError(problems=[SchemaProblem(None, "input", "no data to infer from")])
-        if problems:
-            raise SchemaError(problems=problems)
+        seen = _observe(data, detect_personal)
         columns = [
             Column(
                 name,
-                "string" if kind == "null" or categorical.demoted(name, kind) else kind,
-                nullable=True if nullable == "always" else has_null[name],
-                timezone=tz[name] if name in tz else null_tz.get(name),
-                sensitive=name in personal,
+                "string" if kind == "null" or seen.categorical.demoted(name, kind) else kind,
+                nullable=True if nullable == "always" else seen.has_null[name],
+                timezone=seen.tz[name] if name in seen.tz else seen.null_tz.get(name),
+                sensitive=name in seen.personal,
             )
-            for name, kind in kinds.items()
+            for name, kind in seen.kinds.items()
         ]
-        for name, found in personal.items():
+        for name, found in seen.personal.items():
             warn_personal(name, found)
         return cls(columns, strict=strict)
 
@@ -565,23 +445,9 @@ class Schema(_Model):
         timestamp[ns] (with the time zone). Allowed values, ranges and descriptions travel
         in field metadata, so :meth:`from_arrow` restores them exactly.
         """
-        fields = []
-        for c in self.columns:
-            extra = {
-                k: v
-                for k, v in (
-                    ("allowed", list(c.allowed) if c.allowed is not None else None),
-                    ("min", c.min),
-                    ("max", c.max),
-                    ("description", c.description or None),
-                    ("sensitive", True if c.sensitive else None),
-                )
-                if v is not None
-            }
-            meta = {_META_KEY: json.dumps(extra).encode()} if extra else None
-            fields.append(pa.field(c.name, _ARROW_TYPES[c.dtype](c), c.nullable, meta))
-        meta = {_META_KEY: b'{"strict": true}'} if self.strict else None
-        return pa.schema(fields, metadata=meta)
+        from prodml._schema_arrow import _arrow_schema  # noqa: PLC0415 - it imports this module
+
+        return _arrow_schema(self)
 
     @classmethod
     def from_arrow(cls, schema: pa.Schema) -> Schema:
@@ -592,40 +458,10 @@ class Schema(_Model):
         SchemaError
             For arrow types with no logical equivalent (lists, structs, binary, ...).
         """
-        columns = []
-        problems = []
-        for f in schema:
-            kind = column_kind(pa.chunked_array([], type=f.type)).kind
-            if kind in ("mixed", "null"):
-                problems.append(
-                    SchemaProblem(f.name, "type", f"arrow type {f.type} has no logical type")
-                )
-                continue
-            extra = (
-                json.loads(f.metadata[_META_KEY]) if f.metadata and _META_KEY in f.metadata else {}
-            )
-            tz = getattr(f.type, "tz", None) if kind == "datetime" else None
-            columns.append(
-                Column(
-                    f.name,
-                    kind,
-                    nullable=f.nullable,
-                    timezone=tz,
-                    allowed=extra.get("allowed"),
-                    min=extra.get("min"),
-                    max=extra.get("max"),
-                    description=extra.get("description", ""),
-                    sensitive=bool(extra.get("sensitive", False)),
-                )
-            )
-        if problems:
-            raise SchemaError(problems=problems)
-        smeta = (
-            json.loads(schema.metadata[_META_KEY])
-            if schema.metadata and _META_KEY in schema.metadata
-            else {}
-        )
-        return cls(columns, strict=bool(smeta.get("strict", False)))
+        from prodml._schema_arrow import _arrow_columns  # noqa: PLC0415 - it imports this module
+
+        columns, strict = _arrow_columns(schema)
+        return cls(columns, strict=strict)
 
     # -- serialisation ------------------------------------------------------------
 
@@ -721,94 +557,6 @@ class Schema(_Model):
         return out
 
 
-_ARROW_TYPES = {
-    LogicalType.FLOAT: lambda c: pa.float64(),
-    LogicalType.INT: lambda c: pa.int64(),
-    LogicalType.BOOL: lambda c: pa.bool_(),
-    LogicalType.STRING: lambda c: pa.string(),
-    LogicalType.CATEGORY: lambda c: pa.dictionary(pa.int32(), pa.string()),
-    LogicalType.DATETIME: lambda c: pa.timestamp("ns", tz=c.timezone),
-}
-
-
-_PERSONAL_SAMPLE = 200
-_PERSONAL_SHARE = 0.1
-
-
-def _personal_kind(
-    cols: Columns, name: str, detector: bool | Callable[[list[str]], str | None]
-) -> str | None:
-    """The kind of personal data in a text column's first distinct values, or ``None``."""
-    uniq = pc.unique(cols.arrow(name))  # in order of first appearance, chunks as they are
-    if pa.types.is_dictionary(uniq.type):
-        uniq = uniq.dictionary_decode()
-    values = [v for v in uniq.slice(0, _PERSONAL_SAMPLE + 1).to_pylist() if isinstance(v, str)]
-    values = values[:_PERSONAL_SAMPLE]
-    if not values:
-        return None
-    if callable(detector):
-        return detector(values)
-    kinds = [k for k in map(find_personal_data, values) if k is not None]
-    if len(kinds) < max(1, _PERSONAL_SHARE * len(values)):
-        return None
-    return max(set(kinds), key=kinds.count)
-
-
-class _Categorical:
-    """Which columns stay ``category`` over pandas chunks: those ``pd.concat`` keeps so.
-
-    ``pd.concat`` keeps a categorical column only when every chunk holds it with the
-    same categorical dtype; a chunk of ``str`` or ``object`` (all-null or empty ones
-    too), or other categories, makes it text. Inferring over the chunks must give what
-    inferring over their concatenation gives, in any order. Arrow chunks keep the merge
-    of kinds (``pa.concat_tables`` refuses a dictionary next to a string column).
-    """
-
-    __slots__ = ("first", "mixed")
-
-    def __init__(self) -> None:
-        self.first: dict[str, Any] = {}
-        self.mixed: set[str] = set()
-
-    def see(self, name: str, raw: object) -> None:
-        if not isinstance(raw, pd.Series):
-            return
-        dtype = self.first.setdefault(name, raw.dtype)
-        if not isinstance(raw.dtype, pd.CategoricalDtype) or raw.dtype != dtype:
-            self.mixed.add(name)
-
-    def demoted(self, name: str, kind: str) -> bool:
-        return kind == "category" and name in self.mixed
-
-
-def _merge_kinds(a: str, b: str) -> str | None:
-    if b in (a, "null"):
-        return a
-    if a == "null":
-        return b
-    if {a, b} == {"int", "float"}:
-        return "float"
-    if {a, b} == {"string", "category"}:
-        return "category"
-    return None
-
-
-def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
-    if info.row is None:
-        return SchemaProblem(name, "type", f"unsupported type {info.example}")
-    return SchemaProblem(
-        name,
-        "type",
-        f"values of mixed types, e.g. {type_name(info.example)} {redact(info.example)}",
-        info.row,
-    )
-
-
-def _first(mask: np.ndarray) -> int:
-    """Position of the first true entry; callers check ``mask.any()`` first."""
-    return int(np.flatnonzero(mask)[0])
-
-
 _FLOAT_BITS = 1023  # ints this wide always convert to a finite float64
 
 
@@ -863,155 +611,3 @@ def _record_is_clean(schema: Schema, record: Mapping[Any, Any], *, strict: bool)
         if col.allowed is not None and v not in col.allowed:
             return False
     return True
-
-
-def _integral(values: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.isnan(values) | (np.floor(values) == values)
-
-
-def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
-    name = col.name
-    raw = cols.raw(name)
-    info = column_kind(raw)
-    expected = col.dtype
-    numeric: np.ndarray | None = None
-    if info.kind not in _ACCEPTS[expected]:
-        if expected is LogicalType.INT and info.kind == "float":
-            numeric = cols.float64(name)
-            bad = ~_integral(numeric)
-            if bad.any():
-                row = _first(bad)
-                return [
-                    SchemaProblem(
-                        name,
-                        "type",
-                        "expected int, got non-integral float "
-                        f"{redact(float(numeric[row]), sensitive=col.sensitive)}",
-                        row,
-                    )
-                ]
-        else:
-            return [type_problem(name, expected.value, raw, info, sensitive=col.sensitive)]
-    if info.kind == "category" and not _text_categories(raw):
-        return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
-    found: list[SchemaProblem] = []
-    if info.kind == "datetime":
-        try:
-            zone = _datetime_problem(col, cols, raw)
-        except SchemaError as err:
-            return list(err.problems)
-        if zone is not None:
-            found.append(zone)
-    if expected in _NUMERIC:
-        # The one number rule (prodml._numbers): no infinities, nothing beyond float64.
-        try:
-            numeric = batch_numbers(cols, name)
-        except SchemaError as err:
-            return list(err.problems)
-    nulls = cols.null_mask(name)
-    if not col.nullable and nulls.any():
-        found.append(
-            SchemaProblem(
-                name,
-                "null",
-                f"{int(nulls.sum())} null value(s) where nulls are not allowed",
-                _first(nulls),
-            )
-        )
-    if col.min is not None or col.max is not None:
-        if numeric is None:
-            numeric = cols.float64(name)
-        # Integers compare exactly: as float64, 2**60 + 1 is 2**60 and passed max=2**60.
-        ints = _exact_ints(cols, name) if info.kind == "int" else None
-        for bound, op, word in (
-            (col.min, np.less, "below the minimum"),
-            (col.max, np.greater, "above the maximum"),
-        ):
-            if bound is None:
-                continue
-            if ints is not None:
-                out = _int_outside(ints, bound, above=op is np.greater)
-            else:
-                with np.errstate(invalid="ignore"):
-                    out = op(numeric, bound)
-            if out.any():
-                row = _first(out)
-                value = _num(numeric[row]) if ints is None else str(ints[0][row])
-                found.append(
-                    SchemaProblem(
-                        name,
-                        "range",
-                        f"{int(out.sum())} value{'s' if out.sum() > 1 else ''} {word} "
-                        f"{_num(bound)}, e.g. "
-                        f"{'<redacted>' if col.sensitive else value}",
-                        row,
-                    )
-                )
-    if col.allowed is not None:
-        values = cols.objects(name)
-        allowed: list[Any] = list(col.allowed)
-        ok = pd.Index(values, dtype=object).isin(allowed) | nulls
-        if not ok.all():
-            bad = ~np.asarray(ok)
-            row = _first(bad)
-            found.append(
-                SchemaProblem(
-                    name,
-                    "allowed",
-                    f"{int(bad.sum())} value{'s' if bad.sum() > 1 else ''} not among the allowed "
-                    f"values {short_repr(list(col.allowed))}, "
-                    f"e.g. {redact(py_value(values[row]), sensitive=col.sensitive)}",
-                    row,
-                )
-            )
-    return found
-
-
-def _datetime_problem(col: Column, cols: Columns, raw: object) -> SchemaProblem | None:
-    """The zone problem of a datetime column; raise what its values' range breaks."""
-    if getattr(getattr(raw, "dtype", None), "unit", None) != "ns":
-        # What datetime64[ns] cannot hold (year 1, 9999-12-31) every module refuses.
-        cols.datetime64(col.name)
-    return zone_problem(col.name, col.timezone, raw)
-
-
-def _exact_ints(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """An integer column as int64/uint64 values (0 where null) and its null mask."""
-    arr = cols.arrow(name).combine_chunks()
-    nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
-    if values.dtype.kind not in "iu":  # pragma: no cover - an "int" kind is arrow ints
-        values = values.astype(np.int64)
-    return values, nulls
-
-
-def _int_outside(ints: tuple[np.ndarray, np.ndarray], bound: float, *, above: bool) -> np.ndarray:
-    """Where integer values are above (or below) a float bound, compared exactly."""
-    values, nulls = ints
-    info = np.iinfo(values.dtype)
-    limit = math.floor(bound) if above else math.ceil(bound)
-    if limit > info.max:
-        out = np.zeros(values.shape, dtype=bool) if above else ~nulls
-    elif limit < info.min:
-        out = ~nulls if above else np.zeros(values.shape, dtype=bool)
-    else:
-        lim = values.dtype.type(limit)
-        out = ((values > lim) if above else (values < lim)) & ~nulls
-    return np.asarray(out, dtype=bool)
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
-
-
-def _text_categories(raw: pd.Series | pa.ChunkedArray) -> bool:
-    if isinstance(raw, pd.Series):
-        cats = raw.cat.categories
-        return len(cats) == 0 or pd.api.types.infer_dtype(cats, skipna=True) == "string"
-    t = raw.type.value_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return True
-    # An all-null pandas categorical arrives with an empty dictionary of any value type.
-    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
-    return all(len(c.dictionary) == 0 for c in chunks)

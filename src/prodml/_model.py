@@ -1,0 +1,44 @@
+"""The base of prodml's pydantic models (private): :class:`_Model`.
+
+Frozen, no unknown fields, defaults validated, and pydantic's ``ValidationError`` turned
+into one :class:`~prodml.errors.ConfigError` that names every invalid field
+(:func:`_config_error`). :class:`~prodml.schema.Column`, :class:`~prodml.schema.Schema`
+and the feature store's definitions derive from it; ``prodml.schema`` still offers it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from prodml.errors import ConfigError
+
+
+class _Model(BaseModel):
+    """Base for prodml's pydantic models: frozen, no unknown fields, ConfigError on bad input."""
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        frozen=True, extra="forbid", validate_default=True
+    )
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise _config_error(type(self).__name__, err) from err
+
+
+def _config_error(owner: str, err: ValidationError) -> ConfigError:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or owner
+        inner = e.get("ctx", {}).get("error")
+        # A nested prodml model already wrote a full message; keep it instead of wrapping it.
+        msg = str(inner) if isinstance(inner, ConfigError) else e["msg"]
+        parts.append(f"{loc}: {msg}")
+    first = err.errors()[0]["loc"] if err.errors() else ()
+    return ConfigError(
+        f"Invalid {owner}: " + "; ".join(parts),
+        parameter=str(first[0]) if first else None,
+    )

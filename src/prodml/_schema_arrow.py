@@ -1,0 +1,94 @@
+"""Between :class:`prodml.schema.Schema` and ``pyarrow.Schema``, both ways.
+
+The arrow type of each logical type (:data:`_ARROW_TYPES`), and the field and schema
+metadata (under the ``prodml`` key) that carry what arrow types cannot say: allowed
+values, ranges, descriptions, ``sensitive`` and the schema's ``strict`` flag.
+
+``prodml.schema`` imports this module inside :meth:`~prodml.schema.Schema.to_arrow` and
+:meth:`~prodml.schema.Schema.from_arrow`, so this one imports the schema's types at
+module level without a cycle.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from prodml._data import column_kind
+from prodml.errors import SchemaError, SchemaProblem
+from prodml.schema import Column, LogicalType, Schema
+
+_META_KEY = b"prodml"
+
+_ARROW_TYPES = {
+    LogicalType.FLOAT: lambda c: pa.float64(),
+    LogicalType.INT: lambda c: pa.int64(),
+    LogicalType.BOOL: lambda c: pa.bool_(),
+    LogicalType.STRING: lambda c: pa.string(),
+    LogicalType.CATEGORY: lambda c: pa.dictionary(pa.int32(), pa.string()),
+    LogicalType.DATETIME: lambda c: pa.timestamp("ns", tz=c.timezone),
+}
+
+
+def _arrow_schema(schema: Schema) -> pa.Schema:
+    """The ``pyarrow.Schema`` of ``schema`` (see :meth:`Schema.to_arrow`)."""
+    fields = []
+    for c in schema.columns:
+        extra = {
+            k: v
+            for k, v in (
+                ("allowed", list(c.allowed) if c.allowed is not None else None),
+                ("min", c.min),
+                ("max", c.max),
+                ("description", c.description or None),
+                ("sensitive", True if c.sensitive else None),
+            )
+            if v is not None
+        }
+        meta = {_META_KEY: json.dumps(extra).encode()} if extra else None
+        fields.append(pa.field(c.name, _ARROW_TYPES[c.dtype](c), c.nullable, meta))
+    meta = {_META_KEY: b'{"strict": true}'} if schema.strict else None
+    return pa.schema(fields, metadata=meta)
+
+
+def _arrow_columns(schema: pa.Schema) -> tuple[list[Column], bool]:
+    """The columns and the ``strict`` flag of an arrow schema (see :meth:`Schema.from_arrow`).
+
+    Raises
+    ------
+    SchemaError
+        For arrow types with no logical equivalent (lists, structs, binary, ...).
+    """
+    columns: list[Column] = []
+    problems = []
+    for f in schema:
+        kind = column_kind(pa.chunked_array([], type=f.type)).kind
+        if kind in ("mixed", "null"):
+            problems.append(
+                SchemaProblem(f.name, "type", f"arrow type {f.type} has no logical type")
+            )
+            continue
+        extra = json.loads(f.metadata[_META_KEY]) if f.metadata and _META_KEY in f.metadata else {}
+        tz = getattr(f.type, "tz", None) if kind == "datetime" else None
+        columns.append(
+            Column(
+                f.name,
+                kind,
+                nullable=f.nullable,
+                timezone=tz,
+                allowed=extra.get("allowed"),
+                min=extra.get("min"),
+                max=extra.get("max"),
+                description=extra.get("description", ""),
+                sensitive=bool(extra.get("sensitive", False)),
+            )
+        )
+    if problems:
+        raise SchemaError(problems=problems)
+    smeta = (
+        json.loads(schema.metadata[_META_KEY])
+        if schema.metadata and _META_KEY in schema.metadata
+        else {}
+    )
+    return columns, bool(smeta.get("strict", False))

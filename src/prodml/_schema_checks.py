@@ -1,0 +1,197 @@
+"""The table path of :meth:`prodml.schema.Schema.validate`: every problem of one column.
+
+:func:`_column_problems` checks a column of a table (pandas or arrow, as
+:class:`~prodml._data.Columns` reads it) against its :class:`~prodml.schema.Column`: the
+type (with the rules the schema module states), nulls, the numeric range (integers compared
+exactly) and the allowed values; the helpers below it word each problem. A dict record
+that is certainly clean never gets here (``prodml.schema._record_is_clean``).
+
+``prodml.schema`` imports this module inside :meth:`~prodml.schema.Schema.problems`, so
+this one imports the schema's types at module level without a cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prodml._data import Columns, column_kind, py_value, type_problem
+from prodml._numbers import batch_numbers
+from prodml._quote import short_repr
+from prodml._zones import zone_problem
+from prodml.errors import SchemaError, SchemaProblem
+from prodml.privacy import redact
+from prodml.schema import _NUMERIC, Column, LogicalType
+
+# Which observed kinds (see prodml._data.column_kind) satisfy each declared type; int
+# from float is decided by the values (see _integral).
+_ACCEPTS: dict[LogicalType, frozenset[str]] = {
+    LogicalType.FLOAT: frozenset({"float", "int", "null"}),
+    LogicalType.INT: frozenset({"int", "null"}),
+    LogicalType.BOOL: frozenset({"bool", "null"}),
+    LogicalType.STRING: frozenset({"string", "category", "null"}),
+    LogicalType.CATEGORY: frozenset({"string", "category", "null"}),
+    LogicalType.DATETIME: frozenset({"datetime", "null"}),
+}
+
+
+def _first(mask: np.ndarray) -> int:
+    """Position of the first true entry; callers check ``mask.any()`` first."""
+    return int(np.flatnonzero(mask)[0])
+
+
+def _integral(values: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.isnan(values) | (np.floor(values) == values)
+
+
+def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
+    name = col.name
+    raw = cols.raw(name)
+    info = column_kind(raw)
+    expected = col.dtype
+    numeric: np.ndarray | None = None
+    if info.kind not in _ACCEPTS[expected]:
+        if expected is LogicalType.INT and info.kind == "float":
+            numeric = cols.float64(name)
+            bad = ~_integral(numeric)
+            if bad.any():
+                row = _first(bad)
+                return [
+                    SchemaProblem(
+                        name,
+                        "type",
+                        "expected int, got non-integral float "
+                        f"{redact(float(numeric[row]), sensitive=col.sensitive)}",
+                        row,
+                    )
+                ]
+        else:
+            return [type_problem(name, expected.value, raw, info, sensitive=col.sensitive)]
+    if info.kind == "category" and not _text_categories(raw):
+        return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
+    found: list[SchemaProblem] = []
+    if info.kind == "datetime":
+        try:
+            zone = _datetime_problem(col, cols, raw)
+        except SchemaError as err:
+            return list(err.problems)
+        if zone is not None:
+            found.append(zone)
+    if expected in _NUMERIC:
+        # The one number rule (prodml._numbers): no infinities, nothing beyond float64.
+        try:
+            numeric = batch_numbers(cols, name)
+        except SchemaError as err:
+            return list(err.problems)
+    nulls = cols.null_mask(name)
+    if not col.nullable and nulls.any():
+        found.append(
+            SchemaProblem(
+                name,
+                "null",
+                f"{int(nulls.sum())} null value(s) where nulls are not allowed",
+                _first(nulls),
+            )
+        )
+    if col.min is not None or col.max is not None:
+        if numeric is None:
+            numeric = cols.float64(name)
+        # Integers compare exactly: as float64, 2**60 + 1 is 2**60 and passed max=2**60.
+        ints = _exact_ints(cols, name) if info.kind == "int" else None
+        for bound, op, word in (
+            (col.min, np.less, "below the minimum"),
+            (col.max, np.greater, "above the maximum"),
+        ):
+            if bound is None:
+                continue
+            if ints is not None:
+                out = _int_outside(ints, bound, above=op is np.greater)
+            else:
+                with np.errstate(invalid="ignore"):
+                    out = op(numeric, bound)
+            if out.any():
+                row = _first(out)
+                value = _num(numeric[row]) if ints is None else str(ints[0][row])
+                found.append(
+                    SchemaProblem(
+                        name,
+                        "range",
+                        f"{int(out.sum())} value{'s' if out.sum() > 1 else ''} {word} "
+                        f"{_num(bound)}, e.g. "
+                        f"{'<redacted>' if col.sensitive else value}",
+                        row,
+                    )
+                )
+    if col.allowed is not None:
+        values = cols.objects(name)
+        allowed: list[Any] = list(col.allowed)
+        ok = pd.Index(values, dtype=object).isin(allowed) | nulls
+        if not ok.all():
+            bad = ~np.asarray(ok)
+            row = _first(bad)
+            found.append(
+                SchemaProblem(
+                    name,
+                    "allowed",
+                    f"{int(bad.sum())} value{'s' if bad.sum() > 1 else ''} not among the allowed "
+                    f"values {short_repr(list(col.allowed))}, "
+                    f"e.g. {redact(py_value(values[row]), sensitive=col.sensitive)}",
+                    row,
+                )
+            )
+    return found
+
+
+def _datetime_problem(col: Column, cols: Columns, raw: object) -> SchemaProblem | None:
+    """The zone problem of a datetime column; raise what its values' range breaks."""
+    if getattr(getattr(raw, "dtype", None), "unit", None) != "ns":
+        # What datetime64[ns] cannot hold (year 1, 9999-12-31) every module refuses.
+        cols.datetime64(col.name)
+    return zone_problem(col.name, col.timezone, raw)
+
+
+def _exact_ints(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """An integer column as int64/uint64 values (0 where null) and its null mask."""
+    arr = cols.arrow(name).combine_chunks()
+    nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
+    if values.dtype.kind not in "iu":  # pragma: no cover - an "int" kind is arrow ints
+        values = values.astype(np.int64)
+    return values, nulls
+
+
+def _int_outside(ints: tuple[np.ndarray, np.ndarray], bound: float, *, above: bool) -> np.ndarray:
+    """Where integer values are above (or below) a float bound, compared exactly."""
+    values, nulls = ints
+    info = np.iinfo(values.dtype)
+    limit = math.floor(bound) if above else math.ceil(bound)
+    if limit > info.max:
+        out = np.zeros(values.shape, dtype=bool) if above else ~nulls
+    elif limit < info.min:
+        out = ~nulls if above else np.zeros(values.shape, dtype=bool)
+    else:
+        lim = values.dtype.type(limit)
+        out = ((values > lim) if above else (values < lim)) & ~nulls
+    return np.asarray(out, dtype=bool)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _text_categories(raw: pd.Series | pa.ChunkedArray) -> bool:
+    if isinstance(raw, pd.Series):
+        cats = raw.cat.categories
+        return len(cats) == 0 or pd.api.types.infer_dtype(cats, skipna=True) == "string"
+    t = raw.type.value_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return True
+    # An all-null pandas categorical arrives with an empty dictionary of any value type.
+    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+    return all(len(c.dictionary) == 0 for c in chunks)

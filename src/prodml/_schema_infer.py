@@ -1,0 +1,172 @@
+"""What :meth:`prodml.schema.Schema.infer` reads of the data, chunk by chunk.
+
+:func:`_observe` reads every chunk once and keeps, per column, the kind of its values, whether
+it holds nulls, its time zone and the personal data found in it (:class:`_Observed`), or
+raises one :class:`~prodml.errors.SchemaError` listing every problem; ``Schema.infer``
+turns that into columns. The helpers above it: which pandas columns stay ``category`` over
+chunks (:class:`_Categorical`), how two chunks' kinds combine (:func:`_merge_kinds`), the
+problem of a column of mixed types, and the sample of a text column searched for personal
+data (:func:`_personal_kind`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name
+from prodml._zones import chunk_zones_problem, timezone_of, zone_fits
+from prodml.errors import SchemaError, SchemaProblem
+from prodml.privacy import find_personal_data, redact
+
+_PERSONAL_SAMPLE = 200
+_PERSONAL_SHARE = 0.1
+
+
+def _personal_kind(
+    cols: Columns, name: str, detector: bool | Callable[[list[str]], str | None]
+) -> str | None:
+    """The kind of personal data in a text column's first distinct values, or ``None``."""
+    uniq = pc.unique(cols.arrow(name))  # in order of first appearance, chunks as they are
+    if pa.types.is_dictionary(uniq.type):
+        uniq = uniq.dictionary_decode()
+    values = [v for v in uniq.slice(0, _PERSONAL_SAMPLE + 1).to_pylist() if isinstance(v, str)]
+    values = values[:_PERSONAL_SAMPLE]
+    if not values:
+        return None
+    if callable(detector):
+        return detector(values)
+    kinds = [k for k in map(find_personal_data, values) if k is not None]
+    if len(kinds) < max(1, _PERSONAL_SHARE * len(values)):
+        return None
+    return max(set(kinds), key=kinds.count)
+
+
+class _Categorical:
+    """Which columns stay ``category`` over pandas chunks: those ``pd.concat`` keeps so.
+
+    ``pd.concat`` keeps a categorical column only when every chunk holds it with the
+    same categorical dtype; a chunk of ``str`` or ``object`` (all-null or empty ones
+    too), or other categories, makes it text. Inferring over the chunks must give what
+    inferring over their concatenation gives, in any order. Arrow chunks keep the merge
+    of kinds (``pa.concat_tables`` refuses a dictionary next to a string column).
+    """
+
+    __slots__ = ("first", "mixed")
+
+    def __init__(self) -> None:
+        self.first: dict[str, Any] = {}
+        self.mixed: set[str] = set()
+
+    def see(self, name: str, raw: object) -> None:
+        if not isinstance(raw, pd.Series):
+            return
+        dtype = self.first.setdefault(name, raw.dtype)
+        if not isinstance(raw.dtype, pd.CategoricalDtype) or raw.dtype != dtype:
+            self.mixed.add(name)
+
+    def demoted(self, name: str, kind: str) -> bool:
+        return kind == "category" and name in self.mixed
+
+
+def _merge_kinds(a: str, b: str) -> str | None:
+    if b in (a, "null"):
+        return a
+    if a == "null":
+        return b
+    if {a, b} == {"int", "float"}:
+        return "float"
+    if {a, b} == {"string", "category"}:
+        return "category"
+    return None
+
+
+def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
+    if info.row is None:
+        return SchemaProblem(name, "type", f"unsupported type {info.example}")
+    return SchemaProblem(
+        name,
+        "type",
+        f"values of mixed types, e.g. {type_name(info.example)} {redact(info.example)}",
+        info.row,
+    )
+
+
+class _Observed:
+    """What one pass over the data's chunks saw of each column, in the data's order."""
+
+    __slots__ = ("categorical", "has_null", "kinds", "null_tz", "personal", "tz")
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {}
+        self.personal: dict[str, str] = {}
+        self.has_null: dict[str, bool] = {}
+        self.tz: dict[str, str | None] = {}
+        self.null_tz: dict[str, str | None] = {}
+        self.categorical = _Categorical()
+
+
+def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | None]) -> _Observed:
+    """Read the data's chunks once; raise one :class:`SchemaError` listing every problem."""
+    seen = _Observed()
+    kinds, personal, has_null = seen.kinds, seen.personal, seen.has_null
+    tz, null_tz, categorical = seen.tz, seen.null_tz, seen.categorical
+    problems: list[SchemaProblem] = []
+    seen_any = False
+    for cols in iter_columns(data):
+        seen_any = True
+        if kinds and list(cols.names) != list(kinds):
+            problems.append(
+                SchemaProblem(
+                    None,
+                    "input",
+                    f"chunks have different columns: {list(kinds)} vs {list(cols.names)}",
+                )
+            )
+            break
+        for name in cols.names:
+            raw = cols.raw(name)
+            categorical.see(name, raw)
+            info = column_kind(raw)
+            if info.kind == "mixed":
+                problems.append(_mixed_problem(name, info))
+                continue
+            merged = _merge_kinds(kinds.get(name, "null"), info.kind)
+            if merged is None:
+                problems.append(
+                    SchemaProblem(
+                        name,
+                        "type",
+                        f"chunks disagree on the type: {kinds[name]} then {info.kind}",
+                    )
+                )
+                continue
+            kinds[name] = merged
+            nulls = cols.null_mask(name)
+            has_null[name] = has_null.get(name, False) or bool(nulls.any())
+            if info.kind == "datetime":
+                zone = timezone_of(raw)
+                if nulls.all():  # a typed all-null chunk has no zone to disagree with
+                    null_tz.setdefault(name, zone)
+                elif name in tz and not zone_fits(tz[name], zone):
+                    problems.append(chunk_zones_problem(name, tz[name], zone))
+                    continue
+                else:
+                    tz.setdefault(name, zone)  # the first chunk's spelling
+            if (
+                detect_personal is not False
+                and info.kind in ("string", "category")
+                and name not in personal
+            ):
+                found = _personal_kind(cols, name, detect_personal)
+                if found is not None:
+                    personal[name] = found
+    if not seen_any:
+        raise SchemaError(problems=[SchemaProblem(None, "input", "no data to infer from")])
+    if problems:
+        raise SchemaError(problems=problems)
+    return seen
