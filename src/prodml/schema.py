@@ -47,7 +47,7 @@ import pyarrow as pa
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from prodml._data import Columns, as_columns, type_name
-from prodml._model import _Model as _Model  # noqa: PLC0414 - prodml.store imports it from here
+from prodml._model import _Model
 from prodml._params import OneOf, TypeOf, check_params
 from prodml._quote import short_repr
 from prodml._schema_infer import _observe

@@ -15,11 +15,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from prodml._model import _Model
 from prodml._quote import short_repr
 from prodml._state import loading
 from prodml.errors import ConfigError
 from prodml.fingerprint import fingerprint_spec
-from prodml.schema import Column, LogicalType, Schema, _Model
+from prodml.schema import Column, LogicalType, Schema
 
 __all__ = ["FORMAT_VERSION", "Entity", "FeatureView", "Source", "check_identifier"]
 
