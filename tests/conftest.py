@@ -126,3 +126,53 @@ def run_together(busy_switching: None) -> Callable[..., None]:
     helper written in one test file cannot be imported by another.
     """
     return _run_together
+
+
+# -- servers: PostgreSQL and Redis from the environment (see .ci/services.sh) -------------
+# Unset variables skip the tests that use them, unless PRODML_REQUIRE_SERVICES=1, which
+# fails them. tests/registry/conftest.py has a postgres_url of its own (a schema factory).
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new schema of the test server's database (dropped after the test)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from prodml.testing.registry import service_url
+
+    hint = "start PostgreSQL, e.g. `source .ci/services.sh`"
+    base = service_url("PRODML_TEST_POSTGRES_URL", hint, extra=("psycopg", "postgres"))
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The test server, under a key prefix of this test's (its keys deleted after it)."""
+    import uuid
+
+    from prodml.testing.registry import service_url
+
+    hint = "start redis-server, e.g. `source .ci/services.sh`"
+    base = service_url("PRODML_TEST_REDIS_URL", hint, extra=("redis", "redis"))
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}prefix={prefix}"
+    import redis
+
+    client = redis.Redis.from_url(base)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,7 +23,6 @@ import pyarrow as pa
 import pytest
 
 from prodml.cli import main
-from prodml.testing.registry import service_url
 
 pytest.importorskip("duckdb", reason="the store commands need the 'store' extra")
 
@@ -33,41 +31,6 @@ from prodml.store import Entity, FeatureStore, FeatureView
 PASSWORD = "redis-canary-91b3e7f0"  # noqa: S105 - a canary: never printed
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 H = timedelta(hours=1)
-REDIS_HINT = "start redis-server, e.g. `source .ci/services.sh`"
-POSTGRES_HINT = "start PostgreSQL, e.g. `source .ci/services.sh`"
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The test server, under a key prefix of this test's (deleted after it)."""
-    base = service_url("PRODML_TEST_REDIS_URL", REDIS_HINT, extra=("redis", "redis"))
-    prefix = f"t{uuid.uuid4().hex[:12]}:"
-    yield f"{base}{'&' if '?' in base else '?'}prefix={prefix}"
-    import redis
-
-    client = redis.Redis.from_url(base)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A new schema of the test server's database (dropped after the test)."""
-    import sqlalchemy as sa
-
-    base = service_url("PRODML_TEST_POSTGRES_URL", POSTGRES_HINT, extra=("psycopg", "postgres"))
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        engine.dispose()
 
 
 @dataclass
