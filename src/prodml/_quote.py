@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["MAX_QUOTE", "cut", "short_repr"]
+__all__ = ["MAX_QUOTE", "cut", "error_line", "short_repr"]
 
 MAX_QUOTE = 60
 """Characters of a value's ``repr`` that a message shows at most (plus a length note)."""
@@ -66,6 +66,22 @@ def cut(text: str, limit: int) -> str:
     ('ab...', 'abc')
     """
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def error_line(err: BaseException, limit: int | None = None) -> str:
+    r"""The first line of ``err``'s message, at most ``limit`` characters.
+
+    Its class name when it has no message: for a one-line message of prodml's built from
+    another library's error (a server's reason, a parser's).
+
+    Examples
+    --------
+    >>> error_line(OSError("connection refused\nDETAIL: ..."), 10), error_line(KeyError())
+    ('connection', 'KeyError')
+    """
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else type(err).__name__
+    return first if limit is None else first[:limit]
 
 
 _SCAN_MARGIN = 256

@@ -140,8 +140,9 @@ def _read_table(path: str) -> object:
             return pcsv.read_csv(p)
         return pq.read_table(p)
     except (pa.ArrowException, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"cannot read {_shown(path)}: {first}") from err
+        from prodml._quote import error_line  # noqa: PLC0415
+
+        raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
 
 
 def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
@@ -170,8 +171,9 @@ def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
                 bar.update(batch.num_rows)
                 yield batch
     except (pa.ArrowException, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"cannot read {_shown(path)}: {first}") from err
+        from prodml._quote import error_line  # noqa: PLC0415
+
+        raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
 
 
 def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
@@ -475,9 +477,9 @@ def _service_failure(err: BaseException) -> str | None:
     names = {cls.__name__ for cls in type(err).__mro__}
     if service is None or not names & _SERVICE_FAILURES:
         return None
-    text = str(err).strip()
-    first = text.splitlines()[0] if text else type(err).__name__
-    return f"{service}: {first}{_HINTS.get(type(err).__name__, '')}"
+    from prodml._quote import error_line  # noqa: PLC0415
+
+    return f"{service}: {error_line(err)}{_HINTS.get(type(err).__name__, '')}"
 
 
 def _secrets(argv: Sequence[str]) -> Secrets:

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from prodml._files import PATH_QUOTE, os_reason, write_text
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._progress import progress_bar
-from prodml._quote import short_repr
+from prodml._quote import error_line, short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_file, fingerprint_spec
 from prodml.lineage import facet
@@ -90,8 +90,7 @@ def _num_rows(path: Path) -> int:
     try:
         return int(pq.ParquetFile(path).metadata.num_rows)
     except (pa.ArrowException, OSError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"cannot read {path.name} as Parquet: {reason}") from err
+        raise ConfigError(f"cannot read {path.name} as Parquet: {error_line(err)}") from err
 
 
 def _hash(path: Path) -> str:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._extras import require
+from prodml._quote import error_line
 from prodml._secrets import redact_url
 from prodml.errors import ConfigError
 from prodml.store import _sql
@@ -116,9 +117,9 @@ class PostgresOfflineStore(OfflineStore):
         try:
             yield
         except self._failed as err:
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
             raise ConfigError(
-                f"the PostgreSQL offline store {self.url} failed: {reason}", parameter="url"
+                f"the PostgreSQL offline store {self.url} failed: {error_line(err, 200)}",
+                parameter="url",
             ) from err
         finally:
             self._depth -= 1

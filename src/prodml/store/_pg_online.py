@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from prodml._extras import require
+from prodml._quote import error_line
 from prodml._secrets import redact_url
 from prodml.errors import ConfigError
 from prodml.store._sqlite import UPSERT
@@ -42,7 +43,7 @@ def connect(url: str, feature: str) -> Any:
         return psycopg.connect(f"postgresql://{rest}", autocommit=True)
     except psycopg.OperationalError as err:
         raise ConfigError(
-            f"cannot connect to {redact_url(url)}: {str(err).splitlines()[0][:200]}",
+            f"cannot connect to {redact_url(url)}: {error_line(err, 200)}",
             parameter="url",
         ) from err
 
@@ -109,9 +110,9 @@ class PostgresOnlineStore(OnlineStore):
                 raise self._error("failed", err) from err
 
     def _error(self, what: str, err: BaseException) -> ConfigError:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         return ConfigError(
-            f"the PostgreSQL online store {self.url} {what}: {reason}", parameter="url"
+            f"the PostgreSQL online store {self.url} {what}: {error_line(err, 200)}",
+            parameter="url",
         )
 
     def write(self, view: str, records: Sequence[OnlineRecord]) -> int:

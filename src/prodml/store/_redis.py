@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from prodml._extras import require
+from prodml._quote import error_line
 from prodml._secrets import redact_url
 from prodml.errors import ConfigError
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
@@ -101,7 +102,7 @@ class RedisOnlineStore(OnlineStore):
         try:
             yield
         except self._failures as err:
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            reason = error_line(err, 200)
             password = self._redis.connection_pool.connection_kwargs.get("password")
             if password:
                 reason = reason.replace(str(password), "***")

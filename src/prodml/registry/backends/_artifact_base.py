@@ -20,6 +20,7 @@ from typing import IO
 
 from prodml._files import os_reason
 from prodml._pickle import NotPicklable
+from prodml._quote import error_line
 from prodml._secrets import Secrets
 from prodml.errors import IntegrityError, RegistryError, StorageError
 from prodml.registry._paths import KEY, is_sha256, key_problem, path_problem
@@ -362,8 +363,7 @@ class ArtifactStore(NotPicklable, abc.ABC):
 
     def _client_reason(self, err: Exception) -> str:
         """What a storage client's error says, on one line, no credential in it."""
-        lines = str(err).strip().splitlines()
-        return self._secrets.scrub(lines[0][:300] if lines else type(err).__name__)
+        return self._secrets.scrub(error_line(err, 300))
 
     def _copy_hash(
         self, key: str, rel: str, out: IO[bytes] | None, model_name: str, version: int
