@@ -101,3 +101,16 @@ def test_the_offline_store_names_a_dropped_connection_and_reopens_for_the_next_c
         store.close()
     with pytest.raises(ConfigError, match="is closed"):
         store.source_schema(source)
+
+
+def test_a_password_the_driver_echoes_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    psycopg = pytest.importorskip("psycopg", reason="needs the 'postgres' extra (psycopg)")
+
+    def echoing(dsn: str, **kwargs: object) -> None:  # a driver that quotes its DSN back
+        raise psycopg.OperationalError(f"could not connect with {dsn}")
+
+    monkeypatch.setattr(psycopg, "connect", echoing)
+    with pytest.raises(ConfigError, match="cannot connect to") as info:
+        _pg_online.connect("postgresql://ann:hunter22@db.internal/x", "test")
+    assert "hunter22" not in str(info.value)
+    assert "ann:***@db.internal" in str(info.value)

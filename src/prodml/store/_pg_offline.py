@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from prodml._extras import require
 from prodml._quote import error_line
-from prodml._secrets import redact_url
+from prodml._secrets import Secrets, redact_url
 from prodml.errors import ConfigError
 from prodml.store import _sql
 from prodml.store._definitions import FeatureView, Source, check_identifier
@@ -85,6 +85,7 @@ class PostgresOfflineStore(OfflineStore):
         self._dsn = url
         self._con = connect(url, "The PostgreSQL offline store")
         self.url = redact_url(url)
+        self._secrets = Secrets.of(url)  # kept out of the server's reasons too
         self._lock = threading.RLock()
         self._closed = False
         self._depth = 0  # calls under way in the thread that holds the lock
@@ -118,7 +119,8 @@ class PostgresOfflineStore(OfflineStore):
             yield
         except self._failed as err:
             raise ConfigError(
-                f"the PostgreSQL offline store {self.url} failed: {error_line(err, 200)}",
+                f"the PostgreSQL offline store {self.url} failed: "
+                f"{self._secrets.scrub(error_line(err, 200))}",
                 parameter="url",
             ) from err
         finally:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from prodml._extras import require
 from prodml._quote import error_line
-from prodml._secrets import redact_url
+from prodml._secrets import Secrets, redact_url
 from prodml.errors import ConfigError
 from prodml.store._sqlite import UPSERT
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
@@ -43,7 +43,7 @@ def connect(url: str, feature: str) -> Any:
         return psycopg.connect(f"postgresql://{rest}", autocommit=True)
     except psycopg.OperationalError as err:
         raise ConfigError(
-            f"cannot connect to {redact_url(url)}: {error_line(err, 200)}",
+            f"cannot connect to {redact_url(url)}: {Secrets.of(url).scrub(error_line(err, 200))}",
             parameter="url",
         ) from err
 
@@ -67,6 +67,7 @@ class PostgresOnlineStore(OnlineStore):
         self._dsn = url
         self._con = connect(url, "The PostgreSQL online store")
         self.url = redact_url(url)
+        self._secrets = Secrets.of(url)  # kept out of the server's reasons too
         self._lock = threading.Lock()
         self._closed = False
         self._failed: type[Exception] = require(
@@ -111,7 +112,8 @@ class PostgresOnlineStore(OnlineStore):
 
     def _error(self, what: str, err: BaseException) -> ConfigError:
         return ConfigError(
-            f"the PostgreSQL online store {self.url} {what}: {error_line(err, 200)}",
+            f"the PostgreSQL online store {self.url} {what}: "
+            f"{self._secrets.scrub(error_line(err, 200))}",
             parameter="url",
         )
 
