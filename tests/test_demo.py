@@ -70,6 +70,9 @@ def test_monitor_fires_drift_and_accuracy_alerts_after_the_change(
 ) -> None:
     _, s = demo
     firing = {a["rule"]: a["at_request"] for a in s["serving"]["alerts"] if a["state"] == "firing"}
+    # The latency rule measures wall time, so it fires when the machine is loaded (seen with
+    # six test suites on two cores): not pinned, as timings never are in tests.
+    firing.pop("latency_p99_high", None)
     assert set(firing) == {"accuracy_low", "concept_drift", "data_drift", "tpr_gap_by_age_band"}
     # Customers change at request 3,000: nothing fires before; drift and accuracy within
     # 1,100 after, the bias alert (which waits for labels per age band) within 2,000.

@@ -13,7 +13,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
 from prodml.errors import ConfigError, NotFittedError, SchemaError
-from prodml.explain import SUPPORTED, Explainer, importance_html, importance_markdown
+from prodml.explain import (
+    SUPPORTED,
+    Explainer,
+    Explanation,
+    importance_html,
+    importance_markdown,
+)
 from prodml.features import FeaturePipeline
 
 from .conftest import churn_frame, records
@@ -175,3 +181,28 @@ def test_report_fragments(
     assert e.to_dict()["values"] == e.values
     assert "fitted=False" in repr(Explainer(ex.pipeline, None))
     assert repr(ex) == "Explainer(method='tree', scale='margin', columns=6)"
+
+
+def test_report_tables_align_decimals() -> None:
+    """A table column shows every row with the same decimals (the demo showed 0.4713 above
+    -0.09294), enough for four significant digits of its largest value."""
+    e = Explanation(
+        2.239, {"spend": 1.9634, "sessions": 0.47131, "region": -0.092941}, 4.58, "margin", "linear"
+    )
+    md = e.to_markdown()
+    assert "| spend | +1.963 |" in md
+    assert "| sessions | +0.471 |" in md
+    assert "| region | -0.093 |" in md
+    assert "+0.093" not in e.to_html()
+    assert ">-0.093<" in e.to_html()
+    imp = {"sessions": 1.708, "plan": 0.2826, "region": 0.07387}
+    assert importance_markdown(imp).splitlines()[2:] == [
+        "| sessions | 1.708 |",
+        "| plan | 0.283 |",
+        "| region | 0.074 |",
+    ]
+    assert ">0.074<" in importance_html(imp)
+    tiny = importance_markdown({"a": 3e-7, "b": 1e-8})
+    assert "| a | 3e-07 |" in tiny
+    assert "| b | 1e-08 |" in tiny
+    assert "| a | 0.000 |" in importance_markdown({"a": 0.0})

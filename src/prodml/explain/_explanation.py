@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +25,27 @@ _SCALES = {
 }
 
 
-def _fmt(v: float) -> str:
-    return f"{v:+.4g}"
+def _column_format(values: Iterable[float], sign: str = "") -> Callable[[float], str]:
+    """One format for a table column: the same decimals on every row, so they line up.
+
+    The decimals show the largest magnitude with four significant digits (``1.963``,
+    ``0.4713`` -> ``1.963``, ``0.471``); a column whose largest magnitude is below 1e-4 or
+    at least 1e6 keeps four significant digits per value in scientific form instead.
+
+    Examples
+    --------
+    >>> f = _column_format([1.9634, -0.09294], sign="+")
+    >>> f(1.9634), f(-0.09294)
+    ('+1.963', '-0.093')
+    >>> _column_format([2e-7])(2e-7)
+    '2e-07'
+    """
+    peak = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    if peak and not 1e-4 <= peak < 1e6:
+        return lambda v: f"{v:{sign}.4g}"
+    decimals = 3 - math.floor(math.log10(peak)) if peak else 3
+    decimals = min(max(decimals, 0), 7)
+    return lambda v: f"{v:{sign}.{decimals}f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +109,18 @@ class Explanation:
             "| column | contribution |",
             "|---|---:|",
         ]
-        lines += [f"| {md_text(c)} | {_fmt(v)} |" for c, v in self.top(top)]
+        items = self.top(top)
+        fmt = _column_format((v for _, v in items), sign="+")
+        lines += [f"| {md_text(c)} | {fmt(v)} |" for c, v in items]
         return "\n".join(lines) + "\n"
 
     def to_html(self, top: int = 5) -> str:
         """An HTML fragment (a ``<table>``): the prediction and its top reasons."""
+        items = self.top(top)
+        fmt = _column_format((v for _, v in items), sign="+")
         rows = "".join(
-            f'<tr><td>{html_text(c)}</td><td style="text-align:right">{_fmt(v)}</td></tr>'
-            for c, v in self.top(top)
+            f'<tr><td>{html_text(c)}</td><td style="text-align:right">{fmt(v)}</td></tr>'
+            for c, v in items
         )
         caption = (
             f"Prediction {self.prediction:.4g} ({html.escape(_SCALES[self.scale])}); "
@@ -188,12 +212,13 @@ def importance_markdown(importance: Mapping[str, float], top: int = 10) -> str:
     >>> print(importance_markdown({"plan": 0.42, "age": 0.1}), end="")
     | column | mean abs. contribution |
     |---|---:|
-    | plan | 0.42 |
-    | age | 0.1 |
+    | plan | 0.4200 |
+    | age | 0.1000 |
     """
     items = _importance_items(importance, top)
+    fmt = _column_format(v for _, v in items)
     lines = ["| column | mean abs. contribution |", "|---|---:|"]
-    lines += [f"| {md_text(c)} | {v:.4g} |" for c, v in items]
+    lines += [f"| {md_text(c)} | {fmt(v)} |" for c, v in items]
     return "\n".join(lines) + "\n"
 
 
@@ -207,8 +232,9 @@ def importance_html(importance: Mapping[str, float], top: int = 10) -> str:
     """
     items = _importance_items(importance, top)
     peak = max([v for _, v in items] + [0.0]) or 1.0
+    fmt = _column_format(v for _, v in items)
     rows = "".join(
-        f"<tr><td>{html_text(c)}</td><td>{v:.4g}</td>"
+        f'<tr><td>{html_text(c)}</td><td style="text-align:right">{fmt(v)}</td>'
         f'<td><div style="background:#4a78b5;height:0.8em;width:{100 * v / peak:.0f}px">'
         "</div></td></tr>"
         for c, v in items
