@@ -227,3 +227,13 @@ def test_without_the_store_extra_the_step_writes_nothing(
     with pytest.raises(MissingExtraError, match=r"prodml\[store\]"):
         training_set(tmp_path, make_churn_data(50, seed=0), "churned", seed=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_amounts_are_never_in_scientific_form() -> None:
+    from prodml._demo.report import _usd
+
+    assert _usd(9.3e-06) == "0.0000093 USD"
+    assert _usd(0.00035) == "0.00035 USD"
+    assert _usd(-0.0003) == "-0.00030 USD"
+    assert _usd(45_483.731) == "45,483.73 USD"
+    assert _usd(0.0) == "0.00 USD"

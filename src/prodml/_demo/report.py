@@ -93,9 +93,13 @@ def _latency(us: float) -> str:
 
 
 def _usd(value: float) -> str:
-    """An amount in USD, with a precision that shows small amounts (fractions of a cent)."""
+    """An amount in USD; fractions of a cent with two significant digits.
+
+    Never in scientific form: ``0.0000093 USD``, not ``9.3e-06 USD``.
+    """
     if value != 0 and abs(value) < 0.01:
-        return f"{value:.2g} USD"
+        decimals = min(1 - math.floor(math.log10(abs(value))), 12)
+        return f"{value:.{decimals}f} USD"
     return f"{value:,.2f} USD"
 
 
