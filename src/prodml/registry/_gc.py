@@ -168,7 +168,7 @@ def _refusal(
         total = len(listed)
     else:
         query = VersionQuery(statuses=LIVE, descending=False, limit=risky + 1)
-        total = len(metadata._query_versions(query)) + risky
+        total = len(metadata._version_records(query)) + risky  # unreadable ones count
     if 2 * risky > total:
         return (
             f"it would delete {risky} of {total} artifact keys, more than half of the store; "
