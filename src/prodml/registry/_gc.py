@@ -75,6 +75,9 @@ def collect(
     scan: bool,
 ) -> GCReport:
     """Find (and unless ``dry_run``, delete) the garbage; see the module docstring."""
+    gone = artifacts._missing_store()  # a missing bucket looks empty: say so instead
+    if gone is not None:
+        raise gone
     now = time.time()
     report = GCReport()
     due: dict[str, Pending] = {}
