@@ -75,8 +75,7 @@ def collect(
     scan: bool,
 ) -> GCReport:
     """Find (and unless ``dry_run``, delete) the garbage; see the module docstring."""
-    gone = artifacts._missing_store()  # a missing bucket looks empty: say so instead
-    if gone is not None:
+    if (gone := artifacts._missing_store()) is not None:  # a missing bucket looks empty
         raise gone
     now = time.time()
     report = GCReport()

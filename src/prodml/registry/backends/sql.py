@@ -291,6 +291,12 @@ class SQLMetadataStore(MetadataStore):
             return RegistryError(f"the metadata store {where} is read-only: {first}")
         if "disk is full" in low or "unable to open" in low or "disk i/o" in low:
             return StorageError(f"the metadata database {where} failed: {first}", path=where)
+        code = getattr(err.orig, "sqlstate", None)
+        if code in ("28P01", "28000") or "authentication failed" in low:
+            return RegistryError(
+                f"cannot connect to the metadata store {self.url}: {first}; check the user "
+                "name and password in the URL (authentication failed)"
+            )
         return RegistryError(f"metadata store {self.url} failed: {first}")
 
     # ------------------------------------------------------------ primitives
