@@ -10,6 +10,7 @@ registrations in flight and keys queued for gc). A version's ``payload`` and an 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import datetime, timezone
@@ -292,10 +293,13 @@ def pending_state(value: str) -> PendingState:
     return "lease" if value == "lease" else "deleted" if value == "deleted" else "orphan"
 
 
+_PREFIX = f'{{"format_version":{VERSION_FORMAT},'
+
+
 def dump_version(mv: ModelVersion) -> str:
     """The ``payload`` of ``mv``'s row: its JSON record, ``format_version`` first."""
     body = mv.model_dump_json()  # always a non-empty object: "{" then its fields
-    return f'{{"format_version":{VERSION_FORMAT},{body[1:]}'
+    return _PREFIX + body[1:]
 
 
 def to_version(payload: object, status: str, name: str, version: int) -> ModelVersion:
@@ -309,17 +313,13 @@ def to_version(payload: object, status: str, name: str, version: int) -> ModelVe
         When the record is not a valid version, or describes another row.
     """
     what = "the stored record"
-    data = parse_object(payload, what=what, model_name=name, version=version)
-    check_format(data, what=what, model_name=name, version=version, current=VERSION_FORMAT)
-    try:
-        mv = ModelVersion.model_validate(data)
-    except ValidationError as err:
-        raise IntegrityError(
-            f"{what} of {name} version {version} is not a valid version "
-            f"({validation_reason(err)}); it was edited or corrupted",
-            model_name=name,
-            version=version,
-        ) from None
+    mv: ModelVersion | None = None
+    if isinstance(payload, str) and payload.startswith(_PREFIX):
+        # What this prodml writes: one parse. Anything wrong, and the checks below say what.
+        with contextlib.suppress(ValidationError):
+            mv = ModelVersion.model_validate_json("{" + payload[len(_PREFIX) :])
+    if mv is None:
+        mv = _parse_version(payload, what, name, version)
     if (mv.name, mv.version) != (name, version) or status not in ALL:
         # Names only what a valid record may hold: a model name and a number.
         other = mv.name if NAME.fullmatch(mv.name) else "another model"
@@ -331,6 +331,21 @@ def to_version(payload: object, status: str, name: str, version: int) -> ModelVe
             version=version,
         )
     return mv if mv.status == status else mv.model_copy(update={"status": status})
+
+
+def _parse_version(payload: object, what: str, name: str, version: int) -> ModelVersion:
+    """A record parsed in two steps: its format first, so a newer one is not "corrupted"."""
+    data = parse_object(payload, what=what, model_name=name, version=version)
+    check_format(data, what=what, model_name=name, version=version, current=VERSION_FORMAT)
+    try:
+        return ModelVersion.model_validate(data)
+    except ValidationError as err:
+        raise IntegrityError(
+            f"{what} of {name} version {version} is not a valid version "
+            f"({validation_reason(err)}); it was edited or corrupted",
+            model_name=name,
+            version=version,
+        ) from None
 
 
 def version_record(row: Any) -> ModelVersion | RecordProblem:
