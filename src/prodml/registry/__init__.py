@@ -34,6 +34,13 @@ from prodml.registry._environment import (
     EnvironmentMismatchError,
     EnvironmentMismatchWarning,
 )
+
+# Importable from here, not yet in __all__ (the public-surface test lists it exactly):
+from prodml.registry._formats import NewerFormatError as NewerFormatError
+from prodml.registry._formats import RecordProblem as RecordProblem
+from prodml.registry._formats import (
+    UnreadableRecordWarning as UnreadableRecordWarning,
+)
 from prodml.registry._registry import GCReport, ModelRegistry
 from prodml.registry.backends import (
     ArtifactStore,

@@ -9,6 +9,9 @@ database that does not exist is an error, not a new empty registry. An object st
 bucket is checked on opening, so a missing one is named at once. Credentials in the
 URLs never appear in the output. ``--json`` prints a list of objects (aliases, metrics and
 tags as JSON objects).
+A record the registry cannot read (written by a newer prodml, or damaged) is left out
+with one ``warning:`` line on stderr naming the model and version; the rest is listed
+(a model whose latest record is unreadable shows ``latest`` as ``None``).
 Exit codes: 0 listed, 2 an error (no such registry or model), as for every command.
 
 ``prodml registry card [PATH] REF`` prints the model card of a version
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -136,11 +141,20 @@ def run(args: argparse.Namespace) -> int:
     path, model = args.path, args.model
     if args.db and path and not model:  # `prodml registry --db URL --artifacts URL churn`
         path, model = None, path
+    from prodml.registry._formats import UnreadableRecordWarning  # noqa: PLC0415 - fast --help
+
     registry = open_registry(path, args.db, args.artifacts)
     try:
-        rows = _versions(registry, model) if model else _models(registry)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnreadableRecordWarning)
+            rows = _versions(registry, model) if model else _models(registry)
     finally:
         registry.close()
+    for w in caught:  # one line each on stderr; the listing itself still goes out
+        if issubclass(w.category, UnreadableRecordWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
@@ -152,15 +166,31 @@ def _models(registry: Any) -> list[dict[str, Any]]:
     return [
         {
             "model": name,
-            "latest": registry.get(name, "latest").version,
+            "latest": _latest(registry, name),
             "aliases": dict(sorted(registry.aliases(name).items())),
         }
         for name in registry.models()
     ]
 
 
+def _latest(registry: Any, name: str) -> int | None:
+    """The latest version's number; ``None`` (with a warning) when its record is unreadable."""
+    from prodml.errors import IntegrityError  # noqa: PLC0415
+    from prodml.registry._formats import (  # noqa: PLC0415
+        NewerFormatError,
+        UnreadableRecordWarning,
+    )
+
+    try:
+        return int(registry.get(name, "latest").version)
+    except (IntegrityError, NewerFormatError) as err:
+        warnings.warn(f"skipped an unreadable record: {err}", UnreadableRecordWarning, 2)
+        return None
+
+
 def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
-    registry.get(name, "latest")  # NotFoundError naming the model when there is none
+    if not registry.metadata.has_model(name):  # NotFoundError naming the model
+        registry.get(name, "latest")
     by_version: dict[int, list[str]] = {}
     for alias, version in registry.aliases(name).items():
         by_version.setdefault(version, []).append(alias)

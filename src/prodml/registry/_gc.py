@@ -75,6 +75,8 @@ def collect(
     scan: bool,
 ) -> GCReport:
     """Find (and unless ``dry_run``, delete) the garbage; see the module docstring."""
+    if (gone := artifacts._missing_store()) is not None:  # a missing bucket looks empty
+        raise gone
     now = time.time()
     report = GCReport()
     due: dict[str, Pending] = {}
@@ -168,7 +170,7 @@ def _refusal(
         total = len(listed)
     else:
         query = VersionQuery(statuses=LIVE, descending=False, limit=risky + 1)
-        total = len(metadata._query_versions(query)) + risky
+        total = len(metadata._version_records(query)) + risky  # unreadable ones count
     if 2 * risky > total:
         return (
             f"it would delete {risky} of {total} artifact keys, more than half of the store; "

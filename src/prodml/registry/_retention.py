@@ -82,6 +82,9 @@ class Retention:
         ------
         RegistryError
             When gc refuses; the message says why.
+        StorageError
+            When the artifact store's bucket does not exist or is not reachable with
+            these credentials (it would otherwise look empty), naming the bucket.
         """
         grace = seconds(grace_period, "grace_period", "ModelRegistry.gc", positive=False)
         if not dry_run:

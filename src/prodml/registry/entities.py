@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prodml._secrets import MASK, is_secret_name, mask_secret_keys, mask_secrets
 from prodml.errors import ConfigError
+from prodml.registry._formats import RecordProblem
 from prodml.schema import Schema
 
 __all__ = [
@@ -274,6 +275,9 @@ class AuditEvent(_Frozen):
 class Page(Generic[T]):
     """One page of results; pass ``next_token`` back to get the next page.
 
+    ``problems`` lists the stored records of the page's range that were skipped because
+    they cannot be read (a newer prodml's, or damaged ones); ``items`` holds the others.
+
     Examples
     --------
     >>> p = Page(items=[1, 2], next_token="2")
@@ -283,6 +287,9 @@ class Page(Generic[T]):
 
     items: list[T] = field(default_factory=list)
     next_token: str | None = None
+    problems: list[RecordProblem] = field(default_factory=list)
+    """Stored records in this page's range that could not be read, and why (each was
+    also reported with an ``UnreadableRecordWarning``); see ``prodml.registry._formats``."""
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

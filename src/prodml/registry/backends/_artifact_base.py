@@ -283,14 +283,25 @@ class ArtifactStore(NotPicklable, abc.ABC):
         Entries of :meth:`_list_keys` that are not ``NAME/STAMP-UUID`` keys (a folder
         someone else put in the bucket) are dropped here, whatever the backend, so
         :meth:`~prodml.registry.ModelRegistry.gc` never takes them for orphans.
+
+        Raises
+        ------
+        StorageError
+            When the store cannot be listed, or its root is missing whole (an S3 bucket
+            that does not exist: :meth:`_missing_store`), rather than an empty list.
         """
         try:
-            return sorted(k for k in self._list_keys() if key_problem(k) is None)
+            keys = sorted(k for k in self._list_keys() if key_problem(k) is None)
         except self._failures as err:
+            if isinstance(err, FileNotFoundError) and (gone := self._missing_store()):
+                raise gone from err
             raise self._storage_error(err, "list", self.url) from err
+        if not keys and (gone := self._missing_store()) is not None:
+            raise gone  # a missing bucket lists as empty: gc would see nothing to collect
+        return keys
 
     def has_keys(self) -> bool:
-        """Whether the store holds at least one artifact key."""
+        """Whether the store holds at least one artifact key (errors as :meth:`list_keys`)."""
         return bool(self.list_keys())
 
     def delete(self, key: str) -> None:

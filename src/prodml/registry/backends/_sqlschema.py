@@ -4,23 +4,37 @@ Tables: ``prodml_models`` (one row per model: the lock every write of that model
 ``prodml_versions`` (one row per version, its JSON record in ``payload``), ``prodml_tags``
 and ``prodml_metrics`` (one row per tag or metric, for indexed filters),
 ``prodml_aliases``, ``prodml_events`` (the audit log) and ``prodml_pending`` (leases of
-registrations in flight and keys queued for gc).
+registrations in flight and keys queued for gc). A version's ``payload`` and an event's
+``detail`` are JSON with a ``format_version`` (see :mod:`prodml.registry._formats`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
 from prodml.errors import IntegrityError, NotFoundError
+from prodml.registry._formats import (
+    EVENT_FORMAT,
+    VERSION_FORMAT,
+    NewerFormatError,
+    RecordProblem,
+    check_format,
+    parse_object,
+    validation_reason,
+)
+from prodml.registry._paths import NAME
 from prodml.registry.backends.metadata import ALL, EventDraft, PendingState, VersionQuery
-from prodml.registry.entities import ModelVersion
+from prodml.registry.entities import AuditEvent, ModelVersion
 
 meta = sa.MetaData()
 models = sa.Table(
@@ -207,14 +221,12 @@ def log(conn: Connection, event: EventDraft) -> None:
             previous_version=event.previous_version,
             actor=event.actor,
             at=event.at.isoformat(),
-            detail=json.dumps(event.detail, sort_keys=True),
+            detail=dump_detail(event.detail),
         )
     )
 
 
 def _now() -> str:
-    from datetime import datetime, timezone  # noqa: PLC0415
-
     return datetime.now(timezone.utc).isoformat()
 
 
@@ -281,23 +293,116 @@ def pending_state(value: str) -> PendingState:
     return "lease" if value == "lease" else "deleted" if value == "deleted" else "orphan"
 
 
-def to_version(payload: str, status: str, name: str, version: int) -> ModelVersion:
-    """A version from its row, checked: the payload must be valid and describe this row."""
-    try:
-        mv = ModelVersion.model_validate_json(payload)
-    except ValueError as err:
-        first = str(err).splitlines()[1:2] or ["invalid"]
-        raise IntegrityError(
-            f"the stored record of {name} version {version} is not a valid version "
-            f"({first[0].strip()[:120]}); it was edited or corrupted",
-            model_name=name,
-            version=version,
-        ) from None
+_PREFIX = f'{{"format_version":{VERSION_FORMAT},'
+
+
+def dump_version(mv: ModelVersion) -> str:
+    """The ``payload`` of ``mv``'s row: its JSON record, ``format_version`` first."""
+    body = mv.model_dump_json()  # always a non-empty object: "{" then its fields
+    return _PREFIX + body[1:]
+
+
+def to_version(payload: object, status: str, name: str, version: int) -> ModelVersion:
+    """A version from its row, checked: the payload must be valid and describe this row.
+
+    Raises
+    ------
+    NewerFormatError
+        When a newer prodml wrote the record (its ``format_version`` is newer).
+    IntegrityError
+        When the record is not a valid version, or describes another row.
+    """
+    what = "the stored record"
+    mv: ModelVersion | None = None
+    if isinstance(payload, str) and payload.startswith(_PREFIX):
+        # What this prodml writes: one parse. Anything wrong, and the checks below say what.
+        with contextlib.suppress(ValidationError):
+            mv = ModelVersion.model_validate_json("{" + payload[len(_PREFIX) :])
+    if mv is None:
+        mv = _parse_version(payload, what, name, version)
     if (mv.name, mv.version) != (name, version) or status not in ALL:
+        # Names only what a valid record may hold: a model name and a number.
+        other = mv.name if NAME.fullmatch(mv.name) else "another model"
+        state = f"status {status!r}" if status in ALL else "an unknown status"
         raise IntegrityError(
-            f"the stored record of {name} version {version} describes {mv.name[:40]} version "
-            f"{mv.version} with status {status[:20]!r}; it was edited or corrupted",
+            f"{what} of {name} version {version} describes {other} version {mv.version} "
+            f"with {state}; it was edited or corrupted",
             model_name=name,
             version=version,
         )
     return mv if mv.status == status else mv.model_copy(update={"status": status})
+
+
+def _parse_version(payload: object, what: str, name: str, version: int) -> ModelVersion:
+    """A record parsed in two steps: its format first, so a newer one is not "corrupted"."""
+    data = parse_object(payload, what=what, model_name=name, version=version)
+    check_format(data, what=what, model_name=name, version=version, current=VERSION_FORMAT)
+    try:
+        return ModelVersion.model_validate(data)
+    except ValidationError as err:
+        raise IntegrityError(
+            f"{what} of {name} version {version} is not a valid version "
+            f"({validation_reason(err)}); it was edited or corrupted",
+            model_name=name,
+            version=version,
+        ) from None
+
+
+def version_record(row: Any) -> ModelVersion | RecordProblem:
+    """:func:`to_version` of a row, or the problem that makes it unreadable."""
+    try:
+        return to_version(*row)
+    except (IntegrityError, NewerFormatError) as err:
+        return RecordProblem("version", str(row[2]), int(row[3]), None, err)
+
+
+def dump_detail(detail: dict[str, Any]) -> str:
+    """The ``detail`` of an audit event's row: its JSON, with ``format_version``."""
+    return json.dumps({**detail, "format_version": EVENT_FORMAT}, sort_keys=True)
+
+
+def to_event(r: Any) -> AuditEvent:
+    """An audit event from its row, checked (``detail`` and every column).
+
+    Raises
+    ------
+    NewerFormatError
+        When a newer prodml wrote the event (its ``format_version`` is newer).
+    IntegrityError
+        When the row is not a valid audit event (an action this prodml does not know
+        is reported as such: a newer prodml may have logged it).
+    """
+    name, seq = str(r["name"]), r["seq"]
+    what = f"audit event {seq}"
+    detail = parse_object(r["detail"], what=what, model_name=name, version=None)
+    check_format(detail, what=what, model_name=name, version=None, current=EVENT_FORMAT)
+    try:
+        at = datetime.fromisoformat(r["at"])
+        return AuditEvent(
+            seq=seq,
+            name=name,
+            action=r["action"],
+            version=r["version"],
+            alias=r["alias"],
+            previous_version=r["previous_version"],
+            actor=r["actor"],
+            at=at,
+            detail=detail,
+        )
+    except (ValueError, TypeError) as err:  # pydantic's ValidationError is a ValueError
+        reason = validation_reason(err) if isinstance(err, ValidationError) else "at: not a time"
+        if reason.startswith("action:"):
+            reason = "an action this prodml does not know; a newer prodml may have logged it"
+        raise IntegrityError(
+            f"{what} of {name} is not a valid audit event ({reason})",
+            model_name=name,
+        ) from None
+
+
+def event_record(r: Any) -> AuditEvent | RecordProblem:
+    """:func:`to_event` of a row, or the problem that makes it unreadable."""
+    try:
+        return to_event(r)
+    except (IntegrityError, NewerFormatError) as err:
+        version = r["version"] if type(r["version"]) is int else None
+        return RecordProblem("event", str(r["name"]), version, int(r["seq"]), err)

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
+from prodml._files import os_reason
 from prodml._secrets import Secrets, is_secret_name, redact_url
 from prodml.errors import ConfigError, StorageError
 from prodml.registry._hashing import HASH_WORKERS, PARALLEL_FILES
@@ -389,7 +390,10 @@ class S3ArtifactStore(FsspecArtifactStore):
         try:
             self.fs.info(bucket)
         except FileNotFoundError:
-            text = f"the bucket {bucket!r} of {self._describe()} does not exist"
+            text = (
+                f"the bucket {bucket!r} of {self._describe()} does not exist or is not "
+                "reachable with these credentials"
+            )
             return StorageError(self._secrets.scrub(text), path=bucket)
         except self._failures:
             # Least privilege (s3:GetObject without s3:ListBucket) cannot tell; nor can a
@@ -397,6 +401,19 @@ class S3ArtifactStore(FsspecArtifactStore):
             return None
         self._bucket_seen = True
         return None
+
+    def _storage_error(self, err: Exception, doing: str, path: object) -> StorageError:
+        """As the base, naming the bucket too: s3fs's own error names only the key."""
+        if not isinstance(err, OSError):
+            return super()._storage_error(err, doing, path)
+        bucket = self.root.split("/", 1)[0]
+        where = self._secrets.scrub(str(path))
+        what = "access denied" if isinstance(err, PermissionError) else os_reason(err)
+        text = (
+            f"cannot {doing} {where} in bucket {bucket!r} of {self._describe()}: {what} "
+            f"({self._client_reason(err)})"
+        )
+        return StorageError(self._secrets.scrub(text), path=where, errno=err.errno)
 
     def _describe(self) -> str:
         client = getattr(self.fs, "_s3", None)  # created by the request that failed

@@ -25,10 +25,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from prodml._pickle import NotPicklable
 from prodml.errors import NotFoundError, RegistryError
+from prodml.registry._formats import RecordProblem, report
 from prodml.registry.backends._audit import plan_prune as plan_prune  # noqa: PLC0414
 from prodml.registry.backends._audit import replay_stack as replay_stack  # noqa: PLC0414
 from prodml.registry.backends._records import ALL as ALL  # noqa: PLC0414
@@ -185,6 +186,27 @@ class MetadataStore(NotPicklable, abc.ABC):
     def _artifact_keys(self) -> dict[str, Status]:
         """Artifact key -> status of every version (gc's full scan)."""
 
+    def _version_records(self, query: VersionQuery) -> list[ModelVersion | RecordProblem]:
+        """As :meth:`_query_versions`, with a :class:`RecordProblem` per unreadable record.
+
+        Each problem takes the place of its record, instead of raising. Listings page
+        through these, so one bad record neither hides the others nor ends a page early.
+        Not abstract: a store whose records are always readable (or that raises on a bad
+        one) keeps the default, :meth:`_query_versions`.
+        """
+        return list(self._query_versions(query))
+
+    def _event_records(
+        self,
+        name: str,
+        alias: str | None = None,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent | RecordProblem]:
+        """As :meth:`_events`, with a :class:`RecordProblem` for each unreadable event."""
+        return list(self._events(name, alias, before=before, limit=limit))
+
     def _prune_events(self, name: str, plan: PrunePlan) -> int:
         """Apply ``plan`` to the audit log of ``name`` in one transaction; events removed.
 
@@ -249,7 +271,7 @@ class MetadataStore(NotPicklable, abc.ABC):
 
     def has_model(self, name: str) -> bool:
         """Whether ``name`` has at least one version, of any status."""
-        return bool(self._query_versions(VersionQuery(name=name, statuses=ALL, limit=1)))
+        return bool(self._version_records(VersionQuery(name=name, statuses=ALL, limit=1)))
 
     def latest_version(self, name: str) -> ModelVersion:
         """The highest-numbered live version of ``name``."""
@@ -293,9 +315,14 @@ class MetadataStore(NotPicklable, abc.ABC):
         Pages are keyset-paged: the token is the reference (``name@version``) of the last
         version of the previous page, so a page costs the same however deep it is, and a
         version registered meanwhile never shifts or repeats what the next page holds.
+
+        A stored record that cannot be read (written by a newer prodml, or damaged) is
+        left out of ``items``, reported with an
+        :class:`~prodml.registry._formats.UnreadableRecordWarning` and listed in the
+        page's ``problems``; it still counts towards the page, so paging goes on past it.
         """
         check_page_size(page_size, "search")
-        items = self._query_versions(
+        records = self._version_records(
             VersionQuery(
                 name=name,
                 statuses=statuses,
@@ -306,9 +333,15 @@ class MetadataStore(NotPicklable, abc.ABC):
                 limit=page_size + 1,
             )
         )
-        more = len(items) > page_size
-        items = items[:page_size]
-        return Page(items, items[-1].ref if more else None)
+        more = len(records) > page_size
+        records = records[:page_size]
+        last = records[-1] if records else None
+        token = None
+        if more and last is not None:
+            token = (
+                last.ref if isinstance(last, ModelVersion) else f"{last.model_name}@{last.version}"
+            )
+        return _page(records, token)
 
     def move_alias(
         self,
@@ -379,22 +412,33 @@ class MetadataStore(NotPicklable, abc.ABC):
         page_size: int = 100,
         page_token: str | None = None,
     ) -> Page[AuditEvent]:
-        """One page of the audit log, newest first; pass ``next_token`` for older events."""
+        """One page of the audit log, newest first; pass ``next_token`` for older events.
+
+        An event that cannot be read is left out of ``items``, reported with an
+        :class:`~prodml.registry._formats.UnreadableRecordWarning` and listed in
+        ``problems``.
+        """
         check_page_size(page_size, "history")
         before = parse_seq_token(page_token)
-        items = self._events(name, alias, before=before, limit=page_size + 1)
-        more = len(items) > page_size
-        items = items[:page_size]
-        return Page(items, str(items[-1].seq) if more else None)
+        records = self._event_records(name, alias, before=before, limit=page_size + 1)
+        more = len(records) > page_size
+        records = records[:page_size]
+        last = records[-1] if records else None
+        return _page(records, str(last.seq) if more and last is not None else None)
 
     def model_names(self) -> list[str]:
         """Every model with at least one version, sorted."""
         return self._model_names()
 
     def all_versions(self, *, include_deleted: bool = True) -> list[ModelVersion]:
-        """Every version of every model (for exports)."""
+        """Every version of every model (for exports).
+
+        A stored record that cannot be read is left out, with an
+        :class:`~prodml.registry._formats.UnreadableRecordWarning` naming it.
+        """
         statuses = ALL if include_deleted else LIVE
-        return self._query_versions(VersionQuery(statuses=statuses, descending=False))
+        records = self._version_records(VersionQuery(statuses=statuses, descending=False))
+        return list(_page(records, None))
 
     # ------------------------------------------------------------------ pending keys
 
@@ -424,3 +468,13 @@ class MetadataStore(NotPicklable, abc.ABC):
     def _check_writable(self) -> None:
         if self.read_only:
             raise RegistryError(f"the metadata store {self.url} is read-only; writes are refused")
+
+
+R = TypeVar("R", ModelVersion, AuditEvent)
+
+
+def _page(records: list[R | RecordProblem], token: str | None) -> Page[R]:
+    """The readable records as a page; the others warned about and in ``problems``."""
+    problems = [r for r in records if isinstance(r, RecordProblem)]
+    report(problems, stacklevel=4)
+    return Page([r for r in records if not isinstance(r, RecordProblem)], token, problems)

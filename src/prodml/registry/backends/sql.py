@@ -22,14 +22,12 @@ opens the database without writing anything (SQLite ``mode=ro``, falling back to
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -45,6 +43,7 @@ from prodml.errors import (
     RegistryError,
     StorageError,
 )
+from prodml.registry._formats import RecordProblem
 from prodml.registry.backends import _sqlschema as sq
 from prodml.registry.backends.metadata import (
     ALL,
@@ -292,6 +291,12 @@ class SQLMetadataStore(MetadataStore):
             return RegistryError(f"the metadata store {where} is read-only: {first}")
         if "disk is full" in low or "unable to open" in low or "disk i/o" in low:
             return StorageError(f"the metadata database {where} failed: {first}", path=where)
+        code = getattr(err.orig, "sqlstate", None)
+        if code in ("28P01", "28000") or "authentication failed" in low:
+            return RegistryError(
+                f"cannot connect to the metadata store {self.url}: {first}; check the user "
+                "name and password in the URL (authentication failed)"
+            )
         return RegistryError(f"metadata store {self.url} failed: {first}")
 
     # ------------------------------------------------------------ primitives
@@ -324,7 +329,7 @@ class SQLMetadataStore(MetadataStore):
                     version=mv.version,
                     status=mv.status,
                     artifact_key=mv.artifact_key,
-                    payload=mv.model_dump_json(),
+                    payload=sq.dump_version(mv),
                 )
             )
             key = {"name": mv.name, "version": mv.version}
@@ -346,6 +351,11 @@ class SQLMetadataStore(MetadataStore):
         stmt = sq.select_versions(query)
         rows = self._read(lambda conn: conn.execute(stmt).all())
         return [sq.to_version(*row) for row in rows]
+
+    def _version_records(self, query: VersionQuery) -> list[ModelVersion | RecordProblem]:
+        stmt = sq.select_versions(query)
+        rows = self._read(lambda conn: conn.execute(stmt).all())
+        return [sq.version_record(row) for row in rows]
 
     def resolve(self, name: str, selector: int | str | None) -> ModelVersion:
         """As the base, but an alias resolves in one query (a join)."""
@@ -442,6 +452,23 @@ class SQLMetadataStore(MetadataStore):
         before: int | None = None,
         limit: int | None = None,
     ) -> list[AuditEvent]:
+        rows = self._event_rows(name, alias, before=before, limit=limit)
+        return [sq.to_event(r) for r in rows]
+
+    def _event_records(
+        self,
+        name: str,
+        alias: str | None = None,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent | RecordProblem]:
+        rows = self._event_rows(name, alias, before=before, limit=limit)
+        return [sq.event_record(r) for r in rows]
+
+    def _event_rows(
+        self, name: str, alias: str | None, *, before: int | None, limit: int | None
+    ) -> list[Any]:
         e = sq.events.c
         stmt = sa.select(sq.events).where(e.name == name)
         if alias is not None:
@@ -452,8 +479,7 @@ class SQLMetadataStore(MetadataStore):
             if before is not None:
                 stmt = stmt.where(e.seq < before)
             stmt = stmt.order_by(e.seq.desc()).limit(limit)
-        rows = self._read(lambda conn: conn.execute(stmt).mappings().all())
-        return [_event(r) for r in rows]
+        return list(self._read(lambda conn: conn.execute(stmt).mappings().all()))
 
     def _prune_events(self, name: str, plan: PrunePlan) -> int:
         e = sq.events.c
@@ -463,7 +489,7 @@ class SQLMetadataStore(MetadataStore):
             rows = conn.execute(
                 sa.select(sq.events).where(e.name == name).order_by(e.seq)
             ).mappings()
-            drop, drafts = plan([_event(r) for r in rows])
+            drop, drafts = plan([sq.to_event(r) for r in rows])
             for start in range(0, len(drop), 500):  # bound the bound parameters per statement
                 chunk = drop[start : start + 500]
                 conn.execute(sq.events.delete().where(e.name == name, e.seq.in_(chunk)))
@@ -536,17 +562,3 @@ class SQLMetadataStore(MetadataStore):
         v = sq.versions.c
         rows = self._read(lambda conn: conn.execute(sa.select(v.artifact_key, v.status)).all())
         return {k: s for k, s in rows if s in ALL}
-
-
-def _event(r: Any) -> AuditEvent:
-    return AuditEvent(
-        seq=r["seq"],
-        name=r["name"],
-        action=r["action"],
-        version=r["version"],
-        alias=r["alias"],
-        previous_version=r["previous_version"],
-        actor=r["actor"],
-        at=datetime.fromisoformat(r["at"]),
-        detail=json.loads(r["detail"]),
-    )

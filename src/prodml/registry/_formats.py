@@ -1,0 +1,185 @@
+"""Format versions of the records a registry stores, and how a reader reports bad ones.
+
+A metadata store keeps two kinds of JSON record: a version's record (the SQL stores'
+``payload`` column) and an audit event's ``detail``. Each is written with a
+``format_version``. On read, a record without one was written by a prodml from before
+format versions and is read as the current format; a record with a *newer* one raises
+:class:`NewerFormatError` ("upgrade prodml"), never "corrupted"; anything else that is
+wrong with it is an :class:`~prodml.errors.IntegrityError`.
+
+Reading one record directly (``get``, ``load``, an alias, ``rollback``) raises those
+errors. Listing (``search``, ``history``, ``all_versions``, the CLI) skips the records it
+cannot read, warns once per record with an :class:`UnreadableRecordWarning` naming the
+model, the version (or audit event) and what is wrong, never the record's content, and
+hands the same as :class:`RecordProblem` objects in ``Page.problems``.
+
+Examples
+--------
+>>> data = {"format_version": 1, "name": "churn"}
+>>> check_format(data, what="the record", model_name="churn", version=3)
+>>> data
+{'name': 'churn'}
+>>> check_format({"format_version": 9}, what="the record", model_name="churn", version=3)
+Traceback (most recent call last):
+...
+prodml.registry._formats.NewerFormatError: the record of churn version 3 has format_version 9; ...
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from prodml.errors import IntegrityError, RegistryError
+
+__all__ = [
+    "EVENT_FORMAT",
+    "VERSION_FORMAT",
+    "NewerFormatError",
+    "RecordProblem",
+    "UnreadableRecordWarning",
+    "check_format",
+    "parse_object",
+    "report",
+    "validation_reason",
+]
+
+VERSION_FORMAT = 1
+"""The ``format_version`` of the version records this prodml writes and reads."""
+EVENT_FORMAT = 1
+"""The ``format_version`` of the audit event details this prodml writes and reads."""
+
+
+class NewerFormatError(RegistryError):
+    """A stored record has a ``format_version`` newer than this prodml reads.
+
+    A newer prodml wrote it: upgrade prodml to read it. ``model_name`` and ``version``
+    name the record, ``found`` is its format and ``supported`` the one this prodml reads.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model_name: str | None = None,
+        version: int | str | None = None,
+        found: int = 0,
+        supported: int = 0,
+    ) -> None:
+        self.found = found
+        self.supported = supported
+        super().__init__(message, model_name=model_name, version=version)
+
+
+class UnreadableRecordWarning(UserWarning):
+    """A listing skipped a stored record it cannot read (see :class:`RecordProblem`)."""
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """A stored record a listing skipped, and why.
+
+    Attributes
+    ----------
+    kind
+        ``"version"`` (a version's record) or ``"event"`` (an audit event).
+    model_name, version
+        The model and version the record belongs to (``version``: ``None`` for an audit
+        event about the whole model).
+    seq
+        The audit event's sequence number (``None`` for a version).
+    error
+        What reading the record directly raises: a :class:`NewerFormatError` or an
+        :class:`~prodml.errors.IntegrityError`; its message names the record and what is
+        wrong, never the record's content.
+    """
+
+    kind: Literal["version", "event"]
+    model_name: str
+    version: int | None
+    seq: int | None
+    error: RegistryError
+
+    @property
+    def message(self) -> str:
+        """The error's message."""
+        return str(self.error)
+
+
+def report(problems: list[RecordProblem], *, stacklevel: int = 3) -> None:
+    """Warn once per problem with an :class:`UnreadableRecordWarning` (its message)."""
+    for problem in problems:
+        warnings.warn(
+            f"skipped an unreadable record: {problem.message}",
+            UnreadableRecordWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def check_format(
+    data: dict[str, Any],
+    *,
+    what: str,
+    model_name: str,
+    version: int | None,
+    current: int = VERSION_FORMAT,
+) -> None:
+    """Remove ``format_version`` from ``data`` after checking it is one this prodml reads.
+
+    A missing one means the current format (records written before format versions).
+    ``what`` names the record in messages ("the record", "audit event 12").
+
+    Raises
+    ------
+    NewerFormatError
+        For a format newer than ``current``.
+    IntegrityError
+        For a ``format_version`` that is not a format (an int >= 1).
+    """
+    found = data.pop("format_version", current)
+    of = f"{what} of {model_name}" + ("" if version is None else f" version {version}")
+    if type(found) is not int or found < 1:
+        raise IntegrityError(
+            f"{of} has a format_version that is not a format number (an int >= 1); it was "
+            "edited or corrupted",
+            model_name=model_name,
+            version=version,
+        )
+    if found > current:
+        raise NewerFormatError(
+            f"{of} has format_version {found}; this prodml reads format_version {current}: "
+            "a newer prodml wrote it, upgrade prodml to read it",
+            model_name=model_name,
+            version=version,
+            found=found,
+            supported=current,
+        )
+
+
+def parse_object(text: object, *, what: str, model_name: str, version: int | None) -> Any:
+    """The JSON object ``text`` holds; IntegrityError (quoting none of it) otherwise."""
+    of = f"{what} of {model_name}" + ("" if version is None else f" version {version}")
+    try:
+        data = json.loads(text) if isinstance(text, str | bytes) else None
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise IntegrityError(
+            f"{of} is not a JSON object; it was edited or corrupted",
+            model_name=model_name,
+            version=version,
+        )
+    return data
+
+
+def validation_reason(err: ValidationError) -> str:
+    """The first problem pydantic found: where and what, never the value itself."""
+    first = err.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the record"
+    # A custom validator's message may quote the value; pydantic's own never do.
+    custom = first["type"] in ("value_error", "assertion_error")
+    return f"{where[:80]}: {'an invalid value' if custom else str(first['msg'])[:120]}"
