@@ -17,7 +17,12 @@ import sqlalchemy as sa
 
 from prodml.cli import main
 from prodml.errors import IntegrityError, ProdMLError
-from prodml.registry import ModelRegistry, NewerFormatError, UnreadableRecordWarning
+from prodml.registry import (
+    ModelRegistry,
+    ModelVersion,
+    NewerFormatError,
+    UnreadableRecordWarning,
+)
 from prodml.registry.backends import _sqlschema as sq
 from prodml.schema import Column, Schema
 
@@ -115,13 +120,17 @@ def dump(reg: ModelRegistry) -> dict[str, list[Any]]:
 # ---------------------------------------------------------------------- format_version
 
 
-def test_version_records_and_event_details_carry_their_format(reg: ModelRegistry) -> None:
+def test_format_1_records_are_written_as_earlier_prodml_wrote_them(reg: ModelRegistry) -> None:
+    """No ``format_version`` field while the format is 1 (a missing one means 1), so a
+    prodml from before format versions, which refuses unknown fields, reads them."""
     reg.register("churn", schema(), environment=False)
     reg.set_alias("churn", "production", 1, reason="first")
-    assert json.loads(stored(reg, "churn", 1))["format_version"] == 1
+    record = json.loads(stored(reg, "churn", 1))
+    assert "format_version" not in record
+    assert ModelVersion.model_validate(record).version == 1  # the pre-format reader's check
     with engine(reg).connect() as conn:
         details = conn.execute(sa.select(sq.events.c.detail)).scalars().all()
-    assert [json.loads(d)["format_version"] for d in details] == [1, 1]
+    assert sorted(details) == ['{"reason": "first"}', "{}"]
     # read back, the field is not part of the version or the event
     assert "format_version" not in reg.get("churn@1").model_dump()
     assert [e.detail for e in reg.history("churn")] == [{"reason": "first"}, {}]

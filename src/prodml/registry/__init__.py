@@ -34,12 +34,10 @@ from prodml.registry._environment import (
     EnvironmentMismatchError,
     EnvironmentMismatchWarning,
 )
-
-# Importable from here, not yet in __all__ (the public-surface test lists it exactly):
-from prodml.registry._formats import NewerFormatError as NewerFormatError
-from prodml.registry._formats import RecordProblem as RecordProblem
 from prodml.registry._formats import (
-    UnreadableRecordWarning as UnreadableRecordWarning,
+    NewerFormatError,
+    RecordProblem,
+    UnreadableRecordWarning,
 )
 from prodml.registry._registry import GCReport, ModelRegistry
 from prodml.registry.backends import (
@@ -81,10 +79,13 @@ __all__ = [
     "ModelCard",
     "ModelRegistry",
     "ModelVersion",
+    "NewerFormatError",
     "NotWorseThanCurrent",
     "Page",
     "PromotionError",
+    "RecordProblem",
     "SignatureCompatible",
+    "UnreadableRecordWarning",
     "register_backend",
     "register_flavour",
 ]

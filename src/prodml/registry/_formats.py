@@ -1,9 +1,10 @@
 """Format versions of the records a registry stores, and how a reader reports bad ones.
 
 A metadata store keeps two kinds of JSON record: a version's record (the SQL stores'
-``payload`` column) and an audit event's ``detail``. Each is written with a
-``format_version``. On read, a record without one was written by a prodml from before
-format versions and is read as the current format; a record with a *newer* one raises
+``payload`` column) and an audit event's ``detail``. A record without a
+``format_version`` is format 1, so format-1 records are written without one (a prodml
+from before format versions, which refuses unknown fields, reads them too); later formats
+will be written with theirs. On read, a record with a *newer* one raises
 :class:`NewerFormatError` ("upgrade prodml"), never "corrupted"; anything else that is
 wrong with it is an :class:`~prodml.errors.IntegrityError`.
 

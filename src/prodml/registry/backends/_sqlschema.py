@@ -5,7 +5,8 @@ Tables: ``prodml_models`` (one row per model: the lock every write of that model
 and ``prodml_metrics`` (one row per tag or metric, for indexed filters),
 ``prodml_aliases``, ``prodml_events`` (the audit log) and ``prodml_pending`` (leases of
 registrations in flight and keys queued for gc). A version's ``payload`` and an event's
-``detail`` are JSON with a ``format_version`` (see :mod:`prodml.registry._formats`).
+``detail`` are JSON; a ``format_version`` in them (written from format 2 on; none means
+format 1) is checked on read (see :mod:`prodml.registry._formats`).
 """
 
 from __future__ import annotations
@@ -293,13 +294,21 @@ def pending_state(value: str) -> PendingState:
     return "lease" if value == "lease" else "deleted" if value == "deleted" else "orphan"
 
 
-_PREFIX = f'{{"format_version":{VERSION_FORMAT},'
+def _stamp(body: dict[str, Any], current: int) -> dict[str, Any]:
+    """``body`` with its ``format_version``, written only from format 2 on.
+
+    A record without one reads as format 1, so format 1 is written without the field: a
+    prodml from before format versions (which refuses unknown fields) still reads what
+    this one writes, and a shared registry can be upgraded in any order.
+    """
+    return body if current == 1 else {"format_version": current, **body}
 
 
 def dump_version(mv: ModelVersion) -> str:
-    """The ``payload`` of ``mv``'s row: its JSON record, ``format_version`` first."""
-    body = mv.model_dump_json()  # always a non-empty object: "{" then its fields
-    return _PREFIX + body[1:]
+    """The ``payload`` of ``mv``'s row: its JSON record (see :func:`_stamp`)."""
+    if VERSION_FORMAT == 1:
+        return mv.model_dump_json()
+    return json.dumps(_stamp(mv.model_dump(mode="json"), VERSION_FORMAT))  # pragma: no cover
 
 
 def to_version(payload: object, status: str, name: str, version: int) -> ModelVersion:
@@ -314,10 +323,12 @@ def to_version(payload: object, status: str, name: str, version: int) -> ModelVe
     """
     what = "the stored record"
     mv: ModelVersion | None = None
-    if isinstance(payload, str) and payload.startswith(_PREFIX):
-        # What this prodml writes: one parse. Anything wrong, and the checks below say what.
+    if isinstance(payload, str | bytes):
+        # What this prodml writes: one parse. A record with a format_version, or anything
+        # wrong, fails it, and the two-step path below reads the format first and names
+        # what is wrong.
         with contextlib.suppress(ValidationError):
-            mv = ModelVersion.model_validate_json("{" + payload[len(_PREFIX) :])
+            mv = ModelVersion.model_validate_json(payload)
     if mv is None:
         mv = _parse_version(payload, what, name, version)
     if (mv.name, mv.version) != (name, version) or status not in ALL:
@@ -357,8 +368,8 @@ def version_record(row: Any) -> ModelVersion | RecordProblem:
 
 
 def dump_detail(detail: dict[str, Any]) -> str:
-    """The ``detail`` of an audit event's row: its JSON, with ``format_version``."""
-    return json.dumps({**detail, "format_version": EVENT_FORMAT}, sort_keys=True)
+    """The ``detail`` of an audit event's row: its JSON (see :func:`_stamp`)."""
+    return json.dumps(_stamp(detail, EVENT_FORMAT), sort_keys=True)
 
 
 def to_event(r: Any) -> AuditEvent:
