@@ -1,0 +1,383 @@
+"""The docs' factual claims that drift when the code changes, pinned to the code.
+
+tests/test_docs_run.py runs the pages' Python blocks; this file checks what the prose and
+the tables state: the ``prodml`` flags the pages show, the extras they name, the defaults
+their tables quote, the exceptions they name, the links between pages, and that every
+public name is reachable from the API reference. A failure names the page and the claim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import importlib
+import inspect
+import pkgutil
+import re
+import shlex
+import sys
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import prodml
+import prodml.errors
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+API_PAGES = sorted((DOCS / "api").glob("*.md"))
+
+_FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
+_INLINE = re.compile(r"`([^`\n]+)`")
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _prose(text: str) -> str:
+    """The page without its fenced blocks (inline code spans stay)."""
+    return _FENCE.sub("", text)
+
+
+# --- the prodml command -------------------------------------------------------------------
+
+
+def _command_lines(text: str) -> Iterator[tuple[int, str]]:
+    """``prodml ...`` invocations a page shows: in shell blocks and in inline code."""
+    for fence in _FENCE.finditer(text):
+        if fence.group(1) not in ("bash", "sh", "console", "text", "shell"):
+            continue
+        first = text.count("\n", 0, fence.start()) + 2
+        for offset, line in enumerate(fence.group(2).splitlines()):
+            body = line.strip().removeprefix("$ ")
+            if body.startswith("prodml ") and "..." not in body:
+                yield first + offset, body
+    for span in _INLINE.finditer(_prose(text)):  # `prodml drift`, not `prodml (pandas)`
+        if re.match(r"prodml (-|[a-z])", span.group(1)) and "..." not in span.group(1):
+            yield text.count("\n", 0, span.start()) + 1, span.group(1)
+
+
+def _words(command: str) -> list[str]:
+    try:
+        words = shlex.split(command, comments=True)
+    except ValueError:  # an unbalanced quote in a sketch: take the plain words
+        words = command.split("#", maxsplit=1)[0].split()
+    return [w for w in words if w not in ("|", "&&", ">")][1:]
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {s for a in parser._actions for s in a.option_strings}
+
+
+@pytest.fixture(scope="module")
+def cli_parser() -> argparse.ArgumentParser:
+    from prodml.cli import build_parser
+
+    return build_parser(None)
+
+
+def _parser_for(
+    root: argparse.ArgumentParser, words: list[str]
+) -> tuple[str, argparse.ArgumentParser]:
+    """The (sub)parser the words are given to, and its name (``registry card``)."""
+    from prodml.registry._cli import SUBCOMMANDS
+
+    positionals = [w for w in words if not w.startswith("-")]
+    if not positionals:
+        return "prodml", root
+    name = positionals[0]
+    parser = _subparsers(root).get(name)
+    if parser is None:
+        pytest.fail(f"'prodml {name}' is not a command (prodml --help lists them)")
+    if name == "registry" and len(positionals) > 1 and positionals[1] in SUBCOMMANDS:
+        return f"registry {positionals[1]}", SUBCOMMANDS[positionals[1]]()
+    inner = _subparsers(parser)
+    if inner and len(positionals) > 1 and positionals[1] in inner:
+        return f"{name} {positionals[1]}", inner[positionals[1]]
+    if inner and len(positionals) > 1 and positionals[1].isupper():  # ACTION: every one
+        every = argparse.ArgumentParser(add_help=False)
+        for flag in set.intersection(*(_options(p) for p in inner.values())):
+            every.add_argument(flag)
+        return f"{name} {positionals[1]}", every
+    return name, parser
+
+
+def _shown_commands() -> list[tuple[str, int, str]]:
+    return [(p.name, n, line) for p in PAGES for n, line in _command_lines(_text(p))]
+
+
+def test_the_pages_show_commands() -> None:
+    names = {page for page, _, _ in _shown_commands()}
+    assert {"cli.md", "README.md"} <= names
+
+
+@pytest.mark.parametrize(("page", "line", "command"), _shown_commands())
+def test_every_flag_a_page_shows_exists(
+    cli_parser: argparse.ArgumentParser, page: str, line: int, command: str
+) -> None:
+    words = _words(command)
+    name, parser = _parser_for(cli_parser, words)
+    known = _options(parser) | ({"--help", "-h", "--version"} if name == "prodml" else set())
+    flags = {w.split("=")[0] for w in words if re.fullmatch(r"--?[A-Za-z][\w-]*(=.*)?", w)}
+    unknown = sorted(flags - known)
+    assert not unknown, f"{page}:{line}: 'prodml {name}' has no {unknown} (shown: {command})"
+
+
+def test_cli_page_lists_every_command(cli_parser: argparse.ArgumentParser) -> None:
+    text = _text(DOCS / "cli.md")
+    shown = {name for _, _, c in _shown_commands() for name in _words(c)[:1]}
+    missing = sorted(c for c in _subparsers(cli_parser) if c not in shown and c != "version")
+    assert not missing, f"cli.md shows no example of {missing}"
+    assert "prodml --help" in text
+
+
+# --- extras ----------------------------------------------------------------------------------
+
+
+def _extras() -> set[str]:
+    project = tomllib.loads(_text(ROOT / "pyproject.toml"))["project"]
+    return set(project["optional-dependencies"])
+
+
+@pytest.mark.parametrize("path", [*PAGES, *API_PAGES], ids=lambda p: p.name)
+def test_every_extra_named_exists(path: Path) -> None:
+    named = {
+        extra.strip()
+        for group in re.findall(r"prodml\[([\w, -]+)\]", _text(path))
+        for extra in group.split(",")
+    }
+    named |= set(re.findall(r"extra [`']([\w-]+)[`']", _text(path)))
+    assert not named - _extras(), f"{path.name} names extras pyproject.toml lacks"
+
+
+def test_readme_lists_every_extra() -> None:
+    section = _text(ROOT / "README.md").split("Optional extras:", 1)[1].split("## ", 1)[0]
+    listed = set(re.findall(r"`([\w-]+)`", section))
+    assert _extras() - {"test"} == listed
+
+
+# --- defaults quoted in tables ------------------------------------------------------------
+
+
+def _table_rows(text: str, header: str) -> list[list[str]]:
+    """The rows of the first table whose header line contains ``header``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|") and header in line)
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+def _quoted_defaults(cell: str) -> dict[str, object]:
+    """``name=value`` pairs of a cell; ``"a"|"b"`` means the default is ``"a"``."""
+    found: dict[str, object] = {}
+    for code in _INLINE.findall(cell):
+        for name, value in re.findall(r"(\w+)=((?:\([^)]*\))|[^,()]+)", code):
+            first = value.replace("\\|", "|").split("|")[0].strip()
+            if not first:
+                continue
+            try:
+                found[name] = eval(first, {})  # noqa: S307 - a literal from our own docs
+            except (NameError, SyntaxError):
+                continue
+    return found
+
+
+def _check_defaults(page: str, target: Callable[..., Any], quoted: dict[str, object]) -> None:
+    params = inspect.signature(target).parameters
+    for name, said in quoted.items():
+        assert name in params, f"{page}: {target.__name__} has no parameter {name!r}"
+        actual = params[name].default
+        if isinstance(actual, (list, tuple)) and isinstance(said, (list, tuple)):
+            actual, said = list(actual), list(said)
+        assert actual == said, (
+            f"{page}: says {target.__name__}({name}={said!r}), the default is {actual!r}"
+        )
+
+
+def test_feature_steps_table_quotes_the_defaults() -> None:
+    from prodml.features import steps
+
+    rows = _table_rows(_text(DOCS / "features.md"), "| step | fitted | semantics |")
+    assert len(rows) == 12
+    for row in rows:
+        name = re.match(r"`(\w+)\(", row[0])
+        assert name is not None, row[0]
+        _check_defaults("features.md", getattr(steps, name.group(1)), _quoted_defaults(row[0]))
+        assert name.group(1) in steps.__all__
+
+
+def test_streaming_defaults_table_quotes_the_defaults() -> None:
+    from prodml.drift import streaming
+
+    rows = _table_rows(_text(DOCS / "drift-streaming.md"), "| detector | prodml default |")
+    assert {row[0] for row in rows} == set(streaming.__all__) - {"StreamingDetector"}
+    for row in rows:
+        quoted = _quoted_defaults(row[1])
+        assert quoted or row[0] == "DDM", row
+        _check_defaults("drift-streaming.md", getattr(streaming, row[0]), quoted)
+    ddm = inspect.signature(streaming.DDM).parameters  # quoted as "warning 2, drift 4"
+    assert (ddm["warning_threshold"].default, ddm["drift_threshold"].default) == (2, 4)
+
+
+def test_privacy_table_quotes_the_defaults() -> None:
+    from prodml.privacy import Privacy
+
+    rows = {r[0].strip("`"): r[1] for r in _table_rows(_text(DOCS / "governance.md"), "| rule |")}
+    policy = Privacy()
+    assert rows["max_categories"] == f"{policy.max_categories:,}"
+    assert rows["k"] == str(policy.k)
+    assert (rows["detect"], rows["allow_raw"]) == ("on", "none")
+    assert policy.detect
+    assert policy.allow_raw == ()
+
+
+# --- exceptions named ------------------------------------------------------------------------
+
+
+def _error_names(text: str) -> set[str]:
+    return set(re.findall(r"`(?:prodml\.errors\.)?([A-Z]\w*(?:Error|Warning))`", text))
+
+
+@pytest.mark.parametrize("path", [*PAGES, *API_PAGES], ids=lambda p: p.name)
+def test_every_exception_named_exists(path: Path) -> None:
+    public = {n for m in _public_modules() for n in getattr(m, "__all__", ())}
+    known = public | set(dir(prodml.errors)) | set(dir(builtins))
+    unknown = sorted(
+        n for n in _error_names(_prose(_text(path))) if n not in known and "." not in n
+    )
+    assert not unknown, f"{path.name} names exceptions prodml does not have: {unknown}"
+
+
+# --- the API reference --------------------------------------------------------------------
+
+
+def _public_modules() -> list[types.ModuleType]:
+    names = ["prodml"] + [
+        m.name
+        for m in pkgutil.walk_packages(prodml.__path__, "prodml.")
+        if not any(part.startswith("_") for part in m.name.split("."))
+    ]
+    return [m for m in map(_import, names) if m is not None]
+
+
+def _import(name: str) -> types.ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # a module of an extra that is not installed
+        return None
+
+
+def _resolve(dotted: str) -> object:
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(dotted)
+
+
+def _directives() -> dict[str, bool]:
+    """``::: target`` of the API pages -> whether its members are rendered."""
+    found: dict[str, bool] = {}
+    for page in API_PAGES:
+        text = _text(page)
+        for match in re.finditer(r"^::: *([\w.]+)\n((?:[ \t]+.*\n)*)", text, re.M):
+            found[match.group(1)] = "members: false" not in match.group(2)
+    return found
+
+
+def test_api_directives_resolve() -> None:
+    for target in _directives():
+        _resolve(target)  # an ImportError or AttributeError names the stale target
+
+
+def test_api_directives_are_separate_blocks() -> None:
+    for page in API_PAGES:
+        lines = _text(page).splitlines()
+        for i in range(1, len(lines)):
+            both = lines[i].startswith(":::") and lines[i - 1].startswith(":::")
+            assert not both, f"api/{page.name}:{i + 1}: put a blank line between directives"
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    directives = _directives()
+    shown: list[object] = []
+    for target, with_members in directives.items():
+        obj = _resolve(target)
+        shown.append(obj)
+        if isinstance(obj, types.ModuleType) and with_members:
+            shown += [getattr(obj, n) for n in getattr(obj, "__all__", ())]
+    prose = " ".join(_text(p) for p in API_PAGES)
+    missing = []
+    for module in _public_modules():
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            dotted = f"{module.__name__}.{name}"
+            if isinstance(obj, types.ModuleType) or dotted in directives:
+                continue  # a public submodule is checked name by name on its own
+            if any(o is obj for o in shown) or f"`{dotted}`" in prose:
+                continue
+            missing.append(dotted)
+    assert not missing, f"not reachable from docs/api/*.md: {missing}"
+
+
+# --- links between pages -------------------------------------------------------------------
+
+
+def _slug(heading: str) -> str:
+    """The anchor mkdocs' toc extension gives a heading (its default slugify)."""
+    text = re.sub(r"`|\*\*|\[([^\]]*)\]\([^)]*\)", r"\1", heading).strip().lower()
+    text = re.sub(r"[^\w\s-]", "", text)
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def _anchors(path: Path) -> set[str]:
+    return {_slug(h) for h in re.findall(r"^#{1,6} +(.+?) *$", _prose(_text(path)), re.M)}
+
+
+def _links() -> list[tuple[str, str]]:
+    return [
+        (str(page.relative_to(ROOT)), target)
+        for page in [*PAGES, *API_PAGES]
+        for target in re.findall(r"\]\(([^)\s]+)\)", _prose(_text(page)))
+        if not re.match(r"[a-z]+:", target)
+    ]
+
+
+@pytest.mark.parametrize(("page", "link"), _links())
+def test_links_between_pages_resolve(page: str, link: str) -> None:
+    file, _, anchor = link.partition("#")
+    target = (ROOT / page).parent / file if file else ROOT / page
+    assert target.exists(), f"{page}: link {link} points at no file"
+    if not anchor or target.suffix != ".md":
+        return
+    if target.parent.name == "api" and anchor.startswith("prodml."):
+        _resolve(anchor)  # mkdocstrings' anchor is the object's path
+        assert any(anchor.startswith(d) for d in _directives()), f"{page}: {link}"
+        return
+    assert anchor in _anchors(target), f"{page}: {link}: no heading gives #{anchor}"
