@@ -208,9 +208,8 @@ def _check_defaults(page: str, target: Callable[..., Any], quoted: dict[str, obj
     for name, said in quoted.items():
         assert name in params, f"{page}: {target.__name__} has no parameter {name!r}"
         actual = params[name].default
-        if isinstance(actual, (list, tuple)) and isinstance(said, (list, tuple)):
-            actual, said = list(actual), list(said)
-        assert actual == said, (
+        sequences = isinstance(actual, (list, tuple)) and isinstance(said, (list, tuple))
+        assert (list(actual) == list(said)) if sequences else (actual == said), (
             f"{page}: says {target.__name__}({name}={said!r}), the default is {actual!r}"
         )
 
@@ -381,3 +380,27 @@ def test_links_between_pages_resolve(page: str, link: str) -> None:
         assert any(anchor.startswith(d) for d in _directives()), f"{page}: {link}"
         return
     assert anchor in _anchors(target), f"{page}: {link}: no heading gives #{anchor}"
+
+
+# --- the README's tables -----------------------------------------------------------------
+
+
+def test_readme_table_lists_every_public_module() -> None:
+    rows = _table_rows(_text(ROOT / "README.md"), "| module | what it gives you |")
+    listed = {row[0].strip("`") for row in rows}
+    top = {
+        f"prodml.{m.name}"
+        for m in pkgutil.iter_modules(prodml.__path__)
+        if not m.name.startswith("_")
+    }
+    assert top - {"prodml.errors", "prodml.cli"} <= listed, "README's module table"
+    assert "prodml` command" in listed  # the row of the `prodml` command
+
+
+def test_readme_names_every_command(cli_parser: argparse.ArgumentParser) -> None:
+    rows = _table_rows(_text(ROOT / "README.md"), "| module | what it gives you |")
+    cell = next(row[1] for row in rows if row[0] == "`prodml` command")
+    named = re.search(r"`prodml --help`: ([\w, -]+);", cell)
+    assert named is not None, cell
+    commands = set(_subparsers(cli_parser)) - {"version"}
+    assert {w.strip() for w in named.group(1).split(",")} == commands
