@@ -404,3 +404,47 @@ def test_readme_names_every_command(cli_parser: argparse.ArgumentParser) -> None
     assert named is not None, cell
     commands = set(_subparsers(cli_parser)) - {"version"}
     assert {w.strip() for w in named.group(1).split(",")} == commands
+
+
+# --- exceptions the pages say are raised ---------------------------------------------------
+
+
+def test_feature_pipeline_errors_are_the_ones_features_md_names() -> None:
+    import pandas as pd
+
+    from prodml.errors import ConfigError, SchemaError
+    from prodml.features import FeaturePipeline, steps
+
+    text = " ".join(_text(DOCS / "features.md").split())
+    assert "(left as text, `fit` raises `ConfigError`)" in text
+    assert (
+        "(text or datetimes into a scaler, numbers into `DateParts`) raises `SchemaError`" in text
+    )
+    frame = pd.DataFrame(
+        {"x": [1.0, 2.0], "s": ["a", "b"], "d": pd.to_datetime(["2024-01-01"] * 2)}
+    )
+    with pytest.raises(ConfigError, match="still text"):
+        FeaturePipeline([steps.Impute(["s"], strategy="most_frequent")]).fit(frame)
+    for step in (steps.StandardScale(["s"]), steps.StandardScale(["d"]), steps.DateParts(["x"])):
+        with pytest.raises(SchemaError, match="the column holds"):
+            FeaturePipeline([step]).fit(frame)
+
+
+def test_explainer_refuses_an_unsupported_model_at_fit_as_explain_md_says() -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from prodml.errors import ConfigError
+    from prodml.explain import Explainer
+    from prodml.features import FeaturePipeline, steps
+
+    assert "`Explainer(pipeline, model).fit()` on a model without an exact method" in " ".join(
+        _text(DOCS / "explain.md").split()
+    )
+    frame = pd.DataFrame({"a": np.arange(20.0)})
+    pipeline = FeaturePipeline([steps.StandardScale(["a"])]).fit(frame)
+    model = KNeighborsClassifier(3).fit(pipeline.transform(frame), np.arange(20) % 2)
+    explainer = Explainer(pipeline, model)  # stores its settings only
+    with pytest.raises(ConfigError, match="sampling"):
+        explainer.fit()
