@@ -177,7 +177,7 @@ def test_readme_lists_every_extra() -> None:
 
 def _table_rows(text: str, header: str) -> list[list[str]]:
     """The rows of the first table whose header line contains ``header``."""
-    lines = text.splitlines()
+    lines = [line.strip() for line in text.splitlines()]  # tables in a list item too
     start = next(i for i, line in enumerate(lines) if line.startswith("|") and header in line)
     rows = []
     for line in lines[start + 2 :]:
@@ -248,6 +248,37 @@ def test_privacy_table_quotes_the_defaults() -> None:
     assert (rows["detect"], rows["allow_raw"]) == ("on", "none")
     assert policy.detect
     assert policy.allow_raw == ()
+
+
+def test_error_rate_follow_up_table_quotes_the_defaults() -> None:
+    from datetime import timedelta
+
+    from prodml.retrain import ErrorRateTrigger
+
+    rows = {r[0].strip("`"): r[1] for r in _table_rows(_text(DOCS / "retrain.md"), "| parameter |")}
+    params = inspect.signature(ErrorRateTrigger).parameters
+    assert rows["follow_up"] == f"`{params['follow_up'].default}`"
+    assert params["watch"].default == timedelta(days=int(rows["watch"].removesuffix(" days")))
+    assert rows["max_follow_ups"] == str(params["max_follow_ups"].default)
+    assert params["settle"].default is None  # "the `drift` co-signal"
+
+
+def test_governance_names_the_packages_load_compares() -> None:
+    from prodml.registry._environment import CHECKED_PACKAGES
+
+    text = " ".join(_text(DOCS / "governance.md").split())
+    said = re.search(r"`load` compares the recorded versions of ([\w, -]+?) with the", text)
+    assert said is not None
+    named = {w.strip() for w in re.split(r",| and ", said.group(1)) if w.strip()}
+    assert named == set(CHECKED_PACKAGES)
+
+
+def test_personal_data_sampling_figures_match_the_code() -> None:
+    from prodml import _schema_infer
+
+    text = " ".join(_text(DOCS / "governance.md").split())
+    assert f"up to {_schema_infer._PERSONAL_SAMPLE} distinct values" in text
+    assert f"at least {_schema_infer._PERSONAL_SHARE:.0%} of them" in text
 
 
 # --- exceptions named ------------------------------------------------------------------------
