@@ -298,6 +298,24 @@ def test_every_exception_named_exists(path: Path) -> None:
     assert not unknown, f"{path.name} names exceptions prodml does not have: {unknown}"
 
 
+def test_streaming_errors_are_the_ones_drift_streaming_md_names() -> None:
+    from prodml.drift.streaming import ADWIN, DDM
+    from prodml.errors import ConfigError, DriftError, StateError
+
+    text = " ".join(_text(DOCS / "drift-streaming.md").split())
+    assert "raises `prodml.errors.DriftError`, naming the detector" in text
+    assert "`from_dict` raises `StateError` (also a `ConfigError`), naming the field" in text
+    assert "on first use (`update`, `update_many`, `reset`, `to_dict`), not in `__init__`" in text
+    with pytest.raises(DriftError, match="ADWIN"):
+        ADWIN().update(float("nan"))
+    with pytest.raises(StateError, match="'type'") as caught:
+        DDM.from_dict(ADWIN().to_dict())
+    assert isinstance(caught.value, ConfigError)
+    bad = ADWIN(delta=1.5)  # stored, not checked
+    with pytest.raises(ConfigError, match="The 'delta' parameter of ADWIN"):
+        bad.update(1.0)
+
+
 # --- the API reference --------------------------------------------------------------------
 
 
