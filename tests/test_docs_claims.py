@@ -193,7 +193,7 @@ def _quoted_defaults(cell: str) -> dict[str, object]:
     for code in _INLINE.findall(cell):
         for name, value in re.findall(r"(\w+)=((?:\([^)]*\))|[^,()]+)", code):
             first = value.replace("\\|", "|").split("|")[0].strip()
-            if not first:
+            if not first or "..." in first:  # a placeholder, not a default
                 continue
             try:
                 found[name] = eval(first, {})  # noqa: S307 - a literal from our own docs
@@ -248,6 +248,51 @@ def test_privacy_table_quotes_the_defaults() -> None:
     assert (rows["detect"], rows["allow_raw"]) == ("on", "none")
     assert policy.detect
     assert policy.allow_raw == ()
+
+
+def _signature_lines() -> list[tuple[str, int, str]]:
+    """Signatures a page gives as a line of their own: "- `Name(a, b=1)`:" and the like."""
+    pattern = re.compile(r"^(?:- )?(`[A-Z]\w*\([^`]*=[^`]*\)`)(?=:|\s*$| \(extra )", re.M)
+    return [
+        (page.name, text.count("\n", 0, match.start()) + 1, match.group(1))
+        for page in PAGES
+        for text in [_prose(_text(page))]
+        for match in pattern.finditer(text)
+    ]
+
+
+def _public_callable(name: str) -> Callable[..., Any] | None:
+    for module in _public_modules():
+        if name in getattr(module, "__all__", ()):
+            obj: Callable[..., Any] = getattr(module, name)
+            return obj
+    return None
+
+
+def test_signature_lines_are_found() -> None:
+    names = {span.split("(", maxsplit=1)[0].strip("`") for _, _, span in _signature_lines()}
+    assert {"AlertRule", "InMemorySink", "PrometheusSink"} <= names
+
+
+@pytest.mark.parametrize(("page", "line", "span"), _signature_lines())
+def test_signature_lines_quote_the_defaults(page: str, line: int, span: str) -> None:
+    target = _public_callable(span.split("(", maxsplit=1)[0].strip("`"))
+    assert target is not None, f"{page}:{line}: {span} names no public callable"
+    _check_defaults(f"{page}:{line}", target, _quoted_defaults(span))
+
+
+def _seconds(words: str) -> float:
+    number, unit = words.split()
+    return float(number) * {"min": 60, "h": 3600, "days": 86400}[unit]
+
+
+def test_burn_rate_table_quotes_the_default_windows() -> None:
+    from prodml.monitoring import BurnRateRule
+
+    rows = _table_rows(_text(DOCS / "monitoring.md"), "| long window | short window |")
+    shown = [(_seconds(r[0]), _seconds(r[1]), float(r[2]), r[3]) for r in rows]
+    windows = inspect.signature(BurnRateRule).parameters["windows"].default
+    assert shown == [(w.long_s, w.short_s, w.factor, w.severity) for w in windows]
 
 
 def test_error_rate_follow_up_table_quotes_the_defaults() -> None:
