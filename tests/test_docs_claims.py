@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -18,6 +19,7 @@ import shlex
 import sys
 import types
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +326,81 @@ def test_personal_data_sampling_figures_match_the_code() -> None:
     text = " ".join(_text(DOCS / "governance.md").split())
     assert f"up to {_schema_infer._PERSONAL_SAMPLE} distinct values" in text
     assert f"at least {_schema_infer._PERSONAL_SHARE:.0%} of them" in text
+
+
+_PROSE_DEFAULTS = (
+    re.compile(r"`(\w+)=([^`]+)` (?:by default|\(the default\)|is the default)"),
+    re.compile(r"`(\w+)` \((?:the )?default:? `?([^`);]+?)`?(?:\)|;|, )"),
+    re.compile(r"`(\w+)` defaults to `?([^`),;.]+)`?"),
+)
+_UNITS = {"%": 0.01, "MiB": 2**20, "days": 86400.0, "h": 3600.0, "s": 1.0, "ms": 0.001}
+
+
+def _literal(said: str) -> object:
+    """A default as a page writes it (``0.1%``, ``64 MiB``, ``14 days``, ``10_000``), or
+    ``Ellipsis`` for words (``the positive class``)."""
+    said = said.strip().replace(",", "")
+    unit = re.fullmatch(r"([\d.e_+-]+) ?(%|MiB|days|h|s|ms)", said)
+    if unit:
+        return float(unit.group(1)) * _UNITS[unit.group(2)]
+    try:
+        return eval(said, {})  # noqa: S307 - a literal from our own docs
+    except (NameError, SyntaxError):
+        return Ellipsis
+
+
+@functools.cache
+def _all_defaults() -> dict[str, list[object]]:
+    """Parameter name -> the defaults public callables (and their methods) give it."""
+    found: dict[str, list[object]] = {}
+    for module in _public_modules():
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            members = [getattr(obj, k) for k in vars(obj)] if inspect.isclass(obj) else []
+            for candidate in [obj, *members]:
+                try:
+                    params = inspect.signature(candidate).parameters.values()
+                except (TypeError, ValueError):
+                    continue
+                for param in params:
+                    if param.default is not inspect.Parameter.empty:
+                        found.setdefault(param.name, []).append(param.default)
+    return found
+
+
+def _same(default: object, said: object) -> bool:
+    if isinstance(default, timedelta):
+        default = default.total_seconds()
+    return default == said or str(default) == str(said)
+
+
+def _prose_defaults() -> list[tuple[str, str, str]]:
+    return [
+        (page.name, match.group(1), match.group(2))
+        for page in PAGES
+        for text in [" ".join(_prose(_text(page)).split())]
+        for pattern in _PROSE_DEFAULTS
+        for match in pattern.finditer(text)
+        if _literal(match.group(2)) is not Ellipsis  # not "(default: the positive class)"
+    ]
+
+
+def test_prose_defaults_are_found() -> None:
+    assert len(_prose_defaults()) >= 15
+
+
+@pytest.mark.parametrize(("page", "name", "said"), _prose_defaults())
+def test_a_default_stated_in_prose_is_a_default_in_the_code(
+    page: str, name: str, said: str
+) -> None:
+    """ "`n_samples=10_000` by default", "`k` (default 5)": some public callable taking
+    ``name`` has that default (the claim names no callable, so this is the check)."""
+    value = _literal(said)
+    defaults = _all_defaults().get(name)
+    assert defaults, f"{page}: says {name!r} defaults to {said!r}; no public callable takes it"
+    assert any(_same(d, value) for d in defaults), (
+        f"{page}: says {name!r} defaults to {said!r}; the code's defaults: {defaults}"
+    )
 
 
 # --- exceptions named ------------------------------------------------------------------------
