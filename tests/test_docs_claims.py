@@ -403,6 +403,28 @@ def test_a_default_stated_in_prose_is_a_default_in_the_code(
     )
 
 
+def test_rollout_policies_have_the_methods_rollout_md_lists() -> None:
+    from prodml import rollout
+
+    text = " ".join(_text(DOCS / "rollout.md").split())
+    policies = re.search(r"Every rollout policy \(([^)]*)\):(.*?)The bandits", text)
+    assert policies is not None
+    names = re.findall(r"`(\w+)`", policies.group(1))
+    listed = set(re.findall(r"`(\w+)\(", policies.group(2))) | {"decisions"}
+    summary = re.search(r"; ([`\w, ]+) also take `observe_summary", policies.group(2))
+    assert summary is not None
+    with_summary = set(re.findall(r"`(\w+)`", summary.group(1)))
+    for name in names:
+        cls = getattr(rollout, name)
+        missing = {m for m in listed if not hasattr(cls, m)}
+        if name == "Shadow":  # "Shadow compares answers with compare / compare_many instead"
+            assert missing == {"observe_many", "observe_summary"}
+            assert hasattr(cls, "compare_many")
+            continue
+        assert missing <= {"observe_summary"}, (name, missing)
+        assert hasattr(cls, "observe_summary") == (name in with_summary), name
+
+
 # --- exceptions named ------------------------------------------------------------------------
 
 
