@@ -589,6 +589,18 @@ def test_readme_table_lists_every_public_module() -> None:
     assert "prodml` command" in listed  # the row of the `prodml` command
 
 
+def test_readme_names_every_file_the_demo_writes() -> None:
+    demo = ROOT / "src" / "prodml" / "_demo"
+    code = " ".join(_text(path) for path in sorted(demo.glob("*.py")))
+    written = set(re.findall(r'out / "([\w.]+)"', code))
+    said = _text(ROOT / "README.md").split("**Run the end-to-end demo**", 1)[1]
+    said = " ".join(said.split("```", 1)[0].split())
+    named = {n.rstrip("/") for n in re.findall(r"`([\w.]+/?)`", said)}
+    named |= {n.replace(".md", ".html") for n in named if "model_card" in n}  # `.md`/`.html`
+    assert {"report.html", "registry", "feature_store"} <= written
+    assert written <= named, f"README does not say the demo writes {sorted(written - named)}"
+
+
 def test_readme_names_every_command(cli_parser: argparse.ArgumentParser) -> None:
     rows = _table_rows(_text(ROOT / "README.md"), "| module | what it gives you |")
     cell = next(row[1] for row in rows if row[0] == "`prodml` command")
