@@ -506,6 +506,12 @@ def _directives() -> dict[str, bool]:
 def test_api_directives_resolve() -> None:
     for target in _directives():
         _resolve(target)  # an ImportError or AttributeError names the stale target
+    for page in API_PAGES:  # and the members an option lists ("members: [- name]")
+        for match in re.finditer(r"^::: *([\w.]+)\n((?:[ \t]+.*\n)*)", _text(page), re.M):
+            listed = re.findall(r"^\s+- (\w+)\s*$", match.group(2), re.M)
+            obj = _resolve(match.group(1))
+            gone = [name for name in listed if not hasattr(obj, name)]
+            assert not gone, f"api/{page.name}: {match.group(1)} has no {gone}"
 
 
 def test_api_directives_are_separate_blocks() -> None:
