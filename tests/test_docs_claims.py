@@ -138,6 +138,38 @@ def test_every_flag_a_page_shows_exists(
     assert not unknown, f"{page}:{line}: 'prodml {name}' has no {unknown} (shown: {command})"
 
 
+# Flags of other tools the pages quote in inline code: the benchmark scripts' (--gb,
+# --quick, --only, --repeat) and pyright's --verifytypes; spans naming mypy/pytest/pip skip.
+_OTHER_TOOLS_FLAGS = {"--gb", "--quick", "--only", "--repeat", "--verifytypes"}
+
+
+def _every_flag(parser: argparse.ArgumentParser) -> set[str]:
+    flags = _options(parser)
+    for sub in _subparsers(parser).values():
+        flags |= _every_flag(sub)
+    return flags
+
+
+def test_every_flag_quoted_in_prose_exists(cli_parser: argparse.ArgumentParser) -> None:
+    """`--format html` in a sentence (not only in a `prodml ...` line) is a flag of some
+    prodml command."""
+    from prodml.registry._cli import SUBCOMMANDS
+
+    known = _every_flag(cli_parser) | _OTHER_TOOLS_FLAGS
+    for make in SUBCOMMANDS.values():
+        known |= _options(make())
+    unknown = [
+        (page.name, flag)
+        for page in PAGES
+        if page.name != "benchmarks.md"  # the benchmark scripts' own flags
+        for span in _INLINE.findall(_prose(_text(page)))
+        if not re.search(r"\b(mypy|pytest|pip|bench_\w+\.py)\b", span)
+        for flag in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", span)
+        if flag not in known
+    ]
+    assert not unknown, f"flags no prodml command has: {unknown}"
+
+
 def test_cli_page_lists_every_command(cli_parser: argparse.ArgumentParser) -> None:
     text = _text(DOCS / "cli.md")
     shown = {name for _, _, c in _shown_commands() for name in _words(c)[:1]}
