@@ -705,3 +705,24 @@ def test_every_page_is_in_the_navigation() -> None:
     assert pages == nav, (
         f"not in mkdocs.yml's nav: {sorted(pages - nav)}; gone: {sorted(nav - pages)}"
     )
+
+
+def test_readme_says_what_ci_runs() -> None:
+    item = _text(ROOT / "README.md").split("`bash .ci/run` is exactly", 1)[1].split("\n- ", 1)[0]
+    said = " ".join(item.split())
+    ci = _text(ROOT / ".ci" / "run")
+    steps = {
+        "ruff": "ruff check .",
+        "mypy --strict tests/typing": "mypy --strict tests/typing",
+        "pyright": "pyright --verifytypes",
+        "docs build": "mkdocs build --strict",
+        "demo command": "DEMO_CMD",
+        "test command": "TEST_CMD",
+    }
+    for words, command in steps.items():
+        assert words in said, f"README's Development list omits {words!r}"
+        assert command in ci, f".ci/run no longer runs {command!r}"
+    services = _text(ROOT / ".ci" / "services.sh")
+    for server, variable in (("PostgreSQL", "POSTGRES"), ("S3", "S3"), ("Redis", "REDIS")):
+        assert server in said
+        assert f"PRODML_TEST_{variable}_" in services
