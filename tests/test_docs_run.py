@@ -185,9 +185,9 @@ def _close_figures() -> None:
         plt.close("all")
 
 
-# Pages with blocks fenced "```python skip" (run by nothing, with no reason checked), and
-# how many: left until the page's owner moves them to the "docs-test: skip REASON" marker.
-_UNMARKED_SKIPS = {"registry.md": 3}
+# Pages allowed blocks fenced "```python skip" (run by nothing, with no reason checked), and
+# how many: none; use the "docs-test: skip REASON" marker instead.
+_UNMARKED_SKIPS: dict[str, int] = {}
 
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
