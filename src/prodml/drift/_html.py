@@ -84,6 +84,51 @@ def _table(report: DriftReport) -> str:
     return f'<table class="pm">{head}{"".join(rows)}</table>'
 
 
+def _nice_ticks(lo: float, hi: float) -> list[tuple[float, str]] | None:
+    """Round tick values in ``[lo, hi]`` with their labels.
+
+    Steps of 1, 2 or 5 times a power of ten, the count closest to five (fewer, larger
+    steps on a tie). None when the range is empty, too wide to do arithmetic on, or too
+    narrow for 15 digits to label (the caller then labels bin edges instead).
+
+    Examples
+    --------
+    >>> [label for _, label in _nice_ticks(1.136, 89.816)]
+    ['20', '40', '60', '80']
+    >>> [label for _, label in _nice_ticks(0.0, 5.0)]
+    ['0', '1', '2', '3', '4', '5']
+    >>> [label for _, label in _nice_ticks(0.013, 0.052)]
+    ['0.02', '0.03', '0.04', '0.05']
+    >>> [label for _, label in _nice_ticks(0.0, 4e6)]
+    ['0', '1e+06', '2e+06', '3e+06', '4e+06']
+    """
+    span = hi - lo
+    if not (math.isfinite(span) and span > 0 and math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    power = math.floor(math.log10(span))
+    best: tuple[int, float, int] | None = None
+    for exp in (power - 2, power - 1, power):
+        for mult in (5, 2, 1):
+            step = mult * 10.0**exp
+            count = math.floor(hi / step + 1e-9) - math.ceil(lo / step - 1e-9) + 1
+            if count >= 2 and (best is None or abs(count - 5) < abs(best[0] - 5)):
+                best = (count, step, exp)
+    if best is None:
+        return None
+    _, step, exp = best
+    decimals = max(0, -exp)
+    first = math.ceil(lo / step - 1e-9)
+    values = [(first + k) * step for k in range(best[0])]
+    # Short labels, as many digits as it takes to tell them apart (a narrow range far from
+    # zero needs more).
+    formats = [f".{decimals}f"] if decimals <= 6 and max(map(abs, values)) < 1e6 else []
+    for spec in [*formats, *(f".{digits}g" for digits in range(3, 16))]:
+        labels = ["0" if v == 0 else format(v, spec) for v in values]
+        if len(set(labels)) == len(labels):
+            return list(zip(values, labels, strict=True))
+    return None
+
+
 def _edge_label(value: float, *, datetime: bool) -> str:
     """An axis label: a number, or the date of epoch seconds for datetime columns."""
     if datetime and math.isfinite(value) and abs(value) < 1e11:
@@ -141,15 +186,23 @@ def _svg_hist(plot: dict[str, Any], column: str, *, datetime: bool = False) -> s
         )
     baseline = height - _PADB
     axis = [f'<line x1="{_PADL}" y1="{baseline}" x2="{_W - _PAD}" y2="{baseline}" stroke="#999"/>']
-    ticks = sorted({round(k * n / 4) for k in range(5)})
-    for i in ticks:
-        value = edges[i]
-        anchor = "start" if i == 0 else "end" if i == n else "middle"
+    lo, hi = float(edges[0]), float(edges[n])
+    nice = None if datetime else _nice_ticks(lo, hi)
+    if nice is not None:
+        # Round values where they fall (the bins are equal-width, so linear in value).
+        marks = [(n * (value - lo) / (hi - lo), label) for value, label in nice]
+    else:
+        marks = [
+            (i, _edge_label(edges[i], datetime=datetime))
+            for i in sorted({round(k * n / 4) for k in range(5)})
+        ]
+    for i, label in marks:
+        anchor = "start" if i <= 0 else "end" if i >= n else "middle"
         axis.append(
             f'<line x1="{x(i):.1f}" y1="{height - _PADB}" x2="{x(i):.1f}" '
             f'y2="{height - _PADB + 3}" stroke="#999"/>'
             f'<text x="{x(i):.1f}" y="{height - _PADB + 13}" font-size="9" '
-            f'text-anchor="{anchor}">{_edge_label(value, datetime=datetime)}</text>'
+            f'text-anchor="{anchor}">{label}</text>'
         )
     title = html_text(column, _LABEL * 2) + (" (date)" if datetime else "")
     axis.append(
