@@ -190,18 +190,20 @@ def _svg_hist(plot: dict[str, Any], column: str, *, datetime: bool = False) -> s
     nice = None if datetime else _nice_ticks(lo, hi)
     if nice is not None:
         # Round values where they fall (the bins are equal-width, so linear in value).
-        marks = [(n * (value - lo) / (hi - lo), label) for value, label in nice]
+        marks: list[tuple[float, str]] = [
+            (n * (value - lo) / (hi - lo), label) for value, label in nice
+        ]
     else:
         marks = [
             (i, _edge_label(edges[i], datetime=datetime))
             for i in sorted({round(k * n / 4) for k in range(5)})
         ]
-    for i, label in marks:
-        anchor = "start" if i <= 0 else "end" if i >= n else "middle"
+    for at, label in marks:
+        anchor = "start" if at <= 0 else "end" if at >= n else "middle"
         axis.append(
-            f'<line x1="{x(i):.1f}" y1="{height - _PADB}" x2="{x(i):.1f}" '
+            f'<line x1="{x(at):.1f}" y1="{height - _PADB}" x2="{x(at):.1f}" '
             f'y2="{height - _PADB + 3}" stroke="#999"/>'
-            f'<text x="{x(i):.1f}" y="{height - _PADB + 13}" font-size="9" '
+            f'<text x="{x(at):.1f}" y="{height - _PADB + 13}" font-size="9" '
             f'text-anchor="{anchor}">{label}</text>'
         )
     title = html_text(column, _LABEL * 2) + (" (date)" if datetime else "")
