@@ -48,6 +48,26 @@ OLD_NAMES = {
         "_Model",
         "_record_is_clean",
     ],
+    # Its __all__, and the entity keys that moved to store/_asof_keys.py (the tests and
+    # benchmarks/README name them here).
+    "prodml.store._asof": [
+        "HASHED_KEY_BYTES",
+        "READ_ROWS",
+        "Bools",
+        "Ints",
+        "Unsupported",
+        "_Finder",
+        "_IndexIn",
+        "_KeyIndex",
+        "_StringFinder",
+        "_array",
+        "_codes",
+        "_finder",
+        "_string_hash",
+        "_string_words",
+        "_valid",
+        "point_in_time",
+    ],
 }
 
 # Where each split class is still defined (pickle and NotPicklable's error name it).
