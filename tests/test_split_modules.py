@@ -68,12 +68,25 @@ OLD_NAMES = {
         "_valid",
         "point_in_time",
     ],
+    # The queue of served predictions moved to monitoring/_served.py, the evaluation side
+    # (drift windows, values, rules, sinks, counters) to monitoring/_evaluation.py.
+    "prodml.monitoring.monitor": [
+        "ModelMonitor",
+        "Rule",
+        "Task",
+        "_BAD",
+        "_BUFFERED",
+        "_T_MAX",
+        "_T_MIN",
+        "_log",
+    ],
 }
 
 # Where each split class is still defined (pickle and NotPicklable's error name it).
 DEFINED_IN = {
     "ModelRegistry": "prodml.registry._registry",
     "Predictor": "prodml.serving._predictor",
+    "ModelMonitor": "prodml.monitoring.monitor",
 }
 
 # The public members each split class had before the split (now partly from mixins).
@@ -120,6 +133,20 @@ OLD_MEMBERS = {
         "variants",
         "version",
     ],
+    "prodml.monitoring.ModelMonitor": [
+        "alert_states",
+        "counters",
+        "evaluate",
+        "forget",
+        "from_dict",
+        "from_json",
+        "log_label",
+        "log_prediction",
+        "metrics",
+        "pending_count",
+        "to_dict",
+        "to_json",
+    ],
 }
 
 
@@ -141,6 +168,19 @@ def test_a_split_class_keeps_its_module_and_every_public_member(path: str) -> No
     members = sorted(n for n in dir(cls) if not n.startswith("_"))
     assert members == OLD_MEMBERS[path]
     assert cls.__module__ == DEFINED_IN[name]
+
+
+# Private methods other packages call on a split class (serving's request path logs
+# through ModelMonitor._log_served); they moved into mixins and must still resolve.
+CALLED_ACROSS = {"prodml.monitoring.ModelMonitor": ["_flush", "_log_served"]}
+
+
+@pytest.mark.parametrize("path", sorted(CALLED_ACROSS))
+def test_a_split_class_keeps_the_private_methods_other_packages_call(path: str) -> None:
+    module_name, _, name = path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), name)
+    for member in CALLED_ACROSS[path]:
+        assert callable(getattr(cls, member, None)), f"{path}.{member} no longer resolves"
 
 
 @pytest.mark.parametrize(
