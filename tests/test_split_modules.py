@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from prodml._data import KindInfo
 from prodml.registry.backends._records import EventDraft, Pending, VersionQuery
 from prodml.schema import Column, LogicalType, Schema
 
@@ -105,6 +106,37 @@ OLD_NAMES = {
         "_clock",
         "_exists",
         "_short",
+    ],
+    # The kinds and type problems moved to _data_kinds.py, the record converters and the
+    # nanosecond range to _data_records.py (drift/_profile imports _first_non_null).
+    "prodml._data": [
+        "Columns",
+        "KindInfo",
+        "NS_FIRST",
+        "NS_LAST",
+        "NS_RANGE",
+        "RawColumn",
+        "Tabular",
+        "_NS_MAX",
+        "_NS_PER",
+        "_NUMERIC_INFERRED",
+        "_arrow_kind",
+        "_first_non_null",
+        "_is_string_view",
+        "_pandas_kind",
+        "_scalar_kind",
+        "_type_error",
+        "as_columns",
+        "as_ns",
+        "column_kind",
+        "is_record",
+        "is_tabular",
+        "iter_columns",
+        "py_value",
+        "record_datetime64",
+        "record_float",
+        "type_name",
+        "type_problem",
     ],
 }
 
@@ -301,3 +333,14 @@ def test_a_schema_class_is_still_defined_in_prodml_schema(value: object) -> None
     data = pickle.dumps(value, protocol=0)
     assert f"prodml.schema\n{cls.__qualname__}\n".encode() in data
     assert pickle.loads(data) == value
+
+
+def test_a_kind_info_pickled_before_the_data_split_loads() -> None:
+    # KindInfo moved from prodml._data to prodml._data_kinds; a pickle made before names
+    # the old module, which still holds it.
+    value = KindInfo("mixed", example="x", row=3)
+    now = f"prodml._data_kinds\n{KindInfo.__qualname__}\n".encode()
+    old = f"prodml._data\n{KindInfo.__qualname__}\n".encode()
+    data = pickle.dumps(value, protocol=0)
+    assert now in data
+    assert pickle.loads(data.replace(now, old)) == value
