@@ -138,6 +138,59 @@ OLD_NAMES = {
         "type_name",
         "type_problem",
     ],
+    # The partitions' errors moved to integrations/_dask_errors.py, the input and its
+    # partitions to _dask_frames.py, the drift functions to _dask_drift.py (the other
+    # _dask_* modules and users' code name the helpers here).
+    "prodml.integrations.dask": [
+        "PartitionError",
+        "_DETECTOR",
+        "_FEATURE",
+        "_MAX_FILES",
+        "_PIPE",
+        "_WHERE",
+        "_Data",
+        "_Zoned",
+        "_categories",
+        "_cause",
+        "_check_split_every",
+        "_compute",
+        "_conform",
+        "_dd",
+        "_fit_pipeline",
+        "_frame",
+        "_in_partition",
+        "_is_paths",
+        "_merge_profiles",
+        "_merge_states",
+        "_merge_zoned",
+        "_merge_zones",
+        "_number",
+        "_on_partition",
+        "_partition_counts",
+        "_partition_error",
+        "_partition_states",
+        "_picklable",
+        "_profile_for",
+        "_profile_part",
+        "_profile_zoned",
+        "_progress",
+        "_restore",
+        "_shared",
+        "_transform_part",
+        "_tree_reduce",
+        "_witness",
+        "_witness_rows",
+        "_zone",
+        "_zones",
+        "detect",
+        "fit_detector",
+        "fit_pipeline",
+        "group_metrics",
+        "historical",
+        "profile",
+        "score",
+        "transform",
+    ],
 }
 
 # Where each split class is still defined (pickle and NotPicklable's error name it).
@@ -344,3 +397,22 @@ def test_a_kind_info_pickled_before_the_data_split_loads() -> None:
     data = pickle.dumps(value, protocol=0)
     assert now in data
     assert pickle.loads(data.replace(now, old)) == value
+
+
+def test_a_partition_error_pickled_before_the_dask_split_loads() -> None:
+    # PartitionError pickles through _partition_error (its __reduce__), which moved from
+    # prodml.integrations.dask to _dask_errors: a pickle made before names the old module.
+    pytest.importorskip("dask", reason="needs the 'dask' extra")
+    from prodml.integrations.dask import PartitionError
+
+    try:
+        raise PartitionError("partition 1 failed", partition=1, files=("a.parquet",))
+    except PartitionError as caught:
+        err = caught
+    now = b"prodml.integrations._dask_errors\n_partition_error\n"
+    old = b"prodml.integrations.dask\n_partition_error\n"
+    data = pickle.dumps(err, protocol=0)
+    assert now in data
+    back = pickle.loads(data.replace(now, old))
+    assert type(back) is PartitionError
+    assert (str(back), back.partition, back.files) == (str(err), 1, ("a.parquet",))

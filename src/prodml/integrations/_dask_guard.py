@@ -107,7 +107,7 @@ def _guard(
 ) -> tuple[dict[Any, Any], list[Any], Any]:
     """The guarded tasks of ``collection``'s graph, its output keys and the optimized one."""
     from prodml.errors import ProdMLError  # noqa: PLC0415 - no import cycle
-    from prodml.integrations.dask import PartitionError, _cause  # noqa: PLC0415
+    from prodml.integrations._dask_errors import PartitionError, _cause  # noqa: PLC0415
 
     spec = require("dask._task_spec", extra="dask", feature=_FEATURE)
     try:
@@ -193,7 +193,7 @@ def _run(index: int, node: Any, deps: list[Any], columns: list[Any], *values: An
     ``columns`` are the input frame's: a task failing on one of them that its partition
     lacks raises the ``SchemaError`` a partition of other columns gets.
     """
-    from prodml.integrations.dask import PartitionError, _on_partition  # noqa: PLC0415
+    from prodml.integrations._dask_errors import PartitionError, _on_partition  # noqa: PLC0415
 
     # A prodml error upstream (another prodml output) gets the partition added.
     try:
