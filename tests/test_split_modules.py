@@ -411,6 +411,9 @@ def test_a_partition_error_pickled_before_the_dask_split_loads() -> None:
         err = caught
     now = b"prodml.integrations._dask_errors\n_partition_error\n"
     old = b"prodml.integrations.dask\n_partition_error\n"
+    # The class keeps the public path it had (tracebacks and the docs name it).
+    assert PartitionError.__module__ == "prodml.integrations.dask"
+    assert pickle.loads(pickle.dumps(PartitionError)) is PartitionError
     data = pickle.dumps(err, protocol=0)
     assert now in data
     back = pickle.loads(data.replace(now, old))

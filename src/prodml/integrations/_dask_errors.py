@@ -51,6 +51,11 @@ class PartitionError(ProdMLError, RuntimeError):
         return (_partition_error, (str(self), self.partition, self.files, _picklable(self)))
 
 
+# Named by its public path, as the docs name it: tracebacks show
+# prodml.integrations.dask.PartitionError, which still resolves (dask.py re-exports it).
+PartitionError.__module__ = "prodml.integrations.dask"
+
+
 def _partition_error(
     message: str,
     partition: int | None,
