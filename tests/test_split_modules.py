@@ -1,8 +1,10 @@
 """Names moved out of a module when it was split still resolve, and old pickles still load.
 
-``registry/_registry.py``, ``serving/_predictor.py``, ``registry/backends/metadata.py`` and
-``schema.py`` were split into smaller private modules. Code (ours, users' backends) imports
-these names from the old paths, and a pickle records ``module.name``: both must keep working.
+``registry/_registry.py``, ``serving/_predictor.py``, ``registry/backends/metadata.py``,
+``schema.py``, ``store/_asof.py``, ``monitoring/monitor.py``, ``features/pipeline.py``,
+``retrain/_controller.py``, ``_data.py`` and ``integrations/dask.py`` were split into smaller
+private modules. Code (ours, users' backends) imports these names from the old paths, and a
+pickle records ``module.name``: both must keep working.
 """
 
 from __future__ import annotations
