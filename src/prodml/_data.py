@@ -13,6 +13,10 @@ Logical kinds reported by :func:`column_kind` are plain strings: ``"float"``, ``
 ``"bool"``, ``"string"``, ``"category"``, ``"datetime"``, ``"null"`` (every value null, so
 any declared type fits) and ``"mixed"`` (values of incompatible Python types).
 
+The kinds, :func:`type_name` and :func:`type_problem` live in :mod:`prodml._data_kinds`;
+the single-record converters and the nanosecond range in :mod:`prodml._data_records`.
+Both are re-exported here, the path every module imports them from.
+
 Examples
 --------
 >>> import pandas as pd
@@ -33,7 +37,6 @@ import numbers
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -43,10 +46,37 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from prodml._data_kinds import _NUMERIC_INFERRED as _NUMERIC_INFERRED  # noqa: PLC0414
+from prodml._data_kinds import (
+    KindInfo,
+    RawColumn,
+    _is_string_view,
+    _scalar_kind,
+    _type_error,
+    column_kind,
+    py_value,
+    type_name,
+    type_problem,
+)
+from prodml._data_kinds import _arrow_kind as _arrow_kind  # noqa: PLC0414
+from prodml._data_kinds import _first_non_null as _first_non_null  # noqa: PLC0414
+from prodml._data_kinds import _pandas_kind as _pandas_kind  # noqa: PLC0414
+from prodml._data_records import _NS_MAX as _NS_MAX  # noqa: PLC0414
+from prodml._data_records import _NS_PER as _NS_PER  # noqa: PLC0414
+from prodml._data_records import (
+    NS_FIRST,
+    NS_LAST,
+    NS_RANGE,
+    as_ns,
+    record_datetime64,
+    record_float,
+)
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
-from prodml.privacy import redact
 
+# The kinds (with type_name, py_value, type_problem) moved to _data_kinds, the record
+# converters and the nanosecond range to _data_records; every name still imports from
+# here (the `X as X` imports re-export the private ones).
 __all__ = [
     "NS_FIRST",
     "NS_LAST",
@@ -68,26 +98,11 @@ __all__ = [
 ]
 
 Tabular: TypeAlias = "pd.DataFrame | pa.Table | pa.RecordBatch"
-RawColumn: TypeAlias = "pd.Series | pa.ChunkedArray | pa.Array"
 
 _ACCEPTED = (
     "a pandas DataFrame, a pyarrow Table or RecordBatch, a dict record, "
     "or an iterable of DataFrames/Tables/RecordBatches"
 )
-
-
-def type_name(value: object) -> str:
-    """Short, user-facing name of a value's type (``'str'``, ``'numpy.float32'``)."""
-    t = type(value)
-    mod = t.__module__
-    if mod == "builtins":
-        return t.__qualname__
-    return f"{mod.split('.')[0]}.{t.__qualname__}"
-
-
-def py_value(value: object) -> object:
-    """A numpy scalar as the equivalent Python value, for messages; others unchanged."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def is_tabular(data: object) -> bool:
@@ -114,111 +129,6 @@ def _input_error(data: object, what: str, accepted: str = _ACCEPTED) -> SchemaEr
             )
         ]
     )
-
-
-# ---------------------------------------------------------------------------- kinds
-
-
-@dataclass(frozen=True)
-class KindInfo:
-    """The logical kind of a column, and for ``"mixed"`` the first value that broke it."""
-
-    kind: str
-    example: object = None
-    row: int | None = None
-
-
-_NUMERIC_INFERRED = {"floating", "integer", "mixed-integer-float", "decimal"}
-
-
-def column_kind(raw: RawColumn) -> KindInfo:
-    """Infer the logical kind of a pandas or arrow column from its type (and values)."""
-    if isinstance(raw, pd.Series):
-        return _pandas_kind(raw)
-    return _arrow_kind(raw.type)
-
-
-def _arrow_kind(t: pa.DataType) -> KindInfo:
-    if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return KindInfo("float")
-    if pa.types.is_integer(t):
-        return KindInfo("int")
-    if pa.types.is_boolean(t):
-        return KindInfo("bool")
-    if pa.types.is_dictionary(t):
-        return KindInfo("category")
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
-        return KindInfo("string")
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return KindInfo("datetime")
-    if pa.types.is_null(t):
-        return KindInfo("null")
-    return KindInfo("mixed", example=str(t))
-
-
-def _pandas_kind(s: pd.Series) -> KindInfo:
-    dtype = s.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return KindInfo("category")
-    if isinstance(dtype, pd.StringDtype):
-        return KindInfo("string")
-    if isinstance(dtype, pd.ArrowDtype):
-        return _arrow_kind(dtype.pyarrow_dtype)
-    if pd.api.types.is_bool_dtype(dtype):
-        return KindInfo("bool")
-    if pd.api.types.is_float_dtype(dtype):
-        return KindInfo("float")
-    if pd.api.types.is_integer_dtype(dtype):
-        return KindInfo("int")
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return KindInfo("datetime")
-    if not pd.api.types.is_object_dtype(dtype):
-        return KindInfo("mixed", example=str(dtype))
-    inferred = pd.api.types.infer_dtype(s, skipna=True)
-    if inferred == "empty":
-        return KindInfo("null")
-    if inferred == "string":
-        return KindInfo("string")
-    if inferred == "integer":
-        return KindInfo("int")
-    if inferred in _NUMERIC_INFERRED:
-        return KindInfo("float")
-    if inferred == "boolean":
-        return KindInfo("bool")
-    if inferred in ("datetime", "datetime64", "date"):
-        return KindInfo("datetime")
-    # Mixed: report the first value whose type differs from the first non-null value's.
-    values = s.to_numpy()
-    first_kind: str | None = None
-    for i, v in enumerate(values):
-        k = _scalar_kind(v)
-        if k == "null":
-            continue
-        if first_kind is None:
-            first_kind = k
-        elif k != first_kind and {k, first_kind} != {"int", "float"}:
-            return KindInfo("mixed", example=py_value(v), row=i)
-    if first_kind in ("int", "float"):
-        return KindInfo("float")  # numbers of several types (floats and Decimals, say)
-    return KindInfo("mixed", example=values[0] if len(values) else None, row=0)
-
-
-def _scalar_kind(v: object) -> str:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return "null"
-    if isinstance(v, bool | np.bool_):
-        return "bool"
-    if isinstance(v, numbers.Integral):
-        return "int"
-    if isinstance(v, float | np.floating):
-        return "null" if np.isnan(v) else "float"
-    if isinstance(v, numbers.Real | decimal.Decimal):
-        return "float"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, _dt.date | np.datetime64):
-        return "datetime"
-    return type_name(v)
 
 
 # -------------------------------------------------------------------------- columns
@@ -428,58 +338,6 @@ class Columns:
         return self.source.to_pandas()
 
 
-NS_RANGE = "1677-09-21 to 2262-04-11"
-NS_FIRST = pd.Timestamp.min.ceil("us").to_pydatetime()
-"""The first Python datetime (to the microsecond) that datetime64[ns] holds."""
-NS_LAST = pd.Timestamp.max.floor("us").to_pydatetime()
-"""The last Python datetime (to the microsecond) that datetime64[ns] holds."""
-_NS_MAX = int(np.iinfo(np.int64).max)
-_NS_PER = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9}
-_NS_PER.update({"ms": 10**6, "us": 10**3, "ns": 1})
-
-
-def as_ns(
-    values: npt.NDArray[np.datetime64], column: str, *, rows: bool = True
-) -> npt.NDArray[np.datetime64]:
-    """Datetimes of any numpy unit as ``datetime64[ns]``, refusing what ns cannot hold.
-
-    numpy's cast wraps silently: year 1 became 1754 and 9999-12-31 became 1816, so a
-    sentinel date gave wrong date parts and drift statistics (and a record of the same
-    value gave other numbers than its batch row).
-
-    Raises
-    ------
-    SchemaError
-        A ``"range"`` problem naming the column, the first value outside
-        1677-09-21 .. 2262-04-11 and its row.
-    """
-    if values.dtype == np.dtype("datetime64[ns]"):
-        return values
-    unit, _ = np.datetime_data(values.dtype)
-    if unit in ("Y", "M", "W", "generic"):  # calendar units: seconds hold them exactly
-        values = values.astype("datetime64[s]")
-        unit = "s"
-    limit = _NS_MAX // _NS_PER.get(unit, 1)  # finer than ns (ps, fs, as): always fits
-    ints = values.view(np.int64)
-    if ints.size == 0 or (ints.max() <= limit and ints.min() >= -limit):  # NaT is int64 min
-        return values.astype("datetime64[ns]")
-    bad = ((ints > limit) | (ints < -limit)) & ~np.isnat(values)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise SchemaError(
-            problems=[
-                SchemaProblem(
-                    column,
-                    "range",
-                    f"datetime {values[row]} is outside the range prodml computes with "
-                    f"({NS_RANGE}, datetime64[ns]); clip or null such values first",
-                    row if rows else None,
-                )
-            ]
-        )
-    return values.astype("datetime64[ns]")
-
-
 def _series_arrow(raw: pd.Series) -> pa.ChunkedArray:
     """A pandas column as arrow, zero-copy when pandas already holds arrow data.
 
@@ -500,10 +358,6 @@ def _plain_strings(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_dictionary(arr.type) and _is_string_view(arr.type.value_type):
         return pc.cast(arr, pa.dictionary(arr.type.index_type, pa.large_string()))
     return arr
-
-
-def _is_string_view(t: pa.DataType) -> bool:
-    return bool(getattr(pa.types, "is_string_view", lambda _: False)(t))
 
 
 def _isna(series: pd.Series) -> npt.NDArray[np.bool_]:
@@ -551,35 +405,6 @@ def _naive(value: _dt.datetime, *, utc: bool) -> _dt.datetime:
     return (value.astimezone(_dt.timezone.utc) if utc else value).replace(tzinfo=None)
 
 
-def type_problem(
-    name: str, expected: str, raw: RawColumn, kind: KindInfo, *, sensitive: bool = False
-) -> SchemaProblem:
-    """The problem of a column whose kind does not fit ``expected``, showing a value.
-
-    The value is redacted when the column is ``sensitive`` or the value looks personal.
-    """
-    if kind.kind == "mixed" and kind.row is None:
-        return SchemaProblem(
-            name, "type", f"expected {expected}, got unsupported type {kind.example}"
-        )
-    if kind.kind == "mixed":
-        example, row = kind.example, kind.row
-    else:
-        example, row = _first_non_null(raw)
-    if row is None:
-        return SchemaProblem(name, "type", f"expected {expected}, got {kind.kind} values")
-    return SchemaProblem(
-        name,
-        "type",
-        f"expected {expected}, got {type_name(example)} {redact(example, sensitive=sensitive)}",
-        row,
-    )
-
-
-def _type_error(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> SchemaError:
-    return SchemaError(problems=[type_problem(name, expected, raw, kind)])
-
-
 _FLOAT_MAX = sys.float_info.max
 
 
@@ -593,27 +418,6 @@ def _too_large(name: str, raw: pd.Series) -> SchemaError:
             return SchemaError(problems=[SchemaProblem(name, "range", message, row)])
     message = "a value is too large for float64"  # pragma: no cover - found above
     return SchemaError(problems=[SchemaProblem(name, "range", message, None)])
-
-
-def _first_non_null(raw: RawColumn) -> tuple[object, int | None]:
-    if isinstance(raw, pd.Series):
-        mask = raw.notna().to_numpy()
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            return None, None
-        return py_value(raw.iloc[int(idx[0])]), int(idx[0])
-    offset = 0
-    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
-    for chunk in chunks:
-        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
-        idx = np.flatnonzero(valid)
-        if idx.size:
-            value = chunk[int(idx[0])]
-            if hasattr(value, "as_py"):
-                value = value.as_py()
-            return value, offset + int(idx[0])
-        offset += len(chunk)
-    return None, None
 
 
 # ------------------------------------------------------------------------- builders
@@ -735,73 +539,3 @@ def _is_arrow_dataset(data: object) -> bool:
     except ImportError:  # pragma: no cover - pyarrow builds without dataset
         return False
     return isinstance(data, ds.Dataset)
-
-
-# -------------------------------------------------------------------------- records
-
-
-def record_float(value: object, column: str, *, allow_bool: bool = True) -> float:
-    """Convert one record value to float exactly as :meth:`Columns.float64` would.
-
-    ``None``, NaN and ``pd.NA`` give NaN; bools give 0.0/1.0 unless ``allow_bool`` is false.
-
-    Raises
-    ------
-    SchemaError
-        For strings (``'1.5'`` included) and any other non-numeric value.
-
-    Examples
-    --------
-    >>> record_float(3, "age")
-    3.0
-    >>> record_float("1.5", "age")
-    Traceback (most recent call last):
-    ...
-    prodml.errors.SchemaError: column 'age': expected float, got str '1.5'
-    """
-    if value is None or value is pd.NA:
-        return float("nan")
-    if isinstance(value, float):
-        return value
-    is_bool = isinstance(value, bool | np.bool_)
-    if (is_bool and allow_bool) or (
-        not is_bool and isinstance(value, numbers.Real | decimal.Decimal)
-    ):
-        return float(value)  # type: ignore[arg-type]
-    raise SchemaError(
-        problems=[
-            SchemaProblem(
-                column, "type", f"expected float, got {type_name(value)} {short_repr(value)}"
-            )
-        ]
-    )
-
-
-def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.datetime64:
-    """Convert one record value to ``datetime64[ns]`` as :meth:`Columns.datetime64` would.
-
-    Raises
-    ------
-    SchemaError
-        For strings and any other non-datetime value, and for a datetime outside
-        1677-09-21 .. 2262-04-11 (see :func:`as_ns`).
-    """
-    if value is None or value is pd.NaT or value is pd.NA:
-        return np.datetime64("NaT", "ns")
-    if isinstance(value, np.datetime64):
-        return as_ns(np.asarray([value]), column, rows=False)[0]
-    if isinstance(value, _dt.datetime):
-        ts = pd.Timestamp(value)
-        if ts.tzinfo is not None:
-            ts = ts.tz_convert("UTC") if utc else ts
-            ts = ts.tz_localize(None)
-        return as_ns(np.asarray([ts.to_datetime64()]), column, rows=False)[0]
-    if isinstance(value, _dt.date):
-        return as_ns(np.asarray([np.datetime64(value, "D")]), column, rows=False)[0]
-    raise SchemaError(
-        problems=[
-            SchemaProblem(
-                column, "type", f"expected datetime, got {type_name(value)} {short_repr(value)}"
-            )
-        ]
-    )

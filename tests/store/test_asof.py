@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prodml.store import Entity, FeatureStore, FeatureView, _asof
+from prodml.store import Entity, FeatureStore, FeatureView, _asof, _asof_keys
 from prodml.store._duckdb import DuckDBOfflineStore
 from prodml.store._training import frame_of
 from prodml.testing.store import brute_force_historical
@@ -277,7 +277,7 @@ def test_a_hash_collision_never_matches_a_different_string(
     def first_word(words: list[Any], lens: Any) -> Any:  # collides on any shared 8 bytes
         return words[0] * np.uint64(0x9E3779B97F4A7C15)
 
-    monkeypatch.setattr(_asof, "_string_hash", first_word)
+    monkeypatch.setattr(_asof_keys, "_string_hash", first_word)
     values = ["abcdefgh1", "zz"]
     finder = _asof._finder(pa.array(values))
     assert isinstance(finder, _asof._StringFinder)
@@ -301,7 +301,7 @@ def test_strings_that_share_a_slot_are_found_through_the_second_table_and_the_se
             h = h * np.uint64(31) + (w & np.uint64(0xFFFFFF))
         return h & np.uint64(0xFFFFFFFF)
 
-    monkeypatch.setattr(_asof, "_string_hash", low_bits)
+    monkeypatch.setattr(_asof_keys, "_string_hash", low_bits)
     values = ["a", "b", "c", "dd", "eeeeeeeee", "f"]
     finder = _asof._finder(pa.array(values))
     assert isinstance(finder, _asof._StringFinder)
@@ -368,7 +368,7 @@ def test_fixed_length_keys_are_found_exactly(
 
 
 def test_long_or_non_string_keys_use_index_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_asof, "HASHED_KEY_BYTES", 4)
+    monkeypatch.setattr(_asof_keys, "HASHED_KEY_BYTES", 4)
     values = ["abcd", "abcde"]
     finder = _asof._finder(pa.array(values))
     assert isinstance(finder, _asof._IndexIn)

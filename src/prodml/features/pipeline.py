@@ -25,11 +25,20 @@ from prodml._data import (
 from prodml._params import TypeOf, check_params
 from prodml._quote import short_repr
 from prodml._state import Field, load_json
-from prodml.errors import ConfigError, NotFittedError, ProdMLError, SchemaError, SchemaProblem
-from prodml.features import _dates, _encoders, _functions, _numeric
+from prodml.errors import ConfigError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, TIME, Floats, Step, null_error
 from prodml.features._distributed import DistributedFit
 from prodml.features._partition import open_pass
+from prodml.features._pipeline_names import NamesAndParams
+from prodml.features._pipeline_state import (
+    _MAX_STEPS,
+    FORMAT_VERSION,
+    _check_fill_kinds,
+    _jsonable,
+    _load_schema,
+    _load_step,
+)
+from prodml.features._pipeline_state import STEP_TYPES as STEP_TYPES  # noqa: PLC0414
 from prodml.features._program import (
     KINDS,
     Program,
@@ -44,84 +53,13 @@ from prodml.features._sklearn import BaseEstimator, TransformerMixin
 from prodml.fingerprint import canonical_json, fingerprint_spec
 from prodml.schema import Schema
 
+# STEP_TYPES is re-exported (X as X) from _pipeline_state, where the saved-state helpers
+# moved; the names and scikit-learn side of FeaturePipeline is the NamesAndParams mixin.
 __all__ = ["ExtraColumnWarning", "FeaturePipeline"]
-
-FORMAT_VERSION = 1
-STEP_TYPES: dict[str, type[Step]] = {
-    cls.__name__: cls
-    for cls in (
-        _numeric.Impute,
-        _numeric.StandardScale,
-        _numeric.MinMaxScale,
-        _numeric.RobustScale,
-        _functions.Clip,
-        _functions.Log1p,
-        _functions.Function,
-        _encoders.OneHot,
-        _encoders.Ordinal,
-        _encoders.Hashing,
-        _encoders.Bucketize,
-        _dates.DateParts,
-    )
-}
-
-
-_MAX_STEPS = 10_000  # of a saved state
-
-
-def _load_step(spec: Field) -> Step:
-    """One step of a saved pipeline: type, parameters and fitted values, validated."""
-    spec.dict(keys=("type", "params", "fitted"))
-    step_cls = STEP_TYPES.get(spec["type"].str(max_len=100))
-    if step_cls is None:
-        raise spec["type"].fail("a feature step type: " + ", ".join(sorted(STEP_TYPES)))
-    params = spec["params"].dict()
-    try:
-        step = step_cls(**params)
-        step.validate_params()
-    except TypeError:
-        raise spec["params"].fail(f"the parameters of {step_cls.__name__}") from None
-    except ConfigError as err:
-        name = err.parameter
-        field = spec["params"][name] if name is not None and name in params else spec["params"]
-        raise field.fail(f"a valid setting ({err})") from None
-    if spec["fitted"].value is not None:
-        step.fitted_from_state(spec["fitted"])
-    return step
-
-
-def _check_fill_kinds(pipe: FeaturePipeline, schema: Schema, steps: Field) -> None:
-    """A saved Impute fill value has the kind of the column it fills (number or text)."""
-    kinds = {c: KINDS.get(schema[c].dtype.value, TIME) for c in schema.names}
-    for i, step in enumerate(pipe.steps):
-        for col in step.columns:
-            kind = kinds[col]
-            if isinstance(step, _numeric.Impute):
-                fill = step.statistics_[col]
-                steps[i]["fitted"]["statistics_"][col].check(
-                    isinstance(fill, str) == (kind == TEXT),
-                    f"a {'str' if kind == TEXT else 'number'} (the column holds {kind})",
-                )
-            kinds[col] = step.out_kind(col, kind)
-
-
-def _load_schema(field: Field) -> Schema:
-    try:
-        return Schema.from_dict(field.dict())
-    except ProdMLError as err:
-        raise field.fail(f"a schema ({str(err)[:200]})") from None
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise field.fail("a schema (Schema.to_dict output)") from None
 
 
 class ExtraColumnWarning(UserWarning):
     """Input has columns the pipeline did not see at fit (ignored unless ``strict``)."""
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _named(X: Any) -> Any:  # noqa: N803 - scikit-learn's name
@@ -155,7 +93,7 @@ def _named(X: Any) -> Any:  # noqa: N803 - scikit-learn's name
     return X
 
 
-class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):
+class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEstimator):
     """A fitted chain of feature steps with identical batch and single-record paths.
 
     Parameters
@@ -549,161 +487,6 @@ class FeaturePipeline(DistributedFit, TransformerMixin, BaseEstimator):
         if not self._known.issuperset(record):
             self._extra(record)
         return fn(record)
-
-    # -- names and scikit-learn -------------------------------------------------------
-
-    @property
-    def feature_names_out(self) -> list[str]:
-        """Names of the output features, in output order."""
-        self._check_fitted()
-        return list(self.feature_names_out_)
-
-    @property
-    def feature_sources_out(self) -> list[tuple[str, ...]]:
-        """For each output feature, the raw input columns it is computed from (in order).
-
-        Composed through each column's chain of steps: the sources an encoder (or the
-        last value step) reports are traced back through the value steps before it.
-
-        Examples
-        --------
-        >>> import pandas as pd
-        >>> from prodml.features import FeaturePipeline, steps
-        >>> df = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
-        >>> pipe = FeaturePipeline([steps.StandardScale(["x"]), steps.OneHot(["c"])]).fit(df)
-        >>> pipe.feature_sources_out
-        [('x',), ('c',), ('c',)]
-        """
-        self._check_fitted()
-        out: list[tuple[str, ...]] = []
-        for p in self.programs_:
-            outputs = p.steps[-1].sources_out(p.column)
-            for step in reversed(p.steps[:-1]):
-                # Each earlier step produced the value named ``p.column`` from its sources.
-                (before,) = step.sources_out(p.column)
-                outputs = [
-                    tuple(
-                        dict.fromkeys(
-                            s for name in srcs for s in (before if name == p.column else (name,))
-                        )
-                    )
-                    for srcs in outputs
-                ]
-            out.extend(outputs)
-        return out
-
-    def output_groups(self) -> dict[str, list[int]]:
-        """Raw input column -> indices of the output features computed from it.
-
-        Columns in input order (first appearance in the steps); an output computed from
-        several columns is listed under each of them.
-
-        Examples
-        --------
-        >>> import pandas as pd
-        >>> from prodml.features import FeaturePipeline, steps
-        >>> df = pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]})
-        >>> FeaturePipeline([steps.OneHot(["c"]), steps.Impute(["x"])]).fit(df).output_groups()
-        {'c': [0, 1], 'x': [2]}
-        """
-        groups: dict[str, list[int]] = {}
-        for j, sources in enumerate(self.feature_sources_out):
-            for col in sources:
-                groups.setdefault(col, []).append(j)
-        return groups
-
-    @property
-    def input_schema(self) -> Schema:
-        """The :class:`~prodml.schema.Schema` of the input, inferred at fit."""
-        self._check_fitted()
-        return self.input_schema_
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Output feature names as an object array (scikit-learn API)."""
-        return np.asarray(self.feature_names_out, dtype=object)
-
-    def __sklearn_tags__(self) -> Any:
-        """scikit-learn tags: a transformer of tables with text and category columns.
-
-        Nulls are data (an ``Impute`` step takes them), so ``allow_nan``; the output is
-        always float64, so ``preserves_dtype`` says so; the target is not used.
-        """
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        tags.input_tags.allow_nan = True
-        tags.input_tags.sparse = False
-        tags.target_tags.required = False
-        if tags.transformer_tags is not None:
-            tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
-
-    @property
-    def named_steps(self) -> dict[str, Step]:
-        """Steps by name: the lowercased class name, numbered when a class repeats.
-
-        ``[Impute, StandardScale, Impute]`` gives ``impute-1``, ``standardscale`` and
-        ``impute-2``, as :func:`sklearn.pipeline.make_pipeline` names its steps. These
-        names address step settings in :meth:`get_params` / :meth:`set_params`
-        (``"standardscale__with_mean"``), so ``GridSearchCV`` can tune them.
-        """
-        steps = list(self.steps) if isinstance(self.steps, list | tuple) else []
-        names = [type(s).__name__.lower() for s in steps]
-        seen: dict[str, int] = {}
-        out: dict[str, Step] = {}
-        for base, step in zip(names, steps, strict=True):
-            if names.count(base) > 1:
-                seen[base] = seen.get(base, 0) + 1
-                out[f"{base}-{seen[base]}"] = step
-            else:
-                out[base] = step
-        return out
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Settings; with ``deep``, each step and its settings as ``name__setting``."""
-        params: dict[str, Any] = super().get_params(deep=False)
-        if deep:
-            for name, step in self.named_steps.items():
-                params[name] = step
-                if isinstance(step, Step):
-                    for key, value in step.get_params(deep=True).items():
-                        params[f"{name}__{key}"] = value
-        return params
-
-    def set_params(self, **params: Any) -> FeaturePipeline:
-        """Set settings: ``steps``, ``strict``, a whole step by name, or ``step__setting``.
-
-        Raises
-        ------
-        ConfigError
-            For a name that is neither a setting nor a step (the message lists them).
-        """
-        for own in ("steps", "strict"):
-            if own in params:
-                setattr(self, own, params.pop(own))
-        named = self.named_steps
-        for key, value in params.items():
-            name, nested, setting = key.partition("__")
-            if name not in named:
-                raise ConfigError(
-                    f"Invalid parameter {short_repr(key)} for FeaturePipeline; valid are "
-                    f"'steps', 'strict' and the step names {sorted(named)} (with "
-                    "'name__setting' for a step's setting)",
-                    parameter=key if isinstance(key, str) else None,
-                )
-            if not nested:
-                index = list(named).index(name)
-                self.steps = [*self.steps[:index], value, *self.steps[index + 1 :]]
-                named = self.named_steps
-                continue
-            try:
-                named[name].set_params(**{setting: value})
-            except ValueError as err:  # scikit-learn's wording for an unknown setting
-                raise ConfigError(
-                    f"Invalid parameter {short_repr(key)} for FeaturePipeline: {err}",
-                    parameter=key,
-                ) from err
-        return self
 
     # -- state as data ------------------------------------------------------------------
 

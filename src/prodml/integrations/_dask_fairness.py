@@ -26,7 +26,7 @@ __all__ = ["group_metrics"]
 def _count_part(
     gm: GroupMetrics, part: pd.DataFrame, y_true: str, y_pred: str, index: int
 ) -> GroupMetrics:
-    from prodml.integrations.dask import _on_partition  # noqa: PLC0415 - no import cycle
+    from prodml.integrations._dask_errors import _on_partition  # noqa: PLC0415 - no import cycle
 
     return _on_partition(index, _count, gm, part, y_true, y_pred)
 

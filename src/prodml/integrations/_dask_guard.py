@@ -7,10 +7,10 @@ prodml cannot catch it in its own task. :func:`guarded` rebuilds a graph with ev
 run inside a guard that turns such a failure into the
 :class:`~prodml.integrations.dask.PartitionError` an eager path raises: the partition
 of the input frame it was computed for, the Parquet file when Dask's task names it, the
-cause chained. A ``KeyError`` naming a column of the input frame that the partition
-lacks is a missing column, raised as the ``SchemaError`` any partition short of a column
-gets. The tasks, their keys and the values they compute are unchanged, and nothing is
-read twice.
+cause chained. A ``KeyError`` in a partition that lacks a column of the input frame (its
+columns checked, not the error's text) is a missing column, raised as the
+``SchemaError`` any partition short of a column gets. The tasks, their keys and the
+values they compute are unchanged, and nothing is read twice.
 
 Fusion. Dask fuses a partition's chain of tasks (read, the user's ``map_partitions``,
 prodml's) into one task, on its expressions, before a graph exists; the guard needs the
@@ -59,7 +59,7 @@ def guarded(collection: Any, columns: list[Any] | None = None) -> Any:
     would run (its optimizer may fuse small Parquet files into one partition: the
     partitions are those Dask computes); a task is labelled with the first partition
     that needs it. ``columns`` are the input frame's (default the collection's own): a
-    ``KeyError`` naming one the partition lacks is a missing column.
+    ``KeyError`` in a partition that lacks one is a missing column.
 
     Raises
     ------
@@ -107,7 +107,7 @@ def _guard(
 ) -> tuple[dict[Any, Any], list[Any], Any]:
     """The guarded tasks of ``collection``'s graph, its output keys and the optimized one."""
     from prodml.errors import ProdMLError  # noqa: PLC0415 - no import cycle
-    from prodml.integrations.dask import PartitionError, _cause  # noqa: PLC0415
+    from prodml.integrations._dask_errors import PartitionError, _cause  # noqa: PLC0415
 
     spec = require("dask._task_spec", extra="dask", feature=_FEATURE)
     try:
@@ -193,7 +193,7 @@ def _run(index: int, node: Any, deps: list[Any], columns: list[Any], *values: An
     ``columns`` are the input frame's: a task failing on one of them that its partition
     lacks raises the ``SchemaError`` a partition of other columns gets.
     """
-    from prodml.integrations.dask import PartitionError, _on_partition  # noqa: PLC0415
+    from prodml.integrations._dask_errors import PartitionError, _on_partition  # noqa: PLC0415
 
     # A prodml error upstream (another prodml output) gets the partition added.
     try:
@@ -213,21 +213,49 @@ def _run(index: int, node: Any, deps: list[Any], columns: list[Any], *values: An
 def _missing(
     cause: BaseException | None, columns: list[Any], values: tuple[Any, ...], files: tuple[str, ...]
 ) -> list[str]:
-    """The columns of ``columns`` a KeyError ``cause`` names and the partition lacks.
+    """The columns of ``columns`` the partition lacks, when a ``KeyError`` stopped its task.
 
-    The partition is the task's input frames (a projection by Dask of a partition that
-    does not match the frame's meta, e.g. from ``dd.from_delayed``), or, for a task that
-    read Parquet ``files`` (no input frame), the file: Dask's reader selects the meta's
-    columns from it. Any other KeyError is not a missing column (None found).
+    The partition's columns are checked against the ones needed, never the error's text
+    (pandas words it as it likes, and a user's function may raise a ``KeyError`` for a
+    reason of its own). A task with input frames (a projection by Dask of a partition
+    that does not match the frame's meta, e.g. from ``dd.from_delayed``) lacks a column
+    that none of them holds: a frame the user's function takes besides the partition,
+    or each side of a merge, may hold only some. A task that read Parquet ``files`` (no
+    input frame) lacks a column that a file's schema (its footer) does not hold, as
+    Dask's reader selects the meta's columns from each file; a ``name=value`` folder of
+    the path (a hive partition) supplies its column. A partition with every column, or
+    a file whose schema cannot be read, has none missing: the failure stays a
+    ``PartitionError``.
     """
     if not isinstance(cause, KeyError):
         return []
-    text = str(cause)
-    named = [c for c in columns if isinstance(c, str) and repr(c) in text]
+    needed = [c for c in columns if isinstance(c, str)]
     frames = [v for v in values if isinstance(v, pd.DataFrame)]
     if frames:
-        return [c for c in named if any(c not in f.columns for f in frames)]
-    return named if files else []
+        return [c for c in needed if all(c not in f.columns for f in frames)]
+    missing: dict[str, None] = {}
+    for path in files:
+        have = _file_columns(path)
+        if have is None:
+            return []
+        folders = path.replace("\\", "/").split("/")
+        for c in needed:
+            if c not in have and not any(d.startswith(f"{c}=") for d in folders):
+                missing[c] = None
+    return list(missing)
+
+
+def _file_columns(path: str) -> set[str] | None:
+    """The column names of the Parquet file at ``path`` (its footer), None if unreadable."""
+    fsspec = require("fsspec", extra="dask", feature=_FEATURE)
+    import pyarrow.parquet as pq  # noqa: PLC0415 - only after a failed read
+
+    try:
+        fs, inner = fsspec.core.url_to_fs(path)
+        with fs.open(inner, "rb") as f:
+            return set(pq.read_schema(f).names)
+    except Exception:  # noqa: BLE001 - unreadable: no column is said missing
+        return None
 
 
 def _missing_error(missing: list[str], index: int, files: tuple[str, ...]) -> Exception:

@@ -32,7 +32,8 @@ def _score_part(
     dtype: Any,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    from prodml.integrations.dask import _number, _on_partition  # noqa: PLC0415
+    from prodml.integrations._dask_errors import _on_partition  # noqa: PLC0415
+    from prodml.integrations._dask_frames import _number  # noqa: PLC0415
 
     return _on_partition(_number(partition_info), _score, part, bundle, keep, dtype)
 
@@ -105,7 +106,7 @@ def score(
     >>> bool((out.compute().prediction.to_numpy() == pred.predict_batch(df)).all())
     True
     """
-    from prodml.integrations.dask import _frame, _shared  # noqa: PLC0415 - no import cycle
+    from prodml.integrations._dask_frames import _frame, _shared  # noqa: PLC0415 - no import cycle
     from prodml.serving import Predictor  # noqa: PLC0415
     from prodml.serving._score import keep_list  # noqa: PLC0415
 

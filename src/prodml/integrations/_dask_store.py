@@ -31,7 +31,8 @@ def _partition(
     partition_info: dict[str, Any] | None = None,
     **args: Any,
 ) -> pd.DataFrame:
-    from prodml.integrations.dask import _number, _on_partition  # noqa: PLC0415
+    from prodml.integrations._dask_errors import _on_partition  # noqa: PLC0415
+    from prodml.integrations._dask_frames import _number  # noqa: PLC0415
 
     return _on_partition(_number(partition_info), _join, part, args)
 
@@ -117,7 +118,7 @@ def historical(
     >>> out.compute()["spend"].tolist()
     [5.0, nan, 7.0]
     """
-    from prodml.integrations.dask import _frame  # noqa: PLC0415 - no import cycle
+    from prodml.integrations._dask_frames import _frame  # noqa: PLC0415 - no import cycle
     from prodml.store import FeatureStore  # noqa: PLC0415
     from prodml.store._state import DEFINITIONS  # noqa: PLC0415
 

@@ -29,7 +29,6 @@ Examples
 from __future__ import annotations
 
 import json
-import logging
 import math
 import sys
 import threading
@@ -37,26 +36,28 @@ import time
 from bisect import bisect_left
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from functools import reduce
-from operator import add
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from prodml._pickle import LockedState
 from prodml._quote import short_repr
-from prodml.errors import ProdMLError, SchemaError
+from prodml.errors import SchemaError
 from prodml.monitoring import _config, _drift, _groups, _values
 from prodml.monitoring._attributions import AttributionDrift
+from prodml.monitoring._evaluation import Evaluation
+from prodml.monitoring._evaluation import _log as _log  # noqa: PLC0414
+from prodml.monitoring._served import _BUFFERED as _BUFFERED  # noqa: PLC0414
+from prodml.monitoring._served import _T_MAX, _T_MIN, ServedQueue
 from prodml.monitoring._slo import SLOCounter
 from prodml.monitoring._stats import SlotStats
-from prodml.monitoring.alerts import AlertEvent, AlertRule, BurnRateRule, RuleState
+from prodml.monitoring.alerts import AlertRule, BurnRateRule, RuleState
 from prodml.monitoring.histogram import (
     DEFAULT_LATENCY_BUCKETS,
     DEFAULT_THROUGHPUT_BUCKETS,
     check_buckets,
 )
-from prodml.monitoring.sinks import MetricsSnapshot, Sink
+from prodml.monitoring.sinks import Sink
 from prodml.monitoring.windows import CountWindow, Window
 
 if TYPE_CHECKING:
@@ -64,21 +65,17 @@ if TYPE_CHECKING:
     from prodml.drift.streaming import StreamingDetector
     from prodml.fairness import GroupMetrics
 
+# The `X as X` imports above re-export what moved to the two mixins' modules, so every
+# name this module had still imports from here.
 __all__ = ["ModelMonitor"]
 
-_log = logging.getLogger("prodml.monitoring")
-# Bounds of a finite timestamp on the hot paths: `_T_MIN <= t <= _T_MAX` fails NaN, the
-# infinities and an int beyond the float range (whose float() would overflow later).
-_T_MAX = sys.float_info.max
-_T_MIN = -_T_MAX
 _BAD: tuple[float, Any] = (math.nan, None)  # sentinel: an invalid log_label call
-_BUFFERED = 32  # predictions queued by ModelMonitor._log_served before they are applied
 
 Task = Literal["binary", "multiclass", "regression"]
 Rule = AlertRule | BurnRateRule
 
 
-class ModelMonitor(LockedState):
+class ModelMonitor(ServedQueue, Evaluation, LockedState):
     """Monitor one model in production: performance, latency, throughput, drift, alerts.
 
     Thread-safe: request threads may share one monitor (each public method holds a
@@ -394,109 +391,6 @@ class ModelMonitor(LockedState):
             if not self._eval_from <= t < self._next_eval:
                 self.evaluate(t)
 
-    def _log_served(
-        self, prediction_id: Hashable, features: Any, output: Any, latency_s: float
-    ) -> None:
-        """``log_prediction(prediction_id, features, output, latency_s=latency_s)``, deferred.
-
-        The entry point of :class:`prodml.serving.Predictor`. The call checks what
-        :meth:`log_prediction` checks and reads the clock, then queues the prediction; the
-        queue is applied in call order (:meth:`_flush`) before any public method reads or
-        changes the state, when :data:`_BUFFERED` predictions wait, and when an evaluation
-        is due; so every figure, alert and saved state is what :meth:`log_prediction` calls
-        would give. Lock-free (``deque.append`` is atomic); a monitor with ``group_by``
-        and any call failing a check take :meth:`log_prediction` itself.
-        """
-        t = self.clock()
-        try:
-            # As log_prediction's check, and latency_s a number >= 0. hash() raises
-            # TypeError for an unhashable id (a str's hash is cached).
-            ok = (
-                self._buffers
-                and _T_MIN <= t <= _T_MAX
-                and self._out_low <= output <= self._out_high
-                and 0.0 <= latency_s <= 1e100
-                and (type(prediction_id) is str or hash(prediction_id) is not None)
-            )
-        except TypeError:
-            ok = False
-        if not ok:  # log_prediction applies the queue first, then raises or logs
-            self.log_prediction(prediction_id, features, output, latency_s=latency_s, timestamp=t)
-            return
-        buffer = self._buffer
-        buffer.append((prediction_id, features, output, latency_s, t))
-        if len(buffer) >= _BUFFERED or not self._eval_from <= t < self._next_eval:
-            with self._lock:
-                self._flush()
-                if not self._eval_from <= t < self._next_eval:
-                    self.evaluate(t)
-
-    def _flush(self) -> None:
-        """Apply the predictions queued by :meth:`_log_served`, oldest first (lock held).
-
-        The result is what :meth:`log_prediction` gives for each in turn. When they all
-        fall in the open statistics slot and no latency SLO is set, the histogram is
-        updated at once: buckets counted with ``numpy.searchsorted`` (the index
-        ``bisect_left`` gives), the sum added in call order (the same float).
-        """
-        buffer = self._buffer
-        n = len(buffer)  # those queued meanwhile wait for the next flush
-        if not n:
-            return
-        popleft = buffer.popleft
-        ids, features, outputs, latencies, times = zip(*[popleft() for _ in range(n)], strict=True)
-        stats = self._stats
-        if max(times) >= stats.slot_end or min(times) < stats.floor or self._latency_slos:
-            for prediction_id, output, latency_s, t in zip(
-                ids, outputs, latencies, times, strict=True
-            ):
-                self._apply(prediction_id, output, latency_s, t)
-        else:
-            pending, counters, max_pending = self._pending, self._counters, self.max_pending
-            for prediction_id, entry in zip(ids, zip(times, outputs, strict=True), strict=True):
-                if prediction_id in pending:
-                    counters["duplicate_predictions_total"] += 1
-                    del pending[prediction_id]
-                pending[prediction_id] = entry
-                if len(pending) > max_pending:
-                    pending.popitem(last=False)
-                    counters["evicted_total"] += 1
-            stats.current_count += n
-            h = stats.current
-            found = np.bincount(
-                np.searchsorted(self._latency_bounds, latencies), minlength=len(h.bucket_counts)
-            )
-            h.bucket_counts[:] = map(add, h.bucket_counts, found.tolist())
-            h.count += n
-            h.sum = reduce(add, latencies, h.sum)
-            low, high = min(latencies), max(latencies)
-            if low < h.min:  # noqa: PLR1730 - as log_prediction
-                h.min = low
-            if high > h.max:  # noqa: PLR1730
-                h.max = high
-        if self._drift_rows is not None:
-            for row in features:
-                if row is not None:
-                    self._add_drift_row(row)
-        self._n_predictions += n
-
-    def _apply(self, prediction_id: Hashable, output: Any, latency_s: float, t: float) -> None:
-        """One checked prediction, as :meth:`log_prediction` applies it (but drift rows)."""
-        pending, counters, stats = self._pending, self._counters, self._stats
-        if prediction_id in pending:
-            counters["duplicate_predictions_total"] += 1
-            del pending[prediction_id]
-        pending[prediction_id] = (t, output)
-        if len(pending) > self.max_pending:
-            pending.popitem(last=False)
-            counters["evicted_total"] += 1
-        if not stats.floor <= t < stats.slot_end:
-            stats.rotate(t)
-        stats.current_count += 1
-        stats.current.observe(latency_s)  # what log_prediction inlines
-        for limit, counter in self._latency_slos:
-            counter.record(t, latency_s > limit)  # type: ignore[operator]
-
     def log_label(
         self, prediction_id: Hashable, label: Any, *, timestamp: float | None = None
     ) -> bool:
@@ -598,182 +492,6 @@ class ModelMonitor(LockedState):
                         removed += len(rows) - len(kept)
                         setattr(self, attr, kept)
             return removed
-
-    # ------------------------------------------------------------------ evaluation
-    def _add_drift_row(self, features: Mapping[str, Any]) -> None:
-        rows = self._drift_rows
-        assert rows is not None  # noqa: S101 - checked by the caller
-        rows.append(features)
-        self._drift_bytes += _drift.row_bytes(features)
-        if len(rows) >= self.drift_window or self._drift_bytes >= self.drift_window_bytes:
-            self._close_drift_window()
-
-    def _close_drift_window(self) -> None:
-        if self._drift_ready is not None:
-            self._counters["drift_windows_skipped_total"] += 1
-        self._drift_ready, self._drift_rows = self._drift_rows, []
-        self._drift_bytes = 0
-
-    def _advance(self, now: float) -> None:
-        if not self._stats.floor <= now < self._stats.slot_end:
-            self._stats.rotate(now)
-        self.window.expire(now)
-        if self._groups is not None:
-            self._groups.expire(now)
-        if self.pending_ttl_s is not None:
-            cutoff = now - self.pending_ttl_s
-            pending = self._pending
-            while pending:
-                first = next(iter(pending))
-                if pending[first][0] > cutoff:
-                    break
-                pending.popitem(last=False)
-                self._counters["expired_total"] += 1
-        if self._drift_ready is not None:
-            rows, self._drift_ready = self._drift_ready, None
-            try:
-                self._drift_summary = _drift.run(self._drift_fitted, rows, now)
-            except ProdMLError:  # bad live features must not take the server down
-                self._counters["drift_errors_total"] += 1
-                _log.exception("prodml monitor %r: data-drift window failed", self.model)
-            else:
-                self._counters["drift_windows_total"] += 1
-        if self._attributions is not None:
-            self._attributions.advance(now, self._counters, _log, self.model)
-
-    def metrics(self, now: float | None = None) -> dict[str, float]:
-        """Current windowed values and counters by name (``nan`` when undefined).
-
-        Expires old window contents at ``now`` (default ``clock()``) first.
-        """
-        with self._lock:
-            self._flush()
-            now = _config.check_time(self.clock() if now is None else now, "now")
-            self._advance(now)
-            return self._values(now)
-
-    def _values(self, now: float) -> dict[str, float]:
-        values = _values.performance(self.task, self.window, self.threshold)
-        values.update(_values.latency(self._stats, now))
-        values.update({k: float(v) for k, v in self._totals().items()})
-        values["pending"] = float(len(self._pending))
-        if self.reference is not None:
-            values.update(self._drift_summary.values())
-        if self._attributions is not None:
-            values.update(self._attributions.values())
-        if self._groups is not None:
-            values.update(self._groups.values())
-        if self.concept_detector is not None:
-            cutoff = now - self.concept_window_s
-            values["concept_drift_events"] = float(
-                sum(1 for a in self._concept_alarms if a > cutoff)
-            )
-        return values
-
-    def evaluate(self, now: float | None = None) -> list[AlertEvent]:
-        """Evaluate every rule, send transitions and a snapshot to the sinks.
-
-        Returns
-        -------
-        list of AlertEvent
-            The transitions of this evaluation (already sent to the sinks).
-        """
-        with self._lock:
-            self._flush()
-            now = _config.check_time(self.clock() if now is None else now, "now")
-            if self.evaluate_every_s is not None:
-                self._next_eval = now + self.evaluate_every_s
-                self._eval_from = now - self.evaluate_every_s
-            self._last_eval = now
-            self._advance(now)
-            values = self._values(now)
-            events: list[AlertEvent] = []
-            for rule in self.rules:
-                state = self._states[rule.name]
-                if isinstance(rule, AlertRule):
-                    value = values.get(rule.metric, math.nan)
-                    traffic = values[
-                        _groups.TRAFFIC
-                        if self._groups is not None and self._groups.accepts(rule.metric)
-                        else _values.traffic_metric(rule.metric)
-                    ]
-                    change = state.step(rule, value, traffic=traffic, now=now)
-                    severity = rule.severity
-                    what = f"{rule.metric}={value:.6g} ({rule.op} {rule.fire:g} fires)"
-                else:
-                    firing, value, severity = _values.burn_rate(rule, self._slo[rule.name], now)
-                    ranks = [w.severity for w in rule.windows]
-                    change = state.set_firing(firing, value, now, severity, ranks)
-                    severity = state.severity or severity
-                    what = f"burn rate {value:.4g}x of the {rule.objective:g} objective"
-                if change is not None:
-                    if change == "firing":
-                        self._counters["alerts_fired_total"] += 1
-                    events.append(
-                        AlertEvent(rule.name, change, value, now, severity, self.model, what)
-                    )
-            snapshot = self._snapshot(now, values)
-            for sink in self.sinks:
-                for event in events:
-                    self._deliver(sink.send_alert, event)
-                self._deliver(sink.send_metrics, snapshot)
-            return events
-
-    def _deliver(self, send: Callable[[Any], Any], payload: object) -> None:
-        try:
-            send(payload)
-        except Exception:  # noqa: BLE001 - a broken sink must not take the server down
-            self._counters["sink_errors_total"] += 1
-            _log.exception("prodml monitor %r: sink %r failed", self.model, send)
-
-    def _snapshot(self, now: float, values: Mapping[str, float]) -> MetricsSnapshot:
-        counters = {k: float(v) for k, v in self._totals().items()}
-        return MetricsSnapshot(
-            model=self.model,
-            at=now,
-            values={k: v for k, v in values.items() if k not in counters},
-            counters=counters,
-            histograms={
-                "latency_seconds": self._stats.cumulative_latency(),
-                "throughput_per_second": self._stats.throughput_total.copy(),
-            },
-            drift_columns=self._drift_summary.columns,
-            alerts={
-                r.name: (
-                    self._states[r.name].state,
-                    self._states[r.name].severity or _config.severity(r),
-                )
-                for r in self.rules
-            },
-        )
-
-    def counters(self) -> dict[str, int]:
-        """Monotonic totals since the monitor started, by name."""
-        with self._lock:
-            self._flush()
-            return self._totals()
-
-    def _totals(self) -> dict[str, int]:
-        """:meth:`counters` without applying the queue (lock held, queue just applied).
-
-        Readers of a whole state (values, snapshot, saved state) flush once, first: a
-        second flush in the middle would count predictions queued meanwhile by request
-        threads that the parts already read (pending, histograms) do not hold.
-        """
-        self._counters["predictions_total"] = self._n_predictions
-        return dict(self._counters)
-
-    def alert_states(self) -> dict[str, Literal["inactive", "pending", "firing"]]:
-        """State of each rule by name: ``inactive``, ``pending`` or ``firing``."""
-        with self._lock:
-            return {name: s.state for name, s in self._states.items()}
-
-    @property
-    def pending_count(self) -> int:
-        """Predictions waiting for their label."""
-        with self._lock:
-            self._flush()
-            return len(self._pending)
 
     # ------------------------------------------------------------------ state
     def _copy_state(self, memo: dict[int, Any]) -> dict[str, Any]:

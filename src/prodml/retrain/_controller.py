@@ -12,31 +12,31 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from prodml._data import type_name
 from prodml._durations import describe
 from prodml._files import PATH_QUOTE, checked_path, os_reason
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml._state import finite_float
-from prodml.errors import AuthorizationError, ConfigError, ConflictError, ProdMLError
-from prodml.registry import ModelRegistry, ModelVersion, PromotionError
+from prodml.errors import ConfigError
+from prodml.registry import ModelRegistry, ModelVersion
 from prodml.registry.entities import check_alias, check_name
 from prodml.retrain import _saved
 from prodml.retrain._cost import RetrainCost
-from prodml.retrain._data import build, lineage_of
 from prodml.retrain._guards import Guards
+from prodml.retrain._promotion import Promotion
 from prodml.retrain._state import MAX_DECISIONS, ActionKind, RetrainState
+from prodml.retrain._training import RUN_TAG as RUN_TAG  # noqa: PLC0414
+from prodml.retrain._training import TRAINED_AT_TAG, Training
+from prodml.retrain._training import _short as _short  # noqa: PLC0414
 from prodml.retrain._triggers import Signal, Trigger, TriggerContext
-from prodml.rollout import Canary, Step
+from prodml.rollout import Canary
 from prodml.rollout._decision import jsonable
 from prodml.schema import Schema
 
+# RUN_TAG, TRAINED_AT_TAG and _short moved to _training with the training phase, the
+# checks, canary and promotion to _promotion (mixins of RetrainController); the three
+# still import from here.
 __all__ = ["Action", "RetrainController", "RunContext"]
-
-RUN_TAG = "prodml.retrain.run"
-"""Tag every candidate carries: the run id, the key that makes registration idempotent."""
-TRAINED_AT_TAG = "prodml.retrain.trained_at"
-"""Tag with the controller's clock (seconds) when the candidate's run started."""
 
 
 @dataclass(frozen=True)
@@ -125,12 +125,7 @@ def _exists(path: Path) -> bool:
         ) from err
 
 
-def _short(err: BaseException) -> str:
-    text = str(err).splitlines()[0] if str(err) else ""
-    return f"{type(err).__name__}: {text[:200]}"
-
-
-class RetrainController(NotPicklable):
+class RetrainController(Training, Promotion, NotPicklable):
     """Keep ``model@alias`` fresh: triggers -> training -> registry -> checks -> canary.
 
     Call :meth:`step` from a cron job, an Airflow or Prefect task, or a service's
@@ -479,173 +474,7 @@ class RetrainController(NotPicklable):
             run["id"], run["trigger"], run["reason"], self._now, parent, dict(run["signal"])
         )
 
-    def _find(self, run_id: str) -> ModelVersion | None:
-        if not self._has_model():
-            return None
-        found = list(self.registry.search(self.model, tags={RUN_TAG: run_id}, page_size=2))
-        return found[0] if found else None
-
-    def _train(self, t: float) -> Action:
-        run = self.state.run
-        assert run is not None  # noqa: S101
-        existing = self._find(run["id"])  # registered before a crash: adopt it
-        if existing is None:
-            try:
-                mv = self._train_and_register(run)
-            except ProdMLError as err:
-                return self._fail(t, f"run {run['id']} failed: {_short(err)}")
-            except Exception as err:  # noqa: BLE001 - user code: any failure is a failed run
-                return self._fail(t, f"train failed in run {run['id']}: {_short(err)}")
-        else:
-            mv = existing
-        run["version"] = mv.version
-        self.state.phase = "checking"
-        action = self._log(
-            "register", f"registered {mv.ref} ({run['trigger']}: {run['reason']})", save=False
-        )
-        self._save()
-        self._checkpoint("registered_saved")
-        return action
-
-    def _train_and_register(self, run: dict[str, Any]) -> ModelVersion:
-        context = self._context()
-        training_set = build(self.data, context)
-        out = self.train(training_set, context)
-        if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], Mapping)):
-            got = f"a tuple of {len(out)}" if isinstance(out, tuple) else type_name(out)
-            raise ConfigError(
-                "train must return (pipeline, model, metrics) with metrics a dict of floats. "
-                f"Got {got}.",
-                parameter="train",
-            )
-        pipeline, model, metrics = out
-        if model is None:
-            raise ConfigError(
-                "train returned no model: (pipeline, None, metrics). Return the fitted model "
-                "as the second item (the pipeline may be None)",
-                parameter="train",
-            )
-        lineage: dict[str, Any] = lineage_of(training_set)
-        fp = getattr(pipeline, "fingerprint", None)
-        if isinstance(fp, str):
-            lineage["pipeline_fingerprint"] = fp
-        lineage.update(
-            parent_version=run["parent"],
-            retrain={"run_id": run["id"], "trigger": run["trigger"], "reason": run["reason"]},
-        )
-        signature = self.signature
-        if signature is None:
-            signature = getattr(pipeline, "input_schema", None)
-        self._checkpoint("trained")
-        mv: ModelVersion = self.registry.register(
-            self.model,
-            model if pipeline is None else (pipeline, model),
-            tags={
-                RUN_TAG: run["id"],
-                TRAINED_AT_TAG: repr(run["started_at"]),
-                "prodml.retrain.trigger": run["trigger"][:200],
-            },
-            description=f"retrained by RetrainController: {run['reason']}"[:1000],
-            signature=signature,
-            metrics={str(k): float(v) for k, v in metrics.items()},
-            lineage=lineage,
-        )
-        self._checkpoint("registered")
-        return mv
-
-    def _fail(self, t: float, reason: str, *, kind: ActionKind | None = None) -> Action:
-        st = self.state
-        run_id = st.run["id"] if st.run else None
-        trigger = st.run["trigger"] if st.run else None
-        version = st.run["version"] if st.run else None
-        st.failures += 1
-        wait = self.guards.backoff_s(st.failures)
-        st.backoff_until = t + wait
-        st.phase, st.run, st.canary = "idle", None, None
-        self._rollout = None
-        reason = f"{reason}; backing off {describe(wait)}"
-        return self._log(
-            kind or ("fail" if version is None else "refuse"),
-            reason,
-            run_id=run_id,
-            version=version,
-            trigger=trigger,
-        )
-
     # ------------------------------------------------------------------ checks, canary
-    def _candidate(self) -> ModelVersion:
-        run = self.state.run
-        assert run is not None  # noqa: S101 - every phase after training has a run
-        assert run["version"] is not None  # noqa: S101 - and its candidate
-        mv: ModelVersion = self.registry.get(self.model, run["version"])
-        return mv
-
-    def _check(self, t: float) -> Action:
-        cand = self._candidate()
-        current = self._current()
-        failures = [msg for c in self.checks if (msg := c(cand, current)) is not None]
-        if failures:
-            return self._refuse(
-                t, f"{cand.ref} refused by the promotion checks: " + "; ".join(failures)
-            )
-        if self.canary is None or current is None:
-            self.state.phase = "promoting"
-            why = "checks passed" + (
-                "" if self.canary is None else "; no version to canary against"
-            )
-            action = self._log("advance", f"{cand.ref}: {why}", save=False)
-            self._save()
-            return action
-        self._rollout = self._fresh_canary()
-        assert self.state.run is not None  # noqa: S101
-        self.state.run["canary_at"] = t
-        self.state.phase = "canary"
-        self.state.canary = self._rollout.to_dict()
-        action = self._log(
-            "canary", f"{cand.ref}: checks passed; canary against {current.ref} started", save=False
-        )
-        self._save()
-        self._checkpoint("canary_saved")
-        self._hold_candidate_alias(cand.version)
-        return action
-
-    def _hold_candidate_alias(self, version: int) -> None:
-        if self.registry.aliases(self.model).get(self.candidate_alias) != version:
-            run = self.state.run
-            self.registry.set_alias(
-                self.model,
-                self.candidate_alias,
-                version,
-                reason=None if run is None else self._why(run, "canary started"),
-            )
-
-    def _fresh_canary(self) -> Canary:
-        template = self.canary
-        assert template is not None  # noqa: S101
-        data = template.to_dict()
-        return Canary(
-            [Step(**s) for s in data["steps"]],
-            template.gates,
-            clock=lambda: self._now,
-            **data["params"],
-        )
-
-    def _restore_rollout(self) -> None:
-        self._rollout = None
-        if self.state.phase in ("canary", "rolling_back") and self.state.canary is not None:
-            if self.canary is None:
-                raise ConfigError(
-                    "the saved state has a canary in flight; pass the same canary= again.",
-                    parameter="canary",
-                )
-            self._rollout = Canary.from_dict(
-                self.state.canary, clock=lambda: self._now, gates=list(self.canary.gates)
-            )
-
-    def _sync_rollout(self) -> None:
-        if self._rollout is not None and self.state.phase in ("canary", "rolling_back"):
-            self.state.canary = self._rollout.to_dict()
-
     def _advance(self, t: float) -> Action:
         if self._rollout is None:
             self._restore_rollout()
@@ -688,83 +517,6 @@ class RetrainController(NotPicklable):
             self._save()
         self._checkpoint(f"canary_{decision.action}")
         return action
-
-    # ------------------------------------------------------------------ promote, roll back
-    def _promote(self, t: float) -> Action:
-        run = self.state.run
-        assert run is not None  # noqa: S101
-        cand = self._candidate()
-        if self.registry.aliases(self.model).get(self.alias) != cand.version:
-            try:
-                self.registry.promote(
-                    self.model,
-                    self.alias,
-                    cand.version,
-                    checks=self.checks,
-                    expected_version=run["parent"],
-                    reason=self._why(run, "promoted"),
-                    **({} if self.approved_by is None else {"approved_by": self.approved_by}),
-                )
-            except PromotionError as err:
-                return self._refuse(
-                    t, f"{cand.ref} refused at promotion: " + "; ".join(err.failures)
-                )
-            except AuthorizationError as err:  # a protected alias: wait for approval
-                return self._log("hold", f"{cand.ref} waits for approval: {err}")
-            except ConflictError as err:
-                return self._refuse(
-                    t, f"{cand.ref} not promoted: {self.alias!r} moved meanwhile ({_short(err)})"
-                )
-            self._checkpoint("promoted")
-        self._drop_candidate_alias("promoted")
-        st = self.state
-        st.phase, st.run, st.canary, st.failures, st.backoff_until = "idle", None, None, 0, None
-        self._rollout = None
-        self._reset_triggers()  # a new model: evidence about the old one no longer applies
-        parent = "nothing" if run["parent"] is None else f"version {run['parent']}"
-        return self._log(
-            "promote",
-            f"{cand.ref} promoted to {self.alias} (replacing {parent}): "
-            f"{run['trigger']}: {run['reason']}",
-            run_id=run["id"],
-            version=cand.version,
-            trigger=run["trigger"],
-        )
-
-    def _refuse(self, t: float, reason: str) -> Action:
-        self._drop_candidate_alias("refused")
-        self._archive_candidate()
-        return self._fail(t, reason)
-
-    def _roll_back(self, t: float) -> Action:
-        run = self.state.run
-        assert run is not None  # noqa: S101
-        decisions = self._rollout.decisions if self._rollout is not None else []
-        why = decisions[-1].reason if decisions else "the canary failed"
-        version = run["version"]
-        self._drop_candidate_alias(f"rolled back: {why}")
-        self._checkpoint("rollback_alias")
-        self._archive_candidate()
-        return self._fail(t, f"{self.model}@{version} rolled back: {why}", kind="rollback")
-
-    def _drop_candidate_alias(self, why: str) -> None:
-        if self.candidate_alias in self.registry.aliases(self.model):
-            run = self.state.run
-            self.registry.delete_alias(
-                self.model,
-                self.candidate_alias,
-                reason=None if run is None else self._why(run, why),
-            )
-
-    @staticmethod
-    def _why(run: Mapping[str, Any], what: str) -> str:
-        """The audit log's reason for a registry move made by ``run``."""
-        return f"RetrainController run {run['id']}: {what}; {run['trigger']}: {run['reason']}"
-
-    def _archive_candidate(self) -> None:
-        cand = self._candidate()
-        if cand.status == "ready":
-            self.registry.archive(self.model, cand.version)
 
     # ------------------------------------------------------------------ log, state
     def _log(

@@ -1,0 +1,204 @@
+"""What kind of data a value or a column holds, and the problem when it is not the one expected.
+
+:func:`column_kind` reads the logical kind of a pandas or arrow column (see
+:mod:`prodml._data` for the kinds); :func:`type_problem` words a column whose kind does
+not fit, showing its first offending value (redacted when it looks personal);
+:func:`type_name` and :func:`py_value` name and unwrap single values. Every name here is
+also importable from :mod:`prodml._data`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import numbers
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from prodml.errors import SchemaError, SchemaProblem
+from prodml.privacy import redact
+
+__all__ = [
+    "KindInfo",
+    "RawColumn",
+    "column_kind",
+    "py_value",
+    "type_name",
+    "type_problem",
+]
+
+RawColumn: TypeAlias = "pd.Series | pa.ChunkedArray | pa.Array"
+
+
+def type_name(value: object) -> str:
+    """Short, user-facing name of a value's type (``'str'``, ``'numpy.float32'``)."""
+    t = type(value)
+    mod = t.__module__
+    if mod == "builtins":
+        return t.__qualname__
+    return f"{mod.split('.')[0]}.{t.__qualname__}"
+
+
+def py_value(value: object) -> object:
+    """A numpy scalar as the equivalent Python value, for messages; others unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """The logical kind of a column, and for ``"mixed"`` the first value that broke it."""
+
+    kind: str
+    example: object = None
+    row: int | None = None
+
+
+_NUMERIC_INFERRED = {"floating", "integer", "mixed-integer-float", "decimal"}
+
+
+def column_kind(raw: RawColumn) -> KindInfo:
+    """Infer the logical kind of a pandas or arrow column from its type (and values)."""
+    if isinstance(raw, pd.Series):
+        return _pandas_kind(raw)
+    return _arrow_kind(raw.type)
+
+
+def _arrow_kind(t: pa.DataType) -> KindInfo:
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return KindInfo("float")
+    if pa.types.is_integer(t):
+        return KindInfo("int")
+    if pa.types.is_boolean(t):
+        return KindInfo("bool")
+    if pa.types.is_dictionary(t):
+        return KindInfo("category")
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
+        return KindInfo("string")
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return KindInfo("datetime")
+    if pa.types.is_null(t):
+        return KindInfo("null")
+    return KindInfo("mixed", example=str(t))
+
+
+def _pandas_kind(s: pd.Series) -> KindInfo:
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return KindInfo("category")
+    if isinstance(dtype, pd.StringDtype):
+        return KindInfo("string")
+    if isinstance(dtype, pd.ArrowDtype):
+        return _arrow_kind(dtype.pyarrow_dtype)
+    if pd.api.types.is_bool_dtype(dtype):
+        return KindInfo("bool")
+    if pd.api.types.is_float_dtype(dtype):
+        return KindInfo("float")
+    if pd.api.types.is_integer_dtype(dtype):
+        return KindInfo("int")
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return KindInfo("datetime")
+    if not pd.api.types.is_object_dtype(dtype):
+        return KindInfo("mixed", example=str(dtype))
+    inferred = pd.api.types.infer_dtype(s, skipna=True)
+    if inferred == "empty":
+        return KindInfo("null")
+    if inferred == "string":
+        return KindInfo("string")
+    if inferred == "integer":
+        return KindInfo("int")
+    if inferred in _NUMERIC_INFERRED:
+        return KindInfo("float")
+    if inferred == "boolean":
+        return KindInfo("bool")
+    if inferred in ("datetime", "datetime64", "date"):
+        return KindInfo("datetime")
+    # Mixed: report the first value whose type differs from the first non-null value's.
+    values = s.to_numpy()
+    first_kind: str | None = None
+    for i, v in enumerate(values):
+        k = _scalar_kind(v)
+        if k == "null":
+            continue
+        if first_kind is None:
+            first_kind = k
+        elif k != first_kind and {k, first_kind} != {"int", "float"}:
+            return KindInfo("mixed", example=py_value(v), row=i)
+    if first_kind in ("int", "float"):
+        return KindInfo("float")  # numbers of several types (floats and Decimals, say)
+    return KindInfo("mixed", example=values[0] if len(values) else None, row=0)
+
+
+def _scalar_kind(v: object) -> str:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return "null"
+    if isinstance(v, bool | np.bool_):
+        return "bool"
+    if isinstance(v, numbers.Integral):
+        return "int"
+    if isinstance(v, float | np.floating):
+        return "null" if np.isnan(v) else "float"
+    if isinstance(v, numbers.Real | decimal.Decimal):
+        return "float"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, _dt.date | np.datetime64):
+        return "datetime"
+    return type_name(v)
+
+
+def _is_string_view(t: pa.DataType) -> bool:
+    return bool(getattr(pa.types, "is_string_view", lambda _: False)(t))
+
+
+def type_problem(
+    name: str, expected: str, raw: RawColumn, kind: KindInfo, *, sensitive: bool = False
+) -> SchemaProblem:
+    """The problem of a column whose kind does not fit ``expected``, showing a value.
+
+    The value is redacted when the column is ``sensitive`` or the value looks personal.
+    """
+    if kind.kind == "mixed" and kind.row is None:
+        return SchemaProblem(
+            name, "type", f"expected {expected}, got unsupported type {kind.example}"
+        )
+    if kind.kind == "mixed":
+        example, row = kind.example, kind.row
+    else:
+        example, row = _first_non_null(raw)
+    if row is None:
+        return SchemaProblem(name, "type", f"expected {expected}, got {kind.kind} values")
+    return SchemaProblem(
+        name,
+        "type",
+        f"expected {expected}, got {type_name(example)} {redact(example, sensitive=sensitive)}",
+        row,
+    )
+
+
+def _type_error(name: str, expected: str, raw: RawColumn, kind: KindInfo) -> SchemaError:
+    return SchemaError(problems=[type_problem(name, expected, raw, kind)])
+
+
+def _first_non_null(raw: RawColumn) -> tuple[object, int | None]:
+    if isinstance(raw, pd.Series):
+        mask = raw.notna().to_numpy()
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return None, None
+        return py_value(raw.iloc[int(idx[0])]), int(idx[0])
+    offset = 0
+    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+    for chunk in chunks:
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+        idx = np.flatnonzero(valid)
+        if idx.size:
+            value = chunk[int(idx[0])]
+            if hasattr(value, "as_py"):
+                value = value.as_py()
+            return value, offset + int(idx[0])
+        offset += len(chunk)
+    return None, None

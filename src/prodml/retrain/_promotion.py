@@ -1,0 +1,211 @@
+"""The checks, the canary and the promotion of :class:`~prodml.retrain.RetrainController`.
+
+A mixin. ``_check`` runs the promotion checks on the candidate and starts the canary (a
+fresh copy of the ``canary`` template, whose clock is the controller's) or goes straight
+to promotion; ``_restore_rollout`` and ``_sync_rollout`` keep the canary in flight and its
+saved state together. ``_promote`` moves the alias (waiting for an approval on a protected
+alias); ``_refuse`` and ``_roll_back`` archive the candidate and fail the run. The
+candidate alias follows the candidate while its canary runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from prodml.errors import AuthorizationError, ConfigError, ConflictError
+from prodml.registry import ModelRegistry, ModelVersion, PromotionError
+from prodml.retrain._state import ActionKind, RetrainState
+from prodml.retrain._training import _short
+from prodml.rollout import Canary, Step
+
+if TYPE_CHECKING:
+    from prodml.retrain._controller import Action
+
+__all__ = ["Promotion"]
+
+
+class Promotion:
+    """The checks, the canary and the promotion of a retraining run (a mixin)."""
+
+    if TYPE_CHECKING:  # supplied by RetrainController
+        registry: ModelRegistry
+        model: str
+        alias: str
+        candidate_alias: str
+        checks: list[Callable[[ModelVersion, ModelVersion | None], str | None]]
+        canary: Canary | None
+        approved_by: str | None
+        state: RetrainState
+        _now: float
+        _rollout: Canary | None
+
+        def _current(self) -> ModelVersion | None: ...
+
+        def _reset_triggers(self) -> None: ...
+
+        def _fail(self, t: float, reason: str, *, kind: ActionKind | None = None) -> Action: ...
+
+        def _log(
+            self,
+            kind: ActionKind,
+            reason: str,
+            *,
+            run_id: str | None = None,
+            version: int | None = None,
+            trigger: str | None = None,
+            save: bool = True,
+        ) -> Action: ...
+
+        def _save(self) -> None: ...
+
+        def _checkpoint(self, point: str) -> None: ...
+
+    def _candidate(self) -> ModelVersion:
+        run = self.state.run
+        assert run is not None  # noqa: S101 - every phase after training has a run
+        assert run["version"] is not None  # noqa: S101 - and its candidate
+        mv: ModelVersion = self.registry.get(self.model, run["version"])
+        return mv
+
+    def _check(self, t: float) -> Action:
+        cand = self._candidate()
+        current = self._current()
+        failures = [msg for c in self.checks if (msg := c(cand, current)) is not None]
+        if failures:
+            return self._refuse(
+                t, f"{cand.ref} refused by the promotion checks: " + "; ".join(failures)
+            )
+        if self.canary is None or current is None:
+            self.state.phase = "promoting"
+            why = "checks passed" + (
+                "" if self.canary is None else "; no version to canary against"
+            )
+            action = self._log("advance", f"{cand.ref}: {why}", save=False)
+            self._save()
+            return action
+        self._rollout = self._fresh_canary()
+        assert self.state.run is not None  # noqa: S101
+        self.state.run["canary_at"] = t
+        self.state.phase = "canary"
+        self.state.canary = self._rollout.to_dict()
+        action = self._log(
+            "canary", f"{cand.ref}: checks passed; canary against {current.ref} started", save=False
+        )
+        self._save()
+        self._checkpoint("canary_saved")
+        self._hold_candidate_alias(cand.version)
+        return action
+
+    def _hold_candidate_alias(self, version: int) -> None:
+        if self.registry.aliases(self.model).get(self.candidate_alias) != version:
+            run = self.state.run
+            self.registry.set_alias(
+                self.model,
+                self.candidate_alias,
+                version,
+                reason=None if run is None else self._why(run, "canary started"),
+            )
+
+    def _fresh_canary(self) -> Canary:
+        template = self.canary
+        assert template is not None  # noqa: S101
+        data = template.to_dict()
+        return Canary(
+            [Step(**s) for s in data["steps"]],
+            template.gates,
+            clock=lambda: self._now,
+            **data["params"],
+        )
+
+    def _restore_rollout(self) -> None:
+        self._rollout = None
+        if self.state.phase in ("canary", "rolling_back") and self.state.canary is not None:
+            if self.canary is None:
+                raise ConfigError(
+                    "the saved state has a canary in flight; pass the same canary= again.",
+                    parameter="canary",
+                )
+            self._rollout = Canary.from_dict(
+                self.state.canary, clock=lambda: self._now, gates=list(self.canary.gates)
+            )
+
+    def _sync_rollout(self) -> None:
+        if self._rollout is not None and self.state.phase in ("canary", "rolling_back"):
+            self.state.canary = self._rollout.to_dict()
+
+    def _promote(self, t: float) -> Action:
+        run = self.state.run
+        assert run is not None  # noqa: S101
+        cand = self._candidate()
+        if self.registry.aliases(self.model).get(self.alias) != cand.version:
+            try:
+                self.registry.promote(
+                    self.model,
+                    self.alias,
+                    cand.version,
+                    checks=self.checks,
+                    expected_version=run["parent"],
+                    reason=self._why(run, "promoted"),
+                    **({} if self.approved_by is None else {"approved_by": self.approved_by}),
+                )
+            except PromotionError as err:
+                return self._refuse(
+                    t, f"{cand.ref} refused at promotion: " + "; ".join(err.failures)
+                )
+            except AuthorizationError as err:  # a protected alias: wait for approval
+                return self._log("hold", f"{cand.ref} waits for approval: {err}")
+            except ConflictError as err:
+                return self._refuse(
+                    t, f"{cand.ref} not promoted: {self.alias!r} moved meanwhile ({_short(err)})"
+                )
+            self._checkpoint("promoted")
+        self._drop_candidate_alias("promoted")
+        st = self.state
+        st.phase, st.run, st.canary, st.failures, st.backoff_until = "idle", None, None, 0, None
+        self._rollout = None
+        self._reset_triggers()  # a new model: evidence about the old one no longer applies
+        parent = "nothing" if run["parent"] is None else f"version {run['parent']}"
+        return self._log(
+            "promote",
+            f"{cand.ref} promoted to {self.alias} (replacing {parent}): "
+            f"{run['trigger']}: {run['reason']}",
+            run_id=run["id"],
+            version=cand.version,
+            trigger=run["trigger"],
+        )
+
+    def _refuse(self, t: float, reason: str) -> Action:
+        self._drop_candidate_alias("refused")
+        self._archive_candidate()
+        return self._fail(t, reason)
+
+    def _roll_back(self, t: float) -> Action:
+        run = self.state.run
+        assert run is not None  # noqa: S101
+        decisions = self._rollout.decisions if self._rollout is not None else []
+        why = decisions[-1].reason if decisions else "the canary failed"
+        version = run["version"]
+        self._drop_candidate_alias(f"rolled back: {why}")
+        self._checkpoint("rollback_alias")
+        self._archive_candidate()
+        return self._fail(t, f"{self.model}@{version} rolled back: {why}", kind="rollback")
+
+    def _drop_candidate_alias(self, why: str) -> None:
+        if self.candidate_alias in self.registry.aliases(self.model):
+            run = self.state.run
+            self.registry.delete_alias(
+                self.model,
+                self.candidate_alias,
+                reason=None if run is None else self._why(run, why),
+            )
+
+    @staticmethod
+    def _why(run: Mapping[str, Any], what: str) -> str:
+        """The audit log's reason for a registry move made by ``run``."""
+        return f"RetrainController run {run['id']}: {what}; {run['trigger']}: {run['reason']}"
+
+    def _archive_candidate(self) -> None:
+        cand = self._candidate()
+        if cand.status == "ready":
+            self.registry.archive(self.model, cand.version)
