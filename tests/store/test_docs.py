@@ -14,7 +14,9 @@ GUIDE = DOCS / "store.md"
 
 
 def _blocks(text: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    """The page's Python blocks, less those the line before marks ``docs-test: skip``."""
+    found = re.findall(r"(<!-- docs-test: skip [^\n]*-->\n)?```python\n(.*?)```", text, flags=re.S)
+    return [block for marker, block in found if not marker]
 
 
 def _matches(expected: str, got: str) -> bool:
