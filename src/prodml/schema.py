@@ -98,9 +98,11 @@ class Column(_Model):
     allowed
         When given, every non-null value must be one of these.
     min
-        Inclusive lower bound for ``float`` and ``int`` columns.
+        Inclusive lower bound for ``float`` and ``int`` columns. Held as a float, or as an
+        int when float64 would round it (``2**60 + 1``): values are compared with the
+        bound exactly.
     max
-        Inclusive upper bound for ``float`` and ``int`` columns.
+        Inclusive upper bound for ``float`` and ``int`` columns (held as ``min`` is).
     timezone
         IANA time zone (or fixed offset such as ``"+01:00"``) of a ``datetime`` column,
         or ``None`` for naive timestamps. Enforced: :meth:`Schema.validate` reports naive
@@ -148,8 +150,9 @@ class Column(_Model):
     # Strict: "no" or 0 is not a bool, True is not a bound (pydantic would coerce both).
     nullable: bool = Field(default=True, strict=True)
     allowed: tuple[Scalar, ...] | None = None
-    min: float | None = None
-    max: float | None = None
+    # float, or int for an integer bound float64 would round (2**60 + 1): kept exact.
+    min: float | int | None = None
+    max: float | int | None = None
     timezone: str | None = Field(default=None, strict=True)
     description: str = Field(default="", strict=True)
     sensitive: bool = Field(default=False, strict=True)
@@ -195,9 +198,14 @@ class Column(_Model):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"must be a real number or None, not {type_name(value)}")
         try:
-            return float(value)
+            as_float = float(value)
         except OverflowError:  # an int beyond the float range; None is "no bound"
             raise ValueError("must be within the float range (None: no bound)") from None
+        if isinstance(value, numbers.Integral) and as_float != int(value):
+            # float64 would round it (2**60 + 1 is 2**60): kept exact, as the integer
+            # values it bounds are compared. Others stay floats (and their JSON as was).
+            return int(value)
+        return as_float
 
     @model_validator(mode="after")
     def _check_consistent(self) -> Column:

@@ -3,7 +3,10 @@
 Every function here is a building block of :class:`~prodml.drift.DriftDetector`, usable
 on its own. Numeric samples are passed **sorted** (the detector sorts each column once
 and reuses it for every statistic); a sample may carry integer ``weights`` (counts per
-distinct value, as a sketched :class:`~prodml.drift.Profile` column holds it).
+distinct value, as a sketched :class:`~prodml.drift.Profile` column holds it). Integer
+arrays stay int64 (uint64 too, when it fits) and are compared exactly: as float64, integers
+past 2**53 round and distinct values would tie; an integer sample against a float one is
+compared as float64.
 
 * :func:`ks_2samp` equals :func:`scipy.stats.ks_2samp` (two-sided, ``method="auto"``):
   same statistic bit for bit, same p-value (exact for samples of at most 10,000, else
@@ -295,13 +298,17 @@ def wasserstein(
 ) -> float:
     """1-Wasserstein distance between two sorted samples, ``integral |F_a - F_b| dx``.
 
-    Equals :func:`scipy.stats.wasserstein_distance` (to rounding).
+    Equals :func:`scipy.stats.wasserstein_distance` (to rounding). On int64 samples the
+    differences between values are exact, rounded once to float64 (scipy converts the
+    values to float64 first: 2**60 and 2**60 + 1 are then one value).
 
     Examples
     --------
     >>> import numpy as np
     >>> wasserstein(np.array([0.0, 1.0]), np.array([0.5, 1.5]))
     0.5
+    >>> wasserstein(np.array([2**60]), np.array([2**60 + 1]))  # int64: exact
+    1.0
     """
     return _wasserstein(*_samples(a, b, wa, wb))
 
