@@ -280,7 +280,7 @@ def mixed_zones_problem(name: str, raw: object) -> SchemaProblem | None:
     return SchemaProblem(
         name,
         "type",
-        f"values in several time zones ({found}), and a datetime column has one; bring "
+        f"got values in several time zones ({found}), and a datetime column has one; bring "
         "them to one with pd.to_datetime(column, utc=True) (naive values are read as UTC), "
         "then .dt.tz_convert(zone) or .dt.tz_localize(None)",
         wrong[0],

@@ -117,6 +117,19 @@ def test_a_profile_keeps_integers_exact_through_merge_and_json() -> None:
     assert from_arrow.columns["id"].points.tolist() == [BIG + 1, BIG + 3]
 
 
+def test_an_empty_chunk_or_partition_does_not_make_integers_float() -> None:
+    ids = pd.DataFrame({"id": np.array([BIG + 1, BIG], dtype=np.int64)})
+    empty = ids.iloc[:0]
+    whole = Profile().update(ids).finalize()
+    assert whole.columns["id"].points.dtype == np.int64
+    for merged in (
+        Profile().update(empty).merge(Profile().update(ids)),
+        Profile().update(ids).merge(Profile().update(empty)),
+        Profile().update([empty, ids, empty]),
+    ):
+        assert merged == whole
+
+
 def test_an_int_chunk_and_a_float_chunk_make_a_float_column() -> None:
     a = pd.DataFrame({"x": np.array([1, 2], dtype=np.int64)})
     b = pd.DataFrame({"x": np.array([2.5, np.nan])})

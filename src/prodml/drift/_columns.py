@@ -119,6 +119,8 @@ class NumericColumn:
             return
         parts = ([] if self.points is None else [self.points]) + self.pending
         # int64 parts stay int64; an int64 and a float64 part make float64 (numpy's rule).
+        # Empty parts hold no value of either kind (a saved empty column reads as float).
+        parts = [p for p in parts if p.size] or parts[:1]
         values = parts[0] if len(parts) == 1 else np.concatenate(parts)
         values.sort()
         self.points, self.pending = values, []
