@@ -113,8 +113,7 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
             if ints is not None:
                 out = _int_outside(ints, bound, above=op is np.greater)
             else:
-                with np.errstate(invalid="ignore"):
-                    out = op(numeric, bound)
+                out = _float_outside(numeric, bound, above=op is np.greater)
             if out.any():
                 row = _first(out)
                 value = _num(numeric[row]) if ints is None else str(ints[0][row])
@@ -181,7 +180,23 @@ def _int_outside(ints: tuple[np.ndarray, np.ndarray], bound: float, *, above: bo
     return np.asarray(out, dtype=bool)
 
 
+def _float_outside(values: np.ndarray, bound: float, *, above: bool) -> np.ndarray:
+    """Where float values are above (or below) a bound, compared exactly (NaN: never).
+
+    An int bound that float64 cannot hold (``2**53 + 1``) lies strictly between two
+    floats, and no float lies between it and its nearest float ``f``: a value is above
+    it when it is at least ``f`` (``f`` above the bound) or above ``f`` (``f`` below).
+    """
+    f = float(bound)
+    with np.errstate(invalid="ignore"):
+        if above:
+            return np.asarray(values >= f if f > bound else values > f)
+        return np.asarray(values <= f if f < bound else values < f)
+
+
 def _num(x: float) -> str:
+    if isinstance(x, int):  # an exact bound (see Column.min)
+        return str(x)
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name
-from prodml._zones import chunk_zones_problem, timezone_of, zone_fits
+from prodml._zones import chunk_zones_problem, mixed_zones_problem, timezone_of, zone_fits
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import find_personal_data, redact
 
@@ -149,6 +149,10 @@ def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | N
             nulls = cols.null_mask(name)
             has_null[name] = has_null.get(name, False) or bool(nulls.any())
             if info.kind == "datetime":
+                mixed = mixed_zones_problem(name, raw)
+                if mixed is not None:  # no zone would pass validate: refused here
+                    problems.append(mixed)
+                    continue
                 zone = timezone_of(raw)
                 if nulls.all():  # a typed all-null chunk has no zone to disagree with
                     null_tz.setdefault(name, zone)

@@ -8,13 +8,16 @@ rules for them (a link such as 'US/Eastern' -> 'America/New_York'). A fixed offs
 never the same as a named zone, even one with that offset today: the named zone has
 daylight saving time, and date parts read in the two differ for part of the year.
 
-:mod:`prodml.schema` reports the problems (``Column(timezone=)`` is enforced by
-``Schema.validate``); serving converts a request's ISO 8601 offset to the declared zone.
+:mod:`prodml.schema` reports the problems (``Column(timezone=)`` is checked by
+:func:`zone_error` when declared and enforced by ``Schema.validate``; ``Schema.infer``
+refuses an object column in several zones, :func:`mixed_zones_problem`); serving converts
+a request's ISO 8601 offset to the declared zone.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import functools
 import os
 import re
@@ -30,10 +33,13 @@ from prodml.errors import SchemaProblem
 __all__ = [
     "all_null",
     "chunk_zones_problem",
+    "known_zones",
+    "mixed_zones_problem",
     "same_zone",
     "timezone_of",
     "tz_rules",
     "value_in_zone",
+    "zone_error",
     "zone_fits",
     "zone_name",
     "zone_problem",
@@ -114,6 +120,58 @@ def tz_rules(name: str) -> bytes | None:
         return importlib.resources.files(package.replace("/", ".")).joinpath(leaf).read_bytes()
     except (ImportError, OSError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def known_zones() -> dict[str, str]:
+    """The installed tz database's zone names, keyed by their lower-case spelling.
+
+    Empty when no database is installed (no system zoneinfo files, no ``tzdata``
+    package). Read once: the scan takes ~0.1 s.
+    """
+    try:
+        names = zoneinfo.available_timezones()
+    except (OSError, ValueError):  # pragma: no cover - an unreadable TZPATH entry
+        names = set()
+    return {n.lower(): n for n in sorted(names)}
+
+
+_ZONE_HELP = "an IANA name ('Europe/Paris'), 'UTC', or a fixed offset ('+01:00', 'Etc/GMT-1')"
+
+
+@functools.lru_cache(maxsize=256)
+def zone_error(name: str) -> str | None:
+    """Why ``name`` is not a time zone a column can declare, or ``None`` when it is one.
+
+    Accepted: every spelling of UTC; a fixed offset ``+HH:MM`` (``+HHMM``, ``+HH``) under
+    24 hours, or ``Etc/GMT-N`` (N up to 14); a name the installed tz database knows.
+    With no database installed, a name shaped like an IANA name ('Area/City') cannot be
+    checked and is accepted: refusing it would refuse every saved schema with a zone on
+    a minimal container, where UTC and offsets keep working.
+    """
+    if name.lower() in _UTC_NAMES:
+        return None
+    m = _OFFSET.fullmatch(name)
+    if m:
+        if int(m[2]) < 24 and int(m[3] or 0) < 60:
+            return None
+        return f"time zone {short_repr(name)} is not a valid offset (under +/-24:00)"
+    m = _ETC_GMT.fullmatch(name)
+    if m and int(m[2]) <= 14:
+        return None
+    if tz_rules(name) is not None:
+        return None
+    known = known_zones()
+    if not known and _IANA.fullmatch(name):
+        return None  # no database to check the name against (see the docstring)
+    close = difflib.get_close_matches(name.lower(), list(known), n=3, cutoff=0.6)
+    hint = ""
+    if close:
+        names = [short_repr(known[c]) for c in close]
+        shown = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        hint = f" (did you mean {shown}?)"
+    where = "the installed tz database" if known else "a tz database (none is installed)"
+    return f"time zone {short_repr(name)} is not in {where}{hint}; expected {_ZONE_HELP}"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -200,6 +258,33 @@ def zone_problem(name: str, declared: str | None, raw: object) -> SchemaProblem 
         return None
     row = wrong[0]  # rows are in order of first appearance
     return SchemaProblem(name, "type", _zone_message(declared, zones), row)
+
+
+def mixed_zones_problem(name: str, raw: object) -> SchemaProblem | None:
+    """The problem of an object column whose values are in several zones (for ``infer``).
+
+    Types that hold the zone (pandas and arrow timestamps) have one; an object column of
+    Python datetimes may mix zones, or naive and aware values, and no zone inferred for it
+    would pass :func:`zone_problem`. Values are compared with the first value's zone, as
+    validating against the zone ``infer`` would record (the first value's) does.
+    """
+    if not (isinstance(raw, pd.Series) and raw.dtype == object):
+        return None
+    zones, rows = _value_zones(raw)
+    if len(zones) < 2:
+        return None
+    wrong = [r for z, r in zip(zones, rows, strict=True) if not zone_fits(zones[0], z)]
+    if not wrong:  # spellings of one zone ('UTC', 'Etc/UTC', timezone.utc)
+        return None
+    found = ", ".join("naive" if z is None else short_repr(z) for z in zones)
+    return SchemaProblem(
+        name,
+        "type",
+        f"got values in several time zones ({found}), and a datetime column has one; bring "
+        "them to one with pd.to_datetime(column, utc=True) (naive values are read as UTC), "
+        "then .dt.tz_convert(zone) or .dt.tz_localize(None)",
+        wrong[0],
+    )
 
 
 def all_null(raw: object) -> bool:

@@ -34,24 +34,25 @@ prodml.errors.SchemaError: 2 problems found:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from prodml._data import Columns, as_columns, type_name
 from prodml._model import _Model
 from prodml._params import OneOf, TypeOf, check_params
 from prodml._quote import short_repr
 from prodml._schema_infer import _observe
-from prodml._zones import value_in_zone, zone_fits
+from prodml._zones import value_in_zone, zone_error, zone_fits
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fingerprint import fingerprint_spec
 from prodml.privacy import warn_personal
@@ -97,9 +98,11 @@ class Column(_Model):
     allowed
         When given, every non-null value must be one of these.
     min
-        Inclusive lower bound for ``float`` and ``int`` columns.
+        Inclusive lower bound for ``float`` and ``int`` columns. Held as a float, or as an
+        int when float64 would round it (``2**60 + 1``): values are compared with the
+        bound exactly.
     max
-        Inclusive upper bound for ``float`` and ``int`` columns.
+        Inclusive upper bound for ``float`` and ``int`` columns (held as ``min`` is).
     timezone
         IANA time zone (or fixed offset such as ``"+01:00"``) of a ``datetime`` column,
         or ``None`` for naive timestamps. Enforced: :meth:`Schema.validate` reports naive
@@ -108,13 +111,23 @@ class Column(_Model):
         instants). Spellings of one zone match: ``"UTC"``, ``"Etc/UTC"`` and
         ``datetime.timezone.utc``; ``"+01:00"`` and ``"Etc/GMT-1"``; two IANA names with
         the same rules in the installed tz database (``"US/Eastern"`` and
-        ``"America/New_York"``). A fixed offset never matches a named zone.
+        ``"America/New_York"``). A fixed offset never matches a named zone. Checked
+        here: a name the installed tz database does not know is a ``SchemaError``
+        suggesting the closest ones (with no database installed, IANA-shaped names are
+        accepted unchecked; see ``docs/schema.md``).
     description
         Free text for people.
     sensitive
         Whether the column holds data about people that prodml must never keep or show
         raw (see :mod:`prodml.privacy`): drift profiles and reports keep salted hashes or
         sketches of it, and error messages do not quote its values.
+
+    Raises
+    ------
+    ConfigError
+        For an invalid setting (a wrong type, ``min`` above ``max``, ...).
+    SchemaError
+        For a ``timezone`` that is not a zone, naming the column.
 
     Examples
     --------
@@ -137,8 +150,9 @@ class Column(_Model):
     # Strict: "no" or 0 is not a bool, True is not a bound (pydantic would coerce both).
     nullable: bool = Field(default=True, strict=True)
     allowed: tuple[Scalar, ...] | None = None
-    min: float | None = None
-    max: float | None = None
+    # float, or int for an integer bound float64 would round (2**60 + 1): kept exact.
+    min: float | int | None = None
+    max: float | int | None = None
     timezone: str | None = Field(default=None, strict=True)
     description: str = Field(default="", strict=True)
     sensitive: bool = Field(default=False, strict=True)
@@ -172,7 +186,8 @@ class Column(_Model):
             data["name"] = name
         if dtype is not _UNSET:
             data["dtype"] = dtype
-        super().__init__(**data)
+        with _declared_zones():
+            super().__init__(**data)
 
     @field_validator("min", "max", mode="before")
     @classmethod
@@ -183,9 +198,14 @@ class Column(_Model):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"must be a real number or None, not {type_name(value)}")
         try:
-            return float(value)
+            as_float = float(value)
         except OverflowError:  # an int beyond the float range; None is "no bound"
             raise ValueError("must be within the float range (None: no bound)") from None
+        if isinstance(value, numbers.Integral) and as_float != int(value):
+            # float64 would round it (2**60 + 1 is 2**60): kept exact, as the integer
+            # values it bounds are compared. Others stay floats (and their JSON as was).
+            return int(value)
+        return as_float
 
     @model_validator(mode="after")
     def _check_consistent(self) -> Column:
@@ -198,6 +218,10 @@ class Column(_Model):
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         if self.timezone is not None and self.dtype is not LogicalType.DATETIME:
             raise ValueError("timezone applies to datetime columns only")
+        if self.timezone is not None:
+            why = zone_error(self.timezone)
+            if why is not None:  # a typo here would fail every validate, far from it
+                raise SchemaError(problems=[SchemaProblem(self.name, "type", why)])
         if self.allowed is not None:
             if self.dtype is LogicalType.DATETIME:
                 raise ValueError("allowed values are not supported for datetime columns")
@@ -205,6 +229,31 @@ class Column(_Model):
             if wrong:
                 raise ValueError(f"allowed value {short_repr(wrong[0])} is not a {self.dtype}")
         return self
+
+
+@contextlib.contextmanager
+def _declared_zones() -> Iterator[None]:
+    """Raise the SchemaError of unknown declared time zones, not pydantic's ConfigError.
+
+    A zone is checked by ``Column``'s validator, which pydantic wraps (with every other
+    invalid field) in one ConfigError; a bad zone is a schema problem naming its column,
+    so its SchemaErrors are raised as one, with every column's problem.
+    """
+    try:
+        yield
+    except ConfigError as err:
+        cause = err.__cause__
+        if not isinstance(cause, ValidationError):
+            raise
+        problems = [
+            p
+            for e in cause.errors()
+            if isinstance(found := e.get("ctx", {}).get("error"), SchemaError)
+            for p in found.problems
+        ]
+        if problems:
+            raise SchemaError(problems=problems) from None
+        raise
 
 
 def _scalar_fits(v: object, dtype: LogicalType) -> bool:
@@ -251,7 +300,8 @@ class Schema(_Model):
                     parameter="columns",
                 )
             data["columns"] = tuple(columns)
-        super().__init__(**data)
+        with _declared_zones():
+            super().__init__(**data)
 
     _index: dict[str, int] = PrivateAttr(default_factory=dict)
 

@@ -193,7 +193,12 @@ def test_bad_params_and_states() -> None:
 def test_json_is_plain_and_versioned() -> None:
     prof = Profile().update(frame(300, 5))
     state = json.loads(prof.to_json())
-    assert state["format_version"] == 2
+    # 3: the integer column "i" is kept exact as int64 ("int_points"); a state without
+    # one stays at 2, which readers from before exact integers still read.
+    assert state["format_version"] == 3
+    assert set(state["columns"]["i"]) == {"kind", "n_null", "int_points"}
+    floats = json.loads(Profile().update(frame(300, 5).drop(columns="i")).to_json())
+    assert floats["format_version"] == 2
     assert set(state["columns"]) == {"x", "i", "c", "t"}
     assert Profile.from_json(prof.to_json()) == prof
     assert prof != Profile().update(frame(300, 6))

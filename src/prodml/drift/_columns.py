@@ -3,6 +3,11 @@
 The sketch maps each non-zero value ``x`` to the integer bucket ``ceil(log|x| / log(gamma))``
 with ``gamma = (1 + a) / (1 - a)`` (``a`` the relative accuracy), signed and offset so that
 keys sort like the values; the bucket's representative is within ``a * |x|`` of ``x``.
+
+Integer columns keep their exact values as int64 (float64 holds integers exactly only up to
+2**53: 2**53 and 2**53 + 1 are one float), so the statistics on them compare integers. The
+sketch is float by nature (log buckets): an integer column past ``max_exact`` is sketched
+from its values as float64, as is a column that mixes integer and float chunks.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ _OFFSET = 1 << 40  # keeps sketch keys of positive values > 0 and of negatives <
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 UIntArray = npt.NDArray[np.uint64]
+Values = npt.NDArray[Any]  # float64, or int64 for an integer column (exact)
 
 
 def _encode(arr: npt.NDArray[Any]) -> str:
@@ -43,16 +49,18 @@ class NumericColumn:
     """Summary of a numeric (or datetime, as epoch seconds) column.
 
     Exact while at most ``max_exact`` values were seen (``points``, sorted once
-    finalised); beyond that a sketch of counts per log bucket (``keys``, ``counts``) in
-    which every value is represented within a relative error ``relative_accuracy``.
+    finalised; int64 for an integer column, float64 otherwise, and float64 as soon as
+    integer and float values meet); beyond that a sketch of counts per log bucket
+    (``keys``, ``counts``) in which every value is represented within a relative error
+    ``relative_accuracy``.
     ``pure`` holds, per bucket, its one value when every value it received was the same,
     else NaN: statistics over pure buckets are exact (the sketch's error bound is 0 there).
     """
 
     kind: str
     n_null: int = 0
-    pending: list[FloatArray] = field(default_factory=list)
-    points: FloatArray | None = None
+    pending: list[Values] = field(default_factory=list)
+    points: Values | None = None
     keys: IntArray | None = None
     counts: IntArray | None = None
     pure: FloatArray | None = None
@@ -79,8 +87,8 @@ class NumericColumn:
             self.released += self.points.size
             self.points = None
 
-    def add(self, x: FloatArray, max_exact: int, log_gamma: float) -> None:
-        """Add finite values (already copied: the column owns them)."""
+    def add(self, x: Values, max_exact: int, log_gamma: float) -> None:
+        """Add finite values, float64 or int64 (already copied: the column owns them)."""
         if x.size == 0:
             return
         self.std = None
@@ -110,12 +118,20 @@ class NumericColumn:
         if self.keys is not None or not self.pending:
             return
         parts = ([] if self.points is None else [self.points]) + self.pending
+        # int64 parts stay int64; an int64 and a float64 part make float64 (numpy's rule).
+        # Empty parts hold no value of either kind (a saved empty column reads as float).
+        parts = [p for p in parts if p.size] or parts[:1]
         values = parts[0] if len(parts) == 1 else np.concatenate(parts)
         values.sort()
         self.points, self.pending = values, []
 
     def sample(self, log_gamma: float) -> tuple[FloatArray, IntArray | None]:
-        """Sorted values and, for a sketch, the count of each (bucket representatives)."""
+        """Sorted values as float64 and, for a sketch, the count of each (representatives)."""
+        values, counts = self.exact_sample(log_gamma)
+        return values.astype(np.float64, copy=False), counts
+
+    def exact_sample(self, log_gamma: float) -> tuple[Values, IntArray | None]:
+        """:meth:`sample`, with an integer column's exact values as int64."""
         self.finalize()
         if self.keys is None:
             return (self.points if self.points is not None else np.empty(0)), None
@@ -127,7 +143,8 @@ class NumericColumn:
         self.finalize()
         out: dict[str, Any] = {"kind": self.kind, "n_null": self.n_null}
         if self.keys is None:
-            out["points"] = _encode(self.points if self.points is not None else np.empty(0))
+            points = self.points if self.points is not None else np.empty(0)
+            out["int_points" if points.dtype == np.int64 else "points"] = _encode(points)
         else:
             assert self.counts is not None  # noqa: S101
             assert self.pure is not None  # noqa: S101
@@ -303,7 +320,7 @@ def _sketch_keys(x: FloatArray, log_gamma: float) -> IntArray:
 
 
 def _sketch(
-    x: FloatArray, log_gamma: float, *, is_sorted: bool = False
+    x: Values, log_gamma: float, *, is_sorted: bool = False
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Distinct sketch keys of ``x``, their counts and purity, by runs over sorted values.
 
@@ -314,6 +331,8 @@ def _sketch(
     """
     if x.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    if x.dtype != np.float64:  # integers: log buckets are float (sorted stays sorted)
+        x = x.astype(np.float64)
     # Sorting first is the fast way here: numpy's SIMD sort of a million floats takes a
     # few ms, and keys of sorted values come faster still. A sort-free count over dense
     # buckets (bincount, per-bucket min/max for purity) was tried and measured 1.7x the

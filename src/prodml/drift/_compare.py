@@ -17,6 +17,7 @@ from prodml.drift._columns import (
     _representatives,
     _sketch,
 )
+from prodml.drift.stats import Sample
 from prodml.privacy import token_strings
 
 FloatArray = npt.NDArray[np.float64]
@@ -81,19 +82,23 @@ def _on_common_grid(
     return rep, wr, rep, wc, bound
 
 
-def _weighted_std(values: FloatArray, weights: IntArray | None) -> float:
+def _weighted_std(values: Sample, weights: IntArray | None) -> float:
+    if values.dtype == np.int64 and values.size:
+        # Sorted integers as exact offsets from the smallest: as float64 the values
+        # themselves round past 2**53 (a spread of 1 at 2**60 would read as 0).
+        values = stats._int_gaps(values, np.broadcast_to(values[:1], values.shape))
     if weights is None:
         return float(np.std(values))
     mean = np.average(values, weights=weights)
     return float(np.sqrt(np.average((values - mean) ** 2, weights=weights)))
 
 
-def _bin_props(values: FloatArray, weights: IntArray | None, edges: FloatArray) -> FloatArray:
+def _bin_props(values: Sample, weights: IntArray | None, edges: Sample) -> FloatArray:
     cdf = stats._ecdf(values, weights, edges)
     return np.diff(np.concatenate(([0.0], cdf, [1.0])))
 
 
-def _quantile_edges(values: FloatArray, weights: IntArray | None, bins: int) -> FloatArray:
+def _quantile_edges(values: Sample, weights: IntArray | None, bins: int) -> Sample:
     probs = np.arange(1, bins) / bins
     if weights is None:
         idx = np.minimum((probs * values.size).astype(np.int64), values.size - 1)
@@ -103,9 +108,7 @@ def _quantile_edges(values: FloatArray, weights: IntArray | None, bins: int) -> 
     return np.unique(values[idx])
 
 
-def _plot_edges(
-    a: FloatArray, wa: IntArray | None, b: FloatArray, wb: IntArray | None
-) -> FloatArray:
+def _plot_edges(a: Sample, wa: IntArray | None, b: Sample, wb: IntArray | None) -> FloatArray:
     lo_hi = [_quantile_edges(v, w, 200) for v, w in ((a, wa), (b, wb))]
     lo = min(float(e[0]) if e.size else float(v[0]) for e, v in zip(lo_hi, (a, b), strict=True))
     hi = max(float(e[-1]) if e.size else float(v[-1]) for e, v in zip(lo_hi, (a, b), strict=True))
@@ -128,9 +131,15 @@ def compare_numeric(
     """KS (or CvM) test, KS distance as effect, binned distances and Wasserstein."""
     ref.finalize()
     cur.finalize()
+    a: Sample
+    b: Sample
     if ref.exact and cur.exact:
-        a, wa = ref.sample(log_gamma)
-        b, wb = cur.sample(log_gamma)
+        a, wa = ref.exact_sample(log_gamma)
+        b, wb = cur.exact_sample(log_gamma)
+        if ref.std is None and a.dtype == np.int64:  # before a cast to float could round
+            ref.std = _weighted_std(a, wa)
+        if a.dtype != b.dtype:  # integers against floats: compared as floats
+            a, b = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
         bound = 0.0
     else:
         a, wa_, b, wb_, bound = _on_common_grid(ref, cur, log_gamma)

@@ -2,8 +2,9 @@
 
 A :class:`Profile` is built chunk by chunk (``update``), combined across partitions
 (``merge``) and saved as JSON (``to_json``). Numeric columns keep their exact values up to
-``max_exact`` per column, then switch to a log-bucket sketch; categorical columns keep
-exact counts. See ``docs/drift.md`` for the error bounds of sketched columns.
+``max_exact`` per column (integer columns as int64, so ids past 2**53 stay distinct), then
+switch to a log-bucket sketch; categorical columns keep exact counts. See ``docs/drift.md``
+for the error bounds of sketched columns.
 
 What a profile keeps about values follows its :class:`~prodml.privacy.Privacy` policy
 (``docs/governance.md``): sensitive text columns and columns past ``max_categories``
@@ -48,8 +49,10 @@ __all__ = ["MAX_EXACT", "CategoricalColumn", "NumericColumn", "Profile"]
 
 MAX_EXACT = 100_000_000
 """Largest ``max_exact``: 800 MB of exact values per numeric column (a ConfigError above)."""
-FORMAT_VERSION = 2  # 2: the privacy policy and salt id; hashed categorical columns
-_READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3  # 2: the privacy policy and salt id; hashed categorical columns
+# 3: exact integer columns as int64 ("int_points"); a state without one is written as 2,
+# which readers of 2 (before integers were kept exact) still read.
+_READABLE_VERSIONS = (1, 2, 3)
 _KINDS = {
     "float": "numeric",
     "int": "numeric",
@@ -139,8 +142,38 @@ def _summed(parts: list[tuple[list[Any], IntArray]]) -> dict[Any, int]:
     return out
 
 
-def _numeric_values(cols: Columns, name: str, kind: str) -> tuple[FloatArray, int]:
-    """Finite non-null values (a private copy) and the number of nulls."""
+def _int_values(cols: Columns, name: str) -> tuple[IntArray, int] | None:
+    """An integer column's non-null values as int64 (a private copy) and its null count.
+
+    ``None`` when they do not fit int64 (uint64 values past 2**63 - 1): the column is then
+    read as float64, as every column was before integers were kept exact.
+    """
+    raw = cols.raw(name)
+    if isinstance(raw, pd.Series) and isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu":
+        values, n_null = raw.to_numpy(), 0  # a numpy int dtype holds no null
+    else:
+        arr = cols.arrow(name)
+        if not pa.types.is_integer(arr.type):  # pragma: no cover - an "int" kind is arrow ints
+            return None
+        n_null = arr.null_count
+        values = (arr.drop_null() if n_null else arr).to_numpy()
+    if values.dtype.kind == "u" and values.size and values.max() > np.iinfo(np.int64).max:
+        return None
+    return values.astype(np.int64, copy=True), n_null
+
+
+def _numeric_values(
+    cols: Columns, name: str, kind: str, observed: str = ""
+) -> tuple[FloatArray | IntArray, int]:
+    """Finite non-null values (a private copy) and the number of nulls.
+
+    Integer columns (``observed == "int"``) are kept as int64: as float64, integers past
+    2**53 round (2**53 + 1 reads as 2**53), and samples that differ would compare equal.
+    """
+    if observed == "int":
+        ints = _int_values(cols, name)
+        if ints is not None:
+            return ints
     if kind == "datetime":
         ns = cols.datetime64(name).astype("int64")
         valid = ns != np.iinfo(np.int64).min
@@ -328,7 +361,7 @@ class Profile:
         if state is None:
             return
         if isinstance(state, NumericColumn):
-            values, n_null = _numeric_values(cols, name, kind)
+            values, n_null = _numeric_values(cols, name, kind, info.kind)
             state.add(values, self._max_exact(name), self.log_gamma)
             if sensitive and state.pure is not None:
                 # A bucket's single value is a raw value: never kept for a sensitive column.
@@ -526,18 +559,20 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state with ``format_version``; arrays as base64 little-endian bytes."""
         self.finalize()
+        columns = {
+            n: ({"kind": "null", "n_null": self.n_null(n)} if s is None else s.to_dict())
+            for n, s in self.columns.items()
+        }
+        ints = any("int_points" in c for c in columns.values())
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if ints else 2,
             "max_exact": self.max_exact,
             "relative_accuracy": self.relative_accuracy,
             "n_rows": self.n_rows,
             "started": self._started,
             "privacy": self.privacy.to_dict(),
             "salt_id": self.salt_id,
-            "columns": {
-                n: ({"kind": "null", "n_null": self.n_null(n)} if s is None else s.to_dict())
-                for n, s in self.columns.items()
-            },
+            "columns": columns,
         }
 
     @classmethod
@@ -681,7 +716,12 @@ def _load_column(f: Field, n_rows: int) -> ColumnState | None:
             n_null=n_null, counts=counts, hashed=f["hashed"].bool() if hashed else False
         )
     out = NumericColumn(kind, n_null=n_null)
-    if "points" in f.dict():
+    if "int_points" in f.dict() and kind == "numeric":
+        f.dict(keys=("kind", "n_null", "int_points"))
+        ints = _decoded(f["int_points"], "int64")
+        f["int_points"].check(bool((ints[1:] >= ints[:-1]).all()), "sorted values")
+        out.points = ints
+    elif "points" in f.dict():
         f.dict(keys=("kind", "n_null", "points"))
         points = _decoded(f["points"], "float64")
         f["points"].check(bool(np.isfinite(points).all()), "finite values")

@@ -3,7 +3,10 @@
 Every function here is a building block of :class:`~prodml.drift.DriftDetector`, usable
 on its own. Numeric samples are passed **sorted** (the detector sorts each column once
 and reuses it for every statistic); a sample may carry integer ``weights`` (counts per
-distinct value, as a sketched :class:`~prodml.drift.Profile` column holds it).
+distinct value, as a sketched :class:`~prodml.drift.Profile` column holds it). Integer
+arrays stay int64 (uint64 too, when it fits) and are compared exactly: as float64, integers
+past 2**53 round and distinct values would tie; an integer sample against a float one is
+compared as float64.
 
 * :func:`ks_2samp` equals :func:`scipy.stats.ks_2samp` (two-sided, ``method="auto"``):
   same statistic bit for bit, same p-value (exact for samples of at most 10,000, else
@@ -37,6 +40,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +64,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Sample = npt.NDArray[Any]
+"""A sorted sample: float64, or int64 for integers (compared exactly, not as float64)."""
 
 CORRECTIONS = ("bonferroni", "fdr_bh", "holm", "none")
 """Names accepted by :func:`adjust_pvalues`."""
@@ -69,7 +75,7 @@ _PSI_FLOOR = 1e-4  # proportion used in place of 0 in PSI, so empty bins stay fi
 
 
 def ecdf(
-    values: FloatArray, weights: IntArray | None, x: FloatArray, total: int | None = None
+    values: Sample, weights: IntArray | None, x: FloatArray, total: int | None = None
 ) -> FloatArray:
     """Empirical CDF of a sorted (optionally weighted) sample at points ``x``.
 
@@ -88,7 +94,7 @@ def ecdf(
 
 
 def _ecdf(
-    values: FloatArray, weights: IntArray | None, x: FloatArray, total: int | None = None
+    values: Sample, weights: IntArray | None, x: FloatArray, total: int | None = None
 ) -> FloatArray:
     idx = np.searchsorted(values, x, side="right")
     if weights is None:
@@ -109,8 +115,22 @@ def _array(x: object, name: str) -> FloatArray:
     return arr
 
 
-def _sample(x: object, name: str) -> FloatArray:
-    """A sorted finite sample, checked."""
+def _int_sample(x: object) -> IntArray | None:
+    """``x`` as int64 when it is an array of integers that fit, else ``None``."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iu" or x.ndim != 1:
+        return None
+    if x.dtype.kind == "u" and x.size and x.max() > np.iinfo(np.int64).max:
+        return None  # past int64: compared as float64
+    return x.astype(np.int64, copy=False)
+
+
+def _sample(x: object, name: str) -> Sample:
+    """A sorted finite sample, checked; an integer array stays integer (int64)."""
+    ints = _int_sample(x)
+    if ints is not None:
+        if ints.size > 1 and (ints[1:] < ints[:-1]).any():
+            raise DriftError(f"{name} must be sorted (ascending)")
+        return ints
     arr = _array(x, name)
     if not np.isfinite(arr).all():
         bad = arr[~np.isfinite(arr)][0]
@@ -120,7 +140,7 @@ def _sample(x: object, name: str) -> FloatArray:
     return arr
 
 
-def _weights(w: object, values: FloatArray, name: str) -> IntArray | None:
+def _weights(w: object, values: Sample, name: str) -> IntArray | None:
     """Counts per value: non-negative integers, one per value."""
     if w is None:
         return None
@@ -134,29 +154,31 @@ def _weights(w: object, values: FloatArray, name: str) -> IntArray | None:
 
 def _samples(
     a: object, b: object, wa: object, wb: object
-) -> tuple[FloatArray, FloatArray, IntArray | None, IntArray | None]:
+) -> tuple[Sample, Sample, IntArray | None, IntArray | None]:
     sa, sb = _sample(a, "a"), _sample(b, "b")
+    if sa.dtype != sb.dtype:  # integers against floats: compared as floats
+        sa, sb = sa.astype(np.float64, copy=False), sb.astype(np.float64, copy=False)
     return sa, sb, _weights(wa, sa, "wa"), _weights(wb, sb, "wb")
 
 
-def _size(values: FloatArray, weights: IntArray | None) -> int:
+def _size(values: Sample, weights: IntArray | None) -> int:
     return int(values.size if weights is None else weights.sum())
 
 
 def _cdf_gaps(
-    a: FloatArray,
-    b: FloatArray,
+    a: Sample,
+    b: Sample,
     wa: IntArray | None = None,
     wb: IntArray | None = None,
-) -> tuple[FloatArray, FloatArray]:
+) -> tuple[Sample, FloatArray]:
     """The pooled sorted points and F_a - F_b at each of them."""
     pooled = np.sort(np.concatenate([a, b]), kind="stable")  # two sorted runs: a merge
     return pooled, _ecdf(a, wa, pooled) - _ecdf(b, wb, pooled)
 
 
 def ks_2samp(
-    a: FloatArray,
-    b: FloatArray,
+    a: Sample,
+    b: Sample,
     wa: IntArray | None = None,
     wb: IntArray | None = None,
 ) -> tuple[float, float]:
@@ -185,7 +207,7 @@ def ks_2samp(
 
 
 def _ks_2samp(
-    a: FloatArray, b: FloatArray, wa: IntArray | None, wb: IntArray | None
+    a: Sample, b: Sample, wa: IntArray | None, wb: IntArray | None
 ) -> tuple[float, float]:
     """:func:`ks_2samp` on samples known to be sorted and finite (not checked again).
 
@@ -217,7 +239,7 @@ def _steps(n: int) -> FloatArray:
     return out
 
 
-def _count_le_self(a: FloatArray) -> IntArray:
+def _count_le_self(a: Sample) -> IntArray:
     """For sorted ``a``: how many elements are <= each element (ties share the count)."""
     step = a[1:] != a[:-1]
     if step.all():
@@ -227,7 +249,7 @@ def _count_le_self(a: FloatArray) -> IntArray:
     return last[group] + 1
 
 
-def _sorted_extremes(a: FloatArray, b: FloatArray) -> tuple[float, float]:
+def _sorted_extremes(a: Sample, b: Sample) -> tuple[float, float]:
     """Max and min of F_a - F_b over every point of two sorted unweighted samples.
 
     The counts are the integers scipy's searchsorted calls give, and each gap is computed
@@ -269,25 +291,29 @@ def _ks_result(hi: float, lo: float, n1: int, n2: int) -> tuple[float, float]:
 
 
 def wasserstein(
-    a: FloatArray,
-    b: FloatArray,
+    a: Sample,
+    b: Sample,
     wa: IntArray | None = None,
     wb: IntArray | None = None,
 ) -> float:
     """1-Wasserstein distance between two sorted samples, ``integral |F_a - F_b| dx``.
 
-    Equals :func:`scipy.stats.wasserstein_distance` (to rounding).
+    Equals :func:`scipy.stats.wasserstein_distance` (to rounding). On int64 samples the
+    differences between values are exact, rounded once to float64 (scipy converts the
+    values to float64 first: 2**60 and 2**60 + 1 are then one value).
 
     Examples
     --------
     >>> import numpy as np
     >>> wasserstein(np.array([0.0, 1.0]), np.array([0.5, 1.5]))
     0.5
+    >>> wasserstein(np.array([2**60]), np.array([2**60 + 1]))  # int64: exact
+    1.0
     """
     return _wasserstein(*_samples(a, b, wa, wb))
 
 
-def _wasserstein(a: FloatArray, b: FloatArray, wa: IntArray | None, wb: IntArray | None) -> float:
+def _wasserstein(a: Sample, b: Sample, wa: IntArray | None, wb: IntArray | None) -> float:
     """:func:`wasserstein` on samples known to be sorted and finite (not checked again)."""
     if _size(a, wa) == 0 or _size(b, wb) == 0:
         raise DriftError("wasserstein needs two non-empty samples")
@@ -297,27 +323,46 @@ def _wasserstein(a: FloatArray, b: FloatArray, wa: IntArray | None, wb: IntArray
     return _wasserstein_from_gaps(pooled, gaps)
 
 
-def _wasserstein_sorted(a: FloatArray, b: FloatArray) -> float:
+def _int_gaps(hi: Sample, lo: Sample) -> FloatArray:
+    """``hi - lo`` for int64 values with ``hi >= lo``, exact then rounded once to float64.
+
+    In int64 the difference can overflow (2**62 - -2**62); as float64 the operands lose
+    their low bits first (2**60 + 1 - 2**60 is 0). Unsigned, the wrapped difference is the
+    true one, since it is below 2**64.
+    """
+    return (hi.view(np.uint64) - lo.view(np.uint64)).astype(np.float64)
+
+
+def _abs_gaps(x: Sample, y: Sample) -> FloatArray:
+    """``|x - y|``; between int64 values the exact difference, rounded once to float64."""
+    if x.dtype != np.int64:
+        return np.abs(x - y)
+    up = x >= y
+    return np.where(up, _int_gaps(x, y), _int_gaps(y, x))
+
+
+def _wasserstein_sorted(a: Sample, b: Sample) -> float:
     """``integral_0^1 |Q_a(u) - Q_b(u)| du`` over the merged quantile breakpoints."""
     n1, n2 = a.size, b.size
     if n1 == n2:
-        return float(np.mean(np.abs(a - b)))
+        return float(np.mean(_abs_gaps(a, b)))
     # Breakpoints i/n1 and j/n2 in units of 1/(n1 * n2): integers, merged by an int sort.
     ends = np.sort(np.concatenate((np.arange(1, n1 + 1) * n2, np.arange(1, n2 + 1) * n1)))
     widths = np.diff(ends, prepend=0)
     ia = (ends + n2 - 1) // n2 - 1
     ib = (ends + n1 - 1) // n1 - 1
-    return float(np.dot(widths, np.abs(a[ia] - b[ib])) / (n1 * n2))
+    return float(np.dot(widths, _abs_gaps(a[ia], b[ib])) / (n1 * n2))
 
 
-def _wasserstein_from_gaps(pooled: FloatArray, gaps: FloatArray) -> float:
+def _wasserstein_from_gaps(pooled: Sample, gaps: FloatArray) -> float:
     """1-Wasserstein distance from pooled sorted points and the CDF gaps at them."""
-    return float(np.dot(np.abs(gaps[:-1]), np.diff(pooled)))
+    steps = _int_gaps(pooled[1:], pooled[:-1]) if pooled.dtype == np.int64 else np.diff(pooled)
+    return float(np.dot(np.abs(gaps[:-1]), steps))
 
 
 def cramervonmises_2samp(
-    a: FloatArray,
-    b: FloatArray,
+    a: Sample,
+    b: Sample,
     wa: IntArray | None = None,
     wb: IntArray | None = None,
 ) -> tuple[float, float]:
