@@ -62,6 +62,19 @@ def raw_exchange(port: int, data: bytes, *, wait: float = 0.0, timeout: float = 
     return b"".join(chunks)
 
 
+def closed_while_sending(port: int, data: bytes, *, times: int) -> bool:
+    """Whether the server closes the connection while ``data`` is sent ``times`` times."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            for _ in range(times):
+                sock.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except TimeoutError:  # the server stopped reading, and kept the connection
+            return False
+    return False
+
+
 # -- parsers: a value means the same whichever JSON library reads it ----------------------
 
 
@@ -523,3 +536,19 @@ def test_the_registry_urls_password_appears_nowhere(
     texts = [r.text + str(r.headers) for r in answers] + [str(err.value), repr(pred)]
     texts += [x.getMessage() for x in caplog.records]
     assert not [t for t in texts if password in t]
+
+
+def test_pipelined_requests_are_answered_in_order_up_to_a_bound(pred: Predictor) -> None:
+    """Was: queued without a bound (200,000 sent unread took 500 MB of the server)."""
+    from prodml.serving._protocol import MAX_PIPELINED
+
+    one = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: p%d\r\n\r\n"
+    with BackgroundServer(create_app(pred)) as server:
+        last = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        answer = raw_exchange(server.port, b"".join(one % i for i in range(20)) + last)
+        assert answer.count(b"HTTP/1.1 200 OK") == 21
+        ids = re.findall(rb"x-request-id: (p\d+)", answer)
+        assert ids == [b"p%d" % i for i in range(20)]
+        flood = b"".join(one % i for i in range(MAX_PIPELINED * 20))
+        assert closed_while_sending(server.port, flood, times=100)
+        assert httpx.get(f"{server.url}/healthz").status_code == 200

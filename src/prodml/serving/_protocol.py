@@ -1,12 +1,14 @@
-"""The httptools protocol of uvicorn, with the two limits it lacks: header size and header time.
+"""The httptools protocol of uvicorn, with the limits it lacks: header size and time, pipelining.
 
 uvicorn with httptools (its default when installed) reads a request's headers without a
 size limit (a 100 MB header is held in memory, then served) and without a time limit (a
 client that connects, or sends half its headers, and stalls holds the connection
-forever: slowloris). :func:`guarded_protocol` makes a subclass that answers 431 when a
-request's line and headers pass ``max_header_bytes`` before they end, and 408 when they
-have not ended ``header_timeout_s`` after the connection opened or the request's first
-byte arrived, closing the connection either way. Idle keep-alive connections are closed by
+forever: slowloris), and it queues pipelined requests without a bound.
+:func:`guarded_protocol` makes a subclass that answers 431 when a request's line and
+headers pass ``max_header_bytes`` before they end, and 408 when they have not ended
+``header_timeout_s`` after the connection opened or the request's first byte arrived,
+closing the connection either way; and closes a connection that queues more than
+:data:`MAX_PIPELINED` requests. Idle keep-alive connections are closed by
 uvicorn's own ``timeout_keep_alive``; a stalled body by the app's ``body_timeout_s``.
 """
 
@@ -17,7 +19,10 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["guarded_protocol"]
+__all__ = ["MAX_PIPELINED", "guarded_protocol"]
+
+MAX_PIPELINED = 64
+"""Requests a client may queue on one connection behind the one being answered."""
 
 
 def _answer(status: int, reason: str, detail: str) -> bytes:
@@ -70,10 +75,11 @@ class _Guarded(HttpToolsProtocol):
         if was_in_head:
             self._head_bytes += len(data)
         super().data_received(data)
-        if self._in_head and not was_in_head:  # a request began in this read: count it
-            self._head_bytes += len(data)
         # Still in the headers after more than the limit: they are over it (a request
-        # whose headers ended is never refused, whatever body came in the same read).
+        # whose headers ended is never refused, whatever body came in the same read). A
+        # request that began within this read has not counted it (its start in the read
+        # is not known; pipelined requests before it are not its headers): its headers
+        # may pass the limit by one read (at most 256 KiB) before they are refused.
         if self._in_head and self._head_bytes > self.max_header_bytes:
             detail = f"the request line and headers are over {self.max_header_bytes} bytes"
             self._refuse(_answer(431, "Request Header Fields Too Large", detail))
@@ -89,6 +95,11 @@ class _Guarded(HttpToolsProtocol):
         self._in_head = False
         self._disarm()
         super().on_headers_complete()
+        # uvicorn queues pipelined requests without a bound (each holds its scope and
+        # state, about 2.5 kB: 200,000 sent unread took 500 MB) and reads on after every
+        # answer. A client that queues more than this is cut off.
+        if len(self.pipeline) > MAX_PIPELINED and not self.transport.is_closing():
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
