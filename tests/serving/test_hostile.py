@@ -552,3 +552,32 @@ def test_pipelined_requests_are_answered_in_order_up_to_a_bound(pred: Predictor)
         flood = b"".join(one % i for i in range(MAX_PIPELINED * 20))
         assert closed_while_sending(server.port, flood, times=100)
         assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
+class FailsOnMarker(Predictor):
+    """A predictor whose batch path raises when any record carries the marker field."""
+
+    def predict_many(self, records: Any, **kwargs: Any) -> Any:
+        if any("boom" in r for r in records):
+            raise TypeError("unexpected")
+        return super().predict_many(records, **kwargs)
+
+
+def test_one_record_failing_a_micro_batch_fails_only_its_own_request(
+    pipe: Any, lr: Any, data: pd.DataFrame
+) -> None:
+    """Was: every request grouped with it got its 500 (cross-talk between clients)."""
+    pred = FailsOnMarker(pipe, lr, schema=SCHEMA)
+    recs = [jsonable(r) for r in records(data.head(40))]
+    app = create_app(pred, max_batch=40, max_wait_ms=200)
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
+
+        def post(i: int) -> int:
+            body = {**recs[i], "boom": 1} if i == 7 else recs[i]
+            return client.post("/v1/predict", json=body).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(40) as pool:
+            statuses = list(pool.map(post, range(40)))
+    assert statuses[7] == 500
+    assert statuses[:7] + statuses[8:] == [200] * 39
+    assert pred.stats.batch_size.sum > pred.stats.batch_size.count  # they were grouped
