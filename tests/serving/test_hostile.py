@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from prodml.serving import BackgroundServer, Predictor, create_app
 
-from .conftest import SCHEMA, Broken, records
+from .conftest import SCHEMA, Broken, Slow, records
 
 EMAIL = "ann.lee@example.com"
 PASSWORD = "hunter2pw"  # noqa: S105 - a made-up one, to find in what leaks
@@ -581,3 +581,24 @@ def test_one_record_failing_a_micro_batch_fails_only_its_own_request(
     assert statuses[7] == 500
     assert statuses[:7] + statuses[8:] == [200] * 39
     assert pred.stats.batch_size.sum > pred.stats.batch_size.count  # they were grouped
+
+
+def test_a_long_list_does_not_stop_the_server_answering_others(
+    pipe: Any, lr: Any, good: dict[str, Any]
+) -> None:
+    """Was: predicted on the event loop, so a slow list (1,000 invalid records take
+    seconds to check) held every other request, liveness probes included."""
+    slow = Slow(lr)
+    pred = Predictor(pipe, slow, schema=SCHEMA)
+    with BackgroundServer(create_app(pred)) as server, httpx.Client(base_url=server.url) as c:
+        slow.gate.clear()
+        slow.entered.clear()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(c.post, "/v1/predict", json=[good] * 20, timeout=30)
+            try:
+                assert slow.entered.wait(10)
+                assert c.get("/healthz", timeout=2).status_code == 200
+                assert c.get("/readyz", timeout=2).status_code == 200
+            finally:
+                slow.gate.set()
+            assert pending.result().status_code == 200

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -28,6 +29,7 @@ _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _METRICS = "text/plain; version=0.0.4; charset=utf-8"
 _TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+_ON_LOOP = 8  # lists up to this long are predicted on the event loop, longer ones not
 _CLOSE = {"connection": "close"}  # the rest of the body is not read: no keep-alive after
 _EXPIRED = "prodml_body_expired"
 
@@ -166,7 +168,13 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             columns = settings.datetime_columns()
             if type(data) is list:
                 records = [_timestamps(r, columns) for r in data]
-                out: Any = [p.to_dict() for p in settings.predict_list(records, rid, explain)]
+                if len(records) > _ON_LOOP:
+                    # A long list (each invalid record costs milliseconds to check) runs
+                    # on a worker thread: the loop goes on answering probes and others.
+                    done = await run_in_threadpool(settings.predict_list, records, rid, explain)
+                else:
+                    done = settings.predict_list(records, rid, explain)
+                out: Any = [p.to_dict() for p in done]
             else:
                 result = await settings.predict_one(_timestamps(data, columns), rid, explain)
                 out = result.to_dict()
