@@ -141,3 +141,54 @@ def test_serve_on_sigint_drains_and_exits_130(
     # Ctrl-C is the command's documented 130 (docs/cli.md); it exited 0 under uvicorn.run.
     assert proc.returncode == 130, err
     assert err.splitlines() == ["interrupted"]
+
+
+def test_serve_applies_every_limit_flag(tmp_path: Path, registry: ModelRegistry) -> None:
+    port = free_port()
+    cmd = [*PRODML, "serve", "churn@production", "--registry", str(tmp_path / "registry"),
+           "--port", str(port), "--watch-every", "0", "--max-records", "2",
+           "--max-body-bytes", "3000", "--body-timeout", "0.5", "--max-header-bytes", "2048",
+           "--header-timeout", "0.5", "--limit-concurrency", "50"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def raw(data: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(data)
+            time.sleep(0.1)
+            return sock.recv(1000)
+
+    try:
+        _wait_ready(proc, url)
+        rec = {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in records(make_data(3))[0].items()
+        }
+        assert httpx.post(f"{url}/v1/predict", json=[rec, rec]).status_code == 200
+        assert httpx.post(f"{url}/v1/predict", json=[rec] * 3).status_code == 413
+        assert httpx.post(f"{url}/v1/predict", json={**rec, "pad": "x" * 3000}).status_code == 413
+        assert raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 3000).startswith(
+            b"HTTP/1.1 431 "
+        )
+        assert raw(b"GET /heal").startswith(b"HTTP/1.1 408 ")  # headers: 0.5 s
+        stalled = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"
+        assert raw(stalled).startswith(b"HTTP/1.1 408 ")  # body: 0.5 s
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err
+
+
+def test_serve_refuses_a_limit_out_of_range_in_one_line(
+    tmp_path: Path, registry: ModelRegistry
+) -> None:
+    for flag, value in (("--max-records", "0"), ("--header-timeout", "0"),
+                        ("--body-timeout", "-1")):  # fmt: skip
+        done = subprocess.run(
+            [*PRODML, "serve", "churn@production", "--registry", str(tmp_path / "registry"),
+             "--port", str(free_port()), "--watch-every", "0", flag, value],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, (flag, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert flag.lstrip("-").replace("-", "_").split("_")[0] in done.stderr

@@ -1,12 +1,14 @@
 """The ASGI application: a predictor behind ``/v1/predict``, ``/v1/model`` and probes.
 
 Errors are ``application/problem+json`` (RFC 9457): 400 for a body that is not JSON (the
-parser's reason, never the body; NaN and Infinity are refused by either JSON library),
-413 for a body over ``max_body_bytes`` or a list over ``max_records``, 415 for another
-content type, 422 for JSON that is not a record (an object) and listing every schema
-problem of every record (``errors[].pointer`` is a JSON Pointer into the request body),
-500 when the model raises, with no traceback, type or value of the failure in the body
-(it is logged on the server with the request id).
+parser's reason, never the body; NaN, Infinity and numbers no double holds are refused by
+either JSON library), 408 for a body that does not arrive within ``body_timeout_s``, 413
+for a body over ``max_body_bytes`` or a list over ``max_records``, 415 for another content
+type, charset or a content coding, 422 for JSON that is not a record (an object) and
+listing every schema problem of every record (``errors[].pointer`` is a JSON Pointer into
+the request body), 500 when the model (or anything else) raises, with no traceback, type
+or value of the failure in the body, only the request id the server's log line carries.
+Every answer carries an ``X-Request-ID`` (see :mod:`prodml.serving._guard`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import math
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -21,7 +25,7 @@ import pandas as pd
 
 from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, check_params
-from prodml._state import STRICT_JSON
+from prodml._secrets import mask_secrets
 from prodml._zones import zone_fits
 from prodml.errors import ConfigError, SchemaError
 from prodml.schema import LogicalType
@@ -38,9 +42,18 @@ __all__ = ["ProblemError", "create_app", "problems"]
 class ProblemError(Exception):
     """An HTTP problem (RFC 9457) raised inside a route and answered as problem+json."""
 
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        self.headers = dict(headers or {})
 
 
 def _codec(json_library: str) -> tuple[Callable[[bytes], Any], Callable[[Any], bytes]]:
@@ -63,12 +76,62 @@ def _codec(json_library: str) -> tuple[Callable[[bytes], Any], Callable[[Any], b
     return _loads_json, dumps
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: a JSON number, but no double holds it (orjson refuses it)
+        raise ValueError("number is infinity when parsed as double")
+    return value
+
+
+def _integer(text: str) -> int | float:
+    """A JSON integer as orjson reads it: an int within int64/uint64, else a float."""
+    if len(text) <= 20:  # the digits of 2**64 - 1 (a sign is the 21st)
+        value = int(text)
+        if -(2**63) <= value < 2**64:
+            return value
+    return _finite(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (a number must be finite)")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
+# A \u escape of a surrogate (D800-DFFF): a lone one is not Unicode, and orjson refuses it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _loads_json(raw: bytes) -> Any:
-    """The standard library's parse of UTF-8 JSON, every failure a ``ValueError``."""
+    r"""The standard library's parse of UTF-8 JSON, reading what orjson reads.
+
+    Every failure is a ``ValueError``. A value means the same whichever library parses:
+    ``NaN``/``Infinity`` and numbers no double holds (``1e400``) are refused, integers
+    beyond 64 bits become floats, a lone surrogate escape (``"\ud800"``) is refused, and
+    of duplicate keys in an object the last wins.
+    """
     try:
-        return STRICT_JSON.decode(raw.decode("utf-8"))
+        data = _DECODER.decode(raw.decode("utf-8"))
     except RecursionError:  # deeper than the interpreter's stack: orjson says the same
         raise ValueError("depth limit exceeded") from None
+    if _SURROGATE_ESCAPE.search(raw) is not None:
+        _refuse_lone_surrogates(data)
+    return data
+
+
+def _refuse_lone_surrogates(data: Any) -> None:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            stack.extend(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        elif type(item) is str:
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("lone surrogate in a string (not Unicode)") from None
 
 
 def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any:
@@ -106,7 +169,12 @@ def not_a_record(data: Any, pointer: str) -> dict[str, Any]:
 
 
 def problems(err: SchemaError, *, in_list: bool) -> list[dict[str, Any]]:
-    """Each schema problem as an RFC 9457 ``errors`` entry with a JSON Pointer."""
+    """Each schema problem as an RFC 9457 ``errors`` entry with a JSON Pointer.
+
+    The schema's messages quote a short prefix of a wrong value and redact what looks
+    like personal data; the credentials of a URL quoted there are masked too
+    (``postgresql://ann:***@db``), since an answer may be logged by whoever relays it.
+    """
     out = []
     for p in err.problems:
         where = f"/{p.row}" if in_list and p.row is not None else ""
@@ -115,7 +183,7 @@ def problems(err: SchemaError, *, in_list: bool) -> list[dict[str, Any]]:
             "pointer": pointer,
             "column": p.column,
             "kind": p.kind,
-            "detail": p.message,
+            "detail": mask_secrets(p.message),
         }
         if in_list:
             entry["record"] = p.row
@@ -135,6 +203,7 @@ def create_app(
     max_batch: int | None = None,
     max_wait_ms: float = 2.0,
     json_library: Literal["auto", "orjson", "json"] = "auto",
+    body_timeout_s: float = 30.0,
 ) -> Starlette:
     """An ASGI (Starlette) application serving ``predictor``.
 
@@ -150,7 +219,8 @@ def create_app(
     predictor
         What to serve; the app never closes it.
     max_body_bytes
-        Larger request bodies get 413 before they are read.
+        Larger request bodies get 413: before they are read when they say their length,
+        while they are read otherwise (chunked).
     max_records
         Longer lists get 413.
     max_batch, max_wait_ms
@@ -159,7 +229,12 @@ def create_app(
         at most ``max_wait_ms``; answers equal the unbatched ones bit for bit.
     json_library
         ``"auto"`` (orjson when installed, else the standard library), ``"orjson"`` or
-        ``"json"``.
+        ``"json"``. Both read the same values: numbers no double holds (``1e400``) and
+        lone surrogate escapes are refused, integers beyond 64 bits become floats, and of
+        an object's duplicate keys the last wins.
+    body_timeout_s
+        Seconds a request's body may take to arrive, from when the route starts reading
+        it; a client that stalls gets 408 and its connection is closed.
 
     Raises
     ------
@@ -191,6 +266,7 @@ def create_app(
             "max_batch": max_batch,
             "max_wait_ms": max_wait_ms,
             "json_library": json_library,
+            "body_timeout_s": body_timeout_s,
         },
         {
             "max_body_bytes": [Interval(int, 1, None)],
@@ -198,6 +274,7 @@ def create_app(
             "max_batch": [Interval(int, 2, None), NONE],
             "max_wait_ms": [Interval(float, 0, None)],
             "json_library": [OneOf(("auto", "orjson", "json"))],
+            "body_timeout_s": [Interval(float, 0, None, closed="neither")],
         },
     )
     if not isinstance(predictor, Predictor):
@@ -206,7 +283,14 @@ def create_app(
     from prodml.serving._routes import build_app  # noqa: PLC0415 - imports starlette
 
     return build_app(
-        _Settings(predictor, max_body_bytes, max_records, max_batch, max_wait_ms / 1000.0),
+        _Settings(
+            predictor,
+            max_body_bytes,
+            max_records,
+            max_batch,
+            max_wait_ms / 1000.0,
+            body_timeout_s=float(body_timeout_s),
+        ),
         _codec(json_library),
     )
 
@@ -221,8 +305,11 @@ class _Settings:
         max_records: int,
         max_batch: int | None,
         max_wait_s: float,
+        *,
+        body_timeout_s: float = 30.0,
     ) -> None:
         self.predictor = predictor
+        self.body_timeout_s = body_timeout_s
         self.max_body_bytes = max_body_bytes
         self.max_records = max_records
         self.max_batch = max_batch

@@ -3,7 +3,9 @@
 Requests arriving within ``max_wait_ms`` of the first one in a batch (or until
 ``max_batch`` are waiting) are predicted together by :meth:`Predictor.predict_many`, whose
 answers equal :meth:`Predictor.predict_record`'s bit for bit (see there). Each batch's
-size and its first request's wait go to the serving metrics.
+size and its first request's wait go to the serving metrics. When a group raises (not a
+record's schema or model error, which :meth:`Predictor.predict_many` returns per record),
+its records are predicted one by one, so only the one at fault gets the failure.
 """
 
 from __future__ import annotations
@@ -57,8 +59,15 @@ class MicroBatcher:
             results: list[Any] = self.predictor.predict_many(
                 [b[0] for b in batch], ids=[b[1] for b in batch], started=started
             )
-        except Exception as err:  # noqa: BLE001 - handed to every waiting request
-            results = [err] * len(batch)
+        except Exception:  # noqa: BLE001 - one record's failure is its own, not the group's
+            results = [self._alone(b) for b in batch]
         for (_, _, _, fut), result in zip(batch, results, strict=True):
             if not fut.done():
                 fut.set_result(result)
+
+    def _alone(self, item: tuple[Mapping[str, Any], Any, float, asyncio.Future[Any]]) -> Any:
+        """One record's result, or the exception it raised, predicted on its own."""
+        try:
+            return self.predictor.predict_many([item[0]], ids=[item[1]], started=[item[2]])[0]
+        except Exception as err:  # noqa: BLE001 - handed to its request, which answers 500
+            return err

@@ -62,7 +62,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        help="seconds between alias checks; 0 turns reload off")  # fmt: skip
     serve.add_argument("--max-batch", type=int, metavar="N", help="micro-batch up to N requests")
     serve.add_argument("--max-wait-ms", type=float, default=2.0, help="micro-batch wait")
-    serve.add_argument("--max-body-bytes", type=int, default=1_048_576)
+    serve.add_argument("--max-body-bytes", type=int, default=1_048_576,
+                       help="larger bodies get 413 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--max-records", type=int, default=1000,
+                       help="longer lists get 413 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
+                       help="a body slower than this gets 408 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--max-header-bytes", type=int, default=65_536,
+                       help="larger request headers get 431 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--header-timeout", type=float, default=20.0, metavar="S",
+                       help="headers slower than this get 408 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--timeout-keep-alive", type=float, default=5.0, metavar="S",
+                       help="idle connections close after S (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--limit-concurrency", type=int, metavar="N",
+                       help="open connections before 503 (default: no limit)")  # fmt: skip
     serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
     serve.set_defaults(func=run_serve)
 
@@ -111,9 +124,20 @@ def run_serve(args: argparse.Namespace) -> int:
                 max_batch=args.max_batch,
                 max_wait_ms=args.max_wait_ms,
                 max_body_bytes=args.max_body_bytes,
+                max_records=args.max_records,
+                body_timeout_s=args.body_timeout,
                 json_library=args.json_library,
             )
-            run(app, host=args.host, port=args.port, log_level="warning")
+            run(
+                app,
+                host=args.host,
+                port=args.port,
+                log_level="warning",
+                max_header_bytes=args.max_header_bytes,
+                header_timeout_s=args.header_timeout,
+                timeout_keep_alive=args.timeout_keep_alive,
+                limit_concurrency=args.limit_concurrency,
+            )
         finally:
             pred.close()
     finally:

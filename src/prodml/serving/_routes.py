@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from prodml._secrets import mask_secrets
 from prodml.errors import ProdMLError, SchemaError
 from prodml.serving._app import ProblemError, _Settings, _timestamps, not_a_record, problems
+from prodml.serving._guard import MAX_ID, RequestGuard, log_failure, plain_id, request_id
 from prodml.serving._served import ModelError
 
 __all__ = ["build_app"]
@@ -25,12 +29,16 @@ _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _METRICS = "text/plain; version=0.0.4; charset=utf-8"
 _TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
-_MAX_ID = 200  # an X-Request-ID is stored with the prediction: bounded like the body
+_ON_LOOP = 8  # lists up to this long are predicted on the event loop, longer ones not
+_CLOSE = {"connection": "close"}  # the rest of the body is not read: no keep-alive after
+_EXPIRED = "prodml_body_expired"
 
 
-def _plain_id(rid: str) -> bool:
-    """An X-Request-ID that is short, ASCII and without control characters."""
-    return len(rid) <= _MAX_ID and rid.isascii() and rid.isprintable()
+def _expire(task: asyncio.Task[Any] | None, request: Request) -> None:
+    """The body timer went off: mark the request and cancel the task reading its body."""
+    request.scope[_EXPIRED] = True
+    if task is not None:
+        task.cancel()
 
 
 _FLAGS = {"": False, "0": False, "false": False, "no": False,
@@ -40,25 +48,23 @@ _FLAGS = {"": False, "0": False, "false": False, "no": False,
 Codec = tuple[Callable[[bytes], Any], Callable[[Any], bytes]]
 
 
-def _log_model_failure(rid: str | None, err: ModelError) -> None:
-    """Log a model's failure on a request: where it raised, not what it said.
-
-    The model's own message may quote the request's values (numpy's "could not convert
-    string to float: 'ann@example.com'"), which are data about people: at ERROR the log
-    has the request id, the model, version and exception type (``err``'s message) and the
-    traceback's frames; the message itself only at DEBUG, for an operator who asks.
-    """
-    cause = err.__cause__
-    frames = "".join(traceback.format_tb(cause.__traceback__)).rstrip() if cause else ""
-    _log.error(
-        "prodml serving: request %s failed: %s (its message is logged at DEBUG: it may "
-        "quote the request)%s",
-        rid,
-        err,
-        f"\nTraceback (most recent call last):\n{frames}" if frames else "",
-    )
-    if cause is not None:
-        _log.debug("prodml serving: request %s: %s: %s", rid, type(cause).__name__, cause)
+def _content_type_problem(request: Request) -> ProblemError | None:
+    """415 for a body that is not UTF-8 JSON as sent: another type, charset or coding."""
+    kind, _, params = request.headers.get("content-type", _JSON).partition(";")
+    kind = kind.strip().lower()
+    if kind != _JSON and not kind.endswith("+json"):
+        return ProblemError(415, "Unsupported Media Type", "send the records as application/json")
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            return ProblemError(415, "Unsupported Media Type", "JSON must be sent as UTF-8")
+    coding = request.headers.get("content-encoding", "identity").strip().lower()
+    if coding != "identity":
+        # Nothing is decompressed (no gzip bomb): RFC 9110 answers a coding with 415.
+        return ProblemError(
+            415, "Unsupported Media Type", "send the body without a Content-Encoding"
+        )
+    return None
 
 
 def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 - one closure per route
@@ -67,26 +73,50 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     pred = settings.predictor
 
     def problem(err: ProblemError) -> Response:
-        return Response(dumps(settings.problem_body(err)), err.status, media_type=_PROBLEM)
+        response = Response(dumps(settings.problem_body(err)), err.status, media_type=_PROBLEM)
+        response.headers.update(err.headers)
+        return response
 
     async def read_body(request: Request) -> bytes:
         limit = settings.max_body_bytes
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            raise ProblemError(413, "Content Too Large", f"the request body is over {limit} bytes")
-        kind = request.headers.get("content-type", _JSON).partition(";")[0].strip().lower()
-        if kind != _JSON and not kind.endswith("+json"):
-            raise ProblemError(
-                415, "Unsupported Media Type", "send the records as application/json"
-            )
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
+        if length is not None:
+            if not length.isdigit():
+                raise ProblemError(400, "Bad Request", "Content-Length must be a number")
+            if int(length) > limit:
                 raise ProblemError(
                     413, "Content Too Large", f"the request body is over {limit} bytes"
                 )
-            chunks.append(chunk)
+        unsupported = _content_type_problem(request)
+        if unsupported is not None:
+            raise unsupported
+        # A client that stalls mid-body is cut off: a timer cancels this task (cheaper
+        # on the hot path than a task per request for asyncio.wait_for).
+        task = asyncio.current_task()
+        timer = asyncio.get_running_loop().call_later(
+            settings.body_timeout_s, _expire, task, request
+        )
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ProblemError(
+                        413, "Content Too Large", f"the request body is over {limit} bytes",
+                        headers=_CLOSE,
+                    )  # fmt: skip
+                chunks.append(chunk)
+        except asyncio.CancelledError:
+            uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+            if not request.scope.get(_EXPIRED) or (uncancel is not None and uncancel()):
+                raise  # cancelled by someone else too (shutdown)
+            raise ProblemError(
+                408, "Request Timeout",
+                f"the request body did not arrive within {settings.body_timeout_s:g} s",
+                headers=_CLOSE,
+            ) from None  # fmt: skip
+        finally:
+            timer.cancel()
         return b"".join(chunks)
 
     def parse(body: bytes) -> Any:
@@ -125,11 +155,11 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     async def predict(request: Request) -> Response:
         rid = request.headers.get("x-request-id")
         try:
-            if rid is not None and not _plain_id(rid):
+            if rid is not None and not plain_id(rid):
                 raise ProblemError(
                     400,
                     "Bad Request",
-                    f"X-Request-ID must be at most {_MAX_ID} printable ASCII characters",
+                    f"X-Request-ID must be at most {MAX_ID} printable ASCII characters",
                 )
             explain = _FLAGS.get(request.query_params.get("explain", "").lower())
             if explain is None:
@@ -138,30 +168,41 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             columns = settings.datetime_columns()
             if type(data) is list:
                 records = [_timestamps(r, columns) for r in data]
-                out: Any = [p.to_dict() for p in settings.predict_list(records, rid, explain)]
+                if len(records) > _ON_LOOP:
+                    # A long list (each invalid record costs milliseconds to check) runs
+                    # on a worker thread: the loop goes on answering probes and others.
+                    done = await run_in_threadpool(settings.predict_list, records, rid, explain)
+                else:
+                    done = settings.predict_list(records, rid, explain)
+                out: Any = [p.to_dict() for p in done]
             else:
                 result = await settings.predict_one(_timestamps(data, columns), rid, explain)
                 out = result.to_dict()
         except ProblemError as err:
             return problem(err)
         except ClientDisconnect:  # gone before its body arrived: nobody reads an answer
-            _log.debug("prodml serving: request %s: the client disconnected", rid)
+            gone = request_id(request.scope)
+            _log.debug("prodml serving: request %s: the client disconnected", gone)
             return Response(status_code=400)
         except SchemaError as err:
             return problem(
                 ProblemError(
-                    422, "Invalid record", str(err.problems[0]) if len(err.problems) == 1
-                    else f"{len(err.problems)} problems found",
+                    422, "Invalid record", mask_secrets(str(err.problems[0]))
+                    if len(err.problems) == 1 else f"{len(err.problems)} problems found",
                     errors=problems(err, in_list=False),
                 )
             )  # fmt: skip
         except ModelError as err:
-            _log_model_failure(rid, err)
+            logged = request_id(request.scope)
+            log_failure(logged, str(err), err.__cause__ or err)
             return problem(
-                ProblemError(500, "Internal Server Error", "the model failed on this request")
-            )
+                ProblemError(
+                    500, "Internal Server Error", "the model failed on this request",
+                    request_id=logged,
+                )
+            )  # fmt: skip
         except ProdMLError as err:  # e.g. explain=true without an explainer
-            return problem(ProblemError(400, "Bad Request", str(err)))
+            return problem(ProblemError(400, "Bad Request", mask_secrets(str(err))))
         return Response(dumps(out), media_type=_JSON)
 
     async def model(request: Request) -> Response:
@@ -186,10 +227,6 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
         response.headers.update(getattr(exc, "headers", None) or {})
         return response
 
-    async def server_error(request: Request, exc: Exception) -> Response:
-        _log.error("prodml serving: unexpected error", exc_info=exc)
-        return problem(ProblemError(500, "Internal Server Error", "the server failed"))
-
     return Starlette(
         routes=[
             Route("/v1/predict", predict, methods=["POST"]),
@@ -198,6 +235,9 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        # The guard answers what escapes the routes (Starlette's handler of Exception
+        # would log the exception's message through the server).
+        middleware=[Middleware(RequestGuard, dumps=dumps)],
+        exception_handlers={HTTPException: http_error},
         lifespan=settings.lifespan,
     )

@@ -13,7 +13,40 @@ from prodml._files import os_reason
 from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError
 
-__all__ = ["BackgroundServer", "listen", "run"]
+__all__ = ["BackgroundServer", "listen", "run", "server_options"]
+
+MAX_HEADER_BYTES = 65_536
+HEADER_TIMEOUT_S = 20.0
+
+
+def server_options(
+    options: dict[str, Any], max_header_bytes: int, header_timeout_s: float
+) -> dict[str, Any]:
+    """The uvicorn settings with prodml's header limits (unless ``http=`` names a protocol).
+
+    With httptools (the ``serve`` extra), a subclass of uvicorn's protocol that refuses
+    headers over ``max_header_bytes`` (431) and headers not done within
+    ``header_timeout_s`` (408); with h11, its own incomplete-event limit (no time limit).
+    """
+    for name, value, low in (
+        ("max_header_bytes", max_header_bytes, 1024),
+        ("header_timeout_s", header_timeout_s, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > low:
+            raise ConfigError(
+                f"The {name!r} parameter of the server must be a number above {low}. "
+                f"Got {value!r} instead.",
+                parameter=name,
+            )
+    out = {"h11_max_incomplete_event_size": int(max_header_bytes), **options}
+    if "http" not in out:
+        try:
+            from prodml.serving._protocol import guarded_protocol  # noqa: PLC0415
+        except ImportError:  # no httptools: uvicorn's h11 with its size limit
+            out["http"] = "h11"
+        else:
+            out["http"] = guarded_protocol(int(max_header_bytes), float(header_timeout_s))
+    return out
 
 
 class BackgroundServer(NotPicklable):
@@ -34,6 +67,10 @@ class BackgroundServer(NotPicklable):
         Seconds in-flight requests get to finish at shutdown.
     startup_timeout_s
         Seconds to wait for the server to accept connections.
+    max_header_bytes, header_timeout_s
+        A request line and headers over this many bytes get 431, and ones not complete
+        this many seconds after the connection opened (or the request began) get 408; the
+        connection is closed either way (see :func:`server_options`).
     **uvicorn_options
         More ``uvicorn.Config`` settings (``http="httptools"``, ``log_level``...).
 
@@ -62,9 +99,13 @@ class BackgroundServer(NotPicklable):
         port: int = 0,
         graceful_s: float = 10.0,
         startup_timeout_s: float = 30.0,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        header_timeout_s: float = HEADER_TIMEOUT_S,
         **uvicorn_options: Any,
     ) -> None:
         self.app = app
+        self.max_header_bytes = max_header_bytes
+        self.header_timeout_s = header_timeout_s
         self.host = host
         self.port: int = port
         self.graceful_s = graceful_s
@@ -85,12 +126,16 @@ class BackgroundServer(NotPicklable):
     def start(self) -> BackgroundServer:
         """Bind, start serving on a thread and wait until it accepts connections."""
         uvicorn = require("uvicorn", extra="serve", feature="BackgroundServer")
+        options = server_options(
+            {"log_level": "warning", "lifespan": "on", **self.uvicorn_options},
+            self.max_header_bytes,
+            self.header_timeout_s,
+        )
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        options = {"log_level": "warning", "lifespan": "on", **self.uvicorn_options}
         config = uvicorn.Config(self.app, timeout_graceful_shutdown=self.graceful_s, **options)
         self._server = uvicorn.Server(config)
 
@@ -156,15 +201,27 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, **uvicorn_options: Any) -> None:
+def run(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_header_bytes: int = MAX_HEADER_BYTES,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    **uvicorn_options: Any,
+) -> None:
     """Serve ``app`` with uvicorn in the foreground until SIGINT/SIGTERM (graceful).
 
     The socket is bound first, so a port in use or a host that is not this machine's is a
     :class:`~prodml.errors.ConfigError` (one line from ``prodml serve``), not uvicorn's
-    log line and exit status 3.
+    log line and exit status 3. Header limits as in :func:`server_options`.
     """
     uvicorn = require("uvicorn", extra="serve", feature="prodml serve")
-    options = {"timeout_graceful_shutdown": 30.0, "lifespan": "on", **uvicorn_options}
+    options = server_options(
+        {"timeout_graceful_shutdown": 30.0, "lifespan": "on", **uvicorn_options},
+        max_header_bytes,
+        header_timeout_s,
+    )
     sock = listen(host, port)
     # uvicorn handles SIGINT while it serves, then raises it again once stopped, which
     # becomes KeyboardInterrupt (exit 130). A process started with SIGINT ignored (a
