@@ -126,3 +126,23 @@ def test_short_repr_scans_only_what_it_shows() -> None:
     assert far.startswith("['xxx")
     assert "example" not in far
     assert short_repr([HUGE]).endswith("(10000004 characters in all)")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgresql://ann:s3cret@db.internal/warehouse",  # a host that is not e-mail-like
+        "see s3://AKIAABCDEFGHIJKLMNOP@bucket/key",
+        "AKIAABCDEFGHIJKLMNOP",
+    ],
+)
+def test_a_quoted_credential_is_redacted(value: str) -> None:
+    """A value holding a URL password or an access key id is shown as ``<redacted>``
+    (serving's 422 masked URLs itself; every other message quoted them whole)."""
+    assert short_repr(value) == "<redacted>"
+    with pytest.raises(ProdMLError) as info:
+        Schema([Column("x", "float")]).validate({"x": value})
+    assert "s3cret" not in str(info.value)
+    assert "AKIA" not in str(info.value)
+    assert "<redacted>" in str(info.value)
+    assert short_repr("https://example.com/models/churn") == "'https://example.com/models/churn'"

@@ -80,3 +80,26 @@ def test_an_exact_bound_survives_json_and_arrow() -> None:
         assert back["id"].min == BIG + 1
     with pytest.raises(ConfigError, match=r"min .* is greater than max"):
         Column("id", "int", min=BIG + 3, max=BIG + 1)
+
+
+@pytest.mark.parametrize("value", [10**20, 2**64, -(2**63) - 1])
+@pytest.mark.parametrize("form", ["record", "frame"])
+def test_python_ints_beyond_64_bits_are_a_range_problem_not_an_overflow(
+    value: int, form: str
+) -> None:
+    """pyarrow could not hold them, and the bounds check raised a bare OverflowError."""
+    schema = Schema([Column("n", "int", min=0, max=100)])
+    data: object = (
+        {"n": value}
+        if form == "record"
+        else pd.DataFrame({"n": pd.Series([1, value], dtype=object)})
+    )
+    with pytest.raises(SchemaError) as info:
+        schema.validate(data)
+    (problem,) = info.value.problems
+    assert problem.kind == "range"
+    assert problem.row == (0 if form == "record" else 1)
+    word = "below the minimum" if value < 0 else "above the maximum"
+    assert word in problem.message
+    wide = Schema([Column("n", "int", min=-(10**30), max=10**30)])
+    assert wide.validate(data) is None

@@ -55,9 +55,13 @@ def _monitor(clock: Clock, **kw: Any) -> Any:
     )
 
 
-def _monitor_worker(mon: Any, clock: Clock, k: int, n: int) -> Callable[[], None]:
+def _monitor_worker(
+    mon: Any, clock: Clock, k: int, n: int, midway: threading.Event | None = None
+) -> Callable[[], None]:
     def work() -> None:
         for i in range(n):
+            if midway is not None and i == n // 2:
+                midway.wait(timeout=30)  # the reader has saved during the work
             pid = f"{k}-{i}"
             mon.log_prediction(pid, None, 0.9 if i % 3 else 0.2, latency_s=0.001 * (i % 7))
             if i % 2 == 0:
@@ -89,16 +93,21 @@ def test_monitor_counts_equal_a_serial_run_while_a_thread_saves_and_evaluates(
     clock = Clock(100.0)
     mon = _monitor(clock)
     saved: list[str] = []
+    # Workers wait halfway until the reader has saved twice: saves happen while they log,
+    # whatever the machine's speed (on a fast one the work could end before a second save).
+    midway = threading.Event()
 
     def reader(done: threading.Event) -> None:
         while not done.is_set():
             saved.append(mon.to_json())
+            if len(saved) >= 2:
+                midway.set()
             mon.evaluate()
             mon.metrics()
             mon.alert_states()
             mon.pending_count  # noqa: B018 - a read under the lock
 
-    run_together([_monitor_worker(mon, clock, k, n) for k in range(THREADS)], reader)
+    run_together([_monitor_worker(mon, clock, k, n, midway) for k in range(THREADS)], reader)
 
     serial_clock = Clock(100.0)
     serial = _monitor(serial_clock)

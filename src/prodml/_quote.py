@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+from prodml._secrets import mask_secrets
+
 __all__ = ["MAX_QUOTE", "cut", "error_line", "short_repr"]
 
 MAX_QUOTE = 60
@@ -89,7 +91,10 @@ _SCAN_MARGIN = 256
 
 
 def _unless_personal(shown: str, text: str) -> str:
-    """``shown``, or ``<redacted>`` when the part of ``text`` shown holds personal data.
+    """``shown``, or ``<redacted>`` when the part of ``text`` shown holds sensitive data.
+
+    Sensitive: personal data (:func:`prodml.privacy.find_personal_data`) or a credential
+    (a URL's password, an access key id: :func:`prodml._secrets.mask_secrets`).
 
     Only the shown prefix (plus a margin) is scanned: what is cut is never shown, and the
     pattern scan is superlinear in the length of long runs of word characters (a 100 kB
@@ -98,4 +103,6 @@ def _unless_personal(shown: str, text: str) -> str:
     from prodml.privacy import REDACTED, find_personal_data  # noqa: PLC0415 - import cycle
 
     scanned = text[: len(shown) + _SCAN_MARGIN]
-    return REDACTED if find_personal_data(scanned) is not None else shown
+    if mask_secrets(scanned) != scanned or find_personal_data(scanned) is not None:
+        return REDACTED
+    return shown

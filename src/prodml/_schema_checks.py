@@ -116,7 +116,7 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                 out = _float_outside(numeric, bound, above=op is np.greater)
             if out.any():
                 row = _first(out)
-                value = _num(numeric[row]) if ints is None else str(ints[0][row])
+                value = _shown(cols, name, row, ints, numeric[row], exact=info.kind == "int")
                 found.append(
                     SchemaProblem(
                         name,
@@ -149,15 +149,81 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
 
 def _datetime_problem(col: Column, cols: Columns, raw: object) -> SchemaProblem | None:
     """The zone problem of a datetime column; raise what its values' range breaks."""
-    if getattr(getattr(raw, "dtype", None), "unit", None) != "ns":
+    if not _fits_ns(raw):
         # What datetime64[ns] cannot hold (year 1, 9999-12-31) every module refuses.
         cols.datetime64(col.name)
     return zone_problem(col.name, col.timezone, raw)
 
 
-def _exact_ints(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """An integer column as int64/uint64 values (0 where null) and its null mask."""
-    arr = cols.arrow(name).combine_chunks()
+_NAT = np.iinfo(np.int64).min
+_NS_LIMIT = int(np.iinfo(np.int64).max) - 86_400 * 10**9  # a day's margin: a zone's shift
+_NS_PER = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _fits_ns(raw: object) -> bool:
+    """Whether a typed datetime column surely fits ``datetime64[ns]``, without a copy.
+
+    Read from its type, or from its smallest and largest value for a coarser unit
+    (pandas 3 builds ``datetime64[us]`` columns by default): converting every such
+    column to ``[ns]`` only to check the range made ``validate`` 27 % slower on a
+    naive frame and 2.7x on a zoned one (benchmarks/README.md, 2026-12-04). ``False``
+    sends the column to :meth:`Columns.datetime64`, which finds and names the value.
+    """
+    if isinstance(raw, pd.Series):
+        dtype = raw.dtype
+        unit: str
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            unit, ints = str(dtype.unit), np.asarray(raw.array.asi8)  # type: ignore[attr-defined]
+        elif isinstance(dtype, np.dtype) and dtype.kind == "M":
+            unit = str(np.datetime_data(dtype.str)[0])
+            ints = raw.to_numpy(copy=False).view(np.int64)
+        else:
+            return False
+        if unit == "ns" or ints.size == 0:
+            return unit in _NS_PER
+        lo, hi = int(ints.min()), int(ints.max())
+        if lo == _NAT:  # NaT is the smallest int64; the range is that of the others
+            valid = ints[ints != _NAT]
+            lo = int(valid.min()) if valid.size else 0
+    elif isinstance(raw, pa.ChunkedArray | pa.Array) and pa.types.is_timestamp(raw.type):
+        unit = raw.type.unit
+        if unit == "ns":
+            return True
+        bounds = pc.min_max(raw.cast(pa.int64()))  # nulls left out
+        lo, hi = (bounds["min"].as_py() or 0), (bounds["max"].as_py() or 0)
+    else:
+        return False
+    limit = _NS_LIMIT // _NS_PER.get(unit, _NS_LIMIT)
+    return unit in _NS_PER and -limit <= lo and hi <= limit
+
+
+def _shown(
+    cols: Columns,
+    name: str,
+    row: int,
+    ints: tuple[np.ndarray, np.ndarray] | None,
+    number: float,
+    *,
+    exact: bool,
+) -> str:
+    """A value out of bounds as the message shows it: an integer exactly, as given."""
+    if ints is not None:
+        return str(ints[0][row])
+    if exact:  # Python ints beyond 64 bits, which float64 would round
+        return short_repr(py_value(cols.objects(name)[row]))
+    return _num(number)
+
+
+def _exact_ints(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """An integer column as int64/uint64 values (0 where null) and its null mask.
+
+    None for Python ints beyond both (an object column holding ``10**20``): the caller
+    compares them as float64, as exactly as a bound can be at that size.
+    """
+    try:
+        arr = cols.arrow(name).combine_chunks()
+    except (OverflowError, pa.ArrowInvalid):
+        return None
     nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
     if values.dtype.kind not in "iu":  # pragma: no cover - an "int" kind is arrow ints

@@ -1,7 +1,7 @@
 """docs/registry.md and docs/security.md stay true: every Python block runs, in page order.
 
-Blocks fenced ``python skip`` need a server or a user's own class and say so; the others
-run as written, and a line ``print(x)  # value`` must print a line equal to ``value`` (or
+Blocks marked ``<!-- docs-test: skip REASON -->`` need a server or a user's own class;
+the others run as written, and a line ``print(x)  # value`` must print a line equal to ``value`` (or
 starting with it, when the comment ends with ``...``).
 """
 
@@ -18,7 +18,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _blocks(text: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    """The page's Python blocks, less those the line before marks ``docs-test: skip``."""
+    found = re.findall(r"(<!-- docs-test: skip [^\n]*-->\n)?```python\n(.*?)```", text, flags=re.S)
+    return [block for marker, block in found if not marker]
 
 
 def _expected(block: str) -> list[str]:

@@ -364,9 +364,26 @@ class RobustScale(Step):
         if state.n == 0:
             raise _no_values(column, "median")
         lo, hi = (float(v) / 100 for v in self.quantile_range)
-        q_lo, med, q_hi = state.quantiles([lo, 0.5, hi])
+        least, q_lo, med, q_hi, most = state.quantiles([0.0, lo, 0.5, hi, 1.0])
+        scale = _finite(column, q_hi - q_lo, "range") if q_hi > q_lo else 1.0
+        # The range ignores outliers by design, so a tiny one can put an outlier of the
+        # fitted data beyond float64 once scaled (1.8e-294 against -8.2e13): an infinity
+        # in the features. Refused, naming the column, as an overflowing spread is.
+        far = max(abs(most - med), abs(least - med))
+        if not math.isfinite(far / scale):
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        column,
+                        "range",
+                        f"scaled by its interquartile range ({scale:.3g}), a value "
+                        f"{far:.3g} from the median is beyond float64; clip the column first "
+                        "(Clip) or scale it with StandardScale",
+                    )
+                ]
+            )
         self.center_[column] = med
-        self.scale_[column] = _finite(column, q_hi - q_lo, "range") if q_hi > q_lo else 1.0
+        self.scale_[column] = scale
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Scale."""

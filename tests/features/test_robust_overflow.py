@@ -1,0 +1,34 @@
+"""RobustScale refuses data whose outliers its range would scale beyond float64.
+
+Found by hypothesis: an interquartile range of 1.8e-294 beside a value of -8.2e13 gave
+-inf features (and a RuntimeWarning) instead of an error naming the column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import RobustScaler
+
+from prodml.errors import SchemaError
+from prodml.features import FeaturePipeline, steps
+
+
+def test_an_outlier_beyond_float64_once_scaled_is_refused_at_fit() -> None:
+    df = pd.DataFrame({"f": [-8.2e15, 0.0, 0.0, -1.8e-294, 0.0, 0.0, -1.8e-294, 0.0]})
+    with pytest.raises(SchemaError) as info:
+        FeaturePipeline([steps.RobustScale(["f"])]).fit(df)
+    (problem,) = info.value.problems
+    assert (problem.column, problem.kind) == ("f", "range")
+    assert "interquartile range" in problem.message
+    assert "Clip" in problem.message
+
+
+def test_ordinary_outliers_still_scale_as_scikit_learn_does() -> None:
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=200), [1e12, -1e15]])
+    df = pd.DataFrame({"f": x})
+    got = FeaturePipeline([steps.RobustScale(["f"])]).fit(df).transform(df)[:, 0]
+    want = RobustScaler().fit_transform(x.reshape(-1, 1))[:, 0]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
