@@ -512,11 +512,68 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (a number must be finite)")
 
 
-STRICT_JSON = json.JSONDecoder(parse_constant=_no_constant)
-"""A decoder of RFC 8259 JSON for text users send (HTTP bodies, CLI arguments): unlike
-:func:`json.loads` (and :func:`load_json`, which reads back prodml's own state), it
-refuses ``NaN`` and ``Infinity`` with a ``ValueError``, as orjson does, so that a value
-means the same whichever parser reads it. ``STRICT_JSON.decode(text)`` takes a str."""
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: a JSON number, but no double holds it (orjson refuses it)
+        raise ValueError("number is infinity when parsed as double")
+    return value
+
+
+def _integer(text: str) -> int | float:
+    """A JSON integer as orjson reads it: an int within int64/uint64, else a float."""
+    if len(text) <= 20:  # the digits of 2**64 - 1 (a sign is the 21st)
+        value = int(text)
+        if -(2**63) <= value < 2**64:
+            return value
+    return _finite(text)
+
+
+# A \u escape of a surrogate (D800-DFFF): a lone one is not Unicode, and orjson refuses it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class _StrictDecoder(json.JSONDecoder):
+    """:data:`STRICT_JSON`'s class: the standard library's parser, reading what orjson reads."""
+
+    def __init__(self) -> None:
+        super().__init__(parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
+
+    def decode(self, s: str, _w: Any = None) -> Any:
+        try:
+            data = super().decode(s)
+        except RecursionError:  # deeper than the interpreter's stack: orjson says the same
+            raise ValueError("depth limit exceeded") from None
+        if _SURROGATE_ESCAPE.search(s) is not None:
+            _refuse_lone_surrogates(data)
+        return data
+
+
+def _refuse_lone_surrogates(data: Any) -> None:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            stack.extend(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        elif type(item) is str:
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("lone surrogate in a string (not Unicode)") from None
+
+
+STRICT_JSON = _StrictDecoder()
+r"""A decoder of RFC 8259 JSON for text users send (HTTP bodies, CLI arguments).
+
+Unlike :func:`json.loads` (and :func:`load_json`, which reads back prodml's own state), it
+reads what orjson reads, so that a value means the same whichever parser reads it:
+``NaN``/``Infinity`` and numbers no double holds (``1e400``) are refused, integers beyond
+64 bits become floats, a lone surrogate escape (``"\ud800"``) is refused, and of
+duplicate keys in an object the last wins. Every failure is a ``ValueError``.
+``STRICT_JSON.decode(text)`` takes a str.
+"""
 
 
 def _depth(raw: bytes) -> int:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import math
-import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -26,6 +24,7 @@ import pandas as pd
 from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, check_params
 from prodml._secrets import mask_secrets
+from prodml._state import STRICT_JSON
 from prodml._zones import zone_fits
 from prodml.errors import ConfigError, SchemaError
 from prodml.schema import LogicalType
@@ -76,62 +75,12 @@ def _codec(json_library: str) -> tuple[Callable[[bytes], Any], Callable[[Any], b
     return _loads_json, dumps
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):  # 1e400: a JSON number, but no double holds it (orjson refuses it)
-        raise ValueError("number is infinity when parsed as double")
-    return value
-
-
-def _integer(text: str) -> int | float:
-    """A JSON integer as orjson reads it: an int within int64/uint64, else a float."""
-    if len(text) <= 20:  # the digits of 2**64 - 1 (a sign is the 21st)
-        value = int(text)
-        if -(2**63) <= value < 2**64:
-            return value
-    return _finite(text)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (a number must be finite)")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
-# A \u escape of a surrogate (D800-DFFF): a lone one is not Unicode, and orjson refuses it.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
 def _loads_json(raw: bytes) -> Any:
-    r"""The standard library's parse of UTF-8 JSON, reading what orjson reads.
+    """The standard library's parse of UTF-8 JSON, reading what orjson reads.
 
-    Every failure is a ``ValueError``. A value means the same whichever library parses:
-    ``NaN``/``Infinity`` and numbers no double holds (``1e400``) are refused, integers
-    beyond 64 bits become floats, a lone surrogate escape (``"\ud800"``) is refused, and
-    of duplicate keys in an object the last wins.
+    :data:`prodml._state.STRICT_JSON`: every failure is a ``ValueError``.
     """
-    try:
-        data = _DECODER.decode(raw.decode("utf-8"))
-    except RecursionError:  # deeper than the interpreter's stack: orjson says the same
-        raise ValueError("depth limit exceeded") from None
-    if _SURROGATE_ESCAPE.search(raw) is not None:
-        _refuse_lone_surrogates(data)
-    return data
-
-
-def _refuse_lone_surrogates(data: Any) -> None:
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if type(item) is dict:
-            stack.extend(item)
-            stack.extend(item.values())
-        elif type(item) is list:
-            stack.extend(item)
-        elif type(item) is str:
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("lone surrogate in a string (not Unicode)") from None
+    return STRICT_JSON.decode(raw.decode("utf-8"))
 
 
 def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any:

@@ -60,7 +60,8 @@ class _Guarded(HttpToolsProtocol):
         self._disarm()
         if self.transport.is_closing():
             return
-        if self.cycle is None or self.cycle.response_complete:  # else: mid-answer, just close
+        cycle = getattr(self, "cycle", None)  # uvicorn's; getattr: not a public attribute
+        if cycle is None or getattr(cycle, "response_complete", True):  # else: just close
             self.transport.write(answer)
         self.transport.close()
 
@@ -98,7 +99,8 @@ class _Guarded(HttpToolsProtocol):
         # uvicorn queues pipelined requests without a bound (each holds its scope and
         # state, about 2.5 kB: 200,000 sent unread took 500 MB) and reads on after every
         # answer. A client that queues more than this is cut off.
-        if len(self.pipeline) > MAX_PIPELINED and not self.transport.is_closing():
+        queued = len(getattr(self, "pipeline", ()))  # uvicorn's queue (not public API)
+        if queued > MAX_PIPELINED and not self.transport.is_closing():
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
