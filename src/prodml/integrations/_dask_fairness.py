@@ -15,6 +15,7 @@ from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import GroupMetrics
+from prodml.integrations._dask_frames import _frame, _shared, _tree_reduce
 from prodml.integrations._dask_guard import guarded_parts
 
 if TYPE_CHECKING:
@@ -92,8 +93,6 @@ def group_metrics(
     >>> gm == GroupMetrics(["sex"], min_count=1).update(df["y"], df["p"], df)
     True
     """
-    from prodml.integrations import dask as pdask  # noqa: PLC0415 - dask.py re-exports this
-
     check_params(
         "group_metrics",
         {"gm": gm, "y_true": y_true, "y_pred": y_pred, "split_every": split_every},
@@ -104,7 +103,7 @@ def group_metrics(
             "split_every": [Interval(int, 2, None)],
         },
     )
-    frame = pdask._frame(data)
+    frame = _frame(data)
     # once each: a repeated name (y_true == y_pred, a label that is also sensitive) would
     # select that column twice, and part[name] would be a frame
     needed = list(dict.fromkeys([y_true, y_pred, *gm.sensitive]))
@@ -116,10 +115,10 @@ def group_metrics(
             ]
         )
     dask = require("dask", extra="dask", feature="prodml.integrations.dask")
-    shared = pdask._shared(gm.clone())
+    shared = _shared(gm.clone())
     leaves = [
         dask.delayed(_count_part)(shared, part, y_true, y_pred, i)
         for i, part in enumerate(guarded_parts(frame[needed]))
     ]
-    result: GroupMetrics = pdask._tree_reduce(leaves, _merge, split_every)
+    result: GroupMetrics = _tree_reduce(leaves, _merge, split_every)
     return gm.merge(result)

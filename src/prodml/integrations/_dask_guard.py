@@ -30,14 +30,14 @@ Files. No public API maps a partition to the files it reads: ``dd.read_parquet``
 split a file into several partitions (row groups) or, through the optimizer, fuse small
 files into one; ``divisions`` are index bounds; ``include_path_column`` labels the rows
 that were read, and a failed read has none; the paths a user gave are folders or globs
-as often as files. The failed read task's own argument (:func:`_files`, looked for in
+as often as files. The failed read task's own argument (:func:`_sources`, looked for in
 dask 2026.7's fsspec and arrow readers) is the only source, searched only after a
 failure: a Dask that renames it gives no file, never a wrong one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -196,22 +196,26 @@ def _run(index: int, node: Any, deps: list[Any], columns: list[Any], *values: An
     from prodml.integrations._dask_errors import PartitionError, _on_partition  # noqa: PLC0415
 
     # A prodml error upstream (another prodml output) gets the partition added.
+    sources: list[_Source] = []
+
+    def files() -> tuple[str, ...]:
+        sources.extend(_sources(node, _SEARCH_DEPTH))
+        return tuple(dict.fromkeys(s.path for s in sources))
+
     try:
-        return _on_partition(
-            index,
-            node,
-            dict(zip(deps, values, strict=True)),
-            files=lambda: tuple(dict.fromkeys(_files(node, _SEARCH_DEPTH))),
-        )
+        return _on_partition(index, node, dict(zip(deps, values, strict=True)), files=files)
     except PartitionError as err:
-        missing = _missing(err.__cause__, columns, values, err.files)
+        missing = _missing(err.__cause__, columns, values, tuple(sources))
         if missing:
             raise _missing_error(missing, index, err.files) from err.__cause__
         raise
 
 
 def _missing(
-    cause: BaseException | None, columns: list[Any], values: tuple[Any, ...], files: tuple[str, ...]
+    cause: BaseException | None,
+    columns: list[Any],
+    values: tuple[Any, ...],
+    files: tuple[str | _Source, ...],
 ) -> list[str]:
     """The columns of ``columns`` the partition lacks, when a ``KeyError`` stopped its task.
 
@@ -221,10 +225,12 @@ def _missing(
     that does not match the frame's meta, e.g. from ``dd.from_delayed``) lacks a column
     that none of them holds: a frame the user's function takes besides the partition,
     or each side of a merge, may hold only some. A task that read Parquet ``files`` (no
-    input frame) lacks a column that a file's schema (its footer) does not hold, as
-    Dask's reader selects the meta's columns from each file; a ``name=value`` folder of
-    the path (a hive partition) supplies its column. A partition with every column, or
-    a file whose schema cannot be read, has none missing: the failure stays a
+    input frame) lacks a column that its reader asked a file for and the file's schema
+    (its footer, read through the reader's own filesystem: S3 endpoint, credentials)
+    does not hold; a column the reader did not ask for (a path column, one a later step
+    of the fused task adds) is not the file's to hold, and a ``name=value`` folder of the
+    path (a hive partition) supplies its column. A partition with every column, or a
+    file whose schema cannot be read, has none missing: the failure stays a
     ``PartitionError``.
     """
     if not isinstance(cause, KeyError):
@@ -234,28 +240,53 @@ def _missing(
     if frames:
         return [c for c in needed if all(c not in f.columns for f in frames)]
     missing: dict[str, None] = {}
-    for path in files:
-        have = _file_columns(path)
+    for source in files:
+        read = source if isinstance(source, _Source) else _Source(source)
+        have = read.columns()
         if have is None:
             return []
-        folders = path.replace("\\", "/").split("/")
+        folders = read.path.replace("\\", "/").split("/")
         for c in needed:
+            if read.asked is not None and c not in read.asked:
+                continue
             if c not in have and not any(d.startswith(f"{c}=") for d in folders):
                 missing[c] = None
     return list(missing)
 
 
-def _file_columns(path: str) -> set[str] | None:
-    """The column names of the Parquet file at ``path`` (its footer), None if unreadable."""
-    fsspec = require("fsspec", extra="dask", feature=_FEATURE)
-    import pyarrow.parquet as pq  # noqa: PLC0415 - only after a failed read
+class _Source:
+    """A Parquet file a failed read task names, with what its reader knows of it.
 
-    try:
-        fs, inner = fsspec.core.url_to_fs(path)
-        with fs.open(inner, "rb") as f:
-            return set(pq.read_schema(f).names)
-    except Exception:  # noqa: BLE001 - unreadable: no column is said missing
-        return None
+    ``schema`` reads the file's column names through the reader's own filesystem (None:
+    fsspec's default for the path); ``asked`` are the columns the reader asked the file
+    for (None: unknown, every column of the frame is).
+    """
+
+    __slots__ = ("asked", "path", "schema")
+
+    def __init__(
+        self,
+        path: str,
+        schema: Callable[[], Any] | None = None,
+        asked: frozenset[str] | None = None,
+    ) -> None:
+        self.path = path
+        self.schema = schema
+        self.asked = asked
+
+    def columns(self) -> set[str] | None:
+        """The file's column names (its footer), None if it cannot be read."""
+        try:
+            if self.schema is not None:
+                return set(self.schema().names)
+            fsspec = require("fsspec", extra="dask", feature=_FEATURE)
+            import pyarrow.parquet as pq  # noqa: PLC0415 - only after a failed read
+
+            fs, inner = fsspec.core.url_to_fs(self.path)
+            with fs.open(inner, "rb") as f:
+                return set(pq.read_schema(f).names)
+        except Exception:  # noqa: BLE001 - unreadable: no column is said missing
+            return None
 
 
 def _missing_error(missing: list[str], index: int, files: tuple[str, ...]) -> Exception:
@@ -274,26 +305,31 @@ def _missing_error(missing: list[str], index: int, files: tuple[str, ...]) -> Ex
     )
 
 
-def _files(obj: object, depth: int) -> Iterator[str]:
-    """Paths of the Parquet files a read task names (Dask's fsspec and arrow readers)."""
+def _sources(obj: object, depth: int) -> Iterator[_Source]:
+    """The Parquet files a read task names (Dask's fsspec and arrow readers), one each."""
+    seen: set[str] = set()
+    for source in _search(obj, depth, None):
+        if source.path not in seen:
+            seen.add(source.path)
+            yield source
+
+
+def _search(obj: object, depth: int, reader: Any) -> Iterator[_Source]:
+    """``_sources`` of ``obj``; ``reader`` is the task that holds it (its function, columns)."""
     if depth < 0:
         return
     if isinstance(obj, dict):
         piece = obj.get("piece")  # the fsspec reader's part: (path, row groups, filters)
         if isinstance(piece, tuple) and piece and isinstance(piece[0], str):
-            yield piece[0]
+            yield _fsspec_source(piece[0], reader)
             return
         items: Any = obj.values()
     elif isinstance(obj, list | tuple):
         items = obj
     elif type(obj).__name__ == "FragmentWrapper":  # the arrow reader's fragment
-        fragment = getattr(obj, "_fragment", None)
-        path = getattr(fragment, "path", None)
-        packed = getattr(obj, "_fragment_packed", None)
-        if path is None and isinstance(packed, tuple) and len(packed) > 1:
-            path = packed[1]
-        if isinstance(path, str):
-            yield path
+        source = _arrow_source(obj, reader)
+        if source is not None:
+            yield source
         return
     else:
         args = getattr(obj, "args", None)
@@ -301,5 +337,55 @@ def _files(obj: object, depth: int) -> Iterator[str]:
         if not isinstance(args, tuple) or not isinstance(kwargs, dict):
             return  # not a task (a DataNode's value is data: not searched)
         items = [*args, *kwargs.values()]
+        reader = obj
     for item in items:
-        yield from _files(item, depth - 1)
+        yield from _search(item, depth - 1, reader)
+
+
+def _fsspec_source(path: str, task: Any) -> _Source:
+    """The fsspec reader's file: its filesystem and columns are on the task's function."""
+    func = getattr(task, "func", None)
+    if type(func).__name__ != "ParquetFunctionWrapper":
+        return _Source(path)
+    fs = getattr(func, "fs", None)
+    asked = getattr(func, "columns", None)
+    if asked is None:  # no projection: the columns of the reader's meta
+        asked = getattr(getattr(func, "meta", None), "columns", None)
+    names = None if asked is None else frozenset(c for c in asked if isinstance(c, str))
+    if fs is None or not hasattr(fs, "open"):
+        return _Source(path, asked=names)
+
+    def schema() -> Any:
+        import pyarrow.parquet as pq  # noqa: PLC0415 - only after a failed read
+
+        with fs.open(path, "rb") as f:
+            return pq.read_schema(f)
+
+    return _Source(path, schema, names)
+
+
+def _arrow_source(wrapper: Any, task: Any) -> _Source | None:
+    """The arrow reader's file: its fragment reads its own footer through its filesystem."""
+    fragment = getattr(wrapper, "_fragment", None)
+    path = getattr(fragment, "path", None)
+    packed = getattr(wrapper, "_fragment_packed", None)
+    if path is None and isinstance(packed, tuple) and len(packed) > 1:
+        path = packed[1]
+    if not isinstance(path, str):
+        return None
+    return _Source(path, lambda: wrapper.fragment.physical_schema, _arrow_asked(task))
+
+
+def _arrow_asked(task: Any) -> frozenset[str] | None:
+    """The columns the arrow reader's task asks the files for: ``columns``, else ``schema``."""
+    import pyarrow as pa  # noqa: PLC0415 - only after a failed read
+
+    kwargs = getattr(task, "kwargs", None) or {}
+    args = [kwargs.get("columns"), kwargs.get("schema"), *getattr(task, "args", ())]
+    for arg in args:  # the column list first, the dataset's schema when none is given
+        if isinstance(arg, list) and arg and all(isinstance(c, str) for c in arg):
+            return frozenset(arg)
+    for arg in args:
+        if isinstance(arg, pa.Schema):
+            return frozenset(arg.names)
+    return None
