@@ -40,12 +40,15 @@ from prodml.registry.backends._records import (
     PrunePlan,
     Seal,
     VersionQuery,
+    alias_entry,
+    alias_record,
     check_page_size,
     parse_search_token,
     parse_seq_token,
     register_event,
 )
 from prodml.registry.backends._records import LIVE as LIVE  # noqa: PLC0414
+from prodml.registry.backends._records import AliasRow as AliasRow  # noqa: PLC0414
 from prodml.registry.backends._records import PendingState as PendingState  # noqa: PLC0414
 from prodml.registry.backends._records import check_target as check_target  # noqa: PLC0414
 from prodml.registry.backends._records import lost_lease as lost_lease  # noqa: PLC0414
@@ -141,7 +144,7 @@ class MetadataStore(NotPicklable, abc.ABC):
 
     @abc.abstractmethod
     def _aliases(self, name: str) -> dict[str, int]:
-        """Alias -> version for one model."""
+        """Alias -> version for one model, as stored (the base checks them on read)."""
 
     @abc.abstractmethod
     def _events(
@@ -206,6 +209,32 @@ class MetadataStore(NotPicklable, abc.ABC):
     ) -> list[AuditEvent | RecordProblem]:
         """As :meth:`_events`, with a :class:`RecordProblem` for each unreadable event."""
         return list(self._events(name, alias, before=before, limit=limit))
+
+    def _alias_rows(self, name: str, alias: str | None = None) -> list[AliasRow]:
+        """The alias rows of ``name`` (only ``alias``'s, when given) as stored, unchecked.
+
+        Each is ``(alias, version, exists)``, ``exists`` saying whether the version is a
+        live version of the model. Not abstract: the default reads :meth:`_aliases` and
+        looks each version up; a store may answer in one read (the SQL store joins).
+        """
+        stored = self._aliases(name)
+        if alias is not None:
+            stored = {alias: stored[alias]} if alias in stored else {}
+        rows: list[AliasRow] = []
+        for key, version in stored.items():
+            query = VersionQuery(name=name, version=version, limit=1)
+            exists = type(version) is int and version > 0 and bool(self._version_records(query))
+            rows.append((key, version, exists))
+        return rows
+
+    def _replace_record(self, name: str, version: int, record: str) -> None:
+        """Replace the stored record of a version with ``record`` (JSON text), unchecked.
+
+        A hook for the conformance suites only (a damaged record, one a newer prodml
+        wrote): never called by prodml. Not abstract; a store without it skips those
+        tests, naming this hook.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement _replace_record")
 
     def _prune_events(self, name: str, plan: PrunePlan) -> int:
         """Apply ``plan`` to the audit log of ``name`` in one transaction; events removed.
@@ -283,13 +312,34 @@ class MetadataStore(NotPicklable, abc.ABC):
         return found[0]
 
     def alias_version(self, name: str, alias: str) -> int:
-        """The version ``alias`` points at."""
-        try:
-            return self._aliases(name)[alias]
-        except KeyError:
+        """The version ``alias`` points at.
+
+        Raises
+        ------
+        NotFoundError
+            When the model has no such alias.
+        IntegrityError
+            When the stored alias row was edited: its version is not a version number,
+            or not a live version of the model.
+        """
+        rows = self._alias_rows(name, alias)
+        if not rows:
             raise NotFoundError(
                 f"model {name!r} has no alias {alias!r}", model_name=name, version=alias
-            ) from None
+            )
+        return alias_entry(name, rows[0])[1]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Alias -> version of one model, every row checked.
+
+        A row that cannot be read (a name that is not an alias name, a version that is
+        not a live version of the model) is left out, with an
+        :class:`~prodml.registry._formats.UnreadableRecordWarning` naming the model (and
+        the alias, when its name is valid).
+        """
+        records = [alias_record(name, row) for row in self._alias_rows(name)]
+        report([r for r in records if isinstance(r, RecordProblem)])
+        return dict(sorted(r for r in records if not isinstance(r, RecordProblem)))
 
     def resolve(self, name: str, selector: int | str | None) -> ModelVersion:
         """A version by number, alias, ``"latest"`` or ``None`` (latest)."""
@@ -476,5 +526,5 @@ R = TypeVar("R", ModelVersion, AuditEvent)
 def _page(records: list[R | RecordProblem], token: str | None) -> Page[R]:
     """The readable records as a page; the others warned about and in ``problems``."""
     problems = [r for r in records if isinstance(r, RecordProblem)]
-    report(problems, stacklevel=4)
+    report(problems)
     return Page([r for r in records if not isinstance(r, RecordProblem)], token, problems)

@@ -48,6 +48,8 @@ from prodml.registry.backends import _sqlschema as sq
 from prodml.registry.backends.metadata import (
     ALL,
     ANY,
+    LIVE,
+    AliasRow,
     EventDraft,
     MetadataStore,
     Pending,
@@ -442,7 +444,29 @@ class SQLMetadataStore(MetadataStore):
         a = sq.aliases.c
         stmt = sa.select(a.alias, a.version).where(a.name == name)
         rows = self._read(lambda conn: conn.execute(stmt).all())
-        return {alias: int(version) for alias, version in rows}
+        return dict(rows)  # as stored: the base checks what it hands out
+
+    def _alias_rows(self, name: str, alias: str | None = None) -> list[AliasRow]:
+        """As the base, in one query: each alias row joined to its version's status."""
+        a, v = sq.aliases.c, sq.versions.c
+        target = sa.and_(v.name == a.name, v.version == a.version)
+        stmt = (
+            sa.select(a.alias, a.version, v.status)
+            .select_from(sq.aliases.outerjoin(sq.versions, target))
+            .where(a.name == name)
+            .order_by(a.alias)
+        )
+        if alias is not None:
+            stmt = stmt.where(a.alias == alias)
+        rows = self._read(lambda conn: conn.execute(stmt).all())
+        return [(key, version, status in LIVE) for key, version, status in rows]
+
+    def _replace_record(self, name: str, version: int, record: str) -> None:
+        v = sq.versions.c
+        stmt = (
+            sq.versions.update().where(v.name == name, v.version == version).values(payload=record)
+        )
+        self._write(lambda conn: conn.execute(stmt))
 
     def _events(
         self,
