@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from prodml._pickle import NotPicklable
 from prodml.errors import NotFoundError, RegistryError
 from prodml.registry._formats import RecordProblem, report
+from prodml.registry.backends._alias_reads import AliasReads
 from prodml.registry.backends._audit import plan_prune as plan_prune  # noqa: PLC0414
 from prodml.registry.backends._audit import replay_stack as replay_stack  # noqa: PLC0414
 from prodml.registry.backends._records import ALL as ALL  # noqa: PLC0414
@@ -40,8 +41,6 @@ from prodml.registry.backends._records import (
     PrunePlan,
     Seal,
     VersionQuery,
-    alias_entry,
-    alias_record,
     check_page_size,
     parse_search_token,
     parse_seq_token,
@@ -68,10 +67,12 @@ __all__ = [
 ]
 
 
-class MetadataStore(NotPicklable, abc.ABC):
+class MetadataStore(AliasReads, NotPicklable, abc.ABC):
     """Base of every metadata store (versions, aliases, audit log, pending keys).
 
-    Subclasses implement the ``_`` primitives; the public methods are derived from them.
+    Subclasses implement the ``_`` primitives; the public methods are derived from them
+    (those reading aliases back, checked, in
+    :class:`~prodml.registry.backends._alias_reads.AliasReads`).
 
     Attributes
     ----------
@@ -210,23 +211,6 @@ class MetadataStore(NotPicklable, abc.ABC):
         """As :meth:`_events`, with a :class:`RecordProblem` for each unreadable event."""
         return list(self._events(name, alias, before=before, limit=limit))
 
-    def _alias_rows(self, name: str, alias: str | None = None) -> list[AliasRow]:
-        """The alias rows of ``name`` (only ``alias``'s, when given) as stored, unchecked.
-
-        Each is ``(alias, version, exists)``, ``exists`` saying whether the version is a
-        live version of the model. Not abstract: the default reads :meth:`_aliases` and
-        looks each version up; a store may answer in one read (the SQL store joins).
-        """
-        stored = self._aliases(name)
-        if alias is not None:
-            stored = {alias: stored[alias]} if alias in stored else {}
-        rows: list[AliasRow] = []
-        for key, version in stored.items():
-            query = VersionQuery(name=name, version=version, limit=1)
-            exists = type(version) is int and version > 0 and bool(self._version_records(query))
-            rows.append((key, version, exists))
-        return rows
-
     def _replace_record(self, name: str, version: int, record: str) -> None:
         """Replace the stored record of a version with ``record`` (JSON text), unchecked.
 
@@ -310,36 +294,6 @@ class MetadataStore(NotPicklable, abc.ABC):
         if not found:
             raise NotFoundError(f"model {name!r} has no versions", model_name=name)
         return found[0]
-
-    def alias_version(self, name: str, alias: str) -> int:
-        """The version ``alias`` points at.
-
-        Raises
-        ------
-        NotFoundError
-            When the model has no such alias.
-        IntegrityError
-            When the stored alias row was edited: its version is not a version number,
-            or not a live version of the model.
-        """
-        rows = self._alias_rows(name, alias)
-        if not rows:
-            raise NotFoundError(
-                f"model {name!r} has no alias {alias!r}", model_name=name, version=alias
-            )
-        return alias_entry(name, rows[0])[1]
-
-    def aliases(self, name: str) -> dict[str, int]:
-        """Alias -> version of one model, every row checked.
-
-        A row that cannot be read (a name that is not an alias name, a version that is
-        not a live version of the model) is left out, with an
-        :class:`~prodml.registry._formats.UnreadableRecordWarning` naming the model (and
-        the alias, when its name is valid).
-        """
-        records = [alias_record(name, row) for row in self._alias_rows(name)]
-        report([r for r in records if isinstance(r, RecordProblem)])
-        return dict(sorted(r for r in records if not isinstance(r, RecordProblem)))
 
     def resolve(self, name: str, selector: int | str | None) -> ModelVersion:
         """A version by number, alias, ``"latest"`` or ``None`` (latest)."""
