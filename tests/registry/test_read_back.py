@@ -163,3 +163,29 @@ def test_listing_warnings_name_the_callers_line(reg: ModelRegistry) -> None:
         reg.search()
         after = inspect.getframeinfo(sys._getframe()).lineno
     assert caught[0].lineno == after - 1  # the line of reg.search()
+
+
+def test_memory_store_and_the_base_default_check_alias_rows_too() -> None:
+    """The memory store's own read and the base's default (a third-party store's)."""
+    from prodml.registry.backends.metadata import MetadataStore
+
+    with ModelRegistry("memory://", "memory://read-back-test", actor="ci") as reg:
+        for _ in range(2):
+            reg.register("churn", schema(), environment=False)
+        reg.set_alias("churn", "production", 1)
+        reg.set_alias("churn", "staging", 2)
+        store: Any = reg.metadata
+        store._aliases_map["churn"]["production"] = 9  # a version that never existed
+        store._aliases_map["churn"]["-bad " + SECRET] = 1
+        for rows in (store._alias_rows("churn"), MetadataStore._alias_rows(store, "churn")):
+            assert sorted(rows) == [
+                ("-bad " + SECRET, 1, True),
+                ("production", 9, False),
+                ("staging", 2, True),
+            ]
+        with pytest.raises(IntegrityError, match="alias 'production' of model churn"):
+            reg.get("churn@production")
+        with pytest.warns(UnreadableRecordWarning) as caught:
+            assert reg.aliases("churn") == {"staging": 2}
+        assert len(caught) == 2
+        assert not any(SECRET in str(w.message) for w in caught)

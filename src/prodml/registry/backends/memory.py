@@ -16,6 +16,7 @@ from prodml.errors import ConflictError, NotFoundError, RegistryError
 from prodml.registry._formats import RecordProblem
 from prodml.registry.backends.metadata import (
     ANY,
+    AliasRow,
     EventDraft,
     MetadataStore,
     Pending,
@@ -228,6 +229,18 @@ class MemoryMetadataStore(MetadataStore):
     def _aliases(self, name: str) -> dict[str, int]:
         with self._locked():
             return dict(self._aliases_map.get(name, {}))
+
+    def _alias_rows(self, name: str, alias: str | None = None) -> list[AliasRow]:
+        """As the base, under one hold of the lock (no query per alias)."""
+        with self._locked():
+            stored = self._aliases_map.get(name, {})
+            versions = self._versions.get(name, {})
+            rows: list[AliasRow] = []
+            for key, number in stored.items():
+                if alias is None or key == alias:
+                    target = versions.get(number)
+                    rows.append((key, number, target is not None and target.status != "deleted"))
+            return rows
 
     def _events(
         self,

@@ -321,17 +321,11 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
 
     def _alias_rows(self, name: str, alias: str | None = None) -> list[AliasRow]:
         """As the base, in one query: each alias row joined to its version's status."""
-        a, v = sq.aliases.c, sq.versions.c
-        target = sa.and_(v.name == a.name, v.version == a.version)
-        stmt = (
-            sa.select(a.alias, a.version, v.status)
-            .select_from(sq.aliases.outerjoin(sq.versions, target))
-            .where(a.name == name)
-            .order_by(a.alias)
-        )
-        if alias is not None:
-            stmt = stmt.where(a.alias == alias)
-        rows = self._read(lambda conn: conn.execute(stmt).all())
+        if alias is None:
+            stmt, params = sq.ALIAS_ROWS, {"name": name}
+        else:
+            stmt, params = sq.ALIAS_ROW, {"name": name, "alias": alias}
+        rows = self._read(lambda conn: conn.execute(stmt, params).all())
         return [(key, version, status in LIVE) for key, version, status in rows]
 
     def _replace_record(self, name: str, version: int, record: str) -> None:
