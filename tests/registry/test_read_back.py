@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from prodml.cli import main
-from prodml.errors import IntegrityError, NotFoundError
+from prodml.errors import ConflictError, IntegrityError, NotFoundError
 from prodml.registry import ModelRegistry, UnreadableRecordWarning
 from prodml.registry.backends import _sqlschema as sq
 from prodml.schema import Column, Schema
@@ -85,7 +85,12 @@ def test_an_alias_at_no_version_is_refused_on_read_and_skipped_in_listings(
 
 def test_an_alias_at_text_is_refused_without_quoting_it(tmp_path: Path) -> None:
     """SQLite only: PostgreSQL's integer column cannot hold text, SQLite's can."""
-    reg = ModelRegistry.local(tmp_path / "reg", actor="ci")
+    asked: list[Any] = []
+
+    def authorizer(request: Any) -> None:
+        asked.append(request.from_version)
+
+    reg = ModelRegistry.local(tmp_path / "reg", actor="ci", authorizer=authorizer)
     for _ in range(3):
         reg.register("churn", schema(), environment=False)
     reg.set_alias("churn", "production", 2)
@@ -97,6 +102,14 @@ def test_an_alias_at_text_is_refused_without_quoting_it(tmp_path: Path) -> None:
     with pytest.warns(UnreadableRecordWarning) as w:
         assert reg.aliases("churn") == {"staging": 3}
     assert SECRET not in str(w[0].message)
+    with pytest.raises(ConflictError, match="not a version number") as conflict:
+        reg.set_alias("churn", "production", 1, expected_version=2)
+    assert SECRET not in str(conflict.value)
+    reg.set_alias("churn", "production", 1)  # repairs it; the log stays readable
+    assert asked[-1] is None  # the authorizer is not handed the stored text
+    assert reg.aliases("churn") == {"production": 1, "staging": 3}
+    last = reg.history("churn", alias="production").items[0]
+    assert (last.version, last.previous_version) == (1, None)
     reg.close()
 
 

@@ -371,7 +371,10 @@ class AliasMoves:
     ) -> None:
         """Ask the authorizer; refuse (fail closed, also when it errs) unless it allows."""
         assert self.authorizer is not None  # noqa: S101 - only called with one
-        current = self.metadata._aliases(name).get(alias) if expected is ANY else expected
+        current = expected
+        if expected is ANY:  # as stored: a value edited into a non-number is not handed on
+            stored = self.metadata._aliases(name).get(alias)
+            current = stored if type(stored) is int and stored > 0 else None
         request = AliasRequest(
             actor=self.actor,
             action=action,

@@ -285,10 +285,14 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
             sq.lock_model(conn, name, create=False)
             where = (a.name == name, a.alias == alias)
             current = conn.execute(sa.select(a.version).where(*where)).scalar()
+            # A row edited to hold no version number is neither shown nor logged.
+            number = current if type(current) is int and current > 0 else None
             if expected is not ANY and current != expected:
+                shown = "a stored value that is not a version number"
                 raise ConflictError(
-                    f"alias {alias!r} of model {name!r} points at {current}, not the expected "
-                    f"{expected}: it moved concurrently",
+                    f"alias {alias!r} of model {name!r} points at "
+                    f"{shown if current is not None and number is None else current}, not the "
+                    f"expected {expected}: it moved concurrently",
                     model_name=name,
                     version=alias,
                 )
@@ -309,7 +313,7 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
                     )
                 else:
                     conn.execute(sq.aliases.update().where(*where).values(version=version))
-            sq.log(conn, event.replacing(current))
+            sq.log(conn, event.replacing(number))
 
         self._write(tx)
 
