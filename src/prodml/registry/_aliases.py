@@ -185,7 +185,7 @@ class AliasMoves:
         gates = list(checks)
         note = self._reason(reason)
         for _ in range(_RACE_RETRIES):
-            current_no = self.metadata._aliases(name).get(alias)
+            current_no = self._current(name, alias)
             # Under a trust policy the checks compare against verified metrics only.
             current = (
                 self._trusted(self.metadata.get_version(name, current_no)) if current_no else None
@@ -371,7 +371,10 @@ class AliasMoves:
     ) -> None:
         """Ask the authorizer; refuse (fail closed, also when it errs) unless it allows."""
         assert self.authorizer is not None  # noqa: S101 - only called with one
-        current = self.metadata._aliases(name).get(alias) if expected is ANY else expected
+        current = expected
+        if expected is ANY:  # as stored: a value edited into a non-number is not handed on
+            stored = self.metadata._aliases(name).get(alias)
+            current = stored if type(stored) is int and stored > 0 else None
         request = AliasRequest(
             actor=self.actor,
             action=action,
@@ -412,6 +415,13 @@ class AliasMoves:
             return text
 
         return clean_note(reason, MAX_REASON, scrub)
+
+    def _current(self, name: str, alias: str) -> int | None:
+        """The version ``alias`` points at, checked; ``None`` when it does not exist."""
+        try:
+            return self.metadata.alias_version(name, alias)
+        except NotFoundError:
+            return None
 
     def _busy(self, name: str, alias: str) -> RegistryError:
         return RegistryError(

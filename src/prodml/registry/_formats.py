@@ -29,6 +29,8 @@ prodml.registry._formats.NewerFormatError: the record of churn version 3 has for
 from __future__ import annotations
 
 import json
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -87,23 +89,27 @@ class RecordProblem:
     Attributes
     ----------
     kind
-        ``"version"`` (a version's record) or ``"event"`` (an audit event).
+        ``"version"`` (a version's record), ``"event"`` (an audit event) or ``"alias"``
+        (an alias's row: its name or version edited, or its version gone).
     model_name, version
         The model and version the record belongs to (``version``: ``None`` for an audit
-        event about the whole model).
+        event about the whole model, or an alias whose version is not a version number).
     seq
-        The audit event's sequence number (``None`` for a version).
+        The audit event's sequence number (``None`` otherwise).
     error
         What reading the record directly raises: a :class:`NewerFormatError` or an
         :class:`~prodml.errors.IntegrityError`; its message names the record and what is
         wrong, never the record's content.
     """
 
-    kind: Literal["version", "event"]
+    kind: Literal["version", "event", "alias"]
     model_name: str
     version: int | None
     seq: int | None
     error: RegistryError
+    alias: str | None = None
+    """The alias of an ``"alias"`` problem, when its stored name is a valid alias name
+    (``None`` otherwise: a name that is not valid is never repeated)."""
 
     @property
     def message(self) -> str:
@@ -111,13 +117,41 @@ class RecordProblem:
         return str(self.error)
 
 
-def report(problems: list[RecordProblem], *, stacklevel: int = 3) -> None:
-    """Warn once per problem with an :class:`UnreadableRecordWarning` (its message)."""
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_SUITES = os.path.join(_PACKAGE, "testing") + os.sep
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes the caller's ``warnings.warn`` name the user's line.
+
+    That is the first frame, going out, that is not prodml's own code (the conformance
+    suites in ``prodml.testing`` count as the user's: they are tests). A fixed stacklevel
+    would name a line of prodml for every path but one (``reg.search``,
+    ``reg.metadata.search``, ``reg.card``, the retrain controller reach one listing at
+    different depths).
+    """
+    frame = sys._getframe(1)  # the function that calls warnings.warn: stacklevel 1
+    level = 1
+    while frame.f_back is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(_PACKAGE) or filename.startswith(_SUITES):
+            break
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def report(problems: list[RecordProblem]) -> None:
+    """Warn once per problem with an :class:`UnreadableRecordWarning` (its message).
+
+    The warning names the line of the user's code that asked for the listing (see
+    :func:`caller_stacklevel`).
+    """
     for problem in problems:
         warnings.warn(
             f"skipped an unreadable record: {problem.message}",
             UnreadableRecordWarning,
-            stacklevel=stacklevel,
+            stacklevel=caller_stacklevel(),
         )
 
 

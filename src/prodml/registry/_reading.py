@@ -214,8 +214,14 @@ class Reading:
         return self.metadata.model_names()
 
     def aliases(self, name: str) -> dict[str, int]:
-        """Alias -> version of one model."""
-        return self.metadata._aliases(check_name(name))
+        """Alias -> version of one model.
+
+        An alias row edited in the database (a name that is not an alias name, a version
+        that is not one of the model's) is left out with an
+        :class:`~prodml.registry.UnreadableRecordWarning`; ``get("m@alias")`` of such an
+        alias raises :class:`~prodml.errors.IntegrityError`.
+        """
+        return self.metadata.aliases(check_name(name))
 
     def history(
         self,

@@ -4,7 +4,8 @@
 its number), :class:`Pending` (an artifact key whose fate is pending), the :data:`ANY`
 sentinel, the ``Seal`` and ``PrunePlan`` callables and :func:`register_event`; the errors
 a store raises for a lost lease (:func:`lost_lease`) or an alias target that cannot take
-the alias (:func:`check_target`); and the checks of a page size and of the page tokens a
+the alias (:func:`check_target`); the check of an alias row read back
+(:func:`alias_entry`); and the checks of a page size and of the page tokens a
 caller hands back (hostile until parsed). Backends import these names from
 :mod:`prodml.registry.backends.metadata`, which re-exports them.
 """
@@ -17,20 +18,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from prodml.errors import ConfigError, ConflictError, NotFoundError
+from prodml.errors import ConfigError, ConflictError, IntegrityError, NotFoundError
+from prodml.registry._formats import RecordProblem
 from prodml.registry._paths import MAX_VERSION, NAME
-from prodml.registry.entities import AuditEvent, ModelVersion, Status
+from prodml.registry.entities import AuditEvent, ModelVersion, Status, check_alias
 
 __all__ = [
     "ALL",
     "ANY",
     "LIVE",
+    "AliasRow",
     "EventDraft",
     "Pending",
     "PendingState",
     "PrunePlan",
     "Seal",
     "VersionQuery",
+    "alias_entry",
+    "alias_record",
     "check_page_size",
     "check_target",
     "lost_lease",
@@ -176,6 +181,77 @@ def check_target(name: str, version: int, status: str | None) -> None:
             f"{name} version {version} is {status}; restore it before aliasing it",
             model_name=name,
             version=version,
+        )
+
+
+AliasRow = tuple[object, object, bool]
+"""An alias row as stored, hostile until :func:`alias_entry` checked it: its name, its
+version, and whether that version exists (a live version of the model, in the same read)."""
+
+
+def alias_entry(name: str, row: AliasRow) -> tuple[str, int]:
+    """``(alias, version)`` of a stored alias row, once checked.
+
+    The name must be a valid alias name (never repeated otherwise), the version an int
+    >= 1 that is a live version of the model (deleting an aliased version is refused, so
+    a gone one means the row was edited).
+
+    Raises
+    ------
+    IntegrityError
+        Naming the model and, when its name is valid, the alias.
+
+    Examples
+    --------
+    >>> alias_entry("churn", ("production", 3, True))
+    ('production', 3)
+    >>> alias_entry("churn", ("production", 7, False))
+    Traceback (most recent call last):
+    ...
+    prodml.errors.IntegrityError: alias 'production' of model churn points at version 7, ...
+    """
+    alias, version, exists = row
+    try:
+        check_alias(alias)
+    except ConfigError:
+        raise IntegrityError(
+            f"an alias of model {name} has a stored name that is not a valid alias name; "
+            "it was edited or corrupted",
+            model_name=name,
+        ) from None
+    assert isinstance(alias, str)  # noqa: S101 - check_alias accepted it: for mypy
+    if type(version) is not int or not 1 <= version <= MAX_VERSION:
+        raise IntegrityError(
+            f"alias {alias!r} of model {name} points at a stored version that is not a "
+            "version number (an int >= 1); it was edited or corrupted",
+            model_name=name,
+            version=alias,
+        )
+    if not exists:
+        raise IntegrityError(
+            f"alias {alias!r} of model {name} points at version {version}, which does not "
+            "exist (or was deleted); it was edited or corrupted",
+            model_name=name,
+            version=alias,
+        )
+    return alias, version
+
+
+def alias_record(name: str, row: AliasRow) -> tuple[str, int] | RecordProblem:
+    """:func:`alias_entry` of a row, or the problem that makes it unreadable."""
+    try:
+        return alias_entry(name, row)
+    except IntegrityError as err:
+        alias, version = row[0], row[1]
+        valid = err.version is not None  # the message named the alias: its name is valid
+        number = version if type(version) is int and 1 <= version <= MAX_VERSION else None
+        return RecordProblem(
+            "alias",
+            name,
+            number,
+            None,
+            err,
+            alias=alias if valid and isinstance(alias, str) else None,
         )
 
 

@@ -130,6 +130,20 @@ BY_ALIAS = (
     )
 )
 
+# An alias row with its version's status (None: no such version), unchecked; built once.
+ALIAS_ROWS = (
+    sa.select(aliases.c.alias, aliases.c.version, versions.c.status)
+    .select_from(
+        aliases.outerjoin(
+            versions,
+            sa.and_(versions.c.name == aliases.c.name, versions.c.version == aliases.c.version),
+        )
+    )
+    .where(aliases.c.name == sa.bindparam("name"))
+    .order_by(aliases.c.alias)
+)
+ALIAS_ROW = ALIAS_ROWS.where(aliases.c.alias == sa.bindparam("alias"))
+
 
 def migrate(engine: Engine) -> None:
     """Create missing tables and indexes (safe to run concurrently and repeatedly)."""

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from prodml.errors import ConflictError, NotFoundError, RegistryError
+from prodml.registry._formats import RecordProblem
 from prodml.registry.backends.metadata import (
     ANY,
+    AliasRow,
     EventDraft,
     MetadataStore,
     Pending,
@@ -103,6 +105,7 @@ class MemoryMetadataStore(MetadataStore):
         self._aliases_map: dict[str, dict[str, int]] = {}
         self._log: dict[str, list[AuditEvent]] = {}
         self._pending_keys: dict[str, Pending] = {}
+        self._replaced: dict[tuple[str, int], str] = {}
         self._seq = [0]
         self._ready = True
 
@@ -142,18 +145,45 @@ class MemoryMetadataStore(MetadataStore):
             return mv
 
     def _query_versions(self, query: VersionQuery) -> list[ModelVersion]:
+        out: list[ModelVersion] = []
+        for record in self._version_records(query):
+            if isinstance(record, RecordProblem):
+                raise record.error
+            out.append(record)
+        return out
+
+    def _version_records(self, query: VersionQuery) -> list[ModelVersion | RecordProblem]:
         with self._locked():
             names = [query.name] if query.name is not None else sorted(self._versions)
-            out: list[ModelVersion] = []
+            out: list[ModelVersion | RecordProblem] = []
             for name in names:
                 numbers = sorted(self._versions.get(name, {}), reverse=query.descending)
                 for n in numbers:
                     mv = self._versions[name][n]
                     if query.matches(mv):
-                        out.append(mv)
+                        out.append(self._record(mv))
                         if query.limit is not None and len(out) >= query.limit:
                             return out
         return out
+
+    def _record(self, mv: ModelVersion) -> ModelVersion | RecordProblem:
+        """``mv``, or what its replaced record (:meth:`_replace_record`) reads as."""
+        raw = self._replaced.get((mv.name, mv.version))
+        if raw is None:
+            return mv
+        from prodml.registry.backends._sqlschema import version_record  # noqa: PLC0415
+
+        # Filters matched the version as registered, as the SQL store's index tables do.
+        return version_record((raw, mv.status, mv.name, mv.version))
+
+    def _replace_record(self, name: str, version: int, record: str) -> None:
+        """Make the version read back as the JSON ``record`` (conformance suites only)."""
+        with self._locked():
+            if version not in self._versions.get(name, {}):
+                raise NotFoundError(
+                    f"model {name!r} has no version {version}", model_name=name, version=version
+                )
+            self._replaced[(name, version)] = record
 
     def _set_status(self, name: str, version: int, status: Status, event: EventDraft) -> None:
         with self._locked():
@@ -199,6 +229,18 @@ class MemoryMetadataStore(MetadataStore):
     def _aliases(self, name: str) -> dict[str, int]:
         with self._locked():
             return dict(self._aliases_map.get(name, {}))
+
+    def _alias_rows(self, name: str, alias: str | None = None) -> list[AliasRow]:
+        """As the base, under one hold of the lock (no query per alias)."""
+        with self._locked():
+            stored = self._aliases_map.get(name, {})
+            versions = self._versions.get(name, {})
+            rows: list[AliasRow] = []
+            for key, number in stored.items():
+                if alias is None or key == alias:
+                    target = versions.get(number)
+                    rows.append((key, number, target is not None and target.status != "deleted"))
+            return rows
 
     def _events(
         self,

@@ -25,10 +25,13 @@ from prodml.registry.entities import AuditEvent, ModelVersion, Status
 from prodml.testing.registry._common import _model, _schema, pytest
 from prodml.testing.registry._metadata_trust import MetadataTrust
 from prodml.testing.registry._prune import PruneConformance
+from prodml.testing.registry._records import RecordConformance
 from prodml.testing.registry._signed import SignedMetadataTrust
 
 
-class MetadataStoreConformance(MetadataTrust, SignedMetadataTrust, PruneConformance):
+class MetadataStoreConformance(
+    MetadataTrust, SignedMetadataTrust, PruneConformance, RecordConformance
+):
     """Behaviour every :class:`~prodml.registry.MetadataStore` must have.
 
     Provide a ``metadata_store`` fixture returning a fresh, empty store. The hooks of
