@@ -116,6 +116,11 @@ def no_tz_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         TZPATH=(),
     )
     monkeypatch.setattr(_zones, "zoneinfo", shim)
+    # The tzdata package, and every part of it already imported: a zone read from it
+    # earlier in the process left its subpackage (tzdata.zoneinfo.America) in sys.modules,
+    # where zoneinfo would find it again.
+    for module in [m for m in sys.modules if m == "tzdata" or m.startswith("tzdata.")]:
+        monkeypatch.setitem(sys.modules, module, None)  # type: ignore[arg-type]
     monkeypatch.setitem(sys.modules, "tzdata", None)  # type: ignore[arg-type]
     zoneinfo.reset_tzpath(to=[])
     clear()
