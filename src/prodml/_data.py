@@ -70,6 +70,7 @@ from prodml._data_records import (
     as_ns,
     record_datetime64,
     record_float,
+    record_problems,
 )
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
@@ -93,6 +94,7 @@ __all__ = [
     "py_value",
     "record_datetime64",
     "record_float",
+    "record_problems",
     "type_name",
     "type_problem",
 ]
