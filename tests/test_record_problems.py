@@ -32,6 +32,7 @@ VALUES: list[Any] = [
     0, 1, -7, 3, 2**53 + 1, 2**60 + 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63),
     -(2**63) - 1, 2**70 + 1, -(2**70), 10**20, 2**1023 - 1, 2**1023, 2**1024,
     0.0, -0.0, 1.5, 3.0, -2.5, 1e20, 5e-324, 1.7976931348623157e308,
+    2.0**60, 2.0**60 + 256, 2.0**63, 1e300, 2**60 + 256, 2**70 + 2**17 + 1,
     "", "a", "b", "gold", "1.5", "ann@example.com",
     pd.Timestamp("2024-03-01 12:00"), pd.Timestamp("2024-03-01 12:00", tz="UTC"),
     pd.Timestamp("2024-03-01 12:00", tz="Europe/Paris"),
@@ -41,7 +42,21 @@ VALUES: list[Any] = [
     dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31), pd.Timestamp("2262-04-10"),
     dt.date(2024, 1, 1), decimal.Decimal("1.5"), np.int64(3), np.float64(1.5), [1], {"a": 1},
 ]  # fmt: skip
-BOUNDS: list[Any] = [0, 1, -1, 2.5, -0.5, 3, 1e20, 2**60 + 1, 2**63, 10**20, -(2**70), 1e300]
+BOUNDS: list[Any] = [
+    0,
+    1,
+    -1,
+    2.5,
+    -0.5,
+    3,
+    1e20,
+    2**60 + 1,
+    2**60 + 129,
+    2**63,
+    10**20,
+    -(2**70),
+    1e300,
+]
 ALLOWED = {
     "float": [0.0, 1.5, 3.0, 1, 1e20],
     "int": [0, 1, 3, 2**63, 2**70 + 1],
@@ -132,3 +147,19 @@ def test_what_only_the_table_path_decides_is_left_to_it(value: Any) -> None:
     schema = Schema([Column("x", "float")])
     assert record_problems(schema.columns, {"x": value}, strict=False) is None
     assert record_problems(schema.columns, {1: 2.0, "x": 1.0}, strict=False) is None
+
+
+NUMBERS = [v for v in VALUES if type(v) in (int, float)]
+
+
+@pytest.mark.parametrize("dtype", ["float", "int"])
+@pytest.mark.parametrize("side", ["min", "max"])
+def test_every_bound_against_every_number(dtype: str, side: str) -> None:
+    # Exhaustive where the property samples: bounds float64 cannot hold (2**60 + 129
+    # rounds up, 2**60 + 1 down) against floats next to them and ints beyond 64 bits.
+    for bound in BOUNDS:
+        schema = Schema([Column("x", dtype, **{side: bound})])
+        for value in NUMBERS:
+            direct = record_problems(schema.columns, {"x": value}, strict=False)
+            if direct is not None:
+                assert direct == table_problems(schema, {"x": value}, False), (bound, value)

@@ -264,17 +264,17 @@ def _value_problems(col: Any, v: Any) -> list[SchemaProblem] | None:
         if not zone_fits(col.timezone, zone):  # the column's zone: no row
             found.append(SchemaProblem(name, "type", _zone_message(col.timezone, [zone])))
     numeric = dtype in ("float", "int")
-    if numeric and not null:
+    if numeric and kind == "float" and math.isinf(v):  # ints here fit float64 (1023 bits)
         from prodml._numbers import record_number  # noqa: PLC0415 - it imports prodml._data
 
         try:
             record_number(v, name, 0)
-        except SchemaError as err:
+        except SchemaError as err:  # the words of the number rule
             return list(err.problems)
     if null and not col.nullable:
         message = "1 null value(s) where nulls are not allowed"
         found.append(SchemaProblem(name, "null", message, 0))
-    if numeric and not null:
+    if numeric and not null and (col.min is not None or col.max is not None):
         found.extend(_range_problems(col, v, exact=kind == "int"))
     if col.allowed is not None and not null and v not in col.allowed:
         found.append(
@@ -297,6 +297,9 @@ def _plain_datetime(v: Any) -> bool:
 def _range_problems(col: Any, v: float, *, exact: bool) -> list[SchemaProblem]:
     """Bounds compared as the table path does: ints of 64 bits exactly, others as float64."""
     wide = exact and not _INT64_MIN <= v < _UINT64_END  # a one-row table holds it as object
+    low, high = col.min, col.max
+    if not wide and (low is None or v > low) and (high is None or v < high):
+        return []  # strictly inside, compared exactly: inside by the table path's rule too
     x = float(v) if wide or not exact else v
     found = []
     for bound, above, word in (
@@ -307,11 +310,10 @@ def _range_problems(col: Any, v: float, *, exact: bool) -> list[SchemaProblem]:
             continue
         if exact and not wide:
             out = v > bound if above else v < bound
-            shown = str(v)
         else:
             out = _float_outside(x, bound, above=above)
-            shown = short_repr(v) if exact else _num(x)
         if out:
+            shown = str(v) if exact and not wide else short_repr(v) if exact else _num(x)
             message = (
                 f"1 value {word} {_num(bound)}, e.g. {'<redacted>' if col.sensitive else shown}"
             )
