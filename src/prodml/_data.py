@@ -269,7 +269,9 @@ class Columns:
             and chunks[0].offset == 0
         ):
             return chunks[0].to_numpy(zero_copy_only=True)
-        casted = pc.cast(raw, pa.float64())
+        # Integers beyond 2**53 round to the nearest float64, as numpy and the record path
+        # round them; arrow's safe cast refused them (a raw ArrowInvalid).
+        casted = pc.cast(raw, pa.float64(), safe=not pa.types.is_integer(raw.type))
         out = casted.to_numpy()
         return np.asarray(out, dtype=np.float64)
 
