@@ -37,6 +37,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -679,9 +680,8 @@ def invalid_workload() -> tuple[Any, list[dict[str, Any]], Any]:
     records = rows.where(rows.notna(), None).to_dict("records")
     wrong = [("f0", "1.5"), ("f1", 1e9), ("s0", None), ("s1", 3), ("zz", 1), (TS, "2024")]
     bad = []
-    for i, rec in enumerate(records):
-        rec = dict(rec)
-        rec["s0"] = rec["s0"] or "a"
+    for i, row in enumerate(records):
+        rec = {**row, "s0": row["s0"] or "a"}
         key, value = wrong[i % len(wrong)]
         rec[key] = value
         bad.append(rec)
@@ -699,17 +699,13 @@ def invalid_bench(rounds: int) -> dict[str, Any]:
 
     schema, bad, direct = invalid_workload()
     for rec in bad:  # the same problems either way
-        try:
-            schema.validate(rec, strict=True)
-        except SchemaError as err:
-            assert direct(schema, rec) == list(err.problems)
+        if direct(schema, rec) != schema.problems(rec, strict=True):
+            raise SystemExit(f"record_problems differs from the table path on {rec}")
 
     def table() -> None:
         for rec in bad:
-            try:
+            with contextlib.suppress(SchemaError):
                 schema.validate(rec, strict=True)
-            except SchemaError:
-                pass
 
     def fast() -> None:
         for rec in bad:
