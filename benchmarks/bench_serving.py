@@ -37,6 +37,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -658,13 +659,78 @@ def batch_bench(work: Path, rows: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------- main
 
 
+def invalid_workload() -> tuple[Any, list[dict[str, Any]], Any]:
+    """The F1 schema, 200 invalid F1 records (one wrong value each, of six kinds), the checks.
+
+    The third value answers a record's problems as ``Schema.validate`` would with
+    ``record_problems`` first (the change proposed for schema.py), table path after.
+    """
+    from prodml._data import as_columns, record_problems
+    from prodml.schema import Column, Schema
+
+    frame = make_f1(200)
+    schema = Schema(
+        [
+            *(Column(f, "float", min=-1_000, max=1_000) for f in FLOATS),
+            *(Column(c, "string", nullable=False) for c in STRINGS),
+            Column(TS, "datetime"),
+        ]
+    )
+    rows = frame[[*FLOATS, *STRINGS, TS]].astype(object)
+    records = rows.where(rows.notna(), None).to_dict("records")
+    wrong = [("f0", "1.5"), ("f1", 1e9), ("s0", None), ("s1", 3), ("zz", 1), (TS, "2024")]
+    bad = []
+    for i, row in enumerate(records):
+        rec = {**row, "s0": row["s0"] or "a"}
+        key, value = wrong[i % len(wrong)]
+        rec[key] = value
+        bad.append(rec)
+
+    def direct(schema: Schema, rec: dict[str, Any]) -> list[Any]:
+        found = record_problems(schema.columns, rec, strict=True)
+        return schema.problems(as_columns(rec), strict=True) if found is None else found
+
+    return schema, bad, direct
+
+
+def invalid_bench(rounds: int) -> dict[str, Any]:
+    """Checking one invalid record: the table path (today) vs record_problems, median of runs."""
+    from prodml.errors import SchemaError
+
+    schema, bad, direct = invalid_workload()
+    for rec in bad:  # the same problems either way
+        if direct(schema, rec) != schema.problems(rec, strict=True):
+            raise SystemExit(f"record_problems differs from the table path on {rec}")
+
+    def table() -> None:
+        for rec in bad:
+            with contextlib.suppress(SchemaError):
+                schema.validate(rec, strict=True)
+
+    def fast() -> None:
+        for rec in bad:
+            direct(schema, rec)
+
+    out: dict[str, Any] = {}
+    for name, fn in (("table", table), ("direct", fast)):
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) / len(bad))
+        out[name] = statistics.median(times)
+        print(f"  {name:>6}: {out[name] * 1e6:9.1f} us per invalid record (median of {rounds})")
+    print(f"  ratio: {out['table'] / out['direct']:.0f}x")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rows", type=int, default=None, help="batch scoring rows (10M)")
     ap.add_argument("--seconds", type=float, default=None, help="seconds per wrk run (5)")
     ap.add_argument("--json", type=Path, help="write every figure here")
-    parts = ("inprocess", "callgrind", "http", "json", "batch")
+    parts = ("inprocess", "callgrind", "http", "json", "batch", "invalid")
     ap.add_argument("--only", nargs="+", choices=parts, default=parts, help="run these parts")
     ap.add_argument("--batch-worker", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--callgrind-worker", type=Path, help=argparse.SUPPRESS)
@@ -688,11 +754,18 @@ def main() -> None:
     )
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     try:
+        n, rounds = (1000, 3) if args.quick else (5000, 5)
+        results: dict[str, Any] = {}
+        if "invalid" in args.only:
+            print("\ninvalid records (Schema.validate's table path vs record_problems):")
+            results["invalid"] = invalid_bench(rounds)
+            if args.only == ["invalid"]:
+                if args.json:
+                    args.json.write_text(json.dumps(results, indent=1))
+                return
         t0 = time.perf_counter()
         fitted = build(work, 5_000 if args.quick else 20_000)
         print(f"trained and registered in {time.perf_counter() - t0:.0f} s", flush=True)
-        n, rounds = (1000, 3) if args.quick else (5000, 5)
-        results: dict[str, Any] = {}
         if "inprocess" in args.only:
             print("\nin-process:", flush=True)
             results["in_process"] = in_process(work, fitted, n, rounds)

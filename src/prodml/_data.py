@@ -35,6 +35,7 @@ import datetime as _dt
 import decimal
 import numbers
 import sys
+import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
@@ -70,6 +71,7 @@ from prodml._data_records import (
     as_ns,
     record_datetime64,
     record_float,
+    record_problems,
 )
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
@@ -93,6 +95,7 @@ __all__ = [
     "py_value",
     "record_datetime64",
     "record_float",
+    "record_problems",
     "type_name",
     "type_problem",
 ]
@@ -266,7 +269,9 @@ class Columns:
             and chunks[0].offset == 0
         ):
             return chunks[0].to_numpy(zero_copy_only=True)
-        casted = pc.cast(raw, pa.float64())
+        # Integers beyond 2**53 round to the nearest float64, as numpy and the record path
+        # round them; arrow's safe cast refused them (a raw ArrowInvalid).
+        casted = pc.cast(raw, pa.float64(), safe=not pa.types.is_integer(raw.type))
         out = casted.to_numpy()
         return np.asarray(out, dtype=np.float64)
 
@@ -295,7 +300,9 @@ class Columns:
         ------
         SchemaError
             When the column holds anything but datetimes or dates, or a datetime
-            outside 1677-09-21 .. 2262-04-11 (see :func:`as_ns`).
+            outside 1677-09-21 .. 2262-04-11 (see :func:`as_ns`); for an arrow column
+            in an IANA zone that no installed tz database holds, when wall-clock time
+            is asked for (UTC needs no database).
         """
         raw = self.raw(name)
         kind = column_kind(raw)
@@ -305,7 +312,7 @@ class Columns:
             # Read as an arrow column is: a zone stays a zone (wall-clock, not UTC), and
             # date32 converts (numpy could not convert ArrowDtype dates).
             raw = _series_arrow(raw)
-        series = raw if isinstance(raw, pd.Series) else raw.to_pandas()
+        series = raw if isinstance(raw, pd.Series) else _arrow_datetimes(raw, name, utc=utc)
         if kind.kind == "null":
             return np.full(len(series), np.datetime64("NaT", "ns"))
         if not pd.api.types.is_datetime64_any_dtype(series.dtype):
@@ -349,6 +356,35 @@ def _series_arrow(raw: pd.Series) -> pa.ChunkedArray:
     held = getattr(raw.array, "__arrow_array__", None)
     out = held() if held is not None else pa.Array.from_pandas(raw)
     return out if isinstance(out, pa.ChunkedArray) else pa.chunked_array([out])
+
+
+def _arrow_datetimes(raw: pa.ChunkedArray, name: str, *, utc: bool) -> pd.Series:
+    """An arrow datetime column as pandas; a zone without a tz database is a SchemaError.
+
+    pyarrow reads a zone's rules to convert its values (``ArrowInvalid`` without them).
+    UTC instants need no rules: the zone is dropped from the type, the values kept.
+    Wall-clock time does: after the range check on the instants, the column is refused.
+    """
+    try:
+        return raw.to_pandas()
+    except (pa.ArrowException, zoneinfo.ZoneInfoNotFoundError):
+        tz = getattr(raw.type, "tz", None)
+        if tz is None:
+            raise
+    instants = as_ns(np.asarray(raw.cast(pa.timestamp(raw.type.unit)).to_numpy()), name)
+    if utc:
+        return pd.Series(instants)
+    raise SchemaError(
+        problems=[
+            SchemaProblem(
+                name,
+                "type",
+                f"values in time zone {short_repr(tz)} need a tz database to be read as "
+                "wall-clock time, and none holds that zone; install one (pip install "
+                "tzdata), or convert the column to UTC first",
+            )
+        ]
+    ) from None
 
 
 def _plain_strings(arr: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import numbers
+import zoneinfo
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -196,9 +197,22 @@ def _first_non_null(raw: RawColumn) -> tuple[object, int | None]:
         valid = chunk.is_valid().to_numpy(zero_copy_only=False)
         idx = np.flatnonzero(valid)
         if idx.size:
-            value = chunk[int(idx[0])]
-            if hasattr(value, "as_py"):
-                value = value.as_py()
-            return value, offset + int(idx[0])
+            return _arrow_py(chunk, int(idx[0])), offset + int(idx[0])
         offset += len(chunk)
     return None, None
+
+
+def _arrow_py(chunk: pa.Array, i: int) -> object:
+    """Value ``i`` of an arrow array as Python; a zone no tz database holds shown in UTC."""
+    value = chunk[i]
+    if not hasattr(value, "as_py"):  # pragma: no cover - every arrow scalar has it
+        return value
+    try:
+        return value.as_py()
+    except (pa.ArrowException, zoneinfo.ZoneInfoNotFoundError):
+        t = chunk.type
+        if not (pa.types.is_timestamp(t) and t.tz is not None):
+            raise
+    # The zone's rules are needed for its wall-clock time; the instant is shown in UTC.
+    naive = chunk.slice(i, 1).cast(pa.timestamp(t.unit))[0].as_py()
+    return naive.replace(tzinfo=_dt.timezone.utc)

@@ -3,7 +3,8 @@
 :func:`record_float` and :func:`record_datetime64` convert one value of a dict record
 exactly as :class:`~prodml._data.Columns` converts a column; :func:`as_ns` brings
 datetimes of any numpy unit to ``datetime64[ns]``, refusing what it cannot hold
-(:data:`NS_FIRST` .. :data:`NS_LAST`). Every name here is also importable from
+(:data:`NS_FIRST` .. :data:`NS_LAST`); :func:`record_problems` finds a dict record's
+schema problems without building a table. Every name here is also importable from
 :mod:`prodml._data`.
 """
 
@@ -11,7 +12,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import math
 import numbers
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +24,9 @@ import pandas as pd
 
 from prodml._data_kinds import type_name
 from prodml._quote import short_repr
+from prodml._zones import _zone_message, zone_fits, zone_name
 from prodml.errors import SchemaError, SchemaProblem
+from prodml.privacy import redact
 
 __all__ = [
     "NS_FIRST",
@@ -28,6 +35,7 @@ __all__ = [
     "as_ns",
     "record_datetime64",
     "record_float",
+    "record_problems",
 ]
 
 NS_RANGE = "1677-09-21 to 2262-04-11"
@@ -147,3 +155,181 @@ def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.da
             )
         ]
     )
+
+
+# ------------------------------------------------------------ a record's problems
+
+# What each declared type takes, by the kind of one value (as _schema_checks._ACCEPTS).
+_ACCEPTS = {
+    "float": ("float", "int", "null"),
+    "int": ("int", "null"),
+    "bool": ("bool", "null"),
+    "string": ("string", "null"),
+    "category": ("string", "null"),
+    "datetime": ("datetime", "null"),
+}
+_KINDS: dict[type, str] = {
+    type(None): "null",
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "string",
+    _dt.datetime: "datetime",
+    pd.Timestamp: "datetime",
+}
+_ZONES = (type(None), zoneinfo.ZoneInfo, _dt.timezone)
+_FLOAT_BITS = 1023  # ints this wide always convert to a finite float64
+_INT64_MIN, _UINT64_END = -(2**63), 2**64  # what a one-row table holds as int64/uint64
+
+
+def record_problems(
+    columns: Sequence[Any], record: Mapping[Any, Any], *, strict: bool
+) -> list[SchemaProblem] | None:
+    """A dict record's problems against schema ``columns``, read from the dict itself.
+
+    Exactly the :class:`~prodml.errors.SchemaProblem` list (kinds, columns, words, row
+    0) that ``Schema.problems`` gives for the one-row table of the record, in microseconds
+    instead of milliseconds: checking an invalid request record no longer builds a
+    DataFrame. It decides records of ``None``, ``bool``, ``int``, ``float``, ``str``,
+    ``datetime`` and ``pandas.Timestamp`` values (naive, or in a ``zoneinfo`` zone or a
+    fixed offset) under string keys; for anything else (numpy scalars, Decimals, dates,
+    ints beyond 1023 bits, datetimes near the ends of the nanosecond range) it answers
+    ``None`` and the caller takes the table path.
+
+    Parameters
+    ----------
+    columns
+        The schema's :class:`~prodml.schema.Column` objects, in order.
+    record
+        The record.
+    strict
+        Report keys the schema does not list (``"extra"``).
+
+    Examples
+    --------
+    >>> from prodml.schema import Column
+    >>> [
+    ...     p.message
+    ...     for p in record_problems([Column("age", "int", min=0)], {"age": -2}, strict=False)
+    ... ]
+    ['1 value below the minimum 0, e.g. -2']
+    """
+    for key, value in record.items():
+        if type(key) is not str or type(value) not in _KINDS:
+            return None
+    found: list[SchemaProblem] = []
+    for col in columns:
+        if col.name not in record:
+            found.append(SchemaProblem(col.name, "missing", "column is missing"))
+            continue
+        problems = _value_problems(col, record[col.name])
+        if problems is None:
+            return None
+        found.extend(problems)
+    if strict:
+        known = {col.name for col in columns}
+        found.extend(
+            SchemaProblem(n, "extra", "column is not in the schema")
+            for n in record
+            if n not in known
+        )
+    return found
+
+
+def _value_problems(col: Any, v: Any) -> list[SchemaProblem] | None:
+    """The problems of one value, as ``_schema_checks._column_problems`` words them."""
+    name, dtype, sensitive = col.name, col.dtype.value, col.sensitive
+    kind = _KINDS[type(v)]
+    if kind == "int" and v.bit_length() > _FLOAT_BITS:
+        return None  # too large for float64: words that depend on the conversion
+    if kind == "datetime" and not _plain_datetime(v):
+        return None
+    null = v is None or (kind == "float" and math.isnan(v))
+    if kind not in _ACCEPTS[dtype]:
+        if dtype == "int" and kind == "float":
+            if not (null or math.isinf(v) or v.is_integer()):
+                message = f"expected int, got non-integral float {redact(v, sensitive=sensitive)}"
+                return [SchemaProblem(name, "type", message, 0)]
+        elif null:  # NaN: a float column with no value to show
+            return [SchemaProblem(name, "type", f"expected {dtype}, got float values")]
+        else:
+            shown = pd.Timestamp(v) if kind == "datetime" else v
+            message = (
+                f"expected {dtype}, got {type_name(shown)} {redact(shown, sensitive=sensitive)}"
+            )
+            return [SchemaProblem(name, "type", message, 0)]
+    found: list[SchemaProblem] = []
+    if kind == "datetime":
+        zone = None if v.tzinfo is None else zone_name(v.tzinfo)
+        if not zone_fits(col.timezone, zone):  # the column's zone: no row
+            found.append(SchemaProblem(name, "type", _zone_message(col.timezone, [zone])))
+    numeric = dtype in ("float", "int")
+    if numeric and kind == "float" and math.isinf(v):  # ints here fit float64 (1023 bits)
+        from prodml._numbers import record_number  # noqa: PLC0415 - it imports prodml._data
+
+        try:
+            record_number(v, name, 0)
+        except SchemaError as err:  # the words of the number rule
+            return list(err.problems)
+    if null and not col.nullable:
+        message = "1 null value(s) where nulls are not allowed"
+        found.append(SchemaProblem(name, "null", message, 0))
+    if numeric and not null and (col.min is not None or col.max is not None):
+        found.extend(_range_problems(col, v, exact=kind == "int"))
+    if col.allowed is not None and not null and v not in col.allowed:
+        found.append(
+            SchemaProblem(
+                name,
+                "allowed",
+                f"1 value not among the allowed values {short_repr(list(col.allowed))}, "
+                f"e.g. {redact(v, sensitive=sensitive)}",
+                0,
+            )
+        )
+    return found
+
+
+def _plain_datetime(v: Any) -> bool:
+    """Whether the table path reads ``v`` with no range check and no zone library quirk."""
+    return type(v.tzinfo) in _ZONES and 1678 < v.year < 2261
+
+
+def _range_problems(col: Any, v: float, *, exact: bool) -> list[SchemaProblem]:
+    """Bounds compared as the table path does: ints of 64 bits exactly, others as float64."""
+    wide = exact and not _INT64_MIN <= v < _UINT64_END  # a one-row table holds it as object
+    low, high = col.min, col.max
+    if not wide and (low is None or v > low) and (high is None or v < high):
+        return []  # strictly inside, compared exactly: inside by the table path's rule too
+    x = float(v) if wide or not exact else v
+    found = []
+    for bound, above, word in (
+        (col.min, False, "below the minimum"),
+        (col.max, True, "above the maximum"),
+    ):
+        if bound is None:
+            continue
+        if exact and not wide:
+            out = v > bound if above else v < bound
+        else:
+            out = _float_outside(x, bound, above=above)
+        if out:
+            shown = str(v) if exact and not wide else short_repr(v) if exact else _num(x)
+            message = (
+                f"1 value {word} {_num(bound)}, e.g. {'<redacted>' if col.sensitive else shown}"
+            )
+            found.append(SchemaProblem(col.name, "range", message, 0))
+    return found
+
+
+def _float_outside(x: float, bound: float, *, above: bool) -> bool:
+    """``_schema_checks._float_outside`` for one value (a bound float64 cannot hold, exactly)."""
+    f = float(bound)
+    if above:
+        return x >= f if f > bound else x > f
+    return x <= f if f < bound else x < f
+
+
+def _num(x: float) -> str:
+    if isinstance(x, int):
+        return str(x)
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
