@@ -48,6 +48,7 @@ import pyarrow as pa
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from prodml._data import Columns, as_columns, type_name
+from prodml._data_records import record_problems
 from prodml._model import _Model
 from prodml._params import OneOf, TypeOf, check_params
 from prodml._quote import short_repr
@@ -377,8 +378,16 @@ class Schema(_Model):
             (naive for ``None``), or mix zones, is a ``"type"`` problem.
         """
         strict = self.strict if strict is None else strict
-        if isinstance(data, Mapping) and _record_is_clean(self, data, strict=strict):
-            return  # the common serving case, checked without building a table
+        if isinstance(data, Mapping):
+            if _record_is_clean(self, data, strict=strict):
+                return  # the common serving case, checked without building a table
+            # An invalid record's problems, read from the dict (the same problems as the
+            # one-row table's, ~100x cheaper); None for what only the table path decides.
+            found = record_problems(self.columns, data, strict=strict)
+            if found is not None:
+                if found:
+                    raise SchemaError(problems=found)
+                return
         cols = as_columns(data)
         problems = self.problems(cols, strict=strict)
         if problems:
