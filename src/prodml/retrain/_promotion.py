@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prodml.errors import AuthorizationError, ConfigError, ConflictError
-from prodml.registry import ModelRegistry, ModelVersion, PromotionError
-from prodml.retrain._state import ActionKind, RetrainState
-from prodml.retrain._training import _short
+from prodml.registry import ModelVersion, PromotionError
+from prodml.retrain._state import ActionKind
+from prodml.retrain._training import ControllerParts, _short
 from prodml.rollout import Canary, Step
 
 if TYPE_CHECKING:
@@ -25,41 +25,22 @@ if TYPE_CHECKING:
 __all__ = ["Promotion"]
 
 
-class Promotion:
+class Promotion(ControllerParts):
     """The checks, the canary and the promotion of a retraining run (a mixin)."""
 
     if TYPE_CHECKING:  # supplied by RetrainController
-        registry: ModelRegistry
-        model: str
         alias: str
         candidate_alias: str
         checks: list[Callable[[ModelVersion, ModelVersion | None], str | None]]
         canary: Canary | None
         approved_by: str | None
-        state: RetrainState
         _now: float
-        _rollout: Canary | None
 
         def _current(self) -> ModelVersion | None: ...
 
         def _reset_triggers(self) -> None: ...
 
         def _fail(self, t: float, reason: str, *, kind: ActionKind | None = None) -> Action: ...
-
-        def _log(
-            self,
-            kind: ActionKind,
-            reason: str,
-            *,
-            run_id: str | None = None,
-            version: int | None = None,
-            trigger: str | None = None,
-            save: bool = True,
-        ) -> Action: ...
-
-        def _save(self) -> None: ...
-
-        def _checkpoint(self, point: str) -> None: ...
 
     def _candidate(self) -> ModelVersion:
         run = self.state.run

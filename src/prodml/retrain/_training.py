@@ -24,7 +24,7 @@ from prodml.schema import Schema
 if TYPE_CHECKING:
     from prodml.retrain._controller import Action, RunContext
 
-__all__ = ["RUN_TAG", "TRAINED_AT_TAG", "Training"]
+__all__ = ["RUN_TAG", "TRAINED_AT_TAG", "ControllerParts", "Training"]
 
 RUN_TAG = "prodml.retrain.run"
 """Tag every candidate carries: the run id, the key that makes registration idempotent."""
@@ -37,22 +37,18 @@ def _short(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:200]}"
 
 
-class Training:
-    """The training phase of :class:`~prodml.retrain.RetrainController` (a mixin)."""
+class ControllerParts:
+    """The controller's parts its mixins use, declared for type checkers.
+
+    :class:`Training` and :class:`~prodml.retrain._promotion.Promotion` are mixed into
+    :class:`~prodml.retrain.RetrainController`; at run time this class is empty.
+    """
 
     if TYPE_CHECKING:  # supplied by RetrainController
         registry: ModelRegistry
         model: str
-        train: Callable[[Any, RunContext], Any]
-        data: Callable[[RunContext], Any] | None
-        guards: Guards
-        signature: Schema | None
         state: RetrainState
         _rollout: Canary | None
-
-        def _has_model(self) -> bool: ...
-
-        def _context(self) -> RunContext: ...
 
         def _log(
             self,
@@ -68,6 +64,20 @@ class Training:
         def _save(self) -> None: ...
 
         def _checkpoint(self, point: str) -> None: ...
+
+
+class Training(ControllerParts):
+    """The training phase of :class:`~prodml.retrain.RetrainController` (a mixin)."""
+
+    if TYPE_CHECKING:  # supplied by RetrainController
+        train: Callable[[Any, RunContext], Any]
+        data: Callable[[RunContext], Any] | None
+        guards: Guards
+        signature: Schema | None
+
+        def _has_model(self) -> bool: ...
+
+        def _context(self) -> RunContext: ...
 
     def _find(self, run_id: str) -> ModelVersion | None:
         if not self._has_model():
