@@ -403,3 +403,29 @@ def test_hostile_bodies_get_a_4xx_naming_the_problem(
         assert client.post("/v1/predict", json=good).status_code == 200
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+def test_explanations_have_their_own_record_limit(pipe: Any, lr: Any, data: pd.DataFrame) -> None:
+    """An explanation can cost far more than its prediction (a sampling explainer runs
+    the model hundreds of times): ``?explain=true`` lists have a lower limit, 413 past it."""
+    calls: list[int] = []
+
+    class Exp:
+        def explain_record(self, record: Any) -> Any:
+            calls.append(1)
+            return {"values": [0.0], "base": 0.0}
+
+    pred = Predictor(pipe, lr, schema=SCHEMA, explainer=Exp())
+    batch = [jsonable(r) for r in records(data.head(5))]
+    with BackgroundServer(create_app(pred, max_explain=4)) as server:
+        over = httpx.post(f"{server.url}/v1/predict?explain=true", json=batch)
+        plain = httpx.post(f"{server.url}/v1/predict", json=batch)
+        within = httpx.post(f"{server.url}/v1/predict?explain=true", json=batch[:4])
+    assert over.status_code == 413
+    assert over.json()["detail"] == "5 records with explain=true; at most 4 per request"
+    assert plain.status_code == 200  # the same list without explanations: max_records
+    assert within.status_code == 200
+    assert len(within.json()) == 4
+    assert len(calls) == 4  # nothing explained for the refused list
+    with pytest.raises(ConfigError, match="max_explain"):
+        create_app(pred, max_explain=0)

@@ -182,7 +182,7 @@ def test_serve_applies_every_limit_flag(tmp_path: Path, registry: ModelRegistry)
 def test_serve_refuses_a_limit_out_of_range_in_one_line(
     tmp_path: Path, registry: ModelRegistry
 ) -> None:
-    for flag, value in (("--max-records", "0"), ("--header-timeout", "0"),
+    for flag, value in (("--max-records", "0"), ("--max-explain", "0"), ("--header-timeout", "0"),
                         ("--body-timeout", "-1")):  # fmt: skip
         done = subprocess.run(
             [*PRODML, "serve", "churn@production", "--registry", str(tmp_path / "registry"),

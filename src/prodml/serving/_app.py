@@ -149,6 +149,7 @@ def create_app(
     *,
     max_body_bytes: int = 1_048_576,
     max_records: int = 1000,
+    max_explain: int = 100,
     max_batch: int | None = None,
     max_wait_ms: float = 2.0,
     json_library: Literal["auto", "orjson", "json"] = "auto",
@@ -172,6 +173,9 @@ def create_app(
         while they are read otherwise (chunked).
     max_records
         Longer lists get 413.
+    max_explain
+        Longer lists with ``?explain=true`` get 413: an explanation can cost far more
+        than its prediction (a sampling explainer runs the model hundreds of times).
     max_batch, max_wait_ms
         Micro-batching (off when ``max_batch`` is ``None``): concurrent single-record
         requests are predicted together, up to ``max_batch`` of them, the first waiting
@@ -212,6 +216,7 @@ def create_app(
         {
             "max_body_bytes": max_body_bytes,
             "max_records": max_records,
+            "max_explain": max_explain,
             "max_batch": max_batch,
             "max_wait_ms": max_wait_ms,
             "json_library": json_library,
@@ -220,6 +225,7 @@ def create_app(
         {
             "max_body_bytes": [Interval(int, 1, None)],
             "max_records": [Interval(int, 1, None)],
+            "max_explain": [Interval(int, 1, None)],
             "max_batch": [Interval(int, 2, None), NONE],
             "max_wait_ms": [Interval(float, 0, None)],
             "json_library": [OneOf(("auto", "orjson", "json"))],
@@ -239,6 +245,7 @@ def create_app(
             max_batch,
             max_wait_ms / 1000.0,
             body_timeout_s=float(body_timeout_s),
+            max_explain=max_explain,
         ),
         _codec(json_library),
     )
@@ -256,8 +263,10 @@ class _Settings:
         max_wait_s: float,
         *,
         body_timeout_s: float = 30.0,
+        max_explain: int = 100,
     ) -> None:
         self.predictor = predictor
+        self.max_explain = max_explain
         self.body_timeout_s = body_timeout_s
         self.max_body_bytes = max_body_bytes
         self.max_records = max_records

@@ -66,6 +66,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        help="larger bodies get 413 (default: %(default)s)")  # fmt: skip
     serve.add_argument("--max-records", type=int, default=1000,
                        help="longer lists get 413 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--max-explain", type=int, default=100,
+                       help="longer explained lists get 413 (default: %(default)s)")  # fmt: skip
     serve.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
                        help="a body slower than this gets 408 (default: %(default)s)")  # fmt: skip
     serve.add_argument("--max-header-bytes", type=int, default=65_536,
@@ -125,6 +127,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 max_wait_ms=args.max_wait_ms,
                 max_body_bytes=args.max_body_bytes,
                 max_records=args.max_records,
+                max_explain=args.max_explain,
                 body_timeout_s=args.body_timeout,
                 json_library=args.json_library,
             )

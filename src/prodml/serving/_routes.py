@@ -167,6 +167,13 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             data = parse(await read_body(request))
             columns = settings.datetime_columns()
             if type(data) is list:
+                if explain and len(data) > settings.max_explain:
+                    raise ProblemError(
+                        413,
+                        "Content Too Large",
+                        f"{len(data)} records with explain=true; at most "
+                        f"{settings.max_explain} per request",
+                    )
                 records = [_timestamps(r, columns) for r in data]
                 if len(records) > _ON_LOOP:
                     # A long list (each invalid record costs milliseconds to check) runs
