@@ -24,6 +24,7 @@ from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import redact
 
 __all__ = [
+    "ACCEPTS",
     "KindInfo",
     "RawColumn",
     "column_kind",
@@ -33,6 +34,18 @@ __all__ = [
 ]
 
 RawColumn: TypeAlias = "pd.Series | pa.ChunkedArray | pa.Array"
+
+ACCEPTS: dict[str, frozenset[str]] = {
+    "float": frozenset({"float", "int", "null"}),
+    "int": frozenset({"int", "null"}),
+    "bool": frozenset({"bool", "null"}),
+    "string": frozenset({"string", "category", "null"}),
+    "category": frozenset({"string", "category", "null"}),
+    "datetime": frozenset({"datetime", "null"}),
+}
+"""Declared type (a ``LogicalType`` value) -> the kinds of values it takes, for a column
+(:func:`column_kind`) and for one record value alike; an ``int`` column's float values
+are then judged one by one (integral or not)."""
 
 
 def type_name(value: object) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from prodml._data_kinds import type_name
+from prodml._data_kinds import ACCEPTS, type_name
 from prodml._quote import short_repr
 from prodml._zones import _zone_message, zone_fits, zone_name
 from prodml.errors import SchemaError, SchemaProblem
@@ -159,15 +159,6 @@ def record_datetime64(value: object, column: str, *, utc: bool = False) -> np.da
 
 # ------------------------------------------------------------ a record's problems
 
-# What each declared type takes, by the kind of one value (as _schema_checks._ACCEPTS).
-_ACCEPTS = {
-    "float": ("float", "int", "null"),
-    "int": ("int", "null"),
-    "bool": ("bool", "null"),
-    "string": ("string", "null"),
-    "category": ("string", "null"),
-    "datetime": ("datetime", "null"),
-}
 _KINDS: dict[type, str] = {
     type(None): "null",
     bool: "bool",
@@ -245,7 +236,7 @@ def _value_problems(col: Any, v: Any) -> list[SchemaProblem] | None:
     if kind == "datetime" and not _plain_datetime(v):
         return None
     null = v is None or (kind == "float" and math.isnan(v))
-    if kind not in _ACCEPTS[dtype]:
+    if kind not in ACCEPTS[dtype]:
         if dtype == "int" and kind == "float":
             if not (null or math.isinf(v) or v.is_integer()):
                 message = f"expected int, got non-integral float {redact(v, sensitive=sensitive)}"

@@ -21,23 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, py_value, type_problem
+from prodml._data_kinds import ACCEPTS
 from prodml._numbers import batch_numbers
 from prodml._quote import short_repr
 from prodml._zones import zone_problem
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import redact
 from prodml.schema import _NUMERIC, Column, LogicalType
-
-# Which observed kinds (see prodml._data.column_kind) satisfy each declared type; int
-# from float is decided by the values (see _integral).
-_ACCEPTS: dict[LogicalType, frozenset[str]] = {
-    LogicalType.FLOAT: frozenset({"float", "int", "null"}),
-    LogicalType.INT: frozenset({"int", "null"}),
-    LogicalType.BOOL: frozenset({"bool", "null"}),
-    LogicalType.STRING: frozenset({"string", "category", "null"}),
-    LogicalType.CATEGORY: frozenset({"string", "category", "null"}),
-    LogicalType.DATETIME: frozenset({"datetime", "null"}),
-}
 
 
 def _first(mask: np.ndarray) -> int:
@@ -56,7 +46,7 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
     info = column_kind(raw)
     expected = col.dtype
     numeric: np.ndarray | None = None
-    if info.kind not in _ACCEPTS[expected]:
+    if info.kind not in ACCEPTS[expected]:  # int from float: decided by the values
         if expected is LogicalType.INT and info.kind == "float":
             numeric = cols.float64(name)
             bad = ~_integral(numeric)
