@@ -33,6 +33,8 @@ __all__ = [
     "NS_LAST",
     "NS_RANGE",
     "as_ns",
+    "float_outside",
+    "number_text",
     "record_datetime64",
     "record_float",
     "record_problems",
@@ -302,25 +304,32 @@ def _range_problems(col: Any, v: float, *, exact: bool) -> list[SchemaProblem]:
         if exact and not wide:
             out = v > bound if above else v < bound
         else:
-            out = _float_outside(x, bound, above=above)
+            out = float_outside(x, bound, above=above)
         if out:
-            shown = str(v) if exact and not wide else short_repr(v) if exact else _num(x)
-            message = (
-                f"1 value {word} {_num(bound)}, e.g. {'<redacted>' if col.sensitive else shown}"
-            )
+            shown = str(v) if exact and not wide else short_repr(v) if exact else number_text(x)
+            if col.sensitive:
+                shown = "<redacted>"
+            message = f"1 value {word} {number_text(bound)}, e.g. {shown}"
             found.append(SchemaProblem(col.name, "range", message, 0))
     return found
 
 
-def _float_outside(x: float, bound: float, *, above: bool) -> bool:
-    """``_schema_checks._float_outside`` for one value (a bound float64 cannot hold, exactly)."""
+def float_outside(x: Any, bound: float, *, above: bool) -> Any:
+    """Whether float ``x`` (a value, or a numpy array of them) is above (or below) a bound.
+
+    Compared exactly: an int bound that float64 cannot hold (``2**53 + 1``) lies strictly
+    between two floats, and no float lies between it and its nearest float ``f``: a value
+    is above it when it is at least ``f`` (``f`` above the bound) or above ``f`` (``f``
+    below). NaN is never outside.
+    """
     f = float(bound)
     if above:
         return x >= f if f > bound else x > f
     return x <= f if f < bound else x < f
 
 
-def _num(x: float) -> str:
-    if isinstance(x, int):
+def number_text(x: float) -> str:
+    """A bound or value in a message: an int as written, a float without a needless ``.0``."""
+    if isinstance(x, int):  # an exact bound (see Column.min)
         return str(x)
     return str(int(x)) if float(x).is_integer() else repr(float(x))

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, py_value, type_problem
 from prodml._data_kinds import ACCEPTS
+from prodml._data_records import float_outside, number_text
 from prodml._numbers import batch_numbers
 from prodml._quote import short_repr
 from prodml._zones import zone_problem
@@ -112,7 +113,7 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                         name,
                         "range",
                         f"{int(out.sum())} value{'s' if out.sum() > 1 else ''} {word} "
-                        f"{_num(bound)}, e.g. "
+                        f"{number_text(bound)}, e.g. "
                         f"{'<redacted>' if col.sensitive else value}",
                         row,
                     )
@@ -201,7 +202,7 @@ def _shown(
         return str(ints[0][row])
     if exact:  # Python ints beyond 64 bits, which float64 would round
         return short_repr(py_value(cols.objects(name)[row]))
-    return _num(number)
+    return number_text(number)
 
 
 def _exact_ints(cols: Columns, name: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -237,23 +238,9 @@ def _int_outside(ints: tuple[np.ndarray, np.ndarray], bound: float, *, above: bo
 
 
 def _float_outside(values: np.ndarray, bound: float, *, above: bool) -> np.ndarray:
-    """Where float values are above (or below) a bound, compared exactly (NaN: never).
-
-    An int bound that float64 cannot hold (``2**53 + 1``) lies strictly between two
-    floats, and no float lies between it and its nearest float ``f``: a value is above
-    it when it is at least ``f`` (``f`` above the bound) or above ``f`` (``f`` below).
-    """
-    f = float(bound)
+    """Where float values are outside a bound (:func:`prodml._data_records.float_outside`)."""
     with np.errstate(invalid="ignore"):
-        if above:
-            return np.asarray(values >= f if f > bound else values > f)
-        return np.asarray(values <= f if f < bound else values < f)
-
-
-def _num(x: float) -> str:
-    if isinstance(x, int):  # an exact bound (see Column.min)
-        return str(x)
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+        return np.asarray(float_outside(values, bound, above=above))
 
 
 def _text_categories(raw: pd.Series | pa.ChunkedArray) -> bool:
