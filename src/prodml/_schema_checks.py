@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, py_value, type_problem
 from prodml._data_kinds import ACCEPTS
-from prodml._data_records import float_outside, number_text
+from prodml._data_records import _NS_MAX, _NS_PER, float_outside, number_text
 from prodml._numbers import batch_numbers
 from prodml._quote import short_repr
 from prodml._zones import zone_problem
@@ -147,8 +147,7 @@ def _datetime_problem(col: Column, cols: Columns, raw: object) -> SchemaProblem 
 
 
 _NAT = np.iinfo(np.int64).min
-_NS_LIMIT = int(np.iinfo(np.int64).max) - 86_400 * 10**9  # a day's margin: a zone's shift
-_NS_PER = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_NS_LIMIT = _NS_MAX - _NS_PER["D"]  # a day's margin: a zone's shift
 
 
 def _fits_ns(raw: object) -> bool:
@@ -184,8 +183,10 @@ def _fits_ns(raw: object) -> bool:
         lo, hi = (bounds["min"].as_py() or 0), (bounds["max"].as_py() or 0)
     else:
         return False
-    limit = _NS_LIMIT // _NS_PER.get(unit, _NS_LIMIT)
-    return unit in _NS_PER and -limit <= lo and hi <= limit
+    if unit not in _NS_PER:  # finer than ns: the conversion decides
+        return False
+    limit = _NS_LIMIT // _NS_PER[unit]
+    return -limit <= lo and hi <= limit
 
 
 def _shown(
