@@ -3,7 +3,7 @@
 pyarrow needs the zone's rules to turn such a column into pandas (wall-clock time); it
 raised a raw ``pyarrow.ArrowInvalid`` out of ``Schema.validate`` (a datetime beyond the
 nanosecond range) and out of every reader of the column. The ``no_tz_database`` fixture
-of tests/test_schema_zone_names.py hides the database without clearing zoneinfo's cache,
+of tests/conftest.py hides the database without clearing zoneinfo's cache,
 so the zone here is one no other test loads (a cached zone would still convert).
 """
 
@@ -14,7 +14,6 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 import pytest
-from tests.test_schema_zone_names import no_tz_database  # noqa: F401 - the fixture
 
 from prodml._data import as_columns
 from prodml.errors import SchemaError

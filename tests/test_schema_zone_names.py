@@ -8,10 +8,7 @@ zones used to pass ``Schema.infer`` and then fail ``validate`` on that same data
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import types
 import zoneinfo
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,40 +92,6 @@ def test_a_zone_problem_does_not_hide_other_invalid_settings() -> None:
 
 
 # -- no tz database installed ---------------------------------------------------------------
-
-
-@pytest.fixture
-def no_tz_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """zoneinfo with no system files and no tzdata package (a minimal container)."""
-
-    def clear() -> None:
-        for cached in (_zones.known_zones, _zones.zone_error, _zones.tz_rules, _zones.same_zone):
-            cached.cache_clear()
-        _zones._tzinfo_fits.cache_clear()
-
-    # prodml's zone code looks zones up without zoneinfo's process-wide cache. Clearing
-    # that cache instead made later tests in the process fail: pandas and pyarrow hold
-    # the ZoneInfo('UTC') made before, and a new one is another zone to pandas.
-    shim = types.SimpleNamespace(
-        ZoneInfo=ZoneInfo.no_cache,
-        ZoneInfoNotFoundError=zoneinfo.ZoneInfoNotFoundError,
-        available_timezones=zoneinfo.available_timezones,
-        TZPATH=(),
-    )
-    monkeypatch.setattr(_zones, "zoneinfo", shim)
-    # The tzdata package, and every part of it already imported: a zone read from it
-    # earlier in the process left its subpackage (tzdata.zoneinfo.America) in sys.modules,
-    # where zoneinfo would find it again.
-    for module in [m for m in sys.modules if m == "tzdata" or m.startswith("tzdata.")]:
-        monkeypatch.setitem(sys.modules, module, None)  # type: ignore[arg-type]
-    monkeypatch.setitem(sys.modules, "tzdata", None)  # type: ignore[arg-type]
-    zoneinfo.reset_tzpath(to=[])
-    clear()
-    try:
-        yield
-    finally:
-        zoneinfo.reset_tzpath()
-        clear()
 
 
 @pytest.mark.usefixtures("no_tz_database")
