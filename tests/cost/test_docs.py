@@ -8,12 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from tests._docs import python_blocks
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cost.md"
-
-
-def _blocks(text: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
 def test_every_python_block_runs_and_the_table_matches(tmp_path, monkeypatch):
@@ -24,7 +21,7 @@ def test_every_python_block_runs_and_the_table_matches(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     text = DOC.read_text(encoding="utf-8")
-    blocks = _blocks(text)
+    blocks = python_blocks(text)
     assert len(blocks) >= 8
     code_at = text.index("<!-- comparison-code -->")
     namespace: dict[str, object] = {}

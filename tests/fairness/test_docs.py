@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from tests._docs import python_blocks
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GUIDE = DOCS / "fairness.md"
@@ -15,7 +16,7 @@ GUIDE = DOCS / "fairness.md"
 
 def test_every_code_block_of_the_guide_runs_in_order() -> None:
     pytest.importorskip("dask.dataframe", reason="the guide's Dask block needs the 'dask' extra")
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+    blocks = python_blocks(GUIDE.read_text())
     assert len(blocks) >= 10
     namespace: dict = {}
     out = io.StringIO()

@@ -8,13 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
+from tests._docs import python_blocks
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GUIDE = DOCS / "governance.md"
 
 
 def test_every_code_block_of_the_guide_runs_in_order() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+    blocks = python_blocks(GUIDE.read_text())
     assert len(blocks) == 8
     namespace: dict = {}
     out = io.StringIO()

@@ -13,14 +13,9 @@ import re
 from pathlib import Path
 
 import pytest
+from tests._docs import python_blocks
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-def _blocks(text: str) -> list[str]:
-    """The page's Python blocks, less those the line before marks ``docs-test: skip``."""
-    found = re.findall(r"(<!-- docs-test: skip [^\n]*-->\n)?```python\n(.*?)```", text, flags=re.S)
-    return [block for marker, block in found if not marker]
 
 
 def _expected(block: str) -> list[str]:
@@ -39,7 +34,7 @@ def test_every_python_block_runs_and_prints_what_it_says(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     text = (DOCS / page).read_text(encoding="utf-8")
-    blocks = _blocks(text)
+    blocks = python_blocks(text)
     assert blocks, f"{page} has no runnable Python block"
     namespace: dict[str, object] = {}
     for block in blocks:

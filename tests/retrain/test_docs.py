@@ -8,13 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
+from tests._docs import python_blocks
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GUIDE = DOCS / "retrain.md"
 
 
 def run_guide() -> tuple[str, dict]:
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+    blocks = python_blocks(GUIDE.read_text())
     namespace: dict = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

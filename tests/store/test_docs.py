@@ -8,15 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from tests._docs import python_blocks
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GUIDE = DOCS / "store.md"
-
-
-def _blocks(text: str) -> list[str]:
-    """The page's Python blocks, less those the line before marks ``docs-test: skip``."""
-    found = re.findall(r"(<!-- docs-test: skip [^\n]*-->\n)?```python\n(.*?)```", text, flags=re.S)
-    return [block for marker, block in found if not marker]
 
 
 def _matches(expected: str, got: str) -> bool:
@@ -27,7 +22,7 @@ def _matches(expected: str, got: str) -> bool:
 def test_every_block_runs_and_prints_what_the_page_shows(tmp_path, monkeypatch) -> None:
     pytest.importorskip("dask.dataframe", reason="the guide's last block needs the 'dask' extra")
     monkeypatch.chdir(tmp_path)
-    blocks = _blocks(GUIDE.read_text(encoding="utf-8"))
+    blocks = python_blocks(GUIDE.read_text(encoding="utf-8"))
     assert len(blocks) >= 8
     namespace: dict[str, object] = {}
     for block in blocks:
