@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prodml import _zones
+from prodml._data import as_columns
 from prodml.errors import SchemaError
 from prodml.schema import Column, Schema
 
@@ -133,6 +135,18 @@ def test_from_arrow_takes_the_type_over_hostile_metadata() -> None:
         "t", pa.timestamp("us", tz="+05:30"), metadata={b"prodml": b'{"timezone": "UTC+5:30"}'}
     )
     assert Schema.from_arrow(pa.schema([field]))["t"].timezone == "UTC+5:30"
+
+
+@pytest.mark.usefixtures("no_tz_database")
+def test_offsets_and_utc_need_no_tz_database_once_canonical() -> None:
+    # 'Etc/GMT-5' is a tz database entry; its canonical '+05:00' needs no database.
+    for spelling, canonical in (("Etc/GMT-5", "+05:00"), ("+0530", "+05:30"), ("Z", "UTC")):
+        schema = Schema([Column("t", "datetime", timezone=spelling)])
+        df = frame_in(canonical)
+        table = pa.Table.from_pandas(df, schema=schema.to_arrow(), preserve_index=False)
+        assert table.schema.field("t").type.tz == canonical
+        assert table.to_pandas()["t"][0] == df["t"][0]
+        schema.validate(table)
 
 
 # -- the code in a message is code pandas runs as meant -----------------------------------
@@ -387,7 +401,7 @@ def _problems(schema: Schema, data: object) -> list[tuple[str | None, str, str]]
     return []
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     minutes=st.integers(-14 * 60, 14 * 60),
     micros=st.integers(-(2**50), 2**50),
@@ -417,6 +431,8 @@ def test_every_spelling_of_an_offset_is_one_zone_on_every_path(
         assert table.to_pandas()["t"][0] == frame["t"][0]
         assert table.to_pandas()["t"][0].tz_localize(None) == frame["t"][0].tz_localize(None)
         assert record["t"].replace(tzinfo=None) == frame["t"][0].tz_localize(None).to_pydatetime()
+        walls = {str(as_columns(d).datetime64("t")[0]) for d in (frame, table, record)}
+        assert walls == {str(np.datetime64(frame["t"][0].tz_localize(None), "ns"))}
         for data in (frame, table, record):
             assert _problems(schema, data) == []
         if not isinstance(spelling, str):
