@@ -2,7 +2,8 @@
 
 The arrow type of each logical type (:data:`_ARROW_TYPES`), and the field and schema
 metadata (under the ``prodml`` key) that carry what arrow types cannot say: allowed
-values, ranges, descriptions, ``sensitive`` and the schema's ``strict`` flag.
+values, ranges, descriptions, ``sensitive``, a time zone's declared spelling when arrow's
+type holds its canonical one (``'+0530'`` as ``'+05:30'``) and the schema's ``strict`` flag.
 
 ``prodml.schema`` imports this module inside :meth:`~prodml.schema.Schema.to_arrow` and
 :meth:`~prodml.schema.Schema.from_arrow`, so this one imports the schema's types at
@@ -16,6 +17,7 @@ import json
 import pyarrow as pa
 
 from prodml._data import column_kind
+from prodml._zones import canonical_zone, same_zone, zone_error
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.schema import Column, LogicalType, Schema
 
@@ -27,7 +29,11 @@ _ARROW_TYPES = {
     LogicalType.BOOL: lambda c: pa.bool_(),
     LogicalType.STRING: lambda c: pa.string(),
     LogicalType.CATEGORY: lambda c: pa.dictionary(pa.int32(), pa.string()),
-    LogicalType.DATETIME: lambda c: pa.timestamp("ns", tz=c.timezone),
+    # The canonical spelling of the zone ('UTC', '+05:30'): arrow needs a tz database for
+    # 'Z', 'utc' or '+0530' (and has none for them), pandas reads '+0530' as +05:00.
+    LogicalType.DATETIME: lambda c: pa.timestamp(
+        "ns", tz=None if c.timezone is None else canonical_zone(c.timezone)
+    ),
 }
 
 
@@ -43,6 +49,7 @@ def _arrow_schema(schema: Schema) -> pa.Schema:
                 ("max", c.max),
                 ("description", c.description or None),
                 ("sensitive", True if c.sensitive else None),
+                ("timezone", _spelling(c)),
             )
             if v is not None
         }
@@ -50,6 +57,28 @@ def _arrow_schema(schema: Schema) -> pa.Schema:
         fields.append(pa.field(c.name, _ARROW_TYPES[c.dtype](c), c.nullable, meta))
     meta = {_META_KEY: b'{"strict": true}'} if schema.strict else None
     return pa.schema(fields, metadata=meta)
+
+
+def _spelling(c: Column) -> str | None:
+    """The declared zone when the arrow type spells it otherwise (restored by from_arrow)."""
+    if c.timezone is None or canonical_zone(c.timezone) == c.timezone:
+        return None
+    return c.timezone
+
+
+def _zone(f: pa.Field, extra: dict[str, object]) -> str | None:
+    """The zone of a timestamp field: as declared when the metadata says so, else canonical.
+
+    The type decides: a declared spelling in the metadata is used only when it is the
+    type's zone (a column converted to another zone keeps its field metadata).
+    """
+    tz = getattr(f.type, "tz", None)
+    if tz is None:
+        return None
+    declared = extra.get("timezone")
+    if isinstance(declared, str) and zone_error(declared) is None and same_zone(declared, tz):
+        return declared
+    return canonical_zone(tz)
 
 
 def _arrow_columns(schema: pa.Schema) -> tuple[list[Column], bool]:
@@ -70,7 +99,7 @@ def _arrow_columns(schema: pa.Schema) -> tuple[list[Column], bool]:
             )
             continue
         extra = json.loads(f.metadata[_META_KEY]) if f.metadata and _META_KEY in f.metadata else {}
-        tz = getattr(f.type, "tz", None) if kind == "datetime" else None
+        tz = _zone(f, extra) if kind == "datetime" else None
         columns.append(
             Column(
                 f.name,

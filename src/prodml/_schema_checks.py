@@ -159,6 +159,13 @@ def _fits_ns(raw: object) -> bool:
     naive frame and 2.7x on a zoned one (benchmarks/README.md, 2026-12-04). ``False``
     sends the column to :meth:`Columns.datetime64`, which finds and names the value.
     """
+    if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.ArrowDtype):
+        # Read as the arrow column it holds (zero-copy): its zone may be one pandas and
+        # arrow cannot convert ('+0530', 'Z'), and the range needs none of its rules.
+        held = getattr(raw.array, "__arrow_array__", None)
+        if held is None:  # pragma: no cover - every ArrowDtype array holds arrow data
+            return False
+        raw = held()
     if isinstance(raw, pd.Series):
         dtype = raw.dtype
         unit: str

@@ -19,7 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name
-from prodml._zones import chunk_zones_problem, mixed_zones_problem, timezone_of, zone_fits
+from prodml._zones import (
+    canonical_zone,
+    chunk_zones_problem,
+    mixed_zones_problem,
+    timezone_of,
+    unnamed_zone_problem,
+    zone_fits,
+)
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import find_personal_data, redact
 
@@ -154,13 +161,18 @@ def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | N
                     problems.append(mixed)
                     continue
                 zone = timezone_of(raw)
+                unnamed = unnamed_zone_problem(name, zone)
+                if unnamed is not None:  # a rule with no name: no column could declare it
+                    problems.append(unnamed)
+                    continue
+                zone = None if zone is None else canonical_zone(zone)  # 'Etc/UTC': 'UTC'
                 if nulls.all():  # a typed all-null chunk has no zone to disagree with
                     null_tz.setdefault(name, zone)
                 elif name in tz and not zone_fits(tz[name], zone):
                     problems.append(chunk_zones_problem(name, tz[name], zone))
                     continue
                 else:
-                    tz.setdefault(name, zone)  # the first chunk's spelling
+                    tz.setdefault(name, zone)  # the first chunk's zone
             if (
                 detect_personal is not False
                 and info.kind in ("string", "category")

@@ -1,8 +1,11 @@
 """Time zones of datetime columns: how a column's zone is read and compared (private).
 
 A zone is compared by name, spelled as arrow spells it ('Europe/Paris', 'UTC',
-'+05:30'), after two cheap normalisations: every spelling of UTC is 'UTC', and every
-spelling of a fixed offset ('+0100', 'Etc/GMT-1', datetime.timezone) is '+HH:MM'.
+'+05:30'), after two cheap normalisations (:func:`canonical_zone`): every spelling of UTC
+is 'UTC', and every spelling of a fixed offset ('+0100', 'UTC+01:00', 'Etc/GMT-1',
+datetime.timezone) is '+HH:MM'. The canonical spelling is also the one handed to pandas
+and arrow: both misread or refuse some of the others (pandas reads '+0530' as +05:00,
+arrow needs a tz database for 'Z', 'utc' and '+0530').
 Two other IANA names are the same zone when the installed tz database holds the same
 rules for them (a link such as 'US/Eastern' -> 'America/New_York'). A fixed offset is
 never the same as a named zone, even one with that offset today: the named zone has
@@ -32,12 +35,14 @@ from prodml.errors import SchemaProblem
 
 __all__ = [
     "all_null",
+    "canonical_zone",
     "chunk_zones_problem",
     "known_zones",
     "mixed_zones_problem",
     "same_zone",
     "timezone_of",
     "tz_rules",
+    "unnamed_zone_problem",
     "value_in_zone",
     "zone_error",
     "zone_fits",
@@ -53,6 +58,20 @@ _UTC_NAMES = frozenset(
     }
 )  # fmt: skip
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})?")
+# ISO 8601's sign after a UTC prefix, as Java's ZoneId (Spark's session zones, which it
+# hands arrow) and dateutil read it: 'UTC+05:30' is ahead of UTC. Etc/GMT-N is POSIX's.
+# One-digit hours take a colon before minutes ('UTC+5:30'): 'UTC+123' is no offset.
+_PREFIXED = (
+    re.compile(r"(?:UTC|GMT|UT)([+-])(\d{2}):?(\d{2})?", re.IGNORECASE),
+    re.compile(r"(?:UTC|GMT|UT)([+-])(\d)(?::(\d{2}))?", re.IGNORECASE),
+)
+
+
+def _offset_match(name: str) -> re.Match[str] | None:
+    """The match of an ISO-signed offset spelling ('+05:30', 'UTC+5'), or ``None``."""
+    return _OFFSET.fullmatch(name) or _PREFIXED[0].fullmatch(name) or _PREFIXED[1].fullmatch(name)
+
+
 _ETC_GMT = re.compile(r"Etc/GMT([+-])(\d{1,2})")
 _IANA = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*")
 
@@ -79,24 +98,76 @@ def zone_name(tz: object) -> str:
     if isinstance(path, str) and "zoneinfo/" in path:
         return path.rsplit("zoneinfo/", 1)[1]
     if isinstance(tz, _dt.tzinfo):
-        offset = tz.utcoffset(None)
-        if offset is not None:  # dateutil's tzutc and tzoffset, and the like
+        offset = _fixed_offset(tz)
+        if offset is not None:  # dateutil's tzutc and tzoffset, pytz's FixedOffset, ...
             return _offset_name(offset)
-    return str(tz)
+    return str(tz)  # a rule with no name (dateutil's tzstr('EST5EDT')): no zone_error passes
 
 
-def _zone_key(name: str) -> str:
-    """``name`` with every spelling of UTC as 'UTC' and of a fixed offset as '+HH:MM'."""
-    if name.lower() in _UTC_NAMES:
-        return "UTC"
-    m = _OFFSET.fullmatch(name)
+# Instants a fixed offset must agree at: winter and summer on both hemispheres, then
+# and now (a rule whose utcoffset(None) is its standard offset is not a fixed one).
+_PROBES = tuple(
+    _dt.datetime(year, month, 15, 12) for year in (1990, 2024) for month in (1, 4, 7, 10)
+)
+
+
+def _fixed_offset(tz: _dt.tzinfo) -> _dt.timedelta | None:
+    """The offset of a tzinfo that has one offset, in whole minutes; else ``None``."""
+    try:
+        offset = tz.utcoffset(None)
+        if offset is None or offset.total_seconds() % 60:
+            return None
+        if any(tz.utcoffset(when) != offset for when in _PROBES):
+            return None
+    except (TypeError, ValueError, AttributeError, OverflowError):  # a tzinfo that needs a dt
+        return None
+    return offset
+
+
+def _offset_minutes(name: str) -> int | None:
+    """The minutes east of UTC a fixed-offset spelling means (unchecked), else ``None``."""
+    m = _offset_match(name)
     if m:
         minutes = int(m[2]) * 60 + int(m[3] or 0)
-        return _offset_name(_dt.timedelta(minutes=minutes if m[1] == "+" else -minutes))
+        return minutes if m[1] == "+" else -minutes
     m = _ETC_GMT.fullmatch(name)
     if m:  # POSIX signs: Etc/GMT-1 is one hour ahead of UTC
-        return _offset_name(_dt.timedelta(hours=int(m[2]) if m[1] == "-" else -int(m[2])))
-    return name
+        return int(m[2]) * 60 if m[1] == "-" else -int(m[2]) * 60
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def canonical_zone(name: str) -> str:
+    """The one spelling of a zone: 'UTC', '+HH:MM' for a fixed offset, else ``name``.
+
+    Every spelling of UTC ('utc', 'Z', 'GMT0', 'Etc/UTC', '+00:00', '-0000') is 'UTC';
+    every spelling of a fixed offset ('+0530', '+05', 'UTC+05:30', 'GMT+5:30',
+    'Etc/GMT-5') is '+HH:MM'. IANA names are kept as written. pandas and arrow read the
+    canonical spelling as meant, with no tz database for UTC and offsets; both misread or
+    refuse some others (pandas reads '+0530' as +05:00; arrow refuses 'Z' and 'utc').
+
+    Examples
+    --------
+    >>> [canonical_zone(z) for z in ("Z", "-00:00", "+0530", "UTC+5", "Etc/GMT+3")]
+    ['UTC', 'UTC', '+05:30', '+05:00', '-03:00']
+    >>> canonical_zone("Europe/Paris")
+    'Europe/Paris'
+    """
+    if name.lower() in _UTC_NAMES:
+        return "UTC"
+    minutes = _offset_minutes(name)
+    if minutes is None or not _offset_ok(name):
+        return name
+    return _offset_name(_dt.timedelta(minutes=minutes))
+
+
+def _offset_ok(name: str) -> bool:
+    """Whether an offset spelling is in range: under 24 hours (Etc/GMT: 14), minutes < 60."""
+    m = _offset_match(name)
+    if m:
+        return int(m[2]) < 24 and int(m[3] or 0) < 60
+    m = _ETC_GMT.fullmatch(name)
+    return m is not None and int(m[2]) <= 14
 
 
 @functools.lru_cache(maxsize=256)
@@ -143,21 +214,20 @@ _ZONE_HELP = "an IANA name ('Europe/Paris'), 'UTC', or a fixed offset ('+01:00',
 def zone_error(name: str) -> str | None:
     """Why ``name`` is not a time zone a column can declare, or ``None`` when it is one.
 
-    Accepted: every spelling of UTC; a fixed offset ``+HH:MM`` (``+HHMM``, ``+HH``) under
-    24 hours, or ``Etc/GMT-N`` (N up to 14); a name the installed tz database knows.
+    Accepted: every spelling of UTC; a fixed offset ``+HH:MM`` (``+HHMM``, ``+HH``, each
+    also after ``UTC``, ``GMT`` or ``UT``, where the hour may be one digit) under 24
+    hours, or ``Etc/GMT-N`` (N up to 14); a name the installed tz database knows.
     With no database installed, a name shaped like an IANA name ('Area/City') cannot be
     checked and is accepted: refusing it would refuse every saved schema with a zone on
     a minimal container, where UTC and offsets keep working.
     """
     if name.lower() in _UTC_NAMES:
         return None
-    m = _OFFSET.fullmatch(name)
-    if m:
-        if int(m[2]) < 24 and int(m[3] or 0) < 60:
+    if _offset_match(name):
+        if _offset_ok(name):
             return None
         return f"time zone {short_repr(name)} is not a valid offset (under +/-24:00)"
-    m = _ETC_GMT.fullmatch(name)
-    if m and int(m[2]) <= 14:
+    if _ETC_GMT.fullmatch(name) and _offset_ok(name):
         return None
     if tz_rules(name) is not None:
         return None
@@ -177,7 +247,7 @@ def zone_error(name: str) -> str | None:
 @functools.lru_cache(maxsize=1024)
 def same_zone(declared: str, found: str) -> bool:
     """Whether values in zone ``found`` read as values in zone ``declared`` do."""
-    a, b = _zone_key(declared), _zone_key(found)
+    a, b = canonical_zone(declared), canonical_zone(found)
     if a == b:
         return True
     if _OFFSET.fullmatch(a) or _OFFSET.fullmatch(b) or "UTC" in (a, b):
@@ -299,7 +369,12 @@ def _zone_message(declared: str | None, zones: list[str | None]) -> str:
         if declared is None
         else f"datetimes in time zone {short_repr(declared)}"
     )
-    to = ".dt.tz_localize(None)" if declared is None else f".dt.tz_convert({short_repr(declared)})"
+    # The code shown gets the canonical spelling: pandas reads '+0530' as +05:00.
+    to = (
+        ".dt.tz_localize(None)"
+        if declared is None
+        else f".dt.tz_convert({short_repr(canonical_zone(declared))})"
+    )
     if len(zones) > 1:
         found = ", ".join("naive" if z is None else short_repr(z) for z in zones)
         return (
@@ -313,14 +388,50 @@ def _zone_message(declared: str | None, zones: list[str | None]) -> str:
             f".dt.tz_localize(<zone they were recorded in>){to}"
         )
     if declared is None:
+        declare = (
+            "" if _unnamed(zone) else f", or declare timezone={short_repr(canonical_zone(zone))}"
+        )
         return (
             f"expected {want}, got time zone {short_repr(zone)}; drop the zone with "
             f".dt.tz_localize(None) (wall-clock time in that zone; .dt.tz_convert(...) "
-            f"first to read another), or declare timezone={short_repr(zone)}"
+            f"first to read another){declare}"
         )
     return (
         f"expected {want}, got time zone {short_repr(zone)}; convert them with {to} "
         "(same instants, but hours and dates differ between zones)"
+    )
+
+
+def _unnamed(zone: str) -> bool:
+    """Whether ``zone`` is the text of a tzinfo with rules but no name (see zone_name)."""
+    return not _IANA.fullmatch(zone) and zone_error(zone) is not None
+
+
+def unnamed_zone_problem(name: str, zone: str | None) -> SchemaProblem | None:
+    """The problem of a zone ``infer`` found but no column can declare, or ``None``.
+
+    A tzinfo with daylight saving rules and no IANA name (dateutil's ``tzstr('EST5EDT')``
+    or ``tzrange``, a machine's ``tzlocal()`` with DST) has no name to write in a schema,
+    and no fixed offset stands for it; neither has a name the tz database does not know
+    (an arrow type's zone written by another tool). Fixed offsets without a name
+    (``tzoffset(None, 3600)``, ``datetime.timezone(timedelta(hours=1))``) are offsets
+    (:func:`zone_name`) and pass.
+    """
+    if zone is None:
+        return None
+    why = zone_error(zone)
+    if why is None:
+        return None
+    if not _unnamed(zone):
+        return SchemaProblem(name, "type", f"got values in a zone no column can declare: {why}")
+    return SchemaProblem(
+        name,
+        "type",
+        f"got values in time zone {short_repr(zone)}, which has daylight saving rules but "
+        "no IANA name, and a schema declares a zone by its name (no fixed offset stands "
+        "for it); convert them to the IANA zone whose rules they follow, with "
+        "pd.to_datetime(column, utc=True).dt.tz_convert('America/New_York') for one, or "
+        "keep them in UTC",
     )
 
 

@@ -109,10 +109,14 @@ class Column(_Model):
         or ``None`` for naive timestamps. Enforced: :meth:`Schema.validate` reports naive
         values in a column with a zone, aware values in a naive column, and values in
         another zone (hours, weekdays and dates differ between zones even for the same
-        instants). Spellings of one zone match: ``"UTC"``, ``"Etc/UTC"`` and
-        ``datetime.timezone.utc``; ``"+01:00"`` and ``"Etc/GMT-1"``; two IANA names with
+        instants). Spellings of one zone match: ``"UTC"``, ``"Z"``, ``"Etc/UTC"`` and
+        ``datetime.timezone.utc``; ``"+05:30"``, ``"+0530"`` and ``"UTC+05:30"`` (ISO
+        sign after ``UTC``/``GMT``; ``"Etc/GMT-1"`` is ``"+01:00"``); two IANA names with
         the same rules in the installed tz database (``"US/Eastern"`` and
-        ``"America/New_York"``). A fixed offset never matches a named zone. Checked
+        ``"America/New_York"``). A fixed offset never matches a named zone. The column
+        keeps the spelling declared; :meth:`Schema.to_arrow` and the fixes messages
+        show use the canonical one (``"UTC"``, ``"+05:30"``), which pandas and arrow read
+        as meant (pandas reads ``"+0530"`` as +05:00). Checked
         here: a name the installed tz database does not know is a ``SchemaError``
         suggesting the closest ones (with no database installed, IANA-shaped names are
         accepted unchecked; see ``docs/schema.md``).
@@ -466,7 +470,11 @@ class Schema(_Model):
         Raises
         ------
         SchemaError
-            When a column holds values of incompatible types, or chunks disagree.
+            When a column holds values of incompatible types, or chunks disagree; for a
+            datetime column in several zones, or in a zone with daylight saving rules
+            and no IANA name (dateutil's ``tzstr('EST5EDT')``). A zone is recorded in its
+            canonical spelling (``"UTC"`` for ``"Etc/UTC"``; a tzinfo with one offset
+            and no name, ``tzoffset(None, 3600)``, is ``"+01:00"``).
 
         Examples
         --------
@@ -501,8 +509,16 @@ class Schema(_Model):
         """The equivalent ``pyarrow.Schema``.
 
         Types: float64, int64, bool, string, dictionary<int32, string> (category) and
-        timestamp[ns] (with the time zone). Allowed values, ranges and descriptions travel
-        in field metadata, so :meth:`from_arrow` restores them exactly.
+        timestamp[ns] (with the time zone in its canonical spelling: ``"UTC"`` for
+        ``"Z"`` or ``"Etc/UTC"``, ``"+05:30"`` for ``"+0530"`` or ``"UTC+05:30"``, which
+        arrow and pandas read with no tz database). Allowed values, ranges, descriptions
+        and a zone's declared spelling travel in field metadata, so :meth:`from_arrow`
+        restores them exactly.
+
+        Examples
+        --------
+        >>> Schema([Column("t", "datetime", timezone="+0530")]).to_arrow().field("t").type
+        TimestampType(timestamp[ns, tz=+05:30])
         """
         from prodml._schema_arrow import _arrow_schema  # noqa: PLC0415 - it imports this module
 
@@ -511,6 +527,10 @@ class Schema(_Model):
     @classmethod
     def from_arrow(cls, schema: pa.Schema) -> Schema:
         """Build a schema from a ``pyarrow.Schema``.
+
+        A timestamp's zone is the type's, in its canonical spelling (``"UTC"`` for
+        ``"Etc/UTC"``), or the spelling :meth:`to_arrow` kept in the field metadata when
+        it means the type's zone.
 
         Raises
         ------
