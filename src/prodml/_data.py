@@ -31,6 +31,7 @@ array([ 1., nan])
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import decimal
 import numbers
@@ -74,6 +75,7 @@ from prodml._data_records import (
     record_problems,
 )
 from prodml._quote import short_repr
+from prodml._zones import canonical_arrow, canonical_zone
 from prodml.errors import SchemaError, SchemaProblem
 
 # The kinds (with type_name, py_value, type_problem) moved to _data_kinds, the record
@@ -371,6 +373,9 @@ def _arrow_datetimes(raw: pa.ChunkedArray, name: str, *, utc: bool) -> pd.Series
         tz = getattr(raw.type, "tz", None)
         if tz is None:
             raise
+    if canonical_zone(tz) != tz:  # '+0530', 'Z', 'utc': arrow reads only '+05:30', 'UTC'
+        with contextlib.suppress(pa.ArrowException, zoneinfo.ZoneInfoNotFoundError):
+            return canonical_arrow(raw).to_pandas()
     instants = as_ns(np.asarray(raw.cast(pa.timestamp(raw.type.unit)).to_numpy()), name)
     if utc:
         return pd.Series(instants)

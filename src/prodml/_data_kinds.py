@@ -9,6 +9,7 @@ also importable from :mod:`prodml._data`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import decimal
 import numbers
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from prodml._zones import canonical_arrow, canonical_zone
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import redact
 
@@ -226,6 +228,9 @@ def _arrow_py(chunk: pa.Array, i: int) -> object:
         t = chunk.type
         if not (pa.types.is_timestamp(t) and t.tz is not None):
             raise
+    if canonical_zone(t.tz) != t.tz:  # '+0530', 'Z', 'utc': arrow reads only '+05:30', 'UTC'
+        with contextlib.suppress(pa.ArrowException, zoneinfo.ZoneInfoNotFoundError):
+            return canonical_arrow(chunk.slice(i, 1))[0].as_py()
     # The zone's rules are needed for its wall-clock time; the instant is shown in UTC.
     naive = chunk.slice(i, 1).cast(pa.timestamp(t.unit))[0].as_py()
     return naive.replace(tzinfo=_dt.timezone.utc)

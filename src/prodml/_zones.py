@@ -35,6 +35,7 @@ from prodml.errors import SchemaProblem
 
 __all__ = [
     "all_null",
+    "canonical_arrow",
     "canonical_zone",
     "chunk_zones_problem",
     "known_zones",
@@ -159,6 +160,21 @@ def canonical_zone(name: str) -> str:
     if minutes is None or not _offset_ok(name):
         return name
     return _offset_name(_dt.timedelta(minutes=minutes))
+
+
+def canonical_arrow(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """An arrow timestamp array in its zone's canonical spelling (the same instants).
+
+    arrow reads wall-clock time only in zones it can look up: a column typed
+    ``timestamp[us, tz='+0530']`` (or 'Z', 'utc', 'UTC+05:30') cannot be converted to
+    pandas or Python as it is, though the zone is a plain offset or UTC. Changing the
+    type's zone keeps every instant; anything else is returned as it is.
+    """
+    t = arr.type
+    tz = t.tz if pa.types.is_timestamp(t) else None
+    if tz is None or canonical_zone(tz) == tz:
+        return arr
+    return arr.cast(pa.timestamp(t.unit, tz=canonical_zone(tz)))
 
 
 def _offset_ok(name: str) -> bool:

@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from prodml._extras import require
+from prodml._zones import canonical_zone
 from prodml.schema import Column, LogicalType, Schema
 
 if TYPE_CHECKING:  # typed for users' checkers; at run time, a clear error without the extra
@@ -118,7 +119,7 @@ def _series(col: Column, values: list[Any]) -> pd.Series:
     if col.dtype is LogicalType.DATETIME:
         stamps = np.array(["NaT" if v is None else v for v in values], dtype="datetime64[ns]")
         s = pd.Series(stamps)
-        return s.dt.tz_localize(col.timezone) if col.timezone else s
+        return s.dt.tz_localize(canonical_zone(col.timezone)) if col.timezone else s
     if col.dtype is LogicalType.CATEGORY:
         return pd.Series(values, dtype="category")
     return pd.Series(values, dtype=object)
