@@ -295,13 +295,16 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             raise model_error(served, variant, err) from err
         latency = _perf() - t0
         explanation = self._explain(served, variant, record) if explain else None
+        # Decided before anything is logged or counted: a key the policy refuses raises
+        # with no trace left (and the micro-batcher's retry of a group counts once).
+        mirror = self._mirror is not None and self._mirror(key)
         log = self._loggers.get(variant)
         if log is not None:
             try:
                 log(id, record, value, latency)
             except Exception as err:  # noqa: BLE001 - monitoring must not fail a served request
                 self._log_failed(err)
-        if self._mirror is not None and self._mirror(key):
+        if mirror:
             self._shadow_submit(state, record, value, latency)
         next(self._ok[variant])
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (every field given).

@@ -1,0 +1,83 @@
+"""Each record's outcome is counted once: serving counters, monitor counts and latencies.
+
+A micro-batch group that raises part-way is retried record by record; whatever the group
+had counted or logged before it raised must not be counted again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pandas as pd
+
+from prodml.errors import PolicyError
+from prodml.monitoring import ModelMonitor
+from prodml.rollout import Shadow
+from prodml.serving import Predictor
+from prodml.serving._batcher import MicroBatcher
+
+from .conftest import SCHEMA, records
+
+
+def shadowed(pipe: Any, lr: Any, lr2: Any, monitor: ModelMonitor) -> Predictor:
+    """A predictor mirroring every customer to a shadow: a float customer is refused."""
+    return Predictor(
+        pipe, lr, schema=SCHEMA, variants={"shadow": (pipe, lr2)},
+        policy=Shadow("primary", "shadow", mirror=1.0), monitor={"primary": monitor},
+        key_column="customer",
+    )  # fmt: skip
+
+
+def run_group(pred: Predictor, recs: list[dict[str, Any]]) -> list[Any]:
+    """All of ``recs`` in one micro-batch; each request's prediction or exception."""
+
+    async def main() -> list[Any]:
+        batcher = MicroBatcher(pred, max_batch=len(recs), max_wait_s=5.0)
+        return await asyncio.gather(
+            *(batcher.predict(r, f"p{i}") for i, r in enumerate(recs)), return_exceptions=True
+        )
+
+    return asyncio.run(main())
+
+
+def test_a_group_with_one_bad_record_counts_each_record_once(
+    pipe: Any, lr: Any, lr2: Any, data: pd.DataFrame
+) -> None:
+    """Was: the group raised at the bad record after logging those before it; retried
+    one by one, they were logged again (predictions, latencies, "duplicate" ids)."""
+    monitor = ModelMonitor(evaluate_every_s=None)
+    pred = shadowed(pipe, lr, lr2, monitor)
+    recs = [{**r, "customer": f"c{i}"} for i, r in enumerate(records(data.head(8)))]
+    recs[5]["customer"] = 1.5  # a routing key must be a str, int or bytes
+    recs[6] = {**recs[6], "f0": "high"}  # and one invalid record
+    answers = run_group(pred, recs)
+    assert isinstance(answers[5], PolicyError)
+    assert type(answers[6]).__name__ == "SchemaError"
+    good = [a for i, a in enumerate(answers) if i not in (5, 6)]
+    assert [a.id for a in good] == [f"p{i}" for i in (0, 1, 2, 3, 4, 7)]
+    assert pred.stats.totals() == {("primary", "ok"): 6, ("primary", "invalid"): 1}
+    assert pred.stats.batch_size.count == 1
+    counts = monitor.counters()
+    assert counts["predictions_total"] == 6
+    assert counts["duplicate_predictions_total"] == 0
+    assert monitor.metrics()["latency_count"] == 6
+    pred.close()
+
+
+def test_a_refused_routing_key_leaves_no_trace_unbatched(
+    pipe: Any, lr: Any, lr2: Any, data: pd.DataFrame
+) -> None:
+    """Was: predict_record logged the prediction, then raised deciding the mirror."""
+    monitor = ModelMonitor(evaluate_every_s=None)
+    pred = shadowed(pipe, lr, lr2, monitor)
+    record = {**records(data.head(1))[0], "customer": 1.5}
+    try:
+        pred.predict_record(record)
+    except PolicyError:
+        pass
+    else:  # pragma: no cover - the assertion below says what went wrong
+        raise AssertionError("a float routing key was accepted")
+    assert monitor.counters()["predictions_total"] == 0
+    assert pred.stats.totals() == {}
+    pred.close()
