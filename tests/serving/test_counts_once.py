@@ -10,12 +10,14 @@ import asyncio
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from prodml.errors import PolicyError
 from prodml.monitoring import ModelMonitor
 from prodml.rollout import Shadow
 from prodml.serving import Predictor
 from prodml.serving._batcher import MicroBatcher
+from prodml.serving._served import ModelError
 
 from .conftest import SCHEMA, records
 
@@ -72,12 +74,33 @@ def test_a_refused_routing_key_leaves_no_trace_unbatched(
     monitor = ModelMonitor(evaluate_every_s=None)
     pred = shadowed(pipe, lr, lr2, monitor)
     record = {**records(data.head(1))[0], "customer": 1.5}
-    try:
+    with pytest.raises(PolicyError, match="routing key"):
         pred.predict_record(record)
-    except PolicyError:
-        pass
-    else:  # pragma: no cover - the assertion below says what went wrong
-        raise AssertionError("a float routing key was accepted")
     assert monitor.counters()["predictions_total"] == 0
     assert pred.stats.totals() == {}
     pred.close()
+
+
+class FailingExplainer:
+    """Explains every record but those with s0 == "c1", where it raises."""
+
+    def explain_record(self, record: Any) -> dict[str, float]:
+        if record.get("s0") == "c1":
+            raise RuntimeError("explainer broke")
+        return {"f0": 0.0}
+
+
+def test_an_explainer_failure_counts_as_one_error_on_either_path(
+    pipe: Any, lr: Any, data: pd.DataFrame
+) -> None:
+    """Was: counted by neither predict_record nor predict_many (the record vanished from
+    prodml_serving_requests_total)."""
+    pred = Predictor(pipe, lr, schema=SCHEMA, explainer=FailingExplainer())
+    recs = [{**r, "s0": "c1" if i == 2 else "c0"} for i, r in enumerate(records(data.head(4)))]
+    out = pred.predict_many(recs, explain=True)
+    assert type(out[2]).__name__ == "ModelError"
+    assert pred.stats.totals() == {("default", "ok"): 3, ("default", "error"): 1}
+    with pytest.raises(ModelError):
+        pred.predict_record(recs[2], explain=True)
+    assert pred.predict_record(recs[0], explain=True).explanation == {"f0": 0.0}
+    assert pred.stats.totals() == {("default", "ok"): 4, ("default", "error"): 2}

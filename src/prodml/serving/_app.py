@@ -158,11 +158,13 @@ def create_app(
     """An ASGI (Starlette) application serving ``predictor``.
 
     Routes: ``POST /v1/predict`` (a JSON object: one record; a JSON array: many, answered
-    as an array; ``?explain=true`` adds explanations; an ``X-Request-ID`` header names the
-    prediction), ``GET /v1/model`` (name, version, schema, fingerprint, variants),
-    ``GET /healthz`` (the process answers), ``GET /readyz`` (a verified model is loaded
-    and the app is not shutting down) and ``GET /metrics`` (Prometheus text: serving
-    counters, plus the monitor's ``PrometheusSink`` registry when it has one).
+    as an array; ``?explain=true`` adds explanations; each record's ``id`` is a prediction
+    id the server made, the one to send its label against, also in ``X-Prediction-ID`` for
+    one record; a client's ``X-Request-ID`` is echoed, for tracing only), ``GET /v1/model``
+    (name, version, schema, fingerprint, variants), ``GET /healthz`` (the process
+    answers), ``GET /readyz`` (a verified model is loaded and the app is not shutting
+    down) and ``GET /metrics`` (Prometheus text: serving counters, plus the monitor's
+    ``PrometheusSink`` registry when it has one).
 
     Parameters
     ----------
@@ -310,13 +312,14 @@ class _Settings:
             self._dt_columns, self._dt_state = tuple(sorted(agreed.items())), state
         return self._dt_columns
 
-    async def predict_one(self, record: Any, rid: Any, explain: bool) -> Prediction:
+    async def predict_one(self, record: Any, pid: str, explain: bool) -> Prediction:
+        """``record``'s prediction, with the prediction id ``pid``."""
         if self.batcher is not None and not explain:
-            return await self.batcher.predict(record, rid)
-        return self.predictor.predict_record(record, id=rid, explain=explain)
+            return await self.batcher.predict(record, pid)
+        return self.predictor.predict_record(record, id=pid, explain=explain)
 
-    def predict_list(self, records: list[Any], rid: Any, explain: bool) -> list[Prediction]:
-        ids = None if rid is None else [f"{rid}-{i}" for i in range(len(records))]
+    def predict_list(self, records: list[Any], ids: list[str], explain: bool) -> list[Prediction]:
+        """Every record's prediction (``ids[i]`` is record ``i``'s), or a 422 for all."""
         results = self.predictor.predict_many(records, ids=ids, explain=explain, atomic=True)
         bad = [r for r in results if isinstance(r, SchemaError)]
         if bad:

@@ -74,7 +74,7 @@ def predict_many(
     return out
 
 
-def _answer(  # noqa: PLR0913, PLR0917 - the loop body of predict_many, private
+def _answer(  # noqa: PLR0917 - the loop body of predict_many, private
     pred: Predictor,
     variant: str,
     items: list[tuple[int, Any]],
@@ -97,7 +97,9 @@ def _answer(  # noqa: PLR0913, PLR0917 - the loop body of predict_many, private
         except ModelError as err:
             out[i] = err
             continue
-        out[i] = Prediction(value, served.version, variant, latency, ids[i], served.name, explanation)
+        out[i] = Prediction(
+            value, served.version, variant, latency, ids[i], served.name, explanation
+        )
 
 
 def _count_and_log(

@@ -18,7 +18,14 @@ from starlette.routing import Route
 from prodml._secrets import mask_secrets
 from prodml.errors import ProdMLError, SchemaError
 from prodml.serving._app import ProblemError, _Settings, _timestamps, not_a_record, problems
-from prodml.serving._guard import MAX_ID, RequestGuard, log_failure, plain_id, request_id
+from prodml.serving._guard import (
+    MAX_ID,
+    RequestGuard,
+    log_failure,
+    new_prediction_ids,
+    plain_id,
+    request_id,
+)
 from prodml.serving._served import ModelError
 
 __all__ = ["build_app"]
@@ -154,6 +161,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
 
     async def predict(request: Request) -> Response:
         rid = request.headers.get("x-request-id")
+        headers: dict[str, str] | None = None
         try:
             if rid is not None and not plain_id(rid):
                 raise ProblemError(
@@ -175,16 +183,20 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                         f"{settings.max_explain} per request",
                     )
                 records = [_timestamps(r, columns) for r in data]
+                # Prediction ids are made here, never taken from the client (see _guard).
+                ids = new_prediction_ids(len(records))
                 if len(records) > _ON_LOOP:
                     # A long list (each invalid record costs milliseconds to check) runs
                     # on a worker thread: the loop goes on answering probes and others.
-                    done = await run_in_threadpool(settings.predict_list, records, rid, explain)
+                    done = await run_in_threadpool(settings.predict_list, records, ids, explain)
                 else:
-                    done = settings.predict_list(records, rid, explain)
+                    done = settings.predict_list(records, ids, explain)
                 out: Any = [p.to_dict() for p in done]
             else:
-                result = await settings.predict_one(_timestamps(data, columns), rid, explain)
+                (pid,) = new_prediction_ids(1)
+                result = await settings.predict_one(_timestamps(data, columns), pid, explain)
                 out = result.to_dict()
+                headers = {"x-prediction-id": pid}
         except ProblemError as err:
             return problem(err)
         except ClientDisconnect:  # gone before its body arrived: nobody reads an answer
@@ -210,7 +222,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             )  # fmt: skip
         except ProdMLError as err:  # e.g. explain=true without an explainer
             return problem(ProblemError(400, "Bad Request", mask_secrets(str(err))))
-        return Response(dumps(out), media_type=_JSON)
+        return Response(dumps(out), media_type=_JSON, headers=headers)
 
     async def model(request: Request) -> Response:
         return Response(dumps(settings.model_info(pred)), media_type=_JSON)
