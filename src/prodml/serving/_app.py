@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -23,10 +24,11 @@ import pandas as pd
 
 from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, check_params
-from prodml._secrets import mask_secrets
+from prodml._secrets import MASK, mask_secrets
 from prodml._state import STRICT_JSON
 from prodml._zones import zone_fits
 from prodml.errors import ConfigError, SchemaError
+from prodml.privacy import redact_personal
 from prodml.schema import LogicalType
 from prodml.serving._batcher import MicroBatcher
 from prodml.serving._predictor import Prediction, Predictor
@@ -35,7 +37,7 @@ from prodml.serving._served import ModelError
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["ProblemError", "create_app", "problems"]
+__all__ = ["ProblemError", "create_app", "echo", "problems"]
 
 
 class ProblemError(Exception):
@@ -106,6 +108,29 @@ def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any
     return record
 
 
+# An AWS access key id anywhere, even glued to other characters ("ref" + id): the shared
+# pattern wants word boundaries. 8+ characters past the prefix: a cut quote's tail too.
+_AWS_KEY_ID = re.compile(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{8,16}")
+
+
+def echo(text: str) -> str:
+    """``text`` made safe to send back to whoever sent the request (and whoever relays it).
+
+    Every 4xx detail that may quote a request's value goes through here, whichever route
+    or path made it: a URL's password and credential-like query values are masked, an
+    AWS access key id (wherever it sits in a word) becomes ``***`` and what looks like
+    personal data (an e-mail address, a phone or card number...) ``<redacted>``. The
+    messages quoted are already short prefixes (:func:`prodml._quote.short_repr`); this is
+    the last pass, so that no route depends on how a message was built.
+
+    Examples
+    --------
+    >>> echo("got 'refAKIAIOSFODNN7EXAMPLE' from ann@example.com")
+    "got 'ref***' from <redacted>"
+    """
+    return redact_personal(_AWS_KEY_ID.sub(MASK, mask_secrets(text)))
+
+
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
                int: "a number", float: "a number", type(None): "null"}  # fmt: skip
 
@@ -121,8 +146,8 @@ def problems(err: SchemaError, *, in_list: bool) -> list[dict[str, Any]]:
     """Each schema problem as an RFC 9457 ``errors`` entry with a JSON Pointer.
 
     The schema's messages quote a short prefix of a wrong value and redact what looks
-    like personal data; the credentials of a URL quoted there are masked too
-    (``postgresql://ann:***@db``), since an answer may be logged by whoever relays it.
+    like personal data; each then goes through :func:`echo`, since an answer may be
+    logged by whoever relays it.
     """
     out = []
     for p in err.problems:
@@ -132,7 +157,7 @@ def problems(err: SchemaError, *, in_list: bool) -> list[dict[str, Any]]:
             "pointer": pointer,
             "column": p.column,
             "kind": p.kind,
-            "detail": mask_secrets(p.message),
+            "detail": echo(p.message),
         }
         if in_list:
             entry["record"] = p.row

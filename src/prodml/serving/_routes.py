@@ -15,9 +15,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prodml._secrets import mask_secrets
 from prodml.errors import ProdMLError, SchemaError
-from prodml.serving._app import ProblemError, _Settings, _timestamps, not_a_record, problems
+from prodml.serving._app import (
+    ProblemError,
+    _Settings,
+    _timestamps,
+    echo,
+    not_a_record,
+    problems,
+)
 from prodml.serving._guard import (
     MAX_ID,
     RequestGuard,
@@ -132,7 +138,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             data = loads(body)
         except ValueError as err:
             # The parser's reason and position, never the body itself.
-            reason = str(err).splitlines()[0][:120] if body else "the body is empty"
+            reason = echo(str(err).splitlines()[0][:120]) if body else "the body is empty"
             raise ProblemError(
                 400, "Bad Request", f"the request body is not JSON: {reason}"
             ) from None
@@ -206,7 +212,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
         except SchemaError as err:
             return problem(
                 ProblemError(
-                    422, "Invalid record", mask_secrets(str(err.problems[0]))
+                    422, "Invalid record", echo(str(err.problems[0]))
                     if len(err.problems) == 1 else f"{len(err.problems)} problems found",
                     errors=problems(err, in_list=False),
                 )
@@ -221,7 +227,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                 )
             )  # fmt: skip
         except ProdMLError as err:  # e.g. explain=true without an explainer
-            return problem(ProblemError(400, "Bad Request", mask_secrets(str(err))))
+            return problem(ProblemError(400, "Bad Request", echo(str(err))))
         return Response(dumps(out), media_type=_JSON, headers=headers)
 
     async def model(request: Request) -> Response:
@@ -241,7 +247,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         title = _TITLES.get(status, "Error")
-        response = problem(ProblemError(status, title, str(getattr(exc, "detail", title))))
+        response = problem(ProblemError(status, title, echo(str(getattr(exc, "detail", title)))))
         # A 405 names the allowed methods (RFC 9110: Allow is required there).
         response.headers.update(getattr(exc, "headers", None) or {})
         return response
