@@ -7,15 +7,17 @@ had counted or logged before it raised must not be counted again.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 
 from prodml.errors import PolicyError
 from prodml.monitoring import ModelMonitor
 from prodml.rollout import Shadow
-from prodml.serving import Predictor
+from prodml.serving import BackgroundServer, Predictor, create_app
 from prodml.serving._batcher import MicroBatcher
 from prodml.serving._served import ModelError
 
@@ -104,3 +106,29 @@ def test_an_explainer_failure_counts_as_one_error_on_either_path(
         pred.predict_record(recs[2], explain=True)
     assert pred.predict_record(recs[0], explain=True).explanation == {"f0": 0.0}
     assert pred.stats.totals() == {("default", "ok"): 4, ("default", "error"): 2}
+
+
+def test_over_http_a_micro_batch_with_a_refused_key_counts_each_request_once(
+    pipe: Any, lr: Any, lr2: Any, data: pd.DataFrame
+) -> None:
+    """The same through uvicorn: 16 concurrent requests grouped, one with a float key."""
+    monitor = ModelMonitor(evaluate_every_s=None)
+    pred = shadowed(pipe, lr, lr2, monitor)
+    recs = [
+        {**{k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in r.items()},
+         "customer": f"c{i}"}
+        for i, r in enumerate(records(data.head(16)))
+    ]  # fmt: skip
+    recs[7]["customer"] = 1.5
+    app = create_app(pred, max_batch=16, max_wait_ms=300)
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda r: client.post("/v1/predict", json=r), recs))
+        text = client.get("/metrics").text
+    assert [r.status_code for r in answers] == [200] * 7 + [400] + [200] * 8
+    assert pred.stats.batch_size.sum > pred.stats.batch_size.count  # they were grouped
+    assert 'prodml_serving_requests_total{variant="primary",outcome="ok"} 15.0' in text
+    counts = monitor.counters()
+    assert (counts["predictions_total"], counts["duplicate_predictions_total"]) == (15, 0)
+    assert monitor.metrics()["latency_count"] == 15
+    pred.close()
