@@ -376,7 +376,9 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         to its model in one call when that model's batch answers equal its one-row
         answers (checked on probe rows when the version was loaded: true of tree
         ensembles, not of scikit-learn's linear models, whose BLAS kernels sum in another
-        order for one row); otherwise the model is called once per row.
+        order for one row); otherwise the model is called once per row. Every record is
+        answered before any outcome is counted or any prediction logged to a monitor or
+        mirrored: a call that raises (a routing key the policy refuses) has counted nothing.
 
         Parameters
         ----------
