@@ -6,6 +6,7 @@ Against a real uvicorn server: the ids travel in headers and bodies over a socke
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -82,3 +83,21 @@ def test_records_of_a_list_get_ids_no_other_request_can_take(
     assert monitor.log_label(ids[0], 0)
     assert monitor.log_label(ids[3], 1)
     assert monitor.metrics()["pending"] == 2
+
+
+def test_the_debug_log_traces_a_request_id_to_its_prediction_ids(
+    pipe: Any, lr: Any, data: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    pred = Predictor(pipe, lr, schema=SCHEMA)
+    recs = [jsonable(r) for r in records(data.head(2))]
+    with (
+        caplog.at_level(logging.DEBUG, logger="prodml.serving"),
+        BackgroundServer(create_app(pred), log_config=None) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        one = client.post("/v1/predict", json=recs[0], headers={"X-Request-ID": "trace-1"})
+        many = client.post("/v1/predict", json=recs, headers={"X-Request-ID": "trace-2"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "prodml.serving"]
+    assert f"prodml serving: request trace-1: predictions {one.json()['id']}" in lines
+    ids = " ".join(p["id"] for p in many.json())
+    assert f"prodml serving: request trace-2: predictions {ids}" in lines

@@ -203,6 +203,13 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                 result = await settings.predict_one(_timestamps(data, columns), pid, explain)
                 out = result.to_dict()
                 headers = {"x-prediction-id": pid}
+                ids = [pid]
+            if _log.isEnabledFor(logging.DEBUG):  # the trace from a request to its records
+                _log.debug(
+                    "prodml serving: request %s: predictions %s",
+                    request_id(request.scope),
+                    " ".join(ids),
+                )
         except ProblemError as err:
             return problem(err)
         except ClientDisconnect:  # gone before its body arrived: nobody reads an answer
