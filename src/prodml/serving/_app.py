@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -23,10 +24,11 @@ import pandas as pd
 
 from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, check_params
-from prodml._secrets import mask_secrets
+from prodml._secrets import MASK, mask_secrets
 from prodml._state import STRICT_JSON
 from prodml._zones import zone_fits
 from prodml.errors import ConfigError, SchemaError
+from prodml.privacy import redact_personal
 from prodml.schema import LogicalType
 from prodml.serving._batcher import MicroBatcher
 from prodml.serving._predictor import Prediction, Predictor
@@ -35,7 +37,7 @@ from prodml.serving._served import ModelError
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["ProblemError", "create_app", "problems"]
+__all__ = ["ProblemError", "create_app", "echo", "problems"]
 
 
 class ProblemError(Exception):
@@ -106,6 +108,29 @@ def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any
     return record
 
 
+# An AWS access key id anywhere, even glued to other characters ("ref" + id): the shared
+# pattern wants word boundaries. 8+ characters past the prefix: a cut quote's tail too.
+_AWS_KEY_ID = re.compile(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{8,16}")
+
+
+def echo(text: str) -> str:
+    """``text`` made safe to send back to whoever sent the request (and whoever relays it).
+
+    Every 4xx detail that may quote a request's value goes through here, whichever route
+    or path made it: a URL's password and credential-like query values are masked, an
+    AWS access key id (wherever it sits in a word) becomes ``***`` and what looks like
+    personal data (an e-mail address, a phone or card number...) ``<redacted>``. The
+    messages quoted are already short prefixes (:func:`prodml._quote.short_repr`); this is
+    the last pass, so that no route depends on how a message was built.
+
+    Examples
+    --------
+    >>> echo("got 'refAKIAIOSFODNN7EXAMPLE' from ann@example.com")
+    "got 'ref***' from <redacted>"
+    """
+    return redact_personal(_AWS_KEY_ID.sub(MASK, mask_secrets(text)))
+
+
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
                int: "a number", float: "a number", type(None): "null"}  # fmt: skip
 
@@ -121,8 +146,8 @@ def problems(err: SchemaError, *, in_list: bool) -> list[dict[str, Any]]:
     """Each schema problem as an RFC 9457 ``errors`` entry with a JSON Pointer.
 
     The schema's messages quote a short prefix of a wrong value and redact what looks
-    like personal data; the credentials of a URL quoted there are masked too
-    (``postgresql://ann:***@db``), since an answer may be logged by whoever relays it.
+    like personal data; each then goes through :func:`echo`, since an answer may be
+    logged by whoever relays it.
     """
     out = []
     for p in err.problems:
@@ -132,7 +157,7 @@ def problems(err: SchemaError, *, in_list: bool) -> list[dict[str, Any]]:
             "pointer": pointer,
             "column": p.column,
             "kind": p.kind,
-            "detail": mask_secrets(p.message),
+            "detail": echo(p.message),
         }
         if in_list:
             entry["record"] = p.row
@@ -158,11 +183,13 @@ def create_app(
     """An ASGI (Starlette) application serving ``predictor``.
 
     Routes: ``POST /v1/predict`` (a JSON object: one record; a JSON array: many, answered
-    as an array; ``?explain=true`` adds explanations; an ``X-Request-ID`` header names the
-    prediction), ``GET /v1/model`` (name, version, schema, fingerprint, variants),
-    ``GET /healthz`` (the process answers), ``GET /readyz`` (a verified model is loaded
-    and the app is not shutting down) and ``GET /metrics`` (Prometheus text: serving
-    counters, plus the monitor's ``PrometheusSink`` registry when it has one).
+    as an array; ``?explain=true`` adds explanations; each record's ``id`` is a prediction
+    id the server made, the one to send its label against, also in ``X-Prediction-ID`` for
+    one record; a client's ``X-Request-ID`` is echoed, for tracing only), ``GET /v1/model``
+    (name, version, schema, fingerprint, variants), ``GET /healthz`` (the process
+    answers), ``GET /readyz`` (a verified model is loaded and the app is not shutting
+    down) and ``GET /metrics`` (Prometheus text: serving counters, plus the monitor's
+    ``PrometheusSink`` registry when it has one).
 
     Parameters
     ----------
@@ -310,13 +337,14 @@ class _Settings:
             self._dt_columns, self._dt_state = tuple(sorted(agreed.items())), state
         return self._dt_columns
 
-    async def predict_one(self, record: Any, rid: Any, explain: bool) -> Prediction:
+    async def predict_one(self, record: Any, pid: str, explain: bool) -> Prediction:
+        """``record``'s prediction, with the prediction id ``pid``."""
         if self.batcher is not None and not explain:
-            return await self.batcher.predict(record, rid)
-        return self.predictor.predict_record(record, id=rid, explain=explain)
+            return await self.batcher.predict(record, pid)
+        return self.predictor.predict_record(record, id=pid, explain=explain)
 
-    def predict_list(self, records: list[Any], rid: Any, explain: bool) -> list[Prediction]:
-        ids = None if rid is None else [f"{rid}-{i}" for i in range(len(records))]
+    def predict_list(self, records: list[Any], ids: list[str], explain: bool) -> list[Prediction]:
+        """Every record's prediction (``ids[i]`` is record ``i``'s), or a 422 for all."""
         results = self.predictor.predict_many(records, ids=ids, explain=explain, atomic=True)
         bad = [r for r in results if isinstance(r, SchemaError)]
         if bad:

@@ -5,7 +5,9 @@ Requests arriving within ``max_wait_ms`` of the first one in a batch (or until
 answers equal :meth:`Predictor.predict_record`'s bit for bit (see there). Each batch's
 size and its first request's wait go to the serving metrics. When a group raises (not a
 record's schema or model error, which :meth:`Predictor.predict_many` returns per record),
-its records are predicted one by one, so only the one at fault gets the failure.
+its records are predicted one by one, so only the one at fault gets the failure; a group
+that raised has counted and logged nothing (:meth:`Predictor.predict_many` answers every
+record before it counts or logs any), so the retry counts each record once.
 """
 
 from __future__ import annotations

@@ -1,30 +1,44 @@
-"""The app's outer layer: a request id on every answer, and no failure seen from outside.
+"""The app's outer layer: ids on every answer, and no failure seen from outside.
 
-A pure ASGI middleware (no starlette import). Each HTTP request gets a request id: the
-client's ``X-Request-ID`` when it is plain (at most 200 printable ASCII characters, so no
-CR/LF can reach a header), else one made here; the answer carries it back in
-``X-Request-ID``. An exception that escapes the routes is answered with a 500 saying
-``"internal error"`` and the request id, and logged at ERROR with that id, the exception
-type and the traceback's frames. The exception's message, which may quote a request's
-values, is logged at DEBUG only. Starlette's own last-resort handler would re-raise to the
-server, which logs the message and the whole traceback at ERROR.
+A pure ASGI middleware (no starlette import). Each HTTP request gets a **request id**, for
+tracing only: the client's ``X-Request-ID`` when it is plain (at most 200 printable ASCII
+characters, so no CR/LF can reach a header), else one made here; the answer carries it
+back in ``X-Request-ID``. It never names a prediction: two clients (or a retry, or a load
+balancer fanning one id out) may send the same one. Each predicted record gets a
+**prediction id** made here (:func:`new_prediction_ids`: 128 random bits, so unique and
+not guessable from another client's), the id its monitor and its labels use.
+
+An exception that escapes the routes is answered with a 500 saying ``"internal error"``
+and the request id, and logged at ERROR with that id, the exception type and the
+traceback's frames. The exception's message, which may quote a request's values, is
+logged at DEBUG only. Starlette's own last-resort handler would re-raise to the server,
+which logs the message and the whole traceback at ERROR.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import secrets
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["MAX_ID", "RequestGuard", "log_failure", "new_id", "plain_id", "request_id"]
+__all__ = [
+    "MAX_ID",
+    "RequestGuard",
+    "log_failure",
+    "new_id",
+    "new_prediction_ids",
+    "plain_id",
+    "request_id",
+]
 
 _log = logging.getLogger("prodml.serving")
 
 MAX_ID = 200
-"""Longest ``X-Request-ID`` kept: it is stored with the prediction, and sent back."""
+"""Longest ``X-Request-ID`` kept: it is sent back in a header, and logged."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -39,6 +53,22 @@ _COUNTER = itertools.count(1)
 def new_id() -> str:
     """A request id for a request that came without one: 16 hex digits, ``-``, a count."""
     return f"{_PREFIX}-{next(_COUNTER)}"
+
+
+def new_prediction_ids(n: int) -> list[str]:
+    """``n`` prediction ids: 32 hex digits each, 128 bits from the OS's random source.
+
+    Random, not counted: a client that knows its own prediction ids cannot derive another
+    client's to attach labels to it, and processes (workers, restarts) never collide.
+
+    Examples
+    --------
+    >>> a, b = new_prediction_ids(2)
+    >>> len(a), a != b, int(a, 16) >= 0
+    (32, True, True)
+    """
+    raw = os.urandom(16 * n).hex()
+    return [raw[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
 def plain_id(rid: str) -> bool:

@@ -32,66 +32,112 @@ def predict_many(
     atomic: bool,
     started: Sequence[float] | None,
 ) -> list[Any]:
-    """:meth:`Predictor.predict_many` (see there)."""
+    """:meth:`Predictor.predict_many` (see there).
+
+    Two phases: every record is answered first (routed, checked, scored, explained, its
+    mirroring decided) without a side effect; only then is each outcome counted, each
+    prediction logged to its monitor and mirrored. So a call that raises part-way (a
+    routing key the policy refuses, an explainer missing) has counted and logged nothing,
+    and the micro-batcher's retry of its records one by one counts each of them once.
+    """
     t0 = _perf()
     n = len(records)
     if ids is None:
         ids = [pred._next_id() for _ in range(n)]
     state = pred._state
     out: list[Any] = [None] * n
-    groups: dict[str, list[tuple[int, Any]]] = {}
+    variants = [state.home] * n
     route_keys = [
         pred._key(r, None if keys is None else keys[i], ids[i]) for i, r in enumerate(records)
     ]
+    groups: dict[str, list[tuple[int, Any]]] = {}
     for i, record in enumerate(records):
-        variant = state.home if pred.policy is None else pred._pick(route_keys[i])
-        served = state.versions[variant]
+        if pred.policy is not None:
+            variants[i] = pred._pick(route_keys[i])
+        served = state.versions[variants[i]]
         try:
             served.validate(record)
             x = served.pipeline.transform_record(served.strip(record))
         except SchemaError as err:
-            pred.stats.request(variant, "invalid")
             out[i] = SchemaError(problems=[replace(p, row=i) for p in err.problems])
             continue
-        groups.setdefault(variant, []).append((i, x))
-    if atomic and any(r is not None for r in out):
-        return out
-    for variant, items in groups.items():
-        served = state.versions[variant]
-        for (i, _), value in zip(items, _score_rows(pred, served, variant, items), strict=True):
-            if isinstance(value, ModelError):
-                out[i] = value
-                continue
-            record = records[i]
-            latency = _perf() - (t0 if started is None else started[i])
-            try:
-                explanation = pred._explain(served, variant, record) if explain else None
-            except ModelError as err:
-                out[i] = err
-                continue
-            pred._log(variant, ids[i], record, value, latency)
-            if pred._mirror is not None and pred._mirror(route_keys[i]):
-                pred._shadow_submit(state, record, value, latency)
-            out[i] = Prediction(
-                value, served.version, variant, latency, ids[i], served.name, explanation
-            )
-        pred.stats.request(variant, "ok", sum(isinstance(out[i], Prediction) for i, _ in items))
+        groups.setdefault(variants[i], []).append((i, x))
+    if not (atomic and any(r is not None for r in out)):
+        for variant, items in groups.items():
+            _answer(pred, variant, items, records, ids, explain, out, t0, started)
+    should_mirror = pred._mirror
+    mirror = [
+        should_mirror is not None and isinstance(r, Prediction) and bool(should_mirror(key))
+        for r, key in zip(out, route_keys, strict=True)
+    ]
+    _count_and_log(pred, out, variants, mirror, records)
     return out
 
 
-def _score_rows(
-    pred: Predictor, served: Served, variant: str, items: list[tuple[int, Any]]
-) -> list[Any]:
+def _answer(  # noqa: PLR0917 - the loop body of predict_many, private
+    pred: Predictor,
+    variant: str,
+    items: list[tuple[int, Any]],
+    records: Sequence[Mapping[str, Any]],
+    ids: Sequence[Any],
+    explain: bool,
+    out: list[Any],
+    t0: float,
+    started: Sequence[float] | None,
+) -> None:
+    """Score (and explain) one variant's records into ``out``: no side effect."""
+    served = pred._state.versions[variant]
+    for (i, _), value in zip(items, _score_rows(served, variant, items), strict=True):
+        if isinstance(value, ModelError):
+            out[i] = value
+            continue
+        latency = _perf() - (t0 if started is None else started[i])
+        try:
+            explanation = pred._explain(served, variant, records[i]) if explain else None
+        except ModelError as err:
+            out[i] = err
+            continue
+        out[i] = Prediction(
+            value, served.version, variant, latency, ids[i], served.name, explanation
+        )
+
+
+def _count_and_log(
+    pred: Predictor,
+    out: list[Any],
+    variants: list[str],
+    mirror: list[bool],
+    records: Sequence[Mapping[str, Any]],
+) -> None:
+    """Each record's outcome counted once; each prediction logged and mirrored once."""
+    counts: dict[tuple[str, str], int] = {}
+    state = pred._state
+    for i, result in enumerate(out):
+        if result is None:  # atomic, and another record was invalid: not predicted
+            continue
+        variant = variants[i]
+        if isinstance(result, Prediction):
+            outcome = "ok"
+            pred._log(variant, result.id, records[i], result.value, result.latency_s)
+            if mirror[i]:
+                pred._shadow_submit(state, records[i], result.value, result.latency_s)
+        else:
+            outcome = "invalid" if isinstance(result, SchemaError) else "error"
+        counts[variant, outcome] = counts.get((variant, outcome), 0) + 1
+    for (variant, outcome), k in counts.items():
+        pred.stats.request(variant, outcome, k)
+
+
+def _score_rows(served: Served, variant: str, items: list[tuple[int, Any]]) -> list[Any]:
     if served.row_stable and len(items) > 1:
         with contextlib.suppress(Exception):  # then row by row, to find the failing rows
             values: list[Any] = served.score_many(np.vstack([x for _, x in items])).tolist()
             return values
-    return [_score_row(pred, served, variant, x) for _, x in items]
+    return [_score_row(served, variant, x) for _, x in items]
 
 
-def _score_row(pred: Predictor, served: Served, variant: str, x: Any) -> Any:
+def _score_row(served: Served, variant: str, x: Any) -> Any:
     try:
         return served.score_one(x)
-    except Exception as err:  # noqa: BLE001 - reported for this record only
-        pred.stats.request(variant, "error")
+    except Exception as err:  # noqa: BLE001 - reported (and counted) for this record only
         return model_error(served, variant, err)

@@ -2,8 +2,10 @@
 
 The predictor counts requests by variant and outcome, reloads, shadow comparisons and
 micro-batches; :func:`render` writes them in the Prometheus text format (version 0.0.4)
-without ``prometheus_client``. Label sets stay small: ``variant`` (the policy's variant
-names), ``outcome`` (a fixed handful) and ``version``.
+without ``prometheus_client``. Each record is counted once, by its outcome (``ok``,
+``invalid``: a schema problem, ``error``: the model or explainer raised); a record that
+raised anything else is not counted (nor logged). Label sets stay small: ``variant``
+(the policy's variant names), ``outcome`` (a fixed handful) and ``version``.
 
 =========================================== =========== ==============================
 name                                        type        labels

@@ -33,7 +33,7 @@ from prodml.serving._prediction import (
     monitor_logger,
     policy_variants,
 )
-from prodml.serving._served import Served, check_pair, model_error
+from prodml.serving._served import ModelError, Served, check_pair, model_error
 from prodml.serving._shadow import ShadowWorker
 from prodml.serving._source import RegistrySource, Watcher
 from prodml.serving._views import Views
@@ -41,7 +41,7 @@ from prodml.serving._views import Views
 if TYPE_CHECKING:
     from prodml.monitoring import ModelMonitor
     from prodml.serving._prediction import RolloutPolicy
-    from prodml.serving._served import ExplainerLike, ModelError
+    from prodml.serving._served import ExplainerLike
 
 __all__ = ["DEFAULT_VARIANT", "Prediction", "Predictor"]
 
@@ -294,14 +294,23 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             self.stats.request(variant, "error")
             raise model_error(served, variant, err) from err
         latency = _perf() - t0
-        explanation = self._explain(served, variant, record) if explain else None
+        explanation = None
+        if explain:
+            try:
+                explanation = self._explain(served, variant, record)
+            except ModelError:
+                self.stats.request(variant, "error")  # as predict_many counts it
+                raise
+        # Decided before anything is logged or counted: a key the policy refuses raises
+        # with no trace left (and the micro-batcher's retry of a group counts once).
+        mirror = self._mirror is not None and self._mirror(key)
         log = self._loggers.get(variant)
         if log is not None:
             try:
                 log(id, record, value, latency)
             except Exception as err:  # noqa: BLE001 - monitoring must not fail a served request
                 self._log_failed(err)
-        if self._mirror is not None and self._mirror(key):
+        if mirror:
             self._shadow_submit(state, record, value, latency)
         next(self._ok[variant])
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (every field given).
@@ -367,7 +376,9 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         to its model in one call when that model's batch answers equal its one-row
         answers (checked on probe rows when the version was loaded: true of tree
         ensembles, not of scikit-learn's linear models, whose BLAS kernels sum in another
-        order for one row); otherwise the model is called once per row.
+        order for one row); otherwise the model is called once per row. Every record is
+        answered before any outcome is counted or any prediction logged to a monitor or
+        mirrored: a call that raises (a routing key the policy refuses) has counted nothing.
 
         Parameters
         ----------

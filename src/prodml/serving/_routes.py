@@ -15,10 +15,23 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prodml._secrets import mask_secrets
 from prodml.errors import ProdMLError, SchemaError
-from prodml.serving._app import ProblemError, _Settings, _timestamps, not_a_record, problems
-from prodml.serving._guard import MAX_ID, RequestGuard, log_failure, plain_id, request_id
+from prodml.serving._app import (
+    ProblemError,
+    _Settings,
+    _timestamps,
+    echo,
+    not_a_record,
+    problems,
+)
+from prodml.serving._guard import (
+    MAX_ID,
+    RequestGuard,
+    log_failure,
+    new_prediction_ids,
+    plain_id,
+    request_id,
+)
 from prodml.serving._served import ModelError
 
 __all__ = ["build_app"]
@@ -125,7 +138,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             data = loads(body)
         except ValueError as err:
             # The parser's reason and position, never the body itself.
-            reason = str(err).splitlines()[0][:120] if body else "the body is empty"
+            reason = echo(str(err).splitlines()[0][:120]) if body else "the body is empty"
             raise ProblemError(
                 400, "Bad Request", f"the request body is not JSON: {reason}"
             ) from None
@@ -154,6 +167,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
 
     async def predict(request: Request) -> Response:
         rid = request.headers.get("x-request-id")
+        headers: dict[str, str] | None = None
         try:
             if rid is not None and not plain_id(rid):
                 raise ProblemError(
@@ -175,16 +189,27 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                         f"{settings.max_explain} per request",
                     )
                 records = [_timestamps(r, columns) for r in data]
+                # Prediction ids are made here, never taken from the client (see _guard).
+                ids = new_prediction_ids(len(records))
                 if len(records) > _ON_LOOP:
                     # A long list (each invalid record costs milliseconds to check) runs
                     # on a worker thread: the loop goes on answering probes and others.
-                    done = await run_in_threadpool(settings.predict_list, records, rid, explain)
+                    done = await run_in_threadpool(settings.predict_list, records, ids, explain)
                 else:
-                    done = settings.predict_list(records, rid, explain)
+                    done = settings.predict_list(records, ids, explain)
                 out: Any = [p.to_dict() for p in done]
             else:
-                result = await settings.predict_one(_timestamps(data, columns), rid, explain)
+                (pid,) = new_prediction_ids(1)
+                result = await settings.predict_one(_timestamps(data, columns), pid, explain)
                 out = result.to_dict()
+                headers = {"x-prediction-id": pid}
+                ids = [pid]
+            if _log.isEnabledFor(logging.DEBUG):  # the trace from a request to its records
+                _log.debug(
+                    "prodml serving: request %s: predictions %s",
+                    request_id(request.scope),
+                    " ".join(ids),
+                )
         except ProblemError as err:
             return problem(err)
         except ClientDisconnect:  # gone before its body arrived: nobody reads an answer
@@ -194,7 +219,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
         except SchemaError as err:
             return problem(
                 ProblemError(
-                    422, "Invalid record", mask_secrets(str(err.problems[0]))
+                    422, "Invalid record", echo(str(err.problems[0]))
                     if len(err.problems) == 1 else f"{len(err.problems)} problems found",
                     errors=problems(err, in_list=False),
                 )
@@ -209,8 +234,8 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                 )
             )  # fmt: skip
         except ProdMLError as err:  # e.g. explain=true without an explainer
-            return problem(ProblemError(400, "Bad Request", mask_secrets(str(err))))
-        return Response(dumps(out), media_type=_JSON)
+            return problem(ProblemError(400, "Bad Request", echo(str(err))))
+        return Response(dumps(out), media_type=_JSON, headers=headers)
 
     async def model(request: Request) -> Response:
         return Response(dumps(settings.model_info(pred)), media_type=_JSON)
@@ -229,7 +254,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         title = _TITLES.get(status, "Error")
-        response = problem(ProblemError(status, title, str(getattr(exc, "detail", title))))
+        response = problem(ProblemError(status, title, echo(str(getattr(exc, "detail", title)))))
         # A 405 names the allowed methods (RFC 9110: Allow is required there).
         response.headers.update(getattr(exc, "headers", None) or {})
         return response
