@@ -146,3 +146,26 @@ def test_a_quoted_credential_is_redacted(value: str) -> None:
     assert "AKIA" not in str(info.value)
     assert "<redacted>" in str(info.value)
     assert short_repr("https://example.com/models/churn") == "'https://example.com/models/churn'"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "refAKIAIOSFODNN7EXAMPLE",
+        "key=AKIAIOSFODNN7EXAMPLE;",
+        "id_AKIAIOSFODNN7EXAMPLE",
+        "(ASIAIOSFODNN7EXAMPLE)",
+    ],
+)
+def test_an_access_key_id_glued_to_text_is_masked(text: str) -> None:
+    from prodml._secrets import mask_secrets
+
+    assert "IOSFODNN7EXAMPLE" not in mask_secrets(text)
+    assert short_repr(text) == "<redacted>"
+
+
+def test_a_longer_upper_case_run_is_no_access_key_id() -> None:
+    from prodml._secrets import mask_secrets
+
+    for text in ("XAKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE1"):  # 21 characters
+        assert mask_secrets(text) == text

@@ -157,7 +157,11 @@ class Secrets:
 # -- free text a user wrote (tags, descriptions, lineage): credentials by their shape --
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"']+")
-_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
+# An access key id is 20 upper-case letters and digits; glued to lower-case text or
+# punctuation ("ref" + id, "key=" + id) it is still one. ``\b`` missed it after a letter.
+_AWS_KEY_ID = re.compile(
+    r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?![A-Z0-9])"
+)
 
 
 def mask_secrets(text: str) -> str:

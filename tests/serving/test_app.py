@@ -190,15 +190,19 @@ def test_datetime_strings_are_parsed(served: tuple[Predictor, str], data: pd.Dat
     assert r.json()["value"] == pred.predict_record(rec).value
 
 
-@pytest.mark.parametrize("zone", ["Europe/Paris", "UTC", "+05:30"])
+@pytest.mark.parametrize("zone", ["Europe/Paris", "UTC", "+05:30", "+0530", "UTC+05:30", "Z"])
 def test_an_offset_string_is_read_in_the_columns_declared_zone(
     data: pd.DataFrame, lr: Any, zone: str
 ) -> None:
     """JSON carries offsets, not zone names: '...Z' for a Paris column is that instant in Paris.
 
-    A naive string in a zoned column is refused (its zone would be a guess).
+    A naive string in a zoned column is refused (its zone would be a guess). A zone spelled
+    as pandas misreads ('+0530' is +05:00 to pandas) or does not know ('Z') is converted to
+    through its canonical spelling.
     """
-    zoned = data.assign(ts=data["ts"].dt.tz_localize("UTC").dt.tz_convert(zone))
+    from prodml._zones import canonical_zone
+
+    zoned = data.assign(ts=data["ts"].dt.tz_localize("UTC").dt.tz_convert(canonical_zone(zone)))
     schema = Schema(
         [*(c for c in SCHEMA.columns if c.name != "ts"), Column("ts", "datetime", timezone=zone)]
     )

@@ -17,6 +17,7 @@ import contextlib
 import datetime as _dt
 import json
 import re
+import zoneinfo
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -26,7 +27,7 @@ from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, check_params
 from prodml._secrets import MASK, mask_secrets
 from prodml._state import STRICT_JSON
-from prodml._zones import zone_fits
+from prodml._zones import canonical_zone, zone_fits
 from prodml.errors import ConfigError, SchemaError
 from prodml.privacy import redact_personal
 from prodml.schema import LogicalType
@@ -99,8 +100,9 @@ def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any
     for name, zone in columns:
         v = record.get(name)
         if type(v) is str:
-            # A string that is not ISO 8601 stays: validation reports it.
-            with contextlib.suppress(ValueError):
+            # A string that is not ISO 8601 stays: validation reports it (so does one in
+            # a zone no installed tz database holds).
+            with contextlib.suppress(ValueError, zoneinfo.ZoneInfoNotFoundError):
                 stamp = pd.Timestamp(_dt.datetime.fromisoformat(v))
                 if zone is not None and stamp.tzinfo is not None:
                     stamp = stamp.tz_convert(zone)
@@ -330,8 +332,11 @@ class _Settings:
                 for c in served.schema.columns:
                     if c.dtype is LogicalType.DATETIME:
                         zones.setdefault(c.name, []).append(c.timezone)
+            # The canonical spelling: pandas reads '+0530' as +05:00 and knows no 'Z'.
             agreed = {
-                name: z[0] if all(zone_fits(z[0], other) for other in z) else None
+                name: canonical_zone(z[0])
+                if z[0] is not None and all(zone_fits(z[0], other) for other in z)
+                else None
                 for name, z in zones.items()
             }
             self._dt_columns, self._dt_state = tuple(sorted(agreed.items())), state
