@@ -241,6 +241,7 @@ def test_infer_reads_a_nameless_fixed_offset_as_an_offset(tz: dt.tzinfo, zone: s
 
 def test_infer_reads_pytz_fixed_offsets_as_offsets() -> None:
     import pytz
+
     values = pd.Series(pd.to_datetime(["2024-01-15 09:00", "2024-07-15 09:00"]))
     for minutes, zone in ((330, "+05:30"), (-60, "-01:00"), (0, "UTC")):
         data = pd.DataFrame({"t": values.dt.tz_localize(pytz.FixedOffset(minutes))})
