@@ -22,12 +22,13 @@ from prodml.integrations._dask_frames import (
     _check_split_every,
     _conform,
     _frame,
+    _gather_zones,
     _merge_zones,
     _progress,
     _tree_reduce,
     _zones,
 )
-from prodml.integrations._dask_guard import guarded_parts
+from prodml.integrations._dask_guard import guarded_parts, partition_files
 from prodml.privacy import Privacy, check_privacy
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ __all__ = ["detect", "fit_detector", "profile"]
 _DETECTOR = TypeOf(DriftDetector, "a prodml.drift.DriftDetector")
 
 
-_Zoned = tuple[Profile, dict[str, tuple[int, str | None]]]
+_Zoned = tuple[Profile, dict[str, list[tuple[int, str | None]]]]
 
 
 def _profile_part(
@@ -49,11 +50,12 @@ def _profile_part(
 
 
 def _profile_zoned(params: dict[str, Any], part: pd.DataFrame, index: int) -> _Zoned:
-    return Profile(**params).update(part), _zones(part, index)
+    zones = {name: [zone] for name, zone in _zones(part, index).items()}
+    return Profile(**params).update(part), zones
 
 
 def _merge_zoned(*parts: _Zoned) -> _Zoned:
-    zones = _merge_zones([z for _, z in parts])
+    zones = _gather_zones(*[z for _, z in parts])
     return _merge_profiles(*[p for p, _ in parts]), zones
 
 
@@ -139,12 +141,15 @@ def profile(
     else:
         columns = list(columns)
         frame = frame[columns]  # read only these (Parquet: other columns are not read)
-    leaves = [
-        dask.delayed(_profile_part)(params, part, columns, i)
-        for i, part in enumerate(guarded_parts(frame))
-    ]
+    parts = guarded_parts(frame)
+    leaves = [dask.delayed(_profile_part)(params, part, columns, i) for i, part in enumerate(parts)]
     with _progress("profiling", progress):
         result: _Zoned = _tree_reduce(leaves, _merge_zoned, split_every)
+    # time zones that differ between partitions: raised here, where the files are known
+    _merge_zones(
+        [{name: zone} for name, seen in result[1].items() for zone in seen],
+        files=lambda index: partition_files(parts[index]),
+    )
     return result[0].finalize()
 
 

@@ -84,7 +84,7 @@ from prodml.integrations._dask_frames import _number as _number  # noqa: PLC0414
 from prodml.integrations._dask_frames import _shared as _shared  # noqa: PLC0414
 from prodml.integrations._dask_frames import _tree_reduce as _tree_reduce  # noqa: PLC0414
 from prodml.integrations._dask_frames import _zone as _zone  # noqa: PLC0414
-from prodml.integrations._dask_guard import guarded_map, guarded_parts
+from prodml.integrations._dask_guard import guarded_map, guarded_parts, partition_files
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
 from prodml.schema import Schema
@@ -244,7 +244,9 @@ def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> Featur
     parts = guarded_parts(frame)
     columns = list(frame.columns)
     found = _compute(*[dask.delayed(_witness)(p, columns, i) for i, p in enumerate(parts)])
-    _merge_zones([zones for _, zones in found])
+    _merge_zones(
+        [zones for _, zones in found], files=lambda index: partition_files(parts[index])
+    )
     pipe.start_fit(Schema.infer([rows for rows, _ in found], nullable="always"))
     while pipe.fit_pending:
         shared = _shared(pipe)
