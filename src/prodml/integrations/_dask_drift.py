@@ -119,7 +119,9 @@ def profile(
         For invalid parameters.
     SchemaError
         For unsupported column types or missing ``columns`` (at once, or from the first
-        partition without one, naming it).
+        partition without one, naming it), or a datetime column whose time zone differs
+        between partitions (naming them and the Parquet files they read, once every
+        partition is profiled).
     DriftError
         For an infinite value in a numeric column.
     PartitionError

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from prodml._data import type_name
-from prodml._files import PATH_QUOTE
 from prodml._extras import require
+from prodml._files import PATH_QUOTE
 from prodml._params import Interval, check_params
 from prodml._progress import drawing, progress_bar
 from prodml._quote import short_repr
@@ -208,17 +208,17 @@ def _check_path_column(frame: Any) -> None:
             continue
         kwargs = node.operand("kwargs")
         asked = kwargs.get("include_path_column") if isinstance(kwargs, dict) else None
-        if asked is None or asked is False:
+        if not asked:  # None, False, "": no column asked for
             continue
         name = asked if isinstance(asked, str) else "path"
         if name not in have and name not in problems:
             problems[name] = SchemaProblem(
                 name,
                 "missing",
-                f"dask.dataframe.read_parquet was given include_path_column={short_repr(asked)} but "
-                "added no such column (Dask 2026.7 accepts the option and ignores it); drop "
-                "the option, or build the frame with dd.from_map over the files and add "
-                "the column there",
+                "dask.dataframe.read_parquet was given "
+                f"include_path_column={short_repr(asked)} but added no such column "
+                "(Dask 2026.7 accepts the option and ignores it); drop the option, or "
+                "build the frame with dd.from_map over the files and add the column there",
             )
     if problems:
         raise SchemaError(problems=list(problems.values()))

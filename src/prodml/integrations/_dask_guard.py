@@ -28,11 +28,13 @@ replace the guard.
 
 Files. No public API maps a partition to the files it reads: ``dd.read_parquet`` may
 split a file into several partitions (row groups) or, through the optimizer, fuse small
-files into one; ``divisions`` are index bounds; ``include_path_column`` labels the rows
-that were read, and a failed read has none; the paths a user gave are folders or globs
-as often as files. The failed read task's own argument (:func:`_sources`, looked for in
-dask 2026.7's fsspec and arrow readers) is the only source, searched only after a
-failure: a Dask that renames it gives no file, never a wrong one.
+files into one; ``divisions`` are index bounds; ``include_path_column`` would label the
+rows that were read (Dask 2026.7 ignores it), and a failed read has none; the paths a
+user gave are folders or globs as often as files. The read task's own argument
+(:func:`_sources`, looked for in dask 2026.7's fsspec and arrow readers) is the only
+source, searched only to name files in an error (after a failure, or by
+:func:`partition_files` for an error the client raises): a Dask that renames it gives
+no file, never a wrong one.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def partition_files(part: Any) -> tuple[str, ...]:
         if key in seen or task is None:
             continue
         seen.add(key)
-        args = getattr(task, "args", ())
+        args: tuple[Any, ...] = getattr(task, "args", ())
         if len(args) > 1 and getattr(task, "func", None) is _run:
             node = getattr(args[1], "value", None)  # the wrapped task, as _guard put it
             found.update((s.path, None) for s in _sources(node, _SEARCH_DEPTH))
@@ -343,9 +345,7 @@ class _Source:
             return None
 
 
-def _missing_error(
-    missing: dict[str, list[str]], index: int, files: tuple[str, ...]
-) -> Exception:
+def _missing_error(missing: dict[str, list[str]], index: int, files: tuple[str, ...]) -> Exception:
     """The SchemaError of columns ``missing`` from partition ``index``.
 
     Each column names the files that lack it (up to three, as a ``PartitionError``

@@ -21,7 +21,9 @@ result (``transform``, ``score``, ``historical``) is computed; prodml's own erro
 (``SchemaError`` ...) keep their class, their message naming the partition. A column
 missing from a partition (a Parquet file written without it, ``dd.from_delayed`` parts
 short of their meta) is a :class:`~prodml.errors.SchemaError` naming the column, the
-partition and the file, from every function.
+partition and the file, from every function, also when Dask gives a partition several
+files (its optimizer fuses small files, ``aggregate_files=True``). So is a frame read
+with ``include_path_column`` that lacks the path column (Dask 2026.7 ignores the option).
 
 Examples
 --------
@@ -204,7 +206,8 @@ def fit_pipeline(
     SchemaError
         As :meth:`FeaturePipeline.fit`, raised from the worker that met the problem
         (the message names the partition); also for a partition whose columns are not
-        the frame's, or a datetime column whose time zone differs between partitions.
+        the frame's, or a datetime column whose time zone differs between partitions
+        (naming them and the Parquet files they read).
     PartitionError
         When a partition cannot be computed (read error, failing upstream code), naming
         the partition and, when Dask's task names it, the Parquet file.
@@ -244,9 +247,7 @@ def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> Featur
     parts = guarded_parts(frame)
     columns = list(frame.columns)
     found = _compute(*[dask.delayed(_witness)(p, columns, i) for i, p in enumerate(parts)])
-    _merge_zones(
-        [zones for _, zones in found], files=lambda index: partition_files(parts[index])
-    )
+    _merge_zones([zones for _, zones in found], files=lambda index: partition_files(parts[index]))
     pipe.start_fit(Schema.infer([rows for rows, _ in found], nullable="always"))
     while pipe.fit_pending:
         shared = _shared(pipe)
