@@ -27,7 +27,7 @@ import dask
 import dask.dataframe as dd
 
 from prodml.drift import DriftDetector, Profile
-from prodml.errors import NotFittedError, SchemaError
+from prodml.errors import DriftError, NotFittedError, SchemaError
 from prodml.features import FeaturePipeline, steps
 from prodml.integrations import dask as pdask
 from prodml.integrations.dask import PartitionError
@@ -188,12 +188,25 @@ def test_files_that_differ_by_type_only_stay_a_partition_error(tmp_path: Path) -
     assert str(paths[3]) in info.value.files
 
 
-def test_a_bad_value_in_a_fused_partition_names_column_and_partition(tmp_path: Path) -> None:
-    _write(tmp_path)
+def test_a_bad_value_names_column_partition_and_files(tmp_path: Path) -> None:
+    paths = _write(tmp_path)
+    for i, path in enumerate(paths):  # nulls in file 5 only, infinity in file 2 only
+        frame = pd.read_parquet(path)
+        frame["x"] = frame["x"].fillna(0.0) if i != 5 else frame["x"]
+        frame.assign(u=np.inf if i == 2 else 0.0).to_parquet(path)
     ddf = dd.read_parquet(tmp_path, columns=["x", "c"]).map_partitions(_tag)
-    pipe = FeaturePipeline([steps.StandardScale(["x"])])  # no Impute: x has nulls
-    with pytest.raises(SchemaError, match=r"column 'x': .*in partition \d+ of the Dask") as info:
+    parts = ddf.optimize().map_partitions(len).compute().tolist()
+    assert parts[2] == 2 * ROWS  # files 4 and 5 in partition 2
+    pipe = FeaturePipeline([steps.StandardScale(["x"])])  # no Impute: file 5 has nulls
+    with pytest.raises(SchemaError) as info:
         pdask.fit_pipeline(pipe, ddf, progress=False)
-    assert [p.kind for p in info.value.problems] == ["null"]
+    assert [(p.column, p.kind) for p in info.value.problems] == [("x", "null")]
+    assert str(info.value).endswith(
+        f"(in partition 2 of the Dask DataFrame, files '{paths[4]}', '{paths[5]}')"
+    )
     with pytest.raises(NotFittedError):  # a failed fit leaves it unfitted
         _ = pipe.feature_names_out
+    # one file per partition: that file
+    with pytest.raises(DriftError) as drift:
+        pdask.profile(dd.read_parquet(tmp_path), progress=False)
+    assert str(drift.value).endswith(f"(in partition 2 of the Dask DataFrame, file '{paths[2]}')")

@@ -17,7 +17,7 @@ from prodml._params import TypeOf, check_params
 from prodml.drift import DriftDetector, DriftReport, Profile
 from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError
-from prodml.integrations._dask_errors import _FEATURE, _on_partition
+from prodml.integrations._dask_errors import _FEATURE, _naming_files, _on_partition
 from prodml.integrations._dask_frames import (
     _check_split_every,
     _conform,
@@ -145,7 +145,10 @@ def profile(
         frame = frame[columns]  # read only these (Parquet: other columns are not read)
     parts = guarded_parts(frame)
     leaves = [dask.delayed(_profile_part)(params, part, columns, i) for i, part in enumerate(parts)]
-    with _progress("profiling", progress):
+    with (
+        _progress("profiling", progress),
+        _naming_files(lambda index: partition_files(parts[index])),
+    ):
         result: _Zoned = _tree_reduce(leaves, _merge_zoned, split_every)
     # time zones that differ between partitions: raised here, where the files are known
     _merge_zones(

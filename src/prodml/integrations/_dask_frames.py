@@ -21,12 +21,11 @@ import pandas as pd
 
 from prodml._data import type_name
 from prodml._extras import require
-from prodml._files import PATH_QUOTE
 from prodml._params import Interval, check_params
 from prodml._progress import drawing, progress_bar
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
-from prodml.integrations._dask_errors import _FEATURE, _MAX_FILES, _compute
+from prodml.integrations._dask_errors import _FEATURE, _compute, _files_named
 
 __all__: list[str] = []
 
@@ -126,12 +125,7 @@ def _gather_zones(
 def _read_from(index: int, files: Callable[[int], tuple[str, ...]] | None) -> str:
     """`` (file 'a.parquet')``: the files partition ``index`` reads, or nothing."""
     read = () if files is None else files(index)
-    if not read:
-        return ""
-    named = ", ".join(short_repr(f, PATH_QUOTE) for f in read[:_MAX_FILES])
-    if len(read) > _MAX_FILES:
-        named += f" and {len(read) - _MAX_FILES} more"
-    return f" ({'file' if len(read) == 1 else 'files'} {named})"
+    return f" ({_files_named(read)})" if read else ""
 
 
 def _zone(tz: str | None) -> str:

@@ -351,20 +351,13 @@ def _missing_error(missing: dict[str, list[str]], index: int, files: tuple[str, 
     Each column names the files that lack it (up to three, as a ``PartitionError``
     does); a column no file is known to lack names the task's file, when it read one.
     """
-    from prodml._files import PATH_QUOTE  # noqa: PLC0415
-    from prodml._quote import short_repr  # noqa: PLC0415
     from prodml.errors import SchemaError, SchemaProblem  # noqa: PLC0415
-    from prodml.integrations._dask_errors import _MAX_FILES  # noqa: PLC0415
+    from prodml.integrations._dask_errors import _files_named  # noqa: PLC0415
 
     def where(lacking: list[str]) -> str:
         text = f"partition {index} of the Dask DataFrame"
         named = lacking or (list(files) if len(files) == 1 else [])
-        if not named:
-            return text
-        quoted = ", ".join(short_repr(f, PATH_QUOTE) for f in named[:_MAX_FILES])
-        if len(named) > _MAX_FILES:
-            quoted += f" and {len(named) - _MAX_FILES} more"
-        return f"{text} ({'file' if len(named) == 1 else 'files'} {quoted})"
+        return f"{text} ({_files_named(tuple(named))})" if named else text
 
     return SchemaError(
         problems=[

@@ -68,7 +68,7 @@ from prodml.integrations._dask_drift import _profile_part as _profile_part  # no
 from prodml.integrations._dask_drift import _profile_zoned as _profile_zoned  # noqa: PLC0414
 from prodml.integrations._dask_drift import _Zoned as _Zoned  # noqa: PLC0414
 from prodml.integrations._dask_drift import detect, fit_detector, profile
-from prodml.integrations._dask_errors import _FEATURE, PartitionError, _compute
+from prodml.integrations._dask_errors import _FEATURE, PartitionError, _compute, _naming_files
 from prodml.integrations._dask_errors import _MAX_FILES as _MAX_FILES  # noqa: PLC0414
 from prodml.integrations._dask_errors import _WHERE as _WHERE  # noqa: PLC0414
 from prodml.integrations._dask_errors import _cause as _cause  # noqa: PLC0414
@@ -205,9 +205,9 @@ def fit_pipeline(
     ------
     SchemaError
         As :meth:`FeaturePipeline.fit`, raised from the worker that met the problem
-        (the message names the partition); also for a partition whose columns are not
-        the frame's, or a datetime column whose time zone differs between partitions
-        (naming them and the Parquet files they read).
+        (the message names the partition and the Parquet files it reads); also for a
+        partition whose columns are not the frame's, or a datetime column whose time
+        zone differs between partitions (naming them and the Parquet files they read).
     PartitionError
         When a partition cannot be computed (read error, failing upstream code), naming
         the partition and, when Dask's task names it, the Parquet file.
@@ -243,8 +243,15 @@ def _restore(pipe: FeaturePipeline, saved: FeaturePipeline) -> None:
 
 
 def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> FeaturePipeline:
-    dask = require("dask", extra="dask", feature=_FEATURE)
     parts = guarded_parts(frame)
+    with _naming_files(lambda index: partition_files(parts[index])):
+        return _fit_passes(pipe, frame, parts, split_every)
+
+
+def _fit_passes(
+    pipe: FeaturePipeline, frame: Any, parts: list[Any], split_every: int
+) -> FeaturePipeline:
+    dask = require("dask", extra="dask", feature=_FEATURE)
     columns = list(frame.columns)
     found = _compute(*[dask.delayed(_witness)(p, columns, i) for i, p in enumerate(parts)])
     _merge_zones([zones for _, zones in found], files=lambda index: partition_files(parts[index]))
