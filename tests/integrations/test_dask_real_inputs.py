@@ -202,12 +202,21 @@ def test_include_path_column_that_dask_ignores_is_an_error(
     paths = _write(tmp_path, [_frame(10, 1), _frame(10, 2)])
     ddf = dd.read_parquet(tmp_path, include_path_column=option)
     assert column not in ddf.columns  # Dask 2026.7: accepted, no column
-    fitted = _pipe().fit(pd.read_parquet(paths[0]))
+    from sklearn.dummy import DummyClassifier
+
+    from prodml.fairness import GroupMetrics
+    from prodml.serving import Predictor
+
+    first = pd.read_parquet(paths[0])
+    fitted = _pipe().fit(first)
+    predictor = Predictor(fitted, DummyClassifier().fit(fitted.transform(first), first["c"]))
     for call in (
         lambda: pdask.fit_pipeline(_pipe(), ddf, progress=False),
         lambda: pdask.profile(ddf, progress=False),
         lambda: pdask.transform(fitted, ddf),
         lambda: pdask.transform(fitted, ddf[["x", "c"]].assign(k=1)),  # through other steps
+        lambda: pdask.score(predictor, ddf),
+        lambda: pdask.group_metrics(GroupMetrics(["c"]), ddf, y_true="c", y_pred="c"),
     ):
         with pytest.raises(SchemaError, match="include_path_column") as info:
             call()
