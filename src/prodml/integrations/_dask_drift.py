@@ -17,17 +17,18 @@ from prodml._params import TypeOf, check_params
 from prodml.drift import DriftDetector, DriftReport, Profile
 from prodml.drift._profile import CategoricalColumn
 from prodml.errors import DriftError, NotFittedError
-from prodml.integrations._dask_errors import _FEATURE, _on_partition
+from prodml.integrations._dask_errors import _FEATURE, _naming_files, _on_partition
 from prodml.integrations._dask_frames import (
     _check_split_every,
     _conform,
     _frame,
+    _gather_zones,
     _merge_zones,
     _progress,
     _tree_reduce,
     _zones,
 )
-from prodml.integrations._dask_guard import guarded_parts
+from prodml.integrations._dask_guard import guarded_parts, partition_files
 from prodml.privacy import Privacy, check_privacy
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ __all__ = ["detect", "fit_detector", "profile"]
 _DETECTOR = TypeOf(DriftDetector, "a prodml.drift.DriftDetector")
 
 
-_Zoned = tuple[Profile, dict[str, tuple[int, str | None]]]
+_Zoned = tuple[Profile, dict[str, list[tuple[int, str | None]]]]
 
 
 def _profile_part(
@@ -49,11 +50,12 @@ def _profile_part(
 
 
 def _profile_zoned(params: dict[str, Any], part: pd.DataFrame, index: int) -> _Zoned:
-    return Profile(**params).update(part), _zones(part, index)
+    zones = {name: [zone] for name, zone in _zones(part, index).items()}
+    return Profile(**params).update(part), zones
 
 
 def _merge_zoned(*parts: _Zoned) -> _Zoned:
-    zones = _merge_zones([z for _, z in parts])
+    zones = _gather_zones(*[z for _, z in parts])
     return _merge_profiles(*[p for p, _ in parts]), zones
 
 
@@ -117,7 +119,9 @@ def profile(
         For invalid parameters.
     SchemaError
         For unsupported column types or missing ``columns`` (at once, or from the first
-        partition without one, naming it).
+        partition without one, naming it), or a datetime column whose time zone differs
+        between partitions (naming them and the Parquet files they read, once every
+        partition is profiled).
     DriftError
         For an infinite value in a numeric column.
     PartitionError
@@ -139,12 +143,18 @@ def profile(
     else:
         columns = list(columns)
         frame = frame[columns]  # read only these (Parquet: other columns are not read)
-    leaves = [
-        dask.delayed(_profile_part)(params, part, columns, i)
-        for i, part in enumerate(guarded_parts(frame))
-    ]
-    with _progress("profiling", progress):
+    parts = guarded_parts(frame)
+    leaves = [dask.delayed(_profile_part)(params, part, columns, i) for i, part in enumerate(parts)]
+    with (
+        _progress("profiling", progress),
+        _naming_files(lambda index: partition_files(parts[index])),
+    ):
         result: _Zoned = _tree_reduce(leaves, _merge_zoned, split_every)
+    # time zones that differ between partitions: raised here, where the files are known
+    _merge_zones(
+        [{name: zone} for name, seen in result[1].items() for zone in seen],
+        files=lambda index: partition_files(parts[index]),
+    )
     return result[0].finalize()
 
 

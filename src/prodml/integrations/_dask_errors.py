@@ -10,8 +10,10 @@ Both are re-exported by :mod:`prodml.integrations.dask`, the public path of
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prodml._extras import require
@@ -101,10 +103,7 @@ def _on_partition(
         raise
     except Exception as err:
         read = files() if files is not None else ()
-        named = ", ".join(short_repr(f, PATH_QUOTE) for f in read[:_MAX_FILES])
-        if len(read) > _MAX_FILES:
-            named += f" and {len(read) - _MAX_FILES} more"
-        what = "" if not read else f" (file {named})" if len(read) == 1 else f" (files {named})"
+        what = f" ({_files_named(read)})" if read else ""
         raise PartitionError(
             f"partition {index} of the Dask DataFrame{what} failed: {_cause(err)}",
             partition=index,
@@ -115,24 +114,76 @@ def _on_partition(
 _MAX_FILES = 3  # files named in one message; the error's ``files`` holds them all
 
 
+def _files_named(read: tuple[str, ...]) -> str:
+    """``file 'a'`` or ``files 'a', 'b', 'c' and 2 more``: Parquet files in a message."""
+    named = ", ".join(short_repr(f, PATH_QUOTE) for f in read[:_MAX_FILES])
+    if len(read) > _MAX_FILES:
+        named += f" and {len(read) - _MAX_FILES} more"
+    return f"{'file' if len(read) == 1 else 'files'} {named}"
+
+
 def _in_partition(err: ProdMLError, index: int) -> None:
     """Add partition ``index`` to ``err``'s message, unless it names one already."""
     if index < 0 or isinstance(err, PartitionError):
         return
     if err.args and isinstance(err.args[0], str) and _WHERE not in err.args[0]:
         # str(err) is args[0], and pickling (to the client) rebuilds the error from args
+        # (and its __dict__, where the client finds the partition to name its files)
         err.args = (f"{err.args[0]} (in partition {index}{_WHERE}", *err.args[1:])
+        err.__dict__[_PARTITION] = index
 
 
 _WHERE = " of the Dask DataFrame)"
+_PARTITION = "_prodml_dask_partition"
+
+_FILES: contextvars.ContextVar[Callable[[int], tuple[str, ...]] | None] = contextvars.ContextVar(
+    "prodml_dask_partition_files", default=None
+)
+
+
+@contextlib.contextmanager
+def _naming_files(files: Callable[[int], tuple[str, ...]]) -> Iterator[None]:
+    """In the block, a prodml error from a partition's task also names the files it read.
+
+    ``files`` gives partition ``index``'s Parquet files; :func:`_compute` asks it on the
+    client, for the partition an error names, only when one arrives.
+    """
+    token = _FILES.set(files)
+    try:
+        yield
+    finally:
+        _FILES.reset(token)
+
+
+def _with_files(err: ProdMLError) -> None:
+    """Name in ``err``'s message the files of the partition it names (see above)."""
+    files = _FILES.get()
+    index = err.__dict__.get(_PARTITION)
+    if files is None or not isinstance(index, int) or not err.args:
+        return
+    where = f"(in partition {index}{_WHERE}"
+    if not isinstance(err.args[0], str) or where not in err.args[0]:
+        return
+    try:
+        read = files(index)
+    except Exception:  # noqa: BLE001 - naming the files must never hide the error
+        return
+    if read:
+        named = f"(in partition {index}{_WHERE[:-1]}, {_files_named(read)})"
+        err.args = (err.args[0].replace(where, named), *err.args[1:])
 
 
 def _compute(*collections: Any) -> Any:
-    """``dask.compute``, with a failure outside prodml raised as :class:`PartitionError`."""
+    """``dask.compute``, with a failure outside prodml raised as :class:`PartitionError`.
+
+    A prodml error from a partition's task names the partition's files, in a
+    :func:`_naming_files` block.
+    """
     dask = require("dask", extra="dask", feature=_FEATURE)
     try:
         return dask.compute(*collections)
-    except ProdMLError:
+    except ProdMLError as err:
+        _with_files(err)
         raise
     except Exception as err:
         raise PartitionError(

@@ -15,8 +15,9 @@ from prodml._extras import require
 from prodml._params import Interval, TypeOf, check_params
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import GroupMetrics
+from prodml.integrations._dask_errors import _naming_files
 from prodml.integrations._dask_frames import _frame, _shared, _tree_reduce
-from prodml.integrations._dask_guard import guarded_parts
+from prodml.integrations._dask_guard import guarded_parts, partition_files
 
 if TYPE_CHECKING:
     from prodml.integrations.dask import _Data
@@ -116,9 +117,10 @@ def group_metrics(
         )
     dask = require("dask", extra="dask", feature="prodml.integrations.dask")
     shared = _shared(gm.clone())
+    parts = guarded_parts(frame[needed])
     leaves = [
-        dask.delayed(_count_part)(shared, part, y_true, y_pred, i)
-        for i, part in enumerate(guarded_parts(frame[needed]))
+        dask.delayed(_count_part)(shared, part, y_true, y_pred, i) for i, part in enumerate(parts)
     ]
-    result: GroupMetrics = _tree_reduce(leaves, _merge, split_every)
+    with _naming_files(lambda index: partition_files(parts[index])):
+        result: GroupMetrics = _tree_reduce(leaves, _merge, split_every)
     return gm.merge(result)

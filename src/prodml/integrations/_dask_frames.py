@@ -25,7 +25,7 @@ from prodml._params import Interval, check_params
 from prodml._progress import drawing, progress_bar
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
-from prodml.integrations._dask_errors import _FEATURE, _compute
+from prodml.integrations._dask_errors import _FEATURE, _compute, _files_named
 
 __all__: list[str] = []
 
@@ -78,8 +78,13 @@ def _zones(part: pd.DataFrame, index: int) -> dict[str, tuple[int, str | None]]:
 
 def _merge_zones(
     zones: Sequence[dict[str, tuple[int, str | None]]],
+    files: Callable[[int], tuple[str, ...]] | None = None,
 ) -> dict[str, tuple[int, str | None]]:
-    """The first partition's zone of each column, or a SchemaError where partitions differ."""
+    """The first partition's zone of each column, or a SchemaError where partitions differ.
+
+    ``files`` gives the Parquet files a partition reads, named in the error (asked only
+    for the partitions it names).
+    """
     first: dict[str, tuple[int, str | None]] = {}
     problems: dict[str, SchemaProblem] = {}
     for part in zones:
@@ -89,13 +94,38 @@ def _merge_zones(
                 problems[name] = SchemaProblem(
                     name,
                     "type",
-                    f"timestamps are {_zone(seen[1])} in partition {seen[0]} and "
-                    f"{_zone(tz)} in partition {index}; one column takes one time zone "
+                    f"timestamps are {_zone(seen[1])} in partition {seen[0]}"
+                    f"{_read_from(seen[0], files)} and {_zone(tz)} in partition {index}"
+                    f"{_read_from(index, files)}; one column takes one time zone "
                     "(make them agree with .dt.tz_localize / .dt.tz_convert first)",
                 )
     if problems:
         raise SchemaError(problems=list(problems.values()))
     return first
+
+
+def _gather_zones(
+    *seen: dict[str, list[tuple[int, str | None]]],
+) -> dict[str, list[tuple[int, str | None]]]:
+    """Per column, the first zone and the first other zone of ``seen``, in partition order.
+
+    The mergeable form of :func:`_merge_zones`'s input (a tree of in-order merges keeps
+    what one pass keeps): the error is raised by the client, which can name the files.
+    """
+    out: dict[str, list[tuple[int, str | None]]] = {}
+    for part in seen:
+        for name, found in part.items():
+            kept = out.setdefault(name, [])
+            for index, tz in found:
+                if not kept or (len(kept) == 1 and kept[0][1] != tz):
+                    kept.append((index, tz))
+    return out
+
+
+def _read_from(index: int, files: Callable[[int], tuple[str, ...]] | None) -> str:
+    """`` (file 'a.parquet')``: the files partition ``index`` reads, or nothing."""
+    read = () if files is None else files(index)
+    return f" ({_files_named(read)})" if read else ""
 
 
 def _zone(tz: str | None) -> str:
@@ -122,10 +152,12 @@ def _frame(data: object) -> Any:
     Raises
     ------
     SchemaError
-        For any other input, or Parquet paths that cannot be read.
+        For any other input, Parquet paths that cannot be read, or a frame read with
+        ``include_path_column`` that lacks the path column (:func:`_check_path_column`).
     """
     dd = _dd()
     if isinstance(data, dd.DataFrame):
+        _check_path_column(data)
         return data
     if isinstance(data, pd.DataFrame):
         return dd.from_pandas(data, npartitions=1)
@@ -149,6 +181,41 @@ def _frame(data: object) -> Any:
             )
         ]
     )
+
+
+def _check_path_column(frame: Any) -> None:
+    """A SchemaError if ``frame`` was read with ``include_path_column`` but lacks the column.
+
+    Dask 2026.7's ``read_parquet`` takes ``include_path_column`` into its ``**kwargs``
+    and adds no column: without this check, a profile or a fit would silently go
+    without the column the user asked for. The read expressions of ``frame`` (a walk of
+    its expression, no data read) say what was asked; a frame that holds the column (a
+    Dask that honours the option, or a column the user added) passes.
+    """
+    walk = getattr(getattr(frame, "expr", None), "walk", None)
+    if walk is None:
+        return
+    have = set(frame.columns)
+    problems: dict[str, SchemaProblem] = {}
+    for node in walk():
+        if "kwargs" not in getattr(node, "_parameters", ()):
+            continue
+        kwargs = node.operand("kwargs")
+        asked = kwargs.get("include_path_column") if isinstance(kwargs, dict) else None
+        if not asked:  # None, False, "": no column asked for
+            continue
+        name = asked if isinstance(asked, str) else "path"
+        if name not in have and name not in problems:
+            problems[name] = SchemaProblem(
+                name,
+                "missing",
+                "dask.dataframe.read_parquet was given "
+                f"include_path_column={short_repr(asked)} but added no such column "
+                "(Dask 2026.7 accepts the option and ignores it); drop the option, or "
+                "build the frame with dd.from_map over the files and add the column there",
+            )
+    if problems:
+        raise SchemaError(problems=list(problems.values()))
 
 
 def _check_split_every(split_every: object, owner: str) -> None:

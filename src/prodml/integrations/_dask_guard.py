@@ -28,11 +28,13 @@ replace the guard.
 
 Files. No public API maps a partition to the files it reads: ``dd.read_parquet`` may
 split a file into several partitions (row groups) or, through the optimizer, fuse small
-files into one; ``divisions`` are index bounds; ``include_path_column`` labels the rows
-that were read, and a failed read has none; the paths a user gave are folders or globs
-as often as files. The failed read task's own argument (:func:`_sources`, looked for in
-dask 2026.7's fsspec and arrow readers) is the only source, searched only after a
-failure: a Dask that renames it gives no file, never a wrong one.
+files into one; ``divisions`` are index bounds; ``include_path_column`` would label the
+rows that were read (Dask 2026.7 ignores it), and a failed read has none; the paths a
+user gave are folders or globs as often as files. The read task's own argument
+(:func:`_sources`, looked for in dask 2026.7's fsspec and arrow readers) is the only
+source, searched only to name files in an error (after a failure, or by
+:func:`partition_files` for an error the client raises): a Dask that renames it gives
+no file, never a wrong one.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ import pandas as pd
 
 from prodml._extras import require
 
-__all__ = ["guarded", "guarded_map", "guarded_parts"]
+__all__ = ["guarded", "guarded_map", "guarded_parts", "partition_files"]
 
 _FEATURE = "prodml.integrations.dask"
 _SEARCH_DEPTH = 8  # how deep a failed task's arguments are searched for Parquet files
@@ -100,6 +102,34 @@ def guarded_parts(frame: Any) -> list[Any]:
     name = f"prodml-guarded-{opt._name}"
     graph = hlg.HighLevelGraph({name: _Layer(out, token=opt._name)}, {name: set()})
     return [delayed.Delayed(key, graph, layer=name) for key in keys]
+
+
+def partition_files(part: Any) -> tuple[str, ...]:
+    """The Parquet files that a partition of :func:`guarded_parts` reads, in task order.
+
+    Found as a failed task's are (:func:`_sources`: Dask's read tasks, searched in the
+    partition's guarded tasks), without running anything; empty when no task names a
+    file. Asked only to name the files in an error, never to decide a result.
+    """
+    layers = getattr(part.dask, "layers", {})
+    tasks = getattr(layers.get(getattr(part, "_layer", None)), "mapping", None)
+    if not isinstance(tasks, Mapping):  # not a graph of guarded_parts
+        return ()
+    found: dict[str, None] = {}
+    seen: set[Any] = set()
+    stack = [part.key]
+    while stack:
+        key = stack.pop()
+        task = tasks.get(key)
+        if key in seen or task is None:
+            continue
+        seen.add(key)
+        args: tuple[Any, ...] = getattr(task, "args", ())
+        if len(args) > 1 and getattr(task, "func", None) is _run:
+            node = getattr(args[1], "value", None)  # the wrapped task, as _guard put it
+            found.update((s.path, None) for s in _sources(node, _SEARCH_DEPTH))
+        stack.extend(getattr(task, "dependencies", ()))
+    return tuple(found)
 
 
 def _guard(
@@ -205,7 +235,7 @@ def _run(index: int, node: Any, deps: list[Any], columns: list[Any], *values: An
     try:
         return _on_partition(index, node, dict(zip(deps, values, strict=True)), files=files)
     except PartitionError as err:
-        missing = _missing(err.__cause__, columns, values, tuple(sources))
+        missing = _missing_from(err.__cause__, columns, values, tuple(sources))
         if missing:
             raise _missing_error(missing, index, err.files) from err.__cause__
         raise
@@ -217,7 +247,20 @@ def _missing(
     values: tuple[Any, ...],
     files: tuple[str | _Source, ...],
 ) -> list[str]:
-    """The columns of ``columns`` the partition lacks, when a ``KeyError`` stopped its task.
+    """The columns of ``columns`` the partition lacks (see :func:`_missing_from`)."""
+    return list(_missing_from(cause, columns, values, files))
+
+
+def _missing_from(
+    cause: BaseException | None,
+    columns: list[Any],
+    values: tuple[Any, ...],
+    files: tuple[str | _Source, ...],
+) -> dict[str, list[str]]:
+    """The columns of ``columns`` the partition lacks, each with the files that lack it.
+
+    Asked when a ``KeyError`` (or, for a task that read files, ``ArrowInvalid``) stopped
+    the partition's task.
 
     The partition's columns are checked against the ones needed, never the error's text
     (pandas words it as it likes, and a user's function may raise a ``KeyError`` for a
@@ -232,26 +275,39 @@ def _missing(
     path (a hive partition) supplies its column. A partition with every column, or a
     file whose schema cannot be read, has none missing: the failure stays a
     ``PartitionError``.
+
+    Dask may fuse several small files into one partition (``FusedIO``: a projection of
+    few columns read before a ``map_partitions``, an ``assign``...); the task then reads
+    every file of the partition, and each column is named with the files that lack it
+    (none for a task with input frames: no file is known to lack it). With
+    ``aggregate_files`` the reader concatenates the files' Arrow tables first, and a
+    file short of a column stops it with ``ArrowInvalid`` (the schemas differ) instead
+    of a ``KeyError``: for a task that read files, that cause is checked the same way
+    (files whose schemas differ by type only, or by an extra column, have none missing).
     """
-    if not isinstance(cause, KeyError):
-        return []
+    import pyarrow as pa  # noqa: PLC0415 - only after a failed task
+
+    if not isinstance(cause, KeyError | pa.ArrowInvalid):
+        return {}
     needed = [c for c in columns if isinstance(c, str)]
     frames = [v for v in values if isinstance(v, pd.DataFrame)]
     if frames:
-        return [c for c in needed if all(c not in f.columns for f in frames)]
-    missing: dict[str, None] = {}
+        if not isinstance(cause, KeyError):
+            return {}
+        return {c: [] for c in needed if all(c not in f.columns for f in frames)}
+    missing: dict[str, list[str]] = {}
     for source in files:
         read = source if isinstance(source, _Source) else _Source(source)
         have = read.columns()
         if have is None:
-            return []
+            return {}
         folders = read.path.replace("\\", "/").split("/")
         for c in needed:
             if read.asked is not None and c not in read.asked:
                 continue
             if c not in have and not any(d.startswith(f"{c}=") for d in folders):
-                missing[c] = None
-    return list(missing)
+                missing.setdefault(c, []).append(read.path)
+    return missing
 
 
 class _Source:
@@ -289,18 +345,24 @@ class _Source:
             return None
 
 
-def _missing_error(missing: list[str], index: int, files: tuple[str, ...]) -> Exception:
-    from prodml._files import PATH_QUOTE  # noqa: PLC0415
-    from prodml._quote import short_repr  # noqa: PLC0415
-    from prodml.errors import SchemaError, SchemaProblem  # noqa: PLC0415
+def _missing_error(missing: dict[str, list[str]], index: int, files: tuple[str, ...]) -> Exception:
+    """The SchemaError of columns ``missing`` from partition ``index``.
 
-    where = f"partition {index} of the Dask DataFrame"
-    if len(files) == 1:
-        where += f" (file {short_repr(files[0], PATH_QUOTE)})"
+    Each column names the files that lack it (up to three, as a ``PartitionError``
+    does); a column no file is known to lack names the task's file, when it read one.
+    """
+    from prodml.errors import SchemaError, SchemaProblem  # noqa: PLC0415
+    from prodml.integrations._dask_errors import _files_named  # noqa: PLC0415
+
+    def where(lacking: list[str]) -> str:
+        text = f"partition {index} of the Dask DataFrame"
+        named = lacking or (list(files) if len(files) == 1 else [])
+        return f"{text} ({_files_named(tuple(named))})" if named else text
+
     return SchemaError(
         problems=[
-            SchemaProblem(c, "missing", f"column of the frame's meta is missing from {where}")
-            for c in missing
+            SchemaProblem(c, "missing", f"column of the frame's meta is missing from {where(f)}")
+            for c, f in missing.items()
         ]
     )
 

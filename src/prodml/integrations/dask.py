@@ -21,7 +21,9 @@ result (``transform``, ``score``, ``historical``) is computed; prodml's own erro
 (``SchemaError`` ...) keep their class, their message naming the partition. A column
 missing from a partition (a Parquet file written without it, ``dd.from_delayed`` parts
 short of their meta) is a :class:`~prodml.errors.SchemaError` naming the column, the
-partition and the file, from every function.
+partition and the file, from every function, also when Dask gives a partition several
+files (its optimizer fuses small files, ``aggregate_files=True``). So is a frame read
+with ``include_path_column`` that lacks the path column (Dask 2026.7 ignores the option).
 
 Examples
 --------
@@ -66,7 +68,7 @@ from prodml.integrations._dask_drift import _profile_part as _profile_part  # no
 from prodml.integrations._dask_drift import _profile_zoned as _profile_zoned  # noqa: PLC0414
 from prodml.integrations._dask_drift import _Zoned as _Zoned  # noqa: PLC0414
 from prodml.integrations._dask_drift import detect, fit_detector, profile
-from prodml.integrations._dask_errors import _FEATURE, PartitionError, _compute
+from prodml.integrations._dask_errors import _FEATURE, PartitionError, _compute, _naming_files
 from prodml.integrations._dask_errors import _MAX_FILES as _MAX_FILES  # noqa: PLC0414
 from prodml.integrations._dask_errors import _WHERE as _WHERE  # noqa: PLC0414
 from prodml.integrations._dask_errors import _cause as _cause  # noqa: PLC0414
@@ -84,7 +86,7 @@ from prodml.integrations._dask_frames import _number as _number  # noqa: PLC0414
 from prodml.integrations._dask_frames import _shared as _shared  # noqa: PLC0414
 from prodml.integrations._dask_frames import _tree_reduce as _tree_reduce  # noqa: PLC0414
 from prodml.integrations._dask_frames import _zone as _zone  # noqa: PLC0414
-from prodml.integrations._dask_guard import guarded_map, guarded_parts
+from prodml.integrations._dask_guard import guarded_map, guarded_parts, partition_files
 from prodml.integrations._dask_score import score
 from prodml.integrations._dask_store import historical
 from prodml.schema import Schema
@@ -203,8 +205,9 @@ def fit_pipeline(
     ------
     SchemaError
         As :meth:`FeaturePipeline.fit`, raised from the worker that met the problem
-        (the message names the partition); also for a partition whose columns are not
-        the frame's, or a datetime column whose time zone differs between partitions.
+        (the message names the partition and the Parquet files it reads); also for a
+        partition whose columns are not the frame's, or a datetime column whose time
+        zone differs between partitions (naming them and the Parquet files they read).
     PartitionError
         When a partition cannot be computed (read error, failing upstream code), naming
         the partition and, when Dask's task names it, the Parquet file.
@@ -240,11 +243,18 @@ def _restore(pipe: FeaturePipeline, saved: FeaturePipeline) -> None:
 
 
 def _fit_pipeline(pipe: FeaturePipeline, frame: Any, split_every: int) -> FeaturePipeline:
-    dask = require("dask", extra="dask", feature=_FEATURE)
     parts = guarded_parts(frame)
+    with _naming_files(lambda index: partition_files(parts[index])):
+        return _fit_passes(pipe, frame, parts, split_every)
+
+
+def _fit_passes(
+    pipe: FeaturePipeline, frame: Any, parts: list[Any], split_every: int
+) -> FeaturePipeline:
+    dask = require("dask", extra="dask", feature=_FEATURE)
     columns = list(frame.columns)
     found = _compute(*[dask.delayed(_witness)(p, columns, i) for i, p in enumerate(parts)])
-    _merge_zones([zones for _, zones in found])
+    _merge_zones([zones for _, zones in found], files=lambda index: partition_files(parts[index]))
     pipe.start_fit(Schema.infer([rows for rows, _ in found], nullable="always"))
     while pipe.fit_pending:
         shared = _shared(pipe)
