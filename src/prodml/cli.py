@@ -54,6 +54,12 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("required: COMMAND"):  # `prodml` alone: say what it can do
+            commands = next(
+                (a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)),
+                {},
+            )
+            message += f", one of: {', '.join(commands)}; start with 'prodml demo'"
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
 
@@ -278,7 +284,17 @@ def _seed(text: str) -> int:
 
 
 def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = sub.add_parser("demo", help="run the end-to-end demo on embedded defaults")
+    demo = sub.add_parser(
+        "demo",
+        help="run the end-to-end demo on embedded defaults",
+        description="Run the end-to-end story offline in seconds: train a churn model, register "
+        "it, serve drifting traffic under a monitor, retrain on its alerts, run two canaries "
+        "(one promotes, one rolls back), explain a decision, estimate costs. Writes "
+        "report.html, drift.html, summary.json, the model card and a local registry to OUT. "
+        "Steps that need an extra missing here (store, sign, serve) are skipped, one line each.",
+        epilog="Then: open OUT/report.html, or list what it registered with "
+        "'prodml registry OUT churn'.",
+    )
     demo.add_argument("--out", default="prodml-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: %(default)s)")
     demo.add_argument(
@@ -287,7 +303,7 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     demo.set_defaults(func=_cmd_demo)
 
     schema = sub.add_parser("schema", help="infer the schema of a Parquet or CSV file")
-    schema.add_argument("path")
+    schema.add_argument("path", help="a Parquet or CSV file, or a folder of Parquet files")
     schema.add_argument("--json", action="store_true", help="print the schema as JSON")
     schema.add_argument(
         "--nullable",
@@ -298,7 +314,9 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     schema.set_defaults(func=_cmd_schema)
 
     fp = sub.add_parser("fingerprint", help="sha256 of a file/directory, or of a table's content")
-    fp.add_argument("path")
+    fp.add_argument(
+        "path", help="a file or folder (its bytes), or with --content a Parquet or CSV table"
+    )
     fp.add_argument(
         "--content",
         action="store_true",
@@ -333,8 +351,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """
     parser: argparse.ArgumentParser = _Parser(
         prog="prodml",
-        description="Production ML building blocks: demo and inspection tools. "
-        "Exit codes: 0 success, 1 a finding a command documents (drift found), 2 an error.",
+        description="Production ML building blocks from a shell: the end-to-end demo, a "
+        "file's schema and fingerprint, drift between two files, a model registry, serving "
+        "and batch scoring, a feature store. Exit codes: 0 success, 1 a finding a command "
+        "documents (drift found), 2 an error.",
+        epilog="New here? 'prodml demo' runs the whole story offline in seconds. "
+        "'prodml COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"prodml {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
