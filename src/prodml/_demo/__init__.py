@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prodml._demo.data import make_churn_data
 
-__all__ = ["make_churn_data", "run_demo"]
+__all__ = ["make_churn_data", "next_steps", "run_demo"]
 
 
 class _Progress:
@@ -74,4 +74,14 @@ def run_demo(out: Path, *, seed: int = 0, quiet: bool = False) -> int:
         f"canaries: {outcomes}; production is v{s['production_version']}; "
         f"report in {out / 'report.html'}"
     )
+    if not quiet:
+        print(next_steps(out))
     return 0
+
+
+def next_steps(out: Path) -> str:
+    """What to try after the demo, printed under its summary (not with ``--quiet``)."""
+    return (
+        f"next: 'prodml registry {out / 'registry'} churn' lists the versions it registered; "
+        f"'prodml drift A B' compares two Parquet files as {out / 'drift.html'} does"
+    )

@@ -414,10 +414,12 @@ def _serve_step(
         if i % 250 == 249:
             acc = monitor.metrics().get("accuracy", math.nan)
             result.accuracy_timeline.append((i + 1, round(float(acc), 4)))
+    for line in _rejected_lines(rejected):
+        step(line)
     http = _http_round_trip(predictor, requests[0], step)
     result.alerts = list(sink.events)
     for event in result.alerts:
-        step(f"  alert {event.rule} {event.state} at request {int(event.at)}: {event.message}")
+        step(_alert_line(event.rule, event.state, int(event.at), event.message))
     lat = np.asarray(latencies)
     result.summary["serving"] = {
         "requests": len(requests),
@@ -444,6 +446,36 @@ def _serve_step(
     result.drift_report = detector.detect(serving.iloc[3_000:].drop(columns=[LABEL]))
     result.summary["drift"] = {"drifted_columns": result.drift_report.drifted_columns}
     return lat
+
+
+# What each of the demo monitor's rules watches, in words, for its narration.
+ALERT_MEANINGS = {
+    "accuracy_low": "accuracy over the monitor's window of the last 500 predictions",
+    "data_drift": "share of the input columns drifted from training in the last 1,000 requests",
+    "concept_drift": "ADWIN saw the stream of prediction errors change",
+    "tpr_gap_by_age_band": (
+        "lower bound of the gap in true positive rate between age bands: "
+        "above 0, the gap is real, not noise"
+    ),
+    "latency_p99_high": "99th percentile of the prediction latency, in seconds",
+}
+
+
+def _alert_line(rule: str, state: str, at: int, message: str) -> str:
+    """One narrated alert: the monitor's message, then what the rule watches in words."""
+    meaning = ALERT_MEANINGS.get(rule)
+    return f"  alert {rule} {state} at request {at}: {message}" + (
+        f"; {meaning}" if meaning else ""
+    )
+
+
+def _rejected_lines(rejected: list[dict[str, Any]]) -> list[str]:
+    """One narrated line per request the schema check turned away, with its problems."""
+    return [
+        f"  request {r['request']} rejected by the schema check, nothing predicted: "
+        + "; ".join(r["problems"])
+        for r in rejected
+    ]
 
 
 def _http_round_trip(
