@@ -286,3 +286,16 @@ def test_the_next_step_it_prints_works_on_what_it_wrote(
     listed = capsys.readouterr().out.splitlines()
     assert listed[0].split()[:2] == ["version", "status"]
     assert [line.split()[0] for line in listed[1:]] == ["3", "2", "1"]
+
+
+def test_registration_line_says_whether_the_version_is_signed() -> None:
+    # With the sign extra the narration said nothing of signing; only its absence was said.
+    from prodml._demo.scenario import _registering_line
+
+    signed = _registering_line({"algorithm": "ed25519", "key_id": "ed25519:ab12"})
+    assert signed.endswith(
+        "as production, signed with ed25519 key ed25519:ab12 (every load and alias move "
+        "verifies it)"
+    )
+    unsigned = _registering_line({"skipped": "needs the sign extra"})
+    assert unsigned.endswith("as production")

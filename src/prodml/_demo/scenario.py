@@ -143,7 +143,7 @@ def run_scenario(
     registry = ModelRegistry.local(out / "registry", **signing)
     result.summary["signing"] = signer_summary
     try:
-        step("registering churn v1 in a local registry (SQLite + files) as production")
+        step(_registering_line(signer_summary))
         v1 = registry.register(
             MODEL,
             pair,
@@ -168,6 +168,15 @@ def run_scenario(
     step("estimating serving and retraining costs")
     result.costs, result.summary["costs"] = _costs(pair, latencies, fit_seconds, seed=seed)
     return result
+
+
+def _registering_line(signer_summary: dict[str, Any]) -> str:
+    """The registration step's narration: signed or not, and with which key id."""
+    line = "registering churn v1 in a local registry (SQLite + files) as production"
+    if "key_id" in signer_summary:
+        line += f", signed with {signer_summary['algorithm']} key {signer_summary['key_id']}"
+        line += " (every load and alias move verifies it)"
+    return line
 
 
 def _signing(out: Path, step: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
