@@ -103,3 +103,30 @@ def test_path_arguments_say_what_they_take(
 ) -> None:
     assert main([command, "--help"]) == 0
     assert says in " ".join(capsys.readouterr().out.split())
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(
+    table_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # `prodml schema x.parquet | head -0` printed "error: Broken pipe" and exited 2, as if
+    # prodml had failed; a shell tool stops quietly (killed by SIGPIPE: 141).
+    import os
+    import subprocess
+    import sys
+
+    parquet, _ = table_files
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "prodml.cli", "schema", str(parquet)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141
+    assert proc.stderr == ""

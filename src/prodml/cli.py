@@ -425,7 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write, a usage error, a database, Redis or S3 server that cannot be reached or refuses
     the credentials) print one line, ``error: ...``, on stderr and return 2; ``--help``
     and ``--version`` return 0 (no ``SystemExit`` escapes). Any other exception is a bug
-    in prodml: its traceback, then an ``error:`` line, and 2. Credentials from the URLs in
+    in prodml: its traceback, then an ``error:`` line, and 2. Output cut short by its reader
+    (``prodml ... | head``) ends quietly with 141. Credentials from the URLs in
     ``argv`` and from the environment are masked in all of it.
 
     Examples
@@ -438,6 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _run(argv)
+    except BrokenPipeError as err:  # stdout's reader left (`prodml ... | head`)
+        if err.filename is None:
+            return _stdout_closed()
+        _say(f"error: {_one_line(err.strerror or str(err))}: {_shown(err.filename)}", argv)
     except OSError as err:
         where = f": {_shown(err.filename)}" if err.filename else ""
         _say(f"error: {_one_line(err.strerror or str(err))}{where}", argv)
@@ -458,6 +463,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say("".join(traceback.format_exception(err)).rstrip("\n"), argv)
             _say(f"error: a bug in prodml ({type(err).__name__}): please report it", argv)
     return 2
+
+
+def _stdout_closed() -> int:
+    """Exit code 141 (128 + SIGPIPE, as a shell tool killed by it), and no error message.
+
+    The reader of the output closed the pipe (``| head``): nothing went wrong that the user
+    should read about. stdout is pointed at the null device so that Python's own flush at
+    exit does not fail on it again.
+    """
+    import os  # noqa: PLC0415 - only on this path
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (a test's capture)
+        pass
+    return 141
 
 
 # Client libraries of the servers a registry or store lives on, and the exceptions of
