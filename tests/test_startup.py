@@ -78,7 +78,7 @@ def test_subpackages_resolve_after_a_bare_import() -> None:
     public = {
         p.stem for p in src.iterdir() if not p.name.startswith("_") and p.suffix in ("", ".py")
     }
-    assert public == prodml._SUBMODULES  # type: ignore[attr-defined]
+    assert public == prodml._SUBMODULES
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
