@@ -47,6 +47,9 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "xgboost": ("xgboost",),
 }
 
+# Those of OPTIONAL that are packages of their own, not prodml extras.
+PACKAGES = frozenset({"shap", "fairlearn", "lightgbm", "xgboost"})
+
 _EXTRAS_LINE = re.compile(r"^Extras:(.*)$", re.M)
 
 
@@ -130,7 +133,10 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     declared = declared_extras(_first_cell(path))
     absent = [n for n in declared if any(importlib.util.find_spec(m) is None for m in OPTIONAL[n])]
     if absent:
-        _require(f"{path.name} needs {', '.join(absent)}, not installed here")
+        extras = [n for n in absent if n not in PACKAGES]
+        how = [f"pip install 'prodml[{','.join(extras)}]'"] if extras else []
+        how += [f"pip install {n}" for n in absent if n in PACKAGES]
+        _require(f"{path.name} needs {', '.join(absent)}: {' and '.join(how)}")
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)  # type: ignore[attr-defined]
