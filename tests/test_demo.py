@@ -25,7 +25,14 @@ def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
 
 def test_demo_writes_every_artefact(demo: tuple[Path, dict[str, Any]]) -> None:
     out, _ = demo
-    for name in ("report.html", "drift.html", "summary.json", "schema.json"):
+    for name in (
+        "report.html",
+        "drift.html",
+        "summary.json",
+        "schema.json",
+        "training.parquet",
+        "recent.parquet",
+    ):
         assert (out / name).stat().st_size > 500, name
     html = (out / "report.html").read_text()
     for heading in (
@@ -299,3 +306,25 @@ def test_registration_line_says_whether_the_version_is_signed() -> None:
     )
     unsigned = _registering_line({"skipped": "needs the sign extra"})
     assert unsigned.endswith("as production")
+
+
+def test_the_drift_next_step_reproduces_the_demo_drift_report(
+    demo: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "'prodml drift A B' compares two Parquet files" gave a new user no files to try: the
+    # demo writes the tables behind drift.html, and the command it prints finds its columns.
+    import re
+    import shlex
+
+    from prodml._demo import next_steps
+    from prodml.cli import main
+
+    out, s = demo
+    command = re.search(r"'(prodml drift [^']+)'", next_steps(out))
+    assert command is not None
+    argv = shlex.split(command.group(1))[1:]
+    assert argv[1:] == [str(out / "training.parquet"), str(out / "recent.parquet")]
+    assert main([*argv, "--json", str(tmp_path / "drift.json"), "-q"]) == 1  # drift found
+    capsys.readouterr()
+    report = json.loads((tmp_path / "drift.json").read_text())
+    assert report["drifted_columns"] == s["drift"]["drifted_columns"]

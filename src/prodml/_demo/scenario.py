@@ -85,6 +85,8 @@ class DemoResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     explanation: Any = None  # a prodml.explain.Explanation of one production decision
     importance: dict[str, float] = field(default_factory=dict)
+    # The drift report's reference and current tables, written next to it for `prodml drift`.
+    drift_inputs: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
 
 def make_pipeline() -> FeaturePipeline:
@@ -451,8 +453,9 @@ def _serve_step(
         },
     }
     step("drift report: training data vs the last 3,000 requests")
-    detector = DriftDetector().fit(train.drop(columns=[LABEL]))
-    result.drift_report = detector.detect(serving.iloc[3_000:].drop(columns=[LABEL]))
+    reference, current = train.drop(columns=[LABEL]), serving.iloc[3_000:].drop(columns=[LABEL])
+    result.drift_report = DriftDetector().fit(reference).detect(current)
+    result.drift_inputs = (reference, current.reset_index(drop=True))
     result.summary["drift"] = {"drifted_columns": result.drift_report.drifted_columns}
     return lat
 
