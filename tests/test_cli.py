@@ -75,3 +75,58 @@ def test_the_registry_subcommands_dispatched_are_those_with_a_parser() -> None:
     from prodml.registry._cli import SUBCOMMANDS
 
     assert set(cli._REGISTRY_SUBCOMMANDS) == set(SUBCOMMANDS)
+
+
+def test_help_tells_a_new_user_where_to_start(capsys: pytest.CaptureFixture[str]) -> None:
+    # `prodml --help` said "demo and inspection tools" above serve, score and store.
+    assert main(["--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "serving and batch scoring, a feature store" in out
+    assert "New here? 'prodml demo' runs the whole story" in out
+    # `prodml demo --help` had no description: what it does, writes, and skips.
+    assert main(["demo", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Writes report.html, drift.html, summary.json" in out
+    assert "(store, sign, serve) are skipped" in out
+    assert "'prodml registry OUT churn'" in out
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("schema", "a Parquet or CSV file, or a folder of Parquet files"),
+        ("fingerprint", "with --content a Parquet or CSV table"),
+    ],
+)
+def test_path_arguments_say_what_they_take(
+    command: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == 0
+    assert says in " ".join(capsys.readouterr().out.split())
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(
+    table_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # `prodml schema x.parquet | head -0` printed "error: Broken pipe" and exited 2, as if
+    # prodml had failed; a shell tool stops quietly (killed by SIGPIPE: 141).
+    import os
+    import subprocess
+    import sys
+
+    parquet, _ = table_files
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "prodml.cli", "schema", str(parquet)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141
+    assert proc.stderr == ""

@@ -50,8 +50,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # (argv, a fragment the one error line must contain). ``{w}`` is the work folder.
 CASES: list[tuple[list[str], str]] = [
     (["nope"], "invalid choice: 'nope'"),
-    ([], "required: COMMAND"),
-    (["--frobnicate"], "required: COMMAND"),
+    ([], "required: COMMAND, one of: demo, schema, fingerprint, version, drift, registry"),
+    (["--frobnicate"], "required: COMMAND, one of: demo,"),
     (["--frobnicate", "version"], "unrecognized arguments: --frobnicate"),
     (["demo", "--out", "/proc/forbidden"], "cannot create the folder /proc/forbidden"),
     (["demo", "--out", "{w}/ref.parquet"], "it is a file, not a folder"),

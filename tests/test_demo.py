@@ -25,7 +25,14 @@ def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
 
 def test_demo_writes_every_artefact(demo: tuple[Path, dict[str, Any]]) -> None:
     out, _ = demo
-    for name in ("report.html", "drift.html", "summary.json", "schema.json"):
+    for name in (
+        "report.html",
+        "drift.html",
+        "summary.json",
+        "schema.json",
+        "training.parquet",
+        "recent.parquet",
+    ):
         assert (out / name).stat().st_size > 500, name
     html = (out / "report.html").read_text()
     for heading in (
@@ -237,3 +244,87 @@ def test_report_amounts_are_never_in_scientific_form() -> None:
     assert _usd(-0.0003) == "-0.00030 USD"
     assert _usd(45_483.731) == "45,483.73 USD"
     assert _usd(0.0) == "0.00 USD"
+
+
+def test_narration_names_each_rejected_request_and_why(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    # The summary line said "2 rejected" and nothing in the narration said which or why.
+    from prodml._demo.scenario import _rejected_lines
+
+    _, s = demo
+    lines = _rejected_lines(s["serving"]["rejected"])
+    assert len(lines) == 2
+    assert lines[0].startswith("  request 17 rejected by the schema check, nothing predicted:")
+    assert "column 'monthly_spend': expected float, got str '12.5'" in lines[0]
+    assert "'platinum'" in lines[1]
+
+
+def test_every_rule_of_the_demo_monitor_is_said_in_words() -> None:
+    # "tpr_difference_lower=0.0261915 (> 0 fires)" alone told a new user nothing.
+    from prodml._demo.scenario import ALERT_MEANINGS, _alert_line, _monitor
+    from prodml.monitoring import InMemorySink
+
+    monitor = _monitor(make_churn_data(50, seed=0), [0.0], InMemorySink())
+    assert {r.name for r in monitor.rules} == set(ALERT_MEANINGS)
+    line = _alert_line("tpr_gap_by_age_band", "firing", 4800, "tpr_difference_lower=0.03")
+    assert line == (
+        "  alert tpr_gap_by_age_band firing at request 4800: tpr_difference_lower=0.03; "
+        "lower bound of the gap in true positive rate between age bands: above 0, the gap "
+        "is real, not noise"
+    )
+    assert _alert_line("other", "resolved", 1, "x=1") == "  alert other resolved at request 1: x=1"
+
+
+def test_the_next_step_it_prints_works_on_what_it_wrote(
+    demo: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+    import shlex
+
+    from prodml._demo import next_steps
+    from prodml.cli import main
+
+    out, _ = demo
+    command = re.search(r"'(prodml registry [^']+)'", next_steps(out))
+    assert command is not None
+    argv = shlex.split(command.group(1))[1:]
+    assert main(argv) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split()[:2] == ["version", "status"]
+    assert [line.split()[0] for line in listed[1:]] == ["3", "2", "1"]
+
+
+def test_registration_line_says_whether_the_version_is_signed() -> None:
+    # With the sign extra the narration said nothing of signing; only its absence was said.
+    from prodml._demo.scenario import _registering_line
+
+    signed = _registering_line({"algorithm": "ed25519", "key_id": "ed25519:ab12"})
+    assert signed.endswith(
+        "as production, signed with ed25519 key ed25519:ab12 (every load and alias move "
+        "verifies it)"
+    )
+    unsigned = _registering_line({"skipped": "needs the sign extra"})
+    assert unsigned.endswith("as production")
+
+
+def test_the_drift_next_step_reproduces_the_demo_drift_report(
+    demo: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "'prodml drift A B' compares two Parquet files" gave a new user no files to try: the
+    # demo writes the tables behind drift.html, and the command it prints finds its columns.
+    import re
+    import shlex
+
+    from prodml._demo import next_steps
+    from prodml.cli import main
+
+    out, s = demo
+    command = re.search(r"'(prodml drift [^']+)'", next_steps(out))
+    assert command is not None
+    argv = shlex.split(command.group(1))[1:]
+    assert argv[1:] == [str(out / "training.parquet"), str(out / "recent.parquet")]
+    assert main([*argv, "--json", str(tmp_path / "drift.json"), "-q"]) == 1  # drift found
+    capsys.readouterr()
+    report = json.loads((tmp_path / "drift.json").read_text())
+    assert report["drifted_columns"] == s["drift"]["drifted_columns"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,6 +67,18 @@ def test_lazy_names_resolve_to_the_real_objects() -> None:
     assert {"Schema", "Column", "ProdMLError"} <= set(dir(prodml))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = prodml.nope  # type: ignore[attr-defined]
+
+
+def test_subpackages_resolve_after_a_bare_import() -> None:
+    # `import prodml; prodml.drift.DriftDetector()` was "module 'prodml' has no attribute
+    # 'drift'" unless prodml.drift had been imported somewhere first.
+    code = "import prodml\nassert prodml.drift.DriftDetector.__module__.startswith('prodml.drift')"
+    assert "numpy" in _loaded_after(code)  # imported when used, not by `import prodml`
+    src = Path(prodml.__file__).parent
+    public = {
+        p.stem for p in src.iterdir() if not p.name.startswith("_") and p.suffix in ("", ".py")
+    }
+    assert public == prodml._SUBMODULES
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -5,12 +5,17 @@ that stays honest on big data, a model registry over real backends, rollout poli
 cost estimators and monitoring — each a plain, typed object with a fast embedded default.
 
 The names most users need are importable from here; everything else lives in its
-subpackage (``prodml.features``, ``prodml.drift``, ``prodml.registry``, ``prodml.rollout``,
-``prodml.cost``, ``prodml.monitoring``).
+subpackage: ``prodml.schema``, ``prodml.fingerprint``, ``prodml.features``,
+``prodml.drift``, ``prodml.fairness``, ``prodml.explain``, ``prodml.store``,
+``prodml.registry``, ``prodml.rollout``, ``prodml.cost``, ``prodml.monitoring``,
+``prodml.serving``, ``prodml.retrain``, ``prodml.lineage``, ``prodml.privacy``,
+``prodml.privacy_dp``, ``prodml.integrations``, ``prodml.testing``, ``prodml.errors``.
 
 ``import prodml`` is instant: it loads no numpy, pandas, pyarrow or pydantic (not even
 ``typing``). The names in ``__all__`` are resolved on first use (PEP 562), so
-``prodml.Schema`` imports :mod:`prodml.schema` only when a program touches it.
+``prodml.Schema`` imports :mod:`prodml.schema` only when a program touches it; so are the
+subpackages, so ``prodml.drift.DriftDetector`` works after a bare ``import prodml``, as
+``import prodml.drift`` does.
 
 Examples
 --------
@@ -19,6 +24,8 @@ Examples
 True
 >>> prodml.Schema is __import__("prodml.schema").schema.Schema
 True
+>>> prodml.drift.__name__
+'prodml.drift'
 """
 
 from __future__ import annotations
@@ -37,13 +44,25 @@ __all__ = ["Column", "ProdMLError", "Schema", "__version__"]
 # Name -> module that defines it; imported on first attribute access.
 _LAZY = {"Column": "prodml.schema", "ProdMLError": "prodml.errors", "Schema": "prodml.schema"}
 
+# The public modules and subpackages, imported on first attribute access (`prodml.drift`
+# after a bare `import prodml`); tests/test_startup.py keeps this in step with src/prodml.
+_SUBMODULES = frozenset(
+    {
+        "cli", "cost", "drift", "errors", "explain", "fairness", "features", "fingerprint",
+        "integrations", "lineage", "monitoring", "privacy", "privacy_dp", "registry",
+        "retrain", "rollout", "schema", "serving", "store", "testing",
+    }
+)  # fmt: skip
+
 
 def __getattr__(name: str) -> Any:
+    import importlib  # noqa: PLC0415 - first use only
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"prodml.{name}")  # the import system sets the name
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'prodml' has no attribute {name!r}")
-    import importlib  # noqa: PLC0415 - first use only
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip __getattr__
     return value

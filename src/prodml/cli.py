@@ -54,6 +54,12 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("required: COMMAND"):  # `prodml` alone: say what it can do
+            commands = next(
+                (a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)),
+                {},
+            )
+            message += f", one of: {', '.join(commands)}; start with 'prodml demo'"
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
 
@@ -278,7 +284,17 @@ def _seed(text: str) -> int:
 
 
 def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = sub.add_parser("demo", help="run the end-to-end demo on embedded defaults")
+    demo = sub.add_parser(
+        "demo",
+        help="run the end-to-end demo on embedded defaults",
+        description="Run the end-to-end story offline in seconds: train a churn model, register "
+        "it, serve drifting traffic under a monitor, retrain on its alerts, run two canaries "
+        "(one promotes, one rolls back), explain a decision, estimate costs. Writes "
+        "report.html, drift.html, summary.json, the model card and a local registry to OUT. "
+        "Steps that need an extra missing here (store, sign, serve) are skipped, one line each.",
+        epilog="Then: open OUT/report.html, or list what it registered with "
+        "'prodml registry OUT churn'.",
+    )
     demo.add_argument("--out", default="prodml-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: %(default)s)")
     demo.add_argument(
@@ -287,7 +303,7 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     demo.set_defaults(func=_cmd_demo)
 
     schema = sub.add_parser("schema", help="infer the schema of a Parquet or CSV file")
-    schema.add_argument("path")
+    schema.add_argument("path", help="a Parquet or CSV file, or a folder of Parquet files")
     schema.add_argument("--json", action="store_true", help="print the schema as JSON")
     schema.add_argument(
         "--nullable",
@@ -298,7 +314,9 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     schema.set_defaults(func=_cmd_schema)
 
     fp = sub.add_parser("fingerprint", help="sha256 of a file/directory, or of a table's content")
-    fp.add_argument("path")
+    fp.add_argument(
+        "path", help="a file or folder (its bytes), or with --content a Parquet or CSV table"
+    )
     fp.add_argument(
         "--content",
         action="store_true",
@@ -333,8 +351,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """
     parser: argparse.ArgumentParser = _Parser(
         prog="prodml",
-        description="Production ML building blocks: demo and inspection tools. "
-        "Exit codes: 0 success, 1 a finding a command documents (drift found), 2 an error.",
+        description="Production ML building blocks from a shell: the end-to-end demo, a "
+        "file's schema and fingerprint, drift between two files, a model registry, serving "
+        "and batch scoring, a feature store. Exit codes: 0 success, 1 a finding a command "
+        "documents (drift found), 2 an error.",
+        epilog="New here? 'prodml demo' runs the whole story offline in seconds. "
+        "'prodml COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"prodml {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -403,7 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write, a usage error, a database, Redis or S3 server that cannot be reached or refuses
     the credentials) print one line, ``error: ...``, on stderr and return 2; ``--help``
     and ``--version`` return 0 (no ``SystemExit`` escapes). Any other exception is a bug
-    in prodml: its traceback, then an ``error:`` line, and 2. Credentials from the URLs in
+    in prodml: its traceback, then an ``error:`` line, and 2. Output cut short by its reader
+    (``prodml ... | head``) ends quietly with 141. Credentials from the URLs in
     ``argv`` and from the environment are masked in all of it.
 
     Examples
@@ -416,6 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _run(argv)
+    except BrokenPipeError as err:  # stdout's reader left (`prodml ... | head`)
+        if err.filename is None:
+            return _stdout_closed()
+        _say(f"error: {_one_line(err.strerror or str(err))}: {_shown(err.filename)}", argv)
     except OSError as err:
         where = f": {_shown(err.filename)}" if err.filename else ""
         _say(f"error: {_one_line(err.strerror or str(err))}{where}", argv)
@@ -436,6 +463,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say("".join(traceback.format_exception(err)).rstrip("\n"), argv)
             _say(f"error: a bug in prodml ({type(err).__name__}): please report it", argv)
     return 2
+
+
+def _stdout_closed() -> int:
+    """Exit code 141 (128 + SIGPIPE, as a shell tool killed by it), and no error message.
+
+    The reader of the output closed the pipe (``| head``): nothing went wrong that the user
+    should read about. stdout is pointed at the null device so that Python's own flush at
+    exit does not fail on it again.
+    """
+    import os  # noqa: PLC0415 - only on this path
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (a test's capture)
+        pass
+    return 141
 
 
 # Client libraries of the servers a registry or store lives on, and the exceptions of

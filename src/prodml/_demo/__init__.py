@@ -2,8 +2,8 @@
 
 It trains a churn model, registers it, serves drifting traffic under a monitor that raises
 alerts, retrains, runs two canaries (one promotes, one rolls back), estimates costs, and
-writes ``report.html``, ``drift.html``, ``summary.json`` and the local registry to the
-output folder.
+writes ``report.html``, ``drift.html`` (with the two tables it compares, as Parquet),
+``summary.json`` and the local registry to the output folder.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from pathlib import Path
 
 from prodml._demo.data import make_churn_data
 
-__all__ = ["make_churn_data", "run_demo"]
+__all__ = ["DRIFT_FILES", "make_churn_data", "next_steps", "run_demo"]
+
+# The drift report's reference (training) and current (the last 3,000 requests) tables.
+DRIFT_FILES = ("training.parquet", "recent.parquet")
 
 
 class _Progress:
@@ -59,6 +62,9 @@ def run_demo(out: Path, *, seed: int = 0, quiet: bool = False) -> int:
         (out / "report.html").write_text(render_report(result), encoding="utf-8")
         if result.drift_report is not None:
             result.drift_report.to_html(out / "drift.html")
+        if result.drift_inputs is not None:  # so `prodml drift` can be tried on them
+            for name, frame in zip(DRIFT_FILES, result.drift_inputs, strict=True):
+                frame.to_parquet(out / name, index=False)
     finally:
         progress.close()
     s = result.summary
@@ -74,4 +80,15 @@ def run_demo(out: Path, *, seed: int = 0, quiet: bool = False) -> int:
         f"canaries: {outcomes}; production is v{s['production_version']}; "
         f"report in {out / 'report.html'}"
     )
+    if not quiet:
+        print(next_steps(out))
     return 0
+
+
+def next_steps(out: Path) -> str:
+    """What to try after the demo, printed under its summary (not with ``--quiet``)."""
+    reference, current = (out / name for name in DRIFT_FILES)
+    return (
+        f"next: 'prodml registry {out / 'registry'} churn' lists the versions it registered; "
+        f"'prodml drift {reference} {current}' tests drift.html's columns from a shell"
+    )

@@ -85,6 +85,8 @@ class DemoResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     explanation: Any = None  # a prodml.explain.Explanation of one production decision
     importance: dict[str, float] = field(default_factory=dict)
+    # The drift report's reference and current tables, written next to it for `prodml drift`.
+    drift_inputs: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
 
 def make_pipeline() -> FeaturePipeline:
@@ -143,7 +145,7 @@ def run_scenario(
     registry = ModelRegistry.local(out / "registry", **signing)
     result.summary["signing"] = signer_summary
     try:
-        step("registering churn v1 in a local registry (SQLite + files) as production")
+        step(_registering_line(signer_summary))
         v1 = registry.register(
             MODEL,
             pair,
@@ -168,6 +170,15 @@ def run_scenario(
     step("estimating serving and retraining costs")
     result.costs, result.summary["costs"] = _costs(pair, latencies, fit_seconds, seed=seed)
     return result
+
+
+def _registering_line(signer_summary: dict[str, Any]) -> str:
+    """The registration step's narration: signed or not, and with which key id."""
+    line = "registering churn v1 in a local registry (SQLite + files) as production"
+    if "key_id" in signer_summary:
+        line += f", signed with {signer_summary['algorithm']} key {signer_summary['key_id']}"
+        line += " (every load and alias move verifies it)"
+    return line
 
 
 def _signing(out: Path, step: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -414,10 +425,12 @@ def _serve_step(
         if i % 250 == 249:
             acc = monitor.metrics().get("accuracy", math.nan)
             result.accuracy_timeline.append((i + 1, round(float(acc), 4)))
+    for line in _rejected_lines(rejected):
+        step(line)
     http = _http_round_trip(predictor, requests[0], step)
     result.alerts = list(sink.events)
     for event in result.alerts:
-        step(f"  alert {event.rule} {event.state} at request {int(event.at)}: {event.message}")
+        step(_alert_line(event.rule, event.state, int(event.at), event.message))
     lat = np.asarray(latencies)
     result.summary["serving"] = {
         "requests": len(requests),
@@ -440,10 +453,41 @@ def _serve_step(
         },
     }
     step("drift report: training data vs the last 3,000 requests")
-    detector = DriftDetector().fit(train.drop(columns=[LABEL]))
-    result.drift_report = detector.detect(serving.iloc[3_000:].drop(columns=[LABEL]))
+    reference, current = train.drop(columns=[LABEL]), serving.iloc[3_000:].drop(columns=[LABEL])
+    result.drift_report = DriftDetector().fit(reference).detect(current)
+    result.drift_inputs = (reference, current.reset_index(drop=True))
     result.summary["drift"] = {"drifted_columns": result.drift_report.drifted_columns}
     return lat
+
+
+# What each of the demo monitor's rules watches, in words, for its narration.
+ALERT_MEANINGS = {
+    "accuracy_low": "accuracy over the monitor's window of the last 500 predictions",
+    "data_drift": "share of the input columns drifted from training in the last 1,000 requests",
+    "concept_drift": "ADWIN saw the stream of prediction errors change",
+    "tpr_gap_by_age_band": (
+        "lower bound of the gap in true positive rate between age bands: "
+        "above 0, the gap is real, not noise"
+    ),
+    "latency_p99_high": "99th percentile of the prediction latency, in seconds",
+}
+
+
+def _alert_line(rule: str, state: str, at: int, message: str) -> str:
+    """One narrated alert: the monitor's message, then what the rule watches in words."""
+    meaning = ALERT_MEANINGS.get(rule)
+    return f"  alert {rule} {state} at request {at}: {message}" + (
+        f"; {meaning}" if meaning else ""
+    )
+
+
+def _rejected_lines(rejected: list[dict[str, Any]]) -> list[str]:
+    """One narrated line per request the schema check turned away, with its problems."""
+    return [
+        f"  request {r['request']} rejected by the schema check, nothing predicted: "
+        + "; ".join(r["problems"])
+        for r in rejected
+    ]
 
 
 def _http_round_trip(
