@@ -46,6 +46,7 @@ REQUIREMENTS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "serve": (("starlette", "uvicorn"), None),
     "store": (("duckdb",), None),
     "privacy": (("opendp",), None),
+    "sign": (("cryptography",), None),
 }
 
 # On a line of its own (a marker quoted in a sentence or in backticks is not a marker).

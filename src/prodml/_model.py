@@ -8,6 +8,8 @@ and the feature store's definitions derive from it; ``prodml.schema`` still offe
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -27,6 +29,20 @@ class _Model(BaseModel):
             super().__init__(**data)
         except ValidationError as err:
             raise _config_error(type(self).__name__, err) from err
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Fields that differ from their default, enums by value (as users write them).
+
+        ``Column(name='age', dtype='int', min=0.0)``, not nine fields, like scikit-learn's
+        estimators. Required fields are always shown.
+        """
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if not field.is_required():
+                default = field.get_default(call_default_factory=True)
+                if type(value) is type(default) and value == default:
+                    continue
+            yield name, value.value if isinstance(value, enum.Enum) else value
 
 
 def _config_error(owner: str, err: ValidationError) -> ConfigError:

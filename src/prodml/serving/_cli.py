@@ -84,14 +84,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     score = subparsers.add_parser(
         "score",
         help="score Parquet files with a registry model into Parquet",
-        description="Score Parquet input (a file or a folder) chunk by chunk into OUT "
+        description="Score Parquet input (a file or a folder) chunk by chunk into DEST "
         "(Parquet parts with the model version and input fingerprint in their metadata); "
-        "rerunning into the same OUT resumes an interrupted run.",
+        "rerunning into the same DEST resumes an interrupted run.",
     )
     _registry_options(score)
     score.add_argument("source", help="Parquet file or folder")
     score.add_argument("dest", help="output folder")
-    score.add_argument("--chunk-rows", type=int, default=100_000)
+    score.add_argument("--chunk-rows", type=int, default=100_000,
+                       help="rows scored at a time (default: 100000)")  # fmt: skip
     score.add_argument("--keep", action="append", default=[], metavar="COLUMN",
                        help="copy this input column to the output (repeatable)")  # fmt: skip
     score.add_argument("--restart", action="store_true", help="discard a previous run's parts")
@@ -136,6 +137,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 host=args.host,
                 port=args.port,
                 log_level="warning",
+                announce=f"prodml serve: {args.ref} as {pred!r}",
                 max_header_bytes=args.max_header_bytes,
                 header_timeout_s=args.header_timeout,
                 timeout_keep_alive=args.timeout_keep_alive,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -208,13 +209,16 @@ def run(
     port: int = 8000,
     max_header_bytes: int = MAX_HEADER_BYTES,
     header_timeout_s: float = HEADER_TIMEOUT_S,
+    announce: str | None = None,
     **uvicorn_options: Any,
 ) -> None:
     """Serve ``app`` with uvicorn in the foreground until SIGINT/SIGTERM (graceful).
 
     The socket is bound first, so a port in use or a host that is not this machine's is a
     :class:`~prodml.errors.ConfigError` (one line from ``prodml serve``), not uvicorn's
-    log line and exit status 3. Header limits as in :func:`server_options`.
+    log line and exit status 3. Header limits as in :func:`server_options`. ``announce``
+    (what is served) is printed to stderr once the socket is bound, with the address
+    (the port bound when ``port`` is 0) and how to stop.
     """
     uvicorn = require("uvicorn", extra="serve", feature="prodml serve")
     options = server_options(
@@ -223,6 +227,10 @@ def run(
         header_timeout_s,
     )
     sock = listen(host, port)
+    if announce is not None:
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"{announce} on http://{shown}:{bound} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     # uvicorn handles SIGINT while it serves, then raises it again once stopped, which
     # becomes KeyboardInterrupt (exit 130). A process started with SIGINT ignored (a
     # shell's background job) would swallow that second one and exit 0: it gets
