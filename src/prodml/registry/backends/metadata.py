@@ -28,9 +28,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from prodml._pickle import NotPicklable
-from prodml.errors import NotFoundError, RegistryError
+from prodml.errors import IntegrityError, NotFoundError, ProdMLError, RegistryError
 from prodml.registry._formats import RecordProblem, report
 from prodml.registry.backends._alias_reads import AliasReads
+from prodml.registry.backends._audit import log_hole
 from prodml.registry.backends._audit import plan_prune as plan_prune  # noqa: PLC0414
 from prodml.registry.backends._audit import replay_stack as replay_stack  # noqa: PLC0414
 from prodml.registry.backends._records import ALL as ALL  # noqa: PLC0414
@@ -397,7 +398,7 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         A ``prune_history`` event of the alias resets the stack to the one it recorded
         (the stack when the log was pruned), so rollback survives pruning.
         """
-        return replay_stack(self._events(name, alias))
+        return replay_stack(self._whole_log(name, alias, f"rollback of {name}@{alias}"))
 
     def prune_history(
         self, name: str, *, before: datetime | None, keep: int | None, actor: str
@@ -414,11 +415,40 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         def plan(events: list[AuditEvent]) -> tuple[list[int], list[EventDraft]]:
             return plan_prune(events, name, before=before, keep=keep, actor=actor)
 
-        return self._prune_events(name, plan)
+        try:
+            return self._prune_events(name, plan)
+        except IntegrityError as err:
+            raise self._log_hole(name, None, "prune_history", err) from None
 
     def history(self, name: str, alias: str | None = None) -> list[AuditEvent]:
-        """The whole audit log of ``name`` (optionally one alias), oldest first."""
-        return self._events(name, alias)
+        """The whole audit log of ``name`` (optionally one alias), oldest first.
+
+        Raises
+        ------
+        IntegrityError
+            When an event of the log cannot be read: whatever replays the log (rollback,
+            pruning) must not act on one with holes. The message names every unreadable
+            event (its seq and version) and how to repair the log;
+            :meth:`history_page` reads the others.
+        """
+        return self._whole_log(name, alias, "history")
+
+    def _whole_log(self, name: str, alias: str | None, what: str) -> list[AuditEvent]:
+        """:meth:`_events` (the whole log), or the error naming every unreadable event."""
+        try:
+            return self._events(name, alias)
+        except IntegrityError as err:
+            raise self._log_hole(name, alias, what, err) from None
+
+    def _log_hole(
+        self, name: str, alias: str | None, what: str, err: IntegrityError
+    ) -> IntegrityError:
+        """``err``, told where the unreadable events are and how to repair the log."""
+        try:
+            records = self._event_records(name, alias)
+        except ProdMLError:
+            return err  # the store cannot list them one by one: its own error stands
+        return log_hole(name, what, records, err)
 
     def history_page(
         self,

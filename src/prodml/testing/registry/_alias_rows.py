@@ -16,9 +16,10 @@ the ``prodml registry`` listing), never quoting what the row holds.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
-from prodml.errors import ConflictError, IntegrityError, NotFoundError
+from prodml.errors import ConflictError, IntegrityError, NotFoundError, RegistryError
 from prodml.registry import MetadataStore, ModelRegistry, UnreadableRecordWarning
 from prodml.registry import _cli as cli
 from prodml.testing.registry._common import _model, pytest
@@ -82,7 +83,7 @@ class AliasRowConformance:
         registry, kind = damaged
         renamed = "name" in kind  # no row named production is left
         expected: type[Exception] = NotFoundError if renamed else IntegrityError
-        reads = [
+        reads: list[Callable[[], object]] = [
             lambda: registry.get("m@production"),
             lambda: registry.get("m", "production"),
             lambda: registry.metadata.alias_version("m", "production"),
@@ -96,6 +97,7 @@ class AliasRowConformance:
             with pytest.raises(expected) as info:
                 read()
             _clean(str(info.value))
+            assert isinstance(info.value, RegistryError)
             assert info.value.model_name == "m"
         assert registry.get("m@staging").version == 3
 
