@@ -33,7 +33,7 @@ from prodml.registry._formats import (
     parse_object,
     validation_reason,
 )
-from prodml.registry._paths import NAME
+from prodml.registry._paths import MAX_VERSION, NAME
 from prodml.registry.backends.metadata import ALL, EventDraft, PendingState, VersionQuery
 from prodml.registry.entities import AuditEvent, ModelVersion
 
@@ -348,9 +348,10 @@ def to_version(payload: object, status: str, name: str, version: int) -> ModelVe
     if (mv.name, mv.version) != (name, version) or status not in ALL:
         # Names only what a valid record may hold: a model name and a number.
         other = mv.name if NAME.fullmatch(mv.name) else "another model"
+        number = mv.version if 1 <= mv.version <= MAX_VERSION else "out of range"
         state = f"status {status!r}" if status in ALL else "an unknown status"
         raise IntegrityError(
-            f"{what} of {name} version {version} describes {other} version {mv.version} "
+            f"{what} of {name} version {version} describes {other} version {number} "
             f"with {state}; it was edited or corrupted",
             model_name=name,
             version=version,
