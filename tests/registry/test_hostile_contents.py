@@ -42,6 +42,18 @@ TIMES = [
     "1e309",
 ]
 
+
+class _Huge(str):
+    """10 MB of text with a short repr (hypothesis shows failing examples)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HUGE"
+
+
+HUGE = _Huge(MARK + "x" * 10_000_000)
+
 VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -53,7 +65,7 @@ VALUES = st.one_of(
     st.text(alphabet="\u202e\u0000\ud7ff\U0001f600\u00e9\u0301 /.\\", max_size=20).map(
         lambda s: MARK + s
     ),
-    st.just(MARK + "x" * 10_000_000),
+    st.just(HUGE),
     st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
 )
@@ -77,11 +89,12 @@ RECORD_FIELDS = [
 ]
 
 COLUMNS: dict[str, list[str]] = {
-    "versions": ["status", "artifact_key", "payload"],
+    "versions": ["status", "artifact_key", "payload", "name", "version"],
     "aliases": ["alias", "version"],
     "events": ["at", "action", "version", "alias", "previous_version", "actor", "detail"],
     "tags": ["value"],
     "metrics": ["value"],
+    "models": ["name", "created_at"],
 }
 
 
@@ -279,6 +292,10 @@ FOUND = [
     ("record", ("flavour", None, MARK)),  # "names flavour '<value>'"
     ("record", ("artifact_key", None, MARK)),  # "the artifact key ... '<value>'"
     ("record", ("files", "../" + MARK, "0" * 64)),  # "names path '<value>'"
+    ("column", ("versions", "name", MARK + "\u00e9")),  # "the stored record of <value>"
+    ("column", ("versions", "version", MARK)),  # "m version <value>", int(<value>)
+    ("column", ("versions", "version", 2**40)),
+    ("column", ("models", "name", MARK)),  # models() returned it; get(<value>) quoted it
 ]
 
 

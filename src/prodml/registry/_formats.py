@@ -159,6 +159,15 @@ def report(problems: list[RecordProblem]) -> None:
         )
 
 
+def warn_unreadable(message: str) -> None:
+    """Warn that a listing skipped something unreadable, at the caller's line."""
+    warnings.warn(
+        f"skipped an unreadable record: {message}",
+        UnreadableRecordWarning,
+        stacklevel=caller_stacklevel(),
+    )
+
+
 def check_format(
     data: dict[str, Any],
     *,

@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 
 from prodml._pickle import NotPicklable
 from prodml.errors import IntegrityError, NotFoundError, ProdMLError, RegistryError
-from prodml.registry._formats import RecordProblem, report
+from prodml.registry._formats import RecordProblem, report, warn_unreadable
+from prodml.registry._paths import NAME
 from prodml.registry.backends._alias_reads import AliasReads
 from prodml.registry.backends._audit import log_hole
 from prodml.registry.backends._audit import plan_prune as plan_prune  # noqa: PLC0414
@@ -473,8 +474,20 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         return _page(records, str(last.seq) if more and last is not None else None)
 
     def model_names(self) -> list[str]:
-        """Every model with at least one version, sorted."""
-        return self._model_names()
+        """Every model with at least one version, sorted.
+
+        A stored name that is not a model name (edited in the database) is left out,
+        with an :class:`~prodml.registry._formats.UnreadableRecordWarning` counting it,
+        never repeating it.
+        """
+        names = self._model_names()
+        valid = [n for n in names if isinstance(n, str) and NAME.fullmatch(n)]
+        if len(valid) < len(names):
+            warn_unreadable(
+                f"{len(names) - len(valid)} stored model name(s) of {self.url} are not model "
+                "names; they were edited or corrupted"
+            )
+        return valid
 
     def all_versions(self, *, include_deleted: bool = True) -> list[ModelVersion]:
         """Every version of every model (for exports).
