@@ -226,8 +226,12 @@ def _shown(text: str, damage: tuple[str, Any]) -> bool:
     """Whether ``text`` repeats a hostile value of ``damage``."""
     if MARK in text:
         return True
-    value = damage[1][-1] if damage[0] in ("record", "column") else None
-    if type(value) is int and abs(value) >= 2**31:
+    if damage[0] not in ("record", "column"):
+        return False
+    field, value = damage[1][-2:] if damage[0] == "record" else damage[1][1:]
+    # An out-of-range number in a number field; a name of digits is a valid name.
+    numeric = field in (None, "version", "previous_version", "format_version")
+    if type(value) is int and abs(value) >= 2**31 and numeric:
         return str(value) in text
     return False
 
