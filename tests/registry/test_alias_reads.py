@@ -92,3 +92,20 @@ def test_the_cli_listing_warns_about_an_edited_row_without_quoting_it(
         assert "c0nfidential" not in out + err
     with pytest.warns(UnreadableRecordWarning):
         ModelRegistry.local(tmp_path / "reg").aliases("m")
+
+
+def test_a_store_without_the_hook_skips_naming_it() -> None:
+    from prodml.registry.backends.metadata import MetadataStore
+    from prodml.testing.registry._alias_rows import _damage
+
+    class NoHook(MemoryMetadataStore):
+        _replace_alias_row = MetadataStore._replace_alias_row
+
+    with pytest.raises(
+        pytest.skip.Exception,
+        match=r"NoHook does not implement the "
+        r"MetadataStore\._replace_alias_row hook",
+    ):
+        _damage(NoHook("memory://"), "m", "production", ("production", 1))
+    with pytest.raises(pytest.skip.Exception, match="cannot hold a list as an alias name"):
+        _damage(MemoryMetadataStore("memory://"), "m", "production", ([1], 1))
