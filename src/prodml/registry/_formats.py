@@ -57,6 +57,10 @@ EVENT_FORMAT = 1
 """The ``format_version`` of the audit event details this prodml writes and reads."""
 
 
+MAX_FORMAT = 1000
+"""The largest ``format_version`` read as a format: above, the record was edited."""
+
+
 class NewerFormatError(RegistryError):
     """A stored record has a ``format_version`` newer than this prodml reads.
 
@@ -155,6 +159,15 @@ def report(problems: list[RecordProblem]) -> None:
         )
 
 
+def warn_unreadable(message: str) -> None:
+    """Warn that a listing skipped something unreadable, at the caller's line."""
+    warnings.warn(
+        f"skipped an unreadable record: {message}",
+        UnreadableRecordWarning,
+        stacklevel=caller_stacklevel(),
+    )
+
+
 def check_format(
     data: dict[str, Any],
     *,
@@ -177,10 +190,10 @@ def check_format(
     """
     found = data.pop("format_version", current)
     of = f"{what} of {model_name}" + ("" if version is None else f" version {version}")
-    if type(found) is not int or found < 1:
+    if type(found) is not int or not 1 <= found <= MAX_FORMAT:
         raise IntegrityError(
-            f"{of} has a format_version that is not a format number (an int >= 1); it was "
-            "edited or corrupted",
+            f"{of} has a format_version that is not a format number (an int in [1, "
+            f"{MAX_FORMAT}]); it was edited or corrupted",
             model_name=model_name,
             version=version,
         )
@@ -214,7 +227,27 @@ def parse_object(text: object, *, what: str, model_name: str, version: int | Non
 def validation_reason(err: ValidationError) -> str:
     """The first problem pydantic found: where and what, never the value itself."""
     first = err.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "the record"
+    known = _field_names()
+    # A location also holds the record's own mapping keys (a tag, a file): not repeated.
+    parts = [str(p) if isinstance(p, int) or p in known else "<key>" for p in first["loc"]]
+    where = ".".join(parts) or "the record"
     # A custom validator's message may quote the value; pydantic's own never do.
     custom = first["type"] in ("value_error", "assertion_error")
     return f"{where[:80]}: {'an invalid value' if custom else str(first['msg'])[:120]}"
+
+
+def _field_names() -> frozenset[str]:
+    """The field names (and aliases) of every pydantic model prodml defines."""
+    from pydantic import BaseModel  # noqa: PLC0415 - pydantic is imported already
+
+    names: set[str] = set()
+    todo: list[type[BaseModel]] = [BaseModel]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("prodml."):
+            for key, info in cls.model_fields.items():
+                names.add(key)
+                if isinstance(info.alias, str):
+                    names.add(info.alias)
+    return frozenset(names)

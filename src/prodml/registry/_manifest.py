@@ -29,7 +29,7 @@ from typing import Any
 from prodml.errors import ConfigError, IntegrityError
 from prodml.fingerprint import canonical_json, fingerprint_file
 from prodml.registry._hashing import HASH_WORKERS, PARALLEL_BYTES
-from prodml.registry._paths import path_problem
+from prodml.registry._paths import NAME, path_problem
 from prodml.registry.backends._artifact_base import check_files
 from prodml.registry.entities import ModelVersion
 from prodml.registry.flavours import _FLAVOURS
@@ -107,8 +107,10 @@ def check(mv: ModelVersion) -> ModelVersion:
     check_files(mv.artifact_key, mv.files, model_name=mv.name, version=mv.version)
     flavour = _FLAVOURS.get(mv.flavour)
     if flavour is None:
+        # A flavour's name is shown (install its extra) only when it is a name at all.
+        named = repr(mv.flavour) if NAME.fullmatch(mv.flavour[:40]) else "a flavour"
         raise IntegrityError(
-            f"{mv.name} version {mv.version} names flavour {mv.flavour[:40]!r}, which is not "
+            f"{mv.name} version {mv.version} names {named}, which is not "
             "registered in this process; refusing to load it",
             model_name=mv.name,
             version=mv.version,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from prodml.errors import NotFoundError
 from prodml.registry._formats import RecordProblem, report
+from prodml.registry._paths import MAX_VERSION
 from prodml.registry.backends._records import (
     AliasRow,
     VersionQuery,
@@ -36,6 +37,9 @@ class AliasReads:
 
         def _version_records(self, query: VersionQuery) -> list[ModelVersion | RecordProblem]:
             """The versions matching ``query``, a problem in place of each unreadable one."""
+
+        def get_version(self, name: str, version: int) -> ModelVersion:
+            """One live version by number (NotFoundError otherwise)."""
 
     def _alias_rows(self, name: str, alias: str | None = None) -> list[AliasRow]:
         """The alias rows of ``name`` (only ``alias``'s, when given) as stored, unchecked.
@@ -71,6 +75,40 @@ class AliasReads:
                 f"model {name!r} has no alias {alias!r}", model_name=name, version=alias
             )
         return alias_entry(name, rows[0])[1]
+
+    def alias_target(self, name: str, alias: str) -> ModelVersion:
+        """The version ``alias`` points at, read and checked.
+
+        A store that overrides :meth:`_alias_rows` answers in its reads plus one version
+        read. A store with only :meth:`_aliases` pays one alias read and one version read:
+        the version read is also the proof that the version exists (the default
+        :meth:`_alias_rows` would read it once to check it, and again to return it).
+
+        Raises
+        ------
+        NotFoundError
+            When the model has no such alias.
+        IntegrityError
+            When the stored alias row was edited (see :meth:`alias_version`), or the
+            version's own record cannot be read.
+        NewerFormatError
+            When a newer prodml wrote the version's record.
+        """
+        if type(self)._alias_rows is not AliasReads._alias_rows:
+            return self.get_version(name, self.alias_version(name, alias))
+        stored = self._aliases(name)
+        if alias not in stored:
+            raise NotFoundError(
+                f"model {name!r} has no alias {alias!r}", model_name=name, version=alias
+            )
+        version = stored[alias]
+        found: list[ModelVersion | RecordProblem] = []
+        if type(version) is int and 1 <= version <= MAX_VERSION:
+            found = self._version_records(VersionQuery(name=name, version=version, limit=1))
+        alias_entry(name, (alias, version, bool(found)))  # IntegrityError for a bad row
+        if isinstance(found[0], RecordProblem):
+            raise found[0].error
+        return found[0]
 
     def aliases(self, name: str) -> dict[str, int]:
         """Alias -> version of one model, every row checked.

@@ -66,7 +66,7 @@ def check_files(
     problem = key_problem(key, model_name)
     if problem is not None:
         raise IntegrityError(
-            f"the artifact key of {where} {problem}: {str(key)[:80]!r}; refusing to use it",
+            f"the artifact key of {where} {problem}; refusing to use it",
             model_name=model_name,
             version=version,
         )
@@ -79,16 +79,16 @@ def check_files(
     for rel, digest in files.items():
         problem = path_problem(rel)
         if problem is not None:
+            # An unsafe path is described, never repeated: it may be anything.
             raise IntegrityError(
-                f"the file manifest of {where} names path {str(rel)[:80]!r}, which {problem}; "
+                f"the file manifest of {where} names a path that {problem}; "
                 "refusing to read or write it",
-                path=str(rel)[:80],
                 model_name=model_name,
                 version=version,
             )
         if not is_sha256(digest):
             raise IntegrityError(
-                f"the manifest entry {rel!r} of {where} has no sha256 digest",
+                f"the manifest entry {rel[:80]!r} of {where} has no sha256 digest",
                 path=rel,
                 model_name=model_name,
                 version=version,

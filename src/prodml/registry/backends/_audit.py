@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prodml.errors import RegistryError
+from prodml.errors import IntegrityError, RegistryError
+from prodml.registry._formats import RecordProblem
 from prodml.registry._paths import MAX_VERSION
 from prodml.registry.backends._records import EventDraft
 from prodml.registry.entities import AuditEvent
 
-__all__ = ["plan_prune", "replay_stack"]
+__all__ = ["log_hole", "plan_prune", "replay_stack"]
 
 
 def replay_stack(events: list[AuditEvent]) -> list[int]:
@@ -98,3 +99,33 @@ def plan_prune(
         )
     )
     return [e.seq for e in drop], drafts
+
+
+def log_hole(
+    name: str, what: str, records: list[AuditEvent | RecordProblem], err: IntegrityError
+) -> IntegrityError:
+    """The error of ``what`` (a reader of the whole log): where the holes are, how to fix.
+
+    ``records`` is the log read event by event (a problem in place of each unreadable
+    one); ``err`` is what reading it whole raised, returned as is when ``records`` has
+    no problem to name.
+    """
+    holes = [r for r in records if isinstance(r, RecordProblem)]
+    if not holes:
+        return err
+    named = ", ".join(
+        f"seq {p.seq}" + ("" if p.version is None else f" (version {p.version})")
+        for p in holes[:10]
+    )
+    more = f" and {len(holes) - 10} more" if len(holes) > 10 else ""
+    it = "them" if len(holes) > 1 else "it"
+    return IntegrityError(
+        f"{what} reads the whole audit log of {name} and refuses one with holes: "
+        f"{len(holes)} unreadable event{'s' if len(holes) > 1 else ''}, {named}{more} "
+        f"(the first: {holes[0].message}). Restore {it} from a backup of the metadata "
+        f"store, or delete {it} from its audit log (SQL stores: table prodml_events, "
+        "column seq); history_page() reads the other events and lists these in "
+        "page.problems",
+        model_name=name,
+        version=holes[0].version,
+    )

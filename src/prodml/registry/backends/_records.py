@@ -13,7 +13,7 @@ caller hands back (hostile until parsed). Backends import these names from
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -42,6 +42,7 @@ __all__ = [
     "parse_search_token",
     "parse_seq_token",
     "register_event",
+    "shown_aliases",
 ]
 
 ANY: Any = type("_Any", (), {"__repr__": lambda self: "ANY"})()
@@ -235,6 +236,34 @@ def alias_entry(name: str, row: AliasRow) -> tuple[str, int]:
             version=alias,
         )
     return alias, version
+
+
+def shown_aliases(stored: Iterable[object]) -> list[str]:
+    """The stored alias names fit for a message, sorted: the valid ones only.
+
+    A stored name that is not a valid alias name was edited, and may be anything (10 MB
+    of text, a secret): it is counted, never repeated.
+
+    Examples
+    --------
+    >>> shown_aliases(["b", "a", "not valid!", 3])
+    ['a', 'b', '2 stored names that are not alias names']
+    """
+    names = list(stored)
+    valid = sorted(a for a in names if isinstance(a, str) and _valid_alias(a))
+    hidden = len(names) - len(valid)
+    if hidden:
+        what = "names that are not alias names" if hidden > 1 else "name that is not an alias name"
+        valid.append(f"{hidden} stored {what}")
+    return valid
+
+
+def _valid_alias(alias: str) -> bool:
+    try:
+        check_alias(alias)
+    except ConfigError:
+        return False
+    return True
 
 
 def alias_record(name: str, row: AliasRow) -> tuple[str, int] | RecordProblem:

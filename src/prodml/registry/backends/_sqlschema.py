@@ -33,7 +33,7 @@ from prodml.registry._formats import (
     parse_object,
     validation_reason,
 )
-from prodml.registry._paths import NAME
+from prodml.registry._paths import MAX_VERSION, NAME
 from prodml.registry.backends.metadata import ALL, EventDraft, PendingState, VersionQuery
 from prodml.registry.entities import AuditEvent, ModelVersion
 
@@ -336,6 +336,7 @@ def to_version(payload: object, status: str, name: str, version: int) -> ModelVe
         When the record is not a valid version, or describes another row.
     """
     what = "the stored record"
+    row_name, row_version = row_ref(name, version)
     mv: ModelVersion | None = None
     if isinstance(payload, str | bytes):
         # What this prodml writes: one parse. A record with a format_version, or anything
@@ -344,30 +345,54 @@ def to_version(payload: object, status: str, name: str, version: int) -> ModelVe
         with contextlib.suppress(ValidationError):
             mv = ModelVersion.model_validate_json(payload)
     if mv is None:
-        mv = _parse_version(payload, what, name, version)
+        mv = _parse_version(payload, what, row_name, row_version)
     if (mv.name, mv.version) != (name, version) or status not in ALL:
         # Names only what a valid record may hold: a model name and a number.
         other = mv.name if NAME.fullmatch(mv.name) else "another model"
+        number = mv.version if 1 <= mv.version <= MAX_VERSION else "out of range"
         state = f"status {status!r}" if status in ALL else "an unknown status"
+        of = row_name if row_version is None else f"{row_name} version {row_version}"
         raise IntegrityError(
-            f"{what} of {name} version {version} describes {other} version {mv.version} "
-            f"with {state}; it was edited or corrupted",
-            model_name=name,
-            version=version,
+            f"{what} of {of} describes {other} version {number} with {state}; it was edited "
+            "or corrupted",
+            model_name=row_name,
+            version=row_version,
         )
     return mv if mv.status == status else mv.model_copy(update={"status": status})
 
 
-def _parse_version(payload: object, what: str, name: str, version: int) -> ModelVersion:
+def row_ref(name: object, version: object) -> tuple[str, int | None]:
+    """A version row's name and number for messages: an edited one described, not quoted.
+
+    The row's own columns are hostile too (a listing reads every row): a name that is not
+    a model name, or a number that is not a version number, is never repeated.
+
+    Examples
+    --------
+    >>> row_ref("churn", 3)
+    ('churn', 3)
+    >>> row_ref("churn", "3; DROP TABLE")
+    ('churn (a row whose version is not a version number)', None)
+    """
+    shown = name if isinstance(name, str) and NAME.fullmatch(name) else "a model"
+    if shown != name:
+        shown += " whose stored name is not a model name"
+    if type(version) is int and 1 <= version <= MAX_VERSION:
+        return shown, version
+    return f"{shown} (a row whose version is not a version number)", None
+
+
+def _parse_version(payload: object, what: str, name: str, version: int | None) -> ModelVersion:
     """A record parsed in two steps: its format first, so a newer one is not "corrupted"."""
     data = parse_object(payload, what=what, model_name=name, version=version)
     check_format(data, what=what, model_name=name, version=version, current=VERSION_FORMAT)
     try:
         return ModelVersion.model_validate(data)
     except ValidationError as err:
+        of = name if version is None else f"{name} version {version}"
         raise IntegrityError(
-            f"{what} of {name} version {version} is not a valid version "
-            f"({validation_reason(err)}); it was edited or corrupted",
+            f"{what} of {of} is not a valid version ({validation_reason(err)}); it was "
+            "edited or corrupted",
             model_name=name,
             version=version,
         ) from None
@@ -378,7 +403,7 @@ def version_record(row: Any) -> ModelVersion | RecordProblem:
     try:
         return to_version(*row)
     except (IntegrityError, NewerFormatError) as err:
-        return RecordProblem("version", str(row[2]), int(row[3]), None, err)
+        return RecordProblem("version", *row_ref(row[2], row[3]), None, err)
 
 
 def dump_detail(detail: dict[str, Any]) -> str:

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from prodml.errors import ConflictError, NotFoundError, RegistryError
 from prodml.registry._formats import RecordProblem
+from prodml.registry._paths import MAX_VERSION
+from prodml.registry.backends._records import shown_aliases
 from prodml.registry.backends.metadata import (
     ANY,
     AliasRow,
@@ -185,6 +187,21 @@ class MemoryMetadataStore(MetadataStore):
                 )
             self._replaced[(name, version)] = record
 
+    def _replace_alias_row(self, name: str, alias: str, raw: tuple[object, object]) -> None:
+        """Make alias ``alias`` of ``name`` read back as ``raw`` (conformance suites only)."""
+        stored_alias, stored_version = raw
+        try:
+            hash(stored_alias)
+        except TypeError:
+            raise NotImplementedError(
+                f"{type(self).__name__} keys its alias rows by name: it cannot hold a "
+                f"{type(stored_alias).__name__} as an alias name"
+            ) from None
+        with self._locked():
+            aliases: dict[Any, Any] = self._aliases_map.setdefault(name, {})
+            aliases.pop(alias, None)
+            aliases[stored_alias] = stored_version
+
     def _set_status(self, name: str, version: int, status: Status, event: EventDraft) -> None:
         with self._locked():
             try:
@@ -207,10 +224,14 @@ class MemoryMetadataStore(MetadataStore):
         with self._locked():
             aliases = self._aliases_map.setdefault(name, {})
             current = aliases.get(alias)
+            # A row edited to hold no version number is neither shown nor logged.
+            number = current if type(current) is int and 1 <= current <= MAX_VERSION else None
             if expected is not ANY and current != expected:
+                shown = "a stored value that is not a version number"
                 raise ConflictError(
-                    f"alias {alias!r} of model {name!r} points at {current}, not the expected "
-                    f"{expected}: it moved concurrently",
+                    f"alias {alias!r} of model {name!r} points at "
+                    f"{shown if current is not None and number is None else current}, not the "
+                    f"expected {expected}: it moved concurrently",
                     model_name=name,
                     version=alias,
                 )
@@ -224,7 +245,7 @@ class MemoryMetadataStore(MetadataStore):
                 target = self._versions.get(name, {}).get(version)
                 check_target(name, version, None if target is None else target.status)
                 aliases[alias] = version
-            self._append(event.replacing(current))
+            self._append(event.replacing(number))
 
     def _aliases(self, name: str) -> dict[str, int]:
         with self._locked():
@@ -238,7 +259,7 @@ class MemoryMetadataStore(MetadataStore):
             rows: list[AliasRow] = []
             for key, number in stored.items():
                 if alias is None or key == alias:
-                    target = versions.get(number)
+                    target = versions.get(number) if type(number) is int else None
                     rows.append((key, number, target is not None and target.status != "deleted"))
             return rows
 
@@ -323,7 +344,7 @@ def _check_transition(mv: ModelVersion, status: Status, aliases: dict[str, int])
             model_name=mv.name,
             version=mv.version,
         )
-    pointing = sorted(a for a, v in aliases.items() if v == mv.version)
+    pointing = shown_aliases(a for a, v in aliases.items() if v == mv.version)
     if status == "deleted" and pointing:
         raise ConflictError(
             f"cannot delete {mv.name} version {mv.version}: aliases {pointing} point at it",

@@ -28,9 +28,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from prodml._pickle import NotPicklable
-from prodml.errors import NotFoundError, RegistryError
-from prodml.registry._formats import RecordProblem, report
+from prodml.errors import IntegrityError, NotFoundError, ProdMLError, RegistryError
+from prodml.registry._formats import RecordProblem, report, warn_unreadable
+from prodml.registry._paths import NAME
 from prodml.registry.backends._alias_reads import AliasReads
+from prodml.registry.backends._audit import log_hole
 from prodml.registry.backends._audit import plan_prune as plan_prune  # noqa: PLC0414
 from prodml.registry.backends._audit import replay_stack as replay_stack  # noqa: PLC0414
 from prodml.registry.backends._records import ALL as ALL  # noqa: PLC0414
@@ -220,6 +222,18 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement _replace_record")
 
+    def _replace_alias_row(self, name: str, alias: str, raw: tuple[object, object]) -> None:
+        """Replace the stored row of ``name``'s alias ``alias`` with ``raw``, unchecked.
+
+        ``raw`` is ``(stored_alias, stored_version)``: what the row holds afterwards, any
+        objects (a name that is not an alias name, a version that is not a number), as a
+        damaged database might hold them. A hook for the conformance suites only, never
+        called by prodml. Not abstract; a store without it skips those tests, naming
+        this hook. A store whose storage cannot hold a value (a typed column refuses it)
+        raises NotImplementedError saying so, and that one test skips.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement _replace_alias_row")
+
     def _prune_events(self, name: str, plan: PrunePlan) -> int:
         """Apply ``plan`` to the audit log of ``name`` in one transaction; events removed.
 
@@ -301,7 +315,7 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
             return self.latest_version(name)
         if isinstance(selector, int):
             return self.get_version(name, selector)
-        return self.get_version(name, self.alias_version(name, selector))
+        return self.alias_target(name, selector)
 
     def search(
         self,
@@ -385,7 +399,7 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         A ``prune_history`` event of the alias resets the stack to the one it recorded
         (the stack when the log was pruned), so rollback survives pruning.
         """
-        return replay_stack(self._events(name, alias))
+        return replay_stack(self._whole_log(name, alias, f"rollback of {name}@{alias}"))
 
     def prune_history(
         self, name: str, *, before: datetime | None, keep: int | None, actor: str
@@ -402,11 +416,40 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         def plan(events: list[AuditEvent]) -> tuple[list[int], list[EventDraft]]:
             return plan_prune(events, name, before=before, keep=keep, actor=actor)
 
-        return self._prune_events(name, plan)
+        try:
+            return self._prune_events(name, plan)
+        except IntegrityError as err:
+            raise self._log_hole(name, None, "prune_history", err) from None
 
     def history(self, name: str, alias: str | None = None) -> list[AuditEvent]:
-        """The whole audit log of ``name`` (optionally one alias), oldest first."""
-        return self._events(name, alias)
+        """The whole audit log of ``name`` (optionally one alias), oldest first.
+
+        Raises
+        ------
+        IntegrityError
+            When an event of the log cannot be read: whatever replays the log (rollback,
+            pruning) must not act on one with holes. The message names every unreadable
+            event (its seq and version) and how to repair the log;
+            :meth:`history_page` reads the others.
+        """
+        return self._whole_log(name, alias, "history")
+
+    def _whole_log(self, name: str, alias: str | None, what: str) -> list[AuditEvent]:
+        """:meth:`_events` (the whole log), or the error naming every unreadable event."""
+        try:
+            return self._events(name, alias)
+        except IntegrityError as err:
+            raise self._log_hole(name, alias, what, err) from None
+
+    def _log_hole(
+        self, name: str, alias: str | None, what: str, err: IntegrityError
+    ) -> IntegrityError:
+        """``err``, told where the unreadable events are and how to repair the log."""
+        try:
+            records = self._event_records(name, alias)
+        except ProdMLError:
+            return err  # the store cannot list them one by one: its own error stands
+        return log_hole(name, what, records, err)
 
     def history_page(
         self,
@@ -431,8 +474,20 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         return _page(records, str(last.seq) if more and last is not None else None)
 
     def model_names(self) -> list[str]:
-        """Every model with at least one version, sorted."""
-        return self._model_names()
+        """Every model with at least one version, sorted.
+
+        A stored name that is not a model name (edited in the database) is left out,
+        with an :class:`~prodml.registry._formats.UnreadableRecordWarning` counting it,
+        never repeating it.
+        """
+        names = self._model_names()
+        valid = [n for n in names if isinstance(n, str) and NAME.fullmatch(n)]
+        if len(valid) < len(names):
+            warn_unreadable(
+                f"{len(names) - len(valid)} stored model name(s) of {self.url} are not model "
+                "names; they were edited or corrupted"
+            )
+        return valid
 
     def all_versions(self, *, include_deleted: bool = True) -> list[ModelVersion]:
         """Every version of every model (for exports).

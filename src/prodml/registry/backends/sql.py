@@ -38,7 +38,9 @@ from prodml.errors import (
     StorageError,
 )
 from prodml.registry._formats import RecordProblem
+from prodml.registry._paths import MAX_VERSION
 from prodml.registry.backends import _sqlschema as sq
+from prodml.registry.backends._records import shown_aliases
 from prodml.registry.backends._sqldb import SQLDatabase
 from prodml.registry.backends.metadata import (
     ALL,
@@ -255,7 +257,7 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
                     f"model {name!r} has no version {version}", model_name=name, version=version
                 )
             if status == "deleted":
-                pointing = sorted(
+                pointing = shown_aliases(
                     conn.execute(
                         sa.select(a.alias).where(a.name == name, a.version == version)
                     ).scalars()
@@ -286,7 +288,7 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
             where = (a.name == name, a.alias == alias)
             current = conn.execute(sa.select(a.version).where(*where)).scalar()
             # A row edited to hold no version number is neither shown nor logged.
-            number = current if type(current) is int and current > 0 else None
+            number = current if type(current) is int and 1 <= current <= MAX_VERSION else None
             if expected is not ANY and current != expected:
                 shown = "a stored value that is not a version number"
                 raise ConflictError(
@@ -338,6 +340,25 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
             sq.versions.update().where(v.name == name, v.version == version).values(payload=record)
         )
         self._write(lambda conn: conn.execute(stmt))
+
+    def _replace_alias_row(self, name: str, alias: str, raw: tuple[object, object]) -> None:
+        stored_alias, stored_version = raw
+        a = sq.aliases.c
+
+        def tx(conn: Connection) -> None:
+            conn.execute(sq.aliases.delete().where(a.name == name, a.alias == alias))
+            conn.execute(
+                sq.aliases.insert().values(name=name, alias=stored_alias, version=stored_version)
+            )
+
+        try:
+            self._write(tx)
+        except (RegistryError, sa_exc.StatementError, OverflowError, TypeError) as err:
+            # A typed column (PostgreSQL's) refuses what a damaged row could never hold.
+            raise NotImplementedError(
+                f"{type(self).__name__} on {self._engine.dialect.name} cannot store that alias "
+                f"row ({type(err).__name__}): its columns refuse the value"
+            ) from None
 
     def _events(
         self,

@@ -16,7 +16,9 @@ A backend opts in with a short pytest subclass that provides one fixture, in the
   resolve, keyset-paged search and history, aliases (last-writer-wins, compare-and-set,
   racing threads) with history and rollback, archive/delete, promotion, leases and gc
   (in-flight registrations survive any grace period; refusals without ``force``), one
-  lock deadline, read-only registries, forged rows refused before any file is read, and
+  lock deadline, read-only registries, forged rows refused before any file is read,
+  damaged records and alias rows (through the hooks ``_replace_record`` and
+  ``_replace_alias_row``: raised on a direct read, skipped by listings, never quoted), and
   the database half of the signed-version tamper matrix (every signed field edited, the
   signature dropped, replaced or re-made with an untrusted key).
 - :class:`ArtifactStoreConformance` (fixture ``artifact_store``): round trips of every

@@ -22,6 +22,7 @@ from prodml.registry import (
 )
 from prodml.registry.backends.metadata import EventDraft, VersionQuery
 from prodml.registry.entities import AuditEvent, ModelVersion, Status
+from prodml.testing.registry._alias_rows import AliasRowConformance
 from prodml.testing.registry._common import _model, _schema, pytest
 from prodml.testing.registry._metadata_trust import MetadataTrust
 from prodml.testing.registry._prune import PruneConformance
@@ -30,7 +31,7 @@ from prodml.testing.registry._signed import SignedMetadataTrust
 
 
 class MetadataStoreConformance(
-    MetadataTrust, SignedMetadataTrust, PruneConformance, RecordConformance
+    MetadataTrust, SignedMetadataTrust, PruneConformance, RecordConformance, AliasRowConformance
 ):
     """Behaviour every :class:`~prodml.registry.MetadataStore` must have.
 
