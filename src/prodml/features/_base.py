@@ -43,6 +43,8 @@ __all__ = [
     "Step",
     "Text",
     "ValueFn",
+    "beyond_float64",
+    "check_finite",
     "check_text_values",
     "null_error",
     "read_text",
@@ -91,6 +93,40 @@ def null_error(column: str, value: object, row: int | None, step: str) -> Schema
 def value_error(column: str, message: str, row: int | None = None) -> SchemaError:
     """A SchemaError for a value a step cannot transform."""
     return SchemaError(problems=[SchemaProblem(column, "range", message, row)])
+
+
+_FAR = (
+    "the value is far outside the data the step was fitted on; clip the column before the "
+    "step (Clip) or refit on data that covers such values"
+)
+
+
+def beyond_float64(
+    column: str, step: str, row: int | None = None, *, why: str = _FAR
+) -> SchemaError:
+    """A SchemaError for a finite value a step would turn into inf or NaN.
+
+    The message names the step and the column, never the value (it may be data about a
+    person); the batch path adds the first row at fault.
+    """
+    return value_error(
+        column,
+        f"{step} turns a value of this column into a non-finite number (inf or NaN): {why}",
+        row,
+    )
+
+
+def check_finite(out: Floats, column: str, step: str, *, why: str = _FAR) -> Floats:
+    """``out`` when every value is finite; else :func:`beyond_float64` at the first bad row.
+
+    Steps compute under ``np.errstate(all="ignore")`` and call this once per output array:
+    their inputs are finite (nulls are refused before them, infinities when read), so a
+    non-finite output is an overflow (or a function's NaN), never a passed-through null.
+    """
+    ok = np.isfinite(out)
+    if not ok.all():
+        raise beyond_float64(column, step, first_true(~ok), why=why)
+    return out
 
 
 class Step(BaseEstimator):

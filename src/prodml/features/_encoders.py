@@ -22,6 +22,7 @@ from prodml.features._base import (
     check_text_values,
     first_true,
 )
+from prodml.features._numeric import _finite, fitted_quantiles
 from prodml.features._stats import Counts, Extremes, Quantiles
 
 __all__ = ["Bucketize", "Hashing", "OneHot", "Ordinal"]
@@ -414,8 +415,10 @@ class Bucketize(Step):
             raise SchemaError(problems=[SchemaProblem(column, "null", "no non-null values to bin")])
         qs = [i / self.n_bins for i in range(1, self.n_bins)]
         if self.strategy == "quantile":
-            cuts = state.quantiles(qs)
+            cuts = fitted_quantiles(column, state, qs, "quantile")
         else:
+            # linspace steps by (high - low) / n_bins: refuse a range beyond float64.
+            _finite(column, state.high - state.low, "range")
             cuts = np.linspace(state.low, state.high, self.n_bins + 1)[1:-1].tolist()
         self.edges_[column] = sorted(set(cuts))
 

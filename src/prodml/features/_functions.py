@@ -11,7 +11,15 @@ import numpy as np
 from prodml._params import NONE, Constraint, Interval
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
-from prodml.features._base import Floats, Step, ValueFn, first_true, value_error
+from prodml.features._base import (
+    Floats,
+    Step,
+    ValueFn,
+    beyond_float64,
+    check_finite,
+    first_true,
+    value_error,
+)
 
 __all__ = ["Clip", "Function", "Log1p", "get_function", "register_function"]
 
@@ -194,17 +202,36 @@ class Function(Step):
         super().validate_params()
         get_function(self.func)
 
+    def _name(self) -> str:
+        return f"Function {short_repr(self.func)}"
+
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
-        """Apply the function."""
-        out = np.asarray(get_function(self.func)(values), dtype=np.float64)
+        """Apply the function; inf or NaN out of its finite input is a SchemaError."""
+        with np.errstate(all="ignore"):
+            out = np.asarray(get_function(self.func)(values), dtype=np.float64)
         if out.shape != values.shape:
             raise ConfigError(
                 f"function {short_repr(self.func)} returned shape {out.shape} for input "
                 f"{values.shape}"
             )
-        return out
+        return check_finite(out, column, self._name(), why=_NOT_FINITE)
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
-        """Apply the function to a one-element array."""
-        f = get_function(self.func)
-        return lambda v: float(np.asarray(f(np.array([v], dtype=np.float64)))[0])
+        """Apply the function to a one-element array, with the same check."""
+        f, name = get_function(self.func), self._name()
+        errstate, array, f64, lo, hi = np.errstate, np.array, np.float64, -math.inf, math.inf
+
+        def fn(v: float) -> float:
+            with errstate(all="ignore"):
+                out = float(np.asarray(f(array([v], dtype=f64)))[0])
+            if not lo < out < hi:
+                raise beyond_float64(column, name, why=_NOT_FINITE)
+            return out
+
+        return fn
+
+
+_NOT_FINITE = (
+    "the function is not finite on every value the column can hold; change the function "
+    "or clip the column before the step (Clip)"
+)

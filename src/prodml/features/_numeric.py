@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,11 +18,13 @@ from prodml.features._base import (
     Step,
     Text,
     ValueFn,
+    beyond_float64,
+    check_finite,
     check_text_values,
 )
 from prodml.features._stats import Counts, Extremes, Moments, Quantiles
 
-__all__ = ["Impute", "MinMaxScale", "RobustScale", "StandardScale"]
+__all__ = ["Impute", "MinMaxScale", "RobustScale", "StandardScale", "fitted_quantiles"]
 
 
 def _no_values(column: str, what: str) -> SchemaError:
@@ -43,6 +45,88 @@ def _finite(column: str, value: float, what: str) -> float:
             ]
         )
     return value
+
+
+def fitted_quantiles(column: str, state: Any, qs: list[float], what: str) -> list[float]:
+    """``state.quantiles(qs)``, refused when not finite.
+
+    numpy's "linear" interpolation computes ``b - a`` between neighbours, which overflows
+    for values of opposite signs near float64's limit (-1.7e308 and 1.7e308 give a median
+    of -inf); that is a SchemaError naming the column, not an infinity in the fit.
+    """
+    with np.errstate(all="ignore"):
+        out: list[float] = state.quantiles(qs)
+    for v in out:
+        _finite(column, v, what)
+    return out
+
+
+# -- overflow at transform ---------------------------------------------------------------
+# A scaler computes (x - shift) / scale, or (x - shift) * factor + low. For x and shift of
+# opposite signs near float64's limit the difference overflows though the result need not
+# (x = -1e308 with mean 1e308 and std 1e307 is -20): those elements are recomputed as
+# x / scale - shift / scale (x * factor - shift * factor + low), which overflows only when
+# the result itself is beyond float64; what is still inf is a SchemaError naming the step
+# and the column. Other values keep the scikit-learn formula, bit for bit. The record path
+# performs the same float operations, so it gives the same value or the same error.
+
+
+def _rescued(out: Any, values: Any, redo: Callable[[Any], Any], column: str, step: str) -> Any:
+    ok = np.isfinite(out)
+    if ok.all():
+        return out
+    bad = ~ok
+    with np.errstate(all="ignore"):
+        out[bad] = redo(values[bad])
+    return check_finite(out, column, step)
+
+
+def _divided(values: Any, shift: float, scale: float, column: str, step: str) -> Any:
+    with np.errstate(all="ignore"):
+        out = values - shift
+        out /= scale
+    return _rescued(out, values, lambda x: x / scale - shift / scale, column, step)
+
+
+def _multiplied(
+    values: Any, shift: float, factor: float, low: float, *, column: str, step: str
+) -> Any:
+    with np.errstate(all="ignore"):
+        out = values - shift
+        out *= factor
+        out += low
+    return _rescued(out, values, lambda x: x * factor - shift * factor + low, column, step)
+
+
+def _checked(redo: ValueFn, column: str, step: str) -> ValueFn:
+    lo, hi = -math.inf, math.inf
+
+    def fallback(v: float) -> float:
+        u = redo(v)
+        if not lo < u < hi:
+            raise beyond_float64(column, step)
+        return u
+
+    return fallback
+
+
+def _record_code(
+    ns: dict[str, Any], key: str, first: str, redo: ValueFn, *, column: str, step: str
+) -> list[str]:
+    """``first`` (an expression of ``v``), or ``redo(v)`` when it is not finite."""
+    ns[key + "redo"] = _checked(redo, column, step)
+    # u - u is 0.0 (false) for a finite u and NaN (true) for inf or NaN: the cheapest test.
+    return [f"u = {first}", f"v = {key}redo(v) if u - u else u"]
+
+
+def _record_fn(first: ValueFn, redo: ValueFn, column: str, step: str) -> ValueFn:
+    fallback = _checked(redo, column, step)
+
+    def fn(v: float) -> float:
+        u = first(v)
+        return fallback(v) if u - u else u  # see _record_code
+
+    return fn
 
 
 class Impute(Step):
@@ -147,7 +231,7 @@ class Impute(Step):
         if self.strategy == "mean":
             self.statistics_[column] = _finite(column, state.mean(), "mean")
         elif self.strategy == "median":
-            self.statistics_[column] = state.quantiles([0.5])[0]
+            self.statistics_[column] = fitted_quantiles(column, state, [0.5], "median")[0]
         else:
             value = state.most_frequent()
             check_text_values(column, [value], "most frequent value")
@@ -226,20 +310,24 @@ class StandardScale(Step):
         self.scale_[column] = std if self.with_std and std > 0.0 else 1.0
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
-        """Scale."""
-        return (values - self.mean_[column]) / self.scale_[column]
+        """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
+        return _divided(values, self.mean_[column], self.scale_[column], column, "StandardScale")
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
     ) -> list[str] | None:
-        """Inline scaling."""
-        ns[key + "m"], ns[key + "s"] = self.mean_[column], self.scale_[column]
-        return [f"v = (v - {key}m) / {key}s"]
+        """Inline scaling, as the batch path (overflow included)."""
+        m = ns[key + "m"] = self.mean_[column]
+        s = ns[key + "s"] = self.scale_[column]
+        redo = lambda v: v / s - m / s  # noqa: E731 - the batch path's fallback
+        return _record_code(
+            ns, key, f"(v - {key}m) / {key}s", redo, column=column, step="StandardScale"
+        )
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
         m, s = self.mean_[column], self.scale_[column]
-        return lambda v: (v - m) / s
+        return _record_fn(lambda v: (v - m) / s, lambda v: v / s - m / s, column, "StandardScale")
 
 
 def _pair(value: object) -> bool:
@@ -305,22 +393,26 @@ class MinMaxScale(Step):
         self.scale_[column] = scale
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
-        """Scale."""
-        low = float(self.feature_range[0])
-        return (values - self.data_min_[column]) * self.scale_[column] + low
+        """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
+        m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
+        return _multiplied(values, m, s, low, column=column, step="MinMaxScale")
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
     ) -> list[str] | None:
-        """Inline scaling."""
-        ns[key + "m"], ns[key + "s"] = self.data_min_[column], self.scale_[column]
-        ns[key + "low"] = float(self.feature_range[0])
-        return [f"v = (v - {key}m) * {key}s + {key}low"]
+        """Inline scaling, as the batch path (overflow included)."""
+        m = ns[key + "m"] = self.data_min_[column]
+        s = ns[key + "s"] = self.scale_[column]
+        low = ns[key + "low"] = float(self.feature_range[0])
+        redo = lambda v: v * s - m * s + low  # noqa: E731 - the batch path's fallback
+        first = f"(v - {key}m) * {key}s + {key}low"
+        return _record_code(ns, key, first, redo, column=column, step="MinMaxScale")
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
         m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
-        return lambda v: (v - m) * s + low
+        first = lambda v: (v - m) * s + low  # noqa: E731
+        return _record_fn(first, lambda v: v * s - m * s + low, column, "MinMaxScale")
 
 
 class RobustScale(Step):
@@ -364,7 +456,8 @@ class RobustScale(Step):
         if state.n == 0:
             raise _no_values(column, "median")
         lo, hi = (float(v) / 100 for v in self.quantile_range)
-        least, q_lo, med, q_hi, most = state.quantiles([0.0, lo, 0.5, hi, 1.0])
+        qs = [0.0, lo, 0.5, hi, 1.0]
+        least, q_lo, med, q_hi, most = fitted_quantiles(column, state, qs, "quantile")
         scale = _finite(column, q_hi - q_lo, "range") if q_hi > q_lo else 1.0
         # The range ignores outliers by design, so a tiny one can put an outlier of the
         # fitted data beyond float64 once scaled (1.8e-294 against -8.2e13): an infinity
@@ -386,17 +479,21 @@ class RobustScale(Step):
         self.scale_[column] = scale
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
-        """Scale."""
-        return (values - self.center_[column]) / self.scale_[column]
+        """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
+        return _divided(values, self.center_[column], self.scale_[column], column, "RobustScale")
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
     ) -> list[str] | None:
-        """Inline scaling."""
-        ns[key + "c"], ns[key + "s"] = self.center_[column], self.scale_[column]
-        return [f"v = (v - {key}c) / {key}s"]
+        """Inline scaling, as the batch path (overflow included)."""
+        c = ns[key + "c"] = self.center_[column]
+        s = ns[key + "s"] = self.scale_[column]
+        redo = lambda v: v / s - c / s  # noqa: E731 - the batch path's fallback
+        return _record_code(
+            ns, key, f"(v - {key}c) / {key}s", redo, column=column, step="RobustScale"
+        )
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
         c, s = self.center_[column], self.scale_[column]
-        return lambda v: (v - c) / s
+        return _record_fn(lambda v: (v - c) / s, lambda v: v / s - c / s, column, "RobustScale")
