@@ -329,7 +329,11 @@ class Quantiles:
             return [math.nan for _ in qs]
         if self.exact:
             values = np.concatenate(self._buf)
-            return [float(v) for v in np.quantile(values, qs)]
+            with np.errstate(over="ignore", invalid="ignore"):
+                got = np.quantile(values, qs)
+            if not np.isfinite(got).all() and np.isfinite(values).all():
+                got = _lerp_quantiles(values, qs, got)
+            return [float(v) for v in got]
         items = [np.concatenate(self._buf)] if self._buf else []
         weights = [np.ones(items[0].size)] if items else []
         for level, block in enumerate(self._levels):
@@ -343,3 +347,27 @@ class Quantiles:
         total = cum[-1]
         idx = np.searchsorted(cum, np.asarray(qs) * total, side="left")
         return [float(values[min(int(i), values.size - 1)]) for i in idx]
+
+
+def _lerp_quantiles(
+    values: npt.NDArray[np.float64], qs: list[float], got: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """``got`` with each non-finite quantile of finite ``values`` recomputed without overflow.
+
+    numpy interpolates between the two order statistics ``a`` and ``b`` around a quantile
+    as ``a + (b - a) * t``; ``b - a`` overflows when they are huge and of opposite signs
+    (-1.7e308 and 1.7e308: even the median came out NaN). ``a * (1 - t) + b * t`` (the same
+    point, linear method) cannot overflow. Quantiles numpy got finite are kept as they are.
+    """
+    out = np.array(got, dtype=np.float64)
+    ordered = np.sort(values)
+    last = ordered.size - 1
+    for i, q in enumerate(qs):
+        if np.isfinite(out[i]):
+            continue
+        h = last * q
+        lo = int(np.floor(h))
+        hi = min(lo + 1, last)
+        t = h - lo
+        out[i] = ordered[lo] * (1.0 - t) + ordered[hi] * t
+    return out
