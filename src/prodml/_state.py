@@ -41,7 +41,10 @@ __all__ = [
     "MAX_MAGNITUDE",
     "STRICT_JSON",
     "Field",
+    "check_depth",
+    "check_format_version",
     "finite_float",
+    "is_unicode",
     "load_json",
     "loading",
     "short",
@@ -124,6 +127,8 @@ class Field:
         owner: builtins.str = "",
         error: type[ProdMLError] = ConfigError,
     ) -> None:
+        if not path:  # the root of a saved state: refuse nesting before any reader recurses
+            check_depth(value, owner=owner, error=error)
         self.value: object = value
         self.path: str = path
         self.owner: str = owner
@@ -131,9 +136,15 @@ class Field:
 
     # -- errors ------------------------------------------------------------------------
 
-    def fail(self, expected: builtins.str, got: object = ...) -> StateError:
-        """The error saying this field must be ``expected`` (shows what it is instead)."""
-        shown = short(self.value if got is ... else got)
+    def fail(
+        self, expected: builtins.str, got: object = ..., *, shown: builtins.str | None = None
+    ) -> StateError:
+        """The error saying this field must be ``expected`` (shows what it is instead).
+
+        ``shown`` describes the value in words instead of quoting ``got`` (or the value).
+        """
+        if shown is None:
+            shown = short(self.value if got is ... else got)
         where = self.path or "<root>"
         who = f"{self.owner} state" if self.owner else "Saved state"
         return state_error(
@@ -293,6 +304,8 @@ class Field:
         if not isinstance(v, str) or len(v) > max_len or (not empty and not v):
             kind = "a non-empty str" if not empty else "a str"
             raise self.fail(f"{kind} of at most {max_len} characters")
+        if not v.isascii() and not is_unicode(v):
+            raise self.fail("valid Unicode text", shown="a str with a lone surrogate")
         return v
 
     def floats(
@@ -370,6 +383,8 @@ class Field:
             raise self.fail(expected)
 
 
+_MAX_MESSAGE = 2000
+"""Longest message :func:`loading` passes on unchanged."""
 _RAW = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
 
 
@@ -379,14 +394,26 @@ def loading(owner: str, error: type[ProdMLError] = ConfigError) -> Iterator[None
 
     For ``from_dict`` of pydantic models (Schema, CostEstimate, store definitions): a
     pydantic ``ValidationError`` names its first field path; any other raw exception
-    becomes a StateError saying the state is malformed. ProdMLErrors pass through.
+    becomes a StateError saying the state is malformed. ProdMLErrors pass through,
+    except that a message longer than 2000 characters (every item of a huge list named)
+    is cut to its first 1000.
     """
     import pydantic  # noqa: PLC0415 - only pydantic models load through here
 
     try:
         yield
-    except ProdMLError:
-        raise
+    except ProdMLError as err:
+        text = str(err)
+        if len(text) <= _MAX_MESSAGE:
+            raise
+        # A constructor listing every problem of a 200,000-item list: keep the first ones.
+        path = getattr(err, "path", None) or getattr(err, "parameter", None)
+        raise state_error(
+            f"{text[: _MAX_MESSAGE // 2]}... ({len(text):,} characters in all)",
+            path=path if isinstance(path, str) else None,
+            owner=owner,
+            base=error,
+        ) from None
     except pydantic.ValidationError as err:
         first = err.errors()[0]
         path = ".".join(str(p) for p in first["loc"]) or "<root>"
@@ -474,13 +501,14 @@ def load_json(
     max_bytes: int = MAX_JSON_BYTES,
     max_depth: int = MAX_DEPTH,
 ) -> Any:
-    """Parse saved-state JSON, refusing oversized or too deeply nested text.
+    r"""Parse saved-state JSON, refusing oversized or too deeply nested text.
 
     Raises
     ------
     StateError
-        For text that is not a str/bytes, too large, nested deeper than ``max_depth``
-        or not valid JSON (the message quotes at most a short part of it).
+        For text that is not a str/bytes, too large, nested deeper than ``max_depth``,
+        not valid JSON (the message quotes at most a short part of it) or holding a
+        lone surrogate escape (``"\udcff"``, which no UTF-8 text can hold).
     """
     if isinstance(text, bytearray | memoryview):
         text = bytes(text)
@@ -501,11 +529,122 @@ def load_json(
             base=error,
         )
     try:
-        return json.loads(text)
+        if isinstance(text, bytes):  # as json.loads does: UTF-8, -16 or -32 by its BOM
+            text = text.decode(json.detect_encoding(text))
+        data = json.loads(text)
+        if _SURROGATE_ESCAPE.search(text):  # "\udcff" parses, but is not Unicode
+            _refuse_lone_surrogates(data)
     except (ValueError, RecursionError, UnicodeDecodeError) as err:
         raise state_error(
             f"{owner} state is not valid JSON: {str(err)[:120]}", owner=owner, base=error
         ) from None
+    return data
+
+
+def is_unicode(text: str) -> bool:
+    r"""Whether ``text`` is valid Unicode: it holds no lone surrogate (``"\udcff"``).
+
+    Python's ``json`` module reads the escape ``"\udcff"`` into such a str, which no
+    UTF-8 writer (a file, a database, an HTTP body) can encode.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_format_version(
+    value: object,
+    readable: int | tuple[int, ...],
+    *,
+    owner: str,
+    error: type[ProdMLError] = ConfigError,
+    path: str = "format_version",
+) -> int:
+    """The ``format_version`` of a saved state, when this prodml reads it.
+
+    A version above the newest one this prodml reads was written by a newer prodml: the
+    error says so and to upgrade prodml (like the registry's ``NewerFormatError``) and
+    carries ``found`` and ``supported`` attributes. Anything else that is not one of
+    ``readable`` (a str, a bool, 0, a float) is a StateError naming the field.
+
+    Examples
+    --------
+    >>> check_format_version(2, 1, owner="ADWIN")
+    Traceback (most recent call last):
+    ...
+    prodml.errors.StateError: ADWIN state has format_version 2, newer than this prodml
+    reads (1): it was written by a newer prodml. Upgrade prodml to read it.
+    """
+    versions = (readable,) if isinstance(readable, int) else readable
+    if type(value) is float and value.is_integer() and abs(value) <= MAX_COUNT:
+        value = int(value)  # a JSON writer may emit 1.0
+    newest = max(versions)
+    words = str(newest) if len(versions) == 1 else "one of " + ", ".join(map(str, versions))
+    who = f"{owner} state" if owner else "Saved state"
+    if type(value) is int and value > newest:
+        err = state_error(
+            f"{who} has {path} {short(value, 30)}, newer than this prodml reads ({words}): "
+            "it was written by a newer prodml. Upgrade prodml to read it.",
+            path=path,
+            owner=owner,
+            base=error,
+        )
+    elif type(value) is int and value in versions:
+        return value
+    else:
+        err = Field(value, path, owner=owner, error=error).fail(
+            f"{words} (the format this prodml reads)"
+        )
+    err.found = value if type(value) is int else None  # type: ignore[attr-defined]
+    err.supported = versions  # type: ignore[attr-defined]
+    raise err
+
+
+_CONTAINERS = frozenset({dict, list, tuple})
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def check_depth(
+    value: object,
+    *,
+    owner: str = "",
+    error: type[ProdMLError] = ConfigError,
+    max_depth: int = MAX_DEPTH,
+) -> None:
+    """Refuse a saved state (a dict already parsed) nested deeper than ``max_depth``.
+
+    :func:`load_json` refuses such text before parsing; this is its counterpart for
+    ``from_dict``, whose input may have been built by other code. It walks without
+    recursion, so a list nested 10,000 deep is a StateError naming the top-level field
+    that holds it, never a ``RecursionError`` in a reader, a ``repr`` or ``json.dumps``.
+    Lists of scalars are skipped at C speed.
+    """
+    if type(value) not in _CONTAINERS and not isinstance(value, Mapping | list | tuple):
+        return
+    stack: list[tuple[object, int, str]] = [(value, 1, "")]
+    while stack:
+        node, depth, top = stack.pop()
+        if depth > max_depth:
+            who = f"{owner} state" if owner else "Saved state"
+            where = top or "<root>"
+            raise state_error(
+                f"{who} field {where!r} is nested more than {max_depth} levels deep.",
+                path=where,
+                owner=owner,
+                base=error,
+            )
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                if type(v) in _CONTAINERS or isinstance(v, Mapping | list | tuple):
+                    stack.append((v, depth + 1, top or (k[:40] if isinstance(k, str) else "?")))
+        elif isinstance(node, list | tuple) and not set(map(type, node)) <= _SCALARS:
+            stack.extend(
+                (v, depth + 1, top or f"[{i}]")
+                for i, v in enumerate(node)
+                if type(v) in _CONTAINERS or isinstance(v, Mapping | list | tuple)
+            )
 
 
 def _no_constant(name: str) -> Any:
