@@ -574,8 +574,9 @@ def check_format_version(
     >>> check_format_version(2, 1, owner="ADWIN")
     Traceback (most recent call last):
     ...
-    prodml.errors.StateError: ADWIN state has format_version 2, newer than this prodml
-    reads (1): it was written by a newer prodml. Upgrade prodml to read it.
+    prodml.errors.StateError: ADWIN state field 'format_version' must be 1 (the format this
+    prodml reads). Got 2: format_version 2 is not supported here; it was written by another
+    prodml version, a newer one. Upgrade prodml to read it.
     """
     versions = (readable,) if isinstance(readable, int) else readable
     if type(value) is float and value.is_integer() and abs(value) <= MAX_COUNT:
@@ -584,9 +585,11 @@ def check_format_version(
     words = str(newest) if len(versions) == 1 else "one of " + ", ".join(map(str, versions))
     who = f"{owner} state" if owner else "Saved state"
     if type(value) is int and value > newest:
+        got = short(value, 30)
         err = state_error(
-            f"{who} has {path} {short(value, 30)}, newer than this prodml reads ({words}): "
-            "it was written by a newer prodml. Upgrade prodml to read it.",
+            f"{who} field {path!r} must be {words} (the format this prodml reads). Got {got}: "
+            f"{path} {got} is not supported here; it was written by another prodml version, "
+            "a newer one. Upgrade prodml to read it.",
             path=path,
             owner=owner,
             base=error,
@@ -616,35 +619,52 @@ def check_depth(
     """Refuse a saved state (a dict already parsed) nested deeper than ``max_depth``.
 
     :func:`load_json` refuses such text before parsing; this is its counterpart for
-    ``from_dict``, whose input may have been built by other code. It walks without
-    recursion, so a list nested 10,000 deep is a StateError naming the top-level field
-    that holds it, never a ``RecursionError`` in a reader, a ``repr`` or ``json.dumps``.
-    Lists of scalars are skipped at C speed.
+    ``from_dict``, whose input may have been built by other code. It walks level by
+    level without recursion, so a list nested 10,000 deep is a StateError naming the
+    top-level field that holds it, never a ``RecursionError`` in a reader, a ``repr``
+    or ``json.dumps``. Containers of scalars only are passed at C speed.
     """
-    if type(value) not in _CONTAINERS and not isinstance(value, Mapping | list | tuple):
+    if not _too_deep(value, max_depth):
         return
-    stack: list[tuple[object, int, str]] = [(value, 1, "")]
-    while stack:
-        node, depth, top = stack.pop()
+    top = ""
+    if isinstance(value, Mapping):
+        top = next(
+            (k[:40] if isinstance(k, str) else "?")
+            for k, v in value.items()
+            if _too_deep(v, max_depth - 1)
+        )
+    elif isinstance(value, list | tuple):
+        top = next(f"[{i}]" for i, v in enumerate(value) if _too_deep(v, max_depth - 1))
+    who = f"{owner} state" if owner else "Saved state"
+    where = top or "<root>"
+    raise state_error(
+        f"{who} field {where!r} is nested more than {max_depth} levels deep.",
+        path=where,
+        owner=owner,
+        base=error,
+    )
+
+
+def _is_container(v: object) -> bool:
+    t = type(v)
+    return t in _CONTAINERS or (t not in _SCALARS and isinstance(v, Mapping | list | tuple))
+
+
+def _too_deep(value: object, max_depth: int) -> bool:
+    """Whether ``value`` nests containers more than ``max_depth`` levels (breadth-first)."""
+    level = [value] if _is_container(value) else []
+    depth = 1
+    while level:
         if depth > max_depth:
-            who = f"{owner} state" if owner else "Saved state"
-            where = top or "<root>"
-            raise state_error(
-                f"{who} field {where!r} is nested more than {max_depth} levels deep.",
-                path=where,
-                owner=owner,
-                base=error,
-            )
-        if isinstance(node, Mapping):
-            for k, v in node.items():
-                if type(v) in _CONTAINERS or isinstance(v, Mapping | list | tuple):
-                    stack.append((v, depth + 1, top or (k[:40] if isinstance(k, str) else "?")))
-        elif isinstance(node, list | tuple) and not set(map(type, node)) <= _SCALARS:
-            stack.extend(
-                (v, depth + 1, top or f"[{i}]")
-                for i, v in enumerate(node)
-                if type(v) in _CONTAINERS or isinstance(v, Mapping | list | tuple)
-            )
+            return True
+        below: list[object] = []
+        for node in level:
+            items = node.values() if isinstance(node, Mapping) else node
+            if not set(map(type, items)) <= _SCALARS:  # type: ignore[arg-type]
+                below.extend(filter(_is_container, items))  # type: ignore[arg-type]
+        level = below
+        depth += 1
+    return False
 
 
 def _no_constant(name: str) -> Any:

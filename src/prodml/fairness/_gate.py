@@ -372,6 +372,10 @@ class FairnessGate:
         check_format_version(data.get("format_version", 1), 1, owner="FairnessGate")
         fields = {k: v for k, v in data.items() if k not in ("type", "format_version")}
         known = {f.name for f in dataclasses.fields(cls)}
+        for f in dataclasses.fields(cls):
+            no_default = f.default is dataclasses.MISSING
+            if no_default and f.default_factory is dataclasses.MISSING and f.name not in fields:
+                raise Field(None, f.name, owner="FairnessGate").fail("present", shown="nothing")
         for key in fields:
             if key not in known:
                 where = key[:40] if isinstance(key, str) else "<key>"

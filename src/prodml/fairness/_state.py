@@ -21,8 +21,8 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from prodml._state import check_depth, check_format_version, is_unicode, load_json
-from prodml.errors import ConfigError
+from prodml._state import check_depth, check_format_version, is_unicode, load_json, state_error
+from prodml.errors import ConfigError, StateError
 from prodml.fairness._ingest import OTHER, short, sort_key
 
 if TYPE_CHECKING:
@@ -56,8 +56,18 @@ def dump(gm: GroupMetrics) -> dict[str, Any]:
 
 
 def parse_json(text: object) -> Any:
-    """Parsed JSON, refused with a StateError (a ConfigError) when hostile (see load_json)."""
-    return load_json(text, owner="GroupMetrics", max_bytes=_MAX_JSON)
+    """Parsed JSON, refused with a StateError (a ConfigError) when hostile (see load_json).
+
+    Text nested too deeply is "not valid JSON" here, as it was before load_json.
+    """
+    try:
+        return load_json(text, owner="GroupMetrics", max_bytes=_MAX_JSON)
+    except StateError as err:
+        if "nested" not in str(err):
+            raise
+        raise state_error(
+            f"GroupMetrics state is not valid JSON: {err}", owner="GroupMetrics"
+        ) from None
 
 
 def _fail(path: str, expected: str, got: object) -> ConfigError:

@@ -226,7 +226,7 @@ class RetrainState:
         try:
             check_depth(data, owner="RetrainController", error=RetrainStateError)
         except RetrainStateError as err:
-            err.field = err.path
+            err.field = getattr(err, "path", None)  # a StateError that is also this
             raise
         if data.get("type") != KIND:
             raise RetrainStateError(

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from prodml._state import check_format_version, load_json
+from prodml._quote import short_repr
+from prodml._state import load_json, state_error
 from prodml.errors import ConfigError
 from prodml.store._definitions import Entity, FeatureView
 
@@ -44,7 +45,16 @@ def _parse(text: str, what: str) -> dict[str, Any]:
     d = load_json(text, owner=f"stored {what}")
     if not isinstance(d, dict):
         raise ConfigError(f"stored {what} must be a JSON object, got {type(d).__name__}")
-    check_format_version(d.get("format_version"), FORMAT_VERSION, owner=f"stored {what}")
+    version = d.get("format_version")
+    if version != FORMAT_VERSION or type(version) is not int:
+        newer = type(version) is int and version > FORMAT_VERSION
+        raise state_error(
+            f"{what}.format_version: {short_repr(version, 20)!r} is not supported "
+            f"(expected {FORMAT_VERSION})"
+            + ("; it was written by a newer prodml. Upgrade prodml to read it." if newer else ""),
+            path="format_version",
+            owner=f"stored {what}",
+        )
     return d
 
 
