@@ -27,8 +27,8 @@ import contextlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, cast
 
 import numpy as np
 
@@ -659,9 +659,11 @@ def _too_deep(value: object, max_depth: int) -> bool:
             return True
         below: list[object] = []
         for node in level:
-            items = node.values() if isinstance(node, Mapping) else node
-            if not set(map(type, items)) <= _SCALARS:  # type: ignore[arg-type]
-                below.extend(filter(_is_container, items))  # type: ignore[arg-type]
+            items: Iterable[object] = (
+                node.values() if isinstance(node, Mapping) else cast("Iterable[object]", node)
+            )
+            if not set(map(type, items)) <= _SCALARS:
+                below.extend(filter(_is_container, items))
         level = below
         depth += 1
     return False
