@@ -26,9 +26,11 @@ import builtins
 import contextlib
 import json
 import math
+import operator
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
+from collections.abc import Iterator, Mapping
+from itertools import chain, compress
+from typing import Any
 
 import numpy as np
 
@@ -606,6 +608,9 @@ def check_format_version(
 
 
 _CONTAINERS = frozenset({dict, list, tuple})
+_LIST_TYPE = frozenset({list})
+_TUPLE_TYPE = frozenset({tuple})
+_DICT_TYPE = frozenset({dict})
 _SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
@@ -651,20 +656,36 @@ def _is_container(v: object) -> bool:
 
 
 def _too_deep(value: object, max_depth: int) -> bool:
-    """Whether ``value`` nests containers more than ``max_depth`` levels (breadth-first)."""
-    level = [value] if _is_container(value) else []
+    """Whether ``value`` nests containers more than ``max_depth`` levels (breadth-first).
+
+    Each level is flattened into the next at C speed (``chain``, ``compress``): a state of
+    100,000 small lists costs a few passes over them, not a Python step per list.
+    """
+    level: list[Any] = [value] if _is_container(value) else []
     depth = 1
     while level:
         if depth > max_depth:
             return True
-        below: list[object] = []
-        for node in level:
-            items: Iterable[object] = (
-                node.values() if isinstance(node, Mapping) else cast("Iterable[object]", node)
+        kinds = set(map(type, level))
+        if kinds in (_LIST_TYPE, _TUPLE_TYPE):
+            flat = list(chain.from_iterable(level))
+        elif kinds == _DICT_TYPE:
+            flat = list(chain.from_iterable(map(dict.values, level)))
+        elif kinds <= _CONTAINERS:  # dicts and lists: each kind flattened at C speed
+            is_dict = list(map(_DICT_TYPE.__contains__, map(type, level)))
+            flat = list(chain.from_iterable(map(dict.values, compress(level, is_dict))))
+            flat += chain.from_iterable(compress(level, map(operator.not_, is_dict)))
+        else:  # a Mapping that is not a dict
+            flat = list(
+                chain.from_iterable(n.values() if isinstance(n, Mapping) else n for n in level)
             )
-            if not set(map(type, items)) <= _SCALARS:
-                below.extend(filter(_is_container, items))
-        level = below
+        kinds = set(map(type, flat))
+        if kinds <= _SCALARS:
+            return False
+        if kinds <= _SCALARS | _CONTAINERS:
+            level = list(compress(flat, map(_CONTAINERS.__contains__, map(type, flat))))
+        else:
+            level = list(filter(_is_container, flat))
         depth += 1
     return False
 
