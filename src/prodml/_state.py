@@ -608,9 +608,9 @@ def check_format_version(
 
 
 _CONTAINERS = frozenset({dict, list, tuple})
-_LIST_TYPE = frozenset({list})
-_TUPLE_TYPE = frozenset({tuple})
-_DICT_TYPE = frozenset({dict})
+_LIST_TYPE: frozenset[type] = frozenset({list})
+_TUPLE_TYPE: frozenset[type] = frozenset({tuple})
+_DICT_TYPE: frozenset[type] = frozenset({dict})
 _SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
