@@ -26,8 +26,10 @@ import builtins
 import contextlib
 import json
 import math
+import operator
 import re
 from collections.abc import Iterator, Mapping
+from itertools import chain, compress
 from typing import Any
 
 import numpy as np
@@ -41,7 +43,10 @@ __all__ = [
     "MAX_MAGNITUDE",
     "STRICT_JSON",
     "Field",
+    "check_depth",
+    "check_format_version",
     "finite_float",
+    "is_unicode",
     "load_json",
     "loading",
     "short",
@@ -124,6 +129,8 @@ class Field:
         owner: builtins.str = "",
         error: type[ProdMLError] = ConfigError,
     ) -> None:
+        if not path:  # the root of a saved state: refuse nesting before any reader recurses
+            check_depth(value, owner=owner, error=error)
         self.value: object = value
         self.path: str = path
         self.owner: str = owner
@@ -131,9 +138,15 @@ class Field:
 
     # -- errors ------------------------------------------------------------------------
 
-    def fail(self, expected: builtins.str, got: object = ...) -> StateError:
-        """The error saying this field must be ``expected`` (shows what it is instead)."""
-        shown = short(self.value if got is ... else got)
+    def fail(
+        self, expected: builtins.str, got: object = ..., *, shown: builtins.str | None = None
+    ) -> StateError:
+        """The error saying this field must be ``expected`` (shows what it is instead).
+
+        ``shown`` describes the value in words instead of quoting ``got`` (or the value).
+        """
+        if shown is None:
+            shown = short(self.value if got is ... else got)
         where = self.path or "<root>"
         who = f"{self.owner} state" if self.owner else "Saved state"
         return state_error(
@@ -293,6 +306,8 @@ class Field:
         if not isinstance(v, str) or len(v) > max_len or (not empty and not v):
             kind = "a non-empty str" if not empty else "a str"
             raise self.fail(f"{kind} of at most {max_len} characters")
+        if not v.isascii() and not is_unicode(v):
+            raise self.fail("valid Unicode text", shown="a str with a lone surrogate")
         return v
 
     def floats(
@@ -370,6 +385,8 @@ class Field:
             raise self.fail(expected)
 
 
+_MAX_MESSAGE = 2000
+"""Longest message :func:`loading` passes on unchanged."""
 _RAW = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
 
 
@@ -379,14 +396,26 @@ def loading(owner: str, error: type[ProdMLError] = ConfigError) -> Iterator[None
 
     For ``from_dict`` of pydantic models (Schema, CostEstimate, store definitions): a
     pydantic ``ValidationError`` names its first field path; any other raw exception
-    becomes a StateError saying the state is malformed. ProdMLErrors pass through.
+    becomes a StateError saying the state is malformed. ProdMLErrors pass through,
+    except that a message longer than 2000 characters (every item of a huge list named)
+    is cut to its first 1000.
     """
     import pydantic  # noqa: PLC0415 - only pydantic models load through here
 
     try:
         yield
-    except ProdMLError:
-        raise
+    except ProdMLError as err:
+        text = str(err)
+        if len(text) <= _MAX_MESSAGE:
+            raise
+        # A constructor listing every problem of a 200,000-item list: keep the first ones.
+        path = getattr(err, "path", None) or getattr(err, "parameter", None)
+        raise state_error(
+            f"{text[: _MAX_MESSAGE // 2]}... ({len(text):,} characters in all)",
+            path=path if isinstance(path, str) else None,
+            owner=owner,
+            base=error,
+        ) from None
     except pydantic.ValidationError as err:
         first = err.errors()[0]
         path = ".".join(str(p) for p in first["loc"]) or "<root>"
@@ -474,13 +503,14 @@ def load_json(
     max_bytes: int = MAX_JSON_BYTES,
     max_depth: int = MAX_DEPTH,
 ) -> Any:
-    """Parse saved-state JSON, refusing oversized or too deeply nested text.
+    r"""Parse saved-state JSON, refusing oversized or too deeply nested text.
 
     Raises
     ------
     StateError
-        For text that is not a str/bytes, too large, nested deeper than ``max_depth``
-        or not valid JSON (the message quotes at most a short part of it).
+        For text that is not a str/bytes, too large, nested deeper than ``max_depth``,
+        not valid JSON (the message quotes at most a short part of it) or holding a
+        lone surrogate escape (``"\udcff"``, which no UTF-8 text can hold).
     """
     if isinstance(text, bytearray | memoryview):
         text = bytes(text)
@@ -501,11 +531,163 @@ def load_json(
             base=error,
         )
     try:
-        return json.loads(text)
+        if isinstance(text, bytes):  # as json.loads does: UTF-8, -16 or -32 by its BOM
+            text = text.decode(json.detect_encoding(text))
+        data = json.loads(text)
+        if _SURROGATE_ESCAPE.search(text):  # "\udcff" parses, but is not Unicode
+            _refuse_lone_surrogates(data)
     except (ValueError, RecursionError, UnicodeDecodeError) as err:
         raise state_error(
             f"{owner} state is not valid JSON: {str(err)[:120]}", owner=owner, base=error
         ) from None
+    return data
+
+
+def is_unicode(text: str) -> bool:
+    r"""Whether ``text`` is valid Unicode: it holds no lone surrogate (``"\udcff"``).
+
+    Python's ``json`` module reads the escape ``"\udcff"`` into such a str, which no
+    UTF-8 writer (a file, a database, an HTTP body) can encode.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_format_version(
+    value: object,
+    readable: int | tuple[int, ...],
+    *,
+    owner: str,
+    error: type[ProdMLError] = ConfigError,
+    path: str = "format_version",
+) -> int:
+    """The ``format_version`` of a saved state, when this prodml reads it.
+
+    A version above the newest one this prodml reads was written by a newer prodml: the
+    error says so and to upgrade prodml (like the registry's ``NewerFormatError``) and
+    carries ``found`` and ``supported`` attributes. Anything else that is not one of
+    ``readable`` (a str, a bool, 0, a float) is a StateError naming the field.
+
+    Examples
+    --------
+    >>> check_format_version(2, 1, owner="ADWIN")
+    Traceback (most recent call last):
+    ...
+    prodml.errors.StateError: ADWIN state field 'format_version' must be 1 (the format this
+    prodml reads). Got 2: format_version 2 is not supported here; it was written by another
+    prodml version, a newer one. Upgrade prodml to read it.
+    """
+    versions = (readable,) if isinstance(readable, int) else readable
+    if type(value) is float and value.is_integer() and abs(value) <= MAX_COUNT:
+        value = int(value)  # a JSON writer may emit 1.0
+    newest = max(versions)
+    words = str(newest) if len(versions) == 1 else "one of " + ", ".join(map(str, versions))
+    who = f"{owner} state" if owner else "Saved state"
+    if type(value) is int and value > newest:
+        got = short(value, 30)
+        err = state_error(
+            f"{who} field {path!r} must be {words} (the format this prodml reads). Got {got}: "
+            f"{path} {got} is not supported here; it was written by another prodml version, "
+            "a newer one. Upgrade prodml to read it.",
+            path=path,
+            owner=owner,
+            base=error,
+        )
+    elif type(value) is int and value in versions:
+        return value
+    else:
+        err = Field(value, path, owner=owner, error=error).fail(
+            f"{words} (the format this prodml reads)"
+        )
+    err.found = value if type(value) is int else None  # type: ignore[attr-defined]
+    err.supported = versions  # type: ignore[attr-defined]
+    raise err
+
+
+_CONTAINERS = frozenset({dict, list, tuple})
+_LIST_TYPE: frozenset[type] = frozenset({list})
+_TUPLE_TYPE: frozenset[type] = frozenset({tuple})
+_DICT_TYPE: frozenset[type] = frozenset({dict})
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def check_depth(
+    value: object,
+    *,
+    owner: str = "",
+    error: type[ProdMLError] = ConfigError,
+    max_depth: int = MAX_DEPTH,
+) -> None:
+    """Refuse a saved state (a dict already parsed) nested deeper than ``max_depth``.
+
+    :func:`load_json` refuses such text before parsing; this is its counterpart for
+    ``from_dict``, whose input may have been built by other code. It walks level by
+    level without recursion, so a list nested 10,000 deep is a StateError naming the
+    top-level field that holds it, never a ``RecursionError`` in a reader, a ``repr``
+    or ``json.dumps``. Containers of scalars only are passed at C speed.
+    """
+    if not _too_deep(value, max_depth):
+        return
+    top = ""
+    if isinstance(value, Mapping):
+        top = next(
+            (k[:40] if isinstance(k, str) else "?")
+            for k, v in value.items()
+            if _too_deep(v, max_depth - 1)
+        )
+    elif isinstance(value, list | tuple):
+        top = next(f"[{i}]" for i, v in enumerate(value) if _too_deep(v, max_depth - 1))
+    who = f"{owner} state" if owner else "Saved state"
+    where = top or "<root>"
+    raise state_error(
+        f"{who} field {where!r} is nested more than {max_depth} levels deep.",
+        path=where,
+        owner=owner,
+        base=error,
+    )
+
+
+def _is_container(v: object) -> bool:
+    t = type(v)
+    return t in _CONTAINERS or (t not in _SCALARS and isinstance(v, Mapping | list | tuple))
+
+
+def _too_deep(value: object, max_depth: int) -> bool:
+    """Whether ``value`` nests containers more than ``max_depth`` levels (breadth-first).
+
+    Each level is flattened into the next at C speed (``chain``, ``compress``): a state of
+    100,000 small lists costs a few passes over them, not a Python step per list.
+    """
+    level: list[Any] = [value] if _is_container(value) else []
+    depth = 1
+    while level:
+        if depth > max_depth:
+            return True
+        kinds = set(map(type, level))
+        if kinds in (_LIST_TYPE, _TUPLE_TYPE):
+            flat = list(chain.from_iterable(level))
+        elif kinds == _DICT_TYPE:
+            flat = list(chain.from_iterable(map(dict.values, level)))
+        elif kinds <= _CONTAINERS:  # dicts and lists: each kind flattened at C speed
+            is_dict = list(map(_DICT_TYPE.__contains__, map(type, level)))
+            flat = list(chain.from_iterable(map(dict.values, compress(level, is_dict))))
+            flat += chain.from_iterable(compress(level, map(operator.not_, is_dict)))
+        else:  # a Mapping that is not a dict
+            flat = list(
+                chain.from_iterable(n.values() if isinstance(n, Mapping) else n for n in level)
+            )
+        kinds = set(map(type, flat))
+        if kinds <= _SCALARS:
+            return False
+        if kinds <= _SCALARS | _CONTAINERS:
+            level = list(compress(flat, map(_CONTAINERS.__contains__, map(type, flat))))
+        else:
+            level = list(filter(_is_container, flat))
+        depth += 1
+    return False
 
 
 def _no_constant(name: str) -> Any:

@@ -458,18 +458,19 @@ class Privacy(BaseModel):
         ConfigError
             For an unknown ``format_version`` or invalid settings.
         """
-        if not isinstance(state, Mapping) or state.get("format_version") != FORMAT_VERSION:
-            got = state.get("format_version") if isinstance(state, Mapping) else None
+        from prodml._state import check_depth, check_format_version, loading  # noqa: PLC0415
+
+        if not isinstance(state, Mapping):
             raise ConfigError(
-                f"unsupported Privacy format_version {got!r}; expected {FORMAT_VERSION}",
+                f"saved Privacy must be a dict. Got a {type(state).__name__}.",
                 parameter="privacy",
             )
+        check_depth(state, owner="Privacy")
+        check_format_version(state.get("format_version"), FORMAT_VERSION, owner="Privacy")
         keys = ("sensitive", "allow_raw", "max_categories", "k", "detect", "salt_env")
         missing = [k for k in keys if k not in state]
         if missing:
             raise ConfigError(f"saved Privacy lacks {missing}", parameter="privacy")
-        from prodml._state import loading  # noqa: PLC0415 - only on load
-
         with loading("Privacy"):
             return cls(**{k: state[k] for k in keys}, salt=salt)
 

@@ -168,16 +168,12 @@ class CostEstimate(CostModel):
             (also a ConfigError) naming the field at fault.
         """
         from prodml._state import Field as StateField  # noqa: PLC0415 - pydantic has a Field
-        from prodml._state import loading  # noqa: PLC0415
+        from prodml._state import check_format_version, loading  # noqa: PLC0415
 
         body = dict(StateField(data, owner="CostEstimate").dict())
-        version = body.pop("format_version", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
-            raise ConfigError(
-                f"CostEstimate format_version {short_repr(version)} is not supported "
-                f"(expected {FORMAT_VERSION}).",
-                parameter="format_version",
-            )
+        check_format_version(
+            body.pop("format_version", FORMAT_VERSION), FORMAT_VERSION, owner="CostEstimate"
+        )
         with loading("CostEstimate"):
             est = cls.model_validate(body)
         _check_loaded(est, StateField(body, owner="CostEstimate"))

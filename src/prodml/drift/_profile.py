@@ -31,7 +31,7 @@ from prodml._data import _first_non_null as first_non_null
 from prodml._params import Interval, check_params
 from prodml._progress import chunk_progress
 from prodml._quote import short_repr
-from prodml._state import Field, load_json, loading
+from prodml._state import Field, check_format_version, load_json, loading
 from prodml.drift._columns import (
     CategoricalColumn,
     ColumnState,
@@ -592,8 +592,9 @@ class Profile:
         """
         root = Field(state, owner="Profile", error=DriftError)
         top = root.dict()
-        if top.get("format_version") not in _READABLE_VERSIONS:
-            raise root["format_version"].fail(f"one of {_READABLE_VERSIONS} (versions this reads)")
+        check_format_version(
+            top.get("format_version"), _READABLE_VERSIONS, owner="Profile", error=DriftError
+        )
         optional = tuple(k for k in ("privacy", "salt_id") if k in top)
         root.dict(
             keys=("format_version", "max_exact", "relative_accuracy", "n_rows", "started",

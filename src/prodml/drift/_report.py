@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from prodml._files import write_text
-from prodml._state import Field
+from prodml._state import Field, check_format_version
 from prodml.drift._compare import MAX_LABEL
 
 __all__ = ["DriftReport", "DriftResult"]
@@ -261,8 +261,9 @@ class DriftReport:
             keys=("format_version", "settings", "n_reference", "n_current", "drifted_columns",
                   "results")
         )  # fmt: skip
-        if root["format_version"].value != REPORT_FORMAT_VERSION:
-            raise root["format_version"].fail(f"{REPORT_FORMAT_VERSION} (the version this reads)")
+        check_format_version(
+            root["format_version"].value, REPORT_FORMAT_VERSION, owner="DriftReport"
+        )
         settings = dict(root["settings"].dict())
         for value in root["settings"].values():
             v = value.value

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -221,14 +222,31 @@ def _ks_2samp(
         # Small samples: scipy's exact distribution, on the samples themselves.
         xa = a if wa is None else np.repeat(a, wa)
         xb = b if wb is None else np.repeat(b, wb)
-        res = _sps.ks_2samp(xa, xb, method="auto")
-        return float(res.statistic), float(res.pvalue)
+        return _exact_ks(xa, xb)
     if wa is None and wb is None:
         hi, lo = _sorted_extremes(a, b)
     else:
         gaps = _cdf_gaps(a, b, wa, wb)[1]
         hi, lo = float(gaps.max()), float(gaps.min())
     return _ks_result(hi, lo, n1, n2)
+
+
+def _exact_ks(xa: Sample, xb: Sample) -> tuple[float, float]:
+    """The exact KS test of scipy, with scipy's own asymptotic fallback where it fails.
+
+    On small tied samples of equal size with a small statistic (``D = 1/n``), scipy's
+    exact p-value computation can fail; scipy then warns "Exact calculation
+    unsuccessful" and returns the asymptotic p-value of its (exactly rounded) statistic.
+    That fallback is expected, not a problem of the user's data: prodml returns the
+    same statistic and p-value as scipy, without passing the warning on.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _EXACT_FAILED, RuntimeWarning)
+        res = _sps.ks_2samp(xa, xb, method="auto")
+    return float(res.statistic), float(res.pvalue)
+
+
+_EXACT_FAILED = "ks_2samp: Exact calculation unsuccessful"
 
 
 @functools.lru_cache(maxsize=4)

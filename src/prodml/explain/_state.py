@@ -19,13 +19,12 @@ tree children must point forward (so no cycles) and features inside the model's 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from prodml._state import finite_float
+from prodml._state import check_depth, check_format_version, finite_float, load_json
 from prodml.errors import ConfigError
 from prodml.explain._linear import LinearKernel
 from prodml.explain._sampling import SamplingKernel, output_function
@@ -49,15 +48,8 @@ def _fail(path: str, expected: str, got: object) -> ConfigError:
 
 
 def parse_json(text: object) -> Any:
-    """``json.loads`` with every failure a ConfigError."""
-    if not isinstance(text, str | bytes):
-        raise ConfigError(f"Explainer JSON must be a str. Got {type(text).__name__}.")
-    if len(text) > _MAX_JSON:
-        raise ConfigError(f"Explainer JSON is larger than {_MAX_JSON} bytes; refusing it.")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as err:
-        raise ConfigError(f"Explainer state is not valid JSON: {str(err)[:120]}") from None
+    """Parsed JSON, refused with a StateError (a ConfigError) when hostile (see load_json)."""
+    return load_json(text, owner="Explainer", max_bytes=_MAX_JSON)
 
 
 def _get(d: Mapping[str, Any], key: str, path: str) -> Any:
@@ -201,12 +193,8 @@ def load(
 ) -> tuple[FeaturePipeline, LinearKernel | TreeKernel | SamplingKernel, int | None]:
     """Validate saved state; return its pipeline, kernel and class index."""
     d = _mapping(data, "<root>")
-    version = d.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ConfigError(
-            f"Explainer format_version {version!r} is not supported (expected {FORMAT_VERSION})",
-            parameter="format_version",
-        )
+    check_depth(d, owner="Explainer")
+    check_format_version(d.get("format_version"), FORMAT_VERSION, owner="Explainer")
     if d.get("kind") != "Explainer":
         raise _fail("kind", "'Explainer'", d.get("kind"))
     class_index = d.get("class_index")

@@ -21,6 +21,7 @@ often the canary evaluates.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -352,14 +353,36 @@ class FairnessGate:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FairnessGate:
-        """Rebuild a gate saved by :meth:`to_dict`."""
+        """Rebuild a gate saved by :meth:`to_dict`.
+
+        A saved gate has no ``format_version`` (format 1); one with a newer
+        ``format_version`` was written by a newer prodml, and the error says to upgrade.
+
+        Raises
+        ------
+        ConfigError
+            (a StateError for a newer format, nesting or an unknown field) naming
+            what is wrong.
+        """
+        from prodml._state import Field, check_depth, check_format_version  # noqa: PLC0415
+
         if not isinstance(data, Mapping) or data.get("type") != "FairnessGate":
             raise ConfigError("Not a saved FairnessGate: expected type='FairnessGate'.")
-        fields = {k: v for k, v in data.items() if k != "type"}
-        try:
-            return cls(**fields)
-        except TypeError as err:
-            raise ConfigError(f"Saved FairnessGate is malformed: {err}.") from None
+        check_depth(data, owner="FairnessGate")
+        check_format_version(data.get("format_version", 1), 1, owner="FairnessGate")
+        fields = {k: v for k, v in data.items() if k not in ("type", "format_version")}
+        known = {f.name for f in dataclasses.fields(cls)}
+        for f in dataclasses.fields(cls):
+            no_default = f.default is dataclasses.MISSING
+            if no_default and f.default_factory is dataclasses.MISSING and f.name not in fields:
+                raise Field(None, f.name, owner="FairnessGate").fail("present", shown="nothing")
+        for key in fields:
+            if key not in known:
+                where = key[:40] if isinstance(key, str) else "<key>"
+                raise Field(None, where, owner="FairnessGate").fail(
+                    "absent (not a known field)", shown="present"
+                )
+        return cls(**fields)
 
 
 def _difference_bounds(

@@ -17,12 +17,12 @@ distinct and within the policies) are validated, and a ConfigError names the fie
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from prodml.errors import ConfigError
+from prodml._state import check_depth, check_format_version, is_unicode, load_json, state_error
+from prodml.errors import ConfigError, StateError
 from prodml.fairness._ingest import OTHER, short, sort_key
 
 if TYPE_CHECKING:
@@ -56,15 +56,18 @@ def dump(gm: GroupMetrics) -> dict[str, Any]:
 
 
 def parse_json(text: object) -> Any:
-    """``json.loads`` with the failures a hostile file can cause turned into ConfigError."""
-    if not isinstance(text, str | bytes):
-        raise ConfigError(f"GroupMetrics JSON must be a str. Got {type(text).__name__}.")
-    if len(text) > _MAX_JSON:
-        raise ConfigError(f"GroupMetrics JSON is larger than {_MAX_JSON} bytes; refusing it.")
+    """Parsed JSON, refused with a StateError (a ConfigError) when hostile (see load_json).
+
+    Text nested too deeply is "not valid JSON" here, as it was before load_json.
+    """
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as err:
-        raise ConfigError(f"GroupMetrics state is not valid JSON: {str(err)[:120]}") from None
+        return load_json(text, owner="GroupMetrics", max_bytes=_MAX_JSON)
+    except StateError as err:
+        if "nested" not in str(err):
+            raise
+        raise state_error(
+            f"GroupMetrics state is not valid JSON: {err}", owner="GroupMetrics"
+        ) from None
 
 
 def _fail(path: str, expected: str, got: object) -> ConfigError:
@@ -95,6 +98,8 @@ def _count(value: object, path: str) -> int:
 
 
 def _group_value(value: object, path: str) -> object:
+    if isinstance(value, str) and not is_unicode(value):
+        raise _fail(path, "valid Unicode text", "a str with a lone surrogate")
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, float) and math.isfinite(value):
@@ -105,10 +110,10 @@ def _group_value(value: object, path: str) -> object:
 def load(cls: type[GroupMetrics], data: object) -> GroupMetrics:
     """Rebuild a GroupMetrics from :func:`dump` output, validating everything."""
     top = _mapping(data, "<root>")
+    check_depth(top, owner="GroupMetrics")
     if top.get("kind") != "GroupMetrics":
         raise _fail("kind", "'GroupMetrics'", top.get("kind"))
-    if top.get("format_version") != FORMAT_VERSION:
-        raise _fail("format_version", str(FORMAT_VERSION), top.get("format_version"))
+    check_format_version(top.get("format_version"), FORMAT_VERSION, owner="GroupMetrics")
     config = dict(_mapping(top.get("config"), "config"))
     known = set(cls(["x"]).config())
     extra = sorted(set(config) - known, key=str)

@@ -24,7 +24,7 @@ from prodml._data import (
 )
 from prodml._params import TypeOf, check_params
 from prodml._quote import short_repr
-from prodml._state import Field, load_json
+from prodml._state import Field, check_format_version, load_json
 from prodml.errors import ConfigError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, TIME, Floats, Step, null_error
 from prodml.features._distributed import DistributedFit
@@ -530,8 +530,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         extra = sorted(set(top) - allowed)
         if extra:
             raise root[extra[0]].fail("absent (not a FeaturePipeline field)")
-        if top.get("format_version") != FORMAT_VERSION:
-            raise root["format_version"].fail(f"{FORMAT_VERSION} (the version this prodml reads)")
+        check_format_version(top.get("format_version"), FORMAT_VERSION, owner="FeaturePipeline")
         built = [_load_step(spec) for spec in root["steps"].each(max_len=_MAX_STEPS)]
         pipe = cls(built, strict=root["strict"].bool())
         try:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from prodml._quote import short_repr
-from prodml._state import Field
+from prodml._state import Field, check_format_version
 from prodml.errors import ConfigError, ProdMLError, SchemaError, StateError
 from prodml.monitoring import _groups, _values
 from prodml.monitoring._drift import DriftSummary, row_bytes
@@ -213,8 +213,7 @@ def load(
     root = Field(data, owner="ModelMonitor")
     root.dict(keys=("format_version", "kind", "config", "state"))
     root["kind"].str(choices=("ModelMonitor",))
-    if root["format_version"].value != FORMAT_VERSION:
-        raise root["format_version"].fail(f"{FORMAT_VERSION} (the version this prodml reads)")
+    check_format_version(root["format_version"].value, FORMAT_VERSION, owner="ModelMonitor")
     config, state = root["config"], root["state"]
     config.dict(keys=_CONFIG_KEYS)
     state.dict()

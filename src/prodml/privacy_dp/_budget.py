@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from prodml._pickle import LockedState
-from prodml._state import Field, load_json
+from prodml._state import Field, check_format_version, load_json
 from prodml.errors import ConfigError, ProdMLError
 
 __all__ = ["PrivacyBudget", "PrivacyBudgetError", "Spend"]
@@ -169,7 +169,7 @@ class PrivacyBudget(LockedState):
         """
         root = Field(state, owner="PrivacyBudget")
         root.dict(keys=("format_version", "epsilon", "delta", "ledger"))
-        root["format_version"].int(lo=FORMAT_VERSION, hi=FORMAT_VERSION)
+        check_format_version(root["format_version"].value, FORMAT_VERSION, owner="PrivacyBudget")
         eps = root["epsilon"].float(lo=0.0, lo_open=True)
         dlt = root["delta"].float(lo=0.0, hi=1.0, hi_open=True)
         out = cls(eps, dlt)

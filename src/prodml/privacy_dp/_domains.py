@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml._quote import short_repr
+from prodml._state import is_unicode
 from prodml.errors import ConfigError
 
 __all__ = ["CELLS", "Bins", "Categories", "Domain", "Groups", "domain_from_dict"]
@@ -36,6 +37,11 @@ def _scalar(value: object, where: str) -> Any:
     if not ok:
         raise ConfigError(
             f"{where} must be str, bool, int or finite float values. Got {short_repr(value)}.",
+            parameter="domains",
+        )
+    if isinstance(value, str) and not is_unicode(value):  # "\udcff" cannot be saved
+        raise ConfigError(
+            f"{where} must be valid Unicode text; a value holds a lone surrogate.",
             parameter="domains",
         )
     return value

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from prodml._state import MAX_COUNT, Field, load_json, loading
+from prodml._state import MAX_COUNT, Field, check_format_version, load_json, loading
 from prodml.errors import ConfigError, ProdMLError, SchemaError, SchemaProblem
 from prodml.privacy_dp._domains import CELLS, Domain, Groups, domain_from_dict
 from prodml.privacy_dp._noise import MECHANISMS, Noise
@@ -291,7 +291,7 @@ class DPRelease:
             keys=("format_version", "source", "unit", "epsilon", "delta", "mechanism",
                   "secure", "sites", "parts")
         )  # fmt: skip
-        root["format_version"].int(lo=FORMAT_VERSION, hi=FORMAT_VERSION)
+        check_format_version(root["format_version"].value, FORMAT_VERSION, owner="DPRelease")
         source = root["source"].str(choices=SOURCES)
         root["unit"].str(choices=("row",))
         mechanism = root["mechanism"].str(choices=MECHANISMS)

@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args
 
 from prodml._files import PATH_QUOTE, make_folder, os_reason, write_text
 from prodml._quote import short_repr
-from prodml._state import finite_float
+from prodml._state import check_depth, check_format_version, finite_float
 from prodml.errors import ConfigError, ProdMLError
 
 __all__ = ["ACTIONS", "FORMAT_VERSION", "PHASES", "ActionKind", "Phase", "RetrainState"]
@@ -223,17 +223,26 @@ class RetrainState:
         """
         if not isinstance(data, Mapping):
             raise _bad("state", "an object", data)
+        try:
+            check_depth(data, owner="RetrainController", error=RetrainStateError)
+        except RetrainStateError as err:
+            err.field = getattr(err, "path", None)  # a StateError that is also this
+            raise
         if data.get("type") != KIND:
             raise RetrainStateError(
-                f"Stored state is of type {str(data.get('type'))[:40]!r}, not {KIND!r}.",
+                f"Stored state is of type {short_repr(data.get('type'), 40)}, not {KIND!r}.",
                 field="type",
             )
-        if data.get("format_version") != FORMAT_VERSION:
-            raise RetrainStateError(
-                f"Stored RetrainController state has format_version "
-                f"{str(data.get('format_version'))[:20]}; this prodml reads {FORMAT_VERSION}.",
-                field="format_version",
+        try:
+            check_format_version(
+                data.get("format_version"),
+                FORMAT_VERSION,
+                owner="RetrainController",
+                error=RetrainStateError,
             )
+        except RetrainStateError as err:
+            err.field = "format_version"
+            raise
         phase = data.get("phase")
         if phase not in PHASES:
             raise _bad("phase", f"one of {', '.join(PHASES)}", phase)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from prodml._pickle import LockedState
 from prodml._quote import short_repr
-from prodml._state import load_json
+from prodml._state import check_format_version, load_json
 from prodml.errors import PolicyError
 from prodml.rollout._decision import Decision
 
@@ -37,11 +37,7 @@ def check_state(data: Mapping[str, Any], kind: str) -> None:
         raise PolicyError(f"Stored {kind} state must be a dict. Got {type(data).__name__}.")
     if data.get("type") != kind:
         raise PolicyError(f"Stored state is of type {short_repr(data.get('type'))}, not {kind!r}.")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise PolicyError(
-            f"Stored {kind} state has format_version {short_repr(data.get('format_version'))}; "
-            f"this prodml reads version {FORMAT_VERSION}."
-        )
+    check_format_version(data.get("format_version"), FORMAT_VERSION, owner=kind, error=PolicyError)
 
 
 class PolicyBase(LockedState):

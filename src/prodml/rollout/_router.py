@@ -71,7 +71,13 @@ class Router(PolicyBase):
                 check_size("Router", "salt", self.salt, MAX_SALT, "characters")
                 names, bounds = bounds_from_weights(self.weights)
                 # The separator keeps salt "a" + key "bc" apart from salt "ab" + key "c".
-                self._table = (self.salt.encode() + b"\x1f", names, bounds)
+                try:
+                    salt = self.salt.encode()
+                except UnicodeEncodeError:  # a lone surrogate ("\udcff" read from JSON)
+                    raise PolicyError(
+                        "Router: salt must be valid Unicode text (it holds a lone surrogate)."
+                    ) from None
+                self._table = (salt + b"\x1f", names, bounds)
             return self._table
 
     @property

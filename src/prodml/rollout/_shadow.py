@@ -174,7 +174,12 @@ class Shadow(PolicyBase):
                 )
             self._gates = tuple(gates)
             self._store = MetricStore((self.primary, self.shadow), self._gates)
-            self._salt = self.salt.encode() + b"\x1f"
+            try:
+                self._salt = self.salt.encode() + b"\x1f"
+            except UnicodeEncodeError:  # a lone surrogate ("\udcff" read from JSON)
+                raise PolicyError(
+                    "Shadow: salt must be valid Unicode text (it holds a lone surrogate)."
+                ) from None
             self._cut = round(float(self.mirror) * SPACE)
             self._ready = True
 

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from prodml._model import _Model
 from prodml._quote import short_repr
-from prodml._state import loading
+from prodml._state import check_depth, check_format_version, loading
 from prodml.errors import ConfigError
 from prodml.fingerprint import fingerprint_spec
 from prodml.schema import Column, LogicalType, Schema
@@ -57,13 +57,8 @@ def _versioned(cls_name: str, d: Mapping[str, Any]) -> dict[str, Any]:
             "by hand, or build it in Python and apply that)",
             parameter="format_version",
         )
-    version = out.pop("format_version")
-    if version != FORMAT_VERSION:
-        raise ConfigError(
-            f"{cls_name} format_version {short_repr(version)} is not supported (expected "
-            f"{FORMAT_VERSION}: written by another prodml version?)",
-            parameter="format_version",
-        )
+    check_depth(out, owner=cls_name)
+    check_format_version(out.pop("format_version"), FORMAT_VERSION, owner=cls_name)
     return out
 
 
@@ -386,7 +381,8 @@ class FeatureView(_Model):
             if isinstance(out.get("schema"), Mapping):
                 out["schema"] = Schema.from_dict(out["schema"])
         except ConfigError as err:
-            raise ConfigError(f"Invalid FeatureView {out.get('name')!r}: {err}") from err
+            name = short_repr(out.get("name"), 60)
+            raise ConfigError(f"Invalid FeatureView {name}: {str(err)[:2000]}") from err
         ttl = out.get("ttl")
         if isinstance(ttl, int | float) and not isinstance(ttl, bool):
             if not 0 < ttl < 1e11:

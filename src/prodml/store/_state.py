@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from prodml._quote import short_repr
+from prodml._state import load_json, state_error
 from prodml.errors import ConfigError
 from prodml.store._definitions import Entity, FeatureView
 
@@ -40,16 +42,18 @@ def watermark_key(view: str) -> str:
 
 
 def _parse(text: str, what: str) -> dict[str, Any]:
-    try:
-        d = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
-        raise ConfigError(f"stored {what} is not valid JSON: {str(err)[:100]}") from err
+    d = load_json(text, owner=f"stored {what}")
     if not isinstance(d, dict):
         raise ConfigError(f"stored {what} must be a JSON object, got {type(d).__name__}")
-    if d.get("format_version") != FORMAT_VERSION:
-        raise ConfigError(
-            f"{what}.format_version: {str(d.get('format_version'))[:20]!r} is not supported "
+    version = d.get("format_version")
+    if version != FORMAT_VERSION or type(version) is not int:
+        newer = type(version) is int and version > FORMAT_VERSION
+        raise state_error(
+            f"{what}.format_version: {short_repr(version, 20)!r} is not supported "
             f"(expected {FORMAT_VERSION})"
+            + ("; it was written by a newer prodml. Upgrade prodml to read it." if newer else ""),
+            path="format_version",
+            owner=f"stored {what}",
         )
     return d
 

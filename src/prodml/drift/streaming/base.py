@@ -25,7 +25,7 @@ import numpy.typing as npt
 from prodml._data import py_value
 from prodml._params import Constraint, check_params
 from prodml._quote import short_repr
-from prodml._state import MAX_MAGNITUDE, Field, state_error
+from prodml._state import MAX_MAGNITUDE, Field, check_format_version, state_error
 from prodml.errors import ConfigError, DriftError
 
 __all__ = ["FORMAT_VERSION", "StreamingDetector"]
@@ -333,8 +333,7 @@ class StreamingDetector(abc.ABC):
         top = root.dict(keys=("type", "format_version", "params", "state"))
         kind = root["type"].str(max_len=100)
         root.owner = kind
-        if top["format_version"] != FORMAT_VERSION:
-            raise root["format_version"].fail(f"{FORMAT_VERSION} (the version this prodml reads)")
+        check_format_version(top["format_version"], FORMAT_VERSION, owner=kind)
         target = _REGISTRY.get(kind)
         if target is None or not issubclass(target, cls):
             raise root["type"].fail(f"a {cls.__name__} detector type")
