@@ -183,7 +183,7 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def no_tz_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """zoneinfo with no system files and no tzdata package (a minimal container)."""
+    """zoneinfo with no system files, no tzdata and no pytz package (a minimal container)."""
 
     import types
     import zoneinfo
@@ -212,6 +212,8 @@ def no_tz_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for module in [m for m in sys.modules if m == "tzdata" or m.startswith("tzdata.")]:
         monkeypatch.setitem(sys.modules, module, None)  # type: ignore[arg-type]
     monkeypatch.setitem(sys.modules, "tzdata", None)  # type: ignore[arg-type]
+    # pytz carries its own database, which pyarrow falls back to when zoneinfo has none.
+    monkeypatch.setitem(sys.modules, "pytz", None)  # type: ignore[arg-type]
     zoneinfo.reset_tzpath(to=[])
     clear()
     try:

@@ -47,7 +47,7 @@ def test_demo_writes_every_artefact(demo: tuple[Path, dict[str, Any]]) -> None:
         assert heading in html
     # The controller's decisions, each with its reason: why v2 was trained, why v3 went.
     assert "Retraining controller" in html
-    assert "alert: alert &#x27;accuracy_low&#x27; firing since" in html
+    assert "alert: rule &#x27;accuracy_low&#x27; firing since" in html
     assert "schedule: the model is 2 h old; the schedule retrains every 1 h" in html
     assert "churn@3 rolled back: step 1 of 3 (0.05): gate failed" in html
     card = (out / "model_card.md").read_text()

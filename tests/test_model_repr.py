@@ -37,3 +37,16 @@ def test_store_definitions_share_the_short_form() -> None:
 def test_the_repr_of_a_column_rebuilds_it(col: Column) -> None:
     namespace = {"Column": Column, "LogicalType": LogicalType}
     assert eval(repr(col), namespace) == col  # noqa: S307 - our own repr, in a test
+
+
+def test_an_error_lists_ten_problems_then_counts_the_rest() -> None:
+    import pytest
+
+    from prodml.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        Schema(columns=[{"name": i} for i in range(5_000)])  # every name and dtype wrong
+    text = str(info.value)
+    assert text.count("columns.") == 10
+    assert text.endswith("more")
+    assert len(text) < 2_000

@@ -327,6 +327,9 @@ def test_fingerprint_changes_with_content() -> None:
     ("text", "match"),
     [
         ('{"format_version": 99, "columns": []}', "format_version 99 is not supported"),
+        ('{"format_version": 99, "columns": []}', "newer one. Upgrade prodml"),
+        ('{"format_version": true, "columns": []}', "'format_version' must be 1"),
+        ('{"columns": []}', "'format_version' must be 1"),
         ("[1]", "must be an object"),
         ("{oops", "not valid JSON"),
         (

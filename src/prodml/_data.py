@@ -36,7 +36,6 @@ import datetime as _dt
 import decimal
 import numbers
 import sys
-import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
@@ -369,12 +368,12 @@ def _arrow_datetimes(raw: pa.ChunkedArray, name: str, *, utc: bool) -> pd.Series
     """
     try:
         return raw.to_pandas()
-    except (pa.ArrowException, zoneinfo.ZoneInfoNotFoundError):
+    except (pa.ArrowException, KeyError):  # KeyError: zoneinfo's or pytz's unknown zone
         tz = getattr(raw.type, "tz", None)
         if tz is None:
             raise
     if canonical_zone(tz) != tz:  # '+0530', 'Z', 'utc': arrow reads only '+05:30', 'UTC'
-        with contextlib.suppress(pa.ArrowException, zoneinfo.ZoneInfoNotFoundError):
+        with contextlib.suppress(pa.ArrowException, KeyError):
             return canonical_arrow(raw).to_pandas()
     instants = as_ns(np.asarray(raw.cast(pa.timestamp(raw.type.unit)).to_numpy()), name)
     if utc:

@@ -13,7 +13,6 @@ import contextlib
 import datetime as _dt
 import decimal
 import numbers
-import zoneinfo
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -224,12 +223,12 @@ def _arrow_py(chunk: pa.Array, i: int) -> object:
         return value
     try:
         return value.as_py()
-    except (pa.ArrowException, zoneinfo.ZoneInfoNotFoundError):
+    except (pa.ArrowException, KeyError):
         t = chunk.type
         if not (pa.types.is_timestamp(t) and t.tz is not None):
             raise
     if canonical_zone(t.tz) != t.tz:  # '+0530', 'Z', 'utc': arrow reads only '+05:30', 'UTC'
-        with contextlib.suppress(pa.ArrowException, zoneinfo.ZoneInfoNotFoundError):
+        with contextlib.suppress(pa.ArrowException, KeyError):
             return canonical_arrow(chunk.slice(i, 1))[0].as_py()
     # The zone's rules are needed for its wall-clock time; the instant is shown in UTC.
     naive = chunk.slice(i, 1).cast(pa.timestamp(t.unit))[0].as_py()

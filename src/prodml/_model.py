@@ -45,15 +45,22 @@ class _Model(BaseModel):
             yield name, value.value if isinstance(value, enum.Enum) else value
 
 
+_MAX_SHOWN = 10
+"""Problems a ConfigError lists before "and N more" (a 200,000-item list gave 18 MB)."""
+
+
 def _config_error(owner: str, err: ValidationError) -> ConfigError:
+    errors = err.errors()
     parts = []
-    for e in err.errors():
+    for e in errors[:_MAX_SHOWN]:
         loc = ".".join(str(x) for x in e["loc"]) or owner
         inner = e.get("ctx", {}).get("error")
         # A nested prodml model already wrote a full message; keep it instead of wrapping it.
         msg = str(inner) if isinstance(inner, ConfigError) else e["msg"]
         parts.append(f"{loc}: {msg}")
-    first = err.errors()[0]["loc"] if err.errors() else ()
+    if len(errors) > _MAX_SHOWN:
+        parts.append(f"and {len(errors) - _MAX_SHOWN} more")
+    first = errors[0]["loc"] if errors else ()
     return ConfigError(
         f"Invalid {owner}: " + "; ".join(parts),
         parameter=str(first[0]) if first else None,

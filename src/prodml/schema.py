@@ -563,16 +563,15 @@ class Schema(_Model):
         ConfigError
             On an unknown ``format_version`` or invalid content.
         """
-        from prodml._state import Field, loading  # noqa: PLC0415 - _state imports pydantic
+        from prodml._state import (  # noqa: PLC0415 - _state imports pydantic
+            Field,
+            check_format_version,
+            loading,
+        )
 
         d = dict(Field(d, owner="Schema").dict())
-        version = d.pop("format_version", None)
-        if version != FORMAT_VERSION:
-            raise ConfigError(
-                f"Schema format_version {short_repr(version)} is not supported (expected "
-                f"{FORMAT_VERSION})",
-                parameter="format_version",
-            )
+        # A newer format says to upgrade prodml; True (== 1 in Python) is no version.
+        check_format_version(d.pop("format_version", None), FORMAT_VERSION, owner="Schema")
         with loading("Schema"):
             return cls(**d)
 

@@ -186,7 +186,7 @@ class AlertTrigger:
             drop = max(0.0, sign * (self.baseline - float(ev.value)))
         return Signal(
             self.name,
-            f"alert {ev.rule!r} firing since {ev.at:.0f}: {ev.message}",
+            f"rule {ev.rule!r} firing since {ev.at:.0f}: {ev.message}",
             drop,
             {"rule": ev.rule, "value": float(ev.value), "at": float(ev.at), "alerts": len(firing)},
         )

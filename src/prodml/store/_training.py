@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from prodml._files import PATH_QUOTE, os_reason
 from prodml._quote import short_repr
+from prodml._zones import canonical_zone
 from prodml.errors import ConfigError
 from prodml.fingerprint import TableHasher, fingerprint_table
 from prodml.schema import LogicalType, Schema
@@ -171,7 +172,8 @@ def typed(result: pa.Table, queries: Sequence[ViewQuery]) -> pa.Table:
             target = arrow.field(f).type
             col = result.column(c)
             if schema[f].dtype is LogicalType.DATETIME:
-                target = pa.timestamp("us", tz=schema[f].timezone or "UTC")
+                # The canonical spelling: arrow cannot convert '+0530' or 'Z' to pandas.
+                target = pa.timestamp("us", tz=canonical_zone(schema[f].timezone or "UTC"))
             if col.type != target:
                 col = col.cast(target)
             cols[c] = col
