@@ -228,12 +228,22 @@ def validation_reason(err: ValidationError) -> str:
     """The first problem pydantic found: where and what, never the value itself."""
     first = err.errors(include_url=False, include_input=False)[0]
     known = _field_names()
+    loc = first["loc"]
     # A location also holds the record's own mapping keys (a tag, a file): not repeated.
-    parts = [str(p) if isinstance(p, int) or p in known else "<key>" for p in first["loc"]]
+    parts = [str(p) if isinstance(p, int) or p in known else "<key>" for p in loc]
+    if first["type"] == "extra_forbidden" and len(loc) == 1 and _plain_name(loc[0]):
+        # A top-level field this prodml does not know (a newer one may write it): its name
+        # is what the operator needs, and a plain identifier quotes no data.
+        parts = [str(loc[0])]
     where = ".".join(parts) or "the record"
     # A custom validator's message may quote the value; pydantic's own never do.
     custom = first["type"] in ("value_error", "assertion_error")
     return f"{where[:80]}: {'an invalid value' if custom else str(first['msg'])[:120]}"
+
+
+def _plain_name(key: object) -> bool:
+    """An ASCII identifier of at most 64 characters: a field's name, not free text."""
+    return isinstance(key, str) and len(key) <= 64 and key.isascii() and key.isidentifier()
 
 
 def _field_names() -> frozenset[str]:
