@@ -32,13 +32,110 @@ def test_lists_models_with_latest_version_and_aliases(
     assert main(["registry", str(local), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows == [
-        {"model": "churn", "latest": 2, "aliases": {"production": 1, "staging": 2}},
-        {"model": "fraud", "latest": 1, "aliases": {}},
+        {
+            "model": "churn",
+            "latest": 2,
+            "aliases": {"production": 1, "staging": 2},
+            "newest": 2,
+            "newest_status": "ready",
+        },
+        {"model": "fraud", "latest": 1, "aliases": {}, "newest": 1, "newest_status": "ready"},
     ]
     assert main(["registry", str(local)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split() == ["churn", "2", "production->v1,", "staging->v2"]
-    assert lines[2].split() == ["fraud", "1"]
+    assert lines[0].split() == ["model", "latest", "ready", "newest", "aliases"]
+    assert lines[1].split() == ["churn", "2", "2", "production->v1,", "staging->v2"]
+    assert lines[2].split() == ["fraud", "1", "1"]
+
+
+def test_the_model_listing_says_latest_counts_ready_versions(
+    local: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`latest` showed 2 beside an archived v3 under a bare `latest` header."""
+    with ModelRegistry.local(local) as reg:
+        reg.register("churn", Schema([Column("x", "float")]))
+        reg.archive("churn", 3)
+        reg.archive("fraud", 1)
+    assert main(["registry", str(local), "--json"]) == 0
+    rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (rows["churn"]["latest"], rows["churn"]["newest"]) == (2, 3)
+    assert rows["churn"]["newest_status"] == "archived"
+    assert (rows["fraud"]["latest"], rows["fraud"]["newest"]) == (1, 1)
+    assert main(["registry", str(local)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "latest", "ready", "newest", "aliases"]
+    assert lines[1].split()[:4] == ["churn", "2", "3", "(archived)"]
+    # every version archived: `fraud` loads the newest archived one, and says so
+    assert lines[2].split() == ["fraud", "1", "(archived)", "1", "(archived)"]
+
+
+@pytest.mark.parametrize("ref", ["churn@production", "churn@1"])
+def test_a_reference_lists_that_version(
+    local: Path, ref: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It answered "give the version either in the reference ... or as version=, not
+    both" though no version= was given."""
+    assert main(["registry", str(local), ref, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["version"], row["aliases"], row["metrics"]) == (1, ["production"], {"auc": 0.8})
+    assert main(["registry", str(local), ref]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["version", "1"]
+
+
+def test_a_reference_to_nothing_exits_2(local: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["registry", str(local), "churn@canary"]) == 2
+    assert capsys.readouterr().err == "error: model 'churn' has no alias 'canary'\n"
+    assert main(["registry", str(local), "churn@9"]) == 2
+    assert "9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("words", "ref", "hint"),
+    [
+        (["registry"], "churn/2", "churn@2"),
+        (["registry"], "models:/churn/2", "churn@2"),
+        (["registry"], "models:/churn@production", "churn@production"),
+        (["registry", "card"], "churn/2", "churn@2"),
+        (["registry", "card"], "models:/churn/staging", "churn@staging"),
+        (["registry", "card"], "a/b/c", "NAME@VERSION"),
+    ],
+)
+def test_mlflow_style_references_say_what_to_type(
+    local: Path, words: list[str], ref: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*words, str(local), ref]) == 2
+    err = capsys.readouterr().err
+    assert f"{ref!r} is not a model reference" in err
+    assert err.endswith(f"e.g. prodml {' '.join(words)} {local} {hint}\n")
+
+
+def test_prune_history_of_a_version_says_to_name_the_model(
+    local: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["registry", "prune-history", str(local), "churn@2", "--keep", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "works on a whole model, not one version" in err
+    assert "give the model name ('churn')" in err
+
+
+def test_a_folder_holding_a_registry_folder_is_suggested(
+    local: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`prodml registry prodml-demo` (the demo's output) said only "no registry at"."""
+    outer = local.parent  # tmp_path, whose registry/ is not there: no suggestion
+    assert main(["registry", str(outer)]) == 2
+    assert "did you mean" not in capsys.readouterr().err
+    demo = outer / "prodml-demo"
+    with ModelRegistry.local(demo / "registry") as reg:
+        reg.register("churn", Schema([Column("x", "float")]))
+    for argv in (["registry", str(demo)], ["registry", "card", str(demo), "churn"]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == (
+            f"error: no registry at {demo} (expected {demo}/registry.db); "
+            f"did you mean {demo / 'registry'}?\n"
+        )
 
 
 def test_lists_a_models_versions_newest_first(

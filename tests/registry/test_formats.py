@@ -291,11 +291,17 @@ def test_cli_lists_what_it_can_read_and_warns_about_the_rest(
     assert main(["registry", *cli_args(where), "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out) == [
-        {"model": "churn", "latest": None, "aliases": {"production": 1}},
-        {"model": "fraud", "latest": 1, "aliases": {}},
+        {
+            "model": "churn",
+            "latest": None,
+            "aliases": {"production": 1},
+            "newest": None,
+            "newest_status": None,
+        },
+        {"model": "fraud", "latest": 1, "aliases": {}, "newest": 1, "newest_status": "ready"},
     ]
     lines = err.splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 1  # `latest` and `newest` read the same record: one line
     assert lines[0].startswith("warning: ")
     assert "churn version 2" in lines[0]
     assert "upgrade prodml" in lines[0]

@@ -142,7 +142,15 @@ def test_cli_lists_the_valid_aliases_and_warns_about_the_rest(
         args[-1] = where["artifacts"]
     assert main(["registry", *args, "--json"]) == 0
     out, err = capsys.readouterr()
-    assert json.loads(out) == [{"model": "churn", "latest": 3, "aliases": {"staging": 3}}]
+    assert json.loads(out) == [
+        {
+            "model": "churn",
+            "latest": 3,
+            "aliases": {"staging": 3},
+            "newest": 3,
+            "newest_status": "ready",
+        }
+    ]
     assert len(err.splitlines()) == 1
     assert "not a valid alias name" in err
     assert SECRET not in err

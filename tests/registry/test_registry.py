@@ -33,6 +33,7 @@ from prodml.registry import (
     MetricThreshold,
     ModelRegistry,
     NotWorseThanCurrent,
+    PickleFallbackWarning,
     PromotionError,
     SignatureCompatible,
     register_backend,
@@ -220,7 +221,7 @@ def test_skops_untrusted_types_need_opt_in(reg: ModelRegistry) -> None:
     X = np.array([[1.0, -2.0], [3.0, 4.0]])
     model = FunctionTransformer(func=operator.neg).fit(X)
     reg.register("fn", model)
-    with pytest.raises(RegistryError, match=r"_operator\.neg"):
+    with pytest.raises(RegistryError, match=r"^cannot load fn version 1: .*_operator\.neg"):
         reg.load("fn")
     with pytest.raises(RegistryError, match=r"_operator\.neg"):
         reg.load("fn", trusted=["something.else"])
@@ -232,13 +233,35 @@ def test_joblib_fallback_needs_trusted(reg: ModelRegistry, monkeypatch: pytest.M
     monkeypatch.setitem(sys.modules, "skops", None)
     monkeypatch.setitem(sys.modules, "skops.io", None)
     model, X = _fitted()
-    mv = reg.register("clf", model)
+    with pytest.warns(PickleFallbackWarning) as caught:
+        mv = reg.register("clf", model)
     assert mv.flavour_meta == {"format": "joblib"}
-    with pytest.raises(RegistryError, match="pickle"):
+    (warned,) = caught.list
+    assert warned.filename == __file__  # the user's line, not prodml's
+    assert "pip install 'prodml[sklearn]'" in str(warned.message)
+    assert "trusted=True" in str(warned.message)
+    with pytest.raises(RegistryError, match="pickle") as refused:
         reg.load("clf")
+    text = str(refused.value)
+    assert text.startswith("cannot load clf version 1: ")
+    for hint in ("pip install 'prodml[sklearn]'", "trusted=True", "--trusted"):
+        assert hint in text
+    assert (refused.value.model_name, refused.value.version) == ("clf", 1)
     with pytest.raises(RegistryError, match="pickle"):
         reg.load("clf", trusted=["sklearn.linear_model.LogisticRegression"])
     np.testing.assert_array_equal(reg.load("clf", trusted=True).predict(X), model.predict(X))
+
+
+def test_joblib_fallback_warns_for_the_model_of_a_pair(
+    reg: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "skops", None)
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    model, _ = _fitted()
+    with pytest.warns(PickleFallbackWarning, match=r"prodml\[sklearn\]"):
+        reg.register("pair", (_schema("x0", "x1"), model))
+    with pytest.raises(RegistryError, match=r"^cannot load pair version 1: .*--trusted"):
+        reg.load("pair")
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from prodml.cli import main
-from prodml.registry import ModelRegistry
+from prodml.registry import ModelRegistry, PickleFallbackWarning
 
-from .conftest import make_data, records
+from .conftest import SCHEMA, make_data, records
 
 PRODML = [sys.executable, "-m", "prodml.cli"]
 
@@ -110,6 +110,32 @@ def test_score_command_and_one_line_errors(
         err = capsys.readouterr().err
         assert err.startswith("error: "), err
         assert err.count("\n") == 1, err
+
+
+def test_score_of_a_pickled_model_says_how_to_trust_it(
+    tmp_path: Path,
+    registry: ModelRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The refusal said "pass trusted=True ... or install skops": neither is what a
+    command-line user types."""
+    pipe, lr = registry.load("churn@1", trusted=True)  # stored with skops
+    monkeypatch.setitem(sys.modules, "skops", None)
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    with pytest.warns(PickleFallbackWarning):
+        registry.register("plain", (pipe, lr), signature=SCHEMA)
+    make_data(5).drop(columns=["y"]).to_parquet(tmp_path / "in.parquet")
+    argv = ["score", "plain@1", str(tmp_path / "in.parquet"), str(tmp_path / "out")]
+    argv += ["--registry", str(tmp_path / "registry"), "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot load plain version 1: ")
+    for hint in ("--trusted", "pip install 'prodml[sklearn]'"):
+        assert hint in err
+    assert err.count("\n") == 1
+    assert main([*argv, "--trusted", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 5
 
 
 @pytest.mark.parametrize("command", ["serve", "score"])

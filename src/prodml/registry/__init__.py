@@ -60,7 +60,7 @@ from prodml.registry.entities import (
     ModelVersion,
     Page,
 )
-from prodml.registry.flavours import Flavour, register_flavour
+from prodml.registry.flavours import Flavour, PickleFallbackWarning, register_flavour
 
 __all__ = [
     "ArtifactStore",
@@ -82,6 +82,7 @@ __all__ = [
     "NewerFormatError",
     "NotWorseThanCurrent",
     "Page",
+    "PickleFallbackWarning",
     "PromotionError",
     "RecordProblem",
     "SignatureCompatible",

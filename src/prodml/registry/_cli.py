@@ -2,16 +2,21 @@
 
 ``prodml registry PATH [MODEL]`` opens a local registry (``ModelRegistry.local(PATH)``);
 ``prodml registry --db URL --artifacts URL [MODEL]`` opens any other (a folder and
-``--db`` at once is an error). Without a model name it lists every model with its newest
-version and aliases; with one, that model's versions, newest first.
+``--db`` at once is an error). Without a model name it lists every model with its latest
+ready version (what ``churn`` loads), its newest version of any status (an archived one
+too) and its aliases; with one, that model's versions, newest first; with a reference
+(``churn@3``, ``churn@production``), that version's row alone. MLflow's ``churn/3`` and
+``models:/churn/3`` are refused with a message saying to write ``churn@3``.
 The registry is opened read-only: listing never creates or changes anything, so a
 database that does not exist is an error, not a new empty registry. An object store's
 bucket is checked on opening, so a missing one is named at once. Credentials in the
 URLs never appear in the output. ``--json`` prints a list of objects (aliases, metrics and
-tags as JSON objects).
+tags as JSON objects; a model's ``newest`` with its ``newest_status``).
 A record the registry cannot read (written by a newer prodml, or damaged) is left out
 with one ``warning:`` line on stderr naming the model and version; the rest is listed
-(a model whose latest record is unreadable shows ``latest`` as ``None``).
+(a model whose latest record is unreadable shows ``latest`` as ``None``). A folder that
+holds no registry but whose ``registry/`` subfolder does (``prodml demo``'s output) is
+named in the error: "did you mean prodml-demo/registry?".
 Exit codes: 0 listed, 2 an error (no such registry or model), as for every command.
 
 ``prodml registry card [PATH] REF`` prints the model card of a version
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shlex
 import sys
 import warnings
 from datetime import timedelta
@@ -32,7 +39,14 @@ from typing import Any
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
-__all__ = ["SUBCOMMANDS", "add_parser", "card_parser", "open_registry", "prune_parser"]
+__all__ = [
+    "SUBCOMMANDS",
+    "add_parser",
+    "card_parser",
+    "check_reference",
+    "open_registry",
+    "prune_parser",
+]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,7 +104,9 @@ def open_registry(
         registry = ModelRegistry(db, artifacts, read_only=read_only)
     elif path:
         if not (Path(path) / "registry.db").is_file():
-            raise ConfigError(f"no registry at {path} (expected {path}/registry.db)")
+            inner = Path(path) / "registry"
+            hint = f"; did you mean {inner}?" if (inner / "registry.db").is_file() else ""
+            raise ConfigError(f"no registry at {path} (expected {path}/registry.db){hint}")
         registry = ModelRegistry.local(path, read_only=read_only)
     else:
         raise ConfigError("give a registry folder, or --db URL --artifacts URL")
@@ -141,25 +157,74 @@ def run(args: argparse.Namespace) -> int:
     path, model = args.path, args.model
     if args.db and path and not model:  # `prodml registry --db URL --artifacts URL churn`
         path, model = None, path
+    if model:
+        check_reference(model, command=_command("prodml registry", path), version_ok=True)
     from prodml.registry._formats import UnreadableRecordWarning  # noqa: PLC0415 - fast --help
 
     registry = open_registry(path, args.db, args.artifacts)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnreadableRecordWarning)
-            rows = _versions(registry, model) if model else _models(registry)
+            if model:
+                rows = _versions(registry, model)
+            else:
+                rows = _with_newest(registry, _models(registry))
     finally:
         registry.close()
+    shown: set[str] = set()
     for w in caught:  # one line each on stderr; the listing itself still goes out
         if issubclass(w.category, UnreadableRecordWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
+            if str(w.message) not in shown:  # `latest` and `newest` may read the same one
+                shown.add(str(w.message))
+                print(f"warning: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
-        print(_table([{k: _cell(v) for k, v in row.items()} for row in rows]))
+        cells = [
+            _model_cells(row) if "model" in row else {k: _cell(v) for k, v in row.items()}
+            for row in rows
+        ]
+        print(_table(cells))
     return 0
+
+
+def _command(words: str, path: str | None) -> str:
+    """``words PATH`` with the folder the user gave (quoted for a shell), for a hint."""
+    if path is None:
+        return f"{words} --db URL --artifacts URL"
+    return f"{words} {shlex.quote(path) if len(path) <= 120 else 'PATH'}"
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}@[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def check_reference(text: str, *, command: str, version_ok: bool) -> None:
+    """A ``ConfigError`` saying what to type for a reference this command does not take.
+
+    ``churn/3`` and ``models:/churn/3`` (MLflow's forms) are written ``churn@3`` here; a
+    command that works on a whole model (``version_ok=False``) takes ``churn``, not
+    ``churn@3``. A model name holds no ``/`` or ``@``, so neither is ever a real name.
+    """
+    body = text.removeprefix("models:/")
+    name, slash, selector = body.rpartition("/")
+    if body != text or slash:
+        suggestion = f"{name}@{selector}" if slash and "@" not in body else body
+        if not _PLAIN.fullmatch(suggestion) or suggestion.count("@") != 1:
+            suggestion = "NAME@VERSION"  # never echo what cannot be a reference
+        raise ConfigError(
+            f"{short_repr(text, limit=120)} is not a model reference: prodml writes a "
+            f"version as name@version or name@alias, e.g. {command} {suggestion}",
+            parameter="ref",
+        )
+    if "@" in text and not version_ok:
+        model = text.partition("@")[0]
+        raise ConfigError(
+            f"{command} works on a whole model, not one version: give the model name "
+            f"({short_repr(model, limit=80)}), not {short_repr(text, limit=120)}",
+            parameter="model",
+        )
 
 
 def _models(registry: Any) -> list[dict[str, Any]]:
@@ -173,8 +238,25 @@ def _models(registry: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _with_newest(registry: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` of :func:`_models` with ``newest`` and ``newest_status`` added.
+
+    Apart from :func:`_models` (whose three keys the conformance suites check) so that
+    the keys the listing had stay exactly as they were.
+    """
+    for row in rows:
+        newest = _newest(registry, row["model"])
+        row["newest"] = None if newest is None else newest.version
+        row["newest_status"] = None if newest is None else newest.status
+    return rows
+
+
 def _latest(registry: Any, name: str) -> int | None:
-    """The latest version's number; ``None`` (with a warning) when its record is unreadable."""
+    """What ``name`` (``name@latest``) loads: the highest-numbered ``ready`` version.
+
+    When every version is archived, that is the highest archived one. ``None`` (with a
+    warning) when its record is unreadable.
+    """
     from prodml.errors import IntegrityError  # noqa: PLC0415
     from prodml.registry._formats import (  # noqa: PLC0415
         NewerFormatError,
@@ -188,30 +270,60 @@ def _latest(registry: Any, name: str) -> int | None:
         return None
 
 
-def _versions(registry: Any, name: str) -> list[dict[str, Any]]:
+def _newest(registry: Any, name: str) -> Any:
+    """The highest-numbered version of any status but deleted (archived ones too).
+
+    ``None`` when that record is unreadable (the search warns about it).
+    """
+    page = registry.search(name, page_size=1)
+    return page.items[0] if page.items else None
+
+
+def _model_cells(row: dict[str, Any]) -> dict[str, str]:
+    """A model row as table cells: ``newest`` carries its status unless ready."""
+    status = row["newest_status"]
+    newest = _cell(row["newest"]) + ("" if status in (None, "ready") else f" ({status})")
+    latest = _cell(row["latest"])
+    if row["latest"] is not None and row["latest"] == row["newest"] and status != "ready":
+        latest = newest  # every version is archived: `latest` falls back to the newest
+    return {
+        "model": row["model"],
+        "latest ready": latest,
+        "newest": newest,
+        "aliases": _cell(row["aliases"]),
+    }
+
+
+def _versions(registry: Any, ref: str) -> list[dict[str, Any]]:
+    """The rows of a model's versions, newest first; of one version for ``name@selector``."""
+    name, at, _ = ref.partition("@")
+    only = registry.get(ref) if at else None  # NotFoundError naming the version or alias
     if not registry.metadata.has_model(name):  # NotFoundError naming the model
         registry.get(name, "latest")
     by_version: dict[int, list[str]] = {}
     for alias, version in registry.aliases(name).items():
         by_version.setdefault(version, []).append(alias)
+    if only is not None:
+        return [_row(only, by_version)]
     rows: list[dict[str, Any]] = []
     token = None
     while True:
         page = registry.search(name, page_token=token)
-        rows.extend(
-            {
-                "version": mv.version,
-                "status": mv.status,
-                "aliases": sorted(by_version.get(mv.version, [])),
-                "created": mv.created_at.isoformat(timespec="seconds"),
-                "metrics": dict(sorted(mv.metrics.items())),
-                "tags": dict(sorted(mv.tags.items())),
-            }
-            for mv in page
-        )
+        rows.extend(_row(mv, by_version) for mv in page)
         token = page.next_token
         if token is None:
             return rows
+
+
+def _row(mv: Any, by_version: dict[int, list[str]]) -> dict[str, Any]:
+    return {
+        "version": mv.version,
+        "status": mv.status,
+        "aliases": sorted(by_version.get(mv.version, [])),
+        "created": mv.created_at.isoformat(timespec="seconds"),
+        "metrics": dict(sorted(mv.metrics.items())),
+        "tags": dict(sorted(mv.tags.items())),
+    }
 
 
 def _cell(value: Any) -> str:
@@ -269,6 +381,9 @@ def run_card(args: argparse.Namespace) -> int:
             "too, e.g. prodml registry card PATH churn@production",
             parameter="ref",
         )
+    if args.path or args.db:  # else REF may be a folder: open_registry says what is missing
+        command = _command("prodml registry card", args.path)
+        check_reference(args.ref, command=command, version_ok=True)
     registry = open_registry(args.path, args.db, args.artifacts)
     try:
         card = registry.card(args.ref)
@@ -341,6 +456,8 @@ def run_prune(args: argparse.Namespace) -> int:
             "too, e.g. prodml registry prune-history PATH churn --older-than 365d",
             parameter="model",
         )
+    if args.path or args.db:
+        check_reference(args.model, command="prodml registry prune-history", version_ok=False)
     if args.older_than is None and args.keep is None:
         raise ConfigError(
             "give --older-than AGE, --keep N, or both: without them nothing is removed",

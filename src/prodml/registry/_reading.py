@@ -147,6 +147,16 @@ class Reading:
                 _protect.decrypt(mv, path, plain, self.encryption)
             source = path if plain is None else plain
             model = get_flavour(mv.flavour).load(source, dict(mv.flavour_meta), trusted=trusted)
+        except RegistryError as err:
+            if type(err) is not RegistryError or err.model_name is not None:
+                raise
+            # A flavour does not know which version it loads: name it (the untrusted
+            # pickle and skops refusals above all, which say how to opt in).
+            raise RegistryError(
+                f"cannot load {mv.name} version {mv.version}: {err}",
+                model_name=mv.name,
+                version=mv.version,
+            ) from err
         except OSError as err:
             raise StorageError(
                 f"cannot load {mv.ref}: {err.strerror or err} ({getattr(err, 'filename', '')})",

@@ -13,7 +13,8 @@ flavour       handles                                         files
 
 Loading never runs pickle unless asked: skops files load only types skops trusts by
 default unless ``trusted`` lists more (or is ``True``), and joblib files (used when skops is
-not installed) load only with ``trusted=True``. JSON flavours import only classes in the
+not installed) load only with ``trusted=True``; registering a scikit-learn model without
+skops warns (:class:`PickleFallbackWarning`). JSON flavours import only classes in the
 ``prodml.`` namespace. Add a flavour with :func:`register_flavour`.
 
 Examples
@@ -30,6 +31,7 @@ import importlib
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,12 +39,14 @@ from typing import Any, ClassVar
 from prodml._data import type_name
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, RegistryError
+from prodml.registry._formats import caller_stacklevel
 from prodml.registry._paths import path_problem
 
 __all__ = [
     "FilesFlavour",
     "Flavour",
     "PairFlavour",
+    "PickleFallbackWarning",
     "ProdMLJSONFlavour",
     "SklearnFlavour",
     "Trust",
@@ -52,6 +56,17 @@ __all__ = [
 ]
 
 Trust = bool | Sequence[str]
+
+_SKOPS_HINT = "pip install 'prodml[sklearn]'"
+
+
+class PickleFallbackWarning(UserWarning):
+    """A scikit-learn model was stored with joblib (pickle) because skops is not installed.
+
+    Loading it will need ``trusted=True`` (``--trusted`` for ``prodml serve`` and
+    ``prodml score``). Install skops (``pip install 'prodml[sklearn]'``) before
+    registering to store it with skops instead.
+    """
 
 
 class Flavour(abc.ABC):
@@ -417,6 +432,14 @@ class SklearnFlavour(Flavour):
         except ImportError:
             import joblib  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: PLC0415
 
+            warnings.warn(
+                f"skops is not installed, so this {type_name(obj)} is stored with joblib "
+                "(pickle): loading it will need trusted=True (--trusted for prodml serve "
+                f"and prodml score). Run {_SKOPS_HINT} before registering to store it "
+                "with skops, which loads without running pickle",
+                PickleFallbackWarning,
+                stacklevel=caller_stacklevel(),
+            )
             joblib.dump(obj, path / "model.joblib")
             return {"format": "joblib"}
         sio.dump(obj, path / "model.skops")
@@ -436,9 +459,11 @@ class SklearnFlavour(Flavour):
         if meta.get("format") == "joblib":
             if trusted is not True:
                 raise RegistryError(
-                    "this model was saved with joblib (pickle), which can run arbitrary code "
-                    "when loaded; pass trusted=True only if you trust whoever can write to "
-                    "this registry, or install skops and register it again"
+                    "it was saved with joblib (pickle), skops not being installed when it "
+                    "was registered, and pickle can run arbitrary code when loaded. Load it "
+                    "with trusted=True (prodml serve/score: --trusted) only if you trust "
+                    f"whoever can write to this registry; or run {_SKOPS_HINT} and register "
+                    "the model again, to store it with skops"
                 )
             import joblib  # noqa: PLC0415
 

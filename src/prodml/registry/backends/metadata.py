@@ -47,6 +47,7 @@ from prodml.registry.backends._records import (
     parse_search_token,
     parse_seq_token,
     register_event,
+    search_token,
 )
 from prodml.registry.backends._records import LIVE as LIVE  # noqa: PLC0414
 from prodml.registry.backends._records import AliasRow as AliasRow  # noqa: PLC0414
@@ -337,9 +338,13 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         A stored record that cannot be read (written by a newer prodml, or damaged) is
         left out of ``items``, reported with an
         :class:`~prodml.registry._formats.UnreadableRecordWarning` and listed in the
-        page's ``problems``; it still counts towards the page, so paging goes on past it.
+        page's ``problems``; it still counts towards the page, so paging goes on past it,
+        even when its row's name or number was edited into something that is not a model
+        name or version number (the token then skips it: see
+        :func:`~prodml.registry.backends._records.parse_search_token`).
         """
         check_page_size(page_size, "search")
+        after, skip = parse_search_token(page_token)
         records = self._version_records(
             VersionQuery(
                 name=name,
@@ -347,18 +352,13 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
                 tags=dict(tags or {}),
                 min_metrics=dict(min_metrics or {}),
                 max_metrics=dict(max_metrics or {}),
-                after=parse_search_token(page_token),
-                limit=page_size + 1,
+                after=after,
+                limit=skip + page_size + 1,
             )
-        )
+        )[skip:]  # unreadable rows the previous page ended with, which have no position
         more = len(records) > page_size
         records = records[:page_size]
-        last = records[-1] if records else None
-        token = None
-        if more and last is not None:
-            token = (
-                last.ref if isinstance(last, ModelVersion) else f"{last.model_name}@{last.version}"
-            )
+        token = search_token(records, after, skip) if more else None
         return _page(records, token)
 
     def move_alias(
