@@ -293,7 +293,14 @@ def test_lists_models_as_the_api_does(where: Where, capsys: pytest.CaptureFixtur
     assert code == 0
     with where.open(read_only=True) as reg:
         expected = [
-            {"model": n, "latest": reg.get(n, "latest").version, "aliases": reg.aliases(n)}
+            {
+                "model": n,
+                "latest": reg.get(n, "latest").version,
+                "aliases": reg.aliases(n),
+                # Nothing archived here: the newest version is the latest ready one.
+                "newest": reg.get(n, "latest").version,
+                "newest_status": "ready",
+            }
             for n in reg.models()
         ]
     assert json.loads(out) == expected
@@ -301,10 +308,10 @@ def test_lists_models_as_the_api_does(where: Where, capsys: pytest.CaptureFixtur
     code, out, _ = cli(["registry", *where.args], capsys)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["model", "latest", "aliases"]
+    assert lines[0].split() == ["model", "latest", "ready", "newest", "aliases"]
     assert [line.split() for line in lines[1:]] == [
-        ["churn", "2", "production->v1"],
-        ["fraud", "1"],
+        ["churn", "2", "2", "production->v1"],
+        ["fraud", "1", "1"],
     ]
 
 

@@ -134,6 +134,7 @@ def test_trust_policy_state_round_trip_and_hostile_input() -> None:
         {**data, "keys": "x"},
         {**data, "require_signature": "yes"},
         {**data, "keys": [{"key_id": "k", "public_key": "!!"}]},
+        {**data, "keys": [{"key_id": "k", "public_key": "clé"}]},  # not ASCII: ValueError
         {**data, "keys": [{"key_id": "k"}]},
         swapped,
     ]

@@ -226,3 +226,20 @@ def test_serve_refuses_a_limit_out_of_range_in_one_line(
         assert done.returncode == 2, (flag, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert flag.lstrip("-").replace("-", "_").split("_")[0] in done.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "score"])
+@pytest.mark.parametrize("ref", ["churn/1", "models:/churn/1"])
+def test_an_mlflow_style_reference_says_what_to_type(
+    tmp_path: Path,
+    registry: ModelRegistry,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    ref: str,
+) -> None:
+    paths = [str(tmp_path / "in.parquet"), str(tmp_path / "out")] if command == "score" else []
+    assert main([command, ref, *paths, "--registry", str(tmp_path / "registry")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: "), err
+    assert f"e.g. prodml {command} churn@1" in err
+    assert not (tmp_path / "out").exists()  # refused before anything was written

@@ -27,6 +27,7 @@ import math
 import shutil
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -55,7 +56,12 @@ from prodml.fairness import GroupMetrics
 from prodml.features import FeaturePipeline, steps
 from prodml.fingerprint import fingerprint_table
 from prodml.monitoring import AlertEvent, AlertRule, CountWindow, InMemorySink, ModelMonitor
-from prodml.registry import ModelRegistry, NotWorseThanCurrent, SignatureCompatible
+from prodml.registry import (
+    ModelRegistry,
+    NotWorseThanCurrent,
+    PickleFallbackWarning,
+    SignatureCompatible,
+)
 from prodml.retrain import AlertTrigger, Guards, RetrainController, ScheduleTrigger
 from prodml.rollout import Canary, Decision, Gate, Step
 from prodml.schema import Schema
@@ -144,29 +150,33 @@ def run_scenario(
     signing, signer_summary = _signing(out, step)
     registry = ModelRegistry.local(out / "registry", **signing)
     result.summary["signing"] = signer_summary
-    try:
-        step(_registering_line(signer_summary))
-        v1 = registry.register(
-            MODEL,
-            pair,
-            signature=schema,
-            metrics=result.summary["training"]["holdout"],
-            lineage={
-                "data_fingerprint": result.summary["data_fingerprint"],
-                "pipeline_fingerprint": pair[0].fingerprint,
-                "code_version": __version__,
-                **_feature_views(result.summary["feature_store"]),
-            },
-            tags={"trained_on": "baseline"},
-            description="logistic regression on the baseline customers",
-        )
-        registry.set_alias(MODEL, "production", v1.version)
-        latencies = _serve_step(registry, schema, train, result, seed=seed, step=step)
-        fit_seconds = _rollout_step(registry, schema, pair, result, seed=seed, step=step)
-        _explain_step(registry, train, result, step=step)
-        _card_step(registry, out, result, step=step)
-    finally:
-        registry.close()
+    with warnings.catch_warnings():
+        # On a core install (no skops) the demo's models are stored with joblib and loaded
+        # with trusted=True, knowingly: the registration warning would say so three times.
+        warnings.simplefilter("ignore", PickleFallbackWarning)
+        try:
+            step(_registering_line(signer_summary))
+            v1 = registry.register(
+                MODEL,
+                pair,
+                signature=schema,
+                metrics=result.summary["training"]["holdout"],
+                lineage={
+                    "data_fingerprint": result.summary["data_fingerprint"],
+                    "pipeline_fingerprint": pair[0].fingerprint,
+                    "code_version": __version__,
+                    **_feature_views(result.summary["feature_store"]),
+                },
+                tags={"trained_on": "baseline"},
+                description="logistic regression on the baseline customers",
+            )
+            registry.set_alias(MODEL, "production", v1.version)
+            latencies = _serve_step(registry, schema, train, result, seed=seed, step=step)
+            fit_seconds = _rollout_step(registry, schema, pair, result, seed=seed, step=step)
+            _explain_step(registry, train, result, step=step)
+            _card_step(registry, out, result, step=step)
+        finally:
+            registry.close()
     step("estimating serving and retraining costs")
     result.costs, result.summary["costs"] = _costs(pair, latencies, fit_seconds, seed=seed)
     return result

@@ -357,7 +357,7 @@ class TrustPolicy:
                 raise ConfigError(f"trust policy key {i} needs a base64 'public_key'")
             try:
                 raw = base64.b64decode(entry["public_key"], validate=True)
-            except binascii.Error:
+            except (binascii.Error, ValueError):  # ValueError: a non-ASCII string
                 raise ConfigError(f"trust policy key {i} is not valid base64") from None
             v = Ed25519Verifier(raw)
             if entry.get("key_id") != v.key_id:

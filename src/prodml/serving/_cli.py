@@ -107,6 +107,13 @@ def _open_registry(args: argparse.Namespace) -> Any:
     return open_registry(args.registry, args.db, args.artifacts)
 
 
+def _check_ref(ref: str, command: str) -> None:
+    """MLflow's ``churn/3`` or ``models:/churn/3``: say to type ``churn@3`` (ConfigError)."""
+    from prodml.registry._cli import check_reference  # noqa: PLC0415 - keep --help fast
+
+    check_reference(ref, command=command, version_ok=True)
+
+
 def _trusted(args: argparse.Namespace) -> Any:
     return True if args.trusted else list(args.trust)
 
@@ -116,6 +123,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from prodml.serving import Predictor, create_app  # noqa: PLC0415
     from prodml.serving._server import run  # noqa: PLC0415
 
+    _check_ref(args.ref, "prodml serve")
     registry = _open_registry(args)
     try:
         pred = Predictor.from_registry(
@@ -155,6 +163,7 @@ def run_score(args: argparse.Namespace) -> int:
     from prodml.cli import _check_writable  # noqa: PLC0415 - the CLI is loaded already
     from prodml.serving import Predictor, score  # noqa: PLC0415
 
+    _check_ref(args.ref, "prodml score")
     _check_writable(args.dest, folder=True)  # before the model loads, not after
     registry = _open_registry(args)
     try:
