@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -391,7 +392,8 @@ def test_clean_record_fast_path_never_hides_a_problem(data: st.DataObject) -> No
     if slow:
         with pytest.raises(SchemaError) as info:
             schema.validate(record, strict=strict)
-        assert list(info.value.problems) == slow
+        # The same problems; a single record's have no row ("first at row 0" is noise).
+        assert list(info.value.problems) == [dataclasses.replace(p, row=None) for p in slow]
     else:
         schema.validate(record, strict=strict)
 

@@ -35,6 +35,7 @@ prodml.errors.SchemaError: 2 problems found:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import numbers
@@ -388,10 +389,12 @@ class Schema(_Model):
             # An invalid record's problems, read from the dict (the same problems as the
             # one-row table's, ~100x cheaper); None for what only the table path decides.
             found = record_problems(self.columns, data, strict=strict)
-            if found is not None:
-                if found:
-                    raise SchemaError(problems=found)
-                return
+            if found is None:
+                found = self.problems(as_columns(data), strict=strict)
+            if found:
+                # One record has no rows: "(first at row 0)" would only be noise.
+                raise SchemaError(problems=[dataclasses.replace(p, row=None) for p in found])
+            return
         cols = as_columns(data)
         problems = self.problems(cols, strict=strict)
         if problems:
