@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -254,10 +255,11 @@ def test_a_huge_list_gives_a_short_message(name: str, path: tuple[str, ...]) -> 
     """Was a ConfigError of 9-18 million characters naming every one of 200,000 items."""
     state = json.loads(json.dumps(_case(name)[2]))
     state[path[0]] = [0] * 200_000
-    with pytest.raises(StateError) as info:
+    with pytest.raises(ConfigError) as info:  # a StateError, or pydantic's problems counted
         _case(name)[0](state)
-    assert len(str(info.value)) < 2100
-    assert "characters in all" in str(info.value)
+    text = str(info.value)
+    assert len(text) < 2100
+    assert "characters in all" in text or re.search(r"; and \d+ more$", text), text[-200:]
 
 
 def test_a_huge_view_name_is_not_quoted_whole() -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from prodml.errors import SchemaError
-from prodml.serving._prediction import Prediction
+from prodml.serving._prediction import Prediction, State
 from prodml.serving._served import ModelError, Served, model_error
 
 if TYPE_CHECKING:
@@ -64,18 +64,19 @@ def predict_many(
         groups.setdefault(variants[i], []).append((i, x))
     if not (atomic and any(r is not None for r in out)):
         for variant, items in groups.items():
-            _answer(pred, variant, items, records, ids, explain, out, t0, started)
+            _answer(pred, state, variant, items, records, ids, explain, out, t0, started)
     should_mirror = pred._mirror
     mirror = [
         should_mirror is not None and isinstance(r, Prediction) and bool(should_mirror(key))
         for r, key in zip(out, route_keys, strict=True)
     ]
-    _count_and_log(pred, out, variants, mirror, records)
+    _count_and_log(pred, state, out, variants, mirror, records)
     return out
 
 
 def _answer(  # noqa: PLR0917 - the loop body of predict_many, private
     pred: Predictor,
+    state: State,
     variant: str,
     items: list[tuple[int, Any]],
     records: Sequence[Mapping[str, Any]],
@@ -85,8 +86,12 @@ def _answer(  # noqa: PLR0917 - the loop body of predict_many, private
     t0: float,
     started: Sequence[float] | None,
 ) -> None:
-    """Score (and explain) one variant's records into ``out``: no side effect."""
-    served = pred._state.versions[variant]
+    """Score (and explain) one variant's records into ``out``: no side effect.
+
+    ``state`` is the one the records were checked and transformed with: an alias that
+    moves meanwhile must not pair one version's features with another's model.
+    """
+    served = state.versions[variant]
     for (i, _), value in zip(items, _score_rows(served, variant, items), strict=True):
         if isinstance(value, ModelError):
             out[i] = value
@@ -102,8 +107,9 @@ def _answer(  # noqa: PLR0917 - the loop body of predict_many, private
         )
 
 
-def _count_and_log(
+def _count_and_log(  # noqa: PLR0917 - private
     pred: Predictor,
+    state: State,
     out: list[Any],
     variants: list[str],
     mirror: list[bool],
@@ -111,7 +117,6 @@ def _count_and_log(
 ) -> None:
     """Each record's outcome counted once; each prediction logged and mirrored once."""
     counts: dict[tuple[str, str], int] = {}
-    state = pred._state
     for i, result in enumerate(out):
         if result is None:  # atomic, and another record was invalid: not predicted
             continue
