@@ -351,21 +351,36 @@ class MinMaxScale(Step):
         Number columns.
     feature_range
         ``(low, high)`` of the output, ``low < high``.
+    clip
+        Bound the output to ``feature_range``, as scikit-learn's
+        ``MinMaxScaler(clip=True)``, bit for bit: ``x * scale_ + (low - data_min_ *
+        scale_)``, then clipped. A value the scaling takes beyond float64 is then the
+        bound it passed, not an error. Added after the first saved format: a pipeline
+        saved without it loads with ``clip=False`` and keeps its fingerprint.
     """
 
     fitted_attrs: ClassVar[tuple[str, ...]] = ("data_min_", "scale_")
     data_min_: dict[str, float]  # fitted: per column
     scale_: dict[str, float]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"data_min_": "finite", "scale_": "scale"}
+    added_params: ClassVar[dict[str, Any]] = {"clip": False}
 
     def __init__(
-        self, columns: Sequence[str], *, feature_range: Sequence[float] = (0.0, 1.0)
+        self,
+        columns: Sequence[str],
+        *,
+        feature_range: Sequence[float] = (0.0, 1.0),
+        clip: bool = False,
     ) -> None:
         self.columns = columns
         self.feature_range = feature_range
+        self.clip = clip
 
     def _constraints(self) -> dict[str, list[Constraint]]:
-        return {"feature_range": [Predicate(_pair, "a (low, high) pair with low < high")]}
+        return {
+            "feature_range": [Predicate(_pair, "a (low, high) pair with low < high")],
+            "clip": [TypeOf(bool, "a bool")],
+        }
 
     def new_state(self, column: str, kind: str) -> Any:
         """Extremes."""
@@ -392,15 +407,47 @@ class MinMaxScale(Step):
             )
         self.scale_[column] = scale
 
+    def _clip_terms(self, column: str) -> tuple[float, float, float, float, float]:
+        """``(min, scale, shift, low, high)``; shift is ``low - min * scale`` (maybe inf)."""
+        m, s = self.data_min_[column], self.scale_[column]
+        low, high = (float(v) for v in self.feature_range)
+        return m, s, low - m * s, low, high
+
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
-        """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
+        """Scale; a value scaled beyond float64 is a SchemaError naming step and column.
+
+        With ``clip``, scikit-learn's formula and clipping: an overflow is its bound.
+        """
+        if self.clip:
+            m, s, shift, low, high = self._clip_terms(column)
+            with np.errstate(all="ignore"):
+                if math.isfinite(shift):
+                    out = values * s
+                    out += shift
+                else:  # min * scale beyond float64 (a huge feature_range): no NaN this way
+                    out = values - m
+                    out *= s
+                    out += low
+            # An overflow is an infinity of the sign of the true value, so it clips right.
+            return np.clip(out, low, high, out=out)
         m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
         return _multiplied(values, m, s, low, column=column, step="MinMaxScale")
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
     ) -> list[str] | None:
-        """Inline scaling, as the batch path (overflow included)."""
+        """Inline scaling, as the batch path (overflow and clipping included)."""
+        if self.clip:
+            m, s, shift, low, high = self._clip_terms(column)
+            ns.update({key + "m": m, key + "s": s, key + "sh": shift})
+            ns.update({key + "lo": low, key + "hi": high})
+            first = (
+                f"v = v * {key}s + {key}sh"
+                if math.isfinite(shift)
+                else f"v = (v - {key}m) * {key}s + {key}lo"
+            )
+            # np.clip's order and comparisons: -0.0 stays -0.0 at a bound of 0.0.
+            return [first, f"if v < {key}lo: v = {key}lo", f"if v > {key}hi: v = {key}hi"]
         m = ns[key + "m"] = self.data_min_[column]
         s = ns[key + "s"] = self.scale_[column]
         low = ns[key + "low"] = float(self.feature_range[0])
@@ -410,6 +457,19 @@ class MinMaxScale(Step):
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
+        if self.clip:
+            m, s, shift, low, high = self._clip_terms(column)
+            finite = math.isfinite(shift)
+
+            def clipped(v: float) -> float:
+                v = v * s + shift if finite else (v - m) * s + low
+                if v < low:
+                    v = low
+                if v > high:
+                    v = high
+                return v
+
+            return clipped
         m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
         first = lambda v: (v - m) * s + low  # noqa: E731
         return _record_fn(first, lambda v: v * s - m * s + low, column, "MinMaxScale")
