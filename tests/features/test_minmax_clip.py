@@ -110,7 +110,8 @@ def test_clip_matches_sklearn_bit_for_bit(feature_range: tuple[float, float], ar
     X = pipe.transform(pa.Table.from_pandas(data) if arrow else data)[:, 0]
     ref = _sklearn(fit, values, feature_range)
     assert _bits(X) == _bits(ref)
-    assert X.min() >= feature_range[0] and X.max() <= feature_range[1]
+    assert X.min() >= feature_range[0]
+    assert X.max() <= feature_range[1]
     for v in [*values[:50], *FAR]:
         assert _bits(pipe.transform_record({"y": float(v)})) == _bits(
             pipe.transform(pd.DataFrame({"y": [v]}))[0]
@@ -166,7 +167,10 @@ def test_a_null_is_refused_with_or_without_clip() -> None:
 def test_impute_then_clip_keeps_a_filled_value_in_range() -> None:
     fit = pd.DataFrame({"y": [0.0, 1.0, 2.0]})
     pipe = FeaturePipeline(
-        [steps.Impute(["y"], strategy="constant", fill_value=50.0), steps.MinMaxScale(["y"], clip=True)]
+        [
+            steps.Impute(["y"], strategy="constant", fill_value=50.0),
+            steps.MinMaxScale(["y"], clip=True),
+        ]
     ).fit(fit)
     assert pipe.transform(pd.DataFrame({"y": [None, -5.0]}))[:, 0].tolist() == [1.0, 0.0]
     assert pipe.transform_record({"y": None}).tolist() == [1.0]
@@ -184,13 +188,18 @@ def test_record_equals_one_row_batch_bit_for_bit(
     fit: list[float], values: list[float], feature_range: tuple[float, float]
 ) -> None:
     pipe = FeaturePipeline([steps.MinMaxScale(["y"], feature_range=feature_range, clip=True)])
+    refused: list[str] | None = None
     try:
         pipe.fit(pd.DataFrame({"y": fit}))
     except SchemaError as err:  # a range beyond float64 or a scale outside it: tested elsewhere
-        assert [p.kind for p in err.problems] == ["range"]
+        refused = [p.kind for p in err.problems]
+    if refused is not None:
+        assert refused == ["range"]
         return
     X = pipe.transform(pd.DataFrame({"y": values}))[:, 0]
-    assert ((X >= feature_range[0]) & (X <= feature_range[1])).all()
+    low, high = feature_range
+    assert X.min() >= low
+    assert X.max() <= high
     for v, x in zip(values, X, strict=True):
         assert _bits(pipe.transform_record({"y": v})) == _bits(x)
         assert _bits(pipe.steps[0].record_fn("y", "number")(v)) == _bits(x)

@@ -463,11 +463,8 @@ class MinMaxScale(Step):
 
             def clipped(v: float) -> float:
                 v = v * s + shift if finite else (v - m) * s + low
-                if v < low:
-                    v = low
-                if v > high:
-                    v = high
-                return v
+                # max and min keep v on a tie (-0.0 at 0.0), as np.clip and record_code.
+                return min(max(v, low), high)
 
             return clipped
         m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
