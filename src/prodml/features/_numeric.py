@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,14 +12,13 @@ from prodml._params import NONE, Constraint, Interval, OneOf, Predicate, TypeOf
 from prodml._quote import short_repr
 from prodml._state import finite_float
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.features import _overflow
 from prodml.features._base import (
     NUMBER,
     TEXT,
     Step,
     Text,
     ValueFn,
-    beyond_float64,
-    check_finite,
     check_text_values,
 )
 from prodml.features._stats import Counts, Extremes, Moments, Quantiles
@@ -59,74 +58,6 @@ def fitted_quantiles(column: str, state: Any, qs: list[float], what: str) -> lis
     for v in out:
         _finite(column, v, what)
     return out
-
-
-# -- overflow at transform ---------------------------------------------------------------
-# A scaler computes (x - shift) / scale, or (x - shift) * factor + low. For x and shift of
-# opposite signs near float64's limit the difference overflows though the result need not
-# (x = -1e308 with mean 1e308 and std 1e307 is -20): those elements are recomputed as
-# x / scale - shift / scale (x * factor - shift * factor + low), which overflows only when
-# the result itself is beyond float64; what is still inf is a SchemaError naming the step
-# and the column. Other values keep the scikit-learn formula, bit for bit. The record path
-# performs the same float operations, so it gives the same value or the same error.
-
-
-def _rescued(out: Any, values: Any, redo: Callable[[Any], Any], column: str, step: str) -> Any:
-    ok = np.isfinite(out)
-    if ok.all():
-        return out
-    bad = ~ok
-    with np.errstate(all="ignore"):
-        out[bad] = redo(values[bad])
-    return check_finite(out, column, step)
-
-
-def _divided(values: Any, shift: float, scale: float, column: str, step: str) -> Any:
-    with np.errstate(all="ignore"):
-        out = values - shift
-        out /= scale
-    return _rescued(out, values, lambda x: x / scale - shift / scale, column, step)
-
-
-def _multiplied(
-    values: Any, shift: float, factor: float, low: float, *, column: str, step: str
-) -> Any:
-    with np.errstate(all="ignore"):
-        out = values - shift
-        out *= factor
-        out += low
-    return _rescued(out, values, lambda x: x * factor - shift * factor + low, column, step)
-
-
-def _checked(redo: ValueFn, column: str, step: str) -> ValueFn:
-    lo, hi = -math.inf, math.inf
-
-    def fallback(v: float) -> float:
-        u = redo(v)
-        if not lo < u < hi:
-            raise beyond_float64(column, step)
-        return u
-
-    return fallback
-
-
-def _record_code(
-    ns: dict[str, Any], key: str, first: str, redo: ValueFn, *, column: str, step: str
-) -> list[str]:
-    """``first`` (an expression of ``v``), or ``redo(v)`` when it is not finite."""
-    ns[key + "redo"] = _checked(redo, column, step)
-    # u - u is 0.0 (false) for a finite u and NaN (true) for inf or NaN: the cheapest test.
-    return [f"u = {first}", f"v = {key}redo(v) if u - u else u"]
-
-
-def _record_fn(first: ValueFn, redo: ValueFn, column: str, step: str) -> ValueFn:
-    fallback = _checked(redo, column, step)
-
-    def fn(v: float) -> float:
-        u = first(v)
-        return fallback(v) if u - u else u  # see _record_code
-
-    return fn
 
 
 class Impute(Step):
@@ -311,7 +242,9 @@ class StandardScale(Step):
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
-        return _divided(values, self.mean_[column], self.scale_[column], column, "StandardScale")
+        return _overflow.divided(
+            values, self.mean_[column], self.scale_[column], column, "StandardScale"
+        )
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
@@ -320,14 +253,16 @@ class StandardScale(Step):
         m = ns[key + "m"] = self.mean_[column]
         s = ns[key + "s"] = self.scale_[column]
         redo = lambda v: v / s - m / s  # noqa: E731 - the batch path's fallback
-        return _record_code(
+        return _overflow.record_code(
             ns, key, f"(v - {key}m) / {key}s", redo, column=column, step="StandardScale"
         )
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
         m, s = self.mean_[column], self.scale_[column]
-        return _record_fn(lambda v: (v - m) / s, lambda v: v / s - m / s, column, "StandardScale")
+        return _overflow.record_fn(
+            lambda v: (v - m) / s, lambda v: v / s - m / s, column, "StandardScale"
+        )
 
 
 def _pair(value: object) -> bool:
@@ -431,7 +366,7 @@ class MinMaxScale(Step):
             # An overflow is an infinity of the sign of the true value, so it clips right.
             return np.clip(out, low, high, out=out)
         m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
-        return _multiplied(values, m, s, low, column=column, step="MinMaxScale")
+        return _overflow.multiplied(values, m, s, low, column=column, step="MinMaxScale")
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
@@ -453,7 +388,7 @@ class MinMaxScale(Step):
         low = ns[key + "low"] = float(self.feature_range[0])
         redo = lambda v: v * s - m * s + low  # noqa: E731 - the batch path's fallback
         first = f"(v - {key}m) * {key}s + {key}low"
-        return _record_code(ns, key, first, redo, column=column, step="MinMaxScale")
+        return _overflow.record_code(ns, key, first, redo, column=column, step="MinMaxScale")
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
@@ -469,7 +404,7 @@ class MinMaxScale(Step):
             return clipped
         m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
         first = lambda v: (v - m) * s + low  # noqa: E731
-        return _record_fn(first, lambda v: v * s - m * s + low, column, "MinMaxScale")
+        return _overflow.record_fn(first, lambda v: v * s - m * s + low, column, "MinMaxScale")
 
 
 class RobustScale(Step):
@@ -537,7 +472,9 @@ class RobustScale(Step):
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
-        return _divided(values, self.center_[column], self.scale_[column], column, "RobustScale")
+        return _overflow.divided(
+            values, self.center_[column], self.scale_[column], column, "RobustScale"
+        )
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
@@ -546,11 +483,13 @@ class RobustScale(Step):
         c = ns[key + "c"] = self.center_[column]
         s = ns[key + "s"] = self.scale_[column]
         redo = lambda v: v / s - c / s  # noqa: E731 - the batch path's fallback
-        return _record_code(
+        return _overflow.record_code(
             ns, key, f"(v - {key}c) / {key}s", redo, column=column, step="RobustScale"
         )
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
         c, s = self.center_[column], self.scale_[column]
-        return _record_fn(lambda v: (v - c) / s, lambda v: v / s - c / s, column, "RobustScale")
+        return _overflow.record_fn(
+            lambda v: (v - c) / s, lambda v: v / s - c / s, column, "RobustScale"
+        )
