@@ -46,7 +46,8 @@ def number_chain(draw: Any, col: str) -> list[Any]:
     if middle == "standard":
         chain.append(steps.StandardScale([col], with_mean=draw(st.booleans())))
     elif middle == "minmax":
-        chain.append(steps.MinMaxScale([col], feature_range=(-1.0, 2.0)))
+        clip = draw(st.booleans())
+        chain.append(steps.MinMaxScale([col], feature_range=(-1.0, 2.0), clip=clip))
     elif middle == "robust":
         chain.append(steps.RobustScale([col]))
     elif middle == "clip_log":

@@ -145,6 +145,14 @@ class Step(BaseEstimator):
     """How each fitted attribute's values are validated on load (see ``fitted_from_state``)."""
     has_domain: ClassVar[bool] = False
     """Whether the step rejects some numbers (Log1p: x <= -1); fit then checks them too."""
+    added_params: ClassVar[dict[str, Any]] = {}
+    """Parameters added after the step's first saved format, name -> default.
+
+    :meth:`saved_params` leaves such a parameter out while it holds its default, and a
+    saved step without it loads with the default, so a pipeline saved before the
+    parameter existed keeps its ``to_dict`` and fingerprint exactly; only a pipeline
+    using another value gets a new one.
+    """
 
     columns: Sequence[str]
 
@@ -158,6 +166,16 @@ class Step(BaseEstimator):
         cons: dict[str, Sequence[Constraint]] = {"columns": [COLUMNS]}
         cons.update(self._constraints())
         check_params(type(self).__name__, self.get_params(deep=False), cons)
+
+    def saved_params(self) -> dict[str, Any]:
+        """``get_params()`` without the :attr:`added_params` that hold their default."""
+        params: dict[str, Any] = self.get_params(deep=False)
+        for name, default in self.added_params.items():
+            value = params.get(name)
+            # The type too: clip=0 is not the saved default False (validation refuses it).
+            if type(value) is type(default) and value == default:
+                del params[name]
+        return params
 
     # -- fit ----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,14 +12,13 @@ from prodml._params import NONE, Constraint, Interval, OneOf, Predicate, TypeOf
 from prodml._quote import short_repr
 from prodml._state import finite_float
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.features import _overflow
 from prodml.features._base import (
     NUMBER,
     TEXT,
     Step,
     Text,
     ValueFn,
-    beyond_float64,
-    check_finite,
     check_text_values,
 )
 from prodml.features._stats import Counts, Extremes, Moments, Quantiles
@@ -59,74 +58,6 @@ def fitted_quantiles(column: str, state: Any, qs: list[float], what: str) -> lis
     for v in out:
         _finite(column, v, what)
     return out
-
-
-# -- overflow at transform ---------------------------------------------------------------
-# A scaler computes (x - shift) / scale, or (x - shift) * factor + low. For x and shift of
-# opposite signs near float64's limit the difference overflows though the result need not
-# (x = -1e308 with mean 1e308 and std 1e307 is -20): those elements are recomputed as
-# x / scale - shift / scale (x * factor - shift * factor + low), which overflows only when
-# the result itself is beyond float64; what is still inf is a SchemaError naming the step
-# and the column. Other values keep the scikit-learn formula, bit for bit. The record path
-# performs the same float operations, so it gives the same value or the same error.
-
-
-def _rescued(out: Any, values: Any, redo: Callable[[Any], Any], column: str, step: str) -> Any:
-    ok = np.isfinite(out)
-    if ok.all():
-        return out
-    bad = ~ok
-    with np.errstate(all="ignore"):
-        out[bad] = redo(values[bad])
-    return check_finite(out, column, step)
-
-
-def _divided(values: Any, shift: float, scale: float, column: str, step: str) -> Any:
-    with np.errstate(all="ignore"):
-        out = values - shift
-        out /= scale
-    return _rescued(out, values, lambda x: x / scale - shift / scale, column, step)
-
-
-def _multiplied(
-    values: Any, shift: float, factor: float, low: float, *, column: str, step: str
-) -> Any:
-    with np.errstate(all="ignore"):
-        out = values - shift
-        out *= factor
-        out += low
-    return _rescued(out, values, lambda x: x * factor - shift * factor + low, column, step)
-
-
-def _checked(redo: ValueFn, column: str, step: str) -> ValueFn:
-    lo, hi = -math.inf, math.inf
-
-    def fallback(v: float) -> float:
-        u = redo(v)
-        if not lo < u < hi:
-            raise beyond_float64(column, step)
-        return u
-
-    return fallback
-
-
-def _record_code(
-    ns: dict[str, Any], key: str, first: str, redo: ValueFn, *, column: str, step: str
-) -> list[str]:
-    """``first`` (an expression of ``v``), or ``redo(v)`` when it is not finite."""
-    ns[key + "redo"] = _checked(redo, column, step)
-    # u - u is 0.0 (false) for a finite u and NaN (true) for inf or NaN: the cheapest test.
-    return [f"u = {first}", f"v = {key}redo(v) if u - u else u"]
-
-
-def _record_fn(first: ValueFn, redo: ValueFn, column: str, step: str) -> ValueFn:
-    fallback = _checked(redo, column, step)
-
-    def fn(v: float) -> float:
-        u = first(v)
-        return fallback(v) if u - u else u  # see _record_code
-
-    return fn
 
 
 class Impute(Step):
@@ -311,7 +242,9 @@ class StandardScale(Step):
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
-        return _divided(values, self.mean_[column], self.scale_[column], column, "StandardScale")
+        return _overflow.divided(
+            values, self.mean_[column], self.scale_[column], column, "StandardScale"
+        )
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
@@ -320,14 +253,16 @@ class StandardScale(Step):
         m = ns[key + "m"] = self.mean_[column]
         s = ns[key + "s"] = self.scale_[column]
         redo = lambda v: v / s - m / s  # noqa: E731 - the batch path's fallback
-        return _record_code(
+        return _overflow.record_code(
             ns, key, f"(v - {key}m) / {key}s", redo, column=column, step="StandardScale"
         )
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
         m, s = self.mean_[column], self.scale_[column]
-        return _record_fn(lambda v: (v - m) / s, lambda v: v / s - m / s, column, "StandardScale")
+        return _overflow.record_fn(
+            lambda v: (v - m) / s, lambda v: v / s - m / s, column, "StandardScale"
+        )
 
 
 def _pair(value: object) -> bool:
@@ -351,21 +286,36 @@ class MinMaxScale(Step):
         Number columns.
     feature_range
         ``(low, high)`` of the output, ``low < high``.
+    clip
+        Bound the output to ``feature_range``, as scikit-learn's
+        ``MinMaxScaler(clip=True)``, bit for bit: ``x * scale_ + (low - data_min_ *
+        scale_)``, then clipped. A value the scaling takes beyond float64 is then the
+        bound it passed, not an error. Added after the first saved format: a pipeline
+        saved without it loads with ``clip=False`` and keeps its fingerprint.
     """
 
     fitted_attrs: ClassVar[tuple[str, ...]] = ("data_min_", "scale_")
     data_min_: dict[str, float]  # fitted: per column
     scale_: dict[str, float]  # fitted: per column
     fitted_checks: ClassVar[dict[str, str]] = {"data_min_": "finite", "scale_": "scale"}
+    added_params: ClassVar[dict[str, Any]] = {"clip": False}
 
     def __init__(
-        self, columns: Sequence[str], *, feature_range: Sequence[float] = (0.0, 1.0)
+        self,
+        columns: Sequence[str],
+        *,
+        feature_range: Sequence[float] = (0.0, 1.0),
+        clip: bool = False,
     ) -> None:
         self.columns = columns
         self.feature_range = feature_range
+        self.clip = clip
 
     def _constraints(self) -> dict[str, list[Constraint]]:
-        return {"feature_range": [Predicate(_pair, "a (low, high) pair with low < high")]}
+        return {
+            "feature_range": [Predicate(_pair, "a (low, high) pair with low < high")],
+            "clip": [TypeOf(bool, "a bool")],
+        }
 
     def new_state(self, column: str, kind: str) -> Any:
         """Extremes."""
@@ -392,27 +342,69 @@ class MinMaxScale(Step):
             )
         self.scale_[column] = scale
 
+    def _clip_terms(self, column: str) -> tuple[float, float, float, float, float]:
+        """``(min, scale, shift, low, high)``; shift is ``low - min * scale`` (maybe inf)."""
+        m, s = self.data_min_[column], self.scale_[column]
+        low, high = (float(v) for v in self.feature_range)
+        return m, s, low - m * s, low, high
+
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
-        """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
+        """Scale; a value scaled beyond float64 is a SchemaError naming step and column.
+
+        With ``clip``, scikit-learn's formula and clipping: an overflow is its bound.
+        """
+        if self.clip:
+            m, s, shift, low, high = self._clip_terms(column)
+            with np.errstate(all="ignore"):
+                if math.isfinite(shift):
+                    out = values * s
+                    out += shift
+                else:  # min * scale beyond float64 (a huge feature_range): no NaN this way
+                    out = values - m
+                    out *= s
+                    out += low
+            # An overflow is an infinity of the sign of the true value, so it clips right.
+            return np.clip(out, low, high, out=out)
         m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
-        return _multiplied(values, m, s, low, column=column, step="MinMaxScale")
+        return _overflow.multiplied(values, m, s, low, column=column, step="MinMaxScale")
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
     ) -> list[str] | None:
-        """Inline scaling, as the batch path (overflow included)."""
+        """Inline scaling, as the batch path (overflow and clipping included)."""
+        if self.clip:
+            m, s, shift, low, high = self._clip_terms(column)
+            ns.update({key + "m": m, key + "s": s, key + "sh": shift})
+            ns.update({key + "lo": low, key + "hi": high})
+            first = (
+                f"v = v * {key}s + {key}sh"
+                if math.isfinite(shift)
+                else f"v = (v - {key}m) * {key}s + {key}lo"
+            )
+            # np.clip's order and comparisons: -0.0 stays -0.0 at a bound of 0.0.
+            return [first, f"if v < {key}lo: v = {key}lo", f"if v > {key}hi: v = {key}hi"]
         m = ns[key + "m"] = self.data_min_[column]
         s = ns[key + "s"] = self.scale_[column]
         low = ns[key + "low"] = float(self.feature_range[0])
         redo = lambda v: v * s - m * s + low  # noqa: E731 - the batch path's fallback
         first = f"(v - {key}m) * {key}s + {key}low"
-        return _record_code(ns, key, first, redo, column=column, step="MinMaxScale")
+        return _overflow.record_code(ns, key, first, redo, column=column, step="MinMaxScale")
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
+        if self.clip:
+            m, s, shift, low, high = self._clip_terms(column)
+            finite = math.isfinite(shift)
+
+            def clipped(v: float) -> float:
+                v = v * s + shift if finite else (v - m) * s + low
+                # max and min keep v on a tie (-0.0 at 0.0), as np.clip and record_code.
+                return min(max(v, low), high)
+
+            return clipped
         m, s, low = self.data_min_[column], self.scale_[column], float(self.feature_range[0])
         first = lambda v: (v - m) * s + low  # noqa: E731
-        return _record_fn(first, lambda v: v * s - m * s + low, column, "MinMaxScale")
+        return _overflow.record_fn(first, lambda v: v * s - m * s + low, column, "MinMaxScale")
 
 
 class RobustScale(Step):
@@ -480,7 +472,9 @@ class RobustScale(Step):
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
-        return _divided(values, self.center_[column], self.scale_[column], column, "RobustScale")
+        return _overflow.divided(
+            values, self.center_[column], self.scale_[column], column, "RobustScale"
+        )
 
     def record_code(
         self, column: str, kind: str, ns: dict[str, Any], key: str, *, offset: int = 0
@@ -489,11 +483,13 @@ class RobustScale(Step):
         c = ns[key + "c"] = self.center_[column]
         s = ns[key + "s"] = self.scale_[column]
         redo = lambda v: v / s - c / s  # noqa: E731 - the batch path's fallback
-        return _record_code(
+        return _overflow.record_code(
             ns, key, f"(v - {key}c) / {key}s", redo, column=column, step="RobustScale"
         )
 
     def record_fn(self, column: str, kind: str) -> ValueFn:
         """Scale one value."""
         c, s = self.center_[column], self.scale_[column]
-        return _record_fn(lambda v: (v - c) / s, lambda v: v / s - c / s, column, "RobustScale")
+        return _overflow.record_fn(
+            lambda v: (v - c) / s, lambda v: v / s - c / s, column, "RobustScale"
+        )

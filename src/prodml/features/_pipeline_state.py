@@ -52,7 +52,9 @@ def _load_step(spec: Field) -> Step:
     step_cls = STEP_TYPES.get(spec["type"].str(max_len=100))
     if step_cls is None:
         raise spec["type"].fail("a feature step type: " + ", ".join(sorted(STEP_TYPES)))
-    params = spec["params"].dict()
+    saved = spec["params"].dict()
+    # A parameter added after the step's first format is absent from older states.
+    params = {**step_cls.added_params, **saved}
     try:
         step = step_cls(**params)
         step.validate_params()
@@ -60,7 +62,7 @@ def _load_step(spec: Field) -> Step:
         raise spec["params"].fail(f"the parameters of {step_cls.__name__}") from None
     except ConfigError as err:
         name = err.parameter
-        field = spec["params"][name] if name is not None and name in params else spec["params"]
+        field = spec["params"][name] if name is not None and name in saved else spec["params"]
         raise field.fail(f"a valid setting ({err})") from None
     if spec["fitted"].value is not None:
         step.fitted_from_state(spec["fitted"])

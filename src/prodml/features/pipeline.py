@@ -499,7 +499,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             "steps": [
                 {
                     "type": type(s).__name__,
-                    "params": {k: _jsonable(v) for k, v in s.get_params(deep=False).items()},
+                    "params": {k: _jsonable(v) for k, v in s.saved_params().items()},
                     "fitted": s.fitted_to_dict() if fitted else None,
                 }
                 for s in self.steps
