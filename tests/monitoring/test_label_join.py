@@ -2,7 +2,7 @@
 
 The serving path (``_log_served``, queued) and ``log_prediction`` must agree: one label
 per prediction id is added to the window; a second label for it is refused and counted
-(``unmatched_total``), never added again; a label for another id leaves it pending.
+(``duplicate_labels_total``), never added again; a label for another id leaves it pending.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def test_a_second_label_for_a_prediction_is_reported_not_counted(path: str) -> N
     assert mon.log_label("a", 1) is True
     assert mon.log_label("a", 0) is False  # the same prediction again: refused
     counts = mon.counters()
-    assert (counts["labels_total"], counts["unmatched_total"]) == (1, 1)
+    assert (counts["labels_total"], counts["duplicate_labels_total"]) == (1, 1)
+    assert counts["unmatched_total"] == 0  # not a label for an unknown id
     assert mon.metrics()["pending"] == 1.0  # "b" still waits for its own label
     assert mon.metrics()["accuracy"] == 1.0  # the first label joined "a"'s 0.9, once
     assert mon.log_label("b", 0) is True

@@ -37,7 +37,8 @@ def test_labels_join_by_id_in_any_order() -> None:
     assert not mon.log_label("p0", 1)  # already labelled
     assert not mon.log_label("nope", 0)  # never logged
     m = mon.metrics()
-    assert (m["labels_total"], m["unmatched_total"], m["pending"]) == (2.0, 2.0, 3.0)
+    assert (m["labels_total"], m["unmatched_total"], m["pending"]) == (2.0, 1.0, 3.0)
+    assert m["duplicate_labels_total"] == 1.0
     assert m["window_count"] == 2.0
     assert m["accuracy"] == 0.5  # p3 (0.9, 1) right, p0 (0.1, 1) wrong
 

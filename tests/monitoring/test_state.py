@@ -101,7 +101,7 @@ def test_round_trip_is_exact_and_json() -> None:
     back = ModelMonitor.from_json(text, clock=clock)
     assert json.loads(back.to_json()) == json.loads(text)
     d = json.loads(text)
-    assert d["format_version"] == 1
+    assert d["format_version"] == 2
     assert d["kind"] == "ModelMonitor"
     drive(mon, clock, 200, 400)
     drive(back, clock, 200, 400)
@@ -125,7 +125,7 @@ def test_ids_must_be_json_scalars_to_save() -> None:
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (lambda d: d.update(format_version=99), "'format_version' must be 1"),
+        (lambda d: d.update(format_version=99), "'format_version' must be one of 1, 2"),
         (lambda d: d.update(kind="Pipeline"), "'kind' must be one of 'ModelMonitor'"),
         (lambda d: d["state"].pop("window"), "'state.window' must be present"),
         (lambda d: d["config"].update(task="ranking"), "'config.task' must be a valid setting"),
@@ -219,7 +219,7 @@ def test_every_prediction_is_accounted_for_and_restarts_are_seamless(
         + c["expired_total"]
         + c["duplicate_predictions_total"]
     )
-    assert label_calls == c["labels_total"] + c["unmatched_total"]
+    assert label_calls == c["labels_total"] + c["unmatched_total"] + c["duplicate_labels_total"]
     assert c["pending"] <= 8
     events = [(e.rule, e.state) for e in sink_a.events]
     for rule in ("acc", "slo"):  # per alert, events alternate firing/resolved: no duplicates

@@ -62,7 +62,8 @@ def test_clients_sending_the_same_request_id_get_their_own_predictions(
     assert all(monitor.log_label(i, 1) for i in ids)
     assert not monitor.log_label(ids[0], 0)
     counts = monitor.counters()
-    assert (counts["labels_total"], counts["unmatched_total"]) == (8, 1)
+    assert (counts["labels_total"], counts["duplicate_labels_total"]) == (8, 1)
+    assert counts["unmatched_total"] == 0
 
 
 def test_records_of_a_list_get_ids_no_other_request_can_take(

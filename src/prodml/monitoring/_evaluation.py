@@ -52,6 +52,7 @@ class Evaluation:
     _lock: Any
     _groups: _groups.GroupWindows | None
     _pending: OrderedDict[Hashable, tuple[float, Any]]
+    _labelled: OrderedDict[Hashable, float]
     _stats: SlotStats
     _counters: dict[str, int]
     _states: dict[str, RuleState]
@@ -102,6 +103,11 @@ class Evaluation:
                     break
                 pending.popitem(last=False)
                 self._counters["expired_total"] += 1
+            labelled = self._labelled  # the record of labelled ids expires alike, uncounted
+            while labelled:
+                if labelled[next(iter(labelled))] > cutoff:
+                    break
+                labelled.popitem(last=False)
         if self._drift_ready is not None:
             rows, self._drift_ready = self._drift_ready, None
             try:

@@ -1,10 +1,17 @@
 """JSON-safe save and restore of a ModelMonitor (private).
 
-Layout: ``{"format_version": 1, "kind": "ModelMonitor", "config": {...}, "state": {...}}``.
+Layout: ``{"format_version": 2, "kind": "ModelMonitor", "config": {...}, "state": {...}}``.
 Sinks, the clock and the drift reference are runtime objects and are not saved. A
 streaming concept detector is saved through its own ``to_dict`` with its class name and
 rebuilt from :mod:`prodml.drift`. The data-drift detector's settings are saved and it is
 refitted on the reference passed to ``from_dict`` (data drift stays off without one).
+
+``state.labelled`` holds the ids of recently labelled predictions with their label times
+(``[[id, t], ...]``, str and int ids only), so that a second label still counts as a
+duplicate after a restart. Format 2 added it and the ``duplicate_labels_total`` counter; a
+format 1 state (without either) still loads, with an empty record and the counter at 0. A
+prodml that reads only format 1 refuses a format 2 state with the advice to upgrade,
+rather than on the unknown counter.
 
 Feature rows of an open drift window are saved through the drift detector's privacy
 policy (:mod:`prodml.privacy`): values that are sensitive or look personal, and values of
@@ -34,9 +41,10 @@ from prodml.privacy import Privacy, redact
 if TYPE_CHECKING:
     from prodml.monitoring.monitor import ModelMonitor
 
-__all__ = ["FORMAT_VERSION", "dump", "load"]
+__all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "dump", "load"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: before state.labelled and duplicate_labels_total
 _T = TypeVar("_T")
 
 
@@ -48,6 +56,10 @@ def _check_id(pid: object) -> object:
         "ids must be str or int for the monitor state to be JSON.",
         parameter="prediction_id",
     )
+
+
+def _savable(pid: object) -> bool:
+    return type(pid) is str or type(pid) is int
 
 
 def _object_state(obj: Any) -> dict[str, Any] | None:
@@ -135,6 +147,9 @@ def dump(mon: ModelMonitor) -> dict[str, Any]:
     hashed = hashed_columns(mon._drift_fitted)
     state = {
         "pending": [[_check_id(pid), t, _py_scalar(out)] for pid, (t, out) in mon._pending.items()],
+        # Only str and int ids: the record of labelled ids is a bound-limited hint (it
+        # forgets the oldest anyway), so an id JSON cannot hold is dropped, not an error.
+        "labelled": [[pid, t] for pid, t in mon._labelled.items() if _savable(pid)],
         "window": mon.window.to_dict(),
         "stats": stats.to_dict(),
         "counters": mon._totals(),  # to_dict applied the queue
@@ -213,7 +228,7 @@ def load(
     root = Field(data, owner="ModelMonitor")
     root.dict(keys=("format_version", "kind", "config", "state"))
     root["kind"].str(choices=("ModelMonitor",))
-    check_format_version(root["format_version"].value, FORMAT_VERSION, owner="ModelMonitor")
+    check_format_version(root["format_version"].value, READABLE_VERSIONS, owner="ModelMonitor")
     config, state = root["config"], root["state"]
     config.dict(keys=_CONFIG_KEYS)
     state.dict()
@@ -291,6 +306,9 @@ def _load(
         raise config.fail(f"valid settings ({type(err).__name__})") from None
     _check_window(mon, state["window"])
     mon._pending = _pending(mon, state["pending"])
+    labelled = state.get("labelled")  # absent from format 1 states
+    if labelled is not None:
+        mon._labelled = _labelled(mon, labelled)
     _part(state["stats"], lambda: mon._stats.load(state["stats"].dict(), "state.stats"))
     for name, value in state["counters"].items(max_len=1000):
         value.check(name in mon._counters, "absent (not a monitor counter)")
@@ -358,6 +376,26 @@ def _pending(mon: ModelMonitor, field: Field) -> OrderedDict[object, tuple[float
         pid_f.check(pid not in pending, "an id not listed before")
         pending[pid] = (t_f.float(), _output(mon, out_f))
     return pending
+
+
+def _labelled(mon: ModelMonitor, field: Field) -> OrderedDict[object, float]:
+    """Saved ids of labelled predictions with their label times.
+
+    Plain checks per item, a Field only for the one at fault (as :func:`_pending`).
+    """
+    labelled: OrderedDict[object, float] = OrderedDict()
+    for i, item in enumerate(field.list(max_len=mon.max_pending)):
+        if type(item) is list and len(item) == 2:
+            pid, t = item
+            if _savable(pid) and pid not in labelled and type(t) is float and math.isfinite(t):
+                labelled[pid] = t
+                continue
+        pid_f, t_f = field[i].each(length=2)  # slow path: name what is wrong
+        pid = pid_f.value
+        pid_f.check(_savable(pid), "a str or int id")
+        pid_f.check(pid not in labelled, "an id not listed before")
+        labelled[pid] = t_f.float()
+    return labelled
 
 
 def _optional_dict(field: Field) -> Mapping[str, Any] | None:

@@ -36,6 +36,7 @@ COUNTERS = (
     "drift_errors_total",
     "drift_windows_skipped_total",
     "drift_windows_total",
+    "duplicate_labels_total",
     "duplicate_predictions_total",
     "evicted_total",
     "expired_total",

@@ -225,9 +225,13 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         )
         _config.check_rules(self)
 
-        # An OrderedDict, not a dict: evicting the oldest entry is O(1) (a dict's first key
+        # OrderedDicts, not dicts: evicting the oldest entry is O(1) (a dict's first key
         # is found by scanning past the slots of deleted entries, O(n) per eviction).
-        self._pending: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        # _labelled maps the ids of recently labelled predictions to their label times,
+        # bounded as _pending is (max_pending, pending_ttl_s): a second label for one of
+        # them is a duplicate (duplicate_labels_total), not a label for an unknown id
+        # (unmatched_total). Their types are declared on the Evaluation mixin.
+        self._pending, self._labelled = OrderedDict(), OrderedDict()
         self._stats = SlotStats(
             check_buckets(latency_buckets, "latency_buckets"),
             check_buckets(throughput_buckets, "throughput_buckets"),
@@ -399,8 +403,13 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         Returns
         -------
         bool
-            ``True`` when the prediction was pending; ``False`` when it is unknown (never
-            logged, already labelled, evicted or expired), counted in ``unmatched_total``.
+            ``True`` when the prediction was pending. ``False`` otherwise, counted in
+            ``duplicate_labels_total`` when the prediction was already labelled (a
+            client sending a label twice; recently labelled ids are remembered as
+            pending ones are: at most ``max_pending`` of them, for ``pending_ttl_s``),
+            else in ``unmatched_total`` (an id never logged, evicted or expired, or
+            labelled longer ago than that record reaches). A label counted in either is
+            not added to the window.
 
         Raises
         ------
@@ -418,12 +427,21 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
                 entry = _BAD
             if entry is _BAD:
                 raise _config.bad_input(self.task, prediction_id, t, 0.0)
+            labelled = self._labelled
             if entry is None:
-                self._counters["unmatched_total"] += 1
+                if prediction_id in labelled:
+                    self._counters["duplicate_labels_total"] += 1
+                else:
+                    self._counters["unmatched_total"] += 1
                 return False
             if not (self._binary and type(label) is int and label in (0, 1)):
                 label = _values.check_label(self.task, label)  # the general (slower) check
             del self._pending[prediction_id]
+            if prediction_id in labelled:  # an id logged again after its label: now newest
+                del labelled[prediction_id]
+            labelled[prediction_id] = t
+            if len(labelled) > self.max_pending:
+                labelled.popitem(last=False)
             output = entry[1]
             self.window.add(t, label, output)
             if self._groups is not None:
@@ -450,8 +468,9 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         """Erase what the monitor holds about one entity: the hook for deletion requests.
 
         Removes the pending prediction whose id is ``key`` (with its sensitive group
-        values), and, when ``field`` is given, every buffered drift feature record whose
-        ``field`` equals ``key`` (the entity's id among the features). Labelled windows
+        values) and the record that it was labelled, and, when ``field`` is given, every
+        buffered drift feature record whose ``field`` equals ``key`` (the entity's id
+        among the features). Labelled windows
         hold only (time, label, output) triples and counts, nothing that names the
         entity. Pending predictions are found by their ids only: for a deletion request,
         call ``forget`` with each of the entity's prediction ids and once with its id
@@ -477,6 +496,7 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
             self._flush()
             try:
                 removed = int(self._pending.pop(key, None) is not None)
+                removed += int(self._labelled.pop(key, None) is not None)
             except TypeError:
                 raise SchemaError(
                     "forget needs a hashable key (a prediction id or an entity id).",

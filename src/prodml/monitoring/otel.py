@@ -55,6 +55,7 @@ _COUNTERS = {
     "predictions_total": ("prodml.predictions", "{prediction}", "Predictions logged."),
     "labels_total": ("prodml.labels", "{label}", "Labels joined to their prediction."),
     "unmatched_total": ("prodml.labels.unmatched", "{label}", "Labels with no prediction."),
+    "duplicate_labels_total": ("prodml.labels.duplicate", "{label}", "Labels sent twice."),
     "evicted_total": ("prodml.predictions.evicted", "{prediction}", "Evicted (cap)."),
     "expired_total": ("prodml.predictions.expired", "{prediction}", "Expired (TTL)."),
     "alerts_fired_total": ("prodml.alerts.fired", "{alert}", "Alerts that started firing."),

@@ -15,6 +15,7 @@ name                                        type        labels
 ``prodml_predictions_total``                counter     model
 ``prodml_labels_total``                     counter     model
 ``prodml_labels_unmatched_total``           counter     model
+``prodml_labels_duplicate_total``           counter     model
 ``prodml_predictions_evicted_total``        counter     model
 ``prodml_predictions_expired_total``        counter     model
 ``prodml_predictions_pending``              gauge       model
@@ -78,6 +79,7 @@ _COUNTERS = {
     "predictions_total": ("prodml_predictions", "Predictions logged."),
     "labels_total": ("prodml_labels", "Labels joined to their prediction."),
     "unmatched_total": ("prodml_labels_unmatched", "Labels with no pending prediction."),
+    "duplicate_labels_total": ("prodml_labels_duplicate", "Labels of labelled predictions."),
     "evicted_total": ("prodml_predictions_evicted", "Pending predictions evicted (cap)."),
     "expired_total": ("prodml_predictions_expired", "Pending predictions expired (TTL)."),
     "duplicate_predictions_total": ("prodml_predictions_duplicate", "Repeated prediction ids."),

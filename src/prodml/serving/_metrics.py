@@ -3,15 +3,18 @@
 The predictor counts requests by variant and outcome, reloads, shadow comparisons and
 micro-batches; :func:`render` writes them in the Prometheus text format (version 0.0.4)
 without ``prometheus_client``. Each record is counted once, by its outcome (``ok``,
-``invalid``: a schema problem, ``error``: the model or explainer raised); a record that
-raised anything else is not counted (nor logged). Label sets stay small: ``variant``
-(the policy's variant names), ``outcome`` (a fixed handful) and ``version``.
+``invalid``: a schema problem, ``error``: the model or explainer raised). The HTTP app
+counts the records of a request it answers 400 because the predictor refused it (a
+routing key the policy refuses, ``?explain=true`` without an explainer) as ``refused``,
+with an empty ``variant`` (no record of it was routed and counted); an in-process call
+that raises so counts nothing (nor logs). Label sets stay small: ``variant`` (the
+policy's variant names), ``outcome`` (a fixed handful) and ``version``.
 
 =========================================== =========== ==============================
 name                                        type        labels
 =========================================== =========== ==============================
 ``prodml_serving_requests_total``           counter     variant, outcome (ok, invalid,
-                                                        error)
+                                                        error, refused)
 ``prodml_serving_model_info``               gauge       variant, version
 ``prodml_serving_reloads_total``            counter     outcome (loaded, refused)
 ``prodml_serving_shadow_total``             counter     outcome (compared, error,
