@@ -40,7 +40,7 @@ def _pipeline() -> Any:
         [
             steps.Impute(["x"], strategy="median"),
             steps.StandardScale(["x"]),
-            steps.MinMaxScale(["y"]),
+            steps.MinMaxScale(["y"], clip=True),  # a parameter saved only when set
             steps.Impute(["c"], strategy="most_frequent"),
             steps.OneHot(["c"]),
             steps.DateParts(["d"]),
