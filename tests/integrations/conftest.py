@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from prodml.testing.registry import service_url
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +39,23 @@ def scheduler(request: pytest.FixtureRequest, cluster: Any) -> Iterator[str]:
     else:
         with dask.config.set(scheduler=cluster.get):
             yield "distributed"
+
+
+@pytest.fixture
+def s3_bucket() -> Iterator[tuple[str, dict[str, Any]]]:
+    """A fresh bucket on the moto server, and the storage options that reach it."""
+    endpoint = service_url(
+        "PRODML_TEST_S3_ENDPOINT",
+        "run moto_server, e.g. `source .ci/services.sh`",
+        extra=("s3fs", "s3"),
+    )
+    import s3fs
+
+    options: dict[str, Any] = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
+    fs = s3fs.S3FileSystem(**options)
+    name = f"prodml-{uuid.uuid4().hex[:16]}"
+    fs.mkdir(name)
+    try:
+        yield name, options
+    finally:
+        fs.rm(name, recursive=True)

@@ -11,7 +11,6 @@ on the moto server at $PRODML_TEST_S3_ENDPOINT, one bucket per test.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ import dask.dataframe as dd
 from prodml.errors import SchemaError
 from prodml.integrations import dask as pdask
 from prodml.integrations.dask import PartitionError
-from prodml.testing.registry import service_url
 
 
 @pytest.fixture(autouse=True)
@@ -100,26 +98,6 @@ def test_the_files_asked_columns_decide(tmp_path: Path) -> None:
     # a reader whose schema cannot be read: no guess
     gone = _Source(str(path), schema=lambda: (_ for _ in ()).throw(OSError("denied")))
     assert _missing(KeyError("y"), needed, (), (gone,)) == []
-
-
-@pytest.fixture
-def s3_bucket() -> Iterator[tuple[str, dict[str, Any]]]:
-    """A fresh bucket on the moto server, and the storage options that reach it."""
-    endpoint = service_url(
-        "PRODML_TEST_S3_ENDPOINT",
-        "run moto_server, e.g. `source .ci/services.sh`",
-        extra=("s3fs", "s3"),
-    )
-    import s3fs
-
-    options: dict[str, Any] = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
-    fs = s3fs.S3FileSystem(**options)
-    name = f"prodml-{uuid.uuid4().hex[:16]}"
-    fs.mkdir(name)
-    try:
-        yield name, options
-    finally:
-        fs.rm(name, recursive=True)
 
 
 def test_a_file_on_s3_short_of_a_column_is_found_with_the_reads_storage_options(

@@ -11,7 +11,6 @@ Dask's partitions are), or a ``SchemaError`` naming the column and where it is w
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from prodml.drift import Profile
 from prodml.errors import SchemaError
 from prodml.features import FeaturePipeline, steps
 from prodml.integrations import dask as pdask
-from prodml.testing.registry import service_url
 
 
 @pytest.fixture(autouse=True)
@@ -237,26 +235,6 @@ def test_the_path_column_added_with_from_map_is_kept(tmp_path: Path) -> None:
 
 
 # -- S3 (moto) -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def s3_bucket() -> Iterator[tuple[str, dict[str, Any]]]:
-    """A fresh bucket on the moto server, and the storage options that reach it."""
-    endpoint = service_url(
-        "PRODML_TEST_S3_ENDPOINT",
-        "run moto_server, e.g. `source .ci/services.sh`",
-        extra=("s3fs", "s3"),
-    )
-    import s3fs
-
-    options: dict[str, Any] = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
-    fs = s3fs.S3FileSystem(**options)
-    name = f"prodml-{uuid.uuid4().hex[:16]}"
-    fs.mkdir(name)
-    try:
-        yield name, options
-    finally:
-        fs.rm(name, recursive=True)
 
 
 def test_files_on_s3_fused_into_partitions(s3_bucket: tuple[str, dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -38,9 +39,9 @@ def txn_rows() -> pa.Table:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[FeatureStore]:
-    fs = FeatureStore.local(tmp_path / "fs")
+def txn_store(root: Path, features: list[Any] | None = None) -> FeatureStore:
+    """A local store holding :func:`txn_rows` as source and view "txn" (ttl two days)."""
+    fs = FeatureStore.local(root)
     source = fs.offline_store.write_source(
         "txn", txn_rows(), timestamp="event_at", created="created_at"
     )
@@ -49,9 +50,15 @@ def store(tmp_path: Path) -> Iterator[FeatureStore]:
         "txn",
         entity=user,
         source=source,
-        features=["amount", "n_txn", "flagged", "country", "last_seen"],
+        features=features or ["amount", "n_txn", "flagged", "country", "last_seen"],
         ttl=timedelta(days=2),
     )
     fs.apply([user, view])
+    return fs
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FeatureStore]:
+    fs = txn_store(tmp_path / "fs")
     yield fs
     fs.close()

@@ -6,35 +6,21 @@ spelling, which arrow can convert to pandas ('+0530' and 'Z' it cannot).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.store.conftest import T0, H, txn_rows
+from tests.store.conftest import T0, H, txn_store
 
 from prodml.schema import Column
-from prodml.store import Entity, FeatureStore, FeatureView
 
 
 @pytest.mark.parametrize(("declared", "pandas_zone"), [("+0530", "UTC+05:30"), ("Z", "UTC")])
 def test_a_feature_in_an_offset_spelling_is_read_as_that_offset(
     tmp_path: Path, declared: str, pandas_zone: str
 ) -> None:
-    fs = FeatureStore.local(tmp_path / "fs")
+    fs = txn_store(tmp_path / "fs", [Column("last_seen", "datetime", timezone=declared)])
     try:
-        source = fs.offline_store.write_source(
-            "txn", txn_rows(), timestamp="event_at", created="created_at"
-        )
-        user = Entity("user", keys=["user_id"])
-        view = FeatureView(
-            "txn",
-            entity=user,
-            source=source,
-            features=[Column("last_seen", "datetime", timezone=declared)],
-            ttl=timedelta(days=2),
-        )
-        fs.apply([user, view])
         entities = pd.DataFrame({"user_id": [1], "event_timestamp": [T0 + 4 * H]})
         out = fs.historical(entities, ["txn:last_seen"]).to_pandas()
     finally:
