@@ -306,6 +306,9 @@ def test_bad_definitions(kwargs, match) -> None:
 def test_bad_sources_and_entities() -> None:
     with pytest.raises(ConfigError, match="unknown time zone"):
         Source.parquet("x/", timestamp="t", timezone="Mars/Olympus")
+    # Longer than a file name: with tzdata installed, zoneinfo raised OSError.
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        Source.parquet("x/", timestamp="t", timezone="x" * 5_000)
     with pytest.raises(ConfigError, match="different columns"):
         Source.parquet("x/", timestamp="t", created="t")
     with pytest.raises(ConfigError, match=r"\[schema\.\]table"):

@@ -242,7 +242,9 @@ def _check_zone(name: str) -> None:
 
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
+        # OSError: with the tzdata package installed, a name longer than a file name can
+        # be ("File name too long") fails in importlib.resources, not as not-found.
         raise ValueError(f"unknown time zone {name[:40]!r}") from err
 
 
