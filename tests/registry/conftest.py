@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from prodml.registry import ModelRegistry
+from prodml.schema import Column, Schema
 from prodml.testing.registry import service_url
 
 POSTGRES_HINT = "start PostgreSQL, e.g. `source .ci/services.sh`"
@@ -76,3 +79,27 @@ def s3_options() -> dict[str, Any]:
 @pytest.fixture
 def s3_url(s3_options: dict[str, Any]) -> str:
     return f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
+
+
+# -- a registry in a folder, or on PostgreSQL with file artifacts (the read-back tests) --
+
+
+def schema() -> Schema:
+    """The object the read-back tests register: small, and the same every time."""
+    return Schema([Column("x", "float")])
+
+
+@pytest.fixture(params=["folder", "postgres"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """How to open the registry: a folder, or --db/--artifacts URLs."""
+    if request.param == "folder":
+        return {"path": str(tmp_path / "reg")}
+    db = request.getfixturevalue("postgres_url")
+    return {"db": db, "artifacts": f"file://{tmp_path / 'artifacts'}"}
+
+
+def open_reg(where: dict[str, str]) -> ModelRegistry:
+    """The registry ``where`` names, acting as "ci"."""
+    if "path" in where:
+        return ModelRegistry.local(where["path"], actor="ci")
+    return ModelRegistry(where["db"], where["artifacts"], actor="ci")

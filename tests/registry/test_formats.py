@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.registry.conftest import open_reg, schema
 
 from prodml.cli import main
 from prodml.errors import IntegrityError, ProdMLError
@@ -24,7 +24,6 @@ from prodml.registry import (
     UnreadableRecordWarning,
 )
 from prodml.registry.backends import _sqlschema as sq
-from prodml.schema import Column, Schema
 
 # What prodml wrote before records had a format_version (captured from that code).
 OLD_PAYLOAD = (
@@ -38,25 +37,6 @@ OLD_PAYLOAD = (
 )
 OLD_DETAIL = '{"reason": "first"}'
 SECRET = "s3cr3t-payload-content"  # noqa: S105 - a marker that must never be shown
-
-
-def schema() -> Schema:
-    return Schema([Column("x", "float")])
-
-
-@pytest.fixture(params=["folder", "postgres"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    """How to open the registry: a folder, or --db/--artifacts URLs."""
-    if request.param == "folder":
-        return {"path": str(tmp_path / "reg")}
-    db = request.getfixturevalue("postgres_url")
-    return {"db": db, "artifacts": f"file://{tmp_path / 'artifacts'}"}
-
-
-def open_reg(where: dict[str, str]) -> ModelRegistry:
-    if "path" in where:
-        return ModelRegistry.local(where["path"], actor="ci")
-    return ModelRegistry(where["db"], where["artifacts"], actor="ci")
 
 
 def cli_args(where: dict[str, str]) -> list[str]:

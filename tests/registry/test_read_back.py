@@ -16,31 +16,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.registry.conftest import open_reg, schema
 
 from prodml.cli import main
 from prodml.errors import ConflictError, IntegrityError, NotFoundError
 from prodml.registry import ModelRegistry, UnreadableRecordWarning
 from prodml.registry.backends import _sqlschema as sq
-from prodml.schema import Column, Schema
 
 SECRET = "s3cr3t-alias"  # noqa: S105 - a marker that must never be shown
-
-
-def schema() -> Schema:
-    return Schema([Column("x", "float")])
-
-
-@pytest.fixture(params=["folder", "postgres"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    if request.param == "folder":
-        return {"path": str(tmp_path / "reg")}
-    return {"db": request.getfixturevalue("postgres_url"), "artifacts": f"file://{tmp_path}/a"}
-
-
-def open_reg(where: dict[str, str]) -> ModelRegistry:
-    if "path" in where:
-        return ModelRegistry.local(where["path"], actor="ci")
-    return ModelRegistry(where["db"], where["artifacts"], actor="ci")
 
 
 @pytest.fixture
