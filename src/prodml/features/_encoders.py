@@ -22,7 +22,7 @@ from prodml.features._base import (
     check_text_values,
     first_true,
 )
-from prodml.features._numeric import _finite, fitted_quantiles
+from prodml.features._numeric import _finite
 from prodml.features._stats import Counts, Extremes, Quantiles
 
 __all__ = ["Bucketize", "Hashing", "OneHot", "Ordinal"]
@@ -415,7 +415,7 @@ class Bucketize(Step):
             raise SchemaError(problems=[SchemaProblem(column, "null", "no non-null values to bin")])
         qs = [i / self.n_bins for i in range(1, self.n_bins)]
         if self.strategy == "quantile":
-            cuts = fitted_quantiles(column, state, qs, "quantile")
+            cuts = state.quantiles(qs)
         else:
             # linspace steps by (high - low) / n_bins: refuse a range beyond float64.
             _finite(column, state.high - state.low, "range")

@@ -23,7 +23,7 @@ from prodml.features._base import (
 )
 from prodml.features._stats import Counts, Extremes, Moments, Quantiles
 
-__all__ = ["Impute", "MinMaxScale", "RobustScale", "StandardScale", "fitted_quantiles"]
+__all__ = ["Impute", "MinMaxScale", "RobustScale", "StandardScale"]
 
 
 def _no_values(column: str, what: str) -> SchemaError:
@@ -44,20 +44,6 @@ def _finite(column: str, value: float, what: str) -> float:
             ]
         )
     return value
-
-
-def fitted_quantiles(column: str, state: Any, qs: list[float], what: str) -> list[float]:
-    """``state.quantiles(qs)``, refused when not finite.
-
-    numpy's "linear" interpolation computes ``b - a`` between neighbours, which overflows
-    for values of opposite signs near float64's limit (-1.7e308 and 1.7e308 give a median
-    of -inf); that is a SchemaError naming the column, not an infinity in the fit.
-    """
-    with np.errstate(all="ignore"):
-        out: list[float] = state.quantiles(qs)
-    for v in out:
-        _finite(column, v, what)
-    return out
 
 
 class Impute(Step):
@@ -162,7 +148,7 @@ class Impute(Step):
         if self.strategy == "mean":
             self.statistics_[column] = _finite(column, state.mean(), "mean")
         elif self.strategy == "median":
-            self.statistics_[column] = fitted_quantiles(column, state, [0.5], "median")[0]
+            self.statistics_[column] = state.quantiles([0.5])[0]
         else:
             value = state.most_frequent()
             check_text_values(column, [value], "most frequent value")
@@ -449,7 +435,7 @@ class RobustScale(Step):
             raise _no_values(column, "median")
         lo, hi = (float(v) / 100 for v in self.quantile_range)
         qs = [0.0, lo, 0.5, hi, 1.0]
-        least, q_lo, med, q_hi, most = fitted_quantiles(column, state, qs, "quantile")
+        least, q_lo, med, q_hi, most = state.quantiles(qs)
         scale = _finite(column, q_hi - q_lo, "range") if q_hi > q_lo else 1.0
         # The range ignores outliers by design, so a tiny one can put an outlier of the
         # fitted data beyond float64 once scaled (1.8e-294 against -8.2e13): an infinity
