@@ -74,7 +74,7 @@ from prodml._data_records import (
     record_problems,
 )
 from prodml._quote import short_repr
-from prodml._zones import canonical_arrow, canonical_zone
+from prodml._zones import canonical_arrow
 from prodml.errors import SchemaError, SchemaProblem
 
 # The kinds (with type_name, py_value, type_problem) moved to _data_kinds, the record
@@ -372,9 +372,10 @@ def _arrow_datetimes(raw: pa.ChunkedArray, name: str, *, utc: bool) -> pd.Series
         tz = getattr(raw.type, "tz", None)
         if tz is None:
             raise
-    if canonical_zone(tz) != tz:  # '+0530', 'Z', 'utc': arrow reads only '+05:30', 'UTC'
+    canonical = canonical_arrow(raw)  # '+0530', 'Z', 'utc': arrow reads '+05:30', 'UTC'
+    if canonical is not raw:
         with contextlib.suppress(pa.ArrowException, KeyError):
-            return canonical_arrow(raw).to_pandas()
+            return canonical.to_pandas()
     instants = as_ns(np.asarray(raw.cast(pa.timestamp(raw.type.unit)).to_numpy()), name)
     if utc:
         return pd.Series(instants)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from prodml._zones import canonical_arrow, canonical_zone
+from prodml._zones import canonical_arrow
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.privacy import redact
 
@@ -227,9 +227,11 @@ def _arrow_py(chunk: pa.Array, i: int) -> object:
         t = chunk.type
         if not (pa.types.is_timestamp(t) and t.tz is not None):
             raise
-    if canonical_zone(t.tz) != t.tz:  # '+0530', 'Z', 'utc': arrow reads only '+05:30', 'UTC'
+    one = chunk.slice(i, 1)
+    canonical = canonical_arrow(one)  # '+0530', 'Z', 'utc': arrow reads '+05:30', 'UTC'
+    if canonical is not one:
         with contextlib.suppress(pa.ArrowException, KeyError):
-            return canonical_arrow(chunk.slice(i, 1))[0].as_py()
+            return canonical[0].as_py()
     # The zone's rules are needed for its wall-clock time; the instant is shown in UTC.
-    naive = chunk.slice(i, 1).cast(pa.timestamp(t.unit))[0].as_py()
+    naive = one.cast(pa.timestamp(t.unit))[0].as_py()
     return naive.replace(tzinfo=_dt.timezone.utc)
