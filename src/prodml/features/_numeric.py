@@ -349,7 +349,7 @@ class MinMaxScale(Step):
         span = _finite(column, state.high - state.low, "range")
         self.data_min_[column] = state.low
         scale = (high - low) / span if span >= _TINY_RANGE else high - low
-        if not 0.0 < scale < math.inf:  # an extreme feature_range (or range of 1e-300)
+        if not 0.0 < scale < math.inf:  # an extreme feature_range: (0, 1e-320), (-1e308, 1e308)
             raise SchemaError(
                 problems=[
                     SchemaProblem(
@@ -478,7 +478,7 @@ class RobustScale(Step):
         spread = _finite(column, q_hi - q_lo, "range")
         scale = spread if spread >= _TINY_RANGE else 1.0
         # The range ignores outliers by design, so a tiny one can put an outlier of the
-        # fitted data beyond float64 once scaled (1.8e-294 against -8.2e13): an infinity
+        # fitted data beyond float64 once scaled (2.5e-11 against -8.2e300): an infinity
         # in the features. Refused, naming the column, as an overflowing spread is.
         far = max(abs(most - med), abs(least - med))
         if not math.isfinite(far / scale):
