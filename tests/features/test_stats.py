@@ -135,3 +135,28 @@ def test_quantile_sketch_is_chunking_independent_and_mergeable() -> None:
     assert small.exact
     assert small.quantiles([0.5]) == [float(np.quantile(x[:300], 0.5))]
     assert np.isnan(Quantiles().quantiles([0.5])[0])
+
+
+@pytest.mark.parametrize(
+    ("spread", "constant"),
+    # mean 1e9, n 8: the bound is about (8 * eps * 1e9) ** 2, a deviation of 1.8e-6.
+    [(0.0, True), (2**-23, True), (2**-20, True), (2**-18, False), (1.0, False)],
+)
+def test_moments_near_constant_is_the_bound_on_the_whole_stream(
+    spread: float, constant: bool
+) -> None:
+    x = 1e9 + np.tile([0.0, spread], 4)
+    one = Moments()
+    one.update(x)
+    assert one.near_constant() is constant
+    halves = [Moments(), Moments()]
+    halves[0].update(x[:3])
+    halves[1].update(x[3:])
+    halves[0].merge(halves[1])
+    assert halves[0].near_constant() is constant
+    # The bound is relative: the same values times 2**-900 (variance 0.0 in float64) or
+    # 2**960 (inf) decide the same (a power of two scales them exactly).
+    for factor in (2.0**-900, 2.0**960):
+        far = Moments()
+        far.update(x * factor)
+        assert far.near_constant() is constant

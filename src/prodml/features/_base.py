@@ -99,6 +99,10 @@ _FAR = (
     "the value is far outside the data the step was fitted on; clip the column before the "
     "step (Clip) or refit on data that covers such values"
 )
+_STEP_HINTS = {
+    "MinMaxScale": "; or use MinMaxScale(clip=True), which keeps values in feature_range",
+}
+"""A remedy one step has beyond :data:`_FAR`'s, added to its message."""
 
 
 def beyond_float64(
@@ -107,11 +111,13 @@ def beyond_float64(
     """A SchemaError for a finite value a step would turn into inf or NaN.
 
     The message names the step and the column, never the value (it may be data about a
-    person); the batch path adds the first row at fault.
+    person); the batch path adds the first row at fault. For ``MinMaxScale`` it adds that
+    ``clip=True`` keeps values in ``feature_range`` (there an overflow is the bound).
     """
+    hint = _STEP_HINTS.get(step, "") if why == _FAR else ""
     return value_error(
         column,
-        f"{step} turns a value of this column into a non-finite number (inf or NaN): {why}",
+        f"{step} turns a value of this column into a non-finite number (inf or NaN): {why}{hint}",
         row,
     )
 

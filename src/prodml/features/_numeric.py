@@ -26,6 +26,10 @@ from prodml.features._stats import Counts, Extremes, Moments, Quantiles
 __all__ = ["Impute", "MinMaxScale", "RobustScale", "StandardScale"]
 
 
+_TINY_RANGE = 10 * float(np.finfo(np.float64).eps)
+"""A MinMaxScale or RobustScale range below this scales by 1, as scikit-learn's (10 * eps)."""
+
+
 def _no_values(column: str, what: str) -> SchemaError:
     return SchemaError(
         problems=[SchemaProblem(column, "null", f"no non-null values to compute the {what} from")]
@@ -188,8 +192,19 @@ class Impute(Step):
 class StandardScale(Step):
     """Centre on the mean and divide by the (population) standard deviation.
 
-    ``(x - mean_) / scale_``, as scikit-learn's StandardScaler; a zero deviation scales
-    by 1. Fitting is chunking-independent (see :class:`prodml.features._stats.Moments`).
+    ``(x - mean_) / scale_``, as scikit-learn's StandardScaler. Fitting is
+    chunking-independent (see :class:`prodml.features._stats.Moments`).
+
+    A constant or near-constant column scales by 1 (``scale_`` is 1.0, the output
+    ``x - mean_``), as scikit-learn's: near-constant means a variance no larger than the
+    rounding error of computing it, ``var <= n * eps * var + (n * eps * mean) ** 2``
+    (:meth:`~prodml.features._stats.Moments.near_constant`), such as 1e9 with a spread
+    of 1e-7; dividing by such a deviation would blow rounding noise up to unit size.
+    prodml evaluates the bound exactly, so it depends on the spread relative to the
+    values, not on their magnitude. scikit-learn evaluates it in float64: for spreads
+    below about 1e-154 its variance underflows to 0 (scale 1), above about 1e154 it
+    overflows (scale 1, or NaN); prodml divides such columns by their deviation. A
+    pipeline fitted before this rule keeps the scale it saved.
 
     Parameters
     ----------
@@ -197,6 +212,17 @@ class StandardScale(Step):
         Number columns.
     with_mean, with_std
         Whether to centre and whether to scale.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> df = pd.DataFrame({"x": [1e9, 1e9 + 2**-23, 1e9 + 2**-22, 1e9]})
+    >>> pipe = FeaturePipeline([steps.StandardScale(["x"])]).fit(df)
+    >>> pipe.steps[0].scale_
+    {'x': 1.0}
+    >>> pipe.transform_record({"x": 1e9 + 2**-22})
+    array([1.1920929e-07])
     """
 
     fitted_attrs: ClassVar[tuple[str, ...]] = ("mean_", "scale_")
@@ -224,7 +250,9 @@ class StandardScale(Step):
             raise _no_values(column, "mean")
         std = _finite(column, state.std(), "standard deviation")
         self.mean_[column] = state.mean() if self.with_mean else 0.0
-        self.scale_[column] = std if self.with_std and std > 0.0 else 1.0
+        # The bound uses the column's mean even without centring, as scikit-learn's.
+        scaled = self.with_std and std > 0.0 and not state.near_constant()
+        self.scale_[column] = std if scaled else 1.0
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:
         """Scale; a value scaled beyond float64 is a SchemaError naming step and column."""
@@ -263,8 +291,14 @@ def _pair(value: object) -> bool:
 class MinMaxScale(Step):
     """Map ``[min, max]`` seen at fit onto ``feature_range``.
 
-    ``(x - data_min_) * scale_ + low`` with ``scale_ = (high - low) / (max - min)``
-    (1 for a constant column).
+    ``(x - data_min_) * scale_ + low`` with ``scale_ = (high - low) / (max - min)``.
+
+    A constant or near-constant column, whose ``max - min`` is below ``10 * eps``
+    (2.2e-15, scikit-learn's threshold), takes ``scale_ = high - low`` as scikit-learn's
+    MinMaxScaler: its fitted values all map to ``low``. The threshold is absolute, as
+    scikit-learn's: a column of values near 1e-20 is constant here, one of 1e9 with a
+    spread of 1e-7 is not. A pipeline fitted before this rule keeps the scale it saved
+    (1.0 for a constant column, whatever ``feature_range``).
 
     Parameters
     ----------
@@ -314,8 +348,8 @@ class MinMaxScale(Step):
         low, high = (float(v) for v in self.feature_range)
         span = _finite(column, state.high - state.low, "range")
         self.data_min_[column] = state.low
-        scale = (high - low) / span if span > 0.0 else 1.0
-        if not 0.0 < scale < math.inf:  # a subnormal range, or a tiny feature_range
+        scale = (high - low) / span if span >= _TINY_RANGE else high - low
+        if not 0.0 < scale < math.inf:  # an extreme feature_range: (0, 1e-320), (-1e308, 1e308)
             raise SchemaError(
                 problems=[
                     SchemaProblem(
@@ -399,6 +433,11 @@ class RobustScale(Step):
     ``(x - center_) / scale_``; quantiles use numpy's "linear" definition (as
     scikit-learn's RobustScaler), exact up to 2**20 values per column, then sketched.
 
+    A range below ``10 * eps`` (2.2e-15, scikit-learn's threshold) scales by 1, as
+    scikit-learn's RobustScaler: a constant or near-constant column (or one whose middle
+    values are equal up to rounding) gives ``x - center_``. The threshold is absolute, as
+    scikit-learn's. A pipeline fitted before this rule keeps the scale it saved.
+
     Parameters
     ----------
     columns
@@ -436,9 +475,10 @@ class RobustScale(Step):
         lo, hi = (float(v) / 100 for v in self.quantile_range)
         qs = [0.0, lo, 0.5, hi, 1.0]
         least, q_lo, med, q_hi, most = state.quantiles(qs)
-        scale = _finite(column, q_hi - q_lo, "range") if q_hi > q_lo else 1.0
+        spread = _finite(column, q_hi - q_lo, "range")
+        scale = spread if spread >= _TINY_RANGE else 1.0
         # The range ignores outliers by design, so a tiny one can put an outlier of the
-        # fitted data beyond float64 once scaled (1.8e-294 against -8.2e13): an infinity
+        # fitted data beyond float64 once scaled (2.5e-11 against -8.2e300): an infinity
         # in the features. Refused, naming the column, as an overflowing spread is.
         far = max(abs(most - med), abs(least - med))
         if not math.isfinite(far / scale):

@@ -46,6 +46,7 @@ def _as_fraction(scaled: int) -> Fraction:
 
 
 _SCALE2 = 2 * _SCALE  # squares of values scaled by 2**-e: integers of 2**-2252
+_EPS = Fraction(2) ** -52  # float64's machine epsilon, np.finfo(np.float64).eps
 _TINY = 2.0**-968  # a block's sum of squares below this may have lost bits to underflow
 
 
@@ -176,6 +177,29 @@ class Moments:
             return float(self._variance())
         except OverflowError:
             return math.inf
+
+    def near_constant(self) -> bool:
+        """Whether the variance is within the rounding error of computing it in float64.
+
+        True when ``var <= n * eps * var + (n * eps * mean) ** 2``: the error bound of the
+        two-pass variance algorithm (Chan, Golub and LeVeque) that scikit-learn's
+        StandardScaler uses to scale a column by 1. It is evaluated exactly, on the exact
+        mean and variance, so it depends only on the values and not on their magnitude;
+        scikit-learn evaluates it in float64, which underflows to "constant" for spreads
+        below about 1e-154 and overflows for spreads above about 1e154.
+
+        Raises
+        ------
+        OverflowError
+            When the sums overflow float64 (:attr:`overflow`; :meth:`std` is then inf).
+        """
+        if self.n == 0 or self.shift is None:
+            return True
+        s1, _ = self._sums()
+        var = self._variance()
+        n = self.n
+        mean = Fraction(self.shift) + s1 / n
+        return var <= n * _EPS * var + (n * _EPS * mean) ** 2
 
     def std(self) -> float:
         """The population standard deviation, right even where the variance is not a float.
