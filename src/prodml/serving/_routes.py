@@ -168,7 +168,6 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     async def predict(request: Request) -> Response:
         rid = request.headers.get("x-request-id")
         headers: dict[str, str] | None = None
-        n_records = 0  # records of a parsed body, counted as refused on a 400 below
         try:
             if rid is not None and not plain_id(rid):
                 raise ProblemError(
@@ -180,7 +179,6 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             if explain is None:
                 raise ProblemError(400, "Bad Request", "explain must be true or false")
             data = parse(await read_body(request))
-            n_records = len(data) if type(data) is list else 1
             columns = settings.datetime_columns()
             if type(data) is list:
                 if explain and len(data) > settings.max_explain:
@@ -236,10 +234,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                 )
             )  # fmt: skip
         except ProdMLError as err:  # e.g. explain=true without an explainer
-            # The predictor raised before counting any record (a refused routing key, no
-            # explainer): the request's records count here, once, under no variant.
-            if n_records:
-                pred.stats.request("", "refused", n_records)
+            # The predictor counted the request's records as refused, once each.
             return problem(ProblemError(400, "Bad Request", echo(str(err))))
         return Response(dumps(out), media_type=_JSON, headers=headers)
 
