@@ -18,7 +18,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from prodml.serving._many import predict_many
 from prodml.serving._predictor import Prediction, Predictor
 
 __all__ = ["MicroBatcher"]
@@ -61,9 +60,9 @@ class MicroBatcher:
         self.predictor.stats.batch(len(batch), time.perf_counter() - started[0])
         try:
             # Refusals uncounted: the retry below counts each record's own, once.
-            results: list[Any] = predict_many(
-                self.predictor, [b[0] for b in batch], ids=[b[1] for b in batch],
-                keys=None, explain=False, atomic=False, started=started, count_refused=False,
+            results: list[Any] = self.predictor.predict_many(
+                [b[0] for b in batch], ids=[b[1] for b in batch], started=started,
+                count_refused=False,
             )  # fmt: skip
         except Exception:  # noqa: BLE001 - one record's failure is its own, not the group's
             results = [self._alone(b) for b in batch]

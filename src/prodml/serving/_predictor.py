@@ -22,6 +22,7 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
 from prodml.serving._lifecycle import Lifecycle
+from prodml.serving._echo import logged
 from prodml.serving._many import predict_many
 from prodml.serving._metrics import REFUSED, ServingStats
 from prodml.serving._prediction import (
@@ -367,7 +368,8 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
 
     def _log_failed(self, err: Exception) -> None:
         self.stats.monitor_error()
-        _log.warning("prodml serving: monitor.log_prediction failed: %s", err)
+        # The monitor's message may quote the record: masked as a 4xx answer's quotes are.
+        _log.warning("prodml serving: monitor.log_prediction failed: %s", logged(err))
 
     def _shadow_submit(self, state: State, record: Any, value: Any, latency: float) -> None:
         if self._shadow is not None and self._shadow_variant is not None:
@@ -384,6 +386,7 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         explain: bool = False,
         atomic: bool = False,
         started: Sequence[float] | None = None,
+        count_refused: bool = True,
     ) -> list[Prediction[V_co] | SchemaError | ModelError | None]:
         """Predict many records; each answer equals :meth:`predict_record`'s bit for bit.
 
@@ -410,6 +413,9 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             errors, and ``None`` for the valid records (counted ``refused``).
         started
             Per-record start times (``time.perf_counter``) for the latencies; default now.
+        count_refused
+            Count the records of a refused call (default). ``False`` for a caller that
+            retries them one by one and counts them then (the micro-batcher).
 
         Returns
         -------
@@ -424,8 +430,9 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             When the predictor refuses the call (see above); nothing is predicted.
         """
         return predict_many(
-            self, records, ids=ids, keys=keys, explain=explain, atomic=atomic, started=started
-        )
+            self, records, ids=ids, keys=keys, explain=explain, atomic=atomic, started=started,
+            count_refused=count_refused,
+        )  # fmt: skip
 
     def __enter__(self) -> Predictor[V_co]:
         return self
