@@ -45,6 +45,11 @@ _TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 _ON_LOOP = 8  # lists up to this long are predicted on the event loop, longer ones not
 _CLOSE = {"connection": "close"}  # the rest of the body is not read: no keep-alive after
 _EXPIRED = "prodml_body_expired"
+_ROUTES = (
+    "POST /v1/predict (one record as a JSON object, or an array of them; ?explain=true "
+    "adds explanations), GET /v1/model, GET /healthz, GET /readyz and GET /metrics"
+)
+"""What a 404 or 405 names: the routes (an MLServer, KServe or BentoML client tries others)."""
 
 
 def _expire(task: asyncio.Task[Any] | None, request: Request) -> None:
@@ -255,9 +260,17 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         title = _TITLES.get(status, "Error")
-        response = problem(ProblemError(status, title, echo(str(getattr(exc, "detail", title)))))
+        headers = getattr(exc, "headers", None) or {}
+        # The path is not quoted (it may hold anything): the answer says what is served.
+        if status == 404:
+            detail = f"no such route; this server answers {_ROUTES}"
+        elif status == 405 and headers.get("Allow"):
+            detail = f"this route answers {headers['Allow']} only; it answers {_ROUTES}"
+        else:
+            detail = echo(str(getattr(exc, "detail", title)))
+        response = problem(ProblemError(status, title, detail))
         # A 405 names the allowed methods (RFC 9110: Allow is required there).
-        response.headers.update(getattr(exc, "headers", None) or {})
+        response.headers.update(headers)
         return response
 
     return Starlette(
