@@ -19,7 +19,7 @@ import pytest
 from prodml.registry import ModelRegistry
 from prodml.serving import BackgroundServer, Predictor, create_app
 
-from .conftest import records
+from .conftest import SCHEMA, records
 
 JSON = {"content-type": "application/json"}
 KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -32,8 +32,6 @@ def served(
 ) -> Iterator[tuple[httpx.Client, ModelRegistry]]:  # fmt: skip
     if request.param == "orjson":
         pytest.importorskip("orjson", reason="needs orjson (the 'serve' extra)")
-    from .conftest import SCHEMA  # noqa: PLC0415
-
     reg = ModelRegistry.local(tmp_path_factory.mktemp("walk") / "registry")
     reg.register("churn", (pipe, lr), signature=SCHEMA)
     reg.register("churn", (pipe, lr2), signature=SCHEMA)

@@ -12,8 +12,9 @@ not guessable from another client's), the id its monitor and its labels use.
 An exception that escapes the routes is answered with a 500 saying ``"internal error"``
 and the request id, and logged at ERROR with that id, the exception type and the
 traceback's frames. The exception's message, which may quote a request's values, is
-logged at DEBUG only, masked as a 4xx answer's quotes are. Starlette's own last-resort handler would re-raise to the server,
-which logs the message and the whole traceback at ERROR.
+logged at DEBUG only, masked as a 4xx answer's quotes are. Starlette's own last-resort
+handler would re-raise to the server, which logs the message and the whole traceback at
+ERROR.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
-from prodml.serving._lifecycle import Lifecycle
 from prodml.serving._echo import logged
+from prodml.serving._lifecycle import Lifecycle
 from prodml.serving._many import predict_many
 from prodml.serving._metrics import REFUSED, ServingStats
 from prodml.serving._prediction import (
@@ -281,11 +281,7 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         state = self._state
         if self.policy is not None:
             key = self._key(record, key, id)
-            try:
-                variant = self._pick(key)
-            except ProdMLError:
-                self.stats.request("", REFUSED)  # as the HTTP app answers it: 400
-                raise
+            variant = self._routed(key)
         else:
             variant = state.home
         served = state.versions[variant]
@@ -341,6 +337,14 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         if self.key_column is not None and isinstance(record, Mapping):
             return record.get(self.key_column, id)
         return id
+
+    def _routed(self, key: Any) -> str:
+        """The variant for ``key``; a key the policy refuses counts one refused record."""
+        try:
+            return self._pick(key)
+        except ProdMLError:
+            self.stats.request("", REFUSED)  # as the HTTP app answers it: 400
+            raise
 
     def _pick(self, key: Any) -> str:
         if self._route is not None:
