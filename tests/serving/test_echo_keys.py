@@ -12,6 +12,7 @@ and it is exactly 20 characters; serving kept a second pattern beside it, and a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -60,19 +61,30 @@ class Capture(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-@pytest.fixture(scope="module")
-def capture() -> Iterator[Capture]:
-    handler = Capture()
+@contextlib.contextmanager
+def capturing(handler: Capture) -> Iterator[None]:
+    """``handler`` on serving's and uvicorn's loggers, at DEBUG, inside the block.
+
+    Entered after the server started: uvicorn's logging set-up replaces its loggers'
+    handlers (``uvicorn.access`` does not propagate to the root logger).
+    """
     names = ["prodml", "uvicorn", "uvicorn.error", "uvicorn.access"]
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.addHandler(handler)
         lg.setLevel(logging.DEBUG)
-    yield handler
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.removeHandler(handler)
-        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def capture() -> Capture:
+    return Capture()
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +93,8 @@ def client(pipe: Any, lr: Any, lr2: Any, capture: Capture) -> Iterator[httpx.Cli
         pipe, lr, schema=SCHEMA, variants={"shadow": (pipe, lr2)},
         policy=Shadow("primary", "shadow", mirror=1.0), key_column="customer",
     )  # fmt: skip
-    server = BackgroundServer(create_app(pred), log_level="debug")
-    with server, httpx.Client(base_url=server.url) as c:
+    server = BackgroundServer(create_app(pred), log_level="debug")  # the access log on
+    with server, capturing(capture), httpx.Client(base_url=server.url) as c:
         yield c
     pred.close()
 
@@ -119,6 +131,7 @@ def test_no_4xx_answer_or_log_line_shows_a_secret(
         assert 400 <= answer.status_code < 500, (where, answer.status_code, answer.text)
         shown = answer.text + " ".join(f"{k}: {v}" for k, v in answer.headers.items())
         logged = "\n".join(capture.lines)
+        assert f'HTTP/1.1" {answer.status_code}' in logged  # uvicorn's access log line
         for tell in tells:
             assert tell not in shown, (where, shown)
             assert tell not in logged, (where, logged)
@@ -176,7 +189,7 @@ def test_a_500_logs_the_model_message_masked(
     """Was: the DEBUG line logged the model's message as it was (it may quote the request)."""
     pred = Predictor(pipe, Raises(lr), schema=SCHEMA)
     capture.lines.clear()
-    with BackgroundServer(create_app(pred)) as server:
+    with BackgroundServer(create_app(pred)) as server, capturing(capture):
         answer = httpx.post(f"{server.url}/v1/predict", json={**good, "f0": 45.0})
     assert answer.status_code == 500
     logged = "\n".join(capture.lines)
