@@ -35,14 +35,17 @@ class _MaskedPath(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):  # noqa: PLR2004 - uvicorn's format
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
             record.args = (*args[:2], echo(args[2]), *args[3:])
         return True
 
 
 def mask_access_log() -> None:
-    """Mask the paths uvicorn's access log quotes (once per process; after uvicorn's
-    logging set-up, which replaces the logger's handlers but keeps its filters)."""
+    """Mask the paths uvicorn's access log quotes, from now on in this process.
+
+    Called after uvicorn's logging set-up, which replaces the logger's handlers but keeps
+    its filters; once is enough.
+    """
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _MaskedPath) for f in access.filters):
         access.addFilter(_MaskedPath())
