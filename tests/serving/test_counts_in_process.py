@@ -15,7 +15,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from prodml.errors import ProdMLError
+from prodml.errors import ConfigError, ProdMLError
 from prodml.monitoring import ModelMonitor
 from prodml.serving import BackgroundServer, Predictor, create_app
 
@@ -122,3 +122,16 @@ def test_predict_many_not_atomic_counts_the_valid_records_ok(
     out = pred.predict_many([recs[0], {**recs[1], "f0": "high"}, recs[2]])
     assert [type(r).__name__ for r in out] == ["Prediction", "SchemaError", "Prediction"]
     assert pred.stats.totals() == {("default", "ok"): 2, ("default", "invalid"): 1}
+
+
+def test_predict_many_with_ids_not_one_per_record_is_a_config_error(
+    pipe: Any, lr: Any, data: pd.DataFrame
+) -> None:
+    """Was: an IndexError from deep inside (or ids silently ignored past the records)."""
+    pred = Predictor(pipe, lr)
+    recs = records(data.head(3))
+    for kwargs in ({"ids": ["a", "b"]}, {"keys": [1, 2, 3, 4]}, {"started": [0.0]}):
+        with pytest.raises(ConfigError, match="3 records and") as info:
+            pred.predict_many(recs, **kwargs)
+        assert info.value.parameter == next(iter(kwargs))
+    assert pred.stats.totals() == {}  # the caller's mistake, no record's outcome

@@ -173,3 +173,20 @@ def test_health_and_readiness_stay_up_while_the_alias_moves(
             time.sleep(0.02)
         assert c.get("/v1/model").json()["version"] == target
     assert versions == {1, 2}
+
+
+def test_charset_utf8_spellings_are_accepted_and_others_named(
+    served: tuple[httpx.Client, ModelRegistry], rec: dict[str, Any]
+) -> None:
+    """Was: ``charset=utf8`` (MySQL's spelling) got 415 "JSON must be sent as UTF-8"."""
+    c, _ = served
+    raw = json.dumps(rec).encode()
+    for charset in ("utf-8", "UTF8", '"utf8"'):
+        ok = c.post(
+            "/v1/predict",
+            content=raw,
+            headers={"content-type": f"{JSON['content-type']}; charset={charset}"},
+        )
+        assert ok.status_code == 200, (charset, ok.text)
+    latin = {"content-type": "application/json; charset=iso-8859-1"}
+    problem(c.post("/v1/predict", content=raw, headers=latin), 415, "UTF-8", "'iso-8859-1'")

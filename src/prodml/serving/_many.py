@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prodml.errors import ProdMLError, SchemaError
+from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.serving._metrics import REFUSED
 from prodml.serving._prediction import Prediction, State
 from prodml.serving._served import ModelError, Served, model_error
@@ -44,6 +44,13 @@ def predict_many(
     ``count_refused=False`` for a group, since it retries a group that raised record by
     record (each retry counts its own record): so each record is counted once.
     """
+    n = len(records)
+    for name, given in (("ids", ids), ("keys", keys), ("started", started)):
+        if given is not None and len(given) != n:
+            raise ConfigError(
+                f"predict_many got {n} records and {len(given)} {name}: give one per record",
+                parameter=name,
+            )
     try:
         return _predict_many(pred, records, ids, keys, explain, atomic, started)
     except ProdMLError:

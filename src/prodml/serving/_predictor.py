@@ -430,6 +430,9 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
 
         Raises
         ------
+        ConfigError
+            When ``ids``, ``keys`` or ``started`` do not hold one entry per record (a
+            mistake of the caller: not counted).
         ProdMLError
             When the predictor refuses the call (see above); nothing is predicted.
         """

@@ -59,6 +59,8 @@ def _expire(task: asyncio.Task[Any] | None, request: Request) -> None:
         task.cancel()
 
 
+_UTF8 = ("utf-8", "utf8")  # "utf8": MySQL's and some clients' spelling of the same
+
 _FLAGS = {"": False, "0": False, "false": False, "no": False,
           "1": True, "true": True, "yes": True}  # fmt: skip
 
@@ -74,8 +76,12 @@ def _content_type_problem(request: Request) -> ProblemError | None:
         return ProblemError(415, "Unsupported Media Type", "send the records as application/json")
     for param in params.split(";"):
         key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
-            return ProblemError(415, "Unsupported Media Type", "JSON must be sent as UTF-8")
+        charset = value.strip().strip('"')
+        if key.strip().lower() == "charset" and charset.lower() not in _UTF8:
+            return ProblemError(
+                415, "Unsupported Media Type",
+                f"JSON must be sent as UTF-8 (charset=utf-8), not {echo(repr(charset[:40]))}",
+            )  # fmt: skip
     coding = request.headers.get("content-encoding", "identity").strip().lower()
     if coding != "identity":
         # Nothing is decompressed (no gzip bomb): RFC 9110 answers a coding with 415.
