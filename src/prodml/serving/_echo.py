@@ -20,7 +20,7 @@ import re
 from prodml._secrets import MASK, mask_secrets
 from prodml.privacy import redact_personal
 
-__all__ = ["echo", "logged"]
+__all__ = ["echo", "logged", "unsafe_id"]
 
 _GLUED_KEY_ID = re.compile(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{8,}")
 """A key id's prefix and the run of 8 or more upper-case letters and digits after it,
@@ -51,3 +51,16 @@ def echo(text: str) -> str:
 def logged(err: BaseException) -> str:
     """An exception's message for a log line: its first 1000 characters, through :func:`echo`."""
     return echo(str(err)[:_LOGGED])
+
+
+def unsafe_id(rid: str) -> bool:
+    """Whether a client's request id holds an access key id, a URL or an ``@``.
+
+    A cheaper test than ``echo(rid) != rid`` (a few microseconds less per request, and a
+    numeric id that passes a card number's checksum is kept): an id is sent back and
+    logged, so one that may hold a credential or an e-mail address is not kept.
+
+    >>> unsafe_id("3f2b8c1e-9a4d-4e7b-8c2d-1a2b3c4d5e6f"), unsafe_id("ann@example.com")
+    (False, True)
+    """
+    return "@" in rid or "://" in rid or _GLUED_KEY_ID.search(rid) is not None
