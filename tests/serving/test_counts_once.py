@@ -60,7 +60,9 @@ def test_a_group_with_one_bad_record_counts_each_record_once(
     assert type(answers[6]).__name__ == "SchemaError"
     good = [a for i, a in enumerate(answers) if i not in (5, 6)]
     assert [a.id for a in good] == [f"p{i}" for i in (0, 1, 2, 3, 4, 7)]
-    assert pred.stats.totals() == {("primary", "ok"): 6, ("primary", "invalid"): 1}
+    assert pred.stats.totals() == {
+        ("primary", "ok"): 6, ("primary", "invalid"): 1, ("", "refused"): 1,
+    }  # fmt: skip
     assert pred.stats.batch_size.count == 1
     counts = monitor.counters()
     assert counts["predictions_total"] == 6
@@ -79,7 +81,7 @@ def test_a_refused_routing_key_leaves_no_trace_unbatched(
     with pytest.raises(PolicyError, match="routing key"):
         pred.predict_record(record)
     assert monitor.counters()["predictions_total"] == 0
-    assert pred.stats.totals() == {}
+    assert pred.stats.totals() == {("", "refused"): 1}  # counted as the HTTP app's 400
     pred.close()
 
 

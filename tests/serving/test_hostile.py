@@ -155,7 +155,7 @@ def test_what_the_body_is_sent_as_is_checked_before_it_is_read(
             ),
             415,
         )
-        assert detail["detail"] == "JSON must be sent as UTF-8"
+        assert detail["detail"] == "JSON must be sent as UTF-8 (charset=utf-8), not 'utf-16'"
         for ok in ("application/json; charset=utf-8", 'application/json;charset="UTF-8"',
                    "application/problem+json"):  # fmt: skip
             assert post({"content-type": ok}).status_code == 200, ok

@@ -84,10 +84,10 @@ def test_explain_without_an_explainer_is_counted_refused(
         ("prodml_serving_requests_total", (("outcome", "ok"), ("variant", "default"))): 1.0,
     }
     assert 'prodml_serving_requests_total{variant="",outcome="refused"} 3.0' in text
-    # In process, the caller gets the exception and nothing is counted.
+    # In process, the caller gets the exception and the record is counted, as over HTTP.
     with pytest.raises(ConfigError, match="explainer"):
         pred.predict_record(records(data.head(1))[0], explain=True)
-    assert pred.stats.totals() == {("", "refused"): 3, ("default", "ok"): 1}
+    assert pred.stats.totals() == {("", "refused"): 4, ("default", "ok"): 1}
 
 
 def test_bodies_refused_before_they_are_records_are_not_counted(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -24,13 +23,12 @@ import pandas as pd
 
 from prodml._extras import require
 from prodml._params import NONE, Interval, OneOf, check_params
-from prodml._secrets import MASK, mask_secrets
 from prodml._state import STRICT_JSON
 from prodml._zones import canonical_zone, zone_fits
 from prodml.errors import ConfigError, SchemaError
-from prodml.privacy import redact_personal
 from prodml.schema import LogicalType
 from prodml.serving._batcher import MicroBatcher
+from prodml.serving._echo import echo
 from prodml.serving._predictor import Prediction, Predictor
 from prodml.serving._served import ModelError
 
@@ -107,29 +105,6 @@ def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any
                     stamp = stamp.tz_convert(zone)
                 record[name] = stamp
     return record
-
-
-# An AWS access key id anywhere, even glued to other characters ("ref" + id): the shared
-# pattern wants word boundaries. 8+ characters past the prefix: a cut quote's tail too.
-_AWS_KEY_ID = re.compile(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{8,16}")
-
-
-def echo(text: str) -> str:
-    """``text`` made safe to send back to whoever sent the request (and whoever relays it).
-
-    Every 4xx detail that may quote a request's value goes through here, whichever route
-    or path made it: a URL's password and credential-like query values are masked, an
-    AWS access key id (wherever it sits in a word) becomes ``***`` and what looks like
-    personal data (an e-mail address, a phone or card number...) ``<redacted>``. The
-    messages quoted are already short prefixes (:func:`prodml._quote.short_repr`); this is
-    the last pass, so that no route depends on how a message was built.
-
-    Examples
-    --------
-    >>> echo("got 'refAKIAIOSFODNN7EXAMPLE' from ann@example.com")
-    "got 'ref***' from <redacted>"
-    """
-    return redact_personal(_AWS_KEY_ID.sub(MASK, mask_secrets(text)))
 
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",

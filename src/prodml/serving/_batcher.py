@@ -7,7 +7,8 @@ size and its first request's wait go to the serving metrics. When a group raises
 record's schema or model error, which :meth:`Predictor.predict_many` returns per record),
 its records are predicted one by one, so only the one at fault gets the failure; a group
 that raised has counted and logged nothing (:meth:`Predictor.predict_many` answers every
-record before it counts or logs any), so the retry counts each record once.
+record before it counts or logs any, and the group's refusal is not counted), so the retry
+counts each record once: ``refused`` for the one the predictor refuses.
 """
 
 from __future__ import annotations
@@ -58,9 +59,11 @@ class MicroBatcher:
         started = [b[2] for b in batch]
         self.predictor.stats.batch(len(batch), time.perf_counter() - started[0])
         try:
+            # Refusals uncounted: the retry below counts each record's own, once.
             results: list[Any] = self.predictor.predict_many(
-                [b[0] for b in batch], ids=[b[1] for b in batch], started=started
-            )
+                [b[0] for b in batch], ids=[b[1] for b in batch], started=started,
+                count_refused=False,
+            )  # fmt: skip
         except Exception:  # noqa: BLE001 - one record's failure is its own, not the group's
             results = [self._alone(b) for b in batch]
         for (_, _, _, fut), result in zip(batch, results, strict=True):

@@ -3,7 +3,8 @@
 A pure ASGI middleware (no starlette import). Each HTTP request gets a **request id**, for
 tracing only: the client's ``X-Request-ID`` when it is plain (at most 200 printable ASCII
 characters, so no CR/LF can reach a header), else one made here; the answer carries it
-back in ``X-Request-ID``. It never names a prediction: two clients (or a retry, or a load
+back in ``X-Request-ID`` (one holding what looks like a credential or personal data is
+replaced too: it would be logged). It never names a prediction: two clients (or a retry, or a load
 balancer fanning one id out) may send the same one. Each predicted record gets a
 **prediction id** made here (:func:`new_prediction_ids`: 128 random bits, so unique and
 not guessable from another client's), the id its monitor and its labels use.
@@ -11,8 +12,9 @@ not guessable from another client's), the id its monitor and its labels use.
 An exception that escapes the routes is answered with a 500 saying ``"internal error"``
 and the request id, and logged at ERROR with that id, the exception type and the
 traceback's frames. The exception's message, which may quote a request's values, is
-logged at DEBUG only. Starlette's own last-resort handler would re-raise to the server,
-which logs the message and the whole traceback at ERROR.
+logged at DEBUG only, masked as a 4xx answer's quotes are. Starlette's own last-resort
+handler would re-raise to the server, which logs the message and the whole traceback at
+ERROR.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import secrets
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from prodml.serving._echo import logged, unsafe_id
 
 __all__ = [
     "MAX_ID",
@@ -88,7 +92,8 @@ def log_failure(rid: str, what: str, err: BaseException) -> None:
 
     ``what`` is prodml's own description (no request values); the exception's message may
     quote the request's values (numpy's "could not convert string to float:
-    'ann@example.com'"), which are data about people.
+    'ann@example.com'"), which are data about people: logged at DEBUG only, through
+    :func:`~prodml.serving._echo.logged` (credentials and personal data masked).
     """
     frames = "".join(traceback.format_tb(err.__traceback__)).rstrip()
     _log.error(
@@ -98,7 +103,7 @@ def log_failure(rid: str, what: str, err: BaseException) -> None:
         what,
         f"\nTraceback (most recent call last):\n{frames}" if frames else "",
     )
-    _log.debug("prodml serving: request %s: %s: %s", rid, type(err).__name__, err)
+    _log.debug("prodml serving: request %s: %s: %s", rid, type(err).__name__, logged(err))
 
 
 class RequestGuard:
@@ -116,7 +121,8 @@ class RequestGuard:
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 text = value.decode("latin-1")
-                rid = text if plain_id(text) else None
+                # One holding a key id or an e-mail would be logged: replaced.
+                rid = text if plain_id(text) and not unsafe_id(text) else None
                 break
         rid = rid or new_id()
         state = scope.setdefault("state", {})

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prodml.errors import SchemaError
+from prodml.errors import ConfigError, ProdMLError, SchemaError
+from prodml.serving._metrics import REFUSED
 from prodml.serving._prediction import Prediction, State
 from prodml.serving._served import ModelError, Served, model_error
 
@@ -31,15 +32,42 @@ def predict_many(
     explain: bool,
     atomic: bool,
     started: Sequence[float] | None,
+    count_refused: bool = True,
 ) -> list[Any]:
     """:meth:`Predictor.predict_many` (see there).
 
     Two phases: every record is answered first (routed, checked, scored, explained, its
     mirroring decided) without a side effect; only then is each outcome counted, each
     prediction logged to its monitor and mirrored. So a call that raises part-way (a
-    routing key the policy refuses, an explainer missing) has counted and logged nothing,
-    and the micro-batcher's retry of its records one by one counts each of them once.
+    routing key the policy refuses, an explainer missing) has logged nothing and counted
+    only its records as ``refused``, once each. The micro-batcher passes
+    ``count_refused=False`` for a group, since it retries a group that raised record by
+    record (each retry counts its own record): so each record is counted once.
     """
+    n = len(records)
+    for name, given in (("ids", ids), ("keys", keys), ("started", started)):
+        if given is not None and len(given) != n:
+            raise ConfigError(
+                f"predict_many got {n} records and {len(given)} {name}: give one per record",
+                parameter=name,
+            )
+    try:
+        return _predict_many(pred, records, ids, keys, explain, atomic, started)
+    except ProdMLError:
+        if count_refused and records:
+            pred.stats.request("", REFUSED, len(records))
+        raise
+
+
+def _predict_many(  # noqa: PLR0917 - private
+    pred: Predictor,
+    records: Sequence[Mapping[str, Any]],
+    ids: Sequence[Any] | None,
+    keys: Sequence[Any] | None,
+    explain: bool,
+    atomic: bool,
+    started: Sequence[float] | None,
+) -> list[Any]:
     t0 = _perf()
     n = len(records)
     if ids is None:
@@ -119,6 +147,7 @@ def _count_and_log(  # noqa: PLR0917 - private
     counts: dict[tuple[str, str], int] = {}
     for i, result in enumerate(out):
         if result is None:  # atomic, and another record was invalid: not predicted
+            counts["", REFUSED] = counts.get(("", REFUSED), 0) + 1
             continue
         variant = variants[i]
         if isinstance(result, Prediction):

@@ -3,12 +3,14 @@
 The predictor counts requests by variant and outcome, reloads, shadow comparisons and
 micro-batches; :func:`render` writes them in the Prometheus text format (version 0.0.4)
 without ``prometheus_client``. Each record is counted once, by its outcome (``ok``,
-``invalid``: a schema problem, ``error``: the model or explainer raised). The HTTP app
-counts the records of a request it answers 400 because the predictor refused it (a
-routing key the policy refuses, ``?explain=true`` without an explainer) as ``refused``,
-with an empty ``variant`` (no record of it was routed and counted); an in-process call
-that raises so counts nothing (nor logs). Label sets stay small: ``variant`` (the
-policy's variant names), ``outcome`` (a fixed handful) and ``version``.
+``invalid``: a schema problem, ``error``: the model or explainer raised, ``refused``: the
+predictor refused it). ``refused``, with an empty ``variant``, counts every record of a
+call the predictor refuses (a routing key the policy refuses, ``explain=True`` without an
+explainer: the HTTP app answers 400), and the valid records of an ``atomic`` call that
+predicts none because another is invalid (the HTTP app's 422 for a list). The counting is
+the predictor's, so a service embedding it counts what its HTTP twin counts, and the app
+counts nothing itself. Label sets stay small: ``variant`` (the policy's variant names),
+``outcome`` (a fixed handful) and ``version``.
 
 =========================================== =========== ==============================
 name                                        type        labels
@@ -33,7 +35,10 @@ from collections.abc import Mapping
 
 from prodml.monitoring.histogram import Histogram
 
-__all__ = ["BATCH_SIZE_BUCKETS", "BATCH_WAIT_BUCKETS", "ServingStats", "render"]
+__all__ = ["BATCH_SIZE_BUCKETS", "BATCH_WAIT_BUCKETS", "REFUSED", "ServingStats", "render"]
+
+REFUSED = "refused"
+"""The outcome of a record the predictor refused (counted with ``variant=""``)."""
 
 BATCH_SIZE_BUCKETS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
 BATCH_WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)

@@ -21,9 +21,10 @@ from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError, SchemaError
 from prodml.schema import Schema
+from prodml.serving._echo import logged
 from prodml.serving._lifecycle import Lifecycle
 from prodml.serving._many import predict_many
-from prodml.serving._metrics import ServingStats
+from prodml.serving._metrics import REFUSED, ServingStats
 from prodml.serving._prediction import (
     DEFAULT_VARIANT,
     Prediction,
@@ -268,6 +269,11 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             Listing every problem of the record.
         ModelError
             When the model or the explainer raises (the cause is chained).
+        ProdMLError
+            When the predictor refuses the record: a routing key the policy refuses
+            (:class:`~prodml.errors.PolicyError`), ``explain=True`` without an explainer.
+            Counted ``outcome="refused"`` (``variant=""``), as the HTTP app counts the
+            400 it answers; every call counts its record once, whatever it raises.
         """
         t0 = _perf()
         if id is None:
@@ -275,7 +281,7 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         state = self._state
         if self.policy is not None:
             key = self._key(record, key, id)
-            variant = self._pick(key)
+            variant = self._routed(key)
         else:
             variant = state.home
         served = state.versions[variant]
@@ -295,15 +301,21 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             raise model_error(served, variant, err) from err
         latency = _perf() - t0
         explanation = None
-        if explain:
-            try:
+        try:
+            if explain:
                 explanation = self._explain(served, variant, record)
-            except ModelError:
-                self.stats.request(variant, "error")  # as predict_many counts it
-                raise
-        # Decided before anything is logged or counted: a key the policy refuses raises
-        # with no trace left (and the micro-batcher's retry of a group counts once).
-        mirror = self._mirror is not None and self._mirror(key)
+            # Decided before anything is logged: a key the policy refuses raises with no
+            # prediction logged (and the micro-batcher's retry of a group counts once).
+            mirror = self._mirror is not None and self._mirror(key)
+        except ModelError:
+            self.stats.request(variant, "error")  # as predict_many counts it
+            raise
+        except SchemaError:
+            self.stats.request(variant, "invalid")
+            raise
+        except ProdMLError:  # no explainer, a key the shadow policy refuses
+            self.stats.request("", REFUSED)
+            raise
         log = self._loggers.get(variant)
         if log is not None:
             try:
@@ -325,6 +337,14 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         if self.key_column is not None and isinstance(record, Mapping):
             return record.get(self.key_column, id)
         return id
+
+    def _routed(self, key: Any) -> str:
+        """The variant for ``key``; a key the policy refuses counts one refused record."""
+        try:
+            return self._pick(key)
+        except ProdMLError:
+            self.stats.request("", REFUSED)  # as the HTTP app answers it: 400
+            raise
 
     def _pick(self, key: Any) -> str:
         if self._route is not None:
@@ -352,7 +372,8 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
 
     def _log_failed(self, err: Exception) -> None:
         self.stats.monitor_error()
-        _log.warning("prodml serving: monitor.log_prediction failed: %s", err)
+        # The monitor's message may quote the record: masked as a 4xx answer's quotes are.
+        _log.warning("prodml serving: monitor.log_prediction failed: %s", logged(err))
 
     def _shadow_submit(self, state: State, record: Any, value: Any, latency: float) -> None:
         if self._shadow is not None and self._shadow_variant is not None:
@@ -369,6 +390,7 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         explain: bool = False,
         atomic: bool = False,
         started: Sequence[float] | None = None,
+        count_refused: bool = True,
     ) -> list[Prediction[V_co] | SchemaError | ModelError | None]:
         """Predict many records; each answer equals :meth:`predict_record`'s bit for bit.
 
@@ -378,7 +400,9 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
         ensembles, not of scikit-learn's linear models, whose BLAS kernels sum in another
         order for one row); otherwise the model is called once per row. Every record is
         answered before any outcome is counted or any prediction logged to a monitor or
-        mirrored: a call that raises (a routing key the policy refuses) has counted nothing.
+        mirrored: a call that raises (a routing key the policy refuses, ``explain=True``
+        without an explainer) has logged nothing and counts each of its records once, as
+        ``outcome="refused"`` (``variant=""``), as the HTTP app does for the 400 it answers.
 
         Parameters
         ----------
@@ -390,9 +414,12 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             Also run the explainer on each record.
         atomic
             When a record is invalid, predict (and log) none: the answer then holds the
-            errors, and ``None`` for the valid records.
+            errors, and ``None`` for the valid records (counted ``refused``).
         started
             Per-record start times (``time.perf_counter``) for the latencies; default now.
+        count_refused
+            Count the records of a refused call (default). ``False`` for a caller that
+            retries them one by one and counts them then (the micro-batcher).
 
         Returns
         -------
@@ -400,10 +427,19 @@ class Predictor(NotPicklable, Lifecycle, Views, Generic[V_co]):
             Per record, in order: a :class:`Prediction`, or the
             :class:`~prodml.errors.SchemaError` / :class:`ModelError` it raised (a
             schema problem's ``row`` is the record's position).
+
+        Raises
+        ------
+        ConfigError
+            When ``ids``, ``keys`` or ``started`` do not hold one entry per record (a
+            mistake of the caller: not counted).
+        ProdMLError
+            When the predictor refuses the call (see above); nothing is predicted.
         """
         return predict_many(
-            self, records, ids=ids, keys=keys, explain=explain, atomic=atomic, started=started
-        )
+            self, records, ids=ids, keys=keys, explain=explain, atomic=atomic, started=started,
+            count_refused=count_refused,
+        )  # fmt: skip
 
     def __enter__(self) -> Predictor[V_co]:
         return self

@@ -45,6 +45,11 @@ _TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 _ON_LOOP = 8  # lists up to this long are predicted on the event loop, longer ones not
 _CLOSE = {"connection": "close"}  # the rest of the body is not read: no keep-alive after
 _EXPIRED = "prodml_body_expired"
+_ROUTES = (
+    "POST /v1/predict (one record as a JSON object, or an array of them; ?explain=true "
+    "adds explanations), GET /v1/model, GET /healthz, GET /readyz and GET /metrics"
+)
+"""What a 404 or 405 names: the routes (an MLServer, KServe or BentoML client tries others)."""
 
 
 def _expire(task: asyncio.Task[Any] | None, request: Request) -> None:
@@ -53,6 +58,8 @@ def _expire(task: asyncio.Task[Any] | None, request: Request) -> None:
     if task is not None:
         task.cancel()
 
+
+_UTF8 = ("utf-8", "utf8")  # "utf8": MySQL's and some clients' spelling of the same
 
 _FLAGS = {"": False, "0": False, "false": False, "no": False,
           "1": True, "true": True, "yes": True}  # fmt: skip
@@ -69,8 +76,12 @@ def _content_type_problem(request: Request) -> ProblemError | None:
         return ProblemError(415, "Unsupported Media Type", "send the records as application/json")
     for param in params.split(";"):
         key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
-            return ProblemError(415, "Unsupported Media Type", "JSON must be sent as UTF-8")
+        charset = value.strip().strip('"')
+        if key.strip().lower() == "charset" and charset.lower() not in _UTF8:
+            return ProblemError(
+                415, "Unsupported Media Type",
+                f"JSON must be sent as UTF-8 (charset=utf-8), not {echo(repr(charset[:40]))}",
+            )  # fmt: skip
     coding = request.headers.get("content-encoding", "identity").strip().lower()
     if coding != "identity":
         # Nothing is decompressed (no gzip bomb): RFC 9110 answers a coding with 415.
@@ -168,7 +179,6 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     async def predict(request: Request) -> Response:
         rid = request.headers.get("x-request-id")
         headers: dict[str, str] | None = None
-        n_records = 0  # records of a parsed body, counted as refused on a 400 below
         try:
             if rid is not None and not plain_id(rid):
                 raise ProblemError(
@@ -180,7 +190,6 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             if explain is None:
                 raise ProblemError(400, "Bad Request", "explain must be true or false")
             data = parse(await read_body(request))
-            n_records = len(data) if type(data) is list else 1
             columns = settings.datetime_columns()
             if type(data) is list:
                 if explain and len(data) > settings.max_explain:
@@ -236,10 +245,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                 )
             )  # fmt: skip
         except ProdMLError as err:  # e.g. explain=true without an explainer
-            # The predictor raised before counting any record (a refused routing key, no
-            # explainer): the request's records count here, once, under no variant.
-            if n_records:
-                pred.stats.request("", "refused", n_records)
+            # The predictor counted the request's records as refused, once each.
             return problem(ProblemError(400, "Bad Request", echo(str(err))))
         return Response(dumps(out), media_type=_JSON, headers=headers)
 
@@ -260,9 +266,17 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         title = _TITLES.get(status, "Error")
-        response = problem(ProblemError(status, title, echo(str(getattr(exc, "detail", title)))))
+        headers = getattr(exc, "headers", None) or {}
+        # The path is not quoted (it may hold anything): the answer says what is served.
+        if status == 404:
+            detail = f"no such route; this server answers {_ROUTES}"
+        elif status == 405 and headers.get("Allow"):
+            detail = f"this route answers {headers['Allow']} only; it answers {_ROUTES}"
+        else:
+            detail = echo(str(getattr(exc, "detail", title)))
+        response = problem(ProblemError(status, title, detail))
         # A 405 names the allowed methods (RFC 9110: Allow is required there).
-        response.headers.update(getattr(exc, "headers", None) or {})
+        response.headers.update(headers)
         return response
 
     return Starlette(

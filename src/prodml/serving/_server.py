@@ -1,7 +1,12 @@
-"""Run an app with uvicorn: on a free loopback port in a thread, or in the foreground."""
+"""Run an app with uvicorn: on a free loopback port in a thread, or in the foreground.
+
+Either way uvicorn's access log (on at ``log_level="info"``) shows each path masked as a
+4xx answer's quotes are (:func:`prodml.serving._echo.echo`).
+"""
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import sys
@@ -13,11 +18,37 @@ from prodml._extras import require
 from prodml._files import os_reason
 from prodml._pickle import NotPicklable
 from prodml.errors import ConfigError
+from prodml.serving._echo import echo
 
-__all__ = ["BackgroundServer", "listen", "run", "server_options"]
+__all__ = ["BackgroundServer", "listen", "mask_access_log", "run", "server_options"]
 
 MAX_HEADER_BYTES = 65_536
 HEADER_TIMEOUT_S = 20.0
+
+
+class _MaskedPath(logging.Filter):
+    """uvicorn's access log line with its path masked as serving's 4xx answers are.
+
+    The line quotes the path and query string as sent (``POST /v1/x?token=... 404``): a
+    credential or an e-mail a client put there would be logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], echo(args[2]), *args[3:])
+        return True
+
+
+def mask_access_log() -> None:
+    """Mask the paths uvicorn's access log quotes, from now on in this process.
+
+    Called after uvicorn's logging set-up, which replaces the logger's handlers but keeps
+    its filters; once is enough.
+    """
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _MaskedPath) for f in access.filters):
+        access.addFilter(_MaskedPath())
 
 
 def server_options(
@@ -138,6 +169,7 @@ class BackgroundServer(NotPicklable):
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, timeout_graceful_shutdown=self.graceful_s, **options)
+        mask_access_log()
         self._server = uvicorn.Server(config)
 
         def serve() -> None:
@@ -242,7 +274,9 @@ def run(
     if ignored:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
+        config = uvicorn.Config(app, host=host, port=port, **options)
+        mask_access_log()
+        server = uvicorn.Server(config)
         server.run(sockets=[sock])
     finally:
         sock.close()
