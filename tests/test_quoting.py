@@ -164,8 +164,15 @@ def test_an_access_key_id_glued_to_text_is_masked(text: str) -> None:
     assert short_repr(text) == "<redacted>"
 
 
-def test_a_longer_upper_case_run_is_no_access_key_id() -> None:
+def test_an_access_key_id_in_a_longer_upper_case_run_is_masked() -> None:
+    # Glued to a capital or a digit, or of another length than 20, it is still a key id.
     from prodml._secrets import mask_secrets
 
-    for text in ("XAKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE1"):  # 21 characters
-        assert mask_secrets(text) == text
+    for text, masked in (
+        ("XAKIAIOSFODNN7EXAMPLE", "X***"),
+        ("AKIAIOSFODNN7EXAMPLE1", "***"),
+        ("KEYASIAIOSFODNN7 end", "KEY*** end"),
+        ("AKIAIOSFODNN", "***"),  # a quote cut short keeps 8 of its 16
+    ):
+        assert mask_secrets(text) == masked
+    assert mask_secrets("AKIA1234567 and AGPA") == "AKIA1234567 and AGPA"  # 7: too short

@@ -157,11 +157,11 @@ class Secrets:
 # -- free text a user wrote (tags, descriptions, lineage): credentials by their shape --
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"']+")
-# An access key id is 20 upper-case letters and digits; glued to lower-case text or
-# punctuation ("ref" + id, "key=" + id) it is still one. ``\b`` missed it after a letter.
-_AWS_KEY_ID = re.compile(
-    r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?![A-Z0-9])"
-)
+# An access key id: its prefix and the run of 8 or more upper-case letters and digits
+# after it, wherever it sits. Glued to text on either side ("ref" + id, "KEY" + id + "2"),
+# shorter or longer than the usual 20 (AWS documents 16 to 128), or cut short by a quote
+# that keeps its tail, it is still one; masking a little too much costs a reader nothing.
+_AWS_KEY_ID = re.compile(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{8,}")
 
 
 def mask_secrets(text: str) -> str:

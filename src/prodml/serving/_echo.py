@@ -7,24 +7,17 @@ query values, an access key id) and :func:`prodml.privacy.redact_personal` (e-ma
 addresses, phone and card numbers...).
 
 Text quoted back to whoever sent it must not show a key id even glued to other letters or
-digits on either side ("KEY" + id + "2"), nor one shorter than the usual 20 characters
-(AWS issues ids of 16 and more): the shared pattern wants neither letters nor digits
-around exactly 20, so serving adds one pass for those, with the same prefixes
-(``_GLUED_KEY_ID``; to move into :mod:`prodml._secrets`, see ``docs/serving.md``).
+digits on either side ("KEY" + id + "2"), nor one shorter or longer than the usual 20
+characters: the shared pattern masks the prefix and every upper-case letter or digit
+after it, 8 or more.
 """
 
 from __future__ import annotations
 
-import re
-
-from prodml._secrets import MASK, mask_secrets
+from prodml._secrets import _AWS_KEY_ID, mask_secrets
 from prodml.privacy import redact_personal
 
 __all__ = ["echo", "logged", "unsafe_id"]
-
-_GLUED_KEY_ID = re.compile(r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{8,}")
-"""A key id's prefix and the run of 8 or more upper-case letters and digits after it,
-wherever it sits (8: a quote cut short keeps a tail of it)."""
 
 _LOGGED = 1000
 """Characters of an exception's message kept for a log line (the scan is superlinear in
@@ -45,7 +38,7 @@ def echo(text: str) -> str:
     >>> echo("see https://bob:hunter2@db.example/x")
     'see https://bob:***@db.example/x'
     """
-    return redact_personal(_GLUED_KEY_ID.sub(MASK, mask_secrets(text)))
+    return redact_personal(mask_secrets(text))
 
 
 def logged(err: BaseException) -> str:
@@ -63,4 +56,4 @@ def unsafe_id(rid: str) -> bool:
     >>> unsafe_id("3f2b8c1e-9a4d-4e7b-8c2d-1a2b3c4d5e6f"), unsafe_id("ann@example.com")
     (False, True)
     """
-    return "@" in rid or "://" in rid or _GLUED_KEY_ID.search(rid) is not None
+    return "@" in rid or "://" in rid or _AWS_KEY_ID.search(rid) is not None
