@@ -130,3 +130,20 @@ def test_output_cut_short_by_its_reader_ends_quietly(
         os.close(write_end)
     assert proc.returncode == 141
     assert proc.stderr == ""
+
+
+def test_python_dash_m_prodml_is_the_prodml_command(tmp_path: Path) -> None:
+    # For an environment whose scripts folder is not on PATH: `python -m prodml` failed
+    # with "No module named prodml.__main__".
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "prodml", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("prodml ")

@@ -8,7 +8,7 @@ The design (DESIGN.md, "Layers") orders prodml's modules, lowest first:
    ``cost``, ``explain`` and ``store`` (none imports another, except ``explain`` ->
    ``features`` and ``store`` -> ``drift``);
 3. composition: ``monitoring``, ``serving``, ``retrain``, ``privacy_dp``;
-4. edges: ``integrations``, ``testing``, ``cli``, ``_demo``, and every package's ``_cli``
+4. edges: ``integrations``, ``testing``, ``cli`` (and ``__main__``), ``_demo``, and every package's ``_cli``
    module (a subcommand, loaded by ``prodml.cli`` only).
 
 Every import counts, lazy ones inside functions included: a lazy import still makes the
@@ -56,6 +56,7 @@ LAYER = {
     "integrations": EDGE,
     "testing": EDGE,
     "cli": EDGE,
+    "__main__": EDGE,  # `python -m prodml`: the cli
     "_demo": EDGE,
 }
 
