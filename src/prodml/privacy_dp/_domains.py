@@ -56,6 +56,25 @@ def _unique(values: Sequence[Any], where: str) -> None:
         seen.add(key)
 
 
+def _distinct_keys(values: Sequence[Any]) -> None:
+    """Refuse categories equal as dict keys (``1``, ``1.0`` and ``True``).
+
+    Counts per value are looked up by key, and Python's ``True == 1 == 1.0`` makes those
+    one key: each would get the same rows, so a row would count in several cells (the
+    histogram's sensitivity would exceed 1, breaking the privacy guarantee).
+    """
+    first: dict[Any, Any] = {}
+    for v in values:
+        if v in first:
+            raise ConfigError(
+                f"Categories holds {short_repr(first[v])} and {short_repr(v)}, which are equal "
+                "as counting keys (1 == 1.0 == True in Python): a row would count in both "
+                "cells. Declare only one of them.",
+                parameter="domains",
+            )
+        first[v] = v
+
+
 class Bins:
     """Numeric bins ``[e0, e1), [e1, e2), ..., [e_k-1, e_k]`` and a ``<null>`` cell.
 
@@ -137,6 +156,7 @@ class Categories:
         if not vals:
             raise ConfigError("Categories needs at least one value", parameter="domains")
         _unique(vals, "Categories")
+        _distinct_keys(vals)
         self.values: tuple[Any, ...] = tuple(vals)
 
     @property
