@@ -153,7 +153,9 @@ def compare(
         ``{name: CostEstimate}`` (same currency and unit), or a list of
         :class:`RealtimeOption` / :class:`BatchOption` costed at ``predictions_per_month``.
     predictions_per_month
-        Volume for options, and for the ``per_1k`` column.
+        Volume for options, and for the ``per_1k`` column: estimates ``per month`` are
+        divided by it; estimates ``per 1k predictions`` are already per 1k; estimates of
+        any other unit with a volume are a ConfigError.
 
     Returns
     -------
@@ -193,6 +195,16 @@ def compare(
     clash = [p for p in parts if p in _FIXED_COLUMNS]
     if clash:
         raise ConfigError(f"compare: cost part {short_repr(clash[0])} clashes with a column name.")
+    unit = next(iter(ests.values())).unit
+    if predictions_per_month is not None and unit not in ("per month", "per 1k predictions"):
+        # per_1k divides a monthly cost by the monthly volume: any other period would
+        # give a number off by the ratio of the periods, silently.
+        raise ConfigError(
+            f"compare: per_1k needs monthly estimates (unit 'per month') or estimates per 1k "
+            f"predictions; these are {short_repr(unit)}. Leave out predictions_per_month, or "
+            "convert the estimates with CostEstimate.scale(...).",
+            parameter="predictions_per_month",
+        )
     cheapest = min(e.expected for e in ests.values())
     rows = []
     for name, est in ests.items():
@@ -205,7 +217,11 @@ def compare(
             "unit": est.unit,
         }
         if predictions_per_month is not None:
-            row["per_1k"] = est.expected / predictions_per_month * 1000.0
+            row["per_1k"] = (
+                est.expected
+                if unit == "per 1k predictions"
+                else est.expected / predictions_per_month * 1000.0
+            )
         row["relative"] = est.expected / cheapest if cheapest > 0 else math.nan
         row.update({p: est.breakdown.get(p, 0.0) for p in parts})
         rows.append(row)

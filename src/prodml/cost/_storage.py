@@ -20,6 +20,16 @@ FloatArray: TypeAlias = npt.NDArray[np.float64]
 _NONNEG = Interval(float, 0, None, "both")
 
 
+def _check_unit(owner: str, name: str, unit: str, wanted: str) -> None:
+    """A catalog price of another unit (an hourly price) would give a silently wrong cost."""
+    if unit.strip().lower() != wanted.lower():
+        raise ConfigError(
+            f"The {name!r} parameter of {owner} must be priced per {wanted}. Got a price per "
+            f"{short_repr(unit)} instead.",
+            parameter=name,
+        )
+
+
 def storage_cost(
     *,
     gb: Uncertain,
@@ -34,7 +44,8 @@ def storage_cost(
     """Cost of keeping ``gb`` (growing linearly) for ``months``.
 
     Stored volume is ``months * gb + growth_gb_per_month * months**2 / 2`` GB-months,
-    times ``copies`` (replicas, versions kept).
+    times ``copies`` (replicas, versions kept). A catalog :class:`Price` must be per
+    ``GB-month`` (a ConfigError otherwise, e.g. for an instance's hourly price).
 
     Examples
     --------
@@ -47,9 +58,11 @@ def storage_cost(
         {"months": months, "copies": copies},
         {"months": [Interval(float, 0, None, "neither")], "copies": [Interval(int, 1, None)]},
     )
-    price = (
-        price_per_gb_month.amount if isinstance(price_per_gb_month, Price) else price_per_gb_month
-    )
+    if isinstance(price_per_gb_month, Price):
+        _check_unit("storage_cost", "price_per_gb_month", price_per_gb_month.unit, "GB-month")
+        price: object = price_per_gb_month.amount
+    else:
+        price = price_per_gb_month
     inputs = as_inputs(
         {"gb": gb, "price_per_gb_month": price, "growth_gb_per_month": growth_gb_per_month},
         {"gb": _NONNEG, "price_per_gb_month": _NONNEG, "growth_gb_per_month": _NONNEG},
@@ -76,6 +89,8 @@ def egress_cost(
 ) -> CostEstimate:
     """Cost of transferring ``gb`` out in one billing month, at a flat or tiered price.
 
+    A :class:`TieredPrice` must be per ``GB`` (a ConfigError otherwise).
+
     Examples
     --------
     >>> from prodml.cost import load_catalog
@@ -84,6 +99,7 @@ def egress_cost(
     1742.2
     """
     if isinstance(price, TieredPrice):
+        _check_unit("egress_cost", "price", price.unit, "GB")
         tiered = price
     elif isinstance(price, int | float) and not isinstance(price, bool):
         tiered = None
