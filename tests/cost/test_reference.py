@@ -382,3 +382,27 @@ def test_price_must_be_a_price() -> None:
         Price(amount=-1.0, unit="GB-month", as_of=dt.date(2025, 1, 1), source="x")
     with pytest.raises(ConfigError):
         Price(amount=math.inf, unit="GB-month", as_of=dt.date(2025, 1, 1), source="x")
+
+
+def test_a_tie_is_not_a_break_even() -> None:
+    # One replica minimum against two: 'one' is cheaper at low volume, then both need the
+    # same replicas and cost the same; 'two' is never cheaper. It used to be reported as
+    # cheaper above 12.3 million predictions.
+    one = RealtimeOption("one", price_per_replica_hour=0.17, latency_s=0.05, min_replicas=1)
+    two = RealtimeOption("two", price_per_replica_hour=0.17, latency_s=0.05, min_replicas=2)
+    assert break_even_volume(one, two) is None
+    # A tie between two ranges where different options win: the answer is where the
+    # first stops being strictly cheaper, and the table agrees on either side.
+
+    def a(v: float) -> float:
+        return 1.0 if v < 1e6 else (2.0 if v < 1e8 else 3.0)
+
+    def b(v: float) -> float:
+        return 2.0 if v < 1e8 else 2.5
+
+    be = break_even_volume(a, b)
+    assert be is not None
+    assert (be.cheaper_below, be.cheaper_above) == ("a", "b")
+    assert be.volume == pytest.approx(1e6, rel=1e-9)
+    # Tied below, then one cheaper: no change of the cheaper option either.
+    assert break_even_volume(lambda v: 1.0 if v < 1e6 else 2.0, lambda v: 1.0) is None

@@ -352,7 +352,10 @@ def break_even_volume(
 
     Scans a log-spaced grid for the first change of sign of ``cost(a) - cost(b)`` and
     refines it by bisection (in log volume). Costs with steps (replica counts) are fine:
-    the answer is then the step. Returns ``None`` when one option is cheaper throughout.
+    the answer is then the step. Where the options cost the same over a range (a tie),
+    the answer is where ``cheaper_below`` stops being strictly cheaper. Returns ``None``
+    when one option costs no more than the other throughout (ties included: two options
+    that differ at low volume and tie above it have no break-even).
     ``n_grid`` (3 to 100,000) is the number of grid points, each a cost evaluation.
 
     Examples
@@ -385,9 +388,15 @@ def break_even_volume(
 
     grid = np.linspace(math.log(low), math.log(high), n_grid)
     values = [diff(float(g)) for g in grid]
-    for i in range(n_grid - 1):
-        if np.sign(values[i]) != np.sign(values[i + 1]) and values[i] != 0.0:
-            lo, hi, f_lo = float(grid[i]), float(grid[i + 1]), values[i]
+    # The cheaper option changes where the difference flips sign between two points where
+    # it is not 0: a tie (both at their minimum replicas) is no change, whether the same
+    # option is cheaper after it (it used to be reported as a break-even) or not.
+    last = None  # index of the last point where the options differ
+    for j, value in enumerate(values):
+        if value == 0.0:
+            continue
+        if last is not None and np.sign(value) != np.sign(values[last]):
+            lo, hi, f_lo = float(grid[last]), float(grid[j]), values[last]
             for _ in range(80):
                 mid = 0.5 * (lo + hi)
                 f_mid = diff(mid)
@@ -397,4 +406,5 @@ def break_even_volume(
                     hi = mid
             below, above = (name_b, name_a) if f_lo > 0 else (name_a, name_b)
             return BreakEven(math.exp(hi), below, above)
+        last = j
     return None
