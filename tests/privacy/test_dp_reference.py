@@ -13,11 +13,13 @@ import math
 from unittest import mock
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
+from prodml.drift import Profile
 from prodml.errors import ConfigError
 from prodml.privacy_dp import (
     Bins,
@@ -33,6 +35,7 @@ from prodml.privacy_dp import (
 from prodml.privacy_dp import _noise as noise_module
 from prodml.privacy_dp import _sources as sources_module
 from prodml.privacy_dp._noise import discrete_gaussian, discrete_laplace, sample
+from prodml.privacy_dp._sources import profile_counts
 
 dp = pytest.importorskip("opendp.prelude", reason="needs the 'privacy' extra (OpenDP)")
 dp.enable_features("contrib")
@@ -306,3 +309,26 @@ def test_release_scale_is_calibrated_to_the_number_of_parts() -> None:
     )
     assert {p.noise[0].scale for p in rel.parts.values()} == {4.0}
     assert noise_module.privacy_loss("laplace", 4.0, 2) <= 0.5
+
+
+def test_one_more_row_at_max_exact_moves_one_count() -> None:
+    # 10,000 exact values just above the edge 20, then one row more: the column switches
+    # to the sketch. Binning exact values exactly and sketched ones by representative
+    # moved all 10,000 to the other bin (an L1 change of 20,001 for noise calibrated to 1).
+    dom = {"x": Bins([0, 20, 40])}
+    values = np.full(10_000, 20.0053)  # its bucket's representative is below 20
+    exact = Profile(max_exact=10_000).update(pd.DataFrame({"x": values}))
+    sketched = Profile(max_exact=10_000).update(pd.DataFrame({"x": np.append(values, 5.0)}))
+    assert exact.columns["x"].exact
+    assert not sketched.columns["x"].exact
+    a, b = profile_counts(exact, dom)["x"], profile_counts(sketched, dom)["x"]
+    assert np.abs(b - a).sum() == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=40), extra=st.floats(-1e3, 1e3))
+def test_profile_release_counts_change_by_one_per_row(values: list[float], extra: float) -> None:
+    dom = {"x": Bins([-500, -20, 0, 0.5, 20, 500])}
+    a = profile_counts(Profile().update(pd.DataFrame({"x": values})), dom)["x"]
+    b = profile_counts(Profile().update(pd.DataFrame({"x": [*values, extra]})), dom)["x"]
+    assert np.abs(b - a).sum() == 1
