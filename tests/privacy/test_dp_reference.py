@@ -332,3 +332,19 @@ def test_profile_release_counts_change_by_one_per_row(values: list[float], extra
     a = profile_counts(Profile().update(pd.DataFrame({"x": values})), dom)["x"]
     b = profile_counts(Profile().update(pd.DataFrame({"x": [*values, extra]})), dom)["x"]
     assert np.abs(b - a).sum() == 1
+
+
+def test_a_hashed_column_without_its_salt_is_refused_not_released_as_other() -> None:
+    from prodml.privacy import Privacy
+    from prodml.privacy_dp import release_profile
+
+    df = pd.DataFrame({"plan": ["free"] * 50 + ["pro"] * 30})
+    made = Profile(privacy=Privacy(sensitive=["plan"], salt="salt-one")).update(df)
+    dom = {"plan": Categories(["free", "pro"])}
+    assert profile_counts(made, dom)["plan"].tolist() == [50, 30, 0, 0]
+    # Reloaded without the salt: all 80 rows used to count as '<other>'.
+    loaded = Profile.from_json(made.to_json())
+    with pytest.raises(ConfigError, match="salt this process does not have"):
+        release_profile(loaded, dom, epsilon=1.0, seed=0)
+    again = Profile.from_json(made.to_json(), privacy=Privacy(sensitive=["plan"], salt="salt-one"))
+    assert profile_counts(again, dom)["plan"].tolist() == [50, 30, 0, 0]

@@ -165,6 +165,16 @@ def profile_counts(profile: Any, domains: Mapping[str, Bins | Categories]) -> di
                     parameter="domains",
                 )
             tokenizer = profile.tokenizer()
+            if tokenizer is None and state.hashed:
+                # Without the salt no declared value can be found among the hashes: every
+                # row would be released as '<other>', silently.
+                raise ConfigError(
+                    f"column {short_repr(name)} holds salted hashes made with a salt this "
+                    "process does not have, so its declared categories cannot be counted. "
+                    "Load the profile with Profile.from_json(text, privacy=Privacy(salt=...)) "
+                    "or set PRODML_PRIVACY_SALT to the salt it was made with.",
+                    parameter="profile",
+                )
             alias = None if tokenizer is None else {v: tokenizer.token(v) for v in dom.values}
             cells = dom.count(state.counts, n_null, alias)
         else:
