@@ -63,8 +63,9 @@ def _cks_delta(rho: float, epsilon: float) -> float:
         a = 1.0 + math.exp(log_am1)
         return (a - 1) * (a * rho - epsilon) - math.log(a - 1) + a * math.log1p(-1 / a)
 
-    res = optimize.minimize_scalar(log_delta, bounds=(-20.0, 20.0), method="bounded",
-                                   options={"xatol": 1e-12})  # fmt: skip
+    res = optimize.minimize_scalar(
+        log_delta, bounds=(-20.0, 20.0), method="bounded", options={"xatol": 1e-12}
+    )
     return min(math.exp(float(res.fun)), 1.0)
 
 
@@ -174,10 +175,9 @@ def test_budget_is_never_overspent_and_refusals_change_nothing(
     budget = PrivacyBudget(total, total_delta)
     for eps, dlt in seq:
         before = budget.to_dict()
-        fits = (
-            math.fsum([*(s.epsilon for s in budget.ledger), eps]) <= total * (1 + 1e-12)
-            and math.fsum([*(s.delta for s in budget.ledger), dlt]) <= total_delta * (1 + 1e-12)
-        )  # fmt: skip
+        fits = math.fsum([*(s.epsilon for s in budget.ledger), eps]) <= total * (
+            1 + 1e-12
+        ) and math.fsum([*(s.delta for s in budget.ledger), dlt]) <= total_delta * (1 + 1e-12)
         if fits:
             budget.spend(eps, dlt)
         else:
@@ -216,8 +216,9 @@ def test_a_refused_release_draws_no_noise(eps: list[float]) -> None:
         for e in eps:
             before, n_draws = budget.to_dict(), len(draws)
             try:
-                release_counts({"x": [3, 4, 0]}, {"x": Bins([0, 1, 2])}, epsilon=e,
-                               budget=budget, seed=0)  # fmt: skip
+                release_counts(
+                    {"x": [3, 4, 0]}, {"x": Bins([0, 1, 2])}, epsilon=e, budget=budget, seed=0
+                )
             except PrivacyBudgetError:
                 assert len(draws) == n_draws  # refused before any noise
                 assert budget.to_dict() == before
@@ -233,8 +234,11 @@ finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 
 @settings(max_examples=200, deadline=None)
-@given(values=st.lists(finite, max_size=30), extra=finite, edges=st.lists(
-    st.floats(-1e6, 1e6), min_size=2, max_size=6, unique=True))  # fmt: skip
+@given(
+    values=st.lists(finite, max_size=30),
+    extra=finite,
+    edges=st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=6, unique=True),
+)
 def test_bins_any_extra_value_changes_one_count_by_one(
     values: list[float], extra: float, edges: list[float]
 ) -> None:
@@ -250,8 +254,11 @@ scalars = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(declared=st.lists(scalars, min_size=1, max_size=5), rows=st.lists(scalars, max_size=20),
-       extra=scalars)  # fmt: skip
+@given(
+    declared=st.lists(scalars, min_size=1, max_size=5),
+    rows=st.lists(scalars, max_size=20),
+    extra=scalars,
+)
 def test_categories_any_extra_value_changes_one_count_by_one(
     declared: list[object], rows: list[object], extra: object
 ) -> None:
@@ -281,9 +288,11 @@ def test_categories_equal_as_keys_are_refused(values: list[object]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(keys=st.lists(st.sampled_from([("F",), ("M",), ("X",), (1,), (True,)]), max_size=12),
-       extra=st.sampled_from([("F",), ("M",), ("X",), (1,), (True,)]),
-       cell=st.integers(0, 3))  # fmt: skip
+@given(
+    keys=st.lists(st.sampled_from([("F",), ("M",), ("X",), (1,), (True,)]), max_size=12),
+    extra=st.sampled_from([("F",), ("M",), ("X",), (1,), (True,)]),
+    cell=st.integers(0, 3),
+)
 def test_groups_any_extra_row_changes_one_count_by_one(
     keys: list[tuple[object, ...]], extra: tuple[object, ...], cell: int
 ) -> None:

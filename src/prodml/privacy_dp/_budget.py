@@ -63,10 +63,11 @@ class PrivacyBudget(LockedState):
     total is refused with :class:`PrivacyBudgetError` before any noise is drawn, and
     the ledger is left as it was. "Over" allows a relative tolerance of 1e-12, no more:
     float sums that meet a total on paper (0.1 + 0.2 against 0.3) fit, so the spent total
-    can exceed the declared one by at most ``1e-12 * total`` (a privacy loss
-    ``exp(1e-12)`` times larger, nothing a user could measure). Shared by threads under a lock: :meth:`spend` checks
-    and records under it, so threads spending at once never overspend (those that do not
-    fit get :class:`PrivacyBudgetError`); :meth:`can_spend` is only a hint. A pickle or
+    can exceed the declared one by at most ``1e-12 * total`` (the ``exp(epsilon)`` bound
+    on an attacker's odds grows by a factor ``exp(1e-12 * epsilon)``, nothing anyone could
+    measure). Shared by threads under a lock: :meth:`spend` checks and records under it,
+    so threads spending at once never overspend (those that do not fit get
+    :class:`PrivacyBudgetError`); :meth:`can_spend` is only a hint. A pickle or
     ``copy.deepcopy`` is a separate ledger: spends on it do not count against this one.
 
     Parameters
