@@ -357,3 +357,26 @@ def test_a_hashed_column_without_its_salt_is_refused_not_released_as_other() -> 
         release_profile(loaded, dom, epsilon=1.0, seed=0)
     again = Profile.from_json(made.to_json(), privacy=Privacy(sensitive=["plan"], salt="salt-one"))
     assert profile_counts(again, dom)["plan"].tolist() == [50, 30, 0, 0]
+
+
+def test_groups_match_int_and_float_codes_but_not_bools() -> None:
+    from prodml.fairness import GroupMetrics
+    from prodml.privacy_dp import release_group_counts
+
+    y = np.array([0, 1, 1, 0, 1, 1])
+    codes = pd.Series([1.0, 2.0, 1.0, 2.0, 1.0, 1.0])  # a float column of group codes
+    metrics = GroupMetrics(["s"]).update(y, y, codes)
+    rel = release_group_counts(metrics, [1, 2], epsilon=1e9, seed=0)
+    # Declared as ints, counted from float keys: they used to land in '<other>'.
+    assert rel.parts["groups"].noisy.reshape(-1, 4).tolist() == [
+        [1, 0, 0, 3],
+        [1, 0, 0, 1],
+        [0, 0, 0, 0],
+    ]
+    with pytest.raises(ConfigError, match="repeats"):
+        Groups([1, 1.0])
+    both = Groups([True, 1])  # a bool group and a number group stay apart
+    rows = both.count({(True,): [1, 0, 0, 0]}).reshape(-1, 4).tolist()
+    assert rows == [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    rows = both.count({(1.0,): [0, 0, 0, 2], (np.int64(2),): [0, 1, 0, 0]}).reshape(-1, 4)
+    assert rows.tolist() == [[0, 0, 0, 0], [0, 0, 0, 2], [0, 1, 0, 0]]
