@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import itertools
+import json
 import math
 
 import numpy as np
@@ -514,3 +515,44 @@ def test_a_wall_time_past_the_float_range_is_refused_not_inf() -> None:
             checkpoint_hours=9.0,
         )
     assert math.isfinite(daly_wall_time(100.0, checkpoint_time=9.0, restart_time=0.0, mtbf=1.0))
+
+
+def test_a_price_in_another_currency_is_refused() -> None:
+    # Prices carry their catalog's currency; an estimate in another one is refused (it
+    # used to label a EUR price as USD, the default).
+    eur = load_catalog(
+        {
+            "name": "eu",
+            "currency": "EUR",
+            "storage": {
+                "blob": {"amount": 0.02, "unit": "GB-month", "as_of": "2026-11-01", "source": "x"}
+            },
+            "egress": {
+                "net": {
+                    "tiers": [{"amount": 0.08}],
+                    "unit": "GB",
+                    "as_of": "2026-11-01",
+                    "source": "x",
+                }
+            },
+        },
+        max_age_days=None,
+    )
+    blob, net = eur.storage_price("blob"), eur.egress_price("net")
+    assert (blob.currency, net.currency) == ("EUR", "EUR")
+    with pytest.raises(ConfigError, match="priced in 'EUR' but the estimate is in 'USD'"):
+        storage_cost(gb=100, price_per_gb_month=blob)
+    with pytest.raises(ConfigError, match="priced in 'EUR' but the estimate is in 'USD'"):
+        egress_cost(gb=100, price=net)
+    est = storage_cost(gb=100, price_per_gb_month=blob, currency="EUR")
+    assert (est.currency, est.expected) == ("EUR", 2.0)
+    assert egress_cost(gb=100, price=net, currency="EUR").expected == pytest.approx(8.0)
+    # A price stamped EUR cannot sit in a USD catalog; the sample's prices are USD.
+    sample = load_catalog(max_age_days=None)
+    with pytest.raises(ConfigError, match="priced in 'EUR' but the catalog is in 'USD'"):
+        sample.merge({"storage": {"blob": blob.model_dump()}})
+    assert sample.instance("g4dn.xlarge").price.currency == "USD"
+    assert load_catalog(json.loads(sample.to_json()), max_age_days=None) == sample
+    # A price made on its own has no currency and is taken as the estimate's.
+    own = Price(amount=0.01, unit="GB-month", as_of=dt.date(2026, 1, 1), source="x")
+    assert storage_cost(gb=100, price_per_gb_month=own, currency="GBP").currency == "GBP"

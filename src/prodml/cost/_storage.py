@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from prodml._params import Interval, check_params
 from prodml._quote import short_repr
-from prodml.cost._catalog import Price, TieredPrice
+from prodml.cost._catalog import Price, TieredPrice, check_currency
 from prodml.cost._estimate import Arrays, CostEstimate, evaluate
 from prodml.cost._inputs import Uncertain, as_inputs
 from prodml.errors import ConfigError
@@ -45,7 +45,8 @@ def storage_cost(
 
     Stored volume is ``months * gb + growth_gb_per_month * months**2 / 2`` GB-months,
     times ``copies`` (replicas, versions kept). A catalog :class:`Price` must be per
-    ``GB-month`` (a ConfigError otherwise, e.g. for an instance's hourly price).
+    ``GB-month`` (a ConfigError otherwise, e.g. for an instance's hourly price) and in
+    ``currency`` (a EUR catalog's price needs ``currency="EUR"``).
 
     Examples
     --------
@@ -60,6 +61,7 @@ def storage_cost(
     )
     if isinstance(price_per_gb_month, Price):
         _check_unit("storage_cost", "price_per_gb_month", price_per_gb_month.unit, "GB-month")
+        check_currency("storage_cost", "price_per_gb_month", price_per_gb_month, currency)
         price: object = price_per_gb_month.amount
     else:
         price = price_per_gb_month
@@ -89,7 +91,8 @@ def egress_cost(
 ) -> CostEstimate:
     """Cost of transferring ``gb`` out in one billing month, at a flat or tiered price.
 
-    A :class:`TieredPrice` must be per ``GB`` (a ConfigError otherwise).
+    A :class:`TieredPrice` must be per ``GB`` and in ``currency`` (a ConfigError
+    otherwise).
 
     Examples
     --------
@@ -100,6 +103,7 @@ def egress_cost(
     """
     if isinstance(price, TieredPrice):
         _check_unit("egress_cost", "price", price.unit, "GB")
+        check_currency("egress_cost", "price", price, currency)
         tiered = price
     elif isinstance(price, int | float) and not isinstance(price, bool):
         tiered = None
