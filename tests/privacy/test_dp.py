@@ -197,7 +197,9 @@ def test_seeded_release_is_golden() -> None:
     df = _frame(np.random.default_rng(42), 1000)
     assert _exact(df) == {"age": [53, 445, 456, 46, 0], "plan": [512, 275, 159, 54, 0]}
     rel = release_profile(Profile().update(df), DOMAINS, epsilon=1.0, seed=7)
-    assert rel.parts["age"].noisy.tolist() == [50, 449, 455, 43, -1]
+    # One age just under 40 is within the sketch's 0.1% of the edge: binned by its
+    # bucket's representative (exact and sketched columns alike), it counts in [40, 60).
+    assert rel.parts["age"].noisy.tolist() == [50, 448, 456, 43, -1]
     assert rel.parts["plan"].noisy.tolist() == [511, 265, 156, 54, -8]
     # Read with negative counts clamped at 0.
     assert rel.counts("plan") == {"free": 511, "pro": 265, "team": 156, "<other>": 54, "<null>": 0}

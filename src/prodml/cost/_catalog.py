@@ -106,7 +106,11 @@ class CostModel(BaseModel):
 
 
 class Price(CostModel):
-    """One list price: ``amount`` per ``unit`` (``"hour"``, ``"GB-month"``, ``"GB"``)."""
+    """One list price: ``amount`` per ``unit`` (``"hour"``, ``"GB-month"``, ``"GB"``).
+
+    ``currency`` is set from the catalog a price is read from (``None`` for a price made
+    on its own); estimators refuse a price whose currency is not theirs.
+    """
 
     model_config: ClassVar[ConfigDict] = _FROZEN
 
@@ -115,6 +119,7 @@ class Price(CostModel):
     as_of: _dt.date
     source: str = Field(min_length=1)
     notes: str = ""
+    currency: str | None = None
 
 
 class Tier(CostModel):
@@ -136,6 +141,7 @@ class TieredPrice(CostModel):
     as_of: _dt.date
     source: str = Field(min_length=1)
     notes: str = ""
+    currency: str | None = None
 
     @model_validator(mode="after")
     def _increasing(self) -> TieredPrice:
@@ -265,6 +271,25 @@ class PriceCatalog(CostModel):
     egress: dict[str, TieredPrice] = Field(default_factory=dict)
     accelerators: dict[str, Accelerator] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stamp_currency(cls, data: Any) -> Any:
+        """Give every price the catalog's currency; refuse one priced in another."""
+        if not isinstance(data, Mapping):
+            return data
+        currency = data.get("currency", "USD")
+        if not isinstance(currency, str):
+            return data  # pydantic reports the currency itself
+        out = dict(data)
+        for section in ("storage", "egress", "instances"):
+            entries = out.get(section)
+            if isinstance(entries, Mapping):
+                out[section] = {
+                    k: _stamped(e, currency, f"{section}.{k}", nested=section == "instances")
+                    for k, e in entries.items()
+                }
+        return out
+
     def _get(self, section: str, key: str) -> Any:
         table: Mapping[str, Any] = getattr(self, section)
         if key in table:
@@ -358,6 +383,41 @@ class PriceCatalog(CostModel):
     def to_json(self) -> str:
         """The catalog as JSON (the format :func:`load_catalog` reads)."""
         return self.model_dump_json(indent=2)
+
+
+def _stamped(entry: Any, currency: str, where: str, *, nested: bool) -> Any:
+    """``entry`` (a price, or an instance holding one) with ``currency`` set."""
+    if nested:  # an instance: its price is nested
+        if isinstance(entry, Instance):
+            return entry.model_copy(update={"price": _stamped(entry.price, currency, where,
+                                                               nested=False)})  # fmt: skip
+        if isinstance(entry, Mapping) and "price" in entry:
+            return {**entry, "price": _stamped(entry["price"], currency, where, nested=False)}
+        return entry
+    if isinstance(entry, Price | TieredPrice):
+        own = entry.currency
+    elif isinstance(entry, Mapping):
+        own = entry.get("currency")
+    else:
+        return entry  # pydantic reports it
+    if own is not None and own != currency:
+        raise ValueError(  # worded as a ConfigError by the caller
+            f"{where} is priced in {short_repr(own)} but the catalog is in {currency!r}"
+        )
+    if isinstance(entry, Price | TieredPrice):
+        return entry if own is not None else entry.model_copy(update={"currency": currency})
+    return {**entry, "currency": currency}
+
+
+def check_currency(owner: str, name: str, price: Price | TieredPrice, currency: str) -> None:
+    """A catalog price in another currency than the estimate's is a ConfigError."""
+    if price.currency is not None and price.currency != currency:
+        raise ConfigError(
+            f"The {name!r} parameter of {owner} is priced in {price.currency!r} but the "
+            f"estimate is in {currency!r}. Pass currency={price.currency!r}, or convert the "
+            "price first.",
+            parameter="currency",
+        )
 
 
 def _validate(data: Mapping[str, Any]) -> PriceCatalog:

@@ -86,9 +86,23 @@ def daly_interval(checkpoint_time: float, mtbf: float) -> float:
 def _wall(
     work: FloatArray, tau: FloatArray, delta: FloatArray, r: FloatArray, m: FloatArray
 ) -> FloatArray:
-    return np.asarray(
-        m * np.exp(r / m) * np.expm1((tau + delta) / m) * work / tau, dtype=np.float64
-    )
+    with np.errstate(over="ignore"):  # reported by _finite_wall, naming the cause
+        return np.asarray(
+            m * np.exp(r / m) * np.expm1((tau + delta) / m) * work / tau, dtype=np.float64
+        )
+
+
+def _finite_wall(owner: str, wall: FloatArray) -> FloatArray:
+    """``wall``, or a ConfigError when it is past the float range (never a silent inf)."""
+    if not np.isfinite(wall).all():
+        raise ConfigError(
+            f"{owner}: the expected wall time is beyond the float range: a segment "
+            "(interval + checkpoint) or a restart lasts hundreds of times the mean time "
+            "between interruptions, so the job practically never finishes. Shorten the "
+            "checkpoint or restart, or use capacity that is interrupted less often.",
+            parameter="mtbf",
+        )
+    return wall
 
 
 def daly_wall_time(
@@ -102,6 +116,8 @@ def daly_wall_time(
     """Expected wall time with exponential interruptions (Daly 2006).
 
     ``interval`` defaults to :func:`daly_interval`. Interruptions may also hit a restart.
+    A wall time beyond the float range (a checkpoint hundreds of times longer than the
+    mean time between interruptions) is a ConfigError, not ``inf``.
 
     Examples
     --------
@@ -117,7 +133,8 @@ def daly_wall_time(
         interval=interval,
     )
     tau = daly_interval(checkpoint_time, mtbf) if interval is None else interval
-    return float(_wall(*(np.float64(v) for v in (work, tau, checkpoint_time, restart_time, mtbf))))
+    wall = _wall(*(np.float64(v) for v in (work, tau, checkpoint_time, restart_time, mtbf)))
+    return float(_finite_wall("daly_wall_time", wall))
 
 
 def spot_break_even_ratio(
@@ -211,7 +228,7 @@ def spot_cost(
     def model(x: Arrays) -> tuple[Arrays, Arrays]:
         work, m, delta = x["work_hours"], x["mtbf_hours"], x["checkpoint_hours"]
         tau = _daly(delta, m) if interval_hours is None else np.full_like(work, interval_hours)
-        wall = _wall(work, tau, delta, x["restart_hours"], m)
+        wall = _finite_wall("spot_cost", _wall(work, tau, delta, x["restart_hours"], m))
         ckpt = work / tau * delta
         price = x["spot_price_per_hour"]
         parts = {

@@ -153,7 +153,9 @@ def compare(
         ``{name: CostEstimate}`` (same currency and unit), or a list of
         :class:`RealtimeOption` / :class:`BatchOption` costed at ``predictions_per_month``.
     predictions_per_month
-        Volume for options, and for the ``per_1k`` column.
+        Volume for options, and for the ``per_1k`` column: estimates ``per month`` are
+        divided by it; estimates ``per 1k predictions`` are already per 1k; estimates of
+        any other unit with a volume are a ConfigError.
 
     Returns
     -------
@@ -193,6 +195,16 @@ def compare(
     clash = [p for p in parts if p in _FIXED_COLUMNS]
     if clash:
         raise ConfigError(f"compare: cost part {short_repr(clash[0])} clashes with a column name.")
+    unit = next(iter(ests.values())).unit
+    if predictions_per_month is not None and unit not in ("per month", "per 1k predictions"):
+        # per_1k divides a monthly cost by the monthly volume: any other period would
+        # give a number off by the ratio of the periods, silently.
+        raise ConfigError(
+            f"compare: per_1k needs monthly estimates (unit 'per month') or estimates per 1k "
+            f"predictions; these are {short_repr(unit)}. Leave out predictions_per_month, or "
+            "convert the estimates with CostEstimate.scale(...).",
+            parameter="predictions_per_month",
+        )
     cheapest = min(e.expected for e in ests.values())
     rows = []
     for name, est in ests.items():
@@ -205,7 +217,11 @@ def compare(
             "unit": est.unit,
         }
         if predictions_per_month is not None:
-            row["per_1k"] = est.expected / predictions_per_month * 1000.0
+            row["per_1k"] = (
+                est.expected
+                if unit == "per 1k predictions"
+                else est.expected / predictions_per_month * 1000.0
+            )
         row["relative"] = est.expected / cheapest if cheapest > 0 else math.nan
         row.update({p: est.breakdown.get(p, 0.0) for p in parts})
         rows.append(row)
@@ -336,7 +352,10 @@ def break_even_volume(
 
     Scans a log-spaced grid for the first change of sign of ``cost(a) - cost(b)`` and
     refines it by bisection (in log volume). Costs with steps (replica counts) are fine:
-    the answer is then the step. Returns ``None`` when one option is cheaper throughout.
+    the answer is then the step. Where the options cost the same over a range (a tie),
+    the answer is where ``cheaper_below`` stops being strictly cheaper. Returns ``None``
+    when one option costs no more than the other throughout (ties included: two options
+    that differ at low volume and tie above it have no break-even).
     ``n_grid`` (3 to 100,000) is the number of grid points, each a cost evaluation.
 
     Examples
@@ -369,9 +388,15 @@ def break_even_volume(
 
     grid = np.linspace(math.log(low), math.log(high), n_grid)
     values = [diff(float(g)) for g in grid]
-    for i in range(n_grid - 1):
-        if np.sign(values[i]) != np.sign(values[i + 1]) and values[i] != 0.0:
-            lo, hi, f_lo = float(grid[i]), float(grid[i + 1]), values[i]
+    # The cheaper option changes where the difference flips sign between two points where
+    # it is not 0: a tie (both at their minimum replicas) is no change, whether the same
+    # option is cheaper after it (it used to be reported as a break-even) or not.
+    last = None  # index of the last point where the options differ
+    for j, value in enumerate(values):
+        if value == 0.0:
+            continue
+        if last is not None and np.sign(value) != np.sign(values[last]):
+            lo, hi, f_lo = float(grid[last]), float(grid[j]), values[last]
             for _ in range(80):
                 mid = 0.5 * (lo + hi)
                 f_mid = diff(mid)
@@ -381,4 +406,5 @@ def break_even_volume(
                     hi = mid
             below, above = (name_b, name_a) if f_lo > 0 else (name_a, name_b)
             return BreakEven(math.exp(hi), below, above)
+        last = j
     return None

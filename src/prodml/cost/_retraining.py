@@ -75,7 +75,16 @@ class DecayCurve:
             return np.asarray(self.rate * tt**2 / 2.0, dtype=np.float64)
         sign = 1.0 if self.higher_is_better else -1.0
         amp = sign * (self.initial - self.floor)
-        return np.asarray(amp * (tt + np.expm1(-self.rate * tt) / self.rate), dtype=np.float64)
+        # integral_0^t (1 - exp(-r s)) ds = t * h(r t), h(x) = 1 - (1 - exp(-x)) / x: the
+        # textbook form t + expm1(-r t) / r divides by zero at r = 0 (a curve that does not
+        # decay, which fit_decay can return) and cancels catastrophically for small r t,
+        # so small x takes h's series instead.
+        x = self.rate * tt
+        with np.errstate(divide="ignore", invalid="ignore"):
+            big = 1.0 + np.expm1(-x) / x
+        small = x / 2.0 - x**2 / 6.0 + x**3 / 24.0
+        h = np.where(np.abs(x) < 1e-4, small, big)
+        return np.asarray(amp * tt * h, dtype=np.float64)
 
 
 def _history(ages: object, values: object, age: str, metric: str) -> tuple[FloatArray, FloatArray]:

@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from prodml._params import Interval, check_params
 from prodml._quote import short_repr
-from prodml.cost._catalog import Price, TieredPrice
+from prodml.cost._catalog import Price, TieredPrice, check_currency
 from prodml.cost._estimate import Arrays, CostEstimate, evaluate
 from prodml.cost._inputs import Uncertain, as_inputs
 from prodml.errors import ConfigError
@@ -18,6 +18,16 @@ __all__ = ["egress_cost", "storage_cost"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 _NONNEG = Interval(float, 0, None, "both")
+
+
+def _check_unit(owner: str, name: str, unit: str, wanted: str) -> None:
+    """A catalog price of another unit (an hourly price) would give a silently wrong cost."""
+    if unit.strip().lower() != wanted.lower():
+        raise ConfigError(
+            f"The {name!r} parameter of {owner} must be priced per {wanted}. Got a price per "
+            f"{short_repr(unit)} instead.",
+            parameter=name,
+        )
 
 
 def storage_cost(
@@ -34,7 +44,9 @@ def storage_cost(
     """Cost of keeping ``gb`` (growing linearly) for ``months``.
 
     Stored volume is ``months * gb + growth_gb_per_month * months**2 / 2`` GB-months,
-    times ``copies`` (replicas, versions kept).
+    times ``copies`` (replicas, versions kept). A catalog :class:`Price` must be per
+    ``GB-month`` (a ConfigError otherwise, e.g. for an instance's hourly price) and in
+    ``currency`` (a EUR catalog's price needs ``currency="EUR"``).
 
     Examples
     --------
@@ -47,9 +59,12 @@ def storage_cost(
         {"months": months, "copies": copies},
         {"months": [Interval(float, 0, None, "neither")], "copies": [Interval(int, 1, None)]},
     )
-    price = (
-        price_per_gb_month.amount if isinstance(price_per_gb_month, Price) else price_per_gb_month
-    )
+    if isinstance(price_per_gb_month, Price):
+        _check_unit("storage_cost", "price_per_gb_month", price_per_gb_month.unit, "GB-month")
+        check_currency("storage_cost", "price_per_gb_month", price_per_gb_month, currency)
+        price: object = price_per_gb_month.amount
+    else:
+        price = price_per_gb_month
     inputs = as_inputs(
         {"gb": gb, "price_per_gb_month": price, "growth_gb_per_month": growth_gb_per_month},
         {"gb": _NONNEG, "price_per_gb_month": _NONNEG, "growth_gb_per_month": _NONNEG},
@@ -76,6 +91,9 @@ def egress_cost(
 ) -> CostEstimate:
     """Cost of transferring ``gb`` out in one billing month, at a flat or tiered price.
 
+    A :class:`TieredPrice` must be per ``GB`` and in ``currency`` (a ConfigError
+    otherwise).
+
     Examples
     --------
     >>> from prodml.cost import load_catalog
@@ -84,6 +102,8 @@ def egress_cost(
     1742.2
     """
     if isinstance(price, TieredPrice):
+        _check_unit("egress_cost", "price", price.unit, "GB")
+        check_currency("egress_cost", "price", price, currency)
         tiered = price
     elif isinstance(price, int | float) and not isinstance(price, bool):
         tiered = None

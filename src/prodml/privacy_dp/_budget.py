@@ -61,9 +61,13 @@ class PrivacyBudget(LockedState):
     Releases compose sequentially: their epsilons add up, and so do their deltas (basic
     composition, valid for any mix of mechanisms). A release that would go over either
     total is refused with :class:`PrivacyBudgetError` before any noise is drawn, and
-    the ledger is left as it was. Shared by threads under a lock: :meth:`spend` checks
-    and records under it, so threads spending at once never overspend (those that do not
-    fit get :class:`PrivacyBudgetError`); :meth:`can_spend` is only a hint. A pickle or
+    the ledger is left as it was. "Over" allows a relative tolerance of 1e-12, no more:
+    float sums that meet a total on paper (0.1 + 0.2 against 0.3) fit, so the spent total
+    can exceed the declared one by at most ``1e-12 * total`` (the ``exp(epsilon)`` bound
+    on an attacker's odds grows by a factor ``exp(1e-12 * epsilon)``, nothing anyone could
+    measure). Shared by threads under a lock: :meth:`spend` checks and records under it,
+    so threads spending at once never overspend (those that do not fit get
+    :class:`PrivacyBudgetError`); :meth:`can_spend` is only a hint. A pickle or
     ``copy.deepcopy`` is a separate ledger: spends on it do not count against this one.
 
     Parameters

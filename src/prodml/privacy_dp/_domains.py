@@ -56,6 +56,25 @@ def _unique(values: Sequence[Any], where: str) -> None:
         seen.add(key)
 
 
+def _distinct_keys(values: Sequence[Any]) -> None:
+    """Refuse categories equal as dict keys (``1``, ``1.0`` and ``True``).
+
+    Counts per value are looked up by key, and Python's ``True == 1 == 1.0`` makes those
+    one key: each would get the same rows, so a row would count in several cells (the
+    histogram's sensitivity would exceed 1, breaking the privacy guarantee).
+    """
+    first: dict[Any, Any] = {}
+    for v in values:
+        if v in first:
+            raise ConfigError(
+                f"Categories holds {short_repr(first[v])} and {short_repr(v)}, which are equal "
+                "as counting keys (1 == 1.0 == True in Python): a row would count in both "
+                "cells. Declare only one of them.",
+                parameter="domains",
+            )
+        first[v] = v
+
+
 class Bins:
     """Numeric bins ``[e0, e1), [e1, e2), ..., [e_k-1, e_k]`` and a ``<null>`` cell.
 
@@ -137,6 +156,7 @@ class Categories:
         if not vals:
             raise ConfigError("Categories needs at least one value", parameter="domains")
         _unique(vals, "Categories")
+        _distinct_keys(vals)
         self.values: tuple[Any, ...] = tuple(vals)
 
     @property
@@ -208,7 +228,7 @@ class Groups:
             raise ConfigError("Groups needs at least one group", parameter="groups")
         if len({len(g) for g in out}) != 1:
             raise ConfigError("Groups must all have the same number of values", parameter="groups")
-        _unique([tuple((type(v).__name__, v) for v in g) for g in out], "Groups")
+        _unique([_matching(g) for g in out], "Groups")
         self.groups: tuple[tuple[Any, ...], ...] = tuple(out)
 
     @property
@@ -225,9 +245,9 @@ class Groups:
     def count(self, table: Mapping[tuple[Any, ...], Sequence[int]]) -> IntArray:
         """Exact counts per cell from confusion counts per group."""
         out = np.zeros((len(self.groups) + 1, len(CELLS)), dtype=np.int64)
-        index = {_typed(g): i for i, g in enumerate(self.groups)}
+        index = {_matching(g): i for i, g in enumerate(self.groups)}
         for key, cells in table.items():
-            row = index.get(_typed(tuple(key)), len(self.groups))
+            row = index.get(_matching(tuple(key)), len(self.groups))
             out[row] += np.asarray(cells, dtype=np.int64)
         return out.ravel()
 
@@ -247,6 +267,25 @@ class Groups:
 
 
 Domain = Bins | Categories | Groups
+
+
+def _matching(values: Sequence[Any]) -> tuple[tuple[str, Any], ...]:
+    """How a table's group key is matched to a declared group.
+
+    Booleans stay apart from numbers (``True == 1`` in Python), but ``1`` and ``1.0`` are
+    one group: a float column of group codes matches groups declared as ints (they used
+    to land in ``<other>``, silently).
+    """
+    out = []
+    for v in values:
+        w = v.item() if isinstance(v, np.generic) else v
+        kind = (
+            "bool" if isinstance(w, bool)
+            else "number" if isinstance(w, int | float)
+            else type(w).__name__
+        )  # fmt: skip
+        out.append((kind, w))
+    return tuple(out)
 
 
 def _typed(values: Sequence[Any]) -> tuple[tuple[str, Any], ...]:

@@ -135,7 +135,11 @@ def release_counts(
 def profile_counts(profile: Any, domains: Mapping[str, Bins | Categories]) -> dict[str, IntArray]:
     """Exact counts per cell of each declared column of a :class:`~prodml.drift.Profile`."""
     from prodml.drift import Profile  # noqa: PLC0415 - drift sits above the core layer
-    from prodml.drift._columns import CategoricalColumn  # noqa: PLC0415
+    from prodml.drift._columns import (  # noqa: PLC0415
+        CategoricalColumn,
+        _representatives,
+        _sketch,
+    )
 
     if not isinstance(profile, Profile):
         raise ConfigError(
@@ -161,6 +165,16 @@ def profile_counts(profile: Any, domains: Mapping[str, Bins | Categories]) -> di
                     parameter="domains",
                 )
             tokenizer = profile.tokenizer()
+            if tokenizer is None and state.hashed:
+                # Without the salt no declared value can be found among the hashes: every
+                # row would be released as '<other>', silently.
+                raise ConfigError(
+                    f"column {short_repr(name)} holds salted hashes made with a salt this "
+                    "process does not have, so its declared categories cannot be counted. "
+                    "Load the profile with Profile.from_json(text, privacy=Privacy(salt=...)) "
+                    "or set PRODML_PRIVACY_SALT to the salt it was made with.",
+                    parameter="profile",
+                )
             alias = None if tokenizer is None else {v: tokenizer.token(v) for v in dom.values}
             cells = dom.count(state.counts, n_null, alias)
         else:
@@ -170,6 +184,13 @@ def profile_counts(profile: Any, domains: Mapping[str, Bins | Categories]) -> di
                     parameter="domains",
                 )
             values, weights = state.sample(profile.log_gamma)
+            if weights is None and values.size:
+                # An exact column is binned as its sketch would be (each value by its
+                # bucket's representative). Binning exact values exactly broke the
+                # sensitivity at max_exact: one more row switches the column to the
+                # sketch, moving every value near an edge to the next bin at once.
+                keys, weights, _ = _sketch(values, profile.log_gamma, is_sorted=True)
+                values = _representatives(keys, profile.log_gamma)
             cells = dom.count(values, weights, n_null)
         out[name] = cells
     return out
@@ -190,9 +211,11 @@ def release_profile(
 
     Numeric and datetime columns (epoch seconds) are counted in :class:`Bins`,
     categorical ones in :class:`Categories`; columns not in ``domains`` are not released.
-    A sketched column is binned by its bucket representatives (within the profile's
-    relative accuracy of each value, so a value that close to an edge may land in the
-    next bin; each row still counts once).
+    Every numeric value is binned by its sketch bucket's representative (within the
+    profile's ``relative_accuracy`` of the value, so a value that close to an edge may
+    land in the next bin), whether the column is exact or sketched: a row's cell depends
+    on its value alone, so one row more or less (even the one that switches the column
+    from exact values to the sketch at ``max_exact``) moves one count by one.
 
     Parameters
     ----------
