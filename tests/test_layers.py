@@ -8,8 +8,8 @@ The design (DESIGN.md, "Layers") orders prodml's modules, lowest first:
    ``cost``, ``explain`` and ``store`` (none imports another, except ``explain`` ->
    ``features`` and ``store`` -> ``drift``);
 3. composition: ``monitoring``, ``serving``, ``retrain``, ``privacy_dp``;
-4. edges: ``integrations``, ``testing``, ``cli`` (and ``__main__``), ``_demo``, and every package's ``_cli``
-   module (a subcommand, loaded by ``prodml.cli`` only).
+4. edges: ``integrations``, ``testing``, ``cli`` (and ``__main__``), ``_demo``, and every
+   package's ``_cli`` module (a subcommand, loaded by ``prodml.cli`` only).
 
 Every import counts, lazy ones inside functions included: a lazy import still makes the
 lower layer depend on the higher one. The test reads the source (``ast``), so it needs no

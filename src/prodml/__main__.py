@@ -1,5 +1,7 @@
-"""``python -m prodml``: the ``prodml`` command, for an environment whose scripts folder is
-not on ``PATH``."""
+"""``python -m prodml``: the ``prodml`` command.
+
+For an environment whose scripts folder is not on ``PATH``.
+"""
 
 from __future__ import annotations
 
