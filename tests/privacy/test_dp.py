@@ -387,7 +387,12 @@ def test_bad_inputs_name_what_is_wrong() -> None:
         release_profile(prof, {"age": Categories([1])}, epsilon=1.0)
     with pytest.raises(ConfigError, match="non-empty dict"):
         release_profile(prof, {}, epsilon=1.0)
-    bad_counts = [[1.5, 2.0, 0.0, 0.0], [1, -2, 0, 0], [1, 2, 3]]
+    bad_counts = [
+        [1.5, 2.0, 0.0, 0.0],
+        [1, -2, 0, 0],
+        [1, 2, 3],
+        np.array([2**63, 0, 0, 0], dtype=np.uint64),  # negative after an int64 cast
+    ]
     for counts in bad_counts:
         with pytest.raises(ConfigError, match="must be 4 non-negative integers"):
             release_counts({"x": counts}, {"x": Categories(["a", "b"])}, epsilon=1.0)

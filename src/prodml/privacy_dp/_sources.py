@@ -84,6 +84,9 @@ def _release(
     )
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
 def release_counts(
     counts: Mapping[str, Any],
     domains: Mapping[str, Bins | Categories],
@@ -117,10 +120,13 @@ def release_counts(
     exact = {}
     for name, dom in doms.items():
         arr = np.asarray(counts[name])
-        ok = arr.ndim == 1 and arr.size == dom.size and arr.dtype.kind in "iu" and (arr >= 0).all()
+        ok = arr.ndim == 1 and arr.size == dom.size and arr.dtype.kind in "iu"
+        # uint64 counts past int64's largest would turn negative in the int64 cast below.
+        ok = ok and bool((arr >= 0).all() and (arr <= _INT64_MAX).all())
         if not ok:
             raise ConfigError(
                 f"counts of column {short_repr(name)} must be {dom.size} non-negative integers "
+                f"up to 2**63 - 1 "
                 f"(one per cell of {dom!r}); got an array of dtype {arr.dtype} and shape "
                 f"{arr.shape}",
                 parameter="counts",

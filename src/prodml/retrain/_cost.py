@@ -92,8 +92,13 @@ class RetrainCost:
         return float(self.retrain_cost) / (self.value_per_unit * self.horizon_units)
 
     def pays(self, drop: float) -> bool:
-        """Whether removing a drop of ``drop`` is worth one retraining."""
-        return self.expected_loss(drop) > self.retrain_cost
+        """Whether removing a drop of ``drop`` is worth one retraining.
+
+        Exactly when ``drop`` is above :attr:`break_even_drop` (compared with it, not by
+        multiplying back: ``value * (cost / (value * units)) * units`` rounds above
+        ``cost`` for about one setting in six, and the break-even drop itself paid).
+        """
+        return float(drop) > self.break_even_drop
 
     def plan(self, curve: DecayCurve | None = None) -> RetrainPlan:
         """The cheapest retraining interval (:func:`~prodml.cost.optimal_retrain_interval`)."""
