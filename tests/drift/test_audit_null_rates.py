@@ -137,3 +137,69 @@ def test_sketched_p_values_are_conservative_and_defaults_never_fire_at_a_million
         # The defaults' effect floor (0.02) is 20 times the null noise of D at this n.
         default = DriftDetector().fit(pd.DataFrame({"x": a})).detect(pd.DataFrame({"x": b}))
         assert default.drifted_columns == []
+
+
+multitest = pytest.importorskip(
+    "statsmodels.stats.multitest", reason="needs statsmodels (the 'test' extra)"
+)
+
+pvalues = st.lists(
+    st.one_of(st.sampled_from([0.0, 1.0, 0.01, 0.05, 0.5]), st.floats(0, 1)),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(pvalues, st.sampled_from(["holm", "bonferroni", "fdr_bh"]))
+def test_adjusted_p_values_equal_multipletests_with_ties_and_ends(ps: list, method: str) -> None:
+    from prodml.drift.stats import adjust_pvalues
+
+    reject, expected, *_ = multitest.multipletests(ps, alpha=0.05, method=method)
+    got = adjust_pvalues(ps, method)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    assert ((got <= 0.05) == reject).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["holm", "bonferroni", "fdr_bh"]))
+def test_detector_corrects_values_and_null_shares_as_one_family(seed: int, method: str) -> None:
+    rng = np.random.default_rng(seed)
+    n = 300
+
+    def table(shift: float, null_share: float) -> pd.DataFrame:
+        cols = {f"x{i}": rng.normal(shift * i / 4, size=n) for i in range(4)}
+        cols["c"] = rng.choice(["a", "b", "c"], n)
+        frame = pd.DataFrame(cols)
+        frame.loc[rng.random(n) < null_share, "x1"] = np.nan
+        return frame
+
+    ref, cur = table(0.0, 0.05), table(rng.uniform(0, 0.5), rng.uniform(0, 0.3))
+    report = DriftDetector(correction=method, min_effect=0.0).fit(ref).detect(cur)
+    raw = [r.p_value for r in report.results]
+    null_raw = [r.metrics["null_p_value"] for r in report.results if "null_p_value" in r.metrics]
+    assert len(null_raw) == 1  # only x1 has nulls
+    expected = multitest.multipletests(raw + null_raw, method=method)[1]
+    got = [r.p_adjusted for r in report.results] + [report["x1"].metrics["null_p_adjusted"]]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-5, 5), st.integers(0, 4)), min_size=1, max_size=15),
+    st.lists(st.tuples(st.integers(-5, 5), st.integers(0, 4)), min_size=1, max_size=15),
+)
+def test_weighted_statistics_equal_scipy_on_the_expanded_samples(a: list, b: list) -> None:
+    from prodml.drift.stats import ks_2samp, wasserstein
+
+    va, wa = (np.array(sorted({v: w for v, w in a}.items()), dtype=np.float64).T.reshape(2, -1))
+    vb, wb = (np.array(sorted({v: w for v, w in b}.items()), dtype=np.float64).T.reshape(2, -1))
+    if wa.sum() == 0 or wb.sum() == 0:
+        return
+    xa, xb = np.repeat(va, wa.astype(int)), np.repeat(vb, wb.astype(int))
+    d, p = ks_2samp(va, vb, wa, wb)
+    res = stats.ks_2samp(xa, xb)
+    assert d == res.statistic
+    assert p == pytest.approx(res.pvalue, rel=1e-12)
+    w1 = wasserstein(va, vb, wa, wb)
+    assert w1 == pytest.approx(stats.wasserstein_distance(va, vb, wa, wb), rel=1e-12, abs=1e-12)
