@@ -65,7 +65,10 @@ def test_categorical_column_equals_chi2_contingency(a: list, b: list, dtype: str
         return
     cats = sorted({*map(str, ra), *map(str, cb)})
     table = np.array(
-        [[int((ra.astype(str) == c).sum()) for c in cats], [int((cb.astype(str) == c).sum()) for c in cats]]
+        [
+            [int((ra.astype(str) == c).sum()) for c in cats],
+            [int((cb.astype(str) == c).sum()) for c in cats],
+        ]
     )
     if len(cats) < 2:
         assert (r.statistic, r.p_value) == (0.0, 1.0)
@@ -192,8 +195,8 @@ def test_detector_corrects_values_and_null_shares_as_one_family(seed: int, metho
 def test_weighted_statistics_equal_scipy_on_the_expanded_samples(a: list, b: list) -> None:
     from prodml.drift.stats import ks_2samp, wasserstein
 
-    va, wa = (np.array(sorted({v: w for v, w in a}.items()), dtype=np.float64).T.reshape(2, -1))
-    vb, wb = (np.array(sorted({v: w for v, w in b}.items()), dtype=np.float64).T.reshape(2, -1))
+    va, wa = np.array(sorted(dict(a).items()), dtype=np.float64).T.reshape(2, -1)
+    vb, wb = np.array(sorted(dict(b).items()), dtype=np.float64).T.reshape(2, -1)
     if wa.sum() == 0 or wb.sum() == 0:
         return
     xa, xb = np.repeat(va, wa.astype(int)), np.repeat(vb, wb.astype(int))

@@ -9,6 +9,7 @@ tests say so, as docs/monitoring.md does.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -62,7 +63,7 @@ def test_a_value_exactly_at_the_threshold_neither_fires_nor_flaps(op: str, level
 def test_events_alternate_whatever_the_values(values: list[float]) -> None:
     rule = AlertRule("r", metric="m", op="<", fire=0.8, clear=0.85, for_s=2)
     changes = [c for _, c in steps(rule, [(float(t), v) for t, v in enumerate(values)])]
-    assert all(a != b for a, b in zip(changes, changes[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(changes))
     assert not changes or changes[0] == "firing"
 
 

@@ -32,7 +32,7 @@ GOLDEN = Path(__file__).parent / "golden" / "monitor_before_labels36.pickle"
 
 
 def _old() -> ModelMonitor:
-    mon = pickle.loads(GOLDEN.read_bytes())  # noqa: S301 - our own golden file
+    mon = pickle.loads(GOLDEN.read_bytes())
     assert isinstance(mon, ModelMonitor)
     return mon
 
@@ -79,7 +79,7 @@ def test_state_without_the_new_attributes_unpickles_on_this_code():
     mon.log_prediction("a", None, 0.7)
     del mon.__dict__["_labelled"]
     del mon._counters["duplicate_labels_total"]
-    back = pickle.loads(pickle.dumps(mon))  # noqa: S301 - made just above
+    back = pickle.loads(pickle.dumps(mon))
     assert back.log_label("a", 1) is True
     assert back.log_label("a", 1) is False
     assert back.counters()["duplicate_labels_total"] == 1
