@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prodml.monitoring import AlertRule, ModelMonitor
+from prodml.monitoring import AlertRule, BurnRateRule, BurnWindow, ModelMonitor
 from prodml.monitoring._slo import SLOCounter
 from prodml.monitoring._stats import SlotStats
 from prodml.monitoring.alerts import RuleState
@@ -153,3 +153,23 @@ def test_an_event_on_a_bucket_boundary_is_counted_in_one_bucket() -> None:
     assert slo.window(now=120.0, seconds=600.0) == (5.0, 1.0)
     # A window includes the buckets starting at or after now - seconds.
     assert slo.window(now=180.0, seconds=120.0) == (3.0, 1.0)
+
+
+def test_a_burn_rate_alert_resolves_when_traffic_stops_as_in_prometheus() -> None:
+    # Unlike threshold rules, a pair whose short window holds no event does not hold
+    # (Prometheus: the ratio has no result), so the alert resolves once traffic stops.
+    clock = FakeClock(0.0)
+    rule = BurnRateRule(
+        "slo",
+        objective=0.99,
+        windows=(BurnWindow(600.0, 60.0, 10.0, "page"),),
+        resolution_s=10.0,
+    )
+    mon = ModelMonitor(rules=[rule], clock=clock, evaluate_every_s=None)
+    for i in range(100):  # every prediction wrong: a 100x burn
+        clock.t = float(i)
+        mon.log_prediction(i, None, 0.9)
+        mon.log_label(i, 0)
+    assert [e.state for e in mon.evaluate(now=100.0)] == ["firing"]
+    assert mon.evaluate(now=150.0) == []  # short window [90, 150] still holds events
+    assert [(e.state, e.at) for e in mon.evaluate(now=170.0)] == [("resolved", 170.0)]
