@@ -10,6 +10,7 @@ tests say so, as docs/monitoring.md does.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
@@ -20,7 +21,7 @@ from prodml.monitoring import AlertRule, BurnRateRule, BurnWindow, ModelMonitor
 from prodml.monitoring._slo import SLOCounter
 from prodml.monitoring._stats import SlotStats
 from prodml.monitoring.alerts import RuleState
-from prodml.monitoring.windows import CountWindow, TimeWindow
+from prodml.monitoring.windows import CountWindow, TimeWindow, window_from_dict
 
 from .conftest import FakeClock
 
@@ -173,3 +174,43 @@ def test_a_burn_rate_alert_resolves_when_traffic_stops_as_in_prometheus() -> Non
     assert [e.state for e in mon.evaluate(now=100.0)] == ["firing"]
     assert mon.evaluate(now=150.0) == []  # short window [90, 150] still holds events
     assert [(e.state, e.at) for e in mon.evaluate(now=170.0)] == [("resolved", 170.0)]
+
+
+def test_time_window_drops_stale_triples_behind_newer_ones_after_a_step_back() -> None:
+    # Labels at 0..99 s, then the clock steps back 50 s: labels at 50..59 s sit behind
+    # newer ones. At 119 s the window is (59, 119]: the 40 triples of 60..99 s only.
+    w = TimeWindow(seconds=60.0)
+    for t in range(100):
+        w.add(float(t), 1, 1)
+    for t in range(50, 60):
+        w.add(float(t), 0, 1)
+    w.expire(now=100.0)  # (40, 100]: 41..99 s, and the ten stamped 50..59 s after them
+    assert len(w) == 59 + 10
+    w.expire(now=119.0)
+    assert w.times() == [float(t) for t in range(60, 100)]
+    assert w.labels() == [1] * 40
+    assert not w._unsorted  # in order again: back to expiring from the oldest end only
+
+
+def test_monitor_accuracy_after_a_clock_step_back_counts_only_the_window() -> None:
+    clock = FakeClock(0.0)
+    mon = ModelMonitor("m", window=TimeWindow(60.0), clock=clock, evaluate_every_s=None)
+    for i in range(100):  # right
+        clock.t = float(i)
+        mon.log_prediction(i, None, 0.9)
+        mon.log_label(i, 1)
+    for i in range(100, 110):  # wrong, stamped 50..59 s by a clock that stepped back
+        clock.t = float(i - 50)
+        mon.log_prediction(i, None, 0.1)
+        mon.log_label(i, 1)
+    m = mon.metrics(now=119.0)
+    assert (m["window_count"], m["accuracy"]) == (40.0, 1.0)
+
+
+def test_a_saved_window_out_of_order_still_drops_its_stale_triples() -> None:
+    w = TimeWindow(seconds=60.0)
+    for t in (90.0, 95.0, 40.0, 97.0):  # 40 s: after a step back
+        w.add(t, 1, 1)
+    again = window_from_dict(json.loads(json.dumps(w.to_dict())))
+    again.expire(now=110.0)
+    assert again.times() == [90.0, 95.0, 97.0]
