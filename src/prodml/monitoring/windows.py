@@ -208,9 +208,8 @@ class TimeWindow(Window):
 
     def _filter(self, cutoff: float, ahead: float) -> None:
         """Keep the triples inside ``(cutoff, ahead]`` in any order; note if now sorted."""
-        rows = [
-            r for r in zip(self._times, self._labels, self._outputs) if cutoff < r[0] <= ahead
-        ]
+        triples = zip(self._times, self._labels, self._outputs, strict=True)
+        rows = [r for r in triples if cutoff < r[0] <= ahead]
         if len(rows) != len(self._times):
             self.clear()
             for t, y, o in rows:
