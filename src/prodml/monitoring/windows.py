@@ -185,10 +185,15 @@ class TimeWindow(Window):
 
     def add(self, time: float, label: Scalar, output: Scalar) -> None:
         """Append one labelled prediction, evicting the oldest beyond the size cap."""
-        times = self._times
+        times = self._times  # the base's add, inlined: this is log_label's hot path
         if times and time < times[-1]:
             self._unsorted = True
-        super().add(time, label, output)
+        times.append(time)
+        self._labels.append(label)
+        self._outputs.append(output)
+        if len(times) > self._max_size:
+            self._pop_oldest()
+            self.dropped += 1
 
     def expire(self, now: float) -> None:
         """Drop triples older than ``now - seconds``, and those over a window ahead of it.
