@@ -206,3 +206,26 @@ def test_weighted_statistics_equal_scipy_on_the_expanded_samples(a: list, b: lis
     assert p == pytest.approx(res.pvalue, rel=1e-12)
     w1 = wasserstein(va, vb, wa, wb)
     assert w1 == pytest.approx(stats.wasserstein_distance(va, vb, wa, wb), rel=1e-12, abs=1e-12)
+
+
+counts = st.lists(st.integers(0, 50), min_size=2, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(counts, counts)
+def test_binned_distances_equal_their_definitions(p: list, q: list) -> None:
+    from scipy.spatial.distance import jensenshannon as scipy_js
+
+    from prodml.drift.stats import hellinger, jensen_shannon, psi
+
+    k = min(len(p), len(q))
+    pc, qc = np.array(p[:k], dtype=float), np.array(q[:k], dtype=float)
+    if pc.sum() == 0 or qc.sum() == 0:
+        return
+    pp, qq = pc / pc.sum(), qc / qc.sum()
+    assert jensen_shannon(pc, qc) == pytest.approx(scipy_js(pp, qq, base=2), abs=1e-7)
+    assert hellinger(pc, qc) == pytest.approx(
+        np.sqrt(0.5 * np.sum((np.sqrt(pp) - np.sqrt(qq)) ** 2)), abs=1e-12
+    )
+    e, a = np.maximum(pp, 1e-4), np.maximum(qq, 1e-4)
+    assert psi(pc, qc) == pytest.approx(np.sum((a - e) * np.log(a / e)), rel=1e-9, abs=1e-12)
