@@ -46,7 +46,8 @@ def report(tables: tuple[pd.DataFrame, pd.DataFrame]) -> DriftReport:
 def test_frame_has_one_row_per_column(report: DriftReport) -> None:
     frame = report.to_frame()
     assert list(frame["column"]) == ["x", "y <b>&", "c", "gone"]
-    assert list(frame["drifted"]) == [True, False, False, False]
+    # "gone" was all null and now has values: its values untestable, its null share drifted.
+    assert list(frame["drifted"]) == [True, False, False, True]
     for col in ("statistic", "p_value", "p_adjusted", "effect", "psi", "jensen_shannon"):
         assert col in frame.columns
     assert frame["p_value"].dtype == np.float64
@@ -57,7 +58,7 @@ def test_frame_has_one_row_per_column(report: DriftReport) -> None:
 def test_dict_and_json_round_trip(report: DriftReport, tmp_path: Path) -> None:
     d = report.to_dict()
     assert d["format_version"] == 1
-    assert d["drifted_columns"] == ["x"]
+    assert d["drifted_columns"] == ["x", "gone"]
     assert d["settings"]["correction"] == "holm"
     path = tmp_path / "r.json"
     text = report.to_json(path)
@@ -80,15 +81,16 @@ def test_html_is_self_contained_with_a_plot_per_column(report: DriftReport, tmp_
     assert not re.search(r"(src|href)=\"(http|//)", page)  # nothing loaded from outside
     assert "y &lt;b&gt;&amp;" in page
     assert "y <b>&" not in page
-    assert page.count('class="drift"') == 1
-    assert "1 of 4 columns drifted" in page
+    assert page.count('class="drift"') == 2
+    assert "drift (nulls)" in page
+    assert "2 of 4 columns drifted" in page
 
 
 def test_repr_html_and_repr(report: DriftReport) -> None:
     frag = report._repr_html_()
     assert frag.startswith('<div class="prodml-drift">')
     assert "<svg" in frag
-    assert repr(report) == "DriftReport(1 of 3 tested columns drifted: ['x'])"
+    assert repr(report) == "DriftReport(2 of 4 tested columns drifted: ['x', 'gone'])"
     with pytest.raises(KeyError):
         report["nope"]
 

@@ -84,7 +84,7 @@ def test_significant_but_below_min_effect_gets_a_note() -> None:
 @pytest.mark.parametrize("side", ["reference", "current"])
 def test_cvm_with_one_value_on_a_side_is_not_testable(side: str) -> None:
     many = pd.DataFrame({"x": np.arange(50.0)})
-    one = pd.DataFrame({"x": [1.0, None, None]})
+    one = pd.DataFrame({"x": [1.0]})
     ref, cur = (one, many) if side == "reference" else (many, one)
     r = DriftDetector(numeric_test="cvm").fit(ref).detect(cur)["x"]
     assert r.testable is False
@@ -92,6 +92,13 @@ def test_cvm_with_one_value_on_a_side_is_not_testable(side: str) -> None:
     assert f"the {side} has one" in r.note
     # KS runs on one value: only cvm needs two.
     assert DriftDetector().fit(ref).detect(cur)["x"].testable
+    # The null share is tested whether or not the values can be: 2 of 3 null is drift.
+    nulls = pd.DataFrame({"x": [1.0, None, None]})
+    ref, cur = (nulls, many) if side == "reference" else (many, nulls)
+    r = DriftDetector(numeric_test="cvm").fit(ref).detect(cur)["x"]
+    assert r.testable is False
+    assert r.drifted is True
+    assert r.metrics["null_effect"] == pytest.approx(2 / 3)
 
 
 def test_min_null_effect_is_validated() -> None:

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     report = detector.detect(_stream_table(args.current, progress=progress))
     rows: list[list[Any]] = [["column", "test", "statistic", "adj. p", "effect", "verdict"]]
     for r in report.results:
-        verdict = "not testable" if not r.testable else ("DRIFT" if r.drifted else "ok")
+        verdict = "DRIFT" if r.drifted else ("ok" if r.testable else "not testable")
         rows.append(
             [r.column, r.method, _num(r.statistic), _num(r.p_adjusted), _num(r.effect), verdict]
         )

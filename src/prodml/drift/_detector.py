@@ -347,9 +347,11 @@ class DriftDetector:
         self, ref: Profile, cur: Profile, comparisons: dict[str, Comparison | str]
     ) -> DriftReport:
         tested = [n for n, c in comparisons.items() if isinstance(c, Comparison)]
-        # Null-fraction tests join the corrected family, for columns with a null anywhere.
-        nulls = {n: _null_test(ref, cur, n) for n in tested}
-        null_tested = [n for n in tested if nulls[n] is not None]
+        # Null-fraction tests join the corrected family, for columns with a null anywhere:
+        # also those whose values cannot be tested (every value null on one side is the
+        # largest null-share change there is, not a reason to stay silent).
+        nulls = {n: _null_test(ref, cur, n) for n in comparisons}
+        null_tested = [n for n in comparisons if nulls[n] is not None]
         raw = [comparisons[n].p_value for n in tested]  # type: ignore[union-attr]
         raw += [nulls[n][0] for n in null_tested]  # type: ignore[index]
         family = stats.adjust_pvalues(np.asarray(raw), self.correction)
@@ -367,6 +369,9 @@ class DriftDetector:
                 "null_fraction_current": cur.n_null(name) / cur.n_rows,
             }
             if isinstance(comp, str):
+                null_metrics, null_drifted, null_note = self._null_verdict(
+                    nulls[name], null_adjusted.get(name), common
+                )
                 results.append(
                     DriftResult(
                         method="none",
@@ -374,9 +379,10 @@ class DriftDetector:
                         p_value=None,
                         p_adjusted=None,
                         effect=None,
-                        drifted=False,
+                        drifted=null_drifted,
                         testable=False,
-                        note=comp,
+                        note="; ".join([comp, *null_note]),
+                        metrics=null_metrics,
                         **common,
                     )
                 )
@@ -391,20 +397,12 @@ class DriftDetector:
                     f"below min_effect {self.min_effect:g}: not drifted"
                 )
             metrics = dict(comp.metrics)
-            test = nulls[name]
-            if test is not None:
-                null_p, null_effect = test
-                null_adj = float(null_adjusted[name])
-                metrics.update(
-                    null_p_value=null_p, null_p_adjusted=null_adj, null_effect=null_effect
-                )
-                if null_adj <= self.alpha and null_effect >= self.min_null_effect:
-                    drifted = True
-                    notes.append(
-                        f"null share {common['null_fraction_reference']:.1%} -> "
-                        f"{common['null_fraction_current']:.1%} (p_adjusted {null_adj:.2g}): "
-                        "drifted"
-                    )
+            null_metrics, null_drifted, null_note = self._null_verdict(
+                nulls[name], null_adjusted.get(name), common
+            )
+            metrics.update(null_metrics)
+            drifted = drifted or null_drifted
+            notes += null_note
             if comp.error_bound > 0:
                 notes.append(
                     f"sketched profile: KS distance within {comp.error_bound:.2g} of exact"
@@ -428,11 +426,35 @@ class DriftDetector:
         settings["privacy"] = self._policy.to_dict()
         return DriftReport(results, settings=settings, n_reference=ref.n_rows, n_current=cur.n_rows)
 
+    def _null_verdict(
+        self,
+        test: tuple[float, float] | None,
+        adjusted: float | None,
+        common: dict[str, Any],
+    ) -> tuple[dict[str, float | None], bool, list[str]]:
+        """The null-share test's metrics, whether it makes the column drifted, its note."""
+        if test is None or adjusted is None:
+            return {}, False, []
+        null_p, null_effect = test
+        null_adj = float(adjusted)
+        metrics: dict[str, float | None] = {
+            "null_p_value": null_p,
+            "null_p_adjusted": null_adj,
+            "null_effect": null_effect,
+        }
+        if null_adj <= self.alpha and null_effect >= self.min_null_effect:
+            note = (
+                f"null share {common['null_fraction_reference']:.1%} -> "
+                f"{common['null_fraction_current']:.1%} (p_adjusted {null_adj:.2g}): drifted"
+            )
+            return metrics, True, [note]
+        return metrics, False, []
+
 
 def _null_test(ref: Profile, cur: Profile, name: str) -> tuple[float, float] | None:
     """Two-proportion z-test on the null shares: (two-sided p-value, |difference|).
 
-    ``None`` when neither sample has a null (nothing to test).
+    ``None`` when neither sample has a null, or both hold only nulls (nothing to test).
     """
     x1, n1, x2, n2 = ref.n_null(name), ref.n_rows, cur.n_null(name), cur.n_rows
     if x1 + x2 == 0:
@@ -440,8 +462,8 @@ def _null_test(ref: Profile, cur: Profile, name: str) -> tuple[float, float] | N
     p1, p2 = x1 / n1, x2 / n2
     pooled = (x1 + x2) / (n1 + n2)
     se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
-    if se == 0.0:  # every value null on both sides
-        return 1.0, 0.0
+    if se == 0.0:  # every value null on both sides: nothing changed, nothing to test
+        return None
     z = abs(p2 - p1) / se
     return math.erfc(z / math.sqrt(2.0)), abs(p2 - p1)
 

@@ -50,6 +50,8 @@ def _name(column: str) -> str:
 
 
 def _verdict(r: DriftResult) -> str:
+    if not r.testable and r.drifted:  # values untestable, null share drifted
+        return '<span class="yes">drift (nulls)</span>'
     if not r.testable:
         return '<span class="na">not testable</span>'
     return '<span class="yes">drift</span>' if r.drifted else '<span class="no">ok</span>'

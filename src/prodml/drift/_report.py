@@ -44,9 +44,11 @@ class DriftResult:
         ``max |F_ref - F_cur|`` (numeric), the total variation distance
         ``0.5 * sum |p_ref - p_cur|`` (categorical), ``2 * AUC - 1`` (classifier).
     drifted
-        ``p_adjusted <= alpha and effect >= min_effect``.
+        ``p_adjusted <= alpha and effect >= min_effect``, or the null-share test is
+        significant with a change of at least ``min_null_effect`` (see ``metrics``).
     testable
-        ``False`` when the column cannot be tested (see ``note``); then ``drifted`` is false.
+        ``False`` when the column's values cannot be tested (see ``note``): ``drifted``
+        is then true only when its null share drifted (every value null on one side).
     note
         Why a column is not testable, or a remark (sketch bound, classifier size).
     n_reference, n_current
@@ -112,10 +114,14 @@ def _load_result(f: Field, n_ref: int, n_cur: int) -> DriftResult:
     f.dict(keys=_RESULT_KEYS)
     testable = f["testable"].bool()
     drifted = f["drifted"].bool()
-    f["drifted"].check(testable or not drifted, "false for a column that is not testable")
     metrics: dict[str, float | None] = {}
     for name, m in f["metrics"].items(max_len=100):
         metrics[name] = m.optional_float()
+    # A column whose values are not testable is drifted only by its null-share test.
+    f["drifted"].check(
+        testable or not drifted or metrics.get("null_p_adjusted") is not None,
+        "false for a column that is not testable, unless its null share drifted",
+    )
     return DriftResult(
         column=f["column"].str(max_len=100_000),
         kind=f["kind"].str(choices=_KINDS),
@@ -307,7 +313,7 @@ class DriftReport:
         return render_fragment(self)
 
     def __repr__(self) -> str:
-        tested = sum(r.testable for r in self.results if r.kind != "table")
+        tested = sum(r.testable or r.drifted for r in self.results if r.kind != "table")
         return (
             f"DriftReport({len(self.drifted_columns)} of {tested} tested columns drifted: "
             f"{self.drifted_columns})"

@@ -57,7 +57,8 @@ class DriftSummary:
 
     def values(self) -> dict[str, float]:
         """``drift_share`` (drifted / tested columns), ``drifted_columns``, ``drift_count``."""
-        tested = [c for c in self.columns.values() if c["testable"]]
+        # A column drifted by its null share counts as tested even when its values are not.
+        tested = [c for c in self.columns.values() if c["testable"] or c["drifted"]]
         drifted = sum(c["drifted"] for c in tested)
         return {
             "drift_count": float(self.n_rows),

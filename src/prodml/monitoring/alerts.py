@@ -329,7 +329,11 @@ class RuleState:
     def step(
         self, rule: AlertRule, value: float, *, traffic: float, now: float
     ) -> Literal["firing", "resolved"] | None:
-        """Advance the state machine of a threshold rule; return the transition, if any."""
+        """Advance the state machine of a threshold rule; return the transition, if any.
+
+        A pending alert fires once ``now - since >= rule.for_s``. When the clock reads
+        earlier than ``since`` (it stepped back), the wait restarts at ``now``.
+        """
         self.value = value
         if traffic < rule.min_count or math.isnan(value):
             if self.state == "pending":
@@ -345,6 +349,11 @@ class RuleState:
             return None
         if self.state == "inactive":
             self.state, self.since = "pending", now
+        elif self.since is not None and now < self.since:
+            # The clock stepped back past the start of the wait (one bad reading far
+            # ahead would otherwise hold the alert pending until the clock got there):
+            # the condition has held since at least now, by the clock as it reads now.
+            self.since = now
         if self.since is not None and now - self.since >= rule.for_s:
             self.state, self.fired_at = "firing", now
             return "firing"

@@ -523,6 +523,16 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
             memo[id(self._buffer)] = deque()
             return super()._copy_state(memo)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A monitor pickled by an older prodml lacks what was added since: give it what a
+        # fresh monitor starts with. Before duplicate_labels_total, a monitor had no
+        # record of labelled ids and no such counter (log_label raised AttributeError).
+        state.setdefault("_labelled", OrderedDict())
+        counters = state.get("_counters")
+        if isinstance(counters, dict) and not counters.keys() >= set(_values.COUNTERS):
+            state["_counters"] = {n: counters.get(n, 0) for n in _values.COUNTERS} | counters
+        super().__setstate__(state)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe configuration and state (see :mod:`prodml.monitoring._state`)."""
         with self._lock:

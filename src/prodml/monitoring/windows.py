@@ -162,6 +162,10 @@ class TimeWindow(Window):
 
     kind = "time"
     dropped: int  # Window's counter, incremented here (declared so type checkers agree)
+    # Whether a triple was added with an earlier time than the one before it (the clock
+    # stepped back): expiring from the oldest end then misses stale triples behind newer
+    # ones. A class default, so windows pickled before it existed load as in order.
+    _unsorted: bool = False
 
     def __init__(self, seconds: float = 3600.0, max_size: int = 100_000) -> None:
         check_params(
@@ -179,17 +183,51 @@ class TimeWindow(Window):
     def _on_overflow(self) -> None:
         self.dropped += 1
 
+    def add(self, time: float, label: Scalar, output: Scalar) -> None:
+        """Append one labelled prediction, evicting the oldest beyond the size cap."""
+        times = self._times  # the base's add, inlined: this is log_label's hot path
+        if times and time < times[-1]:
+            self._unsorted = True
+        times.append(time)
+        self._labels.append(label)
+        self._outputs.append(output)
+        if len(times) > self._max_size:
+            self._pop_oldest()
+            self.dropped += 1
+
     def expire(self, now: float) -> None:
         """Drop triples older than ``now - seconds``, and those over a window ahead of it.
 
-        A triple stamped more than ``seconds`` after ``now`` comes from a clock that has
-        since stepped back: kept, it would hold every later triple in the window until
-        the clock reached it again.
+        The window is ``(now - seconds, now + seconds]``: a triple exactly ``seconds``
+        old is out. A triple stamped more than ``seconds`` after ``now`` comes from a
+        clock that has since stepped back: kept, it would hold every later triple in the
+        window until the clock reached it again. After such a step, triples are no longer
+        in time order, and every one is checked (not only the oldest) until they are.
         """
         cutoff, ahead = now - self.seconds, now + self.seconds
         times = self._times
         while times and (times[0] <= cutoff or times[0] > ahead):
             self._pop_oldest()
+        if self._unsorted:
+            self._filter(cutoff, ahead)
+
+    def _filter(self, cutoff: float, ahead: float) -> None:
+        """Keep the triples inside ``(cutoff, ahead]`` in any order; note if now sorted."""
+        triples = zip(self._times, self._labels, self._outputs, strict=True)
+        rows = [r for r in triples if cutoff < r[0] <= ahead]
+        if len(rows) != len(self._times):
+            self.clear()
+            for t, y, o in rows:
+                self._times.append(t)
+                self._labels.append(y)
+                self._outputs.append(o)
+        times = self._times
+        self._unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        super()._load(data)
+        times = self._times
+        self._unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-safe."""

@@ -153,3 +153,38 @@ def test_adwin_detects_workload_d2_at_rivers_index():
     expected = river_alarms(river_drift.ADWIN(), values)
     assert expected == [500_159]
     assert ADWIN().update_many(values).tolist() == expected
+
+
+def tied_shifts(seed: int) -> np.ndarray:
+    """Mean and scale shifts, rounded to one decimal so that values tie often."""
+    rng = np.random.default_rng(100 + seed)
+    mid = rng.normal(rng.uniform(-1.5, 1.5), rng.uniform(0.5, 2), 2000)
+    return np.round(np.concatenate([rng.normal(0, 1, 2000), mid, rng.normal(0, 1, 2000)]), 1)
+
+
+@pytest.mark.parametrize("mode", ["up", "down", "both"])
+@pytest.mark.parametrize("seed", range(4))
+def test_page_hinkley_each_mode_is_rivers_at_rivers_levels(mode, seed):
+    values = tied_shifts(seed)
+    river = river_drift.PageHinkley(mode=mode, alpha=1.0)  # river's delta 0.005, threshold 50
+    ours = PageHinkley(mode=mode, min_instances=30, delta=0.005, threshold=50.0)
+    expected = river_alarms(river, values)
+    assert expected
+    assert ours.update_many(values).tolist() == expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_adwin_clock_1_is_rivers_on_tied_and_binary_streams(seed):
+    tied = tied_shifts(seed)
+    binary = (tied > 0).astype(np.float64)
+    for values in (tied, binary):
+        assert ADWIN(clock=1).update_many(values).tolist() == river_alarms(
+            river_drift.ADWIN(clock=1), values
+        )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hddm_a_is_rivers_on_values_inside_the_unit_interval(seed):
+    values = np.clip(tied_shifts(seed) / 4 + 0.5, 0.0, 1.0)
+    expected = river_alarms(river_binary.HDDMA(), values)
+    assert HDDM_A(0.001, 0.005).update_many(values).tolist() == expected
