@@ -403,7 +403,8 @@ def version_record(row: Any) -> ModelVersion | RecordProblem:
     try:
         return to_version(*row)
     except (IntegrityError, NewerFormatError) as err:
-        return RecordProblem("version", *row_ref(row[2], row[3]), None, err)
+        key = (row[2], row[3])
+        return RecordProblem("version", *row_ref(*key), None, err, sort_key=key)
 
 
 def dump_detail(detail: dict[str, Any]) -> str:
