@@ -98,9 +98,18 @@ def _version(dist: str) -> str | None:
         return None
 
 
+_RECORDED = re.compile(r"([0-9]{1,9})[0-9A-Za-z.+!_-]{0,63}")
+"""A recorded version this module compares (PEP 440 and local versions fit, 64 chars at most)."""
+
+
 def _major(version: str) -> int | None:
-    m = re.match(r"\d+", version)
-    return int(m.group()) if m else None
+    """The major version of a version string, ``None`` when it does not look like one.
+
+    A recorded one is read back from the store: a hand-edited value of 5,000 digits
+    (``int`` refuses it) or a megabyte of text (repeated in the message) is no version.
+    """
+    m = _RECORDED.fullmatch(version)
+    return int(m.group(1)) if m else None
 
 
 def capture(flavour: Any, *, full: bool = False) -> dict[str, Any]:
@@ -135,7 +144,8 @@ def mismatches(recorded: object) -> list[EnvironmentMismatch]:
     """Checked packages whose installed major version differs from ``recorded``'s.
 
     A recorded environment that is not a mapping of strings (an old version, a
-    hand-edited row) has nothing to compare and gives no mismatch.
+    hand-edited row), or a recorded version that is not a version string (see
+    :func:`_major`), has nothing to compare and gives no mismatch.
     """
     if not isinstance(recorded, dict) or not isinstance(recorded.get("packages"), dict):
         return []

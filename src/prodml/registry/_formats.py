@@ -32,7 +32,7 @@ import json
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -114,6 +114,9 @@ class RecordProblem:
     alias: str | None = None
     """The alias of an ``"alias"`` problem, when its stored name is a valid alias name
     (``None`` otherwise: a name that is not valid is never repeated)."""
+    sort_key: tuple[object, object] | None = field(default=None, repr=False, compare=False)
+    """A version row's stored ``(name, version)`` columns as the store holds them, edited
+    or not, so ``search`` can page past the row (never shown: see ``model_name``)."""
 
     @property
     def message(self) -> str:

@@ -39,6 +39,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -70,6 +71,8 @@ PAYLOAD_TYPE = "application/vnd.prodml.model-version+json"
 
 TRUST_FORMAT = "prodml-trust-v1"
 _MAX_SIGNATURES = 16
+_KEY_ID = re.compile(r"[A-Za-z0-9:/_.@+=-]{1,100}")
+"""What a stored key id must look like to be repeated in a message (KMS ARNs included)."""
 
 
 @runtime_checkable
@@ -434,7 +437,7 @@ def verify_version(mv: ModelVersion, policy: TrustPolicy) -> str | None:
     body = statement(mv)
     try:
         signed = base64.b64decode(att.payload, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: a non-ASCII string
         raise refuse("has a signature envelope whose payload is not base64") from None
     if signed != body:
         raise refuse(f"differs from what was signed ({_changed(signed, mv)})")
@@ -447,13 +450,24 @@ def verify_version(mv: ModelVersion, policy: TrustPolicy) -> str | None:
             continue
         try:
             raw = base64.b64decode(sig, validate=True)
-        except binascii.Error:
+        except (binascii.Error, ValueError):  # ValueError: a non-ASCII string
             raw = b""
         if not verifier.verify(message, raw):
-            raise refuse(f"carries a signature by key {key_id[:80]!r} that does not verify")
+            raise refuse(f"carries a signature by key {key_id!r} that does not verify")
         return key_id
-    shown = ", ".join(repr(k[:80]) for k in unknown)
+    shown = ", ".join(map(_shown_key_id, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
     raise refuse(f"is signed only by key(s) {shown}, which the trust policy does not trust")
+
+
+def _shown_key_id(key_id: str) -> str:
+    """A stored key id for a message: quoted when it looks like one, else described.
+
+    The envelope is read back from the store, so its key ids are hostile: a trusted one
+    (quoted above) is ours, an unknown one is shown only when short and plain.
+    """
+    if _KEY_ID.fullmatch(key_id):
+        return repr(key_id)
+    return f"<a key id that is not one ({len(key_id)} characters)>"
 
 
 def _changed(signed: bytes, mv: ModelVersion) -> str:

@@ -5,22 +5,23 @@ its number), :class:`Pending` (an artifact key whose fate is pending), the :data
 sentinel, the ``Seal`` and ``PrunePlan`` callables and :func:`register_event`; the errors
 a store raises for a lost lease (:func:`lost_lease`) or an alias target that cannot take
 the alias (:func:`check_target`); the check of an alias row read back
-(:func:`alias_entry`); and the checks of a page size and of the page tokens a
-caller hands back (hostile until parsed). Backends import these names from
+(:func:`alias_entry`); and the checks of a page size and of the ``history`` page
+tokens a caller hands back (hostile until parsed; ``search`` tokens are in
+:mod:`._page_token`). Backends import these names from
 :mod:`prodml.registry.backends.metadata`, which re-exports them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from prodml.errors import ConfigError, ConflictError, IntegrityError, NotFoundError
 from prodml.registry._formats import RecordProblem
-from prodml.registry._paths import MAX_VERSION, NAME
+from prodml.registry._paths import MAX_VERSION
 from prodml.registry.entities import AuditEvent, ModelVersion, Status, check_alias
 
 __all__ = [
@@ -39,10 +40,8 @@ __all__ = [
     "check_page_size",
     "check_target",
     "lost_lease",
-    "parse_search_token",
     "parse_seq_token",
     "register_event",
-    "search_token",
     "shown_aliases",
 ]
 
@@ -297,82 +296,6 @@ def check_page_size(page_size: object, owner: str) -> None:
             f"{page_size!r} instead.",
             parameter="page_size",
         )
-
-
-MAX_SKIP = 10**6
-"""The most unreadable rows a ``search`` token skips (a token past it is not ours)."""
-
-
-def parse_search_token(token: object) -> tuple[tuple[str, int] | None, int]:
-    """The keyset position ``(name, version)`` of a ``search`` page token, and a skip.
-
-    A token is the reference of the last row of the previous page (``churn@3``), or,
-    when that page ended in rows whose key columns were edited (a version that is not a
-    version number, a name that is not a model name: no position), the last position
-    before them plus how many rows to skip after it (``churn@3+2``; ``+2`` when none
-    came before them).
-
-    Examples
-    --------
-    >>> parse_search_token("churn@3"), parse_search_token("churn@3+2"), parse_search_token("+1")
-    ((('churn', 3), 0), (('churn', 3), 2), (None, 1))
-    """
-    if token is None:
-        return None, 0
-    if isinstance(token, str):
-        ref, plus, count = token.partition("+")
-        skip = int(count) if count.isascii() and count.isdigit() and len(count) <= 7 else 0
-        if plus and not 1 <= skip <= MAX_SKIP:
-            ref = "-"  # "+", "+0", "+x": not a token of ours
-        if plus and not ref:
-            return None, skip
-        name, _, number = ref.rpartition("@")
-        if NAME.fullmatch(name) and number.isascii() and number.isdigit():
-            version = int(number)
-            if 1 <= version <= MAX_VERSION and len(number) <= 10:
-                return (name, version), skip
-    raise ConfigError(
-        f"page_token {str(token)[:80]!r} is not a token returned by search",
-        parameter="page_token",
-    )
-
-
-def search_token(
-    records: Sequence[ModelVersion | RecordProblem],
-    after: tuple[str, int] | None,
-    skip: int,
-) -> str:
-    """The token of the page after ``records`` (read after ``after``, skipping ``skip``).
-
-    The last record with a position (a version, or an unreadable row whose name and
-    number are a model name and a version number) gives it; the rows after that one are
-    counted to skip. A page of rows without one keeps the previous position and adds them
-    to its skip.
-    """
-    for i in range(len(records) - 1, -1, -1):
-        position = _position(records[i])
-        if position is not None:
-            after, skip = position, len(records) - 1 - i
-            break
-    else:
-        skip += len(records)
-    if skip > MAX_SKIP:
-        raise IntegrityError(
-            f"search met more than {MAX_SKIP} unreadable version rows in a row; the "
-            "metadata store was edited or corrupted",
-        )
-    ref = "" if after is None else f"{after[0]}@{after[1]}"
-    return f"{ref}+{skip}" if skip else ref
-
-
-def _position(record: ModelVersion | RecordProblem) -> tuple[str, int] | None:
-    """Where ``record`` sorts, when its stored key columns say it (see ``row_ref``)."""
-    if isinstance(record, ModelVersion):
-        return record.name, record.version
-    name, version = record.model_name, record.version
-    if NAME.fullmatch(name) and version is not None and 1 <= version <= MAX_VERSION:
-        return name, version
-    return None
 
 
 def parse_seq_token(token: object) -> int | None:

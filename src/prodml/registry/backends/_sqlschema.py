@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -346,6 +347,12 @@ def to_version(payload: object, status: str, name: str, version: int) -> ModelVe
             mv = ModelVersion.model_validate_json(payload)
     if mv is None:
         mv = _parse_version(payload, what, row_name, row_version)
+    if isinstance(payload, str | bytes) and _may_hold_surrogates(payload):
+        try:
+            data = json.loads(payload)
+        except (ValueError, RecursionError):  # parsed above, so not reached in practice
+            data = None
+        _check_unicode(data, what, row_name, row_version)
     if (mv.name, mv.version) != (name, version) or status not in ALL:
         # Names only what a valid record may hold: a model name and a number.
         other = mv.name if NAME.fullmatch(mv.name) else "another model"
@@ -382,6 +389,56 @@ def row_ref(name: object, version: object) -> tuple[str, int | None]:
     return f"{shown} (a row whose version is not a version number)", None
 
 
+def _may_hold_surrogates(payload: str | bytes) -> bool:
+    r"""Whether JSON text may decode to a lone surrogate (only a ``\udXXX`` escape can)."""
+    text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+    return "\\ud" in text or "\\uD" in text  # no lower(): no copy of every record
+
+
+_SHOWN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def _check_unicode(data: object, what: str, name: str, version: int | None) -> None:
+    r"""IntegrityError naming the first field whose text is not Unicode (a lone surrogate).
+
+    JSON's ``\udXXX`` escapes can spell half a character, which no UTF-8 encoder takes:
+    the signed statement, the card and every writer would fail on it later, with a
+    UnicodeEncodeError far from the record. Keys on the path are hostile too: only short
+    plain ones are shown.
+    """
+    stack: list[tuple[object, str]] = [(data, "")]
+    while stack:
+        node, path = stack.pop()
+        items: list[tuple[object, object]] = []
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        elif isinstance(node, str) and not _encodes(node):
+            of = name if version is None else f"{name} version {version}"
+            raise IntegrityError(
+                f"{what} of {of} holds text that is not valid Unicode (a lone surrogate) "
+                f"in field {path or '<root>'}; it was edited or corrupted",
+                model_name=name,
+                version=version,
+            )
+        for key, value in items:
+            plain = isinstance(key, int) or _SHOWN_KEY.fullmatch(str(key))
+            shown = str(key) if plain else "<key>"
+            sub = f"{path}.{shown}" if path else shown
+            if isinstance(key, str) and not _encodes(key):
+                stack.append((key, sub))
+            stack.append((value, sub))
+
+
+def _encodes(text: object) -> bool:
+    try:
+        str(text).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _parse_version(payload: object, what: str, name: str, version: int | None) -> ModelVersion:
     """A record parsed in two steps: its format first, so a newer one is not "corrupted"."""
     data = parse_object(payload, what=what, model_name=name, version=version)
@@ -403,7 +460,8 @@ def version_record(row: Any) -> ModelVersion | RecordProblem:
     try:
         return to_version(*row)
     except (IntegrityError, NewerFormatError) as err:
-        return RecordProblem("version", *row_ref(row[2], row[3]), None, err)
+        key = (row[2], row[3])
+        return RecordProblem("version", *row_ref(*key), None, err, sort_key=key)
 
 
 def dump_detail(detail: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ slow: that commit finds its lease gone and fails instead.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from prodml.registry.backends._alias_reads import AliasReads
 from prodml.registry.backends._audit import log_hole
 from prodml.registry.backends._audit import plan_prune as plan_prune  # noqa: PLC0414
 from prodml.registry.backends._audit import replay_stack as replay_stack  # noqa: PLC0414
+from prodml.registry.backends._page_token import parse_search_token, search_token
 from prodml.registry.backends._records import ALL as ALL  # noqa: PLC0414
 from prodml.registry.backends._records import (
     ANY,
@@ -44,10 +46,8 @@ from prodml.registry.backends._records import (
     Seal,
     VersionQuery,
     check_page_size,
-    parse_search_token,
     parse_seq_token,
     register_event,
-    search_token,
 )
 from prodml.registry.backends._records import LIVE as LIVE  # noqa: PLC0414
 from prodml.registry.backends._records import AliasRow as AliasRow  # noqa: PLC0414
@@ -331,34 +331,36 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
     ) -> Page[ModelVersion]:
         """One page of versions matching every filter, newest first within a model.
 
-        Pages are keyset-paged: the token is the reference (``name@version``) of the last
-        version of the previous page, so a page costs the same however deep it is, and a
-        version registered meanwhile never shifts or repeats what the next page holds.
+        Pages are keyset-paged: the token carries the stored key ``(name, version)`` of
+        the last row of the previous page, and the next page reads the rows strictly
+        after it, so a page costs the same however deep it is, and versions registered,
+        deleted, archived or re-aliased meanwhile never make a page repeat or skip a row
+        that existed throughout. A token is bound to its filters and checksummed: one
+        from another search, altered, or not ours is a ConfigError naming it (see
+        :mod:`~prodml.registry.backends._page_token`).
 
         A stored record that cannot be read (written by a newer prodml, or damaged) is
         left out of ``items``, reported with an
         :class:`~prodml.registry._formats.UnreadableRecordWarning` and listed in the
         page's ``problems``; it still counts towards the page, so paging goes on past it,
         even when its row's name or number was edited into something that is not a model
-        name or version number (the token then skips it: see
-        :func:`~prodml.registry.backends._records.parse_search_token`).
+        name or version number (the token carries the row's stored key).
         """
         check_page_size(page_size, "search")
-        after, skip = parse_search_token(page_token)
+        query = VersionQuery(
+            name=name,
+            statuses=statuses,
+            tags=dict(tags or {}),
+            min_metrics=dict(min_metrics or {}),
+            max_metrics=dict(max_metrics or {}),
+        )
+        after, skip = parse_search_token(page_token, query)
         records = self._version_records(
-            VersionQuery(
-                name=name,
-                statuses=statuses,
-                tags=dict(tags or {}),
-                min_metrics=dict(min_metrics or {}),
-                max_metrics=dict(max_metrics or {}),
-                after=after,
-                limit=skip + page_size + 1,
-            )
-        )[skip:]  # unreadable rows the previous page ended with, which have no position
+            dataclasses.replace(query, after=after, limit=skip + page_size + 1)
+        )[skip:]  # keyless unreadable rows the previous page ended with
         more = len(records) > page_size
         records = records[:page_size]
-        token = search_token(records, after, skip) if more else None
+        token = search_token(records, after, skip, query) if more else None
         return _page(records, token)
 
     def move_alias(
