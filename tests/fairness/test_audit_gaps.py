@@ -1,0 +1,111 @@
+"""Independent audit of gaps: an undefined ratio is reported as undefined, never 0 or 1.
+
+A ratio is smallest over largest value; when every group's value is 0 (no positive
+predictions anywhere, say) it is 0/0. fairlearn returns ``nan`` then; prodml returns
+``nan`` *and* says so in ``status``, with no interval, instead of a number that looks
+like a verdict.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prodml.fairness import GroupMetrics, equalized_odds_ratio
+
+from .conftest import Case, cases
+
+fairlearn = pytest.importorskip(
+    "fairlearn.metrics", reason="parity tests need fairlearn (test extra)"
+)
+
+
+def _no_positive_predictions() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    y = np.array([1, 0, 1, 0, 1, 0, 1, 1])
+    return y, np.zeros_like(y), np.array(list("aabbccab"))
+
+
+@pytest.mark.parametrize("method", ["between_groups", "to_overall"])
+def test_ratio_of_all_zero_rates_is_undefined_with_no_interval(method: str) -> None:
+    y, p, g = _no_positive_predictions()
+    report = GroupMetrics(["s"], ["selection_rate", "tpr"], min_count=1).update(y, p, g).report()
+    for metric in ("selection_rate", "tpr"):
+        gap = report.ratio(metric, method=method)
+        assert gap.status == "undefined"
+        assert math.isnan(gap.value)
+        assert math.isnan(gap.lower)
+        assert math.isnan(gap.upper)
+        assert not gap.flagged
+        assert str(gap) == f"{metric} ratio: undefined"
+        assert gap.to_dict()["value"] is None
+        # The difference is defined: every group is at 0, no gap.
+        diff = report.difference(metric, method=method)
+        assert diff.status == "ok"
+        assert diff.value == 0.0
+    # fairlearn's value is nan too; ours is the same number, with the reason.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = fairlearn.demographic_parity_ratio(y, p, sensitive_features=g, method=method)
+    assert math.isnan(theirs)
+    assert np.isnan(report.ratio(method=method)["selection_rate"])
+    assert "selection_rate_ratio" not in report.to_metrics()
+
+
+def test_ratio_to_a_chosen_group_at_zero_is_undefined() -> None:
+    y = np.array([1, 0, 1, 0, 1, 0])
+    p = np.array([1, 1, 0, 0, 0, 1])
+    g = np.array(list("aabbcc"))
+    report = GroupMetrics(["s"], ["selection_rate"], min_count=1).update(y, p, g).report()
+    gap = report.ratio("selection_rate", groups=("s=a", "s=b"))  # 1.0 / 0.0
+    assert gap.status == "undefined"
+    assert math.isnan(gap.value)
+    assert math.isnan(gap.upper)
+    fine = report.ratio("selection_rate", groups=("s=b", "s=a"))  # 0.0 / 1.0
+    assert fine.status == "ok"
+    assert fine.value == 0.0
+
+
+def test_equalized_odds_ratio_skips_an_all_zero_component() -> None:
+    # Nobody negative is predicted positive: fpr is 0 in every group (0/0 ratio); the
+    # tpr ratio is the worst case, as in fairlearn.
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    p = np.array([1, 1, 0, 0, 1, 0, 0, 0])
+    g = np.array(list("aaaabbbb"))
+    report = GroupMetrics(["s"], ["tpr", "fpr"], min_count=1).update(y, p, g).report()
+    assert report.ratio("fpr").status == "undefined"
+    gap = report.ratio("equalized_odds")
+    assert gap.status == "ok"
+    assert gap.component == "tpr"
+    assert gap.value == 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = fairlearn.equalized_odds_ratio(y, p, sensitive_features=g)
+    assert equalized_odds_ratio(y, p, sensitive_features=g) == theirs == 0.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=cases(min_size=1, max_size=120), zero=st.booleans())
+def test_every_gap_is_ok_with_its_value_inside_its_interval_or_nan_with_a_reason(
+    case: Case, zero: bool
+) -> None:
+    y_pred = np.zeros_like(case.y_pred) if zero else case.y_pred
+    metrics = ["selection_rate", "tpr", "fpr", "precision", "accuracy"]
+    report = GroupMetrics(case.names, metrics, min_count=1).update(case.y_true, y_pred, case.groups)
+    report = report.report()
+    for m in metrics:
+        for method in ("between_groups", "to_overall"):
+            for gap in (report.difference(m, method=method), report.ratio(m, method=method)):
+                if gap.status == "ok":
+                    assert math.isfinite(gap.value), gap
+                    if not (math.isnan(gap.lower) and math.isnan(gap.upper)):
+                        assert gap.lower - 1e-12 <= gap.value <= gap.upper + 1e-12, gap
+                else:
+                    assert gap.status in ("too few to say", "undefined"), gap
+                    assert math.isnan(gap.value), gap
+                    assert math.isnan(gap.lower), gap
+                    assert math.isnan(gap.upper), gap
