@@ -109,3 +109,20 @@ def test_every_gap_is_ok_with_its_value_inside_its_interval_or_nan_with_a_reason
                     assert math.isnan(gap.value), gap
                     assert math.isnan(gap.lower), gap
                     assert math.isnan(gap.upper), gap
+
+
+def test_auc_of_a_group_with_one_class_is_undefined_not_too_few() -> None:
+    # Group a has only positives: its AUC is undefined ("no data"), however many records
+    # it has; group c has both classes but fewer than min_count: "too few to say".
+    y = np.array([1] * 40 + [1, 0] * 20 + [1, 0])
+    scores = np.linspace(0.01, 0.99, len(y))
+    g = np.array(["a"] * 40 + ["b"] * 40 + ["c"] * 2)
+    gm = GroupMetrics(["g"], ["auc", "fpr"], threshold=0.5, min_count=5)
+    report = gm.update(y, scores, g).report()
+    assert report.status.loc["a", "auc"] == "no data"
+    assert report.status.loc["a", "fpr"] == "no data"
+    assert report.status.loc["b", "auc"] == "ok"
+    assert report.status.loc["c", "auc"] == "too few to say"
+    assert np.isnan(report.by_group.loc["a", "auc"])
+    frame = report.to_frame().set_index(["g", "metric"])
+    assert frame.loc[("a", "auc"), "status"] == "no data"

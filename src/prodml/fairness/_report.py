@@ -177,12 +177,21 @@ class FairnessReport:
 
     @property
     def status(self) -> pd.DataFrame:
-        """``"ok"``, ``"too few to say"`` or ``"no data"`` for each group and metric."""
-        return self._frame(
-            lambda a: np.where(
-                a.ok | ((a.kind == "count") & (a.n > 0)), "ok", np.where(a.n > 0, TOO_FEW, NO_DATA)
+        """``"ok"``, ``"too few to say"`` or ``"no data"`` for each group and metric.
+
+        "no data" means the value is undefined: the metric's base is empty (no actual
+        positives, for ``tpr``), or, for ``auc``, one of the two classes is absent.
+        """
+        conf = self._conf
+        both_classes = (conf[:, 2] + conf[:, 3] > 0) & (conf[:, 0] + conf[:, 1] > 0)
+
+        def one(a: Any) -> np.ndarray:
+            defined = both_classes if a.kind == "auc" else a.n > 0
+            return np.where(
+                a.ok | ((a.kind == "count") & (a.n > 0)), "ok", np.where(defined, TOO_FEW, NO_DATA)
             )
-        )
+
+        return self._frame(one)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group and metric: value, interval, records and status."""
