@@ -126,3 +126,31 @@ def test_auc_of_a_group_with_one_class_is_undefined_not_too_few() -> None:
     assert np.isnan(report.by_group.loc["a", "auc"])
     frame = report.to_frame().set_index(["g", "metric"])
     assert frame.loc[("a", "auc"), "status"] == "no data"
+
+
+def test_to_overall_intervals_cover_the_true_distance_to_the_overall_value() -> None:
+    """The group farthest from the overall value is picked by the data; its interval
+    (group against the rest, scaled to the overall value, Bonferroni over the groups)
+    still covers that group's true distance at least 95% of the time."""
+    rng = np.random.default_rng(5)
+    n = np.array([300, 800, 150, 500])
+    p = np.array([0.3, 0.4, 0.45, 0.35])
+    g = np.repeat(np.arange(4), n)
+    y = np.ones(n.sum(), dtype=int)
+    true_overall = float((n * p).sum() / n.sum())
+    sims = 300
+    covered = {"difference": 0, "ratio": 0}
+    for _ in range(sims):
+        pred = (rng.random(n.sum()) < p[g]).astype(int)
+        report = GroupMetrics(["g"], ["tpr"]).update(y, pred, {"g": g}).report()
+        for kind in covered:
+            gap = getattr(report, kind)("tpr", method="to_overall")
+            a = int(gap.groups[0].split("=")[1])
+            truth = (
+                abs(p[a] - true_overall)
+                if kind == "difference"
+                else min(p[a] / true_overall, true_overall / p[a])
+            )
+            covered[kind] += gap.lower <= truth <= gap.upper
+    assert covered["difference"] / sims >= 0.95
+    assert covered["ratio"] / sims >= 0.95
