@@ -154,3 +154,28 @@ def test_to_overall_intervals_cover_the_true_distance_to_the_overall_value() -> 
             covered[kind] += gap.lower <= truth <= gap.upper
     assert covered["difference"] / sims >= 0.95
     assert covered["ratio"] / sims >= 0.95
+
+
+def test_a_value_spelled_like_the_missing_label_is_refused_under_missing_group() -> None:
+    from prodml.errors import SchemaError
+
+    y = np.array([1, 1, 0, 0, 1, 0])
+    p = np.array([1, 1, 0, 0, 0, 0])
+    g = np.array(["<missing>", "<missing>", None, None, "a", "a"], dtype=object)
+    gm = GroupMetrics(["s"], ["selection_rate"], min_count=1, missing="group")
+    with pytest.raises(SchemaError, match="label of the missing-values group") as info:
+        gm.update(y, p, g)
+    assert info.value.problems[0].column == "s"
+    assert info.value.problems[0].row == 0
+    assert gm.count == 0  # all or nothing
+    with pytest.raises(SchemaError, match="label of the missing-values group"):
+        gm.update_record(1, 1, {"s": "<missing>"})
+    gm.update_record(1, 1, {"s": None})
+    assert gm.counts() == {(None,): [0, 0, 0, 1]}
+    with pytest.raises(SchemaError, match="label of the missing-values group"):
+        gm.update_record(1, 1, {"s": "<missing>"})  # the fast path, once a group exists
+    # Under the other policies there is no <missing> group: the value is a group like any.
+    for policy in ("error", "drop"):
+        kept = GroupMetrics(["s"], ["selection_rate"], min_count=1, missing=policy)
+        kept.update(y[[0, 1, 4, 5]], p[[0, 1, 4, 5]], g[[0, 1, 4, 5]])
+        assert kept.report().to_metrics()["selection_rate[s=<missing>]"] == 1.0
