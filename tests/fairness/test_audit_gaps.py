@@ -179,3 +179,15 @@ def test_a_value_spelled_like_the_missing_label_is_refused_under_missing_group()
         kept = GroupMetrics(["s"], ["selection_rate"], min_count=1, missing=policy)
         kept.update(y[[0, 1, 4, 5]], p[[0, 1, 4, 5]], g[[0, 1, 4, 5]])
         assert kept.report().to_metrics()["selection_rate[s=<missing>]"] == 1.0
+
+
+def test_a_saved_state_with_a_group_spelled_like_the_missing_label_is_refused() -> None:
+    from prodml.errors import ConfigError
+
+    gm = GroupMetrics(["s"], ["selection_rate"], min_count=1, missing="group")
+    gm.update(np.array([1, 0]), np.array([1, 0]), np.array([None, "a"], dtype=object))
+    state = gm.to_dict()
+    text = gm.to_json().replace('"a"', '"<missing>"')
+    assert GroupMetrics.from_dict(state) == gm
+    with pytest.raises(ConfigError, match="missing group's label"):
+        GroupMetrics.from_json(text)
