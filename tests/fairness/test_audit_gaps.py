@@ -191,3 +191,35 @@ def test_a_saved_state_with_a_group_spelled_like_the_missing_label_is_refused() 
     assert GroupMetrics.from_dict(state) == gm
     with pytest.raises(ConfigError, match="missing group's label"):
         GroupMetrics.from_json(text)
+
+
+def test_gate_shows_no_number_for_an_undefined_ratio() -> None:
+    import json
+    from types import SimpleNamespace
+
+    from prodml.fairness import FairnessGate
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    g = rng.choice(["a", "b"], n)
+    y = rng.integers(0, 2, n)
+    gm = GroupMetrics(["g"], ["selection_rate"]).update(y, np.zeros(n, dtype=int), {"g": g})
+    gate = FairnessGate("demographic_parity", min_ratio=0.8)
+    # A canary's summaries (confidence sequences) of the same: no positive prediction.
+    summaries = {
+        "selection_rate[g=a]": SimpleNamespace(n=2000, mean=0.0),
+        "selection_rate[g=b]": SimpleNamespace(n=2000, mean=0.0),
+    }
+    rollout = gate.evaluate_rollout(summaries, summaries, alpha=0.05, min_samples=1)
+    for verdict in (gate.evaluate(gm), rollout):
+        assert verdict["verdict"] == "inconclusive"
+        assert verdict["candidate"] is None
+        assert verdict["lower"] is None
+        assert verdict["upper"] is None
+        assert verdict["groups"] == ["g=a", "g=b"]
+        json.dumps(verdict, allow_nan=False)  # no nan: a verdict is JSON
+    assert rollout["baseline"] is None
+    # The difference is defined (0) and within the limit.
+    ok = FairnessGate("demographic_parity", max_difference=0.1).evaluate(gm)
+    assert ok["verdict"] == "pass"
+    assert ok["candidate"] == 0.0
