@@ -223,3 +223,55 @@ def test_sampling_walks_every_order_when_there_are_few_columns(n_perm: int) -> N
     again = Explainer.from_json(ex.to_json(), model=model)
     assert again.explain_batch(df.iloc[40:45]).values.tolist() == got.values.tolist()
     assert again.explain_record(records(df.iloc[40:41])[0]).error == dict.fromkeys(got.columns, 0.0)
+
+
+def _log_link_models() -> dict[str, Any]:
+    from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+
+    models: dict[str, Any] = {
+        "hgb_poisson": HistGradientBoostingRegressor(loss="poisson", max_iter=15, random_state=0),
+        "hgb_gamma": HistGradientBoostingRegressor(loss="gamma", max_iter=15, random_state=0),
+        "poisson_glm": PoissonRegressor(),
+        "gamma_glm": GammaRegressor(),
+        "tweedie_glm": TweedieRegressor(power=1.5),
+    }
+    try:
+        import lightgbm
+
+        models["lgbm_poisson"] = lightgbm.LGBMRegressor(
+            objective="poisson", n_estimators=10, verbose=-1, random_state=0
+        )
+    except ImportError:  # the lightgbm extra is optional
+        pass
+    try:
+        import xgboost
+
+        models["xgb_poisson"] = xgboost.XGBRegressor(
+            objective="count:poisson", n_estimators=10, random_state=0
+        )
+    except ImportError:  # the xgboost extra is optional
+        pass
+    return models
+
+
+@pytest.mark.parametrize("name", sorted(_log_link_models()))
+def test_log_link_regressors_are_explained_on_the_log_scale_and_say_so(name: str) -> None:
+    # A Poisson/Gamma/Tweedie model's trees or linear predictor give log(predict(X)):
+    # the attributions add up to that, and the scale says "log", not "raw".
+    df, _, y_reg = _data()
+    pipe = _pipeline(df)
+    X = pipe.transform(df)
+    model = _log_link_models()[name].fit(X, np.exp(0.3 * y_reg))
+    ex = Explainer(pipe, model, background=df).fit()
+    got = ex.explain_batch(df)
+    assert got.scale == "log"
+    np.testing.assert_allclose(np.exp(got.prediction), model.predict(X), rtol=1e-6)
+    np.testing.assert_allclose(got.base + got.values.sum(axis=1), got.prediction, rtol=0, atol=TOL)
+    e = ex.explain_record(records(df.iloc[:1])[0])
+    assert e.scale == "log"
+    assert "exp(prediction)" in e.to_markdown()
+    again = Explainer.from_json(ex.to_json())
+    assert again.scale == "log"
+    # A plain regressor stays "raw": its output is the prediction itself.
+    plain = Ridge().fit(X, y_reg)
+    assert Explainer(pipe, plain, background=df).fit().scale == "raw"

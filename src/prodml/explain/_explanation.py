@@ -22,6 +22,7 @@ _SCALES = {
     "margin": "margin: log-odds for a classifier",
     "probability": "probability",
     "raw": "raw model output",
+    "log": "log of the model output: a log-link regressor, exp(prediction) is its output",
 }
 
 
@@ -65,7 +66,9 @@ class Explanation:
     prediction
         The model output for the record on ``scale``.
     scale
-        ``"margin"``, ``"probability"`` or ``"raw"``.
+        ``"margin"`` (log-odds), ``"probability"``, ``"raw"`` (the model's output) or
+        ``"log"`` (the log of the output of a log-link regressor: Poisson, Gamma,
+        Tweedie; ``exp(prediction)`` is what ``predict`` returns).
     method
         ``"linear"``, ``"tree"`` or ``"sampling"``.
     error

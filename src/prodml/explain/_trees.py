@@ -27,6 +27,7 @@ import numpy.typing as npt
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.explain import _tree_jit
+from prodml.explain._linear import output_scale
 
 __all__ = ["Tree", "TreeKernel", "trees_from_model"]
 
@@ -413,7 +414,7 @@ def _gradient_boosting(model: Any, class_index: int | None) -> TreeKernel:
     lr = float(model.learning_rate)
     trees = [_sk_tree(row[k].tree_, row[k].tree_.value[:, 0, 0], lr) for row in model.estimators_]
     init = float(model._raw_predict_init(np.zeros((1, model.n_features_in_)))[0, k])
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     return TreeKernel(trees, init, int(model.n_features_in_), scale, True)
 
 
@@ -441,7 +442,7 @@ def _hist_gradient_boosting(model: Any, class_index: int | None) -> TreeKernel:
             )
         )
     init = float(np.ravel(model._baseline_prediction)[k])
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     return TreeKernel(trees, init, int(model.n_features_in_), scale, False)
 
 
@@ -558,7 +559,7 @@ def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
         if i % n_out == k
     ]
     init = _offset(trees, float(margin[k]), True, n_features)
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     return TreeKernel(trees, init, n_features, scale, True)
 
 
@@ -593,7 +594,7 @@ def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
     ]
     margin = np.asarray(booster.predict(np.zeros((1, n_features)), raw_score=True)).reshape(-1)
     init = _offset(trees, float(margin[k]), False, n_features)
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     return TreeKernel(trees, init, n_features, scale, False)
 
 
