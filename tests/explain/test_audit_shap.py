@@ -275,3 +275,34 @@ def test_log_link_regressors_are_explained_on_the_log_scale_and_say_so(name: str
     # A plain regressor stays "raw": its output is the prediction itself.
     plain = Ridge().fit(X, y_reg)
     assert Explainer(pipe, plain, background=df).fit().scale == "raw"
+
+
+def test_gradient_boosting_from_a_feature_dependent_init_model_is_refused() -> None:
+    # GradientBoosting(init=LogisticRegression()) starts from that model's prediction,
+    # which varies with the features: the trees' sum plus one constant is not the model.
+    # Explaining it as one gave the same wrong prediction for every row.
+    from sklearn.dummy import DummyRegressor
+    from sklearn.linear_model import LinearRegression
+
+    from prodml.errors import ConfigError
+
+    df, y_cls, y_reg = _data()
+    pipe = _pipeline(df)
+    X = pipe.transform(df)
+    for model in (
+        GradientBoostingClassifier(init=LogisticRegression(), n_estimators=5).fit(X, y_cls),
+        GradientBoostingRegressor(init=LinearRegression(), n_estimators=5).fit(X, y_reg),
+    ):
+        with pytest.raises(ConfigError, match="method='sampling'"):
+            Explainer(pipe, model).fit()
+        sampled = Explainer(pipe, model, background=df.iloc[:10], method="sampling").fit()
+        got = sampled.explain_batch(df.iloc[:5])
+        out = (
+            model.predict_proba(X[:5])[:, 1] if hasattr(model, "classes_") else model.predict(X[:5])
+        )
+        np.testing.assert_allclose(got.prediction, out, rtol=0, atol=1e-12)
+    # A constant start (the default, "zero" or a Dummy model) is explained exactly.
+    for init in (None, "zero", DummyRegressor(strategy="median")):
+        model = GradientBoostingRegressor(init=init, n_estimators=5).fit(X, y_reg)
+        got = Explainer(pipe, model).fit().explain_batch(df)
+        np.testing.assert_allclose(got.prediction, model.predict(X), rtol=0, atol=1e-9)

@@ -409,6 +409,21 @@ def _forest(model: Any, class_index: int | None) -> TreeKernel:
 
 
 def _gradient_boosting(model: Any, class_index: int | None) -> TreeKernel:
+    init_model = getattr(model, "init", None)
+    if not (
+        init_model is None
+        or isinstance(init_model, str)  # "zero"
+        or type(init_model).__module__.startswith("sklearn.dummy")
+    ):
+        # The boosting starts from that model's prediction, which depends on the
+        # features: it is not a constant the trees add to, and the trees alone do not
+        # give the model's output.
+        raise ConfigError(
+            f"{type(model).__name__} with init={type(init_model).__name__}(...) is not "
+            "supported by the tree explainer: its starting prediction depends on the "
+            "features. Use method='sampling' (with background=...), or init=None",
+            parameter="model",
+        )
     n_out = model.estimators_.shape[1]
     k = _class_column(n_out, class_index, -1) if n_out > 1 else 0
     lr = float(model.learning_rate)
