@@ -306,3 +306,50 @@ def test_gradient_boosting_from_a_feature_dependent_init_model_is_refused() -> N
         model = GradientBoostingRegressor(init=init, n_estimators=5).fit(X, y_reg)
         got = Explainer(pipe, model).fit().explain_batch(df)
         np.testing.assert_allclose(got.prediction, model.predict(X), rtol=0, atol=1e-9)
+
+
+def _unsupported_boosters() -> dict[str, Any]:
+    models: dict[str, Any] = {}
+    try:
+        import lightgbm
+
+        models["lgbm_linear_tree"] = lightgbm.LGBMRegressor(
+            linear_tree=True, n_estimators=5, verbose=-1, random_state=0
+        )
+        models["lgbm_rf"] = lightgbm.LGBMRegressor(
+            boosting_type="rf",
+            n_estimators=5,
+            bagging_freq=1,
+            bagging_fraction=0.5,
+            verbose=-1,
+            random_state=0,
+        )
+    except ImportError:  # the lightgbm extra is optional
+        pass
+    try:
+        import xgboost
+
+        models["xgb_gblinear"] = xgboost.XGBRegressor(
+            booster="gblinear", n_estimators=5, random_state=0
+        )
+    except ImportError:  # the xgboost extra is optional
+        pass
+    return models
+
+
+@pytest.mark.parametrize("name", sorted(_unsupported_boosters()))
+def test_boosters_whose_trees_do_not_add_up_to_the_output_are_refused(name: str) -> None:
+    # LightGBM's linear trees (a linear model in each leaf) and random forests (trees
+    # averaged, not added) were explained as plain boosted trees, with wrong predictions
+    # (5x for a 5-tree forest); XGBoost's gblinear raised a bare KeyError.
+    from prodml.errors import ConfigError
+
+    df, _, y_reg = _data()
+    pipe = _pipeline(df)
+    X = pipe.transform(df)
+    model = _unsupported_boosters()[name].fit(X, y_reg)
+    with pytest.raises(ConfigError, match="method='sampling'"):
+        Explainer(pipe, model).fit()
+    sampled = Explainer(pipe, model, background=df.iloc[:10], method="sampling").fit()
+    got = sampled.explain_batch(df.iloc[:5])
+    np.testing.assert_allclose(got.prediction, model.predict(X[:5]), rtol=0, atol=1e-9)

@@ -542,6 +542,8 @@ def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
 
     import xgboost  # noqa: PLC0415 - the model is an xgboost one: it is installed
 
+    if model.get_xgb_params().get("booster") == "gblinear":
+        raise _refused(type(model).__name__, "booster='gblinear' (a linear model, no trees)")
     booster = model.get_booster()
     n_features = int(booster.num_features())
     names = booster.feature_names
@@ -578,8 +580,25 @@ def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
     return TreeKernel(trees, init, n_features, scale, True)
 
 
+def _refused(name: str, what: str) -> ConfigError:
+    return ConfigError(
+        f"{name} with {what} is not supported by the tree explainer; use "
+        "method='sampling' (with background=...)",
+        parameter="model",
+    )
+
+
 def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
     booster = model.booster_
+    params = dict(getattr(booster, "params", None) or {})
+    settings = model.get_params() if hasattr(model, "get_params") else {}
+    boosting = params.get("boosting") or settings.get("boosting_type")
+    if boosting in ("rf", "random_forest"):
+        # A LightGBM random forest averages its trees, where boosting adds them.
+        raise _refused(type(model).__name__, "boosting_type='rf' (averaged trees)")
+    if params.get("linear_tree") or settings.get("linear_tree"):
+        # Each leaf is a linear model of the features, not a constant.
+        raise _refused(type(model).__name__, "linear_tree=True (linear models in the leaves)")
     dump = booster.dump_model()
     n_features = int(booster.num_feature())
     n_out = int(dump.get("num_tree_per_iteration", 1))
