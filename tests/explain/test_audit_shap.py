@@ -353,3 +353,24 @@ def test_boosters_whose_trees_do_not_add_up_to_the_output_are_refused(name: str)
     sampled = Explainer(pipe, model, background=df.iloc[:10], method="sampling").fit()
     got = sampled.explain_batch(df.iloc[:5])
     np.testing.assert_allclose(got.prediction, model.predict(X[:5]), rtol=0, atol=1e-9)
+
+
+def test_regressors_with_a_logistic_objective_are_explained_on_the_margin() -> None:
+    # XGBoost's reg:logistic and LightGBM's cross_entropy predict a probability from a
+    # sum of trees on the log-odds: the attributions are log-odds ("margin"), not "raw".
+    from scipy.special import expit
+
+    lightgbm = pytest.importorskip("lightgbm", reason="needs the lightgbm extra")
+    xgboost = pytest.importorskip("xgboost", reason="needs the xgboost extra")
+    df, _, y_reg = _data()
+    pipe = _pipeline(df)
+    X = pipe.transform(df)
+    target = expit(y_reg)
+    for model in (
+        xgboost.XGBRegressor(objective="reg:logistic", n_estimators=5, random_state=0),
+        lightgbm.LGBMRegressor(objective="cross_entropy", n_estimators=5, verbose=-1),
+    ):
+        model.fit(X, target)
+        got = Explainer(pipe, model).fit().explain_batch(df)
+        assert got.scale == "margin"
+        np.testing.assert_allclose(expit(got.prediction), model.predict(X), rtol=1e-6)

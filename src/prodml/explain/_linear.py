@@ -136,12 +136,16 @@ def linear_from_model(
 
 # Objectives whose trees or linear predictor give the log of the prediction.
 _LOG_OBJECTIVES = ("poisson", "gamma", "tweedie", "count:poisson", "reg:gamma", "reg:tweedie")
+# Regressor objectives whose trees give the log-odds of the prediction (a probability).
+_LOGIT_OBJECTIVES = ("reg:logistic", "binary:logistic", "cross_entropy", "xentropy", "binary")
 
 
 def output_scale(model: Any) -> str:
     """The scale a model's margin (linear predictor, sum of trees) is on.
 
-    ``"margin"`` (log-odds) for classifiers; ``"log"`` for regressors with a log link
+    ``"margin"`` (log-odds) for classifiers, and for regressors with a logistic
+    objective (XGBoost ``reg:logistic``, LightGBM ``cross_entropy``), whose output is
+    ``expit(margin)``; ``"log"`` for regressors with a log link
     (scikit-learn's Poisson, Gamma and Tweedie GLMs and HistGradientBoosting losses,
     LightGBM's and XGBoost's poisson/gamma/tweedie objectives), whose output is
     ``exp(margin)``; ``"raw"`` (the model's own output) otherwise.
@@ -155,4 +159,6 @@ def output_scale(model: Any) -> str:
     objective = getattr(model, "objective_", None) or getattr(model, "objective", None)
     if isinstance(objective, str) and objective in _LOG_OBJECTIVES:
         return "log"
+    if isinstance(objective, str) and objective in _LOGIT_OBJECTIVES:
+        return "margin"
     return "raw"
