@@ -374,3 +374,46 @@ def test_regressors_with_a_logistic_objective_are_explained_on_the_margin() -> N
         got = Explainer(pipe, model).fit().explain_batch(df)
         assert got.scale == "margin"
         np.testing.assert_allclose(expit(got.prediction), model.predict(X), rtol=1e-6)
+
+
+def test_sampling_explains_a_classifier_without_probabilities_on_its_margin() -> None:
+    # SVC() has no predict_proba: it used to be explained on its hard 0/1 labels as
+    # "raw", and with string labels failed with a bare ValueError.
+    from sklearn.svm import SVC
+
+    df, y_cls, _ = _data(n=150)
+    pipe = _pipeline(df)
+    X = pipe.transform(df)
+    labels = np.where(y_cls == 1, "churn", "stay")
+    model = SVC().fit(X, labels)  # classes_ sorted: ["churn", "stay"]
+    bg = df.iloc[:10]
+    for class_index, sign in ((None, 1.0), (1, 1.0), (0, -1.0)):
+        ex = Explainer(
+            pipe, model, background=bg, method="sampling", n_permutations=4, class_index=class_index
+        ).fit()
+        got = ex.explain_batch(df.iloc[:5])
+        assert got.scale == "margin"
+        expected = sign * model.decision_function(X[:5])
+        np.testing.assert_allclose(got.prediction, expected, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            got.base + got.values.sum(axis=1), got.prediction, rtol=0, atol=TOL
+        )
+    multi = SVC().fit(X, np.array(["a", "b", "c"])[np.arange(len(X)) % 3])
+    ex = Explainer(pipe, multi, background=bg, method="sampling", n_permutations=4, class_index=2)
+    got = ex.fit().explain_batch(df.iloc[:5])
+    np.testing.assert_allclose(
+        got.prediction, multi.decision_function(X[:5])[:, 2], rtol=0, atol=1e-12
+    )
+
+
+def test_sampling_refuses_a_model_whose_predict_gives_no_numbers() -> None:
+    from prodml.errors import ConfigError
+
+    class LabelsOnly:
+        def predict(self, X: np.ndarray) -> np.ndarray:
+            return np.where(X[:, 0] > 0, "yes", "no")
+
+    df, _, _ = _data(n=60)
+    pipe = _pipeline(df)
+    with pytest.raises(ConfigError, match="needs numbers from the model's predict"):
+        Explainer(pipe, LabelsOnly(), background=df.iloc[:5], method="sampling").fit()

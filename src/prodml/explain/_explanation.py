@@ -19,7 +19,7 @@ from prodml.errors import ConfigError
 __all__ = ["Attributions", "Explanation", "importance_html", "importance_markdown"]
 
 _SCALES = {
-    "margin": "margin: log-odds for a classifier",
+    "margin": "margin: log-odds for a classifier, or its decision function",
     "probability": "probability",
     "raw": "raw model output",
     "log": "log of the model output: a log-link regressor, exp(prediction) is its output",

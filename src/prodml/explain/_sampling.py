@@ -56,13 +56,45 @@ def output_function(model: Any, class_index: int | None) -> tuple[Any, str]:
                 parameter="class_index",
             )
         return (lambda X: np.asarray(proba(X), dtype=np.float64)[:, k]), "probability"  # noqa: N803
+    decision = getattr(model, "decision_function", None)
+    if decision is not None and hasattr(model, "classes_"):
+        # A classifier without probabilities (SVC): its margin, not its hard labels.
+        n = len(model.classes_)
+        k = (1 if n == 2 else None) if class_index is None else class_index
+        if k is None or not 0 <= k < n:
+            raise ConfigError(
+                f"The 'class_index' parameter of Explainer must be an int in [0, {n}) for a "
+                f"model with {n} classes. Got {short_repr(class_index)} instead.",
+                parameter="class_index",
+            )
+
+        def margin(X: Floats) -> Floats:  # noqa: N803
+            out = np.asarray(decision(X), dtype=np.float64)
+            if out.ndim == 1:  # binary: the margin of class 1
+                return out.reshape(len(X)) if k == 1 else -out.reshape(len(X))
+            return out[:, k]
+
+        return margin, "margin"
     predict = getattr(model, "predict", None)
     if predict is None:
         raise ConfigError(
             "the sampling explainer needs a model with predict_proba or predict",
             parameter="model",
         )
-    return (lambda X: np.asarray(predict(X), dtype=np.float64).reshape(len(X))), "raw"  # noqa: N803
+
+    def raw(X: Floats) -> Floats:  # noqa: N803
+        out = predict(X)
+        try:
+            return np.asarray(out, dtype=np.float64).reshape(len(X))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                "the sampling explainer needs numbers from the model's predict; it returned "
+                f"{np.asarray(out).dtype} values (class labels?) and the model has no "
+                "predict_proba or decision_function",
+                parameter="model",
+            ) from None
+
+    return raw, "raw"
 
 
 class SamplingKernel:
