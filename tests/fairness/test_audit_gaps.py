@@ -223,3 +223,27 @@ def test_gate_shows_no_number_for_an_undefined_ratio() -> None:
     ok = FairnessGate("demographic_parity", max_difference=0.1).evaluate(gm)
     assert ok["verdict"] == "pass"
     assert ok["candidate"] == 0.0
+
+
+def test_two_groups_shown_alike_are_refused_rather_than_merged_in_to_metrics() -> None:
+    # An object column holding 1 and "1" (a messy CSV) makes two groups, both labelled
+    # "s=1": to_metrics() kept one and dropped the other, and a FairnessGate reading the
+    # counts back saw one group.
+    from prodml.errors import SchemaError
+
+    g = np.array([1, "1", 1, "1"], dtype=object)
+    gm = GroupMetrics(["s"], ["selection_rate"], min_count=1)
+    gm.update(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0]), g)
+    assert len(gm.groups) == 2
+    with pytest.raises(SchemaError, match="shown alike") as info:
+        gm.report()
+    assert info.value.problems[0].column == "s"
+    assert "(int)" in str(info.value)
+    assert "(str)" in str(info.value)
+    # Marginal reports check too: a second feature does not hide the clash.
+    two = GroupMetrics(["s", "t"], ["selection_rate"], min_count=1)
+    two.update(np.array([1, 0]), np.array([1, 0]), {"s": g[:2], "t": ["x", "x"]})
+    with pytest.raises(SchemaError, match="shown alike"):
+        two.report(by="s")
+    with pytest.raises(SchemaError, match="shown alike"):
+        two.report()

@@ -12,11 +12,11 @@ import pandas as pd
 
 from prodml._params import Interval, OneOf, check_params
 from prodml._quote import short_repr
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _gaps, stats
 from prodml.fairness._arrays import aggregate, metric_arrays
 from prodml.fairness._gaps import Gap, PairTests
-from prodml.fairness._ingest import display, label_of
+from prodml.fairness._ingest import display, label_of, short
 from prodml.fairness._metrics import gap_components
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ class FairnessReport:
         self.dropped: dict[str, int] = dict(dropped or {})
         self.keys = keys
         self.labels: list[str] = [label_of(self.sensitive, k) for k in keys]
+        _check_labels(self.sensitive, keys, self.labels)
         self._conf = conf
         self._hist = hist
         self._arrays = {m: metric_arrays(m, conf, hist, min_count) for m in self.metrics}
@@ -520,6 +521,38 @@ class FairnessReport:
         return (
             f"FairnessReport(sensitive={list(self.sensitive)}, groups={len(self.keys)}, "
             f"metrics={list(self.metrics)}, flagged={flagged})"
+        )
+
+
+def _check_labels(
+    sensitive: Sequence[str], keys: list[tuple[object, ...]], labels: list[str]
+) -> None:
+    """Refuse two groups shown alike (``1`` and ``"1"``): their numbers would merge.
+
+    Labels name the groups in flat metric names (:meth:`FairnessReport.to_metrics`),
+    which is what a FairnessGate reads back: one group would overwrite the other.
+    """
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        j = seen.setdefault(label, i)
+        if j == i:
+            continue
+        column = next(
+            n
+            for n, a, b in zip(sensitive, keys[j], keys[i], strict=True)
+            if a != b or type(a) is not type(b)
+        )
+        a, b = keys[j][sensitive.index(column)], keys[i][sensitive.index(column)]
+        raise SchemaError(
+            problems=[
+                SchemaProblem(
+                    column,
+                    "type",
+                    f"the values {short(a)} ({type(a).__name__}) and {short(b)} "
+                    f"({type(b).__name__}) are different groups shown alike ({label[:60]!r}); "
+                    "give the column one type",
+                )
+            ]
         )
 
 
