@@ -118,6 +118,8 @@ class Explainer:
         against ``background``; each value comes with its standard error).
     n_permutations
         Permutations of the columns per record for ``"sampling"`` (even: antithetic pairs).
+        When it is at least the number of orders of the raw columns (``columns!``), every
+        order is used once instead: exact Shapley values, standard error 0.
     n_background
         Background rows (sampled with ``seed``) per permutation for ``"sampling"``.
     seed

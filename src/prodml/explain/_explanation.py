@@ -19,9 +19,10 @@ from prodml.errors import ConfigError
 __all__ = ["Attributions", "Explanation", "importance_html", "importance_markdown"]
 
 _SCALES = {
-    "margin": "margin: log-odds for a classifier",
+    "margin": "margin: log-odds for a classifier, or its decision function",
     "probability": "probability",
     "raw": "raw model output",
+    "log": "log of the model output: a log-link regressor, exp(prediction) is its output",
 }
 
 
@@ -65,7 +66,9 @@ class Explanation:
     prediction
         The model output for the record on ``scale``.
     scale
-        ``"margin"``, ``"probability"`` or ``"raw"``.
+        ``"margin"`` (log-odds), ``"probability"``, ``"raw"`` (the model's output) or
+        ``"log"`` (the log of the output of a log-link regressor: Poisson, Gamma,
+        Tweedie; ``exp(prediction)`` is what ``predict`` returns).
     method
         ``"linear"``, ``"tree"`` or ``"sampling"``.
     error

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
-__all__ = ["LinearKernel", "linear_from_model"]
+__all__ = ["LinearKernel", "linear_from_model", "output_scale"]
 
 Floats = npt.NDArray[np.float64]
 
@@ -129,6 +129,36 @@ def linear_from_model(
             f"{background.shape[1]} features",
             parameter="model",
         )
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     mean = background.mean(axis=0)
     return LinearKernel(row, b, np.ascontiguousarray(mean), scale)
+
+
+# Objectives whose trees or linear predictor give the log of the prediction.
+_LOG_OBJECTIVES = ("poisson", "gamma", "tweedie", "count:poisson", "reg:gamma", "reg:tweedie")
+# Regressor objectives whose trees give the log-odds of the prediction (a probability).
+_LOGIT_OBJECTIVES = ("reg:logistic", "binary:logistic", "cross_entropy", "xentropy", "binary")
+
+
+def output_scale(model: Any) -> str:
+    """The scale a model's margin (linear predictor, sum of trees) is on.
+
+    ``"margin"`` (log-odds) for classifiers, and for regressors with a logistic
+    objective (XGBoost ``reg:logistic``, LightGBM ``cross_entropy``), whose output is
+    ``expit(margin)``; ``"log"`` for regressors with a log link
+    (scikit-learn's Poisson, Gamma and Tweedie GLMs and HistGradientBoosting losses,
+    LightGBM's and XGBoost's poisson/gamma/tweedie objectives), whose output is
+    ``exp(margin)``; ``"raw"`` (the model's own output) otherwise.
+    """
+    if hasattr(model, "classes_"):
+        return "margin"
+    for attr in ("_base_loss", "_loss"):  # scikit-learn GLMs, HistGradientBoosting
+        link = getattr(getattr(model, attr, None), "link", None)
+        if type(link).__name__ == "LogLink":
+            return "log"
+    objective = getattr(model, "objective_", None) or getattr(model, "objective", None)
+    if isinstance(objective, str) and objective in _LOG_OBJECTIVES:
+        return "log"
+    if isinstance(objective, str) and objective in _LOGIT_OBJECTIVES:
+        return "margin"
+    return "raw"

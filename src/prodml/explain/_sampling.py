@@ -12,7 +12,12 @@ up to ``f(record) - f(background row)``, so ``base + sum(values) == prediction``
 exactly (to rounding) whatever the sampling error.
 
 For a model additive across columns (a linear model) every walk gives the exact answer;
-otherwise the error shrinks as ``1 / sqrt(n_permutations)``.
+otherwise the error shrinks as ``1 / sqrt(n_permutations)``. With few columns, when
+``n_permutations`` is at least the number of their orders (``columns!``: 24 for 4
+columns), every order is walked once: the values are then the exact Shapley values
+w.r.t. the background rows, and their standard error 0. (A random draw of as many orders
+repeats some and misses others; with few antithetic pairs their means can coincide and
+state an error of 0 for a value that is off.)
 
 The same permutations and background rows serve every record, and a record's evaluation
 matrix is built the same way alone or in a batch, so a record gives the bits of its row.
@@ -20,6 +25,7 @@ matrix is built the same way alone or in a batch, so a record gives the bits of 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -30,6 +36,9 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = ["SamplingKernel", "output_function"]
+
+# factorial(10) is 3.6 million orders: beyond any sensible n_permutations.
+_EXHAUSTIVE_UP_TO = 10
 
 Floats = npt.NDArray[np.float64]
 
@@ -47,13 +56,45 @@ def output_function(model: Any, class_index: int | None) -> tuple[Any, str]:
                 parameter="class_index",
             )
         return (lambda X: np.asarray(proba(X), dtype=np.float64)[:, k]), "probability"  # noqa: N803
+    decision = getattr(model, "decision_function", None)
+    if decision is not None and hasattr(model, "classes_"):
+        # A classifier without probabilities (SVC): its margin, not its hard labels.
+        n = len(model.classes_)
+        k = (1 if n == 2 else None) if class_index is None else class_index
+        if k is None or not 0 <= k < n:
+            raise ConfigError(
+                f"The 'class_index' parameter of Explainer must be an int in [0, {n}) for a "
+                f"model with {n} classes. Got {short_repr(class_index)} instead.",
+                parameter="class_index",
+            )
+
+        def margin(X: Floats) -> Floats:  # noqa: N803
+            out = np.asarray(decision(X), dtype=np.float64)
+            if out.ndim == 1:  # binary: the margin of class 1
+                return out.reshape(len(X)) if k == 1 else -out.reshape(len(X))
+            return out[:, k]
+
+        return margin, "margin"
     predict = getattr(model, "predict", None)
     if predict is None:
         raise ConfigError(
             "the sampling explainer needs a model with predict_proba or predict",
             parameter="model",
         )
-    return (lambda X: np.asarray(predict(X), dtype=np.float64).reshape(len(X))), "raw"  # noqa: N803
+
+    def raw(X: Floats) -> Floats:  # noqa: N803
+        out = predict(X)
+        try:
+            return np.asarray(out, dtype=np.float64).reshape(len(X))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                "the sampling explainer needs numbers from the model's predict; it returned "
+                f"{np.asarray(out).dtype} values (class labels?) and the model has no "
+                "predict_proba or decision_function",
+                parameter="model",
+            ) from None
+
+    return raw, "raw"
 
 
 class SamplingKernel:
@@ -83,6 +124,10 @@ class SamplingKernel:
         rank = np.empty_like(permutations)
         rank[np.arange(n_perm)[:, None], permutations] = np.arange(g)
         self.take: npt.NDArray[np.bool_] = rank[:, None, group_of] < np.arange(g + 1)[None, :, None]
+        # Every order once: the mean over them is the Shapley value itself, not an estimate.
+        self.exhaustive: bool = g >= 2 and n_perm == math.factorial(g) == len(
+            {tuple(p) for p in permutations.tolist()}
+        )
         self.base: float = (
             float(np.mean(self._f(background))) if fn is not None else float(base or 0.0)
         )
@@ -130,7 +175,10 @@ class SamplingKernel:
         per_perm[np.arange(n_perm)[:, None], self.permutations] = steps
         values = per_perm.mean(axis=0)
         pairs = per_perm.reshape(n_perm // 2, 2, g).mean(axis=1)
-        se = pairs.std(axis=0, ddof=1) / math.sqrt(len(pairs)) if len(pairs) > 1 else values * 0
+        if self.exhaustive or len(pairs) < 2:
+            se = values * 0
+        else:
+            se = pairs.std(axis=0, ddof=1) / math.sqrt(len(pairs))
         return values.tolist(), float(out[0, 0, g]), se.tolist()
 
     def attribute(self, X: Floats) -> tuple[Floats, Floats, Floats]:  # noqa: N803
@@ -153,7 +201,17 @@ class SamplingKernel:
 
 
 def draw_permutations(n_groups: int, n_permutations: int, seed: int) -> npt.NDArray[np.int64]:
-    """``n_permutations`` seeded permutations of the groups, in antithetic pairs."""
+    """``n_permutations`` seeded permutations of the groups, in antithetic pairs.
+
+    When there are no more orders of the groups than ``n_permutations``, every order is
+    taken once instead (each with its reverse next to it): the values are then exact,
+    where a random draw of as many would repeat some orders and miss others.
+    """
+    if n_groups <= _EXHAUSTIVE_UP_TO and math.factorial(n_groups) <= n_permutations:
+        if n_groups == 1:
+            return np.zeros((2, 1), dtype=np.int64)
+        firsts = [p for p in itertools.permutations(range(n_groups)) if p < p[::-1]]
+        return np.array([q for p in firsts for q in (p, p[::-1])], dtype=np.int64)
     rng = np.random.default_rng(seed)
     half = [rng.permutation(n_groups) for _ in range(n_permutations // 2)]
     return np.array([p for h in half for p in (h, h[::-1])], dtype=np.int64).reshape(

@@ -35,7 +35,7 @@ __all__ = ["FORMAT_VERSION", "load", "parse_json"]
 
 FORMAT_VERSION = 1
 _MAX_JSON = 512 * 1024 * 1024
-_SCALES = ("margin", "probability", "raw")
+_SCALES = ("log", "margin", "probability", "raw")
 
 
 def _fail(path: str, expected: str, got: object) -> ConfigError:

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.explain import _tree_jit
+from prodml.explain._linear import output_scale
 
 __all__ = ["Tree", "TreeKernel", "trees_from_model"]
 
@@ -408,12 +409,27 @@ def _forest(model: Any, class_index: int | None) -> TreeKernel:
 
 
 def _gradient_boosting(model: Any, class_index: int | None) -> TreeKernel:
+    init_model = getattr(model, "init", None)
+    if not (
+        init_model is None
+        or isinstance(init_model, str)  # "zero"
+        or type(init_model).__module__.startswith("sklearn.dummy")
+    ):
+        # The boosting starts from that model's prediction, which depends on the
+        # features: it is not a constant the trees add to, and the trees alone do not
+        # give the model's output.
+        raise ConfigError(
+            f"{type(model).__name__} with init={type(init_model).__name__}(...) is not "
+            "supported by the tree explainer: its starting prediction depends on the "
+            "features. Use method='sampling' (with background=...), or init=None",
+            parameter="model",
+        )
     n_out = model.estimators_.shape[1]
     k = _class_column(n_out, class_index, -1) if n_out > 1 else 0
     lr = float(model.learning_rate)
     trees = [_sk_tree(row[k].tree_, row[k].tree_.value[:, 0, 0], lr) for row in model.estimators_]
     init = float(model._raw_predict_init(np.zeros((1, model.n_features_in_)))[0, k])
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     return TreeKernel(trees, init, int(model.n_features_in_), scale, True)
 
 
@@ -441,7 +457,7 @@ def _hist_gradient_boosting(model: Any, class_index: int | None) -> TreeKernel:
             )
         )
     init = float(np.ravel(model._baseline_prediction)[k])
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     return TreeKernel(trees, init, int(model.n_features_in_), scale, False)
 
 
@@ -526,6 +542,8 @@ def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
 
     import xgboost  # noqa: PLC0415 - the model is an xgboost one: it is installed
 
+    if model.get_xgb_params().get("booster") == "gblinear":
+        raise _refused(type(model).__name__, "booster='gblinear' (a linear model, no trees)")
     booster = model.get_booster()
     n_features = int(booster.num_features())
     names = booster.feature_names
@@ -558,12 +576,29 @@ def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
         if i % n_out == k
     ]
     init = _offset(trees, float(margin[k]), True, n_features)
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     return TreeKernel(trees, init, n_features, scale, True)
+
+
+def _refused(name: str, what: str) -> ConfigError:
+    return ConfigError(
+        f"{name} with {what} is not supported by the tree explainer; use "
+        "method='sampling' (with background=...)",
+        parameter="model",
+    )
 
 
 def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
     booster = model.booster_
+    params = dict(getattr(booster, "params", None) or {})
+    settings = model.get_params() if hasattr(model, "get_params") else {}
+    boosting = params.get("boosting") or settings.get("boosting_type")
+    if boosting in ("rf", "random_forest"):
+        # A LightGBM random forest averages its trees, where boosting adds them.
+        raise _refused(type(model).__name__, "boosting_type='rf' (averaged trees)")
+    if params.get("linear_tree") or settings.get("linear_tree"):
+        # Each leaf is a linear model of the features, not a constant.
+        raise _refused(type(model).__name__, "linear_tree=True (linear models in the leaves)")
     dump = booster.dump_model()
     n_features = int(booster.num_feature())
     n_out = int(dump.get("num_tree_per_iteration", 1))
@@ -593,7 +628,7 @@ def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
     ]
     margin = np.asarray(booster.predict(np.zeros((1, n_features)), raw_score=True)).reshape(-1)
     init = _offset(trees, float(margin[k]), False, n_features)
-    scale = "margin" if hasattr(model, "classes_") else "raw"
+    scale = output_scale(model)
     return TreeKernel(trees, init, n_features, scale, False)
 
 

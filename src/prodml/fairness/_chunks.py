@@ -18,8 +18,8 @@ import pandas as pd
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.fairness import _ingest
-from prodml.fairness._ingest import OTHER
-from prodml.fairness._policies import policy_error, too_many
+from prodml.fairness._ingest import MISSING_LABEL, OTHER
+from prodml.fairness._policies import policy_error, reserved_error, too_many
 
 if TYPE_CHECKING:
     from prodml.fairness._group_metrics import GroupMetrics
@@ -179,6 +179,9 @@ def _apply_policies(
                         remap[i] = len(kept)
                 uniques = [*kept, OTHER]
                 codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    if gm.missing == "group" and MISSING_LABEL in uniques:
+        at = uniques.index(MISSING_LABEL)
+        raise reserved_error(name, int(np.argmax(codes == at)))
     missing = codes < 0
     if missing.any():
         if gm.missing == "error":

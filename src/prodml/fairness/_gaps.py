@@ -61,7 +61,13 @@ class Gap:
     component
         The metric the gap is computed on (for ``equalized_odds``: ``tpr`` or ``fpr``).
     status
-        ``"ok"``, or ``"too few to say"`` when fewer than two groups have enough records.
+        ``"ok"``; ``"too few to say"`` when fewer than two groups have enough records;
+        ``"undefined"`` for a ratio whose denominator is 0 (every group's value is 0, so
+        smallest over largest is 0/0; or, for ``to_overall``, the overall value is 0;
+        or, for two chosen groups, the second one's value is 0). Its value, interval
+        and p-values are then ``nan``: an undefined ratio is neither 0 nor 1 and takes
+        no part in a criterion's worst case (for ``equalized_odds``, the other
+        component is the worst; when all are undefined, so is the criterion).
     """
 
     metric: str
@@ -180,6 +186,8 @@ def between(
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             value = float(np.float64(m.value[lo]) / np.float64(m.value[hi]))
+        if not m.value[hi] > 0:  # every eligible group's value is 0: 0/0
+            return _undefined(kind, "between_groups")
         lower, upper = _pair_interval(m, lo, hi, level_alpha, "ratio")
         pair = (lo, hi)
     where = np.flatnonzero(
@@ -214,6 +222,8 @@ def pair(
     where = np.flatnonzero(((tests.i == a) & (tests.j == b)) | ((tests.i == b) & (tests.j == a)))
     if not (m.ok[a] and m.ok[b]) or not len(where):
         return {**_too_few(kind, "pair"), "groups": (labels[a], labels[b])}
+    if kind == "ratio" and not m.value[b] > 0:
+        return {**_undefined(kind, "pair"), "groups": (labels[a], labels[b])}
     lower, upper = _pair_interval(m, a, b, alpha, kind)
     with np.errstate(divide="ignore", invalid="ignore"):
         va, vb = np.float64(m.value[a]), np.float64(m.value[b])
@@ -244,6 +254,8 @@ def to_overall(
     if len(idx) < 1 or not math.isfinite(m.overall_value):
         return _too_few(kind, "to_overall")
     overall = m.overall_value
+    if kind == "ratio" and not overall > 0:  # every group's value is 0: 0/0
+        return _undefined(kind, "to_overall")
     v = m.value[idx]
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "difference":
@@ -270,6 +282,8 @@ def to_overall(
             lo, hi = stats.ratio_interval(m.k[g], m.n[g], k_rest, n_rest, level_alpha)
 
             def to_r(rho: float) -> float:
+                if math.isnan(rho):
+                    return math.nan
                 return rho / (w * rho + 1 - w) if math.isfinite(rho) else 1.0 / w
 
             lower, upper = to_r(float(lo)), to_r(float(hi))
@@ -287,7 +301,7 @@ def to_overall(
     }
 
 
-def _too_few(kind: str, method: str) -> dict[str, Any]:
+def _too_few(kind: str, method: str, status: str = "too few to say") -> dict[str, Any]:
     return {
         "value": math.nan,
         "lower": math.nan,
@@ -296,8 +310,13 @@ def _too_few(kind: str, method: str) -> dict[str, Any]:
         "groups": ("", ""),
         "p_value": math.nan,
         "p_adjusted": math.nan,
-        "status": "too few to say",
+        "status": status,
     }
+
+
+def _undefined(kind: str, method: str) -> dict[str, Any]:
+    """A ratio whose denominator is 0: no value, no interval (neither 0 nor 1)."""
+    return _too_few(kind, method, "undefined")
 
 
 def evidence(m: MetricArrays, tests: PairTests, alpha: float, family: int) -> tuple[float, float]:

@@ -57,7 +57,9 @@ class GateVerdict(_Verdict, total=False):
 
     ``verdict``; ``gate`` (the description, with the groups at fault when it fails);
     ``candidate`` (the widest gap, or smallest ratio), ``groups``, ``lower``/``upper`` (its
-    interval) and ``component``, all ``None`` with ``"no_data"``; ``why`` only with
+    interval) and ``component``, all ``None`` with ``"no_data"``; ``candidate``,
+    ``lower`` and ``upper`` are also ``None`` for a ratio that is undefined (0/0: both
+    groups at 0; the verdict is then ``"inconclusive"``); ``why`` only with
     ``"no_data"``.
     """
 
@@ -339,6 +341,10 @@ class FairnessGate:
         kind, value, i, low, high = max(fails, key=lambda f: f[3]) if fails else widest
         c, g1, g2 = pairs[i]
         result.update(candidate=value, groups=[g1[0], g2[0]], lower=low, upper=high, component=c)
+        if not math.isfinite(value):
+            # A 0/0 ratio (both groups at 0) is undefined: no number, no interval to show;
+            # it can never pass a min_ratio, so the verdict stays inconclusive.
+            result.update(candidate=None, lower=None, upper=None)
         if fails:
             result["gate"] = (
                 f"{self.describe()}: {c} {kind} between {g1[0]} and {g2[0]} is {value:.4g} "

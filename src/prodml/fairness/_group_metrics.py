@@ -58,7 +58,8 @@ class GroupMetrics:
     missing
         What a missing sensitive value (None, NaN) does: ``"error"`` raises a
         SchemaError naming the column and row, ``"group"`` makes it a group of its own
-        (shown as ``<missing>``), ``"drop"`` leaves the record out and counts it in
+        (shown as ``<missing>``; a present value ``"<missing>"`` is then refused, as
+        it would share that label), ``"drop"`` leaves the record out and counts it in
         :attr:`dropped`.
     categories
         Declared values per sensitive feature (optional, per column); a value outside

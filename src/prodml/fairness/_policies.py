@@ -13,10 +13,17 @@ from prodml._params import NONE, Constraint, Interval, OneOf, Predicate, TypeOf
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _ingest
-from prodml.fairness._ingest import OTHER, short
+from prodml.fairness._ingest import MISSING_LABEL, OTHER, short
 from prodml.fairness.stats import CORRECTIONS
 
-__all__ = ["SETTINGS", "Policies", "check_categories", "policy_error", "too_many"]
+__all__ = [
+    "SETTINGS",
+    "Policies",
+    "check_categories",
+    "policy_error",
+    "reserved_error",
+    "too_many",
+]
 
 Key = tuple[object, ...]
 POLICIES = ("error", "group", "drop")
@@ -112,6 +119,8 @@ class Policies:
                 if self.unseen == "drop":
                     return None, name
                 v = OTHER
+            if v == MISSING_LABEL and self.missing == "group":
+                raise reserved_error(name)
             key.append(v)
         return tuple(key), ""
 
@@ -133,6 +142,26 @@ def policy_error(column: str, what: str, value: object, row: int | None = None) 
             "unseen='group' (an <other> group) or unseen='drop' to accept such records"
         )
     return SchemaError(problems=[SchemaProblem(column, what, message, row)])
+
+
+def reserved_error(column: str, row: int | None = None) -> SchemaError:
+    """The error of a present value spelled like the missing-values group's label.
+
+    Under ``missing="group"`` the group of missing values is shown as ``<missing>``; a
+    value written so would share its label (in reports, flat metric names and the
+    confusion counts a FairnessGate reads back) and one group would overwrite the other.
+    """
+    return SchemaError(
+        problems=[
+            SchemaProblem(
+                column,
+                "reserved",
+                f"the value {MISSING_LABEL!r} is the label of the missing-values group under "
+                "missing='group'; pass such values as None (the same group) or rename them",
+                row,
+            )
+        ]
+    )
 
 
 def too_many(limit: int, key: Key, names: Sequence[str]) -> SchemaError:

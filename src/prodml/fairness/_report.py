@@ -12,11 +12,11 @@ import pandas as pd
 
 from prodml._params import Interval, OneOf, check_params
 from prodml._quote import short_repr
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _gaps, stats
 from prodml.fairness._arrays import aggregate, metric_arrays
 from prodml.fairness._gaps import Gap, PairTests
-from prodml.fairness._ingest import display, label_of
+from prodml.fairness._ingest import display, label_of, short
 from prodml.fairness._metrics import gap_components
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ class FairnessReport:
         self.dropped: dict[str, int] = dict(dropped or {})
         self.keys = keys
         self.labels: list[str] = [label_of(self.sensitive, k) for k in keys]
+        _check_labels(self.sensitive, keys, self.labels)
         self._conf = conf
         self._hist = hist
         self._arrays = {m: metric_arrays(m, conf, hist, min_count) for m in self.metrics}
@@ -177,12 +178,21 @@ class FairnessReport:
 
     @property
     def status(self) -> pd.DataFrame:
-        """``"ok"``, ``"too few to say"`` or ``"no data"`` for each group and metric."""
-        return self._frame(
-            lambda a: np.where(
-                a.ok | ((a.kind == "count") & (a.n > 0)), "ok", np.where(a.n > 0, TOO_FEW, NO_DATA)
+        """``"ok"``, ``"too few to say"`` or ``"no data"`` for each group and metric.
+
+        "no data" means the value is undefined: the metric's base is empty (no actual
+        positives, for ``tpr``), or, for ``auc``, one of the two classes is absent.
+        """
+        conf = self._conf
+        both_classes = (conf[:, 2] + conf[:, 3] > 0) & (conf[:, 0] + conf[:, 1] > 0)
+
+        def one(a: Any) -> np.ndarray:
+            defined = both_classes if a.kind == "auc" else a.n > 0
+            return np.where(
+                a.ok | ((a.kind == "count") & (a.n > 0)), "ok", np.where(defined, TOO_FEW, NO_DATA)
             )
-        )
+
+        return self._frame(one)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group and metric: value, interval, records and status."""
@@ -511,6 +521,38 @@ class FairnessReport:
         return (
             f"FairnessReport(sensitive={list(self.sensitive)}, groups={len(self.keys)}, "
             f"metrics={list(self.metrics)}, flagged={flagged})"
+        )
+
+
+def _check_labels(
+    sensitive: Sequence[str], keys: list[tuple[object, ...]], labels: list[str]
+) -> None:
+    """Refuse two groups shown alike (``1`` and ``"1"``): their numbers would merge.
+
+    Labels name the groups in flat metric names (:meth:`FairnessReport.to_metrics`),
+    which is what a FairnessGate reads back: one group would overwrite the other.
+    """
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        j = seen.setdefault(label, i)
+        if j == i:
+            continue
+        column = next(
+            n
+            for n, a, b in zip(sensitive, keys[j], keys[i], strict=True)
+            if a != b or type(a) is not type(b)
+        )
+        a, b = keys[j][sensitive.index(column)], keys[i][sensitive.index(column)]
+        raise SchemaError(
+            problems=[
+                SchemaProblem(
+                    column,
+                    "type",
+                    f"the values {short(a)} ({type(a).__name__}) and {short(b)} "
+                    f"({type(b).__name__}) are different groups shown alike ({label[:60]!r}); "
+                    "give the column one type",
+                )
+            ]
         )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodml._state import check_depth, check_format_version, is_unicode, load_json, state_error
 from prodml.errors import ConfigError, StateError
-from prodml.fairness._ingest import OTHER, short, sort_key
+from prodml.fairness._ingest import MISSING_LABEL, OTHER, short, sort_key
 
 if TYPE_CHECKING:
     from prodml.fairness._group_metrics import GroupMetrics
@@ -176,6 +176,8 @@ def _check_group_value(gm: GroupMetrics, j: int, value: object, path: str) -> ob
     name = gm.sensitive[j]
     if value is None and gm.missing != "group":
         raise _fail(path, f"a value (missing={gm.missing!r} keeps no missing group)", value)
+    if value == MISSING_LABEL and gm.missing == "group":
+        raise _fail(path, "not the missing group's label (missing='group'): null", value)
     allowed = gm._policies.allowed.get(name)
     if value == OTHER and allowed is not None:
         if gm.unseen != "group":
