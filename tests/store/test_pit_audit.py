@@ -271,3 +271,78 @@ def test_historical_equals_a_plain_loop(offline: OfflineStore) -> None:
         check()
     finally:
         fs.online_store.close()
+
+
+# -- online == offline at the materialization time ----------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
+def online_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/online.db"
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+def check_online(store: FeatureStore, case: Case, m1: int, m2: int) -> None:
+    """Materialize up to ``m1`` then ``m2``: online at ``m2`` equals historical at ``m2``."""
+    entity = Entity(f"e{next(_counter)}", keys=case.keys)
+    views = []
+    for i, v in enumerate(case.views):
+        name = f"o{next(_counter)}_{i}"
+        src = store.offline_store.write_source(
+            name,
+            _source_table(case, v),
+            timestamp="event_at",
+            created="created_at" if v.created else None,
+        )
+        if v.naive:
+            src = Source(**{**src.model_dump(), "timezone": v.zone})
+        views.append(FeatureView(name, entity=entity, source=src, features=["x", "s", "n"], ttl=v.ttl))
+    store.apply([entity, *views])
+    names = [v.name for v in views]
+    end1, end2 = T0 + m1 * STEP, T0 + m2 * STEP
+    store.materialize(end1, views=names)
+    store.materialize(end2, views=names)
+    # Idempotent: the same window again, and everything from the start, write nothing.
+    for start in (end1, T0 - 100 * STEP):
+        again = store.materialize(end2, start=start, views=names)
+        assert [r.written for r in again] == [0] * len(names)
+    keys = list(dict.fromkeys(tuple(r[k] for k in case.keys) for r in case.entity))
+    lookups = [dict(zip(case.keys, k, strict=True)) for k in keys]
+    df = _entity_df(
+        Case(case.kind, case.keys, [{**d, "event_timestamp": end2} for d in lookups], "UTC", [])
+    )
+    for view in views:
+        want = store.historical(df, view.refs()).to_pandas()
+        got = store.online(lookups, view.refs(), at=end2)
+        for i, row in enumerate(got):
+            for c in "xsn":
+                a, b = row[c], want[c].iloc[i]
+                b = None if b is pd.NA else b
+                b = b.item() if hasattr(b, "item") else b
+                assert _same(a, b), f"{view.name} {lookups[i]} {c}: online {a!r} != offline {b!r}"
+            absent = {f"{view.name}:{c}" for c in "xsn" if row[c] is None}
+            assert set(row.missing) <= absent
+
+
+def test_online_equals_historical_at_the_materialization_time(
+    online_url: str, tmp_path: Path
+) -> None:
+    store = FeatureStore(f"duckdb://{tmp_path}/off", online_url)
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(case=cases(), m1=st.integers(-1, 10), dm=st.integers(0, 6))
+    def check(case: Case, m1: int, dm: int) -> None:
+        check_online(store, case, m1, m1 + dm + 1)
+
+    try:
+        check()
+    finally:
+        store.close()
