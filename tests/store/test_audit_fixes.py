@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,3 +51,27 @@ def test_rekeying_an_entity_that_views_use_is_a_schema_error(tmp_path: Path) -> 
         with pytest.raises(SchemaError, match="different definition of entity 'who'"):
             fs.apply([card, FeatureView("b", entity=card, source=strs, features=["y"])])
         assert fs.entities["who"].keys == ("user_id",)
+
+
+@pytest.mark.parametrize("year", [1, 99, 999])
+def test_postgres_joins_and_materializes_rows_before_year_1000(
+    postgres_url: str, year: int
+) -> None:
+    # SQL time literals wrote the year unpadded ('1-01-01'), which PostgreSQL reads as
+    # 2001 (pruning every older row: a null instead of the value) or refuses ('99-...').
+    t = datetime(year, 3, 1, tzinfo=timezone.utc)
+    with FeatureStore(postgres_url, "sqlite:///:memory:") as fs:
+        src = fs.offline_store.write_source(
+            "old", pa.table({"user_id": [1], "at": [t], "x": [1.5]}), timestamp="at"
+        )
+        user = Entity("user", keys=["user_id"])
+        fs.apply([user, FeatureView("old", entity=user, source=src, features=["x"], ttl=timedelta(days=2))])
+        got = fs.historical(
+            pa.table({"user_id": [1, 1], "event_timestamp": [t + timedelta(days=1), t + timedelta(days=3)]}),
+            ["old:x"],
+        )
+        assert got.to_pandas()["x"].tolist()[0] == 1.5
+        assert math.isnan(got.to_pandas()["x"].tolist()[1])
+        [run] = fs.materialize(t + timedelta(days=1))
+        assert run.written == 1
+        assert fs.online({"user_id": 1}, ["old:x"], at=t + timedelta(days=1))["x"] == 1.5

@@ -41,8 +41,16 @@ def ident(name: str) -> str:
 
 
 def ts_literal(us: int) -> str:
-    """A ``TIMESTAMPTZ`` literal of a UTC microsecond count."""
-    return f"TIMESTAMPTZ '{from_micros(us).strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
+    """A ``TIMESTAMPTZ`` literal of a UTC microsecond count.
+
+    The year has four digits: ``strftime('%Y')`` writes year 1 as ``1``, which
+    PostgreSQL reads as 2001 (and refuses ``99``).
+
+    >>> ts_literal(-62135596800000000)
+    "TIMESTAMPTZ '0001-01-01 00:00:00.000000+00'"
+    """
+    text = from_micros(us).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return f"TIMESTAMPTZ '{text}+00'"
 
 
 def ttl_interval(view: FeatureView) -> str | None:
