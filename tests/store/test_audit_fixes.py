@@ -6,11 +6,12 @@ import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
 from prodml.errors import SchemaError
-from prodml.store import Entity, FeatureStore, FeatureView
+from prodml.store import Entity, FeatureStore, FeatureView, Source
 
 from .conftest import T0
 
@@ -65,9 +66,19 @@ def test_postgres_joins_and_materializes_rows_before_year_1000(
             "old", pa.table({"user_id": [1], "at": [t], "x": [1.5]}), timestamp="at"
         )
         user = Entity("user", keys=["user_id"])
-        fs.apply([user, FeatureView("old", entity=user, source=src, features=["x"], ttl=timedelta(days=2))])
+        fs.apply(
+            [
+                user,
+                FeatureView("old", entity=user, source=src, features=["x"], ttl=timedelta(days=2)),
+            ]
+        )
         got = fs.historical(
-            pa.table({"user_id": [1, 1], "event_timestamp": [t + timedelta(days=1), t + timedelta(days=3)]}),
+            pa.table(
+                {
+                    "user_id": [1, 1],
+                    "event_timestamp": [t + timedelta(days=1), t + timedelta(days=3)],
+                }
+            ),
             ["old:x"],
         )
         assert got.to_pandas()["x"].tolist()[0] == 1.5
@@ -75,3 +86,66 @@ def test_postgres_joins_and_materializes_rows_before_year_1000(
         [run] = fs.materialize(t + timedelta(days=1))
         assert run.written == 1
         assert fs.online({"user_id": 1}, ["old:x"], at=t + timedelta(days=1))["x"] == 1.5
+
+
+def _ns_store(root: Path, engine: str, zone: str | None) -> FeatureStore:
+    """A Parquet source written by pandas with nanosecond times (its usual resolution),
+    aware, or naive and read in ``zone``."""
+    (root / "src").mkdir(parents=True)
+    at = pd.Series([T0, T0 + timedelta(hours=2), T0], dtype="datetime64[ns, UTC]")
+    if zone is not None:
+        at = at.dt.tz_convert(zone).dt.tz_localize(None)
+    pd.DataFrame({"user_id": [1, 1, 2], "at": at, "x": [1.0, 2.0, 3.0]}).to_parquet(
+        root / "src" / "part-0.parquet"
+    )
+    fs = FeatureStore.local(root / "fs", offline_options={"engine": engine})
+    user = Entity("user", keys=["user_id"])
+    src = Source.parquet(str(root / "src"), timestamp="at", timezone=zone)
+    fs.apply(
+        [user, FeatureView("ns", entity=user, source=src, features=["x"], ttl=timedelta(hours=3))]
+    )
+    return fs
+
+
+@pytest.mark.parametrize("zone", [None, "Asia/Kolkata"])
+@pytest.mark.parametrize("engine", ["numpy", "duckdb"])
+def test_nanosecond_sources_join_and_materialize_in_microseconds(
+    tmp_path: Path, engine: str, zone: str | None
+) -> None:
+    # The SQL join failed on them (DuckDB: no epoch_us(TIMESTAMPTZ_NS)), and materialize
+    # stored their event times in nanoseconds as microseconds: every value looked a
+    # thousand times newer, so the ttl never expired online.
+    with _ns_store(tmp_path, engine, zone) as fs:
+        at = [T0 + timedelta(hours=h) for h in (1, 3, 6)]
+        got = fs.historical(pd.DataFrame({"user_id": [1, 1, 1], "event_timestamp": at}), ["ns:x"])
+        assert got.to_pandas()["x"].tolist()[:2] == [1.0, 2.0]
+        assert math.isnan(got.to_pandas()["x"].tolist()[2])
+        fs.materialize(T0 + timedelta(hours=3))
+        assert fs.online({"user_id": 1}, ["ns:x"], at=T0 + timedelta(hours=4))["x"] == 2.0
+        late = fs.online({"user_id": 2}, ["ns:x"], at=T0 + timedelta(hours=4))
+        assert late.missing == ("ns:x",)  # three hours old plus one: past the ttl
+
+
+@pytest.mark.parametrize("engine", ["numpy", "duckdb"])
+def test_sub_microsecond_times_before_1970_are_floored(tmp_path: Path, engine: str) -> None:
+    # Source times were floored to the microsecond, entity times truncated toward zero:
+    # an entity row 0.5 us before 1970 saw a source row 0.3 us after it.
+    before = pd.Timestamp("1969-12-31T23:59:59.9999997", tz="UTC")  # -0.3 us
+    after = pd.Timestamp("1970-01-01T00:00:00.0000003", tz="UTC")  # +0.3 us
+    (tmp_path / "src").mkdir()
+    pd.DataFrame(
+        {
+            "user_id": [1, 1],
+            "at": pd.Series([before, after], dtype="datetime64[ns, UTC]"),
+            "x": [1.0, 2.0],
+        }
+    ).to_parquet(tmp_path / "src" / "part-0.parquet")
+    with FeatureStore.local(tmp_path / "fs", offline_options={"engine": engine}) as fs:
+        user = Entity("user", keys=["user_id"])
+        src = Source.parquet(str(tmp_path / "src"), timestamp="at")
+        fs.apply([user, FeatureView("old", entity=user, source=src, features=["x"])])
+        t = pd.Series(
+            [pd.Timestamp("1969-12-31T23:59:59.9999995", tz="UTC")], dtype="datetime64[ns, UTC]"
+        )
+        got = fs.historical(pd.DataFrame({"user_id": [1], "event_timestamp": t}), ["old:x"])
+        assert got.to_pandas()["x"].tolist() == [1.0]

@@ -39,7 +39,9 @@ def _store(offline: str, online: str, rows: pa.Table | None) -> FeatureStore:
     if rows is not None:
         source = store.offline_store.write_source("txn", rows, timestamp="event_at")
         user = Entity("user", keys=["user_id"])
-        view = FeatureView("txn", entity=user, source=source, features=["x"], ttl=timedelta(days=30))
+        view = FeatureView(
+            "txn", entity=user, source=source, features=["x"], ttl=timedelta(days=30)
+        )
         store.apply([user, view])
     return store
 

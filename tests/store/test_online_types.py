@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -111,11 +110,9 @@ def online(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineSto
         (253402300799999999, 253402300799999999),  # 9999-12-31T23:59:59.999999
     ],
 )
-def test_the_write_rule_compares_times_exactly(
-    online: OnlineStore, newer: tuple[int, int]
-) -> None:
+def test_the_write_rule_compares_times_exactly(online: OnlineStore, newer: tuple[int, int]) -> None:
     e, c = newer
-    older = (e - 1, c) if c == 0 or e == c else (e, c - 1)
+    older = (e - 1, c) if c in (0, e) else (e, c - 1)
     assert online.write("v", [OnlineRecord("k", "v1", e, c, "[1]")]) == 1
     # An older record never replaces a newer one, even with other values.
     assert online.write("v", [OnlineRecord("k", "v1", *older, "[2]")]) == 0

@@ -298,7 +298,9 @@ def check_online(store: FeatureStore, case: Case, m1: int, m2: int) -> None:
         )
         if v.naive:
             src = Source(**{**src.model_dump(), "timezone": v.zone})
-        views.append(FeatureView(name, entity=entity, source=src, features=["x", "s", "n"], ttl=v.ttl))
+        views.append(
+            FeatureView(name, entity=entity, source=src, features=["x", "s", "n"], ttl=v.ttl)
+        )
     store.apply([entity, *views])
     names = [v.name for v in views]
     end1, end2 = T0 + m1 * STEP, T0 + m2 * STEP

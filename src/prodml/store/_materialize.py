@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+import pyarrow.compute as pc
+
 from prodml._params import Interval, check_params
 from prodml.errors import ConfigError
 from prodml.schema import Schema
 from prodml.store import _codec, _state
-from prodml.store._time import micros
+from prodml.store._time import UTC_US, micros
 from prodml.store.online import OnlineRecord
 
 if TYPE_CHECKING:
@@ -69,8 +71,10 @@ def materialize(
                 continue
             key_cols = [batch.column(k).to_pylist() for k in view.entity.keys]
             keys = [_codec.encode_key(vals) for vals in zip(*key_cols, strict=True)]
-            events = batch.column("__e").cast("int64").to_pylist()
-            created = batch.column("__c").cast("int64").to_pylist()
+            # In microseconds whatever unit the offline store answers in (an integer of
+            # another unit would pass for a time a thousand times off).
+            events = pc.cast(batch.column("__e"), UTC_US, safe=False).cast("int64").to_pylist()
+            created = pc.cast(batch.column("__c"), UTC_US, safe=False).cast("int64").to_pylist()
             payloads = _codec.encode_payloads(batch, schema)
             records = [
                 OnlineRecord(k, version, e, c, p)
