@@ -6,7 +6,7 @@ available ones (event <= t and created <= t, no created column: created = event)
 the greatest (event, created, position), and use it only when event >= t - ttl
 (inclusive). The hypothesis cases cover what the shipped suite does not: string keys
 (object and pandas' Arrow ``str``), composite keys, naive source times read in
-``Source(timezone=...)``, null features in the chosen row, entity rows before every
+``Source(timezone=...)``, second, milli- and nanosecond files, null features in the chosen row, entity rows before every
 source row, and duplicated entity rows; on every offline backend.
 """
 
@@ -106,6 +106,7 @@ class ViewCase:
     created: bool
     zone: str  # the event column's zone (the created column may differ)
     naive: bool  # stored without a zone, read with Source(timezone=zone)
+    unit: str  # of the time columns in the file (pandas writes nanoseconds)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ def cases(draw: Any) -> Case:
             row["n"] = i
             rows.append(row)
         ttl = draw(st.sampled_from([None, STEP, 2 * STEP, 5 * STEP]))
-        views.append(ViewCase(rows, ttl, created, zone, naive))
+        unit = draw(st.sampled_from(["us", "ns", "ms"]))
+        views.append(ViewCase(rows, ttl, created, zone, naive, unit))
     unknown = draw(_key_values(kind).filter(lambda v: v not in pool))
     ezone = draw(st.sampled_from(ZONES))
     entity = []
@@ -189,7 +191,7 @@ def _source_table(case: Case, v: ViewCase) -> pa.Table:
     for k in case.keys:
         is_int = isinstance(case.entity[0][k], int)
         cols[k] = pa.array([r[k] for r in v.rows], pa.int64() if is_int else pa.string())
-    ts = pa.timestamp("us", tz=None if v.naive else v.zone)
+    ts = pa.timestamp(v.unit, tz=None if v.naive else v.zone)
     cols["event_at"] = pa.array([r["event_at"] for r in v.rows], ts)
     if v.created:
         cols["created_at"] = pa.array([r["created_at"] for r in v.rows], ts)
