@@ -149,3 +149,11 @@ def test_sub_microsecond_times_before_1970_are_floored(tmp_path: Path, engine: s
         )
         got = fs.historical(pd.DataFrame({"user_id": [1], "event_timestamp": t}), ["old:x"])
         assert got.to_pandas()["x"].tolist() == [1.0]
+
+
+def test_uint64_keys_past_int64_are_a_schema_error(store: FeatureStore) -> None:
+    # It was pyarrow's ArrowInvalid "Integer value ... not in range".
+    keys = pd.Series([1, 2**64 - 1], dtype="uint64")
+    df = pd.DataFrame({"user_id": keys, "event_timestamp": [T0, T0]})
+    with pytest.raises(SchemaError, match="user_id.*outside the int64 range"):
+        store.historical(df, ["txn:amount"])

@@ -99,7 +99,12 @@ def key_columns(entity: Entity, table: pa.Table, *, what: str) -> dict[str, pa.C
         ok_int = pa.types.is_integer(t)
         ok_str = pa.types.is_string(t) or pa.types.is_large_string(t)
         if want is LogicalType.INT and ok_int:
-            out[key] = pc.cast(col, pa.int64())
+            try:
+                out[key] = pc.cast(col, pa.int64())
+            except pa.ArrowInvalid:  # uint64 keys past 2**63 - 1
+                problems.append(
+                    SchemaProblem(key, "range", f"{what} has keys outside the int64 range")
+                )
         elif want is LogicalType.STRING and ok_str:
             out[key] = pc.cast(col, pa.string())
         else:
