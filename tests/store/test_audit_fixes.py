@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from prodml.errors import SchemaError
 from prodml.store import Entity, FeatureStore, FeatureView, Source
 
-from .conftest import T0
+from .conftest import T0, txn_store
 
 
 def _sources(fs: FeatureStore) -> tuple[object, object]:
@@ -155,5 +156,65 @@ def test_uint64_keys_past_int64_are_a_schema_error(store: FeatureStore) -> None:
     # It was pyarrow's ArrowInvalid "Integer value ... not in range".
     keys = pd.Series([1, 2**64 - 1], dtype="uint64")
     df = pd.DataFrame({"user_id": keys, "event_timestamp": [T0, T0]})
-    with pytest.raises(SchemaError, match="user_id.*outside the int64 range"):
+    with pytest.raises(SchemaError, match=r"user_id.*outside the int64 range"):
         store.historical(df, ["txn:amount"])
+
+
+def test_a_longer_ttl_materializes_the_rows_the_shorter_one_skipped(tmp_path: Path) -> None:
+    # Changing only the ttl keeps the stored rows and the watermark, but the old runs had
+    # skipped rows older than the old ttl: with a longer one, online read them as missing
+    # while historical returned them.
+    with FeatureStore.local(tmp_path / "fs") as fs:
+        src = fs.offline_store.write_source(
+            "s",
+            pa.table({"user_id": [1, 2], "at": [T0, T0 + timedelta(days=4)], "x": [1.0, 2.0]}),
+            timestamp="at",
+        )
+        user = Entity("user", keys=["user_id"])
+        short = FeatureView("v", entity=user, source=src, features=["x"], ttl=timedelta(days=1))
+        fs.apply([user, short])
+        end = T0 + timedelta(days=5)
+        fs.materialize(end)
+        fs.apply([short.model_copy(update={"ttl": timedelta(days=7)})])
+        [run] = fs.materialize(end + timedelta(hours=1))
+        assert run.start_us is None  # the whole history again, under the longer ttl
+        at = end + timedelta(hours=1)
+        df = pd.DataFrame({"user_id": [1, 2], "event_timestamp": [at, at]})
+        assert fs.historical(df, ["v:x"]).to_pandas()["x"].tolist() == [1.0, 2.0]
+        got = fs.online([{"user_id": 1}, {"user_id": 2}], ["v:x"], at=at)
+        assert [r["x"] for r in got] == [1.0, 2.0]
+        # A shorter ttl needs no new run from the start.
+        fs.apply([short.model_copy(update={"ttl": timedelta(days=6)})])
+        [run] = fs.materialize(at + timedelta(hours=1))
+        assert run.start_us == int(
+            (at - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1)
+        )
+
+
+@pytest.mark.parametrize("bad", [0, -5, "1", True, 1.5])
+def test_a_stored_ttl_us_is_validated(bad: object) -> None:
+    from prodml.errors import ConfigError
+    from prodml.store import _state
+
+    run = _state.MaterializeRun("v", None, 10, 1, 1, 11)
+    text = _state.Watermark("v", "0" * 16, 10, (run,), 5).dumps()
+    assert _state.load_watermark(text, "v").ttl_us == 5
+    d = json.loads(text)
+    d["ttl_us"] = bad
+    with pytest.raises(ConfigError, match=r"materialized\.v\.ttl_us"):
+        _state.load_watermark(json.dumps(d), "v")
+
+
+def test_a_record_without_ttl_us_continues_where_it_stopped(tmp_path: Path) -> None:
+    # Records written before prodml kept the ttl are taken as made under the current one.
+    from prodml.store import _state
+
+    with txn_store(tmp_path / "fs") as fs:
+        end = T0 + timedelta(days=1)
+        fs.materialize(end)
+        key = _state.watermark_key("txn")
+        d = json.loads(fs.online_store.get_state(key))
+        assert d.pop("ttl_us") == 2 * 86_400_000_000
+        fs.online_store.set_state(key, json.dumps(d))
+        [run] = fs.materialize(end + timedelta(hours=1))
+        assert run.start_us is not None

@@ -6,8 +6,10 @@ available ones (event <= t and created <= t, no created column: created = event)
 the greatest (event, created, position), and use it only when event >= t - ttl
 (inclusive). The hypothesis cases cover what the shipped suite does not: string keys
 (object and pandas' Arrow ``str``), composite keys, naive source times read in
-``Source(timezone=...)``, second, milli- and nanosecond files, null features in the chosen row, entity rows before every
-source row, and duplicated entity rows; on every offline backend.
+``Source(timezone=...)``, second, milli- and nanosecond files, null features in the
+chosen row, entity rows before every source row, and duplicated entity rows; on every
+offline backend. Then online after materialize equals historical at that time, on every
+online backend.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ completes it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
@@ -57,8 +57,10 @@ def materialize(
         key = _state.watermark_key(name)
         mark = _state.load_watermark(online.get_state(key), name)
         version = view.storage_version
+        ttl_us = None if view.ttl is None else view.ttl // timedelta(microseconds=1)
         begin = start_us
-        if begin is None and mark is not None and mark.version == version:
+        # A ttl longer than the runs so far had reads rows they skipped: from the start.
+        if begin is None and mark is not None and mark.version == version and mark.covers(ttl_us):
             begin = mark.end_us
         if begin is not None and begin >= end_us:
             continue
@@ -84,7 +86,7 @@ def materialize(
             written += online.write(name, records)
         run = _state.MaterializeRun(name, begin, end_us, entities, written, _now())
         base = mark if mark is not None else _state.Watermark(name, version, end_us)
-        online.set_state(key, base.with_run(run, version).dumps())
+        online.set_state(key, base.with_run(run, version, ttl_us).dumps())
         runs.append(run)
     return runs
 
