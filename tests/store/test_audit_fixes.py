@@ -218,3 +218,25 @@ def test_a_record_without_ttl_us_continues_where_it_stopped(tmp_path: Path) -> N
         fs.online_store.set_state(key, json.dumps(d))
         [run] = fs.materialize(end + timedelta(hours=1))
         assert run.start_us is not None
+
+
+@pytest.mark.parametrize("keys", [[1, None, 2], ["a", None, "b"]])
+def test_source_rows_with_a_null_key_are_never_used(tmp_path: Path, keys: list[object]) -> None:
+    # materialize failed on them with a bare TypeError ("s" + None), for every view.
+    with FeatureStore.local(tmp_path / "fs") as fs:
+        rows = pa.table({"k": keys, "at": [T0] * 3, "x": [1.0, 2.0, 3.0]})
+        src = fs.offline_store.write_source("s", rows, timestamp="at")
+        ent = Entity("e", keys=["k"])
+        fs.apply([ent, FeatureView("v", entity=ent, source=src, features=["x"])])
+        [run] = fs.materialize(T0)
+        assert (run.entities, run.written) == (2, 2)
+        got = fs.online([{"k": keys[0]}, {"k": keys[2]}], ["v:x"], at=T0)
+        assert [r["x"] for r in got] == [1.0, 3.0]
+        df = pa.table(
+            {
+                "k": pa.array([keys[1], keys[0]], rows.schema.field("k").type),
+                "event_timestamp": [T0, T0],
+            }
+        )
+        assert fs.historical(df, ["v:x"]).to_pandas()["x"].tolist()[1] == 1.0
+        assert math.isnan(fs.historical(df, ["v:x"]).to_pandas()["x"].tolist()[0])

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._params import Interval, check_params
@@ -66,9 +67,10 @@ def materialize(
             continue
         entities = written = 0
         schema = view.schema or Schema()
-        for batch in store.offline_store.latest(
+        for raw in store.offline_store.latest(
             view, start_us=begin, end_us=end_us, batch_rows=batch_rows
         ):
+            batch = _with_keys(raw, view.entity.keys)
             if batch.num_rows == 0:
                 continue
             key_cols = [batch.column(k).to_pylist() for k in view.entity.keys]
@@ -89,6 +91,20 @@ def materialize(
         online.set_state(key, base.with_run(run, version, ttl_us).dumps())
         runs.append(run)
     return runs
+
+
+def _with_keys(batch: pa.RecordBatch, keys: Sequence[str]) -> pa.RecordBatch:
+    """``batch`` without the rows whose key has a null.
+
+    No entity can read them online, and ``historical`` never joins a null key either.
+    """
+    valid = None
+    for k in keys:
+        ok = pc.is_valid(batch.column(k))
+        valid = ok if valid is None else pc.and_(valid, ok)
+    if valid is None or valid.false_count == 0:
+        return batch
+    return batch.filter(valid)
 
 
 def _now() -> int:
