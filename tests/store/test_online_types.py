@@ -120,3 +120,26 @@ def test_the_write_rule_compares_times_exactly(online: OnlineStore, newer: tuple
     # A newer one does.
     assert online.write("v", [OnlineRecord("k", "v1", e + 1, c, "[3]")]) == 1
     assert online.read_one("v", "k").payload == "[3]"
+
+
+def test_any_key_string_is_its_own_row(online: OnlineStore) -> None:
+    # PostgreSQL text cannot hold NUL: a string entity key with one failed to materialize
+    # there with psycopg's DataError.
+    keys = ["sa\x00b", "sa", 'S"sa\\u0000b"', "S", "s", "s\U0001f600", "1", '[1,"a"]']
+    n = online.write("v", [OnlineRecord(k, "v1", 1, 0, f"[{i}]") for i, k in enumerate(keys)])
+    assert n == len(keys)
+    got = online.read([("v", k) for k in keys])
+    assert [g.payload if g else None for g in got] == [f"[{i}]" for i in range(len(keys))]
+    assert online.read_one("v", "sa\x00") is None
+
+
+def test_string_entity_keys_with_nul_round_trip(online_url: str, tmp_path: Path) -> None:
+    with FeatureStore(f"duckdb://{tmp_path}/off", online_url) as store:
+        rows = pa.table({"k": ["a\x00b", "a", "Sa"], "at": [T0] * 3, "x": [1.0, 2.0, 3.0]})
+        src = store.offline_store.write_source("nul", rows, timestamp="at")
+        ent = Entity("e", keys=["k"])
+        store.apply([ent, FeatureView("nul", entity=ent, source=src, features=["x"])])
+        [run] = store.materialize(T0)
+        assert run.written == 3
+        got = store.online([{"k": k} for k in ["a\x00b", "a", "Sa", "a\x00"]], ["nul:x"], at=T0)
+        assert [r["x"] for r in got] == [1.0, 2.0, 3.0, None]
