@@ -352,3 +352,23 @@ def test_online_equals_historical_at_the_materialization_time(
         check()
     finally:
         store.close()
+
+
+def test_online_equals_historical_with_the_postgres_offline_store(postgres_url: str) -> None:
+    store = FeatureStore(postgres_url, "sqlite:///:memory:")
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(case=cases(), m1=st.integers(-1, 10), dm=st.integers(0, 6))
+    def check(case: Case, m1: int, dm: int) -> None:
+        check_online(store, case, m1, m1 + dm + 1)
+
+    try:
+        check()
+    finally:
+        store.close()
