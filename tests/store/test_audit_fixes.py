@@ -240,3 +240,17 @@ def test_source_rows_with_a_null_key_are_never_used(tmp_path: Path, keys: list[o
         )
         assert fs.historical(df, ["v:x"]).to_pandas()["x"].tolist()[1] == 1.0
         assert math.isnan(fs.historical(df, ["v:x"]).to_pandas()["x"].tolist()[0])
+
+
+@pytest.mark.parametrize("kind", [pa.string_view(), pa.large_string(), pa.string()])
+def test_string_keys_of_any_arrow_string_type_join(tmp_path: Path, kind: pa.DataType) -> None:
+    # string_view (what Polars exports) was refused: "entity_df has string_view".
+    with FeatureStore.local(tmp_path / "fs") as fs:
+        rows = pa.table({"k": ["x", "y"], "at": [T0, T0], "v": [1.0, 2.0]})
+        src = fs.offline_store.write_source("s", rows, timestamp="at")
+        ent = Entity("e", keys=["k"])
+        fs.apply([ent, FeatureView("s", entity=ent, source=src, features=["v"])])
+        df = pa.table({"k": pa.array(["y", "x", "z"], kind), "event_timestamp": [T0] * 3})
+        got = fs.historical(df, ["s:v"]).to_pandas()["v"].tolist()
+        assert got[:2] == [2.0, 1.0]
+        assert math.isnan(got[2])

@@ -97,7 +97,8 @@ def key_columns(entity: Entity, table: pa.Table, *, what: str) -> dict[str, pa.C
             col = pc.cast(col, t.value_type)
             t = col.type
         ok_int = pa.types.is_integer(t)
-        ok_str = pa.types.is_string(t) or pa.types.is_large_string(t)
+        # string_view: what Polars hands to Arrow.
+        ok_str = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
         if want is LogicalType.INT and ok_int:
             try:
                 out[key] = pc.cast(col, pa.int64())
