@@ -7,6 +7,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -254,3 +255,16 @@ def test_string_keys_of_any_arrow_string_type_join(tmp_path: Path, kind: pa.Data
         got = fs.historical(df, ["s:v"]).to_pandas()["v"].tolist()
         assert got[:2] == [2.0, 1.0]
         assert math.isnan(got[2])
+
+
+def test_online_takes_numpy_string_keys_as_it_takes_numpy_integers(tmp_path: Path) -> None:
+    # np.int64 keys were accepted, np.str_ ones refused with a SchemaError.
+    with FeatureStore.local(tmp_path / "fs") as fs:
+        rows = pa.table({"k": ["x"], "at": [T0], "v": [1.0]})
+        src = fs.offline_store.write_source("s", rows, timestamp="at")
+        ent = Entity("e", keys=["k"])
+        fs.apply([ent, FeatureView("s", entity=ent, source=src, features=["v"])])
+        fs.materialize(T0)
+        assert fs.online({"k": np.array(["x"])[0]}, ["s:v"], at=T0)["v"] == 1.0
+        with pytest.raises(SchemaError, match="bytes"):
+            fs.online({"k": b"x"}, ["s:v"], at=T0)

@@ -68,7 +68,10 @@ def record_key(entity: Entity, record: Mapping[str, Any]) -> str:
                 else:
                     raise _key_problem(entity, key, want, f"{type_name(v)} {str(v)[:40]!r}")
         elif type(v) is not str:
-            raise _key_problem(entity, key, want, f"{type_name(v)} {str(v)[:40]!r}")
+            if isinstance(v, np.str_):  # an element of a numpy array, as np.integer above
+                v = str(v)
+            else:
+                raise _key_problem(entity, key, want, f"{type_name(v)} {str(v)[:40]!r}")
         values.append(v)
     return encode_key(values)
 
