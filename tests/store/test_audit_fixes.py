@@ -268,3 +268,39 @@ def test_online_takes_numpy_string_keys_as_it_takes_numpy_integers(tmp_path: Pat
         assert fs.online({"k": np.array(["x"])[0]}, ["s:v"], at=T0)["v"] == 1.0
         with pytest.raises(SchemaError, match="bytes"):
             fs.online({"k": b"x"}, ["s:v"], at=T0)
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_naive_local_times_at_dst_changes_read_the_same_everywhere(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    # What docs/store.md states: a repeated local time (clocks going back) is the later
+    # instant, a skipped one (clocks going forward) is read with the offset before the gap.
+    url = (
+        request.getfixturevalue("postgres_url") if backend == "postgres" else f"duckdb://{tmp_path}"
+    )
+    ny = "America/New_York"
+    rows = pa.table(
+        {
+            "k": [1, 2],
+            "at": pa.array(
+                [datetime(2024, 11, 3, 1, 30), datetime(2024, 3, 10, 2, 30)], pa.timestamp("us")
+            ),
+            "v": [1.0, 2.0],
+        }
+    )
+    with FeatureStore(url, "sqlite:///:memory:") as fs:
+        src = fs.offline_store.write_source("dst", rows, timestamp="at")
+        src = Source(**{**src.model_dump(), "timezone": ny})
+        ent = Entity("e", keys=["k"])
+        fs.apply([ent, FeatureView("dst", entity=ent, source=src, features=["v"])])
+        utc = timezone.utc
+        at = [
+            datetime(2024, 11, 3, 6, 29, 59, 999999, tzinfo=utc),  # 01:30 EDT was 05:30
+            datetime(2024, 11, 3, 6, 30, tzinfo=utc),  # 01:30 EST
+            datetime(2024, 3, 10, 7, 29, 59, 999999, tzinfo=utc),
+            datetime(2024, 3, 10, 7, 30, tzinfo=utc),  # 02:30 at EST's offset = 03:30 EDT
+        ]
+        df = pa.table({"k": [1, 1, 2, 2], "event_timestamp": at})
+        got = fs.historical(df, ["dst:v"]).to_pandas()["v"].tolist()
+    assert [math.isnan(g) for g in got] == [True, False, True, False]
