@@ -51,33 +51,61 @@ def _online(store: FeatureStore) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-@pytest.fixture(params=["redis", "postgres"])
-def online_url(request: pytest.FixtureRequest) -> str:
-    url: str = request.getfixturevalue(f"{request.param}_url")
-    return url
+BETWEEN = """
+    orig = store.online_store.write
+    calls = []
+    def write(view, records):
+        n = orig(view, records)
+        calls.append(n)
+        print(len(records), flush=True)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return n
+    store.online_store.write = write
+"""
+# PostgreSQL only: half a batch is executed in its transaction, then the process dies
+# before COMMIT (a Redis batch is one Lua script: it cannot be cut).
+INSIDE = """
+    from prodml.store._pg_online import PostgresOnlineStore
+    calls = []
+    _orig = PostgresOnlineStore.write
+    def write(self, view, records):
+        if len(calls) == 2:
+            rows = [(r.key, view, r.version, r.event_us, r.created_us, r.payload) for r in records]
+            with self._con.transaction(), self._con.cursor() as cur:
+                cur.executemany(self._upsert, rows[: len(rows) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+        calls.append(1)
+        print(len(records), flush=True)
+        return _orig(self, view, records)
+    PostgresOnlineStore.write = write
+"""
 
 
-def test_a_killed_materialization_resumes_exactly(tmp_path: Path, online_url: str) -> None:
+@pytest.mark.parametrize(
+    ("server", "where"), [("redis", "between"), ("postgres", "between"), ("postgres", "inside")]
+)
+def test_a_killed_materialization_resumes_exactly(
+    tmp_path: Path, request: pytest.FixtureRequest, server: str, where: str
+) -> None:
+    online_url: str = request.getfixturevalue(f"{server}_url")
     offline = f"duckdb://{tmp_path}/off"
     store = _store(offline, online_url, _rows())
-    script = textwrap.dedent(
-        f"""
+    script = (
+        textwrap.dedent(
+            f"""
         import os, signal
         from datetime import datetime
         from prodml.store import FeatureStore
         store = FeatureStore({offline!r}, {online_url!r})
-        orig = store.online_store.write
-        calls = []
-        def write(view, records):
-            n = orig(view, records)
-            calls.append(n)
-            print(len(records), flush=True)
-            if len(calls) == 3:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return n
-        store.online_store.write = write
+        """
+        )
+        + textwrap.dedent(BETWEEN if where == "between" else INSIDE)
+        + textwrap.dedent(
+            f"""
         store.materialize(datetime.fromisoformat({END.isoformat()!r}), batch_rows=40)
         """
+        )
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
