@@ -68,7 +68,10 @@ def record_key(entity: Entity, record: Mapping[str, Any]) -> str:
                 else:
                     raise _key_problem(entity, key, want, f"{type_name(v)} {str(v)[:40]!r}")
         elif type(v) is not str:
-            raise _key_problem(entity, key, want, f"{type_name(v)} {str(v)[:40]!r}")
+            if isinstance(v, np.str_):  # an element of a numpy array, as np.integer above
+                v = str(v)
+            else:
+                raise _key_problem(entity, key, want, f"{type_name(v)} {str(v)[:40]!r}")
         values.append(v)
     return encode_key(values)
 
@@ -97,9 +100,15 @@ def key_columns(entity: Entity, table: pa.Table, *, what: str) -> dict[str, pa.C
             col = pc.cast(col, t.value_type)
             t = col.type
         ok_int = pa.types.is_integer(t)
-        ok_str = pa.types.is_string(t) or pa.types.is_large_string(t)
+        # string_view: what Polars hands to Arrow.
+        ok_str = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
         if want is LogicalType.INT and ok_int:
-            out[key] = pc.cast(col, pa.int64())
+            try:
+                out[key] = pc.cast(col, pa.int64())
+            except pa.ArrowInvalid:  # uint64 keys past 2**63 - 1
+                problems.append(
+                    SchemaProblem(key, "range", f"{what} has keys outside the int64 range")
+                )
         elif want is LogicalType.STRING and ok_str:
             out[key] = pc.cast(col, pa.string())
         else:

@@ -191,8 +191,14 @@ class DuckDBOfflineStore(OfflineStore):
         return pa.schema([f for f in schema.schema if f.name != "file_row_number"])
 
     def _rows(self, view: FeatureView, **kwargs: Any) -> str:
-        naive = {f.name for f in self.source_schema(view.source) if _naive_ts(f)}
-        return _sql.available_rows(view, self._scan(view.source), [_POS], naive=naive, **kwargs)
+        schema = self.source_schema(view.source)
+        naive = {f.name for f in schema if _naive_ts(f)}
+        nanos = frozenset(
+            f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+        )
+        return _sql.available_rows(
+            view, self._scan(view.source), [_POS], naive=naive, nanos=nanos, **kwargs
+        )
 
     def _parts(self, view: FeatureView) -> int:
         if self.partitions is not None:

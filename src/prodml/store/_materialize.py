@@ -12,14 +12,17 @@ completes it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from prodml._params import Interval, check_params
 from prodml.errors import ConfigError
 from prodml.schema import Schema
 from prodml.store import _codec, _state
-from prodml.store._time import micros
+from prodml.store._time import UTC_US, micros
 from prodml.store.online import OnlineRecord
 
 if TYPE_CHECKING:
@@ -55,22 +58,27 @@ def materialize(
         key = _state.watermark_key(name)
         mark = _state.load_watermark(online.get_state(key), name)
         version = view.storage_version
+        ttl_us = None if view.ttl is None else view.ttl // timedelta(microseconds=1)
         begin = start_us
-        if begin is None and mark is not None and mark.version == version:
+        # A ttl longer than the runs so far had reads rows they skipped: from the start.
+        if begin is None and mark is not None and mark.version == version and mark.covers(ttl_us):
             begin = mark.end_us
         if begin is not None and begin >= end_us:
             continue
         entities = written = 0
         schema = view.schema or Schema()
-        for batch in store.offline_store.latest(
+        for raw in store.offline_store.latest(
             view, start_us=begin, end_us=end_us, batch_rows=batch_rows
         ):
+            batch = _with_keys(raw, view.entity.keys)
             if batch.num_rows == 0:
                 continue
             key_cols = [batch.column(k).to_pylist() for k in view.entity.keys]
             keys = [_codec.encode_key(vals) for vals in zip(*key_cols, strict=True)]
-            events = batch.column("__e").cast("int64").to_pylist()
-            created = batch.column("__c").cast("int64").to_pylist()
+            # In microseconds whatever unit the offline store answers in (an integer of
+            # another unit would pass for a time a thousand times off).
+            events = pc.cast(batch.column("__e"), UTC_US, safe=False).cast("int64").to_pylist()
+            created = pc.cast(batch.column("__c"), UTC_US, safe=False).cast("int64").to_pylist()
             payloads = _codec.encode_payloads(batch, schema)
             records = [
                 OnlineRecord(k, version, e, c, p)
@@ -80,9 +88,23 @@ def materialize(
             written += online.write(name, records)
         run = _state.MaterializeRun(name, begin, end_us, entities, written, _now())
         base = mark if mark is not None else _state.Watermark(name, version, end_us)
-        online.set_state(key, base.with_run(run, version).dumps())
+        online.set_state(key, base.with_run(run, version, ttl_us).dumps())
         runs.append(run)
     return runs
+
+
+def _with_keys(batch: pa.RecordBatch, keys: Sequence[str]) -> pa.RecordBatch:
+    """``batch`` without the rows whose key has a null.
+
+    No entity can read them online, and ``historical`` never joins a null key either.
+    """
+    valid = None
+    for k in keys:
+        ok = pc.is_valid(batch.column(k))
+        valid = ok if valid is None else pc.and_(valid, ok)
+    if valid is None or valid.false_count == 0:
+        return batch
+    return batch.filter(valid)
 
 
 def _now() -> int:

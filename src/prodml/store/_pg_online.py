@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -119,7 +120,9 @@ class PostgresOnlineStore(OnlineStore):
 
     def write(self, view: str, records: Sequence[OnlineRecord]) -> int:
         """Upsert ``records`` in one transaction."""
-        rows = [(r.key, view, r.version, r.event_us, r.created_us, r.payload) for r in records]
+        rows = [
+            (_stored(r.key), view, r.version, r.event_us, r.created_us, r.payload) for r in records
+        ]
 
         def upsert() -> int:
             with self._con.transaction(), self._con.cursor() as cur:
@@ -130,7 +133,7 @@ class PostgresOnlineStore(OnlineStore):
 
     def read(self, pairs: Sequence[tuple[str, str]]) -> list[StoredValue | None]:
         """One ``SELECT`` for every (view, key) pair."""
-        keys = list(dict.fromkeys(k for _, k in pairs))
+        keys = list(dict.fromkeys(_stored(k) for _, k in pairs))
         views = list(dict.fromkeys(v for v, _ in pairs))
         rows = self._run(
             lambda: self._con.execute(
@@ -141,7 +144,7 @@ class PostgresOnlineStore(OnlineStore):
             ).fetchall()
         )
         found = {(v, k): StoredValue(ver, e, p) for v, k, ver, e, p in rows}
-        return [found.get(pair) for pair in pairs]
+        return [found.get((v, _stored(k))) for v, k in pairs]
 
     def get_state(self, name: str) -> str | None:
         """The state value under ``name``."""
@@ -168,3 +171,15 @@ class PostgresOnlineStore(OnlineStore):
             lambda: self._con.execute("DELETE FROM prodml_online WHERE view = %s", (view,))
         )
         return int(cur.rowcount)
+
+
+def _stored(key: str) -> str:
+    """``key`` as PostgreSQL text, which cannot hold NUL.
+
+    A key with a NUL is stored as ``S`` and its JSON string. Keys prodml makes never start
+    with ``S`` (they are ``s`` and a string, an integer, or a JSON list), and any other key
+    that does is escaped too, so two keys never share a row.
+    """
+    if "\x00" in key or key.startswith("S"):
+        return "S" + json.dumps(key)
+    return key

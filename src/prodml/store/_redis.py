@@ -29,7 +29,21 @@ __all__ = ["RedisOnlineStore"]
 _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{0,64}")
 # KEYS are the records' keys, ARGV their values; a record replaces the stored one when
 # the versions differ, its (event, created) is greater, or equal with other values.
+# Times are compared as decimal strings: Redis's Lua numbers are doubles, exact only to
+# 2**53 microseconds (the year 2255), and two later instants 1 us apart would tie.
 _WRITE = """
+local function cmp(a, b)
+  local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
+  if na ~= nb then
+    if na then return -1 else return 1 end
+  end
+  if na then a, b = string.sub(b, 2), string.sub(a, 2) end
+  if #a ~= #b then
+    if #a < #b then return -1 else return 1 end
+  end
+  if a == b then return 0 end
+  if a < b then return -1 else return 1 end
+end
 local n = 0
 for i, k in ipairs(KEYS) do
   local new = ARGV[i]
@@ -39,8 +53,8 @@ for i, k in ipairs(KEYS) do
     local cv, ce, cc = string.match(cur, '^([^|]*)|(-?%d+)|(-?%d+)|')
     local nv, ne, nc = string.match(new, '^([^|]*)|(-?%d+)|(-?%d+)|')
     if cv == nv then
-      ce = tonumber(ce); cc = tonumber(cc); ne = tonumber(ne); nc = tonumber(nc)
-      if ne < ce or (ne == ce and nc < cc) or new == cur then put = false end
+      local by_event = cmp(ne, ce)
+      if by_event < 0 or (by_event == 0 and cmp(nc, cc) < 0) or new == cur then put = false end
     end
   end
   if put then

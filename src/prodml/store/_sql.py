@@ -41,8 +41,16 @@ def ident(name: str) -> str:
 
 
 def ts_literal(us: int) -> str:
-    """A ``TIMESTAMPTZ`` literal of a UTC microsecond count."""
-    return f"TIMESTAMPTZ '{from_micros(us).strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
+    """A ``TIMESTAMPTZ`` literal of a UTC microsecond count.
+
+    The year has four digits: ``strftime('%Y')`` writes year 1 as ``1``, which
+    PostgreSQL reads as 2001 (and refuses ``99``).
+
+    >>> ts_literal(-62135596800000000)
+    "TIMESTAMPTZ '0001-01-01 00:00:00.000000+00'"
+    """
+    text = from_micros(us).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return f"TIMESTAMPTZ '{text}+00'"
 
 
 def ttl_interval(view: FeatureView) -> str | None:
@@ -59,11 +67,14 @@ def keys_sql(view: FeatureView, alias: str | None = None) -> str:
     return ", ".join(pre + ident(k) for k in view.entity.keys)
 
 
-def _instant(col: str, naive_zone: str | None) -> str:
-    if naive_zone is None:
-        return ident(col)
-    zone = naive_zone.replace("'", "''")
-    return f"({ident(col)} AT TIME ZONE '{zone}')"
+def _instant(col: str, naive_zone: str | None, *, nanos: bool = False) -> str:
+    sql = ident(col)
+    if naive_zone is not None:
+        zone = naive_zone.replace("'", "''")
+        sql = f"({sql} AT TIME ZONE '{zone}')"
+    # Nanosecond columns (pandas' usual resolution) are floored to the microsecond, as
+    # the in-memory join and entity times are: every time compares in microseconds.
+    return f"date_trunc('microseconds', {sql})" if nanos else sql
 
 
 def available_rows(
@@ -72,6 +83,7 @@ def available_rows(
     position: list[str],
     *,
     naive: set[str],
+    nanos: frozenset[str] = frozenset(),
     lo_us: int | None = None,
     hi_us: int | None = None,
     features: tuple[str, ...] | None = None,
@@ -80,14 +92,21 @@ def available_rows(
     """SELECT of the source's rows with ``__e``, ``__c``, ``__a``, ``__pos*`` and features.
 
     ``naive`` names the timestamp columns stored without a time zone (read in
-    ``Source.timezone``). Rows with a null event time are skipped; ``hi_us`` drops rows
+    ``Source.timezone``), ``nanos`` those of nanosecond resolution (floored to
+    microseconds). Rows with a null event time are skipped; ``hi_us`` drops rows
     available after it, ``lo_us`` rows whose event is older than ``lo_us - ttl``;
     ``where`` is any further condition on the source's columns.
     """
     src = view.source
     zone = src.timezone
-    e = _instant(src.timestamp, zone if src.timestamp in naive else None)
-    c = _instant(src.created, zone if src.created in naive else None) if src.created else e
+    e = _instant(
+        src.timestamp, zone if src.timestamp in naive else None, nanos=src.timestamp in nanos
+    )
+    c = (
+        _instant(src.created, zone if src.created in naive else None, nanos=src.created in nanos)
+        if src.created
+        else e
+    )
     feats = features if features is not None else view.features
     cols = [keys_sql(view), f"{e} AS __e", f"coalesce({c}, {e}) AS __c"]
     cols += [f"{p} AS __pos{i}" for i, p in enumerate(position)]

@@ -21,6 +21,7 @@ from prodml.store._definitions import Entity, FeatureView
 
 __all__ = [
     "DEFINITIONS",
+    "UNKNOWN_TTL",
     "MaterializeRun",
     "Watermark",
     "dump_definitions",
@@ -34,6 +35,8 @@ DEFINITIONS = "definitions"
 _MAX_RUNS = 50
 _VERSION = re.compile(r"[0-9a-f]{16}")
 _US_MAX = 253_402_300_800_000_000  # 10000-01-01
+#: ``Watermark.ttl_us`` of a record that does not say (ttls are positive).
+UNKNOWN_TTL = -1
 
 
 def watermark_key(view: str) -> str:
@@ -133,19 +136,36 @@ class MaterializeRun:
 
 @dataclass(frozen=True)
 class Watermark:
-    """What has been materialized for a view: up to ``end_us``, under ``version``."""
+    """What has been materialized for a view: up to ``end_us``, under ``version``.
+
+    ``ttl_us`` is the shortest ttl (microseconds, ``None``: no limit) of the runs since
+    the last run from the beginning: each run skips rows older than its ttl, so a view
+    whose ttl grew past it must be materialized from the beginning again.
+    :data:`UNKNOWN_TTL` marks a record written before prodml kept it.
+    """
 
     view: str
     version: str
     end_us: int
     runs: tuple[MaterializeRun, ...] = field(default_factory=tuple)
+    ttl_us: int | None = UNKNOWN_TTL
 
-    def with_run(self, run: MaterializeRun, version: str) -> Watermark:
-        """The record after ``run`` (the watermark never moves back)."""
+    def with_run(self, run: MaterializeRun, version: str, ttl_us: int | None) -> Watermark:
+        """The record after ``run``, made under ``ttl_us`` (the watermark never moves back)."""
         same = version == self.version
         end = max(self.end_us, run.end_us) if same else run.end_us
         runs = ((*self.runs, run) if same else (run,))[-_MAX_RUNS:]
-        return Watermark(self.view, version, end, runs)
+        covered = ttl_us
+        if same and run.start_us is not None and self.ttl_us != UNKNOWN_TTL:
+            old = self.ttl_us
+            covered = old if ttl_us is None else ttl_us if old is None else min(old, ttl_us)
+        return Watermark(self.view, version, end, runs, covered)
+
+    def covers(self, ttl_us: int | None) -> bool:
+        """Whether the runs so far wrote every row a view with ``ttl_us`` can read."""
+        if self.ttl_us == UNKNOWN_TTL or self.ttl_us is None:
+            return True
+        return ttl_us is not None and ttl_us <= self.ttl_us
 
     def dumps(self) -> str:
         """The JSON text of this record."""
@@ -156,6 +176,7 @@ class Watermark:
                 "version": self.version,
                 "end_us": self.end_us,
                 "runs": [r.to_dict() for r in self.runs],
+                **({} if self.ttl_us == UNKNOWN_TTL else {"ttl_us": self.ttl_us}),
             }
         )
 
@@ -210,4 +231,7 @@ def load_watermark(text: str | None, view: str) -> Watermark | None:
         runs.append(MaterializeRun(view, start, run_end, entities, written, _int(r, "at_us", rp)))
     if runs and max(r.end_us for r in runs) != end:
         raise ConfigError(f"{path}.end_us: must equal the latest run's end_us")
-    return Watermark(view, version, end, tuple(runs))
+    ttl = d.get("ttl_us", UNKNOWN_TTL)
+    if ttl != UNKNOWN_TTL and ttl is not None and (type(ttl) is not int or ttl <= 0):
+        raise ConfigError(f"{path}.ttl_us: expected a positive integer or null")
+    return Watermark(view, version, end, tuple(runs), ttl)

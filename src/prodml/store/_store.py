@@ -234,7 +234,9 @@ class FeatureStore(NotPicklable):
             for name, given in new_entities.items():
                 old = entities.get(name)
                 entity = given
-                if old is not None and given.dtypes is None:
+                # The old key types belong to the old keys: a re-keyed entity reads its
+                # types from its views' sources again.
+                if old is not None and given.dtypes is None and given.keys == old.keys:
                     entity = given.model_copy(update={"dtypes": old.dtypes})
                 status[name] = "unchanged" if old == entity else "updated" if old else "created"
                 entities[name] = entity

@@ -76,6 +76,10 @@ def utc_column(raw: Any, column: str, *, what: str = "entity_df") -> pa.ChunkedA
         raise _not_ts(column, str(arr.type), what)
     if arr.type.tz is None:
         raise _naive(column, what)
+    if arr.type.unit == "ns":
+        # Floored, as source times are (a cast truncates toward zero: before 1970 an
+        # entity time would round up, past source rows a fraction of a microsecond later).
+        arr = pc.floor_temporal(arr.cast(pa.timestamp("ns", "UTC")), unit="microsecond")
     return pc.cast(arr, UTC_US, safe=False)
 
 
