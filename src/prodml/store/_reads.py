@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from prodml.errors import ProdMLError
+from prodml._quote import short_repr
+from prodml.errors import ProdMLError, StateError
 from prodml.schema import LogicalType, Schema
 from prodml.store import _codec
 from prodml.store._definitions import Entity
@@ -69,6 +70,7 @@ class ViewRead:
     decoders: tuple[Any, ...] | None  # None when every value is used as JSON gives it
     refs: tuple[str, ...]
     whole: bool  # every feature of the view, in its order, with no decoder
+    width: int = 0  # how many values a stored row of this view version holds
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ def plan_reads(queries: Sequence[ViewQuery]) -> ReadPlan:
                 refs=tuple(f"{view.name}:{f}" for f in q.features),
                 whole=indices == tuple(range(len(view.features)))
                 and all(d is None for d in decoders),
+                width=len(view.features),
             )
         )
     by_name = {q.view.entity.name: q.view.entity for q in queries}
@@ -159,22 +162,50 @@ def read(
                 row.update(dict.fromkeys(v.columns))
                 absent.extend(v.refs)
                 continue
-            values = loads(hit.payload)
+            # A stored row is read back: hostile until its shape is checked (a row
+            # written by hand, or damaged, gave short rows or a bare error).
+            try:
+                values = loads(hit.payload)
+            except ValueError as err:
+                raise _damaged(v, "it is not JSON") from err
+            if type(values) is not list or len(values) != v.width:
+                got = f"{len(values)} values" if type(values) is list else type(values).__name__
+                raise _damaged(v, f"it holds {got} where the view has {v.width}")
             if v.whole:
-                row.update(zip(v.columns, values, strict=False))
+                row.update(zip(v.columns, values, strict=True))
             elif v.decoders is None:
                 row.update(zip(v.columns, [values[i] for i in v.indices], strict=True))
             else:
-                row.update(
-                    (c, values[i] if d is None else d(values[i]))
-                    for c, i, d in zip(v.columns, v.indices, v.decoders, strict=True)
-                )
+                try:
+                    row.update(
+                        (c, values[i] if d is None else d(values[i]))
+                        for c, i, d in zip(v.columns, v.indices, v.decoders, strict=True)
+                    )
+                except (ValueError, TypeError, OverflowError) as err:
+                    raise _damaged(v, "a time in it is not a time") from err
         if absent:
             if how == "error":
+                # The entity's key columns only (the record may carry more), each value
+                # quoted as every message quotes a user's value (personal data redacted).
+                shown = ", ".join(
+                    f"{k}={short_repr(rec.get(k))}"
+                    for e in {plan.entities[v.entity] for v in plan.views}
+                    for k in e.keys
+                )
                 raise EntityNotFoundError(
-                    f"no current value for {absent} of entity {dict(rec)!r}"[:300],
+                    f"no current value for {absent} of entity {shown}"[:300],
                     features=absent,
                 )
             row.missing = tuple(absent)
         rows.append(row)
     return rows
+
+
+def _damaged(view: ViewRead, why: str) -> StateError:
+    """The error for a stored online row that cannot be read back (never its content)."""
+    return StateError(
+        f"the online store's row of view {view.name!r} (version {view.version}) for this "
+        f"entity is damaged: {why}. Materialize the view again to rewrite it.",
+        path=f"online.{view.name}",
+        owner="FeatureStore",
+    )

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from prodml._extras import require
 from prodml._quote import error_line
 from prodml._secrets import redact_url
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, StateError
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 
 __all__ = ["RedisOnlineStore"]
@@ -142,12 +142,20 @@ class RedisOnlineStore(OnlineStore):
         with self._reaching():
             raw = self._redis.mget([f"{prefix}{view}:{key}" for view, key in pairs])
         out: list[StoredValue | None] = []
-        for value in raw:
+        for (view, _key), value in zip(pairs, raw, strict=True):
             if value is None:
                 out.append(None)
                 continue
-            version, event, _, payload = value.split("|", 3)
-            out.append(StoredValue(version, int(event), payload))
+            try:
+                version, event, _, payload = value.split("|", 3)
+                out.append(StoredValue(version, int(event), payload))
+            except ValueError as err:  # read back: a value written by hand, or damaged
+                raise StateError(
+                    f"Redis value of online view {view!r} is damaged: not "
+                    "'version|event_us|created_us|payload'. Materialize the view again.",
+                    path=f"online.{view}",
+                    owner="RedisOnlineStore",
+                ) from err
         return out
 
     def get_state(self, name: str) -> str | None:
