@@ -70,7 +70,9 @@ def test_epsilon_greedy_share_of_the_best_arm_tends_to_its_ceiling() -> None:
     # tends to 1 - epsilon (k - 1) / k, not to 1.
     eps = 0.1
     for seed in range(4):
-        _, chosen = _run(EpsilonGreedy(ARMS, epsilon=eps, seed=seed), [0.2, 0.5, 0.3], 0.0, 6000, seed)
+        _, chosen = _run(
+            EpsilonGreedy(ARMS, epsilon=eps, seed=seed), [0.2, 0.5, 0.3], 0.0, 6000, seed
+        )
         share = chosen[-3000:].count(1) / 3000
         ceiling = 1 - eps * 2 / 3
         assert share == pytest.approx(ceiling, abs=4 * np.sqrt(ceiling * (1 - ceiling) / 3000))

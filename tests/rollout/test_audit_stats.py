@@ -100,7 +100,7 @@ _TN = st.one_of(st.integers(2, 30), st.integers(2, 10**12))
     alpha=st.sampled_from([0.01, 0.05, 0.2]),
 )
 def test_welch_equals_scipy_on_edges(
-    ma: float, sa: float, na: int, mb: float | None, sb: float, nb: int, alpha: float
+    *, ma: float, sa: float, na: int, mb: float | None, sb: float, nb: int, alpha: float
 ) -> None:
     mb = ma if mb is None else mb  # identical means, often
     for alt in ALTERNATIVES:
@@ -137,15 +137,11 @@ def test_welch_with_zero_variance_is_directional() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    counts=st.lists(
-        st.one_of(st.integers(0, 100), st.integers(0, 10**12)), min_size=2, max_size=6
-    ),
+    counts=st.lists(st.one_of(st.integers(0, 100), st.integers(0, 10**12)), min_size=2, max_size=6),
     data=st.data(),
 )
 def test_srm_chi_square_equals_scipy(counts: list[int], data: st.DataObject) -> None:
-    weights = data.draw(
-        st.lists(st.floats(0.01, 1.0), min_size=len(counts), max_size=len(counts))
-    )
+    weights = data.draw(st.lists(st.floats(0.01, 1.0), min_size=len(counts), max_size=len(counts)))
     r = srm_test(counts, weights)
     if sum(counts) == 0:
         assert (r.p_value, r.mismatch) == (1.0, False)

@@ -32,7 +32,9 @@ class BlueGreen(MetricPolicy):
     * all gates pass with ``min_samples`` each: ``promote`` (with ``auto_switch`` the
       switch happens at once; otherwise call :meth:`switch`);
     * a gate fails: ``rollback`` (the preview is discarded, traffic never moved);
-    * otherwise ``hold``: no data and inconclusive never count as a pass.
+    * otherwise ``hold``: no data and inconclusive never count as a pass, and neither
+      does a policy without gates (the default): it holds until :meth:`switch` or
+      :meth:`rollback`.
 
     After a switch, :meth:`rollback` moves all traffic back to ``active`` instantly (keep
     it running until you are sure). For the next release, build a new policy with the
@@ -184,6 +186,8 @@ class BlueGreen(MetricPolicy):
             elif self._store.requests[self.preview] < self.min_samples:
                 action = "hold"
                 reason = f"waiting for {self.min_samples} verification requests"
+            elif not results:  # nothing was checked: never a pass
+                action, reason = "hold", "no gates to check; switch() or rollback() by hand"
             elif all(r["verdict"] == "pass" for r in results):
                 action, reason = "promote", "verification passed"
                 self._phase = "verified"

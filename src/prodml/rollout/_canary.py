@@ -97,7 +97,8 @@ class Canary(MetricPolicy):
     * ``hold`` while the step's ``min_samples`` / ``min_duration`` are not reached, or
       while a gate is *inconclusive* or has *no data* (neither ever counts as a pass);
     * ``advance`` to the next step when every gate passes, and ``promote`` after the
-      last step.
+      last step. A canary without gates only ever holds: nothing was checked, so only
+      :meth:`promote` or :meth:`rollback` end it.
 
     Gates use always-valid intervals by default, so evaluating after every request does
     not raise the chance of a false rollback above ``alpha``. At a deadline without a
@@ -320,6 +321,8 @@ class Canary(MetricPolicy):
             if elapsed < st.min_duration:
                 short.append(f"{elapsed:,.0f} of {st.min_duration:,g} s")
             reason = f"{where}: waiting, {' and '.join(short)} so far"
+        elif not results:  # nothing was checked: never a pass
+            action, reason = "hold", f"{where}: no gates to check; promote or roll back by hand"
         elif all(r["verdict"] == "pass" for r in results):
             last = self._step == len(self._steps) - 1
             action = "promote" if last else "advance"

@@ -1,0 +1,116 @@
+"""Independent audit of the canary / blue-green / shadow state machines."""
+
+from __future__ import annotations
+
+import pytest
+
+from prodml.rollout import BlueGreen, Canary, Gate, Shadow, Step
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_canary_without_gates_never_advances_on_its_own() -> None:
+    # Nothing is checked, so nothing may pass: requests alone are no evidence.
+    clock = Clock()
+    c = Canary([Step(0.1, min_samples=10), Step(0.5, min_samples=10)], [], clock=clock)
+    c.observe_summary("candidate", 1000, {"error_rate": 1.0})  # every request failed
+    for _ in range(3):
+        clock.t += 600
+        d = c.evaluate()
+        assert d.action == "hold"
+        assert "no gates" in d.reason
+    assert (c.state, c.weight) == ("running", 0.1)
+    assert c.promote("checked by hand").action == "promote"
+
+
+def test_a_blue_green_without_gates_never_switches_on_its_own() -> None:
+    bg = BlueGreen("blue", "green", clock=lambda: 1.0)  # the default: no gates
+    bg.observe_many("green", error=[1.0] * 500)
+    d = bg.evaluate()
+    assert (d.action, bg.phase, bg.live) == ("hold", "preview", "blue")
+    assert "no gates" in d.reason
+    assert bg.switch().action == "promote"
+    assert bg.live == "green"
+
+
+@pytest.mark.parametrize("policy", ["canary", "bluegreen", "shadow"])
+def test_gates_with_no_data_never_pass(policy: str) -> None:
+    gate = Gate("latency", ratio=1.2)
+    clock = Clock()
+    p: Canary | BlueGreen | Shadow
+    if policy == "canary":
+        p = Canary([Step(0.5, min_samples=0)], [gate], clock=clock)
+        p.observe_summary("candidate", 10_000, {"other": 0.0})  # samples, not of the metric
+    elif policy == "bluegreen":
+        p = BlueGreen(gates=[gate], clock=clock)
+        p.observe_summary("green", 10_000, {"other": 0.0})
+    else:
+        p = Shadow(min_agreement=None, gates=[gate], clock=clock)
+        p.observe("shadow", latency=1.0)  # the primary side has no latency: no baseline
+    for _ in range(3):
+        clock.t += 60
+        d = p.evaluate()
+        assert d.action == "hold"
+        assert d.evidence["gates"][0]["verdict"] == "no_data"
+
+
+def test_evaluate_is_idempotent_once_decided_and_holds_are_logged_once() -> None:
+    clock = Clock()
+    c = Canary([Step(0.5, min_samples=100)], [Gate("e", threshold=0.1)], clock=clock)
+    c.observe_summary("candidate", 50, {"e": 0.0})
+    holds = [c.evaluate() for _ in range(5)]
+    assert {d.action for d in holds} == {"hold"}
+    assert len(c.decisions) == 1  # one wait, counted
+    assert c.decisions[0].evidence["repeats"] == 5
+    c.observe_summary("candidate", 5000, {"e": 0.0})
+    first = c.evaluate()
+    assert first.action == "promote"
+    again = [c.evaluate() for _ in range(3)]
+    assert all(d == first for d in again)
+    assert len(c.decisions) == 2
+    c.observe_summary("candidate", 5000, {"e": 1.0})  # late data changes nothing
+    assert c.evaluate() == first
+    assert c.state == "promoted"
+
+
+def test_rollbacks_and_the_deadline_are_logged_with_reasons() -> None:
+    clock = Clock()
+    c = Canary([Step(0.5, min_samples=100)], [Gate("e", threshold=0.1)], clock=clock)
+    c.observe_summary("candidate", 5000, {"e": 0.5})
+    clock.t = 30.0
+    d = c.evaluate()
+    assert (d.action, c.state) == ("rollback", "rolled_back")
+    assert "gate failed" in d.reason
+    assert "mean(e) <= 0.1" in d.reason
+    assert d.time == 30.0
+    assert c.decisions[-1] == d
+    # A deadline without data is a rollback, never a promotion.
+    late = Canary([Step(0.5, min_samples=100)], [Gate("e", ratio=1.1)], clock=clock)
+    late.observe_summary("candidate", 5000, {"e": 0.0})  # no baseline: no data
+    d = late.conclude("deadline reached")
+    assert (d.action, late.state) == ("rollback", "rolled_back")
+    assert d.reason.startswith("deadline reached")
+    assert "no_data" in d.reason
+
+
+def test_restore_mid_rollout_then_evaluate_decides_as_the_original() -> None:
+    clock = Clock()
+    steps = [Step(0.1, min_samples=500), Step(0.5, min_samples=500)]
+    a = Canary(steps, [Gate("e", threshold=0.1)], clock=clock)
+    a.observe_summary("baseline", 4000, {"e": 0.05})
+    a.observe_summary("candidate", 600, {"e": 0.01})
+    assert a.evaluate().action == "advance"
+    b = Canary.from_json(a.to_json(), clock=clock)
+    for p in (a, b):
+        p.observe_summary("baseline", 4000, {"e": 0.05})
+        p.observe_summary("candidate", 600, {"e": 0.01})
+    clock.t += 10
+    da, db = a.evaluate(), b.evaluate()
+    assert da == db
+    assert a.to_dict() == b.to_dict()
