@@ -114,3 +114,12 @@ def test_restore_mid_rollout_then_evaluate_decides_as_the_original() -> None:
     da, db = a.evaluate(), b.evaluate()
     assert da == db
     assert a.to_dict() == b.to_dict()
+
+
+def test_a_deadline_without_gates_rolls_back() -> None:
+    # conclude() promotes on the gates' estimates; with no gate there is no estimate.
+    c = Canary([Step(0.5, min_samples=10)], [], clock=Clock())
+    c.observe_summary("candidate", 1000, {"error_rate": 1.0})
+    d = c.conclude("time limit")
+    assert (d.action, c.state) == ("rollback", "rolled_back")
+    assert d.reason == "time limit: no gates to judge by"

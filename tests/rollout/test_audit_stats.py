@@ -247,3 +247,28 @@ def test_abtest_false_decision_rate_under_peeking(weights: dict[str, float], kin
                 break
     assert acted / runs <= _binomial_bound(0.05, runs)
     assert paused / runs <= _binomial_bound(0.001, runs)
+
+
+@pytest.mark.parametrize("kind", ["proportion", "mean"])
+def test_abtest_fixed_horizon_interval_is_at_the_level_it_decides_at(kind: str) -> None:
+    # Three treatments: each is decided at alpha / 3, so its interval is 1 - alpha / 3.
+    weights = {"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}
+    ab = ABTest(weights, metric="m", kind=kind, alpha=0.06, sequential=False, horizon=500)
+    rng = np.random.default_rng(3)
+    for v in weights:
+        values = (
+            (rng.random(600) < 0.3).astype(float) if kind == "proportion" else rng.normal(size=600)
+        )
+        ab.observe_many(v, m=values)
+    a, b = ab._store.get("A", "m"), ab._store.get("B", "m")
+    if kind == "proportion":
+        ref = proportions_ztest(round(a.mean * a.n), a.n, round(b.mean * b.n), b.n, alpha=0.02)
+    else:
+        sa, sb = math.sqrt(a.m2 / (a.n - 1)), math.sqrt(b.m2 / (b.n - 1))
+        ref = means_ttest(a.mean, sa, a.n, b.mean, sb, b.n, alpha=0.02)
+    assert ab.test("B") == ref
+    d = ab.evaluate()
+    assert (d.evidence["tests"]["B"]["ci_low"], d.evidence["tests"]["B"]["ci_high"]) == (
+        ref.ci_low,
+        ref.ci_high,
+    )

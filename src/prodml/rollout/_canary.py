@@ -354,7 +354,8 @@ class Canary(MetricPolicy):
         interval, on the good side of 0: the side the data favour), whatever step the
         rollout is at; it rolls back otherwise: a failed gate, a gate with no data or
         fewer than ``min_samples`` observations, an estimate beyond its limit, or a
-        custom gate that reports no estimate and did not pass. A gate's limit is its
+        custom gate that reports no estimate and did not pass, or no gates at all. A
+        gate's limit is its
         margin of tolerated harm (``ratio=1.2``: at most 20 % more errors), so a promoted
         candidate is one the data show to be within that margin on the estimate, though
         not yet with the gate's confidence. A rollout already promoted or rolled back
@@ -388,8 +389,11 @@ class Canary(MetricPolicy):
                 if r["verdict"] != "pass"
                 and not (r["verdict"] == "inconclusive" and r.get("within") is True)
             ]
-            if beyond:
+            if not results:  # nothing was checked: no evidence to promote on
                 action: Action = "rollback"
+                why = f"{reason}: no gates to judge by"
+            elif beyond:
+                action = "rollback"
                 why = f"{reason}: not within the limit on the estimate: {listing(beyond)}"
             else:
                 action, why = "promote", f"{reason}: every gate within its limit on the estimate"
