@@ -272,3 +272,25 @@ def test_abtest_fixed_horizon_interval_is_at_the_level_it_decides_at(kind: str) 
         ref.ci_low,
         ref.ci_high,
     )
+
+
+def test_relative_quantile_gate_keeps_alpha_when_the_variants_are_equal() -> None:
+    # "p99(candidate) <= 1.0 x p99(baseline)" with both from one distribution: the truth is
+    # on the boundary, so neither verdict may come in more than alpha of the runs. Taking
+    # the baseline's estimated p99 as exact passed 23 % of runs (a seeded 300-run probe).
+    gate = Gate("latency", ratio=1.0, quantile=0.99)
+    runs, looks, batch = 200, 30, 1000
+    rng = np.random.default_rng(11)
+    verdicts = {"pass": 0, "fail": 0}
+    for _ in range(runs):
+        store = MetricStore(("base", "cand"), [gate])
+        for _ in range(looks):
+            store.observe_many("cand", {"latency": rng.exponential(1.0, batch)})
+            store.observe_many("base", {"latency": rng.exponential(1.0, batch)})
+            v = store.evaluate(gate, "cand", "base", alpha=0.05, min_samples=100)["verdict"]
+            if v in verdicts:
+                verdicts[v] += 1
+                break
+    bound = _binomial_bound(0.05, runs)
+    assert verdicts["pass"] / runs <= bound, verdicts
+    assert verdicts["fail"] / runs <= bound, verdicts
