@@ -123,3 +123,15 @@ def test_a_deadline_without_gates_rolls_back() -> None:
     d = c.conclude("time limit")
     assert (d.action, c.state) == ("rollback", "rolled_back")
     assert d.reason == "time limit: no gates to judge by"
+
+
+def test_a_verified_preview_waiting_for_its_switch_is_not_promoted_again() -> None:
+    bg = BlueGreen(gates=[Gate("error", threshold=0.05)], auto_switch=False, clock=lambda: 1.0)
+    bg.observe_many("green", error=[0.0] * 500)
+    first = bg.evaluate()
+    assert (first.action, bg.phase) == ("promote", "verified")
+    assert [bg.evaluate() for _ in range(3)] == [first] * 3
+    assert bg.decisions == [first]  # one promote in the audit log, not four
+    bg.observe_many("green", error=[1.0] * 500)  # re-checked until the switch
+    assert bg.evaluate().action == "rollback"
+    assert (bg.phase, bg.live) == ("discarded", "blue")
