@@ -22,7 +22,7 @@ from scipy import stats
 from prodml.rollout import ABTest, Gate
 from prodml.rollout._gates import MetricStore, evaluate_gate
 from prodml.rollout._summary import MeanSummary
-from prodml.rollout.stats import means_ttest, proportions_ztest, srm_test
+from prodml.rollout.stats import means_ttest, proportions_ztest, srm_sequential_test, srm_test
 
 ALTERNATIVES = ("two-sided", "larger", "smaller")
 SCIPY_ALT = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}
@@ -294,3 +294,23 @@ def test_relative_quantile_gate_keeps_alpha_when_the_variants_are_equal() -> Non
     bound = _binomial_bound(0.05, runs)
     assert verdicts["pass"] / runs <= bound, verdicts
     assert verdicts["fail"] / runs <= bound, verdicts
+
+
+def test_sequential_srm_false_alarm_rate_with_unequal_weights_under_peeking() -> None:
+    # 2000 correctly split experiments (20/30/50), checked after every 250 units for
+    # 100 looks: the always-valid check may alarm in at most alpha of them.
+    runs, looks, batch, alpha = 2000, 100, 250, 0.05
+    shares = [0.2, 0.3, 0.5]
+    rng = np.random.default_rng(4)
+    counts = rng.multinomial(batch, shares, size=(runs, looks)).cumsum(axis=1)
+    alarms = 0
+    for run in counts:
+        alarms += any(srm_sequential_test(c.tolist(), shares, alpha=alpha).mismatch for c in run)
+    assert alarms / runs <= _binomial_bound(alpha, runs)
+    # and it is not asleep: a 22/30/48 split is caught in most runs within those looks
+    bad = rng.multinomial(batch, [0.22, 0.30, 0.48], size=(200, looks)).cumsum(axis=1)
+    caught = sum(
+        any(srm_sequential_test(c.tolist(), shares, alpha=alpha).mismatch for c in run)
+        for run in bad
+    )
+    assert caught >= 180
