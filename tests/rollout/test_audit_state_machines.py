@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from prodml.errors import PolicyError
 from prodml.rollout import BlueGreen, Canary, Gate, Shadow, Step
 
 
@@ -135,3 +136,41 @@ def test_a_verified_preview_waiting_for_its_switch_is_not_promoted_again() -> No
     bg.observe_many("green", error=[1.0] * 500)  # re-checked until the switch
     assert bg.evaluate().action == "rollback"
     assert (bg.phase, bg.live) == ("discarded", "blue")
+
+
+class _Custom:
+    def __init__(self, result: object) -> None:
+        self.result = result
+
+    def describe(self) -> str:
+        return "custom"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"type": "Custom"}
+
+    def evaluate_rollout(self, *_: object, **__: object) -> object:
+        return self.result
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"gate": "custom", "metric": "m"},  # no verdict: was a bare KeyError
+        {"gate": "custom", "metric": "m", "verdict": "pass "},  # would hold for ever
+        {"gate": "custom", "metric": "m", "verdict": None},
+        ["pass"],
+    ],
+)
+def test_a_custom_gate_with_an_unknown_verdict_is_refused(result: object) -> None:
+    c = Canary([Step(0.5, 0)], [_Custom(result)], clock=Clock())  # type: ignore[list-item]
+    c.observe("candidate", m=1.0)
+    with pytest.raises(PolicyError, match="'verdict' in"):
+        c.evaluate()
+    assert c.decisions == []
+    assert c.state == "running"
+
+
+def test_a_custom_gate_passing_moves_the_canary() -> None:
+    gate = _Custom({"gate": "custom", "metric": "m", "verdict": "pass"})
+    c = Canary([Step(0.5, 0)], [gate], clock=Clock())  # type: ignore[list-item]
+    assert c.evaluate().action == "promote"

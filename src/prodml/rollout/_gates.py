@@ -161,7 +161,9 @@ class CustomGate(Protocol):
     Policies accept it next to :class:`Gate`: ``evaluate_rollout`` gets each variant's
     summaries by metric name (objects with ``n`` and ``mean``) and returns a result like
     :func:`evaluate_gate`'s, with at least ``gate`` (the text a failure reason quotes),
-    ``metric`` and ``verdict``.
+    ``metric`` and ``verdict``: one of ``pass``, ``fail``, ``inconclusive``,
+    ``no_data``. Any other result is a PolicyError when the policy evaluates (nothing
+    is decided or logged).
     """
 
     def describe(self) -> str:
@@ -258,6 +260,30 @@ def evaluate_gate(
     # must decide without a verdict goes by (Canary.conclude)
     result["within"] = bool(d <= 0 if sign > 0 else d >= 0)
     return {**result, "verdict": verdict}
+
+
+VERDICTS = ("pass", "fail", "inconclusive", "no_data")
+"""The verdicts a gate answers; only ``pass`` lets a rollout move on."""
+
+
+def _checked_custom(gate: CustomGate, result: object) -> dict[str, Any]:
+    """A custom gate's result, refused unless it names the gate and a known verdict.
+
+    An unknown verdict (``"ok"``, ``"pass "``) would never pass and hold a rollout for
+    ever without saying why; a missing one would fail as a bare KeyError.
+    """
+    if (
+        not isinstance(result, Mapping)
+        or not isinstance(result.get("gate"), str)
+        or result.get("verdict") not in VERDICTS
+    ):
+        got = result.get("verdict") if isinstance(result, Mapping) else result
+        raise PolicyError(
+            f"Custom gate {short_repr(type(gate).__name__)}: evaluate_rollout must return a "
+            f"dict with 'gate' (a str) and 'verdict' in {VERDICTS}. Got verdict "
+            f"{short_repr(got)}."
+        )
+    return dict(result)
 
 
 class MetricStore:
@@ -443,13 +469,14 @@ class MetricStore:
     ) -> dict[str, Any]:
         """Test ``gate`` on ``candidate`` against ``baseline``; see :func:`evaluate_gate`."""
         if not isinstance(gate, Gate):
-            return gate.evaluate_rollout(
+            result = gate.evaluate_rollout(
                 self.summaries[candidate],
                 self.summaries[baseline],
                 alpha=alpha,
                 min_samples=min_samples,
                 sequential=sequential,
             )
+            return _checked_custom(gate, result)
         if gate.quantile is None:
             return evaluate_gate(
                 gate,
