@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from prodml.rollout import Canary, Gate, Router
+from prodml.rollout import Canary, Gate, Router, Shadow, Step
 
 KEYS = [f"user-{i}" for i in range(100_000)]
 
@@ -124,3 +124,19 @@ def test_a_canary_step_only_adds_keys_to_the_candidate() -> None:
     assert first <= second
     assert len(first) / len(keys) == pytest.approx(0.05, abs=0.005)
     assert len(second) / len(keys) == pytest.approx(0.25, abs=0.01)
+
+
+def test_a_key_with_a_lone_surrogate_routes_stably() -> None:
+    # json.loads('"\\udcff"') gives such a str; routing it used to raise
+    # UnicodeEncodeError out of route(), route_many() and should_mirror().
+    key = json.loads('"user-\\udcff"')
+    router = Router({"a": 0.5, "b": 0.5}, salt="s")
+    answer = router.route(key)
+    assert router.route_many(["ok", key]) == [router.route("ok"), answer]
+    assert Router({"a": 0.5, "b": 0.5}, salt="s").route(key) == answer
+    # encoded as UTF-8 with surrogatepass: the same bytes route alike
+    assert router.route(key.encode("utf-8", "surrogatepass")) == answer
+    shadow = Shadow(mirror=0.5, salt="m")
+    assert shadow.should_mirror(key) == shadow.should_mirror(key.encode("utf-8", "surrogatepass"))
+    canary = Canary([Step(0.5)], salt="c")
+    assert canary.route(key) in ("baseline", "candidate")
