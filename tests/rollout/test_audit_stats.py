@@ -314,3 +314,30 @@ def test_sequential_srm_false_alarm_rate_with_unequal_weights_under_peeking() ->
         for run in bad
     )
     assert caught >= 180
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rates=st.lists(st.sampled_from([0.10, 0.11, 0.12, 0.14]), min_size=3, max_size=3),
+    seed=st.integers(0, 10_000),
+)
+def test_abtest_fixed_horizon_decision_equals_bonferroni_of_statsmodels(
+    rates: list[float], seed: int
+) -> None:
+    multipletests = pytest.importorskip(
+        "statsmodels.stats.multitest", reason="needs statsmodels (the 'test' extra)"
+    ).multipletests
+    weights = {"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}
+    ab = ABTest(weights, metric="m", sequential=False, horizon=3000, clock=lambda: 0.0)
+    rng = np.random.default_rng(seed)
+    for v, p in zip(weights, [0.10, *rates], strict=True):
+        ab.observe_summary(v, 3000, {"m": rng.binomial(3000, p) / 3000})
+    tests = {v: ab.test(v) for v in ("B", "C", "D")}
+    reject = multipletests([t.p_value for t in tests.values()], alpha=0.05, method="bonferroni")[0]
+    better = [v for (v, t), r in zip(tests.items(), reject, strict=True) if r and t.effect > 0]
+    d = ab.evaluate()
+    if better:
+        assert d.action == "promote"
+        assert d.evidence["winner"] == max(better, key=lambda v: tests[v].effect)
+    else:
+        assert d.action == "rollback"
