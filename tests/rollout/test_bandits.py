@@ -248,8 +248,8 @@ def test_thompson_gaussian_choice_frequency_matches_the_posterior() -> None:
     bandit = ThompsonSampling(["x", "y"], reward="gaussian", seed=4)
     x, y = [0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 2.5]
     bandit.update_many(["x"] * 4 + ["y"] * 3, x + y)
-    # Posterior of each mean: N(mean, s^2 / (n + 1)).
-    vx, vy = np.var(x, ddof=1) / 5, np.var(y, ddof=1) / 4
+    # Posterior of each mean: N(mean, s^2 / (n + 1)), s^2 = (M2 + prior_variance) / n.
+    vx, vy = (np.var(x) * 4 + 1) / 4 / 5, (np.var(y) * 3 + 1) / 3 / 4
     p_y = stats.norm.cdf((np.mean(y) - np.mean(x)) / np.sqrt(vx + vy))
     n = 20_000
     share = bandit.choose_many(n).count("y") / n

@@ -74,9 +74,10 @@ def test_three_arm_chi_square_bernoulli_and_gaussian() -> None:
     data = {"a": [0.0, 1.0, 2.0], "b": [0.5, 1.5, 2.5, 1.0], "c": [1.0, 1.2]}
     for arm, values in data.items():
         g.update_many([arm] * len(values), values)
-    # Posterior of each mean: N(mean, s^2 / (n + 1)).
+    # Posterior of each mean: N(mean, s^2 / (n + 1)), s^2 = (M2 + prior_variance) / n.
     dists = [
-        stats.norm(np.mean(v), np.sqrt(np.var(v, ddof=1) / (len(v) + 1))) for v in data.values()
+        stats.norm(np.mean(v), np.sqrt((np.var(v) * len(v) + 1.0) / len(v) / (len(v) + 1)))
+        for v in data.values()
     ]
     probs = p_best(dists, -10, 12)
     assert sum(probs) == pytest.approx(1, abs=1e-6)
@@ -125,6 +126,7 @@ def test_update_drops_pending_decisions_at_once() -> None:
     assert state["draws"][1] == []  # y's old draws are gone; x's are kept
     assert bandit.choose_many(100) == ["y"] * 100
     gauss = ThompsonSampling(["x", "y"], reward="gaussian", seed=1)
+    gauss.update_many(["x", "x", "y", "y"], [0.0, 0.5, 0.0, 0.5])
     gauss.choose_many(300)
     gauss.update_many(["y"] * 50, [100.0] * 50)
     assert gauss.choose_many(100) == ["y"] * 100
@@ -208,6 +210,7 @@ def test_restore_mid_block_continues_exactly(reward: str, warm: int) -> None:
 def test_seeded_runs_repeat_and_seeds_differ() -> None:
     def go(seed: int) -> list[str]:
         bandit = ThompsonSampling(["a", "b", "c"], reward="gaussian", seed=seed)
+        bandit.update_many(["a", "b", "c"] * 2, [0.0, 0.1, 0.2, 1.0, 1.1, 0.9])
         return bandit.choose_many(50) + [bandit.choose() for _ in range(50)]
 
     assert go(4) == go(4)
@@ -237,8 +240,12 @@ def test_concurrent_choices_hand_out_every_decision_once() -> None:
 def test_single_arm_and_degenerate_gaussian() -> None:
     assert ThompsonSampling(["only"], seed=0).choose_many(600) == ["only"] * 600
     g = ThompsonSampling(["x", "y"], reward="gaussian", seed=0)
-    g.update_many(["x", "x", "y", "y"], [1.0, 1.0, 2.0, 2.0])  # zero variance: point mass
-    assert set(g.choose_many(500)) == {"y"}
+    # Equal rewards are no point mass: x keeps a chance, from the pseudo-observation of
+    # prior_variance (each posterior N(mean, (0 + 1) / 2 / 3)).
+    g.update_many(["x", "x", "y", "y"], [1.0, 1.0, 2.0, 2.0])
+    p_x = stats.norm.cdf(-1.0 / np.sqrt(2 * 0.5 / 3))  # 0.042
+    n = 20_000
+    assert_share(g.choose_many(n).count("x") / n, p_x, n)
 
 
 @pytest.mark.parametrize(

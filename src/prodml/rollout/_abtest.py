@@ -210,6 +210,9 @@ class ABTest(MetricPolicy):
     def test(self, variant: str) -> TestResult:
         """Fixed-horizon test of ``variant`` against the control (effect = variant - control).
 
+        The interval is at the level :meth:`evaluate` decides at: ``1 - alpha / k`` with
+        ``k`` treatments (Bonferroni), for both kinds of metric.
+
         Raises
         ------
         PolicyError
@@ -229,12 +232,19 @@ class ABTest(MetricPolicy):
             raise PolicyError(
                 f"ABTest: metric {short_repr(self.metric)} needs >= 2 samples per variant."
             )
+        alpha = self.alpha / (len(self._variants) - 1)
         if self.kind == "proportion":
             return proportions_ztest(
-                round(a.mean * a.n), a.n, round(b.mean * b.n), b.n, alpha=self.alpha
+                round(a.mean * a.n), a.n, round(b.mean * b.n), b.n, alpha=alpha
             )
         return means_ttest(
-            a.mean, math.sqrt(a.m2 / (a.n - 1)), a.n, b.mean, math.sqrt(b.m2 / (b.n - 1)), b.n
+            a.mean,
+            math.sqrt(a.m2 / (a.n - 1)),
+            a.n,
+            b.mean,
+            math.sqrt(b.m2 / (b.n - 1)),
+            b.n,
+            alpha=alpha,
         )
 
     def _sequential(self, variant: str, alpha: float) -> dict[str, Any]:

@@ -30,9 +30,13 @@ class BlueGreen(MetricPolicy):
     preview (relative gates compare it with the active environment's metrics):
 
     * all gates pass with ``min_samples`` each: ``promote`` (with ``auto_switch`` the
-      switch happens at once; otherwise call :meth:`switch`);
+      switch happens at once; otherwise call :meth:`switch`; until then, evaluating
+      again re-checks the gates: still passing returns the same logged decision, a
+      failure discards the preview);
     * a gate fails: ``rollback`` (the preview is discarded, traffic never moved);
-    * otherwise ``hold``: no data and inconclusive never count as a pass.
+    * otherwise ``hold``: no data and inconclusive never count as a pass, and neither
+      does a policy without gates (the default): it holds until :meth:`switch` or
+      :meth:`rollback`.
 
     After a switch, :meth:`rollback` moves all traffic back to ``active`` instantly (keep
     it running until you are sure). For the next release, build a new policy with the
@@ -184,7 +188,11 @@ class BlueGreen(MetricPolicy):
             elif self._store.requests[self.preview] < self.min_samples:
                 action = "hold"
                 reason = f"waiting for {self.min_samples} verification requests"
+            elif not results:  # nothing was checked: never a pass
+                action, reason = "hold", "no gates to check; switch() or rollback() by hand"
             elif all(r["verdict"] == "pass" for r in results):
+                if self._phase == "verified" and self._log:  # still passing: logged promote stands
+                    return self._log[-1]
                 action, reason = "promote", "verification passed"
                 self._phase = "verified"
                 if self.auto_switch:

@@ -97,7 +97,8 @@ class Canary(MetricPolicy):
     * ``hold`` while the step's ``min_samples`` / ``min_duration`` are not reached, or
       while a gate is *inconclusive* or has *no data* (neither ever counts as a pass);
     * ``advance`` to the next step when every gate passes, and ``promote`` after the
-      last step.
+      last step. A canary without gates only ever holds: nothing was checked, so only
+      :meth:`promote` or :meth:`rollback` end it.
 
     Gates use always-valid intervals by default, so evaluating after every request does
     not raise the chance of a false rollback above ``alpha``. At a deadline without a
@@ -320,6 +321,8 @@ class Canary(MetricPolicy):
             if elapsed < st.min_duration:
                 short.append(f"{elapsed:,.0f} of {st.min_duration:,g} s")
             reason = f"{where}: waiting, {' and '.join(short)} so far"
+        elif not results:  # nothing was checked: never a pass
+            action, reason = "hold", f"{where}: no gates to check; promote or roll back by hand"
         elif all(r["verdict"] == "pass" for r in results):
             last = self._step == len(self._steps) - 1
             action = "promote" if last else "advance"
@@ -351,7 +354,8 @@ class Canary(MetricPolicy):
         interval, on the good side of 0: the side the data favour), whatever step the
         rollout is at; it rolls back otherwise: a failed gate, a gate with no data or
         fewer than ``min_samples`` observations, an estimate beyond its limit, or a
-        custom gate that reports no estimate and did not pass. A gate's limit is its
+        custom gate that reports no estimate and did not pass, or no gates at all. A
+        gate's limit is its
         margin of tolerated harm (``ratio=1.2``: at most 20 % more errors), so a promoted
         candidate is one the data show to be within that margin on the estimate, though
         not yet with the gate's confidence. A rollout already promoted or rolled back
@@ -385,8 +389,11 @@ class Canary(MetricPolicy):
                 if r["verdict"] != "pass"
                 and not (r["verdict"] == "inconclusive" and r.get("within") is True)
             ]
-            if beyond:
+            if not results:  # nothing was checked: no evidence to promote on
                 action: Action = "rollback"
+                why = f"{reason}: no gates to judge by"
+            elif beyond:
+                action = "rollback"
                 why = f"{reason}: not within the limit on the estimate: {listing(beyond)}"
             else:
                 action, why = "promote", f"{reason}: every gate within its limit on the estimate"

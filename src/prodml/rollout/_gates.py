@@ -65,10 +65,12 @@ class Gate:
         Candidate <= baseline + margin (>= baseline - margin when ``higher_is_better``).
     quantile
         Gate the ``quantile`` of the metric instead of its mean (``0.99`` for p99 latency),
-        with ``threshold`` or ``ratio``. It is tested as "the share of the candidate's
-        requests above the limit is at most ``1 - quantile``", where the limit is
-        ``threshold``, or ``ratio`` x the baseline's quantile (estimated to ~1 % from a
-        sketch; its own sampling error is not part of the test).
+        with ``threshold`` or ``ratio``. With ``threshold`` it is tested as "the share of
+        the candidate's requests above ``threshold`` is at most ``1 - quantile``". With
+        ``ratio`` the limit is ``ratio`` x the baseline's quantile (estimated from a
+        sketch), and the candidate's share beyond it is compared with the baseline's
+        share beyond its own estimated quantile (a two-sample test), so the estimate's
+        sampling error and rounding are part of the test.
     higher_is_better
         Flip the direction (conversion rate, throughput).
 
@@ -159,7 +161,9 @@ class CustomGate(Protocol):
     Policies accept it next to :class:`Gate`: ``evaluate_rollout`` gets each variant's
     summaries by metric name (objects with ``n`` and ``mean``) and returns a result like
     :func:`evaluate_gate`'s, with at least ``gate`` (the text a failure reason quotes),
-    ``metric`` and ``verdict``.
+    ``metric`` and ``verdict``: one of ``pass``, ``fail``, ``inconclusive``,
+    ``no_data``. Any other result is a PolicyError when the policy evaluates (nothing
+    is decided or logged).
     """
 
     def describe(self) -> str:
@@ -231,10 +235,18 @@ def evaluate_gate(
     result["limit"] = limit
     if candidate.n < min_samples or (k and base.n < min_samples):
         return {**result, "verdict": "inconclusive", "why": f"fewer than {min_samples} samples"}
-    variance = candidate.variance / candidate.n + (k * k * base.variance / base.n if k else 0.0)
+    var_c = candidate.variance
+    if candidate.binary:
+        # A 0/1 metric's variance is taken at least at the limit, the rate the candidate
+        # would have on the boundary of the gate. Estimated from a rare event's few
+        # observed cases it runs low by chance, and a pass on that low variance came in
+        # 8 % of runs at the boundary (alpha 0.05) under continuous evaluation.
+        q = min(max(limit, 0.0), 1.0)
+        var_c = max(var_c, q * (1.0 - q))
+    variance = var_c / candidate.n + (k * k * base.variance / base.n if k else 0.0)
     if sequential:
         # Mixture tuned so that the interval is tightest near tuning_n samples per variant.
-        tau2 = (candidate.variance + k * k * base.variance) / tuning_n
+        tau2 = (var_c + k * k * base.variance) / tuning_n
         half = always_valid_halfwidth(variance, tau2 / variance if variance > 0 else 1.0, alpha)
     else:
         half = float(special.ndtri(1 - alpha)) * math.sqrt(variance)
@@ -248,6 +260,30 @@ def evaluate_gate(
     # must decide without a verdict goes by (Canary.conclude)
     result["within"] = bool(d <= 0 if sign > 0 else d >= 0)
     return {**result, "verdict": verdict}
+
+
+VERDICTS = ("pass", "fail", "inconclusive", "no_data")
+"""The verdicts a gate answers; only ``pass`` lets a rollout move on."""
+
+
+def _checked_custom(gate: CustomGate, result: object) -> dict[str, Any]:
+    """A custom gate's result, refused unless it names the gate and a known verdict.
+
+    An unknown verdict (``"ok"``, ``"pass "``) would never pass and hold a rollout for
+    ever without saying why; a missing one would fail as a bare KeyError.
+    """
+    if (
+        not isinstance(result, Mapping)
+        or not isinstance(result.get("gate"), str)
+        or result.get("verdict") not in VERDICTS
+    ):
+        got = result.get("verdict") if isinstance(result, Mapping) else result
+        raise PolicyError(
+            f"Custom gate {short_repr(type(gate).__name__)}: evaluate_rollout must return a "
+            f"dict with 'gate' (a str) and 'verdict' in {VERDICTS}. Got verdict "
+            f"{short_repr(got)}."
+        )
+    return dict(result)
 
 
 class MetricStore:
@@ -433,13 +469,14 @@ class MetricStore:
     ) -> dict[str, Any]:
         """Test ``gate`` on ``candidate`` against ``baseline``; see :func:`evaluate_gate`."""
         if not isinstance(gate, Gate):
-            return gate.evaluate_rollout(
+            result = gate.evaluate_rollout(
                 self.summaries[candidate],
                 self.summaries[baseline],
                 alpha=alpha,
                 min_samples=min_samples,
                 sequential=sequential,
             )
+            return _checked_custom(gate, result)
         if gate.quantile is None:
             return evaluate_gate(
                 gate,
@@ -470,18 +507,24 @@ class MetricStore:
             return {**result, "verdict": "no_data"}
         if bs.n < min_samples:
             return {**result, "verdict": "inconclusive", "why": f"fewer than {min_samples} samples"}
-        limit = float(gate.ratio or 1.0) * bs.quantile(q)
-        above = cs.count_above(limit)
-        beyond = above if not gate.higher_is_better else cs.n - above
-        share = beyond / cs.n
-        indicator = MeanSummary(cs.n, share, cs.n * share * (1.0 - share), True)
-        as_threshold = Gate(
-            gate.metric, threshold=limit, quantile=q, higher_is_better=gate.higher_is_better
-        )
+        # The baseline's quantile is an estimate: its sampling error (and the sketch's
+        # bucket rounding) moves the limit. So the candidate's share beyond the limit is
+        # compared with the baseline's own share beyond its estimated quantile, whose
+        # binomial variance is, on the gate's boundary (candidate ~ ratio x baseline),
+        # the variance the estimated limit adds. Tested as a limit of 1-q, the shift
+        # passed an equal candidate in 23 % of runs at alpha 0.05.
+        base_q = bs.quantile(q)
+        limit = float(gate.ratio or 1.0) * base_q
+        shares = []
+        for sketch, at in ((cs, limit), (bs, base_q)):
+            above = sketch.count_above(at)
+            beyond = above if not gate.higher_is_better else sketch.n - above
+            share = beyond / sketch.n
+            shares.append(MeanSummary(sketch.n, share, sketch.n * share * (1.0 - share), True))
         tested = evaluate_gate(
-            as_threshold,
-            indicator,
-            None,
+            Gate(gate.metric, margin=0.0),
+            shares[0],
+            shares[1],
             alpha=alpha,
             min_samples=min_samples,
             sequential=sequential,

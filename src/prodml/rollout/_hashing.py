@@ -27,16 +27,29 @@ Key = str | int | bytes
 _SUM_TOLERANCE = 1e-6
 
 
-def key_bytes(key: Key) -> bytes:
-    """Encode a key; an int and its decimal string (``42`` and ``"42"``) route alike."""
-    if type(key) is str:
+def _utf8(key: str) -> bytes:
+    try:
         return key.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate ("\udcff", which a JSON escape can produce) still routes,
+        # the same way everywhere, instead of failing the request.
+        return key.encode("utf-8", "surrogatepass")
+
+
+def key_bytes(key: Key) -> bytes:
+    """Encode a key; an int and its decimal string (``42`` and ``"42"``) route alike.
+
+    A str is UTF-8; one holding a lone surrogate is encoded with ``surrogatepass``, so it
+    routes (stably) rather than raising.
+    """
+    if type(key) is str:
+        return _utf8(key)
     if type(key) is bytes:
         return key
     if isinstance(key, int) and not isinstance(key, bool):
         return str(key).encode()
     if isinstance(key, str | bytes):
-        return key.encode() if isinstance(key, str) else bytes(key)
+        return _utf8(str(key)) if isinstance(key, str) else bytes(key)
     raise PolicyError(f"A routing key must be a str, int or bytes. Got {short_repr(key)} instead.")
 
 

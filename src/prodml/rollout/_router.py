@@ -108,7 +108,10 @@ class Router(PolicyBase):
             When ``key`` is not a str, int or bytes.
         """
         salt, names, bounds = self._table or self._setup()
-        data = key.encode() if type(key) is str else key_bytes(key)
+        try:
+            data = key.encode() if type(key) is str else key_bytes(key)
+        except UnicodeEncodeError:  # a lone surrogate: key_bytes encodes it
+            data = key_bytes(key)
         h = int.from_bytes(blake2b(salt + data, digest_size=8).digest(), "big")
         return names[bisect_right(bounds, h)]
 
@@ -117,7 +120,10 @@ class Router(PolicyBase):
         salt, names, bounds = self._table or self._setup()
         out = []
         for k in keys:
-            data = k.encode() if type(k) is str else key_bytes(k)
+            try:
+                data = k.encode() if type(k) is str else key_bytes(k)
+            except UnicodeEncodeError:  # a lone surrogate: key_bytes encodes it
+                data = key_bytes(k)
             h = int.from_bytes(blake2b(salt + data, digest_size=8).digest(), "big")
             out.append(names[bisect_right(bounds, h)])
         return out

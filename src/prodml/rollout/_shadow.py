@@ -194,7 +194,10 @@ class Shadow(PolicyBase):
         """Whether to also send ``key``'s request to the shadow (sticky per key)."""
         if not self._ready:
             self._setup()
-        data = key.encode() if type(key) is str else key_bytes(key)
+        try:
+            data = key.encode() if type(key) is str else key_bytes(key)
+        except UnicodeEncodeError:  # a lone surrogate: key_bytes encodes it
+            data = key_bytes(key)
         return int.from_bytes(blake2b(self._salt + data, digest_size=8).digest(), "big") < self._cut
 
     def _agree(self, a: object, b: object) -> tuple[float, float | None]:

@@ -44,6 +44,8 @@ _CAP = 256
 """Largest block: beyond it the cost per decision no longer drops (and the JSON grows)."""
 _MIN_DRAW = 4
 """Fewest draws per numpy call: a few cost the same as one."""
+_GAUSSIAN_FIRST = 2
+"""Rewards a Gaussian arm gets before it is sampled: its first plays come in turn."""
 
 # With the GIL, stepping a list iterator is atomic, so ``choose`` can skip the lock; a
 # free-threaded build always takes it.
@@ -59,10 +61,13 @@ class ThompsonSampling(Bandit):
 
     ``reward="bernoulli"``: rewards in [0, 1] (a fractional reward counts as that share
     of a success), Beta(``prior_alpha + successes``, ``prior_beta + failures``) posterior.
-    ``reward="gaussian"``: any real reward; the posterior of an arm's mean is taken as
-    normal with mean the sample mean and variance ``s**2 / (n + 1)``, where ``s**2`` is the
-    sample variance (``prior_variance`` until an arm has two rewards). An arm never
-    played is drawn from ``N(0, prior_variance)``.
+    ``reward="gaussian"``: any real reward. Each arm is played twice first, in the order
+    listed (as UCB1 plays each arm once): a prior centred on 0 would never pick an arm
+    again once another arm's rewards are far from 0. Then the posterior of an arm's mean
+    is taken as normal with mean the sample mean and variance ``s**2 / (n + 1)``, where
+    ``s**2 = (M2 + prior_variance) / n`` is the sample variance with one pseudo-observation
+    of ``prior_variance`` (``M2`` the sum of squared deviations): two equal rewards do
+    not make a point mass that would never be played again.
 
     Every decision uses fresh, independent draws from the current posteriors. They are
     drawn ahead in small vectorised blocks that any update discards, which makes a
@@ -77,7 +82,8 @@ class ThompsonSampling(Bandit):
     prior_alpha, prior_beta
         Beta prior of the Bernoulli model (1, 1 is uniform).
     prior_variance
-        Prior variance of the Gaussian model.
+        Variance of the pseudo-observation the Gaussian model adds to each arm's rewards
+        (use the rough scale of the rewards' variance).
     seed
         Seed of the random generator, for reproducible choices.
 
@@ -210,14 +216,23 @@ class ThompsonSampling(Bandit):
         return np.concatenate((spare[pos:], fresh)) if left else fresh
 
     def _posteriors(self) -> list[tuple[float, float]]:
-        """Per arm, (mean, sd) of the Gaussian posterior of its mean (lock held)."""
+        """Per arm, (mean, sd) of the Gaussian posterior of its mean (lock held).
+
+        An arm with fewer than two rewards gets ``(inf, 0)``: it is played first (the
+        first such arm listed), as a draw from a prior centred on 0 would never be
+        played once another arm's rewards are far above 0.
+        """
         ms = self._ms
         if None in ms:
             v0 = float(self.prior_variance)
             for i, item in enumerate(ms):
                 if item is None:
                     n, m2 = self._n[i], max(self._m2[i], 0.0)
-                    var = m2 / (n - 1) if n > 1 else v0
+                    if n < _GAUSSIAN_FIRST:
+                        ms[i] = (math.inf, 0.0)
+                        continue
+                    # One pseudo-observation of prior_variance: never a point mass.
+                    var = (m2 + v0) / n
                     ms[i] = (self._mean[i], math.sqrt(var / (n + 1)))
         return cast("list[tuple[float, float]]", ms)
 

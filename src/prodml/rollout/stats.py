@@ -341,6 +341,12 @@ def means_ttest(  # noqa: PLR0917 - same order as scipy.stats.ttest_ind_from_sta
         When a group has fewer than 2 samples or a standard deviation is negative or
         not finite.
 
+    Notes
+    -----
+    With both standard deviations 0 the difference is known exactly: the statistic is
+    0 (equal means: p = 1 two-sided, 0.5 one-sided) or +-inf (p = 0, or 1 for the
+    alternative pointing away from the difference), where scipy answers nan for 0/0.
+
     Examples
     --------
     >>> r = means_ttest(10.0, 2.0, 200, 10.5, 2.0, 200)
@@ -362,8 +368,11 @@ def means_ttest(  # noqa: PLR0917 - same order as scipy.stats.ttest_ind_from_sta
     se = math.sqrt(va + vb)
     effect = mean_b - mean_a
     if se == 0:
+        # No spread: the difference is known exactly. z = 0 or +-inf, read as the
+        # proportions test reads it (so "smaller" on a certainly larger B has p = 1).
         stat = 0.0 if effect == 0 else math.copysign(math.inf, effect)
-        return TestResult(stat, 1.0 if effect == 0 else 0.0, effect, effect, effect)
+        p = _p_value(stat, alternative, float(special.ndtr(-stat)), float(special.ndtr(stat)))
+        return TestResult(stat, p, effect, effect, effect)
     df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
     stat = effect / se
     p = _p_value(stat, alternative, float(special.stdtr(df, -stat)), float(special.stdtr(df, stat)))
