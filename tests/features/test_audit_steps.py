@@ -133,7 +133,7 @@ def pipelines(draw: Any) -> FeaturePipeline:
 
 
 def _py(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
         return None
     return v.item() if isinstance(v, np.generic) else v
 
