@@ -348,9 +348,11 @@ class Bucketize(Step):
 
     Bin ``i`` holds values with ``edges_[i-1] <= x < edges_[i]``. Cut points are given
     (``edges``), at the quantiles ``i / n_bins`` (``"quantile"``, numpy "linear",
-    duplicates dropped; exact up to 2**20 values per column, then sketched), or evenly
-    spaced between the minimum and maximum (``"uniform"``), as scikit-learn's
-    KBinsDiscretizer.
+    exact up to 2**20 values per column, then sketched), or evenly spaced between the
+    minimum and maximum (``"uniform"``), as scikit-learn's KBinsDiscretizer. Fitted
+    cuts that repeat, or equal the minimum or maximum of the data, are dropped, so
+    every bin holds some fitted value (fewer than ``n_bins`` bins when the data has
+    ties); a constant column has no cut and one bin, output 0, as in scikit-learn.
 
     Parameters
     ----------
@@ -415,12 +417,16 @@ class Bucketize(Step):
             raise SchemaError(problems=[SchemaProblem(column, "null", "no non-null values to bin")])
         qs = [i / self.n_bins for i in range(1, self.n_bins)]
         if self.strategy == "quantile":
-            cuts = state.quantiles(qs)
+            low, *cuts, high = state.quantiles([0.0, *qs, 1.0])
         else:
+            low, high = state.low, state.high
             # linspace steps by (high - low) / n_bins: refuse a range beyond float64.
-            _finite(column, state.high - state.low, "range")
-            cuts = np.linspace(state.low, state.high, self.n_bins + 1)[1:-1].tolist()
-        self.edges_[column] = sorted(set(cuts))
+            _finite(column, high - low, "range")
+            cuts = np.linspace(low, high, self.n_bins + 1)[1:-1].tolist()
+        # A cut at the minimum or the maximum would make a bin no fitted value falls in
+        # (below the minimum, or between a cut and the maximum): drop it, and duplicates,
+        # as KBinsDiscretizer drops its empty bins. A constant column gets one bin.
+        self.edges_[column] = sorted({c for c in cuts if low < c < high})
 
     def names_out(self, column: str) -> list[str]:
         """The column name (ordinal) or ``col_bin{i}`` (one-hot)."""
