@@ -78,6 +78,7 @@ class FairnessReport:
         self._hist = hist
         #: Whether the values are weighted (from a GroupMetrics with ``weighted=True``).
         self.weighted: bool = weights is not None
+        self._weights = weights
         self._arrays = {
             m: metric_arrays(m, conf, hist, min_count, weights) for m in self.metrics
         }
