@@ -99,7 +99,9 @@ def metricframe(case: Case, w: np.ndarray) -> Any:
 @settings(max_examples=25, deadline=None)
 @given(case=cases(min_size=2, max_size=150), data=st.data())
 def test_weighted_metricframe_numbers_equal_fairlearns(case: Case, data: st.DataObject) -> None:
-    w = np.array(data.draw(st.lists(POSITIVE, min_size=len(case.y_true), max_size=len(case.y_true))))
+    w = np.array(
+        data.draw(st.lists(POSITIVE, min_size=len(case.y_true), max_size=len(case.y_true)))
+    )
     report = weighted(case, w).report()
     mf = metricframe(case, w)
     theirs = mf.by_group.reindex(report.by_group.index)
@@ -141,7 +143,9 @@ def test_weighted_disparity_functions_equal_fairlearns(
         ]
     for ours, theirs in pairs:
         assert close(ours(y, p, **kw), quiet(theirs, y, p, **kw)), ours.__name__
-    assert close(selection_rate(y, p, sample_weight=w), fairlearn.selection_rate(y, p, sample_weight=w))
+    assert close(
+        selection_rate(y, p, sample_weight=w), fairlearn.selection_rate(y, p, sample_weight=w)
+    )
 
 
 # ---------------------------------------------------------------- weights as repeated rows
@@ -201,7 +205,8 @@ def test_zero_tiny_and_huge_weights_against_the_definition(case: Case, data: st.
             if not rows.any():
                 assert status == "no data"
             elif w[rows].sum() == 0:
-                assert status == "zero weight" and math.isnan(value)
+                assert status == "zero weight"
+                assert math.isnan(value)
             else:
                 assert status == "ok"
                 assert value == pytest.approx(w[rows & hit].sum() / w[rows].sum(), rel=REL)
@@ -273,7 +278,8 @@ def test_kish_effective_sample_size_and_equal_weights_give_the_plain_intervals()
     assert r.weight_sums.loc["a", "selection_rate"] == 8.0
     assert r.counts.loc["a", "selection_rate"] == 4
     frame = r.to_frame()
-    assert frame.loc[0, "n"] == 4 and frame.loc[0, "n_effective"] == pytest.approx(64 / 22)
+    assert frame.loc[0, "n"] == 4
+    assert frame.loc[0, "n_effective"] == pytest.approx(64 / 22)
 
     rng = np.random.default_rng(3)
     n = 3000
@@ -283,7 +289,9 @@ def test_kish_effective_sample_size_and_equal_weights_give_the_plain_intervals()
     same_r = same.report()
     for a, b in zip(plain.by_group_ci, same_r.by_group_ci, strict=True):
         assert close(a, b)
-    assert close(plain.gaps()[["lower", "upper", "p_value"]], same_r.gaps()[["lower", "upper", "p_value"]])
+    assert close(
+        plain.gaps()[["lower", "upper", "p_value"]], same_r.gaps()[["lower", "upper", "p_value"]]
+    )
     for method in ("between_groups", "to_overall"):
         g1, g2 = plain.difference("tpr", method=method), same_r.difference("tpr", method=method)
         assert close([g1.lower, g1.upper, g1.p_value], [g2.lower, g2.upper, g2.p_value])
@@ -306,9 +314,11 @@ def test_unequal_weights_widen_the_intervals() -> None:
 def test_a_group_weighing_zero_is_undefined_not_zero() -> None:
     y, p, s = [1, 1, 1, 0, 1, 0], [1, 1, 0, 1, 1, 0], list("aabbcc")
     w = [0.0, 0.0, 1.0, 2.0, 3.0, 1.0]
-    r = GroupMetrics(["g"], ["selection_rate", "tpr"], min_count=1, weighted=True).update(
-        y, p, s, sample_weight=w
-    ).report()
+    r = (
+        GroupMetrics(["g"], ["selection_rate", "tpr"], min_count=1, weighted=True)
+        .update(y, p, s, sample_weight=w)
+        .report()
+    )
     assert r.status.loc["a", "selection_rate"] == "zero weight"
     assert math.isnan(r.by_group.loc["a", "selection_rate"])
     assert "g=a" not in r.difference("selection_rate").groups
@@ -341,7 +351,9 @@ BAD = [
 
 @pytest.mark.parametrize(("weights", "kind"), BAD)
 def test_bad_weights_name_sample_weight_and_change_nothing(weights: Any, kind: str) -> None:
-    gm = GroupMetrics(["g"], min_count=1, weighted=True).update([1], [1], ["a"], sample_weight=[2.0])
+    gm = GroupMetrics(["g"], min_count=1, weighted=True).update(
+        [1], [1], ["a"], sample_weight=[2.0]
+    )
     before = gm.to_json()
     with pytest.raises(SchemaError) as info:
         gm.update([1, 0, 1], [1, 0, 0], ["a", "b", "a"], sample_weight=weights)
@@ -398,7 +410,8 @@ def test_state_unweighted_is_unchanged_and_weighted_says_so() -> None:
     assert d["state"]["weights"] == [[0.0, 0.0, 0.0, 0.25], [0.0, 3.0, 0.0, 0.0]]
     assert d["state"]["weights_squared"] == [[0.0, 0.0, 0.0, 0.0625], [0.0, 9.0, 0.0, 0.0]]
     back = GroupMetrics.from_dict(d)
-    assert back == gm and back.weighted
+    assert back == gm
+    assert back.weighted
     assert back.report().by_group.equals(gm.report().by_group)
 
 
@@ -413,7 +426,10 @@ def _weighted_state() -> dict[str, Any]:
         (lambda d: d["state"]["weights"][0].__setitem__(3, -1.0), "state.weights[0][3]"),
         (lambda d: d["state"]["weights"][0].__setitem__(3, "x"), "state.weights[0][3]"),
         (lambda d: d["state"]["weights"][0].__setitem__(0, 1.0), "state.weights[0][0]"),
-        (lambda d: d["state"]["weights_squared"][0].__setitem__(3, 0.0), "state.weights_squared[0][3]"),
+        (
+            lambda d: d["state"]["weights_squared"][0].__setitem__(3, 0.0),
+            "state.weights_squared[0][3]",
+        ),
         (lambda d: d["state"].pop("weights_squared"), "state.weights_squared"),
         (lambda d: d["state"]["weights"].pop(), "state.weights"),
         (lambda d: d["config"].pop("weighted"), "state.weights"),
@@ -449,4 +465,23 @@ def test_gate_on_weighted_data_uses_effective_counts_and_refuses_bare_numbers() 
     with pytest.raises(ConfigError, match="weighted"):
         gate.evaluate(numbers)
     reason = gate(SimpleNamespace(name="m", version=1, metrics=numbers), None)
-    assert reason is not None and "weighted" in reason
+    assert reason is not None
+    assert "weighted" in reason
+
+
+def test_a_batch_counted_in_slices_equals_one_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prodml.fairness import _chunks
+
+    rng = np.random.default_rng(6)
+    n = 200
+    y, p, s = rng.integers(0, 2, n), rng.integers(0, 2, n), rng.choice(["a", "b", "c"], n)
+    w = rng.integers(0, 50, n).astype(float)
+    whole = GroupMetrics(["g"], weighted=True).update(y, p, s, sample_weight=w)
+    monkeypatch.setattr(_chunks, "_SLICE", 7)
+    sliced = GroupMetrics(["g"], weighted=True).update(y, p, s, sample_weight=w)
+    assert sliced == whole
+    bad = w.copy()
+    bad[150] = -1.0
+    with pytest.raises(SchemaError, match="sample_weight"):
+        sliced.update(y, p, s, sample_weight=bad)
+    assert sliced == whole

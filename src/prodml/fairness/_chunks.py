@@ -28,7 +28,11 @@ __all__ = ["Counted", "add", "count_chunk", "subtract"]
 
 IntArray = npt.NDArray[np.int64]
 Counted = tuple[
-    list[tuple[object, ...]], list[list[int]], "np.ndarray | None", dict[str, int], "np.ndarray | None"
+    list[tuple[object, ...]],
+    list[list[int]],
+    "np.ndarray | None",
+    dict[str, int],
+    "np.ndarray | None",
 ]
 """Per-group counts of one chunk: keys, confusion rows, histogram rows, dropped, and (for a
 weighted GroupMetrics) weight rows: the sums of the weights and of their squares per
@@ -76,14 +80,14 @@ def count_chunk(
             else _ingest.weight_array(sample_weight, n)
         )
     if n <= _SLICE:
-        return _count(gm, yt, yp, scores, columns, weights)
+        return _count(gm, yt, yp, scores, columns, weights=weights)
     parts = []
     for start in range(0, n, _SLICE):
         s = slice(start, start + _SLICE)
         part_scores = None if scores is None else scores[s]
         part_weights = None if weights is None else weights[s]
         columns_s = [_rows(c, s) for c in columns]
-        parts.append(_count(gm, yt[s], yp[s], part_scores, columns_s, part_weights))
+        parts.append(_count(gm, yt[s], yp[s], part_scores, columns_s, weights=part_weights))
     return _sum(parts)
 
 
@@ -130,6 +134,7 @@ def _count(
     yp: npt.NDArray[np.int8],
     scores: npt.NDArray[np.float64] | None,
     columns: list[Any],
+    *,
     weights: npt.NDArray[np.float64] | None = None,
 ) -> Counted:
     """Per-group counts (and weight sums) of validated labels and raw sensitive columns."""

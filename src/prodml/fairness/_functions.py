@@ -116,9 +116,7 @@ def selection_rate(
     if len(yt) != len(yp):
         raise SchemaError(
             problems=[
-                SchemaProblem(
-                    "y_pred", "input", f"has {len(yp)} values but y_true has {len(yt)}"
-                )
+                SchemaProblem("y_pred", "input", f"has {len(yp)} values but y_true has {len(yt)}")
             ]
         )
     if len(yp) == 0:

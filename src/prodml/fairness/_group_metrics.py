@@ -371,7 +371,7 @@ class GroupMetrics:
         if self._hist is not None:
             hist = np.zeros((1, 2 * self.bins), dtype=np.int64)
             hist[0, label * self.bins + b] = 1
-        counted = ([key], [row], hist, {}, wrow)
+        counted: _chunks.Counted = ([key], [row], hist, {}, wrow)
         if sign > 0:
             _chunks.add(self, counted)
         else:

@@ -31,10 +31,10 @@ __all__ = [
     "label_of",
     "score_array",
     "sensitive_columns",
-    "weight_array",
-    "weight_value",
     "short",
     "sort_key",
+    "weight_array",
+    "weight_value",
 ]
 
 #: The group value standing for every value outside a column's declared categories.

@@ -79,9 +79,7 @@ class FairnessReport:
         #: Whether the values are weighted (from a GroupMetrics with ``weighted=True``).
         self.weighted: bool = weights is not None
         self._weights = weights
-        self._arrays = {
-            m: metric_arrays(m, conf, hist, min_count, weights) for m in self.metrics
-        }
+        self._arrays = {m: metric_arrays(m, conf, hist, min_count, weights) for m in self.metrics}
 
     # ------------------------------------------------------------------ building
     @classmethod
