@@ -485,3 +485,17 @@ def test_a_batch_counted_in_slices_equals_one_slice(monkeypatch: pytest.MonkeyPa
     with pytest.raises(SchemaError, match="sample_weight"):
         sliced.update(y, p, s, sample_weight=bad)
     assert sliced == whole
+
+
+def test_weighted_records_follow_the_policies() -> None:
+    gm = GroupMetrics(["g"], min_count=1, weighted=True, missing="drop", max_groups=1)
+    gm.update_record(1, 0, None, 2.0)
+    gm.update([1, 0], [1, 1], [None, "a"], sample_weight=[5.0, 0.5])
+    assert gm.dropped == {"g": 2}
+    assert gm.weights() == {("a",): [0.0, 0.5, 0.0, 0.0]}
+    with pytest.raises(SchemaError):
+        gm.update_record(1, 1, "b", 1.0)  # a second group, beyond max_groups
+    with pytest.raises(SchemaError, match="never added"):
+        gm.remove_record(1, 1, "a", 0.5)
+    assert gm.weights() == {("a",): [0.0, 0.5, 0.0, 0.0]}
+    assert gm.count == 1

@@ -338,7 +338,7 @@ class GroupMetrics:
     def _weighted_record(
         self, y_true: Any, y_pred: Any, groups: Any, sample_weight: Any, sign: int
     ) -> None:
-        """One record with a weight: validated, then added or taken back as a chunk of one."""
+        """One record with a weight: validated, then added in place or taken back."""
         from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
 
         if self._w is None:
@@ -357,12 +357,23 @@ class GroupMetrics:
             b = min(int(y_pred * self.bins), self.bins - 1) if ok else -1
         if label is None or pred is None:
             raise self._bad_record(y_true, y_pred)
-        key, column = self._policies.group(groups)
-        if key is None:
-            if sign > 0:
-                self._dropped[column] = self._dropped.get(column, 0) + 1
-            return
         code = 2 * label + pred
+        if sign > 0:  # checked above, so nothing can fail part-way: add in place
+            key = self.group_of(groups)
+            if key is None:
+                _, column = self._policies.group(groups)
+                self._dropped[column] = self._dropped.get(column, 0) + 1
+                return
+            cell = self._cells[key]
+            self._conf[4 * cell + code] += 1
+            self._w[8 * cell + code] += w
+            self._w[8 * cell + 4 + code] += w * w
+            if self._hist is not None:
+                self._hist[(2 * cell + label) * self.bins + b] += 1
+            return
+        key, _ = self._policies.group(groups)
+        if key is None:
+            return
         row = [0, 0, 0, 0]
         row[code] = 1
         wrow = np.zeros((1, 8), dtype=np.float64)
@@ -371,11 +382,7 @@ class GroupMetrics:
         if self._hist is not None:
             hist = np.zeros((1, 2 * self.bins), dtype=np.int64)
             hist[0, label * self.bins + b] = 1
-        counted: _chunks.Counted = ([key], [row], hist, {}, wrow)
-        if sign > 0:
-            _chunks.add(self, counted)
-        else:
-            _chunks.subtract(self, counted)
+        _chunks.subtract(self, ([key], [row], hist, {}, wrow))
 
     def _bad_record(self, y_true: Any, y_pred: Any) -> SchemaError:
         if _safe_get(_LABEL, y_true) is None:
