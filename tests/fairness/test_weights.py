@@ -25,6 +25,7 @@ from prodml.fairness import (
     equalized_odds_difference,
     equalized_odds_ratio,
     selection_rate,
+    stats,
 )
 
 from .conftest import Case, cases, chunks
@@ -499,3 +500,25 @@ def test_weighted_records_follow_the_policies() -> None:
         gm.remove_record(1, 1, "a", 0.5)
     assert gm.weights() == {("a",): [0.0, 0.5, 0.0, 0.0]}
     assert gm.count == 1
+
+
+def test_kish_intervals_cover_the_weighted_rate_and_counting_records_would_not() -> None:
+    """Weights that go with the outcome: the Kish interval keeps its 95 %, records do not."""
+    rng = np.random.default_rng(7)
+    n, reps = 200, 600
+    big = rng.lognormal(0.0, 1.0, 2_000_000)
+    target = float((big * (0.2 + 0.3 * (big > 1))).sum() / big.sum())
+    kish = plain = 0
+    for _ in range(reps):
+        w = rng.lognormal(0.0, 1.0, n)
+        y = np.ones(n, dtype=int)
+        p = (rng.random(n) < 0.2 + 0.3 * (w > 1)).astype(int)
+        r = GroupMetrics(["g"], ["tpr"], weighted=True).update(y, p, ["a"] * n, sample_weight=w)
+        lo, hi = (b.loc["a", "tpr"] for b in r.report().by_group_ci)
+        kish += lo <= target <= hi
+        # The same interval on the record count, as if the weights were not there.
+        value = r.report().by_group.loc["a", "tpr"]
+        lo2, hi2 = stats.wilson_interval(value * n, n)
+        plain += lo2 <= target <= hi2
+    assert 0.92 <= kish / reps <= 0.975
+    assert plain / reps < 0.85
