@@ -36,8 +36,11 @@ from __future__ import annotations
 from prodml.fairness._functions import (
     demographic_parity_difference,
     demographic_parity_ratio,
+    equal_opportunity_difference,
+    equal_opportunity_ratio,
     equalized_odds_difference,
     equalized_odds_ratio,
+    selection_rate,
 )
 from prodml.fairness._gaps import Gap
 from prodml.fairness._gate import FairnessGate, GateVerdict
@@ -56,6 +59,9 @@ __all__ = [  # noqa: RUF022
     "METRICS",
     "demographic_parity_difference",
     "demographic_parity_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
     "equalized_odds_difference",
     "equalized_odds_ratio",
+    "selection_rate",
 ]

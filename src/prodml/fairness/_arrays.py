@@ -36,14 +36,24 @@ class MetricArrays:
     overall_k: float
     overall_n: float
     overall_value: float
+    # Weighted only (None otherwise): ``k`` and ``n`` above are then Kish effective
+    # counts (``n = w**2 / w2``, ``k = value * n``), what the intervals and tests use.
+    records: FloatArray | None = None  # records in each group's base
+    w: FloatArray | None = None  # sum of the base's weights
+    w2: FloatArray | None = None  # sum of their squares
+    wk: FloatArray | None = None  # sum of the hits' weights
+    overall_w: float = math.nan
+    overall_w2: float = math.nan
+    overall_wk: float = math.nan
 
 
 def aggregate(
     gm: GroupMetrics, names: Sequence[str]
-) -> tuple[list[tuple[object, ...]], np.ndarray, np.ndarray | None]:
-    """Groups by ``names`` (sorted), their confusion counts and score histograms.
+) -> tuple[list[tuple[object, ...]], np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Groups by ``names`` (sorted), their confusion counts, score histograms and weights.
 
-    Groups of ``gm`` that agree on ``names`` are summed: the marginal counts.
+    Groups of ``gm`` that agree on ``names`` are summed: the marginal counts. Weights
+    (weighted only) are rows of 8: sums of the weights, then of their squares, per cell.
     """
     positions = [gm.sensitive.index(n) for n in names]
     n_cells = len(gm._keys)
@@ -58,14 +68,25 @@ def aggregate(
         hist_all = np.asarray(gm._hist, dtype=np.int64).reshape(n_cells, 2, gm.bins)
         hist = np.array([hist_all[grouped[k]].sum(axis=0) for k in keys], dtype=np.int64)
         hist = hist.reshape(len(keys), 2, gm.bins)
-    return keys, conf.reshape(len(keys), 4), hist
+    weights = None
+    if gm._w is not None:
+        w_all = np.asarray(gm._w, dtype=np.float64).reshape(n_cells, 8)
+        weights = np.array([w_all[grouped[k]].sum(axis=0) for k in keys], dtype=np.float64)
+        weights = weights.reshape(len(keys), 8)
+    return keys, conf.reshape(len(keys), 4), hist, weights
 
 
 def metric_arrays(
-    name: str, conf_counts: np.ndarray, hist: np.ndarray | None, min_count: int
+    name: str,
+    conf_counts: np.ndarray,
+    hist: np.ndarray | None,
+    min_count: int,
+    weights: np.ndarray | None = None,
 ) -> MetricArrays:
     """Each group's value of metric ``name``, its counts, and whether it has enough records."""
     d = METRICS[canonical(name)]
+    if weights is not None and d.kind == "rate":
+        return _weighted_rate(name, conf_counts, weights, min_count)
     conf = conf_counts.astype(np.float64)
     n_groups = len(conf)
     total = conf.sum(axis=0)
@@ -93,3 +114,51 @@ def metric_arrays(
     all_k, all_n = float(total[list(d.hits)].sum()), float(total[list(d.base)].sum())
     overall = all_k / all_n if all_n > 0 else math.nan
     return MetricArrays(name, "rate", value, k, n, value * 0, n >= floor, all_k, all_n, overall)
+
+
+def _weighted_rate(
+    name: str, conf_counts: np.ndarray, weights: np.ndarray, min_count: int
+) -> MetricArrays:
+    """A rate from weight sums: fairlearn's weighted value, Kish effective counts.
+
+    A group needs ``min_count`` records in the base *and* a positive weight sum; a
+    group whose base has records but weighs 0 has no value (0/0), it is not 0.
+    """
+    d = METRICS[canonical(name)]
+    hits, rest = list(d.hits), [c for c in d.base if c not in d.hits]
+    records = conf_counts.astype(np.float64)[:, list(d.base)].sum(axis=1)
+    w_cells, q_cells = weights[:, :4], weights[:, 4:]
+    wk = w_cells[:, hits].sum(axis=1)
+    # hits + the rest, so that wk <= w however the float sums round: no rate above 1.
+    w = wk + w_cells[:, rest].sum(axis=1)
+    w2 = q_cells[:, list(d.base)].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(w > 0, wk / w, np.nan)
+        n_eff = np.where(w2 > 0, w * w / w2, 0.0)
+    k_eff = np.where(w > 0, value * n_eff, 0.0)
+    ok = (records >= max(min_count, 1)) & (w > 0)
+    all_wk = float(wk.sum())
+    all_w = all_wk + float(w_cells[:, rest].sum())
+    all_w2 = float(w2.sum())
+    overall = all_wk / all_w if all_w > 0 else math.nan
+    all_n = all_w * all_w / all_w2 if all_w2 > 0 else 0.0
+    all_k = overall * all_n if all_w > 0 else 0.0
+    return MetricArrays(
+        name,
+        "rate",
+        value,
+        k_eff,
+        n_eff,
+        value * 0,
+        ok,
+        all_k,
+        all_n,
+        overall,
+        records=records,
+        w=w,
+        w2=w2,
+        wk=wk,
+        overall_w=all_w,
+        overall_w2=all_w2,
+        overall_wk=all_wk,
+    )

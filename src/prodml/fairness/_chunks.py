@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from prodml._quote import short_repr
-from prodml.errors import SchemaError, SchemaProblem
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _ingest
 from prodml.fairness._ingest import MISSING_LABEL, OTHER
 from prodml.fairness._policies import policy_error, reserved_error, too_many
@@ -27,8 +27,16 @@ if TYPE_CHECKING:
 __all__ = ["Counted", "add", "count_chunk", "subtract"]
 
 IntArray = npt.NDArray[np.int64]
-Counted = tuple[list[tuple[object, ...]], list[list[int]], "np.ndarray | None", dict[str, int]]
-"""Per-group counts of one chunk: keys, confusion rows, histogram rows, dropped."""
+Counted = tuple[
+    list[tuple[object, ...]],
+    list[list[int]],
+    "np.ndarray | None",
+    dict[str, int],
+    "np.ndarray | None",
+]
+"""Per-group counts of one chunk: keys, confusion rows, histogram rows, dropped, and (for a
+weighted GroupMetrics) weight rows: the sums of the weights and of their squares per
+confusion cell, ``[w_tn, w_fp, w_fn, w_tp, q_tn, q_fp, q_fn, q_tp]``."""
 # Beyond this many possible local groups, compress the combined index with np.unique
 # rather than allocate a bincount of that length.
 _DENSE_LIMIT = 1 << 20
@@ -36,7 +44,9 @@ _DENSE_LIMIT = 1 << 20
 _SLICE = 1 << 20
 
 
-def count_chunk(gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any) -> Counted:
+def count_chunk(
+    gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any, sample_weight: Any = None
+) -> Counted:
     """Per-group counts of a chunk, validated; nothing is added to ``gm``.
 
     A large chunk is counted ``_SLICE`` rows at a time, so its temporaries stay bounded;
@@ -62,13 +72,22 @@ def count_chunk(gm: GroupMetrics, y_true: Any, y_pred: Any, groups: Any) -> Coun
             ]
         )
     columns = _ingest.sensitive_columns(groups, gm.sensitive, n)
+    weights = None
+    if gm.weighted:
+        weights = (
+            np.ones(n, dtype=np.float64)
+            if sample_weight is None
+            else _ingest.weight_array(sample_weight, n)
+        )
     if n <= _SLICE:
-        return _count(gm, yt, yp, scores, columns)
+        return _count(gm, yt, yp, scores, columns, weights=weights)
     parts = []
     for start in range(0, n, _SLICE):
         s = slice(start, start + _SLICE)
         part_scores = None if scores is None else scores[s]
-        parts.append(_count(gm, yt[s], yp[s], part_scores, [_rows(c, s) for c in columns]))
+        part_weights = None if weights is None else weights[s]
+        columns_s = [_rows(c, s) for c in columns]
+        parts.append(_count(gm, yt[s], yp[s], part_scores, columns_s, weights=part_weights))
     return _sum(parts)
 
 
@@ -82,23 +101,31 @@ def _sum(parts: list[Counted]) -> Counted:
     index: dict[tuple[object, ...], int] = {}
     conf: list[list[int]] = []
     hists: list[np.ndarray] = []
+    wrows: list[np.ndarray] = []
     dropped: dict[str, int] = {}
-    for keys, part_conf, part_hist, part_dropped in parts:
+    for keys, part_conf, part_hist, part_dropped, part_w in parts:
         for i, key in enumerate(keys):
             j = index.setdefault(key, len(conf))
             if j == len(conf):
                 conf.append([0, 0, 0, 0])
                 if part_hist is not None:
                     hists.append(np.zeros(part_hist.shape[1], dtype=np.int64))
+                if part_w is not None:
+                    wrows.append(np.zeros(8, dtype=np.float64))
             conf[j] = [a + b for a, b in zip(conf[j], part_conf[i], strict=True)]
             if part_hist is not None:
                 hists[j] += part_hist[i]
+            if part_w is not None:
+                wrows[j] += part_w[i]
         for name, k in part_dropped.items():
             dropped[name] = dropped.get(name, 0) + k
     hist = np.array(hists, dtype=np.int64) if hists else None
     if parts and parts[0][2] is not None and hist is None:
         hist = np.zeros((0, parts[0][2].shape[1]), dtype=np.int64)
-    return list(index), conf, hist, dropped
+    weights = None
+    if parts and parts[0][4] is not None:
+        weights = np.array(wrows, dtype=np.float64).reshape(len(conf), 8)
+    return list(index), conf, hist, dropped, weights
 
 
 def _count(
@@ -107,8 +134,10 @@ def _count(
     yp: npt.NDArray[np.int8],
     scores: npt.NDArray[np.float64] | None,
     columns: list[Any],
+    *,
+    weights: npt.NDArray[np.float64] | None = None,
 ) -> Counted:
-    """Per-group counts of validated labels and raw sensitive columns."""
+    """Per-group counts (and weight sums) of validated labels and raw sensitive columns."""
     n = len(yt)
     keep = np.ones(n, dtype=np.bool_)
     dropped: dict[str, int] = {}
@@ -128,6 +157,8 @@ def _count(
         codes_list = [c[keep] for c in codes_list]
         if scores is not None:
             scores = scores[keep]
+        if weights is not None:
+            weights = weights[keep]
     sizes = [len(u) for u in uniques_list]
     local, code_rows = _combine(codes_list, sizes)
     n_local = len(code_rows)
@@ -136,6 +167,12 @@ def _count(
     local += yp
     conf = np.bincount(local, minlength=4 * n_local).reshape(n_local, 4)
     present = np.flatnonzero(conf.any(axis=1))
+    wsums = None
+    if weights is not None:
+        size = 4 * n_local
+        w = np.bincount(local, weights=weights, minlength=size).reshape(n_local, 4)
+        q = np.bincount(local, weights=weights * weights, minlength=size).reshape(n_local, 4)
+        wsums = np.concatenate([w, q], axis=1)[present]
     hist = None
     if scores is not None:
         bins = gm.bins
@@ -149,7 +186,7 @@ def _count(
         tuple(u[c] for u, c in zip(uniques_list, row, strict=True))
         for row in code_rows[present].tolist()
     ]
-    return keys, conf[present].tolist(), hist, dropped
+    return keys, conf[present].tolist(), hist, dropped, wsums
 
 
 def _apply_policies(
@@ -225,16 +262,20 @@ def _combine(codes_list: list[IntArray], sizes: list[int]) -> tuple[IntArray, In
 
 def add(gm: GroupMetrics, counted: Counted) -> None:
     """Add counted groups to ``gm``; a chunk beyond ``max_groups`` changes nothing."""
-    keys, conf, hist, dropped = counted
+    keys, conf, hist, dropped, weights = counted
     new = [k for k in dict.fromkeys(keys) if k not in gm._cells]
     if len(gm._keys) + len(new) > gm.max_groups:
         raise too_many(gm.max_groups, new[0], gm.sensitive)
+    _check_weighted(gm, weights)
     bins2 = 2 * gm.bins
     for i, key in enumerate(keys):
         cell = gm._cell(key)
         base = 4 * cell
         for j in range(4):
             gm._conf[base + j] += conf[i][j]
+        if weights is not None and gm._w is not None:
+            for j in range(8):
+                gm._w[8 * cell + j] += float(weights[i][j])
         if hist is not None and gm._hist is not None:
             start = cell * bins2
             row = hist[i]
@@ -245,9 +286,24 @@ def add(gm: GroupMetrics, counted: Counted) -> None:
             gm._dropped[name] = gm._dropped.get(name, 0) + n
 
 
+def _check_weighted(gm: GroupMetrics, weights: np.ndarray | None) -> None:
+    """Refuse weight sums into an unweighted GroupMetrics and the other way round."""
+    if (weights is None) != (gm._w is None):
+        raise ConfigError(
+            "Cannot add counts with sample weights to a GroupMetrics without them, or the "
+            f"other way round (this one has weighted={gm.weighted}).",
+            parameter="weighted",
+        )
+
+
 def subtract(gm: GroupMetrics, counted: Counted) -> None:
-    """Take counted groups out of ``gm``; records never added change nothing and raise."""
-    keys, conf, hist, _ = counted
+    """Take counted groups out of ``gm``; records never added change nothing and raise.
+
+    Weight sums are floats: a cell whose last record goes has its sums set to exactly 0,
+    and rounding never leaves a sum below 0.
+    """
+    keys, conf, hist, _, weights = counted
+    _check_weighted(gm, weights)
     cells = [gm._cells.get(k) for k in keys]
     bins2 = 2 * gm.bins
     for i, cell in enumerate(cells):
@@ -270,6 +326,13 @@ def subtract(gm: GroupMetrics, counted: Counted) -> None:
         assert cell is not None  # noqa: S101 - checked above
         for j in range(4):
             gm._conf[4 * cell + j] -= conf[i][j]
+        if weights is not None and gm._w is not None:
+            w = gm._w
+            for j in range(4):
+                empty = gm._conf[4 * cell + j] == 0
+                for at in (8 * cell + j, 8 * cell + 4 + j):
+                    rest = w[at] - float(weights[i][at - 8 * cell])
+                    w[at] = 0.0 if empty or rest < 0.0 else rest
         if hist is not None and gm._hist is not None:
             start = cell * bins2
             for j in np.flatnonzero(hist[i]).tolist():

@@ -269,9 +269,9 @@ def to_overall(
     value = float(gaps[pick])
     level_alpha = alpha / len(idx)
     lower = upper = p = math.nan
-    if m.kind == "rate" and m.overall_n > m.n[g]:
-        k_rest, n_rest = m.overall_k - m.k[g], m.overall_n - m.n[g]
-        w = m.n[g] / m.overall_n
+    rest = _rest(m, g)
+    if rest is not None:
+        k_rest, n_rest, w = rest
         p = float(stats.two_proportion_test(m.k[g], m.n[g], k_rest, n_rest))
         if kind == "difference":
             lo, hi = stats.newcombe_interval(m.k[g], m.n[g], k_rest, n_rest, level_alpha)
@@ -299,6 +299,27 @@ def to_overall(
         "p_adjusted": p,
         "status": "ok",
     }
+
+
+def _rest(m: MetricArrays, g: int) -> tuple[float, float, float] | None:
+    """Effective hits and base of everyone outside group ``g``, and ``g``'s share.
+
+    Weighted, the rest's effective base is Kish's from its own weight sums (effective
+    counts do not add up across groups) and the share is ``g``'s share of the weight.
+    """
+    if m.kind != "rate":
+        return None
+    if m.w is None or m.w2 is None or m.wk is None:
+        if not m.overall_n > m.n[g]:
+            return None
+        return m.overall_k - m.k[g], m.overall_n - m.n[g], float(m.n[g] / m.overall_n)
+    w_rest = m.overall_w - float(m.w[g])
+    q_rest = m.overall_w2 - float(m.w2[g])
+    if not (w_rest > 0 and q_rest > 0):
+        return None
+    value_rest = min(max((m.overall_wk - float(m.wk[g])) / w_rest, 0.0), 1.0)
+    n_rest = w_rest * w_rest / q_rest
+    return value_rest * n_rest, n_rest, float(m.w[g]) / m.overall_w
 
 
 def _too_few(kind: str, method: str, status: str = "too few to say") -> dict[str, Any]:

@@ -197,8 +197,22 @@ class FairnessGate:
             (the description, with the groups at fault when it fails), ``candidate``
             (the widest gap, or smallest ratio), ``groups``, ``lower``/``upper`` (its
             interval) and ``component``.
+
+        A weighted GroupMetrics or report is judged on each group's weighted rate and
+        Kish effective sample size (which must reach ``min_count``), as its report's
+        intervals are. ``to_metrics()`` numbers of a weighted report carry no counts to
+        judge: a ConfigError says so.
         """
-        verdict = self._verdict(self._rates(_confusion_of(data, self.prefix)), self.alpha, False)
+        rates = _weighted_rates(data, self.components)
+        if rates is None:
+            if isinstance(data, Mapping) and data.get(f"{self.prefix}weighted"):
+                raise ConfigError(
+                    "FairnessGate.evaluate got to_metrics() numbers of a weighted report, "
+                    "which hold no counts to judge; evaluate the weighted GroupMetrics.",
+                    parameter="data",
+                )
+            rates = self._rates(_confusion_of(data, self.prefix))
+        verdict = self._verdict(rates, self.alpha, False)
         return cast("GateVerdict", verdict)
 
     def __call__(self, candidate: Any, current: Any) -> str | None:
@@ -215,6 +229,12 @@ class FairnessGate:
         what = f"{getattr(candidate, 'name', 'model')} version {getattr(candidate, 'version', '?')}"
         metrics = getattr(candidate, "metrics", None)
         counts = _confusion_of(metrics if isinstance(metrics, Mapping) else {}, self.prefix)
+        if isinstance(metrics, Mapping) and metrics.get(f"{self.prefix}weighted"):
+            return (
+                f"fairness gate {self.describe()!r}: {what} was registered with the metrics "
+                "of a weighted report, which hold no counts to check; evaluate the gate "
+                "on the weighted GroupMetrics before registering"
+            )
         if not counts:
             return (
                 f"fairness gate {self.describe()!r}: {what} has no per-group counts "
@@ -456,6 +476,29 @@ def _check_candidate(candidate: object) -> None:
             f"metrics). Got {type_name(candidate)}, which is not one; pass {expected}.",
             parameter="candidate",
         )
+
+
+def _weighted_rates(
+    data: Any, components: tuple[str, ...]
+) -> dict[str, dict[str, tuple[float, float]]] | None:
+    """Effective (hits, base) by component and group of weighted data; else None."""
+    from prodml.fairness._arrays import metric_arrays  # noqa: PLC0415 - cycle
+    from prodml.fairness._group_metrics import GroupMetrics  # noqa: PLC0415 - cycle
+    from prodml.fairness._report import FairnessReport  # noqa: PLC0415 - cycle
+
+    if isinstance(data, GroupMetrics) and data.weighted:
+        data = data.report()
+    if not isinstance(data, FairnessReport) or data._weights is None:
+        return None
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for c in components:
+        a = metric_arrays(c, data._conf, None, 0, data._weights)
+        out[c] = {
+            label: (float(a.k[i]), float(a.n[i]))
+            for i, label in enumerate(data.labels)
+            if a.w is not None and a.w[i] > 0
+        }
+    return out
 
 
 def _confusion_of(data: Any, prefix: str) -> dict[str, list[int]]:

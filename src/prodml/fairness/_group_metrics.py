@@ -12,7 +12,7 @@ import numpy as np
 from prodml._params import check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
-from prodml.fairness._ingest import short
+from prodml.fairness._ingest import short, weight_value
 from prodml.fairness._metrics import DEFAULT_METRICS, canonical
 from prodml.fairness._policies import SETTINGS, Policies, check_categories, too_many
 
@@ -84,6 +84,12 @@ class GroupMetrics:
     correction
         Multiple-testing correction across every pair of groups and every metric:
         ``"holm"``, ``"bonferroni"`` or ``"none"``.
+    weighted
+        Keep, besides the record counts, the sums of the records' ``sample_weight`` (and
+        of their squares) per group and confusion cell, as fairlearn's ``sample_weight``:
+        reported values are weighted rates, and intervals and tests use Kish's effective
+        sample size (see ``docs/fairness.md``). Records passed without weights weigh 1.
+        ``auc`` is not available weighted.
 
     Examples
     --------
@@ -115,6 +121,7 @@ class GroupMetrics:
         min_count: int = 30,
         min_effect: float = 0.02,
         correction: str = "holm",
+        weighted: bool = False,
     ) -> None:
         check_params("GroupMetrics", locals(), SETTINGS)
         self.sensitive: tuple[str, ...] = tuple(sensitive)
@@ -126,6 +133,13 @@ class GroupMetrics:
                     "scores in [0, 1] as y_pred.",
                     parameter="metrics",
                 )
+            if canonical(m) == "auc" and weighted:
+                raise ConfigError(
+                    "The 'auc' metric is not available with weighted=True (its intervals "
+                    "assume counted records); report it from an unweighted GroupMetrics.",
+                    parameter="metrics",
+                )
+        self.weighted: bool = weighted
         self.threshold: float | None = None if threshold is None else float(threshold)
         self.bins = bins
         self.missing: Policy = missing
@@ -145,12 +159,18 @@ class GroupMetrics:
         self._keys: list[tuple[object, ...]] = []
         self._conf: list[int] = []
         self._hist: list[int] | None = [] if self.threshold is not None else None
+        # Per cell: sums of the weights, then of their squares, by confusion cell (8 floats).
+        self._w: list[float] | None = [] if weighted else None
         self._dropped: dict[str, int] = {}
 
     # ------------------------------------------------------------------ settings
     def config(self) -> dict[str, Any]:
-        """The settings, JSON-safe (what :meth:`from_dict` rebuilds the object from)."""
-        return {
+        """The settings, JSON-safe (what :meth:`from_dict` rebuilds the object from).
+
+        ``weighted`` is listed only when true, so an unweighted GroupMetrics saves (and
+        fingerprints) exactly as before weights existed.
+        """
+        out: dict[str, Any] = {
             "sensitive": list(self.sensitive),
             "metrics": list(self.metrics),
             "threshold": self.threshold,
@@ -164,13 +184,18 @@ class GroupMetrics:
             "min_effect": self.min_effect,
             "correction": self.correction,
         }
+        if self.weighted:
+            out["weighted"] = True
+        return out
 
     def clone(self) -> GroupMetrics:
         """A new, empty GroupMetrics with the same settings."""
         return type(self)(**self.config())
 
     # ------------------------------------------------------------------ updates
-    def update(self, y_true: Any, y_pred: Any, groups: Any) -> GroupMetrics:
+    def update(
+        self, y_true: Any, y_pred: Any, groups: Any, sample_weight: Any = None
+    ) -> GroupMetrics:
         """Add one record or a chunk of records; return ``self``.
 
         Parameters
@@ -185,23 +210,36 @@ class GroupMetrics:
             order, or (one sensitive feature) the value itself. For a chunk: a pandas
             DataFrame or dict of columns (extra columns are ignored), a pyarrow Table,
             a 2-D array in ``sensitive`` order or (one feature) a 1-D array-like.
+        sample_weight
+            Weight of each record (one number for one record), as fairlearn's
+            ``sample_weight``; needs ``weighted=True``. Each weight is 0 or in
+            [1e-100, 1e100] (rates do not change when all weights are scaled by one
+            factor). ``None`` weighs every record 1.
 
         Raises
         ------
         SchemaError
             For a label that is not 0/1, a score outside [0, 1], a missing sensitive
             column, a missing or unseen value under policy ``"error"``, mismatched
-            lengths, or more than ``max_groups`` groups. A chunk is all or nothing: on
-            error nothing of it is counted.
+            lengths, more than ``max_groups`` groups, or a bad ``sample_weight``
+            (negative, NaN, infinite, out of range, not a number, wrong length). A chunk
+            is all or nothing: on error nothing of it is counted.
+        ConfigError
+            For ``sample_weight`` given to a GroupMetrics with ``weighted=False``.
         """
         if isinstance(y_true, int | float | np.generic):
-            self.update_record(y_true, y_pred, groups)
+            self.update_record(y_true, y_pred, groups, sample_weight)
             return self
-        self._update_chunk(y_true, y_pred, groups, 1)
+        self._update_chunk(y_true, y_pred, groups, 1, sample_weight)
         return self
 
-    def update_record(self, y_true: Any, y_pred: Any, groups: Any) -> None:
+    def update_record(
+        self, y_true: Any, y_pred: Any, groups: Any, sample_weight: Any = None
+    ) -> None:
         """Add one record (the fast path of :meth:`update`, about a microsecond)."""
+        if self._w is not None or sample_weight is not None:
+            self._weighted_record(y_true, y_pred, groups, sample_weight, 1)
+            return
         try:
             if type(groups) is dict:
                 key = (groups[self.sensitive[0]],) if self._one else self._getter(groups)
@@ -235,11 +273,13 @@ class GroupMetrics:
         b = int(y_pred * self.bins)
         hist[(2 * cell + label) * self.bins + (b if b < self.bins else self.bins - 1)] += 1  # type: ignore[operator]
 
-    def remove(self, y_true: Any, y_pred: Any, groups: Any) -> GroupMetrics:
+    def remove(
+        self, y_true: Any, y_pred: Any, groups: Any, sample_weight: Any = None
+    ) -> GroupMetrics:
         """Take back records added earlier (for sliding windows); return ``self``.
 
-        Takes the same inputs as :meth:`update`. Records the policies drop are ignored,
-        as they were when added.
+        Takes the same inputs as :meth:`update` (the same weights, when weighted).
+        Records the policies drop are ignored, as they were when added.
 
         Raises
         ------
@@ -248,13 +288,18 @@ class GroupMetrics:
             below zero); nothing is changed then.
         """
         if isinstance(y_true, int | float | np.generic):
-            self.remove_record(y_true, y_pred, groups)
+            self.remove_record(y_true, y_pred, groups, sample_weight)
             return self
-        self._update_chunk(y_true, y_pred, groups, -1)
+        self._update_chunk(y_true, y_pred, groups, -1, sample_weight)
         return self
 
-    def remove_record(self, y_true: Any, y_pred: Any, groups: Any) -> None:
+    def remove_record(
+        self, y_true: Any, y_pred: Any, groups: Any, sample_weight: Any = None
+    ) -> None:
         """Take back one record added earlier (the fast path of :meth:`remove`)."""
+        if self._w is not None or sample_weight is not None:
+            self._weighted_record(y_true, y_pred, groups, sample_weight, -1)
+            return
         cell = self._cells.get(groups) if type(groups) is tuple else None
         if cell is None:
             key, _ = self._policies.group(groups)
@@ -289,6 +334,55 @@ class GroupMetrics:
         self._conf[at] -= 1
         if h >= 0:
             self._hist[h] -= 1  # type: ignore[index]
+
+    def _weighted_record(
+        self, y_true: Any, y_pred: Any, groups: Any, sample_weight: Any, sign: int
+    ) -> None:
+        """One record with a weight: validated, then added in place or taken back."""
+        from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
+
+        if self._w is None:
+            raise _unweighted()
+        w = 1.0 if sample_weight is None else weight_value(sample_weight)
+        label = _safe_get(_LABEL, y_true)
+        b = -1
+        if self._hist is None:
+            pred = _safe_get(_LABEL, y_pred)
+        else:
+            try:
+                ok = 0.0 <= y_pred <= 1.0
+            except TypeError:
+                ok = False
+            pred = int(y_pred >= self.threshold) if ok else None
+            b = min(int(y_pred * self.bins), self.bins - 1) if ok else -1
+        if label is None or pred is None:
+            raise self._bad_record(y_true, y_pred)
+        code = 2 * label + pred
+        if sign > 0:  # checked above, so nothing can fail part-way: add in place
+            key = self.group_of(groups)
+            if key is None:
+                _, column = self._policies.group(groups)
+                self._dropped[column] = self._dropped.get(column, 0) + 1
+                return
+            cell = self._cells[key]
+            self._conf[4 * cell + code] += 1
+            self._w[8 * cell + code] += w
+            self._w[8 * cell + 4 + code] += w * w
+            if self._hist is not None:
+                self._hist[(2 * cell + label) * self.bins + b] += 1
+            return
+        key, _ = self._policies.group(groups)
+        if key is None:
+            return
+        row = [0, 0, 0, 0]
+        row[code] = 1
+        wrow = np.zeros((1, 8), dtype=np.float64)
+        wrow[0, code], wrow[0, 4 + code] = w, w * w
+        hist = None
+        if self._hist is not None:
+            hist = np.zeros((1, 2 * self.bins), dtype=np.int64)
+            hist[0, label * self.bins + b] = 1
+        _chunks.subtract(self, ([key], [row], hist, {}, wrow))
 
     def _bad_record(self, y_true: Any, y_pred: Any) -> SchemaError:
         if _safe_get(_LABEL, y_true) is None:
@@ -348,6 +442,8 @@ class GroupMetrics:
         self._conf.extend((0, 0, 0, 0))
         if self._hist is not None:
             self._hist.extend([0] * (2 * self.bins))
+        if self._w is not None:
+            self._w.extend([0.0] * 8)
         return cell
 
     def _drop_idle(self, keep: Set[tuple[object, ...]]) -> int:
@@ -371,12 +467,19 @@ class GroupMetrics:
             if hist is not None:
                 w = 2 * bins
                 self._hist = [h for i in kept for h in hist[w * i : w * i + w]]
+            if self._w is not None:
+                ws = self._w
+                self._w = [x for i in kept for x in ws[8 * i : 8 * i + 8]]
         return gone
 
-    def _update_chunk(self, y_true: Any, y_pred: Any, groups: Any, sign: int) -> None:
+    def _update_chunk(
+        self, y_true: Any, y_pred: Any, groups: Any, sign: int, sample_weight: Any = None
+    ) -> None:
         from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
 
-        counted = _chunks.count_chunk(self, y_true, y_pred, groups)
+        if sample_weight is not None and self._w is None:
+            raise _unweighted()
+        counted = _chunks.count_chunk(self, y_true, y_pred, groups, sample_weight)
         if sign < 0:
             _chunks.subtract(self, counted)
         else:
@@ -387,7 +490,9 @@ class GroupMetrics:
         """Add the counts of ``other`` (same settings) into this one; return ``self``.
 
         The result equals one pass over both inputs exactly (the state is integer
-        counts), whatever the order of merging.
+        counts), whatever the order of merging. Weighted: the record counts are exact,
+        the weight sums are float sums, equal to one pass up to rounding (exactly, for
+        integer weights whose sums stay below 2**53).
 
         Raises
         ------
@@ -402,6 +507,8 @@ class GroupMetrics:
                 parameter="other",
             )
         mine, theirs = self.config(), other.config()
+        mine.setdefault("weighted", False)
+        theirs.setdefault("weighted", False)
         differ = [k for k in mine if mine[k] != theirs[k]]
         if differ:
             k = differ[0]
@@ -415,9 +522,12 @@ class GroupMetrics:
         hist = None
         if other._hist is not None:
             hist = np.asarray(other._hist, dtype=np.int64).reshape(len(keys), 2 * self.bins)
+        weights = None
+        if other._w is not None:
+            weights = np.asarray(other._w, dtype=np.float64).reshape(len(keys), 8)
         from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
 
-        _chunks.add(self, (keys, conf, hist, dict(other._dropped)))
+        _chunks.add(self, (keys, conf, hist, dict(other._dropped), weights))
         return self
 
     # ------------------------------------------------------------------ reading
@@ -439,6 +549,18 @@ class GroupMetrics:
     def counts(self) -> dict[tuple[object, ...], list[int]]:
         """Confusion counts ``[tn, fp, fn, tp]`` by group."""
         return {k: self._conf[4 * i : 4 * i + 4] for i, k in enumerate(self._keys)}
+
+    def weights(self) -> dict[tuple[object, ...], list[float]]:
+        """Sums of ``sample_weight`` ``[tn, fp, fn, tp]`` by group (``weighted=True`` only).
+
+        Raises
+        ------
+        ConfigError
+            When ``weighted`` is false (no weights kept).
+        """
+        if self._w is None:
+            raise _unweighted("weights()")
+        return {k: self._w[8 * i : 8 * i + 4] for i, k in enumerate(self._keys)}
 
     def histograms(self) -> dict[tuple[object, ...], np.ndarray]:
         """Score histograms by group, shape ``(2, bins)`` (row 0: negatives, 1: positives).
@@ -512,8 +634,17 @@ class GroupMetrics:
     def __repr__(self) -> str:
         return (
             f"GroupMetrics(sensitive={list(self.sensitive)}, metrics={list(self.metrics)}, "
-            f"groups={len(self._keys)}, count={self.count})"
+            f"groups={len(self._keys)}, count={self.count}"
+            + (", weighted=True)" if self.weighted else ")")
         )
+
+
+def _unweighted(what: str = "sample_weight") -> ConfigError:
+    return ConfigError(
+        f"{what} needs a weighted GroupMetrics: create it with GroupMetrics(..., "
+        "weighted=True) (this one counts records only).",
+        parameter="sample_weight",
+    )
 
 
 def _safe_get(table: dict[Any, int], key: object) -> int | None:

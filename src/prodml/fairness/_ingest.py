@@ -33,6 +33,8 @@ __all__ = [
     "sensitive_columns",
     "short",
     "sort_key",
+    "weight_array",
+    "weight_value",
 ]
 
 #: The group value standing for every value outside a column's declared categories.
@@ -250,3 +252,50 @@ def _value_problem(column: str, value: object, row: int, expected: str) -> Schem
     return SchemaError(
         problems=[SchemaProblem(column, "range", f"must be {expected}; got {short(value)}", row)]
     )
+
+
+#: Where every sample_weight problem points (the keyword of ``update`` and the functions).
+WEIGHT = "sample_weight"
+#: Bounds of a positive weight: sums of squares (for the effective sample size) of
+#: billions of such weights stay normal float64 numbers, neither 0 nor inf. Rates do not
+#: change when every weight is multiplied by one factor, so weights outside can be rescaled.
+MIN_WEIGHT, MAX_WEIGHT = 1e-100, 1e100
+_WEIGHT_RULE = f"0 or a finite number in [{MIN_WEIGHT:g}, {MAX_WEIGHT:g}]"
+
+
+def weight_array(values: object, n_rows: int) -> npt.NDArray[np.float64]:
+    """Sample weights as float64, one per row, each 0 or in [MIN_WEIGHT, MAX_WEIGHT].
+
+    A weight may be 0 (the record counts for nothing but is still a record); a
+    negative, NaN, infinite or out-of-range weight, text, bools, or a length other than
+    ``n_rows`` is a SchemaError naming ``sample_weight`` and the first row at fault.
+    """
+    if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        raise _input_problem(
+            WEIGHT, f"expected an array of weights, got {type_name(values)} {short(values)}"
+        )
+    arr = _numeric(values, WEIGHT)
+    if arr.dtype == np.bool_:
+        raise _input_problem(WEIGHT, "expected numbers, got an array of bools")
+    if len(arr) != n_rows:
+        raise _input_problem(
+            WEIGHT, f"has {len(arr)} values but y_true has {n_rows}; lengths must match"
+        )
+    out = arr.astype(np.float64, copy=False)
+    bad = ~((out == 0.0) | ((out >= MIN_WEIGHT) & (out <= MAX_WEIGHT)))
+    if bad.any():
+        i = _first_bad(bad)
+        raise _value_problem(WEIGHT, arr[i], i, _WEIGHT_RULE)
+    return out
+
+
+def weight_value(value: object) -> float:
+    """One record's sample weight as a float (rules of :func:`weight_array`)."""
+    w = math.nan
+    if not isinstance(value, bool | np.bool_) and isinstance(value, numbers.Real):
+        w = float(value)
+    if not (w == 0.0 or MIN_WEIGHT <= w <= MAX_WEIGHT):
+        raise SchemaError(
+            problems=[SchemaProblem(WEIGHT, "range", f"must be {_WEIGHT_RULE}; got {short(value)}")]
+        )
+    return w

@@ -51,6 +51,7 @@ SETTINGS: dict[str, list[Constraint]] = {
     "min_count": [Interval(int, 0, None)],
     "min_effect": [Interval(float, 0, 1)],
     "correction": [OneOf(CORRECTIONS)],
+    "weighted": [TypeOf(bool, "a bool")],
 }
 
 

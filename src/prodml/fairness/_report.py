@@ -27,6 +27,7 @@ __all__ = ["FairnessReport"]
 Method = Literal["between_groups", "to_overall"]
 TOO_FEW = "too few to say"
 NO_DATA = "no data"
+ZERO_WEIGHT = "zero weight"
 
 
 class FairnessReport:
@@ -40,6 +41,12 @@ class FairnessReport:
 
     Intervals are Wilson score intervals (rates) or DeLong normal intervals (AUC) at level
     ``1 - alpha``; see :mod:`prodml.fairness.stats`.
+
+    From a weighted GroupMetrics (:attr:`weighted`), values are fairlearn's weighted
+    rates, and intervals and tests use each group's Kish effective sample size
+    ``(sum w)**2 / sum w**2`` in place of its count (:attr:`effective_counts`); a group
+    whose base has records but weighs 0 in total has status ``"zero weight"``: no
+    value, and no part in any gap.
     """
 
     def __init__(
@@ -55,6 +62,7 @@ class FairnessReport:
         min_effect: float,
         correction: str,
         dropped: dict[str, int] | None = None,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.sensitive: tuple[str, ...] = tuple(sensitive)
         self.metrics: tuple[str, ...] = tuple(metrics)
@@ -68,7 +76,10 @@ class FairnessReport:
         _check_labels(self.sensitive, keys, self.labels)
         self._conf = conf
         self._hist = hist
-        self._arrays = {m: metric_arrays(m, conf, hist, min_count) for m in self.metrics}
+        #: Whether the values are weighted (from a GroupMetrics with ``weighted=True``).
+        self.weighted: bool = weights is not None
+        self._weights = weights
+        self._arrays = {m: metric_arrays(m, conf, hist, min_count, weights) for m in self.metrics}
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -101,12 +112,13 @@ class FairnessReport:
             },
         )
         names = _by(by, gm.sensitive)
-        keys, conf, hist = aggregate(gm, names)
+        keys, conf, hist, weights = aggregate(gm, names)
         return cls(
             sensitive=names,
             keys=keys,
             conf=conf,
             hist=hist,
+            weights=weights,
             metrics=gm.metrics,
             dropped=gm.dropped,
             **opts,
@@ -174,6 +186,20 @@ class FairnessReport:
     @property
     def counts(self) -> pd.DataFrame:
         """Records behind each value: the metric's base (positives for ``tpr``...)."""
+        return self._frame(_records)
+
+    @property
+    def weight_sums(self) -> pd.DataFrame:
+        """Sum of ``sample_weight`` behind each value (the records, when unweighted)."""
+        return self._frame(lambda a: _records(a) if a.w is None else a.w)
+
+    @property
+    def effective_counts(self) -> pd.DataFrame:
+        """Kish's effective sample size behind each value, ``(sum w)**2 / sum w**2``.
+
+        What the intervals and tests use in place of :attr:`counts`; equal to it when
+        unweighted or when every weight of a group is the same.
+        """
         return self._frame(lambda a: a.n)
 
     @property
@@ -182,20 +208,29 @@ class FairnessReport:
 
         "no data" means the value is undefined: the metric's base is empty (no actual
         positives, for ``tpr``), or, for ``auc``, one of the two classes is absent.
+        Weighted, ``"zero weight"`` means the base has records whose weights sum to 0:
+        the value is 0/0, undefined.
         """
         conf = self._conf
         both_classes = (conf[:, 2] + conf[:, 3] > 0) & (conf[:, 0] + conf[:, 1] > 0)
 
         def one(a: Any) -> np.ndarray:
-            defined = both_classes if a.kind == "auc" else a.n > 0
-            return np.where(
+            defined = both_classes if a.kind == "auc" else _records(a) > 0
+            out = np.where(
                 a.ok | ((a.kind == "count") & (a.n > 0)), "ok", np.where(defined, TOO_FEW, NO_DATA)
             )
+            if a.w is not None:
+                out = np.where(defined & ~(a.w > 0), ZERO_WEIGHT, out)
+            return out
 
         return self._frame(one)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per group and metric: value, interval, records and status."""
+        """One row per group and metric: value, interval, records and status.
+
+        Weighted, two more columns: ``weight`` (sum of the weights) and ``n_effective``
+        (Kish's effective sample size, what the interval is computed from).
+        """
         rows = []
         status = self.status
         for m in self.metrics:
@@ -210,12 +245,19 @@ class FairnessReport:
                         "value": float(a.value[i]) if shown else math.nan,
                         "lower": float(lo[i]),
                         "upper": float(hi[i]),
-                        "n": int(a.n[i]),
+                        "n": int(_records(a)[i]),
                         "status": status[m].iloc[i],
+                        **(
+                            {"weight": float(a.w[i]), "n_effective": float(a.n[i])}
+                            if a.w is not None
+                            else {}
+                        ),
                     }
                 )
+        extra = ["weight", "n_effective"] if self.weighted else []
         return pd.DataFrame(
-            rows, columns=[*self.sensitive, "metric", "value", "lower", "upper", "n", "status"]
+            rows,
+            columns=[*self.sensitive, "metric", "value", "lower", "upper", "n", "status", *extra],
         )
 
     # ------------------------------------------------------------------ tests
@@ -429,8 +471,8 @@ class FairnessReport:
                         "flagged": bool(
                             t.p_adjusted[r] < self.alpha and abs(t.diff[r]) >= self.min_effect
                         ),
-                        "n_a": int(a.n[i]),
-                        "n_b": int(a.n[j]),
+                        "n_a": int(_records(a)[i]),
+                        "n_b": int(_records(a)[j]),
                     }
                 )
         columns = ["metric", "group_a", "group_b", "difference", "lower", "upper",
@@ -460,6 +502,10 @@ class FairnessReport:
         pairs), and with ``counts=True`` each group's confusion counts as
         ``confusion[{group}].tp`` etc., from which :class:`FairnessGate` recomputes
         everything.
+
+        Weighted, the record counts would make a gate recompute *unweighted* gaps, so
+        they are left out and ``{prefix}weighted`` is 1: a registry FairnessGate then
+        refuses the version and says why (evaluate the gate on the GroupMetrics).
         """
         out: dict[str, float] = {}
         for m in self.metrics:
@@ -482,7 +528,9 @@ class FairnessReport:
                 if math.isfinite(v):
                     out[f"{prefix}{m}_{name}"] = float(v)
             out[f"{prefix}{m}_flagged"] = float(len(self._flagged_pairs(m)))
-        if counts:
+        if self.weighted:
+            out[f"{prefix}weighted"] = 1.0
+        elif counts:
             for i, label in enumerate(self.labels):
                 for j, cell in enumerate(("tn", "fp", "fn", "tp")):
                     out[f"{prefix}confusion[{label}].{cell}"] = float(self._conf[i, j])
@@ -504,7 +552,7 @@ class FairnessReport:
             if self._arrays[m].kind != "count"
             for kind in ("difference", "ratio")
         ]
-        return {
+        out: dict[str, Any] = {
             "sensitive": list(self.sensitive),
             "metrics": list(self.metrics),
             "alpha": self.alpha,
@@ -515,6 +563,9 @@ class FairnessReport:
             "groups": rows,
             "gaps": gaps,
         }
+        if self.weighted:
+            out["weighted"] = True
+        return out
 
     def __repr__(self) -> str:
         flagged = [g.metric for g in self.flagged]
@@ -522,6 +573,11 @@ class FairnessReport:
             f"FairnessReport(sensitive={list(self.sensitive)}, groups={len(self.keys)}, "
             f"metrics={list(self.metrics)}, flagged={flagged})"
         )
+
+
+def _records(a: Any) -> np.ndarray:
+    """Records in each group's base (``a.n`` holds effective counts when weighted)."""
+    return a.n if a.records is None else a.records
 
 
 def _check_labels(

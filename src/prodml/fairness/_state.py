@@ -7,7 +7,15 @@ Layout::
      "state": {"groups": [[value, ...], ...],             # one list per group
                "confusion": [[tn, fp, fn, tp], ...],      # same order as groups
                "histograms": [[...2 * bins ints...], ...] or null,
-               "dropped": {"column": count, ...}}}
+               "dropped": {"column": count, ...},
+               # only when config.weighted is true:
+               "weights": [[w_tn, w_fp, w_fn, w_tp], ...],          # sums of sample_weight
+               "weights_squared": [[...], ...]}}                     # sums of their squares
+
+``config.weighted`` is written only when true, so an unweighted state is exactly what it
+was before weights existed, and a state without it loads as unweighted. A weighted state
+says so in its config, and a prodml without weights refuses it (unknown setting) rather
+than reading its counts as unweighted.
 
 Saved state is hostile until checked: every field's type, shape, range and the
 invariants between them (histogram totals equal the confusion counts per class; groups
@@ -40,7 +48,7 @@ def dump(gm: GroupMetrics) -> dict[str, Any]:
     order = sorted(range(len(gm._keys)), key=lambda i: sort_key(gm._keys[i]))
     bins2 = 2 * gm.bins
     hist = gm._hist
-    return {
+    out: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "kind": "GroupMetrics",
         "config": gm.config(),
@@ -53,6 +61,11 @@ def dump(gm: GroupMetrics) -> dict[str, Any]:
             "dropped": dict(sorted(gm._dropped.items())),
         },
     }
+    w = gm._w
+    if w is not None:
+        out["state"]["weights"] = [w[8 * i : 8 * i + 4] for i in order]
+        out["state"]["weights_squared"] = [w[8 * i + 4 : 8 * i + 8] for i in order]
+    return out
 
 
 def parse_json(text: object) -> Any:
@@ -115,11 +128,11 @@ def load(cls: type[GroupMetrics], data: object) -> GroupMetrics:
         raise _fail("kind", "'GroupMetrics'", top.get("kind"))
     check_format_version(top.get("format_version"), FORMAT_VERSION, owner="GroupMetrics")
     config = dict(_mapping(top.get("config"), "config"))
-    known = set(cls(["x"]).config())
+    known = set(cls(["x"], weighted=True).config())
     extra = sorted(set(config) - known, key=str)
     if extra:
         raise _fail(f"config.{str(extra[0])[:40]}", "a GroupMetrics setting", extra[0])
-    absent = sorted(known - set(config))
+    absent = sorted(known - set(config) - {"weighted"})  # absent: saved before weights
     if absent:
         raise _fail(f"config.{absent[0]}", "present", None)
     try:
@@ -159,6 +172,7 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
         cells = _list(row, f"state.confusion[{i}]", 4)
         conf.append([_count(c, f"state.confusion[{i}][{j}]") for j, c in enumerate(cells)])
     hist_rows = _load_histograms(gm, state.get("histograms"), conf)
+    weight_rows = _load_weights(gm, state, conf)
     dropped = _mapping(state.get("dropped", {}), "state.dropped")
     for name, n in dropped.items():
         if name not in gm.sensitive:
@@ -170,6 +184,8 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
         if hist_rows is not None and gm._hist is not None:
             bins2 = 2 * gm.bins
             gm._hist[cell * bins2 : (cell + 1) * bins2] = hist_rows[i]
+        if weight_rows is not None and gm._w is not None:
+            gm._w[8 * cell : 8 * cell + 8] = weight_rows[i]
 
 
 def _check_group_value(gm: GroupMetrics, j: int, value: object, path: str) -> object:
@@ -210,3 +226,41 @@ def _load_histograms(
             )
         out.append(counts)
     return out
+
+
+def _weight(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(path, "a finite number >= 0", value)
+    w = float(value)
+    if not (math.isfinite(w) and w >= 0.0):
+        raise _fail(path, "a finite number >= 0", value)
+    return w
+
+
+def _load_weights(
+    gm: GroupMetrics, state: Mapping[str, Any], conf: list[list[int]]
+) -> list[list[float]] | None:
+    """Weight sums of a weighted state, checked against the record counts."""
+    if gm._w is None:
+        for name in ("weights", "weights_squared"):
+            if state.get(name) is not None:
+                raise _fail(f"state.{name}", "absent (config.weighted is not true)", "a value")
+        return None
+    rows: list[list[float]] = [[] for _ in conf]
+    for name in ("weights", "weights_squared"):
+        data = _list(state.get(name), f"state.{name}", len(conf))
+        for i, row in enumerate(data):
+            cells = _list(row, f"state.{name}[{i}]", 4)
+            rows[i].extend(_weight(c, f"state.{name}[{i}][{j}]") for j, c in enumerate(cells))
+    for i, row in enumerate(rows):
+        for j in range(4):
+            w, q = row[j], row[4 + j]
+            if conf[i][j] == 0 and (w or q):
+                raise _fail(f"state.weights[{i}][{j}]", "0 (the cell has no records)", w or q)
+            if (w > 0) != (q > 0):
+                raise _fail(
+                    f"state.weights_squared[{i}][{j}]",
+                    "positive exactly when the weight sum is",
+                    q,
+                )
+    return rows
