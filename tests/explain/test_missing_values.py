@@ -226,6 +226,11 @@ def test_xgboost_with_a_missing_marker_other_than_nan_is_refused() -> None:
     model = xgboost.XGBRegressor(n_estimators=3, missing=0.0).fit(np.nan_to_num(X), y)
     with pytest.raises(ConfigError, match=r"missing=0\.0"):
         _trees.trees_from_model(model, None)
+    # A NaN marker of another float type is still NaN: accepted.
+    model.set_params(missing=np.float32(np.nan))
+    kernel = _trees.trees_from_model(model, None)
+    assert kernel is not None
+    assert kernel.routes_missing
 
 
 @pytest.mark.parametrize("use_missing", [True, False])

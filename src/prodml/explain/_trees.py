@@ -628,7 +628,9 @@ def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
     if model.get_xgb_params().get("booster") == "gblinear":
         raise _refused(type(model).__name__, "booster='gblinear' (a linear model, no trees)")
     missing = model.get_params().get("missing", np.nan)
-    if missing is not None and not (isinstance(missing, float) and math.isnan(missing)):
+    if missing is not None and not (
+        isinstance(missing, (float, np.floating)) and math.isnan(missing)
+    ):
         # Values equal to `missing` take the missing route too: not a split on a threshold.
         raise _refused(type(model).__name__, f"missing={short_repr(missing)} (not NaN)")
     booster = model.get_booster()
