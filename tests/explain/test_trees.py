@@ -121,12 +121,15 @@ def test_multiclass_gradient_boosting_explains_the_chosen_class(
 def test_nan_features_are_refused_by_name(
     churn: tuple[pd.DataFrame, np.ndarray, FeaturePipeline],
 ) -> None:
+    # GradientBoosting defines no route for NaN (its predict refuses it); trees that do
+    # route NaN are explained along that route (test_missing_values.py).
     df, y, pipe = churn
-    model = DecisionTreeClassifier(max_depth=3).fit(pipe.transform(df), y)
+    model = GradientBoostingClassifier(n_estimators=3, max_depth=3).fit(pipe.transform(df), y)
     kernel = Explainer(pipe, model).fit().kernel_
     X = pipe.transform(df.iloc[:3])
     X[1, 4] = np.nan
-    with pytest.raises(ValueError, match="feature 4 is NaN in row 1"):
+    name = pipe.feature_names_out[4]
+    with pytest.raises(ConfigError, match=f"feature 4 is NaN in row 1 \\(output '{name}'"):
         kernel.attribute(X)
 
 
@@ -166,8 +169,8 @@ def test_compiled_and_numpy_paths_agree(
             out = np.zeros((len(X), kernel.n_groups + 1))
             out[:, -1] = kernel.init
             bad = _tree_jit.run_table(
-                given, round32, kernel._slots, kernel._bounds, kernel._flat_table,
-                kernel.leaf_value, out,
+                given, round32, kernel._slots, kernel._bounds, kernel._nan_flat, True,
+                kernel._flat_table, kernel.leaf_value, out,
             )  # fmt: skip
             phi, pred = out[:, :-1], out[:, -1]
             assert bad == -1
@@ -175,8 +178,8 @@ def test_compiled_and_numpy_paths_agree(
             _same_bits(pred, numpy_pred)
     else:
         bad = _tree_jit.run_poly(
-            x32, kernel.feat, kernel.lo, kernel.hi, kernel.z, kernel.length, kernel._weights,
-            kernel._group, kernel.leaf_value, phi, pred,
+            x32, kernel.feat, kernel.lo, kernel.hi, kernel.nan, True, kernel.z, kernel.length,
+            kernel._weights, kernel._group, kernel.leaf_value, phi, pred,
         )  # fmt: skip
     assert bad == -1
     same = _same_bits if table else _close
@@ -193,9 +196,14 @@ def test_compiled_and_numpy_paths_agree(
     values, out = kernel.attribute_one(pipe.transform_record(rec))
     assert np.array(values).tobytes() == jit_phi[11].tobytes()
     assert out == jit_pred[11]
+    # A forest routes NaN itself: compiled and numpy paths follow the same route.
     X[7, 3] = np.nan
-    with pytest.raises(ValueError, match="feature 3 is NaN in row 7"):
-        kernel.attribute(X)
+    jit_phi, jit_pred = kernel.attribute(X)
+    kernel.jit = False
+    numpy_phi, numpy_pred = kernel.attribute(X)
+    same(jit_phi, numpy_phi)
+    same(jit_pred, numpy_pred)
+    np.testing.assert_allclose(jit_pred, model.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
 
 
 def _boosters() -> dict[str, Any]:

@@ -98,7 +98,10 @@ class Explainer:
     Shapley values w.r.t. ``background`` (as ``shap.LinearExplainer``), on the margin for
     classifiers; tree models get path-dependent TreeSHAP (as ``shap.TreeExplainer``
     without background data), on the margin for gradient boosting classifiers and on
-    the probability of ``class_index`` for forests.
+    the probability of ``class_index`` for forests. A NaN feature is explained along
+    the route the tree model itself gives it (HistGradientBoosting, scikit-learn >= 1.3
+    trees and forests, XGBoost, LightGBM); a model without one refuses it, naming the
+    column.
 
     Parameters
     ----------
@@ -282,7 +285,8 @@ class Explainer:
         self.kernel_ = kernel
         self._groups = list(groups.values())
         if isinstance(kernel, TreeKernel):
-            kernel.bind(_group_of(self.pipeline), len(self._groups))
+            names = (list(self.pipeline.feature_names_out), [s[0] for s in sources])
+            kernel.bind(_group_of(self.pipeline), len(self._groups), names)
 
     def _check_fitted(self) -> Kernel:
         try:

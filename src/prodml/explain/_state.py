@@ -7,7 +7,8 @@ Layout::
      "pipeline": {...FeaturePipeline.to_dict()...},
      "kernel": linear: {"coef": [...], "intercept": x, "mean": [...], "scale": s}
                tree:   {"trees": [{"left", "right", "feature", "threshold", "cover",
-                                   "value"}, ...], "init": x, "n_features": n,
+                                   "value", "missing_left"?}, ...], "init": x,
+                        "n_features": n,
                         "scale": s, "float32": bool}
                sampling: {"background": [[...features...], ...],
                           "permutations": [[...column indices...], ...], "scale": s,
@@ -15,6 +16,9 @@ Layout::
 
 Saved state is hostile until checked: numbers must be finite, arrays of the right length,
 tree children must point forward (so no cycles) and features inside the model's width.
+A tree's ``missing_left`` (a bool per node: does NaN go left) is optional: state saved
+before it existed, or from a model that defines no route for NaN, has none, and its
+explainer refuses NaN features.
 """
 
 from __future__ import annotations
@@ -122,6 +126,13 @@ def _tree(t: object, path: str, width: int) -> Tree:
     threshold = _floats(_get(t, "threshold", path + "."), path + ".threshold", n)
     cover = _floats(_get(t, "cover", path + "."), path + ".cover", n)
     value = _floats(_get(t, "value", path + "."), path + ".value", n)
+    missing = t.get("missing_left")
+    if missing is not None and (
+        not isinstance(missing, list)
+        or len(missing) != n
+        or not all(isinstance(m, bool) for m in missing)
+    ):
+        raise _fail(path + ".missing_left", f"a list of {n} bools", missing)
     nodes = np.arange(n)
     inner = lo >= 0
     # Children point forward (no cycles), inside the tree; leaves have no right child.
@@ -135,7 +146,10 @@ def _tree(t: object, path: str, width: int) -> Tree:
         raise _fail(path + ".feature", f"feature indices in [0, {width})", "...")
     if (cover < 0).any() or cover[0] <= 0:
         raise _fail(path + ".cover", "non-negative covers, positive at the root", "...")
-    return Tree(lo, hi, feature, threshold, cover, value)
+    return Tree(
+        lo, hi, feature, threshold, cover, value,
+        None if missing is None else np.array(missing, dtype=bool),
+    )  # fmt: skip
 
 
 def _trees(k: Mapping[str, Any], width: int) -> TreeKernel:

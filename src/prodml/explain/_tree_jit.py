@@ -27,6 +27,8 @@ def run_table(  # noqa: PLR0917 - a compiled kernel takes flat arrays
     round32: bool,
     slots: np.ndarray,
     bounds: np.ndarray,
+    nan_ok: np.ndarray,
+    allow_nan: bool,
     table: np.ndarray,
     leaf_value: np.ndarray,
     out: np.ndarray,
@@ -36,14 +38,16 @@ def run_table(  # noqa: PLR0917 - a compiled kernel takes flat arrays
     Flat arrays, leaf-major: for slot ``s`` of leaf ``l`` (``k = l * depth + s``),
     ``slots[2k]`` is its feature and ``slots[2k + 1]`` its group (unsigned: no negative
     index to wrap around), ``bounds[2k]`` and
-    ``bounds[2k + 1]`` its interval ``lo < x <= hi``; ``table[((l << depth) | code) *
+    ``bounds[2k + 1]`` its interval ``lo < x <= hi``, ``nan_ok[k]`` whether a NaN
+    satisfies it (read only when ``allow_nan``); ``table[((l << depth) | code) *
     depth + s]`` its attribution under the satisfaction pattern ``code``. ``out`` is
     ``(rows, groups + 1)``: the group sums, then the model output (holding the initial
     value on entry). With ``round32`` each feature is first rounded to float32 (as
     scikit-learn's trees read it). Every float is added in leaf order, then slot order:
     the order of :meth:`~prodml.explain._trees.TreeKernel.attribute`'s numpy path.
 
-    Returns the first row holding a NaN (left unexplained), or -1.
+    Returns the first row holding a NaN when ``allow_nan`` is false (that row and the
+    ones after it left unexplained), or -1.
     """
     n_leaves = leaf_value.shape[0]
     d = slots.shape[0] // (2 * n_leaves) if n_leaves else 0
@@ -56,7 +60,7 @@ def run_table(  # noqa: PLR0917 - a compiled kernel takes flat arrays
             v = x[r, j]
             if round32:
                 v = np.float64(np.float32(v))
-            if np.isnan(v):
+            if np.isnan(v) and not allow_nan:
                 return r
             row[j] = v
         phi = out[r]
@@ -65,14 +69,15 @@ def run_table(  # noqa: PLR0917 - a compiled kernel takes flat arrays
             b = 2 * leaf * d
             code = 0
             if d == 3:  # scikit-learn's GradientBoosting default depth, unrolled
+                n = 3 * leaf
                 v = row[slots[b]]
-                if v > bounds[b] and v <= bounds[b + 1]:
+                if (v > bounds[b] and v <= bounds[b + 1]) or (np.isnan(v) and nan_ok[n]):
                     code = 1
                 v = row[slots[b + 2]]
-                if v > bounds[b + 2] and v <= bounds[b + 3]:
+                if (v > bounds[b + 2] and v <= bounds[b + 3]) or (np.isnan(v) and nan_ok[n + 1]):
                     code |= 2
                 v = row[slots[b + 4]]
-                if v > bounds[b + 4] and v <= bounds[b + 5]:
+                if (v > bounds[b + 4] and v <= bounds[b + 5]) or (np.isnan(v) and nan_ok[n + 2]):
                     code |= 4
                 t = ((leaf << 3) | code) * 3
                 phi[slots[b + 1]] += table[t]
@@ -82,7 +87,7 @@ def run_table(  # noqa: PLR0917 - a compiled kernel takes flat arrays
                 for s in range(d):
                     k = b + 2 * s
                     v = row[slots[k]]
-                    if v > bounds[k] and v <= bounds[k + 1]:
+                    if (v > bounds[k] and v <= bounds[k + 1]) or (np.isnan(v) and nan_ok[k >> 1]):
                         code |= 1 << s
                 t = ((leaf << d) | code) * d
                 for s in range(d):
@@ -97,6 +102,8 @@ def run_poly(  # noqa: PLR0917 - a compiled kernel takes flat arrays
     feat: np.ndarray,
     lo: np.ndarray,
     hi: np.ndarray,
+    nan_ok: np.ndarray,
+    allow_nan: bool,
     z: np.ndarray,
     length: np.ndarray,
     weights: np.ndarray,
@@ -119,7 +126,7 @@ def run_poly(  # noqa: PLR0917 - a compiled kernel takes flat arrays
     ones = np.empty(d_max, dtype=np.int64)
     for r in range(x.shape[0]):
         for j in range(x.shape[1]):
-            if np.isnan(x[r, j]):
+            if np.isnan(x[r, j]) and not allow_nan:
                 return r
         for leaf in range(n_leaves):
             d = length[leaf]
@@ -127,7 +134,7 @@ def run_poly(  # noqa: PLR0917 - a compiled kernel takes flat arrays
             c0 = 1.0
             for s in range(d):
                 v = x[r, feat[leaf, s]]
-                if v > lo[leaf, s] and v <= hi[leaf, s]:
+                if (v > lo[leaf, s] and v <= hi[leaf, s]) or (np.isnan(v) and nan_ok[leaf, s]):
                     ones[m] = s
                     m += 1
                 else:

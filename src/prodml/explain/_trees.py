@@ -12,6 +12,13 @@ tree is padded to the same depth and all of them are evaluated at once in numpy.
 leaves are shallow, the per-leaf answers for all ``2**d`` satisfaction patterns are
 tabulated once, and a row costs a gather.
 
+A model that routes missing values itself (scikit-learn's trees and HistGradientBoosting,
+XGBoost, LightGBM) records, per split, the side a NaN takes. A path's slot then also says
+whether a NaN satisfies it (every split of that feature on the path sends NaN to the
+leaf's side), so ``o_j`` for a NaN feature is that flag: the game, its closed form and
+its additivity are unchanged, and a NaN row reaches the leaf the model's ``predict``
+reaches. A model that defines no route for NaN keeps refusing it, naming the column.
+
 Only the elementwise arithmetic above and one ordered scatter (``np.add.at``) touch a
 row, so a single record gives the bits of its row of a batch.
 """
@@ -19,13 +26,14 @@ row, so a single record gives the bits of its row of a batch.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from prodml._quote import short_repr
-from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.errors import ConfigError
 from prodml.explain import _tree_jit
 from prodml.explain._linear import output_scale
 
@@ -33,17 +41,22 @@ __all__ = ["Tree", "TreeKernel", "trees_from_model"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 _TABLE_BUDGET = 4_000_000  # entries of the pattern table (leaves * 2**depth * depth)
 _CHUNK_CELLS = 4_000_000  # rows * leaves * depth evaluated at once in a batch
 
 
 class Tree:
-    """One tree as flat node arrays (leaves: ``left == -1``; values already weighted)."""
+    """One tree as flat node arrays (leaves: ``left == -1``; values already weighted).
 
-    __slots__ = ("cover", "feature", "left", "right", "threshold", "value")
+    ``missing_left`` says, per node, whether a NaN goes to the left child; ``None`` when
+    the model defines no route for NaN (then NaN is refused).
+    """
 
-    def __init__(  # noqa: PLR0917 - the six node arrays, in their saved order
+    __slots__ = ("cover", "feature", "left", "missing_left", "right", "threshold", "value")
+
+    def __init__(  # noqa: PLR0917 - the node arrays, in their saved order
         self,
         left: Ints,
         right: Ints,
@@ -51,6 +64,7 @@ class Tree:
         threshold: Floats,
         cover: Floats,
         value: Floats,
+        missing_left: Bools | None = None,
     ) -> None:
         self.left = left
         self.right = right
@@ -58,38 +72,49 @@ class Tree:
         self.threshold = threshold
         self.cover = cover
         self.value = value
+        self.missing_left = missing_left
 
     def to_dict(self) -> dict[str, list[Any]]:
-        return {name: getattr(self, name).tolist() for name in self.__slots__}
+        return {
+            name: getattr(self, name).tolist()
+            for name in self.__slots__
+            if getattr(self, name) is not None
+        }
 
 
-def _distinct(feat: Ints, lo: Floats, hi: Floats, z: Floats, big: int) -> tuple[Any, ...]:
+def _distinct(  # noqa: PLR0917 - the slot arrays of leaf_paths
+    feat: Ints, lo: Floats, hi: Floats, z: Floats, nan: Bools, big: int
+) -> tuple[Any, ...]:
     """Merge each row's slots on the same feature: intersect intervals, multiply ratios.
 
+    A NaN satisfies the merged slot only when it satisfies every split merged into it.
     Distinct features come first, in feature order, then padding (feature ``big``).
     """
     rows = np.arange(feat.shape[0])[:, None]
     order = np.argsort(feat, axis=1, kind="stable")
-    feat, lo, hi, z = feat[rows, order], lo[rows, order], hi[rows, order], z[rows, order]
+    feat, lo, hi = feat[rows, order], lo[rows, order], hi[rows, order]
+    z, nan = z[rows, order], nan[rows, order]
     dead = np.zeros(feat.shape, dtype=bool)
     for k in range(1, feat.shape[1]):  # merge splits on the same feature into one slot
         same = (feat[:, k] == feat[:, k - 1]) & (feat[:, k] != big)
         lo[:, k] = np.where(same, np.maximum(lo[:, k], lo[:, k - 1]), lo[:, k])
         hi[:, k] = np.where(same, np.minimum(hi[:, k], hi[:, k - 1]), hi[:, k])
         z[:, k] = np.where(same, z[:, k] * z[:, k - 1], z[:, k])
+        nan[:, k] = np.where(same, nan[:, k] & nan[:, k - 1], nan[:, k])
         dead[:, k - 1] = same
     feat = np.where(dead, big, feat)
     order = np.argsort(feat, axis=1, kind="stable")
-    feat, lo, hi, z = feat[rows, order], lo[rows, order], hi[rows, order], z[rows, order]
-    return feat, lo, hi, z
+    feat, lo, hi = feat[rows, order], lo[rows, order], hi[rows, order]
+    return feat, lo, hi, z[rows, order], nan[rows, order]
 
 
 def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
     """Every leaf of every tree with its path's distinct features, vectorised.
 
-    Returns ``feat``, ``lo``, ``hi``, ``z`` (``(leaves, depth)``: per distinct feature on
-    the path, the interval ``lo < x <= hi`` of the leaf's side of every split on it and
-    the product of those splits' cover ratios; padded with ``o = z = 1`` slots),
+    Returns ``feat``, ``lo``, ``hi``, ``z``, ``nan`` (``(leaves, depth)``: per distinct
+    feature on the path, the interval ``lo < x <= hi`` of the leaf's side of every split
+    on it, the product of those splits' cover ratios, and whether a NaN takes the leaf's
+    side of all of them; padded with ``o = z = 1`` slots that a NaN satisfies too),
     ``length`` (distinct features per leaf), ``value`` and ``frac`` (cover / root cover).
     """
     sizes = [len(t.left) for t in trees]
@@ -102,6 +127,10 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
     feature = np.concatenate([t.feature for t in trees])
     threshold = np.concatenate([t.threshold for t in trees])
     cover = np.concatenate([t.cover for t in trees])
+    missing_left = np.concatenate(
+        [t.missing_left if t.missing_left is not None else np.zeros(len(t.left), bool)
+         for t in trees]
+    )  # fmt: skip
     nodes = np.arange(len(left))
     parent = np.full(len(left), -1, dtype=np.int64)
     parent[left[inner]] = nodes[inner]
@@ -111,7 +140,7 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
     leaves = nodes[~inner]
     root = starts[np.searchsorted(starts, leaves, side="right") - 1]
     big = np.iinfo(np.int64).max
-    cols: list[tuple[Any, Any, Any, Any]] = []
+    cols: list[tuple[Any, Any, Any, Any, Any]] = []
     cur = leaves
     while True:
         up = parent[cur]
@@ -128,6 +157,7 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
                 np.where(ok & ~side_left, thr, -np.inf),
                 np.where(ok & side_left, thr, np.inf),
                 np.where(ok, ratio, 1.0),
+                ~ok | (missing_left[p] == side_left),
             )
         )
         cur = np.where(ok, up, cur)
@@ -137,10 +167,12 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
         lo = np.column_stack([c[1] for c in cols])
         hi = np.column_stack([c[2] for c in cols])
         z = np.column_stack([c[3] for c in cols])
+        nan = np.column_stack([c[4] for c in cols])
     else:
         feat, lo, hi, z = (np.full((n, 1), big), np.full((n, 1), -np.inf),
                            np.full((n, 1), np.inf), np.ones((n, 1)))  # fmt: skip
-    feat, lo, hi, z = _distinct(feat, lo, hi, z, big)
+        nan = np.ones((n, 1), dtype=bool)
+    feat, lo, hi, z, nan = _distinct(feat, lo, hi, z, nan, big)
     pad = feat == big
     length = (~pad).sum(axis=1).astype(np.int64)
     d = max(int(length.max()) if n else 1, 1)
@@ -150,24 +182,27 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
         "lo": np.ascontiguousarray(np.where(pad, -np.inf, lo)[:, :d]),
         "hi": np.ascontiguousarray(np.where(pad, np.inf, hi)[:, :d]),
         "z": np.ascontiguousarray(np.where(pad, 1.0, z)[:, :d]),
+        "nan": np.ascontiguousarray((pad | nan)[:, :d]),
         "length": length,
         "value": value,
         "frac": cover[leaves] / cover[root],
     }
 
 
-def _nan_error(X: Floats, row: int) -> SchemaError:  # noqa: N803
+def _nan_error(X: Floats, row: int, names: tuple[list[str], list[str]] | None) -> ConfigError:  # noqa: N803
+    """A NaN the model defines no route for: name the feature, its raw column and the fix."""
     col = int(np.flatnonzero(np.isnan(X[row]))[0])
-    return SchemaError(
-        problems=[
-            SchemaProblem(
-                None,
-                "null",
-                f"transformed feature {col} is NaN in row {row}; the tree explainer needs "
-                "imputed (NaN-free) features",
-                row,
-            )
-        ]
+    where = ""
+    if names is not None:
+        features, columns = names
+        where = f" (output {features[col]!r} of column {columns[col]!r})"
+    return ConfigError(
+        f"transformed feature {col} is NaN in row {row}{where}, and the model defines no "
+        "route for missing values (scikit-learn's GradientBoosting, or a tree saved "
+        "without one): impute it in the pipeline (steps.Impute), or use a model that "
+        "routes missing values itself (HistGradientBoosting, scikit-learn >= 1.3 trees "
+        "and forests, XGBoost, LightGBM)",
+        parameter="model",
     )
 
 
@@ -205,13 +240,18 @@ def _slot_values(a: Floats, z: Floats) -> Floats:
 
 
 class TreeKernel:
-    """Fitted tree-ensemble attribution state (path-dependent TreeSHAP)."""
+    """Fitted tree-ensemble attribution state (path-dependent TreeSHAP).
+
+    ``routes_missing`` is true when every tree says where NaN goes: then NaN features
+    are explained along the model's own route; otherwise they are refused.
+    """
 
     method = "tree"
     feat: Ints
     lo: Floats
     hi: Floats
     z: Floats
+    nan: Bools
 
     def __init__(
         self, trees: list[Tree], init: float, n_features: int, scale: str, float32: bool
@@ -222,6 +262,8 @@ class TreeKernel:
         self.scale = scale
         self.float32 = float32
         self.jit = True  # use the compiled kernels when numba is installed
+        self.routes_missing = all(t.missing_left is not None for t in trees)
+        self.names: tuple[list[str], list[str]] | None = None
         paths = leaf_paths(trees)
         feat, lo, hi, z = paths["feat"], paths["lo"], paths["hi"], paths["z"]
         n_leaves, d = feat.shape
@@ -231,6 +273,7 @@ class TreeKernel:
         self.base = base
         self.depth = d
         self.feat, self.lo, self.hi, self.z = feat, lo, hi, z
+        self.nan = paths["nan"]
         self.leaf_value: Floats = paths["value"]
         self.length: Ints = paths["length"]
         self.n_leaves = n_leaves
@@ -247,16 +290,20 @@ class TreeKernel:
                 f"the tree model reads {self.n_features} features; the pipeline gives {X.shape[1]}",
                 parameter="model",
             )
-        if np.isnan(X).any():
-            raise _nan_error(X, int(np.argwhere(np.isnan(X))[0][0]))
+        if not self.routes_missing and np.isnan(X).any():
+            raise _nan_error(X, int(np.argwhere(np.isnan(X))[0][0]), self.names)
         return X.astype(np.float32).astype(np.float64) if self.float32 else X
 
-    def bind(self, group_of: Ints, n_groups: int) -> None:
+    def bind(
+        self, group_of: Ints, n_groups: int, names: tuple[list[str], list[str]] | None = None
+    ) -> None:
         """Set the group (raw column) of each feature that attributions are summed into.
 
         Keeps where each (leaf, slot) value goes, then each leaf's output (after the
         groups). Padding slots go to the group of feature 0: their attribution is 0.
+        ``names`` (each feature's name and raw column) only name a refused NaN.
         """
+        self.names = names
         slots = group_of[self.feat]
         self.n_groups = n_groups
         self._group = np.ascontiguousarray(slots)
@@ -272,6 +319,7 @@ class TreeKernel:
         pairs = np.stack([self.feat, slots], axis=-1).reshape(-1)
         self._slots = np.ascontiguousarray(pairs.astype(np.uint64))
         self._bounds = np.ascontiguousarray(np.stack([self.lo, self.hi], axis=-1).reshape(-1))
+        self._nan_flat = np.ascontiguousarray(self.nan.reshape(-1))
         self._flat_table = None if self.table is None else self.table.reshape(-1)
         self._out_one = np.zeros((1, n_groups + 1))
         self._out_one[0, n_groups] = self.init
@@ -282,10 +330,11 @@ class TreeKernel:
             out = np.zeros((n, self.n_groups + 1))
             out[:, self.n_groups] = self.init
             bad = kernels["table"](
-                X, False, self._slots, self._bounds, self._flat_table, self.leaf_value, out
-            )
+                X, False, self._slots, self._bounds, self._nan_flat, self.routes_missing,
+                self._flat_table, self.leaf_value, out,
+            )  # fmt: skip
             if bad >= 0:
-                raise _nan_error(X, bad)
+                raise _nan_error(X, bad, self.names)
             return out[:, : self.n_groups].copy(), out[:, self.n_groups].copy()
         phi = np.zeros((n, self.n_groups))
         pred = np.full(n, self.init)
@@ -294,6 +343,8 @@ class TreeKernel:
             self.feat,
             self.lo,
             self.hi,
+            self.nan,
+            self.routes_missing,
             self.z,
             self.length,
             self._weights,
@@ -303,7 +354,7 @@ class TreeKernel:
             pred,
         )
         if bad >= 0:
-            raise _nan_error(X, bad)
+            raise _nan_error(X, bad, self.names)
         return phi, pred
 
     def attribute_one(self, x: Floats) -> tuple[list[float], float]:
@@ -316,10 +367,11 @@ class TreeKernel:
         row = x[None, :]
         out = self._out_one.copy()
         bad = kernels["table"](
-            row, self.float32, self._slots, self._bounds, self._flat_table, self.leaf_value, out
-        )
+            row, self.float32, self._slots, self._bounds, self._nan_flat, self.routes_missing,
+            self._flat_table, self.leaf_value, out,
+        )  # fmt: skip
         if bad >= 0:
-            raise _nan_error(row, 0)
+            raise _nan_error(row, 0, self.names)
         values: list[float] = out.tolist()[0]
         return values, values.pop()
 
@@ -327,6 +379,8 @@ class TreeKernel:
         """``(rows, leaves * depth + leaves)``: slot attributions, then leaf outputs."""
         xs = X[:, self.feat]  # (n, L, d)
         hit = (xs > self.lo) & (xs <= self.hi)
+        if self.routes_missing:
+            hit |= np.isnan(xs) & self.nan
         if self.table is not None:
             code = hit.astype(np.int64) @ self._pow2  # integer: exact
             slots = self.table[np.arange(self.n_leaves), code]
@@ -362,7 +416,23 @@ class TreeKernel:
         }
 
 
-def _sk_tree(tree: Any, value: Floats, weight: float) -> Tree:
+def _predicts_nan(model: Any, n_features: int) -> bool:
+    """Whether the model's ``predict`` takes a row of NaN (it then routes NaN itself).
+
+    scikit-learn >= 1.3 trees and forests do, whether or not they saw NaN in training;
+    GradientBoosting and older trees refuse NaN, and so does their explainer.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.predict(np.full((1, n_features), np.nan))
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _sk_tree(tree: Any, value: Floats, weight: float, routes_missing: bool) -> Tree:
+    missing = getattr(tree, "missing_go_to_left", None) if routes_missing else None
     return Tree(
         np.asarray(tree.children_left, dtype=np.int64),
         np.asarray(tree.children_right, dtype=np.int64),
@@ -370,6 +440,7 @@ def _sk_tree(tree: Any, value: Floats, weight: float) -> Tree:
         np.asarray(tree.threshold, dtype=np.float64),
         np.asarray(tree.weighted_n_node_samples, dtype=np.float64),
         np.asarray(value, dtype=np.float64) * weight,
+        None if missing is None else np.asarray(missing).astype(bool),
     )
 
 
@@ -399,11 +470,12 @@ def _forest(model: Any, class_index: int | None) -> TreeKernel:
     n_out = first.value.shape[2] if hasattr(model, "classes_") else first.value.shape[1]
     k = _class_column(n_out, class_index, 1)
     w = 1.0 / len(estimators)
+    routes = _predicts_nan(model, int(model.n_features_in_))
     trees = []
     for est in estimators:
         v = est.tree_.value
         col = v[:, 0, k] if hasattr(model, "classes_") else v[:, k, 0]
-        trees.append(_sk_tree(est.tree_, col, w))
+        trees.append(_sk_tree(est.tree_, col, w, routes))
     scale = "probability" if hasattr(model, "classes_") else "raw"
     return TreeKernel(trees, 0.0, int(model.n_features_in_), scale, True)
 
@@ -427,7 +499,10 @@ def _gradient_boosting(model: Any, class_index: int | None) -> TreeKernel:
     n_out = model.estimators_.shape[1]
     k = _class_column(n_out, class_index, -1) if n_out > 1 else 0
     lr = float(model.learning_rate)
-    trees = [_sk_tree(row[k].tree_, row[k].tree_.value[:, 0, 0], lr) for row in model.estimators_]
+    routes = _predicts_nan(model, int(model.n_features_in_))
+    trees = [
+        _sk_tree(row[k].tree_, row[k].tree_.value[:, 0, 0], lr, routes) for row in model.estimators_
+    ]
     init = float(model._raw_predict_init(np.zeros((1, model.n_features_in_)))[0, k])
     scale = output_scale(model)
     return TreeKernel(trees, init, int(model.n_features_in_), scale, True)
@@ -454,6 +529,7 @@ def _hist_gradient_boosting(model: Any, class_index: int | None) -> TreeKernel:
                 np.where(leaf, 0.0, nodes["num_threshold"].astype(np.float64)),
                 nodes["count"].astype(np.float64),
                 nodes["value"].astype(np.float64),
+                nodes["missing_go_to_left"].astype(bool),
             )
         )
     init = float(np.ravel(model._baseline_prediction)[k])
@@ -477,11 +553,15 @@ _SKLEARN = {
 }
 
 
-def _nested_tree(
-    root: dict[str, Any], children: Any, split: Any, leaf_value: Any, cover: Any
+def _nested_tree(  # noqa: PLR0917 - the dump's readers
+    root: dict[str, Any], children: Any, split: Any, leaf_value: Any, cover: Any, nan_left: Any
 ) -> Tree:
-    """Flatten a nested tree dump into forward-indexed node arrays (preorder)."""
+    """Flatten a nested tree dump into forward-indexed node arrays (preorder).
+
+    ``nan_left(node)`` says whether a split sends NaN to its first child.
+    """
     left: list[int] = []
+    missing: list[bool] = []
     right: list[int] = []
     feat: list[int] = []
     thr: list[float] = []
@@ -501,7 +581,9 @@ def _nested_tree(
             feat.append(0)
             thr.append(0.0)
             val.append(float(leaf_value(node)))
+            missing.append(False)
             continue
+        missing.append(bool(nan_left(node)))
         f, t = split(node)
         feat.append(f)
         thr.append(t)
@@ -515,6 +597,7 @@ def _nested_tree(
         np.array(thr),
         np.array(cov),
         np.array(val),
+        np.array(missing, dtype=bool),
     )
 
 
@@ -544,6 +627,12 @@ def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
 
     if model.get_xgb_params().get("booster") == "gblinear":
         raise _refused(type(model).__name__, "booster='gblinear' (a linear model, no trees)")
+    missing = model.get_params().get("missing", np.nan)
+    if missing is not None and not (
+        isinstance(missing, (float, np.floating)) and math.isnan(missing)
+    ):
+        # Values equal to `missing` take the missing route too: not a split on a threshold.
+        raise _refused(type(model).__name__, f"missing={short_repr(missing)} (not NaN)")
     booster = model.get_booster()
     n_features = int(booster.num_features())
     names = booster.feature_names
@@ -570,8 +659,12 @@ def _xgboost(model: Any, class_index: int | None) -> TreeKernel:
         return f, float(below)
 
     dumps = booster.get_dump(dump_format="json", with_stats=True)
+
+    def nan_left(node: dict[str, Any]) -> bool:
+        return bool(node["missing"] == node["yes"])
+
     trees = [
-        _nested_tree(json.loads(d), children, split, _f32("leaf"), _f32("cover"))
+        _nested_tree(json.loads(d), children, split, _f32("leaf"), _f32("cover"), nan_left)
         for i, d in enumerate(dumps)
         if i % n_out == k
     ]
@@ -621,8 +714,16 @@ def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
     def count(node: dict[str, Any]) -> float:
         return float(node["leaf_count"] if "leaf_value" in node else node["internal_count"])
 
+    def nan_left(node: dict[str, Any]) -> bool:
+        if node.get("missing_type") == "NaN":
+            return bool(node["default_left"])
+        # missing_type "None": LightGBM reads NaN as 0.0, which goes where 0 goes.
+        return float(node["threshold"]) >= 0.0
+
     trees = [
-        _nested_tree(t["tree_structure"], children, split, lambda n: n["leaf_value"], count)
+        _nested_tree(
+            t["tree_structure"], children, split, lambda n: n["leaf_value"], count, nan_left
+        )
         for i, t in enumerate(dump["tree_info"])
         if i % n_out == k
     ]
