@@ -519,8 +519,11 @@ EXPECTED: dict[str, set[str]] = {
         "GroupMetrics",
         "demographic_parity_difference",
         "demographic_parity_ratio",
+        "equal_opportunity_difference",
+        "equal_opportunity_ratio",
         "equalized_odds_difference",
         "equalized_odds_ratio",
+        "selection_rate",
     },
     "prodml.fairness.stats": {
         "CORRECTIONS",

@@ -60,3 +60,35 @@ def test_parquet_files_and_errors(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match=r"y_true.*0 or 1"):
         pdask.group_metrics(gm, dd.from_pandas(bad, npartitions=4), y_true="y", y_pred="score")
     assert gm.count == 0
+
+
+def test_weights_over_partitions_equal_the_single_pass() -> None:
+    # Integer weights: their sums are exact, so any partitioning gives the same bits.
+    df = frame(2000, seed=3).assign(w=lambda d: np.arange(len(d)) % 4)
+    gm = GroupMetrics(["sex"], ["tpr", "fpr"], threshold=0.4, missing="drop", weighted=True)
+    expected = gm.clone().update(df["y"], df["score"], df, sample_weight=df["w"])
+    got = pdask.group_metrics(
+        gm.clone(), dd.from_pandas(df, npartitions=5), y_true="y", y_pred="score", sample_weight="w"
+    )
+    assert got == expected
+    assert got.weights() == expected.weights()
+    assert sum(sum(v) for v in got.weights().values()) == df["w"][df["sex"].notna()].sum()
+    unweighted = gm.clone().update(df["y"], df["score"], df)
+    assert got != unweighted
+
+
+def test_weights_need_a_weighted_group_metrics() -> None:
+    from prodml.errors import ConfigError
+
+    df = frame(100).assign(w=1.0)
+    with pytest.raises(ConfigError, match="weighted=True") as err:
+        pdask.group_metrics(
+            GroupMetrics(["sex"]), dd.from_pandas(df, 2), y_true="y", y_pred="score",
+            sample_weight="w",
+        )  # fmt: skip
+    assert err.value.parameter == "sample_weight"
+    with pytest.raises(SchemaError, match="missing"):
+        pdask.group_metrics(
+            GroupMetrics(["sex"], weighted=True), dd.from_pandas(df, 2), y_true="y",
+            y_pred="score", sample_weight="weight",
+        )  # fmt: skip

@@ -65,6 +65,9 @@ def test_rules_may_watch_group_values_and_unknown_ones_are_refused() -> None:
         ModelMonitor(task="regression", group_by=["sex"])
     with pytest.raises(ConfigError, match="group_by"):
         ModelMonitor(group_by="sex")
+    # A monitor logs records without weights: a weighted GroupMetrics would weigh each 1.
+    with pytest.raises(ConfigError, match=r"without weights.*weighted=False"):
+        ModelMonitor(group_by=GroupMetrics(["sex"], weighted=True))
     with pytest.raises(ConfigError, match="group_window"):
         ModelMonitor(group_by=["sex"], group_window=10)  # type: ignore[arg-type]
 

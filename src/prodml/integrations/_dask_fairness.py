@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from prodml._extras import require
-from prodml._params import Interval, TypeOf, check_params
-from prodml.errors import SchemaError, SchemaProblem
+from prodml._params import NONE, Interval, TypeOf, check_params
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import GroupMetrics
 from prodml.integrations._dask_errors import _naming_files
 from prodml.integrations._dask_frames import _frame, _shared, _tree_reduce
@@ -26,15 +26,23 @@ __all__ = ["group_metrics"]
 
 
 def _count_part(
-    gm: GroupMetrics, part: pd.DataFrame, y_true: str, y_pred: str, index: int
+    gm: GroupMetrics,
+    part: pd.DataFrame,
+    y_true: str,
+    y_pred: str,
+    weight: str | None,
+    index: int,
 ) -> GroupMetrics:
     from prodml.integrations._dask_errors import _on_partition  # noqa: PLC0415 - no import cycle
 
-    return _on_partition(index, _count, gm, part, y_true, y_pred)
+    return _on_partition(index, _count, gm, part, y_true, y_pred, weight)
 
 
-def _count(gm: GroupMetrics, part: pd.DataFrame, y_true: str, y_pred: str) -> GroupMetrics:
-    return gm.clone().update(part[y_true], part[y_pred], part)
+def _count(
+    gm: GroupMetrics, part: pd.DataFrame, y_true: str, y_pred: str, weight: str | None
+) -> GroupMetrics:
+    w = None if weight is None else part[weight]
+    return gm.clone().update(part[y_true], part[y_pred], part, sample_weight=w)
 
 
 def _merge(*parts: GroupMetrics) -> GroupMetrics:
@@ -50,6 +58,7 @@ def group_metrics(
     *,
     y_true: str,
     y_pred: str,
+    sample_weight: str | None = None,
     split_every: int = 8,
 ) -> GroupMetrics:
     """Add every row of a Dask DataFrame or Parquet dataset to ``gm``, partition by partition.
@@ -64,6 +73,10 @@ def group_metrics(
         with the ``y_true`` and ``y_pred`` columns and every sensitive column of ``gm``.
     y_true, y_pred
         Names of the label and prediction (or score) columns.
+    sample_weight
+        Name of a column of record weights, for a ``GroupMetrics(weighted=True)``
+        (:meth:`~prodml.fairness.GroupMetrics.update`'s ``sample_weight``); ``None``
+        weighs every record 1.
     split_every
         Fan-in of the merge tree.
 
@@ -96,18 +109,32 @@ def group_metrics(
     """
     check_params(
         "group_metrics",
-        {"gm": gm, "y_true": y_true, "y_pred": y_pred, "split_every": split_every},
+        {
+            "gm": gm,
+            "y_true": y_true,
+            "y_pred": y_pred,
+            "sample_weight": sample_weight,
+            "split_every": split_every,
+        },
         {
             "gm": [TypeOf(GroupMetrics, "a prodml.fairness.GroupMetrics")],
             "y_true": [TypeOf(str, "a column name")],
             "y_pred": [TypeOf(str, "a column name")],
+            "sample_weight": [TypeOf(str, "a column name"), NONE],
             "split_every": [Interval(int, 2, None)],
         },
     )
+    if sample_weight is not None and not gm.weighted:
+        raise ConfigError(
+            "group_metrics: sample_weight needs a GroupMetrics(weighted=True); this one "
+            "counts records.",
+            parameter="sample_weight",
+        )
     frame = _frame(data)
     # once each: a repeated name (y_true == y_pred, a label that is also sensitive) would
     # select that column twice, and part[name] would be a frame
-    needed = list(dict.fromkeys([y_true, y_pred, *gm.sensitive]))
+    weights = [] if sample_weight is None else [sample_weight]
+    needed = list(dict.fromkeys([y_true, y_pred, *weights, *gm.sensitive]))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise SchemaError(
@@ -119,7 +146,8 @@ def group_metrics(
     shared = _shared(gm.clone())
     parts = guarded_parts(frame[needed])
     leaves = [
-        dask.delayed(_count_part)(shared, part, y_true, y_pred, i) for i, part in enumerate(parts)
+        dask.delayed(_count_part)(shared, part, y_true, y_pred, sample_weight, i)
+        for i, part in enumerate(parts)
     ]
     with _naming_files(lambda index: partition_files(parts[index])):
         result: GroupMetrics = _tree_reduce(leaves, _merge, split_every)

@@ -202,6 +202,15 @@ def build(
             parameter="group_by",
         )
     if isinstance(group_by, GroupMetrics):
+        if group_by.weighted:
+            # The monitor logs predictions and labels without weights: every record
+            # would weigh 1 under a name that says weighted.
+            raise ConfigError(
+                "group_by: a monitor logs records without weights; give it a "
+                "GroupMetrics(weighted=False), and weigh offline with GroupMetrics.update("
+                "..., sample_weight=).",
+                parameter="group_by",
+            )
         settings = {**group_by.config(), "threshold": threshold}
     elif isinstance(group_by, Sequence) and not isinstance(group_by, str):
         settings = {

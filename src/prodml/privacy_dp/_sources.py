@@ -278,8 +278,10 @@ def release_group_counts(
     ``groups`` are the declared groups (values, or tuples of the sensitive features'
     values); rows of other groups are counted in ``<other>``. Each prediction is one
     row, in one cell of one group: the table is one part. Records a ``GroupMetrics``
-    dropped (missing sensitive values) are not released. Other settings as in
-    :func:`release_profile`.
+    dropped (missing sensitive values) are not released. The counts are of records, also
+    from a ``GroupMetrics(weighted=True)``: its weights are not released (a weight is not
+    bounded by one row's contribution, so its sums would need a sensitivity of their
+    own). Other settings as in :func:`release_profile`.
     """
     from prodml.fairness import GroupMetrics  # noqa: PLC0415 - fairness sits above the core
 
