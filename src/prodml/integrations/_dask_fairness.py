@@ -7,7 +7,7 @@ one pass over ``data.compute()`` exactly, whatever the partitioning.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import pandas as pd
 
@@ -25,22 +25,17 @@ if TYPE_CHECKING:
 __all__ = ["group_metrics"]
 
 
-def _count_part(
-    gm: GroupMetrics,
-    part: pd.DataFrame,
-    y_true: str,
-    y_pred: str,
-    weight: str | None,
-    index: int,
-) -> GroupMetrics:
+_Names: TypeAlias = tuple[str, str, str | None]  # y_true, y_pred, sample_weight
+
+
+def _count_part(gm: GroupMetrics, part: pd.DataFrame, names: _Names, index: int) -> GroupMetrics:
     from prodml.integrations._dask_errors import _on_partition  # noqa: PLC0415 - no import cycle
 
-    return _on_partition(index, _count, gm, part, y_true, y_pred, weight)
+    return _on_partition(index, _count, gm, part, names)
 
 
-def _count(
-    gm: GroupMetrics, part: pd.DataFrame, y_true: str, y_pred: str, weight: str | None
-) -> GroupMetrics:
+def _count(gm: GroupMetrics, part: pd.DataFrame, names: _Names) -> GroupMetrics:
+    y_true, y_pred, weight = names
     w = None if weight is None else part[weight]
     return gm.clone().update(part[y_true], part[y_pred], part, sample_weight=w)
 
@@ -146,7 +141,7 @@ def group_metrics(
     shared = _shared(gm.clone())
     parts = guarded_parts(frame[needed])
     leaves = [
-        dask.delayed(_count_part)(shared, part, y_true, y_pred, sample_weight, i)
+        dask.delayed(_count_part)(shared, part, (y_true, y_pred, sample_weight), i)
         for i, part in enumerate(parts)
     ]
     with _naming_files(lambda index: partition_files(parts[index])):
