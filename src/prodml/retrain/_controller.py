@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -29,6 +30,7 @@ from prodml.retrain._training import RUN_TAG as RUN_TAG  # noqa: PLC0414
 from prodml.retrain._training import TRAINED_AT_TAG, Training
 from prodml.retrain._training import _short as _short  # noqa: PLC0414
 from prodml.retrain._triggers import Signal, Trigger, TriggerContext
+from prodml.retrain._writer import StateWriter
 from prodml.rollout import Canary
 from prodml.rollout._decision import jsonable
 from prodml.schema import Schema
@@ -288,8 +290,10 @@ class RetrainController(Training, Promotion, NotPicklable):
         self._lock = threading.RLock()
         self._now = 0.0
         self._rollout: Canary | None = None
+        self._writer: StateWriter | None = None
         if self.state_path is not None and _exists(self.state_path):
-            self.state: RetrainState = RetrainState.load(self.state_path)
+            self._writer = StateWriter(self.state_path)
+            self.state: RetrainState = RetrainState.load(self.state_path, self._writer.known)
             if (self.state.model, self.state.alias) != (self.model, self.alias):
                 shown = short_repr(str(self.state_path), limit=PATH_QUOTE)
                 raise ConfigError(
@@ -301,6 +305,8 @@ class RetrainController(Training, Promotion, NotPicklable):
             self._restore_rollout()
             _saved.restore(self.triggers, self.state.triggers)
         else:
+            if self.state_path is not None:
+                self._writer = StateWriter(self.state_path)
             self.state = RetrainState(model=self.model, alias=self.alias)
 
     def __repr__(self) -> str:
@@ -334,9 +340,22 @@ class RetrainController(Training, Promotion, NotPicklable):
             self.state = state
             self._restore_rollout()
 
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        if self.state_path is None:
+            return contextlib.nullcontext()
+        if self._writer is None or self._writer.path != self.state_path:
+            self._writer = StateWriter(self.state_path, fresh=True)  # set after __init__
+        return self._writer.hold()
+
     def save(self) -> None:
-        """Write the state now (with the canary's latest observations)."""
-        with self._lock:
+        """Write the state now (with the canary's latest observations).
+
+        Raises
+        ------
+        RetrainConflictError
+            Another controller holds the state file or wrote it since this one read it.
+        """
+        with self._lock, self._writing():
             self._sync_rollout()
             self._save()
 
@@ -345,9 +364,16 @@ class RetrainController(Training, Promotion, NotPicklable):
 
         Safe to call again at any time: a step finishes what the state says is in
         flight, then looks at the triggers only when nothing is.
+
+        Raises
+        ------
+        RetrainConflictError
+            With a ``state_path``: another controller is stepping on the same file (its
+            lock is held), or wrote it since this controller read it. Nothing was done;
+            one writer per state file (build a new controller from the file).
         """
         t = _clock(now)
-        with self._lock:
+        with self._lock, self._writing():
             self._now = t
             self.state.last_step_at = t
             last: Action | None = None
@@ -410,7 +436,19 @@ class RetrainController(Training, Promotion, NotPicklable):
             )
         current = self._current()
         ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost, current)
-        signals = [s for trig in self.triggers if (s := trig.check(ctx)) is not None]
+        signals = []
+        for i, trig in enumerate(self.triggers):
+            name = short_repr(getattr(trig, "name", f"triggers[{i}]"), 100)
+            try:
+                signal = trig.check(ctx)
+            except Exception as err:  # noqa: BLE001 - user code: a failed decision, backed off
+                return self._fail(t, f"trigger {name} failed: {_short(err)}")
+            if signal is not None and not isinstance(signal, Signal):
+                return self._fail(
+                    t, f"trigger {name} returned {type(signal).__name__}, not a Signal or None"
+                )
+            if signal is not None:
+                signals.append(signal)
         if not signals:
             return self._log("none", "no trigger fired")
         chosen, refused = self._worth_it(signals)
@@ -552,9 +590,10 @@ class RetrainController(Training, Promotion, NotPicklable):
         return Action(**entry)
 
     def _save(self) -> None:
-        if self.state_path is not None:
+        if self.state_path is not None and self._writer is not None:
             self.state.triggers = _saved.collect(self.triggers)
-            self.state.save(self.state_path)
+            self._writer.check()  # without a lock (no fcntl) this is the only guard
+            self._writer.wrote(self.state.save(self.state_path))
 
     def _checkpoint(self, point: str) -> None:
         """A named point between side effects (tests kill the process here)."""
