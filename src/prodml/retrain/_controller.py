@@ -384,7 +384,10 @@ class RetrainController(Training, Promotion, NotPicklable):
                 if last is not None and phase == previous:
                     break  # the phase is waiting (canary traffic, an approval)
                 previous = phase
-                if phase == "idle":
+                run = self.state.run
+                if run is not None and run.get("refusing") is not None:
+                    last = self._refuse(t, run["refusing"])  # interrupted by a crash
+                elif phase == "idle":
                     if start != "idle":
                         break
                     last = self._decide(t)
@@ -440,15 +443,15 @@ class RetrainController(Training, Promotion, NotPicklable):
         for i, trig in enumerate(self.triggers):
             name = short_repr(getattr(trig, "name", f"triggers[{i}]"), 100)
             try:
-                signal = trig.check(ctx)
+                signal: object = trig.check(ctx)  # user code: checked below
             except Exception as err:  # noqa: BLE001 - user code: a failed decision, backed off
                 return self._fail(t, f"trigger {name} failed: {_short(err)}")
-            if signal is not None and not isinstance(signal, Signal):
+            if isinstance(signal, Signal):
+                signals.append(signal)
+            elif signal is not None:
                 return self._fail(
                     t, f"trigger {name} returned {type(signal).__name__}, not a Signal or None"
                 )
-            if signal is not None:
-                signals.append(signal)
         if not signals:
             return self._log("none", "no trigger fired")
         chosen, refused = self._worth_it(signals)

@@ -179,9 +179,22 @@ class Promotion(ControllerParts):
         )
 
     def _refuse(self, t: float, reason: str) -> Action:
+        """Refuse the candidate, saving the intent first.
+
+        The refusal and its reason are saved before the candidate's alias is dropped and
+        it is archived, so a crash in between resumes with this refusal (a resumed step
+        calls this again), not with the checks run again or an archived version promoted.
+        """
+        run = self.state.run
+        assert run is not None  # noqa: S101
+        if run.get("refusing") is None:
+            run["refusing"] = reason[:4000]
+            self._save()
+            self._checkpoint("refuse_saved")
         self._drop_candidate_alias("refused")
         self._archive_candidate()
-        return self._fail(t, reason)
+        self._checkpoint("refuse_archived")
+        return self._fail(t, run["refusing"])
 
     def _roll_back(self, t: float) -> Action:
         run = self.state.run

@@ -116,6 +116,8 @@ def check_run(run: object) -> dict[str, Any] | None:
         "signal": _json_dict(run, "signal", "run.signal"),
         "canary_at": _num(run, "canary_at", optional=True, name="run.canary_at"),
     }
+    if "refusing" in run:  # a refusal saved before its side effects (absent: none)
+        out["refusing"] = _str(run, "refusing", optional=True, name="run.refusing")
     if not out["id"] or len(out["id"]) > 200:
         raise _bad("run.id", "a non-empty str of at most 200 characters", out["id"])
     return out

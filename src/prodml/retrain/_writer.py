@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +26,8 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
 from prodml.retrain._state import RetrainStateError
 
-try:  # POSIX; elsewhere the compare-and-swap alone guards the file
+if sys.platform != "win32":  # POSIX; on Windows the compare-and-swap alone guards the file
     import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["RetrainConflictError", "StateWriter"]
 
@@ -103,7 +102,7 @@ class StateWriter:
                 self._release()
 
     def _acquire(self) -> None:
-        if fcntl is None:  # pragma: no cover - Windows
+        if sys.platform == "win32":  # pragma: no cover - no flock
             return
         make_folder(self.path.parent, "the RetrainController state folder", parameter="state_path")
         try:
@@ -126,6 +125,8 @@ class StateWriter:
         self._fd = fd
 
     def _release(self) -> None:
+        if sys.platform == "win32":  # pragma: no cover - no flock
+            return
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
