@@ -17,8 +17,10 @@ import pytest
 from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import LogisticRegression
 
+from prodml.errors import ConfigError
 from prodml.registry import MetricThreshold
 from prodml.retrain import Guards, RetrainController, RetrainCost, RetrainState, Signal
+from prodml.rollout import Canary, Gate, Step
 
 from .helpers import pipeline, registry
 
@@ -228,3 +230,22 @@ def test_cost_inputs_at_their_edges_decide_without_overflow(tmp_path, cost, drop
     assert "nan" not in action.reason.lower()
     saved = RetrainState.from_dict(json.loads((tmp_path / "state.json").read_text()))
     assert saved.decisions[-1]["reason"] == action.reason
+
+
+@pytest.mark.parametrize("now", [1e200, -1e200, 1e16])
+def test_an_absurd_clock_is_refused_before_the_state_changes(tmp_path, now):
+    reg = registry()
+    ctl = _ctl(
+        reg,
+        lambda d, ctx: (None, _model(d), {}),
+        tmp_path,
+        canary=Canary([Step(0.5, min_samples=10)], [Gate("error_rate", ratio=1.1)]),
+    )
+    assert ctl.step(0.0).action == "promote"
+    saved = (tmp_path / "state.json").read_text()
+    # Before: a canary started at 1e200 saved a run id of 200+ characters, and the file
+    # could no longer be read back ("run.id must be a non-empty str of at most 200").
+    with pytest.raises(ConfigError, match="now must be a datetime or seconds since the epoch"):
+        ctl.step(now)
+    assert (tmp_path / "state.json").read_text() == saved
+    assert _ctl(reg, _model, tmp_path).state.phase == "idle"  # the file reads back

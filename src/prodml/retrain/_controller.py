@@ -97,6 +97,12 @@ class RunContext:
     signal: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_CLOCK_S = 1e15
+"""Largest clock the controller takes (about 30 million years): the run id starts with the
+clock's digits, and a run id of more than 200 characters (a clock of 1e200) was saved but
+refused when read back, so a run in flight at such a time could not be resumed."""
+
+
 def _clock(now: float | datetime | None) -> float:
     if now is None:
         return time.time()
@@ -108,10 +114,10 @@ def _clock(now: float | datetime | None) -> float:
             )
         return now.timestamp()
     t = finite_float(now)
-    if t is None:
+    if t is None or abs(t) > MAX_CLOCK_S:
         raise ConfigError(
-            f"RetrainController.step: now must be a datetime or seconds since the epoch. "
-            f"Got {short_repr(now)}.",
+            f"RetrainController.step: now must be a datetime or seconds since the epoch "
+            f"(at most {MAX_CLOCK_S:.0e} from it). Got {short_repr(now)}.",
             parameter="now",
         )
     return t
