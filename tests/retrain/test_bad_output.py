@@ -163,6 +163,35 @@ def test_a_trigger_that_raises_or_returns_junk_is_a_failed_decision(tmp_path, ch
     _assert_failed_and_kept(ctl, action, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("signal", "named"),
+    [
+        (Signal(123, "x"), "Signal whose trigger must be a non-empty str"),  # type: ignore[arg-type]
+        (Signal("a" * 5000, "x"), "Signal whose trigger must be a non-empty str"),
+        (Signal("a", None), "Signal whose reason must be a str, not NoneType"),  # type: ignore[arg-type]
+        (Signal("a", "x", drop=float("nan")), "Signal whose drop must be a finite number"),
+        (Signal("a", "x", drop="x"), "Signal whose drop must be a finite number"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_trigger_returning_a_bad_signal_is_a_failed_decision(tmp_path, signal, named):
+    junk = type("Junk", (), {"name": "junk", "check": lambda self, ctx: signal})()
+    reg = registry()
+    ctl = _ctl(
+        reg,
+        lambda d, ctx: (None, _model(d), {}),
+        tmp_path,
+        triggers=[junk],
+        cost=RetrainCost(1.0, value_per_unit=1.0),
+    )
+    action = ctl.step(0.0)
+    # Before: an int or 5000-character trigger name was saved and the state file could
+    # not be read back; a str drop raised ValueError out of step; a NaN drop was a skip.
+    assert action.reason.startswith(f"trigger 'junk' returned a {named}")
+    assert "m" not in reg.models()
+    _assert_failed_and_kept(ctl, action, tmp_path)
+    assert _ctl(reg, _model, tmp_path).state.failures == 1  # the file reads back
+
+
 def test_a_clock_that_goes_back_starts_no_run_and_says_why():
     reg = registry()
     ctl = _ctl(reg, lambda d, ctx: (None, _model(d), {}))

@@ -123,6 +123,20 @@ def _clock(now: float | datetime | None) -> float:
     return t
 
 
+def _signal_problem(signal: Signal) -> str | None:
+    """What makes a trigger's signal unusable (it goes into the saved state), or None."""
+    if not isinstance(signal.trigger, str) or not 0 < len(signal.trigger) <= 200:
+        shown = short_repr(signal.trigger)
+        return f"trigger must be a non-empty str of at most 200 characters, not {shown}"
+    if not isinstance(signal.reason, str):
+        return f"reason must be a str, not {type(signal.reason).__name__}"
+    if signal.drop is not None and finite_float(signal.drop) is None:
+        return f"drop must be a finite number or None, not {short_repr(signal.drop)}"
+    if not isinstance(signal.evidence, Mapping):
+        return f"evidence must be a dict, not {type(signal.evidence).__name__}"
+    return None
+
+
 def _exists(path: Path) -> bool:
     try:
         return path.exists()
@@ -453,6 +467,9 @@ class RetrainController(Training, Promotion, NotPicklable):
             except Exception as err:  # noqa: BLE001 - user code: a failed decision, backed off
                 return self._fail(t, f"trigger {name} failed: {_short(err)}")
             if isinstance(signal, Signal):
+                problem = _signal_problem(signal)
+                if problem is not None:
+                    return self._fail(t, f"trigger {name} returned a Signal whose {problem}")
                 signals.append(signal)
             elif signal is not None:
                 return self._fail(
