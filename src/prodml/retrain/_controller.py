@@ -125,15 +125,18 @@ def _clock(now: float | datetime | None) -> float:
 
 def _signal_problem(signal: Signal) -> str | None:
     """What makes a trigger's signal unusable (it goes into the saved state), or None."""
-    if not isinstance(signal.trigger, str) or not 0 < len(signal.trigger) <= 200:
-        shown = short_repr(signal.trigger)
+    trigger: object = signal.trigger  # user code: the annotations are not a guarantee
+    reason: object = signal.reason
+    evidence: object = signal.evidence
+    if not isinstance(trigger, str) or not 0 < len(trigger) <= 200:
+        shown = short_repr(trigger)
         return f"trigger must be a non-empty str of at most 200 characters, not {shown}"
-    if not isinstance(signal.reason, str):
-        return f"reason must be a str, not {type(signal.reason).__name__}"
+    if not isinstance(reason, str):
+        return f"reason must be a str, not {type(reason).__name__}"
     if signal.drop is not None and finite_float(signal.drop) is None:
         return f"drop must be a finite number or None, not {short_repr(signal.drop)}"
-    if not isinstance(signal.evidence, Mapping):
-        return f"evidence must be a dict, not {type(signal.evidence).__name__}"
+    if not isinstance(evidence, Mapping):
+        return f"evidence must be a dict, not {type(evidence).__name__}"
     return None
 
 
