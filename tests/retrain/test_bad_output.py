@@ -127,6 +127,20 @@ def test_a_check_that_raises_refuses_the_candidate_instead_of_sticking(tmp_path)
     _assert_failed_and_kept(ctl, action, tmp_path, kind="refuse")
 
 
+def test_a_check_returning_a_bool_refuses_saying_what_a_check_returns(tmp_path):
+    reg = registry()
+    ctl = _ctl(
+        reg,
+        lambda d, ctx: (None, _model(d), {}),
+        tmp_path,
+        checks=[lambda candidate, current: True],
+    )
+    action = ctl.step(0.0)
+    # Before: refused with the reason "True", which reads as if the check had passed.
+    assert action.action == "refuse"
+    assert "checks[0] (<lambda>) returned True, not None (it passes) or a str" in action.reason
+
+
 def test_a_check_that_raises_only_at_promotion_refuses_too(tmp_path):
     reg = registry()
     calls = []

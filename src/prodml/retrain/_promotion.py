@@ -89,11 +89,16 @@ class Promotion(ControllerParts):
             i: int, check: Callable[[ModelVersion, ModelVersion | None], str | None]
         ) -> Callable[[ModelVersion, ModelVersion | None], str | None]:
             def run(cand: ModelVersion, current: ModelVersion | None) -> str | None:
+                name = str(getattr(check, "__name__", type(check).__name__))[:100]
                 try:
-                    msg = check(cand, current)
+                    msg: object = check(cand, current)
                 except Exception as err:  # noqa: BLE001 - user code
-                    name = str(getattr(check, "__name__", type(check).__name__))[:100]
                     return f"checks[{i}] ({name}) raised {_short(err)}"
+                if isinstance(msg, bool):  # `lambda c, cur: c.metrics["auc"] > 0.8`
+                    return (
+                        f"checks[{i}] ({name}) returned {msg}, not None (it passes) or a str "
+                        "(why it fails)"
+                    )
                 return None if msg is None else str(msg)[:1000]
 
             return run
