@@ -8,6 +8,8 @@ controller steps and by a compare-and-swap on the file's content before every wr
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 
 import numpy as np
@@ -120,3 +122,19 @@ def test_a_state_path_set_after_construction_must_not_hold_another_state(tmp_pat
     late.state_path = fresh
     late.save()
     assert json.loads(fresh.read_text())["type"] == "RetrainController"
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_the_lock_file_gets_the_state_files_permissions(tmp_path):
+    reg = registry()
+    private, shared = tmp_path / "private" / "state.json", tmp_path / "shared" / "state.json"
+    _ctl(reg, private).step(0.0)
+    assert stat.S_IMODE(private.with_name("state.json.lock").stat().st_mode) == 0o600
+    shared.parent.mkdir()
+    shared.write_text(private.read_text())
+    shared.chmod(0o640)  # an operator opened the state up to a group
+    _ctl(reg, shared).step(DAY)
+    umask = os.umask(0)
+    os.umask(umask)
+    # A 0600 lock file would let no one but its owner step on a shared state file.
+    assert stat.S_IMODE(shared.with_name("state.json.lock").stat().st_mode) == 0o640 & ~umask

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,7 +107,9 @@ class StateWriter:
             return
         make_folder(self.path.parent, "the RetrainController state folder", parameter="state_path")
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            # Read-only is enough for flock; a new lock file gets the state file's
+            # permissions (an operator who opened the state up to a group opened it too).
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CREAT, self._mode())
         except OSError as err:
             raise ConfigError(
                 f"cannot open the lock file of the RetrainController state file "
@@ -123,6 +126,12 @@ class StateWriter:
                 path=str(self.path),
             ) from err
         self._fd = fd
+
+    def _mode(self) -> int:
+        try:
+            return stat.S_IMODE(self.path.stat().st_mode) & 0o666
+        except OSError:  # no state file yet: private, as the state file will be
+            return 0o600
 
     def _release(self) -> None:
         if sys.platform == "win32":  # pragma: no cover - no flock
