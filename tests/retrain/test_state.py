@@ -61,7 +61,8 @@ def test_round_trip_through_a_file(tmp_path):
     again = _ctl(reg, state_path=path)
     assert again.to_dict() == ctl.to_dict()
     assert again.step(DAY).action == "none"
-    assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temporary left
+    # no temporary left; the lock file (one writer per state file) stays, empty
+    assert sorted(p.name for p in path.parent.iterdir()) == ["state.json", "state.json.lock"]
 
 
 @pytest.mark.parametrize(
@@ -186,7 +187,11 @@ def test_an_unwritable_state_path_is_a_config_error_and_keeps_the_saved_state(
     with pytest.raises(ConfigError, match=r"state file '.*state\.json': No space left on device"):
         ctl.step(8 * DAY)
     assert path.read_text() == saved
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "state.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "blocker",
+        "state.json",
+        "state.json.lock",  # the lock of one writer per state file, empty
+    ]
 
 
 def test_an_unreadable_state_file_names_it_quoted(tmp_path):

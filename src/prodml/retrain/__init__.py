@@ -56,6 +56,7 @@ from prodml.retrain._triggers import (
     Trigger,
     TriggerContext,
 )
+from prodml.retrain._writer import RetrainConflictError
 
 __all__ = [
     "Action",
@@ -65,6 +66,7 @@ __all__ = [
     "DriftTrigger",
     "ErrorRateTrigger",
     "Guards",
+    "RetrainConflictError",
     "RetrainController",
     "RetrainCost",
     "RetrainState",

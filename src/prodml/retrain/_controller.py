@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -29,6 +30,7 @@ from prodml.retrain._training import RUN_TAG as RUN_TAG  # noqa: PLC0414
 from prodml.retrain._training import TRAINED_AT_TAG, Training
 from prodml.retrain._training import _short as _short  # noqa: PLC0414
 from prodml.retrain._triggers import Signal, Trigger, TriggerContext
+from prodml.retrain._writer import StateWriter
 from prodml.rollout import Canary
 from prodml.rollout._decision import jsonable
 from prodml.schema import Schema
@@ -95,6 +97,12 @@ class RunContext:
     signal: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_CLOCK_S = 1e15
+"""Largest clock the controller takes (about 30 million years): the run id starts with the
+clock's digits, and a run id of more than 200 characters (a clock of 1e200) was saved but
+refused when read back, so a run in flight at such a time could not be resumed."""
+
+
 def _clock(now: float | datetime | None) -> float:
     if now is None:
         return time.time()
@@ -106,13 +114,30 @@ def _clock(now: float | datetime | None) -> float:
             )
         return now.timestamp()
     t = finite_float(now)
-    if t is None:
+    if t is None or abs(t) > MAX_CLOCK_S:
         raise ConfigError(
-            f"RetrainController.step: now must be a datetime or seconds since the epoch. "
-            f"Got {short_repr(now)}.",
+            f"RetrainController.step: now must be a datetime or seconds since the epoch "
+            f"(at most {MAX_CLOCK_S:.0e} from it). Got {short_repr(now)}.",
             parameter="now",
         )
     return t
+
+
+def _signal_problem(signal: Signal) -> str | None:
+    """What makes a trigger's signal unusable (it goes into the saved state), or None."""
+    trigger: object = signal.trigger  # user code: the annotations are not a guarantee
+    reason: object = signal.reason
+    evidence: object = signal.evidence
+    if not isinstance(trigger, str) or not 0 < len(trigger) <= 200:
+        shown = short_repr(trigger)
+        return f"trigger must be a non-empty str of at most 200 characters, not {shown}"
+    if not isinstance(reason, str):
+        return f"reason must be a str, not {type(reason).__name__}"
+    if signal.drop is not None and finite_float(signal.drop) is None:
+        return f"drop must be a finite number or None, not {short_repr(signal.drop)}"
+    if not isinstance(evidence, Mapping):
+        return f"evidence must be a dict, not {type(evidence).__name__}"
+    return None
 
 
 def _exists(path: Path) -> bool:
@@ -288,8 +313,10 @@ class RetrainController(Training, Promotion, NotPicklable):
         self._lock = threading.RLock()
         self._now = 0.0
         self._rollout: Canary | None = None
+        self._writer: StateWriter | None = None
         if self.state_path is not None and _exists(self.state_path):
-            self.state: RetrainState = RetrainState.load(self.state_path)
+            self._writer = StateWriter(self.state_path)
+            self.state: RetrainState = RetrainState.load(self.state_path, self._writer.known)
             if (self.state.model, self.state.alias) != (self.model, self.alias):
                 shown = short_repr(str(self.state_path), limit=PATH_QUOTE)
                 raise ConfigError(
@@ -301,6 +328,8 @@ class RetrainController(Training, Promotion, NotPicklable):
             self._restore_rollout()
             _saved.restore(self.triggers, self.state.triggers)
         else:
+            if self.state_path is not None:
+                self._writer = StateWriter(self.state_path)
             self.state = RetrainState(model=self.model, alias=self.alias)
 
     def __repr__(self) -> str:
@@ -334,9 +363,22 @@ class RetrainController(Training, Promotion, NotPicklable):
             self.state = state
             self._restore_rollout()
 
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        if self.state_path is None:
+            return contextlib.nullcontext()
+        if self._writer is None or self._writer.path != self.state_path:
+            self._writer = StateWriter(self.state_path, fresh=True)  # set after __init__
+        return self._writer.hold()
+
     def save(self) -> None:
-        """Write the state now (with the canary's latest observations)."""
-        with self._lock:
+        """Write the state now (with the canary's latest observations).
+
+        Raises
+        ------
+        RetrainConflictError
+            Another controller holds the state file or wrote it since this one read it.
+        """
+        with self._lock, self._writing():
             self._sync_rollout()
             self._save()
 
@@ -345,9 +387,16 @@ class RetrainController(Training, Promotion, NotPicklable):
 
         Safe to call again at any time: a step finishes what the state says is in
         flight, then looks at the triggers only when nothing is.
+
+        Raises
+        ------
+        RetrainConflictError
+            With a ``state_path``: another controller is stepping on the same file (its
+            lock is held), or wrote it since this controller read it. Nothing was done;
+            one writer per state file (build a new controller from the file).
         """
         t = _clock(now)
-        with self._lock:
+        with self._lock, self._writing():
             self._now = t
             self.state.last_step_at = t
             last: Action | None = None
@@ -358,7 +407,10 @@ class RetrainController(Training, Promotion, NotPicklable):
                 if last is not None and phase == previous:
                     break  # the phase is waiting (canary traffic, an approval)
                 previous = phase
-                if phase == "idle":
+                run = self.state.run
+                if run is not None and run.get("refusing") is not None:
+                    last = self._refuse(t, run["refusing"])  # interrupted by a crash
+                elif phase == "idle":
                     if start != "idle":
                         break
                     last = self._decide(t)
@@ -410,7 +462,22 @@ class RetrainController(Training, Promotion, NotPicklable):
             )
         current = self._current()
         ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost, current)
-        signals = [s for trig in self.triggers if (s := trig.check(ctx)) is not None]
+        signals = []
+        for i, trig in enumerate(self.triggers):
+            name = short_repr(getattr(trig, "name", f"triggers[{i}]"), 100)
+            try:
+                signal: object = trig.check(ctx)  # user code: checked below
+            except Exception as err:  # noqa: BLE001 - user code: a failed decision, backed off
+                return self._fail(t, f"trigger {name} failed: {_short(err)}")
+            if isinstance(signal, Signal):
+                problem = _signal_problem(signal)
+                if problem is not None:
+                    return self._fail(t, f"trigger {name} returned a Signal whose {problem}")
+                signals.append(signal)
+            elif signal is not None:
+                return self._fail(
+                    t, f"trigger {name} returned {type(signal).__name__}, not a Signal or None"
+                )
         if not signals:
             return self._log("none", "no trigger fired")
         chosen, refused = self._worth_it(signals)
@@ -552,9 +619,10 @@ class RetrainController(Training, Promotion, NotPicklable):
         return Action(**entry)
 
     def _save(self) -> None:
-        if self.state_path is not None:
+        if self.state_path is not None and self._writer is not None:
             self.state.triggers = _saved.collect(self.triggers)
-            self.state.save(self.state_path)
+            self._writer.check()  # without a lock (no fcntl) this is the only guard
+            self._writer.wrote(self.state.save(self.state_path))
 
     def _checkpoint(self, point: str) -> None:
         """A named point between side effects (tests kill the process here)."""

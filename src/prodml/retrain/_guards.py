@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,16 @@ if TYPE_CHECKING:
     from prodml.retrain._state import RetrainState
 
 __all__ = ["Guards"]
+
+SLACK_S = 1e-6
+"""Clock slack of the boundaries: a run exactly ``min_interval`` after the last one starts,
+and a run exactly ``period`` ago no longer counts, even when the times went through float
+arithmetic (timestamps of datetimes) and came out one rounding short."""
+_BUDGET_REL = 1e-9  # a budget of exactly n runs' cost allows n runs (0.1 * 3 > 0.3 in floats)
+
+
+def _in_period(when: float, now: float, period: float) -> bool:
+    return now - when < period - SLACK_S
 
 
 def _seconds(value: Any, parameter: str, *, allow_zero: bool = False) -> float:
@@ -101,27 +112,35 @@ class Guards:
 
     def trim(self, state: RetrainState, now: float) -> None:
         """Forget runs and spending older than the period (the state stays bounded)."""
-        start = now - _seconds(self.period, "period")
-        state.runs = [r for r in state.runs if r > start]
-        state.spent = [s for s in state.spent if s[0] > start]
+        period = _seconds(self.period, "period")
+        state.runs = [r for r in state.runs if _in_period(r, now, period)]
+        state.spent = [s for s in state.spent if _in_period(s[0], now, period)]
 
     def blocked(self, state: RetrainState, now: float, cost: RetrainCost | None) -> str | None:
         """Why a run must not start now, or ``None``."""
         gap = _seconds(self.min_interval, "min_interval", allow_zero=True)
-        if state.last_run_at is not None and now - state.last_run_at < gap:
+        if state.last_run_at is not None and now < state.last_run_at:
+            return (
+                f"the clock ({now:.0f}) is {describe(state.last_run_at - now)} behind the "
+                f"start of the last run ({state.last_run_at:.0f}): a clock that went back "
+                "starts no run until it passes the last one again"
+            )
+        if state.last_run_at is not None and now - state.last_run_at < gap - SLACK_S:
             return (
                 f"the last run started {describe(now - state.last_run_at)} ago, less than "
                 f"the minimum interval of {describe(gap)}"
             )
         period = _seconds(self.period, "period")
-        start = now - period
         if self.max_runs is not None:
-            n = sum(1 for r in state.runs if r > start)
+            n = sum(1 for r in state.runs if _in_period(r, now, period))
             if n >= self.max_runs:
                 return f"{n} runs in the last {describe(period)} reached the cap of {self.max_runs}"
         if self.budget is not None and cost is not None:
-            spent = sum(s[1] for s in state.spent if s[0] > start)
-            if spent + cost.retrain_cost > self.budget:
+            spent = math.fsum(s[1] for s in state.spent if _in_period(s[0], now, period))
+            total = math.fsum((spent, cost.retrain_cost))
+            if total > self.budget and not math.isclose(
+                total, self.budget, rel_tol=_BUDGET_REL, abs_tol=0.0
+            ):
                 return (
                     f"{spent:,.2f} spent in the last {describe(period)}; one more run "
                     f"({cost.retrain_cost:,.2f}) would exceed the budget of {self.budget:,.2f}"

@@ -52,7 +52,7 @@ class Promotion(ControllerParts):
     def _check(self, t: float) -> Action:
         cand = self._candidate()
         current = self._current()
-        failures = [msg for c in self.checks if (msg := c(cand, current)) is not None]
+        failures = [msg for c in self._safe_checks() if (msg := c(cand, current)) is not None]
         if failures:
             return self._refuse(
                 t, f"{cand.ref} refused by the promotion checks: " + "; ".join(failures)
@@ -77,6 +77,33 @@ class Promotion(ControllerParts):
         self._checkpoint("canary_saved")
         self._hold_candidate_alias(cand.version)
         return action
+
+    def _safe_checks(self) -> list[Callable[[ModelVersion, ModelVersion | None], str | None]]:
+        """The checks, each turning an exception it raises into a failure naming it.
+
+        A check that cannot say yes says no: the candidate is refused with the reason,
+        instead of the step raising and the run staying stuck at the checks.
+        """
+
+        def safe(
+            i: int, check: Callable[[ModelVersion, ModelVersion | None], str | None]
+        ) -> Callable[[ModelVersion, ModelVersion | None], str | None]:
+            def run(cand: ModelVersion, current: ModelVersion | None) -> str | None:
+                name = str(getattr(check, "__name__", type(check).__name__))[:100]
+                try:
+                    msg: object = check(cand, current)
+                except Exception as err:  # noqa: BLE001 - user code
+                    return f"checks[{i}] ({name}) raised {_short(err)}"
+                if isinstance(msg, bool):  # `lambda c, cur: c.metrics["auc"] > 0.8`
+                    return (
+                        f"checks[{i}] ({name}) returned {msg}, not None (it passes) or a str "
+                        "(why it fails)"
+                    )
+                return None if msg is None else str(msg)[:1000]
+
+            return run
+
+        return [safe(i, c) for i, c in enumerate(self.checks)]
 
     def _hold_candidate_alias(self, version: int) -> None:
         if self.registry.aliases(self.model).get(self.candidate_alias) != version:
@@ -125,7 +152,7 @@ class Promotion(ControllerParts):
                     self.model,
                     self.alias,
                     cand.version,
-                    checks=self.checks,
+                    checks=self._safe_checks(),
                     expected_version=run["parent"],
                     reason=self._why(run, "promoted"),
                     **({} if self.approved_by is None else {"approved_by": self.approved_by}),
@@ -157,9 +184,22 @@ class Promotion(ControllerParts):
         )
 
     def _refuse(self, t: float, reason: str) -> Action:
+        """Refuse the candidate, saving the intent first.
+
+        The refusal and its reason are saved before the candidate's alias is dropped and
+        it is archived, so a crash in between resumes with this refusal (a resumed step
+        calls this again), not with the checks run again or an archived version promoted.
+        """
+        run = self.state.run
+        assert run is not None  # noqa: S101
+        if run.get("refusing") is None:
+            run["refusing"] = reason[:4000]
+            self._save()
+            self._checkpoint("refuse_saved")
         self._drop_candidate_alias("refused")
         self._archive_candidate()
-        return self._fail(t, reason)
+        self._checkpoint("refuse_archived")
+        return self._fail(t, run["refusing"])
 
     def _roll_back(self, t: float) -> Action:
         run = self.state.run

@@ -116,6 +116,8 @@ def check_run(run: object) -> dict[str, Any] | None:
         "signal": _json_dict(run, "signal", "run.signal"),
         "canary_at": _num(run, "canary_at", optional=True, name="run.canary_at"),
     }
+    if "refusing" in run:  # a refusal saved before its side effects (absent: none)
+        out["refusing"] = _str(run, "refusing", optional=True, name="run.refusing")
     if not out["id"] or len(out["id"]) > 200:
         raise _bad("run.id", "a non-empty str of at most 200 characters", out["id"])
     return out
@@ -295,8 +297,11 @@ class RetrainState:
         )
 
     # -- files ---------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
+    def save(self, path: Path) -> str:
         """Write atomically and durably: a fresh file, fsync, then a rename over ``path``.
+
+        Returns the text written (the controller compares the file with it before its
+        next write: one writer per state file).
 
         A new state file is created ``0600`` (owner only): it holds the decisions, their
         reasons and run ids, which an operator may not want others on the host to read.
@@ -311,12 +316,13 @@ class RetrainState:
         text = json.dumps(self.to_dict(), allow_nan=False, sort_keys=True)
         make_folder(path.parent, "the RetrainController state folder", parameter="state_path")
         write_text(path, text, "the RetrainController state file", fsync=True, mode=0o600)
+        return text
 
     @classmethod
-    def load(cls, path: Path) -> RetrainState:
-        """Read and validate a state file."""
+    def load(cls, path: Path, text: str | None = None) -> RetrainState:
+        """Read and validate a state file (``text``: its content, already read)."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8") if text is None else text)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise RetrainStateError(
                 f"cannot read the RetrainController state file "

@@ -11,8 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
 from prodml._data import type_name
 from prodml._durations import describe
+from prodml._quote import short_repr
+from prodml._state import finite_float
 from prodml.errors import ConfigError, ProdMLError
 from prodml.registry import ModelRegistry, ModelVersion
 from prodml.retrain._data import build, lineage_of
@@ -30,6 +36,39 @@ RUN_TAG = "prodml.retrain.run"
 """Tag every candidate carries: the run id, the key that makes registration idempotent."""
 TRAINED_AT_TAG = "prodml.retrain.trained_at"
 """Tag with the controller's clock (seconds) when the candidate's run started."""
+
+
+def _fitted(obj: object) -> bool:
+    """False for an object scikit-learn's convention says is not fitted yet."""
+    says = getattr(obj, "__sklearn_is_fitted__", None)
+    if callable(says):
+        return bool(says())
+    if isinstance(obj, BaseEstimator):
+        try:
+            check_is_fitted(obj)
+        except NotFittedError:
+            return False
+    return True
+
+
+def checked_metrics(metrics: Mapping[Any, Any]) -> dict[str, float]:
+    """``train``'s metrics as ``{name: finite float}``, or a ConfigError naming the bad one."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(
+                f"train's metrics must be named by non-empty strs. Got the key {short_repr(key)}.",
+                parameter="train",
+            )
+        number = finite_float(value)
+        if number is None:
+            raise ConfigError(
+                f"train's metric {short_repr(key)} must be a finite number. "
+                f"Got {short_repr(value)}",
+                parameter="train",
+            )
+        out[key] = number
+    return out
 
 
 def _short(err: BaseException) -> str:
@@ -125,6 +164,14 @@ class Training(ControllerParts):
                 "as the second item (the pipeline may be None)",
                 parameter="train",
             )
+        for what, obj in (("pipeline", pipeline), ("model", model)):
+            if obj is not None and not _fitted(obj):
+                raise ConfigError(
+                    f"train returned a {what} that is not fitted ({type_name(obj)}): fit it "
+                    "before returning it",
+                    parameter="train",
+                )
+        checked = checked_metrics(metrics)
         lineage: dict[str, Any] = lineage_of(training_set)
         fp = getattr(pipeline, "fingerprint", None)
         if isinstance(fp, str):
@@ -147,7 +194,7 @@ class Training(ControllerParts):
             },
             description=f"retrained by RetrainController: {run['reason']}"[:1000],
             signature=signature,
-            metrics={str(k): float(v) for k, v in metrics.items()},
+            metrics=checked,
             lineage=lineage,
         )
         self._checkpoint("registered")
