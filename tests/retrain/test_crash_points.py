@@ -97,7 +97,7 @@ def _play(tmp_path, crash_at: str | None) -> tuple[Any, ...]:
     while t <= 8 * DAY:  # the fourth run is promoted by then
         if ctl.rollout is not None and ctl.state.phase == "canary" and not retry:
             rate = CANDIDATE_ERRORS[ctl.state.run["version"]]
-            for i in range(150):
+            for i in range(400):
                 variant = ctl.rollout.route(f"{t}-{i}")
                 bad = rng.random() < (rate if variant == "candidate" else 0.2)
                 ctl.rollout.observe(variant, error_rate=float(bad))

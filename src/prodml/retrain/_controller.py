@@ -397,41 +397,66 @@ class RetrainController(Training, Promotion, NotPicklable):
         """
         t = _clock(now)
         with self._lock, self._writing():
-            self._now = t
-            self.state.last_step_at = t
-            last: Action | None = None
-            previous: str | None = None
-            start = self.state.phase
-            for _ in range(8):  # at most one pass through each phase
-                phase = self.state.phase
-                if last is not None and phase == previous:
-                    break  # the phase is waiting (canary traffic, an approval)
-                previous = phase
-                run = self.state.run
-                if run is not None and run.get("refusing") is not None:
-                    last = self._refuse(t, run["refusing"])  # interrupted by a crash
-                elif phase == "idle":
-                    if start != "idle":
-                        break
-                    last = self._decide(t)
-                elif phase == "training":
-                    last = self._train(t)
-                elif phase == "checking":
-                    last = self._check(t)
-                    if self.state.phase == "canary":  # traffic first, then evaluate
-                        break
-                elif phase == "canary":
-                    last = self._advance(t)
-                    if self.state.phase == "canary":
-                        break
-                elif phase == "promoting":
-                    last = self._promote(t)
-                elif phase == "rolling_back":
-                    last = self._roll_back(t)
-                if self.state.phase == "idle":
+            try:
+                return self._step(t)
+            except BaseException:
+                # What escapes a step (a state write that failed, a registry down, an
+                # interrupt) leaves the in-memory state where the file is, as a crash
+                # would: a run decided in memory but never saved must not go on to
+                # train and register a candidate the file does not know (a restart
+                # would decide again and register a second one).
+                self._back_to_file()
+                raise
+
+    def _back_to_file(self) -> None:
+        writer = self._writer
+        if self.state_path is None or writer is None:
+            return  # no file: the state in memory is the only one
+        known = writer.known
+        self.state = (
+            RetrainState(model=self.model, alias=self.alias)
+            if known is None
+            else RetrainState.load(self.state_path, known)
+        )
+        _saved.restore(self.triggers, self.state.triggers)
+        self._restore_rollout()
+
+    def _step(self, t: float) -> Action:
+        self._now = t
+        self.state.last_step_at = t
+        last: Action | None = None
+        previous: str | None = None
+        start = self.state.phase
+        for _ in range(8):  # at most one pass through each phase
+            phase = self.state.phase
+            if last is not None and phase == previous:
+                break  # the phase is waiting (canary traffic, an approval)
+            previous = phase
+            run = self.state.run
+            if run is not None and run.get("refusing") is not None:
+                last = self._refuse(t, run["refusing"])  # interrupted by a crash
+            elif phase == "idle":
+                if start != "idle":
                     break
-            assert last is not None  # noqa: S101 - the loop runs at least once
-            return last
+                last = self._decide(t)
+            elif phase == "training":
+                last = self._train(t)
+            elif phase == "checking":
+                last = self._check(t)
+                if self.state.phase == "canary":  # traffic first, then evaluate
+                    break
+            elif phase == "canary":
+                last = self._advance(t)
+                if self.state.phase == "canary":
+                    break
+            elif phase == "promoting":
+                last = self._promote(t)
+            elif phase == "rolling_back":
+                last = self._roll_back(t)
+            if self.state.phase == "idle":
+                break
+        assert last is not None  # noqa: S101 - the loop runs at least once
+        return last
 
     # ------------------------------------------------------------------ decide
     def _current(self) -> ModelVersion | None:
