@@ -144,9 +144,7 @@ def _log_label(tmp: Path) -> Call:
     from prodml.monitoring.windows import TimeWindow
 
     recs = cc._records(make_f1(3000, seed=5))
-    mon = ModelMonitor(
-        "m", window=TimeWindow(3600.0), max_pending=100_000, evaluate_every_s=None
-    )
+    mon = ModelMonitor("m", window=TimeWindow(3600.0), max_pending=100_000, evaluate_every_s=None)
     for i in range(3000):
         mon.log_prediction(i, recs[i], 0.5, latency_s=1e-4, timestamp=1.7e9 + i)
     for i in range(1000, 2000):  # warm on other ids than the counted ones
