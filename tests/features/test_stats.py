@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prodml.features._stats import BLOCK, Counts, Extremes, Moments, Quantiles
@@ -160,3 +160,24 @@ def test_moments_near_constant_is_the_bound_on_the_whole_stream(
         far = Moments()
         far.update(x * factor)
         assert far.near_constant() is constant
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    center=st.floats(-1e12, 1e12, allow_nan=False),
+    spread=st.floats(0.0, 1e6, allow_nan=False),
+    scale=st.sampled_from([1.0, 2.0**-600, 2.0**600]),
+    n=st.integers(2, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_moments_near_constant_fast_path_agrees_with_the_exact_bound(
+    center: float, spread: float, scale: float, n: int, seed: int
+) -> None:
+    # near_constant(std, mean) answers "not near-constant" from floats when the variance is
+    # clearly above the bound; it must never answer differently from the exact test.
+    x = (center + spread * np.random.default_rng(seed).standard_normal(n)) * scale
+    m = Moments()
+    m.update(x[np.isfinite(x)])
+    if m.n == 0 or m.overflow:
+        return
+    assert m.near_constant(m.std(), m.mean()) is m.near_constant()

@@ -249,9 +249,10 @@ class StandardScale(Step):
         if state.n == 0:
             raise _no_values(column, "mean")
         std = _finite(column, state.std(), "standard deviation")
-        self.mean_[column] = state.mean() if self.with_mean else 0.0
+        mean = state.mean()
+        self.mean_[column] = mean if self.with_mean else 0.0
         # The bound uses the column's mean even without centring, as scikit-learn's.
-        scaled = self.with_std and std > 0.0 and not state.near_constant()
+        scaled = self.with_std and std > 0.0 and not state.near_constant(std, mean)
         self.scale_[column] = std if scaled else 1.0
 
     def transform_values(self, column: str, values: Any, kind: str) -> Any:

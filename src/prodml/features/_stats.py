@@ -47,6 +47,7 @@ def _as_fraction(scaled: int) -> Fraction:
 
 _SCALE2 = 2 * _SCALE  # squares of values scaled by 2**-e: integers of 2**-2252
 _EPS = Fraction(2) ** -52  # float64's machine epsilon, np.finfo(np.float64).eps
+_EPS_F = 2.0**-52  # the same, as a float (the fast pre-check of near_constant)
 _TINY = 2.0**-968  # a block's sum of squares below this may have lost bits to underflow
 
 
@@ -178,7 +179,7 @@ class Moments:
         except OverflowError:
             return math.inf
 
-    def near_constant(self) -> bool:
+    def near_constant(self, std: float | None = None, mean: float | None = None) -> bool:
         """Whether the variance is within the rounding error of computing it in float64.
 
         True when ``var <= n * eps * var + (n * eps * mean) ** 2``: the error bound of the
@@ -188,6 +189,11 @@ class Moments:
         scikit-learn evaluates it in float64, which underflows to "constant" for spreads
         below about 1e-154 and overflows for spreads above about 1e154.
 
+        ``std`` and ``mean``, when given, are this state's :meth:`std` and :meth:`mean`: a
+        column whose float variance is more than four times the float bound (and both are
+        normal floats) is not near-constant whatever the rounding of those floats, and is
+        answered without the exact sums (a few hundred thousand instructions a column).
+
         Raises
         ------
         OverflowError
@@ -195,11 +201,17 @@ class Moments:
         """
         if self.n == 0 or self.shift is None:
             return True
+        if std is not None and mean is not None:
+            var_f = std * std  # float products overflow to inf (** raises instead)
+            a = self.n * _EPS_F * mean
+            bound_f = self.n * _EPS_F * var_f + a * a
+            if 1e-290 < var_f < 1e290 and bound_f < 1e290 and var_f > 4.0 * bound_f:
+                return False
         s1, _ = self._sums()
         var = self._variance()
         n = self.n
-        mean = Fraction(self.shift) + s1 / n
-        return var <= n * _EPS * var + (n * _EPS * mean) ** 2
+        exact_mean = Fraction(self.shift) + s1 / n
+        return var <= n * _EPS * var + (n * _EPS * exact_mean) ** 2
 
     def std(self) -> float:
         """The population standard deviation, right even where the variance is not a float.

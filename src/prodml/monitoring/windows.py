@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -166,6 +167,9 @@ class TimeWindow(Window):
     # stepped back): expiring from the oldest end then misses stale triples behind newer
     # ones. A class default, so windows pickled before it existed load as in order.
     _unsorted: bool = False
+    # The time of the last triple added (-inf when none is held): the test above without
+    # indexing the deque on log_label's hot path. A class default, as _unsorted's.
+    _last: float = -math.inf
 
     def __init__(self, seconds: float = 3600.0, max_size: int = 100_000) -> None:
         check_params(
@@ -186,8 +190,9 @@ class TimeWindow(Window):
     def add(self, time: float, label: Scalar, output: Scalar) -> None:
         """Append one labelled prediction, evicting the oldest beyond the size cap."""
         times = self._times  # the base's add, inlined: this is log_label's hot path
-        if times and time < times[-1]:
+        if time < self._last:
             self._unsorted = True
+        self._last = time
         times.append(time)
         self._labels.append(label)
         self._outputs.append(output)
@@ -221,13 +226,22 @@ class TimeWindow(Window):
                 self._times.append(t)
                 self._labels.append(y)
                 self._outputs.append(o)
+        self._resort()
+
+    def _resort(self) -> None:
+        """Whether the triples held are out of time order, and the last one's time."""
         times = self._times
         self._unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
+        self._last = times[-1] if times else -math.inf
+
+    def clear(self) -> None:
+        """Forget every triple."""
+        super().clear()
+        self._unsorted, self._last = False, -math.inf
 
     def _load(self, data: Mapping[str, Any]) -> None:
         super()._load(data)
-        times = self._times
-        self._unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
+        self._resort()
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-safe."""
