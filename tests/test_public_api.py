@@ -545,6 +545,7 @@ EXPECTED: dict[str, set[str]] = {
         "DriftTrigger",
         "ErrorRateTrigger",
         "Guards",
+        "RetrainConflictError",
         "RetrainController",
         "RetrainCost",
         "RetrainState",
