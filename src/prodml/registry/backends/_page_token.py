@@ -82,11 +82,13 @@ def search_token(
     after: tuple[str, int] | None,
     skip: int,
     query: VersionQuery,
+    fingerprint: str | None = None,
 ) -> str:
     """The token of the page after ``records`` (read after ``after``, skipping ``skip``).
 
     The last record with a stored key gives the position; keyless records after it (see
-    the module docstring) are counted in the skip.
+    the module docstring) are counted in the skip. ``fingerprint``: the query's
+    :func:`query_fingerprint`, when the caller has it already.
     """
     for i in range(len(records) - 1, -1, -1):
         position = _position(records[i])
@@ -100,7 +102,7 @@ def search_token(
             f"search met more than {MAX_SKIP} unreadable version rows in a row; the "
             "metadata store was edited or corrupted",
         )
-    payload = [None, None, skip, query_fingerprint(query)]
+    payload = [None, None, skip, fingerprint or query_fingerprint(query)]
     if after is not None:
         payload[:2] = after
     body = base64.urlsafe_b64encode(
@@ -122,8 +124,12 @@ def _position(record: ModelVersion | RecordProblem) -> tuple[str, int] | None:
     return (name, version) if -_INT32 <= version < _INT32 else None
 
 
-def parse_search_token(token: object, query: VersionQuery) -> tuple[tuple[str, int] | None, int]:
+def parse_search_token(
+    token: object, query: VersionQuery, fingerprint: str | None = None
+) -> tuple[tuple[str, int] | None, int]:
     """The keyset position and skip of a ``search`` page token for ``query``.
+
+    ``fingerprint``: the query's :func:`query_fingerprint`, when the caller has it already.
 
     Raises
     ------
@@ -153,8 +159,8 @@ def parse_search_token(token: object, query: VersionQuery) -> tuple[tuple[str, i
         payload = None
     if not isinstance(payload, list) or len(payload) != 4:
         _refuse(token, "is not a token returned by search")
-    name, version, skip, fingerprint = payload
-    if fingerprint != query_fingerprint(query):
+    name, version, skip, _ = payload
+    if payload[3] != (fingerprint or query_fingerprint(query)):
         _refuse(
             token,
             "was returned by a search with other filters (name, tags, metrics or "

@@ -392,7 +392,9 @@ def row_ref(name: object, version: object) -> tuple[str, int | None]:
 def _may_hold_surrogates(payload: str | bytes) -> bool:
     r"""Whether JSON text may decode to a lone surrogate (only a ``\udXXX`` escape can)."""
     text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
-    return "\\ud" in text or "\\uD" in text  # no lower(): no copy of every record
+    # One scan for any escape first (most records have none), then the two spellings;
+    # no lower(): no copy of every record.
+    return "\\u" in text and ("\\ud" in text or "\\uD" in text)
 
 
 _SHOWN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")

@@ -36,7 +36,11 @@ from prodml.registry.backends._alias_reads import AliasReads
 from prodml.registry.backends._audit import log_hole
 from prodml.registry.backends._audit import plan_prune as plan_prune  # noqa: PLC0414
 from prodml.registry.backends._audit import replay_stack as replay_stack  # noqa: PLC0414
-from prodml.registry.backends._page_token import parse_search_token, search_token
+from prodml.registry.backends._page_token import (
+    parse_search_token,
+    query_fingerprint,
+    search_token,
+)
 from prodml.registry.backends._records import ALL as ALL  # noqa: PLC0414
 from prodml.registry.backends._records import (
     ANY,
@@ -354,13 +358,14 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
             min_metrics=dict(min_metrics or {}),
             max_metrics=dict(max_metrics or {}),
         )
-        after, skip = parse_search_token(page_token, query)
+        fingerprint = query_fingerprint(query)  # once: the token read and the one made
+        after, skip = parse_search_token(page_token, query, fingerprint)
         records = self._version_records(
             dataclasses.replace(query, after=after, limit=skip + page_size + 1)
         )[skip:]  # keyless unreadable rows the previous page ended with
         more = len(records) > page_size
         records = records[:page_size]
-        token = search_token(records, after, skip, query) if more else None
+        token = search_token(records, after, skip, query, fingerprint) if more else None
         return _page(records, token)
 
     def move_alias(
