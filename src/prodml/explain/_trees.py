@@ -262,7 +262,7 @@ class TreeKernel:
         self.scale = scale
         self.float32 = float32
         self.jit = True  # use the compiled kernels when numba is installed
-        self.routes_missing = all(t.missing_left is not None for t in trees)
+        self.routes_missing: bool = all(t.missing_left is not None for t in trees)
         self.names: tuple[list[str], list[str]] | None = None
         paths = leaf_paths(trees)
         feat, lo, hi, z = paths["feat"], paths["lo"], paths["hi"], paths["z"]
