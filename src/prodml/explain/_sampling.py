@@ -43,30 +43,29 @@ _EXHAUSTIVE_UP_TO = 10
 Floats = npt.NDArray[np.float64]
 
 
+def _class_of(model: Any, class_index: int | None) -> int:
+    """The class whose output is explained: ``class_index``, or class 1 of a binary model."""
+    n = len(model.classes_)
+    k = (1 if n == 2 else None) if class_index is None else class_index
+    if k is None or not 0 <= k < n:
+        raise ConfigError(
+            f"The 'class_index' parameter of Explainer must be an int in [0, {n}) for a "
+            f"model with {n} classes. Got {short_repr(class_index)} instead.",
+            parameter="class_index",
+        )
+    return k
+
+
 def output_function(model: Any, class_index: int | None) -> tuple[Any, str]:
     """The model's output as a function of a feature matrix, and its scale."""
     proba = getattr(model, "predict_proba", None)
     if proba is not None and hasattr(model, "classes_"):
-        n = len(model.classes_)
-        k = (1 if n == 2 else None) if class_index is None else class_index
-        if k is None or not 0 <= k < n:
-            raise ConfigError(
-                f"The 'class_index' parameter of Explainer must be an int in [0, {n}) for a "
-                f"model with {n} classes. Got {short_repr(class_index)} instead.",
-                parameter="class_index",
-            )
+        k = _class_of(model, class_index)
         return (lambda X: np.asarray(proba(X), dtype=np.float64)[:, k]), "probability"  # noqa: N803
     decision = getattr(model, "decision_function", None)
     if decision is not None and hasattr(model, "classes_"):
         # A classifier without probabilities (SVC): its margin, not its hard labels.
-        n = len(model.classes_)
-        k = (1 if n == 2 else None) if class_index is None else class_index
-        if k is None or not 0 <= k < n:
-            raise ConfigError(
-                f"The 'class_index' parameter of Explainer must be an int in [0, {n}) for a "
-                f"model with {n} classes. Got {short_repr(class_index)} instead.",
-                parameter="class_index",
-            )
+        k = _class_of(model, class_index)
 
         def margin(X: Floats) -> Floats:  # noqa: N803
             out = np.asarray(decision(X), dtype=np.float64)

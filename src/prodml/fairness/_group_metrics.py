@@ -306,19 +306,7 @@ class GroupMetrics:
             if key is None:
                 return
             cell = self._cells.get(key)
-        label = _safe_get(_LABEL, y_true)
-        if self._hist is None:
-            pred = _safe_get(_LABEL, y_pred)
-            b = -1
-        else:
-            try:
-                ok = 0.0 <= y_pred <= 1.0
-            except TypeError:
-                ok = False
-            pred = int(y_pred >= self.threshold) if ok else None
-            b = min(int(y_pred * self.bins), self.bins - 1) if ok else -1
-        if label is None or pred is None:
-            raise self._bad_record(y_true, y_pred)
+        label, pred, b = self._label_pred_bin(y_true, y_pred)
         at = -1 if cell is None else 4 * cell + 2 * label + pred
         h = -1 if cell is None or b < 0 else (2 * cell + label) * self.bins + b
         if at < 0 or self._conf[at] <= 0 or (h >= 0 and self._hist[h] <= 0):  # type: ignore[index]
@@ -344,19 +332,7 @@ class GroupMetrics:
         if self._w is None:
             raise _unweighted()
         w = 1.0 if sample_weight is None else weight_value(sample_weight)
-        label = _safe_get(_LABEL, y_true)
-        b = -1
-        if self._hist is None:
-            pred = _safe_get(_LABEL, y_pred)
-        else:
-            try:
-                ok = 0.0 <= y_pred <= 1.0
-            except TypeError:
-                ok = False
-            pred = int(y_pred >= self.threshold) if ok else None
-            b = min(int(y_pred * self.bins), self.bins - 1) if ok else -1
-        if label is None or pred is None:
-            raise self._bad_record(y_true, y_pred)
+        label, pred, b = self._label_pred_bin(y_true, y_pred)
         code = 2 * label + pred
         if sign > 0:  # checked above, so nothing can fail part-way: add in place
             key = self.group_of(groups)
@@ -383,6 +359,23 @@ class GroupMetrics:
             hist = np.zeros((1, 2 * self.bins), dtype=np.int64)
             hist[0, label * self.bins + b] = 1
         _chunks.subtract(self, ([key], [row], hist, {}, wrow))
+
+    def _label_pred_bin(self, y_true: Any, y_pred: Any) -> tuple[int, int, int]:
+        """One record's label, predicted label and score bin (-1 without bins), checked."""
+        label = _safe_get(_LABEL, y_true)
+        b = -1
+        if self._hist is None:
+            pred = _safe_get(_LABEL, y_pred)
+        else:
+            try:
+                ok = 0.0 <= y_pred <= 1.0
+            except TypeError:
+                ok = False
+            pred = int(y_pred >= self.threshold) if ok else None
+            b = min(int(y_pred * self.bins), self.bins - 1) if ok else -1
+        if label is None or pred is None:
+            raise self._bad_record(y_true, y_pred)
+        return label, pred, b
 
     def _bad_record(self, y_true: Any, y_pred: Any) -> SchemaError:
         if _safe_get(_LABEL, y_true) is None:
