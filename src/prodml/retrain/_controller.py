@@ -325,8 +325,7 @@ class RetrainController(Training, Promotion, NotPicklable):
                     f"{self.model}@{self.alias}.",
                     parameter="state_path",
                 )
-            self._restore_rollout()
-            _saved.restore(self.triggers, self.state.triggers)
+            self._adopt(self.state)
         else:
             if self.state_path is not None:
                 self._writer = StateWriter(self.state_path)
@@ -359,9 +358,7 @@ class RetrainController(Training, Promotion, NotPicklable):
         if (state.model, state.alias) != (self.model, self.alias):
             raise ConfigError("load_state: the state belongs to another model or alias.")
         with self._lock:
-            _saved.restore(self.triggers, state.triggers)
-            self.state = state
-            self._restore_rollout()
+            self._adopt(state)
 
     def _writing(self) -> contextlib.AbstractContextManager[None]:
         if self.state_path is None:
@@ -413,12 +410,16 @@ class RetrainController(Training, Promotion, NotPicklable):
         if self.state_path is None or writer is None:
             return  # no file: the state in memory is the only one
         known = writer.known
-        self.state = (
+        self._adopt(
             RetrainState(model=self.model, alias=self.alias)
             if known is None
             else RetrainState.load(self.state_path, known)
         )
-        _saved.restore(self.triggers, self.state.triggers)
+
+    def _adopt(self, state: RetrainState) -> None:
+        """Take ``state`` as this controller's: its triggers' and canary's state too."""
+        _saved.restore(self.triggers, state.triggers)
+        self.state = state
         self._restore_rollout()
 
     def _step(self, t: float) -> Action:
