@@ -188,9 +188,7 @@ def read(
                 # The entity's key columns only (the record may carry more), each value
                 # quoted as every message quotes a user's value (personal data redacted).
                 shown = ", ".join(
-                    f"{k}={short_repr(rec.get(k))}"
-                    for e in {plan.entities[v.entity] for v in plan.views}
-                    for k in e.keys
+                    f"{k}={short_repr(rec.get(k))}" for e in plan.entities for k in e.keys
                 )
                 raise EntityNotFoundError(
                     f"no current value for {absent} of entity {shown}"[:300],
