@@ -166,7 +166,9 @@ def test_uncertain_traffic_gives_an_slo_probability():
         ({"per": "year"}, "'per'"),
         ({"slo_s": 0.0}, "'slo_s'"),
         ({"slo_quantile": 1.0}, "'slo_quantile'"),
-        ({"peak_rps": 0.0}, "'peak_rps'"),
+        ({"peak_rps": -1.0}, "'peak_rps'"),
+        ({"peak_rps": math.nan}, "'peak_rps'"),
+        ({"mean_rps": -0.5}, "'mean_rps'"),
         ({"latency_s": -1.0}, "'latency_s'"),
         ({"price_per_replica_hour": None}, "'price_per_replica_hour'"),
     ],
@@ -175,6 +177,36 @@ def test_bad_serving_inputs(kwargs, match):
     base = {"peak_rps": 10.0, "latency_s": 0.1, "price_per_replica_hour": 1.0}
     with pytest.raises(ConfigError, match=match):
         serving_cost(**{**base, **kwargs})
+
+
+def test_an_idle_endpoint_costs_its_min_replicas():
+    # A staging endpoint, or one not launched yet: no traffic, min_replicas always on.
+    est = serving_cost(
+        peak_rps=0.0, latency_s=0.05, price_per_replica_hour=0.5, min_replicas=2, slo_s=0.5
+    )
+    assert est.expected == pytest.approx(2 * 0.5 * 730)
+    assert est.details["replicas"] == 2.0
+    assert est.details["utilization"] == 0.0
+    assert est.details["p_wait"] == 0.0
+    assert est.details["predictions"] == 0.0
+    assert "cost_per_1k" not in est.details  # nothing to divide by
+    # With no queue, response time is the service time: exponential, p99 = -ln(0.01) s.
+    assert est.details["latency_quantile_s"] == pytest.approx(-math.log(0.01) * 0.05)
+    assert est.details["slo_met"] == 1.0
+
+
+def test_no_mean_traffic_keeps_the_peak_sizing():
+    busy = serving_cost(peak_rps=100.0, latency_s=0.05, price_per_replica_hour=0.5)
+    quiet = serving_cost(peak_rps=100.0, mean_rps=0.0, latency_s=0.05, price_per_replica_hour=0.5)
+    assert quiet.expected == busy.expected
+    assert "cost_per_1k" in busy.details
+    assert "cost_per_1k" not in quiet.details
+
+
+def test_cost_per_1k_without_traffic_is_refused():
+    with pytest.raises(ConfigError, match="per='1k' needs traffic") as info:
+        serving_cost(peak_rps=0.0, latency_s=0.05, price_per_replica_hour=0.5, per="1k")
+    assert info.value.parameter == "per"
 
 
 def test_batch_scoring_golden():

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from prodml.cost import (
     BatchOption,
+    CostEstimate,
     RealtimeOption,
     break_even_volume,
     compare,
@@ -63,6 +64,18 @@ OPTIONS = [
     RealtimeOption("gpu", price_per_replica_hour=0.526, latency_s=0.004, concurrency=8),
     BatchOption("batch", price_per_instance_hour=0.17, rows_per_second=2000, startup_s=120),
 ]
+
+
+def test_relative_beside_a_free_option():
+    free = CostEstimate.point({"compute": 0.0}, currency="USD", unit="per month")
+    paid = CostEstimate.point({"compute": 10.0}, currency="USD", unit="per month")
+    table = compare({"paid": paid, "free": free, "also free": free})
+    assert list(table.index) == ["free", "also free", "paid"]
+    assert table["relative"].tolist() == [1.0, 1.0, math.inf]
+    credit = CostEstimate.point({"compute": -5.0}, currency="USD", unit="per month")
+    table = compare({"paid": paid, "credit": credit})
+    assert math.isnan(table.loc["paid", "relative"])
+    assert math.isnan(table.loc["credit", "relative"])
 
 
 def test_compare_table_is_sorted_with_parts_and_per_1k():

@@ -161,8 +161,9 @@ def compare(
     -------
     pandas.DataFrame
         Indexed by option: ``expected``, ``low``, ``high``, ``currency``, ``unit``,
-        ``per_1k`` (when a volume is given), ``relative`` (to the cheapest), then one
-        column per cost part (0 where an option has no such part).
+        ``per_1k`` (when a volume is given), ``relative`` (to the cheapest: 1 for the
+        cheapest, ``inf`` for a paid option when the cheapest is free, NaN when the cheapest
+        is negative), then one column per cost part (0 where an option has no such part).
 
     Examples
     --------
@@ -222,11 +223,24 @@ def compare(
                 if unit == "per 1k predictions"
                 else est.expected / predictions_per_month * 1000.0
             )
-        row["relative"] = est.expected / cheapest if cheapest > 0 else math.nan
+        row["relative"] = _relative(est.expected, cheapest)
         row.update({p: est.breakdown.get(p, 0.0) for p in parts})
         rows.append(row)
     frame = pd.DataFrame(rows).set_index("option")
     return frame.sort_values("expected", kind="stable")
+
+
+def _relative(expected: float, cheapest: float) -> float:
+    """``expected`` as a multiple of ``cheapest``.
+
+    1 for the cheapest itself, ``inf`` for a paid option beside a free one, NaN beside a
+    negative cost (a credit), where no multiple means anything.
+    """
+    if cheapest < 0:
+        return math.nan
+    if expected == cheapest:
+        return 1.0
+    return expected / cheapest if cheapest > 0 else math.inf
 
 
 def plot_comparison(

@@ -61,7 +61,8 @@ def serving_cost(
     Parameters
     ----------
     peak_rps
-        Peak requests per second the fleet must absorb.
+        Peak requests per second the fleet must absorb; 0 for an idle endpoint (staging, or
+        not yet launched), which costs its ``min_replicas``.
     latency_s
         Mean time to serve one request on an unloaded replica (seconds).
     price_per_replica_hour
@@ -89,9 +90,14 @@ def serving_cost(
     -------
     CostEstimate
         Parts ``compute`` (+ ``fixed``). Details: ``replicas``, ``throughput_per_replica``,
-        ``utilization`` (at peak), ``p_wait`` (Erlang C), ``predictions``, ``cost_per_1k``,
-        and with an SLO ``latency_quantile_s`` and ``slo_met`` (a probability under
-        uncertainty).
+        ``utilization`` (at peak), ``p_wait`` (Erlang C), ``predictions``, ``cost_per_1k``
+        (left out when a draw has no traffic: there is nothing to divide by), and with an SLO
+        ``latency_quantile_s`` and ``slo_met`` (a probability under uncertainty).
+
+    Raises
+    ------
+    ConfigError
+        For ``per="1k"`` without traffic, and ``mean_rps`` above ``peak_rps``.
 
     Examples
     --------
@@ -139,10 +145,10 @@ def serving_cost(
             "fixed_per_month": fixed_per_month,
         },
         {
-            "peak_rps": _POS,
+            "peak_rps": _NONNEG,
             "latency_s": _POS,
             "price_per_replica_hour": _NONNEG,
-            "mean_rps": _POS,
+            "mean_rps": _NONNEG,
             "fixed_per_month": _NONNEG,
         },
         optional=("mean_rps", "fixed_per_month"),
@@ -171,8 +177,16 @@ def serving_cost(
             "utilization": x["peak_rps"] / (replicas * throughput),
             "p_wait": erlang_c(servers, load),
             "predictions": predictions,
-            "cost_per_1k": monthly / predictions * 1000.0,
         }
+        idle = not np.all(predictions > 0)
+        if idle and per == "1k":
+            raise ConfigError(
+                "serving_cost: per='1k' needs traffic; with 'mean_rps' (or 'peak_rps') 0 there "
+                "are no predictions to divide the cost by. Use per='month'.",
+                parameter="per",
+            )
+        if not idle:
+            details["cost_per_1k"] = monthly / predictions * 1000.0
         if slo_s is not None:
             q = mmc_response_quantile(
                 slo_quantile,
