@@ -48,11 +48,16 @@ class ProblemError(Exception):
         detail: str,
         *,
         headers: Mapping[str, str] | None = None,
+        unread: tuple[list[Any], bool] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
         self.headers = dict(headers or {})
+        # A body of values that are not all records (JSON objects), and whether it was one
+        # value (not a list): the route counts them as the predictor counts them in process
+        # before it answers (they are never in the answer).
+        self.unread = unread
 
 
 def _codec(json_library: str) -> tuple[Callable[[bytes], Any], Callable[[Any], bytes]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -158,7 +159,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
         if type(data) is not list:
             raise ProblemError(
                 422, "Invalid record", "send one record as a JSON object, or an array of them",
-                errors=[not_a_record(data, "")],
+                errors=[not_a_record(data, "")], unread=([data], True),
             )  # fmt: skip
         if len(data) > settings.max_records:
             raise ProblemError(
@@ -173,8 +174,25 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                 "Invalid records",
                 f"{len(bad)} of {len(data)} records are not JSON objects",
                 errors=[{**e, "record": int(e["pointer"][1:])} for e in bad],
+                unread=(data, False),
             )
         return data
+
+    def count_unread(values: list[Any], single: bool, explain: bool) -> None:
+        """Count values that are not all records as the predictor counts them in process.
+
+        A lone value is ``predict_record``'s ``invalid``; a list is ``predict_many``'s
+        (``atomic``, as the app calls it): ``invalid`` for each value that is not an object
+        (and each invalid record), ``refused`` for the rest. Nothing is scored or logged.
+        """
+        columns = settings.datetime_columns()
+        values = [_timestamps(v, columns) for v in values]
+        with contextlib.suppress(ProdMLError):
+            if single:
+                pred.predict_record(values[0], explain=explain)
+            else:
+                ids = new_prediction_ids(len(values))
+                pred.predict_many(values, ids=ids, explain=explain, atomic=True)
 
     async def predict(request: Request) -> Response:
         rid = request.headers.get("x-request-id")
@@ -222,6 +240,12 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
                     " ".join(ids),
                 )
         except ProblemError as err:
+            if err.unread is not None:
+                values, single = err.unread
+                if len(values) > _ON_LOOP:
+                    await run_in_threadpool(count_unread, values, single, bool(explain))
+                else:
+                    count_unread(values, single, bool(explain))
             return problem(err)
         except ClientDisconnect:  # gone before its body arrived: nobody reads an answer
             gone = request_id(request.scope)
