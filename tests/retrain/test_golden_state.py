@@ -10,8 +10,8 @@ trigger loop moved out of ``_controller.py``) must leave every byte where it was
 from __future__ import annotations
 
 import hashlib
-import json
 import itertools
+import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
