@@ -27,17 +27,19 @@ from prodml.retrain._guards import Guards
 from prodml.retrain._promotion import Promotion
 from prodml.retrain._state import MAX_DECISIONS, ActionKind, RetrainState
 from prodml.retrain._training import RUN_TAG as RUN_TAG  # noqa: PLC0414
-from prodml.retrain._training import TRAINED_AT_TAG, Training
+from prodml.retrain._training import TRAINED_AT_TAG as TRAINED_AT_TAG  # noqa: PLC0414
+from prodml.retrain._training import Training
 from prodml.retrain._training import _short as _short  # noqa: PLC0414
-from prodml.retrain._triggers import Signal, Trigger, TriggerContext
+from prodml.retrain._trigger_loop import TriggerLoop
+from prodml.retrain._triggers import Signal, Trigger
 from prodml.retrain._writer import StateWriter
 from prodml.rollout import Canary
 from prodml.rollout._decision import jsonable
 from prodml.schema import Schema
 
 # RUN_TAG, TRAINED_AT_TAG and _short moved to _training with the training phase, the
-# checks, canary and promotion to _promotion (mixins of RetrainController); the three
-# still import from here.
+# checks, canary and promotion to _promotion, the trigger loop to _trigger_loop (mixins of
+# RetrainController); the three still import from here.
 __all__ = ["Action", "RetrainController", "RunContext"]
 
 
@@ -123,23 +125,6 @@ def _clock(now: float | datetime | None) -> float:
     return t
 
 
-def _signal_problem(signal: Signal) -> str | None:
-    """What makes a trigger's signal unusable (it goes into the saved state), or None."""
-    trigger: object = signal.trigger  # user code: the annotations are not a guarantee
-    reason: object = signal.reason
-    evidence: object = signal.evidence
-    if not isinstance(trigger, str) or not 0 < len(trigger) <= 200:
-        shown = short_repr(trigger)
-        return f"trigger must be a non-empty str of at most 200 characters, not {shown}"
-    if not isinstance(reason, str):
-        return f"reason must be a str, not {type(reason).__name__}"
-    if signal.drop is not None and finite_float(signal.drop) is None:
-        return f"drop must be a finite number or None, not {short_repr(signal.drop)}"
-    if not isinstance(evidence, Mapping):
-        return f"evidence must be a dict, not {type(evidence).__name__}"
-    return None
-
-
 def _exists(path: Path) -> bool:
     try:
         return path.exists()
@@ -150,7 +135,7 @@ def _exists(path: Path) -> bool:
         ) from err
 
 
-class RetrainController(Training, Promotion, NotPicklable):
+class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
     """Keep ``model@alias`` fresh: triggers -> training -> registry -> checks -> canary.
 
     Call :meth:`step` from a cron job, an Airflow or Prefect task, or a service's
@@ -467,53 +452,9 @@ class RetrainController(Training, Promotion, NotPicklable):
     def _has_model(self) -> bool:
         return self.model in self.registry.models()
 
-    def _trained_at(self, mv: ModelVersion | None) -> float | None:
-        if mv is None:
-            return None
-        tag = mv.tags.get(TRAINED_AT_TAG)
-        if tag is not None:
-            try:
-                return float(tag)
-            except ValueError:
-                pass
-        return mv.created_at.timestamp()
-
-    def _decide(self, t: float) -> Action:
+    def _start_run(self, t: float, chosen: Signal, current: ModelVersion | None) -> Action:
+        """Start a run (idle -> training), saved with the triggers' reset state first."""
         st = self.state
-        if st.backoff_until is not None and t < st.backoff_until:
-            return self._log(
-                "none",
-                f"backing off after {st.failures} failed run(s): "
-                f"{describe(st.backoff_until - t)} to go (until {st.backoff_until:.0f})",
-            )
-        current = self._current()
-        ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost, current)
-        signals = []
-        for i, trig in enumerate(self.triggers):
-            name = short_repr(getattr(trig, "name", f"triggers[{i}]"), 100)
-            try:
-                signal: object = trig.check(ctx)  # user code: checked below
-            except Exception as err:  # noqa: BLE001 - user code: a failed decision, backed off
-                return self._fail(t, f"trigger {name} failed: {_short(err)}")
-            if isinstance(signal, Signal):
-                problem = _signal_problem(signal)
-                if problem is not None:
-                    return self._fail(t, f"trigger {name} returned a Signal whose {problem}")
-                signals.append(signal)
-            elif signal is not None:
-                return self._fail(
-                    t, f"trigger {name} returned {type(signal).__name__}, not a Signal or None"
-                )
-        if not signals:
-            return self._log("none", "no trigger fired")
-        chosen, refused = self._worth_it(signals)
-        if chosen is None:
-            return self._log("skip", refused, trigger=signals[0].trigger)
-        blocked = self.guards.blocked(st, t, self.cost)
-        if blocked is not None:
-            return self._log(
-                "skip", f"{chosen.trigger}: {chosen.reason}; but {blocked}", trigger=chosen.trigger
-            )
         run_id = f"{t:.0f}-{uuid.uuid4().hex[:12]}"
         st.run = {
             "id": run_id,
@@ -537,26 +478,6 @@ class RetrainController(Training, Promotion, NotPicklable):
         self._save()
         self._checkpoint("decided")
         return action
-
-    def _reset_triggers(self) -> None:
-        for trig in self.triggers:
-            reset = getattr(trig, "reset", None)
-            if callable(reset):
-                reset()
-
-    def _worth_it(self, signals: list[Signal]) -> tuple[Signal | None, str]:
-        if self.cost is None:
-            return signals[0], ""
-        why = []
-        for s in signals:
-            if s.drop is None or self.cost.pays(s.drop):
-                return s, ""
-            why.append(
-                f"{s.trigger}: {s.reason}; a drop of {s.drop:.4g} costs "
-                f"{self.cost.expected_loss(s.drop):,.2f} over the horizon, not more than one "
-                f"retraining ({self.cost.retrain_cost:,.2f})"
-            )
-        return None, "; ".join(why)
 
     # ------------------------------------------------------------------ train
     def _context(self) -> RunContext:
