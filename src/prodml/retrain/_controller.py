@@ -52,9 +52,10 @@ class Action:
     action
         ``none`` (nothing to do), ``skip`` (a trigger fired but a guard or the cost
         model said no), ``retrain`` (a run started), ``fail`` (training or registration
-        failed), ``register`` (candidate registered), ``refuse`` (a promotion check
-        failed), ``canary`` (canary started), ``hold`` / ``advance`` (canary in
-        progress), ``promote``, ``rollback``.
+        failed; without a run id: a trigger raised or returned junk), ``register``
+        (candidate registered), ``refuse`` (a promotion check failed), ``canary``
+        (canary started), ``hold`` / ``advance`` (canary in progress), ``promote``,
+        ``rollback``.
     reason
         One sentence a person reads in an incident review.
     at
@@ -63,7 +64,7 @@ class Action:
         The run, the candidate version and the trigger concerned, when there is one.
     repeats
         How many consecutive steps took this same decision (repeated ``none``,
-        ``skip`` and ``hold`` are folded into one log entry).
+        ``skip``, ``hold`` and a trigger's same failure are folded into one log entry).
     """
 
     action: ActionKind
@@ -142,7 +143,9 @@ class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
     background thread. Each call looks at the triggers (monitor alerts, drift reports,
     concept-drift detectors, a schedule, the cost model), weighs them against the
     guards (minimum interval, cap per period, budget, back-off after a failure) and the
-    cost of retraining, and when it decides to retrain: builds the training set (through
+    cost of retraining (a trigger that raises is logged as a ``fail`` naming it, counted
+    in :attr:`trigger_failures`, and the others are still asked: one broken sensor does
+    not silence the rest), and when it decides to retrain: builds the training set (through
     the feature store when configured), calls ``train``, registers the candidate with
     its lineage, runs the promotion checks, runs a canary and promotes or rolls back.
     Every decision and its reason goes into the controller's JSON state and, for the
@@ -329,6 +332,16 @@ class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
     def decisions(self) -> list[Action]:
         """Every decision kept in the state, oldest first (the last 1000)."""
         return [Action(**d) for d in self.state.decisions]
+
+    @property
+    def trigger_failures(self) -> dict[str, dict[str, Any]]:
+        """The triggers failing now, by name, with their failures in a row.
+
+        Each record: ``count`` (steps in a row), ``first_at``, ``last_at`` and the last
+        ``reason``; a trigger leaves when it answers again (its failures stay in
+        :attr:`decisions`).
+        """
+        return {name: dict(rec) for name, rec in self.state.trigger_failures.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-safe data (see :class:`RetrainState`)."""
@@ -553,7 +566,7 @@ class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
         last = log[-1] if log else None
         if (
             last is not None
-            and kind in ("none", "skip", "hold")
+            and (kind in ("none", "skip", "hold") or (kind == "fail" and run_id is None))
             and (last["action"], last["reason"], last["run_id"]) == (kind, entry["reason"], run_id)
         ):
             entry["repeats"] = last["repeats"] + 1

@@ -19,12 +19,20 @@ from prodml._quote import short_repr
 from prodml._state import check_depth, check_format_version, finite_float
 from prodml.errors import ConfigError, ProdMLError
 
-__all__ = ["ACTIONS", "FORMAT_VERSION", "PHASES", "ActionKind", "Phase", "RetrainState"]
+__all__ = [
+    "ACTIONS",
+    "FORMAT_VERSION",
+    "MAX_TEXT",
+    "PHASES",
+    "ActionKind",
+    "Phase",
+    "RetrainState",
+]
 
 FORMAT_VERSION = 1
 KIND = "RetrainController"
 MAX_DECISIONS = 1000
-_MAX_TEXT = 4000  # characters of a stored str (model, alias, reasons)
+MAX_TEXT = 4000  # characters of a stored str (model, alias, reasons)
 
 Phase = Literal["idle", "training", "checking", "canary", "promoting", "rolling_back"]
 PHASES: tuple[str, ...] = get_args(Phase)
@@ -155,6 +163,31 @@ def check_triggers(triggers: object) -> dict[str, dict[str, Any]]:
     return out
 
 
+def check_trigger_failures(records: object) -> dict[str, dict[str, Any]]:
+    """The failing triggers' records by trigger name (see :class:`RetrainState`)."""
+    if not isinstance(records, dict) or len(records) > 1000:
+        raise _bad("trigger_failures", "an object of at most 1000 trigger records", records)
+    out = {}
+    for name, rec in records.items():
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise _bad("trigger_failures", "keyed by trigger names (at most 200 characters)", name)
+        path = f"trigger_failures.{name}"
+        if not isinstance(rec, dict):
+            raise _bad(path, "an object", rec)
+        checked = {
+            "count": _int(rec, "count", name=f"{path}.count"),
+            "first_at": _num(rec, "first_at", name=f"{path}.first_at"),
+            "last_at": _num(rec, "last_at", name=f"{path}.last_at"),
+            "reason": _str(rec, "reason", name=f"{path}.reason"),
+        }
+        if checked["count"] < 1:
+            raise _bad(f"{path}.count", "an int >= 1", checked["count"])
+        if checked["last_at"] < checked["first_at"]:
+            raise _bad(f"{path}.last_at", "a time no earlier than first_at", checked["last_at"])
+        out[name] = checked
+    return out
+
+
 @dataclass
 class RetrainState:
     """Everything the controller must remember across restarts (JSON, versioned).
@@ -162,6 +195,12 @@ class RetrainState:
     ``triggers`` holds the state of each trigger that has one (``state_dict`` and
     ``load_state_dict``, e.g. :class:`ErrorRateTrigger`), by trigger name; a trigger
     validates its own part when the controller restores it.
+
+    ``trigger_failures`` holds, by trigger name, each trigger whose last answer was a
+    failure (it raised or returned junk): ``count`` (failed steps in a row),
+    ``first_at`` and ``last_at`` (the controller's clock) and ``reason`` (the last
+    failure). A trigger leaves it when it answers again. Saved only when not empty, so a
+    controller whose triggers never failed writes the same file as before it existed.
 
     Examples
     --------
@@ -183,20 +222,21 @@ class RetrainState:
     last_step_at: float | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trigger_failures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("model", "alias"):  # what from_dict reads back: at most 4000 characters
             v = getattr(self, name)
-            if not isinstance(v, str) or len(v) > _MAX_TEXT:
+            if not isinstance(v, str) or len(v) > MAX_TEXT:
                 raise ConfigError(
-                    f"RetrainState: {name} must be a str of at most {_MAX_TEXT} characters. "
+                    f"RetrainState: {name} must be a str of at most {MAX_TEXT} characters. "
                     f"Got {short_repr(v)}.",
                     parameter=name,
                 )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state with its type and format version."""
-        return {
+        out = {
             "type": KIND,
             "format_version": FORMAT_VERSION,
             "model": self.model,
@@ -213,6 +253,9 @@ class RetrainState:
             "decisions": [dict(d) for d in self.decisions],
             "triggers": {name: dict(t) for name, t in self.triggers.items()},
         }
+        if self.trigger_failures:
+            out["trigger_failures"] = {k: dict(r) for k, r in self.trigger_failures.items()}
+        return out
 
     @classmethod
     def from_dict(cls, data: object) -> RetrainState:
@@ -294,6 +337,7 @@ class RetrainState:
             last_step_at=_num(data, "last_step_at", optional=True),
             decisions=[check_decision(d, i) for i, d in enumerate(decisions)],
             triggers=check_triggers(data.get("triggers", {})),
+            trigger_failures=check_trigger_failures(data.get("trigger_failures", {})),
         )
 
     # -- files ---------------------------------------------------------------------------

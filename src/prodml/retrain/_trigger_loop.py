@@ -2,7 +2,8 @@
 
 ``_decide`` is the idle phase: unless the controller is backing off after a failed run,
 it asks every trigger (user code: what it returns is checked before it goes into the
-saved state), weighs the signals' measured drops against the cost model, asks the guards
+saved state; a trigger that raises or returns junk is logged and counted, and the others
+are still asked), weighs the signals' measured drops against the cost model, asks the guards
 (minimum interval, cap, budget) and hands the chosen signal to the controller's
 ``_start_run``. ``_reset_triggers`` clears the evidence a run consumed (and starts the
 follow-up watches of the triggers that keep one).
@@ -17,6 +18,7 @@ from prodml._durations import describe
 from prodml._quote import short_repr
 from prodml._state import finite_float
 from prodml.registry import ModelVersion
+from prodml.retrain._state import MAX_TEXT
 from prodml.retrain._training import TRAINED_AT_TAG, ControllerParts, _short
 from prodml.retrain._triggers import Signal, Trigger, TriggerContext
 
@@ -26,7 +28,13 @@ if TYPE_CHECKING:
     from prodml.retrain._guards import Guards
     from prodml.retrain._state import ActionKind
 
-__all__ = ["TriggerLoop", "signal_problem"]
+__all__ = ["TriggerLoop", "signal_problem", "trigger_key"]
+
+
+def trigger_key(trigger: object, i: int) -> str:
+    """The trigger's name, its key in the state's ``trigger_failures`` (or ``triggers[i]``)."""
+    name = getattr(trigger, "name", None)  # user code: the Protocol is not a guarantee
+    return name if isinstance(name, str) and 0 < len(name) <= 200 else f"triggers[{i}]"
 
 
 def signal_problem(signal: Signal) -> str | None:
@@ -81,23 +89,11 @@ class TriggerLoop(ControllerParts):
             )
         current = self._current()
         ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost, current)
-        signals = []
-        for i, trig in enumerate(self.triggers):
-            name = short_repr(getattr(trig, "name", f"triggers[{i}]"), 100)
-            try:
-                signal: object = trig.check(ctx)  # user code: checked below
-            except Exception as err:  # noqa: BLE001 - user code: a failed decision, backed off
-                return self._fail(t, f"trigger {name} failed: {_short(err)}")
-            if isinstance(signal, Signal):
-                problem = signal_problem(signal)
-                if problem is not None:
-                    return self._fail(t, f"trigger {name} returned a Signal whose {problem}")
-                signals.append(signal)
-            elif signal is not None:
-                return self._fail(
-                    t, f"trigger {name} returned {type(signal).__name__}, not a Signal or None"
-                )
+        signals, failed = self._ask(ctx)
         if not signals:
+            if failed is not None:  # logged without a save: one write for the step
+                self._save()
+                return failed
             return self._log("none", "no trigger fired")
         chosen, refused = self._worth_it(signals)
         if chosen is None:
@@ -108,6 +104,60 @@ class TriggerLoop(ControllerParts):
                 "skip", f"{chosen.trigger}: {chosen.reason}; but {blocked}", trigger=chosen.trigger
             )
         return self._start_run(t, chosen, current)
+
+    def _ask(self, ctx: TriggerContext) -> tuple[list[Signal], Action | None]:
+        """Every trigger's valid signal, and the last trigger failure logged (or None).
+
+        A trigger that raises or returns junk is one failed sensor, not a failed run: its
+        failure is logged (``fail``, naming it and why) and counted in the state's
+        ``trigger_failures`` until it answers again, and the other triggers are still
+        asked. It backs nothing off: it is asked again at the next step.
+        """
+        signals: list[Signal] = []
+        failed: Action | None = None
+        records = self.state.trigger_failures
+        asked = set()
+        for i, trig in enumerate(self.triggers):
+            key = trigger_key(trig, i)
+            asked.add(key)
+            try:
+                signal: object = trig.check(ctx)  # user code: checked below
+            except Exception as err:  # noqa: BLE001 - user code: a failed sensor, logged
+                problem: str | None = f"failed: {_short(err)}"
+            else:
+                problem = None
+                if isinstance(signal, Signal):
+                    bad = signal_problem(signal)
+                    if bad is None:
+                        signals.append(signal)
+                    else:
+                        problem = f"returned a Signal whose {bad}"
+                elif signal is not None:
+                    problem = f"returned {type(signal).__name__}, not a Signal or None"
+            if problem is None:
+                records.pop(key, None)  # it answers again (its failures stay in the log)
+            else:
+                failed = self._trigger_failed(ctx.now, key, trig, i, problem)
+        for gone in [k for k in records if k not in asked]:  # a trigger no longer configured
+            del records[gone]
+        return signals, failed
+
+    def _trigger_failed(self, t: float, key: str, trig: object, i: int, problem: str) -> Action:
+        records = self.state.trigger_failures
+        record = records.get(key) or {"count": 0, "first_at": t}
+        records[key] = {
+            "count": record["count"] + 1,
+            "first_at": record["first_at"],
+            "last_at": t,
+            "reason": problem[:MAX_TEXT],
+        }
+        name = short_repr(getattr(trig, "name", f"triggers[{i}]"), 100)
+        return self._log(
+            "fail",
+            f"trigger {name} {problem}; the other triggers were asked",
+            trigger=key,
+            save=False,
+        )
 
     def _worth_it(self, signals: list[Signal]) -> tuple[Signal | None, str]:
         if self.cost is None:
