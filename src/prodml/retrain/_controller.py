@@ -25,6 +25,7 @@ from prodml.retrain import _saved
 from prodml.retrain._cost import RetrainCost
 from prodml.retrain._guards import Guards
 from prodml.retrain._promotion import Promotion
+from prodml.retrain._state import MAX_CLOCK_S as MAX_CLOCK_S  # noqa: PLC0414
 from prodml.retrain._state import MAX_DECISIONS, ActionKind, RetrainState
 from prodml.retrain._training import RUN_TAG as RUN_TAG  # noqa: PLC0414
 from prodml.retrain._training import TRAINED_AT_TAG as TRAINED_AT_TAG  # noqa: PLC0414
@@ -98,12 +99,6 @@ class RunContext:
     now: float
     parent: ModelVersion | None
     signal: dict[str, Any] = field(default_factory=dict)
-
-
-MAX_CLOCK_S = 1e15
-"""Largest clock the controller takes (about 30 million years): the run id starts with the
-clock's digits, and a run id of more than 200 characters (a clock of 1e200) was saved but
-refused when read back, so a run in flight at such a time could not be resumed."""
 
 
 def _clock(now: float | datetime | None) -> float:
@@ -287,6 +282,18 @@ class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
         self.cost = cost
         if guards is not None and guards.budget is not None and cost is None:
             raise ConfigError("Guards(budget=...) needs cost=RetrainCost(...).", parameter="cost")
+        if (
+            guards is not None
+            and cost is not None
+            and None not in (guards.currency, cost.currency)
+            and guards.currency != cost.currency
+        ):
+            raise ConfigError(
+                f"Guards(currency={guards.currency!r}) and RetrainCost(currency="
+                f"{cost.currency!r}) differ: the budget and the retraining cost are compared "
+                "as numbers, and prodml does not convert currencies. State both in one.",
+                parameter="guards",
+            )
         self.data = data
         self.guards: Guards = guards if guards is not None else Guards()
         if not isinstance(self.guards, Guards):
@@ -581,8 +588,8 @@ class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
     def _save(self) -> None:
         if self.state_path is not None and self._writer is not None:
             self.state.triggers = _saved.collect(self.triggers)
-            self._writer.check()  # without a lock (no fcntl) this is the only guard
-            self._writer.wrote(self.state.save(self.state_path))
+            path = self.state_path
+            self._writer.write(lambda: self.state.save(path))  # compare-and-swap
 
     def _checkpoint(self, point: str) -> None:
         """A named point between side effects (tests kill the process here)."""
