@@ -171,3 +171,27 @@ def test_a_hostile_failure_record_is_refused_naming_the_field(
         _ctl(reg, path, [Flaky()])
     assert err.value.field is not None
     assert err.value.field.endswith(field)
+
+
+class ResetFails(FiresAt):
+    """Fires, but its reset (called when a run starts and at a promotion) raises."""
+
+    def reset(self) -> None:
+        raise OSError("cannot clear the alert queue")
+
+
+def test_a_reset_that_raises_is_a_trigger_failure_not_a_stuck_controller(
+    tmp_path: Path,
+) -> None:
+    reg, path = registry(), tmp_path / "state.json"
+    ctl = _ctl(reg, path, [ResetFails(0.0)])
+    # Before: OSError out of every step; the run was never saved, so each step decided it
+    # again and raised again.
+    action = ctl.step(0.0)
+    assert action.action == "promote"
+    assert ctl.trigger_failures["alert"]["reason"] == (
+        "failed to reset: OSError: cannot clear the alert queue"
+    )
+    fails = [d for d in ctl.decisions if d.action == "fail"]
+    assert fails[0].trigger == "alert"
+    assert _ctl(reg, path, [ResetFails(0.0)]).trigger_failures["alert"]["count"] >= 1

@@ -344,7 +344,7 @@ class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
     def trigger_failures(self) -> dict[str, dict[str, Any]]:
         """The triggers failing now, by name, with their failures in a row.
 
-        Each record: ``count`` (steps in a row), ``first_at``, ``last_at`` and the last
+        Each record: ``count`` (failures in a row), ``first_at``, ``last_at`` and the last
         ``reason``; a trigger leaves when it answers again (its failures stay in
         :attr:`decisions`).
         """

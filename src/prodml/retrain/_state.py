@@ -231,7 +231,7 @@ class RetrainState:
     validates its own part when the controller restores it.
 
     ``trigger_failures`` holds, by trigger name, each trigger whose last answer was a
-    failure (it raised or returned junk): ``count`` (failed steps in a row),
+    failure (it raised, returned junk or its reset raised): ``count`` (failures in a row),
     ``first_at`` and ``last_at`` (the controller's clock) and ``reason`` (the last
     failure). A trigger leaves it when it answers again. Saved only when not empty, so a
     controller whose triggers never failed writes the same file as before it existed.

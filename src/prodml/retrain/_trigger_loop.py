@@ -61,6 +61,7 @@ class TriggerLoop(ControllerParts):
         triggers: list[Trigger]
         cost: RetrainCost | None
         guards: Guards
+        _now: float
 
         def _current(self) -> ModelVersion | None: ...
 
@@ -174,7 +175,17 @@ class TriggerLoop(ControllerParts):
         return None, "; ".join(why)
 
     def _reset_triggers(self) -> None:
-        for trig in self.triggers:
+        """Clear the evidence a run consumed; a ``reset`` that raises is a trigger failure.
+
+        Before, it left the step before the run was saved: the next step decided the same
+        run again and its reset raised again, so every step raised while that trigger fired.
+        """
+        for i, trig in enumerate(self.triggers):
             reset = getattr(trig, "reset", None)
-            if callable(reset):
+            if not callable(reset):
+                continue
+            try:
                 reset()
+            except Exception as err:  # noqa: BLE001 - user code: a failed sensor, logged
+                key = trigger_key(trig, i)
+                self._trigger_failed(self._now, key, trig, i, f"failed to reset: {_short(err)}")
