@@ -1,7 +1,8 @@
 """Bad input to the controller: each is a failed run with a reason naming it, backed off.
 
 ``train`` returning wrong types, non-finite or unnamed metrics, an unfitted pipeline or
-model; a promotion check or a trigger raising; a clock that goes back; the guards at their
+model; a promotion check raising; a trigger raising (a failed sensor: logged and counted,
+not backed off); a clock that goes back; the guards at their
 exact boundaries; cost inputs at their edges. Nothing raises out of ``step`` and the
 state file keeps every decision.
 """
@@ -159,6 +160,23 @@ def test_a_check_that_raises_only_at_promotion_refuses_too(tmp_path):
     assert "production" not in reg.aliases("m")
 
 
+def _assert_trigger_failed_and_kept(ctl, action, tmp_path, key):
+    """A failed trigger is logged and counted, not a failed run: nothing backs off."""
+    assert action.action == "fail"
+    assert action.run_id is None
+    assert action.trigger == key
+    assert ctl.state.phase == "idle"
+    assert ctl.state.failures == 0
+    assert ctl.state.backoff_until is None
+    saved = RetrainState.from_dict(json.loads((tmp_path / "state.json").read_text()))
+    assert saved.decisions[-1]["action"] == "fail"
+    assert saved.decisions[-1]["reason"] == action.reason
+    assert saved.trigger_failures[key]["count"] == 1
+    again = ctl.step(action.at + 60)  # asked again at once, the same failure folded
+    assert (again.action, again.reason, again.repeats) == ("fail", action.reason, 2)
+    assert ctl.trigger_failures[key]["count"] == 2
+
+
 @pytest.mark.parametrize(
     ("check", "named"),
     [
@@ -173,8 +191,7 @@ def test_a_trigger_that_raises_or_returns_junk_is_a_failed_decision(tmp_path, ch
     action = ctl.step(0.0)
     # Before: the exception (or an AttributeError on the junk) left step().
     assert action.reason.startswith(named)
-    assert action.run_id is None
-    _assert_failed_and_kept(ctl, action, tmp_path)
+    _assert_trigger_failed_and_kept(ctl, action, tmp_path, "broken")
 
 
 @pytest.mark.parametrize(
@@ -202,8 +219,8 @@ def test_a_trigger_returning_a_bad_signal_is_a_failed_decision(tmp_path, signal,
     # not be read back; a str drop raised ValueError out of step; a NaN drop was a skip.
     assert action.reason.startswith(f"trigger 'junk' returned a {named}")
     assert "m" not in reg.models()
-    _assert_failed_and_kept(ctl, action, tmp_path)
-    assert _ctl(reg, _model, tmp_path).state.failures == 1  # the file reads back
+    _assert_trigger_failed_and_kept(ctl, action, tmp_path, "junk")
+    assert _ctl(reg, _model, tmp_path).trigger_failures["junk"]["count"] == 2  # reads back
 
 
 def test_a_clock_that_goes_back_starts_no_run_and_says_why():

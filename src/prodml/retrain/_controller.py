@@ -25,19 +25,22 @@ from prodml.retrain import _saved
 from prodml.retrain._cost import RetrainCost
 from prodml.retrain._guards import Guards
 from prodml.retrain._promotion import Promotion
+from prodml.retrain._state import MAX_CLOCK_S as MAX_CLOCK_S  # noqa: PLC0414
 from prodml.retrain._state import MAX_DECISIONS, ActionKind, RetrainState
 from prodml.retrain._training import RUN_TAG as RUN_TAG  # noqa: PLC0414
-from prodml.retrain._training import TRAINED_AT_TAG, Training
+from prodml.retrain._training import TRAINED_AT_TAG as TRAINED_AT_TAG  # noqa: PLC0414
+from prodml.retrain._training import Training
 from prodml.retrain._training import _short as _short  # noqa: PLC0414
-from prodml.retrain._triggers import Signal, Trigger, TriggerContext
+from prodml.retrain._trigger_loop import TriggerLoop
+from prodml.retrain._triggers import Signal, Trigger
 from prodml.retrain._writer import StateWriter
 from prodml.rollout import Canary
 from prodml.rollout._decision import jsonable
 from prodml.schema import Schema
 
 # RUN_TAG, TRAINED_AT_TAG and _short moved to _training with the training phase, the
-# checks, canary and promotion to _promotion (mixins of RetrainController); the three
-# still import from here.
+# checks, canary and promotion to _promotion, the trigger loop to _trigger_loop (mixins of
+# RetrainController); the three still import from here.
 __all__ = ["Action", "RetrainController", "RunContext"]
 
 
@@ -50,9 +53,10 @@ class Action:
     action
         ``none`` (nothing to do), ``skip`` (a trigger fired but a guard or the cost
         model said no), ``retrain`` (a run started), ``fail`` (training or registration
-        failed), ``register`` (candidate registered), ``refuse`` (a promotion check
-        failed), ``canary`` (canary started), ``hold`` / ``advance`` (canary in
-        progress), ``promote``, ``rollback``.
+        failed; without a run id: a trigger raised or returned junk), ``register``
+        (candidate registered), ``refuse`` (a promotion check failed), ``canary``
+        (canary started), ``hold`` / ``advance`` (canary in progress), ``promote``,
+        ``rollback``.
     reason
         One sentence a person reads in an incident review.
     at
@@ -61,7 +65,7 @@ class Action:
         The run, the candidate version and the trigger concerned, when there is one.
     repeats
         How many consecutive steps took this same decision (repeated ``none``,
-        ``skip`` and ``hold`` are folded into one log entry).
+        ``skip``, ``hold`` and a trigger's same failure are folded into one log entry).
     """
 
     action: ActionKind
@@ -97,12 +101,6 @@ class RunContext:
     signal: dict[str, Any] = field(default_factory=dict)
 
 
-MAX_CLOCK_S = 1e15
-"""Largest clock the controller takes (about 30 million years): the run id starts with the
-clock's digits, and a run id of more than 200 characters (a clock of 1e200) was saved but
-refused when read back, so a run in flight at such a time could not be resumed."""
-
-
 def _clock(now: float | datetime | None) -> float:
     if now is None:
         return time.time()
@@ -123,23 +121,6 @@ def _clock(now: float | datetime | None) -> float:
     return t
 
 
-def _signal_problem(signal: Signal) -> str | None:
-    """What makes a trigger's signal unusable (it goes into the saved state), or None."""
-    trigger: object = signal.trigger  # user code: the annotations are not a guarantee
-    reason: object = signal.reason
-    evidence: object = signal.evidence
-    if not isinstance(trigger, str) or not 0 < len(trigger) <= 200:
-        shown = short_repr(trigger)
-        return f"trigger must be a non-empty str of at most 200 characters, not {shown}"
-    if not isinstance(reason, str):
-        return f"reason must be a str, not {type(reason).__name__}"
-    if signal.drop is not None and finite_float(signal.drop) is None:
-        return f"drop must be a finite number or None, not {short_repr(signal.drop)}"
-    if not isinstance(evidence, Mapping):
-        return f"evidence must be a dict, not {type(evidence).__name__}"
-    return None
-
-
 def _exists(path: Path) -> bool:
     try:
         return path.exists()
@@ -150,14 +131,16 @@ def _exists(path: Path) -> bool:
         ) from err
 
 
-class RetrainController(Training, Promotion, NotPicklable):
+class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
     """Keep ``model@alias`` fresh: triggers -> training -> registry -> checks -> canary.
 
     Call :meth:`step` from a cron job, an Airflow or Prefect task, or a service's
     background thread. Each call looks at the triggers (monitor alerts, drift reports,
     concept-drift detectors, a schedule, the cost model), weighs them against the
     guards (minimum interval, cap per period, budget, back-off after a failure) and the
-    cost of retraining, and when it decides to retrain: builds the training set (through
+    cost of retraining (a trigger that raises is logged as a ``fail`` naming it, counted
+    in :attr:`trigger_failures`, and the others are still asked: one broken sensor does
+    not silence the rest), and when it decides to retrain: builds the training set (through
     the feature store when configured), calls ``train``, registers the candidate with
     its lineage, runs the promotion checks, runs a canary and promotes or rolls back.
     Every decision and its reason goes into the controller's JSON state and, for the
@@ -299,6 +282,18 @@ class RetrainController(Training, Promotion, NotPicklable):
         self.cost = cost
         if guards is not None and guards.budget is not None and cost is None:
             raise ConfigError("Guards(budget=...) needs cost=RetrainCost(...).", parameter="cost")
+        if (
+            guards is not None
+            and cost is not None
+            and None not in (guards.currency, cost.currency)
+            and guards.currency != cost.currency
+        ):
+            raise ConfigError(
+                f"Guards(currency={guards.currency!r}) and RetrainCost(currency="
+                f"{cost.currency!r}) differ: the budget and the retraining cost are compared "
+                "as numbers, and prodml does not convert currencies. State both in one.",
+                parameter="guards",
+            )
         self.data = data
         self.guards: Guards = guards if guards is not None else Guards()
         if not isinstance(self.guards, Guards):
@@ -344,6 +339,16 @@ class RetrainController(Training, Promotion, NotPicklable):
     def decisions(self) -> list[Action]:
         """Every decision kept in the state, oldest first (the last 1000)."""
         return [Action(**d) for d in self.state.decisions]
+
+    @property
+    def trigger_failures(self) -> dict[str, dict[str, Any]]:
+        """The triggers failing now, by name, with their failures in a row.
+
+        Each record: ``count`` (failures in a row), ``first_at``, ``last_at`` and the last
+        ``reason``; a trigger leaves when it answers again (its failures stay in
+        :attr:`decisions`).
+        """
+        return {name: dict(rec) for name, rec in self.state.trigger_failures.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-safe data (see :class:`RetrainState`)."""
@@ -467,53 +472,9 @@ class RetrainController(Training, Promotion, NotPicklable):
     def _has_model(self) -> bool:
         return self.model in self.registry.models()
 
-    def _trained_at(self, mv: ModelVersion | None) -> float | None:
-        if mv is None:
-            return None
-        tag = mv.tags.get(TRAINED_AT_TAG)
-        if tag is not None:
-            try:
-                return float(tag)
-            except ValueError:
-                pass
-        return mv.created_at.timestamp()
-
-    def _decide(self, t: float) -> Action:
+    def _start_run(self, t: float, chosen: Signal, current: ModelVersion | None) -> Action:
+        """Start a run (idle -> training), saved with the triggers' reset state first."""
         st = self.state
-        if st.backoff_until is not None and t < st.backoff_until:
-            return self._log(
-                "none",
-                f"backing off after {st.failures} failed run(s): "
-                f"{describe(st.backoff_until - t)} to go (until {st.backoff_until:.0f})",
-            )
-        current = self._current()
-        ctx = TriggerContext(t, self._trained_at(current), st.last_run_at, self.cost, current)
-        signals = []
-        for i, trig in enumerate(self.triggers):
-            name = short_repr(getattr(trig, "name", f"triggers[{i}]"), 100)
-            try:
-                signal: object = trig.check(ctx)  # user code: checked below
-            except Exception as err:  # noqa: BLE001 - user code: a failed decision, backed off
-                return self._fail(t, f"trigger {name} failed: {_short(err)}")
-            if isinstance(signal, Signal):
-                problem = _signal_problem(signal)
-                if problem is not None:
-                    return self._fail(t, f"trigger {name} returned a Signal whose {problem}")
-                signals.append(signal)
-            elif signal is not None:
-                return self._fail(
-                    t, f"trigger {name} returned {type(signal).__name__}, not a Signal or None"
-                )
-        if not signals:
-            return self._log("none", "no trigger fired")
-        chosen, refused = self._worth_it(signals)
-        if chosen is None:
-            return self._log("skip", refused, trigger=signals[0].trigger)
-        blocked = self.guards.blocked(st, t, self.cost)
-        if blocked is not None:
-            return self._log(
-                "skip", f"{chosen.trigger}: {chosen.reason}; but {blocked}", trigger=chosen.trigger
-            )
         run_id = f"{t:.0f}-{uuid.uuid4().hex[:12]}"
         st.run = {
             "id": run_id,
@@ -537,26 +498,6 @@ class RetrainController(Training, Promotion, NotPicklable):
         self._save()
         self._checkpoint("decided")
         return action
-
-    def _reset_triggers(self) -> None:
-        for trig in self.triggers:
-            reset = getattr(trig, "reset", None)
-            if callable(reset):
-                reset()
-
-    def _worth_it(self, signals: list[Signal]) -> tuple[Signal | None, str]:
-        if self.cost is None:
-            return signals[0], ""
-        why = []
-        for s in signals:
-            if s.drop is None or self.cost.pays(s.drop):
-                return s, ""
-            why.append(
-                f"{s.trigger}: {s.reason}; a drop of {s.drop:.4g} costs "
-                f"{self.cost.expected_loss(s.drop):,.2f} over the horizon, not more than one "
-                f"retraining ({self.cost.retrain_cost:,.2f})"
-            )
-        return None, "; ".join(why)
 
     # ------------------------------------------------------------------ train
     def _context(self) -> RunContext:
@@ -632,7 +573,7 @@ class RetrainController(Training, Promotion, NotPicklable):
         last = log[-1] if log else None
         if (
             last is not None
-            and kind in ("none", "skip", "hold")
+            and (kind in ("none", "skip", "hold") or (kind == "fail" and run_id is None))
             and (last["action"], last["reason"], last["run_id"]) == (kind, entry["reason"], run_id)
         ):
             entry["repeats"] = last["repeats"] + 1
@@ -647,8 +588,8 @@ class RetrainController(Training, Promotion, NotPicklable):
     def _save(self) -> None:
         if self.state_path is not None and self._writer is not None:
             self.state.triggers = _saved.collect(self.triggers)
-            self._writer.check()  # without a lock (no fcntl) this is the only guard
-            self._writer.wrote(self.state.save(self.state_path))
+            path = self.state_path
+            self._writer.write(lambda: self.state.save(path))  # compare-and-swap
 
     def _checkpoint(self, point: str) -> None:
         """A named point between side effects (tests kill the process here)."""

@@ -7,11 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 from prodml._durations import seconds as as_seconds
-from prodml._params import Interval, check_params
+from prodml._params import NONE, Interval, Predicate, check_params
 from prodml.cost import DecayCurve, RetrainPlan, optimal_retrain_interval
 from prodml.errors import ConfigError
 
-__all__ = ["RetrainCost"]
+__all__ = ["CURRENCY", "RetrainCost"]
+
+CURRENCY = Predicate(
+    lambda v: isinstance(v, str) and 0 < len(v) <= 16 and v.isprintable() and v.strip() == v,
+    "a currency code (a str of 1 to 16 characters, e.g. 'USD')",
+)
 
 
 def _seconds(value: Any, parameter: str) -> float:
@@ -37,6 +42,11 @@ class RetrainCost:
     curve
         A fitted :class:`~prodml.cost.DecayCurve` (age in ``time_unit``), for
         :class:`CostTrigger` and :meth:`plan`.
+    currency
+        The currency of ``retrain_cost`` and ``value_per_unit`` (e.g. the ``currency`` of
+        the :class:`~prodml.cost.CostEstimate` the cost came from), or ``None``
+        (unstated). A controller refuses a ``Guards(budget=..., currency=...)`` in another
+        currency: prodml does not convert currencies.
 
     Examples
     --------
@@ -54,14 +64,20 @@ class RetrainCost:
     horizon: float | timedelta = timedelta(days=7)
     time_unit: float | timedelta = timedelta(days=1)
     curve: DecayCurve | None = None
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         check_params(
             "RetrainCost",
-            {"retrain_cost": self.retrain_cost, "value_per_unit": self.value_per_unit},
+            {
+                "retrain_cost": self.retrain_cost,
+                "value_per_unit": self.value_per_unit,
+                "currency": self.currency,
+            },
             {
                 "retrain_cost": [Interval(float, 0, None)],
                 "value_per_unit": [Interval(float, 0, None, "neither")],
+                "currency": [CURRENCY, NONE],
             },
         )
         _seconds(self.horizon, "horizon")
@@ -120,4 +136,5 @@ class RetrainCost:
             "curve": None
             if curve is None
             else {"kind": curve.kind, "initial": curve.initial, "rate": curve.rate},
+            "currency": self.currency,
         }

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodml._durations import describe, seconds
 from prodml._params import NONE, Interval, OneOf, check_params
+from prodml.retrain._cost import CURRENCY
 
 if TYPE_CHECKING:
     from prodml.retrain._cost import RetrainCost
@@ -46,6 +47,10 @@ class Guards:
     budget
         At most this much retraining cost (the controller's ``RetrainCost.retrain_cost``
         per run) per ``period`` (``None``: no budget).
+    currency
+        The budget's currency, or ``None`` (unstated). A controller whose
+        ``RetrainCost`` states another currency is refused (no conversion is made); the
+        budget and the cost are compared as numbers.
     backoff, max_backoff
         After a failed or refused run, wait ``backoff * 2 ** (failures - 1)``, at most
         ``max_backoff``, before the next one; a promotion resets the count.
@@ -75,6 +80,7 @@ class Guards:
     max_backoff: float | timedelta = timedelta(days=7)
     max_canary: float | timedelta | None = timedelta(days=7)
     canary_timeout: str = "rollback"
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         _seconds(self.min_interval, "min_interval", allow_zero=True)
@@ -89,11 +95,13 @@ class Guards:
                 "max_runs": self.max_runs,
                 "budget": self.budget,
                 "canary_timeout": self.canary_timeout,
+                "currency": self.currency,
             },
             {
                 "max_runs": [Interval(int, 1, None), NONE],
                 "budget": [Interval(float, 0, None), NONE],
                 "canary_timeout": [OneOf(("rollback", "conclude"))],
+                "currency": [CURRENCY, NONE],
             },
         )
 
@@ -141,8 +149,11 @@ class Guards:
             if total > self.budget and not math.isclose(
                 total, self.budget, rel_tol=_BUDGET_REL, abs_tol=0.0
             ):
+                unit = self.currency or cost.currency
+                cur = "" if unit is None else f" {unit}"
                 return (
-                    f"{spent:,.2f} spent in the last {describe(period)}; one more run "
-                    f"({cost.retrain_cost:,.2f}) would exceed the budget of {self.budget:,.2f}"
+                    f"{spent:,.2f}{cur} spent in the last {describe(period)}; one more run "
+                    f"({cost.retrain_cost:,.2f}{cur}) would exceed the budget of "
+                    f"{self.budget:,.2f}{cur}"
                 )
         return None

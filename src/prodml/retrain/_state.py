@@ -9,6 +9,7 @@ back, it is validated field by field before use (principle 7).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +20,31 @@ from prodml._quote import short_repr
 from prodml._state import check_depth, check_format_version, finite_float
 from prodml.errors import ConfigError, ProdMLError
 
-__all__ = ["ACTIONS", "FORMAT_VERSION", "PHASES", "ActionKind", "Phase", "RetrainState"]
+__all__ = [
+    "ACTIONS",
+    "FORMAT_VERSION",
+    "MAX_CLOCK_S",
+    "MAX_TEXT",
+    "MAX_TIME_S",
+    "PHASES",
+    "ActionKind",
+    "Phase",
+    "RetrainState",
+]
 
 FORMAT_VERSION = 1
 KIND = "RetrainController"
 MAX_DECISIONS = 1000
-_MAX_TEXT = 4000  # characters of a stored str (model, alias, reasons)
+MAX_TEXT = 4000  # characters of a stored str (model, alias, reasons)
+MAX_CLOCK_S = 1e15
+"""Largest clock the controller takes (about 30 million years): the run id starts with the
+clock's digits, and a run id of more than 200 characters (a clock of 1e200) was saved but
+refused when read back, so a run in flight at such a time could not be resumed."""
+MAX_TIME_S = 2 * MAX_CLOCK_S
+"""Largest time in a state file: a clock, or a clock plus a back-off (at most
+:data:`MAX_CLOCK_S`). A hostile 1e300 is refused on load instead of blocking every run
+with a 300-digit reason."""
+_MAX_INT = 2**53  # counts and versions: exact in every JSON reader
 
 Phase = Literal["idle", "training", "checking", "canary", "promoting", "rolling_back"]
 PHASES: tuple[str, ...] = get_args(Phase)
@@ -64,23 +84,47 @@ def _bad(name: str, expected: str, value: object) -> RetrainStateError:
     )
 
 
-def _num(d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = "") -> Any:
+def _num(
+    d: Mapping[str, Any],
+    key: str,
+    *,
+    optional: bool = False,
+    name: str = "",
+    low: float = -math.inf,
+    high: float = math.inf,
+    expected: str = "a finite number",
+) -> Any:
     v = d.get(key)
     label = name or key
     if v is None and optional:
         return None
     x = finite_float(v)
-    if x is None:
-        raise _bad(label, "a finite number" + (" or null" if optional else ""), v)
+    if x is None or not low <= x <= high:
+        raise _bad(label, expected + (" or null" if optional else ""), v)
     return x
 
 
-def _int(d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = "") -> Any:
+def _time(d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = "") -> Any:
+    """A time on the controller's clock: none it writes is beyond :data:`MAX_TIME_S`."""
+    return _num(
+        d,
+        key,
+        optional=optional,
+        name=name,
+        low=-MAX_TIME_S,
+        high=MAX_TIME_S,
+        expected=f"a time within {MAX_TIME_S:.0e} s of the epoch",
+    )
+
+
+def _int(
+    d: Mapping[str, Any], key: str, *, optional: bool = False, name: str = "", low: int = 0
+) -> Any:
     v = d.get(key)
     if v is None and optional:
         return None
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise _bad(name or key, "an int >= 0" + (" or null" if optional else ""), v)
+    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= _MAX_INT:
+        raise _bad(name or key, f"an int >= {low}" + (" or null" if optional else ""), v)
     return v
 
 
@@ -110,11 +154,11 @@ def check_run(run: object) -> dict[str, Any] | None:
         "id": _str(run, "id", name="run.id"),
         "trigger": _str(run, "trigger", name="run.trigger"),
         "reason": _str(run, "reason", name="run.reason"),
-        "started_at": _num(run, "started_at", name="run.started_at"),
-        "parent": _int(run, "parent", optional=True, name="run.parent"),
-        "version": _int(run, "version", optional=True, name="run.version"),
+        "started_at": _time(run, "started_at", name="run.started_at"),
+        "parent": _int(run, "parent", optional=True, name="run.parent", low=1),
+        "version": _int(run, "version", optional=True, name="run.version", low=1),
         "signal": _json_dict(run, "signal", "run.signal"),
-        "canary_at": _num(run, "canary_at", optional=True, name="run.canary_at"),
+        "canary_at": _time(run, "canary_at", optional=True, name="run.canary_at"),
     }
     if "refusing" in run:  # a refusal saved before its side effects (absent: none)
         out["refusing"] = _str(run, "refusing", optional=True, name="run.refusing")
@@ -133,11 +177,13 @@ def check_decision(d: object, i: int) -> dict[str, Any]:
     return {
         "action": action,
         "reason": _str(d, "reason", name=f"decisions[{i}].reason"),
-        "at": _num(d, "at", name=f"decisions[{i}].at"),
+        "at": _time(d, "at", name=f"decisions[{i}].at"),
         "run_id": _str(d, "run_id", optional=True, name=f"decisions[{i}].run_id"),
-        "version": _int(d, "version", optional=True, name=f"decisions[{i}].version"),
+        "version": _int(d, "version", optional=True, name=f"decisions[{i}].version", low=1),
         "trigger": _str(d, "trigger", optional=True, name=f"decisions[{i}].trigger"),
-        "repeats": _int(d, "repeats", name=f"decisions[{i}].repeats") if "repeats" in d else 1,
+        "repeats": _int(d, "repeats", name=f"decisions[{i}].repeats", low=1)
+        if "repeats" in d
+        else 1,
     }
 
 
@@ -155,6 +201,27 @@ def check_triggers(triggers: object) -> dict[str, dict[str, Any]]:
     return out
 
 
+def check_trigger_failures(records: object) -> dict[str, dict[str, Any]]:
+    """The failing triggers' records by trigger name (see :class:`RetrainState`)."""
+    if not isinstance(records, dict) or len(records) > 1000:
+        raise _bad("trigger_failures", "an object of at most 1000 trigger records", records)
+    out = {}
+    for name, rec in records.items():
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise _bad("trigger_failures", "keyed by trigger names (at most 200 characters)", name)
+        path = f"trigger_failures.{name}"
+        if not isinstance(rec, dict):
+            raise _bad(path, "an object", rec)
+        checked = {
+            "count": _int(rec, "count", name=f"{path}.count", low=1),
+            "first_at": _time(rec, "first_at", name=f"{path}.first_at"),
+            "last_at": _time(rec, "last_at", name=f"{path}.last_at"),
+            "reason": _str(rec, "reason", name=f"{path}.reason"),
+        }
+        out[name] = checked
+    return out
+
+
 @dataclass
 class RetrainState:
     """Everything the controller must remember across restarts (JSON, versioned).
@@ -162,6 +229,12 @@ class RetrainState:
     ``triggers`` holds the state of each trigger that has one (``state_dict`` and
     ``load_state_dict``, e.g. :class:`ErrorRateTrigger`), by trigger name; a trigger
     validates its own part when the controller restores it.
+
+    ``trigger_failures`` holds, by trigger name, each trigger whose last answer was a
+    failure (it raised, returned junk or its reset raised): ``count`` (failures in a row),
+    ``first_at`` and ``last_at`` (the controller's clock) and ``reason`` (the last
+    failure). A trigger leaves it when it answers again. Saved only when not empty, so a
+    controller whose triggers never failed writes the same file as before it existed.
 
     Examples
     --------
@@ -183,20 +256,21 @@ class RetrainState:
     last_step_at: float | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trigger_failures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("model", "alias"):  # what from_dict reads back: at most 4000 characters
             v = getattr(self, name)
-            if not isinstance(v, str) or len(v) > _MAX_TEXT:
+            if not isinstance(v, str) or len(v) > MAX_TEXT:
                 raise ConfigError(
-                    f"RetrainState: {name} must be a str of at most {_MAX_TEXT} characters. "
+                    f"RetrainState: {name} must be a str of at most {MAX_TEXT} characters. "
                     f"Got {short_repr(v)}.",
                     parameter=name,
                 )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state with its type and format version."""
-        return {
+        out = {
             "type": KIND,
             "format_version": FORMAT_VERSION,
             "model": self.model,
@@ -213,6 +287,9 @@ class RetrainState:
             "decisions": [dict(d) for d in self.decisions],
             "triggers": {name: dict(t) for name, t in self.triggers.items()},
         }
+        if self.trigger_failures:
+            out["trigger_failures"] = {k: dict(r) for k, r in self.trigger_failures.items()}
+        return out
 
     @classmethod
     def from_dict(cls, data: object) -> RetrainState:
@@ -278,22 +355,24 @@ class RetrainState:
         for i, s in enumerate(spent):
             if not isinstance(s, list) or len(s) != 2:
                 raise _bad(f"spent[{i}]", "a [time, cost] pair", s)
-            when = _num({"v": s[0]}, "v", name=f"spent[{i}]")
-            pairs.append([when, _num({"v": s[1]}, "v", name=f"spent[{i}]")])
+            when = _time({"v": s[0]}, "v", name=f"spent[{i}]")
+            cost = _num({"v": s[1]}, "v", name=f"spent[{i}]", low=0.0, expected="a cost >= 0")
+            pairs.append([when, cost])
         return cls(
             model=_str(data, "model"),
             alias=_str(data, "alias"),
             phase=phase,
             run=run,
             canary=canary,
-            runs=[_num({"v": r}, "v", name=f"runs[{i}]") for i, r in enumerate(runs)],
+            runs=[_time({"v": r}, "v", name=f"runs[{i}]") for i, r in enumerate(runs)],
             spent=pairs,
-            last_run_at=_num(data, "last_run_at", optional=True),
+            last_run_at=_time(data, "last_run_at", optional=True),
             failures=_int(data, "failures"),
-            backoff_until=_num(data, "backoff_until", optional=True),
-            last_step_at=_num(data, "last_step_at", optional=True),
+            backoff_until=_time(data, "backoff_until", optional=True),
+            last_step_at=_time(data, "last_step_at", optional=True),
             decisions=[check_decision(d, i) for i, d in enumerate(decisions)],
             triggers=check_triggers(data.get("triggers", {})),
+            trigger_failures=check_trigger_failures(data.get("trigger_failures", {})),
         )
 
     # -- files ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from prodml.errors import ConfigError, ProdMLError
 from prodml.registry import ModelRegistry, ModelVersion
 from prodml.retrain._data import build, lineage_of
 from prodml.retrain._guards import Guards
-from prodml.retrain._state import ActionKind, RetrainState
+from prodml.retrain._state import MAX_CLOCK_S, ActionKind, RetrainState
 from prodml.rollout import Canary
 from prodml.schema import Schema
 
@@ -206,7 +206,9 @@ class Training(ControllerParts):
         trigger = st.run["trigger"] if st.run else None
         version = st.run["version"] if st.run else None
         st.failures += 1
-        wait = self.guards.backoff_s(st.failures)
+        # A back-off beyond the largest clock is "forever"; capped, it stays a time the
+        # state file can hold (a max_backoff of 1e300 s wrote a file refused on load).
+        wait = min(self.guards.backoff_s(st.failures), MAX_CLOCK_S)
         st.backoff_until = t + wait
         st.phase, st.run, st.canary = "idle", None, None
         self._rollout = None
