@@ -118,11 +118,11 @@ def test_partitions_with_and_without_misses_share_the_meta_dtypes(store: Any) ->
 
 def test_the_written_parquet_reads_back(store: Any, tmp_path: Path) -> None:
     entities = _entities(30, seed=2, users=4)  # users 0 and 3 have no flag
+    lazy = pdask.historical(store, dd.from_pandas(entities, npartitions=3), FEATURES)
     with dask.config.set(scheduler="sync"):
-        pdask.historical(store, dd.from_pandas(entities, npartitions=3), FEATURES).to_parquet(
-            tmp_path / "out",
-            write_index=False,  # Dask 2026.7 writes an index inplace
-        )
+        # write_index=False: writing an index, Dask 2026.7 calls set_index(inplace=True),
+        # which pandas 3.1 warns about
+        lazy.to_parquet(tmp_path / "out", write_index=False)
     back = pd.read_parquet(tmp_path / "out")
     expected = store.historical(entities, FEATURES).to_arrow()
     assert back["visits"].tolist() == pytest.approx(
