@@ -2,7 +2,9 @@
 
 Each partition is counted on a worker into an empty copy of the GroupMetrics, the copies
 merge in a tree, and the client adds the result: integer counts, so the outcome equals
-one pass over ``data.compute()`` exactly, whatever the partitioning.
+one pass over ``data.compute()`` exactly, whatever the partitioning. The weight sums of a
+``GroupMetrics(weighted=True)`` are float sums split where the partitions are: equal to
+one pass to rounding (exactly for integer weights, as :meth:`GroupMetrics.merge`).
 """
 
 from __future__ import annotations
@@ -78,7 +80,9 @@ def group_metrics(
     Returns
     -------
     GroupMetrics
-        ``gm``, with the data added: equal to ``gm.update(...)`` over all rows at once.
+        ``gm``, with the data added: equal to ``gm.update(...)`` over all rows at once
+        (with ``sample_weight``: the counts exactly, the weight sums to floating
+        rounding, as :meth:`~prodml.fairness.GroupMetrics.merge` adds them).
 
     Raises
     ------

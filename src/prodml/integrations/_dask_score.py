@@ -50,7 +50,25 @@ def _score(
     pipeline, model, schema, output, variant = bundle
     served = Served(pipeline, model, schema=schema, output=output)
     out["prediction"] = served.score_table(part, variant)
+    if out["prediction"].dtype != dtype:  # one dtype in every partition, as the meta's
+        out["prediction"] = out["prediction"].astype(dtype)
     return out
+
+
+def _prediction_dtype(served: Any) -> Any:
+    """The dtype of the ``prediction`` column: ``float64``, or the classes' as a column.
+
+    Class labels take the dtype pandas gives them in a column (pandas 3: ``str`` for
+    text labels, where the model's ``classes_`` are ``object``), the dtype a partition's
+    predictions get: an ``object`` meta would disagree with the partitions, and Dask
+    cannot write one to Parquet.
+    """
+    classes = getattr(served.model, "classes_", None)
+    if served.output != "predict" or classes is None:
+        return "float64"
+    if len(classes) == 0:
+        return getattr(classes, "dtype", None)
+    return pd.Series(classes).dtype
 
 
 def score(
@@ -81,7 +99,10 @@ def score(
         (an empty partition gives no rows). The model may round its last bit differently
         on batches of other sizes (BLAS), so equal to scoring all rows at once only as
         far as the model is.
-        Write it with ``to_parquet`` (``custom_metadata`` can carry the model version).
+        ``prediction`` is ``float64``, or with ``output="predict"`` the dtype pandas
+        gives the model's class labels in a column (``str`` for text labels under
+        pandas 3), in every partition. Write it with ``to_parquet``
+        (``custom_metadata`` can carry the model version).
 
     Raises
     ------
@@ -130,8 +151,6 @@ def score(
         )
     bundle = _shared((served.pipeline, served.model, served.schema, served.output, variant))
     meta = frame._meta[keep].copy() if keep else pd.DataFrame(index=frame._meta.index)
-    classes = getattr(served.model, "classes_", None)
-    labels = served.output == "predict" and classes is not None
-    meta["prediction"] = pd.Series(dtype=getattr(classes, "dtype", None) if labels else "float64")
+    meta["prediction"] = pd.Series(dtype=_prediction_dtype(served))
     dtype = meta["prediction"].dtype
     return guarded_map(frame, _score_part, bundle, keep, dtype, meta=meta)

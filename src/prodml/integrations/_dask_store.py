@@ -4,6 +4,13 @@ Each partition of the entity rows is joined point-in-time on a worker, by a
 :class:`~prodml.store.FeatureStore` opened there on the same offline store URL with the
 client's applied definitions (exactly those, not a re-read), so the partitions' rows are
 the rows one :meth:`~prodml.store.FeatureStore.historical` call would give.
+
+A feature takes, in every partition and in the output's ``meta``, the pandas dtype it
+has with a missing value (``to_pandas`` of an Arrow null of its type: ``float64`` for
+an integer feature), and a boolean feature pandas' nullable ``boolean`` (``object``
+would hold the same values, but Dask cannot write an ``object`` meta to Parquet):
+whether a partition's rows all find a value must not change its dtype (Dask takes
+every partition to be of the ``meta``'s dtypes).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from prodml._params import TypeOf, check_params
 from prodml.errors import ConfigError
@@ -50,6 +58,7 @@ def _historical(
     features: list[str],
     timestamp: str,
     full_names: bool,
+    dtypes: dict[str, Any],
 ) -> pd.DataFrame:
     from prodml.store import FeatureStore  # noqa: PLC0415 - on the worker
     from prodml.store._state import DEFINITIONS  # noqa: PLC0415
@@ -59,7 +68,20 @@ def _historical(
         out = store.historical(part, features, timestamp=timestamp, full_names=full_names)
         frame = out.to_pandas()
     frame.index = part.index
-    return frame
+    other = {c: t for c, t in dtypes.items() if c in frame.columns and frame[c].dtype != t}
+    # exact: int64 -> float64 gives the values to_pandas gives with a null, bool -> boolean
+    # keeps True / False
+    return frame.astype(other) if other else frame
+
+
+def _missable(table: pa.Table, entity_columns: list[Any]) -> dict[str, Any]:
+    """The pandas dtype of each feature column of ``table`` when it holds a missing value."""
+    features = [f for f in table.schema if f.name not in entity_columns]
+    nulls = pa.table({f.name: pa.nulls(1, f.type) for f in features}).to_pandas()
+    return {
+        f.name: pd.BooleanDtype() if pa.types.is_boolean(f.type) else nulls[f.name].dtype
+        for f in features
+    }
 
 
 def historical(
@@ -87,6 +109,12 @@ def historical(
     -------
     dask.dataframe.DataFrame
         The partitions of ``entity_df`` with the feature columns added; the index is kept.
+        Each feature has one dtype in every partition: the one pandas gives it with a
+        missing value (``float64`` for integers), and ``boolean`` for booleans. So
+        ``compute()`` equals ``store.historical(entity_df.compute(), ...).to_pandas()``
+        when some row misses each integer feature and there is no boolean one; else in
+        values (in memory, a feature that every row finds stays ``int64`` or ``bool``,
+        and a boolean one with a miss is ``object`` holding ``None``).
 
     Raises
     ------
@@ -132,7 +160,9 @@ def historical(
         )
     frame = _frame(entity_df)
     definitions = store.online_store.get_state(DEFINITIONS) or ""
-    store.historical(frame._meta, list(features), timestamp=timestamp, full_names=full_names)
+    probe = store.historical(
+        frame._meta, list(features), timestamp=timestamp, full_names=full_names
+    ).to_arrow()
     args: dict[str, Any] = {
         "offline": store.offline_url,
         "options": dict(store.offline_options),
@@ -140,6 +170,7 @@ def historical(
         "features": list(features),
         "timestamp": timestamp,
         "full_names": full_names,
+        "dtypes": _missable(probe, list(frame.columns)),
     }
     meta = _historical(frame._meta, **args)
     return guarded_map(frame, _partition, meta=meta, **args)
