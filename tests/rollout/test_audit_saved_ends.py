@@ -81,3 +81,18 @@ def test_ab_test_done_without_a_decision_is_refused() -> None:
     data = {**_state(ABTest({"A": 0.5, "B": 0.5}, metric="m", clock=clock)), "done": True}
     with pytest.raises(PolicyError, match="field 'done' must be true only after a logged"):
         ABTest.from_dict(data, clock=clock)
+
+
+def test_blue_green_passing_again_after_a_hold_is_a_promote_not_the_old_hold() -> None:
+    bg = BlueGreen(gates=[Gate("error", threshold=0.05)], auto_switch=False, clock=clock)
+    bg.observe_many("green", error=np.zeros(3000))
+    first = bg.evaluate()
+    assert (first.action, bg.phase) == ("promote", "verified")
+    assert bg.evaluate() is first  # still passing: the logged promote stands
+    bg.observe_many("green", error=np.r_[np.ones(250), np.zeros(1750)])
+    assert bg.evaluate().action == "hold"  # inconclusive now
+    bg.observe_many("green", error=np.zeros(30_000))
+    again = bg.evaluate()  # used to return the logged hold, "gates not passed yet"
+    assert (again.action, again.reason) == ("promote", "verification passed")
+    assert [d.action for d in bg.decisions] == ["promote", "hold", "promote"]
+    assert bg.evaluate() is again

@@ -191,7 +191,9 @@ class BlueGreen(MetricPolicy):
             elif not results:  # nothing was checked: never a pass
                 action, reason = "hold", "no gates to check; switch() or rollback() by hand"
             elif all(r["verdict"] == "pass" for r in results):
-                if self._phase == "verified" and self._log:  # still passing: logged promote stands
+                # Still passing: the logged promote stands, unless a hold came after it
+                # (the gates went inconclusive), when passing again is logged anew.
+                if self._phase == "verified" and self._log and self._log[-1].action == "promote":
                     return self._log[-1]
                 action, reason = "promote", "verification passed"
                 self._phase = "verified"
