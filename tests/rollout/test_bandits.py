@@ -92,12 +92,12 @@ def test_update_many_equals_repeated_update(pulls: list[tuple[str, float]]) -> N
 
 def test_epsilon_greedy_explores_at_the_right_rate() -> None:
     bandit = EpsilonGreedy(["x", "y"], epsilon=0.3, seed=0)
-    bandit.update("x", 1.0)
+    bandit.update_many(["x", "y"], [1.0, 0.0])  # an unplayed arm would be played first
     picks = bandit.choose_many(20_000)
     # Exploit "x" with prob 0.7, explore uniformly with 0.3: "y" with prob 0.15.
     assert picks.count("y") / 20_000 == pytest.approx(0.15, abs=0.01)
     greedy = EpsilonGreedy(["x", "y"], epsilon=0.0, seed=0)
-    greedy.update("y", 0.1)
+    greedy.update_many(["x", "y"], [0.0, 0.1])
     assert set(greedy.choose_many(100)) == {"y"}
     greedy.update("y", -1.0)  # mean of y drops below x's 0.0
     assert greedy.choose() == "x"
@@ -260,7 +260,7 @@ def test_property_reads_do_not_change_choices() -> None:
     # Regression: reading counts/means once re-ran setup and reset the best arm.
     a, b = EpsilonGreedy(ARMS, epsilon=0.0), EpsilonGreedy(ARMS, epsilon=0.0)
     for bandit in (a, b):
-        bandit.update("c", 1.0)
+        bandit.update_many(ARMS, [1.0 if arm == "c" else 0.0 for arm in ARMS])
     _ = a.counts, a.means, a.to_dict()
     assert a.choose() == b.choose() == "c"
 
@@ -268,5 +268,5 @@ def test_property_reads_do_not_change_choices() -> None:
 def test_golden_epsilon_greedy_sequence() -> None:
     # random.Random's random() is reproducible across Python versions and platforms.
     bandit = EpsilonGreedy(["a", "b", "c"], epsilon=0.3, seed=123)
-    bandit.update("b", 1.0)
+    bandit.update_many(["a", "b", "c"], [0.0, 1.0, 0.0])  # every arm played: as before
     assert "".join(bandit.choose_many(30)) == "abcbbbbbabbabbabcbcbbbbbbbbbbb"

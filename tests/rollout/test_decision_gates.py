@@ -152,9 +152,11 @@ def test_epsilon_greedy_best_is_the_first_argmax(pulls: list[tuple[str, float]])
     bandit = EpsilonGreedy(["a", "b", "c"], epsilon=0.0)
     for arm, r in pulls:
         bandit.update(arm, r)
-        means = bandit.means
+        means, counts = bandit.means, bandit.counts
+        unplayed = [a for a, n in counts.items() if n == 0]  # tried first, in order
         best = max(means.values())
-        assert bandit.choose() == next(a for a, m in means.items() if m == best)
+        expected = unplayed[0] if unplayed else next(a for a, m in means.items() if m == best)
+        assert bandit.choose() == expected
 
 
 @given(

@@ -365,4 +365,7 @@ class ABTest(MetricPolicy):
         ab._p_min.update({v: top["p_min"][v].float(lo=0.0, hi=1.0) for v in ab._p_min})
         ab._done = top["done"].bool()
         ab._log = _load.decision_log(top["log"])
+        if ab._done:
+            ended = ("advance", "promote", "rollback", "pause")
+            _load.ended_by(top["done"], ab._log, ended, "true")
         return ab

@@ -262,6 +262,46 @@ class Bandit(PolicyBase):
     def _after_update_all(self) -> None:
         """Hook run with the lock held after a batch update."""
 
+    def add_arm(self, arm: str) -> None:
+        """Add an arm, never played, after the others (its count and mean are 0).
+
+        Each bandit tries it as it tries an arm it was built with: UCB1 and
+        EpsilonGreedy play it next (before any arm played already), Gaussian Thompson
+        sampling plays it twice first, and Bernoulli Thompson sampling draws it from its
+        prior, Beta(``prior_alpha``, ``prior_beta``). Saved states hold it like the others.
+
+        Raises
+        ------
+        PolicyError
+            For a name that is not a non-empty str of at most 200 characters, a name
+            already used, or more than 100,000 arms; the bandit is unchanged then.
+        """
+        if not self._ready:
+            self._setup()
+        if not isinstance(arm, str) or not 0 < len(arm) <= MAX_ARM_NAME:
+            raise PolicyError(
+                f"{self._kind}: arm names must be non-empty strings of at most "
+                f"{MAX_ARM_NAME} characters. Got {short_repr(arm)}."
+            )
+        with self._lock:
+            if arm in self._index:
+                raise PolicyError(f"{self._kind}: arm {short_repr(arm)} exists already.")
+            if len(self._names) >= _MAX_ARMS:
+                raise PolicyError(f"{self._kind}: arms must have at most {_MAX_ARMS:,} names.")
+            # Lists grow before the index knows the arm: an update() that finds it there
+            # (outside the lock) finds its slots too.
+            self._n.append(0)
+            self._mean.append(0.0)
+            self._m2.append(0.0)
+            self._names = (*self._names, arm)
+            self.arms = list(self._names)
+            self._index = {**self._index, arm: len(self._names) - 1}
+            self._arm_added()
+            self._after_update_all()
+
+    def _arm_added(self) -> None:
+        """Hook run with the lock held when an arm was appended (before the reset)."""
+
     @property
     def counts(self) -> dict[str, int]:
         """Number of rewards recorded per arm."""
@@ -349,8 +389,11 @@ class Bandit(PolicyBase):
 class EpsilonGreedy(Bandit):
     """Play the best arm so far, and a uniformly random arm with probability ``epsilon``.
 
-    Ties go to the arm listed first. The best arm is tracked on update, so ``choose`` is
-    O(1).
+    An arm never played counts as the best, so every arm is tried before the rewards
+    decide (the first unplayed arm listed, also one added later with :meth:`add_arm`):
+    with ``epsilon=0``, an arm whose mean is unknown would otherwise never be tried once
+    another arm has a positive mean. Among played arms, ties go to the arm listed first.
+    The best arm is tracked on update, so ``choose`` is O(1).
 
     Parameters
     ----------
@@ -390,12 +433,14 @@ class EpsilonGreedy(Bandit):
         best = self._best
         if i == best:
             self._after_update_all()
+        elif self._n[best] == 0:  # an unplayed arm stays first
+            return
         elif self._mean[i] > self._mean[best] or (self._mean[i] == self._mean[best] and i < best):
             self._best = i
 
     def _after_update_all(self) -> None:
-        m = self._mean
-        self._best = m.index(max(m))
+        n, m = self._n, self._mean
+        self._best = n.index(0) if 0 in n else m.index(max(m))
 
     def _pick(self) -> int:
         rand = self._random
@@ -414,7 +459,8 @@ class EpsilonGreedy(Bandit):
         rand = self._random
         if rand() < self._eps:
             return self._names[int(rand() * len(self._names))]
-        return self._names[self._best]
+        best = self._best  # read before the names: add_arm replaces the names first
+        return self._names[best]
 
 
 class UCB1(Bandit):

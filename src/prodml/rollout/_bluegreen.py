@@ -191,7 +191,9 @@ class BlueGreen(MetricPolicy):
             elif not results:  # nothing was checked: never a pass
                 action, reason = "hold", "no gates to check; switch() or rollback() by hand"
             elif all(r["verdict"] == "pass" for r in results):
-                if self._phase == "verified" and self._log:  # still passing: logged promote stands
+                # Still passing: the logged promote stands, unless a hold came after it
+                # (the gates went inconclusive), when passing again is logged anew.
+                if self._phase == "verified" and self._log and self._log[-1].action == "promote":
                     return self._log[-1]
                 action, reason = "promote", "verification passed"
                 self._phase = "verified"
@@ -287,4 +289,18 @@ class BlueGreen(MetricPolicy):
         bg._live = top["live"].str(choices=(bg.active, bg.preview))
         _load.metric_store(bg._store, top["metrics"])
         bg._log = _load.decision_log(top["log"])
+        # The preview serves exactly when the phase is "switched" (switch, auto_switch).
+        top["live"].check(
+            (bg._live == bg.preview) == (bg._phase == "switched"),
+            f"{short_repr(bg.preview)} when the phase is 'switched', {short_repr(bg.active)} "
+            "otherwise",
+        )
+        if bg._phase in ("switched", "discarded"):
+            action = "promote" if bg._phase == "switched" else "rollback"
+            _load.ended_by(top["phase"], bg._log, (action,), repr(bg._phase))
+        elif bg._phase == "verified":  # a later hold may follow the promote
+            top["phase"].check(
+                any(d.action == "promote" for d in bg._log),
+                "'verified' only after a logged promote",
+            )
         return bg

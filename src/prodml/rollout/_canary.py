@@ -526,6 +526,9 @@ class Canary(MetricPolicy):
             lo=0, hi=canary._store.requests[canary.candidate]
         )
         canary._log = _load.decision_log(top["log"])
+        if canary._state in ("promoted", "rolled_back"):
+            action = "promote" if canary._state == "promoted" else "rollback"
+            _load.ended_by(top["state"], canary._log, (action,), repr(canary._state))
         canary._router.set_weights(canary._weights())
         return canary
 

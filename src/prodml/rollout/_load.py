@@ -21,7 +21,16 @@ from prodml.rollout._limits import MAX_METRICS
 from prodml.rollout._sketch import QuantileSketch, bucket_range
 from prodml.rollout._summary import MeanSummary
 
-__all__ = ["build", "decision_log", "gate", "metric_store", "root", "sketch", "summary"]
+__all__ = [
+    "build",
+    "decision_log",
+    "ended_by",
+    "gate",
+    "metric_store",
+    "root",
+    "sketch",
+    "summary",
+]
 
 _T = TypeVar("_T")
 _MAX_LOG = 1_000_000  # decisions in a saved log
@@ -123,6 +132,18 @@ def decision(field: Field) -> Decision:
 def decision_log(field: Field) -> list[Decision]:
     """A saved decision log (oldest first)."""
     return [decision(d) for d in field.each(max_len=_MAX_LOG)]
+
+
+def ended_by(field: Field, log: list[Decision], actions: tuple[str, ...], what: str) -> None:
+    """Refuse a saved end state (``field``) whose log does not end with one of ``actions``.
+
+    A policy that has ended returns its last decision from ``evaluate()``: an empty log or
+    one ending with another action would be no decision to return.
+    """
+    field.check(
+        bool(log) and log[-1].action in actions,
+        f"{what} only after a logged {' or '.join(actions)} (the log's last decision)",
+    )
 
 
 def params(field: Field) -> Mapping[str, Any]:

@@ -5,20 +5,31 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from hashlib import blake2b
+from itertools import pairwise
 from typing import Any
 
 from prodml._quote import short_repr
+from prodml._state import Field
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import PolicyBase
 from prodml.rollout._hashing import SPACE, Key, bounds_from_weights, key_bytes
+from prodml.rollout._layout import (
+    MAX_SEGMENTS,
+    Segment,
+    amounts,
+    contiguous,
+    relayout,
+    to_table,
+)
 from prodml.rollout._limits import MAX_SALT, check_size
 
 __all__ = ["Router"]
 
-# (salt bytes, variant names, upper bounds): swapped as one object, so a concurrent
-# route() sees either the old table or the new one, never a mix.
-_Table = tuple[bytes, tuple[str, ...], tuple[int, ...]]
+# (salt bytes, owner of each segment, upper bounds of the segments, variant names):
+# swapped as one object, so a concurrent route() sees either the old table or the new
+# one, never a mix.
+_Table = tuple[bytes, tuple[str, ...], tuple[int, ...], tuple[str, ...]]
 
 
 class Router(PolicyBase):
@@ -30,6 +41,13 @@ class Router(PolicyBase):
     or last variant (a canary going from 5 % to 25 %) only *adds* keys to it: every key
     it held before stays. Use a different ``salt`` per experiment so that the
     assignments of two experiments are independent.
+
+    :meth:`set_weights` moves the fewest keys possible: only the share a shrinking
+    variant gives up moves, to the variants that grow, whatever the number of variants.
+    With three or more variants this can split a variant's range in pieces, so the
+    assignment then depends on the changes made, not only on the current weights:
+    replicas stay in agreement by applying the same changes or by loading the same
+    saved state (``to_dict`` holds the layout).
 
     Parameters
     ----------
@@ -77,27 +95,36 @@ class Router(PolicyBase):
                     raise PolicyError(
                         "Router: salt must be valid Unicode text (it holds a lone surrogate)."
                     ) from None
-                self._table = (salt + b"\x1f", names, bounds)
+                self._table = _make_table(salt + b"\x1f", contiguous(names, bounds), names)
             return self._table
 
     @property
     def variants(self) -> tuple[str, ...]:
-        """Variant names, in range order."""
-        return (self._table or self._setup())[1]
+        """Variant names, in the order of the weights."""
+        return (self._table or self._setup())[3]
 
     def set_weights(self, weights: Mapping[str, float]) -> None:
-        """Replace the weights; keys move only where the ranges changed.
+        """Replace the weights, moving the fewest keys possible.
+
+        Only keys of variants whose share shrinks move, and only as many as their share
+        shrinks (``sum(max(0, old - new))`` of all keys), to the variants that grow. With
+        two variants, or when the contiguous ranges of the new weights move no more than
+        that, the layout is those contiguous ranges (as a new ``Router(weights)`` has);
+        otherwise a shrinking variant gives up the top of its highest ranges, so a
+        variant may own several ranges.
 
         Raises
         ------
         PolicyError
             For invalid weights; the router keeps its old weights then.
         """
-        salt = (self._table or self._setup())[0]
+        self._table or self._setup()
         names, bounds = bounds_from_weights(weights)
         with self._lock:
+            salt, owners, highs, _ = self._table or self._setup()
+            segments = relayout(_segments(owners, highs), names, bounds)
             self.weights = dict(weights)
-            self._table = (salt, names, bounds)
+            self._table = _make_table(salt, segments, names)
 
     def route(self, key: Key) -> str:
         """Return the variant for ``key`` (sticky: the same key always gets the same answer).
@@ -107,7 +134,7 @@ class Router(PolicyBase):
         PolicyError
             When ``key`` is not a str, int or bytes.
         """
-        salt, names, bounds = self._table or self._setup()
+        salt, names, bounds, _ = self._table or self._setup()
         try:
             data = key.encode() if type(key) is str else key_bytes(key)
         except UnicodeEncodeError:  # a lone surrogate: key_bytes encodes it
@@ -117,7 +144,7 @@ class Router(PolicyBase):
 
     def route_many(self, keys: Iterable[Key]) -> list[str]:
         """Route many keys at once (the same answers as :meth:`route` on each)."""
-        salt, names, bounds = self._table or self._setup()
+        salt, names, bounds, _ = self._table or self._setup()
         out = []
         for k in keys:
             try:
@@ -136,25 +163,36 @@ class Router(PolicyBase):
         PolicyError
             For an unknown variant.
         """
-        _, names, bounds = self._table or self._setup()
+        _, owners, bounds, names = self._table or self._setup()
         if variant not in names:
             raise PolicyError(
                 f"Router: unknown variant {short_repr(variant)}; known: {short_repr(list(names))}.",
                 variant=variant,
             )
-        i = names.index(variant)
-        low = bounds[i - 1] if i else 0
-        return (bounds[i] - low) / SPACE
+        return amounts(_segments(owners, bounds)).get(variant, 0) / SPACE
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the state (weights, salt) as a JSON-safe dict."""
+        """Return the state (weights, salt, and the layout if not contiguous) as a dict.
+
+        After weight changes that split ranges, ``"layout"`` holds the owner of each
+        range (an index into the weights) and the upper bounds of all ranges but the
+        last (ints below ``2**64``).
+        """
         self._setup()
         with self._lock:
-            return {
+            _, owners, bounds, names = self._table or self._setup()
+            out: dict[str, Any] = {
                 **self._header(),
                 "weights": {n: float(w) for n, w in self.weights.items()},
                 "salt": self.salt,
             }
+            if (owners, bounds) != to_table(contiguous(*bounds_from_weights(self.weights))):
+                index = {n: i for i, n in enumerate(names)}
+                out["layout"] = {
+                    "owners": [index[o] for o in owners],
+                    "bounds": list(bounds[:-1]),
+                }
+            return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Router:
@@ -166,11 +204,44 @@ class Router(PolicyBase):
             When ``data`` is not a Router state of a format this version reads.
         """
         top = _load.root(data, cls._kind)
-        top.dict(keys=("type", "format_version", "weights", "salt"))
+        keys = ("type", "format_version", "weights", "salt")
+        has_layout = isinstance(data, Mapping) and "layout" in data
+        top.dict(keys=(*keys, "layout") if has_layout else keys)
         weights = dict(top["weights"].dict())
         for w in top["weights"].values():
             w.float(lo=0.0, hi=1.0)
         salt = top["salt"].str(max_len=MAX_SALT)
         router = _load.build(top, lambda: cls(weights, salt=salt))
-        router._setup()
+        table = router._setup()
+        if has_layout:
+            segments = _load_layout(top["layout"], table[3], weights)
+            router._table = _make_table(table[0], segments, table[3])
         return router
+
+
+def _segments(owners: tuple[str, ...], bounds: tuple[int, ...]) -> list[Segment]:
+    out: list[Segment] = []
+    low = 0
+    for owner, high in zip(owners, bounds, strict=True):
+        out.append((low, high, owner))
+        low = high
+    return out
+
+
+def _make_table(salt: bytes, segments: list[Segment], names: tuple[str, ...]) -> _Table:
+    owners, bounds = to_table(segments)
+    return (salt, owners, bounds, names)
+
+
+def _load_layout(field: Field, names: tuple[str, ...], weights: Mapping[str, Any]) -> list[Segment]:
+    """A saved layout: ranges covering the hash space, each variant owning its weight."""
+    field.dict(keys=("owners", "bounds"))
+    owners = field["owners"].ints(min_len=1, max_len=MAX_SEGMENTS, lo=0, hi=len(names) - 1)
+    highs = field["bounds"].ints(length=len(owners) - 1, lo=1, hi=SPACE - 1)
+    field["bounds"].check(all(a < b for a, b in pairwise(highs)), "strictly increasing")
+    segments = _segments(tuple(names[i] for i in owners), (*highs, SPACE))
+    field["owners"].check(
+        amounts(segments) == amounts(contiguous(*bounds_from_weights(weights))),
+        "ranges whose sizes are the variants' weights",
+    )
+    return segments

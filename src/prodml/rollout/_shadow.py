@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from hashlib import blake2b
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -30,6 +30,10 @@ from prodml.rollout._limits import (
 from prodml.rollout._summary import check_value, check_values
 
 __all__ = ["Shadow", "ShadowReport"]
+
+ShadowState = Literal["running", "promoted", "rolled_back"]
+_STATES = ("running", "promoted", "rolled_back")
+_END = {"promote": "promoted", "rollback": "rolled_back"}
 
 _AGREEMENT = "agreement"
 _ABS_DIFF = "abs_diff"
@@ -59,6 +63,14 @@ class Shadow(PolicyBase):
     or ``"latency"`` (for example ``Gate("latency", ratio=1.2)`` against the primary).
     All pass: ``promote`` (the candidate is fit for a canary); a gate fails:
     ``rollback`` (stop mirroring); otherwise ``hold``.
+
+    ``promote`` and ``rollback`` end the shadow, as they end a
+    :class:`~prodml.rollout.Canary`: :attr:`state` becomes ``"promoted"`` or
+    ``"rolled_back"``, :meth:`should_mirror` answers ``False`` for every key, and
+    :meth:`evaluate` returns that final decision again without testing or logging
+    anything. :meth:`compare`, :meth:`compare_many` and :meth:`observe` still check and
+    record late answers (requests mirrored before the end), so :meth:`report` stays
+    complete; they never change the decision.
 
     Parameters
     ----------
@@ -90,8 +102,8 @@ class Shadow(PolicyBase):
     >>> report = sh.report()
     >>> report["agreement"], round(report["mean_abs_diff"], 6), report["latency"]["shadow"]
     (1.0, 0.001, 12.0)
-    >>> sh.evaluate().action
-    'promote'
+    >>> sh.evaluate().action, sh.state, sh.should_mirror("user-7")
+    ('promote', 'promoted', False)
     """
 
     _kind = "Shadow"
@@ -133,6 +145,8 @@ class Shadow(PolicyBase):
         self.salt = salt
         self.clock = clock
         self._ready = False
+        self._state = "running"
+        self._final: Decision | None = None  # the promote or rollback that ended it
 
     def _setup(self) -> None:
         with self._lock:
@@ -183,6 +197,11 @@ class Shadow(PolicyBase):
             self._cut = round(float(self.mirror) * SPACE)
             self._ready = True
 
+    @property
+    def state(self) -> ShadowState:
+        """``running``, or ``promoted`` / ``rolled_back`` once :meth:`evaluate` decided."""
+        return cast("ShadowState", self._state)  # one of these, by construction
+
     # -- traffic -----------------------------------------------------------------------
     def route(self, key: Key) -> str:
         """Return ``primary``: the shadow never serves."""
@@ -191,9 +210,14 @@ class Shadow(PolicyBase):
         return self.primary
 
     def should_mirror(self, key: Key) -> bool:
-        """Whether to also send ``key``'s request to the shadow (sticky per key)."""
+        """Whether to also send ``key``'s request to the shadow (sticky per key).
+
+        Always ``False`` once the shadow has ended (promoted or rolled back).
+        """
         if not self._ready:
             self._setup()
+        if self._final is not None:
+            return False
         try:
             data = key.encode() if type(key) is str else key_bytes(key)
         except UnicodeEncodeError:  # a lone surrogate: key_bytes encodes it
@@ -319,10 +343,16 @@ class Shadow(PolicyBase):
             }
 
     def evaluate(self) -> Decision:
-        """Test the gates on the comparisons so far and decide (logged)."""
+        """Test the gates on the comparisons so far and decide (logged).
+
+        Once a decision was ``promote`` or ``rollback``, return that decision again:
+        the shadow has ended and decides nothing more.
+        """
         if not self._ready:
             self._setup()
         with self._lock:
+            if self._final is not None:
+                return self._final
             results = [
                 self._store.evaluate(
                     g,
@@ -346,7 +376,10 @@ class Shadow(PolicyBase):
             else:
                 action, reason = "hold", f"gates not passed yet: {not_passed(results)}"
             now = check_clock("Shadow", (self.clock or time.time)())
-            return self._record(Decision(action, reason, evidence, time=now))
+            decision = self._record(Decision(action, reason, evidence, time=now))
+            if action in _END:
+                self._final, self._state = decision, _END[action]
+            return decision
 
     # -- state -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -360,6 +393,7 @@ class Shadow(PolicyBase):
                 "shadow": self.shadow,
                 "params": self._params(),
                 "gates": [g.to_dict() for g in self.gates],
+                "state": self._state,
                 "metrics": self._store.to_dict(),
                 "log": self._log_to_list(),
             }
@@ -368,20 +402,15 @@ class Shadow(PolicyBase):
     def from_dict(
         cls, data: Mapping[str, Any], *, clock: Callable[[], float] | None = None
     ) -> Shadow:
-        """Rebuild a shadow policy written by :meth:`to_dict`."""
+        """Rebuild a shadow policy written by :meth:`to_dict`.
+
+        A state saved before shadows had an end (no ``"state"`` field) ends at the last
+        ``promote`` or ``rollback`` of its log, if any.
+        """
         top = _load.root(data, cls._kind)
-        top.dict(
-            keys=(
-                "type",
-                "format_version",
-                "primary",
-                "shadow",
-                "params",
-                "gates",
-                "metrics",
-                "log",
-            )
-        )
+        keys = ("type", "format_version", "primary", "shadow", "params", "gates", "metrics", "log")
+        has_state = isinstance(data, Mapping) and "state" in data
+        top.dict(keys=(*keys, "state") if has_state else keys)
         primary, shadow = top["primary"].str(max_len=MAX_NAME), top["shadow"].str(max_len=MAX_NAME)
         gates = [_load.gate(g) for g in top["gates"].each(max_len=MAX_GATES)]
         params = _load.params(top["params"])
@@ -391,6 +420,18 @@ class Shadow(PolicyBase):
         _load.build(top, sh._setup)
         _load.metric_store(sh._store, top["metrics"])
         sh._log = _load.decision_log(top["log"])
+        ends = [d for d in sh._log if d.action in _END]
+        final = ends[-1] if ends else None
+        state = _END[final.action] if final is not None else "running"
+        if has_state:
+            saved = top["state"].str(choices=_STATES)
+            top["state"].check(
+                saved == state,
+                f"{state!r}, as the log says (its last promote or rollback)"
+                if final is not None
+                else "'running' (the log holds no promote or rollback)",
+            )
+        sh._state, sh._final = state, final
         return sh
 
 

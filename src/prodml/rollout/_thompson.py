@@ -61,6 +61,11 @@ class ThompsonSampling(Bandit):
 
     ``reward="bernoulli"``: rewards in [0, 1] (a fractional reward counts as that share
     of a success), Beta(``prior_alpha + successes``, ``prior_beta + failures``) posterior.
+    An arm never played (also one added with :meth:`add_arm`) is not forced first: its
+    prior is a proper distribution on [0, 1], so it is drawn above the best arm with the
+    probability the prior gives it (1 - p for a best arm at rate p under Beta(1, 1)) and
+    is tried soon, as the Bayesian rule says; forcing it would add regret when the prior
+    is informative.
     ``reward="gaussian"``: any real reward. Each arm is played twice first, in the order
     listed (as UCB1 plays each arm once): a prior centred on 0 would never pick an arm
     again once another arm's rewards are far from 0. Then the posterior of an arm's mean
@@ -149,6 +154,12 @@ class ThompsonSampling(Bandit):
         self._ms: list[tuple[float, float] | None] = [None] * k
         self._slow: Callable[[], str] = self._choose_locked
         self._after_update_all()
+
+    def _arm_added(self) -> None:
+        self._names_arr = np.array(self._names, dtype=object)
+        self._spare.append([])
+        self._spos.append(0)
+        self._ms.append(None)
 
     def _check_reward(self, arm: str, reward: float) -> float:
         r = super()._check_reward(arm, reward)
