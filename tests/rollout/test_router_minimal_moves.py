@@ -53,7 +53,7 @@ def test_each_change_moves_at_most_the_least_share(
     for change in changes:
         raw = (change + [1] * len(names))[: len(names)]
         new = _normalise(raw if sum(raw) else [1] * len(names), names)
-        router.set_weights(new)
+        router.set_weights(new, minimal_moves=True)
         after_keys, after = router.route_many(keys), _layout(router)
         # exact, on the hash space: what moved is what had to move (integer rounding aside)
         need = sum(max(0, n - amounts(before).get(v, 0)) for v, n in amounts(after).items())
@@ -86,7 +86,7 @@ def test_measured_moves_equal_the_minimum_on_100k_keys(k: int) -> None:
         new = {n: w if n == names[j] else x * (1.0 - w) / rest for n, x in old.items()}
         router = Router(old, salt=f"t{trial}")
         before = router.route_many(keys)
-        router.set_weights(new)
+        router.set_weights(new, minimal_moves=True)
         share = np.mean([a != b for a, b in zip(before, router.route_many(keys), strict=True)])
         least = _least(old, new)
         assert share == pytest.approx(least, abs=4 * np.sqrt(max(least, 1e-4) / len(keys)))
@@ -95,7 +95,7 @@ def test_measured_moves_equal_the_minimum_on_100k_keys(k: int) -> None:
 def test_the_docs_example_moves_ten_percent_not_twenty() -> None:
     r = Router({"a": 0.3, "b": 0.4, "c": 0.3}, salt="docs")
     before = r.route_many(KEYS)
-    r.set_weights({"a": 0.2, "b": 0.4, "c": 0.4})
+    r.set_weights({"a": 0.2, "b": 0.4, "c": 0.4}, minimal_moves=True)
     after = r.route_many(KEYS)
     moves = {(a, b) for a, b in zip(before, after, strict=True) if a != b}
     assert moves == {("a", "c")}  # used to be a -> b and b -> c, 20 % of keys
@@ -114,7 +114,7 @@ def test_two_variants_keep_the_contiguous_layout_of_a_new_router(
 
     router = Router(weights(0.5), salt="two")
     for w in ws:
-        router.set_weights(weights(w))
+        router.set_weights(weights(w), minimal_moves=True)
         fresh = Router(weights(w), salt="two")
         assert _layout(router) == _layout(fresh)
         assert router.to_dict() == fresh.to_dict()  # no "layout": the format of before
@@ -126,7 +126,7 @@ def test_golden_assignments_are_unchanged() -> None:
     r = Router({"a": 0.2, "b": 0.3, "c": 0.5}, salt="golden3")
     got = ["".join(r.route(f"u{i}") for i in range(40))]
     for w in ({"a": 0.3, "b": 0.2, "c": 0.5}, {"a": 0.3, "b": 0.1, "c": 0.6}):
-        r.set_weights(w)
+        r.set_weights(w, minimal_moves=True)
         got.append("".join(r.route(f"u{i}") for i in range(40)))
     assert got == [
         "cbccbccccccbccbcacbcbcccbcbcbcbbbacbcccb",
@@ -136,7 +136,7 @@ def test_golden_assignments_are_unchanged() -> None:
     r2 = Router({"c": 0.05, "b": 0.95}, salt="golden2")
     got = []
     for w in (0.05, 0.25, 0.5, 0.2, 1.0, 0.0, 0.3):
-        r2.set_weights({"c": w, "b": 1 - w})
+        r2.set_weights({"c": w, "b": 1 - w}, minimal_moves=True)
         got.append("".join(r2.route(f"u{i}") for i in range(30)))
     assert got == [
         "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
@@ -152,9 +152,11 @@ def test_golden_assignments_are_unchanged() -> None:
 def test_adding_removing_and_reordering_variants_move_the_least() -> None:
     r = Router({"a": 0.5, "b": 0.5}, salt="add")
     before = r.route_many(KEYS)
-    r.set_weights({"b": 0.5, "a": 0.5})  # the same shares in another order: nothing moves
+    r.set_weights(
+        {"b": 0.5, "a": 0.5}, minimal_moves=True
+    )  # the same shares in another order: nothing moves
     assert r.route_many(KEYS) == before
-    r.set_weights({"a": 0.4, "b": 0.4, "new": 0.2})  # a and b each give 10 %
+    r.set_weights({"a": 0.4, "b": 0.4, "new": 0.2}, minimal_moves=True)  # a and b each give 10 %
     after = r.route_many(KEYS)
     assert {(x, y) for x, y in zip(before, after, strict=True) if x != y} == {
         ("a", "new"),
@@ -163,7 +165,7 @@ def test_adding_removing_and_reordering_variants_move_the_least() -> None:
     assert np.mean([x != y for x, y in zip(before, after, strict=True)]) == pytest.approx(
         0.2, abs=0.01
     )
-    r.set_weights({"a": 0.5, "new": 0.5})  # b leaves: only b's keys move
+    r.set_weights({"a": 0.5, "new": 0.5}, minimal_moves=True)  # b leaves: only b's keys move
     last = r.route_many(KEYS)
     assert all(x == y for x, y in zip(after, last, strict=True) if x != "b")
     assert r.variants == ("a", "new")
@@ -171,7 +173,7 @@ def test_adding_removing_and_reordering_variants_move_the_least() -> None:
 
 def test_a_split_layout_round_trips_and_replicas_agree() -> None:
     r = Router({"a": 0.3, "b": 0.4, "c": 0.3}, salt="rt")
-    r.set_weights({"a": 0.2, "b": 0.4, "c": 0.4})
+    r.set_weights({"a": 0.2, "b": 0.4, "c": 0.4}, minimal_moves=True)
     data = json.loads(r.to_json())
     # a gave the top of its range, [0.2, 0.3), to c (b's share is unchanged up to
     # the rounding of 0.4 at another position: a sliver of 2**-53)
@@ -182,7 +184,9 @@ def test_a_split_layout_round_trips_and_replicas_agree() -> None:
     assert restored.route_many(KEYS[:5000]) == r.route_many(KEYS[:5000])
     assert json.loads(restored.to_json()) == data
     replica = Router({"a": 0.3, "b": 0.4, "c": 0.3}, salt="rt")
-    replica.set_weights({"a": 0.2, "b": 0.4, "c": 0.4})  # the same change: the same layout
+    replica.set_weights(
+        {"a": 0.2, "b": 0.4, "c": 0.4}, minimal_moves=True
+    )  # the same change: the same layout
     assert replica.route_many(KEYS[:5000]) == r.route_many(KEYS[:5000])
     # A state without "layout" (all states saved before) loads as contiguous ranges.
     old = {k: v for k, v in data.items() if k != "layout"}
@@ -193,7 +197,7 @@ def test_a_split_layout_round_trips_and_replicas_agree() -> None:
 
 def _split_state() -> dict[str, object]:
     r = Router({"a": 0.3, "b": 0.4, "c": 0.3}, salt="h")
-    r.set_weights({"a": 0.2, "b": 0.4, "c": 0.4})
+    r.set_weights({"a": 0.2, "b": 0.4, "c": 0.4}, minimal_moves=True)
     return json.loads(r.to_json())
 
 

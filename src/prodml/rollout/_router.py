@@ -42,12 +42,10 @@ class Router(PolicyBase):
     it held before stays. Use a different ``salt`` per experiment so that the
     assignments of two experiments are independent.
 
-    :meth:`set_weights` moves the fewest keys possible: only the share a shrinking
-    variant gives up moves, to the variants that grow, whatever the number of variants.
-    With three or more variants this can split a variant's range in pieces, so the
-    assignment then depends on the changes made, not only on the current weights:
-    replicas stay in agreement by applying the same changes or by loading the same
-    saved state (``to_dict`` holds the layout).
+    :meth:`set_weights` keeps the assignment a function of the weights (contiguous ranges
+    in the order given); ``set_weights(..., minimal_moves=True)`` moves the fewest keys
+    possible with any number of variants, at the price of a layout that depends on the
+    changes made (saved by ``to_dict``).
 
     Parameters
     ----------
@@ -103,15 +101,21 @@ class Router(PolicyBase):
         """Variant names, in the order of the weights."""
         return (self._table or self._setup())[3]
 
-    def set_weights(self, weights: Mapping[str, float]) -> None:
-        """Replace the weights, moving the fewest keys possible.
+    def set_weights(self, weights: Mapping[str, float], *, minimal_moves: bool = False) -> None:
+        """Replace the weights.
 
-        Only keys of variants whose share shrinks move, and only as many as their share
-        shrinks (``sum(max(0, old - new))`` of all keys), to the variants that grow. With
-        two variants, or when the contiguous ranges of the new weights move no more than
-        that, the layout is those contiguous ranges (as a new ``Router(weights)`` has);
-        otherwise a shrinking variant gives up the top of its highest ranges, so a
-        variant may own several ranges.
+        By default the layout is the contiguous ranges of the new weights, the layout a new
+        ``Router(weights)`` has: a function of the weights alone, so every replica that
+        knows the weights routes alike, however it got them (a restarted one included).
+        With two variants this already moves the fewest keys possible; with three or more
+        it can move more (keys between two variants whose weights did not change).
+
+        With ``minimal_moves=True`` only keys of variants whose share shrinks move, and only
+        as many as their share shrinks (``sum(max(0, old - new))`` of all keys), to the
+        variants that grow: a shrinking variant gives up the top of its highest ranges, so
+        a variant may own several ranges, and the layout then depends on the changes made.
+        Replicas agree only when they apply the same changes in the same order or load the
+        same saved state (``to_dict`` holds the layout).
 
         Raises
         ------
@@ -122,7 +126,10 @@ class Router(PolicyBase):
         names, bounds = bounds_from_weights(weights)
         with self._lock:
             salt, owners, highs, _ = self._table or self._setup()
-            segments = relayout(_segments(owners, highs), names, bounds)
+            if minimal_moves:
+                segments = relayout(_segments(owners, highs), names, bounds)
+            else:
+                segments = contiguous(names, bounds)
             self.weights = dict(weights)
             self._table = _make_table(salt, segments, names)
 
