@@ -395,13 +395,19 @@ class Explainer:
         the explainer from this alone.
         """
         kernel = self._check_fitted()
+        saved = kernel.to_dict()
+        # Format 2 only where needed, so state without zero_as_missing stays readable by
+        # a prodml that reads format 1.
+        version = (
+            _state.ZERO_AS_MISSING_VERSION if "zero_as_missing" in saved else _state.FORMAT_VERSION
+        )
         return {
-            "format_version": _state.FORMAT_VERSION,
+            "format_version": version,
             "kind": "Explainer",
             "method": kernel.method,
             "class_index": self.class_index,
             "pipeline": self.pipeline.to_dict(),
-            "kernel": kernel.to_dict(),
+            "kernel": saved,
         }
 
     @classmethod

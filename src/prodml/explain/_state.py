@@ -2,14 +2,15 @@
 
 Layout::
 
-    {"format_version": 1, "kind": "Explainer", "method": "linear" | "tree" | "sampling",
+    {"format_version": 1 | 2, "kind": "Explainer", "method": "linear" | "tree" | "sampling",
      "class_index": int | null,
      "pipeline": {...FeaturePipeline.to_dict()...},
      "kernel": linear: {"coef": [...], "intercept": x, "mean": [...], "scale": s}
                tree:   {"trees": [{"left", "right", "feature", "threshold", "cover",
                                    "value", "missing_left"?}, ...], "init": x,
                         "n_features": n,
-                        "scale": s, "float32": bool}
+                        "scale": s, "float32": bool,
+                        "zero_as_missing"?: [feature, ...]}  (format 2 only)
                sampling: {"background": [[...features...], ...],
                           "permutations": [[...column indices...], ...], "scale": s,
                           "base": x}}
@@ -18,7 +19,11 @@ Saved state is hostile until checked: numbers must be finite, arrays of the righ
 tree children must point forward (so no cycles) and features inside the model's width.
 A tree's ``missing_left`` (a bool per node: does NaN go left) is optional: state saved
 before it existed, or from a model that defines no route for NaN, has none, and its
-explainer refuses NaN features.
+explainer refuses NaN features. ``zero_as_missing`` (sorted, distinct feature indices
+whose zeros take the missing route: LightGBM's ``zero_as_missing=True``) needs every
+tree's ``missing_left``; state holding it is written as format 2, so a prodml that
+predates it refuses it rather than reading those zeros as numbers. State without it is
+written as format 1, as before.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ from prodml.features import FeaturePipeline
 
 __all__ = ["FORMAT_VERSION", "load", "parse_json"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # written when the state holds nothing of format 2
+ZERO_AS_MISSING_VERSION = 2  # written when a tree kernel has zero_as_missing
+_READABLE = (1, 2)
 _MAX_JSON = 512 * 1024 * 1024
 _SCALES = ("log", "margin", "probability", "raw")
 
@@ -152,7 +159,7 @@ def _tree(t: object, path: str, width: int) -> Tree:
     )  # fmt: skip
 
 
-def _trees(k: Mapping[str, Any], width: int) -> TreeKernel:
+def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
     n_features = _get(k, "n_features", "kernel.")
     if n_features != width:
         raise _fail("kernel.n_features", f"{width} (the pipeline's width)", n_features)
@@ -169,7 +176,32 @@ def _trees(k: Mapping[str, Any], width: int) -> TreeKernel:
         width,
         _scale(_get(k, "scale", "kernel."), "kernel.scale"),
         float32,
+        _zero_as_missing(k, built, width, version),
     )
+
+
+def _zero_as_missing(
+    k: Mapping[str, Any], trees: list[Tree], width: int, version: int
+) -> list[int] | None:
+    if "zero_as_missing" not in k:
+        return None
+    path = "kernel.zero_as_missing"
+    value = k["zero_as_missing"]
+    if version < ZERO_AS_MISSING_VERSION:
+        raise _fail("format_version", f"{ZERO_AS_MISSING_VERSION} with {path}", version)
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(type(f) is int and 0 <= f < width for f in value)
+        or value != sorted(set(value))
+    ):
+        raise _fail(path, f"a non-empty sorted list of distinct feature indices in [0, {width})",
+                    value)  # fmt: skip
+    if any(t.missing_left is None for t in trees):
+        # Zeros read as NaN need the route a NaN takes.
+        i = next(i for i, t in enumerate(trees) if t.missing_left is None)
+        raise _fail(f"kernel.trees[{i}].missing_left", f"present (with {path})", None)
+    return list(value)
 
 
 def _sampling(
@@ -208,7 +240,7 @@ def load(
     """Validate saved state; return its pipeline, kernel and class index."""
     d = _mapping(data, "<root>")
     check_depth(d, owner="Explainer")
-    check_format_version(d.get("format_version"), FORMAT_VERSION, owner="Explainer")
+    version = check_format_version(d.get("format_version"), _READABLE, owner="Explainer")
     if d.get("kind") != "Explainer":
         raise _fail("kind", "'Explainer'", d.get("kind"))
     class_index = d.get("class_index")
@@ -225,7 +257,7 @@ def load(
     if method == "linear":
         return pipeline, _linear(kernel, width), class_index
     if method == "tree":
-        return pipeline, _trees(kernel, width), class_index
+        return pipeline, _trees(kernel, width, version), class_index
     if method == "sampling":
         return pipeline, _sampling(kernel, pipeline, model, class_index), class_index
     raise _fail("method", "'linear', 'tree' or 'sampling'", method)

@@ -18,6 +18,9 @@ whether a NaN satisfies it (every split of that feature on the path sends NaN to
 leaf's side), so ``o_j`` for a NaN feature is that flag: the game, its closed form and
 its additivity are unchanged, and a NaN row reaches the leaf the model's ``predict``
 reaches. A model that defines no route for NaN keeps refusing it, naming the column.
+LightGBM's ``zero_as_missing=True`` also sends 0 (``|x| <= 1e-35``, its kZeroThreshold)
+along the missing route of the features it splits that way: those values are read as
+NaN before the kernel, so they take the same route as a NaN.
 
 Only the elementwise arithmetic above and one ordered scatter (``np.add.at``) touch a
 row, so a single record gives the bits of its row of a batch.
@@ -45,6 +48,8 @@ Bools = npt.NDArray[np.bool_]
 
 _TABLE_BUDGET = 4_000_000  # entries of the pattern table (leaves * 2**depth * depth)
 _CHUNK_CELLS = 4_000_000  # rows * leaves * depth evaluated at once in a batch
+# LightGBM's kZeroThreshold: ``const double kZeroThreshold = 1e-35f`` (a float widened).
+ZERO_THRESHOLD = float(np.float32(1e-35))
 
 
 class Tree:
@@ -244,6 +249,9 @@ class TreeKernel:
 
     ``routes_missing`` is true when every tree says where NaN goes: then NaN features
     are explained along the model's own route; otherwise they are refused.
+    ``zero_as_missing`` lists the features (sorted indices) on which a value with
+    ``|x| <= ZERO_THRESHOLD`` takes the missing route too (LightGBM's
+    ``zero_as_missing=True``): such values are read as NaN.
     """
 
     method = "tree"
@@ -253,10 +261,20 @@ class TreeKernel:
     z: Floats
     nan: Bools
 
-    def __init__(
-        self, trees: list[Tree], init: float, n_features: int, scale: str, float32: bool
+    def __init__(  # noqa: PLR0917 - the saved fields, in their saved order
+        self,
+        trees: list[Tree],
+        init: float,
+        n_features: int,
+        scale: str,
+        float32: bool,
+        zero_as_missing: list[int] | None = None,
     ) -> None:
         self.trees = trees
+        self.zero_as_missing = sorted(zero_as_missing) if zero_as_missing else None
+        self._zero_cols: Ints | None = (
+            None if self.zero_as_missing is None else np.array(self.zero_as_missing, np.int64)
+        )
         self.init = init
         self.n_features = n_features
         self.scale = scale
@@ -292,7 +310,27 @@ class TreeKernel:
             )
         if not self.routes_missing and np.isnan(X).any():
             raise _nan_error(X, int(np.argwhere(np.isnan(X))[0][0]), self.names)
-        return X.astype(np.float32).astype(np.float64) if self.float32 else X
+        X = X.astype(np.float32).astype(np.float64) if self.float32 else X  # noqa: N806
+        return self._zeros_as_nan(X)
+
+    def _zeros_as_nan(self, X: Floats) -> Floats:  # noqa: N803
+        """``X`` with the zeros of the ``zero_as_missing`` features read as NaN (a copy).
+
+        The test reads each value as the model does (rounded to float32 when it reads
+        float32), so a record mapped here before the compiled kernel rounds it gives the
+        bits of its row of a batch, which is rounded first.
+        """
+        cols = self._zero_cols
+        if cols is None:
+            return X
+        sub = X[:, cols]
+        seen = sub.astype(np.float32).astype(np.float64) if self.float32 else sub
+        zero = np.abs(seen) <= ZERO_THRESHOLD
+        if not zero.any():
+            return X
+        out = X.copy()
+        out[:, cols] = np.where(zero, np.nan, sub)
+        return out
 
     def bind(
         self, group_of: Ints, n_groups: int, names: tuple[list[str], list[str]] | None = None
@@ -364,7 +402,7 @@ class TreeKernel:
             phi, pred = self.attribute(x[None, :])
             return phi[0].tolist(), float(pred[0])
         # The table kernel on the raw row: it rounds to float32 itself (the hot path).
-        row = x[None, :]
+        row = self._zeros_as_nan(x[None, :])
         out = self._out_one.copy()
         bad = kernels["table"](
             row, self.float32, self._slots, self._bounds, self._nan_flat, self.routes_missing,
@@ -413,7 +451,7 @@ class TreeKernel:
             "n_features": self.n_features,
             "scale": self.scale,
             "float32": self.float32,
-        }
+        } | ({} if self.zero_as_missing is None else {"zero_as_missing": self.zero_as_missing})
 
 
 def _predicts_nan(model: Any, n_features: int) -> bool:
@@ -601,16 +639,31 @@ def _nested_tree(  # noqa: PLR0917 - the dump's readers
     )
 
 
-def _offset(trees: list[Tree], margin: float, float32: bool, n_features: int) -> float:
-    """The constant the library adds to the trees' sum, from its margin on a zero row."""
+def _offset(
+    trees: list[Tree],
+    margin: float,
+    float32: bool,
+    n_features: int,
+    zero_as_missing: list[int] | None = None,
+) -> float:
+    """The constant the library adds to the trees' sum, from its margin on a zero row.
+
+    A ``zero_as_missing`` feature's 0 takes the missing route, as the model reads it.
+    """
     x = np.zeros(n_features)
     if float32:
         x = x.astype(np.float32).astype(np.float64)
+    x[zero_as_missing or []] = np.nan
     total = 0.0
     for t in trees:
         node = 0
         while t.left[node] >= 0:
-            node = int(t.left[node] if x[t.feature[node]] <= t.threshold[node] else t.right[node])
+            v = x[t.feature[node]]
+            if math.isnan(v) and t.missing_left is not None:
+                go_left = bool(t.missing_left[node])
+            else:
+                go_left = bool(v <= t.threshold[node])
+            node = int(t.left[node] if go_left else t.right[node])
         total += float(t.value[node])
     return margin - total
 
@@ -700,11 +753,15 @@ def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
     def children(node: dict[str, Any]) -> Any:
         if "leaf_value" in node:
             return None
-        if node.get("decision_type") != "<=" or node.get("missing_type") == "Zero":
+        if node.get("decision_type") != "<=":
             raise ConfigError(
-                "LightGBM categorical splits and zero-as-missing are not supported by the "
-                "tree explainer; one-hot encode in the pipeline instead",
+                "LightGBM categorical splits are not supported by the tree explainer; "
+                "one-hot encode in the pipeline instead",
                 parameter="model",
+            )
+        if node.get("missing_type") not in ("None", "NaN", "Zero"):
+            raise _refused(
+                type(model).__name__, f"missing_type={short_repr(node.get('missing_type'))}"
             )
         return node["left_child"], node["right_child"]
 
@@ -715,11 +772,13 @@ def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
         return float(node["leaf_count"] if "leaf_value" in node else node["internal_count"])
 
     def nan_left(node: dict[str, Any]) -> bool:
-        if node.get("missing_type") == "NaN":
+        if node.get("missing_type") in ("NaN", "Zero"):
+            # "Zero": NaN is read as 0.0, and 0.0 takes the default side.
             return bool(node["default_left"])
         # missing_type "None": LightGBM reads NaN as 0.0, which goes where 0 goes.
         return float(node["threshold"]) >= 0.0
 
+    zero = _zero_features(dump, type(model).__name__)
     trees = [
         _nested_tree(
             t["tree_structure"], children, split, lambda n: n["leaf_value"], count, nan_left
@@ -728,9 +787,36 @@ def _lightgbm(model: Any, class_index: int | None) -> TreeKernel:
         if i % n_out == k
     ]
     margin = np.asarray(booster.predict(np.zeros((1, n_features)), raw_score=True)).reshape(-1)
-    init = _offset(trees, float(margin[k]), False, n_features)
+    init = _offset(trees, float(margin[k]), False, n_features, zero)
     scale = output_scale(model)
-    return TreeKernel(trees, init, n_features, scale, False)
+    return TreeKernel(trees, init, n_features, scale, False, zero)
+
+
+def _zero_features(dump: dict[str, Any], model_name: str) -> list[int] | None:
+    """Features whose splits are all ``missing_type="Zero"`` (0 and NaN: default side).
+
+    A feature split both that way and another is refused, naming it: the kernel reads a
+    feature's zeros one way for every split.
+    """
+    types: dict[int, set[str]] = {}
+    stack = [t["tree_structure"] for t in dump["tree_info"]]
+    while stack:
+        node = stack.pop()
+        if "leaf_value" in node:
+            continue
+        types.setdefault(int(node["split_feature"]), set()).add(str(node.get("missing_type")))
+        stack += [node["left_child"], node["right_child"]]
+    names = dump.get("feature_names") or []
+    for f, kinds in sorted(types.items()):
+        if "Zero" in kinds and len(kinds) > 1:
+            name = f" ({short_repr(names[f])})" if f < len(names) else ""
+            raise _refused(
+                model_name,
+                f"feature {f}{name} split both as zero-as-missing and as "
+                f"{' and '.join(sorted(kinds - {'Zero'}))} (one feature read two ways)",
+            )
+    zero = [f for f, kinds in sorted(types.items()) if kinds == {"Zero"}]
+    return zero or None
 
 
 _OTHERS = {
