@@ -104,13 +104,36 @@ def test_infer_refuses_categories_that_validate_refuses(data: object) -> None:
     assert ".astype(str)" in problem.message
 
 
-def test_categories_problem_names_the_type_not_a_value() -> None:
-    people = pd.DataFrame({"c": pd.Categorical([19_800_101_1234, 19_750_505_4321])})
+@pytest.mark.parametrize(
+    ("data", "message", "row"),
+    [
+        (
+            pd.DataFrame({"c": pd.Categorical([None, 7, 8])}),
+            "expected string, got int 7: categories of type int64",
+            1,
+        ),
+        (
+            pa.table({"c": pa.array([None, True]).dictionary_encode()}),
+            "expected string, got bool True: categories of type bool",
+            1,
+        ),
+        (
+            pd.DataFrame({"c": pd.Categorical([None], categories=[1, 2])}),
+            "expected string, got category values: categories of type int64",
+            None,
+        ),
+    ],
+)
+def test_categories_problem_is_worded_as_the_pipelines_type_problem(
+    data: object, message: str, row: int | None
+) -> None:
+    """As ``FeaturePipeline.fit`` words it ("expected string, got int 1"), which now
+    meets it first: ``fit`` infers its input schema."""
     with pytest.raises(SchemaError) as info:
-        Schema.infer(people)
-    message = info.value.problems[0].message
-    assert "categories of type int64" in message
-    assert "1234" not in message
+        Schema.infer(data)
+    (problem,) = info.value.problems
+    assert problem.message.startswith(message)
+    assert problem.row == row
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ data (:func:`_personal_kind`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name
+from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name, type_problem
 from prodml._data_kinds import text_categories
 from prodml._zones import (
     canonical_zone,
@@ -99,12 +100,16 @@ def _kind_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem | None:
     if info.kind == "category" and not text_categories(raw):
         # validate refuses such a column: a schema saying 'category' of it would reject
         # the very data it was inferred from.
-        return _categories_problem(name, raw)
+        return _categories_problem(name, raw, info)
     return None
 
 
-def _categories_problem(name: str, raw: Any) -> SchemaProblem:
-    """A ``category`` column whose categories are not text (ints, bools, datetimes)."""
+def _categories_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem:
+    """A ``category`` column whose categories are not text (ints, bools, datetimes).
+
+    Worded as every type problem is (the pipelines' too): the first value, redacted when
+    it looks personal, then the categories' type and the fix.
+    """
     dtype = getattr(raw, "dtype", None)
     if isinstance(dtype, pd.CategoricalDtype):
         held = str(dtype.categories.dtype)
@@ -112,11 +117,11 @@ def _categories_problem(name: str, raw: Any) -> SchemaProblem:
         held = str(dtype.pyarrow_dtype.value_type)
     else:
         held = str(raw.type.value_type)
-    return SchemaProblem(
-        name,
-        "type",
-        f"categories of type {held}: a category column holds text; convert it with "
-        ".astype(str), or to its values' own type",
+    found = type_problem(name, "string", raw, info)
+    return dataclasses.replace(
+        found,
+        message=f"{found.message}: categories of type {held}, and a category column holds "
+        "text; convert it with .astype(str), or to its values' own type",
     )
 
 
