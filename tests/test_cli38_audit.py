@@ -143,3 +143,23 @@ def test_a_command_that_calls_sys_exit_keeps_python_s_meaning(
     monkeypatch.setattr(cli, "_cmd_version", stops)
     assert cli.main(["version"]) == expected
     assert capsys.readouterr().err == err
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names of any bytes: Linux's rule")
+@pytest.mark.parametrize("command", [["schema"], ["fingerprint", "--content"], ["drift"]])
+def test_a_file_name_that_is_not_utf8_is_an_error_not_a_bug(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """pyarrow raised ``UnicodeEncodeError`` on the path: a traceback and "a bug"."""
+    import os
+
+    name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.parquet")  # Latin-1 bytes
+    with open(os.fsencode(name), "wb") as out:
+        pd.DataFrame({"a": [1]}).to_parquet(out)
+    argv = [*command, name] if command != ["drift"] else ["drift", name, name]
+    assert cli.main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: cannot read ")
+    assert line.endswith(
+        "its name is not UTF-8 text, which pyarrow needs; rename it (or link it under a UTF-8 name)"
+    )

@@ -132,6 +132,13 @@ def _input_path(path: str, *, table: bool) -> Path:
     if not regular:
         raise ConfigError(f"{shown} is not a regular file or folder")
     if table:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:  # a name of bytes that are not UTF-8: valid on Linux
+            raise ConfigError(  # pyarrow takes paths as UTF-8 text and raised on it
+                f"cannot read {shown}: its name is not UTF-8 text, which pyarrow needs; "
+                "rename it (or link it under a UTF-8 name)"
+            ) from None
         if p.is_dir():
             if not any(f.is_file() for f in p.rglob("*")):
                 raise ConfigError(f"{shown}: the folder holds no Parquet files")
