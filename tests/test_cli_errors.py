@@ -347,11 +347,12 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_2(
 SECRET = "env-secret-canary-c0ffee42"  # noqa: S105 - a canary, never printed
 
 
-def test_a_bug_exits_2_after_its_traceback_with_credentials_masked(
+def test_a_bug_exits_70_after_its_traceback_with_credentials_masked(
     work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bug in prodml raised out of main: the process exited 1, which `prodml drift` in a
-    cron job means "drift found", and the traceback printed the URL's password."""
+    cron job means "drift found", and the traceback printed the URL's password. Then it
+    exited 2, as a usage or input error does: 70 (EX_SOFTWARE) tells the two apart."""
     from prodml.drift import _cli as drift_cli
 
     url = "postgresql+psycopg://ann:pw-in-the-url-1234@db/registry"
@@ -362,7 +363,7 @@ def test_a_bug_exits_2_after_its_traceback_with_credentials_masked(
     monkeypatch.setenv("PGPASSWORD", SECRET)
     monkeypatch.setattr(drift_cli, "run", broken)
     argv = ["drift", str(work / "ref.parquet"), str(work / "drifted.parquet"), "--json", url]
-    assert cli.main(argv) == 2
+    assert cli.main(argv) == 70
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err
     assert "pw-in-the-url-1234" not in err

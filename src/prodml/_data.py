@@ -120,12 +120,21 @@ def is_record(data: object) -> bool:
 
 
 _CHUNK = "a pandas DataFrame, a pyarrow Table or RecordBatch"
+_ONE = "a pandas DataFrame, a pyarrow Table or RecordBatch, or a dict record"
 
 
 def _input_error(data: object, what: str, accepted: str = _ACCEPTED) -> SchemaError:
     hint = ""
     if accepted is _CHUNK and isinstance(data, Mapping):  # rows as dicts: one frame of them
         hint = " (for rows given as dicts, pass pandas.DataFrame(rows))"
+    elif isinstance(data, np.ndarray):  # a structured array iterates as numpy.void rows
+        hint = " (for a numpy array, pass a pandas.DataFrame of it, with str column names)"
+    elif accepted is _ONE and (isinstance(data, pq.ParquetFile) or _is_arrow_dataset(data)):
+        hint = " (for a Parquet file or dataset, read it first, or pass each batch)"
+    elif isinstance(data, pd.Series):
+        hint = " (for one column, pass series.to_frame())"
+    elif accepted is _ONE and isinstance(data, list | tuple | Iterator):
+        hint = " (one table, not chunks: pass each chunk, or pandas.concat them)"
     return SchemaError(
         problems=[
             SchemaProblem(
@@ -483,7 +492,7 @@ def as_columns(data: object, *, what: str = "data") -> Columns:
         return Columns(data)
     if isinstance(data, Mapping):
         return Columns(_record_frame(data))
-    raise _input_error(data, what)
+    raise _input_error(data, what, _ONE)  # one table: not the chunks iter_columns takes
 
 
 def _dataset_batches(data: Any, batch_rows: int) -> Iterator[Columns]:
@@ -566,7 +575,9 @@ def iter_columns(
     if _is_arrow_dataset(data):
         yield from _dataset_batches(data, batch_rows or 131_072)
         return
-    if isinstance(data, str | bytes | bytearray) or not isinstance(data, Iterable):
+    if isinstance(data, str | bytes | bytearray | np.ndarray | pd.Series) or not isinstance(
+        data, Iterable
+    ):  # a Series or an array iterates over its values, which are no chunks
         raise _input_error(data, what)
     for i, chunk in enumerate(data):
         if not is_tabular(chunk):

@@ -30,6 +30,7 @@ __all__ = [
     "RawColumn",
     "column_kind",
     "py_value",
+    "text_categories",
     "type_name",
     "type_problem",
 ]
@@ -70,6 +71,8 @@ class KindInfo:
     kind: str
     example: object = None
     row: int | None = None
+    uniform: bool = False
+    """For ``"mixed"``: every non-null value is of the example's (unsupported) type."""
 
 
 _NUMERIC_INFERRED = {"floating", "integer", "mixed-integer-float", "decimal"}
@@ -134,17 +137,21 @@ def _pandas_kind(s: pd.Series) -> KindInfo:
     # Mixed: report the first value whose type differs from the first non-null value's.
     values = s.to_numpy()
     first_kind: str | None = None
+    first = 0
     for i, v in enumerate(values):
         k = _scalar_kind(v)
         if k == "null":
             continue
         if first_kind is None:
-            first_kind = k
+            first_kind, first = k, i
         elif k != first_kind and {k, first_kind} != {"int", "float"}:
             return KindInfo("mixed", example=py_value(v), row=i)
     if first_kind in ("int", "float"):
         return KindInfo("float")  # numbers of several types (floats and Decimals, say)
-    return KindInfo("mixed", example=values[0] if len(values) else None, row=0)
+    # One type throughout, none prodml reads (bytes, dicts, lists): shown is the first
+    # value of it, not the column's first entry, which may be a null.
+    example = py_value(values[first]) if len(values) else None
+    return KindInfo("mixed", example=example, row=first, uniform=True)
 
 
 def _scalar_kind(v: object) -> str:
@@ -163,6 +170,27 @@ def _scalar_kind(v: object) -> str:
     if isinstance(v, _dt.date | np.datetime64):
         return "datetime"
     return type_name(v)
+
+
+def text_categories(raw: RawColumn) -> bool:
+    """Whether a ``"category"`` column's categories are text (or there are none).
+
+    A pandas ``Categorical``, an arrow dictionary column, or a pandas column of an arrow
+    dictionary type (``pd.read_parquet(..., dtype_backend="pyarrow")``). prodml's
+    ``category`` is text: categories of ints, bools or datetimes are not one.
+    """
+    if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.CategoricalDtype):
+        cats = raw.cat.categories
+        return len(cats) == 0 or pd.api.types.infer_dtype(cats, skipna=True) == "string"
+    if isinstance(raw, pd.Series):
+        held = getattr(raw.array, "__arrow_array__", None)
+        raw = held() if held is not None else pa.array(raw.array)
+    t = raw.type.value_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
+        return True
+    # An all-null pandas categorical arrives with an empty dictionary of any value type.
+    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+    return all(len(c.dictionary) == 0 for c in chunks)
 
 
 def _is_string_view(t: pa.DataType) -> bool:

@@ -13,6 +13,7 @@ module level without a cycle.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pyarrow as pa
 
@@ -98,7 +99,7 @@ def _arrow_columns(schema: pa.Schema) -> tuple[list[Column], bool]:
                 SchemaProblem(f.name, "type", f"arrow type {f.type} has no logical type")
             )
             continue
-        extra = json.loads(f.metadata[_META_KEY]) if f.metadata and _META_KEY in f.metadata else {}
+        extra = _metadata(f.metadata, f"column {f.name!r}")
         tz = _zone(f, extra) if kind == "datetime" else None
         columns.append(
             Column(
@@ -110,14 +111,32 @@ def _arrow_columns(schema: pa.Schema) -> tuple[list[Column], bool]:
                 min=extra.get("min"),
                 max=extra.get("max"),
                 description=extra.get("description", ""),
-                sensitive=bool(extra.get("sensitive", False)),
+                sensitive=_flag(extra, "sensitive", f"column {f.name!r}"),
             )
         )
     if problems:
         raise SchemaError(problems=problems)
-    smeta = (
-        json.loads(schema.metadata[_META_KEY])
-        if schema.metadata and _META_KEY in schema.metadata
-        else {}
-    )
-    return columns, bool(smeta.get("strict", False))
+    smeta = _metadata(schema.metadata, "schema")
+    return columns, _flag(smeta, "strict", "schema")
+
+
+def _metadata(metadata: dict[bytes, bytes] | None, where: str) -> dict[str, Any]:
+    """The metadata prodml wrote on a field or schema, as a dict; else a ``StateError``.
+
+    A Parquet file's schema comes from wherever the file does: its metadata is read as
+    saved state is (size and nesting bounded, JSON only), never trusted to be a dict.
+    """
+    if not metadata or _META_KEY not in metadata:
+        return {}
+    from prodml._state import Field, load_json  # noqa: PLC0415 - _state imports pydantic
+
+    owner = f"Schema.from_arrow, metadata of the {where},"
+    return dict(Field(load_json(metadata[_META_KEY], owner=owner), owner=owner).dict())
+
+
+def _flag(extra: dict[str, Any], key: str, where: str) -> bool:
+    """A true/false entry of the metadata: ``"false"`` is not true (``bool("false")`` is)."""
+    from prodml._state import Field  # noqa: PLC0415 - _state imports pydantic
+
+    value = extra.get(key, False)
+    return Field(value, key, owner=f"Schema.from_arrow, metadata of the {where},").bool()

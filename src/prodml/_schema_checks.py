@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml._data import Columns, column_kind, py_value, type_problem
-from prodml._data_kinds import ACCEPTS
+from prodml._data_kinds import ACCEPTS, text_categories
 from prodml._data_records import _NS_MAX, _NS_PER, float_outside, number_text
 from prodml._numbers import batch_numbers
 from prodml._quote import short_repr
@@ -64,7 +64,7 @@ def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
                 ]
         else:
             return [type_problem(name, expected.value, raw, info, sensitive=col.sensitive)]
-    if info.kind == "category" and not _text_categories(raw):
+    if info.kind == "category" and not text_categories(raw):
         return [SchemaProblem(name, "type", f"expected {expected}, got non-text categories")]
     found: list[SchemaProblem] = []
     if info.kind == "datetime":
@@ -249,15 +249,3 @@ def _float_outside(values: np.ndarray, bound: float, *, above: bool) -> np.ndarr
     """Where float values are outside a bound (:func:`prodml._data_records.float_outside`)."""
     with np.errstate(invalid="ignore"):
         return np.asarray(float_outside(values, bound, above=above))
-
-
-def _text_categories(raw: pd.Series | pa.ChunkedArray) -> bool:
-    if isinstance(raw, pd.Series):
-        cats = raw.cat.categories
-        return len(cats) == 0 or pd.api.types.infer_dtype(cats, skipna=True) == "string"
-    t = raw.type.value_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return True
-    # An all-null pandas categorical arrives with an empty dictionary of any value type.
-    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
-    return all(len(c.dictionary) == 0 for c in chunks)

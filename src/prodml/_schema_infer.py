@@ -11,6 +11,7 @@ data (:func:`_personal_kind`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name
+from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name, type_problem
+from prodml._data_kinds import text_categories
 from prodml._zones import (
     canonical_zone,
     chunk_zones_problem,
@@ -73,11 +75,54 @@ class _Categorical:
         if not isinstance(raw, pd.Series):
             return
         dtype = self.first.setdefault(name, raw.dtype)
-        if not isinstance(raw.dtype, pd.CategoricalDtype) or raw.dtype != dtype:
+        if not _pandas_categorical(raw.dtype) or raw.dtype != dtype:
             self.mixed.add(name)
 
     def demoted(self, name: str, kind: str) -> bool:
         return kind == "category" and name in self.mixed
+
+
+def _pandas_categorical(dtype: object) -> bool:
+    """A pandas ``category`` dtype, or an arrow dictionary one (``dtype_backend="pyarrow"``).
+
+    ``pd.concat`` keeps an arrow dictionary column as one when every chunk has that type
+    (whatever each chunk's dictionary holds), as it keeps a ``category`` of equal dtypes.
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        return True
+    return isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype)
+
+
+def _kind_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem | None:
+    """The problem of a column no schema column could describe, or ``None``."""
+    if info.kind == "mixed":
+        return _mixed_problem(name, info)
+    if info.kind == "category" and not text_categories(raw):
+        # validate refuses such a column: a schema saying 'category' of it would reject
+        # the very data it was inferred from.
+        return _categories_problem(name, raw, info)
+    return None
+
+
+def _categories_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem:
+    """A ``category`` column whose categories are not text (ints, bools, datetimes).
+
+    Worded as every type problem is (the pipelines' too): the first value, redacted when
+    it looks personal, then the categories' type and the fix.
+    """
+    dtype = getattr(raw, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype):
+        held = str(dtype.categories.dtype)
+    elif isinstance(dtype, pd.ArrowDtype):
+        held = str(dtype.pyarrow_dtype.value_type)
+    else:
+        held = str(raw.type.value_type)
+    found = type_problem(name, "string", raw, info)
+    return dataclasses.replace(
+        found,
+        message=f"{found.message}: categories of type {held}, and a category column holds "
+        "text; convert it with .astype(str), or to its values' own type",
+    )
 
 
 def _merge_kinds(a: str, b: str) -> str | None:
@@ -95,6 +140,13 @@ def _merge_kinds(a: str, b: str) -> str | None:
 def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
     if info.row is None:
         return SchemaProblem(name, "type", f"unsupported type {info.example}")
+    if info.uniform:  # bytes, dicts, lists throughout: no mixture, a type prodml does not read
+        return SchemaProblem(
+            name,
+            "type",
+            f"unsupported values of type {type_name(info.example)}, e.g. {redact(info.example)}",
+            info.row,
+        )
     return SchemaProblem(
         name,
         "type",
@@ -139,8 +191,9 @@ def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | N
             raw = cols.raw(name)
             categorical.see(name, raw)
             info = column_kind(raw)
-            if info.kind == "mixed":
-                problems.append(_mixed_problem(name, info))
+            unreadable = _kind_problem(name, raw, info)
+            if unreadable is not None:
+                problems.append(unreadable)
                 continue
             merged = _merge_kinds(kinds.get(name, "null"), info.kind)
             if merged is None:

@@ -2,10 +2,12 @@
 
 Run ``prodml --help`` for the list; each subcommand has its own ``--help``. Exit codes:
 0 success, 1 a finding where a command documents one (``prodml drift``: drift found),
-2 an error: one line on stderr (``error: ...``), never a traceback. 130 when interrupted.
-A bug in prodml also exits 2 (never 1, which a cron job would read as drift found), after
-its traceback. Credentials, in the URLs given or in the environment (``PGPASSWORD``,
-``AWS_SECRET_ACCESS_KEY``), are masked as ``***`` in everything printed on stderr.
+2 an error of the input or the environment (a usage error too, as argparse exits): one
+line on stderr (``error: ...``), never a traceback. 70 (``EX_SOFTWARE``) a bug in prodml,
+after its traceback: never 1, which a cron job would read as drift found, nor 2, which
+says to fix the command. 130 when interrupted. Credentials, in the URLs given or in the
+environment (``PGPASSWORD``, ``AWS_SECRET_ACCESS_KEY``), are masked as ``***`` in
+everything printed on stderr.
 
 ``prodml --help`` and ``--version`` import no numpy, pandas or pyarrow: a subcommand's
 module is imported only when that subcommand runs (or its own ``--help`` is asked for).
@@ -31,6 +33,12 @@ if TYPE_CHECKING:
 # dataclasses and inspect); `_errors()` is the one place that does it.
 
 __all__ = ["main"]
+
+EXIT_BUG = 70
+"""The exit code of a bug in prodml: sysexits.h's ``EX_SOFTWARE`` (internal software error).
+
+Not 2, the code of every error the user can fix (a usage error, a missing file), so that a
+script or a CI job tells the two apart; not 1, which ``prodml drift`` exits with for drift."""
 
 # Subcommands contributed by subpackages: name -> (module with ``add_parser(subparsers)``,
 # the one-line help shown by ``prodml --help``). The module is imported only when its
@@ -124,6 +132,13 @@ def _input_path(path: str, *, table: bool) -> Path:
     if not regular:
         raise ConfigError(f"{shown} is not a regular file or folder")
     if table:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:  # a name of bytes that are not UTF-8: valid on Linux
+            raise ConfigError(  # pyarrow takes paths as UTF-8 text and raised on it
+                f"cannot read {shown}: its name is not UTF-8 text, which pyarrow needs; "
+                "rename it (or link it under a UTF-8 name)"
+            ) from None
         if p.is_dir():
             if not any(f.is_file() for f in p.rglob("*")):
                 raise ConfigError(f"{shown}: the folder holds no Parquet files")
@@ -233,17 +248,31 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
 
+    from prodml.privacy import PersonalDataWarning  # noqa: PLC0415 - keep `--help` fast
     from prodml.schema import Schema  # noqa: PLC0415 - keep `prodml --help` fast
 
-    schema = Schema.infer(_read_table(args.path), nullable=args.nullable)
+    table = _read_table(args.path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PersonalDataWarning)
+        schema = Schema.infer(table, nullable=args.nullable)
+    for found in caught:  # one line each, not Python's "file:line:" and source line
+        if issubclass(found.category, PersonalDataWarning):
+            print(f"warning: {_one_line(str(found.message))}", file=sys.stderr)
+        else:  # pragma: no cover - infer warns of nothing else today
+            warnings.warn_explicit(found.message, found.category, found.filename, found.lineno)
     if args.json:
         print(json.dumps(schema.to_dict(), indent=2))
     else:
-        width = max(len(c.name) for c in schema.columns) if len(schema) else 4
-        for c in schema.columns:
+        # A name is the file's data: a newline or a terminal escape in it is shown quoted,
+        # never sent to the terminal (nor allowed to break the one-column-a-line output).
+        names = [c.name if c.name.isprintable() else repr(c.name) for c in schema.columns]
+        width = max(map(len, names)) if names else 4
+        for name, c in zip(names, schema.columns, strict=True):
             tz = f" ({c.timezone})" if c.timezone else ""
-            print(f"{c.name:<{width}}  {c.dtype.value}{tz}{'' if c.nullable else '  not null'}")
+            flags = ("" if c.nullable else "  not null") + ("  sensitive" if c.sensitive else "")
+            print(f"{name:<{width}}  {c.dtype.value}{tz}{flags}")
     return 0
 
 
@@ -354,7 +383,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Production ML building blocks from a shell: the end-to-end demo, a "
         "file's schema and fingerprint, drift between two files, a model registry, serving "
         "and batch scoring, a feature store. Exit codes: 0 success, 1 a finding a command "
-        "documents (drift found), 2 an error.",
+        "documents (drift found), 2 an error (usage, input, environment), 70 a bug in prodml.",
         epilog="New here? 'prodml demo' runs the whole story offline in seconds. "
         "'prodml COMMAND --help' for a command's options.",
     )
@@ -425,7 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write, a usage error, a database, Redis or S3 server that cannot be reached or refuses
     the credentials) print one line, ``error: ...``, on stderr and return 2; ``--help``
     and ``--version`` return 0 (no ``SystemExit`` escapes). Any other exception is a bug
-    in prodml: its traceback, then an ``error:`` line, and 2. Output cut short by its reader
+    in prodml: its traceback, then an ``error:`` line, and 70 (``EX_SOFTWARE``), so that a
+    script tells a bug to report from a command to fix. Output cut short by its reader
     (``prodml ... | head``) ends quietly with 141. Credentials from the URLs in
     ``argv`` and from the environment are masked in all of it.
 
@@ -447,7 +477,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {_shown(err.filename)}" if err.filename else ""
         _say(f"error: {_one_line(err.strerror or str(err))}{where}", argv)
     except SystemExit as exit_:  # argparse: --help, --version, a usage error
-        return exit_.code if isinstance(exit_.code, int) else 2
+        if exit_.code is None:  # sys.exit(): success, as Python itself reads it
+            return 0
+        if isinstance(exit_.code, int):
+            return exit_.code
+        # sys.exit("message"): Python would print it; returning 2 alone lost it.
+        _say(f"error: {_one_line(str(exit_.code))}", argv)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -462,6 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _say("".join(traceback.format_exception(err)).rstrip("\n"), argv)
             _say(f"error: a bug in prodml ({type(err).__name__}): please report it", argv)
+            return EXIT_BUG
     return 2
 
 

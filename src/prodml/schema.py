@@ -39,6 +39,7 @@ import dataclasses
 import json
 import math
 import numbers
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import Enum
@@ -220,6 +221,10 @@ class Column(_Model):
         for bound in (self.min, self.max):
             if bound is not None and math.isnan(bound):
                 raise ValueError("min/max must not be NaN")
+            if bound is not None and math.isinf(bound):
+                # JSON has no infinity (to_json wrote 'Infinity', fingerprint refused it),
+                # and validate refuses infinite values anyway: None is "no bound".
+                raise ValueError(f"min/max must be finite (None: no bound); got {bound}")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         if self.timezone is not None and self.dtype is not LogicalType.DATETIME:
@@ -234,6 +239,15 @@ class Column(_Model):
             wrong = [v for v in self.allowed if not _scalar_fits(v, self.dtype)]
             if wrong:
                 raise ValueError(f"allowed value {short_repr(wrong[0])} is not a {self.dtype}")
+            if self.dtype in _NUMERIC:
+                # NaN is a null and matches nothing; inf and ints beyond float64 break the
+                # number rule validate applies first; none has a JSON spelling either.
+                odd = [v for v in self.allowed if not _finite_number(v)]
+                if odd:
+                    raise ValueError(
+                        f"allowed value {short_repr(odd[0])} is not a finite number "
+                        "within the float range"
+                    )
         return self
 
 
@@ -260,6 +274,13 @@ def _declared_zones() -> Iterator[None]:
         if problems:
             raise SchemaError(problems=problems) from None
         raise
+
+
+def _finite_number(v: object) -> bool:
+    """A finite float, or an int float64 holds (compared exactly, with no conversion)."""
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return not isinstance(v, int) or abs(v) <= sys.float_info.max
 
 
 def _scalar_fits(v: object, dtype: LogicalType) -> bool:
@@ -539,6 +560,10 @@ class Schema(_Model):
         ------
         SchemaError
             For arrow types with no logical equivalent (lists, structs, binary, ...).
+        StateError
+            For prodml's field or schema metadata (a Parquet file's, from anywhere) that
+            is not a JSON object of the settings it holds (``"sensitive": "false"`` is
+            not false), or too large or deep, naming the column.
         """
         from prodml._schema_arrow import _arrow_columns  # noqa: PLC0415 - it imports this module
 
