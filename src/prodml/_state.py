@@ -509,8 +509,9 @@ def load_json(
     ------
     StateError
         For text that is not a str/bytes, too large, nested deeper than ``max_depth``,
-        not valid JSON (the message quotes at most a short part of it) or holding a
-        lone surrogate escape (``"\udcff"``, which no UTF-8 text can hold).
+        not valid JSON (the message quotes at most a short part of it), repeating a key
+        in one object, or holding a lone surrogate escape (``"\udcff"``, which no UTF-8
+        text can hold).
     """
     if isinstance(text, bytearray | memoryview):
         text = bytes(text)
@@ -533,7 +534,7 @@ def load_json(
     try:
         if isinstance(text, bytes):  # as json.loads does: UTF-8, -16 or -32 by its BOM
             text = text.decode(json.detect_encoding(text))
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
         if _SURROGATE_ESCAPE.search(text):  # "\udcff" parses, but is not Unicode
             _refuse_lone_surrogates(data)
     except (ValueError, RecursionError, UnicodeDecodeError) as err:
@@ -541,6 +542,22 @@ def load_json(
             f"{owner} state is not valid JSON: {str(err)[:120]}", owner=owner, base=error
         ) from None
     return data
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict, refusing a key given twice.
+
+    ``json.loads`` keeps the last of two equal keys, so ``{"columns": [], "columns": [..]}``
+    would load as whichever a reader did not check; saved state never repeats a key.
+    """
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {short(key)} appears twice in one object")
+            seen.add(key)
+    return out
 
 
 def is_unicode(text: str) -> bool:
