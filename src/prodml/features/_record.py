@@ -124,9 +124,10 @@ def program_code(k: int, p: Any, ns: dict[str, Any]) -> tuple[str, str, list[str
             # The `elif` of the line `if {slow}: {convert}`: a value in the zone (its
             # tzinfo the zone's own object, the usual case, or an equal fixed offset) or
             # naive is kept as it is; record_in_zone keeps other spellings of the zone
-            # and moves values in other zones to it.
+            # and moves values in other zones to it. One read of tzinfo (a property of
+            # pd.Timestamp), compared by identity first: the same-zone case costs that.
             body.append(
-                f"elif v.tzinfo is not None and v.tzinfo is not {tz} and v.tzinfo != {tz}: "
+                f"elif (vz := v.tzinfo) is not {tz} and vz is not None and vz != {tz}: "
                 f"v = record_in_zone(v, {col}, {zone}, {tz})"
             )
     for j in range(p.n_values + 1):
