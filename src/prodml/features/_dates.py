@@ -1,23 +1,41 @@
-"""DateParts: calendar parts of datetime columns, and how a record's datetime is read."""
+"""DateParts: calendar parts of datetime columns, read in the zone the column was fitted in.
+
+A column fitted with a time zone (``pipe.input_schema[col].timezone``) is read in that
+zone by both paths: an aware value in another zone is converted to it (the same instant
+gives the same parts), a naive value (a naive datetime, a date, a ``numpy.datetime64``)
+is taken as wall-clock time in it, as written. A column fitted naive reads each value's
+own wall-clock time. :func:`batch_times` is the batch reader, :func:`record_time` and
+:func:`record_in_zone` the record path's.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import zoneinfo
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
-from prodml._data import NS_FIRST, NS_LAST, record_datetime64  # checked per record in Python
+from prodml._data import (  # checked per record in Python
+    NS_FIRST,
+    NS_LAST,
+    Columns,
+    as_ns,
+    record_datetime64,
+)
 from prodml._params import Constraint, Predicate
 from prodml._quote import short_repr
+from prodml._zones import canonical_zone, same_zone, timezone_of, value_in_zone
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import TIME, Encoder, Floats, Step
 
-__all__ = ["PARTS", "DateParts", "record_time"]
+__all__ = ["PARTS", "DateParts", "batch_times", "record_in_zone", "record_time", "zone_tzinfo"]
 
 _NS = 1_000_000_000
 _EPOCH = _dt.datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=_dt.timezone.utc)
 
 _RECORD_PARTS: dict[str, Callable[[_dt.datetime], int]] = {
     "year": lambda d: d.year,
@@ -79,7 +97,15 @@ def _parts_ok(value: object) -> bool:
 
 
 class DateParts(Step):
-    """Calendar parts of a datetime column, in wall-clock time of its zone.
+    """Calendar parts of a datetime column, in wall-clock time of the zone it was fitted in.
+
+    The zone is the one the pipeline's input schema records for the column at fit
+    (``pipe.input_schema[col].timezone``). Batches and records give the parts of that
+    zone's wall-clock time: aware values in another zone (a UTC column, a record with
+    another ``tzinfo``, an Arrow ``timestamp[us, tz=...]`` column) are converted to it,
+    so one instant gives the same parts whatever zone it arrives in; naive values
+    (naive datetimes, dates as midnights, ``numpy.datetime64``) are wall-clock time in
+    it, taken as written. A column fitted naive reads each value's own wall-clock time.
 
     Parameters
     ----------
@@ -88,6 +114,20 @@ class DateParts(Step):
     parts
         Any of ``year, month, day, dayofweek (Monday=0), dayofyear, hour, minute,
         second, is_weekend``; outputs are named ``col.part``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.features import FeaturePipeline, steps
+    >>> paris = pd.DataFrame(
+    ...     {"t": pd.to_datetime(["2024-07-01 09:00"]).tz_localize("Europe/Paris")}
+    ... )
+    >>> pipe = FeaturePipeline([steps.DateParts(["t"], parts=["hour"])]).fit(paris)
+    >>> utc = paris.assign(t=paris["t"].dt.tz_convert("UTC"))  # 07:00 UTC, the same instant
+    >>> pipe.transform(utc)
+    array([[9.]])
+    >>> pipe.transform_record({"t": utc["t"][0]})
+    array([9.])
     """
 
     accepts: ClassVar[frozenset[str]] = frozenset({TIME})
@@ -132,8 +172,134 @@ class DateParts(Step):
         return enc
 
 
-def record_time(value: object, column: str) -> _dt.datetime | None:
+def zone_tzinfo(zone: str) -> _dt.tzinfo | None:
+    """The tzinfo values are converted to for a fitted ``zone``; ``None`` without rules.
+
+    UTC and fixed offsets need no tz database (``datetime.timezone``); an IANA name is
+    the installed database's ``ZoneInfo``, the object pandas 3 uses for that name, so a
+    record in the fitted zone is recognised by identity (see :func:`record_in_zone`).
+    """
+    name = canonical_zone(zone)
+    if name == "UTC":
+        return _dt.timezone.utc
+    if name[0] in "+-" and name[1:3].isdigit():
+        sign = 1 if name[0] == "+" else -1
+        return _dt.timezone(sign * _dt.timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _no_rules(column: str, zone: str, row: int | None = None) -> SchemaError:
+    return SchemaError(
+        problems=[
+            SchemaProblem(
+                column,
+                "type",
+                f"values in another time zone must be converted to the zone the column was "
+                f"fitted in, {short_repr(zone)}, and no installed tz database holds it; "
+                "install one (pip install tzdata), or pass values in that zone",
+                row,
+            )
+        ]
+    )
+
+
+def _converted(value: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime | None:
+    """An aware value as the same instant in ``tz``; ``None`` beyond Python's years."""
+    if isinstance(value, pd.Timestamp):  # its instant (ns), as a Python datetime in UTC
+        value = _EPOCH_UTC + _dt.timedelta(microseconds=value.value // 1000)
+    try:
+        return value.astimezone(tz)
+    except OverflowError:  # an instant before year 1 or after 9999: far outside ns anyway
+        return None
+
+
+def record_in_zone(value: _dt.datetime, column: str, zone: str, tz: _dt.tzinfo | None) -> Any:
+    """An aware record value in the fitted ``zone``: itself if it is in it, else converted.
+
+    Raises
+    ------
+    SchemaError
+        When the converted wall-clock time is outside 1677-09-21 .. 2262-04-11 (as the
+        batch path), or the zone's rules are not installed.
+    """
+    if value_in_zone(zone, value.tzinfo):
+        return value
+    if tz is None:
+        raise _no_rules(column, zone)
+    moved = _converted(value, tz)
+    wall = value.replace(tzinfo=None) if moved is None else moved.replace(tzinfo=None)
+    if moved is None or not NS_FIRST <= wall <= NS_LAST:
+        record_datetime64(wall, column)  # raises: the batch path computes in ns
+    return moved
+
+
+def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
+    """A datetime column as ``datetime64[ns]`` wall-clock time in the fitted ``zone``.
+
+    ``zone=None`` (a column fitted naive) reads each value's own wall-clock time. Values
+    converted from another zone keep whole seconds, all that any part reads.
+
+    Raises
+    ------
+    SchemaError
+        As :meth:`Columns.datetime64`, for a wall-clock time in ``zone`` outside
+        1677-09-21 .. 2262-04-11, or when ``zone``'s rules are not installed.
+    """
+    if zone is None:
+        return cols.datetime64(name)
+    raw = cols.raw(name)
+    if isinstance(raw, pd.Series) and raw.dtype == object:
+        return _object_times(cols, name, raw, zone)
+    found = timezone_of(raw)
+    if found is None or same_zone(zone, found):  # naive, or already in the zone
+        return cols.datetime64(name)
+    tz = zone_tzinfo(zone)
+    instants = cols.datetime64(name, utc=True)
+    if tz is None:
+        if not np.isnat(instants).all():
+            raise _no_rules(name, zone)
+        return instants
+    # Whole seconds: a wall-clock time at the edge of datetime64[ns] cannot overflow
+    # (numpy floors to seconds, as every part does).
+    seconds = pd.DatetimeIndex(instants.astype("datetime64[s]"))
+    wall = seconds.tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    return as_ns(np.asarray(wall.to_numpy()), name)
+
+
+def _object_times(cols: Columns, name: str, raw: pd.Series, zone: str) -> Any:
+    """Python datetimes: each aware value in another zone converted as a record's is."""
+    values = raw.to_numpy(dtype=object)
+    other = [
+        i
+        for i, v in enumerate(values)
+        if isinstance(v, _dt.datetime)
+        and v.tzinfo is not None
+        and v == v  # noqa: PLR0124 - pd.NaT is a datetime != itself
+        and not value_in_zone(zone, v.tzinfo)
+    ]
+    if not other:
+        return cols.datetime64(name)
+    tz = zone_tzinfo(zone)
+    if tz is None:
+        raise _no_rules(name, zone, other[0])
+    out = values.copy()
+    for i in other:
+        moved = _converted(values[i], tz)
+        # Beyond Python's years: its own wall-clock time, which the range check refuses.
+        out[i] = values[i].replace(tzinfo=None) if moved is None else moved.replace(tzinfo=None)
+    return Columns(pd.DataFrame({name: pd.Series(out, dtype=object)})).datetime64(name)
+
+
+def record_time(
+    value: object, column: str, zone: str | None = None, tz: _dt.tzinfo | None = None
+) -> _dt.datetime | None:
     """A record value as a wall-clock datetime (None for nulls), as the batch path reads it.
+
+    With a fitted ``zone`` (``tz`` its :func:`zone_tzinfo`), an aware value in another
+    zone is converted to it (:func:`record_in_zone`).
 
     Raises
     ------
@@ -144,6 +310,8 @@ def record_time(value: object, column: str) -> _dt.datetime | None:
     if isinstance(value, _dt.datetime):
         if value != value:  # noqa: PLR0124 - pd.NaT is a datetime != itself
             return None
+        if value.tzinfo is not None and zone is not None and not value_in_zone(zone, value.tzinfo):
+            return record_in_zone(value, column, zone, tz)
         wall = value.replace(tzinfo=None) if value.tzinfo is not None else value
         if not NS_FIRST <= wall <= NS_LAST:
             record_datetime64(wall, column)  # raises: the batch path computes in ns

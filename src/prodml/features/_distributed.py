@@ -179,7 +179,9 @@ class DistributedFit:
                 if p.column not in opened:
                     continue
                 i = opened[p.column][0]
-                values = self._run(p, cols, read_values(cols, p.column, p.kind, p.dtype), 0, i)
+                values = self._run(
+                    p, cols, read_values(cols, p.column, p.kind, p.dtype, p.zone), 0, i
+                )
                 if len(values):
                     p.steps[i].update_state(states[p.column], values, p.kinds[i])
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodml._state import Field
 from prodml.errors import ConfigError, ProdMLError
-from prodml.features import _dates, _encoders, _functions, _numeric
+from prodml.features import _dates, _encoders, _functions, _numeric, _passthrough
 from prodml.features._base import TEXT, TIME, Step
 from prodml.features._program import KINDS
 from prodml.schema import Schema
@@ -39,6 +39,7 @@ STEP_TYPES: dict[str, type[Step]] = {
         _encoders.Hashing,
         _encoders.Bucketize,
         _dates.DateParts,
+        _passthrough.Passthrough,
     )
 }
 

@@ -14,6 +14,7 @@ from prodml._data import Columns, py_value, type_name
 from prodml._numbers import batch_numbers
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, TIME, Step, read_text
+from prodml.features._dates import batch_times
 
 __all__ = [
     "KINDS",
@@ -40,6 +41,7 @@ class Program:
     offset: int = 0
     width: int = 1
     dtype: str = "float"  # the input column's logical type (see prodml._numbers)
+    zone: str | None = None  # a datetime column's fitted time zone (None: naive)
 
     @property
     def encoder(self) -> Step | None:
@@ -85,10 +87,12 @@ def null_rows(values: Any, kind: str) -> np.ndarray:
     return np.flatnonzero(values.codes < 0)
 
 
-def read_values(cols: Columns, name: str, kind: str, dtype: str = "float") -> Any:
+def read_values(
+    cols: Columns, name: str, kind: str, dtype: str = "float", zone: str | None = None
+) -> Any:
     if kind == NUMBER:
         # The one number rule (prodml._numbers), as Schema.validate and the record path.
         return batch_numbers(cols, name, dtype=dtype)
     if kind == TEXT:
         return read_text(cols, name)
-    return cols.datetime64(name)
+    return batch_times(cols, name, zone)  # wall-clock time in the fitted zone

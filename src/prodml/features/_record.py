@@ -23,7 +23,7 @@ from prodml._numbers import record_bool, record_number
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, Floats, null_error
-from prodml.features._dates import record_time
+from prodml.features._dates import record_in_zone, record_time, zone_tzinfo
 
 __all__ = ["build_record_fn", "exact_width", "program_code", "record_namespace", "record_text"]
 
@@ -83,6 +83,7 @@ def record_namespace(n_out: int) -> dict[str, Any]:
         "NINF": -float("inf"),
         "record_text": record_text,
         "record_time": record_time,
+        "record_in_zone": record_in_zone,
         "DATETIME": _dt.datetime,
         "TIMESTAMP": pd.Timestamp,
         "null_error": null_error,
@@ -96,10 +97,13 @@ def program_code(k: int, p: Any, ns: dict[str, Any]) -> tuple[str, str, list[str
     Returns ``(slow, convert, rest)``: after ``v = record[col<k>]``, the value is converted
     by ``convert`` only when the test ``slow`` holds (it does not for the usual value:
     a finite float, a str, a datetime); ``rest`` runs the steps and writes into ``row``.
+    For a datetime column fitted in a zone, ``rest`` starts with the ``elif`` of the
+    line ``if {slow}: {convert}``, which brings an aware value to that zone.
     """
     col, label = f"col{k}", f"label{k}"
     ns[col] = p.column
     ns[label] = type(p.steps[p.null_at]).__name__ if p.null_at < len(p.steps) else "the output"
+    body: list[str] = []
     if p.kind == NUMBER and p.dtype == "bool":
         slow, convert = "True", f"v = record_bool(v, {col})"
     elif p.kind == NUMBER:
@@ -113,7 +117,19 @@ def program_code(k: int, p: Any, ns: dict[str, Any]) -> tuple[str, str, list[str
         # are checked as the batch path does. Years are wall-clock, as the batch reads.
         slow = "(type(v) is not DATETIME and type(v) is not TIMESTAMP) or not 1677 < v.year < 2262"
         convert = f"v = record_time(v, {col})"
-    body: list[str] = []
+        if p.zone is not None:  # read in the fitted zone
+            zone, tz = f"zone{k}", f"tz{k}"
+            ns[zone], ns[tz] = p.zone, zone_tzinfo(p.zone)
+            convert = f"v = record_time(v, {col}, {zone}, {tz})"
+            # The `elif` of the line `if {slow}: {convert}`: a value in the zone (its
+            # tzinfo the zone's own object, the usual case, or an equal fixed offset) or
+            # naive is kept as it is; record_in_zone keeps other spellings of the zone
+            # and moves values in other zones to it. One read of tzinfo (a property of
+            # pd.Timestamp), compared by identity first: the same-zone case costs that.
+            body.append(
+                f"elif (vz := v.tzinfo) is not {tz} and vz is not None and vz != {tz}: "
+                f"v = record_in_zone(v, {col}, {zone}, {tz})"
+            )
     for j in range(p.n_values + 1):
         if j == p.null_at:
             kind = p.kinds[j] if j < len(p.kinds) else NUMBER

@@ -182,8 +182,11 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                     parameter="steps",
                 )
             null_at = next((i for i, s in enumerate(chain) if not s.takes_nulls), len(chain))
+            zone = schema[col].timezone if kind == TIME else None
             programs.append(
-                Program(col, kind, chain, kinds[:-1], null_at, dtype=schema[col].dtype.value)
+                Program(
+                    col, kind, chain, kinds[:-1], null_at, dtype=schema[col].dtype.value, zone=zone
+                )
             )
         return programs
 
@@ -255,7 +258,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                     i, state = states[p.column]
                     start, values = cache.get(p.column, (0, None))
                     if values is None:
-                        values = read_values(cols, p.column, p.kind, p.dtype)
+                        values = read_values(cols, p.column, p.kind, p.dtype, p.zone)
                     values = self._run(p, cols, values, start, i)
                     if single is not None:
                         cache[p.column] = (i, values)
@@ -299,7 +302,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             for p in tails:
                 start, values = cache.get(p.column, (0, None))
                 if values is None:
-                    start, values = 0, read_values(cols, p.column, p.kind, p.dtype)
+                    start, values = 0, read_values(cols, p.column, p.kind, p.dtype, p.zone)
                 self._run(p, cols, values, start, p.n_values)
 
     def _compile(self, schema: Schema, programs: list[Program]) -> None:
@@ -326,6 +329,8 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         if "programs_" in state:
+            for p in self.programs_:  # pickled before programs kept the fitted zone
+                p.zone = self.input_schema_[p.column].timezone if p.kind == TIME else None
             self._record_fn = build_record_fn(self.programs_, len(self.feature_names_out_))
             self._n_read = exact_width(self._known, self.programs_)
 
@@ -442,7 +447,9 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         self._extra(cols.names)
         out = np.empty((cols.num_rows, len(self.feature_names_out_)), order="F")
         for p in self.programs_:
-            values = self._run(p, cols, read_values(cols, p.column, p.kind, p.dtype), 0, p.n_values)
+            values = self._run(
+                p, cols, read_values(cols, p.column, p.kind, p.dtype, p.zone), 0, p.n_values
+            )
             enc = p.encoder
             if enc is None:
                 out[:, p.offset] = values

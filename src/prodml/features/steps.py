@@ -4,7 +4,8 @@ Each step names its input columns; a column flows through the steps that name it
 pipeline order. *Value* steps (Impute, StandardScale, MinMaxScale, RobustScale, Clip,
 Log1p, Function) keep one value per column; *encoders* (OneHot, Ordinal, Hashing,
 Bucketize, DateParts) give a column its final output features, so nothing may follow
-them on that column.
+them on that column. Passthrough hands a number column to the model as it is, nulls as
+NaN (for models that route missing values themselves).
 
 Examples
 --------
@@ -19,6 +20,7 @@ from prodml.features._dates import DateParts
 from prodml.features._encoders import Bucketize, Hashing, OneHot, Ordinal
 from prodml.features._functions import Clip, Function, Log1p, get_function, register_function
 from prodml.features._numeric import Impute, MinMaxScale, RobustScale, StandardScale
+from prodml.features._passthrough import Passthrough
 
 __all__ = [
     "Bucketize",
@@ -31,6 +33,7 @@ __all__ = [
     "MinMaxScale",
     "OneHot",
     "Ordinal",
+    "Passthrough",
     "RobustScale",
     "StandardScale",
     "get_function",
