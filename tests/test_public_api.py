@@ -230,6 +230,7 @@ EXPECTED: dict[str, set[str]] = {
         "MinMaxScale",
         "OneHot",
         "Ordinal",
+        "Passthrough",
         "RobustScale",
         "StandardScale",
         "get_function",

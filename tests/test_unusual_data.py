@@ -392,12 +392,14 @@ def test_datetime_units_give_the_same_parts(spelling: str) -> None:
     assert _drift_row(ns, data)["statistic"] == 0.0
 
 
-def test_time_zone_aware_parts_are_wall_clock_in_their_zone() -> None:
+def test_time_zone_aware_parts_are_wall_clock_in_the_fitted_zone() -> None:
     utc = pd.DataFrame({"t": pd.to_datetime(WHEN).tz_localize("UTC")})
     paris = utc.assign(t=utc["t"].dt.tz_convert("Europe/Paris"))
     pipe = FeaturePipeline([steps.DateParts(["t"], parts=["hour"])]).fit(utc)
     np.testing.assert_array_equal(pipe.transform(utc)[:, 0], [20, 6, 23])
-    np.testing.assert_array_equal(pipe.transform(paris)[:, 0], paris["t"].dt.hour)
+    # The same instants in Paris give the fitted zone's (UTC) hours: same instant, same
+    # features, in training and in serving.
+    np.testing.assert_array_equal(pipe.transform(paris)[:, 0], [20, 6, 23])
     # An ArrowDtype column with a zone is read in its zone too (it was read as UTC).
     arrow_paris = paris.assign(
         t=pd.array(paris["t"], dtype=pd.ArrowDtype(pa.timestamp("us", tz="Europe/Paris")))
@@ -406,7 +408,7 @@ def test_time_zone_aware_parts_are_wall_clock_in_their_zone() -> None:
     as_table = pa.table({"t": pa.array(paris["t"], pa.timestamp("us", tz="Europe/Paris"))})
     np.testing.assert_array_equal(pipe.transform(as_table), pipe.transform(paris))
     record = paris["t"].iloc[0].to_pydatetime()
-    assert pipe.transform_record({"t": record})[0] == record.hour
+    assert pipe.transform_record({"t": record})[0] == 20
     assert Schema.infer(paris)["t"].timezone == "Europe/Paris"
 
 
