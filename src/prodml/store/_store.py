@@ -123,7 +123,7 @@ class FeatureStore(NotPicklable):
             online if isinstance(online, OnlineStore) else online_store_for(online)
         )
         self._lock = threading.Lock()
-        self._plans: dict[tuple[str, ...], ReadPlan] = {}
+        self._plans: dict[tuple[Any, ...], ReadPlan] = {}
         self._loaded: str | None = None
         self._checked = -math.inf
         self._loads = _codec.json_loads()
@@ -473,6 +473,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> OnlineRow: ...
     @overload
     def online(
@@ -482,6 +483,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> list[OnlineRow]: ...
     def online(
         self,
@@ -490,6 +492,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> OnlineRow | list[OnlineRow]:
         """The current feature values of one entity (a dict) or several (a list of dicts).
 
@@ -507,6 +510,9 @@ class FeatureStore(NotPicklable):
             The read time for the ttl check; defaults to now (UTC).
         missing
             Overrides the store's ``missing`` setting for this call.
+        full_names
+            Name the values ``view__feature`` (needed when two views share a feature
+            name), as :meth:`historical` does.
 
         Returns
         -------
@@ -527,12 +533,14 @@ class FeatureStore(NotPicklable):
         if how not in ("none", "error"):
             check_params("FeatureStore.online", {"missing": how}, {"missing": _MISSING})
         self._refresh(force=False)
-        key = features if type(features) is tuple else tuple(features)
+        refs = features if type(features) is tuple else tuple(features)
+        # A tuple of strings, or one holding that tuple when the names are full.
+        key: tuple[Any, ...] = (refs, True) if full_names else refs
         plan = self._plans.get(key)
         if plan is None:
             if isinstance(features, str):
                 self._queries(features, full_names=False)  # the error for a bare string
-            plan = plan_reads(self._queries(list(key), full_names=False)[0])
+            plan = plan_reads(self._queries(list(refs), full_names=bool(full_names))[0])
             plans = self._plans
             if len(plans) >= self.plan_cache_size:  # bounded: lists may come from requests
                 plans = self._plans = {}
@@ -553,6 +561,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> OnlineRow: ...
     @overload
     async def online_async(
@@ -562,6 +571,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> list[OnlineRow]: ...
     async def online_async(
         self,
@@ -570,11 +580,12 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> OnlineRow | list[OnlineRow]:
         """:meth:`online` in a worker thread, for async servers."""
         import asyncio  # noqa: PLC0415
 
-        return await asyncio.to_thread(self._online, entity, features, at, missing)
+        return await asyncio.to_thread(self._online, entity, features, at, missing, full_names)
 
     def _online(
         self,
@@ -582,9 +593,10 @@ class FeatureStore(NotPicklable):
         features: Sequence[str],
         at: datetime | None,
         missing: Missing | None,
+        full_names: bool,
     ) -> OnlineRow | list[OnlineRow]:
         # One signature for asyncio.to_thread (the overloads of online() are for callers).
-        return self.online(entity, features, at=at, missing=missing)
+        return self.online(entity, features, at=at, missing=missing, full_names=full_names)
 
     # -- skew -------------------------------------------------------------------------
 
