@@ -1,5 +1,7 @@
 """Two materializations of one view at once: the watermark only moves forward.
 
+(And two ``apply`` calls at once: each keeps the other's views.)
+
 Each online backend is opened twice (two connections, as two processes have). The runs
 are interleaved on purpose: the run with the earlier ``end`` reads the watermark first
 and records its run last, the order in which a plain read-then-write moved it back.
@@ -133,3 +135,38 @@ def test_state_updates_from_separate_connections_all_count(online_url: str) -> N
     finally:
         for s in stores:
             s.close()
+
+
+def test_concurrent_apply_calls_keep_each_others_views(
+    two_stores: tuple[FeatureStore, FeatureStore],
+) -> None:
+    # apply read the definitions, merged its own and wrote them back: a second store
+    # applying in between lost its view to the first one's write.
+    first, second = two_stores
+    user = Entity("user", keys=["user_id"])
+    view = first.view("txn")
+    entered, go = threading.Event(), threading.Event()
+    resolve = first._resolve  # type: ignore[attr-defined]
+    calls: list[int] = []
+
+    def slow_resolve(*args: object) -> FeatureView:
+        calls.append(1)
+        if len(calls) == 1:  # the first merge waits; the retry runs straight through
+            entered.set()
+            assert go.wait(60), "the other apply never finished"
+        return resolve(*args)  # type: ignore[no-any-return]
+
+    first._resolve = slow_resolve  # type: ignore[method-assign]
+    a = FeatureView("a", entity=user, source=view.source, features=["x"])
+    b = FeatureView("b", entity=user, source=view.source, features=["x"])
+    status: list[dict[str, str]] = []
+    worker = threading.Thread(target=lambda: status.append(first.apply([a])))
+    worker.start()
+    assert entered.wait(60)
+    assert second.apply([b]) == {"b": "created"}
+    go.set()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert status == [{"a": "created"}]
+    assert sorted(first.views) == sorted(second.views) == ["a", "b", "txn"]
+    assert len(calls) == 2  # the first merge was refused, and made again on b's definitions

@@ -44,3 +44,18 @@ def test_online_takes_full_names_when_views_share_a_feature(tmp_path: Path) -> N
             fs.online({"uid": 7}, refs, at=at)
         got = asyncio.run(fs.online_async([{"uid": 7}], refs, at=at, full_names=True))
         assert [dict(r) for r in got] == [dict(row)]
+
+
+def test_skew_does_not_suggest_an_argument_it_has_not(tmp_path: Path) -> None:
+    with FeatureStore.local(tmp_path / "fs") as fs:
+        user = Entity("user", keys=["uid"])
+        views = []
+        for name in ("a", "b"):
+            table = pa.table({"uid": [7], "at": [T], "x": [1.0]})
+            src = fs.offline_store.write_source(name, table, timestamp="at")
+            views.append(FeatureView(name, entity=user, source=src, features=["x"]))
+        fs.apply([user, *views])
+        log = pd.DataFrame({"uid": [7], "event_timestamp": [T], "x": [1.0]})
+        with pytest.raises(ConfigError, match="separate calls") as info:
+            fs.skew(log, ["a:x", "b:x"])
+        assert "full_names" not in str(info.value)

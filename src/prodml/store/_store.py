@@ -227,43 +227,57 @@ class FeatureStore(NotPicklable):
             else:
                 new_views[obj.name] = obj
         with self._lock:
-            self._refresh()
-            entities = dict(self._entities)
-            views = dict(self._views)
-            status: dict[str, str] = {}
-            for name, given in new_entities.items():
-                old = entities.get(name)
-                entity = given
-                # The old key types belong to the old keys: a re-keyed entity reads its
-                # types from its views' sources again.
-                if old is not None and given.dtypes is None and given.keys == old.keys:
-                    entity = given.model_copy(update={"dtypes": old.dtypes})
-                status[name] = "unchanged" if old == entity else "updated" if old else "created"
-                entities[name] = entity
-            for name, new in new_views.items():
-                view = self._resolve(new, entities)
-                entities[view.entity.name] = view.entity
-                old_view = views.get(name)
-                status[name] = (
-                    "unchanged" if old_view == view else "updated" if old_view else "created"
+            # Compare-and-set on the definitions the merge started from: another process
+            # applying at the same time is merged with, never overwritten.
+            for _ in range(100):
+                self._refresh()
+                base = self._loaded
+                status, text = self._merged(new_entities, new_views)
+                if self.online_store.compare_and_set_state(_state.DEFINITIONS, base, text):
+                    break
+            else:
+                raise ConfigError(
+                    "the definitions changed under each of 100 attempts to apply: too many "
+                    "concurrent apply calls"
                 )
-                views[name] = view
-            for name, view in views.items():
-                if entities[view.entity.name] != view.entity:
-                    raise SchemaError(
-                        problems=[
-                            SchemaProblem(
-                                None,
-                                "type",
-                                f"view {name!r} was applied with a different definition of "
-                                f"entity {view.entity.name!r}; apply them together",
-                            )
-                        ]
-                    )
-            text = _state.dump_definitions(entities, views)
-            self.online_store.set_state(_state.DEFINITIONS, text)
             self._refresh()
         return status
+
+    def _merged(
+        self, new_entities: Mapping[str, Entity], new_views: Mapping[str, FeatureView]
+    ) -> tuple[dict[str, str], str]:
+        """Each name's status and the definitions' text after applying on the loaded ones."""
+        entities = dict(self._entities)
+        views = dict(self._views)
+        status: dict[str, str] = {}
+        for name, given in new_entities.items():
+            old = entities.get(name)
+            entity = given
+            # The old key types belong to the old keys: a re-keyed entity reads its
+            # types from its views' sources again.
+            if old is not None and given.dtypes is None and given.keys == old.keys:
+                entity = given.model_copy(update={"dtypes": old.dtypes})
+            status[name] = "unchanged" if old == entity else "updated" if old else "created"
+            entities[name] = entity
+        for name, new in new_views.items():
+            view = self._resolve(new, entities)
+            entities[view.entity.name] = view.entity
+            old_view = views.get(name)
+            status[name] = "unchanged" if old_view == view else "updated" if old_view else "created"
+            views[name] = view
+        for name, view in views.items():
+            if entities[view.entity.name] != view.entity:
+                raise SchemaError(
+                    problems=[
+                        SchemaProblem(
+                            None,
+                            "type",
+                            f"view {name!r} was applied with a different definition of "
+                            f"entity {view.entity.name!r}; apply them together",
+                        )
+                    ]
+                )
+        return status, _state.dump_definitions(entities, views)
 
     def _resolve(self, view: FeatureView, entities: Mapping[str, Entity]) -> FeatureView:
         """``view`` on the applied entity of its name, resolved against its source.
@@ -291,8 +305,10 @@ class FeatureStore(NotPicklable):
         return self.offline_store.resolve(view)
 
     def _queries(
-        self, features: Sequence[str], *, full_names: bool
+        self, features: Sequence[str], *, full_names: bool | None
     ) -> tuple[list[ViewQuery], list[str], list[str]]:
+        # full_names=None: the caller has no full_names option (skew), so the error for
+        # a name shared by two views does not suggest it.
         if isinstance(features, str) or not isinstance(features, Sequence) or not features:
             raise ConfigError(
                 "features must be a non-empty list of 'view:feature' references",
@@ -321,10 +337,13 @@ class FeatureStore(NotPicklable):
         columns = [c for q in queries for c in q.columns]
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         if dupes:
+            fix = (
+                "check them in separate calls"
+                if full_names is None
+                else "pass full_names=True to name the columns 'view__feature'"
+            )
             raise ConfigError(
-                f"features {dupes} come from several views; pass full_names=True to name "
-                "the columns 'view__feature'",
-                parameter="features",
+                f"features {dupes} come from several views; {fix}", parameter="features"
             )
         return queries, refs, columns
 
@@ -636,7 +655,7 @@ class FeatureStore(NotPicklable):
         log = _codec.as_arrow(served_log, what="served_log").to_pandas()
         if features is None:
             features = self._served_refs(list(log.columns))
-        queries, refs, columns = self._queries(features, full_names=False)
+        queries, refs, columns = self._queries(features, full_names=None)
         missing = [c for c in columns if c not in log.columns]
         if missing:
             raise SchemaError(
