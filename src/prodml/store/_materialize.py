@@ -3,15 +3,16 @@
 A run reads, per entity, the best row that became available in ``(start, end]`` (the
 offline store's :meth:`~prodml.store.backends.OfflineStore.latest`) and upserts it under
 the online store's write rule, batch by batch; only when every batch is written does the
-view's watermark move to ``end``. So a re-run writes nothing, and a run killed mid-way
-leaves whole rows (each batch is one transaction), every one a value that ``historical``
-gives for some time at or before ``end``; the next run starts from the old watermark and
-completes it.
+view's watermark move to ``end``, and never back: the run is recorded by compare-and-set
+on the stored record, so of two concurrent runs the slower one, ending earlier, keeps the
+other's end. So a re-run writes nothing, and a run killed mid-way leaves whole rows (each
+batch is one transaction), every one a value that ``historical`` gives for some time at
+or before ``end``; the next run starts from the old watermark and completes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -87,10 +88,26 @@ def materialize(
             entities += len(records)
             written += online.write(name, records)
         run = _state.MaterializeRun(name, begin, end_us, entities, written, _now())
-        base = mark if mark is not None else _state.Watermark(name, version, end_us)
-        online.set_state(key, base.with_run(run, version, ttl_us).dumps())
+        online.update_state(key, _recorder(name, run, version, ttl_us))
         runs.append(run)
     return runs
+
+
+def _recorder(
+    view: str, run: _state.MaterializeRun, version: str, ttl_us: int | None
+) -> Callable[[str | None], str]:
+    """The watermark text after ``run``, from the one stored when it is recorded.
+
+    Not from the one read when the run began: a concurrent run may have moved it since,
+    and the slower run must not move it back (compare-and-set, retried on its value).
+    """
+
+    def record(text: str | None) -> str:
+        mark = _state.load_watermark(text, view)
+        base = mark if mark is not None else _state.Watermark(view, version, run.end_us)
+        return base.with_run(run, version, ttl_us).dumps()
+
+    return record
 
 
 def _with_keys(batch: pa.RecordBatch, keys: Sequence[str]) -> pa.RecordBatch:

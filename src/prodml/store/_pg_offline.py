@@ -6,6 +6,11 @@ step is an index probe per entity row (``LATERAL ... ORDER BY __a DESC LIMIT 1``
 temporary, indexed timeline. Ties on (event, created) are broken by physical row order
 (``ctid``), which is insertion order for an append-only table. Needs the ``postgres``
 extra.
+
+PostgreSQL text cannot hold the NUL character: :meth:`PostgresOfflineStore.write_source`
+refuses a string holding one (a :class:`~prodml.errors.SchemaError` naming the column,
+never the value) before it writes anything, and an entity key holding one matches no
+row (no source row can hold it), as the DuckDB store answers for a key it has not got.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pyarrow.compute as pc
 from prodml._extras import require
 from prodml._quote import error_line
 from prodml._secrets import Secrets, redact_url
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.store import _sql
 from prodml.store._definitions import FeatureView, Source, check_identifier
 from prodml.store._pg_online import connect
@@ -147,6 +152,7 @@ class PostgresOfflineStore(OfflineStore):
         )
 
     def _upload(self, cur: Any, entity: pa.Table) -> None:
+        entity = _without_nul_keys(entity)
         cols = [f"{_sql.ident(f.name)} {_pg_type(f.type)}" for f in entity.schema]
         cur.execute(f"CREATE TEMP TABLE __entity ({', '.join(cols)}) ON COMMIT DROP")
         names = ", ".join(_sql.ident(n) for n in entity.column_names)
@@ -234,6 +240,9 @@ class PostgresOfflineStore(OfflineStore):
             check_identifier(name, "source name")
         except ValueError as err:
             raise ConfigError(str(err), parameter="name") from err
+        problems = _nul_problems(table)
+        if problems:
+            raise SchemaError(problems=problems)
         cols = [f"{_sql.ident(f.name)} {_pg_type(f.type)}" for f in table.schema]
         ref = _sql.ident(name)
         with self._lock, self._reaching(), self._con.transaction(), self._con.cursor() as cur:
@@ -247,3 +256,52 @@ class PostgresOfflineStore(OfflineStore):
 
 def _naive(f: pa.Field) -> bool:
     return pa.types.is_timestamp(f.type) and f.type.tz is None
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _has_nul(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Per row, whether the string holds a NUL (null for a null string)."""
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, col.type.value_type)
+    if pa.types.is_string_view(col.type):
+        col = pc.cast(col, pa.string())
+    return pc.match_substring(col, "\x00")
+
+
+def _nul_problems(table: pa.Table) -> list[SchemaProblem]:
+    """One problem per column of ``table`` whose name or a string value holds a NUL."""
+    problems = []
+    for f, col in zip(table.schema, table.columns, strict=True):
+        if "\x00" in f.name:
+            problems.append(
+                SchemaProblem(f.name, "input", "PostgreSQL names cannot hold the NUL character")
+            )
+        elif _is_text(f.type):
+            found = _has_nul(col)
+            if pc.any(found).as_py():
+                problems.append(
+                    SchemaProblem(
+                        f.name,
+                        "input",
+                        "PostgreSQL text cannot hold the NUL character (\\x00); remove it "
+                        "or use the DuckDB offline store",
+                        row=int(pc.index(found, True).as_py()),
+                    )
+                )
+    return problems
+
+
+def _without_nul_keys(entity: pa.Table) -> pa.Table:
+    """``entity`` with null for each string key holding a NUL: no source row has it."""
+    for i, f in enumerate(entity.schema):
+        if _is_text(f.type):
+            col = entity.column(i)
+            found = _has_nul(col)
+            if pc.any(found).as_py():
+                entity = entity.set_column(i, f, pc.if_else(found, pa.scalar(None, f.type), col))
+    return entity

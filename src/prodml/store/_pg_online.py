@@ -15,7 +15,7 @@ from prodml._extras import require
 from prodml._quote import error_line
 from prodml._secrets import Secrets, redact_url
 from prodml.errors import ConfigError
-from prodml.store._sqlite import UPSERT
+from prodml.store._sqlite import CAS_INSERT, CAS_UPDATE, UPSERT
 from prodml.store.online import OnlineRecord, OnlineStore, StoredValue
 
 __all__ = ["PostgresOnlineStore", "connect"]
@@ -164,6 +164,32 @@ class PostgresOnlineStore(OnlineStore):
                 (name, value),
             )
         )
+
+    def compare_and_set_state(self, name: str, expected: str | None, value: str) -> bool:
+        """One conditional statement (a concurrent one waits for the row, then re-checks).
+
+        Run again after a lost connection, it first looks whether the lost call stored
+        ``value`` (then it succeeded: state values, such as materialization records,
+        carry the time they were made, so another writer's is not the same text).
+        """
+        args: tuple[str, ...]
+        if expected is None:
+            sql, args = CAS_INSERT.format(p="%s"), (name, value)
+        else:
+            sql, args = CAS_UPDATE.format(p="%s"), (value, name, expected)
+        tried: list[bool] = []
+
+        def cas() -> bool:
+            if tried:
+                row = self._con.execute(
+                    "SELECT value FROM prodml_state WHERE name = %s", (name,)
+                ).fetchone()
+                if row is not None and row[0] == value:
+                    return True
+            tried.append(True)
+            return int(self._con.execute(sql, args).rowcount) == 1
+
+        return self._run(cas)
 
     def delete_view(self, view: str) -> int:
         """Delete the records of ``view``."""

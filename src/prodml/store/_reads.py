@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from prodml._quote import short_repr
-from prodml.errors import ProdMLError, StateError
+from prodml.errors import ProdMLError, SchemaError, SchemaProblem, StateError
 from prodml.schema import LogicalType, Schema
 from prodml.store import _codec
 from prodml.store._definitions import Entity
@@ -147,7 +147,10 @@ def read(
     for rec in records:
         keys = [key(rec) for key in plan.keys]
         pairs.extend((v.name, keys[v.entity]) for v in plan.views)
-    hits = iter(online.read(pairs))
+    try:
+        hits = iter(online.read(pairs))
+    except UnicodeEncodeError as err:  # a lone surrogate: no store can encode the key
+        raise _not_text(plan, records) from err
     rows = []
     for rec in records:
         row = OnlineRow()
@@ -206,4 +209,25 @@ def _damaged(view: ViewRead, why: str) -> StateError:
         f"entity is damaged: {why}. Materialize the view again to rewrite it.",
         path=f"online.{view.name}",
         owner="FeatureStore",
+    )
+
+
+def _not_text(plan: ReadPlan, records: Sequence[Mapping[str, Any]]) -> SchemaError:
+    """The error for string keys that are not text (lone surrogates), naming the columns."""
+    bad: dict[str, int] = {}
+    for i, rec in enumerate(records):
+        for e in plan.entities:
+            for k in e.keys:
+                v = rec.get(k)
+                if isinstance(v, str) and not v.isascii():
+                    try:
+                        v.encode("utf-8")
+                    except UnicodeEncodeError:
+                        bad.setdefault(k, i)
+    return SchemaError(
+        problems=[
+            SchemaProblem(k, "type", "key is not valid text (it holds a lone surrogate)", row=i)
+            for k, i in bad.items()
+        ]
+        or [SchemaProblem(None, "type", "an entity key is not valid text (a lone surrogate)")]
     )

@@ -64,6 +64,17 @@ for i, k in ipairs(KEYS) do
 end
 return n
 """
+# KEYS[1] the state hash; ARGV: field, "1" if a value is expected else "0", the expected
+# value, the new value. Set (and 1) when the field holds the expected value, or none is
+# expected and there is none.
+_CAS = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local ok
+if cur == false then ok = ARGV[2] == '0' else ok = ARGV[2] == '1' and cur == ARGV[3] end
+if not ok then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return 1
+"""
 
 
 class RedisOnlineStore(OnlineStore):
@@ -92,6 +103,7 @@ class RedisOnlineStore(OnlineStore):
         clean = urlunsplit(parts._replace(query=urlencode(query)))
         self._redis: Any = redis.Redis.from_url(clean, decode_responses=True)
         self._script = self._redis.register_script(_WRITE)
+        self._cas = self._redis.register_script(_CAS)
         self._state = f"{prefix}__state"
         exc = redis.exceptions
         # The server's fault, not the caller's data: unreachable, a wrong password (an
@@ -168,6 +180,12 @@ class RedisOnlineStore(OnlineStore):
         """Replace the state value under ``name``."""
         with self._reaching():
             self._redis.hset(self._state, name, value)
+
+    def compare_and_set_state(self, name: str, expected: str | None, value: str) -> bool:
+        """One Lua script: atomic."""
+        args = [name, "0" if expected is None else "1", expected or "", value]
+        with self._reaching():
+            return int(self._cas(keys=[self._state], args=args)) == 1
 
     def delete_view(self, view: str) -> int:
         """Delete the records of ``view`` (``SCAN`` + ``DEL``)."""

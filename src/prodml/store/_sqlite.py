@@ -36,6 +36,12 @@ UPSERT = (
     "(excluded.event_us = {t}.event_us AND (excluded.created_us > {t}.created_us OR "
     "(excluded.created_us = {t}.created_us AND excluded.payload <> {t}.payload)))"
 )
+# Compare-and-set of a state value (shared with PostgreSQL): an UPDATE when a value is
+# expected, an INSERT when none is. One statement each, so atomic on either database.
+CAS_UPDATE = "UPDATE prodml_state SET value = {p} WHERE name = {p} AND value = {p}"
+CAS_INSERT = (
+    "INSERT INTO prodml_state (name, value) VALUES ({p}, {p}) ON CONFLICT (name) DO NOTHING"
+)
 
 
 _UNION_MAX = 200  # SQLite allows at most 500 terms in a compound SELECT
@@ -150,6 +156,16 @@ class SQLiteOnlineStore(OnlineStore):
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (name, value),
             )
+
+    def compare_and_set_state(self, name: str, expected: str | None, value: str) -> bool:
+        """One conditional statement: atomic across threads and processes."""
+        args: tuple[str, ...]
+        if expected is None:
+            sql, args = CAS_INSERT.format(p="?"), (name, value)
+        else:
+            sql, args = CAS_UPDATE.format(p="?"), (value, name, expected)
+        with self._lock:
+            return int(self._con.execute(sql, args).rowcount) == 1
 
     def delete_view(self, view: str) -> int:
         """Delete the records of ``view``."""

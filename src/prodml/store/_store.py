@@ -123,7 +123,7 @@ class FeatureStore(NotPicklable):
             online if isinstance(online, OnlineStore) else online_store_for(online)
         )
         self._lock = threading.Lock()
-        self._plans: dict[tuple[str, ...], ReadPlan] = {}
+        self._plans: dict[tuple[Any, ...], ReadPlan] = {}
         self._loaded: str | None = None
         self._checked = -math.inf
         self._loads = _codec.json_loads()
@@ -227,43 +227,57 @@ class FeatureStore(NotPicklable):
             else:
                 new_views[obj.name] = obj
         with self._lock:
-            self._refresh()
-            entities = dict(self._entities)
-            views = dict(self._views)
-            status: dict[str, str] = {}
-            for name, given in new_entities.items():
-                old = entities.get(name)
-                entity = given
-                # The old key types belong to the old keys: a re-keyed entity reads its
-                # types from its views' sources again.
-                if old is not None and given.dtypes is None and given.keys == old.keys:
-                    entity = given.model_copy(update={"dtypes": old.dtypes})
-                status[name] = "unchanged" if old == entity else "updated" if old else "created"
-                entities[name] = entity
-            for name, new in new_views.items():
-                view = self._resolve(new, entities)
-                entities[view.entity.name] = view.entity
-                old_view = views.get(name)
-                status[name] = (
-                    "unchanged" if old_view == view else "updated" if old_view else "created"
+            # Compare-and-set on the definitions the merge started from: another process
+            # applying at the same time is merged with, never overwritten.
+            for _ in range(100):
+                self._refresh()
+                base = self._loaded
+                status, text = self._merged(new_entities, new_views)
+                if self.online_store.compare_and_set_state(_state.DEFINITIONS, base, text):
+                    break
+            else:
+                raise ConfigError(
+                    "the definitions changed under each of 100 attempts to apply: too many "
+                    "concurrent apply calls"
                 )
-                views[name] = view
-            for name, view in views.items():
-                if entities[view.entity.name] != view.entity:
-                    raise SchemaError(
-                        problems=[
-                            SchemaProblem(
-                                None,
-                                "type",
-                                f"view {name!r} was applied with a different definition of "
-                                f"entity {view.entity.name!r}; apply them together",
-                            )
-                        ]
-                    )
-            text = _state.dump_definitions(entities, views)
-            self.online_store.set_state(_state.DEFINITIONS, text)
             self._refresh()
         return status
+
+    def _merged(
+        self, new_entities: Mapping[str, Entity], new_views: Mapping[str, FeatureView]
+    ) -> tuple[dict[str, str], str]:
+        """Each name's status and the definitions' text after applying on the loaded ones."""
+        entities = dict(self._entities)
+        views = dict(self._views)
+        status: dict[str, str] = {}
+        for name, given in new_entities.items():
+            old = entities.get(name)
+            entity = given
+            # The old key types belong to the old keys: a re-keyed entity reads its
+            # types from its views' sources again.
+            if old is not None and given.dtypes is None and given.keys == old.keys:
+                entity = given.model_copy(update={"dtypes": old.dtypes})
+            status[name] = "unchanged" if old == entity else "updated" if old else "created"
+            entities[name] = entity
+        for name, new in new_views.items():
+            view = self._resolve(new, entities)
+            entities[view.entity.name] = view.entity
+            old_view = views.get(name)
+            status[name] = "unchanged" if old_view == view else "updated" if old_view else "created"
+            views[name] = view
+        for name, view in views.items():
+            if entities[view.entity.name] != view.entity:
+                raise SchemaError(
+                    problems=[
+                        SchemaProblem(
+                            None,
+                            "type",
+                            f"view {name!r} was applied with a different definition of "
+                            f"entity {view.entity.name!r}; apply them together",
+                        )
+                    ]
+                )
+        return status, _state.dump_definitions(entities, views)
 
     def _resolve(self, view: FeatureView, entities: Mapping[str, Entity]) -> FeatureView:
         """``view`` on the applied entity of its name, resolved against its source.
@@ -291,8 +305,10 @@ class FeatureStore(NotPicklable):
         return self.offline_store.resolve(view)
 
     def _queries(
-        self, features: Sequence[str], *, full_names: bool
+        self, features: Sequence[str], *, full_names: bool | None
     ) -> tuple[list[ViewQuery], list[str], list[str]]:
+        # full_names=None: the caller has no full_names option (skew), so the error for
+        # a name shared by two views does not suggest it.
         if isinstance(features, str) or not isinstance(features, Sequence) or not features:
             raise ConfigError(
                 "features must be a non-empty list of 'view:feature' references",
@@ -321,10 +337,13 @@ class FeatureStore(NotPicklable):
         columns = [c for q in queries for c in q.columns]
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         if dupes:
+            fix = (
+                "check them in separate calls"
+                if full_names is None
+                else "pass full_names=True to name the columns 'view__feature'"
+            )
             raise ConfigError(
-                f"features {dupes} come from several views; pass full_names=True to name "
-                "the columns 'view__feature'",
-                parameter="features",
+                f"features {dupes} come from several views; {fix}", parameter="features"
             )
         return queries, refs, columns
 
@@ -473,6 +492,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> OnlineRow: ...
     @overload
     def online(
@@ -482,6 +502,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> list[OnlineRow]: ...
     def online(
         self,
@@ -490,6 +511,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> OnlineRow | list[OnlineRow]:
         """The current feature values of one entity (a dict) or several (a list of dicts).
 
@@ -507,6 +529,9 @@ class FeatureStore(NotPicklable):
             The read time for the ttl check; defaults to now (UTC).
         missing
             Overrides the store's ``missing`` setting for this call.
+        full_names
+            Name the values ``view__feature`` (needed when two views share a feature
+            name), as :meth:`historical` does.
 
         Returns
         -------
@@ -527,12 +552,14 @@ class FeatureStore(NotPicklable):
         if how not in ("none", "error"):
             check_params("FeatureStore.online", {"missing": how}, {"missing": _MISSING})
         self._refresh(force=False)
-        key = features if type(features) is tuple else tuple(features)
+        refs = features if type(features) is tuple else tuple(features)
+        # A tuple of strings, or one holding that tuple when the names are full.
+        key: tuple[Any, ...] = (refs, True) if full_names else refs
         plan = self._plans.get(key)
         if plan is None:
             if isinstance(features, str):
                 self._queries(features, full_names=False)  # the error for a bare string
-            plan = plan_reads(self._queries(list(key), full_names=False)[0])
+            plan = plan_reads(self._queries(list(refs), full_names=bool(full_names))[0])
             plans = self._plans
             if len(plans) >= self.plan_cache_size:  # bounded: lists may come from requests
                 plans = self._plans = {}
@@ -553,6 +580,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> OnlineRow: ...
     @overload
     async def online_async(
@@ -562,6 +590,7 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> list[OnlineRow]: ...
     async def online_async(
         self,
@@ -570,11 +599,12 @@ class FeatureStore(NotPicklable):
         *,
         at: datetime | None = None,
         missing: Missing | None = None,
+        full_names: bool = False,
     ) -> OnlineRow | list[OnlineRow]:
         """:meth:`online` in a worker thread, for async servers."""
         import asyncio  # noqa: PLC0415
 
-        return await asyncio.to_thread(self._online, entity, features, at, missing)
+        return await asyncio.to_thread(self._online, entity, features, at, missing, full_names)
 
     def _online(
         self,
@@ -582,9 +612,10 @@ class FeatureStore(NotPicklable):
         features: Sequence[str],
         at: datetime | None,
         missing: Missing | None,
+        full_names: bool,
     ) -> OnlineRow | list[OnlineRow]:
         # One signature for asyncio.to_thread (the overloads of online() are for callers).
-        return self.online(entity, features, at=at, missing=missing)
+        return self.online(entity, features, at=at, missing=missing, full_names=full_names)
 
     # -- skew -------------------------------------------------------------------------
 
@@ -624,7 +655,7 @@ class FeatureStore(NotPicklable):
         log = _codec.as_arrow(served_log, what="served_log").to_pandas()
         if features is None:
             features = self._served_refs(list(log.columns))
-        queries, refs, columns = self._queries(features, full_names=False)
+        queries, refs, columns = self._queries(features, full_names=None)
         missing = [c for c in columns if c not in log.columns]
         if missing:
             raise SchemaError(

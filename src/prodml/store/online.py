@@ -3,7 +3,8 @@
 An :class:`OnlineStore` keeps one record per (view, entity key): the view's storage
 version, the event and created time (UTC microseconds) and the feature values as a JSON
 array. Its primitives are few and plain (a conditional upsert in one transaction, a
-read of many (view, key) pairs in one round trip, a small key-value state); everything
+read of many (view, key) pairs in one round trip, a small key-value state with a
+compare-and-set); everything
 else (encoding, typing, ttl, missing entities) is done once by
 :class:`~prodml.store.FeatureStore`. Backends are chosen by URL scheme (see
 :mod:`prodml.store.backends`); each passes
@@ -18,10 +19,14 @@ records twice, or an old window after a new one, changes nothing and counts noth
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from prodml.errors import ConfigError
+
 __all__ = ["OnlineRecord", "OnlineStore", "StoredValue"]
+
+_UPDATE_TRIES = 100
 
 
 class OnlineRecord(NamedTuple):
@@ -46,7 +51,9 @@ class OnlineStore(abc.ABC):
     """Latest feature values per (view, entity key), plus a small state table.
 
     Subclasses implement :meth:`write`, :meth:`read`, :meth:`get_state`,
-    :meth:`set_state` and :meth:`delete_view`.
+    :meth:`set_state` and :meth:`delete_view`, and should override
+    :meth:`compare_and_set_state` with one conditional statement of the backend (its
+    default reads then writes, which two processes can interleave).
     """
 
     @abc.abstractmethod
@@ -75,6 +82,22 @@ class OnlineStore(abc.ABC):
     def delete_view(self, view: str) -> int:
         """Delete every record of ``view``; return how many there were."""
 
+    def compare_and_set_state(self, name: str, expected: str | None, value: str) -> bool:
+        """Store ``value`` under ``name`` if the stored value is ``expected``, atomically.
+
+        ``expected=None`` means no value is stored.
+
+        Returns
+        -------
+        bool
+            Whether ``value`` is now stored (``False``: another writer came first).
+        """
+        current = self.get_state(name)
+        if current != expected:
+            return False
+        self.set_state(name, value)
+        return True
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -89,6 +112,23 @@ class OnlineStore(abc.ABC):
     def read_one(self, view: str, key: str) -> StoredValue | None:
         """The stored value of one (view, key) pair."""
         return self.read([(view, key)])[0]
+
+    def update_state(self, name: str, change: Callable[[str | None], str]) -> str:
+        """Replace the state under ``name`` by ``change(current)``, never losing a writer's.
+
+        A loop of :meth:`get_state` and :meth:`compare_and_set_state`: when another
+        writer came between, ``change`` runs again on its value. Returns the stored value.
+        """
+        for _ in range(_UPDATE_TRIES):
+            current = self.get_state(name)
+            value = change(current)
+            if self.compare_and_set_state(name, current, value):
+                return value
+        raise ConfigError(
+            f"the state {name!r} of {type(self).__name__} changed under each of "
+            f"{_UPDATE_TRIES} updates: too many concurrent writers, or a "
+            "compare_and_set_state that never succeeds"
+        )
 
     def write_all(self, view: str, records: Sequence[OnlineRecord], batch: int = 2_000) -> int:
         """:meth:`write` in batches of ``batch`` records (each batch one transaction)."""

@@ -76,6 +76,50 @@ class OnlineStoreConformance:
         online_store.set_state("conformance:s", '{"a": 2}')
         assert online_store.get_state("conformance:s") == '{"a": 2}'
 
+    def test_compare_and_set_state(self, online_store: OnlineStore) -> None:
+        name = "conformance:cas"
+        assert online_store.compare_and_set_state(name, None, "1")  # none stored: set
+        assert not online_store.compare_and_set_state(name, None, "2")  # one is stored
+        assert not online_store.compare_and_set_state(name, "0", "2")  # another is stored
+        assert online_store.get_state(name) == "1"
+        assert online_store.compare_and_set_state(name, "1", "2")
+        assert not online_store.compare_and_set_state(name, "1", "2")  # "1" is gone
+        assert online_store.get_state(name) == "2"
+
+    def test_state_updates_are_never_lost(self, online_store: OnlineStore) -> None:
+        """Threads add one each to a counter by ``update_state``: every addition counts.
+
+        A compare-and-set made of a read and a write lets two threads both see ``n`` and
+        both store ``n + 1``.
+        """
+        name, threads, each = "conformance:counter", 4, 25
+        start = threading.Barrier(threads, timeout=60)
+
+        def add(current: str | None) -> str:
+            n = 0 if current is None else int(current)
+            return str(n + 1)
+
+        def work() -> None:
+            start.wait()
+            for _ in range(each):
+                online_store.update_state(name, add)
+
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # pure-Python stores switch threads mid-update
+        try:
+            running = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+            for t in running:
+                t.start()
+            for t in running:
+                t.join(60)
+        finally:
+            sys.setswitchinterval(old)
+        assert not any(t.is_alive() for t in running), "a thread is still running"
+        assert online_store.get_state(name) == str(threads * each), (
+            "concurrent state updates lost an update (compare_and_set_state must check "
+            "and set in one step)"
+        )
+
     def test_delete_view_removes_only_that_view(self, online_store: OnlineStore) -> None:
         online_store.write("del_a", [_rec("1", 1), _rec("2", 1)])
         online_store.write("del_b", [_rec("1", 1)])

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -20,19 +21,46 @@ __all__ = ["brute_force_historical", "rows_equal"]
 
 
 _EPOCH = pd.Timestamp(0, tz="UTC")
+_NAIVE_EPOCH = pd.Timestamp(0)
+_WALL_EPOCH = datetime(1970, 1, 1)
+_US = pd.Timedelta(microseconds=1)
 
 
 def _micros(values: pd.Series, zone: str | None) -> list[int | None]:
-    """UTC microseconds of a column of timestamps (naive ones read in ``zone``)."""
+    """UTC microseconds of a column of timestamps (naive ones read in ``zone``).
+
+    Floored to the microsecond. A naive time is read by the store's rule for clock
+    changes (see :func:`_local_us`), exactly, one value at a time.
+    """
     if len(values) == 0:
         return []
     s = pd.to_datetime(values)
-    if s.dt.tz is None:
-        if zone is None:
-            raise ValueError("naive timestamps without a source time zone")
-        s = s.dt.tz_localize(zone)
-    us = (s.dt.tz_convert("UTC") - _EPOCH) // pd.Timedelta(microseconds=1)
-    return [None if pd.isna(v) else int(v) for v in us]
+    if s.dt.tz is not None:
+        us = (s.dt.tz_convert("UTC") - _EPOCH) // _US
+        return [None if pd.isna(v) else int(v) for v in us]
+    if zone is None:
+        raise ValueError("naive timestamps without a source time zone")
+    tz = ZoneInfo(zone)
+    wall = (s - _NAIVE_EPOCH) // _US
+    return [None if pd.isna(w) else _local_us(int(w), tz) for w in wall]
+
+
+def _local_us(wall_us: int, zone: ZoneInfo) -> int:
+    """The UTC microseconds of the wall-clock time ``wall_us`` in ``zone``.
+
+    A wall time that occurs twice (clocks going back) is the later instant; one that
+    never occurs (clocks going forward) is read at the offset before the change, as
+    ``docs/store.md`` states and DuckDB and PostgreSQL do.
+    """
+    naive = _WALL_EPOCH + timedelta(microseconds=wall_us)
+    earlier = naive.replace(tzinfo=zone, fold=0)  # in a gap: the offset before it
+    later = naive.replace(tzinfo=zone, fold=1)  # when repeated: the second time
+    offset = earlier.utcoffset() or timedelta(0)  # never None: a ZoneInfo answers
+    if later.utcoffset() != offset:
+        back = later.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+        if back == naive:  # ``later`` exists: a repeated wall time
+            offset = later.utcoffset() or timedelta(0)
+    return wall_us - offset // timedelta(microseconds=1)
 
 
 def brute_force_historical(
