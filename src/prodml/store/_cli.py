@@ -65,6 +65,11 @@ def _open(args: argparse.Namespace) -> Any:
     if args.offline or args.online:
         if not (args.offline and args.online):
             raise ConfigError("--offline and --online go together", parameter="online")
+        online_file = _sqlite_file(args.online)
+        if args.store_command != "apply" and online_file is not None and not online_file.exists():
+            # Opening it would create an empty store: a typo would print "(empty)".
+            shown = short_repr(str(online_file), limit=120)
+            raise ConfigError(f"no online store at {shown}", parameter="online")
         return FeatureStore(args.offline, args.online)
     if not args.path:
         raise ConfigError("give a store folder, or --offline URL --online URL")
@@ -72,6 +77,14 @@ def _open(args: argparse.Namespace) -> Any:
         shown = short_repr(args.path, limit=120)
         raise ConfigError(f"no feature store at {shown} (expected online.db in it)")
     return FeatureStore.local(args.path)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (None for other schemes and ``:memory:``)."""
+    if not url.lower().startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :]
+    return None if path == ":memory:" else Path(path)
 
 
 def _time(text: str | None) -> datetime:

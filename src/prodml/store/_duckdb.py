@@ -392,14 +392,7 @@ class DuckDBOfflineStore(OfflineStore):
             check_identifier(name, "source name")
         except ValueError as err:
             raise ConfigError(str(err), parameter="name") from err
-        if isinstance(table, pd.DataFrame):
-            table = pa.Table.from_pandas(table, preserve_index=False)
-        elif not isinstance(table, pa.Table):
-            raise ConfigError(
-                "write_source takes a pyarrow Table or a pandas DataFrame, "
-                f"got {type(table).__name__}",
-                parameter="table",
-            )
+        table = _sql.source_table(table)
         source = Source.parquet(
             str(self.directory / "sources" / name), timestamp=timestamp, created=created
         )

@@ -235,11 +235,15 @@ class PostgresOfflineStore(OfflineStore):
     def write_source(
         self, name: str, table: pa.Table, *, timestamp: str, created: str | None = None
     ) -> Source:
-        """Append ``table``'s rows, in order, to table ``name`` (created when missing)."""
+        """Append ``table``'s rows, in order, to table ``name`` (created when missing).
+
+        ``table`` is a pyarrow Table or a pandas DataFrame (its index is not written).
+        """
         try:
             check_identifier(name, "source name")
         except ValueError as err:
             raise ConfigError(str(err), parameter="name") from err
+        table = _sql.source_table(table)
         problems = _nul_problems(table)
         if problems:
             raise SchemaError(problems=problems)

@@ -19,6 +19,10 @@ DuckDB store has a one-sort variant of it, see :mod:`prodml.store._duckdb`). For
 
 from __future__ import annotations
 
+from typing import Any
+
+from prodml._data_kinds import type_name
+from prodml.errors import ConfigError
 from prodml.store._definitions import FeatureView
 from prodml.store._time import from_micros
 
@@ -28,6 +32,7 @@ __all__ = [
     "keys_sql",
     "latest",
     "ranked",
+    "source_table",
     "timeline",
     "ts_literal",
     "ttl_interval",
@@ -169,3 +174,24 @@ def window_filter(view: FeatureView, rows_sql: str, start_us: int | None, end_us
     if ttl is not None:
         where.append(f"__e >= {ts_literal(end_us)} - {ttl}")
     return f"SELECT * FROM ({rows_sql}) AS a WHERE {' AND '.join(where)}"
+
+
+def source_table(table: object) -> Any:
+    """``write_source``'s table as a pyarrow Table (a pandas DataFrame without its index).
+
+    Raises
+    ------
+    ConfigError
+        For anything else (a Dask frame, a list), naming its type with its module.
+    """
+    import pandas as pd  # noqa: PLC0415 - pandas is imported by the stores anyway
+    import pyarrow as pa  # noqa: PLC0415
+
+    if isinstance(table, pd.DataFrame):
+        return pa.Table.from_pandas(table, preserve_index=False)
+    if not isinstance(table, pa.Table):
+        raise ConfigError(
+            f"write_source takes a pyarrow Table or a pandas DataFrame, got {type_name(table)}",
+            parameter="table",
+        )
+    return table
