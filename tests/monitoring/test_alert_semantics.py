@@ -147,13 +147,19 @@ def test_an_event_on_a_slot_boundary_is_counted_in_one_slot() -> None:
 
 
 def test_an_event_on_a_bucket_boundary_is_counted_in_one_bucket() -> None:
+    # A bucket stamped s holds (s, s + 60]: an event on a boundary ends a bucket.
     slo = SLOCounter(resolution_s=60.0, horizon_s=600.0)
     for t in (0.0, 59.0, 60.0, 119.999, 120.0):
         slo.record(t, bad=t == 60.0)
-    assert slo.buckets() == [[0.0, 2.0, 0.0], [60.0, 2.0, 1.0], [120.0, 1.0, 0.0]]
+    assert slo.buckets() == [[-60.0, 1.0, 0.0], [0.0, 2.0, 1.0], [60.0, 2.0, 0.0]]
     assert slo.window(now=120.0, seconds=600.0) == (5.0, 1.0)
-    # A window includes the buckets starting at or after now - seconds.
-    assert slo.window(now=180.0, seconds=120.0) == (3.0, 1.0)
+    # The window is (now - seconds, now]: at 180, the last 120 s are (60, 180], and the
+    # bad event exactly 120 s old is out (Prometheus' range selectors, the SRE workbook).
+    assert slo.window(now=180.0, seconds=120.0) == (2.0, 0.0)
+    assert slo.window(now=179.0, seconds=120.0) == (2.0, 0.0)  # the bucket across 59 s: out
+    assert slo.window(now=180.0, seconds=120.001) == (2.0, 0.0)
+    assert slo.window(now=180.0, seconds=180.0) == (4.0, 1.0)  # (0, 180]: 0.0 is out
+    assert slo.window(now=180.0, seconds=240.0) == (5.0, 1.0)
 
 
 def test_a_burn_rate_alert_resolves_when_traffic_stops_as_in_prometheus() -> None:

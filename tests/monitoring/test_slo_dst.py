@@ -46,13 +46,13 @@ def _run(stamp) -> tuple[SLOCounter, dict[int, tuple]]:
 
 def test_tz_aware_timestamps_give_the_exact_windows_through_the_change() -> None:
     counter, seen = _run(_aware)
-    # a window counts the buckets starting within it: 5 min -> 6 buckets, 1 h -> 61
+    # a window is (now - seconds, now]: one event a minute gives 5 in 5 min, 60 in 1 h
     assert seen == {
-        89: ((6, 6), (61, 30)),
-        119: ((6, 6), (61, 60)),
-        149: ((6, 0), (61, 31)),
-        179: ((6, 0), (61, 1)),
-        239: ((6, 0), (61, 0)),
+        89: ((5, 5), (60, 30)),
+        119: ((5, 5), (60, 60)),
+        149: ((5, 0), (60, 30)),
+        179: ((5, 0), (60, 0)),
+        239: ((5, 0), (60, 0)),
     }
     buckets = counter.buckets()
     assert len(buckets) == 240
@@ -64,23 +64,25 @@ def test_naive_local_timestamps_neither_drop_nor_double_count_an_event() -> None
     counter, seen = _run(_naive_as_utc)
     buckets = counter.buckets()
     # The repeated wall hour is late by less than the horizon: its 60 events count once,
-    # in the last bucket open before the step (02:59 CEST's), until the wall clock passes
-    # it again. Every event is in exactly one bucket: 240 events, 60 bad, 180 buckets.
+    # in the last bucket open before the step (02:59 CEST's, 02:58-02:59), until the wall
+    # clock passes it again. Every event is in exactly one bucket: 240 events, 60 bad,
+    # 180 buckets.
     assert len(buckets) == 180
     assert sum(b[1] for b in buckets) == 240
     assert sum(b[2] for b in buckets) == 60
     assert buckets[119][1:] == [61, 1]  # 02:59 CEST's own event, and the 60 repeated
     # The windows read wall time, which repeated: during the second 02:00-02:59 a window
     # still holds the first pass's buckets after "now", so the 5-minute window at 02:29
-    # CET counts 02:25-02:59 CEST (35 events, all bad) plus the 30 repeated ones (and the
-    # bucket at 02:24's start). The burn rate of the short window stays high for that
-    # hour: pass tz-aware times (or the default clock, time.time) to avoid it.
+    # CET counts 02:25-02:59 CEST (35 events, all bad) plus the 30 repeated ones. The
+    # burn rate of the short window stays high for that hour: pass tz-aware times (or the
+    # default clock, time.time) to avoid it. At 03:59 CET the hour (02:59, 03:59] no
+    # longer holds the bucket of the repeated hour (stamped 02:58-02:59).
     assert seen == {
-        89: ((6, 6), (61, 30)),
-        119: ((6, 6), (61, 60)),
-        149: ((66, 36), (121, 60)),
-        179: ((66, 6), (121, 60)),
-        239: ((6, 0), (121, 1)),
+        89: ((5, 5), (60, 30)),
+        119: ((5, 5), (60, 60)),
+        149: ((65, 35), (120, 60)),
+        179: ((65, 5), (120, 60)),
+        239: ((5, 0), (60, 0)),
     }
 
 

@@ -36,17 +36,20 @@ def test_slo_counter_matches_brute_force(
 ) -> None:
     c = SLOCounter(resolution, horizon_s=100.0)
     t = 0.0
-    buckets: list[list[float]] = []  # reference: [start, total, bad]
+    buckets: list[list[float]] = []  # reference: [start, total, bad], (start, start + res]
     for dt, bad in steps:
         t += dt
         c.record(t, bad)
-        if buckets and t < buckets[-1][0] + resolution:
+        start = t - t % resolution
+        start -= resolution if start == t else 0.0
+        if buckets and t <= buckets[-1][0] + resolution:
             buckets[-1][1] += 1
             buckets[-1][2] += bad
         else:
-            buckets.append([t - t % resolution, 1, float(bad)])
+            buckets.append([start, 1, float(bad)])
         live = [b for b in buckets if b[0] >= t - 100.0 - resolution]
-        in_window = [b for b in live if b[0] >= t - seconds]
+        # (t - seconds, t] to a bucket; one shorter than a bucket counts t's bucket
+        in_window = [b for b in live if b[0] >= min(t - seconds, start)]
         assert c.window(t, seconds) == (
             sum(b[1] for b in in_window),
             sum(b[2] for b in in_window),
@@ -62,7 +65,7 @@ def test_slo_counter_memory_is_bounded() -> None:
     for i in range(20_000):
         c.record(float(i), i % 3 == 0)
     assert len(c._starts) < 1200  # compaction keeps O(horizon) buckets
-    assert c.window(19_999.0, 30.0) == (31.0, 10.0)
+    assert c.window(19_999.0, 30.0) == (30.0, 10.0)  # (19969, 19999]
     with pytest.raises(ConfigError, match="a bucket needs 3 numbers"):
         c.load({"buckets": [[1.0, 2.0]]})
 

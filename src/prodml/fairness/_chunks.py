@@ -19,6 +19,7 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _ingest
 from prodml.fairness._ingest import MISSING_LABEL, OTHER
+from prodml.fairness._kinds import Kinds, check_column
 from prodml.fairness._policies import policy_error, reserved_error, too_many
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def count_chunk(
         part_weights = None if weights is None else weights[s]
         columns_s = [_rows(c, s) for c in columns]
         parts.append(_count(gm, yt[s], yp[s], part_scores, columns_s, weights=part_weights))
-    return _sum(parts)
+    return _sum(parts, gm.sensitive)
 
 
 def _rows(column: Any, rows: slice) -> Any:
@@ -96,13 +97,15 @@ def _rows(column: Any, rows: slice) -> Any:
     return column.iloc[rows] if isinstance(column, pd.Series) else column[rows]
 
 
-def _sum(parts: list[Counted]) -> Counted:
+def _sum(parts: list[Counted], names: tuple[str, ...]) -> Counted:
     """The counts of several parts of one chunk, added up by group."""
     index: dict[tuple[object, ...], int] = {}
     conf: list[list[int]] = []
     hists: list[np.ndarray] = []
     wrows: list[np.ndarray] = []
     dropped: dict[str, int] = {}
+    # True in one part and 1 in another would merge below, as within a part.
+    Kinds(names, {}).check_all(key for part in parts for key in part[0])
     for keys, part_conf, part_hist, part_dropped, part_w in parts:
         for i, key in enumerate(keys):
             j = index.setdefault(key, len(conf))
@@ -145,6 +148,7 @@ def _count(
     uniques_list: list[list[object]] = []
     for name, col in zip(gm.sensitive, columns, strict=True):
         codes, uniques = _ingest.factorize(col, name)
+        check_column(col, codes, uniques, name)  # True, 1 and 1.0 got one code
         codes, uniques, drop = _apply_policies(gm, name, codes, uniques)
         if drop is not None:
             newly = drop & keep
@@ -267,6 +271,7 @@ def add(gm: GroupMetrics, counted: Counted) -> None:
     if len(gm._keys) + len(new) > gm.max_groups:
         raise too_many(gm.max_groups, new[0], gm.sensitive)
     _check_weighted(gm, weights)
+    gm._kinds.check_all(keys)  # a key equal to a group of other types: nothing added
     bins2 = 2 * gm.bins
     for i, key in enumerate(keys):
         cell = gm._cell(key)
@@ -304,6 +309,7 @@ def subtract(gm: GroupMetrics, counted: Counted) -> None:
     """
     keys, conf, hist, _, weights = counted
     _check_weighted(gm, weights)
+    gm._kinds.check_all(keys)
     cells = [gm._cells.get(k) for k in keys]
     bins2 = 2 * gm.bins
     for i, cell in enumerate(cells):

@@ -4,6 +4,13 @@ Each builds a :class:`GroupMetrics` with ``min_count=1`` (every defined group va
 counts, as in fairlearn) over one batch and returns the gap's value as a float. Use
 :meth:`GroupMetrics.report` for intervals and tests.
 
+A true or false positive rate is undefined for a group without actual positives or
+negatives: fairlearn (through scikit-learn's normalised confusion matrix) counts it as 0,
+which makes a gap of a group that has no data. The equal opportunity and equalized odds
+functions raise a SchemaError naming ``y_true``, the group and the rate instead of
+returning a number that is not fairlearn's (the report leaves such a group out of the
+gaps, and says so in its ``status``).
+
 ``sample_weight`` is fairlearn's: each record counts with its weight, so integer weights
 give the value of the rows repeated that many times. Where fairlearn lets a group whose
 weights sum to 0 drop out with a RuntimeWarning (or fails inside scikit-learn), these
@@ -13,6 +20,7 @@ and the gap without it would answer another question.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -23,7 +31,7 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _ingest
 from prodml.fairness._group_metrics import GroupMetrics
-from prodml.fairness._report import ZERO_WEIGHT, FairnessReport
+from prodml.fairness._report import NO_DATA, ZERO_WEIGHT, FairnessReport
 
 __all__ = [
     "demographic_parity_difference",
@@ -69,6 +77,29 @@ def _report(
     if weighted:
         _refuse_zero_weight(report)
     return report
+
+
+_NO_BASE = {"tpr": "actual positives", "fpr": "actual negatives"}
+
+
+def _refuse_undefined(report: FairnessReport, rates: tuple[str, ...]) -> None:
+    """A group whose tpr (fpr) has no base: fairlearn says 0, prodml will not invent it."""
+    status = report.status
+    for m in rates:
+        hit = np.flatnonzero(status[m].to_numpy() == NO_DATA)
+        if len(hit):
+            raise SchemaError(
+                problems=[
+                    SchemaProblem(
+                        "y_true",
+                        "range",
+                        f"group {report.labels[int(hit[0])]!r} has no {_NO_BASE[m]}: its {m} "
+                        "is undefined (fairlearn counts it as 0, a gap to a group without "
+                        "data); leave the group out, or read GroupMetrics(...).report(), "
+                        "whose gaps leave it out and whose status says so",
+                    )
+                ]
+            )
 
 
 def _refuse_zero_weight(report: FairnessReport) -> None:
@@ -181,8 +212,16 @@ def equal_opportunity_difference(
     method: Method = "between_groups",
     sample_weight: Any = None,
 ) -> float:
-    """Largest minus smallest group true positive rate (fairlearn's function)."""
+    """Largest minus smallest group true positive rate (fairlearn's function).
+
+    Raises
+    ------
+    SchemaError
+        As the other functions, and when a group has no actual positives (its true
+        positive rate is undefined; fairlearn counts it as 0).
+    """
     report = _report(["tpr"], y_true, y_pred, sensitive_features, sample_weight)
+    _refuse_undefined(report, ("tpr",))
     return float(report.difference("tpr", method=method).value)
 
 
@@ -194,8 +233,15 @@ def equal_opportunity_ratio(
     method: Method = "between_groups",
     sample_weight: Any = None,
 ) -> float:
-    """Smallest over largest group true positive rate (fairlearn's function)."""
+    """Smallest over largest group true positive rate (fairlearn's function).
+
+    Raises
+    ------
+    SchemaError
+        As :func:`equal_opportunity_difference`.
+    """
     report = _report(["tpr"], y_true, y_pred, sensitive_features, sample_weight)
+    _refuse_undefined(report, ("tpr",))
     return float(report.ratio("tpr", method=method).value)
 
 
@@ -214,10 +260,16 @@ def _equalized_odds(
             f"agg must be 'worst_case' or 'mean'. Got {short_repr(agg)} instead.", parameter="agg"
         )
     report = _report(["tpr", "fpr"], y_true, y_pred, sensitive_features, sample_weight)
+    _refuse_undefined(report, ("tpr", "fpr"))
     gap = report.difference if kind == "difference" else report.ratio
     if agg == "worst_case":
         return float(gap("equalized_odds", method=method).value)
-    return float(np.mean([gap(m, method=method).value for m in ("tpr", "fpr")]))
+    # The mean of the defined components, as fairlearn's Series.mean() (NaN skipped): a
+    # 0/0 ratio (no positive prediction in any group) is not a disparity. Undefined
+    # (nan) only when both are.
+    values = [gap(m, method=method).value for m in ("tpr", "fpr")]
+    defined = [v for v in values if not math.isnan(v)]
+    return float(sum(defined) / len(defined)) if defined else math.nan
 
 
 def equalized_odds_difference(
@@ -229,7 +281,17 @@ def equalized_odds_difference(
     sample_weight: Any = None,
     agg: Literal["worst_case", "mean"] = "worst_case",
 ) -> float:
-    """The larger (or mean) of the tpr and fpr differences (fairlearn's function)."""
+    """The larger (or mean) of the tpr and fpr differences (fairlearn's function).
+
+    ``agg="mean"`` averages the differences that are defined (both, with two groups or
+    more), as fairlearn does.
+
+    Raises
+    ------
+    SchemaError
+        As the other functions, and when a group has no actual positives or no actual
+        negatives (its true or false positive rate is undefined; fairlearn counts it as 0).
+    """
     return _equalized_odds(
         "difference",
         y_true,
@@ -250,7 +312,23 @@ def equalized_odds_ratio(
     sample_weight: Any = None,
     agg: Literal["worst_case", "mean"] = "worst_case",
 ) -> float:
-    """The smaller (or mean) of the tpr and fpr ratios (fairlearn's function)."""
+    """The smaller (or mean) of the tpr and fpr ratios (fairlearn's function).
+
+    A ratio whose rates are 0 in every group is 0/0, undefined: ``agg="worst_case"``
+    takes the other component, ``agg="mean"`` averages the defined ones (fairlearn's
+    ``Series.mean()`` skips it too). ``nan`` when both are undefined.
+
+    Raises
+    ------
+    SchemaError
+        As :func:`equalized_odds_difference`.
+
+    Examples
+    --------
+    >>> y, p = [1, 1, 0, 0, 1, 1, 0, 0], [1, 1, 0, 0, 1, 0, 0, 0]
+    >>> equalized_odds_ratio(y, p, sensitive_features=list("aaaabbbb"), agg="mean")
+    0.5
+    """
     return _equalized_odds(
         "ratio",
         y_true,

@@ -13,6 +13,7 @@ from prodml._params import check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness._ingest import short, weight_value
+from prodml.fairness._kinds import Kinds
 from prodml.fairness._metrics import DEFAULT_METRICS, canonical
 from prodml.fairness._policies import SETTINGS, Policies, check_categories, too_many
 
@@ -157,6 +158,12 @@ class GroupMetrics:
         self._getter = itemgetter(*self.sensitive)
         self._cells: dict[tuple[object, ...], int] = {}
         self._keys: list[tuple[object, ...]] = []
+        # The bools and numbers of each column, by value, and per cell the types of its
+        # key when it holds any (None for text and missing values only): True, 1 and 1.0
+        # are one dict key but may not be one group (_kinds). A key found whose types
+        # differ (np.int64 for int, or a bool for an int) is checked.
+        self._kinds = Kinds(self.sensitive, self.categories)
+        self._types: list[tuple[type, ...] | None] = []
         self._conf: list[int] = []
         self._hist: list[int] | None = [] if self.threshold is not None else None
         # Per cell: sums of the weights, then of their squares, by confusion cell (8 floats).
@@ -252,6 +259,12 @@ class GroupMetrics:
             cell = self._admit_record(groups)
             if cell < 0:
                 return
+        else:
+            types = self._types[cell]
+            if types is not None and (
+                type(key[0]) is not types[0] if self._one else types != tuple(map(type, key))
+            ):
+                self._kinds.check(key)
         hist = self._hist
         if hist is None:
             try:
@@ -301,11 +314,14 @@ class GroupMetrics:
             self._weighted_record(y_true, y_pred, groups, sample_weight, -1)
             return
         cell = self._cells.get(groups) if type(groups) is tuple else None
+        key = groups
         if cell is None:
             key, _ = self._policies.group(groups)
             if key is None:
                 return
             cell = self._cells.get(key)
+        if cell is not None and self._types[cell] is not None:
+            self._kinds.check(key)
         label, pred, b = self._label_pred_bin(y_true, y_pred)
         at = -1 if cell is None else 4 * cell + 2 * label + pred
         h = -1 if cell is None or b < 0 else (2 * cell + label) * self.bins + b
@@ -406,9 +422,13 @@ class GroupMetrics:
                 raw = groups
             else:
                 raw = (groups,)
-            return self._keys[self._cells[raw]]
+            cell = self._cells[raw]
         except (KeyError, TypeError):
             pass
+        else:
+            if self._types[cell] is not None:
+                self._kinds.check(raw)
+            return self._keys[cell]
         key, _ = self._policies.group(groups)
         return None if key is None else self._keys[self._cell(key)]
 
@@ -423,15 +443,20 @@ class GroupMetrics:
     def _cell(self, key: tuple[object, ...]) -> int:
         cell = self._cells.get(key)
         if cell is not None:
+            if self._types[cell] is not None:
+                self._kinds.check(key)
             return cell
         if len(self._keys) >= self.max_groups:
             raise too_many(self.max_groups, key, self.sensitive)
         return self._new_cell(key)
 
     def _new_cell(self, key: tuple[object, ...]) -> int:
+        self._kinds.add(key)  # raises before anything changes
         cell = len(self._keys)
         self._cells[key] = cell
         self._keys.append(key)
+        typed = any(v is not None and type(v) is not str for v in key)
+        self._types.append(tuple(map(type, key)) if typed else None)
         self._conf.extend((0, 0, 0, 0))
         if self._hist is not None:
             self._hist.extend([0] * (2 * self.bins))
@@ -456,6 +481,8 @@ class GroupMetrics:
         if gone:
             self._keys = [self._keys[i] for i in kept]
             self._cells = {key: cell for cell, key in enumerate(self._keys)}
+            self._types = [self._types[i] for i in kept]
+            self._kinds.rebuild(self._keys, self.categories)
             self._conf = [c for i in kept for c in self._conf[4 * i : 4 * i + 4]]
             if hist is not None:
                 w = 2 * bins

@@ -14,6 +14,7 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _ingest
 from prodml.fairness._ingest import MISSING_LABEL, OTHER, short
+from prodml.fairness._kinds import Kinds
 from prodml.fairness.stats import CORRECTIONS
 
 __all__ = [
@@ -213,5 +214,13 @@ def check_categories(
                 checked.append(_ingest.check_value(v, name))
             except SchemaError as err:
                 raise ConfigError(str(err), parameter="categories") from None
+        try:  # True and 1 (or 1 and 1.0) would be one category: see _kinds
+            Kinds([name], {name: checked})
+        except SchemaError as err:
+            raise ConfigError(
+                f"The categories of {short_repr(name)} mix equal values of different types: "
+                f"{err.problems[0].message.split(':')[0]}.",
+                parameter="categories",
+            ) from None
         out[name] = tuple(checked)
     return out

@@ -30,8 +30,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from prodml._state import check_depth, check_format_version, is_unicode, load_json, state_error
-from prodml.errors import ConfigError, StateError
+from prodml.errors import ConfigError, SchemaError, StateError
 from prodml.fairness._ingest import MISSING_LABEL, OTHER, short, sort_key
+from prodml.fairness._kinds import Kinds
 
 if TYPE_CHECKING:
     from prodml.fairness._group_metrics import GroupMetrics
@@ -155,6 +156,7 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
     confusion = _list(state.get("confusion"), "state.confusion", len(groups))
     keys: list[tuple[object, ...]] = []
     seen: set[tuple[object, ...]] = set()
+    kinds = Kinds(gm.sensitive, gm.categories)
     for i, g in enumerate(groups):
         values = _list(g, f"state.groups[{i}]", k)
         key = tuple(
@@ -163,6 +165,16 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
             )
             for j, v in enumerate(values)
         )
+        try:  # [true] and [1] (or [1] and [1.0]) would be one group: refused, as in update
+            kinds.add(key)
+        except SchemaError as err:
+            j = gm.sensitive.index(str(err.problems[0].column))
+            raise _fail(
+                f"state.groups[{i}][{j}]",
+                "a value of the type its column's equal values have (true, 1 and 1.0 "
+                "are one group)",
+                key[j],
+            ) from None
         if key in seen:
             raise _fail(f"state.groups[{i}]", "a group not listed before", list(key))
         seen.add(key)

@@ -12,7 +12,7 @@ import logging
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from prodml.errors import ProdMLError
 from prodml.monitoring import _config, _drift, _groups, _values
@@ -29,6 +29,52 @@ if TYPE_CHECKING:
 __all__ = ["Evaluation"]
 
 _log = logging.getLogger("prodml.monitoring")
+_T = TypeVar("_T")
+
+
+def _time_of_entry(entry: tuple[float, Any]) -> float:
+    return entry[0]
+
+
+def _time_of_label(t: float) -> float:
+    return t
+
+
+def _expire(
+    entries: OrderedDict[Hashable, _T],
+    cutoff: float,
+    ahead: float,
+    unsorted: bool,
+    time_of: Callable[[_T], float],
+) -> tuple[int, bool, float]:
+    """Drop the entries stamped outside ``(cutoff, ahead]``: how many, and the order flags.
+
+    Entries are in the order they were added, which is time order unless the clock
+    stepped back (``unsorted``): then an entry stamped before the step hides the older
+    ones added after it from a scan that stops at the first live entry, and they would
+    outstay ``pending_ttl_s`` by up to the step (a year, for one reading a year ahead).
+    While unsorted, every entry is checked. An entry stamped more than the TTL ahead of
+    ``now`` comes from a clock that has since stepped back, and goes (as a TimeWindow's).
+    Returns how many went, whether the rest is still out of order, and the last one's time.
+    """
+    gone = 0
+    while entries:
+        t = time_of(entries[next(iter(entries))])
+        if cutoff < t <= ahead:
+            break
+        entries.popitem(last=False)
+        gone += 1
+    while entries and time_of(entries[next(reversed(entries))]) > ahead:
+        entries.popitem(last=True)  # in order, the ones ahead are the newest
+        gone += 1
+    if not unsorted:
+        return gone, False, time_of(entries[next(reversed(entries))]) if entries else -math.inf
+    stale = [key for key, e in entries.items() if not cutoff < time_of(e) <= ahead]
+    for key in stale:
+        del entries[key]
+    times = [time_of(e) for e in entries.values()]
+    still = any(times[i] < times[i - 1] for i in range(1, len(times)))
+    return gone + len(stale), still, times[-1] if times else -math.inf
 
 
 class Evaluation:
@@ -53,6 +99,12 @@ class Evaluation:
     _groups: _groups.GroupWindows | None
     _pending: OrderedDict[Hashable, tuple[float, Any]]
     _labelled: OrderedDict[Hashable, float]
+    # Whether _pending (_labelled) holds entries out of time order, and the time of the
+    # last one added (see _expire); a monitor pickled before them sets them on load.
+    _pending_unsorted: bool = False
+    _pending_last: float = -math.inf
+    _labelled_unsorted: bool = False
+    _labelled_last: float = -math.inf
     _stats: SlotStats
     _counters: dict[str, int]
     _states: dict[str, RuleState]
@@ -95,19 +147,15 @@ class Evaluation:
         if self._groups is not None:
             self._groups.expire(now)
         if self.pending_ttl_s is not None:
-            cutoff = now - self.pending_ttl_s
-            pending = self._pending
-            while pending:
-                first = next(iter(pending))
-                if pending[first][0] > cutoff:
-                    break
-                pending.popitem(last=False)
-                self._counters["expired_total"] += 1
-            labelled = self._labelled  # the record of labelled ids expires alike, uncounted
-            while labelled:
-                if labelled[next(iter(labelled))] > cutoff:
-                    break
-                labelled.popitem(last=False)
+            cutoff, ahead = now - self.pending_ttl_s, now + self.pending_ttl_s
+            gone, self._pending_unsorted, self._pending_last = _expire(
+                self._pending, cutoff, ahead, self._pending_unsorted, _time_of_entry
+            )
+            self._counters["expired_total"] += gone
+            # the record of labelled ids expires alike, uncounted
+            _, self._labelled_unsorted, self._labelled_last = _expire(
+                self._labelled, cutoff, ahead, self._labelled_unsorted, _time_of_label
+            )
         if self._drift_ready is not None:
             rows, self._drift_ready = self._drift_ready, None
             try:

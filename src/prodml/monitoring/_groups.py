@@ -60,12 +60,18 @@ def series(key: str) -> tuple[str, str, str] | None:
 class GroupWindows:
     """The sliding per-group window of one monitor."""
 
+    # Class defaults, for windows pickled before they existed: checked once, then known.
+    _unsorted: bool = True
+    _last: float = -math.inf
+
     def __init__(self, metrics: GroupMetrics, window: Window, max_pending: int) -> None:
         self.metrics = metrics
         self.window_spec = window
         self.max_pending = max_pending
         self._pending: OrderedDict[Hashable, tuple[object, ...] | None] = OrderedDict()
         self._window: deque[tuple[float, tuple[object, ...], int, float]] = deque()
+        # Whether the window's records are out of time order, and the last one's time.
+        self._unsorted, self._last = False, -math.inf
         if isinstance(window, TimeWindow):
             self._limit, self._seconds = window.max_size, window.seconds
         elif isinstance(window, CountWindow):
@@ -126,6 +132,9 @@ class GroupWindows:
         self.metrics.update_record(label, output, key)
         window = self._window
         window.append((t, key, label, output))
+        if t < self._last:  # the clock stepped back: see expire
+            self._unsorted = True
+        self._last = t
         if len(window) > self._limit:
             _, old_key, old_label, old_output = window.popleft()
             self.metrics.remove_record(old_label, old_output, old_key)
@@ -133,13 +142,36 @@ class GroupWindows:
     def expire(self, now: float) -> None:
         """Drop records older than a time window's length, or more than one ahead of now.
 
-        (A record stamped over a window ahead comes from a clock that stepped back since.)
+        The window is ``(now - seconds, now + seconds]``, as a TimeWindow's. (A record
+        stamped over a window ahead comes from a clock that stepped back since.) After
+        such a step the records are out of time order and every one is checked, not only
+        the oldest, until they are in order again: a record stamped before the step no
+        longer hides older ones behind it (they stayed up to one window too long).
         """
         cutoff, ahead = now - self._seconds, now + self._seconds
         window = self._window
         while window and (window[0][0] <= cutoff or window[0][0] > ahead):
             _, key, label, output = window.popleft()
             self.metrics.remove_record(label, output, key)
+        while window and window[-1][0] > ahead:  # in order, the ones ahead are the newest
+            _, key, label, output = window.pop()
+            self.metrics.remove_record(label, output, key)
+            self._last = window[-1][0] if window else -math.inf
+        if self._unsorted:
+            kept: deque[tuple[float, tuple[object, ...], int, float]] = deque()
+            for record in window:
+                if cutoff < record[0] <= ahead:
+                    kept.append(record)
+                else:
+                    self.metrics.remove_record(record[2], record[3], record[1])
+            self._window = kept
+            self._resort()
+
+    def _resort(self) -> None:
+        """Whether the records are out of time order, and the last one's time."""
+        times = [r[0] for r in self._window]
+        self._unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
+        self._last = times[-1] if times else -math.inf
 
     def values(self) -> dict[str, float]:
         """The window's per-group values and gaps, by name."""
@@ -175,6 +207,7 @@ class GroupWindows:
                 self.metrics.update_record(y, out, group)
                 self._window.append((float(t), group, y, out))
             self.dropped = int(data.get("dropped", 0))
+            self._resort()
         except (KeyError, TypeError, ValueError, SchemaError) as err:
             raise ConfigError(
                 f"Saved ModelMonitor state field 'state.groups' is malformed: {str(err)[:120]}.",

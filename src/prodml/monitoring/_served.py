@@ -13,7 +13,7 @@ import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Mapping
 from functools import reduce
-from operator import add
+from operator import add, gt
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +43,8 @@ class ServedQueue:
     _buffer: deque[tuple[Hashable, Any, Any, float, float]]
     _buffers: bool
     _pending: OrderedDict[Hashable, tuple[float, Any]]
+    _pending_unsorted: bool
+    _pending_last: float
     _counters: dict[str, int]
     _stats: SlotStats
     _latency_slos: list[tuple[float | None, SLOCounter]]
@@ -140,6 +142,9 @@ class ServedQueue:
                 if len(pending) > max_pending:
                     pending.popitem(last=False)
                     counters["evicted_total"] += 1
+            if times[0] < self._pending_last or any(map(gt, times, times[1:])):
+                self._pending_unsorted = True
+            self._pending_last = times[-1]
             stats.current_count += n
             h = stats.current
             found = np.bincount(
@@ -166,6 +171,9 @@ class ServedQueue:
             counters["duplicate_predictions_total"] += 1
             del pending[prediction_id]
         pending[prediction_id] = (t, output)
+        if t < self._pending_last:  # as log_prediction
+            self._pending_unsorted = True
+        self._pending_last = t
         if len(pending) > self.max_pending:
             pending.popitem(last=False)
             counters["evicted_total"] += 1

@@ -26,8 +26,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-
 from prodml._quote import short_repr
 from prodml._state import Field, check_format_version
 from prodml.errors import ConfigError, ProdMLError, SchemaError, StateError
@@ -305,10 +303,7 @@ def _load(
     except _RAW as err:
         raise config.fail(f"valid settings ({type(err).__name__})") from None
     _check_window(mon, state["window"])
-    mon._pending = _pending(mon, state["pending"])
-    labelled = state.get("labelled")  # absent from format 1 states
-    if labelled is not None:
-        mon._labelled = _labelled(mon, labelled)
+    _restore_ids(mon, state)
     _part(state["stats"], lambda: mon._stats.load(state["stats"].dict(), "state.stats"))
     for name, value in state["counters"].items(max_len=1000):
         value.check(name in mon._counters, "absent (not a monitor counter)")
@@ -398,6 +393,22 @@ def _labelled(mon: ModelMonitor, field: Field) -> OrderedDict[object, float]:
     return labelled
 
 
+def _restore_ids(mon: ModelMonitor, state: Field) -> None:
+    """The pending predictions and the record of labelled ids, with their order flags."""
+    mon._pending = _pending(mon, state["pending"])
+    mon._pending_unsorted, mon._pending_last = _order([t for t, _ in mon._pending.values()])
+    labelled = state.get("labelled")  # absent from format 1 states
+    if labelled is not None:
+        mon._labelled = _labelled(mon, labelled)
+        mon._labelled_unsorted, mon._labelled_last = _order(list(mon._labelled.values()))
+
+
+def _order(times: list[float]) -> tuple[bool, float]:
+    """Whether saved times are out of order (a clock stepped back), and the last one."""
+    unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
+    return unsorted, times[-1] if times else -math.inf
+
+
 def _optional_dict(field: Field) -> Mapping[str, Any] | None:
     return None if field.value is None else field.dict()
 
@@ -421,8 +432,10 @@ def _label(mon: ModelMonitor, field: Field) -> None:
 
 def _check_window(mon: ModelMonitor, field: Field) -> None:
     """The window's times, labels and outputs are what the monitor itself stores."""
-    times = np.asarray(field["times"].floats(), dtype=np.float64)
-    field["times"].check(bool((times[1:] >= times[:-1]).all()), "non-decreasing")
+    # Finite; in any order: after the clock stepped back, the times of the labelled pairs
+    # are out of order (a TimeWindow notes it on load), and such a state is the
+    # monitor's own. Requiring order refused to restore it.
+    field["times"].floats()
     labels = field["labels"].list()
     if _all_binary(mon.task, labels):
         pass  # the common case, checked at C speed

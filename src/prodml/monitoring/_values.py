@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -180,7 +182,11 @@ def burn_rate(rule: BurnRateRule, counter: SLOCounter, now: float) -> tuple[bool
     """Whether some window pair burns too fast, the burn rate shown, and its severity.
 
     The value is the long-window burn rate of the first pair that fires, or the highest
-    long-window burn rate when none does (``nan`` without traffic).
+    long-window burn rate when none does (``nan`` without traffic). A window burns too
+    fast when its error ratio is above ``factor * (1 - objective)`` (the SRE workbook's
+    ``rate > 14.4 * 0.001``), compared exactly, with the factor and objective as written
+    (decimal): 10 bad events of 100 against ``objective=0.9, factor=1`` burn the budget
+    exactly as fast as allowed, which does not fire (float division said 1.0000000000000002).
     """
     budget = 1.0 - rule.objective
     highest = math.nan
@@ -193,6 +199,18 @@ def burn_rate(rule: BurnRateRule, counter: SLOCounter, now: float) -> tuple[bool
         highest = long_rate if math.isnan(highest) else max(highest, long_rate)
         if total_long < max(rule.min_count, 1) or total_short == 0:
             continue
-        if long_rate > w.factor and bad_short / total_short / budget > w.factor:
+        limit = _allowed_ratio(w.factor, rule.objective)
+        if _above(bad_long, total_long, limit) and _above(bad_short, total_short, limit):
             return True, long_rate, w.severity
     return False, highest, ""
+
+
+@lru_cache(maxsize=256)
+def _allowed_ratio(factor: float, objective: float) -> Fraction:
+    """``factor * (1 - objective)`` exactly, the numbers read as the decimals they print as."""
+    return Fraction(repr(float(factor))) * (1 - Fraction(repr(float(objective))))
+
+
+def _above(bad: float, total: float, limit: Fraction) -> bool:
+    """Whether ``bad / total > limit``, exactly (counts are whole numbers below 2**53)."""
+    return int(bad) * limit.denominator > limit.numerator * int(total)

@@ -297,7 +297,7 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ hot paths
-    def log_prediction(
+    def log_prediction(  # noqa: PLR0915 - the hottest path, inlined
         self,
         prediction_id: Hashable,
         features: Mapping[str, Any] | None,
@@ -368,6 +368,9 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
                 self._counters["duplicate_predictions_total"] += 1
                 del pending[prediction_id]
             pending[prediction_id] = (t, output)
+            if t < self._pending_last:  # the clock stepped back: see _evaluation._expire
+                self._pending_unsorted = True
+            self._pending_last = t
             if len(pending) > self.max_pending:
                 pending.popitem(last=False)
                 self._counters["evicted_total"] += 1
@@ -440,6 +443,9 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
             if prediction_id in labelled:  # an id logged again after its label: now newest
                 del labelled[prediction_id]
             labelled[prediction_id] = t
+            if t < self._labelled_last:
+                self._labelled_unsorted = True
+            self._labelled_last = t
             if len(labelled) > self.max_pending:
                 labelled.popitem(last=False)
             output = entry[1]
@@ -528,6 +534,10 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         # fresh monitor starts with. Before duplicate_labels_total, a monitor had no
         # record of labelled ids and no such counter (log_label raised AttributeError).
         state.setdefault("_labelled", OrderedDict())
+        # Before the order flags (see _evaluation._expire), entries were not tracked:
+        # check them once, at the next expiry.
+        state.setdefault("_pending_unsorted", True)
+        state.setdefault("_labelled_unsorted", True)
         counters = state.get("_counters")
         if isinstance(counters, dict) and not counters.keys() >= set(_values.COUNTERS):
             state["_counters"] = {n: counters.get(n, 0) for n in _values.COUNTERS} | counters

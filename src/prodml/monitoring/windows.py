@@ -215,6 +215,12 @@ class TimeWindow(Window):
             self._pop_oldest()
         if self._unsorted:
             self._filter(cutoff, ahead)
+        elif times and times[-1] > ahead:  # in order, the ones ahead are the newest
+            while times and times[-1] > ahead:
+                times.pop()
+                self._labels.pop()
+                self._outputs.pop()
+            self._last = times[-1] if times else -math.inf
 
     def _filter(self, cutoff: float, ahead: float) -> None:
         """Keep the triples inside ``(cutoff, ahead]`` in any order; note if now sorted."""
