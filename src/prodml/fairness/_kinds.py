@@ -1,15 +1,17 @@
-"""One type per group value: ``True``, ``1`` and ``1.0`` must not make one group (private).
+"""No flag equal to a number: ``True`` and ``1`` must not make one group (private).
 
 Python's equality and hashing make ``True == 1 == 1.0`` (and ``np.True_``, ``np.int64(1)``)
 one dict key, and pandas' ``factorize`` and ``groupby`` (hence fairlearn's ``MetricFrame``)
 merge them into one group labelled by whichever came first. The group's label, its saved
 form and the result of merging two GroupMetrics would then depend on the order of the rows,
 and a flag (``True``) would be counted with a code (``1``). A GroupMetrics keeps, per
-sensitive column, the type of every bool and number it has seen (declared categories
-included) and refuses a value of another type equal to one of them, with a SchemaError
+sensitive column, the bools and numbers it has seen (declared categories included) and
+refuses a bool equal to a seen number, or a number equal to a seen bool, with a SchemaError
 naming the column: in a batch, a record, a merge (so a Dask pass too) and a saved state.
-Numbers of one type (``np.int64(1)`` and ``1``) are one value; strings never collide with
-numbers (``"1" != 1``).
+Numbers are one value whatever their type (``np.int64(1)``, ``1`` and ``1.0``: a float
+column of codes with NaN in training, ints in serving's JSON records), as pandas reads
+them; only a flag equal to a number (``True`` and ``1``, ``False`` and ``0.0``) collides.
+Strings never collide with numbers (``"1" != 1``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ __all__ = ["Kinds", "check_column", "collision", "kind"]
 Key = tuple[object, ...]
 _NAMES = {bool: "bool", int: "int", float: "float"}
 # What pandas infers for an object column holding one type only: no collision possible.
-_ONE_TYPE = frozenset({"string", "empty", "integer", "floating", "boolean", "unicode"})
+_ONE_TYPE = frozenset(
+    {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean", "unicode"}
+)
 
 
 def kind(value: object) -> type | None:
@@ -46,6 +50,11 @@ def kind(value: object) -> type | None:
     if isinstance(value, numbers.Real):
         return float
     return None
+
+
+def _family(k: type | None) -> type | None:
+    """``bool`` for flags, ``float`` for every number: ``1`` and ``1.0`` are one value."""
+    return float if k is int else k
 
 
 def collision(column: str, new: object, old: object, row: int | None = None) -> SchemaError:
@@ -83,7 +92,7 @@ class Kinds:
             if kind(v) is None:
                 continue
             old = seen.setdefault(v, v)
-            if kind(old) is not kind(v):
+            if _family(kind(old)) is not _family(kind(v)):
                 raise collision(name, v, old)
 
     def check(self, key: Key) -> None:
@@ -93,7 +102,7 @@ class Kinds:
             if k is None:
                 continue
             old = self.seen[j].get(v, v)
-            if kind(old) is not k:
+            if _family(kind(old)) is not _family(k):
                 raise collision(self.names[j], v, old)
 
     def add(self, key: Key) -> None:
@@ -120,7 +129,7 @@ class Kinds:
 
 
 def check_column(values: Any, codes: np.ndarray, uniques: list[object], column: str) -> None:
-    """Raise when a column's values that factorize merged are of different types.
+    """Raise when factorize merged a flag with a number in a column's values.
 
     ``pd.factorize`` gives ``True``, ``1`` and ``1.0`` one code; only an object column
     can hold values of several types, and pandas tells at C speed whether it does, so
@@ -141,5 +150,5 @@ def check_column(values: Any, codes: np.ndarray, uniques: list[object], column: 
     arr = values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else np.asarray(values)
     for r in rows.tolist():
         v, first = arr[r], uniques[int(codes[r])]
-        if kind(v) is not kind(first):
+        if _family(kind(v)) is not _family(kind(first)):
             raise collision(column, v, first, r)
