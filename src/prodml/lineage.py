@@ -34,7 +34,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
@@ -81,6 +83,54 @@ PRODUCER = f"https://github.com/prodml/prodml/tree/v{__version__}"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 _FACET_URL = "https://prodml.readthedocs.io/en/latest/governance/#lineage-events"
 EventType = Literal["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]
+
+
+def new_run_id() -> str:
+    """A new run id: a UUID version 7 (RFC 9562), as the OpenLineage clients make them.
+
+    Its first 48 bits are the Unix time in milliseconds, so run ids sort by when their
+    runs began (what a lineage backend's index wants); the other 74 free bits are random.
+
+    Examples
+    --------
+    >>> uuid.UUID(new_run_id()).version
+    7
+    """
+    value = (time.time_ns() // 1_000_000 & (1 << 48) - 1) << 80
+    value |= 0x7 << 76 | secrets.randbits(12) << 64  # version 7, rand_a
+    value |= 0b10 << 62 | secrets.randbits(62)  # RFC 9562 variant, rand_b
+    return str(uuid.UUID(int=value))
+
+
+def _run_id(run_id: object) -> str:
+    """``run_id`` in the canonical UUID form, or the ConfigError saying it is not one."""
+    if isinstance(run_id, str) and len(run_id) <= 64:
+        try:
+            return str(uuid.UUID(run_id))
+        except ValueError:
+            pass
+    raise ConfigError(
+        f"An OpenLineage run id must be a UUID (a str such as {new_run_id()!r}). Got "
+        f"{short_repr(run_id)} instead.",
+        parameter="run_id",
+    )
+
+
+def _event_time(at: object) -> str:
+    """``at`` (an aware datetime or ISO 8601 text) as UTC ISO 8601, milliseconds."""
+    when = at
+    if isinstance(at, str) and len(at) <= 64:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            when = None
+    if not isinstance(when, datetime) or when.utcoffset() is None:
+        raise ConfigError(
+            "An OpenLineage event time must be an aware datetime or ISO 8601 text with "
+            f"a UTC offset. Got {short_repr(at)} instead.",
+            parameter="at",
+        )
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 @runtime_checkable
@@ -242,7 +292,8 @@ class JsonLinesSink(LockedState):
     def _read_file(self, path: Path) -> list[dict[str, Any]]:
         events = []
         try:
-            f = path.open(encoding="utf-8", errors="replace")
+            # Bytes that are not UTF-8 become lone surrogates, which _parse_line refuses.
+            f = path.open(encoding="utf-8", errors="surrogateescape")
         except FileNotFoundError:  # rotated away between listing and opening
             return []
         with f:
@@ -253,15 +304,14 @@ class JsonLinesSink(LockedState):
                     break
                 if not line.strip():
                     continue
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    event = None
-                if not isinstance(event, dict):
+                event = _parse_line(line)
+                if event is None:
                     shown = short_repr(str(path), limit=PATH_QUOTE)
                     raise StateError(
                         f"line {number} of the lineage file {shown} is not a JSON "
-                        "object; move the file aside or remove that line",
+                        "object (UTF-8, strict JSON: no NaN or Infinity, no lone "
+                        "surrogate, at most 100 levels deep); move the file aside or "
+                        "remove that line",
                         owner="JsonLinesSink",
                     )
                 events.append(event)
@@ -276,6 +326,53 @@ class JsonLinesSink(LockedState):
         return (
             f"JsonLinesSink({str(self.path)!r}, max_bytes={self.max_bytes}, backups={self.backups})"
         )
+
+
+_MAX_DEPTH = 100
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN, Infinity, -Infinity: not JSON, and never emitted
+
+
+def _parse_line(line: str) -> dict[str, Any] | None:
+    r"""The JSON object on ``line``, or ``None`` when it is not one an ``emit`` wrote.
+
+    ``emit`` writes UTF-8, strict JSON (``allow_nan=False``) of what ``json.dumps``
+    accepts; a line that is anything else was edited or damaged: bytes that are not
+    UTF-8 (read as lone surrogates), NaN or Infinity, a lone surrogate (``\ud800``: no
+    UTF-8 encoder takes it), or nesting deep enough to exhaust the stack of whoever walks
+    it.
+    """
+    try:
+        event = json.loads(line, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(event, dict) or not _plain(event, _MAX_DEPTH):
+        return None
+    return event
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """Whether ``value`` nests at most ``depth`` levels and its text encodes as UTF-8."""
+    if isinstance(value, str):
+        return value.isascii() or _encodes(value)
+    if isinstance(value, dict | list):
+        if depth == 0:
+            return False
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return all(
+            (not isinstance(k, str) or _plain(k, depth)) and _plain(v, depth - 1) for k, v in items
+        )
+    return True
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def facet(**fields: Any) -> dict[str, Any]:
@@ -303,14 +400,20 @@ def run_event(
     run_id: str | None = None,
     run_facets: Mapping[str, Mapping[str, Any]] | None = None,
     job_facets: Mapping[str, Mapping[str, Any]] | None = None,
-    at: str | None = None,
+    at: str | datetime | None = None,
 ) -> dict[str, Any]:
     """An OpenLineage ``RunEvent`` as a JSON-safe dict.
+
+    ``run_id`` defaults to a new UUID version 7 (:func:`new_run_id`); ``at``, the event
+    time, to now. Both are checked: the spec's run id is a UUID and its event time an
+    RFC 3339 date-time, which has an offset; the event carries ``at`` converted to UTC.
 
     Raises
     ------
     ConfigError
-        For an unknown event type or an empty job name.
+        For an unknown event type, an empty job name or namespace, a ``run_id`` that is
+        not a UUID, or an ``at`` that is not an aware datetime (or ISO 8601 text with
+        an offset).
     """
     if not isinstance(event_type, str) or event_type not in _EVENT_TYPES:
         raise ConfigError(
@@ -325,8 +428,11 @@ def run_event(
             )
     return {
         "eventType": event_type,
-        "eventTime": at or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        "run": {"runId": run_id or str(uuid.uuid4()), "facets": dict(run_facets or {})},
+        "eventTime": _event_time(datetime.now(timezone.utc) if at is None else at),
+        "run": {
+            "runId": new_run_id() if run_id is None else _run_id(run_id),
+            "facets": dict(run_facets or {}),
+        },
         "job": {"namespace": namespace, "name": job, "facets": dict(job_facets or {})},
         "inputs": [dict(d) for d in inputs],
         "outputs": [dict(d) for d in outputs],
@@ -354,8 +460,8 @@ def emit(sink: object, event: dict[str, Any]) -> bool:
 class JobRun:
     """One run of a job, reported as it goes: ``START``, then ``COMPLETE`` or ``FAIL``.
 
-    Every event of the run shares its ``runId``. Without a sink (``None``) nothing is
-    built or sent; a failing sink is logged (see :func:`emit`).
+    Every event of the run shares its ``runId`` (a UUID version 7). Without a sink
+    (``None``) nothing is built or sent; a failing sink is logged (see :func:`emit`).
 
     Examples
     --------
@@ -383,7 +489,7 @@ class JobRun:
         self.inputs: list[Mapping[str, Any]] = list(inputs)
         self.outputs: list[Mapping[str, Any]] = list(outputs)
         self.run_facets: dict[str, Mapping[str, Any]] = dict(run_facets or {})
-        self.run_id: str = str(uuid.uuid4())
+        self.run_id: str = new_run_id()
 
     def _emit(
         self,

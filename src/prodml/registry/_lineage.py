@@ -6,18 +6,44 @@ URL) and whose inputs are the training data (by fingerprint) and the feature vie
 read; an alias move (``set_alias``, ``rollback``, ``delete_alias``) emits a run of
 ``<model>.<action>`` from the version to the alias dataset ``models/<model>@<alias>``.
 Each event carries a ``prodml`` facet with the actor and the action. Tags and the code
-version go out with their credentials masked (:func:`~prodml._secrets.mask_secrets`).
+version go out with their credentials masked (:func:`~prodml._secrets.mask_secrets`), and
+the registry's namespace is its artifact store URL without user, password, query or
+fragment (:func:`dataset_namespace`), as the OpenLineage naming spec writes a location
+(``s3://bucket/prefix``, ``file:///srv/models``).
 """
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from prodml._secrets import mask_secret_keys, mask_secrets
 from prodml.lineage import dataset, emit, facet, run_event
 from prodml.registry.entities import ModelVersion
 
-__all__ = ["alias_moved", "registered"]
+__all__ = ["alias_moved", "dataset_namespace", "registered"]
+
+
+def dataset_namespace(url: str) -> str:
+    """The OpenLineage namespace of the datasets in the artifact store at ``url``.
+
+    The URL without its user information (a user name may name a person, a password or
+    key id is a credential, even masked as ``***``), query (storage options, tokens) or
+    fragment.
+
+    Examples
+    --------
+    >>> dataset_namespace("sftp://ann:***@models.example:22/srv/m?timeout=5#x")
+    'sftp://models.example:22/srv/m'
+    >>> dataset_namespace("file:///srv/models")
+    'file:///srv/models'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    rest = rest.partition("#")[0].partition("?")[0]
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def _tags(tags: dict[str, str]) -> dict[str, str]:
@@ -45,6 +71,7 @@ def registered(sink: object, job_namespace: str, namespace: str, mv: ModelVersio
     """Emit the lineage of a new version; ``False`` when no sink took it."""
     if sink is None:
         return False
+    namespace = dataset_namespace(namespace)
     inputs = []
     lin = mv.lineage
     if lin.data_fingerprint:
@@ -67,7 +94,9 @@ def registered(sink: object, job_namespace: str, namespace: str, mv: ModelVersio
                 pipeline_fingerprint=lin.pipeline_fingerprint,
             )
         },
-        at=mv.created_at.isoformat(timespec="milliseconds"),
+        # The registry writes aware UTC times; a naive one (a record written by hand) is
+        # read as UTC rather than fail a registration that already happened.
+        at=mv.created_at if mv.created_at.tzinfo else mv.created_at.replace(tzinfo=timezone.utc),
     )
     return emit(sink, event)
 
@@ -86,6 +115,7 @@ def alias_moved(
     """Emit the lineage of an alias move (``version=None``: the alias was deleted)."""
     if sink is None:
         return False
+    namespace = dataset_namespace(namespace)
     inputs = [] if version is None else [dataset(namespace, f"models/{name}/{version}")]
     event = run_event(
         "COMPLETE",

@@ -57,6 +57,8 @@ MAX_TOKEN = 2048
 _MAX_KEY = 512
 _INT32 = 2**31  # the version column is a 32-bit INTEGER on PostgreSQL
 _CHECK = 16  # hex characters of the checksum
+# Built once: json.dumps with these settings builds an encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 def query_fingerprint(query: VersionQuery) -> str:
@@ -69,7 +71,7 @@ def query_fingerprint(query: VersionQuery) -> str:
         sorted((k, repr(float(v))) for k, v in query.max_metrics.items()),
         query.descending,
     ]
-    text = json.dumps(spec, separators=(",", ":"), ensure_ascii=True)
+    text = _COMPACT.encode(spec)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -105,9 +107,7 @@ def search_token(
     payload = [None, None, skip, fingerprint or query_fingerprint(query)]
     if after is not None:
         payload[:2] = after
-    body = base64.urlsafe_b64encode(
-        json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
-    ).decode()
+    body = base64.urlsafe_b64encode(_COMPACT.encode(payload).encode()).decode()
     return f"{TOKEN_PREFIX}{body}.{_checksum(body)}"
 
 
@@ -172,7 +172,9 @@ def parse_search_token(
         return None, skip
     if type(name) is not str or type(version) is not int or len(name) > _MAX_KEY:
         _refuse(token, "is not a token returned by search")
-    if not -_INT32 <= version < _INT32 or "\0" in name or not _encodable(name):
+    if not -_INT32 <= version < _INT32 or "\0" in name:
+        _refuse(token, "is not a token returned by search")
+    if not name.isascii() and not _encodable(name):  # model names are ASCII: one C scan
         _refuse(token, "is not a token returned by search")
     if query.name is not None and name != query.name:
         _refuse(token, "was returned by a search with other filters (another name)")

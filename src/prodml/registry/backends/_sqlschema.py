@@ -23,6 +23,9 @@ from pydantic import ValidationError
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from prodml.errors import IntegrityError, NotFoundError
 from prodml.registry._formats import (
@@ -37,6 +40,33 @@ from prodml.registry._formats import (
 from prodml.registry._paths import MAX_VERSION, NAME
 from prodml.registry.backends.metadata import ALL, EventDraft, PendingState, VersionQuery
 from prodml.registry.entities import AuditEvent, ModelVersion
+
+
+class bytewise(FunctionElement[str]):  # noqa: N801 - reads as the SQL it stands for
+    """A text column compared and sorted by its UTF-8 bytes, on every backend.
+
+    SQLite compares text by its bytes (``BINARY``); PostgreSQL by the column's collation,
+    which is the database's locale unless the table says otherwise (``en_US.UTF-8`` sorts
+    ``"a" < "B"`` and ignores ``-`` and ``_`` at first; ``C`` sorts by bytes). Search
+    pages are keyset pages on ``(name, version)``, so both the order and the ``>`` of the
+    keyset condition must be the same everywhere: this renders ``col COLLATE "C"`` on
+    PostgreSQL and the bare column elsewhere. Bytes of UTF-8 sort like Python's ``str``
+    (by code point), which is the memory store's order.
+    """
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_pg(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+
 
 meta = sa.MetaData()
 models = sa.Table(
@@ -116,6 +146,21 @@ INDEXES = (
     sa.Index("ix_prodml_events_alias", events.c.name, events.c.alias, events.c.seq),
     sa.Index("ix_prodml_pending_due", pending.c.expires_at),
 )
+# PostgreSQL only: the page order by bytes (``COLLATE "C"``, see :class:`bytewise`) is not
+# the order of a text column's index unless the column's collation is "C"; these serve
+# the searches without a name (a search of one name reads ix_prodml_versions_page).
+BYTEWISE_INDEXES = (
+    sa.Index(
+        "ix_prodml_versions_bytes", bytewise(versions.c.name), versions.c.version.desc()
+    ).ddl_if(dialect="postgresql"),
+    sa.Index(
+        "ix_prodml_tags_bytes",
+        tags.c.key,
+        tags.c.value,
+        bytewise(tags.c.name),
+        tags.c.version.desc(),
+    ).ddl_if(dialect="postgresql"),
+)
 
 # Built once: the hot read path then skips statement construction and cache-key work.
 BY_ALIAS = (
@@ -141,7 +186,7 @@ ALIAS_ROWS = (
         )
     )
     .where(aliases.c.name == sa.bindparam("name"))
-    .order_by(aliases.c.alias)
+    .order_by(bytewise(aliases.c.alias))
 )
 ALIAS_ROW = ALIAS_ROWS.where(aliases.c.alias == sa.bindparam("alias"))
 
@@ -150,7 +195,7 @@ def migrate(engine: Engine) -> None:
     """Create missing tables and indexes (safe to run concurrently and repeatedly)."""
     with engine.begin() as conn:
         meta.create_all(conn)
-        for index in INDEXES:
+        for index in (*INDEXES, *BYTEWISE_INDEXES):  # the latter: PostgreSQL only (ddl_if)
             index.create(conn, checkfirst=True)
 
 
@@ -199,9 +244,12 @@ def select_versions(query: VersionQuery) -> sa.Select[Any]:
         if query.name is not None:
             stmt = stmt.where(later)
         else:
-            stmt = stmt.where(sa.or_(nm > name, sa.and_(nm == name, later)))
+            stmt = stmt.where(sa.or_(bytewise(nm) > name, sa.and_(nm == name, later)))
     direction = order_by.version.desc() if query.descending else order_by.version.asc()
-    stmt = stmt.order_by(order_by.name.asc(), direction)
+    if query.name is None:  # by bytes: the same pages on every backend (see bytewise)
+        stmt = stmt.order_by(bytewise(order_by.name).asc(), direction)
+    else:  # one name: the plain (name, version) index gives the order
+        stmt = stmt.order_by(direction)
     return stmt if query.limit is None else stmt.limit(query.limit)
 
 
@@ -345,9 +393,13 @@ def to_version(payload: object, status: str, name: str, version: int) -> ModelVe
         # what is wrong.
         with contextlib.suppress(ValidationError):
             mv = ModelVersion.model_validate_json(payload)
+    # pydantic's JSON parser refuses a lone surrogate escape (json_invalid), so a record
+    # it read holds none; only what the two-step path read (json.loads takes them) is
+    # scanned for one.
+    parsed_strictly = mv is not None
     if mv is None:
         mv = _parse_version(payload, what, row_name, row_version)
-    if isinstance(payload, str | bytes) and _may_hold_surrogates(payload):
+    if not parsed_strictly and isinstance(payload, str | bytes) and _may_hold_surrogates(payload):
         try:
             data = json.loads(payload)
         except (ValueError, RecursionError):  # parsed above, so not reached in practice

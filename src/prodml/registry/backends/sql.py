@@ -416,7 +416,7 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
         return self._write(tx)
 
     def _model_names(self) -> list[str]:
-        stmt = sa.select(sq.models.c.name).order_by(sq.models.c.name)
+        stmt = sa.select(sq.models.c.name).order_by(sq.bytewise(sq.models.c.name))
         return list(self._read(lambda conn: conn.execute(stmt).scalars().all()))
 
     def _lease(self, key: str, name: str, expires_at: float) -> None:
