@@ -1,9 +1,9 @@
 """The OpenLineage run of a batch :func:`~prodml.serving.score` (see :mod:`prodml.lineage`).
 
 A ``score`` run is the job ``<model>.score``: its inputs are the model version
-(``models/<model>/<version>`` in the registry's namespace, its artifact store URL, as
-the registry's own events name it; ``prodml.models`` for a model not from a registry)
-and each input Parquet file (namespace ``file``, the absolute path, with its sha256);
+(``models/<model>/<version>`` in the registry's namespace, its artifact store URL
+without credentials, query or fragment, as the registry's own events name it;
+``prodml.models`` for a model not from a registry) and each input Parquet file (namespace ``file``, the absolute path, with its sha256);
 its output is the output folder. ``START`` when it begins, then ``COMPLETE`` with the
 rows and parts, or ``FAIL`` with the error's type.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml.lineage import JobRun, dataset, facet
+from prodml.registry._lineage import dataset_namespace
 
 __all__ = ["score_run"]
 
@@ -22,7 +23,8 @@ def _model_namespace(predictor: Any) -> str:
     source = getattr(predictor, "_source", None)
     artifacts = getattr(getattr(source, "registry", None), "artifacts", None)
     url = getattr(artifacts, "url", None)
-    return url if isinstance(url, str) and url else "prodml.models"
+    # The register event's namespace: the URL without credentials, query or fragment.
+    return dataset_namespace(url) if isinstance(url, str) and url else "prodml.models"
 
 
 def score_run(
