@@ -3,9 +3,10 @@
 A ``score`` run is the job ``<model>.score``: its inputs are the model version
 (``models/<model>/<version>`` in the registry's namespace, its artifact store URL
 without credentials, query or fragment, as the registry's own events name it;
-``prodml.models`` for a model not from a registry) and each input Parquet file (namespace ``file``, the absolute path, with its sha256);
-its output is the output folder. ``START`` when it begins, then ``COMPLETE`` with the
-rows and parts, or ``FAIL`` with the error's type.
+``prodml.models`` for a model not from a registry) and each input Parquet file
+(namespace ``file``, the absolute path, with its sha256); its output is the output
+folder. ``START`` when it begins, then ``COMPLETE`` with the rows and parts, or ``FAIL``
+with the error's type.
 """
 
 from __future__ import annotations
