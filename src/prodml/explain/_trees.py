@@ -271,7 +271,9 @@ class TreeKernel:
         zero_as_missing: list[int] | None = None,
     ) -> None:
         self.trees = trees
-        self.zero_as_missing = sorted(zero_as_missing) if zero_as_missing else None
+        self.zero_as_missing: list[int] | None = (
+            sorted(zero_as_missing) if zero_as_missing else None
+        )
         self._zero_cols: Ints | None = (
             None if self.zero_as_missing is None else np.array(self.zero_as_missing, np.int64)
         )

@@ -53,7 +53,7 @@ class Bandit(PolicyBase):
 
     def __init__(self, arms: Sequence[str], *, seed: int | None = None) -> None:
         super().__init__()
-        self.arms = arms
+        self.arms: Sequence[str] = arms
         self.seed = seed
         self._ready = False
 
