@@ -29,7 +29,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.tree import DecisionTreeRegressor
 
 from prodml.errors import ConfigError
-from prodml.explain import Explainer, _state
+from prodml.explain import Explainer, _interventional, _state, _tree_jit
 from prodml.explain._interventional import InterventionalTreeKernel
 from prodml.explain._sampling import sample_background
 from prodml.explain._trees import trees_from_model
@@ -174,9 +174,24 @@ def _kernel(name: str) -> tuple[InterventionalTreeKernel, Any, np.ndarray]:
     return kernel, model, test
 
 
+# "numpy": bit codes per (leaf, pattern) pair in numpy; "compiled": the same pairs in
+# numba (the 'fast' extra); "patterns": boolean patterns, used for paths deeper than
+# MAX_CODE_BITS slots (forced here by lowering it).
+PATHS = ["numpy", "compiled", "patterns"]
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("name", list(CASES))
-def test_with_nan_equals_brute_force_and_adds_up(name: str) -> None:
+def test_with_nan_equals_brute_force_and_adds_up(
+    name: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if path == "compiled" and _tree_jit.compiled() is None:
+        pytest.skip("numba (the 'fast' extra) is not installed: no compiled kernel")
+    if path == "patterns":
+        monkeypatch.setattr(_interventional, "MAX_CODE_BITS", 0)
     kernel, model, test = _kernel(name)
+    kernel.jit = path == "compiled"
+    assert kernel._coded == (path != "patterns")
     f = CASES[name][1](model)
     tol = CASES[name][4]
     phi, pred = kernel.attribute(test)

@@ -14,9 +14,12 @@ feature in ``A`` and ``-v |A|! (|B|-1)! / (|A|+|B|)!`` for each in ``B``.
 "Satisfies" is the test of the path-dependent kernel's leaf-path slots (``lo < x <=
 hi``, or the route a NaN takes, LightGBM's zero-as-missing values read as NaN). Each
 leaf's answer depends on a background row only through which slots the row satisfies,
-so background rows are grouped by that pattern once, at fit: a record costs
-``O(leaves x patterns x depth)`` elementwise numpy work, patterns at most the background
-rows. A batch runs the record's code row by row, so a record gives the bits of its row.
+so background rows are grouped by that pattern (an int bit code) once, at fit: a record
+costs ``O(pairs x depth)`` elementwise numpy work, ``pairs`` the distinct (leaf,
+pattern) pairs, at most leaves x background rows; with numba (the ``fast`` extra) the
+pairs run compiled (:func:`~prodml.explain._tree_jit.run_interventional`), equal to the
+numpy path to rounding. A batch runs the record's code row by row, so a record gives
+the bits of its row.
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ import numpy as np
 import numpy.typing as npt
 
 from prodml.errors import ConfigError
+from prodml.explain import _tree_jit
 from prodml.explain._trees import Tree, TreeKernel
 
 __all__ = ["MAX_BACKGROUND", "InterventionalTreeKernel"]
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
 
 MAX_BACKGROUND = 10_000  # background rows an interventional explainer keeps, at most
+MAX_CODE_BITS = 62  # slots per path coded in one int64; deeper paths use boolean patterns
 
 
 def _weights(depth: int) -> tuple[Floats, Floats]:
@@ -86,9 +92,38 @@ class InterventionalTreeKernel(TreeKernel):
         m = hit.shape[0]
         reached = hit.all(axis=-1)  # (m, leaves)
         self.base = float(np.mean(init + np.where(reached, self.leaf_value, 0.0).sum(axis=1)))
-        self._patterns, self._counts = _distinct_patterns(hit)
         self._wa, self._wb = _weights(self.depth)
         self._m = float(m)
+        self._coded = self.depth <= MAX_CODE_BITS
+        if self._coded:
+            self._pairs(hit)
+        else:  # no int64 code per pattern: every background row is its own pattern
+            self._patterns, self._counts = hit, np.ones(reached.shape)
+
+    def _pairs(self, hit: Bools) -> None:
+        """Each leaf's distinct background patterns (int codes, leaf-major) and counts."""
+        m, _, d = hit.shape
+        self._pow2 = (1 << np.arange(d, dtype=np.int64)).astype(np.int64)
+        code = np.sort((hit.astype(np.int64) @ self._pow2).T, axis=1)  # (leaves, m)
+        new = np.ones(code.shape, dtype=bool)
+        new[:, 1:] = code[:, 1:] != code[:, :-1]
+        starts = np.flatnonzero(new)
+        counts = np.diff(np.append(starts, code.size)).astype(np.float64)
+        leaf = starts // m
+        self._pair_leaf = leaf
+        self._pair_code = code.reshape(-1)[starts]
+        self._pair_weight = counts * self.leaf_value[leaf]  # background rows x leaf value
+        self._full = np.int64((1 << d) - 1)
+        self._bit = np.arange(d, dtype=np.int64)[:, None]
+
+    def bind(
+        self, group_of: Ints, n_groups: int, names: tuple[list[str], list[str]] | None = None
+    ) -> None:
+        super().bind(group_of, n_groups, names)
+        if self._coded:  # the group of slot s of each pair's leaf (pair-major, slot-major)
+            groups = self._group[self._pair_leaf]
+            self._pair_group_pm = np.ascontiguousarray(groups)
+            self._pair_group = np.ascontiguousarray(groups.T).reshape(-1)
 
     def _hits(self, X: Floats) -> Bools:  # noqa: N803
         """``(rows, leaves, depth)``: does the row satisfy each slot of each leaf's path."""
@@ -100,20 +135,34 @@ class InterventionalTreeKernel(TreeKernel):
 
     def _row(self, hit: Bools) -> tuple[Floats, float]:
         """Group attributions and model output of one row, from its slot hits."""
-        pat = self._patterns  # (patterns, leaves, depth)
+        pred = self.init + float(np.where(hit.all(axis=-1), self.leaf_value, 0.0).sum())
+        if not self._coded:
+            return self._row_patterns(hit), pred
+        xc = (hit.astype(np.int64) @ self._pow2)[self._pair_leaf]  # integer: exact
+        u = self._pair_code
+        only_x, only_b = xc & ~u, u & ~xc
+        a, b = _popcount(only_x), _popcount(only_b)
+        # Some hybrid reaches the leaf only when every slot is satisfied by x or by b.
+        w = np.where((xc | u) == self._full, self._pair_weight, 0.0)
+        wa, wb = self._wa[a, b] * w, self._wb[a, b] * w
+        vals = ((only_x >> self._bit) & 1) * wa - ((only_b >> self._bit) & 1) * wb  # (d, N)
+        phi = np.bincount(self._pair_group, vals.reshape(-1), minlength=self.n_groups)
+        return phi / self._m, pred
+
+    def _row_patterns(self, hit: Bools) -> Floats:
+        """As :meth:`_row`, on boolean patterns (paths of more than MAX_CODE_BITS slots)."""
+        pat = self._patterns  # (rows, leaves, depth)
         only_x = hit & ~pat
         only_b = pat & ~hit
         alive = (hit | pat).all(axis=-1)
         a = only_x.sum(axis=-1)
         b = only_b.sum(axis=-1)
-        # Background rows per pattern times the leaf value, where some hybrid reaches it.
         w = np.where(alive, self._counts, 0.0) * self.leaf_value
         slot = (only_x * (self._wa[a, b] * w)[..., None]).sum(axis=0) - (
             only_b * (self._wb[a, b] * w)[..., None]
         ).sum(axis=0)
         phi = np.bincount(self._group.reshape(-1), slot.reshape(-1), minlength=self.n_groups)
-        pred = self.init + float(np.where(hit.all(axis=-1), self.leaf_value, 0.0).sum())
-        return phi / self._m, pred
+        return phi / self._m
 
     def attribute_one(self, x: Floats) -> tuple[list[float], float]:
         """One record: the same floats as its row of :meth:`attribute`."""
@@ -121,15 +170,32 @@ class InterventionalTreeKernel(TreeKernel):
         return phi[0].tolist(), float(pred[0])
 
     def attribute(self, X: Floats) -> tuple[Floats, Floats]:  # noqa: N803
-        """Grouped attributions ``(n, n_groups)`` and model outputs ``(n,)`` of a batch."""
+        """Grouped attributions ``(n, n_groups)`` and model outputs ``(n,)`` of a batch.
+
+        With numba (the ``fast`` extra) the pairs run compiled, row by row; else in
+        numpy, row by row. Either way a record gives the bits of its batch row.
+        """
         X = self._check(X)  # noqa: N806 - the feature matrix
         n = X.shape[0]
         phi, pred = np.zeros((n, self.n_groups)), np.empty(n)
+        kernels = _tree_jit.compiled() if self.jit and self._coded else None
         step = max(1, 4_000_000 // max(1, self.n_leaves * self.depth))
         for a in range(0, n, step):
             hits = self._hits(X[a : a + step])
+            if kernels is not None:
+                reached = np.where(hits.all(axis=-1), self.leaf_value, 0.0)
+                for i in range(hits.shape[0]):  # the same sum for a row alone or not
+                    pred[a + i] = self.init + float(reached[i].sum())
+                kernels["interventional"](
+                    np.ascontiguousarray(hits.astype(np.int64) @ self._pow2),
+                    self._pair_leaf, self._pair_code, self._pair_weight,
+                    self._pair_group_pm, self._full, self._wa, self._wb, phi[a : a + step],
+                )  # fmt: skip
+                continue
             for i in range(hits.shape[0]):  # one record's code per row: the same bits
                 phi[a + i], pred[a + i] = self._row(hits[i])
+        if kernels is not None:
+            phi /= self._m
         return phi, pred
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,24 +208,12 @@ class InterventionalTreeKernel(TreeKernel):
         }
 
 
-def _distinct_patterns(hit: Bools) -> tuple[Bools, Floats]:
-    """Each leaf's distinct background hit patterns ``(P, leaves, depth)`` and counts.
+_BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
-    Leaves with fewer than ``P`` patterns are padded with count-0 patterns.
-    """
-    m, n_leaves, d = hit.shape
-    if d > 62:  # no int64 code per pattern: keep every row (count 1)
-        return hit, np.ones((m, n_leaves))
-    code = (hit.astype(np.int64) << np.arange(d, dtype=np.int64)).sum(axis=-1)  # (m, L)
-    code = np.sort(code, axis=0)
-    new = np.ones(code.shape, dtype=bool)
-    new[1:] = code[1:] != code[:-1]
-    rank = np.cumsum(new, axis=0) - 1
-    p = int(rank.max()) + 1
-    cols = np.broadcast_to(np.arange(n_leaves), code.shape)
-    uniq = np.zeros((p, n_leaves), dtype=np.int64)
-    counts = np.zeros((p, n_leaves))
-    uniq[rank, cols] = code
-    np.add.at(counts, (rank, cols), 1.0)
-    patterns = ((uniq[..., None] >> np.arange(d, dtype=np.int64)) & 1).astype(bool)
-    return np.ascontiguousarray(patterns), counts
+
+def _popcount(x: Ints) -> Ints:
+    """Set bits of each non-negative int64 (numpy < 2 has no ``bitwise_count``)."""
+    count = getattr(np, "bitwise_count", None)
+    if count is not None:
+        return np.asarray(count(x), dtype=np.int64)
+    return _BYTE_BITS[np.ascontiguousarray(x).view(np.uint8).reshape(-1, 8)].sum(axis=1)
