@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     HistGradientBoostingClassifier,
@@ -376,3 +378,33 @@ def test_hostile_state_is_refused_naming_the_field(
     with pytest.raises(ConfigError) as info:
         Explainer.from_dict(_hostile(_state_of(name), edit))
     assert info.value.parameter == field
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), n_background=st.integers(1, 25), depth=st.integers(1, 6))
+def test_adds_up_and_records_give_batch_bits_on_random_forests(
+    seed: int, n_background: int, depth: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    X = np.round(rng.normal(size=(120, 4)), 1)  # ties: rows on thresholds and shared patterns
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) * np.nan_to_num(X[:, 2])
+    model = RandomForestRegressor(n_estimators=3, max_depth=depth, random_state=seed)
+    model.fit(X, y)
+    tree = trees_from_model(model, None)
+    assert tree is not None
+    kernel = InterventionalTreeKernel(
+        tree.trees, tree.init, 4, tree.scale, True, None, X[:n_background]
+    )
+    kernel.bind(np.array([0, 0, 1, 2]), 3)  # features 0 and 1 are one raw column
+    test = X[60:70]
+    by_path = {}
+    for jit in (False, True):
+        kernel.jit = jit
+        phi, pred = kernel.attribute(test)
+        np.testing.assert_allclose(pred, model.predict(test), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(kernel.base + phi.sum(axis=1), pred, rtol=0, atol=1e-12)
+        for i, x in enumerate(test):
+            assert kernel.attribute_one(x) == (phi[i].tolist(), pred[i])
+        by_path[jit] = phi
+    np.testing.assert_allclose(by_path[False], by_path[True], rtol=0, atol=1e-12)
