@@ -6,10 +6,12 @@ back to the raw input column each feature is computed from (the pipeline's own
 output-to-input map), so a one-hot column, a hashed column or a date's parts get one
 number each. Linear models get closed-form interventional Shapley values w.r.t. a
 background sample; tree ensembles (scikit-learn, LightGBM, XGBoost) get exact
-path-dependent TreeSHAP; any other model a seeded sampling estimate with its standard
-error (``method="sampling"``). Either way ``base + sum(values) == prediction`` to 1e-9,
-single records need no pandas and give the bits of their batch row, and the fitted state
-is versioned JSON, stored next to its model with :func:`register_explainer`.
+path-dependent TreeSHAP, or exact interventional TreeSHAP w.r.t. a background sample
+(``feature_perturbation="interventional"``); any other model a seeded sampling estimate
+with its standard error (``method="sampling"``). Either way ``base + sum(values) ==
+prediction`` to 1e-9, single records need no pandas and give the bits of their batch
+row, and the fitted state is versioned JSON, stored next to its model with
+:func:`register_explainer`.
 
 Examples
 --------

@@ -14,6 +14,7 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError, NotFittedError, SchemaError
 from prodml.explain import _state
 from prodml.explain._explanation import Attributions, Explanation
+from prodml.explain._interventional import MAX_BACKGROUND, InterventionalTreeKernel
 from prodml.explain._linear import LinearKernel, linear_from_model
 from prodml.explain._sampling import (
     SamplingKernel,
@@ -33,6 +34,8 @@ __all__ = ["SUPPORTED", "Explainer"]
 Floats = npt.NDArray[np.float64]
 METHODS = ("auto", "linear", "tree", "sampling")
 Method = Literal["auto", "linear", "tree", "sampling"]
+PERTURBATIONS = ("tree_path_dependent", "interventional")
+Perturbation = Literal["tree_path_dependent", "interventional"]
 SUPPORTED = (
     "linear models of sklearn.linear_model (LinearRegression, Ridge, Lasso, ElasticNet, "
     "LogisticRegression, SGD*, ...) and the tree models " + ", ".join(SUPPORTED_TREES)
@@ -95,13 +98,14 @@ class Explainer:
     attribution goes to the raw input column it is computed from
     (:meth:`FeaturePipeline.output_groups`), so a one-hot column, a hashed column or a
     date's parts each get one number. Linear models get the closed-form interventional
-    Shapley values w.r.t. ``background`` (as ``shap.LinearExplainer``), on the margin for
-    classifiers; tree models get path-dependent TreeSHAP (as ``shap.TreeExplainer``
-    without background data), on the margin for gradient boosting classifiers and on
-    the probability of ``class_index`` for forests. A NaN feature is explained along
-    the route the tree model itself gives it (HistGradientBoosting, scikit-learn >= 1.3
-    trees and forests, XGBoost, LightGBM); a model without one refuses it, naming the
-    column.
+    Shapley values w.r.t. ``background`` (as ``shap.LinearExplainer``), on the margin
+    for classifiers; tree models get path-dependent TreeSHAP (as ``shap.TreeExplainer``
+    without background data; interventional TreeSHAP w.r.t. ``background`` with
+    ``feature_perturbation="interventional"``), on the margin for gradient boosting
+    classifiers and on the probability of ``class_index`` for forests. A NaN feature is
+    explained along the route the tree model itself gives it (HistGradientBoosting,
+    scikit-learn >= 1.3 trees and forests, XGBoost, LightGBM); a model without one
+    refuses it, naming the column.
 
     Parameters
     ----------
@@ -124,9 +128,19 @@ class Explainer:
         When it is at least the number of orders of the raw columns (``columns!``), every
         order is used once instead: exact Shapley values, standard error 0.
     n_background
-        Background rows (sampled with ``seed``) per permutation for ``"sampling"``.
+        Background rows (sampled with ``seed``) per permutation for ``"sampling"``, and
+        the background rows kept by ``feature_perturbation="interventional"`` (at most
+        10,000 there).
     seed
         Seed of the permutations and of the background sample.
+    feature_perturbation
+        For tree models (shap's names): ``"tree_path_dependent"`` (the default; no
+        background needed, ``background`` is ignored) or ``"interventional"``: exact
+        interventional TreeSHAP w.r.t. at most ``n_background`` rows of ``background``
+        (as ``shap.TreeExplainer(model, data=background,
+        feature_perturbation="interventional")``), the base value being the model's
+        mean output over them. It explains the model rather than the training data's
+        correlations, at a cost of O(rows x background x leaves).
 
     Examples
     --------
@@ -155,6 +169,7 @@ class Explainer:
         n_permutations: int = 32,
         n_background: int = 50,
         seed: int = 0,
+        feature_perturbation: Perturbation = "tree_path_dependent",
     ) -> None:
         self.pipeline = pipeline
         self.model: Any = model
@@ -164,6 +179,7 @@ class Explainer:
         self.n_permutations = n_permutations
         self.n_background = n_background
         self.seed = seed
+        self.feature_perturbation = feature_perturbation
 
     # -- fit ---------------------------------------------------------------------------
 
@@ -180,8 +196,9 @@ class Explainer:
         ConfigError
             For an unfitted pipeline, a missing model (``None``) or a value that is not a
             model (no ``predict``), an unsupported model (naming what is supported),
-            a model whose width is not the pipeline's, or a linear model without
-            background.
+            a model whose width is not the pipeline's, a linear model without
+            background, or ``feature_perturbation="interventional"`` without background
+            or for a model that is not a tree model.
         """
         if not isinstance(self.pipeline, FeaturePipeline):
             raise ConfigError(
@@ -208,8 +225,11 @@ class Explainer:
                 f"Got {short_repr(self.class_index)} instead.",
                 parameter="class_index",
             )
+        interventional = self._check_perturbation()
         kernel: Kernel | None = None
-        if self.method == "sampling":
+        if interventional:
+            kernel = self._interventional_kernel()
+        elif self.method == "sampling":
             kernel = self._sampling_kernel()
         if kernel is None and self.method in ("auto", "tree"):
             kernel = trees_from_model(self.model, self.class_index)
@@ -238,26 +258,75 @@ class Explainer:
             raise ConfigError("the background has no rows", parameter="background")
         return np.asarray(bg)
 
-    def _sampling_kernel(self) -> SamplingKernel:
-        for name, low in (("n_permutations", 2), ("n_background", 1)):
+    def _check_perturbation(self) -> bool:
+        """Whether interventional TreeSHAP was asked for (refused where it cannot apply)."""
+        if self.feature_perturbation not in PERTURBATIONS:
+            raise ConfigError(
+                "The 'feature_perturbation' parameter of Explainer must be one of "
+                f"{set(PERTURBATIONS)}. Got {short_repr(self.feature_perturbation)} instead.",
+                parameter="feature_perturbation",
+            )
+        if self.feature_perturbation != "interventional":
+            return False
+        if self.method not in ("auto", "tree"):
+            raise ConfigError(
+                "The 'feature_perturbation' parameter of Explainer applies to tree models: "
+                f"'interventional' needs method='tree' or 'auto'. Got method={self.method!r}.",
+                parameter="feature_perturbation",
+            )
+        if self.background is None:
+            raise ConfigError(
+                "The 'feature_perturbation' parameter of Explainer is 'interventional', "
+                "which explains w.r.t. background rows: pass background=<raw input rows>",
+                parameter="feature_perturbation",
+            )
+        return True
+
+    def _interventional_kernel(self) -> InterventionalTreeKernel:
+        self._check_sampling_settings(("n_background", 1, MAX_BACKGROUND))
+        tree = trees_from_model(self.model, self.class_index)
+        if tree is None:
+            raise ConfigError(
+                "The 'feature_perturbation' parameter of Explainer is 'interventional', "
+                f"which needs a tree model ({', '.join(SUPPORTED_TREES)}). Got "
+                f"{type_name(self.model)}.",
+                parameter="feature_perturbation",
+            )
+        background = sample_background(self._background(), self.n_background, self.seed)
+        return InterventionalTreeKernel(
+            tree.trees, tree.init, tree.n_features, tree.scale, tree.float32,
+            tree.zero_as_missing, background,
+        )  # fmt: skip
+
+    def _check_sampling_settings(self, *limits: tuple[str, int, int | None]) -> None:
+        for name, low, high in limits:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < low
+                or (high is not None and value > high)
+            ):
+                within = f">= {low}" if high is None else f"in [{low}, {high}]"
                 raise ConfigError(
-                    f"The '{name}' parameter of Explainer must be an int >= {low}. "
+                    f"The '{name}' parameter of Explainer must be an int {within}. "
                     f"Got {short_repr(value)} instead.",
                     parameter=name,
                 )
-        if self.n_permutations % 2:
-            raise ConfigError(
-                "The 'n_permutations' parameter of Explainer must be even (antithetic "
-                f"pairs). Got {self.n_permutations!r} instead.",
-                parameter="n_permutations",
-            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(
                 f"The 'seed' parameter of Explainer must be an int. Got {short_repr(self.seed)} "
                 "instead.",
                 parameter="seed",
+            )
+
+    def _sampling_kernel(self) -> SamplingKernel:
+        self._check_sampling_settings(("n_permutations", 2, None), ("n_background", 1, None))
+        if self.n_permutations % 2:
+            raise ConfigError(
+                "The 'n_permutations' parameter of Explainer must be even (antithetic "
+                f"pairs). Got {self.n_permutations!r} instead.",
+                parameter="n_permutations",
             )
         fn, scale = output_function(self.model, self.class_index)
         group_of = _group_of(self.pipeline)
@@ -399,7 +468,11 @@ class Explainer:
         # Format 2 only where needed, so state without zero_as_missing stays readable by
         # a prodml that reads format 1.
         version = (
-            _state.ZERO_AS_MISSING_VERSION if "zero_as_missing" in saved else _state.FORMAT_VERSION
+            _state.INTERVENTIONAL_VERSION
+            if "feature_perturbation" in saved
+            else _state.ZERO_AS_MISSING_VERSION
+            if "zero_as_missing" in saved
+            else _state.FORMAT_VERSION
         )
         return {
             "format_version": version,
@@ -430,6 +503,8 @@ class Explainer:
         """
         pipeline, kernel, class_index = _state.load(d, model)
         ex = cls(pipeline, model, class_index=class_index, method=cast("Method", kernel.method))
+        if isinstance(kernel, InterventionalTreeKernel):
+            ex.feature_perturbation = "interventional"
         ex._install(kernel)
         return ex
 
@@ -475,7 +550,12 @@ class Explainer:
         kernel = getattr(self, "kernel_", None)
         if kernel is None:
             return f"Explainer(model={type_name(self.model)}, fitted=False)"
+        extra = (
+            "feature_perturbation='interventional', "
+            if isinstance(kernel, InterventionalTreeKernel)
+            else ""
+        )
         return (
-            f"Explainer(method={kernel.method!r}, scale={kernel.scale!r}, "
+            f"Explainer(method={kernel.method!r}, scale={kernel.scale!r}, {extra}"
             f"columns={len(self.columns_)})"
         )

@@ -10,7 +10,9 @@ Layout::
                                    "value", "missing_left"?}, ...], "init": x,
                         "n_features": n,
                         "scale": s, "float32": bool,
-                        "zero_as_missing"?: [feature, ...]}  (format 2 only)
+                        "zero_as_missing"?: [feature, ...],  (format >= 2 only)
+                        "feature_perturbation"?: "interventional",  (format 3 only)
+                        "background"?: [[...features, null for NaN...], ...]}
                sampling: {"background": [[...features...], ...],
                           "permutations": [[...column indices...], ...], "scale": s,
                           "base": x}}
@@ -23,7 +25,11 @@ explainer refuses NaN features. ``zero_as_missing`` (sorted, distinct feature in
 whose zeros take the missing route: LightGBM's ``zero_as_missing=True``) needs every
 tree's ``missing_left``; state holding it is written as format 2, so a prodml that
 predates it refuses it rather than reading those zeros as numbers. State without it is
-written as format 1, as before.
+written as format 1, as before. An interventional tree explainer (``feature_perturbation
+= "interventional"``) also keeps its background rows (the pipeline's output, NaN saved as
+null: allowed only where the model routes NaN; at most ``MAX_BACKGROUND`` rows, each the
+model's width); it is written as format 3, so a prodml that predates it refuses it
+rather than explaining path-dependently.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import numpy as np
 
 from prodml._state import check_depth, check_format_version, finite_float, load_json
 from prodml.errors import ConfigError
+from prodml.explain._interventional import MAX_BACKGROUND, InterventionalTreeKernel
 from prodml.explain._linear import LinearKernel
 from prodml.explain._sampling import SamplingKernel, output_function
 from prodml.explain._trees import Tree, TreeKernel
@@ -44,7 +51,8 @@ __all__ = ["FORMAT_VERSION", "load", "parse_json"]
 
 FORMAT_VERSION = 1  # written when the state holds nothing of format 2
 ZERO_AS_MISSING_VERSION = 2  # written when a tree kernel has zero_as_missing
-_READABLE = (1, 2)
+INTERVENTIONAL_VERSION = 3  # written when a tree kernel is interventional (any other field)
+_READABLE = (1, 2, 3)
 _MAX_JSON = 512 * 1024 * 1024
 _SCALES = ("log", "margin", "probability", "raw")
 
@@ -170,14 +178,48 @@ def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
     float32 = _get(k, "float32", "kernel.")
     if not isinstance(float32, bool):
         raise _fail("kernel.float32", "a bool", float32)
-    return TreeKernel(
-        built,
-        _number(_get(k, "init", "kernel."), "kernel.init"),
-        width,
-        _scale(_get(k, "scale", "kernel."), "kernel.scale"),
-        float32,
-        _zero_as_missing(k, built, width, version),
-    )
+    init = _number(_get(k, "init", "kernel."), "kernel.init")
+    scale = _scale(_get(k, "scale", "kernel."), "kernel.scale")
+    zero = _zero_as_missing(k, built, width, version)
+    if "feature_perturbation" not in k:
+        if "background" in k:
+            raise _fail("kernel.feature_perturbation", "'interventional' with a background", None)
+        return TreeKernel(built, init, width, scale, float32, zero)
+    if version < INTERVENTIONAL_VERSION:
+        raise _fail(
+            "format_version", f"{INTERVENTIONAL_VERSION} with kernel.feature_perturbation", version
+        )
+    if k["feature_perturbation"] != "interventional":
+        raise _fail("kernel.feature_perturbation", "'interventional'", k["feature_perturbation"])
+    routes = all(t.missing_left is not None for t in built)
+    background = _background(_get(k, "background", "kernel."), width, routes)
+    return InterventionalTreeKernel(built, init, width, scale, float32, zero, background)
+
+
+def _background(rows: object, width: int, nan_ok: bool) -> np.ndarray:
+    """Saved background rows: 1 to MAX_BACKGROUND rows of ``width`` numbers (null: NaN)."""
+    path = "kernel.background"
+    if not isinstance(rows, list) or not 0 < len(rows) <= MAX_BACKGROUND:
+        raise _fail(path, f"a list of 1 to {MAX_BACKGROUND} rows", rows)
+    out = np.empty((len(rows), width))
+    for i, row in enumerate(rows):
+        where = f"{path}[{i}]"
+        if not isinstance(row, list) or len(row) != width:
+            raise _fail(where, f"a list of {width} numbers", row)
+        for j, v in enumerate(row):
+            if v is None and nan_ok:
+                out[i, j] = np.nan
+                continue
+            x = finite_float(v)
+            if x is None:
+                expected = (
+                    "a finite number or null (a NaN, which the model routes)"
+                    if nan_ok
+                    else "a finite number (the model defines no route for NaN)"
+                )
+                raise _fail(f"{where}[{j}]", expected, v)
+            out[i, j] = x
+    return out
 
 
 def _zero_as_missing(
