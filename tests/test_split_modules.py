@@ -295,6 +295,7 @@ OLD_MEMBERS = {
         "save",
         "step",
         "to_dict",
+        "trigger_failures",  # added after the split, with the failing-trigger records
     ],
 }
 
