@@ -390,6 +390,21 @@ def _explainer() -> Any:
     return Explainer(pipe, model, background=df).fit()
 
 
+def _interventional_explainer() -> Any:
+    from sklearn.tree import DecisionTreeRegressor
+
+    from prodml.explain import Explainer
+    from prodml.features import FeaturePipeline, steps
+
+    df = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "plan": ["a", "b", "a", "b"]})
+    pipe = FeaturePipeline([steps.StandardScale(["age"]), steps.OneHot(["plan"])]).fit(df)
+    model = DecisionTreeRegressor(max_depth=2, random_state=0)
+    model.fit(pipe.transform(df), [1.0, 3.0, 2.0, 4.0])
+    return Explainer(
+        pipe, model, background=df, feature_perturbation="interventional", n_background=3
+    ).fit()
+
+
 def _explainer_use(ex: Any) -> None:
     ex.explain_record({"age": 50.0, "plan": "b"})
 
@@ -530,6 +545,7 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
     "Privacy": (_privacy, lambda p: p.protect_value("sales", "pro"), _privacy_load),
     "ModelCard": (_model_card, _model_card_use, None),
     "Explainer": (_explainer, _explainer_use, None),
+    "Explainer (interventional)": (_interventional_explainer, _explainer_use, None),
     "RetrainState": (_retrain_state, _noop, None),
     "TrustPolicy": (_trust_policy, _noop, None),
     "Source": (_source, _noop, None),

@@ -39,7 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from prodml._state import check_depth, check_format_version, finite_float, load_json
+from prodml._state import (
+    MAX_MAGNITUDE,
+    check_depth,
+    check_format_version,
+    finite_float,
+    load_json,
+)
 from prodml.errors import ConfigError
 from prodml.explain._interventional import MAX_BACKGROUND, InterventionalTreeKernel
 from prodml.explain._linear import LinearKernel
@@ -85,8 +91,8 @@ def _mapping(value: object, path: str) -> Mapping[str, Any]:
 
 def _number(value: object, path: str) -> float:
     x = finite_float(value)
-    if x is None:
-        raise _fail(path, "a finite number", value)
+    if x is None or abs(x) > MAX_MAGNITUDE:
+        raise _fail(path, f"a finite number within +-{MAX_MAGNITUDE:g}", value)
     return x
 
 
@@ -100,8 +106,8 @@ def _floats(value: object, path: str, n: int | None = None) -> np.ndarray:
     if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iuf"):
         raise _fail(path, "a list of numbers", value)
     arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise _fail(path, "a list of finite numbers", value)
+    if not (np.abs(arr) <= MAX_MAGNITUDE).all():  # NaN and infinities fail too
+        raise _fail(path, f"a list of finite numbers within +-{MAX_MAGNITUDE:g}", value)
     return arr
 
 
@@ -211,12 +217,12 @@ def _background(rows: object, width: int, nan_ok: bool) -> np.ndarray:
                 out[i, j] = np.nan
                 continue
             x = finite_float(v)
-            if x is None:
+            if x is None or abs(x) > MAX_MAGNITUDE:
                 expected = (
                     "a finite number or null (a NaN, which the model routes)"
                     if nan_ok
                     else "a finite number (the model defines no route for NaN)"
-                )
+                ) + f", within +-{MAX_MAGNITUDE:g}"
                 raise _fail(f"{where}[{j}]", expected, v)
             out[i, j] = x
     return out

@@ -244,6 +244,16 @@ def _slot_values(a: Floats, z: Floats) -> Floats:
     return out
 
 
+def _as_float32(X: Floats) -> Floats:  # noqa: N803
+    """``X`` rounded to float32 as the model reads it (float64 again, for the kernel).
+
+    A value beyond float32's range becomes an infinity, which takes the side of every
+    split it exceeds, as the compiled record kernel reads it: quietly, on both paths.
+    """
+    with np.errstate(over="ignore"):
+        return X.astype(np.float32).astype(np.float64)
+
+
 class TreeKernel:
     """Fitted tree-ensemble attribution state (path-dependent TreeSHAP).
 
@@ -312,7 +322,7 @@ class TreeKernel:
             )
         if not self.routes_missing and np.isnan(X).any():
             raise _nan_error(X, int(np.argwhere(np.isnan(X))[0][0]), self.names)
-        X = X.astype(np.float32).astype(np.float64) if self.float32 else X  # noqa: N806
+        X = _as_float32(X) if self.float32 else X  # noqa: N806
         return self._zeros_as_nan(X)
 
     def _zeros_as_nan(self, X: Floats) -> Floats:  # noqa: N803
@@ -326,7 +336,7 @@ class TreeKernel:
         if cols is None:
             return X
         sub = X[:, cols]
-        seen = sub.astype(np.float32).astype(np.float64) if self.float32 else sub
+        seen = _as_float32(sub) if self.float32 else sub
         zero = np.abs(seen) <= ZERO_THRESHOLD
         if not zero.any():
             return X
