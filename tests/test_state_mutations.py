@@ -545,7 +545,7 @@ STATEFUL: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Any]] = {
     "Privacy": (_privacy, lambda p: p.protect_value("sales", "pro"), _privacy_load),
     "ModelCard": (_model_card, _model_card_use, None),
     "Explainer": (_explainer, _explainer_use, None),
-    "Explainer (interventional)": (_interventional_explainer, _explainer_use, None),
+    "Explainer[interventional]": (_interventional_explainer, _explainer_use, None),
     "RetrainState": (_retrain_state, _noop, None),
     "TrustPolicy": (_trust_policy, _noop, None),
     "Source": (_source, _noop, None),
