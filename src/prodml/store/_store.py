@@ -226,29 +226,33 @@ class FeatureStore(NotPicklable):
                 new_entities[obj.name] = obj
             else:
                 new_views[obj.name] = obj
+        status: dict[str, str] = {}
+
+        def merge(text: str | None) -> str:
+            found, merged = self._merged(text, new_entities, new_views)
+            status.clear()
+            status.update(found)  # the statuses of the merge that was stored
+            return merged
+
         with self._lock:
+            self._refresh()
             # Compare-and-set on the definitions the merge started from: another process
             # applying at the same time is merged with, never overwritten.
-            for _ in range(100):
-                self._refresh()
-                base = self._loaded
-                status, text = self._merged(new_entities, new_views)
-                if self.online_store.compare_and_set_state(_state.DEFINITIONS, base, text):
-                    break
-            else:
-                raise ConfigError(
-                    "the definitions changed under each of 100 attempts to apply: too many "
-                    "concurrent apply calls"
-                )
+            self.online_store.update_state(_state.DEFINITIONS, merge)
             self._refresh()
         return status
 
     def _merged(
-        self, new_entities: Mapping[str, Entity], new_views: Mapping[str, FeatureView]
+        self,
+        text: str | None,
+        new_entities: Mapping[str, Entity],
+        new_views: Mapping[str, FeatureView],
     ) -> tuple[dict[str, str], str]:
-        """Each name's status and the definitions' text after applying on the loaded ones."""
-        entities = dict(self._entities)
-        views = dict(self._views)
+        """Each name's status and the definitions' text after applying on ``text``'s."""
+        if text == self._loaded:
+            entities, views = dict(self._entities), dict(self._views)
+        else:
+            entities, views = _state.load_definitions(text)
         status: dict[str, str] = {}
         for name, given in new_entities.items():
             old = entities.get(name)
