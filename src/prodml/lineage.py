@@ -356,7 +356,11 @@ def _parse_line(line: str) -> dict[str, Any] | None:
 def _plain(value: Any, depth: int) -> bool:
     """Whether ``value`` nests at most ``depth`` levels and its text encodes as UTF-8."""
     if isinstance(value, str):
-        return value.isascii() or _encodes(value)
+        if value.isascii():
+            return True
+        from prodml._state import is_unicode  # noqa: PLC0415 - numpy: not on import
+
+        return is_unicode(value)
     if isinstance(value, dict | list):
         if depth == 0:
             return False
@@ -364,14 +368,6 @@ def _plain(value: Any, depth: int) -> bool:
         return all(
             (not isinstance(k, str) or _plain(k, depth)) and _plain(v, depth - 1) for k, v in items
         )
-    return True
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
     return True
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from prodml._quote import short_repr
+from prodml._state import is_unicode
 from prodml.errors import ProdMLError, SchemaError, SchemaProblem, StateError
 from prodml.schema import LogicalType, Schema
 from prodml.store import _codec
@@ -219,11 +220,8 @@ def _not_text(plan: ReadPlan, records: Sequence[Mapping[str, Any]]) -> SchemaErr
         for e in plan.entities:
             for k in e.keys:
                 v = rec.get(k)
-                if isinstance(v, str) and not v.isascii():
-                    try:
-                        v.encode("utf-8")
-                    except UnicodeEncodeError:
-                        bad.setdefault(k, i)
+                if isinstance(v, str) and not v.isascii() and not is_unicode(v):
+                    bad.setdefault(k, i)
     return SchemaError(
         problems=[
             SchemaProblem(k, "type", "key is not valid text (it holds a lone surrogate)", row=i)
