@@ -21,7 +21,7 @@ from prodml.monitoring._slo import SLOCounter
 from prodml.monitoring._stats import SlotStats
 from prodml.monitoring.alerts import AlertEvent, AlertRule, BurnRateRule, RuleState
 from prodml.monitoring.sinks import MetricsSnapshot, Sink
-from prodml.monitoring.windows import Window
+from prodml.monitoring.windows import Window, _time_order
 
 if TYPE_CHECKING:
     from prodml.drift.streaming import StreamingDetector
@@ -72,9 +72,8 @@ def _expire(
     stale = [key for key, e in entries.items() if not cutoff < time_of(e) <= ahead]
     for key in stale:
         del entries[key]
-    times = [time_of(e) for e in entries.values()]
-    still = any(times[i] < times[i - 1] for i in range(1, len(times)))
-    return gone + len(stale), still, times[-1] if times else -math.inf
+    still, last = _time_order(map(time_of, entries.values()))
+    return gone + len(stale), still, last
 
 
 class Evaluation:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError
 from prodml.fairness._metrics import ALIASES, METRICS
-from prodml.monitoring.windows import CountWindow, TimeWindow, Window
+from prodml.monitoring.windows import CountWindow, TimeWindow, Window, _time_order
 
 if TYPE_CHECKING:
     from prodml.fairness import GroupMetrics
@@ -169,9 +169,7 @@ class GroupWindows:
 
     def _resort(self) -> None:
         """Whether the records are out of time order, and the last one's time."""
-        times = [r[0] for r in self._window]
-        self._unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
-        self._last = times[-1] if times else -math.inf
+        self._unsorted, self._last = _time_order(r[0] for r in self._window)
 
     def values(self) -> dict[str, float]:
         """The window's per-group values and gaps, by name."""

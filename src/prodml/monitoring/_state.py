@@ -33,7 +33,7 @@ from prodml.monitoring import _groups, _values
 from prodml.monitoring._drift import DriftSummary, row_bytes
 from prodml.monitoring.alerts import RuleState, rule_from_dict
 from prodml.monitoring.sinks import Sink
-from prodml.monitoring.windows import _py_scalar, window_from_dict
+from prodml.monitoring.windows import _py_scalar, _time_order, window_from_dict
 from prodml.privacy import Privacy, redact
 
 if TYPE_CHECKING:
@@ -396,17 +396,11 @@ def _labelled(mon: ModelMonitor, field: Field) -> OrderedDict[object, float]:
 def _restore_ids(mon: ModelMonitor, state: Field) -> None:
     """The pending predictions and the record of labelled ids, with their order flags."""
     mon._pending = _pending(mon, state["pending"])
-    mon._pending_unsorted, mon._pending_last = _order([t for t, _ in mon._pending.values()])
+    mon._pending_unsorted, mon._pending_last = _time_order(t for t, _ in mon._pending.values())
     labelled = state.get("labelled")  # absent from format 1 states
     if labelled is not None:
         mon._labelled = _labelled(mon, labelled)
-        mon._labelled_unsorted, mon._labelled_last = _order(list(mon._labelled.values()))
-
-
-def _order(times: list[float]) -> tuple[bool, float]:
-    """Whether saved times are out of order (a clock stepped back), and the last one."""
-    unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
-    return unsorted, times[-1] if times else -math.inf
+        mon._labelled_unsorted, mon._labelled_last = _time_order(mon._labelled.values())
 
 
 def _optional_dict(field: Field) -> Mapping[str, Any] | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prodml._params import Interval, check_params
@@ -36,6 +36,19 @@ from prodml.errors import ConfigError
 __all__ = ["CountWindow", "TimeWindow", "Window", "window_from_dict"]
 
 Scalar = float | int | str | bool
+
+
+def _time_order(times: Iterable[float]) -> tuple[bool, float]:
+    """Whether ``times`` are out of order (a clock stepped back), and the last one.
+
+    One pass, for lists and deques alike (indexing a deque is not constant time).
+    """
+    unsorted, last = False, -math.inf
+    for t in times:
+        if t < last:
+            unsorted = True
+        last = t
+    return unsorted, last
 
 
 def _py_scalar(value: Any) -> Any:
@@ -236,9 +249,7 @@ class TimeWindow(Window):
 
     def _resort(self) -> None:
         """Whether the triples held are out of time order, and the last one's time."""
-        times = self._times
-        self._unsorted = any(times[i] < times[i - 1] for i in range(1, len(times)))
-        self._last = times[-1] if times else -math.inf
+        self._unsorted, self._last = _time_order(self._times)
 
     def clear(self) -> None:
         """Forget every triple."""
