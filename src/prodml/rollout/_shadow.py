@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from hashlib import blake2b
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -33,7 +33,7 @@ __all__ = ["Shadow", "ShadowReport"]
 
 ShadowState = Literal["running", "promoted", "rolled_back"]
 _STATES = ("running", "promoted", "rolled_back")
-_END = {"promote": "promoted", "rollback": "rolled_back"}
+_END: dict[str, ShadowState] = {"promote": "promoted", "rollback": "rolled_back"}
 
 _AGREEMENT = "agreement"
 _ABS_DIFF = "abs_diff"
@@ -107,6 +107,9 @@ class Shadow(PolicyBase):
     """
 
     _kind = "Shadow"
+    # The promote or rollback that ended the shadow; the state derives from it. A class
+    # default, so shadows pickled before they had an end load as running.
+    _final: Decision | None = None
     _JSON_PARAMS = (
         "mirror",
         "min_agreement",
@@ -145,8 +148,7 @@ class Shadow(PolicyBase):
         self.salt = salt
         self.clock = clock
         self._ready = False
-        self._state = "running"
-        self._final: Decision | None = None  # the promote or rollback that ended it
+        self._final = None
 
     def _setup(self) -> None:
         with self._lock:
@@ -200,7 +202,7 @@ class Shadow(PolicyBase):
     @property
     def state(self) -> ShadowState:
         """``running``, or ``promoted`` / ``rolled_back`` once :meth:`evaluate` decided."""
-        return cast("ShadowState", self._state)  # one of these, by construction
+        return "running" if self._final is None else _END[self._final.action]
 
     # -- traffic -----------------------------------------------------------------------
     def route(self, key: Key) -> str:
@@ -378,7 +380,7 @@ class Shadow(PolicyBase):
             now = check_clock("Shadow", (self.clock or time.time)())
             decision = self._record(Decision(action, reason, evidence, time=now))
             if action in _END:
-                self._final, self._state = decision, _END[action]
+                self._final = decision
             return decision
 
     # -- state -------------------------------------------------------------------------
@@ -393,7 +395,7 @@ class Shadow(PolicyBase):
                 "shadow": self.shadow,
                 "params": self._params(),
                 "gates": [g.to_dict() for g in self.gates],
-                "state": self._state,
+                "state": self.state,
                 "metrics": self._store.to_dict(),
                 "log": self._log_to_list(),
             }
@@ -431,7 +433,7 @@ class Shadow(PolicyBase):
                 if final is not None
                 else "'running' (the log holds no promote or rollback)",
             )
-        sh._state, sh._final = state, final
+        sh._final = final
         return sh
 
 
