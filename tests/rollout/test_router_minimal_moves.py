@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from prodml.errors import PolicyError
 from prodml.rollout import Router
 from prodml.rollout._hashing import SPACE
-from prodml.rollout._layout import amounts, moved
-from prodml.rollout._router import _segments
+from prodml.rollout._layout import amounts, from_table, moved
 
 KEYS = [f"user-{i}" for i in range(20_000)]
 
@@ -21,7 +20,7 @@ KEYS = [f"user-{i}" for i in range(20_000)]
 def _layout(r: Router) -> list[tuple[int, int, str]]:
     r.route("k")
     assert r._table is not None
-    return _segments(r._table[1], r._table[2])
+    return from_table(r._table[1], r._table[2])
 
 
 def _least(old: dict[str, float], new: dict[str, float]) -> float:

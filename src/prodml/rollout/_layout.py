@@ -19,7 +19,16 @@ from collections.abc import Sequence
 
 from prodml.rollout._hashing import SPACE
 
-__all__ = ["MAX_SEGMENTS", "Segment", "amounts", "contiguous", "moved", "relayout", "to_table"]
+__all__ = [
+    "MAX_SEGMENTS",
+    "Segment",
+    "amounts",
+    "contiguous",
+    "from_table",
+    "moved",
+    "relayout",
+    "to_table",
+]
 
 Segment = tuple[int, int, str]
 """``(start, end, owner)``: the variant ``owner`` gets hashes in ``[start, end)``."""
@@ -125,3 +134,13 @@ def relayout(
 def to_table(segments: Sequence[Segment]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """``(owners, upper bounds)`` for ``owners[bisect_right(bounds, h)]`` lookups."""
     return tuple(s[2] for s in segments), tuple(s[1] for s in segments)
+
+
+def from_table(owners: Sequence[str], bounds: Sequence[int]) -> list[Segment]:
+    """The segments of a table made by :func:`to_table` (its inverse)."""
+    out: list[Segment] = []
+    low = 0
+    for owner, high in zip(owners, bounds, strict=True):
+        out.append((low, high, owner))
+        low = high
+    return out

@@ -19,6 +19,7 @@ from prodml.rollout._layout import (
     Segment,
     amounts,
     contiguous,
+    from_table,
     relayout,
     to_table,
 )
@@ -127,7 +128,7 @@ class Router(PolicyBase):
         with self._lock:
             salt, owners, highs, _ = self._table or self._setup()
             if minimal_moves:
-                segments = relayout(_segments(owners, highs), names, bounds)
+                segments = relayout(from_table(owners, highs), names, bounds)
             else:
                 segments = contiguous(names, bounds)
             self.weights = dict(weights)
@@ -176,7 +177,7 @@ class Router(PolicyBase):
                 f"Router: unknown variant {short_repr(variant)}; known: {short_repr(list(names))}.",
                 variant=variant,
             )
-        return amounts(_segments(owners, bounds)).get(variant, 0) / SPACE
+        return amounts(from_table(owners, bounds)).get(variant, 0) / SPACE
 
     def to_dict(self) -> dict[str, Any]:
         """Return the state (weights, salt, and the layout if not contiguous) as a dict.
@@ -226,15 +227,6 @@ class Router(PolicyBase):
         return router
 
 
-def _segments(owners: tuple[str, ...], bounds: tuple[int, ...]) -> list[Segment]:
-    out: list[Segment] = []
-    low = 0
-    for owner, high in zip(owners, bounds, strict=True):
-        out.append((low, high, owner))
-        low = high
-    return out
-
-
 def _make_table(salt: bytes, segments: list[Segment], names: tuple[str, ...]) -> _Table:
     owners, bounds = to_table(segments)
     return (salt, owners, bounds, names)
@@ -246,7 +238,7 @@ def _load_layout(field: Field, names: tuple[str, ...], weights: Mapping[str, Any
     owners = field["owners"].ints(min_len=1, max_len=MAX_SEGMENTS, lo=0, hi=len(names) - 1)
     highs = field["bounds"].ints(length=len(owners) - 1, lo=1, hi=SPACE - 1)
     field["bounds"].check(all(a < b for a, b in pairwise(highs)), "strictly increasing")
-    segments = _segments(tuple(names[i] for i in owners), (*highs, SPACE))
+    segments = from_table(tuple(names[i] for i in owners), (*highs, SPACE))
     field["owners"].check(
         amounts(segments) == amounts(contiguous(*bounds_from_weights(weights))),
         "ranges whose sizes are the variants' weights",
