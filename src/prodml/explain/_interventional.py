@@ -125,14 +125,6 @@ class InterventionalTreeKernel(TreeKernel):
             self._pair_group_pm = np.ascontiguousarray(groups)
             self._pair_group = np.ascontiguousarray(groups.T).reshape(-1)
 
-    def _hits(self, X: Floats) -> Bools:  # noqa: N803
-        """``(rows, leaves, depth)``: does the row satisfy each slot of each leaf's path."""
-        xs = X[:, self.feat]
-        hit: Bools = (xs > self.lo) & (xs <= self.hi)
-        if self.routes_missing:
-            hit |= np.isnan(xs) & self.nan
-        return hit
-
     def _row(self, hit: Bools) -> tuple[Floats, float]:
         """Group attributions and model output of one row, from its slot hits."""
         pred = self.init + float(np.where(hit.all(axis=-1), self.leaf_value, 0.0).sum())

@@ -425,12 +425,17 @@ class TreeKernel:
         values: list[float] = out.tolist()[0]
         return values, values.pop()
 
-    def _contributions(self, X: Floats) -> Floats:  # noqa: N803
-        """``(rows, leaves * depth + leaves)``: slot attributions, then leaf outputs."""
-        xs = X[:, self.feat]  # (n, L, d)
-        hit = (xs > self.lo) & (xs <= self.hi)
+    def _hits(self, X: Floats) -> Bools:  # noqa: N803
+        """``(rows, leaves, depth)``: does the row satisfy each slot of each leaf's path."""
+        xs = X[:, self.feat]
+        hit: Bools = (xs > self.lo) & (xs <= self.hi)
         if self.routes_missing:
             hit |= np.isnan(xs) & self.nan
+        return hit
+
+    def _contributions(self, X: Floats) -> Floats:  # noqa: N803
+        """``(rows, leaves * depth + leaves)``: slot attributions, then leaf outputs."""
+        hit = self._hits(X)
         if self.table is not None:
             code = hit.astype(np.int64) @ self._pow2  # integer: exact
             slots = self.table[np.arange(self.n_leaves), code]
