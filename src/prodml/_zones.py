@@ -49,6 +49,7 @@ __all__ = [
     "zone_fits",
     "zone_name",
     "zone_problem",
+    "zone_tzinfo",
 ]
 
 _UTC_NAMES = frozenset(
@@ -160,6 +161,26 @@ def canonical_zone(name: str) -> str:
     if minutes is None or not _offset_ok(name):
         return name
     return _offset_name(_dt.timedelta(minutes=minutes))
+
+
+def zone_tzinfo(zone: str) -> _dt.tzinfo | None:
+    """The tzinfo of ``zone`` that values are converted to; ``None`` without its rules.
+
+    UTC and fixed offsets need no tz database (``datetime.timezone``); an IANA name is
+    the installed database's ``ZoneInfo``, the object pandas 3 uses for that name, so a
+    value in the zone is recognised by identity (see
+    :func:`prodml.features._dates.record_in_zone`).
+    """
+    name = canonical_zone(zone)
+    if name == "UTC":
+        return _dt.timezone.utc
+    minutes = _offset_minutes(name)
+    if minutes is not None:
+        return _dt.timezone(_dt.timedelta(minutes=minutes))
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 def canonical_arrow(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -11,7 +11,6 @@ own wall-clock time. :func:`batch_times` is the batch reader, :func:`record_time
 from __future__ import annotations
 
 import datetime as _dt
-import zoneinfo
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -27,11 +26,11 @@ from prodml._data import (  # checked per record in Python
 )
 from prodml._params import Constraint, Predicate
 from prodml._quote import short_repr
-from prodml._zones import canonical_zone, same_zone, timezone_of, value_in_zone
+from prodml._zones import same_zone, timezone_of, value_in_zone, zone_tzinfo
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import TIME, Encoder, Floats, Step
 
-__all__ = ["PARTS", "DateParts", "batch_times", "record_in_zone", "record_time", "zone_tzinfo"]
+__all__ = ["PARTS", "DateParts", "batch_times", "record_in_zone", "record_time"]
 
 _NS = 1_000_000_000
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -170,25 +169,6 @@ class DateParts(Step):
                 row[j] = f(v)
 
         return enc
-
-
-def zone_tzinfo(zone: str) -> _dt.tzinfo | None:
-    """The tzinfo values are converted to for a fitted ``zone``; ``None`` without rules.
-
-    UTC and fixed offsets need no tz database (``datetime.timezone``); an IANA name is
-    the installed database's ``ZoneInfo``, the object pandas 3 uses for that name, so a
-    record in the fitted zone is recognised by identity (see :func:`record_in_zone`).
-    """
-    name = canonical_zone(zone)
-    if name == "UTC":
-        return _dt.timezone.utc
-    if name[0] in "+-" and name[1:3].isdigit():
-        sign = 1 if name[0] == "+" else -1
-        return _dt.timezone(sign * _dt.timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return None
 
 
 def _no_rules(column: str, zone: str, row: int | None = None) -> SchemaError:

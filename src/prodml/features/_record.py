@@ -21,9 +21,10 @@ import pandas as pd
 from prodml._data import type_name
 from prodml._numbers import record_bool, record_number
 from prodml._quote import short_repr
+from prodml._zones import zone_tzinfo
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, Floats, null_error
-from prodml.features._dates import record_in_zone, record_time, zone_tzinfo
+from prodml.features._dates import record_in_zone, record_time
 
 __all__ = ["build_record_fn", "exact_width", "program_code", "record_namespace", "record_text"]
 
