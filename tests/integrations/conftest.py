@@ -29,6 +29,23 @@ def cluster() -> Iterator[Any]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def processes() -> Iterator[Any]:
+    """A LocalCluster of two worker *processes*: everything crosses a pickle."""
+    distributed = pytest.importorskip("distributed", reason="needs the 'dask' extra")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,  # the workers log each failed task
+        ) as lc,
+        distributed.Client(lc) as client,
+    ):
+        yield client
+
+
 @pytest.fixture(params=["sync", "distributed"])
 def scheduler(request: pytest.FixtureRequest, cluster: Any) -> Iterator[str]:
     """Run the test once on Dask's synchronous scheduler and once on the LocalCluster."""

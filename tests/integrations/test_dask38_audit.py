@@ -11,7 +11,6 @@ group metrics, a model's predictions on batches of other sizes).
 from __future__ import annotations
 
 import itertools
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -250,22 +249,6 @@ def test_a_parquet_dataset_of_several_files(scheduler: str, tmp_path: Path) -> N
     assert text.storage == "pyarrow"
     with dask.config.set(scheduler=scheduler, num_workers=4):
         _same_as_in_memory(ddf, full)
-
-
-@pytest.fixture(scope="module")
-def processes() -> Any:
-    distributed = pytest.importorskip("distributed", reason="needs the 'dask' extra")
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            dashboard_address=":0",
-            silence_logs=logging.CRITICAL,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_worker_processes_give_the_in_memory_answer(processes: Any, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ output's ``meta`` (which said ``int64`` / ``bool``).
 from __future__ import annotations
 
 import itertools
-import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -157,18 +156,7 @@ def test_nullable_keys_and_zoned_timestamps(store: Any, zone: str) -> None:
     assert got["user_id"].dtype == pd.Int64Dtype()
 
 
-def test_worker_processes_give_the_same_partitions(store: Any) -> None:
-    distributed = pytest.importorskip("distributed", reason="needs the 'dask' extra")
+def test_worker_processes_give_the_same_partitions(store: Any, processes: Any) -> None:
     parts = [ENTITIES.iloc[:0], ENTITIES.iloc[:1], ENTITIES.iloc[1:]]
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            dashboard_address=":0",
-            silence_logs=logging.CRITICAL,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-        dask.config.set(scheduler=client.get),
-    ):
+    with dask.config.set(scheduler=processes.get):
         _check(store, _parts(parts), ENTITIES)

@@ -10,8 +10,7 @@ type, and not as a wrapped remote traceback.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ pytest.importorskip("distributed", reason="needs the 'dask' extra")
 
 import dask
 import dask.dataframe as dd
-import distributed
 
 from prodml.drift import DriftDetector
 from prodml.errors import DriftError, ProdMLError, SchemaError
@@ -32,21 +30,6 @@ from prodml.fairness import GroupMetrics
 from prodml.features import FeaturePipeline, steps
 from prodml.integrations import dask as pdask
 from prodml.integrations.dask import PartitionError
-
-
-@pytest.fixture(scope="module")
-def processes() -> Iterator[Any]:
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            dashboard_address=":0",
-            silence_logs=logging.CRITICAL,  # the workers log each failed task
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 def _on(client: Any, call: Callable[[], Any]) -> Any:
