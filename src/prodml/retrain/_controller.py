@@ -24,7 +24,7 @@ from prodml.registry.entities import check_alias, check_name
 from prodml.retrain import _saved
 from prodml.retrain._cost import RetrainCost
 from prodml.retrain._guards import Guards
-from prodml.retrain._promotion import Promotion
+from prodml.retrain._promotion import CandidateLost, Promotion
 from prodml.retrain._state import MAX_CLOCK_S as MAX_CLOCK_S  # noqa: PLC0414
 from prodml.retrain._state import MAX_DECISIONS, ActionKind, RetrainState
 from prodml.retrain._training import RUN_TAG as RUN_TAG  # noqa: PLC0414
@@ -438,31 +438,36 @@ class RetrainController(TriggerLoop, Training, Promotion, NotPicklable):
             if last is not None and phase == previous:
                 break  # the phase is waiting (canary traffic, an approval)
             previous = phase
-            run = self.state.run
-            if run is not None and run.get("refusing") is not None:
-                last = self._refuse(t, run["refusing"])  # interrupted by a crash
-            elif phase == "idle":
-                if start != "idle":
-                    break
-                last = self._decide(t)
-            elif phase == "training":
-                last = self._train(t)
-            elif phase == "checking":
-                last = self._check(t)
-                if self.state.phase == "canary":  # traffic first, then evaluate
-                    break
-            elif phase == "canary":
-                last = self._advance(t)
-                if self.state.phase == "canary":
-                    break
-            elif phase == "promoting":
-                last = self._promote(t)
-            elif phase == "rolling_back":
-                last = self._roll_back(t)
+            try:
+                action = self._phase(t, phase, start)
+            except CandidateLost:
+                action = self._abandon(t)
+            if action is None:
+                break
+            last = action
+            if phase in ("checking", "canary") and self.state.phase == "canary":
+                break  # traffic first, then evaluate; the canary waits for traffic
             if self.state.phase == "idle":
                 break
         assert last is not None  # noqa: S101 - the loop runs at least once
         return last
+
+    def _phase(self, t: float, phase: str, start: str) -> Action | None:
+        """One phase's step: its action, or None when an idle step began in another phase."""
+        run = self.state.run
+        if run is not None and run.get("refusing") is not None:
+            return self._refuse(t, run["refusing"])  # interrupted by a crash
+        if phase == "idle":
+            return None if start != "idle" else self._decide(t)
+        if phase == "training":
+            return self._train(t)
+        if phase == "checking":
+            return self._check(t)
+        if phase == "canary":
+            return self._advance(t)
+        if phase == "promoting":
+            return self._promote(t)
+        return self._roll_back(t)  # "rolling_back": the state's phases are checked on load
 
     # ------------------------------------------------------------------ decide
     def _current(self) -> ModelVersion | None:

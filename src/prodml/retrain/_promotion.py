@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from prodml.errors import AuthorizationError, ConfigError, ConflictError
+from prodml.errors import AuthorizationError, ConfigError, ConflictError, NotFoundError
 from prodml.registry import ModelVersion, PromotionError
 from prodml.retrain._state import ActionKind
 from prodml.retrain._training import ControllerParts, _short
@@ -22,7 +22,11 @@ from prodml.rollout import Canary, Step
 if TYPE_CHECKING:
     from prodml.retrain._controller import Action
 
-__all__ = ["Promotion"]
+__all__ = ["CandidateLost", "Promotion"]
+
+
+class CandidateLost(Exception):  # noqa: N818 - internal signal, never leaves the controller
+    """The run's candidate is not in the registry: deleted, or the state is another's."""
 
 
 class Promotion(ControllerParts):
@@ -46,8 +50,29 @@ class Promotion(ControllerParts):
         run = self.state.run
         assert run is not None  # noqa: S101 - every phase after training has a run
         assert run["version"] is not None  # noqa: S101 - and its candidate
-        mv: ModelVersion = self.registry.get(self.model, run["version"])
+        try:
+            mv: ModelVersion = self.registry.get(self.model, run["version"])
+        except NotFoundError as err:
+            raise CandidateLost from err
         return mv
+
+    def _abandon(self, t: float) -> Action:
+        """Fail the run whose candidate is gone from the registry (it backs off as a failure).
+
+        A version deleted while the run was under way, or a state file restored beside a
+        registry that never held it (another registry, a backup older than the state):
+        no step can go on with the run, so it ends here rather than raising at every step.
+        """
+        run = self.state.run
+        assert run is not None  # noqa: S101
+        self._rollout = None
+        reason = (
+            f"{self.model}@{run['version']} of run {run['id']} is no longer in the registry "
+            "(deleted, or this state file belongs to another registry): the run is abandoned"
+        )
+        if run.get("refusing") is not None:
+            reason += f" while it was being refused ({run['refusing']})"
+        return self._fail(t, reason, kind="fail")
 
     def _check(self, t: float) -> Action:
         cand = self._candidate()
