@@ -632,6 +632,7 @@ class FeatureStore(NotPicklable):
         rtol: float = 1e-9,
         atol: float = 0.0,
         detector: DriftDetector | None = None,
+        full_names: bool = False,
     ) -> SkewReport:
         """Recompute served rows' features offline and compare them with what was served.
 
@@ -649,6 +650,10 @@ class FeatureStore(NotPicklable):
         detector
             A :class:`~prodml.drift.DriftDetector` to compare the served values' distribution
             with the recompute's; by default one with its defaults.
+        full_names
+            The log names its columns ``view__feature``, as :meth:`online` does with
+            ``full_names=True`` (needed when two views share a feature name). By default
+            the columns are the bare feature names.
 
         Returns
         -------
@@ -658,8 +663,8 @@ class FeatureStore(NotPicklable):
         """
         log = _codec.as_arrow(served_log, what="served_log").to_pandas()
         if features is None:
-            features = self._served_refs(list(log.columns))
-        queries, refs, columns = self._queries(features, full_names=None)
+            features = self._served_refs(list(log.columns), full_names=full_names)
+        queries, refs, columns = self._queries(features, full_names=True if full_names else None)
         missing = [c for c in columns if c not in log.columns]
         if missing:
             raise SchemaError(
@@ -669,18 +674,23 @@ class FeatureStore(NotPicklable):
             )
         keys = {k for q in queries for k in q.view.entity.keys}
         base = log[[c for c in log.columns if c in keys or c == timestamp]]
-        recomputed = self.historical(base, refs, timestamp=timestamp).to_pandas()
+        recomputed = self.historical(
+            base, refs, timestamp=timestamp, full_names=full_names
+        ).to_pandas()
         return compare(log, recomputed, refs, columns, rtol=rtol, atol=atol, detector=detector)
 
-    def _served_refs(self, names: list[str]) -> list[str]:
+    def _served_refs(self, names: list[str], *, full_names: bool) -> list[str]:
         owners: dict[str, list[str]] = {}
         for view in self.views.values():
             for f in view.features:
-                owners.setdefault(f, []).append(f"{view.name}:{f}")
+                column = _full(view.name, f) if full_names else f
+                owners.setdefault(column, []).append(f"{view.name}:{f}")
         refs = [owners[n][0] for n in names if len(owners.get(n, ())) == 1]
         if not refs:
+            named = "'view__feature'" if full_names else "a feature"
             raise ConfigError(
-                "served_log has no column named after a feature; pass features=[...]",
+                f"served_log has no column named after {named}; pass features=[...]"
+                + ("" if full_names else " (or full_names=True for 'view__feature' columns)"),
                 parameter="features",
             )
         return refs
