@@ -19,6 +19,7 @@ records twice, or an old window after a new one, changes nothing and counts noth
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -27,6 +28,9 @@ from prodml.errors import ConfigError
 __all__ = ["OnlineRecord", "OnlineStore", "StoredValue"]
 
 _UPDATE_TRIES = 100
+# The default compare_and_set_state's read and write under one lock: atomic among the
+# threads of a process (state updates are rare: one per apply or materialize).
+_DEFAULT_CAS = threading.Lock()
 
 
 class OnlineRecord(NamedTuple):
@@ -53,7 +57,8 @@ class OnlineStore(abc.ABC):
     Subclasses implement :meth:`write`, :meth:`read`, :meth:`get_state`,
     :meth:`set_state` and :meth:`delete_view`, and should override
     :meth:`compare_and_set_state` with one conditional statement of the backend (its
-    default reads then writes, which two processes can interleave).
+    default reads then writes under a lock of the process: atomic among threads, but two
+    processes can interleave).
     """
 
     @abc.abstractmethod
@@ -87,16 +92,21 @@ class OnlineStore(abc.ABC):
 
         ``expected=None`` means no value is stored.
 
+        The default reads then writes under a lock of this process: atomic among its
+        threads, not among processes. Backends shared by several processes override it
+        with one conditional statement (SQLite, PostgreSQL and Redis do).
+
         Returns
         -------
         bool
             Whether ``value`` is now stored (``False``: another writer came first).
         """
-        current = self.get_state(name)
-        if current != expected:
-            return False
-        self.set_state(name, value)
-        return True
+        with _DEFAULT_CAS:
+            current = self.get_state(name)
+            if current != expected:
+                return False
+            self.set_state(name, value)
+            return True
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
