@@ -68,6 +68,10 @@ def group_metrics(
     data
         A Dask DataFrame, a pandas DataFrame, or a path or list of paths of Parquet files,
         with the ``y_true`` and ``y_pred`` columns and every sensitive column of ``gm``.
+        A pandas frame's object columns keep their values (as ``gm.update`` sees them);
+        a Dask DataFrame built with Dask's default string conversion has already turned
+        them into text, so ``True`` and ``1`` there are the two groups ``"True"`` and
+        ``"1"``.
     y_true, y_pred
         Names of the label and prediction (or score) columns.
     sample_weight
@@ -129,7 +133,15 @@ def group_metrics(
             "counts records.",
             parameter="sample_weight",
         )
-    frame = _frame(data)
+    dask = require("dask", extra="dask", feature="prodml.integrations.dask")
+    if isinstance(data, pd.DataFrame):
+        # Dask turns object columns into text by default: True and 1 (one group, refused
+        # by GroupMetrics) would become the two groups "True" and "1", and a bool group's
+        # label the text "True". A pandas frame keeps its values, as gm.update sees them.
+        with dask.config.set({"dataframe.convert-string": False}):
+            frame = _frame(data)
+    else:
+        frame = _frame(data)
     # once each: a repeated name (y_true == y_pred, a label that is also sensitive) would
     # select that column twice, and part[name] would be a frame
     weights = [] if sample_weight is None else [sample_weight]
@@ -141,7 +153,6 @@ def group_metrics(
                 SchemaProblem(c, "missing", "column is missing from the data") for c in missing
             ]
         )
-    dask = require("dask", extra="dask", feature="prodml.integrations.dask")
     shared = _shared(gm.clone())
     parts = guarded_parts(frame[needed])
     leaves = [
