@@ -102,13 +102,38 @@ def new_run_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+def _parse_run_id(value: object) -> str | None:
+    """``value`` (text of at most 64 characters) in the canonical UUID form, or ``None``.
+
+    The one reading of a run id: :func:`run_event` builds events with it and
+    :func:`prodml.integrations.openlineage.to_openlineage` checks them with it.
+    """
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _parse_event_time(value: object) -> datetime | None:
+    """``value`` (an aware datetime, or ISO 8601 text with an offset) as a datetime, or ``None``."""
+    when = value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value) if len(value) <= 64 else None
+        except ValueError:
+            when = None
+    if not isinstance(when, datetime) or when.utcoffset() is None:
+        return None
+    return when
+
+
 def _run_id(run_id: object) -> str:
     """``run_id`` in the canonical UUID form, or the ConfigError saying it is not one."""
-    if isinstance(run_id, str) and len(run_id) <= 64:
-        try:
-            return str(uuid.UUID(run_id))
-        except ValueError:
-            pass
+    canonical = _parse_run_id(run_id)
+    if canonical is not None:
+        return canonical
     raise ConfigError(
         f"An OpenLineage run id must be a UUID (a str such as {new_run_id()!r}). Got "
         f"{short_repr(run_id)} instead.",
@@ -118,13 +143,8 @@ def _run_id(run_id: object) -> str:
 
 def _event_time(at: object) -> str:
     """``at`` (an aware datetime or ISO 8601 text) as UTC ISO 8601, milliseconds."""
-    when = at
-    if isinstance(at, str) and len(at) <= 64:
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError:
-            when = None
-    if not isinstance(when, datetime) or when.utcoffset() is None:
+    when = _parse_event_time(at)
+    if when is None:
         raise ConfigError(
             "An OpenLineage event time must be an aware datetime or ISO 8601 text with "
             f"a UTC offset. Got {short_repr(at)} instead.",

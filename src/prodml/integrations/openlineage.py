@@ -19,14 +19,13 @@ Examples
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from prodml._extras import require
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
+from prodml.lineage import _parse_event_time, _parse_run_id
 
 __all__ = ["OpenLineageSink", "to_openlineage"]
 
@@ -75,20 +74,14 @@ def _text(value: object, field: str) -> str:
 
 def _run_id(value: object) -> str:
     text = _text(value, "run.runId")
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise _not_an_event("run.runId is not a UUID") from None
+    if _parse_run_id(text) is None:
+        raise _not_an_event("run.runId is not a UUID")
     return text
 
 
 def _event_time(value: object) -> str:
     text = _text(value, "eventTime")
-    try:
-        aware = datetime.fromisoformat(text).utcoffset() is not None
-    except ValueError:
-        aware = False
-    if not aware:
+    if _parse_event_time(text) is None:
         raise _not_an_event("eventTime is not an ISO 8601 date-time with a UTC offset")
     return text
 
