@@ -78,7 +78,10 @@ print(json.dumps({"sign": t1 - t0, "verify": t2 - t1}))
 def setup_model_signing() -> None:
     """Build the model-signing virtualenv."""
     subprocess.run([sys.executable, "-m", "venv", str(MS_VENV)], check=True)
-    subprocess.run([str(MS_VENV / "bin" / "pip"), "install", "model-signing"], check=True)
+    # model-signing 1.1 imports OpenSSL (its certificate signer) at import time without
+    # installing pyOpenSSL everywhere: install it too, or the worker cannot import it.
+    pip = str(MS_VENV / "bin" / "pip")
+    subprocess.run([pip, "install", "model-signing==1.1.*", "pyopenssl"], check=True)
 
 
 def _ms_version() -> str:

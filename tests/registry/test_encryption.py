@@ -82,19 +82,23 @@ def test_round_trip_any_size_and_chunking(data: bytes, chunk: int) -> None:
 def test_format_matches_an_independent_decryption() -> None:
     """Decrypt by hand from the documented format, with cryptography's primitives only."""
     data = bytes(range(40))
-    blob = _enc(data, chunk=16)
+    out = io.BytesIO()
+    encrypt_file(io.BytesIO(data), out, K1, chunk_size=16, context=b"key\0model.bin")
+    blob = out.getvalue()
+    assert blob.startswith(b"PRODMLE2")
     salt = blob[8:24]
     chunk_size, kid_len = struct.unpack(">IH", blob[24:30])
     header = blob[: 30 + kid_len]
     assert (chunk_size, blob[30 : 30 + kid_len]) == (16, b"k1")
     key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=salt, info=b"prodml-aesgcm-stream-v1 file key"
+        algorithm=hashes.SHA256(), length=32, salt=salt, info=b"prodml-aesgcm-stream-v2 file key"
     ).derive(bytes(range(32)))
+    aad = header + struct.pack(">I", 13) + b"key\0model.bin"
     body, plain = blob[len(header) :], b""
     for i in range(3):
         final = i == 2
         nonce = i.to_bytes(11, "big") + bytes([final])
-        plain += AESGCM(key).decrypt(nonce, body[i * 32 : (i + 1) * 32], header)
+        plain += AESGCM(key).decrypt(nonce, body[i * 32 : (i + 1) * 32], aad)
     assert plain == data
 
 

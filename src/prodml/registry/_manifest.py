@@ -29,7 +29,7 @@ from typing import Any
 from prodml.errors import ConfigError, IntegrityError
 from prodml.fingerprint import canonical_json, fingerprint_file
 from prodml.registry._hashing import HASH_WORKERS, PARALLEL_BYTES
-from prodml.registry._paths import NAME, path_problem
+from prodml.registry._paths import NAME, collision, path_problem, portable_problem
 from prodml.registry.backends._artifact_base import check_files
 from prodml.registry.entities import ModelVersion
 from prodml.registry.flavours import _FLAVOURS
@@ -62,7 +62,9 @@ def build(staging: Path) -> dict[str, str]:
     ------
     ConfigError
         When the flavour wrote a symbolic link, a special file, or a file whose name is
-        not a safe relative path; or no file at all.
+        not a safe relative path, could not be written on Windows, or names the same file
+        as another one where case or Unicode normalisation is ignored (macOS, Windows);
+        or no file at all.
     """
     found: dict[str, str] = {}
     size = 0
@@ -74,6 +76,8 @@ def build(staging: Path) -> dict[str, str]:
         for e in entries:
             rel = prefix + e.name
             problem = path_problem(rel)
+            if problem is None:
+                problem = portable_problem(rel)
             if problem is not None:
                 raise ConfigError(f"the flavour wrote a file named {rel[:80]!r}, which {problem}")
             mode = e.stat(follow_symlinks=False).st_mode
@@ -86,6 +90,13 @@ def build(staging: Path) -> dict[str, str]:
                 what = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
                 raise ConfigError(f"the flavour wrote {what} {rel!r}; artifacts hold only files")
     names = sorted(found)
+    clash = collision(names)
+    if clash is not None:
+        raise ConfigError(
+            f"the flavour wrote files {clash[0][:80]!r} and {clash[1][:80]!r}, which are one "
+            "file on a case-insensitive or Unicode-normalising filesystem (macOS, Windows); "
+            "rename one of them"
+        )
     if len(names) > 1 and size >= PARALLEL_BYTES:  # hashlib releases the GIL on big blocks
         with ThreadPoolExecutor(max_workers=HASH_WORKERS) as pool:
             digests = list(pool.map(fingerprint_file, [found[n] for n in names]))

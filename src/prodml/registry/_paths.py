@@ -11,6 +11,13 @@ process may have written, so it is checked here, once, before any filesystem cal
   milliseconds and 32 lowercase hex digits;
 - a version number is an ``int`` in ``[1, 2**31 - 1]`` (what a SQL ``INTEGER`` holds).
 
+A registration also checks that every file it writes can be written back on every
+filesystem a version may be loaded on (:func:`portable_problem`, :func:`collision`): no
+Windows device name (``CON``, ``aux.py``...), no ``<>:"|?*``, no segment ending in a dot
+or a space, and no two paths that are one on a case-insensitive or Unicode-normalising
+filesystem (``Model.bin`` and ``model.bin``; ``café`` in NFC and in NFD). Those are not
+checked on versions read back, which stay loadable where they were written.
+
 Examples
 --------
 >>> path_problem("model/weights.bin") is None
@@ -25,6 +32,8 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
+from collections.abc import Iterable
 
 from prodml.errors import ConfigError
 
@@ -33,9 +42,11 @@ __all__ = [
     "MAX_VERSION",
     "NAME",
     "check_version_number",
+    "collision",
     "is_sha256",
     "key_problem",
     "path_problem",
+    "portable_problem",
 ]
 
 MAX_VERSION = 2**31 - 1
@@ -44,6 +55,11 @@ KEY = re.compile(rf"(?P<name>{NAME.pattern})/(?P<id>(?P<stamp>\d{{13}})-[0-9a-f]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _DRIVE = re.compile(r"[A-Za-z]:")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_WINDOWS_CHARS = re.compile(r'[<>:"|?*]')
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"{dev}{n}" for dev in ("COM", "LPT") for n in [*"123456789", "\u00b9", "\u00b2", "\u00b3"]]
+)
 
 
 def path_problem(rel: object) -> str | None:
@@ -63,6 +79,49 @@ def path_problem(rel: object) -> str | None:
         return "is not in normal form (empty or '.' segment, or a trailing '/')"
     if any(len(s.encode("utf-8")) > 255 for s in segments):
         return "has a segment longer than 255 bytes"
+    return None
+
+
+def portable_problem(rel: str) -> str | None:
+    """Why the safe path ``rel`` cannot be written on Windows, or ``None``.
+
+    Examples
+    --------
+    >>> portable_problem("weights/model.bin") is None
+    True
+    >>> portable_problem("src/aux.py")
+    "has a segment Windows reserves for a device ('aux.py')"
+    """
+    for segment in rel.split("/"):
+        shown = segment[:40]
+        if segment.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+            return f"has a segment Windows reserves for a device ({shown!r})"
+        if _WINDOWS_CHARS.search(segment):
+            return f'has a segment with one of <>:"|?* ({shown!r}), which Windows refuses'
+        if segment.endswith((".", " ")):
+            return f"has a segment ending in a dot or a space ({shown!r}), which Windows drops"
+    return None
+
+
+def collision(paths: Iterable[str]) -> tuple[str, str] | None:
+    """Two of ``paths`` that name one file where case or Unicode normalisation is ignored.
+
+    macOS and Windows filesystems fold case, and macOS's folds NFC and NFD forms: a
+    version holding both could not be written back there whole.
+
+    Examples
+    --------
+    >>> collision(["a/Model.bin", "b.bin", "a/model.bin"])
+    ('a/Model.bin', 'a/model.bin')
+    >>> collision(["a.bin", "b.bin"]) is None
+    True
+    """
+    seen: dict[str, str] = {}
+    for rel in paths:
+        folded = unicodedata.normalize("NFC", rel).casefold()
+        if folded in seen:
+            return seen[folded], rel
+        seen[folded] = rel
     return None
 
 

@@ -24,12 +24,19 @@ __all__ = ["decrypt", "save", "sealer"]
 
 
 def save(
-    fl: Flavour, model: Any, staging: Path, follow_symlinks: bool, keys: KeyProvider | None
+    fl: Flavour,
+    model: Any,
+    staging: Path,
+    follow_symlinks: bool,
+    keys: KeyProvider | None,
+    *,
+    artifact_key: str = "",
 ) -> tuple[dict[str, Any], Encryption | None]:
     """Let ``fl`` write ``model`` into ``staging``, or encrypt into it from a private dir.
 
     The plaintext of an encrypted registration never enters the store's staging area: it
     is written to a private temporary directory (0700), encrypted from there, and removed.
+    Each encrypted file is bound to ``artifact_key`` and its path (associated data).
     """
     if keys is None:
         return save_model(fl, model, staging, follow_symlinks), None
@@ -37,7 +44,7 @@ def save(
     try:
         meta = save_model(fl, model, plain, follow_symlinks)
         try:
-            return meta, encrypt_tree(plain, staging, keys)
+            return meta, encrypt_tree(plain, staging, keys, artifact_key=artifact_key)
         except OSError as err:
             raise StorageError(
                 f"cannot write the encrypted model into {staging}: {err.strerror or err}",
@@ -87,7 +94,7 @@ def decrypt(mv: ModelVersion, src: Path, dst: Path, keys: KeyProvider | None) ->
             version=mv.version,
         )
     try:
-        decrypt_tree(src, dst, mv.files, keys, mv.encryption)
+        decrypt_tree(src, dst, mv.files, keys, mv.encryption, artifact_key=mv.artifact_key)
     except IntegrityError as err:
         raise IntegrityError(
             f"{mv.name} version {mv.version}: {err}; refusing to load it",

@@ -315,7 +315,7 @@ class ModelRegistry(NotPicklable, AliasMoves, Reading, Retention):
         try:
             with self.artifacts.stage(key) as staging:
                 meta, encryption = _protect.save(
-                    fl, model, staging, follow_symlinks, self.encryption
+                    fl, model, staging, follow_symlinks, self.encryption, artifact_key=key
                 )
                 files = _manifest.build(staging)
                 if not files:
