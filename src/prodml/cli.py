@@ -15,15 +15,36 @@ module is imported only when that subcommand runs (or its own ``--help`` is aske
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import importlib.util
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
-from prodml import __version__
+
+def _interrupted_hook(kind: type[BaseException], value: BaseException, tb: object) -> None:
+    """``sys.excepthook`` while this module loads: Ctrl-C then prints no traceback.
+
+    A Ctrl-C while ``prodml`` is still importing (argparse, pathlib: the first tens of
+    milliseconds) is raised before :func:`main` can catch it, and Python's default hook
+    prints a traceback of the import machinery. This hook prints ``interrupted`` instead,
+    as :func:`main` does; Python then ends the process by SIGINT, which a shell reports as
+    130. It puts the previous hook back once it has run, and the module's last line puts
+    it back after a complete import, so a program importing ``prodml.cli`` keeps its own.
+    """
+    sys.excepthook = _previous_hook
+    if issubclass(kind, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+    else:  # pragma: no cover - an import error of the standard library: Python's report
+        _previous_hook(kind, value, tb)  # type: ignore[arg-type]
+
+
+_previous_hook, sys.excepthook = sys.excepthook, _interrupted_hook
+
+import argparse  # noqa: E402 - after the hook: a Ctrl-C while these load is reported as one
+import importlib  # noqa: E402
+import importlib.util  # noqa: E402
+from collections.abc import Callable, Iterator, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING, NoReturn  # noqa: E402
+
+from prodml import __version__  # noqa: E402
 
 if TYPE_CHECKING:
     from prodml._secrets import Secrets
@@ -468,6 +489,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while an error below was being reported
+        return _interrupted()
+
+
+def _main(argv: list[str]) -> int:
+    try:
         return _run(argv)
     except BrokenPipeError as err:  # stdout's reader left (`prodml ... | head`)
         if err.filename is None:
@@ -483,9 +511,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exit_.code
         # sys.exit("message"): Python would print it; returning 2 alone lost it.
         _say(f"error: {_one_line(str(exit_.code))}", argv)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except Exception as err:  # noqa: BLE001 - the boundary: every error ends as exit 2
         if isinstance(err, _errors()):
             message = err.args[0] if err.args else type(err).__name__  # KeyError quoting off
@@ -499,6 +524,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(f"error: a bug in prodml ({type(err).__name__}): please report it", argv)
             return EXIT_BUG
     return 2
+
+
+def _interrupted() -> int:
+    """Exit code 130 (128 + SIGINT) after one line, ``interrupted``, and no traceback.
+
+    A second Ctrl-C while Python shuts down (joining pyarrow's or a progress bar's
+    threads) then ends the process at once, by the signal itself, rather than raising a
+    KeyboardInterrupt where nothing catches it and its traceback is printed.
+    """
+    import contextlib  # noqa: PLC0415 - only on this path
+    import signal  # noqa: PLC0415
+
+    with contextlib.suppress(ValueError):  # main() called from a thread, not the main one
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    with contextlib.suppress(OSError, ValueError):  # stderr closed
+        print("interrupted", file=sys.stderr)
+    return 130
 
 
 def _stdout_closed() -> int:
@@ -592,6 +634,9 @@ def _one_line(text: str) -> str:
             out += line if not out else (" " if out.endswith(":") else "; ") + line
     return out or "unknown error"
 
+
+if sys.excepthook is _interrupted_hook:  # imported in full: main() catches Ctrl-C from here
+    sys.excepthook = _previous_hook
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
