@@ -40,20 +40,24 @@ _previous_hook, sys.excepthook = sys.excepthook, _interrupted_hook
 import argparse  # noqa: E402 - after the hook: a Ctrl-C while these load is reported as one
 import importlib  # noqa: E402
 import importlib.util  # noqa: E402
+import re  # noqa: E402
 from collections.abc import Callable, Iterator, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, NoReturn  # noqa: E402
+from typing import TYPE_CHECKING, Literal, NoReturn, TypeVar  # noqa: E402
 
 from prodml import __version__  # noqa: E402
 
 if TYPE_CHECKING:
     from prodml._secrets import Secrets
     from prodml.errors import ProdMLError
+    from prodml.schema import Schema
 
 # The error classes are imported when a command runs, not for `prodml --help` (they pull in
 # dataclasses and inspect); `_errors()` is the one place that does it.
 
 __all__ = ["main"]
+
+T = TypeVar("T")
 
 EXIT_BUG = 70
 """The exit code of a bug in prodml: sysexits.h's ``EX_SOFTWARE`` (internal software error).
@@ -187,10 +191,87 @@ def _read_table(path: str) -> object:
         raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
 
 
-def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
+class _WiderCsvType(Exception):  # noqa: N818 - a signal to read again, not an error
+    """A CSV column needs a wider type than its first block said: read it again from the start."""
+
+
+_CSV_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to .*?: invalid value '(.*)'$", re.S
+)
+
+
+def _csv_types_in_order() -> list[object]:
+    """Pyarrow's CSV inference order: a column takes the first type every value converts to.
+
+    Only the order of types that can read the same text matters (int before bool for
+    ``1``, int before float, date before timestamp, seconds before nanoseconds, text
+    before binary); the others never compete for one value.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    return [pa.null(), pa.int64(), pa.bool_(), pa.date32(), pa.time32("s"), pa.timestamp("s"),
+            pa.timestamp("ns"), pa.timestamp("s", "UTC"), pa.timestamp("ns", "UTC"),
+            pa.float64(), pa.string(), pa.binary()]  # fmt: skip
+
+
+def _reads_as(text: str, type_: object) -> bool:
+    """Whether pyarrow's CSV reader converts the one value ``text`` to ``type_``."""
+    import io  # noqa: PLC0415
+
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.csv as pcsv  # noqa: PLC0415
+
+    cell = '"' + text.replace('"', '""') + '"'
+    options = pcsv.ConvertOptions(column_types={"v": type_})
+    try:
+        pcsv.read_csv(io.BytesIO(f"v\n{cell}\n".encode()), convert_options=options)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _widen(err: BaseException, names: list[str], types: dict[str, object]) -> bool:
+    """Widen ``types`` for the column a CSV conversion error names; ``False`` if none."""
+    found = _CSV_CONVERSION.search(str(err))
+    if found is None or int(found[1]) >= len(names):
+        return False
+    name, order = names[int(found[1])], _csv_types_in_order()
+    current = types.get(name)
+    later = order[order.index(current) + 1 :] if current in order else order[1:]
+    wider = next((t for t in later if _reads_as(found[2], t)), None)
+    if wider is None or wider == current:
+        return False
+    types[name] = wider
+    return True
+
+
+def read_streamed(
+    path: str, consume: Callable[[Iterator[object]], T], *, progress: bool | None
+) -> T:
+    """``consume(batches of path)``, with a CSV's types those of the whole file.
+
+    pyarrow's streaming CSV reader takes each column's type from the file's first block
+    (1 MB) and fails on a later ``1.5`` in a column of ints; its whole-file reader (which
+    ``prodml schema`` uses) widens the type instead. Here a conversion error widens the
+    column's type the same way and ``consume`` starts again with it, so both commands see
+    the same types, in memory O(batch): the rule of :func:`pyarrow.csv.read_csv`.
+    """
+    types: dict[str, object] = {}
+    while True:
+        try:
+            return consume(_stream_table(path, progress=progress, csv_types=types))
+        except _WiderCsvType:  # noqa: PERF203 - at most a few times per file
+            continue
+
+
+def _stream_table(
+    path: str, *, progress: bool | None, csv_types: dict[str, object] | None = None
+) -> Iterator[object]:
     """Read a Parquet/CSV file batch by batch, with a progress bar on a terminal.
 
     Memory stays O(batch); a profile fed these batches equals the one of the whole table.
+    ``csv_types``: the CSV columns' types so far; a later block that needs a wider one
+    widens it there and raises ``_WiderCsvType`` (see :func:`read_streamed`).
     """
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
     import pyarrow.csv as pcsv  # noqa: PLC0415
@@ -200,10 +281,13 @@ def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
     from prodml.errors import ConfigError  # noqa: PLC0415
 
     p = _input_path(path, table=True)
-    suffix = p.suffix.lower()
+    suffix, names = p.suffix.lower(), []
     try:
         if suffix in (".csv", ".tsv", ".txt"):
-            total, batches = None, pcsv.open_csv(p)
+            types = {} if csv_types is None else csv_types
+            options = pcsv.ConvertOptions(column_types=types)
+            total, batches = None, pcsv.open_csv(p, convert_options=options)
+            names = batches.schema.names
         else:
             dataset = pds.dataset(p, format="parquet")
             total, batches = dataset.count_rows(), dataset.to_batches(batch_size=65_536)
@@ -213,6 +297,8 @@ def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
                 bar.update(batch.num_rows)
                 yield batch
     except (pa.ArrowException, OSError) as err:
+        if csv_types is not None and _widen(err, names, csv_types):
+            raise _WiderCsvType from err
         from prodml._quote import error_line  # noqa: PLC0415
 
         raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
@@ -274,10 +360,13 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     from prodml.privacy import PersonalDataWarning  # noqa: PLC0415 - keep `--help` fast
     from prodml.schema import Schema  # noqa: PLC0415 - keep `prodml --help` fast
 
-    table = _read_table(args.path)
+    p = _input_path(args.path, table=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PersonalDataWarning)
-        schema = Schema.infer(table, nullable=args.nullable)
+        if p.is_file() and p.suffix.lower() in (".parquet", ".pq"):
+            schema = _parquet_schema(p, args.path, nullable=args.nullable)
+        else:
+            schema = Schema.infer(_read_table(args.path), nullable=args.nullable)
     for found in caught:  # one line each, not Python's "file:line:" and source line
         if issubclass(found.category, PersonalDataWarning):
             print(f"warning: {_one_line(str(found.message))}", file=sys.stderr)
@@ -295,6 +384,21 @@ def _cmd_schema(args: argparse.Namespace) -> int:
             flags = ("" if c.nullable else "  not null") + ("  sensitive" if c.sensitive else "")
             print(f"{name:<{width}}  {c.dtype.value}{tz}{flags}")
     return 0
+
+
+def _parquet_schema(p: Path, path: str, *, nullable: Literal["always", "observed"]) -> Schema:
+    """The schema of one Parquet file from its footer and leading row groups, not all of it."""
+    import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
+
+    from prodml._schema_parquet import infer_parquet  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    try:
+        return infer_parquet(p, nullable=nullable)
+    except (pa.ArrowException, OSError) as err:
+        from prodml._quote import error_line  # noqa: PLC0415
+
+        raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
