@@ -77,5 +77,5 @@ def test_schema_and_drift_give_the_same_file_the_same_types(
 def test_a_value_no_type_reads_is_still_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "ragged.csv"
     path.write_text("a,b\n" + "1,2\n" * (ROWS * 10) + "1,2,3\n")
-    with pytest.raises(cli._errors(), match=r"cannot read .*ragged\.csv: .*Expected 2 columns"):
+    with pytest.raises(cli._errors(), match=r"ragged\.csv as CSV: .*Expected 2 columns"):
         cli.read_streamed(str(path), list, progress=False)

@@ -169,15 +169,43 @@ def _input_path(path: str, *, table: bool) -> Path:
                 raise ConfigError(f"{shown}: the folder holds no Parquet files")
         elif p.suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
             raise ConfigError(f"{shown}: expected a .parquet or .csv file (or a Parquet directory)")
+        elif p.stat().st_size == 0:
+            raise ConfigError(
+                f"{shown} is empty (0 bytes): give a Parquet file, or a CSV file with a header row"
+            )
     return p
+
+
+# pyarrow's wrappers around the reason a file cannot be read, which name the path again
+_ARROW_PREFIXES = re.compile(
+    r"^(?:Error creating dataset\. Could not read schema from .*?\?: )?"
+    r"(?:Could not open (?:Parquet|CSV) input source '.*?': )?",
+    re.DOTALL,
+)
+
+
+def _unreadable(path: str, err: BaseException) -> ProdMLError:
+    """The one error of every command for a table file pyarrow cannot read: what and what to do.
+
+    The same words from ``schema``, ``fingerprint --content`` and ``drift``, without
+    pyarrow's "Error creating dataset ... Could not open Parquet input source '...'".
+    """
+    from prodml._quote import error_line  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    reason = _ARROW_PREFIXES.sub("", error_line(err), count=1)
+    csv = Path(path).suffix.lower() in (".csv", ".tsv", ".txt")
+    kind, other = ("CSV", "Parquet (.parquet)") if csv else ("Parquet", "CSV (.csv)")
+    return ConfigError(
+        f"cannot read {_shown(path)} as {kind}: {reason} (check the file; the name's "
+        f"suffix chooses the reader: rename a {other} file to match)"
+    )
 
 
 def _read_table(path: str) -> object:
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
     import pyarrow.csv as pcsv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
-
-    from prodml.errors import ConfigError  # noqa: PLC0415
 
     p = _input_path(path, table=True)
     suffix = p.suffix.lower()
@@ -186,9 +214,7 @@ def _read_table(path: str) -> object:
             return pcsv.read_csv(p)
         return pq.read_table(p)
     except (pa.ArrowException, OSError) as err:
-        from prodml._quote import error_line  # noqa: PLC0415
-
-        raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
+        raise _unreadable(path, err) from err
 
 
 class _WiderCsvType(Exception):  # noqa: N818 - a signal to read again, not an error
@@ -278,7 +304,6 @@ def _stream_table(
     import pyarrow.dataset as pds  # noqa: PLC0415
 
     from prodml._progress import drawing, progress_bar  # noqa: PLC0415
-    from prodml.errors import ConfigError  # noqa: PLC0415
 
     p = _input_path(path, table=True)
     suffix, names = p.suffix.lower(), []
@@ -299,9 +324,7 @@ def _stream_table(
     except (pa.ArrowException, OSError) as err:
         if csv_types is not None and _widen(err, names, csv_types):
             raise _WiderCsvType from err
-        from prodml._quote import error_line  # noqa: PLC0415
-
-        raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
+        raise _unreadable(path, err) from err
 
 
 def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
@@ -391,14 +414,11 @@ def _parquet_schema(p: Path, path: str, *, nullable: Literal["always", "observed
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
 
     from prodml._schema_parquet import infer_parquet  # noqa: PLC0415
-    from prodml.errors import ConfigError  # noqa: PLC0415
 
     try:
         return infer_parquet(p, nullable=nullable)
     except (pa.ArrowException, OSError) as err:
-        from prodml._quote import error_line  # noqa: PLC0415
-
-        raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
+        raise _unreadable(path, err) from err
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
