@@ -81,3 +81,16 @@ def test_a_path_with_spaces_and_accents_reads(
     assert capsys.readouterr().out.split() == ["x", "float", "not", "null"]
     assert cli.main(["drift", str(ref), str(ref), "-q"]) == 0
     assert "0 of 1 columns drifted" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("-1", "invalid count -1: expected 1 or more"), ("x", "invalid count 'x': not an integer")],
+)
+def test_drift_k_below_one_is_a_usage_error_naming_the_flag(
+    folder: Path, value: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "error: Invalid Privacy: k: Input should be greater than or equal to 1".
+    ref = str(folder / "réf data.parquet")
+    line = _one_error(["drift", ref, ref, "--k", value], capsys)
+    assert line == f"error: prodml drift: argument --k: {says} (see 'prodml drift --help')"

@@ -67,14 +67,14 @@ def test_beyond_the_sample_nulls_come_from_the_footer(tmp_path: Path) -> None:
             "late_null": [1, 2, 3, 4, 5, None],  # the null is in the last row group only
             "no_null": [1, 2, 3, 4, 5, 6],
             "text": ["a", "b", "c", "d", "e", "f"],
-            "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],  # a NaN would not be counted: nullable
+            "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],  # read beyond the sample: no NaN there
         },
     )
     assert pq.ParquetFile(path).metadata.num_row_groups == 3
     got = {
         c.name: c.nullable for c in infer_parquet(path, nullable="observed", sample_bytes=0).columns
     }
-    assert got == {"late_null": True, "no_null": False, "text": False, "x": True}
+    assert got == {"late_null": True, "no_null": False, "text": False, "x": False}
     whole = Schema.infer(pq.read_table(path), nullable="observed")
     assert [c.dtype for c in whole.columns] == [
         c.dtype for c in infer_parquet(path, nullable="observed", sample_bytes=0).columns
@@ -126,3 +126,30 @@ def test_the_sample_is_the_leading_row_groups_up_to_the_byte_limit(tmp_path: Pat
     assert _schema_parquet.sample_row_groups(meta, 0) == 1
     assert _schema_parquet.sample_row_groups(meta, size * 3) == 3
     assert _schema_parquet.sample_row_groups(meta, 10**12) == 10
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_nullability_beyond_the_sample_is_the_whole_file_s(tmp_path: Path, seed: int) -> None:
+    # Nulls and NaNs at random rows of random columns: the sample (one row group) sees
+    # few of them; the footer's counts and the float columns' read must find the rest.
+    rng = np.random.default_rng(seed)
+    rows = 60
+    columns: dict[str, list[object]] = {}
+    for i, kind in enumerate(["int", "float", "float", "string", "bool"]):
+        holes = rng.random(rows) < rng.choice([0.0, 0.02, 0.05])
+        nan = kind == "float" and rng.random() < 0.5
+        values = rng.normal(size=rows) if kind == "float" else rng.integers(0, 9, rows)
+        data: list[object] = [
+            (float("nan") if nan else None) if hole else v.item()
+            for hole, v in zip(holes, values, strict=True)
+        ]
+        if kind == "string":
+            data = [None if v is None else str(v) for v in data]
+        elif kind == "bool":
+            data = [None if v is None else bool(v) for v in data]
+        columns[f"{kind}{i}"] = data
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table(columns), path, row_group_size=int(rng.integers(3, 20)))
+    whole = Schema.infer(pq.read_table(path), nullable="observed")
+    sampled = infer_parquet(path, nullable="observed", sample_bytes=0)
+    assert sampled.to_dict() == whole.to_dict()

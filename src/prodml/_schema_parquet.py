@@ -6,13 +6,15 @@ footer's schema, so only the first row groups (up to :data:`SAMPLE_BYTES` of dat
 least one) are read and inferred from, exactly as the whole table would be. What the rest
 of the file holds is then taken from the footer:
 
-- nullability (``nullable="observed"``): a column is marked not null only when every row
-  group after the sample has a null count of 0 in its statistics and the column is not
-  ``float`` (a NaN counts as null for prodml and Parquet statistics do not count NaNs);
-  without statistics it is marked nullable: the safe side, which every value passes;
+- nullability (``nullable="observed"``): a column is marked not null when every row
+  group after the sample has a null count of 0 in its statistics (without statistics it
+  is marked nullable: the safe side, which every value passes) and, for a ``float``
+  column, no NaN either: prodml counts a NaN as a null and Parquet statistics do not
+  count NaNs, so those columns alone are read, a row group at a time, until a NaN;
 - personal data is looked for in the sample only.
 
-A file whose row groups all fit the sample gives the same schema as before, to the bit.
+The schema is the whole file's in all but that (and in all when the row groups fit the
+sample); memory holds the sample and one row group of the float columns.
 """
 
 from __future__ import annotations
@@ -87,26 +89,55 @@ def infer_parquet(
 
     from prodml.schema import Schema  # noqa: PLC0415
 
-    file = pq.ParquetFile(path)
-    try:
+    with pq.ParquetFile(path) as file:
         metadata = file.metadata
         limit = SAMPLE_BYTES if sample_bytes is None else sample_bytes
         read = sample_row_groups(metadata, limit)
         table = file.read_row_groups(range(read)) if read else file.read()
-    finally:
-        file.close()
-    schema = Schema.infer(table, nullable=nullable)
-    if nullable == "always" or read == metadata.num_row_groups:
-        return schema
-    # A flat file has one leaf per column, in order; a nested column has several leaves
-    # and no one null count: then nothing beyond the sample is known, and all are nullable.
-    flat = metadata.num_columns == len(table.schema) and not any(
-        pa.types.is_nested(f.type) for f in table.schema
-    )
-    leaves = {c.name: j for j, c in enumerate(schema.columns)} if flat else {}
-    columns = []
-    for c in schema.columns:
-        leaf = leaves.get(c.name, -1)
-        known = leaf >= 0 and c.dtype.value != "float" and _no_nulls_after(metadata, read, leaf)
-        columns.append(c if c.nullable or known else c.model_copy(update={"nullable": True}))
+        schema = Schema.infer(table, nullable=nullable)
+        if nullable == "always" or read == metadata.num_row_groups:
+            return schema
+        # A flat file has one leaf per column, in order; a nested column has several leaves
+        # and no one null count: then nothing beyond the sample is known: nullable.
+        flat = metadata.num_columns == len(table.schema) and not any(
+            pa.types.is_nested(f.type) for f in table.schema
+        )
+        leaves = {c.name: j for j, c in enumerate(schema.columns)} if flat else {}
+        unsure = {
+            c.name
+            for c in schema.columns
+            if not c.nullable
+            and not (c.name in leaves and _no_nulls_after(metadata, read, leaves[c.name]))
+        }
+        floats = [
+            c.name
+            for c in schema.columns
+            if not c.nullable
+            and c.name not in unsure
+            and pa.types.is_floating(table.schema.field(c.name).type)
+        ]
+        unsure |= _with_nan(file, range(read, metadata.num_row_groups), floats)
+    columns = [
+        c.model_copy(update={"nullable": True}) if c.name in unsure else c for c in schema.columns
+    ]
     return Schema(columns, strict=schema.strict)
+
+
+def _with_nan(file: pq.ParquetFile, groups: range, names: list[str]) -> set[str]:
+    """The float columns of ``names`` holding a NaN in the row groups ``groups``.
+
+    Parquet statistics count nulls, not NaNs (which prodml counts as nulls): only these
+    columns are read, one row group at a time, each until its first NaN.
+    """
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    pending, found = list(names), set()
+    for i in groups:
+        if not pending:
+            break
+        group = file.read_row_group(i, columns=pending)
+        for name in pending:
+            if pc.any(pc.is_nan(group.column(name))).as_py():
+                found.add(name)
+        pending = [name for name in pending if name not in found]
+    return found

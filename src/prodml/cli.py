@@ -476,7 +476,13 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     demo.set_defaults(func=_cmd_demo)
 
-    schema = sub.add_parser("schema", help="infer the schema of a Parquet or CSV file")
+    schema = sub.add_parser(
+        "schema",
+        help="infer the schema of a Parquet or CSV file",
+        description="Print one line per column: name, type, zone, 'not null', 'sensitive'. "
+        "A Parquet file is read from its footer and first row groups (64 MiB), not whole. "
+        "Exit codes: 0 success, 2 an input that cannot be read.",
+    )
     schema.add_argument("path", help="a Parquet or CSV file, or a folder of Parquet files")
     schema.add_argument("--json", action="store_true", help="print the schema as JSON")
     schema.add_argument(

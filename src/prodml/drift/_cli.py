@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument(
         "--k",
-        type=int,
+        type=_count,
         default=5,
         help="show a category's label only when seen this many times (default: %(default)s)",
     )
@@ -103,6 +103,17 @@ def run(args: argparse.Namespace) -> int:
         report.to_json(args.json)
         print(f"JSON report: {args.json}")
     return 1 if drifted else 0
+
+
+def _count(text: str) -> int:
+    """``--k``: an integer of 1 or more, said as argparse says a bad flag (not pydantic's words)."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: not an integer") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {k}: expected 1 or more")
+    return k
 
 
 def _num(x: float | None) -> str:
