@@ -15,24 +15,49 @@ module is imported only when that subcommand runs (or its own ``--help`` is aske
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import importlib.util
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
-from prodml import __version__
+
+def _interrupted_hook(kind: type[BaseException], value: BaseException, tb: object) -> None:
+    """``sys.excepthook`` while this module loads: Ctrl-C then prints no traceback.
+
+    A Ctrl-C while ``prodml`` is still importing (argparse, pathlib: the first tens of
+    milliseconds) is raised before :func:`main` can catch it, and Python's default hook
+    prints a traceback of the import machinery. This hook prints ``interrupted`` instead,
+    as :func:`main` does; Python then ends the process by SIGINT, which a shell reports as
+    130. It puts the previous hook back once it has run, and the module's last line puts
+    it back after a complete import, so a program importing ``prodml.cli`` keeps its own.
+    """
+    sys.excepthook = _previous_hook
+    if issubclass(kind, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+    else:  # pragma: no cover - an import error of the standard library: Python's report
+        _previous_hook(kind, value, tb)  # type: ignore[arg-type]
+
+
+_previous_hook, sys.excepthook = sys.excepthook, _interrupted_hook
+
+import argparse  # noqa: E402 - after the hook: a Ctrl-C while these load is reported as one
+import importlib  # noqa: E402
+import importlib.util  # noqa: E402
+import re  # noqa: E402
+from collections.abc import Callable, Iterator, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING, Literal, NoReturn, TypeVar  # noqa: E402
+
+from prodml import __version__  # noqa: E402
 
 if TYPE_CHECKING:
     from prodml._secrets import Secrets
     from prodml.errors import ProdMLError
+    from prodml.schema import Schema
 
 # The error classes are imported when a command runs, not for `prodml --help` (they pull in
 # dataclasses and inspect); `_errors()` is the one place that does it.
 
 __all__ = ["main"]
+
+T = TypeVar("T")
 
 EXIT_BUG = 70
 """The exit code of a bug in prodml: sysexits.h's ``EX_SOFTWARE`` (internal software error).
@@ -144,15 +169,43 @@ def _input_path(path: str, *, table: bool) -> Path:
                 raise ConfigError(f"{shown}: the folder holds no Parquet files")
         elif p.suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
             raise ConfigError(f"{shown}: expected a .parquet or .csv file (or a Parquet directory)")
+        elif p.stat().st_size == 0:
+            raise ConfigError(
+                f"{shown} is empty (0 bytes): give a Parquet file, or a CSV file with a header row"
+            )
     return p
+
+
+# pyarrow's wrappers around the reason a file cannot be read, which name the path again
+_ARROW_PREFIXES = re.compile(
+    r"^(?:Error creating dataset\. Could not read schema from .*?\?: )?"
+    r"(?:Could not open (?:Parquet|CSV) input source '.*?': )?",
+    re.DOTALL,
+)
+
+
+def _unreadable(path: str, err: BaseException) -> ProdMLError:
+    """The one error of every command for a table file pyarrow cannot read: what and what to do.
+
+    The same words from ``schema``, ``fingerprint --content`` and ``drift``, without
+    pyarrow's "Error creating dataset ... Could not open Parquet input source '...'".
+    """
+    from prodml._quote import error_line  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    reason = _ARROW_PREFIXES.sub("", error_line(err), count=1)
+    csv = Path(path).suffix.lower() in (".csv", ".tsv", ".txt")
+    kind, other = ("CSV", "Parquet (.parquet)") if csv else ("Parquet", "CSV (.csv)")
+    return ConfigError(
+        f"cannot read {_shown(path)} as {kind}: {reason} (check the file; the name's "
+        f"suffix chooses the reader: rename a {other} file to match)"
+    )
 
 
 def _read_table(path: str) -> object:
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
     import pyarrow.csv as pcsv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
-
-    from prodml.errors import ConfigError  # noqa: PLC0415
 
     p = _input_path(path, table=True)
     suffix = p.suffix.lower()
@@ -161,28 +214,105 @@ def _read_table(path: str) -> object:
             return pcsv.read_csv(p)
         return pq.read_table(p)
     except (pa.ArrowException, OSError) as err:
-        from prodml._quote import error_line  # noqa: PLC0415
-
-        raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
+        raise _unreadable(path, err) from err
 
 
-def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
+class _WiderCsvType(Exception):  # noqa: N818 - a signal to read again, not an error
+    """A CSV column needs a wider type than its first block said: read it again from the start."""
+
+
+_CSV_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to .*?: invalid value '(.*)'$", re.S
+)
+
+
+def _csv_types_in_order() -> list[object]:
+    """Pyarrow's CSV inference order: a column takes the first type every value converts to.
+
+    Only the order of types that can read the same text matters (int before bool for
+    ``1``, int before float, date before timestamp, seconds before nanoseconds, text
+    before binary); the others never compete for one value.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    return [pa.null(), pa.int64(), pa.bool_(), pa.date32(), pa.time32("s"), pa.timestamp("s"),
+            pa.timestamp("ns"), pa.timestamp("s", "UTC"), pa.timestamp("ns", "UTC"),
+            pa.float64(), pa.string(), pa.binary()]  # fmt: skip
+
+
+def _reads_as(text: str, type_: object) -> bool:
+    """Whether pyarrow's CSV reader converts the one value ``text`` to ``type_``."""
+    import io  # noqa: PLC0415
+
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.csv as pcsv  # noqa: PLC0415
+
+    cell = '"' + text.replace('"', '""') + '"'
+    options = pcsv.ConvertOptions(column_types={"v": type_})
+    try:
+        pcsv.read_csv(io.BytesIO(f"v\n{cell}\n".encode()), convert_options=options)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _widen(err: BaseException, names: list[str], types: dict[str, object]) -> bool:
+    """Widen ``types`` for the column a CSV conversion error names; ``False`` if none."""
+    found = _CSV_CONVERSION.search(str(err))
+    if found is None or int(found[1]) >= len(names):
+        return False
+    name, order = names[int(found[1])], _csv_types_in_order()
+    current = types.get(name)
+    later = order[order.index(current) + 1 :] if current in order else order[1:]
+    wider = next((t for t in later if _reads_as(found[2], t)), None)
+    if wider is None or wider == current:
+        return False
+    types[name] = wider
+    return True
+
+
+def read_streamed(
+    path: str, consume: Callable[[Iterator[object]], T], *, progress: bool | None
+) -> T:
+    """``consume(batches of path)``, with a CSV's types those of the whole file.
+
+    pyarrow's streaming CSV reader takes each column's type from the file's first block
+    (1 MB) and fails on a later ``1.5`` in a column of ints; its whole-file reader (which
+    ``prodml schema`` uses) widens the type instead. Here a conversion error widens the
+    column's type the same way and ``consume`` starts again with it, so both commands see
+    the same types, in memory O(batch): the rule of :func:`pyarrow.csv.read_csv`.
+    """
+    types: dict[str, object] = {}
+    while True:
+        try:
+            return consume(_stream_table(path, progress=progress, csv_types=types))
+        except _WiderCsvType:  # noqa: PERF203 - at most a few times per file
+            continue
+
+
+def _stream_table(
+    path: str, *, progress: bool | None, csv_types: dict[str, object] | None = None
+) -> Iterator[object]:
     """Read a Parquet/CSV file batch by batch, with a progress bar on a terminal.
 
     Memory stays O(batch); a profile fed these batches equals the one of the whole table.
+    ``csv_types``: the CSV columns' types so far; a later block that needs a wider one
+    widens it there and raises ``_WiderCsvType`` (see :func:`read_streamed`).
     """
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
     import pyarrow.csv as pcsv  # noqa: PLC0415
     import pyarrow.dataset as pds  # noqa: PLC0415
 
     from prodml._progress import drawing, progress_bar  # noqa: PLC0415
-    from prodml.errors import ConfigError  # noqa: PLC0415
 
     p = _input_path(path, table=True)
-    suffix = p.suffix.lower()
+    suffix, names = p.suffix.lower(), []
     try:
         if suffix in (".csv", ".tsv", ".txt"):
-            total, batches = None, pcsv.open_csv(p)
+            types = {} if csv_types is None else csv_types
+            options = pcsv.ConvertOptions(column_types=types)
+            total, batches = None, pcsv.open_csv(p, convert_options=options)
+            names = batches.schema.names
         else:
             dataset = pds.dataset(p, format="parquet")
             total, batches = dataset.count_rows(), dataset.to_batches(batch_size=65_536)
@@ -192,9 +322,9 @@ def _stream_table(path: str, *, progress: bool | None) -> Iterator[object]:
                 bar.update(batch.num_rows)
                 yield batch
     except (pa.ArrowException, OSError) as err:
-        from prodml._quote import error_line  # noqa: PLC0415
-
-        raise ConfigError(f"cannot read {_shown(path)}: {error_line(err)}") from err
+        if csv_types is not None and _widen(err, names, csv_types):
+            raise _WiderCsvType from err
+        raise _unreadable(path, err) from err
 
 
 def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
@@ -253,10 +383,13 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     from prodml.privacy import PersonalDataWarning  # noqa: PLC0415 - keep `--help` fast
     from prodml.schema import Schema  # noqa: PLC0415 - keep `prodml --help` fast
 
-    table = _read_table(args.path)
+    p = _input_path(args.path, table=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PersonalDataWarning)
-        schema = Schema.infer(table, nullable=args.nullable)
+        if p.is_file() and p.suffix.lower() in (".parquet", ".pq"):
+            schema = _parquet_schema(p, args.path, nullable=args.nullable)
+        else:
+            schema = Schema.infer(_read_table(args.path), nullable=args.nullable)
     for found in caught:  # one line each, not Python's "file:line:" and source line
         if issubclass(found.category, PersonalDataWarning):
             print(f"warning: {_one_line(str(found.message))}", file=sys.stderr)
@@ -274,6 +407,18 @@ def _cmd_schema(args: argparse.Namespace) -> int:
             flags = ("" if c.nullable else "  not null") + ("  sensitive" if c.sensitive else "")
             print(f"{name:<{width}}  {c.dtype.value}{tz}{flags}")
     return 0
+
+
+def _parquet_schema(p: Path, path: str, *, nullable: Literal["always", "observed"]) -> Schema:
+    """The schema of one Parquet file from its footer and leading row groups, not all of it."""
+    import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
+
+    from prodml._schema_parquet import infer_parquet  # noqa: PLC0415
+
+    try:
+        return infer_parquet(p, nullable=nullable)
+    except (pa.ArrowException, OSError) as err:
+        raise _unreadable(path, err) from err
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
@@ -331,7 +476,13 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     demo.set_defaults(func=_cmd_demo)
 
-    schema = sub.add_parser("schema", help="infer the schema of a Parquet or CSV file")
+    schema = sub.add_parser(
+        "schema",
+        help="infer the schema of a Parquet or CSV file",
+        description="Print one line per column: name, type, zone, 'not null', 'sensitive'. "
+        "A Parquet file is read from its footer and first row groups (64 MiB), not whole. "
+        "Exit codes: 0 success, 2 an input that cannot be read.",
+    )
     schema.add_argument("path", help="a Parquet or CSV file, or a folder of Parquet files")
     schema.add_argument("--json", action="store_true", help="print the schema as JSON")
     schema.add_argument(
@@ -468,6 +619,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while an error below was being reported
+        return _interrupted()
+
+
+def _main(argv: list[str]) -> int:
+    try:
         return _run(argv)
     except BrokenPipeError as err:  # stdout's reader left (`prodml ... | head`)
         if err.filename is None:
@@ -483,9 +641,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exit_.code
         # sys.exit("message"): Python would print it; returning 2 alone lost it.
         _say(f"error: {_one_line(str(exit_.code))}", argv)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except Exception as err:  # noqa: BLE001 - the boundary: every error ends as exit 2
         if isinstance(err, _errors()):
             message = err.args[0] if err.args else type(err).__name__  # KeyError quoting off
@@ -499,6 +654,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(f"error: a bug in prodml ({type(err).__name__}): please report it", argv)
             return EXIT_BUG
     return 2
+
+
+def _interrupted() -> int:
+    """Exit code 130 (128 + SIGINT) after one line, ``interrupted``, and no traceback.
+
+    A second Ctrl-C while Python shuts down (joining pyarrow's or a progress bar's
+    threads) then ends the process at once, by the signal itself, rather than raising a
+    KeyboardInterrupt where nothing catches it and its traceback is printed.
+    """
+    import contextlib  # noqa: PLC0415 - only on this path
+    import signal  # noqa: PLC0415
+
+    with contextlib.suppress(ValueError):  # main() called from a thread, not the main one
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    with contextlib.suppress(OSError, ValueError):  # stderr closed
+        print("interrupted", file=sys.stderr)
+    return 130
 
 
 def _stdout_closed() -> int:
@@ -592,6 +764,9 @@ def _one_line(text: str) -> str:
             out += line if not out else (" " if out.endswith(":") else "; ") + line
     return out or "unknown error"
 
+
+if sys.excepthook is _interrupted_hook:  # imported in full: main() catches Ctrl-C from here
+    sys.excepthook = _previous_hook
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument(
         "--k",
-        type=int,
+        type=_count,
         default=5,
         help="show a category's label only when seen this many times (default: %(default)s)",
     )
@@ -65,7 +65,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison; print one line per column; return the exit code."""
-    from prodml.cli import _check_writable, _stream_table  # noqa: PLC0415 - loaded already
+    from prodml.cli import _check_writable, read_streamed  # noqa: PLC0415 - loaded already
     from prodml.drift import DriftDetector  # noqa: PLC0415 - keep `prodml --help` fast
     from prodml.privacy import Privacy  # noqa: PLC0415
 
@@ -81,9 +81,10 @@ def run(args: argparse.Namespace) -> int:
         privacy=Privacy(sensitive=args.sensitive, allow_raw=args.allow_raw, k=args.k),
     )
     progress = False if args.quiet else None  # None: a bar on a terminal only
-    # Read batch by batch: memory O(batch), the same report as whole tables (profiles merge).
-    detector.fit(_stream_table(args.reference, progress=progress))
-    report = detector.detect(_stream_table(args.current, progress=progress))
+    # Read batch by batch: memory O(batch), the same report as whole tables (profiles merge);
+    # a CSV column's type is the whole file's, as `prodml schema` infers it (read_streamed).
+    read_streamed(args.reference, detector.fit, progress=progress)
+    report = read_streamed(args.current, detector.detect, progress=progress)
     rows: list[list[Any]] = [["column", "test", "statistic", "adj. p", "effect", "verdict"]]
     for r in report.results:
         verdict = "DRIFT" if r.drifted else ("ok" if r.testable else "not testable")
@@ -102,6 +103,17 @@ def run(args: argparse.Namespace) -> int:
         report.to_json(args.json)
         print(f"JSON report: {args.json}")
     return 1 if drifted else 0
+
+
+def _count(text: str) -> int:
+    """``--k``: an integer of 1 or more, said as argparse says a bad flag (not pydantic's words)."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: not an integer") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {k}: expected 1 or more")
+    return k
 
 
 def _num(x: float | None) -> str:
