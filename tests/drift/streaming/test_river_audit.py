@@ -381,19 +381,21 @@ def test_states_at_the_bounds_load_and_save_back() -> None:
         assert StreamingDetector.from_dict(saved).to_dict() == saved
 
 
-def test_eddm_batch_sums_squared_distances_exactly_as_the_loop() -> None:
-    # 2**27 + 1 values to the first error: its square needs 55 bits. The loop sums
-    # Python ints; update_many summed floats and saved the rounded square.
+@pytest.mark.parametrize("gap", [2**27, 2**40])
+def test_eddm_batch_sums_squared_distances_exactly_as_the_loop(gap: int) -> None:
+    # gap + 1 values to the first error: its square needs more than 53 bits (2**40: more
+    # than 63, past int64 too). The loop sums Python ints; update_many summed floats
+    # and saved the rounded square.
     start = EDDM(warm_start=30)
     start.update_many(np.zeros(1000))
     state = start.to_dict()
-    state["state"]["n"] = 2**27  # the state after 2**27 successes (reached as above)
+    state["state"]["n"] = gap  # the state after `gap` successes (reached as above)
     values = np.r_[1.0, np.zeros(5), 1.0, np.zeros(2**20), 1.0]
     loop = StreamingDetector.from_dict(state)
     batch = StreamingDetector.from_dict(state)
     assert [i for i, x in enumerate(values.tolist()) if loop.update(x)] == []
     assert batch.update_many(values).tolist() == []
-    assert loop.to_dict()["state"]["sum_sq"] == (2**27 + 1) ** 2 + 6**2 + (2**20 + 1) ** 2
+    assert loop.to_dict()["state"]["sum_sq"] == (gap + 1) ** 2 + 6**2 + (2**20 + 1) ** 2
     assert batch.to_dict() == loop.to_dict()
 
 
