@@ -238,7 +238,8 @@ class EDDM(StreamingDetector):
 
 def _exact_sums(start: int, dist: Any) -> list[int]:
     """Running sums of squared distances as Python ints when int64 could overflow, else []."""
-    if float(start) + float(np.square(dist, dtype=np.float64).sum()) < 2.0**62:
+    longest = int(dist.max())
+    if start + len(dist) * longest * longest < 2**62:  # one pass, no copy: the usual case
         return []
     return list(itertools.accumulate((d * d for d in dist.tolist()), initial=start))[1:]
 
