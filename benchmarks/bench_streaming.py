@@ -6,7 +6,10 @@ Error-rate detectors (DDM, EDDM, HDDM_A, HDDM_W) take 0/1 values, so they run on
 
 For each detector it prints updates/s of prodml's ``update`` loop, prodml's
 ``update_many`` and river's ``update`` loop (each with the detector's defaults), the
-ratios, the first alarm after the change (delay) and the false alarms before it.
+ratios, the first alarm after the change (delay) and the false alarms before it. With
+``--repeat N`` each round times the three paths back to back, and the rates and the
+ratios printed are medians over the rounds (the machine's load shifts between rounds,
+a round's ratios share it).
 KSWIN's loops are slow on both sides (a KS test per value), so they run on a prefix.
 
 Usage::
@@ -106,15 +109,8 @@ def timed_many(det: Any, values: np.ndarray) -> tuple[float, list[int]]:
     return time.perf_counter() - start, alarms
 
 
-def best(
-    repeat: int,
-    runner: Callable[[Any, Any], tuple[float, list[int]]],
-    make: Callable[[], Any],
-    data: Any,
-) -> tuple[float, list[int]]:
-    """Fastest of ``repeat`` runs on fresh detectors (a busy machine only slows runs)."""
-    runs = [runner(make(), data) for _ in range(max(1, repeat))]
-    return min(runs, key=lambda r: r[0])
+def median(xs: list[float]) -> float:
+    return float(np.median(xs))
 
 
 def summary(alarms: list[int], change: int, n: int) -> str:
@@ -131,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100,000 values instead of 1M")
     parser.add_argument("--only", default="", help="comma-separated detector names")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="runs of each measurement; the fastest counts"
+        "--repeat", type=int, default=1, help="rounds; rates and ratios are medians over rounds"
     )
     args = parser.parse_args(argv)
     n = 100_000 if args.quick else 1_000_000
@@ -153,28 +149,39 @@ def main(argv: list[str] | None = None) -> int:
         values = data[work]
         m = n if prefix is None or args.quick else min(n, prefix)
         xs = values[:m].tolist()
-        t_loop, a_loop = best(args.repeat, loop_prodml, factory, xs)
-        t_many, a_many = best(args.repeat, timed_many, factory, values)
-        if m == n:
-            assert a_many == a_loop, f"{name}: update_many and the loop disagree"
-        rate_loop, rate_many = m / t_loop / 1e6, n / t_many / 1e6
+        make_river = river_factory(name)
+        mr = m if name != "KSWIN" or args.quick else min(m, 5_000)
+        rxs = values[:mr].astype(int).tolist() if work == "D2-binary" else values[:mr].tolist()
+        # Each round times the three paths back to back on fresh detectors, so that the
+        # ratios of one round share the machine's load; the medians over rounds count.
+        loops, manys, rivers, r_loop, r_many = [], [], [], [], []
+        for _ in range(max(1, args.repeat)):
+            t_loop, a_loop = loop_prodml(factory(), xs)
+            t_many, a_many = timed_many(factory(), values)
+            if m == n:
+                assert a_many == a_loop, f"{name}: update_many and the loop disagree"
+            loops.append(m / t_loop / 1e6)
+            manys.append(n / t_many / 1e6)
+            if make_river is not None:
+                t_river, a_river = loop_river(make_river(), rxs)
+                rivers.append(mr / t_river / 1e6)
+                r_loop.append(loops[-1] / rivers[-1])
+                r_many.append(manys[-1] / rivers[-1])
+        rate_loop, rate_many = median(loops), median(manys)
         print(f"{name:<12} {'prodml update':<22} {rate_loop:>8.2f}  {summary(a_loop, change, m)}")
         print(
             f"{'':<12} {'prodml update_many':<22} {rate_many:>8.2f}  {summary(a_many, change, n)}"
         )
-        make_river = river_factory(name)
         if make_river is None:
             if river_drift is not None:
                 print(f"{'':<12} {'river':<22} {'-':>8}  (river has no {name})")
             continue
-        mr = m if name != "KSWIN" or args.quick else min(m, 5_000)
-        rxs = values[:mr].astype(int).tolist() if work == "D2-binary" else values[:mr].tolist()
-        t_river, a_river = best(args.repeat, loop_river, make_river, rxs)
-        rate_river = mr / t_river / 1e6
+        rate_river = median(rivers)
         print(f"{'':<12} {'river update':<22} {rate_river:>8.2f}  {summary(a_river, change, mr)}")
-        ratios.append((name, rate_loop / rate_river, rate_many / rate_river))
+        ratios.append((name, median(r_loop), median(r_many)))
     if ratios:
-        print("\nratios against river's update loop (higher is faster; targets: update >= 1x,")
+        print("\nmedians of per-round ratios against river's update loop (higher is faster;")
+        print("targets: update >= 1x,", end=" ")
         print("update_many >= 10x):")
         for name, r_loop, r_many in ratios:
             print(f"  {name:<12} update ratio {r_loop:6.2f}x   update_many ratio {r_many:7.1f}x")

@@ -26,9 +26,11 @@ from prodml.drift.streaming._adwin_kernels import (
     group_stats,
     levels,
 )
-from prodml.drift.streaming.base import FloatArray, StreamingDetector, run_segments
+from prodml.drift.streaming.base import MAX_VALUE, FloatArray, StreamingDetector, run_segments
 
 __all__ = ["ADWIN"]
+
+_SPAN = 2.0 * MAX_VALUE * (1.0 + 2.0**-20)  # widest x - y of two values, with rounding room
 
 _log = math.log
 _sqrt = math.sqrt
@@ -588,19 +590,25 @@ class ADWIN(StreamingDetector):
 
     def _set_state(self, state: Field) -> None:
         state.dict(keys=("drift", "n", "x0", "s", "q", "k", "u", "m2", "buckets"))
-        self._n = state["n"].int(lo=0, hi=self.clock - 1)
-        self._x0 = state["x0"].float()
-        self._s = state["s"].float()
-        self._q = state["q"].float(lo=0.0)
+        self._n = n = state["n"].int(lo=0, hi=self.clock - 1)
+        # Magnitudes the values (within +-MAX_VALUE) can reach, with room for rounding:
+        # beyond them the next sums overflow to inf and the state could not be saved.
+        self._x0 = state["x0"].float(lo=-MAX_VALUE, hi=MAX_VALUE)
+        self._s = state["s"].float(lo=-n * _SPAN, hi=n * _SPAN)
+        self._q = state["q"].float(lo=0.0, hi=n * _SPAN * _SPAN)
         self._buf = []
         self._need = self.clock - self._n
         self._screen = Screen()
         self._screen.abs_sum = math.inf  # unknown: no group screen until a restart
         rows = state["buckets"].each(max_len=_MAX_LEVELS)
-        self._tot = [r.floats(max_len=self.max_buckets) for r in rows]
+        self._tot = []
+        for r, row in enumerate(rows):
+            most = float(self.clock << r) * _SPAN / 2.0  # a bucket of 2**r blocks
+            self._tot.append(row.floats(max_len=self.max_buckets, lo=-most, hi=most))
         self._k = state["k"].int(lo=0, hi=2**62)
-        self._u = state["u"].float()
-        self._m2 = state["m2"].float(lo=0.0)
+        width = float(self._k * self.clock)
+        self._u = state["u"].float(lo=-width * _SPAN / 2.0, hi=width * _SPAN / 2.0)
+        self._m2 = state["m2"].float(lo=0.0, hi=width * _SPAN * _SPAN)
         # A histogram ADWIN can reach: every level at most max_buckets buckets (the
         # compiled kernel writes into fixed rows), at most 60 levels (2**60 blocks), and
         # as many blocks as the buckets hold.

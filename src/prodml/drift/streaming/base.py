@@ -45,6 +45,12 @@ MAX_VALUE = MAX_MAGNITUDE
 """Largest magnitude a detector takes (:data:`prodml._state.MAX_MAGNITUDE`): beyond it,
 sums of squares would overflow to inf and the saved state could not be loaded back."""
 
+MAX_N = 2**52
+"""Largest count of values a saved state may hold: ``update_many`` computes positions
+and counts in float64, exact below ``2**53``, so a restored count leaves room for
+``2**52`` more values (centuries of a million values a second) before the batch and the
+loop could part. :data:`prodml._state.MAX_COUNT` is the limit of exactness itself."""
+
 _DOMAIN_WORDS = {
     "real": "finite numbers within +-1e100",
     "binary": "0/1 error indicators",

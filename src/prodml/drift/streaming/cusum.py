@@ -10,7 +10,14 @@ import numpy as np
 
 from prodml._params import NONE, Constraint, Interval
 from prodml._state import Field
-from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
+from prodml.drift.streaming.base import (
+    MAX_N,
+    MAX_VALUE,
+    FloatArray,
+    StreamingDetector,
+    first_true,
+    run_segments,
+)
 
 __all__ = ["CUSUM"]
 
@@ -233,9 +240,14 @@ class CUSUM(StreamingDetector):
     def _set_state(self, state: Field) -> None:
         names = ("x0", "s", "q", "hi", "min_hi", "lo", "max_lo")
         state.dict(keys=("drift", "n", *names))
-        self._n = state["n"].count()
+        self._n = n = state["n"].count(hi=MAX_N)
         for name in names:
             setattr(self, "_" + name, state[name].float())
-        state["q"].check(self._q >= 0.0, "a sum of squares >= 0")
+        # Magnitudes values within +-MAX_VALUE can reach, with room for rounding: beyond
+        # them the next sums overflow to inf and the state could not be saved.
+        span = 2.0 * MAX_VALUE * (1.0 + 2.0**-20)
+        state["x0"].check(abs(self._x0) <= MAX_VALUE, f"a value within +-{MAX_VALUE:g}")
+        state["s"].check(abs(self._s) <= n * span, "a sum of n differences of values")
+        state["q"].check(0.0 <= self._q <= n * span * span, "a sum of n squares >= 0")
         state["min_hi"].check(self._min_hi <= max(self._hi, 0.0), "<= max(hi, 0)")
         state["max_lo"].check(self._max_lo >= min(self._lo, 0.0), ">= min(lo, 0)")

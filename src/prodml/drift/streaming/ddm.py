@@ -11,6 +11,7 @@ import numpy as np
 from prodml._params import Constraint, Interval
 from prodml._state import Field
 from prodml.drift.streaming.base import (
+    MAX_N,
     Domain,
     FloatArray,
     StreamingDetector,
@@ -234,7 +235,7 @@ class DDM(StreamingDetector):
 
     def _set_state(self, state: Field) -> None:
         state.dict(keys=("drift", "n", "errors", "p_min", "s_min", "ps_min", "warning"))
-        self._n = state["n"].count()
+        self._n = state["n"].count(hi=MAX_N)
         self._errors = state["errors"].count(hi=self._n)
         self._p_min = state["p_min"].float(lo=0.0, hi=1.0)
         self._s_min = state["s_min"].float(lo=0.0, hi=1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -11,6 +12,7 @@ import numpy as np
 from prodml._params import Constraint, Interval
 from prodml._state import Field
 from prodml.drift.streaming.base import (
+    MAX_N,
     Domain,
     FloatArray,
     StreamingDetector,
@@ -39,8 +41,10 @@ class EDDM(StreamingDetector):
     This is river's ``EDDM`` (the first distance is counted from the last restart).
     The defaults differ (``warm_start=3000``, ``alpha=0.8``, ``beta=0.75``): with
     river's 30 and 0.9 the maximum is set while the estimates are still noisy, and an
-    in-control stream soon falls 10% below it. Distances are summed as exact integers,
-    so ``update_many`` matches the loop bit for bit (up to :math:`2^{53}` in total).
+    in-control stream soon falls 10% below it. Distances and their squares are summed
+    as exact integers on both paths, so ``update_many`` matches the loop bit for bit.
+    river's warning flag can stay up through an error that sets a new maximum and
+    through the alarm; here it is re-read at every tested error (the paper's rule).
 
     Parameters
     ----------
@@ -168,9 +172,15 @@ class EDDM(StreamingDetector):
         n = self._n + pos + 1  # 1-based position of each error since the restart
         dist = np.diff(np.concatenate(([self._last], n)))
         errors = self._errors + np.arange(1, len(pos) + 1, dtype=np.float64)
-        # Integers below 2**53 add exactly in float64, in any order.
+        # Integers below 2**53 add exactly in float64, in any order: the distances sum
+        # to a position (<= MAX_N). Squares pass 2**53 from distances of about 1e8: they
+        # are summed exactly, then rounded once, as ``update`` does with Python ints.
         total = float(self._sum) + np.cumsum(dist.astype(np.float64))
-        total_sq = float(self._sum_sq) + np.cumsum((dist * dist).astype(np.float64))
+        sq_exact = _exact_sums(self._sum_sq, dist)
+        total_sq = np.array([float(v) for v in sq_exact]) if sq_exact else None
+        if total_sq is None:
+            sq_int = self._sum_sq + np.cumsum(dist * dist)  # int64: exact below 2**63
+            total_sq = sq_int.astype(np.float64)  # rounds as float(int) does
         eligible = n > self.warm_start
         with np.errstate(divide="ignore", invalid="ignore"):
             m = _ratio_stat(total, total_sq, errors)
@@ -186,7 +196,7 @@ class EDDM(StreamingDetector):
         self._last = int(n[last_e])
         self._errors = int(errors[last_e])
         self._sum = int(total[last_e])
-        self._sum_sq = int(total_sq[last_e])
+        self._sum_sq = sq_exact[last_e] if sq_exact else int(sq_int[last_e])
         self._m_max = float(max(prior[last_e], m[last_e]))
         if eligible[last_e]:
             self._warning = bool(
@@ -210,14 +220,28 @@ class EDDM(StreamingDetector):
 
     def _set_state(self, state: Field) -> None:
         state.dict(keys=("drift", "n", "last", "errors", "sum", "sum_sq", "m_max", "warning"))
-        self._n = state["n"].count()
+        self._n = state["n"].count(hi=MAX_N)
         self._last = state["last"].count(hi=self._n)
-        self._errors = state["errors"].count(hi=self._n)
+        self._errors = state["errors"].count(hi=self._last)
+        # Distances run from the restart to the last error: they sum to its position,
+        # each is at least 1, and there is one per error.
         self._sum = state["sum"].count(hi=self._n)
-        self._sum_sq = state["sum_sq"].count(hi=self._n * self._n)
+        state["sum"].check(self._sum == self._last, f"the last error's position ({self._last})")
+        state["errors"].check(
+            (self._errors == 0) == (self._last == 0), "> 0 exactly when an error was seen"
+        )
+        self._sum_sq = state["sum_sq"].count(hi=self._sum * self._sum)
         state["sum_sq"].check(self._sum_sq >= self._sum, "a sum of squared distances >= sum")
         self._m_max = state["m_max"].float(lo=-1.0, hi=3.0 * max(self._n, 1))
         self._warning = state["warning"].bool()
+
+
+def _exact_sums(start: int, dist: Any) -> list[int]:
+    """Running sums of squared distances as Python ints when int64 could overflow, else []."""
+    longest = int(dist.max())
+    if start + len(dist) * longest * longest < 2**62:  # one pass, no copy: the usual case
+        return []
+    return list(itertools.accumulate((d * d for d in dist.tolist()), initial=start))[1:]
 
 
 def _ratio_stat(total: Any, total_sq: Any, count: Any) -> Any:

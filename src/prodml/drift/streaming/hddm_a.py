@@ -11,6 +11,7 @@ import numpy as np
 from prodml._params import Constraint, Interval, TypeOf
 from prodml._state import Field
 from prodml.drift.streaming.base import (
+    MAX_N,
     Domain,
     FloatArray,
     StreamingDetector,
@@ -241,7 +242,7 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
 
     def _set_state(self, state: Field) -> None:
         state.dict(keys=("drift", "n", "total", "lo", "hi", "warning"))
-        self._n = state["n"].count()
+        self._n = state["n"].count(hi=MAX_N)
         self._total = state["total"].float(lo=0.0, hi=float(self._n))
         lo, hi = state["lo"].each(length=3), state["hi"].each(length=3)
         self._lo_n = lo[0].int(lo=0, hi=self._n)

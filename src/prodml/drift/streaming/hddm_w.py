@@ -41,7 +41,9 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
     squared weights of 1. This is river's ``HDDMW`` step by step but for that sum: river
     gives one value ``lambda_val**2 + (1 - lambda_val)**2``, a narrower bound than its
     weight allows, and so alarms earlier on some streams (12 of 80 seeded ones, with
-    river's settings); with that one value changed the alarms are river's. The default
+    river's settings); with that one value changed the alarms are river's. A warning is
+    never raised with an alarm (two-sided, river can raise one side's warning on the
+    other side's alarm). The default
     confidences are smaller (river's 0.001 raises false alarms on in-control streams at
     error rates of 0.2 and above). With ``lambda_val=0.05`` the weighted means are
     noisy, so only large, sudden rises are caught; :class:`HDDM_A` sees small ones.

@@ -12,7 +12,13 @@ import numpy.typing as npt
 
 from prodml._params import Constraint, Interval
 from prodml._state import Field
-from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
+from prodml.drift.streaming.base import (
+    MAX_VALUE,
+    FloatArray,
+    StreamingDetector,
+    first_true,
+    run_segments,
+)
 from prodml.errors import ConfigError
 
 __all__ = ["KSWIN"]
@@ -166,7 +172,7 @@ class KSWIN(StreamingDetector):
 
     def _set_state(self, state: Field) -> None:
         state.dict(keys=("drift", "window"))
-        window = state["window"].floats(max_len=self.window_size)
+        window = state["window"].floats(max_len=self.window_size, lo=-MAX_VALUE, hi=MAX_VALUE)
         self._window = deque(window, maxlen=self.window_size)
 
 

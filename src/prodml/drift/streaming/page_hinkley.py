@@ -9,7 +9,14 @@ import numpy as np
 
 from prodml._params import Constraint, Interval, OneOf
 from prodml._state import Field
-from prodml.drift.streaming.base import FloatArray, StreamingDetector, first_true, run_segments
+from prodml.drift.streaming.base import (
+    MAX_N,
+    MAX_VALUE,
+    FloatArray,
+    StreamingDetector,
+    first_true,
+    run_segments,
+)
 
 __all__ = ["PageHinkley"]
 
@@ -188,8 +195,10 @@ class PageHinkley(StreamingDetector):
 
     def _set_state(self, state: Field) -> None:
         state.dict(keys=("drift", "n", "sum", "hi", "min_hi", "lo", "max_lo"))
-        self._n = state["n"].count()
-        self._sum = state["sum"].float()
+        self._n = n = state["n"].count(hi=MAX_N)
+        # the sum of n values within +-MAX_VALUE (room for rounding)
+        most = n * MAX_VALUE * (1.0 + 2.0**-20)
+        self._sum = state["sum"].float(lo=-most, hi=most)
         self._hi = state["hi"].float()
         self._min_hi = state["min_hi"].float(hi=max(self._hi, 0.0))
         self._lo = state["lo"].float()
