@@ -119,3 +119,14 @@ def test_a_chain_whose_paths_cost_its_length_squared_is_refused(
     state["kernel"]["trees"][-1] = _chain(201)  # 101 x 100 cells: within 128 per node
     back = Explainer.from_dict(state)
     assert back.kernel_.n_leaves > 101  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("version", sorted(FORMATS))
+@pytest.mark.parametrize("value", [2.0, "2", [2]])
+def test_the_width_must_be_an_int(version: int, value: object) -> None:
+    state = FORMATS[version]()
+    assert state["kernel"]["n_features"] == 2
+    state["kernel"]["n_features"] = value  # 2.0 == 2 passed, and was saved back as 2.0
+    with pytest.raises(ConfigError) as info:
+        Explainer.from_dict(state)
+    assert info.value.parameter == "kernel.n_features"

@@ -186,7 +186,7 @@ def _tree(t: object, path: str, width: int) -> Tree:
 
 def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
     n_features = _get(k, "n_features", "kernel.")
-    if n_features != width:
+    if type(n_features) is not int or n_features != width:
         raise _fail("kernel.n_features", f"{width} (the pipeline's width)", n_features)
     trees = _get(k, "trees", "kernel.")
     if not isinstance(trees, list) or not trees:
