@@ -1,11 +1,15 @@
 """Benchmark X1: prodml.explain vs shap on the F1 pipeline (attributions per raw column).
 
 Workload (seed 0): the F1 pipeline of ``bench_features.py`` (16 raw columns, 113 outputs)
-fitted on ``--train`` rows, feeding three models: a LogisticRegression, a 100-tree
-GradientBoostingClassifier (depth 3) and a 300-tree RandomForestClassifier (max_depth 8:
+fitted on ``--train`` rows, feeding four explainers: a LogisticRegression, a 100-tree
+GradientBoostingClassifier (depth 3), a 300-tree RandomForestClassifier (max_depth 8:
 both tools take time proportional to leaves x depth^2, and unbounded forests take hours
-in either). shap's side is what a user writes without prodml: ``transform_record`` (or
+in either), and that forest again with interventional TreeSHAP w.r.t. 100 background
+rows (``feature_perturbation="interventional"``; ``bench_explain_interventional.py``
+runs the same comparison on its own forest, with ``--fit-memory`` for the fit's cost).
+shap's side is what a user writes without prodml: ``transform_record`` (or
 ``transform``), ``shap.LinearExplainer(model, background)`` / ``shap.TreeExplainer(model)``
+(``shap.TreeExplainer(model, data=background, feature_perturbation="interventional")``)
 on the transformed row(s), and a hand-written sum of each raw column's outputs.
 
 Figures per model:
@@ -13,8 +17,8 @@ Figures per model:
 * ``explain_record`` p50 / p99 over ``--records`` dict records, prodml and shap timed in
   ``--rounds`` alternating rounds (best round kept) so a busy neighbour does not land on
   one tool only;
-* batch rows/s on ``--rows`` rows (the forest on ``--forest-rows``), transform included on
-  both sides;
+* batch rows/s on ``--rows`` rows (the forests on ``--forest-rows``), transform included
+  on both sides;
 * max |prodml - shap| over every batch value and base value;
 * state size and load time: ``Explainer.to_json`` / ``from_json`` vs pickling shap's
   explainer (``pickle.dumps`` / ``loads``).
@@ -77,15 +81,21 @@ def _best(fns: dict[str, Callable[[Any], Any]], items: list[Any], rounds: int) -
 class ShapSide:
     """What a user writes with shap: transform, explain, sum each raw column's outputs."""
 
-    def __init__(self, pipe: Any, model: Any, background: np.ndarray | None) -> None:
+    def __init__(
+        self, pipe: Any, model: Any, background: np.ndarray | None, linear: bool = True
+    ) -> None:
         import shap
 
         self.pipe = pipe
         self.columns = list(pipe.output_groups())
         self.groups = list(pipe.output_groups().values())
-        self.linear = background is not None
+        self.linear = background is not None and linear
         if self.linear:
             self.explainer = shap.LinearExplainer(model, background)
+        elif background is not None:
+            self.explainer = shap.TreeExplainer(
+                model, data=background, feature_perturbation="interventional"
+            )
         else:
             self.explainer = shap.TreeExplainer(model)
         base = np.ravel(self.explainer.expected_value)
@@ -106,19 +116,30 @@ class ShapSide:
         return np.column_stack([sv[:, idx].sum(axis=1) for idx in self.groups])
 
 
-def run_model(
-    name: str, model: Any, pipe: Any, train: pd.DataFrame, args: argparse.Namespace
+def run_model(  # noqa: PLR0917 - one benchmark case
+    name: str,
+    model: Any,
+    pipe: Any,
+    train: pd.DataFrame,
+    args: argparse.Namespace,
+    interventional: bool = False,
 ) -> dict[str, Any]:
     print(f"\n== {name}")
     linear = isinstance(model, LogisticRegression)
     background = train.iloc[:100]  # shap's LinearExplainer keeps at most 100 rows: the same
-    ex = Explainer(pipe, model, background=background if linear else None).fit()
-    shap_side = ShapSide(pipe, model, pipe.transform(background) if linear else None)
+    if interventional:
+        ex = Explainer(pipe, model, background=background, n_background=100,
+                       feature_perturbation="interventional").fit()  # fmt: skip
+    else:
+        ex = Explainer(pipe, model, background=background if linear else None).fit()
+    with_bg = linear or interventional
+    shap_side = ShapSide(pipe, model, pipe.transform(background) if with_bg else None, linear)
     recs = _records(make_f1(args.records, seed=7))
     ex.explain_record(recs[0])  # compile the kernels before timing
     shap_side.record(recs[0])
     best = _best({"prodml": ex.explain_record, "shap": shap_side.record}, recs, args.rounds)
     rows = args.forest_rows if isinstance(model, RandomForestClassifier) else args.rows
+    rows = args.interventional_rows if interventional else rows
     data = make_f1(rows, seed=3)
     t = time.perf_counter()
     ours = ex.explain_batch(data)
@@ -171,6 +192,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--forest-rows", type=int, default=1_000)
+    parser.add_argument("--interventional-rows", type=int, default=200)
     parser.add_argument("--train", type=int, default=20_000)
     parser.add_argument("--records", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
@@ -178,6 +200,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rows, args.forest_rows, args.train, args.records = 5_000, 200, 5_000, 100
+        args.interventional_rows = 50
     try:
         import shap
     except ImportError:
@@ -207,6 +230,9 @@ def main() -> None:
         if isinstance(model, RandomForestClassifier):
             model.set_params(n_jobs=None)  # shap and prodml are single-threaded
         results[name] = run_model(name, model, pipe, train, args)
+        if isinstance(model, RandomForestClassifier):
+            label = "RandomForest (300 trees, depth 8), interventional, 100 background rows"
+            results[label] = run_model(label, model, pipe, train, args, interventional=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

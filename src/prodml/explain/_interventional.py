@@ -42,6 +42,7 @@ Ints = npt.NDArray[np.int64]
 
 MAX_BACKGROUND = 10_000  # background rows an interventional explainer keeps, at most
 MAX_CODE_BITS = 62  # slots per path coded in one int64; deeper paths use boolean patterns
+FIT_CELLS = 1 << 24  # row x leaf (x slot) cells of one block of the fit: bounds its memory
 
 
 def _weights(depth: int) -> tuple[Floats, Floats]:
@@ -86,44 +87,87 @@ class InterventionalTreeKernel(TreeKernel):
                 parameter="background",
             )
         try:
-            hit = self._hits(self._check(self.background))
+            bg = self._check(self.background)
         except ConfigError as e:
             raise ConfigError(f"in the background: {e}", parameter="background") from None
-        m = hit.shape[0]
-        reached = hit.all(axis=-1)  # (m, leaves)
-        self.base = float(np.mean(init + np.where(reached, self.leaf_value, 0.0).sum(axis=1)))
+        m = bg.shape[0]
         self._wa, self._wb = _weights(self.depth)
         self._m = float(m)
         self._coded = self.depth <= MAX_CODE_BITS
+        cells = max(1, self.n_leaves * self.depth)
+        sums = np.empty(m)  # each background row's model output less init
+        step = max(1, FIT_CELLS // cells)
+        for a in range(0, m, step):
+            reached = self._hits(bg[a : a + step]).all(axis=-1)  # (rows, leaves)
+            # Leaves added in order, whatever the block's rows (a plain sum is pairwise
+            # on one row, in order on several): the bits of one pass over every row.
+            out = np.where(reached, self.leaf_value, 0.0)
+            sums[a : a + step] = np.add.accumulate(out, axis=1)[:, -1]
+        self.base = float(np.mean(init + sums))
         if self._coded:
-            self._pairs(hit)
+            self._pairs(bg)
         else:  # no int64 code per pattern: every background row is its own pattern
-            self._patterns, self._counts = hit, np.ones(reached.shape)
+            self._patterns, self._counts = self._hits(bg), np.ones((m, self.n_leaves))
 
-    def _pairs(self, hit: Bools) -> None:
-        """Each leaf's distinct background patterns (int codes, leaf-major) and counts."""
-        m, _, d = hit.shape
+    def _pairs(self, bg: Floats) -> None:
+        """Each leaf's distinct background patterns (int codes, leaf-major) and counts.
+
+        Built a block of leaves at a time (at most :data:`FIT_CELLS` row x leaf cells):
+        each leaf's patterns depend on that leaf alone, so the blocks give the arrays of
+        one pass, in bounded memory.
+        """
+        m, d = bg.shape[0], self.depth
+        block = max(1, FIT_CELLS // max(1, m * max(1, d)))
+        leaves, codes, weights = [], [], []
+        for l0 in range(0, self.n_leaves, block):
+            cut = slice(l0, min(l0 + block, self.n_leaves))
+            code = np.sort(self._codes(bg, cut).T, axis=1)  # (leaves in block, m)
+            new = np.ones(code.shape, dtype=bool)
+            new[:, 1:] = code[:, 1:] != code[:, :-1]
+            starts = np.flatnonzero(new)
+            counts = np.diff(np.append(starts, code.size)).astype(np.float64)
+            leaf = starts // m + l0
+            leaves.append(leaf)
+            codes.append(code.reshape(-1)[starts])
+            weights.append(counts * self.leaf_value[leaf])  # background rows x leaf value
+        self._pair_leaf = np.concatenate(leaves)
+        self._pair_code = np.concatenate(codes)
+        self._pair_weight = np.concatenate(weights)
         self._pow2 = (1 << np.arange(d, dtype=np.int64)).astype(np.int64)
-        code = np.sort((hit.astype(np.int64) @ self._pow2).T, axis=1)  # (leaves, m)
-        new = np.ones(code.shape, dtype=bool)
-        new[:, 1:] = code[:, 1:] != code[:, :-1]
-        starts = np.flatnonzero(new)
-        counts = np.diff(np.append(starts, code.size)).astype(np.float64)
-        leaf = starts // m
-        self._pair_leaf = leaf
-        self._pair_code = code.reshape(-1)[starts]
-        self._pair_weight = counts * self.leaf_value[leaf]  # background rows x leaf value
         self._full = np.int64((1 << d) - 1)
         self._bit = np.arange(d, dtype=np.int64)[:, None]
+
+    def _codes(self, X: Floats, cut: slice) -> Ints:  # noqa: N803
+        """``(rows, leaves in cut)``: the bit code of the slots each row satisfies.
+
+        Slot by slot, so no ``(rows, leaves, depth)`` array is held: the same integers
+        as ``self._hits(X)[:, cut].astype(np.int64) @ self._pow2``.
+        """
+        code = np.zeros((X.shape[0], cut.stop - cut.start), dtype=np.int64)
+        for s in range(self.depth):
+            xs = X[:, self.feat[cut, s]]
+            hit = (xs > self.lo[cut, s]) & (xs <= self.hi[cut, s])
+            if self.routes_missing:
+                hit |= np.isnan(xs) & self.nan[cut, s]
+            code |= hit.astype(np.int64) << s
+        return code
 
     def bind(
         self, group_of: Ints, n_groups: int, names: tuple[list[str], list[str]] | None = None
     ) -> None:
         super().bind(group_of, n_groups, names)
-        if self._coded:  # the group of slot s of each pair's leaf (pair-major, slot-major)
+        self._pair_group: Ints | None = None  # built by the numpy path, on first use
+
+    def _pair_groups(self) -> Ints:
+        """The group of slot s of each pair's leaf, slot-major (the numpy path's sums).
+
+        ``pairs x depth`` integers: built only when the numpy path runs (the compiled
+        kernel reads the groups through each pair's leaf), then kept.
+        """
+        if self._pair_group is None:
             groups = self._group[self._pair_leaf]
-            self._pair_group_pm = np.ascontiguousarray(groups)
             self._pair_group = np.ascontiguousarray(groups.T).reshape(-1)
+        return self._pair_group
 
     def _row(self, hit: Bools) -> tuple[Floats, float]:
         """Group attributions and model output of one row, from its slot hits."""
@@ -138,7 +182,7 @@ class InterventionalTreeKernel(TreeKernel):
         w = np.where((xc | u) == self._full, self._pair_weight, 0.0)
         wa, wb = self._wa[a, b] * w, self._wb[a, b] * w
         vals = ((only_x >> self._bit) & 1) * wa - ((only_b >> self._bit) & 1) * wb  # (d, N)
-        phi = np.bincount(self._pair_group, vals.reshape(-1), minlength=self.n_groups)
+        phi = np.bincount(self._pair_groups(), vals.reshape(-1), minlength=self.n_groups)
         return phi / self._m, pred
 
     def _row_patterns(self, hit: Bools) -> Floats:
@@ -181,7 +225,7 @@ class InterventionalTreeKernel(TreeKernel):
                 kernels["interventional"](
                     np.ascontiguousarray(hits.astype(np.int64) @ self._pow2),
                     self._pair_leaf, self._pair_code, self._pair_weight,
-                    self._pair_group_pm, self._full, self._wa, self._wb, phi[a : a + step],
+                    self._group, self._full, self._wa, self._wb, phi[a : a + step],
                 )  # fmt: skip
                 continue
             for i in range(hits.shape[0]):  # one record's code per row: the same bits

@@ -18,7 +18,10 @@ Layout::
                           "base": x}}
 
 Saved state is hostile until checked: numbers must be finite, arrays of the right length,
-tree children must point forward (so no cycles) and features inside the model's width.
+tree children must point forward (so no cycles), every node but the root must be the
+child of exactly one node (one tree: no shared or orphan node), features inside the
+model's width, and the leaf-path tables no larger than ``PATH_CELLS_PER_NODE`` cells per
+saved node past ``PATH_CELLS_FREE`` (a chain of splits costs its length squared).
 A tree's ``missing_left`` (a bool per node: does NaN go left) is optional: state saved
 before it existed, or from a model that defines no route for NaN, has none, and its
 explainer refuses NaN features. ``zero_as_missing`` (sorted, distinct feature indices
@@ -61,6 +64,8 @@ INTERVENTIONAL_VERSION = 3  # written when a tree kernel is interventional (any 
 _READABLE = (1, 2, 3)
 _MAX_JSON = 512 * 1024 * 1024
 _SCALES = ("log", "margin", "probability", "raw")
+PATH_CELLS_PER_NODE = 128  # leaf-path cells a saved tree node may cost (see _check_path_cells)
+PATH_CELLS_FREE = 1 << 24  # leaf-path cells any saved trees may cost
 
 
 def _fail(path: str, expected: str, got: object) -> ConfigError:
@@ -163,6 +168,12 @@ def _tree(t: object, path: str, width: int) -> Tree:
         or (lo < -1).any()
     ):
         raise _fail(path + ".left", "forward child indices inside the tree (-1 at leaves)", "...")
+    # Every node but the root has exactly one parent: one tree, no shared or orphan
+    # node (an orphan leaf would add its value to every prediction).
+    parents = np.bincount(np.concatenate([lo[inner], hi[inner]]), minlength=n)
+    if parents[0] != 0 or (parents[1:] != 1).any():
+        raise _fail(path + ".left", "one tree: each node but the root the child of one node",
+                    "...")  # fmt: skip
     if (inner & ((feature < 0) | (feature >= width))).any():
         raise _fail(path + ".feature", f"feature indices in [0, {width})", "...")
     if (cover < 0).any() or cover[0] <= 0:
@@ -175,12 +186,13 @@ def _tree(t: object, path: str, width: int) -> Tree:
 
 def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
     n_features = _get(k, "n_features", "kernel.")
-    if n_features != width:
+    if type(n_features) is not int or n_features != width:
         raise _fail("kernel.n_features", f"{width} (the pipeline's width)", n_features)
     trees = _get(k, "trees", "kernel.")
     if not isinstance(trees, list) or not trees:
         raise _fail("kernel.trees", "a non-empty list of trees", trees)
     built = [_tree(t, f"kernel.trees[{i}]", width) for i, t in enumerate(trees)]
+    _check_path_cells(built)
     float32 = _get(k, "float32", "kernel.")
     if not isinstance(float32, bool):
         raise _fail("kernel.float32", "a bool", float32)
@@ -200,6 +212,38 @@ def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
     routes = all(t.missing_left is not None for t in built)
     background = _background(_get(k, "background", "kernel."), width, routes)
     return InterventionalTreeKernel(built, init, width, scale, float32, zero, background)
+
+
+def _longest_path(tree: Tree) -> int:
+    """Splits on the longest root-to-leaf path (children point forward: one level a step)."""
+    level, depth = np.array([0]), 0
+    while True:
+        inner = level[tree.left[level] >= 0]
+        if not inner.size:
+            return depth
+        level = np.concatenate([tree.left[inner], tree.right[inner]])
+        depth += 1
+
+
+def _check_path_cells(trees: list[Tree]) -> None:
+    """Refuse trees whose leaf-path tables would dwarf the state (a chain of splits).
+
+    Building the kernel holds ``leaves x longest path`` cells (some 130 bytes each while
+    the paths are built): a fitted forest holds tens per node, a chain of ``n`` splits
+    ``n**2 / 4``, gigabytes from a megabyte of JSON. At most ``PATH_CELLS_PER_NODE``
+    per node, past ``PATH_CELLS_FREE`` (a few legitimate chains, such as a tree on a
+    staircase target, go past the first), load.
+    """
+    nodes = sum(len(t.left) for t in trees)
+    leaves = sum(int((t.left < 0).sum()) for t in trees)
+    longest = max(_longest_path(t) for t in trees)
+    if leaves * longest > PATH_CELLS_PER_NODE * nodes + PATH_CELLS_FREE:
+        raise _fail(
+            "kernel.trees",
+            f"trees whose leaves x longest path ({leaves} x {longest}) stays within "
+            f"{PATH_CELLS_PER_NODE} cells per node past {PATH_CELLS_FREE}",
+            "...",
+        )
 
 
 def _background(rows: object, width: int, nan_ok: bool) -> np.ndarray:

@@ -176,7 +176,7 @@ def run_interventional(  # noqa: PLR0917 - a compiled kernel takes flat arrays
     pair_leaf: np.ndarray,
     pair_code: np.ndarray,
     pair_weight: np.ndarray,
-    pair_group: np.ndarray,
+    group: np.ndarray,
     full: int,
     wa: np.ndarray,
     wb: np.ndarray,
@@ -186,15 +186,17 @@ def run_interventional(  # noqa: PLR0917 - a compiled kernel takes flat arrays
 
     ``xcode[r, l]``: the bit code of the slots of leaf ``l`` that row ``r`` satisfies;
     pair ``p`` is a background pattern ``pair_code[p]`` of leaf ``pair_leaf[p]``, with
-    ``pair_weight[p]`` its background rows times the leaf value and ``pair_group[p, s]``
-    the group of its slot ``s``. Adds into ``phi`` (rows, groups), pairs in order, slots
-    in order: the same floats for a row alone or in a batch. Returns 0.
+    ``pair_weight[p]`` its background rows times the leaf value; ``group[l, s]`` is the
+    group of slot ``s`` of leaf ``l`` (read through ``pair_leaf``: no per-pair copy).
+    Adds into ``phi`` (rows, groups), pairs in order, slots in order: the same floats
+    for a row alone or in a batch. Returns 0.
     """
-    d = pair_group.shape[1]
+    d = group.shape[1]
     for r in range(xcode.shape[0]):
         out = phi[r]
         for p in range(pair_leaf.shape[0]):
-            xc = xcode[r, pair_leaf[p]]
+            leaf = pair_leaf[p]
+            xc = xcode[r, leaf]
             u = pair_code[p]
             if (xc | u) != full:  # some slot satisfied by neither: no hybrid reaches it
                 continue
@@ -214,9 +216,9 @@ def run_interventional(  # noqa: PLR0917 - a compiled kernel takes flat arrays
             down = wb[a, b] * pair_weight[p]
             for s in range(d):
                 if (only_x >> s) & 1:
-                    out[pair_group[p, s]] += up
+                    out[group[leaf, s]] += up
                 elif (only_b >> s) & 1:
-                    out[pair_group[p, s]] -= down
+                    out[group[leaf, s]] -= down
     return 0
 
 
