@@ -462,8 +462,29 @@ class Explainer:
 
         Needs neither the model nor the background to load: a serving process rebuilds
         the explainer from this alone.
+
+        Raises
+        ------
+        ConfigError
+            When the trees are too deep for a state :meth:`from_dict` would load (a
+            chain of splits, e.g. a tree without ``max_depth`` on a staircase target):
+            nothing is written that its own load refuses.
         """
+        return self._state_dict(savable=True)
+
+    def _state_dict(self, *, savable: bool) -> dict[str, Any]:
+        """:meth:`to_dict`; ``savable=False`` skips the load's size bound (fingerprints)."""
         kernel = self._check_fitted()
+        if savable and isinstance(kernel, TreeKernel):
+            excess = _state.path_cells_excess(kernel.trees)
+            if excess is not None:  # loading would refuse it: write nothing
+                raise ConfigError(
+                    f"this explainer's trees are too deep for a saved state: leaves x longest "
+                    f"path ({excess}) exceeds {_state.PATH_CELLS_PER_NODE} cells per node past "
+                    f"{_state.PATH_CELLS_FREE}, the bound loading checks (a chain of splits, "
+                    "e.g. a tree without max_depth on a staircase target). Limit the trees' "
+                    "depth (max_depth) to save it; the fitted explainer itself works"
+                )
         saved = kernel.to_dict()
         # Format 2 only where needed, so state without zero_as_missing stays readable by
         # a prodml that reads format 1.
@@ -544,7 +565,7 @@ class Explainer:
     @property
     def fingerprint(self) -> str:
         """sha256 hex of the fitted state."""
-        return fingerprint_spec(self.to_dict())
+        return fingerprint_spec(self._state_dict(savable=False))
 
     def __repr__(self) -> str:
         kernel = getattr(self, "kernel_", None)

@@ -234,16 +234,28 @@ def _check_path_cells(trees: list[Tree]) -> None:
     per node, past ``PATH_CELLS_FREE`` (a few legitimate chains, such as a tree on a
     staircase target, go past the first), load.
     """
+    excess = path_cells_excess(trees)
+    if excess is not None:
+        raise _fail(
+            "kernel.trees",
+            f"trees whose leaves x longest path ({excess}) stays within "
+            f"{PATH_CELLS_PER_NODE} cells per node past {PATH_CELLS_FREE}",
+            "...",
+        )
+
+
+def path_cells_excess(trees: list[Tree]) -> str | None:
+    """``"leaves x longest"`` when ``trees`` cost more leaf-path cells than a state may hold.
+
+    The load's bound (:func:`_check_path_cells`); ``Explainer.to_dict`` asks it too, so
+    prodml never writes a state it would refuse to read back.
+    """
     nodes = sum(len(t.left) for t in trees)
     leaves = sum(int((t.left < 0).sum()) for t in trees)
     longest = max(_longest_path(t) for t in trees)
     if leaves * longest > PATH_CELLS_PER_NODE * nodes + PATH_CELLS_FREE:
-        raise _fail(
-            "kernel.trees",
-            f"trees whose leaves x longest path ({leaves} x {longest}) stays within "
-            f"{PATH_CELLS_PER_NODE} cells per node past {PATH_CELLS_FREE}",
-            "...",
-        )
+        return f"{leaves} x {longest}"
+    return None
 
 
 def _background(rows: object, width: int, nan_ok: bool) -> np.ndarray:
