@@ -17,6 +17,15 @@ in turn (bounded runs of ``--seconds`` each):
       python3 -m venv /work/benchvenv/mlserver
       /work/benchvenv/mlserver/bin/pip install mlserver==1.7.1 mlserver-sklearn==1.7.1
 
+  The FastAPI app runs with this interpreter when it imports fastapi, else from
+  ``/work/benchvenv/fastapi`` (``FASTAPI_VENV``; prodml's own environment does not install
+  fastapi), built with the scikit-learn, pandas and numpy of this environment (the
+  joblib Pipeline is pickled here)::
+
+      python3 -m venv /work/benchvenv/fastapi
+      /work/benchvenv/fastapi/bin/pip install fastapi "uvicorn[standard]" joblib \
+          scikit-learn==<this one's> pandas==<this one's> numpy==<this one's>
+
 Figures: p50/p99 latency and requests/s at 1, 8 and 64 connections; p99 at an equal paced
 rate (each connection waits so that every server gets the same requests/s, half of the
 slowest server's 8-connection throughput); the in-process ``Predictor.predict_record`` p50
@@ -64,6 +73,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import FLOATS, STRINGS, TS, make_f1, prodml_pipeline
 
 MLSERVER = Path(os.environ.get("MLSERVER_VENV", "/work/benchvenv/mlserver"))
+FASTAPI = Path(os.environ.get("FASTAPI_VENV", "/work/benchvenv/fastapi"))
 SERVER_CPU, LOAD_CPU = "0", "1"
 TREE = "sklearn.tree._tree.Tree"  # skops asks to name it before loading tree ensembles
 
@@ -222,6 +232,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def fastapi_python() -> str:
+    """This interpreter when it has fastapi, else the one of ``FASTAPI`` (a venv)."""
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi") is not None:
+        return sys.executable
+    python = FASTAPI / "bin" / "python"
+    if not python.exists():
+        raise RuntimeError(f"fastapi is not installed here nor in {FASTAPI} (see the docstring)")
+    return str(python)
+
+
 class Server:
     def __init__(self, kind: str, model: str, work: Path, extra: list[str] | None = None) -> None:
         self.kind, self.model, self.work = kind, model, work
@@ -234,7 +256,7 @@ class Server:
                    "--watch-every", "0", "--trust", TREE, *(extra or [])]  # fmt: skip
             self.path, self.ready = "/v1/predict", "/readyz"
         elif kind == "fastapi":
-            cmd = [sys.executable, "-m", "uvicorn", "fastapi_app:app", "--port", str(self.port),
+            cmd = [fastapi_python(), "-m", "uvicorn", "fastapi_app:app", "--port", str(self.port),
                    "--log-level", "warning", "--no-access-log"]  # fmt: skip
             self.path, self.ready = "/predict", "/docs"
         else:
@@ -732,6 +754,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=None, help="batch scoring rows (10M)")
     ap.add_argument("--seconds", type=float, default=None, help="seconds per wrk run (5)")
     ap.add_argument("--json", type=Path, help="write every figure here")
+    ap.add_argument("--repeat", type=int, default=1, help="HTTP runs (medians of ratios)")
     parts = ("inprocess", "callgrind", "http", "json", "batch", "invalid")
     ap.add_argument("--only", nargs="+", choices=parts, default=parts, help="run these parts")
     ap.add_argument("--batch-worker", nargs=4, help=argparse.SUPPRESS)
@@ -776,7 +799,15 @@ def main() -> None:
             results["callgrind"] = callgrind_bench(work, fitted)
         if "http" in args.only:
             print("\nHTTP (server on core 0, wrk on core 1):", flush=True)
-            results["http"] = http_bench(work, fitted, seconds, args.quick)
+            runs = []
+            for i in range(args.repeat):
+                if args.repeat > 1:
+                    print(f"run {i + 1} of {args.repeat}, load average {os.getloadavg()}")
+                runs.append(http_bench(work, fitted, seconds, args.quick))
+            results["http"] = runs[0]
+            if args.repeat > 1:
+                results["http_runs"] = runs
+                results["http_medians"] = http_medians(runs)
         if "json" in args.only:
             print("\norjson vs the json module (prodml, LogisticRegression):", flush=True)
             results["json"] = json_bench(work, fitted, seconds, 2 if args.quick else 5)
@@ -788,6 +819,32 @@ def main() -> None:
             args.json.write_text(json.dumps(results, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def http_medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the runs, and each ratio against prodml's median of runs."""
+    out: dict[str, Any] = {}
+    for key in runs[0]:
+        out[key] = {k: statistics.median(r[key][k] for r in runs) for k in runs[0][key]}
+    print(f"\nHTTP, medians of {len(runs)} runs (p50 ms / p99 ms / req/s):")
+    for key, r in out.items():
+        print(f"  {key:24s} {r['p50_ms']:8.2f} / {r['p99_ms']:8.2f} / {r['rps']:8.1f}")
+    print("ratios, median of per-run ratios (and each run's):")
+    for key in runs[0]:
+        model, kind, how = key.split("/")
+        if kind == "prodml":
+            continue
+        mine = f"{model}/prodml/{how}"
+        if how == "paced":
+            vals = [r[key]["p99_ms"] / r[mine]["p99_ms"] for r in runs]
+            what = f"p99 {kind} / prodml at equal rate"
+        else:
+            vals = [r[mine]["rps"] / r[key]["rps"] for r in runs]
+            what = f"throughput prodml / {kind} at {how}"
+        out[f"ratio {model} {what}"] = statistics.median(vals)
+        shown = ", ".join(f"{v:.1f}" for v in vals)
+        print(f"  {model} {what}: {statistics.median(vals):.1f}x ({shown})")
+    return out
 
 
 def summarise(results: dict[str, Any]) -> None:

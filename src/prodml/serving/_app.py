@@ -105,10 +105,14 @@ def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any
             # A string that is not ISO 8601 stays: validation reports it (so does one in
             # a zone no installed tz database holds).
             with contextlib.suppress(ValueError, KeyError):  # KeyError: zone lookups
-                stamp = pd.Timestamp(_dt.datetime.fromisoformat(v))
+                sent = _dt.datetime.fromisoformat(v)
+                stamp = pd.Timestamp(sent)
                 if zone is not None and stamp.tzinfo is not None:
                     stamp = stamp.tz_convert(zone)
-                record[name] = stamp
+                # Converted past Python's years ("9999-12-31T23:59:59-10:00" in UTC), a
+                # Timestamp breaks the record path's checks: the value as sent, which
+                # validation refuses (outside the range prodml computes with).
+                record[name] = stamp if 1 <= stamp.year <= 9999 else sent
     return record
 
 
@@ -169,8 +173,9 @@ def create_app(
     one record; a client's ``X-Request-ID`` is echoed, for tracing only), ``GET /v1/model``
     (name, version, schema, fingerprint, variants), ``GET /healthz`` (the process
     answers), ``GET /readyz`` (a verified model is loaded and the app is not shutting
-    down) and ``GET /metrics`` (Prometheus text: serving counters, plus the monitor's
-    ``PrometheusSink`` registry when it has one).
+    down), ``GET /metrics`` (Prometheus text: serving counters, plus the monitor's
+    ``PrometheusSink`` registry when it has one) and ``GET /openapi.json`` (the OpenAPI 3.1
+    document, with the served schema as the request record's JSON Schema).
 
     Parameters
     ----------
@@ -284,6 +289,7 @@ class _Settings:
         self.ready = False
         self._dt_state: object = None
         self._dt_columns: tuple[tuple[str, str | None], ...] = ()
+        self._doc: tuple[object, bytes] = (None, b"")
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -344,6 +350,24 @@ class _Settings:
             raise failed[0]
         # atomic, and no record failed: every entry is a Prediction
         return cast("list[Prediction]", results)
+
+    def openapi(self, dumps: Callable[[Any], bytes]) -> bytes:
+        """The OpenAPI document of what serves now (remade when a version changes)."""
+        state = self.predictor._state
+        if self._doc[0] is not state:
+            from prodml.serving._openapi import openapi_document  # noqa: PLC0415
+
+            home = state.versions[state.home]
+            doc = openapi_document(
+                home.schema,
+                title=f"prodml serving: {home.name}",
+                version=str(home.version) if home.version is not None else "unversioned",
+                max_records=self.max_records,
+                max_body_bytes=self.max_body_bytes,
+                explains=all(s.explainer is not None for s in state.versions.values()),
+            )
+            self._doc = (state, dumps(doc))
+        return self._doc[1]
 
     @staticmethod
     def problem_body(err: ProblemError) -> dict[str, Any]:

@@ -52,8 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "serve",
         help="serve a registry model over HTTP (extra 'serve')",
         description="Serve a (pipeline, model) version over HTTP: POST /v1/predict, GET "
-        "/v1/model, /healthz, /readyz, /metrics. The alias is watched: when it moves, "
-        "the new version serves once verified.",
+        "/v1/model, /healthz, /readyz, /metrics, /openapi.json. The alias is watched: when "
+        "it moves, the new version serves once verified.",
     )
     _registry_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")

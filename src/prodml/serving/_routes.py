@@ -48,7 +48,8 @@ _CLOSE = {"connection": "close"}  # the rest of the body is not read: no keep-al
 _EXPIRED = "prodml_body_expired"
 _ROUTES = (
     "POST /v1/predict (one record as a JSON object, or an array of them; ?explain=true "
-    "adds explanations), GET /v1/model, GET /healthz, GET /readyz and GET /metrics"
+    "adds explanations), GET /v1/model, GET /healthz, GET /readyz, GET /metrics and "
+    "GET /openapi.json"
 )
 """What a 404 or 405 names: the routes (an MLServer, KServe or BentoML client tries others)."""
 
@@ -287,6 +288,9 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
     async def metrics(request: Request) -> Response:
         return Response(settings.metrics_text(), media_type=_METRICS)
 
+    async def openapi(request: Request) -> Response:
+        return Response(settings.openapi(dumps), media_type=_JSON)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         title = _TITLES.get(status, "Error")
@@ -310,6 +314,7 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         # The guard answers what escapes the routes (Starlette's handler of Exception
         # would log the exception's message through the server).

@@ -1,0 +1,247 @@
+"""The OpenAPI 3.1 document of :func:`~prodml.serving.create_app`, served at ``/openapi.json``.
+
+The request record's JSON Schema comes from the served version's :class:`~prodml.schema.Schema`
+(one property per column: its type, ``null`` when nullable, ``enum`` of the allowed values,
+``minimum`` / ``maximum``; extra keys refused when the schema is strict), so clients and
+tools (schemathesis, code generators, Swagger UI pointed at the URL) see the contract the
+server enforces. Every error is ``application/problem+json`` (RFC 9457).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prodml.schema import Column, LogicalType, Schema
+
+__all__ = ["openapi_document"]
+
+_TYPES = {
+    LogicalType.FLOAT: {"type": "number"},
+    LogicalType.INT: {"type": "integer"},
+    LogicalType.BOOL: {"type": "boolean"},
+    LogicalType.STRING: {"type": "string"},
+    LogicalType.CATEGORY: {"type": "string"},
+}
+
+_PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["pointer", "kind", "detail"],
+                "properties": {
+                    "pointer": {"type": "string"},
+                    "column": {"type": ["string", "null"]},
+                    "kind": {"type": "string"},
+                    "detail": {"type": "string"},
+                    "record": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+
+_PREDICTION = {
+    "type": "object",
+    "required": ["value", "version", "variant", "latency_s", "id", "model"],
+    "properties": {
+        "value": {"description": "the model's answer (a score in [0, 1] for a classifier)"},
+        "version": {"type": ["integer", "null"]},
+        "variant": {"type": "string"},
+        "latency_s": {"type": "number"},
+        "id": {"type": "string", "description": "the prediction id to send its label against"},
+        "model": {"type": "string"},
+        "explanation": {"description": "with ?explain=true"},
+    },
+}
+
+_REQUEST_ID = {
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
+    "description": "echoed for tracing (a plain one; another is replaced by the server's)",
+    "schema": {"type": "string", "maxLength": 200, "pattern": "^[\\x20-\\x7e]*$"},
+}
+
+_YES, _NO = ["true", "1", "yes"], ["false", "0", "no", ""]
+
+
+def _explain(explains: bool) -> dict[str, Any]:
+    """The ``explain`` flag: true only when every served version has an explainer."""
+    return {
+        "name": "explain",
+        "in": "query",
+        "required": False,
+        "description": "add explanations" if explains else "no version served explains",
+        "schema": {"type": "string", "enum": [*_YES, *_NO] if explains else _NO},
+    }
+
+
+# 1678-01-01 .. 2261-12-31 (prodml computes in datetime64[ns]: 1677-09-21 .. 2262-04-11),
+# each month's days (29 February in no year: a pattern cannot tell leap years).
+_YEAR = r"(?:16(?:7[89]|[89]\d)|1[7-9]\d\d|2[01]\d\d|22[0-5]\d|226[01])"
+_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"
+    r"|02-(?:0[1-9]|1\d|2[0-8]))"
+)
+_DATE = f"{_YEAR}-{_DAY}"
+_TIME = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def _column(c: Column) -> dict[str, Any]:
+    if c.dtype is LogicalType.DATETIME:
+        # JSON has offsets, not zone names: an aware column wants one, a naive one none.
+        # Not format "date-time": RFC 3339 allows leap seconds, lowercase "t" and years
+        # the server refuses; the pattern is what it reads (in the years it computes in).
+        if c.timezone is not None:
+            text = f"ISO 8601 with an offset, converted to {c.timezone}"
+            pattern = f"^{_DATE}[T ]{_TIME}(Z|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)$"
+        else:
+            text = "ISO 8601 without an offset (a naive timestamp)"
+            pattern = f"^{_DATE}[T ]{_TIME}$"
+        out: dict[str, Any] = {"type": "string", "pattern": pattern, "description": text}
+    else:
+        out = dict(_TYPES[c.dtype])
+    if c.allowed is not None:
+        out["enum"] = list(c.allowed)
+    if c.min is not None:
+        out["minimum"] = c.min
+    if c.max is not None:
+        out["maximum"] = c.max
+    if c.nullable:
+        out = {"anyOf": [out, {"type": "null"}]}
+    if c.description:
+        out["description"] = c.description
+    return out
+
+
+def record_schema(schema: Schema) -> dict[str, Any]:
+    """The JSON Schema of one request record for ``schema``."""
+    return {
+        "type": "object",
+        "properties": {c.name: _column(c) for c in schema.columns},
+        "required": [c.name for c in schema.columns],  # a missing column is refused
+        "additionalProperties": not schema.strict,
+    }
+
+
+def openapi_document(
+    schema: Schema,
+    *,
+    title: str,
+    version: str,
+    max_records: int,
+    max_body_bytes: int,
+    explains: bool,
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the app serving a model with request schema ``schema``.
+
+    ``explains``: whether every served version has an explainer (``?explain=true``).
+    """
+    predict_body = {
+        "oneOf": [
+            {"$ref": "#/components/schemas/Record"},
+            {"type": "array", "maxItems": max_records,
+             "items": {"$ref": "#/components/schemas/Record"}},
+        ]
+    }  # fmt: skip
+    answer = {
+        "oneOf": [
+            {"$ref": "#/components/schemas/Prediction"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
+        ]
+    }
+    json_object = {"application/json": {"schema": {"type": "object"}}}
+    status = {"application/json": {"schema": {"type": "object", "required": ["status"],
+              "properties": {"status": {"type": "string"}}}}}  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": {
+            "/v1/predict": {
+                "post": {
+                    "summary": "Predict one record (an object) or many (an array of them)",
+                    "parameters": [_explain(explains), _REQUEST_ID],
+                    "requestBody": {
+                        "required": True,
+                        "description": f"UTF-8 JSON, at most {max_body_bytes} bytes",
+                        "content": {"application/json": {"schema": predict_body}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "a prediction, or an array of them for an array",
+                            "content": {"application/json": {"schema": answer}},
+                        },
+                        "400": _problem("not JSON, or a bad parameter or header"),
+                        "408": _problem("the body did not arrive in time"),
+                        "413": _problem("the body or the array is too large"),
+                        "415": _problem("not UTF-8 JSON, or a content coding"),
+                        "422": _problem("JSON that is not records of the schema (every problem)"),
+                        "500": _problem("the model failed (the request id, nothing else)"),
+                    },
+                }
+            },
+            "/v1/model": {
+                "get": {
+                    "summary": "What is served: name, version, schema, fingerprint, variants",
+                    "responses": {"200": {"description": "the model", "content": json_object}},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness: the process answers",
+                    "responses": {"200": {"description": "alive", "content": status}},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: a verified model serves and the app is not stopping",
+                    "responses": {
+                        "200": {"description": "ready", "content": status},
+                        "503": {"description": "not ready", "content": status},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus text",
+                    "responses": {
+                        "200": {
+                            "description": "the metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3.1", "content": json_object}},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Record": record_schema(schema),
+                "Prediction": _PREDICTION,
+                "Problem": _PROBLEM,
+            }
+        },
+    }
