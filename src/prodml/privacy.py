@@ -85,9 +85,13 @@ class PersonalDataWarning(UserWarning):
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # Bounded repeats (RFC 5321 lengths: a local part of at most 64 characters, labels of
     # at most 63): unbounded ones made the search quadratic in a long value's length.
-    # Letters and digits of any script (internationalised addresses, and a look-alike
-    # letter such as a Cyrillic "a" no longer breaks the match).
-    ("email", r"[\w.%+-]{1,64}@[^\W_][\w-]{0,62}(?:\.[\w-]{1,63})*\.[^\W\d_]{2,63}"),
+    # ASCII; for other text, _ANY_TEXT's e-mail pattern takes letters and digits of any
+    # script (internationalised addresses, a Cyrillic "a" in "example"). Two patterns:
+    # \w costs more than an ASCII class, and most values are ASCII.
+    (
+        "email",
+        r"[A-Za-z0-9_.%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,63}",
+    ),
     ("ssn", r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b"),
     ("card", r"\b\d(?:[ -]?\d){12,18}\b"),
     # Letters in either case: "gb82 west ..." is the same IBAN (the checksum decides).
@@ -101,6 +105,18 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 )
 PERSONAL_DATA_KINDS = tuple(kind for kind, _ in _PATTERNS)
 _ANY = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS))
+_EMAIL_TEXT = r"[\w.%+-]{1,64}@[^\W_][\w-]{0,62}(?:\.[\w-]{1,63})*\.[^\W\d_]{2,63}"
+_ANY_TEXT = re.compile(
+    "|".join(
+        f"(?P<{kind}>{_EMAIL_TEXT if kind == 'email' else pattern})" for kind, pattern in _PATTERNS
+    )
+)
+
+
+_UNCHECKED = frozenset(("email", "ssn", "nino"))  # kinds whose match is the whole check
+
+
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a decimal digit of another script
 
 
 def _fold(text: str) -> tuple[str, list[int] | None]:
@@ -113,7 +129,11 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
     The list maps each folded character to its index in ``text`` (``None`` when nothing
     changed: plain ASCII, the common case, costs one check).
     """
-    if text.isascii():
+    if text.isascii() or (
+        text.isprintable()  # no format character (they are not printable)
+        and unicodedata.is_normalized("NFKC", text)  # no compatibility form
+        and _OTHER_DIGIT.search(text) is None
+    ):
         return text, None
     out: list[str] = []
     where: list[int] = []
@@ -177,8 +197,12 @@ def find_personal_data(text: str) -> str | None:
         raise ConfigError(
             f"find_personal_data takes a str. Got {type(text).__name__}.", parameter="text"
         )
-    for kind, _, _ in _found(_fold(text)[0]):
-        return kind
+    # Inlined: this runs on every text value a profile sees, mostly ASCII.
+    found = (_ANY if text.isascii() else _ANY_TEXT).finditer(_fold(text)[0])
+    for m in found:
+        kind = str(m.lastgroup)
+        if kind in _UNCHECKED or _checked(kind, m.group()) is not None:
+            return kind
     return None
 
 
@@ -189,8 +213,9 @@ def _found(text: str) -> Iterator[tuple[str, int, int]]:
     run on into the words after it ("GB82 WEST ... 32 today"), so its longest prefix that
     ends at a blank and passes the checksum is the IBAN.
     """
+    pattern = _ANY if text.isascii() else _ANY_TEXT
     pos = 0
-    while (m := _ANY.search(text, pos)) is not None:
+    while (m := pattern.search(text, pos)) is not None:
         kind, (start, end) = str(m.lastgroup), m.span()
         length = _checked(kind, m.group())
         if length is None:

@@ -174,17 +174,26 @@ def _noisy(
     mechanism: str, scale: float, counts: IntArray, rng: np.random.Generator | None
 ) -> IntArray:
     if rng is None:
-        dp = _dp()
-        if mechanism == "laplace":
-            space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")
-            meas = dp.m.make_laplace(*space, scale=scale)
-        else:
-            space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="i64")
-            meas = dp.m.make_gaussian(*space, scale=scale)
-        return np.asarray(meas([int(c) for c in counts]), dtype=np.int64)
+        meas = _sampler(mechanism, scale)
+        return np.asarray(meas(counts.tolist()), dtype=np.int64)
     if mechanism == "laplace":
         return counts + discrete_laplace(rng, scale, counts.size)
     return counts + discrete_gaussian(rng, scale, counts.size)
+
+
+@functools.lru_cache(maxsize=64)
+def _sampler(mechanism: str, scale: float) -> Any:
+    """OpenDP's measurement adding noise of ``scale`` to a vector of i64 counts.
+
+    Cached: the parts of a release share one scale, and building a measurement costs
+    more than sampling a short vector. A measurement holds no state between calls.
+    """
+    dp = _dp()
+    if mechanism == "laplace":
+        space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")
+        return dp.m.make_laplace(*space, scale=scale)
+    space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="i64")
+    return dp.m.make_gaussian(*space, scale=scale)
 
 
 def discrete_laplace(
