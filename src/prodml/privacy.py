@@ -198,10 +198,10 @@ def find_personal_data(text: str) -> str | None:
             f"find_personal_data takes a str. Got {type(text).__name__}.", parameter="text"
         )
     # Inlined: this runs on every text value a profile sees, mostly ASCII.
-    found = (_ANY if text.isascii() else _ANY_TEXT).finditer(_fold(text)[0])
+    found = _ANY.finditer(text) if text.isascii() else _ANY_TEXT.finditer(_fold(text)[0])
     for m in found:
-        kind = str(m.lastgroup)
-        if kind in _UNCHECKED or _checked(kind, m.group()) is not None:
+        kind = m.lastgroup
+        if kind in _UNCHECKED or _checked(kind, m.group()) is not None:  # type: ignore[arg-type]
             return kind
     return None
 
