@@ -45,8 +45,9 @@ import hashlib
 import os
 import re
 import secrets
+import unicodedata
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -84,14 +85,19 @@ class PersonalDataWarning(UserWarning):
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # Bounded repeats (RFC 5321 lengths: a local part of at most 64 characters, labels of
     # at most 63): unbounded ones made the search quadratic in a long value's length.
+    # ASCII; for other text, _ANY_TEXT's e-mail pattern takes letters and digits of any
+    # script (internationalised addresses, a Cyrillic "a" in "example"). Two patterns:
+    # \w costs more than an ASCII class, and most values are ASCII.
     (
         "email",
-        r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,63}",
+        r"[A-Za-z0-9_.%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,63}",
     ),
     ("ssn", r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b"),
     ("card", r"\b\d(?:[ -]?\d){12,18}\b"),
-    ("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
-    ("nino", r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
+    # Letters in either case: "gb82 west ..." is the same IBAN (the checksum decides).
+    # ASCII only ("a"): case-blind [A-Z] would also take the dotless i and the Kelvin sign.
+    ("iban", r"\b(?ai:[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})\b"),
+    ("nino", r"\b(?ai:[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])\b"),
     (
         "phone",
         r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}\b|(?:\(\d{3}\) ?|\b\d{3}[ .-])\d{3}[ .-]\d{4}\b",
@@ -99,6 +105,59 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 )
 PERSONAL_DATA_KINDS = tuple(kind for kind, _ in _PATTERNS)
 _ANY = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _PATTERNS))
+_EMAIL_TEXT = r"[\w.%+-]{1,64}@[^\W_][\w-]{0,62}(?:\.[\w-]{1,63})*\.[^\W\d_]{2,63}"
+_ANY_TEXT = re.compile(
+    "|".join(
+        f"(?P<{kind}>{_EMAIL_TEXT if kind == 'email' else pattern})" for kind, pattern in _PATTERNS
+    )
+)
+
+
+_UNCHECKED = frozenset(("email", "ssn", "nino"))  # kinds whose match is the whole check
+
+
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a decimal digit of another script
+
+
+def _fold(text: str) -> tuple[str, list[int] | None]:
+    """``text`` as the patterns read it, and where each of its characters came from.
+
+    Look-alikes become what they look like: digits of any script become ASCII digits
+    (``"\u0664"``, Arabic-Indic four, is ``"4"``), compatibility forms their ASCII
+    equivalent (fullwidth ``"\uff20"`` is ``"@"``), and invisible format characters (a
+    zero-width space, a soft hyphen) are dropped, so none of them hides an identifier.
+    The list maps each folded character to its index in ``text`` (``None`` when nothing
+    changed: plain ASCII, the common case, costs one check).
+    """
+    if text.isascii() or (
+        text.isprintable()  # no format character (they are not printable)
+        and unicodedata.is_normalized("NFKC", text)  # no compatibility form
+        and _OTHER_DIGIT.search(text) is None
+    ):
+        return text, None
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isascii():
+            out.append(ch)
+            where.append(i)
+            continue
+        if unicodedata.category(ch) == "Cf":
+            continue
+        if ch.isdecimal():
+            folded = str(unicodedata.decimal(ch))
+        else:
+            folded = unicodedata.normalize("NFKC", ch)
+            if not folded.isascii():
+                folded = ch
+        out.extend(folded)
+        where.extend([i] * len(folded))
+    return "".join(out), where
+
+
+def _name_key(column: object) -> str:
+    """How a column name is matched against the sensitive names: case and form folded."""
+    return unicodedata.normalize("NFKC", str(column)).casefold().strip()
 
 
 def _luhn(digits: str) -> bool:
@@ -113,6 +172,8 @@ def _luhn(digits: str) -> bool:
 
 def _iban_ok(text: str) -> bool:
     s = text.replace(" ", "")
+    if not 15 <= len(s) <= 34 or not s.isascii() or not s.isalnum():
+        return False
     moved = s[4:] + s[:4]
     number = "".join(str(int(ch, 36)) for ch in moved)
     return int(number) % 97 == 1
@@ -136,16 +197,46 @@ def find_personal_data(text: str) -> str | None:
         raise ConfigError(
             f"find_personal_data takes a str. Got {type(text).__name__}.", parameter="text"
         )
-    for m in _ANY.finditer(text):
+    # Inlined: this runs on every text value a profile sees, mostly ASCII.
+    found = _ANY.finditer(text) if text.isascii() else _ANY_TEXT.finditer(_fold(text)[0])
+    for m in found:
         kind = m.lastgroup
-        if kind == "card" and not _luhn(re.sub(r"\D", "", m.group())):
-            continue
-        if kind == "iban" and not _iban_ok(m.group()):
-            continue
-        if kind == "phone" and not 8 <= sum(ch.isdigit() for ch in m.group()) <= 15:
-            continue
-        return kind
+        if kind in _UNCHECKED or _checked(kind, m.group()) is not None:  # type: ignore[arg-type]
+            return kind
     return None
+
+
+def _found(text: str) -> Iterator[tuple[str, int, int]]:
+    """Each stretch of ``text`` that is personal data: its kind, start and end.
+
+    A pattern's match is checked (Luhn, mod 97, number of digits); an IBAN's match may
+    run on into the words after it ("GB82 WEST ... 32 today"), so its longest prefix that
+    ends at a blank and passes the checksum is the IBAN.
+    """
+    pattern = _ANY if text.isascii() else _ANY_TEXT
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        kind, (start, end) = str(m.lastgroup), m.span()
+        length = _checked(kind, m.group())
+        if length is None:
+            pos = end
+            continue
+        yield kind, start, start + length
+        pos = start + length
+
+
+def _checked(kind: str, found: str) -> int | None:
+    """The length of the personal data at the start of a match, ``None`` when it is not."""
+    if kind == "card":
+        return len(found) if _luhn(re.sub(r"\D", "", found)) else None
+    if kind == "iban":
+        for end in range(len(found), 14, -1):
+            if (end == len(found) or found[end] == " ") and _iban_ok(found[:end]):
+                return end
+        return None
+    if kind == "phone":
+        return len(found) if 8 <= sum(ch.isdigit() for ch in found) <= 15 else None
+    return len(found)
 
 
 def redact_personal(text: str) -> str:
@@ -158,11 +249,13 @@ def redact_personal(text: str) -> str:
     """
     if find_personal_data(text) is None:
         return text
+    folded, where = _fold(text)
     out, last = [], 0
-    for m in _ANY.finditer(text):
-        if find_personal_data(m.group()) is not None:  # the same checks (Luhn, mod 97...)
-            out += [text[last : m.start()], REDACTED]
-            last = m.end()
+    for _, i, j in _found(folded):
+        # back to the original text's indices
+        start, end = (i, j) if where is None else (where[i], where[j - 1] + 1)
+        out += [text[last:start], REDACTED]
+        last = end
     return "".join([*out, text[last:]])
 
 
@@ -212,6 +305,10 @@ def redact(value: object, *, sensitive: bool = False) -> str:
     ("'gold'", '<redacted>', '<redacted>')
     """
     if sensitive:
+        return REDACTED
+    # repr escapes invisible characters ("\u200b"), which would then hide an e-mail
+    # address split by one from the scan of the repr: scan a text value itself first.
+    if isinstance(value, str) and find_personal_data(value[:10_000]) is not None:
         return REDACTED
     # Short, and redacted when it looks personal (a list holding an e-mail address too).
     return short_repr(value)
@@ -266,6 +363,7 @@ class Privacy(BaseModel):
     salt: SecretStr | None = Field(default=None, exclude=True)
     salt_env: str = "PRODML_PRIVACY_SALT"
     _key: bytes = PrivateAttr(default=b"")
+    _marked: frozenset[str] = PrivateAttr(default=frozenset())
 
     def __init__(self, **data: Any) -> None:
         for name in ("sensitive", "allow_raw"):
@@ -284,6 +382,7 @@ class Privacy(BaseModel):
             raise ConfigError(f"Invalid Privacy: {problems}", parameter="privacy") from err
         # The salt is read once, here: a policy hashes alike for all its life.
         self._key = self._salt()
+        self._marked = frozenset(_name_key(c) for c in self.sensitive)
 
     @classmethod
     def from_schema(cls, schema: Any, **settings: Any) -> Privacy:
@@ -319,9 +418,23 @@ class Privacy(BaseModel):
 
     # -- decisions -------------------------------------------------------------------
 
+    def _is_marked(self, column: str) -> bool:
+        return column in self.sensitive or _name_key(column) in self._marked
+
     def is_sensitive(self, column: str) -> bool:
-        """Whether ``column`` is declared sensitive (and not opted in to raw values)."""
-        return column in self.sensitive and column not in self.allow_raw
+        """Whether ``column`` is declared sensitive (and not opted in to raw values).
+
+        Sensitive names match whatever their case, compatibility forms and surrounding
+        blanks (``sensitive=["email"]`` covers a column ``"Email"`` or ``" EMAIL"``): a
+        column spelt otherwise than declared is protected, not kept raw. ``allow_raw``
+        names match exactly, so only the column named there is opted in.
+
+        Examples
+        --------
+        >>> Privacy(sensitive=["email"]).is_sensitive("EMAIL")
+        True
+        """
+        return self._is_marked(column) and column not in self.allow_raw
 
     def is_raw(self, column: str) -> bool:
         """Whether ``column`` is opted in to raw values."""
@@ -381,7 +494,7 @@ class Privacy(BaseModel):
         """``value`` as it may be kept: raw, or its token when sensitive or personal."""
         if column in self.allow_raw or value is None:
             return value
-        if column in self.sensitive:
+        if self._is_marked(column):
             return self.token(value)
         if self.detect and isinstance(value, str) and find_personal_data(value) is not None:
             return self.token(value)
@@ -391,7 +504,7 @@ class Privacy(BaseModel):
         """Counts per category with every value that may not be kept replaced by its token."""
         if column in self.allow_raw:
             return dict(counts)
-        if column in self.sensitive:
+        if self._is_marked(column):
             return self.tokenize_counts(counts)
         if not self.detect:
             return dict(counts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -36,6 +36,23 @@ class Spend:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
         return {"label": self.label, "epsilon": self.epsilon, "delta": self.delta, "at": self.at}
+
+
+def _sum(values: Iterable[float]) -> float:
+    """The exact-then-rounded sum of ``values``; ``inf`` when it overflows the float range."""
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return math.inf
+
+
+def _fits(total: float, limit: float) -> bool:
+    """Whether ``total`` is at most ``limit`` give or take the relative tolerance.
+
+    Written as a difference: ``limit * (1 + _SLACK)`` is ``inf`` for a limit near the
+    largest float, which let any finite spend fit.
+    """
+    return total - limit <= limit * _SLACK
 
 
 def _check_total(name: str, value: object, *, lo_open: bool, hi: float) -> float:
@@ -102,11 +119,8 @@ class PrivacyBudget(LockedState):
 
     @property
     def spent(self) -> tuple[float, float]:
-        """(epsilon, delta) spent so far."""
-        return (
-            math.fsum(s.epsilon for s in self.ledger),
-            math.fsum(s.delta for s in self.ledger),
-        )
+        """(epsilon, delta) spent so far (``inf`` past the float range)."""
+        return _sum(s.epsilon for s in self.ledger), _sum(s.delta for s in self.ledger)
 
     @property
     def remaining(self) -> tuple[float, float]:
@@ -117,9 +131,7 @@ class PrivacyBudget(LockedState):
     def can_spend(self, epsilon: float, delta: float = 0.0) -> bool:
         """Whether a release of (epsilon, delta) fits in what is left."""
         eps, dlt = self.spent
-        return eps + epsilon <= self.epsilon * (1 + _SLACK) and (
-            dlt + delta <= self.delta * (1 + _SLACK)
-        )
+        return _fits(eps + epsilon, self.epsilon) and _fits(dlt + delta, self.delta)
 
     def spend(self, epsilon: float, delta: float = 0.0, *, label: str = "release") -> None:
         """Record a release of (epsilon, delta), or refuse it.
@@ -188,7 +200,7 @@ class PrivacyBudget(LockedState):
                 raise entry["at"].fail("an ISO 8601 time") from None
             out.ledger.append(Spend(entry["label"].str(max_len=200), e, d, at))
         root["ledger"].check(
-            out.spent[0] <= eps * (1 + _SLACK) and out.spent[1] <= dlt * (1 + _SLACK),
+            _fits(out.spent[0], eps) and _fits(out.spent[1], dlt),
             "a ledger spending at most the totals",
         )
         return out

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from prodml._extras import require
 from prodml._params import Constraint, Interval, OneOf, check_params
+from prodml._state import MAX_COUNT
 from prodml.errors import ConfigError
 
 __all__ = ["MECHANISMS", "Noise", "calibrate", "opendp_measurement", "privacy_loss", "sample"]
@@ -89,10 +90,10 @@ def opendp_measurement(mechanism: str, scale: float, n_parts: int, delta: float 
     _check("opendp_measurement", mechanism=mechanism, scale=scale, n_parts=n_parts, delta=delta)
     dp = _dp()
     if mechanism == "laplace":
-        space = dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
+        space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")
         part = dp.m.make_laplace(*space, scale=scale)
         return dp.c.make_composition([part] * n_parts)
-    space = dp.vector_domain(dp.atom_domain(T=int)), dp.l2_distance(T=int)
+    space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="i64")
     part = dp.m.make_gaussian(*space, scale=scale)
     zcdp = dp.c.make_composition([part] * n_parts)
     return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(zcdp), delta)
@@ -119,6 +120,13 @@ def calibrate(mechanism: str, epsilon: float, delta: float, n_parts: int) -> flo
             "mechanism. Got 0 instead.",
             parameter="delta",
         )
+    return _calibrated(mechanism, float(epsilon), float(delta), int(n_parts))
+
+
+@functools.lru_cache(maxsize=256)
+def _calibrated(mechanism: str, epsilon: float, delta: float, n_parts: int) -> float:
+    # Cached: a pure function of its arguments, and each check of a Gaussian scale
+    # against OpenDP's accountant costs milliseconds.
     if mechanism == "laplace":
         scale = n_parts / epsilon
         # Floating point: nudge up until OpenDP agrees the budget holds.
@@ -153,19 +161,39 @@ def sample(
     exact discrete distributions): use it for anything released. A numpy generator
     draws the same distributions reproducibly, for tests and simulations only: its
     randomness is predictable, so a seeded release protects nobody.
+
+    Counts are at most ``MAX_COUNT`` (2**53, checked by the caller before the budget is
+    charged) and OpenDP adds noise to 64-bit integers (saturating; Python's ``int``
+    would be 32-bit there). Noisy counts are clipped to ``[-MAX_COUNT, MAX_COUNT]``
+    (post-processing) so that every release can be saved and loaded back.
     """
+    return np.clip(_noisy(mechanism, scale, counts, rng), -MAX_COUNT, MAX_COUNT)
+
+
+def _noisy(
+    mechanism: str, scale: float, counts: IntArray, rng: np.random.Generator | None
+) -> IntArray:
     if rng is None:
-        dp = _dp()
-        if mechanism == "laplace":
-            space = dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
-            meas = dp.m.make_laplace(*space, scale=scale)
-        else:
-            space = dp.vector_domain(dp.atom_domain(T=int)), dp.l2_distance(T=int)
-            meas = dp.m.make_gaussian(*space, scale=scale)
-        return np.asarray(meas([int(c) for c in counts]), dtype=np.int64)
+        meas = _sampler(mechanism, scale)
+        return np.asarray(meas(counts.tolist()), dtype=np.int64)
     if mechanism == "laplace":
         return counts + discrete_laplace(rng, scale, counts.size)
     return counts + discrete_gaussian(rng, scale, counts.size)
+
+
+@functools.lru_cache(maxsize=64)
+def _sampler(mechanism: str, scale: float) -> Any:
+    """OpenDP's measurement adding noise of ``scale`` to a vector of i64 counts.
+
+    Cached: the parts of a release share one scale, and building a measurement costs
+    more than sampling a short vector. A measurement holds no state between calls.
+    """
+    dp = _dp()
+    if mechanism == "laplace":
+        space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")
+        return dp.m.make_laplace(*space, scale=scale)
+    space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="i64")
+    return dp.m.make_gaussian(*space, scale=scale)
 
 
 def discrete_laplace(

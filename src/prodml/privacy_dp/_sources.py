@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from prodml._quote import short_repr
+from prodml._state import MAX_COUNT
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
 from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
-from prodml.privacy_dp._release import DPPart, DPRelease, IntArray
+from prodml.privacy_dp._release import MAX_SCALE, DPPart, DPRelease, IntArray
 
 if TYPE_CHECKING:
     from prodml.drift import Profile
@@ -72,6 +72,23 @@ def _release(
         )
     rng = None if seed is None else np.random.default_rng(seed)
     scale = calibrate(mechanism, epsilon, delta, len(exact))
+    # Everything that could fail is checked before the budget is charged: a release
+    # refused here spends nothing.
+    if scale > MAX_SCALE:
+        raise ConfigError(
+            f"The 'epsilon' parameter of a DP release is too small: {len(exact)} part(s) at "
+            f"epsilon {epsilon!r} need noise of scale {scale:.3g} per count, above "
+            f"{MAX_SCALE:.0e} (counts under such noise carry no signal, and a release "
+            "cannot be saved with it). Release fewer columns or use a larger epsilon.",
+            parameter="epsilon",
+        )
+    for name, (_, counts) in exact.items():
+        if counts.size and int(counts.max()) > MAX_COUNT:
+            raise ConfigError(
+                f"counts of column {short_repr(name)} must be at most 2**53 (a count beyond "
+                "that is corrupt: it cannot be kept exactly as a float); nothing was released",
+                parameter="counts",
+            )
     if budget is not None:  # refused before any noise is drawn
         budget.spend(epsilon, delta, label=label)
     noise = (Noise(mechanism, scale),)
@@ -82,9 +99,6 @@ def _release(
     return DPRelease(
         source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism, secure=rng is None
     )
-
-
-_INT64_MAX = np.iinfo(np.int64).max
 
 
 def release_counts(
@@ -121,12 +135,13 @@ def release_counts(
     for name, dom in doms.items():
         arr = np.asarray(counts[name])
         ok = arr.ndim == 1 and arr.size == dom.size and arr.dtype.kind in "iu"
-        # uint64 counts past int64's largest would turn negative in the int64 cast below.
-        ok = ok and bool((arr >= 0).all() and (arr <= _INT64_MAX).all())
+        # uint64 counts past int64's largest would turn negative in the int64 cast below;
+        # counts past 2**53 cannot be saved (nor sampled exactly by every path).
+        ok = ok and bool((arr >= 0).all() and (arr <= MAX_COUNT).all())
         if not ok:
             raise ConfigError(
                 f"counts of column {short_repr(name)} must be {dom.size} non-negative integers "
-                f"up to 2**63 - 1 "
+                f"up to 2**53 "
                 f"(one per cell of {dom!r}); got an array of dtype {arr.dtype} and shape "
                 f"{arr.shape}",
                 parameter="counts",
@@ -306,21 +321,35 @@ def release_group_counts(
     )  # fmt: skip
 
 
-def _values_counts(values: list[Any], dom: Bins | Categories) -> IntArray:
-    def is_null(v: Any) -> bool:
-        return v is None or (isinstance(v, float) and math.isnan(v))
+def _is_null(v: Any) -> bool:
+    """None, NaN of any float type, ``pd.NA`` and ``NaT``: counted in ``<null>``."""
+    if v is None:
+        return True
+    if isinstance(v, float | np.floating):
+        return bool(np.isnan(v))
+    if isinstance(v, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(v))
+    # pd.NA and pd.NaT, without importing pandas: both are singletons of these types.
+    return type(v).__name__ in ("NAType", "NaTType")
 
-    present = [v.item() if isinstance(v, np.generic) else v for v in values if not is_null(v)]
+
+def _values_counts(name: str, values: list[Any], dom: Bins | Categories) -> IntArray:
+    present = [v.item() if isinstance(v, np.generic) else v for v in values if not _is_null(v)]
     n_null = len(values) - len(present)
     if isinstance(dom, Bins):
         try:
             arr = np.asarray(present, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # text; an int beyond float range
             raise ConfigError(
-                "Bins need numeric values; the window holds others", parameter="domains"
+                f"Bins of column {short_repr(name)} need numeric values of at most 1.8e308; "
+                "the window holds others",
+                parameter="domains",
             ) from None
         if not np.isfinite(arr).all():
-            raise ConfigError("the window holds infinite values", parameter="domains")
+            raise ConfigError(
+                f"column {short_repr(name)} of the window holds infinite values",
+                parameter="domains",
+            )
         return dom.count(arr, None, n_null)
     counts: dict[Any, int] = {}
     for v in present:
@@ -363,7 +392,7 @@ def release_window(
     exact: dict[str, tuple[Domain, IntArray]] = {}
     for name, dom in doms.items():
         assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked above
-        exact[name] = (dom, _values_counts(data[name], dom))
+        exact[name] = (dom, _values_counts(name, data[name], dom))
     return _release(
         "window", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
         seed=seed, label=label,
