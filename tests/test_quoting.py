@@ -176,3 +176,21 @@ def test_an_access_key_id_in_a_longer_upper_case_run_is_masked() -> None:
     ):
         assert mask_secrets(text) == masked
     assert mask_secrets("AKIA1234567 and AGPA") == "AKIA1234567 and AGPA"  # 7: too short
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["ann@exa\u200bmple.com"],  # repr writes the zero-width space as \u200b
+        ("ann@example\u00ad.com", 1),  # a soft hyphen: \xad
+        {"to": "bob@example.org\u2060"},  # a word joiner after the address
+    ],
+)
+def test_an_address_repr_escapes_is_still_redacted(value: object) -> None:
+    # repr escapes invisible characters, and the escaped text hid the address from the scan
+    # although a reader of the message sees it.
+    assert short_repr(value) == "<redacted>"
+
+
+def test_escapes_without_personal_data_are_quoted_as_repr_writes_them() -> None:
+    assert short_repr(["a\u200bb", "x\\U99999999"]) == repr(["a\u200bb", "x\\U99999999"])

@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+import re
+
 from prodml._secrets import mask_secrets
 
 __all__ = ["MAX_QUOTE", "cut", "error_line", "short_repr"]
@@ -103,6 +105,17 @@ def _unless_personal(shown: str, text: str) -> str:
     from prodml.privacy import REDACTED, find_personal_data  # noqa: PLC0415 - import cycle
 
     scanned = text[: len(shown) + _SCAN_MARGIN]
+    if "\\" in scanned:  # repr escapes invisible characters: scan them as the reader sees
+        scanned = _ESCAPE.sub(_unescaped, scanned)
     if mask_secrets(scanned) != scanned or find_personal_data(scanned) is not None:
         return REDACTED
     return shown
+
+
+_ESCAPE = re.compile(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
+"""The escapes ``repr`` writes for characters it does not print (``\\u200b``...)."""
+
+
+def _unescaped(m: re.Match[str]) -> str:
+    code = int(m[1] or m[2] or m[3], 16)
+    return chr(code) if code <= 0x10FFFF else m[0]
