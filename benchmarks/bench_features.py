@@ -10,6 +10,15 @@ Run::
     python benchmarks/bench_features.py            # 1,000,000 rows
     python benchmarks/bench_features.py --quick    # 20,000 rows, smoke run
     python benchmarks/bench_features.py --rows 200000 --json out.json
+    python benchmarks/bench_features.py --rows 200000 --paired 3 --parquet   # str from Parquet
+
+``--paired N`` times only fit and transform of prodml and the scikit-learn
+ColumnTransformer, in N interleaved rounds on the same frame, in CPU seconds
+(``time.process_time``, so that neighbours on a shared machine land less in the figures),
+and prints each round's ratio and the median of the ratios. The string columns are pandas
+3's ``str`` (what ``pd.DataFrame`` and ``pd.read_parquet`` build); ``--parquet`` round-trips
+the frame through Parquet (row groups of 65,536 rows: chunked Arrow-backed ``str``, as a
+user reads them), ``--text category`` converts them to ``category`` instead.
 
 Prints fit and transform times, single-record p50/p99, peak memory during transform
 (tracemalloc) relative to the output, and the ratios prodml / competitor. The fast record
@@ -281,6 +290,47 @@ class NumpyByHand:
         return out
 
 
+def as_read(df: pd.DataFrame, *, parquet: bool, text: str) -> pd.DataFrame:
+    """F1 as a user holds it: through Parquet (chunked ``str``), or with category strings."""
+    if parquet:
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        buf = io.BytesIO()
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        pq.write_table(table, buf, row_group_size=65_536)
+        buf.seek(0)
+        df = pd.read_parquet(buf)
+    if text == "category":
+        df = df.assign(**{c: df[c].astype("category") for c in STRINGS})
+    return df
+
+
+def paired(df: pd.DataFrame, rounds: int) -> dict[str, Any]:
+    """prodml and scikit-learn fit and transform in ``rounds`` interleaved CPU-time rounds."""
+    out: dict[str, Any] = {k: [] for k in ("prodml_fit", "sklearn_fit", "prodml_tr", "sklearn_tr")}
+    pipe, skl = prodml_pipeline().fit(df), sklearn_pipeline().fit(df)
+    jobs = {
+        "prodml_fit": lambda: prodml_pipeline().fit(df),
+        "sklearn_fit": lambda: sklearn_pipeline().fit(df),
+        "prodml_tr": lambda: pipe.transform(df),
+        "sklearn_tr": lambda: skl.transform(df),
+    }
+    for _ in range(rounds):
+        for name, fn in jobs.items():
+            gc.collect()
+            t0 = time.process_time()
+            fn()
+            out[name].append(time.process_time() - t0)
+    for op in ("fit", "tr"):
+        ratios = [s / p for s, p in zip(out[f"sklearn_{op}"], out[f"prodml_{op}"], strict=True)]
+        out[f"ratio_{op}"] = ratios
+        out[f"median_ratio_{op}"] = statistics.median(ratios)
+    return out
+
+
 def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -386,8 +436,30 @@ def main() -> None:
         "--rounds", type=int, default=3, help="alternating rounds of the fast record paths"
     )
     parser.add_argument("--json", help="write the figures to this JSON file")
+    parser.add_argument(
+        "--paired", type=int, default=0, help="only fit/transform vs scikit-learn, N rounds"
+    )
+    parser.add_argument("--parquet", action="store_true", help="read F1 back from Parquet")
+    parser.add_argument("--text", choices=["str", "category"], default="str")
     args = parser.parse_args()
     n = 20_000 if args.quick else args.rows
+    if args.paired:
+        frame = as_read(make_f1(n), parquet=args.parquet, text=args.text)
+        dtypes = sorted({str(frame[c].dtype) for c in STRINGS})
+        print(f"F1: {n:,} rows, strings {dtypes}, parquet={args.parquet}, CPU seconds")
+        res = paired(frame, args.paired)
+        for op, label in (("fit", "fit"), ("tr", "transform")):
+            p, k = res[f"prodml_{op}"], res[f"sklearn_{op}"]
+            print(
+                f"  {label:9s} prodml {statistics.median(p):.3f} s  sklearn "
+                f"{statistics.median(k):.3f} s  ratios "
+                + ", ".join(f"{r:.1f}" for r in res[f"ratio_{op}"])
+                + f"  median {res[f'median_ratio_{op}']:.1f}x (sklearn / prodml)"
+            )
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(res, f, indent=2, sort_keys=True)
+        return
     n_rec = 500 if args.quick else args.records
     print(
         f"F1: {n:,} rows, python {platform.python_version()}, {os.cpu_count()} cpus, "

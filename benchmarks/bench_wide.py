@@ -18,6 +18,13 @@ neighbours on a shared machine do not land in the figures. Writes ``benchmarks/r
 
     python benchmarks/bench_wide.py            # 10, 1,000 and 10,000 columns
     python benchmarks/bench_wide.py --quick    # 10, 300 and 1,000 columns
+    python benchmarks/bench_wide.py --sklearn --parquet   # fit/transform vs scikit-learn
+
+``--sklearn`` times only ``FeaturePipeline.fit`` and ``transform`` against scikit-learn's
+ColumnTransformer (StandardScaler on the floats, OneHotEncoder on the strings) on the same
+frame, interleaved, ``--repeat`` rounds, and prints the median of the per-round ratios
+(sklearn / prodml). ``--parquet`` reads the table back from Parquet (pandas 3: chunked
+Arrow-backed ``str``), ``--text category`` converts the strings to ``category``.
 """
 
 from __future__ import annotations
@@ -64,6 +71,73 @@ def _time(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def as_read(df: pd.DataFrame, *, parquet: bool, text: str) -> pd.DataFrame:
+    """W1 as a user holds it: read back from Parquet, or with category strings."""
+    if parquet:
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), buf)
+        buf.seek(0)
+        df = pd.read_parquet(buf)
+    if text == "category":
+        df = df.assign(**{c: df[c].astype("category") for c in df if c.startswith("s")})
+    return df
+
+
+def sklearn_width(df: pd.DataFrame, repeat: int) -> dict[str, list[float]]:
+    """CPU seconds of prodml and scikit-learn fit/transform, ``repeat`` interleaved rounds."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    floats = [c for c in df.columns if c.startswith("f")]
+    strings = [c for c in df.columns if c.startswith("s")]
+
+    def ours() -> FeaturePipeline:
+        return FeaturePipeline([steps.StandardScale(floats), steps.OneHot(strings)])
+
+    def theirs() -> ColumnTransformer:
+        return ColumnTransformer(
+            [
+                ("num", StandardScaler(), floats),
+                ("cat", OneHotEncoder(sparse_output=False, handle_unknown="ignore"), strings),
+            ]
+        )
+
+    pipe, skl = ours().fit(df), theirs().fit(df)
+    jobs: dict[str, Callable[[], object]] = {
+        "prodml fit": lambda: ours().fit(df),
+        "sklearn fit": lambda: theirs().fit(df),
+        "prodml transform": lambda: pipe.transform(df),
+        "sklearn transform": lambda: skl.transform(df),
+    }
+    out: dict[str, list[float]] = {k: [] for k in jobs}
+    for _ in range(repeat):
+        for name, fn in jobs.items():
+            t0 = time.process_time()
+            fn()
+            out[name].append(time.process_time() - t0)
+    return out
+
+
+def main_sklearn(widths: list[int], repeat: int, *, parquet: bool, text: str) -> None:
+    print(f"W1 vs scikit-learn: 1,000 rows, strings {text}, parquet={parquet}, CPU seconds")
+    print(f"{'columns':>8s} {'op':10s} {'prodml':>9s} {'sklearn':>9s}  ratios (median)")
+    for w in widths:
+        res = sklearn_width(as_read(make_w1(w), parquet=parquet, text=text), repeat)
+        for op in ("fit", "transform"):
+            p, k = res[f"prodml {op}"], res[f"sklearn {op}"]
+            ratios = [b / a for a, b in zip(p, k, strict=True)]
+            print(
+                f"{w:8,d} {op:10s} {statistics.median(p):9.3f} {statistics.median(k):9.3f}  "
+                + ", ".join(f"{r:.1f}" for r in ratios)
+                + f" ({statistics.median(ratios):.1f}x)"
+            )
+
+
 def run_width(n_columns: int, repeat: int) -> dict[str, float]:
     """Seconds per column of every operation at one width."""
     df = make_w1(n_columns)
@@ -91,8 +165,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10, 300 and 1,000 columns")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--sklearn", action="store_true", help="fit/transform vs scikit-learn")
+    parser.add_argument("--parquet", action="store_true", help="read W1 back from Parquet")
+    parser.add_argument("--text", choices=["str", "category"], default="str")
     args = parser.parse_args()
     widths = [10, 300, 1000] if args.quick else [10, 1000, 10_000]
+    if args.sklearn:
+        main_sklearn(widths, args.repeat, parquet=args.parquet, text=args.text)
+        return
     per_col = {w: run_width(w, args.repeat) for w in widths}
     ops = list(per_col[widths[0]])
     print(f"W1: 1,000 rows; time per column (ms), median of {args.repeat}+ runs")

@@ -2,7 +2,7 @@
 
 One instant gives the same parts whatever zone it arrives in (pandas, Arrow, Python
 datetimes, records), equal to the parts pandas computes in the fitted zone; naive values
-are wall-clock time in that zone, taken as written.
+are refused, as Schema.validate refuses them.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def test_instants_around_a_dst_gap_skip_the_missing_hour() -> None:
         assert pipe.transform_record({"t": v.to_pydatetime()})[ALL.index("hour")] == hours[i]
 
 
-NAIVE = dt.datetime(2024, 3, 31, 2, 30)  # a wall time Paris skipped: taken as written
+NAIVE = dt.datetime(2024, 3, 31, 2, 30)  # a wall time Paris skipped
 
 
 @pytest.mark.parametrize(
@@ -158,13 +158,17 @@ NAIVE = dt.datetime(2024, 3, 31, 2, 30)  # a wall time Paris skipped: taken as w
     [NAIVE, pd.Timestamp(NAIVE), np.datetime64(NAIVE, "us"), NAIVE.date()],
     ids=["datetime", "Timestamp", "datetime64", "date"],
 )
-def test_naive_values_are_wall_clock_time_in_the_fitted_zone(value: Any) -> None:
+def test_naive_values_are_refused_for_a_column_fitted_in_a_zone(value: Any) -> None:
+    # Before: read as wall-clock time in the fitted zone, as written (02:30, a time Paris
+    # skipped), where Schema.validate and serving refuse them and pandas will not mix
+    # naive and aware values (tz_convert of naive values raises).
     pipe = _fitted("Europe/Paris")
-    wall = pd.Timestamp(value)
-    expected = _pandas_parts(wall)  # naive: its own fields, no zone applied
-    np.testing.assert_array_equal(pipe.transform_record({"t": value}), expected)
+    message = r"column 't': expected datetimes in time zone 'Europe/Paris'.*tz_localize"
+    with pytest.raises(SchemaError, match=message):
+        pipe.transform_record({"t": value})
     batches = [pd.DataFrame({"t": pd.Series([value], dtype=object)})]
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        wall = pd.Timestamp(value)
         batches += [
             pd.DataFrame({"t": pd.DatetimeIndex([wall])}),
             pa.table({"t": pa.array([wall], pa.timestamp("us"))}),
@@ -172,7 +176,10 @@ def test_naive_values_are_wall_clock_time_in_the_fitted_zone(value: Any) -> None
     else:
         batches.append(pa.table({"t": pa.array([value], pa.date32())}))
     for batch in batches:
-        np.testing.assert_array_equal(pipe.transform(batch), [expected])
+        with pytest.raises(SchemaError, match=message + r".*row 0"):
+            pipe.transform(batch)
+        with pytest.raises(SchemaError, match=r"column 't'.*naive"):  # as validation does
+            pipe.input_schema.validate(batch)
 
 
 def test_nulls_still_reach_dateparts_as_nulls_in_every_zone() -> None:

@@ -1,16 +1,18 @@
 """DateParts: calendar parts of datetime columns, read in the zone the column was fitted in.
 
 A column fitted with a time zone (``pipe.input_schema[col].timezone``) is read in that
-zone by both paths: an aware value in another zone is converted to it (the same instant
-gives the same parts), a naive value (a naive datetime, a date, a ``numpy.datetime64``)
-is taken as wall-clock time in it, as written. A column fitted naive reads each value's
-own wall-clock time. :func:`batch_times` is the batch reader, :func:`record_time` and
-:func:`record_in_zone` the record path's.
+zone by both paths, through one function, :func:`wall_clock`: an aware value gives the
+wall-clock time of its instant in that zone (the same instant gives the same parts, as
+pandas' ``tz_convert`` gives them); a naive value (a naive datetime, a date, a
+``numpy.datetime64``) is refused, as ``Schema.validate`` refuses it. A column fitted
+naive reads each value's own wall-clock time. :func:`batch_times` is the batch reader,
+:func:`record_time` and :func:`record_in_zone` the record path's.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -26,11 +28,19 @@ from prodml._data import (  # checked per record in Python
 )
 from prodml._params import Constraint, Predicate
 from prodml._quote import short_repr
-from prodml._zones import same_zone, timezone_of, value_in_zone, zone_tzinfo
+from prodml._zones import canonical_zone, same_zone, timezone_of, value_in_zone, zone_tzinfo
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import TIME, Encoder, Floats, Step
 
-__all__ = ["PARTS", "DateParts", "batch_times", "record_in_zone", "record_time"]
+__all__ = [
+    "PARTS",
+    "DateParts",
+    "batch_times",
+    "record_in_zone",
+    "record_time",
+    "shift_days",
+    "wall_clock",
+]
 
 _NS = 1_000_000_000
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -100,11 +110,13 @@ class DateParts(Step):
 
     The zone is the one the pipeline's input schema records for the column at fit
     (``pipe.input_schema[col].timezone``). Batches and records give the parts of that
-    zone's wall-clock time: aware values in another zone (a UTC column, a record with
-    another ``tzinfo``, an Arrow ``timestamp[us, tz=...]`` column) are converted to it,
-    so one instant gives the same parts whatever zone it arrives in; naive values
-    (naive datetimes, dates as midnights, ``numpy.datetime64``) are wall-clock time in
-    it, taken as written. A column fitted naive reads each value's own wall-clock time.
+    zone's wall-clock time at each value's instant: aware values in another zone (a UTC
+    column, a record with another ``tzinfo``, an Arrow ``timestamp[us, tz=...]`` column)
+    are converted to it, so one instant gives the same parts whatever zone it arrives in,
+    and a value naming a wall time the zone skipped moves as pandas moves it. Naive
+    values (naive datetimes, dates, ``numpy.datetime64``, naive columns) are refused
+    with a ``SchemaError``: localize them first. A column fitted naive reads each value's
+    own wall-clock time.
 
     Parameters
     ----------
@@ -186,34 +198,100 @@ def _no_rules(column: str, zone: str, row: int | None = None) -> SchemaError:
     )
 
 
+def _naive(column: str, zone: str, row: int | None = None) -> SchemaError:
+    """A naive value (or date) for a column fitted in ``zone``: refused, as pandas does."""
+    return SchemaError(
+        problems=[
+            SchemaProblem(
+                column,
+                "type",
+                f"expected datetimes in time zone {short_repr(zone)} (the zone the column was "
+                "fitted in), got a naive datetime; localize it to the zone it was recorded "
+                f"in (pandas: .dt.tz_localize(<zone>), then .dt.tz_convert("
+                f"{short_repr(canonical_zone(zone))}))",
+                row,
+            )
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def shift_days(zone: str) -> frozenset[int]:
+    """Ordinals of the days on which ``zone``'s UTC offset changes (wall-clock dates).
+
+    A value whose fields fall on one of them may name a wall time the zone skipped
+    (02:30 on a spring-forward night), which only a conversion of its instant reads as
+    pandas does; on every other day the fields of a value in the zone are its
+    wall-clock time. Offsets are sampled daily at 00:00 UTC over the datetime64[ns]
+    years, and every local date between two samples that differ is kept (once per zone,
+    tens of milliseconds; UTC and fixed offsets have none).
+    """
+    tz = zone_tzinfo(zone)
+    if tz is None or isinstance(tz, _dt.timezone):
+        return frozenset()
+    utc = pd.date_range("1677-09-22", "2262-04-10", freq="D", tz="UTC", unit="s")
+    wall = utc.tz_convert(tz).tz_localize(None).asi8  # seconds
+    changed = np.flatnonzero(np.diff(wall - utc.asi8))
+    days = _EPOCH.toordinal() + np.floor_divide(wall, 86_400)
+    return frozenset(d for i in changed.tolist() for d in range(int(days[i]), int(days[i + 1]) + 1))
+
+
 def _converted(value: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime | None:
     """An aware value as the same instant in ``tz``; ``None`` beyond Python's years."""
     if isinstance(value, pd.Timestamp):  # its instant (ns), as a Python datetime in UTC
         value = _EPOCH_UTC + _dt.timedelta(microseconds=value.value // 1000)
     try:
-        return value.astimezone(tz)
+        # Through UTC: astimezone to a value's own tzinfo would keep its fields as they are.
+        return value.astimezone(_dt.timezone.utc).astimezone(tz)
     except OverflowError:  # an instant before year 1 or after 9999: far outside ns anyway
         return None
 
 
-def record_in_zone(value: _dt.datetime, column: str, zone: str, tz: _dt.tzinfo | None) -> Any:
-    """An aware record value in the fitted ``zone``: itself if it is in it, else converted.
+def wall_clock(
+    value: _dt.datetime, column: str, zone: str, tz: _dt.tzinfo | None, row: int | None = None
+) -> _dt.datetime:
+    """The wall-clock time in the fitted ``zone`` of an aware value's instant, naive.
+
+    The one conversion of both paths: :func:`record_in_zone` for a record, each value of
+    an object column for a batch. The instant is the one Python and pandas read (the
+    value's ``utcoffset``, which follows ``fold``): a value in the zone is read as written
+    except on the days its offset changes (:func:`shift_days`), where a wall time the
+    zone skipped moves as pandas moves it (02:30 with ``fold=0`` in Paris on
+    2024-03-31 is 03:30). Beyond Python's years, the value's own wall-clock time, which
+    the range checks refuse.
 
     Raises
     ------
     SchemaError
-        When the converted wall-clock time is outside 1677-09-21 .. 2262-04-11 (as the
-        batch path), or the zone's rules are not installed.
+        For a naive value (:func:`_naive`), or when ``zone``'s rules are not installed.
     """
-    if value_in_zone(zone, value.tzinfo):
-        return value
+    vz = value.tzinfo
+    if vz is None:
+        raise _naive(column, zone, row)
+    # datetime's own toordinal, on a Timestamp too (pandas' is 30 times slower).
+    if value_in_zone(zone, vz) and _dt.datetime.toordinal(value) not in shift_days(zone):
+        return value.replace(tzinfo=None)
     if tz is None:
-        raise _no_rules(column, zone)
+        raise _no_rules(column, zone, row)
     moved = _converted(value, tz)
-    wall = value.replace(tzinfo=None) if moved is None else moved.replace(tzinfo=None)
-    if moved is None or not NS_FIRST <= wall <= NS_LAST:
+    return (value if moved is None else moved).replace(tzinfo=None)
+
+
+def record_in_zone(
+    value: _dt.datetime, column: str, zone: str, tz: _dt.tzinfo | None
+) -> _dt.datetime:
+    """A record's datetime as naive wall-clock time in the fitted ``zone`` (:func:`wall_clock`).
+
+    Raises
+    ------
+    SchemaError
+        For a naive value, when the wall-clock time is outside 1677-09-21 .. 2262-04-11
+        (as the batch path), or when the zone's rules are not installed.
+    """
+    wall = wall_clock(value, column, zone, tz)
+    if not NS_FIRST <= wall <= NS_LAST:
         record_datetime64(wall, column)  # raises: the batch path computes in ns
-    return moved
+    return wall
 
 
 def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
@@ -225,8 +303,9 @@ def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
     Raises
     ------
     SchemaError
-        As :meth:`Columns.datetime64`, for a wall-clock time in ``zone`` outside
-        1677-09-21 .. 2262-04-11, or when ``zone``'s rules are not installed.
+        As :meth:`Columns.datetime64`; for naive values or dates (a zoned column has
+        nulls at most), a wall-clock time in ``zone`` outside 1677-09-21 .. 2262-04-11,
+        or when ``zone``'s rules are not installed.
     """
     if zone is None:
         return cols.datetime64(name)
@@ -234,7 +313,13 @@ def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
     if isinstance(raw, pd.Series) and raw.dtype == object:
         return _object_times(cols, name, raw, zone)
     found = timezone_of(raw)
-    if found is None or same_zone(zone, found):  # naive, or already in the zone
+    if found is None:  # naive: nulls only pass
+        times = cols.datetime64(name)
+        valid = np.flatnonzero(~np.isnat(times))
+        if valid.size:
+            raise _naive(name, zone, int(valid[0]))
+        return times
+    if same_zone(zone, found):
         return cols.datetime64(name)
     tz = zone_tzinfo(zone)
     instants = cols.datetime64(name, utc=True)
@@ -250,26 +335,17 @@ def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
 
 
 def _object_times(cols: Columns, name: str, raw: pd.Series, zone: str) -> Any:
-    """Python datetimes: each aware value in another zone converted as a record's is."""
+    """Python values, each read by :func:`record_time` as a record's is (nulls as NaT)."""
     values = raw.to_numpy(dtype=object)
-    other = [
-        i
-        for i, v in enumerate(values)
-        if isinstance(v, _dt.datetime)
-        and v.tzinfo is not None
-        and v == v  # noqa: PLR0124 - pd.NaT is a datetime != itself
-        and not value_in_zone(zone, v.tzinfo)
-    ]
-    if not other:
-        return cols.datetime64(name)
     tz = zone_tzinfo(zone)
-    if tz is None:
-        raise _no_rules(name, zone, other[0])
-    out = values.copy()
-    for i in other:
-        moved = _converted(values[i], tz)
-        # Beyond Python's years: its own wall-clock time, which the range check refuses.
-        out[i] = values[i].replace(tzinfo=None) if moved is None else moved.replace(tzinfo=None)
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        if isinstance(v, _dt.datetime) and v == v:  # noqa: PLR0124 - pd.NaT is a datetime != itself
+            out[i] = wall_clock(v, name, zone, tz, i)
+        elif isinstance(v, _dt.date | np.datetime64) and v == v:  # noqa: PLR0124 - NaT
+            raise _naive(name, zone, i)
+        else:  # nulls, and values Columns.datetime64 refuses (it names them)
+            out[i] = v
     return Columns(pd.DataFrame({name: pd.Series(out, dtype=object)})).datetime64(name)
 
 
@@ -278,19 +354,19 @@ def record_time(
 ) -> _dt.datetime | None:
     """A record value as a wall-clock datetime (None for nulls), as the batch path reads it.
 
-    With a fitted ``zone`` (``tz`` its :func:`zone_tzinfo`), an aware value in another
-    zone is converted to it (:func:`record_in_zone`).
+    With a fitted ``zone`` (``tz`` its :func:`zone_tzinfo`), a datetime is read by
+    :func:`record_in_zone`, and a naive value (a date, a ``numpy.datetime64``) is refused.
 
     Raises
     ------
     SchemaError
-        For strings and other non-datetime values, and datetimes outside
-        1677-09-21 .. 2262-04-11 (as the batch path).
+        For strings and other non-datetime values, naive values for a column fitted in
+        a zone, and datetimes outside 1677-09-21 .. 2262-04-11 (as the batch path).
     """
     if isinstance(value, _dt.datetime):
         if value != value:  # noqa: PLR0124 - pd.NaT is a datetime != itself
             return None
-        if value.tzinfo is not None and zone is not None and not value_in_zone(zone, value.tzinfo):
+        if zone is not None:
             return record_in_zone(value, column, zone, tz)
         wall = value.replace(tzinfo=None) if value.tzinfo is not None else value
         if not NS_FIRST <= wall <= NS_LAST:
@@ -299,6 +375,8 @@ def record_time(
     if value is None:
         return None
     if isinstance(value, _dt.date):
+        if zone is not None:
+            raise _naive(column, zone)
         day = _dt.datetime(value.year, value.month, value.day)
         if not NS_FIRST <= day <= NS_LAST:
             record_datetime64(day, column)  # raises, as above
@@ -306,6 +384,8 @@ def record_time(
     if isinstance(value, np.datetime64):
         if np.isnat(value):
             return None
+        if zone is not None:
+            raise _naive(column, zone)
         ns = int(record_datetime64(value, column).view(np.int64))
         return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
     if type(value).__name__ in ("NAType", "NaTType"):
