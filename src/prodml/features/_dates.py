@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -238,9 +238,10 @@ def shift_days(zone: str) -> frozenset[int]:
 
 def _converted(value: _dt.datetime, tz: _dt.tzinfo) -> _dt.datetime | None:
     """An aware value as the same instant in ``tz``; ``None`` beyond Python's years."""
-    if isinstance(value, pd.Timestamp):  # its instant (ns), as a Python datetime in UTC
-        value = _EPOCH_UTC + _dt.timedelta(microseconds=value.value // 1000)
     try:
+        if isinstance(value, pd.Timestamp):  # its instant (ns), as a Python datetime in UTC
+            # (a Timestamp in a coarser unit beyond ns overflows here: outside anyway)
+            value = _EPOCH_UTC + _dt.timedelta(microseconds=value.value // 1000)
         # Through UTC: astimezone to a value's own tzinfo would keep its fields as they are.
         return value.astimezone(_dt.timezone.utc).astimezone(tz)
     except OverflowError:  # an instant before year 1 or after 9999: far outside ns anyway
@@ -289,9 +290,28 @@ def record_in_zone(
         (as the batch path), or when the zone's rules are not installed.
     """
     wall = wall_clock(value, column, zone, tz)
-    if not NS_FIRST <= wall <= NS_LAST:
+    if _outside_ns(wall):
         record_datetime64(wall, column)  # raises: the batch path computes in ns
     return wall
+
+
+def _refuse_beyond(value: pd.Timestamp, column: str) -> NoReturn:
+    """The range SchemaError for a pandas Timestamp beyond Python's years (its UTC time)."""
+    as_ns(np.asarray([value.asm8]), column, rows=False)  # raises: outside ns
+    raise AssertionError(column)  # pragma: no cover - as_ns refused it above
+
+
+def _outside_ns(wall: _dt.datetime) -> bool:
+    """Whether ``wall`` is outside 1677-09-21 .. 2262-04-11 (what the batch path holds).
+
+    A pandas Timestamp in a coarser unit may be beyond Python's years (10000-01-01 from
+    ``9999-12-31T23:59:59-10:00`` in UTC): comparing it with a datetime raises
+    ValueError, so it is outside.
+    """
+    try:
+        return not NS_FIRST <= wall <= NS_LAST
+    except (ValueError, OverflowError):
+        return True
 
 
 def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
@@ -368,8 +388,13 @@ def record_time(
             return None
         if zone is not None:
             return record_in_zone(value, column, zone, tz)
-        wall = value.replace(tzinfo=None) if value.tzinfo is not None else value
-        if not NS_FIRST <= wall <= NS_LAST:
+        try:
+            wall = value.replace(tzinfo=None) if value.tzinfo is not None else value
+        except (ValueError, OverflowError):
+            if not isinstance(value, pd.Timestamp):
+                raise
+            _refuse_beyond(value, column)  # a Timestamp beyond Python's years
+        if _outside_ns(wall):
             record_datetime64(wall, column)  # raises: the batch path computes in ns
         return value
     if value is None:
