@@ -234,6 +234,23 @@ def _wide(tmp: Path) -> tuple[Callable[[int], object], int, int]:
     return (lambda i: pipe.transform(df)), 3, 1
 
 
+@workload("fit wide str", "FeaturePipeline.fit, W1 at 200 columns x 500 rows")
+def _wide_fit(tmp: Path) -> tuple[Callable[[int], object], int, int]:
+    sys.path.insert(0, str(HERE))
+    from bench_wide import make_w1
+
+    from prodml.features import FeaturePipeline, steps
+
+    df = make_w1(200, rows=500)
+    floats = [c for c in df.columns if c.startswith("f")]
+    strings = [c for c in df.columns if c.startswith("s")]
+
+    def fit(i: int) -> object:
+        return FeaturePipeline([steps.StandardScale(floats), steps.OneHot(strings)]).fit(df)
+
+    return fit, 3, 1
+
+
 @workload("transform F1", "FeaturePipeline.transform, F1 at 5,000 rows")
 def _f1_transform(tmp: Path) -> tuple[Callable[[int], object], int, int]:
     sys.path.insert(0, str(HERE))

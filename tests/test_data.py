@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from prodml._data import (
+    Columns,
     as_columns,
     column_kind,
     iter_columns,
@@ -215,3 +216,16 @@ def test_an_int_beyond_float64_in_an_object_column_is_named_with_its_row(use: ob
     assert (problem.column, problem.kind, problem.row) == ("x", "range", 2)
     assert "is too large for float64" in problem.message
     assert len(problem.message) < 150
+
+
+def test_a_pandas_column_is_looked_up_once_per_view() -> None:
+    # iloc[:, i] costs tens of microseconds and a fit reads each column four or five
+    # times (kind, nulls, arrow, values): the view keeps what it looked up.
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    cols = Columns(df)
+    first = cols.raw("a")
+    assert cols.raw("a") is first
+    assert first.equals(df["a"])
+    assert Columns(df).raw("a") is not first  # a new view looks again
+    with pytest.raises(SchemaError, match="missing"):
+        cols.raw("c")

@@ -156,7 +156,7 @@ class Columns:
         The table. A pandas index is ignored; column names must be strings and unique.
     """
 
-    __slots__ = ("_names", "_pos", "num_rows", "source")
+    __slots__ = ("_names", "_pos", "_series", "num_rows", "source")
 
     def __init__(self, source: pd.DataFrame | pa.Table | pa.RecordBatch) -> None:
         if isinstance(source, pd.DataFrame):
@@ -183,6 +183,9 @@ class Columns:
         self.source = source
         self._names: tuple[str, ...] = tuple(names)
         self._pos = pos
+        # A pandas column looked up once per view: ``iloc[:, i]`` costs some 10-50 us and a
+        # fit asks for each column four or five times (kind, nulls, arrow, values).
+        self._series: dict[str, pd.Series] = {}
         self.num_rows: int = len(source) if isinstance(source, pd.DataFrame) else source.num_rows
 
     @property
@@ -204,9 +207,13 @@ class Columns:
 
     def raw(self, name: str) -> RawColumn:
         """The column as the source holds it: a pandas Series or an arrow ChunkedArray."""
-        self._require(name)
         if isinstance(self.source, pd.DataFrame):
-            return self.source.iloc[:, self._pos[name]]
+            found = self._series.get(name)
+            if found is None:
+                self._require(name)
+                found = self._series[name] = self.source.iloc[:, self._pos[name]]
+            return found
+        self._require(name)
         col = self.source.column(self._pos[name])
         # RecordBatch columns are Arrays; hand out one type so callers need one code path.
         return col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
