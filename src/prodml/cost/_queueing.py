@@ -130,9 +130,12 @@ def mmc_response_survival(
     tt = _floats("t", t)
     pw = erlang_c(c, lam * s)
     mu = 1.0 / s
-    theta = c * mu - lam
-    # A response time is never negative: the formulas below exceed 1 for t < 0.
-    tt = np.maximum(tt, 0.0)
+    return _survival(tt, pw, mu, c * mu - lam)
+
+
+def _survival(t: FloatArray, pw: FloatArray, mu: FloatArray, theta: FloatArray) -> FloatArray:
+    # A response time is never negative: the formula below exceeds 1 for t < 0.
+    tt = np.maximum(t, 0.0)
     out = (1.0 - pw) * np.exp(-mu * tt) + pw * _sum_exp_tail(tt, mu, theta)
     return np.asarray(out, dtype=np.float64)
 
@@ -162,18 +165,21 @@ def mmc_response_quantile(
         _floats("service_time", service_time),
     )
     tail = 1.0 - q
-    rate = np.minimum(1.0 / s, c / s - lam)
-    _stable(c, lam * s)
+    # Erlang C does not depend on t: computed (and checked) once, not at every bisection step.
+    pw = erlang_c(c, lam * s)
+    mu = 1.0 / s
+    theta = c * mu - lam
+    rate = np.minimum(mu, theta)
     hi = np.asarray(-np.log(tail) / rate, dtype=np.float64)
     for _ in range(200):
-        above = mmc_response_survival(hi, servers=c, arrival_rate=lam, service_time=s) > tail
+        above = _survival(hi, pw, mu, theta) > tail
         if not above.any():
             break
         hi = np.where(above, hi * 2.0, hi)
     lo = np.zeros_like(hi)
     for _ in range(100):
         mid = 0.5 * (lo + hi)
-        above = mmc_response_survival(mid, servers=c, arrival_rate=lam, service_time=s) > tail
+        above = _survival(mid, pw, mu, theta) > tail
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     return np.asarray(0.5 * (lo + hi), dtype=np.float64)
