@@ -158,7 +158,7 @@ def test_an_older_model_never_needs_retraining_less(age, extra):
     [
         ({}, "exactly one of"),
         ({"decay_rate": 1.0, "curve": DecayCurve("linear", 0.9, 0.1)}, "exactly one of"),
-        ({"decay_rate": 0.0}, "'decay_rate'"),
+        ({"decay_rate": -1.0}, "'decay_rate'"),  # 0 is no drift: see test_audit_retraining
         ({"curve": "linear"}, "curve must be"),
         ({"decay_rate": 1.0, "value_per_unit": 0.0}, "'value_per_unit'"),
     ],

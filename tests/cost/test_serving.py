@@ -51,7 +51,7 @@ def test_erlang_c_is_stable_for_large_fleets():
     assert 0.0 < float(got[0]) < 1.0
     with pytest.raises(ConfigError, match="unstable"):
         erlang_c(2, 2.0)
-    with pytest.raises(ConfigError, match="unstable"):
+    with pytest.raises(ConfigError, match="whole number of servers"):
         erlang_c(0, 0.5)
 
 

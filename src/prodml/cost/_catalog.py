@@ -11,14 +11,23 @@ import datetime as _dt
 import itertools
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, ProdMLError
@@ -75,6 +84,26 @@ UnpricedError.__module__ = StaleCatalogWarning.__module__ = "prodml.cost"
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
+def _iso_date(value: Any) -> Any:
+    """A date, or the ISO text of one; never a number (pydantic reads 0 as 1970-01-01)."""
+    if isinstance(value, _dt.datetime):
+        raise ValueError("must be a date 'YYYY-MM-DD', not a date and time")
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a date 'YYYY-MM-DD'") from None
+    raise ValueError(f"must be a date 'YYYY-MM-DD', not {type(value).__name__}")
+
+
+# Catalog numbers are strict: a price of "0.5" (text) or true (a bool read as 1.0) is a
+# typo in a hand-written file, never coerced; NaN and infinities are refused everywhere.
+_Date = Annotated[_dt.date, BeforeValidator(_iso_date)]
+_COUNT_MAX = 2**31 - 1  # a count beyond any machine: a typo or a hostile file
+
+
 _NESTED: contextvars.ContextVar[bool] = contextvars.ContextVar("cost_model_nested", default=False)
 
 
@@ -114,12 +143,12 @@ class Price(CostModel):
 
     model_config: ClassVar[ConfigDict] = _FROZEN
 
-    amount: float = Field(ge=0, allow_inf_nan=False)
-    unit: str
-    as_of: _dt.date
-    source: str = Field(min_length=1)
-    notes: str = ""
-    currency: str | None = None
+    amount: float = Field(ge=0, allow_inf_nan=False, strict=True)
+    unit: str = Field(min_length=1, strict=True)
+    as_of: _Date
+    source: str = Field(min_length=1, strict=True)
+    notes: str = Field(default="", strict=True)
+    currency: str | None = Field(default=None, strict=True)
 
 
 class Tier(CostModel):
@@ -127,8 +156,8 @@ class Tier(CostModel):
 
     model_config: ClassVar[ConfigDict] = _FROZEN
 
-    up_to: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    amount: float = Field(ge=0, allow_inf_nan=False)
+    up_to: float | None = Field(default=None, gt=0, allow_inf_nan=False, strict=True)
+    amount: float = Field(ge=0, allow_inf_nan=False, strict=True)
 
 
 class TieredPrice(CostModel):
@@ -137,11 +166,11 @@ class TieredPrice(CostModel):
     model_config: ClassVar[ConfigDict] = _FROZEN
 
     tiers: tuple[Tier, ...] = Field(min_length=1)
-    unit: str
-    as_of: _dt.date
-    source: str = Field(min_length=1)
-    notes: str = ""
-    currency: str | None = None
+    unit: str = Field(min_length=1, strict=True)
+    as_of: _Date
+    source: str = Field(min_length=1, strict=True)
+    notes: str = Field(default="", strict=True)
+    currency: str | None = Field(default=None, strict=True)
 
     @model_validator(mode="after")
     def _increasing(self) -> TieredPrice:
@@ -179,17 +208,41 @@ class TieredPrice(CostModel):
 
 
 class Instance(CostModel):
-    """A machine type and its hourly price."""
+    """A machine type and its hourly price.
+
+    The price must be per ``hour`` (``price_per_hour`` reads it as hourly); an
+    ``accelerator`` name and an ``accelerators`` count go together.
+    """
 
     model_config: ClassVar[ConfigDict] = _FROZEN
 
-    provider: str
-    region: str
-    vcpus: int = Field(ge=1)
-    memory_gib: float = Field(gt=0)
-    accelerator: str | None = None
-    accelerators: int = Field(default=0, ge=0)
+    provider: str = Field(strict=True)
+    region: str = Field(strict=True)
+    vcpus: int = Field(ge=1, le=_COUNT_MAX, strict=True)
+    memory_gib: float = Field(gt=0, allow_inf_nan=False, strict=True)
+    accelerator: str | None = Field(default=None, min_length=1, strict=True)
+    accelerators: int = Field(default=0, ge=0, le=_COUNT_MAX, strict=True)
     price: Price
+
+    @field_validator("price")
+    @classmethod
+    def _hourly(cls, price: Price) -> Price:
+        # A price per second or per month read as per hour is off by 3600 or 730.
+        if price.unit.strip().lower() != "hour":
+            raise ValueError(
+                f"an instance is priced per 'hour'; got a price per {short_repr(price.unit)}"
+            )
+        return price
+
+    @model_validator(mode="after")
+    def _fitted(self) -> Instance:
+        if (self.accelerator is None) != (self.accelerators == 0):
+            raise ValueError(
+                "'accelerator' (the model) and 'accelerators' (how many) go together: "
+                f"got accelerator={short_repr(self.accelerator)} and "
+                f"accelerators={self.accelerators}"
+            )
+        return self
 
     @property
     def price_per_hour(self) -> float:
@@ -218,11 +271,25 @@ class Accelerator(CostModel):
 
     model_config: ClassVar[ConfigDict] = _FROZEN
 
-    peak_flops: float = Field(gt=0, allow_inf_nan=False)
-    power_watts: float = Field(gt=0, allow_inf_nan=False)
-    precision: str
-    as_of: _dt.date
-    source: str = Field(min_length=1)
+    peak_flops: float = Field(gt=0, allow_inf_nan=False, strict=True)
+    power_watts: float = Field(gt=0, allow_inf_nan=False, strict=True)
+    precision: str = Field(strict=True)
+    as_of: _Date
+    source: str = Field(min_length=1, strict=True)
+
+
+def _per(wanted: str) -> Callable[[_P], _P]:
+    """A validator: the price's unit is ``wanted`` (storage per GB-month, egress per GB)."""
+
+    def check(price: _P) -> _P:
+        if price.unit.strip().lower() != wanted.lower():
+            raise ValueError(f"the unit must be {wanted!r}; got {short_repr(price.unit)}")
+        return price
+
+    return check
+
+
+_P = TypeVar("_P", Price, TieredPrice)
 
 
 class PriceCatalog(CostModel):
@@ -263,12 +330,16 @@ class PriceCatalog(CostModel):
 
     model_config: ClassVar[ConfigDict] = _FROZEN
 
-    name: str = "custom"
-    currency: str = "USD"
-    description: str = ""
+    name: str = Field(default="custom", strict=True)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", strict=True)
+    description: str = Field(default="", strict=True)
     instances: dict[str, Instance] = Field(default_factory=dict)
-    storage: dict[str, Price] = Field(default_factory=dict)
-    egress: dict[str, TieredPrice] = Field(default_factory=dict)
+    storage: dict[str, Annotated[Price, AfterValidator(_per("GB-month"))]] = Field(
+        default_factory=dict
+    )
+    egress: dict[str, Annotated[TieredPrice, AfterValidator(_per("GB"))]] = Field(
+        default_factory=dict
+    )
     accelerators: dict[str, Accelerator] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -461,17 +532,78 @@ def load_catalog(
     if isinstance(source, Mapping):
         catalog = _validate(source)
     else:
-        text = _read(source)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ConfigError(
-                f"Price catalog {short_repr(str(source))} is not valid JSON: {err}"
-            ) from err
-        catalog = _validate(data)
+        catalog = _validate(_parse(_read(source), source))
     if max_age_days is not None:
         catalog.check_freshness(max_age_days, today=today)
     return catalog
+
+
+class _Pairs(dict[str, Any]):
+    """A JSON object that remembers the keys it was given more than once."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
+    out = _Pairs(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        repeated = []
+        for key, _ in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+        out.repeated = tuple(repeated)
+    return out
+
+
+def _repeated(node: Any, path: str) -> str | None:
+    """The path of the first key given twice in a parsed JSON document, or None."""
+    if isinstance(node, _Pairs):
+        if node.repeated:
+            return f"{path}.{node.repeated[0]}" if path else node.repeated[0]
+        items: Any = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return None
+    for key, child in items:
+        found = _repeated(child, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def _parse(text: str, source: str | Path) -> Any:
+    """The JSON document of a catalog file; a key given twice is refused, not last-wins."""
+    where = short_repr(str(source))
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"Price catalog {where} is not valid JSON: {err}") from err
+    except (ValueError, RecursionError) as err:  # a 5000-digit int, nesting past the stack
+        kind = (
+            "is nested deeper than a price catalog can be"
+            if isinstance(err, RecursionError)
+            else "holds a number too long to read"
+        )
+        raise ConfigError(
+            f"Price catalog {where} {kind} ({type(err).__name__}).",
+            parameter="source",
+        ) from None
+    try:
+        twice = _repeated(data, "")
+    except RecursionError:
+        twice = None  # nesting this deep fails validation below anyway
+    if twice is not None:
+        # json keeps the last of two equal keys: a second 'amount' or a second entry of
+        # one instance would silently replace the first.
+        raise ConfigError(
+            f"Price catalog {where} gives the key {short_repr(twice)} more than once; "
+            "each instance, price and field must appear once.",
+            parameter=twice,
+        )
+    return data
 
 
 def _read(source: str | Path) -> str:

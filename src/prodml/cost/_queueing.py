@@ -46,11 +46,29 @@ def _floats(name: str, value: object) -> FloatArray:
 
 
 def _stable(servers: FloatArray, load: FloatArray) -> None:
-    if np.any(servers < 1) or np.any(load < 0) or np.any(load >= servers):
+    """ConfigError unless every queue has whole servers >= 1 and 0 <= load < servers."""
+    if np.any(servers < 1) or np.any(servers != np.floor(servers)):
+        bad = servers[(servers < 1) | (servers != np.floor(servers))].flat[0]
         raise ConfigError(
-            "The queue is unstable or ill-defined: it needs servers >= 1 and "
-            "0 <= offered load < servers (utilisation below 1).",
+            "An M/M/c queue needs a whole number of servers >= 1 (Erlang C is only defined "
+            f"for integers). Got {short_repr(float(bad))} instead.",
             parameter="servers",
+        )
+    if np.any(load < 0):
+        raise ConfigError(
+            f"The offered load must be >= 0. Got {short_repr(float(load[load < 0].flat[0]))}.",
+            parameter="load",
+        )
+    over = load >= servers
+    if np.any(over):
+        c, a = np.broadcast_arrays(servers, load)
+        first = int(np.flatnonzero(np.broadcast_to(over, c.shape))[0])
+        cf, af = float(c.flat[first]), float(a.flat[first])
+        raise ConfigError(
+            f"The queue is unstable: offered load {af:g} Erlangs on {cf:g} servers is a "
+            f"utilisation of {af / cf:.6g} (it must be below 1, or the queue grows without "
+            "bound). Add servers or lower the arrival rate or service time.",
+            parameter="load",
         )
 
 
@@ -60,9 +78,15 @@ def erlang_c(servers: npt.ArrayLike, load: npt.ArrayLike) -> FloatArray:
     Parameters
     ----------
     servers
-        Number of servers ``c`` (integers >= 1).
+        Number of servers ``c``: whole numbers >= 1 (a fraction is a ConfigError).
     load
         Offered load ``a = arrival_rate * service_time`` in Erlangs, ``0 <= a < c``.
+
+    Raises
+    ------
+    ConfigError
+        For a fraction of a server, a negative load, or an unstable queue (``a >= c``:
+        the message gives the utilisation ``a / c``).
 
     Examples
     --------
@@ -99,14 +123,19 @@ def mmc_response_survival(
     arrival_rate: npt.ArrayLike,
     service_time: npt.ArrayLike,
 ) -> FloatArray:
-    """``P(response time > t)`` in an M/M/c queue (wait plus service)."""
+    """``P(response time > t)`` in an M/M/c queue (wait plus service); 1 for ``t < 0``."""
     c = _floats("servers", servers)
     lam = _floats("arrival_rate", arrival_rate)
     s = _floats("service_time", service_time)
     tt = _floats("t", t)
     pw = erlang_c(c, lam * s)
     mu = 1.0 / s
-    theta = c * mu - lam
+    return _survival(tt, pw, mu, c * mu - lam)
+
+
+def _survival(t: FloatArray, pw: FloatArray, mu: FloatArray, theta: FloatArray) -> FloatArray:
+    # A response time is never negative: the formula below exceeds 1 for t < 0.
+    tt = np.maximum(t, 0.0)
     out = (1.0 - pw) * np.exp(-mu * tt) + pw * _sum_exp_tail(tt, mu, theta)
     return np.asarray(out, dtype=np.float64)
 
@@ -136,18 +165,21 @@ def mmc_response_quantile(
         _floats("service_time", service_time),
     )
     tail = 1.0 - q
-    rate = np.minimum(1.0 / s, c / s - lam)
-    _stable(c, lam * s)
+    # Erlang C does not depend on t: computed (and checked) once, not at every bisection step.
+    pw = erlang_c(c, lam * s)
+    mu = 1.0 / s
+    theta = c * mu - lam
+    rate = np.minimum(mu, theta)
     hi = np.asarray(-np.log(tail) / rate, dtype=np.float64)
     for _ in range(200):
-        above = mmc_response_survival(hi, servers=c, arrival_rate=lam, service_time=s) > tail
+        above = _survival(hi, pw, mu, theta) > tail
         if not above.any():
             break
         hi = np.where(above, hi * 2.0, hi)
     lo = np.zeros_like(hi)
     for _ in range(100):
         mid = 0.5 * (lo + hi)
-        above = mmc_response_survival(mid, servers=c, arrival_rate=lam, service_time=s) > tail
+        above = _survival(mid, pw, mu, theta) > tail
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     return np.asarray(0.5 * (lo + hi), dtype=np.float64)

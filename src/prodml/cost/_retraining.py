@@ -25,6 +25,7 @@ from scipy import integrate, optimize
 
 from prodml._data import as_columns, is_tabular
 from prodml._params import Interval, OneOf, check_params
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -54,6 +55,34 @@ class DecayCurve:
     floor: float = math.nan
     higher_is_better: bool = True
     rmse: float = math.nan
+
+    def __post_init__(self) -> None:
+        # A NaN or infinite parameter would make every cost NaN and every decision False.
+        if not isinstance(self.kind, str) or self.kind not in ("linear", "exponential"):
+            raise ConfigError(
+                f"DecayCurve kind must be 'linear' or 'exponential'. Got {short_repr(self.kind)}.",
+                parameter="kind",
+            )
+        wanted = ("initial", "rate", "floor") if self.kind == "exponential" else ("initial", "rate")
+        for name in wanted:
+            value = getattr(self, name)
+            if not _finite_real(value):
+                raise ConfigError(
+                    f"DecayCurve ({self.kind}) needs a finite number for {name!r}. "
+                    f"Got {short_repr(value)} instead.",
+                    parameter=name,
+                )
+        if self.kind == "exponential" and self.rate < 0:
+            raise ConfigError(
+                f"An exponential DecayCurve needs rate >= 0. Got {short_repr(self.rate)}.",
+                parameter="rate",
+            )
+        if not isinstance(self.higher_is_better, bool):
+            raise ConfigError(
+                "DecayCurve higher_is_better must be True or False. "
+                f"Got {short_repr(self.higher_is_better)}.",
+                parameter="higher_is_better",
+            )
 
     def performance(self, t: npt.ArrayLike) -> FloatArray:
         """The metric at age ``t``."""
@@ -85,6 +114,15 @@ class DecayCurve:
         small = x / 2.0 - x**2 / 6.0 + x**3 / 24.0
         h = np.where(np.abs(x) < 1e-4, small, big)
         return np.asarray(amp * tt * h, dtype=np.float64)
+
+
+def _finite_real(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _history(ages: object, values: object, age: str, metric: str) -> tuple[FloatArray, FloatArray]:
@@ -197,7 +235,11 @@ def _fit_exponential(t: FloatArray, y: FloatArray, higher_is_better: bool) -> De
 
 @dataclass(frozen=True)
 class RetrainPlan:
-    """The cheapest retraining interval and its average cost per unit time."""
+    """The cheapest retraining interval and its average cost per unit time.
+
+    ``at_bound`` is True when the optimum lies at or beyond ``max_interval`` (retraining
+    barely pays, or never does): ``interval`` is then ``max_interval``.
+    """
 
     interval: float
     cost_rate: float
@@ -242,13 +284,22 @@ def optimal_retrain_interval(
         Cost of one retraining C_r (compute, people, validation).
     decay_rate
         ``d``, the growth of the loss rate per unit time (currency / time^2): the closed
-        form ``T* = sqrt(2 C_r / d)``.
+        form ``T* = sqrt(2 C_r / d)``. It is already in currency, so ``value_per_unit``
+        must be left at 1 (a ConfigError otherwise). ``d = 0`` (no drift) never pays for
+        a retrain: the plan is ``max_interval`` with ``at_bound=True``, as for a curve
+        that does not decay.
     curve, value_per_unit
         Or a :class:`DecayCurve` (or a function of age giving the metric drop) and the
         cost per unit of drop per unit time: minimised numerically (Brent's method in log
         time, polished by solving the first-order condition ``T l(T) = C_r + L(T)``).
     max_interval
-        Upper end of the numeric search, in the curve's time unit.
+        The longest interval considered, in the curve's time unit: an optimum beyond it
+        (closed form or numeric) is returned as ``max_interval`` with ``at_bound=True``.
+
+    Raises
+    ------
+    ConfigError
+        For a bad parameter, or a curve whose loss is not a finite number (NaN).
 
     Examples
     --------
@@ -278,15 +329,7 @@ def optimal_retrain_interval(
             parameter="curve",
         )
     if decay_rate is not None:
-        check_params(
-            "optimal_retrain_interval",
-            {"decay_rate": decay_rate},
-            {"decay_rate": [Interval(float, 0, None, "neither")]},
-        )
-        t_star = math.sqrt(2.0 * retrain_cost / decay_rate)
-        return RetrainPlan(
-            t_star, math.sqrt(2.0 * retrain_cost * decay_rate), retrain_cost, "closed form"
-        )
+        return _closed_form(retrain_cost, decay_rate, value_per_unit, max_interval)
     assert curve is not None  # noqa: S101 - narrowed by the check above
     rate, cumulative = _rates(curve, value_per_unit)
 
@@ -294,8 +337,17 @@ def optimal_retrain_interval(
         t = math.exp(log_t)
         return (retrain_cost + cumulative(t)) / t
 
-    lo, hi = math.log(max_interval) - 40.0, math.log(max_interval)
-    res = optimize.minimize_scalar(g, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+    # Brent in log time over 40 e-folds below max_interval; an optimum at the window's
+    # lower end lies below it (cheap retrains, fast decay): slide the window down.
+    hi = math.log(max_interval)
+    lo = hi - 40.0
+    while True:
+        res = optimize.minimize_scalar(
+            g, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10}
+        )
+        if float(res.x) > lo + 1e-3 or lo < _LOG_SMALLEST:
+            break
+        hi, lo = lo + 1.0, lo - 40.0
     t_opt = math.exp(float(res.x))
 
     def foc(t: float) -> float:
@@ -304,8 +356,50 @@ def optimal_retrain_interval(
     a, b = t_opt / 1.5, min(t_opt * 1.5, max_interval)
     if foc(a) < 0.0 < foc(b):
         t_opt = float(optimize.brentq(foc, a, b, xtol=1e-14 * t_opt, rtol=1e-14))
+    cost_rate = g(math.log(t_opt))
+    if t_opt >= max_interval * (1.0 - 1e-6):
+        # Brent stops within its tolerance of the bound: the bound itself can be cheaper.
+        at_max = g(math.log(max_interval))
+        if at_max <= cost_rate:
+            t_opt, cost_rate = float(max_interval), at_max
+    if not math.isfinite(cost_rate):
+        raise ConfigError(
+            f"optimal_retrain_interval: the curve's loss at age {t_opt:.6g} is not a finite "
+            f"number ({cost_rate!r}); the curve must return finite metric drops.",
+            parameter="curve",
+        )
     at_bound = t_opt >= max_interval * (1.0 - 1e-6)
-    return RetrainPlan(t_opt, g(math.log(t_opt)), retrain_cost, "numeric", at_bound)
+    return RetrainPlan(t_opt, cost_rate, retrain_cost, "numeric", at_bound)
+
+
+_LOG_SMALLEST = math.log(1e-300)
+
+
+def _closed_form(
+    retrain_cost: float, decay_rate: object, value_per_unit: float, max_interval: float
+) -> RetrainPlan:
+    check_params(
+        "optimal_retrain_interval",
+        {"decay_rate": decay_rate},
+        {"decay_rate": [Interval(float, 0, None, "both")]},
+    )
+    if value_per_unit != 1.0:
+        raise ConfigError(
+            "optimal_retrain_interval: decay_rate= is already a cost (currency per time "
+            "unit squared), so value_per_unit= would be ignored; fold it into decay_rate "
+            "(decay_rate * value_per_unit) or pass curve=.",
+            parameter="value_per_unit",
+        )
+    d = float(decay_rate)  # type: ignore[arg-type]
+    # sqrt of each factor apart: 2 C_r / d and 2 C_r d overflow or underflow for extreme
+    # (but finite) inputs whose optimum is representable.
+    root_c, root_d = math.sqrt(float(retrain_cost)), math.sqrt(d)
+    t_star = math.inf if d == 0.0 else math.sqrt(2.0) * (root_c / root_d)
+    if t_star >= max_interval:
+        cost_rate = retrain_cost / max_interval + d * max_interval / 2.0
+        return RetrainPlan(max_interval, cost_rate, retrain_cost, "closed form", True)
+    cost_rate = math.sqrt(2.0) * (root_c * root_d)
+    return RetrainPlan(t_star, cost_rate, retrain_cost, "closed form")
 
 
 @dataclass(frozen=True)
@@ -344,6 +438,11 @@ def should_retrain(
     ``value_per_unit * (L(age + horizon) - L(age) - L(horizon))``, ``L`` the cumulative
     drop.
 
+    Raises
+    ------
+    ConfigError
+        For a bad parameter, or a loss that is not a finite number (a curve returning NaN).
+
     Examples
     --------
     >>> curve = DecayCurve("linear", initial=0.9, rate=0.001)
@@ -367,4 +466,12 @@ def should_retrain(
     )
     _, cumulative = _rates(curve, value_per_unit)
     loss = cumulative(age + horizon) - cumulative(age) - cumulative(horizon)
+    if not math.isfinite(loss):
+        # NaN > cost is False: a NaN loss would silently mean "never retrain".
+        raise ConfigError(
+            f"should_retrain: the expected loss is not a finite number ({loss!r}); the curve "
+            "must return finite metric drops, and value_per_unit times the drop must stay in "
+            "the float range.",
+            parameter="curve",
+        )
     return RetrainDecision(loss > retrain_cost, loss, retrain_cost, horizon, age)
