@@ -173,3 +173,21 @@ def test_a_currency_that_is_not_a_code_is_refused(currency: Any) -> None:
         Guards(currency=currency)
     with pytest.raises(ConfigError, match="'currency' parameter of RetrainCost"):
         RetrainCost(1.0, value_per_unit=1.0, currency=currency)
+
+
+def test_cost_settings_keep_every_field_of_the_curve() -> None:
+    from prodml.cost import DecayCurve
+
+    curve = DecayCurve("exponential", initial=0.9, rate=0.02, floor=0.6, higher_is_better=True)
+    got = RetrainCost(100.0, value_per_unit=1_000.0, curve=curve).to_dict()["curve"]
+    # The floor and the direction were dropped: an exponential curve read back from these
+    # settings decayed to 0, not to its floor.
+    assert got == {
+        "kind": "exponential",
+        "initial": 0.9,
+        "rate": 0.02,
+        "floor": 0.6,
+        "higher_is_better": True,
+        "rmse": None,
+    }
+    assert json.loads(json.dumps(got, allow_nan=False)) == got

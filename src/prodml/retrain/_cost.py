@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -126,7 +127,7 @@ class RetrainCost:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe settings (the curve as its fields)."""
+        """JSON-safe settings (the curve as all its fields; NaN as ``None``)."""
         curve = self.curve
         return {
             "retrain_cost": float(self.retrain_cost),
@@ -135,6 +136,14 @@ class RetrainCost:
             "time_unit_s": self.time_unit_s,
             "curve": None
             if curve is None
-            else {"kind": curve.kind, "initial": curve.initial, "rate": curve.rate},
+            else {
+                "kind": curve.kind,
+                "initial": curve.initial,
+                "rate": curve.rate,
+                # NaN (no floor, no fit) as None: JSON has no NaN
+                "floor": None if math.isnan(curve.floor) else curve.floor,
+                "higher_is_better": curve.higher_is_better,
+                "rmse": None if math.isnan(curve.rmse) else curve.rmse,
+            },
             "currency": self.currency,
         }
