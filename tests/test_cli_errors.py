@@ -67,8 +67,8 @@ CASES: list[tuple[list[str], str]] = [
     (["drift", "{w}/ref.parquet"], "required: current"),
     (["drift", "{w}/corrupt.parquet", "{w}/ref.parquet"], "cannot read"),
     (["drift", "{w}/ref.parquet", "{w}/other.parquet"], "column 'x'"),
-    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--alpha", "2"], "'alpha' parameter"),
-    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--alpha", "x"], "invalid float value"),
+    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--alpha", "2"], "--alpha: invalid level 2"),
+    (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--alpha", "x"], "invalid level 'x'"),
     (["drift", "{w}/ref.parquet", "{w}/ref.parquet", "--columns", "zz"], "column 'zz'"),
     (
         ["drift", "{w}/ref.parquet", "{w}/drifted.parquet", "--html", "/nonexistent/dir/r.html"],

@@ -7,6 +7,7 @@ mismatched schemas...), as for every ``prodml`` command.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["add_parser"]
@@ -25,7 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
     p.add_argument(
-        "--alpha", type=float, default=0.05, help="significance level (default: %(default)s)"
+        "--alpha",
+        type=_fraction("level", closed=False),
+        default=0.05,
+        help="significance level, between 0 and 1 (default: %(default)s)",
     )
     p.add_argument(
         "--correction",
@@ -34,7 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="multiple-testing correction (default: %(default)s)",
     )
     p.add_argument(
-        "--min-effect", type=float, default=0.02, help="effect-size floor (default: %(default)s)"
+        "--min-effect",
+        type=_fraction("effect size", closed=True),
+        default=0.02,
+        help="effect-size floor, from 0 to 1 (default: %(default)s)",
     )
     p.add_argument("--columns", nargs="+", metavar="NAME", help="compare only these columns")
     p.add_argument(
@@ -114,6 +121,27 @@ def _count(text: str) -> int:
     if k < 1:
         raise argparse.ArgumentTypeError(f"invalid count {k}: expected 1 or more")
     return k
+
+
+def _fraction(what: str, *, closed: bool) -> Callable[[str], float]:
+    """A flag's number in (0, 1) or [0, 1], refused as argparse refuses a bad flag.
+
+    DriftDetector's own error named its parameter (``'alpha'``, ``'min_effect'``), not
+    the flag the user typed.
+    """
+    bounds = "from 0 to 1" if closed else "strictly between 0 and 1"
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: not a number") from None
+        inside = 0.0 <= x <= 1.0 if closed else 0.0 < x < 1.0
+        if not inside:  # NaN too
+            raise argparse.ArgumentTypeError(f"invalid {what} {text}: expected a number {bounds}")
+        return x
+
+    return parse
 
 
 def _num(x: float | None) -> str:

@@ -109,7 +109,9 @@ def open_registry(
             raise ConfigError(f"no registry at {path} (expected {path}/registry.db){hint}")
         registry = ModelRegistry.local(path, read_only=read_only)
     else:
-        raise ConfigError("give a registry folder, or --db URL --artifacts URL")
+        raise ConfigError(
+            "give a registry folder, or --db URL --artifacts URL (see 'prodml registry --help')"
+        )
     try:
         _check_artifacts(registry, artifacts or "")
     except BaseException:
