@@ -220,8 +220,8 @@ def _predict_zoned(tmp: Path) -> tuple[Callable[[int], object], int, int]:
     return (lambda i: pred.predict_record(recs[i])), 200, 100
 
 
-@workload("transform wide str", "FeaturePipeline.transform, W1 at 200 columns x 500 rows")
-def _wide(tmp: Path) -> tuple[Callable[[int], object], int, int]:
+def _w1_unfitted() -> tuple[Any, Callable[[], Any]]:
+    """W1 at 200 columns x 500 rows, and a maker of its unfitted pipeline (bench_wide)."""
     sys.path.insert(0, str(HERE))
     from bench_wide import make_w1
 
@@ -230,25 +230,20 @@ def _wide(tmp: Path) -> tuple[Callable[[int], object], int, int]:
     df = make_w1(200, rows=500)
     floats = [c for c in df.columns if c.startswith("f")]
     strings = [c for c in df.columns if c.startswith("s")]
-    pipe = FeaturePipeline([steps.StandardScale(floats), steps.OneHot(strings)]).fit(df)
+    return df, lambda: FeaturePipeline([steps.StandardScale(floats), steps.OneHot(strings)])
+
+
+@workload("transform wide str", "FeaturePipeline.transform, W1 at 200 columns x 500 rows")
+def _wide(tmp: Path) -> tuple[Callable[[int], object], int, int]:
+    df, pipeline = _w1_unfitted()
+    pipe = pipeline().fit(df)
     return (lambda i: pipe.transform(df)), 3, 1
 
 
 @workload("fit wide str", "FeaturePipeline.fit, W1 at 200 columns x 500 rows")
 def _wide_fit(tmp: Path) -> tuple[Callable[[int], object], int, int]:
-    sys.path.insert(0, str(HERE))
-    from bench_wide import make_w1
-
-    from prodml.features import FeaturePipeline, steps
-
-    df = make_w1(200, rows=500)
-    floats = [c for c in df.columns if c.startswith("f")]
-    strings = [c for c in df.columns if c.startswith("s")]
-
-    def fit(i: int) -> object:
-        return FeaturePipeline([steps.StandardScale(floats), steps.OneHot(strings)]).fit(df)
-
-    return fit, 3, 1
+    df, pipeline = _w1_unfitted()
+    return (lambda i: pipeline().fit(df)), 3, 1
 
 
 @workload("transform F1", "FeaturePipeline.transform, F1 at 5,000 rows")
