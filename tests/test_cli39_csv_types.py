@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pytest
 
-from prodml import cli
+from prodml import _cli_errors, _cli_files, cli
 
 ROWS = 40_000  # lines of 58 bytes: well past the first 1 MB block
 
@@ -46,7 +46,7 @@ def _streamed_types(path: Path) -> dict[str, pa.DataType]:
             schema = batch.schema
         return schema
 
-    schema = cli.read_streamed(str(path), first_schema, progress=False)
+    schema = _cli_files.read_streamed(str(path), first_schema, progress=False)
     return {f.name: f.type for f in schema}
 
 
@@ -77,5 +77,5 @@ def test_schema_and_drift_give_the_same_file_the_same_types(
 def test_a_value_no_type_reads_is_still_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "ragged.csv"
     path.write_text("a,b\n" + "1,2\n" * (ROWS * 10) + "1,2,3\n")
-    with pytest.raises(cli._errors(), match=r"ragged\.csv as CSV: .*Expected 2 columns"):
-        cli.read_streamed(str(path), list, progress=False)
+    with pytest.raises(_cli_errors._errors(), match=r"ragged\.csv as CSV: .*Expected 2 columns"):
+        _cli_files.read_streamed(str(path), list, progress=False)

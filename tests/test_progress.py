@@ -196,7 +196,7 @@ def test_cli_drift_bar_on_a_terminal_only(big_pair: tuple[Path, Path]) -> None:
 
 
 def test_cli_drift_in_batches_equals_the_whole_tables(big_pair: tuple[Path, Path]) -> None:
-    from prodml.cli import _stream_table
+    from prodml._cli_files import _stream_table
 
     ref, cur = big_pair
     whole = DriftDetector().fit(pq.read_table(ref)).detect(pq.read_table(cur))

@@ -40,24 +40,20 @@ _previous_hook, sys.excepthook = sys.excepthook, _interrupted_hook
 import argparse  # noqa: E402 - after the hook: a Ctrl-C while these load is reported as one
 import importlib  # noqa: E402
 import importlib.util  # noqa: E402
-import re  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Literal, NoReturn, TypeVar  # noqa: E402
+from typing import TYPE_CHECKING, Literal, NoReturn  # noqa: E402
 
 from prodml import __version__  # noqa: E402
 
 if TYPE_CHECKING:
-    from prodml._secrets import Secrets
-    from prodml.errors import ProdMLError
     from prodml.schema import Schema
 
-# The error classes are imported when a command runs, not for `prodml --help` (they pull in
-# dataclasses and inspect); `_errors()` is the one place that does it.
+# The file helpers (prodml._cli_files) and the reporting of a failure (prodml._cli_errors)
+# are imported when a command runs or fails, not for `prodml --help`: the error classes
+# they use pull in dataclasses and inspect. pathlib stays imported above, under the hook.
 
 __all__ = ["main"]
-
-T = TypeVar("T")
 
 EXIT_BUG = 70
 """The exit code of a bug in prodml: sysexits.h's ``EX_SOFTWARE`` (internal software error).
@@ -96,286 +92,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def _shown(path: object) -> str:
-    """A path as an error shows it: as typed when short and printable, else quoted and cut.
-
-    A control character would break the one-line message, and a 5,000-character name
-    (the system refuses it as "File name too long") would fill the terminal.
-    """
-    from prodml._files import PATH_QUOTE  # noqa: PLC0415 - see the note at the top
-    from prodml._quote import short_repr  # noqa: PLC0415
-
-    text = path.decode(errors="replace") if isinstance(path, bytes) else str(path)
-    if len(text) <= PATH_QUOTE and text.isprintable():
-        return text
-    return short_repr(text, limit=PATH_QUOTE)
-
-
-def _errors() -> type[ProdMLError]:
-    from prodml.errors import ProdMLError  # noqa: PLC0415 - see the note at the top
-
-    return ProdMLError
-
-
-def _refuse_url(path: str, does: str) -> None:
-    """A ``ConfigError`` for ``s3://...`` and the like where a local path is expected.
-
-    ``Path("s3://bucket/out")`` is ``s3:/bucket/out``: a folder named ``s3:`` would be
-    made in the current one, and the output written there, not to the bucket.
-    """
-    from prodml._secrets import redact_url  # noqa: PLC0415
-    from prodml.errors import ConfigError  # noqa: PLC0415
-
-    scheme, sep, _ = path.partition("://")
-    if sep and scheme and all(c.isalnum() or c in "+-." for c in scheme):
-        raise ConfigError(
-            f"{_shown(redact_url(path))} is a URL: this command {does} local files only "
-            "(give a path, e.g. copy from or to the URL with your storage's tools)"
-        )
-
-
-def _input_path(path: str, *, table: bool) -> Path:
-    """``path`` when it names a file or folder to read, else a ``ConfigError`` saying why.
-
-    An empty path is refused (``Path("")`` is the current folder), as is anything but a
-    regular file or folder (a FIFO would block the command, a device never end). With
-    ``table=True`` the file must be Parquet or CSV, and a folder must hold some file.
-    """
-    from prodml._files import os_reason  # noqa: PLC0415
-    from prodml.errors import ConfigError  # noqa: PLC0415
-
-    if not path:
-        raise ConfigError("the path is empty: give a file or folder")
-    _refuse_url(path, "reads")
-    p, shown = Path(path), _shown(path)
-    try:
-        exists, regular = p.exists(), p.is_file() or p.is_dir()
-    except OSError as err:  # a name too long, a folder we may not search
-        raise ConfigError(f"cannot read {shown}: {os_reason(err)}") from err
-    if not exists:
-        raise ConfigError(f"no such file: {shown}")
-    if not regular:
-        raise ConfigError(f"{shown} is not a regular file or folder")
-    if table:
-        try:
-            path.encode("utf-8")
-        except UnicodeEncodeError:  # a name of bytes that are not UTF-8: valid on Linux
-            raise ConfigError(  # pyarrow takes paths as UTF-8 text and raised on it
-                f"cannot read {shown}: its name is not UTF-8 text, which pyarrow needs; "
-                "rename it (or link it under a UTF-8 name)"
-            ) from None
-        if p.is_dir():
-            if not any(f.is_file() for f in p.rglob("*")):
-                raise ConfigError(f"{shown}: the folder holds no Parquet files")
-        elif p.suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
-            raise ConfigError(f"{shown}: expected a .parquet or .csv file (or a Parquet directory)")
-        elif p.stat().st_size == 0:
-            raise ConfigError(
-                f"{shown} is empty (0 bytes): give a Parquet file, or a CSV file with a header row"
-            )
-    return p
-
-
-# pyarrow's wrappers around the reason a file cannot be read, which name the path again
-_ARROW_PREFIXES = re.compile(
-    r"^(?:Error creating dataset\. Could not read schema from .*?\?: )?"
-    r"(?:Could not open (?:Parquet|CSV) input source '.*?': )?",
-    re.DOTALL,
-)
-
-
-def _unreadable(path: str, err: BaseException) -> ProdMLError:
-    """The one error of every command for a table file pyarrow cannot read: what and what to do.
-
-    The same words from ``schema``, ``fingerprint --content`` and ``drift``, without
-    pyarrow's "Error creating dataset ... Could not open Parquet input source '...'".
-    """
-    from prodml._quote import error_line  # noqa: PLC0415
-    from prodml.errors import ConfigError  # noqa: PLC0415
-
-    reason = _ARROW_PREFIXES.sub("", error_line(err), count=1)
-    csv = Path(path).suffix.lower() in (".csv", ".tsv", ".txt")
-    kind, other = ("CSV", "Parquet (.parquet)") if csv else ("Parquet", "CSV (.csv)")
-    return ConfigError(
-        f"cannot read {_shown(path)} as {kind}: {reason} (check the file; the name's "
-        f"suffix chooses the reader: rename a {other} file to match)"
-    )
-
-
-def _read_table(path: str) -> object:
-    import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
-    import pyarrow.csv as pcsv  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    p = _input_path(path, table=True)
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".csv", ".tsv", ".txt"):
-            return pcsv.read_csv(p)
-        return pq.read_table(p)
-    except (pa.ArrowException, OSError) as err:
-        raise _unreadable(path, err) from err
-
-
-class _WiderCsvType(Exception):  # noqa: N818 - a signal to read again, not an error
-    """A CSV column needs a wider type than its first block said: read it again from the start."""
-
-
-_CSV_CONVERSION = re.compile(
-    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to .*?: invalid value '(.*)'$", re.S
-)
-
-
-def _csv_types_in_order() -> list[object]:
-    """Pyarrow's CSV inference order: a column takes the first type every value converts to.
-
-    Only the order of types that can read the same text matters (int before bool for
-    ``1``, int before float, date before timestamp, seconds before nanoseconds, text
-    before binary); the others never compete for one value.
-    """
-    import pyarrow as pa  # noqa: PLC0415
-
-    return [pa.null(), pa.int64(), pa.bool_(), pa.date32(), pa.time32("s"), pa.timestamp("s"),
-            pa.timestamp("ns"), pa.timestamp("s", "UTC"), pa.timestamp("ns", "UTC"),
-            pa.float64(), pa.string(), pa.binary()]  # fmt: skip
-
-
-def _reads_as(text: str, type_: object) -> bool:
-    """Whether pyarrow's CSV reader converts the one value ``text`` to ``type_``."""
-    import io  # noqa: PLC0415
-
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.csv as pcsv  # noqa: PLC0415
-
-    cell = '"' + text.replace('"', '""') + '"'
-    options = pcsv.ConvertOptions(column_types={"v": type_})
-    try:
-        pcsv.read_csv(io.BytesIO(f"v\n{cell}\n".encode()), convert_options=options)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _widen(err: BaseException, names: list[str], types: dict[str, object]) -> bool:
-    """Widen ``types`` for the column a CSV conversion error names; ``False`` if none."""
-    found = _CSV_CONVERSION.search(str(err))
-    if found is None or int(found[1]) >= len(names):
-        return False
-    name, order = names[int(found[1])], _csv_types_in_order()
-    current = types.get(name)
-    later = order[order.index(current) + 1 :] if current in order else order[1:]
-    wider = next((t for t in later if _reads_as(found[2], t)), None)
-    if wider is None or wider == current:
-        return False
-    types[name] = wider
-    return True
-
-
-def read_streamed(
-    path: str, consume: Callable[[Iterator[object]], T], *, progress: bool | None
-) -> T:
-    """``consume(batches of path)``, with a CSV's types those of the whole file.
-
-    pyarrow's streaming CSV reader takes each column's type from the file's first block
-    (1 MB) and fails on a later ``1.5`` in a column of ints; its whole-file reader (which
-    ``prodml schema`` uses) widens the type instead. Here a conversion error widens the
-    column's type the same way and ``consume`` starts again with it, so both commands see
-    the same types, in memory O(batch): the rule of :func:`pyarrow.csv.read_csv`.
-    """
-    types: dict[str, object] = {}
-    while True:
-        try:
-            return consume(_stream_table(path, progress=progress, csv_types=types))
-        except _WiderCsvType:  # noqa: PERF203 - at most a few times per file
-            continue
-
-
-def _stream_table(
-    path: str, *, progress: bool | None, csv_types: dict[str, object] | None = None
-) -> Iterator[object]:
-    """Read a Parquet/CSV file batch by batch, with a progress bar on a terminal.
-
-    Memory stays O(batch); a profile fed these batches equals the one of the whole table.
-    ``csv_types``: the CSV columns' types so far; a later block that needs a wider one
-    widens it there and raises ``_WiderCsvType`` (see :func:`read_streamed`).
-    """
-    import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
-    import pyarrow.csv as pcsv  # noqa: PLC0415
-    import pyarrow.dataset as pds  # noqa: PLC0415
-
-    from prodml._progress import drawing, progress_bar  # noqa: PLC0415
-
-    p = _input_path(path, table=True)
-    suffix, names = p.suffix.lower(), []
-    try:
-        if suffix in (".csv", ".tsv", ".txt"):
-            types = {} if csv_types is None else csv_types
-            options = pcsv.ConvertOptions(column_types=types)
-            total, batches = None, pcsv.open_csv(p, convert_options=options)
-            names = batches.schema.names
-        else:
-            dataset = pds.dataset(p, format="parquet")
-            total, batches = dataset.count_rows(), dataset.to_batches(batch_size=65_536)
-        bar = progress_bar(desc=f"profiling {p.name}", total=total, enabled=progress)
-        with drawing(bar):
-            for batch in batches:
-                bar.update(batch.num_rows)
-                yield batch
-    except (pa.ArrowException, OSError) as err:
-        if csv_types is not None and _widen(err, names, csv_types):
-            raise _WiderCsvType from err
-        raise _unreadable(path, err) from err
-
-
-def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
-    """Fail early, before long work, when an output path cannot be written.
-
-    ``folder=False``: ``path`` is a file whose parent folder must exist and be writable.
-    ``folder=True``: ``path`` is a folder that exists writable, or can be created.
-
-    Raises
-    ------
-    ConfigError
-        Naming the path and why it cannot be written.
-    """
-    import tempfile  # noqa: PLC0415
-
-    from prodml._files import os_reason  # noqa: PLC0415
-    from prodml.errors import ConfigError  # noqa: PLC0415
-
-    if not str(path):  # Path("") is the current folder: never what was meant
-        raise ConfigError("the output path is empty: give a file or folder")
-    if str(path) == "-":  # the shell's "standard output", which these outputs are not
-        raise ConfigError(
-            "the output path is '-': prodml writes this output to a file or folder, not to "
-            "standard output; give a path (e.g. ./report.json)"
-        )
-    _refuse_url(str(path), "writes")
-    p = Path(path)
-    if folder:
-        if p.exists() and not p.is_dir():
-            raise ConfigError(f"cannot write to {_shown(p)}: it is a file, not a folder")
-        try:
-            p.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise ConfigError(f"cannot create the folder {_shown(p)}: {os_reason(err)}") from err
-        target = p
-    else:
-        if p.is_dir():
-            raise ConfigError(f"cannot write to {_shown(p)}: it is a folder")
-        target = p.parent if str(p.parent) else Path(".")
-        if not target.is_dir():
-            raise ConfigError(
-                f"cannot write {_shown(p)}: the folder {_shown(target)} does not exist"
-            )
-    try:  # a real write: permission bits say nothing for root, nor for /proc or a full disk
-        with tempfile.TemporaryFile(dir=target):
-            pass
-    except OSError as err:
-        raise ConfigError(f"cannot write to {_shown(target)}: {os_reason(err)}") from err
-    return p
-
-
 def _cmd_version(args: argparse.Namespace) -> int:
     print(__version__)
     return 0
@@ -385,6 +101,8 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
     import warnings  # noqa: PLC0415
 
+    from prodml._cli_errors import _one_line  # noqa: PLC0415 - keep `prodml --help` fast
+    from prodml._cli_files import _input_path, _read_table  # noqa: PLC0415
     from prodml.privacy import PersonalDataWarning  # noqa: PLC0415 - keep `--help` fast
     from prodml.schema import Schema  # noqa: PLC0415 - keep `prodml --help` fast
 
@@ -418,6 +136,7 @@ def _parquet_schema(p: Path, path: str, *, nullable: Literal["always", "observed
     """The schema of one Parquet file from its footer and leading row groups, not all of it."""
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
 
+    from prodml._cli_files import _unreadable  # noqa: PLC0415
     from prodml._schema_parquet import infer_parquet  # noqa: PLC0415
 
     try:
@@ -427,6 +146,7 @@ def _parquet_schema(p: Path, path: str, *, nullable: Literal["always", "observed
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
+    from prodml._cli_files import _input_path, _read_table, _shown  # noqa: PLC0415
     from prodml._files import os_reason  # noqa: PLC0415
     from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.fingerprint import fingerprint_path, fingerprint_table  # noqa: PLC0415
@@ -445,6 +165,8 @@ def _cmd_fingerprint(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from prodml._cli_files import _check_writable  # noqa: PLC0415 - keep `--help` fast
+
     out = _check_writable(args.out, folder=True)
     from prodml._demo import run_demo  # noqa: PLC0415 - the demo imports every module
 
@@ -626,148 +348,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # also while an error below was being reported
+        from prodml._cli_errors import _interrupted  # noqa: PLC0415 - keep `--help` fast
+
         return _interrupted()
 
 
 def _main(argv: list[str]) -> int:
     try:
         return _run(argv)
-    except BrokenPipeError as err:  # stdout's reader left (`prodml ... | head`)
-        if err.filename is None:
-            return _stdout_closed()
-        _say(f"error: {_one_line(err.strerror or str(err))}: {_shown(err.filename)}", argv)
-    except OSError as err:
-        where = f": {_shown(err.filename)}" if err.filename else ""
-        _say(f"error: {_one_line(err.strerror or str(err))}{where}", argv)
     except SystemExit as exit_:  # argparse: --help, --version, a usage error
         if exit_.code is None:  # sys.exit(): success, as Python itself reads it
             return 0
         if isinstance(exit_.code, int):
             return exit_.code
-        # sys.exit("message"): Python would print it; returning 2 alone lost it.
-        _say(f"error: {_one_line(str(exit_.code))}", argv)
-    except Exception as err:  # noqa: BLE001 - the boundary: every error ends as exit 2
-        if isinstance(err, _errors()):
-            message = err.args[0] if err.args else type(err).__name__  # KeyError quoting off
-            _say(f"error: {_one_line(str(message))}", argv)
-        elif (service := _service_failure(err)) is not None:
-            _say(f"error: {service}", argv)
-        else:  # a bug in prodml: the traceback is what a report needs, minus any secret
-            import traceback  # noqa: PLC0415 - only on this path
-
-            _say("".join(traceback.format_exception(err)).rstrip("\n"), argv)
-            _say(f"error: a bug in prodml ({type(err).__name__}): please report it", argv)
-            return EXIT_BUG
-    return 2
+        return _failed(exit_, argv)  # sys.exit("message"): Python would print it
+    except Exception as err:  # noqa: BLE001 - the boundary: every error ends as an exit code
+        return _failed(err, argv)
 
 
-def _interrupted() -> int:
-    """Exit code 130 (128 + SIGINT) after one line, ``interrupted``, and no traceback.
+def _failed(err: BaseException, argv: list[str]) -> int:
+    """What ``err`` says, on stderr (see :func:`prodml._cli_errors.report`); the exit code."""
+    from prodml._cli_errors import report  # noqa: PLC0415 - only once something failed
 
-    A second Ctrl-C while Python shuts down (joining pyarrow's or a progress bar's
-    threads) then ends the process at once, by the signal itself, rather than raising a
-    KeyboardInterrupt where nothing catches it and its traceback is printed.
-    """
-    import contextlib  # noqa: PLC0415 - only on this path
-    import signal  # noqa: PLC0415
-
-    with contextlib.suppress(ValueError):  # main() called from a thread, not the main one
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-    with contextlib.suppress(OSError, ValueError):  # stderr closed
-        print("interrupted", file=sys.stderr)
-    return 130
-
-
-def _stdout_closed() -> int:
-    """Exit code 141 (128 + SIGPIPE, as a shell tool killed by it), and no error message.
-
-    The reader of the output closed the pipe (``| head``): nothing went wrong that the user
-    should read about. stdout is pointed at the null device so that Python's own flush at
-    exit does not fail on it again.
-    """
-    import os  # noqa: PLC0415 - only on this path
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a file descriptor (a test's capture)
-        pass
-    return 141
-
-
-# Client libraries of the servers a registry or store lives on, and the exceptions of
-# theirs that say the server cannot be reached, refused the credentials or the request:
-# the environment's fault, not a bug, so one line, not a traceback.
-_SERVICE_CLIENTS = {
-    "redis": "Redis",
-    "botocore": "S3",
-    "aiobotocore": "S3",
-    "s3fs": "S3",
-    "sqlalchemy": "the database",
-    "psycopg": "PostgreSQL",
-}
-_SERVICE_FAILURES = frozenset(
-    {
-        "AuthenticationError",  # redis: a wrong password
-        "AuthorizationError",
-        "BotoCoreError",  # botocore: no credentials, an endpoint it cannot reach...
-        "BusyLoadingError",
-        "ClientError",  # botocore: the service said no (access denied, no such bucket)
-        "ConnectionError",
-        "NoPermissionError",
-        "OperationalError",  # sqlalchemy, psycopg: connection refused, server gone
-        "ReadOnlyError",
-        "TimeoutError",
-    }
-)
-_HINTS = {
-    "NoCredentialsError": " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)",
-}
-
-
-def _service_failure(err: BaseException) -> str | None:
-    """``err`` as one line when a server's client library raised it for a server problem.
-
-    ``None`` for anything else (a bug in prodml, which keeps its traceback).
-    """
-    service = _SERVICE_CLIENTS.get(type(err).__module__.split(".")[0])
-    names = {cls.__name__ for cls in type(err).__mro__}
-    if service is None or not names & _SERVICE_FAILURES:
-        return None
-    from prodml._quote import error_line  # noqa: PLC0415
-
-    return f"{service}: {error_line(err)}{_HINTS.get(type(err).__name__, '')}"
-
-
-def _secrets(argv: Sequence[str]) -> Secrets:
-    """The credentials ``argv``'s URLs and the environment hold, to keep out of stderr."""
-    import os  # noqa: PLC0415 - only when there is something to print
-
-    from prodml._secrets import Secrets, is_secret_name  # noqa: PLC0415
-
-    found = Secrets()
-    for arg in argv:
-        if "://" in arg:
-            found += Secrets.of(arg.partition("=")[2] if arg.startswith("--") else arg)
-    # AWS_SECRET_ACCESS_KEY, PGPASSWORD...: the clients read them, and may echo them.
-    # Short values are left alone: masking "1" or "true" would garble the message.
-    env = [v for k, v in os.environ.items() if is_secret_name(k) and len(v) >= 8]
-    return found + Secrets(env)
-
-
-def _say(text: str, argv: Sequence[str]) -> None:
-    """Print ``text`` on stderr with every credential of ``argv`` and the environment masked."""
-    print(_secrets(argv).scrub(text), file=sys.stderr)
-
-
-def _one_line(text: str) -> str:
-    """A message on one line: ``2 problems:`` then ``- a`` and ``- b`` -> ``2 problems: a; b``."""
-    out = ""
-    for raw in text.strip().splitlines():
-        line = raw.strip().removeprefix("- ").strip()
-        if line:
-            out += line if not out else (" " if out.endswith(":") else "; ") + line
-    return out or "unknown error"
+    return report(err, argv, bug=EXIT_BUG)
 
 
 if sys.excepthook is _interrupted_hook:  # imported in full: main() catches Ctrl-C from here

@@ -72,7 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison; print one line per column; return the exit code."""
-    from prodml.cli import _check_writable, read_streamed  # noqa: PLC0415 - loaded already
+    from prodml._cli_files import _check_writable, read_streamed  # noqa: PLC0415
     from prodml.drift import DriftDetector  # noqa: PLC0415 - keep `prodml --help` fast
     from prodml.privacy import Privacy  # noqa: PLC0415
 

@@ -160,7 +160,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_score(args: argparse.Namespace) -> int:
     """Score and print the report; return the exit code."""
-    from prodml.cli import _check_writable  # noqa: PLC0415 - the CLI is loaded already
+    from prodml._cli_files import _check_writable  # noqa: PLC0415
     from prodml.serving import Predictor, score  # noqa: PLC0415
 
     _check_ref(args.ref, "prodml score")

@@ -1,0 +1,299 @@
+"""The files the ``prodml`` commands read and write: checked, read, streamed, named.
+
+Split out of :mod:`prodml.cli`, which keeps the parser and the built-in commands. Here:
+the checks of an input path (:func:`_input_path`) and an output path
+(:func:`_check_writable`), the one error for a table pyarrow cannot read
+(:func:`_unreadable`), reading a Parquet/CSV file whole (:func:`_read_table`) or batch by
+batch with a CSV's types those of the whole file (:func:`read_streamed`), and a path as an
+error shows it (:func:`_shown`). The subcommands of ``drift`` and ``serving`` use them too.
+
+``prodml --help`` does not import this module; the commands that read or write a file do.
+pyarrow and prodml's own modules are imported inside the functions that need them, so that
+showing a path in an error message (:func:`_shown`) loads nothing heavy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from prodml.errors import ProdMLError
+
+T = TypeVar("T")
+
+
+def _shown(path: object) -> str:
+    """A path as an error shows it: as typed when short and printable, else quoted and cut.
+
+    A control character would break the one-line message, and a 5,000-character name
+    (the system refuses it as "File name too long") would fill the terminal.
+    """
+    from prodml._files import PATH_QUOTE  # noqa: PLC0415 - see the module's docstring
+    from prodml._quote import short_repr  # noqa: PLC0415
+
+    text = path.decode(errors="replace") if isinstance(path, bytes) else str(path)
+    if len(text) <= PATH_QUOTE and text.isprintable():
+        return text
+    return short_repr(text, limit=PATH_QUOTE)
+
+
+def _refuse_url(path: str, does: str) -> None:
+    """A ``ConfigError`` for ``s3://...`` and the like where a local path is expected.
+
+    ``Path("s3://bucket/out")`` is ``s3:/bucket/out``: a folder named ``s3:`` would be
+    made in the current one, and the output written there, not to the bucket.
+    """
+    from prodml._secrets import redact_url  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    scheme, sep, _ = path.partition("://")
+    if sep and scheme and all(c.isalnum() or c in "+-." for c in scheme):
+        raise ConfigError(
+            f"{_shown(redact_url(path))} is a URL: this command {does} local files only "
+            "(give a path, e.g. copy from or to the URL with your storage's tools)"
+        )
+
+
+def _input_path(path: str, *, table: bool) -> Path:
+    """``path`` when it names a file or folder to read, else a ``ConfigError`` saying why.
+
+    An empty path is refused (``Path("")`` is the current folder), as is anything but a
+    regular file or folder (a FIFO would block the command, a device never end). With
+    ``table=True`` the file must be Parquet or CSV, and a folder must hold some file.
+    """
+    from prodml._files import os_reason  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    if not path:
+        raise ConfigError("the path is empty: give a file or folder")
+    _refuse_url(path, "reads")
+    p, shown = Path(path), _shown(path)
+    try:
+        exists, regular = p.exists(), p.is_file() or p.is_dir()
+    except OSError as err:  # a name too long, a folder we may not search
+        raise ConfigError(f"cannot read {shown}: {os_reason(err)}") from err
+    if not exists:
+        raise ConfigError(f"no such file: {shown}")
+    if not regular:
+        raise ConfigError(f"{shown} is not a regular file or folder")
+    if table:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:  # a name of bytes that are not UTF-8: valid on Linux
+            raise ConfigError(  # pyarrow takes paths as UTF-8 text and raised on it
+                f"cannot read {shown}: its name is not UTF-8 text, which pyarrow needs; "
+                "rename it (or link it under a UTF-8 name)"
+            ) from None
+        if p.is_dir():
+            if not any(f.is_file() for f in p.rglob("*")):
+                raise ConfigError(f"{shown}: the folder holds no Parquet files")
+        elif p.suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+            raise ConfigError(f"{shown}: expected a .parquet or .csv file (or a Parquet directory)")
+        elif p.stat().st_size == 0:
+            raise ConfigError(
+                f"{shown} is empty (0 bytes): give a Parquet file, or a CSV file with a header row"
+            )
+    return p
+
+
+# pyarrow's wrappers around the reason a file cannot be read, which name the path again
+_ARROW_PREFIXES = re.compile(
+    r"^(?:Error creating dataset\. Could not read schema from .*?\?: )?"
+    r"(?:Could not open (?:Parquet|CSV) input source '.*?': )?",
+    re.DOTALL,
+)
+
+
+def _unreadable(path: str, err: BaseException) -> ProdMLError:
+    """The one error of every command for a table file pyarrow cannot read: what and what to do.
+
+    The same words from ``schema``, ``fingerprint --content`` and ``drift``, without
+    pyarrow's "Error creating dataset ... Could not open Parquet input source '...'".
+    """
+    from prodml._quote import error_line  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    reason = _ARROW_PREFIXES.sub("", error_line(err), count=1)
+    csv = Path(path).suffix.lower() in (".csv", ".tsv", ".txt")
+    kind, other = ("CSV", "Parquet (.parquet)") if csv else ("Parquet", "CSV (.csv)")
+    return ConfigError(
+        f"cannot read {_shown(path)} as {kind}: {reason} (check the file; the name's "
+        f"suffix chooses the reader: rename a {other} file to match)"
+    )
+
+
+def _read_table(path: str) -> object:
+    import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
+    import pyarrow.csv as pcsv  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    p = _input_path(path, table=True)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pcsv.read_csv(p)
+        return pq.read_table(p)
+    except (pa.ArrowException, OSError) as err:
+        raise _unreadable(path, err) from err
+
+
+class _WiderCsvType(Exception):  # noqa: N818 - a signal to read again, not an error
+    """A CSV column needs a wider type than its first block said: read it again from the start."""
+
+
+_CSV_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to .*?: invalid value '(.*)'$", re.S
+)
+
+
+def _csv_types_in_order() -> list[object]:
+    """Pyarrow's CSV inference order: a column takes the first type every value converts to.
+
+    Only the order of types that can read the same text matters (int before bool for
+    ``1``, int before float, date before timestamp, seconds before nanoseconds, text
+    before binary); the others never compete for one value.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    return [pa.null(), pa.int64(), pa.bool_(), pa.date32(), pa.time32("s"), pa.timestamp("s"),
+            pa.timestamp("ns"), pa.timestamp("s", "UTC"), pa.timestamp("ns", "UTC"),
+            pa.float64(), pa.string(), pa.binary()]  # fmt: skip
+
+
+def _reads_as(text: str, type_: object) -> bool:
+    """Whether pyarrow's CSV reader converts the one value ``text`` to ``type_``."""
+    import io  # noqa: PLC0415
+
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.csv as pcsv  # noqa: PLC0415
+
+    cell = '"' + text.replace('"', '""') + '"'
+    options = pcsv.ConvertOptions(column_types={"v": type_})
+    try:
+        pcsv.read_csv(io.BytesIO(f"v\n{cell}\n".encode()), convert_options=options)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _widen(err: BaseException, names: list[str], types: dict[str, object]) -> bool:
+    """Widen ``types`` for the column a CSV conversion error names; ``False`` if none."""
+    found = _CSV_CONVERSION.search(str(err))
+    if found is None or int(found[1]) >= len(names):
+        return False
+    name, order = names[int(found[1])], _csv_types_in_order()
+    current = types.get(name)
+    later = order[order.index(current) + 1 :] if current in order else order[1:]
+    wider = next((t for t in later if _reads_as(found[2], t)), None)
+    if wider is None or wider == current:
+        return False
+    types[name] = wider
+    return True
+
+
+def read_streamed(
+    path: str, consume: Callable[[Iterator[object]], T], *, progress: bool | None
+) -> T:
+    """``consume(batches of path)``, with a CSV's types those of the whole file.
+
+    pyarrow's streaming CSV reader takes each column's type from the file's first block
+    (1 MB) and fails on a later ``1.5`` in a column of ints; its whole-file reader (which
+    ``prodml schema`` uses) widens the type instead. Here a conversion error widens the
+    column's type the same way and ``consume`` starts again with it, so both commands see
+    the same types, in memory O(batch): the rule of :func:`pyarrow.csv.read_csv`.
+    """
+    types: dict[str, object] = {}
+    while True:
+        try:
+            return consume(_stream_table(path, progress=progress, csv_types=types))
+        except _WiderCsvType:  # noqa: PERF203 - at most a few times per file
+            continue
+
+
+def _stream_table(
+    path: str, *, progress: bool | None, csv_types: dict[str, object] | None = None
+) -> Iterator[object]:
+    """Read a Parquet/CSV file batch by batch, with a progress bar on a terminal.
+
+    Memory stays O(batch); a profile fed these batches equals the one of the whole table.
+    ``csv_types``: the CSV columns' types so far; a later block that needs a wider one
+    widens it there and raises ``_WiderCsvType`` (see :func:`read_streamed`).
+    """
+    import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
+    import pyarrow.csv as pcsv  # noqa: PLC0415
+    import pyarrow.dataset as pds  # noqa: PLC0415
+
+    from prodml._progress import drawing, progress_bar  # noqa: PLC0415
+
+    p = _input_path(path, table=True)
+    suffix, names = p.suffix.lower(), []
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            types = {} if csv_types is None else csv_types
+            options = pcsv.ConvertOptions(column_types=types)
+            total, batches = None, pcsv.open_csv(p, convert_options=options)
+            names = batches.schema.names
+        else:
+            dataset = pds.dataset(p, format="parquet")
+            total, batches = dataset.count_rows(), dataset.to_batches(batch_size=65_536)
+        bar = progress_bar(desc=f"profiling {p.name}", total=total, enabled=progress)
+        with drawing(bar):
+            for batch in batches:
+                bar.update(batch.num_rows)
+                yield batch
+    except (pa.ArrowException, OSError) as err:
+        if csv_types is not None and _widen(err, names, csv_types):
+            raise _WiderCsvType from err
+        raise _unreadable(path, err) from err
+
+
+def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
+    """Fail early, before long work, when an output path cannot be written.
+
+    ``folder=False``: ``path`` is a file whose parent folder must exist and be writable.
+    ``folder=True``: ``path`` is a folder that exists writable, or can be created.
+
+    Raises
+    ------
+    ConfigError
+        Naming the path and why it cannot be written.
+    """
+    import tempfile  # noqa: PLC0415
+
+    from prodml._files import os_reason  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
+    if not str(path):  # Path("") is the current folder: never what was meant
+        raise ConfigError("the output path is empty: give a file or folder")
+    if str(path) == "-":  # the shell's "standard output", which these outputs are not
+        raise ConfigError(
+            "the output path is '-': prodml writes this output to a file or folder, not to "
+            "standard output; give a path (e.g. ./report.json)"
+        )
+    _refuse_url(str(path), "writes")
+    p = Path(path)
+    if folder:
+        if p.exists() and not p.is_dir():
+            raise ConfigError(f"cannot write to {_shown(p)}: it is a file, not a folder")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"cannot create the folder {_shown(p)}: {os_reason(err)}") from err
+        target = p
+    else:
+        if p.is_dir():
+            raise ConfigError(f"cannot write to {_shown(p)}: it is a folder")
+        target = p.parent if str(p.parent) else Path(".")
+        if not target.is_dir():
+            raise ConfigError(
+                f"cannot write {_shown(p)}: the folder {_shown(target)} does not exist"
+            )
+    try:  # a real write: permission bits say nothing for root, nor for /proc or a full disk
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as err:
+        raise ConfigError(f"cannot write to {_shown(target)}: {os_reason(err)}") from err
+    return p
