@@ -93,6 +93,10 @@ class StreamingDetector(abc.ABC):
     __slots__ = ("_busy", "_drift", "_hold", "_ready")
 
     _PARAMS: ClassVar[tuple[str, ...]] = ()
+    _FIELDS: ClassVar[tuple[str, ...]] = ()
+    """Names of the saved state fields, in ``to_dict`` order, when the state is a flat set
+    of attributes (field ``n`` in ``_n``): ``_get_state`` and the check that a loaded
+    state has exactly those fields then come from here."""
     domain: ClassVar[Domain] = "real"
     """What values the detector takes: ``"real"``, ``"binary"`` (0/1) or ``"unit"``."""
 
@@ -122,13 +126,24 @@ class StreamingDetector(abc.ABC):
     def _clear(self) -> None:
         """Set the learned state to that of a fresh detector (parameters are valid)."""
 
-    @abc.abstractmethod
     def _run(self, values: FloatArray) -> list[int]:
-        """Feed checked values; return alarm positions; leave state as after the loop."""
+        """Feed checked values; return alarm positions; leave state as after the loop.
 
-    @abc.abstractmethod
+        By default, :func:`run_segments` over the detector's ``_scan(chunk)``.
+        """
+        return run_segments(self, values, self._scan)
+
+    def _scan(self, chunk: FloatArray) -> int:
+        """Feed ``chunk`` from the current state; return its first alarm's position or -1.
+
+        The state is then that right after the alarm value, or at the chunk's end (see
+        :func:`run_segments`). Detectors that keep the default ``_run`` define it.
+        """
+        raise NotImplementedError
+
     def _get_state(self) -> dict[str, Any]:
         """Return the learned state as JSON-safe values."""
+        return {name: getattr(self, "_" + name) for name in self._FIELDS}
 
     @abc.abstractmethod
     def _set_state(self, state: Field) -> None:
@@ -355,7 +370,7 @@ class StreamingDetector(abc.ABC):
                 f"{kind} state field {path!r}: {err}", path=path, owner=kind
             ) from None
         state = root["state"]
-        state.dict()
+        state.dict(keys=("drift", *target._FIELDS) if target._FIELDS else None)
         det._set_state(state)
         det._drift = state["drift"].bool()
         return det
@@ -363,6 +378,18 @@ class StreamingDetector(abc.ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={short_repr(v)}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+class _WarningDetector(StreamingDetector):
+    """A detector that also raises warnings (DDM, EDDM, HDDM_A, HDDM_W)."""
+
+    __slots__ = ("_warning",)
+    _warning: bool
+
+    @property
+    def warning_detected(self) -> bool:
+        """Whether the last value fed raised a warning (never together with an alarm)."""
+        return self._ready and self._warning
 
 
 def _check_json_param(field: Field, value: object) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -16,7 +15,6 @@ from prodml.drift.streaming.base import (
     FloatArray,
     StreamingDetector,
     first_true,
-    run_segments,
 )
 
 __all__ = ["CUSUM"]
@@ -88,6 +86,7 @@ class CUSUM(StreamingDetector):
         "warmup",
     )
     _PARAMS = ("k", "h", "warmup", "target", "sigma")
+    _FIELDS = ("n", "x0", "s", "q", "hi", "min_hi", "lo", "max_lo")
 
     def __init__(
         self,
@@ -104,15 +103,6 @@ class CUSUM(StreamingDetector):
         self.sigma: float | None = sigma
         self._init_base()
 
-    def _constraints(self) -> Mapping[str, list[Constraint]]:
-        return {
-            "k": [Interval(float, 0, None)],
-            "h": [Interval(float, 0, None, "neither")],
-            "warmup": [Interval(int, 2, None)],
-            "target": [Interval(float, -math.inf, math.inf, "neither"), NONE],
-            "sigma": [Interval(float, 0, math.inf, "neither"), NONE],
-        }
-
     def _clear(self) -> None:
         self._n = 0
         self._x0 = 0.0
@@ -122,6 +112,15 @@ class CUSUM(StreamingDetector):
         self._min_hi = 0.0
         self._lo = 0.0
         self._max_lo = 0.0
+
+    def _constraints(self) -> Mapping[str, list[Constraint]]:
+        return {
+            "k": [Interval(float, 0, None)],
+            "h": [Interval(float, 0, None, "neither")],
+            "warmup": [Interval(int, 2, None)],
+            "target": [Interval(float, -math.inf, math.inf, "neither"), NONE],
+            "sigma": [Interval(float, 0, math.inf, "neither"), NONE],
+        }
 
     def update(self, x: float) -> bool:
         """Feed one value; return whether it raises a drift alarm.
@@ -222,24 +221,8 @@ class CUSUM(StreamingDetector):
             self._lo, self._max_lo = float(lo[j]), float(max_lo[j])
         return hit
 
-    def _run(self, values: FloatArray) -> list[int]:
-        return run_segments(self, values, self._scan)
-
-    def _get_state(self) -> dict[str, Any]:
-        return {
-            "n": self._n,
-            "x0": self._x0,
-            "s": self._s,
-            "q": self._q,
-            "hi": self._hi,
-            "min_hi": self._min_hi,
-            "lo": self._lo,
-            "max_lo": self._max_lo,
-        }
-
     def _set_state(self, state: Field) -> None:
         names = ("x0", "s", "q", "hi", "min_hi", "lo", "max_lo")
-        state.dict(keys=("drift", "n", *names))
         self._n = n = state["n"].count(hi=MAX_N)
         for name in names:
             setattr(self, "_" + name, state[name].float())

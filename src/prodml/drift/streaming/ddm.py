@@ -14,7 +14,7 @@ from prodml.drift.streaming.base import (
     MAX_N,
     Domain,
     FloatArray,
-    StreamingDetector,
+    _WarningDetector,
     first_true,
     run_segments,
 )
@@ -26,7 +26,7 @@ _BLOCK = 1 << 15  # values per scan step: bounds the work wasted past an alarm
 _PLAIN = frozenset((float, int, bool))
 
 
-class DDM(StreamingDetector):
+class DDM(_WarningDetector):
     r"""Drift detection method: watches a model's error rate for a rise.
 
     Feed 1 for an error (a misclassification) and 0 for a success. With :math:`p_t` the
@@ -74,12 +74,12 @@ class DDM(StreamingDetector):
         "_p_min",
         "_ps_min",
         "_s_min",
-        "_warning",
         "drift_threshold",
         "warm_start",
         "warning_threshold",
     )
     _PARAMS = ("warm_start", "warning_threshold", "drift_threshold")
+    _FIELDS = ("n", "errors", "p_min", "s_min", "ps_min", "warning")
     domain: ClassVar[Domain] = "binary"
 
     def __init__(
@@ -110,11 +110,6 @@ class DDM(StreamingDetector):
         self._s_min = 0.0
         self._ps_min = math.inf
         self._warning = False
-
-    @property
-    def warning_detected(self) -> bool:
-        """Whether the last value fed raised a warning (never together with an alarm)."""
-        return self._ready and self._warning
 
     def update(self, x: float) -> bool:
         """Feed one value (1 = error, 0 = success); return whether it raises an alarm.
@@ -234,7 +229,6 @@ class DDM(StreamingDetector):
         }
 
     def _set_state(self, state: Field) -> None:
-        state.dict(keys=("drift", "n", "errors", "p_min", "s_min", "ps_min", "warning"))
         self._n = state["n"].count(hi=MAX_N)
         self._errors = state["errors"].count(hi=self._n)
         self._p_min = state["p_min"].float(lo=0.0, hi=1.0)

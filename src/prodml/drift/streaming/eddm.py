@@ -15,9 +15,8 @@ from prodml.drift.streaming.base import (
     MAX_N,
     Domain,
     FloatArray,
-    StreamingDetector,
+    _WarningDetector,
     first_true,
-    run_segments,
 )
 
 __all__ = ["EDDM"]
@@ -26,7 +25,7 @@ _sqrt = math.sqrt
 _PLAIN = frozenset((float, int, bool))
 
 
-class EDDM(StreamingDetector):
+class EDDM(_WarningDetector):
     r"""Early drift detection method: watches the distance between errors for a fall.
 
     Feed 1 for an error and 0 for a success. At each error the detector updates the
@@ -77,12 +76,12 @@ class EDDM(StreamingDetector):
         "_n",
         "_sum",
         "_sum_sq",
-        "_warning",
         "alpha",
         "beta",
         "warm_start",
     )
     _PARAMS = ("warm_start", "alpha", "beta")
+    _FIELDS = ("n", "last", "errors", "sum", "sum_sq", "m_max", "warning")
     domain: ClassVar[Domain] = "binary"
 
     def __init__(self, warm_start: int = 3000, alpha: float = 0.8, beta: float = 0.75) -> None:
@@ -109,11 +108,6 @@ class EDDM(StreamingDetector):
         self._sum_sq = 0  # of squared distances, exact
         self._m_max = -1.0
         self._warning = False
-
-    @property
-    def warning_detected(self) -> bool:
-        """Whether the last value fed raised a warning (never together with an alarm)."""
-        return self._ready and self._warning
 
     def update(self, x: float) -> bool:
         """Feed one value (1 = error, 0 = success); return whether it raises an alarm.
@@ -204,22 +198,7 @@ class EDDM(StreamingDetector):
             )
         return int(pos[hit_e]) if hit_e >= 0 else -1
 
-    def _run(self, values: FloatArray) -> list[int]:
-        return run_segments(self, values, self._scan)
-
-    def _get_state(self) -> dict[str, Any]:
-        return {
-            "n": self._n,
-            "last": self._last,
-            "errors": self._errors,
-            "sum": self._sum,
-            "sum_sq": self._sum_sq,
-            "m_max": self._m_max,
-            "warning": self._warning,
-        }
-
     def _set_state(self, state: Field) -> None:
-        state.dict(keys=("drift", "n", "last", "errors", "sum", "sum_sq", "m_max", "warning"))
         self._n = state["n"].count(hi=MAX_N)
         self._last = state["last"].count(hi=self._n)
         self._errors = state["errors"].count(hi=self._last)

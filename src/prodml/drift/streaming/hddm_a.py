@@ -14,9 +14,8 @@ from prodml.drift.streaming.base import (
     MAX_N,
     Domain,
     FloatArray,
-    StreamingDetector,
+    _WarningDetector,
     first_true,
-    run_segments,
     tracker_index,
 )
 
@@ -26,7 +25,7 @@ _sqrt = math.sqrt
 _log = math.log
 
 
-class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the method
+class HDDM_A(_WarningDetector):  # noqa: N801 - the published name of the method
     r"""Hoeffding drift detection on averages, for values in [0, 1] (error rates).
 
     With :math:`\bar Z_t` the mean of the :math:`t` values since the last restart and
@@ -83,7 +82,6 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
         "_log_w",
         "_n",
         "_total",
-        "_warning",
         "drift_confidence",
         "two_sided_test",
         "warning_confidence",
@@ -122,11 +120,6 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
         self._lo_n, self._lo_mean, self._lo_score = 0, 0.0, math.inf
         self._hi_n, self._hi_mean, self._hi_score = 0, 0.0, -math.inf
         self._warning = False
-
-    @property
-    def warning_detected(self) -> bool:
-        """Whether the last value fed raised a warning (never together with an alarm)."""
-        return self._ready and self._warning
 
     def update(self, x: float) -> bool:
         """Feed one value in [0, 1]; return whether it raises a drift alarm.
@@ -227,9 +220,6 @@ class HDDM_A(StreamingDetector):  # noqa: N801 - the published name of the metho
                 self._hi_n, self._hi_mean, self._hi_score = state
         self._warning = bool(warn[last] and not drift[last])
         return hit
-
-    def _run(self, values: FloatArray) -> list[int]:
-        return run_segments(self, values, self._scan)
 
     def _get_state(self) -> dict[str, Any]:
         return {

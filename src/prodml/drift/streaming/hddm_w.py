@@ -14,7 +14,7 @@ from scipy.signal import lfilter
 
 from prodml._params import Constraint, Interval, TypeOf
 from prodml._state import Field
-from prodml.drift.streaming.base import Domain, FloatArray, StreamingDetector
+from prodml.drift.streaming.base import Domain, FloatArray, _WarningDetector
 
 __all__ = ["HDDM_W"]
 
@@ -26,7 +26,7 @@ _log = math.log
 _EMPTY = (0.0, 0.0)
 
 
-class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the method
+class HDDM_W(_WarningDetector):  # noqa: N801 - the published name of the method
     r"""Hoeffding drift detection on weighted averages, for values in [0, 1].
 
     Like :class:`HDDM_A`, with exponentially weighted means (weight ``lambda_val`` on
@@ -88,7 +88,6 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
         "_log_d",
         "_log_w",
         "_state",
-        "_warning",
         "drift_confidence",
         "lambda_val",
         "two_sided_test",
@@ -129,11 +128,6 @@ class HDDM_W(StreamingDetector):  # noqa: N801 - the published name of the metho
         self._cut_lo = math.inf
         self._cut_hi = -math.inf
         self._warning = False
-
-    @property
-    def warning_detected(self) -> bool:
-        """Whether the last value fed raised a warning (never together with an alarm)."""
-        return self._ready and self._warning
 
     def update(self, x: float) -> bool:
         """Feed one value in [0, 1]; return whether it raises a drift alarm.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -15,7 +14,6 @@ from prodml.drift.streaming.base import (
     FloatArray,
     StreamingDetector,
     first_true,
-    run_segments,
 )
 
 __all__ = ["PageHinkley"]
@@ -81,6 +79,7 @@ class PageHinkley(StreamingDetector):
         "threshold",
     )
     _PARAMS = ("min_instances", "delta", "threshold", "mode")
+    _FIELDS = ("n", "sum", "hi", "min_hi", "lo", "max_lo")
 
     def __init__(
         self,
@@ -180,21 +179,7 @@ class PageHinkley(StreamingDetector):
         self._lo, self._max_lo = float(lo[last]), float(max_lo[last])
         return hit
 
-    def _run(self, values: FloatArray) -> list[int]:
-        return run_segments(self, values, self._scan)
-
-    def _get_state(self) -> dict[str, Any]:
-        return {
-            "n": self._n,
-            "sum": self._sum,
-            "hi": self._hi,
-            "min_hi": self._min_hi,
-            "lo": self._lo,
-            "max_lo": self._max_lo,
-        }
-
     def _set_state(self, state: Field) -> None:
-        state.dict(keys=("drift", "n", "sum", "hi", "min_hi", "lo", "max_lo"))
         self._n = n = state["n"].count(hi=MAX_N)
         # the sum of n values within +-MAX_VALUE (room for rounding)
         most = n * MAX_VALUE * (1.0 + 2.0**-20)
