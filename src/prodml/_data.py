@@ -156,7 +156,7 @@ class Columns:
         The table. A pandas index is ignored; column names must be strings and unique.
     """
 
-    __slots__ = ("_names", "_pos", "_series", "num_rows", "source")
+    __slots__ = ("_kinds", "_names", "_pos", "_series", "num_rows", "source")
 
     def __init__(self, source: pd.DataFrame | pa.Table | pa.RecordBatch) -> None:
         if isinstance(source, pd.DataFrame):
@@ -186,6 +186,8 @@ class Columns:
         # A pandas column looked up once per view: ``iloc[:, i]`` costs some 10-50 us and a
         # fit asks for each column four or five times (kind, nulls, arrow, values).
         self._series: dict[str, pd.Series] = {}
+        # A column's kind, detected once per view (an object column's costs a full scan).
+        self._kinds: dict[str, KindInfo] = {}
         self.num_rows: int = len(source) if isinstance(source, pd.DataFrame) else source.num_rows
 
     @property
@@ -211,16 +213,23 @@ class Columns:
             found = self._series.get(name)
             if found is None:
                 self._require(name)
-                found = self._series[name] = self.source.iloc[:, self._pos[name]]
+                # ``df[name]`` (names are unique strings here) is half of ``iloc``'s cost.
+                found = self._series[name] = self.source[name]
             return found
         self._require(name)
         col = self.source.column(self._pos[name])
         # RecordBatch columns are Arrays; hand out one type so callers need one code path.
         return col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
 
-    def kind(self, name: str) -> KindInfo:
-        """Logical kind of a column; see :func:`column_kind`."""
-        return column_kind(self.raw(name))
+    def kind(self, name: str, raw: RawColumn | None = None) -> KindInfo:
+        """Logical kind of a column; see :func:`column_kind` (detected once per view).
+
+        ``raw``, when the caller holds it, is ``self.raw(name)``: passed to save a lookup.
+        """
+        found = self._kinds.get(name)
+        if found is None:
+            found = self._kinds[name] = column_kind(self.raw(name) if raw is None else raw)
+        return found
 
     def arrow(self, name: str) -> pa.ChunkedArray:
         """The column as an arrow ChunkedArray (converted from pandas when needed)."""
@@ -265,7 +274,7 @@ class Columns:
             Naming the column, the first offending value and its row.
         """
         raw = self.raw(name)
-        kind = column_kind(raw)
+        kind = self.kind(name, raw)
         ok = {"float", "int", "null"} | ({"bool"} if allow_bool else set())
         if kind.kind not in ok and not (
             allow_bool and kind.kind == "mixed" and _numbers_and_bools(raw)
@@ -322,7 +331,7 @@ class Columns:
             is asked for (UTC needs no database).
         """
         raw = self.raw(name)
-        kind = column_kind(raw)
+        kind = self.kind(name, raw)
         if kind.kind not in ("datetime", "null"):
             raise _type_error(name, "datetime", raw, kind)
         if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.ArrowDtype):
@@ -419,6 +428,12 @@ def _plain_strings(arr: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def _isna(series: pd.Series) -> npt.NDArray[np.bool_]:
     """``series.isna()`` as numpy; a signalling Decimal NaN (pandas raises on it) is null."""
+    dtype = series.dtype
+    # What ``Series.isna`` computes, without its Series round trip (some 15 us a column).
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return np.isnan(series.to_numpy(copy=False))
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return np.asarray(series.array.isna(), dtype=bool)
     try:
         return np.asarray(series.isna().to_numpy(), dtype=bool)
     except decimal.InvalidOperation:
@@ -564,6 +579,11 @@ def iter_columns(
     SchemaError
         For an unsupported input, or an unsupported element inside an iterable.
     """
+    if isinstance(data, Columns) and (batch_rows is None or data.num_rows <= batch_rows):
+        yield data  # a view already made (FeaturePipeline.fit): its column lookups are kept
+        return
+    if isinstance(data, Columns):
+        data = data.source
     if is_tabular(data) or isinstance(data, Mapping):
         cols = as_columns(data, what=what)
         if batch_rows is None or cols.num_rows <= batch_rows:

@@ -75,6 +75,14 @@ class KindInfo:
     """For ``"mixed"``: every non-null value is of the example's (unsupported) type."""
 
 
+# numpy dtypes whose kind the dtype alone says, as the pandas checks below decide them.
+_NUMPY_KINDS = {
+    "b": KindInfo("bool"),
+    "f": KindInfo("float"),
+    "i": KindInfo("int"),
+    "u": KindInfo("int"),
+    "M": KindInfo("datetime"),
+}
 _NUMERIC_INFERRED = {"floating", "integer", "mixed-integer-float", "decimal"}
 
 
@@ -105,6 +113,8 @@ def _arrow_kind(t: pa.DataType) -> KindInfo:
 
 def _pandas_kind(s: pd.Series) -> KindInfo:
     dtype = s.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_KINDS:  # no pandas dtype calls
+        return _NUMPY_KINDS[dtype.kind]
     if isinstance(dtype, pd.CategoricalDtype):
         return KindInfo("category")
     if isinstance(dtype, pd.StringDtype):

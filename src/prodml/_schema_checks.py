@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, column_kind, py_value, type_problem
+from prodml._data import Columns, py_value, type_problem
 from prodml._data_kinds import ACCEPTS, text_categories
 from prodml._data_records import _NS_MAX, _NS_PER, float_outside, number_text
 from prodml._numbers import batch_numbers
@@ -44,7 +44,7 @@ def _integral(values: np.ndarray) -> np.ndarray:
 def _column_problems(col: Column, cols: Columns) -> list[SchemaProblem]:
     name = col.name
     raw = cols.raw(name)
-    info = column_kind(raw)
+    info = cols.kind(name, raw)
     expected = col.dtype
     numeric: np.ndarray | None = None
     if info.kind not in ACCEPTS[expected]:  # int from float: decided by the values

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, KindInfo, column_kind, iter_columns, type_name, type_problem
+from prodml._data import Columns, KindInfo, iter_columns, type_name, type_problem
 from prodml._data_kinds import text_categories
 from prodml._zones import (
     canonical_zone,
@@ -190,7 +190,7 @@ def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | N
         for name in cols.names:
             raw = cols.raw(name)
             categorical.see(name, raw)
-            info = column_kind(raw)
+            info = cols.kind(name, raw)
             unreadable = _kind_problem(name, raw, info)
             if unreadable is not None:
                 problems.append(unreadable)

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, column_kind, type_problem
+from prodml._data import Columns, type_problem
 from prodml._params import Constraint, Predicate, check_params
 from prodml._quote import short_repr
 from prodml._state import Field
@@ -394,7 +394,7 @@ def read_text(cols: Columns, name: str) -> Text:
         When the column holds anything but text, showing a value.
     """
     raw = cols.raw(name)  # once: a pandas column read costs tens of microseconds
-    info = column_kind(raw)
+    info = cols.kind(name, raw)
     if info.kind not in ("string", "category", "null"):
         raise SchemaError(problems=[type_problem(name, "string", raw, info)])
     if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.CategoricalDtype):

@@ -239,7 +239,8 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         else:
             single = None
             source = list(X) if isinstance(X, Iterator) else X
-        schema = Schema.infer(source, nullable="always")
+        # One table: infer reads the same view, so each column is looked up once per fit.
+        schema = Schema.infer(single if single is not None else source, nullable="always")
         programs = self._programs(schema)
         for step in self.steps:
             step.start_fit()
