@@ -49,7 +49,21 @@ def _script() -> str:
 
 def _env(hooks: Path | None, **extra: str) -> dict[str, str]:
     path = [str(SRC)] if hooks is None else [str(hooks), str(SRC)]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
+    # The test's own Python settings only: an inherited PYTHONWARNINGS naming a category
+    # imports its module (and pathlib, argparse...) before prodml.cli starts to load.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return {**env, "PYTHONPATH": os.pathsep.join(path), **extra}
+
+
+def _ctrl_c_as_a_terminal_delivers_it() -> None:
+    """In the child, before exec: SIGINT default and unblocked, as a terminal's job has it.
+
+    Both are inherited through exec: a test process that ignores or blocks SIGINT (some
+    libraries block it around the processes they start) would start a prodml that the
+    signal never reaches, and it would run to the end with exit 0.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @pytest.fixture
@@ -74,6 +88,7 @@ def test_ctrl_c_while_prodml_cli_imports_prints_no_traceback(hooks: Path, trigge
     proc = subprocess.run(
         [_script(), "--help"],
         env=_env(hooks, CLI39_TRIGGER=trigger, CLI39_WHILE="prodml.cli"),
+        preexec_fn=_ctrl_c_as_a_terminal_delivers_it,
         capture_output=True,
         text=True,
         timeout=60,
@@ -87,6 +102,7 @@ def test_ctrl_c_while_python_m_prodml_imports_prints_no_traceback(hooks: Path) -
     proc = subprocess.run(
         [sys.executable, "-m", "prodml", "--help"],
         env=_env(hooks, CLI39_TRIGGER="argparse", CLI39_WHILE="prodml.cli"),
+        preexec_fn=_ctrl_c_as_a_terminal_delivers_it,
         capture_output=True,
         text=True,
         timeout=60,
@@ -100,6 +116,7 @@ def test_ctrl_c_while_a_subcommand_module_imports(hooks: Path, tmp_path: Path) -
     proc = subprocess.run(
         [_script(), "schema", str(tmp_path / "a.parquet")],
         env=_env(hooks, CLI39_TRIGGER="pyarrow.parquet", CLI39_WHILE="prodml.cli"),
+        preexec_fn=_ctrl_c_as_a_terminal_delivers_it,
         capture_output=True,
         text=True,
         timeout=60,
@@ -114,6 +131,7 @@ def test_interrupt_hook_is_gone_after_a_complete_import() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", code],
         env=_env(None),
+        preexec_fn=_ctrl_c_as_a_terminal_delivers_it,
         capture_output=True,
         text=True,
         timeout=60,
@@ -131,6 +149,7 @@ def test_ctrl_c_during_a_long_drift_ends_with_130_and_one_line(tmp_path: Path) -
     proc = subprocess.Popen(
         [_script(), "drift", str(big), str(big)],
         env=_env(None),
+        preexec_fn=_ctrl_c_as_a_terminal_delivers_it,  # noqa: PLW1509
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
