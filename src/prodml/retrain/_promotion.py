@@ -65,7 +65,6 @@ class Promotion(ControllerParts):
         """
         run = self.state.run
         assert run is not None  # noqa: S101
-        self._rollout = None
         reason = (
             f"{self.model}@{run['version']} of run {run['id']} is no longer in the registry "
             "(deleted, or this state file belongs to another registry): the run is abandoned"
