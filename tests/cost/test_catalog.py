@@ -177,3 +177,27 @@ def test_tiered_cost_is_monotone_and_marginal_price_decreases(a, b):
         later = float(aws.cost(hi + step)) - float(aws.cost(hi))
         earlier = float(aws.cost(lo + step)) - float(aws.cost(lo))
         assert later <= earlier + 1e-9
+
+
+def test_future_dated_price_warns_and_is_listed():
+    """A price read "in the future" is a typo that would never count as stale."""
+    data = load_catalog("sample", max_age_days=None).model_dump(mode="json")
+    data["storage"]["aws-s3-standard"]["as_of"] = "2062-01-15"
+    today = dt.date(2026, 12, 6)
+    with pytest.warns(
+        StaleCatalogWarning,
+        match=r"1 price\(s\) are dated after today .*2062-01-15.*storage/aws-s3-standard",
+    ):
+        cat = load_catalog(data, today=today, max_age_days=10_000)
+    assert cat.future_entries(today=today) == ["storage/aws-s3-standard"]
+    # The typo hides it from the age check that finds every other entry.
+    stale = cat.stale_entries(365, today=today)
+    assert "storage/aws-s3-standard" not in stale
+    assert len(stale) == len(cat.dates()) - 1
+    # A day's grace for time zones: tomorrow (UTC) is not flagged, the day after is.
+    data["storage"]["aws-s3-standard"]["as_of"] = "2026-12-07"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cat = load_catalog(data, today=today, max_age_days=10_000)
+    assert cat.future_entries(today=today) == []
+    assert cat.future_entries(today=dt.date(2026, 12, 5)) == ["storage/aws-s3-standard"]

@@ -74,7 +74,7 @@ class UnpricedError(ProdMLError, KeyError):
 
 
 class StaleCatalogWarning(UserWarning):
-    """A catalog holds prices older than the freshness threshold."""
+    """A catalog holds prices older than the freshness threshold, or dated in the future."""
 
 
 # Users catch these as prodml.cost.X; show them under that name in tracebacks too.
@@ -421,8 +421,28 @@ class PriceCatalog(CostModel):
         limit = today - _dt.timedelta(days=max_age_days)
         return [key for key, when in self.dates().items() if when < limit]
 
+    def future_entries(self, *, today: _dt.date | None = None) -> list[str]:
+        """Entries whose ``as_of`` is after ``today`` (UTC, with a day's grace for zones).
+
+        A price cannot have been read in the future: such a date is a typo (``2062`` for
+        ``2026``) that would also keep the entry from ever counting as stale.
+        """
+        today = today or _dt.datetime.now(_dt.timezone.utc).date()
+        return [key for key, when in self.dates().items() if (when - today).days > 1]
+
     def check_freshness(self, max_age_days: int = 365, *, today: _dt.date | None = None) -> None:
-        """Warn with :class:`StaleCatalogWarning` when any entry is too old."""
+        """Warn with :class:`StaleCatalogWarning` when any entry is too old or future-dated."""
+        future = self.future_entries(today=today)
+        if future:
+            latest = max(self.dates()[k] for k in future)
+            warnings.warn(
+                f"Catalog {self.name!r}: {len(future)} price(s) are dated after today "
+                f"(latest as of {latest.isoformat()}, e.g. {future[0]}); a price cannot be "
+                "read in the future, so check the as_of dates (a typo keeps them from ever "
+                "counting as stale).",
+                StaleCatalogWarning,
+                stacklevel=2,
+            )
         stale = self.stale_entries(max_age_days, today=today)
         if stale:
             oldest = min(self.dates()[k] for k in stale)
@@ -520,7 +540,8 @@ def load_catalog(
     source
         ``"sample"`` (shipped with prodml), a path to a JSON file, or a mapping.
     max_age_days
-        Warn with :class:`StaleCatalogWarning` when any price is older; ``None`` skips.
+        Warn with :class:`StaleCatalogWarning` when any price is older, or dated after
+        ``today``; ``None`` skips both checks.
     today
         The reference date for the freshness check (default: today, UTC).
 
