@@ -497,3 +497,11 @@ def test_release_rows_bins_datetimes_as_epoch_seconds_and_reads_arrow() -> None:
              pd.Timestamp("2027-01-01", tz="UTC").timestamp()]  # fmt: skip
     rel = release_rows(pa.Table.from_pandas(data), {"t": Bins(edges)}, epsilon=1e9, seed=0)
     assert list(rel.counts("t").values()) == [1, 1, 1]
+
+
+def test_release_rows_counts_categories_as_a_profile_does() -> None:
+    # Object columns mixing 1 and True, numpy ints and nulls of every kind.
+    col = [1, True, np.int64(1), "a", None, float("nan"), pd.NA, "b", "a"]
+    data = pd.DataFrame({"c": pd.Series(col, dtype=object)})
+    rel = release_rows(data, {"c": Categories([1, "a"])}, epsilon=1e9, seed=0)
+    assert rel.counts("c") == {1: 3, "a": 2, "<other>": 1, "<null>": 3}

@@ -1,8 +1,8 @@
 """The privacy budget accountant: a total (epsilon, delta), spent release by release.
 
 Amounts are added exactly: each epsilon and delta counts as the shortest decimal that
-reads back as the same float (what ``repr`` prints, so ``0.1`` is one tenth), summed as
-fractions, never rounded. The releases of this package calibrate their noise so that
+reads back as the same float (what ``repr`` prints, so ``0.1`` is one tenth), summed in
+decimal without rounding. The releases of this package calibrate their noise so that
 OpenDP's privacy loss is at most that decimal (:func:`~prodml.privacy_dp.calibrate`).
 """
 
@@ -15,20 +15,19 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from fractions import Fraction
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from prodml._pickle import LockedState
 from prodml._state import Field, check_format_version, load_json
 from prodml.errors import ConfigError, ProdMLError
-from prodml.privacy_dp._amounts import decimal_floor, exact
+from prodml.privacy_dp._amounts import ZERO, add, decimal_floor, exact, subtract
 from prodml.privacy_dp._integrity import KEY_ENV, BudgetIntegrityError, mac_of, resolve_key
 
 __all__ = ["BudgetIntegrityError", "PrivacyBudget", "PrivacyBudgetError", "Spend"]
 
 FORMAT_VERSION = 1
 MAC_FORMAT_VERSION = 2  # the state carries a MAC (written only with a key)
-ZERO = Fraction(0)
 
 
 class PrivacyBudgetError(ProdMLError, RuntimeError):
@@ -49,11 +48,8 @@ class Spend:
         return {"label": self.label, "epsilon": self.epsilon, "delta": self.delta, "at": self.at}
 
 
-def _as_float(x: Fraction) -> float:
-    try:
-        return float(x)
-    except OverflowError:
-        return math.inf
+def _as_float(x: Decimal) -> float:
+    return float(x)  # inf past the float range
 
 
 def _check_total(name: str, value: object, *, lo_open: bool, hi: float) -> float:
@@ -81,7 +77,7 @@ class PrivacyBudget(LockedState):
     total is refused with :class:`PrivacyBudgetError` before any noise is drawn, and
     the ledger is left as it was. The sums are exact, with no tolerance: every amount
     counts as the decimal it prints as (``0.1`` is one tenth, so ten spends of ``0.1``
-    fill a total of ``1.0`` and nothing more fits), added as fractions; the spends granted
+    fill a total of ``1.0`` and nothing more fits), added without rounding; the spends granted
     never add up to more than the total. Shared by threads under a lock: :meth:`spend`
     checks and records under it, so threads spending at once never overspend (those that
     do not fit get :class:`PrivacyBudgetError`); :meth:`can_spend` is only a hint. A
@@ -129,7 +125,7 @@ class PrivacyBudget(LockedState):
         self.epsilon: float = _check_total("epsilon", epsilon, lo_open=True, hi=math.inf)
         self.delta: float = _check_total("delta", delta, lo_open=False, hi=1.0)
         self._ledger: list[Spend] = []
-        self._spent: tuple[Fraction, Fraction] = (ZERO, ZERO)
+        self._spent: tuple[Decimal, Decimal] = (ZERO, ZERO)
         self._lock = threading.Lock()
 
     @property
@@ -152,20 +148,20 @@ class PrivacyBudget(LockedState):
         """(epsilon, delta) left, rounded down: spending exactly this always fits."""
         eps, dlt = self._spent
         return (
-            decimal_floor(exact(self.epsilon) - eps),
-            decimal_floor(exact(self.delta) - dlt),
+            decimal_floor(subtract(exact(self.epsilon), eps)),
+            decimal_floor(subtract(exact(self.delta), dlt)),
         )
 
     def can_spend(self, epsilon: float, delta: float = 0.0) -> bool:
         """Whether a release of (epsilon, delta) fits in what is left."""
         try:
             e, d = exact(epsilon), exact(delta)
-        except (TypeError, ValueError, OverflowError):  # NaN, inf, not a number
+        except (TypeError, ValueError, OverflowError):  # not a number
             return False
-        if e < 0 or d < 0:
+        if not (e.is_finite() and d.is_finite()) or e < 0 or d < 0:
             return False
         eps, dlt = self._spent
-        return eps + e <= exact(self.epsilon) and dlt + d <= exact(self.delta)
+        return add(eps, e) <= exact(self.epsilon) and add(dlt, d) <= exact(self.delta)
 
     def spend(self, epsilon: float, delta: float = 0.0, *, label: str = "release") -> None:
         """Record a release of (epsilon, delta), or refuse it.
@@ -194,7 +190,7 @@ class PrivacyBudget(LockedState):
     def _record(self, entry: Spend) -> None:
         self._ledger.append(entry)
         eps, dlt = self._spent
-        self._spent = (eps + exact(entry.epsilon), dlt + exact(entry.delta))
+        self._spent = (add(eps, exact(entry.epsilon)), add(dlt, exact(entry.delta)))
 
     # -- state -------------------------------------------------------------------------
 
@@ -270,7 +266,8 @@ class PrivacyBudget(LockedState):
             owner="PrivacyBudget",
         )  # fmt: skip
         _verify(body, version, resolve_key(key, "PrivacyBudget.from_dict"))
-        root.dict(keys=("format_version", "epsilon", "delta", "ledger", "mac")[: 4 + (version > 1)])
+        keys = ("format_version", "epsilon", "delta", "ledger")
+        root.dict(keys=(*keys, "mac") if version == MAC_FORMAT_VERSION else keys)
         eps = root["epsilon"].float(lo=0.0, lo_open=True)
         dlt = root["delta"].float(lo=0.0, hi=1.0, hi_open=True)
         out = cls(eps, dlt)

@@ -90,6 +90,13 @@ def _counts(name: str, col: pd.Series, dom: Bins | Categories) -> IntArray:
                     f"column {short_repr(name)} holds infinite values", parameter="domains"
                 )
             return dom.count(values[~null], None, int(null.sum()))
+    if isinstance(dom, Categories):
+        null = col.isna().to_numpy()
+        counts: dict[Any, int] = {}
+        for value, n in col[~null].value_counts(sort=False, dropna=True).items():
+            v = value.item() if isinstance(value, np.generic) else value
+            counts[v] = counts.get(v, 0) + int(n)  # 1 and True: one key, as in a profile
+        return dom.count(counts, int(null.sum()))
     return _values_counts(name, col.tolist(), dom)
 
 
