@@ -185,8 +185,8 @@ def release_rows(
             parameter="domains",
         )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if person is not None and k is not None:
-        frame = bound_rows(frame, person, k, rng)
+    if person is not None and k is not None:  # only the columns counted are copied
+        frame = bound_rows(frame[[*doms, person]], person, k, rng)
     exact: dict[str, tuple[Domain, IntArray]] = {}
     for name, dom in doms.items():
         assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked above
