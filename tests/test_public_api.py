@@ -43,6 +43,7 @@ EXPECTED: dict[str, set[str]] = {
     },
     "prodml.privacy_dp": {
         "Bins",
+        "BudgetIntegrityError",
         "Categories",
         "DPDriftReport",
         "DPDriftResult",
@@ -60,6 +61,7 @@ EXPECTED: dict[str, set[str]] = {
         "release_counts",
         "release_group_counts",
         "release_profile",
+        "release_rows",
         "release_window",
     },
     "prodml.fingerprint": {

@@ -16,7 +16,7 @@ GUIDE = DOCS / "governance.md"
 
 def test_every_code_block_of_the_guide_runs_in_order() -> None:
     blocks = python_blocks(GUIDE.read_text())
-    assert len(blocks) == 8
+    assert len(blocks) == 9
     namespace: dict = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -49,6 +49,11 @@ def test_every_code_block_of_the_guide_runs_in_order() -> None:
     assert lines[17] == "refused: [('reference', 0.5), ('current', 0.5)]"
     assert lines[18] == "['counts', 'domain', 'noise']"
     assert lines[19] == "[('F',), ('M',)]"
+    assert lines[20] == "person 5 10.0"  # Laplace scale 1 column * 5 rows / epsilon 0.5
+    assert lines[21] == "(0.5, 0.0)"
+    assert lines[22] == "refused: PrivacyBudget state does not match its MAC"
+    assert lines[23] == "refused: an older copy"
+    assert "a 32-byte secret" not in namespace["saved"]
     assert namespace["current"].secure
 
 

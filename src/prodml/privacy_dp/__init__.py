@@ -35,8 +35,10 @@ from __future__ import annotations
 from prodml.privacy_dp._budget import PrivacyBudget, PrivacyBudgetError, Spend
 from prodml.privacy_dp._domains import Bins, Categories, Groups
 from prodml.privacy_dp._drift import DPDriftReport, DPDriftResult, compare
+from prodml.privacy_dp._integrity import BudgetIntegrityError
 from prodml.privacy_dp._noise import Noise, calibrate, opendp_measurement, privacy_loss
 from prodml.privacy_dp._release import DPPart, DPRelease
+from prodml.privacy_dp._rows import release_rows
 from prodml.privacy_dp._sources import (
     release_counts,
     release_group_counts,
@@ -46,6 +48,7 @@ from prodml.privacy_dp._sources import (
 
 __all__ = [
     "Bins",
+    "BudgetIntegrityError",
     "Categories",
     "DPDriftReport",
     "DPDriftResult",
@@ -63,5 +66,6 @@ __all__ = [
     "release_counts",
     "release_group_counts",
     "release_profile",
+    "release_rows",
     "release_window",
 ]

@@ -180,9 +180,10 @@ def compare(
             "n_sim": [Interval(int, 99, 1_000_000)],
         },
     )
-    if not isinstance(current, DPRelease) or current.source not in ("profile", "window", "counts"):
+    histograms = ("profile", "window", "counts", "rows")
+    if not isinstance(current, DPRelease) or current.source not in histograms:
         raise ConfigError(
-            "compare needs a DPRelease of a profile, window or counts as 'current'",
+            "compare needs a DPRelease of a profile, window, counts or rows as 'current'",
             parameter="current",
         )
     rng = np.random.default_rng(seed)

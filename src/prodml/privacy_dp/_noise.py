@@ -7,7 +7,14 @@ column's histogram, a group table): OpenDP's ``make_laplace`` (pure epsilon-DP) 
 noise on integers (Canonne, Kamath and Steinke 2020), so counts stay integers.
 
 The unit of privacy is one row, added or removed: a row adds 1 to exactly one count of
-each part, so each part has sensitivity 1 (L1 and L2) and the parts compose.
+each part, so each part has sensitivity 1 (L1 and L2) and the parts compose. With
+``max_rows_per_person=k`` the unit is a person with at most ``k`` rows: adding or
+removing one changes a part's counts by at most ``k`` in L1 and in L2 (all ``k`` rows may
+fall in one cell), so the measurements are evaluated at ``d_in = k``.
+
+Epsilon and delta are targets as written: the noise is calibrated so that OpenDP's
+privacy loss is at most the decimal the number prints as (``0.1`` is one tenth, a hair
+below the float 0.1), which is what a :class:`PrivacyBudget` counts.
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ from prodml._extras import require
 from prodml._params import Constraint, Interval, OneOf, check_params
 from prodml._state import MAX_COUNT
 from prodml.errors import ConfigError
+from prodml.privacy_dp._amounts import exact, float_floor
 
 __all__ = ["MECHANISMS", "Noise", "calibrate", "opendp_measurement", "privacy_loss", "sample"]
 
 Mechanism = Literal["laplace", "gaussian"]
 MECHANISMS: tuple[str, ...] = ("laplace", "gaussian")
 IntArray = npt.NDArray[np.int64]
+MAX_ROWS_PER_PERSON = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ _RULES: dict[str, list[Constraint]] = {
     "epsilon": [Interval(float, 0, None, "neither")],
     "delta": [Interval(float, 0, 1, "left")],
     "n_parts": [Interval(int, 1, None)],
+    "max_rows_per_person": [Interval(int, 1, MAX_ROWS_PER_PERSON)],
 }
 
 
@@ -85,7 +95,8 @@ def opendp_measurement(mechanism: str, scale: float, n_parts: int, delta: float 
     """The OpenDP measurement of a whole release: ``n_parts`` noisy count vectors composed.
 
     Its ``map(1)`` is the privacy loss of one row: epsilon (``laplace``) or the pair
-    (epsilon, delta) at the given ``delta`` (``gaussian``).
+    (epsilon, delta) at the given ``delta`` (``gaussian``); ``map(k)`` that of a person
+    with ``k`` rows.
     """
     _check("opendp_measurement", mechanism=mechanism, scale=scale, n_parts=n_parts, delta=delta)
     dp = _dp()
@@ -99,43 +110,63 @@ def opendp_measurement(mechanism: str, scale: float, n_parts: int, delta: float 
     return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(zcdp), delta)
 
 
-def privacy_loss(mechanism: str, scale: float, n_parts: int, delta: float = 0.0) -> float:
-    """Epsilon of a release, by OpenDP's own accounting (``measurement.map(1)``)."""
-    _check("privacy_loss", mechanism=mechanism, scale=scale, n_parts=n_parts, delta=delta)
-    loss = opendp_measurement(mechanism, scale, n_parts, delta).map(1)
+def privacy_loss(
+    mechanism: str,
+    scale: float,
+    n_parts: int,
+    delta: float = 0.0,
+    *,
+    max_rows_per_person: int = 1,
+) -> float:
+    """Epsilon of a release, by OpenDP's own accounting (``measurement.map(k)``).
+
+    ``k`` is ``max_rows_per_person``: 1 when the unit of privacy is a row.
+    """
+    _check("privacy_loss", mechanism=mechanism, scale=scale, n_parts=n_parts, delta=delta,
+           max_rows_per_person=max_rows_per_person)  # fmt: skip
+    loss = opendp_measurement(mechanism, scale, n_parts, delta).map(max_rows_per_person)
     return float(loss[0] if isinstance(loss, tuple) else loss)
 
 
-def calibrate(mechanism: str, epsilon: float, delta: float, n_parts: int) -> float:
+def calibrate(
+    mechanism: str, epsilon: float, delta: float, n_parts: int, *, max_rows_per_person: int = 1
+) -> float:
     """The smallest noise scale per part whose release spends at most (epsilon, delta).
 
-    Laplace: ``n_parts / epsilon``. Gaussian: zCDP composes by adding ``rho``, so
-    ``n_parts`` parts of scale ``s`` cost what one part of scale ``s / sqrt(n_parts)``
-    does; that scale is found by OpenDP's binary search and checked on the composition.
+    Laplace: ``n_parts * k / epsilon`` (``k = max_rows_per_person``, the sensitivity of
+    each part). Gaussian: zCDP composes by adding ``rho``, so ``n_parts`` parts of scale
+    ``s`` cost what one part of scale ``s / sqrt(n_parts)`` does, and ``k`` rows what one
+    row at scale ``s / k`` does; the scale for one row is found by OpenDP's binary search
+    and the result checked on the composition at ``d_in = k``. Epsilon and delta count as
+    the decimals they print as (``0.1`` is one tenth): the loss OpenDP accounts is at
+    most that, never the float a hair above it, as a :class:`PrivacyBudget` counts.
     """
-    _check("calibrate", mechanism=mechanism, epsilon=epsilon, delta=delta, n_parts=n_parts)
+    _check("calibrate", mechanism=mechanism, epsilon=epsilon, delta=delta, n_parts=n_parts,
+           max_rows_per_person=max_rows_per_person)  # fmt: skip
     if mechanism == "gaussian" and delta == 0:  # no finite noise spends epsilon at delta 0
         raise ConfigError(
             "The 'delta' parameter of calibrate must be a float in (0, 1) for the gaussian "
             "mechanism. Got 0 instead.",
             parameter="delta",
         )
-    return _calibrated(mechanism, float(epsilon), float(delta), int(n_parts))
+    eps = float_floor(exact(epsilon))
+    dlt = float_floor(exact(delta))
+    return _calibrated(mechanism, eps, dlt, int(n_parts), int(max_rows_per_person))
 
 
 @functools.lru_cache(maxsize=256)
-def _calibrated(mechanism: str, epsilon: float, delta: float, n_parts: int) -> float:
+def _calibrated(mechanism: str, epsilon: float, delta: float, n_parts: int, rows: int) -> float:
     # Cached: a pure function of its arguments, and each check of a Gaussian scale
     # against OpenDP's accountant costs milliseconds.
     if mechanism == "laplace":
-        scale = n_parts / epsilon
+        scale = n_parts * rows / epsilon
         # Floating point: nudge up until OpenDP agrees the budget holds.
-        while privacy_loss("laplace", scale, n_parts) > epsilon:
+        while privacy_loss("laplace", scale, n_parts, max_rows_per_person=rows) > epsilon:
             scale = math.nextafter(scale, math.inf) * (1 + 1e-12)
         return scale
     one = _gaussian_one(epsilon, delta)
-    scale = one * math.sqrt(n_parts)
-    while privacy_loss("gaussian", scale, n_parts, delta) > epsilon:
+    scale = one * math.sqrt(n_parts) * rows
+    while privacy_loss("gaussian", scale, n_parts, delta, max_rows_per_person=rows) > epsilon:
         scale *= 1 + 1e-9
     return scale
 

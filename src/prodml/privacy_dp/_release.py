@@ -14,7 +14,7 @@ import numpy.typing as npt
 from prodml._state import MAX_COUNT, Field, check_format_version, load_json, loading
 from prodml.errors import ConfigError, ProdMLError, SchemaError, SchemaProblem
 from prodml.privacy_dp._domains import CELLS, Domain, Groups, domain_from_dict
-from prodml.privacy_dp._noise import MECHANISMS, Noise
+from prodml.privacy_dp._noise import MAX_ROWS_PER_PERSON, MECHANISMS, Noise
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 __all__ = ["DPPart", "DPRelease"]
 
 FORMAT_VERSION = 1
+PERSON_FORMAT_VERSION = 2  # unit "person": written with max_rows_per_person
+UNITS = ("row", "person")
 MAX_SCALE = 1e9
 """Largest noise scale a saved release may declare (counts under it carry no signal)."""
-SOURCES = ("profile", "group_counts", "window", "counts")
+SOURCES = ("profile", "group_counts", "window", "counts", "rows")
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -86,12 +88,13 @@ class DPRelease:
     """Differentially private counts of a profile, a fairness table or a monitor window.
 
     Made by :func:`release_profile`, :func:`release_group_counts`,
-    :func:`release_window` or :func:`release_counts`; never holds an exact count.
+    :func:`release_window`, :func:`release_counts` or :func:`release_rows`; never holds an
+    exact count.
 
     Attributes
     ----------
     source
-        ``profile``, ``group_counts``, ``window`` or ``counts``.
+        ``profile``, ``group_counts``, ``window``, ``counts`` or ``rows``.
     parts
         Column (or ``groups``) name to its :class:`DPPart`.
     epsilon, delta
@@ -102,14 +105,16 @@ class DPRelease:
         Gaussian, zCDP converted to (epsilon, delta)).
     unit
         The unit of privacy: ``row`` (a row added or removed changes one count of each
-        part by 1).
+        part by 1) or ``person`` (a person added or removed, with all their rows, of
+        which at most ``max_rows_per_person`` were counted).
+    max_rows_per_person
+        With unit ``person``: the bound on each person's rows the noise is scaled to
+        (each part's sensitivity); ``None`` for unit ``row``.
     secure
         ``False`` when the noise came from a seeded numpy generator (tests only).
     sites
         Number of releases merged into this one.
     """
-
-    unit = "row"
 
     def __init__(
         self,
@@ -121,8 +126,11 @@ class DPRelease:
         mechanism: str,
         secure: bool,
         sites: int = 1,
+        max_rows_per_person: int | None = None,
     ) -> None:
         self.source = source
+        self.unit = "row" if max_rows_per_person is None else "person"
+        self.max_rows_per_person = max_rows_per_person
         self.parts: dict[str, DPPart] = dict(parts)
         self.epsilon = epsilon
         self.delta = delta
@@ -217,7 +225,9 @@ class DPRelease:
         The merged counts are the sums of the sites' noisy counts, their noise the sum of
         the sites' noises; the privacy loss of a row, which sits at one site, is the
         largest of the sites' (parallel composition). Merging two releases of the same
-        rows is not parallel: count both in a :class:`PrivacyBudget`.
+        rows is not parallel: count both in a :class:`PrivacyBudget`. With unit
+        ``person``, it is parallel only when each person's rows sit at one site (a
+        person at two sites is protected at the sum of their epsilons).
 
         Raises
         ------
@@ -238,6 +248,13 @@ class DPRelease:
                 "cannot merge DP releases of different sources, mechanisms or columns",
                 parameter="other",
             )
+        if other.max_rows_per_person != self.max_rows_per_person:
+            raise ConfigError(
+                "cannot merge DP releases of different units of privacy (a row, or a person "
+                f"of at most k rows): this one's is {self._unit_words()}, the other's "
+                f"{other._unit_words()}",
+                parameter="other",
+            )
         parts = {}
         for name, mine in self.parts.items():
             theirs = other.parts[name]
@@ -255,16 +272,31 @@ class DPRelease:
             mechanism=self.mechanism,
             secure=self.secure and other.secure,
             sites=self.sites + other.sites,
+            max_rows_per_person=self.max_rows_per_person,
         )
+
+    def _unit_words(self) -> str:
+        k = self.max_rows_per_person
+        return "a row" if k is None else f"a person of at most {k} rows"
 
     # -- state -----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe state: noisy counts and how they were made (no exact count)."""
+        """JSON-safe state: noisy counts and how they were made (no exact count).
+
+        Written as ``format_version`` 1 with unit ``row``, 2 with unit ``person`` (which
+        adds ``max_rows_per_person``).
+        """
+        person = (
+            {}
+            if self.max_rows_per_person is None
+            else {"max_rows_per_person": self.max_rows_per_person}
+        )
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if not person else PERSON_FORMAT_VERSION,
             "source": self.source,
             "unit": self.unit,
+            **person,
             "epsilon": self.epsilon,
             "delta": self.delta,
             "mechanism": self.mechanism,
@@ -287,13 +319,18 @@ class DPRelease:
             (also a ConfigError) naming the field at fault.
         """
         root = Field(state, owner="DPRelease")
-        root.dict(
-            keys=("format_version", "source", "unit", "epsilon", "delta", "mechanism",
-                  "secure", "sites", "parts")
+        root.dict()
+        version = check_format_version(
+            root["format_version"].value, (FORMAT_VERSION, PERSON_FORMAT_VERSION),
+            owner="DPRelease",
         )  # fmt: skip
-        check_format_version(root["format_version"].value, FORMAT_VERSION, owner="DPRelease")
+        keys = ("format_version", "source", "unit", "epsilon", "delta", "mechanism",
+                "secure", "sites", "parts")  # fmt: skip
+        person = version == PERSON_FORMAT_VERSION
+        root.dict(keys=(*keys, "max_rows_per_person") if person else keys)
         source = root["source"].str(choices=SOURCES)
-        root["unit"].str(choices=("row",))
+        root["unit"].str(choices=("person",) if person else ("row",))
+        rows = root["max_rows_per_person"].int(lo=1, hi=MAX_ROWS_PER_PERSON) if person else None
         mechanism = root["mechanism"].str(choices=MECHANISMS)
         epsilon = root["epsilon"].float(lo=0.0, lo_open=True)
         delta = root["delta"].float(lo=0.0, hi=1.0, hi_open=True)
@@ -310,7 +347,7 @@ class DPRelease:
             root["parts"].check(not any(grouped), "bins or categories parts")
         return cls(
             source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism,
-            secure=secure, sites=sites,
+            secure=secure, sites=sites, max_rows_per_person=rows,
         )  # fmt: skip
 
     @classmethod
@@ -329,7 +366,7 @@ class DPRelease:
         return (
             f"DPRelease(source={self.source!r}, columns={self.columns[:10]}, "
             f"epsilon={self.epsilon!r}, delta={self.delta!r}, mechanism={self.mechanism!r}, "
-            f"sites={self.sites})"
+            f"unit={self.unit!r}, sites={self.sites})"
         )
 
 

@@ -12,7 +12,13 @@ from prodml._state import MAX_COUNT
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
-from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
+from prodml.privacy_dp._noise import (
+    MAX_ROWS_PER_PERSON,
+    Noise,
+    calibrate,
+    check_mechanism,
+    sample,
+)
 from prodml.privacy_dp._release import MAX_SCALE, DPPart, DPRelease, IntArray
 
 if TYPE_CHECKING:
@@ -61,9 +67,11 @@ def _release(
     budget: PrivacyBudget | None,
     seed: Seed,
     label: str,
+    max_rows_per_person: int | None = None,
 ) -> DPRelease:
     """Calibrate, spend the budget, then add noise: the one path of every release."""
     mechanism, epsilon, delta = check_mechanism(mechanism, epsilon, delta)
+    rows = check_rows_per_person(max_rows_per_person)
     if budget is not None and not isinstance(budget, PrivacyBudget):
         raise ConfigError(
             "The 'budget' parameter of a DP release must be a PrivacyBudget or None. "
@@ -71,13 +79,14 @@ def _release(
             parameter="budget",
         )
     rng = None if seed is None else np.random.default_rng(seed)
-    scale = calibrate(mechanism, epsilon, delta, len(exact))
+    scale = calibrate(mechanism, epsilon, delta, len(exact), max_rows_per_person=rows or 1)
     # Everything that could fail is checked before the budget is charged: a release
     # refused here spends nothing.
     if scale > MAX_SCALE:
+        per_person = "" if rows is None else f" and {rows} rows per person"
         raise ConfigError(
             f"The 'epsilon' parameter of a DP release is too small: {len(exact)} part(s) at "
-            f"epsilon {epsilon!r} need noise of scale {scale:.3g} per count, above "
+            f"epsilon {epsilon!r}{per_person} need noise of scale {scale:.3g} per count, above "
             f"{MAX_SCALE:.0e} (counts under such noise carry no signal, and a release "
             "cannot be saved with it). Release fewer columns or use a larger epsilon.",
             parameter="epsilon",
@@ -97,8 +106,24 @@ def _release(
         for name, (dom, counts) in exact.items()
     }
     return DPRelease(
-        source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism, secure=rng is None
-    )
+        source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism, secure=rng is None,
+        max_rows_per_person=rows,
+    )  # fmt: skip
+
+
+def check_rows_per_person(value: object) -> int | None:
+    """``max_rows_per_person`` validated: None, or an int in [1, 1e6]."""
+    if value is None:
+        return None
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not ok or not 1 <= int(value) <= MAX_ROWS_PER_PERSON:  # type: ignore[call-overload]
+        shown = repr(value)[:40] if ok else type(value).__name__
+        raise ConfigError(
+            "The 'max_rows_per_person' parameter of a DP release must be an int in "
+            f"[1, {MAX_ROWS_PER_PERSON}] or None. Got {shown} instead.",
+            parameter="max_rows_per_person",
+        )
+    return int(value)  # type: ignore[call-overload]
 
 
 def release_counts(
@@ -111,11 +136,15 @@ def release_counts(
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "counts",
+    max_rows_per_person: int | None = None,
 ) -> DPRelease:
     """Release exact counts per cell of each column's domain (``<null>`` and all) with noise.
 
     For counts made elsewhere: each row must add 1 to exactly one cell of each column
-    (the unit of privacy the noise is calibrated to).
+    (the unit of privacy the noise is calibrated to). ``max_rows_per_person=k`` declares
+    that the counts were made from at most ``k`` rows per person (bounded by you,
+    before counting: prodml cannot check it here): the noise is scaled to ``k`` and the
+    unit of privacy is a person. To have prodml bound the rows, use :func:`release_rows`.
 
     Raises
     ------
@@ -149,7 +178,7 @@ def release_counts(
         exact[name] = (dom, arr.astype(np.int64))
     return _release(
         "counts", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
-        seed=seed, label=label,
+        seed=seed, label=label, max_rows_per_person=max_rows_per_person,
     )  # fmt: skip
 
 

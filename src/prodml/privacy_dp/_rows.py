@@ -1,0 +1,197 @@
+"""Releasing a table's rows as DP counts, with each person's rows bounded first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from prodml._quote import short_repr
+from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.privacy_dp._budget import PrivacyBudget
+from prodml.privacy_dp._domains import Bins, Categories, Domain
+from prodml.privacy_dp._release import DPRelease, IntArray
+from prodml.privacy_dp._sources import (
+    Seed,
+    _check_domains,
+    _missing,
+    _release,
+    _values_counts,
+    check_rows_per_person,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["bound_rows", "release_rows"]
+
+
+def _frame(data: object) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415 - only when rows are released
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if type(data).__module__.startswith("pyarrow") and hasattr(data, "to_pandas"):
+        out = data.to_pandas()
+        if isinstance(out, pd.DataFrame):
+            return out
+    raise ConfigError(
+        f"release_rows needs a pandas DataFrame or a pyarrow Table; got {type(data).__name__}",
+        parameter="data",
+    )
+
+
+def bound_rows(frame: pd.DataFrame, person: str, k: int, rng: np.random.Generator) -> Any:
+    """``frame`` keeping at most ``k`` rows of each ``person`` id, chosen at random.
+
+    Each row gets an independent uniform priority and a person keeps their ``k`` rows of
+    highest priority: which rows a person keeps depends on their rows alone, so adding
+    or removing a person changes the bounded table by at most ``k`` rows (the coupling
+    that makes the truncation ``k``-stable), and the kept rows are a uniform sample of
+    each person's rows, not the first ones (order often means time).
+    """
+    ids = frame[person]
+    if bool(ids.isna().any()):
+        raise SchemaError(
+            problems=[
+                SchemaProblem(
+                    person, "null", f"the person column {short_repr(person)} has null ids: a "
+                    "row without a person cannot be bounded; drop or fill them first",
+                )
+            ]
+        )  # fmt: skip
+    order = np.argsort(rng.random(len(frame)), kind="stable")
+    try:
+        rank = ids.iloc[order].groupby(ids.iloc[order], sort=False).cumcount().to_numpy()
+    except TypeError:
+        raise ConfigError(
+            f"the person column {short_repr(person)} must hold hashable ids (str, int, ...)",
+            parameter="person",
+        ) from None
+    keep = np.sort(order[rank < k])
+    return frame.iloc[keep]
+
+
+def _counts(name: str, col: pd.Series, dom: Bins | Categories) -> IntArray:
+    import pandas as pd  # noqa: PLC0415
+
+    if isinstance(dom, Bins) and isinstance(col.dtype, pd.DatetimeTZDtype | np.dtype):
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):  # epoch seconds, as profiles
+            null = col.isna().to_numpy()
+            naive = col.dt.tz_convert(None) if isinstance(col.dtype, pd.DatetimeTZDtype) else col
+            ns = naive.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+            return dom.count(ns[~null] / 1e9, None, int(null.sum()))
+        if col.dtype.kind in "iuf":
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            null = np.isnan(values)
+            if not np.isfinite(values[~null]).all():
+                raise ConfigError(
+                    f"column {short_repr(name)} holds infinite values", parameter="domains"
+                )
+            return dom.count(values[~null], None, int(null.sum()))
+    if isinstance(dom, Categories):
+        null = col.isna().to_numpy()
+        counts: dict[Any, int] = {}
+        for value, n in col[~null].value_counts(sort=False, dropna=True).items():
+            v = value.item() if isinstance(value, np.generic) else value
+            counts[v] = counts.get(v, 0) + int(n)  # 1 and True: one key, as in a profile
+        return dom.count(counts, int(null.sum()))
+    return _values_counts(name, col.tolist(), dom)
+
+
+def release_rows(
+    data: Any,
+    domains: Mapping[str, Bins | Categories],
+    *,
+    epsilon: float,
+    delta: float = 0.0,
+    mechanism: Literal["laplace", "gaussian"] = "laplace",
+    person: str | None = None,
+    max_rows_per_person: int | None = None,
+    budget: PrivacyBudget | None = None,
+    seed: Seed = None,
+    label: str = "rows",
+) -> DPRelease:
+    """Release the declared columns of a table's rows as DP counts, a person's rows bounded.
+
+    With ``person`` and ``max_rows_per_person=k``, each person (rows sharing an id in
+    the ``person`` column) keeps at most ``k`` of their rows, chosen at random, before
+    anything is counted; the noise is scaled to ``k`` (a person then changes each
+    column's counts by at most ``k``) and the unit of privacy is a person, as OpenDP's
+    ``unit_of(contributions=k)``, Tumult's ``MaxRowsPerID`` and PipelineDP's
+    ``max_contributions`` mean it. Without them the unit is a row, as in
+    :func:`release_profile`, but values are binned exactly (no sketch).
+
+    Parameters
+    ----------
+    data
+        A pandas DataFrame or pyarrow Table (it stays with its owner).
+    domains
+        Column name to its declared :class:`Bins` (numbers; datetimes as epoch
+        seconds) or :class:`Categories`; other columns are not released.
+    person, max_rows_per_person
+        The person-id column and the bound on each person's rows; both or neither. The
+        person column itself cannot be released (ids are not a public domain).
+    epsilon, delta, mechanism, budget, label
+        As in :func:`release_profile`; epsilon is per person with ``person=``.
+    seed
+        ``None`` draws noise with OpenDP's secure sampler (and which rows a person keeps
+        from fresh entropy); a seed makes both reproducible, for tests only.
+
+    Raises
+    ------
+    SchemaError
+        A declared or person column the data does not have; null person ids.
+    ConfigError
+        ``person`` without ``max_rows_per_person`` or the reverse, a bound that is not an
+        int in [1, 1e6], values a domain cannot take, and as :func:`release_profile`.
+    PrivacyBudgetError
+        The budget cannot pay for the release.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.privacy_dp import Categories, release_rows
+    >>> visits = pd.DataFrame({"user": ["a", "a", "a", "b"], "page": ["x", "y", "x", "x"]})
+    >>> rel = release_rows(
+    ...     visits,
+    ...     {"page": Categories(["x", "y"])},
+    ...     epsilon=1e6,
+    ...     person="user",
+    ...     max_rows_per_person=2,
+    ...     seed=0,
+    ... )
+    >>> rel.unit, rel.max_rows_per_person, sum(rel.counts("page").values())
+    ('person', 2, 3)
+    """
+    frame = _frame(data)
+    doms = _check_domains(domains, (Bins, Categories))
+    k = check_rows_per_person(max_rows_per_person)
+    if (person is None) != (k is None):
+        raise ConfigError(
+            "release_rows needs both 'person' (the person-id column) and "
+            "'max_rows_per_person' (the bound on each person's rows), or neither",
+            parameter="person" if person is None else "max_rows_per_person",
+        )
+    wanted = [*doms, *([] if person is None else [person])]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise _missing(missing, "the data")
+    if person is not None and person in doms:
+        raise ConfigError(
+            f"the person column {short_repr(person)} cannot be released: its ids are no "
+            "public domain",
+            parameter="domains",
+        )
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if person is not None and k is not None:  # only the columns counted are copied
+        frame = bound_rows(frame[[*doms, person]], person, k, rng)
+    exact: dict[str, tuple[Domain, IntArray]] = {}
+    for name, dom in doms.items():
+        assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked above
+        exact[name] = (dom, _counts(name, frame[name], dom))
+    return _release(
+        "rows", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
+        seed=rng if seed is not None else None, label=label, max_rows_per_person=k,
+    )  # fmt: skip
