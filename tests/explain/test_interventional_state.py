@@ -30,6 +30,7 @@ from prodml.explain._interventional import (
     MAX_CODE_BITS,
     InterventionalTreeKernel,
     code_dtype_of,
+    count_dtype_of,
 )
 from prodml.explain._trees import Tree, TreeKernel, trees_from_model
 
@@ -64,7 +65,11 @@ def test_a_format_4_load_gives_the_bits_of_a_fresh_fit(name: str) -> None:
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**16), n_background=st.integers(1, 40), depth=st.integers(1, 12))
+@given(
+    seed=st.integers(0, 2**16),
+    n_background=st.integers(1, 40) | st.sampled_from([255, 256, 300]),  # "<u1", "<u2" counts
+    depth=st.integers(1, 12),  # "<u1" and "<u2" codes
+)
 def test_kernel_state_round_trips_to_the_same_bits(
     seed: int, n_background: int, depth: int
 ) -> None:
@@ -104,7 +109,8 @@ def _saved() -> dict[str, Any]:
 
 def _dtypes(state: dict[str, Any]) -> dict[str, str]:
     depth = _case("forest_regressor")[0].kernel_.depth  # type: ignore[union-attr]
-    return {"per_leaf": "<u2", "codes": code_dtype_of(depth), "counts": "<u2"}
+    count = count_dtype_of(state["kernel"]["n_background"])  # "<u1": 12 rows
+    return {"per_leaf": count, "codes": code_dtype_of(depth), "counts": count}
 
 
 def _get(state: dict[str, Any], i: int, key: str) -> np.ndarray:
@@ -266,8 +272,8 @@ def test_a_truncated_text_is_refused() -> None:
 
 def test_huge_declared_sizes_are_refused_before_allocating() -> None:
     state = _saved()
-    state["kernel"]["n_background"] = 10_000
     n = len(_get(state, 0, "per_leaf"))
+    state["kernel"]["n_background"] = 10_000  # counts saved as "<u2" from here
     _put(state, 0, "per_leaf", np.full(n, 10_000))  # declares 10,000 patterns a leaf
     for entry in state["kernel"]["patterns"][1:]:
         entry["per_leaf"] = state["kernel"]["patterns"][0]["per_leaf"]
@@ -345,3 +351,17 @@ def test_a_saved_path_deeper_than_a_code_holds_is_refused_naming_the_trees() -> 
     with pytest.raises(ConfigError, match=f"at most {MAX_CODE_BITS} distinct") as info:
         _state._trees(saved, k, 3)
     assert info.value.parameter == "kernel.trees"
+
+
+@pytest.mark.parametrize(
+    "routes",
+    [lambda n: [[True]] * n, lambda n: [True] * (n - 1) + [1], lambda n: [True] * (n - 1) + [None],
+     lambda n: [True] * (n - 1) + [[True, False]], lambda n: "T" * n],
+)  # fmt: skip
+def test_missing_left_must_be_a_flat_list_of_bools(routes: Callable[[int], Any]) -> None:
+    state = _saved()
+    tree = state["kernel"]["trees"][1]
+    tree["missing_left"] = routes(len(tree["left"]))
+    with pytest.raises(ConfigError) as info:
+        Explainer.from_dict(state)
+    assert info.value.parameter == "kernel.trees[1].missing_left"

@@ -263,14 +263,14 @@ class InterventionalTreeKernel(TreeKernel):
         cuts = np.searchsorted(p.leaf, ends)  # each tree's pairs end here (leaf-major)
         starts = np.concatenate([[0], ends[:-1]])
         first = np.concatenate([[0], cuts[:-1]])
-        code_dtype = code_dtype_of(self.depth)
+        code_dtype, count_dtype = code_dtype_of(self.depth), count_dtype_of(p.n_background)
         for l0, l1, a, b in zip(starts, ends, first, cuts, strict=True):
             n = np.bincount(p.leaf[a:b] - l0, minlength=int(l1 - l0))
-            per_tree.append(encode(n, COUNT_DTYPE))
+            per_tree.append(encode(n, count_dtype))
             pairs.append(
                 {
                     "codes": encode(p.code[a:b], code_dtype),
-                    "counts": encode(p.count[a:b], COUNT_DTYPE),
+                    "counts": encode(p.count[a:b], count_dtype),
                 }
             )
         return super().to_dict() | {
@@ -281,7 +281,9 @@ class InterventionalTreeKernel(TreeKernel):
         }
 
 
-COUNT_DTYPE = "<u2"  # background rows (at most MAX_BACKGROUND) and patterns per leaf
+def count_dtype_of(n_background: int) -> str:
+    """The dtype format 4 saves counts in (rows of a pattern, patterns of a leaf: <= m)."""
+    return "<u1" if n_background <= 0xFF else "<u2"  # MAX_BACKGROUND < 2**16
 
 
 def code_dtype_of(depth: int) -> str:

@@ -60,13 +60,13 @@ from prodml._state import (
 from prodml.errors import ConfigError
 from prodml.explain import _sampling as sampling
 from prodml.explain._interventional import (
-    COUNT_DTYPE,
     MAX_BACKGROUND,
     MAX_CODE_BITS,
     InterventionalTreeKernel,
     Patterns,
     check_code_bits,
     code_dtype_of,
+    count_dtype_of,
 )
 from prodml.explain._linear import LinearKernel
 from prodml.explain._sampling import (
@@ -176,12 +176,14 @@ def _tree(t: object, path: str, width: int) -> Tree:
     cover = _floats(_get(t, "cover", path + "."), path + ".cover", n)
     value = _floats(_get(t, "value", path + "."), path + ".value", n)
     missing = t.get("missing_left")
-    if missing is not None and (
-        not isinstance(missing, list)
-        or len(missing) != n
-        or not all(isinstance(m, bool) for m in missing)
-    ):
-        raise _fail(path + ".missing_left", f"a list of {n} bools", missing)
+    routes = None
+    if missing is not None:
+        try:  # only a flat list of bools makes a 1-d array of bools
+            routes = np.array(missing) if isinstance(missing, list) else None
+        except ValueError:  # ragged nested lists
+            routes = None
+        if routes is None or routes.shape != (n,) or routes.dtype != np.bool_:
+            raise _fail(path + ".missing_left", f"a list of {n} bools", missing)
     nodes = np.arange(n)
     inner = lo >= 0
     # Children point forward (no cycles), inside the tree; leaves have no right child.
@@ -201,10 +203,7 @@ def _tree(t: object, path: str, width: int) -> Tree:
         raise _fail(path + ".feature", f"feature indices in [0, {width})", "...")
     if (cover < 0).any() or cover[0] <= 0:
         raise _fail(path + ".cover", "non-negative covers, positive at the root", "...")
-    return Tree(
-        lo, hi, feature, threshold, cover, value,
-        None if missing is None else np.array(missing, dtype=bool),
-    )  # fmt: skip
+    return Tree(lo, hi, feature, threshold, cover, value, routes)
 
 
 def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
@@ -289,19 +288,19 @@ def _patterns(k: Mapping[str, Any], tree: TreeKernel) -> Patterns:
     full = (1 << tree.depth) - 1
     # Slots past a leaf's distinct features are padding, which every row satisfies.
     pad = full & ~((np.int64(1) << tree.length) - 1)
-    code_dtype = code_dtype_of(tree.depth)
+    code_dtype, count_dtype = code_dtype_of(tree.depth), count_dtype_of(m)
     ends = np.cumsum([int((t.left < 0).sum()) for t in tree.trees])
     leaves, codes, counts = [], [], []
     for i, entry in enumerate(saved):
         path = f"kernel.patterns[{i}]"
         e = _mapping(entry, path)
         l0, l1 = (int(ends[i - 1]) if i else 0), int(ends[i])
-        per_leaf = _b64(_get(e, "per_leaf", path + "."), path + ".per_leaf", COUNT_DTYPE, l1 - l0)
+        per_leaf = _b64(_get(e, "per_leaf", path + "."), path + ".per_leaf", count_dtype, l1 - l0)
         if per_leaf.min() < 1 or per_leaf.max() > m:
             raise _fail(path + ".per_leaf", f"patterns per leaf in [1, {m}] (n_background)", "...")
         n = int(per_leaf.sum())
         code = _b64(_get(e, "codes", path + "."), path + ".codes", code_dtype, n)
-        count = _b64(_get(e, "counts", path + "."), path + ".counts", COUNT_DTYPE, n)
+        count = _b64(_get(e, "counts", path + "."), path + ".counts", count_dtype, n)
         leaf = np.repeat(np.arange(l0, l1, dtype=np.int64), per_leaf)
         starts = np.cumsum(per_leaf) - per_leaf
         rising = np.diff(code) > 0
