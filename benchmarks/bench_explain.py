@@ -154,15 +154,24 @@ def run_model(  # noqa: PLR0917 - one benchmark case
     diff = max(float(np.abs(ours.values - theirs).max()), abs(ours.base - shap_side.base))
     additivity = float(np.abs(ours.base + ours.values.sum(axis=1) - ours.prediction).max())
     text = ex.to_json()
-    load_ours = _median_time(lambda: Explainer.from_json(text), args.load_repeats)
     blob = pickle.dumps(shap_side.explainer)
-    # pickle.loads: our own bytes, measured as a user would
-    load_shap = _median_time(lambda: pickle.loads(blob), args.load_repeats)  # noqa: S301
+    loads: dict[str, Callable[[], Any]] = {
+        "prodml": lambda: Explainer.from_json(text),
+        # pickle.loads: our own bytes, measured as a user would
+        "shap": lambda: pickle.loads(blob),  # noqa: S301
+    }
+    text3 = _format_3(ex) if interventional else None
+    if text3 is not None:  # the rows, grouped again on load: what format 3 (stop 39) saved
+        loads["format_3"] = lambda: Explainer.from_json(text3)
+    load_s = _alternating_medians(loads, args.load_repeats)
+    load_ours, load_shap = load_s["prodml"], load_s["shap"]
     old_format = None
-    if interventional:  # the rows, grouped again on load: what format 3 (stop 39) saved
-        text3 = _format_3(ex)
-        load3 = _median_time(lambda: Explainer.from_json(text3), args.load_repeats)
-        old_format = {"state_bytes": len(text3.encode()), "load_ms": load3 * 1e3}
+    if text3 is not None:
+        old_format = {
+            "state_bytes": len(text3.encode()),
+            "load_ms": load_s["format_3"] * 1e3,
+            "median_ratio_format_3_over_4": load_s["format_3/prodml"],
+        }
     result = {
         "record_p50_us": {"prodml": best["prodml"][0], "shap": best["shap"][0]},
         "record_p99_us": {"prodml": best["prodml"][1], "shap": best["shap"][1]},
@@ -172,6 +181,7 @@ def run_model(  # noqa: PLR0917 - one benchmark case
         "max_additivity_error": additivity,
         "state_bytes": {"prodml": len(text.encode()), "shap_pickle": len(blob)},
         "load_ms": {"prodml": load_ours * 1e3, "shap_pickle": load_shap * 1e3},
+        "load_median_ratio_prodml_over_shap": load_s["prodml/shap"],
         "method": ex.kernel_.method,
     }
     if old_format is not None:
@@ -191,24 +201,39 @@ def run_model(  # noqa: PLR0917 - one benchmark case
     print(
         f"  state: prodml JSON {len(text) / 1e3:,.1f} kB loads in {load_ours * 1e3:.1f} ms; "
         f"shap pickle {len(blob) / 1e3:,.1f} kB loads in {load_shap * 1e3:.1f} ms "
-        f"(medians of {args.load_repeats})"
+        f"(medians of {args.load_repeats} alternating rounds; median ratio "
+        f"{load_s['prodml/shap']:.1f}x)"
     )
     if old_format is not None:
         print(
             f"  format 3 (background rows, grouped on load): "
-            f"{old_format['state_bytes'] / 1e3:,.1f} kB loads in {old_format['load_ms']:.1f} ms"
+            f"{old_format['state_bytes'] / 1e3:,.1f} kB loads in {old_format['load_ms']:.1f} ms "
+            f"(median ratio to format 4: {old_format['median_ratio_format_3_over_4']:.2f}x)"
         )
     return result
 
 
-def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
+def _alternating_medians(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median seconds of each call over ``repeats`` rounds that alternate the calls.
+
+    Also ``"<name>/prodml"`` and ``"prodml/shap"``: the median of the per-round ratios,
+    steadier than a ratio of medians on a shared machine.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        gc.collect()
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            gc.collect()
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    out = {name: statistics.median(ts) for name, ts in times.items()}
+    ours = times["prodml"]
+    for name, ts in times.items():
+        if name != "prodml":
+            key = "prodml/shap" if name == "shap" else f"{name}/prodml"
+            pairs = zip(ours, ts, strict=True) if name == "shap" else zip(ts, ours, strict=True)
+            out[key] = statistics.median(a / b for a, b in pairs)
+    return out
 
 
 def _format_3(ex: Explainer) -> str:
