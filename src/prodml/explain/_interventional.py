@@ -161,7 +161,7 @@ class InterventionalTreeKernel(TreeKernel):
         patterns: Patterns | None = None,
     ) -> None:
         if (background is None) == (patterns is None):
-            raise TypeError("pass the background rows or their fitted patterns, not both")
+            raise TypeError("pass exactly one of the background rows and their fitted patterns")
         vars(self).update(vars(tree))
         self.table = None  # the path-dependent pattern table is not used here
         check_code_bits(self)
