@@ -20,14 +20,17 @@ Figures per model:
 * batch rows/s on ``--rows`` rows (the forests on ``--forest-rows``), transform included
   on both sides;
 * max |prodml - shap| over every batch value and base value;
-* state size and load time: ``Explainer.to_json`` / ``from_json`` vs pickling shap's
-  explainer (``pickle.dumps`` / ``loads``).
+* state size and load time (median of ``--load-repeats``): ``Explainer.to_json`` /
+  ``from_json`` vs pickling shap's explainer (``pickle.dumps`` / ``loads``); for the
+  interventional forest also the format-3 state (its background rows, grouped again on
+  load, as prodml saved it before format 4).
 
 Run::
 
     python benchmarks/bench_explain.py            # 100,000 rows
     python benchmarks/bench_explain.py --quick    # 5,000 rows, smoke run
     python benchmarks/bench_explain.py --json out.json
+    python benchmarks/bench_explain.py --only-interventional --load-repeats 7
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import pickle
 import platform
 import statistics
@@ -150,13 +154,24 @@ def run_model(  # noqa: PLR0917 - one benchmark case
     diff = max(float(np.abs(ours.values - theirs).max()), abs(ours.base - shap_side.base))
     additivity = float(np.abs(ours.base + ours.values.sum(axis=1) - ours.prediction).max())
     text = ex.to_json()
-    t = time.perf_counter()
-    Explainer.from_json(text)
-    load_ours = time.perf_counter() - t
     blob = pickle.dumps(shap_side.explainer)
-    t = time.perf_counter()
-    pickle.loads(blob)  # noqa: S301 - our own bytes, measured as a user would
-    load_shap = time.perf_counter() - t
+    loads: dict[str, Callable[[], Any]] = {
+        "prodml": lambda: Explainer.from_json(text),
+        # pickle.loads: our own bytes, measured as a user would
+        "shap": lambda: pickle.loads(blob),  # noqa: S301
+    }
+    text3 = _format_3(ex) if interventional else None
+    if text3 is not None:  # the rows, grouped again on load: what format 3 (stop 39) saved
+        loads["format_3"] = lambda: Explainer.from_json(text3)
+    load_s = _alternating_medians(loads, args.load_repeats)
+    load_ours, load_shap = load_s["prodml"], load_s["shap"]
+    old_format = None
+    if text3 is not None:
+        old_format = {
+            "state_bytes": len(text3.encode()),
+            "load_ms": load_s["format_3"] * 1e3,
+            "median_ratio_format_3_over_4": load_s["format_3/prodml"],
+        }
     result = {
         "record_p50_us": {"prodml": best["prodml"][0], "shap": best["shap"][0]},
         "record_p99_us": {"prodml": best["prodml"][1], "shap": best["shap"][1]},
@@ -166,8 +181,11 @@ def run_model(  # noqa: PLR0917 - one benchmark case
         "max_additivity_error": additivity,
         "state_bytes": {"prodml": len(text.encode()), "shap_pickle": len(blob)},
         "load_ms": {"prodml": load_ours * 1e3, "shap_pickle": load_shap * 1e3},
+        "load_median_ratio_prodml_over_shap": load_s["prodml/shap"],
         "method": ex.kernel_.method,
     }
+    if old_format is not None:
+        result["format_3"] = old_format
     for q in ("p50", "p99"):
         ours_us, shap_us = best["prodml"][q == "p99"], best["shap"][q == "p99"]
         print(
@@ -182,9 +200,54 @@ def run_model(  # noqa: PLR0917 - one benchmark case
     print(f"  max |prodml - shap| {diff:.2e}; max |base + sum - prediction| {additivity:.2e}")
     print(
         f"  state: prodml JSON {len(text) / 1e3:,.1f} kB loads in {load_ours * 1e3:.1f} ms; "
-        f"shap pickle {len(blob) / 1e3:,.1f} kB loads in {load_shap * 1e3:.1f} ms"
+        f"shap pickle {len(blob) / 1e3:,.1f} kB loads in {load_shap * 1e3:.1f} ms "
+        f"(medians of {args.load_repeats} alternating rounds; median ratio "
+        f"{load_s['prodml/shap']:.1f}x)"
     )
+    if old_format is not None:
+        print(
+            f"  format 3 (background rows, grouped on load): "
+            f"{old_format['state_bytes'] / 1e3:,.1f} kB loads in {old_format['load_ms']:.1f} ms "
+            f"(median ratio to format 4: {old_format['median_ratio_format_3_over_4']:.2f}x)"
+        )
     return result
+
+
+def _alternating_medians(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median seconds of each call over ``repeats`` rounds that alternate the calls.
+
+    Also ``"<name>/prodml"`` and ``"prodml/shap"``: the median of the per-round ratios,
+    steadier than a ratio of medians on a shared machine.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            gc.collect()
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    out = {name: statistics.median(ts) for name, ts in times.items()}
+    ours = times["prodml"]
+    for name, ts in times.items():
+        if name != "prodml":
+            key = "prodml/shap" if name == "shap" else f"{name}/prodml"
+            pairs = zip(ours, ts, strict=True) if name == "shap" else zip(ts, ours, strict=True)
+            out[key] = statistics.median(a / b for a, b in pairs)
+    return out
+
+
+def _format_3(ex: Explainer) -> str:
+    """An interventional explainer's state as format 3 saved it: its background rows."""
+    state = ex.to_dict()
+    kernel = state["kernel"]
+    if "patterns" not in kernel:  # a prodml before format 4 saved format 3 itself
+        return ex.to_json()
+    for key in ("n_background", "base", "patterns"):
+        del kernel[key]
+    rows = ex.kernel_.background  # type: ignore[union-attr]
+    kernel["background"] = [[None if math.isnan(v) else v for v in r] for r in rows.tolist()]
+    state["format_version"] = 3
+    return json.dumps(state)
 
 
 def main() -> None:
@@ -196,6 +259,12 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=20_000)
     parser.add_argument("--records", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--load-repeats", type=int, default=5, help="loads timed (median)")
+    parser.add_argument(
+        "--only-interventional",
+        action="store_true",
+        help="run the interventional forest only (its load time: format 4 vs 3 vs shap)",
+    )
     parser.add_argument("--json", type=str, default=None)
     args = parser.parse_args()
     if args.quick:
@@ -225,11 +294,14 @@ def main() -> None:
         ),
     }
     results = {}
+    if args.only_interventional:
+        models = {k: v for k, v in models.items() if k.startswith("RandomForest")}
     for name, model in models.items():
         model.fit(X, y)
         if isinstance(model, RandomForestClassifier):
             model.set_params(n_jobs=None)  # shap and prodml are single-threaded
-        results[name] = run_model(name, model, pipe, train, args)
+        if not args.only_interventional:
+            results[name] = run_model(name, model, pipe, train, args)
         if isinstance(model, RandomForestClassifier):
             label = "RandomForest (300 trees, depth 8), interventional, 100 background rows"
             results[label] = run_model(label, model, pipe, train, args, interventional=True)

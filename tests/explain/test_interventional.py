@@ -31,7 +31,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.tree import DecisionTreeRegressor
 
 from prodml.errors import ConfigError
-from prodml.explain import Explainer, _interventional, _state, _tree_jit
+from prodml.explain import Explainer, _state, _tree_jit
 from prodml.explain._interventional import InterventionalTreeKernel
 from prodml.explain._sampling import sample_background
 from prodml.explain._trees import trees_from_model
@@ -167,9 +167,7 @@ def _kernel(name: str) -> tuple[InterventionalTreeKernel, Any, np.ndarray]:
     tree = trees_from_model(model, None)
     assert tree is not None
     bg = draw(10)
-    kernel = InterventionalTreeKernel(
-        tree.trees, tree.init, 6, tree.scale, tree.float32, tree.zero_as_missing, bg
-    )
+    kernel = InterventionalTreeKernel(tree, bg)
     kernel.bind(np.arange(6), 6)
     test = draw(6)
     test[0] = np.nan if nan else 0.0
@@ -177,23 +175,18 @@ def _kernel(name: str) -> tuple[InterventionalTreeKernel, Any, np.ndarray]:
 
 
 # "numpy": bit codes per (leaf, pattern) pair in numpy; "compiled": the same pairs in
-# numba (the 'fast' extra); "patterns": boolean patterns, used for paths deeper than
-# MAX_CODE_BITS slots (forced here by lowering it).
-PATHS = ["numpy", "compiled", "patterns"]
+# numba (the 'fast' extra). Paths deeper than MAX_CODE_BITS slots are refused
+# (test_interventional_state.py).
+PATHS = ["numpy", "compiled"]
 
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("name", list(CASES))
-def test_with_nan_equals_brute_force_and_adds_up(
-    name: str, path: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_with_nan_equals_brute_force_and_adds_up(name: str, path: str) -> None:
     if path == "compiled" and _tree_jit.compiled() is None:
         pytest.skip("numba (the 'fast' extra) is not installed: no compiled kernel")
-    if path == "patterns":
-        monkeypatch.setattr(_interventional, "MAX_CODE_BITS", 0)
     kernel, model, test = _kernel(name)
     kernel.jit = path == "compiled"
-    assert kernel._coded == (path != "patterns")
     f = CASES[name][1](model)
     tol = CASES[name][4]
     phi, pred = kernel.attribute(test)
@@ -308,18 +301,19 @@ def test_nan_in_the_background_of_a_model_without_a_route_is_refused() -> None:
     bg = X[:5].copy()
     bg[2, 1] = np.nan
     with pytest.raises(ConfigError, match="in the background: transformed feature 1") as info:
-        InterventionalTreeKernel(tree.trees, tree.init, 3, tree.scale, True, None, bg)
+        InterventionalTreeKernel(tree, bg)
     assert info.value.parameter == "background"
 
 
 @pytest.mark.parametrize("name", ["forest_regressor", "lightgbm_zero_as_missing", "xgboost"])
-def test_state_round_trip_keeps_the_background_and_the_bits(name: str) -> None:
+def test_state_round_trip_keeps_the_bits(name: str) -> None:
     ex, _, _, test, _ = _fitted(name)
     text = ex.to_json()
     state = json.loads(text)
-    assert state["format_version"] == _state.INTERVENTIONAL_VERSION == 3
+    assert state["format_version"] == _state.PATTERNS_VERSION == 4
     assert state["kernel"]["feature_perturbation"] == "interventional"
-    assert len(state["kernel"]["background"]) == 12
+    assert state["kernel"]["n_background"] == 12
+    assert "background" not in state["kernel"]  # the fitted patterns, not the rows
     back = Explainer.from_json(text)
     assert back.to_json() == text
     assert back.feature_perturbation == "interventional"
@@ -329,19 +323,33 @@ def test_state_round_trip_keeps_the_background_and_the_bits(name: str) -> None:
     assert a.prediction.tobytes() == b.prediction.tobytes()
 
 
+def format_3(ex: Explainer) -> dict[str, Any]:
+    """``ex``'s state as format 3 wrote it (the background rows, NaN as null)."""
+    state = json.loads(ex.to_json())
+    kernel = state["kernel"]
+    for key in ("n_background", "base", "patterns"):
+        del kernel[key]
+    rows = ex.kernel_.background  # type: ignore[union-attr]
+    kernel["background"] = [[None if math.isnan(v) else v for v in r] for r in rows.tolist()]
+    state["format_version"] = 3
+    return state
+
+
 def test_a_saved_nan_is_null_and_loads_where_the_model_routes_nan() -> None:
-    state = _state_of("forest_regressor")  # scikit-learn >= 1.3 forests route NaN
+    ex, _, _, test, _ = _fitted("forest_regressor")  # scikit-learn >= 1.3 forests route NaN
+    state = format_3(ex)
     state["kernel"]["background"][0][1] = None
     back = Explainer.from_dict(state)
     kept = back.kernel_.background  # type: ignore[union-attr]
     assert np.isnan(kept[0, 1])
     assert np.isfinite(np.delete(kept.ravel(), 1)).all()
-    assert json.loads(back.to_json())["kernel"]["background"][0][1] is None
+    # Saved again as format 4, it gives the bits of the format-3 load.
+    again = Explainer.from_json(back.to_json())
+    assert again.explain_batch(test).values.tobytes() == back.explain_batch(test).values.tobytes()
 
 
 def _state_of(name: str) -> dict[str, Any]:
-    ex = _fitted(name)[0]
-    return json.loads(ex.to_json())
+    return format_3(_fitted(name)[0])
 
 
 def _hostile(state: dict[str, Any], edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -372,7 +380,7 @@ def _hostile(state: dict[str, Any], edit: Callable[[dict[str, Any]], None]) -> d
          "kernel.background[1][2]"),
     ],
 )  # fmt: skip
-def test_hostile_state_is_refused_naming_the_field(
+def test_hostile_format_3_state_is_refused_naming_the_field(
     name: str, edit: Callable[[dict[str, Any]], None], field: str
 ) -> None:
     with pytest.raises(ConfigError) as info:
@@ -393,9 +401,7 @@ def test_adds_up_and_records_give_batch_bits_on_random_forests(
     model.fit(X, y)
     tree = trees_from_model(model, None)
     assert tree is not None
-    kernel = InterventionalTreeKernel(
-        tree.trees, tree.init, 4, tree.scale, True, None, X[:n_background]
-    )
+    kernel = InterventionalTreeKernel(tree, X[:n_background])
     kernel.bind(np.array([0, 0, 1, 2]), 3)  # features 0 and 1 are one raw column
     test = X[60:70]
     by_path = {}

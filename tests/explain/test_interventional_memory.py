@@ -32,9 +32,7 @@ def _forest(n_trees: int, depth: int, seed: int = 0) -> tuple[object, np.ndarray
 def _kernel(model: object, bg: np.ndarray) -> InterventionalTreeKernel:
     tree = trees_from_model(model, None)
     assert tree is not None
-    kernel = InterventionalTreeKernel(
-        tree.trees, tree.init, bg.shape[1], tree.scale, tree.float32, None, bg
-    )
+    kernel = InterventionalTreeKernel(tree, bg)
     kernel.bind(np.array([0, 0, 1, 2, 3]), 4)
     return kernel
 

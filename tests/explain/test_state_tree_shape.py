@@ -1,4 +1,4 @@
-"""Saved trees must be trees, of a size their JSON pays for (formats 1, 2 and 3).
+"""Saved trees must be trees, of a size their JSON pays for (formats 1 to 4).
 
 The state check (``tests/test_hostile_state_sweep.py`` and ``test_state.py``) refused
 cycles, backward children and features outside the model; it let through a node with
@@ -6,7 +6,8 @@ two parents (the same subtree on both sides of a split), an orphan leaf (no pare
 its value was added to every prediction, a silently different model) and a chain of
 splits whose leaf-path tables cost the chain's length squared (506 MiB and 9 s from a
 123 kB state of 4,001 nodes). Each is refused now, in each format that holds trees:
-1 (path-dependent), 2 (LightGBM ``zero_as_missing``), 3 (interventional).
+1 (path-dependent), 2 (LightGBM ``zero_as_missing``), 3 (interventional, its rows) and 4
+(interventional, its fitted patterns).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _format_2() -> dict[str, Any]:
     return json.loads(Explainer(pipe, model).fit().to_json())
 
 
-def _format_3() -> dict[str, Any]:
+def _format_4() -> dict[str, Any]:
     df, pipe, y = _data()
     model = RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0)
     model.fit(pipe.transform(df), y)
@@ -58,7 +59,23 @@ def _format_3() -> dict[str, Any]:
     return json.loads(ex.fit().to_json())
 
 
-FORMATS: dict[int, Callable[[], dict[str, Any]]] = {1: _format_1, 2: _format_2, 3: _format_3}
+def _format_3() -> dict[str, Any]:
+    """The interventional state as format 3 wrote it: the background rows, no patterns."""
+    df, pipe, y = _data()
+    model = RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0)
+    model.fit(pipe.transform(df), y)
+    ex = Explainer(pipe, model, background=df, feature_perturbation="interventional").fit()
+    state = json.loads(ex.to_json())
+    for key in ("n_background", "base", "patterns"):
+        del state["kernel"][key]
+    state["kernel"]["background"] = ex.kernel_.background.tolist()  # type: ignore[union-attr]
+    state["format_version"] = 3
+    return state
+
+
+FORMATS: dict[int, Callable[[], dict[str, Any]]] = {
+    1: _format_1, 2: _format_2, 3: _format_3, 4: _format_4
+}  # fmt: skip
 
 
 def _orphan_leaf(tree: dict[str, Any]) -> None:
@@ -117,6 +134,11 @@ def test_a_chain_whose_paths_cost_its_length_squared_is_refused(
         Explainer.from_dict(state)
     assert info.value.parameter == "kernel.trees"
     state["kernel"]["trees"][-1] = _chain(201)  # 101 x 100 cells: within 128 per node
+    if version == 4:  # the chain's patterns: what a format-3 load of it fits, saved
+        three = _format_3()
+        three["kernel"]["trees"].append(_chain(201))
+        state = json.loads(Explainer.from_dict(three).to_json())
+        assert state["format_version"] == 4
     back = Explainer.from_dict(state)
     assert back.kernel_.n_leaves > 101  # type: ignore[union-attr]
 

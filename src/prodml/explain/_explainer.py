@@ -17,6 +17,7 @@ from prodml.explain._explanation import Attributions, Explanation
 from prodml.explain._interventional import MAX_BACKGROUND, InterventionalTreeKernel
 from prodml.explain._linear import LinearKernel, linear_from_model
 from prodml.explain._sampling import (
+    MAX_PERMUTATIONS,
     SamplingKernel,
     draw_permutations,
     output_function,
@@ -126,7 +127,9 @@ class Explainer:
     n_permutations
         Permutations of the columns per record for ``"sampling"`` (even: antithetic pairs).
         When it is at least the number of orders of the raw columns (``columns!``), every
-        order is used once instead: exact Shapley values, standard error 0.
+        order is used once instead: exact Shapley values, standard error 0. At most
+        10,000, and at most 2**27 switch cells (permutations x (columns + 1) x the
+        pipeline's outputs), which loading a saved state checks too.
     n_background
         Background rows (sampled with ``seed``) per permutation for ``"sampling"``, and
         the background rows kept by ``feature_perturbation="interventional"`` (at most
@@ -140,7 +143,8 @@ class Explainer:
         (as ``shap.TreeExplainer(model, data=background,
         feature_perturbation="interventional")``), the base value being the model's
         mean output over them. It explains the model rather than the training data's
-        correlations, at a cost of O(rows x background x leaves).
+        correlations, at a cost of O(rows x background x leaves). A leaf's path may
+        split on at most 62 distinct features there (a deeper one is refused at fit).
 
     Examples
     --------
@@ -293,10 +297,7 @@ class Explainer:
                 parameter="feature_perturbation",
             )
         background = sample_background(self._background(), self.n_background, self.seed)
-        return InterventionalTreeKernel(
-            tree.trees, tree.init, tree.n_features, tree.scale, tree.float32,
-            tree.zero_as_missing, background,
-        )  # fmt: skip
+        return InterventionalTreeKernel(tree, background)
 
     def _check_sampling_settings(self, *limits: tuple[str, int, int | None]) -> None:
         for name, low, high in limits:
@@ -321,7 +322,9 @@ class Explainer:
             )
 
     def _sampling_kernel(self) -> SamplingKernel:
-        self._check_sampling_settings(("n_permutations", 2, None), ("n_background", 1, None))
+        self._check_sampling_settings(
+            ("n_permutations", 2, MAX_PERMUTATIONS), ("n_background", 1, None)
+        )
         if self.n_permutations % 2:
             raise ConfigError(
                 "The 'n_permutations' parameter of Explainer must be even (antithetic "
@@ -489,7 +492,7 @@ class Explainer:
         # Format 2 only where needed, so state without zero_as_missing stays readable by
         # a prodml that reads format 1.
         version = (
-            _state.INTERVENTIONAL_VERSION
+            _state.PATTERNS_VERSION
             if "feature_perturbation" in saved
             else _state.ZERO_AS_MISSING_VERSION
             if "zero_as_missing" in saved

@@ -35,10 +35,15 @@ import numpy.typing as npt
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
-__all__ = ["SamplingKernel", "output_function"]
+__all__ = ["MAX_PERMUTATIONS", "SamplingKernel", "output_function"]
 
 # factorial(10) is 3.6 million orders: beyond any sensible n_permutations.
 _EXHAUSTIVE_UP_TO = 10
+MAX_PERMUTATIONS = 10_000  # permutations a sampling explainer walks (and a state holds)
+# Cells of the switch masks (permutations x (columns + 1) x features, a byte each) a
+# sampling explainer may hold: a record's evaluation holds that many rows' worth per
+# background row anyway.
+MAX_SWITCH_CELLS = 1 << 27
 
 Floats = npt.NDArray[np.float64]
 
@@ -120,6 +125,14 @@ class SamplingKernel:
         self.group_of = group_of
         # take[p, k, j]: after k switches along permutation p, feature j is the record's.
         n_perm, g = permutations.shape
+        excess = switch_cells_excess(n_perm, g, self.n_features)
+        if excess is not None:
+            raise ConfigError(
+                f"The 'n_permutations' parameter of Explainer gives {excess}: lower "
+                f"n_permutations (a sampling explainer holds at most {MAX_PERMUTATIONS} "
+                f"permutations, of at most {MAX_SWITCH_CELLS} switch cells)",
+                parameter="n_permutations",
+            )
         rank = np.empty_like(permutations)
         rank[np.arange(n_perm)[:, None], permutations] = np.arange(g)
         self.take: npt.NDArray[np.bool_] = rank[:, None, group_of] < np.arange(g + 1)[None, :, None]
@@ -197,6 +210,24 @@ class SamplingKernel:
             "scale": self.scale,
             "base": self.base,
         }
+
+
+def switch_cells_excess(n_permutations: int, n_groups: int, n_features: int) -> str | None:
+    """What is over the bound when a sampling explainer's permutations are too many, or None.
+
+    At most :data:`MAX_PERMUTATIONS` permutations, and their switch masks at most
+    :data:`MAX_SWITCH_CELLS` cells: checked where the explainer is built and where its
+    state is loaded, with the same numbers, so every state prodml saves loads.
+    """
+    if n_permutations > MAX_PERMUTATIONS:
+        return f"{n_permutations} permutations, more than {MAX_PERMUTATIONS}"
+    cells = n_permutations * (n_groups + 1) * n_features
+    if cells > MAX_SWITCH_CELLS:
+        return (
+            f"{n_permutations} permutations x {n_groups + 1} steps x {n_features} features "
+            f"= {cells} switch cells, more than {MAX_SWITCH_CELLS}"
+        )
+    return None
 
 
 def draw_permutations(n_groups: int, n_permutations: int, seed: int) -> npt.NDArray[np.int64]:

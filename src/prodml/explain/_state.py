@@ -2,7 +2,8 @@
 
 Layout::
 
-    {"format_version": 1 | 2, "kind": "Explainer", "method": "linear" | "tree" | "sampling",
+    {"format_version": 1 | 2 | 3 | 4, "kind": "Explainer",
+     "method": "linear" | "tree" | "sampling",
      "class_index": int | null,
      "pipeline": {...FeaturePipeline.to_dict()...},
      "kernel": linear: {"coef": [...], "intercept": x, "mean": [...], "scale": s}
@@ -11,8 +12,11 @@ Layout::
                         "n_features": n,
                         "scale": s, "float32": bool,
                         "zero_as_missing"?: [feature, ...],  (format >= 2 only)
-                        "feature_perturbation"?: "interventional",  (format 3 only)
-                        "background"?: [[...features, null for NaN...], ...]}
+                        "feature_perturbation"?: "interventional",  (format >= 3)
+                        "background"?: [[...features, null for NaN...], ...],  (format 3)
+                        "n_background"?: m, "base"?: x,  (format 4)
+                        "patterns"?: [{"per_leaf": b64, "codes": b64, "counts": b64},
+                                      ...one per tree...]}  (format 4)
                sampling: {"background": [[...features...], ...],
                           "permutations": [[...column indices...], ...], "scale": s,
                           "base": x}}
@@ -31,12 +35,16 @@ predates it refuses it rather than reading those zeros as numbers. State without
 written as format 1, as before. An interventional tree explainer (``feature_perturbation
 = "interventional"``) also keeps its background rows (the pipeline's output, NaN saved as
 null: allowed only where the model routes NaN; at most ``MAX_BACKGROUND`` rows, each the
-model's width); it is written as format 3, so a prodml that predates it refuses it
-rather than explaining path-dependently.
+model's width) in format 3. Format 4, which prodml writes now, saves what the fit keeps
+instead (see :func:`_patterns`): a load reads them rather than grouping the rows again.
+Both are refused by a prodml that predates them rather than explained path-dependently.
+Sampling state holds at most ``MAX_PERMUTATIONS`` permutations, whose switch masks stay
+within ``MAX_SWITCH_CELLS`` (the bound its construction applies).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,9 +58,23 @@ from prodml._state import (
     load_json,
 )
 from prodml.errors import ConfigError
-from prodml.explain._interventional import MAX_BACKGROUND, InterventionalTreeKernel
+from prodml.explain import _sampling as sampling
+from prodml.explain._interventional import (
+    MAX_BACKGROUND,
+    MAX_CODE_BITS,
+    InterventionalTreeKernel,
+    Patterns,
+    check_code_bits,
+    code_dtype_of,
+    count_dtype_of,
+)
 from prodml.explain._linear import LinearKernel
-from prodml.explain._sampling import SamplingKernel, output_function
+from prodml.explain._sampling import (
+    MAX_PERMUTATIONS,
+    SamplingKernel,
+    output_function,
+    switch_cells_excess,
+)
 from prodml.explain._trees import Tree, TreeKernel
 from prodml.features import FeaturePipeline
 
@@ -60,8 +82,9 @@ __all__ = ["FORMAT_VERSION", "load", "parse_json"]
 
 FORMAT_VERSION = 1  # written when the state holds nothing of format 2
 ZERO_AS_MISSING_VERSION = 2  # written when a tree kernel has zero_as_missing
-INTERVENTIONAL_VERSION = 3  # written when a tree kernel is interventional (any other field)
-_READABLE = (1, 2, 3)
+INTERVENTIONAL_VERSION = 3  # interventional, its background rows saved (read, no longer written)
+PATTERNS_VERSION = 4  # written when a tree kernel is interventional: its fitted patterns
+_READABLE = (1, 2, 3, 4)
 _MAX_JSON = 512 * 1024 * 1024
 _SCALES = ("log", "margin", "probability", "raw")
 PATH_CELLS_PER_NODE = 128  # leaf-path cells a saved tree node may cost (see _check_path_cells)
@@ -153,12 +176,14 @@ def _tree(t: object, path: str, width: int) -> Tree:
     cover = _floats(_get(t, "cover", path + "."), path + ".cover", n)
     value = _floats(_get(t, "value", path + "."), path + ".value", n)
     missing = t.get("missing_left")
-    if missing is not None and (
-        not isinstance(missing, list)
-        or len(missing) != n
-        or not all(isinstance(m, bool) for m in missing)
-    ):
-        raise _fail(path + ".missing_left", f"a list of {n} bools", missing)
+    routes = None
+    if missing is not None:
+        try:  # only a flat list of bools makes a 1-d array of bools
+            routes = np.array(missing) if isinstance(missing, list) else None
+        except ValueError:  # ragged nested lists
+            routes = None
+        if routes is None or routes.shape != (n,) or routes.dtype != np.bool_:
+            raise _fail(path + ".missing_left", f"a list of {n} bools", missing)
     nodes = np.arange(n)
     inner = lo >= 0
     # Children point forward (no cycles), inside the tree; leaves have no right child.
@@ -178,10 +203,7 @@ def _tree(t: object, path: str, width: int) -> Tree:
         raise _fail(path + ".feature", f"feature indices in [0, {width})", "...")
     if (cover < 0).any() or cover[0] <= 0:
         raise _fail(path + ".cover", "non-negative covers, positive at the root", "...")
-    return Tree(
-        lo, hi, feature, threshold, cover, value,
-        None if missing is None else np.array(missing, dtype=bool),
-    )  # fmt: skip
+    return Tree(lo, hi, feature, threshold, cover, value, routes)
 
 
 def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
@@ -209,9 +231,103 @@ def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
         )
     if k["feature_perturbation"] != "interventional":
         raise _fail("kernel.feature_perturbation", "'interventional'", k["feature_perturbation"])
-    routes = all(t.missing_left is not None for t in built)
-    background = _background(_get(k, "background", "kernel."), width, routes)
-    return InterventionalTreeKernel(built, init, width, scale, float32, zero, background)
+    tree = TreeKernel(built, init, width, scale, float32, zero, pattern_table=False)
+    try:
+        check_code_bits(tree)
+    except ConfigError:
+        raise _fail(
+            "kernel.trees",
+            f"trees whose leaf paths split on at most {MAX_CODE_BITS} distinct features "
+            "(interventional)",
+            f"a path of {tree.depth}",
+        ) from None
+    if version == INTERVENTIONAL_VERSION:  # format 3: the rows, grouped again here
+        if "patterns" in k:
+            raise _fail("kernel.patterns", "absent in format 3 (it saves the rows)", "...")
+        background = _background(_get(k, "background", "kernel."), width, tree.routes_missing)
+        return InterventionalTreeKernel(tree, background)
+    if "background" in k:
+        raise _fail("kernel.background", "absent in format 4 (it saves the patterns)", "...")
+    return InterventionalTreeKernel(tree, patterns=_patterns(k, tree))
+
+
+def _b64(value: object, path: str, dtype: str, n: int) -> np.ndarray:
+    """``n`` little-endian ``dtype`` values saved as base64, sized before decoding."""
+    size = np.dtype(dtype).itemsize * n
+    chars = 4 * ((size + 2) // 3)
+    expected = f"base64 of {n} little-endian {dtype} values ({chars} characters)"
+    if not isinstance(value, str) or len(value) != chars:
+        raise _fail(path, expected, value)
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:  # not base64 (binascii.Error), or not ASCII
+        raise _fail(path, expected, value) from None
+    if len(raw) != size:  # padding in the middle
+        raise _fail(path, expected, value)
+    return np.frombuffer(raw, dtype=dtype).astype(np.int64)
+
+
+def _patterns(k: Mapping[str, Any], tree: TreeKernel) -> Patterns:
+    """Format 4's fitted patterns, checked against the trees before any use.
+
+    Per tree: ``per_leaf`` (patterns of each leaf, in node order: 1 to ``n_background``),
+    then ``codes`` (bit codes: inside the leaf's depth, padding slots set, increasing
+    within a leaf) and ``counts`` (positive, summing to ``n_background`` on every leaf),
+    whose declared sizes are checked against the strings before decoding. Each
+    background row reaches exactly one leaf of each tree (the patterns satisfying every
+    slot hold ``n_background`` rows), and ``base`` is the mean output they imply.
+    """
+    m = _get(k, "n_background", "kernel.")
+    if type(m) is not int or not 1 <= m <= MAX_BACKGROUND:
+        raise _fail("kernel.n_background", f"an int in [1, {MAX_BACKGROUND}]", m)
+    base = _number(_get(k, "base", "kernel."), "kernel.base")
+    saved = _get(k, "patterns", "kernel.")
+    n_trees = len(tree.trees)
+    if not isinstance(saved, list) or len(saved) != n_trees:
+        raise _fail("kernel.patterns", f"a list of {n_trees} entries (one per tree)", saved)
+    full = (1 << tree.depth) - 1
+    # Slots past a leaf's distinct features are padding, which every row satisfies.
+    pad = full & ~((np.int64(1) << tree.length) - 1)
+    code_dtype, count_dtype = code_dtype_of(tree.depth), count_dtype_of(m)
+    ends = np.cumsum([int((t.left < 0).sum()) for t in tree.trees])
+    leaves, codes, counts = [], [], []
+    for i, entry in enumerate(saved):
+        path = f"kernel.patterns[{i}]"
+        e = _mapping(entry, path)
+        l0, l1 = (int(ends[i - 1]) if i else 0), int(ends[i])
+        per_leaf = _b64(_get(e, "per_leaf", path + "."), path + ".per_leaf", count_dtype, l1 - l0)
+        if per_leaf.min() < 1 or per_leaf.max() > m:
+            raise _fail(path + ".per_leaf", f"patterns per leaf in [1, {m}] (n_background)", "...")
+        n = int(per_leaf.sum())
+        code = _b64(_get(e, "codes", path + "."), path + ".codes", code_dtype, n)
+        count = _b64(_get(e, "counts", path + "."), path + ".counts", count_dtype, n)
+        leaf = np.repeat(np.arange(l0, l1, dtype=np.int64), per_leaf)
+        starts = np.cumsum(per_leaf) - per_leaf
+        rising = np.diff(code) > 0
+        rising[starts[1:] - 1] = True  # a leaf's first code follows another leaf's
+        if (code > full).any() or ((code & pad[leaf]) != pad[leaf]).any() or not rising.all():
+            raise _fail(
+                path + ".codes",
+                f"each leaf's distinct slot codes, increasing, within {tree.depth} bits, "
+                "padding slots set",
+                "...",
+            )
+        if (count < 1).any() or (np.add.reduceat(count, starts) != m).any():
+            raise _fail(path + ".counts", f"positive counts adding up to {m} on every leaf",
+                        "...")  # fmt: skip
+        if int(count[code == full].sum()) != m:
+            raise _fail(path, f"patterns under which each of the {m} rows reaches one leaf",
+                        "...")  # fmt: skip
+        leaves.append(leaf)
+        codes.append(code)
+        counts.append(count.astype(np.float64))
+    leaf, code, count = np.concatenate(leaves), np.concatenate(codes), np.concatenate(counts)
+    reach = np.where(code == full, count * tree.leaf_value[leaf], 0.0)
+    implied = tree.init + float(reach.sum()) / m
+    scale = abs(tree.init) + float(np.abs(reach).sum()) / m
+    if abs(base - implied) > 1e-9 * max(1.0, scale):
+        raise _fail("kernel.base", f"the mean output the patterns imply ({implied!r})", base)
+    return Patterns(leaf, code, count, m, base)
 
 
 def _longest_path(tree: Tree) -> int:
@@ -322,6 +438,14 @@ def _sampling(
     perms = _get(k, "permutations", "kernel.")
     if not isinstance(perms, list) or len(perms) < 2 or len(perms) % 2:
         raise _fail("kernel.permutations", "an even number (>= 2) of permutations", perms)
+    excess = switch_cells_excess(len(perms), len(groups), width)
+    if excess is not None:  # before reading each one
+        raise ConfigError(
+            f"Explainer state field 'kernel.permutations' holds {excess}: a sampling "
+            f"explainer holds at most {MAX_PERMUTATIONS} permutations, of at most "
+            f"{sampling.MAX_SWITCH_CELLS} switch cells (as when it is built)",
+            parameter="kernel.permutations",
+        )
     for i, perm in enumerate(perms):
         if not isinstance(perm, list) or sorted(perm) != list(range(len(groups))):
             raise _fail(f"kernel.permutations[{i}]", f"a permutation of 0..{len(groups) - 1}", perm)

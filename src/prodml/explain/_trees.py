@@ -261,7 +261,8 @@ class TreeKernel:
     are explained along the model's own route; otherwise they are refused.
     ``zero_as_missing`` lists the features (sorted indices) on which a value with
     ``|x| <= ZERO_THRESHOLD`` takes the missing route too (LightGBM's
-    ``zero_as_missing=True``): such values are read as NaN.
+    ``zero_as_missing=True``): such values are read as NaN. ``pattern_table=False``
+    skips the table of every satisfaction pattern (a kernel that will not read it).
     """
 
     method = "tree"
@@ -279,6 +280,8 @@ class TreeKernel:
         scale: str,
         float32: bool,
         zero_as_missing: list[int] | None = None,
+        *,
+        pattern_table: bool = True,
     ) -> None:
         self.trees = trees
         self.zero_as_missing: list[int] | None = (
@@ -308,7 +311,7 @@ class TreeKernel:
         self.length: Ints = paths["length"]
         self.n_leaves = n_leaves
         self.table: Floats | None = None
-        if n_leaves * (2**d) * d <= _TABLE_BUDGET:
+        if pattern_table and n_leaves * (2**d) * d <= _TABLE_BUDGET:
             bits = (np.arange(2**d)[:, None] >> np.arange(d)) & 1  # (patterns, d)
             pattern = np.broadcast_to(bits[None, :, :], (n_leaves, 2**d, d)).astype(np.float64)
             self.table = _slot_values(pattern, z[:, None, :]) * self.leaf_value[:, None, None]
