@@ -61,7 +61,7 @@ def _fit_memory(ex: Explainer, runs: int) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     kernel = ex.kernel_
-    pairs = int(kernel._pair_leaf.size) if getattr(kernel, "_coded", False) else -1
+    pairs = int(kernel._pair_leaf.size)
     print(f"forest: {len(kernel.trees)} trees, {kernel.n_leaves} leaves, depth {kernel.depth}; "
           f"{len(kernel.background)} background rows; {pairs} (leaf, pattern) pairs")  # fmt: skip
     print(f"fit: {statistics.median(times):.2f} s (median of {runs}); "

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import prodml
 from prodml.errors import ConfigError, ProdMLError, StateError
@@ -672,3 +674,29 @@ def test_fast_paths_refuse_what_the_slow_paths_refuse() -> None:
     bad["state"]["window"]["times"][1] = math.nan
     with pytest.raises(StateError, match=r"state.window.times\[1\]"):
         ModelMonitor.from_dict(bad)
+
+
+def _nesting(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_nesting(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_nesting(v) for v in value), default=0)
+    return 0
+
+
+_JSON_TEXT = st.text(alphabet=st.sampled_from('[]{}"\\/ab\n\u00e9\u200b'), max_size=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_TEXT, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON, st.booleans())
+def test_raw_depth_ignores_brackets_inside_strings(value: Any, ascii_only: bool) -> None:
+    """The byte-level depth count skips strings whatever their escapes (quotes, backslashes)."""
+    from prodml._state import _depth
+
+    raw = json.dumps({"k": value, "pad": "[" * 3}, ensure_ascii=ascii_only).encode()
+    assert _depth(raw) == _nesting({"k": value})
