@@ -15,43 +15,22 @@ module is imported only when that subcommand runs (or its own ``--help`` is aske
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import importlib.util
 import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NoReturn
 
-
-def _interrupted_hook(kind: type[BaseException], value: BaseException, tb: object) -> None:
-    """``sys.excepthook`` while this module loads: Ctrl-C then prints no traceback.
-
-    A Ctrl-C while ``prodml`` is still importing (argparse, pathlib: the first tens of
-    milliseconds) is raised before :func:`main` can catch it, and Python's default hook
-    prints a traceback of the import machinery. This hook prints ``interrupted`` instead,
-    as :func:`main` does; Python then ends the process by SIGINT, which a shell reports as
-    130. It puts the previous hook back once it has run, and the module's last line puts
-    it back after a complete import, so a program importing ``prodml.cli`` keeps its own.
-    """
-    sys.excepthook = _previous_hook
-    if issubclass(kind, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-    else:  # pragma: no cover - an import error of the standard library: Python's report
-        _previous_hook(kind, value, tb)  # type: ignore[arg-type]
-
-
-_previous_hook, sys.excepthook = sys.excepthook, _interrupted_hook
-
-import argparse  # noqa: E402 - after the hook: a Ctrl-C while these load is reported as one
-import importlib  # noqa: E402
-import importlib.util  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Literal, NoReturn  # noqa: E402
-
-from prodml import __version__  # noqa: E402
+from prodml import __version__, _caused_by_ctrl_c
 
 if TYPE_CHECKING:
     from prodml.schema import Schema
 
 # The file helpers (prodml._cli_files) and the reporting of a failure (prodml._cli_errors)
 # are imported when a command runs or fails, not for `prodml --help`: the error classes
-# they use pull in dataclasses and inspect. pathlib stays imported above, under the hook.
+# they use pull in dataclasses and inspect.
 
 __all__ = ["main"]
 
@@ -346,11 +325,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        _catch_ctrl_c_from_here()
         return _main(argv)
     except KeyboardInterrupt:  # also while an error below was being reported
         from prodml._cli_errors import _interrupted  # noqa: PLC0415 - keep `--help` fast
 
         return _interrupted()
+
+
+def _catch_ctrl_c_from_here() -> None:
+    """Put back the ``sys.excepthook`` the command started with: :func:`main` catches Ctrl-C.
+
+    :mod:`prodml` replaces it, when the process is the ``prodml`` command, so that a Ctrl-C
+    while the command's modules load prints ``interrupted`` and no traceback.
+    """
+    import prodml  # noqa: PLC0415 - loaded already: prodml.cli is its submodule
+
+    if sys.excepthook is prodml._interrupted_while_starting:
+        sys.excepthook = prodml._hook_before_start
 
 
 def _main(argv: list[str]) -> int:
@@ -362,7 +354,9 @@ def _main(argv: list[str]) -> int:
         if isinstance(exit_.code, int):
             return exit_.code
         return _failed(exit_, argv)  # sys.exit("message"): Python would print it
-    except Exception as err:  # noqa: BLE001 - the boundary: every error ends as an exit code
+    except Exception as err:  # the boundary: every error ends as an exit code
+        if _caused_by_ctrl_c(err):  # a RuntimeError of Python's wrapping the Ctrl-C
+            raise KeyboardInterrupt from err
         return _failed(err, argv)
 
 
@@ -372,9 +366,6 @@ def _failed(err: BaseException, argv: list[str]) -> int:
 
     return report(err, argv, bug=EXIT_BUG)
 
-
-if sys.excepthook is _interrupted_hook:  # imported in full: main() catches Ctrl-C from here
-    sys.excepthook = _previous_hook
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
