@@ -88,7 +88,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     p = _input_path(args.path, table=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PersonalDataWarning)
-        if p.is_file() and p.suffix.lower() in (".parquet", ".pq"):
+        if p.is_dir() or p.suffix.lower() in (".parquet", ".pq"):
             schema = _parquet_schema(p, args.path, nullable=args.nullable)
         else:
             schema = Schema.infer(_read_table(args.path), nullable=args.nullable)
@@ -112,7 +112,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _parquet_schema(p: Path, path: str, *, nullable: Literal["always", "observed"]) -> Schema:
-    """The schema of one Parquet file from its footer and leading row groups, not all of it."""
+    """The schema of a Parquet file or folder from footers and leading row groups, not all."""
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
 
     from prodml._cli_files import _unreadable  # noqa: PLC0415
@@ -186,7 +186,8 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "schema",
         help="infer the schema of a Parquet or CSV file",
         description="Print one line per column: name, type, zone, 'not null', 'sensitive'. "
-        "A Parquet file is read from its footer and first row groups (64 MiB), not whole. "
+        "Parquet (a file, or a folder of files) is read from its footers and first row groups "
+        "(64 MiB in all), not whole. "
         "Exit codes: 0 success, 2 an input that cannot be read.",
     )
     schema.add_argument("path", help="a Parquet or CSV file, or a folder of Parquet files")
