@@ -68,7 +68,22 @@ class _Parser(argparse.ArgumentParser):
                 {},
             )
             message += f", one of: {', '.join(commands)}; start with 'prodml demo'"
+        message = _masked(message)  # argparse quotes the arguments it refuses
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _masked(message: str) -> str:
+    """``message`` with the credentials of the URLs it quotes, and the environment's, masked.
+
+    A usage error repeats the argument it refuses (``invalid choice: 'postgresql://bob:
+    PASSWORD@db/x'``, ``unrecognized arguments: ...``): the same ``***`` as every error.
+    """
+    import re  # noqa: PLC0415 - only on a usage error
+
+    from prodml._cli_errors import _secrets  # noqa: PLC0415
+
+    urls = re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", message)
+    return _secrets(urls).scrub(message)
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -184,7 +199,7 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     schema = sub.add_parser(
         "schema",
-        help="infer the schema of a Parquet or CSV file",
+        help="infer the schema of a Parquet or CSV file, or a folder of Parquet files",
         description="Print one line per column: name, type, zone, 'not null', 'sensitive'. "
         "Parquet (a file, or a folder of files) is read from its footers and first row groups "
         "(64 MiB in all), not whole. "
