@@ -78,8 +78,12 @@ def _masked(message: str) -> str:
     A usage error repeats the argument it refuses (``invalid choice: 'postgresql://bob:
     PASSWORD@db/x'``, ``unrecognized arguments: ...``): the same ``***`` as every error.
     """
-    import re  # noqa: PLC0415 - only on a usage error
+    import os  # noqa: PLC0415 - only on a usage error
+    import re  # noqa: PLC0415
 
+    env = (v for v in os.environ.values() if len(v) >= 8)  # _cli_errors keeps credentials
+    if "://" not in message and not any(v in message for v in env):
+        return message  # nothing to mask: a usage error stays as quick as argparse's own
     from prodml._cli_errors import _secrets  # noqa: PLC0415
 
     urls = re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", message)
