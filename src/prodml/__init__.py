@@ -28,10 +28,67 @@ True
 'prodml.drift'
 """
 
-from __future__ import annotations
+# The first statement: the `prodml` command's Ctrl-C handling starts here, before any
+# module is looked for (see _interrupted_while_starting). No `from __future__ import
+# annotations` for the same reason (it imports a module): the annotations are quoted.
+import sys as _sys
+
+
+def _interrupted_while_starting(
+    kind: "type[BaseException]", value: BaseException, tb: "TracebackType | None"
+) -> None:
+    """``sys.excepthook`` while the ``prodml`` command starts: Ctrl-C prints one line.
+
+    A Ctrl-C while the command is still loading (this package, then ``prodml.cli`` with
+    argparse and pathlib: the first tens of milliseconds, before :func:`prodml.cli.main`
+    catches it) is raised in the import machinery, and Python's own hook would print its
+    traceback. This one prints ``interrupted`` instead, as ``main`` does; Python then ends
+    the process by SIGINT, which a shell reports as 130. Installed only when the program
+    is the command (the console script, or ``python -m prodml``): a program importing
+    prodml keeps its own hook. ``main`` puts the previous one back once it runs.
+    """
+    _sys.excepthook = _hook_before_start
+    if _caused_by_ctrl_c(value):
+        print("interrupted", file=_sys.stderr)
+    else:  # an error of the standard library while starting: Python's report
+        _hook_before_start(kind, value, tb)
+
+
+def _caused_by_ctrl_c(err: BaseException | None) -> bool:
+    """Whether ``err`` is a Ctrl-C, or an error raised because of one.
+
+    Python 3.11 wraps a ``KeyboardInterrupt`` raised in a descriptor's ``__set_name__``
+    (a class body with a ``functools.cached_property``: ipaddress, imported by pathlib)
+    in a ``RuntimeError`` whose ``__cause__`` it is.
+    """
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__
+    return False
+
+
+def _started_as_command() -> bool:
+    """Whether this process is the ``prodml`` command: the console script or ``-m prodml``.
+
+    The console script is ``sys.argv[0]`` (``.../bin/prodml``, ``prodml.exe`` on Windows);
+    ``python -m prodml`` (or ``-m prodml.cli``) sets ``sys.argv[0]`` to ``-m`` while it
+    imports this package to find the module.
+    """
+    argv = getattr(_sys, "argv", None) or [""]
+    name = str(argv[0]).replace("\\", "/").rpartition("/")[2].lower()
+    return name in ("-m", "prodml", "prodml.exe", "prodml-script.py")
+
+
+_hook_before_start = _sys.excepthook
+if _started_as_command():
+    _sys.excepthook = _interrupted_while_starting
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from types import TracebackType
     from typing import Any
 
     from prodml.errors import ProdMLError
@@ -55,7 +112,7 @@ _SUBMODULES = frozenset(
 )  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     import importlib  # noqa: PLC0415 - first use only
 
     if name in _SUBMODULES:

@@ -144,9 +144,8 @@ class _WiderCsvType(Exception):  # noqa: N818 - a signal to read again, not an e
     """A CSV column needs a wider type than its first block said: read it again from the start."""
 
 
-_CSV_CONVERSION = re.compile(
-    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to .*?: invalid value '(.*)'$", re.S
-)
+# The message of a value a CSV column's type (from the file's first block) cannot hold.
+_CSV_CONVERSION = "CSV conversion error to "
 
 
 def _csv_types_in_order() -> list[object]:
@@ -163,37 +162,6 @@ def _csv_types_in_order() -> list[object]:
             pa.float64(), pa.string(), pa.binary()]  # fmt: skip
 
 
-def _reads_as(text: str, type_: object) -> bool:
-    """Whether pyarrow's CSV reader converts the one value ``text`` to ``type_``."""
-    import io  # noqa: PLC0415
-
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.csv as pcsv  # noqa: PLC0415
-
-    cell = '"' + text.replace('"', '""') + '"'
-    options = pcsv.ConvertOptions(column_types={"v": type_})
-    try:
-        pcsv.read_csv(io.BytesIO(f"v\n{cell}\n".encode()), convert_options=options)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _widen(err: BaseException, names: list[str], types: dict[str, object]) -> bool:
-    """Widen ``types`` for the column a CSV conversion error names; ``False`` if none."""
-    found = _CSV_CONVERSION.search(str(err))
-    if found is None or int(found[1]) >= len(names):
-        return False
-    name, order = names[int(found[1])], _csv_types_in_order()
-    current = types.get(name)
-    later = order[order.index(current) + 1 :] if current in order else order[1:]
-    wider = next((t for t in later if _reads_as(found[2], t)), None)
-    if wider is None or wider == current:
-        return False
-    types[name] = wider
-    return True
-
-
 def read_streamed(
     path: str, consume: Callable[[Iterator[object]], T], *, progress: bool | None
 ) -> T:
@@ -201,16 +169,89 @@ def read_streamed(
 
     pyarrow's streaming CSV reader takes each column's type from the file's first block
     (1 MB) and fails on a later ``1.5`` in a column of ints; its whole-file reader (which
-    ``prodml schema`` uses) widens the type instead. Here a conversion error widens the
-    column's type the same way and ``consume`` starts again with it, so both commands see
-    the same types, in memory O(batch): the rule of :func:`pyarrow.csv.read_csv`.
+    ``prodml schema`` uses) widens the type instead. Here the first such conversion error
+    stops ``consume``; one read of the file as text (:func:`_whole_file_csv_types`) finds
+    every column's whole-file type, and ``consume`` starts again with them, once however
+    many columns widen. Memory stays O(batch).
     """
-    types: dict[str, object] = {}
-    while True:
-        try:
-            return consume(_stream_table(path, progress=progress, csv_types=types))
-        except _WiderCsvType:  # noqa: PERF203 - at most a few times per file
-            continue
+    try:
+        return consume(_stream_table(path, progress=progress, csv_types={}))
+    except _WiderCsvType:
+        pass
+    import pyarrow as pa  # noqa: PLC0415
+
+    try:
+        types = _whole_file_csv_types(Path(path))
+    except (pa.ArrowException, OSError) as err:
+        raise _unreadable(path, err) from err
+    try:
+        return consume(_stream_table(path, progress=progress, csv_types=types))
+    except _WiderCsvType as again:  # a value no type reads (pyarrow's whole-file read fails too)
+        raise _unreadable(path, again.__cause__ or again) from again.__cause__
+
+
+def _whole_file_csv_types(path: Path) -> dict[str, object]:
+    """Every CSV column's type over the whole file, in one read of it as raw bytes.
+
+    A column takes the first type of :func:`_csv_types_in_order` that every value of the
+    file converts to. Each column starts from the types at or past its first block's, and
+    each block drops those its distinct values do not all convert to, by pyarrow's own CSV
+    conversion; what is left first is the type. Bytes that are not UTF-8 leave only
+    ``binary``. Returned: the columns whose type is not their first block's.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+    import pyarrow.csv as pcsv  # noqa: PLC0415
+
+    order = _csv_types_in_order()
+    first = pcsv.open_csv(path).schema
+    kept = {
+        f.name: order[order.index(f.type) : -1]  # all but binary, which reads every value
+        for f in first
+        if f.type in order and f.type != pa.binary()
+    }
+    as_bytes = pcsv.ConvertOptions(
+        column_types=dict.fromkeys(kept, pa.binary()), strings_can_be_null=False
+    )
+    for batch in pcsv.open_csv(path, convert_options=as_bytes):
+        for name, candidates in kept.items():
+            if candidates:
+                values = pc.unique(batch.column(name))
+                kept[name] = [t for t in candidates if _all_read_as(values, t)]
+    wider = {
+        name: candidates[0] if candidates else pa.binary() for name, candidates in kept.items()
+    }
+    return {f.name: wider[f.name] for f in first if f.name in wider and wider[f.name] != f.type}
+
+
+def _all_read_as(values: object, type_: object) -> bool:
+    """Whether pyarrow's CSV reader converts every one of ``values`` (raw bytes) to ``type_``.
+
+    Each value is written quoted: a quoted value converts as the same value unquoted (an
+    empty or ``NA`` one is a null either way).
+    """
+    import io  # noqa: PLC0415
+
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.csv as pcsv  # noqa: PLC0415
+
+    try:
+        text = values.cast(pa.string())  # type: ignore[attr-defined]
+    except pa.ArrowInvalid:  # not UTF-8: no type but binary reads it
+        return False
+    if type_ == pa.string():
+        return True
+    sink = io.BytesIO()
+    options = pcsv.WriteOptions(quoting_style="all_valid")
+    pcsv.write_csv(pa.table({"v": text}), sink, write_options=options)
+    try:
+        pcsv.read_csv(
+            io.BytesIO(sink.getvalue()),
+            convert_options=pcsv.ConvertOptions(column_types={"v": type_}),
+        )
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _stream_table(
@@ -219,8 +260,8 @@ def _stream_table(
     """Read a Parquet/CSV file batch by batch, with a progress bar on a terminal.
 
     Memory stays O(batch); a profile fed these batches equals the one of the whole table.
-    ``csv_types``: the CSV columns' types so far; a later block that needs a wider one
-    widens it there and raises ``_WiderCsvType`` (see :func:`read_streamed`).
+    ``csv_types``: the CSV columns' types where not their first block's; a later value
+    they cannot hold raises ``_WiderCsvType`` (see :func:`read_streamed`).
     """
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
     import pyarrow.csv as pcsv  # noqa: PLC0415
@@ -229,13 +270,12 @@ def _stream_table(
     from prodml._progress import drawing, progress_bar  # noqa: PLC0415
 
     p = _input_path(path, table=True)
-    suffix, names = p.suffix.lower(), []
+    suffix = p.suffix.lower()
     try:
         if suffix in (".csv", ".tsv", ".txt"):
             types = {} if csv_types is None else csv_types
             options = pcsv.ConvertOptions(column_types=types)
             total, batches = None, pcsv.open_csv(p, convert_options=options)
-            names = batches.schema.names
         else:
             dataset = pds.dataset(p, format="parquet")
             total, batches = dataset.count_rows(), dataset.to_batches(batch_size=65_536)
@@ -245,7 +285,7 @@ def _stream_table(
                 bar.update(batch.num_rows)
                 yield batch
     except (pa.ArrowException, OSError) as err:
-        if csv_types is not None and _widen(err, names, csv_types):
+        if csv_types is not None and _CSV_CONVERSION in str(err):
             raise _WiderCsvType from err
         raise _unreadable(path, err) from err
 

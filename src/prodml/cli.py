@@ -15,43 +15,22 @@ module is imported only when that subcommand runs (or its own ``--help`` is aske
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import importlib.util
 import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NoReturn
 
-
-def _interrupted_hook(kind: type[BaseException], value: BaseException, tb: object) -> None:
-    """``sys.excepthook`` while this module loads: Ctrl-C then prints no traceback.
-
-    A Ctrl-C while ``prodml`` is still importing (argparse, pathlib: the first tens of
-    milliseconds) is raised before :func:`main` can catch it, and Python's default hook
-    prints a traceback of the import machinery. This hook prints ``interrupted`` instead,
-    as :func:`main` does; Python then ends the process by SIGINT, which a shell reports as
-    130. It puts the previous hook back once it has run, and the module's last line puts
-    it back after a complete import, so a program importing ``prodml.cli`` keeps its own.
-    """
-    sys.excepthook = _previous_hook
-    if issubclass(kind, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-    else:  # pragma: no cover - an import error of the standard library: Python's report
-        _previous_hook(kind, value, tb)  # type: ignore[arg-type]
-
-
-_previous_hook, sys.excepthook = sys.excepthook, _interrupted_hook
-
-import argparse  # noqa: E402 - after the hook: a Ctrl-C while these load is reported as one
-import importlib  # noqa: E402
-import importlib.util  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Literal, NoReturn  # noqa: E402
-
-from prodml import __version__  # noqa: E402
+from prodml import __version__, _caused_by_ctrl_c
 
 if TYPE_CHECKING:
     from prodml.schema import Schema
 
 # The file helpers (prodml._cli_files) and the reporting of a failure (prodml._cli_errors)
 # are imported when a command runs or fails, not for `prodml --help`: the error classes
-# they use pull in dataclasses and inspect. pathlib stays imported above, under the hook.
+# they use pull in dataclasses and inspect.
 
 __all__ = ["main"]
 
@@ -89,7 +68,26 @@ class _Parser(argparse.ArgumentParser):
                 {},
             )
             message += f", one of: {', '.join(commands)}; start with 'prodml demo'"
+        message = _masked(message)  # argparse quotes the arguments it refuses
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _masked(message: str) -> str:
+    """``message`` with the credentials of the URLs it quotes, and the environment's, masked.
+
+    A usage error repeats the argument it refuses (``invalid choice: 'postgresql://bob:
+    PASSWORD@db/x'``, ``unrecognized arguments: ...``): the same ``***`` as every error.
+    """
+    import os  # noqa: PLC0415 - only on a usage error
+    import re  # noqa: PLC0415
+
+    env = (v for v in os.environ.values() if len(v) >= 8)  # _cli_errors keeps credentials
+    if "://" not in message and not any(v in message for v in env):
+        return message  # nothing to mask: a usage error stays as quick as argparse's own
+    from prodml._cli_errors import _secrets  # noqa: PLC0415
+
+    urls = re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", message)
+    return _secrets(urls).scrub(message)
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -109,7 +107,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     p = _input_path(args.path, table=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PersonalDataWarning)
-        if p.is_file() and p.suffix.lower() in (".parquet", ".pq"):
+        if p.is_dir() or p.suffix.lower() in (".parquet", ".pq"):
             schema = _parquet_schema(p, args.path, nullable=args.nullable)
         else:
             schema = Schema.infer(_read_table(args.path), nullable=args.nullable)
@@ -133,7 +131,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _parquet_schema(p: Path, path: str, *, nullable: Literal["always", "observed"]) -> Schema:
-    """The schema of one Parquet file from its footer and leading row groups, not all of it."""
+    """The schema of a Parquet file or folder from footers and leading row groups, not all."""
     import pyarrow as pa  # noqa: PLC0415 - only the file-reading commands need it
 
     from prodml._cli_files import _unreadable  # noqa: PLC0415
@@ -205,9 +203,10 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     schema = sub.add_parser(
         "schema",
-        help="infer the schema of a Parquet or CSV file",
+        help="infer the schema of a Parquet or CSV file, or a folder of Parquet files",
         description="Print one line per column: name, type, zone, 'not null', 'sensitive'. "
-        "A Parquet file is read from its footer and first row groups (64 MiB), not whole. "
+        "Parquet (a file, or a folder of files) is read from its footers and first row groups "
+        "(64 MiB in all), not whole. "
         "Exit codes: 0 success, 2 an input that cannot be read.",
     )
     schema.add_argument("path", help="a Parquet or CSV file, or a folder of Parquet files")
@@ -346,11 +345,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        _catch_ctrl_c_from_here()
         return _main(argv)
     except KeyboardInterrupt:  # also while an error below was being reported
         from prodml._cli_errors import _interrupted  # noqa: PLC0415 - keep `--help` fast
 
         return _interrupted()
+
+
+def _catch_ctrl_c_from_here() -> None:
+    """Put back the ``sys.excepthook`` the command started with: :func:`main` catches Ctrl-C.
+
+    :mod:`prodml` replaces it, when the process is the ``prodml`` command, so that a Ctrl-C
+    while the command's modules load prints ``interrupted`` and no traceback.
+    """
+    import prodml  # noqa: PLC0415 - loaded already: prodml.cli is its submodule
+
+    if sys.excepthook is prodml._interrupted_while_starting:
+        sys.excepthook = prodml._hook_before_start
 
 
 def _main(argv: list[str]) -> int:
@@ -362,7 +374,9 @@ def _main(argv: list[str]) -> int:
         if isinstance(exit_.code, int):
             return exit_.code
         return _failed(exit_, argv)  # sys.exit("message"): Python would print it
-    except Exception as err:  # noqa: BLE001 - the boundary: every error ends as an exit code
+    except Exception as err:  # the boundary: every error ends as an exit code
+        if _caused_by_ctrl_c(err):  # a RuntimeError of Python's wrapping the Ctrl-C
+            raise KeyboardInterrupt from err
         return _failed(err, argv)
 
 
@@ -372,9 +386,6 @@ def _failed(err: BaseException, argv: list[str]) -> int:
 
     return report(err, argv, bug=EXIT_BUG)
 
-
-if sys.excepthook is _interrupted_hook:  # imported in full: main() catches Ctrl-C from here
-    sys.excepthook = _previous_hook
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
