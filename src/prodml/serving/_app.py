@@ -35,7 +35,7 @@ from prodml.serving._served import ModelError
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["ProblemError", "create_app", "echo", "problems"]
+__all__ = ["ProblemError", "check_app_options", "create_app", "echo", "problems"]
 
 
 class ProblemError(Exception):
@@ -224,26 +224,14 @@ def create_app(
     >>> bad.status_code, bad.headers["content-type"], [e["pointer"] for e in bad.json()["errors"]]
     (422, 'application/problem+json', ['/1/x'])
     """
-    check_params(
-        "create_app",
-        {
-            "max_body_bytes": max_body_bytes,
-            "max_records": max_records,
-            "max_explain": max_explain,
-            "max_batch": max_batch,
-            "max_wait_ms": max_wait_ms,
-            "json_library": json_library,
-            "body_timeout_s": body_timeout_s,
-        },
-        {
-            "max_body_bytes": [Interval(int, 1, None)],
-            "max_records": [Interval(int, 1, None)],
-            "max_explain": [Interval(int, 1, None)],
-            "max_batch": [Interval(int, 2, None), NONE],
-            "max_wait_ms": [Interval(float, 0, None)],
-            "json_library": [OneOf(("auto", "orjson", "json"))],
-            "body_timeout_s": [Interval(float, 0, None, closed="neither")],
-        },
+    check_app_options(
+        max_body_bytes=max_body_bytes,
+        max_records=max_records,
+        max_explain=max_explain,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        json_library=json_library,
+        body_timeout_s=body_timeout_s,
     )
     if not isinstance(predictor, Predictor):
         raise ConfigError("create_app needs a prodml.serving.Predictor", parameter="predictor")
@@ -261,6 +249,26 @@ def create_app(
             max_explain=max_explain,
         ),
         _codec(json_library),
+    )
+
+
+def check_app_options(**options: Any) -> None:
+    """Check :func:`create_app`'s settings (a ``ConfigError`` naming the first wrong one).
+
+    ``prodml serve`` checks them before it listens, long before the model has loaded.
+    """
+    check_params(
+        "create_app",
+        options,
+        {
+            "max_body_bytes": [Interval(int, 1, None)],
+            "max_records": [Interval(int, 1, None)],
+            "max_explain": [Interval(int, 1, None)],
+            "max_batch": [Interval(int, 2, None), NONE],
+            "max_wait_ms": [Interval(float, 0, None)],
+            "json_library": [OneOf(("auto", "orjson", "json"))],
+            "body_timeout_s": [Interval(float, 0, None, closed="neither")],
+        },
     )
 
 
