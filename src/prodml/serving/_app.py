@@ -29,6 +29,7 @@ from prodml.errors import ConfigError, SchemaError
 from prodml.schema import LogicalType
 from prodml.serving._batcher import MicroBatcher
 from prodml.serving._echo import echo
+from prodml.serving._openapi import READABLE
 from prodml.serving._predictor import Prediction, Predictor
 from prodml.serving._served import ModelError
 
@@ -101,9 +102,11 @@ def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any
         return record
     for name, zone in columns:
         v = record.get(name)
-        if type(v) is str:
-            # A string that is not ISO 8601 stays: validation reports it (so does one in
-            # a zone no installed tz database holds).
+        if type(v) is str and READABLE.fullmatch(v) is not None:
+            # Only what /openapi.json's patterns describe is read (not every form
+            # fromisoformat takes: "2024-07-01T07", "+0100", week dates, 7+ fraction
+            # digits silently cut); any other string stays, and validation refuses it
+            # (so does one in a zone no installed tz database holds).
             with contextlib.suppress(ValueError, KeyError):  # KeyError: zone lookups
                 sent = _dt.datetime.fromisoformat(v)
                 stamp = pd.Timestamp(sent)
