@@ -6,6 +6,7 @@ thread and in a subprocess), with loaders slowed down by an event the test sets.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -106,9 +107,12 @@ def test_a_registry_that_cannot_be_reached_is_retried_then_serves(
         until(ready)
     failed = [s for s in seen if s["status"] == "failed"]
     assert failed, seen
-    assert failed[0]["reason"].startswith(
-        "the registry cannot be reached (ConnectionRefusedError); retrying in 0.2 s"
-    )
+    for state in failed:  # which attempts a poll sees depends on the machine's load
+        assert re.fullmatch(
+            r"the registry cannot be reached \(ConnectionRefusedError\); retrying in "
+            r"(0\.2|0\.4|0\.8) s",
+            state["reason"],
+        ), state
     assert not any(PASSWORD in s["reason"] or "postgresql" in s["reason"] for s in seen)
     assert failures[0] == 3
 

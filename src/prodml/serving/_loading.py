@@ -204,6 +204,8 @@ class Loading:
 
     async def _hand_over(self, app: Any) -> None:
         """Start ``app``'s lifespan, then send every request to it."""
+        if self._stopping.is_set():  # the server began stopping: never start it
+            return
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         started, stopped = loop.create_future(), loop.create_future()
