@@ -245,11 +245,19 @@ def fastapi_python() -> str:
 
 
 class Server:
-    def __init__(self, kind: str, model: str, work: Path, extra: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        model: str,
+        work: Path,
+        extra: list[str] | None = None,
+        src: Path | None = None,
+    ) -> None:
         self.kind, self.model, self.work = kind, model, work
         self.port = free_port()
         model_path = str(work / f"sk-{model}.joblib")
-        env = {**os.environ, "PYTHONPATH": str(work), "MODEL_PATH": model_path}
+        path = str(work) if src is None else f"{work}{os.pathsep}{src}"  # src: which prodml
+        env = {**os.environ, "PYTHONPATH": path, "MODEL_PATH": model_path}
         if kind == "prodml":
             cmd = [sys.executable, "-m", "prodml.cli", "serve", f"f1-{model}@production",
                    "--registry", str(work / "registry"), "--port", str(self.port),
@@ -408,6 +416,38 @@ def json_bench(work: Path, fitted: dict[str, Any], seconds: float, rounds: int) 
     pairs = list(zip(runs["json"], runs["orjson"], strict=True))
     out["rps_ratio"] = statistics.median(b["rps"] / a["rps"] for a, b in pairs)
     out["p50_ratio"] = statistics.median(a["p50_ms"] / b["p50_ms"] for a, b in pairs)
+    return out
+
+
+def guard_bench(
+    work: Path, fitted: dict[str, Any], seconds: float, rounds: int, before: Path
+) -> dict[str, Any]:
+    """``prodml serve`` from two source trees (``--before-src`` and this one), both up,
+    runs alternating: what a change to the server's per-request path (the header guard,
+    the app it is wrapped in) costs over HTTP. LogisticRegression, 1 and 8 connections."""
+    trees = {"before": before, "after": Path(__file__).resolve().parents[1] / "src"}
+    servers = {name: Server("prodml", "lr", work, src=src) for name, src in trees.items()}
+    bodies = work / "bodies-prodml-lr.txt"
+    bodies.write_text("\n".join(json.dumps(r) for r in fitted["records"]))
+    out: dict[str, Any] = {}
+    try:
+        for server in servers.values():
+            wrk(server, bodies, 8, 1)
+        for c in (1, 8):
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+            for _ in range(rounds):
+                for name, server in servers.items():
+                    runs[name].append(wrk(server, bodies, c, seconds))
+            for name, rs in runs.items():
+                out[f"{name}/c{c}"] = med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+                show(f"prodml lr {name} c={c} (median)", med)
+            pairs = list(zip(runs["before"], runs["after"], strict=True))
+            ratio = statistics.median(b["rps"] / a["rps"] for a, b in pairs)
+            out[f"rps_ratio/c{c}"] = ratio
+            print(f"  after/before requests/s, c={c}: {ratio:.3f} (median of {rounds} pairs)")
+    finally:
+        for server in servers.values():
+            server.stop()
     return out
 
 
@@ -755,8 +795,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="seconds per wrk run (5)")
     ap.add_argument("--json", type=Path, help="write every figure here")
     ap.add_argument("--repeat", type=int, default=1, help="HTTP runs (medians of ratios)")
-    parts = ("inprocess", "callgrind", "http", "json", "batch", "invalid")
+    parts = ("inprocess", "callgrind", "http", "json", "batch", "invalid", "guard")
     ap.add_argument("--only", nargs="+", choices=parts, default=parts, help="run these parts")
+    ap.add_argument("--before-src", type=Path, default=Path("/work/main/src"),
+                    help="the prodml source tree 'guard' compares this one with")  # fmt: skip
     ap.add_argument("--batch-worker", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--callgrind-worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -811,6 +853,10 @@ def main() -> None:
         if "json" in args.only:
             print("\norjson vs the json module (prodml, LogisticRegression):", flush=True)
             results["json"] = json_bench(work, fitted, seconds, 2 if args.quick else 5)
+        if "guard" in args.only:
+            print(f"\nprodml serve, {args.before_src} vs this tree (LogisticRegression):")
+            results["guard"] = guard_bench(work, fitted, seconds, 2 if args.quick else 5,
+                                           args.before_src)  # fmt: skip
         if "batch" in args.only:
             print(f"\nbatch scoring ({rows:,} rows, LogisticRegression, 100k chunks):", flush=True)
             results["batch"] = batch_bench(work, rows)

@@ -67,12 +67,13 @@ def test_serve_answers_then_stops_on_sigterm(tmp_path: Path, registry: ModelRegi
     # uvicorn drains, then re-raises the signal so supervisors see how the process ended.
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Traceback" not in err
-    # One line says what is served, where, and how to stop; it names the model, not the
-    # registry's path.
-    assert (
-        f"prodml serve: churn@production as Predictor(default=churn@1) on {url} (Ctrl-C to stop)"
-        in err
-    )
+    # One line says what is loading, where, and how to stop (printed once listening,
+    # before the model has loaded), one what serves once it has; they name the model, not
+    # the registry's path.
+    assert err.splitlines()[:2] == [
+        f"prodml serve: loading churn@production, listening on {url} (Ctrl-C to stop)",
+        "prodml serve: churn@production as Predictor(default=churn@1) is ready",
+    ]
 
 
 def test_score_command_and_one_line_errors(
@@ -172,8 +173,9 @@ def test_serve_on_sigint_drains_and_exits_130(
         _, err = proc.communicate(timeout=30)
     # Ctrl-C is the command's documented 130 (docs/cli.md); it exited 0 under uvicorn.run.
     assert proc.returncode == 130, err
-    first, *rest = err.splitlines()
-    assert first.startswith("prodml serve: churn@production as ")
+    first, second, *rest = err.splitlines()
+    assert first.startswith("prodml serve: loading churn@production, listening on ")
+    assert second.startswith("prodml serve: churn@production as ")
     assert rest == ["interrupted"]
 
 

@@ -29,13 +29,14 @@ from prodml.errors import ConfigError, SchemaError
 from prodml.schema import LogicalType
 from prodml.serving._batcher import MicroBatcher
 from prodml.serving._echo import echo
+from prodml.serving._openapi import READABLE
 from prodml.serving._predictor import Prediction, Predictor
 from prodml.serving._served import ModelError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["ProblemError", "create_app", "echo", "problems"]
+__all__ = ["ProblemError", "check_app_options", "create_app", "echo", "problems"]
 
 
 class ProblemError(Exception):
@@ -101,9 +102,11 @@ def _timestamps(record: Any, columns: tuple[tuple[str, str | None], ...]) -> Any
         return record
     for name, zone in columns:
         v = record.get(name)
-        if type(v) is str:
-            # A string that is not ISO 8601 stays: validation reports it (so does one in
-            # a zone no installed tz database holds).
+        if type(v) is str and READABLE.fullmatch(v) is not None:
+            # Only what /openapi.json's patterns describe is read (not every form
+            # fromisoformat takes: "2024-07-01T07", "+0100", week dates, 7+ fraction
+            # digits silently cut); any other string stays, and validation refuses it
+            # (so does one in a zone no installed tz database holds).
             with contextlib.suppress(ValueError, KeyError):  # KeyError: zone lookups
                 sent = _dt.datetime.fromisoformat(v)
                 stamp = pd.Timestamp(sent)
@@ -224,26 +227,14 @@ def create_app(
     >>> bad.status_code, bad.headers["content-type"], [e["pointer"] for e in bad.json()["errors"]]
     (422, 'application/problem+json', ['/1/x'])
     """
-    check_params(
-        "create_app",
-        {
-            "max_body_bytes": max_body_bytes,
-            "max_records": max_records,
-            "max_explain": max_explain,
-            "max_batch": max_batch,
-            "max_wait_ms": max_wait_ms,
-            "json_library": json_library,
-            "body_timeout_s": body_timeout_s,
-        },
-        {
-            "max_body_bytes": [Interval(int, 1, None)],
-            "max_records": [Interval(int, 1, None)],
-            "max_explain": [Interval(int, 1, None)],
-            "max_batch": [Interval(int, 2, None), NONE],
-            "max_wait_ms": [Interval(float, 0, None)],
-            "json_library": [OneOf(("auto", "orjson", "json"))],
-            "body_timeout_s": [Interval(float, 0, None, closed="neither")],
-        },
+    check_app_options(
+        max_body_bytes=max_body_bytes,
+        max_records=max_records,
+        max_explain=max_explain,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        json_library=json_library,
+        body_timeout_s=body_timeout_s,
     )
     if not isinstance(predictor, Predictor):
         raise ConfigError("create_app needs a prodml.serving.Predictor", parameter="predictor")
@@ -261,6 +252,26 @@ def create_app(
             max_explain=max_explain,
         ),
         _codec(json_library),
+    )
+
+
+def check_app_options(**options: Any) -> None:
+    """Check :func:`create_app`'s settings (a ``ConfigError`` naming the first wrong one).
+
+    ``prodml serve`` checks them before it listens, long before the model has loaded.
+    """
+    check_params(
+        "create_app",
+        options,
+        {
+            "max_body_bytes": [Interval(int, 1, None)],
+            "max_records": [Interval(int, 1, None)],
+            "max_explain": [Interval(int, 1, None)],
+            "max_batch": [Interval(int, 2, None), NONE],
+            "max_wait_ms": [Interval(float, 0, None)],
+            "json_library": [OneOf(("auto", "orjson", "json"))],
+            "body_timeout_s": [Interval(float, 0, None, closed="neither")],
+        },
     )
 
 

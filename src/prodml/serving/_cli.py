@@ -3,14 +3,19 @@
 ``prodml serve churn@production --registry PATH --port 8000`` serves a registry version
 with uvicorn until SIGINT/SIGTERM (in-flight requests finish first), following the alias.
 ``prodml score churn@production IN OUT --registry PATH`` scores Parquet into Parquet parts,
-resuming an interrupted run into the same ``OUT``. ``--db URL --artifacts URL`` open a
-registry other than a local folder. Exit codes: 0 done, 2 an error (one line on stderr).
+resuming an interrupted run into the same ``OUT``.
+``prodml serve`` listens at once and loads the model on a thread: ``/healthz`` is 200 and
+``/readyz`` 503 (with the reason) until it has loaded; a load that fails for good (the
+registry unreachable for ``--load-retry-for`` seconds, or any other failure) ends it.
+``--db URL --artifacts URL`` open a registry other than a local folder.
+Exit codes: 0 done, 2 an error (one line on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 __all__ = ["add_parser"]
@@ -79,6 +84,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--limit-concurrency", type=int, metavar="N",
                        help="open connections before 503 (default: no limit)")  # fmt: skip
     serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
+    serve.add_argument("--load-retry-for", type=float, default=300.0, metavar="S",
+                       help="retry a registry that cannot be reached for S seconds before "
+                       "exiting 2 (default: %(default)s)")  # fmt: skip
     serve.set_defaults(func=run_serve)
 
     score = subparsers.add_parser(
@@ -119,42 +127,68 @@ def _trusted(args: argparse.Namespace) -> Any:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Serve until interrupted; return the exit code."""
+    """Listen at once, load the model on a thread, serve until interrupted; the exit code.
+
+    Until the model has loaded, ``/healthz`` is 200 and ``/readyz`` and every other route
+    503 (see :mod:`prodml.serving._loading`); a load that fails for good stops the server
+    and its error ends the command (one line, exit 2).
+    """
+    from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.serving import Predictor, create_app  # noqa: PLC0415
+    from prodml.serving._app import check_app_options  # noqa: PLC0415
+    from prodml.serving._loading import Loading  # noqa: PLC0415
     from prodml.serving._server import run  # noqa: PLC0415
 
     _check_ref(args.ref, "prodml serve")
+    options = {
+        "max_batch": args.max_batch,
+        "max_wait_ms": args.max_wait_ms,
+        "max_body_bytes": args.max_body_bytes,
+        "max_records": args.max_records,
+        "max_explain": args.max_explain,
+        "body_timeout_s": args.body_timeout,
+        "json_library": args.json_library,
+    }
+    check_app_options(**options)  # before listening, not once the model has loaded
+    if not args.load_retry_for >= 0:
+        raise ConfigError(
+            f"--load-retry-for must be 0 or more seconds, not {args.load_retry_for!r}",
+            parameter="load_retry_for",
+        )
     registry = _open_registry(args)
-    try:
+    served: list[Any] = []
+
+    def load() -> Any:
         pred = Predictor.from_registry(
             registry, args.ref, trusted=_trusted(args), watch_every_s=args.watch_every or None
         )
-        try:
-            app = create_app(
-                pred,
-                max_batch=args.max_batch,
-                max_wait_ms=args.max_wait_ms,
-                max_body_bytes=args.max_body_bytes,
-                max_records=args.max_records,
-                max_explain=args.max_explain,
-                body_timeout_s=args.body_timeout,
-                json_library=args.json_library,
-            )
-            run(
-                app,
-                host=args.host,
-                port=args.port,
-                log_level="warning",
-                announce=f"prodml serve: {args.ref} as {pred!r}",
-                max_header_bytes=args.max_header_bytes,
-                header_timeout_s=args.header_timeout,
-                timeout_keep_alive=args.timeout_keep_alive,
-                limit_concurrency=args.limit_concurrency,
-            )
-        finally:
-            pred.close()
+        served.append(pred)
+        return create_app(pred, **options)
+
+    def ready() -> None:
+        print(f"prodml serve: {args.ref} as {served[-1]!r} is ready", file=sys.stderr, flush=True)
+
+    loading = Loading(load, name=args.ref, retry_for_s=args.load_retry_for, on_ready=ready)
+    try:
+        run(
+            loading,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            announce=f"prodml serve: loading {args.ref}, listening",
+            max_header_bytes=args.max_header_bytes,
+            header_timeout_s=args.header_timeout,
+            timeout_keep_alive=args.timeout_keep_alive,
+            limit_concurrency=args.limit_concurrency,
+        )
     finally:
-        registry.close()
+        loading.stop()
+        for pred in served:
+            pred.close()
+        if loading.ready or loading.error is not None:  # else the load thread may use it
+            registry.close()
+    if loading.error is not None:
+        raise loading.error
     return 0
 
 

@@ -9,11 +9,12 @@ server enforces. Every error is ``application/problem+json`` (RFC 9457).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from prodml.schema import Column, LogicalType, Schema
 
-__all__ = ["openapi_document"]
+__all__ = ["AWARE", "NAIVE", "READABLE", "openapi_document"]
 
 _TYPES = {
     LogicalType.FLOAT: {"type": "number"},
@@ -85,15 +86,42 @@ def _explain(explains: bool) -> dict[str, Any]:
     }
 
 
-# 1678-01-01 .. 2261-12-31 (prodml computes in datetime64[ns]: 1677-09-21 .. 2262-04-11),
-# each month's days (29 February in no year: a pattern cannot tell leap years).
-_YEAR = r"(?:16(?:7[89]|[89]\d)|1[7-9]\d\d|2[01]\d\d|22[0-5]\d|226[01])"
-_DAY = (
-    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"
-    r"|02-(?:0[1-9]|1\d|2[0-8]))"
+FIRST_YEAR, LAST_YEAR = 1678, 2261
+"""Whole years prodml computes in (datetime64[ns] holds 1677-09-21 .. 2262-04-11): any
+offset (at most 23:59) keeps a time of these years inside that range."""
+
+
+def _years(years: list[int]) -> str:
+    """A regular expression matching exactly these four-digit years (decade by decade)."""
+    decades: dict[str, list[str]] = {}
+    for y in years:
+        decades.setdefault(str(y)[:3], []).append(str(y)[3])
+    parts = [p + (d[0] if len(d) == 1 else f"[{''.join(d)}]") for p, d in sorted(decades.items())]
+    return f"(?:{'|'.join(parts)})"
+
+
+def _leap(y: int) -> bool:
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+_ALL = list(range(FIRST_YEAR, LAST_YEAR + 1))
+# Each month's days, and 29 February in leap years only (1700, 1800, 1900, 2100 and 2200
+# are not; 2000 is).
+_DATE = (
+    f"(?:{_years(_ALL)}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])"
+    f"|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|02-(?:0[1-9]|1\\d|2[0-8]))"
+    f"|{_years([y for y in _ALL if _leap(y)])}-02-29)"
 )
-_DATE = f"{_YEAR}-{_DAY}"
 _TIME = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+_OFFSET = r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+AWARE = f"^{_DATE}[T ]{_TIME}{_OFFSET}$"
+"""What a datetime column with a ``timezone`` reads: a date, a time and an offset."""
+NAIVE = f"^{_DATE}(?:[T ]{_TIME})?$"
+"""What a naive datetime column reads: a date, or a date and a time, without an offset."""
+READABLE = re.compile(f"^{_DATE}(?:[T ]{_TIME}{_OFFSET}?)?$", re.ASCII)
+"""Either (ASCII digits only, as ECMA-262's ``\\d``; matched whole with ``fullmatch``):
+the strings the app turns into timestamps (any other string stays a string, which
+validation refuses), so the document says exactly what the server reads."""
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -108,14 +136,16 @@ def _problem(description: str) -> dict[str, Any]:
 def _column(c: Column) -> dict[str, Any]:
     if c.dtype is LogicalType.DATETIME:
         # JSON has offsets, not zone names: an aware column wants one, a naive one none.
-        # Not format "date-time": RFC 3339 allows leap seconds, lowercase "t" and years
-        # the server refuses; the pattern is what it reads (in the years it computes in).
+        # Not format "date-time": RFC 3339 wants seconds, and allows leap seconds,
+        # lowercase "t" and years the server refuses; the pattern is exactly what the
+        # server reads (_app._timestamps reads no other string).
+        span = f"years {FIRST_YEAR} to {LAST_YEAR}"
         if c.timezone is not None:
-            text = f"ISO 8601 with an offset, converted to {c.timezone}"
-            pattern = f"^{_DATE}[T ]{_TIME}(Z|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)$"
+            text = f"ISO 8601 with an offset ({span}), converted to {c.timezone}"
+            pattern = AWARE
         else:
-            text = "ISO 8601 without an offset (a naive timestamp)"
-            pattern = f"^{_DATE}[T ]{_TIME}$"
+            text = f"ISO 8601 without an offset, a naive timestamp or a date ({span})"
+            pattern = NAIVE
         out: dict[str, Any] = {"type": "string", "pattern": pattern, "description": text}
     else:
         out = dict(_TYPES[c.dtype])

@@ -171,6 +171,7 @@ class BackgroundServer(NotPicklable):
         config = uvicorn.Config(self.app, timeout_graceful_shutdown=self.graceful_s, **options)
         mask_access_log()
         self._server = uvicorn.Server(config)
+        _attach(self.app, self._server)
 
         def serve() -> None:
             try:
@@ -207,6 +208,14 @@ class BackgroundServer(NotPicklable):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _attach(app: Any, server: Any) -> None:
+    """Let a :class:`~prodml.serving._loading.Loading` app stop the server it runs in."""
+    from prodml.serving._loading import Loading  # noqa: PLC0415 - small, pure ASGI
+
+    if isinstance(app, Loading):
+        app.attach(server)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -277,6 +286,7 @@ def run(
         config = uvicorn.Config(app, host=host, port=port, **options)
         mask_access_log()
         server = uvicorn.Server(config)
+        _attach(app, server)
         server.run(sockets=[sock])
     finally:
         sock.close()
