@@ -93,7 +93,8 @@ def _refuse_undefined(report: FairnessReport, rates: tuple[str, ...]) -> None:
                     SchemaProblem(
                         "y_true",
                         "range",
-                        f"group {report.labels[int(hit[0])]!r} has no {_NO_BASE[m]}: its {m} "
+                        f"group {_ingest.short(report.labels[int(hit[0])], 60)} has no "
+                        f"{_NO_BASE[m]}: its {m} "
                         "is undefined (fairlearn counts it as 0, a gap to a group without "
                         "data); leave the group out, or read GroupMetrics(...).report(), "
                         "whose gaps leave it out and whose status says so",
@@ -113,7 +114,8 @@ def _refuse_zero_weight(report: FairnessReport) -> None:
                     SchemaProblem(
                         _ingest.WEIGHT,
                         "range",
-                        f"the weights of group {report.labels[int(hit[0])]!r} sum to 0 over "
+                        f"the weights of group {_ingest.short(report.labels[int(hit[0])], 60)} "
+                        "sum to 0 over "
                         f"the records its {m} is computed on: the rate is 0/0, undefined; "
                         "give those records weight or leave the group out",
                     )

@@ -34,7 +34,7 @@ from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.fairness import stats
-from prodml.fairness._ingest import short
+from prodml.fairness._ingest import public, short
 from prodml.fairness._metrics import COMPOSITES, METRICS, canonical
 
 __all__ = ["FairnessGate", "GateVerdict"]
@@ -176,10 +176,12 @@ class FairnessGate:
                 f"{short(y_true)} and {short(y_pred)}.",
                 parameter="y_true",
             )
+        # Values that look like personal data are named by their tokens (see
+        # docs/fairness.md): these names are stored in the policy's state and log.
         if isinstance(groups, Mapping):
-            label = ",".join(f"{k}={groups[k]}" for k in sorted(groups, key=str))
+            label = ",".join(f"{k}={public(groups[k])}" for k in sorted(groups, key=str))
         else:
-            label = str(groups)
+            label = str(public(groups))
         return {
             f"{self.prefix}{c}[{label}]": float(code in METRICS[c].hits)
             for c in self.components

@@ -9,6 +9,7 @@ quoting at most a short prefix of the value.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from prodml._data import type_name
+from prodml._quote import _unless_personal as unless_personal
 from prodml.errors import SchemaError, SchemaProblem
+from prodml.privacy import Privacy, find_personal_data
 
 __all__ = [
     "MISSING_LABEL",
@@ -29,9 +32,11 @@ __all__ = [
     "is_missing",
     "label_array",
     "label_of",
+    "public",
     "score_array",
     "sensitive_columns",
     "short",
+    "shown_label",
     "sort_key",
     "weight_array",
     "weight_value",
@@ -46,9 +51,16 @@ IntArray = npt.NDArray[np.int64]
 
 
 def short(value: object, limit: int = 40) -> str:
-    """``repr(value)``, cut to ``limit`` characters, for messages."""
+    """``repr(value)``, cut to ``limit`` characters, for messages.
+
+    ``<redacted>`` when what would be shown looks like personal data (an e-mail address,
+    a phone number...: :func:`prodml.privacy.find_personal_data`), as every message of
+    prodml that quotes a value (:func:`prodml._quote.short_repr`): a sensitive column's
+    values, and the group labels made of them, are about people.
+    """
     text = repr(value.item() if isinstance(value, np.generic) else value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    shown = text if len(text) <= limit else text[: limit - 3] + "..."
+    return unless_personal(shown, text)
 
 
 def is_missing(value: object) -> bool:
@@ -96,13 +108,47 @@ def sort_key(key: tuple[object, ...]) -> tuple[tuple[int, Any], ...]:
 
 
 def display(value: object) -> object:
-    """A group value as shown in report indexes (missing as ``'<missing>'``)."""
-    return MISSING_LABEL if value is None else value
+    """A group value as shown in reports: missing as ``'<missing>'``, personal data hashed.
+
+    Text that looks like personal data (an e-mail address, a phone number...:
+    :func:`prodml.privacy.find_personal_data`) is shown as its salted token
+    (``pm:`` and 16 hex digits, :meth:`prodml.privacy.Privacy.token`): distinct values
+    stay distinct groups, and a report, its flat metric names (exported by a monitor,
+    stored with a registry version) and its gaps never carry the value itself.
+    """
+    return MISSING_LABEL if value is None else public(value)
+
+
+def public(value: object) -> object:
+    """``value``, or its salted token when it is text that looks like personal data."""
+    if isinstance(value, str) and _looks_personal(str(value)):
+        return _privacy().token(value)
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _looks_personal(text: str) -> bool:
+    return find_personal_data(text) is not None
+
+
+@functools.cache
+def _privacy() -> Privacy:
+    """The default policy, made once.
+
+    Its salt (``PRODML_PRIVACY_SALT`` or the process's own) names a group alike in
+    every report of the process.
+    """
+    return Privacy()
 
 
 def label_of(names: Sequence[str], key: tuple[object, ...]) -> str:
     """``'sex=F,age_band=30-40'``: the group's name in flat metric names."""
-    return ",".join(f"{n}={display(v)}" for n, v in zip(names, key, strict=True))
+    return shown_label(names, tuple(map(display, key)))
+
+
+def shown_label(names: Sequence[str], shown: tuple[object, ...]) -> str:
+    """:func:`label_of` from values already passed through :func:`display`."""
+    return ",".join(f"{n}={v}" for n, v in zip(names, shown, strict=True))
 
 
 def _input_problem(column: str | None, message: str, row: int | None = None) -> SchemaError:

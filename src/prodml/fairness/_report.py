@@ -16,7 +16,7 @@ from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _gaps, stats
 from prodml.fairness._arrays import aggregate, metric_arrays
 from prodml.fairness._gaps import Gap, PairTests
-from prodml.fairness._ingest import display, label_of, short
+from prodml.fairness._ingest import display, short, shown_label
 from prodml.fairness._metrics import gap_components
 
 if TYPE_CHECKING:
@@ -72,7 +72,11 @@ class FairnessReport:
         self.correction = correction
         self.dropped: dict[str, int] = dict(dropped or {})
         self.keys = keys
-        self.labels: list[str] = [label_of(self.sensitive, k) for k in keys]
+        # Each group's values as shown (missing as "<missing>", personal data as its
+        # token), worked out once: checking 100,000 groups' text for personal data
+        # takes a while, and the labels, the index and the frame all show them.
+        self._shown: list[tuple[object, ...]] = [tuple(map(display, k)) for k in keys]
+        self.labels: list[str] = [shown_label(self.sensitive, k) for k in self._shown]
         _check_labels(self.sensitive, keys, self.labels)
         self._conf = conf
         self._hist = hist
@@ -127,10 +131,8 @@ class FairnessReport:
     # ------------------------------------------------------------------ tables
     def _index(self) -> pd.Index:
         if len(self.sensitive) == 1:
-            return pd.Index([display(k[0]) for k in self.keys], name=self.sensitive[0])
-        return pd.MultiIndex.from_tuples(
-            [tuple(display(v) for v in k) for k in self.keys], names=list(self.sensitive)
-        )
+            return pd.Index([k[0] for k in self._shown], name=self.sensitive[0])
+        return pd.MultiIndex.from_tuples(self._shown, names=list(self.sensitive))
 
     def _frame(self, column: Any) -> pd.DataFrame:
         data = {m: column(self._arrays[m]) for m in self.metrics}
@@ -236,11 +238,11 @@ class FairnessReport:
         for m in self.metrics:
             a = self._arrays[m]
             lo, hi = self._intervals[m]
-            for i, key in enumerate(self.keys):
+            for i in range(len(self.keys)):
                 shown = bool(a.ok[i]) or a.kind == "count"
                 rows.append(
                     {
-                        **{n: display(v) for n, v in zip(self.sensitive, key, strict=True)},
+                        **dict(zip(self.sensitive, self._shown[i], strict=True)),
                         "metric": m,
                         "value": float(a.value[i]) if shown else math.nan,
                         "lower": float(lo[i]),
@@ -443,7 +445,7 @@ class FairnessReport:
             return self.labels.index(group)
         key = group if isinstance(group, tuple) else (group,)
         for i, k in enumerate(self.keys):
-            if tuple(display(v) for v in k) == key or k == key:
+            if self._shown[i] == key or k == key:
                 return i
         raise ConfigError(
             f"No group {short_repr(group)} in this report; groups: {self.labels[:20]}.",
@@ -605,7 +607,7 @@ def _check_labels(
                     column,
                     "type",
                     f"the values {short(a)} ({type(a).__name__}) and {short(b)} "
-                    f"({type(b).__name__}) are different groups shown alike ({label[:60]!r}); "
+                    f"({type(b).__name__}) are different groups shown alike ({short(label, 60)}); "
                     "give the column one type",
                 )
             ]

@@ -39,17 +39,17 @@ def _is_finite_number(x: object) -> bool:
 
 def check_time(t: object, name: str = "timestamp") -> float:
     """``t`` as a float, or a SchemaError when it is not a finite number of seconds."""
-    if isinstance(t, bool) or not _is_finite_number(t):
+    if not _is_finite_number(_values.as_seconds(t)):
         raise SchemaError(
             f"{name} must be a finite number of clock seconds. Got {short_repr(t)} instead.",
             column=name,
         )
-    return float(t)  # type: ignore[arg-type]
+    return _values.as_seconds(t)
 
 
 def bad_input(task: str, prediction_id: object, t: object, output: object) -> SchemaError:
     """The error for a log_prediction call whose fast check failed (the slow path)."""
-    if not _is_finite_number(t):
+    if not _is_finite_number(_values.as_seconds(t)):
         return SchemaError(
             f"timestamp must be a finite number of clock seconds. Got {short_repr(t)} instead.",
             column="timestamp",
@@ -62,6 +62,8 @@ def bad_input(task: str, prediction_id: object, t: object, output: object) -> Sc
             column="prediction_id",
         )
     expected = "a score in [0, 1]" if task == "binary" else "a finite number"
+    if task == "multiclass":
+        expected = "a class label: a str, int, bool or finite float"
     return SchemaError(
         f"output of a {task} model must be {expected}. Got {short_repr(output)} instead.",
         column="output",

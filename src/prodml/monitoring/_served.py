@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from prodml.monitoring import _values
 from prodml.monitoring._slo import SLOCounter
 from prodml.monitoring._stats import SlotStats
 
@@ -38,6 +39,7 @@ class ServedQueue:
 
     # Set by ModelMonitor.__init__.
     clock: Callable[[], float]
+    task: str
     max_pending: int
     _lock: Any
     _buffer: deque[tuple[Hashable, Any, Any, float, float]]
@@ -89,6 +91,13 @@ class ServedQueue:
         and any call failing a check take :meth:`log_prediction` itself.
         """
         t = self.clock()
+        if type(t) is not float:
+            t = _values.as_seconds(t)
+        given = output
+        if type(output) is not float:
+            output = _values.as_number(self.task, output)
+        if type(latency_s) is not float:
+            latency_s = _values.as_number("regression", latency_s)
         try:
             # As log_prediction's check, and latency_s a number >= 0. hash() raises
             # TypeError for an unhashable id (a str's hash is cached).
@@ -102,7 +111,7 @@ class ServedQueue:
         except TypeError:
             ok = False
         if not ok:  # log_prediction applies the queue first, then raises or logs
-            self.log_prediction(prediction_id, features, output, latency_s=latency_s, timestamp=t)
+            self.log_prediction(prediction_id, features, given, latency_s=latency_s, timestamp=t)
             return
         buffer = self._buffer
         buffer.append((prediction_id, features, output, latency_s, t))

@@ -20,7 +20,10 @@ from prodml.monitoring.windows import Window
 
 __all__ = [
     "COUNTERS",
+    "as_number",
+    "as_seconds",
     "burn_rate",
+    "check_class",
     "check_label",
     "latency",
     "metric_names",
@@ -95,6 +98,61 @@ def traffic_metric(metric: str) -> str:
     if any(metric in names for names in PERFORMANCE.values()):
         return "window_count"
     return "stats_count"
+
+
+def as_seconds(t: object) -> float:
+    """A timestamp as a Python float, or NaN (which the callers' checks refuse).
+
+    Any real number is taken (``np.int64`` and ``np.float32`` from a DataFrame's column
+    included), converted before it is compared or stored: a numpy scalar kept as given
+    made :meth:`ModelMonitor.to_json` fail (``int64`` is not JSON) and a ``float32``
+    compared with the float range warned of an overflow. Bools are not times.
+    """
+    if isinstance(t, bool | np.bool_) or not isinstance(t, numbers.Real):
+        return math.nan
+    try:
+        return float(t)
+    except (OverflowError, TypeError, ValueError):  # an int past the float range
+        return math.nan
+
+
+def as_number(task: str, output: object) -> Any:
+    """A binary or regression output as a Python float; other values as given.
+
+    What is not a real number is returned unchanged, for the caller's check to refuse
+    and quote. A bool is a score of 0 or 1 for a binary model (as a label may be a
+    bool), and refused (NaN) for regression (as its labels are).
+    """
+    if isinstance(output, bool | np.bool_):
+        return float(output) if task == "binary" else math.nan
+    if isinstance(output, numbers.Real):
+        try:
+            return float(output)
+        except (OverflowError, TypeError, ValueError):
+            return math.nan
+    return output
+
+
+def check_class(output: Any) -> Any:
+    """A multiclass output as stored (a JSON scalar), or a SchemaError naming ``output``.
+
+    The rule of a multiclass label: a str, int, bool or finite float (numpy scalars as
+    Python ones). Before, any output was kept until its label came: a list raised
+    TypeError there, NaN made the saved state invalid JSON, ``None`` a state that did
+    not load.
+    """
+    if type(output) is str or type(output) is int:
+        return output
+    if isinstance(output, str):  # np.str_: a Python str, as saved and loaded back
+        return str(output)
+    try:
+        return check_label("multiclass", output)
+    except SchemaError:
+        raise SchemaError(
+            "output of a multiclass model must be a class label: a str, int, bool or "
+            f"finite float. Got {short_repr(output)} instead.",
+            column="output",
+        ) from None
 
 
 def check_label(task: str, label: Any) -> Any:

@@ -338,7 +338,12 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         with self._lock:
             if self._buffer:
                 self._flush()
-            t = self.clock() if timestamp is None else timestamp
+            t = stamp = self.clock() if timestamp is None else timestamp
+            if type(t) is not float:  # numpy scalars, ints: stored as Python floats
+                t = _values.as_seconds(t)
+            given = output
+            if type(output) is not float and self._numeric_output:
+                output = _values.as_number(self.task, output)
             pending = self._pending
             try:
                 # One cheap check for the usual case. NaN and infinities fail the comparisons;
@@ -350,8 +355,13 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
             except TypeError:
                 ok = False
             if not ok:
-                raise _config.bad_input(self.task, prediction_id, t, output)
+                raise _config.bad_input(self.task, prediction_id, stamp, given)
+            if not self._numeric_output:
+                output = _values.check_class(output)
             if latency_s is not None:  # checked before anything changes
+                took = latency_s
+                if type(latency_s) is not float:  # a float32 sum would lose the seconds
+                    latency_s = _values.as_number("regression", latency_s)
                 try:
                     ok = 0.0 <= latency_s <= 1e100  # Histogram's MAX_VALUE: a finite sum
                 except TypeError:
@@ -359,7 +369,7 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
                 if not ok:
                     raise SchemaError(
                         "latency_s must be a number of seconds in [0, 1e100]. Got "
-                        f"{short_repr(latency_s)} instead.",
+                        f"{short_repr(took)} instead.",
                         column="latency_s",
                     )
             if self._groups is not None:
@@ -423,13 +433,15 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         with self._lock:
             if self._buffer:
                 self._flush()
-            t = self.clock() if timestamp is None else timestamp
+            t = stamp = self.clock() if timestamp is None else timestamp
+            if type(t) is not float:
+                t = _values.as_seconds(t)
             try:
                 entry = self._pending.get(prediction_id) if _T_MIN <= t <= _T_MAX else _BAD
             except TypeError:
                 entry = _BAD
             if entry is _BAD:
-                raise _config.bad_input(self.task, prediction_id, t, 0.0)
+                raise _config.bad_input(self.task, prediction_id, stamp, 0.0)
             labelled = self._labelled
             if entry is None:
                 if prediction_id in labelled:

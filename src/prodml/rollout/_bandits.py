@@ -24,6 +24,7 @@ from prodml._quote import short_repr
 from prodml._state import MAX_COUNT, MAX_MAGNITUDE, Field
 from prodml.errors import ConfigError, PolicyError
 from prodml.rollout._base import PolicyBase, check_state
+from prodml.rollout._summary import first_text
 
 __all__ = ["UCB1", "Bandit", "EpsilonGreedy"]
 
@@ -141,6 +142,9 @@ class Bandit(PolicyBase):
 
     def _check_reward(self, arm: str, reward: float) -> float:
         try:
+            given: object = reward  # typed float; at run time anything a caller passes
+            if isinstance(given, str | bytes):  # float("1") would parse it
+                raise TypeError
             r = float(reward)
         except (TypeError, ValueError, OverflowError):
             raise PolicyError(
@@ -211,6 +215,12 @@ class Bandit(PolicyBase):
                 f"got {type(arms).__name__}."
             )
         arm_list = list(arms)
+        at = first_text(rewards)
+        if at is not None:
+            raise PolicyError(
+                f"{self._kind}.update_many: rewards must be numeric, not text: position "
+                f"{at} holds text (cast the column to numbers first)."
+            )
         try:
             values = np.asarray(rewards, dtype=np.float64).ravel()
         except (TypeError, ValueError):

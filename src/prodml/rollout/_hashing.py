@@ -7,6 +7,7 @@ machines and Python versions, and costs well under a microsecond per key.
 
 from __future__ import annotations
 
+import numbers
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from hashlib import blake2b
@@ -39,6 +40,8 @@ def _utf8(key: str) -> bytes:
 def key_bytes(key: Key) -> bytes:
     """Encode a key; an int and its decimal string (``42`` and ``"42"``) route alike.
 
+    numpy integers (``np.int64(42)``) are ints: they route as ``42`` does.
+
     A str is UTF-8; one holding a lone surrogate is encoded with ``surrogatepass``, so it
     routes (stably) rather than raising.
     """
@@ -50,6 +53,11 @@ def key_bytes(key: Key) -> bytes:
         return str(key).encode()
     if isinstance(key, str | bytes):
         return _utf8(str(key)) if isinstance(key, str) else bytes(key)
+    given: object = key  # typed as Key; at run time anything a caller passes
+    if not isinstance(given, bool) and isinstance(given, numbers.Integral):
+        # np.int64 from a DataFrame's integer column (pandas' nullable Int64 gives
+        # those; its Arrow-backed int64 gives ints): the same user, the same variant.
+        return str(int(given)).encode()
     raise PolicyError(f"A routing key must be a str, int or bytes. Got {short_repr(key)} instead.")
 
 

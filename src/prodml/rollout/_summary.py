@@ -16,17 +16,43 @@ from prodml._quote import short_repr
 from prodml._state import MAX_MAGNITUDE
 from prodml.errors import PolicyError
 
-__all__ = ["MAX_METRIC", "MeanSummary", "check_value", "check_values"]
+__all__ = ["MAX_METRIC", "MeanSummary", "check_value", "check_values", "first_text"]
 
 MAX_METRIC = MAX_MAGNITUDE
 """Largest metric magnitude (:data:`prodml._state.MAX_MAGNITUDE`): sums of squares of
 2**53 such values stay finite floats."""
 
 
+def first_text(values: object) -> int | None:
+    """Position of the first str or bytes among ``values``, ``None`` when there is none.
+
+    ``float("1")`` and ``np.asarray(["1"], dtype=float)`` parse text, so an outcome column
+    read as text (a Parquet ``str`` column, a CSV's) would be taken for numbers without
+    a word, and ``"1"`` counted with ``1``. Numeric arrays (numpy's, pandas' nullable and
+    Arrow-backed ones) are not scanned.
+    """
+    if isinstance(values, str | bytes):
+        return 0
+    kind = getattr(getattr(values, "dtype", None), "kind", None)
+    if kind is not None and kind in "biufcmM":
+        return None
+    try:
+        items = np.asarray(values, dtype=object).ravel().tolist()
+    except (TypeError, ValueError):
+        return None  # the conversion to float names the problem
+    return next((i for i, v in enumerate(items) if isinstance(v, str | bytes)), None)
+
+
 def check_value(variant: str, metric: str, value: object) -> float:
     """Return ``value`` as a finite float, or raise a PolicyError naming variant and metric."""
     if isinstance(value, bool):
         return float(value)
+    if isinstance(value, str | bytes):
+        raise PolicyError(
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be a number, "
+            f"not text. Got {short_repr(value)}.",
+            variant=variant,
+        )
     try:
         x = float(value)  # type: ignore[arg-type]
     except OverflowError:  # an int beyond the float range: not finite either
@@ -48,6 +74,13 @@ def check_value(variant: str, metric: str, value: object) -> float:
 
 def check_values(variant: str, metric: str, values: ArrayLike) -> np.ndarray:
     """Return ``values`` as a finite 1-D float64 array, or raise a PolicyError."""
+    at = first_text(values)
+    if at is not None:
+        raise PolicyError(
+            f"Metric {short_repr(metric)} of variant {short_repr(variant)} must be numeric, "
+            f"not text: position {at} holds text (cast the column to numbers first).",
+            variant=variant,
+        )
     try:
         arr = np.asarray(values, dtype=np.float64).ravel()
     except OverflowError:  # an int beyond the float range
