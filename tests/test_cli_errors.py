@@ -84,7 +84,10 @@ CASES: list[tuple[list[str], str]] = [
     (["serve", "churn@production"], "give a registry folder"),
     (["serve", "churn@production", "--registry", "{w}/nowhere"], "no registry at"),
     (["serve", "churn@canary", "--registry", "{w}/reg"], "no alias 'canary'"),
-    (["serve", "bare@latest", "--registry", "{w}/reg"], "not a (pipeline, model) pair"),
+    (  # found only by loading the artifact: after the "listening" line (port 0: any)
+        ["serve", "bare@latest", "--registry", "{w}/reg", "--port", "0"],
+        "not a (pipeline, model) pair",
+    ),
     (["serve", "churn@production", "--port", "http"], "invalid port 'http': not a number"),
     (["serve", "churn@production", "--port", "99999999"], "expected 0 to 65535"),
     (
@@ -176,6 +179,9 @@ def test_failure_is_one_line_and_exit_2(
     assert code == 2, err
     assert "Traceback" not in err
     lines = err.splitlines()
+    if argv[:1] == ["serve"] and "pair" in fragment:  # found by loading, after listening
+        assert lines[0].startswith("prodml serve: loading bare@latest, listening on http://")
+        lines.pop(0)
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ")
     assert fragment.replace("{w}", str(work)) in lines[0]

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from prodml.cli import main
-from prodml.errors import NotFoundError
+from prodml.errors import ConfigError, NotFoundError
 from prodml.registry import ModelRegistry
 from prodml.serving import BackgroundServer, Predictor, _loading, create_app
 from prodml.serving._loading import Loading, load_failure
@@ -174,17 +174,22 @@ def test_prodml_serve_listens_before_loading_and_exits_2_when_the_load_fails(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """In-process, so the load can be held: from_registry waits for the test's event."""
+    """In-process, so the load can be held: from_registry waits for the test's event.
+
+    The reference resolves (a missing one fails before listening: see test_cli_errors); the
+    load itself then fails, as an artifact that is not a servable pair does.
+    """
     gate = threading.Event()
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         gate.wait(30)
-        raise NotFoundError("no alias 'nope' on model 'churn'")
+        raise ConfigError("churn@production is a LinearRegression, not a (pipeline, model) pair")
 
     monkeypatch.setattr(Predictor, "from_registry", slow)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = ["serve", "churn@nope", "--registry", str(tmp_path / "registry"), "--port", str(port)]
+    registry_dir = str(tmp_path / "registry")
+    argv = ["serve", "churn@production", "--registry", registry_dir, "--port", str(port)]
     code: list[int] = []
     thread = threading.Thread(target=lambda: code.append(main(argv)))
     thread.start()
@@ -199,7 +204,7 @@ def test_prodml_serve_listens_before_loading_and_exits_2_when_the_load_fails(
         until(up)
         assert httpx.get(f"{url}/readyz").json() == {
             "status": "loading",
-            "reason": "loading churn@nope",
+            "reason": "loading churn@production",
         }
     finally:
         gate.set()
@@ -207,8 +212,8 @@ def test_prodml_serve_listens_before_loading_and_exits_2_when_the_load_fails(
     assert code == [2]
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        f"prodml serve: loading churn@nope, listening on {url} (Ctrl-C to stop)",
-        "error: no alias 'nope' on model 'churn'",
+        f"prodml serve: loading churn@production, listening on {url} (Ctrl-C to stop)",
+        "error: churn@production is a LinearRegression, not a (pipeline, model) pair",
     ]
 
 

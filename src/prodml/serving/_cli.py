@@ -129,9 +129,11 @@ def _trusted(args: argparse.Namespace) -> Any:
 def run_serve(args: argparse.Namespace) -> int:
     """Listen at once, load the model on a thread, serve until interrupted; the exit code.
 
-    Until the model has loaded, ``/healthz`` is 200 and ``/readyz`` and every other route
-    503 (see :mod:`prodml.serving._loading`); a load that fails for good stops the server
-    and its error ends the command (one line, exit 2).
+    The reference is resolved first (a missing model, version or alias is one line, exit 2,
+    before listening). Until the model has loaded, ``/healthz`` is 200 and ``/readyz`` and
+    every other route 503 (see :mod:`prodml.serving._loading`); a load that fails for good
+    stops the server and its error ends the command (one line after the ``loading`` line,
+    exit 2).
     """
     from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.serving import Predictor, create_app  # noqa: PLC0415
@@ -156,6 +158,11 @@ def run_serve(args: argparse.Namespace) -> int:
             parameter="load_retry_for",
         )
     registry = _open_registry(args)
+    try:  # a reference that does not resolve is one line before listening, not after
+        registry.get(args.ref)
+    except BaseException:
+        registry.close()
+        raise
     served: list[Any] = []
 
     def load() -> Any:
