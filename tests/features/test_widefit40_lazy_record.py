@@ -76,10 +76,8 @@ def _pipeline() -> FeaturePipeline:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in df.astype(object).where(df.notna(), None).to_dict("records"):
-        out.append({str(k): v for k, v in row.items()})
-    return out
+    rows = df.astype(object).where(df.notna(), None).to_dict("records")
+    return [{str(k): v for k, v in row.items()} for row in rows]
 
 
 def _bad_records(good: dict[str, Any]) -> list[Any]:
@@ -115,7 +113,7 @@ def _outcomes(pipe: FeaturePipeline, records: list[Any]) -> tuple[str, str]:
     for rec in records:
         try:
             rows.append(np.asarray(pipe.transform_record(rec), dtype=np.float64).tobytes())
-        except ProdMLError as err:
+        except ProdMLError as err:  # noqa: PERF203 - each record's error is the point
             errors.append(f"{type(err).__name__}: {err}")
     return _digest(b"".join(rows)), _digest("\n".join(errors).encode())
 
@@ -132,7 +130,7 @@ def digests() -> dict[str, str]:
     pipe = _strict_pipeline().fit(df)
     recs = _records(df)
     rows, _ = _outcomes(pipe, recs)
-    _, errors = _outcomes(pipe, _bad_records(recs[0]) + [{**recs[1], "z": 1.0}])
+    _, errors = _outcomes(pipe, [*_bad_records(recs[0]), {**recs[1], "z": 1.0}])
     batch = np.ascontiguousarray(pipe.transform(df), dtype=np.float64)
     return {
         "state": _digest(pipe.to_json().encode()),
@@ -150,7 +148,7 @@ def test_a_loaded_or_unpickled_pipeline_gives_the_same_rows_and_errors() -> None
     df = _frame()
     pipe = _strict_pipeline().fit(df)
     recs = _records(df)
-    failing = _bad_records(recs[0]) + [{**recs[1], "z": 1.0}]
+    failing = [*_bad_records(recs[0]), {**recs[1], "z": 1.0}]
     for copy in (FeaturePipeline.from_json(pipe.to_json()), pickle.loads(pickle.dumps(pipe))):
         assert _outcomes(copy, recs)[0] == BEFORE["records"]
         assert _outcomes(copy, failing)[1] == BEFORE["errors"]

@@ -51,6 +51,7 @@ from prodml.features._program import (
 )
 from prodml.features._record import RecordFn, build_record_fn, exact_width
 from prodml.features._sklearn import BaseEstimator, TransformerMixin
+from prodml.features._texts import read_texts
 from prodml.fingerprint import canonical_json, fingerprint_spec
 from prodml.schema import Schema
 
@@ -258,11 +259,19 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                 break
             chunks = [single] if single is not None else iter_columns(source)
             for cols in chunks:
+                texts = read_texts(
+                    cols,
+                    [
+                        p.column
+                        for p in programs
+                        if p.kind == TEXT and p.column in states and p.column not in cache
+                    ],
+                )
                 for p in programs:
                     if p.column not in states:
                         continue
                     i, state = states[p.column]
-                    start, values = cache.get(p.column, (0, None))
+                    start, values = cache.get(p.column, (0, texts.get(p.column)))
                     if values is None:
                         values = read_values(cols, p.column, p.kind, p.dtype, p.zone)
                     values = self._run(p, cols, values, start, i)
@@ -469,10 +478,12 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             )
         self._extra(cols.names)
         out = np.empty((cols.num_rows, len(self.feature_names_out_)), order="F")
+        texts = read_texts(cols, [p.column for p in self.programs_ if p.kind == TEXT])
         for p in self.programs_:
-            values = self._run(
-                p, cols, read_values(cols, p.column, p.kind, p.dtype, p.zone), 0, p.n_values
-            )
+            values = texts.get(p.column)
+            if values is None:
+                values = read_values(cols, p.column, p.kind, p.dtype, p.zone)
+            values = self._run(p, cols, values, 0, p.n_values)
             enc = p.encoder
             if enc is None:
                 out[:, p.offset] = values
