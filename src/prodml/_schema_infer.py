@@ -15,7 +15,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,16 +34,22 @@ from prodml.privacy import find_personal_data, redact
 
 _PERSONAL_SAMPLE = 200
 _PERSONAL_SHARE = 0.1
-# Batched scans (_personal_kinds): short columns, few distinct values among them all.
-_BATCH_ROWS = 1 << 14
-_BATCH_DISTINCT = 16
-_BATCH_COLUMNS = 64
+# What one Schema.infer remembers of the search (short values, a bounded number of them).
+_MEMO_CHARS = 100
+_MEMO_VALUES = 100_000
 
 
 def _personal_kind(
-    cols: Columns, name: str, detector: bool | Callable[[list[str]], str | None]
+    cols: Columns,
+    name: str,
+    detector: bool | Callable[[list[str]], str | None],
+    found: dict[str, str | None] | None = None,
 ) -> str | None:
-    """The kind of personal data in a text column's first distinct values, or ``None``."""
+    """The kind of personal data in a text column's first distinct values, or ``None``.
+
+    ``found``, when given, remembers what the built-in detector said of each value: the
+    columns of a wide table often share their values, and a value is searched once.
+    """
     uniq = pc.unique(cols.arrow(name))  # in order of first appearance, chunks as they are
     if pa.types.is_dictionary(uniq.type):
         uniq = uniq.dictionary_decode()
@@ -54,67 +59,22 @@ def _personal_kind(
         return None
     if callable(detector):
         return detector(values)
-    kinds = [k for k in map(find_personal_data, values) if k is not None]
+    if found is None:
+        kinds = [k for k in map(find_personal_data, values) if k is not None]
+    else:
+        kinds = []
+        for v in values:
+            if v in found:
+                k = found[v]
+            else:
+                k = find_personal_data(v)
+                if len(v) <= _MEMO_CHARS and len(found) < _MEMO_VALUES:  # bounded memory
+                    found[v] = k
+            if k is not None:
+                kinds.append(k)
     if len(kinds) < max(1, _PERSONAL_SHARE * len(values)):
         return None
     return max(set(kinds), key=kinds.count)
-
-
-def _personal_kinds(cols: Columns, names: list[str]) -> dict[str, str | None]:
-    """:func:`_personal_kind` (the built-in detector) of text columns of few values, at once.
-
-    The columns' values are dictionary-encoded in one arrow call per group of columns,
-    and each distinct value is searched once for all the columns that hold it: on a wide
-    table of short text columns, a call per column cost more than the search. Columns it
-    cannot answer for (other types, groups of over ``_BATCH_DISTINCT`` distinct values,
-    long columns) are left out.
-    """
-    if cols.num_rows > _BATCH_ROWS:
-        return {}
-    by_type: dict[pa.DataType, list[tuple[str, pa.Array]]] = {}
-    for name in names:
-        arr = cols.arrow(name)
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            flat = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-            by_type.setdefault(flat.type, []).append((name, flat))
-    out: dict[str, str | None] = {}
-    for group in by_type.values():
-        for start in range(0, len(group), _BATCH_COLUMNS):
-            part = group[start : start + _BATCH_COLUMNS]
-            if len(part) > 1 and not _scan_group(part, cols.num_rows, out):
-                break  # many distinct values: the rest of these columns one by one
-    return out
-
-
-def _scan_group(part: list[tuple[str, pa.Array]], rows: int, out: dict[str, str | None]) -> bool:
-    """Add ``part``'s findings to ``out``; False (nothing added) for many distinct values."""
-    try:
-        enc = pa.concat_arrays([a for _, a in part]).dictionary_encode()
-    except pa.ArrowException:  # beyond 2 GiB of string data, say: one column at a time
-        return False
-    n = len(enc.dictionary)
-    if n > _BATCH_DISTINCT:
-        return False
-    idx = enc.indices
-    codes = np.asarray(
-        (idx.fill_null(n) if idx.null_count else idx).to_numpy(), dtype=np.int64
-    ).reshape(len(part), rows)
-    # Where each distinct value first appears in each column (rows: absent).
-    first = np.empty((len(part), n), dtype=np.int64)
-    for d in range(n):
-        hit = codes == d
-        first[:, d] = np.where(hit.any(axis=1), hit.argmax(axis=1), rows)
-    order = np.argsort(first, axis=1, kind="stable")  # first appearance first
-    present = np.take_along_axis(first, order, axis=1) < rows
-    found = [find_personal_data(v) for v in enc.dictionary.to_pylist()]
-    for i, (name, _) in enumerate(part):
-        held = order[i][present[i]].tolist()  # the column's values, as _personal_kind's
-        kinds = [k for k in (found[d] for d in held) if k is not None]
-        if not held or len(kinds) < max(1, _PERSONAL_SHARE * len(held)):
-            out[name] = None
-        else:
-            out[name] = max(set(kinds), key=kinds.count)
-    return True
 
 
 class _Categorical:
@@ -220,29 +180,16 @@ def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
 class _Observed:
     """What one pass over the data's chunks saw of each column, in the data's order."""
 
-    __slots__ = ("categorical", "has_null", "kinds", "null_tz", "personal", "tz")
+    __slots__ = ("categorical", "has_null", "kinds", "null_tz", "personal", "searched", "tz")
 
     def __init__(self) -> None:
+        self.searched: dict[str, str | None] = {}  # find_personal_data of each value, once
         self.kinds: dict[str, str] = {}
         self.personal: dict[str, str] = {}
         self.has_null: dict[str, bool] = {}
         self.tz: dict[str, str | None] = {}
         self.null_tz: dict[str, str | None] = {}
         self.categorical = _Categorical()
-
-
-def _scan_personal(
-    cols: Columns,
-    names: list[str],
-    detector: bool | Callable[[list[str]], str | None],
-    personal: dict[str, str],
-) -> None:
-    """Add to ``personal`` the kind found in each of ``names``, in their order."""
-    batched = _personal_kinds(cols, names) if detector is True else {}
-    for name in names:
-        found = batched[name] if name in batched else _personal_kind(cols, name, detector)
-        if found is not None:
-            personal[name] = found
 
 
 def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | None]) -> _Observed:
@@ -263,7 +210,6 @@ def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | N
                 )
             )
             break
-        scan: list[str] = []  # text columns to search for personal data, in order
         for name in cols.names:
             raw = cols.raw(name)
             categorical.see(name, raw)
@@ -308,8 +254,9 @@ def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | N
                 and info.kind in ("string", "category")
                 and name not in personal
             ):
-                scan.append(name)
-        _scan_personal(cols, scan, detect_personal, personal)
+                found = _personal_kind(cols, name, detect_personal, seen.searched)
+                if found is not None:
+                    personal[name] = found
     if not seen_any:
         raise SchemaError(problems=[SchemaProblem(None, "input", "no data to infer from")])
     if problems:

@@ -1,10 +1,10 @@
-"""Short text columns are encoded together, and searched for personal data together.
+"""Short text columns are encoded together; a value is searched for personal data once.
 
 ``read_texts`` encodes many columns of one view in one arrow call and must give, column
 for column, what ``read_text`` gives (codes, dtype and values in order of first
-appearance); ``Schema.infer``'s batched personal-data scan must find what the one-column
-scan finds. Checked on random columns (hypothesis) and on W1-like tables against digests
-taken on main before the change.
+appearance); ``Schema.infer`` remembers what the personal-data search said of each value,
+and must find what a fresh search finds. Checked on random columns (hypothesis) and on
+W1-like tables against digests taken on main before the change.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prodml._data import Columns
-from prodml._schema_infer import _personal_kind, _personal_kinds
+from prodml._schema_infer import _personal_kind
 from prodml.features import FeaturePipeline, steps
 from prodml.features._base import Text, read_text
 from prodml.features._texts import read_texts
@@ -83,27 +83,42 @@ def test_batched_text_reads_as_one_column_at_a_time(df: pd.DataFrame, as_table: 
 
 @settings(max_examples=100, deadline=None)
 @given(df=_tables())
-def test_batched_personal_scan_finds_what_one_column_finds(df: pd.DataFrame) -> None:
+def test_a_remembered_search_finds_what_a_fresh_one_finds(df: pd.DataFrame) -> None:
     cols = Columns(df)
     text = [c for c in df.columns if cols.kind(c).kind in ("string", "category")]
-    got = _personal_kinds(cols, text)
-    for name in text:
-        if name in got:
-            assert got[name] == _personal_kind(Columns(df), name, True)
+    found: dict[str, str | None] = {}
+    for name in text:  # the memo carries over from column to column, as in one infer
+        assert _personal_kind(cols, name, True, found) == _personal_kind(cols, name, True)
+
+
+def test_each_value_is_searched_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import prodml._schema_infer as infer_module
+
+    searched: list[str] = []
+    real = infer_module.find_personal_data
+
+    def counting(text: str) -> str | None:
+        searched.append(text)
+        return real(text)
+
+    monkeypatch.setattr(infer_module, "find_personal_data", counting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the e-mail columns are reported as personal data
+        Schema.infer(_wide())
+    assert sorted(searched) == sorted(["low", "mid", "high", "ünï", "x@example.com"])
 
 
 def test_the_common_case_is_batched() -> None:
     df = _wide()
     names = [c for c in df.columns if c.startswith("s")]
     assert set(read_texts(Columns(df), names)) == set(names)
-    assert set(_personal_kinds(Columns(df), names)) == set(names)
+    assert read_texts(Columns(pd.concat([df] * 6, ignore_index=True)), names) == {}  # long
 
 
 def test_many_distinct_values_are_left_to_one_column_at_a_time() -> None:
     values = [f"v{i}" for i in range(40)]
     df = pd.DataFrame({"a": pd.Series(values, dtype="str"), "b": pd.Series(values, dtype="str")})
     assert read_texts(Columns(df), ["a", "b"]) == {}
-    assert _personal_kinds(Columns(df), ["a", "b"]) == {}
 
 
 def _wide(n: int = 60, rows: int = 200, seed: int = 3) -> pd.DataFrame:
