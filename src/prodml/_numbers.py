@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from prodml._data import Columns, column_kind, type_name
+from prodml._data import Columns, type_name
 from prodml._quote import short_repr
 from prodml.errors import SchemaError, SchemaProblem
 
@@ -143,8 +143,7 @@ def batch_numbers(cols: Columns, name: str, *, dtype: str = "float") -> npt.NDAr
         For the first value that breaks the rule, with its row; the message is the one
         :func:`record_number` (or :func:`record_bool`) gives for that value.
     """
-    raw = cols.raw(name)
-    kind = column_kind(raw).kind
+    kind = cols.kind(name).kind  # the view's, detected once (float64 below reads it too)
     scalar = record_bool if dtype == "bool" else record_number
     ok = ("bool", "null") if dtype == "bool" else ("float", "int", "null")
     if kind not in ok:

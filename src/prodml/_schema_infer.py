@@ -34,12 +34,22 @@ from prodml.privacy import find_personal_data, redact
 
 _PERSONAL_SAMPLE = 200
 _PERSONAL_SHARE = 0.1
+# What one Schema.infer remembers of the search (short values, a bounded number of them).
+_MEMO_CHARS = 100
+_MEMO_VALUES = 100_000
 
 
 def _personal_kind(
-    cols: Columns, name: str, detector: bool | Callable[[list[str]], str | None]
+    cols: Columns,
+    name: str,
+    detector: bool | Callable[[list[str]], str | None],
+    found: dict[str, str | None] | None = None,
 ) -> str | None:
-    """The kind of personal data in a text column's first distinct values, or ``None``."""
+    """The kind of personal data in a text column's first distinct values, or ``None``.
+
+    ``found``, when given, remembers what the built-in detector said of each value: the
+    columns of a wide table often share their values, and a value is searched once.
+    """
     uniq = pc.unique(cols.arrow(name))  # in order of first appearance, chunks as they are
     if pa.types.is_dictionary(uniq.type):
         uniq = uniq.dictionary_decode()
@@ -49,7 +59,19 @@ def _personal_kind(
         return None
     if callable(detector):
         return detector(values)
-    kinds = [k for k in map(find_personal_data, values) if k is not None]
+    if found is None:
+        kinds = [k for k in map(find_personal_data, values) if k is not None]
+    else:
+        kinds = []
+        for v in values:
+            if v in found:
+                k = found[v]
+            else:
+                k = find_personal_data(v)
+                if len(v) <= _MEMO_CHARS and len(found) < _MEMO_VALUES:  # bounded memory
+                    found[v] = k
+            if k is not None:
+                kinds.append(k)
     if len(kinds) < max(1, _PERSONAL_SHARE * len(values)):
         return None
     return max(set(kinds), key=kinds.count)
@@ -158,9 +180,10 @@ def _mixed_problem(name: str, info: KindInfo) -> SchemaProblem:
 class _Observed:
     """What one pass over the data's chunks saw of each column, in the data's order."""
 
-    __slots__ = ("categorical", "has_null", "kinds", "null_tz", "personal", "tz")
+    __slots__ = ("categorical", "has_null", "kinds", "null_tz", "personal", "searched", "tz")
 
     def __init__(self) -> None:
+        self.searched: dict[str, str | None] = {}  # find_personal_data of each value, once
         self.kinds: dict[str, str] = {}
         self.personal: dict[str, str] = {}
         self.has_null: dict[str, bool] = {}
@@ -231,7 +254,7 @@ def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | N
                 and info.kind in ("string", "category")
                 and name not in personal
             ):
-                found = _personal_kind(cols, name, detect_personal)
+                found = _personal_kind(cols, name, detect_personal, seen.searched)
                 if found is not None:
                     personal[name] = found
     if not seen_any:

@@ -52,7 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prodml._data import Columns, column_kind, iter_columns
+from prodml._data import Columns, iter_columns
 from prodml._files import NUL_REASON, PATH_QUOTE, os_reason
 from prodml._params import OneOf, check_params
 from prodml._quote import short_repr
@@ -342,7 +342,7 @@ class TableHasher:
 
 
 def _hash_kind(cols: Columns, name: str) -> str:
-    info = column_kind(cols.raw(name))
+    info = cols.kind(name)  # detected once per view: _hash_column and float64 read it again
     if info.kind == "mixed":
         raise SchemaError(
             problems=[
@@ -368,7 +368,7 @@ def _hash_column(cols: Columns, name: str, kind: str, streams: dict[str, Any]) -
         return
     valid = ~nulls
     if kind == "number":
-        raw_kind = column_kind(cols.raw(name)).kind
+        raw_kind = cols.kind(name).kind
         # + 0.0 turns -0.0 into 0.0: numbers hash by value, and -0.0 == 0.0.
         floats = cols.float64(name, allow_bool=False)[valid] + 0.0
         if raw_kind == "int":

@@ -8,6 +8,7 @@ steps: a number column gives one output named after it, an encoder gives its own
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
@@ -48,14 +49,19 @@ from prodml.features._program import (
     raw_value,
     read_values,
 )
-from prodml.features._record import build_record_fn, exact_width
+from prodml.features._record import RecordFn, build_record_fn, exact_width
 from prodml.features._sklearn import BaseEstimator, TransformerMixin
+from prodml.features._texts import read_texts
 from prodml.fingerprint import canonical_json, fingerprint_spec
 from prodml.schema import Schema
 
 # STEP_TYPES is re-exported (X as X) from _pipeline_state, where the saved-state helpers
 # moved; the names and scikit-learn side of FeaturePipeline is the NamesAndParams mixin.
 __all__ = ["ExtraColumnWarning", "FeaturePipeline"]
+
+# Held while a pipeline compiles its record path or installs new programs: compiling is
+# pure Python under the GIL, so one lock for all pipelines costs no parallelism.
+_COMPILING = threading.Lock()
 
 
 class ExtraColumnWarning(UserWarning):
@@ -253,11 +259,19 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                 break
             chunks = [single] if single is not None else iter_columns(source)
             for cols in chunks:
+                texts = read_texts(
+                    cols,
+                    [
+                        p.column
+                        for p in programs
+                        if p.kind == TEXT and p.column in states and p.column not in cache
+                    ],
+                )
                 for p in programs:
                     if p.column not in states:
                         continue
                     i, state = states[p.column]
-                    start, values = cache.get(p.column, (0, None))
+                    start, values = cache.get(p.column, (0, texts.get(p.column)))
                     if values is None:
                         values = read_values(cols, p.column, p.kind, p.dtype, p.zone)
                     values = self._run(p, cols, values, start, i)
@@ -313,26 +327,43 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             enc = p.encoder
             names.extend(enc.names_out(p.column) if enc is not None else [p.column])
             p.width = len(names) - p.offset
-        self.input_schema_ = schema
-        self.n_features_in_: int = len(schema)  # scikit-learn's name for the input width
-        self.feature_names_out_ = names
-        self.programs_ = programs
-        self._known = frozenset(schema.names)
-        self._record_fn = build_record_fn(programs, len(names))
-        self._n_read = exact_width(self._known, programs)
+        with _COMPILING:  # a record compiled meanwhile was compiled from the old programs
+            self.input_schema_ = schema
+            self.n_features_in_: int = len(schema)  # scikit-learn's name for the input width
+            self.feature_names_out_ = names
+            self.programs_ = programs
+            self._known = frozenset(schema.names)
+            self._n_read = exact_width(self._known, programs)
+            # The record path compiles on the first record (see _record_path), not here:
+            # at 1,000 columns compiling it was a fifth of the fit, and most fitted
+            # pipelines never see a single record.
+            self.__dict__.pop("_record_fn", None)
+
+    def _record_path(self) -> RecordFn:
+        """The compiled record function, compiled now if this is the first record.
+
+        Under a lock: threads asking at once compile once, and each gets the function
+        of the programs the pipeline holds.
+        """
+        with _COMPILING:
+            fn: RecordFn | None = self.__dict__.get("_record_fn")
+            if fn is None:
+                fn = build_record_fn(self.programs_, len(self.feature_names_out_))
+                self._record_fn = fn
+            return fn
 
     def __getstate__(self) -> dict[str, Any]:
-        # The compiled record path is code, not data: rebuild it after unpickling.
+        # The compiled record path is code, not data: compiled again on the first record.
         state: dict[str, Any] = dict(super().__getstate__())  # a copy: never the live __dict__
         state.pop("_record_fn", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
+        self.__dict__.pop("_record_fn", None)  # pickled by a version that kept it
         if "programs_" in state:
             for p in self.programs_:  # pickled before programs kept the fitted zone
                 p.zone = self.input_schema_[p.column].timezone if p.kind == TIME else None
-            self._record_fn = build_record_fn(self.programs_, len(self.feature_names_out_))
             self._n_read = exact_width(self._known, self.programs_)
 
     # -- checks ---------------------------------------------------------------------
@@ -447,10 +478,12 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             )
         self._extra(cols.names)
         out = np.empty((cols.num_rows, len(self.feature_names_out_)), order="F")
+        texts = read_texts(cols, [p.column for p in self.programs_ if p.kind == TEXT])
         for p in self.programs_:
-            values = self._run(
-                p, cols, read_values(cols, p.column, p.kind, p.dtype, p.zone), 0, p.n_values
-            )
+            values = texts.get(p.column)
+            if values is None:
+                values = read_values(cols, p.column, p.kind, p.dtype, p.zone)
+            values = self._run(p, cols, values, 0, p.n_values)
             enc = p.encoder
             if enc is None:
                 out[:, p.offset] = values
@@ -476,7 +509,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             fn = self._record_fn
         except AttributeError:
             self._check_fitted()
-            raise
+            fn = self._record_path()  # the first record since fit or load
         if type(record) is dict and len(record) == self._n_read:
             # The record path reads every input column and raises on a missing one: when
             # it succeeds on a dict of as many keys, there is no other key to report.
