@@ -205,3 +205,23 @@ def test_an_object_column_of_datetimes_and_an_outside_datetime64_is_a_range_prob
             with pytest.raises(SchemaError) as err:
                 fn(frame)
             assert [(p.kind, p.row) for p in err.value.problems] == [("range", 1)]
+
+
+def test_the_two_refusals_keep_their_words() -> None:
+    # _no_rules and _naive were folded into one builder (stop 40): the words are unchanged.
+    from prodml.features._dates import _refused
+
+    naive = _refused("naive", "t", "+0530", 3).problems[0]
+    assert (naive.column, naive.kind, naive.row) == ("t", "type", 3)
+    assert naive.message == (
+        "expected datetimes in time zone '+0530' (the zone the column was fitted in), got a "
+        "naive datetime; localize it to the zone it was recorded in (pandas: "
+        ".dt.tz_localize(<zone>), then .dt.tz_convert('+05:30'))"
+    )
+    rules = _refused("no rules", "t", "Mars/Olympus").problems[0]
+    assert (rules.column, rules.kind, rules.row) == ("t", "type", None)
+    assert rules.message == (
+        "values in another time zone must be converted to the zone the column was fitted in, "
+        "'Mars/Olympus', and no installed tz database holds it; install one (pip install "
+        "tzdata), or pass values in that zone"
+    )
