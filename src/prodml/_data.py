@@ -554,8 +554,21 @@ def _record_frame(record: Mapping[object, object]) -> pd.DataFrame:
     columns: dict[object, pd.Series] = {}
     for key, value in record.items():
         # Keep each value as the object it is: no parsing, no implicit up-casting.
+        if isinstance(value, pd.Timestamp) and value.tz is not None and not 0 < value.year < 10000:
+            columns[key] = _beyond_python(value)
+            continue
         columns[key] = pd.Series([value], dtype=object if isinstance(value, str) else None)
     return pd.DataFrame(columns) if columns else pd.DataFrame(index=[0])
+
+
+def _beyond_python(value: pd.Timestamp) -> pd.Series:
+    """A zoned Timestamp beyond Python's years as a one-row column, built from its instant.
+
+    pandas builds a column of one through Python's datetime, which wraps it
+    (``9999-12-31T23:59:59-10:00`` in UTC, 10000-01-01, became 1972-01-01): the checks
+    then passed a value every feature path refuses.
+    """
+    return pd.Series(np.array([value.asm8])).dt.tz_localize("UTC").dt.tz_convert(value.tz)
 
 
 def iter_columns(

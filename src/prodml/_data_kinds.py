@@ -158,6 +158,8 @@ def _pandas_kind(s: pd.Series) -> KindInfo:
             return KindInfo("mixed", example=py_value(v), row=i)
     if first_kind in ("int", "float"):
         return KindInfo("float")  # numbers of several types (floats and Decimals, say)
+    if first_kind == "datetime":  # datetimes with numpy.datetime64s, which pandas calls mixed
+        return KindInfo("datetime")
     # One type throughout, none prodml reads (bytes, dicts, lists): shown is the first
     # value of it, not the column's first entry, which may be a null.
     example = py_value(values[first]) if len(values) else None

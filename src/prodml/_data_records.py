@@ -10,6 +10,7 @@ schema problems without building a table. Every name here is also importable fro
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import decimal
 import math
@@ -171,6 +172,7 @@ _KINDS: dict[type, str] = {
     pd.Timestamp: "datetime",
 }
 _ZONES = (type(None), zoneinfo.ZoneInfo, _dt.timezone)
+_NS_YEARS = (NS_FIRST.year, NS_LAST.year)  # 1677, 2262: a year outside them is outside ns
 _FLOAT_BITS = 1023  # ints this wide always convert to a finite float64
 _INT64_MIN, _UINT64_END = -(2**63), 2**64  # what a one-row table holds as int64/uint64
 
@@ -187,7 +189,9 @@ def record_problems(
     ``datetime`` and ``pandas.Timestamp`` values (naive, or in a ``zoneinfo`` zone or a
     fixed offset) under string keys; for anything else (numpy scalars, Decimals, dates,
     ints beyond 1023 bits, datetimes near the ends of the nanosecond range) it answers
-    ``None`` and the caller takes the table path.
+    ``None`` and the caller takes the table path. A datetime of a year outside
+    1677..2262 in a datetime column is outside ``datetime64[ns]`` whatever its day and
+    zone: its range problem is answered here, in the batch path's words.
 
     Parameters
     ----------
@@ -236,6 +240,10 @@ def _value_problems(col: Any, v: Any) -> list[SchemaProblem] | None:
     if kind == "int" and v.bit_length() > _FLOAT_BITS:
         return None  # too large for float64: words that depend on the conversion
     if kind == "datetime" and not _plain_datetime(v):
+        if dtype == "datetime" and not _NS_YEARS[0] <= v.year <= _NS_YEARS[1]:
+            # Outside datetime64[ns] whatever the day: the batch path's range problem, the
+            # only one the table path gives (it checks the range first, and stops there).
+            return _outside_problems(col.name, v)
         return None
     null = v is None or (kind == "float" and math.isnan(v))
     if kind not in ACCEPTS[dtype]:
@@ -280,6 +288,15 @@ def _value_problems(col: Any, v: Any) -> list[SchemaProblem] | None:
             )
         )
     return found
+
+
+def _outside_problems(name: str, v: Any) -> list[SchemaProblem]:
+    """The range problem of a datetime of a year ``datetime64[ns]`` does not reach."""
+    try:
+        record_datetime64(v, name)
+    except SchemaError as err:
+        return [dataclasses.replace(p, row=0) for p in err.problems]
+    raise AssertionError(name)  # pragma: no cover - a year outside 1677..2262 is outside
 
 
 def _plain_datetime(v: Any) -> bool:

@@ -183,36 +183,23 @@ class DateParts(Step):
         return enc
 
 
-def _no_rules(column: str, zone: str, row: int | None = None) -> SchemaError:
-    return SchemaError(
-        problems=[
-            SchemaProblem(
-                column,
-                "type",
-                f"values in another time zone must be converted to the zone the column was "
-                f"fitted in, {short_repr(zone)}, and no installed tz database holds it; "
-                "install one (pip install tzdata), or pass values in that zone",
-                row,
-            )
-        ]
-    )
+_REFUSED = {
+    "naive": "expected datetimes in time zone {zone} (the zone the column was fitted in), "
+    "got a naive datetime; localize it to the zone it was recorded in (pandas: "
+    ".dt.tz_localize(<zone>), then .dt.tz_convert({canonical}))",
+    "no rules": "values in another time zone must be converted to the zone the column was "
+    "fitted in, {zone}, and no installed tz database holds it; install one (pip install "
+    "tzdata), or pass values in that zone",
+}
+"""Why a column fitted in a zone refuses a value: a naive one (or a date), as pandas
+refuses to mix naive and aware values; one in another zone when that zone's rules are
+not installed."""
 
 
-def _naive(column: str, zone: str, row: int | None = None) -> SchemaError:
-    """A naive value (or date) for a column fitted in ``zone``: refused, as pandas does."""
-    return SchemaError(
-        problems=[
-            SchemaProblem(
-                column,
-                "type",
-                f"expected datetimes in time zone {short_repr(zone)} (the zone the column was "
-                "fitted in), got a naive datetime; localize it to the zone it was recorded "
-                f"in (pandas: .dt.tz_localize(<zone>), then .dt.tz_convert("
-                f"{short_repr(canonical_zone(zone))}))",
-                row,
-            )
-        ]
-    )
+def _refused(why: str, column: str, zone: str, row: int | None = None) -> SchemaError:
+    """The ``"type"`` problem of a value the column fitted in ``zone`` cannot read."""
+    text = _REFUSED[why].format(zone=short_repr(zone), canonical=short_repr(canonical_zone(zone)))
+    return SchemaError(problems=[SchemaProblem(column, "type", text, row)])
 
 
 @functools.lru_cache(maxsize=64)
@@ -264,16 +251,20 @@ def wall_clock(
     Raises
     ------
     SchemaError
-        For a naive value (:func:`_naive`), or when ``zone``'s rules are not installed.
+        For a naive value (after the range check: outside 1677-09-21 .. 2262-04-11 is
+        the problem named first, as by the batch path and ``Schema.validate``), or when
+        ``zone``'s rules are not installed.
     """
     vz = value.tzinfo
     if vz is None:
-        raise _naive(column, zone, row)
+        if _outside_ns(value):
+            record_datetime64(value, column)  # raises: the range is named first
+        raise _refused("naive", column, zone, row)
     # datetime's own toordinal, on a Timestamp too (pandas' is 30 times slower).
     if value_in_zone(zone, vz) and _dt.datetime.toordinal(value) not in shift_days(zone):
         return value.replace(tzinfo=None)
     if tz is None:
-        raise _no_rules(column, zone, row)
+        raise _refused("no rules", column, zone, row)
     moved = _converted(value, tz)
     return (value if moved is None else moved).replace(tzinfo=None)
 
@@ -337,7 +328,7 @@ def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
         times = cols.datetime64(name)
         valid = np.flatnonzero(~np.isnat(times))
         if valid.size:
-            raise _naive(name, zone, int(valid[0]))
+            raise _refused("naive", name, zone, int(valid[0]))
         return times
     if same_zone(zone, found):
         return cols.datetime64(name)
@@ -345,11 +336,14 @@ def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
     instants = cols.datetime64(name, utc=True)
     if tz is None:
         if not np.isnat(instants).all():
-            raise _no_rules(name, zone)
+            raise _refused("no rules", name, zone)
         return instants
-    # Whole seconds: a wall-clock time at the edge of datetime64[ns] cannot overflow
-    # (numpy floors to seconds, as every part does).
-    seconds = pd.DatetimeIndex(instants.astype("datetime64[s]"))
+    # Whole seconds: a wall-clock time at the edge of datetime64[ns] cannot overflow.
+    # Floored in int64 (as every part floors): numpy's cast to seconds wrapped the first
+    # second of the range (1677-09-21 00:12:43 UTC became 2262-04-11 23:47:15).
+    ints = instants.view(np.int64)
+    floored = np.where(np.isnat(instants), ints, ints // _NS).view("datetime64[s]")
+    seconds = pd.DatetimeIndex(floored)
     wall = seconds.tz_localize("UTC").tz_convert(tz).tz_localize(None)
     return as_ns(np.asarray(wall.to_numpy()), name)
 
@@ -359,14 +353,19 @@ def _object_times(cols: Columns, name: str, raw: pd.Series, zone: str) -> Any:
     values = raw.to_numpy(dtype=object)
     tz = zone_tzinfo(zone)
     out = np.empty(len(values), dtype=object)
+    naive: int | None = None
     for i, v in enumerate(values):
-        if isinstance(v, _dt.datetime) and v == v:  # noqa: PLR0124 - pd.NaT is a datetime != itself
+        aware = isinstance(v, _dt.datetime) and v.tzinfo is not None
+        if aware and v == v:  # noqa: PLR0124 - pd.NaT is a datetime != itself
             out[i] = wall_clock(v, name, zone, tz, i)
-        elif isinstance(v, _dt.date | np.datetime64) and v == v:  # noqa: PLR0124 - NaT
-            raise _naive(name, zone, i)
-        else:  # nulls, and values Columns.datetime64 refuses (it names them)
-            out[i] = v
-    return Columns(pd.DataFrame({name: pd.Series(out, dtype=object)})).datetime64(name)
+            continue
+        if naive is None and isinstance(v, _dt.date | np.datetime64) and v == v:  # noqa: PLR0124 - NaT
+            naive = i  # refused below, once the range is checked (named first, as validate)
+        out[i] = v  # nulls, and values Columns.datetime64 refuses (it names them)
+    times = Columns(pd.DataFrame({name: pd.Series(out, dtype=object)})).datetime64(name)
+    if naive is not None:
+        raise _refused("naive", name, zone, naive)
+    return times
 
 
 def record_time(
@@ -399,19 +398,21 @@ def record_time(
         return value
     if value is None:
         return None
+    # A date or a datetime64 is naive: refused by a column fitted in a zone, after the
+    # range check (the problem the batch path and Schema.validate name first).
     if isinstance(value, _dt.date):
-        if zone is not None:
-            raise _naive(column, zone)
         day = _dt.datetime(value.year, value.month, value.day)
         if not NS_FIRST <= day <= NS_LAST:
             record_datetime64(day, column)  # raises, as above
+        if zone is not None:
+            raise _refused("naive", column, zone)
         return day
     if isinstance(value, np.datetime64):
         if np.isnat(value):
             return None
-        if zone is not None:
-            raise _naive(column, zone)
         ns = int(record_datetime64(value, column).view(np.int64))
+        if zone is not None:
+            raise _refused("naive", column, zone)
         return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
     if type(value).__name__ in ("NAType", "NaTType"):
         return None
