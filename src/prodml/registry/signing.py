@@ -514,12 +514,16 @@ def verify_version(
     original = _json_object(signed)
     if original is not None and original.get("format") == BOUND_FORMAT:
         named = original.get("registry")
+        if registry is None:
+            raise refuse(
+                f"is signed for registry {_shown_id(named)}, and no registry identity was "
+                "given to check it against (registry=, or a store that keeps one)"
+            )
         if named != registry:
             raise refuse(
                 f"was signed for another registry ({_shown_id(named)}), not this one "
                 f"({_shown_id(registry)}): a version copied between registries"
             )
-        assert registry is not None  # noqa: S101 - equal to a str from the payload
         expected = _bound(mv, registry)
     else:
         if policy.strict:
