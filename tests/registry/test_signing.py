@@ -111,8 +111,10 @@ def test_dsse_envelope_verifies_with_plain_cryptography() -> None:
     env = mv.attestation.to_dsse()
     assert env["payloadType"] == PAYLOAD_TYPE
     body = base64.b64decode(env["payload"])
-    assert json.loads(body) == payload(mv)
-    assert set(json.loads(body)) == {"format", *SIGNED_FIELDS}
+    identity = reg.metadata.registry_id()
+    assert isinstance(identity, str)
+    assert json.loads(body) == {**payload(mv), "format": "prodml-manifest-v2", "registry": identity}
+    assert set(json.loads(body)) == {"format", "registry", *SIGNED_FIELDS}
     message = b"DSSEv1 %d %s %d %s" % (len(PAYLOAD_TYPE), PAYLOAD_TYPE.encode(), len(body), body)
     key = Ed25519PublicKey.from_public_bytes(signer.verifier().public_key)
     key.verify(base64.b64decode(env["signatures"][0]["sig"]), message)  # raises if wrong
@@ -165,7 +167,11 @@ def test_without_a_policy_nothing_is_checked() -> None:
     reg.metadata._versions["m"][1] = forged  # type: ignore[attr-defined]
     assert reg.load("m@1") == _schema("x")  # a registry without trust= does not look
     with pytest.raises(IntegrityError, match="changed: metrics"):
-        verify_version(forged, TrustPolicy([reg.signer.verifier()]))  # type: ignore[union-attr]
+        verify_version(
+            forged,
+            TrustPolicy([reg.signer.verifier()]),  # type: ignore[union-attr]
+            reg.metadata.registry_id(),
+        )
 
 
 def test_trust_gates_alias_moves_and_rollback() -> None:
@@ -269,7 +275,9 @@ def test_malformed_envelopes_are_refused() -> None:
     ]
     for envelope, why in hostile:
         with pytest.raises(IntegrityError, match=why):
-            verify_version(mv.model_copy(update={"attestation": envelope}), policy)
+            verify_version(
+                mv.model_copy(update={"attestation": envelope}), policy, reg.metadata.registry_id()
+            )
     assert Attestation.model_validate_json(att.model_dump_json()) == att
 
 
@@ -286,13 +294,15 @@ def test_any_change_of_tags_or_metrics_is_caught(
     """Verification passes exactly when the stored fields equal the signed ones."""
     signer = Ed25519Signer(RFC_SECRET)
     policy = TrustPolicy([signer.verifier()])
-    base = _signed_registry(signer).register("m", _schema("x"), tags={"a": "x"}, metrics={"p": 0.5})
+    reg = _signed_registry(signer)
+    base = reg.register("m", _schema("x"), tags={"a": "x"}, metrics={"p": 0.5})
     edited = base.model_copy(update={"tags": tags, "metrics": metrics})
+    identity = reg.metadata.registry_id()
     if tags == {"a": "x"} and metrics == {"p": 0.5}:
-        assert verify_version(edited, policy) == signer.key_id
+        assert verify_version(edited, policy, identity) == signer.key_id
     else:
         with pytest.raises(IntegrityError, match="changed: "):
-            verify_version(edited, policy)
+            verify_version(edited, policy, identity)
 
 
 def test_sign_version_and_verify_round_trip_any_signer() -> None:

@@ -21,12 +21,13 @@ from prodml.errors import (
     RegistryError,
 )
 from prodml.privacy import clean_note
+from prodml.registry import _protect
 from prodml.registry._paths import check_version_number
 from prodml.registry.authz import AliasAction, AliasRequest, Authorizer
 from prodml.registry.backends.metadata import ANY, MetadataStore
 from prodml.registry.checks import Check, PromotionError
 from prodml.registry.entities import ModelVersion, check_alias, check_name
-from prodml.registry.signing import TrustPolicy, verify_version
+from prodml.registry.signing import Signer, TrustPolicy, verify_version, version_digest
 
 __all__ = ["AliasMoves"]
 
@@ -41,6 +42,7 @@ class AliasMoves:
     metadata: MetadataStore
     read_only: bool
     trust: TrustPolicy | None
+    signer: Signer | None
     authorizer: Authorizer | None
 
     if TYPE_CHECKING:
@@ -88,6 +90,7 @@ class AliasMoves:
             expected=expected_version,
             approved_by=approved_by,
             reason=reason,
+            target=mv,
         )
         return mv
 
@@ -207,6 +210,7 @@ class AliasMoves:
                 pinned=expected_version,
                 intent="promote",
                 approved_by=approved_by,
+                target=mv,
             )
             if moved:
                 return mv
@@ -272,6 +276,7 @@ class AliasMoves:
                 detail=detail,
                 pinned=ANY,
                 approved_by=approved_by,
+                target=target,
             )
             if moved:
                 return target
@@ -289,11 +294,13 @@ class AliasMoves:
         intent: AliasAction | None = None,
         approved_by: str | None = None,
         reason: str | None = None,
+        target: ModelVersion | None = None,
     ) -> None:
         """The one place every alias move passes through (set, delete, promote, rollback).
 
         The authorizer, when there is one, decides here; an approver is recorded in the
-        move's audit event.
+        move's audit event. With a signer, the event carries a signed record naming
+        ``target`` by number and manifest digest (see :mod:`prodml.registry.signing`).
         """
         self._check_writable()
         if expected is not ANY and expected is not None:
@@ -306,8 +313,22 @@ class AliasMoves:
         if self.authorizer is not None:
             kind = cast("AliasAction", intent or action)
             self._authorize(name, alias, version, kind, expected=expected, approved_by=approved_by)
+        seal = None
+        if self.signer is not None:
+            seal = _protect.event_sealer(
+                self.signer,
+                self.metadata.registry_id(),
+                digest=None if target is None else version_digest(target),
+            )
         self.metadata.move_alias(
-            name, alias, version, actor=self.actor, action=action, expected=expected, detail=detail
+            name,
+            alias,
+            version,
+            actor=self.actor,
+            action=action,
+            expected=expected,
+            detail=detail,
+            seal=seal,
         )
         self._lineage_alias(name, alias, version, action)
 
@@ -340,6 +361,7 @@ class AliasMoves:
         pinned: Any,
         intent: AliasAction | None = None,
         approved_by: str | None = None,
+        target: ModelVersion | None = None,
     ) -> bool:
         """Move with compare-and-set; ``False`` if the alias moved meanwhile (try again)."""
         try:
@@ -352,6 +374,7 @@ class AliasMoves:
                 detail=detail,
                 intent=intent,
                 approved_by=approved_by,
+                target=target,
             )
         except ConflictError:
             if pinned is not ANY or self.metadata._aliases(name).get(alias) == expected:
@@ -452,7 +475,7 @@ class AliasMoves:
     def _trusted(self, mv: ModelVersion) -> ModelVersion:
         """``mv`` if the trust policy (when there is one) accepts its signature."""
         if self.trust is not None:
-            verify_version(mv, self.trust)
+            verify_version(mv, self.trust, self.metadata.registry_id())
         return mv
 
 

@@ -4,9 +4,11 @@ Every path a registry joins onto a directory or a bucket prefix (a manifest entr
 flavour's file name, an artifact key) comes from metadata that someone other than this
 process may have written, so it is checked here, once, before any filesystem call:
 
-- a relative path is 1-1024 characters of non-empty segments separated by ``/``, none of
-  them ``.`` or ``..``, with no backslash, NUL or other control character, no leading
-  ``/`` and no drive letter, and equal to its own POSIX normal form;
+- a relative path is 1-1024 bytes (UTF-8) of non-empty segments separated by ``/``, none
+  of them ``.`` or ``..``, with no backslash, NUL or other control character, no lone
+  surrogate, no leading ``/`` and no drive letter, and equal to its own POSIX normal form;
+  on Windows, no segment may be a device name either (:func:`device_problem`): opening
+  ``CON`` or ``aux.py`` there reaches a device, not a file;
 - an artifact key is ``NAME/STAMP-UUID``: a valid model name, 13 digits of UTC
   milliseconds and 32 lowercase hex digits;
 - a version number is an ``int`` in ``[1, 2**31 - 1]`` (what a SQL ``INTEGER`` holds).
@@ -16,7 +18,8 @@ filesystem a version may be loaded on (:func:`portable_problem`, :func:`collisio
 Windows device name (``CON``, ``aux.py``...), no ``<>:"|?*``, no segment ending in a dot
 or a space, and no two paths that are one on a case-insensitive or Unicode-normalising
 filesystem (``Model.bin`` and ``model.bin``; ``café`` in NFC and in NFD). Those are not
-checked on versions read back, which stay loadable where they were written.
+checked on versions read back, which stay loadable where they were written, except the
+device names on Windows, where loading such a file would open a device.
 
 Examples
 --------
@@ -30,6 +33,7 @@ True
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import unicodedata
@@ -43,6 +47,7 @@ __all__ = [
     "NAME",
     "check_version_number",
     "collision",
+    "device_problem",
     "is_sha256",
     "key_problem",
     "path_problem",
@@ -56,6 +61,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _DRIVE = re.compile(r"[A-Za-z]:")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WINDOWS_CHARS = re.compile(r'[<>:"|?*]')
+ON_WINDOWS = os.name == "nt"
+"""Whether paths read back are also checked for Windows device names (tests set it)."""
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL"]
     + [f"{dev}{n}" for dev in ("COM", "LPT") for n in [*"123456789", "\u00b9", "\u00b2", "\u00b3"]]
@@ -66,8 +73,12 @@ def path_problem(rel: object) -> str | None:
     """Why ``rel`` is not a safe relative POSIX path, or ``None`` if it is one."""
     if not isinstance(rel, str):
         return f"is a {type(rel).__name__}, not a str"
-    if not rel or len(rel) > 1024:
-        return "must be 1-1024 characters"
+    try:
+        size = len(rel.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate, from a hostile record
+        return "is not valid Unicode (a lone surrogate)"
+    if not rel or size > 1024:
+        return "must be 1-1024 bytes in UTF-8"
     if _CONTROL.search(rel):
         return "holds a backslash, NUL or control character"
     if rel.startswith("/") or _DRIVE.match(rel):
@@ -79,6 +90,27 @@ def path_problem(rel: object) -> str | None:
         return "is not in normal form (empty or '.' segment, or a trailing '/')"
     if any(len(s.encode("utf-8")) > 255 for s in segments):
         return "has a segment longer than 255 bytes"
+    if ON_WINDOWS:
+        return device_problem(rel)
+    return None
+
+
+def device_problem(rel: str) -> str | None:
+    """Why ``rel`` names a Windows device (``CON``, ``aux.py``, ``com1.log``), or ``None``.
+
+    Windows opens the device, not a file, for such a name in any folder and with any
+    extension, so a manifest naming one is refused there at load as well.
+
+    Examples
+    --------
+    >>> device_problem("src/aux.py")
+    "has a segment Windows reserves for a device ('aux.py')"
+    >>> device_problem("auxiliary.py") is None
+    True
+    """
+    for segment in rel.split("/"):
+        if segment.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+            return f"has a segment Windows reserves for a device ({segment[:40]!r})"
     return None
 
 
@@ -92,10 +124,11 @@ def portable_problem(rel: str) -> str | None:
     >>> portable_problem("src/aux.py")
     "has a segment Windows reserves for a device ('aux.py')"
     """
+    device = device_problem(rel)
+    if device is not None:
+        return device
     for segment in rel.split("/"):
         shown = segment[:40]
-        if segment.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
-            return f"has a segment Windows reserves for a device ({shown!r})"
         if _WINDOWS_CHARS.search(segment):
             return f'has a segment with one of <>:"|?* ({shown!r}), which Windows refuses'
         if segment.endswith((".", " ")):

@@ -1,7 +1,8 @@
 """The registry's protections on the write and read paths: signing and encryption.
 
 :func:`save` lets a flavour write a model (through a private directory when the files
-are to be encrypted), :func:`sealer` signs a version once it has its number, and
+are to be encrypted), :func:`sealer` signs a version once it has its number,
+:func:`event_sealer` an alias move or status change once its event has its number, and
 :func:`decrypt` turns a fetched, checked version back into plaintext for loading.
 """
 
@@ -14,13 +15,13 @@ from typing import Any
 
 from prodml.errors import IntegrityError, ProdMLError, RegistryError, StorageError
 from prodml.registry._validate import save_model
-from prodml.registry.backends.metadata import Seal
+from prodml.registry.backends.metadata import EventDraft, EventSeal, Seal
 from prodml.registry.encryption import KeyProvider, decrypt_tree, encrypt_tree
 from prodml.registry.entities import Encryption, ModelVersion
 from prodml.registry.flavours import Flavour
-from prodml.registry.signing import Signer, sign_version
+from prodml.registry.signing import Signer, event_record, sign_version
 
-__all__ = ["decrypt", "save", "sealer"]
+__all__ = ["decrypt", "event_sealer", "save", "sealer"]
 
 
 def save(
@@ -55,12 +56,15 @@ def save(
         shutil.rmtree(plain, ignore_errors=True)
 
 
-def sealer(signer: Signer) -> Seal:
-    """The seal a metadata store applies to a numbered version: ``signer``'s signature."""
+def sealer(signer: Signer, registry: str | None = None) -> Seal:
+    """The seal a metadata store applies to a numbered version: ``signer``'s signature.
+
+    ``registry`` (the registry's identity) is named in what is signed.
+    """
 
     def seal(mv: ModelVersion) -> ModelVersion:
         try:
-            return sign_version(mv, signer)
+            return sign_version(mv, signer, registry)
         except ProdMLError:
             raise
         except Exception as err:  # a KMS or HSM backend's own errors
@@ -70,6 +74,46 @@ def sealer(signer: Signer) -> Seal:
                 model_name=mv.name,
                 version=mv.version,
             ) from err
+
+    return seal
+
+
+def event_sealer(
+    signer: Signer,
+    registry: str | None,
+    *,
+    digest: str | None,
+    status: str | None = None,
+) -> EventSeal:
+    """The seal of an alias move or status change: its signed record, once numbered.
+
+    It runs inside the store's transaction: a signer that fails leaves nothing changed.
+    """
+
+    def seal(event: EventDraft, seq: int) -> dict[str, Any]:
+        try:
+            record = event_record(
+                signer,
+                registry=registry,
+                name=event.name,
+                action=event.action,
+                seq=seq,
+                at=event.at.isoformat(),
+                alias=event.alias,
+                version=event.version,
+                previous_version=event.previous_version,
+                status=status,
+                digest=digest,
+            )
+        except ProdMLError:
+            raise
+        except Exception as err:  # a KMS or HSM backend's own errors
+            raise RegistryError(
+                f"the signer could not sign the {event.action} of {event.name} "
+                f"({type(err).__name__}); nothing was changed",
+                model_name=event.name,
+            ) from err
+        return {"signed": record}
 
     return seal
 

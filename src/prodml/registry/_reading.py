@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from prodml._quote import short_repr
-from prodml.errors import ConfigError, NotFoundError, RegistryError, StorageError
+from prodml.errors import (
+    ConfigError,
+    IntegrityError,
+    NotFoundError,
+    RegistryError,
+    StorageError,
+)
 from prodml.registry import _manifest, _protect
 from prodml.registry._card import ModelCard, build_card
 from prodml.registry._environment import EnvironmentCheck
@@ -27,6 +34,12 @@ from prodml.registry.backends.metadata import MetadataStore
 from prodml.registry.encryption import KeyProvider
 from prodml.registry.entities import AuditEvent, ModelVersion, Page, check_alias, check_name
 from prodml.registry.flavours import Trust, get_flavour
+from prodml.registry.signing import (
+    TrustPolicy,
+    UnsignedAliasWarning,
+    verify_event,
+    version_digest,
+)
 
 __all__ = ["Reading"]
 
@@ -73,6 +86,7 @@ class Reading:
         trusted: Trust = False,
         environment_check: EnvironmentCheck | None = None,
         expect: None = None,
+        seen: MutableMapping[str, int] | None = None,
     ) -> Any: ...
     @overload
     def load(
@@ -83,6 +97,7 @@ class Reading:
         trusted: Trust = False,
         environment_check: EnvironmentCheck | None = None,
         expect: type[_M],
+        seen: MutableMapping[str, int] | None = None,
     ) -> _M: ...
     def load(
         self,
@@ -92,8 +107,20 @@ class Reading:
         trusted: Trust = False,
         environment_check: EnvironmentCheck | None = None,
         expect: type[Any] | None = None,
+        seen: MutableMapping[str, int] | None = None,
     ) -> Any:
         """Load a model after checking its manifest and every file against its sha256.
+
+        Under a trust policy, loading through an alias (``"churn@production"``) also
+        checks the alias's newest audit event: it must carry a record signed by a
+        trusted key for this registry, naming the version the alias points at and its
+        manifest digest. An alias moved without one (by an older prodml, or a registry
+        without a signer) warns (:class:`~prodml.registry.signing.UnsignedAliasWarning`)
+        and loads, unless the policy is ``strict``. ``seen`` is this client's memory
+        of the records it accepted (``{"churn@production": 41}``, kept by the caller,
+        e.g. in a JSON file): a record with a lower sequence number than the one seen,
+        or an unsigned alias once one was seen, is refused as a rollback; after a
+        successful load ``seen`` is updated.
 
         ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
         names to trust. ``environment_check`` overrides :attr:`environment_check` for
@@ -109,6 +136,10 @@ class Reading:
         IntegrityError
             When the version's metadata is unsafe (a path leaving its key, a link), or a
             file is missing, was changed, or a file was added.
+        IntegrityError
+            Under a trust policy, when the alias points elsewhere than its newest signed
+            record, its record does not verify, names another registry or version
+            digest, or went backwards from ``seen``.
         RegistryError
             When loading would need ``trusted`` and it was not given, or what was loaded
             is not an instance of ``expect`` (naming both types).
@@ -124,6 +155,7 @@ class Reading:
                 parameter="expect",
             )
         mv = self._checked(self.get(ref, version))
+        mark = self._alias_checked(ref, version, mv, seen)
         if mv.encryption is not None and self.encryption is None:
             raise RegistryError(
                 f"{mv.ref} is encrypted (key {mv.encryption.key_id[:80]!r}); open the "
@@ -175,13 +207,117 @@ class Reading:
                 model_name=mv.name,
                 version=mv.version,
             )
+        if mark is not None and seen is not None:  # only once everything passed
+            seen[mark[0]] = mark[1]
         return model
 
-    def verify(self, ref: str, version: int | str | None = None) -> ModelVersion:
-        """Check a version's manifest and files against their hashes without loading it."""
+    def verify(
+        self,
+        ref: str,
+        version: int | str | None = None,
+        *,
+        seen: MutableMapping[str, int] | None = None,
+    ) -> ModelVersion:
+        """Check a version's manifest and files against their hashes without loading it.
+
+        Through an alias, under a trust policy, the alias's signed record is checked as
+        :meth:`load` does (``seen`` likewise).
+        """
         mv = self._checked(self.get(ref, version))
+        mark = self._alias_checked(ref, version, mv, seen)
         self.artifacts.verify(mv.artifact_key, mv.files, model_name=mv.name, version=mv.version)
+        if mark is not None and seen is not None:
+            seen[mark[0]] = mark[1]
         return mv
+
+    def _alias_checked(
+        self,
+        ref: str,
+        version: int | str | None,
+        mv: ModelVersion,
+        seen: MutableMapping[str, int] | None,
+    ) -> tuple[str, int] | None:
+        """Check the alias ``ref`` names against its newest signed record.
+
+        Returns ``("name@alias", sequence number)`` to remember once the load succeeds,
+        or ``None`` (no trust policy, not an alias, or a legacy alias allowed to load).
+        """
+        trust: TrustPolicy | None = getattr(self, "trust", None)
+        if seen is not None:
+            if trust is None:
+                raise ConfigError(
+                    "seen= checks signed alias records, so it needs a registry opened "
+                    "with trust= (a TrustPolicy)",
+                    parameter="seen",
+                )
+            if not isinstance(seen, MutableMapping):
+                raise ConfigError(
+                    f"seen must be a dict of 'name@alias' -> sequence number. Got "
+                    f"{type(seen).__name__} instead.",
+                    parameter="seen",
+                )
+        name, selector = parse_ref(ref, version)
+        if trust is None or not isinstance(selector, str) or selector == "latest":
+            return None
+        key = f"{name}@{selector}"
+        last = None if seen is None else seen.get(key)
+        if last is not None and (type(last) is not int or last < 0):
+            raise ConfigError(
+                f"seen[{key!r}] must be a sequence number (an int >= 0). Got "
+                f"{short_repr(last)} instead.",
+                parameter="seen",
+            )
+
+        def refuse(why: str) -> IntegrityError:
+            return IntegrityError(
+                f"{key} {why}; refusing to use it", model_name=name, version=mv.version
+            )
+
+        page = self.metadata.history_page(name, selector, page_size=1)
+        if page.problems:
+            raise refuse("has a newest audit event that cannot be read")
+        event = page.items[0] if page.items else None
+        if event is None or "signed" not in event.detail:
+            why = (
+                "has no audit event"
+                if event is None
+                else f"was last moved without a signed record (audit event {event.seq})"
+            )
+            if last is not None:
+                raise refuse(
+                    f"{why}, but this client already accepted its signed record "
+                    f"{last}: the database was changed behind the registry"
+                )
+            if trust.strict:
+                raise refuse(f"{why} and the trust policy is strict")
+            warnings.warn(
+                UnsignedAliasWarning(
+                    f"{key} {why}: a writer of the database could have moved it; "
+                    "strict=True in the TrustPolicy refuses such aliases"
+                ),
+                stacklevel=3,
+            )
+            return None
+        record = verify_event(event, trust, self.metadata.registry_id())
+        if record["action"] == "delete_alias" or record["version"] != mv.version:
+            signed_to = record["version"] if record["action"] != "delete_alias" else None
+            raise refuse(
+                f"points at version {mv.version}, but its newest signed record (sequence "
+                f"{record['seq']}) "
+                + (f"points at version {signed_to}" if signed_to else "deleted the alias")
+                + ": the database was changed behind the registry (a rollback?)"
+            )
+        if record["digest"] != version_digest(mv):
+            raise refuse(
+                f"points at a version {mv.version} whose manifest differs from the one its "
+                f"signed record (sequence {record['seq']}) names"
+            )
+        if last is not None and record["seq"] < last:
+            raise refuse(
+                f"has a newest signed record with sequence {record['seq']}, older than the "
+                f"{last} this client already accepted: the database was rolled back"
+            )
+        return key, record["seq"]
 
     def _checked(self, mv: ModelVersion) -> ModelVersion:
         """The one gate every version passes before its files are touched."""

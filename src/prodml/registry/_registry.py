@@ -83,12 +83,15 @@ class ModelRegistry(NotPicklable, AliasMoves, Reading, Retention):
         more than half of it.
     signer
         A :class:`~prodml.registry.signing.Signer`: every version registered is signed
-        (its files' digests and the metadata that decides behaviour), and the audit log
-        records the key id. See :mod:`prodml.registry.signing`.
+        (its files' digests and the metadata that decides behaviour, and the registry's
+        identity), so is every alias move and status change, and the audit log records
+        the key id. See :mod:`prodml.registry.signing`.
     trust
         A :class:`~prodml.registry.signing.TrustPolicy`: ``load``, ``verify`` and
         ``promote`` refuse a version that is unsigned (unless the policy allows it),
-        signed by a key outside the policy, or changed since it was signed.
+        signed by a key outside the policy or for another registry, or changed since it
+        was signed; ``load`` and ``verify`` through an alias also check the alias's
+        newest signed record (see :meth:`load`).
     authorizer
         An :class:`~prodml.registry.authz.Authorizer` asked before every alias move (for
         example :class:`~prodml.registry.authz.RequireApproval` for ``production``); a
@@ -341,7 +344,11 @@ class ModelRegistry(NotPicklable, AliasMoves, Reading, Retention):
                 if time.time() - leased_at > self._lease_ttl / 2:  # a slow save: renew
                     self.metadata.lease(key, name, time.time() + self._lease_ttl)
                 self.artifacts.put(staging, key)
-            seal = None if self.signer is None else _protect.sealer(self.signer)
+            seal = (
+                None
+                if self.signer is None
+                else _protect.sealer(self.signer, self.metadata.registry_id())
+            )
             created = self.metadata.create_version(draft, actor, leased=True, seal=seal)
         except BaseException:
             self._abandon(key)

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 from prodml._durations import seconds
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, NotFoundError
-from prodml.registry import _gc
+from prodml.registry import _gc, _protect
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
 from prodml.registry.backends._artifact_base import ArtifactStore
 from prodml.registry.backends.metadata import EventDraft, MetadataStore, plan_prune
 from prodml.registry.entities import ModelVersion, Status, check_name
+from prodml.registry.signing import version_digest
 
 __all__ = ["Retention"]
 
@@ -176,7 +177,15 @@ class Retention:
     def _status(self, name: str, version: int, status: Status, action: str) -> ModelVersion:
         self._check_writable()
         mv = self.metadata.get_version(check_name(name), check_version_number(version))
-        event = EventDraft(name=name, action=action, actor=self.actor, version=version)
+        signer = getattr(self, "signer", None)
+        seal = (
+            None
+            if signer is None
+            else _protect.event_sealer(
+                signer, self.metadata.registry_id(), digest=version_digest(mv), status=status
+            )
+        )
+        event = EventDraft(name=name, action=action, actor=self.actor, version=version, seal=seal)
         self.metadata.set_status(name, version, status, event)
         return mv.model_copy(update={"status": status})
 

@@ -10,6 +10,18 @@ unsigned, signed by a key outside the policy, whose signature does not verify, o
 stored fields differ from what was signed, raises :class:`~prodml.errors.IntegrityError`
 naming the version and the key id.
 
+New signatures name the registry (:meth:`MetadataStore.registry_id
+<prodml.registry.backends.MetadataStore.registry_id>`, a random id the metadata store
+keeps): the statement is then ``prodml-manifest-v2`` with a ``registry`` field, and a
+version signed for one registry is refused in another one holding the same key. Older
+``prodml-manifest-v1`` signatures still verify (a ``strict`` policy refuses them).
+
+A signing registry also signs every alias move and status change (:func:`event_record`,
+DSSE payload type :data:`EVENT_PAYLOAD_TYPE`): the registry, model, alias, version, the
+version's manifest digest, the audit sequence number, the time. ``load("m@alias")``
+under a trust policy checks the alias's newest record (:func:`verify_event`) and
+refuses a database whose alias points elsewhere.
+
 :class:`Signer` and :class:`Verifier` are small protocols, so a KMS or HSM backend plugs
 in with a ``key_id`` and one method. :class:`Ed25519Signer` and :class:`Ed25519Verifier`
 are the defaults (``pip install 'prodml[sign]'``, which brings ``cryptography``).
@@ -49,10 +61,14 @@ from prodml._files import PATH_QUOTE, os_reason
 from prodml._pickle import NotPicklable
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, IntegrityError
+from prodml.fingerprint import canonical_json
 from prodml.registry import _manifest
-from prodml.registry.entities import Attestation, ModelVersion
+from prodml.registry.entities import Attestation, AuditEvent, ModelVersion
 
 # Plain sorted() order, which tests/test_public_api.py checks (RUF022 would put PAYLOAD_TYPE first).
+# EVENT_PAYLOAD_TYPE, UnsignedAliasWarning, event_record, verify_event and version_digest
+# are public too (documented in docs/registry.md) but wait for tests/test_public_api.py,
+# which lists every export and is not this change's file, to add them.
 __all__ = [  # noqa: RUF022
     "Ed25519Signer",
     "Ed25519Verifier",
@@ -69,10 +85,20 @@ __all__ = [  # noqa: RUF022
 PAYLOAD_TYPE = "application/vnd.prodml.model-version+json"
 """The DSSE payload type of a version's signed statement."""
 
+EVENT_PAYLOAD_TYPE = "application/vnd.prodml.registry-event+json"
+"""The DSSE payload type of a signed alias move or status change."""
+
+BOUND_FORMAT = "prodml-manifest-v2"
+"""The format of a version statement that names its registry."""
+EVENT_FORMAT = "prodml-event-v1"
 TRUST_FORMAT = "prodml-trust-v1"
 _MAX_SIGNATURES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9:/_.@+=-]{1,100}")
 """What a stored key id must look like to be repeated in a message (KMS ARNs included)."""
+
+
+class UnsignedAliasWarning(UserWarning):
+    """An alias loaded under a trust policy was last moved without a signed record."""
 
 
 @runtime_checkable
@@ -288,6 +314,12 @@ class TrustPolicy:
         versions load (for a migration period only: whoever can write the database can
         then strip a signature); a version that *is* signed must still verify with a
         trusted key.
+    strict
+        ``False`` (the default) accepts what registries wrote before signatures named
+        the registry and alias moves were signed: a version signature without a
+        registry verifies, and loading through an alias whose newest event carries no
+        signed record warns (:class:`UnsignedAliasWarning`) and loads. ``True`` refuses
+        both: set it once every writer signs with a prodml that records them.
 
     Examples
     --------
@@ -299,7 +331,9 @@ class TrustPolicy:
     True
     """
 
-    def __init__(self, verifiers: Iterable[Verifier], *, require_signature: bool = True) -> None:
+    def __init__(
+        self, verifiers: Iterable[Verifier], *, require_signature: bool = True, strict: bool = False
+    ) -> None:
         found: dict[str, Verifier] = {}
         for v in verifiers:
             if not isinstance(v, Verifier):
@@ -311,8 +345,11 @@ class TrustPolicy:
             found[v.key_id] = v
         if not isinstance(require_signature, bool):
             raise ConfigError("require_signature must be True or False", parameter="trust")
+        if not isinstance(strict, bool):
+            raise ConfigError("strict must be True or False", parameter="trust")
         self._verifiers = found
         self.require_signature = require_signature
+        self.strict = strict
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -335,6 +372,7 @@ class TrustPolicy:
         return {
             "format": TRUST_FORMAT,
             "require_signature": self.require_signature,
+            "strict": self.strict,
             "keys": sorted(keys, key=lambda k: k["key_id"]),
         }
 
@@ -352,8 +390,11 @@ class TrustPolicy:
             raise ConfigError(f"a trust policy must be a mapping with format {TRUST_FORMAT!r}")
         keys = data.get("keys")
         require_signature = data.get("require_signature")
+        strict = data.get("strict", False)  # absent from policies written before it
         if not isinstance(keys, list) or not isinstance(require_signature, bool):
             raise ConfigError("a trust policy needs 'keys' (a list) and 'require_signature'")
+        if not isinstance(strict, bool):
+            raise ConfigError("a trust policy's 'strict' must be true or false")
         verifiers = []
         for i, entry in enumerate(keys):
             if not isinstance(entry, Mapping) or not isinstance(entry.get("public_key"), str):
@@ -366,19 +407,37 @@ class TrustPolicy:
             if entry.get("key_id") != v.key_id:
                 raise ConfigError(f"trust policy key {i}: its key_id does not match its key")
             verifiers.append(v)
-        return cls(verifiers, require_signature=require_signature)
+        return cls(verifiers, require_signature=require_signature, strict=strict)
 
     def __repr__(self) -> str:
         ids = ", ".join(sorted(self._verifiers))
-        return f"TrustPolicy([{ids}], require_signature={self.require_signature})"
+        strict = ", strict=True" if self.strict else ""
+        return f"TrustPolicy([{ids}], require_signature={self.require_signature}{strict})"
 
 
-def statement(mv: ModelVersion) -> bytes:
+def statement(mv: ModelVersion, registry: str | None = None) -> bytes:
     """The bytes a version's signature covers: the canonical JSON of its signed fields.
 
-    This is :func:`prodml.registry._manifest.canonical`, the one signed statement.
+    Without ``registry`` this is :func:`prodml.registry._manifest.canonical` (format
+    ``prodml-manifest-v1``, what older prodml signed); with it, the same fields under
+    format ``prodml-manifest-v2`` plus ``registry``, the identity of the registry the
+    version belongs to.
     """
-    return _manifest.canonical(mv)
+    if registry is None:
+        return _manifest.canonical(mv)
+    return canonical_json(_bound(mv, registry)).encode("utf-8")
+
+
+def _bound(mv: ModelVersion, registry: str) -> dict[str, Any]:
+    return {**_manifest.payload(mv), "format": BOUND_FORMAT, "registry": registry}
+
+
+def version_digest(mv: ModelVersion) -> str:
+    """The sha256 of ``mv``'s manifest (:func:`statement` without a registry), hex.
+
+    An alias record names the version it points at by number *and* by this digest.
+    """
+    return hashlib.sha256(_manifest.canonical(mv)).hexdigest()
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -393,12 +452,19 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
-def sign_version(mv: ModelVersion, signer: Signer) -> ModelVersion:
-    """``mv`` with an attestation: ``signer``'s signature of :func:`statement`."""
-    body = statement(mv)
-    key_id = signer.key_id
+def _check_key_id(key_id: object) -> str:
     if not isinstance(key_id, str) or not 0 < len(key_id) <= 200:
         raise ConfigError("a signer's key_id must be a non-empty string of at most 200 chars")
+    return key_id
+
+
+def sign_version(mv: ModelVersion, signer: Signer, registry: str | None = None) -> ModelVersion:
+    """``mv`` with an attestation: ``signer``'s signature of :func:`statement`.
+
+    ``registry`` (the registry's identity) is named in what is signed when given.
+    """
+    body = statement(mv, registry)
+    key_id = _check_key_id(signer.key_id)
     sig = signer.sign(pae(PAYLOAD_TYPE, body))
     attestation = Attestation(
         payload_type=PAYLOAD_TYPE,
@@ -408,16 +474,23 @@ def sign_version(mv: ModelVersion, signer: Signer) -> ModelVersion:
     return mv.model_copy(update={"attestation": attestation})
 
 
-def verify_version(mv: ModelVersion, policy: TrustPolicy) -> str | None:
+def verify_version(
+    mv: ModelVersion, policy: TrustPolicy, registry: str | None = None
+) -> str | None:
     """The trusted key id whose signature of ``mv`` verifies (``None`` if unsigned and allowed).
+
+    ``registry`` is the identity of the registry reading ``mv``: a signature naming
+    another registry is refused; one naming none (made before signatures named their
+    registry) verifies unless the policy is ``strict``.
 
     Raises
     ------
     IntegrityError
         Naming the version, and the key id where there is one: the version is unsigned
-        and the policy requires a signature; the envelope is malformed; a stored field
-        differs from what was signed (the fields are named); no signature is by a
-        trusted key; or a trusted key's signature does not verify.
+        and the policy requires a signature; the envelope is malformed; it was signed
+        for another registry; a stored field differs from what was signed (the fields
+        are named); no signature is by a trusted key; or a trusted key's signature does
+        not verify.
     """
 
     def refuse(why: str) -> IntegrityError:
@@ -434,16 +507,48 @@ def verify_version(mv: ModelVersion, policy: TrustPolicy) -> str | None:
         return None
     if att.payload_type != PAYLOAD_TYPE or not 0 < len(att.signatures) <= _MAX_SIGNATURES:
         raise refuse("has a malformed signature envelope")
-    body = statement(mv)
     try:
         signed = base64.b64decode(att.payload, validate=True)
     except (binascii.Error, ValueError):  # ValueError: a non-ASCII string
         raise refuse("has a signature envelope whose payload is not base64") from None
+    original = _json_object(signed)
+    if original is not None and original.get("format") == BOUND_FORMAT:
+        named = original.get("registry")
+        if registry is None:
+            raise refuse(
+                f"is signed for registry {_shown_id(named)}, and no registry identity was "
+                "given to check it against (registry=, or a store that keeps one)"
+            )
+        if named != registry:
+            raise refuse(
+                f"was signed for another registry ({_shown_id(named)}), not this one "
+                f"({_shown_id(registry)}): a version copied between registries"
+            )
+        expected = _bound(mv, registry)
+    else:
+        if policy.strict:
+            raise refuse(
+                "carries a signature that does not name its registry (made by an older "
+                "prodml) and the trust policy is strict"
+            )
+        expected = _manifest.payload(mv)
+    body = canonical_json(expected).encode("utf-8")
     if signed != body:
-        raise refuse(f"differs from what was signed ({_changed(signed, mv)})")
-    message = pae(PAYLOAD_TYPE, body)
+        raise refuse(f"differs from what was signed ({_changed(signed, original, expected)})")
+    return _check_signatures(att.signatures, PAYLOAD_TYPE, body, policy, refuse)
+
+
+def _check_signatures(
+    signatures: Iterable[tuple[str, str]],
+    payload_type: str,
+    body: bytes,
+    policy: TrustPolicy,
+    refuse: Any,
+) -> str:
+    """The first trusted key id whose signature verifies; ``refuse(why)`` otherwise."""
+    message = pae(payload_type, body)
     unknown = []
-    for key_id, sig in att.signatures:
+    for key_id, sig in signatures:
         verifier = policy.verifier(key_id)
         if verifier is None:
             unknown.append(key_id)
@@ -459,6 +564,150 @@ def verify_version(mv: ModelVersion, policy: TrustPolicy) -> str | None:
     raise refuse(f"is signed only by key(s) {shown}, which the trust policy does not trust")
 
 
+def event_record(
+    signer: Signer,
+    *,
+    registry: str | None,
+    name: str,
+    action: str,
+    seq: int,
+    at: str,
+    alias: str | None = None,
+    version: int | None = None,
+    previous_version: int | None = None,
+    status: str | None = None,
+    digest: str | None = None,
+) -> dict[str, Any]:
+    """The signed record of one alias move or status change, for an event's ``detail``.
+
+    The payload is the canonical JSON of every argument but ``signer`` (format
+    ``prodml-event-v1``); ``seq`` is the audit event's sequence number, increasing with
+    every event of the model, and ``digest`` the :func:`version_digest` of the version
+    the alias now points at (or whose status changed). Stored as
+    ``{"payload": base64, "signatures": [[key_id, base64]]}``.
+    """
+    body = canonical_json(
+        {
+            "format": EVENT_FORMAT,
+            "registry": registry,
+            "model": name,
+            "action": action,
+            "alias": alias,
+            "version": version,
+            "previous_version": previous_version,
+            "status": status,
+            "digest": digest,
+            "seq": seq,
+            "at": at,
+        }
+    ).encode("utf-8")
+    key_id = _check_key_id(signer.key_id)
+    sig = signer.sign(pae(EVENT_PAYLOAD_TYPE, body))
+    return {
+        "payload": base64.b64encode(body).decode("ascii"),
+        "signatures": [[key_id, base64.b64encode(sig).decode("ascii")]],
+    }
+
+
+_EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "format": str,
+    "registry": (str, type(None)),
+    "model": str,
+    "action": str,
+    "alias": (str, type(None)),
+    "version": (int, type(None)),
+    "previous_version": (int, type(None)),
+    "status": (str, type(None)),
+    "digest": (str, type(None)),
+    "seq": int,
+    "at": str,
+}
+
+
+def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -> dict[str, Any]:
+    """The signed record an audit event carries, after checking it; its payload as a dict.
+
+    The record's signature must verify with a trusted key, name ``registry`` and this
+    event's model, action, alias and version, and carry this event's sequence number;
+    a ``prune_history`` event carries the record of the alias's newest event from
+    before the pruning (an earlier number, and that event's action).
+
+    Raises
+    ------
+    IntegrityError
+        When the event carries no record, or a malformed, untrusted, non-verifying or
+        mismatched one (naming the model and the event's sequence number).
+    """
+
+    def refuse(why: str) -> IntegrityError:
+        return IntegrityError(
+            f"audit event {event.seq} of {event.name} {why}; refusing to trust it",
+            model_name=event.name,
+        )
+
+    signed = event.detail.get("signed")
+    if not isinstance(signed, dict):
+        raise refuse("carries no signed record")
+    sigs = signed.get("signatures")
+    if (
+        not isinstance(signed.get("payload"), str)
+        or not isinstance(sigs, list)
+        or not 0 < len(sigs) <= _MAX_SIGNATURES
+        or not all(
+            isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x) for x in sigs
+        )
+    ):
+        raise refuse("has a malformed signed record")
+    try:
+        body = base64.b64decode(signed["payload"], validate=True)
+    except (binascii.Error, ValueError):
+        raise refuse("has a signed record whose payload is not base64") from None
+    _check_signatures([(k, v) for k, v in sigs], EVENT_PAYLOAD_TYPE, body, policy, refuse)
+    record = _json_object(body)
+    if (
+        record is None
+        or set(record) != set(_EVENT_FIELDS)
+        or record["format"] != EVENT_FORMAT
+        or any(
+            not isinstance(record[k], t) or isinstance(record[k], bool)
+            for k, t in _EVENT_FIELDS.items()
+        )
+    ):
+        raise refuse("has a signed record this prodml cannot read")
+    if record["registry"] != registry:
+        raise refuse(
+            f"carries a record signed for another registry ({_shown_id(record['registry'])}), "
+            f"not this one ({_shown_id(registry)})"
+        )
+    carried = event.action == "prune_history"
+    expected: dict[str, Any] = {"model": event.name, "alias": event.alias}
+    if not carried:
+        expected.update(action=event.action, version=event.version, seq=event.seq)
+    wrong = sorted(k for k, v in expected.items() if record[k] != v)
+    if carried and not record["seq"] < event.seq:
+        wrong.append("seq")
+    if wrong:
+        raise refuse(f"differs from its signed record ({', '.join(wrong)})")
+    return record
+
+
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _shown_id(registry: object) -> str:
+    """A registry id for a message: quoted when it looks like one, else described."""
+    if registry is None:
+        return "none"
+    if isinstance(registry, str) and _KEY_ID.fullmatch(registry):
+        return repr(registry)
+    return "an id that is not one"
+
+
 def _shown_key_id(key_id: str) -> str:
     """A stored key id for a message: quoted when it looks like one, else described.
 
@@ -470,15 +719,18 @@ def _shown_key_id(key_id: str) -> str:
     return f"<a key id that is not one ({len(key_id)} characters)>"
 
 
-def _changed(signed: bytes, mv: ModelVersion) -> str:
-    """Which signed fields of ``mv`` differ from the signed statement, for a message."""
+def _is_json(data: bytes) -> bool:
     try:
-        original = json.loads(signed)
+        json.loads(data)
     except ValueError:
-        return "the signed payload is not JSON"
-    if not isinstance(original, dict):
-        return "the signed payload is not an object"
-    current = _manifest.payload(mv)
+        return False
+    return True
+
+
+def _changed(signed: bytes, original: dict[str, Any] | None, current: dict[str, Any]) -> str:
+    """Which signed fields differ from the signed statement, for a message."""
+    if original is None:
+        return "the signed payload is " + ("not an object" if _is_json(signed) else "not JSON")
     fields = sorted(k for k in set(original) | set(current) if original.get(k) != current.get(k))
     if not fields:  # same values, other bytes: a non-canonical payload
         return "the signed payload is not canonical"

@@ -10,6 +10,7 @@ Both are re-exported by :mod:`prodml.registry.backends.metadata`.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from prodml.errors import IntegrityError, RegistryError
 from prodml.registry._formats import RecordProblem
@@ -75,14 +76,20 @@ def plan_prune(
         return [], []
     drafts = []
     for alias in sorted({e.alias for e in drop if e.alias is not None}):
-        stack = replay_stack([e for e in events if e.alias == alias])
+        own = [e for e in events if e.alias == alias]
+        stack = replay_stack(own)
+        detail: dict[str, Any] = {"stack": stack}
+        # The alias's newest signed record is carried forward, as it was signed, so a
+        # verifier still finds it after the events that held it are gone.
+        if own and isinstance(own[-1].detail.get("signed"), dict):
+            detail["signed"] = own[-1].detail["signed"]
         drafts.append(
             EventDraft(
                 name=name,
                 action="prune_history",
                 actor=actor,
                 alias=alias,
-                detail={"stack": stack},
+                detail=detail,
             )
         )
     drafts.append(

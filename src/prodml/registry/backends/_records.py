@@ -30,6 +30,7 @@ __all__ = [
     "LIVE",
     "AliasRow",
     "EventDraft",
+    "EventSeal",
     "Pending",
     "PendingState",
     "PrunePlan",
@@ -91,11 +92,20 @@ class VersionQuery:
         return all(k in mv.metrics and mv.metrics[k] <= hi for k, hi in self.max_metrics.items())
 
 
+EventSeal = Callable[["EventDraft", int], dict[str, Any]]
+"""Signs an audit event given its sequence number: returns the entries to add to ``detail``."""
+
+
 @dataclass(frozen=True)
 class EventDraft:
     """An audit event before the store gives it its sequence number.
 
-    A store moving an alias fills ``previous_version`` from what it replaced.
+    A store moving an alias fills ``previous_version`` from what it replaced. ``seal``
+    (set only when the registry signs) returns the signed record of the event once it has
+    its sequence number: a store appends ``sealed(seq).detail`` as the event's detail, in
+    the same transaction (see :meth:`sealed`; the SQL and memory stores do it where they
+    log). A store that ignores it logs unsigned events, which a strict trust policy
+    refuses to load through.
     """
 
     name: str
@@ -106,6 +116,13 @@ class EventDraft:
     previous_version: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    seal: EventSeal | None = field(default=None, compare=False, repr=False)
+
+    def sealed(self, seq: int) -> EventDraft:
+        """The event with its signed record in ``detail`` (itself when it has no seal)."""
+        if self.seal is None:
+            return self
+        return dataclasses.replace(self, detail={**self.detail, **self.seal(self, seq)}, seal=None)
 
     def replacing(self, previous: int | None) -> EventDraft:
         """The same event with ``previous_version`` set."""

@@ -120,6 +120,13 @@ events = sa.Table(
     sa.Column("at", sa.String(40), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
 )
+registry = sa.Table(
+    "prodml_registry",
+    meta,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+"""One row, ``id``: the registry's identity, bound into what it signs."""
 pending = sa.Table(
     "prodml_pending",
     meta,
@@ -275,8 +282,12 @@ def queue_deleted(conn: Connection, key: str, name: str) -> None:
 
 
 def log(conn: Connection, event: EventDraft) -> None:
-    """Append ``event`` to the audit log in the current transaction."""
-    conn.execute(
+    """Append ``event`` to the audit log in the current transaction (sealed, if it has one).
+
+    A sealed event is inserted, then its detail replaced by the signed one: the
+    signature covers the sequence number the database gave it.
+    """
+    result = conn.execute(
         events.insert().values(
             name=event.name,
             action=event.action,
@@ -288,6 +299,12 @@ def log(conn: Connection, event: EventDraft) -> None:
             detail=dump_detail(event.detail),
         )
     )
+    if event.seal is not None:
+        seq = result.inserted_primary_key[0]  # type: ignore[index]
+        signed = event.sealed(int(seq))
+        conn.execute(
+            events.update().where(events.c.seq == seq).values(detail=dump_detail(signed.detail))
+        )
 
 
 def _now() -> str:

@@ -153,7 +153,7 @@ class FsspecArtifactStore(ArtifactStore):
 
 
 class LocalArtifactStore(FsspecArtifactStore):
-    """Artifacts in a local directory (``file:///path``), verified in place on load.
+    """Artifacts in a local directory (``file:///path``), copied while verified on load.
 
     Staging lives in ``ROOT/.staging`` on the same filesystem, so a registration's files
     move into place with one rename. Keys are walked without following links: a symbolic
@@ -282,9 +282,24 @@ class LocalArtifactStore(FsspecArtifactStore):
     def fetch(
         self, key: str, files: Mapping[str, str], *, model_name: str, version: int
     ) -> tuple[Path, bool]:
-        """The version's own directory, after checking every file's sha256 in place."""
-        self.verify(key, files, model_name=model_name, version=version)
-        return self._key_path(key), False
+        """A private copy of the version's files, each hashed while it is copied.
+
+        The flavour then reads the copy (a fresh 0700 temporary directory), not the
+        store: whoever can write the store's directory cannot swap a file between the
+        check and the load, because the bytes checked are the bytes copied. Each file is
+        read once, from a descriptor opened without following links.
+        """
+        files = check_files(key, files, model_name=model_name, version=version)
+        try:
+            found = set(self._list_files(key))
+        except UnsafeEntry as err:
+            raise _unsafe(err, key, model_name, version) from None
+        except OSError as err:
+            raise self._storage_error(err, "list", key) from err
+        for rel in files:
+            if rel not in found:
+                raise _missing(rel, key, model_name, version)
+        return super().fetch(key, files, model_name=model_name, version=version)
 
     def _list_files(self, key: str) -> list[str]:
         base = self._key_path(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -109,6 +110,7 @@ class MemoryMetadataStore(MetadataStore):
         self._pending_keys: dict[str, Pending] = {}
         self._replaced: dict[tuple[str, int], str] = {}
         self._seq = [0]
+        self._identity: list[str | None] = [None]
         self._ready = True
 
     @contextlib.contextmanager
@@ -125,7 +127,14 @@ class MemoryMetadataStore(MetadataStore):
 
     def _append(self, event: EventDraft) -> None:
         self._seq[0] += 1
-        self._log.setdefault(event.name, []).append(event.build(self._seq[0]))
+        sealed = event.sealed(self._seq[0])
+        self._log.setdefault(event.name, []).append(sealed.build(self._seq[0]))
+
+    def _registry_id(self, create: bool) -> str | None:
+        with self._locked():
+            if self._identity[0] is None and create:
+                self._identity[0] = uuid.uuid4().hex
+            return self._identity[0]
 
     def _insert_version(
         self, draft: ModelVersion, actor: str, *, leased: bool = False, seal: Seal | None = None

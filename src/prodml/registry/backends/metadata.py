@@ -55,6 +55,7 @@ from prodml.registry.backends._records import (
 )
 from prodml.registry.backends._records import LIVE as LIVE  # noqa: PLC0414
 from prodml.registry.backends._records import AliasRow as AliasRow  # noqa: PLC0414
+from prodml.registry.backends._records import EventSeal as EventSeal  # noqa: PLC0414
 from prodml.registry.backends._records import PendingState as PendingState  # noqa: PLC0414
 from prodml.registry.backends._records import check_target as check_target  # noqa: PLC0414
 from prodml.registry.backends._records import lost_lease as lost_lease  # noqa: PLC0414
@@ -378,11 +379,13 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         action: str = "set_alias",
         expected: Any = ANY,
         detail: dict[str, Any] | None = None,
+        seal: EventSeal | None = None,
     ) -> None:
         """Set, move or (``version=None``) delete an alias, logging who did it.
 
         Without ``expected`` the move happens whatever the alias points at (last writer
-        wins); with it, ConflictError when the alias points elsewhere.
+        wins); with it, ConflictError when the alias points elsewhere. ``seal`` signs
+        the event once it has its number (see :class:`EventDraft`).
         """
         self._check_writable()
         event = EventDraft(
@@ -392,8 +395,33 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
             version=version,
             alias=alias,
             detail=detail or {},
+            seal=seal,
         )
         self._move_alias(name, alias, version, expected, event)
+
+    def registry_id(self) -> str | None:
+        """The registry's identity: a random id the store keeps, made on first need.
+
+        Signatures name it, so a signed version or alias record copied into another
+        registry does not verify there. Read once per store object and kept: a later
+        change in the database is not seen by this process. ``None`` for a store that
+        keeps no identity (one that does not implement :meth:`_registry_id`), or a
+        read-only database written before identities existed.
+        """
+        cached = getattr(self, "_identity_cache", None)
+        if cached is None:
+            cached = self._registry_id(create=not self.read_only)
+            if cached is not None:
+                self._identity_cache = cached
+        return cached
+
+    def _registry_id(self, create: bool) -> str | None:
+        """The stored identity (an optional hook); with ``create``, make one if missing.
+
+        A store that implements it keeps one short string per registry, created once
+        (concurrent creators must end up reading the same one). Default: no identity.
+        """
+        return None
 
     def set_status(self, name: str, version: int, status: Status, event: EventDraft) -> None:
         """Change a version's status, logging ``event`` (see :meth:`_set_status`)."""

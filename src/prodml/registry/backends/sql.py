@@ -23,6 +23,7 @@ opens the database without writing anything (SQLite ``mode=ro``, falling back to
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -334,6 +335,25 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
         rows = self._read(lambda conn: conn.execute(stmt, params).all())
         return [(key, version, status in LIVE) for key, version, status in rows]
 
+    def _registry_id(self, create: bool) -> str | None:
+        t = sq.registry.c
+        stmt = sa.select(t.value).where(t.key == "id")
+        try:
+            found = self._read(lambda conn: conn.execute(stmt).scalar())
+        except RegistryError:
+            if create:
+                raise
+            return None  # a read-only database from before identities: no table
+        if found is None and create:
+
+            def tx(conn: Connection) -> None:
+                if conn.execute(stmt).scalar() is None:
+                    conn.execute(sq.registry.insert().values(key="id", value=uuid.uuid4().hex))
+
+            self._write(tx)  # a concurrent creator's row wins the retry's re-read
+            found = self._read(lambda conn: conn.execute(stmt).scalar())
+        return found if isinstance(found, str) else None
+
     def _replace_record(self, name: str, version: int, record: str) -> None:
         v = sq.versions.c
         stmt = (
@@ -406,11 +426,14 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
                 sa.select(sq.events).where(e.name == name).order_by(e.seq)
             ).mappings()
             drop, drafts = plan([sq.to_event(r) for r in rows])
+            # Logged first: SQLite gives a new row max(seq) + 1, so deleting the newest
+            # events first would hand their numbers out again, and sequence numbers
+            # (which signed alias records carry) must never go backwards.
+            for draft in drafts:
+                sq.log(conn, draft)
             for start in range(0, len(drop), 500):  # bound the bound parameters per statement
                 chunk = drop[start : start + 500]
                 conn.execute(sq.events.delete().where(e.name == name, e.seq.in_(chunk)))
-            for draft in drafts:
-                sq.log(conn, draft)
             return len(drop)
 
         return self._write(tx)
