@@ -389,7 +389,12 @@ EXPECTED: dict[str, set[str]] = {
         "check_name",
     },
     "prodml.registry.signing": {
+        "EVENT_PAYLOAD_TYPE",
         "PAYLOAD_TYPE",
+        "UnsignedAliasWarning",
+        "event_record",
+        "verify_event",
+        "version_digest",
         "Ed25519Signer",
         "Ed25519Verifier",
         "Signer",

@@ -66,20 +66,22 @@ from prodml.registry import _manifest
 from prodml.registry.entities import Attestation, AuditEvent, ModelVersion
 
 # Plain sorted() order, which tests/test_public_api.py checks (RUF022 would put PAYLOAD_TYPE first).
-# EVENT_PAYLOAD_TYPE, UnsignedAliasWarning, event_record, verify_event and version_digest
-# are public too (documented in docs/registry.md) but wait for tests/test_public_api.py,
-# which lists every export and is not this change's file, to add them.
 __all__ = [  # noqa: RUF022
+    "EVENT_PAYLOAD_TYPE",
     "Ed25519Signer",
     "Ed25519Verifier",
     "PAYLOAD_TYPE",
     "Signer",
     "TrustPolicy",
+    "UnsignedAliasWarning",
     "Verifier",
+    "event_record",
     "pae",
     "sign_version",
     "statement",
+    "verify_event",
     "verify_version",
+    "version_digest",
 ]
 
 PAYLOAD_TYPE = "application/vnd.prodml.model-version+json"
