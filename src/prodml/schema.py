@@ -703,7 +703,7 @@ def _record_is_clean(schema: Schema, record: Mapping[Any, Any], *, strict: bool)
         elif dtype is LogicalType.DATETIME:
             # A Timestamp in the column's zone, or naive in a naive column (as in
             # prodml.serving's compiled check, which must answer as this does).
-            if kind is not pd.Timestamp:
+            if kind is not pd.Timestamp or not 1677 < v.year < 2262:  # edges: range
                 return False
             if col.timezone is None:
                 if v.tzinfo is not None:

@@ -51,6 +51,8 @@ def _column(k: str, col: Column, ns: dict[str, Any], fail: str = "return False")
     elif col.nullable and not numeric:
         lines.append(f"if t is float and v == v: {fail}")
     tests = []
+    if col.dtype is LogicalType.DATETIME:  # the edge years: the range decides
+        tests.append("not 1677 < v.year < 2262")
     if col.dtype is LogicalType.DATETIME and col.timezone is None:
         tests.append("v.tzinfo is not None")
     elif col.dtype is LogicalType.DATETIME:  # a Timestamp in another zone: the table path
