@@ -255,15 +255,7 @@ class LocalArtifactStore(FsspecArtifactStore):
     def verify(self, key: str, files: Mapping[str, str], *, model_name: str, version: int) -> None:
         """Walk the key first (links refused), then hash every file in place."""
         files = check_files(key, files, model_name=model_name, version=version)
-        try:
-            found = set(self._list_files(key))
-        except UnsafeEntry as err:
-            raise _unsafe(err, key, model_name, version) from None
-        except OSError as err:
-            raise self._storage_error(err, "list", key) from err
-        for rel in files:
-            if rel not in found:
-                raise _missing(rel, key, model_name, version)
+        found = self._walk(key, files, model_name, version)
 
         def digest(rel: str) -> str:
             return self._copy_hash(key, rel, None, model_name, version)
@@ -290,6 +282,11 @@ class LocalArtifactStore(FsspecArtifactStore):
         read once, from a descriptor opened without following links.
         """
         files = check_files(key, files, model_name=model_name, version=version)
+        self._walk(key, files, model_name, version)
+        return super().fetch(key, files, model_name=model_name, version=version)
+
+    def _walk(self, key: str, files: Mapping[str, str], model_name: str, version: int) -> set[str]:
+        """The key's files (walked without following links); each of ``files`` must be one."""
         try:
             found = set(self._list_files(key))
         except UnsafeEntry as err:
@@ -299,7 +296,7 @@ class LocalArtifactStore(FsspecArtifactStore):
         for rel in files:
             if rel not in found:
                 raise _missing(rel, key, model_name, version)
-        return super().fetch(key, files, model_name=model_name, version=version)
+        return found
 
     def _list_files(self, key: str) -> list[str]:
         base = self._key_path(key)
