@@ -50,9 +50,7 @@ def _personal_kind(
     ``found``, when given, remembers what the built-in detector said of each value: the
     columns of a wide table often share their values, and a value is searched once.
     """
-    uniq = pc.unique(cols.arrow(name))  # in order of first appearance, chunks as they are
-    if pa.types.is_dictionary(uniq.type):
-        uniq = uniq.dictionary_decode()
+    uniq = _distinct(cols.arrow(name))
     values = [v for v in uniq.slice(0, _PERSONAL_SAMPLE + 1).to_pylist() if isinstance(v, str)]
     values = values[:_PERSONAL_SAMPLE]
     if not values:
@@ -74,7 +72,26 @@ def _personal_kind(
                 kinds.append(k)
     if len(kinds) < max(1, _PERSONAL_SHARE * len(values)):
         return None
-    return max(set(kinds), key=kinds.count)
+    # The most frequent kind; of equals, the first found (a set's order would depend on
+    # PYTHONHASHSEED, and so would the kind of one column between two processes).
+    return max(dict.fromkeys(kinds), key=kinds.count)
+
+
+def _distinct(column: pa.ChunkedArray) -> pa.Array:
+    """The distinct values of a column in order of first appearance, dictionaries decoded.
+
+    A dictionary column is read chunk by chunk, through the indices each chunk uses:
+    ``pc.unique`` of the whole column unifies the chunks' dictionaries, which pyarrow
+    cannot do when one holds a null (``pq.read_table`` of a hive-partitioned folder with
+    a ``__HIVE_DEFAULT_PARTITION__`` folder: the column is null there, as a dictionary of
+    one null), nor would it decode them.
+    """
+    if not pa.types.is_dictionary(column.type):
+        return pc.unique(column)
+    used = [c.dictionary.take(pc.unique(c.indices)) for c in column.chunks]
+    if not used:
+        return pa.array([], type=column.type.value_type)
+    return pc.unique(pa.chunked_array(used, type=column.type.value_type))
 
 
 class _Categorical:
@@ -133,17 +150,24 @@ def _categories_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem:
     it looks personal, then the categories' type and the fix.
     """
     dtype = getattr(raw, "dtype", None)
+    hint = ""
     if isinstance(dtype, pd.CategoricalDtype):
         held = str(dtype.categories.dtype)
     elif isinstance(dtype, pd.ArrowDtype):
         held = str(dtype.pyarrow_dtype.value_type)
     else:
         held = str(raw.type.value_type)
+        # Where arrow tables of int categories come from: pq.read_table reads a hive
+        # partition (year=2024) as a dictionary; this reading gives its values' own type.
+        hint = (
+            " (a hive partition column: read it with "
+            "partitioning=pyarrow.dataset.partitioning(flavor='hive'))"
+        )
     found = type_problem(name, "string", raw, info)
     return dataclasses.replace(
         found,
         message=f"{found.message}: categories of type {held}, and a category column holds "
-        "text; convert it with .astype(str), or to its values' own type",
+        f"text; convert it with .astype(str), or to its values' own type{hint}",
     )
 
 
