@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from prodml._quote import short_repr
-from prodml.errors import ConfigError
 from prodml._secrets import redact_url
+from prodml.errors import ConfigError
 
 __all__ = [
     "SUBCOMMANDS",
