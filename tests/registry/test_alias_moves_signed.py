@@ -141,3 +141,26 @@ def test_an_alias_moved_without_a_record_under_strict(urls: tuple[str, str, dict
             move()
     assert strict.aliases("m") == {"production": 2}
     strict.close()
+
+
+def test_a_move_racing_the_check_is_read_again(
+    reg: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signed move between reading the row and its record is not taken for tampering."""
+    store = reg.metadata
+    read = store.history_page
+    raced: list[int] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        if not raced:  # another signing writer moves the alias right after our row read
+            raced.append(1)
+            monkeypatch.setattr(store, "history_page", read)
+            other = ModelRegistry(store, reg.artifacts, signer=SIGNER)
+            other.set_alias("m", "production", 1)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(store, "history_page", racing)
+    assert reg.promote("m", "production", 2).version == 2
+    assert raced == [1]
+    actions = [(e.action, e.version) for e in reg.history("m", alias="production").items[:2]]
+    assert actions == [("set_alias", 2), ("set_alias", 1)]
