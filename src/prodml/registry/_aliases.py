@@ -17,6 +17,7 @@ from prodml.errors import (
     AuthorizationError,
     ConfigError,
     ConflictError,
+    IntegrityError,
     NotFoundError,
     RegistryError,
 )
@@ -27,7 +28,13 @@ from prodml.registry.authz import AliasAction, AliasRequest, Authorizer
 from prodml.registry.backends.metadata import ANY, MetadataStore
 from prodml.registry.checks import Check, PromotionError
 from prodml.registry.entities import ModelVersion, check_alias, check_name
-from prodml.registry.signing import Signer, TrustPolicy, verify_version, version_digest
+from prodml.registry.signing import (
+    Signer,
+    TrustPolicy,
+    verify_event,
+    verify_version,
+    version_digest,
+)
 
 __all__ = ["AliasMoves"]
 
@@ -189,6 +196,8 @@ class AliasMoves:
         note = self._reason(reason)
         for _ in range(_RACE_RETRIES):
             current_no = self._current(name, alias)
+            if not self._row_signed(name, alias, current_no):
+                continue  # moved meanwhile: read it again
             # Under a trust policy the checks compare against verified metrics only.
             current = (
                 self._trusted(self.metadata.get_version(name, current_no)) if current_no else None
@@ -244,6 +253,8 @@ class AliasMoves:
         note = self._reason(reason)
         for _ in range(_RACE_RETRIES):
             current = self.metadata.alias_version(name, alias)
+            if not self._row_signed(name, alias, current):
+                continue  # moved meanwhile: read it again
             stack = self.metadata.alias_stack(name, alias)
             if stack and stack[-1] == current:
                 stack.pop()
@@ -445,6 +456,58 @@ class AliasMoves:
             return self.metadata.alias_version(name, alias)
         except NotFoundError:
             return None
+
+    def _row_signed(self, name: str, alias: str, current: int | None) -> bool:
+        """Check, under a trust policy, that the alias row agrees with its newest signed record.
+
+        ``promote`` and ``rollback`` decide from the row, so they check it first, as
+        ``load`` does: ``True`` when it agrees (or there is no policy, or the alias was
+        last moved without a record and the policy is not strict), ``False`` when the
+        row moved while it was being checked (read it again).
+
+        Raises
+        ------
+        IntegrityError
+            When the newest record does not verify, or points elsewhere than the row
+            (someone moved the row behind the registry), or, under a strict policy,
+            when the existing alias was last moved without a record.
+        """
+        if self.trust is None:
+            return True
+        key = f"{name}@{alias}"
+
+        def refuse(why: str) -> IntegrityError:
+            return IntegrityError(
+                f"{key} {why}; refusing to move it", model_name=name, version=current
+            )
+
+        page = self.metadata.history_page(name, alias, page_size=1)
+        if page.problems:
+            raise refuse("has a newest audit event that cannot be read")
+        event = page.items[0] if page.items else None
+        if event is None or "signed" not in event.detail:
+            if current is None and event is None:
+                return True  # a new alias
+            if self.trust.strict:
+                why = (
+                    "has no audit event"
+                    if event is None
+                    else f"was last moved without a signed record (audit event {event.seq})"
+                )
+                raise refuse(f"{why} and the trust policy is strict")
+            return True
+        record = verify_event(event, self.trust, self.metadata.registry_id())
+        signed_to = None if record["action"] == "delete_alias" else record["version"]
+        if signed_to == current:
+            return True
+        if self._current(name, alias) != current:
+            return False
+        raise refuse(
+            ("points at version " + str(current) if current is not None else "does not exist")
+            + f", but its newest signed record (sequence {record['seq']}) "
+            + (f"points at version {signed_to}" if signed_to is not None else "deleted it")
+            + ": the database was changed behind the registry"
+        )
 
     def _busy(self, name: str, alias: str) -> RegistryError:
         return RegistryError(

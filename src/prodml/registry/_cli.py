@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml._quote import short_repr
+from prodml._secrets import redact_url
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -72,7 +73,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _store_urls(p: argparse.ArgumentParser) -> None:
     """``--db URL --artifacts URL``: a registry on a database instead of a folder."""
     p.add_argument("--db", metavar="URL", help="metadata store URL instead of PATH")
-    p.add_argument("--artifacts", metavar="URL", help="artifact store URL (with --db)")
+    p.add_argument(
+        "--artifacts", metavar="URL", help="artifact store URL, or a local folder (with --db)"
+    )
 
 
 def open_registry(
@@ -85,7 +88,9 @@ def open_registry(
     that writes (``read_only=False``) does not create one either: the registry must exist.
     The artifact store's bucket (``s3://BUCKET/...``) or folder (``file:///srv/models``)
     is checked at once, so a typo in it fails now, naming it, rather than as "artifact
-    file missing" at the first load.
+    file missing" at the first load. ``--artifacts`` may be a plain path: the local folder
+    ``file://`` + its absolute path. A URL given where the folder is expected is refused
+    with a pointer to ``--db``/``--artifacts``.
     """
     from prodml.registry import ModelRegistry  # noqa: PLC0415 - keep `prodml --help` fast
 
@@ -98,11 +103,18 @@ def open_registry(
     if db:
         if not artifacts:
             raise ConfigError("--db needs --artifacts too", parameter="artifacts")
+        artifacts = _artifacts_url(artifacts)
         if not read_only:  # read-only first: an error, not new tables, when there is none
             with ModelRegistry(db, artifacts, read_only=True) as probe:
                 _check_artifacts(probe, artifacts)
         registry = ModelRegistry(db, artifacts, read_only=read_only)
     elif path:
+        if "://" in path:
+            raise ConfigError(
+                f"{redact_url(path)[:200]!r} is a URL, not a registry folder: open a "
+                "registry on a database with --db URL --artifacts URL",
+                parameter="path",
+            )
         if not (Path(path) / "registry.db").is_file():
             inner = Path(path) / "registry"
             hint = f"; did you mean {inner}?" if (inner / "registry.db").is_file() else ""
@@ -118,6 +130,13 @@ def open_registry(
         registry.close()
         raise
     return registry
+
+
+def _artifacts_url(text: str) -> str:
+    """``--artifacts``: a URL as given; a plain path is the local folder ``file://<absolute>``."""
+    if "://" in text:
+        return text
+    return f"file://{Path(text).expanduser().absolute()}"
 
 
 def _check_artifacts(registry: Any, url: str) -> None:

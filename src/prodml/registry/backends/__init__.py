@@ -125,7 +125,11 @@ def _load(kind: Kind, url: str) -> type:
         shown = repr(redact_url(url)[:200]) if isinstance(url, str) else type(url).__name__
         raise ConfigError(
             f"{kind} store URL {shown} has no scheme; expected e.g. "
-            + ("'sqlite:///registry.db'" if kind == "metadata" else "'file:///srv/artifacts'"),
+            + (
+                "'sqlite:///registry.db'"
+                if kind == "metadata"
+                else "'file:///srv/artifacts' (a local folder: 'file://' and its absolute path)"
+            ),
             parameter=parameter,
         )
     scheme = url.split("://", 1)[0].lower()

@@ -126,9 +126,19 @@ class MemoryMetadataStore(MetadataStore):
             self._lock.release()
 
     def _append(self, event: EventDraft) -> None:
-        self._seq[0] += 1
-        sealed = event.sealed(self._seq[0])
-        self._log.setdefault(event.name, []).append(sealed.build(self._seq[0]))
+        self._commit(self._stamp(event))
+
+    def _stamp(self, event: EventDraft) -> AuditEvent:
+        """Return ``event`` sealed and numbered, changing nothing.
+
+        Call it before any change: the seal's signer may fail, and the change must not stay.
+        """
+        seq = self._seq[0] + 1
+        return event.sealed(seq).build(seq)
+
+    def _commit(self, built: AuditEvent) -> None:
+        self._seq[0] = built.seq
+        self._log.setdefault(built.name, []).append(built)
 
     def _registry_id(self, create: bool) -> str | None:
         with self._locked():
@@ -220,12 +230,13 @@ class MemoryMetadataStore(MetadataStore):
                     f"model {name!r} has no version {version}", model_name=name, version=version
                 ) from None
             _check_transition(mv, status, self._aliases_map.get(name, {}))
+            built = self._stamp(event)
             self._versions[name][version] = mv.model_copy(update={"status": status})
             if status == "deleted":
                 self._pending_keys.setdefault(
                     mv.artifact_key, Pending(mv.artifact_key, name, "deleted", time.time())
                 )
-            self._append(event)
+            self._commit(built)
 
     def _move_alias(
         self, name: str, alias: str, version: int | None, expected: Any, event: EventDraft
@@ -249,12 +260,15 @@ class MemoryMetadataStore(MetadataStore):
                     raise NotFoundError(
                         f"model {name!r} has no alias {alias!r}", model_name=name, version=alias
                     )
-                del aliases[alias]
             else:
                 target = self._versions.get(name, {}).get(version)
                 check_target(name, version, None if target is None else target.status)
+            built = self._stamp(event.replacing(number))  # a failing seal: nothing moved
+            if version is None:
+                del aliases[alias]
+            else:
                 aliases[alias] = version
-            self._append(event.replacing(number))
+            self._commit(built)
 
     def _aliases(self, name: str) -> dict[str, int]:
         with self._locked():

@@ -20,7 +20,10 @@ A backend opts in with a short pytest subclass that provides one fixture, in the
   damaged records and alias rows (through the hooks ``_replace_record`` and
   ``_replace_alias_row``: raised on a direct read, skipped by listings, never quoted), and
   the database half of the signed-version tamper matrix (every signed field edited, the
-  signature dropped, replaced or re-made with an untrusted key).
+  signature dropped, replaced or re-made with an untrusted key); and, for signed alias
+  records, that the store logs ``event.sealed(seq)`` inside its transaction (every move
+  and status change carries a record that verifies; a failing signer changes nothing)
+  and keeps a registry identity (``MetadataStore._registry_id``).
 - :class:`ArtifactStoreConformance` (fixture ``artifact_store``): round trips of every
   flavour, and that a swapped, truncated, deleted or added file fails the load with
   :class:`~prodml.errors.IntegrityError` naming the file; gc of deleted and orphan keys;

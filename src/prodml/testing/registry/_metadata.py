@@ -27,11 +27,17 @@ from prodml.testing.registry._common import _model, _schema, pytest
 from prodml.testing.registry._metadata_trust import MetadataTrust
 from prodml.testing.registry._prune import PruneConformance
 from prodml.testing.registry._records import RecordConformance
+from prodml.testing.registry._sealing import SealConformance
 from prodml.testing.registry._signed import SignedMetadataTrust
 
 
 class MetadataStoreConformance(
-    MetadataTrust, SignedMetadataTrust, PruneConformance, RecordConformance, AliasRowConformance
+    MetadataTrust,
+    SignedMetadataTrust,
+    SealConformance,
+    PruneConformance,
+    RecordConformance,
+    AliasRowConformance,
 ):
     """Behaviour every :class:`~prodml.registry.MetadataStore` must have.
 
