@@ -131,7 +131,9 @@ def program_code(k: int, p: Any, ns: dict[str, Any]) -> tuple[str, str, list[str
         # are checked as the batch path does. Years are wall-clock, as the batch reads.
         slow = "(type(v) is not DATETIME and type(v) is not TIMESTAMP) or not 1677 < v.year < 2262"
         convert = f"v = record_time(v, {col})"
-        if p.zone is not None:  # read in the fitted zone
+        if p.zone is None:  # fitted naive: record_time refuses an aware value
+            slow += " or v.tzinfo is not None"
+        else:  # read in the fitted zone
             zone, tz, days = f"zone{k}", f"tz{k}", f"days{k}"
             ns[zone], ns[tz] = p.zone, zone_tzinfo(p.zone)
             convert = f"v = record_time(v, {col}, {zone}, {tz})"
