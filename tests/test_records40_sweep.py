@@ -9,9 +9,9 @@ answer (the same accept/refuse and the same kind of problem; equal rows when acc
 Two differences are designed, and pinned here as such: a null passes validate (the
 column is nullable) and is refused by ``DateParts``, by both paths alike; an aware value
 in another zone than a zoned column's is refused by validate and converted to that zone
-by the pipeline (stop 39). An aware value in a column fitted naive is left out: validate
-refuses it and the pipeline reads it in its own zone, until the record path's compiled
-test can refuse it too (prodml/features/_record.py).
+by the pipeline (stop 39). An aware value in a column fitted naive is refused by every
+path (stop 40; the record path's compiled test sends it to ``record_time``, which refuses
+it).
 """
 
 from __future__ import annotations
@@ -225,3 +225,12 @@ def test_the_two_refusals_keep_their_words() -> None:
         "'Mars/Olympus', and no installed tz database holds it; install one (pip install "
         "tzdata), or pass values in that zone"
     )
+
+
+@pytest.mark.parametrize(
+    "value", [*IN_PARIS.values(), *IN_OFFSET.values(), *IN_UTC.values()], ids=repr
+)
+def test_aware_values_in_a_naive_column_are_refused_by_every_path(value: Any) -> None:
+    answers = _answers(None, value)
+    _agree(answers)
+    assert answers["record"] == ("refused", ["type"])

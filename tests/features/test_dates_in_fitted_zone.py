@@ -2,7 +2,8 @@
 
 One instant gives the same parts whatever zone it arrives in (pandas, Arrow, Python
 datetimes, records), equal to the parts pandas computes in the fitted zone; naive values
-are refused, as Schema.validate refuses them.
+in a zoned column, and aware values in a column fitted naive, are refused, as
+Schema.validate refuses them.
 """
 
 from __future__ import annotations
@@ -243,13 +244,26 @@ def test_a_wall_time_beyond_datetime64_ns_is_refused_in_both_paths() -> None:
     assert _fitted("UTC").transform_record({"t": late})[0] == 2262.0
 
 
-def test_a_column_fitted_naive_reads_each_value_in_its_own_zone() -> None:
-    # No zone to convert to: an aware value gives its own wall-clock time (unchanged).
+def test_a_column_fitted_naive_refuses_an_aware_value() -> None:
+    # No zone to convert to, and reading the value in its own zone would give another
+    # column's features (stop 40): refused, as Schema.validate refuses it.
     naive = pd.DataFrame({"t": pd.DatetimeIndex(["2024-07-01 09:00"])})
     pipe = FeaturePipeline([steps.DateParts(["t"], parts=["hour"])]).fit(naive)
     paris = dt.datetime(2024, 7, 1, 9, tzinfo=ZoneInfo("Europe/Paris"))
-    assert pipe.transform_record({"t": paris})[0] == 9.0
-    assert pipe.transform(pd.DataFrame({"t": pd.DatetimeIndex([paris])}))[0, 0] == 9.0
+    for call in (
+        lambda: pipe.transform_record({"t": paris}),
+        lambda: pipe.transform(pd.DataFrame({"t": pd.DatetimeIndex([paris])})),
+        lambda: pipe.transform(pd.DataFrame({"t": pd.Series([paris], dtype=object)})),
+    ):
+        with pytest.raises(SchemaError) as err:
+            call()
+        [problem] = err.value.problems
+        assert (problem.column, problem.kind) == ("t", "type")
+        assert "'Europe/Paris'" in problem.message  # the zone found
+        assert "fitted naive" in problem.message
+        assert ".dt.tz_localize(None)" in problem.message  # how to fix it
+    # Its wall-clock time, made naive, is read as before.
+    assert pipe.transform_record({"t": paris.replace(tzinfo=None)})[0] == 9.0
 
 
 def test_the_zone_survives_json_and_pickle() -> None:

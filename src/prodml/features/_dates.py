@@ -28,7 +28,15 @@ from prodml._data import (  # checked per record in Python
 )
 from prodml._params import Constraint, Predicate
 from prodml._quote import short_repr
-from prodml._zones import canonical_zone, same_zone, timezone_of, value_in_zone, zone_tzinfo
+from prodml._zones import (
+    all_null,
+    canonical_zone,
+    same_zone,
+    timezone_of,
+    value_in_zone,
+    zone_name,
+    zone_tzinfo,
+)
 from prodml.errors import SchemaError, SchemaProblem
 from prodml.features._base import TIME, Encoder, Floats, Step
 
@@ -187,6 +195,9 @@ _REFUSED = {
     "naive": "expected datetimes in time zone {zone} (the zone the column was fitted in), "
     "got a naive datetime; localize it to the zone it was recorded in (pandas: "
     ".dt.tz_localize(<zone>), then .dt.tz_convert({canonical}))",
+    "aware": "expected naive datetimes (the column was fitted naive), got time zone "
+    "{zone}; drop the zone (pandas: .dt.tz_localize(None), wall-clock time in that zone; "
+    ".dt.tz_convert(...) first to read another), or fit on values in that zone",
     "no rules": "values in another time zone must be converted to the zone the column was "
     "fitted in, {zone}, and no installed tz database holds it; install one (pip install "
     "tzdata), or pass values in that zone",
@@ -308,18 +319,26 @@ def _outside_ns(wall: _dt.datetime) -> bool:
 def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
     """A datetime column as ``datetime64[ns]`` wall-clock time in the fitted ``zone``.
 
-    ``zone=None`` (a column fitted naive) reads each value's own wall-clock time. Values
-    converted from another zone keep whole seconds, all that any part reads.
+    ``zone=None`` (a column fitted naive) takes naive values only, as
+    :meth:`prodml.schema.Schema.validate` does; an aware value has no zone to be converted
+    to. Values converted from another zone keep whole seconds, all that any part reads.
 
     Raises
     ------
     SchemaError
-        As :meth:`Columns.datetime64`; for naive values or dates (a zoned column has
-        nulls at most), a wall-clock time in ``zone`` outside 1677-09-21 .. 2262-04-11,
-        or when ``zone``'s rules are not installed.
+        As :meth:`Columns.datetime64` (the range is checked first); for naive values or
+        dates in a zoned column (it has nulls at most), aware values in a column fitted
+        naive (a typed column with a zone and a non-null value, or the row of an object
+        column's first aware value), a wall-clock time in ``zone`` outside 1677-09-21 ..
+        2262-04-11, or when ``zone``'s rules are not installed.
     """
     if zone is None:
-        return cols.datetime64(name)
+        times = cols.datetime64(name)  # the range first
+        raw = cols.raw(name)
+        aware = _first_aware(raw)
+        if aware is not None:
+            raise _refused("aware", name, aware[0], aware[1])
+        return times
     raw = cols.raw(name)
     if isinstance(raw, pd.Series) and raw.dtype == object:
         return _object_times(cols, name, raw, zone)
@@ -348,6 +367,19 @@ def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
     return as_ns(np.asarray(wall.to_numpy()), name)
 
 
+def _first_aware(raw: Any) -> tuple[str, int | None] | None:
+    """The zone and row of a column's first aware value; ``None`` when every one is naive."""
+    if isinstance(raw, pd.Series) and raw.dtype == object:
+        for i, v in enumerate(raw.to_numpy(dtype=object)):
+            if isinstance(v, _dt.datetime) and v.tzinfo is not None and v == v:  # noqa: PLR0124 - NaT
+                return zone_name(v.tzinfo), i
+        return None
+    found = timezone_of(raw)
+    if found is None or all_null(raw):
+        return None
+    return found, None
+
+
 def _object_times(cols: Columns, name: str, raw: pd.Series, zone: str) -> Any:
     """Python values, each read by :func:`record_time` as a record's is (nulls as NaT)."""
     values = raw.to_numpy(dtype=object)
@@ -374,13 +406,15 @@ def record_time(
     """A record value as a wall-clock datetime (None for nulls), as the batch path reads it.
 
     With a fitted ``zone`` (``tz`` its :func:`zone_tzinfo`), a datetime is read by
-    :func:`record_in_zone`, and a naive value (a date, a ``numpy.datetime64``) is refused.
+    :func:`record_in_zone`, and a naive value (a date, a ``numpy.datetime64``) is refused;
+    without one, an aware datetime is refused (after the range check).
 
     Raises
     ------
     SchemaError
         For strings and other non-datetime values, naive values for a column fitted in
-        a zone, and datetimes outside 1677-09-21 .. 2262-04-11 (as the batch path).
+        a zone, aware values for a column fitted naive, and datetimes outside
+        1677-09-21 .. 2262-04-11 (as the batch path).
     """
     if isinstance(value, _dt.datetime):
         if value != value:  # noqa: PLR0124 - pd.NaT is a datetime != itself
@@ -395,6 +429,8 @@ def record_time(
             _refuse_beyond(value, column)  # a Timestamp beyond Python's years
         if _outside_ns(wall):
             record_datetime64(wall, column)  # raises: the batch path computes in ns
+        if value.tzinfo is not None:  # a column fitted naive: refused, as validate does
+            raise _refused("aware", column, zone_name(value.tzinfo))
         return value
     if value is None:
         return None

@@ -99,6 +99,7 @@ def record_namespace(n_out: int) -> dict[str, Any]:
         "DATETIME": _dt.datetime,
         # datetime's own, on a Timestamp too: pandas' override costs 30 times as much.
         "ORDINAL": _dt.datetime.toordinal,
+        "TZINFO": _dt.datetime.tzinfo.__get__,  # the slot: Timestamp.tzinfo costs twice
         "TIMESTAMP": pd.Timestamp,
         "null_error": null_error,
         "n_out": n_out,
@@ -131,7 +132,9 @@ def program_code(k: int, p: Any, ns: dict[str, Any]) -> tuple[str, str, list[str
         # are checked as the batch path does. Years are wall-clock, as the batch reads.
         slow = "(type(v) is not DATETIME and type(v) is not TIMESTAMP) or not 1677 < v.year < 2262"
         convert = f"v = record_time(v, {col})"
-        if p.zone is not None:  # read in the fitted zone
+        if p.zone is None:  # fitted naive: record_time refuses an aware value
+            slow += " or TZINFO(v) is not None"
+        else:  # read in the fitted zone
             zone, tz, days = f"zone{k}", f"tz{k}", f"days{k}"
             ns[zone], ns[tz] = p.zone, zone_tzinfo(p.zone)
             convert = f"v = record_time(v, {col}, {zone}, {tz})"
