@@ -253,3 +253,41 @@ def test_the_start_up_hook_knows_a_wrapped_ctrl_c(
     other = ValueError("not a Ctrl-C")
     prodml._interrupted_while_starting(ValueError, other, None)
     assert seen == [ValueError]  # Python's report of anything else
+
+
+def test_an_error_that_lost_its_ctrl_c_is_an_interrupt_after_the_handler_noted_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI caught numpy turning a Ctrl-C during its import into a bare ImportError.
+
+    CPython's ``PyCapsule_Import`` replaces the KeyboardInterrupt of the module it imports
+    with ``ImportError('PyCapsule_Import could not import module "datetime"')``: nothing in
+    the error says why, so the command's SIGINT handler notes the Ctrl-C.
+    """
+    lost = ImportError('PyCapsule_Import could not import module "datetime"')
+    monkeypatch.setattr(prodml, "_ctrl_c_noted", [])
+    assert not prodml._caused_by_ctrl_c(lost)  # without the note: a bug, as before
+    with pytest.raises(KeyboardInterrupt):
+        prodml._note_ctrl_c(signal.SIGINT, None)  # raises as Python's own handler does
+    assert prodml._caused_by_ctrl_c(lost)
+
+    def version(args: object) -> int:
+        raise lost
+
+    monkeypatch.setattr(cli, "_cmd_version", version)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # _interrupted() resets SIGINT
+    assert cli.main(["version"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("argv0", "handler"), [("prodml", "_note_ctrl_c"), ("mine.py", "default_int_handler")]
+)
+def test_only_the_command_notes_ctrl_c(argv0: str, handler: str) -> None:
+    code = (
+        f"import sys; sys.argv[0] = {argv0!r}; import prodml, signal; "
+        "print(signal.getsignal(signal.SIGINT).__name__)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = _run([sys.executable, "-c", code], {**env, "PYTHONPATH": str(SRC)})
+    assert proc.stdout.strip() == handler, proc.stderr

@@ -59,8 +59,13 @@ def _caused_by_ctrl_c(err: BaseException | None) -> bool:
 
     Python 3.11 wraps a ``KeyboardInterrupt`` raised in a descriptor's ``__set_name__``
     (a class body with a ``functools.cached_property``: ipaddress, imported by pathlib)
-    in a ``RuntimeError`` whose ``__cause__`` it is.
+    in a ``RuntimeError`` whose ``__cause__`` it is. Some errors lose it altogether: a C
+    extension whose import of a dependency was interrupted raises a plain ImportError
+    (numpy: ``PyCapsule_Import could not import module "datetime"``); in the command, the
+    SIGINT handler's note (:func:`_note_ctrl_c`) tells those apart.
     """
+    if _ctrl_c_noted:
+        return True
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
         if isinstance(err, KeyboardInterrupt):
@@ -82,9 +87,23 @@ def _started_as_command() -> bool:
     return name in ("-m", "prodml", "prodml.exe", "prodml-script.py")
 
 
+def _note_ctrl_c(signum: int, frame: object) -> None:
+    """The command's SIGINT handler: note the Ctrl-C, then raise it as Python's own does."""
+    _ctrl_c_noted.append(signum)
+    raise KeyboardInterrupt
+
+
+_ctrl_c_noted: "list[int]" = []
 _hook_before_start = _sys.excepthook
 if _started_as_command():
     _sys.excepthook = _interrupted_while_starting
+    import _signal  # type: ignore[import-not-found]  # the C module: signal.py imports enum
+
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:  # not ignored
+        try:  # noqa: SIM105 - contextlib is not loaded yet, and need not be
+            _signal.signal(_signal.SIGINT, _note_ctrl_c)
+        except ValueError:  # not the main thread: Python's handler stays
+            pass
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
