@@ -327,14 +327,15 @@ def test_slow_clients_are_cut_off_and_others_are_served(
 ) -> None:
     """A client that connects and says nothing, sends half its headers, or half its body.
 
-    Was: each held its connection forever (uvicorn has no header or body timeout).
+    Was: each held its connection forever (uvicorn has no header or body timeout). The
+    others being served "at once" is checked by order (all five answered while the slow
+    clients are still held), not by a wall-clock bound a loaded machine can miss.
     """
-    app = create_app(pred, body_timeout_s=0.5)
+    app = create_app(pred, body_timeout_s=2.0)
     with (
-        BackgroundServer(app, header_timeout_s=0.5) as server,
+        BackgroundServer(app, header_timeout_s=2.0) as server,
         httpx.Client(base_url=server.url) as client,
     ):
-        started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
             idle = pool.submit(raw_exchange, server.port, b"")
             half_head = pool.submit(raw_exchange, server.port, b"POST /v1/predict HTTP/1.1\r\nHo")
@@ -347,13 +348,13 @@ def test_slow_clients_are_cut_off_and_others_are_served(
             # Meanwhile, others are served at once.
             for _ in range(5):
                 assert client.post("/v1/predict", json=good).status_code == 200
-            assert time.monotonic() - started < 0.5
+            assert not any(f.done() for f in (idle, half_head, half_body))  # still held
             answers = [f.result() for f in (idle, half_head, half_body)]
         for answer in answers:
             assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
             assert b"connection: close" in answer.lower()
-        assert b"the request body did not arrive within 0.5 s" in answers[2]
-        assert b"the request headers did not arrive within 0.5 s" in answers[0]
+        assert b"the request body did not arrive within 2" in answers[2]
+        assert b"the request headers did not arrive within 2" in answers[0]
         assert client.post("/v1/predict", json=good).status_code == 200
 
 
