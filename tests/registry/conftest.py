@@ -81,6 +81,20 @@ def s3_url(s3_options: dict[str, Any]) -> str:
     return f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
 
 
+@pytest.fixture(params=["sqlite+local", "postgres+s3"])
+def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str, dict]]:
+    """``(database URL, artifacts URL, storage options)``: SQLite + local files, then
+    PostgreSQL + S3 (the signed alias record tests run on both)."""
+    if request.param == "sqlite+local":
+        yield f"sqlite:///{tmp_path}/registry.db", f"file://{tmp_path}/artifacts", {}
+    else:
+        yield (
+            request.getfixturevalue("postgres_url"),
+            request.getfixturevalue("s3_url"),
+            request.getfixturevalue("s3_options"),
+        )
+
+
 # -- a registry in a folder, or on PostgreSQL with file artifacts (the read-back tests) --
 
 

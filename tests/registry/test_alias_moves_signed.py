@@ -8,7 +8,6 @@ moves, as ``load`` refuses it. Run on SQLite + local files and PostgreSQL + S3.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,18 +26,6 @@ SIGNER = Ed25519Signer.generate()
 
 def _schema(n: int) -> Schema:
     return Schema([Column(f"x{i}", "float") for i in range(n)])
-
-
-@pytest.fixture(params=["sqlite+local", "postgres+s3"])
-def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str, dict]]:
-    if request.param == "sqlite+local":
-        yield f"sqlite:///{tmp_path}/registry.db", f"file://{tmp_path}/artifacts", {}
-    else:
-        yield (
-            request.getfixturevalue("postgres_url"),
-            request.getfixturevalue("s3_url"),
-            request.getfixturevalue("s3_options"),
-        )
 
 
 def _open(urls: tuple[str, str, dict], **kw: Any) -> ModelRegistry:

@@ -46,18 +46,6 @@ def _schema(n: int) -> Schema:
     return Schema([Column(f"x{i}", "float") for i in range(n)])
 
 
-@pytest.fixture(params=["sqlite+local", "postgres+s3"])
-def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str, dict]]:
-    if request.param == "sqlite+local":
-        yield f"sqlite:///{tmp_path}/registry.db", f"file://{tmp_path}/artifacts", {}
-    else:
-        yield (
-            request.getfixturevalue("postgres_url"),
-            request.getfixturevalue("s3_url"),
-            request.getfixturevalue("s3_options"),
-        )
-
-
 def _open(urls: tuple[str, str, dict], **kw: Any) -> ModelRegistry:
     db, art, opts = urls
     kw.setdefault("signer", SIGNER)
