@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
 
@@ -68,26 +69,34 @@ class _Parser(argparse.ArgumentParser):
                 {},
             )
             message += f", one of: {', '.join(commands)}; start with 'prodml demo'"
-        message = _masked(message)  # argparse quotes the arguments it refuses
+        message = _masked(message, _ARGV.get())  # argparse quotes the arguments it refuses
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def _masked(message: str) -> str:
-    """``message`` with the credentials of the URLs it quotes, and the environment's, masked.
+_ARGV: ContextVar[Sequence[str]] = ContextVar("_ARGV", default=())
+"""The arguments :func:`main` is parsing: a usage error masks their URLs' credentials."""
+
+
+def _masked(message: str, argv: Sequence[str] = ()) -> str:
+    """``message`` with the credentials of ``argv``, of the URLs it quotes and of the env masked.
 
     A usage error repeats the argument it refuses (``invalid choice: 'postgresql://bob:
     PASSWORD@db/x'``, ``unrecognized arguments: ...``): the same ``***`` as every error.
+    The URLs are taken from ``argv`` whole, so that a password with a quote or a space in
+    it is masked too, also where argparse quotes it as Python does (``'p\\'w'``): see
+    :func:`prodml._cli_errors._secrets`.
     """
     import os  # noqa: PLC0415 - only on a usage error
-    import re  # noqa: PLC0415
 
     env = (v for v in os.environ.values() if len(v) >= 8)  # _cli_errors keeps credentials
     if "://" not in message and not any(v in message for v in env):
         return message  # nothing to mask: a usage error stays as quick as argparse's own
+    import re  # noqa: PLC0415
+
     from prodml._cli_errors import _secrets  # noqa: PLC0415
 
-    urls = re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", message)
-    return _secrets(urls).scrub(message)
+    quoted = re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", message)
+    return _secrets([*argv, *quoted]).scrub(message)
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -344,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    token = _ARGV.set(argv)
     try:
         _catch_ctrl_c_from_here()
         return _main(argv)
@@ -351,6 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from prodml._cli_errors import _interrupted  # noqa: PLC0415 - keep `--help` fast
 
         return _interrupted()
+    finally:
+        _ARGV.reset(token)
 
 
 def _catch_ctrl_c_from_here() -> None:
