@@ -12,7 +12,7 @@ import pytest
 
 from prodml import cli
 
-SECRET = "Zq8SECRETpw"  # in every password below, whatever surrounds it
+SECRET = "Zq8SECRETpw"  # noqa: S105 - a test password, in every password below, whatever surrounds it
 
 # Passwords as users type them: plain, percent-encoded, with a quote (either) or a space.
 PASSWORDS = [SECRET, f"p%40{SECRET}", f"p'{SECRET}", f'p"{SECRET}', f"p {SECRET}", f"p'\"{SECRET}"]
@@ -35,8 +35,10 @@ def _commands(pw: str) -> list[tuple[list[str], str]]:
         (["registry", *registry], "prodml registry"),
         (["registry", *registry, "churn"], "prodml registry"),
         (["registry", "card", *registry, "churn@1"], "prodml registry card"),
-        (["registry", "prune-history", *registry, "churn", "--keep", "1"],
-         "prodml registry prune-history"),  # fmt: skip
+        (
+            ["registry", "prune-history", *registry, "churn", "--keep", "1"],
+            "prodml registry prune-history",
+        ),
         (["serve", "churn@1", *registry], "prodml serve"),
         (["serve", "churn@1", "--registry", u["db"]], "prodml serve"),
         (["score", "churn@1", "in", "out", *registry], "prodml score"),

@@ -83,7 +83,7 @@ def _masked(message: str, argv: Sequence[str] = ()) -> str:
     A usage error repeats the argument it refuses (``invalid choice: 'postgresql://bob:
     PASSWORD@db/x'``, ``unrecognized arguments: ...``): the same ``***`` as every error.
     The URLs are taken from ``argv`` whole, so that a password with a quote or a space in
-    it is masked too, also where argparse quotes it as Python does (``'p\\'w'``): see
+    it is masked too, also where argparse quotes it as Python does (a quote escaped): see
     :func:`prodml._cli_errors._secrets`.
     """
     import os  # noqa: PLC0415 - only on a usage error
