@@ -201,7 +201,7 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "report.html, drift.html, summary.json, the model card and a local registry to OUT. "
         "Steps that need an extra missing here (store, sign, serve) are skipped, one line each.",
         epilog="Then: open OUT/report.html, or list what it registered with "
-        "'prodml registry OUT churn'.",
+        "'prodml registry OUT/registry churn'.",
     )
     demo.add_argument("--out", default="prodml-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: %(default)s)")
