@@ -309,10 +309,10 @@ def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
     if not str(path):  # Path("") is the current folder: never what was meant
         raise ConfigError("the output path is empty: give a file or folder")
     if str(path) == "-":  # the shell's "standard output", which these outputs are not
-        raise ConfigError(
-            "the output path is '-': prodml writes this output to a file or folder, not to "
-            "standard output; give a path (e.g. ./report.json)"
-        )
+        what = "into a folder, not to standard output; give a folder (e.g. ./out)"
+        if not folder:
+            what = "to a file, not to standard output; give a file path"
+        raise ConfigError(f"the output path is '-': prodml writes this output {what}")
     _refuse_url(str(path), "writes")
     p = Path(path)
     if folder:
