@@ -102,3 +102,35 @@ def test_a_url_not_on_the_command_line_is_still_masked_by_its_shape() -> None:
     # directly): the URLs it quotes are masked as before.
     message = "unrecognized arguments: postgresql://bob:Zq8SECRETpw@db/x"
     assert cli._masked(message) == "unrecognized arguments: postgresql://bob:***@db/x"
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog", "then"),
+    [
+        (["store", "online", "--offline", "{db}", "--online", "{redis}", "--bogus"],
+         "prodml store online", "the following arguments are required: --entity, --feature"),
+        (["store", "apply", "--offline", "{db}", "--online", "{redis}", "--bogus={db}"],
+         "prodml store apply", "the following arguments are required: --file"),
+        (["--bogus", "{db}", "registry"], "prodml", "argument COMMAND: invalid choice: "),
+        (["--bogus={db}"], "prodml", "the following arguments are required: COMMAND"),
+    ],
+)  # fmt: skip
+def test_an_unknown_flag_is_named_before_what_argparse_says_first(
+    argv: list[str], prog: str, then: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse checks the required arguments and the command's name before it lists the
+    # flags it does not know: "--bogus" went unsaid (or its value was taken for the command).
+    pw = f"p'{SECRET}"
+    assert cli.main([a.format(**_urls(pw)) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {prog}: unrecognized arguments: --bogus; {then}"), err
+    assert SECRET not in err
+
+
+def test_a_known_flag_or_its_prefix_is_not_called_unknown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["store", "online", "--off", "duckdb:///x", "--online=sqlite:///y.db", "--json"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: prodml store online: the following arguments are required")

@@ -69,8 +69,32 @@ class _Parser(argparse.ArgumentParser):
                 {},
             )
             message += f", one of: {', '.join(commands)}; start with 'prodml demo'"
+        if message.startswith("the following arguments are required") or (
+            "invalid choice" in message
+        ):  # argparse says this before the flags it does not know: name those too
+            unknown = _unknown_flags(self, _ARGV.get())
+            if unknown:
+                message = f"unrecognized arguments: {' '.join(unknown)}; {message}"
         message = _masked(message, _ARGV.get())  # argparse quotes the arguments it refuses
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """The ``--flags`` of ``argv`` that ``parser`` knows under no name (nor a prefix of one).
+
+    Only the name: a value given with ``=`` may be a URL with a password.
+    """
+    known = [k for k in parser._option_string_actions if k.startswith("--")]
+    unknown = []
+    for arg in argv:
+        name = arg.partition("=")[0]
+        if not arg.startswith("--") or arg == "--" or " " in arg:  # "--" ends the options
+            continue
+        if name not in known and not (
+            parser.allow_abbrev and any(k.startswith(name) for k in known)
+        ):
+            unknown.append(name)
+    return unknown
 
 
 _ARGV: ContextVar[Sequence[str]] = ContextVar("_ARGV", default=())
