@@ -96,3 +96,35 @@ def test_importing_the_demo_package_loads_no_data_library() -> None:
         check=False,
     )
     assert proc.stdout.split("\n")[:2] == ["[]", "3"], proc.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["score", "churn@1", "{tmp}/in.parquet", "{tmp}/out/deep", "--registry", "{tmp}/noreg"],
+        ["score", "churn@1", "{tmp}/in.parquet", "{tmp}/out/deep", "--db", "sqlite:///{tmp}/x.db",
+         "--artifacts", "{tmp}/art"],
+    ],
+)  # fmt: skip
+def test_a_command_that_fails_leaves_no_empty_output_folder(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `prodml score ... out/` made out/ when it checked it could write there, then failed
+    # on the registry (or the input): an empty folder was left for the user to clean up.
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_output_check_still_refuses_what_cannot_be_made(tmp_path: Path) -> None:
+    from prodml._cli_files import _check_writable
+    from prodml.errors import ConfigError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"cannot create the folder .*file/sub"):
+        _check_writable(tmp_path / "file" / "sub", folder=True)
+    assert _check_writable(tmp_path / "a" / "b", folder=True) == tmp_path / "a" / "b"
+    assert list(tmp_path.iterdir()) == [tmp_path / "file"]  # a/ made to try, then removed
+    (tmp_path / "kept").mkdir()
+    _check_writable(tmp_path / "kept", folder=True)
+    assert (tmp_path / "kept").is_dir()  # a folder that was there stays
