@@ -88,7 +88,7 @@ def test_help_tells_a_new_user_where_to_start(capsys: pytest.CaptureFixture[str]
     out = " ".join(capsys.readouterr().out.split())
     assert "Writes report.html, drift.html, summary.json" in out
     assert "(store, sign, serve) are skipped" in out
-    assert "'prodml registry OUT churn'" in out
+    assert "'prodml registry OUT/registry churn'" in out
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,8 @@ def test_drift_refuses_dash_and_writes_nothing(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.strip() == (
-        "error: the output path is '-': prodml writes this output to a file or folder, not "
-        "to standard output; give a path (e.g. ./report.json)"
+        "error: the output path is '-': prodml writes this output to a file, not to "
+        "standard output; give a file path"  # not "e.g. ./report.json" for --html
     )
     assert sorted(os.listdir(tmp_path)) == ["d.parquet"]
 
@@ -38,5 +38,9 @@ def test_demo_refuses_dash_as_its_folder(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert cli.main(["demo", "--out", "-"]) == 2
-    assert "the output path is '-'" in capsys.readouterr().err
+    # The example was "./report.json", a file name, for an output that is a folder.
+    assert capsys.readouterr().err.strip() == (
+        "error: the output path is '-': prodml writes this output into a folder, not to "
+        "standard output; give a folder (e.g. ./out)"
+    )
     assert os.listdir(tmp_path) == []

@@ -78,13 +78,62 @@ def _caused_by_ctrl_c(err: BaseException | None) -> bool:
 def _started_as_command() -> bool:
     """Whether this process is the ``prodml`` command: the console script or ``-m prodml``.
 
-    The console script is ``sys.argv[0]`` (``.../bin/prodml``, ``prodml.exe`` on Windows);
-    ``python -m prodml`` (or ``-m prodml.cli``) sets ``sys.argv[0]`` to ``-m`` while it
-    imports this package to find the module.
+    - ``python -m prodml`` (or ``-m prodml.cli``): the module after ``-m`` in
+      ``sys.orig_argv``. Not ``sys.argv[0]``, which is ``-m`` also while ``python -m app``
+      imports the package ``app``, which may import prodml: that program is not the command.
+    - The console script, under any name or link (renamed, ``pipx``'s link, a wrapper
+      script or ``-m`` module): the ``__main__`` module's code imports
+      ``prodml.__main__``, as the script pip, uv and pipx write does, and is importing
+      prodml now (at module level, not in a function of it).
+    - Another installer's script (an old ``pkg_resources`` one): by its name, ``prodml``
+      (``prodml.exe``, ``prodml-script.py`` on Windows).
+
+    Anything else (``python -c "import prodml"``, a program, a notebook, ``pytest``) is
+    not the command: its ``sys.excepthook`` and SIGINT handler stay its own.
     """
+    module = _module_run(getattr(_sys, "orig_argv", None) or [])
+    if module in ("prodml", "prodml.__main__", "prodml.cli"):
+        return True
+    frame = _sys._getframe(1) if hasattr(_sys, "_getframe") else None
+    while frame is not None:  # the import machinery's frames, then who imports prodml
+        if frame.f_globals.get("__name__") == "__main__":
+            if frame.f_code.co_name == "<module>" and "prodml.__main__" in frame.f_code.co_names:
+                return True
+            break
+        frame = frame.f_back
+    if module is not None:  # `python -m app`: sys.argv[0] is "-m", then app's file
+        return False
     argv = getattr(_sys, "argv", None) or [""]
     name = str(argv[0]).replace("\\", "/").rpartition("/")[2].lower()
-    return name in ("-m", "prodml", "prodml.exe", "prodml-script.py")
+    return name in ("prodml", "prodml.exe", "prodml-script.py")
+
+
+def _module_run(orig_argv: "list[str]") -> "str | None":
+    """The ``MODULE`` of ``python [options] -m MODULE ...``; ``None`` for anything else.
+
+    Python's own options are skipped as it reads them: single-letter flags may be
+    grouped (``-Im prodml``), and ``-m``, ``-c``, ``-W``, ``-X`` take the rest of their
+    word or the next one (``-mprodml``, ``-X dev``).
+    """
+    i = 1
+    while i < len(orig_argv):
+        arg = orig_argv[i]
+        if arg in ("-", "--") or not arg.startswith("-"):
+            return None  # a script, standard input
+        i += 1
+        if arg.startswith("--"):
+            if arg == "--check-hash-based-pycs":  # its value is the next word
+                i += 1
+            continue
+        for at, flag in enumerate(arg[1:], start=2):
+            if flag in "cmWX":
+                value = arg[at:]
+                if not value and i < len(orig_argv):
+                    value, i = orig_argv[i], i + 1
+                if flag in "cm":
+                    return value if flag == "m" else None
+                break
+    return None
 
 
 def _note_ctrl_c(signum: int, frame: object) -> None:

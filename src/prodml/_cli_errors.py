@@ -160,7 +160,9 @@ def _secrets(argv: Sequence[str]) -> Secrets:
     found = Secrets()
     for arg in argv:
         if "://" in arg:
-            found += Secrets.of(arg.partition("=")[2] if arg.startswith("--") else arg)
+            url = arg.partition("=")[2] if arg.startswith("--") else arg
+            # also as repr() quotes it (argparse, short_repr): a quote in it escaped
+            found += Secrets.of(url) + Secrets.of(repr(url)[1:-1])
     # AWS_SECRET_ACCESS_KEY, PGPASSWORD...: the clients read them, and may echo them.
     # Short values are left alone: masking "1" or "true" would garble the message.
     env = [v for k, v in os.environ.items() if is_secret_name(k) and len(v) >= 8]

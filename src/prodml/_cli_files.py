@@ -294,30 +294,53 @@ def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
     """Fail early, before long work, when an output path cannot be written.
 
     ``folder=False``: ``path`` is a file whose parent folder must exist and be writable.
-    ``folder=True``: ``path`` is a folder that exists writable, or can be created.
+    ``folder=True``: ``path`` is a folder that exists writable, or can be created: the
+    folders missing are made to try, then removed again (the command makes them when it
+    writes), so that a command failing later, on its input or its model, leaves no empty
+    folder behind.
 
     Raises
     ------
     ConfigError
         Naming the path and why it cannot be written.
     """
-    import tempfile  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
 
-    from prodml._files import os_reason  # noqa: PLC0415
     from prodml.errors import ConfigError  # noqa: PLC0415
 
     if not str(path):  # Path("") is the current folder: never what was meant
         raise ConfigError("the output path is empty: give a file or folder")
     if str(path) == "-":  # the shell's "standard output", which these outputs are not
-        raise ConfigError(
-            "the output path is '-': prodml writes this output to a file or folder, not to "
-            "standard output; give a path (e.g. ./report.json)"
-        )
+        what = "into a folder, not to standard output; give a folder (e.g. ./out)"
+        if not folder:
+            what = "to a file, not to standard output; give a file path"
+        raise ConfigError(f"the output path is '-': prodml writes this output {what}")
     _refuse_url(str(path), "writes")
     p = Path(path)
+    made: list[Path] = []  # the folders this check makes, deepest first
+    try:
+        _check_writable_in(p, folder=folder, made=made)
+    finally:
+        for folder_made in made:
+            with contextlib.suppress(OSError):  # something was written there meanwhile
+                folder_made.rmdir()
+    return p
+
+
+def _check_writable_in(p: Path, *, folder: bool, made: list[Path]) -> None:
+    """:func:`_check_writable` after its checks of the text: the path and a real write."""
+    import tempfile  # noqa: PLC0415
+
+    from prodml._files import os_reason  # noqa: PLC0415
+    from prodml.errors import ConfigError  # noqa: PLC0415
+
     if folder:
         if p.exists() and not p.is_dir():
             raise ConfigError(f"cannot write to {_shown(p)}: it is a file, not a folder")
+        missing = p
+        while not missing.exists() and missing != missing.parent:
+            made.append(missing)
+            missing = missing.parent
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -336,4 +359,3 @@ def _check_writable(path: str | Path, *, folder: bool = False) -> Path:
             pass
     except OSError as err:
         raise ConfigError(f"cannot write to {_shown(target)}: {os_reason(err)}") from err
-    return p

@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
 
@@ -68,26 +69,58 @@ class _Parser(argparse.ArgumentParser):
                 {},
             )
             message += f", one of: {', '.join(commands)}; start with 'prodml demo'"
-        message = _masked(message)  # argparse quotes the arguments it refuses
+        if message.startswith("the following arguments are required") or (
+            "invalid choice" in message
+        ):  # argparse says this before the flags it does not know: name those too
+            unknown = _unknown_flags(self, _ARGV.get())
+            if unknown:
+                message = f"unrecognized arguments: {' '.join(unknown)}; {message}"
+        message = _masked(message, _ARGV.get())  # argparse quotes the arguments it refuses
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def _masked(message: str) -> str:
-    """``message`` with the credentials of the URLs it quotes, and the environment's, masked.
+def _unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """The ``--flags`` of ``argv`` that ``parser`` knows under no name (nor a prefix of one).
+
+    Only the name: a value given with ``=`` may be a URL with a password.
+    """
+    known = [k for k in parser._option_string_actions if k.startswith("--")]
+    unknown = []
+    for arg in argv:
+        name = arg.partition("=")[0]
+        if not arg.startswith("--") or arg == "--" or " " in arg:  # "--" ends the options
+            continue
+        if name not in known and not (
+            parser.allow_abbrev and any(k.startswith(name) for k in known)
+        ):
+            unknown.append(name)
+    return unknown
+
+
+_ARGV: ContextVar[Sequence[str]] = ContextVar("_ARGV", default=())
+"""The arguments :func:`main` is parsing: a usage error masks their URLs' credentials."""
+
+
+def _masked(message: str, argv: Sequence[str] = ()) -> str:
+    """``message`` with the credentials of ``argv``, of the URLs it quotes and of the env masked.
 
     A usage error repeats the argument it refuses (``invalid choice: 'postgresql://bob:
     PASSWORD@db/x'``, ``unrecognized arguments: ...``): the same ``***`` as every error.
+    The URLs are taken from ``argv`` whole, so that a password with a quote or a space in
+    it is masked too, also where argparse quotes it as Python does (a quote escaped): see
+    :func:`prodml._cli_errors._secrets`.
     """
     import os  # noqa: PLC0415 - only on a usage error
-    import re  # noqa: PLC0415
 
     env = (v for v in os.environ.values() if len(v) >= 8)  # _cli_errors keeps credentials
     if "://" not in message and not any(v in message for v in env):
         return message  # nothing to mask: a usage error stays as quick as argparse's own
+    import re  # noqa: PLC0415
+
     from prodml._cli_errors import _secrets  # noqa: PLC0415
 
-    urls = re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", message)
-    return _secrets(urls).scrub(message)
+    quoted = re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", message)
+    return _secrets([*argv, *quoted]).scrub(message)
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -192,7 +225,7 @@ def _add_builtins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "report.html, drift.html, summary.json, the model card and a local registry to OUT. "
         "Steps that need an extra missing here (store, sign, serve) are skipped, one line each.",
         epilog="Then: open OUT/report.html, or list what it registered with "
-        "'prodml registry OUT churn'.",
+        "'prodml registry OUT/registry churn'.",
     )
     demo.add_argument("--out", default="prodml-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: %(default)s)")
@@ -344,6 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    token = _ARGV.set(argv)
     try:
         _catch_ctrl_c_from_here()
         return _main(argv)
@@ -351,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from prodml._cli_errors import _interrupted  # noqa: PLC0415 - keep `--help` fast
 
         return _interrupted()
+    finally:
+        _ARGV.reset(token)
 
 
 def _catch_ctrl_c_from_here() -> None:
