@@ -57,6 +57,10 @@ def test_apply_materialize_list_and_read(
         (["store", "views", "{tmp}/none"], "no feature store at"),
         (["store", "views"], "give a store folder"),
         (["store", "views", "--offline", "duckdb://"], "go together"),
+        (
+            ["store", "views", "{tmp}/fs", "--offline", "duckdb://", "--online", "sqlite://"],
+            "not both",
+        ),
         (["store", "apply", "{tmp}/fs", "--file", "{tmp}/missing.json"], "cannot read"),
         (["store", "materialize", "{tmp}/fs", "--end", "yesterday"], "not an ISO time"),
         (

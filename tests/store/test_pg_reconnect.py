@@ -114,3 +114,16 @@ def test_a_password_the_driver_echoes_is_masked(monkeypatch: pytest.MonkeyPatch)
         _pg_online.connect("postgresql://ann:hunter22@db.internal/x", "test")
     assert "hunter22" not in str(info.value)
     assert "ann:***@db.internal" in str(info.value)
+
+
+@pytest.mark.parametrize("password", ["p w", "hunter 22", "a  b", "x y z"])
+def test_a_url_libpq_refuses_is_a_config_error_without_the_password(password: str) -> None:
+    # libpq refuses a raw space before connecting, quoting the password; no server needed
+    with pytest.raises(ConfigError, match="not a valid PostgreSQL URL") as info:
+        _pg_online.connect(f"postgresql://bob:{password}@127.0.0.1:1/x", "test")
+    message = str(info.value)
+    assert password not in message
+    assert "hunter" not in message
+    assert "bob:***@127.0.0.1" in message
+    assert "%20" in message
+    assert type(info.value.__cause__).__name__ == "ProgrammingError"

@@ -63,6 +63,12 @@ def _open(args: argparse.Namespace) -> Any:
     from prodml.store import FeatureStore  # noqa: PLC0415 - keep `prodml --help` fast
 
     if args.offline or args.online:
+        if args.path:  # one store or the other, never a silent choice between them
+            raise ConfigError(
+                f"give a store folder ({short_repr(args.path, limit=120)}) or --offline URL "
+                "--online URL, not both",
+                parameter="offline",
+            )
         if not (args.offline and args.online):
             raise ConfigError("--offline and --online go together", parameter="online")
         online_file = _sqlite_file(args.online)

@@ -47,6 +47,16 @@ def connect(url: str, feature: str) -> Any:
             f"cannot connect to {redact_url(url)}: {Secrets.of(url).scrub(error_line(err, 200))}",
             parameter="url",
         ) from err
+    except psycopg.ProgrammingError as err:
+        # libpq refused the URL itself (a raw space in the password, a bad option). Its
+        # message quotes the offending part, which can be a password too short to scrub:
+        # not shown.
+        raise ConfigError(
+            f"not a valid PostgreSQL URL {redact_url(url)}: libpq refused it before "
+            "connecting (percent-encode spaces and reserved characters in the user name, "
+            "password and options, e.g. %20 for a space)",
+            parameter="url",
+        ) from err
 
 
 class PostgresOnlineStore(OnlineStore):
