@@ -12,13 +12,8 @@ from prodml._state import MAX_COUNT
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
-from prodml.privacy_dp._noise import (
-    MAX_ROWS_PER_PERSON,
-    Noise,
-    calibrate,
-    check_mechanism,
-    sample,
-)
+from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
+from prodml.privacy_dp._persons import check_person, check_rows_per_person, kept_rows, person_rows
 from prodml.privacy_dp._release import MAX_SCALE, DPPart, DPRelease, IntArray
 
 if TYPE_CHECKING:
@@ -109,21 +104,6 @@ def _release(
         source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism, secure=rng is None,
         max_rows_per_person=rows,
     )  # fmt: skip
-
-
-def check_rows_per_person(value: object) -> int | None:
-    """``max_rows_per_person`` validated: None, or an int in [1, 1e6]."""
-    if value is None:
-        return None
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if not ok or not 1 <= int(value) <= MAX_ROWS_PER_PERSON:  # type: ignore[call-overload]
-        shown = repr(value)[:40] if ok else type(value).__name__
-        raise ConfigError(
-            "The 'max_rows_per_person' parameter of a DP release must be an int in "
-            f"[1, {MAX_ROWS_PER_PERSON}] or None. Got {shown} instead.",
-            parameter="max_rows_per_person",
-        )
-    return int(value)  # type: ignore[call-overload]
 
 
 def release_counts(
@@ -256,6 +236,9 @@ def release_profile(
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "profile",
+    data: Any = None,
+    person: str | None = None,
+    max_rows_per_person: int | None = None,
 ) -> DPRelease:
     """Release the declared columns of a drift :class:`~prodml.drift.Profile` with DP noise.
 
@@ -286,24 +269,109 @@ def release_profile(
         reproducible noise from numpy, for tests and simulations only.
     label
         Name of this release in the budget's ledger.
+    data, person, max_rows_per_person
+        To protect a *person* rather than a row: ``data`` the rows (a pandas DataFrame
+        or pyarrow Table), ``person`` its person-id column, ``max_rows_per_person=k``.
+        Each person keeps at most ``k`` of their rows, chosen at random (as in
+        :func:`release_rows`); the kept rows are profiled with ``profile``'s settings
+        (``profile`` is then an empty template, say ``Profile()``: rows already in a
+        profile cannot be told apart per person) and the noise is scaled to ``k``.
+        All three or none.
 
     Raises
     ------
     SchemaError
-        A declared column the profile does not have.
+        A declared column the profile (or ``data``) does not have; null person ids.
     ConfigError
-        Epsilon <= 0, delta out of range, a domain of the wrong kind, not a Profile.
+        Epsilon <= 0, delta out of range, a domain of the wrong kind, not a Profile;
+        ``person`` without ``max_rows_per_person`` or the reverse, either without
+        ``data``, ``data`` without them, a template profile that holds rows, a bound that
+        is not an int in [1, 1e6].
     PrivacyBudgetError
         The budget cannot pay for the release.
     MissingExtraError
         OpenDP is not installed (``pip install 'prodml[privacy]'``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.drift import Profile
+    >>> from prodml.privacy_dp import Categories, release_profile
+    >>> visits = pd.DataFrame({"user": ["a", "a", "a", "b"], "page": ["x", "y", "x", "x"]})
+    >>> rel = release_profile(
+    ...     Profile(), {"page": Categories(["x", "y"])}, epsilon=1e6, seed=0,
+    ...     data=visits, person="user", max_rows_per_person=2,
+    ... )
+    >>> rel.unit, rel.max_rows_per_person, sum(rel.counts("page").values())
+    ('person', 2, 3)
     """
-    exact = profile_counts(profile, domains)
-    doms = dict(domains)
+    k = check_person("release_profile", person, max_rows_per_person)
+    doms = _check_domains(domains, (Bins, Categories))
+    rng = None if seed is None else np.random.default_rng(seed)
+    if k is None:
+        if data is not None:
+            raise ConfigError(
+                "release_profile takes 'data' only with 'person' and 'max_rows_per_person' "
+                "(to bound each person's rows); otherwise release the profile of the rows",
+                parameter="data",
+            )
+        exact = profile_counts(profile, doms)
+    else:
+        fresh = _empty_template(profile, "release_profile", "a prodml.drift.Profile", data)
+        rows = person_rows(data, person, k, list(doms), _bounding(rng), "release_profile")
+        exact = profile_counts(fresh.update(rows), doms)
     return _release(
         "profile", {n: (doms[n], c) for n, c in exact.items()}, epsilon=epsilon, delta=delta,
-        mechanism=mechanism, budget=budget, seed=seed, label=label,
+        mechanism=mechanism, budget=budget, seed=rng, label=label, max_rows_per_person=k,
     )  # fmt: skip
+
+
+def _empty_template(template: Any, owner: str, what: str, data: object) -> Any:
+    """A fresh, empty copy of a Profile or GroupMetrics that the bounded rows will fill.
+
+    The template must hold no rows: rows already summed in it cannot be bounded per
+    person. ``data`` must be given (the rows to bound).
+    """
+    from prodml.drift import Profile  # noqa: PLC0415 - drift and fairness sit above the core
+    from prodml.fairness import GroupMetrics  # noqa: PLC0415
+
+    if data is None:
+        raise ConfigError(
+            f"{owner} with 'person' needs the rows as 'data' (a DataFrame or a pyarrow "
+            f"Table holding the person column): {what} sums rows, so its rows cannot be "
+            "bounded per person after the fact",
+            parameter="data",
+        )
+    if isinstance(template, Profile):
+        if template.n_rows or template.columns:
+            raise _not_empty(owner, what, template.n_rows)
+        return Profile(
+            max_exact=template.max_exact,
+            relative_accuracy=template.relative_accuracy,
+            privacy=template.privacy,
+        )
+    if isinstance(template, GroupMetrics):
+        if template.count or template.groups:
+            raise _not_empty(owner, what, template.count)
+        return template.clone()
+    raise ConfigError(
+        f"{owner} needs {what}; got {type(template).__name__}",
+        parameter="profile" if isinstance(template, Profile) or "Profile" in what else "metrics",
+    )
+
+
+def _bounding(rng: np.random.Generator | None) -> np.random.Generator:
+    """The generator choosing which rows a person keeps: the seeded one, else fresh entropy."""
+    return np.random.default_rng() if rng is None else rng
+
+
+def _not_empty(owner: str, what: str, n: int) -> ConfigError:
+    return ConfigError(
+        f"{owner} with 'person' takes {what} only as an empty template of settings (the "
+        f"rows come in 'data', bounded per person first); this one already holds {n} "
+        "row(s), which cannot be bounded per person",
+        parameter="data",
+    )
 
 
 def release_group_counts(
@@ -316,6 +384,11 @@ def release_group_counts(
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "group_counts",
+    data: Any = None,
+    y_true: str = "y_true",
+    y_pred: str = "y_pred",
+    person: str | None = None,
+    max_rows_per_person: int | None = None,
 ) -> DPRelease:
     """Release the confusion counts (``tn, fp, fn, tp``) per group of a ``GroupMetrics``.
 
@@ -326,15 +399,58 @@ def release_group_counts(
     from a ``GroupMetrics(weighted=True)``: its weights are not released (a weight is not
     bounded by one row's contribution, so its sums would need a sensitivity of their
     own). Other settings as in :func:`release_profile`.
+
+    To protect a person rather than a prediction, pass the rows as ``data`` (a DataFrame
+    or pyarrow Table with the columns ``y_true``, ``y_pred``, the sensitive features and
+    ``person``) with ``person`` and ``max_rows_per_person=k``: each person keeps at most
+    ``k`` rows, chosen at random, which ``metrics`` (then an empty template of settings,
+    say ``GroupMetrics(["sex"])``) counts; the noise is scaled to ``k``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.fairness import GroupMetrics
+    >>> from prodml.privacy_dp import release_group_counts
+    >>> rows = pd.DataFrame({"user": ["a", "a", "a", "b"], "sex": ["F", "F", "F", "M"],
+    ...                      "y_true": [1, 0, 1, 1], "y_pred": [1, 1, 1, 0]})
+    >>> rel = release_group_counts(
+    ...     GroupMetrics(["sex"]), ["F", "M"], epsilon=1e6, seed=0,
+    ...     data=rows, person="user", max_rows_per_person=2,
+    ... )
+    >>> rel.unit, sum(rel.group_counts()[("F",)].values()), rel.group_counts()[("M",)]["fn"]
+    ('person', 2, 1)
     """
     from prodml.fairness import GroupMetrics  # noqa: PLC0415 - fairness sits above the core
 
+    k = check_person("release_group_counts", person, max_rows_per_person)
+    rng = None if seed is None else np.random.default_rng(seed)
+    if k is None and data is not None:
+        raise ConfigError(
+            "release_group_counts takes 'data' only with 'person' and "
+            "'max_rows_per_person' (to bound each person's rows); otherwise count the "
+            "rows with GroupMetrics.update",
+            parameter="data",
+        )
     if not isinstance(metrics, GroupMetrics):
         raise ConfigError(
             f"release_group_counts needs a prodml.fairness.GroupMetrics; got "
             f"{type(metrics).__name__}",
             parameter="metrics",
         )
+    if k is not None:
+        fresh = _empty_template(metrics, "release_group_counts", "a GroupMetrics", data)
+        labels = [y_true, y_pred]
+        if not all(isinstance(c, str) for c in labels) or y_true == y_pred:
+            raise ConfigError(
+                "The 'y_true' and 'y_pred' parameters of release_group_counts must be two "
+                "different column names",
+                parameter="y_true",
+            )
+        cols = list(dict.fromkeys([*labels, *metrics.sensitive]))
+        rows = person_rows(data, person, k, cols, _bounding(rng), "release_group_counts")
+        if len(rows):
+            fresh.update(rows[y_true].to_numpy(), rows[y_pred].to_numpy(), rows)
+        metrics = fresh
     dom = groups if isinstance(groups, Groups) else Groups(groups)
     width = len(dom.groups[0])
     if width != len(metrics.sensitive):
@@ -346,7 +462,7 @@ def release_group_counts(
     exact: dict[str, tuple[Domain, IntArray]] = {"groups": (dom, dom.count(metrics.counts()))}
     return _release(
         "group_counts", exact, epsilon=epsilon, delta=delta, mechanism=mechanism,
-        budget=budget, seed=seed, label=label,
+        budget=budget, seed=rng, label=label, max_rows_per_person=k,
     )  # fmt: skip
 
 
@@ -396,12 +512,33 @@ def release_window(
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "window",
+    person: Any = None,
+    max_rows_per_person: int | None = None,
 ) -> DPRelease:
     """Release the ``label`` and/or ``output`` histograms of a monitor window with DP noise.
 
     ``window`` is a ``ModelMonitor`` (its performance window) or a window itself
     (``CountWindow``, ``TimeWindow``); ``domains`` may name ``label`` and ``output``.
     Other settings as in :func:`release_profile`.
+
+    A window keeps no person ids: to protect a person rather than a prediction, pass
+    ``person``, the person id of each of the window's predictions (array-like, oldest
+    first, as ``window.times()``), with ``max_rows_per_person=k``; each person keeps at
+    most ``k`` predictions, chosen at random, and the noise is scaled to ``k``.
+
+    Examples
+    --------
+    >>> from prodml.monitoring.windows import CountWindow
+    >>> from prodml.privacy_dp import Categories, release_window
+    >>> win = CountWindow(10)
+    >>> for t, (label, output) in enumerate([(1, 1), (1, 0), (1, 1), (0, 0)]):
+    ...     win.add(float(t), label, output)
+    >>> rel = release_window(
+    ...     win, {"label": Categories([0, 1])}, epsilon=1e6, seed=0,
+    ...     person=["a", "a", "a", "b"], max_rows_per_person=2,
+    ... )
+    >>> rel.unit, rel.counts("label")[1], rel.counts("label")[0]
+    ('person', 2, 1)
     """
     from prodml.monitoring import ModelMonitor  # noqa: PLC0415 - monitoring is above the core
     from prodml.monitoring.windows import Window  # noqa: PLC0415
@@ -417,12 +554,38 @@ def release_window(
     unknown = [c for c in doms if c not in ("label", "output")]
     if unknown:
         raise _missing(unknown, "a monitor window (it has 'label' and 'output')")
+    k = check_person("release_window", person, max_rows_per_person)
+    rng = None if seed is None else np.random.default_rng(seed)
     data = {"label": win.labels(), "output": win.outputs()}
+    if k is not None:
+        keep = kept_rows(_window_ids(person, len(data["label"])), k, _bounding(rng), "person")
+        data = {name: [values[i] for i in keep.tolist()] for name, values in data.items()}
     exact: dict[str, tuple[Domain, IntArray]] = {}
     for name, dom in doms.items():
         assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked above
         exact[name] = (dom, _values_counts(name, data[name], dom))
     return _release(
         "window", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
-        seed=seed, label=label,
+        seed=rng, label=label, max_rows_per_person=k,
     )  # fmt: skip
+
+
+def _window_ids(person: object, n: int) -> Any:
+    """The person ids of a window's predictions: array-like, one per prediction."""
+    import pandas as pd  # noqa: PLC0415
+
+    if isinstance(person, str | bytes | Mapping) or not hasattr(person, "__len__"):
+        raise ConfigError(
+            "The 'person' parameter of release_window must be the person id of each of "
+            "the window's predictions (a list or array, oldest first); a window has no "
+            f"columns to name. Got {type(person).__name__} instead.",
+            parameter="person",
+        )
+    ids = person if isinstance(person, pd.Series) else pd.Series(list(person), dtype=object)
+    if len(ids) != n:
+        raise ConfigError(
+            f"The 'person' parameter of release_window must hold one id per prediction in "
+            f"the window ({n}). Got {len(ids)} instead.",
+            parameter="person",
+        )
+    return ids.reset_index(drop=True)
