@@ -351,7 +351,7 @@ def _empty_template(template: Any, owner: str, what: str, data: object) -> Any:
             privacy=template.privacy,
         )
     if isinstance(template, GroupMetrics):
-        if template.count or template.groups:
+        if template.count or template.groups or template.dropped:
             raise _not_empty(owner, what, template.count)
         return template.clone()
     raise ConfigError(
