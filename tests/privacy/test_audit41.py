@@ -233,7 +233,8 @@ def _call(kind: str, **kwargs: Any) -> DPRelease:
         return release_group_counts(
             GroupMetrics(["sex"]), ["F"], **{**base, "data": data, **kwargs}
         )
-    return release_window(_window(data), {"label": Categories([1])}, **{**base, **kwargs})
+    win = kwargs.pop("window", _window(data))
+    return release_window(win, {"label": Categories([1])}, **{**base, **kwargs})
 
 
 def _ids(kind: str) -> object:
@@ -262,6 +263,13 @@ def test_bad_person_settings_are_refused_before_spending(
     assert budget.ledger == []
 
 
+def _with_template(kind: str, template: Any, data: Any, budget: PrivacyBudget) -> DPRelease:
+    settings_ = {"epsilon": 0.5, "data": data, "person": "user", "max_rows_per_person": 2}
+    if kind == "profile":
+        return release_profile(template, DOMAINS, budget=budget, **settings_)
+    return release_group_counts(template, ["F"], budget=budget, **settings_)
+
+
 @pytest.mark.parametrize("kind", ["profile", "group_counts"])
 def test_rows_and_templates_are_checked(kind: str) -> None:
     budget = PrivacyBudget(1.0)
@@ -269,12 +277,7 @@ def test_rows_and_templates_are_checked(kind: str) -> None:
         _call(kind, budget=budget)  # data without person: the rows would not be bounded
     template: Any = Profile() if kind == "profile" else GroupMetrics(["sex"])
     with pytest.raises(ConfigError, match="needs the rows as 'data'"):
-        if kind == "profile":
-            release_profile(template, DOMAINS, epsilon=0.5, person="user",
-                            max_rows_per_person=2, budget=budget)  # fmt: skip
-        else:
-            release_group_counts(template, ["F"], epsilon=0.5, person="user",
-                                 max_rows_per_person=2, budget=budget)  # fmt: skip
+        _with_template(kind, template, None, budget)
     data = _visits(6, 0)
     full: Any = (
         Profile().update(data[["page", "ms"]])
@@ -282,12 +285,7 @@ def test_rows_and_templates_are_checked(kind: str) -> None:
         else GroupMetrics(["sex"]).update(data["y_true"], data["y_pred"], data)
     )
     with pytest.raises(ConfigError, match=r"already holds \d+ row"):
-        if kind == "profile":
-            release_profile(full, DOMAINS, epsilon=0.5, data=data, person="user",
-                            max_rows_per_person=2, budget=budget)  # fmt: skip
-        else:
-            release_group_counts(full, ["F"], epsilon=0.5, data=data, person="user",
-                                 max_rows_per_person=2, budget=budget)  # fmt: skip
+        _with_template(kind, full, data, budget)
     with pytest.raises(SchemaError, match="'who'"):
         _call(kind, person="who", max_rows_per_person=2, budget=budget)
     assert budget.ledger == []
@@ -299,12 +297,10 @@ def test_null_person_ids_are_reported_with_their_number_not_dropped(kind: str) -
     data.loc[[1, 4], "user"] = [None, float("nan")]
     budget = PrivacyBudget(1.0)
     person: object = data["user"].tolist() if kind == "window" else "user"
+    bounded = {"person": person, "max_rows_per_person": 2, "budget": budget}
+    extra = {"window": _window(data)} if kind == "window" else {"data": data}
     with pytest.raises(SchemaError, match=f"null ids in 2 of {len(data)} rows") as err:
-        if kind == "window":
-            release_window(_window(data), {"label": Categories([1])}, epsilon=0.5,
-                           person=person, max_rows_per_person=2, budget=budget)  # fmt: skip
-        else:
-            _call(kind, data=data, person=person, max_rows_per_person=2, budget=budget)
+        _call(kind, **bounded, **extra)
     assert "u0" not in str(err.value)
     assert budget.ledger == []
 
@@ -385,7 +381,7 @@ def test_compare_still_finds_drift_between_person_releases() -> None:
 )  # fmt: skip
 def test_can_spend_refuses_what_spend_refuses(epsilon: object, delta: object) -> None:
     budget = PrivacyBudget(1.0, 1e-6)
-    with pytest.raises(ConfigError, match="PrivacyBudget.can_spend must be a float >= 0"):
+    with pytest.raises(ConfigError, match=r"PrivacyBudget\.can_spend must be a float >= 0"):
         budget.can_spend(epsilon, delta)  # type: ignore[arg-type]
 
 
@@ -396,3 +392,18 @@ def test_can_spend_answers_for_numbers() -> None:
     assert not budget.can_spend(math.inf)
     assert not budget.can_spend(10**400)
     assert not budget.can_spend(0.5, 1e-5)
+
+
+class _TiedPriorities:
+    """A generator stub whose priorities all tie: the sort alone cannot split persons' rows."""
+
+    def random(self, n: int) -> np.ndarray:
+        return np.zeros(n)
+
+
+def test_tied_priorities_still_keep_at_most_k_rows() -> None:
+    from prodml.privacy_dp._persons import kept_rows
+
+    ids = pd.Series(["a"] * 5 + ["b"] * 2 + ["c"] * 4)
+    keep = kept_rows(ids, 2, _TiedPriorities(), "user")  # type: ignore[arg-type]
+    assert keep.tolist() == [0, 1, 5, 6, 7, 8]  # the first 2 of each, by position

@@ -115,12 +115,20 @@ def kept_rows(ids: Any, k: int, rng: np.random.Generator, name: str) -> IntArray
     if int(sizes.max()) <= k:  # nobody over the bound: every row stays
         rng.random(n)  # the same draws either way, so a seed keeps its coupling
         return np.arange(n, dtype=np.int64)
-    # Priorities take the bits the codes leave free (at least 43 of 63): ties within a
-    # person then have odds below n**2 / 2**44, and the key sorts as one int64.
+    # Priorities take the bits the codes leave free (at least 43 of 63), so the key sorts
+    # as one int64: by person, then by priority.
     bits = 63 - max(int(n_people - 1).bit_length(), 1)
     priority = (rng.random(n) * float(1 << bits)).astype(np.int64)
-    order = np.argsort((codes.astype(np.int64) << bits) | priority)
-    starts = np.cumsum(sizes) - sizes  # first position of each person in the sorted order
+    key = (codes.astype(np.int64) << bits) | priority
+    starts = np.cumsum(sizes) - sizes  # first position of each person in the sorted keys
+    ranked = np.sort(key)  # values only: several times faster than an argsort
+    if not bool((ranked[1:] == ranked[:-1]).any()):
+        # No two keys alike: a person keeps exactly the rows at or below their k-th key.
+        threshold = ranked[starts + np.minimum(sizes, k) - 1]
+        return np.flatnonzero(key <= threshold[codes]).astype(np.int64)
+    # Two rows of a person drew one priority (odds below n**2 / 2**44): rank by position
+    # too, so that still no more than k are kept.
+    order = np.argsort(key, kind="stable")
     rank = np.arange(n, dtype=np.int64) - starts[codes[order]]
     keep = np.zeros(n, dtype=bool)
     keep[order[rank < k]] = True
@@ -140,6 +148,7 @@ def person_rows(
     person: object,
     k: int,
     columns: list[str],
+    *,
     rng: np.random.Generator,
     owner: str,
 ) -> pd.DataFrame:

@@ -299,14 +299,20 @@ def release_profile(
     >>> from prodml.privacy_dp import Categories, release_profile
     >>> visits = pd.DataFrame({"user": ["a", "a", "a", "b"], "page": ["x", "y", "x", "x"]})
     >>> rel = release_profile(
-    ...     Profile(), {"page": Categories(["x", "y"])}, epsilon=1e6, seed=0,
-    ...     data=visits, person="user", max_rows_per_person=2,
+    ...     Profile(),
+    ...     {"page": Categories(["x", "y"])},
+    ...     epsilon=1e6,
+    ...     seed=0,
+    ...     data=visits,
+    ...     person="user",
+    ...     max_rows_per_person=2,
     ... )
     >>> rel.unit, rel.max_rows_per_person, sum(rel.counts("page").values())
     ('person', 2, 3)
     """
     k = check_person("release_profile", person, max_rows_per_person)
-    doms = _check_domains(domains, (Bins, Categories))
+    doms: dict[str, Bins | Categories] = dict(domains)
+    _check_domains(domains, (Bins, Categories))
     rng = None if seed is None else np.random.default_rng(seed)
     if k is None:
         if data is not None:
@@ -318,7 +324,7 @@ def release_profile(
         exact = profile_counts(profile, doms)
     else:
         fresh = _empty_template(profile, "release_profile", "a prodml.drift.Profile", data)
-        rows = person_rows(data, person, k, list(doms), _bounding(rng), "release_profile")
+        rows = person_rows(data, person, k, list(doms), rng=_bounding(rng), owner="release_profile")
         exact = profile_counts(fresh.update(rows), doms)
     return _release(
         "profile", {n: (doms[n], c) for n, c in exact.items()}, epsilon=epsilon, delta=delta,
@@ -411,11 +417,22 @@ def release_group_counts(
     >>> import pandas as pd
     >>> from prodml.fairness import GroupMetrics
     >>> from prodml.privacy_dp import release_group_counts
-    >>> rows = pd.DataFrame({"user": ["a", "a", "a", "b"], "sex": ["F", "F", "F", "M"],
-    ...                      "y_true": [1, 0, 1, 1], "y_pred": [1, 1, 1, 0]})
+    >>> rows = pd.DataFrame(
+    ...     {
+    ...         "user": ["a", "a", "a", "b"],
+    ...         "sex": ["F", "F", "F", "M"],
+    ...         "y_true": [1, 0, 1, 1],
+    ...         "y_pred": [1, 1, 1, 0],
+    ...     }
+    ... )
     >>> rel = release_group_counts(
-    ...     GroupMetrics(["sex"]), ["F", "M"], epsilon=1e6, seed=0,
-    ...     data=rows, person="user", max_rows_per_person=2,
+    ...     GroupMetrics(["sex"]),
+    ...     ["F", "M"],
+    ...     epsilon=1e6,
+    ...     seed=0,
+    ...     data=rows,
+    ...     person="user",
+    ...     max_rows_per_person=2,
     ... )
     >>> rel.unit, sum(rel.group_counts()[("F",)].values()), rel.group_counts()[("M",)]["fn"]
     ('person', 2, 1)
@@ -447,7 +464,7 @@ def release_group_counts(
                 parameter="y_true",
             )
         cols = list(dict.fromkeys([*labels, *metrics.sensitive]))
-        rows = person_rows(data, person, k, cols, _bounding(rng), "release_group_counts")
+        rows = person_rows(data, person, k, cols, rng=_bounding(rng), owner="release_group_counts")
         if len(rows):
             fresh.update(rows[y_true].to_numpy(), rows[y_pred].to_numpy(), rows)
         metrics = fresh
@@ -534,8 +551,12 @@ def release_window(
     >>> for t, (label, output) in enumerate([(1, 1), (1, 0), (1, 1), (0, 0)]):
     ...     win.add(float(t), label, output)
     >>> rel = release_window(
-    ...     win, {"label": Categories([0, 1])}, epsilon=1e6, seed=0,
-    ...     person=["a", "a", "a", "b"], max_rows_per_person=2,
+    ...     win,
+    ...     {"label": Categories([0, 1])},
+    ...     epsilon=1e6,
+    ...     seed=0,
+    ...     person=["a", "a", "a", "b"],
+    ...     max_rows_per_person=2,
     ... )
     >>> rel.unit, rel.counts("label")[1], rel.counts("label")[0]
     ('person', 2, 1)
@@ -574,14 +595,14 @@ def _window_ids(person: object, n: int) -> Any:
     """The person ids of a window's predictions: array-like, one per prediction."""
     import pandas as pd  # noqa: PLC0415
 
-    if isinstance(person, str | bytes | Mapping) or not hasattr(person, "__len__"):
+    if isinstance(person, str | bytes | Mapping) or not isinstance(person, Iterable):
         raise ConfigError(
             "The 'person' parameter of release_window must be the person id of each of "
             "the window's predictions (a list or array, oldest first); a window has no "
             f"columns to name. Got {type(person).__name__} instead.",
             parameter="person",
         )
-    ids = person if isinstance(person, pd.Series) else pd.Series(list(person), dtype=object)
+    ids = person if isinstance(person, pd.Series) else pd.Series(list(person), dtype="object")
     if len(ids) != n:
         raise ConfigError(
             f"The 'person' parameter of release_window must hold one id per prediction in "
