@@ -24,7 +24,16 @@ from prodml.privacy_dp._noise import MAX_ROWS_PER_PERSON
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["as_frame", "bound_rows", "check_person", "check_rows_per_person", "kept_rows"]
+__all__ = [
+    "as_frame",
+    "bound_rows",
+    "bounding",
+    "check_person",
+    "check_rows_per_person",
+    "empty_template",
+    "kept_rows",
+    "person_rows",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -185,3 +194,51 @@ def person_rows(
         )
     keep = kept_rows(frame[person], k, rng, person)
     return frame[columns].iloc[keep]
+
+
+def empty_template(template: Any, owner: str, what: str, data: object) -> Any:
+    """A fresh, empty copy of a Profile or GroupMetrics that the bounded rows will fill.
+
+    The template must hold no rows: rows already summed in it cannot be bounded per
+    person. ``data`` must be given (the rows to bound).
+    """
+    from prodml.drift import Profile  # noqa: PLC0415 - drift and fairness sit above the core
+    from prodml.fairness import GroupMetrics  # noqa: PLC0415
+
+    if data is None:
+        raise ConfigError(
+            f"{owner} with 'person' needs the rows as 'data' (a DataFrame or a pyarrow "
+            f"Table holding the person column): {what} sums rows, so its rows cannot be "
+            "bounded per person after the fact",
+            parameter="data",
+        )
+    if isinstance(template, Profile):
+        if template.n_rows or template.columns:
+            raise _not_empty(owner, what, template.n_rows)
+        return Profile(
+            max_exact=template.max_exact,
+            relative_accuracy=template.relative_accuracy,
+            privacy=template.privacy,
+        )
+    if isinstance(template, GroupMetrics):
+        if template.count or template.groups or template.dropped:
+            raise _not_empty(owner, what, template.count)
+        return template.clone()
+    raise ConfigError(
+        f"{owner} needs {what}; got {type(template).__name__}",
+        parameter="profile" if isinstance(template, Profile) or "Profile" in what else "metrics",
+    )
+
+
+def bounding(rng: np.random.Generator | None) -> np.random.Generator:
+    """The generator choosing which rows a person keeps: the seeded one, else fresh entropy."""
+    return np.random.default_rng() if rng is None else rng
+
+
+def _not_empty(owner: str, what: str, n: int) -> ConfigError:
+    return ConfigError(
+        f"{owner} with 'person' takes {what} only as an empty template of settings (the "
+        f"rows come in 'data', bounded per person first); this one already holds {n} "
+        "row(s), which cannot be bounded per person",
+        parameter="data",
+    )

@@ -13,13 +13,8 @@ from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain
 from prodml.privacy_dp._persons import as_frame, bound_rows, check_person, kept_rows
 from prodml.privacy_dp._release import DPRelease, IntArray
-from prodml.privacy_dp._sources import (
-    Seed,
-    _check_domains,
-    _missing,
-    _release,
-    _values_counts,
-)
+from prodml.privacy_dp._sources import Seed, _check_domains, _missing, _release
+from prodml.privacy_dp._window import values_counts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +46,7 @@ def _counts(name: str, col: pd.Series, dom: Bins | Categories) -> IntArray:
             v = value.item() if isinstance(value, np.generic) else value
             counts[v] = counts.get(v, 0) + int(n)  # 1 and True: one key, as in a profile
         return dom.count(counts, int(null.sum()))
-    return _values_counts(name, col.tolist(), dom)
+    return values_counts(name, col.tolist(), dom)
 
 
 def release_rows(

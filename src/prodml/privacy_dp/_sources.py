@@ -13,16 +13,20 @@ from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
 from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
-from prodml.privacy_dp._persons import check_person, check_rows_per_person, kept_rows, person_rows
+from prodml.privacy_dp._persons import (
+    bounding,
+    check_person,
+    check_rows_per_person,
+    empty_template,
+    person_rows,
+)
 from prodml.privacy_dp._release import MAX_SCALE, DPPart, DPRelease, IntArray
 
 if TYPE_CHECKING:
     from prodml.drift import Profile
     from prodml.fairness import GroupMetrics
-    from prodml.monitoring import ModelMonitor
-    from prodml.monitoring.windows import Window
 
-__all__ = ["release_counts", "release_group_counts", "release_profile", "release_window"]
+__all__ = ["release_counts", "release_group_counts", "release_profile"]
 
 Seed = int | np.random.Generator | None
 
@@ -311,8 +315,8 @@ def release_profile(
     ('person', 2, 3)
     """
     k = check_person("release_profile", person, max_rows_per_person)
-    doms: dict[str, Bins | Categories] = dict(domains)
     _check_domains(domains, (Bins, Categories))
+    doms: dict[str, Bins | Categories] = dict(domains)
     rng = None if seed is None else np.random.default_rng(seed)
     if k is None:
         if data is not None:
@@ -323,61 +327,13 @@ def release_profile(
             )
         exact = profile_counts(profile, doms)
     else:
-        fresh = _empty_template(profile, "release_profile", "a prodml.drift.Profile", data)
-        rows = person_rows(data, person, k, list(doms), rng=_bounding(rng), owner="release_profile")
+        fresh = empty_template(profile, "release_profile", "a prodml.drift.Profile", data)
+        rows = person_rows(data, person, k, list(doms), rng=bounding(rng), owner="release_profile")
         exact = profile_counts(fresh.update(rows), doms)
     return _release(
         "profile", {n: (doms[n], c) for n, c in exact.items()}, epsilon=epsilon, delta=delta,
         mechanism=mechanism, budget=budget, seed=rng, label=label, max_rows_per_person=k,
     )  # fmt: skip
-
-
-def _empty_template(template: Any, owner: str, what: str, data: object) -> Any:
-    """A fresh, empty copy of a Profile or GroupMetrics that the bounded rows will fill.
-
-    The template must hold no rows: rows already summed in it cannot be bounded per
-    person. ``data`` must be given (the rows to bound).
-    """
-    from prodml.drift import Profile  # noqa: PLC0415 - drift and fairness sit above the core
-    from prodml.fairness import GroupMetrics  # noqa: PLC0415
-
-    if data is None:
-        raise ConfigError(
-            f"{owner} with 'person' needs the rows as 'data' (a DataFrame or a pyarrow "
-            f"Table holding the person column): {what} sums rows, so its rows cannot be "
-            "bounded per person after the fact",
-            parameter="data",
-        )
-    if isinstance(template, Profile):
-        if template.n_rows or template.columns:
-            raise _not_empty(owner, what, template.n_rows)
-        return Profile(
-            max_exact=template.max_exact,
-            relative_accuracy=template.relative_accuracy,
-            privacy=template.privacy,
-        )
-    if isinstance(template, GroupMetrics):
-        if template.count or template.groups or template.dropped:
-            raise _not_empty(owner, what, template.count)
-        return template.clone()
-    raise ConfigError(
-        f"{owner} needs {what}; got {type(template).__name__}",
-        parameter="profile" if isinstance(template, Profile) or "Profile" in what else "metrics",
-    )
-
-
-def _bounding(rng: np.random.Generator | None) -> np.random.Generator:
-    """The generator choosing which rows a person keeps: the seeded one, else fresh entropy."""
-    return np.random.default_rng() if rng is None else rng
-
-
-def _not_empty(owner: str, what: str, n: int) -> ConfigError:
-    return ConfigError(
-        f"{owner} with 'person' takes {what} only as an empty template of settings (the "
-        f"rows come in 'data', bounded per person first); this one already holds {n} "
-        "row(s), which cannot be bounded per person",
-        parameter="data",
-    )
 
 
 def release_group_counts(
@@ -455,7 +411,7 @@ def release_group_counts(
             parameter="metrics",
         )
     if k is not None:
-        fresh = _empty_template(metrics, "release_group_counts", "a GroupMetrics", data)
+        fresh = empty_template(metrics, "release_group_counts", "a GroupMetrics", data)
         labels = [y_true, y_pred]
         if not all(isinstance(c, str) for c in labels) or y_true == y_pred:
             raise ConfigError(
@@ -464,7 +420,7 @@ def release_group_counts(
                 parameter="y_true",
             )
         cols = list(dict.fromkeys([*labels, *metrics.sensitive]))
-        rows = person_rows(data, person, k, cols, rng=_bounding(rng), owner="release_group_counts")
+        rows = person_rows(data, person, k, cols, rng=bounding(rng), owner="release_group_counts")
         if len(rows):
             fresh.update(rows[y_true].to_numpy(), rows[y_pred].to_numpy(), rows)
         metrics = fresh
@@ -481,132 +437,3 @@ def release_group_counts(
         "group_counts", exact, epsilon=epsilon, delta=delta, mechanism=mechanism,
         budget=budget, seed=rng, label=label, max_rows_per_person=k,
     )  # fmt: skip
-
-
-def _is_null(v: Any) -> bool:
-    """None, NaN of any float type, ``pd.NA`` and ``NaT``: counted in ``<null>``."""
-    if v is None:
-        return True
-    if isinstance(v, float | np.floating):
-        return bool(np.isnan(v))
-    if isinstance(v, np.datetime64 | np.timedelta64):
-        return bool(np.isnat(v))
-    # pd.NA and pd.NaT, without importing pandas: both are singletons of these types.
-    return type(v).__name__ in ("NAType", "NaTType")
-
-
-def _values_counts(name: str, values: list[Any], dom: Bins | Categories) -> IntArray:
-    present = [v.item() if isinstance(v, np.generic) else v for v in values if not _is_null(v)]
-    n_null = len(values) - len(present)
-    if isinstance(dom, Bins):
-        try:
-            arr = np.asarray(present, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):  # text; an int beyond float range
-            raise ConfigError(
-                f"Bins of column {short_repr(name)} need numeric values of at most 1.8e308; "
-                "the window holds others",
-                parameter="domains",
-            ) from None
-        if not np.isfinite(arr).all():
-            raise ConfigError(
-                f"column {short_repr(name)} of the window holds infinite values",
-                parameter="domains",
-            )
-        return dom.count(arr, None, n_null)
-    counts: dict[Any, int] = {}
-    for v in present:
-        counts[v] = counts.get(v, 0) + 1
-    return dom.count(counts, n_null)
-
-
-def release_window(
-    window: ModelMonitor | Window,
-    domains: Mapping[str, Bins | Categories],
-    *,
-    epsilon: float,
-    delta: float = 0.0,
-    mechanism: Literal["laplace", "gaussian"] = "laplace",
-    budget: PrivacyBudget | None = None,
-    seed: Seed = None,
-    label: str = "window",
-    person: Any = None,
-    max_rows_per_person: int | None = None,
-) -> DPRelease:
-    """Release the ``label`` and/or ``output`` histograms of a monitor window with DP noise.
-
-    ``window`` is a ``ModelMonitor`` (its performance window) or a window itself
-    (``CountWindow``, ``TimeWindow``); ``domains`` may name ``label`` and ``output``.
-    Other settings as in :func:`release_profile`.
-
-    A window keeps no person ids: to protect a person rather than a prediction, pass
-    ``person``, the person id of each of the window's predictions (array-like, oldest
-    first, as ``window.times()``), with ``max_rows_per_person=k``; each person keeps at
-    most ``k`` predictions, chosen at random, and the noise is scaled to ``k``.
-
-    Examples
-    --------
-    >>> from prodml.monitoring.windows import CountWindow
-    >>> from prodml.privacy_dp import Categories, release_window
-    >>> win = CountWindow(10)
-    >>> for t, (label, output) in enumerate([(1, 1), (1, 0), (1, 1), (0, 0)]):
-    ...     win.add(float(t), label, output)
-    >>> rel = release_window(
-    ...     win,
-    ...     {"label": Categories([0, 1])},
-    ...     epsilon=1e6,
-    ...     seed=0,
-    ...     person=["a", "a", "a", "b"],
-    ...     max_rows_per_person=2,
-    ... )
-    >>> rel.unit, rel.counts("label")[1], rel.counts("label")[0]
-    ('person', 2, 1)
-    """
-    from prodml.monitoring import ModelMonitor  # noqa: PLC0415 - monitoring is above the core
-    from prodml.monitoring.windows import Window  # noqa: PLC0415
-
-    win = window.window if isinstance(window, ModelMonitor) else window
-    if not isinstance(win, Window):
-        raise ConfigError(
-            f"release_window needs a ModelMonitor or a monitoring window; got "
-            f"{type(window).__name__}",
-            parameter="window",
-        )
-    doms = _check_domains(domains, (Bins, Categories))
-    unknown = [c for c in doms if c not in ("label", "output")]
-    if unknown:
-        raise _missing(unknown, "a monitor window (it has 'label' and 'output')")
-    k = check_person("release_window", person, max_rows_per_person)
-    rng = None if seed is None else np.random.default_rng(seed)
-    data = {"label": win.labels(), "output": win.outputs()}
-    if k is not None:
-        keep = kept_rows(_window_ids(person, len(data["label"])), k, _bounding(rng), "person")
-        data = {name: [values[i] for i in keep.tolist()] for name, values in data.items()}
-    exact: dict[str, tuple[Domain, IntArray]] = {}
-    for name, dom in doms.items():
-        assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked above
-        exact[name] = (dom, _values_counts(name, data[name], dom))
-    return _release(
-        "window", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
-        seed=rng, label=label, max_rows_per_person=k,
-    )  # fmt: skip
-
-
-def _window_ids(person: object, n: int) -> Any:
-    """The person ids of a window's predictions: array-like, one per prediction."""
-    import pandas as pd  # noqa: PLC0415
-
-    if isinstance(person, str | bytes | Mapping) or not isinstance(person, Iterable):
-        raise ConfigError(
-            "The 'person' parameter of release_window must be the person id of each of "
-            "the window's predictions (a list or array, oldest first); a window has no "
-            f"columns to name. Got {type(person).__name__} instead.",
-            parameter="person",
-        )
-    ids = person if isinstance(person, pd.Series) else pd.Series(list(person), dtype="object")
-    if len(ids) != n:
-        raise ConfigError(
-            f"The 'person' parameter of release_window must hold one id per prediction in "
-            f"the window ({n}). Got {len(ids)} instead.",
-            parameter="person",
-        )
-    return ids.reset_index(drop=True)
