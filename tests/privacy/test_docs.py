@@ -53,6 +53,7 @@ def test_every_code_block_of_the_guide_runs_in_order() -> None:
     assert lines[21] == "(0.5, 0.0)"
     assert lines[22] == "refused: PrivacyBudget state does not match its MAC"
     assert lines[23] == "refused: an older copy"
+    assert lines[24] == "person profile (1.0, 0.0)"
     assert "a 32-byte secret" not in namespace["saved"]
     assert namespace["current"].secure
 

@@ -194,7 +194,7 @@ def test_budget_is_never_overspent_and_refusals_change_nothing(
         assert budget.spent[1] <= total_delta * (1 + 1e-12)
 
 
-def test_float_splits_of_a_total_fit_but_nothing_beyond_the_tolerance() -> None:
+def test_float_splits_of_a_total_fit_exactly_and_nothing_more_does() -> None:
     budget = PrivacyBudget(0.3)
     budget.spend(0.1)
     budget.spend(0.2)  # 0.1 + 0.2 > 0.3 in floats, by one ulp

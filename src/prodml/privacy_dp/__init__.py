@@ -39,12 +39,8 @@ from prodml.privacy_dp._integrity import BudgetIntegrityError
 from prodml.privacy_dp._noise import Noise, calibrate, opendp_measurement, privacy_loss
 from prodml.privacy_dp._release import DPPart, DPRelease
 from prodml.privacy_dp._rows import release_rows
-from prodml.privacy_dp._sources import (
-    release_counts,
-    release_group_counts,
-    release_profile,
-    release_window,
-)
+from prodml.privacy_dp._sources import release_counts, release_group_counts, release_profile
+from prodml.privacy_dp._window import release_window
 
 __all__ = [
     "Bins",

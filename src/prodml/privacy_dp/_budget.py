@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import numpy as np
+
 from prodml._pickle import LockedState
 from prodml._state import Field, check_format_version, load_json
 from prodml.errors import ConfigError, ProdMLError
@@ -64,6 +66,24 @@ def _check_total(name: str, value: object, *, lo_open: bool, hi: float) -> float
         shown = repr(value)[:40] if ok else type(value).__name__
         raise ConfigError(
             f"The {name!r} parameter of PrivacyBudget must be {bounds}. Got {shown} instead.",
+            parameter=name,
+        )
+    return x
+
+
+def _check_amount(name: str, value: object) -> float:
+    """An amount asked about by :meth:`PrivacyBudget.can_spend`: a number >= 0 (or inf)."""
+    number = isinstance(value, int | float | np.integer | np.floating)
+    ok = number and not isinstance(value, bool)
+    try:
+        x = float(value) if ok else math.nan  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond the float range: far too much to fit
+        x = math.inf
+    if not ok or not x >= 0:
+        shown = repr(value)[:40] if ok else type(value).__name__
+        raise ConfigError(
+            f"The {name!r} parameter of PrivacyBudget.can_spend must be a float >= 0. "
+            f"Got {shown} instead.",
             parameter=name,
         )
     return x
@@ -153,12 +173,19 @@ class PrivacyBudget(LockedState):
         )
 
     def can_spend(self, epsilon: float, delta: float = 0.0) -> bool:
-        """Whether a release of (epsilon, delta) fits in what is left."""
-        try:
-            e, d = exact(epsilon), exact(delta)
-        except (TypeError, ValueError, OverflowError):  # not a number
-            return False
-        if not (e.is_finite() and d.is_finite()) or e < 0 or d < 0:
+        """Whether a release of (epsilon, delta) fits in what is left.
+
+        An amount too large to fit (infinity included) gives ``False``.
+
+        Raises
+        ------
+        ConfigError
+            For an amount that is not a number (a str such as ``"0.1"``, a bool, None),
+            NaN or negative, as :meth:`spend` refuses it.
+        """
+        e = exact(_check_amount("epsilon", epsilon))
+        d = exact(_check_amount("delta", delta))
+        if not (e.is_finite() and d.is_finite()):
             return False
         eps, dlt = self._spent
         return add(eps, e) <= exact(self.epsilon) and add(dlt, d) <= exact(self.delta)

@@ -11,6 +11,14 @@ chi-square (Laplace noise has heavy tails), so the p-value is a Monte Carlo one:
 data are redrawn from the pooled proportions, the noise from the releases' own
 mechanisms and scales, ``n_sim`` times (Gaboardi, Lim, Rogers and Vadhan 2016 do the same
 for DP goodness-of-fit tests). This is post-processing of the releases: no privacy cost.
+
+Rows are not always independent draws: a person's rows tend to be alike. A release whose
+unit is a person (``max_rows_per_person=k``) is tested in the worst case, each person's
+``k`` rows all in one cell: the sampling variance in ``T`` and the simulated counts are
+those of ``n / k`` persons of ``k`` identical rows, so the p-value holds however alike a
+person's rows are (the count of a cell over clusters of at most ``k`` rows varies at most
+``k`` times as much as over independent rows). A release whose unit is a row, and an
+exact ``Profile`` reference, are tested as independent rows.
 """
 
 from __future__ import annotations
@@ -93,11 +101,21 @@ def _noise_draws(noise: tuple[Noise, ...], rng: np.random.Generator, shape: tupl
     return total
 
 
-def _statistic(c: FloatArray, r: FloatArray, p: FloatArray, vc: float, vr: float) -> FloatArray:
-    """The statistic for rows of current and reference counts (one test per row)."""
+def _statistic(
+    c: FloatArray, r: FloatArray, p: FloatArray, noise: tuple[float, float], rows: tuple[int, int]
+) -> FloatArray:
+    """The statistic for rows of current and reference counts (one test per row).
+
+    ``noise`` are the noise variances (current, reference); ``rows`` the rows a person
+    may have in each (1 for a release whose unit is a row): the sampling variance of a
+    count of ``n`` rows in clusters of at most ``k`` is at most ``k`` times that of ``n``
+    independent rows.
+    """
+    vc, vr = noise
+    kc, kr = rows
     nc = np.maximum(c.sum(axis=-1, keepdims=True), 1.0)
     nr = np.maximum(r.sum(axis=-1, keepdims=True), 1.0)
-    var = p * (1 - p) * (1 / nc + 1 / nr) + vc / nc**2 + vr / nr**2
+    var = p * (1 - p) * (kc / nc + kr / nr) + vc / nc**2 + vr / nr**2
     out: FloatArray = (((c / nc - r / nr) ** 2) / var).sum(axis=-1)
     return out
 
@@ -107,19 +125,33 @@ def _cells(part: DPPart) -> FloatArray:
     return part.noisy[:-1].astype(np.float64)
 
 
+def _clustered(
+    rng: np.random.Generator, n: int, rows: int, p: FloatArray, n_sim: int
+) -> npt.NDArray[np.int64]:
+    """``n`` rows drawn from ``p`` in persons of ``rows`` rows each, all in one cell.
+
+    The worst case of a person's rows for the test: perfectly alike, so the counts vary
+    ``rows`` times as much as ``n`` independent rows do. With ``rows=1``, a multinomial.
+    """
+    persons = max(round(n / rows), 1)
+    out: npt.NDArray[np.int64] = rng.multinomial(persons, p, size=n_sim) * rows
+    return out
+
+
 def _test(
-    ref: DPPart, cur: DPPart, n_sim: int, rng: np.random.Generator
+    ref: DPPart, cur: DPPart, n_sim: int, rng: np.random.Generator, rows: tuple[int, int]
 ) -> tuple[float, float, float]:
     r, c = _cells(ref), _cells(cur)
     k = r.size
     pooled = np.maximum(r, 0) + np.maximum(c, 0)
     p = (pooled + 0.5) / (pooled.sum() + 0.5 * k)  # never 0: a variance floor for empty cells
-    vr, vc = ref.variance, cur.variance
-    stat = float(_statistic(c, r, p, vc, vr))
+    noise = cur.variance, ref.variance
+    kc, kr = rows
+    stat = float(_statistic(c, r, p, noise, rows))
     nr, nc = max(round(r.sum()), 1), max(round(c.sum()), 1)
-    sims_r = rng.multinomial(nr, p, size=n_sim) + _noise_draws(ref.noise, rng, (n_sim, k))
-    sims_c = rng.multinomial(nc, p, size=n_sim) + _noise_draws(cur.noise, rng, (n_sim, k))
-    null = _statistic(sims_c.astype(np.float64), sims_r.astype(np.float64), p, vc, vr)
+    sims_r = _clustered(rng, nr, kr, p, n_sim) + _noise_draws(ref.noise, rng, (n_sim, k))
+    sims_c = _clustered(rng, nc, kc, p, n_sim) + _noise_draws(cur.noise, rng, (n_sim, k))
+    null = _statistic(sims_c.astype(np.float64), sims_r.astype(np.float64), p, noise, rows)
     p_value = (1 + int((null >= stat).sum())) / (n_sim + 1)
     effect = 0.5 * float(np.abs(ref.proportions() - cur.proportions()).sum())
     return stat, p_value, effect
@@ -144,6 +176,13 @@ def compare(
     seed: int | None = 0,
 ) -> DPDriftReport:
     """Drift verdicts of a DP release (``current``) against a reference, column by column.
+
+    The p-values treat the rows of a release whose unit is a row (and of an exact
+    ``Profile`` reference) as independent draws: when a person has many rows in them,
+    the p-values are too small and drift is flagged too often. Release with ``person=``
+    and ``max_rows_per_person=k`` instead: the rows of such a release are tested as
+    persons of up to ``k`` alike rows (the worst case, valid however alike they are), at
+    the power of ``n / k`` independent rows.
 
     Parameters
     ----------
@@ -205,7 +244,11 @@ def compare(
                 f"{type(reference).__name__}",
                 parameter="reference",
             )
-        stat, p, effect = _test(ref, cur, n_sim, rng)
+        per_person = (
+            current.max_rows_per_person or 1,
+            (reference.max_rows_per_person or 1) if isinstance(reference, DPRelease) else 1,
+        )
+        stat, p, effect = _test(ref, cur, n_sim, rng, per_person)
         rows.append((name, stat, p, effect, ref, cur))
     adjusted = adjust_pvalues([row[2] for row in rows], correction)
     results = tuple(

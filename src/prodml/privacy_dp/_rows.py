@@ -8,69 +8,18 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from prodml._quote import short_repr
-from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.errors import ConfigError
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain
+from prodml.privacy_dp._persons import as_frame, bound_rows, check_person, kept_rows
 from prodml.privacy_dp._release import DPRelease, IntArray
-from prodml.privacy_dp._sources import (
-    Seed,
-    _check_domains,
-    _missing,
-    _release,
-    _values_counts,
-    check_rows_per_person,
-)
+from prodml.privacy_dp._sources import Seed, _check_domains, _missing, _release
+from prodml.privacy_dp._window import values_counts
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["bound_rows", "release_rows"]
-
-
-def _frame(data: object) -> pd.DataFrame:
-    import pandas as pd  # noqa: PLC0415 - only when rows are released
-
-    if isinstance(data, pd.DataFrame):
-        return data
-    if type(data).__module__.startswith("pyarrow") and hasattr(data, "to_pandas"):
-        out = data.to_pandas()
-        if isinstance(out, pd.DataFrame):
-            return out
-    raise ConfigError(
-        f"release_rows needs a pandas DataFrame or a pyarrow Table; got {type(data).__name__}",
-        parameter="data",
-    )
-
-
-def bound_rows(frame: pd.DataFrame, person: str, k: int, rng: np.random.Generator) -> Any:
-    """``frame`` keeping at most ``k`` rows of each ``person`` id, chosen at random.
-
-    Each row gets an independent uniform priority and a person keeps their ``k`` rows of
-    highest priority: which rows a person keeps depends on their rows alone, so adding
-    or removing a person changes the bounded table by at most ``k`` rows (the coupling
-    that makes the truncation ``k``-stable), and the kept rows are a uniform sample of
-    each person's rows, not the first ones (order often means time).
-    """
-    ids = frame[person]
-    if bool(ids.isna().any()):
-        raise SchemaError(
-            problems=[
-                SchemaProblem(
-                    person, "null", f"the person column {short_repr(person)} has null ids: a "
-                    "row without a person cannot be bounded; drop or fill them first",
-                )
-            ]
-        )  # fmt: skip
-    order = np.argsort(rng.random(len(frame)), kind="stable")
-    try:
-        rank = ids.iloc[order].groupby(ids.iloc[order], sort=False).cumcount().to_numpy()
-    except TypeError:
-        raise ConfigError(
-            f"the person column {short_repr(person)} must hold hashable ids (str, int, ...)",
-            parameter="person",
-        ) from None
-    keep = np.sort(order[rank < k])
-    return frame.iloc[keep]
+__all__ = ["bound_rows", "count_rows", "release_rows"]
 
 
 def _counts(name: str, col: pd.Series, dom: Bins | Categories) -> IntArray:
@@ -97,7 +46,7 @@ def _counts(name: str, col: pd.Series, dom: Bins | Categories) -> IntArray:
             v = value.item() if isinstance(value, np.generic) else value
             counts[v] = counts.get(v, 0) + int(n)  # 1 and True: one key, as in a profile
         return dom.count(counts, int(null.sum()))
-    return _values_counts(name, col.tolist(), dom)
+    return values_counts(name, col.tolist(), dom)
 
 
 def release_rows(
@@ -165,14 +114,14 @@ def release_rows(
     >>> rel.unit, rel.max_rows_per_person, sum(rel.counts("page").values())
     ('person', 2, 3)
     """
-    frame = _frame(data)
+    frame = as_frame(data, "release_rows")
     doms = _check_domains(domains, (Bins, Categories))
-    k = check_rows_per_person(max_rows_per_person)
-    if (person is None) != (k is None):
+    k = check_person("release_rows", person, max_rows_per_person)
+    if person is not None and not isinstance(person, str):
         raise ConfigError(
-            "release_rows needs both 'person' (the person-id column) and "
-            "'max_rows_per_person' (the bound on each person's rows), or neither",
-            parameter="person" if person is None else "max_rows_per_person",
+            "The 'person' parameter of release_rows must be a column name (str). Got "
+            f"{type(person).__name__} instead.",
+            parameter="person",
         )
     wanted = [*doms, *([] if person is None else [person])]
     missing = [c for c in wanted if c not in frame.columns]
@@ -185,13 +134,24 @@ def release_rows(
             parameter="domains",
         )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if person is not None and k is not None:  # only the columns counted are copied
-        frame = bound_rows(frame[[*doms, person]], person, k, rng)
-    exact: dict[str, tuple[Domain, IntArray]] = {}
-    for name, dom in doms.items():
-        assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked above
-        exact[name] = (dom, _counts(name, frame[name], dom))
+    keep = None if person is None or k is None else kept_rows(frame[person], k, rng, person)
     return _release(
-        "rows", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
-        seed=rng if seed is not None else None, label=label, max_rows_per_person=k,
+        "rows", count_rows(frame, doms, keep), epsilon=epsilon, delta=delta,
+        mechanism=mechanism, budget=budget, seed=rng if seed is not None else None,
+        label=label, max_rows_per_person=k,
     )  # fmt: skip
+
+
+def count_rows(
+    frame: pd.DataFrame, domains: Mapping[str, Domain], keep: IntArray | None
+) -> dict[str, tuple[Domain, IntArray]]:
+    """Exact counts per cell of each declared column, of the rows at ``keep`` (all: None).
+
+    Only the declared columns are taken at the kept rows (never the whole table).
+    """
+    exact: dict[str, tuple[Domain, IntArray]] = {}
+    for name, dom in domains.items():
+        assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked by the caller
+        col = frame[name] if keep is None else frame[name].iloc[keep]
+        exact[name] = (dom, _counts(name, col, dom))
+    return exact

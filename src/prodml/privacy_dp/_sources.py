@@ -12,22 +12,21 @@ from prodml._state import MAX_COUNT
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
-from prodml.privacy_dp._noise import (
-    MAX_ROWS_PER_PERSON,
-    Noise,
-    calibrate,
-    check_mechanism,
-    sample,
+from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
+from prodml.privacy_dp._persons import (
+    bounding,
+    check_person,
+    check_rows_per_person,
+    empty_template,
+    person_rows,
 )
 from prodml.privacy_dp._release import MAX_SCALE, DPPart, DPRelease, IntArray
 
 if TYPE_CHECKING:
     from prodml.drift import Profile
     from prodml.fairness import GroupMetrics
-    from prodml.monitoring import ModelMonitor
-    from prodml.monitoring.windows import Window
 
-__all__ = ["release_counts", "release_group_counts", "release_profile", "release_window"]
+__all__ = ["release_counts", "release_group_counts", "release_profile"]
 
 Seed = int | np.random.Generator | None
 
@@ -109,21 +108,6 @@ def _release(
         source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism, secure=rng is None,
         max_rows_per_person=rows,
     )  # fmt: skip
-
-
-def check_rows_per_person(value: object) -> int | None:
-    """``max_rows_per_person`` validated: None, or an int in [1, 1e6]."""
-    if value is None:
-        return None
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if not ok or not 1 <= int(value) <= MAX_ROWS_PER_PERSON:  # type: ignore[call-overload]
-        shown = repr(value)[:40] if ok else type(value).__name__
-        raise ConfigError(
-            "The 'max_rows_per_person' parameter of a DP release must be an int in "
-            f"[1, {MAX_ROWS_PER_PERSON}] or None. Got {shown} instead.",
-            parameter="max_rows_per_person",
-        )
-    return int(value)  # type: ignore[call-overload]
 
 
 def release_counts(
@@ -256,6 +240,9 @@ def release_profile(
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "profile",
+    data: Any = None,
+    person: str | None = None,
+    max_rows_per_person: int | None = None,
 ) -> DPRelease:
     """Release the declared columns of a drift :class:`~prodml.drift.Profile` with DP noise.
 
@@ -286,23 +273,66 @@ def release_profile(
         reproducible noise from numpy, for tests and simulations only.
     label
         Name of this release in the budget's ledger.
+    data, person, max_rows_per_person
+        To protect a *person* rather than a row: ``data`` the rows (a pandas DataFrame
+        or pyarrow Table), ``person`` its person-id column, ``max_rows_per_person=k``.
+        Each person keeps at most ``k`` of their rows, chosen at random (as in
+        :func:`release_rows`); the kept rows are profiled with ``profile``'s settings
+        (``profile`` is then an empty template, say ``Profile()``: rows already in a
+        profile cannot be told apart per person) and the noise is scaled to ``k``.
+        All three or none.
 
     Raises
     ------
     SchemaError
-        A declared column the profile does not have.
+        A declared column the profile (or ``data``) does not have; null person ids.
     ConfigError
-        Epsilon <= 0, delta out of range, a domain of the wrong kind, not a Profile.
+        Epsilon <= 0, delta out of range, a domain of the wrong kind, not a Profile;
+        ``person`` without ``max_rows_per_person`` or the reverse, either without
+        ``data``, ``data`` without them, a template profile that holds rows, a bound that
+        is not an int in [1, 1e6].
     PrivacyBudgetError
         The budget cannot pay for the release.
     MissingExtraError
         OpenDP is not installed (``pip install 'prodml[privacy]'``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.drift import Profile
+    >>> from prodml.privacy_dp import Categories, release_profile
+    >>> visits = pd.DataFrame({"user": ["a", "a", "a", "b"], "page": ["x", "y", "x", "x"]})
+    >>> rel = release_profile(
+    ...     Profile(),
+    ...     {"page": Categories(["x", "y"])},
+    ...     epsilon=1e6,
+    ...     seed=0,
+    ...     data=visits,
+    ...     person="user",
+    ...     max_rows_per_person=2,
+    ... )
+    >>> rel.unit, rel.max_rows_per_person, sum(rel.counts("page").values())
+    ('person', 2, 3)
     """
-    exact = profile_counts(profile, domains)
-    doms = dict(domains)
+    k = check_person("release_profile", person, max_rows_per_person)
+    _check_domains(domains, (Bins, Categories))
+    doms: dict[str, Bins | Categories] = dict(domains)
+    rng = None if seed is None else np.random.default_rng(seed)
+    if k is None:
+        if data is not None:
+            raise ConfigError(
+                "release_profile takes 'data' only with 'person' and 'max_rows_per_person' "
+                "(to bound each person's rows); otherwise release the profile of the rows",
+                parameter="data",
+            )
+        exact = profile_counts(profile, doms)
+    else:
+        fresh = empty_template(profile, "release_profile", "a prodml.drift.Profile", data)
+        rows = person_rows(data, person, k, list(doms), rng=bounding(rng), owner="release_profile")
+        exact = profile_counts(fresh.update(rows), doms)
     return _release(
         "profile", {n: (doms[n], c) for n, c in exact.items()}, epsilon=epsilon, delta=delta,
-        mechanism=mechanism, budget=budget, seed=seed, label=label,
+        mechanism=mechanism, budget=budget, seed=rng, label=label, max_rows_per_person=k,
     )  # fmt: skip
 
 
@@ -316,6 +346,11 @@ def release_group_counts(
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "group_counts",
+    data: Any = None,
+    y_true: str = "y_true",
+    y_pred: str = "y_pred",
+    person: str | None = None,
+    max_rows_per_person: int | None = None,
 ) -> DPRelease:
     """Release the confusion counts (``tn, fp, fn, tp``) per group of a ``GroupMetrics``.
 
@@ -326,15 +361,69 @@ def release_group_counts(
     from a ``GroupMetrics(weighted=True)``: its weights are not released (a weight is not
     bounded by one row's contribution, so its sums would need a sensitivity of their
     own). Other settings as in :func:`release_profile`.
+
+    To protect a person rather than a prediction, pass the rows as ``data`` (a DataFrame
+    or pyarrow Table with the columns ``y_true``, ``y_pred``, the sensitive features and
+    ``person``) with ``person`` and ``max_rows_per_person=k``: each person keeps at most
+    ``k`` rows, chosen at random, which ``metrics`` (then an empty template of settings,
+    say ``GroupMetrics(["sex"])``) counts; the noise is scaled to ``k``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from prodml.fairness import GroupMetrics
+    >>> from prodml.privacy_dp import release_group_counts
+    >>> rows = pd.DataFrame(
+    ...     {
+    ...         "user": ["a", "a", "a", "b"],
+    ...         "sex": ["F", "F", "F", "M"],
+    ...         "y_true": [1, 0, 1, 1],
+    ...         "y_pred": [1, 1, 1, 0],
+    ...     }
+    ... )
+    >>> rel = release_group_counts(
+    ...     GroupMetrics(["sex"]),
+    ...     ["F", "M"],
+    ...     epsilon=1e6,
+    ...     seed=0,
+    ...     data=rows,
+    ...     person="user",
+    ...     max_rows_per_person=2,
+    ... )
+    >>> rel.unit, sum(rel.group_counts()[("F",)].values()), rel.group_counts()[("M",)]["fn"]
+    ('person', 2, 1)
     """
     from prodml.fairness import GroupMetrics  # noqa: PLC0415 - fairness sits above the core
 
+    k = check_person("release_group_counts", person, max_rows_per_person)
+    rng = None if seed is None else np.random.default_rng(seed)
+    if k is None and data is not None:
+        raise ConfigError(
+            "release_group_counts takes 'data' only with 'person' and "
+            "'max_rows_per_person' (to bound each person's rows); otherwise count the "
+            "rows with GroupMetrics.update",
+            parameter="data",
+        )
     if not isinstance(metrics, GroupMetrics):
         raise ConfigError(
             f"release_group_counts needs a prodml.fairness.GroupMetrics; got "
             f"{type(metrics).__name__}",
             parameter="metrics",
         )
+    if k is not None:
+        fresh = empty_template(metrics, "release_group_counts", "a GroupMetrics", data)
+        labels = [y_true, y_pred]
+        if not all(isinstance(c, str) for c in labels) or y_true == y_pred:
+            raise ConfigError(
+                "The 'y_true' and 'y_pred' parameters of release_group_counts must be two "
+                "different column names",
+                parameter="y_true",
+            )
+        cols = list(dict.fromkeys([*labels, *metrics.sensitive]))
+        rows = person_rows(data, person, k, cols, rng=bounding(rng), owner="release_group_counts")
+        if len(rows):
+            fresh.update(rows[y_true].to_numpy(), rows[y_pred].to_numpy(), rows)
+        metrics = fresh
     dom = groups if isinstance(groups, Groups) else Groups(groups)
     width = len(dom.groups[0])
     if width != len(metrics.sensitive):
@@ -346,83 +435,5 @@ def release_group_counts(
     exact: dict[str, tuple[Domain, IntArray]] = {"groups": (dom, dom.count(metrics.counts()))}
     return _release(
         "group_counts", exact, epsilon=epsilon, delta=delta, mechanism=mechanism,
-        budget=budget, seed=seed, label=label,
-    )  # fmt: skip
-
-
-def _is_null(v: Any) -> bool:
-    """None, NaN of any float type, ``pd.NA`` and ``NaT``: counted in ``<null>``."""
-    if v is None:
-        return True
-    if isinstance(v, float | np.floating):
-        return bool(np.isnan(v))
-    if isinstance(v, np.datetime64 | np.timedelta64):
-        return bool(np.isnat(v))
-    # pd.NA and pd.NaT, without importing pandas: both are singletons of these types.
-    return type(v).__name__ in ("NAType", "NaTType")
-
-
-def _values_counts(name: str, values: list[Any], dom: Bins | Categories) -> IntArray:
-    present = [v.item() if isinstance(v, np.generic) else v for v in values if not _is_null(v)]
-    n_null = len(values) - len(present)
-    if isinstance(dom, Bins):
-        try:
-            arr = np.asarray(present, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):  # text; an int beyond float range
-            raise ConfigError(
-                f"Bins of column {short_repr(name)} need numeric values of at most 1.8e308; "
-                "the window holds others",
-                parameter="domains",
-            ) from None
-        if not np.isfinite(arr).all():
-            raise ConfigError(
-                f"column {short_repr(name)} of the window holds infinite values",
-                parameter="domains",
-            )
-        return dom.count(arr, None, n_null)
-    counts: dict[Any, int] = {}
-    for v in present:
-        counts[v] = counts.get(v, 0) + 1
-    return dom.count(counts, n_null)
-
-
-def release_window(
-    window: ModelMonitor | Window,
-    domains: Mapping[str, Bins | Categories],
-    *,
-    epsilon: float,
-    delta: float = 0.0,
-    mechanism: Literal["laplace", "gaussian"] = "laplace",
-    budget: PrivacyBudget | None = None,
-    seed: Seed = None,
-    label: str = "window",
-) -> DPRelease:
-    """Release the ``label`` and/or ``output`` histograms of a monitor window with DP noise.
-
-    ``window`` is a ``ModelMonitor`` (its performance window) or a window itself
-    (``CountWindow``, ``TimeWindow``); ``domains`` may name ``label`` and ``output``.
-    Other settings as in :func:`release_profile`.
-    """
-    from prodml.monitoring import ModelMonitor  # noqa: PLC0415 - monitoring is above the core
-    from prodml.monitoring.windows import Window  # noqa: PLC0415
-
-    win = window.window if isinstance(window, ModelMonitor) else window
-    if not isinstance(win, Window):
-        raise ConfigError(
-            f"release_window needs a ModelMonitor or a monitoring window; got "
-            f"{type(window).__name__}",
-            parameter="window",
-        )
-    doms = _check_domains(domains, (Bins, Categories))
-    unknown = [c for c in doms if c not in ("label", "output")]
-    if unknown:
-        raise _missing(unknown, "a monitor window (it has 'label' and 'output')")
-    data = {"label": win.labels(), "output": win.outputs()}
-    exact: dict[str, tuple[Domain, IntArray]] = {}
-    for name, dom in doms.items():
-        assert isinstance(dom, Bins | Categories)  # noqa: S101 - checked above
-        exact[name] = (dom, _values_counts(name, data[name], dom))
-    return _release(
-        "window", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
-        seed=seed, label=label,
+        budget=budget, seed=rng, label=label, max_rows_per_person=k,
     )  # fmt: skip
