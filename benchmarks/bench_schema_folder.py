@@ -83,6 +83,7 @@ PANDERA_WORKER = r"""
 import json, statistics, sys, time, warnings
 warnings.filterwarnings("ignore")
 import pandas as pd, pyarrow.dataset as pds
+import pandera
 import pandera.pandas as pa
 
 folder, rows, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -106,7 +107,7 @@ print(json.dumps({
     "read_s": statistics.median(reads), "infer_s": statistics.median(infers),
     "total_s": statistics.median(a + b for a, b in zip(reads, infers)),
     "cpu_s": statistics.median(cpus),
-    "pandera": pa.__version__ if hasattr(pa, "__version__") else "?",
+    "pandera": pandera.__version__,
     "pandas": pd.__version__, "columns": len(schema.columns),
     "dtypes": {k: str(v.dtype) for k, v in schema.columns.items()},
 }))
