@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
@@ -275,6 +275,23 @@ def check_app_options(**options: Any) -> None:
     )
 
 
+def _refuses_null(versions: Iterable[Any]) -> frozenset[str]:
+    """Columns some served version refuses a null in: its schema's or its pipeline's word.
+
+    A request may go to any version (a canary, an A/B arm), so a column is documented
+    nullable only when every version takes a null there. A pipeline without
+    ``accepts_missing`` (a user's own class) is taken at its schema's word.
+    """
+    out: set[str] = set()
+    for served in versions:
+        out.update(c.name for c in served.schema.columns if not c.nullable)
+        accepts = getattr(served.pipeline, "accepts_missing", None)
+        if callable(accepts):
+            names = served.pipeline.input_schema.names
+            out.update(n for n in served.schema.names if n in names and not accepts(n))
+    return frozenset(out)
+
+
 class _Settings:
     """What the routes need: the predictor, the limits and the batcher (made at startup)."""
 
@@ -376,6 +393,7 @@ class _Settings:
                 max_records=self.max_records,
                 max_body_bytes=self.max_body_bytes,
                 explains=all(s.explainer is not None for s in state.versions.values()),
+                refuses_null=_refuses_null(state.versions.values()),
             )
             self._doc = (state, dumps(doc))
         return self._doc[1]
