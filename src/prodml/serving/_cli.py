@@ -6,7 +6,11 @@ with uvicorn until SIGINT/SIGTERM (in-flight requests finish first), following t
 resuming an interrupted run into the same ``OUT``.
 ``prodml serve`` listens at once and loads the model on a thread: ``/healthz`` is 200 and
 ``/readyz`` 503 (with the reason) until it has loaded; a load that fails for good (the
-registry unreachable for ``--load-retry-for`` seconds, or any other failure) ends it.
+registry unreachable for ``--load-retry-for`` seconds, a reference that does not exist, or
+any other failure) ends it. A registry on a database (``--db``) is opened on that thread
+too, so a database that hangs never delays the port; a local folder is opened, and the
+reference resolved, before listening. ``--access-log`` writes one JSON line per request
+to stdout.
 ``--db URL --artifacts URL`` open a registry other than a local folder.
 Exit codes: 0 done, 2 an error (one line on stderr).
 """
@@ -84,6 +88,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--limit-concurrency", type=int, metavar="N",
                        help="open connections before 503 (default: no limit)")  # fmt: skip
     serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
+    serve.add_argument("--access-log", action="store_true",
+                       help="one JSON line per request on stdout: time, method, path, status, "
+                       "duration, bytes, request id (never bodies, headers or queries)")  # fmt: skip
     serve.add_argument("--load-retry-for", type=float, default=300.0, metavar="S",
                        help="retry a registry that cannot be reached for S seconds before "
                        "exiting 2 (default: %(default)s)")  # fmt: skip
@@ -129,11 +136,14 @@ def _trusted(args: argparse.Namespace) -> Any:
 def run_serve(args: argparse.Namespace) -> int:
     """Listen at once, load the model on a thread, serve until interrupted; the exit code.
 
-    The reference is resolved first (a missing model, version or alias is one line, exit 2,
-    before listening). Until the model has loaded, ``/healthz`` is 200 and ``/readyz`` and
-    every other route 503 (see :mod:`prodml.serving._loading`); a load that fails for good
-    stops the server and its error ends the command (one line after the ``loading`` line,
-    exit 2).
+    A local registry folder is opened and the reference resolved first (a missing model,
+    version or alias is one line, exit 2, before listening); a registry on a database is
+    opened, and the reference resolved, on the load thread, so a database that hangs or
+    refuses connections does not keep the port closed: ``/readyz`` says why meanwhile, and
+    a reference that does not exist there ends the command as any failed load does. Until
+    the model has loaded, ``/healthz`` is 200 and ``/readyz`` and every other route 503
+    (see :mod:`prodml.serving._loading`); a load that fails for good stops the server and
+    its error ends the command (one line after the ``loading`` line, exit 2).
     """
     from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.serving import Predictor, create_app  # noqa: PLC0415
@@ -150,6 +160,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "max_explain": args.max_explain,
         "body_timeout_s": args.body_timeout,
         "json_library": args.json_library,
+        "access_log": args.access_log,
     }
     check_app_options(**options)  # before listening, not once the model has loaded
     if not args.load_retry_for >= 0:
@@ -157,15 +168,23 @@ def run_serve(args: argparse.Namespace) -> int:
             f"--load-retry-for must be 0 or more seconds, not {args.load_retry_for!r}",
             parameter="load_retry_for",
         )
-    registry = _open_registry(args)
-    try:  # a reference that does not resolve is one line before listening, not after
-        registry.get(args.ref)
-    except BaseException:
-        registry.close()
-        raise
+    opened: list[Any] = []  # the registry, once open
+    if args.db is None or args.registry is not None or not args.artifacts:
+        # A local folder (a file: nothing to wait for), or the one-line error of --db
+        # without --artifacts or with a folder too: before listening.
+        registry = _open_registry(args)
+        try:  # a reference that does not resolve is one line before listening, not after
+            registry.get(args.ref)
+        except BaseException:
+            registry.close()
+            raise
+        opened.append(registry)
     served: list[Any] = []
 
     def load() -> Any:
+        if not opened:  # a database: connecting is bounded (its connect timeout), retried
+            opened.append(_open_registry(args))
+        registry = opened[0]
         pred = Predictor.from_registry(
             registry, args.ref, trusted=_trusted(args), watch_every_s=args.watch_every or None
         )
@@ -175,7 +194,15 @@ def run_serve(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(f"prodml serve: {args.ref} as {served[-1]!r} is ready", file=sys.stderr, flush=True)
 
-    loading = Loading(load, name=args.ref, retry_for_s=args.load_retry_for, on_ready=ready)
+    if args.access_log:
+        _log_access_to_stdout()
+    loading = Loading(
+        load,
+        name=args.ref,
+        retry_for_s=args.load_retry_for,
+        on_ready=ready,
+        access_log=args.access_log,
+    )
     try:
         run(
             loading,
@@ -192,11 +219,25 @@ def run_serve(args: argparse.Namespace) -> int:
         loading.stop()
         for pred in served:
             pred.close()
-        if loading.ready or loading.error is not None:  # else the load thread may use it
-            registry.close()
+        if opened and (loading.ready or loading.error is not None):  # else the load uses it
+            opened[0].close()
     if loading.error is not None:
         raise loading.error
     return 0
+
+
+def _log_access_to_stdout() -> None:
+    """Send the access log's lines (and nothing else) to stdout, one JSON object a line."""
+    import logging  # noqa: PLC0415 - keep `prodml --help` fast
+
+    from prodml.serving._access import ACCESS_LOGGER  # noqa: PLC0415
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False  # the lines are data on stdout, not log records on stderr
 
 
 def run_score(args: argparse.Namespace) -> int:
