@@ -41,8 +41,8 @@ def test_one_json_line_per_request_without_what_the_request_carried(
     secret_rec = {**REC, "f0": EMAIL}  # a feature value (refused, 422): never logged
     caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
     with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
-        ok = client.post(f"/v1/predict?token={TOKEN}", json=REC,
-                         headers={"Authorization": f"Bearer {TOKEN}", "X-Request-ID": "r-1"})  # fmt: skip
+        secret = {"Authorization": f"Bearer {TOKEN}", "X-Request-ID": "r-1"}
+        ok = client.post(f"/v1/predict?token={TOKEN}", json=REC, headers=secret)
         bad = client.post("/v1/predict", json=secret_rec)
         big = client.post("/v1/predict", content=b"[" + b"1," * 40_000 + b"1]",
                           headers={"content-type": "application/json"})  # fmt: skip

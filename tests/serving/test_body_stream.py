@@ -94,7 +94,8 @@ def test_a_content_length_that_lies_is_not_trusted(app: Any) -> None:
              "scheme": "http", "path": "/v1/predict", "raw_path": b"/v1/predict",
              "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
              "server": ("127.0.0.1", 80),
-             "headers": [(b"content-type", b"application/json"), (b"content-length", b"20")]}  # fmt: skip
+             "headers": [(b"content-type", b"application/json"),
+                         (b"content-length", b"20")]}  # fmt: skip
     asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["detail"] == f"the request body is over {LIMIT} bytes"

@@ -10,6 +10,7 @@ why), and a reference that does not exist still ends the command with one line, 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
@@ -40,10 +41,8 @@ def silent_database() -> Iterator[int]:
     def accept() -> None:
         server.settimeout(0.2)
         while not stop.is_set():
-            try:
+            with contextlib.suppress(OSError):  # the timeout: look at stop again
                 held.append(server.accept()[0])
-            except OSError:
-                continue
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -111,10 +110,9 @@ def test_a_refused_database_connection_is_retried_not_final() -> None:
         open_registry(None, db, "s3://models/reg")
     assert load_failure(info.value) == (True, "the registry cannot be reached (OperationalError)")
     # A prodml error raised from a file that is not there is not a reachability problem.
-    try:
-        try:
-            open(tmp := "/nonexistent/prodml/artifact.bin")  # noqa: PTH123, SIM115
-        except FileNotFoundError as missing:
-            raise RegistryError(f"artifact {tmp} is missing") from missing
-    except RegistryError as err:
-        assert load_failure(err) == (False, "artifact /nonexistent/prodml/artifact.bin is missing")
+    missing = Path("/nonexistent/prodml/artifact.bin")
+    with pytest.raises(FileNotFoundError) as cause:
+        missing.read_bytes()
+    err = RegistryError(f"artifact {missing} is missing")
+    err.__cause__ = cause.value
+    assert load_failure(err) == (False, f"artifact {missing} is missing")

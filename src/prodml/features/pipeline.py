@@ -552,15 +552,15 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         >>> import pandas as pd
         >>> from prodml.features import FeaturePipeline, steps
         >>> df = pd.DataFrame({"x": [1.0, None, 3.0], "z": [1.0, 2.0, 3.0]})
-        >>> pipe = FeaturePipeline(
-        ...     [steps.Impute(["x"]), steps.StandardScale(["x", "z"])]
-        ... ).fit(df)
+        >>> pipe = FeaturePipeline([steps.Impute(["x"]), steps.StandardScale(["x", "z"])]).fit(df)
         >>> pipe.accepts_missing("x"), pipe.accepts_missing("z")
         (True, False)
         """
         self._check_fitted()
         if column not in self._known:
-            raise SchemaError(problems=[SchemaProblem(column, "extra", "column was not seen at fit")])
+            raise SchemaError(
+                problems=[SchemaProblem(column, "extra", "column was not seen at fit")]
+            )
         for p in self.programs_:
             if p.column == column:
                 # Each step that takes nulls either fills them (Impute) or ends the chain

@@ -2,10 +2,9 @@
 
 :class:`AccessLog` is a pure ASGI middleware (no starlette import), outside the request
 guard so that it sees every answer, the guard's own 500 included. Each line is logged on
-the ``prodml.serving.access`` logger at INFO, as one JSON object::
-
-    {"time": "2026-12-06T07:00:00.123+00:00", "method": "POST", "path": "/v1/predict",
-     "status": 200, "duration_s": 0.00042, "bytes": 187, "request_id": "..."}
+the ``prodml.serving.access`` logger at INFO, as one JSON object on one line, e.g.
+``{"time":"2026-12-06T07:00:00.123+00:00","method":"POST","path":"/v1/predict",
+"status":200,"duration_s":0.00042,"bytes":187,"request_id":"5f0c...-1"}``.
 
 ``time`` is when the request began (UTC), ``duration_s`` runs until the app returned
 (the last byte of the answer handed to the server), ``bytes`` counts the answer's body

@@ -89,8 +89,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        help="open connections before 503 (default: no limit)")  # fmt: skip
     serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
     serve.add_argument("--access-log", action="store_true",
-                       help="one JSON line per request on stdout: time, method, path, status, "
-                       "duration, bytes, request id (never bodies, headers or queries)")  # fmt: skip
+                       help="one JSON line per request on stdout: time, method, path, "
+                       "status, duration, bytes, request id (no body, header, query)")  # fmt: skip
     serve.add_argument("--load-retry-for", type=float, default=300.0, metavar="S",
                        help="retry a registry that cannot be reached for S seconds before "
                        "exiting 2 (default: %(default)s)")  # fmt: skip
