@@ -11,6 +11,7 @@ why), and a reference that does not exist still ends the command with one line, 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import threading
@@ -67,8 +68,8 @@ def test_a_database_that_hangs_does_not_keep_the_port_closed(silent_database: in
     url = f"http://127.0.0.1:{port}"
     db = f"postgresql+psycopg://ann:{PASSWORD}@127.0.0.1:{silent_database}/models"
     cmd = [*PRODML, "serve", "churn@production", "--db", db, "--artifacts", "s3://models/reg",
-           "--port", str(port), "--watch-every", "0"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+           "--port", str(port), "--watch-every", "0", "--access-log"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         until(lambda: _up(url, proc), 60)  # the database has not answered (its timeout: 30 s)
         ready = httpx.get(f"{url}/readyz")
@@ -79,7 +80,11 @@ def test_a_database_that_hangs_does_not_keep_the_port_closed(silent_database: in
         assert predict.headers["content-type"] == "application/problem+json"
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60)
+    # The access log covers the answers given while loading.
+    logged = [(line["path"], line["status"]) for line in map(json.loads, out.splitlines())]
+    assert ("/readyz", 503) in logged
+    assert ("/v1/predict", 503) in logged
     assert err.splitlines()[0] == (
         f"prodml serve: loading churn@production, listening on {url} (Ctrl-C to stop)"
     )
