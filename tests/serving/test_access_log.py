@@ -103,7 +103,7 @@ def test_prodml_serve_access_log_writes_json_lines_to_stdout(
                 assert proc.poll() is None
                 return False
 
-        until(ready, 120)
+        until(ready, 240)
         r = httpx.post(f"{url}/v1/predict?api_key={TOKEN}", json={**REC, "s1": EMAIL})
         assert r.status_code == 200, r.text
     finally:

@@ -3,9 +3,10 @@
 The registry was opened, and the reference resolved, before listening: a database that
 accepted the connection and never answered kept the port closed (no liveness, no
 ``/readyz`` saying why), and a refused connection was a ``RegistryError`` that the load
-counted as permanent, so it was never retried. Now a ``--db`` registry is opened on the
-load thread (its connect bounded by the driver's timeout, retried while ``/readyz`` says
-why), and a reference that does not exist still ends the command with one line, exit 2.
+counted as permanent, so it was never retried. Now the open is waited for at most
+``OPEN_WAIT_S`` seconds before listening, then goes on on the load thread (its connect
+bounded by the driver's timeout, retried while ``/readyz`` says why); what the registry
+says within that time (a reference that does not exist) is still one line, exit 2.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def test_a_database_that_hangs_does_not_keep_the_port_closed(silent_database: in
            "--port", str(port), "--watch-every", "0", "--access-log"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        until(lambda: _up(url, proc), 60)  # the database has not answered (its timeout: 30 s)
+        until(lambda: _up(url, proc), 180)  # the database has not answered (its timeout: 30 s)
         ready = httpx.get(f"{url}/readyz")
         assert ready.status_code == 503
         assert ready.json()["status"] in ("loading", "failed")
@@ -94,17 +95,17 @@ def test_a_database_that_hangs_does_not_keep_the_port_closed(silent_database: in
 def test_a_reference_that_does_not_exist_on_a_database_exits_2_in_one_line(
     tmp_path: Path, registry: ModelRegistry
 ) -> None:
+    """The database answers at once: the error comes before listening, as before."""
     port = free_port()
     root = tmp_path / "registry"
     cmd = [*PRODML, "serve", "churn@staging", "--db", f"sqlite:///{root / 'registry.db'}",
            "--artifacts", f"file://{root / 'artifacts'}", "--port", str(port)]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
-    assert len(lines) == 2, lines
-    assert lines[0].startswith("prodml serve: loading churn@staging, listening on ")
-    assert lines[1].startswith("error: ")
-    assert "staging" in lines[1]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    assert "staging" in lines[0]
     assert "Traceback" not in done.stderr
 
 

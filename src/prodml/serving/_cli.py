@@ -7,10 +7,10 @@ resuming an interrupted run into the same ``OUT``.
 ``prodml serve`` listens at once and loads the model on a thread: ``/healthz`` is 200 and
 ``/readyz`` 503 (with the reason) until it has loaded; a load that fails for good (the
 registry unreachable for ``--load-retry-for`` seconds, a reference that does not exist, or
-any other failure) ends it. A registry on a database (``--db``) is opened on that thread
-too, so a database that hangs never delays the port; a local folder is opened, and the
-reference resolved, before listening. ``--access-log`` writes one JSON line per request
-to stdout.
+any other failure) ends it. The registry is opened and the reference resolved before
+listening, waiting at most :data:`OPEN_WAIT_S` seconds: a database that has not answered
+by then (hung, slow) no longer keeps the port closed, the open goes on on the load thread.
+``--access-log`` writes one JSON line per request to stdout.
 ``--db URL --artifacts URL`` open a registry other than a local folder.
 Exit codes: 0 done, 2 an error (one line on stderr).
 """
@@ -18,11 +18,17 @@ Exit codes: 0 done, 2 an error (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import sys
+import threading
 from typing import Any
 
-__all__ = ["add_parser"]
+__all__ = ["OPEN_WAIT_S", "add_parser"]
+
+OPEN_WAIT_S = 5.0
+"""Seconds ``prodml serve`` waits for the registry to open and the reference to resolve
+before it listens anyway (the open then goes on while ``/readyz`` answers 503)."""
 
 
 def _port(text: str) -> int:
@@ -136,11 +142,12 @@ def _trusted(args: argparse.Namespace) -> Any:
 def run_serve(args: argparse.Namespace) -> int:
     """Listen at once, load the model on a thread, serve until interrupted; the exit code.
 
-    A local registry folder is opened and the reference resolved first (a missing model,
-    version or alias is one line, exit 2, before listening); a registry on a database is
-    opened, and the reference resolved, on the load thread, so a database that hangs or
-    refuses connections does not keep the port closed: ``/readyz`` says why meanwhile, and
-    a reference that does not exist there ends the command as any failed load does. Until
+    The registry is opened and the reference resolved first, on a thread, for at most
+    :data:`OPEN_WAIT_S` seconds: what they say by then (a missing model, version or alias,
+    a refused connection, a missing bucket) is one line, exit 2, before listening. A
+    registry that has not answered by then (a database that hangs) does not keep the port
+    closed: the server listens, and the load waits for that open (a reference that does
+    not exist then ends the command as any failed load does). Until
     the model has loaded, ``/healthz`` is 200 and ``/readyz`` and every other route 503
     (see :mod:`prodml.serving._loading`); a load that fails for good stops the server and
     its error ends the command (one line after the ``loading`` line, exit 2).
@@ -168,22 +175,28 @@ def run_serve(args: argparse.Namespace) -> int:
             f"--load-retry-for must be 0 or more seconds, not {args.load_retry_for!r}",
             parameter="load_retry_for",
         )
-    opened: list[Any] = []  # the registry, once open
-    if args.db is None or args.registry is not None or not args.artifacts:
-        # A local folder (a file: nothing to wait for), or the one-line error of --db
-        # without --artifacts or with a folder too: before listening.
+
+    def open_and_resolve() -> Any:
         registry = _open_registry(args)
         try:  # a reference that does not resolve is one line before listening, not after
             registry.get(args.ref)
         except BaseException:
             registry.close()
             raise
-        opened.append(registry)
+        return registry
+
+    opened: list[Any] = []  # the registry, once open
+    pending = [_in_background(open_and_resolve)]
+    try:
+        opened.append(pending[0].result(timeout=OPEN_WAIT_S))
+        pending.clear()
+    except concurrent.futures.TimeoutError:
+        pass  # a database that hangs: listen now, the load waits for this open
     served: list[Any] = []
 
     def load() -> Any:
-        if not opened:  # a database: connecting is bounded (its connect timeout), retried
-            opened.append(_open_registry(args))
+        if not opened:  # each attempt bounded by the driver's connect timeout, retried
+            opened.append(pending.pop().result() if pending else open_and_resolve())
         registry = opened[0]
         pred = Predictor.from_registry(
             registry, args.ref, trusted=_trusted(args), watch_every_s=args.watch_every or None
@@ -224,6 +237,20 @@ def run_serve(args: argparse.Namespace) -> int:
     if loading.error is not None:
         raise loading.error
     return 0
+
+
+def _in_background(fn: Any) -> concurrent.futures.Future[Any]:
+    """``fn()`` on a daemon thread (a hung connection never holds the process at exit)."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as err:  # noqa: BLE001 - handed to whoever waits for it
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="prodml-open-registry", daemon=True).start()
+    return future
 
 
 def _log_access_to_stdout() -> None:
