@@ -576,6 +576,10 @@ def cg_worker(pkl: Path) -> None:
         return None
 
     region("loop", nothing, recs)
+    if data.get("part") == "access":
+        asgi_regions(data, region)
+        print(json.dumps(regions))
+        return
     for model in ("lr", "gbc"):
         est = data[model]
         preds = {}
@@ -605,7 +609,69 @@ def cg_worker(pkl: Path) -> None:
     print(json.dumps(regions))
 
 
-def callgrind_bench(work: Path, fitted: dict[str, Any]) -> dict[str, Any] | None:
+def asgi_regions(data: dict[str, Any], region: Any) -> None:
+    """One POST /v1/predict through the ASGI app (no server, no socket), per record.
+
+    The app with no access log, with ``access_log=True`` logging (a handler writing to
+    /dev/null) and silent (the logger below INFO); the body in one message and in 16
+    (what the body limit's running count costs per chunk).
+    """
+    import asyncio
+    import logging
+
+    from prodml.serving import Predictor, create_app
+    from prodml.serving._access import ACCESS_LOGGER
+
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.propagate = False
+    sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    pred = Predictor(data["pipe"], data["lr"], name="f1-lr", version=1, compiled=False)
+    apps = {"off": create_app(pred, json_library="json"),
+            "on": create_app(pred, json_library="json", access_log=True)}  # fmt: skip
+    bodies = [json.dumps(r, default=str).encode() for r in data["records"]]
+    loop = asyncio.new_event_loop()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/v1/predict",
+             "raw_path": b"/v1/predict", "query_string": b"", "root_path": "",
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+
+    def post(app: Any, body: bytes, parts: int) -> int:
+        step = -(-len(body) // parts)
+        messages = [{"type": "http.request", "body": body[i : i + step], "more_body": True}
+                    for i in range(0, len(body), step)]  # fmt: skip
+        messages[-1]["more_body"] = False
+        it = iter(messages)
+        status = [0]
+
+        async def receive() -> dict[str, Any]:
+            return next(it)
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+
+        headers = [(b"content-type", b"application/json")]
+        if parts == 1:
+            headers.append((b"content-length", str(len(body)).encode()))
+        loop.run_until_complete(app({**scope, "headers": headers}, receive, send))
+        assert status[0] == 200, status
+        return status[0]
+
+    region("asgi/no access log", lambda b: post(apps["off"], b, 1), bodies)
+    region("asgi/body in 16 chunks", lambda b: post(apps["off"], b, 16), bodies)
+    access.setLevel(logging.WARNING)
+    region("asgi/access_log, logger silent", lambda b: post(apps["on"], b, 1), bodies)
+    access.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    region("asgi/access log on", lambda b: post(apps["on"], b, 1), bodies)
+    access.removeHandler(handler)
+
+
+def callgrind_bench(
+    work: Path, fitted: dict[str, Any], part: str = "callgrind"
+) -> dict[str, Any] | None:
     """Instructions per call (valgrind's callgrind): exact, and the load does not move them."""
     import pickle
 
@@ -617,7 +683,7 @@ def callgrind_bench(work: Path, fitted: dict[str, Any]) -> dict[str, Any] | None
     pkl = work / "callgrind.pkl"
     with open(pkl, "wb") as f:
         pickle.dump({"pipe": fitted["pipe"], "lr": fitted["lr"], "gbc": fitted["gbc"],
-                     "records": recs}, f)  # fmt: skip
+                     "records": recs, "part": part}, f)  # fmt: skip
     out = work / "callgrind.out"
     cmd = ["valgrind", "--tool=callgrind", f"--dump-before={CG_MARK}",
            f"--callgrind-out-file={out}", sys.executable, __file__, "--callgrind-worker",
@@ -638,6 +704,11 @@ def callgrind_bench(work: Path, fitted: dict[str, Any]) -> dict[str, Any] | None
     for k, v in per.items():
         print(f"  {k:22s} {v / 1e3:9.1f} k instructions per call", flush=True)
     result: dict[str, Any] = {"per_call": per}
+    if part == "access":
+        base = per["asgi/no access log"]
+        for k, v in per.items():
+            print(f"  {k:32s} {v / base:6.3f} x the app with no access log", flush=True)
+        return result
     for model in ("lr", "gbc"):
         result[f"{model}_overhead"] = o = per[f"{model}/record"] - per[f"{model}/model"]
         result[f"{model}_overhead_no_monitor"] = (
@@ -795,7 +866,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="seconds per wrk run (5)")
     ap.add_argument("--json", type=Path, help="write every figure here")
     ap.add_argument("--repeat", type=int, default=1, help="HTTP runs (medians of ratios)")
-    parts = ("inprocess", "callgrind", "http", "json", "batch", "invalid", "guard")
+    parts = ("inprocess", "callgrind", "http", "json", "batch", "invalid", "guard", "access")
     ap.add_argument("--only", nargs="+", choices=parts, default=parts, help="run these parts")
     ap.add_argument("--before-src", type=Path, default=Path("/work/main/src"),
                     help="the prodml source tree 'guard' compares this one with")  # fmt: skip
@@ -839,6 +910,9 @@ def main() -> None:
         if "callgrind" in args.only:
             print("\ninstructions per call (callgrind, 200 F1 records):", flush=True)
             results["callgrind"] = callgrind_bench(work, fitted)
+        if "access" in args.only:
+            print("\nthe ASGI app per request, access log and chunked body (callgrind):")
+            results["access"] = callgrind_bench(work, fitted, part="access")
         if "http" in args.only:
             print("\nHTTP (server on core 0, wrk on core 1):", flush=True)
             runs = []

@@ -263,6 +263,7 @@ OLD_MEMBERS = {
         "to_json",
     ],
     "prodml.features.FeaturePipeline": [
+        "accepts_missing",
         "feature_names_out",
         "feature_sources_out",
         "fingerprint",

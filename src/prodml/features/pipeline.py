@@ -529,6 +529,46 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             self._extra(record)
         return fn(record)
 
+    def accepts_missing(self, column: str) -> bool:
+        """Whether a null in input ``column`` transforms (``None``, NaN, NaT, ``pd.NA``).
+
+        The fitted :attr:`input_schema` marks every column nullable (it describes the data
+        seen, not the steps); this says what :meth:`transform` and :meth:`transform_record`
+        do: a column whose first step takes nulls (``Impute`` fills them, ``Passthrough``
+        hands them on as NaN) or that no step reads accepts them, any other refuses them
+        with a ``SchemaError`` (``kind="null"``). A request contract built from the
+        pipeline, such as the OpenAPI document of :func:`prodml.serving.create_app`,
+        uses it to say which columns may be null.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        SchemaError
+            For a column not seen at fit.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from prodml.features import FeaturePipeline, steps
+        >>> df = pd.DataFrame({"x": [1.0, None, 3.0], "z": [1.0, 2.0, 3.0]})
+        >>> pipe = FeaturePipeline([steps.Impute(["x"]), steps.StandardScale(["x", "z"])]).fit(df)
+        >>> pipe.accepts_missing("x"), pipe.accepts_missing("z")
+        (True, False)
+        """
+        self._check_fitted()
+        if column not in self._known:
+            raise SchemaError(
+                problems=[SchemaProblem(column, "extra", "column was not seen at fit")]
+            )
+        for p in self.programs_:
+            if p.column == column:
+                # Each step that takes nulls either fills them (Impute) or ends the chain
+                # (Passthrough): a null reaches the check at null_at only from a first step
+                # that cannot take it (tests/features: accepts_missing == transform_record).
+                return p.null_at > 0
+        return True  # read by no step
+
     # -- state as data ------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
 from prodml._extras import require
-from prodml._params import NONE, Interval, OneOf, check_params
+from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
 from prodml._state import STRICT_JSON
 from prodml._zones import canonical_zone, zone_fits
 from prodml.errors import ConfigError, SchemaError
@@ -167,6 +167,7 @@ def create_app(
     max_wait_ms: float = 2.0,
     json_library: Literal["auto", "orjson", "json"] = "auto",
     body_timeout_s: float = 30.0,
+    access_log: bool = False,
 ) -> Starlette:
     """An ASGI (Starlette) application serving ``predictor``.
 
@@ -204,6 +205,11 @@ def create_app(
     body_timeout_s
         Seconds a request's body may take to arrive, from when the route starts reading
         it; a client that stalls gets 408 and its connection is closed.
+    access_log
+        Log one JSON line per request (time, method, path, status, duration, bytes,
+        request id; never the query string, headers, bodies or feature values) on the
+        ``prodml.serving.access`` logger at INFO (see :mod:`prodml.serving._access`).
+        The app adds no handler: configure logging to keep the lines.
 
     Raises
     ------
@@ -235,6 +241,7 @@ def create_app(
         max_wait_ms=max_wait_ms,
         json_library=json_library,
         body_timeout_s=body_timeout_s,
+        access_log=access_log,
     )
     if not isinstance(predictor, Predictor):
         raise ConfigError("create_app needs a prodml.serving.Predictor", parameter="predictor")
@@ -250,6 +257,7 @@ def create_app(
             max_wait_ms / 1000.0,
             body_timeout_s=float(body_timeout_s),
             max_explain=max_explain,
+            access_log=access_log,
         ),
         _codec(json_library),
     )
@@ -271,8 +279,26 @@ def check_app_options(**options: Any) -> None:
             "max_wait_ms": [Interval(float, 0, None)],
             "json_library": [OneOf(("auto", "orjson", "json"))],
             "body_timeout_s": [Interval(float, 0, None, closed="neither")],
+            "access_log": [TypeOf(bool, "a bool")],
         },
     )
+
+
+def _refuses_null(versions: Iterable[Any]) -> frozenset[str]:
+    """Columns some served version refuses a null in: its schema's or its pipeline's word.
+
+    A request may go to any version (a canary, an A/B arm), so a column is documented
+    nullable only when every version takes a null there. A pipeline without
+    ``accepts_missing`` (a user's own class) is taken at its schema's word.
+    """
+    out: set[str] = set()
+    for served in versions:
+        out.update(c.name for c in served.schema.columns if not c.nullable)
+        accepts = getattr(served.pipeline, "accepts_missing", None)
+        if callable(accepts):
+            names = served.pipeline.input_schema.names
+            out.update(n for n in served.schema.names if n in names and not accepts(n))
+    return frozenset(out)
 
 
 class _Settings:
@@ -288,8 +314,10 @@ class _Settings:
         *,
         body_timeout_s: float = 30.0,
         max_explain: int = 100,
+        access_log: bool = False,
     ) -> None:
         self.predictor = predictor
+        self.access_log = access_log
         self.max_explain = max_explain
         self.body_timeout_s = body_timeout_s
         self.max_body_bytes = max_body_bytes
@@ -376,6 +404,7 @@ class _Settings:
                 max_records=self.max_records,
                 max_body_bytes=self.max_body_bytes,
                 explains=all(s.explainer is not None for s in state.versions.values()),
+                refuses_null=_refuses_null(state.versions.values()),
             )
             self._doc = (state, dumps(doc))
         return self._doc[1]

@@ -6,7 +6,11 @@ with uvicorn until SIGINT/SIGTERM (in-flight requests finish first), following t
 resuming an interrupted run into the same ``OUT``.
 ``prodml serve`` listens at once and loads the model on a thread: ``/healthz`` is 200 and
 ``/readyz`` 503 (with the reason) until it has loaded; a load that fails for good (the
-registry unreachable for ``--load-retry-for`` seconds, or any other failure) ends it.
+registry unreachable for ``--load-retry-for`` seconds, a reference that does not exist, or
+any other failure) ends it. The registry is opened and the reference resolved before
+listening, waiting at most :data:`OPEN_WAIT_S` seconds: a database that has not answered
+by then (hung, slow) no longer keeps the port closed, the open goes on on the load thread.
+``--access-log`` writes one JSON line per request to stdout.
 ``--db URL --artifacts URL`` open a registry other than a local folder.
 Exit codes: 0 done, 2 an error (one line on stderr).
 """
@@ -14,11 +18,17 @@ Exit codes: 0 done, 2 an error (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import sys
+import threading
 from typing import Any
 
-__all__ = ["add_parser"]
+__all__ = ["OPEN_WAIT_S", "add_parser"]
+
+OPEN_WAIT_S = 5.0
+"""Seconds ``prodml serve`` waits for the registry to open and the reference to resolve
+before it listens anyway (the open then goes on while ``/readyz`` answers 503)."""
 
 
 def _port(text: str) -> int:
@@ -84,6 +94,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--limit-concurrency", type=int, metavar="N",
                        help="open connections before 503 (default: no limit)")  # fmt: skip
     serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
+    serve.add_argument("--access-log", action="store_true",
+                       help="one JSON line per request on stdout: time, method, path, "
+                       "status, duration, bytes, request id (no body, header, query)")  # fmt: skip
     serve.add_argument("--load-retry-for", type=float, default=300.0, metavar="S",
                        help="retry a registry that cannot be reached for S seconds before "
                        "exiting 2 (default: %(default)s)")  # fmt: skip
@@ -129,11 +142,15 @@ def _trusted(args: argparse.Namespace) -> Any:
 def run_serve(args: argparse.Namespace) -> int:
     """Listen at once, load the model on a thread, serve until interrupted; the exit code.
 
-    The reference is resolved first (a missing model, version or alias is one line, exit 2,
-    before listening). Until the model has loaded, ``/healthz`` is 200 and ``/readyz`` and
-    every other route 503 (see :mod:`prodml.serving._loading`); a load that fails for good
-    stops the server and its error ends the command (one line after the ``loading`` line,
-    exit 2).
+    The registry is opened and the reference resolved first, on a thread, for at most
+    :data:`OPEN_WAIT_S` seconds: what they say by then (a missing model, version or alias,
+    a refused connection, a missing bucket) is one line, exit 2, before listening. A
+    registry that has not answered by then (a database that hangs) does not keep the port
+    closed: the server listens, and the load waits for that open (a reference that does
+    not exist then ends the command as any failed load does). Until
+    the model has loaded, ``/healthz`` is 200 and ``/readyz`` and every other route 503
+    (see :mod:`prodml.serving._loading`); a load that fails for good stops the server and
+    its error ends the command (one line after the ``loading`` line, exit 2).
     """
     from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.serving import Predictor, create_app  # noqa: PLC0415
@@ -150,6 +167,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "max_explain": args.max_explain,
         "body_timeout_s": args.body_timeout,
         "json_library": args.json_library,
+        "access_log": args.access_log,
     }
     check_app_options(**options)  # before listening, not once the model has loaded
     if not args.load_retry_for >= 0:
@@ -157,15 +175,29 @@ def run_serve(args: argparse.Namespace) -> int:
             f"--load-retry-for must be 0 or more seconds, not {args.load_retry_for!r}",
             parameter="load_retry_for",
         )
-    registry = _open_registry(args)
-    try:  # a reference that does not resolve is one line before listening, not after
-        registry.get(args.ref)
-    except BaseException:
-        registry.close()
-        raise
+
+    def open_and_resolve() -> Any:
+        registry = _open_registry(args)
+        try:  # a reference that does not resolve is one line before listening, not after
+            registry.get(args.ref)
+        except BaseException:
+            registry.close()
+            raise
+        return registry
+
+    opened: list[Any] = []  # the registry, once open
+    pending = [_in_background(open_and_resolve)]
+    try:
+        opened.append(pending[0].result(timeout=OPEN_WAIT_S))
+        pending.clear()
+    except concurrent.futures.TimeoutError:
+        pass  # a database that hangs: listen now, the load waits for this open
     served: list[Any] = []
 
     def load() -> Any:
+        if not opened:  # each attempt bounded by the driver's connect timeout, retried
+            opened.append(pending.pop().result() if pending else open_and_resolve())
+        registry = opened[0]
         pred = Predictor.from_registry(
             registry, args.ref, trusted=_trusted(args), watch_every_s=args.watch_every or None
         )
@@ -175,7 +207,15 @@ def run_serve(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(f"prodml serve: {args.ref} as {served[-1]!r} is ready", file=sys.stderr, flush=True)
 
-    loading = Loading(load, name=args.ref, retry_for_s=args.load_retry_for, on_ready=ready)
+    if args.access_log:
+        _log_access_to_stdout()
+    loading = Loading(
+        load,
+        name=args.ref,
+        retry_for_s=args.load_retry_for,
+        on_ready=ready,
+        access_log=args.access_log,
+    )
     try:
         run(
             loading,
@@ -192,11 +232,39 @@ def run_serve(args: argparse.Namespace) -> int:
         loading.stop()
         for pred in served:
             pred.close()
-        if loading.ready or loading.error is not None:  # else the load thread may use it
-            registry.close()
+        if opened and (loading.ready or loading.error is not None):  # else the load uses it
+            opened[0].close()
     if loading.error is not None:
         raise loading.error
     return 0
+
+
+def _in_background(fn: Any) -> concurrent.futures.Future[Any]:
+    """``fn()`` on a daemon thread (a hung connection never holds the process at exit)."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as err:  # noqa: BLE001 - handed to whoever waits for it
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="prodml-open-registry", daemon=True).start()
+    return future
+
+
+def _log_access_to_stdout() -> None:
+    """Send the access log's lines (and nothing else) to stdout, one JSON object a line."""
+    import logging  # noqa: PLC0415 - keep `prodml --help` fast
+
+    from prodml.serving._access import ACCESS_LOGGER  # noqa: PLC0415
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False  # the lines are data on stdout, not log records on stderr
 
 
 def run_score(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ other request a 503 problem with a ``Retry-After`` header. Once loaded, the buil
 lifespan starts (its micro-batcher, its readiness) and every request goes to it.
 
 A load that fails is either **transient** (the registry's database or storage cannot be
-reached: an ``OSError``, a database driver's ``OperationalError``, a timeout), retried
+reached: an ``OSError``, a database driver's ``OperationalError``, a timeout, or a prodml
+error raised from one, as the registry's "metadata store ... failed" is), retried
 with a doubling delay (1 s up to 30 s) for ``retry_for_s`` seconds while readiness stays
 503 and says why, or **permanent** (any other failure: the reference does not resolve, an
 artifact fails its hash, the model fails its check, a type is not trusted), after which
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prodml.errors import ProdMLError
+from prodml.serving._access import AccessLog
 from prodml.serving._echo import echo
 from prodml.serving._guard import Message, Receive, RequestGuard, Scope, Send
 
@@ -60,14 +62,34 @@ def load_failure(err: BaseException) -> tuple[bool, str]:
     (False, "no alias 'production' on model 'churn'")
     """
     if isinstance(err, ProdMLError):
+        # The registry translates a driver's error into its own (RegistryError "metadata
+        # store ... failed"): the cause it was raised from says whether a retry may work.
+        cause = _transient(err.__cause__, any_os_error=False)
+        if cause is not None:
+            return True, f"the registry cannot be reached ({type(cause).__name__})"
         message = err.args[0] if err.args else type(err).__name__  # KeyError quoting off
         return False, echo(str(message).splitlines()[0][:300])
-    transient = isinstance(err, OSError) or any(
-        t.__name__ in _TRANSIENT_NAMES for t in type(err).__mro__
-    )
-    if transient:
+    if _transient(err, any_os_error=True) is not None:
         return True, f"the registry cannot be reached ({type(err).__name__})"
     return False, f"an unexpected {type(err).__name__} (see the server's log)"
+
+
+def _transient(err: BaseException | None, *, any_os_error: bool) -> BaseException | None:
+    """``err`` or the first error it was raised from that says a service is unreachable now.
+
+    Under a prodml error only the types named in ``_TRANSIENT_NAMES`` count (connection
+    refused, timeouts, a driver's ``OperationalError``): its other ``OSError`` causes (a
+    missing or unreadable artifact file) will not mend.
+    """
+    seen = 0
+    while err is not None and seen < 8:  # a chain is short; a cycle must not hang the load
+        if not isinstance(err, ProdMLError) and (
+            (any_os_error and isinstance(err, OSError))
+            or any(t.__name__ in _TRANSIENT_NAMES for t in type(err).__mro__)
+        ):
+            return err
+        err, seen = err.__cause__, seen + 1
+    return None
 
 
 class Loading:
@@ -86,6 +108,9 @@ class Loading:
         Called (on the event loop) once the loaded app has started.
     dumps
         JSON encoder of answer bodies.
+    access_log
+        Log the answers given while loading as the loaded app logs its own (one JSON line
+        each, see :mod:`prodml.serving._access`); give the loaded app the same setting.
     """
 
     def __init__(
@@ -96,6 +121,7 @@ class Loading:
         retry_for_s: float = 300.0,
         on_ready: Callable[[], None] | None = None,
         dumps: Callable[[Any], bytes] | None = None,
+        access_log: bool = False,
     ) -> None:
         self.load = load
         self.name = name
@@ -111,7 +137,8 @@ class Loading:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = threading.Event()
         self._lifespan: tuple[asyncio.Queue[Message], asyncio.Task[Any], Any] | None = None
-        self._guarded = RequestGuard(self._not_ready, self.dumps)
+        guarded = RequestGuard(self._not_ready, self.dumps)
+        self._guarded: Any = AccessLog(guarded) if access_log else guarded
 
     def attach(self, server: Any) -> None:
         """The uvicorn ``Server`` to stop (``should_exit``) when the load fails for good."""

@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 document of :func:`~prodml.serving.create_app`, served at ``/openapi.json``.
 
 The request record's JSON Schema comes from the served version's :class:`~prodml.schema.Schema`
-(one property per column: its type, ``null`` when nullable, ``enum`` of the allowed values,
+(one property per column: its type, ``null`` when a null is served: the column is nullable
+and every served pipeline accepts a null there (``FeaturePipeline.accepts_missing``),
+``enum`` of the allowed values,
 ``minimum`` / ``maximum``; extra keys refused when the schema is strict), so clients and
 tools (schemathesis, code generators, Swagger UI pointed at the URL) see the contract the
 server enforces. Every error is ``application/problem+json`` (RFC 9457).
@@ -133,7 +135,7 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-def _column(c: Column) -> dict[str, Any]:
+def _column(c: Column, nullable: bool) -> dict[str, Any]:
     if c.dtype is LogicalType.DATETIME:
         # JSON has offsets, not zone names: an aware column wants one, a naive one none.
         # Not format "date-time": RFC 3339 wants seconds, and allows leap seconds,
@@ -155,18 +157,24 @@ def _column(c: Column) -> dict[str, Any]:
         out["minimum"] = c.min
     if c.max is not None:
         out["maximum"] = c.max
-    if c.nullable:
+    if nullable:
         out = {"anyOf": [out, {"type": "null"}]}
     if c.description:
         out["description"] = c.description
     return out
 
 
-def record_schema(schema: Schema) -> dict[str, Any]:
-    """The JSON Schema of one request record for ``schema``."""
+def record_schema(schema: Schema, refuses_null: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The JSON Schema of one request record for ``schema``.
+
+    A column is nullable when the schema says so and it is not in ``refuses_null`` (the
+    columns a served pipeline refuses a null in, whatever the schema lets through).
+    """
     return {
         "type": "object",
-        "properties": {c.name: _column(c) for c in schema.columns},
+        "properties": {
+            c.name: _column(c, c.nullable and c.name not in refuses_null) for c in schema.columns
+        },
         "required": [c.name for c in schema.columns],  # a missing column is refused
         "additionalProperties": not schema.strict,
     }
@@ -180,10 +188,12 @@ def openapi_document(
     max_records: int,
     max_body_bytes: int,
     explains: bool,
+    refuses_null: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the app serving a model with request schema ``schema``.
 
-    ``explains``: whether every served version has an explainer (``?explain=true``).
+    ``explains``: whether every served version has an explainer (``?explain=true``);
+    ``refuses_null``: columns documented non-nullable whatever ``schema`` says.
     """
     predict_body = {
         "oneOf": [
@@ -269,7 +279,7 @@ def openapi_document(
         },
         "components": {
             "schemas": {
-                "Record": record_schema(schema),
+                "Record": record_schema(schema, refuses_null),
                 "Prediction": _PREDICTION,
                 "Problem": _PROBLEM,
             }

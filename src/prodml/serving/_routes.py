@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from prodml.errors import ProdMLError, SchemaError
+from prodml.serving._access import AccessLog
 from prodml.serving._app import (
     ProblemError,
     _Settings,
@@ -318,7 +319,11 @@ def build_app(settings: _Settings, codec: Codec) -> Starlette:  # noqa: PLR0915 
         ],
         # The guard answers what escapes the routes (Starlette's handler of Exception
         # would log the exception's message through the server).
-        middleware=[Middleware(RequestGuard, dumps=dumps)],
+        # The access log, outermost, sees every answer (the guard's 500 too) and its id.
+        middleware=[
+            *([Middleware(AccessLog)] if settings.access_log else []),
+            Middleware(RequestGuard, dumps=dumps),
+        ],
         exception_handlers={HTTPException: http_error},
         lifespan=settings.lifespan,
     )
