@@ -139,6 +139,37 @@ def test_score_of_a_pickled_model_says_how_to_trust_it(
     assert json.loads(capsys.readouterr().out)["rows"] == 5
 
 
+def test_score_checks_its_input_before_loading_the_model(
+    tmp_path: Path,
+    registry: ModelRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A missing input was reported only after the registry opened and the model loaded
+    (15 s on a cold start; a pickled model's "use --trusted" came first)."""
+    from prodml.serving import Predictor
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(Predictor, "from_registry", no_load)
+    argv = ["score", "churn@1", str(tmp_path / "none"), str(tmp_path / "out")]
+    assert main([*argv, "--registry", str(tmp_path / "registry")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no such file or folder: "), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_score_says_one_part_not_one_parts(
+    tmp_path: Path, registry: ModelRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_data(5).drop(columns=["y"]).to_parquet(tmp_path / "in.parquet")
+    argv = ["score", "churn@1", str(tmp_path / "in.parquet"), str(tmp_path / "out")]
+    assert main([*argv, "--registry", str(tmp_path / "registry"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "(1 part written, 0 kept from before)" in out, out
+
+
 @pytest.mark.parametrize("command", ["serve", "score"])
 def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0  # main returns argparse's exit code

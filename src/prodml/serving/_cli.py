@@ -267,13 +267,22 @@ def _log_access_to_stdout() -> None:
     access.propagate = False  # the lines are data on stdout, not log records on stderr
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 part``, ``3 parts``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def run_score(args: argparse.Namespace) -> int:
     """Score and print the report; return the exit code."""
     from prodml._cli_files import _check_writable  # noqa: PLC0415
     from prodml.serving import Predictor, score  # noqa: PLC0415
+    from prodml.serving._score import _input_files  # noqa: PLC0415
 
     _check_ref(args.ref, "prodml score")
-    _check_writable(args.dest, folder=True)  # before the model loads, not after
+    # The input and the output before the registry opens and the model loads (seconds),
+    # not after: a typo in a path is answered at once.
+    _input_files(args.source)
+    _check_writable(args.dest, folder=True)
     registry = _open_registry(args)
     try:
         pred = Predictor.from_registry(
@@ -295,7 +304,7 @@ def run_score(args: argparse.Namespace) -> int:
     else:
         print(
             f"scored {report.rows:,} rows with {report.model} version {report.version} into "
-            f"{report.output} ({report.parts_written} parts written, {report.parts_skipped} "
-            f"kept from before) in {report.seconds:.1f} s"
+            f"{report.output} ({_count(report.parts_written, 'part')} written, "
+            f"{report.parts_skipped} kept from before) in {report.seconds:.1f} s"
         )
     return 0
