@@ -267,7 +267,7 @@ def _combine(codes_list: list[IntArray], sizes: list[int]) -> tuple[IntArray, In
 def add(gm: GroupMetrics, counted: Counted) -> None:
     """Add counted groups to ``gm``; a chunk beyond ``max_groups`` changes nothing."""
     keys, conf, hist, dropped, weights = counted
-    new = [k for k in dict.fromkeys(keys) if k not in gm._cells]
+    new = [k for k in dict.fromkeys(keys) if gm._find(k) is None]
     if len(gm._keys) + len(new) > gm.max_groups:
         raise too_many(gm.max_groups, new[0], gm.sensitive)
     _check_weighted(gm, weights)
@@ -310,7 +310,7 @@ def subtract(gm: GroupMetrics, counted: Counted) -> None:
     keys, conf, hist, _, weights = counted
     _check_weighted(gm, weights)
     gm._kinds.check_all(keys)
-    cells = [gm._cells.get(k) for k in keys]
+    cells = [gm._find(k) for k in keys]
     bins2 = 2 * gm.bins
     for i, cell in enumerate(cells):
         short_of = cell is None or any(gm._conf[4 * cell + j] < conf[i][j] for j in range(4))
