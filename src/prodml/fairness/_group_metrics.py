@@ -446,38 +446,43 @@ class GroupMetrics:
             return -1
         return self._cell(key)
 
-    def _find(self, key: tuple[object, ...]) -> int | None:
-        """The cell of ``key``, or of its personal values' tokens (then indexed); or None."""
+    def _find(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int | None:
+        """The cell of ``key``, or of its personal values' tokens (then indexed); or None.
+
+        ``form``: ``public_key(key)`` when the caller worked it out (for many keys at once).
+        """
         cell = self._cells.get(key)
         if cell is None:
-            shown = public_key(key)
+            shown = public_key(key) if form is None else form
             if shown is not key:
                 cell = self._cells.get(shown)
                 if cell is not None:
                     self._cells[key] = cell
         return cell
 
-    def _index(self, key: tuple[object, ...], cell: int) -> None:
+    def _index(
+        self, key: tuple[object, ...], cell: int, form: tuple[object, ...] | None = None
+    ) -> None:
         """Find ``cell`` by ``key`` and by its saved form (personal values as tokens)."""
         self._cells[key] = cell
-        shown = public_key(key)
+        shown = public_key(key) if form is None else form
         if shown is not key:
             self._cells.setdefault(shown, cell)
 
-    def _cell(self, key: tuple[object, ...]) -> int:
-        cell = self._find(key)
+    def _cell(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int:
+        cell = self._find(key, form)
         if cell is not None:
             if self._types[cell] is not None:
                 self._kinds.check(key)
             return cell
         if len(self._keys) >= self.max_groups:
             raise too_many(self.max_groups, key, self.sensitive)
-        return self._new_cell(key)
+        return self._new_cell(key, form)
 
-    def _new_cell(self, key: tuple[object, ...]) -> int:
+    def _new_cell(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int:
         self._kinds.add(key)  # raises before anything changes
         cell = len(self._keys)
-        self._index(key, cell)
+        self._index(key, cell, form)
         self._keys.append(key)
         typed = any(v is not None and type(v) is not str for v in key)
         self._types.append(tuple(map(type, key)) if typed else None)

@@ -38,6 +38,7 @@ __all__ = [
     "privacy",
     "public",
     "public_key",
+    "public_keys",
     "score_array",
     "sensitive_columns",
     "short",
@@ -143,6 +144,27 @@ def public_key(key: tuple[object, ...]) -> tuple[object, ...]:
         if type(v) is str and _looks_personal(v):
             return tuple(map(public, key))
     return key
+
+
+def public_keys(keys: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """:func:`public_key` of many keys, each column's distinct text checked at once.
+
+    A key without personal values is returned itself (as :func:`public_key` does).
+    """
+    if not keys:
+        return []
+    swaps: list[dict[object, str] | None] = []
+    for j in range(len(keys[0])):
+        personal = personal_texts({v for v in {k[j] for k in keys} if type(v) is str})
+        swaps.append(dict(zip(personal, privacy()._tokens(personal), strict=True)) or None)
+    if not any(swaps):
+        return list(keys)
+    out = []
+    for k in keys:
+        if any(s is not None and type(v) is str and v in s for s, v in zip(swaps, k, strict=True)):
+            k = tuple(v if s is None else s.get(v, v) for s, v in zip(swaps, k, strict=True))  # noqa: PLW2901
+        out.append(k)
+    return out
 
 
 def shown_keys(keys: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
