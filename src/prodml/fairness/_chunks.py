@@ -267,14 +267,18 @@ def _combine(codes_list: list[IntArray], sizes: list[int]) -> tuple[IntArray, In
 def add(gm: GroupMetrics, counted: Counted) -> None:
     """Add counted groups to ``gm``; a chunk beyond ``max_groups`` changes nothing."""
     keys, conf, hist, dropped, weights = counted
-    new = [k for k in dict.fromkeys(keys) if k not in gm._cells]
+    unknown = [k for k in dict.fromkeys(keys) if k not in gm._cells]
+    # Each new key's saved form (personal values as tokens), worked out for all at once:
+    # one check per distinct value, not one per key.
+    forms = dict(zip(unknown, _ingest.public_keys(unknown), strict=True))
+    new = [k for k in unknown if forms[k] is k or gm._find(k, forms[k]) is None]
     if len(gm._keys) + len(new) > gm.max_groups:
         raise too_many(gm.max_groups, new[0], gm.sensitive)
     _check_weighted(gm, weights)
     gm._kinds.check_all(keys)  # a key equal to a group of other types: nothing added
     bins2 = 2 * gm.bins
     for i, key in enumerate(keys):
-        cell = gm._cell(key)
+        cell = gm._cell(key, forms.get(key))
         base = 4 * cell
         for j in range(4):
             gm._conf[base + j] += conf[i][j]
@@ -310,7 +314,7 @@ def subtract(gm: GroupMetrics, counted: Counted) -> None:
     keys, conf, hist, _, weights = counted
     _check_weighted(gm, weights)
     gm._kinds.check_all(keys)
-    cells = [gm._cells.get(k) for k in keys]
+    cells = [gm._find(k) for k in keys]
     bins2 = 2 * gm.bins
     for i, cell in enumerate(cells):
         short_of = cell is None or any(gm._conf[4 * cell + j] < conf[i][j] for j in range(4))

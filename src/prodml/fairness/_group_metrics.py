@@ -12,7 +12,7 @@ import numpy as np
 from prodml._params import check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
-from prodml.fairness._ingest import short, weight_value
+from prodml.fairness._ingest import public_key, short, weight_value
 from prodml.fairness._kinds import Kinds
 from prodml.fairness._metrics import DEFAULT_METRICS, canonical
 from prodml.fairness._policies import SETTINGS, Policies, check_categories, too_many
@@ -156,8 +156,14 @@ class GroupMetrics:
         self._policies = Policies(self.sensitive, missing, unseen, self.categories)
         self._one = len(self.sensitive) == 1
         self._getter = itemgetter(*self.sensitive)
+        # Each group's cell by its key, and also by its key with personal values as
+        # tokens (the form it is saved in; see _index), so a record of the values and a
+        # loaded state's token meet in one group.
         self._cells: dict[tuple[object, ...], int] = {}
         self._keys: list[tuple[object, ...]] = []
+        # The salt id of tokens loaded from a state made with another salt (None: the
+        # tokens held, if any, are this process's own).
+        self._token_salt: str | None = None
         # The bools and numbers of each column, by value, and per cell the types of its
         # key when it holds any (None for text and missing values only): True, 1 and 1.0
         # are one dict key but may not be one group (_kinds). A key found whose types
@@ -319,7 +325,7 @@ class GroupMetrics:
             key, _ = self._policies.group(groups)
             if key is None:
                 return
-            cell = self._cells.get(key)
+            cell = self._find(key)
         if cell is not None and self._types[cell] is not None:
             self._kinds.check(key)
         label, pred, b = self._label_pred_bin(y_true, y_pred)
@@ -440,20 +446,43 @@ class GroupMetrics:
             return -1
         return self._cell(key)
 
-    def _cell(self, key: tuple[object, ...]) -> int:
+    def _find(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int | None:
+        """The cell of ``key``, or of its personal values' tokens (then indexed); or None.
+
+        ``form``: ``public_key(key)`` when the caller worked it out (for many keys at once).
+        """
         cell = self._cells.get(key)
+        if cell is None:
+            shown = public_key(key) if form is None else form
+            if shown is not key:
+                cell = self._cells.get(shown)
+                if cell is not None:
+                    self._cells[key] = cell
+        return cell
+
+    def _index(
+        self, key: tuple[object, ...], cell: int, form: tuple[object, ...] | None = None
+    ) -> None:
+        """Find ``cell`` by ``key`` and by its saved form (personal values as tokens)."""
+        self._cells[key] = cell
+        shown = public_key(key) if form is None else form
+        if shown is not key:
+            self._cells.setdefault(shown, cell)
+
+    def _cell(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int:
+        cell = self._find(key, form)
         if cell is not None:
             if self._types[cell] is not None:
                 self._kinds.check(key)
             return cell
         if len(self._keys) >= self.max_groups:
             raise too_many(self.max_groups, key, self.sensitive)
-        return self._new_cell(key)
+        return self._new_cell(key, form)
 
-    def _new_cell(self, key: tuple[object, ...]) -> int:
+    def _new_cell(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int:
         self._kinds.add(key)  # raises before anything changes
         cell = len(self._keys)
-        self._cells[key] = cell
+        self._index(key, cell, form)
         self._keys.append(key)
         typed = any(v is not None and type(v) is not str for v in key)
         self._types.append(tuple(map(type, key)) if typed else None)
@@ -480,7 +509,9 @@ class GroupMetrics:
         gone = len(self._keys) - len(kept)
         if gone:
             self._keys = [self._keys[i] for i in kept]
-            self._cells = {key: cell for cell, key in enumerate(self._keys)}
+            self._cells = {}
+            for cell, key in enumerate(self._keys):
+                self._index(key, cell)
             self._types = [self._types[i] for i in kept]
             self._kinds.rebuild(self._keys, self.categories)
             self._conf = [c for i in kept for c in self._conf[4 * i : 4 * i + 4]]
@@ -548,6 +579,8 @@ class GroupMetrics:
         from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
 
         _chunks.add(self, (keys, conf, hist, dict(other._dropped), weights))
+        if other._token_salt is not None and self._token_salt is None:
+            self._token_salt = other._token_salt  # the tokens it brought are of that salt
         return self
 
     # ------------------------------------------------------------------ reading

@@ -10,9 +10,11 @@ quoting at most a short prefix of the value.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ import pandas as pd
 from prodml._data import type_name
 from prodml._quote import _unless_personal as unless_personal
 from prodml.errors import SchemaError, SchemaProblem
-from prodml.privacy import Privacy, find_personal_data
+from prodml.privacy import _PATTERNS, Privacy, find_personal_data
 
 __all__ = [
     "MISSING_LABEL",
@@ -32,10 +34,15 @@ __all__ = [
     "is_missing",
     "label_array",
     "label_of",
+    "personal_texts",
+    "privacy",
     "public",
+    "public_key",
+    "public_keys",
     "score_array",
     "sensitive_columns",
     "short",
+    "shown_keys",
     "shown_label",
     "sort_key",
     "weight_array",
@@ -122,8 +129,114 @@ def display(value: object) -> object:
 def public(value: object) -> object:
     """``value``, or its salted token when it is text that looks like personal data."""
     if isinstance(value, str) and _looks_personal(str(value)):
-        return _privacy().token(value)
+        return privacy().token(value)
     return value
+
+
+def public_key(key: tuple[object, ...]) -> tuple[object, ...]:
+    """A group key with its personal values as tokens; ``key`` itself when it has none.
+
+    The form a group is saved in (``GroupMetrics.to_dict``, a monitor's saved window),
+    and under which a GroupMetrics also indexes a group first seen by its values, so a
+    record of those values and a saved state's token meet in one group.
+    """
+    for v in key:
+        if type(v) is str and _looks_personal(v):
+            return tuple(map(public, key))
+    return key
+
+
+def public_keys(keys: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """:func:`public_key` of many keys, each column's distinct text checked at once.
+
+    A key without personal values is returned itself (as :func:`public_key` does).
+    """
+    if not keys:
+        return []
+    swaps: list[dict[object, str] | None] = []
+    for j in range(len(keys[0])):
+        personal = personal_texts({v for v in {k[j] for k in keys} if type(v) is str})
+        swaps.append(dict(zip(personal, privacy()._tokens(personal), strict=True)) or None)
+    if not any(swaps):
+        return list(keys)
+    out = []
+    for k in keys:
+        if any(s is not None and type(v) is str and v in s for s, v in zip(swaps, k, strict=True)):
+            k = tuple(v if s is None else s.get(v, v) for s, v in zip(swaps, k, strict=True))  # noqa: PLW2901
+        out.append(k)
+    return out
+
+
+def shown_keys(keys: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """Every group key as shown (:func:`display` of each value), checked per distinct value.
+
+    A report over many groups checks each column's distinct text once, and many at a
+    time (:func:`personal_texts`), instead of each group's values one by one.
+    """
+    if not keys:
+        return []
+    columns = [[k[j] for k in keys] for j in range(len(keys[0]))]
+    changed = False
+    for j, column in enumerate(columns):
+        personal = personal_texts({v for v in set(column) if type(v) is str})
+        if not personal and None not in column:
+            continue
+        changed = True
+        swap: dict[object, object] = dict(zip(personal, privacy()._tokens(personal), strict=True))
+        swap[None] = MISSING_LABEL  # (no str or None equals a number or a bool)
+        get = swap.get
+        columns[j] = [get(v, v) for v in column]
+    return list(zip(*columns, strict=True)) if changed else list(keys)
+
+
+_FEW = 64  # below this many texts, one check each (the cache) beats an Arrow pass
+
+
+def personal_texts(texts: Set[str]) -> list[str]:
+    """The texts of ``texts`` that look like personal data (:func:`find_personal_data`).
+
+    Many ASCII texts are first screened at once by a relaxed form of the patterns
+    (:func:`_screen`, run by Arrow's RE2 over the whole array); only those it keeps, and
+    texts outside ASCII, get the exact check, so the answer is exactly
+    ``[t for t in texts if find_personal_data(t)]``.
+    """
+    if len(texts) < _FEW:
+        return [t for t in texts if _looks_personal(t)]
+    ascii_texts: list[str] = []
+    kept: list[str] = []  # texts outside ASCII: the exact check only
+    for t in texts:
+        (ascii_texts if t.isascii() else kept).append(t)
+    if ascii_texts:
+        kept.extend(itertools.compress(ascii_texts, _screen(ascii_texts)))
+    return [t for t in kept if find_personal_data(t) is not None]
+
+
+def _screen(texts: list[str]) -> list[bool]:
+    """Whether each ASCII text may hold personal data: ``False`` only when it cannot."""
+    import pyarrow as pa  # noqa: PLC0415 - only reports over many groups
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    return pc.match_substring_regex(pa.array(texts, pa.string()), _relaxed()).to_pylist()
+
+
+@functools.cache
+def _relaxed() -> str:
+    r""":mod:`prodml.privacy`'s patterns as one RE2 pattern that matches at least as much.
+
+    RE2 (Arrow's engine) has no look-ahead: the patterns' negative look-aheads (which
+    only refuse some matches) are left out, and ``(?ai:`` becomes ``(?i:``. On ASCII text
+    ``\d``, ``\b`` and case folding read alike in both engines, so where this finds no
+    match, :func:`find_personal_data` finds none (tests check it on the same inputs).
+    """
+    parts = []
+    for _, pattern in _PATTERNS:
+        relaxed = _LOOKAHEAD.sub("", pattern).replace("(?ai:", "(?i:")
+        parts.append(f"(?:{relaxed})")
+    return "|".join(parts)
+
+
+# A negative look-ahead, with at most one level of groups inside: "(?!000|666|9\d\d)".
+_LOOKAHEAD = re.compile(r"\(\?!(?:[^()]|\([^()]*\))*\)")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -132,7 +245,7 @@ def _looks_personal(text: str) -> bool:
 
 
 @functools.cache
-def _privacy() -> Privacy:
+def privacy() -> Privacy:
     """The default policy, made once.
 
     Its salt (``PRODML_PRIVACY_SALT`` or the process's own) names a group alike in

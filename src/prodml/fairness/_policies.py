@@ -71,7 +71,11 @@ class Policies:
         self.sensitive = sensitive
         self.missing = missing
         self.unseen = unseen
-        self.allowed = {c: frozenset(v) for c, v in categories.items()}
+        # A declared value that looks like personal data is also allowed as its token:
+        # the form a saved state holds it in (see _ingest.public_key).
+        self.allowed = {
+            c: frozenset(v) | frozenset(map(_ingest.public, v)) for c, v in categories.items()
+        }
 
     def raw_key(self, groups: Any) -> Key:
         """One record's sensitive values, in ``sensitive`` order (None where absent)."""

@@ -16,7 +16,7 @@ from prodml.errors import ConfigError, SchemaError, SchemaProblem
 from prodml.fairness import _gaps, stats
 from prodml.fairness._arrays import aggregate, metric_arrays
 from prodml.fairness._gaps import Gap, PairTests
-from prodml.fairness._ingest import display, short, shown_label
+from prodml.fairness._ingest import display, short, shown_keys, shown_label
 from prodml.fairness._metrics import gap_components
 
 if TYPE_CHECKING:
@@ -73,9 +73,9 @@ class FairnessReport:
         self.dropped: dict[str, int] = dict(dropped or {})
         self.keys = keys
         # Each group's values as shown (missing as "<missing>", personal data as its
-        # token), worked out once: checking 100,000 groups' text for personal data
-        # takes a while, and the labels, the index and the frame all show them.
-        self._shown: list[tuple[object, ...]] = [tuple(map(display, k)) for k in keys]
+        # token), worked out once, each column's distinct text checked for personal data
+        # together: the labels, the index and the frame all show them.
+        self._shown: list[tuple[object, ...]] = shown_keys(keys)
         self.labels: list[str] = [shown_label(self.sensitive, k) for k in self._shown]
         _check_labels(self.sensitive, keys, self.labels)
         self._conf = conf
@@ -444,8 +444,11 @@ class FairnessReport:
         if isinstance(group, str) and group in self.labels:
             return self.labels.index(group)
         key = group if isinstance(group, tuple) else (group,)
+        # By the values as shown too: after a saved state is loaded, a group of personal
+        # values is keyed by their tokens, and asking by the values still finds it.
+        shown = tuple(map(display, key))
         for i, k in enumerate(self.keys):
-            if self._shown[i] == key or k == key:
+            if self._shown[i] == key or k == key or self._shown[i] == shown:
                 return i
         raise ConfigError(
             f"No group {short_repr(group)} in this report; groups: {self.labels[:20]}.",

@@ -8,9 +8,21 @@ Layout::
                "confusion": [[tn, fp, fn, tp], ...],      # same order as groups
                "histograms": [[...2 * bins ints...], ...] or null,
                "dropped": {"column": count, ...},
+               # only when a group value is a token (below):
+               "salt_id": "...",
                # only when config.weighted is true:
                "weights": [[w_tn, w_fp, w_fn, w_tp], ...],          # sums of sample_weight
                "weights_squared": [[...], ...]}}                     # sums of their squares
+
+A group value that looks like personal data (:func:`prodml.privacy.find_personal_data`)
+is saved as its salted token (``pm:`` and 16 hex digits), never as itself, and
+``state.salt_id`` names the salt (:attr:`prodml.privacy.Privacy.salt_id`, never the salt):
+the state a report is made from shows those groups by the same tokens, and a process
+with the same salt (``PRODML_PRIVACY_SALT``) matches new records of the values to them.
+A state saved with another salt still loads, as saved, with a
+:class:`prodml.privacy.PersonalDataWarning`: new records of those values will be other
+groups. A state holding the values themselves (saved before tokens) loads too, and is
+saved with tokens from then on.
 
 ``config.weighted`` is written only when true, so an unweighted state is exactly what it
 was before weights existed, and a state without it loads as unweighted. A weighted state
@@ -26,13 +38,15 @@ distinct and within the policies) are validated, and a ConfigError names the fie
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from prodml._state import check_depth, check_format_version, is_unicode, load_json, state_error
 from prodml.errors import ConfigError, SchemaError, StateError
-from prodml.fairness._ingest import MISSING_LABEL, OTHER, short, sort_key
+from prodml.fairness._ingest import MISSING_LABEL, OTHER, privacy, public_key, short, sort_key
 from prodml.fairness._kinds import Kinds
+from prodml.privacy import PersonalDataWarning, is_token
 
 if TYPE_CHECKING:
     from prodml.fairness._group_metrics import GroupMetrics
@@ -46,7 +60,8 @@ _MAX_JSON = 64 * 1024 * 1024
 
 def dump(gm: GroupMetrics) -> dict[str, Any]:
     """Settings and counts of ``gm``, JSON-safe, groups sorted canonically."""
-    order = sorted(range(len(gm._keys)), key=lambda i: sort_key(gm._keys[i]))
+    saved = [public_key(k) for k in gm._keys]
+    order = sorted(range(len(saved)), key=lambda i: sort_key(saved[i]))
     bins2 = 2 * gm.bins
     hist = gm._hist
     out: dict[str, Any] = {
@@ -54,7 +69,7 @@ def dump(gm: GroupMetrics) -> dict[str, Any]:
         "kind": "GroupMetrics",
         "config": gm.config(),
         "state": {
-            "groups": [list(gm._keys[i]) for i in order],
+            "groups": [list(saved[i]) for i in order],
             "confusion": [gm._conf[4 * i : 4 * i + 4] for i in order],
             "histograms": None
             if hist is None
@@ -62,6 +77,8 @@ def dump(gm: GroupMetrics) -> dict[str, Any]:
             "dropped": dict(sorted(gm._dropped.items())),
         },
     }
+    if any(is_token(v) for key in saved for v in key):
+        out["state"]["salt_id"] = gm._token_salt or privacy().salt_id
     w = gm._w
     if w is not None:
         out["state"]["weights"] = [w[8 * i : 8 * i + 4] for i in order]
@@ -156,6 +173,7 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
     confusion = _list(state.get("confusion"), "state.confusion", len(groups))
     keys: list[tuple[object, ...]] = []
     seen: set[tuple[object, ...]] = set()
+    salt = _salt_id(state)
     kinds = Kinds(gm.sensitive, gm.categories)
     for i, g in enumerate(groups):
         values = _list(g, f"state.groups[{i}]", k)
@@ -175,9 +193,10 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
                 "are one group)",
                 key[j],
             ) from None
-        if key in seen:
+        if key in seen or public_key(key) in seen:  # a value and its token: one group
             raise _fail(f"state.groups[{i}]", "a group not listed before", list(key))
         seen.add(key)
+        seen.add(public_key(key))
         keys.append(key)
     conf = []
     for i, row in enumerate(confusion):
@@ -190,6 +209,18 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
         if name not in gm.sensitive:
             raise _fail(f"state.dropped.{str(name)[:40]}", "a sensitive column", name)
         gm._dropped[name] = _count(n, f"state.dropped.{name}")
+    tokens = any(is_token(v) for key in keys for v in key)
+    if tokens and salt is not None and salt != privacy().salt_id:
+        warnings.warn(
+            "GroupMetrics state holds group values that look like personal data as tokens "
+            f"made with another salt (id {salt}, this process {privacy().salt_id}): the "
+            "groups load as saved, but new records of those values will be other groups; "
+            "set the PRODML_PRIVACY_SALT environment variable to one secret in every "
+            "process that saves or loads this state",
+            PersonalDataWarning,
+            stacklevel=4,
+        )
+        gm._token_salt = salt
     for i, key in enumerate(keys):
         cell = gm._new_cell(key)
         gm._conf[4 * cell : 4 * cell + 4] = conf[i]
@@ -198,6 +229,16 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
             gm._hist[cell * bins2 : (cell + 1) * bins2] = hist_rows[i]
         if weight_rows is not None and gm._w is not None:
             gm._w[8 * cell : 8 * cell + 8] = weight_rows[i]
+
+
+def _salt_id(state: Mapping[str, Any]) -> str | None:
+    """``state.salt_id``: None when absent, else a short text (it is only compared)."""
+    salt = state.get("salt_id")
+    if salt is None:
+        return None
+    if not isinstance(salt, str) or not is_unicode(salt) or not 0 < len(salt) <= 64:
+        raise _fail("state.salt_id", "a salt id (text of at most 64 characters)", salt)
+    return salt
 
 
 def _check_group_value(gm: GroupMetrics, j: int, value: object, path: str) -> object:

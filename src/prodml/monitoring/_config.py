@@ -10,6 +10,7 @@ from prodml._params import NONE, Constraint, Interval, OneOf, TypeOf, check_para
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError
 from prodml.monitoring import _values
+from prodml.monitoring._served import _T_MAX, _T_MIN
 from prodml.monitoring.alerts import AlertRule, BurnRateRule
 from prodml.monitoring.sinks import Sink
 from prodml.monitoring.windows import Window
@@ -18,7 +19,15 @@ from prodml.privacy import redact
 if TYPE_CHECKING:
     from prodml.monitoring.monitor import ModelMonitor
 
-__all__ = ["bad_input", "check_config", "check_rules", "check_time", "severity"]
+__all__ = [
+    "bad_input",
+    "check_config",
+    "check_rules",
+    "check_time",
+    "checked",
+    "checked_latency",
+    "severity",
+]
 
 
 def severity(rule: AlertRule | BurnRateRule) -> str:
@@ -68,6 +77,50 @@ def bad_input(task: str, prediction_id: object, t: object, output: object) -> Sc
         f"output of a {task} model must be {expected}. Got {short_repr(output)} instead.",
         column="output",
     )
+
+
+def checked(
+    mon: ModelMonitor, prediction_id: object, t: object, output: object
+) -> tuple[float, Any]:
+    """The time and output of a log_prediction call its fast check did not pass.
+
+    Real numbers of any type (``np.int64``, ``np.float32``, ints) become Python floats
+    (a numpy scalar kept as given made ``to_json`` fail); a multiclass output is checked
+    as a class label (:func:`_values.check_class`). Raises :func:`bad_input`'s error,
+    quoting the values as given, for a time or output out of bounds or an unhashable id.
+    """
+    seconds = t if type(t) is float else _values.as_seconds(t)
+    value = output
+    if mon._numeric_output and type(output) is not float:
+        value = _values.as_number(mon.task, output)
+    try:
+        ok = _T_MIN <= seconds <= _T_MAX and (
+            not mon._numeric_output or mon._out_low <= value <= mon._out_high  # type: ignore[operator]
+        )
+        hash(prediction_id)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise bad_input(mon.task, prediction_id, t, output)
+    if not mon._numeric_output:
+        value = _values.check_class(value)
+    return seconds, value
+
+
+def checked_latency(latency_s: object) -> float:
+    """A ``latency_s`` its fast check did not pass: as a float in [0, 1e100], or an error."""
+    value = _values.as_number("regression", latency_s)
+    try:
+        ok = 0.0 <= value <= 1e100  # Histogram's MAX_VALUE: a finite sum
+    except TypeError:
+        ok = False
+    if not ok:
+        raise SchemaError(
+            f"latency_s must be a number of seconds in [0, 1e100]. Got {short_repr(latency_s)} "
+            "instead.",
+            column="latency_s",
+        )
+    return float(value)
 
 
 MAX_STATS_SLOTS = 100_000

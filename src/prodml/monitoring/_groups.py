@@ -18,14 +18,17 @@ report becomes named values:
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError
+from prodml.fairness._ingest import privacy, public_key
 from prodml.fairness._metrics import ALIASES, METRICS
 from prodml.monitoring.windows import CountWindow, TimeWindow, Window, _time_order
+from prodml.privacy import PersonalDataWarning, is_token
 
 if TYPE_CHECKING:
     from prodml.fairness import GroupMetrics
@@ -186,16 +189,32 @@ class GroupWindows:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The pending groups and the window's records, JSON-safe."""
-        return {
-            "pending": [[pid, None if k is None else list(k)] for pid, k in self._pending.items()],
-            "window": [[t, list(k), y, out] for t, k, y, out in self._window],
+        """The pending groups and the window's records, JSON-safe.
+
+        Group values that look like personal data are saved as their tokens, with the
+        salt's id, as in ``GroupMetrics.to_dict`` (see docs/fairness.md).
+        """
+        saved: dict[tuple[object, ...], list[object]] = {}  # each key's saved form, once
+
+        def form(key: tuple[object, ...]) -> list[object]:
+            values = saved.get(key)
+            if values is None:
+                values = saved[key] = list(public_key(key))
+            return values
+
+        result: dict[str, Any] = {
+            "pending": [[pid, None if k is None else form(k)] for pid, k in self._pending.items()],
+            "window": [[t, form(k), y, out] for t, k, y, out in self._window],
             "dropped": self.dropped,
         }
+        if any(is_token(v) for key in saved.values() for v in key):
+            result["salt_id"] = self.metrics._token_salt or privacy().salt_id
+        return result
 
     def load(self, data: Mapping[str, Any]) -> None:
         """Replay a state saved by :meth:`to_dict` (each record validated again)."""
         try:
+            _check_salt(self.metrics, data.get("salt_id"))
             for pid, key in data["pending"]:
                 self._pending[pid] = None if key is None else self.metrics.group_of(tuple(key))
             for t, key, y, out in data["window"]:
@@ -211,6 +230,25 @@ class GroupWindows:
                 f"Saved ModelMonitor state field 'state.groups' is malformed: {str(err)[:120]}.",
                 parameter="state.groups",
             ) from None
+
+
+def _check_salt(metrics: GroupMetrics, salt: object) -> None:
+    """Warn when the saved tokens were made with another salt (see fairness' _state)."""
+    if salt is None:
+        return
+    if not isinstance(salt, str) or not 0 < len(salt) <= 64:
+        raise ValueError("salt_id must be a salt id (text of at most 64 characters)")
+    if salt != privacy().salt_id:
+        warnings.warn(
+            "ModelMonitor state holds group values that look like personal data as tokens "
+            f"made with another salt (id {short_repr(salt)}, this process "
+            f"{privacy().salt_id}): the window loads as saved, but new predictions of "
+            "those values will be other groups; set the PRODML_PRIVACY_SALT environment "
+            "variable to one secret in every process that saves or loads this monitor",
+            PersonalDataWarning,
+            stacklevel=2,
+        )
+        metrics._token_salt = salt
 
 
 def build(

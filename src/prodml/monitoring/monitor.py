@@ -283,7 +283,10 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         self._numeric_output = task != "multiclass"
         self._binary = task == "binary"
         big = sys.float_info.max
-        self._out_low, self._out_high = (-big, big) if task == "regression" else (0.0, 1.0)
+        # Multiclass: no float is in range, so a class label takes the checked path.
+        self._out_low, self._out_high = {"regression": (-big, big), "binary": (0.0, 1.0)}.get(
+            task, (math.inf, -math.inf)
+        )
         # The hottest counter is an attribute (cheaper than a dict item); see counters().
         self._n_predictions = 0
         # Predictions logged through _log_served wait here (checked, in call order) until
@@ -297,7 +300,7 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ hot paths
-    def log_prediction(  # noqa: PLR0915 - the hottest path, inlined
+    def log_prediction(
         self,
         prediction_id: Hashable,
         features: Mapping[str, Any] | None,
@@ -338,40 +341,36 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         with self._lock:
             if self._buffer:
                 self._flush()
-            t = stamp = self.clock() if timestamp is None else timestamp
-            if type(t) is not float:  # numpy scalars, ints: stored as Python floats
-                t = _values.as_seconds(t)
-            given = output
-            if type(output) is not float and self._numeric_output:
-                output = _values.as_number(self.task, output)
+            t = self.clock() if timestamp is None else timestamp
             pending = self._pending
-            try:
-                # One cheap check for the usual case. NaN and infinities fail the comparisons;
-                # a str or None raises TypeError, as does an unhashable id.
-                ok = _T_MIN <= t <= _T_MAX and (
-                    not self._numeric_output or self._out_low <= output <= self._out_high
-                )
-                seen = ok and prediction_id in pending
-            except TypeError:
-                ok = False
-            if not ok:
-                raise _config.bad_input(self.task, prediction_id, stamp, given)
-            if not self._numeric_output:
-                output = _values.check_class(output)
-            if latency_s is not None:  # checked before anything changes
-                took = latency_s
-                if type(latency_s) is not float:  # a float32 sum would lose the seconds
-                    latency_s = _values.as_number("regression", latency_s)
+            # One cheap check for the usual case: a finite float time (t - t is 0.0 for
+            # those only, NaN for NaN and infinities) and a float output in range (no float
+            # is, for multiclass). Anything else (ints and numpy scalars, stored as Python
+            # floats; class labels; bad values) takes _config.checked, which converts what
+            # it may and raises for the rest.
+            if (
+                type(t) is float
+                and t - t == 0.0
+                and type(output) is float
+                # Not chained: a chained comparison costs two more bytecodes (SWAP, COPY).
+                and self._out_low <= output  # noqa: PLR1716
+                and output <= self._out_high
+            ):
                 try:
-                    ok = 0.0 <= latency_s <= 1e100  # Histogram's MAX_VALUE: a finite sum
-                except TypeError:
-                    ok = False
-                if not ok:
-                    raise SchemaError(
-                        "latency_s must be a number of seconds in [0, 1e100]. Got "
-                        f"{short_repr(took)} instead.",
-                        column="latency_s",
-                    )
+                    seen = prediction_id in pending
+                except TypeError:  # an unhashable id
+                    raise _config.bad_input(self.task, prediction_id, t, output) from None
+            else:
+                t, output = _config.checked(self, prediction_id, t, output)
+                seen = prediction_id in pending
+            # Checked before anything changes; a float32 or int is stored as a float (a
+            # float32 sum would lose the seconds).
+            if (
+                # Not chained either; 1e100 is Histogram.MAX_VALUE (a finite sum).
+                not (type(latency_s) is float and latency_s >= 0.0 and latency_s <= 1e100)
+                and latency_s is not None
+            ):
+                latency_s = _config.checked_latency(latency_s)
             if self._groups is not None:
                 self._groups.predict(prediction_id, features if groups is None else groups)
             if seen:
@@ -550,6 +549,8 @@ class ModelMonitor(ServedQueue, Evaluation, LockedState):
         # check them once, at the next expiry.
         state.setdefault("_pending_unsorted", True)
         state.setdefault("_labelled_unsorted", True)
+        if state.get("_numeric_output") is False:  # multiclass: see __init__'s bounds
+            state["_out_low"], state["_out_high"] = math.inf, -math.inf
         counters = state.get("_counters")
         if isinstance(counters, dict) and not counters.keys() >= set(_values.COUNTERS):
             state["_counters"] = {n: counters.get(n, 0) for n in _values.COUNTERS} | counters
