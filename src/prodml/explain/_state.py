@@ -2,7 +2,7 @@
 
 Layout::
 
-    {"format_version": 1 | 2 | 3 | 4, "kind": "Explainer",
+    {"format_version": 1 | 2 | 3 | 4 | 5, "kind": "Explainer",
      "method": "linear" | "tree" | "sampling",
      "class_index": int | null,
      "pipeline": {...FeaturePipeline.to_dict()...},
@@ -38,6 +38,9 @@ null: allowed only where the model routes NaN; at most ``MAX_BACKGROUND`` rows, 
 model's width) in format 3. Format 4, which prodml writes now, saves what the fit keeps
 instead (see :func:`_patterns`): a load reads them rather than grouping the rows again.
 Both are refused by a prodml that predates them rather than explained path-dependently.
+Format 5, which prodml writes now for every tree explainer, holds the same trees (and
+patterns) as one typed array per field for the whole forest, read and checked by
+:mod:`~prodml.explain._forest_state` (the layout above is formats 1 to 4's).
 Sampling state holds at most ``MAX_PERMUTATIONS`` permutations, whose switch masks stay
 within ``MAX_SWITCH_CELLS`` (the bound its construction applies).
 """
