@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.ensemble import (
     ExtraTreesRegressor,
     HistGradientBoostingRegressor,
@@ -32,7 +34,9 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeRegressor
 
 from prodml.errors import ConfigError, ProdMLError
-from prodml.explain import Explainer, _forest_state
+from prodml.explain import Explainer, _forest_state, _state
+from prodml.explain._interventional import InterventionalTreeKernel
+from prodml.explain._trees import trees_from_model
 from prodml.features import FeaturePipeline, steps
 
 from .test_interventional import _brute_force
@@ -140,6 +144,40 @@ def test_interventional_on_nan_trained_trees_equals_brute_force_after_a_load(nam
     np.testing.assert_allclose(phi, _brute_force(f, test, kept), rtol=0, atol=1e-9)
     np.testing.assert_allclose(pred, f(test), rtol=0, atol=1e-9)
     np.testing.assert_allclose(back.base + phi.sum(axis=1), pred, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_background=st.integers(1, 40) | st.sampled_from([255, 256, 300]),  # "<u1", "<u2" counts
+    depth=st.integers(1, 12),  # "<u1" and "<u2" codes
+    interventional=st.booleans(),
+)
+def test_format_5_round_trips_nan_trained_kernels_to_the_same_bits(
+    seed: int, n_background: int, depth: int, interventional: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    X = np.round(rng.normal(size=(300, 8)), 1)  # ties: shared patterns, rows on thresholds
+    X[rng.random(X.shape) < 0.15] = np.nan  # trained on NaN: infinite thresholds
+    y = np.nan_to_num(X[:, 0]) - np.isnan(X[:, 1]) + np.nan_to_num(X[:, 2] * X[:, 3])
+    model = RandomForestRegressor(n_estimators=3, max_depth=depth, random_state=seed)
+    tree = trees_from_model(model.fit(X, y), None)
+    assert tree is not None
+    kernel = InterventionalTreeKernel(tree, X[:n_background]) if interventional else tree
+    saved = json.loads(json.dumps(_forest_state.dump(kernel)))
+    back = _state._trees(saved, 8, 5)
+    assert type(back) is type(kernel)
+    assert _forest_state.dump(back) == saved
+    test = X[200:230]
+    for k in (kernel, back):
+        k.bind(np.arange(8) // 2, 4)
+    for jit in (False, True):
+        kernel.jit = back.jit = jit
+        phi, pred = kernel.attribute(test)
+        phi_back, pred_back = back.attribute(test)
+        assert phi.tobytes() == phi_back.tobytes()
+        assert pred.tobytes() == pred_back.tobytes()
+    assert kernel.base == back.base
 
 
 # -- hostile format-5 state ------------------------------------------------------------
