@@ -21,9 +21,11 @@ Figures per model:
   on both sides;
 * max |prodml - shap| over every batch value and base value;
 * state size and load time (median of ``--load-repeats``): ``Explainer.to_json`` /
-  ``from_json`` vs pickling shap's explainer (``pickle.dumps`` / ``loads``); for the
-  interventional forest also the format-3 state (its background rows, grouped again on
-  load, as prodml saved it before format 4).
+  ``from_json`` (format 5: typed arrays) vs pickling shap's explainer (``pickle.dumps`` /
+  ``loads``), with the median of the per-round ratios; for the forests also the state
+  as prodml saved it before format 5 (format 1, or 4 for the interventional forest: a
+  JSON list per tree and field), and for the interventional forest the format-3 state
+  (its background rows, grouped again on load, as prodml saved it before format 4).
 
 Run::
 
@@ -163,6 +165,9 @@ def run_model(  # noqa: PLR0917 - one benchmark case
     text3 = _format_3(ex) if interventional else None
     if text3 is not None:  # the rows, grouped again on load: what format 3 (stop 39) saved
         loads["format_3"] = lambda: Explainer.from_json(text3)
+    legacy = _legacy(ex) if ex.kernel_.method == "tree" else None
+    if legacy is not None:  # a JSON list per tree and field: what formats 1 to 4 saved
+        loads["legacy"] = lambda: Explainer.from_json(legacy)
     load_s = _alternating_medians(loads, args.load_repeats)
     load_ours, load_shap = load_s["prodml"], load_s["shap"]
     old_format = None
@@ -170,7 +175,7 @@ def run_model(  # noqa: PLR0917 - one benchmark case
         old_format = {
             "state_bytes": len(text3.encode()),
             "load_ms": load_s["format_3"] * 1e3,
-            "median_ratio_format_3_over_4": load_s["format_3/prodml"],
+            "median_ratio_format_3_over_5": load_s["format_3/prodml"],
         }
     result = {
         "record_p50_us": {"prodml": best["prodml"][0], "shap": best["shap"][0]},
@@ -186,6 +191,14 @@ def run_model(  # noqa: PLR0917 - one benchmark case
     }
     if old_format is not None:
         result["format_3"] = old_format
+    if legacy is not None:
+        result["legacy_format"] = {
+            "format_version": json.loads(legacy)["format_version"],
+            "state_bytes": len(legacy.encode()),
+            "load_ms": load_s["legacy"] * 1e3,
+            "median_ratio_legacy_over_5": load_s["legacy/prodml"],
+            "median_ratio_legacy_over_shap": load_s["legacy/shap"],
+        }
     for q in ("p50", "p99"):
         ours_us, shap_us = best["prodml"][q == "p99"], best["shap"][q == "p99"]
         print(
@@ -204,11 +217,19 @@ def run_model(  # noqa: PLR0917 - one benchmark case
         f"(medians of {args.load_repeats} alternating rounds; median ratio "
         f"{load_s['prodml/shap']:.1f}x)"
     )
+    if legacy is not None:
+        lf = result["legacy_format"]
+        print(
+            f"  format {lf['format_version']} (JSON lists, before format 5): "
+            f"{lf['state_bytes'] / 1e3:,.1f} kB loads in {lf['load_ms']:.1f} ms (median ratio "
+            f"to format 5: {lf['median_ratio_legacy_over_5']:.2f}x; to shap: "
+            f"{lf['median_ratio_legacy_over_shap']:.1f}x)"
+        )
     if old_format is not None:
         print(
             f"  format 3 (background rows, grouped on load): "
             f"{old_format['state_bytes'] / 1e3:,.1f} kB loads in {old_format['load_ms']:.1f} ms "
-            f"(median ratio to format 4: {old_format['median_ratio_format_3_over_4']:.2f}x)"
+            f"(median ratio to format 5: {old_format['median_ratio_format_3_over_5']:.2f}x)"
         )
     return result
 
@@ -216,8 +237,8 @@ def run_model(  # noqa: PLR0917 - one benchmark case
 def _alternating_medians(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
     """Median seconds of each call over ``repeats`` rounds that alternate the calls.
 
-    Also ``"<name>/prodml"`` and ``"prodml/shap"``: the median of the per-round ratios,
-    steadier than a ratio of medians on a shared machine.
+    Also ``"<name>/prodml"``, ``"<name>/shap"`` and ``"prodml/shap"``: the median of the
+    per-round ratios, steadier than a ratio of medians on a shared machine.
     """
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
@@ -233,12 +254,20 @@ def _alternating_medians(fns: dict[str, Callable[[], Any]], repeats: int) -> dic
             key = "prodml/shap" if name == "shap" else f"{name}/prodml"
             pairs = zip(ours, ts, strict=True) if name == "shap" else zip(ts, ours, strict=True)
             out[key] = statistics.median(a / b for a, b in pairs)
+        if name not in ("prodml", "shap") and "shap" in times:
+            pairs = zip(ts, times["shap"], strict=True)
+            out[f"{name}/shap"] = statistics.median(a / b for a, b in pairs)
     return out
+
+
+def _legacy(ex: Explainer) -> str:
+    """A tree explainer's state as prodml saved it before format 5 (JSON lists)."""
+    return json.dumps(ex._state_dict(savable=True, packed=False))
 
 
 def _format_3(ex: Explainer) -> str:
     """An interventional explainer's state as format 3 saved it: its background rows."""
-    state = ex.to_dict()
+    state = json.loads(_legacy(ex))
     kernel = state["kernel"]
     if "patterns" not in kernel:  # a prodml before format 4 saved format 3 itself
         return ex.to_json()
@@ -263,7 +292,7 @@ def main() -> None:
     parser.add_argument(
         "--only-interventional",
         action="store_true",
-        help="run the interventional forest only (its load time: format 4 vs 3 vs shap)",
+        help="run the interventional forest only (its load time: format 5 vs 4 vs 3 vs shap)",
     )
     parser.add_argument("--json", type=str, default=None)
     args = parser.parse_args()

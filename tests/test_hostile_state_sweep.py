@@ -78,11 +78,11 @@ VERSIONED = [n for n in SWEPT if n != "Schema" and "format_version" in STATEFUL[
 @pytest.mark.parametrize("bump", [1, 2**70])
 def test_a_newer_format_version_says_to_upgrade_prodml(name: str, bump: int) -> None:
     loader, _, state = _case(name)
-    newer = {**state, "format_version": 4 + bump}  # above every format any class reads
+    newer = {**state, "format_version": 5 + bump}  # above every format any class reads
     upgrade = r"written by another prodml version, a newer one\. Upgrade prodml to read it\.$"
     with pytest.raises(StateError, match=upgrade) as info:
         loader(newer)
-    assert info.value.found == 4 + bump  # type: ignore[attr-defined]
+    assert info.value.found == 5 + bump  # type: ignore[attr-defined]
     assert info.value.path == "format_version"
 
 

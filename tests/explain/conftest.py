@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,3 +71,12 @@ def records(df: pd.DataFrame) -> list[dict[str, object]]:
 def shap_grouped(values: np.ndarray, pipe: FeaturePipeline) -> np.ndarray:
     """shap's per-feature values summed over each raw column's outputs (the hand grouping)."""
     return np.column_stack([values[:, idx].sum(axis=1) for idx in pipe.output_groups().values()])
+
+
+def legacy_state(ex: Any) -> dict[str, Any]:
+    """``ex``'s state as prodml wrote it before format 5 (a JSON list per tree and field).
+
+    Format 1 (2 with zero_as_missing, 4 interventional): the layout the fingerprint
+    hashes, and the one the format-1 to 4 loaders read.
+    """
+    return json.loads(json.dumps(ex._state_dict(savable=True, packed=False)))

@@ -37,7 +37,7 @@ from prodml.explain._sampling import sample_background
 from prodml.explain._trees import trees_from_model
 from prodml.features import FeaturePipeline, steps
 
-from .conftest import records
+from .conftest import legacy_state, records
 
 NUMERIC = ["a", "b", "c", "d"]
 
@@ -239,7 +239,7 @@ def test_background_is_sampled_with_seed_and_default_stays_path_dependent() -> N
     kept = ex.kernel_.background  # type: ignore[union-attr]
     assert kept.tobytes() == sample_background(pipe.transform(bg), 12, 3).tobytes()
     plain = Explainer(pipe, model, background=bg).fit()  # background alone changes nothing
-    assert plain.to_dict()["format_version"] == 1
+    assert "feature_perturbation" not in plain.to_dict()["kernel"]
     assert plain.base == Explainer(pipe, model).fit().base != ex.base
     assert "feature_perturbation='interventional'" in repr(ex)
 
@@ -310,7 +310,7 @@ def test_state_round_trip_keeps_the_bits(name: str) -> None:
     ex, _, _, test, _ = _fitted(name)
     text = ex.to_json()
     state = json.loads(text)
-    assert state["format_version"] == _state.PATTERNS_VERSION == 4
+    assert state["format_version"] == _state.PACKED_VERSION == 5
     assert state["kernel"]["feature_perturbation"] == "interventional"
     assert state["kernel"]["n_background"] == 12
     assert "background" not in state["kernel"]  # the fitted patterns, not the rows
@@ -325,7 +325,7 @@ def test_state_round_trip_keeps_the_bits(name: str) -> None:
 
 def format_3(ex: Explainer) -> dict[str, Any]:
     """``ex``'s state as format 3 wrote it (the background rows, NaN as null)."""
-    state = json.loads(ex.to_json())
+    state = legacy_state(ex)
     kernel = state["kernel"]
     for key in ("n_background", "base", "patterns"):
         del kernel[key]

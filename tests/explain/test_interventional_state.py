@@ -34,7 +34,7 @@ from prodml.explain._interventional import (
 )
 from prodml.explain._trees import Tree, TreeKernel, trees_from_model
 
-from .conftest import records
+from .conftest import legacy_state, records
 from .test_interventional import CASES, _fitted, format_3
 
 
@@ -48,13 +48,14 @@ def _case(name: str) -> tuple[Explainer, Any]:
 def test_a_format_4_load_gives_the_bits_of_a_fresh_fit(name: str) -> None:
     ex, test = _case(name)
     text = ex.to_json()
-    assert json.loads(text)["format_version"] == 4
+    assert json.loads(text)["format_version"] == 5
     loaded = Explainer.from_json(text)
     assert loaded.kernel_.background is None  # type: ignore[union-attr] # rows not saved
+    from_4 = Explainer.from_dict(legacy_state(ex))  # format 4 still loads
     from_3 = Explainer.from_dict(format_3(ex))  # format 3 still loads: it fits again
-    assert from_3.to_json() == text  # and saves the same format-4 state
+    assert from_3.to_json() == from_4.to_json() == text  # and both save the same state
     fresh = ex.explain_batch(test)
-    for back in (loaded, from_3):
+    for back in (loaded, from_4, from_3):
         got = back.explain_batch(test)
         assert got.values.tobytes() == fresh.values.tobytes()
         assert got.prediction.tobytes() == fresh.prediction.tobytes()
@@ -104,7 +105,7 @@ def test_kernel_state_round_trips_to_the_same_bits(
 
 
 def _saved() -> dict[str, Any]:
-    return json.loads(_case("forest_regressor")[0].to_json())
+    return legacy_state(_case("forest_regressor")[0])
 
 
 def _dtypes(state: dict[str, Any]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from prodml.errors import ConfigError
 from prodml.explain import Explainer, _state, _tree_jit, _trees
 from prodml.features import FeaturePipeline, steps
 
-from .conftest import records
+from .conftest import legacy_state, records
 
 lightgbm = pytest.importorskip("lightgbm", reason="the LightGBM case needs the 'lightgbm' extra")
 shap = pytest.importorskip("shap", reason="the shap cross-check needs the 'bench' extra")
@@ -152,11 +152,14 @@ def test_explainer_batch_record_and_saved_state() -> None:
     for i, rec in enumerate(records(frame.iloc[:6])):
         assert list(ex.explain_record(rec).values.values()) == batch.values[i].tolist()
     state = json.loads(ex.to_json())
-    assert state["format_version"] == 2
+    assert state["format_version"] == 5
     assert state["kernel"]["zero_as_missing"] == [0, 1, 2, 3, 4]
-    loaded = Explainer.from_dict(state)
-    again = loaded.explain_batch(frame)
-    assert again.values.tobytes() == batch.values.tobytes()
+    legacy = legacy_state(ex)  # as prodml wrote it before format 5
+    assert legacy["format_version"] == 2
+    assert legacy["kernel"]["zero_as_missing"] == [0, 1, 2, 3, 4]
+    for saved in (state, legacy):
+        again = Explainer.from_dict(saved).explain_batch(frame)
+        assert again.values.tobytes() == batch.values.tobytes()
 
 
 @pytest.mark.parametrize(
@@ -177,22 +180,24 @@ def test_explainer_batch_record_and_saved_state() -> None:
 )
 def test_hostile_zero_as_missing_state_is_refused(edit: Any, message: str) -> None:
     ex, _, _ = _explainer()
-    state = json.loads(ex.to_json())
+    state = legacy_state(ex)  # format 2
     edit(state)
     with pytest.raises(ConfigError, match=message):
         _state.load(state)
 
 
-def test_state_without_zero_as_missing_is_still_format_1() -> None:
+def test_tree_state_is_format_5_and_a_newer_one_is_refused() -> None:
     cols = [f"x{j}" for j in range(WIDTH)]
     X, y, _ = _data()
     df = pd.DataFrame(np.nan_to_num(X), columns=cols)
     pipe = FeaturePipeline([steps.StandardScale(cols)]).fit(df)
     model = lightgbm.LGBMRegressor(n_estimators=5, verbose=-1).fit(pipe.transform(df), y)
-    state = json.loads(Explainer(pipe, model).fit().to_json())
-    assert state["format_version"] == 1
+    ex = Explainer(pipe, model).fit()
+    state = json.loads(ex.to_json())
+    assert state["format_version"] == 5
     assert "zero_as_missing" not in state["kernel"]
+    assert legacy_state(ex)["format_version"] == 1  # without it, formats 1 to 4 wrote 1
     # A newer-format state is refused by the version check, naming what this prodml reads.
-    state["format_version"] = 5  # 3 and 4 are an interventional explainer's
-    with pytest.raises(ConfigError, match="one of 1, 2, 3, 4"):
+    state["format_version"] = 6
+    with pytest.raises(ConfigError, match="one of 1, 2, 3, 4, 5"):
         _state.load(state)

@@ -28,7 +28,7 @@ from prodml.errors import ConfigError
 from prodml.explain import Explainer, _state, _tree_jit, _trees
 from prodml.features import FeaturePipeline, steps
 
-from .conftest import records
+from .conftest import legacy_state, records
 
 shap = pytest.importorskip("shap", reason="the shap cross-check needs the 'bench' extra")
 
@@ -301,7 +301,8 @@ def test_missing_routes_survive_the_saved_state_and_old_state_refuses_nan() -> N
         X, np.nan_to_num(X[:, 0])
     )
     ex = Explainer(pipe, model).fit()
-    state = json.loads(ex.to_json())
+    assert "missing_left" in json.loads(ex.to_json())["kernel"]["trees"]  # format 5
+    state = legacy_state(ex)  # formats 1 to 4: a list per tree
     assert all(len(t["missing_left"]) == len(t["left"]) for t in state["kernel"]["trees"])
     loaded = Explainer.from_dict(state)
     a, pa = ex.kernel_.attribute(X)  # type: ignore[union-attr]

@@ -1,7 +1,7 @@
 """prodml never writes an explainer state that its own load would refuse.
 
-The load bounds the trees' leaf-path tables (``_state.PATH_CELLS_PER_NODE`` cells per node
-past ``_state.PATH_CELLS_FREE``); a fitted explainer past the bound (a tree without
+The load bounds the trees' leaf-path tables (``_forest_state.PATH_CELLS_PER_NODE`` cells per node
+past ``_forest_state.PATH_CELLS_FREE``); a fitted explainer past the bound (a tree without
 ``max_depth`` grown into a chain) saved a state that ``from_dict`` then refused. Saving
 now refuses first, naming the bound and the fix; the fitted explainer keeps working and
 keeps its fingerprint. The bounds are lowered here so that a small forest crosses them.
@@ -15,7 +15,7 @@ import pytest
 from sklearn.ensemble import RandomForestRegressor
 
 from prodml.errors import ConfigError
-from prodml.explain import Explainer, _state
+from prodml.explain import Explainer, _forest_state
 from prodml.features import FeaturePipeline, steps
 
 
@@ -34,8 +34,8 @@ def test_a_state_past_the_load_bound_is_refused_at_save(
     assert Explainer.from_dict(saved, model=model).fingerprint == ex.fingerprint
     fingerprint = ex.fingerprint
 
-    monkeypatch.setattr(_state, "PATH_CELLS_PER_NODE", 0)
-    monkeypatch.setattr(_state, "PATH_CELLS_FREE", 0)
+    monkeypatch.setattr(_forest_state, "PATH_CELLS_PER_NODE", 0)
+    monkeypatch.setattr(_forest_state, "PATH_CELLS_FREE", 0)
     with pytest.raises(ConfigError, match="too deep for a saved state") as info:
         ex.to_json()
     assert "max_depth" in str(info.value)

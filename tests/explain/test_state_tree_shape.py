@@ -12,7 +12,6 @@ splits whose leaf-path tables cost the chain's length squared (506 MiB and 9 s f
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +22,10 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.tree import DecisionTreeRegressor
 
 from prodml.errors import ConfigError
-from prodml.explain import Explainer, _state
+from prodml.explain import Explainer, _forest_state
 from prodml.features import FeaturePipeline, steps
+
+from .conftest import legacy_state
 
 
 def _data() -> tuple[pd.DataFrame, FeaturePipeline, np.ndarray]:
@@ -39,7 +40,7 @@ def _data() -> tuple[pd.DataFrame, FeaturePipeline, np.ndarray]:
 def _format_1() -> dict[str, Any]:
     df, pipe, y = _data()
     model = DecisionTreeRegressor(max_depth=3, random_state=0).fit(pipe.transform(df), y)
-    return json.loads(Explainer(pipe, model).fit().to_json())
+    return legacy_state(Explainer(pipe, model).fit())
 
 
 def _format_2() -> dict[str, Any]:
@@ -48,7 +49,7 @@ def _format_2() -> dict[str, Any]:
     model = lightgbm.LGBMRegressor(
         n_estimators=3, num_leaves=6, min_child_samples=5, zero_as_missing=True, verbose=-1
     ).fit(pipe.transform(df), y)
-    return json.loads(Explainer(pipe, model).fit().to_json())
+    return legacy_state(Explainer(pipe, model).fit())
 
 
 def _format_4() -> dict[str, Any]:
@@ -56,7 +57,7 @@ def _format_4() -> dict[str, Any]:
     model = RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0)
     model.fit(pipe.transform(df), y)
     ex = Explainer(pipe, model, background=df, feature_perturbation="interventional")
-    return json.loads(ex.fit().to_json())
+    return legacy_state(ex.fit())
 
 
 def _format_3() -> dict[str, Any]:
@@ -65,7 +66,7 @@ def _format_3() -> dict[str, Any]:
     model = RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0)
     model.fit(pipe.transform(df), y)
     ex = Explainer(pipe, model, background=df, feature_perturbation="interventional").fit()
-    state = json.loads(ex.to_json())
+    state = legacy_state(ex)
     for key in ("n_background", "base", "patterns"):
         del state["kernel"][key]
     state["kernel"]["background"] = ex.kernel_.background.tolist()  # type: ignore[union-attr]
@@ -128,7 +129,7 @@ def test_a_chain_whose_paths_cost_its_length_squared_is_refused(
     version: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = FORMATS[version]()
-    monkeypatch.setattr(_state, "PATH_CELLS_FREE", 1_000)  # the chain is kept small
+    monkeypatch.setattr(_forest_state, "PATH_CELLS_FREE", 1_000)  # the chain is kept small
     state["kernel"]["trees"].append(_chain(2_001))  # 1,001 leaves x 1,000 splits
     with pytest.raises(ConfigError, match="longest path") as info:
         Explainer.from_dict(state)
@@ -137,7 +138,7 @@ def test_a_chain_whose_paths_cost_its_length_squared_is_refused(
     if version == 4:  # the chain's patterns: what a format-3 load of it fits, saved
         three = _format_3()
         three["kernel"]["trees"].append(_chain(201))
-        state = json.loads(Explainer.from_dict(three).to_json())
+        state = legacy_state(Explainer.from_dict(three))
         assert state["format_version"] == 4
     back = Explainer.from_dict(state)
     assert back.kernel_.n_leaves > 101  # type: ignore[union-attr]

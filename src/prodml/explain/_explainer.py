@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from os import PathLike, fspath
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -12,7 +13,7 @@ import numpy.typing as npt
 from prodml._data import type_name
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, NotFittedError, SchemaError
-from prodml.explain import _state
+from prodml.explain import _forest_state, _state
 from prodml.explain._explanation import Attributions, Explanation
 from prodml.explain._interventional import MAX_BACKGROUND, InterventionalTreeKernel
 from prodml.explain._linear import LinearKernel, linear_from_model
@@ -475,29 +476,38 @@ class Explainer:
         """
         return self._state_dict(savable=True)
 
-    def _state_dict(self, *, savable: bool) -> dict[str, Any]:
-        """:meth:`to_dict`; ``savable=False`` skips the load's size bound (fingerprints)."""
+    def _state_dict(self, *, savable: bool, packed: bool = True) -> dict[str, Any]:
+        """:meth:`to_dict`; ``savable=False`` skips the load's size bound (fingerprints).
+
+        ``packed=False`` gives the layout of formats 1, 2 and 4 (a JSON list per node
+        field and tree), which :attr:`fingerprint` hashes, so a fingerprint does not
+        depend on the format the state is saved in.
+        """
         kernel = self._check_fitted()
         if savable and isinstance(kernel, TreeKernel):
-            excess = _state.path_cells_excess(kernel.trees)
+            excess = _forest_state.path_cells_excess(kernel.trees)
             if excess is not None:  # loading would refuse it: write nothing
+                per_node, free = _forest_state.PATH_CELLS_PER_NODE, _forest_state.PATH_CELLS_FREE
                 raise ConfigError(
                     f"this explainer's trees are too deep for a saved state: leaves x longest "
-                    f"path ({excess}) exceeds {_state.PATH_CELLS_PER_NODE} cells per node past "
-                    f"{_state.PATH_CELLS_FREE}, the bound loading checks (a chain of splits, "
+                    f"path ({excess}) exceeds {per_node} cells per node past "
+                    f"{free}, the bound loading checks (a chain of splits, "
                     "e.g. a tree without max_depth on a staircase target). Limit the trees' "
                     "depth (max_depth) to save it; the fitted explainer itself works"
                 )
-        saved = kernel.to_dict()
-        # Format 2 only where needed, so state without zero_as_missing stays readable by
-        # a prodml that reads format 1.
-        version = (
-            _state.PATTERNS_VERSION
-            if "feature_perturbation" in saved
-            else _state.ZERO_AS_MISSING_VERSION
-            if "zero_as_missing" in saved
-            else _state.FORMAT_VERSION
-        )
+        if packed and isinstance(kernel, TreeKernel):
+            saved, version = _forest_state.dump(kernel), _state.PACKED_VERSION
+        else:
+            saved = kernel.to_dict()
+            # Format 2 only where needed, so state without zero_as_missing stays
+            # readable by a prodml that reads format 1.
+            version = (
+                _state.PATTERNS_VERSION
+                if "feature_perturbation" in saved
+                else _state.ZERO_AS_MISSING_VERSION
+                if "zero_as_missing" in saved
+                else _state.FORMAT_VERSION
+            )
         return {
             "format_version": version,
             "kind": "Explainer",
@@ -567,8 +577,12 @@ class Explainer:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 hex of the fitted state."""
-        return fingerprint_spec(self._state_dict(savable=False))
+        """sha256 hex of the fitted state.
+
+        Hashed in the layout of formats 1, 2 and 4 whatever format the state is saved
+        in, so an explainer keeps the fingerprint it was registered with.
+        """
+        return fingerprint_spec(_json_safe(self._state_dict(savable=False, packed=False)))
 
     def __repr__(self) -> str:
         kernel = getattr(self, "kernel_", None)
@@ -583,3 +597,21 @@ class Explainer:
             f"Explainer(method={kernel.method!r}, scale={kernel.scale!r}, {extra}"
             f"columns={len(self.columns_)})"
         )
+
+
+def _json_safe(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with an infinite tree threshold as the string ``"Infinity"``/``"-Infinity"``.
+
+    Trees trained on NaN split "every number left, NaN right" at an infinite threshold,
+    which a JSON number cannot hold (state holding one was never saved before format 5,
+    so no fingerprint changes).
+    """
+    trees = state["kernel"].get("trees")
+    for tree in trees if isinstance(trees, list) else []:
+        thresholds = tree["threshold"]
+        if not all(math.isfinite(v) for v in thresholds):
+            tree["threshold"] = [
+                v if math.isfinite(v) else ("Infinity" if v > 0 else "-Infinity")
+                for v in thresholds
+            ]
+    return state

@@ -2,7 +2,7 @@
 
 Layout::
 
-    {"format_version": 1 | 2 | 3 | 4, "kind": "Explainer",
+    {"format_version": 1 | 2 | 3 | 4 | 5, "kind": "Explainer",
      "method": "linear" | "tree" | "sampling",
      "class_index": int | null,
      "pipeline": {...FeaturePipeline.to_dict()...},
@@ -38,6 +38,9 @@ null: allowed only where the model routes NaN; at most ``MAX_BACKGROUND`` rows, 
 model's width) in format 3. Format 4, which prodml writes now, saves what the fit keeps
 instead (see :func:`_patterns`): a load reads them rather than grouping the rows again.
 Both are refused by a prodml that predates them rather than explained path-dependently.
+Format 5, which prodml writes now for every tree explainer, holds the same trees (and
+patterns) as one typed array per field for the whole forest, read and checked by
+:mod:`~prodml.explain._forest_state` (the layout above is formats 1 to 4's).
 Sampling state holds at most ``MAX_PERMUTATIONS`` permutations, whose switch masks stay
 within ``MAX_SWITCH_CELLS`` (the bound its construction applies).
 """
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -58,6 +62,7 @@ from prodml._state import (
     load_json,
 )
 from prodml.errors import ConfigError
+from prodml.explain import _forest_state as forest
 from prodml.explain import _sampling as sampling
 from prodml.explain._interventional import (
     MAX_BACKGROUND,
@@ -69,6 +74,8 @@ from prodml.explain._interventional import (
     count_dtype_of,
 )
 from prodml.explain._linear import LinearKernel
+from prodml.explain._packed import fail as _fail
+from prodml.explain._packed import only_keys
 from prodml.explain._sampling import (
     MAX_PERMUTATIONS,
     SamplingKernel,
@@ -78,26 +85,20 @@ from prodml.explain._sampling import (
 from prodml.explain._trees import Tree, TreeKernel
 from prodml.features import FeaturePipeline
 
-__all__ = ["FORMAT_VERSION", "load", "parse_json"]
+__all__ = ["FORMAT_VERSION", "PACKED_VERSION", "load", "parse_json"]
 
 FORMAT_VERSION = 1  # written when the state holds nothing of format 2
 ZERO_AS_MISSING_VERSION = 2  # written when a tree kernel has zero_as_missing
 INTERVENTIONAL_VERSION = 3  # interventional, its background rows saved (read, no longer written)
-PATTERNS_VERSION = 4  # written when a tree kernel is interventional: its fitted patterns
-_READABLE = (1, 2, 3, 4)
+PATTERNS_VERSION = 4  # interventional, its fitted patterns per tree (read, no longer written)
+PACKED_VERSION = 5  # written for every tree kernel: the forest (and patterns) as typed arrays
+_READABLE = (1, 2, 3, 4, 5)
 _MAX_JSON = 512 * 1024 * 1024
 _SCALES = ("log", "margin", "probability", "raw")
-PATH_CELLS_PER_NODE = 128  # leaf-path cells a saved tree node may cost (see _check_path_cells)
-PATH_CELLS_FREE = 1 << 24  # leaf-path cells any saved trees may cost
-
-
-def _fail(path: str, expected: str, got: object) -> ConfigError:
-    shown = repr(got)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return ConfigError(
-        f"Explainer state field {path!r} must be {expected}. Got {shown} instead.",
-        parameter=path,
-    )
+_KERNEL5 = frozenset({"trees", "init", "n_features", "scale", "float32"})
+_KERNEL5_OPTIONAL = frozenset(
+    {"zero_as_missing", "feature_perturbation", "n_background", "base", "patterns"}
+)
 
 
 def parse_json(text: object) -> Any:
@@ -211,10 +212,14 @@ def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
     if type(n_features) is not int or n_features != width:
         raise _fail("kernel.n_features", f"{width} (the pipeline's width)", n_features)
     trees = _get(k, "trees", "kernel.")
-    if not isinstance(trees, list) or not trees:
-        raise _fail("kernel.trees", "a non-empty list of trees", trees)
-    built = [_tree(t, f"kernel.trees[{i}]", width) for i, t in enumerate(trees)]
-    _check_path_cells(built)
+    if version >= PACKED_VERSION:
+        only_keys(k, "kernel", _KERNEL5, _KERNEL5_OPTIONAL)
+        built = forest.read_trees(trees, width)
+    else:
+        if not isinstance(trees, list) or not trees:
+            raise _fail("kernel.trees", "a non-empty list of trees", trees)
+        built = [_tree(t, f"kernel.trees[{i}]", width) for i, t in enumerate(trees)]
+        _check_path_cells(built)
     float32 = _get(k, "float32", "kernel.")
     if not isinstance(float32, bool):
         raise _fail("kernel.float32", "a bool", float32)
@@ -247,7 +252,11 @@ def _trees(k: Mapping[str, Any], width: int, version: int) -> TreeKernel:
         background = _background(_get(k, "background", "kernel."), width, tree.routes_missing)
         return InterventionalTreeKernel(tree, background)
     if "background" in k:
-        raise _fail("kernel.background", "absent in format 4 (it saves the patterns)", "...")
+        raise _fail(
+            "kernel.background", f"absent in format {version} (it saves the patterns)", "..."
+        )
+    if version >= PACKED_VERSION:
+        return InterventionalTreeKernel(tree, patterns=forest.read_patterns(k, tree))
     return InterventionalTreeKernel(tree, patterns=_patterns(k, tree))
 
 
@@ -264,81 +273,39 @@ def _b64(value: object, path: str, dtype: str, n: int) -> np.ndarray:
         raise _fail(path, expected, value) from None
     if len(raw) != size:  # padding in the middle
         raise _fail(path, expected, value)
-    return np.frombuffer(raw, dtype=dtype).astype(np.int64)
+    return np.frombuffer(raw, dtype=dtype)
 
 
 def _patterns(k: Mapping[str, Any], tree: TreeKernel) -> Patterns:
-    """Format 4's fitted patterns, checked against the trees before any use.
+    """Format 4's fitted patterns (one entry per tree), checked against the trees.
 
-    Per tree: ``per_leaf`` (patterns of each leaf, in node order: 1 to ``n_background``),
-    then ``codes`` (bit codes: inside the leaf's depth, padding slots set, increasing
-    within a leaf) and ``counts`` (positive, summing to ``n_background`` on every leaf),
-    whose declared sizes are checked against the strings before decoding. Each
-    background row reaches exactly one leaf of each tree (the patterns satisfying every
-    slot hold ``n_background`` rows), and ``base`` is the mean output they imply.
+    Per tree: ``per_leaf`` (patterns of each leaf, in node order), then ``codes`` and
+    ``counts``, whose declared sizes are checked against the strings before decoding;
+    then every tree's at once (:func:`~prodml.explain._forest_state.check_patterns`).
     """
-    m = _get(k, "n_background", "kernel.")
-    if type(m) is not int or not 1 <= m <= MAX_BACKGROUND:
-        raise _fail("kernel.n_background", f"an int in [1, {MAX_BACKGROUND}]", m)
-    base = _number(_get(k, "base", "kernel."), "kernel.base")
+    m = forest.n_background(k)
     saved = _get(k, "patterns", "kernel.")
     n_trees = len(tree.trees)
     if not isinstance(saved, list) or len(saved) != n_trees:
         raise _fail("kernel.patterns", f"a list of {n_trees} entries (one per tree)", saved)
-    full = (1 << tree.depth) - 1
-    # Slots past a leaf's distinct features are padding, which every row satisfies.
-    pad = full & ~((np.int64(1) << tree.length) - 1)
     code_dtype, count_dtype = code_dtype_of(tree.depth), count_dtype_of(m)
-    ends = np.cumsum([int((t.left < 0).sum()) for t in tree.trees])
-    leaves, codes, counts = [], [], []
+    leaves = [int((t.left < 0).sum()) for t in tree.trees]
+    per_leaf, codes, counts = [], [], []
     for i, entry in enumerate(saved):
         path = f"kernel.patterns[{i}]"
         e = _mapping(entry, path)
-        l0, l1 = (int(ends[i - 1]) if i else 0), int(ends[i])
-        per_leaf = _b64(_get(e, "per_leaf", path + "."), path + ".per_leaf", count_dtype, l1 - l0)
-        if per_leaf.min() < 1 or per_leaf.max() > m:
-            raise _fail(path + ".per_leaf", f"patterns per leaf in [1, {m}] (n_background)", "...")
-        n = int(per_leaf.sum())
-        code = _b64(_get(e, "codes", path + "."), path + ".codes", code_dtype, n)
-        count = _b64(_get(e, "counts", path + "."), path + ".counts", count_dtype, n)
-        leaf = np.repeat(np.arange(l0, l1, dtype=np.int64), per_leaf)
-        starts = np.cumsum(per_leaf) - per_leaf
-        rising = np.diff(code) > 0
-        rising[starts[1:] - 1] = True  # a leaf's first code follows another leaf's
-        if (code > full).any() or ((code & pad[leaf]) != pad[leaf]).any() or not rising.all():
-            raise _fail(
-                path + ".codes",
-                f"each leaf's distinct slot codes, increasing, within {tree.depth} bits, "
-                "padding slots set",
-                "...",
-            )
-        if (count < 1).any() or (np.add.reduceat(count, starts) != m).any():
-            raise _fail(path + ".counts", f"positive counts adding up to {m} on every leaf",
-                        "...")  # fmt: skip
-        if int(count[code == full].sum()) != m:
-            raise _fail(path, f"patterns under which each of the {m} rows reaches one leaf",
-                        "...")  # fmt: skip
-        leaves.append(leaf)
-        codes.append(code)
-        counts.append(count.astype(np.float64))
-    leaf, code, count = np.concatenate(leaves), np.concatenate(codes), np.concatenate(counts)
-    reach = np.where(code == full, count * tree.leaf_value[leaf], 0.0)
-    implied = tree.init + float(reach.sum()) / m
-    scale = abs(tree.init) + float(np.abs(reach).sum()) / m
-    if abs(base - implied) > 1e-9 * max(1.0, scale):
-        raise _fail("kernel.base", f"the mean output the patterns imply ({implied!r})", base)
-    return Patterns(leaf, code, count, m, base)
+        n_leaf = _b64(_get(e, "per_leaf", path + "."), path + ".per_leaf", count_dtype, leaves[i])
+        per_leaf.append(forest.per_leaf_counts(n_leaf, m, path + ".per_leaf"))
+        n = int(per_leaf[-1].sum())
+        codes.append(_b64(_get(e, "codes", path + "."), path + ".codes", code_dtype, n))
+        counts.append(_b64(_get(e, "counts", path + "."), path + ".counts", count_dtype, n))
 
+    def where(field: str, i: int) -> str:
+        return field.replace("kernel.patterns", f"kernel.patterns[{i}]", 1)
 
-def _longest_path(tree: Tree) -> int:
-    """Splits on the longest root-to-leaf path (children point forward: one level a step)."""
-    level, depth = np.array([0]), 0
-    while True:
-        inner = level[tree.left[level] >= 0]
-        if not inner.size:
-            return depth
-        level = np.concatenate([tree.left[inner], tree.right[inner]])
-        depth += 1
+    return forest.check_patterns(
+        np.concatenate(per_leaf), np.concatenate(codes), np.concatenate(counts), m, k, tree, where
+    )
 
 
 def _check_path_cells(trees: list[Tree]) -> None:
@@ -350,40 +317,42 @@ def _check_path_cells(trees: list[Tree]) -> None:
     per node, past ``PATH_CELLS_FREE`` (a few legitimate chains, such as a tree on a
     staircase target, go past the first), load.
     """
-    excess = path_cells_excess(trees)
+    excess = forest.path_cells_excess(trees)
     if excess is not None:
         raise _fail(
             "kernel.trees",
             f"trees whose leaves x longest path ({excess}) stays within "
-            f"{PATH_CELLS_PER_NODE} cells per node past {PATH_CELLS_FREE}",
+            f"{forest.PATH_CELLS_PER_NODE} cells per node past {forest.PATH_CELLS_FREE}",
             "...",
         )
 
 
-def path_cells_excess(trees: list[Tree]) -> str | None:
-    """``"leaves x longest"`` when ``trees`` cost more leaf-path cells than a state may hold.
-
-    The load's bound (:func:`_check_path_cells`); ``Explainer.to_dict`` asks it too, so
-    prodml never writes a state it would refuse to read back.
-    """
-    nodes = sum(len(t.left) for t in trees)
-    leaves = sum(int((t.left < 0).sum()) for t in trees)
-    longest = max(_longest_path(t) for t in trees)
-    if leaves * longest > PATH_CELLS_PER_NODE * nodes + PATH_CELLS_FREE:
-        return f"{leaves} x {longest}"
-    return None
-
-
 def _background(rows: object, width: int, nan_ok: bool) -> np.ndarray:
-    """Saved background rows: 1 to MAX_BACKGROUND rows of ``width`` numbers (null: NaN)."""
+    """Saved background rows: 1 to MAX_BACKGROUND rows of ``width`` numbers (null: NaN).
+
+    Checked at once (the types of every value, then their magnitudes in numpy); the
+    first value refused is found, and named, only when one is.
+    """
     path = "kernel.background"
     if not isinstance(rows, list) or not 0 < len(rows) <= MAX_BACKGROUND:
         raise _fail(path, f"a list of 1 to {MAX_BACKGROUND} rows", rows)
-    out = np.empty((len(rows), width))
     for i, row in enumerate(rows):
-        where = f"{path}[{i}]"
         if not isinstance(row, list) or len(row) != width:
-            raise _fail(where, f"a list of {width} numbers", row)
+            raise _fail(f"{path}[{i}]", f"a list of {width} numbers", row)
+    flat = list(chain.from_iterable(rows))
+    if set(map(type, flat)) <= ({int, float, type(None)} if nan_ok else {int, float}):
+        try:
+            out = np.array(flat, dtype=np.float64)  # null: NaN
+        except OverflowError:  # an int beyond the float range: named below
+            out = None
+        if out is not None:
+            ok = np.abs(out) <= MAX_MAGNITUDE  # NaN and infinities fail too
+            if not ok.all() and nan_ok:
+                ok |= np.array([v is None for v in flat])
+            if ok.all():
+                return out.reshape(len(rows), width)
+    out = np.empty((len(rows), width))  # other number types, or a value to refuse
+    for i, row in enumerate(rows):
         for j, v in enumerate(row):
             if v is None and nan_ok:
                 out[i, j] = np.nan
@@ -395,7 +364,7 @@ def _background(rows: object, width: int, nan_ok: bool) -> np.ndarray:
                     if nan_ok
                     else "a finite number (the model defines no route for NaN)"
                 ) + f", within +-{MAX_MAGNITUDE:g}"
-                raise _fail(f"{where}[{j}]", expected, v)
+                raise _fail(f"{path}[{i}][{j}]", expected, v)
             out[i, j] = x
     return out
 
@@ -420,7 +389,8 @@ def _zero_as_missing(
     if any(t.missing_left is None for t in trees):
         # Zeros read as NaN need the route a NaN takes.
         i = next(i for i, t in enumerate(trees) if t.missing_left is None)
-        raise _fail(f"kernel.trees[{i}].missing_left", f"present (with {path})", None)
+        tree = "kernel.trees" if version >= PACKED_VERSION else f"kernel.trees[{i}]"
+        raise _fail(f"{tree}.missing_left", f"present (with {path})", None)
     return list(value)
 
 

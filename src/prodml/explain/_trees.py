@@ -89,28 +89,43 @@ class Tree:
 
 def _distinct(  # noqa: PLR0917 - the slot arrays of leaf_paths
     feat: Ints, lo: Floats, hi: Floats, z: Floats, nan: Bools, big: int
-) -> tuple[Any, ...]:
-    """Merge each row's slots on the same feature: intersect intervals, multiply ratios.
+) -> tuple[Ints, Floats, Floats, Floats, Bools, Ints]:
+    """Merge each leaf's slots on the same feature: intersect intervals, multiply ratios.
 
-    A NaN satisfies the merged slot only when it satisfies every split merged into it.
-    Distinct features come first, in feature order, then padding (feature ``big``).
+    Slot-major: ``(slots, leaves)`` in, ``(leaves, distinct slots)`` out, with each
+    leaf's distinct features first, in feature order, then padding (``o = z = 1``,
+    satisfied by NaN too), and the number of distinct features per leaf. Splits on one
+    feature merge in path order (from the leaf up): a NaN satisfies the merged slot only
+    when it satisfies every split merged into it.
     """
-    rows = np.arange(feat.shape[0])[:, None]
-    order = np.argsort(feat, axis=1, kind="stable")
-    feat, lo, hi = feat[rows, order], lo[rows, order], hi[rows, order]
-    z, nan = z[rows, order], nan[rows, order]
-    dead = np.zeros(feat.shape, dtype=bool)
-    for k in range(1, feat.shape[1]):  # merge splits on the same feature into one slot
-        same = (feat[:, k] == feat[:, k - 1]) & (feat[:, k] != big)
-        lo[:, k] = np.where(same, np.maximum(lo[:, k], lo[:, k - 1]), lo[:, k])
-        hi[:, k] = np.where(same, np.minimum(hi[:, k], hi[:, k - 1]), hi[:, k])
-        z[:, k] = np.where(same, z[:, k] * z[:, k - 1], z[:, k])
-        nan[:, k] = np.where(same, nan[:, k] & nan[:, k - 1], nan[:, k])
-        dead[:, k - 1] = same
-    feat = np.where(dead, big, feat)
-    order = np.argsort(feat, axis=1, kind="stable")
-    feat, lo, hi = feat[rows, order], lo[rows, order], hi[rows, order]
-    return feat, lo, hi, z[rows, order], nan[rows, order]
+    d, n = feat.shape
+    cols = np.arange(n)
+    # Each leaf's slots sorted by feature, stable (the path order among equal features).
+    at = np.argsort(feat.T, axis=1, kind="stable").T * n + cols
+    feat, lo, hi = feat.reshape(-1)[at], lo.reshape(-1)[at], hi.reshape(-1)[at]
+    z, nan = z.reshape(-1)[at], nan.reshape(-1)[at]
+    live = feat != big
+    for k in range(1, d):  # a run of one feature merges into its last slot
+        same = (feat[k] == feat[k - 1]) & live[k]
+        if not same.any():
+            continue
+        np.maximum(lo[k], lo[k - 1], out=lo[k], where=same)
+        np.minimum(hi[k], hi[k - 1], out=hi[k], where=same)
+        np.multiply(z[k], z[k - 1], out=z[k], where=same)
+        np.logical_and(nan[k], nan[k - 1], out=nan[k], where=same)
+        live[k - 1] &= ~same
+    length = live.sum(axis=0).astype(np.int64)
+    width = max(int(length.max()) if n else 1, 1)
+    slot = np.cumsum(live, axis=0) - 1
+    to = (cols * width + slot)[live]  # where each live slot lands in (leaves, width)
+    out_feat = np.zeros(n * width, dtype=np.int64)
+    out_lo, out_hi = np.full(n * width, -np.inf), np.full(n * width, np.inf)
+    out_z, out_nan = np.ones(n * width), np.ones(n * width, dtype=bool)
+    for out, src in ((out_feat, feat), (out_lo, lo), (out_hi, hi), (out_z, z), (out_nan, nan)):
+        out[to] = src[live]
+    shape = (n, width)
+    return (out_feat.reshape(shape), out_lo.reshape(shape), out_hi.reshape(shape),
+            out_z.reshape(shape), out_nan.reshape(shape), length)  # fmt: skip
 
 
 def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
@@ -145,7 +160,10 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
     leaves = nodes[~inner]
     root = starts[np.searchsorted(starts, leaves, side="right") - 1]
     big = np.iinfo(np.int64).max
-    cols: list[tuple[Any, Any, Any, Any, Any]] = []
+    n = len(leaves)
+    # One slot per split from the leaf up (slot-major: a level's slots are contiguous).
+    feat, lo, hi, z, nan = [np.full(n, big)], [np.full(n, -np.inf)], [np.full(n, np.inf)], \
+        [np.ones(n)], [np.ones(n, dtype=bool)]  # fmt: skip
     cur = leaves
     while True:
         up = parent[cur]
@@ -156,38 +174,24 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
         thr = threshold[p]
         side_left = is_left[cur]
         ratio = np.divide(cover[cur], cover[p], out=np.zeros(len(cur)), where=cover[p] > 0)
-        cols.append(
-            (
-                np.where(ok, feature[p], big),
-                np.where(ok & ~side_left, thr, -np.inf),
-                np.where(ok & side_left, thr, np.inf),
-                np.where(ok, ratio, 1.0),
-                ~ok | (missing_left[p] == side_left),
-            )
-        )
+        feat.append(np.where(ok, feature[p], big))
+        lo.append(np.where(ok & ~side_left, thr, -np.inf))
+        hi.append(np.where(ok & side_left, thr, np.inf))
+        z.append(np.where(ok, ratio, 1.0))
+        nan.append(~ok | (missing_left[p] == side_left))
         cur = np.where(ok, up, cur)
-    n = len(leaves)
-    if cols:
-        feat = np.column_stack([c[0] for c in cols])
-        lo = np.column_stack([c[1] for c in cols])
-        hi = np.column_stack([c[2] for c in cols])
-        z = np.column_stack([c[3] for c in cols])
-        nan = np.column_stack([c[4] for c in cols])
-    else:
-        feat, lo, hi, z = (np.full((n, 1), big), np.full((n, 1), -np.inf),
-                           np.full((n, 1), np.inf), np.ones((n, 1)))  # fmt: skip
-        nan = np.ones((n, 1), dtype=bool)
-    feat, lo, hi, z, nan = _distinct(feat, lo, hi, z, nan, big)
-    pad = feat == big
-    length = (~pad).sum(axis=1).astype(np.int64)
-    d = max(int(length.max()) if n else 1, 1)
+    if len(feat) > 1:  # the all-padding first slot is only for a forest of stumps
+        feat, lo, hi, z, nan = feat[1:], lo[1:], hi[1:], z[1:], nan[1:]
+    s_feat, s_lo, s_hi, s_z, s_nan, length = _distinct(
+        np.stack(feat), np.stack(lo), np.stack(hi), np.stack(z), np.stack(nan), big
+    )
     value = np.concatenate([t.value for t in trees])[leaves]
     return {
-        "feat": np.ascontiguousarray(np.where(pad, 0, feat)[:, :d]),
-        "lo": np.ascontiguousarray(np.where(pad, -np.inf, lo)[:, :d]),
-        "hi": np.ascontiguousarray(np.where(pad, np.inf, hi)[:, :d]),
-        "z": np.ascontiguousarray(np.where(pad, 1.0, z)[:, :d]),
-        "nan": np.ascontiguousarray((pad | nan)[:, :d]),
+        "feat": s_feat,
+        "lo": s_lo,
+        "hi": s_hi,
+        "z": s_z,
+        "nan": s_nan,
         "length": length,
         "value": value,
         "frac": cover[leaves] / cover[root],
@@ -300,10 +304,9 @@ class TreeKernel:
         paths = leaf_paths(trees)
         feat, lo, hi, z = paths["feat"], paths["lo"], paths["hi"], paths["z"]
         n_leaves, d = feat.shape
-        base = init
-        for v, f in zip(paths["value"].tolist(), paths["frac"].tolist(), strict=True):
-            base = base + v * f
-        self.base = base
+        # In leaf order, one addition at a time (accumulate is sequential, not pairwise).
+        terms = np.concatenate([[float(init)], paths["value"] * paths["frac"]])
+        self.base = float(np.add.accumulate(terms)[-1])
         self.depth = d
         self.feat, self.lo, self.hi, self.z = feat, lo, hi, z
         self.nan = paths["nan"]
