@@ -12,6 +12,7 @@ process; the SIGINT handler it ends with says what prodml decided.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,13 @@ atexit.register(lambda: print(
 COMMAND, PROGRAM = "_note_ctrl_c", "default_int_handler"
 
 
+def _sigint_as_a_terminal_leaves_it() -> None:
+    # A suite run in the background of a non-interactive shell (`pytest &`) starts with
+    # SIGINT ignored, which children inherit and prodml rightly keeps: the cases here are
+    # about a process started from a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _handler_after(args: list[str], tmp_path: Path, cwd: Path | None = None) -> str:
     hooks = tmp_path / "hooks"
     hooks.mkdir(exist_ok=True)
@@ -40,7 +48,14 @@ def _handler_after(args: list[str], tmp_path: Path, cwd: Path | None = None) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = os.pathsep.join([str(hooks), str(SRC), str(tmp_path)])
     proc = subprocess.run(
-        args, env=env, cwd=cwd or tmp_path, capture_output=True, text=True, timeout=60, check=False
+        args,
+        env=env,
+        cwd=cwd or tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_sigint_as_a_terminal_leaves_it,
     )
     lines = [line for line in proc.stderr.splitlines() if line.startswith("SIGINT: ")]
     assert lines, proc.stderr
@@ -130,6 +145,7 @@ def test_asyncio_keeps_its_ctrl_c_handling_in_python_m_app(tmp_path: Path) -> No
         text=True,
         timeout=60,
         check=False,
+        preexec_fn=_sigint_as_a_terminal_leaves_it,
     )
     assert proc.stdout.strip() == "asyncio: Runner._on_sigint", proc.stderr
 
