@@ -24,7 +24,7 @@ from prodml.errors import (
     RegistryError,
     StorageError,
 )
-from prodml.registry import _manifest, _protect
+from prodml.registry import _manifest, _protect, _trust
 from prodml.registry._card import ModelCard, build_card
 from prodml.registry._environment import EnvironmentCheck
 from prodml.registry._environment import check as check_environment
@@ -257,16 +257,20 @@ class Reading:
                     parameter="seen",
                 )
         name, selector = parse_ref(ref, version)
-        if trust is None or not isinstance(selector, str) or selector == "latest":
+        if trust is None or not isinstance(selector, (str, type(None))):
             return None
-        key = f"{name}@{selector}"
+        latest = selector is None or selector == "latest"
+        key = f"{name}@{'latest' if latest else selector}"
         last = None if seen is None else seen.get(key)
         if last is not None and (type(last) is not int or last < 0):
             raise ConfigError(
-                f"seen[{key!r}] must be a sequence number (an int >= 0). Got "
-                f"{short_repr(last)} instead.",
+                f"seen[{key!r}] must be a "
+                + ("version number" if latest else "sequence number")
+                + f" (an int >= 0). Got {short_repr(last)} instead.",
                 parameter="seen",
             )
+        if latest:
+            return None if seen is None else self._latest_checked(key, mv, last, trust)
 
         def refuse(why: str) -> IntegrityError:
             return IntegrityError(
@@ -298,7 +302,7 @@ class Reading:
                 stacklevel=3,
             )
             return None
-        record = verify_event(event, trust, self.metadata.registry_id())
+        record = verify_event(event, trust, _trust.identity(self.metadata, trust, create=False))
         if record["action"] == "delete_alias" or record["version"] != mv.version:
             signed_to = record["version"] if record["action"] != "delete_alias" else None
             raise refuse(
@@ -318,6 +322,36 @@ class Reading:
                 f"{last} this client already accepted: the database was rolled back"
             )
         return key, record["seq"]
+
+    def _latest_checked(
+        self, key: str, mv: ModelVersion, last: int | None, trust: TrustPolicy
+    ) -> tuple[str, int]:
+        """Check that ``latest`` did not go back from the newest version this client saw.
+
+        It may go back only when that version left by a signed archive or delete (its
+        newest status record verifies and says so); a version whose row was deleted or
+        archived behind the registry is refused. Returns what to remember.
+        """
+        if last is None or mv.version >= last:
+            return key, mv.version
+        try:
+            gone = self.metadata.get_version(mv.name, last, include_deleted=True)
+        except NotFoundError:
+            gone = None
+        event = None if gone is None else _trust.newest_status_event(self.metadata, gone)
+        if gone is None or gone.status == "ready" or event is None or "signed" not in event.detail:
+            raise IntegrityError(
+                f"{key} is version {mv.version}, but this client already saw version {last}, "
+                "which is "
+                + ("missing" if gone is None else f"{gone.status} without a signed record")
+                + ": the database was changed behind the registry (a newer version hidden); "
+                "refusing to use it",
+                model_name=mv.name,
+                version=mv.version,
+            )
+        registry = _trust.identity(self.metadata, trust, create=False)
+        _trust.check_status(self.metadata, trust, registry, gone)
+        return key, mv.version
 
     def _checked(self, mv: ModelVersion) -> ModelVersion:
         """The one gate every version passes before its files are touched."""

@@ -97,6 +97,8 @@ TRUST_FORMAT = "prodml-trust-v1"
 _MAX_SIGNATURES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9:/_.@+=-]{1,100}")
 """What a stored key id must look like to be repeated in a message (KMS ARNs included)."""
+_REGISTRY_ID = _KEY_ID
+"""What a pinned registry id must look like (the stores make 32 hex digits)."""
 
 
 class UnsignedAliasWarning(UserWarning):
@@ -322,6 +324,14 @@ class TrustPolicy:
         registry verifies, and loading through an alias whose newest event carries no
         signed record warns (:class:`UnsignedAliasWarning`) and loads. ``True`` refuses
         both: set it once every writer signs with a prodml that records them.
+    registry
+        The identity of the one registry this client trusts (read it from
+        :attr:`ModelRegistry.registry_id <prodml.registry.ModelRegistry.registry_id>`
+        once, and ship it with the public keys). Without it the identity is read from
+        the metadata store, so a writer of the database who swaps the identity row (to
+        the id of another registry signed by the same key, whose rows they copied in)
+        is not noticed; with it, a store keeping any other identity, or none, is
+        refused at every signed read and write.
 
     Examples
     --------
@@ -334,7 +344,12 @@ class TrustPolicy:
     """
 
     def __init__(
-        self, verifiers: Iterable[Verifier], *, require_signature: bool = True, strict: bool = False
+        self,
+        verifiers: Iterable[Verifier],
+        *,
+        require_signature: bool = True,
+        strict: bool = False,
+        registry: str | None = None,
     ) -> None:
         found: dict[str, Verifier] = {}
         for v in verifiers:
@@ -349,9 +364,19 @@ class TrustPolicy:
             raise ConfigError("require_signature must be True or False", parameter="trust")
         if not isinstance(strict, bool):
             raise ConfigError("strict must be True or False", parameter="trust")
+        if registry is not None and not (
+            isinstance(registry, str) and _REGISTRY_ID.fullmatch(registry)
+        ):
+            raise ConfigError(
+                "The 'registry' parameter of TrustPolicy must be a registry id (1-100 "
+                "letters, digits and ':/_.@+=-', as ModelRegistry.registry_id returns). Got "
+                f"{short_repr(registry)} instead.",
+                parameter="registry",
+            )
         self._verifiers = found
         self.require_signature = require_signature
         self.strict = strict
+        self.registry = registry
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -375,6 +400,7 @@ class TrustPolicy:
             "format": TRUST_FORMAT,
             "require_signature": self.require_signature,
             "strict": self.strict,
+            "registry": self.registry,
             "keys": sorted(keys, key=lambda k: k["key_id"]),
         }
 
@@ -393,6 +419,7 @@ class TrustPolicy:
         keys = data.get("keys")
         require_signature = data.get("require_signature")
         strict = data.get("strict", False)  # absent from policies written before it
+        registry = data.get("registry")  # likewise
         if not isinstance(keys, list) or not isinstance(require_signature, bool):
             raise ConfigError("a trust policy needs 'keys' (a list) and 'require_signature'")
         if not isinstance(strict, bool):
@@ -409,12 +436,13 @@ class TrustPolicy:
             if entry.get("key_id") != v.key_id:
                 raise ConfigError(f"trust policy key {i}: its key_id does not match its key")
             verifiers.append(v)
-        return cls(verifiers, require_signature=require_signature, strict=strict)
+        return cls(verifiers, require_signature=require_signature, strict=strict, registry=registry)
 
     def __repr__(self) -> str:
         ids = ", ".join(sorted(self._verifiers))
         strict = ", strict=True" if self.strict else ""
-        return f"TrustPolicy([{ids}], require_signature={self.require_signature}{strict})"
+        pinned = "" if self.registry is None else f", registry={self.registry!r}"
+        return f"TrustPolicy([{ids}], require_signature={self.require_signature}{strict}{pinned})"
 
 
 def statement(mv: ModelVersion, registry: str | None = None) -> bytes:
