@@ -120,7 +120,11 @@ class Reading:
         of the records it accepted (``{"churn@production": 41}``, kept by the caller,
         e.g. in a JSON file): a record with a lower sequence number than the one seen,
         or an unsigned alias once one was seen, is refused as a rollback; after a
-        successful load ``seen`` is updated.
+        successful load ``seen`` is updated. Loading ``latest`` (``"churn"``) with
+        ``seen`` remembers the version number under ``"churn@latest"`` and refuses a
+        ``latest`` that went back from it, unless that version left by a signed archive
+        or delete. Every version loaded under a trust policy, by number too, must also
+        agree with its newest signed status record (archived, restored, deleted).
 
         ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
         names to trust. ``environment_check`` overrides :attr:`environment_check` for
@@ -139,7 +143,9 @@ class Reading:
         IntegrityError
             Under a trust policy, when the alias points elsewhere than its newest signed
             record, its record does not verify, names another registry or version
-            digest, or went backwards from ``seen``.
+            digest, or went backwards from ``seen``; when the version's status differs
+            from its newest signed status record; when the policy pins another registry
+            id than the store keeps.
         RegistryError
             When loading would need ``trusted`` and it was not given, or what was loaded
             is not an instance of ``expect`` (naming both types).
