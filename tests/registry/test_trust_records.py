@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -351,3 +352,55 @@ def test_seen_accepts_a_newest_version_archived_by_a_signed_record(
         reg.register("m", _schema(4))
         assert client.verify("m", seen=seen).version == 4
     assert seen == {"m@latest": 4}
+
+
+# ------------------------------------------------ 8. records expire with max_age=
+
+
+def test_max_age_refuses_a_frozen_alias_until_it_is_re_signed(
+    urls: tuple[str, str, dict], reg: ModelRegistry
+) -> None:
+    reg.set_alias("m", "production", 2)
+    with _reader(urls, max_age=3600) as client:
+        assert client.load("m@production") == _schema(2)
+    newest = reg.history("m", alias="production", page_size=1).items[0]
+    old = event_record(  # the same move, as if signed long ago: a database frozen since
+        SIGNER,
+        registry=reg.registry_id,
+        name="m",
+        action="set_alias",
+        seq=newest.seq,
+        at="2020-01-01T00:00:00+00:00",
+        alias="production",
+        version=2,
+        previous_version=None,
+        digest=version_digest(reg.get("m@2")),
+    )
+    e = sq.events.c
+    _sql(
+        reg,
+        sq.events.update()
+        .where(e.seq == newest.seq)
+        .values(detail=json.dumps({**newest.detail, "signed": old})),
+    )
+    with _reader(urls) as lenient:  # without max_age: a frozen state passes
+        assert lenient.load("m@production") == _schema(2)
+    with (
+        _reader(urls, max_age=timedelta(hours=1)) as client,
+        pytest.raises(IntegrityError, match=r"\d+ s old, past the trust policy's max_age of 3600"),
+    ):
+        client.load("m@production")
+    reg.set_alias("m", "production", 2, expected_version=2)  # the writer re-signs in time
+    with _reader(urls, max_age=3600) as client:
+        assert client.load("m@production") == _schema(2)
+    assert reg.aliases("m") == {"production": 2}
+
+
+def test_max_age_is_checked_and_round_trips() -> None:
+    policy = _trust(max_age=timedelta(days=1))
+    assert policy.max_age == 86400.0
+    assert TrustPolicy.from_dict(json.loads(json.dumps(policy.to_dict()))).max_age == 86400.0
+    assert "max_age=86400" in repr(policy)
+    for bad in (0, -1, float("nan"), True, "1d"):
+        with pytest.raises(ConfigError, match=r"'max_age' parameter of TrustPolicy"):
+            _trust(max_age=bad)

@@ -37,6 +37,7 @@ from prodml.registry.flavours import Trust, get_flavour
 from prodml.registry.signing import (
     TrustPolicy,
     UnsignedAliasWarning,
+    _record_age,
     verify_event,
     version_digest,
 )
@@ -322,6 +323,16 @@ class Reading:
                 f"points at a version {mv.version} whose manifest differs from the one its "
                 f"signed record (sequence {record['seq']}) names"
             )
+        if trust.max_age is not None:
+            age = _record_age(record)
+            if age is None or age > trust.max_age:
+                raise refuse(
+                    f"has a newest signed record (sequence {record['seq']}) "
+                    + ("whose time cannot be read" if age is None else f"{age:.0f} s old")
+                    + f", past the trust policy's max_age of {trust.max_age:g} s: the "
+                    "database may be frozen at an old state (the writer re-signs aliases "
+                    "with set_alias(..., expected_version=) in time)"
+                )
         if last is not None and record["seq"] < last:
             raise refuse(
                 f"has a newest signed record with sequence {record['seq']}, older than the "

@@ -53,9 +53,11 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from prodml._durations import seconds
 from prodml._extras import require
 from prodml._files import PATH_QUOTE, os_reason
 from prodml._pickle import NotPicklable
@@ -332,6 +334,13 @@ class TrustPolicy:
         the id of another registry signed by the same key, whose rows they copied in)
         is not noticed; with it, a store keeping any other identity, or none, is
         refused at every signed read and write.
+    max_age
+        How old (seconds or a timedelta) the newest signed record of an alias may be
+        when a model is loaded through it (TUF's timestamp role, made simple): a
+        database frozen at an old, validly signed state is refused once its records age
+        past it. The writer must then re-sign the alias in time, e.g. from a scheduled
+        job: ``set_alias(name, alias, v, expected_version=v)`` logs a fresh record
+        without moving it. ``None`` (the default): records do not expire.
 
     Examples
     --------
@@ -350,6 +359,7 @@ class TrustPolicy:
         require_signature: bool = True,
         strict: bool = False,
         registry: str | None = None,
+        max_age: float | timedelta | None = None,
     ) -> None:
         found: dict[str, Verifier] = {}
         for v in verifiers:
@@ -377,6 +387,7 @@ class TrustPolicy:
         self.require_signature = require_signature
         self.strict = strict
         self.registry = registry
+        self.max_age = None if max_age is None else seconds(max_age, "max_age", "TrustPolicy")
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -401,6 +412,7 @@ class TrustPolicy:
             "require_signature": self.require_signature,
             "strict": self.strict,
             "registry": self.registry,
+            "max_age": self.max_age,
             "keys": sorted(keys, key=lambda k: k["key_id"]),
         }
 
@@ -420,6 +432,7 @@ class TrustPolicy:
         require_signature = data.get("require_signature")
         strict = data.get("strict", False)  # absent from policies written before it
         registry = data.get("registry")  # likewise
+        max_age = data.get("max_age")  # likewise
         if not isinstance(keys, list) or not isinstance(require_signature, bool):
             raise ConfigError("a trust policy needs 'keys' (a list) and 'require_signature'")
         if not isinstance(strict, bool):
@@ -436,12 +449,19 @@ class TrustPolicy:
             if entry.get("key_id") != v.key_id:
                 raise ConfigError(f"trust policy key {i}: its key_id does not match its key")
             verifiers.append(v)
-        return cls(verifiers, require_signature=require_signature, strict=strict, registry=registry)
+        return cls(
+            verifiers,
+            require_signature=require_signature,
+            strict=strict,
+            registry=registry,
+            max_age=max_age,
+        )
 
     def __repr__(self) -> str:
         ids = ", ".join(sorted(self._verifiers))
         strict = ", strict=True" if self.strict else ""
         pinned = "" if self.registry is None else f", registry={self.registry!r}"
+        pinned += "" if self.max_age is None else f", max_age={self.max_age:g}"
         return f"TrustPolicy([{ids}], require_signature={self.require_signature}{strict}{pinned})"
 
 
@@ -719,6 +739,17 @@ def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -
     if wrong:
         raise refuse(f"differs from its signed record ({', '.join(wrong)})")
     return record
+
+
+def _record_age(record: Mapping[str, Any], now: datetime | None = None) -> float | None:
+    """Seconds since a verified record was signed (its ``at``); ``None`` if unreadable."""
+    try:
+        at = datetime.fromisoformat(str(record["at"]))
+    except (KeyError, ValueError):
+        return None
+    if at.tzinfo is None:
+        return None
+    return ((now or datetime.now(timezone.utc)) - at).total_seconds()
 
 
 def _json_object(data: bytes) -> dict[str, Any] | None:
