@@ -19,7 +19,8 @@ from prodml.registry.signing import TrustPolicy, _shown_id, verify_event, versio
 __all__ = ["STATUS_ACTIONS", "check_status", "identity", "newest_status_event", "signed_stack"]
 
 STATUS_ACTIONS = frozenset({"archive", "restore", "delete"})
-_PAGE = 200
+_FIRST_PAGE = 8
+_PAGE = 500
 
 
 def identity(metadata: MetadataStore, trust: TrustPolicy | None, *, create: bool) -> str | None:
@@ -55,8 +56,10 @@ def newest_status_event(metadata: MetadataStore, mv: ModelVersion) -> AuditEvent
         When an event of this version, newer than its registration, cannot be read.
     """
     token = None
+    size = _FIRST_PAGE  # the newest version's events are near the top: read few first
     while True:
-        page = metadata.history_page(mv.name, None, page_size=_PAGE, page_token=token)
+        page = metadata.history_page(mv.name, None, page_size=size, page_token=token)
+        size = _PAGE
         for problem in page.problems:
             if isinstance(problem, RecordProblem) and problem.version == mv.version:
                 raise IntegrityError(
