@@ -226,6 +226,7 @@ OLD_MEMBERS = {
         "promote",
         "prune_history",
         "register",
+        "registry_id",
         "restore",
         "rollback",
         "search",

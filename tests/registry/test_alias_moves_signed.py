@@ -18,7 +18,7 @@ pytest.importorskip("cryptography", reason="needs the 'sign' extra (cryptography
 from prodml.errors import IntegrityError
 from prodml.registry import ModelRegistry
 from prodml.registry.backends import _sqlschema as sq
-from prodml.registry.signing import Ed25519Signer, TrustPolicy
+from prodml.registry.signing import Ed25519Signer, TrustPolicy, UnsignedAliasWarning
 from prodml.schema import Column, Schema
 
 SIGNER = Ed25519Signer.generate()
@@ -110,7 +110,15 @@ def test_an_alias_moved_without_a_record_under_strict(urls: tuple[str, str, dict
     lenient = _open(
         urls, signer=SIGNER, trust=TrustPolicy([SIGNER.verifier()], require_signature=False)
     )
-    assert lenient.rollback("m", "production").version == 1  # legacy alias: allowed
+    # A legacy alias: moved, with a warning (the last move could be anyone's).
+    with pytest.warns(UnsignedAliasWarning, match=r"m@production was last moved without a signed"):
+        assert lenient.rollback("m", "production").version == 1
+    assert lenient.history("m", alias="production", page_size=1).items[0].detail["signed"]
+    plain = _open(urls)
+    plain.set_alias("m", "production", 2)
+    plain.close()
+    with pytest.warns(UnsignedAliasWarning, match=r"without a signed record \(audit event \d+\)"):
+        assert lenient.promote("m", "production", 1).version == 1
     lenient.close()
     plain = _open(urls)
     plain.set_alias("m", "production", 2)

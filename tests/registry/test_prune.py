@@ -150,3 +150,36 @@ def test_the_cli_prunes_counts_and_refuses_by_name(
     ):
         assert main(["registry", "prune-history", path, *argv]) == 2
         assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("db", ["memory", "sqlite"])
+def test_a_prune_whose_new_event_fails_leaves_the_log_as_it_was(db: str, tmp_path: Path) -> None:
+    """Every store logs a prune's events before it deletes: a failing one changes nothing.
+
+    The memory store used to delete first, so an event that failed to seal lost the
+    pruned events without their ``prune_history`` record.
+    """
+    url = "memory://" if db == "memory" else f"sqlite:///{tmp_path}/r.db"
+    reg = ModelRegistry(url, f"memory://prune-{uuid.uuid4().hex}", actor="ann")
+    for _ in range(3):
+        reg.register("m", Schema([]))
+    before = [e.seq for e in reg.metadata.history("m")]
+
+    def failing(event: EventDraft, seq: int) -> dict[str, Any]:
+        raise RegistryError("the signer is down")
+
+    def plan(events: list[Any]) -> tuple[list[int], list[EventDraft]]:
+        drafts = [
+            EventDraft(name="m", action="prune_history", actor="ann"),
+            EventDraft(name="m", action="prune_history", actor="ann", seal=failing),
+        ]
+        return [e.seq for e in events[:2]], drafts
+
+    with pytest.raises(RegistryError, match="the signer is down"):
+        reg.metadata._prune_events("m", plan)
+    assert [e.seq for e in reg.metadata.history("m")] == before
+    reg.prune_history("m", keep=1)  # the next prune numbers its event after every one
+    seqs = [e.seq for e in reg.metadata.history("m")]
+    assert seqs == sorted(seqs)
+    assert seqs[-1] > before[-1]
+    reg.close()

@@ -9,6 +9,7 @@ and, when another writer moved the alias meanwhile, decide again from the new st
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast, overload
 
@@ -22,7 +23,7 @@ from prodml.errors import (
     RegistryError,
 )
 from prodml.privacy import clean_note
-from prodml.registry import _protect
+from prodml.registry import _protect, _trust
 from prodml.registry._paths import check_version_number
 from prodml.registry.authz import AliasAction, AliasRequest, Authorizer
 from prodml.registry.backends.metadata import ANY, MetadataStore
@@ -31,6 +32,7 @@ from prodml.registry.entities import ModelVersion, check_alias, check_name
 from prodml.registry.signing import (
     Signer,
     TrustPolicy,
+    UnsignedAliasWarning,
     verify_event,
     verify_version,
     version_digest,
@@ -255,7 +257,17 @@ class AliasMoves:
             current = self.metadata.alias_version(name, alias)
             if not self._row_signed(name, alias, current):
                 continue  # moved meanwhile: read it again
-            stack = self.metadata.alias_stack(name, alias)
+            stack = (
+                self.metadata.alias_stack(name, alias)
+                if self.trust is None
+                else _trust.signed_stack(
+                    self.metadata,
+                    self.trust,
+                    _trust.identity(self.metadata, self.trust, create=False),
+                    name,
+                    alias,
+                )
+            )
             if stack and stack[-1] == current:
                 stack.pop()
             popped = 1
@@ -328,7 +340,7 @@ class AliasMoves:
         if self.signer is not None:
             seal = _protect.event_sealer(
                 self.signer,
-                self.metadata.registry_id(),
+                _trust.identity(self.metadata, self.trust, create=True),
                 digest=None if target is None else version_digest(target),
             )
         self.metadata.move_alias(
@@ -462,8 +474,9 @@ class AliasMoves:
 
         ``promote`` and ``rollback`` decide from the row, so they check it first, as
         ``load`` does: ``True`` when it agrees (or there is no policy, or the alias was
-        last moved without a record and the policy is not strict), ``False`` when the
-        row moved while it was being checked (read it again).
+        last moved without a record and the policy is not strict: then with an
+        :class:`~prodml.registry.signing.UnsignedAliasWarning`), ``False`` when the row
+        moved while it was being checked (read it again).
 
         Raises
         ------
@@ -488,15 +501,24 @@ class AliasMoves:
         if event is None or "signed" not in event.detail:
             if current is None and event is None:
                 return True  # a new alias
+            why = (
+                "has no audit event"
+                if event is None
+                else f"was last moved without a signed record (audit event {event.seq})"
+            )
             if self.trust.strict:
-                why = (
-                    "has no audit event"
-                    if event is None
-                    else f"was last moved without a signed record (audit event {event.seq})"
-                )
                 raise refuse(f"{why} and the trust policy is strict")
+            warnings.warn(
+                UnsignedAliasWarning(
+                    f"{key} {why}: a writer of the database could have moved it, and it is "
+                    "moved on from there; strict=True in the TrustPolicy refuses it"
+                ),
+                stacklevel=3,
+            )
             return True
-        record = verify_event(event, self.trust, self.metadata.registry_id())
+        record = verify_event(
+            event, self.trust, _trust.identity(self.metadata, self.trust, create=False)
+        )
         signed_to = None if record["action"] == "delete_alias" else record["version"]
         if signed_to == current:
             return True
@@ -536,9 +558,14 @@ class AliasMoves:
         return self._trusted(mv)
 
     def _trusted(self, mv: ModelVersion) -> ModelVersion:
-        """``mv`` if the trust policy (when there is one) accepts its signature."""
+        """``mv`` if the trust policy (when there is one) accepts it.
+
+        Its signature, and its row's status against its newest signed status record.
+        """
         if self.trust is not None:
-            verify_version(mv, self.trust, self.metadata.registry_id())
+            registry = _trust.identity(self.metadata, self.trust, create=False)
+            verify_version(mv, self.trust, registry)
+            _trust.check_status(self.metadata, self.trust, registry, mv)
         return mv
 
 

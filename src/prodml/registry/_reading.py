@@ -24,7 +24,7 @@ from prodml.errors import (
     RegistryError,
     StorageError,
 )
-from prodml.registry import _manifest, _protect
+from prodml.registry import _manifest, _protect, _trust
 from prodml.registry._card import ModelCard, build_card
 from prodml.registry._environment import EnvironmentCheck
 from prodml.registry._environment import check as check_environment
@@ -37,6 +37,7 @@ from prodml.registry.flavours import Trust, get_flavour
 from prodml.registry.signing import (
     TrustPolicy,
     UnsignedAliasWarning,
+    _record_age,
     verify_event,
     version_digest,
 )
@@ -120,7 +121,11 @@ class Reading:
         of the records it accepted (``{"churn@production": 41}``, kept by the caller,
         e.g. in a JSON file): a record with a lower sequence number than the one seen,
         or an unsigned alias once one was seen, is refused as a rollback; after a
-        successful load ``seen`` is updated.
+        successful load ``seen`` is updated. Loading ``latest`` (``"churn"``) with
+        ``seen`` remembers the version number under ``"churn@latest"`` and refuses a
+        ``latest`` that went back from it, unless that version left by a signed archive
+        or delete. Every version loaded under a trust policy, by number too, must also
+        agree with its newest signed status record (archived, restored, deleted).
 
         ``trusted`` allows pickle-based formats: ``True``, or for skops a list of type
         names to trust. ``environment_check`` overrides :attr:`environment_check` for
@@ -139,7 +144,9 @@ class Reading:
         IntegrityError
             Under a trust policy, when the alias points elsewhere than its newest signed
             record, its record does not verify, names another registry or version
-            digest, or went backwards from ``seen``.
+            digest, or went backwards from ``seen``; when the version's status differs
+            from its newest signed status record; when the policy pins another registry
+            id than the store keeps.
         RegistryError
             When loading would need ``trusted`` and it was not given, or what was loaded
             is not an instance of ``expect`` (naming both types).
@@ -257,16 +264,20 @@ class Reading:
                     parameter="seen",
                 )
         name, selector = parse_ref(ref, version)
-        if trust is None or not isinstance(selector, str) or selector == "latest":
+        if trust is None or not isinstance(selector, (str, type(None))):
             return None
-        key = f"{name}@{selector}"
+        latest = selector is None or selector == "latest"
+        key = f"{name}@{'latest' if latest else selector}"
         last = None if seen is None else seen.get(key)
         if last is not None and (type(last) is not int or last < 0):
             raise ConfigError(
-                f"seen[{key!r}] must be a sequence number (an int >= 0). Got "
-                f"{short_repr(last)} instead.",
+                f"seen[{key!r}] must be a "
+                + ("version number" if latest else "sequence number")
+                + f" (an int >= 0). Got {short_repr(last)} instead.",
                 parameter="seen",
             )
+        if latest:
+            return None if seen is None else self._latest_checked(key, mv, last, trust)
 
         def refuse(why: str) -> IntegrityError:
             return IntegrityError(
@@ -298,7 +309,7 @@ class Reading:
                 stacklevel=3,
             )
             return None
-        record = verify_event(event, trust, self.metadata.registry_id())
+        record = verify_event(event, trust, _trust.identity(self.metadata, trust, create=False))
         if record["action"] == "delete_alias" or record["version"] != mv.version:
             signed_to = record["version"] if record["action"] != "delete_alias" else None
             raise refuse(
@@ -312,12 +323,52 @@ class Reading:
                 f"points at a version {mv.version} whose manifest differs from the one its "
                 f"signed record (sequence {record['seq']}) names"
             )
+        if trust.max_age is not None:
+            age = _record_age(record)
+            if age is None or age > trust.max_age:
+                raise refuse(
+                    f"has a newest signed record (sequence {record['seq']}) "
+                    + ("whose time cannot be read" if age is None else f"{age:.0f} s old")
+                    + f", past the trust policy's max_age of {trust.max_age:g} s: the "
+                    "database may be frozen at an old state (the writer re-signs aliases "
+                    "with set_alias(..., expected_version=) in time)"
+                )
         if last is not None and record["seq"] < last:
             raise refuse(
                 f"has a newest signed record with sequence {record['seq']}, older than the "
                 f"{last} this client already accepted: the database was rolled back"
             )
         return key, record["seq"]
+
+    def _latest_checked(
+        self, key: str, mv: ModelVersion, last: int | None, trust: TrustPolicy
+    ) -> tuple[str, int]:
+        """Check that ``latest`` did not go back from the newest version this client saw.
+
+        It may go back only when that version left by a signed archive or delete (its
+        newest status record verifies and says so); a version whose row was deleted or
+        archived behind the registry is refused. Returns what to remember.
+        """
+        if last is None or mv.version >= last:
+            return key, mv.version
+        try:
+            gone = self.metadata.get_version(mv.name, last, include_deleted=True)
+        except NotFoundError:
+            gone = None
+        event = None if gone is None else _trust.newest_status_event(self.metadata, gone)
+        if gone is None or gone.status == "ready" or event is None or "signed" not in event.detail:
+            raise IntegrityError(
+                f"{key} is version {mv.version}, but this client already saw version {last}, "
+                "which is "
+                + ("missing" if gone is None else f"{gone.status} without a signed record")
+                + ": the database was changed behind the registry (a newer version hidden); "
+                "refusing to use it",
+                model_name=mv.name,
+                version=mv.version,
+            )
+        registry = _trust.identity(self.metadata, trust, create=False)
+        _trust.check_status(self.metadata, trust, registry, gone)
+        return key, mv.version
 
     def _checked(self, mv: ModelVersion) -> ModelVersion:
         """The one gate every version passes before its files are touched."""

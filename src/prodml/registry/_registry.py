@@ -25,7 +25,7 @@ from prodml.errors import (
     RegistryError,
     StorageError,
 )
-from prodml.registry import _lineage, _manifest, _protect
+from prodml.registry import _lineage, _manifest, _protect, _trust
 from prodml.registry._aliases import AliasMoves
 from prodml.registry._environment import capture as capture_environment
 from prodml.registry._gc import GCReport
@@ -234,6 +234,22 @@ class ModelRegistry(NotPicklable, AliasMoves, Reading, Retention):
         except (KeyError, OSError):  # no login name in some containers
             return "unknown"
 
+    @property
+    def registry_id(self) -> str | None:
+        """The registry's identity, which its signatures name (``None`` until it has one).
+
+        The metadata store makes it at the first signed write (a registration, an alias
+        move or a status change by a registry with a ``signer``); reading never makes
+        it. Pin it in the readers' policy, ``TrustPolicy(keys, registry=reg.registry_id)``,
+        so that a database whose identity row was swapped is refused.
+
+        Raises
+        ------
+        IntegrityError
+            When this registry's ``trust`` policy pins another id than the store keeps.
+        """
+        return _trust.identity(self.metadata, self.trust, create=False)
+
     def close(self) -> None:
         """Release database connections."""
         self.metadata.close()
@@ -347,7 +363,9 @@ class ModelRegistry(NotPicklable, AliasMoves, Reading, Retention):
             seal = (
                 None
                 if self.signer is None
-                else _protect.sealer(self.signer, self.metadata.registry_id())
+                else _protect.sealer(
+                    self.signer, _trust.identity(self.metadata, self.trust, create=True)
+                )
             )
             created = self.metadata.create_version(draft, actor, leased=True, seal=seal)
         except BaseException:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from prodml._durations import seconds
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, NotFoundError
-from prodml.registry import _gc, _protect
+from prodml.registry import _gc, _protect, _trust
 from prodml.registry._gc import GCReport
 from prodml.registry._paths import check_version_number
 from prodml.registry.backends._artifact_base import ArtifactStore
@@ -182,7 +182,10 @@ class Retention:
             None
             if signer is None
             else _protect.event_sealer(
-                signer, self.metadata.registry_id(), digest=version_digest(mv), status=status
+                signer,
+                _trust.identity(self.metadata, getattr(self, "trust", None), create=True),
+                digest=version_digest(mv),
+                status=status,
             )
         )
         event = EventDraft(name=name, action=action, actor=self.actor, version=version, seal=seal)

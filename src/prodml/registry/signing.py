@@ -53,9 +53,11 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from prodml._durations import seconds
 from prodml._extras import require
 from prodml._files import PATH_QUOTE, os_reason
 from prodml._pickle import NotPicklable
@@ -97,6 +99,8 @@ TRUST_FORMAT = "prodml-trust-v1"
 _MAX_SIGNATURES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9:/_.@+=-]{1,100}")
 """What a stored key id must look like to be repeated in a message (KMS ARNs included)."""
+_REGISTRY_ID = _KEY_ID
+"""What a pinned registry id must look like (the stores make 32 hex digits)."""
 
 
 class UnsignedAliasWarning(UserWarning):
@@ -322,6 +326,21 @@ class TrustPolicy:
         registry verifies, and loading through an alias whose newest event carries no
         signed record warns (:class:`UnsignedAliasWarning`) and loads. ``True`` refuses
         both: set it once every writer signs with a prodml that records them.
+    registry
+        The identity of the one registry this client trusts (read it from
+        :attr:`ModelRegistry.registry_id <prodml.registry.ModelRegistry.registry_id>`
+        once, and ship it with the public keys). Without it the identity is read from
+        the metadata store, so a writer of the database who swaps the identity row (to
+        the id of another registry signed by the same key, whose rows they copied in)
+        is not noticed; with it, a store keeping any other identity, or none, is
+        refused at every signed read and write.
+    max_age
+        How old (seconds or a timedelta) the newest signed record of an alias may be
+        when a model is loaded through it (TUF's timestamp role, made simple): a
+        database frozen at an old, validly signed state is refused once its records age
+        past it. The writer must then re-sign the alias in time, e.g. from a scheduled
+        job: ``set_alias(name, alias, v, expected_version=v)`` logs a fresh record
+        without moving it. ``None`` (the default): records do not expire.
 
     Examples
     --------
@@ -334,7 +353,13 @@ class TrustPolicy:
     """
 
     def __init__(
-        self, verifiers: Iterable[Verifier], *, require_signature: bool = True, strict: bool = False
+        self,
+        verifiers: Iterable[Verifier],
+        *,
+        require_signature: bool = True,
+        strict: bool = False,
+        registry: str | None = None,
+        max_age: float | timedelta | None = None,
     ) -> None:
         found: dict[str, Verifier] = {}
         for v in verifiers:
@@ -349,9 +374,20 @@ class TrustPolicy:
             raise ConfigError("require_signature must be True or False", parameter="trust")
         if not isinstance(strict, bool):
             raise ConfigError("strict must be True or False", parameter="trust")
+        if registry is not None and not (
+            isinstance(registry, str) and _REGISTRY_ID.fullmatch(registry)
+        ):
+            raise ConfigError(
+                "The 'registry' parameter of TrustPolicy must be a registry id (1-100 "
+                "letters, digits and ':/_.@+=-', as ModelRegistry.registry_id returns). Got "
+                f"{short_repr(registry)} instead.",
+                parameter="registry",
+            )
         self._verifiers = found
         self.require_signature = require_signature
         self.strict = strict
+        self.registry = registry
+        self.max_age = None if max_age is None else seconds(max_age, "max_age", "TrustPolicy")
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -375,6 +411,8 @@ class TrustPolicy:
             "format": TRUST_FORMAT,
             "require_signature": self.require_signature,
             "strict": self.strict,
+            "registry": self.registry,
+            "max_age": self.max_age,
             "keys": sorted(keys, key=lambda k: k["key_id"]),
         }
 
@@ -393,6 +431,8 @@ class TrustPolicy:
         keys = data.get("keys")
         require_signature = data.get("require_signature")
         strict = data.get("strict", False)  # absent from policies written before it
+        registry = data.get("registry")  # likewise
+        max_age = data.get("max_age")  # likewise
         if not isinstance(keys, list) or not isinstance(require_signature, bool):
             raise ConfigError("a trust policy needs 'keys' (a list) and 'require_signature'")
         if not isinstance(strict, bool):
@@ -409,12 +449,20 @@ class TrustPolicy:
             if entry.get("key_id") != v.key_id:
                 raise ConfigError(f"trust policy key {i}: its key_id does not match its key")
             verifiers.append(v)
-        return cls(verifiers, require_signature=require_signature, strict=strict)
+        return cls(
+            verifiers,
+            require_signature=require_signature,
+            strict=strict,
+            registry=registry,
+            max_age=max_age,
+        )
 
     def __repr__(self) -> str:
         ids = ", ".join(sorted(self._verifiers))
         strict = ", strict=True" if self.strict else ""
-        return f"TrustPolicy([{ids}], require_signature={self.require_signature}{strict})"
+        pinned = "" if self.registry is None else f", registry={self.registry!r}"
+        pinned += "" if self.max_age is None else f", max_age={self.max_age:g}"
+        return f"TrustPolicy([{ids}], require_signature={self.require_signature}{strict}{pinned})"
 
 
 def statement(mv: ModelVersion, registry: str | None = None) -> bytes:
@@ -691,6 +739,17 @@ def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -
     if wrong:
         raise refuse(f"differs from its signed record ({', '.join(wrong)})")
     return record
+
+
+def _record_age(record: Mapping[str, Any], now: datetime | None = None) -> float | None:
+    """Seconds since a verified record was signed (its ``at``); ``None`` if unreadable."""
+    try:
+        at = datetime.fromisoformat(str(record["at"]))
+    except (KeyError, ValueError):
+        return None
+    if at.tzinfo is None:
+        return None
+    return ((now or datetime.now(timezone.utc)) - at).total_seconds()
 
 
 def _json_object(data: bytes) -> dict[str, Any] | None:

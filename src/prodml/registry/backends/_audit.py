@@ -21,8 +21,10 @@ from prodml.registry.entities import AuditEvent
 __all__ = ["log_hole", "plan_prune", "replay_stack"]
 
 
-def replay_stack(events: list[AuditEvent]) -> list[int]:
+def replay_stack(events: list[AuditEvent], start: list[int] | None = None) -> list[int]:
     """An alias's stack from its events, oldest first (see ``alias_stack``).
+
+    ``start`` is the stack before the first event (empty by default).
 
     Raises
     ------
@@ -31,7 +33,7 @@ def replay_stack(events: list[AuditEvent]) -> list[int]:
         or a ``prune_history`` event whose recorded stack is not a list of version
         numbers (a log edited by hand).
     """
-    stack: list[int] = []
+    stack: list[int] = list(start or [])
     for ev in events:
         if ev.action == "set_alias" and ev.version is not None:
             if not stack or stack[-1] != ev.version:

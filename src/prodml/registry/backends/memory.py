@@ -311,9 +311,15 @@ class MemoryMetadataStore(MetadataStore):
             events = list(self._log.get(name, []))
             drop, drafts = plan(events)
             gone = set(drop)
+            # Every new event numbered (and sealed) before anything changes, as the SQL
+            # store logs before it deletes: a draft that fails leaves the log as it was,
+            # and the new events keep numbers above every pruned one.
+            built: list[AuditEvent] = []
+            for number, draft in enumerate(drafts, start=self._seq[0] + 1):
+                built.append(draft.sealed(number).build(number))
             self._log[name] = [e for e in events if e.seq not in gone]
-            for draft in drafts:
-                self._append(draft)
+            for event in built:
+                self._commit(event)
             return len(gone)
 
     def _model_names(self) -> list[str]:

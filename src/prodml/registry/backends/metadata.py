@@ -399,18 +399,20 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         )
         self._move_alias(name, alias, version, expected, event)
 
-    def registry_id(self) -> str | None:
+    def registry_id(self, *, create: bool = True) -> str | None:
         """The registry's identity: a random id the store keeps, made on first need.
 
         Signatures name it, so a signed version or alias record copied into another
         registry does not verify there. Read once per store object and kept: a later
         change in the database is not seen by this process. ``None`` for a store that
         keeps no identity (one that does not implement :meth:`_registry_id`), or a
-        read-only database written before identities existed.
+        database written before identities existed that this call may not write to:
+        read-only, or ``create=False`` (what the registry's reads pass, so that a read
+        never writes; its first signed write makes the id).
         """
         cached = getattr(self, "_identity_cache", None)
         if cached is None:
-            cached = self._registry_id(create=not self.read_only)
+            cached = self._registry_id(create=create and not self.read_only)
             if cached is not None:
                 self._identity_cache = cached
         return cached
