@@ -261,3 +261,16 @@ def test_an_all_null_pandas_categorical_through_arrow_stays_a_category() -> None
     pipe = FeaturePipeline([steps.Impute(["k"], strategy="constant"), steps.OneHot(["k"])])
     x = pipe.fit(table).transform(table)
     assert _same(pipe.transform_record({"k": None}), x[0])
+
+
+def test_allowed_ints_of_an_arrow_column_with_nulls_are_compared_exactly() -> None:
+    """``Columns.objects`` read an arrow int column with nulls as float64: ``validate``
+    refused an allowed 2**53 + 1 (read as 2**53) and showed ``2023.0`` for ``2023``."""
+    big = 2**53 + 1
+    table = pa.table({"x": pa.array([big, None, 3], pa.int64())})
+    Schema([Column("x", "int", allowed=[big, 3])]).validate(table)
+    with pytest.raises(SchemaError) as info:
+        Schema([Column("x", "int", allowed=[3])]).validate(table)
+    (problem,) = info.value.problems
+    assert problem.message.endswith(f"e.g. {big}")
+    assert problem.row == 0

@@ -329,6 +329,10 @@ class Columns:
         if pa.types.is_dictionary(raw.type):
             # Decode first: to_numpy on a dictionary array turns nulls into a category.
             raw = raw.cast(raw.type.value_type)
+        if pa.types.is_integer(raw.type) and raw.null_count:
+            # to_numpy gives float64 with NaN: 2**53 + 1 became 2**53, a null NaN.
+            ints = raw.to_pandas(integer_object_nulls=True)
+            return np.asarray(ints.to_numpy(dtype=object), dtype=object)
         return np.asarray(raw.to_numpy(zero_copy_only=False), dtype=object)
 
     def datetime64(self, name: str, *, utc: bool = False) -> npt.NDArray[np.datetime64]:
