@@ -24,7 +24,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from prodml.errors import SchemaError
 from prodml.privacy import PersonalDataWarning
 from prodml.schema import LogicalType, Schema
 
@@ -80,16 +79,21 @@ def test_a_text_partition_with_a_null_folder_is_a_nullable_text_column(
     }
 
 
-def test_an_int_partition_is_refused_naming_the_reading_that_types_it(
+def test_an_int_partition_is_an_int_column_read_either_way(
     tmp_path: Path, source: pa.Table
 ) -> None:
+    """Stop 40 refused ``year`` under ``read_table``'s default reading (a dictionary of
+    int32) as "categories of type int32"; stop 41 reads the ints it holds."""
     folder = _write(source, tmp_path / "ds", ["year", "city"])  # nulls in both
-    with pytest.raises(SchemaError) as info:
-        Schema.infer(pq.read_table(folder))
-    (problem,) = info.value.problems  # city, text with null folders, is not one
-    assert (problem.column, problem.kind) == ("year", "type")
-    assert "categories of type int32" in problem.message
-    assert "partitioning=pyarrow.dataset.partitioning(flavor='hive')" in problem.message
+    default = pq.read_table(folder)
+    assert pa.types.is_dictionary(default.schema.field("year").type)
+    got = Schema.infer(default, nullable="observed")
+    assert _columns(got) == {
+        "v": ("float", False),
+        "year": ("int", True),
+        "city": ("category", True),
+    }
+    got.validate(default)
     table = pq.read_table(folder, partitioning=HIVE)
     got = Schema.infer(table, nullable="observed")
     assert _columns(got) == {"v": ("float", False), "year": ("int", True), "city": ("string", True)}
@@ -135,7 +139,7 @@ def test_the_partitions_types_and_nullability_are_the_source_tables(
 ) -> None:
     """Read either way, a partitioned folder's schema has the source table's nullability;
     its types are the source's, with text as ``category`` under ``read_table``'s
-    default reading (dictionaries)."""
+    default reading (dictionaries; a dictionary of ints is an int column)."""
     # pyarrow reads no folder whose partition values are all null (no type to infer).
     assume(any(s is not None for s, _ in rows) and any(i is not None for _, i in rows))
     source = pa.table(
@@ -150,9 +154,8 @@ def test_the_partitions_types_and_nullability_are_the_source_tables(
         folder = _write(source, Path(tmp) / "ds", ["s", "i"])
         plain = pq.read_table(folder, partitioning=HIVE)
         assert _columns(Schema.infer(plain, nullable="observed")) == expected
-        by_s = _write(source.drop_columns(["i"]), Path(tmp) / "by_s", ["s"])
-        got = _columns(Schema.infer(pq.read_table(by_s), nullable="observed"))
-    assert got == {"n": expected["n"], "s": ("category", expected["s"][1])}
+        default = _columns(Schema.infer(pq.read_table(folder), nullable="observed"))
+    assert default == {**expected, "s": ("category", expected["s"][1])}
 
 
 # ------------------------------------------------- a tie between personal-data kinds

@@ -230,7 +230,11 @@ def test_an_object_column_names_the_first_naive_row_once_the_range_is_checked() 
     with pytest.raises(SchemaError) as err:
         pipe.transform(frame)
     assert [(p.kind, p.row) for p in err.value.problems] == [("type", 2)]
-    assert "got a naive datetime" in err.value.problems[0].message
+    # A mixture of aware values and a naive one, as validate names it (stop 41).
+    assert "several time zones ('Europe/Paris', naive)" in err.value.problems[0].message
+    with pytest.raises(SchemaError) as checked:
+        pipe.input_schema.validate(frame)
+    assert checked.value.problems == err.value.problems
 
 
 @pytest.mark.parametrize("zone", ["Europe/Paris", "Asia/Tokyo", "+05:30"])

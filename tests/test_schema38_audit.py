@@ -82,6 +82,10 @@ NON_TEXT = {
     "bool categories": pd.DataFrame({"c": pd.Categorical([True, False])}),
     "datetime categories": pd.DataFrame({"c": pd.Categorical(pd.to_datetime(["2024-01-01"]))}),
     "all null, int categories": pd.DataFrame({"c": pd.Categorical([None], categories=[1, 2])}),
+}
+# An arrow dictionary of ints is no category: it is a column of ints, encoded (what
+# pq.read_table makes of a hive partition year=2024); tests/test_schema41_partitions.py.
+ARROW_NON_TEXT = {
     "arrow dictionary of ints": pa.table({"c": pa.array([1, 2, 1]).dictionary_encode()}),
     "pandas arrow dictionary of ints": pd.DataFrame(
         {"c": pd.array([1, 2], dtype=pd.ArrowDtype(pa.dictionary(pa.int8(), pa.int64())))}
@@ -104,6 +108,19 @@ def test_infer_refuses_categories_that_validate_refuses(data: object) -> None:
     assert ".astype(str)" in problem.message
 
 
+@pytest.mark.parametrize("data", ARROW_NON_TEXT.values(), ids=ARROW_NON_TEXT.keys())
+def test_an_arrow_dictionary_of_ints_is_an_int_column(data: object) -> None:
+    """Stop 38 refused it as "non-text categories"; its values are ints, read as ints."""
+    schema = Schema.infer(data)
+    assert schema["c"].dtype is LogicalType.INT
+    schema.validate(data)
+    with pytest.raises(SchemaError) as info:
+        Schema([Column("c", "category")]).validate(data)
+    (problem,) = info.value.problems
+    assert (problem.column, problem.kind, problem.row) == ("c", "type", 0)
+    assert problem.message == "expected category, got int 1"
+
+
 @pytest.mark.parametrize(
     ("data", "message", "row"),
     [
@@ -113,7 +130,7 @@ def test_infer_refuses_categories_that_validate_refuses(data: object) -> None:
             1,
         ),
         (
-            pa.table({"c": pa.array([None, True]).dictionary_encode()}),
+            pd.DataFrame({"c": pd.Categorical([None, True])}),
             "expected string, got bool True: categories of type bool",
             1,
         ),

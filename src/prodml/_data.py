@@ -55,6 +55,8 @@ from prodml._data_kinds import (
     _scalar_kind,
     _type_error,
     column_kind,
+    decoded_dictionary,
+    encoded_values,
     py_value,
     type_name,
     type_problem,
@@ -156,7 +158,7 @@ class Columns:
         The table. A pandas index is ignored; column names must be strings and unique.
     """
 
-    __slots__ = ("_kinds", "_names", "_pos", "_series", "num_rows", "source")
+    __slots__ = ("_decoded", "_kinds", "_names", "_pos", "_series", "num_rows", "source")
 
     def __init__(self, source: pd.DataFrame | pa.Table | pa.RecordBatch) -> None:
         if isinstance(source, pd.DataFrame):
@@ -188,6 +190,8 @@ class Columns:
         self._series: dict[str, pd.Series] = {}
         # A column's kind, detected once per view (an object column's costs a full scan).
         self._kinds: dict[str, KindInfo] = {}
+        # An arrow dictionary column of numbers, bools or datetimes, decoded once per view.
+        self._decoded: dict[str, pa.ChunkedArray] = {}
         self.num_rows: int = len(source) if isinstance(source, pd.DataFrame) else source.num_rows
 
     @property
@@ -208,18 +212,29 @@ class Columns:
             )
 
     def raw(self, name: str) -> RawColumn:
-        """The column as the source holds it: a pandas Series or an arrow ChunkedArray."""
+        """The column as the source holds it: a pandas Series or an arrow ChunkedArray.
+
+        A dictionary column of anything but text (``pq.read_table`` reads a hive
+        partition ``year=2024`` as a dictionary of int32) is handed out decoded, in its
+        values' own type: it is a column of those values (see :func:`column_kind`).
+        """
         if isinstance(self.source, pd.DataFrame):
             found = self._series.get(name)
             if found is None:
                 self._require(name)
                 # ``df[name]`` (names are unique strings here) is half of ``iloc``'s cost.
-                found = self._series[name] = self.source[name]
+                found = self._series[name] = _decoded_series(self.source[name])
             return found
+        found_arrow = self._decoded.get(name)
+        if found_arrow is not None:
+            return found_arrow
         self._require(name)
         col = self.source.column(self._pos[name])
         # RecordBatch columns are Arrays; hand out one type so callers need one code path.
-        return col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
+        chunked = col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
+        if encoded_values(chunked):
+            chunked = self._decoded[name] = decoded_dictionary(chunked)
+        return chunked
 
     def kind(self, name: str, raw: RawColumn | None = None) -> KindInfo:
         """Logical kind of a column; see :func:`column_kind` (detected once per view).
@@ -314,6 +329,10 @@ class Columns:
         if pa.types.is_dictionary(raw.type):
             # Decode first: to_numpy on a dictionary array turns nulls into a category.
             raw = raw.cast(raw.type.value_type)
+        if pa.types.is_integer(raw.type) and raw.null_count:
+            # to_numpy gives float64 with NaN: 2**53 + 1 became 2**53, a null NaN.
+            ints = raw.to_pandas(integer_object_nulls=True)
+            return np.asarray(ints.to_numpy(dtype=object), dtype=object)
         return np.asarray(raw.to_numpy(zero_copy_only=False), dtype=object)
 
     def datetime64(self, name: str, *, utc: bool = False) -> npt.NDArray[np.datetime64]:
@@ -369,6 +388,21 @@ class Columns:
         if isinstance(self.source, pd.DataFrame):
             return self.source
         return self.source.to_pandas()
+
+
+def _decoded_series(raw: pd.Series) -> pd.Series:
+    """A pandas column of an arrow dictionary of non-text values, as those values.
+
+    ``pd.read_parquet(..., dtype_backend="pyarrow")`` of an integer partition, say.
+    """
+    dtype = raw.dtype
+    if not (isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype)):
+        return raw
+    held = _series_arrow(raw)
+    if not encoded_values(held):
+        return raw
+    values = decoded_dictionary(held)
+    return pd.Series(pd.arrays.ArrowExtensionArray(values), index=raw.index, name=raw.name)
 
 
 def _series_arrow(raw: pd.Series) -> pa.ChunkedArray:

@@ -29,8 +29,11 @@ __all__ = [
     "KindInfo",
     "RawColumn",
     "column_kind",
+    "decoded_dictionary",
+    "encoded_values",
     "py_value",
     "text_categories",
+    "text_dictionary",
     "type_name",
     "type_problem",
 ]
@@ -90,6 +93,8 @@ def column_kind(raw: RawColumn) -> KindInfo:
     """Infer the logical kind of a pandas or arrow column from its type (and values)."""
     if isinstance(raw, pd.Series):
         return _pandas_kind(raw)
+    if pa.types.is_dictionary(raw.type) and _no_values(raw):
+        return KindInfo("category")
     return _arrow_kind(raw.type)
 
 
@@ -101,7 +106,7 @@ def _arrow_kind(t: pa.DataType) -> KindInfo:
     if pa.types.is_boolean(t):
         return KindInfo("bool")
     if pa.types.is_dictionary(t):
-        return KindInfo("category")
+        return _dictionary_kind(t)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
         return KindInfo("string")
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
@@ -109,6 +114,57 @@ def _arrow_kind(t: pa.DataType) -> KindInfo:
     if pa.types.is_null(t):
         return KindInfo("null")
     return KindInfo("mixed", example=str(t))
+
+
+def _dictionary_kind(t: pa.DictionaryType) -> KindInfo:
+    """A dictionary of text (or of nothing) is a ``category``; any other, its values' kind.
+
+    ``pq.read_table`` of a hive-partitioned folder reads ``year=2024`` as a dictionary of
+    int32: the column holds integers, encoded, and :class:`prodml._data.Columns` decodes
+    it (:func:`decoded_dictionary`) for every reader.
+    """
+    vt = t.value_type
+    if pa.types.is_string(vt) or pa.types.is_large_string(vt) or _is_string_view(vt):
+        return KindInfo("category")
+    if pa.types.is_null(vt):  # an all-null categorical of pandas arrives so: no values
+        return KindInfo("category")
+    found = _arrow_kind(vt)
+    return KindInfo("mixed", example=str(t)) if found.kind == "mixed" else found
+
+
+def text_dictionary(t: pa.DataType) -> bool:
+    """Whether ``t`` is a dictionary type whose values are text (or null): a ``category``."""
+    return pa.types.is_dictionary(t) and _dictionary_kind(t).kind == "category"
+
+
+def _no_values(raw: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether every chunk (one at least) of a dictionary column has an empty dictionary.
+
+    A ``category`` with no categories: how arrow reads an all-null pandas ``Categorical``
+    (``dictionary<values=double>``, whatever the categories were).
+    """
+    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+    return bool(chunks) and all(len(c.dictionary) == 0 for c in chunks)
+
+
+def encoded_values(raw: pa.ChunkedArray) -> bool:
+    """Whether ``raw`` is a dictionary column of ints, bools, datetimes (no text).
+
+    It is a column of those values, which :func:`decoded_dictionary` gives.
+    """
+    t = raw.type
+    return pa.types.is_dictionary(t) and not text_dictionary(t) and not _no_values(raw)
+
+
+def decoded_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A dictionary column as its values' own type, chunk by chunk.
+
+    Each chunk is decoded through its own dictionary: a cast of the whole column unifies
+    the chunks' dictionaries, which pyarrow cannot do when one holds a null (the chunk of
+    a ``__HIVE_DEFAULT_PARTITION__`` folder).
+    """
+    vt = column.type.value_type
+    return pa.chunked_array([c.dictionary.take(c.indices) for c in column.chunks], type=vt)
 
 
 def _pandas_kind(s: pd.Series) -> KindInfo:
@@ -120,6 +176,8 @@ def _pandas_kind(s: pd.Series) -> KindInfo:
     if isinstance(dtype, pd.StringDtype):
         return KindInfo("string")
     if isinstance(dtype, pd.ArrowDtype):
+        if pa.types.is_dictionary(dtype.pyarrow_dtype):
+            return column_kind(_held_arrow(s))
         return _arrow_kind(dtype.pyarrow_dtype)
     if pd.api.types.is_bool_dtype(dtype):
         return KindInfo("bool")
@@ -195,14 +253,18 @@ def text_categories(raw: RawColumn) -> bool:
         cats = raw.cat.categories
         return len(cats) == 0 or pd.api.types.infer_dtype(cats, skipna=True) == "string"
     if isinstance(raw, pd.Series):
-        held = getattr(raw.array, "__arrow_array__", None)
-        raw = held() if held is not None else pa.array(raw.array)
-    t = raw.type.value_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
-        return True
+        raw = _held_arrow(raw)
+    if text_dictionary(raw.type):  # text, or nulls only: an arrow dictionary of another
+        return True  # type is no category (it is its values' kind: _dictionary_kind)
     # An all-null pandas categorical arrives with an empty dictionary of any value type.
     chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
     return all(len(c.dictionary) == 0 for c in chunks)
+
+
+def _held_arrow(raw: pd.Series) -> pa.ChunkedArray | pa.Array:
+    """The arrow data a pandas column of an arrow type holds (no copy)."""
+    held = getattr(raw.array, "__arrow_array__", None)
+    return held() if held is not None else pa.array(raw.array)
 
 
 def _is_string_view(t: pa.DataType) -> bool:

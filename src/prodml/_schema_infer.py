@@ -149,25 +149,14 @@ def _categories_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem:
     Worded as every type problem is (the pipelines' too): the first value, redacted when
     it looks personal, then the categories' type and the fix.
     """
-    dtype = getattr(raw, "dtype", None)
-    hint = ""
-    if isinstance(dtype, pd.CategoricalDtype):
-        held = str(dtype.categories.dtype)
-    elif isinstance(dtype, pd.ArrowDtype):
-        held = str(dtype.pyarrow_dtype.value_type)
-    else:
-        held = str(raw.type.value_type)
-        # Where arrow tables of int categories come from: pq.read_table reads a hive
-        # partition (year=2024) as a dictionary; this reading gives its values' own type.
-        hint = (
-            " (a hive partition column: read it with "
-            "partitioning=pyarrow.dataset.partitioning(flavor='hive'))"
-        )
+    # Only a pandas Categorical gets here: an arrow dictionary of ints, bools or
+    # datetimes (pq.read_table's hive partition year=2024) is a column of its values.
+    held = str(raw.dtype.categories.dtype)
     found = type_problem(name, "string", raw, info)
     return dataclasses.replace(
         found,
         message=f"{found.message}: categories of type {held}, and a category column holds "
-        f"text; convert it with .astype(str), or to its values' own type{hint}",
+        "text; convert it with .astype(str), or to its values' own type",
     )
 
 

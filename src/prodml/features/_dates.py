@@ -35,6 +35,7 @@ from prodml._zones import (
     timezone_of,
     value_in_zone,
     zone_name,
+    zone_problem,
     zone_tzinfo,
 )
 from prodml.errors import SchemaError, SchemaProblem
@@ -337,6 +338,8 @@ def batch_times(cols: Columns, name: str, zone: str | None) -> Any:
         raw = cols.raw(name)
         aware = _first_aware(raw)
         if aware is not None:
+            if aware[1] is not None and _first_naive(raw) is not None:
+                raise _mixture(name, None, raw)
             raise _refused("aware", name, aware[0], aware[1])
         return times
     raw = cols.raw(name)
@@ -396,8 +399,32 @@ def _object_times(cols: Columns, name: str, raw: pd.Series, zone: str) -> Any:
         out[i] = v  # nulls, and values Columns.datetime64 refuses (it names them)
     times = Columns(pd.DataFrame({name: pd.Series(out, dtype=object)})).datetime64(name)
     if naive is not None:
+        if _first_aware(raw) is not None:
+            raise _mixture(name, zone, raw)
         raise _refused("naive", name, zone, naive)
     return times
+
+
+def _first_naive(raw: pd.Series) -> int | None:
+    """The row of an object column's first naive value (a date or datetime64 too)."""
+    for i, v in enumerate(raw.to_numpy(dtype=object)):
+        naive = isinstance(v, _dt.date | np.datetime64) and getattr(v, "tzinfo", None) is None
+        if naive and v == v:  # noqa: PLR0124 - NaT
+            return i
+    return None
+
+
+def _mixture(name: str, zone: str | None, raw: pd.Series) -> SchemaError:
+    """An object column mixing naive and aware values, refused as ``validate`` words it.
+
+    The problem is the mixture, whichever value comes first: ``Schema.validate`` against
+    the pipeline's input schema names it so ("values in several time zones (naive,
+    'UTC')"), with the same row, where the batch path named only one side of it.
+    """
+    problem = zone_problem(name, zone, raw)
+    if problem is None:  # pragma: no cover - naive and aware: one of them is not in zone
+        raise AssertionError(name)
+    return SchemaError(problems=[problem])
 
 
 def record_time(

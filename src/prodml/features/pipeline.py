@@ -234,6 +234,11 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             For a missing column, a column of the wrong type, or a null a step cannot take.
         ConfigError
             For invalid step parameters or chains.
+
+        Notes
+        -----
+        A fit that raises (whatever the error) leaves the pipeline and its steps as they
+        were: a failed refit keeps the previous fit's answers everywhere.
         """
         self._check_params()
         X = _named(X)  # noqa: N806 - scikit-learn's name
@@ -248,6 +253,24 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         # One table: infer reads the same view, so each column is looked up once per fit.
         schema = Schema.infer(single if single is not None else source, nullable="always")
         programs = self._programs(schema)
+        # A fit that raises part-way leaves every step as it was: a refit's failure
+        # (a null or a type a later step meets) kept the steps before it refitted and
+        # the later ones reset, under the old programs and their compiled record path.
+        # ``start_fit`` replaces the fitted dicts, so a shallow copy keeps the old ones.
+        saved = [dict(vars(step)) for step in self.steps]
+        try:
+            self._fit_programs(schema, programs, single, source)
+        except BaseException:
+            for step, before in zip(self.steps, saved, strict=True):
+                vars(step).clear()
+                vars(step).update(before)
+            raise
+        return self
+
+    def _fit_programs(
+        self, schema: Schema, programs: list[Program], single: Columns | None, source: Any
+    ) -> None:
+        """Fit the steps through ``programs``, then install them (see :meth:`fit`)."""
         for step in self.steps:
             step.start_fit()
         cache: dict[str, tuple[int, Any]] = {}
@@ -287,7 +310,6 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                     last[p.column] = i
         self._check_tails(programs, last, single, source, cache)
         self._compile(schema, programs)
-        return self
 
     def _check_tails(
         self,
