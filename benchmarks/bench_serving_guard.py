@@ -34,8 +34,9 @@ for ``--seconds`` per server and connection count (1, 8 and 64; ``--quick``: 8),
 servers taken in an order that rotates between rounds. Printed: requests/s and p99
 latency per server (medians over rounds), and the ratios theirs/prodml per round, their
 median over ``--rounds`` (requests/s above 1: theirs serves more; p99 above 1: theirs is
-slower). The machine is shared: the
-load average is printed with each round.
+slower), and the server process's CPU time per answered request (all its threads, from
+``/proc``; ratio above 1: theirs costs more), which a loaded machine disturbs far less
+than requests/s. The machine is shared: the load average is printed with each round.
 
 The FastAPI apps run with this interpreter when it has fastapi, else from
 ``/work/benchvenv/fastapi`` (``FASTAPI_VENV``, shared with ``bench_serving.py``), which
@@ -254,6 +255,26 @@ class Server:
             self.proc.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and all its threads so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_wrk(server: Server, bodies: Path, conns: int, seconds: float) -> dict[str, Any]:
+    """``wrk``'s figures plus the server's CPU per answered request (microseconds).
+
+    Requests per second on a loaded, shared machine measure the scheduler as much as the
+    server; the server process's own CPU time per request does not.
+    """
+    before = cpu_seconds(server.proc.pid)
+    got = wrk(server, bodies, conns, seconds)  # type: ignore[arg-type]
+    used = cpu_seconds(server.proc.pid) - before
+    answered = got["rps"] * seconds
+    got["cpu_us"] = used / answered * 1e6 if answered else float("nan")
+    return got
+
+
 def raw_status(port: int, request: bytes) -> str:
     """The status line a server answers ``request`` with, or how it ended the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -355,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                 got_round: dict[str, Any] = {"load": os.getloadavg()[0]}
                 for c in conns:
                     for kind in kinds:
-                        got_round[f"{kind}/c{c}"] = wrk(servers[kind], bodies, c, seconds)  # type: ignore[arg-type]
+                        got_round[f"{kind}/c{c}"] = timed_wrk(servers[kind], bodies, c, seconds)
                 runs.append(got_round)
                 shown = "  ".join(
                     f"{k} {v['rps']:.0f}/s" for k, v in got_round.items() if k != "load"
@@ -372,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'server':<16}{'conns':>6}{'req/s':>9}{'p99 ms':>9}{'non-2xx':>9}"
-        f"{'req/s ratio':>13}{'p99 ratio':>11}"
+        f"{'req/s ratio':>13}{'p99 ratio':>11}{'CPU us/req':>12}{'CPU ratio':>11}"
     )
     for c in conns:
         for kind in KINDS:
@@ -382,8 +403,20 @@ def main(argv: list[str] | None = None) -> int:
             bad = sum(g[key]["non2xx"] for g in runs)
             rr = med(g[key]["rps"] / g[f"prodml/c{c}"]["rps"] for g in runs)
             pr = med(g[key]["p99_ms"] / g[f"prodml/c{c}"]["p99_ms"] for g in runs)
-            summary[key] = {"rps": rps, "p99_ms": p99, "rps_ratio": rr, "p99_ratio": pr}
-            print(f"{kind:<16}{c:>6}{rps:>9.0f}{p99:>9.2f}{bad:>9.0f}{rr:>12.2f}x{pr:>10.2f}x")
+            cpu = med(g[key]["cpu_us"] for g in runs)
+            cr = med(g[key]["cpu_us"] / g[f"prodml/c{c}"]["cpu_us"] for g in runs)
+            summary[key] = {
+                "rps": rps,
+                "p99_ms": p99,
+                "rps_ratio": rr,
+                "p99_ratio": pr,
+                "cpu_us": cpu,
+                "cpu_ratio": cr,
+            }
+            print(
+                f"{kind:<16}{c:>6}{rps:>9.0f}{p99:>9.2f}{bad:>9.0f}{rr:>12.2f}x{pr:>10.2f}x"
+                f"{cpu:>12.0f}{cr:>10.2f}x"
+            )
     loads = [g["load"] for g in runs]
     print(f"load average (1 min) over the rounds: {min(loads):.1f}-{max(loads):.1f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
