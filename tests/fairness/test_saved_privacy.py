@@ -5,7 +5,7 @@ monitor's saved window still held the values themselves. Here: no raw value in t
 bytes; the same report after a load; new records of the values, merges and removals meet
 the loaded groups; old states (raw values) still load; a state made with another salt
 loads as saved, with a warning; and the report's batched personal-data check
-(``_ingest.personal_texts``) answers exactly as ``find_personal_data`` does.
+(``prodml.privacy.personal_texts``) answers exactly as ``find_personal_data`` does.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prodml import privacy
 from prodml.errors import ConfigError
 from prodml.fairness import GroupMetrics, _ingest
 from prodml.privacy import PersonalDataWarning, find_personal_data, is_token
@@ -146,10 +147,10 @@ _TEXT = st.text(_ALPHABET, max_size=30)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sets(_TEXT, min_size=_ingest._FEW, max_size=3 * _ingest._FEW))
+@given(st.sets(_TEXT, min_size=privacy._FEW_TEXTS, max_size=3 * privacy._FEW_TEXTS))
 def test_personal_texts_is_the_exact_check(texts: set[str]) -> None:
     expected = {t for t in texts if find_personal_data(t) is not None}
-    assert set(_ingest.personal_texts(texts)) == expected
+    assert set(privacy.personal_texts(texts)) == expected
 
 
 def test_personal_texts_on_known_kinds() -> None:
@@ -165,7 +166,7 @@ def test_personal_texts_on_known_kinds() -> None:
     texts = set(known) | {f"user{i}" for i in range(200)}
     expected = {t for t in texts if find_personal_data(t) is not None}
     assert expected >= set(PEOPLE)
-    assert set(_ingest.personal_texts(texts)) == expected
+    assert set(privacy.personal_texts(texts)) == expected
 
 
 def test_a_report_over_many_groups_shows_personal_values_by_tokens() -> None:

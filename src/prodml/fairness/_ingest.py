@@ -10,11 +10,9 @@ quoting at most a short prefix of the value.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import numbers
-import re
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +22,7 @@ import pandas as pd
 from prodml._data import type_name
 from prodml._quote import _unless_personal as unless_personal
 from prodml.errors import SchemaError, SchemaProblem
-from prodml.privacy import _PATTERNS, Privacy, find_personal_data
+from prodml.privacy import Privacy, find_personal_data, personal_texts
 
 __all__ = [
     "MISSING_LABEL",
@@ -187,56 +185,6 @@ def shown_keys(keys: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
         get = swap.get
         columns[j] = [get(v, v) for v in column]
     return list(zip(*columns, strict=True)) if changed else list(keys)
-
-
-_FEW = 64  # below this many texts, one check each (the cache) beats an Arrow pass
-
-
-def personal_texts(texts: Set[str]) -> list[str]:
-    """The texts of ``texts`` that look like personal data (:func:`find_personal_data`).
-
-    Many ASCII texts are first screened at once by a relaxed form of the patterns
-    (:func:`_screen`, run by Arrow's RE2 over the whole array); only those it keeps, and
-    texts outside ASCII, get the exact check, so the answer is exactly
-    ``[t for t in texts if find_personal_data(t)]``.
-    """
-    if len(texts) < _FEW:
-        return [t for t in texts if _looks_personal(t)]
-    ascii_texts: list[str] = []
-    kept: list[str] = []  # texts outside ASCII: the exact check only
-    for t in texts:
-        (ascii_texts if t.isascii() else kept).append(t)
-    if ascii_texts:
-        kept.extend(itertools.compress(ascii_texts, _screen(ascii_texts)))
-    return [t for t in kept if find_personal_data(t) is not None]
-
-
-def _screen(texts: list[str]) -> list[bool]:
-    """Whether each ASCII text may hold personal data: ``False`` only when it cannot."""
-    import pyarrow as pa  # noqa: PLC0415 - only reports over many groups
-    import pyarrow.compute as pc  # noqa: PLC0415
-
-    return pc.match_substring_regex(pa.array(texts, pa.string()), _relaxed()).to_pylist()
-
-
-@functools.cache
-def _relaxed() -> str:
-    r""":mod:`prodml.privacy`'s patterns as one RE2 pattern that matches at least as much.
-
-    RE2 (Arrow's engine) has no look-ahead: the patterns' negative look-aheads (which
-    only refuse some matches) are left out, and ``(?ai:`` becomes ``(?i:``. On ASCII text
-    ``\d``, ``\b`` and case folding read alike in both engines, so where this finds no
-    match, :func:`find_personal_data` finds none (tests check it on the same inputs).
-    """
-    parts = []
-    for _, pattern in _PATTERNS:
-        relaxed = _LOOKAHEAD.sub("", pattern).replace("(?ai:", "(?i:")
-        parts.append(f"(?:{relaxed})")
-    return "|".join(parts)
-
-
-# A negative look-ahead, with at most one level of groups inside: "(?!000|666|9\d\d)".
-_LOOKAHEAD = re.compile(r"\(\?!(?:[^()]|\([^()]*\))*\)")
 
 
 @functools.lru_cache(maxsize=4096)
