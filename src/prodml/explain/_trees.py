@@ -306,7 +306,7 @@ class TreeKernel:
         n_leaves, d = feat.shape
         # In leaf order, one addition at a time (accumulate is sequential, not pairwise).
         terms = np.concatenate([[float(init)], paths["value"] * paths["frac"]])
-        self.base = float(np.add.accumulate(terms)[-1])
+        self.base: float = float(np.add.accumulate(terms)[-1])
         self.depth = d
         self.feat, self.lo, self.hi, self.z = feat, lo, hi, z
         self.nan = paths["nan"]

@@ -387,7 +387,9 @@ class TrustPolicy:
         self.require_signature = require_signature
         self.strict = strict
         self.registry = registry
-        self.max_age = None if max_age is None else seconds(max_age, "max_age", "TrustPolicy")
+        self.max_age: float | None = (
+            None if max_age is None else seconds(max_age, "max_age", "TrustPolicy")
+        )
 
     @property
     def key_ids(self) -> frozenset[str]:
