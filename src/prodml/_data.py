@@ -216,8 +216,10 @@ class Columns:
         """The column as the source holds it: a pandas Series or an arrow ChunkedArray.
 
         A dictionary column of anything but text (``pq.read_table`` reads a hive
-        partition ``year=2024`` as a dictionary of int32) is handed out decoded, in its
-        values' own type: it is a column of those values (see :func:`column_kind`).
+        partition ``year=2024`` as a dictionary of int32), or a pandas ``Categorical`` of
+        numbers, bools or datetimes (``pd.read_parquet``'s reading of it), is handed out
+        decoded, in its values' own type: it is a column of those values (see
+        :func:`column_kind`).
         """
         if isinstance(self.source, pd.DataFrame):
             found = self._series.get(name)
