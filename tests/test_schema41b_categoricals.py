@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prodml.errors import SchemaError
 from prodml.features import FeaturePipeline, steps
@@ -226,3 +228,25 @@ def test_categoricals_of_text_and_of_objects_are_unchanged() -> None:
     mixed = pd.DataFrame({"c": pd.Categorical([1, "a"])})
     with pytest.raises(SchemaError, match="categories of type object"):
         Schema.infer(mixed)
+
+
+@settings(max_examples=25, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.integers(-(2**40), 2**40)), min_size=1, max_size=12))
+def test_a_categorical_of_ints_answers_as_its_arrow_dictionary(values: list[int | None]) -> None:
+    """On random ints with nulls: schema, fitted state and features of the Categorical are
+    those of the same values as an arrow dictionary (stop 41's reading)."""
+    frame = pd.DataFrame({"v": np.arange(len(values), dtype=float), "k": pd.Categorical(values)})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    assert Schema.infer(frame, nullable="observed") == Schema.infer(table, nullable="observed")
+
+    def mk() -> FeaturePipeline:
+        return FeaturePipeline([steps.Impute(["k"], strategy="median"), steps.StandardScale(["k"])])
+
+    if all(v is None for v in values):  # no categories: a category column, no ints to scale
+        assert Schema.infer(frame)["k"].dtype is LogicalType.CATEGORY
+        return
+    pipe, want = mk().fit(frame), mk().fit(table)
+    assert pipe.fingerprint == want.fingerprint
+    x = pipe.transform(frame)
+    assert _same(x, want.transform(table))
+    assert _same(pipe.transform_record({"v": 0.0, "k": values[-1]}), x[-1])
