@@ -568,6 +568,8 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             Before :meth:`fit`.
         SchemaError
             For a column not seen at fit.
+        ConfigError
+            For a ``column`` that is not a ``str``.
 
         Examples
         --------
@@ -579,6 +581,11 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         (True, False)
         """
         self._check_fitted()
+        if type(column) is not str:
+            raise ConfigError(
+                f"column must be a column name (str), not {type_name(column)}",
+                parameter="column",
+            )
         if column not in self._known:
             raise SchemaError(
                 problems=[SchemaProblem(column, "extra", "column was not seen at fit")]
