@@ -60,7 +60,6 @@ from prodml._data_kinds import (
     py_value,
     type_name,
     type_problem,
-    value_categories,
 )
 from prodml._data_kinds import _arrow_kind as _arrow_kind  # noqa: PLC0414
 from prodml._data_kinds import _first_non_null as _first_non_null  # noqa: PLC0414
@@ -216,10 +215,8 @@ class Columns:
         """The column as the source holds it: a pandas Series or an arrow ChunkedArray.
 
         A dictionary column of anything but text (``pq.read_table`` reads a hive
-        partition ``year=2024`` as a dictionary of int32), or a pandas ``Categorical`` of
-        numbers, bools or datetimes (``pd.read_parquet``'s reading of it), is handed out
-        decoded, in its values' own type: it is a column of those values (see
-        :func:`column_kind`).
+        partition ``year=2024`` as a dictionary of int32) is handed out decoded, in its
+        values' own type: it is a column of those values (see :func:`column_kind`).
         """
         if isinstance(self.source, pd.DataFrame):
             found = self._series.get(name)
@@ -394,23 +391,15 @@ class Columns:
 
 
 def _decoded_series(raw: pd.Series) -> pd.Series:
-    """A pandas column of encoded non-text values, as those values (nulls kept).
+    """A pandas column of an arrow dictionary of non-text values, as those values.
 
-    ``pd.read_parquet(folder)`` of an integer hive partition (``year=2024``) gives a
-    ``Categorical`` whose categories are int32; with ``dtype_backend="pyarrow"``, an
-    arrow dictionary of int32. Either is handed out as an arrow-backed column of the
-    values' own type, as :meth:`Columns.raw` hands out an arrow dictionary column.
+    ``pd.read_parquet(..., dtype_backend="pyarrow")`` of an integer partition, say.
     """
     dtype = raw.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        if not value_categories(dtype):
-            return raw
-        held = pa.chunked_array([pa.Array.from_pandas(raw)])
-    elif isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype):
-        held = _series_arrow(raw)
-        if not encoded_values(held):
-            return raw
-    else:
+    if not (isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype)):
+        return raw
+    held = _series_arrow(raw)
+    if not encoded_values(held):
         return raw
     values = decoded_dictionary(held)
     return pd.Series(pd.arrays.ArrowExtensionArray(values), index=raw.index, name=raw.name)

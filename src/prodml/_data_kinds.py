@@ -36,7 +36,6 @@ __all__ = [
     "text_dictionary",
     "type_name",
     "type_problem",
-    "value_categories",
 ]
 
 RawColumn: TypeAlias = "pd.Series | pa.ChunkedArray | pa.Array"
@@ -166,24 +165,6 @@ def decoded_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """
     vt = column.type.value_type
     return pa.chunked_array([c.dictionary.take(c.indices) for c in column.chunks], type=vt)
-
-
-def value_categories(dtype: pd.CategoricalDtype) -> bool:
-    """Whether a pandas ``Categorical``'s categories are numbers, bools or datetimes.
-
-    Such a column (``pd.read_parquet(folder)`` reads a hive partition ``year=2024`` so,
-    with int32 categories) holds those values, encoded: it is a column of their own type,
-    which :class:`prodml._data.Columns` decodes for every reader, as it decodes an arrow
-    dictionary of them. Categories of text, of objects, or none at all (an all-null
-    ``Categorical`` has no categories, of type float64) leave a ``category`` column.
-    """
-    cats = dtype.categories
-    if cats is None or len(cats) == 0:
-        return False
-    held = cats.dtype
-    if pd.api.types.is_bool_dtype(held) or pd.api.types.is_datetime64_any_dtype(held):
-        return True
-    return pd.api.types.is_numeric_dtype(held) and getattr(held, "kind", "") in "iuf"
 
 
 def _pandas_kind(s: pd.Series) -> KindInfo:

@@ -144,14 +144,13 @@ def _kind_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem | None:
 
 
 def _categories_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem:
-    """A ``category`` column whose categories are not text (mixed objects, timedeltas).
+    """A ``category`` column whose categories are not text (ints, bools, datetimes).
 
     Worded as every type problem is (the pipelines' too): the first value, redacted when
     it looks personal, then the categories' type and the fix.
     """
-    # Only a pandas Categorical of objects or timedeltas gets here: one of numbers, bools
-    # or datetimes (pd.read_parquet's hive partition year=2024), as an arrow dictionary
-    # of them (pq.read_table's), is a column of its values.
+    # Only a pandas Categorical gets here: an arrow dictionary of ints, bools or
+    # datetimes (pq.read_table's hive partition year=2024) is a column of its values.
     held = str(raw.dtype.categories.dtype)
     found = type_problem(name, "string", raw, info)
     return dataclasses.replace(
