@@ -232,15 +232,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def fastapi_python() -> str:
-    """This interpreter when it has fastapi, else the one of ``FASTAPI`` (a venv)."""
+def fastapi_python(how: str = "see the docstring") -> str:
+    """This interpreter when it has fastapi, else the one of ``FASTAPI`` (a venv).
+
+    ``how`` says, in the error, how to build that venv.
+    """
     import importlib.util
 
     if importlib.util.find_spec("fastapi") is not None:
         return sys.executable
     python = FASTAPI / "bin" / "python"
     if not python.exists():
-        raise RuntimeError(f"fastapi is not installed here nor in {FASTAPI} (see the docstring)")
+        raise RuntimeError(f"fastapi is not installed here nor in {FASTAPI} ({how})")
     return str(python)
 
 

@@ -70,10 +70,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serving import free_port, wrk  # the wrk driver and its Lua script
+# the wrk driver and its Lua script; the FastAPI venv, shared with bench_serving.py
+from bench_serving import FASTAPI, free_port, wrk
+from bench_serving import fastapi_python as _fastapi_python
 
 RESULTS = Path(__file__).parent / "results" / "serving_guard.json"
-FASTAPI = Path(os.environ.get("FASTAPI_VENV", "/work/benchvenv/fastapi"))
 SERVER_CPU = "0"
 COLUMNS = [f"x{i}" for i in range(8)]
 KINDS = ["prodml", "prodml-noguard", "fastapi", "fastapi-limits"]
@@ -186,14 +187,7 @@ def build(work: Path) -> dict[str, Any]:
 
 
 def fastapi_python() -> str:
-    import importlib.util
-
-    if importlib.util.find_spec("fastapi") is not None:
-        return sys.executable
-    python = FASTAPI / "bin" / "python"
-    if not python.exists():
-        raise RuntimeError(f"fastapi is not installed here nor in {FASTAPI}: --setup-fastapi")
-    return str(python)
+    return _fastapi_python("build it with --setup-fastapi")
 
 
 class Server:
