@@ -22,7 +22,7 @@ from prodml.serving._access import ACCESS_LOGGER
 
 from .conftest import SCHEMA
 from .test_cli import PRODML, free_port
-from .test_loading import REC, until
+from .test_loading import REC, until, until_ready
 
 KEYS = {"time", "method", "path", "status", "duration_s", "bytes", "request_id"}
 TOKEN = "tok3nSECRETvalue"  # noqa: S105 - made up, looked for in the log
@@ -95,15 +95,7 @@ def test_prodml_serve_access_log_writes_json_lines_to_stdout(
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)  # fmt: skip
     try:
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{url}/readyz").status_code == 200
-            except httpx.TransportError:
-                assert proc.poll() is None
-                return False
-
-        until(ready, 240)
+        until_ready(url, proc, 240)
         r = httpx.post(f"{url}/v1/predict?api_key={TOKEN}", json={**REC, "s1": EMAIL})
         assert r.status_code == 200, r.text
     finally:

@@ -43,6 +43,19 @@ def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+def until_ready(url: str, proc: subprocess.Popen[str], timeout: float) -> None:
+    """Wait for ``/readyz`` to answer 200, failing at once if the server process ended."""
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/readyz").status_code == 200
+        except httpx.TransportError:
+            assert proc.poll() is None
+            return False
+
+    until(ready, timeout)
+
+
 @pytest.fixture
 def pred(pipe: Any, lr: Any) -> Predictor:
     return Predictor(pipe, lr, schema=SCHEMA, name="churn", version=3)
@@ -224,15 +237,7 @@ def test_prodml_serve_says_when_the_model_is_ready(tmp_path: Path, registry: Mod
            "--port", str(port), "--watch-every", "0"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{url}/readyz").status_code == 200
-            except httpx.TransportError:
-                assert proc.poll() is None
-                return False
-
-        until(ready, 60)
+        until_ready(url, proc, 60)
         assert httpx.post(f"{url}/v1/predict", json=REC).json()["version"] == 1
     finally:
         proc.terminate()
