@@ -280,8 +280,9 @@ def run_score(args: argparse.Namespace) -> int:
 
     _check_ref(args.ref, "prodml score")
     # The input and the output before the registry opens and the model loads (seconds),
-    # not after: a typo in a path is answered at once.
-    _input_files(args.source)
+    # not after: a typo in a path is answered at once. The files found are what is scored
+    # (a folder is listed once).
+    files = _input_files(args.source)
     _check_writable(args.dest, folder=True)
     registry = _open_registry(args)
     try:
@@ -290,7 +291,7 @@ def run_score(args: argparse.Namespace) -> int:
         )
         report = score(
             pred,
-            args.source,
+            files,
             args.dest,
             chunk_rows=args.chunk_rows,
             resume=not args.restart,
