@@ -383,7 +383,8 @@ class DuckDBOfflineStore(OfflineStore):
         ``table`` is a pyarrow Table or a pandas DataFrame (its index is not written). It
         must have the ``timestamp`` (and ``created``) columns; their types are checked when
         a view on the source is applied. A refused or failed write leaves the folder as it
-        was: the file appears whole, under its final name, or not at all.
+        was: the file appears whole, under its final name, or not at all. Writers at once,
+        in any processes, each add their own file (numbered one more than the greatest).
         """
         if self.directory is None:
             raise ConfigError(
