@@ -42,7 +42,9 @@ class ABTest(MetricPolicy):
     treatments):
 
     * ``sequential=True`` (default): the always-valid mSPRT p-value (running minimum
-      over looks); evaluate as often as you like, the false-positive rate stays <= alpha;
+      over looks); evaluate as often as you like, the false-positive rate stays <= alpha.
+      The minimum is kept per side (looks favouring the treatment, looks favouring the
+      control), so a treatment found significantly worse stays worse;
     * ``sequential=False``: the fixed-horizon test (two-proportion z or Welch t) once
       every variant has ``horizon`` samples; looking earlier only holds.
 
