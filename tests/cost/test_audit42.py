@@ -23,6 +23,7 @@ from prodml.cost import (
     spot_cost,
     storage_cost,
     training_cost,
+    training_cost_from_run,
 )
 from prodml.cost._inputs import as_input
 from prodml.errors import ConfigError
@@ -45,6 +46,12 @@ SPOT = {
 }
 BATCH = {"predictions": 1e6, "rows_per_second": 1000.0, "price_per_instance_hour": 0.17}
 STORAGE = {"gb": 1000.0, "price_per_gb_month": 0.023}
+FROM_RUN = {
+    "run_seconds": 130.0,
+    "run_steps": 100,
+    "total_steps": 5e4,
+    "price_per_device_hour": 2.0,
+}
 
 CASES: list[tuple[Callable[..., Any], dict[str, Any], str, object]] = [
     (training_cost, TRAINING, "price_per_device_hour", 1e308),
@@ -65,6 +72,11 @@ CASES: list[tuple[Callable[..., Any], dict[str, Any], str, object]] = [
     (spot_cost, SPOT, "spot_price_per_hour", 1e308),
     (spot_cost, SPOT, "work_hours", 1e308),
     (spot_cost, SPOT, "mtbf_hours", 1e-308),
+    (spot_cost, SPOT, "interval_hours", -1.0),
+    (spot_cost, SPOT, "interval_hours", math.nan),
+    (training_cost_from_run, FROM_RUN, "total_steps", 0),
+    (training_cost_from_run, FROM_RUN, "total_steps", math.inf),
+    (training_cost_from_run, FROM_RUN, "run_seconds", 1e308),
 ]
 
 

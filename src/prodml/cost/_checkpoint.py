@@ -205,7 +205,7 @@ def spot_cost(
     >>> round(est.expected, 2), round(est.details["break_even_ratio"], 3), est.details["spot_wins"]
     (128.0, 0.781, 1.0)
     """
-    _check("spot_cost", interval=interval_hours)
+    check_params("spot_cost", {"interval_hours": interval_hours}, {"interval_hours": [_POS, NONE]})
     inputs = as_inputs(
         {
             "work_hours": work_hours,
