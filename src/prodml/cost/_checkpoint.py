@@ -92,15 +92,15 @@ def _wall(
         )
 
 
-def _finite_wall(owner: str, wall: FloatArray) -> FloatArray:
+def _finite_wall(owner: str, wall: FloatArray, mtbf: str = "mtbf") -> FloatArray:
     """``wall``, or a ConfigError when it is past the float range (never a silent inf)."""
     if not np.isfinite(wall).all():
         raise ConfigError(
             f"{owner}: the expected wall time is beyond the float range: a segment "
             "(interval + checkpoint) or a restart lasts hundreds of times the mean time "
-            "between interruptions, so the job practically never finishes. Shorten the "
+            f"between interruptions ({mtbf!r}), so the job practically never finishes. Shorten the "
             "checkpoint or restart, or use capacity that is interrupted less often.",
-            parameter="mtbf",
+            parameter=mtbf,
         )
     return wall
 
@@ -205,7 +205,7 @@ def spot_cost(
     >>> round(est.expected, 2), round(est.details["break_even_ratio"], 3), est.details["spot_wins"]
     (128.0, 0.781, 1.0)
     """
-    _check("spot_cost", interval=interval_hours)
+    check_params("spot_cost", {"interval_hours": interval_hours}, {"interval_hours": [_POS, NONE]})
     inputs = as_inputs(
         {
             "work_hours": work_hours,
@@ -228,7 +228,9 @@ def spot_cost(
     def model(x: Arrays) -> tuple[Arrays, Arrays]:
         work, m, delta = x["work_hours"], x["mtbf_hours"], x["checkpoint_hours"]
         tau = _daly(delta, m) if interval_hours is None else np.full_like(work, interval_hours)
-        wall = _finite_wall("spot_cost", _wall(work, tau, delta, x["restart_hours"], m))
+        wall = _finite_wall(
+            "spot_cost", _wall(work, tau, delta, x["restart_hours"], m), "mtbf_hours"
+        )
         ckpt = work / tau * delta
         price = x["spot_price_per_hour"]
         parts = {

@@ -228,6 +228,36 @@ def _spearman(x: FloatArray, y: FloatArray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def _not_finite(what: str, arrays: Arrays, bad: npt.NDArray[np.bool_]) -> ConfigError:
+    """The error for ``what`` (a part, a detail) not finite where ``bad``, naming an input.
+
+    At the first bad draw, the input at fault is taken to be the one of the most extreme
+    order of magnitude when one is beyond ``1e30`` or below ``1e-30`` (a price in the
+    wrong unit, a rate of ``1e-308``): an overflow needs one; otherwise an input of 0 (a
+    zero rate divided by), otherwise the most extreme one. Every input is shown.
+    """
+    i = int(np.argmax(bad))
+    at = {name: float(v[i]) for name, v in arrays.items()}
+
+    def magnitude(name: str) -> float:
+        x = abs(at[name])
+        return -1.0 if x == 0 else abs(math.log10(x))
+
+    culprit = max(at, key=magnitude) if at else None
+    if culprit is not None and magnitude(culprit) < 30:
+        culprit = next((name for name, x in at.items() if x == 0), culprit)
+    shown = ", ".join(f"{name}={x:g}" for name, x in at.items())
+    hint = (
+        f": check {short_repr(culprit)} (its unit and size, or a zero rate)"
+        if culprit is not None
+        else ""
+    )
+    return ConfigError(
+        f"{what} is not finite at {shown}{hint}; a utilisation at or above 1 does this too.",
+        parameter=culprit if culprit is not None else "model",
+    )
+
+
 def evaluate(
     model: Model,
     inputs: Mapping[str, Input],
@@ -261,15 +291,28 @@ def evaluate(
         raise ConfigError("A cost model must return at least one part.", parameter="model")
     for k, v in parts.items():
         if not np.isfinite(v).all():
-            raise ConfigError(
-                f"Cost part {short_repr(k)} is not finite for some inputs (check for zero rates or "
-                "utilisation at or above 1).",
-                parameter=k,
-            )
-    total = np.sum(np.stack(list(parts.values())), axis=0)
-    breakdown = {k: float(np.mean(v)) for k, v in parts.items()}
-    detail_means = {k: float(np.mean(np.asarray(v, dtype=np.float64))) for k, v in details.items()}
-    expected = math.fsum(breakdown.values())
+            raise _not_finite(f"Cost part {short_repr(k)}", arrays, ~np.isfinite(v))
+    for k, v in details.items():
+        d = np.asarray(v, dtype=np.float64)
+        if not np.isfinite(d).all():
+            bad = ~np.isfinite(d) if d.shape == (n,) else np.ones(n, dtype=bool)
+            raise _not_finite(f"The {short_repr(k)} detail", arrays, bad)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflows are reported below
+        total = np.sum(np.stack(list(parts.values())), axis=0)
+        breakdown = {k: float(np.mean(v)) for k, v in parts.items()}
+        detail_means = {
+            k: float(np.mean(np.asarray(v, dtype=np.float64))) for k, v in details.items()
+        }
+    sums = {f"The mean of cost part {short_repr(k)}": m for k, m in breakdown.items()}
+    sums.update({f"The mean of the {short_repr(k)} detail": m for k, m in detail_means.items()})
+    sums["The total"] = float(np.max(np.abs(total)))
+    for what, m in sums.items():
+        if not math.isfinite(m):  # finite draws whose sum overflows
+            raise _not_finite(what, arrays, np.abs(total) == np.max(np.abs(total)))
+    try:
+        expected = math.fsum(breakdown.values())
+    except OverflowError:
+        raise _not_finite("The total", arrays, np.abs(total) == np.max(np.abs(total))) from None
     if not uncertain:
         return CostEstimate.point(
             breakdown, currency=currency, unit=unit, assumptions=assumptions, details=detail_means

@@ -25,6 +25,10 @@ __all__ = ["Distribution", "Input", "Uncertain", "as_input", "as_inputs", "pert"
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 
+#: Half the width of a triangular input past which it is drawn as a weighted mean of its
+#: bounds (numpy's sampler squares widths).
+_WIDE = 1e150
+
 
 @runtime_checkable
 class Distribution(Protocol):
@@ -154,7 +158,13 @@ class Input:
             low, mode, high = self.triple  # type: ignore[misc]
             if high == low:
                 return np.full(n, low)
-            return rng.triangular(low, mode, high, size=n)
+            if high / 2 - low / 2 < _WIDE:
+                return rng.triangular(low, mode, high, size=n)
+            # numpy multiplies two widths: past ~1e154 that overflows and every draw is
+            # -inf. The same distribution, as a weighted mean of the bounds.
+            c = (mode / 2 - low / 2) / (high / 2 - low / 2)
+            u = rng.triangular(0.0, c, 1.0, size=n)
+            return np.asarray(low * (1.0 - u) + high * u, dtype=np.float64)
         try:
             out = np.asarray(self.dist.rvs(size=n, random_state=rng), dtype=np.float64)
         except (TypeError, ValueError) as err:

@@ -165,6 +165,9 @@ def serving_cost(
         parts: dict[str, FloatArray] = {
             "compute": replicas * x["price_per_replica_hour"] * hours_per_month
         }
+        if not (np.isfinite(replicas).all() and np.isfinite(parts["compute"]).all()):
+            # No queue of an overflowing fleet: the estimate names the input at fault.
+            return parts, {}
         if "fixed_per_month" in x:
             parts["fixed"] = x["fixed_per_month"]
         monthly = np.sum(np.stack(list(parts.values())), axis=0)

@@ -115,13 +115,13 @@ def egress_cost(
         )
     flat = None if tiered is not None else price
     inputs = as_inputs(
-        {"gb": gb, "price_per_gb": flat},
-        {"gb": _NONNEG, "price_per_gb": _NONNEG},
-        optional=("price_per_gb",),
+        {"gb": gb, "price": flat},  # named as the parameter: errors name it
+        {"gb": _NONNEG, "price": _NONNEG},
+        optional=("price",),
     )
 
     def model(x: Arrays) -> tuple[Arrays, Arrays]:
-        cost = tiered.cost(x["gb"]) if tiered is not None else x["gb"] * x["price_per_gb"]
+        cost = tiered.cost(x["gb"]) if tiered is not None else x["gb"] * x["price"]
         return {"egress": cost}, {"gb": x["gb"]}
 
     notes = {"pricing": "tiered per GB per month" if tiered is not None else "flat per GB"}

@@ -280,10 +280,21 @@ def training_cost_from_run(
             parameter="startup_seconds",
         )
     step_time = (run_seconds - startup_seconds) / run_steps
-    return training_cost(
-        step_time_s=step_time,
-        steps=total_steps,
-        price_per_device_hour=price_per_device_hour,
-        devices=devices,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    try:
+        return training_cost(
+            step_time_s=step_time,
+            steps=total_steps,
+            price_per_device_hour=price_per_device_hour,
+            devices=devices,
+            **kwargs,  # type: ignore[arg-type]
+        )
+    except ConfigError as err:
+        # training_cost's names for what this function's caller calls otherwise
+        ours = _FROM_RUN.get(err.parameter or "")
+        if ours is None:
+            raise
+        text = str(err).replace(repr(err.parameter), repr(ours))
+        raise ConfigError(text, parameter=ours) from err
+
+
+_FROM_RUN = {"steps": "total_steps", "step_time_s": "run_seconds"}

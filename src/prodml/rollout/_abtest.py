@@ -9,6 +9,7 @@ from typing import Any
 
 from prodml._params import NONE, Interval, OneOf, TypeOf, check_params
 from prodml._quote import short_repr
+from prodml._state import Field
 from prodml.errors import PolicyError
 from prodml.rollout import _load
 from prodml.rollout._base import MetricPolicy
@@ -41,7 +42,9 @@ class ABTest(MetricPolicy):
     treatments):
 
     * ``sequential=True`` (default): the always-valid mSPRT p-value (running minimum
-      over looks); evaluate as often as you like, the false-positive rate stays <= alpha;
+      over looks); evaluate as often as you like, the false-positive rate stays <= alpha.
+      The minimum is kept per side (looks favouring the treatment, looks favouring the
+      control), so a treatment found significantly worse stays worse;
     * ``sequential=False``: the fixed-horizon test (two-proportion z or Welch t) once
       every variant has ``horizon`` samples; looking earlier only holds.
 
@@ -164,7 +167,11 @@ class ABTest(MetricPolicy):
             if any(self._router.share(v) == 0 for v in self._variants):
                 raise PolicyError("ABTest: every variant needs a weight > 0.")
             self._store = MetricStore(self._variants, ())
-            self._p_min = dict.fromkeys(self._variants[1:], 1.0)
+            # Per treatment, the running minimum of the sequential p-value over the looks
+            # whose estimate favoured it, and over those that favoured the control: one
+            # minimum for both sides promoted a treatment found significantly worse as
+            # soon as its estimate crossed 0, with no evidence that it was better.
+            self._p_min = {v: [1.0, 1.0] for v in self._variants[1:]}
             self._done = False
             self._ready = True
 
@@ -258,11 +265,16 @@ class ABTest(MetricPolicy):
         tau2 = (var_a + var_b) / self.tuning_n
         effect = b.mean - a.mean
         p = msprt_p_value(effect, v, tau2)
-        self._p_min[variant] = min(self._p_min[variant], p)
+        sides = self._p_min[variant]
+        if effect != 0:  # at 0 the p-value is 1: neither side moves
+            side = 0 if (effect > 0) == self.higher_is_better else 1
+            sides[side] = min(sides[side], p)
         half = always_valid_halfwidth(v, tau2 / v if v > 0 else 1.0, alpha)
         return {
             "effect": effect,
-            "p_value": self._p_min[variant],
+            "p_value": min(sides),
+            "p_better": sides[0],
+            "p_worse": sides[1],
             "ci_low": effect - half,
             "ci_high": effect + half,
         }
@@ -308,7 +320,14 @@ class ABTest(MetricPolicy):
                     res = {"effect": t.effect, "p_value": t.p_value}
                     res.update(ci_low=t.ci_low, ci_high=t.ci_high, statistic=t.statistic)
                 evidence["tests"][v] = res
-                if res["p_value"] < alpha:
+                if self.sequential:
+                    # Found significantly worse once, it stays worse: its estimate
+                    # crossing 0 later is no evidence that it is better.
+                    if res["p_worse"] < alpha:
+                        worse.append(v)
+                    elif res["p_better"] < alpha:
+                        better.append(v)
+                elif res["p_value"] < alpha:
                     (better if sign * res["effect"] > 0 else worse).append(v)
             if better:
                 winner = max(better, key=lambda v: sign * evidence["tests"][v]["effect"])
@@ -340,7 +359,7 @@ class ABTest(MetricPolicy):
                 "weights": {v: float(w) for v, w in self.weights.items()},
                 "params": self._params(),
                 "metrics": self._store.to_dict(),
-                "p_min": dict(self._p_min),
+                "p_min": {v: list(sides) for v, sides in self._p_min.items()},
                 "done": self._done,
                 "log": self._log_to_list(),
             }
@@ -362,10 +381,28 @@ class ABTest(MetricPolicy):
         _load.build(top, ab._setup)
         _load.metric_store(ab._store, top["metrics"])
         top["p_min"].dict(keys=tuple(ab._p_min))
-        ab._p_min.update({v: top["p_min"][v].float(lo=0.0, hi=1.0) for v in ab._p_min})
         ab._done = top["done"].bool()
+        alpha = ab.alpha / len(ab._p_min)
+        ab._p_min.update({v: _p_sides(top["p_min"][v], alpha, ab._done) for v in ab._p_min})
         ab._log = _load.decision_log(top["log"])
         if ab._done:
             ended = ("advance", "promote", "rollback", "pause")
             _load.ended_by(top["done"], ab._log, ended, "true")
         return ab
+
+
+def _p_sides(field: Field, alpha: float, done: bool) -> list[float]:
+    """A treatment's saved running minima ``[better side, worse side]``.
+
+    A state saved before the two sides were kept has one minimum. In a test still
+    running, one below ``alpha`` was reached on the worse side (on the better side the
+    test would have promoted and ended); the better side's is then unknown, and starts
+    again from 1 (a minimum over fewer looks is still a valid p-value).
+    """
+    if isinstance(field.value, list):
+        better, worse = field.each(length=2)
+        return [better.float(lo=0.0, hi=1.0), worse.float(lo=0.0, hi=1.0)]
+    p = field.float(lo=0.0, hi=1.0)
+    if p < alpha and not done:
+        return [1.0, p]
+    return [p, p]

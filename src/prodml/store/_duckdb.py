@@ -22,7 +22,9 @@ larger than memory. Needs the ``store`` extra (``pip install 'prodml[store]'``).
 from __future__ import annotations
 
 import os
+import re
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -381,7 +383,8 @@ class DuckDBOfflineStore(OfflineStore):
         ``table`` is a pyarrow Table or a pandas DataFrame (its index is not written). It
         must have the ``timestamp`` (and ``created``) columns; their types are checked when
         a view on the source is applied. A refused or failed write leaves the folder as it
-        was: the file appears whole, under its final name, or not at all.
+        was: the file appears whole, under its final name, or not at all. Writers at once,
+        in any processes, each add their own file (numbered one more than the greatest).
         """
         if self.directory is None:
             raise ConfigError(
@@ -406,15 +409,47 @@ class DuckDBOfflineStore(OfflineStore):
             )
         folder = self.directory / "sources" / name
         make_folder(folder, f"the folder of source {name!r}", parameter="name")
-        n = len(list(folder.glob("part-*.parquet")))
-        tmp = folder / f".part-{n:06d}.tmp"
+        # A name of this writer's own: two writers at once must not share a scratch file.
+        tmp = folder / f".part-{uuid.uuid4().hex}.tmp"
         try:
             pq.write_table(table, tmp)
-            tmp.replace(folder / f"part-{n:06d}.parquet")  # readers never see half a file
+            _publish(tmp, folder)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         return source
+
+
+_PART = re.compile(r"part-(\d+)\.parquet")
+
+
+def _publish(tmp: Path, folder: Path) -> None:
+    """Rename ``tmp`` to the next ``part-NNNNNN.parquet`` of ``folder``, never over a file.
+
+    The next number is one more than the greatest there (not the number of files: with
+    one removed, that was the name of the last one, which the rename replaced). Another
+    writer may take it meanwhile: a number is claimed by creating ``.part-NNNNNN.claim``
+    exclusively, and taken only if no part file has it yet (a writer that claimed it
+    before has published by the time its claim is gone). So two writers at once each add
+    their file; one killed between claim and rename leaves a claim, and a gap.
+    """
+    numbers = [int(m.group(1)) for p in folder.iterdir() if (m := _PART.fullmatch(p.name))]
+    n = max(numbers, default=-1) + 1
+    while True:
+        claim = folder / f".part-{n:06d}.claim"
+        try:
+            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            n += 1
+            continue
+        try:
+            final = folder / f"part-{n:06d}.parquet"
+            if not final.exists():
+                tmp.replace(final)  # readers never see half a file
+                return
+        finally:
+            claim.unlink(missing_ok=True)
+        n += 1
 
 
 def _hash(view: FeatureView, prefix: str) -> str:
