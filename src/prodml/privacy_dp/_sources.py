@@ -77,13 +77,14 @@ def _release(
 ) -> DPRelease:
     """Calibrate, spend the budget, then add noise: the one path of every release.
 
-    With ``persons`` (the exact number of persons, unit ``person`` only) and a
-    ``persons_share`` above 0, that share of epsilon (and delta) pays for a noisy count
+    With ``persons`` (the exact number of persons, unit ``person`` with ``k > 1`` only)
+    and a ``persons_share`` above 0, that share of epsilon (and delta) pays for a noisy count
     of persons (sensitivity 1) and the rest for the parts (sensitivity ``k``).
     """
     mechanism, epsilon, delta = check_mechanism(mechanism, epsilon, delta)
     rows = check_rows_per_person(max_rows_per_person)
-    count_persons = rows is not None and persons is not None and persons_share > 0
+    # With k = 1 every person has one row: compare has nothing to bound, so no count.
+    count_persons = rows is not None and rows > 1 and persons is not None and persons_share > 0
     if budget is not None and not isinstance(budget, PrivacyBudget):
         raise ConfigError(
             "The 'budget' parameter of a DP release must be a PrivacyBudget or None. "
@@ -333,7 +334,8 @@ def release_profile(
         the persons (:attr:`DPRelease.persons`, sensitivity 1), the rest going to the
         columns. It lets :func:`compare` bound how alike the rows can be, and so test
         with far more power when most persons have few rows; ``0`` releases no count
-        (the columns get all of epsilon; ``compare`` then assumes ``n / k`` persons).
+        (the columns get all of epsilon; ``compare`` then assumes ``n / k`` persons),
+        and neither does ``max_rows_per_person=1`` (one row each: nothing to bound).
 
     Raises
     ------
