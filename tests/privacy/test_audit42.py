@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -41,8 +42,8 @@ from prodml.privacy_dp import (
     release_window,
 )
 from prodml.privacy_dp import _drift as drift_module
+from prodml.privacy_dp._amounts import exact, split_budget
 from prodml.privacy_dp._noise import Noise, discrete_gaussian, discrete_laplace
-from prodml.privacy_dp._sources import split_budget
 
 dp = pytest.importorskip("opendp.prelude", reason="needs the 'privacy' extra (OpenDP)")
 dp.enable_features("contrib")
@@ -272,6 +273,23 @@ def test_every_person_release_compare_reads_carries_the_count_of_persons() -> No
     assert one.part("page").noise[0].scale == calibrate("laplace", 1e6, 0.0, 1)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    epsilon=st.floats(1e-6, 1e3),
+    delta=st.one_of(st.just(0.0), st.floats(1e-12, 0.5)),
+    share=st.floats(1e-3, 0.5),
+)
+def test_the_two_shares_never_add_up_to_more_than_the_release_spends(
+    epsilon: float, delta: float, share: float
+) -> None:
+    (eps_parts, dlt_parts), (eps_persons, dlt_persons) = split_budget(epsilon, delta, share)
+    # Exact binary values against the decimals the budget counts (0.1 is one tenth).
+    assert Decimal(eps_parts) + Decimal(eps_persons) <= exact(epsilon)
+    assert Decimal(dlt_parts) + Decimal(dlt_persons) <= exact(delta)
+    assert eps_persons == pytest.approx(share * epsilon, rel=1e-12)
+    assert eps_parts == pytest.approx((1 - share) * epsilon, rel=1e-12)
+
+
 @pytest.mark.parametrize("share", [-0.1, 0.6, math.nan, "0.1", True, None])
 def test_a_bad_persons_share_is_refused_before_spending(share: object) -> None:
     budget = PrivacyBudget(1.0)
@@ -493,3 +511,14 @@ def test_a_person_in_two_updates_is_bounded_over_the_window() -> None:
     with pytest.raises(ConfigError, match="'person_times'"):
         release_window(win, {"label": Categories([0, 1])}, epsilon=1.0, person=ids,
                        max_rows_per_person=3, person_times="0,1")  # fmt: skip
+
+
+@pytest.mark.parametrize("epsilon", [1e-3, 1e6])
+def test_compare_of_person_releases_at_extreme_noise_is_a_p_value(epsilon: float) -> None:
+    # Noise of scale 10**4 (the Chernoff grid meets the pole of the Laplace MGF) or 10**-6
+    # (no noise to speak of): a p-value in (0, 1], no warning (warnings are errors here).
+    a = _rows(_people(0, 300, 20, 4, NULL), 4, 0, epsilon=epsilon)
+    b = _rows(_people(1, 300, 20, 4, NULL), 4, 1, epsilon=epsilon)
+    p = compare(a, b, n_sim=99).results[0].p_value
+    assert 0 < p <= 1
+    assert drift_module._persons_of(a, a.part("page")).excess is not None

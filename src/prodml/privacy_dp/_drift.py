@@ -238,14 +238,18 @@ def _tail(noise: list[tuple[Noise, int]], miss: float) -> float:
     top = min((1.0 / s for s, _ in laplace), default=None)
     if top is None:  # Gaussian only: the closed form of the minimum
         return math.sqrt(2.0 * gauss * math.log(1.0 / miss))
-    theta = top * np.geomspace(1e-6, 1.0 - 1e-9, 400)
+    theta = top * np.geomspace(1e-6, 1.0 - 1e-6, 400)
     log_m = theta**2 * gauss / 2.0
-    for s, m in laplace:
-        a = math.exp(-1.0 / s)
-        log_m += m * (
-            2.0 * math.log1p(-a) - np.log1p(-a * np.exp(theta)) - np.log1p(-a * np.exp(-theta))
-        )
-    return float(np.min((math.log(1.0 / miss) + log_m) / theta))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a grid point at the pole
+        for s, m in laplace:
+            # a e**t and a e**-t as one exponent each: no overflow when 1/s is huge.
+            log_m += m * (
+                2.0 * math.log1p(-math.exp(-1.0 / s))
+                - np.log1p(-np.exp(theta - 1.0 / s))
+                - np.log1p(-np.exp(-theta - 1.0 / s))
+            )
+        bounds = (math.log(1.0 / miss) + log_m) / theta
+    return float(np.min(np.where(np.isfinite(bounds), bounds, np.inf)))
 
 
 def _persons_of(release: DPRelease, part: DPPart) -> _Persons:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -12,7 +10,7 @@ import numpy as np
 from prodml._quote import short_repr
 from prodml._state import MAX_COUNT
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
-from prodml.privacy_dp._amounts import exact, float_floor, subtract
+from prodml.privacy_dp._amounts import split_budget
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
 from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
@@ -31,7 +29,7 @@ if TYPE_CHECKING:
     from prodml.drift import Profile
     from prodml.fairness import GroupMetrics
 
-__all__ = ["release_counts", "release_group_counts", "release_profile", "split_budget"]
+__all__ = ["release_counts", "release_group_counts", "release_profile"]
 
 Seed = int | np.random.Generator | None
 
@@ -133,28 +131,6 @@ def _release(
         source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism, secure=rng is None,
         max_rows_per_person=rows, persons=noisy_persons, persons_noise=persons_noise,
     )  # fmt: skip
-
-
-def split_budget(
-    epsilon: float, delta: float, share: float
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(epsilon, delta) of the parts and of the count of persons, ``share`` to the latter.
-
-    Each amount is a float whose exact value is at most its share, and the two add up to
-    at most the decimals ``epsilon`` and ``delta`` count as: basic composition of the
-    two measurements spends no more than the release's (epsilon, delta).
-
-    >>> (parts, _), (persons, _) = split_budget(1.0, 0.0, 0.1)
-    >>> parts, persons, parts + persons <= 1.0
-    (0.8999999999999999, 0.09999999999999999, True)
-    """
-    floor = decimal.Context(prec=80, rounding=decimal.ROUND_FLOOR)
-    out = []
-    for total in (epsilon, delta):
-        mine = float_floor(floor.multiply(exact(total), exact(share)))
-        out.append((float_floor(subtract(exact(total), Decimal(mine))), mine))
-    (eps_parts, eps_persons), (dlt_parts, dlt_persons) = out
-    return (eps_parts, dlt_parts), (eps_persons, dlt_persons)
 
 
 def release_counts(
