@@ -68,8 +68,14 @@ def _window(frame: pd.DataFrame) -> CountWindow:
 
 
 def _release(kind: str, frame: pd.DataFrame, k: int, **kwargs: Any) -> DPRelease:
-    """One release of ``frame``'s rows, at most ``k`` per person, by each entry point."""
+    """One release of ``frame``'s rows, at most ``k`` per person, by each entry point.
+
+    Without a count of persons (``persons_share=0``, stop 42's option): the columns get
+    all of epsilon, as stop 41 released them; ``test_audit42.py`` tests the split.
+    """
     kwargs = {"epsilon": 1.0, "seed": 0, **kwargs}
+    if kind != "group_counts":
+        kwargs.setdefault("persons_share", 0.0)
     if kind == "rows":
         return release_rows(frame, DOMAINS, person="user", max_rows_per_person=k, **kwargs)
     if kind == "profile":

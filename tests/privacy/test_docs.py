@@ -49,7 +49,8 @@ def test_every_code_block_of_the_guide_runs_in_order() -> None:
     assert lines[17] == "refused: [('reference', 0.5), ('current', 0.5)]"
     assert lines[18] == "['counts', 'domain', 'noise']"
     assert lines[19] == "[('F',), ('M',)]"
-    assert lines[20] == "person 5 10.0"  # Laplace scale 1 column * 5 rows / epsilon 0.5
+    # Laplace scales: 1 column * 5 rows / (0.9 * epsilon 0.5); the count of persons 1 / 0.05
+    assert lines[20] == "person 5 [11.11, 20.0]"
     assert lines[21] == "(0.5, 0.0)"
     assert lines[22] == "refused: PrivacyBudget state does not match its MAC"
     assert lines[23] == "refused: an older copy"

@@ -28,7 +28,7 @@ import math
 import sys
 from decimal import Decimal
 
-__all__ = ["ZERO", "add", "decimal_floor", "exact", "float_floor", "subtract"]
+__all__ = ["ZERO", "add", "decimal_floor", "exact", "float_floor", "split_budget", "subtract"]
 
 # Floats span 10**-324 to 10**308 with 17 significant digits: 700 digits hold any sum of
 # them exactly (a count of 10**7 spends adds 7 more); Inexact is trapped all the same.
@@ -74,3 +74,25 @@ def float_floor(x: Decimal) -> float:
     while f > 0 and Decimal(f) > x:  # Decimal(float) is the float's exact value
         f = math.nextafter(f, 0.0)
     return f
+
+
+def split_budget(
+    epsilon: float, delta: float, share: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(epsilon, delta) of the parts and of the count of persons, ``share`` to the latter.
+
+    Each amount is a float whose exact value is at most its share, and the two add up to
+    at most the decimals ``epsilon`` and ``delta`` count as: basic composition of the
+    two measurements spends no more than the release's (epsilon, delta).
+
+    >>> (parts, _), (persons, _) = split_budget(1.0, 0.0, 0.1)
+    >>> parts, persons, parts + persons <= 1.0
+    (0.8999999999999999, 0.09999999999999999, True)
+    """
+    floor = decimal.Context(prec=80, rounding=decimal.ROUND_FLOOR)
+    out = []
+    for total in (epsilon, delta):
+        mine = float_floor(floor.multiply(exact(total), exact(share)))
+        out.append((float_floor(subtract(exact(total), Decimal(mine))), mine))
+    (eps_parts, eps_persons), (dlt_parts, dlt_persons) = out
+    return (eps_parts, dlt_parts), (eps_persons, dlt_persons)

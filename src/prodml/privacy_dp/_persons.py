@@ -12,6 +12,7 @@ ones (order often means time).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,11 +30,16 @@ __all__ = [
     "bound_rows",
     "bounding",
     "check_person",
+    "check_persons_share",
     "check_rows_per_person",
     "empty_template",
     "kept_rows",
     "person_rows",
+    "persons_kept",
 ]
+
+PERSONS_SHARE = 0.1
+"""Default share of a person release's epsilon (and delta) spent on its count of persons."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -81,8 +87,33 @@ def as_frame(data: object, owner: str) -> pd.DataFrame:
     )
 
 
+def check_persons_share(value: object) -> float:
+    """``persons_share`` validated: a float in [0, 0.5] (not a bool)."""
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    share = float(value) if ok else math.nan  # type: ignore[arg-type]
+    if not 0.0 <= share <= 0.5:  # also NaN
+        shown = repr(value)[:40] if ok else type(value).__name__
+        raise ConfigError(
+            "The 'persons_share' parameter of a DP release must be a float in [0, 0.5] (the "
+            f"share of epsilon spent on the count of persons; 0 for none). Got {shown} instead.",
+            parameter="persons_share",
+        )
+    return share
+
+
 def kept_rows(ids: Any, k: int, rng: np.random.Generator, name: str) -> IntArray:
     """Positions (ascending) of the rows kept: at most ``k`` of each id, chosen at random.
+
+    See :func:`persons_kept`, which also gives the number of persons.
+    """
+    return persons_kept(ids, k, rng, name)[0]
+
+
+def persons_kept(ids: Any, k: int, rng: np.random.Generator, name: str) -> tuple[IntArray, int]:
+    """Positions (ascending) of the rows kept, at most ``k`` of each id, and the ids' number.
+
+    Every person keeps at least one row, so the number of distinct ids is also the
+    number of persons among the kept rows.
 
     ``ids`` is array-like, one person id per row. Rows are grouped by id and ranked by a
     random priority in one sort of an integer key (the id's code in the high bits, a
@@ -119,7 +150,12 @@ def kept_rows(ids: Any, k: int, rng: np.random.Generator, name: str) -> IntArray
         )  # fmt: skip
     n_people = len(uniques)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), 0
+    return _kept(codes, n_people, k, rng), n_people
+
+
+def _kept(codes: Any, n_people: int, k: int, rng: np.random.Generator) -> IntArray:
+    n = codes.size
     sizes = np.bincount(codes, minlength=n_people)
     if int(sizes.max()) <= k:  # nobody over the bound: every row stays
         rng.random(n)  # the same draws either way, so a seed keeps its coupling
@@ -160,8 +196,10 @@ def person_rows(
     *,
     rng: np.random.Generator,
     owner: str,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, int]:
     """The ``columns`` of a table's rows, at most ``k`` of each ``person`` id kept.
+
+    Also returns the number of persons (distinct ids).
 
     Raises
     ------
@@ -192,8 +230,8 @@ def person_rows(
                 for c in missing
             ]
         )
-    keep = kept_rows(frame[person], k, rng, person)
-    return frame[columns].iloc[keep]
+    keep, n_persons = persons_kept(frame[person], k, rng, person)
+    return frame[columns].iloc[keep], n_persons
 
 
 def empty_template(template: Any, owner: str, what: str, data: object) -> Any:

@@ -23,6 +23,7 @@ __all__ = ["DPPart", "DPRelease"]
 
 FORMAT_VERSION = 1
 PERSON_FORMAT_VERSION = 2  # unit "person": written with max_rows_per_person
+PERSONS_FORMAT_VERSION = 3  # unit "person" with a noisy count of persons ("persons")
 UNITS = ("row", "person")
 MAX_SCALE = 1e9
 """Largest noise scale a saved release may declare (counts under it carry no signal)."""
@@ -110,11 +111,22 @@ class DPRelease:
     max_rows_per_person
         With unit ``person``: the bound on each person's rows the noise is scaled to
         (each part's sensitivity); ``None`` for unit ``row``.
+    persons
+        With unit ``person``: the noisy count of distinct persons whose rows were
+        counted (the exact count plus noise of ``persons_noise``; sensitivity 1, paid
+        from the release's epsilon), which lets :func:`compare` bound how clustered the
+        rows can be; ``None`` when not released (unit ``row``, ``persons_share=0``,
+        ``release_counts``, and releases saved before it existed).
+    persons_noise
+        The noise in ``persons``, one :class:`Noise` per merged site (empty without it).
     secure
         ``False`` when the noise came from a seeded numpy generator (tests only).
     sites
         Number of releases merged into this one.
     """
+
+    persons: int | None
+    persons_noise: tuple[Noise, ...]
 
     def __init__(
         self,
@@ -127,8 +139,19 @@ class DPRelease:
         secure: bool,
         sites: int = 1,
         max_rows_per_person: int | None = None,
+        persons: int | None = None,
+        persons_noise: tuple[Noise, ...] = (),
     ) -> None:
+        if (persons is None) != (not persons_noise) or (
+            persons is not None and max_rows_per_person is None
+        ):
+            raise ConfigError(
+                "a DPRelease's count of persons needs its noise and a unit 'person'",
+                parameter="persons",
+            )
         self.source = source
+        self.persons = persons
+        self.persons_noise = tuple(persons_noise)
         self.unit = "row" if max_rows_per_person is None else "person"
         self.max_rows_per_person = max_rows_per_person
         self.parts: dict[str, DPPart] = dict(parts)
@@ -264,6 +287,10 @@ class DPRelease:
                     parameter="other",
                 )
             parts[name] = DPPart(mine.domain, mine.noisy + theirs.noisy, mine.noise + theirs.noise)
+        # Persons add up across sites when each person's rows sit at one site (the same
+        # condition as parallel composition); when one side has no count, none is kept
+        # and compare falls back to the worst case of n / k persons.
+        both = self.persons is not None and other.persons is not None
         return DPRelease(
             self.source,
             parts,
@@ -273,7 +300,14 @@ class DPRelease:
             secure=self.secure and other.secure,
             sites=self.sites + other.sites,
             max_rows_per_person=self.max_rows_per_person,
+            persons=(self.persons or 0) + (other.persons or 0) if both else None,
+            persons_noise=self.persons_noise + other.persons_noise if both else (),
         )
+
+    @property
+    def persons_variance(self) -> float:
+        """Noise variance of :attr:`persons` (0 when it is not released)."""
+        return math.fsum(n.variance for n in self.persons_noise)
 
     def _unit_words(self) -> str:
         k = self.max_rows_per_person
@@ -285,15 +319,23 @@ class DPRelease:
         """JSON-safe state: noisy counts and how they were made (no exact count).
 
         Written as ``format_version`` 1 with unit ``row``, 2 with unit ``person`` (which
-        adds ``max_rows_per_person``).
+        adds ``max_rows_per_person``), 3 with unit ``person`` and a count of persons
+        (which adds ``persons``: the noisy count and its noise).
         """
-        person = (
+        person: dict[str, Any] = (
             {}
             if self.max_rows_per_person is None
             else {"max_rows_per_person": self.max_rows_per_person}
         )
+        version = FORMAT_VERSION if not person else PERSON_FORMAT_VERSION
+        if self.persons is not None:
+            version = PERSONS_FORMAT_VERSION
+            person["persons"] = {
+                "count": int(self.persons),
+                "noise": [n.to_dict() for n in self.persons_noise],
+            }
         return {
-            "format_version": FORMAT_VERSION if not person else PERSON_FORMAT_VERSION,
+            "format_version": version,
             "source": self.source,
             "unit": self.unit,
             **person,
@@ -321,13 +363,15 @@ class DPRelease:
         root = Field(state, owner="DPRelease")
         root.dict()
         version = check_format_version(
-            root["format_version"].value, (FORMAT_VERSION, PERSON_FORMAT_VERSION),
-            owner="DPRelease",
+            root["format_version"].value,
+            (FORMAT_VERSION, PERSON_FORMAT_VERSION, PERSONS_FORMAT_VERSION), owner="DPRelease",
         )  # fmt: skip
         keys = ("format_version", "source", "unit", "epsilon", "delta", "mechanism",
                 "secure", "sites", "parts")  # fmt: skip
-        person = version == PERSON_FORMAT_VERSION
-        root.dict(keys=(*keys, "max_rows_per_person") if person else keys)
+        person = version in (PERSON_FORMAT_VERSION, PERSONS_FORMAT_VERSION)
+        counted = version == PERSONS_FORMAT_VERSION
+        extra = ("max_rows_per_person", "persons") if counted else ("max_rows_per_person",)
+        root.dict(keys=(*keys, *extra) if person else keys)
         source = root["source"].str(choices=SOURCES)
         root["unit"].str(choices=("person",) if person else ("row",))
         rows = root["max_rows_per_person"].int(lo=1, hi=MAX_ROWS_PER_PERSON) if person else None
@@ -340,6 +384,9 @@ class DPRelease:
         for name, f in root["parts"].items(max_len=100_000):
             parts[name] = _load_part(f, mechanism, sites)
         root["parts"].check(bool(parts), "at least one part")
+        persons, persons_noise = (
+            _load_persons(root["persons"], mechanism, sites) if counted else (None, ())
+        )
         grouped = [isinstance(p.domain, Groups) for p in parts.values()]
         if source == "group_counts":
             root["parts"].check(list(parts) == ["groups"] and all(grouped), "one 'groups' part")
@@ -347,7 +394,8 @@ class DPRelease:
             root["parts"].check(not any(grouped), "bins or categories parts")
         return cls(
             source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism,
-            secure=secure, sites=sites, max_rows_per_person=rows,
+            secure=secure, sites=sites, max_rows_per_person=rows, persons=persons,
+            persons_noise=persons_noise,
         )  # fmt: skip
 
     @classmethod
@@ -370,6 +418,20 @@ class DPRelease:
         )
 
 
+def _load_noise(f: Field, mechanism: str, sites: int) -> tuple[Noise, ...]:
+    noise = []
+    for n in f.each(min_len=sites, max_len=sites):
+        n.dict(keys=("mechanism", "scale"))
+        n["mechanism"].str(choices=(mechanism,))
+        noise.append(Noise(mechanism, n["scale"].float(lo=0.0, hi=MAX_SCALE, lo_open=True)))
+    return tuple(noise)
+
+
+def _load_persons(f: Field, mechanism: str, sites: int) -> tuple[int, tuple[Noise, ...]]:
+    f.dict(keys=("count", "noise"))
+    return f["count"].int(lo=-MAX_COUNT, hi=MAX_COUNT), _load_noise(f["noise"], mechanism, sites)
+
+
 def _load_part(f: Field, mechanism: str, sites: int) -> DPPart:
     f.dict(keys=("domain", "counts", "noise"))
     try:
@@ -378,9 +440,5 @@ def _load_part(f: Field, mechanism: str, sites: int) -> DPPart:
     except ProdMLError as err:
         raise f["domain"].fail(f"a valid domain ({str(err)[:200]})") from None
     counts = [c.int(lo=-MAX_COUNT, hi=MAX_COUNT) for c in f["counts"].each(length=domain.size)]
-    noise = []
-    for n in f["noise"].each(min_len=sites, max_len=sites):
-        n.dict(keys=("mechanism", "scale"))
-        n["mechanism"].str(choices=(mechanism,))
-        noise.append(Noise(mechanism, n["scale"].float(lo=0.0, hi=MAX_SCALE, lo_open=True)))
-    return DPPart(domain, np.asarray(counts, dtype=np.int64), tuple(noise))
+    noise = _load_noise(f["noise"], mechanism, sites)
+    return DPPart(domain, np.asarray(counts, dtype=np.int64), noise)

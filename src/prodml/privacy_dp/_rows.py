@@ -11,7 +11,14 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain
-from prodml.privacy_dp._persons import as_frame, bound_rows, check_person, kept_rows
+from prodml.privacy_dp._persons import (
+    PERSONS_SHARE,
+    as_frame,
+    bound_rows,
+    check_person,
+    check_persons_share,
+    persons_kept,
+)
 from prodml.privacy_dp._release import DPRelease, IntArray
 from prodml.privacy_dp._sources import Seed, _check_domains, _missing, _release
 from prodml.privacy_dp._window import values_counts
@@ -61,6 +68,7 @@ def release_rows(
     budget: PrivacyBudget | None = None,
     seed: Seed = None,
     label: str = "rows",
+    persons_share: float = PERSONS_SHARE,
 ) -> DPRelease:
     """Release the declared columns of a table's rows as DP counts, a person's rows bounded.
 
@@ -82,8 +90,9 @@ def release_rows(
     person, max_rows_per_person
         The person-id column and the bound on each person's rows; both or neither. The
         person column itself cannot be released (ids are not a public domain).
-    epsilon, delta, mechanism, budget, label
-        As in :func:`release_profile`; epsilon is per person with ``person=``.
+    epsilon, delta, mechanism, budget, label, persons_share
+        As in :func:`release_profile`; epsilon is per person with ``person=``, of which
+        ``persons_share`` (0.1) pays for the noisy count of persons.
     seed
         ``None`` draws noise with OpenDP's secure sampler (and which rows a person keeps
         from fresh entropy); a seed makes both reproducible, for tests only.
@@ -117,6 +126,7 @@ def release_rows(
     frame = as_frame(data, "release_rows")
     doms = _check_domains(domains, (Bins, Categories))
     k = check_person("release_rows", person, max_rows_per_person)
+    share = check_persons_share(persons_share)
     if person is not None and not isinstance(person, str):
         raise ConfigError(
             "The 'person' parameter of release_rows must be a column name (str). Got "
@@ -134,11 +144,13 @@ def release_rows(
             parameter="domains",
         )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    keep = None if person is None or k is None else kept_rows(frame[person], k, rng, person)
+    keep, n_persons = (
+        (None, None) if person is None or k is None else persons_kept(frame[person], k, rng, person)
+    )
     return _release(
         "rows", count_rows(frame, doms, keep), epsilon=epsilon, delta=delta,
         mechanism=mechanism, budget=budget, seed=rng if seed is not None else None,
-        label=label, max_rows_per_person=k,
+        label=label, max_rows_per_person=k, persons=n_persons, persons_share=share,
     )  # fmt: skip
 
 

@@ -10,12 +10,15 @@ import numpy as np
 from prodml._quote import short_repr
 from prodml._state import MAX_COUNT
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.privacy_dp._amounts import split_budget
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain, Groups
 from prodml.privacy_dp._noise import Noise, calibrate, check_mechanism, sample
 from prodml.privacy_dp._persons import (
+    PERSONS_SHARE,
     bounding,
     check_person,
+    check_persons_share,
     check_rows_per_person,
     empty_template,
     person_rows,
@@ -67,10 +70,19 @@ def _release(
     seed: Seed,
     label: str,
     max_rows_per_person: int | None = None,
+    persons: int | None = None,
+    persons_share: float = 0.0,
 ) -> DPRelease:
-    """Calibrate, spend the budget, then add noise: the one path of every release."""
+    """Calibrate, spend the budget, then add noise: the one path of every release.
+
+    With ``persons`` (the exact number of persons, unit ``person`` with ``k > 1`` only)
+    and a ``persons_share`` above 0, that share of epsilon (and delta) pays for a noisy count
+    of persons (sensitivity 1) and the rest for the parts (sensitivity ``k``).
+    """
     mechanism, epsilon, delta = check_mechanism(mechanism, epsilon, delta)
     rows = check_rows_per_person(max_rows_per_person)
+    # With k = 1 every person has one row: compare has nothing to bound, so no count.
+    count_persons = rows is not None and rows > 1 and persons is not None and persons_share > 0
     if budget is not None and not isinstance(budget, PrivacyBudget):
         raise ConfigError(
             "The 'budget' parameter of a DP release must be a PrivacyBudget or None. "
@@ -78,10 +90,14 @@ def _release(
             parameter="budget",
         )
     rng = None if seed is None else np.random.default_rng(seed)
-    scale = calibrate(mechanism, epsilon, delta, len(exact), max_rows_per_person=rows or 1)
+    (eps_parts, dlt_parts), (eps_persons, dlt_persons) = (
+        split_budget(epsilon, delta, persons_share) if count_persons else ((epsilon, delta), (0, 0))
+    )
+    scale = calibrate(mechanism, eps_parts, dlt_parts, len(exact), max_rows_per_person=rows or 1)
+    persons_scale = calibrate(mechanism, eps_persons, dlt_persons, 1) if count_persons else 0.0
     # Everything that could fail is checked before the budget is charged: a release
     # refused here spends nothing.
-    if scale > MAX_SCALE:
+    if max(scale, persons_scale) > MAX_SCALE:
         per_person = "" if rows is None else f" and {rows} rows per person"
         raise ConfigError(
             f"The 'epsilon' parameter of a DP release is too small: {len(exact)} part(s) at "
@@ -104,9 +120,16 @@ def _release(
         name: DPPart(dom, sample(mechanism, scale, counts, rng), noise)
         for name, (dom, counts) in exact.items()
     }
+    noisy_persons: int | None = None
+    persons_noise: tuple[Noise, ...] = ()
+    if count_persons:
+        assert persons is not None  # noqa: S101 - count_persons says so
+        exact_persons = np.asarray([persons], dtype=np.int64)
+        noisy_persons = int(sample(mechanism, persons_scale, exact_persons, rng)[0])
+        persons_noise = (Noise(mechanism, persons_scale),)
     return DPRelease(
         source, parts, epsilon=epsilon, delta=delta, mechanism=mechanism, secure=rng is None,
-        max_rows_per_person=rows,
+        max_rows_per_person=rows, persons=noisy_persons, persons_noise=persons_noise,
     )  # fmt: skip
 
 
@@ -243,6 +266,7 @@ def release_profile(
     data: Any = None,
     person: str | None = None,
     max_rows_per_person: int | None = None,
+    persons_share: float = PERSONS_SHARE,
 ) -> DPRelease:
     """Release the declared columns of a drift :class:`~prodml.drift.Profile` with DP noise.
 
@@ -281,6 +305,13 @@ def release_profile(
         (``profile`` is then an empty template, say ``Profile()``: rows already in a
         profile cannot be told apart per person) and the noise is scaled to ``k``.
         All three or none.
+    persons_share
+        With ``person``: the share of epsilon (and delta) spent on a noisy count of
+        the persons (:attr:`DPRelease.persons`, sensitivity 1), the rest going to the
+        columns. It lets :func:`compare` bound how alike the rows can be, and so test
+        with far more power when most persons have few rows; ``0`` releases no count
+        (the columns get all of epsilon; ``compare`` then assumes ``n / k`` persons),
+        and neither does ``max_rows_per_person=1`` (one row each: nothing to bound).
 
     Raises
     ------
@@ -290,7 +321,7 @@ def release_profile(
         Epsilon <= 0, delta out of range, a domain of the wrong kind, not a Profile;
         ``person`` without ``max_rows_per_person`` or the reverse, either without
         ``data``, ``data`` without them, a template profile that holds rows, a bound that
-        is not an int in [1, 1e6].
+        is not an int in [1, 1e6], a ``persons_share`` outside [0, 0.5].
     PrivacyBudgetError
         The budget cannot pay for the release.
     MissingExtraError
@@ -315,6 +346,7 @@ def release_profile(
     ('person', 2, 3)
     """
     k = check_person("release_profile", person, max_rows_per_person)
+    share = check_persons_share(persons_share)
     _check_domains(domains, (Bins, Categories))
     doms: dict[str, Bins | Categories] = dict(domains)
     rng = None if seed is None else np.random.default_rng(seed)
@@ -326,13 +358,17 @@ def release_profile(
                 parameter="data",
             )
         exact = profile_counts(profile, doms)
+        n_persons = None
     else:
         fresh = empty_template(profile, "release_profile", "a prodml.drift.Profile", data)
-        rows = person_rows(data, person, k, list(doms), rng=bounding(rng), owner="release_profile")
+        rows, n_persons = person_rows(
+            data, person, k, list(doms), rng=bounding(rng), owner="release_profile"
+        )
         exact = profile_counts(fresh.update(rows), doms)
     return _release(
         "profile", {n: (doms[n], c) for n, c in exact.items()}, epsilon=epsilon, delta=delta,
         mechanism=mechanism, budget=budget, seed=rng, label=label, max_rows_per_person=k,
+        persons=n_persons, persons_share=share,
     )  # fmt: skip
 
 
@@ -420,7 +456,9 @@ def release_group_counts(
                 parameter="y_true",
             )
         cols = list(dict.fromkeys([*labels, *metrics.sensitive]))
-        rows = person_rows(data, person, k, cols, rng=bounding(rng), owner="release_group_counts")
+        rows, _ = person_rows(
+            data, person, k, cols, rng=bounding(rng), owner="release_group_counts"
+        )
         if len(rows):
             fresh.update(rows[y_true].to_numpy(), rows[y_pred].to_numpy(), rows)
         metrics = fresh

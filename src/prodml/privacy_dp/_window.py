@@ -11,7 +11,13 @@ from prodml._quote import short_repr
 from prodml.errors import ConfigError
 from prodml.privacy_dp._budget import PrivacyBudget
 from prodml.privacy_dp._domains import Bins, Categories, Domain
-from prodml.privacy_dp._persons import bounding, check_person, kept_rows
+from prodml.privacy_dp._persons import (
+    PERSONS_SHARE,
+    bounding,
+    check_person,
+    check_persons_share,
+    persons_kept,
+)
 from prodml.privacy_dp._release import DPRelease, IntArray
 from prodml.privacy_dp._sources import Seed, _check_domains, _missing, _release
 
@@ -70,6 +76,8 @@ def release_window(
     label: str = "window",
     person: Any = None,
     max_rows_per_person: int | None = None,
+    person_times: Iterable[float] | None = None,
+    persons_share: float = PERSONS_SHARE,
 ) -> DPRelease:
     """Release the ``label`` and/or ``output`` histograms of a monitor window with DP noise.
 
@@ -78,9 +86,15 @@ def release_window(
     Other settings as in :func:`release_profile`.
 
     A window keeps no person ids: to protect a person rather than a prediction, pass
-    ``person``, the person id of each of the window's predictions (array-like, oldest
-    first, as ``window.times()``), with ``max_rows_per_person=k``; each person keeps at
-    most ``k`` predictions, chosen at random, and the noise is scaled to ``k``.
+    ``person``, the person id of each of the window's predictions (array-like, in the
+    order of ``window.times()``), with ``max_rows_per_person=k``; each person keeps at
+    most ``k`` predictions, chosen at random, and the noise is scaled to ``k``. The ids
+    are yours to keep in step with the window as it adds and evicts predictions (the
+    same id for a person in every update, none for an evicted prediction): a list out
+    of step bounds the wrong rows, silently. Pass ``person_times``, the window time you
+    recorded with each id, and a list out of step is refused (``ConfigError``, naming
+    positions, never an id). ``persons_share`` of epsilon pays for a noisy count of the
+    persons, as in :func:`release_profile`.
 
     Examples
     --------
@@ -115,10 +129,20 @@ def release_window(
     if unknown:
         raise _missing(unknown, "a monitor window (it has 'label' and 'output')")
     k = check_person("release_window", person, max_rows_per_person)
+    share = check_persons_share(persons_share)
+    if person_times is not None and k is None:
+        raise ConfigError(
+            "release_window takes 'person_times' only with 'person' (the time of each id)",
+            parameter="person_times",
+        )
     rng = None if seed is None else np.random.default_rng(seed)
     data = {"label": win.labels(), "output": win.outputs()}
+    n_persons = None
     if k is not None:
-        keep = kept_rows(_window_ids(person, len(data["label"])), k, bounding(rng), "person")
+        ids = _window_ids(person, len(data["label"]))
+        if person_times is not None:
+            _check_in_step(person_times, win.times())
+        keep, n_persons = persons_kept(ids, k, bounding(rng), "person")
         data = {name: [values[i] for i in keep.tolist()] for name, values in data.items()}
     exact: dict[str, tuple[Domain, IntArray]] = {}
     for name, dom in doms.items():
@@ -126,8 +150,41 @@ def release_window(
         exact[name] = (dom, values_counts(name, data[name], dom))
     return _release(
         "window", exact, epsilon=epsilon, delta=delta, mechanism=mechanism, budget=budget,
-        seed=rng, label=label, max_rows_per_person=k,
+        seed=rng, label=label, max_rows_per_person=k, persons=n_persons, persons_share=share,
     )  # fmt: skip
+
+
+def _check_in_step(person_times: object, times: list[float]) -> None:
+    """Refuse ids whose recorded times are not the window's, position by position."""
+    if isinstance(person_times, str | bytes | Mapping) or not isinstance(person_times, Iterable):
+        raise ConfigError(
+            "The 'person_times' parameter of release_window must be the window time of each "
+            f"person id (a list or array). Got {type(person_times).__name__} instead.",
+            parameter="person_times",
+        )
+    try:
+        given = np.asarray(list(person_times), dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(
+            "The 'person_times' parameter of release_window must hold numbers (the window "
+            "time of each person id)",
+            parameter="person_times",
+        ) from None
+    held = np.asarray(times, dtype=np.float64)
+    if given.shape != held.shape:
+        raise ConfigError(
+            f"the person ids are out of step with the window: {given.size} times given for "
+            f"{held.size} predictions in the window (drop the ids of evicted predictions)",
+            parameter="person_times",
+        )
+    off = np.flatnonzero(given != held)
+    if off.size:
+        raise ConfigError(
+            f"the person ids are out of step with the window: {off.size} of {held.size} "
+            f"times differ from the window's, first at position {int(off[0])}; keep one id "
+            "per prediction, in the window's order (nothing was released)",
+            parameter="person_times",
+        )
 
 
 def _window_ids(person: object, n: int) -> Any:
