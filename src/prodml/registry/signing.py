@@ -94,7 +94,10 @@ EVENT_PAYLOAD_TYPE = "application/vnd.prodml.registry-event+json"
 
 BOUND_FORMAT = "prodml-manifest-v2"
 """The format of a version statement that names its registry."""
-EVENT_FORMAT = "prodml-event-v1"
+EVENT_FORMAT = "prodml-event-v2"
+"""The format of the signed records this prodml writes (``prior``, ``high``, ``stack``)."""
+EVENT_FORMAT_V1 = "prodml-event-v1"
+"""The format of the records older prodml wrote (still read; they carry no chain links)."""
 TRUST_FORMAT = "prodml-trust-v1"
 _MAX_SIGNATURES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9:/_.@+=-]{1,100}")
@@ -629,13 +632,20 @@ def event_record(
     previous_version: int | None = None,
     status: str | None = None,
     digest: str | None = None,
+    prior: int | None = None,
+    high: int | None = None,
+    stack: str | None = None,
 ) -> dict[str, Any]:
     """The signed record of one alias move or status change, for an event's ``detail``.
 
     The payload is the canonical JSON of every argument but ``signer`` (format
-    ``prodml-event-v1``); ``seq`` is the audit event's sequence number, increasing with
+    ``prodml-event-v2``); ``seq`` is the audit event's sequence number, increasing with
     every event of the model, and ``digest`` the :func:`version_digest` of the version
-    the alias now points at (or whose status changed). Stored as
+    the alias now points at (or whose status changed). ``prior`` chains a status record
+    to the model's previous status change (its sequence number; ``None``: the first),
+    ``high`` is the highest version number the model had when it was signed, and
+    ``stack`` the sha256 of the rollback stack a ``prune_history`` event saves (of its
+    canonical JSON, oldest first). Stored as
     ``{"payload": base64, "signatures": [[key_id, base64]]}``.
     """
     body = canonical_json(
@@ -651,6 +661,9 @@ def event_record(
             "digest": digest,
             "seq": seq,
             "at": at,
+            "prior": prior,
+            "high": high,
+            "stack": stack,
         }
     ).encode("utf-8")
     key_id = _check_key_id(signer.key_id)
@@ -674,15 +687,42 @@ _EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "seq": int,
     "at": str,
 }
+_EVENT_FIELDS_V2: dict[str, type | tuple[type, ...]] = {
+    **_EVENT_FIELDS,
+    "prior": (int, type(None)),
+    "high": (int, type(None)),
+    "stack": (str, type(None)),
+}
+_V2_ONLY = ("prior", "high", "stack")
 
 
-def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -> dict[str, Any]:
+def _stack_digest(stack: Iterable[int]) -> str:
+    """The sha256 (hex) of an alias's rollback stack, oldest first, as a record names it.
+
+    Examples
+    --------
+    >>> _stack_digest([1, 2]) == _stack_digest((1, 2)) != _stack_digest([2, 1])
+    True
+    """
+    return hashlib.sha256(canonical_json([int(v) for v in stack]).encode("utf-8")).hexdigest()
+
+
+def verify_event(
+    event: AuditEvent,
+    policy: TrustPolicy,
+    registry: str | None,
+    *,
+    key: str = "signed",
+) -> dict[str, Any]:
     """The signed record an audit event carries, after checking it; its payload as a dict.
 
     The record's signature must verify with a trusted key, name ``registry`` and this
     event's model, action, alias and version, and carry this event's sequence number;
     a ``prune_history`` event carries the record of the alias's newest event from
-    before the pruning (an earlier number, and that event's action).
+    before the pruning (an earlier number, and that event's action) under ``signed``,
+    and its own record, naming the stack it saves, under ``stack_signed`` (pass
+    ``key="stack_signed"``). A ``prodml-event-v1`` record (older prodml) reads with
+    ``prior``, ``high`` and ``stack`` set to ``None`` and ``format`` naming it.
 
     Raises
     ------
@@ -697,7 +737,7 @@ def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -
             model_name=event.name,
         )
 
-    signed = event.detail.get("signed")
+    signed = event.detail.get(key)
     if not isinstance(signed, dict):
         raise refuse("carries no signed record")
     sigs = signed.get("signatures")
@@ -716,22 +756,25 @@ def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -
         raise refuse("has a signed record whose payload is not base64") from None
     _check_signatures([(k, v) for k, v in sigs], EVENT_PAYLOAD_TYPE, body, policy, refuse)
     record = _json_object(body)
+    fields = _EVENT_FIELDS_V2 if record is not None and len(record) > len(_EVENT_FIELDS) else None
+    fields = fields or _EVENT_FIELDS
     if (
         record is None
-        or set(record) != set(_EVENT_FIELDS)
-        or record["format"] != EVENT_FORMAT
+        or set(record) != set(fields)
+        or record["format"] != (EVENT_FORMAT if fields is _EVENT_FIELDS_V2 else EVENT_FORMAT_V1)
         or any(
-            not isinstance(record[k], t) or isinstance(record[k], bool)
-            for k, t in _EVENT_FIELDS.items()
+            not isinstance(record[k], t) or isinstance(record[k], bool) for k, t in fields.items()
         )
     ):
         raise refuse("has a signed record this prodml cannot read")
+    for k in _V2_ONLY:
+        record.setdefault(k, None)
     if record["registry"] != registry:
         raise refuse(
             f"carries a record signed for another registry ({_shown_id(record['registry'])}), "
             f"not this one ({_shown_id(registry)})"
         )
-    carried = event.action == "prune_history"
+    carried = event.action == "prune_history" and key == "signed"
     expected: dict[str, Any] = {"model": event.name, "alias": event.alias}
     if not carried:
         expected.update(action=event.action, version=event.version, seq=event.seq)

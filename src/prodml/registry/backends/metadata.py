@@ -439,19 +439,26 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         return replay_stack(self._whole_log(name, alias, f"rollback of {name}@{alias}"))
 
     def prune_history(
-        self, name: str, *, before: datetime | None, keep: int | None, actor: str
+        self,
+        name: str,
+        *,
+        before: datetime | None,
+        keep: int | None,
+        actor: str,
+        seal: EventSeal | None = None,
     ) -> int:
         """Remove audit events of ``name`` older than ``before`` and past the newest ``keep``.
 
         In one transaction with the removal, logs one ``prune_history`` event per alias
         that lost events (its stack then, in ``detail["stack"]``, for rollback) and one
         for the model (``detail``: ``removed``, ``before``, ``keep``, ``through_seq``).
+        ``seal`` signs each alias's event with the stack it saves (a signing registry's).
         Nothing removed: nothing logged. Returns the number of events removed.
         """
         self._check_writable()
 
         def plan(events: list[AuditEvent]) -> tuple[list[int], list[EventDraft]]:
-            return plan_prune(events, name, before=before, keep=keep, actor=actor)
+            return plan_prune(events, name, before=before, keep=keep, actor=actor, seal=seal)
 
         try:
             return self._prune_events(name, plan)
