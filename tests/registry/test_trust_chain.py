@@ -9,6 +9,7 @@ the signing key would, and runs on SQLite + local files and PostgreSQL + S3.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -75,9 +76,7 @@ def _status(reg: ModelRegistry, version: int, status: str) -> Any:
 
 
 def _newest(reg: ModelRegistry, action: str, version: int) -> AuditEvent:
-    return next(
-        e for e in reg.history("m").items if e.action == action and e.version == version
-    )
+    return next(e for e in reg.history("m").items if e.action == action and e.version == version)
 
 
 def _payload(event: AuditEvent, key: str = "signed") -> dict[str, Any]:
@@ -144,6 +143,27 @@ def test_the_status_chain_holds_through_restores_and_concurrent_versions(
         assert client.load("m@3") == _schema(3)
 
 
+def test_a_chained_status_record_swapped_for_another_signed_one_is_refused(
+    urls: tuple[str, str, dict], reg: ModelRegistry
+) -> None:
+    reg.archive("m", 1)
+    reg.archive("m", 2)
+    reg.archive("m", 3)
+    middle = _newest(reg, "archive", 2)
+    assert (
+        _payload(_newest(reg, "archive", 3))["prior_digest"]
+        == hashlib.sha256(middle.detail["signed"]["payload"].encode()).hexdigest()
+    )
+    # A record with a valid signature (the key signed it, at another time), but not the
+    # one the next record was chained to: only the newest record's signature is checked.
+    _resign(reg, middle, at="2020-01-01T00:00:00+00:00")
+    with _reader(urls) as client, pytest.raises(IntegrityError) as info:
+        client.load("m@1")
+    assert f"audit event {middle.seq} of m differs from the record the next status" in str(
+        info.value
+    )
+
+
 def test_a_status_record_older_prodml_wrote_loads_without_its_link(
     urls: tuple[str, str, dict], reg: ModelRegistry
 ) -> None:
@@ -199,7 +219,8 @@ def test_a_pruned_stack_record_cannot_be_moved_or_stripped(
     urls: tuple[str, str, dict], reg: ModelRegistry, pruned: AuditEvent
 ) -> None:
     own = _payload(pruned, "stack_signed")
-    assert own["action"] == "prune_history" and own["seq"] == pruned.seq
+    assert own["action"] == "prune_history"
+    assert own["seq"] == pruned.seq
     stripped = {k: v for k, v in pruned.detail.items() if k != "stack_signed"}
     _set_detail(reg, pruned.seq, stripped)
     assert reg.rollback("m", "production").version == 2  # lenient: as before stop 42

@@ -84,14 +84,15 @@ def event_sealer(
     *,
     digest: str | None,
     status: str | None = None,
-    prior: int | None = None,
+    prior: tuple[int, str | None] | None = None,
     high: int | None = None,
 ) -> EventSeal:
     """The seal of an alias move or status change: its signed record, once numbered.
 
     It runs inside the store's transaction: a signer that fails leaves nothing changed.
-    ``prior`` (a status change's link to the model's previous one) and ``high`` (the
-    model's highest version number) go into the record as they are.
+    ``prior`` (a status change's link to the model's previous one: its sequence number
+    and record digest) and ``high`` (the model's highest version number) go into the
+    record as they are.
     """
 
     def seal(event: EventDraft, seq: int) -> dict[str, Any]:
@@ -108,7 +109,8 @@ def event_sealer(
                 previous_version=event.previous_version,
                 status=status,
                 digest=digest,
-                prior=prior,
+                prior=None if prior is None else prior[0],
+                prior_digest=None if prior is None else prior[1],
                 high=high,
             )
         except ProdMLError:

@@ -17,6 +17,7 @@ from prodml.registry.entities import AuditEvent, ModelVersion
 from prodml.registry.signing import (
     TrustPolicy,
     _record_age,
+    _record_digest,
     _shown_id,
     _stack_digest,
     verify_event,
@@ -34,8 +35,6 @@ __all__ = [
 ]
 
 STATUS_ACTIONS = frozenset({"archive", "restore", "delete"})
-_FIRST_PAGE = 8
-_PAGE = 500
 
 
 def identity(metadata: MetadataStore, trust: TrustPolicy | None, *, create: bool) -> str | None:
@@ -67,80 +66,99 @@ def newest_status_event(
 ) -> AuditEvent | None:
     """The newest archive, restore or delete event of ``mv`` (``None``: never changed).
 
-    Reads the model's log newest first, page by page, and stops at the version's
-    ``register`` event (nothing older concerns it).
+    One lookup of the version's newest status or ``register`` event (an index on the
+    SQL store: the cost does not grow with the events of newer versions).
 
-    With ``trust``, the status records of other versions passed on the way are verified
-    and their chain links followed: each names the model's status change before it
-    (``prior``), and one naming an event newer than where the walk stopped that is not
+    With ``trust``, the model's status changes after it are read too, their records
+    verified and their chain links followed: each names the model's status change
+    before it (``prior``), and one naming an event newer than the version's that is not
     in the log means a status change was deleted from it (with the change it recorded).
+    This costs one signature check per status change newer than the version's.
 
     Raises
     ------
     IntegrityError
-        When an event of this version, newer than its registration, cannot be read; with
-        ``trust``, when a status record passed does not verify, or names a status change
-        missing from the log.
+        When the version's newest status event cannot be read; with ``trust``, when a
+        status record after it does not verify, or names a status change missing from
+        the log.
     """
-    token = None
-    size = _FIRST_PAGE  # the newest version's events are near the top: read few first
-    named: dict[int, int] = {}  # a chain link's target seq -> the seq of its record
-    passed: set[int] = set()
-    stop: int | None = None
-    found: AuditEvent | None = None
-    while stop is None:
-        page = metadata.history_page(mv.name, None, page_size=size, page_token=token)
-        size = _PAGE
-        for problem in page.problems:
-            if isinstance(problem, RecordProblem) and problem.version == mv.version:
-                raise IntegrityError(
-                    f"{mv.name} version {mv.version} has an audit event that cannot be read "
-                    f"(seq {problem.seq}), so its status cannot be checked; refusing to use it",
-                    model_name=mv.name,
-                    version=mv.version,
-                )
-        for event in page.items:
-            passed.add(event.seq)
-            if event.version == mv.version and event.action in (*STATUS_ACTIONS, "register"):
-                stop, found = event.seq, event if event.action != "register" else None
-                break
-            if trust is not None and event.action in STATUS_ACTIONS and "signed" in event.detail:
-                prior = verify_event(event, trust, registry)["prior"]
-                if prior is not None:
-                    named.setdefault(prior, event.seq)
-        token = page.next_token
-        if token is None:
-            break
-    if named:
-        # Below where the walk stopped (or, past the log's end, its oldest event, which a
-        # prune may have removed the events before) nothing is checked.
-        floor = stop if stop is not None else min(passed, default=0)
-        missing = sorted(p for p in named if p > floor and p not in passed)
-        if missing:
+    found = metadata._events_by_action(
+        mv.name, (*STATUS_ACTIONS, "register"), version=mv.version, limit=1
+    )
+    newest = found[0] if found else None
+    if isinstance(newest, RecordProblem):
+        raise IntegrityError(
+            f"{mv.name} version {mv.version} has an audit event that cannot be read "
+            f"(seq {newest.seq}), so its status cannot be checked; refusing to use it",
+            model_name=mv.name,
+            version=mv.version,
+        )
+    if trust is not None:
+        _check_chain(metadata, trust, registry, mv, None if newest is None else newest.seq)
+    if newest is None or newest.action == "register":
+        return None
+    return newest
+
+
+def _check_chain(
+    metadata: MetadataStore,
+    trust: TrustPolicy,
+    registry: str | None,
+    mv: ModelVersion,
+    floor: int | None,
+) -> None:
+    """Refuse when a status change after ``floor`` (a seq) was deleted from the chain.
+
+    The newest status record's signature is checked; each record names its prior by seq
+    and payload digest, so the records it vouches for are checked by hashing. A record
+    no later one vouches for (written by concurrent writers, who both named the same
+    prior, or by an older prodml) has its own signature checked.
+    """
+    later = metadata._events_by_action(mv.name, tuple(STATUS_ACTIONS), after=floor or 0)
+    present: dict[int, AuditEvent] = {}
+    for event in later:
+        if isinstance(event, RecordProblem):
             raise IntegrityError(
-                f"{mv.name}: the signed status record of audit event {named[missing[0]]} "
-                f"follows the status change of audit event {missing[0]}, which is missing "
-                "from the log (deleted behind the registry, with the change it recorded?); "
-                f"refusing to use version {mv.version}",
+                f"{mv.name}: audit event {event.seq}, a status change newer than version "
+                f"{mv.version}'s, cannot be read, so the chain of status records cannot be "
+                f"checked; refusing to use version {mv.version}",
                 model_name=mv.name,
                 version=mv.version,
             )
-    return found
+        present[event.seq] = event
+    # Without the version's own event (pruned), below the oldest status change kept
+    # nothing is checked: a prune may have removed the events there.
+    bottom = floor if floor is not None else min(present, default=0)
+    vouched: dict[int, str] = {}
+    for seq, event in present.items():  # newest first
+        if "signed" not in event.detail:
+            continue
+        record = verify_event(event, trust, registry, vouched=vouched.get(seq))
+        prior = record["prior"]
+        if prior is None or prior <= bottom:
+            continue
+        if prior not in present:
+            raise IntegrityError(
+                f"{mv.name}: the signed status record of audit event {seq} follows the "
+                f"status change of audit event {prior}, which is missing from the log "
+                "(deleted behind the registry, with the change it recorded?); refusing to "
+                f"use version {mv.version}",
+                model_name=mv.name,
+                version=mv.version,
+            )
+        if record["prior_digest"] is not None and prior not in vouched:
+            vouched[prior] = record["prior_digest"]
 
 
-def status_head(metadata: MetadataStore, name: str) -> int | None:
-    """The sequence number of the model's newest status change (the next one's ``prior``)."""
-    token = None
-    size = _FIRST_PAGE
-    while True:
-        page = metadata.history_page(name, None, page_size=size, page_token=token)
-        size = _PAGE
-        for event in page.items:
-            if event.action in STATUS_ACTIONS:
-                return event.seq
-        token = page.next_token
-        if token is None:
-            return None
+def status_head(metadata: MetadataStore, name: str) -> tuple[int, str | None] | None:
+    """The model's newest status change (the next one's ``prior``): seq, record digest."""
+    found = metadata._events_by_action(name, tuple(STATUS_ACTIONS), limit=1)
+    head = found[0] if found else None
+    if not isinstance(head, AuditEvent):
+        return None
+    signed = head.detail.get("signed")
+    payload = signed.get("payload") if isinstance(signed, dict) else None
+    return head.seq, _record_digest(payload) if isinstance(payload, str) else None
 
 
 def highest(metadata: MetadataStore, name: str) -> int | None:

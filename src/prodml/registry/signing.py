@@ -633,6 +633,7 @@ def event_record(
     status: str | None = None,
     digest: str | None = None,
     prior: int | None = None,
+    prior_digest: str | None = None,
     high: int | None = None,
     stack: str | None = None,
 ) -> dict[str, Any]:
@@ -642,7 +643,8 @@ def event_record(
     ``prodml-event-v2``); ``seq`` is the audit event's sequence number, increasing with
     every event of the model, and ``digest`` the :func:`version_digest` of the version
     the alias now points at (or whose status changed). ``prior`` chains a status record
-    to the model's previous status change (its sequence number; ``None``: the first),
+    to the model's previous status change (its sequence number; ``None``: the first)
+    and ``prior_digest`` to that change's record (the sha256 of its stored payload),
     ``high`` is the highest version number the model had when it was signed, and
     ``stack`` the sha256 of the rollback stack a ``prune_history`` event saves (of its
     canonical JSON, oldest first). Stored as
@@ -662,6 +664,7 @@ def event_record(
             "seq": seq,
             "at": at,
             "prior": prior,
+            "prior_digest": prior_digest,
             "high": high,
             "stack": stack,
         }
@@ -690,10 +693,20 @@ _EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
 _EVENT_FIELDS_V2: dict[str, type | tuple[type, ...]] = {
     **_EVENT_FIELDS,
     "prior": (int, type(None)),
+    "prior_digest": (str, type(None)),
     "high": (int, type(None)),
     "stack": (str, type(None)),
 }
-_V2_ONLY = ("prior", "high", "stack")
+_V2_ONLY = ("prior", "prior_digest", "high", "stack")
+
+
+def _record_digest(payload: str) -> str:
+    """The sha256 (hex) of a stored record's base64 ``payload``, as a chained record names it.
+
+    A status record names the previous one by this digest, so a reader checks the
+    signature of the newest record only and the chain below it by hashing.
+    """
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _stack_digest(stack: Iterable[int]) -> str:
@@ -713,6 +726,7 @@ def verify_event(
     registry: str | None,
     *,
     key: str = "signed",
+    vouched: str | None = None,
 ) -> dict[str, Any]:
     """The signed record an audit event carries, after checking it; its payload as a dict.
 
@@ -723,6 +737,8 @@ def verify_event(
     and its own record, naming the stack it saves, under ``stack_signed`` (pass
     ``key="stack_signed"``). A ``prodml-event-v1`` record (older prodml) reads with
     ``prior``, ``high`` and ``stack`` set to ``None`` and ``format`` naming it.
+    ``vouched`` is the digest a verified record names for this one (its
+    ``prior_digest``): a payload with that digest is authentic without a signature check.
 
     Raises
     ------
@@ -754,7 +770,10 @@ def verify_event(
         body = base64.b64decode(signed["payload"], validate=True)
     except (binascii.Error, ValueError):
         raise refuse("has a signed record whose payload is not base64") from None
-    _check_signatures([(k, v) for k, v in sigs], EVENT_PAYLOAD_TYPE, body, policy, refuse)
+    if vouched is None:
+        _check_signatures([(k, v) for k, v in sigs], EVENT_PAYLOAD_TYPE, body, policy, refuse)
+    elif _record_digest(signed["payload"]) != vouched:
+        raise refuse("differs from the record the next status record was chained to")
     record = _json_object(body)
     fields = _EVENT_FIELDS_V2 if record is not None and len(record) > len(_EVENT_FIELDS) else None
     fields = fields or _EVENT_FIELDS

@@ -219,6 +219,41 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         """As :meth:`_events`, with a :class:`RecordProblem` for each unreadable event."""
         return list(self._events(name, alias, before=before, limit=limit))
 
+    def _events_by_action(
+        self,
+        name: str,
+        actions: tuple[str, ...],
+        *,
+        version: int | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[AuditEvent | RecordProblem]:
+        """Events of ``name`` whose action is in ``actions``, newest first.
+
+        Only those of ``version`` when given, with ``seq > after``, at most ``limit``. An
+        unreadable event (of ``version``, when given) is a :class:`RecordProblem` in its
+        place. The trust checks read a version's newest status change and the model's
+        status changes after it with this. Not abstract: this default pages through
+        :meth:`_event_records`, newest first, so its cost grows with the events newer
+        than the oldest it returns; the SQL store answers from an index.
+        """
+        out: list[AuditEvent | RecordProblem] = []
+        before: int | None = None
+        while True:
+            page = self._event_records(name, None, before=before, limit=500)
+            for record in page:
+                if record.seq is not None and record.seq <= after:
+                    return out
+                if version is not None and record.version != version:
+                    continue
+                if isinstance(record, RecordProblem) or record.action in actions:
+                    out.append(record)
+                    if limit is not None and len(out) >= limit:
+                        return out
+            if len(page) < 500 or page[-1].seq is None:
+                return out
+            before = page[-1].seq
+
     def _replace_record(self, name: str, version: int, record: str) -> None:
         """Replace the stored record of a version with ``record`` (JSON text), unchecked.
 
