@@ -9,6 +9,7 @@ the signing key would, and runs on SQLite + local files and PostgreSQL + S3.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -16,10 +17,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("cryptography", reason="needs the 'sign' extra (cryptography)")
 
-from prodml.errors import IntegrityError
+from prodml.errors import IntegrityError, NotFoundError
 from prodml.fingerprint import canonical_json
 from prodml.registry import ModelRegistry
 from prodml.registry.backends import _sqlschema as sq
@@ -326,3 +329,53 @@ def test_latest_accepts_a_newest_version_that_left_by_a_signed_record(
     _sql(reg, _status(reg, 3, "deleted"))  # behind the registry: no signed delete
     with _reader(urls) as client, pytest.raises(IntegrityError, match=r"archived.*says|is deleted"):
         client.load("m")
+
+
+# ------------------------------------------- the chain as a property (memory store)
+
+_OPS = st.lists(
+    st.tuples(st.sampled_from(["archive", "restore", "delete"]), st.integers(1, 3)),
+    min_size=2,
+    max_size=8,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=_OPS, data=st.data())
+def test_any_status_change_deleted_under_a_later_one_is_refused(
+    ops: list[tuple[str, int]], data: st.DataObject
+) -> None:
+    reg = ModelRegistry("memory://", "memory://", signer=SIGNER, trust=_trust(strict=True))
+    for n in (1, 2, 3):
+        reg.register("m", _schema(n))
+    for action, version in ops:
+        with contextlib.suppress(NotFoundError):  # a deleted version stays deleted
+            getattr(reg, action)("m", version)
+    log: list[AuditEvent] = reg.metadata._log["m"]  # type: ignore[attr-defined]
+    changes = [e for e in log if e.action in ("archive", "restore", "delete")]
+    for mv in reg.metadata.all_versions(include_deleted=False):
+        assert reg.load(f"m@{mv.version}") == _schema(mv.version)  # untouched: all load
+    # The attacker deletes a version's newest status change, under a later one of the
+    # model, and puts the version's row back to what it was before that change.
+    gone = data.draw(
+        st.sampled_from(
+            [
+                e
+                for i, e in enumerate(changes[:-1])
+                if not any(c.version == e.version for c in changes[i + 1 :])
+            ]
+            or [None]
+        )
+    )
+    if gone is None:
+        return
+    before = [c for c in changes if c.version == gone.version and c.seq < gone.seq]
+    status = {"archive": "archived", "restore": "ready", "delete": "deleted"}
+    was = status[before[-1].action] if before else "ready"
+    versions = reg.metadata._versions["m"]  # type: ignore[attr-defined]
+    versions[gone.version] = versions[gone.version].model_copy(update={"status": was})
+    log.remove(gone)
+    if was == "deleted":
+        return  # not loadable either way
+    with pytest.raises(IntegrityError, match=r"missing from the log"):
+        reg.load(f"m@{gone.version}")
