@@ -2,9 +2,11 @@
 
 :func:`identity` is the registry id signatures are checked against (and the one
 ``TrustPolicy(registry=)`` pins); :func:`check_status` holds a version's row against its
-newest signed status record (archive, restore, delete); :func:`signed_stack` rebuilds an
-alias's rollback stack from its signed records, each of which names the version it
-replaced, so an edited or deleted audit event cannot steer where a rollback lands.
+newest signed status record (archive, restore, delete), and the model's status records
+after it against their chain (each names the one before it); :func:`signed_stack`
+rebuilds an alias's rollback stack from its signed records, each of which names the
+version it replaced, so an edited or deleted audit event cannot steer where a rollback
+lands.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def newest_status_event(
     verified and their chain links followed: each names the model's status change
     before it (``prior``), and one naming an event newer than the version's that is not
     in the log means a status change was deleted from it (with the change it recorded).
-    This costs one signature check per status change newer than the version's.
+    This costs one signature check (the newest record's) and one hash per status change
+    newer than the version's (see :func:`_check_chain`).
 
     Raises
     ------
