@@ -342,6 +342,7 @@ class AliasMoves:
                 self.signer,
                 _trust.identity(self.metadata, self.trust, create=True),
                 digest=None if target is None else version_digest(target),
+                high=_trust.highest(self.metadata, name),
             )
         self.metadata.move_alias(
             name,
@@ -557,15 +558,16 @@ class AliasMoves:
             )
         return self._trusted(mv)
 
-    def _trusted(self, mv: ModelVersion) -> ModelVersion:
+    def _trusted(self, mv: ModelVersion, *, fresh: bool = False) -> ModelVersion:
         """``mv`` if the trust policy (when there is one) accepts it.
 
-        Its signature, and its row's status against its newest signed status record.
+        Its signature, and its row's status against its newest signed status record
+        (with ``fresh``, a load's, also that record's age against ``max_age``).
         """
         if self.trust is not None:
             registry = _trust.identity(self.metadata, self.trust, create=False)
             verify_version(mv, self.trust, registry)
-            _trust.check_status(self.metadata, self.trust, registry, mv)
+            _trust.check_status(self.metadata, self.trust, registry, mv, fresh=fresh)
         return mv
 
 

@@ -19,9 +19,9 @@ from prodml.registry.backends.metadata import EventDraft, EventSeal, Seal
 from prodml.registry.encryption import KeyProvider, decrypt_tree, encrypt_tree
 from prodml.registry.entities import Encryption, ModelVersion
 from prodml.registry.flavours import Flavour
-from prodml.registry.signing import Signer, event_record, sign_version
+from prodml.registry.signing import Signer, _stack_digest, event_record, sign_version
 
-__all__ = ["decrypt", "event_sealer", "save", "sealer"]
+__all__ = ["decrypt", "event_sealer", "save", "sealer", "stack_sealer"]
 
 
 def save(
@@ -84,10 +84,15 @@ def event_sealer(
     *,
     digest: str | None,
     status: str | None = None,
+    prior: tuple[int, str | None] | None = None,
+    high: int | None = None,
 ) -> EventSeal:
     """The seal of an alias move or status change: its signed record, once numbered.
 
     It runs inside the store's transaction: a signer that fails leaves nothing changed.
+    ``prior`` (a status change's link to the model's previous one: its sequence number
+    and record digest) and ``high`` (the model's highest version number) go into the
+    record as they are.
     """
 
     def seal(event: EventDraft, seq: int) -> dict[str, Any]:
@@ -104,6 +109,9 @@ def event_sealer(
                 previous_version=event.previous_version,
                 status=status,
                 digest=digest,
+                prior=None if prior is None else prior[0],
+                prior_digest=None if prior is None else prior[1],
+                high=high,
             )
         except ProdMLError:
             raise
@@ -114,6 +122,43 @@ def event_sealer(
                 model_name=event.name,
             ) from err
         return {"signed": record}
+
+    return seal
+
+
+def stack_sealer(signer: Signer, registry: str | None) -> EventSeal:
+    """The seal of an alias's ``prune_history`` event: a record of the whole saved stack.
+
+    Added as ``detail["stack_signed"]`` beside the alias's carried record: it names the
+    event's own number, the top of the stack as its version and the sha256 of the
+    whole stack, so an edit anywhere in the saved stack is refused at a rollback.
+    """
+
+    def seal(event: EventDraft, seq: int) -> dict[str, Any]:
+        saved = event.detail.get("stack")
+        if not isinstance(saved, list):  # pragma: no cover - plan_prune always saves one
+            return {}
+        try:
+            record = event_record(
+                signer,
+                registry=registry,
+                name=event.name,
+                action=event.action,
+                seq=seq,
+                at=event.at.isoformat(),
+                alias=event.alias,
+                version=event.version,
+                stack=_stack_digest(saved),
+            )
+        except ProdMLError:
+            raise
+        except Exception as err:  # a KMS or HSM backend's own errors
+            raise RegistryError(
+                f"the signer could not sign the prune_history of {event.name} "
+                f"({type(err).__name__}); nothing was changed",
+                model_name=event.name,
+            ) from err
+        return {"stack_signed": record}
 
     return seal
 

@@ -56,7 +56,7 @@ class Reading:
 
     if TYPE_CHECKING:
 
-        def _trusted(self, mv: ModelVersion) -> ModelVersion:
+        def _trusted(self, mv: ModelVersion, *, fresh: bool = False) -> ModelVersion:
             """``mv`` if the trust policy accepts it (see ``AliasMoves``)."""
 
     def get(self, ref: str, version: int | str | None = None) -> ModelVersion:
@@ -277,7 +277,15 @@ class Reading:
                 parameter="seen",
             )
         if latest:
-            return None if seen is None else self._latest_checked(key, mv, last, trust)
+            high, counted_by = self._signed_high(name, trust)
+            if high is not None and high > mv.version and (last is None or high > last):
+                last = high
+            else:
+                counted_by = None
+            if seen is None and last is None:
+                return None
+            checked = self._latest_checked(key, mv, last, trust, counted_by)
+            return None if seen is None else checked
 
         def refuse(why: str) -> IntegrityError:
             return IntegrityError(
@@ -340,14 +348,37 @@ class Reading:
             )
         return key, record["seq"]
 
-    def _latest_checked(
-        self, key: str, mv: ModelVersion, last: int | None, trust: TrustPolicy
-    ) -> tuple[str, int]:
-        """Check that ``latest`` did not go back from the newest version this client saw.
+    def _signed_high(self, name: str, trust: TrustPolicy) -> tuple[int | None, int | None]:
+        """The highest version number the model's newest signed record counts, and its seq.
 
-        It may go back only when that version left by a signed archive or delete (its
-        newest status record verifies and says so); a version whose row was deleted or
-        archived behind the registry is refused. Returns what to remember.
+        Read from the newest few events (a record of a move or status change written by
+        this prodml carries ``high``); ``(None, None)`` when none of them carries one.
+        """
+        page = self.metadata.history_page(name, None, page_size=8)
+        for event in page.items:
+            if "signed" in event.detail and event.action != "prune_history":
+                record = verify_event(
+                    event, trust, _trust.identity(self.metadata, trust, create=False)
+                )
+                high = record["high"]
+                return (high, event.seq) if type(high) is int else (None, None)
+        return None, None
+
+    def _latest_checked(
+        self,
+        key: str,
+        mv: ModelVersion,
+        last: int | None,
+        trust: TrustPolicy,
+        counted_by: int | None = None,
+    ) -> tuple[str, int]:
+        """Check that ``latest`` did not go back from the newest version known to exist.
+
+        That is the one this client saw (``seen``), or the highest number the model's
+        newest signed record counts (that record's seq in ``counted_by``). It may go back
+        only when that version left by a signed archive or delete (its newest status
+        record verifies and says so); a version whose row was deleted or archived behind
+        the registry is refused. Returns what to remember.
         """
         if last is None or mv.version >= last:
             return key, mv.version
@@ -358,8 +389,13 @@ class Reading:
         event = None if gone is None else _trust.newest_status_event(self.metadata, gone)
         if gone is None or gone.status == "ready" or event is None or "signed" not in event.detail:
             raise IntegrityError(
-                f"{key} is version {mv.version}, but this client already saw version {last}, "
-                "which is "
+                f"{key} is version {mv.version}, but "
+                + (
+                    "this client already saw"
+                    if counted_by is None
+                    else f"the model's newest signed record (audit event {counted_by}) counts"
+                )
+                + f" version {last}, which is "
                 + ("missing" if gone is None else f"{gone.status} without a signed record")
                 + ": the database was changed behind the registry (a newer version hidden); "
                 "refusing to use it",
@@ -372,7 +408,7 @@ class Reading:
 
     def _checked(self, mv: ModelVersion) -> ModelVersion:
         """The one gate every version passes before its files are touched."""
-        return _manifest.check(self._trusted(mv))
+        return _manifest.check(self._trusted(mv, fresh=True))
 
     def search(
         self,

@@ -172,7 +172,17 @@ class Retention:
                 raise NotFoundError(f"model {name!r} does not exist", model_name=name)
             drop, _ = plan_prune(events, name, before=cutoff, keep=keep, actor=self.actor)
             return len(drop)
-        return self.metadata.prune_history(name, before=cutoff, keep=keep, actor=self.actor)
+        signer = getattr(self, "signer", None)
+        seal = (
+            None
+            if signer is None
+            else _protect.stack_sealer(
+                signer, _trust.identity(self.metadata, getattr(self, "trust", None), create=True)
+            )
+        )
+        return self.metadata.prune_history(
+            name, before=cutoff, keep=keep, actor=self.actor, seal=seal
+        )
 
     def _status(self, name: str, version: int, status: Status, action: str) -> ModelVersion:
         self._check_writable()
@@ -186,6 +196,8 @@ class Retention:
                 _trust.identity(self.metadata, getattr(self, "trust", None), create=True),
                 digest=version_digest(mv),
                 status=status,
+                prior=_trust.status_head(self.metadata, name),
+                high=_trust.highest(self.metadata, name),
             )
         )
         event = EventDraft(name=name, action=action, actor=self.actor, version=version, seal=seal)

@@ -94,7 +94,10 @@ EVENT_PAYLOAD_TYPE = "application/vnd.prodml.registry-event+json"
 
 BOUND_FORMAT = "prodml-manifest-v2"
 """The format of a version statement that names its registry."""
-EVENT_FORMAT = "prodml-event-v1"
+EVENT_FORMAT = "prodml-event-v2"
+"""The format of the signed records this prodml writes (``prior``, ``high``, ``stack``)."""
+EVENT_FORMAT_V1 = "prodml-event-v1"
+"""The format of the records older prodml wrote (still read; they carry no chain links)."""
 TRUST_FORMAT = "prodml-trust-v1"
 _MAX_SIGNATURES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9:/_.@+=-]{1,100}")
@@ -629,13 +632,22 @@ def event_record(
     previous_version: int | None = None,
     status: str | None = None,
     digest: str | None = None,
+    prior: int | None = None,
+    prior_digest: str | None = None,
+    high: int | None = None,
+    stack: str | None = None,
 ) -> dict[str, Any]:
     """The signed record of one alias move or status change, for an event's ``detail``.
 
     The payload is the canonical JSON of every argument but ``signer`` (format
-    ``prodml-event-v1``); ``seq`` is the audit event's sequence number, increasing with
+    ``prodml-event-v2``); ``seq`` is the audit event's sequence number, increasing with
     every event of the model, and ``digest`` the :func:`version_digest` of the version
-    the alias now points at (or whose status changed). Stored as
+    the alias now points at (or whose status changed). ``prior`` chains a status record
+    to the model's previous status change (its sequence number; ``None``: the first)
+    and ``prior_digest`` to that change's record (the sha256 of its stored payload),
+    ``high`` is the highest version number the model had when it was signed, and
+    ``stack`` the sha256 of the rollback stack a ``prune_history`` event saves (of its
+    canonical JSON, oldest first). Stored as
     ``{"payload": base64, "signatures": [[key_id, base64]]}``.
     """
     body = canonical_json(
@@ -651,6 +663,10 @@ def event_record(
             "digest": digest,
             "seq": seq,
             "at": at,
+            "prior": prior,
+            "prior_digest": prior_digest,
+            "high": high,
+            "stack": stack,
         }
     ).encode("utf-8")
     key_id = _check_key_id(signer.key_id)
@@ -674,15 +690,55 @@ _EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "seq": int,
     "at": str,
 }
+_EVENT_FIELDS_V2: dict[str, type | tuple[type, ...]] = {
+    **_EVENT_FIELDS,
+    "prior": (int, type(None)),
+    "prior_digest": (str, type(None)),
+    "high": (int, type(None)),
+    "stack": (str, type(None)),
+}
+_V2_ONLY = ("prior", "prior_digest", "high", "stack")
 
 
-def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -> dict[str, Any]:
+def _record_digest(payload: str) -> str:
+    """The sha256 (hex) of a stored record's base64 ``payload``, as a chained record names it.
+
+    A status record names the previous one by this digest, so a reader checks the
+    signature of the newest record only and the chain below it by hashing.
+    """
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _stack_digest(stack: Iterable[int]) -> str:
+    """The sha256 (hex) of an alias's rollback stack, oldest first, as a record names it.
+
+    Examples
+    --------
+    >>> _stack_digest([1, 2]) == _stack_digest((1, 2)) != _stack_digest([2, 1])
+    True
+    """
+    return hashlib.sha256(canonical_json([int(v) for v in stack]).encode("utf-8")).hexdigest()
+
+
+def verify_event(
+    event: AuditEvent,
+    policy: TrustPolicy,
+    registry: str | None,
+    *,
+    key: str = "signed",
+    vouched: str | None = None,
+) -> dict[str, Any]:
     """The signed record an audit event carries, after checking it; its payload as a dict.
 
     The record's signature must verify with a trusted key, name ``registry`` and this
     event's model, action, alias and version, and carry this event's sequence number;
     a ``prune_history`` event carries the record of the alias's newest event from
-    before the pruning (an earlier number, and that event's action).
+    before the pruning (an earlier number, and that event's action) under ``signed``,
+    and its own record, naming the stack it saves, under ``stack_signed`` (pass
+    ``key="stack_signed"``). A ``prodml-event-v1`` record (older prodml) reads with
+    ``prior``, ``high`` and ``stack`` set to ``None`` and ``format`` naming it.
+    ``vouched`` is the digest a verified record names for this one (its
+    ``prior_digest``): a payload with that digest is authentic without a signature check.
 
     Raises
     ------
@@ -697,7 +753,7 @@ def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -
             model_name=event.name,
         )
 
-    signed = event.detail.get("signed")
+    signed = event.detail.get(key)
     if not isinstance(signed, dict):
         raise refuse("carries no signed record")
     sigs = signed.get("signatures")
@@ -714,24 +770,30 @@ def verify_event(event: AuditEvent, policy: TrustPolicy, registry: str | None) -
         body = base64.b64decode(signed["payload"], validate=True)
     except (binascii.Error, ValueError):
         raise refuse("has a signed record whose payload is not base64") from None
-    _check_signatures([(k, v) for k, v in sigs], EVENT_PAYLOAD_TYPE, body, policy, refuse)
+    if vouched is None:
+        _check_signatures([(k, v) for k, v in sigs], EVENT_PAYLOAD_TYPE, body, policy, refuse)
+    elif _record_digest(signed["payload"]) != vouched:
+        raise refuse("differs from the record the next status record was chained to")
     record = _json_object(body)
+    fields = _EVENT_FIELDS_V2 if record is not None and len(record) > len(_EVENT_FIELDS) else None
+    fields = fields or _EVENT_FIELDS
     if (
         record is None
-        or set(record) != set(_EVENT_FIELDS)
-        or record["format"] != EVENT_FORMAT
+        or set(record) != set(fields)
+        or record["format"] != (EVENT_FORMAT if fields is _EVENT_FIELDS_V2 else EVENT_FORMAT_V1)
         or any(
-            not isinstance(record[k], t) or isinstance(record[k], bool)
-            for k, t in _EVENT_FIELDS.items()
+            not isinstance(record[k], t) or isinstance(record[k], bool) for k, t in fields.items()
         )
     ):
         raise refuse("has a signed record this prodml cannot read")
+    for k in _V2_ONLY:
+        record.setdefault(k, None)
     if record["registry"] != registry:
         raise refuse(
             f"carries a record signed for another registry ({_shown_id(record['registry'])}), "
             f"not this one ({_shown_id(registry)})"
         )
-    carried = event.action == "prune_history"
+    carried = event.action == "prune_history" and key == "signed"
     expected: dict[str, Any] = {"model": event.name, "alias": event.alias}
     if not carried:
         expected.update(action=event.action, version=event.version, seq=event.seq)

@@ -15,7 +15,7 @@ from typing import Any
 from prodml.errors import IntegrityError, RegistryError
 from prodml.registry._formats import RecordProblem
 from prodml.registry._paths import MAX_VERSION
-from prodml.registry.backends._records import EventDraft
+from prodml.registry.backends._records import EventDraft, EventSeal
 from prodml.registry.entities import AuditEvent
 
 __all__ = ["log_hole", "plan_prune", "replay_stack"]
@@ -70,8 +70,12 @@ def plan_prune(
     before: datetime | None,
     keep: int | None,
     actor: str,
+    seal: EventSeal | None = None,
 ) -> tuple[list[int], list[EventDraft]]:
-    """What pruning ``events`` (a model's whole log, oldest first) deletes and logs."""
+    """What pruning ``events`` (a model's whole log, oldest first) deletes and logs.
+
+    ``seal`` (a signing registry's) signs each alias's event with the stack it saves.
+    """
     protected = {e.seq for e in events[max(len(events) - keep, 0) :]} if keep else set()
     drop = [e for e in events if e.seq not in protected and (before is None or e.at < before)]
     if not drop:
@@ -92,6 +96,7 @@ def plan_prune(
                 actor=actor,
                 alias=alias,
                 detail=detail,
+                seal=seal,
             )
         )
     drafts.append(

@@ -151,6 +151,8 @@ INDEXES = (
     ),
     sa.Index("ix_prodml_events_model", events.c.name, events.c.seq),
     sa.Index("ix_prodml_events_alias", events.c.name, events.c.alias, events.c.seq),
+    sa.Index("ix_prodml_events_version", events.c.name, events.c.version, events.c.seq),
+    sa.Index("ix_prodml_events_action", events.c.name, events.c.action, events.c.seq),
     sa.Index("ix_prodml_pending_due", pending.c.expires_at),
 )
 # PostgreSQL only: the page order by bytes (``COLLATE "C"``, see :class:`bytewise`) is not

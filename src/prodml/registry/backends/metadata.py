@@ -219,6 +219,41 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         """As :meth:`_events`, with a :class:`RecordProblem` for each unreadable event."""
         return list(self._events(name, alias, before=before, limit=limit))
 
+    def _events_by_action(
+        self,
+        name: str,
+        actions: tuple[str, ...],
+        *,
+        version: int | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[AuditEvent | RecordProblem]:
+        """Events of ``name`` whose action is in ``actions``, newest first.
+
+        Only those of ``version`` when given, with ``seq > after``, at most ``limit``. An
+        unreadable event (of ``version``, when given) is a :class:`RecordProblem` in its
+        place. The trust checks read a version's newest status change and the model's
+        status changes after it with this. Not abstract: this default pages through
+        :meth:`_event_records`, newest first, so its cost grows with the events newer
+        than the oldest it returns; the SQL store answers from an index.
+        """
+        out: list[AuditEvent | RecordProblem] = []
+        before: int | None = None
+        while True:
+            page = self._event_records(name, None, before=before, limit=500)
+            for record in page:
+                if record.seq is not None and record.seq <= after:
+                    return out
+                if version is not None and record.version != version:
+                    continue
+                if isinstance(record, RecordProblem) or record.action in actions:
+                    out.append(record)
+                    if limit is not None and len(out) >= limit:
+                        return out
+            if len(page) < 500 or page[-1].seq is None:
+                return out
+            before = page[-1].seq
+
     def _replace_record(self, name: str, version: int, record: str) -> None:
         """Replace the stored record of a version with ``record`` (JSON text), unchecked.
 
@@ -439,19 +474,26 @@ class MetadataStore(AliasReads, NotPicklable, abc.ABC):
         return replay_stack(self._whole_log(name, alias, f"rollback of {name}@{alias}"))
 
     def prune_history(
-        self, name: str, *, before: datetime | None, keep: int | None, actor: str
+        self,
+        name: str,
+        *,
+        before: datetime | None,
+        keep: int | None,
+        actor: str,
+        seal: EventSeal | None = None,
     ) -> int:
         """Remove audit events of ``name`` older than ``before`` and past the newest ``keep``.
 
         In one transaction with the removal, logs one ``prune_history`` event per alias
         that lost events (its stack then, in ``detail["stack"]``, for rollback) and one
         for the model (``detail``: ``removed``, ``before``, ``keep``, ``through_seq``).
+        ``seal`` signs each alias's event with the stack it saves (a signing registry's).
         Nothing removed: nothing logged. Returns the number of events removed.
         """
         self._check_writable()
 
         def plan(events: list[AuditEvent]) -> tuple[list[int], list[EventDraft]]:
-            return plan_prune(events, name, before=before, keep=keep, actor=actor)
+            return plan_prune(events, name, before=before, keep=keep, actor=actor, seal=seal)
 
         try:
             return self._prune_events(name, plan)

@@ -417,6 +417,26 @@ class SQLMetadataStore(SQLDatabase, MetadataStore):
             stmt = stmt.order_by(e.seq.desc()).limit(limit)
         return list(self._read(lambda conn: conn.execute(stmt).mappings().all()))
 
+    def _events_by_action(
+        self,
+        name: str,
+        actions: tuple[str, ...],
+        *,
+        version: int | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[AuditEvent | RecordProblem]:
+        """As the base, in one query (``ix_prodml_events_version`` or ``_action``)."""
+        e = sq.events.c
+        stmt = sa.select(sq.events).where(e.name == name, e.action.in_(actions), e.seq > after)
+        if version is not None:
+            stmt = stmt.where(e.version == version)
+        stmt = stmt.order_by(e.seq.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = self._read(lambda conn: conn.execute(stmt).mappings().all())
+        return [sq.event_record(r) for r in rows]
+
     def _prune_events(self, name: str, plan: PrunePlan) -> int:
         e = sq.events.c
 
