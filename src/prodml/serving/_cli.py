@@ -8,8 +8,9 @@ resuming an interrupted run into the same ``OUT``.
 ``/readyz`` 503 (with the reason) until it has loaded; a load that fails for good (the
 registry unreachable for ``--load-retry-for`` seconds, a reference that does not exist, or
 any other failure) ends it. The registry is opened and the reference resolved before
-listening, waiting at most :data:`OPEN_WAIT_S` seconds: a database that has not answered
-by then (hung, slow) no longer keeps the port closed, the open goes on on the load thread.
+listening, waiting at most ``--registry-wait`` seconds (:data:`OPEN_WAIT_S` by default;
+0 listens at once): a database that has not answered by then (hung, slow) no longer keeps
+the port closed, the open goes on on the load thread.
 ``--access-log`` writes one JSON line per request to stdout.
 ``--db URL --artifacts URL`` open a registry other than a local folder.
 Exit codes: 0 done, 2 an error (one line on stderr).
@@ -24,11 +25,14 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["OPEN_WAIT_S", "add_parser"]
+from prodml._quote import short_repr
+
+__all__ = ["MAX_REGISTRY_WAIT_S", "OPEN_WAIT_S", "add_parser"]
 
 OPEN_WAIT_S = 5.0
-"""Seconds ``prodml serve`` waits for the registry to open and the reference to resolve
-before it listens anyway (the open then goes on while ``/readyz`` answers 503)."""
+"""Seconds ``prodml serve`` waits, by default (``--registry-wait``), for the registry to
+open and the reference to resolve before it listens anyway (the open then goes on while
+``/readyz`` answers 503)."""
 
 
 def _port(text: str) -> int:
@@ -40,6 +44,25 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"invalid port {port}: expected 0 to 65535")
     return port
+
+
+MAX_REGISTRY_WAIT_S = 86_400.0
+"""The longest ``--registry-wait`` (a day): past it, the retried load is the tool to use."""
+
+
+def _registry_wait(text: str) -> float:
+    """``--registry-wait``: seconds, 0 to :data:`MAX_REGISTRY_WAIT_S`, checked when read."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid seconds {short_repr(text, 40)}: not a number"
+        ) from None
+    if not 0 <= seconds <= MAX_REGISTRY_WAIT_S:  # NaN too
+        raise argparse.ArgumentTypeError(
+            f"invalid seconds {seconds:g}: expected 0 (do not wait) to {MAX_REGISTRY_WAIT_S:g}"
+        )
+    return seconds
 
 
 def _registry_options(p: argparse.ArgumentParser) -> None:
@@ -100,6 +123,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--load-retry-for", type=float, default=300.0, metavar="S",
                        help="retry a registry that cannot be reached for S seconds before "
                        "exiting 2 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--registry-wait", type=_registry_wait, default=OPEN_WAIT_S,
+                       metavar="SECONDS", help="wait up to SECONDS for the registry to open "
+                       "and the reference to resolve before listening; 0 listens at once "
+                       "(default: %(default)g)")  # fmt: skip
     serve.set_defaults(func=run_serve)
 
     score = subparsers.add_parser(
@@ -143,11 +170,13 @@ def run_serve(args: argparse.Namespace) -> int:
     """Listen at once, load the model on a thread, serve until interrupted; the exit code.
 
     The registry is opened and the reference resolved first, on a thread, for at most
-    :data:`OPEN_WAIT_S` seconds: what they say by then (a missing model, version or alias,
-    a refused connection, a missing bucket) is one line, exit 2, before listening. A
-    registry that has not answered by then (a database that hangs) does not keep the port
-    closed: the server listens, and the load waits for that open (a reference that does
-    not exist then ends the command as any failed load does). Until
+    ``--registry-wait`` seconds (:data:`OPEN_WAIT_S` by default): what they say by then
+    (a missing model, version or alias, a refused connection, a missing bucket) is one
+    line, exit 2, before listening. A registry that has not answered by then (a database
+    that hangs) does not keep the port closed: the server listens, and the load waits for
+    that open (a reference that does not exist then ends the command as any failed load
+    does; so does every registry error with ``--registry-wait 0``, which listens at
+    once). Until
     the model has loaded, ``/healthz`` is 200 and ``/readyz`` and every other route 503
     (see :mod:`prodml.serving._loading`); a load that fails for good stops the server and
     its error ends the command (one line after the ``loading`` line, exit 2).
@@ -186,12 +215,14 @@ def run_serve(args: argparse.Namespace) -> int:
         return registry
 
     opened: list[Any] = []  # the registry, once open
-    pending = [_in_background(open_and_resolve)]
-    try:
-        opened.append(pending[0].result(timeout=OPEN_WAIT_S))
-        pending.clear()
-    except concurrent.futures.TimeoutError:
-        pass  # a database that hangs: listen now, the load waits for this open
+    pending: list[concurrent.futures.Future[Any]] = []
+    if args.registry_wait > 0:  # 0: listen at once, the load thread opens the registry
+        pending.append(_in_background(open_and_resolve))
+        try:
+            opened.append(pending[0].result(timeout=args.registry_wait))
+            pending.clear()
+        except concurrent.futures.TimeoutError:
+            pass  # a database that hangs: listen now, the load waits for this open
     served: list[Any] = []
 
     def load() -> Any:
@@ -274,14 +305,16 @@ def _count(n: int, noun: str) -> str:
 
 def run_score(args: argparse.Namespace) -> int:
     """Score and print the report; return the exit code."""
-    from prodml._cli_files import _check_writable  # noqa: PLC0415
+    from prodml._cli_files import _check_writable, _input_path  # noqa: PLC0415
     from prodml.serving import Predictor, score  # noqa: PLC0415
     from prodml.serving._score import _input_files  # noqa: PLC0415
 
     _check_ref(args.ref, "prodml score")
     # The input and the output before the registry opens and the model loads (seconds),
-    # not after: a typo in a path is answered at once. The files found are what is scored
-    # (a folder is listed once).
+    # not after: a typo in a path is answered at once, in the words (and with the path
+    # shown as) every command uses. The files found are what is scored (a folder is
+    # listed once).
+    _input_path(args.source, table=False)
     files = _input_files(args.source)
     _check_writable(args.dest, folder=True)
     registry = _open_registry(args)

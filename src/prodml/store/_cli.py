@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml._files import os_reason
-from prodml._quote import short_repr
+from prodml._quote import short_repr, shown_path
 from prodml._state import STRICT_JSON
 from prodml.errors import ConfigError
 
@@ -65,24 +65,42 @@ def _open(args: argparse.Namespace) -> Any:
     if args.offline or args.online:
         if args.path:  # one store or the other, never a silent choice between them
             raise ConfigError(
-                f"give a store folder ({short_repr(args.path, limit=120)}) or --offline URL "
+                f"give a store folder ({shown_path(args.path)}) or --offline URL "
                 "--online URL, not both",
                 parameter="offline",
             )
         if not (args.offline and args.online):
             raise ConfigError("--offline and --online go together", parameter="online")
+        _require_extras(args.offline, args.online)
         online_file = _sqlite_file(args.online)
         if args.store_command != "apply" and online_file is not None and not online_file.exists():
             # Opening it would create an empty store: a typo would print "(empty)".
-            shown = short_repr(str(online_file), limit=120)
+            shown = shown_path(online_file)
             raise ConfigError(f"no online store at {shown}", parameter="online")
         return FeatureStore(args.offline, args.online)
     if not args.path:
         raise ConfigError("give a store folder, or --offline URL --online URL")
     if args.store_command != "apply" and not (Path(args.path) / "online.db").exists():
-        shown = short_repr(args.path, limit=120)
+        shown = shown_path(args.path)
         raise ConfigError(f"no feature store at {shown} (expected online.db in it)")
     return FeatureStore.local(args.path)
+
+
+def _require_extras(offline: str, online: str) -> None:
+    """The extra each of ``--offline`` and ``--online`` needs and lacks, named in one error.
+
+    ``prodml[postgres]`` for ``postgresql://``, ``prodml[redis]`` for ``redis://``,
+    ``prodml[store]`` for ``duckdb://``; every one missing, not only the first opened.
+    """
+    from prodml._extras import require_for_flags  # noqa: PLC0415
+    from prodml.store.backends import _BACKENDS  # noqa: PLC0415
+
+    needs = []
+    for flag, kind, url in (("--offline", "offline", offline), ("--online", "online", online)):
+        scheme = url.partition("://")[0].lower()
+        entry = _BACKENDS[kind].get(scheme)  # type: ignore[index]
+        needs.append((flag, scheme, entry.requires if entry is not None else ()))
+    require_for_flags(needs)
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -178,7 +196,7 @@ def _definitions(file: str) -> list[Any]:
     # Path("") is the current folder, and a FIFO would block: only a regular file is read.
     if not file:
         raise ConfigError("--file is empty: give a JSON file of definitions", parameter="file")
-    path, shown = Path(file), short_repr(file, limit=120)
+    path, shown = Path(file), shown_path(file)
     if path.exists() and not path.is_file():
         what = "a folder" if path.is_dir() else "not a regular file"
         raise ConfigError(f"--file {shown} is {what}: give a JSON file", parameter="file")
