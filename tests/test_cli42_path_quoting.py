@@ -72,10 +72,16 @@ CASES = [
     ),
     (["store", "apply", "{d}", "--file", "{d}"], "--file {d} is a folder: give a JSON file"),
     (
-        ["store", "views", "--offline", "duckdb:///{d}/off.duckdb", "--online",
-         "sqlite:///{d}/on.db"],
+        [
+            "store",
+            "views",
+            "--offline",
+            "duckdb:///{d}/o.duckdb",
+            "--online",
+            "sqlite:///{d}/on.db",
+        ],
         "no online store at {d}/on.db",
-    ),  # fmt: skip
+    ),
 ]
 
 

@@ -86,8 +86,10 @@ def _commands(db: str, art: str, tmp: str) -> list[list[str]]:
             ["psycopg", "s3fs"],
             "sqlite:///nowhere/registry.db",
             S3,
-            "--artifacts s3://... needs the optional package 's3fs', which is not installed. "
-            "Install it with: pip install 'prodml[s3]'",
+            (
+                "--artifacts s3://... needs the optional package 's3fs', which is not "
+                "installed. Install it with: pip install 'prodml[s3]'"
+            ),
         ),
         (
             ["psycopg"],
@@ -127,5 +129,6 @@ def test_with_the_extras_installed_nothing_is_said_of_them(tmp_path: object) -> 
     commands = _commands(DB, S3, str(tmp_path))[:1]
     [(code, err)] = _run([], commands)
     assert code == 2  # the database at port 1 cannot be reached
-    assert "extra" not in err and "pip install" not in err, err
+    assert "extra" not in err, err
+    assert "pip install" not in err, err
     assert SECRET not in err

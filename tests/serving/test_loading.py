@@ -7,6 +7,7 @@ thread and in a subprocess), with loaders slowed down by an event the test sets.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -270,8 +271,6 @@ def test_registry_wait_keeps_the_port_closed_that_long_for_a_silent_database() -
     """A database that accepts and never answers: the port opens after --registry-wait."""
     pytest.importorskip("psycopg", reason="needs the 'postgres' extra")
     pytest.importorskip("s3fs", reason="needs the 's3' extra")
-    import socket  # noqa: PLC0415
-
     with socket.socket() as silent:  # the kernel accepts into the backlog; nobody answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
