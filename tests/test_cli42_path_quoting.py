@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from prodml import cli
 from prodml._files import PATH_QUOTE
-from prodml._quote import shown_path
 
 NAME = "it's my dätä"  # a space, a quote and a non-ASCII letter
 
@@ -119,6 +118,8 @@ def test_a_path_that_does_not_read_back_as_typed_is_quoted_by_every_command(
 
 @given(st.text(max_size=PATH_QUOTE + 20))
 def test_shown_path_is_the_text_or_one_quoted_line(text: str) -> None:
+    from prodml._quote import shown_path  # here: the other tests run without it too
+
     shown = shown_path(text)
     plain = bool(text) and text.isprintable() and text == text.strip()
     if plain and len(text) <= PATH_QUOTE:

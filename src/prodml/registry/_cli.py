@@ -115,6 +115,12 @@ def open_registry(
                 "registry on a database with --db URL --artifacts URL",
                 parameter="path",
             )
+        if Path(path).is_file():  # the database file itself: name its folder
+            hint = f": give its folder, {shown_path(Path(path).parent)}"
+            raise ConfigError(
+                f"no registry at {shown_path(path)}: it is a file, not a registry folder"
+                + (hint if Path(path).name == "registry.db" else "")
+            )
         if not (Path(path) / "registry.db").is_file():
             inner = Path(path) / "registry"
             hint = (

@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import math
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from prodml._quote import short_repr
@@ -65,6 +67,42 @@ def _registry_wait(text: str) -> float:
     return seconds
 
 
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, ``least`` or more (the API's own lower bound)."""
+
+    def count(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid count {short_repr(text, 40)}: not a whole number"
+            ) from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"invalid count {n}: expected {least} or more")
+        return n
+
+    return count
+
+
+def _seconds(*, zero: bool, forever: bool = False) -> Callable[[str], float]:
+    """An argparse type: seconds above 0, or from 0 with ``zero``; ``inf`` with ``forever``."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid seconds {short_repr(text, 40)}: not a number"
+            ) from None
+        in_range = value >= 0 if zero else value > 0  # NaN is neither
+        if not in_range or (math.isinf(value) and not forever):
+            expected = "0 or more" if zero else "a number above 0"
+            raise argparse.ArgumentTypeError(f"invalid seconds {value:g}: expected {expected}")
+        return value
+
+    return seconds
+
+
 def _registry_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("ref", help="model reference, e.g. churn@production")
     p.add_argument("--registry", metavar="PATH", help="folder of a local registry")
@@ -96,31 +134,36 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _registry_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     serve.add_argument("--port", type=_port, default=8000, help="default: %(default)s")
-    serve.add_argument("--watch-every", type=float, default=5.0, metavar="S",
+    serve.add_argument("--watch-every", type=_seconds(zero=True), default=5.0, metavar="S",
                        help="seconds between alias checks; 0 turns reload off")  # fmt: skip
-    serve.add_argument("--max-batch", type=int, metavar="N", help="micro-batch up to N requests")
-    serve.add_argument("--max-wait-ms", type=float, default=2.0, help="micro-batch wait")
-    serve.add_argument("--max-body-bytes", type=int, default=1_048_576,
+    serve.add_argument(
+        "--max-batch", type=_at_least(2), metavar="N", help="micro-batch up to N requests"
+    )
+    serve.add_argument(
+        "--max-wait-ms", type=_seconds(zero=True), default=2.0, help="micro-batch wait"
+    )
+    serve.add_argument("--max-body-bytes", type=_at_least(1), default=1_048_576,
                        help="larger bodies get 413 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--max-records", type=int, default=1000,
+    serve.add_argument("--max-records", type=_at_least(1), default=1000,
                        help="longer lists get 413 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--max-explain", type=int, default=100,
+    serve.add_argument("--max-explain", type=_at_least(1), default=100,
                        help="longer explained lists get 413 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
+    serve.add_argument("--body-timeout", type=_seconds(zero=False), default=30.0, metavar="S",
                        help="a body slower than this gets 408 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--max-header-bytes", type=int, default=65_536,
+    serve.add_argument("--max-header-bytes", type=_at_least(1025), default=65_536,
                        help="larger request headers get 431 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--header-timeout", type=float, default=20.0, metavar="S",
+    serve.add_argument("--header-timeout", type=_seconds(zero=False), default=20.0, metavar="S",
                        help="headers slower than this get 408 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--timeout-keep-alive", type=float, default=5.0, metavar="S",
+    serve.add_argument("--timeout-keep-alive", type=_seconds(zero=True), default=5.0, metavar="S",
                        help="idle connections close after S (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--limit-concurrency", type=int, metavar="N",
+    serve.add_argument("--limit-concurrency", type=_at_least(1), metavar="N",
                        help="open connections before 503 (default: no limit)")  # fmt: skip
     serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
     serve.add_argument("--access-log", action="store_true",
                        help="one JSON line per request on stdout: time, method, path, "
                        "status, duration, bytes, request id (no body, header, query)")  # fmt: skip
-    serve.add_argument("--load-retry-for", type=float, default=300.0, metavar="S",
+    serve.add_argument("--load-retry-for", type=_seconds(zero=True, forever=True),
+                       default=300.0, metavar="S",
                        help="retry a registry that cannot be reached for S seconds before "
                        "exiting 2 (default: %(default)s)")  # fmt: skip
     serve.add_argument("--registry-wait", type=_registry_wait, default=OPEN_WAIT_S,
@@ -139,7 +182,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _registry_options(score)
     score.add_argument("source", help="Parquet file or folder")
     score.add_argument("dest", help="output folder")
-    score.add_argument("--chunk-rows", type=int, default=100_000,
+    score.add_argument("--chunk-rows", type=_at_least(1), default=100_000,
                        help="rows scored at a time (default: 100000)")  # fmt: skip
     score.add_argument("--keep", action="append", default=[], metavar="COLUMN",
                        help="copy this input column to the output (repeatable)")  # fmt: skip
@@ -181,7 +224,6 @@ def run_serve(args: argparse.Namespace) -> int:
     (see :mod:`prodml.serving._loading`); a load that fails for good stops the server and
     its error ends the command (one line after the ``loading`` line, exit 2).
     """
-    from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.serving import Predictor, create_app  # noqa: PLC0415
     from prodml.serving._app import check_app_options  # noqa: PLC0415
     from prodml.serving._loading import Loading  # noqa: PLC0415
@@ -199,11 +241,6 @@ def run_serve(args: argparse.Namespace) -> int:
         "access_log": args.access_log,
     }
     check_app_options(**options)  # before listening, not once the model has loaded
-    if not args.load_retry_for >= 0:
-        raise ConfigError(
-            f"--load-retry-for must be 0 or more seconds, not {args.load_retry_for!r}",
-            parameter="load_retry_for",
-        )
 
     def open_and_resolve() -> Any:
         registry = _open_registry(args)

@@ -81,8 +81,9 @@ def _open(args: argparse.Namespace) -> Any:
     if not args.path:
         raise ConfigError("give a store folder, or --offline URL --online URL")
     if args.store_command != "apply" and not (Path(args.path) / "online.db").exists():
-        shown = shown_path(args.path)
-        raise ConfigError(f"no feature store at {shown} (expected online.db in it)")
+        shown, inner = shown_path(args.path), _store_below(Path(args.path))
+        hint = f"; did you mean {shown_path(inner)}?" if inner is not None else ""
+        raise ConfigError(f"no feature store at {shown} (expected online.db in it){hint}")
     return FeatureStore.local(args.path)
 
 
@@ -101,6 +102,24 @@ def _require_extras(offline: str, online: str) -> None:
         entry = _BACKENDS[kind].get(scheme)  # type: ignore[index]
         needs.append((flag, scheme, entry.requires if entry is not None else ()))
     require_for_flags(needs)
+
+
+def _store_below(path: Path) -> Path | None:
+    """A local store in a folder of ``path`` (``prodml demo`` writes ``feature_store/store``).
+
+    Only a few places are looked at (``feature_store/store`` and the first 200 entries of
+    ``path``), so that a large folder given by mistake is not walked.
+    """
+    try:
+        if not path.is_dir():
+            return None
+        children = [c for _, c in zip(range(200), path.iterdir(), strict=False)]
+        for folder in [path / "feature_store" / "store", *sorted(children)]:
+            if (folder / "online.db").is_file():
+                return folder
+    except OSError:  # a folder we may not list: no hint, the error stands
+        return None
+    return None
 
 
 def _sqlite_file(url: str) -> Path | None:
