@@ -94,6 +94,10 @@ _ARROW_PREFIXES = re.compile(
 )
 
 
+# the file of a folder pyarrow names in those wrappers
+_ARROW_SOURCE = re.compile(r"Could not (?:read schema from|open Parquet input source) '(.+?)'")
+
+
 def _unreadable(path: str, err: BaseException) -> ProdMLError:
     """The one error of every command for a table file pyarrow cannot read: what and what to do.
 
@@ -104,6 +108,15 @@ def _unreadable(path: str, err: BaseException) -> ProdMLError:
     from prodml.errors import ConfigError  # noqa: PLC0415
 
     reason = _ARROW_PREFIXES.sub("", error_line(err), count=1)
+    if Path(path).is_dir():  # a folder is Parquet files: name the one that is not
+        source = _ARROW_SOURCE.search(error_line(err))
+        inner = ""
+        if source is not None and Path(source[1]).is_relative_to(path):
+            inner = f" ({shown_path(Path(source[1]).relative_to(path))} in it)"
+        return ConfigError(
+            f"cannot read {shown_path(path)} as Parquet{inner}: {reason} (every file in a "
+            "folder is read as Parquet: move the others out, or give one file)"
+        )
     csv = Path(path).suffix.lower() in (".csv", ".tsv", ".txt")
     kind, other = ("CSV", "Parquet (.parquet)") if csv else ("Parquet", "CSV (.csv)")
     return ConfigError(

@@ -134,11 +134,18 @@ def _time(text: str | None) -> datetime:
     if text is None:
         return datetime.now(timezone.utc)
     try:
-        return datetime.fromisoformat(text)
+        end = datetime.fromisoformat(text)
     except ValueError as err:
         raise ConfigError(
             f"--end {short_repr(text, limit=40)} is not an ISO time", parameter="end"
         ) from err
+    if end.utcoffset() is None:  # the API's words name a Python call, not the flag
+        raise ConfigError(
+            f"--end {short_repr(text, limit=40)} has no zone: add one, e.g. "
+            f"{end.isoformat()}+00:00 or {end.isoformat()}Z for UTC",
+            parameter="end",
+        )
+    return end
 
 
 def run(args: argparse.Namespace) -> int:
