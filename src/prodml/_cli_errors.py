@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from prodml._cli_files import _shown  # light: it imports what it needs when it runs
+from prodml._quote import shown_path  # light: pulls in no numpy, pandas or pyarrow
 
 if TYPE_CHECKING:
     from prodml._secrets import Secrets
@@ -47,9 +47,9 @@ def report(err: BaseException, argv: Sequence[str], *, bug: int) -> int:
     if isinstance(err, BrokenPipeError):  # stdout's reader left (`prodml ... | head`)
         if err.filename is None:
             return _stdout_closed()
-        _say(f"error: {_one_line(err.strerror or str(err))}: {_shown(err.filename)}", argv)
+        _say(f"error: {_one_line(err.strerror or str(err))}: {shown_path(err.filename)}", argv)
     elif isinstance(err, OSError):  # before ProdMLError: AuthorizationError is both
-        where = f": {_shown(err.filename)}" if err.filename else ""
+        where = f": {shown_path(err.filename)}" if err.filename else ""
         _say(f"error: {_one_line(err.strerror or str(err))}{where}", argv)
     elif isinstance(err, SystemExit):
         _say(f"error: {_one_line(str(err.code))}", argv)

@@ -4,12 +4,12 @@ Split out of :mod:`prodml.cli`, which keeps the parser and the built-in commands
 the checks of an input path (:func:`_input_path`) and an output path
 (:func:`_check_writable`), the one error for a table pyarrow cannot read
 (:func:`_unreadable`), reading a Parquet/CSV file whole (:func:`_read_table`) or batch by
-batch with a CSV's types those of the whole file (:func:`read_streamed`), and a path as an
-error shows it (:func:`_shown`). The subcommands of ``drift`` and ``serving`` use them too.
+batch with a CSV's types those of the whole file (:func:`read_streamed`). Every path in
+their messages is shown by :func:`prodml._quote.shown_path`, as in every other command's.
+The subcommands of ``drift`` and ``serving`` use them too.
 
 ``prodml --help`` does not import this module; the commands that read or write a file do.
-pyarrow and prodml's own modules are imported inside the functions that need them, so that
-showing a path in an error message (:func:`_shown`) loads nothing heavy.
+pyarrow and prodml's own heavier modules are imported inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -19,25 +19,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from prodml._quote import shown_path
+
 if TYPE_CHECKING:
     from prodml.errors import ProdMLError
 
 T = TypeVar("T")
-
-
-def _shown(path: object) -> str:
-    """A path as an error shows it: as typed when short and printable, else quoted and cut.
-
-    A control character would break the one-line message, and a 5,000-character name
-    (the system refuses it as "File name too long") would fill the terminal.
-    """
-    from prodml._files import PATH_QUOTE  # noqa: PLC0415 - see the module's docstring
-    from prodml._quote import short_repr  # noqa: PLC0415
-
-    text = path.decode(errors="replace") if isinstance(path, bytes) else str(path)
-    if len(text) <= PATH_QUOTE and text.isprintable():
-        return text
-    return short_repr(text, limit=PATH_QUOTE)
 
 
 def _refuse_url(path: str, does: str) -> None:
@@ -52,7 +39,7 @@ def _refuse_url(path: str, does: str) -> None:
     scheme, sep, _ = path.partition("://")
     if sep and scheme and all(c.isalnum() or c in "+-." for c in scheme):
         raise ConfigError(
-            f"{_shown(redact_url(path))} is a URL: this command {does} local files only "
+            f"{shown_path(redact_url(path))} is a URL: this command {does} local files only "
             "(give a path, e.g. copy from or to the URL with your storage's tools)"
         )
 
@@ -70,7 +57,7 @@ def _input_path(path: str, *, table: bool) -> Path:
     if not path:
         raise ConfigError("the path is empty: give a file or folder")
     _refuse_url(path, "reads")
-    p, shown = Path(path), _shown(path)
+    p, shown = Path(path), shown_path(path)
     try:
         exists, regular = p.exists(), p.is_file() or p.is_dir()
     except OSError as err:  # a name too long, a folder we may not search
@@ -107,6 +94,10 @@ _ARROW_PREFIXES = re.compile(
 )
 
 
+# the file of a folder pyarrow names in those wrappers
+_ARROW_SOURCE = re.compile(r"Could not (?:read schema from|open Parquet input source) '(.+?)'")
+
+
 def _unreadable(path: str, err: BaseException) -> ProdMLError:
     """The one error of every command for a table file pyarrow cannot read: what and what to do.
 
@@ -117,10 +108,19 @@ def _unreadable(path: str, err: BaseException) -> ProdMLError:
     from prodml.errors import ConfigError  # noqa: PLC0415
 
     reason = _ARROW_PREFIXES.sub("", error_line(err), count=1)
+    if Path(path).is_dir():  # a folder is Parquet files: name the one that is not
+        source = _ARROW_SOURCE.search(error_line(err))
+        inner = ""
+        if source is not None and Path(source[1]).is_relative_to(path):
+            inner = f" ({shown_path(Path(source[1]).relative_to(path))} in it)"
+        return ConfigError(
+            f"cannot read {shown_path(path)} as Parquet{inner}: {reason} (every file in a "
+            "folder is read as Parquet: move the others out, or give one file)"
+        )
     csv = Path(path).suffix.lower() in (".csv", ".tsv", ".txt")
     kind, other = ("CSV", "Parquet (.parquet)") if csv else ("Parquet", "CSV (.csv)")
     return ConfigError(
-        f"cannot read {_shown(path)} as {kind}: {reason} (check the file; the name's "
+        f"cannot read {shown_path(path)} as {kind}: {reason} (check the file; the name's "
         f"suffix chooses the reader: rename a {other} file to match)"
     )
 
@@ -336,7 +336,7 @@ def _check_writable_in(p: Path, *, folder: bool, made: list[Path]) -> None:
 
     if folder:
         if p.exists() and not p.is_dir():
-            raise ConfigError(f"cannot write to {_shown(p)}: it is a file, not a folder")
+            raise ConfigError(f"cannot write to {shown_path(p)}: it is a file, not a folder")
         missing = p
         while not missing.exists() and missing != missing.parent:
             made.append(missing)
@@ -344,18 +344,20 @@ def _check_writable_in(p: Path, *, folder: bool, made: list[Path]) -> None:
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise ConfigError(f"cannot create the folder {_shown(p)}: {os_reason(err)}") from err
+            raise ConfigError(
+                f"cannot create the folder {shown_path(p)}: {os_reason(err)}"
+            ) from err
         target = p
     else:
         if p.is_dir():
-            raise ConfigError(f"cannot write to {_shown(p)}: it is a folder")
+            raise ConfigError(f"cannot write to {shown_path(p)}: it is a folder")
         target = p.parent if str(p.parent) else Path(".")
         if not target.is_dir():
             raise ConfigError(
-                f"cannot write {_shown(p)}: the folder {_shown(target)} does not exist"
+                f"cannot write {shown_path(p)}: the folder {shown_path(target)} does not exist"
             )
     try:  # a real write: permission bits say nothing for root, nor for /proc or a full disk
         with tempfile.TemporaryFile(dir=target):
             pass
     except OSError as err:
-        raise ConfigError(f"cannot write to {_shown(target)}: {os_reason(err)}") from err
+        raise ConfigError(f"cannot write to {shown_path(target)}: {os_reason(err)}") from err

@@ -21,7 +21,7 @@ import re
 
 from prodml._secrets import mask_secrets
 
-__all__ = ["MAX_QUOTE", "cut", "error_line", "short_repr"]
+__all__ = ["MAX_QUOTE", "cut", "error_line", "short_repr", "shown_path"]
 
 MAX_QUOTE = 60
 """Characters of a value's ``repr`` that a message shows at most (plus a length note)."""
@@ -56,6 +56,31 @@ def short_repr(value: object, limit: int = MAX_QUOTE) -> str:
     if len(text) <= limit:
         return _unless_personal(text, text)
     return _unless_personal(f"{text[:limit]}... ({len(text)} characters in all)", text)
+
+
+def shown_path(path: object) -> str:
+    r"""A path as every message of the ``prodml`` command shows it: as typed, or quoted.
+
+    As typed when it reads back unambiguously (printable, at most
+    :data:`prodml._files.PATH_QUOTE` characters, no space at either end): a space, a
+    quote or a non-ASCII letter inside it is shown as is, as the user wrote it. Else
+    quoted as :func:`short_repr` quotes it, and cut: a control character would break the
+    one-line message, a 5,000-character name fill the terminal, and a space at an end
+    would be invisible. Bytes (a name that is not UTF-8) are decoded with replacement.
+
+    Examples
+    --------
+    >>> print(shown_path("it's my dätä/ref.parquet"))
+    it's my dätä/ref.parquet
+    >>> print(shown_path("bad\nname.csv"), shown_path("trailing "))
+    'bad\nname.csv' 'trailing '
+    """
+    from prodml._files import PATH_QUOTE  # noqa: PLC0415 - prodml._files imports this module
+
+    text = path.decode(errors="replace") if isinstance(path, bytes) else str(path)
+    if text and len(text) <= PATH_QUOTE and text.isprintable() and text == text.strip():
+        return text
+    return short_repr(text, limit=PATH_QUOTE)
 
 
 def cut(text: str, limit: int) -> str:

@@ -177,8 +177,9 @@ def _parquet_schema(p: Path, path: str, *, nullable: Literal["always", "observed
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
-    from prodml._cli_files import _input_path, _read_table, _shown  # noqa: PLC0415
+    from prodml._cli_files import _input_path, _read_table  # noqa: PLC0415
     from prodml._files import os_reason  # noqa: PLC0415
+    from prodml._quote import shown_path  # noqa: PLC0415
     from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.fingerprint import fingerprint_path, fingerprint_table  # noqa: PLC0415
 
@@ -190,7 +191,7 @@ def _cmd_fingerprint(args: argparse.Namespace) -> int:
         digest = fingerprint_path(args.path)
     except OSError as err:  # a file in the folder the system refuses to read
         where = err.filename or args.path
-        raise ConfigError(f"cannot read {_shown(where)}: {os_reason(err)}") from err
+        raise ConfigError(f"cannot read {shown_path(where)}: {os_reason(err)}") from err
     print(digest)
     return 0
 

@@ -7,6 +7,7 @@ thread and in a subprocess), with loaders slowed down by an event the test sets.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -246,3 +247,75 @@ def test_prodml_serve_says_when_the_model_is_ready(tmp_path: Path, registry: Mod
         f"prodml serve: loading churn@production, listening on {url} (Ctrl-C to stop)",
         "prodml serve: churn@production as Predictor(default=churn@1) is ready",
     ]
+
+
+def test_registry_wait_0_listens_before_the_registry_is_opened(
+    tmp_path: Path, registry: ModelRegistry
+) -> None:
+    """With the default wait a reference that does not exist is one line before listening
+    (tests/serving/test_startup.py); with ``--registry-wait 0`` the server listens first,
+    and the failed load then ends it, exit 2."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [*PRODML, "serve", "churn@staging", "--registry", str(tmp_path / "registry"),
+           "--port", str(port), "--registry-wait", "0"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"prodml serve: loading churn@staging, listening on {url} (Ctrl-C to stop)",
+        "error: model 'churn' has no alias 'staging'",
+    ]
+
+
+def test_registry_wait_keeps_the_port_closed_that_long_for_a_silent_database() -> None:
+    """A database that accepts and never answers: the port opens after --registry-wait."""
+    pytest.importorskip("psycopg", reason="needs the 'postgres' extra")
+    pytest.importorskip("s3fs", reason="needs the 's3' extra")
+    with socket.socket() as silent:  # the kernel accepts into the backlog; nobody answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        db = f"postgresql+psycopg://ann:{PASSWORD}@127.0.0.1:{silent.getsockname()[1]}/m"
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        cmd = [*PRODML, "serve", "churn@production", "--db", db, "--artifacts", "s3://m/r",
+               "--port", str(port), "--watch-every", "0", "--registry-wait", "8"]  # fmt: skip
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+
+            def up() -> bool:
+                try:
+                    return httpx.get(f"{url}/healthz").status_code == 200
+                except httpx.TransportError:
+                    assert proc.poll() is None
+                    return False
+
+            until(up, 120)
+            waited = time.monotonic() - started
+            assert httpx.get(f"{url}/readyz").status_code == 503
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=60)
+    assert waited >= 8, waited  # a lower bound: a slow machine only makes it longer
+    assert err.splitlines()[0].startswith("prodml serve: loading churn@production, listening")
+    assert PASSWORD not in err
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("soon", "invalid seconds 'soon': not a number"),
+        ("-1", "invalid seconds -1: expected 0 (do not wait) to 86400"),
+        ("nan", "invalid seconds nan: expected 0 (do not wait) to 86400"),
+        ("inf", "invalid seconds inf: expected 0 (do not wait) to 86400"),
+        ("1e9", "invalid seconds 1e+09: expected 0 (do not wait) to 86400"),
+    ],
+)
+def test_a_bad_registry_wait_is_a_usage_error(
+    value: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["serve", "churn@1", "--registry", str(tmp_path), "--registry-wait", value]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"error: prodml serve: argument --registry-wait: {said} (see 'prodml serve --help')\n"
+    )

@@ -36,7 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from prodml._quote import short_repr
+from prodml._quote import short_repr, shown_path
 from prodml._secrets import redact_url
 from prodml.errors import ConfigError
 
@@ -96,14 +96,14 @@ def open_registry(
 
     if db and path:
         raise ConfigError(
-            f"give a registry folder ({short_repr(path, limit=120)}) or --db URL "
-            "--artifacts URL, not both",
+            f"give a registry folder ({shown_path(path)}) or --db URL --artifacts URL, not both",
             parameter="db",
         )
     if db:
         if not artifacts:
             raise ConfigError("--db needs --artifacts too", parameter="artifacts")
         artifacts = _artifacts_url(artifacts)
+        _require_extras(db, artifacts)
         if not read_only:  # read-only first: an error, not new tables, when there is none
             with ModelRegistry(db, artifacts, read_only=True) as probe:
                 _check_artifacts(probe, artifacts)
@@ -111,14 +111,23 @@ def open_registry(
     elif path:
         if "://" in path:
             raise ConfigError(
-                f"{redact_url(path)[:200]!r} is a URL, not a registry folder: open a "
+                f"{shown_path(redact_url(path))} is a URL, not a registry folder: open a "
                 "registry on a database with --db URL --artifacts URL",
                 parameter="path",
             )
+        if Path(path).is_file():  # the database file itself: name its folder
+            hint = f": give its folder, {shown_path(Path(path).parent)}"
+            raise ConfigError(
+                f"no registry at {shown_path(path)}: it is a file, not a registry folder"
+                + (hint if Path(path).name == "registry.db" else "")
+            )
         if not (Path(path) / "registry.db").is_file():
             inner = Path(path) / "registry"
-            hint = f"; did you mean {inner}?" if (inner / "registry.db").is_file() else ""
-            raise ConfigError(f"no registry at {path} (expected {path}/registry.db){hint}")
+            hint = (
+                f"; did you mean {shown_path(inner)}?" if (inner / "registry.db").is_file() else ""
+            )
+            expected = shown_path(f"{path}/registry.db")
+            raise ConfigError(f"no registry at {shown_path(path)} (expected {expected}){hint}")
         registry = ModelRegistry.local(path, read_only=read_only)
     else:
         raise ConfigError(
@@ -130,6 +139,24 @@ def open_registry(
         registry.close()
         raise
     return registry
+
+
+def _require_extras(db: str, artifacts: str) -> None:
+    """The extra each of ``--db`` and ``--artifacts`` needs and lacks, named in one error.
+
+    ``prodml[postgres]`` for a ``postgresql://`` database, ``prodml[s3]`` for an ``s3://``
+    bucket, both when both are missing: the registry opens its artifact store first, so
+    without both extras only ``s3`` was named.
+    """
+    from prodml._extras import require_for_flags  # noqa: PLC0415
+    from prodml.registry.backends import _BACKENDS  # noqa: PLC0415
+
+    needs = []
+    for flag, kind, url in (("--db", "metadata", db), ("--artifacts", "artifacts", artifacts)):
+        scheme = url.partition("://")[0].lower()
+        entry = _BACKENDS[kind].get(scheme)  # type: ignore[index]
+        needs.append((flag, scheme, entry.requires if entry is not None else ()))
+    require_for_flags(needs)
 
 
 def _artifacts_url(text: str) -> str:
@@ -158,7 +185,7 @@ def _check_artifacts(registry: Any, url: str) -> None:
         return
     if protocols & {"file", "local"}:
         if not Path(root).is_dir() and registry.models():
-            shown = short_repr(root, limit=120)
+            shown = short_repr(root, limit=120)  # tests/registry/test_cli.py pins the quotes
             raise StorageError(f"the artifacts folder {shown} does not exist", path=root)
         return
     bucket = root.split("/", 1)[0]
@@ -398,13 +425,17 @@ def run_card(args: argparse.Namespace) -> int:
     if args.path is None and not args.db and (Path(args.ref) / "registry.db").is_file():
         # One positional fills REF: `prodml registry card reg` names the registry only.
         raise ConfigError(
-            f"{short_repr(args.ref, limit=120)} is a registry folder: give the version "
+            f"{shown_path(args.ref)} is a registry folder: give the version "
             "too, e.g. prodml registry card PATH churn@production",
             parameter="ref",
         )
     if args.path or args.db:  # else REF may be a folder: open_registry says what is missing
         command = _command("prodml registry card", args.path)
         check_reference(args.ref, command=command, version_ok=True)
+    if args.out is not None:  # before the registry opens: a typo in it is answered at once
+        from prodml._cli_files import _check_writable  # noqa: PLC0415 - keep --help fast
+
+        _check_writable(args.out)
     registry = open_registry(args.path, args.db, args.artifacts)
     try:
         card = registry.card(args.ref)
@@ -473,7 +504,7 @@ def run_prune(args: argparse.Namespace) -> int:
     if args.path is None and not args.db and (Path(args.model) / "registry.db").is_file():
         # One positional fills MODEL: `prodml registry prune-history reg` names the registry.
         raise ConfigError(
-            f"{short_repr(args.model, limit=120)} is a registry folder: give the model "
+            f"{shown_path(args.model)} is a registry folder: give the model "
             "too, e.g. prodml registry prune-history PATH churn --older-than 365d",
             parameter="model",
         )

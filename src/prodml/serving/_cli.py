@@ -8,8 +8,9 @@ resuming an interrupted run into the same ``OUT``.
 ``/readyz`` 503 (with the reason) until it has loaded; a load that fails for good (the
 registry unreachable for ``--load-retry-for`` seconds, a reference that does not exist, or
 any other failure) ends it. The registry is opened and the reference resolved before
-listening, waiting at most :data:`OPEN_WAIT_S` seconds: a database that has not answered
-by then (hung, slow) no longer keeps the port closed, the open goes on on the load thread.
+listening, waiting at most ``--registry-wait`` seconds (:data:`OPEN_WAIT_S` by default;
+0 listens at once): a database that has not answered by then (hung, slow) no longer keeps
+the port closed, the open goes on on the load thread.
 ``--access-log`` writes one JSON line per request to stdout.
 ``--db URL --artifacts URL`` open a registry other than a local folder.
 Exit codes: 0 done, 2 an error (one line on stderr).
@@ -20,15 +21,20 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import math
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["OPEN_WAIT_S", "add_parser"]
+from prodml._quote import short_repr
+
+__all__ = ["MAX_REGISTRY_WAIT_S", "OPEN_WAIT_S", "add_parser"]
 
 OPEN_WAIT_S = 5.0
-"""Seconds ``prodml serve`` waits for the registry to open and the reference to resolve
-before it listens anyway (the open then goes on while ``/readyz`` answers 503)."""
+"""Seconds ``prodml serve`` waits, by default (``--registry-wait``), for the registry to
+open and the reference to resolve before it listens anyway (the open then goes on while
+``/readyz`` answers 503)."""
 
 
 def _port(text: str) -> int:
@@ -40,6 +46,61 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"invalid port {port}: expected 0 to 65535")
     return port
+
+
+MAX_REGISTRY_WAIT_S = 86_400.0
+"""The longest ``--registry-wait`` (a day): past it, the retried load is the tool to use."""
+
+
+def _registry_wait(text: str) -> float:
+    """``--registry-wait``: seconds, 0 to :data:`MAX_REGISTRY_WAIT_S`, checked when read."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid seconds {short_repr(text, 40)}: not a number"
+        ) from None
+    if not 0 <= seconds <= MAX_REGISTRY_WAIT_S:  # NaN too
+        raise argparse.ArgumentTypeError(
+            f"invalid seconds {seconds:g}: expected 0 (do not wait) to {MAX_REGISTRY_WAIT_S:g}"
+        )
+    return seconds
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, ``least`` or more (the API's own lower bound)."""
+
+    def count(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid count {short_repr(text, 40)}: not a whole number"
+            ) from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"invalid count {n}: expected {least} or more")
+        return n
+
+    return count
+
+
+def _seconds(*, zero: bool, forever: bool = False) -> Callable[[str], float]:
+    """An argparse type: seconds above 0, or from 0 with ``zero``; ``inf`` with ``forever``."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid seconds {short_repr(text, 40)}: not a number"
+            ) from None
+        in_range = value >= 0 if zero else value > 0  # NaN is neither
+        if not in_range or (math.isinf(value) and not forever):
+            expected = "0 or more" if zero else "a number above 0"
+            raise argparse.ArgumentTypeError(f"invalid seconds {value:g}: expected {expected}")
+        return value
+
+    return seconds
 
 
 def _registry_options(p: argparse.ArgumentParser) -> None:
@@ -73,33 +134,42 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _registry_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     serve.add_argument("--port", type=_port, default=8000, help="default: %(default)s")
-    serve.add_argument("--watch-every", type=float, default=5.0, metavar="S",
+    serve.add_argument("--watch-every", type=_seconds(zero=True), default=5.0, metavar="S",
                        help="seconds between alias checks; 0 turns reload off")  # fmt: skip
-    serve.add_argument("--max-batch", type=int, metavar="N", help="micro-batch up to N requests")
-    serve.add_argument("--max-wait-ms", type=float, default=2.0, help="micro-batch wait")
-    serve.add_argument("--max-body-bytes", type=int, default=1_048_576,
+    serve.add_argument(
+        "--max-batch", type=_at_least(2), metavar="N", help="micro-batch up to N requests"
+    )
+    serve.add_argument(
+        "--max-wait-ms", type=_seconds(zero=True), default=2.0, help="micro-batch wait"
+    )
+    serve.add_argument("--max-body-bytes", type=_at_least(1), default=1_048_576,
                        help="larger bodies get 413 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--max-records", type=int, default=1000,
+    serve.add_argument("--max-records", type=_at_least(1), default=1000,
                        help="longer lists get 413 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--max-explain", type=int, default=100,
+    serve.add_argument("--max-explain", type=_at_least(1), default=100,
                        help="longer explained lists get 413 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
+    serve.add_argument("--body-timeout", type=_seconds(zero=False), default=30.0, metavar="S",
                        help="a body slower than this gets 408 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--max-header-bytes", type=int, default=65_536,
+    serve.add_argument("--max-header-bytes", type=_at_least(1025), default=65_536,
                        help="larger request headers get 431 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--header-timeout", type=float, default=20.0, metavar="S",
+    serve.add_argument("--header-timeout", type=_seconds(zero=False), default=20.0, metavar="S",
                        help="headers slower than this get 408 (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--timeout-keep-alive", type=float, default=5.0, metavar="S",
+    serve.add_argument("--timeout-keep-alive", type=_seconds(zero=True), default=5.0, metavar="S",
                        help="idle connections close after S (default: %(default)s)")  # fmt: skip
-    serve.add_argument("--limit-concurrency", type=int, metavar="N",
+    serve.add_argument("--limit-concurrency", type=_at_least(1), metavar="N",
                        help="open connections before 503 (default: no limit)")  # fmt: skip
     serve.add_argument("--json-library", choices=["auto", "orjson", "json"], default="auto")
     serve.add_argument("--access-log", action="store_true",
                        help="one JSON line per request on stdout: time, method, path, "
                        "status, duration, bytes, request id (no body, header, query)")  # fmt: skip
-    serve.add_argument("--load-retry-for", type=float, default=300.0, metavar="S",
+    serve.add_argument("--load-retry-for", type=_seconds(zero=True, forever=True),
+                       default=300.0, metavar="S",
                        help="retry a registry that cannot be reached for S seconds before "
                        "exiting 2 (default: %(default)s)")  # fmt: skip
+    serve.add_argument("--registry-wait", type=_registry_wait, default=OPEN_WAIT_S,
+                       metavar="SECONDS", help="wait up to SECONDS for the registry to open "
+                       "and the reference to resolve before listening; 0 listens at once "
+                       "(default: %(default)g)")  # fmt: skip
     serve.set_defaults(func=run_serve)
 
     score = subparsers.add_parser(
@@ -112,7 +182,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _registry_options(score)
     score.add_argument("source", help="Parquet file or folder")
     score.add_argument("dest", help="output folder")
-    score.add_argument("--chunk-rows", type=int, default=100_000,
+    score.add_argument("--chunk-rows", type=_at_least(1), default=100_000,
                        help="rows scored at a time (default: 100000)")  # fmt: skip
     score.add_argument("--keep", action="append", default=[], metavar="COLUMN",
                        help="copy this input column to the output (repeatable)")  # fmt: skip
@@ -143,16 +213,17 @@ def run_serve(args: argparse.Namespace) -> int:
     """Listen at once, load the model on a thread, serve until interrupted; the exit code.
 
     The registry is opened and the reference resolved first, on a thread, for at most
-    :data:`OPEN_WAIT_S` seconds: what they say by then (a missing model, version or alias,
-    a refused connection, a missing bucket) is one line, exit 2, before listening. A
-    registry that has not answered by then (a database that hangs) does not keep the port
-    closed: the server listens, and the load waits for that open (a reference that does
-    not exist then ends the command as any failed load does). Until
+    ``--registry-wait`` seconds (:data:`OPEN_WAIT_S` by default): what they say by then
+    (a missing model, version or alias, a refused connection, a missing bucket) is one
+    line, exit 2, before listening. A registry that has not answered by then (a database
+    that hangs) does not keep the port closed: the server listens, and the load waits for
+    that open (a reference that does not exist then ends the command as any failed load
+    does; so does every registry error with ``--registry-wait 0``, which listens at
+    once). Until
     the model has loaded, ``/healthz`` is 200 and ``/readyz`` and every other route 503
     (see :mod:`prodml.serving._loading`); a load that fails for good stops the server and
     its error ends the command (one line after the ``loading`` line, exit 2).
     """
-    from prodml.errors import ConfigError  # noqa: PLC0415
     from prodml.serving import Predictor, create_app  # noqa: PLC0415
     from prodml.serving._app import check_app_options  # noqa: PLC0415
     from prodml.serving._loading import Loading  # noqa: PLC0415
@@ -170,11 +241,6 @@ def run_serve(args: argparse.Namespace) -> int:
         "access_log": args.access_log,
     }
     check_app_options(**options)  # before listening, not once the model has loaded
-    if not args.load_retry_for >= 0:
-        raise ConfigError(
-            f"--load-retry-for must be 0 or more seconds, not {args.load_retry_for!r}",
-            parameter="load_retry_for",
-        )
 
     def open_and_resolve() -> Any:
         registry = _open_registry(args)
@@ -186,12 +252,14 @@ def run_serve(args: argparse.Namespace) -> int:
         return registry
 
     opened: list[Any] = []  # the registry, once open
-    pending = [_in_background(open_and_resolve)]
-    try:
-        opened.append(pending[0].result(timeout=OPEN_WAIT_S))
-        pending.clear()
-    except concurrent.futures.TimeoutError:
-        pass  # a database that hangs: listen now, the load waits for this open
+    pending: list[concurrent.futures.Future[Any]] = []
+    if args.registry_wait > 0:  # 0: listen at once, the load thread opens the registry
+        pending.append(_in_background(open_and_resolve))
+        try:
+            opened.append(pending[0].result(timeout=args.registry_wait))
+            pending.clear()
+        except concurrent.futures.TimeoutError:
+            pass  # a database that hangs: listen now, the load waits for this open
     served: list[Any] = []
 
     def load() -> Any:
@@ -274,14 +342,16 @@ def _count(n: int, noun: str) -> str:
 
 def run_score(args: argparse.Namespace) -> int:
     """Score and print the report; return the exit code."""
-    from prodml._cli_files import _check_writable  # noqa: PLC0415
+    from prodml._cli_files import _check_writable, _input_path  # noqa: PLC0415
     from prodml.serving import Predictor, score  # noqa: PLC0415
     from prodml.serving._score import _input_files  # noqa: PLC0415
 
     _check_ref(args.ref, "prodml score")
     # The input and the output before the registry opens and the model loads (seconds),
-    # not after: a typo in a path is answered at once. The files found are what is scored
-    # (a folder is listed once).
+    # not after: a typo in a path is answered at once, in the words (and with the path
+    # shown as) every command uses. The files found are what is scored (a folder is
+    # listed once).
+    _input_path(args.source, table=False)
     files = _input_files(args.source)
     _check_writable(args.dest, folder=True)
     registry = _open_registry(args)

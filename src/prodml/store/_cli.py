@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml._files import os_reason
-from prodml._quote import short_repr
+from prodml._quote import short_repr, shown_path
 from prodml._state import STRICT_JSON
 from prodml.errors import ConfigError
 
@@ -65,24 +65,61 @@ def _open(args: argparse.Namespace) -> Any:
     if args.offline or args.online:
         if args.path:  # one store or the other, never a silent choice between them
             raise ConfigError(
-                f"give a store folder ({short_repr(args.path, limit=120)}) or --offline URL "
+                f"give a store folder ({shown_path(args.path)}) or --offline URL "
                 "--online URL, not both",
                 parameter="offline",
             )
         if not (args.offline and args.online):
             raise ConfigError("--offline and --online go together", parameter="online")
+        _require_extras(args.offline, args.online)
         online_file = _sqlite_file(args.online)
         if args.store_command != "apply" and online_file is not None and not online_file.exists():
             # Opening it would create an empty store: a typo would print "(empty)".
-            shown = short_repr(str(online_file), limit=120)
+            shown = shown_path(online_file)
             raise ConfigError(f"no online store at {shown}", parameter="online")
         return FeatureStore(args.offline, args.online)
     if not args.path:
         raise ConfigError("give a store folder, or --offline URL --online URL")
     if args.store_command != "apply" and not (Path(args.path) / "online.db").exists():
-        shown = short_repr(args.path, limit=120)
-        raise ConfigError(f"no feature store at {shown} (expected online.db in it)")
+        shown, inner = shown_path(args.path), _store_below(Path(args.path))
+        hint = f"; did you mean {shown_path(inner)}?" if inner is not None else ""
+        raise ConfigError(f"no feature store at {shown} (expected online.db in it){hint}")
     return FeatureStore.local(args.path)
+
+
+def _require_extras(offline: str, online: str) -> None:
+    """The extra each of ``--offline`` and ``--online`` needs and lacks, named in one error.
+
+    ``prodml[postgres]`` for ``postgresql://``, ``prodml[redis]`` for ``redis://``,
+    ``prodml[store]`` for ``duckdb://``; every one missing, not only the first opened.
+    """
+    from prodml._extras import require_for_flags  # noqa: PLC0415
+    from prodml.store.backends import _BACKENDS  # noqa: PLC0415
+
+    needs = []
+    for flag, kind, url in (("--offline", "offline", offline), ("--online", "online", online)):
+        scheme = url.partition("://")[0].lower()
+        entry = _BACKENDS[kind].get(scheme)  # type: ignore[index]
+        needs.append((flag, scheme, entry.requires if entry is not None else ()))
+    require_for_flags(needs)
+
+
+def _store_below(path: Path) -> Path | None:
+    """A local store in a folder of ``path`` (``prodml demo`` writes ``feature_store/store``).
+
+    Only a few places are looked at (``feature_store/store`` and the first 200 entries of
+    ``path``), so that a large folder given by mistake is not walked.
+    """
+    try:
+        if not path.is_dir():
+            return None
+        children = [c for _, c in zip(range(200), path.iterdir(), strict=False)]
+        for folder in [path / "feature_store" / "store", *sorted(children)]:
+            if (folder / "online.db").is_file():
+                return folder
+    except OSError:  # a folder we may not list: no hint, the error stands
+        return None
+    return None
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -97,11 +134,18 @@ def _time(text: str | None) -> datetime:
     if text is None:
         return datetime.now(timezone.utc)
     try:
-        return datetime.fromisoformat(text)
+        end = datetime.fromisoformat(text)
     except ValueError as err:
         raise ConfigError(
             f"--end {short_repr(text, limit=40)} is not an ISO time", parameter="end"
         ) from err
+    if end.utcoffset() is None:  # the API's words name a Python call, not the flag
+        raise ConfigError(
+            f"--end {short_repr(text, limit=40)} has no zone: add one, e.g. "
+            f"{end.isoformat()}+00:00 or {end.isoformat()}Z for UTC",
+            parameter="end",
+        )
+    return end
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,7 +222,7 @@ def _definitions(file: str) -> list[Any]:
     # Path("") is the current folder, and a FIFO would block: only a regular file is read.
     if not file:
         raise ConfigError("--file is empty: give a JSON file of definitions", parameter="file")
-    path, shown = Path(file), short_repr(file, limit=120)
+    path, shown = Path(file), shown_path(file)
     if path.exists() and not path.is_file():
         what = "a folder" if path.is_dir() else "not a regular file"
         raise ConfigError(f"--file {shown} is {what}: give a JSON file", parameter="file")
