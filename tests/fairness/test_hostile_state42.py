@@ -124,7 +124,8 @@ def test_the_rich_state_loads_and_round_trips() -> None:
     loaded = GroupMetrics.from_dict(copy.deepcopy(STATE))
     assert loaded.to_dict() == STATE
     assert STATE["state"]["salt_id"]  # groups held as tokens
-    assert STATE["state"]["histograms"] and STATE["state"]["weights"]
+    assert STATE["state"]["histograms"]
+    assert STATE["state"]["weights"]
 
 
 @settings(

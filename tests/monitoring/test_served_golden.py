@@ -12,6 +12,7 @@ evaluations. Any change of a figure, counter, pending entry or order changes the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from pathlib import Path
@@ -68,16 +69,12 @@ def _stream_state(task: str) -> str:
         x = float(xs[i])
         lat_kind = int(lat_kinds[i])
         latency: Any = [x / 10, np.float32(x / 10), 1, -1.0][lat_kind]
-        try:
+        with contextlib.suppress(ProdMLError):
             mon._log_served(f"p{i % 700}", None, _value(rng, int(kinds[i]), x), latency)
-        except ProdMLError:
-            pass
         clock.t = float(clock.t)
         if i % 3 == 0 and i >= 10:
-            try:
+            with contextlib.suppress(ProdMLError):
                 mon.log_label(f"p{(i - 10) % 700}", int(labels[i]), timestamp=clock.t)
-            except ProdMLError:
-                pass
     return mon.to_json()
 
 

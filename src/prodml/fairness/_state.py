@@ -244,7 +244,7 @@ def _salt_id(state: Mapping[str, Any]) -> str | None:
         return None
     if not is_salt_id(salt):
         raise _fail("state.salt_id", "a salt id (16 lowercase hex digits)", salt)
-    return salt  # type: ignore[return-value]
+    return salt
 
 
 def is_salt_id(value: object) -> bool:

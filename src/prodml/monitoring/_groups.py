@@ -234,7 +234,7 @@ class GroupWindows:
             raise root._child(None, "salt_id").fail(
                 "present (the groups hold tokens)", shown="nothing"
             )
-        _check_salt(self.metrics, None if salt is None else salt.value)
+        _check_salt(self.metrics, None if salt is None else str(salt.value))
         metrics = self.metrics
         for item, key in zip(pending, keys, strict=False):
             pid_f, _ = item.each(length=2)

@@ -36,8 +36,10 @@ _BUFFERED = 32  # predictions queued by ModelMonitor._log_served before they are
 # as_seconds return for them (bools excluded: what a bool means depends on the task), so
 # _log_served converts them without those functions' isinstance checks against numbers.Real.
 _NUMPY_REALS = frozenset(
-    (np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8)
-    + (np.uint64, np.uint32, np.uint16, np.uint8)
+    (
+        *(np.float64, np.float32, np.float16),
+        *(np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8),
+    )
 )
 
 
