@@ -163,6 +163,9 @@ class GroupMetrics:
         # loaded state's token meet in one group.
         self._cells: dict[tuple[object, ...], int] = {}
         self._keys: list[tuple[object, ...]] = []
+        # Whether any group held is (or was) a token: until then no key can meet one, so
+        # groups are indexed by their keys alone and no value is tokenised (see _tokens).
+        self._tokened = False
         # The salt id of tokens loaded from a state made with another salt (None: the
         # tokens held, if any, are this process's own).
         self._token_salt: str | None = None
@@ -454,7 +457,10 @@ class GroupMetrics:
         ``form``: ``public_key(key)`` when the caller worked it out (for many keys at once).
         """
         cell = self._cells.get(key)
-        if cell is None:
+        if cell is None and not self._tokened and any(map(is_token, key)):
+            self._tokens()  # the token may stand for a value held: index them first
+            cell = self._cells.get(key)
+        if cell is None and self._tokened:
             shown = public_key(key) if form is None else form
             if shown is not key:
                 cell = self._cells.get(shown)
@@ -467,9 +473,27 @@ class GroupMetrics:
     ) -> None:
         """Find ``cell`` by ``key`` and by its saved form (personal values as tokens)."""
         self._cells[key] = cell
-        shown = public_key(key) if form is None else form
-        if shown is not key:
-            self._cells.setdefault(shown, cell)
+        if self._tokened:
+            shown = public_key(key) if form is None else form
+            if shown is not key:
+                self._cells.setdefault(shown, cell)
+
+    def _tokens(self) -> None:
+        """A first token is coming: index every group held by its saved form from now on.
+
+        Until a GroupMetrics holds a token (loaded, merged in, or passed as a value), a
+        new record's values cannot meet one, so tokenising each new group's personal
+        values (a keyed hash each) waits until then; the saved forms are made then, for
+        all the groups held at once.
+        """
+        if self._tokened:
+            return
+        self._tokened = True
+        for cell, (key, shown) in enumerate(
+            zip(self._keys, _ingest.public_keys(self._keys), strict=True)
+        ):
+            if shown is not key:
+                self._cells.setdefault(shown, cell)
 
     def _cell(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int:
         cell = self._find(key, form)
@@ -482,11 +506,14 @@ class GroupMetrics:
         return self._new_cell(key, form)
 
     def _new_cell(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int:
-        self._kinds.add(key)  # raises before anything changes
+        typed = any(v is not None and type(v) is not str for v in key)
+        if typed:  # only bools and numbers can equal a value of another type
+            self._kinds.add(key)  # raises before anything changes
+        if not self._tokened and any(map(is_token, key)):
+            self._tokens()
         cell = len(self._keys)
         self._index(key, cell, form)
         self._keys.append(key)
-        typed = any(v is not None and type(v) is not str for v in key)
         self._types.append(tuple(map(type, key)) if typed else None)
         self._conf.extend((0, 0, 0, 0))
         if self._hist is not None:
@@ -695,6 +722,8 @@ class GroupMetrics:
         return self.to_dict() == other.to_dict()
 
     __hash__: ClassVar[None] = None  # type: ignore[assignment]
+    # An object pickled before the flag existed indexed every group by its token.
+    _tokened: bool = True
 
     def __repr__(self) -> str:
         return (
