@@ -9,6 +9,8 @@ so a bad chunk leaves the state as it was.
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import is_not
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from prodml.fairness import _ingest
 from prodml.fairness._ingest import MISSING_LABEL, OTHER
 from prodml.fairness._kinds import Kinds, check_column
 from prodml.fairness._policies import policy_error, reserved_error, too_many
+from prodml.privacy import is_token
 
 if TYPE_CHECKING:
     from prodml.fairness._group_metrics import GroupMetrics
@@ -267,18 +270,34 @@ def _combine(codes_list: list[IntArray], sizes: list[int]) -> tuple[IntArray, In
 def add(gm: GroupMetrics, counted: Counted) -> None:
     """Add counted groups to ``gm``; a chunk beyond ``max_groups`` changes nothing."""
     keys, conf, hist, dropped, weights = counted
-    unknown = [k for k in dict.fromkeys(keys) if k not in gm._cells]
+    cells, types = gm._cells, gm._types
+    unknown = [k for k in dict.fromkeys(keys) if k not in cells]
     # Each new key's saved form (personal values as tokens), worked out for all at once:
-    # one check per distinct value, not one per key.
-    forms = dict(zip(unknown, _ingest.public_keys(unknown), strict=True))
-    new = [k for k in unknown if forms[k] is k or gm._find(k, forms[k]) is None]
+    # one check per distinct value, not one per key. Without personal values each key is
+    # its own form, and no new key can meet a saved token.
+    if not gm._tokened and any(map(is_token, chain.from_iterable(unknown))):
+        gm._tokens()  # (only indexes the groups held: changes nothing they count)
+        unknown = [k for k in unknown if k not in cells]
+    shown = _ingest.public_keys(unknown) if gm._tokened else unknown
+    forms = dict(zip(unknown, shown, strict=True))
+    if any(map(is_not, shown, unknown)):
+        new = [k for k in unknown if forms[k] is k or gm._find(k, forms[k]) is None]
+    else:
+        new = unknown
     if len(gm._keys) + len(new) > gm.max_groups:
         raise too_many(gm.max_groups, new[0], gm.sensitive)
     _check_weighted(gm, weights)
-    gm._kinds.check_all(keys)  # a key equal to a group of other types: nothing added
+    # A key equal to a group of other types: nothing added. Only bools and numbers can
+    # be equal across types; keys of text and missing values alone need no check.
+    if any(type(v) is not str and v is not None for key in keys for v in key):
+        gm._kinds.check_all(keys)
     bins2 = 2 * gm.bins
     for i, key in enumerate(keys):
-        cell = gm._cell(key, forms.get(key))
+        cell = cells.get(key)  # as gm._cell(key, form), without its calls for known keys
+        if cell is None:
+            cell = gm._cell(key, forms[key])
+        elif types[cell] is not None:
+            gm._kinds.check(key)
         base = 4 * cell
         for j in range(4):
             gm._conf[base + j] += conf[i][j]

@@ -12,10 +12,12 @@ import numpy as np
 from prodml._params import check_params
 from prodml._quote import short_repr
 from prodml.errors import ConfigError, SchemaError, SchemaProblem
+from prodml.fairness import _ingest
 from prodml.fairness._ingest import public_key, short, weight_value
 from prodml.fairness._kinds import Kinds
 from prodml.fairness._metrics import DEFAULT_METRICS, canonical
 from prodml.fairness._policies import SETTINGS, Policies, check_categories, too_many
+from prodml.privacy import is_token
 
 if TYPE_CHECKING:
     from prodml.fairness._report import FairnessReport
@@ -161,6 +163,9 @@ class GroupMetrics:
         # loaded state's token meet in one group.
         self._cells: dict[tuple[object, ...], int] = {}
         self._keys: list[tuple[object, ...]] = []
+        # Whether any group held is (or was) a token: until then no key can meet one, so
+        # groups are indexed by their keys alone and no value is tokenised (see _tokens).
+        self._tokened = False
         # The salt id of tokens loaded from a state made with another salt (None: the
         # tokens held, if any, are this process's own).
         self._token_salt: str | None = None
@@ -452,7 +457,10 @@ class GroupMetrics:
         ``form``: ``public_key(key)`` when the caller worked it out (for many keys at once).
         """
         cell = self._cells.get(key)
-        if cell is None:
+        if cell is None and not self._tokened and any(map(is_token, key)):
+            self._tokens()  # the token may stand for a value held: index them first
+            cell = self._cells.get(key)
+        if cell is None and self._tokened:
             shown = public_key(key) if form is None else form
             if shown is not key:
                 cell = self._cells.get(shown)
@@ -465,9 +473,27 @@ class GroupMetrics:
     ) -> None:
         """Find ``cell`` by ``key`` and by its saved form (personal values as tokens)."""
         self._cells[key] = cell
-        shown = public_key(key) if form is None else form
-        if shown is not key:
-            self._cells.setdefault(shown, cell)
+        if self._tokened:
+            shown = public_key(key) if form is None else form
+            if shown is not key:
+                self._cells.setdefault(shown, cell)
+
+    def _tokens(self) -> None:
+        """A first token is coming: index every group held by its saved form from now on.
+
+        Until a GroupMetrics holds a token (loaded, merged in, or passed as a value), a
+        new record's values cannot meet one, so tokenising each new group's personal
+        values (a keyed hash each) waits until then; the saved forms are made then, for
+        all the groups held at once.
+        """
+        if self._tokened:
+            return
+        self._tokened = True
+        for cell, (key, shown) in enumerate(
+            zip(self._keys, _ingest.public_keys(self._keys), strict=True)
+        ):
+            if shown is not key:
+                self._cells.setdefault(shown, cell)
 
     def _cell(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int:
         cell = self._find(key, form)
@@ -480,11 +506,14 @@ class GroupMetrics:
         return self._new_cell(key, form)
 
     def _new_cell(self, key: tuple[object, ...], form: tuple[object, ...] | None = None) -> int:
-        self._kinds.add(key)  # raises before anything changes
+        typed = any(v is not None and type(v) is not str for v in key)
+        if typed:  # only bools and numbers can equal a value of another type
+            self._kinds.add(key)  # raises before anything changes
+        if not self._tokened and any(map(is_token, key)):
+            self._tokens()
         cell = len(self._keys)
         self._index(key, cell, form)
         self._keys.append(key)
-        typed = any(v is not None and type(v) is not str for v in key)
         self._types.append(tuple(map(type, key)) if typed else None)
         self._conf.extend((0, 0, 0, 0))
         if self._hist is not None:
@@ -545,10 +574,19 @@ class GroupMetrics:
         the weight sums are float sums, equal to one pass up to rounding (exactly, for
         integer weights whose sums stay below 2**53).
 
+        Group values that look like personal data are held as salted tokens once a state
+        is saved and loaded; a token meets the value it stands for only under the salt it
+        was made with. Two GroupMetrics whose such groups are of different salts (one
+        loaded from a state of another process's salt, see ``docs/fairness.md``) are
+        therefore not merged: the same person would be two groups and the merged counts
+        wrong without a sign. The merge is refused then, naming both salt ids, and
+        nothing is changed.
+
         Raises
         ------
         ConfigError
-            When ``other`` is not a GroupMetrics with the same settings.
+            When ``other`` is not a GroupMetrics with the same settings, or when both
+            hold personal-data groups (tokens or values) of different salts (``salt_id``).
         SchemaError
             When the union would exceed ``max_groups``; nothing is changed then.
         """
@@ -568,6 +606,7 @@ class GroupMetrics:
                 f"instead of {short_repr(mine[k])}.",
                 parameter=k,
             )
+        salt = _merged_salt(self, other)
         keys = list(other._keys)
         conf = [other._conf[4 * i : 4 * i + 4] for i in range(len(keys))]
         hist = None
@@ -579,8 +618,8 @@ class GroupMetrics:
         from prodml.fairness import _chunks  # noqa: PLC0415 - keeps importing light
 
         _chunks.add(self, (keys, conf, hist, dict(other._dropped), weights))
-        if other._token_salt is not None and self._token_salt is None:
-            self._token_salt = other._token_salt  # the tokens it brought are of that salt
+        if salt is not None:  # the salt of the tokens held, None: this process's own
+            self._token_salt = None if salt == _ingest.privacy().salt_id else salt
         return self
 
     # ------------------------------------------------------------------ reading
@@ -683,6 +722,8 @@ class GroupMetrics:
         return self.to_dict() == other.to_dict()
 
     __hash__: ClassVar[None] = None  # type: ignore[assignment]
+    # An object pickled before the flag existed indexed every group by its token.
+    _tokened: bool = True
 
     def __repr__(self) -> str:
         return (
@@ -690,6 +731,37 @@ class GroupMetrics:
             f"groups={len(self._keys)}, count={self.count}"
             + (", weighted=True)" if self.weighted else ")")
         )
+
+
+def _salt_of(gm: GroupMetrics) -> str | None:
+    """The salt id of ``gm``'s personal-data groups, or None when it holds none.
+
+    A loaded token is of the salt the state named (``_token_salt``, when not this
+    process's); a value that looks like personal data, and a token of this process's
+    state, are of this process's salt (the one ``to_dict`` tokenises with).
+    """
+    keys = gm._keys
+    if not keys:
+        return None
+    if any(is_token(v) for key in keys for v in key) or any(
+        form is not key for form, key in zip(_ingest.public_keys(keys), keys, strict=True)
+    ):
+        return gm._token_salt or _ingest.privacy().salt_id
+    return None
+
+
+def _merged_salt(mine: GroupMetrics, theirs: GroupMetrics) -> str | None:
+    """The salt id of the merged personal-data groups; ConfigError when two salts meet."""
+    a, b = _salt_of(mine), _salt_of(theirs)
+    if a is not None and b is not None and a != b:
+        raise ConfigError(
+            "Cannot merge GroupMetrics whose personal-data groups are tokens of different "
+            f"salts: salt_id {b} into salt_id {a} (a person would be two groups, and "
+            "the merged counts wrong). Load both states in processes with one "
+            "PRODML_PRIVACY_SALT, and merge there.",
+            parameter="salt_id",
+        )
+    return a or b
 
 
 def _unweighted(what: str = "sample_weight") -> ConfigError:

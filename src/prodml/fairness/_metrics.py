@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from prodml._quote import short_repr
 from prodml.errors import ConfigError
 
 __all__ = [
@@ -93,7 +94,7 @@ def canonical(name: object, owner: str = "GroupMetrics") -> str:
         if name in ALIASES:
             return ALIASES[name]
     raise ConfigError(
-        f"{owner} does not know the metric {str(name)[:80]!r}; known metrics: "
+        f"{owner} does not know the metric {short_repr(name)}; known metrics: "
         f"{sorted(METRICS)} (fairlearn's names such as 'true_positive_rate' work too).",
         parameter="metrics",
     )

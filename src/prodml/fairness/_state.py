@@ -31,13 +31,14 @@ than reading its counts as unweighted.
 
 Saved state is hostile until checked: every field's type, shape, range and the
 invariants between them (histogram totals equal the confusion counts per class; groups
-distinct and within the policies) are validated, and a ConfigError names the field path
-(``state.confusion[2][1]``) and what was expected.
+distinct and within the policies) are validated, and a StateError (also a ConfigError)
+names the field path (``state.confusion[2][1]``) and what was expected.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,7 @@ from prodml.privacy import PersonalDataWarning, is_token
 if TYPE_CHECKING:
     from prodml.fairness._group_metrics import GroupMetrics
 
-__all__ = ["FORMAT_VERSION", "dump", "load", "parse_json"]
+__all__ = ["FORMAT_VERSION", "dump", "is_salt_id", "load", "parse_json"]
 
 FORMAT_VERSION = 1
 _MAX_COUNT = 2**62  # counts beyond this are corrupt (and would lose precision as floats)
@@ -101,10 +102,12 @@ def parse_json(text: object) -> Any:
         ) from None
 
 
-def _fail(path: str, expected: str, got: object) -> ConfigError:
-    return ConfigError(
+def _fail(path: str, expected: str, got: object) -> StateError:
+    """A StateError (also a ConfigError, as before) naming the field path at fault."""
+    return state_error(
         f"GroupMetrics state field {path!r} must be {expected}. Got {short(got)} instead.",
-        parameter=path,
+        path=path,
+        owner="GroupMetrics",
     )
 
 
@@ -156,9 +159,10 @@ def load(cls: type[GroupMetrics], data: object) -> GroupMetrics:
     try:
         gm = cls(**config)
     except ConfigError as err:
-        raise ConfigError(
+        raise state_error(
             f"GroupMetrics state field 'config.{err.parameter}': {err}",
-            parameter=f"config.{err.parameter}",
+            path=f"config.{err.parameter}",
+            owner="GroupMetrics",
         ) from None
     state = _mapping(top.get("state"), "state")
     _load_counts(gm, state)
@@ -210,7 +214,9 @@ def _load_counts(gm: GroupMetrics, state: Mapping[str, Any]) -> None:
             raise _fail(f"state.dropped.{str(name)[:40]}", "a sensitive column", name)
         gm._dropped[name] = _count(n, f"state.dropped.{name}")
     tokens = any(is_token(v) for key in keys for v in key)
-    if tokens and salt is not None and salt != privacy().salt_id:
+    if tokens and salt is None:  # to_dict writes the salt id whenever a group is a token
+        raise _fail("state.salt_id", "present (the groups hold tokens)", None)
+    if tokens and salt != privacy().salt_id:
         warnings.warn(
             "GroupMetrics state holds group values that look like personal data as tokens "
             f"made with another salt (id {salt}, this process {privacy().salt_id}): the "
@@ -236,9 +242,17 @@ def _salt_id(state: Mapping[str, Any]) -> str | None:
     salt = state.get("salt_id")
     if salt is None:
         return None
-    if not isinstance(salt, str) or not is_unicode(salt) or not 0 < len(salt) <= 64:
-        raise _fail("state.salt_id", "a salt id (text of at most 64 characters)", salt)
+    if not is_salt_id(salt):
+        raise _fail("state.salt_id", "a salt id (16 lowercase hex digits)", salt)
     return salt
+
+
+def is_salt_id(value: object) -> bool:
+    """Whether ``value`` has the form of :attr:`prodml.privacy.Privacy.salt_id`."""
+    return type(value) is str and _SALT_ID.fullmatch(value) is not None
+
+
+_SALT_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _check_group_value(gm: GroupMetrics, j: int, value: object, path: str) -> object:

@@ -24,9 +24,11 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prodml._quote import short_repr
+from prodml._state import Field
 from prodml.errors import ConfigError, SchemaError
 from prodml.fairness._ingest import privacy, public_key
 from prodml.fairness._metrics import ALIASES, METRICS
+from prodml.fairness._state import is_salt_id
 from prodml.monitoring.windows import CountWindow, TimeWindow, Window, _time_order
 from prodml.privacy import PersonalDataWarning, is_token
 
@@ -212,32 +214,84 @@ class GroupWindows:
         return result
 
     def load(self, data: Mapping[str, Any]) -> None:
-        """Replay a state saved by :meth:`to_dict` (each record validated again)."""
-        try:
-            _check_salt(self.metrics, data.get("salt_id"))
-            for pid, key in data["pending"]:
-                self._pending[pid] = None if key is None else self.metrics.group_of(tuple(key))
-            for t, key, y, out in data["window"]:
-                group = self.metrics.group_of(tuple(key))
-                if group is None:
-                    raise ValueError("a window record has a group the policies drop")
-                self.metrics.update_record(y, out, group)
-                self._window.append((float(t), group, y, out))
-            self.dropped = int(data.get("dropped", 0))
-            self._resort()
-        except (KeyError, TypeError, ValueError, SchemaError) as err:
-            raise ConfigError(
-                f"Saved ModelMonitor state field 'state.groups' is malformed: {str(err)[:120]}.",
-                parameter="state.groups",
-            ) from None
+        """Replay a state saved by :meth:`to_dict` (each record validated again).
+
+        Raises
+        ------
+        StateError
+            Naming the field at fault under ``state.groups`` (``window[3][1]``,
+            ``salt_id``, ``dropped``) and what was expected; nothing is loaded then.
+        """
+        root = Field(data, owner="ModelMonitor")
+        root.dict(keys=tuple(k for k in ("pending", "window", "dropped", "salt_id") if k in data))
+        salt = root.get("salt_id")
+        if salt is not None:
+            salt.check(is_salt_id(salt.value), "a salt id (16 lowercase hex digits)")
+        pending = root["pending"].each(max_len=self.max_pending)
+        window = root["window"].each(max_len=_MAX_WINDOW)
+        keys = [_saved_key(item) for item in (*pending, *window)]
+        if salt is None and any(is_token(v) for key in keys if key for v in key):
+            raise root._child(None, "salt_id").fail(
+                "present (the groups hold tokens)", shown="nothing"
+            )
+        _check_salt(self.metrics, None if salt is None else str(salt.value))
+        metrics = self.metrics
+        for item, key in zip(pending, keys, strict=False):
+            pid_f, _ = item.each(length=2)
+            pid = pid_f.value
+            pid_f.check(isinstance(pid, str | int) and not isinstance(pid, bool), "a str or int id")
+            pid_f.check(pid not in self._pending, "an id not listed before")
+            if key is None:
+                item[1].check(item[1].value is None, "a group (a list of values) or null")
+                self._pending[pid] = None
+            else:
+                self._pending[pid] = _group_of(metrics, item[1], key)
+        for item, key in zip(window, keys[len(pending) :], strict=True):
+            t_f, key_f, y_f, out_f = item.each(length=4)
+            t = t_f.float()
+            key_f.check(key is not None, "a group (a list of values)")
+            group = _group_of(metrics, key_f, key)  # type: ignore[arg-type]
+            key_f.check(group is not None, "a group the policies keep")
+            y, out = y_f.value, out_f.value
+            try:
+                metrics.update_record(y, out, group)
+            except SchemaError as err:
+                if err.problems and err.problems[0].column == "y_true":
+                    raise y_f.fail("a label 0 or 1") from None
+                raise out_f.fail(
+                    "an output 0 or 1" if metrics.threshold is None else "a score in [0, 1]"
+                ) from None
+            self._window.append((t, group, y, out))  # type: ignore[arg-type]
+        self.dropped = root["dropped"].count() if "dropped" in data else 0
+        self._resort()
 
 
-def _check_salt(metrics: GroupMetrics, salt: object) -> None:
+# Records a saved window may list: beyond any max_size a TimeWindow or CountWindow takes.
+_MAX_WINDOW = 10_000_000
+
+
+def _saved_key(item: Field) -> tuple[object, ...] | None:
+    """The saved group of a pending ([id, group]) or window ([t, group, y, out]) record."""
+    values = item.list()
+    key = values[1] if len(values) in (2, 4) else None
+    return tuple(key) if type(key) is list else None
+
+
+def _group_of(metrics: GroupMetrics, field: Field, key: tuple[object, ...]) -> Any:
+    """The monitor's group of a saved key, or a StateError naming the key's field."""
+    field.check(type(field.value) is list, "a group (a list of values) or null")
+    try:
+        return metrics.group_of(key)
+    except (SchemaError, TypeError):
+        raise field.fail(
+            f"a group of {len(metrics.sensitive)} sensitive values its settings accept"
+        ) from None
+
+
+def _check_salt(metrics: GroupMetrics, salt: str | None) -> None:
     """Warn when the saved tokens were made with another salt (see fairness' _state)."""
     if salt is None:
         return
-    if not isinstance(salt, str) or not 0 < len(salt) <= 64:
-        raise ValueError("salt_id must be a salt id (text of at most 64 characters)")
     if salt != privacy().salt_id:
         warnings.warn(
             "ModelMonitor state holds group values that look like personal data as tokens "

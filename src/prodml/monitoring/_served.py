@@ -32,6 +32,15 @@ __all__ = ["ServedQueue"]
 _T_MAX = sys.float_info.max
 _T_MIN = -_T_MAX
 _BUFFERED = 32  # predictions queued by ModelMonitor._log_served before they are applied
+# numpy scalar types whose float() is exact, cannot fail and is what _values.as_number and
+# as_seconds return for them (bools excluded: what a bool means depends on the task), so
+# _log_served converts them without those functions' isinstance checks against numbers.Real.
+_NUMPY_REALS = frozenset(
+    (
+        *(np.float64, np.float32, np.float16),
+        *(np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8),
+    )
+)
 
 
 class ServedQueue:
@@ -92,12 +101,18 @@ class ServedQueue:
         """
         t = self.clock()
         if type(t) is not float:
-            t = _values.as_seconds(t)
+            t = float(t) if type(t) in _NUMPY_REALS else _values.as_seconds(t)
         given = output
         if type(output) is not float:
-            output = _values.as_number(self.task, output)
+            if type(output) in _NUMPY_REALS or (type(output) is int and output.bit_length() < 1024):
+                output = float(output)  # as as_number, without its ABC checks
+            else:
+                output = _values.as_number(self.task, output)
         if type(latency_s) is not float:
-            latency_s = _values.as_number("regression", latency_s)
+            if type(latency_s) in _NUMPY_REALS:
+                latency_s = float(latency_s)
+            else:
+                latency_s = _values.as_number("regression", latency_s)
         try:
             # As log_prediction's check, and latency_s a number >= 0. hash() raises
             # TypeError for an unhashable id (a str's hash is cached).
