@@ -589,12 +589,10 @@ class Explainer:
         in, so an explainer keeps the fingerprint it was registered with.
         """
         kernel = self._check_fitted()
-        pieces = (
-            _forest_state.legacy_trees_json(kernel.trees)
-            if isinstance(kernel, TreeKernel)
-            else None
-        )
-        if pieces is None:
+        pieces = None
+        if isinstance(kernel, TreeKernel):
+            pieces = _forest_state.legacy_trees_json(kernel.trees)
+        if pieces is None or not isinstance(kernel, TreeKernel):
             return fingerprint_spec(_json_safe(self._state_dict(savable=False, packed=False)))
         # The forest's text from its arrays, spliced where the slow path prints its lists.
         saved = kernel.to_dict(trees=False) | {"trees": _TREES_MARK}

@@ -348,7 +348,7 @@ def check_patterns(  # noqa: PLR0917 - the decoded arrays and where they came fr
 _TREE_FIELDS = ("cover", "feature", "left", "missing_left", "right", "threshold", "value")
 
 
-def legacy_trees_json(trees: list[Tree]) -> list[bytes] | None:
+def legacy_trees_json(trees: list[Tree]) -> list[bytes | memoryview] | None:
     """Formats 1 to 4's ``kernel.trees`` as canonical JSON, in pieces to hash in order.
 
     The text :func:`~prodml.fingerprint.canonical_json` gives for ``[t.to_dict() for t
@@ -378,17 +378,17 @@ def legacy_trees_json(trees: list[Tree]) -> list[bytes] | None:
         first = np.concatenate([[0], commas + 1])  # where each value's text starts
         last = np.append(commas, len(body))  # and ends
         texts[name] = (memoryview(body), first, last)
-    offsets = {name: 0 for name in texts}
-    out: list[bytes] = [b"["]
+    offsets = dict.fromkeys(texts, 0)
+    out: list[bytes | memoryview] = [b"["]
     for i, t in enumerate(trees):
         sep = b"{" if i == 0 else b"},{"
         for name in _TREE_FIELDS:
             if getattr(t, name) is None:
                 continue
-            body, first, last = texts[name]
+            text, first, last = texts[name]
             a = offsets[name]
             b = offsets[name] = a + len(getattr(t, name))
-            out += (sep, b'"', name.encode(), b'":[', body[first[a] : last[b - 1]], b"]")
+            out += (sep, b'"', name.encode(), b'":[', text[first[a] : last[b - 1]], b"]")
             sep = b","
     out.append(b"}]" if trees else b"]")
     return out

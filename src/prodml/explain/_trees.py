@@ -87,6 +87,44 @@ class Tree:
         }
 
 
+def _edges(trees: list[Tree]) -> dict[str, Any]:
+    """Per node of the forest, the edge from its parent (index ``n``: above a root).
+
+    ``parent`` (``n`` for a root, and for ``n`` itself), ``feat`` (the split's feature;
+    ``n_feat`` at a root: padding), ``lo``/``hi`` (the node's side of the split), ``z``
+    (its cover over the parent's) and ``nan`` (whether a NaN takes that side); a root's
+    edge holds the padding slot's values (``o = z = 1``, a NaN satisfies it).
+    """
+    sizes = np.array([len(t.left) for t in trees], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    n = int(sizes.sum())
+    shift = np.repeat(starts, sizes)
+    left = np.concatenate([t.left for t in trees])
+    split = np.flatnonzero(left >= 0)
+    to_left = left[split] + shift[split]
+    to_right = np.concatenate([t.right for t in trees])[split] + shift[split]
+    cover = np.concatenate([t.cover for t in trees])
+    feature = np.concatenate([t.feature for t in trees])[split]
+    n_feat = int(feature.max()) + 1 if split.size else 1
+    threshold = np.concatenate([t.threshold for t in trees])[split]
+    routes = np.concatenate(
+        [t.missing_left if t.missing_left is not None else np.zeros(len(t.left), bool)
+         for t in trees]
+    )[split]  # fmt: skip
+    parent = np.full(n + 1, n, dtype=np.int64)
+    feat = np.full(n + 1, n_feat, dtype=np.int64)
+    lo, hi, z = np.full(n + 1, -np.inf), np.full(n + 1, np.inf), np.ones(n + 1)
+    nan = np.ones(n + 1, dtype=bool)
+    positive = cover[split] > 0
+    for child, is_left in ((to_left, True), (to_right, False)):
+        parent[child], feat[child] = split, feature
+        (hi if is_left else lo)[child] = threshold
+        z[child] = np.divide(cover[child], cover[split], out=np.zeros(split.size), where=positive)
+        nan[child] = routes if is_left else ~routes
+    return {"parent": parent, "feat": feat, "lo": lo, "hi": hi, "z": z, "nan": nan,
+            "n_feat": n_feat, "cover": cover, "starts": starts, "leaf": left < 0}  # fmt: skip
+
+
 def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
     """Every leaf of every tree with its path's distinct features, vectorised.
 
@@ -97,67 +135,31 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
     satisfies too), ``length`` (distinct features per leaf), ``value`` and ``frac``
     (cover / root cover).
 
-    Each node's edge from its parent is read once (its split's feature, the node's side
-    of it, cover ratio, NaN route); a path is the edges from its leaf up, sorted by
-    (feature, level) in one sort of each row; edges on one feature merge in that order
-    (from the leaf up: their cover ratios are multiplied in path order).
+    Each node's edge from its parent is read once (:func:`_edges`); a path is the edges
+    from its leaf up, sorted by (feature, level) in one sort of each row, and edges on
+    one feature merge into the one nearest the leaf, in path order (their cover ratios
+    are multiplied in that order).
     """
-    sizes = np.array([len(t.left) for t in trees], dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
-    n_nodes = int(sizes.sum())
-    shift = np.repeat(starts, sizes)
-    left = np.concatenate([t.left for t in trees])
-    inner = left >= 0
-    split = np.flatnonzero(inner)
-    to_left = left[split] + shift[split]
-    to_right = np.concatenate([t.right for t in trees])[split] + shift[split]
-    cover = np.concatenate([t.cover for t in trees])
-    leaves = np.flatnonzero(~inner)
-    root = np.repeat(starts, [int((t.left < 0).sum()) for t in trees])
+    e = _edges(trees)
+    leaves = np.flatnonzero(e["leaf"])
+    root = np.repeat(e["starts"], [int((t.left < 0).sum()) for t in trees])
     value = np.concatenate([t.value for t in trees])[leaves]
-    frac = cover[leaves] / cover[root]
-    # Per node, the edge from its parent (node n_nodes: "above a root", a padding edge).
-    parent = np.full(n_nodes + 1, n_nodes, dtype=np.int64)
-    parent[to_left], parent[to_right] = split, split
-    feature = np.concatenate([t.feature for t in trees])
-    n_feat = int(feature[split].max()) + 1 if split.size else 1
-    edge_feat = np.full(n_nodes + 1, n_feat, dtype=np.int64)  # roots: padding
-    edge_feat[to_left], edge_feat[to_right] = feature[split], feature[split]
-    threshold = np.concatenate([t.threshold for t in trees])[split]
-    edge_lo, edge_hi = np.full(n_nodes + 1, -np.inf), np.full(n_nodes + 1, np.inf)
-    edge_hi[to_left], edge_lo[to_right] = threshold, threshold
-    edge_z = np.ones(n_nodes + 1)
-    parent_cover = cover[split]
-    positive = parent_cover > 0
-    edge_z[to_left] = np.divide(cover[to_left], parent_cover, out=np.zeros(split.size),
-                                where=positive)  # fmt: skip
-    edge_z[to_right] = np.divide(cover[to_right], parent_cover, out=np.zeros(split.size),
-                                 where=positive)  # fmt: skip
-    edge_nan = np.ones(n_nodes + 1, dtype=bool)
-    if all(t.missing_left is not None for t in trees):
-        nan_left = np.concatenate([t.missing_left for t in trees])[split]  # type: ignore[misc]
-    else:
-        nan_left = np.concatenate(
-            [t.missing_left if t.missing_left is not None else np.zeros(len(t.left), bool)
-             for t in trees]
-        )[split]  # fmt: skip
-    edge_nan[to_left], edge_nan[to_right] = nan_left, ~nan_left
-    # The nodes of each path from its leaf up, one level a step, until every path is
-    # past its root (node n_nodes: its own parent).
-    levels = [leaves]
+    frac = e["cover"][leaves] / e["cover"][root]
+    parent, above = e["parent"], len(e["parent"]) - 1
+    levels = [leaves]  # the nodes of each path from its leaf up, one level a step
     while True:
         up = parent[levels[-1]]
-        if not (up < n_nodes).any():
+        if not (up < above).any():
             break
         levels.append(up)
-    n, d = len(leaves), len(levels) - 1  # the last level holds only roots
+    n, d = len(leaves), len(levels) - 1  # the last level holds roots only
     if d == 0:  # a forest of stumps: one padding slot per leaf
         return _padded_paths(n, 1, np.zeros(n, np.int64), value, frac)
     path = np.stack(levels[:d], axis=1)  # (leaves, d): the node below each edge
     bits = max(d - 1, 1).bit_length()
-    key = (edge_feat[path] << bits) | np.arange(d)  # by feature, then from the leaf up
+    key = (e["feat"][path] << bits) | np.arange(d)  # by feature, then from the leaf up
     key.sort(axis=1)
-    live = key < (n_feat << bits)
+    live = key < (e["n_feat"] << bits)
     length = live.sum(axis=1)
     key = key[live]
     leaf = np.repeat(np.arange(n), length)
@@ -166,23 +168,24 @@ def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
     first = np.ones(len(key), dtype=bool)  # an edge on a feature new to its path
     np.not_equal(feat[1:], feat[:-1], out=first[1:])
     first[1:] |= leaf[1:] != leaf[:-1]
+    merged = {"feat": feat}
     if first.all():
-        lo, hi, z, nan = edge_lo[node], edge_hi[node], edge_z[node], edge_nan[node]
+        merged |= {name: e[name][node] for name in ("lo", "hi", "z", "nan")}
     else:  # merge the edges on one feature into its first (nearest the leaf)
         later = ~first
         run = (np.cumsum(first) - 1)[later]
-        up, node, feat, leaf = node[later], node[first], feat[first], leaf[first]
-        lo, hi, z, nan = edge_lo[node], edge_hi[node], edge_z[node], edge_nan[node]
+        up, node, leaf = node[later], node[first], leaf[first]
+        merged = {"feat": feat[first]}
         # In path order, from the leaf up (ufunc.at applies them in index order).
-        np.maximum.at(lo, run, edge_lo[up])
-        np.minimum.at(hi, run, edge_hi[up])
-        np.multiply.at(z, run, edge_z[up])
-        np.logical_and.at(nan, run, edge_nan[up])
+        ops = {"lo": np.maximum, "hi": np.minimum, "z": np.multiply, "nan": np.logical_and}
+        for name, op in ops.items():
+            merged[name] = e[name][node]
+            op.at(merged[name], run, e[name][up])
         length = np.bincount(leaf, minlength=n)
     width = max(int(length.max()), 1)
     out = _padded_paths(n, width, length.astype(np.int64), value, frac)
     slots = np.arange(width) < length[:, None]  # each leaf's first `length` slots
-    for name, values in (("feat", feat), ("lo", lo), ("hi", hi), ("z", z), ("nan", nan)):
+    for name, values in merged.items():
         out[name][slots] = values
     return out
 
@@ -473,12 +476,16 @@ class TreeKernel:
 
     def to_dict(self, *, trees: bool = True) -> dict[str, Any]:
         """Formats 1 and 2's ``kernel`` field (``trees=False``: without ``"trees"``)."""
-        return ({"trees": [t.to_dict() for t in self.trees]} if trees else {}) | {
+        out: dict[str, Any] = {"trees": [t.to_dict() for t in self.trees]} if trees else {}
+        out |= {
             "init": self.init,
             "n_features": self.n_features,
             "scale": self.scale,
             "float32": self.float32,
-        } | ({} if self.zero_as_missing is None else {"zero_as_missing": self.zero_as_missing})
+        }
+        if self.zero_as_missing is not None:
+            out["zero_as_missing"] = self.zero_as_missing
+        return out
 
 
 def _predicts_nan(model: Any, n_features: int) -> bool:
