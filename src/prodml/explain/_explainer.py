@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from os import PathLike, fspath
@@ -38,6 +40,7 @@ METHODS = ("auto", "linear", "tree", "sampling")
 Method = Literal["auto", "linear", "tree", "sampling"]
 PERTURBATIONS = ("tree_path_dependent", "interventional")
 Perturbation = Literal["tree_path_dependent", "interventional"]
+_TREES_MARK = "\x00trees\x00"  # printed "\u0000trees\u0000": no number or key looks like it
 SUPPORTED = (
     "linear models of sklearn.linear_model (LinearRegression, Ridge, Lasso, ElasticNet, "
     "LogisticRegression, SGD*, ...) and the tree models " + ", ".join(SUPPORTED_TREES)
@@ -476,12 +479,15 @@ class Explainer:
         """
         return self._state_dict(savable=True)
 
-    def _state_dict(self, *, savable: bool, packed: bool = True) -> dict[str, Any]:
+    def _state_dict(
+        self, *, savable: bool, packed: bool = True, kernel_dict: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """:meth:`to_dict`; ``savable=False`` skips the load's size bound (fingerprints).
 
         ``packed=False`` gives the layout of formats 1, 2 and 4 (a JSON list per node
         field and tree), which :attr:`fingerprint` hashes, so a fingerprint does not
-        depend on the format the state is saved in.
+        depend on the format the state is saved in; ``kernel_dict`` is that layout's
+        ``kernel`` field, when the caller built it.
         """
         kernel = self._check_fitted()
         if savable and isinstance(kernel, TreeKernel):
@@ -498,7 +504,7 @@ class Explainer:
         if packed and isinstance(kernel, TreeKernel):
             saved, version = _forest_state.dump(kernel), _state.PACKED_VERSION
         else:
-            saved = kernel.to_dict()
+            saved = kernel.to_dict() if kernel_dict is None else kernel_dict
             # Format 2 only where needed, so state without zero_as_missing stays
             # readable by a prodml that reads format 1.
             version = (
@@ -582,7 +588,21 @@ class Explainer:
         Hashed in the layout of formats 1, 2 and 4 whatever format the state is saved
         in, so an explainer keeps the fingerprint it was registered with.
         """
-        return fingerprint_spec(_json_safe(self._state_dict(savable=False, packed=False)))
+        kernel = self._check_fitted()
+        pieces = None
+        if isinstance(kernel, TreeKernel):
+            pieces = _forest_state.legacy_trees_json(kernel.trees)
+        if pieces is None or not isinstance(kernel, TreeKernel):
+            return fingerprint_spec(_json_safe(self._state_dict(savable=False, packed=False)))
+        # The forest's text from its arrays, spliced where the slow path prints its lists.
+        saved = kernel.to_dict(trees=False) | {"trees": _TREES_MARK}
+        state = self._state_dict(savable=False, packed=False, kernel_dict=saved)
+        head, tail = canonical_json(state).split(json.dumps(_TREES_MARK), 1)
+        digest = hashlib.sha256(head.encode())
+        for piece in pieces:
+            digest.update(piece)
+        digest.update(tail.encode())
+        return digest.hexdigest()
 
     def __repr__(self) -> str:
         kernel = getattr(self, "kernel_", None)

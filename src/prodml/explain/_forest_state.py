@@ -20,6 +20,7 @@ split "every number left, NaN right" at ``+inf``), which JSON numbers cannot hol
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "PATH_CELLS_PER_NODE",
     "check_patterns",
     "dump",
+    "legacy_trees_json",
     "path_cells_excess",
     "read_patterns",
     "read_trees",
@@ -148,13 +150,18 @@ def read_trees(value: object, width: int) -> list[Tree]:
     excess = _excess(left, right, sizes, starts)
     if excess is not None:
         raise fail(path, _cells_expected(excess), "...")
-    cuts = starts[1:]
-    parts = [np.split(a, cuts) for a in (left, right, feature, threshold, cover, leaf_value)]
-    nan_routes = np.split(routes, cuts) if routes is not None else [None] * count
+    ends = (starts + sizes).tolist()
+    if routes is None:  # views of the forest's arrays (np.split costs ~20 us a piece)
+        return [
+            Tree(left[a:b], right[a:b], feature[a:b], threshold[a:b], cover[a:b],
+                 leaf_value[a:b])
+            for a, b in zip(starts.tolist(), ends, strict=True)
+        ]  # fmt: skip
     return [
-        Tree(lo, hi, f, t, c, v, r)
-        for lo, hi, f, t, c, v, r in zip(*parts, nan_routes, strict=True)
-    ]
+        Tree(left[a:b], right[a:b], feature[a:b], threshold[a:b], cover[a:b],
+             leaf_value[a:b], routes[a:b])
+        for a, b in zip(starts.tolist(), ends, strict=True)
+    ]  # fmt: skip
 
 
 def _check_nodes(left: Ints, right: Ints, sizes: Ints, starts: Ints) -> None:
@@ -336,3 +343,52 @@ def check_patterns(  # noqa: PLR0917 - the decoded arrays and where they came fr
     ):
         raise fail("kernel.base", f"the mean output the patterns imply ({implied!r})", base)
     return Patterns(leaf, code, weights, m, float(value))
+
+
+_TREE_FIELDS = ("cover", "feature", "left", "missing_left", "right", "threshold", "value")
+
+
+def legacy_trees_json(trees: list[Tree]) -> list[bytes | memoryview] | None:
+    """Formats 1 to 4's ``kernel.trees`` as canonical JSON, in pieces to hash in order.
+
+    The text :func:`~prodml.fingerprint.canonical_json` gives for ``[t.to_dict() for t
+    in trees]`` with an infinite threshold as the string ``"Infinity"``/``"-Infinity"``
+    (what :attr:`Explainer.fingerprint` hashes), built from the whole forest's arrays:
+    each field's values of every tree printed in one ``json.dumps`` (the same number
+    printing), then cut per tree at its commas. ``None`` when a cover or value is not
+    finite or a field's dtype differs between trees: the caller then takes the slow
+    path, which refuses such values as before.
+    """
+    texts: dict[str, tuple[memoryview, Ints, Ints]] = {}
+    for name in _TREE_FIELDS:
+        arrays = [getattr(t, name) for t in trees if getattr(t, name) is not None]
+        if not arrays:
+            continue
+        if len({a.dtype for a in arrays}) != 1:
+            return None
+        values = np.concatenate(arrays)
+        items: list[Any] = values.tolist()
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            if name != "threshold":
+                return None  # refused by the slow path, naming the value
+            for i in np.flatnonzero(~np.isfinite(values)).tolist():
+                items[i] = "Infinity" if items[i] > 0 else "-Infinity"
+        body = json.dumps(items, separators=(",", ":"), ensure_ascii=False)[1:-1].encode()
+        commas = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == ord(","))
+        first = np.concatenate([[0], commas + 1])  # where each value's text starts
+        last = np.append(commas, len(body))  # and ends
+        texts[name] = (memoryview(body), first, last)
+    offsets = dict.fromkeys(texts, 0)
+    out: list[bytes | memoryview] = [b"["]
+    for i, t in enumerate(trees):
+        sep = b"{" if i == 0 else b"},{"
+        for name in _TREE_FIELDS:
+            if getattr(t, name) is None:
+                continue
+            text, first, last = texts[name]
+            a = offsets[name]
+            b = offsets[name] = a + len(getattr(t, name))
+            out += (sep, b'"', name.encode(), b'":[', text[first[a] : last[b - 1]], b"]")
+            sep = b","
+    out.append(b"}]" if trees else b"]")
+    return out

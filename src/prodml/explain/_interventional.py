@@ -255,7 +255,7 @@ class InterventionalTreeKernel(TreeKernel):
             phi /= self._m
         return phi, pred
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, trees: bool = True) -> dict[str, Any]:
         """Format 4: the trees, then the fitted patterns per tree (not the rows)."""
         p = self.patterns
         per_tree, pairs = [], []
@@ -273,7 +273,7 @@ class InterventionalTreeKernel(TreeKernel):
                     "counts": encode(p.count[a:b], count_dtype),
                 }
             )
-        return super().to_dict() | {
+        return super().to_dict(trees=trees) | {
             "feature_perturbation": self.feature_perturbation,
             "n_background": p.n_background,
             "base": p.base,

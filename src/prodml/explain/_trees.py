@@ -87,114 +87,121 @@ class Tree:
         }
 
 
-def _distinct(  # noqa: PLR0917 - the slot arrays of leaf_paths
-    feat: Ints, lo: Floats, hi: Floats, z: Floats, nan: Bools, big: int
-) -> tuple[Ints, Floats, Floats, Floats, Bools, Ints]:
-    """Merge each leaf's slots on the same feature: intersect intervals, multiply ratios.
+def _edges(trees: list[Tree]) -> dict[str, Any]:
+    """Per node of the forest, the edge from its parent (index ``n``: above a root).
 
-    Slot-major: ``(slots, leaves)`` in, ``(leaves, distinct slots)`` out, with each
-    leaf's distinct features first, in feature order, then padding (``o = z = 1``,
-    satisfied by NaN too), and the number of distinct features per leaf. Splits on one
-    feature merge in path order (from the leaf up): a NaN satisfies the merged slot only
-    when it satisfies every split merged into it.
+    ``parent`` (``n`` for a root, and for ``n`` itself), ``feat`` (the split's feature;
+    ``n_feat`` at a root: padding), ``lo``/``hi`` (the node's side of the split), ``z``
+    (its cover over the parent's) and ``nan`` (whether a NaN takes that side); a root's
+    edge holds the padding slot's values (``o = z = 1``, a NaN satisfies it).
     """
-    d, n = feat.shape
-    cols = np.arange(n)
-    # Each leaf's slots sorted by feature, stable (the path order among equal features).
-    at = np.argsort(feat.T, axis=1, kind="stable").T * n + cols
-    feat, lo, hi = feat.reshape(-1)[at], lo.reshape(-1)[at], hi.reshape(-1)[at]
-    z, nan = z.reshape(-1)[at], nan.reshape(-1)[at]
-    live = feat != big
-    for k in range(1, d):  # a run of one feature merges into its last slot
-        same = (feat[k] == feat[k - 1]) & live[k]
-        if not same.any():
-            continue
-        np.maximum(lo[k], lo[k - 1], out=lo[k], where=same)
-        np.minimum(hi[k], hi[k - 1], out=hi[k], where=same)
-        np.multiply(z[k], z[k - 1], out=z[k], where=same)
-        np.logical_and(nan[k], nan[k - 1], out=nan[k], where=same)
-        live[k - 1] &= ~same
-    length = live.sum(axis=0).astype(np.int64)
-    width = max(int(length.max()) if n else 1, 1)
-    slot = np.cumsum(live, axis=0) - 1
-    to = (cols * width + slot)[live]  # where each live slot lands in (leaves, width)
-    out_feat = np.zeros(n * width, dtype=np.int64)
-    out_lo, out_hi = np.full(n * width, -np.inf), np.full(n * width, np.inf)
-    out_z, out_nan = np.ones(n * width), np.ones(n * width, dtype=bool)
-    for out, src in ((out_feat, feat), (out_lo, lo), (out_hi, hi), (out_z, z), (out_nan, nan)):
-        out[to] = src[live]
-    shape = (n, width)
-    return (out_feat.reshape(shape), out_lo.reshape(shape), out_hi.reshape(shape),
-            out_z.reshape(shape), out_nan.reshape(shape), length)  # fmt: skip
+    sizes = np.array([len(t.left) for t in trees], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    n = int(sizes.sum())
+    shift = np.repeat(starts, sizes)
+    left = np.concatenate([t.left for t in trees])
+    split = np.flatnonzero(left >= 0)
+    to_left = left[split] + shift[split]
+    to_right = np.concatenate([t.right for t in trees])[split] + shift[split]
+    cover = np.concatenate([t.cover for t in trees])
+    feature = np.concatenate([t.feature for t in trees])[split]
+    n_feat = int(feature.max()) + 1 if split.size else 1
+    threshold = np.concatenate([t.threshold for t in trees])[split]
+    routes = np.concatenate(
+        [t.missing_left if t.missing_left is not None else np.zeros(len(t.left), bool)
+         for t in trees]
+    )[split]  # fmt: skip
+    parent = np.full(n + 1, n, dtype=np.int64)
+    feat = np.full(n + 1, n_feat, dtype=np.int64)
+    lo, hi, z = np.full(n + 1, -np.inf), np.full(n + 1, np.inf), np.ones(n + 1)
+    nan = np.ones(n + 1, dtype=bool)
+    positive = cover[split] > 0
+    for child, is_left in ((to_left, True), (to_right, False)):
+        parent[child], feat[child] = split, feature
+        (hi if is_left else lo)[child] = threshold
+        z[child] = np.divide(cover[child], cover[split], out=np.zeros(split.size), where=positive)
+        nan[child] = routes if is_left else ~routes
+    return {"parent": parent, "feat": feat, "lo": lo, "hi": hi, "z": z, "nan": nan,
+            "n_feat": n_feat, "cover": cover, "starts": starts, "leaf": left < 0}  # fmt: skip
 
 
 def leaf_paths(trees: list[Tree]) -> dict[str, Any]:
     """Every leaf of every tree with its path's distinct features, vectorised.
 
     Returns ``feat``, ``lo``, ``hi``, ``z``, ``nan`` (``(leaves, depth)``: per distinct
-    feature on the path, the interval ``lo < x <= hi`` of the leaf's side of every split
-    on it, the product of those splits' cover ratios, and whether a NaN takes the leaf's
-    side of all of them; padded with ``o = z = 1`` slots that a NaN satisfies too),
-    ``length`` (distinct features per leaf), ``value`` and ``frac`` (cover / root cover).
+    feature on the path, in feature order, the interval ``lo < x <= hi`` of the leaf's
+    side of every split on it, the product of those splits' cover ratios, and whether a
+    NaN takes the leaf's side of all of them; padded with ``o = z = 1`` slots that a NaN
+    satisfies too), ``length`` (distinct features per leaf), ``value`` and ``frac``
+    (cover / root cover).
+
+    Each node's edge from its parent is read once (:func:`_edges`); a path is the edges
+    from its leaf up, sorted by (feature, level) in one sort of each row, and edges on
+    one feature merge into the one nearest the leaf, in path order (their cover ratios
+    are multiplied in that order).
     """
-    sizes = [len(t.left) for t in trees]
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    shift = np.repeat(starts, sizes)
-    left = np.concatenate([t.left for t in trees])
-    right = np.concatenate([t.right for t in trees])
-    inner = left >= 0
-    left, right = np.where(inner, left + shift, -1), np.where(inner, right + shift, -1)
-    feature = np.concatenate([t.feature for t in trees])
-    threshold = np.concatenate([t.threshold for t in trees])
-    cover = np.concatenate([t.cover for t in trees])
-    missing_left = np.concatenate(
-        [t.missing_left if t.missing_left is not None else np.zeros(len(t.left), bool)
-         for t in trees]
-    )  # fmt: skip
-    nodes = np.arange(len(left))
-    parent = np.full(len(left), -1, dtype=np.int64)
-    parent[left[inner]] = nodes[inner]
-    parent[right[inner]] = nodes[inner]
-    is_left = np.zeros(len(left), dtype=bool)
-    is_left[left[inner]] = True
-    leaves = nodes[~inner]
-    root = starts[np.searchsorted(starts, leaves, side="right") - 1]
-    big = np.iinfo(np.int64).max
-    n = len(leaves)
-    # One slot per split from the leaf up (slot-major: a level's slots are contiguous).
-    feat, lo, hi, z, nan = [np.full(n, big)], [np.full(n, -np.inf)], [np.full(n, np.inf)], \
-        [np.ones(n)], [np.ones(n, dtype=bool)]  # fmt: skip
-    cur = leaves
-    while True:
-        up = parent[cur]
-        ok = up >= 0
-        if not ok.any():
-            break
-        p = np.where(ok, up, 0)
-        thr = threshold[p]
-        side_left = is_left[cur]
-        ratio = np.divide(cover[cur], cover[p], out=np.zeros(len(cur)), where=cover[p] > 0)
-        feat.append(np.where(ok, feature[p], big))
-        lo.append(np.where(ok & ~side_left, thr, -np.inf))
-        hi.append(np.where(ok & side_left, thr, np.inf))
-        z.append(np.where(ok, ratio, 1.0))
-        nan.append(~ok | (missing_left[p] == side_left))
-        cur = np.where(ok, up, cur)
-    if len(feat) > 1:  # the all-padding first slot is only for a forest of stumps
-        feat, lo, hi, z, nan = feat[1:], lo[1:], hi[1:], z[1:], nan[1:]
-    s_feat, s_lo, s_hi, s_z, s_nan, length = _distinct(
-        np.stack(feat), np.stack(lo), np.stack(hi), np.stack(z), np.stack(nan), big
-    )
+    e = _edges(trees)
+    leaves = np.flatnonzero(e["leaf"])
+    root = np.repeat(e["starts"], [int((t.left < 0).sum()) for t in trees])
     value = np.concatenate([t.value for t in trees])[leaves]
+    frac = e["cover"][leaves] / e["cover"][root]
+    parent, above = e["parent"], len(e["parent"]) - 1
+    levels = [leaves]  # the nodes of each path from its leaf up, one level a step
+    while True:
+        up = parent[levels[-1]]
+        if not (up < above).any():
+            break
+        levels.append(up)
+    n, d = len(leaves), len(levels) - 1  # the last level holds roots only
+    if d == 0:  # a forest of stumps: one padding slot per leaf
+        return _padded_paths(n, 1, np.zeros(n, np.int64), value, frac)
+    path = np.stack(levels[:d], axis=1)  # (leaves, d): the node below each edge
+    bits = max(d - 1, 1).bit_length()
+    key = (e["feat"][path] << bits) | np.arange(d)  # by feature, then from the leaf up
+    key.sort(axis=1)
+    live = key < (e["n_feat"] << bits)
+    length = live.sum(axis=1)
+    key = key[live]
+    leaf = np.repeat(np.arange(n), length)
+    node = path.reshape(-1)[leaf * d + (key & ((1 << bits) - 1))]
+    feat = key >> bits
+    first = np.ones(len(key), dtype=bool)  # an edge on a feature new to its path
+    np.not_equal(feat[1:], feat[:-1], out=first[1:])
+    first[1:] |= leaf[1:] != leaf[:-1]
+    merged = {"feat": feat}
+    if first.all():
+        merged |= {name: e[name][node] for name in ("lo", "hi", "z", "nan")}
+    else:  # merge the edges on one feature into its first (nearest the leaf)
+        later = ~first
+        run = (np.cumsum(first) - 1)[later]
+        up, node, leaf = node[later], node[first], leaf[first]
+        merged = {"feat": feat[first]}
+        # In path order, from the leaf up (ufunc.at applies them in index order).
+        ops = {"lo": np.maximum, "hi": np.minimum, "z": np.multiply, "nan": np.logical_and}
+        for name, op in ops.items():
+            merged[name] = e[name][node]
+            op.at(merged[name], run, e[name][up])
+        length = np.bincount(leaf, minlength=n)
+    width = max(int(length.max()), 1)
+    out = _padded_paths(n, width, length.astype(np.int64), value, frac)
+    slots = np.arange(width) < length[:, None]  # each leaf's first `length` slots
+    for name, values in merged.items():
+        out[name][slots] = values
+    return out
+
+
+def _padded_paths(n: int, width: int, length: Ints, value: Floats, frac: Floats) -> dict[str, Any]:
+    """``n`` leaves' path arrays of ``width`` padding slots (``o = z = 1``, NaN satisfies)."""
+    shape = (n, width)
     return {
-        "feat": s_feat,
-        "lo": s_lo,
-        "hi": s_hi,
-        "z": s_z,
-        "nan": s_nan,
+        "feat": np.zeros(shape, dtype=np.int64),
+        "lo": np.full(shape, -np.inf),
+        "hi": np.full(shape, np.inf),
+        "z": np.ones(shape),
+        "nan": np.ones(shape, dtype=bool),
         "length": length,
         "value": value,
-        "frac": cover[leaves] / cover[root],
+        "frac": frac,
     }
 
 
@@ -467,14 +474,18 @@ class TreeKernel:
             np.add.at(acc[:, a : a + step], index, c.T)
         return acc[:n_groups].T.copy(), acc[n_groups].copy()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "trees": [t.to_dict() for t in self.trees],
+    def to_dict(self, *, trees: bool = True) -> dict[str, Any]:
+        """Formats 1 and 2's ``kernel`` field (``trees=False``: without ``"trees"``)."""
+        out: dict[str, Any] = {"trees": [t.to_dict() for t in self.trees]} if trees else {}
+        out |= {
             "init": self.init,
             "n_features": self.n_features,
             "scale": self.scale,
             "float32": self.float32,
-        } | ({} if self.zero_as_missing is None else {"zero_as_missing": self.zero_as_missing})
+        }
+        if self.zero_as_missing is not None:
+            out["zero_as_missing"] = self.zero_as_missing
+        return out
 
 
 def _predicts_nan(model: Any, n_features: int) -> bool:
