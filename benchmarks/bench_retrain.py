@@ -10,7 +10,8 @@
 * ``control``: nothing changes all year (every retraining is a false one).
 
 Each strategy starts from the same model (trained on the two weeks before day 0) and
-retrains on the last 14 days of labelled data. Value: ``VALUE_PER_DAY * accuracy`` of
+retrains on the last 14 days of labelled data (the controller: from the change it
+dated, 7 to 14 days; see below). Value: ``VALUE_PER_DAY * accuracy`` of
 the model(s) serving each day's traffic; every retraining costs ``RETRAIN_COST``. Net
 value = value - retraining costs. Strategies:
 
@@ -34,7 +35,11 @@ value = value - retraining costs. Strategies:
   traffic before promoting; ``Guards(min_interval=7 days, max_canary=5 days,
   canary_timeout="conclude")``: a canary still inconclusive after five days promotes
   the candidate when its error rate so far is within the gate's 1.2 x production's
-  (:meth:`~prodml.rollout.Canary.conclude`), else rolls it back.
+  (:meth:`~prodml.rollout.Canary.conclude`), else rolls it back. It trains on
+  :func:`~prodml.retrain.change_window`: from the change its trigger dated (the
+  CUSUM's last zero, or the drift co-signal's start), 7 to 14 days; a run the trigger
+  did not date (a follow-up) on the last 14 days. ``--no-since-change``: always the last
+  14 days, as the other strategies (which do not know when a change began).
 
 Every strategy fits the same model on the same window, so a fitted window is shared.
 Run ``python benchmarks/bench_retrain.py`` (``--seeds 5`` by default; ``--quick``: 20
@@ -83,7 +88,7 @@ WINDOW_DAYS = 14
 RAMP_WEEKS = 6
 MIN_INTERVAL_DAYS = 7  # the controller's Guards(min_interval); the drift rule gets the same
 MIN_WINDOW_DAYS = 7  # the controller's change_window: never fewer days (2 of them held out)
-SINCE_CHANGE = False  # the controller's default: the fixed 14-day window (see --since-change)
+SINCE_CHANGE = True  # the controller trains on change_window (--no-since-change: 14 days)
 FEATURES = NUMERIC + CATEGORICAL
 
 Pair = tuple[Any, Any]
@@ -379,8 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", nargs="*", default=[], help="result JSON files to table")
     parser.add_argument(
         "--since-change",
-        action="store_true",
-        help="the controller trains on change_window (7-14 days from the dated change)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the controller trains on change_window: from the change its trigger dated, "
+        "7 to 14 days (default); --no-since-change: the last 14 days, as the others",
     )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "retrain.json"))
     args = parser.parse_args(argv)
