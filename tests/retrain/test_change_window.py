@@ -129,6 +129,7 @@ def test_a_repeated_step_adds_no_mark() -> None:
     trig.check(ctx)
     trig.check(ctx)
     trig.check(TriggerContext(now=4.0, trained_at=0.0, last_run_at=None))  # clock went back
+    trig.check(TriggerContext(now=math.nan, trained_at=0.0, last_run_at=None))  # not a clock
     assert trig.state_dict()["marks"] == [[5.0, 10]]
 
 

@@ -518,7 +518,10 @@ class ErrorRateTrigger:
 
     def _mark(self, now: float) -> None:
         """Remember that ``self._fed`` errors had been fed by the check at ``now``."""
-        now = float(now)
+        t = finite_float(now)
+        if t is None or abs(t) > MAX_CLOCK_S:
+            return  # not a clock (a check called by hand with junk): nothing to date by
+        now = t
         marks = self._marks
         if marks and now <= marks[-1][0]:
             return  # the clock did not move on (a repeated step): nothing new to date
