@@ -37,8 +37,8 @@ value = value - retraining costs. Strategies:
   the candidate when its error rate so far is within the gate's 1.2 x production's
   (:meth:`~prodml.rollout.Canary.conclude`), else rolls it back. It trains on
   :func:`~prodml.retrain.change_window`: from the change its trigger dated (the
-  CUSUM's last zero, or the drift co-signal's start), 7 to 14 days; a run the trigger
-  did not date (a follow-up) on the last 14 days. ``--no-since-change``: always the last
+  CUSUM's last zero, or the drift co-signal's start; for a follow-up, the replaced
+  version's training), 7 to 14 days. ``--no-since-change``: always the last
   14 days, as the other strategies (which do not know when a change began).
 
 Every strategy fits the same model on the same window, so a fitted window is shared.

@@ -315,3 +315,28 @@ def test_the_controller_trains_on_the_data_since_the_dated_change() -> None:
     # last zero fell among day 10's last errors): never a day of the change left out
     assert change_at in (9 * DAY, 10 * DAY)
     assert (start, end) == (change_at, 11 * DAY)
+
+
+@pytest.mark.parametrize("trained_at", [12 * DAY, None])
+def test_a_follow_up_is_dated_when_the_serving_version_was_trained(
+    trained_at: float | None,
+) -> None:
+    """The data moved on after the serving version's window was cut: the change is there."""
+    from .test_sequential import Always, Served, alarmed, stream
+
+    drift = Always()
+    trig = alarmed(drift)
+    trig.reset()  # the run starts
+    drift.fire = True
+    trig.reset()  # version 2 is promoted
+    trig.update_many(stream(3, [(0.25, 600)]))
+    sig = trig.check(TriggerContext(20 * DAY, trained_at, None, current=Served(2)))
+    assert sig is not None
+    assert sig.evidence["by"] == "follow-up"
+    assert sig.evidence["change_at"] == trained_at
+    start, _ = change_window(
+        RunContext("r", sig.trigger, sig.reason, 20 * DAY, None, sig.to_dict()),
+        window=14 * DAY,
+        min_window=3 * DAY,
+    )
+    assert start == (12 * DAY if trained_at is not None else 6 * DAY)

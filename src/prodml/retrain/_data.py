@@ -76,15 +76,16 @@ def change_window(
     evidence as ``change_at`` (seconds on the controller's clock):
     :class:`ErrorRateTrigger` does on its CUSUM and after-drift alarms (the last check
     before the alarming CUSUM was last at zero, or before the drift co-signal fired if
-    earlier). Rows from before the change teach the old concept; this window drops
+    earlier; for a follow-up, when the serving version was trained). Rows from before
+    the change teach the old concept; this window drops
     them, within bounds:
 
     * ``end`` is the run's clock (``context.now``);
     * ``start`` is ``change_at``, but never later than ``end - min_window`` (enough rows
       to fit on) and never earlier than ``end - window`` (the window you would use
       without a change point);
-    * with no usable ``change_at`` (another trigger, a follow-up, a schedule, a value
-      that is not a finite number, or one after ``end``), the window is the full
+    * with no usable ``change_at`` (another trigger, a schedule, a value that is
+      not a finite number, or one after ``end``), the window is the full
       ``window``.
 
     ``change_at`` dates the first error *label* after the change; with labels that

@@ -104,8 +104,9 @@ class ErrorRateTrigger:
     baseline: the controller retrains only when it costs more than a retraining
     (:class:`RetrainCost`). Its evidence's ``change_at`` dates that change point on the
     controller's clock (the last check before its first error was fed; after data drift,
-    the step the co-signal fired if earlier; ``None`` for a follow-up or when no check
-    before it is remembered): :func:`change_window` turns it into a training window. The
+    the step the co-signal fired if earlier; for a follow-up, when the version it would
+    replace was trained, as the data moved on after that; ``None`` when no check before
+    it is remembered): :func:`change_window` turns it into a training window. The
     controller resets the trigger when a run starts and again when a new version is
     promoted (the baseline is then learned again).
 
@@ -490,7 +491,7 @@ class ErrorRateTrigger:
                 return None
         alarm = self.alarm_
         if alarm["by"] == "follow-up":
-            return self._follow_up_signal(alarm)
+            return self._follow_up_signal(alarm, context)
         p0 = self.drift_baseline_ if alarm["by"] == "drift" else self.baseline_
         assert p0 is not None  # noqa: S101 - an alarm needs a baseline
         rate = alarm["errors"] / alarm["n"] if alarm["n"] else math.nan
@@ -558,7 +559,7 @@ class ErrorRateTrigger:
             if self.alarm_ is None and (self.baseline_ is None or self._cap < self.baseline_):
                 self._start(self._cap)
 
-    def _follow_up_signal(self, alarm: dict[str, Any]) -> Signal:
+    def _follow_up_signal(self, alarm: dict[str, Any], context: TriggerContext) -> Signal:
         rate = alarm["errors"] / alarm["n"]
         return Signal(
             self.name,
@@ -573,6 +574,9 @@ class ErrorRateTrigger:
                 "error_rate_since": rate,
                 "samples_since": int(alarm["n"]),
                 "drop_design": None,
+                # the data moved on after the replaced version's training window was
+                # cut: the change to train on is dated there
+                "change_at": finite_float(context.trained_at),
             },
         )
 
@@ -605,7 +609,7 @@ class ErrorRateTrigger:
             "n": self.seen,
             "errors": self._seen_sum,
             "reason": sig.reason,
-            "change": None,  # a follow-up dates no change: the chain's began before it
+            "change": None,  # dated at the signal: when the serving version was trained
         }
 
     def _watch_drift(self, context: TriggerContext) -> None:
