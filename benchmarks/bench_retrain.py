@@ -10,7 +10,8 @@
 * ``control``: nothing changes all year (every retraining is a false one).
 
 Each strategy starts from the same model (trained on the two weeks before day 0) and
-retrains on the last 14 days of labelled data. Value: ``VALUE_PER_DAY * accuracy`` of
+retrains on the last 14 days of labelled data (the controller: from the change it
+dated, 7 to 14 days; see below). Value: ``VALUE_PER_DAY * accuracy`` of
 the model(s) serving each day's traffic; every retraining costs ``RETRAIN_COST``. Net
 value = value - retraining costs. Strategies:
 
@@ -34,7 +35,11 @@ value = value - retraining costs. Strategies:
   traffic before promoting; ``Guards(min_interval=7 days, max_canary=5 days,
   canary_timeout="conclude")``: a canary still inconclusive after five days promotes
   the candidate when its error rate so far is within the gate's 1.2 x production's
-  (:meth:`~prodml.rollout.Canary.conclude`), else rolls it back.
+  (:meth:`~prodml.rollout.Canary.conclude`), else rolls it back. It trains on
+  :func:`~prodml.retrain.change_window`: from the change its trigger dated (the
+  CUSUM's last zero, or the drift co-signal's start; for a follow-up, the replaced
+  version's training), 7 to 14 days. ``--no-since-change``: always the last
+  14 days, as the other strategies (which do not know when a change began).
 
 Every strategy fits the same model on the same window, so a fitted window is shared.
 Run ``python benchmarks/bench_retrain.py`` (``--seeds 5`` by default; ``--quick``: 20
@@ -70,6 +75,7 @@ from prodml.retrain import (
     Guards,
     RetrainController,
     RetrainCost,
+    change_window,
 )
 from prodml.retrain._controller import TRAINED_AT_TAG
 from prodml.rollout import Canary, Gate, Step
@@ -81,6 +87,8 @@ RETRAIN_COST = 2_000.0  # compute, validation and review of one retraining
 WINDOW_DAYS = 14
 RAMP_WEEKS = 6
 MIN_INTERVAL_DAYS = 7  # the controller's Guards(min_interval); the drift rule gets the same
+MIN_WINDOW_DAYS = 7  # the controller's change_window: never fewer days (2 of them held out)
+SINCE_CHANGE = True  # the controller trains on change_window (--no-since-change: 14 days)
 FEATURES = NUMERIC + CATEGORICAL
 
 Pair = tuple[Any, Any]
@@ -136,8 +144,10 @@ class World:
         self.initial = fit(self.warmup)
         self._fits: dict[int, Pair] = {}
 
-    def window(self, day: int) -> pd.DataFrame:
-        return pd.concat(self.days[max(0, day - WINDOW_DAYS) : day], ignore_index=True)
+    def window(self, day: int, start: int | None = None) -> pd.DataFrame:
+        """Days ``[start, day)``; by default the last ``WINDOW_DAYS`` before ``day``."""
+        first = day - WINDOW_DAYS if start is None else start
+        return pd.concat(self.days[max(0, first) : day], ignore_index=True)
 
     def fit_window(self, day: int) -> Pair:
         """The model fitted on ``window(day)`` (deterministic, so shared by the strategies)."""
@@ -195,7 +205,11 @@ def evidently(world: World, day: int, reference: pd.DataFrame) -> bool:
     return evidently_share(reference, current) >= 0.5
 
 
-def run_controller(world: World, *, canary: bool = True) -> dict[str, Any]:
+def run_controller(
+    world: World, *, canary: bool = True, since_change: bool | None = None
+) -> dict[str, Any]:
+    """The controller; ``since_change``: train on ``change_window`` (default ``SINCE_CHANGE``)."""
+    since_change = SINCE_CHANGE if since_change is None else since_change
     reg = ModelRegistry("memory://", f"memory://bench-retrain-{world.world}-{world.seed}")
     initial = world.initial
     v1 = reg.register(
@@ -230,6 +244,19 @@ def run_controller(world: World, *, canary: bool = True) -> dict[str, Any]:
         baseline_samples=2 * PER_DAY,
     )
 
+    starts: dict[int, int] = {}  # a run's day -> the first day of its training window
+
+    def data_for(ctx: Any) -> pd.DataFrame:
+        day = int(ctx.now // DAY)
+        start = day - WINDOW_DAYS
+        if since_change:  # from the change the trigger dated, 7 to 14 days
+            first, _ = change_window(
+                ctx, window=timedelta(days=WINDOW_DAYS), min_window=timedelta(days=MIN_WINDOW_DAYS)
+            )
+            start = int(np.ceil(first / DAY - 1e-9))  # whole days from the start on
+        starts[day] = start
+        return world.window(day, start)
+
     def train(data: pd.DataFrame, ctx: Any) -> tuple[Any, Any, dict[str, float]]:
         pipe, model = fit(data.iloc[: -2 * PER_DAY])
         held = data.iloc[-2 * PER_DAY :]
@@ -252,7 +279,7 @@ def run_controller(world: World, *, canary: bool = True) -> dict[str, Any]:
             salt="bench",
         ),
         cost=cost,
-        data=lambda ctx: world.window(int(ctx.now // DAY)),
+        data=data_for,
         guards=Guards(
             min_interval=timedelta(days=MIN_INTERVAL_DAYS),
             backoff=timedelta(days=3),
@@ -286,8 +313,8 @@ def run_controller(world: World, *, canary: bool = True) -> dict[str, Any]:
             retrains.append(day + 1)
         if action.action == "promote":
             promotions.append(day + 1)
-            trained = float(reg.get("churn@production").tags[TRAINED_AT_TAG])
-            reference[0] = DriftDetector().fit(world.window(int(trained // DAY))[watched])
+            trained = int(float(reg.get("churn@production").tags[TRAINED_AT_TAG]) // DAY)
+            reference[0] = DriftDetector().fit(world.window(trained, starts.get(trained))[watched])
     out = result(world, acc, sorted(set(retrains)), promotions)
     out["decisions"] = [f"day {d.at / DAY:g}: {d.action}: {d.reason}" for d in ctl.decisions
                         if d.action not in ("none", "hold", "skip")]  # fmt: skip
@@ -355,8 +382,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--worlds", nargs="*", choices=WORLDS, default=list(WORLDS))
     parser.add_argument("--merge", nargs="*", default=[], help="result JSON files to table")
+    parser.add_argument(
+        "--since-change",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the controller trains on change_window: from the change its trigger dated, "
+        "7 to 14 days (default); --no-since-change: the last 14 days, as the others",
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "retrain.json"))
     args = parser.parse_args(argv)
+    global SINCE_CHANGE  # noqa: PLW0603 - a benchmark's switch, read by run_controller
+    SINCE_CHANGE = args.since_change
     weeks, onset = (20, 8) if args.quick else (52, 20)
     seeds = 1 if args.quick else args.seeds
     if args.merge:  # worlds run in separate processes, tabled together

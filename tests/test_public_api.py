@@ -564,6 +564,7 @@ EXPECTED: dict[str, set[str]] = {
         "StoreTrainingData",
         "Trigger",
         "TriggerContext",
+        "change_window",
     },
 }
 

@@ -6,7 +6,8 @@ reports, :class:`ConceptDriftTrigger` on a streaming detector fed with the error
 stream, :class:`ScheduleTrigger`, :class:`CostTrigger` on
 :func:`prodml.cost.should_retrain`), weighs a measured drop against the cost of
 retraining (:class:`RetrainCost`) and the :class:`Guards`, builds the training set
-(:class:`StoreTrainingData` reads it point-in-time correct from the feature store),
+(:class:`StoreTrainingData` reads it point-in-time correct from the feature store;
+:func:`change_window` starts it at the change a trigger dated),
 calls the user's ``train``, registers the candidate with its lineage, runs the
 promotion checks and a canary, and promotes or rolls back. Its state is versioned JSON,
 written before every side effect, so a killed process resumes without registering a
@@ -42,7 +43,7 @@ from prodml.retrain._controller import (
     RunContext,
 )
 from prodml.retrain._cost import RetrainCost
-from prodml.retrain._data import StoreTrainingData
+from prodml.retrain._data import StoreTrainingData, change_window
 from prodml.retrain._guards import Guards
 from prodml.retrain._sequential import ErrorRateTrigger
 from prodml.retrain._state import RetrainState, RetrainStateError
@@ -77,4 +78,5 @@ __all__ = [
     "StoreTrainingData",
     "Trigger",
     "TriggerContext",
+    "change_window",
 ]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from prodml._durations import seconds
+from prodml._state import finite_float
 from prodml.errors import ConfigError
 from prodml.fingerprint import fingerprint_table
 
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
     from prodml.retrain._controller import RunContext
     from prodml.store import FeatureStore, TrainingSet
 
-__all__ = ["StoreTrainingData", "lineage_of"]
+__all__ = ["StoreTrainingData", "change_window", "lineage_of"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,81 @@ class StoreTrainingData:
         """The point-in-time correct :class:`~prodml.store.TrainingSet` for this run."""
         rows = self.entities(context) if callable(self.entities) else self.entities
         return self.store.historical(rows, list(self.features), timestamp=self.timestamp)
+
+
+def change_window(
+    context: RunContext,
+    *,
+    window: float | timedelta,
+    min_window: float | timedelta,
+) -> tuple[float, float]:
+    """The training window ``(start, end)`` for a run: since the estimated change, bounded.
+
+    A trigger that can date the change it detected puts the time in its signal's
+    evidence as ``change_at`` (seconds on the controller's clock):
+    :class:`ErrorRateTrigger` does on its CUSUM and after-drift alarms (the last check
+    before the alarming CUSUM was last at zero, or before the drift co-signal fired if
+    earlier; for a follow-up, when the serving version was trained). Rows from before
+    the change teach the old concept; this window drops
+    them, within bounds:
+
+    * ``end`` is the run's clock (``context.now``);
+    * ``start`` is ``change_at``, but never later than ``end - min_window`` (enough rows
+      to fit on) and never earlier than ``end - window`` (the window you would use
+      without a change point);
+    * with no usable ``change_at`` (another trigger, a schedule, a value that is
+      not a finite number, or one after ``end``), the window is the full
+      ``window``.
+
+    ``change_at`` dates the first error *label* after the change; with labels that
+    arrive late, widen ``min_window`` by the delay, or move ``start`` back by it.
+
+    Parameters
+    ----------
+    context
+        The run's :class:`RunContext` (what the ``data=`` function is called with).
+    window
+        The longest window (seconds or a timedelta).
+    min_window
+        The shortest window, at most ``window``.
+
+    Examples
+    --------
+    >>> from prodml.retrain import RunContext
+    >>> day = 86400.0
+    >>> ctx = RunContext(
+    ...     "r1", "error_rate", "...", 30 * day, None, {"evidence": {"change_at": 25 * day}}
+    ... )
+    >>> [t / day for t in change_window(ctx, window=14 * day, min_window=3 * day)]
+    [25.0, 30.0]
+    >>> [t / day for t in change_window(ctx, window=14 * day, min_window=7 * day)]
+    [23.0, 30.0]
+    >>> ctx = RunContext("r2", "schedule", "...", 30 * day, None, {"evidence": {}})
+    >>> [t / day for t in change_window(ctx, window=14 * day, min_window=7 * day)]
+    [16.0, 30.0]
+    """
+    longest = seconds(window, "window", "change_window")
+    shortest = seconds(min_window, "min_window", "change_window")
+    if shortest > longest:
+        raise ConfigError(
+            f"change_window: min_window ({shortest:g} s) must be at most window ({longest:g} s).",
+            parameter="min_window",
+        )
+    end = finite_float(getattr(context, "now", None))
+    if end is None:
+        raise ConfigError(
+            "change_window needs the run's context (a RunContext with a finite clock). "
+            f"Got {type(context).__name__}.",
+            parameter="context",
+        )
+    signal = getattr(context, "signal", None)
+    evidence = signal.get("evidence") if isinstance(signal, dict) else None
+    raw = evidence.get("change_at") if isinstance(evidence, dict) else None
+    change = finite_float(raw)  # read back from the state: a finite number or nothing
+    start = end - longest
+    if change is not None and change <= end:
+        start = max(start, min(change, end - shortest))
+    return start, end
 
 
 def lineage_of(training_set: Any) -> dict[str, Any]:

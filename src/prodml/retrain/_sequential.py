@@ -47,12 +47,13 @@ from prodml._durations import seconds
 from prodml._params import NONE, Interval, TypeOf, check_params
 from prodml._state import MAX_COUNT, finite_float
 from prodml.errors import DriftError
-from prodml.retrain._state import RetrainStateError, _bad
+from prodml.retrain._state import MAX_CLOCK_S, RetrainStateError, _bad
 from prodml.retrain._triggers import Signal, Trigger, TriggerContext
 
 __all__ = ["ErrorRateTrigger"]
 
 _MAX_DESIGNS = 6
+_MAX_MARKS = 64  # checks remembered to date a change point (thinned, oldest first)
 
 
 def _fraction(value: Any, parameter: str, *, upper: float = 1.0) -> float:
@@ -101,8 +102,13 @@ class ErrorRateTrigger:
 
     The signal's ``drop`` is the error rate since the estimated change point minus the
     baseline: the controller retrains only when it costs more than a retraining
-    (:class:`RetrainCost`). The controller resets the trigger when a run starts and
-    again when a new version is promoted (the baseline is then learned again).
+    (:class:`RetrainCost`). Its evidence's ``change_at`` dates that change point on the
+    controller's clock (the last check before its first error was fed; after data drift,
+    the step the co-signal fired if earlier; for a follow-up, when the version it would
+    replace was trained, as the data moved on after that; ``None`` when no check before
+    it is remembered): :func:`change_window` turns it into a training window. The
+    controller resets the trigger when a run starts and again when a new version is
+    promoted (the baseline is then learned again).
 
     Parameters
     ----------
@@ -212,6 +218,11 @@ class ErrorRateTrigger:
         # An alarm consumed by a retraining: the watch that follows its promotion
         # (version, the error rate before the chain, the watch's start, follow-ups so far).
         self._settle: dict[str, Any] | None = None
+        # Dating a change point: every error ever fed (never reset) and, at each check,
+        # (the controller's clock, errors fed by then): an error fed after the mark
+        # (t, k), i.e. at index >= k, was labelled after t.
+        self._fed = 0
+        self._marks: list[tuple[float, int]] = []
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -319,6 +330,8 @@ class ErrorRateTrigger:
             "alarm": None if self.alarm_ is None else dict(self.alarm_),
             "version": self._version,
             "settle": None if self._settle is None else dict(self._settle),
+            "fed": int(self._fed),
+            "marks": [[t, k] for t, k in self._marks],
         }
 
     def load_state_dict(self, data: object, *, path: str = "trigger") -> None:
@@ -342,6 +355,7 @@ class ErrorRateTrigger:
         self._cap, self._heldout = st["cap"], st["heldout"]
         self._drift_reason, self._version = st["drift_reason"], st["version"]
         self.alarm_, self._settle = st["alarm"], st["settle"]
+        self._fed, self._marks = st["fed"], st["marks"]
         self._sprt, self.drift_baseline_, self.baseline_ = None, None, None
         self._a = self._b = self._drops = self._sa = self._sb = np.zeros(0)
         self._cusum, self._since = np.zeros(0), np.zeros((0, 2))
@@ -384,6 +398,7 @@ class ErrorRateTrigger:
 
     def _feed(self, x: np.ndarray, offset: int) -> list[int]:
         self.seen += x.size
+        self._fed += x.size
         self._seen_sum += float(x.sum())
         if not x.size or self.baseline_ is None:
             return []
@@ -426,10 +441,14 @@ class ErrorRateTrigger:
                 self._sprt_since = [self._sprt_since[0] + x.size, self._sprt_since[1] + raw[-1]]
             return None
         index, how, j = first
-        if how == "cusum":
-            n, total = self._since_zero(j, paths[j][0], paths[j][1], raw, end)
-        else:
+        n_zero, total = self._since_zero(j, paths[j][0], paths[j][1], raw, end)
+        n = n_zero
+        if how == "drift":
             n, total = self._sprt_since[0] + end, self._sprt_since[1] + raw[end]
+        # the estimated change point, as an index into every error ever fed: where the
+        # design's CUSUM was last at zero (the change point's maximum-likelihood estimate
+        # for that drop) or, after data drift, where the SPRT began if that is earlier
+        change = self._fed - x.size + end - int(max(n, n_zero))
         p_before = self.drift_baseline_ if how == "drift" else self.baseline_
         self.alarm_ = {
             "by": how,
@@ -438,6 +457,7 @@ class ErrorRateTrigger:
             "at": self.seen - x.size + index,
             "n": int(n) + x.size - end,
             "errors": float(total) + float(raw[-1] - raw[end]),
+            "change": max(0, change),
         }
         return index
 
@@ -462,6 +482,7 @@ class ErrorRateTrigger:
     # ------------------------------------------------------------------ check
     def check(self, context: TriggerContext) -> Signal | None:
         """A signal when the test alarmed since the last reset."""
+        self._mark(context.now)
         if self.alarm_ is None:
             self._version = getattr(context.current, "version", None)
             self._read_cap(context)
@@ -470,7 +491,7 @@ class ErrorRateTrigger:
                 return None
         alarm = self.alarm_
         if alarm["by"] == "follow-up":
-            return self._follow_up_signal(alarm)
+            return self._follow_up_signal(alarm, context)
         p0 = self.drift_baseline_ if alarm["by"] == "drift" else self.baseline_
         assert p0 is not None  # noqa: S101 - an alarm needs a baseline
         rate = alarm["errors"] / alarm["n"] if alarm["n"] else math.nan
@@ -492,8 +513,39 @@ class ErrorRateTrigger:
                 "error_rate_since": rate if alarm["n"] else None,
                 "samples_since": int(alarm["n"]),
                 "drop_design": alarm["drop_design"],
+                "change_at": self._change_at(alarm.get("change")),
             },
         )
+
+    def _mark(self, now: float) -> None:
+        """Remember that ``self._fed`` errors had been fed by the check at ``now``."""
+        t = finite_float(now)
+        if t is None or abs(t) > MAX_CLOCK_S:
+            return  # not a clock (a check called by hand with junk): nothing to date by
+        now = t
+        marks = self._marks
+        if marks and now <= marks[-1][0]:
+            return  # the clock did not move on (a repeated step): nothing new to date
+        if marks and marks[-1][1] == self._fed:
+            marks[-1] = (now, self._fed)  # nothing fed since: the later check dates tighter
+        else:
+            marks.append((now, self._fed))
+        if len(marks) > _MAX_MARKS:  # thin the older half: the dates only get earlier
+            half = len(marks) // 2
+            self._marks = marks[:half:2] + marks[half:]
+
+    def _change_at(self, index: int | None) -> float | None:
+        """When the error at ``index`` (of every error fed) was fed, on the controller's clock.
+
+        The time of the last check before it was fed: its label arrived after that, so a
+        training window starting there holds every labelled row since the change (within
+        the marks' resolution; a thinned or missing mark gives an earlier time). ``None``
+        when no check before it is remembered.
+        """
+        if index is None:
+            return None
+        before = [t for t, k in self._marks if k <= index]
+        return before[-1] if before else None
 
     def _read_cap(self, context: TriggerContext) -> None:
         """Bound the baseline by the production version's held-out metric (once a reset)."""
@@ -507,7 +559,7 @@ class ErrorRateTrigger:
             if self.alarm_ is None and (self.baseline_ is None or self._cap < self.baseline_):
                 self._start(self._cap)
 
-    def _follow_up_signal(self, alarm: dict[str, Any]) -> Signal:
+    def _follow_up_signal(self, alarm: dict[str, Any], context: TriggerContext) -> Signal:
         rate = alarm["errors"] / alarm["n"]
         return Signal(
             self.name,
@@ -522,6 +574,9 @@ class ErrorRateTrigger:
                 "error_rate_since": rate,
                 "samples_since": int(alarm["n"]),
                 "drop_design": None,
+                # the data moved on after the replaced version's training window was
+                # cut: the change to train on is dated there
+                "change_at": finite_float(context.trained_at),
             },
         )
 
@@ -554,6 +609,7 @@ class ErrorRateTrigger:
             "n": self.seen,
             "errors": self._seen_sum,
             "reason": sig.reason,
+            "change": None,  # dated at the signal: when the serving version was trained
         }
 
     def _watch_drift(self, context: TriggerContext) -> None:
@@ -651,6 +707,8 @@ def _read_alarm(v: object, path: str) -> dict[str, Any] | None:
     }
     if alarm["errors"] > alarm["n"]:
         raise _state_error(f"{path}.errors", "at most n", alarm["errors"])
+    # the change point's index (added in 0.x; older states have none: not dated)
+    alarm["change"] = _get(v, "change", path, "int", null=True)
     if by == "follow-up":
         alarm["reason"] = _get(v, "reason", path, "str")
         if alarm["n"] < 1:  # made with the new version's errors: at least one
@@ -710,4 +768,32 @@ def _read_state(data: object, path: str) -> dict[str, Any]:
     st["alarm"] = _read_alarm(data.get("alarm"), f"{path}.alarm")
     st["version"] = _get(data, "version", path, "version", null=True)
     st["settle"] = _read_settle(data.get("settle"), f"{path}.settle")
+    # dating the change point (older states have neither: every error counted as fed
+    # since the reset, no check remembered, so a pending alarm is not dated)
+    st["fed"] = st["seen"] if "fed" not in data else _get(data, "fed", path, "int")
+    if st["fed"] < st["seen"]:
+        raise _state_error(f"{path}.fed", "an int >= seen", st["fed"])
+    st["marks"] = _read_marks(data.get("marks", []), f"{path}.marks", st["fed"])
+    alarm = st["alarm"]
+    if alarm is not None and alarm["change"] is not None and alarm["change"] > st["fed"]:
+        raise _state_error(f"{path}.alarm.change", "an int <= fed", alarm["change"])
     return st
+
+
+def _read_marks(v: object, path: str, fed: int) -> list[tuple[float, int]]:
+    """Checks remembered: [clock, errors fed by then] pairs, both increasing, at most ``fed``."""
+    if not isinstance(v, list) or len(v) > _MAX_MARKS:
+        raise _state_error(path, f"a list of at most {_MAX_MARKS} [clock, fed] pairs", v)
+    out: list[tuple[float, int]] = []
+    for i, pair in enumerate(v):
+        name = f"{path}[{i}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise _state_error(name, "a [clock, fed] pair", pair)
+        t = finite_float(pair[0])
+        if t is None or isinstance(pair[0], bool) or abs(t) > MAX_CLOCK_S:
+            raise _state_error(name, f"a clock: a finite number within {MAX_CLOCK_S:.0e}", pair)
+        k = _value(pair[1], name, "int")
+        if k > fed or (out and (t <= out[-1][0] or k <= out[-1][1])):
+            raise _state_error(name, "a later clock and count than the pair before, <= fed", pair)
+        out.append((t, k))
+    return out
