@@ -174,7 +174,7 @@ class DistributedFit:
     ) -> None:
         if not is_tabular(data) and not chunk_source(data):
             raise input_error(data)
-        for cols in iter_columns(data):
+        for cols in iter_columns(data, categorical_values=True):
             for p in programs:
                 if p.column not in opened:
                     continue

@@ -243,7 +243,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         self._check_params()
         X = _named(X)  # noqa: N806 - scikit-learn's name
         if is_tabular(X):
-            single: Columns | None = Columns(X)
+            single: Columns | None = Columns(X, categorical_values=True)
             source: Any = X
         elif not chunk_source(X):
             raise input_error(X)
@@ -280,7 +280,9 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             states = open_pass(programs, pos)
             if not states:
                 break
-            chunks = [single] if single is not None else iter_columns(source)
+            chunks = (
+                [single] if single is not None else iter_columns(source, categorical_values=True)
+            )
             for cols in chunks:
                 texts = read_texts(
                     cols,
@@ -334,7 +336,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         ]
         if not tails:
             return
-        chunks = [single] if single is not None else iter_columns(source)
+        chunks = [single] if single is not None else iter_columns(source, categorical_values=True)
         for cols in chunks:
             for p in tails:
                 start, values = cache.get(p.column, (0, None))
@@ -473,11 +475,13 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             )
         X = _named(X)  # noqa: N806 - scikit-learn's name
         if is_tabular(X):
-            out = self._transform_cols(Columns(X))
+            out = self._transform_cols(Columns(X, categorical_values=True))
         elif not chunk_source(X):
             raise input_error(X)
         else:
-            parts = [self._transform_cols(cols) for cols in iter_columns(X)]
+            parts = [
+                self._transform_cols(cols) for cols in iter_columns(X, categorical_values=True)
+            ]
             out = (
                 np.asfortranarray(np.vstack(parts))
                 if parts
