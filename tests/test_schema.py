@@ -152,9 +152,13 @@ def test_mixed_object_column_reports_first_offender() -> None:
 
 
 def test_category_with_non_text_categories() -> None:
+    """A Categorical of ints is an int column (schema41b): not a category, and ints."""
     s = Schema([Column("c", "category")])
-    with pytest.raises(SchemaError, match="non-text categories"):
+    with pytest.raises(SchemaError, match="expected category, got int 1"):
         s.validate(pd.DataFrame({"c": pd.Categorical([1, 2])}))
+    Schema([Column("c", "int")]).validate(pd.DataFrame({"c": pd.Categorical([1, 2])}))
+    with pytest.raises(SchemaError, match="non-text categories"):
+        s.validate(pd.DataFrame({"c": pd.Categorical([1, "a"])}))
 
 
 def test_arrow_wrong_type_is_reported() -> None:

@@ -77,16 +77,21 @@ def test_arrow_dictionary_chunks_stay_category_as_pd_concat_keeps_them() -> None
     assert Schema.infer([one, text])["c"].dtype is LogicalType.STRING
 
 
+# Categories prodml reads as no column type: objects of several types, timedeltas. (A
+# Categorical of ints, bools or datetimes is a column of those values since schema41b:
+# tests/test_schema41b_categoricals.py.)
 NON_TEXT = {
-    "int categories": pd.DataFrame({"c": pd.Categorical([1, 2, 1])}),
-    "bool categories": pd.DataFrame({"c": pd.Categorical([True, False])}),
-    "datetime categories": pd.DataFrame({"c": pd.Categorical(pd.to_datetime(["2024-01-01"]))}),
-    "all null, int categories": pd.DataFrame({"c": pd.Categorical([None], categories=[1, 2])}),
+    "mixed object categories": pd.DataFrame({"c": pd.Categorical([1, "a", 1])}),
+    "timedelta categories": pd.DataFrame({"c": pd.Categorical(pd.to_timedelta(["1D"]))}),
+    "all null, timedelta categories": pd.DataFrame(
+        {"c": pd.Categorical([None], categories=pd.to_timedelta(["1D", "2D"]))}
+    ),
 }
 # An arrow dictionary of ints is no category: it is a column of ints, encoded (what
 # pq.read_table makes of a hive partition year=2024); tests/test_schema41_partitions.py.
 ARROW_NON_TEXT = {
     "arrow dictionary of ints": pa.table({"c": pa.array([1, 2, 1]).dictionary_encode()}),
+    "pandas Categorical of ints": pd.DataFrame({"c": pd.Categorical([1, 2, 1])}),
     "pandas arrow dictionary of ints": pd.DataFrame(
         {"c": pd.array([1, 2], dtype=pd.ArrowDtype(pa.dictionary(pa.int8(), pa.int64())))}
     ),
@@ -125,18 +130,18 @@ def test_an_arrow_dictionary_of_ints_is_an_int_column(data: object) -> None:
     ("data", "message", "row"),
     [
         (
-            pd.DataFrame({"c": pd.Categorical([None, 7, 8])}),
-            "expected string, got int 7: categories of type int64",
+            pd.DataFrame({"c": pd.Categorical([None, 7, "a"])}),
+            "expected string, got int 7: categories of type object",
             1,
         ),
         (
-            pd.DataFrame({"c": pd.Categorical([None, True])}),
-            "expected string, got bool True: categories of type bool",
+            pd.DataFrame({"c": pd.Categorical([None, pd.Timedelta("1D")])}),
+            "expected string, got pandas.Timedelta Timedelta('1 days 00:00:00'): categories of",
             1,
         ),
         (
-            pd.DataFrame({"c": pd.Categorical([None], categories=[1, 2])}),
-            "expected string, got category values: categories of type int64",
+            pd.DataFrame({"c": pd.Categorical([None], categories=pd.to_timedelta(["1D"]))}),
+            "expected string, got category values: categories of type timedelta64",
             None,
         ),
     ],

@@ -60,6 +60,7 @@ from prodml._data_kinds import (
     py_value,
     type_name,
     type_problem,
+    value_categories,
 )
 from prodml._data_kinds import _arrow_kind as _arrow_kind  # noqa: PLC0414
 from prodml._data_kinds import _first_non_null as _first_non_null  # noqa: PLC0414
@@ -156,11 +157,32 @@ class Columns:
     ----------
     source
         The table. A pandas index is ignored; column names must be strings and unique.
+    categorical_values
+        Whether a pandas ``Categorical`` whose categories are numbers, bools or datetimes
+        is read as a column of those values (nulls kept), as an arrow dictionary of them
+        always is: what ``pd.read_parquet`` makes of a hive partition ``year=2024`` then
+        reads as ``pq.read_table``'s reading of it does. Schemas and feature pipelines
+        read so; drift and every other reader keep such a column a ``category`` (a set
+        of declared categories, compared by counts). See ``docs/schema.md``.
     """
 
-    __slots__ = ("_decoded", "_kinds", "_names", "_pos", "_series", "num_rows", "source")
+    __slots__ = (
+        "_decoded",
+        "_kinds",
+        "_names",
+        "_pos",
+        "_series",
+        "categorical_values",
+        "num_rows",
+        "source",
+    )
 
-    def __init__(self, source: pd.DataFrame | pa.Table | pa.RecordBatch) -> None:
+    def __init__(
+        self,
+        source: pd.DataFrame | pa.Table | pa.RecordBatch,
+        *,
+        categorical_values: bool = False,
+    ) -> None:
         if isinstance(source, pd.DataFrame):
             names = list(source.columns)
         else:
@@ -183,6 +205,7 @@ class Columns:
                 problems=[SchemaProblem(d, "input", "column name appears twice") for d in dupes]
             )
         self.source = source
+        self.categorical_values: bool = categorical_values
         self._names: tuple[str, ...] = tuple(names)
         self._pos = pos
         # A pandas column looked up once per view: ``iloc[:, i]`` costs some 10-50 us and a
@@ -216,14 +239,18 @@ class Columns:
 
         A dictionary column of anything but text (``pq.read_table`` reads a hive
         partition ``year=2024`` as a dictionary of int32) is handed out decoded, in its
-        values' own type: it is a column of those values (see :func:`column_kind`).
+        values' own type: it is a column of those values (see :func:`column_kind`). So
+        is a pandas ``Categorical`` of numbers, bools or datetimes (``pd.read_parquet``'s
+        reading of that partition) in a view made with ``categorical_values``.
         """
         if isinstance(self.source, pd.DataFrame):
             found = self._series.get(name)
             if found is None:
                 self._require(name)
                 # ``df[name]`` (names are unique strings here) is half of ``iloc``'s cost.
-                found = self._series[name] = _decoded_series(self.source[name])
+                found = self._series[name] = _decoded_series(
+                    self.source[name], categorical_values=self.categorical_values
+                )
             return found
         found_arrow = self._decoded.get(name)
         if found_arrow is not None:
@@ -372,8 +399,10 @@ class Columns:
         for n in names:
             self._require(n)
         if isinstance(self.source, pd.DataFrame):
-            return Columns(self.source.iloc[:, [self._pos[n] for n in names]])
-        return Columns(self.source.select(list(names)))
+            source: Tabular = self.source.iloc[:, [self._pos[n] for n in names]]
+        else:
+            source = self.source.select(list(names))
+        return Columns(source, categorical_values=self.categorical_values)
 
     def to_arrow(self) -> pa.Table:
         """The whole view as a pyarrow Table."""
@@ -390,16 +419,27 @@ class Columns:
         return self.source.to_pandas()
 
 
-def _decoded_series(raw: pd.Series) -> pd.Series:
-    """A pandas column of an arrow dictionary of non-text values, as those values.
+def _decoded_series(raw: pd.Series, *, categorical_values: bool = False) -> pd.Series:
+    """A pandas column of encoded non-text values, as those values (nulls kept).
 
-    ``pd.read_parquet(..., dtype_backend="pyarrow")`` of an integer partition, say.
+    An arrow dictionary of them (``pd.read_parquet(..., dtype_backend="pyarrow")`` of an
+    integer hive partition) always; a ``Categorical`` of them (``pd.read_parquet``'s
+    default reading of it, int32 categories) when ``categorical_values``. Either is
+    handed out as an arrow-backed column of the values' own type, as :meth:`Columns.raw`
+    hands out an arrow dictionary column.
     """
     dtype = raw.dtype
-    if not (isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype)):
-        return raw
-    held = _series_arrow(raw)
-    if not encoded_values(held):
+    if isinstance(dtype, pd.CategoricalDtype):
+        if not (categorical_values and value_categories(dtype)):
+            return raw
+        # Through arrow's dictionary of the same codes and categories: exact ints (no
+        # float round trip for a null), a null for code -1, the categories' unit and zone.
+        held = pa.chunked_array([pa.Array.from_pandas(raw)])
+    elif isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype):
+        held = _series_arrow(raw)
+        if not encoded_values(held):
+            return raw
+    else:
         return raw
     values = decoded_dictionary(held)
     return pd.Series(pd.arrays.ArrowExtensionArray(values), index=raw.index, name=raw.name)
@@ -529,7 +569,7 @@ def _too_large(name: str, raw: pd.Series) -> SchemaError:
 # ------------------------------------------------------------------------- builders
 
 
-def as_columns(data: object, *, what: str = "data") -> Columns:
+def as_columns(data: object, *, what: str = "data", categorical_values: bool = False) -> Columns:
     """View one table or record as :class:`Columns`.
 
     Parameters
@@ -538,6 +578,9 @@ def as_columns(data: object, *, what: str = "data") -> Columns:
         A pandas DataFrame, pyarrow Table or RecordBatch, or a dict record (one row).
     what
         How to call the input in error messages.
+    categorical_values
+        Read a pandas ``Categorical`` of numbers, bools or datetimes as a column of
+        those values (see :class:`Columns`).
 
     Raises
     ------
@@ -545,13 +588,13 @@ def as_columns(data: object, *, what: str = "data") -> Columns:
         For any other type of input.
     """
     if is_tabular(data):
-        return Columns(data)
+        return Columns(data, categorical_values=categorical_values)
     if isinstance(data, Mapping):
-        return Columns(_record_frame(data))
+        return Columns(_record_frame(data), categorical_values=categorical_values)
     raise _input_error(data, what, _ONE)  # one table: not the chunks iter_columns takes
 
 
-def _dataset_batches(data: Any, batch_rows: int) -> Iterator[Columns]:
+def _dataset_batches(data: Any, batch_rows: int, categorical_values: bool) -> Iterator[Columns]:
     """Scan a pyarrow Dataset in bounded memory.
 
     The scanner's defaults read 16 batches and several files ahead and pre-buffer whole
@@ -569,10 +612,12 @@ def _dataset_batches(data: Any, batch_rows: int) -> Iterator[Columns]:
         fragment_readahead=1,
         fragment_scan_options=options,
     ):
-        yield Columns(batch)
+        yield Columns(batch, categorical_values=categorical_values)
 
 
-def _parquet_file_batches(data: pq.ParquetFile, batch_rows: int) -> Iterator[Columns]:
+def _parquet_file_batches(
+    data: pq.ParquetFile, batch_rows: int, categorical_values: bool
+) -> Iterator[Columns]:
     """Read a ParquetFile one row group at a time.
 
     ``iter_batches`` over the whole file kept every decoded row group allocated until the
@@ -581,7 +626,7 @@ def _parquet_file_batches(data: pq.ParquetFile, batch_rows: int) -> Iterator[Col
     """
     for group in range(data.num_row_groups):
         for batch in data.iter_batches(batch_size=batch_rows, row_groups=[group]):
-            yield Columns(batch)
+            yield Columns(batch, categorical_values=categorical_values)
 
 
 def _record_frame(record: Mapping[object, object]) -> pd.DataFrame:
@@ -606,7 +651,11 @@ def _beyond_python(value: pd.Timestamp) -> pd.Series:
 
 
 def iter_columns(
-    data: object, *, batch_rows: int | None = None, what: str = "data"
+    data: object,
+    *,
+    batch_rows: int | None = None,
+    what: str = "data",
+    categorical_values: bool = False,
 ) -> Iterator[Columns]:
     """Yield :class:`Columns` batches from a table, a Parquet file or an iterable of tables.
 
@@ -620,34 +669,43 @@ def iter_columns(
         most this many rows; otherwise an in-memory table is yielded whole.
     what
         How to call the input in error messages.
+    categorical_values
+        Read a pandas ``Categorical`` of numbers, bools or datetimes as a column of
+        those values (see :class:`Columns`). A view given as ``data`` that reads them
+        otherwise is read again from its source.
 
     Raises
     ------
     SchemaError
         For an unsupported input, or an unsupported element inside an iterable.
     """
-    if isinstance(data, Columns) and (batch_rows is None or data.num_rows <= batch_rows):
+    flag = categorical_values
+    if (
+        isinstance(data, Columns)
+        and data.categorical_values == flag
+        and (batch_rows is None or data.num_rows <= batch_rows)
+    ):
         yield data  # a view already made (FeaturePipeline.fit): its column lookups are kept
         return
     if isinstance(data, Columns):
         data = data.source
     if is_tabular(data) or isinstance(data, Mapping):
-        cols = as_columns(data, what=what)
+        cols = as_columns(data, what=what, categorical_values=flag)
         if batch_rows is None or cols.num_rows <= batch_rows:
             yield cols
             return
         src = cols.source
         for start in range(0, cols.num_rows, batch_rows):
             if isinstance(src, pd.DataFrame):
-                yield Columns(src.iloc[start : start + batch_rows])
+                yield Columns(src.iloc[start : start + batch_rows], categorical_values=flag)
             else:
-                yield Columns(src.slice(start, batch_rows))
+                yield Columns(src.slice(start, batch_rows), categorical_values=flag)
         return
     if isinstance(data, pq.ParquetFile):
-        yield from _parquet_file_batches(data, batch_rows or 65_536)
+        yield from _parquet_file_batches(data, batch_rows or 65_536, flag)
         return
     if _is_arrow_dataset(data):
-        yield from _dataset_batches(data, batch_rows or 131_072)
+        yield from _dataset_batches(data, batch_rows or 131_072, flag)
         return
     if isinstance(data, str | bytes | bytearray | np.ndarray | pd.Series) or not isinstance(
         data, Iterable
@@ -656,7 +714,7 @@ def iter_columns(
     for i, chunk in enumerate(data):
         if not is_tabular(chunk):
             raise _input_error(chunk, f"chunk {i} of {what}", _CHUNK)
-        yield from iter_columns(chunk, batch_rows=batch_rows, what=what)
+        yield from iter_columns(chunk, batch_rows=batch_rows, what=what, categorical_values=flag)
 
 
 def _is_arrow_dataset(data: object) -> bool:

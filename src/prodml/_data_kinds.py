@@ -36,6 +36,7 @@ __all__ = [
     "text_dictionary",
     "type_name",
     "type_problem",
+    "value_categories",
 ]
 
 RawColumn: TypeAlias = "pd.Series | pa.ChunkedArray | pa.Array"
@@ -165,6 +166,29 @@ def decoded_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """
     vt = column.type.value_type
     return pa.chunked_array([c.dictionary.take(c.indices) for c in column.chunks], type=vt)
+
+
+def value_categories(dtype: pd.CategoricalDtype) -> bool:
+    """Whether a pandas ``Categorical``'s categories are numbers, bools or datetimes.
+
+    ``pd.read_parquet(folder)`` reads a hive partition ``year=2024`` so, with int32
+    categories. A :class:`prodml._data.Columns` view made with ``categorical_values``
+    (schemas and feature pipelines read through one) hands such a column out as its
+    values, as it does an arrow dictionary of them. Categories of text or of objects,
+    timedeltas, or none at all (an all-null ``Categorical`` has no categories) are not
+    values: such a column stays a ``category`` for every reader.
+    """
+    cats = dtype.categories
+    if cats is None or len(cats) == 0:
+        return False
+    held = cats.dtype
+    if isinstance(held, pd.DatetimeTZDtype) or (isinstance(held, np.dtype) and held.kind == "M"):
+        return True
+    # numpy bools, ints, unsigned ints and floats; a nullable or arrow dtype of them too.
+    return isinstance(held, np.dtype | pd.api.extensions.ExtensionDtype) and (
+        pd.api.types.is_bool_dtype(held)
+        or (pd.api.types.is_numeric_dtype(held) and getattr(held, "kind", "") in "iuf")
+    )
 
 
 def _pandas_kind(s: pd.Series) -> KindInfo:

@@ -144,13 +144,14 @@ def _kind_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem | None:
 
 
 def _categories_problem(name: str, raw: Any, info: KindInfo) -> SchemaProblem:
-    """A ``category`` column whose categories are not text (ints, bools, datetimes).
+    """A ``category`` column whose categories are not text (mixed objects, timedeltas).
 
     Worded as every type problem is (the pipelines' too): the first value, redacted when
     it looks personal, then the categories' type and the fix.
     """
-    # Only a pandas Categorical gets here: an arrow dictionary of ints, bools or
-    # datetimes (pq.read_table's hive partition year=2024) is a column of its values.
+    # Only a pandas Categorical of objects or timedeltas gets here: one of numbers, bools
+    # or datetimes (pd.read_parquet's hive partition year=2024) is read as its values,
+    # as an arrow dictionary of them (pq.read_table's) is.
     held = str(raw.dtype.categories.dtype)
     found = type_problem(name, "string", raw, info)
     return dataclasses.replace(
@@ -212,7 +213,9 @@ def _observe(data: object, detect_personal: bool | Callable[[list[str]], str | N
     tz, null_tz, categorical = seen.tz, seen.null_tz, seen.categorical
     problems: list[SchemaProblem] = []
     seen_any = False
-    for cols in iter_columns(data):
+    # A pandas Categorical of numbers, bools or datetimes is read as its values, as the
+    # arrow dictionary of them is (docs/schema.md: what reads a Categorical how).
+    for cols in iter_columns(data, categorical_values=True):
         seen_any = True
         if kinds and list(cols.names) != list(kinds):
             problems.append(

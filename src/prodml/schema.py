@@ -411,12 +411,12 @@ class Schema(_Model):
             # one-row table's, ~100x cheaper); None for what only the table path decides.
             found = record_problems(self.columns, data, strict=strict)
             if found is None:
-                found = self.problems(as_columns(data), strict=strict)
+                found = self.problems(_values_view(data), strict=strict)
             if found:
                 # One record has no rows: "(first at row 0)" would only be noise.
                 raise SchemaError(problems=[dataclasses.replace(p, row=None) for p in found])
             return
-        cols = as_columns(data)
+        cols = _values_view(data)
         problems = self.problems(cols, strict=strict)
         if problems:
             raise SchemaError(problems=problems)
@@ -432,8 +432,7 @@ class Schema(_Model):
         # _schema_checks imports this module's types at module level.
         from prodml._schema_checks import _column_problems  # noqa: PLC0415
 
-        if not isinstance(cols, Columns):
-            cols = as_columns(cols)
+        cols = _values_view(cols)
         found: list[SchemaProblem] = []
         for col in self.columns:
             if col.name not in cols:
@@ -661,6 +660,19 @@ class Schema(_Model):
                 ]
                 out.append(f"column {short_repr(c.name)}: time zone {zones[0]} -> {zones[1]}")
         return out
+
+
+def _values_view(data: object) -> Columns:
+    """``data`` as a view reading a pandas Categorical of numbers as those numbers.
+
+    As the arrow dictionary of them reads (``pd.read_parquet`` and ``pq.read_table`` of
+    one hive-partitioned folder get one answer); see :class:`prodml._data.Columns`.
+    """
+    if isinstance(data, Columns):
+        if data.categorical_values:
+            return data
+        data = data.source
+    return as_columns(data, categorical_values=True)
 
 
 _FLOAT_BITS = 1023  # ints this wide always convert to a finite float64

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodml._data import Columns, is_tabular, iter_columns, type_name
 from prodml.errors import ConfigError, NotFittedError
+from prodml.features._fitted import FittedState, adopt, copies_of
 from prodml.features._partition import (
     MomentsPiece,
     Plan,
@@ -39,14 +40,19 @@ class DistributedFit:
     if TYPE_CHECKING:  # supplied by FeaturePipeline
         steps: Sequence[Step]
         _fit_plan: Plan | None
+        _fitted: FittedState | None
 
         def _check_params(self) -> None: ...
 
-        def _programs(self, schema: Schema) -> list[Program]: ...
+        def _programs(
+            self, schema: Schema, steps: Sequence[Step] | None = None
+        ) -> list[Program]: ...
 
         def _run(self, p: Program, cols: Columns, values: Any, start: int, stop: int) -> Any: ...
 
-        def _compile(self, schema: Schema, programs: list[Program]) -> None: ...
+        def _install(
+            self, schema: Schema, programs: list[Program], fitted: Sequence[Step] | None = None
+        ) -> None: ...
 
     def start_fit(self, schema: Schema) -> Self:
         """Start a fit whose passes are computed elsewhere, from partition states.
@@ -108,11 +114,18 @@ class DistributedFit:
                 parameter="schema",
             )
         self._check_params()
-        programs = self._programs(schema)
-        for step in self.steps:
+        # The passes fit copies of the steps, as fit() does: the state a transform in
+        # another thread holds keeps its steps. The old fit is forgotten in one
+        # assignment, and the steps show the copies, whose fitted dicts (the same dicts)
+        # each finished pass fills.
+        fitting = copies_of(self.steps)
+        programs = self._programs(schema, fitting)
+        for step in fitting:
             step.start_fit()
-        for attr in ("programs_", "feature_names_out_", "input_schema_"):
+        self._fitted = None
+        for attr in ("programs_", "feature_names_out_", "input_schema_", "n_features_in_"):
             self.__dict__.pop(attr, None)
+        adopt(self.steps, fitting)
         pos = {p.column: 0 for p in programs}
         self._fit_plan: Plan | None = (schema, programs, pos, open_pass(programs, pos))
         self._finish_if_done()
@@ -174,7 +187,7 @@ class DistributedFit:
     ) -> None:
         if not is_tabular(data) and not chunk_source(data):
             raise input_error(data)
-        for cols in iter_columns(data):
+        for cols in iter_columns(data, categorical_values=True):
             for p in programs:
                 if p.column not in opened:
                     continue
@@ -315,7 +328,7 @@ class DistributedFit:
         schema, programs, _, opened = self._plan()
         if not opened:
             self._fit_plan = None
-            self._compile(schema, programs)
+            self._install(schema, programs)
 
 
 def _protocol_error(method: str, wanted: str) -> ConfigError:

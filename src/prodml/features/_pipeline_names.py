@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from prodml.features._program import Program
+    from prodml.features._fitted import FittedState
     from prodml.schema import Schema
 
 __all__ = ["NamesAndParams"]
@@ -33,17 +33,13 @@ class NamesAndParams:
     if TYPE_CHECKING:  # supplied by FeaturePipeline
         steps: Sequence[Step]
         strict: bool
-        programs_: list[Program]
-        input_schema_: Schema
-        feature_names_out_: list[str]
 
-        def _check_fitted(self) -> None: ...
+        def _check_fitted(self) -> FittedState: ...
 
     @property
     def feature_names_out(self) -> list[str]:
         """Names of the output features, in output order."""
-        self._check_fitted()
-        return list(self.feature_names_out_)
+        return list(self._check_fitted().feature_names)
 
     @property
     def feature_sources_out(self) -> list[tuple[str, ...]]:
@@ -61,9 +57,8 @@ class NamesAndParams:
         >>> pipe.feature_sources_out
         [('x',), ('c',), ('c',)]
         """
-        self._check_fitted()
         out: list[tuple[str, ...]] = []
-        for p in self.programs_:
+        for p in self._check_fitted().programs:
             outputs = p.steps[-1].sources_out(p.column)
             for step in reversed(p.steps[:-1]):
                 # Each earlier step produced the value named ``p.column`` from its sources.
@@ -102,8 +97,7 @@ class NamesAndParams:
     @property
     def input_schema(self) -> Schema:
         """The :class:`~prodml.schema.Schema` of the input, inferred at fit."""
-        self._check_fitted()
-        return self.input_schema_
+        return self._check_fitted().schema
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output feature names as an object array (scikit-learn API)."""

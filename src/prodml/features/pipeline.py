@@ -29,6 +29,7 @@ from prodml._state import Field, check_format_version, load_json
 from prodml.errors import ConfigError, NotFittedError, SchemaError, SchemaProblem
 from prodml.features._base import NUMBER, TEXT, TIME, Floats, Step, null_error
 from prodml.features._distributed import DistributedFit
+from prodml.features._fitted import FittedState, adopt, copies_of, private_steps
 from prodml.features._partition import open_pass
 from prodml.features._pipeline_names import NamesAndParams
 from prodml.features._pipeline_state import (
@@ -49,7 +50,7 @@ from prodml.features._program import (
     raw_value,
     read_values,
 )
-from prodml.features._record import RecordFn, build_record_fn, exact_width
+from prodml.features._record import RecordFn, build_record_fn
 from prodml.features._sklearn import BaseEstimator, TransformerMixin
 from prodml.features._texts import read_texts
 from prodml.fingerprint import canonical_json, fingerprint_spec
@@ -59,8 +60,8 @@ from prodml.schema import Schema
 # moved; the names and scikit-learn side of FeaturePipeline is the NamesAndParams mixin.
 __all__ = ["ExtraColumnWarning", "FeaturePipeline"]
 
-# Held while a pipeline compiles its record path or installs new programs: compiling is
-# pure Python under the GIL, so one lock for all pipelines costs no parallelism.
+# Held while a pipeline compiles the record path of a fitted state: compiling is pure
+# Python under the GIL, so one lock for all pipelines costs no parallelism.
 _COMPILING = threading.Lock()
 
 
@@ -127,7 +128,17 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
     array([0., 0., 1.])
     >>> bool((pipe.transform(df)[1] == pipe.transform_record({"x": None, "c": "b"})).all())
     True
+
+    Notes
+    -----
+    A fitted pipeline may transform from several threads at once, and be refitted
+    meanwhile: a fit builds the new state aside (over copies of the steps) and installs it
+    in one assignment, so each ``transform`` or ``transform_record`` call reads the old
+    fit or the new one, whole, never a mix. ``steps`` show the installed fit's values.
     """
+
+    _fitted: FittedState | None = None
+    """Everything a transform reads, swapped whole by each fit (see :mod:`._fitted`)."""
 
     def __init__(self, steps: Sequence[Step], *, strict: bool = False) -> None:
         self.steps: Sequence[Step] = steps
@@ -155,9 +166,10 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                 )
             step.validate_params()
 
-    def _programs(self, schema: Schema) -> list[Program]:
+    def _programs(self, schema: Schema, steps: Sequence[Step] | None = None) -> list[Program]:
+        """Each input column's chain through ``steps`` (the pipeline's own by default)."""
         order: dict[str, list[Step]] = {}
-        for step in self.steps:
+        for step in self.steps if steps is None else steps:
             for col in step.columns:
                 chain = order.setdefault(col, [])
                 if chain and chain[-1].terminal:
@@ -237,13 +249,15 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
 
         Notes
         -----
-        A fit that raises (whatever the error) leaves the pipeline and its steps as they
-        were: a failed refit keeps the previous fit's answers everywhere.
+        The steps are fitted aside, as copies, and installed with one assignment once
+        every one is fitted: a transform in another thread meanwhile answers with the
+        previous fit, and a fit that raises (whatever the error) leaves the pipeline and
+        its steps as they were.
         """
         self._check_params()
         X = _named(X)  # noqa: N806 - scikit-learn's name
         if is_tabular(X):
-            single: Columns | None = Columns(X)
+            single: Columns | None = Columns(X, categorical_values=True)
             source: Any = X
         elif not chunk_source(X):
             raise input_error(X)
@@ -252,26 +266,21 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             source = list(X) if isinstance(X, Iterator) else X
         # One table: infer reads the same view, so each column is looked up once per fit.
         schema = Schema.infer(single if single is not None else source, nullable="always")
-        programs = self._programs(schema)
-        # A fit that raises part-way leaves every step as it was: a refit's failure
-        # (a null or a type a later step meets) kept the steps before it refitted and
-        # the later ones reset, under the old programs and their compiled record path.
-        # ``start_fit`` replaces the fitted dicts, so a shallow copy keeps the old ones.
-        saved = [dict(vars(step)) for step in self.steps]
-        try:
-            self._fit_programs(schema, programs, single, source)
-        except BaseException:
-            for step, before in zip(self.steps, saved, strict=True):
-                vars(step).clear()
-                vars(step).update(before)
-            raise
+        # Fitted aside: ``start_fit`` replaces a copy's fitted dicts, so the installed
+        # state (and a transform reading it now) keeps the old ones. A refit that raised
+        # part-way once left the steps before the failure refitted and the later ones
+        # reset; a copy that raises is dropped, and nothing was changed.
+        fitting = copies_of(self.steps)
+        programs = self._programs(schema, fitting)
+        self._fit_programs(programs, fitting, single, source)
+        self._install(schema, programs, fitting)
         return self
 
     def _fit_programs(
-        self, schema: Schema, programs: list[Program], single: Columns | None, source: Any
+        self, programs: list[Program], fitting: list[Step], single: Columns | None, source: Any
     ) -> None:
-        """Fit the steps through ``programs``, then install them (see :meth:`fit`)."""
-        for step in self.steps:
+        """Fit the steps ``fitting`` (those ``programs`` hold) over the data."""
+        for step in fitting:
             step.start_fit()
         cache: dict[str, tuple[int, Any]] = {}
         pos = {p.column: 0 for p in programs}
@@ -280,7 +289,9 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             states = open_pass(programs, pos)
             if not states:
                 break
-            chunks = [single] if single is not None else iter_columns(source)
+            chunks = (
+                [single] if single is not None else iter_columns(source, categorical_values=True)
+            )
             for cols in chunks:
                 texts = read_texts(
                     cols,
@@ -309,7 +320,6 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                     pos[p.column] = i + 1
                     last[p.column] = i
         self._check_tails(programs, last, single, source, cache)
-        self._compile(schema, programs)
 
     def _check_tails(
         self,
@@ -334,7 +344,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         ]
         if not tails:
             return
-        chunks = [single] if single is not None else iter_columns(source)
+        chunks = [single] if single is not None else iter_columns(source, categorical_values=True)
         for cols in chunks:
             for p in tails:
                 start, values = cache.get(p.column, (0, None))
@@ -342,66 +352,83 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                     start, values = 0, read_values(cols, p.column, p.kind, p.dtype, p.zone)
                 self._run(p, cols, values, start, p.n_values)
 
-    def _compile(self, schema: Schema, programs: list[Program]) -> None:
+    def _install(
+        self, schema: Schema, programs: list[Program], fitted: Sequence[Step] | None = None
+    ) -> None:
+        """Make ``programs`` the fitted state, in one assignment.
+
+        ``programs`` hold steps no other state holds (a fit's copies, or copies made
+        here): a later fit changes ``self.steps`` in place, never them. ``fitted``, the
+        copies in ``self.steps`` order, are then shown on ``self.steps``.
+        """
         names: list[str] = []
         for p in programs:
             p.offset = len(names)
             enc = p.encoder
             names.extend(enc.names_out(p.column) if enc is not None else [p.column])
             p.width = len(names) - p.offset
-        with _COMPILING:  # a record compiled meanwhile was compiled from the old programs
-            self.input_schema_ = schema
-            self.n_features_in_: int = len(schema)  # scikit-learn's name for the input width
-            self.feature_names_out_ = names
-            self.programs_ = programs
-            self._known = frozenset(schema.names)
-            self._n_read = exact_width(self._known, programs)
-            # The record path compiles on the first record (see _record_path), not here:
-            # at 1,000 columns compiling it was a fifth of the fit, and most fitted
-            # pipelines never see a single record.
-            self.__dict__.pop("_record_fn", None)
+        if fitted is None:
+            programs = private_steps(programs)
+        self._fitted = FittedState(schema, programs, names)
+        self._show(self._fitted)
+        if fitted is not None:
+            adopt(self.steps, fitted)
 
-    def _record_path(self) -> RecordFn:
-        """The compiled record function, compiled now if this is the first record.
+    def _show(self, state: FittedState) -> None:
+        """The fitted attributes scikit-learn's conventions name, as views of ``state``.
 
-        Under a lock: threads asking at once compile once, and each gets the function
-        of the programs the pipeline holds.
+        For readers (users, explanations, the serving checks): ``transform`` and
+        ``transform_record`` read ``state`` itself, whole.
+        """
+        self.input_schema_: Schema = state.schema
+        self.n_features_in_: int = len(state.schema)  # scikit-learn's name: the input width
+        self.feature_names_out_: list[str] = state.feature_names
+        self.programs_: list[Program] = state.programs
+
+    def _record_path(self, fitted: FittedState) -> RecordFn:
+        """The compiled record function of ``fitted``, compiled now if this is its first.
+
+        Under a lock: threads asking at once compile once, each the function of the
+        state it read (a refit meanwhile compiles its own on its first record).
         """
         with _COMPILING:
-            fn: RecordFn | None = self.__dict__.get("_record_fn")
+            fn = fitted.record_fn
             if fn is None:
-                fn = build_record_fn(self.programs_, len(self.feature_names_out_))
-                self._record_fn = fn
+                fn = fitted.record_fn = build_record_fn(fitted.programs, len(fitted.feature_names))
             return fn
 
     def __getstate__(self) -> dict[str, Any]:
-        # The compiled record path is code, not data: compiled again on the first record.
-        state: dict[str, Any] = dict(super().__getstate__())  # a copy: never the live __dict__
-        state.pop("_record_fn", None)
-        return state
+        return dict(super().__getstate__())  # a copy: never the live __dict__
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        self.__dict__.pop("_record_fn", None)  # pickled by a version that kept it
-        if "programs_" in state:
-            for p in self.programs_:  # pickled before programs kept the fitted zone
-                p.zone = self.input_schema_[p.column].timezone if p.kind == TIME else None
-            self._n_read = exact_width(self._known, self.programs_)
+        held = self.__dict__
+        held.pop("_record_fn", None)  # pickled by a version that kept it
+        if "programs_" in held and "_fitted" not in held:  # pickled before FittedState
+            schema, programs = held["input_schema_"], held["programs_"]
+            for stale in ("_known", "_n_read"):
+                held.pop(stale, None)
+            for p in programs:  # pickled before programs kept the fitted zone
+                p.zone = schema[p.column].timezone if p.kind == TIME else None
+            self._fitted = FittedState(schema, private_steps(programs), held["feature_names_out_"])
+            self._show(self._fitted)
 
     # -- checks ---------------------------------------------------------------------
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "programs_"):
+    def _check_fitted(self) -> FittedState:
+        fitted = self._fitted
+        if fitted is None:
             raise NotFittedError(
                 "This FeaturePipeline is not fitted yet; call fit(data) first",
                 estimator="FeaturePipeline",
             )
+        return fitted
 
     def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "programs_")
+        return self._fitted is not None
 
-    def _extra(self, names: Iterable[str]) -> None:
-        extra = [n for n in names if n not in self._known]
+    def _extra(self, names: Iterable[str], known: frozenset[str]) -> None:
+        extra = [n for n in names if n not in known]
         if not extra:
             return
         if self.strict:
@@ -452,14 +479,17 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         SchemaError
             Naming the column and value at fault.
         """
-        self._check_fitted()
+        # One read of the fitted state: a refit in another thread meanwhile swaps in a
+        # new one, which this call never sees (nor a mix of the two).
+        fitted = self._check_fitted()
         if output not in ("numpy", "pandas", "arrow"):
             raise ConfigError(
                 "The 'output' parameter of FeaturePipeline.transform must be one of "
                 f"{{'arrow', 'numpy', 'pandas'}}. Got {short_repr(output)} instead.",
                 parameter="output",
             )
-        if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != self.n_features_in_:
+        width = len(fitted.schema)
+        if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] != width:
             # Positional columns: another width cannot be the same input.
             raise SchemaError(
                 problems=[
@@ -467,41 +497,42 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                         None,
                         "input",
                         f"X has {X.shape[1]} features, but FeaturePipeline is expecting "
-                        f"{self.n_features_in_} features as input",
+                        f"{width} features as input",
                     )
                 ]
             )
         X = _named(X)  # noqa: N806 - scikit-learn's name
         if is_tabular(X):
-            out = self._transform_cols(Columns(X))
+            out = self._transform_cols(Columns(X, categorical_values=True), fitted)
         elif not chunk_source(X):
             raise input_error(X)
         else:
-            parts = [self._transform_cols(cols) for cols in iter_columns(X)]
-            out = (
-                np.asfortranarray(np.vstack(parts))
-                if parts
-                else np.empty((0, len(self.feature_names_out_)))
-            )
+            parts = [
+                self._transform_cols(cols, fitted)
+                for cols in iter_columns(X, categorical_values=True)
+            ]
+            names = fitted.feature_names
+            out = np.asfortranarray(np.vstack(parts)) if parts else np.empty((0, len(names)))
         if output == "pandas":
             index = X.index if isinstance(X, pd.DataFrame) else None
-            return pd.DataFrame(out, columns=self.feature_names_out_, index=index)
+            return pd.DataFrame(out, columns=fitted.feature_names, index=index)
         if output == "arrow":
-            return pa.table({n: out[:, j] for j, n in enumerate(self.feature_names_out_)})
+            return pa.table({n: out[:, j] for j, n in enumerate(fitted.feature_names)})
         return out
 
-    def _transform_cols(self, cols: Columns) -> Floats:
-        missing = [p.column for p in self.programs_ if p.column not in cols]
+    def _transform_cols(self, cols: Columns, fitted: FittedState) -> Floats:
+        programs = fitted.programs
+        missing = [p.column for p in programs if p.column not in cols]
         if missing:
             raise SchemaError(
                 problems=[
                     SchemaProblem(c, "missing", "column is missing from the input") for c in missing
                 ]
             )
-        self._extra(cols.names)
-        out = np.empty((cols.num_rows, len(self.feature_names_out_)), order="F")
-        texts = read_texts(cols, [p.column for p in self.programs_ if p.kind == TEXT])
-        for p in self.programs_:
+        self._extra(cols.names, fitted.known)
+        out = np.empty((cols.num_rows, len(fitted.feature_names)), order="F")
+        texts = read_texts(cols, [p.column for p in programs if p.kind == TEXT])
+        for p in programs:
             values = texts.get(p.column)
             if values is None:
                 values = read_values(cols, p.column, p.kind, p.dtype, p.zone)
@@ -527,12 +558,13 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         SchemaError
             Naming the column and value at fault.
         """
-        try:
-            fn = self._record_fn
-        except AttributeError:
-            self._check_fitted()
-            fn = self._record_path()  # the first record since fit or load
-        if type(record) is dict and len(record) == self._n_read:
+        fitted = self._fitted  # read once: a refit meanwhile swaps in a whole new state
+        if fitted is None or fitted.record_fn is None:
+            fitted = self._check_fitted()
+            fn = self._record_path(fitted)  # the first record since fit or load
+        else:
+            fn = fitted.record_fn
+        if type(record) is dict and len(record) == fitted.n_read:
             # The record path reads every input column and raises on a missing one: when
             # it succeeds on a dict of as many keys, there is no other key to report.
             try:
@@ -547,8 +579,8 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                     )
                 ]
             )
-        if not self._known.issuperset(record):
-            self._extra(record)
+        if not fitted.known.issuperset(record):
+            self._extra(record, fitted.known)
         return fn(record)
 
     def accepts_missing(self, column: str) -> bool:
@@ -580,17 +612,17 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         >>> pipe.accepts_missing("x"), pipe.accepts_missing("z")
         (True, False)
         """
-        self._check_fitted()
+        fitted = self._check_fitted()
         if type(column) is not str:
             raise ConfigError(
                 f"column must be a column name (str), not {type_name(column)}",
                 parameter="column",
             )
-        if column not in self._known:
+        if column not in fitted.known:
             raise SchemaError(
                 problems=[SchemaProblem(column, "extra", "column was not seen at fit")]
             )
-        for p in self.programs_:
+        for p in fitted.programs:
             if p.column == column:
                 # Each step that takes nulls either fills them (Impute) or ends the chain
                 # (Passthrough): a null reaches the check at null_at only from a first step
@@ -602,7 +634,8 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
 
     def to_dict(self) -> dict[str, Any]:
         """The pipeline (parameters and fitted state) as JSON-safe data with a version."""
-        fitted = hasattr(self, "programs_")
+        state = self._fitted
+        fitted = state is not None
         return {
             "format_version": FORMAT_VERSION,
             "strict": self.strict,
@@ -614,7 +647,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
                 }
                 for s in self.steps
             ],
-            "input_schema": self.input_schema_.to_dict() if fitted else None,
+            "input_schema": state.schema.to_dict() if state is not None else None,
         }
 
     @classmethod
@@ -657,7 +690,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
             except (SchemaError, ConfigError) as err:
                 raise schema_field.fail(f"a schema the fitted steps accept ({err})") from None
             _check_fill_kinds(pipe, schema, root["steps"])
-            pipe._compile(schema, programs)
+            pipe._install(schema, programs)
         else:
             root["steps"].check(not any(fitted), "unfitted steps when input_schema is null")
         expected = root.get("fingerprint")
@@ -676,7 +709,7 @@ class FeaturePipeline(DistributedFit, NamesAndParams, TransformerMixin, BaseEsti
         longer matches it.
         """
         d = self.to_dict()
-        if hasattr(self, "programs_"):
+        if self._fitted is not None:
             d["fingerprint"] = self.fingerprint
         return canonical_json(d)
 
