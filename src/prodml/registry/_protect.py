@@ -96,34 +96,50 @@ def event_sealer(
     """
 
     def seal(event: EventDraft, seq: int) -> dict[str, Any]:
-        try:
-            record = event_record(
-                signer,
-                registry=registry,
-                name=event.name,
-                action=event.action,
-                seq=seq,
-                at=event.at.isoformat(),
-                alias=event.alias,
-                version=event.version,
-                previous_version=event.previous_version,
-                status=status,
-                digest=digest,
-                prior=None if prior is None else prior[0],
-                prior_digest=None if prior is None else prior[1],
-                high=high,
-            )
-        except ProdMLError:
-            raise
-        except Exception as err:  # a KMS or HSM backend's own errors
-            raise RegistryError(
-                f"the signer could not sign the {event.action} of {event.name} "
-                f"({type(err).__name__}); nothing was changed",
-                model_name=event.name,
-            ) from err
+        record = _event_record(
+            signer,
+            registry,
+            event,
+            seq,
+            previous_version=event.previous_version,
+            status=status,
+            digest=digest,
+            prior=None if prior is None else prior[0],
+            prior_digest=None if prior is None else prior[1],
+            high=high,
+        )
         return {"signed": record}
 
     return seal
+
+
+def _event_record(
+    signer: Signer, registry: str | None, event: EventDraft, seq: int, **fields: Any
+) -> dict[str, Any]:
+    """``event``'s signed record, numbered ``seq``, with ``fields``.
+
+    A signer's own failure is a :class:`RegistryError` saying nothing was changed.
+    """
+    try:
+        return event_record(
+            signer,
+            registry=registry,
+            name=event.name,
+            action=event.action,
+            seq=seq,
+            at=event.at.isoformat(),
+            alias=event.alias,
+            version=event.version,
+            **fields,
+        )
+    except ProdMLError:
+        raise
+    except Exception as err:  # a KMS or HSM backend's own errors
+        raise RegistryError(
+            f"the signer could not sign the {event.action} of {event.name} "
+            f"({type(err).__name__}); nothing was changed",
+            model_name=event.name,
+        ) from err
 
 
 def stack_sealer(signer: Signer, registry: str | None) -> EventSeal:
@@ -138,26 +154,7 @@ def stack_sealer(signer: Signer, registry: str | None) -> EventSeal:
         saved = event.detail.get("stack")
         if not isinstance(saved, list):  # pragma: no cover - plan_prune always saves one
             return {}
-        try:
-            record = event_record(
-                signer,
-                registry=registry,
-                name=event.name,
-                action=event.action,
-                seq=seq,
-                at=event.at.isoformat(),
-                alias=event.alias,
-                version=event.version,
-                stack=_stack_digest(saved),
-            )
-        except ProdMLError:
-            raise
-        except Exception as err:  # a KMS or HSM backend's own errors
-            raise RegistryError(
-                f"the signer could not sign the prune_history of {event.name} "
-                f"({type(err).__name__}); nothing was changed",
-                model_name=event.name,
-            ) from err
+        record = _event_record(signer, registry, event, seq, stack=_stack_digest(saved))
         return {"stack_signed": record}
 
     return seal
