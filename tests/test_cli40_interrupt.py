@@ -291,3 +291,57 @@ def test_only_the_command_notes_ctrl_c(argv0: str, handler: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = _run([sys.executable, "-c", code], {**env, "PYTHONPATH": str(SRC)})
     assert proc.stdout.strip() == handler, proc.stderr
+
+
+# Sends SIGINT from inside a weakref callback, at the first import after `import prodml`,
+# and runs bytecode there so the handler raises in the callback: Python can only print
+# such an exception ("Exception ignored in ...", a traceback) and carries on, as when a
+# real Ctrl-C lands in the import system's module-lock callbacks (seen in CI at 10 ms).
+IN_CALLBACK = """
+import os, signal, sys, weakref
+
+_done = []
+
+class _Thing:
+    pass
+
+def _interrupt_here(ref):
+    os.kill(os.getpid(), signal.SIGINT)
+    total = 0
+    for i in range(100_000):  # the handler runs between these statements
+        total += i
+
+def _audit(event, args):
+    prodml = sys.modules.get("prodml")
+    if event == "import" and not _done and prodml is not None:
+        if not getattr(prodml.__spec__, "_initializing", True):
+            _done.append(1)
+            thing = _Thing()
+            ref = weakref.ref(thing, _interrupt_here)
+            del thing  # the callback runs now
+
+sys.addaudithook(_audit)
+"""
+
+
+@pytest.mark.parametrize("script", ["installed", "declared"])
+def test_ctrl_c_inside_a_callback_is_not_lost_nor_printed(tmp_path: Path, script: str) -> None:
+    # Before: "Exception ignored in: <function _interrupt_here ...>", a traceback, and the
+    # command went on to print the schema, exit 0: the Ctrl-C was lost.
+    hooks = _hooks(tmp_path, IN_CALLBACK)
+    path = _installed_script() if script == "installed" else _declared_script(tmp_path)
+    proc = _run([str(path), "schema", str(tmp_path / "missing.parquet")], _env(hooks))
+    _interrupted(proc)
+
+
+def test_a_program_importing_prodml_keeps_pythons_unraisable_hook(tmp_path: Path) -> None:
+    code = "import sys; hook = sys.unraisablehook; import prodml; print(sys.unraisablehook is hook)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.strip() == "True", proc.stderr
