@@ -142,39 +142,15 @@ def _note_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _ctrl_c_in_a_callback(info: "Any") -> None:
-    """``sys.unraisablehook`` of the command: a Ctrl-C Python could not raise, sent again.
-
-    A Ctrl-C that lands while a callback runs (a weakref callback of the import system's
-    module locks, a finaliser) is raised there, where Python can only print it as
-    "Exception ignored in ..." with a traceback, and the command would go on as if it
-    had not been pressed. The command sends SIGINT again (a few times at most), so the
-    handler raises it at a statement after the callback, where ``main`` (or the start-up
-    hook) reports it as ``interrupted``. Anything else goes to Python's hook.
-    """
-    if isinstance(info.exc_value, KeyboardInterrupt) and len(_ctrl_c_noted) < 8:
-        # From another thread: the main thread's handler runs at its next statement
-        # after this hook and the callback returned (here it would raise in the hook).
-        try:  # noqa: SIM105 - contextlib is not loaded yet, and need not be
-            _thread.start_new_thread(_signal.raise_signal, (_signal.SIGINT,))
-        except RuntimeError:  # the interpreter is shutting down: nothing left to stop
-            pass
-    else:
-        _unraisable_before(info)
-
-
 _ctrl_c_noted: "list[int]" = []
 _hook_before_start = _sys.excepthook
-_unraisable_before = _sys.unraisablehook
 if _started_as_command():
     _sys.excepthook = _interrupted_while_starting
     import _signal  # type: ignore[import-not-found]  # the C module: signal.py imports enum
-    import _thread  # the C module: threading.py is not loaded yet, and need not be
 
     if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:  # not ignored
-        try:
+        try:  # noqa: SIM105 - contextlib is not loaded yet, and need not be
             _signal.signal(_signal.SIGINT, _note_ctrl_c)
-            _sys.unraisablehook = _ctrl_c_in_a_callback
         except ValueError:  # not the main thread: Python's handler stays
             pass
 
